@@ -1,0 +1,122 @@
+#include "capsule/cmdline.h"
+
+namespace capsule {
+namespace {
+
+// Splits the next word from text[pos..], handling quotes and escapes.
+// Returns false at the end of the text.
+bool next_word(StringView text, size_t& pos, char*& out, char* out_end, StringView& word,
+               bool& unterminated) {
+  while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n')) ++pos;
+  if (pos >= text.size()) return false;
+  char* start = out;
+  bool quoted = false;
+  while (pos < text.size()) {
+    char c = text[pos];
+    if (!quoted && (c == ' ' || c == '\t' || c == '\n')) break;
+    ++pos;
+    if (c == '"') {
+      quoted = !quoted;
+      continue;
+    }
+    if (c == '\\' && pos < text.size() && (text[pos] == '"' || text[pos] == '\\')) c = text[pos++];
+    if (out < out_end) *out++ = c;
+  }
+  unterminated = quoted;
+  word = StringView(start, size_t(out - start));
+  if (out < out_end) *out++ = 0;
+  return true;
+}
+
+bool parse_u64(StringView s, uint64_t& v) {
+  if (s.empty() || s.size() > 19) return false;
+  v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + uint64_t(c - '0');
+  }
+  return true;
+}
+
+template <typename... A>
+void fail(CmdlineResult& out, StringView fmt, const A&... a) {
+  out.ok = false;
+  format_to(out.error, sizeof(out.error), fmt, a...);
+}
+
+}  // namespace
+
+void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineResult& out) {
+  out = CmdlineResult{};
+  BootSettings& s = out.settings;
+  char* cursor = storage;
+  char* end = storage + storage_size;
+  size_t pos = 0;
+  bool program = false;
+  StringView w;
+  bool unterminated = false;
+  while (next_word(text, pos, cursor, end, w, unterminated)) {
+    if (unterminated) return fail(out, "unterminated quote in command line");
+    if (w.starts_with("virtio_mmio.device=")) {
+      if (s.virtio_mmio_count < 16) s.virtio_mmio[s.virtio_mmio_count++] = w.substr(19);
+      continue;
+    }
+    if (program) {
+      if (s.argc == BootSettings::MAX_WORDS) return fail(out, "too many program arguments (max {})", BootSettings::MAX_WORDS);
+      s.argv[s.argc++] = w;
+      continue;
+    }
+    if (w == "--") {
+      program = true;
+      continue;
+    }
+    if (!w.starts_with("--")) {
+      return fail(out, "unexpected word '{}' (kernel options start with --; put the program after --)", w);
+    }
+    size_t eq = w.find('=');
+    StringView name = w.substr(2, eq == StringView::npos ? StringView::npos : eq - 2);
+    StringView value = eq == StringView::npos ? StringView() : w.substr(eq + 1);
+    bool has_value = eq != StringView::npos;
+    auto flag = [&](bool& field) {
+      if (has_value) {
+        fail(out, "option --{} takes no value", name);
+        return false;
+      }
+      field = true;
+      return true;
+    };
+    if (name == "verbose") {
+      if (!flag(s.verbose)) return;
+      s.log_level = LogLevel::Debug;
+    } else if (name == "bootchart") {
+      if (!flag(s.bootchart)) return;
+    } else if (name == "test") {
+      if (value.empty()) return fail(out, "option --test needs a name (--test=NAME, --test=list)");
+      if (s.test_count == BootSettings::MAX_TESTS) return fail(out, "too many --test options");
+      s.tests[s.test_count++] = value;
+    } else if (name == "tsc-khz") {
+      uint64_t khz;
+      if (!parse_u64(value, khz) || khz < 1000 || khz > 100000000)
+        return fail(out, "bad value '{}' for --tsc-khz (kHz, 1000..100000000)", value);
+      s.tsc_khz = khz;
+    } else if (name == "log") {
+      if (value == "debug") s.log_level = LogLevel::Debug;
+      else if (value == "info") s.log_level = LogLevel::Info;
+      else if (value == "warn") s.log_level = LogLevel::Warn;
+      else if (value == "error") s.log_level = LogLevel::Error;
+      else return fail(out, "bad value '{}' for --log (debug, info, warn, error)", value);
+    } else if (name == "env") {
+      if (value.find('=') == StringView::npos || value.find('=') == 0)
+        return fail(out, "bad value '{}' for --env (K=V)", value);
+      if (s.env_count == BootSettings::MAX_WORDS) return fail(out, "too many --env options");
+      s.env[s.env_count++] = value;
+    } else {
+      return fail(out, "unknown option '--{}' (see docs/cmdline.md)", name);
+    }
+  }
+  if (cursor >= end && text.size() > 0 && storage_size <= text.size())
+    return fail(out, "command line too long");
+  out.ok = true;
+}
+
+}  // namespace capsule

@@ -1,0 +1,120 @@
+// kernel_main: the C++ side of boot, called from arch/x64/boot/pvh_entry.S on
+// the boot stack, in the higher half, interrupts off.
+#include "arch/x64/cpu/x64.h"
+#include "capsule/arch.h"
+#include "capsule/boot.h"
+#include "capsule/bootchart.h"
+#include "capsule/cmdline.h"
+#include "capsule/cpu.h"
+#include "capsule/ktest.h"
+#include "capsule/log.h"
+#include "capsule/mm.h"
+#include "capsule/panic.h"
+#include "capsule/power.h"
+#include "capsule/time.h"
+#include "drivers/serial/uart16550.h"
+
+extern "C" void (*__init_array_start[])();
+extern "C" void (*__init_array_end[])();
+extern "C" uintptr_t __stack_chk_guard;
+
+namespace capsule {
+namespace {
+
+constexpr const char* VERSION = "0.1";
+char g_cmdline_text[4096];
+char g_cmdline_words[4096];
+CmdlineResult g_cmdline;
+
+void run_constructors() {
+  for (auto* f = __init_array_start; f < __init_array_end; ++f) (*f)();
+}
+
+uint64_t choose_tsc_khz(const BootSettings& s) {
+  if (s.tsc_khz) return s.tsc_khz;
+  if (cpu_features().tsc_khz_cpuid) return cpu_features().tsc_khz_cpuid;
+  // No source: a guess keeps the log readable; docs/time.md explains.
+  return 2000000;
+}
+
+uint64_t random_seed() {
+  uint64_t v = x64::rdtsc() * 0x9e3779b97f4a7c15ull;
+  if (cpu_features().rdrand) {
+    uint64_t r;
+    unsigned char ok;
+    asm volatile("rdrand %0; setc %1" : "=r"(r), "=qm"(ok));
+    if (ok) v ^= r;
+  }
+  return v;
+}
+
+void print_memory_summary() {
+  MemoryStats m = memory_stats();
+  kprint("memory: {} KiB total, {} KiB free, kernel {} KiB, heap {} KiB, reserved {} KiB\n",
+         m.total_bytes / 1024, m.free_bytes / 1024, m.kernel_bytes / 1024, m.heap_bytes / 1024,
+         m.reserved_bytes / 1024);
+}
+
+}  // namespace
+
+extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start_info_phys) {
+  __stack_chk_guard = 0;  // set properly below, once CPUID is known
+  run_constructors();
+  uart16550_init();
+  cpu_detect_features();
+  __stack_chk_guard = random_seed();
+
+  auto* si = static_cast<const HvmStartInfo*>(phys_to_virt(start_info_phys));
+  if (si->magic != HVM_START_MAGIC) {
+    kprint("capsule: not booted through PVH (start info magic {:#x})\n", si->magic);
+    power_off(2);
+  }
+  if (si->cmdline_paddr) {
+    const char* src = static_cast<const char*>(phys_to_virt(si->cmdline_paddr));
+    size_t n = 0;
+    while (src[n] && n + 1 < sizeof(g_cmdline_text)) {
+      g_cmdline_text[n] = src[n];
+      ++n;
+    }
+  }
+  parse_cmdline(g_cmdline_text, g_cmdline_words, sizeof(g_cmdline_words), g_cmdline);
+  const BootSettings& settings = g_cmdline.settings;
+  time_early_init(boot_tsc_early, choose_tsc_khz(settings));
+  if (!g_cmdline.ok) {
+    kprint("capsule: bad kernel command line: {}\n", g_cmdline.error);
+    power_off(2);
+  }
+  log_set_level(settings.log_level);
+  bootchart_mark("firmware-to-main");
+  log_info("capsule {}: command line \"{}\"", VERSION, g_cmdline_text);
+  if (settings.verbose) cpu_report_features();
+
+  arch_init_boot_cpu();
+  bootchart_mark("cpu-tables");
+  mm_init(si);
+  bootchart_mark("memory");
+
+  kprint("Capsule {} (x86-64) on {} {}, {} kHz TSC\n", VERSION, cpu_features().vendor,
+         cpu_features().hypervisor[0] ? cpu_features().hypervisor : "bare metal", tsc_khz());
+  print_memory_summary();
+
+  if (settings.test_count) {
+    int failed = 0;
+    for (size_t i = 0; i < settings.test_count; ++i) {
+      int r = ktest_run(settings.tests[i]);
+      failed += r < 0 ? 1 : r;
+    }
+    power_off(failed ? 1 : 0);
+  }
+
+  bootchart_mark("ready");
+  if (settings.bootchart) {
+    bootchart_print();
+  } else {
+    uint64_t us = boot_elapsed_ns() / 1000;
+    kprint("booted in {}.{:03} ms\n", us / 1000, us % 1000);
+  }
+  power_off(0);
+}
+
+}  // namespace capsule

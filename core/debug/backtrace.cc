@@ -1,0 +1,60 @@
+// Symbolized backtraces from the frame-pointer chain (the kernel is built
+// with -fno-omit-frame-pointer). Symbols come from the .ksyms table that the
+// second link pass embeds (tools/build/mksyms.py).
+#include "capsule/boot.h"
+#include "capsule/log.h"
+#include "capsule/panic.h"
+#include "core/debug/symbols.h"
+
+extern "C" const uint64_t ksyms_count;
+extern "C" const uint64_t ksyms_table[];
+
+namespace capsule {
+
+bool symbolize(uintptr_t addr, StringView& name, uintptr_t& offset) {
+  uint64_t n = ksyms_count;
+  if (!n || addr < ksyms_table[0]) return false;
+  // Last symbol with address <= addr.
+  uint64_t lo = 0, hi = n;
+  while (hi - lo > 1) {
+    uint64_t mid = (lo + hi) / 2;
+    if (ksyms_table[mid * 2] <= addr) lo = mid;
+    else hi = mid;
+  }
+  if (addr >= reinterpret_cast<uintptr_t>(__text_end)) return false;
+  name = reinterpret_cast<const char*>(ksyms_table) + ksyms_table[lo * 2 + 1];
+  offset = addr - ksyms_table[lo * 2];
+  return true;
+}
+
+static void print_frame(unsigned i, uintptr_t addr) {
+  StringView name;
+  uintptr_t off;
+  if (symbolize(addr, name, off))
+    kprint("  #{:<2} {:#018x} {}+{:#x}\n", i, addr, name, off);
+  else
+    kprint("  #{:<2} {:#018x} ?\n", i, addr);
+}
+
+static bool plausible_frame(uintptr_t rbp) {
+  // Kernel frames live in the higher half, 8-byte aligned.
+  return rbp >= 0xffff800000000000ull && (rbp & 7) == 0 && rbp < 0xfffffffffffff000ull;
+}
+
+void print_backtrace(uintptr_t rip, uintptr_t rbp) {
+  kprint("backtrace:\n");
+  unsigned i = 0;
+  print_frame(i++, rip);
+  while (i < 32 && plausible_frame(rbp)) {
+    auto* frame = reinterpret_cast<const uintptr_t*>(rbp);
+    uintptr_t ret = frame[1];
+    if (!ret) break;
+    // The return address points after the call; show the call site.
+    print_frame(i++, ret - 1);
+    uintptr_t next = frame[0];
+    if (next <= rbp) break;  // stacks grow down, so callers' frames are higher
+    rbp = next;
+  }
+}
+
+}  // namespace capsule

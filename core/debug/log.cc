@@ -1,0 +1,63 @@
+// Kernel log. Each line is formatted into a stack buffer first and written
+// with one console call under a lock, so lines from different CPUs never
+// interleave.
+#include "capsule/console.h"
+#include "capsule/log.h"
+#include "capsule/time.h"
+#include "core/sync/spinlock.h"
+
+namespace capsule {
+namespace {
+
+LogLevel g_level = LogLevel::Warn;
+SpinLock g_console_lock;
+
+class LineSink final : public Sink {
+ public:
+  void put(char c) override {
+    if (len_ == sizeof(buf_)) flush();
+    buf_[len_++] = c;
+  }
+  void flush() {
+    console_write(buf_, len_);
+    len_ = 0;
+  }
+
+ private:
+  char buf_[256];
+  size_t len_ = 0;
+};
+
+const char* level_tag(LogLevel l) {
+  switch (l) {
+    case LogLevel::Debug: return "debug: ";
+    case LogLevel::Warn: return "warning: ";
+    case LogLevel::Error: return "error: ";
+    default: return "";
+  }
+}
+
+}  // namespace
+
+void log_set_level(LogLevel level) { g_level = level; }
+LogLevel log_level() { return g_level; }
+
+void log_vwrite(LogLevel level, StringView fmt, const FormatArg* args, size_t n) {
+  if (level < g_level) return;
+  SpinGuard guard(g_console_lock);
+  LineSink sink;
+  uint64_t ns = uptime_ns();
+  format(sink, "[{:>5}.{:06}] {}", ns / 1000000000, (ns / 1000) % 1000000, level_tag(level));
+  vformat(sink, fmt, args, n);
+  sink.put('\n');
+  sink.flush();
+}
+
+void kprint_v(StringView fmt, const FormatArg* args, size_t n) {
+  SpinGuard guard(g_console_lock);
+  LineSink sink;
+  vformat(sink, fmt, args, n);
+  sink.flush();
+}
+
+}  // namespace capsule

@@ -1,0 +1,29 @@
+// Boot-time clock: TSC ticks since the first kernel instruction, converted
+// with a fixed-point multiplier (ns = ticks * mult >> 32) so that the hot
+// path is one multiply.
+#include "arch/x64/cpu/x64.h"
+#include "capsule/time.h"
+
+namespace capsule {
+namespace {
+uint64_t g_boot_tsc;
+uint64_t g_tsc_khz;
+uint64_t g_mult;  // ns per tick, 32.32 fixed point
+}
+
+void time_early_init(uint64_t boot_tsc, uint64_t khz) {
+  g_boot_tsc = boot_tsc;
+  g_tsc_khz = khz;
+  g_mult = (uint64_t(1000000) << 32) / khz;
+}
+
+uint64_t tsc_khz() { return g_tsc_khz; }
+
+uint64_t tsc_to_ns(uint64_t ticks) {
+  if (!g_mult) return 0;
+  return uint64_t((unsigned __int128)ticks * g_mult >> 32);
+}
+
+uint64_t uptime_ns() { return tsc_to_ns(x64::rdtsc() - g_boot_tsc); }
+
+}  // namespace capsule

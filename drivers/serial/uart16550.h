@@ -1,0 +1,5 @@
+#pragma once
+namespace capsule {
+// Programs COM1 and registers it as a console output.
+void uart16550_init();
+}

@@ -1,0 +1,59 @@
+#pragma once
+// Memory services: physical pages, kernel heap, kernel address space.
+//
+//   0xffff800000000000  direct map of all physical memory (DIRECT_MAP_BASE)
+//   0xffffc00000000000  MMIO window (device registers, uncached)
+//   0xffffffff80000000  kernel image (KERNEL_VMA), text RX / rodata R / data RW+NX
+//
+// Out of memory is an error value (Error::NoMemory), never a crash.
+#include <cstddef>
+#include <cstdint>
+
+#include "lib/result.h"
+
+namespace capsule {
+
+constexpr uintptr_t DIRECT_MAP_BASE = 0xffff800000000000ull;
+constexpr uintptr_t MMIO_BASE = 0xffffc00000000000ull;
+constexpr uintptr_t KERNEL_VMA = 0xffffffff80000000ull;
+constexpr size_t PAGE_SIZE = 4096;
+constexpr unsigned PAGE_SHIFT = 12;
+
+inline void* phys_to_virt(uint64_t pa) { return reinterpret_cast<void*>(pa + DIRECT_MAP_BASE); }
+inline uint64_t virt_to_phys(const void* va) {
+  auto v = reinterpret_cast<uintptr_t>(va);
+  return v >= KERNEL_VMA ? v - KERNEL_VMA : v - DIRECT_MAP_BASE;
+}
+
+struct HvmStartInfo;
+
+// Boot: build the kernel's page tables and allocators from the PVH memory
+// map. Called once, early, on the boot CPU.
+void mm_init(const HvmStartInfo* start_info);
+
+// Physical pages (buddy allocator). Blocks of 2^order pages.
+Result<uint64_t> page_alloc(unsigned order = 0);
+void page_free(uint64_t phys, unsigned order = 0);
+
+// Kernel heap. kmalloc returns nullptr when memory runs out.
+void* kmalloc(size_t size);
+void* kzalloc(size_t size);
+void kfree(void* p);
+
+// Maps device registers uncached; returns the kernel virtual address.
+Result<volatile void*> mmio_map(uint64_t phys, size_t size);
+
+struct MemoryStats {
+  uint64_t total_bytes;      // usable RAM reported by the firmware
+  uint64_t free_bytes;       // free in the page allocator
+  uint64_t kernel_bytes;     // kernel image
+  uint64_t heap_bytes;       // held by the kernel heap
+  uint64_t reserved_bytes;   // page metadata, page tables, modules
+};
+MemoryStats memory_stats();
+
+// Kernel stack guard pages: addresses that fault on purpose. Used by the
+// page-fault handler to report "stack overflow" rather than a plain #PF.
+bool is_stack_guard(uintptr_t va);
+
+}  // namespace capsule

@@ -1,0 +1,29 @@
+#pragma once
+// panic(): a broken invariant. Prints the message, registers where known and
+// a symbolized backtrace, then powers off with status PANIC_EXIT_STATUS.
+#include "lib/format.h"
+
+namespace capsule {
+
+constexpr int PANIC_EXIT_STATUS = 125;
+
+[[noreturn]] void panic_v(StringView fmt, const FormatArg* args, size_t n);
+template <typename... Args>
+[[noreturn]] void panic(StringView fmt, const Args&... args) {
+  if constexpr (sizeof...(Args) == 0) {
+    panic_v(fmt, nullptr, 0);
+  } else {
+    const FormatArg list[] = {detail::make_arg(args)...};
+    panic_v(fmt, list, sizeof...(Args));
+  }
+}
+
+// Backtrace from a frame pointer chain, symbolized (core/debug/backtrace.cc).
+void print_backtrace(uintptr_t rip, uintptr_t rbp);
+
+#define CAPSULE_ASSERT(cond)                                                   \
+  do {                                                                         \
+    if (!(cond)) ::capsule::panic("assertion failed: {} ({}:{})", #cond, __FILE__, __LINE__); \
+  } while (0)
+
+}  // namespace capsule

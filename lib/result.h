@@ -1,0 +1,87 @@
+#pragma once
+// Result<T>: a value or an error code. Kernel code has no exceptions; every
+// fallible call returns one of these and callers propagate with TRY().
+// Error codes are Capsule's own (capsule::Error); linux/ maps them to errno.
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace capsule {
+
+enum class Error : int {
+  None = 0,
+  NoMemory,       // ENOMEM
+  Invalid,        // EINVAL
+  NotFound,       // ENOENT
+  Exists,         // EEXIST
+  Fault,          // EFAULT
+  Busy,           // EBUSY
+  Again,          // EAGAIN
+  NotSupported,   // ENOSYS / EOPNOTSUPP
+  Range,          // ERANGE
+  TooBig,         // E2BIG / EFBIG
+  TimedOut,       // ETIMEDOUT
+  Interrupted,    // EINTR
+  Permission,     // EPERM / EACCES
+  BadFormat,      // ENOEXEC
+};
+
+const char* error_name(Error e);
+
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(const T& v) : ok_(true) { new (&storage_) T(v); }
+  Result(T&& v) : ok_(true) { new (&storage_) T(std::move(v)); }
+  Result(Error e) : ok_(false), error_(e) {}
+  Result(const Result& o) : ok_(o.ok_), error_(o.error_) {
+    if (ok_) new (&storage_) T(o.value());
+  }
+  Result(Result&& o) : ok_(o.ok_), error_(o.error_) {
+    if (ok_) new (&storage_) T(std::move(o.value()));
+  }
+  Result& operator=(const Result&) = delete;
+  ~Result() {
+    if (ok_) value().~T();
+  }
+
+  bool ok() const { return ok_; }
+  explicit operator bool() const { return ok_; }
+  Error error() const { return ok_ ? Error::None : error_; }
+  T& value() { return *std::launder(reinterpret_cast<T*>(&storage_)); }
+  const T& value() const { return *std::launder(reinterpret_cast<const T*>(&storage_)); }
+  T& operator*() { return value(); }
+  T* operator->() { return &value(); }
+  T release_value() { return std::move(value()); }
+  T value_or(T fallback) const { return ok_ ? value() : fallback; }
+
+ private:
+  bool ok_;
+  Error error_ = Error::None;
+  alignas(T) unsigned char storage_[sizeof(T)];
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error e) : error_(e) {}
+  bool ok() const { return error_ == Error::None; }
+  explicit operator bool() const { return ok(); }
+  Error error() const { return error_; }
+  void release_value() {}
+
+ private:
+  Error error_ = Error::None;
+};
+
+// TRY(expr): evaluate a Result; on error return the error from the caller,
+// otherwise yield the value (GNU statement expression, as SerenityOS does).
+#define TRY(expr)                                   \
+  ({                                                \
+    auto _try_result = (expr);                      \
+    if (!_try_result.ok()) return _try_result.error(); \
+    _try_result.release_value();                    \
+  })
+
+}  // namespace capsule
