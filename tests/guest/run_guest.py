@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Boots the kernel once and checks what it printed and how it exited.
+
+Used by ctest (tests/guest/CMakeLists.txt). On failure it says why and shows
+the tail of the serial output.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "capsule"))
+from capsule_cli import qemu  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--kernel", required=True)
+    p.add_argument("--status", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("--machine", default="microvm")
+    p.add_argument("--cpus", default="1")
+    p.add_argument("--mem", default="128M")
+    p.add_argument("--cmdline", default="")
+    p.add_argument("--expect", action="append", default=[])
+    p.add_argument("--reject", action="append", default=[])
+    a = p.parse_args()
+
+    cmd = qemu.command(a.kernel, machine=a.machine, mem=a.mem, cpus=a.cpus, accel="tcg",
+                       cmdline=a.cmdline)
+    try:
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=a.timeout)
+        out = r.stdout.decode(errors="replace")
+        rc = r.returncode
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace")
+        return fail(f"timed out after {a.timeout:.0f} s", out, cmd)
+
+    problems = []
+    status, problem = qemu.decode_status(rc)
+    if problem:
+        problems.append(problem)
+    elif status != a.status:
+        problems.append(f"guest exit status {status}, expected {a.status}")
+    pos = 0
+    for e in a.expect:
+        m = re.compile(e, re.M).search(out, pos)
+        if not m:
+            where = "after the previous expectation" if pos else "in the output"
+            problems.append(f"expected /{e}/ {where}")
+        else:
+            pos = m.end()
+    for rj in a.reject:
+        if re.search(rj, out, re.M):
+            problems.append(f"unexpected /{rj}/ in the output")
+    if problems:
+        return fail("; ".join(problems), out, cmd)
+    print(f"ok (status {status})")
+    return 0
+
+
+def fail(why, out, cmd):
+    print("FAILED:", why)
+    print("command:", " ".join(f"'{c}'" if " " in c else c for c in cmd))
+    lines = out.splitlines()
+    print(f"--- last {min(40, len(lines))} of {len(lines)} lines of serial output ---")
+    print("\n".join(lines[-40:]))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

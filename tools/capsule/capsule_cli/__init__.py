@@ -1,0 +1,1 @@
+"""The `capsule` command line (host side)."""

@@ -1,0 +1,103 @@
+"""Building QEMU command lines and reading back the guest's exit status.
+
+The kernel reports its exit status through QEMU (drivers/platform/power.cc):
+status 0 is an ACPI power-off (QEMU exits 0); status N in 1..127 goes through
+isa-debug-exit, which makes QEMU exit with (N << 1) | 1.
+"""
+import os
+import re
+
+MACHINES = ("microvm", "q35")
+ACCELS = ("auto", "kvm", "tcg")
+
+# microvm without the legacy devices we do not use: no option ROMs, PIT or
+# 8259 PIC (the kernel uses the LAPIC and IOAPIC). ACPI stays on: it carries
+# the MADT (CPUs, IOAPICs) and the power-off register.
+MACHINE_ARGS = {
+    "microvm": "microvm,x-option-roms=off,pit=off,pic=off",
+    "q35": "q35",
+}
+
+
+def hardware_kvm_available():
+    """True only with a hardware KVM module (see docs/platform.md: /dev/kvm
+    can be a software emulator that cannot run real guests)."""
+    hw = os.path.isdir("/sys/module/kvm_intel") or os.path.isdir("/sys/module/kvm_amd")
+    return hw and os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def choose_accel(accel):
+    if accel == "auto":
+        return "kvm" if hardware_kvm_available() else "tcg"
+    return accel
+
+
+def host_tsc_khz():
+    """The host's TSC rate; a TCG guest's TSC follows it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                m = re.match(r"cpu MHz\s*:\s*([0-9.]+)", line)
+                if m:
+                    return int(float(m.group(1)) * 1000)
+    except OSError:
+        pass
+    return 0
+
+
+def parse_mem(mem):
+    m = re.fullmatch(r"(\d+)([KMGkmg]?)", str(mem))
+    if not m:
+        raise ValueError(f"bad memory size '{mem}' (e.g. 128M, 2G)")
+    n, unit = int(m.group(1)), m.group(2).upper()
+    mib = {"K": n / 1024, "M": n, "G": n * 1024, "": n}[unit]
+    if mib < 16:
+        raise ValueError(f"memory size '{mem}' is below the 16M minimum")
+    return f"{int(mib)}M"
+
+
+def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
+            initrd=None, extra=()):
+    if machine not in MACHINES:
+        raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
+    if not 1 <= int(cpus) <= 64:
+        raise ValueError(f"bad cpu count '{cpus}' (1..64)")
+    accel = choose_accel(accel)
+    words = []
+    khz = host_tsc_khz()
+    if khz and accel == "tcg" and "--tsc-khz=" not in cmdline:
+        words.append(f"--tsc-khz={khz}")
+    if cmdline:
+        words.append(cmdline)
+    args = [
+        "qemu-system-x86_64",
+        "-M", MACHINE_ARGS[machine],
+        "-accel", accel,
+        "-cpu", "max" if accel == "tcg" else "host",
+        "-m", parse_mem(mem),
+        "-smp", str(cpus),
+        "-nodefaults", "-no-user-config", "-nographic",
+        "-serial", "stdio",
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-kernel", str(kernel),
+        "-append", " ".join(words),
+    ]
+    if accel == "tcg":
+        # One TCG thread per vCPU; the default on x86 hosts, stated for clarity.
+        args[args.index("-accel") + 1] = "tcg,thread=multi" if int(cpus) > 1 else "tcg"
+    if initrd:
+        args += ["-initrd", str(initrd)]
+    args += list(extra)
+    return args
+
+
+def decode_status(rc):
+    """Returns (guest_status, problem): problem is None when the guest ended
+    the VM itself."""
+    if rc == 0:
+        return 0, None
+    if rc > 0 and rc & 1 and rc >= 3:
+        return rc >> 1, None
+    if rc < 0:
+        return None, f"QEMU was killed by signal {-rc}"
+    return None, f"QEMU failed (exit status {rc}) before the guest powered off"
