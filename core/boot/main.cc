@@ -1,6 +1,7 @@
 // kernel_main: the C++ side of boot, called from arch/x64/boot/pvh_entry.S on
 // the boot stack, in the higher half, interrupts off.
 #include "arch/x64/cpu/x64.h"
+#include "capsule/acpi.h"
 #include "capsule/arch.h"
 #include "capsule/boot.h"
 #include "capsule/bootchart.h"
@@ -93,6 +94,10 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   bootchart_mark("cpu-tables");
   mm_init(si);
   bootchart_mark("memory");
+  if (auto r = acpi_init(si->rsdp_paddr); !r.ok())
+    log_warn("acpi: not available ({}): power-off falls back to isa-debug-exit", error_name(r.error()));
+  power_init();
+  bootchart_mark("acpi");
 
   kprint("Capsule {} (x86-64) on {} {}, {} kHz TSC\n", VERSION, cpu_features().vendor,
          cpu_features().hypervisor[0] ? cpu_features().hypervisor : "bare metal", tsc_khz());
