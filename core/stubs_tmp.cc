@@ -1,11 +1,12 @@
 #include "capsule/arch.h"
 #include "capsule/mm.h"
 namespace capsule {
-void arch_init_boot_cpu() {}
 void mm_init(const HvmStartInfo*) {}
 MemoryStats memory_stats() { return {}; }
 void* kmalloc(size_t) { return nullptr; }
 void kfree(void*) {}
+// Until the mm branch lands (it knows where the guard pages are).
+bool is_stack_guard(uintptr_t) { return false; }
 }
 namespace capsule {
 Result<volatile void*> mmio_map(uint64_t phys, size_t) {
