@@ -1,16 +1,18 @@
 // Power-off with an exit status.
 //
 // QEMU's isa-debug-exit device (the CLI always adds it at port 0xf4) ends
-// QEMU with status (V << 1) | 1 when V is written, so it cannot say 0. For
-// status 0 we use ACPI soft-off (S5), which QEMU reports as 0, as the FADT
-// describes it:
+// QEMU with status (V << 1) | 1 when V is written. We write V = status + 1,
+// so every guest status maps to an odd QEMU status >= 3, distinct from
+// QEMU's own failures (1) and from a reset with -no-reboot (0, e.g. a
+// triple fault). Statuses 0..126 are representable.
+//
+// Where no debug-exit device exists (other VMMs), the VM still stops through
+// ACPI soft-off (S5), as the FADT describes it:
 //   hardware-reduced ACPI (microvm): SLP_TYP (bits 2..4) | SLP_EN (bit 5)
 //     into the sleep control register            [ACPI 6.4 4.8.3.7]
 //   fixed hardware (q35): SLP_TYP (bits 10..12) | SLP_EN (bit 13) into
 //     PM1a/PM1b control                           [ACPI 6.4 4.8.3.2.1]
 // SLP_TYP for S5 comes from the DSDT's \_S5 object.
-// Without ACPI, isa-debug-exit with 0 ends QEMU with 1, which the CLI
-// reports as "QEMU failed" rather than guessing.
 #include "arch/x64/cpu/x64.h"
 #include "capsule/acpi.h"
 #include "capsule/mm.h"
@@ -34,8 +36,10 @@ void power_init() {
 
 [[noreturn]] void power_off(int status) {
   x64::cli();
+  if (status < 0 || status > MAX_EXIT_STATUS) status = MAX_EXIT_STATUS;
+  x64::outl(DEBUG_EXIT_PORT, uint32_t(status + 1));
   const AcpiInfo& a = acpi_info();
-  if (status == 0 && a.present) {
+  if (a.present) {
     uint8_t typ = a.s5_known ? a.s5_typ_a : (a.hardware_reduced ? 5 : 0);
     if (a.hardware_reduced) {
       uint8_t v = uint8_t(((typ & 7) << 2) | (1 << 5));
@@ -50,8 +54,6 @@ void power_init() {
         x64::outw(uint16_t(a.pm1b_control), uint16_t(((a.s5_typ_b & 7) << 10) | (1 << 13)));
     }
   }
-  if (status < 0 || status > 127) status = 127;
-  x64::outl(DEBUG_EXIT_PORT, uint32_t(status));
   for (;;) x64::halt();
 }
 

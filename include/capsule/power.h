@@ -1,10 +1,12 @@
 #pragma once
 // Ending the VM with a status the host sees (drivers/platform/power.cc).
-//   status 0: ACPI soft-off (QEMU exits 0).
-//   status N in 1..127: isa-debug-exit, QEMU exits (N << 1) | 1.
+//   isa-debug-exit with N + 1: QEMU exits ((N + 1) << 1) | 1, N in 0..126;
+//   ACPI soft-off where that device is absent (status lost).
 // The CLI (tools/capsule) maps QEMU's status back to N.
 
 namespace capsule {
+
+constexpr int MAX_EXIT_STATUS = 126;
 
 // After acpi_init: maps the power-off register (cannot map in a panic).
 void power_init();

@@ -15,13 +15,15 @@ PACKAGES = {
 
 
 def missing(packages):
-    out = []
-    for p in packages:
-        r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", p],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        if r.returncode != 0 or "install ok installed" not in r.stdout:
-            out.append(p)
-    return out
+    """One dpkg-query for all of them: it is on every `capsule run`."""
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${Status}\n", *packages],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    installed = set()
+    for line in r.stdout.splitlines():
+        name, _, status = line.partition(" ")
+        if status.endswith("install ok installed"):
+            installed.add(name.split(":")[0])
+    return [p for p in packages if p not in installed]
 
 
 def ensure(packages):

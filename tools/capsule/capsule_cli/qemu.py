@@ -1,8 +1,9 @@
 """Building QEMU command lines and reading back the guest's exit status.
 
-The kernel reports its exit status through QEMU (drivers/platform/power.cc):
-status 0 is an ACPI power-off (QEMU exits 0); status N in 1..127 goes through
-isa-debug-exit, which makes QEMU exit with (N << 1) | 1.
+The kernel reports its exit status N (0..126) through isa-debug-exit
+(drivers/platform/power.cc) by writing N + 1, which makes QEMU exit with
+((N + 1) << 1) | 1. QEMU's own failures exit 1; with -no-reboot a guest
+reset (a triple fault) exits 0.
 """
 import os
 import re
@@ -79,6 +80,7 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         "-nodefaults", "-no-user-config", "-display", "none",
         "-serial", "stdio",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-no-reboot",
         "-kernel", str(kernel),
         "-append", " ".join(words),
     ]
@@ -95,9 +97,9 @@ def decode_status(rc):
     """Returns (guest_status, problem): problem is None when the guest ended
     the VM itself."""
     if rc == 0:
-        return 0, None
+        return None, "the VM reset without an exit status (triple fault?)"
     if rc > 0 and rc & 1 and rc >= 3:
-        return rc >> 1, None
+        return (rc >> 1) - 1, None
     if rc < 0:
         return None, f"QEMU was killed by signal {-rc}"
     return None, f"QEMU failed (exit status {rc}) before the guest powered off"
