@@ -68,6 +68,7 @@ void RoundRobinPolicy::reweight(SchedEntity& e, uint32_t weight) {
 size_t RoundRobinPolicy::migration_candidates(SchedEntity** out, size_t max) const {
   // From the back: the ones that would wait longest here.
   size_t n = 0;
+  // The list has no const iterator; this walk only reads.
   auto& q = const_cast<Queue&>(queue_);
   for (auto it = q.end(); it != q.begin() && n < max;) {
     --it;
