@@ -5,7 +5,11 @@ namespace capsule::mm {
 void BuddyAllocator::init(PageFrame* frames, uint64_t frame_count) {
   frames_ = frames;
   frame_count_ = frame_count;
-  for (uint64_t i = 0; i < frame_count; ++i) frames_[i] = PageFrame{PFN_NONE, PFN_NONE, FrameState::Reserved, 0, HeapKind::None, 0, 0, 0};
+  // All zero is FrameState::Reserved, HeapKind::None. One memset: this runs
+  // over every page of RAM at boot, where each store costs (under TCG).
+  static_assert(FrameState::Reserved == FrameState{0} && HeapKind::None == HeapKind{0});
+  __builtin_memset(static_cast<void*>(frames_), 0, frame_count * sizeof(PageFrame));
+  zone_count_ = 0;
   for (unsigned o = 0; o <= MAX_ORDER; ++o) {
     heads_[o] = PFN_NONE;
     counts_[o] = 0;
@@ -38,9 +42,14 @@ void BuddyAllocator::unlink(uint64_t pfn, unsigned order) {
 
 Result<void> BuddyAllocator::add_range(uint64_t first, uint64_t end) {
   if (end > frame_count_ || first > end || end > PFN_NONE) return Error::Invalid;
-  for (uint64_t p = first; p < end; ++p)
-    if (frames_[p].state != FrameState::Reserved) return Error::Exists;
-  for (uint64_t p = first; p < end; ++p) frames_[p].state = FrameState::Tail;
+  for (size_t z = 0; z < zone_count_; ++z)
+    if (first < zones_[z][1] && zones_[z][0] < end) return Error::Exists;
+  if (zone_count_ == MAX_ZONES) return Error::TooBig;
+  zones_[zone_count_][0] = first;
+  zones_[zone_count_][1] = end;
+  ++zone_count_;
+  // Only block heads are written: frames inside a block are never looked at
+  // (a buddy check reads heads only), so Reserved and Tail mean the same there.
   // Largest naturally aligned blocks that fit, each freed through the normal
   // path so that it coalesces with what is already there.
   uint64_t p = first;

@@ -29,8 +29,10 @@ class BuddyAllocator {
   // `frames` covers pfns [0, frame_count); every frame starts Reserved.
   void init(PageFrame* frames, uint64_t frame_count);
 
-  // Hands the pages [first, last) to the allocator as free memory.
+  // Hands the pages [first, end) to the allocator as free memory. Ranges
+  // must not overlap (Error::Exists); at most MAX_ZONES (Error::TooBig).
   Result<void> add_range(uint64_t first_pfn, uint64_t end_pfn);
+  static constexpr size_t MAX_ZONES = 128;
 
   Result<uint64_t> alloc(unsigned order);
   Result<void> free(uint64_t pfn, unsigned order);
@@ -49,6 +51,8 @@ class BuddyAllocator {
   uint64_t frame_count_ = 0;
   uint32_t heads_[MAX_ORDER + 1];
   uint64_t counts_[MAX_ORDER + 1];
+  uint64_t zones_[MAX_ZONES][2];
+  size_t zone_count_ = 0;
   uint64_t free_pages_ = 0;
   uint64_t managed_pages_ = 0;
 };

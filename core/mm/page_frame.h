@@ -19,7 +19,7 @@ enum class FrameState : uint8_t {
   Reserved = 0,  // not managed (holes, kernel image, firmware): never handed out
   Free,       // head of a free block of 2^order pages
   Allocated,  // head of an allocated block of 2^order pages
-  Tail,       // managed, but inside a block rather than its head
+  Tail,       // was a block head, now inside a bigger block (never read back)
 };
 
 enum class HeapKind : uint8_t { None = 0, Slab, Large };
