@@ -14,7 +14,11 @@
 
 namespace capsule {
 
-struct KTestCase {
+// The .ktests section is read as an array, so every entry must be exactly
+// sizeof(KTestCase) apart. GCC raises the alignment of 24-byte statics to 32
+// on x86-64, which left 8-byte holes; a 32-byte-aligned (and sized) struct
+// makes the layout explicit.
+struct alignas(32) KTestCase {
   const char* name;
   void (*fn)();
   bool fault;  // deliberately crashes the kernel; excluded from "all"
