@@ -1,6 +1,7 @@
 // kernel_main: the C++ side of boot, called from arch/x64/boot/pvh_entry.S on
 // the boot stack, in the higher half, interrupts off.
 #include "arch/x64/cpu/x64.h"
+#include "capsule/acpi.h"
 #include "capsule/arch.h"
 #include "capsule/boot.h"
 #include "capsule/bootchart.h"
@@ -12,6 +13,8 @@
 #include "capsule/panic.h"
 #include "capsule/power.h"
 #include "capsule/time.h"
+#include "core/time/calendar.h"
+#include "drivers/clock/cmos_rtc.h"
 #include "drivers/serial/uart16550.h"
 
 extern "C" void (*__init_array_start[])();
@@ -93,6 +96,18 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   bootchart_mark("cpu-tables");
   mm_init(si);
   bootchart_mark("memory");
+  if (auto r = acpi_init(si->rsdp_paddr); !r.ok())
+    log_warn("acpi: not available ({}): power-off falls back to isa-debug-exit", error_name(r.error()));
+  power_init();
+  bootchart_mark("acpi");
+  if (auto rtc = cmos_rtc_read_unix(); rtc.ok()) {
+    time_set_realtime(rtc.value() * 1000000000);
+    CivilTime t = unix_to_civil(rtc.value());
+    log_info("rtc: {}-{:02}-{:02} {:02}:{:02}:{:02} UTC", t.year, t.month, t.day, t.hour, t.minute, t.second);
+  } else {
+    log_warn("rtc: no wall clock ({}); realtime starts at the epoch", error_name(rtc.error()));
+  }
+  bootchart_mark("rtc");
 
   kprint("Capsule {} (x86-64) on {} {}, {} kHz TSC\n", VERSION, cpu_features().vendor,
          cpu_features().hypervisor[0] ? cpu_features().hypervisor : "bare metal", tsc_khz());

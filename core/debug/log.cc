@@ -1,8 +1,10 @@
 // Kernel log. Each line is formatted into a stack buffer first and written
 // with one console call under a lock, so lines from different CPUs never
-// interleave.
+// interleave. During a panic the lock is skipped: the fault being reported
+// may have been taken while this CPU held it.
 #include "capsule/console.h"
 #include "capsule/log.h"
+#include "capsule/panic.h"
 #include "capsule/time.h"
 #include "core/sync/spinlock.h"
 
@@ -37,6 +39,23 @@ const char* level_tag(LogLevel l) {
   }
 }
 
+// The console lock, unless a panic is in progress.
+class ConsoleGuard {
+ public:
+  ConsoleGuard() : locked_(!panic_in_progress()) {
+    if (locked_) g_console_lock.lock();
+  }
+  ~ConsoleGuard() {
+    if (locked_) g_console_lock.unlock();
+  }
+  ConsoleGuard(const ConsoleGuard&) = delete;
+  ConsoleGuard& operator=(const ConsoleGuard&) = delete;
+
+ private:
+  IrqGuard irq_;
+  bool locked_;
+};
+
 }  // namespace
 
 void log_set_level(LogLevel level) { g_level = level; }
@@ -44,7 +63,7 @@ LogLevel log_level() { return g_level; }
 
 void log_vwrite(LogLevel level, StringView fmt, const FormatArg* args, size_t n) {
   if (level < g_level) return;
-  SpinGuard guard(g_console_lock);
+  ConsoleGuard guard;
   LineSink sink;
   uint64_t ns = uptime_ns();
   format(sink, "[{:>5}.{:06}] {}", ns / 1000000000, (ns / 1000) % 1000000, level_tag(level));
@@ -54,7 +73,7 @@ void log_vwrite(LogLevel level, StringView fmt, const FormatArg* args, size_t n)
 }
 
 void kprint_v(StringView fmt, const FormatArg* args, size_t n) {
-  SpinGuard guard(g_console_lock);
+  ConsoleGuard guard;
   LineSink sink;
   vformat(sink, fmt, args, n);
   sink.flush();

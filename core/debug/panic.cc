@@ -10,9 +10,15 @@ namespace {
 std::atomic<int> g_panicking{0};
 }
 
-[[noreturn]] void panic_v(StringView fmt, const FormatArg* args, size_t n) {
+bool panic_begin() {
   x64::cli();
-  if (g_panicking.fetch_add(1) > 0) {
+  return g_panicking.fetch_add(1) == 0;
+}
+
+bool panic_in_progress() { return g_panicking.load(std::memory_order_relaxed) != 0; }
+
+[[noreturn]] void panic_v(StringView fmt, const FormatArg* args, size_t n) {
+  if (!panic_begin()) {
     // A panic while panicking (a fault in the printer): stop at once.
     kprint("\npanic: nested panic, halting\n");
     power_off(PANIC_EXIT_STATUS);

@@ -9,6 +9,7 @@ namespace {
 uint64_t g_boot_tsc;
 uint64_t g_tsc_khz;
 uint64_t g_mult;  // ns per tick, 32.32 fixed point
+int64_t g_realtime_offset;  // realtime = uptime + offset
 }
 
 void time_early_init(uint64_t boot_tsc, uint64_t khz) {
@@ -25,5 +26,8 @@ uint64_t tsc_to_ns(uint64_t ticks) {
 }
 
 uint64_t uptime_ns() { return tsc_to_ns(x64::rdtsc() - g_boot_tsc); }
+
+void time_set_realtime(int64_t unix_ns_now) { g_realtime_offset = unix_ns_now - int64_t(uptime_ns()); }
+int64_t realtime_ns() { return int64_t(uptime_ns()) + g_realtime_offset; }
 
 }  // namespace capsule

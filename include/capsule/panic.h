@@ -18,6 +18,14 @@ template <typename... Args>
   }
 }
 
+// The nested-panic guard, shared by panic() and the exception handlers
+// (arch/x64/cpu/trap_report.cc). panic_begin() claims the panic: true for the
+// first caller; a later caller (a fault inside the panic printer) gets false
+// and must print at most one line and halt. While a panic is in progress the
+// console skips its lock, so a fault taken inside kprint cannot deadlock.
+bool panic_begin();
+bool panic_in_progress();
+
 // Backtrace from a frame pointer chain, symbolized (core/debug/backtrace.cc).
 void print_backtrace(uintptr_t rip, uintptr_t rbp);
 

@@ -6,9 +6,8 @@
 
 namespace capsule {
 
-enum class Machine { Unknown, Microvm, Q35 };
-void power_set_machine(Machine m);
-
+// After acpi_init: maps the power-off register (cannot map in a panic).
+void power_init();
 [[noreturn]] void power_off(int status);
 
 }  // namespace capsule

@@ -11,4 +11,9 @@ uint64_t tsc_khz();
 uint64_t uptime_ns();           // since the first instruction of the kernel
 uint64_t tsc_to_ns(uint64_t ticks);
 
+// Wall clock (CLOCK_REALTIME): the RTC's reading at boot plus monotonic time
+// since. settimeofday-style changes move the offset, never the monotonic clock.
+void time_set_realtime(int64_t unix_ns_now);
+int64_t realtime_ns();
+
 }  // namespace capsule

@@ -76,7 +76,7 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         "-cpu", "max" if accel == "tcg" else "host",
         "-m", parse_mem(mem),
         "-smp", str(cpus),
-        "-nodefaults", "-no-user-config", "-nographic",
+        "-nodefaults", "-no-user-config", "-display", "none",
         "-serial", "stdio",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         "-kernel", str(kernel),

@@ -1,0 +1,68 @@
+/* The 256 interrupt and exception entry points, and the common path that
+ * saves the registers into a TrapFrame (trap_frame.h), calls trap_dispatch
+ * and returns with iretq.
+ *
+ * Every IDT gate selects an IST stack (idt.cc), so the CPU never pushes onto
+ * the interrupted stack: the application may keep live data in the 128-byte
+ * red zone below its RSP (docs/traps.md).
+ *
+ * Each stub starts exactly 16 bytes after the previous one so the IDT can
+ * compute its address; .org fails the build if a stub outgrows its slot. */
+
+    .section .text
+    .balign 16
+    .globl trap_stubs
+trap_stubs:
+    vector = 0
+    .rept 256
+    .org trap_stubs + vector * 16, 0xcc
+    /* Error-code vectors: keep in sync with has_error_code() in trap_frame.h. */
+    .if vector == 8 || vector == 10 || vector == 11 || vector == 12 || vector == 13 || vector == 14 || vector == 17 || vector == 21 || vector == 29 || vector == 30
+    .else
+    pushq $0                     /* dummy error code */
+    .endif
+    pushq $vector
+    jmp trap_common
+    vector = vector + 1
+    .endr
+    .org trap_stubs + 256 * 16, 0xcc
+
+trap_common:
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld                          /* the C++ ABI expects DF clear */
+    movq %rsp, %rdi              /* TrapFrame* */
+    movq %rsp, %rbx              /* callee-saved: survives the call */
+    andq $-16, %rsp              /* ABI stack alignment at the call */
+    call trap_dispatch
+    movq %rbx, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp               /* vector and error code */
+    iretq

@@ -1,0 +1,29 @@
+"""Configuring and building the tree (CMake + Ninja) into build/."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+BUILD = os.path.join(ROOT, "build")
+KERNEL = os.path.join(BUILD, "capsule.elf")
+
+
+def configure(quiet=True):
+    if os.path.exists(os.path.join(BUILD, "build.ninja")):
+        return
+    cmd = ["cmake", "-S", ROOT, "-B", BUILD, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"]
+    run(cmd, quiet)
+
+
+def build(targets=(), quiet=True):
+    configure(quiet)
+    run(["ninja", "-C", BUILD, *targets], quiet)
+
+
+def run(cmd, quiet):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE if quiet else None,
+                       stderr=subprocess.STDOUT if quiet else None, text=True)
+    if r.returncode != 0:
+        if quiet and r.stdout:
+            sys.stderr.write(r.stdout)
+        sys.exit(f"capsule: build failed: {' '.join(cmd)}")

@@ -1,0 +1,92 @@
+"""capsule build | run | test | bench — see README.md and docs/cli.md."""
+import argparse
+import os
+import subprocess
+import sys
+
+from . import build, deps, qemu
+
+
+def add_vm_options(p):
+    p.add_argument("--mem", default="128M", help="guest memory (e.g. 128M, 2G)")
+    p.add_argument("--cpus", type=int, default=1, help="virtual CPUs")
+    p.add_argument("--accel", choices=qemu.ACCELS, default="auto",
+                   help="auto = KVM only where kvm_intel/kvm_amd is loaded, else TCG")
+    p.add_argument("--machine", choices=qemu.MACHINES, default="microvm")
+    p.add_argument("--cmdline", default="", help="extra kernel command line (docs/cmdline.md)")
+    p.add_argument("--verbose", action="store_true", help="kernel log at debug level")
+
+
+def cmd_build(a):
+    deps.ensure_for("build")
+    build.build(quiet=not a.verbose)
+    print(build.KERNEL)
+    return 0
+
+
+def cmd_run(a):
+    deps.ensure_for("build", "run")
+    build.build(["capsule.elf"])
+    cmdline = a.cmdline
+    if a.verbose:
+        cmdline = ("--verbose " + cmdline).strip()
+    try:
+        cmd = qemu.command(build.KERNEL, machine=a.machine, mem=a.mem, cpus=a.cpus,
+                           accel=a.accel, cmdline=cmdline)
+    except ValueError as e:
+        sys.exit(f"capsule: {e}")
+    if a.verbose:
+        print("capsule:", " ".join(cmd), file=sys.stderr)
+    try:
+        rc = subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130
+    status, problem = qemu.decode_status(rc)
+    if problem:
+        print(f"capsule: {problem}", file=sys.stderr)
+        return 1
+    return status
+
+
+def cmd_test(a):
+    deps.ensure_for("build", "run", "test")
+    # Reconfigure so that packages installed just now (GoogleTest) are found.
+    build.run(["cmake", "-S", build.ROOT, "-B", build.BUILD, "-G", "Ninja"], quiet=True)
+    build.build(quiet=False)
+    cmd = ["ctest", "--test-dir", build.BUILD, "-j", str(a.jobs), "--output-on-failure"]
+    if a.filter:
+        cmd += ["-R", a.filter]
+    return subprocess.call(cmd)
+
+
+def cmd_bench(a):
+    script = os.path.join(build.ROOT, "bench", a.name, "run.py")
+    if not os.path.exists(script):
+        sys.exit(f"capsule: no benchmark '{a.name}' (bench/*/run.py)")
+    return subprocess.call([sys.executable, script, *a.args])
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="capsule", description="Boot Linux programs as unikernel VMs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build the kernel and tools")
+    b.add_argument("--verbose", action="store_true")
+    b.set_defaults(fn=cmd_build)
+
+    r = sub.add_parser("run", help="boot the bundled demo in a VM")
+    add_vm_options(r)
+    r.set_defaults(fn=cmd_run)
+
+    t = sub.add_parser("test", help="build everything and run the whole test suite")
+    t.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    t.add_argument("-R", "--filter", help="only tests matching this regex")
+    t.set_defaults(fn=cmd_test)
+
+    be = sub.add_parser("bench", help="run a benchmark from bench/")
+    be.add_argument("name")
+    be.add_argument("args", nargs=argparse.REMAINDER)
+    be.set_defaults(fn=cmd_bench)
+
+    a = p.parse_args(argv)
+    return a.fn(a)
