@@ -15,6 +15,7 @@
 #include "capsule/acpi.h"
 #include "capsule/mm.h"
 #include "capsule/power.h"
+#include "capsule/time.h"
 
 namespace capsule {
 namespace {
@@ -49,6 +50,13 @@ void power_init() {
       if (a.pm1b_control)
         x64::outw(uint16_t(a.pm1b_control), uint16_t(((a.s5_typ_b & 7) << 10) | (1 << 13)));
     }
+  }
+  if (status == 0 && a.present) {
+    // QEMU acts on the sleep request from its main loop, asynchronously;
+    // going straight on to isa-debug-exit raced with it (QEMU then exited 1
+    // in about 1 run of 10). Give it up to 100 ms first.
+    uint64_t end = x64::rdtsc() + tsc_khz() * 100;
+    while (x64::rdtsc() < end) x64::pause();
   }
   if (status < 0 || status > 127) status = 127;
   x64::outl(DEBUG_EXIT_PORT, uint32_t(status));
