@@ -31,11 +31,15 @@ struct HvmStartInfo;
 // map. Called once, early, on the boot CPU.
 void mm_init(const HvmStartInfo* start_info);
 
-// Physical pages (buddy allocator). Blocks of 2^order pages.
+// Physical pages (buddy allocator). Blocks of 2^order pages, order 0..10,
+// aligned to their size; contents are not zeroed. Freeing something that is
+// not an allocated block of that order (double free) panics.
 Result<uint64_t> page_alloc(unsigned order = 0);
 void page_free(uint64_t phys, unsigned order = 0);
 
-// Kernel heap. kmalloc returns nullptr when memory runs out.
+// Kernel heap. kmalloc returns nullptr when memory runs out (or for more
+// than 4 MiB); results are 16-byte aligned. kfree(nullptr) does nothing;
+// kfree of a pointer kmalloc did not return (or a double free) panics.
 void* kmalloc(size_t size);
 void* kzalloc(size_t size);
 void kfree(void* p);
@@ -55,5 +59,8 @@ MemoryStats memory_stats();
 // Kernel stack guard pages: addresses that fault on purpose. Used by the
 // page-fault handler to report "stack overflow" rather than a plain #PF.
 bool is_stack_guard(uintptr_t va);
+// Registers a guard page (page-aligned, left unmapped by its owner).
+// Error::NoMemory when the registry (64 entries) is full.
+Result<void> stack_guard_add(uintptr_t va);
 
 }  // namespace capsule

@@ -1,0 +1,15 @@
+#pragma once
+// core/mm internals shared by mm.cc and the in-kernel tests (mm_ktests.cc).
+#include "arch/x64/mm/paging.h"
+#include "core/mm/heap.h"
+
+namespace capsule::mm {
+
+// The kernel's PML4 (physical address), live after mm_init.
+uint64_t kernel_root();
+// Walks the live kernel page tables.
+x64::Translation kernel_translate(uintptr_t va);
+HeapStats kernel_heap_stats();
+void kernel_heap_trim();
+
+}  // namespace capsule::mm
