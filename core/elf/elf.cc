@@ -14,6 +14,9 @@ constexpr size_t EHDR_SIZE = 64;   // sizeof(Elf64_Ehdr)
 constexpr size_t PHDR_SIZE = 56;   // sizeof(Elf64_Phdr)
 constexpr uint16_t PN_XNUM = 0xffff;  // gABI: real count in section 0; Linux refuses it too
 
+// gABI p_flags bits.
+constexpr uint32_t PF_X = 1, PF_W = 2, PF_R = 4;
+
 enum : uint32_t {
   PT_LOAD = 1,
   PT_DYNAMIC = 2,
@@ -47,7 +50,7 @@ Phdr decode_phdr(const uint8_t* p) {
 
 bool add_overflows(uint64_t a, uint64_t b, uint64_t& sum) { return __builtin_add_overflow(a, b, &sum); }
 bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
-uint64_t page_down(uint64_t v) { return v & ~(PAGE_SIZE - 1); }
+uint64_t page_down(uint64_t v) { return v & ~(ELF_PAGE_SIZE - 1); }
 
 // A file range [offset, offset+len) lies inside a file of `size` bytes.
 bool in_file(uint64_t offset, uint64_t len, uint64_t size) {
@@ -68,10 +71,10 @@ class Checker {
 };
 
 uint32_t prot_of(uint32_t flags) {
-  uint32_t p = PROT_NONE;
-  if (flags & PF_R) p |= PROT_R;
-  if (flags & PF_W) p |= PROT_W;
-  if (flags & PF_X) p |= PROT_X;
+  uint32_t p = SEG_NONE;
+  if (flags & PF_R) p |= SEG_R;
+  if (flags & PF_W) p |= SEG_W;
+  if (flags & PF_X) p |= SEG_X;
   return p;
 }
 
@@ -93,9 +96,9 @@ Result<void> add_load(const Phdr& ph, int index, uint16_t type, uint64_t file_si
   }
   // Mapping is by pages, so the file page and the memory page must line up
   // whatever p_align says (gABI: "congruent modulo the page size").
-  if ((ph.offset & (PAGE_SIZE - 1)) != (ph.vaddr & (PAGE_SIZE - 1)))
+  if ((ph.offset & (ELF_PAGE_SIZE - 1)) != (ph.vaddr & (ELF_PAGE_SIZE - 1)))
     return c.fail("PT_LOAD p_offset and p_vaddr not congruent modulo the page size", index);
-  if (type == ET_EXEC && ph.memsz && page_down(ph.vaddr) < USER_MIN)
+  if (type == TYPE_EXEC && ph.memsz && page_down(ph.vaddr) < USER_MIN)
     return c.fail("PT_LOAD below the lowest mappable address", index);
   if (ph.memsz == 0) return {};  // nothing to map; Linux skips it as well
 
@@ -103,7 +106,7 @@ Result<void> add_load(const Phdr& ph, int index, uint16_t type, uint64_t file_si
   s.vaddr = ph.vaddr;
   s.mem_end = mem_end;
   s.map_start = page_down(ph.vaddr);
-  s.map_end = page_down(mem_end + PAGE_SIZE - 1);  // mem_end <= USER_END: no overflow
+  s.map_end = page_down(mem_end + ELF_PAGE_SIZE - 1);  // mem_end <= USER_END: no overflow
   s.file_offset = page_down(ph.offset);
   s.file_size = (ph.vaddr - s.map_start) + ph.filesz;
   s.zero_start = ph.vaddr + ph.filesz;
@@ -120,7 +123,7 @@ Result<void> add_load(const Phdr& ph, int index, uint16_t type, uint64_t file_si
   }
   if (plan.segment_count == MAX_LOAD_SEGMENTS) return c.fail("too many PT_LOAD segments", index);
   plan.segments[plan.segment_count++] = s;
-  uint64_t align = ph.align > PAGE_SIZE ? ph.align : PAGE_SIZE;
+  uint64_t align = ph.align > ELF_PAGE_SIZE ? ph.align : ELF_PAGE_SIZE;
   if (align > plan.max_align) plan.max_align = align;
   return {};
 }
@@ -154,7 +157,7 @@ Result<void> parse_elf(const ElfSource& src, LoadPlan& plan, ElfDiag* diag) {
   if (eh[EI_DATA] != ELFDATA2LSB) return c.fail("not little-endian (ELFDATA2LSB)");
   if (eh[EI_VERSION] != EV_CURRENT || rd32(eh + 20) != EV_CURRENT) return c.fail("bad ELF version");
   const uint16_t type = rd16(eh + 16);
-  if (type != ET_EXEC && type != ET_DYN) return c.fail("e_type is neither ET_EXEC nor ET_DYN");
+  if (type != TYPE_EXEC && type != TYPE_DYN) return c.fail("e_type is neither ET_EXEC nor ET_DYN");
   if (rd16(eh + 18) != EM_X86_64) return c.fail("e_machine is not EM_X86_64");
   if (rd16(eh + 52) < EHDR_SIZE) return c.fail("e_ehsize too small");
   const uint16_t phentsize = rd16(eh + 54);
@@ -234,7 +237,7 @@ Result<void> parse_elf(const ElfSource& src, LoadPlan& plan, ElfDiag* diag) {
   if (plan.segment_count == 0) return c.fail("no PT_LOAD segment");
   plan.lo = plan.segments[0].map_start;
   plan.hi = plan.segments[plan.segment_count - 1].map_end;
-  if (type == ET_DYN && plan.hi - plan.lo > USER_END - USER_MIN) return c.fail("image larger than the address space");
+  if (type == TYPE_DYN && plan.hi - plan.lo > USER_END - USER_MIN) return c.fail("image larger than the address space");
   if (!segment_containing(plan, plan.entry, 1)) return c.fail("entry point outside every PT_LOAD");
   if (plan.tls.present && !segment_containing(plan, plan.tls.vaddr, plan.tls.file_size))
     return c.fail("PT_TLS image outside every PT_LOAD");
@@ -285,7 +288,7 @@ Result<size_t> read_interp(const ElfSource& src, const LoadPlan& plan, char* buf
 }
 
 Result<uint64_t> choose_load_bias(const LoadPlan& plan, uint64_t base) {
-  if (plan.type == ET_EXEC) return uint64_t(0);
+  if (plan.type == TYPE_EXEC) return uint64_t(0);
   // The bias is a multiple of max_align so every segment keeps the
   // alignment it was linked for (gABI p_align).
   const uint64_t mask = plan.max_align - 1;

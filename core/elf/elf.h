@@ -18,7 +18,7 @@
 
 namespace capsule::elf {
 
-constexpr uint64_t PAGE_SIZE = 4096;
+constexpr uint64_t ELF_PAGE_SIZE = 4096;  // the mapping granule
 // Linux refuses execve(2) for a PT_INTERP longer than PATH_MAX.
 constexpr uint64_t MAX_INTERP = 4096;
 // Linux caps the program-header table at 64 KiB (ELF_MIN_ALIGN*16); with
@@ -36,13 +36,14 @@ constexpr uint64_t USER_MIN = 0x10000;
 // ELF_ET_DYN_BASE = 2/3 of the 47-bit window, page aligned.
 constexpr uint64_t DEFAULT_PIE_BASE = 0x5555'5555'4000;
 
-// ELF gABI constants used by callers.
-enum : uint16_t { ET_EXEC = 2, ET_DYN = 3 };
-enum : uint32_t { PF_X = 1, PF_W = 2, PF_R = 4 };
+// gABI e_type values a plan can have (names differ from <elf.h>'s macros
+// so the host tests can include both).
+constexpr uint16_t TYPE_EXEC = 2;  // ET_EXEC
+constexpr uint16_t TYPE_DYN = 3;   // ET_DYN
 
-// Protection bits of a segment (mirrors PROT_READ/WRITE/EXEC, not Linux's
-// headers: core/ does not speak Linux structures).
-enum Prot : uint32_t { PROT_NONE = 0, PROT_R = 1, PROT_W = 2, PROT_X = 4 };
+// Protection bits of a segment, from p_flags (the values of PROT_READ,
+// PROT_WRITE, PROT_EXEC; core/ does not include Linux's headers).
+enum SegmentProt : uint32_t { SEG_NONE = 0, SEG_R = 1, SEG_W = 2, SEG_X = 4 };
 
 // One PT_LOAD, unbiased (add the load bias to every address).
 //
@@ -62,7 +63,7 @@ struct Segment {
   uint64_t file_offset = 0;  // p_offset rounded down to a page (= offset of map_start)
   uint64_t file_size = 0;    // (vaddr - map_start) + p_filesz
   uint64_t zero_start = 0;   // vaddr + p_filesz
-  uint32_t prot = PROT_NONE;
+  uint32_t prot = SEG_NONE;
   uint16_t phdr_index = 0;
 
   uint64_t file_end_vaddr() const { return map_start + file_size; }
@@ -79,10 +80,10 @@ struct TlsInfo {
 };
 
 struct LoadPlan {
-  uint16_t type = 0;            // ET_EXEC or ET_DYN
+  uint16_t type = 0;            // TYPE_EXEC or TYPE_DYN
   uint64_t entry = 0;           // e_entry, unbiased
   uint64_t lo = 0, hi = 0;      // page-aligned span of all segments, unbiased
-  uint64_t max_align = PAGE_SIZE;  // largest p_align of a PT_LOAD (for ET_DYN bias)
+  uint64_t max_align = ELF_PAGE_SIZE;  // largest p_align of a PT_LOAD (for ET_DYN bias)
   size_t segment_count = 0;
   Segment segments[MAX_LOAD_SEGMENTS];
 
@@ -114,8 +115,8 @@ struct LoadPlan {
 
   // An ET_DYN without PT_INTERP: a static-PIE (or a loader run directly); it
   // relocates itself and needs AT_BASE = 0.
-  bool static_pie() const { return type == ET_DYN && !has_interp; }
-  bool is_pie() const { return type == ET_DYN; }
+  bool static_pie() const { return type == TYPE_DYN && !has_interp; }
+  bool is_pie() const { return type == TYPE_DYN; }
 };
 
 // Why parse_elf refused a file; reason is a static string.

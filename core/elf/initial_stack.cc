@@ -82,31 +82,32 @@ Result<StackLayout> build_initial_stack(uint8_t* buf, size_t size, uint64_t top,
   out.random = TRY(w.push(p.random, sizeof(p.random)));
 
   // The auxiliary vector, in Linux's order (ARCH_DLINFO first on x86-64).
-  struct Aux {
-    uint64_t tag, value;
+  struct AuxPair {
+    Aux tag;
+    uint64_t value;
   } aux[24];
   size_t n = 0;
-  if (p.sysinfo_ehdr) aux[n++] = {AT_SYSINFO_EHDR, p.sysinfo_ehdr};
-  aux[n++] = {AT_MINSIGSTKSZ, p.minsigstksz};
-  aux[n++] = {AT_HWCAP, p.hwcap};
-  aux[n++] = {AT_PAGESZ, p.pagesz};
-  aux[n++] = {AT_CLKTCK, p.clktck};
-  aux[n++] = {AT_PHDR, p.phdr};
-  aux[n++] = {AT_PHENT, p.phent};
-  aux[n++] = {AT_PHNUM, p.phnum};
-  aux[n++] = {AT_BASE, p.base};
-  aux[n++] = {AT_FLAGS, p.flags};
-  aux[n++] = {AT_ENTRY, p.entry};
-  aux[n++] = {AT_UID, p.uid};
-  aux[n++] = {AT_EUID, p.euid};
-  aux[n++] = {AT_GID, p.gid};
-  aux[n++] = {AT_EGID, p.egid};
-  aux[n++] = {AT_SECURE, p.secure};
-  aux[n++] = {AT_RANDOM, out.random};
-  aux[n++] = {AT_HWCAP2, p.hwcap2};
-  aux[n++] = {AT_EXECFN, out.execfn};
-  aux[n++] = {AT_PLATFORM, out.platform};
-  aux[n++] = {AT_NULL, 0};
+  if (p.sysinfo_ehdr) aux[n++] = {Aux::SysinfoEhdr, p.sysinfo_ehdr};
+  aux[n++] = {Aux::Minsigstksz, p.minsigstksz};
+  aux[n++] = {Aux::Hwcap, p.hwcap};
+  aux[n++] = {Aux::Pagesz, p.pagesz};
+  aux[n++] = {Aux::Clktck, p.clktck};
+  aux[n++] = {Aux::Phdr, p.phdr};
+  aux[n++] = {Aux::Phent, p.phent};
+  aux[n++] = {Aux::Phnum, p.phnum};
+  aux[n++] = {Aux::Base, p.base};
+  aux[n++] = {Aux::Flags, p.flags};
+  aux[n++] = {Aux::Entry, p.entry};
+  aux[n++] = {Aux::Uid, p.uid};
+  aux[n++] = {Aux::Euid, p.euid};
+  aux[n++] = {Aux::Gid, p.gid};
+  aux[n++] = {Aux::Egid, p.egid};
+  aux[n++] = {Aux::Secure, p.secure};
+  aux[n++] = {Aux::Random, out.random};
+  aux[n++] = {Aux::Hwcap2, p.hwcap2};
+  aux[n++] = {Aux::Execfn, out.execfn};
+  aux[n++] = {Aux::Platform, out.platform};
+  aux[n++] = {Aux::Null, 0};
 
   // argc, argv[] + NULL, envp[] + NULL, auxv pairs; the block starts
   // 16-byte aligned (psABI: rsp is 16-byte aligned at process entry), the
@@ -136,7 +137,7 @@ Result<StackLayout> build_initial_stack(uint8_t* buf, size_t size, uint64_t top,
   at += 8;
   out.auxv = at;
   for (size_t i = 0; i < n; ++i, at += 16) {
-    w.store(at, aux[i].tag);
+    w.store(at, uint64_t(aux[i].tag));
     w.store(at + 8, aux[i].value);
   }
   out.auxv_count = n;
