@@ -47,18 +47,22 @@ struct Builder {
     std::memcpy(bytes_extra.data() + off, p, n);
   }
   std::vector<uint8_t> bytes() {
-    eh.e_phnum = uint16_t(ph.size());
+    if (eh.e_phnum == 0) eh.e_phnum = uint16_t(ph.size());  // a case may force another count
+    // Cases that point past any sane size set file_size themselves.
     uint64_t need = eh.e_phoff + ph.size() * sizeof(Elf64_Phdr);
     for (auto& p : ph)
       if (p.p_type == PT_LOAD || p.p_type == PT_INTERP) need = std::max<uint64_t>(need, p.p_offset + p.p_filesz);
     need = std::max<uint64_t>(need, bytes_extra.size());
     std::vector<uint8_t> out(file_size ? file_size : need, 0);
     auto copy = [&](uint64_t off, const void* p, size_t n) {
-      if (off + n <= out.size()) std::memcpy(out.data() + off, p, n);
+      if (off <= out.size() && n <= out.size() - off) std::memcpy(out.data() + off, p, n);
     };
     for (size_t i = 0; i < bytes_extra.size() && i < out.size(); ++i) out[i] = bytes_extra[i];
     copy(0, &eh, sizeof(eh));
-    for (size_t i = 0; i < ph.size(); ++i) copy(eh.e_phoff + i * sizeof(Elf64_Phdr), &ph[i], sizeof(Elf64_Phdr));
+    for (size_t i = 0; i < ph.size(); ++i) {
+      uint64_t at;
+      if (!__builtin_add_overflow(eh.e_phoff, i * sizeof(Elf64_Phdr), &at)) copy(at, &ph[i], sizeof(Elf64_Phdr));
+    }
     return out;
   }
   std::vector<uint8_t> bytes_extra;
@@ -211,11 +215,11 @@ TEST(Elf, MalformedFilesAreRejectedWithAReason) {
       {"ehsize", [](Builder& b) { b.eh.e_ehsize = 10; }, "e_ehsize"},
       {"no phdrs", [](Builder& b) { b.ph.clear(); }, "no program headers"},
       {"phoff past EOF", [](Builder& b) { b.eh.e_phoff = 0x3100; b.file_size = 0x3200; }, "past end of file"},
-      {"phoff overflow", [](Builder& b) { b.eh.e_phoff = uint64_t(-8); }, "past end of file"},
+      {"phoff overflow", [](Builder& b) { b.eh.e_phoff = uint64_t(-8); b.file_size = 0x3200; }, "past end of file"},
       {"filesz > memsz", [](Builder& b) { b.ph[2].p_memsz = b.ph[2].p_filesz - 1; }, "p_filesz > p_memsz"},
       {"segment past EOF", [](Builder& b) { b.ph[1].p_filesz = b.ph[1].p_memsz = 0x100000; b.file_size = 0x3200; },
        "past end of file"},
-      {"offset overflow", [](Builder& b) { b.ph[1].p_offset = uint64_t(-4096) + 0x10; b.ph[1].p_vaddr = 0x402010; },
+      {"offset overflow", [](Builder& b) { b.ph[1].p_offset = uint64_t(-4096) + 0x10; b.ph[1].p_vaddr = 0x402010; b.file_size = 0x3200; },
        "past end of file"},
       {"huge memsz", [](Builder& b) { b.ph[2].p_memsz = uint64_t(-1); }, "user address space"},
       {"past user space", [](Builder& b) { b.ph[2].p_memsz = 0x800000000000; }, "user address space"},
@@ -229,7 +233,7 @@ TEST(Elf, MalformedFilesAreRejectedWithAReason) {
       {"page offset", [](Builder& b) { b.ph[2].p_vaddr += 0x100; b.ph[3].p_vaddr += 0x100; b.ph[2].p_align = 0; },
        "page size"},
       {"low address", [](Builder& b) { b.ph[0].p_vaddr = 0x1000; }, "lowest mappable"},
-      {"no PT_LOAD", [](Builder& b) { b.ph.erase(b.ph.begin(), b.ph.begin() + 3); }, "no PT_LOAD"},
+      {"no PT_LOAD", [](Builder& b) { b.ph.erase(b.ph.begin(), b.ph.begin() + 3); b.file_size = 0x3200; }, "no PT_LOAD"},
       {"entry outside", [](Builder& b) { b.eh.e_entry = 0x900000; }, "entry point"},
       {"tls outside", [](Builder& b) { b.ph[3].p_vaddr = 0x800000; }, "PT_TLS"},
       {"tls filesz", [](Builder& b) { b.ph[3].p_filesz = 0x40; }, "PT_TLS"},
