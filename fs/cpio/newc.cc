@@ -33,8 +33,8 @@ bool align4(size_t v, size_t& out) {
 
 bool known_type(uint32_t t) {
   switch (t) {
-    case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
-    case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+    case TYPE_REGULAR: case TYPE_DIR: case TYPE_SYMLINK: case TYPE_CHAR:
+    case TYPE_BLOCK: case TYPE_FIFO: case TYPE_SOCKET:
       return true;
     default:
       return false;
@@ -136,10 +136,10 @@ Result<bool> Reader::next(Entry& out) {
       continue;  // skip padding; maybe another archive follows
     }
 
-    const uint32_t type = f[F_MODE] & S_IFMT;
+    const uint32_t type = f[F_MODE] & TYPE_MASK;
     if (!known_type(type)) return fail("unknown file type in c_mode", field_at(F_MODE), name);
-    if (type == S_IFDIR && filesize != 0) return fail("directory entry with data", field_at(F_FILESIZE), name);
-    if (type == S_IFLNK) {
+    if (type == TYPE_DIR && filesize != 0) return fail("directory entry with data", field_at(F_FILESIZE), name);
+    if (type == TYPE_SYMLINK) {
       if (filesize == 0 || filesize > MAX_PATH) return fail("bad symlink target length", field_at(F_FILESIZE), name);
       for (size_t i = 0; i < filesize; ++i)
         if (data_[data_at + i] == 0) return fail("NUL inside symlink target", data_at + i, name);

@@ -22,17 +22,17 @@
 
 namespace capsule::cpio {
 
-// File-type bits of c_mode (the st_mode values of POSIX <sys/stat.h>, which
-// cpio stores verbatim).
+// File-type bits of c_mode: the st_mode values of POSIX <sys/stat.h>,
+// which cpio stores verbatim (own names: S_IF* are macros on the host).
 enum FileType : uint32_t {
-  S_IFMT = 0170000,
-  S_IFSOCK = 0140000,
-  S_IFLNK = 0120000,
-  S_IFREG = 0100000,
-  S_IFBLK = 0060000,
-  S_IFDIR = 0040000,
-  S_IFCHR = 0020000,
-  S_IFIFO = 0010000,
+  TYPE_MASK = 0170000,     // S_IFMT
+  TYPE_SOCKET = 0140000,   // S_IFSOCK
+  TYPE_SYMLINK = 0120000,  // S_IFLNK
+  TYPE_REGULAR = 0100000,  // S_IFREG
+  TYPE_BLOCK = 0060000,    // S_IFBLK
+  TYPE_DIR = 0040000,      // S_IFDIR
+  TYPE_CHAR = 0020000,     // S_IFCHR
+  TYPE_FIFO = 0010000,     // S_IFIFO
 };
 
 constexpr size_t HEADER_SIZE = 110;
@@ -52,11 +52,11 @@ struct Entry {
   size_t size = 0;
   size_t offset = 0;        // of the header in the archive
 
-  uint32_t type() const { return mode & S_IFMT; }
+  uint32_t type() const { return mode & TYPE_MASK; }
   uint32_t permissions() const { return mode & 07777; }
-  bool is_regular() const { return type() == S_IFREG; }
-  bool is_dir() const { return type() == S_IFDIR; }
-  bool is_symlink() const { return type() == S_IFLNK; }
+  bool is_regular() const { return type() == TYPE_REGULAR; }
+  bool is_dir() const { return type() == TYPE_DIR; }
+  bool is_symlink() const { return type() == TYPE_SYMLINK; }
   StringView symlink_target() const { return {reinterpret_cast<const char*>(data), size}; }
   // A regular file with nlink > 1 is one name of a hard-linked inode: all
   // names share (dev_major, dev_minor, ino). Writers put the data on one of
