@@ -21,8 +21,8 @@ namespace capsule::elf {
 constexpr uint64_t ELF_PAGE_SIZE = 4096;  // the mapping granule
 // Linux refuses execve(2) for a PT_INTERP longer than PATH_MAX.
 constexpr uint64_t MAX_INTERP = 4096;
-// Linux caps the program-header table at 64 KiB (ELF_MIN_ALIGN*16); with
-// 56-byte entries that is 1170. Real programs have about a dozen; the plan
+// Linux's load_elf_phdrs refuses a program-header table over 64 KiB (older
+// kernels even over one page); with 56-byte entries that is 1170. Real programs have about a dozen; the plan
 // keeps a fixed array of PT_LOAD entries.
 constexpr uint16_t MAX_PHNUM = 1170;
 constexpr size_t MAX_LOAD_SEGMENTS = 32;
