@@ -270,7 +270,9 @@ TEST(Cpio, MalformedEntriesNameTheEntryAndOffset) {
     std::string m = message(l.error);
     EXPECT_NE(m.find(c.reason_part), std::string::npos) << c.name << ": " << m;
     EXPECT_EQ(l.error.offset, c.offset) << c.name << ": " << m;
-    if (c.entry) EXPECT_NE(m.find(std::string("(entry '") + c.entry + "')"), std::string::npos) << c.name << ": " << m;
+    if (c.entry) {
+      EXPECT_NE(m.find(std::string("(entry '") + c.entry + "')"), std::string::npos) << c.name << ": " << m;
+    }
     char hex[32];
     std::snprintf(hex, sizeof(hex), "offset 0x%zx", c.offset);
     EXPECT_NE(m.find(hex), std::string::npos) << c.name << ": " << m;

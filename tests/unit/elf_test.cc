@@ -362,7 +362,9 @@ TEST(Elf, HostProgramsMatchGlibcElfH) {
         EXPECT_EQ((s.prot & E::SEG_X) != 0, (p.p_flags & PF_X) != 0);
         EXPECT_EQ((s.prot & E::SEG_W) != 0, (p.p_flags & PF_W) != 0);
       }
-      if (p.p_type == PT_PHDR) EXPECT_EQ(plan.phdr_vaddr, p.p_vaddr);
+      if (p.p_type == PT_PHDR) {
+        EXPECT_EQ(plan.phdr_vaddr, p.p_vaddr);
+      }
       if (p.p_type == PT_INTERP) {
         interp = true;
         std::string want(p.p_filesz - 1, '\0');
