@@ -1,9 +1,10 @@
-# The kernel image: every .cc/.S under arch/x64, core, drivers and lib.
+# The kernel image: every .cc/.S under arch/x64, core, drivers, fs and lib.
 # Sources are globbed so that adding a file to a layer needs no build edit.
 file(GLOB_RECURSE KERNEL_SOURCES CONFIGURE_DEPENDS
   ${CMAKE_SOURCE_DIR}/arch/x64/*.cc ${CMAKE_SOURCE_DIR}/arch/x64/*.S
   ${CMAKE_SOURCE_DIR}/core/*.cc ${CMAKE_SOURCE_DIR}/core/*.S
   ${CMAKE_SOURCE_DIR}/drivers/*.cc ${CMAKE_SOURCE_DIR}/drivers/*.S
+  ${CMAKE_SOURCE_DIR}/fs/*.cc
   ${CMAKE_SOURCE_DIR}/lib/*.cc)
 
 set(KERNEL_CXX_FLAGS
