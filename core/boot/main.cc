@@ -2,7 +2,10 @@
 // the boot stack, in the higher half, interrupts off.
 #include "arch/x64/cpu/x64.h"
 #include "capsule/acpi.h"
+#include "capsule/apic.h"
 #include "capsule/arch.h"
+#include "capsule/percpu.h"
+#include "capsule/smp.h"
 #include "capsule/boot.h"
 #include "capsule/bootchart.h"
 #include "capsule/cmdline.h"
@@ -13,6 +16,7 @@
 #include "capsule/panic.h"
 #include "capsule/power.h"
 #include "capsule/time.h"
+#include "core/sched/thread.h"
 #include "core/time/calendar.h"
 #include "drivers/clock/cmos_rtc.h"
 #include "drivers/serial/uart16550.h"
@@ -108,6 +112,18 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     log_warn("rtc: no wall clock ({}); realtime starts at the epoch", error_name(rtc.error()));
   }
   bootchart_mark("rtc");
+
+  percpu_init_boot();
+  cpu_init_features();
+  const AcpiInfo& acpi = acpi_info();
+  if (auto r = lapic_init(acpi.lapic_address ? acpi.lapic_address : 0xfee00000); !r.ok())
+    panic("lapic: cannot map the local APIC: {}", error_name(r.error()));
+  if (auto r = ioapic_init(); !r.ok()) log_warn("ioapic: none ({})", error_name(r.error()));
+  sched_init_boot();
+  x64::sti();
+  bootchart_mark("scheduler");
+  smp_boot_aps();
+  bootchart_mark("smp");
 
   kprint("Capsule {} (x86-64) on {} {}, {} kHz TSC\n", VERSION, cpu_features().vendor,
          cpu_features().hypervisor[0] ? cpu_features().hypervisor : "bare metal", tsc_khz());

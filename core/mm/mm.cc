@@ -310,8 +310,11 @@ MemoryStats memory_stats() {
   return s;
 }
 
+bool is_kstack_guard(uintptr_t va);  // core/mm/kstack.cc
+
 bool is_stack_guard(uintptr_t va) {
   va = page_down(va);
+  if (is_kstack_guard(va)) return true;
   size_t n = g_guard_count.load(std::memory_order_acquire);
   for (size_t i = 0; i < n && i < MAX_GUARDS; ++i)
     if (g_guards[i].load(std::memory_order_relaxed) == va) return true;
@@ -331,6 +334,12 @@ Result<void> stack_guard_add(uintptr_t va) {
 namespace mm {
 
 uint64_t kernel_root() { return g_root; }
+
+Result<void> kernel_map_page(uintptr_t va, uint64_t pa, uint64_t flags) {
+  SpinGuard guard(g_map_lock);
+  LiveTables mem;
+  return x64::map_page(mem, g_root, va, pa, PageSize::Size4K, flags);
+}
 
 x64::Translation kernel_translate(uintptr_t va) {
   LiveTables mem;

@@ -10,6 +10,9 @@ uint64_t kernel_root();
 // Walks the live kernel page tables.
 x64::Translation kernel_translate(uintptr_t va);
 HeapStats kernel_heap_stats();
+// Maps one 4 KiB kernel page in the live tables (no TLB flush needed: the
+// address was never mapped).
+Result<void> kernel_map_page(uintptr_t va, uint64_t pa, uint64_t flags);
 void kernel_heap_trim();
 
 }  // namespace capsule::mm

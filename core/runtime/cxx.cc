@@ -33,3 +33,29 @@ void operator delete(void* p) noexcept { capsule::kfree(p); }
 void operator delete[](void* p) noexcept { capsule::kfree(p); }
 void operator delete(void* p, size_t) noexcept { capsule::kfree(p); }
 void operator delete[](void* p, size_t) noexcept { capsule::kfree(p); }
+
+namespace std {
+const nothrow_t nothrow{};
+}
+
+// Over-aligned objects (alignas > 16, e.g. cache-line aligned queues): the
+// heap's power-of-two size classes are naturally aligned inside page-aligned
+// slabs, and large blocks are page-aligned, so rounding the size up to a
+// power of two at least as large as the alignment is enough (up to 4 KiB).
+static void* aligned_alloc_kernel(size_t n, std::align_val_t al) {
+  size_t a = static_cast<size_t>(al);
+  if (a > 4096) return nullptr;
+  size_t size = n < a ? a : n;
+  if (size <= 2048) {
+    size_t p = 16;
+    while (p < size) p <<= 1;
+    size = p;
+  }
+  return capsule::kmalloc(size);
+}
+void* operator new(size_t n, std::align_val_t a) { return aligned_alloc_kernel(n, a); }
+void* operator new(size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return aligned_alloc_kernel(n, a); }
+void* operator new[](size_t n, std::align_val_t a) { return aligned_alloc_kernel(n, a); }
+void operator delete(void* p, std::align_val_t) noexcept { capsule::kfree(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { capsule::kfree(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { capsule::kfree(p); }

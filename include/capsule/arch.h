@@ -8,3 +8,26 @@ namespace capsule {
 void arch_init_boot_cpu();
 
 }  // namespace capsule
+
+namespace capsule {
+// On every CPU: FSGSBASE, SSE/XSAVE (arch/x64/cpu/cpu_init.cc).
+void cpu_init_features();
+}  // namespace capsule
+
+namespace capsule {
+// How the trap path asks the scheduler (a layer above) whether to preempt
+// the interrupted thread after an interrupt. Interrupt handlers run on a
+// per-CPU IST stack, which cannot be switched away from; when `should_preempt`
+// says so, the trap frame is moved to the interrupted thread's own kernel
+// stack (below its RSP if it was running on that stack, at its top if it was
+// running on an application stack, whose red zone must survive) and
+// `preempt` runs there.
+struct PreemptHooks {
+  bool (*should_preempt)();
+  void (*current_stack)(uintptr_t* base, uintptr_t* top);
+  void (*preempt)();
+  const char* (*current_name)();  // for panic reports: "main", "idle1", ...
+  unsigned (*current_cpu)();
+};
+void arch_set_preempt_hooks(const PreemptHooks* hooks);
+}  // namespace capsule

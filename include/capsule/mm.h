@@ -56,6 +56,21 @@ struct MemoryStats {
 };
 MemoryStats memory_stats();
 
+// Kernel stacks for threads: mapped with 4 KiB pages in their own area
+// (KSTACK_BASE), each slot starting with an unmapped guard page, so an
+// overflow faults and is reported as one. Freed stacks stay mapped on a free
+// list for reuse (no TLB shootdown needed to recycle them).
+constexpr uintptr_t KSTACK_BASE = 0xffffe00000000000ull;
+struct KernelStack {
+  uintptr_t base = 0;  // lowest usable byte (the guard page is just below)
+  uintptr_t top = 0;   // one past the highest byte
+  bool valid() const { return top != 0; }
+  bool contains(uintptr_t sp) const { return sp >= base && sp <= top; }
+};
+Result<KernelStack> kstack_alloc();  // KSTACK_SIZE usable bytes
+void kstack_free(const KernelStack& s);
+constexpr size_t KSTACK_SIZE = 16384;
+
 // Kernel stack guard pages: addresses that fault on purpose. Used by the
 // page-fault handler to report "stack overflow" rather than a plain #PF.
 bool is_stack_guard(uintptr_t va);

@@ -5,6 +5,7 @@
 #include "arch/x64/cpu/x64.h"
 #include "capsule/apic.h"
 #include "capsule/cpu.h"
+#include "capsule/irq.h"
 #include "capsule/log.h"
 #include "capsule/mm.h"
 #include "capsule/time.h"
@@ -56,6 +57,9 @@ Result<void> lapic_init(uint64_t phys_base) {
   }
   g_deadline = cpu_features().tsc_deadline;
   lapic_init_cpu();
+  irq_set_eoi_hook([](uint8_t vector) {
+    if (vector != 0xff) lapic_eoi();  // the spurious vector takes no EOI [SDM 10.9]
+  });
   log_info("lapic: {} mode, id {}, version {:#x}, timer {}", g_x2apic ? "x2APIC" : "xAPIC",
            lapic_id(), rd(VERSION) & 0xff, g_deadline ? "TSC-deadline" : "one-shot");
   return {};

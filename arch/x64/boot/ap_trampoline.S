@@ -47,10 +47,12 @@ ap32:
 
     .code64
 ap64:
-    movq T(param_stack), %rsp
+    /* Still on the identity map: hand the kernel page table, the stack and
+     * the argument to ap_start64 in the higher half, which switches to them. */
     movq T(param_arg), %rdi
+    movq T(param_final_cr3), %rsi
+    movq T(param_stack), %rdx
     movq T(param_entry), %rax
-    xorl %ebp, %ebp
     jmp *%rax
 
     .balign 8
@@ -70,4 +72,15 @@ param_cr3:   .quad 0     /* physical, below 4 GiB: the boot page table */
 param_entry: .quad 0     /* higher-half entry, void entry(void* arg) */
 param_stack: .quad 0
 param_arg:   .quad 0
+param_final_cr3: .quad 0 /* the kernel's own page table */
 ap_trampoline_end:
+
+    /* Higher-half continuation (kernel text, mapped by both page tables). */
+    .section .text
+    .globl ap_start64
+ap_start64:
+    movq %rsi, %cr3
+    movq %rdx, %rsp
+    xorl %ebp, %ebp
+    call ap_entry
+    ud2

@@ -28,7 +28,10 @@ inline uintptr_t trap_stub(unsigned vector) {
 }
 
 // Called by the stubs with interrupts off, on an IST stack.
-extern "C" void trap_dispatch(TrapFrame* frame);
+// Returns the frame to resume from: `frame`, or a copy on the thread stack
+// when the interrupted thread is to be preempted (vectors.S then calls
+// trap_preempt there).
+extern "C" TrapFrame* trap_dispatch(TrapFrame* frame);
 
 // Vectors for which the CPU pushes an error code [SDM Vol. 3A Table 6-1;
 // AMD APM Vol. 2 8.2 for #VC and #SX]. vectors.S has the same list.

@@ -89,6 +89,9 @@ void describe_page_fault_error(uint64_t e, char* buf, size_t cap) {
   bool overflow = v == VEC_PAGE_FAULT && in_stack_guard(cr2);
   kprint("\npanic: {}{} (vector {})\n", overflow ? "kernel stack overflow: " : "",
          exception_name(v), v);
+  char who[64];
+  describe_current_thread(who, sizeof(who));
+  kprint("  in {}\n", who);
   if (v == VEC_PAGE_FAULT) {
     char what[96];
     describe_page_fault_error(f.error_code, what, sizeof(what));

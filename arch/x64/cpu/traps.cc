@@ -5,14 +5,44 @@
 
 #include "arch/x64/cpu/extable.h"
 #include "arch/x64/cpu/x64.h"
+#include "capsule/arch.h"
 #include "capsule/irq.h"
+#include "lib/format.h"
 
 namespace capsule::x64 {
 
-extern "C" void trap_dispatch(TrapFrame* f) {
+namespace {
+
+const PreemptHooks* g_preempt;
+
+// Copies the frame from the IST stack to the interrupted thread's stack.
+TrapFrame* move_to_thread_stack(const TrapFrame* f) {
+  uintptr_t base, top;
+  g_preempt->current_stack(&base, &top);
+  uintptr_t sp = (f->rsp > base && f->rsp <= top) ? f->rsp - 128 : top;
+  sp = (sp - sizeof(TrapFrame)) & ~uintptr_t(15);
+  auto* nf = reinterpret_cast<TrapFrame*>(sp);
+  *nf = *f;
+  return nf;
+}
+
+}  // namespace
+
+extern "C" void trap_preempt() { g_preempt->preempt(); }
+
+void describe_current_thread(char* buf, size_t cap) {
+  if (!g_preempt) {
+    format_to(buf, cap, "boot (before threads)");
+    return;
+  }
+  format_to(buf, cap, "thread '{}' on cpu {}", g_preempt->current_name(), g_preempt->current_cpu());
+}
+
+extern "C" TrapFrame* trap_dispatch(TrapFrame* f) {
   if (f->vector >= IRQ_VECTOR_FIRST) {
     irq_dispatch(uint8_t(f->vector));
-    return;
+    if ((f->rflags & (1u << 9)) && g_preempt && g_preempt->should_preempt()) return move_to_thread_stack(f);
+    return f;
   }
   // CR2 first: anything below could fault and overwrite it.
   uint64_t cr2 = f->vector == VEC_PAGE_FAULT ? read_cr2() : 0;
@@ -21,10 +51,14 @@ extern "C" void trap_dispatch(TrapFrame* f) {
   if (f->vector == VEC_PAGE_FAULT || f->vector == VEC_GENERAL_PROTECTION) {
     if (uintptr_t fixup = extable_find(f->rip)) {
       f->rip = fixup;
-      return;
+      return f;
     }
   }
   exception_panic(*f, cr2);
 }
 
 }  // namespace capsule::x64
+
+namespace capsule {
+void arch_set_preempt_hooks(const PreemptHooks* hooks) { x64::g_preempt = hooks; }
+}  // namespace capsule

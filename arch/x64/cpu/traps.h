@@ -16,6 +16,9 @@ const char* exception_name(unsigned vector);
 // Writes the #PF error code's meaning ("not-present write kernel") into buf.
 void describe_page_fault_error(uint64_t error, char* buf, size_t cap);
 
+// "thread 'main' on cpu 0", from the scheduler's hooks.
+void describe_current_thread(char* buf, size_t cap);
+
 // Prints the panic report for an exception and powers off. `cr2` was read
 // on entry (only meaningful for #PF).
 [[noreturn]] void exception_panic(const TrapFrame& f, uint64_t cr2);

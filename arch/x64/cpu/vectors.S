@@ -48,7 +48,13 @@ trap_common:
     movq %rsp, %rbx              /* callee-saved: survives the call */
     andq $-16, %rsp              /* ABI stack alignment at the call */
     call trap_dispatch
-    movq %rbx, %rsp
+    cmpq %rax, %rbx
+    je 1f
+    movq %rax, %rsp              /* the frame now lives on the thread's stack */
+    call trap_preempt            /* switch threads; returns when resumed */
+    jmp 2f
+1:  movq %rbx, %rsp
+2:
     popq %r15
     popq %r14
     popq %r13

@@ -54,6 +54,20 @@ inline void sti() { asm volatile("sti" ::: "memory"); }
 inline void halt() { asm volatile("hlt" ::: "memory"); }
 inline void pause() { asm volatile("pause"); }
 
+// FS base (the application's TLS pointer). WRFSBASE/RDFSBASE need
+// CR4.FSGSBASE (set by cpu_init_features where CPUID has it); otherwise MSRs.
+bool fsgsbase_enabled();
+inline uint64_t read_fs_base() {
+  uint64_t v;
+  if (fsgsbase_enabled()) asm volatile("rdfsbase %0" : "=r"(v));
+  else v = rdmsr(0xc0000100);
+  return v;
+}
+inline void write_fs_base(uint64_t v) {
+  if (fsgsbase_enabled()) asm volatile("wrfsbase %0" : : "r"(v) : "memory");
+  else wrmsr(0xc0000100, v);
+}
+
 constexpr uint32_t MSR_EFER = 0xc0000080;
 constexpr uint32_t MSR_FS_BASE = 0xc0000100;
 constexpr uint32_t MSR_GS_BASE = 0xc0000101;

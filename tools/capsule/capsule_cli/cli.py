@@ -88,5 +88,11 @@ def main(argv):
     be.add_argument("args", nargs=argparse.REMAINDER)
     be.set_defaults(fn=cmd_bench)
 
+    # `--cmdline "--bootchart"`: argparse would take the value for an option.
+    argv = list(argv)
+    for i, w in enumerate(argv[:-1]):
+        if w == "--cmdline":
+            argv[i:i + 2] = [f"--cmdline={argv[i + 1]}"]
+            break
     a = p.parse_args(argv)
     return a.fn(a)

@@ -1,0 +1,23 @@
+// Per-CPU feature enables: FSGSBASE (cheap FS switches), vector state.
+#include "arch/x64/cpu/x64.h"
+#include "capsule/arch.h"
+#include "capsule/cpu.h"
+#include "capsule/fpu.h"
+
+namespace capsule {
+namespace x64 {
+namespace {
+bool g_fsgsbase;
+}
+bool fsgsbase_enabled() { return g_fsgsbase; }
+}  // namespace x64
+
+void cpu_init_features() {
+  if (cpu_features().fsgsbase) {
+    x64::write_cr4(x64::read_cr4() | (1ull << 16));  // CR4.FSGSBASE
+    x64::g_fsgsbase = true;
+  }
+  fpu_init_cpu();
+}
+
+}  // namespace capsule

@@ -1,0 +1,30 @@
+#pragma once
+// Per-CPU run queue. Only its own CPU touches the policy (with interrupts
+// off), so it needs no lock; other CPUs hand threads over through the
+// lock-free wake queue and an IPI. The timer queue has a lock because a
+// thread may cancel its sleep timer from another CPU after migrating.
+#include <atomic>
+
+#include "core/sched/fair_policy.h"
+#include "core/sched/thread.h"
+#include "core/time/timer_queue.h"
+#include "lib/mpsc_queue.h"
+
+namespace capsule {
+
+struct RunQueue {
+  sched::FairPolicy policy;
+  MpscQueue<sched::SchedEntity, &sched::SchedEntity::wake_node> wakeq;
+  SpinLock timer_lock;
+  TimerQueue timers;       // guarded by timer_lock
+  Timer slice_timer;       // preemption of the current thread
+  Timer balance_timer;     // periodic load balancing while busy
+  Thread* idle = nullptr;
+  uint64_t last_charge_ns = 0;
+  uint64_t switches = 0;
+  // Published for other CPUs' load balancing (read without locks).
+  std::atomic<uint32_t> nr_running{0};
+  std::atomic<uint64_t> load{0};
+};
+
+}  // namespace capsule

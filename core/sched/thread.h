@@ -1,0 +1,90 @@
+#pragma once
+// The Thread object and the scheduler's internal interface (core/sched).
+// Other layers use include/capsule/thread.h and core/sync/*.
+#include <atomic>
+#include <cstdint>
+
+#include "capsule/mm.h"
+#include "capsule/thread.h"
+#include "core/sched/entity.h"
+#include "core/sync/spinlock.h"
+#include "core/time/timer_queue.h"
+#include "lib/container_of.h"
+#include "lib/intrusive_list.h"
+
+namespace capsule {
+
+enum class ThreadState : uint8_t {
+  Running,   // runnable or running (the policy knows which)
+  Blocked,   // wants to sleep; a wake-up makes it Running again
+  Dead,      // exited; waiting to be joined or reaped
+};
+
+struct RunQueue;
+
+struct Thread {
+  uint64_t saved_rsp = 0;          // while switched out
+  sched::SchedEntity se;
+  std::atomic<ThreadState> state{ThreadState::Running};
+  std::atomic<bool> on_cpu{false}; // its stack is in use by a CPU
+  KernelStack stack;
+  void* fpu_area = nullptr;        // XSAVE area, when uses_fpu
+  uint64_t fs_base = 0;
+  void (*entry)(void*) = nullptr;
+  void* arg = nullptr;
+  uint32_t id = 0;
+  char name[32] = {};
+  bool detached = false;
+  bool migrating = false;          // in a wake queue because it is moving CPUs
+  bool pending_push = false;       // hand to se.cpu once switched out
+  std::atomic<bool> wake_queued{false};  // wake_node is in some wake queue
+  bool uses_fpu = false;
+  // Join: the exiting thread wakes `joiner` if set.
+  SpinLock join_lock;
+  Thread* joiner = nullptr;
+  bool exited = false;
+  // Timed sleeps and waits: armed on the run queue of the CPU it blocked on.
+  Timer sleep_timer;
+  RunQueue* timer_rq = nullptr;
+  std::atomic<bool> timed_out{false};
+  ListNode all_node;
+};
+
+inline Thread* thread_of(sched::SchedEntity* e) { return owner_of<&Thread::se>(e); }
+
+// --- Blocking protocol used by wait queues, mutexes, condition variables ---
+//   sched_prepare_block();          // state = Blocked (before publishing us)
+//   ...publish `thread_current()` where a waker will find it, drop locks...
+//   bool woke = sched_block(deadline);   // sleeps unless already woken
+// A wake-up between the two is not lost: thread_wake() flips the state back
+// and sched_block() returns at once. deadline_ns = 0 means none; false is
+// returned when the deadline passed first.
+void sched_prepare_block();
+bool sched_block(uint64_t deadline_ns = 0);
+// Runs the scheduler now if a wake-up asked for it and interrupts are on.
+void preempt_check();
+
+// Boot: turns the running boot context into thread "main" and creates the
+// boot CPU's idle thread; starts the LAPIC timer.
+void sched_init_boot();
+// On an AP, with its PerCpu loaded: creates its run queue and idle thread
+// and never returns (enters the idle loop).
+[[noreturn]] void sched_start_ap();
+// Creates the run queue and idle thread for an AP before it starts (so the
+// AP can use the idle thread's stack for its first instructions).
+Result<Thread*> sched_prepare_cpu(struct PerCpu* cpu);
+
+// Runs the scheduler. preempted: the current thread did not choose to stop,
+// so it stays runnable even if it had announced it would block.
+void schedule(bool preempted);
+// Called from the trap path after an interrupt (interrupts off): true when
+// the interrupted thread should be preempted.
+bool sched_should_preempt();
+// After a switch, in the new thread: releases `prev` (its stack is free).
+void sched_finish_switch(Thread* prev);
+// Frees a dead thread's stack and object (join, or detached exit).
+void thread_free_dead(Thread* t);
+// Hands a new thread to a CPU's run queue.
+void sched_start_thread(Thread* t);
+
+}  // namespace capsule

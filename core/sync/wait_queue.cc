@@ -1,0 +1,232 @@
+// Blocking primitives on top of the scheduler's block/wake protocol
+// (core/sched/thread.h): announce the block, publish the Waiter under the
+// primitive's spinlock, drop the lock, sleep. A waker takes the Waiter off
+// the list under the same lock before waking the thread, so `woken` tells
+// a real wake-up from a timeout or a spurious scheduler wake-up.
+#include "core/sync/wait_queue.h"
+
+#include "capsule/panic.h"
+#include "capsule/time.h"
+#include "core/sched/thread.h"
+
+namespace capsule {
+
+// --- WaitQueue ---
+
+void WaitQueue::enqueue_locked(Waiter& w) {
+  w.thread = thread_current();
+  w.woken = false;
+  sched_prepare_block();
+  waiters_.push_back(w);
+}
+
+Waiter* WaitQueue::pop_locked() {
+  if (waiters_.empty()) return nullptr;
+  Waiter* w = &*waiters_.begin();
+  waiters_.remove(*w);
+  w->woken = true;
+  return w;
+}
+
+bool WaitQueue::finish(Waiter& w, uint64_t deadline_ns) {
+  for (;;) {
+    sched_block(deadline_ns);
+    SpinGuard g(lock_);
+    if (w.woken) return true;
+    if (deadline_ns && uptime_ns() >= deadline_ns) {
+      waiters_.remove(w);
+      return false;
+    }
+    sched_prepare_block();  // spurious: still queued, sleep again
+  }
+}
+
+bool WaitQueue::wait(uint64_t deadline_ns) {
+  Waiter w;
+  {
+    SpinGuard g(lock_);
+    enqueue_locked(w);
+  }
+  return finish(w, deadline_ns);
+}
+
+bool WaitQueue::wait_unlocking(SpinLock& outer, uint64_t deadline_ns) {
+  Waiter w;
+  {
+    SpinGuard g(lock_);
+    enqueue_locked(w);
+  }
+  outer.unlock();
+  bool r = finish(w, deadline_ns);
+  outer.lock();
+  return r;
+}
+
+bool WaitQueue::wake_one() {
+  Thread* t = nullptr;
+  {
+    SpinGuard g(lock_);
+    if (Waiter* w = pop_locked()) t = w->thread;
+  }
+  if (!t) return false;
+  thread_wake(t);
+  preempt_check();
+  return true;
+}
+
+unsigned WaitQueue::wake_all() {
+  unsigned n = 0;
+  {
+    SpinGuard g(lock_);
+    while (Waiter* w = pop_locked()) {
+      thread_wake(w->thread);
+      ++n;
+    }
+  }
+  preempt_check();
+  return n;
+}
+
+bool WaitQueue::empty() {
+  SpinGuard g(lock_);
+  return waiters_.empty();
+}
+
+// --- Mutex: ownership is handed to the first waiter on unlock ---
+
+bool Mutex::try_lock() {
+  SpinGuard g(lock_);
+  if (owner_) return false;
+  owner_ = thread_current();
+  return true;
+}
+
+void Mutex::lock() { lock_until(0); }
+
+bool Mutex::lock_until(uint64_t deadline_ns) {
+  Thread* self = thread_current();
+  Waiter w;
+  {
+    SpinGuard g(lock_);
+    if (!owner_) {
+      owner_ = self;
+      return true;
+    }
+    if (owner_ == self) panic("mutex: recursive lock by {}", thread_name(self));
+    w.thread = self;
+    sched_prepare_block();
+    waiters_.push_back(w);
+  }
+  for (;;) {
+    sched_block(deadline_ns);
+    SpinGuard g(lock_);
+    if (w.woken) return true;  // unlock() made us the owner
+    if (deadline_ns && uptime_ns() >= deadline_ns) {
+      waiters_.remove(w);
+      return false;
+    }
+    sched_prepare_block();
+  }
+}
+
+void Mutex::unlock() {
+  Thread* next = nullptr;
+  {
+    SpinGuard g(lock_);
+    if (owner_ != thread_current()) panic("mutex: unlock by {}, not the owner", thread_name(thread_current()));
+    if (waiters_.empty()) {
+      owner_ = nullptr;
+    } else {
+      Waiter* w = &*waiters_.begin();
+      waiters_.remove(*w);
+      w->woken = true;
+      owner_ = next = w->thread;
+    }
+  }
+  if (next) {
+    thread_wake(next);
+    preempt_check();
+  }
+}
+
+bool Mutex::held_by_current() const { return owner_ == thread_current(); }
+
+// --- CondVar ---
+
+bool CondVar::wait(Mutex& m, uint64_t deadline_ns) {
+  Waiter w;
+  {
+    SpinGuard g(q_.lock_);
+    q_.enqueue_locked(w);
+  }
+  m.unlock();
+  bool r = q_.finish(w, deadline_ns);
+  m.lock();
+  return r;
+}
+
+void CondVar::notify_one() { q_.wake_one(); }
+void CondVar::notify_all() { q_.wake_all(); }
+
+// --- Semaphore: an up() with waiters hands the unit straight to the first ---
+
+bool Semaphore::try_down() {
+  SpinGuard g(lock_);
+  if (count_ > 0) {
+    --count_;
+    return true;
+  }
+  return false;
+}
+
+void Semaphore::down() { down_until(0); }
+
+bool Semaphore::down_until(uint64_t deadline_ns) {
+  Waiter w;
+  {
+    SpinGuard g(lock_);
+    if (count_ > 0) {
+      --count_;
+      return true;
+    }
+    w.thread = thread_current();
+    sched_prepare_block();
+    waiters_.push_back(w);
+  }
+  for (;;) {
+    sched_block(deadline_ns);
+    SpinGuard g(lock_);
+    if (w.woken) return true;
+    if (deadline_ns && uptime_ns() >= deadline_ns) {
+      waiters_.remove(w);
+      return false;
+    }
+    sched_prepare_block();
+  }
+}
+
+void Semaphore::up() {
+  Thread* t = nullptr;
+  {
+    SpinGuard g(lock_);
+    if (waiters_.empty()) {
+      ++count_;
+    } else {
+      Waiter* w = &*waiters_.begin();
+      waiters_.remove(*w);
+      w->woken = true;
+      t = w->thread;
+    }
+  }
+  if (t) {
+    thread_wake(t);
+    preempt_check();
+  }
+}
+
+int64_t Semaphore::value() {
+  SpinGuard g(lock_);
+  return count_;
+}
+
+}  // namespace capsule

@@ -1,0 +1,100 @@
+#pragma once
+// Sleeping synchronization: wait queue, mutex, condition variable,
+// semaphore. All are FIFO (no barging: a mutex is handed to the longest
+// waiter on unlock) and tolerate spurious scheduler wake-ups internally.
+// Timeouts are absolute deadlines in uptime_ns(); 0 means none.
+#include <cstdint>
+
+#include "core/sync/spinlock.h"
+#include "lib/intrusive_list.h"
+
+namespace capsule {
+
+struct Thread;
+
+struct Waiter {
+  Thread* thread;
+  bool woken = false;   // set by the waker, under the queue's lock
+  ListNode node;
+};
+
+class WaitQueue {
+ public:
+  // Sleeps until woken or the deadline passes; false on timeout.
+  bool wait(uint64_t deadline_ns = 0);
+  // Atomically: drop `outer` (held, interrupts off by its SpinGuard's
+  // caller) and sleep. For building other primitives.
+  bool wait_unlocking(SpinLock& outer, uint64_t deadline_ns = 0);
+  bool wake_one();
+  unsigned wake_all();
+  bool empty();
+
+ private:
+  friend class Mutex;
+  friend class CondVar;
+  friend class Semaphore;
+  // With lock_ held: enqueue `w` and mark the caller blocked.
+  void enqueue_locked(Waiter& w);
+  // After sleeping: true if woken by wake_one/all, false if the deadline
+  // passed first (then `w` is removed).
+  bool finish(Waiter& w, uint64_t deadline_ns);
+  Waiter* pop_locked();
+
+  SpinLock lock_;
+  IntrusiveList<Waiter, &Waiter::node> waiters_;
+};
+
+class Mutex {
+ public:
+  void lock();
+  bool try_lock();
+  // false on timeout.
+  bool lock_until(uint64_t deadline_ns);
+  void unlock();
+  bool held_by_current() const;
+
+ private:
+  SpinLock lock_;
+  Thread* owner_ = nullptr;
+  IntrusiveList<Waiter, &Waiter::node> waiters_;
+};
+
+class MutexGuard {
+ public:
+  explicit MutexGuard(Mutex& m) : m_(m) { m_.lock(); }
+  ~MutexGuard() { m_.unlock(); }
+  MutexGuard(const MutexGuard&) = delete;
+  MutexGuard& operator=(const MutexGuard&) = delete;
+
+ private:
+  Mutex& m_;
+};
+
+class CondVar {
+ public:
+  // `m` must be held; it is released while sleeping and held again on
+  // return. false on timeout. Callers re-check their condition (POSIX).
+  bool wait(Mutex& m, uint64_t deadline_ns = 0);
+  void notify_one();
+  void notify_all();
+
+ private:
+  WaitQueue q_;
+};
+
+class Semaphore {
+ public:
+  explicit Semaphore(int64_t initial = 0) : count_(initial) {}
+  void down();
+  bool down_until(uint64_t deadline_ns);
+  bool try_down();
+  void up();
+  int64_t value();
+
+ private:
+  SpinLock lock_;
+  int64_t count_;
+  IntrusiveList<Waiter, &Waiter::node> waiters_;
+};
+
+}  // namespace capsule

@@ -1,0 +1,47 @@
+#pragma once
+// Kernel threads (core/sched). Every thread has its own kernel stack with a
+// guard page; a switch saves the callee-saved registers, the FS base and —
+// for threads that use it — the vector state (XSAVE family).
+#include <cstddef>
+#include <cstdint>
+
+#include "lib/result.h"
+
+namespace capsule {
+
+struct Thread;
+
+struct ThreadOptions {
+  int nice = 0;            // -20..19
+  int pin_cpu = -1;        // >= 0: runs only on that CPU
+  bool uses_fpu = false;   // saves/restores x87/SSE/AVX state on switches
+  bool detached = false;   // freed on exit; cannot be joined
+};
+
+Result<Thread*> thread_create(const char* name, void (*fn)(void*), void* arg,
+                              const ThreadOptions& options = {});
+// Waits for `t` to exit and frees it. Joining oneself or a detached thread
+// is Error::Invalid.
+Result<void> thread_join(Thread* t);
+void thread_detach(Thread* t);
+[[noreturn]] void thread_exit();
+
+Thread* thread_current();
+const char* thread_name(const Thread* t);
+uint32_t thread_id(const Thread* t);
+uint32_t current_cpu();   // index of the CPU running the caller
+
+void thread_yield();
+void thread_sleep_ns(uint64_t ns);
+// Pins to one CPU (moving there at once if needed) or unpins (-1).
+Result<void> thread_pin(Thread* t, int cpu);
+void thread_set_nice(Thread* t, int nice);
+
+// Makes a blocked thread runnable. False if it was not blocked.
+bool thread_wake(Thread* t);
+
+// Statistics for tests and benchmarks.
+uint64_t thread_context_switches();
+uint64_t thread_cpu_time_ns(const Thread* t);
+
+}  // namespace capsule
