@@ -159,6 +159,7 @@ class VmaSet {
   void clear(VmaObserver& obs);
 
   Vma* find(uintptr_t addr) const;             // the VMA containing addr
+  bool fully_mapped(uintptr_t start, uintptr_t end) const;  // no hole in [start, end)
   Vma* first_ending_after(uintptr_t addr) const;  // first VMA with end > addr
   Vma* first() const { return tree_.first(); }
   static Vma* next(const Vma& v) { return Tree::next(v); }
@@ -188,7 +189,6 @@ class VmaSet {
 
   bool overlaps(uintptr_t start, uintptr_t end) const;
   bool range_free(uintptr_t start, uintptr_t end) const;  // and clear of stack guard gaps
-  bool fully_mapped(uintptr_t start, uintptr_t end) const;
   size_t unmap_splits(uintptr_t start, uintptr_t end) const;
   Result<uintptr_t> find_gap(size_t len) const;
 
