@@ -8,7 +8,9 @@
 #include "arch/x64/cpu/trap_frame.h"
 #include "arch/x64/cpu/x64.h"
 #include "capsule/mm.h"
+#include "capsule/log.h"
 #include "capsule/panic.h"
+#include "capsule/power.h"
 #include "core/debug/symbols.h"
 #include "core/mm/address_space.h"
 #include "core/mm/mm_internal.h"
@@ -82,6 +84,8 @@ void free_lower_tables(uint64_t root) {
 
 namespace mm {
 
+x64::Translation translate_in(uint64_t root, uintptr_t va) { return x64::translate(g_tables, root, va); }
+
 Result<uint64_t> anon_page_alloc() {
   uint64_t pa = TRY(page_alloc(0));
   __builtin_memset(phys_to_virt(pa), 0, PAGE_SIZE);
@@ -150,6 +154,21 @@ void AddressSpace::activate() {
 void AddressSpace::activate_kernel() {
   x64::write_cr3(kernel_root());
   g_current.store(nullptr);
+}
+
+uint64_t AddressSpace::fault_count() {
+  SpinGuard g(lock_);
+  return faults_;
+}
+
+uint64_t AddressSpace::resident_pages() {
+  SpinGuard g(lock_);
+  return resident_;
+}
+
+size_t AddressSpace::vma_count() {
+  SpinGuard g(lock_);
+  return vmas_.count();
 }
 
 AddressSpace* current_address_space() { return g_current.load(std::memory_order_relaxed); }
@@ -403,11 +422,18 @@ void on_user_fault(uintptr_t addr, uint64_t error_code, UserFault why, x64::Trap
     h(addr, error_code, why, frame);
     return;
   }
+  // As a panic, but the backtrace is the faulting code's, not this handler's.
+  if (!panic_begin()) {
+    kprint("\npanic: nested segmentation fault at {:#x} while panicking, halting\n", addr);
+    power_off(PANIC_EXIT_STATUS);
+  }
   StringView fn;
   uintptr_t off = 0;
   if (!symbolize(frame.rip, fn, off)) fn = "?";
-  panic("segmentation fault at {:#x} ({}), error {:#x}, RIP {:#x} {}+{:#x}", addr, user_fault_name(why),
-        error_code, frame.rip, fn, off);
+  kprint("\npanic: segmentation fault at {:#x} ({}), error {:#x}, RIP {:#x} {}+{:#x}\n", addr,
+         user_fault_name(why), error_code, frame.rip, fn, off);
+  print_backtrace(frame.rip, frame.rbp);
+  power_off(PANIC_EXIT_STATUS);
 }
 
 }  // namespace capsule

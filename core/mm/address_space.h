@@ -35,6 +35,9 @@ inline uint64_t make_pte(uint64_t phys, uint32_t prot, bool anon) {
   return e;
 }
 
+// Walks an address space's page table (tests, debugging).
+x64::Translation translate_in(uint64_t root, uintptr_t va);
+
 // Anonymous pages: a zeroed page with one reference, and dropping one.
 Result<uint64_t> anon_page_alloc();
 void anon_page_put(uint64_t phys);

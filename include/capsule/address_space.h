@@ -85,9 +85,11 @@ class AddressSpace final : private mm::VmaObserver {
   static void activate_kernel();
 
   uint64_t root() const { return root_; }
-  uint64_t fault_count() const { return faults_; }
-  uint64_t resident_pages() const { return resident_; }
-  size_t vma_count() const { return vmas_.count(); }
+  // Counters, read under the lock (which also orders them after the
+  // caller's own accesses to application memory, which may have faulted).
+  uint64_t fault_count();
+  uint64_t resident_pages();
+  size_t vma_count();
   // Runs f(const mm::Vma&) for each VMA, in address order, under the lock.
   template <typename F>
   void for_each_vma(F&& f) {
