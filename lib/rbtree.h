@@ -97,6 +97,25 @@ class IntrusiveRbTree {
     return t;
   }
 
+  // O(log n): the first element (in order) for which `before(e)` is false,
+  // or nullptr. `before` must hold for a prefix of the order and fail for
+  // the rest, like std::partition_point: e.g. [&](const Vma& v) { return
+  // v.end <= addr; } finds the first range ending above addr.
+  template <typename Before>
+  T* partition_point(Before before) const {
+    RbNode* cur = t_.root;
+    RbNode* found = nullptr;
+    while (cur) {
+      if (before(*to_owner(cur))) {
+        cur = cur->right;
+      } else {
+        found = cur;
+        cur = cur->left;
+      }
+    }
+    return owner_or_null(found);
+  }
+
   bool check() const { return rb_check(t_) >= 0; }
 
  private:

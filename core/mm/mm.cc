@@ -194,6 +194,19 @@ void build_kernel_tables(EarlyTables& mem, const MemoryMap& direct) {
   map_kernel(__data_start, boot_stack_guard, x64::PTE_WRITE | x64::PTE_NX, "kernel data");
   // boot_stack_guard: one page left unmapped, so a boot stack overflow faults.
   map_kernel(boot_stack_bottom, __kernel_end, x64::PTE_WRITE | x64::PTE_NX, "kernel bss");
+
+  // Application address spaces copy the kernel's PML4 entries 256..511 when
+  // they are created (docs/address-space.md), so no kernel-half PML4 entry
+  // may appear later: give the MMIO window (the only region mapped after
+  // boot) its PDPTs now.
+  uint64_t* pml4 = mem.table(g_root);
+  for (uintptr_t va = MMIO_BASE; va < MMIO_BASE + MMIO_WINDOW_SIZE; va += 1ull << 39) {
+    uint64_t& e = pml4[(va >> 39) & 511];
+    if (e & x64::PTE_PRESENT) continue;
+    uint64_t t = mem.alloc_table().value_or(0);
+    if (!t) panic("mm: no memory for the MMIO window's page tables");
+    e = t | x64::PTE_PRESENT | x64::PTE_WRITE;
+  }
 }
 
 // Upper bound on the early page-table pages, so the bump region is chosen
@@ -205,6 +218,7 @@ uint64_t early_table_budget(const MemoryMap& direct) {
   if (!cpu_features().pdpe1gb) pages += (highest >> 30) + 1;
   pages += direct.count() * 4;
   pages += 3 + (g_kernel_bytes >> 21) + 2;
+  pages += MMIO_WINDOW_SIZE >> 39;  // the MMIO window's PDPTs
   return pages + 8;
 }
 
@@ -340,6 +354,8 @@ Result<void> kernel_map_page(uintptr_t va, uint64_t pa, uint64_t flags) {
   LiveTables mem;
   return x64::map_page(mem, g_root, va, pa, PageSize::Size4K, flags);
 }
+
+PageFrame& frame_of(uint64_t phys) { return g_buddy.frames()[phys / PAGE_SIZE]; }
 
 x64::Translation kernel_translate(uintptr_t va) {
   LiveTables mem;

@@ -2,11 +2,14 @@
 // core/mm internals shared by mm.cc and the in-kernel tests (mm_ktests.cc).
 #include "arch/x64/mm/paging.h"
 #include "core/mm/heap.h"
+#include "core/mm/page_frame.h"
 
 namespace capsule::mm {
 
 // The kernel's PML4 (physical address), live after mm_init.
 uint64_t kernel_root();
+// The metadata of the page at phys (an allocated RAM page).
+PageFrame& frame_of(uint64_t phys);
 // Walks the live kernel page tables.
 x64::Translation kernel_translate(uintptr_t va);
 HeapStats kernel_heap_stats();

@@ -7,6 +7,9 @@
 //   state, order        the buddy allocator (core/mm/buddy.h)
 //   next, prev          the buddy's free lists while the page is free; the
 //                       page's owner (the heap's slab lists) while allocated
+//                       or, for an anonymous application page, `next` counts
+//                       the page tables mapping it (core/mm/address_space.cc;
+//                       fork's copy-on-write will share pages through it)
 //   kind, slab_class, inuse, free_head
 //                       the kernel heap (core/mm/heap.h) for pages it holds
 #include <cstdint>

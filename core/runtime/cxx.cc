@@ -23,6 +23,11 @@ int atexit(void (*)()) { return 0; }
 void* __dso_handle = nullptr;
 }
 
+// The tag object itself lives in libstdc++, which the kernel does not link.
+namespace std {
+const nothrow_t nothrow{};
+}
+
 // Kernel code has no exceptions: a plain `new` that fails returns nullptr,
 // and every call site is expected to use `new (std::nothrow)` and check.
 void* operator new(size_t n) { return capsule::kmalloc(n); }
@@ -34,8 +39,7 @@ void operator delete[](void* p) noexcept { capsule::kfree(p); }
 void operator delete(void* p, size_t) noexcept { capsule::kfree(p); }
 void operator delete[](void* p, size_t) noexcept { capsule::kfree(p); }
 
-namespace std {
-const nothrow_t nothrow{};
+;
 }
 
 // Over-aligned objects (alignas > 16, e.g. cache-line aligned queues): the

@@ -108,4 +108,23 @@ TEST(Paging, TableExhaustionIsNoMemory) {
   EXPECT_EQ(map_page(t, root, 0x1000, 0x1000, PageSize::Size4K, 0).error(), Error::NoMemory);
 }
 
+TEST(Paging, PteLookupAndCreate) {
+  FakeTables t;
+  uint64_t root = t.alloc_table().value();
+  uint64_t span = 0;
+  EXPECT_EQ(pte_lookup(t, root, 0x400000, &span), nullptr);
+  EXPECT_EQ(span, 1ull << 39);  // the whole PML4 slot is empty
+  uint64_t* e = pte_create(t, root, 0x400000).value();
+  *e = 0x5000 | PTE_PRESENT | PTE_WRITE;
+  EXPECT_EQ(pte_lookup(t, root, 0x400000, &span), e);
+  EXPECT_EQ(translate(t, root, 0x400010).phys, 0x5010u);
+  EXPECT_EQ(pte_create(t, root, 0x400000).value(), e);  // no new tables
+  EXPECT_EQ(pte_lookup(t, root, 0x401000, &span), e + 1);
+  EXPECT_EQ(pte_lookup(t, root, 0x600000, &span), nullptr);
+  EXPECT_EQ(span, 1ull << 21);  // only the PT is missing
+  ASSERT_TRUE(map_page(t, root, 0x40000000, 0x40000000, PageSize::Size2M, 0).ok());
+  EXPECT_EQ(pte_create(t, root, 0x40001000).error(), Error::Exists);
+  EXPECT_EQ(pte_lookup(t, root, 0x40001000, &span), nullptr);
+}
+
 }  // namespace

@@ -68,6 +68,34 @@ Result<void> unmap_page(TableMemory& mem, uint64_t root, uintptr_t va) {
   return Error::NotFound;
 }
 
+uint64_t* pte_lookup(TableMemory& mem, uint64_t root, uintptr_t va, uint64_t* span) {
+  uint64_t table = root;
+  for (int level = 4; level > 1; --level) {
+    uint64_t e = mem.table(table)[index_at(va, level)];
+    if (!(e & PTE_PRESENT) || (e & PTE_HUGE)) {
+      if (span) *span = uint64_t(1) << (12 + 9 * (level - 1));
+      return nullptr;
+    }
+    table = e & PTE_ADDR_MASK;
+  }
+  return &mem.table(table)[index_at(va, 1)];
+}
+
+Result<uint64_t*> pte_create(TableMemory& mem, uint64_t root, uintptr_t va) {
+  uint64_t table = root;
+  for (int level = 4; level > 1; --level) {
+    uint64_t& e = mem.table(table)[index_at(va, level)];
+    if (!(e & PTE_PRESENT)) {
+      uint64_t t = TRY(mem.alloc_table());
+      e = t | PTE_PRESENT | PTE_WRITE;
+    } else if (e & PTE_HUGE) {
+      return Error::Exists;
+    }
+    table = e & PTE_ADDR_MASK;
+  }
+  return &mem.table(table)[index_at(va, 1)];
+}
+
 Translation translate(TableMemory& mem, uint64_t root, uintptr_t va) {
   Translation t{};
   t.writable = true;

@@ -55,6 +55,15 @@ Result<void> map_range(TableMemory& mem, uint64_t root, uintptr_t va, uint64_t p
 // Error::NotFound if nothing is mapped there.
 Result<void> unmap_page(TableMemory& mem, uint64_t root, uintptr_t va);
 
+// The 4 KiB leaf entry (PTE) for va, for code that keeps its own bits in
+// entries (core/mm/address_space.cc). pte_lookup returns nullptr when a
+// table on the way is missing (or a huge page maps va) and sets *span to the
+// bytes that missing entry covers, so a walk can skip the whole hole.
+// pte_create allocates missing tables (present+writable, as map_page does);
+// Error::Exists if a huge page is in the way.
+uint64_t* pte_lookup(TableMemory& mem, uint64_t root, uintptr_t va, uint64_t* span);
+Result<uint64_t*> pte_create(TableMemory& mem, uint64_t root, uintptr_t va);
+
 struct Translation {
   bool present;
   uint64_t entry;  // the leaf entry (0 if not present)

@@ -1,0 +1,47 @@
+// Range checks around the copy loops of arch/x64/mm/uaccess.S.
+#include "capsule/uaccess.h"
+
+#include "core/mm/vma.h"
+
+extern "C" size_t uaccess_copy(void* dst, const void* src, size_t n);
+extern "C" size_t uaccess_clear(void* dst, size_t n);
+extern "C" long uaccess_strncpy(char* dst, const char* src, size_t max);
+
+namespace capsule {
+
+bool user_range_ok(const void* p, size_t n) {
+  auto a = reinterpret_cast<uintptr_t>(p);
+  return n <= mm::USER_END && a <= mm::USER_END - n;
+}
+
+Result<void> copy_from_user(void* dst, const void* user_src, size_t n) {
+  if (!user_range_ok(user_src, n)) return Error::Fault;
+  if (n && uaccess_copy(dst, user_src, n)) return Error::Fault;
+  return {};
+}
+
+Result<void> copy_to_user(void* user_dst, const void* src, size_t n) {
+  if (!user_range_ok(user_dst, n)) return Error::Fault;
+  if (n && uaccess_copy(user_dst, src, n)) return Error::Fault;
+  return {};
+}
+
+Result<void> clear_user(void* user_dst, size_t n) {
+  if (!user_range_ok(user_dst, n)) return Error::Fault;
+  if (n && uaccess_clear(user_dst, n)) return Error::Fault;
+  return {};
+}
+
+Result<size_t> strncpy_from_user(char* dst, const char* user_src, size_t max) {
+  auto a = reinterpret_cast<uintptr_t>(user_src);
+  if (a >= mm::USER_END) return Error::Fault;
+  if (max == 0) return Error::TooBig;
+  // Never read past the application half, whatever max says.
+  size_t limit = max < mm::USER_END - a ? max : mm::USER_END - a;
+  long r = uaccess_strncpy(dst, user_src, limit);
+  if (r < 0) return Error::Fault;
+  if (size_t(r) == limit) return limit < max ? Error::Fault : Error::TooBig;
+  return size_t(r);
+}
+
+}  // namespace capsule

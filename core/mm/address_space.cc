@@ -1,0 +1,439 @@
+// Application address spaces: VMAs (core/mm/vma.h) over a private lower
+// half of a page table, filled on demand. docs/address-space.md.
+#include "capsule/address_space.h"
+
+#include <atomic>
+#include <new>
+
+#include "arch/x64/cpu/trap_frame.h"
+#include "arch/x64/cpu/x64.h"
+#include "capsule/mm.h"
+#include "capsule/log.h"
+#include "capsule/panic.h"
+#include "capsule/power.h"
+#include "core/debug/symbols.h"
+#include "core/mm/address_space.h"
+#include "core/mm/mm_internal.h"
+
+namespace capsule {
+namespace {
+
+using namespace mm;
+
+constexpr uintptr_t page_down(uintptr_t v) { return v & ~uintptr_t(PAGE_SIZE - 1); }
+constexpr uintptr_t page_up(uintptr_t v) { return (v + PAGE_SIZE - 1) & ~uintptr_t(PAGE_SIZE - 1); }
+constexpr uintptr_t min(uintptr_t a, uintptr_t b) { return a < b ? a : b; }
+constexpr uintptr_t max(uintptr_t a, uintptr_t b) { return a > b ? a : b; }
+
+// Up to this many pages are flushed one by one (invlpg); more reload CR3.
+constexpr size_t FLUSH_PAGES_MAX = 32;
+constexpr unsigned KERNEL_HALF_FIRST = 256;  // PML4 index of 0xffff800000000000
+
+class Tables final : public x64::TableMemory {
+ public:
+  Result<uint64_t> alloc_table() override {
+    uint64_t pa = TRY(page_alloc(0));
+    __builtin_memset(phys_to_virt(pa), 0, PAGE_SIZE);
+    return pa;
+  }
+  uint64_t* table(uint64_t phys) override { return static_cast<uint64_t*>(phys_to_virt(phys)); }
+};
+Tables g_tables;
+
+std::atomic<AddressSpace*> g_current{nullptr};
+std::atomic<UserFaultHandler> g_fault_handler{nullptr};
+std::atomic<TlbShootdown> g_shootdown{nullptr};
+
+// Calls f(va, pte) for each leaf entry with a page in [start, end), skipping
+// missing tables whole.
+template <typename F>
+void for_each_pte(uint64_t root, uintptr_t start, uintptr_t end, F&& f) {
+  for (uintptr_t va = start; va < end;) {
+    uint64_t span;
+    uint64_t* pte = x64::pte_lookup(g_tables, root, va, &span);
+    if (!pte) {
+      va = (va & ~(span - 1)) + span;
+      continue;
+    }
+    if (pte_has_page(*pte)) f(va, pte);
+    va += PAGE_SIZE;
+  }
+}
+
+// Frees the lower half's tables below a PML4 (not the PML4 itself).
+void free_lower_tables(uint64_t root) {
+  uint64_t* pml4 = g_tables.table(root);
+  for (unsigned i = 0; i < KERNEL_HALF_FIRST; ++i) {
+    if (!(pml4[i] & x64::PTE_PRESENT)) continue;
+    uint64_t pdpt_pa = pml4[i] & x64::PTE_ADDR_MASK;
+    uint64_t* pdpt = g_tables.table(pdpt_pa);
+    for (unsigned j = 0; j < 512; ++j) {
+      if (!(pdpt[j] & x64::PTE_PRESENT) || (pdpt[j] & x64::PTE_HUGE)) continue;
+      uint64_t pd_pa = pdpt[j] & x64::PTE_ADDR_MASK;
+      uint64_t* pd = g_tables.table(pd_pa);
+      for (unsigned k = 0; k < 512; ++k)
+        if ((pd[k] & x64::PTE_PRESENT) && !(pd[k] & x64::PTE_HUGE)) page_free(pd[k] & x64::PTE_ADDR_MASK);
+      page_free(pd_pa);
+    }
+    page_free(pdpt_pa);
+    pml4[i] = 0;
+  }
+}
+
+}  // namespace
+
+namespace mm {
+
+x64::Translation translate_in(uint64_t root, uintptr_t va) { return x64::translate(g_tables, root, va); }
+
+Result<uint64_t> anon_page_alloc() {
+  uint64_t pa = TRY(page_alloc(0));
+  __builtin_memset(phys_to_virt(pa), 0, PAGE_SIZE);
+  frame_of(pa).next = 1;
+  return pa;
+}
+
+void anon_page_put(uint64_t phys) {
+  PageFrame& f = frame_of(phys);
+  if (f.next == 0) panic("anon_page_put: page {:#x} has no references", phys);
+  if (--f.next == 0) page_free(phys);
+}
+
+}  // namespace mm
+
+const char* user_fault_name(UserFault f) {
+  switch (f) {
+    case UserFault::None: return "handled";
+    case UserFault::NoMapping: return "no mapping";
+    case UserFault::WriteToReadOnly: return "write to read-only";
+    case UserFault::ExecOfNx: return "exec of NX";
+    case UserFault::NoAccess: return "no access";
+    case UserFault::OutOfMemory: return "out of memory";
+    case UserFault::BusError: return "bus error";
+  }
+  return "?";
+}
+
+// ---- life cycle -----------------------------------------------------------
+
+Result<AddressSpace*> AddressSpace::create() {
+  auto* as = new (std::nothrow) AddressSpace;
+  if (!as) return Error::NoMemory;
+  auto root = g_tables.alloc_table();
+  if (!root) {
+    delete as;
+    return Error::NoMemory;
+  }
+  // The kernel half: the same PDPTs as the kernel's own PML4. mm_init gives
+  // every kernel-half slot that can ever be used its PDPT, so this copy
+  // never goes stale.
+  const uint64_t* kernel = g_tables.table(kernel_root());
+  uint64_t* mine = g_tables.table(*root);
+  for (unsigned i = KERNEL_HALF_FIRST; i < 512; ++i) mine[i] = kernel[i];
+  as->root_ = *root;
+  return as;
+}
+
+void AddressSpace::destroy(AddressSpace* as) {
+  if (!as) return;
+  if (g_current.load() == as) activate_kernel();
+  {
+    SpinGuard g(as->lock_);
+    as->vmas_.clear(*as);
+    free_lower_tables(as->root_);
+  }
+  page_free(as->root_);
+  delete as;
+}
+
+void AddressSpace::activate() {
+  g_current.store(this);
+  x64::write_cr3(root_);
+}
+
+void AddressSpace::activate_kernel() {
+  x64::write_cr3(kernel_root());
+  g_current.store(nullptr);
+}
+
+uint64_t AddressSpace::fault_count() {
+  SpinGuard g(lock_);
+  return faults_;
+}
+
+uint64_t AddressSpace::resident_pages() {
+  SpinGuard g(lock_);
+  return resident_;
+}
+
+size_t AddressSpace::vma_count() {
+  SpinGuard g(lock_);
+  return vmas_.count();
+}
+
+AddressSpace* current_address_space() { return g_current.load(std::memory_order_relaxed); }
+
+void set_tlb_shootdown(TlbShootdown fn) { g_shootdown.store(fn); }
+
+void AddressSpace::flush(uintptr_t start, uintptr_t end) {
+  if (start >= end) return;
+  if (g_current.load(std::memory_order_relaxed) == this) {
+    if ((end - start) / PAGE_SIZE <= FLUSH_PAGES_MAX) {
+      for (uintptr_t va = start; va < end; va += PAGE_SIZE) x64::invlpg(va);
+    } else {
+      x64::write_cr3(x64::read_cr3());  // drops every non-global entry
+    }
+  }
+  if (TlbShootdown fn = g_shootdown.load(std::memory_order_relaxed)) fn(this, start, end);
+}
+
+// ---- VmaObserver ----------------------------------------------------------
+
+// Entries are cleared and flushed before the pages go back to the allocator,
+// so no CPU can still write to a page that has a new owner. Pages are freed
+// in batches to bound the list.
+void AddressSpace::unmap_pages(const Vma&, uintptr_t start, uintptr_t end) {
+  constexpr size_t BATCH = 64;
+  uint64_t pages[BATCH];
+  size_t n = 0;
+  uintptr_t batch_start = start;
+  for_each_pte(root_, start, end, [&](uintptr_t va, uint64_t* pte) {
+    uint64_t e = *pte;
+    *pte = 0;
+    --resident_;
+    if (!(e & PTE_SW_ANON)) return;  // the backing's page
+    pages[n++] = e & x64::PTE_ADDR_MASK;
+    if (n == BATCH) {
+      flush(batch_start, va + PAGE_SIZE);
+      for (size_t i = 0; i < n; ++i) anon_page_put(pages[i]);
+      n = 0;
+      batch_start = va + PAGE_SIZE;
+    }
+  });
+  flush(batch_start, end);
+  for (size_t i = 0; i < n; ++i) anon_page_put(pages[i]);
+}
+
+void AddressSpace::protect_pages(uintptr_t start, uintptr_t end, uint32_t prot) {
+  for_each_pte(root_, start, end, [&](uintptr_t, uint64_t* pte) {
+    uint64_t e = *pte;
+    *pte = make_pte(e & x64::PTE_ADDR_MASK, prot, e & PTE_SW_ANON);
+  });
+  flush(start, end);
+}
+
+// Two passes, so a failure leaves everything where it was: first the
+// destination's tables, then the entries.
+Result<void> AddressSpace::move_pages(uintptr_t from, uintptr_t to, size_t len) {
+  Result<void> ok;
+  for_each_pte(root_, from, from + len, [&](uintptr_t va, uint64_t*) {
+    if (ok.ok()) {
+      auto slot = x64::pte_create(g_tables, root_, to + (va - from));
+      if (!slot) ok = slot.error();
+    }
+  });
+  TRY(ok);
+  for_each_pte(root_, from, from + len, [&](uintptr_t va, uint64_t* pte) {
+    uint64_t* dst = x64::pte_lookup(g_tables, root_, to + (va - from), nullptr);
+    *dst = *pte & ~(x64::PTE_ACCESSED | x64::PTE_DIRTY);
+    *pte = 0;
+  });
+  flush(from, from + len);
+  return {};
+}
+
+// ---- demand paging --------------------------------------------------------
+
+UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool) {
+  auto slot = x64::pte_create(g_tables, root_, page);
+  if (!slot) return UserFault::OutOfMemory;
+  uint64_t* pte = *slot;
+  const uint64_t e = *pte;
+  if (pte_has_page(e)) {
+    // Already there: another CPU won the race, or this CPU's TLB held an
+    // older, stricter entry. Bring the entry in line with the VMA.
+    uint64_t want = make_pte(e & x64::PTE_ADDR_MASK, vma.prot, e & PTE_SW_ANON);
+    if ((e & ~(x64::PTE_ACCESSED | x64::PTE_DIRTY)) != want) *pte = want;
+    x64::invlpg(page);
+    return UserFault::None;
+  }
+  uint64_t phys;
+  bool anon = true;
+  if (vma.anonymous()) {
+    auto p = anon_page_alloc();
+    if (!p) return UserFault::OutOfMemory;
+    phys = *p;
+  } else {
+    auto src = vma.backing->page(vma.offset + (page - vma.start));
+    if (!src) return src.error() == Error::NoMemory ? UserFault::OutOfMemory : UserFault::BusError;
+    if (vma.flags & VM_SHARED) {
+      phys = *src;
+      anon = false;
+    } else {
+      // A private file mapping gets its own copy at the first touch (a
+      // read-only share until the first write would save memory: later).
+      auto p = anon_page_alloc();
+      if (!p) return UserFault::OutOfMemory;
+      phys = *p;
+      __builtin_memcpy(phys_to_virt(phys), phys_to_virt(*src), PAGE_SIZE);
+    }
+  }
+  // Not present before: no TLB can hold it [SDM 4.10.2.3].
+  *pte = make_pte(phys, vma.prot, anon);
+  ++resident_;
+  return UserFault::None;
+}
+
+UserFault AddressSpace::handle_fault(uintptr_t addr, uint64_t error_code) {
+  constexpr uint64_t PF_WRITE = 1 << 1, PF_FETCH = 1 << 4;  // [SDM 4.7]
+  SpinGuard g(lock_);
+  Vma* v = vmas_.find(addr);
+  if (!v) v = vmas_.grow_stack(addr);
+  if (!v) return UserFault::NoMapping;
+  if (!(v->prot & VM_PROT_MASK)) return UserFault::NoAccess;
+  if ((error_code & PF_WRITE) && !(v->prot & VM_WRITE)) return UserFault::WriteToReadOnly;
+  if ((error_code & PF_FETCH) && !(v->prot & VM_EXEC)) return UserFault::ExecOfNx;
+  UserFault r = fault_in(*v, page_down(addr), error_code & PF_WRITE);
+  if (r == UserFault::None) ++faults_;
+  return r;
+}
+
+Result<void> AddressSpace::populate_locked(uintptr_t addr, uintptr_t end) {
+  for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v)) {
+    if (!(v->prot & VM_PROT_MASK)) continue;
+    for (uintptr_t va = max(v->start, addr); va < min(v->end, end); va += PAGE_SIZE) {
+      uint64_t* pte = x64::pte_lookup(g_tables, root_, va, nullptr);
+      if (pte && pte_has_page(*pte)) continue;
+      UserFault r = fault_in(*v, va, false);
+      if (r == UserFault::OutOfMemory) return Error::NoMemory;
+      if (r != UserFault::None) break;  // past the backing's end: the rest faults later
+    }
+  }
+  return {};
+}
+
+// ---- the system-call level ------------------------------------------------
+
+Result<uintptr_t> AddressSpace::mmap(const MapRequest& req, bool populate) {
+  SpinGuard g(lock_);
+  uintptr_t a = TRY(vmas_.map(req, *this));
+  if (populate || (req.flags & VM_LOCKED)) (void)populate_locked(a, a + page_up(req.len));
+  return a;
+}
+
+Result<void> AddressSpace::munmap(uintptr_t addr, size_t len) {
+  SpinGuard g(lock_);
+  return vmas_.unmap(addr, len, *this);
+}
+
+Result<void> AddressSpace::mprotect(uintptr_t addr, size_t len, uint32_t prot) {
+  SpinGuard g(lock_);
+  return vmas_.protect(addr, len, prot, *this);
+}
+
+Result<uintptr_t> AddressSpace::mremap(uintptr_t old_addr, size_t old_len, size_t new_len, uint32_t flags,
+                                       uintptr_t new_addr) {
+  SpinGuard g(lock_);
+  uintptr_t a = TRY(vmas_.remap(old_addr, old_len, new_len, flags, new_addr, *this));
+  if (Vma* v = vmas_.find(a); v && (v->flags & VM_LOCKED)) (void)populate_locked(a, a + page_up(new_len));
+  return a;
+}
+
+void AddressSpace::set_brk_base(uintptr_t base) {
+  SpinGuard g(lock_);
+  vmas_.set_brk_base(base);
+}
+
+uintptr_t AddressSpace::brk(uintptr_t new_brk) {
+  SpinGuard g(lock_);
+  return vmas_.brk(new_brk, *this);
+}
+
+void AddressSpace::set_mmap_base(uintptr_t base) {
+  SpinGuard g(lock_);
+  vmas_.set_mmap_base(base);
+}
+
+Result<void> AddressSpace::populate(uintptr_t addr, size_t len) {
+  if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
+  SpinGuard g(lock_);
+  return populate_locked(page_down(addr), page_up(addr + len));
+}
+
+Result<void> AddressSpace::mlock(uintptr_t addr, size_t len) {
+  // mlock(2) rounds the start down to a page.
+  const uintptr_t start = page_down(addr);
+  if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
+  len += addr - start;
+  SpinGuard g(lock_);
+  TRY(vmas_.change_flags(start, len, VM_LOCKED, 0));
+  return populate_locked(start, page_up(start + len));
+}
+
+Result<void> AddressSpace::munlock(uintptr_t addr, size_t len) {
+  const uintptr_t start = page_down(addr);
+  if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
+  SpinGuard g(lock_);
+  return vmas_.change_flags(start, len + (addr - start), 0, VM_LOCKED);
+}
+
+Result<void> AddressSpace::mincore(uintptr_t addr, size_t len, uint8_t* vec) {
+  if (addr % PAGE_SIZE) return Error::Invalid;
+  if (len == 0) return {};
+  if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
+  const uintptr_t end = page_up(addr + len);
+  SpinGuard g(lock_);
+  if (!vmas_.fully_mapped(addr, end)) return Error::NoMemory;
+  for (uintptr_t va = addr; va < end; va += PAGE_SIZE) {
+    uint64_t* pte = x64::pte_lookup(g_tables, root_, va, nullptr);
+    vec[(va - addr) / PAGE_SIZE] = pte && pte_has_page(*pte) ? 1 : 0;
+  }
+  return {};
+}
+
+Result<void> AddressSpace::msync(uintptr_t addr, size_t len) {
+  if (addr % PAGE_SIZE) return Error::Invalid;
+  if (len == 0) return {};
+  if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
+  SpinGuard g(lock_);
+  if (!vmas_.fully_mapped(addr, page_up(addr + len))) return Error::NoMemory;
+  return {};
+}
+
+Result<void> AddressSpace::discard(uintptr_t addr, size_t len) {
+  if (addr % PAGE_SIZE) return Error::Invalid;
+  if (len == 0) return {};
+  if (len > USER_END || addr > USER_END - len) return Error::Invalid;
+  const uintptr_t end = page_up(addr + len);
+  SpinGuard g(lock_);
+  for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v))
+    if (v->flags & VM_LOCKED) return Error::Invalid;  // madvise(2): EINVAL on locked pages
+  for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v))
+    unmap_pages(*v, max(v->start, addr), min(v->end, end));
+  return vmas_.fully_mapped(addr, end) ? Result<void>() : Error::NoMemory;
+}
+
+// ---- faults nobody serves -------------------------------------------------
+
+void set_user_fault_handler(UserFaultHandler h) { g_fault_handler.store(h); }
+
+void on_user_fault(uintptr_t addr, uint64_t error_code, UserFault why, x64::TrapFrame& frame) {
+  if (UserFaultHandler h = g_fault_handler.load()) {
+    h(addr, error_code, why, frame);
+    return;
+  }
+  // As a panic, but the backtrace is the faulting code's, not this handler's.
+  if (!panic_begin()) {
+    kprint("\npanic: nested segmentation fault at {:#x} while panicking, halting\n", addr);
+    power_off(PANIC_EXIT_STATUS);
+  }
+  StringView fn;
+  uintptr_t off = 0;
+  if (!symbolize(frame.rip, fn, off)) fn = "?";
+  kprint("\npanic: segmentation fault at {:#x} ({}), error {:#x}, RIP {:#x} {}+{:#x}\n", addr,
+         user_fault_name(why), error_code, frame.rip, fn, off);
+  print_backtrace(frame.rip, frame.rbp);
+  power_off(PANIC_EXIT_STATUS);
+}
+
+}  // namespace capsule

@@ -1,0 +1,215 @@
+#pragma once
+// The application half's map: a set of VMAs (virtual memory areas), each a
+// page-aligned range [start, end) with one protection, one set of flags and
+// one backing (anonymous memory, or an object such as a file at an offset).
+//
+// Pure range logic with Linux's semantics (mmap(2), munmap(2), mprotect(2),
+// mremap(2), brk(2)); it never touches a page table. Whatever must happen
+// to pages (unmap and free them, change their permissions, move them) is
+// reported to a VmaObserver, which the AddressSpace (core/mm/address_space.h)
+// implements over its page tables and the host tests implement over a model.
+//
+// Layout, as Linux lays out x86-64 processes:
+//   USER_START (64 KiB, Linux's default vm.mmap_min_addr) .. USER_END
+//   (0x7fff_ffff_f000, Linux's TASK_SIZE: the last page below the canonical
+//   hole is left out). mmap without MAP_FIXED searches top-down below
+//   mmap_base (set by the loader below the stack), then bottom-up above it.
+//
+// VMAs live in an intrusive red-black tree ordered by start: lookup is
+// O(log n). Gap search walks the tree from the top down, O(gaps visited).
+// Every operation either completes or fails with nothing changed: the nodes
+// it may need are allocated and the map-count limit is checked before the
+// first change (Linux applies mprotect up to the first hole and then fails
+// with ENOMEM; here the whole call fails and changes nothing).
+//
+// Not thread-safe: the owner holds the address space's lock.
+#include <cstddef>
+#include <cstdint>
+
+#include "capsule/mm.h"
+#include "lib/rbtree.h"
+#include "lib/result.h"
+
+namespace capsule::mm {
+
+constexpr uintptr_t USER_START = 0x10000;
+constexpr uintptr_t USER_END = 0x7ffffffff000;
+constexpr size_t DEFAULT_MAX_MAP_COUNT = 65530;  // Linux vm.max_map_count
+// Linux's stack_guard_gap: nothing is placed, and no stack grows, closer
+// than this to a grows-down VMA.
+constexpr size_t STACK_GUARD_GAP = 256 * PAGE_SIZE;
+constexpr size_t DEFAULT_STACK_LIMIT = 8ull << 20;  // RLIMIT_STACK's default
+
+// Protection bits (same values as Linux's PROT_*; linux/ still translates).
+constexpr uint32_t VM_READ = 1, VM_WRITE = 2, VM_EXEC = 4;
+constexpr uint32_t VM_PROT_MASK = VM_READ | VM_WRITE | VM_EXEC;
+
+// VMA flags.
+constexpr uint32_t VM_SHARED = 1 << 0;     // MAP_SHARED: writes reach the backing / survive fork
+constexpr uint32_t VM_GROWSDOWN = 1 << 1;  // a stack: a fault just below extends it
+constexpr uint32_t VM_NORESERVE = 1 << 2;  // MAP_NORESERVE (no accounting here anyway)
+constexpr uint32_t VM_LOCKED = 1 << 3;     // mlock / MAP_LOCKED: populated, never evicted
+
+// The object behind a file-backed VMA (the VFS implements it). Each VMA
+// holding the object holds one reference.
+class VmBacking {
+ public:
+  // Physical address of the object's page at byte `offset` (page aligned).
+  // The object keeps the page alive while it is referenced; shared VMAs map
+  // it directly, private VMAs map a copy. Error::Range past the end of the
+  // object (SIGBUS for the program).
+  virtual Result<uint64_t> page(uint64_t offset) = 0;
+  virtual void retain() = 0;
+  virtual void release() = 0;
+
+ protected:
+  ~VmBacking() = default;
+};
+
+struct Vma {
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+  uint32_t prot = 0;
+  uint32_t flags = 0;
+  VmBacking* backing = nullptr;  // nullptr: anonymous memory
+  uint64_t offset = 0;           // backing offset of `start`
+  RbNode node;
+
+  size_t size() const { return end - start; }
+  bool anonymous() const { return backing == nullptr; }
+  bool contains(uintptr_t a) const { return a >= start && a < end; }
+};
+
+// What the page-table side must do. Ranges are page aligned and lie inside
+// the VMA passed along.
+class VmaObserver {
+ public:
+  // [start, end) of `vma` leaves the address space: unmap and release pages.
+  virtual void unmap_pages(const Vma& vma, uintptr_t start, uintptr_t end) = 0;
+  // [start, end) now has protection `prot`.
+  virtual void protect_pages(uintptr_t start, uintptr_t end, uint32_t prot) = 0;
+  // mremap: whatever is mapped in [from, from+len) moves to [to, to+len)
+  // (which is empty). On failure nothing may have moved.
+  virtual Result<void> move_pages(uintptr_t from, uintptr_t to, size_t len) = 0;
+
+ protected:
+  ~VmaObserver() = default;
+};
+
+enum class Placement : uint8_t {
+  Hint,            // addr is a hint (0: none); search if it does not fit
+  Fixed,           // MAP_FIXED: exactly addr, replacing what is there
+  FixedNoReplace,  // MAP_FIXED_NOREPLACE: exactly addr, Error::Exists if taken
+};
+
+struct MapRequest {
+  uintptr_t addr = 0;
+  size_t len = 0;
+  uint32_t prot = 0;
+  uint32_t flags = 0;
+  VmBacking* backing = nullptr;
+  uint64_t offset = 0;
+  Placement placement = Placement::Hint;
+};
+
+// mremap flags (same values as Linux's MREMAP_*).
+constexpr uint32_t REMAP_MAYMOVE = 1, REMAP_FIXED = 2;
+
+class VmaSet {
+ public:
+  VmaSet() = default;
+  VmaSet(const VmaSet&) = delete;
+  VmaSet& operator=(const VmaSet&) = delete;
+  // Frees the nodes without telling anyone: call clear() first when pages
+  // are mapped.
+  ~VmaSet();
+
+  // mmap. Errors as Linux: Invalid (len 0, misaligned fixed address or
+  // offset, unknown prot bits), NoMemory (no gap, beyond USER_END, map-count
+  // limit, out of memory), Exists (FixedNoReplace over a mapping),
+  // Permission (a fixed address below USER_START).
+  Result<uintptr_t> map(const MapRequest& req, VmaObserver& obs);
+  // munmap: any range; holes are fine. Invalid for a misaligned start, an
+  // empty range or one outside the lower half; NoMemory if splitting would
+  // pass the map-count limit.
+  Result<void> unmap(uintptr_t addr, size_t len, VmaObserver& obs);
+  // mprotect: every page of the range must be mapped (NoMemory otherwise).
+  Result<void> protect(uintptr_t addr, size_t len, uint32_t prot, VmaObserver& obs);
+  // Sets and clears flags on a fully mapped range (mlock/munlock: VM_LOCKED).
+  Result<void> change_flags(uintptr_t addr, size_t len, uint32_t set, uint32_t clear);
+  // mremap. Fault if [old, old+old_len) is not inside one VMA; NoMemory if it
+  // cannot grow in place and may not (or cannot) move. Returns the new start.
+  Result<uintptr_t> remap(uintptr_t old_addr, size_t old_len, size_t new_len, uint32_t flags,
+                          uintptr_t new_addr, VmaObserver& obs);
+
+  // brk: the heap starts at page_up(base) (the loader picks base: the end of
+  // the program's bss plus a random or fixed offset); brk() moves its end
+  // and returns the resulting break, which is unchanged on failure (Linux).
+  void set_brk_base(uintptr_t base);
+  uintptr_t brk(uintptr_t new_brk, VmaObserver& obs);
+  uintptr_t brk_start() const { return brk_start_; }
+  uintptr_t brk_current() const { return brk_; }
+
+  // A fault at addr just below a VM_GROWSDOWN VMA: extend that VMA down to
+  // addr's page if the stack limit and the guard gap to the VMA below allow.
+  // Returns the VMA, or nullptr.
+  Vma* grow_stack(uintptr_t addr);
+
+  // Unmaps everything (exit, execve).
+  void clear(VmaObserver& obs);
+
+  Vma* find(uintptr_t addr) const;             // the VMA containing addr
+  bool fully_mapped(uintptr_t start, uintptr_t end) const;  // no hole in [start, end)
+  Vma* first_ending_after(uintptr_t addr) const;  // first VMA with end > addr
+  Vma* first() const { return tree_.first(); }
+  static Vma* next(const Vma& v) { return Tree::next(v); }
+  size_t count() const { return tree_.size(); }
+
+  void set_mmap_base(uintptr_t base) { mmap_base_ = base; }
+  uintptr_t mmap_base() const { return mmap_base_; }
+  void set_max_count(size_t n) { max_count_ = n; }
+  void set_stack_limit(size_t bytes) { stack_limit_ = bytes; }
+
+  // Invariants: sorted, disjoint, aligned, inside the lower half, the tree
+  // balanced, no two adjacent VMAs that should have merged. For tests.
+  bool check() const;
+
+ private:
+  struct ByStart {
+    bool operator()(const Vma& a, const Vma& b) const { return a.start < b.start; }
+  };
+  using Tree = IntrusiveRbTree<Vma, &Vma::node, ByStart>;
+  static constexpr size_t MAX_SPARE = 4;
+
+  Result<void> reserve_nodes(size_t n);
+  Vma* take_node();
+  void free_node(Vma* v);
+  void release_spares();
+  bool within_limit(size_t new_nodes) const { return tree_.size() + new_nodes <= max_count_; }
+
+  bool overlaps(uintptr_t start, uintptr_t end) const;
+  bool range_free(uintptr_t start, uintptr_t end) const;  // and clear of stack guard gaps
+  size_t unmap_splits(uintptr_t start, uintptr_t end) const;
+  Result<uintptr_t> find_gap(size_t len) const;
+
+  Vma* split(Vma& v, uintptr_t at);  // v keeps [start, at); returns [at, end)
+  void remove_range(uintptr_t start, uintptr_t end, VmaObserver* obs);
+  Vma* insert_new(uintptr_t start, uintptr_t end, uint32_t prot, uint32_t flags, VmBacking* b,
+                  uint64_t offset);
+  void merge_around(uintptr_t start, uintptr_t end);
+  static bool mergeable(const Vma& a, const Vma& b);
+
+  template <typename F>
+  Result<void> change(uintptr_t addr, size_t len, F&& apply_to, VmaObserver* obs);
+
+  Tree tree_;
+  Vma* spare_[MAX_SPARE] = {};
+  size_t spare_count_ = 0;
+  uintptr_t mmap_base_ = USER_END - (128ull << 20) - STACK_GUARD_GAP;
+  size_t max_count_ = DEFAULT_MAX_MAP_COUNT;
+  size_t stack_limit_ = DEFAULT_STACK_LIMIT;
+  uintptr_t brk_start_ = 0;
+  uintptr_t brk_ = 0;
+};
+
+}  // namespace capsule::mm

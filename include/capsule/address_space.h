@@ -1,0 +1,140 @@
+#pragma once
+// Application address spaces: the lower canonical half of a page table,
+// described by VMAs (core/mm/vma.h) and filled on demand by the page-fault
+// handler. One AddressSpace per process; the kernel half (PML4 entries
+// 256..511) is the kernel's own, shared by every address space.
+//
+// Application pages are supervisor pages (no PTE_USER: everything runs at
+// CPL0); writability and NX come from the VMA's protection, and CR0.WP=1
+// makes the CPU honour read-only for CPL0 writes too.
+//
+// The linux/ layer calls these with Linux's arguments already translated
+// (VM_READ/VM_WRITE/VM_EXEC, VM_SHARED, ...) and turns Error into -errno:
+// NoMemory -> ENOMEM, Invalid -> EINVAL, Exists -> EEXIST, Fault -> EFAULT,
+// Permission -> EPERM. docs/address-space.md.
+#include <cstddef>
+#include <cstdint>
+
+#include "core/mm/vma.h"
+#include "core/sync/spinlock.h"
+#include "lib/result.h"
+
+namespace capsule {
+
+namespace x64 {
+struct TrapFrame;
+}
+
+// Why a fault in the application half could not be served.
+enum class UserFault : uint8_t {
+  None = 0,         // served: resume
+  NoMapping,        // no VMA (and no stack to grow)
+  WriteToReadOnly,  // a write to a VMA without VM_WRITE
+  ExecOfNx,         // an instruction fetch from a VMA without VM_EXEC
+  NoAccess,         // a VMA with no access at all (PROT_NONE)
+  OutOfMemory,      // no page to back it (Linux: the OOM killer)
+  BusError,         // the backing object has no page there (SIGBUS)
+};
+const char* user_fault_name(UserFault f);  // "no mapping", "write to read-only", ...
+
+class AddressSpace final : private mm::VmaObserver {
+ public:
+  // A new, empty address space; its kernel half is the kernel's.
+  static Result<AddressSpace*> create();
+  // Unmaps and frees every page and page table. Must not be active on any
+  // CPU other than this one (if it is active here, the kernel's own page
+  // table is loaded first).
+  static void destroy(AddressSpace* as);
+
+  // mmap (see VmaSet::map for the errors). `populate` is MAP_POPULATE; a
+  // VM_LOCKED mapping is always populated. Population failing for lack of
+  // memory is not an error (Linux: the pages fault in later).
+  Result<uintptr_t> mmap(const mm::MapRequest& req, bool populate = false);
+  Result<void> munmap(uintptr_t addr, size_t len);
+  Result<void> mprotect(uintptr_t addr, size_t len, uint32_t prot);
+  Result<uintptr_t> mremap(uintptr_t old_addr, size_t old_len, size_t new_len, uint32_t flags,
+                           uintptr_t new_addr);
+  void set_brk_base(uintptr_t base);
+  uintptr_t brk(uintptr_t new_brk);
+  void set_mmap_base(uintptr_t base);
+
+  // Maps every page of the VMAs in [addr, addr+len) now (MAP_POPULATE,
+  // MADV_WILLNEED); pages with no access are skipped. NoMemory if a page
+  // cannot be allocated.
+  Result<void> populate(uintptr_t addr, size_t len);
+  // mlock/munlock: the whole range must be mapped (NoMemory otherwise);
+  // mlock populates.
+  Result<void> mlock(uintptr_t addr, size_t len);
+  Result<void> munlock(uintptr_t addr, size_t len);
+  // mincore: vec[i] = 1 if page i of the range is resident. The range must
+  // be mapped (NoMemory); addr page aligned (Invalid). vec is kernel memory.
+  Result<void> mincore(uintptr_t addr, size_t len, uint8_t* vec);
+  // msync: checks the range (Invalid, NoMemory as Linux); anonymous memory
+  // has nothing to write back, file-backed writeback is the VFS's (later).
+  Result<void> msync(uintptr_t addr, size_t len);
+  // MADV_DONTNEED: drops the pages of the mapped parts of the range; the
+  // next touch of an anonymous page sees zeros.
+  Result<void> discard(uintptr_t addr, size_t len);
+
+  // The #PF path: serve a fault at addr (error code as the CPU pushed it).
+  UserFault handle_fault(uintptr_t addr, uint64_t error_code);
+
+  // Loads this page table on the calling CPU (CR3) and makes it current.
+  void activate();
+  // Back to the kernel's own page table; no address space is current.
+  static void activate_kernel();
+
+  uint64_t root() const { return root_; }
+  // Counters, read under the lock (which also orders them after the
+  // caller's own accesses to application memory, which may have faulted).
+  uint64_t fault_count();
+  uint64_t resident_pages();
+  size_t vma_count();
+  // Runs f(const mm::Vma&) for each VMA, in address order, under the lock.
+  template <typename F>
+  void for_each_vma(F&& f) {
+    SpinGuard g(lock_);
+    for (const mm::Vma* v = vmas_.first(); v; v = mm::VmaSet::next(*v)) f(*v);
+  }
+
+ private:
+  AddressSpace() = default;
+  ~AddressSpace() = default;
+
+  // VmaObserver: what VMA edits do to the page table.
+  void unmap_pages(const mm::Vma& vma, uintptr_t start, uintptr_t end) override;
+  void protect_pages(uintptr_t start, uintptr_t end, uint32_t prot) override;
+  Result<void> move_pages(uintptr_t from, uintptr_t to, size_t len) override;
+
+  UserFault fault_in(mm::Vma& vma, uintptr_t page, bool write);
+  Result<void> populate_locked(uintptr_t addr, uintptr_t end);
+  void flush(uintptr_t start, uintptr_t end);
+
+  SpinLock lock_;       // guards everything below (a sleeping lock once there is one)
+  mm::VmaSet vmas_;
+  uint64_t root_ = 0;   // PML4, physical
+  uint64_t faults_ = 0;
+  uint64_t resident_ = 0;
+};
+
+// The address space loaded on this CPU, or nullptr (only the kernel half).
+// For now a single global set by activate(): there is no process object
+// yet, and one CPU runs application code. The scheduler will keep it per
+// CPU and switch it with the thread's process.
+AddressSpace* current_address_space();
+
+// Called for a fault in the application half that no VMA allows and no
+// extable entry fixes up. It may rewrite the frame (signal delivery) and
+// return to resume there. The default panics with "segmentation fault at
+// ADDR (why)". linux/ installs the one that raises SIGSEGV/SIGBUS.
+using UserFaultHandler = void (*)(uintptr_t addr, uint64_t error_code, UserFault why, x64::TrapFrame& frame);
+void set_user_fault_handler(UserFaultHandler h);
+void on_user_fault(uintptr_t addr, uint64_t error_code, UserFault why, x64::TrapFrame& frame);
+
+// Cross-CPU TLB shootdown: called after a change to [start, end) of `as`
+// was flushed on this CPU; the SMP code installs one that interrupts the
+// other CPUs running `as`. None by default.
+using TlbShootdown = void (*)(AddressSpace* as, uintptr_t start, uintptr_t end);
+void set_tlb_shootdown(TlbShootdown fn);
+
+}  // namespace capsule

@@ -1,0 +1,1 @@
+list(APPEND HOST_SOURCES ${CMAKE_SOURCE_DIR}/core/mm/vma.cc)
