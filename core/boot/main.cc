@@ -5,6 +5,7 @@
 #include "capsule/apic.h"
 #include "capsule/arch.h"
 #include "capsule/percpu.h"
+#include "capsule/process.h"
 #include "capsule/smp.h"
 #include "capsule/boot.h"
 #include "capsule/bootchart.h"
@@ -20,6 +21,8 @@
 #include "core/time/calendar.h"
 #include "drivers/clock/cmos_rtc.h"
 #include "drivers/serial/uart16550.h"
+#include "fs/initrd/initrd.h"
+#include "linux/syscall.h"
 
 extern "C" void (*__init_array_start[])();
 extern "C" void (*__init_array_end[])();
@@ -112,6 +115,15 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     log_warn("rtc: no wall clock ({}); realtime starts at the epoch", error_name(rtc.error()));
   }
   bootchart_mark("rtc");
+  if (si->nr_modules && si->modlist_paddr) {
+    auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
+    if (!initrd::load(static_cast<const uint8_t*>(phys_to_virt(mod->paddr)), mod->size).ok()) {
+      kprint("capsule: the initrd is unusable; stopping\n");
+      power_off(2);
+    }
+  }
+  linux_abi::syscalls_init();
+  linux_abi::strace_enable(settings.strace);
 
   percpu_init_boot();
   cpu_init_features();
@@ -139,6 +151,15 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   }
 
   bootchart_mark("ready");
+  if (settings.argc) {
+    if (settings.bootchart) bootchart_print();
+    ExecArgs ea{settings.argv[0], settings.argv, settings.argc, settings.env, settings.env_count};
+    if (auto r = process_exec(ea); !r.ok()) {
+      // Shell conventions: 127 not found, 126 found but cannot run.
+      power_off(r.error() == Error::NotFound ? 127 : 126);
+    }
+    thread_exit();  // the boot thread's work is done; the application runs
+  }
   if (settings.bootchart) {
     bootchart_print();
   } else {
