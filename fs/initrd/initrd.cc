@@ -83,5 +83,6 @@ const File* lookup(StringView path) {
 }
 
 size_t file_count() { return g_count; }
+const File* file_at(size_t i) { return i < g_count ? &g_files[i] : nullptr; }
 
 }  // namespace capsule::initrd

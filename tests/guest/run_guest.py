@@ -28,6 +28,7 @@ def main():
     p.add_argument("--expect", action="append", default=[])
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--program", help="a static program to pack into an initrd and run")
+    p.add_argument("--add", action="append", default=[], help="HOST[:GUEST] files for the initrd")
     p.add_argument("--args", nargs=argparse.REMAINDER, default=[],
                    help="the program's arguments (must come last)")
     a = p.parse_args()
@@ -43,7 +44,7 @@ def run(a, work):
     cmdline = a.cmdline
     initrd = None
     if a.program:
-        initrd, guest = image.static_program_initrd(a.program, work)
+        initrd, guest = image.static_program_initrd(a.program, work, a.add)
         words = [guest] + list(a.args)
         cmdline = (cmdline + " -- " + " ".join(cli.quote_word(w) for w in words)).strip()
     status_file = os.path.join(work, "status")
