@@ -32,10 +32,10 @@
 #define LIBC_NAME "musl" /* musl defines no identifying macro */
 #endif
 
-static int g_fails;
-static const char *g_prog = "?";
+static __attribute__((unused)) int g_fails;
+static __attribute__((unused)) const char *g_prog = "?";
 
-static void check_init(const char *name) {
+static __attribute__((unused)) void check_init(const char *name) {
   g_prog = name;
   /* Line-buffered so that a crash loses at most the current line. */
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -97,7 +97,7 @@ static void check_init(const char *name) {
             strerror(_e));                                                  \
   } while (0)
 
-static int check_finish(void) {
+static __attribute__((unused)) int check_finish(void) {
   if (g_fails == 0) {
     printf("PASS %s\n", g_prog);
     fflush(stdout);
@@ -126,11 +126,11 @@ static inline void sleep_ms(long ms) {
 static inline long sys_gettid(void) { return syscall(SYS_gettid); }
 
 /* ---- probing memory accessibility with SIGSEGV/SIGBUS + sigsetjmp ---- */
-static sigjmp_buf probe_jmp;
-static volatile sig_atomic_t probe_active;
-static volatile int probe_sig;
+static __attribute__((unused)) sigjmp_buf probe_jmp;
+static __attribute__((unused)) volatile sig_atomic_t probe_active;
+static __attribute__((unused)) volatile int probe_sig;
 
-static void probe_handler(int sig, siginfo_t *si, void *uc) {
+static __attribute__((unused)) void probe_handler(int sig, siginfo_t *si, void *uc) {
   (void)si;
   (void)uc;
   if (!probe_active) {
@@ -142,7 +142,7 @@ static void probe_handler(int sig, siginfo_t *si, void *uc) {
   siglongjmp(probe_jmp, 1);
 }
 
-static void probe_install(void) {
+static __attribute__((unused)) void probe_install(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = probe_handler;
@@ -153,7 +153,7 @@ static void probe_install(void) {
 }
 
 /* 1 if a byte at p can be read, 0 if reading faults. */
-static int __attribute__((noinline)) probe_read(const void *p) {
+static __attribute__((unused)) int __attribute__((noinline)) probe_read(const void *p) {
   volatile int ok = 0;
   probe_active = 1;
   if (sigsetjmp(probe_jmp, 1) == 0) {
@@ -165,7 +165,7 @@ static int __attribute__((noinline)) probe_read(const void *p) {
 }
 
 /* 1 if the byte at p can be written (it is rewritten with its own value). */
-static int __attribute__((noinline)) probe_write(void *p) {
+static __attribute__((unused)) int __attribute__((noinline)) probe_write(void *p) {
   volatile int ok = 0;
   probe_active = 1;
   if (sigsetjmp(probe_jmp, 1) == 0) {
