@@ -191,6 +191,18 @@ static __attribute__((unused)) int __attribute__((noinline)) probe_write(void *p
 #define SYS_getcpu 309
 #endif
 
+/* futex(2) operations (musl has no <linux/futex.h> in its include path). */
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define FUTEX_REQUEUE 3
+#define FUTEX_CMP_REQUEUE 4
+#define FUTEX_WAKE_OP 5
+#define FUTEX_WAIT_BITSET 9
+#define FUTEX_WAKE_BITSET 10
+#define FUTEX_PRIVATE_FLAG 128
+#define FUTEX_CLOCK_REALTIME 256
+#define FUTEX_BITSET_MATCH_ANY 0xffffffff
+
 #define PAGE 4096UL
 
 #endif
