@@ -3,6 +3,7 @@
 #include "capsule/arch.h"
 #include "capsule/cpu.h"
 #include "capsule/fpu.h"
+#include "capsule/percpu.h"
 
 namespace capsule {
 namespace x64 {
@@ -18,6 +19,9 @@ void cpu_init_features() {
     x64::g_fsgsbase = true;
   }
   fpu_init_cpu();
+  // IA32_TSC_AUX = this CPU's index, read back by RDTSCP/RDPID: the vDSO's
+  // getcpu (core/vdso). Linux's encoding, (node << 12) | cpu, with node 0.
+  if (cpu_features().rdtscp || cpu_features().rdpid) x64::wrmsr(x64::MSR_TSC_AUX, this_cpu()->index & 0xfff);
 }
 
 }  // namespace capsule
