@@ -279,16 +279,15 @@ LINUX_SYSCALL(95, umask, "o") {
   return old;
 }
 
-// personality(2): the query value 0xffffffff reads it; PER_LINUX (0) with
-// any of the flag bits (ADDR_NO_RANDOMIZE, ...) is stored and the old value
-// returned; other execution domains are not emulated (EINVAL).
+// personality(2): 0xffffffff reads the persona; any other value is stored
+// and the old one returned, as Linux does. Only PER_LINUX is emulated: the
+// flag bits (ADDR_NO_RANDOMIZE, ...) and other domains are remembered but
+// change nothing.
 LINUX_SYSCALL(135, personality, "x") {
   const uint32_t p = uint32_t(args.a[0]);
   SpinGuard g(g_lock);
   const uint64_t old = g_creds.persona;
-  if (p == 0xffffffffu) return int64_t(old);
-  if (p & 0xff) return -kEINVAL;
-  g_creds.persona = p;
+  if (p != 0xffffffffu) g_creds.persona = p;
   return int64_t(old);
 }
 

@@ -173,7 +173,7 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
     PR_GET_THP_DISABLE = 42, PR_CAP_AMBIENT = 47, PR_SET_VMA = 0x53564d41,
     PR_SET_PTRACER = 0x59616d61,
   };
-  const uint64_t opt = args.a[0], a2 = args.a[1], a3 = args.a[2], a4 = args.a[3], a5 = args.a[4];
+  const uint64_t opt = uint32_t(args.a[0]), a2 = args.a[1], a3 = args.a[2], a4 = args.a[3], a5 = args.a[4];
   switch (opt) {
     case PR_SET_PDEATHSIG:
       if (a2 > 64) return -kEINVAL;
@@ -357,7 +357,7 @@ LINUX_SYSCALL(147, sched_get_priority_min, "d") {
 
 LINUX_SYSCALL(318, getrandom, "pux") {
   constexpr uint64_t GRND_NONBLOCK = 1, GRND_RANDOM = 2, GRND_INSECURE = 4;
-  const uint64_t flags = args.a[2];
+  const uint64_t flags = uint32_t(args.a[2]);
   if (flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) return -kEINVAL;
   if ((flags & GRND_INSECURE) && (flags & GRND_RANDOM)) return -kEINVAL;
   // The CSPRNG is seeded at boot: never blocks, GRND_RANDOM draws from the

@@ -14,7 +14,7 @@
 namespace capsule::linux_abi {
 namespace {
 
-constexpr uint64_t PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4, PROT_GROWSDOWN = 0x01000000,
+constexpr uint64_t PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4, PROT_SEM = 8, PROT_GROWSDOWN = 0x01000000,
                    PROT_GROWSUP = 0x02000000;
 constexpr uint64_t MAP_SHARED = 0x1, MAP_PRIVATE = 0x2, MAP_SHARED_VALIDATE = 0x3, MAP_TYPE = 0xf,
                    MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_32BIT = 0x40, MAP_GROWSDOWN = 0x100,
@@ -71,10 +71,14 @@ LINUX_SYSCALL(12, brk, "p>x") { return int64_t(as()->brk(args.a[0])); }
 
 LINUX_SYSCALL(9, mmap, "pxxxfx>x") {
   uint64_t addr = args.a[0], len = args.a[1], prot = args.a[2], flags = args.a[3], off = args.a[5];
-  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP)) return -kEINVAL;
+  // Unknown PROT bits are ignored by mmap (mprotect rejects them).
   uint64_t type = flags & MAP_TYPE;
   if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) return -kEINVAL;
   if (type == MAP_SHARED_VALIDATE && (flags & ~KNOWN_MAP_FLAGS)) return -kEOPNOTSUPP;
+  // Linux knows MAP_SHARED_VALIDATE for files only; anonymous shared
+  // memory cannot grow down.
+  if ((flags & MAP_ANONYMOUS) && type == MAP_SHARED_VALIDATE) return -kEINVAL;
+  if ((flags & MAP_ANONYMOUS) && type == MAP_SHARED && (flags & MAP_GROWSDOWN)) return -kEINVAL;
   if (!len) return -kEINVAL;
   if (off & 0xfff) return -kEINVAL;
   if (len > mm::USER_END) return -kENOMEM;  // page rounding would overflow
@@ -100,11 +104,26 @@ LINUX_SYSCALL(11, munmap, "px") {
 
 LINUX_SYSCALL(10, mprotect, "pxx") {
   uint64_t addr = args.a[0], len = args.a[1], prot = args.a[2];
-  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP)) return -kEINVAL;
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP)) return -kEINVAL;
   if ((prot & PROT_GROWSDOWN) && (prot & PROT_GROWSUP)) return -kEINVAL;
   if (addr & page_mask) return -kEINVAL;
   if (!len) return 0;
   if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kENOMEM;
+  if (prot & PROT_GROWSUP) return -kEINVAL;  // no grows-up VMAs on x86-64
+  if (prot & PROT_GROWSDOWN) {
+    // Only on a grows-down VMA, which the change then covers down to its start.
+    bool grows = false;
+    uintptr_t vstart = addr;
+    as()->for_each_vma([&](const mm::Vma& v) {
+      if (v.contains(addr)) {
+        grows = v.flags & mm::VM_GROWSDOWN;
+        vstart = v.start;
+      }
+    });
+    if (!grows) return -kEINVAL;
+    len += addr - vstart;
+    addr = vstart;
+  }
   return ret(as()->mprotect(addr, pg_up(len), vm_prot(prot)));
 }
 
@@ -124,13 +143,14 @@ LINUX_SYSCALL(25, mremap, "pxxxp>x") {
 
 // madvise(2): advice values from asm-generic/mman-common.h.
 LINUX_SYSCALL(28, madvise, "pxd") {
-  enum : uint64_t {
+  enum : int64_t {
     NORMAL = 0, RANDOM = 1, SEQUENTIAL = 2, WILLNEED = 3, DONTNEED = 4, FREE = 8, REMOVE = 9,
     DONTFORK = 10, DOFORK = 11, MERGEABLE = 12, UNMERGEABLE = 13, HUGEPAGE = 14, NOHUGEPAGE = 15,
     DONTDUMP = 16, DODUMP = 17, WIPEONFORK = 18, KEEPONFORK = 19, COLD = 20, PAGEOUT = 21,
     POPULATE_READ = 22, POPULATE_WRITE = 23, DONTNEED_LOCKED = 24, COLLAPSE = 25,
   };
-  uint64_t addr = args.a[0], len = args.a[1], advice = args.a[2];
+  uint64_t addr = args.a[0], len = args.a[1];
+  const int64_t advice = int32_t(args.a[2]);
   switch (advice) {
     case NORMAL: case RANDOM: case SEQUENTIAL: case WILLNEED: case DONTNEED: case FREE: case REMOVE:
     case DONTFORK: case DOFORK: case MERGEABLE: case UNMERGEABLE: case HUGEPAGE: case NOHUGEPAGE:
@@ -181,7 +201,7 @@ LINUX_SYSCALL(149, mlock, "px") {
 }
 
 LINUX_SYSCALL(325, mlock2, "pxx") {
-  if (args.a[2] & ~MLOCK_ONFAULT) return -kEINVAL;
+  if (uint32_t(args.a[2]) & ~MLOCK_ONFAULT) return -kEINVAL;
   if (!args.a[1]) return 0;
   if (args.a[1] > mm::USER_END || args.a[0] > mm::USER_END - args.a[1]) return -kENOMEM;
   // MLOCK_ONFAULT: pages may be populated at once; the result is the same.
@@ -217,7 +237,7 @@ Result<void> each_vma_range(F&& f) {
 }  // namespace
 
 LINUX_SYSCALL(151, mlockall, "x") {
-  uint64_t flags = args.a[0];
+  uint64_t flags = uint32_t(args.a[0]);
   if (!flags || (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) || flags == MCL_ONFAULT) return -kEINVAL;
   if (flags & MCL_CURRENT) {
     // PROT_NONE areas are locked but not populated (the address space skips them).
@@ -234,7 +254,7 @@ LINUX_SYSCALL(152, munlockall, "") {
 }
 
 LINUX_SYSCALL(26, msync, "pxx") {
-  uint64_t addr = args.a[0], len = args.a[1], flags = args.a[2];
+  uint64_t addr = args.a[0], len = args.a[1], flags = uint32_t(args.a[2]);
   if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return -kEINVAL;
   if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return -kEINVAL;
   if (addr & page_mask) return -kEINVAL;

@@ -7,11 +7,13 @@ the tail of the serial output.
 import argparse
 import os
 import re
+import shlex
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "capsule"))
-from capsule_cli import qemu  # noqa: E402
+from capsule_cli import image, qemu  # noqa: E402
 
 
 def main():
@@ -25,10 +27,24 @@ def main():
     p.add_argument("--cmdline", default="")
     p.add_argument("--expect", action="append", default=[])
     p.add_argument("--reject", action="append", default=[])
+    # A static Linux program to run: packed into an initrd as /NAME and
+    # started with "-- /NAME ARGS" on the command line (like `capsule run`).
+    p.add_argument("--program")
+    p.add_argument("--args", default="", help="the program's arguments (shell-style words)")
     a = p.parse_args()
 
+    with tempfile.TemporaryDirectory(prefix="capsule-guest-") as work:
+        return run(a, work)
+
+
+def run(a, work):
+    cmdline, initrd = a.cmdline, None
+    if a.program:
+        initrd, guest_path = image.static_program_initrd(a.program, work)
+        words = [guest_path] + shlex.split(a.args)
+        cmdline = (cmdline + " -- " + " ".join(words)).strip()
     cmd = qemu.command(a.kernel, machine=a.machine, mem=a.mem, cpus=a.cpus, accel="tcg",
-                       cmdline=a.cmdline)
+                       cmdline=cmdline, initrd=initrd)
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=a.timeout)
