@@ -225,20 +225,19 @@ LINUX_SYSCALL(116, setgroups, "dp") {
     kfree(list);
     return -kEFAULT;
   }
-  uint32_t* old;
+  uint32_t* drop = list;
+  bool allowed;
   {
     SpinGuard g(g_lock);
-    if (g_creds.euid != 0) {
-      old = list;
-    } else {
-      old = g_creds.groups;
+    allowed = g_creds.euid == 0;  // CAP_SETGID
+    if (allowed) {
+      drop = g_creds.groups;
       g_creds.groups = list;
       g_creds.ngroups = n;
-      list = nullptr;
     }
   }
-  kfree(old);
-  return list ? -kEPERM : 0;
+  kfree(drop);
+  return allowed ? 0 : -kEPERM;
 }
 
 LINUX_SYSCALL(121, getpgid, "d") {
