@@ -30,6 +30,7 @@ struct Thread {
   KernelStack stack;
   void* fpu_area = nullptr;        // XSAVE area, when uses_fpu
   uint64_t fs_base = 0;
+  uint64_t gs_base = 0;            // the application's (MSR_KERNEL_GS_BASE while in the kernel)
   void (*entry)(void*) = nullptr;
   void* arg = nullptr;
   uint32_t id = 0;
