@@ -39,9 +39,6 @@ void operator delete[](void* p) noexcept { capsule::kfree(p); }
 void operator delete(void* p, size_t) noexcept { capsule::kfree(p); }
 void operator delete[](void* p, size_t) noexcept { capsule::kfree(p); }
 
-;
-}
-
 // Over-aligned objects (alignas > 16, e.g. cache-line aligned queues): the
 // heap's power-of-two size classes are naturally aligned inside page-aligned
 // slabs, and large blocks are page-aligned, so rounding the size up to a
