@@ -13,6 +13,7 @@
 #include "capsule/mm.h"
 #include "capsule/percpu.h"
 #include "capsule/smp.h"
+#include "capsule/tlb.h"
 #include "capsule/time.h"
 #include "core/mm/mm_internal.h"
 #include "core/sched/run_queue.h"
@@ -108,6 +109,7 @@ unsigned smp_boot_aps() {
     if (start_ap(a.cpus[i].apic_id).ok()) ++started;
   }
   if (started) log_info("smp: {} CPUs online", started + 1);
+  tlb_init();  // page-table changes from now on reach every CPU's TLB
   return started;
 }
 
