@@ -5,7 +5,8 @@ file(GLOB_RECURSE KERNEL_SOURCES CONFIGURE_DEPENDS
   ${CMAKE_SOURCE_DIR}/core/*.cc ${CMAKE_SOURCE_DIR}/core/*.S
   ${CMAKE_SOURCE_DIR}/drivers/*.cc ${CMAKE_SOURCE_DIR}/drivers/*.S
   ${CMAKE_SOURCE_DIR}/fs/*.cc
-  ${CMAKE_SOURCE_DIR}/lib/*.cc)
+  ${CMAKE_SOURCE_DIR}/lib/*.cc
+  ${CMAKE_SOURCE_DIR}/linux/*.cc ${CMAKE_SOURCE_DIR}/linux/*.S)
 
 set(KERNEL_CXX_FLAGS
   -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics

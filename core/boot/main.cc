@@ -5,6 +5,7 @@
 #include "capsule/apic.h"
 #include "capsule/arch.h"
 #include "capsule/percpu.h"
+#include "capsule/process.h"
 #include "capsule/smp.h"
 #include "capsule/boot.h"
 #include "capsule/bootchart.h"
@@ -22,6 +23,8 @@
 #include "drivers/clock/kvmclock.h"
 #include "drivers/clock/pit.h"
 #include "drivers/serial/uart16550.h"
+#include "fs/initrd/initrd.h"
+#include "linux/syscall.h"
 
 extern "C" void (*__init_array_start[])();
 extern "C" void (*__init_array_end[])();
@@ -158,6 +161,15 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     log_warn("rtc: no wall clock ({}); realtime starts at the epoch", error_name(rtc.error()));
   }
   bootchart_mark("rtc");
+  if (si->nr_modules && si->modlist_paddr) {
+    auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
+    if (!initrd::load(static_cast<const uint8_t*>(phys_to_virt(mod->paddr)), mod->size).ok()) {
+      kprint("capsule: the initrd is unusable; stopping\n");
+      power_off(2);
+    }
+  }
+  linux_abi::syscalls_init();
+  linux_abi::strace_enable(settings.strace);
 
   percpu_init_boot();
   cpu_init_features();
@@ -171,9 +183,13 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   smp_boot_aps();
   bootchart_mark("smp");
 
-  kprint("Capsule {} (x86-64) on {} {}, {} kHz TSC\n", VERSION, cpu_features().vendor,
-         cpu_features().hypervisor[0] ? cpu_features().hypervisor : "bare metal", tsc_khz());
-  print_memory_summary();
+  // With a program to run, the console is the program's: the banner only
+  // with --verbose.
+  if (!settings.argc || settings.verbose) {
+    kprint("Capsule {} (x86-64) on {} {}, {} kHz TSC\n", VERSION, cpu_features().vendor,
+           cpu_features().hypervisor[0] ? cpu_features().hypervisor : "bare metal", tsc_khz());
+    print_memory_summary();
+  }
 
   if (settings.test_count) {
     int failed = 0;
@@ -185,6 +201,15 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   }
 
   bootchart_mark("ready");
+  if (settings.argc) {
+    if (settings.bootchart) bootchart_print();
+    ExecArgs ea{settings.argv[0], settings.argv, settings.argc, settings.env, settings.env_count};
+    if (auto r = process_exec(ea); !r.ok()) {
+      // Shell conventions: 127 not found, 126 found but cannot run.
+      power_off(r.error() == Error::NotFound ? 127 : 126);
+    }
+    thread_exit();  // the boot thread's work is done; the application runs
+  }
   if (settings.bootchart) {
     bootchart_print();
   } else {

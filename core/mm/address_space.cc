@@ -1,6 +1,7 @@
 // Application address spaces: VMAs (core/mm/vma.h) over a private lower
 // half of a page table, filled on demand. docs/address-space.md.
 #include "capsule/address_space.h"
+#include "capsule/percpu.h"
 
 #include <atomic>
 #include <new>
@@ -147,13 +148,17 @@ void AddressSpace::destroy(AddressSpace* as) {
 }
 
 void AddressSpace::activate() {
+  IrqGuard irq;
   g_current.store(this);
   x64::write_cr3(root_);
+  this_cpu()->loaded_as = this;
 }
 
 void AddressSpace::activate_kernel() {
+  IrqGuard irq;
   x64::write_cr3(kernel_root());
   g_current.store(nullptr);
+  this_cpu()->loaded_as = nullptr;
 }
 
 uint64_t AddressSpace::fault_count() {

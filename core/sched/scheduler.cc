@@ -15,6 +15,7 @@
 //      A node that stays queued while its thread runs and blocks again makes
 //      a spurious wake-up, which every blocking primitive tolerates.
 #include "arch/x64/cpu/x64.h"
+#include "capsule/address_space.h"
 #include "capsule/apic.h"
 #include "capsule/arch.h"
 #include "capsule/fpu.h"
@@ -248,6 +249,12 @@ void switch_to(PerCpu* c, Thread* prev, Thread* next) {
   }
   c->current = next;
   c->kernel_stack_top = next->stack.top;
+  // Application threads need their page table; kernel threads run on
+  // whichever is loaded (the kernel half is the same in all).
+  if (next->as && next->as != c->loaded_as) {
+    next->as->activate();
+    c->loaded_as = next->as;
+  }
   if (next->fpu_area) fpu_restore(next->fpu_area);
   x64::write_fs_base(next->fs_base);
   ++c->rq->switches;

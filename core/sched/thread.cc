@@ -70,6 +70,14 @@ Result<Thread*> thread_alloc(const char* name, void (*fn)(void*), void* arg, con
   return t;
 }
 
+Result<Thread*> thread_alloc_app(const char* name, void (*fn)(void*), void* arg, const ThreadOptions& o,
+                                 AddressSpace* as, void* process) {
+  Thread* t = TRY(thread_alloc(name, fn, arg, o));
+  t->as = as;
+  t->process = process;
+  return t;
+}
+
 Result<Thread*> thread_create(const char* name, void (*fn)(void*), void* arg, const ThreadOptions& o) {
   if (o.pin_cpu >= 0 && (!cpu_by_index(uint32_t(o.pin_cpu)) || !cpu_by_index(uint32_t(o.pin_cpu))->online))
     return Error::Invalid;

@@ -48,6 +48,11 @@ struct Thread {
   RunQueue* timer_rq = nullptr;
   std::atomic<bool> timed_out{false};
   ListNode all_node;
+  // The application this thread runs (nullptr for kernel threads): its
+  // page table is loaded when the thread is switched in.
+  class AddressSpace* as = nullptr;
+  void* process = nullptr;      // core/app Process
+  void* linux_state = nullptr;  // linux/: per-thread Linux ABI state
 };
 
 inline Thread* thread_of(sched::SchedEntity* e) { return owner_of<&Thread::se>(e); }
@@ -84,6 +89,10 @@ bool sched_should_preempt();
 void sched_finish_switch(Thread* prev);
 // Frees a dead thread's stack and object (join, or detached exit).
 void thread_free_dead(Thread* t);
+// A thread of the application (runs with `as` loaded), not yet started.
+Result<Thread*> thread_alloc(const char* name, void (*fn)(void*), void* arg, const ThreadOptions& o);
+Result<Thread*> thread_alloc_app(const char* name, void (*fn)(void*), void* arg, const ThreadOptions& o,
+                                 AddressSpace* as, void* process);
 // Hands a new thread to a CPU's run queue.
 void sched_start_thread(Thread* t);
 

@@ -22,6 +22,7 @@ namespace capsule {
 namespace {
 
 constexpr uint16_t DEBUG_EXIT_PORT = 0xf4;
+constexpr uint16_t DEBUGCON_PORT = 0x402;  // QEMU isa-debugcon, when present
 volatile uint8_t* g_sleep_control_mmio = nullptr;
 
 }  // namespace
@@ -36,6 +37,18 @@ void power_init() {
 
 [[noreturn]] void power_off(int status) {
   x64::cli();
+  // The full status (0..255, e.g. 128+N after a fatal signal) also goes out
+  // as decimal text on the debug console port, which the CLI captures;
+  // isa-debug-exit can only carry 0..126.
+  int full = status & 0xff;
+  char digits[4];
+  int n = 0;
+  do {
+    digits[n++] = char('0' + full % 10);
+    full /= 10;
+  } while (full);
+  while (n) x64::outb(DEBUGCON_PORT, uint8_t(digits[--n]));
+  x64::outb(DEBUGCON_PORT, '\n');
   if (status < 0 || status > MAX_EXIT_STATUS) status = MAX_EXIT_STATUS;
   x64::outl(DEBUG_EXIT_PORT, uint32_t(status + 1));
   const AcpiInfo& a = acpi_info();

@@ -15,6 +15,9 @@ void cpu_init_features();
 }  // namespace capsule
 
 namespace capsule {
+namespace x64 {
+struct TrapFrame;
+}
 // How the trap path asks the scheduler (a layer above) whether to preempt
 // the interrupted thread after an interrupt. Interrupt handlers run on a
 // per-CPU IST stack, which cannot be switched away from; when `should_preempt`
@@ -30,4 +33,12 @@ struct PreemptHooks {
   unsigned (*current_cpu)();
 };
 void arch_set_preempt_hooks(const PreemptHooks* hooks);
+
+// An exception raised by application code (RIP in the lower half) that
+// demand paging did not resolve: #PF, #DE, #UD, #BP, #GP, #MF, #XM, #AC...
+// Runs on the thread's own stack with interrupts on; it may rewrite the
+// frame (signal delivery) and return to resume there. Without a handler the
+// kernel panics with the exception report.
+using AppExceptionHandler = void (*)(x64::TrapFrame& frame, uint64_t cr2);
+void arch_set_app_exception_handler(AppExceptionHandler handler);
 }  // namespace capsule

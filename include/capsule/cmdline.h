@@ -21,6 +21,7 @@ struct BootSettings {
 
   bool verbose = false;
   bool bootchart = false;
+  bool strace = false;              // print every system call
   LogLevel log_level = LogLevel::Warn;
   uint64_t tsc_khz = 0;             // 0: not given
   size_t test_count = 0;

@@ -28,6 +28,7 @@ struct PerCpu {
   std::atomic<bool> online;
   bool need_resched;            // set by wake-ups/timers, acted on at IRQ exit
   uint64_t interrupts;          // statistics
+  void* loaded_as;              // AddressSpace whose page table is loaded
 };
 
 // The running thread, read with one instruction: safe with interrupts on

@@ -29,12 +29,13 @@ TEST(Cmdline, EmptyIsDefaults) {
 
 TEST(Cmdline, KernelOptions) {
   Parsed p;
-  parse("--verbose --bootchart --test=mm.buddy --test=fault.ud --tsc-khz=2596000", p);
+  parse("--verbose --bootchart --strace --test=mm.buddy --test=fault.ud --tsc-khz=2596000", p);
   ASSERT_TRUE(p.r.ok) << p.r.error;
   const BootSettings& s = p.r.settings;
   EXPECT_TRUE(s.verbose);
   EXPECT_EQ(s.log_level, LogLevel::Debug);
   EXPECT_TRUE(s.bootchart);
+  EXPECT_TRUE(s.strace);
   ASSERT_EQ(s.test_count, 2u);
   EXPECT_EQ(str(s.tests[0]), "mm.buddy");
   EXPECT_EQ(str(s.tests[1]), "fault.ud");
@@ -83,6 +84,7 @@ TEST(Cmdline, BadInputIsRejectedWithAMessage) {
   } cases[] = {
       {"--frobnicate", "unknown option '--frobnicate'"},
       {"--verbose=yes", "takes no value"},
+      {"--strace=1", "takes no value"},
       {"--tsc-khz=fast", "bad value 'fast' for --tsc-khz"},
       {"--tsc-khz=99999999999999999999", "bad value"},
       {"--test", "needs a name"},

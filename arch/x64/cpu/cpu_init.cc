@@ -3,6 +3,7 @@
 #include "capsule/arch.h"
 #include "capsule/cpu.h"
 #include "capsule/fpu.h"
+#include "arch/x64/cpu/syscall_frame.h"
 
 namespace capsule {
 namespace x64 {
@@ -18,6 +19,7 @@ void cpu_init_features() {
     x64::g_fsgsbase = true;
   }
   fpu_init_cpu();
+  x64::syscall_init_cpu();
 }
 
 }  // namespace capsule

@@ -15,21 +15,36 @@ namespace capsule::x64 {
 namespace {
 
 const PreemptHooks* g_preempt;
+AppExceptionHandler g_app_exception;
 
-// Copies the frame from the IST stack to the interrupted thread's stack.
-TrapFrame* move_to_thread_stack(const TrapFrame* f) {
+// Copies the frame from the IST stack to the interrupted thread's stack,
+// with CR2 in the word above it (for exceptions handled there).
+TrapFrame* move_to_thread_stack(const TrapFrame* f, uint64_t cr2 = 0) {
   uintptr_t base, top;
   g_preempt->current_stack(&base, &top);
   uintptr_t sp = (f->rsp > base && f->rsp <= top) ? f->rsp - 128 : top;
-  sp = (sp - sizeof(TrapFrame)) & ~uintptr_t(15);
+  sp = (sp - sizeof(TrapFrame) - 16) & ~uintptr_t(15);
   auto* nf = reinterpret_cast<TrapFrame*>(sp);
   *nf = *f;
+  reinterpret_cast<uint64_t*>(nf + 1)[0] = cr2;
   return nf;
 }
 
+bool from_application(const TrapFrame* f) { return f->rip < mm::USER_END; }
+
 }  // namespace
 
-extern "C" void trap_preempt() { g_preempt->preempt(); }
+// Runs on the thread's stack (vectors.S) for a frame trap_dispatch moved.
+extern "C" void trap_preempt(TrapFrame* f) {
+  if (f->vector < IRQ_VECTOR_FIRST) {
+    uint64_t cr2 = reinterpret_cast<uint64_t*>(f + 1)[0];
+    sti();
+    g_app_exception(*f, cr2);
+    cli();
+    return;
+  }
+  g_preempt->preempt();
+}
 
 void describe_current_thread(char* buf, size_t cap) {
   if (!g_preempt) {
@@ -58,6 +73,7 @@ extern "C" TrapFrame* trap_dispatch(TrapFrame* f) {
         f->rip = fixup;
         return f;
       }
+      if (from_application(f) && g_preempt && g_app_exception) return move_to_thread_stack(f, cr2);
       on_user_fault(cr2, f->error_code, why, *f);
       return f;
     }
@@ -70,6 +86,11 @@ extern "C" TrapFrame* trap_dispatch(TrapFrame* f) {
       return f;
     }
   }
+  // Any other exception in application code goes to the Linux ABI (a
+  // signal), handled on the thread's stack.
+  if (from_application(f) && f->vector != VEC_DOUBLE_FAULT && f->vector != VEC_NMI &&
+      f->vector != VEC_MACHINE_CHECK && g_preempt && g_app_exception)
+    return move_to_thread_stack(f, cr2);
   exception_panic(*f, cr2);
 }
 
@@ -77,4 +98,5 @@ extern "C" TrapFrame* trap_dispatch(TrapFrame* f) {
 
 namespace capsule {
 void arch_set_preempt_hooks(const PreemptHooks* hooks) { x64::g_preempt = hooks; }
+void arch_set_app_exception_handler(AppExceptionHandler h) { x64::g_app_exception = h; }
 }  // namespace capsule

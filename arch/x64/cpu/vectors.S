@@ -51,7 +51,9 @@ trap_common:
     cmpq %rax, %rbx
     je 1f
     movq %rax, %rsp              /* the frame now lives on the thread's stack */
-    call trap_preempt            /* switch threads; returns when resumed */
+    movq %rax, %rdi
+    call trap_preempt            /* switch threads or handle an application
+                                    exception; returns to resume */
     jmp 2f
 1:  movq %rbx, %rsp
 2:

@@ -1,10 +1,12 @@
 """capsule build | run | test | bench — see README.md and docs/cli.md."""
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
-from . import build, deps, qemu
+from . import build, deps, image, qemu
 
 
 def add_vm_options(p):
@@ -24,24 +26,42 @@ def cmd_build(a):
     return 0
 
 
+def quote_word(w):
+    """A word for the kernel command line (docs/cmdline.md)."""
+    if w and not any(c in w for c in ' \t\n"\\'):
+        return w
+    return '"' + w.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def cmd_run(a):
     deps.ensure_for("build", "run")
     build.build(["capsule.elf"])
     cmdline = a.cmdline
     if a.verbose:
         cmdline = ("--verbose " + cmdline).strip()
+    work = tempfile.mkdtemp(prefix="capsule-run-")
+    initrd = None
     try:
-        cmd = qemu.command(build.KERNEL, machine=a.machine, mem=a.mem, cpus=a.cpus,
-                           accel=a.accel, cmdline=cmdline)
-    except ValueError as e:
-        sys.exit(f"capsule: {e}")
-    if a.verbose:
-        print("capsule:", " ".join(cmd), file=sys.stderr)
-    try:
-        rc = subprocess.call(cmd)
-    except KeyboardInterrupt:
-        return 130
-    status, problem = qemu.decode_status(rc)
+        if a.program:
+            initrd, guest_path = image.static_program_initrd(a.program, work, a.add)
+            words = [guest_path] + list(a.args)
+            cmdline = (cmdline + " -- " + " ".join(quote_word(w) for w in words)).strip()
+        status_file = os.path.join(work, "status")
+        try:
+            cmd = qemu.command(build.KERNEL, machine=a.machine, mem=a.mem, cpus=a.cpus,
+                               accel=a.accel, cmdline=cmdline, initrd=initrd,
+                               status_file=status_file)
+        except ValueError as e:
+            sys.exit(f"capsule: {e}")
+        if a.verbose:
+            print("capsule:", " ".join(cmd), file=sys.stderr)
+        try:
+            rc = subprocess.call(cmd)
+        except KeyboardInterrupt:
+            return 130
+        status, problem = qemu.decode_status(rc, status_file)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     if problem:
         print(f"capsule: {problem}", file=sys.stderr)
         return 1
@@ -74,8 +94,12 @@ def main(argv):
     b.add_argument("--verbose", action="store_true")
     b.set_defaults(fn=cmd_build)
 
-    r = sub.add_parser("run", help="boot the bundled demo in a VM")
+    r = sub.add_parser("run", help="boot a program (or the bundled demo) in a VM")
     add_vm_options(r)
+    r.add_argument("--add", action="append", default=[], metavar="HOST[:GUEST]",
+                   help="also put a host file or directory into the guest")
+    r.add_argument("program", nargs="?", help="a static x86-64 Linux program (host path or name on $PATH)")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     r.set_defaults(fn=cmd_run)
 
     t = sub.add_parser("test", help="build everything and run the whole test suite")

@@ -58,7 +58,7 @@ def parse_mem(mem):
 
 
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
-            initrd=None, extra=()):
+            initrd=None, extra=(), status_file=None):
     if machine not in MACHINES:
         raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
     if not 1 <= int(cpus) <= 64:
@@ -89,13 +89,25 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         args[args.index("-accel") + 1] = "tcg,thread=multi" if int(cpus) > 1 else "tcg"
     if initrd:
         args += ["-initrd", str(initrd)]
+    if status_file:
+        # The kernel writes its full exit status (0..255) here as text.
+        args += ["-chardev", f"file,id=capsule-status,path={status_file}",
+                 "-device", "isa-debugcon,iobase=0x402,chardev=capsule-status"]
     args += list(extra)
     return args
 
 
-def decode_status(rc):
+def decode_status(rc, status_file=None):
     """Returns (guest_status, problem): problem is None when the guest ended
-    the VM itself."""
+    the VM itself. The status file, when given, has the full status."""
+    if status_file and rc > 0 and rc & 1 and rc >= 3:
+        try:
+            with open(status_file) as f:
+                text = f.read().strip().splitlines()
+            if text and text[-1].isdigit():
+                return int(text[-1]), None
+        except OSError:
+            pass
     if rc == 0:
         return None, "the VM reset without an exit status (triple fault?)"
     if rc > 0 and rc & 1 and rc >= 3:

@@ -1,0 +1,150 @@
+// System-call dispatch: the table, --strace, and "unimplemented" reporting.
+#include "linux/syscall.h"
+
+#include <atomic>
+
+#include "capsule/log.h"
+#include "capsule/mm.h"
+#include "capsule/panic.h"
+#include "capsule/uaccess.h"
+
+extern "C" const capsule::linux_abi::SyscallDef __linux_syscalls_start[], __linux_syscalls_end[];
+
+namespace capsule::linux_abi {
+namespace {
+
+constexpr uint32_t TABLE_SIZE = 512;
+const SyscallDef* g_table[TABLE_SIZE];
+std::atomic<uint64_t> g_reported[TABLE_SIZE / 64];  // unimplemented, logged once
+bool g_strace;
+ReturnHook g_return_hook;
+
+// --strace: decode an argument according to its format letter.
+void print_arg(Sink& s, char f, uint64_t v, uint64_t next) {
+  switch (f) {
+    case 'd': format(s, "{}", int64_t(v)); break;
+    case 'f': format(s, "{}", int32_t(v)); break;
+    case 'u': format(s, "{}", v); break;
+    case 'o': format(s, "{:#o}", v); break;
+    case 'p': if (v) format(s, "{:#x}", v); else format(s, "NULL"); break;
+    case 's':
+    case 'b': {
+      if (!v) {
+        format(s, "NULL");
+        break;
+      }
+      char buf[40];
+      size_t want = f == 'b' ? (next < 32 ? next : 32) : 32;
+      size_t got = 0;
+      if (f == 's') {
+        auto r = strncpy_from_user(buf, reinterpret_cast<const char*>(v), sizeof(buf));
+        got = r.ok() ? r.value() : 0;
+        if (!r.ok() && r.error() == Error::Fault) {
+          format(s, "{:#x}", v);
+          break;
+        }
+        if (!r.ok()) got = sizeof(buf) - 1;
+      } else if (copy_from_user(buf, reinterpret_cast<const void*>(v), want).ok()) {
+        got = want;
+      } else {
+        format(s, "{:#x}", v);
+        break;
+      }
+      s.put('"');
+      for (size_t i = 0; i < got && i < 32; ++i) {
+        char c = buf[i];
+        if (c == '\n') format(s, "\\n");
+        else if (c == '"' || c == '\\') format(s, "\\{}", c);
+        else if (c >= 32 && c < 127) s.put(c);
+        else format(s, "\\x{:02x}", uint8_t(c));
+      }
+      s.put('"');
+      if ((f == 'b' && next > 32) || (f == 's' && got >= 32)) format(s, "...");
+      break;
+    }
+    default: format(s, "{:#x}", v); break;
+  }
+}
+
+class LineBuf final : public Sink {
+ public:
+  void put(char c) override {
+    if (n_ + 1 < sizeof(b_)) b_[n_++] = c;
+  }
+  const char* str() {
+    b_[n_] = 0;
+    return b_;
+  }
+
+ private:
+  char b_[512];
+  size_t n_ = 0;
+};
+
+void trace_call(uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int64_t result) {
+  LineBuf line;
+  const char* name = d ? d->name : syscall_name(nr);
+  if (name) format(line, "{}(", name);
+  else format(line, "syscall_{}(", nr);
+  const char* f = d ? d->format : "";
+  size_t i = 0;
+  for (; f[i] && f[i] != '>' && i < 6; ++i) {
+    if (i) format(line, ", ");
+    print_arg(line, f[i], a.a[i], i + 1 < 6 ? a.a[i + 1] : 0);
+  }
+  bool hex = false;
+  for (size_t k = 0; f[k]; ++k)
+    if (f[k] == '>' && f[k + 1] == 'x') hex = true;
+  if (result < 0 && result > -4096) format(line, ") = -1 (errno {})", -result);
+  else if (hex) format(line, ") = {:#x}", uint64_t(result));
+  else format(line, ") = {}", result);
+  kprint("[strace] {}\n", line.str());
+}
+
+int64_t unimplemented(uint32_t nr) {
+  uint64_t bit = 1ull << (nr % 64);
+  if (nr < TABLE_SIZE && !(g_reported[nr / 64].fetch_or(bit) & bit)) {
+    const char* name = syscall_name(nr);
+    if (name) log_warn("linux: unimplemented syscall {} ({}) returns ENOSYS", name, nr);
+    else log_warn("linux: unknown syscall {} returns ENOSYS", nr);
+  }
+  return -kENOSYS;
+}
+
+}  // namespace
+
+void strace_enable(bool on) { g_strace = on; }
+bool strace_enabled() { return g_strace; }
+void set_syscall_return_hook(ReturnHook hook) { g_return_hook = hook; }
+
+void syscalls_init() {
+  for (const SyscallDef* d = __linux_syscalls_start; d < __linux_syscalls_end; ++d) {
+    if (d->nr >= TABLE_SIZE) panic("linux: syscall {} out of table range", d->name);
+    if (g_table[d->nr]) panic("linux: syscall {} defined twice ({} and {})", d->nr, g_table[d->nr]->name, d->name);
+    g_table[d->nr] = d;
+  }
+  x64::syscall_init_cpu();
+}
+
+size_t syscalls_implemented() {
+  size_t n = 0;
+  for (auto* d : g_table)
+    if (d) ++n;
+  return n;
+}
+
+}  // namespace capsule::linux_abi
+
+using namespace capsule;
+using namespace capsule::linux_abi;
+
+extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
+  SyscallArgs a{{f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9}, f};
+  uint64_t nr = f->rax;
+  const SyscallDef* d = nr < TABLE_SIZE ? g_table[nr] : nullptr;
+  int64_t r = d ? d->fn(a) : unimplemented(uint32_t(nr));
+  if (g_strace) trace_call(uint32_t(nr), d, a, r);
+  if (!a.full_return) f->rax = uint64_t(r);
+  if (g_return_hook) g_return_hook(a, r);
+  return a.full_return ? x64::SyscallReturn::Full : x64::SyscallReturn::Fast;
+}

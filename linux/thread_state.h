@@ -1,0 +1,30 @@
+#pragma once
+// Linux-ABI state of an application thread (hangs off Thread::linux_state).
+#include <cstdint>
+
+namespace capsule {
+struct Thread;
+}
+
+namespace capsule::linux_abi {
+
+struct LinuxThread {
+  int tid = 0;
+  uintptr_t clear_child_tid = 0;  // set_tid_address / CLONE_CHILD_CLEARTID
+  uintptr_t robust_list = 0;      // set_robust_list head (user address)
+  uint64_t robust_len = 0;
+  uint64_t sigmask = 0;           // blocked signals (bit n-1 for signal n)
+  uint64_t pending = 0;           // thread-directed pending signals
+  uintptr_t altstack_sp = 0;      // sigaltstack
+  uint64_t altstack_size = 0;
+  int altstack_flags = 2;         // SS_DISABLE
+  char name[16] = {};             // prctl PR_SET_NAME
+};
+
+// The calling thread's state, created on first use (nullptr only when out
+// of memory).
+LinuxThread* linux_thread();
+LinuxThread* linux_thread_of(Thread* t);
+int current_tid();
+
+}  // namespace capsule::linux_abi
