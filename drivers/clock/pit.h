@@ -13,7 +13,7 @@ struct PitCalibration {
 
 // Measures the TSC against PIT channel 2 (one-shot, gated by port 0x61)
 // over 10 ms windows until two accepted measurements agree within 0.5%
-// (at most 6 tries). Detects a missing PIT (microvm pit=off: the ports
+// (at most 16 tries). Detects a missing PIT (microvm pit=off: the ports
 // read as all ones, its output never goes low or its counter does not
 // count) and returns at once then. Port I/O only: usable before memory
 // management is up.
