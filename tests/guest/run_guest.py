@@ -27,6 +27,9 @@ def main():
     p.add_argument("--cmdline", default="")
     p.add_argument("--expect", action="append", default=[])
     p.add_argument("--reject", action="append", default=[])
+    p.add_argument("--tsc-tolerance", type=float, default=None,
+                   help="percent: the kernel's 'tsc: calibrated ...: N kHz' must be this close "
+                        "to the host's TSC rate")
     p.add_argument("--program", help="a static program to pack into an initrd and run")
     p.add_argument("--add", action="append", default=[], help="HOST[:GUEST] files for the initrd")
     p.add_argument("--args", nargs=argparse.REMAINDER, default=[],
@@ -76,6 +79,21 @@ def run(a, work):
     for rj in a.reject:
         if re.search(rj, out, re.M):
             problems.append(f"unexpected /{rj}/ in the output")
+    if a.tsc_tolerance is not None:
+        m = re.search(r"tsc: calibrated against the \w+: (\d+) kHz", out)
+        host = qemu.host_tsc_khz()
+        if not m:
+            problems.append("no 'tsc: calibrated against ...: N kHz' line")
+        elif not host:
+            problems.append("the host's TSC rate is unknown (/proc/cpuinfo)")
+        else:
+            guest = int(m.group(1))
+            off = abs(guest - host) * 100.0 / host
+            if off > a.tsc_tolerance:
+                problems.append(f"calibrated TSC {guest} kHz is {off:.2f}% off the host's "
+                                f"{host} kHz (tolerance {a.tsc_tolerance}%)")
+            else:
+                print(f"tsc: guest {guest} kHz, host {host} kHz ({off:.3f}% apart)")
     if problems:
         return fail("; ".join(problems), out, cmd)
     print(f"ok (status {status})")
