@@ -17,7 +17,7 @@ struct FileDesc {
   uint64_t offset = 0;                 // bytes (File) or entry index (Directory)
   bool cloexec = false;
   uint32_t status_flags = 0;           // O_* status bits (fcntl F_GETFL)
-  char dir_path[256] = {};             // Directory: its path without '/' ("" = root)
+  StringView dir_path;                 // Directory: its path without '/' ("" = root), in the initrd
 };
 
 constexpr int MAX_FDS = 1024;

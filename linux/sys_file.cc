@@ -173,7 +173,7 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags) {
   d.file = f;
   d.cloexec = flags & O_CLOEXEC;
   d.status_flags = uint32_t(flags & ~(O_CLOEXEC | O_CREAT | O_TRUNC));
-  for (size_t i = 0; i < p.size() && i + 1 < sizeof(d.dir_path); ++i) d.dir_path[i] = p[i];
+  d.dir_path = f ? f->path : StringView("");
   return fd_install(d);
 }
 
@@ -407,7 +407,7 @@ LINUX_SYSCALL(217, getdents64, "fpu") {
   FileDesc* d = fd_get(int64_t(args.a[0]));
   if (!d) return -kEBADF;
   if (d->kind != FdKind::Directory) return -kENOTDIR;
-  StringView dir(d->dir_path);
+  StringView dir = d->dir_path;
   uint64_t out = args.a[1], cap = args.a[2], used = 0;
   size_t total = initrd::file_count();
   // Entry index space: 0 ".", 1 "..", then the initrd's entries in order.

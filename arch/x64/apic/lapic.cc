@@ -105,14 +105,14 @@ void lapic_timer_init(uint8_t vector) {
   wr(TIMER_DIV, 0xb);  // divide by 1
   wr(LVT_TIMER, vector | (1u << 16));  // one-shot, masked while calibrating
   if (!g_ticks_per_ms) {
-    // Count down for about 1 ms of TSC time. Both clocks run from the host
+    // Count down for 250 us of TSC time. Both clocks run from the host
     // under TCG; on hardware the bus clock is fixed, so once per boot is
     // enough. Each end is read as TSC, count, TSC and redone if the pair
     // took long: a vCPU descheduled between the two reads (a busy host)
     // would otherwise inflate the rate by the time it was away — once by
     // 9x, making every timer fire 9x late.
     uint64_t khz = tsc_khz();
-    uint64_t max_gap = khz / 50 ? khz / 50 : 1;  // 20 us of TSC
+    uint64_t max_gap = khz / 500 ? khz / 500 : 1;  // 2 us of TSC: 0.8% at worst
     auto sample = [&](uint64_t& tsc, uint32_t& count) {
       for (int i = 0; i < 100; ++i) {
         uint64_t a = x64::rdtsc();
@@ -126,7 +126,7 @@ void lapic_timer_init(uint8_t vector) {
     uint64_t t0, t1;
     uint32_t c0, c1;
     sample(t0, c0);
-    while (x64::rdtsc() - t0 < khz) x64::pause();
+    while (x64::rdtsc() - t0 < khz / 4) x64::pause();
     sample(t1, c1);
     uint64_t dt = t1 - t0;
     g_ticks_per_ms = dt ? uint64_t(c0 - c1) * khz / dt : 0;
