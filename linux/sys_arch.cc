@@ -22,9 +22,15 @@ LINUX_SYSCALL(158, arch_prctl, "xp") {
       return copy_to_user(reinterpret_cast<void*>(args.a[1]), &v, 8).ok() ? 0 : -kEFAULT;
     }
     case ARCH_SET_GS:
-    case ARCH_GET_GS:
-      // GS belongs to the kernel's per-CPU data (docs/syscall.md).
-      return -kEINVAL;
+      // In the kernel the application's GS base sits in MSR_KERNEL_GS_BASE
+      // (the entry paths swapgs); it becomes live on the way out.
+      if (!canonical(args.a[1])) return -kEPERM;
+      x64::wrmsr(x64::MSR_KERNEL_GS_BASE, args.a[1]);
+      return 0;
+    case ARCH_GET_GS: {
+      uint64_t v = x64::rdmsr(x64::MSR_KERNEL_GS_BASE);
+      return copy_to_user(reinterpret_cast<void*>(args.a[1]), &v, 8).ok() ? 0 : -kEFAULT;
+    }
     default:
       return -kEINVAL;
   }

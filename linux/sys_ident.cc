@@ -1,7 +1,20 @@
-// Identity: uname reports Linux 6.1 so that libcs and programs that check
-// the kernel version are content.
+// Identity: uname (Linux 6.1, so that libcs and programs that check the
+// kernel version are content), sethostname/setdomainname, the uid/gid
+// family, supplementary groups, process groups and sessions, umask,
+// personality. docs/syscalls.md.
+//
+// One process per VM: the credentials are global to linux/. The process
+// starts as root (all ids 0); "privileged" means effective uid 0, which
+// stands for the capabilities Linux gives root (CAP_SETUID, CAP_SETGID,
+// CAP_SYS_ADMIN, CAP_SYS_RESOURCE). A program that drops to another uid
+// gets Linux's unprivileged rules.
+#include "capsule/mm.h"
+#include "capsule/process.h"
 #include "capsule/uaccess.h"
+#include "core/sync/spinlock.h"
+#include "linux/identity.h"
 #include "linux/syscall.h"
+#include "linux/thread_state.h"
 
 namespace capsule::linux_abi {
 namespace {
@@ -16,17 +29,265 @@ void set(char* dst, const char* src) {
   dst[i] = 0;
 }
 
+constexpr uint32_t NO_ID = 0xffffffffu;  // (uid_t)-1: "unchanged" / invalid
+constexpr int64_t L_NGROUPS_MAX = 65536;
+
+struct Creds {
+  uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
+  uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
+  uint32_t* groups = nullptr;
+  int64_t ngroups = 0;
+  uint32_t umask = 022;
+  int pgid = 1, sid = 1;  // pid 1 leads its session and process group
+  uint64_t persona = 0;
+  char hostname[65] = "capsule";
+  char domainname[65] = "(none)";
+};
+
+SpinLock g_lock;
+Creds g_creds;
+
+int own_pid() { return current_process() ? current_process()->pid : 1; }
+bool is_self(int64_t pid) { return pid == 0 || pid == own_pid() || pid == current_tid(); }
+
+template <typename T>
+bool put(uint64_t uaddr, const T& v) {
+  return copy_to_user(reinterpret_cast<void*>(uaddr), &v, sizeof(T)).ok();
+}
+
+// setresuid/setresgid core: -1 leaves an id; an unprivileged caller may only
+// pick among its current real, effective and saved ids.
+int64_t set_res(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e, uint32_t s) {
+  SpinGuard g(g_lock);
+  auto allowed = [&](uint32_t v) { return v == NO_ID || v == *rid || v == *eid || v == *sid; };
+  if (g_creds.euid != 0 && !(allowed(r) && allowed(e) && allowed(s))) return -kEPERM;
+  if (r != NO_ID) *rid = r;
+  if (e != NO_ID) *eid = e;
+  if (s != NO_ID) *sid = s;
+  *fsid = *eid;
+  return 0;
+}
+
+// setreuid/setregid: the saved id follows the new effective id when the
+// real id is set or the effective id changes to something but the old real.
+int64_t set_re(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e) {
+  SpinGuard g(g_lock);
+  const bool priv = g_creds.euid == 0;
+  const uint32_t old_r = *rid, old_e = *eid, old_s = *sid;
+  if (!priv) {
+    if (r != NO_ID && r != old_r && r != old_e) return -kEPERM;
+    if (e != NO_ID && e != old_r && e != old_e && e != old_s) return -kEPERM;
+  }
+  if (r != NO_ID) *rid = r;
+  if (e != NO_ID) *eid = e;
+  if (r != NO_ID || (e != NO_ID && e != old_r)) *sid = *eid;
+  *fsid = *eid;
+  return 0;
+}
+
+// setuid/setgid: privileged sets all three; otherwise only the effective id,
+// to the real or saved one.
+int64_t set_one(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
+  if (v == NO_ID) return -kEINVAL;
+  SpinGuard g(g_lock);
+  if (g_creds.euid == 0) {
+    *rid = *eid = *sid = *fsid = v;
+    return 0;
+  }
+  if (v != *rid && v != *sid) return -kEPERM;
+  *eid = *fsid = v;
+  return 0;
+}
+
+int64_t set_fs(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
+  SpinGuard g(g_lock);
+  const uint32_t old = *fsid;
+  if (v != NO_ID && (g_creds.euid == 0 || v == *rid || v == *eid || v == *sid || v == *fsid)) *fsid = v;
+  return old;
+}
+
+int64_t get_res(uint32_t r, uint32_t e, uint32_t s, uint64_t pr, uint64_t pe, uint64_t ps) {
+  if (!put(pr, r) || !put(pe, e) || !put(ps, s)) return -kEFAULT;
+  return 0;
+}
+
+int64_t set_name(char* dst, uint64_t user, int64_t len) {
+  if (len < 0 || len > 64) return -kEINVAL;
+  char buf[65] = {};
+  if (!copy_from_user(buf, reinterpret_cast<const void*>(user), size_t(len)).ok()) return -kEFAULT;
+  SpinGuard g(g_lock);
+  if (g_creds.euid != 0) return -kEPERM;
+  for (int64_t i = 0; i <= len; ++i) dst[i] = buf[i];
+  return 0;
+}
+
 }  // namespace
+
+uint32_t current_umask() { return g_creds.umask; }
+uint32_t current_fsuid() { return g_creds.fsuid; }
+uint32_t current_fsgid() { return g_creds.fsgid; }
+uint32_t current_euid() { return g_creds.euid; }
+bool current_privileged() { return g_creds.euid == 0; }
 
 LINUX_SYSCALL(63, uname, "p") {
   Utsname u = {};
   set(u.sysname, "Linux");
-  set(u.nodename, "capsule");
   set(u.release, "6.1.0-capsule");
   set(u.version, "#1 SMP Capsule 0.1");
   set(u.machine, "x86_64");
-  set(u.domainname, "(none)");
+  {
+    SpinGuard g(g_lock);
+    set(u.nodename, g_creds.hostname);
+    set(u.domainname, g_creds.domainname);
+  }
   return copy_to_user(reinterpret_cast<void*>(args.a[0]), &u, sizeof(u)).ok() ? 0 : -kEFAULT;
+}
+
+LINUX_SYSCALL(170, sethostname, "bd") { return set_name(g_creds.hostname, args.a[0], int32_t(args.a[1])); }
+LINUX_SYSCALL(171, setdomainname, "bd") { return set_name(g_creds.domainname, args.a[0], int32_t(args.a[1])); }
+
+LINUX_SYSCALL(102, getuid, "") { return g_creds.ruid; }
+LINUX_SYSCALL(107, geteuid, "") { return g_creds.euid; }
+LINUX_SYSCALL(104, getgid, "") { return g_creds.rgid; }
+LINUX_SYSCALL(108, getegid, "") { return g_creds.egid; }
+
+LINUX_SYSCALL(105, setuid, "u") {
+  Creds& c = g_creds;
+  return set_one(&c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]));
+}
+LINUX_SYSCALL(106, setgid, "u") {
+  Creds& c = g_creds;
+  return set_one(&c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]));
+}
+LINUX_SYSCALL(113, setreuid, "dd") {
+  Creds& c = g_creds;
+  return set_re(&c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]), uint32_t(args.a[1]));
+}
+LINUX_SYSCALL(114, setregid, "dd") {
+  Creds& c = g_creds;
+  return set_re(&c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]), uint32_t(args.a[1]));
+}
+LINUX_SYSCALL(117, setresuid, "ddd") {
+  Creds& c = g_creds;
+  return set_res(&c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]), uint32_t(args.a[1]), uint32_t(args.a[2]));
+}
+LINUX_SYSCALL(119, setresgid, "ddd") {
+  Creds& c = g_creds;
+  return set_res(&c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]), uint32_t(args.a[1]), uint32_t(args.a[2]));
+}
+LINUX_SYSCALL(118, getresuid, "ppp") {
+  return get_res(g_creds.ruid, g_creds.euid, g_creds.suid, args.a[0], args.a[1], args.a[2]);
+}
+LINUX_SYSCALL(120, getresgid, "ppp") {
+  return get_res(g_creds.rgid, g_creds.egid, g_creds.sgid, args.a[0], args.a[1], args.a[2]);
+}
+LINUX_SYSCALL(122, setfsuid, "u") {
+  Creds& c = g_creds;
+  return set_fs(&c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]));
+}
+LINUX_SYSCALL(123, setfsgid, "u") {
+  Creds& c = g_creds;
+  return set_fs(&c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]));
+}
+
+LINUX_SYSCALL(115, getgroups, "dp") {
+  const int64_t size = int32_t(args.a[0]);
+  if (size < 0) return -kEINVAL;
+  // Snapshot under the lock; copy out without it (the copy may fault pages in).
+  uint32_t* snap = nullptr;
+  int64_t n;
+  for (;;) {
+    {
+      SpinGuard g(g_lock);
+      n = g_creds.ngroups;
+      if (size == 0) return n;
+      if (size < n) return -kEINVAL;
+      if (n == 0) return 0;
+      if (snap) {
+        for (int64_t i = 0; i < n; ++i) snap[i] = g_creds.groups[i];
+        break;
+      }
+    }
+    snap = static_cast<uint32_t*>(kmalloc(size_t(L_NGROUPS_MAX) * 4));
+    if (!snap) return -kENOMEM;
+  }
+  const bool ok = copy_to_user(reinterpret_cast<void*>(args.a[1]), snap, size_t(n) * 4).ok();
+  kfree(snap);
+  return ok ? n : -kEFAULT;
+}
+
+LINUX_SYSCALL(116, setgroups, "dp") {
+  const int64_t n = int32_t(args.a[0]);
+  if (n < 0 || n > L_NGROUPS_MAX) return -kEINVAL;
+  uint32_t* list = n ? static_cast<uint32_t*>(kmalloc(size_t(n) * 4)) : nullptr;
+  if (n && !list) return -kENOMEM;
+  if (n && !copy_from_user(list, reinterpret_cast<const void*>(args.a[1]), size_t(n) * 4).ok()) {
+    kfree(list);
+    return -kEFAULT;
+  }
+  uint32_t* drop = list;
+  bool allowed;
+  {
+    SpinGuard g(g_lock);
+    allowed = g_creds.euid == 0;  // CAP_SETGID
+    if (allowed) {
+      drop = g_creds.groups;
+      g_creds.groups = list;
+      g_creds.ngroups = n;
+    }
+  }
+  kfree(drop);
+  return allowed ? 0 : -kEPERM;
+}
+
+LINUX_SYSCALL(121, getpgid, "d") {
+  if (!is_self(int32_t(args.a[0]))) return -kESRCH;
+  return g_creds.pgid;
+}
+LINUX_SYSCALL(111, getpgrp, "") { return g_creds.pgid; }
+LINUX_SYSCALL(124, getsid, "d") {
+  if (!is_self(int32_t(args.a[0]))) return -kESRCH;
+  return g_creds.sid;
+}
+
+LINUX_SYSCALL(109, setpgid, "dd") {
+  const int64_t pid = int32_t(args.a[0]), pgid = int32_t(args.a[1]);
+  if (pgid < 0) return -kEINVAL;
+  if (!is_self(pid)) return -kESRCH;
+  SpinGuard g(g_lock);
+  // A session leader cannot change its process group (there is no other
+  // process whose group it could join, either).
+  if (g_creds.sid == own_pid()) return -kEPERM;
+  const int64_t target = pgid ? pgid : own_pid();
+  if (target != own_pid() && target != g_creds.pgid) return -kEPERM;
+  g_creds.pgid = int(target);
+  return 0;
+}
+
+LINUX_SYSCALL(112, setsid, "") {
+  SpinGuard g(g_lock);
+  if (g_creds.pgid == own_pid()) return -kEPERM;  // already a process-group leader
+  g_creds.sid = g_creds.pgid = own_pid();
+  return g_creds.sid;
+}
+
+LINUX_SYSCALL(95, umask, "o") {
+  SpinGuard g(g_lock);
+  const uint32_t old = g_creds.umask;
+  g_creds.umask = uint32_t(args.a[0]) & 0777;
+  return old;
+}
+
+// personality(2): 0xffffffff reads the persona; any other value is stored
+// and the old one returned, as Linux does. Only PER_LINUX is emulated: the
+// flag bits (ADDR_NO_RANDOMIZE, ...) and other domains are remembered but
+// change nothing.
+LINUX_SYSCALL(135, personality, "x") {
+  const uint32_t p = uint32_t(args.a[0]);
+  SpinGuard g(g_lock);
+  const uint64_t old = g_creds.persona;
+  if (p != 0xffffffffu) g_creds.persona = p;
+  return int64_t(old);
 }
 
 }  // namespace capsule::linux_abi

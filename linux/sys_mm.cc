@@ -1,15 +1,20 @@
 // Memory system calls: brk, mmap family (anonymous memory; file mappings
-// arrive with the VFS). Linux's PROT_* and MAP_* values are translated
-// explicitly into the address space's own flags.
+// arrive with the VFS), mremap, madvise, the mlock family, msync, mincore.
+// Linux's PROT_*, MAP_*, MADV_* ... values are translated explicitly into
+// the address space's own flags. docs/syscalls.md lists the semantics.
+#include <atomic>
+
 #include "capsule/address_space.h"
+#include "capsule/mm.h"
 #include "capsule/process.h"
+#include "capsule/uaccess.h"
 #include "core/mm/vma.h"
 #include "linux/syscall.h"
 
 namespace capsule::linux_abi {
 namespace {
 
-constexpr uint64_t PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4, PROT_GROWSDOWN = 0x01000000,
+constexpr uint64_t PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4, PROT_SEM = 8, PROT_GROWSDOWN = 0x01000000,
                    PROT_GROWSUP = 0x02000000;
 constexpr uint64_t MAP_SHARED = 0x1, MAP_PRIVATE = 0x2, MAP_SHARED_VALIDATE = 0x3, MAP_TYPE = 0xf,
                    MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_32BIT = 0x40, MAP_GROWSDOWN = 0x100,
@@ -22,7 +27,38 @@ constexpr uint64_t KNOWN_MAP_FLAGS = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_
                                      MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_SYNC |
                                      MAP_FIXED_NOREPLACE;
 
+constexpr uint64_t MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2, MREMAP_DONTUNMAP = 4;
+constexpr uint64_t MS_ASYNC = 1, MS_INVALIDATE = 2, MS_SYNC = 4;
+constexpr uint64_t MCL_CURRENT = 1, MCL_FUTURE = 2, MCL_ONFAULT = 4;
+constexpr uint64_t MLOCK_ONFAULT = 1;
+
 AddressSpace* as() { return current_process()->as; }
+
+// mlockall(MCL_FUTURE): later mappings are locked too (one process per VM).
+std::atomic<bool> g_lock_future{false};
+
+constexpr uint64_t page_mask = PAGE_SIZE - 1;
+uint64_t pg_up(uint64_t v) { return (v + page_mask) & ~page_mask; }
+
+// What lies in [start, end): is it all mapped, is any of it locked, shared.
+struct RangeInfo {
+  bool fully_mapped = true;
+  bool any_locked = false;
+  bool all_shared = true;
+};
+RangeInfo scan(uintptr_t start, uintptr_t end) {
+  RangeInfo r;
+  uintptr_t cursor = start;
+  as()->for_each_vma([&](const mm::Vma& v) {
+    if (v.end <= start || v.start >= end) return;
+    if (v.start > cursor) r.fully_mapped = false;
+    if (v.end > cursor) cursor = v.end;
+    if (v.flags & mm::VM_LOCKED) r.any_locked = true;
+    if (!(v.flags & mm::VM_SHARED)) r.all_shared = false;
+  });
+  if (cursor < end) r.fully_mapped = false;
+  return r;
+}
 
 uint32_t vm_prot(uint64_t prot) {
   return ((prot & PROT_READ) ? mm::VM_READ : 0) | ((prot & PROT_WRITE) ? mm::VM_WRITE : 0) |
@@ -35,32 +71,215 @@ LINUX_SYSCALL(12, brk, "p>x") { return int64_t(as()->brk(args.a[0])); }
 
 LINUX_SYSCALL(9, mmap, "pxxxfx>x") {
   uint64_t addr = args.a[0], len = args.a[1], prot = args.a[2], flags = args.a[3], off = args.a[5];
-  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP)) return -kEINVAL;
+  // Unknown PROT bits are ignored by mmap (mprotect rejects them).
   uint64_t type = flags & MAP_TYPE;
   if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) return -kEINVAL;
   if (type == MAP_SHARED_VALIDATE && (flags & ~KNOWN_MAP_FLAGS)) return -kEOPNOTSUPP;
+  // Linux knows MAP_SHARED_VALIDATE for files only; anonymous shared
+  // memory cannot grow down.
+  if ((flags & MAP_ANONYMOUS) && type == MAP_SHARED_VALIDATE) return -kEINVAL;
+  if ((flags & MAP_ANONYMOUS) && type == MAP_SHARED && (flags & MAP_GROWSDOWN)) return -kEINVAL;
   if (!len) return -kEINVAL;
   if (off & 0xfff) return -kEINVAL;
+  if (len > mm::USER_END) return -kENOMEM;  // page rounding would overflow
+  if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && (addr & 0xfff)) return -kEINVAL;
   if (!(flags & MAP_ANONYMOUS)) return -kENODEV;  // file mappings: with the VFS
   mm::MapRequest req;
   req.addr = addr;
   req.len = len;
   req.prot = vm_prot(prot);
   req.flags = (type != MAP_PRIVATE ? mm::VM_SHARED : 0) | ((flags & MAP_GROWSDOWN) ? mm::VM_GROWSDOWN : 0) |
-              ((flags & MAP_NORESERVE) ? mm::VM_NORESERVE : 0) | ((flags & MAP_LOCKED) ? mm::VM_LOCKED : 0);
+              ((flags & MAP_NORESERVE) ? mm::VM_NORESERVE : 0) | ((flags & MAP_LOCKED) || g_lock_future.load() ? mm::VM_LOCKED : 0);
   req.placement = (flags & MAP_FIXED_NOREPLACE) ? mm::Placement::FixedNoReplace
                   : (flags & MAP_FIXED)         ? mm::Placement::Fixed
                                                 : mm::Placement::Hint;
   return ret(as()->mmap(req, flags & MAP_POPULATE));
 }
 
-LINUX_SYSCALL(11, munmap, "px") { return ret(as()->munmap(args.a[0], args.a[1])); }
+LINUX_SYSCALL(11, munmap, "px") {
+  uint64_t addr = args.a[0], len = args.a[1];
+  if ((addr & page_mask) || !len || len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kEINVAL;
+  return ret(as()->munmap(addr, len));
+}
 
 LINUX_SYSCALL(10, mprotect, "pxx") {
-  if (args.a[2] & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP)) return -kEINVAL;
-  if (args.a[0] & 0xfff) return -kEINVAL;
+  uint64_t addr = args.a[0], len = args.a[1], prot = args.a[2];
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP)) return -kEINVAL;
+  if ((prot & PROT_GROWSDOWN) && (prot & PROT_GROWSUP)) return -kEINVAL;
+  if (addr & page_mask) return -kEINVAL;
+  if (!len) return 0;
+  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kENOMEM;
+  if (prot & PROT_GROWSUP) return -kEINVAL;  // no grows-up VMAs on x86-64
+  if (prot & PROT_GROWSDOWN) {
+    // Only on a grows-down VMA, which the change then covers down to its start.
+    bool grows = false;
+    uintptr_t vstart = addr;
+    as()->for_each_vma([&](const mm::Vma& v) {
+      if (v.contains(addr)) {
+        grows = v.flags & mm::VM_GROWSDOWN;
+        vstart = v.start;
+      }
+    });
+    if (!grows) return -kEINVAL;
+    len += addr - vstart;
+    addr = vstart;
+  }
+  return ret(as()->mprotect(addr, pg_up(len), vm_prot(prot)));
+}
+
+LINUX_SYSCALL(25, mremap, "pxxxp>x") {
+  uint64_t old_addr = args.a[0], old_len = args.a[1], new_len = args.a[2], flags = args.a[3],
+           new_addr = args.a[4];
+  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return -kEINVAL;
+  if (flags & MREMAP_DONTUNMAP) return -kEINVAL;  // not supported (docs/syscalls.md)
+  if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) return -kEINVAL;
+  if (old_addr & page_mask) return -kEINVAL;
+  if (!pg_up(new_len)) return -kEINVAL;
+  if (old_len > mm::USER_END || new_len > mm::USER_END) return -kEINVAL;
+  if (!old_len) return -kEINVAL;  // duplicating a shared mapping: not supported
+  auto r = as()->mremap(old_addr, old_len, new_len, uint32_t(flags & (MREMAP_MAYMOVE | MREMAP_FIXED)), new_addr);
+  return ret(std::move(r));
+}
+
+// madvise(2): advice values from asm-generic/mman-common.h.
+LINUX_SYSCALL(28, madvise, "pxd") {
+  enum : int64_t {
+    NORMAL = 0, RANDOM = 1, SEQUENTIAL = 2, WILLNEED = 3, DONTNEED = 4, FREE = 8, REMOVE = 9,
+    DONTFORK = 10, DOFORK = 11, MERGEABLE = 12, UNMERGEABLE = 13, HUGEPAGE = 14, NOHUGEPAGE = 15,
+    DONTDUMP = 16, DODUMP = 17, WIPEONFORK = 18, KEEPONFORK = 19, COLD = 20, PAGEOUT = 21,
+    POPULATE_READ = 22, POPULATE_WRITE = 23, DONTNEED_LOCKED = 24, COLLAPSE = 25,
+  };
+  uint64_t addr = args.a[0], len = args.a[1];
+  const int64_t advice = int32_t(args.a[2]);
+  switch (advice) {
+    case NORMAL: case RANDOM: case SEQUENTIAL: case WILLNEED: case DONTNEED: case FREE: case REMOVE:
+    case DONTFORK: case DOFORK: case MERGEABLE: case UNMERGEABLE: case HUGEPAGE: case NOHUGEPAGE:
+    case DONTDUMP: case DODUMP: case WIPEONFORK: case KEEPONFORK: case COLD: case PAGEOUT:
+    case POPULATE_READ: case POPULATE_WRITE: case DONTNEED_LOCKED: case COLLAPSE:
+      break;
+    default:
+      return -kEINVAL;
+  }
+  if (addr & page_mask) return -kEINVAL;
+  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kEINVAL;
+  len = pg_up(len);
+  if (!len) return 0;
+  const RangeInfo info = scan(addr, addr + len);
+  switch (advice) {
+    case DONTNEED:
+      if (info.any_locked) return -kEINVAL;
+      [[fallthrough]];
+    case DONTNEED_LOCKED: {
+      // Linux drops the pages of the mapped parts and then reports a hole.
+      Result<void> r = as()->discard(addr, len);
+      if (!r.ok() && r.error() == Error::Invalid) {
+        // DONTNEED_LOCKED on a locked range: unlock-free discard is not
+        // offered by the address space; the pages stay (they are still valid).
+        if (advice == DONTNEED_LOCKED) return info.fully_mapped ? 0 : -kENOMEM;
+        return -kEINVAL;
+      }
+      return ret(std::move(r));
+    }
+    case REMOVE:
+      if (!info.all_shared || info.any_locked) return -kEINVAL;
+      return ret(as()->discard(addr, len));
+    case POPULATE_READ:
+    case POPULATE_WRITE:
+      if (!info.fully_mapped) return -kENOMEM;
+      return ret(as()->populate(addr, len));
+    default:
+      // Hints (and FREE, which may keep the pages): nothing to do, but a
+      // range with holes is still reported as Linux does.
+      return info.fully_mapped ? 0 : -kENOMEM;
+  }
+}
+
+LINUX_SYSCALL(149, mlock, "px") {
   if (!args.a[1]) return 0;
-  return ret(as()->mprotect(args.a[0], args.a[1], vm_prot(args.a[2])));
+  if (args.a[1] > mm::USER_END || args.a[0] > mm::USER_END - args.a[1]) return -kENOMEM;
+  return ret(as()->mlock(args.a[0], args.a[1]));
+}
+
+LINUX_SYSCALL(325, mlock2, "pxx") {
+  if (uint32_t(args.a[2]) & ~MLOCK_ONFAULT) return -kEINVAL;
+  if (!args.a[1]) return 0;
+  if (args.a[1] > mm::USER_END || args.a[0] > mm::USER_END - args.a[1]) return -kENOMEM;
+  // MLOCK_ONFAULT: pages may be populated at once; the result is the same.
+  return ret(as()->mlock(args.a[0], args.a[1]));
+}
+
+LINUX_SYSCALL(150, munlock, "px") {
+  if (!args.a[1]) return 0;
+  if (args.a[1] > mm::USER_END || args.a[0] > mm::USER_END - args.a[1]) return -kENOMEM;
+  return ret(as()->munlock(args.a[0], args.a[1]));
+}
+
+namespace {
+// Applies f(start, len) to every VMA (collected first: f takes the lock).
+template <typename F>
+Result<void> each_vma_range(F&& f) {
+  constexpr size_t kBatch = 64;
+  struct Range {
+    uintptr_t start, end;
+  };
+  Range batch[kBatch];
+  uintptr_t from = 0;
+  for (;;) {
+    size_t n = 0;
+    as()->for_each_vma([&](const mm::Vma& v) {
+      if (v.start >= from && n < kBatch) batch[n++] = {v.start, v.end};
+    });
+    for (size_t i = 0; i < n; ++i) TRY(f(batch[i].start, batch[i].end - batch[i].start));
+    if (n < kBatch) return {};
+    from = batch[n - 1].end;
+  }
+}
+}  // namespace
+
+LINUX_SYSCALL(151, mlockall, "x") {
+  uint64_t flags = uint32_t(args.a[0]);
+  if (!flags || (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) || flags == MCL_ONFAULT) return -kEINVAL;
+  if (flags & MCL_CURRENT) {
+    // PROT_NONE areas are locked but not populated (the address space skips them).
+    Result<void> r = each_vma_range([](uintptr_t s, size_t n) { return as()->mlock(s, n); });
+    if (!r.ok()) return to_errno(r.error());
+  }
+  if (flags & MCL_FUTURE) g_lock_future.store(true);
+  return 0;
+}
+
+LINUX_SYSCALL(152, munlockall, "") {
+  g_lock_future.store(false);
+  return ret(each_vma_range([](uintptr_t s, size_t n) { return as()->munlock(s, n); }));
+}
+
+LINUX_SYSCALL(26, msync, "pxx") {
+  uint64_t addr = args.a[0], len = args.a[1], flags = uint32_t(args.a[2]);
+  if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return -kEINVAL;
+  if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return -kEINVAL;
+  if (addr & page_mask) return -kEINVAL;
+  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kENOMEM;
+  // MS_INVALIDATE on a locked range is EBUSY in Linux.
+  if ((flags & MS_INVALIDATE) && len && scan(addr, addr + pg_up(len)).any_locked) return -kEBUSY;
+  return ret(as()->msync(addr, len));
+}
+
+LINUX_SYSCALL(27, mincore, "pxp") {
+  uint64_t addr = args.a[0], len = args.a[1];
+  auto* vec = reinterpret_cast<uint8_t*>(args.a[2]);
+  if (addr & page_mask) return -kEINVAL;
+  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kENOMEM;
+  const uint64_t pages = pg_up(len) / PAGE_SIZE;
+  if (!user_range_ok(vec, pages)) return -kEFAULT;
+  uint8_t buf[256];
+  for (uint64_t done = 0; done < pages;) {
+    uint64_t n = pages - done < sizeof(buf) ? pages - done : sizeof(buf);
+    Result<void> r = as()->mincore(addr + done * PAGE_SIZE, n * PAGE_SIZE, buf);
+    if (!r.ok()) return to_errno(r.error());
+    if (!copy_to_user(vec + done, buf, n).ok()) return -kEFAULT;
+    done += n;
+  }
+  return 0;
 }
 
 }  // namespace capsule::linux_abi

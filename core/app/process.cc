@@ -12,6 +12,7 @@
 #include "capsule/thread.h"
 #include "capsule/time.h"
 #include "capsule/uaccess.h"
+#include "capsule/vdso.h"
 #include "core/app/random.h"
 #include "core/elf/elf.h"
 #include "core/elf/initial_stack.h"
@@ -108,6 +109,9 @@ Result<void> process_exec(const ExecArgs& a) {
   st.placement = mm::Placement::Fixed;
   TRY(as->mmap(st));
   as->set_mmap_base(STACK_TOP - STACK_LIMIT - (1ull << 20));
+  // The vDSO: glibc and musl find clock_gettime & co. through AT_SYSINFO_EHDR.
+  if (auto v = vdso_map(*as); v.ok()) g_process.vdso_base = v.value();
+  else log_warn("exec: no vDSO ({}): time calls take the syscall path", error_name(v.error()));
 
   Process& p = g_process;
   p.as = as;

@@ -98,8 +98,10 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       s.tests[s.test_count++] = value;
     } else if (name == "tsc-khz") {
       uint64_t khz;
-      if (!parse_u64(value, khz) || khz < 1000 || khz > 100000000)
-        return fail(out, "bad value '{}' for --tsc-khz (kHz, 1000..100000000)", value);
+      // 0: not given (the kernel finds the rate itself; the CLI adds no
+      // --tsc-khz of its own when one is there).
+      if (!parse_u64(value, khz) || (khz != 0 && (khz < 1000 || khz > 100000000)))
+        return fail(out, "bad value '{}' for --tsc-khz (kHz, 1000..100000000, or 0 to calibrate)", value);
       s.tsc_khz = khz;
     } else if (name == "log") {
       if (value == "debug") s.log_level = LogLevel::Debug;

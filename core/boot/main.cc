@@ -20,6 +20,8 @@
 #include "core/sched/thread.h"
 #include "core/time/calendar.h"
 #include "drivers/clock/cmos_rtc.h"
+#include "drivers/clock/kvmclock.h"
+#include "drivers/clock/pit.h"
 #include "drivers/serial/uart16550.h"
 #include "fs/initrd/initrd.h"
 #include "linux/syscall.h"
@@ -40,11 +42,54 @@ void run_constructors() {
   for (auto* f = __init_array_start; f < __init_array_end; ++f) (*f)();
 }
 
+// Where the TSC rate came from, logged once the log is set up.
+enum class TscSource { CommandLine, Kvmclock, Cpuid, Pit, Guess };
+TscSource g_tsc_source;
+PitCalibration g_pit;
+
+// In order: the command line (--tsc-khz, which the CLI passes under TCG;
+// --tsc-khz=0 means "not given"), kvmclock under KVM, CPUID 0x15/0x16/
+// 0x40000010, the PIT, and a guess. docs/time.md.
 uint64_t choose_tsc_khz(const BootSettings& s) {
-  if (s.tsc_khz) return s.tsc_khz;
-  if (cpu_features().tsc_khz_cpuid) return cpu_features().tsc_khz_cpuid;
+  if (s.tsc_khz) {
+    g_tsc_source = TscSource::CommandLine;
+    return s.tsc_khz;
+  }
+  if (kvmclock_init_cpu(0)) {
+    if (uint64_t khz = kvmclock_tsc_khz()) {
+      g_tsc_source = TscSource::Kvmclock;
+      return khz;
+    }
+  }
+  if (cpu_features().tsc_khz_cpuid) {
+    g_tsc_source = TscSource::Cpuid;
+    return cpu_features().tsc_khz_cpuid;
+  }
+  g_pit = pit_calibrate_tsc();
+  if (g_pit.tsc_khz) {
+    g_tsc_source = TscSource::Pit;
+    return g_pit.tsc_khz;
+  }
   // No source: a guess keeps the log readable; docs/time.md explains.
+  g_tsc_source = TscSource::Guess;
   return 2000000;
+}
+
+void log_tsc_source() {
+  uint64_t khz = tsc_khz();
+  switch (g_tsc_source) {
+    case TscSource::CommandLine: log_debug("tsc: {} kHz from the command line", khz); break;
+    case TscSource::Kvmclock: log_info("tsc: {} kHz from kvmclock (pvclock)", khz); break;
+    case TscSource::Cpuid: log_info("tsc: {} kHz from CPUID", khz); break;
+    case TscSource::Pit:
+      log_info("tsc: calibrated against the PIT: {} kHz ({} of {} measurements accepted)", khz,
+               g_pit.accepted, g_pit.attempts);
+      break;
+    case TscSource::Guess:
+      log_warn("tsc: rate unknown ({}); guessing {} kHz: timers will be off (pass --tsc-khz)",
+               g_pit.why, khz);
+      break;
+  }
 }
 
 uint64_t random_seed() {
@@ -98,6 +143,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   bootchart_mark("firmware-to-main");
   log_info("capsule {}: command line \"{}\"", VERSION, g_cmdline_text);
   if (settings.verbose) cpu_report_features();
+  log_tsc_source();
 
   arch_init_boot_cpu();
   bootchart_mark("cpu-tables");
@@ -137,9 +183,13 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   smp_boot_aps();
   bootchart_mark("smp");
 
-  kprint("Capsule {} (x86-64) on {} {}, {} kHz TSC\n", VERSION, cpu_features().vendor,
-         cpu_features().hypervisor[0] ? cpu_features().hypervisor : "bare metal", tsc_khz());
-  print_memory_summary();
+  // With a program to run, the console is the program's: the banner only
+  // with --verbose.
+  if (!settings.argc || settings.verbose) {
+    kprint("Capsule {} (x86-64) on {} {}, {} kHz TSC\n", VERSION, cpu_features().vendor,
+           cpu_features().hypervisor[0] ? cpu_features().hypervisor : "bare metal", tsc_khz());
+    print_memory_summary();
+  }
 
   if (settings.test_count) {
     int failed = 0;

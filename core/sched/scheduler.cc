@@ -239,6 +239,7 @@ namespace {
 void switch_to(PerCpu* c, Thread* prev, Thread* next) {
   if (prev->fpu_area) fpu_save(prev->fpu_area);
   prev->fs_base = x64::read_fs_base();
+  if (prev->as) prev->gs_base = x64::rdmsr(x64::MSR_KERNEL_GS_BASE);
   if (next->on_cpu.exchange(true, std::memory_order_acquire))
   {
     int where = -1;
@@ -257,6 +258,7 @@ void switch_to(PerCpu* c, Thread* prev, Thread* next) {
   }
   if (next->fpu_area) fpu_restore(next->fpu_area);
   x64::write_fs_base(next->fs_base);
+  if (next->as) x64::wrmsr(x64::MSR_KERNEL_GS_BASE, next->gs_base);
   ++c->rq->switches;
   g_switches.fetch_add(1, std::memory_order_relaxed);
   Thread* last = arch_switch(&prev->saved_rsp, next->saved_rsp, prev);
@@ -387,6 +389,17 @@ bool wake(Thread* t, bool drain_local) {
 }  // namespace
 
 bool thread_wake(Thread* t) { return wake(t, true); }
+
+// The flag is stored before the wake-up reads the state, and a waiter
+// announces its block before it reads the flag (both seq_cst): either the
+// waiter sees the flag or this sees it blocked and wakes it.
+void thread_interrupt(Thread* t) {
+  t->interrupt_pending.store(true);
+  wake(t, true);
+  preempt_check();
+}
+bool thread_interrupt_pending(const Thread* t) { return t->interrupt_pending.load(); }
+void thread_clear_interrupt(Thread* t) { t->interrupt_pending.store(false); }
 
 void sched_start_thread(Thread* t) {
   IrqGuard irq;

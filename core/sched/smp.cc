@@ -13,9 +13,11 @@
 #include "capsule/mm.h"
 #include "capsule/percpu.h"
 #include "capsule/smp.h"
+#include "capsule/tlb.h"
 #include "capsule/time.h"
 #include "core/mm/mm_internal.h"
 #include "core/sched/run_queue.h"
+#include "drivers/clock/kvmclock.h"
 
 extern "C" char ap_trampoline_start[], ap_trampoline_end[], ap_trampoline_params[];
 extern "C" char boot_pml4[];
@@ -43,6 +45,7 @@ extern "C" [[noreturn]] void ap_entry(PerCpu* c) {
   cpu_init_features();
   lapic_init_cpu();
   c->apic_id = lapic_id();
+  (void)kvmclock_init_cpu(c->index);  // its own pvclock area, under KVM
   g_ap_started.store(true, std::memory_order_release);
   sched_start_ap();
 }
@@ -108,6 +111,7 @@ unsigned smp_boot_aps() {
     if (start_ap(a.cpus[i].apic_id).ok()) ++started;
   }
   if (started) log_info("smp: {} CPUs online", started + 1);
+  tlb_init();  // page-table changes from now on reach every CPU's TLB
   return started;
 }
 

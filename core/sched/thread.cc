@@ -75,6 +75,8 @@ Result<Thread*> thread_alloc_app(const char* name, void (*fn)(void*), void* arg,
   Thread* t = TRY(thread_alloc(name, fn, arg, o));
   t->as = as;
   t->process = process;
+  // A thread of the application inherits its creator's GS base (clone).
+  if (current_thread()->as) t->gs_base = x64::rdmsr(x64::MSR_KERNEL_GS_BASE);
   return t;
 }
 

@@ -30,6 +30,7 @@ struct Thread {
   KernelStack stack;
   void* fpu_area = nullptr;        // XSAVE area, when uses_fpu
   uint64_t fs_base = 0;
+  uint64_t gs_base = 0;            // the application's (MSR_KERNEL_GS_BASE while in the kernel)
   void (*entry)(void*) = nullptr;
   void* arg = nullptr;
   uint32_t id = 0;
@@ -47,6 +48,7 @@ struct Thread {
   Timer sleep_timer;
   RunQueue* timer_rq = nullptr;
   std::atomic<bool> timed_out{false};
+  std::atomic<bool> interrupt_pending{false};  // thread_interrupt(); see capsule/thread.h
   ListNode all_node;
   // The application this thread runs (nullptr for kernel threads): its
   // page table is loaded when the thread is switched in.

@@ -6,12 +6,21 @@
 
 namespace capsule {
 
+// Called on each spin of a contended lock, interrupts on or off: lets a CPU
+// that waits here with interrupts off still serve requests other CPUs wait
+// for (TLB shoot-downs, core/sched/tlb.cc), which would otherwise deadlock
+// against a lock holder that is waiting for them. nullptr until installed.
+inline std::atomic<void (*)()> spin_wait_hook{nullptr};
+
 class SpinLock {
  public:
   void lock() {
     for (;;) {
       if (!locked_.exchange(true, std::memory_order_acquire)) return;
-      while (locked_.load(std::memory_order_relaxed)) asm volatile("pause");
+      while (locked_.load(std::memory_order_relaxed)) {
+        asm volatile("pause");
+        if (auto h = spin_wait_hook.load(std::memory_order_relaxed)) h();
+      }
     }
   }
   bool try_lock() { return !locked_.exchange(true, std::memory_order_acquire); }

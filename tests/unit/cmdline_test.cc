@@ -42,6 +42,17 @@ TEST(Cmdline, KernelOptions) {
   EXPECT_EQ(s.tsc_khz, 2596000u);
 }
 
+TEST(Cmdline, TscKhzZeroMeansCalibrate) {
+  Parsed p;
+  parse("--tsc-khz=0", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_EQ(p.r.settings.tsc_khz, 0u);  // not given: kvmclock, CPUID or the PIT
+  Parsed q;
+  parse("--tsc-khz=999", q);
+  EXPECT_FALSE(q.r.ok);  // below 1 MHz and not 0
+  EXPECT_NE(std::string(q.r.error).find("or 0 to calibrate"), std::string::npos);
+}
+
 TEST(Cmdline, ProgramAndQuotes) {
   Parsed p;
   parse("--env=HOME=/root -- /bin/echo \"hello world\" a\\\"b --verbose", p);

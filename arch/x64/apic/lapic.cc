@@ -105,14 +105,31 @@ void lapic_timer_init(uint8_t vector) {
   wr(TIMER_DIV, 0xb);  // divide by 1
   wr(LVT_TIMER, vector | (1u << 16));  // one-shot, masked while calibrating
   if (!g_ticks_per_ms) {
-    // Count down for 1 ms of TSC time. Both clocks run from the host under
-    // TCG; on hardware the bus clock is fixed, so once per boot is enough.
-    wr(TIMER_INIT, 0xffffffff);
-    uint64_t start = x64::rdtsc();
+    // Count down for about 1 ms of TSC time. Both clocks run from the host
+    // under TCG; on hardware the bus clock is fixed, so once per boot is
+    // enough. Each end is read as TSC, count, TSC and redone if the pair
+    // took long: a vCPU descheduled between the two reads (a busy host)
+    // would otherwise inflate the rate by the time it was away — once by
+    // 9x, making every timer fire 9x late.
     uint64_t khz = tsc_khz();
-    while (x64::rdtsc() - start < khz) x64::pause();
-    uint32_t left = rd(TIMER_CUR);
-    g_ticks_per_ms = 0xffffffffull - left;
+    uint64_t max_gap = khz / 50 ? khz / 50 : 1;  // 20 us of TSC
+    auto sample = [&](uint64_t& tsc, uint32_t& count) {
+      for (int i = 0; i < 100; ++i) {
+        uint64_t a = x64::rdtsc();
+        count = rd(TIMER_CUR);
+        uint64_t b = x64::rdtsc();
+        tsc = a + (b - a) / 2;
+        if (b - a <= max_gap) return;
+      }
+    };
+    wr(TIMER_INIT, 0xffffffff);
+    uint64_t t0, t1;
+    uint32_t c0, c1;
+    sample(t0, c0);
+    while (x64::rdtsc() - t0 < khz) x64::pause();
+    sample(t1, c1);
+    uint64_t dt = t1 - t0;
+    g_ticks_per_ms = dt ? uint64_t(c0 - c1) * khz / dt : 0;
     if (!g_ticks_per_ms) g_ticks_per_ms = 1000000;  // a timer that did not count: assume 1 GHz
     log_info("lapic: timer {} ticks/ms", g_ticks_per_ms);
   }

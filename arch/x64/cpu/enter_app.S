@@ -5,6 +5,7 @@
     .section .text
     .globl _ZN7capsule17enter_applicationEmm
 _ZN7capsule17enter_applicationEmm:
+    cli
     movq %rsi, %rsp
     movq %rdi, %rcx
     xorl %eax, %eax
@@ -21,6 +22,8 @@ _ZN7capsule17enter_applicationEmm:
     xorl %r13d, %r13d
     xorl %r14d, %r14d
     xorl %r15d, %r15d
-    pushq $0x202            /* RFLAGS: IF */
+    pushq $0x2              /* RFLAGS: clean, IF set below */
     popfq
+    swapgs                  /* the application's GS base (0 at start) */
+    sti                     /* shadow: no interrupt before the jump */
     jmp *%rcx

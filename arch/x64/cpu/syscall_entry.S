@@ -12,6 +12,8 @@
     .section .text
     .globl syscall_entry
 syscall_entry:
+    swapgs                  /* the kernel's per-CPU GS; the application's
+                               goes to MSR_KERNEL_GS_BASE until we return */
     movq %rsp, %gs:24
     movq %gs:16, %rsp
     pushq %gs:24            /* rsp */
@@ -57,9 +59,16 @@ syscall_entry:
     popq %rax
     popq %rcx               /* rip */
     popq %r11               /* rflags */
+    /* Restore RFLAGS but IF, switch stack and GS with interrupts still off,
+     * then STI: its one-instruction shadow makes the jump happen before any
+     * interrupt can see the application's GS with a kernel RIP. */
+    btrq $9, %r11
     pushq %r11
     popfq
+    btsq $9, %r11           /* R11 = RFLAGS, as the Linux ABI says */
     popq %rsp               /* the application's stack */
+    swapgs
+    sti
     jmp *%rcx
 
 1:  /* Full return through an iretq frame built in place of rip/rflags/rsp. */
@@ -89,4 +98,5 @@ syscall_entry:
     movq 40+12*8(%rsp), %rsi
     movq 40+13*8(%rsp), %rdi
     movq 40+14*8(%rsp), %rax
+    swapgs                  /* interrupts are off until iretq loads RFLAGS */
     iretq

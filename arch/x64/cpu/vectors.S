@@ -28,7 +28,13 @@ trap_stubs:
     .org trap_stubs + 256 * 16, 0xcc
 
 trap_common:
-    pushq %rax
+    /* GS: the kernel's per-CPU base while in the kernel, the application's
+     * (ARCH_SET_GS) while it runs. Interrupted application code (a lower-half,
+     * i.e. non-negative, RIP) has the application's loaded: swap. */
+    cmpq $0, 16(%rsp)
+    jl 1f
+    swapgs
+1:  pushq %rax
     pushq %rbx
     pushq %rcx
     pushq %rdx
@@ -73,4 +79,7 @@ trap_common:
     popq %rbx
     popq %rax
     addq $16, %rsp               /* vector and error code */
-    iretq
+    cmpq $0, (%rsp)              /* returning to application code? */
+    jl 3f
+    swapgs
+3:  iretq

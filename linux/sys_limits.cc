@@ -1,0 +1,386 @@
+// Limits and process attributes: prlimit64/getrlimit/setrlimit, sysinfo,
+// prctl, getpriority/setpriority, the sched_* policy queries, getrandom,
+// rseq (ENOSYS: libcs cope). docs/syscalls.md.
+#include <atomic>
+
+#include "capsule/address_space.h"
+#include "capsule/mm.h"
+#include "capsule/process.h"
+#include "capsule/thread.h"
+#include "capsule/time.h"
+#include "capsule/uaccess.h"
+#include "core/app/random.h"
+#include "core/sched/thread.h"
+#include "core/sync/spinlock.h"
+#include "linux/identity.h"
+#include "linux/syscall.h"
+#include "linux/thread_state.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+template <typename T>
+bool put(uint64_t uaddr, const T& v) {
+  return copy_to_user(reinterpret_cast<void*>(uaddr), &v, sizeof(T)).ok();
+}
+template <typename T>
+bool get(uint64_t uaddr, T& v) {
+  return copy_from_user(&v, reinterpret_cast<const void*>(uaddr), sizeof(T)).ok();
+}
+
+int own_pid() { return current_process() ? current_process()->pid : 1; }
+bool is_self(int64_t pid) { return pid == 0 || pid == own_pid() || pid == current_tid(); }
+
+// ---- resource limits ------------------------------------------------------
+
+struct Rlim {
+  uint64_t cur, max;
+};
+constexpr uint64_t L_NR_OPEN = 1u << 20;  // fs.nr_open: the ceiling for L_RLIMIT_NOFILE
+
+SpinLock g_rl_lock;
+Rlim g_rl[L_RLIM_NLIMITS];
+bool g_rl_ready;
+
+// Linux's defaults for a process started by the kernel (init's limits).
+void rl_init_locked() {
+  if (g_rl_ready) return;
+  constexpr uint64_t INF = L_RLIM_INFINITY;
+  // max_threads as Linux sizes it: a quarter... of RAM in 16 KiB stacks x 8.
+  uint64_t threads = memory_stats().total_bytes / (8 * KSTACK_SIZE);
+  if (threads < 20) threads = 20;
+  const uint64_t half = threads / 2;
+  g_rl[L_RLIMIT_CPU] = {INF, INF};
+  g_rl[L_RLIMIT_FSIZE] = {INF, INF};
+  g_rl[L_RLIMIT_DATA] = {INF, INF};
+  g_rl[L_RLIMIT_STACK] = {8ull << 20, INF};
+  g_rl[L_RLIMIT_CORE] = {0, INF};
+  g_rl[L_RLIMIT_RSS] = {INF, INF};
+  g_rl[L_RLIMIT_NPROC] = {half, half};
+  g_rl[L_RLIMIT_NOFILE] = {1024, 4096};
+  g_rl[L_RLIMIT_MEMLOCK] = {8ull << 20, 8ull << 20};
+  g_rl[L_RLIMIT_AS] = {INF, INF};
+  g_rl[L_RLIMIT_LOCKS] = {INF, INF};
+  g_rl[L_RLIMIT_SIGPENDING] = {half, half};
+  g_rl[L_RLIMIT_MSGQUEUE] = {819200, 819200};
+  g_rl[L_RLIMIT_NICE] = {0, 0};
+  g_rl[L_RLIMIT_RTPRIO] = {0, 0};
+  g_rl[L_RLIMIT_RTTIME] = {INF, INF};
+  g_rl_ready = true;
+}
+
+// The common core of prlimit64, getrlimit, setrlimit: old receives the
+// previous value; new_lim (if any) is checked and applied.
+int64_t do_prlimit(unsigned resource, const Rlim* new_lim, Rlim* old) {
+  if (resource >= L_RLIM_NLIMITS) return -kEINVAL;
+  if (new_lim) {
+    if (new_lim->cur > new_lim->max) return -kEINVAL;
+    if (resource == L_RLIMIT_NOFILE && new_lim->max > L_NR_OPEN) return -kEPERM;
+  }
+  SpinGuard g(g_rl_lock);
+  rl_init_locked();
+  Rlim& r = g_rl[resource];
+  if (new_lim && new_lim->max > r.max && !current_privileged()) return -kEPERM;  // CAP_SYS_RESOURCE
+  if (old) *old = r;
+  if (new_lim) r = *new_lim;
+  return 0;
+}
+
+// ---- prctl state ----------------------------------------------------------
+
+std::atomic<int> g_pdeathsig{0};
+std::atomic<int> g_dumpable{1};
+std::atomic<int> g_keepcaps{0};
+std::atomic<int> g_no_new_privs{0};
+std::atomic<int> g_subreaper{0};
+std::atomic<int> g_thp_disable{0};
+std::atomic<uint64_t> g_timerslack{50000};
+constexpr int CAP_LAST_CAP = 40;  // Linux 6.1: CAP_CHECKPOINT_RESTORE
+
+}  // namespace
+
+uint64_t rlimit_cur(int resource) {
+  SpinGuard g(g_rl_lock);
+  rl_init_locked();
+  return resource >= 0 && resource < L_RLIM_NLIMITS ? g_rl[resource].cur : L_RLIM_INFINITY;
+}
+uint64_t rlimit_max(int resource) {
+  SpinGuard g(g_rl_lock);
+  rl_init_locked();
+  return resource >= 0 && resource < L_RLIM_NLIMITS ? g_rl[resource].max : L_RLIM_INFINITY;
+}
+
+LINUX_SYSCALL(302, prlimit64, "ddpp") {
+  const int64_t pid = int32_t(args.a[0]);
+  Rlim nl, ol;
+  const bool has_new = args.a[2] != 0;
+  if (has_new && !get(args.a[2], nl)) return -kEFAULT;
+  if (!is_self(pid)) return -kESRCH;
+  int64_t r = do_prlimit(uint32_t(args.a[1]), has_new ? &nl : nullptr, args.a[3] ? &ol : nullptr);
+  if (r) return r;
+  if (args.a[3] && !put(args.a[3], ol)) return -kEFAULT;
+  return 0;
+}
+
+LINUX_SYSCALL(97, getrlimit, "dp") {
+  Rlim ol;
+  int64_t r = do_prlimit(uint32_t(args.a[0]), nullptr, &ol);
+  if (r) return r;
+  return put(args.a[1], ol) ? 0 : -kEFAULT;
+}
+
+LINUX_SYSCALL(160, setrlimit, "dp") {
+  Rlim nl;
+  if (!get(args.a[1], nl)) return -kEFAULT;
+  return do_prlimit(uint32_t(args.a[0]), &nl, nullptr);
+}
+
+// ---- sysinfo ----------------------------------------------------------------
+
+LINUX_SYSCALL(99, sysinfo, "p") {
+  struct Sysinfo {
+    int64_t uptime;
+    uint64_t loads[3];
+    uint64_t totalram, freeram, sharedram, bufferram, totalswap, freeswap;
+    uint16_t procs, pad;
+    uint64_t totalhigh, freehigh;
+    uint32_t mem_unit;
+  };
+  static_assert(sizeof(Sysinfo) == 112);
+  Sysinfo s = {};
+  const uint64_t up = uptime_ns();
+  s.uptime = int64_t((up + 999999999) / 1000000000);  // Linux rounds up
+  MemoryStats m = memory_stats();
+  s.totalram = m.total_bytes;
+  s.freeram = m.free_bytes;
+  Process* p = current_process();
+  s.procs = uint16_t(p ? p->thread_count.load() : 1);
+  s.mem_unit = 1;
+  return put(args.a[0], s) ? 0 : -kEFAULT;
+}
+
+// ---- prctl ------------------------------------------------------------------
+
+LINUX_SYSCALL(157, prctl, "dxxxx") {
+  enum : uint64_t {
+    PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4,
+    PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_GET_TIMING = 13, PR_SET_TIMING = 14,
+    PR_SET_NAME = 15, PR_GET_NAME = 16, PR_GET_SECCOMP = 21, PR_CAPBSET_READ = 23,
+    PR_CAPBSET_DROP = 24, PR_GET_TSC = 25, PR_SET_TSC = 26, PR_GET_SECUREBITS = 27,
+    PR_SET_SECUREBITS = 28, PR_SET_TIMERSLACK = 29, PR_GET_TIMERSLACK = 30,
+    PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38,
+    PR_GET_NO_NEW_PRIVS = 39, PR_GET_TID_ADDRESS = 40, PR_SET_THP_DISABLE = 41,
+    PR_GET_THP_DISABLE = 42, PR_CAP_AMBIENT = 47, PR_SET_VMA = 0x53564d41,
+    PR_SET_PTRACER = 0x59616d61,
+  };
+  const uint64_t opt = uint32_t(args.a[0]), a2 = args.a[1], a3 = args.a[2], a4 = args.a[3], a5 = args.a[4];
+  switch (opt) {
+    case PR_SET_PDEATHSIG:
+      if (a2 > 64) return -kEINVAL;
+      g_pdeathsig.store(int(a2));
+      return 0;
+    case PR_GET_PDEATHSIG:
+      return put(a2, g_pdeathsig.load()) ? 0 : -kEFAULT;
+    case PR_GET_DUMPABLE:
+      return g_dumpable.load();
+    case PR_SET_DUMPABLE:
+      if (a2 != 0 && a2 != 1) return -kEINVAL;
+      g_dumpable.store(int(a2));
+      return 0;
+    case PR_GET_KEEPCAPS:
+      return g_keepcaps.load();
+    case PR_SET_KEEPCAPS:
+      if (a2 > 1) return -kEINVAL;
+      g_keepcaps.store(int(a2));
+      return 0;
+    case PR_GET_TIMING:
+      return 0;  // PR_TIMING_STATISTICAL
+    case PR_SET_TIMING:
+      return a2 == 0 ? 0 : -kEINVAL;
+    case PR_SET_NAME: {
+      // Up to 15 bytes, read one at a time so that a name ending at the end
+      // of a mapping is fine, as in Linux.
+      char name[16] = {};
+      for (size_t i = 0; i < 15; ++i) {
+        if (!copy_from_user(&name[i], reinterpret_cast<const char*>(a2) + i, 1).ok()) return -kEFAULT;
+        if (!name[i]) break;
+      }
+      name[15] = 0;
+      LinuxThread* lt = linux_thread();
+      if (!lt) return -kENOMEM;
+      for (size_t i = 0; i < 16; ++i) lt->name[i] = name[i];
+      Process* p = current_process();
+      if (p && p->main_thread == thread_current())
+        for (size_t i = 0; i < 16; ++i) p->comm[i] = name[i];
+      return 0;
+    }
+    case PR_GET_NAME: {
+      char name[16] = {};
+      LinuxThread* lt = linux_thread();
+      const char* src = lt && lt->name[0] ? lt->name : (current_process() ? current_process()->comm : "");
+      for (size_t i = 0; i < 15 && src[i]; ++i) name[i] = src[i];
+      return copy_to_user(reinterpret_cast<void*>(a2), name, sizeof(name)).ok() ? 0 : -kEFAULT;
+    }
+    case PR_GET_SECCOMP:
+      return 0;
+    case PR_CAPBSET_READ:
+      return a2 <= CAP_LAST_CAP ? 1 : -kEINVAL;
+    case PR_CAPBSET_DROP:
+      if (a2 > CAP_LAST_CAP) return -kEINVAL;
+      return current_privileged() ? 0 : -kEPERM;
+    case PR_GET_TSC:
+      return put(a2, int32_t(1)) ? 0 : -kEFAULT;  // PR_TSC_ENABLE
+    case PR_SET_TSC:
+      return a2 == 1 ? 0 : -kEINVAL;  // rdtsc cannot be made to fault here
+    case PR_GET_SECUREBITS:
+      return 0;
+    case PR_SET_SECUREBITS:
+      return current_privileged() ? 0 : -kEPERM;
+    case PR_SET_TIMERSLACK:
+      g_timerslack.store(a2 ? a2 : 50000);
+      return 0;
+    case PR_GET_TIMERSLACK:
+      return int64_t(g_timerslack.load());
+    case PR_SET_CHILD_SUBREAPER:
+      g_subreaper.store(a2 ? 1 : 0);
+      return 0;
+    case PR_GET_CHILD_SUBREAPER:
+      return put(a2, int32_t(g_subreaper.load())) ? 0 : -kEFAULT;
+    case PR_SET_NO_NEW_PRIVS:
+      if (a2 != 1 || a3 || a4 || a5) return -kEINVAL;
+      g_no_new_privs.store(1);
+      return 0;
+    case PR_GET_NO_NEW_PRIVS:
+      if (a2 || a3 || a4 || a5) return -kEINVAL;
+      return g_no_new_privs.load();
+    case PR_GET_TID_ADDRESS: {
+      LinuxThread* lt = linux_thread();
+      uint64_t v = lt ? lt->clear_child_tid : 0;
+      return put(a2, v) ? 0 : -kEFAULT;
+    }
+    case PR_SET_THP_DISABLE:
+      if (a3 || a4 || a5) return -kEINVAL;
+      g_thp_disable.store(a2 ? 1 : 0);
+      return 0;
+    case PR_GET_THP_DISABLE:
+      if (a2 || a3 || a4 || a5) return -kEINVAL;
+      return g_thp_disable.load();
+    case PR_CAP_AMBIENT:
+      // No ambient capabilities: IS_SET (1) answers 0 for a valid cap,
+      // CLEAR_ALL (4) succeeds, RAISE (2) is not allowed, LOWER (3) is a no-op.
+      switch (a2) {
+        case 1: return a3 <= CAP_LAST_CAP ? 0 : -kEINVAL;
+        case 2: return -kEPERM;
+        case 3: return a3 <= CAP_LAST_CAP ? 0 : -kEINVAL;
+        case 4: return 0;
+        default: return -kEINVAL;
+      }
+    case PR_SET_VMA:
+      return a2 == 0 ? 0 : -kEINVAL;  // PR_SET_VMA_ANON_NAME: accepted, names are not kept
+    case PR_SET_PTRACER:
+      return 0;
+    default:
+      return -kEINVAL;
+  }
+}
+
+// ---- priorities and scheduling policy ---------------------------------------
+
+namespace {
+constexpr int64_t L_PRIO_PROCESS = 0, L_PRIO_PGRP = 1, L_PRIO_USER = 2;
+
+// The thread `who` names under `which`, or nullptr (ESRCH).
+Thread* prio_target(int64_t which, int64_t who) {
+  Process* p = current_process();
+  if (which == L_PRIO_PROCESS) {
+    if (who == 0 || who == current_tid()) return thread_current();
+    if (p && who == p->pid) return p->main_thread ? p->main_thread : thread_current();
+    return nullptr;
+  }
+  if (which == L_PRIO_PGRP) return (who == 0 || who == own_pid()) ? thread_current() : nullptr;
+  return (who == 0 || uint32_t(who) == current_euid()) ? thread_current() : nullptr;  // L_PRIO_USER
+}
+}  // namespace
+
+LINUX_SYSCALL(140, getpriority, "dd") {
+  const int64_t which = int32_t(args.a[0]), who = int32_t(args.a[1]);
+  if (which < L_PRIO_PROCESS || which > L_PRIO_USER) return -kEINVAL;
+  Thread* t = prio_target(which, who);
+  if (!t) return -kESRCH;
+  return 20 - t->se.nice;  // the syscall returns 40..1 for nice -20..19
+}
+
+LINUX_SYSCALL(141, setpriority, "ddd") {
+  const int64_t which = int32_t(args.a[0]), who = int32_t(args.a[1]);
+  int64_t nice = int32_t(args.a[2]);
+  if (which < L_PRIO_PROCESS || which > L_PRIO_USER) return -kEINVAL;
+  Thread* t = prio_target(which, who);
+  if (!t) return -kESRCH;
+  if (nice < -20) nice = -20;
+  if (nice > 19) nice = 19;
+  // Lowering nice (raising priority) needs CAP_SYS_NICE or L_RLIMIT_NICE.
+  if (nice < t->se.nice && !current_privileged() && 20 - nice > int64_t(rlimit_cur(L_RLIMIT_NICE)))
+    return -kEACCES;
+  thread_set_nice(t, int(nice));
+  return 0;
+}
+
+namespace {
+constexpr int64_t L_SCHED_OTHER = 0, L_SCHED_FIFO = 1, L_SCHED_RR = 2, L_SCHED_BATCH = 3, L_SCHED_IDLE = 5,
+                  L_SCHED_DEADLINE = 6;
+}
+
+LINUX_SYSCALL(145, sched_getscheduler, "d") {
+  const int64_t pid = int32_t(args.a[0]);
+  if (pid < 0) return -kEINVAL;
+  if (!is_self(pid)) return -kESRCH;
+  return L_SCHED_OTHER;
+}
+
+LINUX_SYSCALL(146, sched_get_priority_max, "d") {
+  switch (int32_t(args.a[0])) {
+    case L_SCHED_FIFO: case L_SCHED_RR: return 99;
+    case L_SCHED_OTHER: case L_SCHED_BATCH: case L_SCHED_IDLE: case L_SCHED_DEADLINE: return 0;
+    default: return -kEINVAL;
+  }
+}
+
+LINUX_SYSCALL(147, sched_get_priority_min, "d") {
+  switch (int32_t(args.a[0])) {
+    case L_SCHED_FIFO: case L_SCHED_RR: return 1;
+    case L_SCHED_OTHER: case L_SCHED_BATCH: case L_SCHED_IDLE: case L_SCHED_DEADLINE: return 0;
+    default: return -kEINVAL;
+  }
+}
+
+// ---- getrandom, rseq ----------------------------------------------------------
+
+LINUX_SYSCALL(318, getrandom, "pux") {
+  constexpr uint64_t GRND_NONBLOCK = 1, GRND_RANDOM = 2, GRND_INSECURE = 4;
+  const uint64_t flags = uint32_t(args.a[2]);
+  if (flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) return -kEINVAL;
+  if ((flags & GRND_INSECURE) && (flags & GRND_RANDOM)) return -kEINVAL;
+  // The CSPRNG is seeded at boot: never blocks, GRND_RANDOM draws from the
+  // same generator (as Linux since 5.6). At most MAX_RW_COUNT per call.
+  constexpr uint64_t MAX_RW_COUNT = 0x7ffff000;
+  uint64_t count = args.a[1] < MAX_RW_COUNT ? args.a[1] : MAX_RW_COUNT;
+  auto* dst = reinterpret_cast<uint8_t*>(args.a[0]);
+  uint8_t buf[256];
+  uint64_t done = 0;
+  while (done < count) {
+    const size_t n = count - done < sizeof(buf) ? size_t(count - done) : sizeof(buf);
+    random_bytes(buf, n);
+    if (!copy_to_user(dst + done, buf, n).ok()) {
+      for (auto& b : buf) b = 0;
+      return done ? int64_t(done) : -kEFAULT;
+    }
+    done += n;
+  }
+  for (auto& b : buf) b = 0;  // no key material left on the stack
+  return int64_t(done);
+}
+
+// Restartable sequences: not provided; glibc and musl run without them.
+LINUX_SYSCALL(334, rseq, "puxx") { return -kENOSYS; }
+
+}  // namespace capsule::linux_abi

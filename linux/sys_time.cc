@@ -1,0 +1,355 @@
+// Time: clock_gettime/getres/settime, clock_nanosleep, nanosleep,
+// gettimeofday/settimeofday, time, times, getrusage. docs/syscalls.md.
+//
+// L_CLOCK_MONOTONIC (and BOOTTIME, MONOTONIC_RAW, the COARSE variants: one
+// precise clock, no suspend) is uptime_ns(); L_CLOCK_REALTIME is
+// realtime_ns(), which settimeofday/clock_settime move. CPU-time clocks come
+// from the scheduler's per-thread run time.
+#include "linux/sys_time.h"
+
+#include <atomic>
+
+#include "capsule/address_space.h"
+#include "capsule/process.h"
+#include "capsule/thread.h"
+#include "capsule/time.h"
+#include "capsule/uaccess.h"
+#include "capsule/percpu.h"
+#include "core/sched/run_queue.h"
+#include "core/sched/thread.h"
+#include "core/sync/spinlock.h"
+#include "linux/syscall.h"
+#include "linux/thread_state.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+constexpr int64_t NS = 1000000000;
+constexpr int64_t L_USER_HZ = 100;  // AT_CLKTCK, clock_t units
+
+enum : int64_t {
+  L_CLOCK_REALTIME = 0, L_CLOCK_MONOTONIC = 1, L_CLOCK_PROCESS_CPUTIME_ID = 2, L_CLOCK_THREAD_CPUTIME_ID = 3,
+  L_CLOCK_MONOTONIC_RAW = 4, L_CLOCK_REALTIME_COARSE = 5, L_CLOCK_MONOTONIC_COARSE = 6, L_CLOCK_BOOTTIME = 7,
+  L_CLOCK_REALTIME_ALARM = 8, L_CLOCK_BOOTTIME_ALARM = 9, L_CLOCK_TAI = 11,
+};
+constexpr uint64_t L_TIMER_ABSTIME = 1;
+
+struct Timespec {
+  int64_t tv_sec;
+  int64_t tv_nsec;
+};
+struct Timeval {
+  int64_t tv_sec;
+  int64_t tv_usec;
+};
+struct Timezone {
+  int32_t tz_minuteswest;
+  int32_t tz_dsttime;
+};
+
+std::atomic<SignalPendingFn> g_signal_check{nullptr};
+std::atomic<uint64_t> g_exited_cpu_ns{0};
+std::atomic<bool> g_main_exited{false};
+std::atomic<uint64_t> g_process_cpu_last{0};
+Timezone g_tz{0, 0};
+
+Timespec to_ts(int64_t ns) {
+  Timespec t{ns / NS, ns % NS};
+  if (t.tv_nsec < 0) {
+    t.tv_nsec += NS;
+    t.tv_sec -= 1;
+  }
+  return t;
+}
+bool ts_valid(const Timespec& t) { return t.tv_sec >= 0 && t.tv_nsec >= 0 && t.tv_nsec < NS; }
+int64_t ts_ns(const Timespec& t) {
+  constexpr int64_t max_sec = INT64_MAX / NS - 1;
+  if (t.tv_sec > max_sec) return INT64_MAX;
+  return t.tv_sec * NS + t.tv_nsec;
+}
+
+template <typename T>
+bool put(uint64_t uaddr, const T& v) {
+  return copy_to_user(reinterpret_cast<void*>(uaddr), &v, sizeof(T)).ok();
+}
+template <typename T>
+bool get(uint64_t uaddr, T& v) {
+  return copy_from_user(&v, reinterpret_cast<const void*>(uaddr), sizeof(T)).ok();
+}
+
+// A thread's CPU time. The scheduler charges run time at switches and timer
+// interrupts only; for the calling thread the time since the last charge
+// is added, so that a thread running alone (no ticks) still sees its clock
+// advance. (Better done by thread_cpu_time_ns itself: merge note.)
+uint64_t thread_cpu(const Thread* t) {
+  if (t != thread_current()) return thread_cpu_time_ns(t);
+  IrqGuard irq;
+  RunQueue* q = this_cpu()->rq;
+  uint64_t ns = thread_cpu_time_ns(t);
+  const uint64_t now = uptime_ns();
+  if (q && now > q->last_charge_ns) ns += now - q->last_charge_ns;
+  return ns;
+}
+
+// Dynamic CPU clocks (clock_getcpuclockid, pthread_getcpuclockid): a
+// negative id with ~pid (or ~tid) above bit 3, bit 2 for a thread, the low
+// two bits the kind (0 PROF, 1 VIRT, 2 SCHED; 3 is invalid). Only the own
+// process and the calling thread (or the main thread by pid) resolve here.
+enum class CpuClock { Invalid, Process, Thread, MainThread };
+CpuClock decode_cpu_clock(int64_t id) {
+  if (id >= 0 || (id & 3) == 3) return CpuClock::Invalid;
+  const int64_t pid = ~(id >> 3);
+  const bool per_thread = id & 4;
+  Process* p = current_process();
+  const int own_pid = p ? p->pid : 1;
+  if (!per_thread) return (pid == 0 || pid == own_pid) ? CpuClock::Process : CpuClock::Invalid;
+  if (pid == 0 || pid == current_tid()) return CpuClock::Thread;
+  if (pid == own_pid && p && p->main_thread && !g_main_exited.load()) return CpuClock::MainThread;
+  return CpuClock::Invalid;
+}
+
+// The value of clock `id` in ns; false for an unknown clock.
+bool clock_read(int64_t id, int64_t& ns) {
+  switch (id) {
+    case L_CLOCK_REALTIME:
+    case L_CLOCK_REALTIME_COARSE:
+    case L_CLOCK_TAI:
+      ns = realtime_ns();
+      return true;
+    case L_CLOCK_MONOTONIC:
+    case L_CLOCK_MONOTONIC_RAW:
+    case L_CLOCK_MONOTONIC_COARSE:
+    case L_CLOCK_BOOTTIME:
+      ns = int64_t(uptime_ns());
+      return true;
+    case L_CLOCK_PROCESS_CPUTIME_ID:
+      ns = int64_t(process_cpu_time_ns());
+      return true;
+    case L_CLOCK_THREAD_CPUTIME_ID:
+      ns = int64_t(thread_cpu(thread_current()));
+      return true;
+    default:
+      switch (decode_cpu_clock(id)) {
+        case CpuClock::Process: ns = int64_t(process_cpu_time_ns()); return true;
+        case CpuClock::Thread: ns = int64_t(thread_cpu(thread_current())); return true;
+        case CpuClock::MainThread: ns = int64_t(thread_cpu(current_process()->main_thread)); return true;
+        case CpuClock::Invalid: return false;
+      }
+      return false;
+  }
+}
+
+// How a sleep on `id` ends: -EINTR with *remaining_ns, or 0.
+int64_t do_sleep(int64_t id, bool absolute, int64_t req_ns, int64_t* remaining_ns) {
+  const int64_t now_mono = int64_t(uptime_ns());
+  int64_t deadline;  // ns since boot
+  if (!absolute) {
+    deadline = req_ns > INT64_MAX - now_mono ? INT64_MAX : now_mono + req_ns;
+  } else if (id == L_CLOCK_REALTIME || id == L_CLOCK_TAI) {
+    const int64_t delta = req_ns - realtime_ns();
+    deadline = delta <= 0 ? now_mono : (delta > INT64_MAX - now_mono ? INT64_MAX : now_mono + delta);
+  } else {
+    deadline = req_ns;
+  }
+  if (deadline <= now_mono) return 0;
+  if (sleep_until_ns(uint64_t(deadline))) return 0;
+  const int64_t left = deadline - int64_t(uptime_ns());
+  *remaining_ns = left > 0 ? left : 0;
+  return -kEINTR;
+}
+
+}  // namespace
+
+void set_sleep_signal_check(SignalPendingFn fn) { g_signal_check.store(fn); }
+
+bool sleep_until_ns(uint64_t deadline_ns) {
+  Thread* self = thread_current();
+  for (;;) {
+    sched_prepare_block();
+    SignalPendingFn check = g_signal_check.load();
+    if (check && check()) {
+      ThreadState b = ThreadState::Blocked;
+      self->state.compare_exchange_strong(b, ThreadState::Running);
+      return false;
+    }
+    if (!sched_block(deadline_ns)) return true;  // the deadline passed
+    if (uptime_ns() >= deadline_ns) return true;
+    // Woken early: a signal (checked at the top) or a spurious wake-up.
+  }
+}
+
+void account_thread_exit(const Thread* t) {
+  Process* p = current_process();
+  if (p && t == p->main_thread) {
+    if (g_main_exited.exchange(true)) return;
+  }
+  g_exited_cpu_ns.fetch_add(thread_cpu_time_ns(t));
+}
+
+uint64_t process_cpu_time_ns() {
+  // Live threads other than the caller and the main thread are not
+  // enumerable from here; they are counted once they exit
+  // (account_thread_exit). Kept monotonic.
+  Process* p = current_process();
+  Thread* self = thread_current();
+  uint64_t sum = g_exited_cpu_ns.load();
+  if (p && p->main_thread && !g_main_exited.load() && p->main_thread != self) sum += thread_cpu(p->main_thread);
+  sum += thread_cpu(self);
+  uint64_t last = g_process_cpu_last.load();
+  while (sum > last && !g_process_cpu_last.compare_exchange_weak(last, sum)) {
+  }
+  return sum > last ? sum : last;
+}
+
+LINUX_SYSCALL(228, clock_gettime, "dp") {
+  int64_t ns;
+  if (!clock_read(int32_t(args.a[0]), ns)) return -kEINVAL;
+  return put(args.a[1], to_ts(ns)) ? 0 : -kEFAULT;
+}
+
+LINUX_SYSCALL(229, clock_getres, "dp") {
+  int64_t ns;
+  if (!clock_read(int32_t(args.a[0]), ns)) return -kEINVAL;
+  if (!args.a[1]) return 0;
+  return put(args.a[1], Timespec{0, 1}) ? 0 : -kEFAULT;  // every clock here is precise to 1 ns
+}
+
+LINUX_SYSCALL(227, clock_settime, "dp") {
+  const int64_t id = int32_t(args.a[0]);  // clockid_t is an int
+  Timespec t;
+  if (!get(args.a[1], t)) return -kEFAULT;
+  int64_t ignored;
+  if (!clock_read(id, ignored)) return -kEINVAL;
+  if (id != L_CLOCK_REALTIME) return -kEINVAL;  // only the wall clock can be set
+  if (!ts_valid(t)) return -kEINVAL;
+  time_set_realtime(ts_ns(t));
+  return 0;
+}
+
+namespace {
+// Sleeping on the process CPU clock: wake up when the process has used
+// `target` ns of CPU. Polls with wall-clock sleeps of the CPU time still
+// missing (the process cannot use CPU time faster than that per thread).
+int64_t cpu_sleep(bool absolute, int64_t req_ns, int64_t* remaining_ns) {
+  const int64_t start = int64_t(process_cpu_time_ns());
+  const int64_t target = absolute ? req_ns : (req_ns > INT64_MAX - start ? INT64_MAX : start + req_ns);
+  for (;;) {
+    const int64_t now = int64_t(process_cpu_time_ns());
+    if (now >= target) return 0;
+    int64_t step = target - now;
+    if (step < 1000000) step = 1000000;
+    if (!sleep_until_ns(uptime_ns() + uint64_t(step))) {
+      const int64_t left = target - int64_t(process_cpu_time_ns());
+      *remaining_ns = left > 0 ? left : 0;
+      return -kEINTR;
+    }
+  }
+}
+}  // namespace
+
+LINUX_SYSCALL(230, clock_nanosleep, "dxpp") {
+  const int64_t id = int32_t(args.a[0]);  // clockid_t is an int
+  const bool absolute = uint32_t(args.a[1]) & L_TIMER_ABSTIME;  // other flag bits are ignored (Linux)
+  bool cpu = false;
+  switch (id) {
+    case L_CLOCK_REALTIME: case L_CLOCK_MONOTONIC: case L_CLOCK_BOOTTIME: case L_CLOCK_TAI:
+      break;
+    case L_CLOCK_PROCESS_CPUTIME_ID:
+      cpu = true;
+      break;
+    default: {
+      int64_t ignored;
+      if (!clock_read(id, ignored)) return -kEINVAL;
+      if (id < 0) {  // a dynamic CPU clock: the process's can be slept on, a thread's not
+        if (id & 4) return -kEINVAL;
+        cpu = true;
+        break;
+      }
+      return -kEOPNOTSUPP;  // THREAD_CPUTIME_ID, MONOTONIC_RAW, the COARSE clocks
+    }
+  }
+  Timespec req;
+  if (!get(args.a[2], req)) return -kEFAULT;
+  if (!ts_valid(req)) return -kEINVAL;
+  int64_t left = 0;
+  int64_t r = cpu ? cpu_sleep(absolute, ts_ns(req), &left) : do_sleep(id, absolute, ts_ns(req), &left);
+  if (r == -kEINTR && !absolute && args.a[3] && !put(args.a[3], to_ts(left))) return -kEFAULT;
+  return r;
+}
+
+LINUX_SYSCALL(35, nanosleep, "pp") {
+  Timespec req;
+  if (!get(args.a[0], req)) return -kEFAULT;
+  if (!ts_valid(req)) return -kEINVAL;
+  int64_t left = 0;
+  int64_t r = do_sleep(L_CLOCK_MONOTONIC, false, ts_ns(req), &left);
+  if (r == -kEINTR && args.a[1] && !put(args.a[1], to_ts(left))) return -kEFAULT;
+  return r;
+}
+
+LINUX_SYSCALL(96, gettimeofday, "pp") {
+  if (args.a[0]) {
+    Timespec t = to_ts(realtime_ns());
+    if (!put(args.a[0], Timeval{t.tv_sec, t.tv_nsec / 1000})) return -kEFAULT;
+  }
+  if (args.a[1] && !put(args.a[1], g_tz)) return -kEFAULT;
+  return 0;
+}
+
+LINUX_SYSCALL(164, settimeofday, "pp") {
+  Timeval tv{};
+  Timezone tz{};
+  if (args.a[0] && !get(args.a[0], tv)) return -kEFAULT;
+  if (args.a[1] && !get(args.a[1], tz)) return -kEFAULT;
+  if (args.a[0] && (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000)) return -kEINVAL;
+  if (args.a[1] && (tz.tz_minuteswest < -15 * 60 || tz.tz_minuteswest > 15 * 60)) return -kEINVAL;
+  if (args.a[1]) g_tz = tz;
+  if (args.a[0]) time_set_realtime(ts_ns(Timespec{tv.tv_sec, tv.tv_usec * 1000}));
+  return 0;
+}
+
+LINUX_SYSCALL(201, time, "p") {
+  const int64_t s = to_ts(realtime_ns()).tv_sec;
+  if (args.a[0] && !put(args.a[0], s)) return -kEFAULT;
+  return s;
+}
+
+LINUX_SYSCALL(100, times, "p") {
+  struct Tms {
+    int64_t utime, stime, cutime, cstime;
+  };
+  if (args.a[0]) {
+    Tms t{int64_t(process_cpu_time_ns() / (NS / L_USER_HZ)), 0, 0, 0};
+    if (!put(args.a[0], t)) return -kEFAULT;
+  }
+  return int64_t(uptime_ns() / (NS / L_USER_HZ));
+}
+
+LINUX_SYSCALL(98, getrusage, "dp") {
+  enum : int64_t { L_RUSAGE_SELF = 0, L_RUSAGE_CHILDREN = -1, L_RUSAGE_THREAD = 1 };
+  struct Rusage {
+    Timeval utime, stime;
+    int64_t maxrss, ixrss, idrss, isrss, minflt, majflt, nswap, inblock, oublock, msgsnd, msgrcv,
+        nsignals, nvcsw, nivcsw;
+  };
+  static_assert(sizeof(Rusage) == 144);
+  static std::atomic<uint64_t> max_rss_pages{0};
+  const int64_t who = int32_t(args.a[0]);
+  if (who != L_RUSAGE_SELF && who != L_RUSAGE_CHILDREN && who != L_RUSAGE_THREAD) return -kEINVAL;
+  Rusage u = {};
+  if (who != L_RUSAGE_CHILDREN) {  // no child processes yet: all zero
+    uint64_t cpu = who == L_RUSAGE_SELF ? process_cpu_time_ns() : thread_cpu(thread_current());
+    u.utime = Timeval{int64_t(cpu / NS), int64_t(cpu % NS / 1000)};
+    Process* p = current_process();
+    if (p && p->as) {
+      uint64_t rss = p->as->resident_pages(), m = max_rss_pages.load();
+      while (rss > m && !max_rss_pages.compare_exchange_weak(m, rss)) {
+      }
+      u.maxrss = int64_t((rss > m ? rss : m) * (PAGE_SIZE / 1024));  // KiB
+      u.minflt = int64_t(p->as->fault_count());
+    }
+  }
+  return put(args.a[1], u) ? 0 : -kEFAULT;
+}
+
+}  // namespace capsule::linux_abi
