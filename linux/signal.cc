@@ -34,8 +34,10 @@
 #include "capsule/uaccess.h"
 #include "arch/x64/cpu/trap_frame.h"
 #include "core/mm/vma.h"
+#include "core/sched/run_queue.h"
 #include "core/sched/thread.h"
 #include "linux/signal_internal.h"
+#include "linux/sys_time.h"
 
 namespace capsule::linux_abi {
 
@@ -434,6 +436,14 @@ bool do_signal(LinuxThread* lt, SignalThread* st, Regs& r, int64_t restart, uint
   return changed;
 }
 
+// The scheduler's sticky interrupt flag follows "a signal is deliverable":
+// cleared once none is, set again if one raced in.
+void sync_interrupt_flag(Thread* t, const LinuxThread* lt) {
+  if (!thread_interrupt_pending(t)) return;
+  thread_clear_interrupt(t);
+  if (signal_deliverable(lt)) thread_interrupt(t);
+}
+
 bool is_restart_code(int64_t r) { return r == -kERESTARTSYS || r == -kERESTARTNOINTR || r == -kERESTARTNOHAND; }
 
 void on_syscall_return(SyscallArgs& args, int64_t result) {
@@ -441,7 +451,7 @@ void on_syscall_return(SyscallArgs& args, int64_t result) {
   auto* lt = lt_of(t);
   bool restart = !args.full_return && is_restart_code(result);
   if (!restart && lt && lt->signal && lt->signal->registered && !lt->signal->restore_mask &&
-      !signal_deliverable(lt))
+      !signal_deliverable(lt) && !thread_interrupt_pending(t))
     return;  // the common case: nothing to do
   SignalThread* st = state_of(t, &lt);
   if (!st) return;
@@ -450,6 +460,7 @@ void on_syscall_return(SyscallArgs& args, int64_t result) {
     to_syscall(*args.frame, r);
     args.full_return = true;
   }
+  sync_interrupt_flag(t, lt);
 }
 
 bool irq_pending() {
@@ -464,6 +475,7 @@ void on_irq_return(x64::TrapFrame& f) {
   if (!st) return;
   Regs r = from_trap(f);
   if (do_signal(lt, st, r, 0, 0)) to_trap(f, r);
+  sync_interrupt_flag(thread_current(), lt);
 }
 
 const AppReturnHook g_return_hook = {irq_pending, on_irq_return};
@@ -561,8 +573,8 @@ void on_app_exception(x64::TrapFrame& f, uint64_t cr2) {
 }
 
 void kick(Thread* t) {
+  thread_interrupt(t);  // sticky flag + wake: interruptible waits (futex, ...) return EINTR
   if (t == current_thread()) return;
-  if (thread_wake(t)) return;
   if (!t->on_cpu.load(std::memory_order_acquire)) return;  // will see it at its next return
   uint8_t v = kick_vector();
   if (!v) return;
@@ -612,6 +624,7 @@ struct Init {
     set_syscall_return_hook(on_syscall_return);
     arch_set_app_exception_handler(on_app_exception);
     arch_set_app_return_hook(&g_return_hook);
+    set_sleep_signal_check(signal_pending_current);  // nanosleep, clock_nanosleep
   }
 };
 Init g_init;
@@ -851,7 +864,15 @@ void signal_thread_exit(Thread* t) {
 uint64_t signal_process_cpu_ns() {
   SpinGuard g(g_sig_lock);
   uint64_t sum = 0;
-  for (size_t i = 0; i < g_nthreads; ++i) sum += thread_cpu_time_ns(g_threads[i]);
+  uint64_t now = uptime_ns();
+  for (size_t i = 0; i < g_nthreads; ++i) {
+    Thread* t = g_threads[i];
+    sum += thread_cpu_time_ns(t);
+    // A thread running now has not been charged for its current slice (a
+    // lone thread on a tickless CPU may run for long): add it.
+    PerCpu* c = t->on_cpu.load(std::memory_order_relaxed) ? cpu_by_index(t->se.cpu) : nullptr;
+    if (c && c->current == t && c->rq && now > c->rq->last_charge_ns) sum += now - c->rq->last_charge_ns;
+  }
   return sum;
 }
 
