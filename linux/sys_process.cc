@@ -4,6 +4,7 @@
 #include "capsule/thread.h"
 #include "capsule/uaccess.h"
 #include "core/sched/thread.h"
+#include "linux/signal.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
 
@@ -33,6 +34,7 @@ LINUX_SYSCALL(60, exit, "d") {
   // A thread's exit: CLONE_CHILD_CLEARTID is done by the thread code
   // (linux/sys_thread.cc) when it is installed; here the last thread ends
   // the process.
+  signal_thread_exit(thread_current());  // [signals] no longer a signal target
   Process* p = current_process();
   if (!p || p->thread_count.fetch_sub(1) == 1) process_exit(int(args.a[0] & 0xff));
   thread_exit();

@@ -8,6 +8,8 @@ struct Thread;
 
 namespace capsule::linux_abi {
 
+struct SignalThread;  // linux/signal.cc
+
 struct LinuxThread {
   int tid = 0;
   uintptr_t clear_child_tid = 0;  // set_tid_address / CLONE_CHILD_CLEARTID
@@ -19,6 +21,7 @@ struct LinuxThread {
   uint64_t altstack_size = 0;
   int altstack_flags = 2;         // SS_DISABLE
   char name[16] = {};             // prctl PR_SET_NAME
+  SignalThread* signal = nullptr; // [signals] pending siginfo, sigsuspend mask (linux/signal.cc)
 };
 
 // The calling thread's state, created on first use (nullptr only when out
