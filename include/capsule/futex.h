@@ -1,0 +1,81 @@
+#pragma once
+// Futexes: wait on a 32-bit word of memory until another thread wakes the
+// word (futex(2)). A kernel service with Capsule's own types; linux/'s futex
+// adapter decodes the FUTEX_* command, turns a timeout into an absolute
+// uptime_ns() deadline, and maps the errors to -errno:
+//
+//   Error::Again        EAGAIN     the word did not hold `expected` (or *cmp)
+//   Error::TimedOut     ETIMEDOUT  the deadline passed
+//   Error::Interrupted  EINTR      thread_interrupt() (a signal) broke the wait
+//   Error::Fault        EFAULT     the word is not readable (writable for wake_op)
+//   Error::Invalid      EINVAL     unaligned word, bitset 0, negative count
+//   Error::NotSupported ENOSYS     unknown FUTEX_OP op or comparison
+//
+// Waiters are keyed by (address space, address). Every futex is handled as
+// a private one: with one application per VM and no MAP_SHARED between
+// address spaces yet, FUTEX_PRIVATE_FLAG and shared futexes of the same
+// process reach the same waiters (docs/futex.md has the plan for fork).
+//
+// `as` is the caller's address space, which must be the one loaded on the
+// calling CPU (the word is read through the uaccess helpers, which fault in
+// lazily mapped pages). as == nullptr is the kernel-address mode: uaddr is
+// kernel memory, read directly (in-kernel users and tests).
+#include <cstdint>
+
+#include "lib/result.h"
+
+namespace capsule {
+
+class AddressSpace;
+struct Thread;
+
+constexpr uint32_t FUTEX_BITSET_ANY = 0xffffffffu;  // FUTEX_BITSET_MATCH_ANY
+
+// Sleeps if *uaddr == expected (checked atomically with the enqueue) until a
+// wake whose bitset intersects `bitset`, the deadline (absolute
+// uptime_ns(), 0 = none), or an interrupt. 0 when woken. A wake-up may be
+// spurious from the caller's point of view (the word is re-checked by the
+// libc, as on Linux).
+Result<int> futex_wait(AddressSpace* as, uintptr_t uaddr, uint32_t expected, uint64_t deadline_ns = 0,
+                       uint32_t bitset = FUTEX_BITSET_ANY);
+
+// Wakes up to n waiters of uaddr whose bitset intersects `bitset`, oldest
+// first; returns how many. As Linux, n <= 0 wakes one.
+Result<int> futex_wake(AddressSpace* as, uintptr_t uaddr, int n, uint32_t bitset = FUTEX_BITSET_ANY);
+
+// FUTEX_REQUEUE (cmp == nullptr) and FUTEX_CMP_REQUEUE: wakes up to n_wake
+// waiters of uaddr and moves up to n_requeue of the rest to uaddr2 (they
+// keep sleeping, now on uaddr2). With cmp, *uaddr must equal *cmp
+// (Error::Again otherwise, nothing done). Returns woken + requeued.
+Result<int> futex_requeue(AddressSpace* as, uintptr_t uaddr, int n_wake, uintptr_t uaddr2, int n_requeue,
+                          const uint32_t* cmp);
+
+// FUTEX_WAKE_OP with Linux's encoding of `op` (futex_op_encode): atomically
+// old = *uaddr2; *uaddr2 = old OP oparg; then wakes up to n waiters of
+// uaddr and, if (old CMP cmparg), up to n2 waiters of uaddr2. Returns the
+// total woken.
+Result<int> futex_wake_op(AddressSpace* as, uintptr_t uaddr, int n, uintptr_t uaddr2, int n2, uint32_t op);
+
+// Breaks `t` out of a futex wait with Error::Interrupted (the same as
+// thread_interrupt(t), which every interruptible wait honours).
+void futex_interrupt(Thread* t);
+
+// FUTEX_OP encoding (linux/futex.h, futex(2) "FUTEX_WAKE_OP"):
+//   bits 28..31 op (bit 31: FUTEX_OP_OPARG_SHIFT, oparg = 1 << oparg)
+//   bits 24..27 cmp, bits 12..23 oparg, bits 0..11 cmparg (both signed 12-bit)
+enum class FutexOp : uint32_t { Set = 0, Add = 1, Or = 2, AndNot = 3, Xor = 4 };
+enum class FutexCmp : uint32_t { Eq = 0, Ne = 1, Lt = 2, Le = 3, Gt = 4, Ge = 5 };
+constexpr uint32_t FUTEX_OP_OPARG_SHIFT = 8;  // or-ed into op: oparg is a shift count
+
+constexpr uint32_t futex_op_encode(uint32_t op, int32_t oparg, FutexCmp cmp, int32_t cmparg) {
+  return ((op & 15) << 28) | ((uint32_t(cmp) & 15) << 24) | ((uint32_t(oparg) & 0xfff) << 12) |
+         (uint32_t(cmparg) & 0xfff);
+}
+constexpr uint32_t futex_op_encode(FutexOp op, int32_t oparg, FutexCmp cmp, int32_t cmparg) {
+  return futex_op_encode(uint32_t(op), oparg, cmp, cmparg);
+}
+
+// Waiters queued on a word right now (tests and debugging).
+int futex_waiter_count(AddressSpace* as, uintptr_t uaddr);
+
+}  // namespace capsule
