@@ -137,9 +137,13 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   smp_boot_aps();
   bootchart_mark("smp");
 
-  kprint("Capsule {} (x86-64) on {} {}, {} kHz TSC\n", VERSION, cpu_features().vendor,
-         cpu_features().hypervisor[0] ? cpu_features().hypervisor : "bare metal", tsc_khz());
-  print_memory_summary();
+  // With a program to run, the console is the program's: the banner only
+  // with --verbose.
+  if (!settings.argc || settings.verbose) {
+    kprint("Capsule {} (x86-64) on {} {}, {} kHz TSC\n", VERSION, cpu_features().vendor,
+           cpu_features().hypervisor[0] ? cpu_features().hypervisor : "bare metal", tsc_khz());
+    print_memory_summary();
+  }
 
   if (settings.test_count) {
     int failed = 0;

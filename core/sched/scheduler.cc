@@ -388,6 +388,17 @@ bool wake(Thread* t, bool drain_local) {
 
 bool thread_wake(Thread* t) { return wake(t, true); }
 
+// The flag is stored before the wake-up reads the state, and a waiter
+// announces its block before it reads the flag (both seq_cst): either the
+// waiter sees the flag or this sees it blocked and wakes it.
+void thread_interrupt(Thread* t) {
+  t->interrupt_pending.store(true);
+  wake(t, true);
+  preempt_check();
+}
+bool thread_interrupt_pending(const Thread* t) { return t->interrupt_pending.load(); }
+void thread_clear_interrupt(Thread* t) { t->interrupt_pending.store(false); }
+
 void sched_start_thread(Thread* t) {
   IrqGuard irq;
   uint32_t to = least_loaded_allowed(t->se.affinity, this_cpu()->index);

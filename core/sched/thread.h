@@ -47,6 +47,7 @@ struct Thread {
   Timer sleep_timer;
   RunQueue* timer_rq = nullptr;
   std::atomic<bool> timed_out{false};
+  std::atomic<bool> interrupt_pending{false};  // thread_interrupt(); see capsule/thread.h
   ListNode all_node;
   // The application this thread runs (nullptr for kernel threads): its
   // page table is loaded when the thread is switched in.

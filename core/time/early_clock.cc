@@ -10,6 +10,7 @@ uint64_t g_boot_tsc;
 uint64_t g_tsc_khz;
 uint64_t g_mult;  // ns per tick, 32.32 fixed point
 int64_t g_realtime_offset;  // realtime = uptime + offset
+void (*g_realtime_observer)();
 }
 
 void time_early_init(uint64_t boot_tsc, uint64_t khz) {
@@ -27,7 +28,14 @@ uint64_t tsc_to_ns(uint64_t ticks) {
 
 uint64_t uptime_ns() { return tsc_to_ns(x64::rdtsc() - g_boot_tsc); }
 
-void time_set_realtime(int64_t unix_ns_now) { g_realtime_offset = unix_ns_now - int64_t(uptime_ns()); }
-int64_t realtime_ns() { return int64_t(uptime_ns()) + g_realtime_offset; }
+void time_set_realtime(int64_t unix_ns_now) {
+  __atomic_store_n(&g_realtime_offset, unix_ns_now - int64_t(uptime_ns()), __ATOMIC_RELEASE);
+  if (auto fn = __atomic_load_n(&g_realtime_observer, __ATOMIC_ACQUIRE)) fn();
+}
+int64_t realtime_ns() { return int64_t(uptime_ns()) + realtime_offset_ns(); }
+int64_t realtime_offset_ns() { return __atomic_load_n(&g_realtime_offset, __ATOMIC_ACQUIRE); }
+void time_set_realtime_observer(void (*fn)()) { __atomic_store_n(&g_realtime_observer, fn, __ATOMIC_RELEASE); }
+
+TscClock time_tsc_clock() { return {g_boot_tsc, g_mult}; }
 
 }  // namespace capsule

@@ -58,6 +58,7 @@ Result<void> load(const uint8_t* data, size_t size) {
 
 const File* lookup(StringView path) {
   StringView p = strip(path);
+  char buf[512];  // a relative link target joined to its directory
   for (int depth = 0; depth < 16; ++depth) {
     const File* f = find(p);
     if (!f) return nullptr;
@@ -71,7 +72,6 @@ const File* lookup(StringView path) {
       size_t slash = StringView::npos;
       for (size_t i = 0; i < f->path.size(); ++i)
         if (f->path[i] == '/') slash = i;
-      static char buf[512];
       size_t len = 0;
       if (slash != StringView::npos)
         for (size_t i = 0; i <= slash && len < sizeof(buf); ++i) buf[len++] = f->path[i];
@@ -83,5 +83,6 @@ const File* lookup(StringView path) {
 }
 
 size_t file_count() { return g_count; }
+const File* file_at(size_t i) { return i < g_count ? &g_files[i] : nullptr; }
 
 }  // namespace capsule::initrd

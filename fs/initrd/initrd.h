@@ -26,5 +26,6 @@ Result<void> load(const uint8_t* data, size_t size);
 // 16). nullptr if absent.
 const File* lookup(StringView path);
 size_t file_count();
+const File* file_at(size_t index);  // in archive order
 
 }  // namespace capsule::initrd

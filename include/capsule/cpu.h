@@ -16,7 +16,7 @@ struct CpuFeatures {
   bool sse2, sse3, ssse3, sse41, sse42, avx, avx2, avx512f;
   bool xsave, osxsave, xsaveopt, xsavec, xsaves;
   bool fsgsbase, smep, smap, erms, rdrand, rdseed, pcid, invpcid;
-  bool nx, pdpe1gb, rdtscp, syscall, invariant_tsc, arat;
+  bool nx, pdpe1gb, rdtscp, rdpid, syscall, invariant_tsc, arat;
   bool kvmclock;
   uint32_t xsave_size;     // bytes XSAVE needs for the enabled features
   uint64_t tsc_khz_cpuid;  // 0 unless leaf 0x15/0x16/0x40000010 says

@@ -40,6 +40,16 @@ void thread_set_nice(Thread* t, int nice);
 // Makes a blocked thread runnable. False if it was not blocked.
 bool thread_wake(Thread* t);
 
+// Interruptible waits (signal delivery). thread_interrupt sets t's
+// interrupt flag and wakes it if it is blocked; an interruptible wait
+// (futex_wait, ...) that sees the flag — already set when it starts, or set
+// while it sleeps — returns Error::Interrupted (EINTR). The flag is sticky,
+// like Linux's signal_pending(): the signal code clears it once no signal
+// is pending and unblocked.
+void thread_interrupt(Thread* t);
+bool thread_interrupt_pending(const Thread* t);
+void thread_clear_interrupt(Thread* t);
+
 // Statistics for tests and benchmarks.
 uint64_t thread_context_switches();
 uint64_t thread_cpu_time_ns(const Thread* t);

@@ -15,5 +15,17 @@ uint64_t tsc_to_ns(uint64_t ticks);
 // since. settimeofday-style changes move the offset, never the monotonic clock.
 void time_set_realtime(int64_t unix_ns_now);
 int64_t realtime_ns();
+int64_t realtime_offset_ns();  // realtime_ns() - uptime_ns(), read at once
+
+// Called after every time_set_realtime (the vDSO republishes the offset).
+void time_set_realtime_observer(void (*fn)());
+
+// The TSC clock's parameters: uptime_ns = (rdtsc - boot_tsc) * mult >> 32
+// (the vDSO computes the same from its data page).
+struct TscClock {
+  uint64_t boot_tsc;
+  uint64_t mult;  // ns per tick, 32.32 fixed point; 0 until calibrated
+};
+TscClock time_tsc_clock();
 
 }  // namespace capsule

@@ -7,11 +7,13 @@ the tail of the serial output.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "capsule"))
-from capsule_cli import qemu  # noqa: E402
+from capsule_cli import cli, image, qemu  # noqa: E402
 
 
 def main():
@@ -25,10 +27,29 @@ def main():
     p.add_argument("--cmdline", default="")
     p.add_argument("--expect", action="append", default=[])
     p.add_argument("--reject", action="append", default=[])
+    p.add_argument("--program", help="a static program to pack into an initrd and run")
+    p.add_argument("--add", action="append", default=[], help="HOST[:GUEST] files for the initrd")
+    p.add_argument("--args", nargs=argparse.REMAINDER, default=[],
+                   help="the program's arguments (must come last)")
     a = p.parse_args()
 
+    work = tempfile.mkdtemp(prefix="capsule-guest-")
+    try:
+        return run(a, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(a, work):
+    cmdline = a.cmdline
+    initrd = None
+    if a.program:
+        initrd, guest = image.static_program_initrd(a.program, work, a.add)
+        words = [guest] + list(a.args)
+        cmdline = (cmdline + " -- " + " ".join(cli.quote_word(w) for w in words)).strip()
+    status_file = os.path.join(work, "status")
     cmd = qemu.command(a.kernel, machine=a.machine, mem=a.mem, cpus=a.cpus, accel="tcg",
-                       cmdline=a.cmdline)
+                       cmdline=cmdline, initrd=initrd, status_file=status_file)
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=a.timeout)
@@ -39,7 +60,7 @@ def main():
         return fail(f"timed out after {a.timeout:.0f} s", out, cmd)
 
     problems = []
-    status, problem = qemu.decode_status(rc)
+    status, problem = qemu.decode_status(rc, status_file)
     if problem:
         problems.append(problem)
     elif status != a.status:

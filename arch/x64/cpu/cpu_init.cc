@@ -4,6 +4,7 @@
 #include "capsule/cpu.h"
 #include "capsule/fpu.h"
 #include "arch/x64/cpu/syscall_frame.h"
+#include "capsule/percpu.h"
 
 namespace capsule {
 namespace x64 {
@@ -20,6 +21,9 @@ void cpu_init_features() {
   }
   fpu_init_cpu();
   x64::syscall_init_cpu();
+  // IA32_TSC_AUX = this CPU's index, read back by RDTSCP/RDPID: the vDSO's
+  // getcpu (core/vdso). Linux's encoding, (node << 12) | cpu, with node 0.
+  if (cpu_features().rdtscp || cpu_features().rdpid) x64::wrmsr(x64::MSR_TSC_AUX, this_cpu()->index & 0xfff);
 }
 
 }  // namespace capsule

@@ -62,6 +62,7 @@ void cpu_detect_features() {
     f.avx512f = l7.ebx & (1u << 16);
     f.rdseed = l7.ebx & (1u << 18);
     f.smap = l7.ebx & (1u << 20);
+    f.rdpid = l7.ecx & (1u << 22);  // [SDM Vol. 2B, RDPID]
   }
   if (f.max_leaf >= 0xd && f.xsave) {
     auto d1 = cpuid(0xd, 1);

@@ -72,5 +72,6 @@ constexpr uint32_t MSR_EFER = 0xc0000080;
 constexpr uint32_t MSR_FS_BASE = 0xc0000100;
 constexpr uint32_t MSR_GS_BASE = 0xc0000101;
 constexpr uint32_t MSR_KERNEL_GS_BASE = 0xc0000102;
+constexpr uint32_t MSR_TSC_AUX = 0xc0000103;  // read by RDTSCP and RDPID
 
 }  // namespace capsule::x64

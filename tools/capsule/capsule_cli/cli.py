@@ -43,7 +43,7 @@ def cmd_run(a):
     initrd = None
     try:
         if a.program:
-            initrd, guest_path = image.static_program_initrd(a.program, work)
+            initrd, guest_path = image.static_program_initrd(a.program, work, a.add)
             words = [guest_path] + list(a.args)
             cmdline = (cmdline + " -- " + " ".join(quote_word(w) for w in words)).strip()
         status_file = os.path.join(work, "status")
@@ -96,6 +96,8 @@ def main(argv):
 
     r = sub.add_parser("run", help="boot a program (or the bundled demo) in a VM")
     add_vm_options(r)
+    r.add_argument("--add", action="append", default=[], metavar="HOST[:GUEST]",
+                   help="also put a host file or directory into the guest")
     r.add_argument("program", nargs="?", help="a static x86-64 Linux program (host path or name on $PATH)")
     r.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     r.set_defaults(fn=cmd_run)

@@ -47,10 +47,23 @@ def check_elf(path):
                 sys.exit(f"capsule: '{path}' is dynamically linked; only static programs run yet")
 
 
-def static_program_initrd(program, workdir):
+def parse_add(spec):
+    """--add HOST[:GUEST]: GUEST defaults to /basename(HOST)."""
+    host, sep, guest = spec.partition(":")
+    if not os.path.exists(host):
+        sys.exit(f"capsule: --add: '{host}' does not exist")
+    if not sep:
+        guest = "/" + os.path.basename(os.path.normpath(host))
+    if not guest.startswith("/"):
+        sys.exit(f"capsule: --add: guest path '{guest}' must be absolute")
+    return host, guest
+
+
+def static_program_initrd(program, workdir, adds=()):
     path = find_program(program)
     check_elf(path)
     guest = "/" + os.path.basename(path)
     out = os.path.join(workdir, "initrd.cpio")
-    cpio.write_file(out, cpio.map_entries([(path, guest)], mtime=0))
+    pairs = [(path, guest)] + [parse_add(a) for a in adds]
+    cpio.write_file(out, cpio.map_entries(pairs, mtime=0))
     return out, guest
