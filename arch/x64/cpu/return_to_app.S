@@ -29,4 +29,6 @@ return_to_application:
     movq 12*8(%rdi), %rsi
     movq 14*8(%rdi), %rax
     movq 13*8(%rdi), %rdi
+    swapgs                  /* the application's GS base; interrupts stay off
+                               until iretq loads RFLAGS */
     iretq
