@@ -193,6 +193,7 @@ def one_run(name, cmd, timeout, strict):
             raise BenchError(msg)
         log("  warning: " + msg.replace("\n", "\n    "))
         res["problem"] = problem
+        res["output_tail"] = out[-800:]
     res["wall_s"] = round(wall, 3)
     return res
 
@@ -241,7 +242,9 @@ def run(args):
     prog_args = []
     if host["tsc_khz"]:
         # Only used where clock_gettime fails (the program then times with RDTSC).
-        prog_args.append(f"--tsc-khz={host['tsc_khz']}")
+        # Not "--tsc-khz=": the CLI skips its own --tsc-khz for the kernel when
+        # the command line (program arguments included) already contains that.
+        prog_args.append(f"--tsc-rate={host['tsc_khz']}")
     if args.scale != 1.0:
         prog_args.append(f"--scale={args.scale:g}")
     cap_cmd = capsule_command(prog_args)
@@ -313,8 +316,11 @@ def report(res):
     log(f"  Linux guest: Debian {res['linux_kernel']}")
     log(f"  {'figure':<40} {'unit':>4} {'capsule':>12} {'linux':>12} {'capsule/linux':>14}")
     for key, f in res["figures"].items():
-        c = f"{f['capsule']['median']:.1f}" if f["capsule"] else "unsupported"
-        l = f"{f['linux']['median']:.1f}" if f["linux"] else "unsupported"
+        def cell(side):
+            if f[side]:
+                return f"{f[side]['median']:.1f}"
+            return "unsupported" if f.get(side + "_unsupported") else "no figure"
+        c, l = cell("capsule"), cell("linux")
         r = f"{f['ratio_capsule_over_linux']:.2f}x" if f["ratio_capsule_over_linux"] else "n/a"
         log(f"  {f['label']:<40} {f['unit']:>4} {c:>12} {l:>12} {r:>14}")
         for side in ("capsule", "linux"):
@@ -330,7 +336,10 @@ def report(res):
             f"path {'/'.join(p['clock_gettime_path'])}, timed with "
             f"{'/'.join(p['timer'])}{cs}")
     if res["problems"]["capsule"]:
-        log(f"  capsule runs with problems: {res['problems']['capsule']}")
+        probs = res["problems"]["capsule"]
+        log(f"  capsule: {len(probs)} of {res['runs']} runs did not finish: "
+            f"{'; '.join(sorted(set(probs)))} (figures missing from a run: it ended "
+            "while measuring them; see output_tail in the JSON)")
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@
  *   bench: <name> unsupported <why>
  * and a few facts about the paths taken (timer, vDSO).
  *
- * Options: --tsc-khz=N  the TSC rate, used only when clock_gettime
+ * Options: --tsc-rate=N the TSC rate in kHz, used only when clock_gettime
  *                       (CLOCK_MONOTONIC) does not work, to time with RDTSC
  *          --scale=F    multiply every iteration count by F (e.g. 0.1)
  *          --timer=rdtsc  time with RDTSC even where clock_gettime works
- *                       (to check that both timers agree; needs --tsc-khz)
+ *                       (to check that both timers agree; needs --tsc-rate)
  *          --clocksource  mount sysfs on /sys and print Linux's current
  *                       clocksource at the start and at the end (the Linux
  *                       guest: its vDSO is fast only on a TSC clocksource)
@@ -39,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double tsc_khz;     /* from --tsc-khz */
+static double tsc_khz;     /* from --tsc-rate */
 static int use_rdtsc;      /* clock_gettime does not work: time with RDTSC */
 static int poweroff;       /* --poweroff: power off at the end (Linux's /init) */
 
@@ -242,8 +242,8 @@ int main(int argc, char **argv) {
     double scale = 1.0;
     int force_rdtsc = 0, clocksource = 0;
     for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--tsc-khz=", 10) == 0)
-            tsc_khz = atof(argv[i] + 10);
+        if (strncmp(argv[i], "--tsc-rate=", 11) == 0)
+            tsc_khz = atof(argv[i] + 11);
         else if (strncmp(argv[i], "--scale=", 8) == 0)
             scale = atof(argv[i] + 8);
         else if (strcmp(argv[i], "--timer=rdtsc") == 0)
@@ -277,7 +277,7 @@ int main(int argc, char **argv) {
     } else {
         fact("timer", "none");
         fprintf(stderr, "syscall_bench: clock_gettime(CLOCK_MONOTONIC) fails (%s) and no "
-                        "--tsc-khz=N was given: nothing to time with\n", strerror(errno));
+                        "--tsc-rate=N was given: nothing to time with\n", strerror(errno));
         finish(2);
     }
 
@@ -288,8 +288,9 @@ int main(int argc, char **argv) {
         show_clocksource("clocksource_start");
     }
 
-    /* The whole run on both timers: they must agree, or the figures mean
-     * little (a Linux guest whose clocksource fell back to jiffies). */
+    /* The run up to the thread figure on both timers: they must agree, or
+     * the figures mean little (a Linux guest whose clocksource fell back to
+     * jiffies). Printed before the thread figure, the likeliest to fail. */
     struct timespec c0, c1;
     int check = clock_works && tsc_khz > 0;
     uint64_t r0 = rdtsc();
@@ -299,13 +300,14 @@ int main(int argc, char **argv) {
     bench_getpid(scaled(200000, scale));
     bench_clock_gettime(scaled(200000, scale), clock_works);
     bench_mmap(scaled(500, scale));
-    bench_threads(scaled(2000, scale)); /* last: the likeliest to hang */
     if (check) {
         clock_gettime(CLOCK_MONOTONIC, &c1);
         double tsc_ns = (double)(rdtsc() - r0) * 1e6 / tsc_khz;
         double clock_ns = (double)(c1.tv_sec - c0.tv_sec) * 1e9 + (double)(c1.tv_nsec - c0.tv_nsec);
         printf("bench: clock_over_tsc %.3f\n", clock_ns / tsc_ns);
+        fflush(stdout);
     }
+    bench_threads(scaled(2000, scale)); /* last: the likeliest to hang */
     if (clocksource)
         show_clocksource("clocksource_end");
     fact("done", "ok");
