@@ -48,6 +48,7 @@ uint64_t g_proc_pending;
 namespace {
 
 KSigInfo g_proc_info[kNSIG];
+RtQueue g_proc_rtq;  // further instances of process-directed real-time signals
 Thread** g_threads;  // registered application threads
 size_t g_nthreads, g_cap;
 std::atomic<bool> g_terminating{false};
@@ -591,16 +592,21 @@ Thread* queue_locked(Thread* target, const KSigInfo& info) {
     LinuxThread* lt = lt_of(target);
     SignalThread* st = lt->signal;
     if (signal_ignored_locked(sig) && !(lt->sigmask & bit)) return nullptr;
-    if (!(lt->pending & bit)) {  // standard and real-time signals coalesce
+    if (!(lt->pending & bit)) {
       lt->pending |= bit;
       st->info[sig - 1] = info;
+    } else if (sig >= kSIGRTMIN) {
+      (void)st->rtq.push(info);  // real-time signals queue; standard ones coalesce
     }
-    return (lt->sigmask & bit) ? nullptr : target;
+    // Blocked: only a thread waiting for it in rt_sigtimedwait is woken.
+    bool waiting = __atomic_load_n(&st->waiting_for, __ATOMIC_ACQUIRE) & bit;
+    return ((lt->sigmask & bit) && !waiting) ? nullptr : target;
   }
   Thread* chosen = nullptr;
   for (size_t i = 0; i < g_nthreads; ++i) {
     LinuxThread* lt = lt_of(g_threads[i]);
-    if (!(lt->sigmask & bit)) {
+    bool waiting = lt->signal && (__atomic_load_n(&lt->signal->waiting_for, __ATOMIC_ACQUIRE) & bit);
+    if (!(lt->sigmask & bit) || waiting) {
       chosen = g_threads[i];
       break;
     }
@@ -609,6 +615,8 @@ Thread* queue_locked(Thread* target, const KSigInfo& info) {
   if (!(g_proc_pending & bit)) {
     __atomic_store_n(&g_proc_pending, g_proc_pending | bit, __ATOMIC_RELEASE);
     g_proc_info[sig - 1] = info;
+  } else if (sig >= kSIGRTMIN) {
+    (void)g_proc_rtq.push(info);
   }
   return chosen;
 }
@@ -653,11 +661,13 @@ int signal_dequeue_locked(LinuxThread* lt, SignalThread* st, uint64_t want, KSig
   else if (pp) sig = lowest(pp);
   else return 0;
   if (tp & sigbit(sig)) {
-    lt->pending &= ~sigbit(sig);
     *out = st->info[sig - 1];
+    // A queued further instance stays pending with its own siginfo.
+    if (!st->rtq.pop(sig, st->info[sig - 1])) lt->pending &= ~sigbit(sig);
   } else {
-    __atomic_store_n(&g_proc_pending, g_proc_pending & ~sigbit(sig), __ATOMIC_RELEASE);
     *out = g_proc_info[sig - 1];
+    if (!g_proc_rtq.pop(sig, g_proc_info[sig - 1]))
+      __atomic_store_n(&g_proc_pending, g_proc_pending & ~sigbit(sig), __ATOMIC_RELEASE);
   }
   return sig;
 }
@@ -671,7 +681,15 @@ bool signal_ignored_locked(int sig) {
 void signal_flush_locked(int sig) {
   uint64_t bit = sigbit(sig);
   __atomic_store_n(&g_proc_pending, g_proc_pending & ~bit, __ATOMIC_RELEASE);
-  for (size_t i = 0; i < g_nthreads; ++i) lt_of(g_threads[i])->pending &= ~bit;
+  KSigInfo drop;
+  while (g_proc_rtq.pop(sig, drop)) {
+  }
+  for (size_t i = 0; i < g_nthreads; ++i) {
+    lt_of(g_threads[i])->pending &= ~bit;
+    if (SignalThread* st = lt_of(g_threads[i])->signal)
+      while (st->rtq.pop(sig, drop)) {
+      }
+  }
 }
 
 bool signal_wait_for(uint64_t want, uint64_t deadline_ns) {
@@ -679,16 +697,21 @@ bool signal_wait_for(uint64_t want, uint64_t deadline_ns) {
   LinuxThread* lt = signal_self(&st);
   if (!lt) return false;
   want |= UNBLOCKABLE;
+  __atomic_store_n(&st->waiting_for, want, __ATOMIC_SEQ_CST);
+  bool got = false;
   for (;;) {
     sched_prepare_block();
     uint64_t pend = __atomic_load_n(&lt->pending, __ATOMIC_SEQ_CST) | __atomic_load_n(&g_proc_pending, __ATOMIC_SEQ_CST);
     if (pend & want) {
       ThreadState b = ThreadState::Blocked;
       thread_current()->state.compare_exchange_strong(b, ThreadState::Running);
-      return true;
+      got = true;
+      break;
     }
-    if (!sched_block(deadline_ns)) return false;
+    if (!sched_block(deadline_ns)) break;
   }
+  __atomic_store_n(&st->waiting_for, 0, __ATOMIC_SEQ_CST);
+  return got;
 }
 
 int64_t signal_altstack(LinuxThread* lt, const KStack* ss, KStack* old, uint64_t user_rsp) {

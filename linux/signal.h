@@ -27,6 +27,7 @@ struct TrapFrame;
 namespace capsule::linux_abi {
 
 constexpr int kNSIG = 64;
+constexpr int kSIGRTMIN = 32;  // real-time signals (the libcs reserve 32..34): these queue
 enum : int {
   SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGILL = 4, SIGTRAP = 5, SIGABRT = 6, SIGBUS = 7,
   SIGFPE = 8, SIGKILL = 9, SIGUSR1 = 10, SIGSEGV = 11, SIGUSR2 = 12, SIGPIPE = 13,

@@ -37,9 +37,35 @@ struct KStack {
 };
 static_assert(sizeof(KStack) == 24);
 
+// Real-time signals queue (POSIX): instances beyond the first wait here in
+// arrival order, bounded like RLIMIT_SIGPENDING but smaller.
+struct RtQueue {
+  static constexpr int kMax = 32;
+  KSigInfo items[kMax];
+  int count = 0;
+  bool push(const KSigInfo& i) {
+    if (count == kMax) return false;
+    items[count++] = i;
+    return true;
+  }
+  // The oldest queued instance of `sig` into `out`; false if none.
+  bool pop(int sig, KSigInfo& out) {
+    for (int k = 0; k < count; ++k) {
+      if (items[k].signo != sig) continue;
+      out = items[k];
+      for (int m = k + 1; m < count; ++m) items[m - 1] = items[m];
+      --count;
+      return true;
+    }
+    return false;
+  }
+};
+
 struct SignalThread {
   Thread* thread = nullptr;
   KSigInfo info[kNSIG];       // siginfo of the thread-directed pending signals
+  RtQueue rtq;                // further instances of pending real-time signals
+  uint64_t waiting_for = 0;   // rt_sigtimedwait: these (blocked) signals wake it
   uint64_t saved_mask = 0;    // rt_sigsuspend / pause: restored on the way out
   bool restore_mask = false;
   bool registered = false;
