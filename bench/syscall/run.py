@@ -50,6 +50,8 @@ FIGURES = [
     ("clock_gettime_ns", "clock_gettime(CLOCK_MONOTONIC)", "ns"),
     ("mmap_touch_munmap_1mib_us", "1 MiB anon mmap + touch + munmap", "us"),
     ("thread_create_join_us", "pthread create + join", "us"),
+    ("pingpong_handoff_ns", "condvar ping-pong, per hand-off", "ns"),
+    ("sleep_1ms_overshoot_us", "nanosleep(1 ms) overshoot, median", "us"),
 ]
 FACTS = ("at_sysinfo_ehdr", "clock_gettime_path", "timer", "clocksource_start",
          "clocksource_end")

@@ -238,6 +238,63 @@ static void bench_threads(long n) {
     figure("thread_create_join_us", (t1 - t0) / n / 1000.0);
 }
 
+/* Issue 4's scheduler figures from an application: a condvar ping-pong
+ * between two threads (ns per hand-off) and the overshoot of a 1 ms sleep. */
+static pthread_mutex_t pp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pp_cond = PTHREAD_COND_INITIALIZER;
+static long pp_turn, pp_rounds;
+
+static void *pong_body(void *arg) {
+    (void)arg;
+    for (long i = 0; i < pp_rounds; ++i) {
+        pthread_mutex_lock(&pp_lock);
+        while (pp_turn != 1) pthread_cond_wait(&pp_cond, &pp_lock);
+        pp_turn = 0;
+        pthread_cond_signal(&pp_cond);
+        pthread_mutex_unlock(&pp_lock);
+    }
+    return NULL;
+}
+
+static void bench_pingpong(long n) {
+    pthread_t t;
+    pp_rounds = n;
+    pp_turn = 0;
+    if (pthread_create(&t, NULL, pong_body, NULL) != 0) {
+        unsupported("pingpong_handoff_ns", "pthread_create failed");
+        return;
+    }
+    double t0 = now_ns();
+    for (long i = 0; i < n; ++i) {
+        pthread_mutex_lock(&pp_lock);
+        pp_turn = 1;
+        pthread_cond_signal(&pp_cond);
+        while (pp_turn != 0) pthread_cond_wait(&pp_cond, &pp_lock);
+        pthread_mutex_unlock(&pp_lock);
+    }
+    double t1 = now_ns();
+    pthread_join(t, NULL);
+    figure("pingpong_handoff_ns", (t1 - t0) / (2.0 * n));
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void bench_sleep(long n) {
+    double over[200];
+    if (n > 200) n = 200;
+    for (long i = 0; i < n; ++i) {
+        struct timespec d = {0, 1000000};
+        double t0 = now_ns();
+        nanosleep(&d, NULL);
+        over[i] = now_ns() - t0 - 1e6;
+    }
+    qsort(over, (size_t)n, sizeof over[0], cmp_double);
+    figure("sleep_1ms_overshoot_us", over[n / 2] / 1000.0);
+}
+
 int main(int argc, char **argv) {
     double scale = 1.0;
     int force_rdtsc = 0, clocksource = 0;
@@ -307,7 +364,9 @@ int main(int argc, char **argv) {
         printf("bench: clock_over_tsc %.3f\n", clock_ns / tsc_ns);
         fflush(stdout);
     }
-    bench_threads(scaled(2000, scale)); /* last: the likeliest to hang */
+    bench_threads(scaled(2000, scale));
+    bench_pingpong(scaled(5000, scale));
+    bench_sleep(scaled(50, scale));
     if (clocksource)
         show_clocksource("clocksource_end");
     fact("done", "ok");
