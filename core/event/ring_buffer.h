@@ -16,7 +16,9 @@ class ByteRing {
  public:
   ByteRing() = default;
   // capacity: a power of two; storage: that many bytes.
-  ByteRing(uint8_t* storage, uint32_t capacity) : buf_(storage), cap_(capacity) {}
+  // start: initial counter value (tests start near 2^32 to cross the wrap).
+  ByteRing(uint8_t* storage, uint32_t capacity, uint32_t start = 0)
+      : buf_(storage), cap_(capacity), head_(start), tail_(start) {}
 
   uint32_t capacity() const { return cap_; }
   uint32_t size() const { return tail_ - head_; }
