@@ -112,6 +112,24 @@ class Pollable {
   IntrusiveList<PollWatcher, &PollWatcher::node_> watchers_;
 };
 
+// A Pollable whose state lives elsewhere: its readiness is a query, and the
+// owner calls changed() when it moves. This is the hook for signalfd (the
+// signal code owns the pending set: query = "a signal in the fd's mask is
+// pending" → kPollIn; changed(kPollIn) when one becomes pending), and for
+// anything else that wants poll/epoll without being an object of its own.
+class PollSource final : public Pollable {
+ public:
+  using Query = uint32_t (*)(void* context);
+  PollSource(Query query, void* context) : query_(query), context_(context) {}
+  ~PollSource() { detach_watchers(); }
+  uint32_t poll_events() override { return query_(context_); }
+  void changed(uint32_t events) { notify(events); }
+
+ private:
+  Query query_;
+  void* context_;
+};
+
 // poll(2)/select(2): one entry per descriptor. object == nullptr is
 // skipped (revents 0); kPollErr and kPollHup are always reported.
 struct PollRequest {

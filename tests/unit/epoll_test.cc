@@ -275,3 +275,18 @@ TEST(Epoll, ExclusiveInterestsOnOneObject) {
   delete a;
   delete b;
 }
+
+TEST(PollSource, QueryAndChangedDriveEpoll) {
+  static uint32_t pending = 0;
+  PollSource src([](void*) { return pending; }, nullptr);
+  Epoll* e = make();
+  ASSERT_TRUE(e->add(&src, 5, kPollIn | kEpollEt, 77).ok());
+  EXPECT_EQ(harvest(e), 0u);
+  pending = kPollIn;  // e.g. a signal became pending
+  src.changed(kPollIn);
+  EpollEvent ev[2];
+  ASSERT_EQ(harvest(e, ev), 1u);
+  EXPECT_EQ(ev[0].data, 77u);
+  pending = 0;
+  delete e;
+}
