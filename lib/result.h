@@ -24,6 +24,7 @@ enum class Error : int {
   Interrupted,    // EINTR
   Permission,     // EPERM / EACCES
   BadFormat,      // ENOEXEC
+  BrokenPipe,     // EPIPE (the adapter also raises SIGPIPE)
 };
 
 const char* error_name(Error e);
