@@ -34,6 +34,7 @@ inline int64_t to_errno(Error e) {
     case Error::Interrupted: return -kEINTR;
     case Error::Permission: return -kEPERM;
     case Error::BadFormat: return -kENOEXEC;
+    case Error::BrokenPipe: return -kEPIPE;
   }
   return -kEINVAL;
 }
