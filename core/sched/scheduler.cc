@@ -42,18 +42,22 @@ constexpr uint64_t BALANCE_PERIOD_NS = 4000000;  // 4 ms while more than one thr
 bool irqs_enabled() { return x64::read_rflags() & (1u << 9); }
 
 // Programs the LAPIC one-shot timer for the earliest timer of this CPU.
+// The LAPIC is only reprogrammed when the earliest deadline moves earlier
+// than what is armed: a slice timer that moves later at every switch would
+// otherwise cost a device register write per switch. An interrupt that
+// comes early finds nothing due and re-arms; an idle CPU takes at most one
+// such interrupt before it is tickless.
 void program_timer(RunQueue& q) {
   uint64_t next;
   {
     SpinGuard g(q.timer_lock);
     next = q.timers.next_deadline();
   }
-  if (next == TimerQueue::kNever) {
-    lapic_timer_arm_ns(0);  // tickless: nothing to wake us
-    return;
-  }
+  if (next == TimerQueue::kNever) return;  // leave an armed timer to expire
+  if (q.armed_deadline <= next) return;
   uint64_t now = uptime_ns();
   lapic_timer_arm_ns(next > now ? next - now : 1);
+  q.armed_deadline = next;
 }
 
 void publish_load(RunQueue& q) {
@@ -205,6 +209,7 @@ void wake_from_timer(Timer& t, uint64_t) {
 void on_timer_irq(void*) {
   PerCpu* c = this_cpu();
   RunQueue& q = *c->rq;
+  q.armed_deadline = TimerQueue::kNever;  // it fired (one-shot)
   {
     SpinGuard g(q.timer_lock);
     q.timers.expire(uptime_ns());
