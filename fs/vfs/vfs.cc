@@ -302,7 +302,7 @@ Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const
     if (found.ok()) {
       VnodeRef v = cross_down(found.value());
       if (how.flags & OpenHow::EXCL) return Error::Exists;
-      if (pp.trailing_slash) return Error::IsDir;
+      if (pp.trailing_slash || v->is_dir()) return Error::IsDir;  // open(2): O_CREAT on a directory
       if (!v->is_symlink()) return v;
       if (how.flags & OpenHow::NOFOLLOW) return Error::Loop;
       if (++links > MAX_SYMLINKS) return Error::Loop;

@@ -31,9 +31,9 @@
 namespace capsule::vfs {
 
 // POSIX limits as Linux has them (PATH_MAX, NAME_MAX, MAXSYMLINKS): a path
-// of MAX_PATH bytes or more (its NUL
-// included) and a component of more than MAX_NAME bytes are NameTooLong; a
-// walk that follows more than MAX_SYMLINKS links is Loop.
+// of MAX_PATH bytes or more (its NUL included) and a component of more than
+// MAX_NAME bytes are NameTooLong; a walk that follows more than MAX_SYMLINKS
+// links is Loop.
 constexpr size_t MAX_PATH = 4096;
 constexpr size_t MAX_NAME = 255;
 constexpr int MAX_SYMLINKS = 40;
