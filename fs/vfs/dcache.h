@@ -8,6 +8,9 @@
 // positive, on the child; each directory lists its own entries so rmdir
 // and unmount can drop them without a scan.
 //
+// A vnode's entries live on the vnode: it belongs to at most one cache
+// (one Vfs), like a file system instance mounted once.
+//
 // Coherence. All name changes go through the Vfs, which brackets each FS
 // operation on directory D with begin_change(D) ... end_change(D, name).
 // A lookup that misses samples D's generation before asking the FS and

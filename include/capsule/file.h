@@ -53,6 +53,7 @@ class OpenFile {
 
   void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release();
+  uint32_t ref_count() const { return refs_.load(std::memory_order_relaxed); }
 
   // For linux/: Linux flag bits to echo in F_GETFL (O_LARGEFILE, ...).
   std::atomic<uint32_t> abi_flags{0};
