@@ -19,6 +19,7 @@ const char* error_name(Error e) {
     case Error::Interrupted: return "interrupted";
     case Error::Permission: return "permission denied";
     case Error::BadFormat: return "bad format";
+    case Error::BrokenPipe: return "broken pipe";
     case Error::NotDir: return "not a directory";
     case Error::IsDir: return "is a directory";
     case Error::NotEmpty: return "directory not empty";

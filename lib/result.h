@@ -24,6 +24,7 @@ enum class Error : int {
   Interrupted,    // EINTR
   Permission,     // EPERM / EACCES
   BadFormat,      // ENOEXEC
+  BrokenPipe,     // EPIPE (the adapter also raises SIGPIPE)
   // File systems (fs/vfs, docs/vfs.md). Appended: values above are stable.
   NotDir,         // ENOTDIR
   IsDir,          // EISDIR

@@ -325,33 +325,7 @@ LINUX_SYSCALL(141, setpriority, "ddd") {
   return 0;
 }
 
-namespace {
-constexpr int64_t L_SCHED_OTHER = 0, L_SCHED_FIFO = 1, L_SCHED_RR = 2, L_SCHED_BATCH = 3, L_SCHED_IDLE = 5,
-                  L_SCHED_DEADLINE = 6;
-}
-
-LINUX_SYSCALL(145, sched_getscheduler, "d") {
-  const int64_t pid = int32_t(args.a[0]);
-  if (pid < 0) return -kEINVAL;
-  if (!is_self(pid)) return -kESRCH;
-  return L_SCHED_OTHER;
-}
-
-LINUX_SYSCALL(146, sched_get_priority_max, "d") {
-  switch (int32_t(args.a[0])) {
-    case L_SCHED_FIFO: case L_SCHED_RR: return 99;
-    case L_SCHED_OTHER: case L_SCHED_BATCH: case L_SCHED_IDLE: case L_SCHED_DEADLINE: return 0;
-    default: return -kEINVAL;
-  }
-}
-
-LINUX_SYSCALL(147, sched_get_priority_min, "d") {
-  switch (int32_t(args.a[0])) {
-    case L_SCHED_FIFO: case L_SCHED_RR: return 1;
-    case L_SCHED_OTHER: case L_SCHED_BATCH: case L_SCHED_IDLE: case L_SCHED_DEADLINE: return 0;
-    default: return -kEINVAL;
-  }
-}
+// sched_getscheduler and the priority ranges live in linux/sys_sched.cc.
 
 // ---- getrandom, rseq ----------------------------------------------------------
 

@@ -1,23 +1,23 @@
-// Process and thread identity, exit.
+// Process identity and the per-thread Linux state. Thread calls (clone,
+// exit, gettid, set_tid_address, robust lists) live in linux/sys_thread.cc.
 #include "capsule/log.h"
 #include "capsule/process.h"
 #include "capsule/thread.h"
 #include "capsule/uaccess.h"
 #include "core/sched/thread.h"
+#include "linux/signal.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
+#include "linux/thread_table.h"
 
 namespace capsule::linux_abi {
-namespace {
-std::atomic<int> g_next_tid{2};  // the main thread is tid 1 = pid
-}
 
 LinuxThread* linux_thread_of(Thread* t) {
   if (!t->linux_state) {
     auto* lt = new (std::nothrow) LinuxThread();
     if (!lt) return nullptr;
     Process* p = current_process();
-    lt->tid = (p && t == p->main_thread) ? p->pid : g_next_tid.fetch_add(1);
+    lt->tid = (p && t == p->main_thread) ? p->pid : alloc_tid();
     t->linux_state = lt;
   }
   return static_cast<LinuxThread*>(t->linux_state);
@@ -29,24 +29,7 @@ int current_tid() {
   return lt ? lt->tid : 1;
 }
 
-LINUX_SYSCALL(60, exit, "d") {
-  // A thread's exit: CLONE_CHILD_CLEARTID is done by the thread code
-  // (linux/sys_thread.cc) when it is installed; here the last thread ends
-  // the process.
-  Process* p = current_process();
-  if (!p || p->thread_count.fetch_sub(1) == 1) process_exit(int(args.a[0] & 0xff));
-  thread_exit();
-}
-
-LINUX_SYSCALL(231, exit_group, "d") { process_exit(int(args.a[0] & 0xff)); }
-
 LINUX_SYSCALL(39, getpid, "") { return current_process() ? current_process()->pid : 1; }
 LINUX_SYSCALL(110, getppid, "") { return 0; }  // started by the kernel, like init's parent
-LINUX_SYSCALL(186, gettid, "") { return current_tid(); }
-
-LINUX_SYSCALL(218, set_tid_address, "p") {
-  if (LinuxThread* lt = linux_thread()) lt->clear_child_tid = args.a[0];
-  return current_tid();
-}
 
 }  // namespace capsule::linux_abi

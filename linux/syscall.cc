@@ -141,6 +141,7 @@ using namespace capsule::linux_abi;
 extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
   SyscallArgs a{{f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9}, f};
   uint64_t nr = f->rax;
+  a.nr = nr;  // [signals] restart after a signal needs it
   const SyscallDef* d = nr < TABLE_SIZE ? g_table[nr] : nullptr;
   int64_t r = d ? d->fn(a) : unimplemented(uint32_t(nr));
   if (g_strace) trace_call(uint32_t(nr), d, a, r);

@@ -20,6 +20,7 @@ struct SyscallArgs {
   uint64_t a[6];
   x64::SyscallFrame* frame;      // rt_sigreturn, clone and signal delivery edit it
   bool full_return = false;      // restore every register on the way out
+  uint64_t nr = 0;               // [signals] the call's number (restarting a call)
 };
 
 using SyscallHandler = int64_t (*)(SyscallArgs& args);

@@ -30,16 +30,7 @@ constexpr uintptr_t max(uintptr_t a, uintptr_t b) { return a > b ? a : b; }
 constexpr size_t FLUSH_PAGES_MAX = 32;
 constexpr unsigned KERNEL_HALF_FIRST = 256;  // PML4 index of 0xffff800000000000
 
-class Tables final : public x64::TableMemory {
- public:
-  Result<uint64_t> alloc_table() override {
-    uint64_t pa = TRY(page_alloc(0));
-    __builtin_memset(phys_to_virt(pa), 0, PAGE_SIZE);
-    return pa;
-  }
-  uint64_t* table(uint64_t phys) override { return static_cast<uint64_t*>(phys_to_virt(phys)); }
-};
-Tables g_tables;
+x64::TableMemory& tables() { return mm::live_tables(); }
 
 std::atomic<AddressSpace*> g_current{nullptr};
 std::atomic<UserFaultHandler> g_fault_handler{nullptr};
@@ -51,7 +42,7 @@ template <typename F>
 void for_each_pte(uint64_t root, uintptr_t start, uintptr_t end, F&& f) {
   for (uintptr_t va = start; va < end;) {
     uint64_t span;
-    uint64_t* pte = x64::pte_lookup(g_tables, root, va, &span);
+    uint64_t* pte = x64::pte_lookup(tables(), root, va, &span);
     if (!pte) {
       va = (va & ~(span - 1)) + span;
       continue;
@@ -63,15 +54,15 @@ void for_each_pte(uint64_t root, uintptr_t start, uintptr_t end, F&& f) {
 
 // Frees the lower half's tables below a PML4 (not the PML4 itself).
 void free_lower_tables(uint64_t root) {
-  uint64_t* pml4 = g_tables.table(root);
+  uint64_t* pml4 = tables().table(root);
   for (unsigned i = 0; i < KERNEL_HALF_FIRST; ++i) {
     if (!(pml4[i] & x64::PTE_PRESENT)) continue;
     uint64_t pdpt_pa = pml4[i] & x64::PTE_ADDR_MASK;
-    uint64_t* pdpt = g_tables.table(pdpt_pa);
+    uint64_t* pdpt = tables().table(pdpt_pa);
     for (unsigned j = 0; j < 512; ++j) {
       if (!(pdpt[j] & x64::PTE_PRESENT) || (pdpt[j] & x64::PTE_HUGE)) continue;
       uint64_t pd_pa = pdpt[j] & x64::PTE_ADDR_MASK;
-      uint64_t* pd = g_tables.table(pd_pa);
+      uint64_t* pd = tables().table(pd_pa);
       for (unsigned k = 0; k < 512; ++k)
         if ((pd[k] & x64::PTE_PRESENT) && !(pd[k] & x64::PTE_HUGE)) page_free(pd[k] & x64::PTE_ADDR_MASK);
       page_free(pd_pa);
@@ -85,7 +76,7 @@ void free_lower_tables(uint64_t root) {
 
 namespace mm {
 
-x64::Translation translate_in(uint64_t root, uintptr_t va) { return x64::translate(g_tables, root, va); }
+x64::Translation translate_in(uint64_t root, uintptr_t va) { return x64::translate(tables(), root, va); }
 
 Result<uint64_t> anon_page_alloc() {
   uint64_t pa = TRY(page_alloc(0));
@@ -120,7 +111,7 @@ const char* user_fault_name(UserFault f) {
 Result<AddressSpace*> AddressSpace::create() {
   auto* as = new (std::nothrow) AddressSpace;
   if (!as) return Error::NoMemory;
-  auto root = g_tables.alloc_table();
+  auto root = tables().alloc_table();
   if (!root) {
     delete as;
     return Error::NoMemory;
@@ -128,8 +119,8 @@ Result<AddressSpace*> AddressSpace::create() {
   // The kernel half: the same PDPTs as the kernel's own PML4. mm_init gives
   // every kernel-half slot that can ever be used its PDPT, so this copy
   // never goes stale.
-  const uint64_t* kernel = g_tables.table(kernel_root());
-  uint64_t* mine = g_tables.table(*root);
+  const uint64_t* kernel = tables().table(kernel_root());
+  uint64_t* mine = tables().table(*root);
   for (unsigned i = KERNEL_HALF_FIRST; i < 512; ++i) mine[i] = kernel[i];
   as->root_ = *root;
   return as;
@@ -233,13 +224,13 @@ Result<void> AddressSpace::move_pages(uintptr_t from, uintptr_t to, size_t len) 
   Result<void> ok;
   for_each_pte(root_, from, from + len, [&](uintptr_t va, uint64_t*) {
     if (ok.ok()) {
-      auto slot = x64::pte_create(g_tables, root_, to + (va - from));
+      auto slot = x64::pte_create(tables(), root_, to + (va - from));
       if (!slot) ok = slot.error();
     }
   });
   TRY(ok);
   for_each_pte(root_, from, from + len, [&](uintptr_t va, uint64_t* pte) {
-    uint64_t* dst = x64::pte_lookup(g_tables, root_, to + (va - from), nullptr);
+    uint64_t* dst = x64::pte_lookup(tables(), root_, to + (va - from), nullptr);
     *dst = *pte & ~(x64::PTE_ACCESSED | x64::PTE_DIRTY);
     *pte = 0;
   });
@@ -250,7 +241,7 @@ Result<void> AddressSpace::move_pages(uintptr_t from, uintptr_t to, size_t len) 
 // ---- demand paging --------------------------------------------------------
 
 UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool) {
-  auto slot = x64::pte_create(g_tables, root_, page);
+  auto slot = x64::pte_create(tables(), root_, page);
   if (!slot) return UserFault::OutOfMemory;
   uint64_t* pte = *slot;
   const uint64_t e = *pte;
@@ -307,7 +298,7 @@ Result<void> AddressSpace::populate_locked(uintptr_t addr, uintptr_t end) {
   for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v)) {
     if (!(v->prot & VM_PROT_MASK)) continue;
     for (uintptr_t va = max(v->start, addr); va < min(v->end, end); va += PAGE_SIZE) {
-      uint64_t* pte = x64::pte_lookup(g_tables, root_, va, nullptr);
+      uint64_t* pte = x64::pte_lookup(tables(), root_, va, nullptr);
       if (pte && pte_has_page(*pte)) continue;
       UserFault r = fault_in(*v, va, false);
       if (r == UserFault::OutOfMemory) return Error::NoMemory;
@@ -390,7 +381,7 @@ Result<void> AddressSpace::mincore(uintptr_t addr, size_t len, uint8_t* vec) {
   SpinGuard g(lock_);
   if (!vmas_.fully_mapped(addr, end)) return Error::NoMemory;
   for (uintptr_t va = addr; va < end; va += PAGE_SIZE) {
-    uint64_t* pte = x64::pte_lookup(g_tables, root_, va, nullptr);
+    uint64_t* pte = x64::pte_lookup(tables(), root_, va, nullptr);
     vec[(va - addr) / PAGE_SIZE] = pte && pte_has_page(*pte) ? 1 : 0;
   }
   return {};

@@ -71,6 +71,8 @@ class LiveTables final : public x64::TableMemory {
   uint64_t* table(uint64_t phys) override { return static_cast<uint64_t*>(phys_to_virt(phys)); }
 };
 
+LiveTables g_live_tables;
+
 SpinLock g_page_lock;
 BuddyAllocator g_buddy;  // guarded by g_page_lock
 
@@ -348,6 +350,8 @@ Result<void> stack_guard_add(uintptr_t va) {
 namespace mm {
 
 uint64_t kernel_root() { return g_root; }
+
+x64::TableMemory& live_tables() { return g_live_tables; }
 
 Result<void> kernel_map_page(uintptr_t va, uint64_t pa, uint64_t flags) {
   SpinGuard guard(g_map_lock);

@@ -8,6 +8,9 @@ namespace capsule::mm {
 
 // The kernel's PML4 (physical address), live after mm_init.
 uint64_t kernel_root();
+// Page-table memory after boot: zeroed pages from the buddy, reached through
+// the direct map.
+x64::TableMemory& live_tables();
 // The metadata of the page at phys (an allocated RAM page).
 PageFrame& frame_of(uint64_t phys);
 // Walks the live kernel page tables.

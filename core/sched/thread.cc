@@ -190,6 +190,21 @@ Result<void> thread_pin(Thread* t, int cpu) {
   return {};
 }
 
+Result<void> thread_set_affinity(Thread* t, const sched::CpuMask& mask) {
+  sched::CpuMask m;
+  for (uint32_t i = 0; i < sched::CpuMask::kMaxCpus && cpu_by_index(i); ++i)
+    if (mask.has(i) && cpu_by_index(i)->online) m.set(i);
+  if (m.empty()) return Error::Invalid;
+  {
+    IrqGuard irq;
+    t->se.affinity = m;
+  }
+  if (t == thread_current() && t->se.must_move()) schedule(true);
+  return {};
+}
+
+sched::CpuMask thread_affinity(const Thread* t) { return t->se.affinity; }
+
 void thread_set_nice(Thread* t, int nice) {
   IrqGuard irq;
   RunQueue& q = *cpu_by_index(t->se.cpu)->rq;

@@ -97,5 +97,10 @@ Result<Thread*> thread_alloc_app(const char* name, void (*fn)(void*), void* arg,
                                  AddressSpace* as, void* process);
 // Hands a new thread to a CPU's run queue.
 void sched_start_thread(Thread* t);
+// Restricts `t` to the online CPUs in `mask` (Error::Invalid if none is
+// online); the caller moves at once if it must. thread_pin is the one-CPU
+// case of this. sched_getaffinity/setaffinity (linux/sys_sched.cc) use it.
+Result<void> thread_set_affinity(Thread* t, const sched::CpuMask& mask);
+sched::CpuMask thread_affinity(const Thread* t);
 
 }  // namespace capsule

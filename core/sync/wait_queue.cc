@@ -10,6 +10,38 @@
 #include "core/sched/thread.h"
 
 namespace capsule {
+namespace {
+
+using WaiterList = IntrusiveList<Waiter, &Waiter::node>;
+
+// The sleeping half of every primitive here: `w` was queued on `list` under
+// `lock` with the caller marked blocked. True once a waker has taken `w` off
+// the list (setting `woken`), false when the deadline passed first (then `w`
+// is removed). Spurious scheduler wake-ups just sleep again.
+bool sleep_until_woken(SpinLock& lock, WaiterList& list, Waiter& w, uint64_t deadline_ns) {
+  for (;;) {
+    sched_block(deadline_ns);
+    SpinGuard g(lock);
+    if (w.woken) return true;
+    if (deadline_ns && uptime_ns() >= deadline_ns) {
+      list.remove(w);
+      return false;
+    }
+    sched_prepare_block();
+  }
+}
+
+// The waking half: the longest waiter leaves the list, marked woken (the
+// caller holds the lock and wakes the thread after dropping it).
+Waiter* take_first(WaiterList& list) {
+  if (list.empty()) return nullptr;
+  Waiter* w = &*list.begin();
+  list.remove(*w);
+  w->woken = true;
+  return w;
+}
+
+}  // namespace
 
 // --- WaitQueue ---
 
@@ -20,26 +52,9 @@ void WaitQueue::enqueue_locked(Waiter& w) {
   waiters_.push_back(w);
 }
 
-Waiter* WaitQueue::pop_locked() {
-  if (waiters_.empty()) return nullptr;
-  Waiter* w = &*waiters_.begin();
-  waiters_.remove(*w);
-  w->woken = true;
-  return w;
-}
+Waiter* WaitQueue::pop_locked() { return take_first(waiters_); }
 
-bool WaitQueue::finish(Waiter& w, uint64_t deadline_ns) {
-  for (;;) {
-    sched_block(deadline_ns);
-    SpinGuard g(lock_);
-    if (w.woken) return true;
-    if (deadline_ns && uptime_ns() >= deadline_ns) {
-      waiters_.remove(w);
-      return false;
-    }
-    sched_prepare_block();  // spurious: still queued, sleep again
-  }
-}
+bool WaitQueue::finish(Waiter& w, uint64_t deadline_ns) { return sleep_until_woken(lock_, waiters_, w, deadline_ns); }
 
 bool WaitQueue::wait(uint64_t deadline_ns) {
   Waiter w;
@@ -117,16 +132,7 @@ bool Mutex::lock_until(uint64_t deadline_ns) {
     sched_prepare_block();
     waiters_.push_back(w);
   }
-  for (;;) {
-    sched_block(deadline_ns);
-    SpinGuard g(lock_);
-    if (w.woken) return true;  // unlock() made us the owner
-    if (deadline_ns && uptime_ns() >= deadline_ns) {
-      waiters_.remove(w);
-      return false;
-    }
-    sched_prepare_block();
-  }
+  return sleep_until_woken(lock_, waiters_, w, deadline_ns);  // woken = unlock() made us the owner
 }
 
 void Mutex::unlock() {
@@ -134,14 +140,8 @@ void Mutex::unlock() {
   {
     SpinGuard g(lock_);
     if (owner_ != thread_current()) panic("mutex: unlock by {}, not the owner", thread_name(thread_current()));
-    if (waiters_.empty()) {
-      owner_ = nullptr;
-    } else {
-      Waiter* w = &*waiters_.begin();
-      waiters_.remove(*w);
-      w->woken = true;
-      owner_ = next = w->thread;
-    }
+    Waiter* w = take_first(waiters_);
+    owner_ = next = w ? w->thread : nullptr;
   }
   if (next) {
     thread_wake(next);
@@ -193,30 +193,15 @@ bool Semaphore::down_until(uint64_t deadline_ns) {
     sched_prepare_block();
     waiters_.push_back(w);
   }
-  for (;;) {
-    sched_block(deadline_ns);
-    SpinGuard g(lock_);
-    if (w.woken) return true;
-    if (deadline_ns && uptime_ns() >= deadline_ns) {
-      waiters_.remove(w);
-      return false;
-    }
-    sched_prepare_block();
-  }
+  return sleep_until_woken(lock_, waiters_, w, deadline_ns);  // woken = up() handed us the unit
 }
 
 void Semaphore::up() {
   Thread* t = nullptr;
   {
     SpinGuard g(lock_);
-    if (waiters_.empty()) {
-      ++count_;
-    } else {
-      Waiter* w = &*waiters_.begin();
-      waiters_.remove(*w);
-      w->woken = true;
-      t = w->thread;
-    }
+    if (Waiter* w = take_first(waiters_)) t = w->thread;
+    else ++count_;
   }
   if (t) {
     thread_wake(t);

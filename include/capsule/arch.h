@@ -41,4 +41,16 @@ void arch_set_preempt_hooks(const PreemptHooks* hooks);
 // kernel panics with the exception report.
 using AppExceptionHandler = void (*)(x64::TrapFrame& frame, uint64_t cr2);
 void arch_set_app_exception_handler(AppExceptionHandler handler);
+
+// [signals] Work before an interrupt returns to application code (Linux
+// delivers signals there too: a busy-looping thread must see alarm()).
+// `pending` runs in the interrupt path (interrupts off, IST stack) and must
+// be cheap; when it says yes, the frame moves to the thread's stack and
+// `run` is called there with interrupts on, after any preemption; it may
+// rewrite the frame.
+struct AppReturnHook {
+  bool (*pending)();
+  void (*run)(x64::TrapFrame& frame);
+};
+void arch_set_app_return_hook(const AppReturnHook* hook);
 }  // namespace capsule

@@ -16,6 +16,7 @@ namespace {
 
 const PreemptHooks* g_preempt;
 AppExceptionHandler g_app_exception;
+const AppReturnHook* g_app_return;  // [signals]
 
 // Copies the frame from the IST stack to the interrupted thread's stack,
 // with CR2 in the word above it (for exceptions handled there).
@@ -43,7 +44,13 @@ extern "C" void trap_preempt(TrapFrame* f) {
     cli();
     return;
   }
-  g_preempt->preempt();
+  // [signals] Here for a preemption, for application work, or both.
+  if (g_preempt->should_preempt()) g_preempt->preempt();
+  if (from_application(f) && g_app_return) {
+    sti();
+    g_app_return->run(*f);
+    cli();
+  }
 }
 
 void describe_current_thread(char* buf, size_t cap) {
@@ -58,6 +65,8 @@ extern "C" TrapFrame* trap_dispatch(TrapFrame* f) {
   if (f->vector >= IRQ_VECTOR_FIRST) {
     irq_dispatch(uint8_t(f->vector));
     if ((f->rflags & (1u << 9)) && g_preempt && g_preempt->should_preempt()) return move_to_thread_stack(f);
+    if (from_application(f) && g_preempt && g_app_return && g_app_return->pending())  // [signals]
+      return move_to_thread_stack(f);
     return f;
   }
   // CR2 first: anything below could fault and overwrite it.
@@ -99,4 +108,5 @@ extern "C" TrapFrame* trap_dispatch(TrapFrame* f) {
 namespace capsule {
 void arch_set_preempt_hooks(const PreemptHooks* hooks) { x64::g_preempt = hooks; }
 void arch_set_app_exception_handler(AppExceptionHandler h) { x64::g_app_exception = h; }
+void arch_set_app_return_hook(const AppReturnHook* h) { x64::g_app_return = h; }
 }  // namespace capsule

@@ -66,7 +66,8 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
     accel = choose_accel(accel)
     words = []
     khz = host_tsc_khz()
-    if khz and accel == "tcg" and "--tsc-khz=" not in cmdline:
+    kernel_part = cmdline.split(" -- ", 1)[0] if not cmdline.startswith("-- ") else ""
+    if khz and accel == "tcg" and "--tsc-khz=" not in kernel_part:
         words.append(f"--tsc-khz={khz}")
     if cmdline:
         words.append(cmdline)

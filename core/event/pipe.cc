@@ -1,0 +1,253 @@
+// Pipes (include/capsule/pipe.h; pipe(7) for the semantics).
+//
+// One Mutex guards the ring, the counts and the list of ends; copies to and
+// from application memory happen under it (they may fault and sleep, which
+// a Mutex allows). Readers and writers sleep on two WaitLists. Readiness
+// changes are announced to the ends' watchers under the Mutex (lock order:
+// Pipe::mu → PipeEnd watch lock → watchers; include/capsule/poll.h).
+#include "capsule/pipe.h"
+
+#include <atomic>
+#include <new>
+
+#include "capsule/mm.h"
+#include "core/event/ring_buffer.h"
+#include "core/event/sync.h"
+#include "core/event/wait.h"
+
+namespace capsule {
+
+using event::Hold;
+
+Result<void> KernelIo::copy_out(size_t pos, const void* src, size_t n) {
+  __builtin_memcpy(p_ + pos, src, n);
+  return {};
+}
+Result<void> KernelIo::copy_in(size_t pos, void* dst, size_t n) {
+  __builtin_memcpy(dst, p_ + pos, n);
+  return {};
+}
+
+class Pipe {
+ public:
+  Mutex mu;
+  event::ByteRing ring;                  // under mu
+  uint32_t readers = 0, writers = 0;     // under mu
+  IntrusiveList<PipeEnd, &PipeEnd::pipe_node_> ends;  // under mu
+  event::WaitList read_wait, write_wait;
+  std::atomic<uint32_t> refs{1};
+
+  // Under mu: tells every end that can read (resp. write) what changed.
+  void notify_locked(uint32_t read_events, uint32_t write_events) {
+    for (PipeEnd& e : ends) {
+      uint32_t ev = (e.reader() ? read_events : 0) | (e.writer() ? write_events : 0);
+      if (ev) e.notify_end(ev);
+    }
+  }
+};
+
+namespace {
+
+constexpr uint32_t kReadable = kPollIn | kPollRdNorm;
+constexpr uint32_t kWritable = kPollOut | kPollWrNorm;
+
+// F_SETPIPE_SZ rounds to a power of two of at least a page (Linux rounds to
+// a power-of-two number of pages).
+size_t round_capacity(size_t bytes) {
+  size_t c = 4096;
+  while (c < bytes) c <<= 1;
+  return c;
+}
+
+}  // namespace
+
+Result<Pipe*> pipe_alloc(size_t capacity) {
+  if (capacity > kPipeMaxSize) return Error::Permission;
+  capacity = round_capacity(capacity);
+  auto* storage = static_cast<uint8_t*>(kmalloc(capacity));
+  if (!storage) return Error::NoMemory;
+  Pipe* p = new (std::nothrow) Pipe;
+  if (!p) {
+    kfree(storage);
+    return Error::NoMemory;
+  }
+  p->ring = event::ByteRing(storage, uint32_t(capacity));
+  return p;
+}
+
+void pipe_retain(Pipe* p) { p->refs.fetch_add(1, std::memory_order_relaxed); }
+
+void pipe_release(Pipe* p) {
+  if (p->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  kfree(p->ring.storage());
+  delete p;
+}
+
+Result<void> pipe_create(PipeEnd** read_end, PipeEnd** write_end, size_t capacity) {
+  Pipe* p = TRY(pipe_alloc(capacity));
+  auto r = PipeEnd::open(p, true, false);
+  if (!r) {
+    pipe_release(p);
+    return r.error();
+  }
+  auto w = PipeEnd::open(p, false, true);
+  if (!w) {
+    delete r.value();
+    pipe_release(p);
+    return w.error();
+  }
+  pipe_release(p);  // the ends hold it now
+  *read_end = r.value();
+  *write_end = w.value();
+  return {};
+}
+
+Result<PipeEnd*> PipeEnd::open(Pipe* p, bool reader, bool writer) {
+  auto* e = new (std::nothrow) PipeEnd(p, reader, writer);
+  if (!e) return Error::NoMemory;
+  pipe_retain(p);
+  Hold<Mutex> g(p->mu);
+  p->ends.push_back(*e);
+  if (reader) ++p->readers;
+  if (writer) ++p->writers;
+  // A FIFO's first writer turns readers' HUP off, its first reader lets
+  // writers write: let watchers re-check.
+  p->notify_locked(reader ? 0 : kPollAll, writer ? 0 : kPollAll);
+  return e;
+}
+
+PipeEnd::~PipeEnd() {
+  detach_watchers();
+  Pipe* p = pipe_;
+  {
+    Hold<Mutex> g(p->mu);
+    p->ends.remove(*this);
+    if (reader_ && --p->readers == 0) {
+      p->write_wait.wake_all();  // writers fail with EPIPE
+      p->notify_locked(0, kPollErr);
+    }
+    if (writer_ && --p->writers == 0) {
+      p->read_wait.wake_all();  // readers see EOF
+      p->notify_locked(kPollHup, 0);
+    }
+  }
+  pipe_release(p);
+}
+
+Result<size_t> PipeEnd::read(EventIo& io, bool nonblock) {
+  if (!reader_) return Error::Invalid;  // the adapter says EBADF
+  if (io.size() == 0) return size_t(0);
+  Pipe* p = pipe_;
+  Hold<Mutex> g(p->mu);
+  for (;;) {
+    if (!p->ring.empty()) {
+      Error err = Error::None;
+      size_t want = io.size() < p->ring.size() ? io.size() : p->ring.size();
+      uint32_t n = p->ring.pop(uint32_t(want), [&](uint8_t* src, uint32_t off, uint32_t len) {
+        auto r = io.copy_out(off, src, len);
+        if (!r) err = r.error();
+        return r.ok();
+      });
+      if (n == 0) return err;
+      p->write_wait.wake_all();
+      p->notify_locked(0, kWritable);
+      return size_t(n);
+    }
+    if (p->writers == 0) return size_t(0);  // EOF
+    if (nonblock) return Error::Again;
+    TRY(p->read_wait.wait(p->mu, 0));
+  }
+}
+
+Result<size_t> PipeEnd::write(EventIo& io, bool nonblock) {
+  if (!writer_) return Error::Invalid;
+  size_t total = io.size();
+  if (total == 0) return size_t(0);
+  // pipe(7): writes of at most PIPE_BUF bytes are atomic — all at once
+  // when there is room for all of them, never interleaved.
+  bool atomic = total <= kPipeBuf;
+  Pipe* p = pipe_;
+  Hold<Mutex> g(p->mu);
+  size_t done = 0;
+  for (;;) {
+    if (p->readers == 0) {
+      if (done) return done;
+      return Error::BrokenPipe;
+    }
+    size_t want = total - done;
+    uint32_t space = p->ring.space();
+    if (atomic ? space >= want : space > 0) {
+      Error err = Error::None;
+      uint32_t chunk = uint32_t(want < space ? want : space);
+      uint32_t n = p->ring.push(chunk, [&](uint8_t* dst, uint32_t off, uint32_t len) {
+        auto r = io.copy_in(done + off, dst, len);
+        if (!r) err = r.error();
+        return r.ok();
+      });
+      done += n;
+      if (n) {
+        p->read_wait.wake_all();
+        p->notify_locked(kReadable, 0);
+      }
+      if (err != Error::None) {
+        if (done) return done;
+        return err;
+      }
+      if (done == total) return done;
+      continue;
+    }
+    if (nonblock) {
+      if (done) return done;
+      return Error::Again;
+    }
+    auto w = p->write_wait.wait(p->mu, 0);
+    if (!w) {
+      if (done) return done;
+      return w.error();
+    }
+  }
+}
+
+uint32_t PipeEnd::poll_events() {
+  Pipe* p = pipe_;
+  Hold<Mutex> g(p->mu);
+  uint32_t ev = 0;
+  if (reader_) {
+    if (!p->ring.empty()) ev |= kReadable;
+    if (p->writers == 0) ev |= kPollHup;
+  }
+  if (writer_) {
+    // Linux reports writable while the pipe is not full; a whole PIPE_BUF
+    // of room is what an atomic write needs, so that is the threshold.
+    if (p->ring.space() >= kPipeBuf) ev |= kWritable;
+    if (p->readers == 0) ev |= kPollErr;
+  }
+  return ev;
+}
+
+size_t PipeEnd::bytes_available() {
+  Hold<Mutex> g(pipe_->mu);
+  return pipe_->ring.size();
+}
+
+size_t PipeEnd::capacity() {
+  Hold<Mutex> g(pipe_->mu);
+  return pipe_->ring.capacity();
+}
+
+Result<size_t> PipeEnd::set_capacity(size_t bytes) {
+  if (bytes > kPipeMaxSize) return Error::Permission;
+  size_t cap = round_capacity(bytes);
+  Pipe* p = pipe_;
+  Hold<Mutex> g(p->mu);
+  if (cap == p->ring.capacity()) return cap;
+  if (p->ring.size() > cap) return Error::Busy;  // fcntl(2): EBUSY
+  auto* storage = static_cast<uint8_t*>(kmalloc(cap));
+  if (!storage) return Error::NoMemory;
+  kfree(p->ring.resize(storage, uint32_t(cap)));
+  p->write_wait.wake_all();
+  p->notify_locked(0, kWritable);
+  return cap;
+}
+
+}  // namespace capsule

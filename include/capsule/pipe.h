@@ -1,0 +1,110 @@
+#pragma once
+// Pipes and FIFOs (core/event/pipe.cc, docs/events.md; pipe(7)).
+//
+// A Pipe is the shared buffer; each open end is a PipeEnd (an open file
+// description's object: pipe2() makes one reader and one writer, a FIFO's
+// open() makes one per open with the mode asked for). Ends are Pollable.
+//
+//   PipeEnd *r, *w;
+//   TRY(pipe_create(&r, &w));          // pipe2(2)
+//   w->write(KernelIo(buf, n), nonblock);
+//   delete r; delete w;                // close(2) of the last fd of each
+#include <cstddef>
+#include <cstdint>
+
+#include "capsule/poll.h"
+#include "lib/result.h"
+
+namespace capsule {
+
+inline constexpr size_t kPipeBuf = 4096;              // PIPE_BUF: atomic writes up to this
+inline constexpr size_t kPipeDefaultSize = 65536;     // 16 pages, as Linux
+inline constexpr size_t kPipeMaxSize = 1024 * 1024;   // /proc/sys/fs/pipe-max-size default
+
+// Where data comes from / goes to: same shape as vfs::IoBuffer, so the
+// adapter can wrap one (application memory through uaccess, which may
+// fault → Error::Fault). pos is the offset inside the request.
+class EventIo {
+ public:
+  explicit EventIo(size_t size) : size_(size) {}
+  size_t size() const { return size_; }
+  virtual Result<void> copy_out(size_t pos, const void* src, size_t n) = 0;  // into the caller's buffer
+  virtual Result<void> copy_in(size_t pos, void* dst, size_t n) = 0;         // out of the caller's buffer
+
+ protected:
+  ~EventIo() = default;
+  size_t size_;
+};
+
+// Kernel memory.
+class KernelIo final : public EventIo {
+ public:
+  KernelIo(void* p, size_t n) : EventIo(n), p_(static_cast<uint8_t*>(p)) {}
+  KernelIo(const void* p, size_t n) : EventIo(n), p_(static_cast<uint8_t*>(const_cast<void*>(p))) {}
+  Result<void> copy_out(size_t pos, const void* src, size_t n) override;
+  Result<void> copy_in(size_t pos, void* dst, size_t n) override;
+
+ private:
+  uint8_t* p_;
+};
+
+class Pipe;
+
+class PipeEnd final : public Pollable {
+ public:
+  // A new end on `pipe` (counts as a reader and/or a writer until deleted).
+  // NoMemory.
+  static Result<PipeEnd*> open(Pipe* pipe, bool reader, bool writer);
+  ~PipeEnd();  // close: the other side sees EOF / EPIPE when counts reach 0
+
+  // read(2): blocks until data or EOF (0). Again with nonblock and nothing
+  // to read (and writers left); Interrupted when interrupted before any
+  // byte; Fault if no byte could be copied out.
+  Result<size_t> read(EventIo& io, bool nonblock);
+  // write(2): all of it, blocking while full. Up to kPipeBuf bytes go in
+  // one piece (never interleaved with other writers). BrokenPipe when no
+  // reader is left and nothing was written (the adapter raises SIGPIPE);
+  // Again (nonblock, no room: for ≤ kPipeBuf, room for all of it);
+  // Interrupted before any byte; otherwise the count written, which is
+  // short only after an interrupt, a fault or the last reader leaving.
+  Result<size_t> write(EventIo& io, bool nonblock);
+  Result<size_t> read(void* buf, size_t n, bool nonblock) {
+    KernelIo io(buf, n);
+    return read(io, nonblock);
+  }
+  Result<size_t> write(const void* buf, size_t n, bool nonblock) {
+    KernelIo io(buf, n);
+    return write(io, nonblock);
+  }
+
+  uint32_t poll_events() override;
+  size_t bytes_available();  // FIONREAD
+  size_t capacity();         // F_GETPIPE_SZ
+  // F_SETPIPE_SZ: rounded up to a power of two ≥ one page; Permission above
+  // kPipeMaxSize, Busy if the data in the pipe would not fit. Returns the
+  // new size.
+  Result<size_t> set_capacity(size_t bytes);
+
+  Pipe* pipe() const { return pipe_; }
+  bool reader() const { return reader_; }
+  bool writer() const { return writer_; }
+
+ private:
+  friend class Pipe;
+  PipeEnd(Pipe* p, bool r, bool w) : pipe_(p), reader_(r), writer_(w) {}
+  void notify_end(uint32_t events) { notify(events); }
+
+  Pipe* pipe_;
+  bool reader_, writer_;
+  ListNode pipe_node_;  // in Pipe::ends_
+};
+
+// A buffer with no ends yet, one reference held by the caller (a FIFO's
+// vnode keeps it; ends add their own). NoMemory.
+Result<Pipe*> pipe_alloc(size_t capacity = kPipeDefaultSize);
+void pipe_retain(Pipe* p);
+void pipe_release(Pipe* p);
+// pipe2(2): a new pipe with one read end and one write end.
+Result<void> pipe_create(PipeEnd** read_end, PipeEnd** write_end, size_t capacity = kPipeDefaultSize);
+
+}  // namespace capsule

@@ -1,0 +1,112 @@
+#pragma once
+// Linux signals (docs/signals.md): per-process actions, per-thread masks and
+// pending sets, a process-wide pending set, delivery on the way back to the
+// application (syscall return, interrupt return, application exceptions).
+//
+// For other syscall families that sleep (futex, nanosleep, read on a pipe,
+// ...): a signal sent to a sleeping thread wakes it with thread_wake()
+// (signal_interrupt_target). The sleeper must therefore
+//   1. sched_prepare_block() and publish itself where its own waker finds it,
+//   2. check signal_pending_current() AFTER step 1 (a signal that arrived
+//      before step 1 found the thread running and did not wake it),
+//   3. sched_block(deadline), and after it returns check
+//      signal_pending_current() again: true means "interrupted":
+//      unpublish and return -kEINTR (or -kERESTARTSYS for calls that
+//      SA_RESTART may restart: the return path turns it into -EINTR or a
+//      restart of the call, as Linux does).
+// signal_sleep_until() packages this for plain timed sleeps.
+#include <cstdint>
+
+namespace capsule {
+struct Thread;
+namespace x64 {
+struct TrapFrame;
+}
+}  // namespace capsule
+
+namespace capsule::linux_abi {
+
+constexpr int kNSIG = 64;
+constexpr int kSIGRTMIN = 32;  // real-time signals (the libcs reserve 32..34): these queue
+enum : int {
+  SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGILL = 4, SIGTRAP = 5, SIGABRT = 6, SIGBUS = 7,
+  SIGFPE = 8, SIGKILL = 9, SIGUSR1 = 10, SIGSEGV = 11, SIGUSR2 = 12, SIGPIPE = 13,
+  SIGALRM = 14, SIGTERM = 15, SIGSTKFLT = 16, SIGCHLD = 17, SIGCONT = 18, SIGSTOP = 19,
+  SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22, SIGURG = 23, SIGXCPU = 24, SIGXFSZ = 25,
+  SIGVTALRM = 26, SIGPROF = 27, SIGWINCH = 28, SIGIO = 29, SIGPWR = 30, SIGSYS = 31,
+};
+
+// Kernel-internal results (never seen by the application): the return path
+// turns them into -EINTR or a restart of the system call (Linux's values).
+constexpr int64_t kERESTARTSYS = 512;     // restart if the handler has SA_RESTART
+constexpr int64_t kERESTARTNOINTR = 513;  // always restart
+constexpr int64_t kERESTARTNOHAND = 514;  // restart only if no handler ran
+
+// si_code values (ABI facts).
+enum : int32_t {
+  SI_USER = 0, SI_KERNEL = 0x80, SI_QUEUE = -1, SI_TIMER = -2, SI_TKILL = -6,
+};
+
+inline constexpr uint64_t sigbit(int sig) { return 1ull << (sig - 1); }
+
+// The first 32 bytes of a Linux siginfo_t: what Capsule ever fills.
+//   0 si_signo, 4 si_errno, 8 si_code, 16.. the union:
+//   kill/tkill/queue: 16 si_pid, 20 si_uid, 24 si_value
+//   POSIX timer:      16 si_timerid, 20 si_overrun, 24 si_value
+//   fault:            16 si_addr
+struct KSigInfo {
+  int32_t signo = 0;
+  int32_t err = 0;
+  int32_t code = 0;
+  int32_t pad = 0;
+  union {
+    struct {
+      int32_t pid;
+      uint32_t uid;
+      uint64_t value;
+    } kill;
+    struct {
+      int32_t tid;
+      int32_t overrun;
+      uint64_t value;
+    } timer;
+    uint64_t addr;
+    uint8_t raw[16];
+  } u = {};
+};
+static_assert(sizeof(KSigInfo) == 32);
+
+// True if the calling thread has a pending signal it does not block.
+bool signal_pending_current();
+// Wakes `t` if it sleeps (its syscall then sees signal_pending_current()),
+// or interrupts the CPU running it so that the signal is delivered when it
+// next returns to the application.
+void signal_interrupt_target(Thread* t);
+// Interruptible sleep until deadline_ns (uptime_ns; 0 = forever): 0 when the
+// deadline passed, -kEINTR when a signal is pending.
+int64_t signal_sleep_until(uint64_t deadline_ns);
+
+// Sending (0 or -errno). The process: any thread that does not block it
+// takes it. A thread: by Linux tid.
+int64_t signal_send_process(const KSigInfo& info);
+int64_t signal_send_tid(int tid, const KSigInfo& info);
+bool signal_tid_exists(int tid);
+// True if `sig` is pending for the process (POSIX timer overrun counting).
+bool signal_process_pending(int sig);
+
+// Thread lifecycle: the clone code calls start for a new application thread
+// (after copying the parent's mask into its LinuxThread), exit when a
+// thread leaves (the exit syscall). Threads that make a syscall are also
+// registered on the way.
+void signal_thread_start(Thread* t);
+void signal_thread_exit(Thread* t);
+
+// Sum of the CPU time of the process's threads (ITIMER_VIRTUAL/PROF,
+// CLOCK_PROCESS_CPUTIME_ID timers).
+uint64_t signal_process_cpu_ns();
+
+// Ends the VM as a fatal signal does: one console line, status 128+sig.
+[[noreturn]] void signal_terminate(int sig, uint64_t rip, bool has_addr, uint64_t addr);
+const char* signal_name(int sig);  // "SIGSEGV"
+
+}  // namespace capsule::linux_abi

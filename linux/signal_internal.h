@@ -1,0 +1,99 @@
+#pragma once
+// Shared between linux/signal.cc (state, delivery) and linux/sys_signal.cc
+// (the system calls). Not for other families: they use linux/signal.h.
+#include <cstdint>
+
+#include "core/sync/spinlock.h"
+#include "linux/signal.h"
+#include "linux/syscall.h"
+#include "linux/thread_state.h"
+
+namespace capsule::linux_abi {
+
+// Kernel struct sigaction on x86-64 (ABI fact): handler, flags, restorer, mask.
+struct KSigAction {
+  uint64_t handler;
+  uint64_t flags;
+  uint64_t restorer;
+  uint64_t mask;
+};
+static_assert(sizeof(KSigAction) == 32);
+
+constexpr uint64_t SIG_DFL = 0, SIG_IGN = 1;
+constexpr uint64_t SA_NOCLDSTOP = 1, SA_NOCLDWAIT = 2, SA_SIGINFO = 4, SA_RESTORER = 0x04000000,
+                   SA_ONSTACK = 0x08000000, SA_RESTART = 0x10000000, SA_NODEFER = 0x40000000,
+                   SA_RESETHAND = 0x80000000ull;
+constexpr int SS_ONSTACK = 1, SS_DISABLE = 2;
+constexpr uint32_t SS_AUTODISARM = 1u << 31;
+constexpr uint64_t MINSIGSTKSZ = 2048;
+constexpr uint64_t UNBLOCKABLE = sigbit(SIGKILL) | sigbit(SIGSTOP);
+
+// Linux stack_t.
+struct KStack {
+  uint64_t sp;
+  int32_t flags;
+  int32_t pad;
+  uint64_t size;
+};
+static_assert(sizeof(KStack) == 24);
+
+// Real-time signals queue (POSIX): instances beyond the first wait here in
+// arrival order, bounded like RLIMIT_SIGPENDING but smaller.
+struct RtQueue {
+  static constexpr int kMax = 32;
+  KSigInfo items[kMax];
+  int count = 0;
+  bool push(const KSigInfo& i) {
+    if (count == kMax) return false;
+    items[count++] = i;
+    return true;
+  }
+  // The oldest queued instance of `sig` into `out`; false if none.
+  bool pop(int sig, KSigInfo& out) {
+    for (int k = 0; k < count; ++k) {
+      if (items[k].signo != sig) continue;
+      out = items[k];
+      for (int m = k + 1; m < count; ++m) items[m - 1] = items[m];
+      --count;
+      return true;
+    }
+    return false;
+  }
+};
+
+struct SignalThread {
+  Thread* thread = nullptr;
+  KSigInfo info[kNSIG];       // siginfo of the thread-directed pending signals
+  RtQueue rtq;                // further instances of pending real-time signals
+  uint64_t waiting_for = 0;   // rt_sigtimedwait: these (blocked) signals wake it
+  uint64_t saved_mask = 0;    // rt_sigsuspend / pause: restored on the way out
+  bool restore_mask = false;
+  bool registered = false;
+};
+
+// The lock over every piece of signal state (actions, pending sets, masks,
+// the thread list). Interrupts off while held.
+extern SpinLock g_sig_lock;
+extern KSigAction g_actions[kNSIG];
+extern uint64_t g_proc_pending;
+
+// The caller's state (allocated and registered on first use; nullptr only
+// when out of memory).
+LinuxThread* signal_self(SignalThread** st);
+// Dequeues a signal in `want` (thread-directed first, synchronous ones
+// first) under g_sig_lock; 0 if none.
+int signal_dequeue_locked(LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out);
+// Deliverable now: pending and not blocked (under the lock or as a hint).
+uint64_t signal_deliverable(const LinuxThread* lt);
+// Blocks until a signal in `want` is pending for the caller (or the
+// deadline): true if one is, false on timeout.
+bool signal_wait_for(uint64_t want, uint64_t deadline_ns);
+// sigaltstack on the caller with the application's current RSP.
+int64_t signal_altstack(LinuxThread* lt, const KStack* ss, KStack* old, uint64_t user_rsp);
+// rt_sigreturn body.
+int64_t signal_sigreturn(SyscallArgs& args);
+bool signal_ignored_locked(int sig);
+// Drops `sig` from every pending set (the action became "ignore").
+void signal_flush_locked(int sig);
+
+}  // namespace capsule::linux_abi

@@ -1,0 +1,124 @@
+// futex(2): decodes the command and its arguments onto the futex service
+// (include/capsule/futex.h). docs/threads-abi.md lists what is supported.
+#include "capsule/futex.h"
+
+#include "capsule/time.h"
+#include "capsule/uaccess.h"
+#include "core/sched/thread.h"
+#include "linux/syscall.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+// futex_op commands and flags (include/uapi/linux/futex.h: ABI facts).
+enum : uint32_t {
+  FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_FD = 2, FUTEX_REQUEUE = 3, FUTEX_CMP_REQUEUE = 4,
+  FUTEX_WAKE_OP = 5, FUTEX_LOCK_PI = 6, FUTEX_UNLOCK_PI = 7, FUTEX_TRYLOCK_PI = 8,
+  FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10, FUTEX_WAIT_REQUEUE_PI = 11,
+  FUTEX_CMP_REQUEUE_PI = 12, FUTEX_LOCK_PI2 = 13,
+};
+constexpr uint32_t FUTEX_PRIVATE_FLAG = 128, FUTEX_CLOCK_REALTIME = 256;
+constexpr uint32_t FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+
+struct Timespec {
+  int64_t tv_sec;
+  int64_t tv_nsec;
+};
+
+// Reads a timeout and turns it into an absolute uptime_ns() deadline.
+// relative: FUTEX_WAIT's interval; otherwise an absolute time on CLOCK_MONOTONIC
+// (uptime) or, with FUTEX_CLOCK_REALTIME, on the wall clock.
+int64_t read_deadline(uint64_t uptr, bool relative, bool realtime, uint64_t* deadline) {
+  *deadline = 0;
+  if (!uptr) return 0;
+  auto ts = get_user(reinterpret_cast<const Timespec*>(uptr));
+  if (!ts.ok()) return -kEFAULT;
+  if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000) return -kEINVAL;
+  constexpr uint64_t kMaxSec = 1ull << 33;  // ~272 years: no overflow below
+  uint64_t sec = uint64_t(ts->tv_sec) < kMaxSec ? uint64_t(ts->tv_sec) : kMaxSec;
+  uint64_t ns = sec * 1'000'000'000ull + uint64_t(ts->tv_nsec);
+  uint64_t now = uptime_ns();
+  if (relative) {
+    *deadline = now + ns;
+  } else if (realtime) {
+    int64_t wall = realtime_ns();
+    *deadline = int64_t(ns) > wall ? now + uint64_t(int64_t(ns) - wall) : now;
+  } else {
+    *deadline = ns > now ? ns : now;
+  }
+  if (*deadline == 0) *deadline = 1;  // 0 would mean "no deadline"
+  return 0;
+}
+
+int64_t wait_result(Result<int>&& r) {
+  if (r.ok()) return 0;
+  return to_errno(r.error());
+}
+
+}  // namespace
+
+// futex(uaddr, futex_op, val, timeout | val2, uaddr2, val3)
+LINUX_SYSCALL(202, futex, "pxupup") {
+  uintptr_t uaddr = args.a[0];
+  uint32_t op = uint32_t(args.a[1]);
+  uint32_t val = uint32_t(args.a[2]);
+  uint64_t timeout = args.a[3];
+  uintptr_t uaddr2 = args.a[4];
+  uint32_t val3 = uint32_t(args.a[5]);
+  uint32_t cmd = op & FUTEX_CMD_MASK;
+  bool realtime = op & FUTEX_CLOCK_REALTIME;
+  // Every futex is private to the one process (docs/futex.md): the private
+  // flag changes nothing.
+  if (realtime && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT_REQUEUE_PI &&
+      cmd != FUTEX_LOCK_PI2)
+    return -kENOSYS;
+  AddressSpace* as = thread_current()->as;
+  switch (cmd) {
+    case FUTEX_WAIT:
+    case FUTEX_WAIT_BITSET: {
+      uint32_t bitset = cmd == FUTEX_WAIT ? FUTEX_BITSET_ANY : val3;
+      if (uaddr & 3) return -kEINVAL;
+      if (!bitset) return -kEINVAL;
+      uint64_t deadline;
+      if (int64_t e = read_deadline(timeout, cmd == FUTEX_WAIT, realtime, &deadline)) return e;
+      return wait_result(futex_wait(as, uaddr, val, deadline, bitset));
+    }
+    case FUTEX_WAKE:
+    case FUTEX_WAKE_BITSET: {
+      uint32_t bitset = cmd == FUTEX_WAKE ? FUTEX_BITSET_ANY : val3;
+      if (uaddr & 3) return -kEINVAL;
+      if (!bitset) return -kEINVAL;
+      // val is an int: INT_MAX wakes all; 0 (and a negative) still wakes one.
+      return ret(futex_wake(as, uaddr, int(val), bitset));
+    }
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+      int n_wake = int(val), n_requeue = int(uint32_t(timeout));  // val2 travels in the timeout slot
+      if ((uaddr | uaddr2) & 3) return -kEINVAL;
+      if (n_wake < 0 || n_requeue < 0) return -kEINVAL;
+      return ret(futex_requeue(as, uaddr, n_wake, uaddr2, n_requeue, cmd == FUTEX_CMP_REQUEUE ? &val3 : nullptr));
+    }
+    case FUTEX_WAKE_OP: {
+      if ((uaddr | uaddr2) & 3) return -kEINVAL;
+      int n2 = int(uint32_t(timeout));
+      return ret(futex_wake_op(as, uaddr, int(val), uaddr2, n2, val3));
+    }
+    case FUTEX_FD:  // removed from Linux in 2.6.26
+    case FUTEX_LOCK_PI:
+    case FUTEX_UNLOCK_PI:
+    case FUTEX_TRYLOCK_PI:
+    case FUTEX_WAIT_REQUEUE_PI:
+    case FUTEX_CMP_REQUEUE_PI:
+    case FUTEX_LOCK_PI2:
+      // Priority inheritance needs owner tracking in the scheduler; libcs use
+      // it only for PTHREAD_PRIO_INHERIT mutexes (docs/threads-abi.md).
+      return -kENOSYS;
+    default:
+      return -kENOSYS;
+  }
+}
+
+// futex_waitv (Linux 5.16): not provided; libcs do not depend on it.
+LINUX_SYSCALL(449, futex_waitv, "pudxd") { return -kENOSYS; }
+
+}  // namespace capsule::linux_abi

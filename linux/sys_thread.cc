@@ -1,0 +1,395 @@
+// Threads: clone/clone3 for pthreads, thread exit with kCLONE_CHILD_CLEARTID
+// and robust lists, exit_group, gettid, set_tid_address, set/get_robust_list
+// (docs/threads-abi.md).
+#include <atomic>
+#include <cstring>
+#include <new>
+
+#include "arch/x64/cpu/x64.h"
+#include "capsule/fpu.h"
+#include "capsule/futex.h"
+#include "capsule/log.h"
+#include "capsule/mm.h"
+#include "capsule/process.h"
+#include "capsule/thread.h"
+#include "capsule/uaccess.h"
+#include "core/sched/thread.h"
+#include "core/sync/spinlock.h"
+#include "linux/signal.h"
+#include "linux/syscall.h"
+#include "linux/thread_state.h"
+#include "linux/thread_table.h"
+
+extern "C" [[noreturn]] void return_to_application(const capsule::x64::SyscallFrame* frame);
+
+namespace capsule::linux_abi {
+namespace {
+
+// clone flags (include/uapi/linux/sched.h: ABI facts).
+constexpr uint64_t kCSIGNAL = 0xff;
+constexpr uint64_t kCLONE_VM = 0x100, kCLONE_FS = 0x200, kCLONE_FILES = 0x400, kCLONE_SIGHAND = 0x800,
+                   kCLONE_PIDFD = 0x1000, kCLONE_PTRACE = 0x2000, kCLONE_VFORK = 0x4000, kCLONE_PARENT = 0x8000,
+                   kCLONE_THREAD = 0x10000, kCLONE_NEWNS = 0x20000, kCLONE_SYSVSEM = 0x40000,
+                   kCLONE_SETTLS = 0x80000, kCLONE_PARENT_SETTID = 0x100000, kCLONE_CHILD_CLEARTID = 0x200000,
+                   kCLONE_DETACHED = 0x400000, kCLONE_UNTRACED = 0x800000, kCLONE_CHILD_SETTID = 0x1000000,
+                   kCLONE_NEWCGROUP = 0x2000000, kCLONE_NEWUTS = 0x4000000, kCLONE_NEWIPC = 0x8000000,
+                   kCLONE_NEWUSER = 0x10000000, kCLONE_NEWPID = 0x20000000, kCLONE_NEWNET = 0x40000000,
+                   kCLONE_IO = 0x80000000ull;
+constexpr uint64_t kCLONE_CLEAR_SIGHAND = 0x100000000ull, kCLONE_INTO_CGROUP = 0x200000000ull;
+constexpr uint64_t kCLONE_NEWTIME = 0x80;  // clone3 only, in the kCSIGNAL byte
+constexpr uint64_t kCLONE_NAMESPACES = kCLONE_NEWNS | kCLONE_NEWCGROUP | kCLONE_NEWUTS | kCLONE_NEWIPC |
+                                      kCLONE_NEWUSER | kCLONE_NEWPID | kCLONE_NEWNET;
+constexpr uint64_t TASK_SIZE_MAX = 0x7ffffffff000ull;  // highest application address + 1
+
+// --- the thread table: tid -> Thread, for lookups by tid ---
+
+SpinLock g_table_lock;
+Thread** g_threads;  // the process's live clone() children (the main thread is found through Process)
+size_t g_nthreads, g_cap;
+std::atomic<bool> g_main_exited{false};
+int g_main_status;
+
+bool table_add(Thread* t) {
+  SpinGuard g(g_table_lock);
+  if (g_nthreads == g_cap) {
+    size_t cap = g_cap ? g_cap * 2 : 64;
+    auto** n = new (std::nothrow) Thread*[cap];
+    if (!n) return false;
+    for (size_t i = 0; i < g_nthreads; ++i) n[i] = g_threads[i];
+    delete[] g_threads;
+    g_threads = n;
+    g_cap = cap;
+  }
+  g_threads[g_nthreads++] = t;
+  return true;
+}
+
+void table_remove(Thread* t) {
+  SpinGuard g(g_table_lock);
+  for (size_t i = 0; i < g_nthreads; ++i)
+    if (g_threads[i] == t) {
+      g_threads[i] = g_threads[--g_nthreads];
+      return;
+    }
+}
+
+// --- clone ---
+
+struct CloneStart {
+  x64::SyscallFrame frame;
+  uintptr_t set_child_tid = 0;  // kCLONE_CHILD_SETTID address, or 0
+  int tid = 0;
+};
+
+// The child's first code: finish what must happen in its own context, then
+// "return" 0 from the parent's syscall on the new stack.
+void clone_child_entry(void* arg) {
+  auto* cs = static_cast<CloneStart*>(arg);
+  x64::SyscallFrame f = cs->frame;
+  if (cs->set_child_tid) (void)put_user(reinterpret_cast<int*>(cs->set_child_tid), cs->tid);
+  delete cs;
+  return_to_application(&f);
+}
+
+struct CloneRequest {
+  uint64_t flags;        // without the exit signal
+  uint64_t exit_signal;
+  uintptr_t stack;       // the child's RSP (0: the parent's)
+  uintptr_t parent_tid;
+  uintptr_t child_tid;
+  uintptr_t tls;
+};
+
+int64_t do_clone(SyscallArgs& args, const CloneRequest& r) {
+  uint64_t fl = r.flags;
+  // Linux's consistency rules (EINVAL), in its order.
+  if ((fl & (kCLONE_NEWNS | kCLONE_FS)) == (kCLONE_NEWNS | kCLONE_FS)) return -kEINVAL;
+  if ((fl & (kCLONE_NEWUSER | kCLONE_FS)) == (kCLONE_NEWUSER | kCLONE_FS)) return -kEINVAL;
+  if ((fl & kCLONE_THREAD) && !(fl & kCLONE_SIGHAND)) return -kEINVAL;
+  if ((fl & kCLONE_SIGHAND) && !(fl & kCLONE_VM)) return -kEINVAL;
+  if ((fl & kCLONE_CLEAR_SIGHAND) && (fl & kCLONE_SIGHAND)) return -kEINVAL;
+  if ((fl & kCLONE_THREAD) && (fl & (kCLONE_NEWUSER | kCLONE_NEWPID))) return -kEINVAL;
+  if ((fl & kCLONE_PIDFD) && (fl & kCLONE_THREAD)) return -kEINVAL;
+  // Processes: fork-like (no kCLONE_VM), vfork, and a shared-memory process
+  // (kCLONE_VM without kCLONE_THREAD) come with fork support (a later issue).
+  if (!(fl & kCLONE_VM) || !(fl & kCLONE_THREAD) || (fl & kCLONE_VFORK)) return -kENOSYS;
+  // One process, one set of namespaces, no cgroups, no pidfds for threads.
+  if (fl & (kCLONE_NAMESPACES | kCLONE_INTO_CGROUP)) return -kEINVAL;
+  // A thread's exit signal is ignored by Linux's clone (it has none).
+  // FS, FILES, SYSVSEM, DETACHED, PTRACE, UNTRACED, IO, PARENT: with one
+  // process everything is shared already; accepted and ignored.
+  if ((fl & kCLONE_SETTLS) && r.tls >= TASK_SIZE_MAX) return -kEPERM;  // as ARCH_SET_FS
+
+  Process* p = current_process();
+  Thread* self = thread_current();
+  if (!p || !self->as) return -kENOSYS;
+  LinuxThread* parent_lt = linux_thread();
+  auto* lt = new (std::nothrow) LinuxThread();
+  auto* cs = new (std::nothrow) CloneStart();
+  if (!lt || !cs) {
+    delete lt;
+    delete cs;
+    return -kEAGAIN;  // Linux reports a failed task allocation as EAGAIN/ENOMEM; pthread_create gives EAGAIN
+  }
+  int tid = alloc_tid();
+  lt->tid = tid;
+  if (fl & kCLONE_CHILD_CLEARTID) lt->clear_child_tid = r.child_tid;
+  if (parent_lt) lt->sigmask = parent_lt->sigmask;  // the signal mask is inherited
+
+  cs->frame = *args.frame;
+  cs->frame.rax = 0;
+  if (r.stack) cs->frame.rsp = r.stack;
+  cs->set_child_tid = (fl & kCLONE_CHILD_SETTID) ? r.child_tid : 0;
+  cs->tid = tid;
+
+  ThreadOptions o;
+  o.uses_fpu = true;
+  o.nice = self->se.nice;
+  o.detached = true;  // reaped by the scheduler at exit; joins are futex-based
+  auto tr = thread_alloc_app("app", clone_child_entry, cs, o, self->as, p);
+  if (!tr.ok()) {
+    delete lt;
+    delete cs;
+    return -kEAGAIN;
+  }
+  Thread* t = tr.value();
+  t->linux_state = lt;
+  // Linux copies the parent's vector state; the kernel never touches it, so
+  // the registers hold the application's values right now.
+  if (t->fpu_area) fpu_save(t->fpu_area);
+  t->fs_base = (fl & kCLONE_SETTLS) ? r.tls : x64::read_fs_base();
+  (void)thread_set_affinity(t, thread_affinity(self));  // inherited, as Linux
+  if (!table_add(t)) {
+    thread_free_dead(t);
+    delete lt;
+    delete cs;
+    return -kEAGAIN;
+  }
+  p->thread_count.fetch_add(1);
+  // Linux writes the parent's copy before the child can run; a bad pointer
+  // there is ignored as Linux ignores it.
+  if (fl & kCLONE_PARENT_SETTID) (void)put_user(reinterpret_cast<int*>(r.parent_tid), tid);
+  signal_thread_start(t);  // a signal target from its first instruction
+  sched_start_thread(t);
+  return tid;
+}
+
+// --- exit ---
+
+// FUTEX_* bits of a robust futex word (ABI facts).
+constexpr uint32_t FUTEX_WAITERS = 0x80000000u, FUTEX_OWNER_DIED = 0x40000000u, FUTEX_TID_MASK = 0x3fffffffu;
+constexpr int ROBUST_LIST_LIMIT = 2048;
+
+struct RobustListHead {
+  uint64_t next;           // struct robust_list *
+  int64_t futex_offset;
+  uint64_t list_op_pending;
+};
+
+void robust_release(AddressSpace* as, uintptr_t entry, int64_t offset, int tid) {
+  uintptr_t word = entry + uint64_t(offset);
+  if (word & 3) return;
+  auto* uw = reinterpret_cast<uint32_t*>(word);
+  auto v = get_user(uw);
+  if (!v.ok() || (v.value() & FUTEX_TID_MASK) != uint32_t(tid)) return;
+  uint32_t nv = (v.value() & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+  if (!put_user(uw, nv).ok()) return;
+  // Woken even without FUTEX_WAITERS: our store is not atomic against a
+  // waiter setting the bit at this very moment (docs/threads-abi.md).
+  (void)futex_wake(as, word, 1);
+}
+
+// Marks the robust futexes the exiting thread still holds FUTEX_OWNER_DIED
+// and wakes a waiter of each (set_robust_list(2)).
+void robust_list_exit(LinuxThread* lt) {
+  if (!lt->robust_list || lt->robust_len != sizeof(RobustListHead)) return;
+  AddressSpace* as = thread_current()->as;
+  auto head = get_user(reinterpret_cast<const RobustListHead*>(lt->robust_list));
+  if (!head.ok()) return;
+  uintptr_t pending = head->list_op_pending & ~uintptr_t(1);
+  uintptr_t e = head->next;
+  for (int n = 0; e != lt->robust_list && n < ROBUST_LIST_LIMIT; ++n) {
+    uintptr_t entry = e & ~uintptr_t(1);  // bit 0 marks a PI futex
+    if (!entry) break;
+    auto next = get_user(reinterpret_cast<const uint64_t*>(entry));  // read before the word is released
+    if (!next.ok()) break;
+    if (entry != pending) robust_release(as, entry, head->futex_offset, lt->tid);
+    e = next.value();
+  }
+  if (pending) robust_release(as, pending, head->futex_offset, lt->tid);
+}
+
+[[noreturn]] void exit_thread(int status) {
+  Process* p = current_process();
+  Thread* self = thread_current();
+  signal_thread_exit(self);  // no longer a target for signals
+  LinuxThread* lt = static_cast<LinuxThread*>(self->linux_state);
+  if (lt && self->as) {
+    robust_list_exit(lt);
+    // kCLONE_CHILD_CLEARTID / set_tid_address: how pthread_join learns of
+    // the exit.
+    if (lt->clear_child_tid) {
+      if (put_user(reinterpret_cast<int*>(lt->clear_child_tid), 0).ok())
+        (void)futex_wake(self->as, lt->clear_child_tid, 1);
+    }
+  }
+  if (!p) process_exit(status);
+  bool is_main = self == p->main_thread;
+  if (is_main) {
+    g_main_status = status;
+    g_main_exited.store(true);
+  } else {
+    table_remove(self);
+  }
+  if (p->thread_count.fetch_sub(1) == 1) {
+    // The last thread: the process ends. Its status is the main thread's
+    // exit code when that thread ended first (Linux reports the group
+    // leader's), else this thread's.
+    process_exit(g_main_exited.load() ? g_main_status : status);
+  }
+  if (!is_main) {
+    self->linux_state = nullptr;
+    delete lt;
+  }
+  // The main thread stays a zombie object (like Linux's group leader); the
+  // others are detached and freed by the scheduler once switched out.
+  thread_exit();
+}
+
+}  // namespace
+
+namespace {
+std::atomic<int> g_next_tid{2};  // the main thread is tid 1 = pid
+}
+int alloc_tid() { return g_next_tid.fetch_add(1); }
+
+bool with_thread(int tid, void (*fn)(Thread*, void*), void* ctx) {
+  Process* p = current_process();
+  if (tid == 0) {
+    fn(thread_current(), ctx);
+    return true;
+  }
+  if (!p) return false;
+  if (tid == p->pid) {
+    if (g_main_exited.load()) return false;
+    fn(p->main_thread, ctx);
+    return true;
+  }
+  SpinGuard g(g_table_lock);
+  for (size_t i = 0; i < g_nthreads; ++i) {
+    auto* lt = static_cast<LinuxThread*>(g_threads[i]->linux_state);
+    if (lt && lt->tid == tid) {
+      fn(g_threads[i], ctx);
+      return true;
+    }
+  }
+  return false;
+}
+
+int thread_tid(Thread* t) {
+  auto* lt = static_cast<LinuxThread*>(t->linux_state);
+  if (lt) return lt->tid;
+  Process* p = current_process();
+  return p && t == p->main_thread ? p->pid : 0;
+}
+
+// clone(flags, stack, parent_tid, child_tid, tls): the x86-64 argument order.
+LINUX_SYSCALL(56, clone, "xpppx") {
+  CloneRequest r;
+  r.flags = args.a[0] & ~kCSIGNAL;
+  r.exit_signal = args.a[0] & kCSIGNAL;
+  r.stack = args.a[1];
+  r.parent_tid = args.a[2];
+  r.child_tid = args.a[3];
+  r.tls = args.a[4];
+  // Bits above 32 are clone3-only: the legacy call takes an int-sized set.
+  r.flags &= 0xffffffffull;
+  return do_clone(args, r);
+}
+
+// struct clone_args (include/uapi/linux/sched.h): 64 bytes in version 0,
+// 80 with set_tid, 88 with cgroup.
+struct CloneArgs {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+      cgroup;
+};
+static_assert(sizeof(CloneArgs) == 88);
+
+LINUX_SYSCALL(435, clone3, "pu") {
+  uint64_t size = args.a[1];
+  if (size < 64) return -kEINVAL;
+  if (size > 4096) return -kE2BIG;
+  CloneArgs ca{};
+  if (!copy_from_user(&ca, reinterpret_cast<const void*>(args.a[0]), size < sizeof(ca) ? size : sizeof(ca)).ok())
+    return -kEFAULT;
+  // A larger struct from a newer libc is fine as long as what we do not
+  // know is zero.
+  for (uint64_t off = sizeof(ca); off < size; off += 8) {
+    uint8_t tail[8];
+    uint64_t n = size - off < 8 ? size - off : 8;
+    if (!copy_from_user(tail, reinterpret_cast<const uint8_t*>(args.a[0]) + off, n).ok()) return -kEFAULT;
+    for (uint64_t i = 0; i < n; ++i)
+      if (tail[i]) return -kE2BIG;
+  }
+  if (ca.exit_signal & ~kCSIGNAL) return -kEINVAL;
+  if (ca.exit_signal > 64) return -kEINVAL;
+  if (ca.flags & ~(0xffffffffull | kCLONE_CLEAR_SIGHAND | kCLONE_INTO_CGROUP)) return -kEINVAL;
+  if (ca.flags & (kCLONE_DETACHED | (kCSIGNAL & ~kCLONE_NEWTIME))) return -kEINVAL;
+  if ((ca.flags & (kCLONE_THREAD | kCLONE_PARENT)) && ca.exit_signal) return -kEINVAL;
+  if (ca.flags & kCLONE_NEWTIME) return -kEINVAL;  // a namespace: not supported
+  if ((ca.stack == 0) != (ca.stack_size == 0)) return -kEINVAL;
+  if (ca.set_tid_size > 32 || (!ca.set_tid && ca.set_tid_size) || (ca.set_tid && !ca.set_tid_size))
+    return -kEINVAL;
+  if (ca.set_tid_size) return -kEPERM;  // choosing tids needs privileges we do not model
+  CloneRequest r;
+  r.flags = ca.flags;
+  r.exit_signal = ca.exit_signal;
+  r.stack = ca.stack ? ca.stack + ca.stack_size : 0;  // the stack grows down from its end
+  r.parent_tid = ca.parent_tid;
+  r.child_tid = ca.child_tid;
+  r.tls = ca.tls;
+  return do_clone(args, r);
+}
+
+LINUX_SYSCALL(60, exit, "d") { exit_thread(int(args.a[0] & 0xff)); }
+
+LINUX_SYSCALL(231, exit_group, "d") { process_exit(int(args.a[0] & 0xff)); }
+
+LINUX_SYSCALL(186, gettid, "") { return current_tid(); }
+
+LINUX_SYSCALL(218, set_tid_address, "p") {
+  if (LinuxThread* lt = linux_thread()) lt->clear_child_tid = args.a[0];
+  return current_tid();
+}
+
+LINUX_SYSCALL(273, set_robust_list, "pu") {
+  if (args.a[1] != sizeof(RobustListHead)) return -kEINVAL;
+  LinuxThread* lt = linux_thread();
+  if (!lt) return -kENOMEM;
+  lt->robust_list = args.a[0];
+  lt->robust_len = args.a[1];
+  return 0;
+}
+
+namespace {
+struct RobustQuery {
+  uint64_t head, len;
+};
+void read_robust(Thread* t, void* ctx) {
+  auto* q = static_cast<RobustQuery*>(ctx);
+  LinuxThread* lt = t == thread_current() ? linux_thread() : static_cast<LinuxThread*>(t->linux_state);
+  q->head = lt ? lt->robust_list : 0;
+  q->len = sizeof(RobustListHead);  // Linux reports the size of the head, set or not
+}
+}  // namespace
+
+LINUX_SYSCALL(274, get_robust_list, "dpp") {
+  int pid = int(args.a[0]);
+  RobustQuery q{};
+  if (!with_thread(pid, read_robust, &q)) return -kESRCH;
+  if (!put_user(reinterpret_cast<uint64_t*>(args.a[2]), q.len).ok()) return -kEFAULT;
+  if (!put_user(reinterpret_cast<uint64_t*>(args.a[1]), q.head).ok()) return -kEFAULT;
+  return 0;
+}
+
+}  // namespace capsule::linux_abi

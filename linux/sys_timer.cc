@@ -1,0 +1,386 @@
+// Timers that raise signals (docs/signals.md): alarm, setitimer/getitimer,
+// timer_create/settime/gettime/getoverrun/delete.
+//
+// One kernel thread ("sigtimer") serves every armed timer: it sleeps on a
+// semaphore until the earliest expiry (or until a timer is armed), fires
+// what is due and re-arms the periodic ones. Expiries are kept in
+// monotonic time (uptime_ns); an absolute kCLOCK_REALTIME expiry is
+// converted when armed (a later settimeofday does not move it). The
+// CPU-time timers (kITIMER_VIRTUAL, kITIMER_PROF, kCLOCK_PROCESS_CPUTIME_ID)
+// compare against the process's summed thread CPU time, which the service
+// re-reads at each wake-up (no separate user/system accounting: VIRTUAL and
+// PROF count the same time).
+#include "capsule/log.h"
+#include "capsule/process.h"
+#include "capsule/thread.h"
+#include "capsule/time.h"
+#include "capsule/uaccess.h"
+#include "core/sync/wait_queue.h"
+#include "linux/signal.h"
+#include "linux/syscall.h"
+#include "linux/thread_state.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+constexpr uint64_t NS = 1000000000ull;
+constexpr int kCLOCK_REALTIME = 0, kCLOCK_MONOTONIC = 1, kCLOCK_PROCESS_CPUTIME_ID = 2, kCLOCK_BOOTTIME = 7,
+              kCLOCK_TAI = 11;
+constexpr int kSIGEV_SIGNAL = 0, kSIGEV_NONE = 1, kSIGEV_THREAD = 2, kSIGEV_THREAD_ID = 4;
+constexpr int kTIMER_ABSTIME = 1;
+constexpr int kITIMER_REAL = 0, kITIMER_VIRTUAL = 1, kITIMER_PROF = 2;
+
+struct KTimespec {
+  int64_t sec, nsec;
+};
+struct KTimeval {
+  int64_t sec, usec;
+};
+struct KItimerspec {
+  KTimespec interval, value;
+};
+struct KItimerval {
+  KTimeval interval, value;
+};
+// struct sigevent: value, signo, notify, then the union (tid for THREAD_ID).
+struct KSigevent {
+  uint64_t value;
+  int32_t signo;
+  int32_t notify;
+  int32_t tid;
+  int32_t pad[11];
+};
+static_assert(sizeof(KSigevent) == 64);
+
+struct Timer {
+  bool used = false;
+  bool armed = false;
+  bool cpu = false;        // expiry/interval are process CPU time
+  bool posix = false;      // a timer_create timer (SI_TIMER siginfo)
+  int id = 0;
+  int clock = kCLOCK_MONOTONIC;
+  int notify = kSIGEV_SIGNAL;
+  int signo = SIGALRM;
+  int tid = 0;             // kSIGEV_THREAD_ID target
+  uint64_t value = 0;      // sigev_value
+  uint64_t expiry = 0;     // ns on its clock (uptime or process CPU time)
+  uint64_t interval = 0;
+  int overrun_acc = 0;     // expiries while its signal was still pending
+  int overrun_last = 0;    // reported by timer_getoverrun
+};
+
+constexpr int MAX_TIMERS = 256;
+constexpr int ITIMER_SLOT = MAX_TIMERS;  // + which: the three itimers
+Timer g_timers[MAX_TIMERS + 3];
+SpinLock g_lock;
+Semaphore g_kick;
+bool g_service_started;
+SpinLock g_start_lock;
+
+uint64_t clock_now(const Timer& t) { return t.cpu ? signal_process_cpu_ns() : uptime_ns(); }
+
+void fire(Timer& t, KSigInfo* out, int* tid_out) {
+  // Called under g_lock; the signal is sent after it is dropped.
+  KSigInfo info;
+  info.signo = t.signo;
+  if (t.posix) {
+    info.code = SI_TIMER;
+    info.u.timer.tid = t.id;
+    info.u.timer.overrun = t.overrun_acc;
+    info.u.timer.value = t.value;
+  } else {
+    info.code = SI_KERNEL;
+  }
+  *out = info;
+  *tid_out = t.notify == kSIGEV_THREAD_ID ? t.tid : 0;
+}
+
+void service(void*) {
+  for (;;) {
+    KSigInfo send[16];
+    int tids[16];
+    int n = 0;
+    uint64_t wake_at = 0;
+    {
+      uint64_t cpu_now = 0;
+      bool cpu_read = false;
+      for (int i = 0; i < MAX_TIMERS + 3; ++i) {
+        // CPU time is read outside g_lock (it takes the signal lock).
+        bool need_cpu;
+        {
+          SpinGuard g(g_lock);
+          need_cpu = g_timers[i].used && g_timers[i].armed && g_timers[i].cpu;
+        }
+        if (need_cpu && !cpu_read) {
+          cpu_now = signal_process_cpu_ns();
+          cpu_read = true;
+        }
+        SpinGuard g(g_lock);
+        Timer& t = g_timers[i];
+        if (!t.used || !t.armed) continue;
+        uint64_t now = t.cpu ? cpu_now : uptime_ns();
+        if (t.cpu && !cpu_read) continue;
+        if (now >= t.expiry) {
+          bool pending = t.posix && t.notify != kSIGEV_NONE && signal_process_pending(t.signo);
+          if (t.notify != kSIGEV_NONE && !pending && n < 16) {
+            fire(t, &send[n], &tids[n]);
+            t.overrun_last = t.overrun_acc;
+            t.overrun_acc = 0;
+            ++n;
+          } else if (pending) {
+            ++t.overrun_acc;
+          }
+          if (t.interval) {
+            uint64_t missed = (now - t.expiry) / t.interval;
+            if (t.posix && missed) t.overrun_acc += int(missed);
+            t.expiry += (missed + 1) * t.interval;
+          } else {
+            t.armed = false;
+          }
+        }
+        if (t.armed) {
+          // CPU-time timers: look again when the remaining CPU time could
+          // have run out at the earliest.
+          uint64_t at = t.cpu ? uptime_ns() + (t.expiry > now ? t.expiry - now : 0) : t.expiry;
+          if (t.cpu && at < uptime_ns() + 1000000) at = uptime_ns() + 1000000;
+          if (!wake_at || at < wake_at) wake_at = at;
+        }
+      }
+    }
+    for (int i = 0; i < n; ++i) {
+      if (tids[i]) (void)signal_send_tid(tids[i], send[i]);
+      else (void)signal_send_process(send[i]);
+    }
+    if (n == 16) continue;
+    (void)g_kick.down_until(wake_at);
+  }
+}
+
+void ensure_service() {
+  {
+    SpinGuard g(g_start_lock);
+    if (g_service_started) return;
+    g_service_started = true;
+  }
+  ThreadOptions o;
+  o.detached = true;
+  if (!thread_create("sigtimer", service, nullptr, o).ok()) log_warn("signals: cannot start the timer service");
+}
+
+void poke() {
+  ensure_service();
+  g_kick.up();
+}
+
+uint64_t ts_ns(const KTimespec& t) {
+  if (uint64_t(t.sec) > 1000ull * 1000 * 1000 * 100) return ~0ull / 4;
+  return uint64_t(t.sec) * NS + uint64_t(t.nsec);
+}
+KTimespec ns_ts(uint64_t ns) { return {int64_t(ns / NS), int64_t(ns % NS)}; }
+KTimeval ns_tv(uint64_t ns) { return {int64_t(ns / NS), int64_t(ns % NS / 1000)}; }
+bool tv_ok(const KTimeval& t) { return t.sec >= 0 && t.usec >= 0 && t.usec < 1000000; }
+bool ts_ok(const KTimespec& t) { return t.sec >= 0 && t.nsec >= 0 && t.nsec < int64_t(NS); }
+uint64_t tv_ns(const KTimeval& t) { return ts_ns({t.sec, t.usec * 1000}); }
+
+// Remaining time and interval of a timer, under g_lock.
+void remaining_locked(const Timer& t, uint64_t now, uint64_t* value, uint64_t* interval) {
+  *interval = t.interval;
+  *value = t.armed ? (t.expiry > now ? t.expiry - now : 1) : 0;
+}
+
+// Arms (value_ns != 0) or disarms a timer; value_ns is relative.
+void arm(Timer& t, uint64_t value_ns, uint64_t interval_ns, uint64_t now) {
+  SpinGuard g(g_lock);
+  t.armed = value_ns != 0;
+  t.expiry = now + value_ns;
+  t.interval = t.armed ? interval_ns : 0;
+  t.overrun_acc = 0;
+}
+
+Timer& itimer(int which) { return g_timers[ITIMER_SLOT + which]; }
+
+void itimer_init(int which) {
+  Timer& t = itimer(which);
+  SpinGuard g(g_lock);
+  if (t.used) return;
+  t.used = true;
+  t.cpu = which != kITIMER_REAL;
+  t.signo = which == kITIMER_REAL ? SIGALRM : which == kITIMER_VIRTUAL ? SIGVTALRM : SIGPROF;
+  t.notify = kSIGEV_SIGNAL;
+}
+
+int64_t do_setitimer(int which, const KItimerval* n, KItimerval* old) {
+  itimer_init(which);
+  Timer& t = itimer(which);
+  uint64_t now = t.cpu ? signal_process_cpu_ns() : uptime_ns();
+  if (old) {
+    SpinGuard g(g_lock);
+    uint64_t v, i;
+    remaining_locked(t, now, &v, &i);
+    old->value = ns_tv(v);
+    old->interval = ns_tv(i);
+  }
+  if (n) {
+    arm(t, tv_ns(n->value), tv_ns(n->interval), now);
+    poke();
+  }
+  return 0;
+}
+
+Timer* posix_timer(uint64_t id) {
+  if (id >= MAX_TIMERS) return nullptr;
+  Timer* t = &g_timers[id];
+  SpinGuard g(g_lock);
+  return t->used ? t : nullptr;
+}
+
+}  // namespace
+
+LINUX_SYSCALL(37, alarm, "u") {
+  uint32_t secs = uint32_t(args.a[0]);
+  KItimerval n{{0, 0}, {int64_t(secs), 0}}, old{};
+  do_setitimer(kITIMER_REAL, &n, &old);
+  // The previous alarm's remaining seconds, rounded as Linux does (an
+  // armed alarm never reports 0).
+  uint64_t r = uint64_t(old.value.sec) + (old.value.usec >= 500000 ? 1 : 0);
+  if (!r && (old.value.sec || old.value.usec)) r = 1;
+  return int64_t(r);
+}
+
+LINUX_SYSCALL(38, setitimer, "dpp") {
+  int which = int(args.a[0]);
+  if (which < kITIMER_REAL || which > kITIMER_PROF) return -kEINVAL;
+  KItimerval n{};
+  bool have_new = args.a[1] != 0;  // NULL: disarm (Linux accepts it)
+  if (have_new) {
+    auto r = get_user(reinterpret_cast<const KItimerval*>(args.a[1]));
+    if (!r.ok()) return -kEFAULT;
+    n = r.value();
+    if (!tv_ok(n.value) || !tv_ok(n.interval)) return -kEINVAL;
+  }
+  KItimerval old{};
+  do_setitimer(which, &n, &old);
+  if (args.a[2] && !put_user(reinterpret_cast<KItimerval*>(args.a[2]), old).ok()) return -kEFAULT;
+  return 0;
+}
+
+LINUX_SYSCALL(36, getitimer, "dp") {
+  int which = int(args.a[0]);
+  if (which < kITIMER_REAL || which > kITIMER_PROF) return -kEINVAL;
+  KItimerval old{};
+  do_setitimer(which, nullptr, &old);
+  if (!put_user(reinterpret_cast<KItimerval*>(args.a[1]), old).ok()) return -kEFAULT;
+  return 0;
+}
+
+LINUX_SYSCALL(222, timer_create, "dpp") {
+  int clock = int(args.a[0]);
+  if (clock != kCLOCK_REALTIME && clock != kCLOCK_MONOTONIC && clock != kCLOCK_BOOTTIME && clock != kCLOCK_TAI &&
+      clock != kCLOCK_PROCESS_CPUTIME_ID)
+    return -kEINVAL;
+  KSigevent ev{};
+  bool have_ev = args.a[1] != 0;
+  if (have_ev) {
+    auto r = get_user(reinterpret_cast<const KSigevent*>(args.a[1]));
+    if (!r.ok()) return -kEFAULT;
+    ev = r.value();
+    if (ev.notify != kSIGEV_SIGNAL && ev.notify != kSIGEV_NONE && ev.notify != kSIGEV_THREAD_ID &&
+        ev.notify != (kSIGEV_SIGNAL | kSIGEV_THREAD_ID))
+      return ev.notify == kSIGEV_THREAD ? -kEINVAL : -kEINVAL;
+    if (ev.notify != kSIGEV_NONE && (ev.signo < 1 || ev.signo > kNSIG)) return -kEINVAL;
+    if ((ev.notify & kSIGEV_THREAD_ID) && !signal_tid_exists(ev.tid)) return -kEINVAL;
+  }
+  int id = -1;
+  {
+    SpinGuard g(g_lock);
+    for (int i = 0; i < MAX_TIMERS; ++i) {
+      if (!g_timers[i].used) {
+        id = i;
+        break;
+      }
+    }
+    if (id < 0) return -kEAGAIN;
+    Timer& t = g_timers[id];
+    t = Timer();
+    t.used = true;
+    t.posix = true;
+    t.id = id;
+    t.clock = clock;
+    t.cpu = clock == kCLOCK_PROCESS_CPUTIME_ID;
+    t.notify = have_ev ? (ev.notify & kSIGEV_THREAD_ID ? kSIGEV_THREAD_ID : ev.notify) : kSIGEV_SIGNAL;
+    t.signo = have_ev ? ev.signo : SIGALRM;
+    t.value = have_ev ? ev.value : uint64_t(id);
+    t.tid = ev.tid;
+  }
+  if (!put_user(reinterpret_cast<int32_t*>(args.a[2]), int32_t(id)).ok()) {
+    SpinGuard g(g_lock);
+    g_timers[id].used = false;
+    return -kEFAULT;
+  }
+  return 0;
+}
+
+LINUX_SYSCALL(223, timer_settime, "dxpp") {
+  Timer* t = posix_timer(args.a[0]);
+  if (!t) return -kEINVAL;
+  int flags = int(args.a[1]);
+  auto r = get_user(reinterpret_cast<const KItimerspec*>(args.a[2]));
+  if (!r.ok()) return -kEFAULT;
+  KItimerspec n = r.value();
+  if (!ts_ok(n.value) || !ts_ok(n.interval)) return -kEINVAL;
+  uint64_t now = clock_now(*t);
+  KItimerspec old{};
+  {
+    SpinGuard g(g_lock);
+    uint64_t v, i;
+    remaining_locked(*t, now, &v, &i);
+    old.value = ns_ts(v);
+    old.interval = ns_ts(i);
+  }
+  uint64_t value = ts_ns(n.value);
+  if (value && (flags & kTIMER_ABSTIME)) {
+    // Absolute: relative to the timer's clock now (expired already: fire at once).
+    uint64_t clock_now_ns = t->clock == kCLOCK_REALTIME || t->clock == kCLOCK_TAI ? uint64_t(realtime_ns())
+                            : t->cpu                                           ? now
+                                                                               : uptime_ns();
+    value = value > clock_now_ns ? value - clock_now_ns : 1;
+  }
+  arm(*t, value, ts_ns(n.interval), now);
+  poke();
+  if (args.a[3] && !put_user(reinterpret_cast<KItimerspec*>(args.a[3]), old).ok()) return -kEFAULT;
+  return 0;
+}
+
+LINUX_SYSCALL(224, timer_gettime, "dp") {
+  Timer* t = posix_timer(args.a[0]);
+  if (!t) return -kEINVAL;
+  uint64_t now = clock_now(*t);
+  KItimerspec cur{};
+  {
+    SpinGuard g(g_lock);
+    uint64_t v, i;
+    remaining_locked(*t, now, &v, &i);
+    cur.value = ns_ts(v);
+    cur.interval = ns_ts(i);
+  }
+  if (!put_user(reinterpret_cast<KItimerspec*>(args.a[1]), cur).ok()) return -kEFAULT;
+  return 0;
+}
+
+LINUX_SYSCALL(225, timer_getoverrun, "d") {
+  Timer* t = posix_timer(args.a[0]);
+  if (!t) return -kEINVAL;
+  SpinGuard g(g_lock);
+  return t->overrun_last;
+}
+
+LINUX_SYSCALL(226, timer_delete, "d") {
+  Timer* t = posix_timer(args.a[0]);
+  if (!t) return -kEINVAL;
+  SpinGuard g(g_lock);
+  t->used = false;
+  t->armed = false;
+  return 0;
+}
+
+}  // namespace capsule::linux_abi

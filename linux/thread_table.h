@@ -1,0 +1,21 @@
+#pragma once
+// The process's threads by Linux tid (linux/sys_thread.cc): lookups for the
+// calls that take a tid (sched_setaffinity, get_robust_list, tgkill, ...).
+namespace capsule {
+struct Thread;
+}
+
+namespace capsule::linux_abi {
+
+// A fresh thread id (the main thread's is the pid, 1).
+int alloc_tid();
+
+// Runs fn(thread, ctx) for tid (0 = the caller) with the thread kept alive
+// for the duration (the table's lock is held unless it is the caller or the
+// main thread: fn must not sleep). False if no live thread has that tid.
+bool with_thread(int tid, void (*fn)(Thread*, void*), void* ctx);
+
+// The Linux tid of t (0 if it has none).
+int thread_tid(Thread* t);
+
+}  // namespace capsule::linux_abi
