@@ -251,7 +251,7 @@ TEST(Ramfs, ConcurrentAppendsLoseNothing) {
     ts.emplace_back([&, t] {
       // Each thread opens its own description: appends must still not overlap.
       FileRef mine = w.open("/log", OpenHow::WRITE | OpenHow::APPEND).release_value();
-      char rec[13];
+      char rec[32];
       for (int i = 0; i < WRITES; ++i) {
         std::snprintf(rec, sizeof(rec), "%02d:%08d\n", t, i);
         KernelBuffer b(rec, 12);
