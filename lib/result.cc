@@ -20,6 +20,17 @@ const char* error_name(Error e) {
     case Error::Permission: return "permission denied";
     case Error::BadFormat: return "bad format";
     case Error::BrokenPipe: return "broken pipe";
+    case Error::NotDir: return "not a directory";
+    case Error::IsDir: return "is a directory";
+    case Error::NotEmpty: return "directory not empty";
+    case Error::Loop: return "too many symbolic links";
+    case Error::NameTooLong: return "name too long";
+    case Error::CrossDevice: return "cross-device link";
+    case Error::NoSpace: return "no space left";
+    case Error::BadFd: return "bad file descriptor";
+    case Error::ReadOnly: return "read-only file system";
+    case Error::TooManyFiles: return "too many open files";
+    case Error::FileTooBig: return "file too big";
   }
   return "unknown error";
 }

@@ -25,6 +25,18 @@ enum class Error : int {
   Permission,     // EPERM / EACCES
   BadFormat,      // ENOEXEC
   BrokenPipe,     // EPIPE (the adapter also raises SIGPIPE)
+  // File systems (fs/vfs, docs/vfs.md). Appended: values above are stable.
+  NotDir,         // ENOTDIR
+  IsDir,          // EISDIR
+  NotEmpty,       // ENOTEMPTY
+  Loop,           // ELOOP
+  NameTooLong,    // ENAMETOOLONG
+  CrossDevice,    // EXDEV
+  NoSpace,        // ENOSPC
+  BadFd,          // EBADF
+  ReadOnly,       // EROFS
+  TooManyFiles,   // EMFILE
+  FileTooBig,     // EFBIG
 };
 
 const char* error_name(Error e);

@@ -1,0 +1,42 @@
+#include "fs/vfs/platform.h"
+
+#ifdef CAPSULE_HOST
+#include <cstdlib>
+#include <ctime>
+#else
+#include "capsule/time.h"
+#endif
+
+namespace capsule::vfs {
+
+#ifdef CAPSULE_HOST
+
+int64_t fs_now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+Result<uint8_t*> fs_page_alloc() {
+  void* p = std::aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+  if (!p) return Error::NoMemory;
+  return static_cast<uint8_t*>(p);
+}
+void fs_page_free(uint8_t* page) { std::free(page); }
+// Host tests have no physical addresses: the pointer stands in for one.
+uint64_t fs_page_phys(const uint8_t* page) { return reinterpret_cast<uintptr_t>(page); }
+
+#else
+
+int64_t fs_now_ns() { return realtime_ns(); }
+
+Result<uint8_t*> fs_page_alloc() {
+  uint64_t pa = TRY(page_alloc(0));
+  return static_cast<uint8_t*>(phys_to_virt(pa));
+}
+void fs_page_free(uint8_t* page) { page_free(virt_to_phys(page), 0); }
+uint64_t fs_page_phys(const uint8_t* page) { return virt_to_phys(page); }
+
+#endif
+
+}  // namespace capsule::vfs

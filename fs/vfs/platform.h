@@ -1,0 +1,56 @@
+#pragma once
+// What the VFS and ramfs need from below, in one place so that the same
+// sources build into the kernel and into the host unit tests (CAPSULE_HOST):
+// a sleeping lock, the wall clock, and whole pages.
+#include <cstddef>
+#include <cstdint>
+
+#include "capsule/mm.h"
+#include "lib/result.h"
+
+#ifdef CAPSULE_HOST
+#include <mutex>
+#else
+#include "core/sync/wait_queue.h"
+#endif
+
+namespace capsule::vfs {
+
+#ifdef CAPSULE_HOST
+class FsMutex {
+ public:
+  void lock() { m_.lock(); }
+  void unlock() { m_.unlock(); }
+  bool try_lock() { return m_.try_lock(); }
+
+ private:
+  std::mutex m_;
+};
+#else
+// Sleeping: file data is copied to and from the application under these
+// locks, and those copies may take page faults.
+using FsMutex = Mutex;
+#endif
+
+class FsGuard {
+ public:
+  explicit FsGuard(FsMutex& m) : m_(m) { m_.lock(); }
+  ~FsGuard() { m_.unlock(); }
+  FsGuard(const FsGuard&) = delete;
+  FsGuard& operator=(const FsGuard&) = delete;
+
+ private:
+  FsMutex& m_;
+};
+
+// Nanoseconds since the Unix epoch, for atime/mtime/ctime.
+int64_t fs_now_ns();
+
+// One page of kernel memory for file data, contents undefined (the caller
+// fills it), from the page allocator.
+Result<uint8_t*> fs_page_alloc();
+void fs_page_free(uint8_t* page);
+// What a page table maps for it (mm::VmBacking::page).
+uint64_t fs_page_phys(const uint8_t* page);
+
+}  // namespace capsule::vfs

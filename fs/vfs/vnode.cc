@@ -1,0 +1,76 @@
+// Vnode and FileSystem defaults; kernel and zero-fill buffers.
+#include "capsule/vfs.h"
+
+namespace capsule::vfs {
+namespace {
+
+std::atomic<uint64_t> g_next_dev{1};
+Vfs* g_kernel_vfs;
+const uint8_t g_zeros[512] = {};
+
+}  // namespace
+
+Result<void> IoBuffer::zero(size_t pos, size_t n) {
+  while (n) {
+    size_t k = n < sizeof(g_zeros) ? n : sizeof(g_zeros);
+    TRY(copy_out(pos, g_zeros, k));
+    pos += k;
+    n -= k;
+  }
+  return {};
+}
+
+Result<void> KernelBuffer::copy_out(size_t pos, const void* src, size_t n) {
+  if (pos > size_ || n > size_ - pos) return Error::Range;
+  __builtin_memcpy(p_ + pos, src, n);
+  return {};
+}
+
+Result<void> KernelBuffer::copy_in(size_t pos, void* dst, size_t n) {
+  if (pos > size_ || n > size_ - pos) return Error::Range;
+  __builtin_memcpy(dst, p_ + pos, n);
+  return {};
+}
+
+Result<void> KernelBuffer::zero(size_t pos, size_t n) {
+  if (pos > size_ || n > size_ - pos) return Error::Range;
+  __builtin_memset(p_ + pos, 0, n);
+  return {};
+}
+
+Vnode::Vnode(FileSystem* fs, uint64_t ino, uint32_t mode) : fs_(fs), ino_(ino), type_(type_of_mode(mode)) {
+  fs_->retain();
+}
+
+Vnode::~Vnode() { fs_->release(); }
+
+void Vnode::release() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+// The defaults: what a file of a type that lacks the operation answers.
+Result<VnodeRef> Vnode::lookup(StringView) { return Error::NotDir; }
+Result<VnodeRef> Vnode::create(StringView, const CreateArgs&) { return Error::NotDir; }
+Result<VnodeRef> Vnode::mkdir(StringView, const CreateArgs&) { return Error::NotDir; }
+Result<VnodeRef> Vnode::symlink(StringView, StringView, const CreateArgs&) { return Error::NotDir; }
+Result<void> Vnode::link(StringView, Vnode&) { return Error::NotDir; }
+Result<void> Vnode::unlink(StringView) { return Error::NotDir; }
+Result<void> Vnode::rmdir(StringView) { return Error::NotDir; }
+Result<void> Vnode::rename(StringView, Vnode&, StringView, bool) { return Error::NotDir; }
+Result<void> Vnode::readdir(uint64_t, DirSink&) { return Error::NotDir; }
+Result<size_t> Vnode::readlink(char*, size_t) { return Error::Invalid; }
+Result<size_t> Vnode::read(uint64_t, IoBuffer&) { return is_dir() ? Error::IsDir : Error::Invalid; }
+Result<size_t> Vnode::write(uint64_t*, IoBuffer&, bool) { return is_dir() ? Error::IsDir : Error::Invalid; }
+Result<void> Vnode::truncate(uint64_t) { return is_dir() ? Error::IsDir : Error::Invalid; }
+Result<uint64_t> Vnode::page(uint64_t) { return Error::NotSupported; }
+
+uint64_t FileSystem::next_dev() { return g_next_dev.fetch_add(1, std::memory_order_relaxed); }
+
+void FileSystem::release() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+Vfs* kernel_vfs() { return g_kernel_vfs; }
+void set_kernel_vfs(Vfs* vfs) { g_kernel_vfs = vfs; }
+
+}  // namespace capsule::vfs

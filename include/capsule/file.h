@@ -1,0 +1,142 @@
+#pragma once
+// Open file descriptions and descriptor tables (docs/vfs.md).
+//
+// An OpenFile is what open() creates: a vnode, an offset and status flags.
+// dup(), fork() and SCM_RIGHTS share one OpenFile between descriptors, so
+// they share its offset and flags (open(2), "open file description"). The
+// FdTable maps small integers to OpenFiles, with a close-on-exec bit per
+// descriptor (not per description: fcntl(2) F_SETFD).
+#include <cstdint>
+
+#include "capsule/vfs.h"
+
+namespace capsule::vfs {
+
+enum class Whence : uint8_t { Set, Current, End };
+
+class OpenFile {
+ public:
+  // Status flags (F_GETFL/F_SETFL); the access mode is fixed at open.
+  static constexpr uint32_t READ = OpenHow::READ;
+  static constexpr uint32_t WRITE = OpenHow::WRITE;
+  static constexpr uint32_t APPEND = OpenHow::APPEND;
+  static constexpr uint32_t NONBLOCK = OpenHow::NONBLOCK;
+  static constexpr uint32_t PATH = OpenHow::PATH;
+  static constexpr uint32_t SETTABLE = APPEND | NONBLOCK;  // what F_SETFL may change
+
+  static Result<FileRef> create(VnodeRef vnode, uint32_t flags);
+
+  Vnode& vnode() const { return *vnode_; }
+  VnodeRef vnode_ref() const { return vnode_; }
+  uint32_t flags() const { return flags_.load(std::memory_order_relaxed); }
+  // F_SETFL: only SETTABLE bits change.
+  void set_flags(uint32_t flags);
+  bool readable() const { return flags() & READ; }
+  bool writable() const { return flags() & WRITE; }
+
+  // read(2)/write(2): at the shared offset, which moves by what moved.
+  // Calls on one description are serialized (Linux's f_pos_lock), so two
+  // threads reading through one descriptor never get the same bytes.
+  Result<size_t> read(IoBuffer& buf);
+  Result<size_t> write(IoBuffer& buf);
+  // pread(2)/pwrite(2): at `offset`, the shared one untouched. (With
+  // APPEND, Linux's pwrite appends anyway; so does this.)
+  Result<size_t> pread(IoBuffer& buf, uint64_t offset);
+  Result<size_t> pwrite(IoBuffer& buf, uint64_t offset);
+  // lseek(2). Invalid for a negative result; directories rewind only to 0
+  // or a cookie returned earlier.
+  Result<uint64_t> seek(int64_t offset, Whence whence);
+  uint64_t offset();
+  // getdents: entries from the offset (a readdir cookie), which moves past
+  // what the sink accepted. Returns the number of entries accepted.
+  Result<size_t> readdir(DirSink& sink);
+
+  void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release();
+  uint32_t ref_count() const { return refs_.load(std::memory_order_relaxed); }
+
+  // For linux/: Linux flag bits to echo in F_GETFL (O_LARGEFILE, ...).
+  std::atomic<uint32_t> abi_flags{0};
+
+ private:
+  OpenFile(VnodeRef v, uint32_t flags) : vnode_(static_cast<VnodeRef&&>(v)), flags_(flags) {}
+  ~OpenFile() = default;
+
+  const VnodeRef vnode_;
+  std::atomic<uint32_t> flags_;
+  std::atomic<uint32_t> refs_{1};
+  FsMutex pos_lock_;
+  uint64_t pos_ = 0;  // under pos_lock_
+};
+
+// A process's descriptors. Lowest free number first (POSIX), limited to
+// `limit` descriptors (RLIMIT_NOFILE's soft limit; the caller owns the
+// policy). Thread-safe; files are released outside the table's lock, since
+// the last close of a file may do real work.
+class FdTable {
+ public:
+  static constexpr unsigned DEFAULT_LIMIT = 1024;  // Linux's default soft limit
+
+  explicit FdTable(unsigned limit = DEFAULT_LIMIT);
+  ~FdTable();
+  FdTable(const FdTable&) = delete;
+  FdTable& operator=(const FdTable&) = delete;
+
+  // The lowest free descriptor >= min_fd. TooManyFiles (EMFILE) when none is
+  // below the limit.
+  Result<int> install(FileRef file, bool cloexec = false, int min_fd = 0);
+  // BadFd if fd is not open.
+  Result<FileRef> get(int fd);
+  Result<void> close(int fd);
+
+  // dup(2): lowest free descriptor, close-on-exec clear.
+  Result<int> dup(int fd);
+  // fcntl F_DUPFD / F_DUPFD_CLOEXEC: lowest free >= min_fd (Invalid if
+  // min_fd is negative or not below the limit).
+  Result<int> dup_from(int fd, int min_fd, bool cloexec);
+  // dup2(2): new_fd becomes a copy of old_fd, closing what it was (in one
+  // step: no window where new_fd is free). old == new: returns new_fd if
+  // old_fd is open. BadFd for a closed old_fd or a new_fd outside
+  // [0, limit).
+  Result<int> dup2(int old_fd, int new_fd);
+  // dup3(2): as dup2, but old == new is Invalid and close-on-exec is set
+  // as asked.
+  Result<int> dup3(int old_fd, int new_fd, bool cloexec);
+
+  Result<bool> cloexec(int fd);
+  Result<void> set_cloexec(int fd, bool on);
+
+  // close_range(2): first..last inclusive (last may be huge); with
+  // `cloexec_only`, marks them close-on-exec instead (CLOSE_RANGE_CLOEXEC).
+  // Invalid if first > last.
+  Result<void> close_range(unsigned first, unsigned last, bool cloexec_only);
+  // execve: closes every close-on-exec descriptor.
+  void close_on_exec();
+  // fork: a copy sharing the OpenFiles (same offsets), with the same
+  // close-on-exec bits. NoMemory.
+  Result<FdTable*> clone();
+
+  unsigned limit();
+  // setrlimit(RLIMIT_NOFILE). Lowering it does not close anything; it only
+  // refuses new descriptors at or above it.
+  void set_limit(unsigned limit);
+  unsigned count();  // open descriptors
+
+ private:
+  struct Slot {
+    OpenFile* file = nullptr;  // owns one reference
+    bool cloexec = false;
+  };
+  // Room for descriptors [0, n). Under lock_.
+  Result<void> grow_locked(unsigned n);
+  int lowest_free_locked(unsigned from);
+
+  FsMutex lock_;
+  Slot* slots_ = nullptr;
+  unsigned capacity_ = 0;
+  unsigned limit_;
+  unsigned count_ = 0;
+  unsigned first_free_hint_ = 0;  // no free descriptor below it
+};
+
+}  // namespace capsule::vfs

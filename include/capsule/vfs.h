@@ -1,0 +1,412 @@
+#pragma once
+// The virtual file system (docs/vfs.md).
+//
+//   Vfs            one namespace: mount table + dentry cache + path walk, and
+//                  the path-level operations (open, mkdir, unlink, rename...)
+//                  with the checks POSIX asks for, done once for every FS
+//   FileSystem     one mounted instance (ramfs, later devfs, procfs, ext4)
+//   Vnode          a file of any type in one FileSystem; the FS subclasses it
+//                  and overrides the operations its files support
+//   OpenFile       an open file description (capsule/file.h)
+//   FdTable        a process's descriptors (capsule/file.h)
+//
+// Everything here speaks Capsule's types: modes use the POSIX st_mode bit
+// values (they are also cpio's and every Unix's), errors are capsule::Error.
+// linux/ translates flags, structures and errno at the boundary.
+//
+// Lifetimes: vnodes, file systems and open files carry intrusive reference
+// counts and are held through RefPtr; the last release frees them. A vnode
+// holds its FileSystem, so a file system outlives every vnode of it.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/mm/vma.h"
+#include "fs/vfs/platform.h"
+#include "lib/intrusive_list.h"
+#include "lib/ref_ptr.h"
+#include "lib/result.h"
+#include "lib/string_view.h"
+
+namespace capsule::vfs {
+
+// POSIX limits as Linux has them (PATH_MAX, NAME_MAX, MAXSYMLINKS): a path
+// of MAX_PATH bytes or more (its NUL included) and a component of more than
+// MAX_NAME bytes are NameTooLong; a walk that follows more than MAX_SYMLINKS
+// links is Loop.
+constexpr size_t MAX_PATH = 4096;
+constexpr size_t MAX_NAME = 255;
+constexpr int MAX_SYMLINKS = 40;
+// Largest file offset + 1 (Linux's MAX_LFS_FILESIZE on 64-bit).
+constexpr uint64_t MAX_FILE_SIZE = uint64_t(INT64_MAX);
+
+// st_mode bits (own names: S_IF* are macros on the host).
+constexpr uint32_t MODE_TYPE = 0170000;
+constexpr uint32_t MODE_SOCKET = 0140000;
+constexpr uint32_t MODE_SYMLINK = 0120000;
+constexpr uint32_t MODE_REGULAR = 0100000;
+constexpr uint32_t MODE_BLOCK = 0060000;
+constexpr uint32_t MODE_DIR = 0040000;
+constexpr uint32_t MODE_CHAR = 0020000;
+constexpr uint32_t MODE_FIFO = 0010000;
+constexpr uint32_t MODE_PERM = 07777;
+
+// A file's type. The values are mode >> 12, which are also the d_type
+// values readdir reports on every Unix (DT_REG == S_IFREG >> 12, ...).
+enum class VType : uint8_t {
+  Unknown = 0,
+  Fifo = 1,
+  Char = 2,
+  Dir = 4,
+  Block = 6,
+  Regular = 8,
+  Symlink = 10,
+  Socket = 12,
+};
+constexpr VType type_of_mode(uint32_t mode) { return VType((mode & MODE_TYPE) >> 12); }
+
+// stat(2)'s fields, in Capsule's units.
+struct Attr {
+  uint64_t dev = 0;        // the file system (FileSystem::dev())
+  uint64_t ino = 0;
+  uint32_t mode = 0;       // type and permission bits
+  uint32_t nlink = 0;
+  uint32_t uid = 0, gid = 0;
+  uint64_t rdev = 0;       // device nodes: (major << 32) | minor
+  uint64_t size = 0;       // bytes; a symlink's target length
+  uint64_t blocks = 0;     // 512-byte units of memory or disk in use
+  uint32_t blksize = 4096; // preferred I/O size
+  int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;  // since the epoch
+};
+
+// setattr: chmod, chown, truncate, utimensat in one operation. ctime moves
+// to now whenever anything changes (POSIX).
+struct SetAttr {
+  static constexpr uint32_t MODE = 1 << 0;   // permission bits only
+  static constexpr uint32_t UID = 1 << 1;
+  static constexpr uint32_t GID = 1 << 2;
+  static constexpr uint32_t SIZE = 1 << 3;   // truncate
+  static constexpr uint32_t ATIME = 1 << 4;  // to atime_ns
+  static constexpr uint32_t MTIME = 1 << 5;  // to mtime_ns
+  static constexpr uint32_t ATIME_NOW = 1 << 6;
+  static constexpr uint32_t MTIME_NOW = 1 << 7;
+  uint32_t mask = 0;
+  uint32_t mode = 0;
+  uint32_t uid = 0, gid = 0;
+  uint64_t size = 0;
+  int64_t atime_ns = 0, mtime_ns = 0;
+};
+
+// Who creates a file and how it starts out.
+struct CreateArgs {
+  uint32_t mode = 0;     // type (create: regular or special) and permissions
+  uint32_t uid = 0, gid = 0;
+  uint64_t rdev = 0;     // device nodes
+};
+
+// Where read() puts bytes and write() takes them from: kernel memory
+// (KernelBuffer) or the application's, which linux/ implements over
+// copy_to_user/copy_from_user so that a bad pointer ends the transfer with
+// Error::Fault instead of a kernel fault. Positions are relative to the
+// buffer's start; a vectored buffer (readv) maps them across its pieces.
+class IoBuffer {
+ public:
+  explicit IoBuffer(size_t size) : size_(size) {}
+  size_t size() const { return size_; }
+  // Bytes into the buffer at pos.
+  virtual Result<void> copy_out(size_t pos, const void* src, size_t n) = 0;
+  // Bytes out of the buffer at pos.
+  virtual Result<void> copy_in(size_t pos, void* dst, size_t n) = 0;
+  // Zeros into the buffer (holes). The default copies from a zero block.
+  virtual Result<void> zero(size_t pos, size_t n);
+
+ protected:
+  ~IoBuffer() = default;
+  size_t size_;
+};
+
+class KernelBuffer final : public IoBuffer {
+ public:
+  KernelBuffer(void* p, size_t n) : IoBuffer(n), p_(static_cast<uint8_t*>(p)) {}
+  KernelBuffer(const void* p, size_t n) : IoBuffer(n), p_(static_cast<uint8_t*>(const_cast<void*>(p))) {}
+  Result<void> copy_out(size_t pos, const void* src, size_t n) override;
+  Result<void> copy_in(size_t pos, void* dst, size_t n) override;
+  Result<void> zero(size_t pos, size_t n) override;
+
+ private:
+  uint8_t* p_;
+};
+
+// readdir's consumer. emit() gets one entry and the cookie that resumes
+// after it; it returns false when it has no room, and that entry is then
+// offered again on the next call.
+class DirSink {
+ public:
+  virtual bool emit(StringView name, uint64_t ino, VType type, uint64_t next_cookie) = 0;
+
+ protected:
+  ~DirSink() = default;
+};
+
+class Vnode;
+class FileSystem;
+struct Mount;
+using VnodeRef = RefPtr<Vnode>;
+using FsRef = RefPtr<FileSystem>;
+
+// A dentry cache entry: `name` in directory `parent` is `child` (nullptr: a
+// negative entry, the name is known not to exist). Holds a reference on
+// both. Owned by the Vfs's DentryCache (fs/vfs/dcache.h).
+struct Dentry {
+  Vnode* parent = nullptr;
+  Vnode* child = nullptr;
+  Dentry* hash_next = nullptr;
+  uint32_t hash = 0;
+  uint16_t len = 0;
+  ListNode lru;      // most recently used first
+  ListNode sibling;  // on parent->dentries_
+  char name[MAX_NAME + 1];
+};
+
+// One file of a file system. Directory operations are called on the
+// directory with a single component (never "." or "..", except lookup("..")
+// which the FS answers for its own tree); the Vfs has already checked the
+// name's length and the path-level rules. Defaults fail the way POSIX says
+// a file of the wrong type fails.
+//
+// Locking is the FS's business: every operation may be called concurrently
+// with any other on the same or other vnodes.
+class Vnode : public mm::VmBacking {
+ public:
+  Vnode(FileSystem* fs, uint64_t ino, uint32_t mode);
+  Vnode(const Vnode&) = delete;
+  Vnode& operator=(const Vnode&) = delete;
+
+  FileSystem* fs() const { return fs_; }
+  uint64_t ino() const { return ino_; }
+  VType type() const { return type_; }
+  bool is_dir() const { return type_ == VType::Dir; }
+  bool is_regular() const { return type_ == VType::Regular; }
+  bool is_symlink() const { return type_ == VType::Symlink; }
+
+  // Intrusive reference count (also mm::VmBacking's: each VMA mapping the
+  // file holds one). The last release destroys the vnode.
+  void retain() override { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() override;
+  uint32_t ref_count() const { return refs_.load(std::memory_order_relaxed); }
+
+  // --- directories ---
+  // The child named `name`, or NotFound. ".." is the parent (the FS root's
+  // is itself; a removed directory's is NotFound).
+  virtual Result<VnodeRef> lookup(StringView name);
+  // Regular files and device/FIFO/socket nodes (type in args.mode).
+  virtual Result<VnodeRef> create(StringView name, const CreateArgs& args);
+  virtual Result<VnodeRef> mkdir(StringView name, const CreateArgs& args);
+  virtual Result<VnodeRef> symlink(StringView name, StringView target, const CreateArgs& args);
+  // A new name for `target` (same FS, not a directory: the Vfs checked).
+  virtual Result<void> link(StringView name, Vnode& target);
+  // Non-directories only (IsDir otherwise).
+  virtual Result<void> unlink(StringView name);
+  // Empty directories only (NotDir, NotEmpty otherwise).
+  virtual Result<void> rmdir(StringView name);
+  // Moves `name` to `new_dir`/`new_name` (same FS), replacing what is there
+  // if the types allow (rename(2)); Invalid when a directory would move
+  // into its own subtree.
+  virtual Result<void> rename(StringView name, Vnode& new_dir, StringView new_name, bool no_replace);
+  // Entries from `cookie` on (0: the start, "." and ".." included).
+  virtual Result<void> readdir(uint64_t cookie, DirSink& sink);
+
+  // --- symlinks ---
+  // Copies up to cap bytes of the target (no NUL); returns its length.
+  virtual Result<size_t> readlink(char* buf, size_t cap);
+
+  // --- regular files ---
+  virtual Result<size_t> read(uint64_t offset, IoBuffer& buf);
+  // Writes at *offset, or at the end if `append` (decided under the file's
+  // lock, so concurrent appends never overlap); *offset is left at the end
+  // of what was written. A short write happens only on an error after some
+  // bytes went in (NoSpace, Fault).
+  virtual Result<size_t> write(uint64_t* offset, IoBuffer& buf, bool append);
+  virtual Result<void> truncate(uint64_t size);
+  virtual Result<void> fsync() { return {}; }
+
+  // --- every type ---
+  virtual Result<Attr> getattr() = 0;
+  virtual Result<void> setattr(const SetAttr& a) = 0;
+
+  // mmap's page hook (mm::VmBacking): the physical page holding byte
+  // `offset` (page aligned), materialized if needed and kept by the file;
+  // Range past the end. Shared mappings map it; private ones copy it.
+  Result<uint64_t> page(uint64_t offset) override;
+
+ protected:
+  virtual ~Vnode();
+
+ private:
+  friend class Vfs;
+  friend class DentryCache;
+
+  FileSystem* const fs_;
+  const uint64_t ino_;
+  const VType type_;
+  std::atomic<uint32_t> refs_{1};
+
+  // Owned by the Vfs, under its mount lock.
+  // mounted_ is also read without the lock, as a hint, on every walk step.
+  std::atomic<Mount*> mounted_{nullptr};  // a file system is mounted on this directory
+  Mount* root_of_ = nullptr;              // this is the root of that mount
+  // Owned by the DentryCache, under its lock: this directory's entries, and
+  // the state that keeps a lookup racing with a change of this directory
+  // from caching a stale answer (fs/vfs/dcache.cc).
+  IntrusiveList<Dentry, &Dentry::sibling> dentries_;
+  uint32_t dc_busy_ = 0;
+  uint64_t dc_gen_ = 0;
+};
+
+// One instance of a file system (one ramfs, one ext4 volume).
+class FileSystem {
+ public:
+  FileSystem() = default;
+  FileSystem(const FileSystem&) = delete;
+  FileSystem& operator=(const FileSystem&) = delete;
+
+  virtual const char* name() const = 0;  // "ramfs"
+  virtual VnodeRef root() = 0;
+  // The last mount of it went away: drop the references the FS holds on
+  // its own tree (open files keep what they hold).
+  virtual void shutdown() {}
+
+  // st_dev of its files; unique per instance.
+  uint64_t dev() const { return dev_; }
+
+  void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release();
+
+ protected:
+  virtual ~FileSystem() = default;
+
+ private:
+  static uint64_t next_dev();
+  std::atomic<uint32_t> refs_{1};
+  uint64_t dev_ = next_dev();
+};
+
+// The working position of a walk: the process's root (chroot) and working
+// directory. The caller holds references on both for the call.
+struct PathContext {
+  Vnode* root;
+  Vnode* cwd;
+};
+
+// Walk flags.
+constexpr unsigned WALK_FOLLOW = 1 << 0;     // follow a symlink in the last component
+constexpr unsigned WALK_DIRECTORY = 1 << 1;  // the result must be a directory
+
+// The end of a walk that stops before the last component (create, unlink,
+// rename): the directory, and the last component as written.
+struct ParentPath {
+  enum class Kind : uint8_t { Normal, Dot, DotDot, Root };
+  VnodeRef dir;
+  Kind kind = Kind::Normal;
+  bool trailing_slash = false;  // "a/b/": the last component must be a directory
+  uint16_t len = 0;
+  char buf[MAX_NAME + 1];
+  StringView name() const { return {buf, len}; }
+};
+
+// How open() opens (linux/ maps O_* onto these).
+struct OpenHow {
+  static constexpr uint32_t READ = 1 << 0;
+  static constexpr uint32_t WRITE = 1 << 1;
+  static constexpr uint32_t CREATE = 1 << 2;
+  static constexpr uint32_t EXCL = 1 << 3;
+  static constexpr uint32_t TRUNC = 1 << 4;
+  static constexpr uint32_t DIRECTORY = 1 << 5;
+  static constexpr uint32_t NOFOLLOW = 1 << 6;
+  static constexpr uint32_t APPEND = 1 << 7;
+  static constexpr uint32_t NONBLOCK = 1 << 8;
+  static constexpr uint32_t PATH = 1 << 9;  // O_PATH: a handle, no I/O
+  uint32_t flags = READ;
+  CreateArgs create;  // mode (umask applied by the caller), owner
+};
+
+class OpenFile;
+class DentryCache;
+using FileRef = RefPtr<OpenFile>;
+
+struct VfsStats {
+  uint64_t dcache_hits = 0, dcache_misses = 0, dcache_entries = 0;
+  uint64_t mounts = 0;
+};
+
+class Vfs {
+ public:
+  // dcache_capacity: entries kept (least recently used go first).
+  explicit Vfs(size_t dcache_capacity = 8192);
+  ~Vfs();
+  Vfs(const Vfs&) = delete;
+  Vfs& operator=(const Vfs&) = delete;
+
+  // --- mounts ---
+  // The first mount: `fs` becomes "/". Busy if there is one.
+  Result<void> mount_root(FsRef fs);
+  // Mounts `fs` on the directory `path` names (stacking on whatever is
+  // mounted there already, as Linux does).
+  Result<void> mount(FsRef fs, const PathContext& ctx, StringView path);
+  // `path` must name the root of a mount: Invalid otherwise, Busy for "/"
+  // or when something is mounted below it.
+  Result<void> unmount(const PathContext& ctx, StringView path);
+  VnodeRef root();
+
+  // --- path walk ---
+  Result<VnodeRef> resolve(const PathContext& ctx, StringView path, unsigned flags);
+  Result<void> resolve_parent(const PathContext& ctx, StringView path, ParentPath& out);
+  // One component in a directory, through the dentry cache; no mounts
+  // crossed, no symlinks followed. For "..", see the walk.
+  Result<VnodeRef> lookup(Vnode& dir, StringView name);
+
+  // --- operations on paths, with POSIX's checks ---
+  Result<FileRef> open(const PathContext& ctx, StringView path, const OpenHow& how);
+  Result<void> mkdir(const PathContext& ctx, StringView path, const CreateArgs& args);
+  // mknod: regular, FIFO, socket and device nodes.
+  Result<void> mknod(const PathContext& ctx, StringView path, const CreateArgs& args);
+  Result<void> symlink(StringView target, const PathContext& ctx, StringView path, const CreateArgs& args);
+  Result<void> unlink(const PathContext& ctx, StringView path);
+  Result<void> rmdir(const PathContext& ctx, StringView path);
+  Result<void> rename(const PathContext& ctx, StringView from, StringView to, bool no_replace = false);
+  // follow: AT_SYMLINK_FOLLOW for the existing name.
+  Result<void> link(const PathContext& ctx, StringView existing, StringView new_path, bool follow = false);
+  Result<size_t> readlink(const PathContext& ctx, StringView path, char* buf, size_t cap);
+  Result<Attr> stat(const PathContext& ctx, StringView path, bool follow);
+  Result<void> setattr(const PathContext& ctx, StringView path, const SetAttr& a, bool follow);
+  // The absolute path of a directory as seen from ctx.root (getcwd), NUL
+  // terminated; returns the length without the NUL. Range if cap is too
+  // small, NotFound for a removed directory.
+  Result<size_t> path_of(const PathContext& ctx, Vnode& dir, char* buf, size_t cap);
+
+  VfsStats stats();
+  // Forgets every cached name (tests; memory pressure later).
+  void drop_caches();
+
+ private:
+  Result<VnodeRef> walk(const PathContext& ctx, StringView path, unsigned flags, ParentPath* parent);
+  Result<VnodeRef> dotdot(const PathContext& ctx, VnodeRef cur);
+  VnodeRef cross_down(VnodeRef v);
+  Result<VnodeRef> open_create(const PathContext& ctx, StringView path, const OpenHow& how);
+  Result<void> make_node(const PathContext& ctx, StringView path, const CreateArgs& args, StringView target);
+  // Brackets a change of directory `dir`'s names for the dentry cache.
+  void begin_change(Vnode& dir);
+  void end_change(Vnode& dir, StringView name);
+  bool is_mount_point(Vnode& v);
+
+  FsMutex mount_lock_;  // guards the mount list and every Vnode's mounted_/root_of_
+  Mount* root_mount_ = nullptr;
+  Mount* mounts_ = nullptr;  // singly linked through Mount::next
+  DentryCache* dcache_;
+};
+
+// The kernel's namespace (nullptr until boot mounts the root).
+Vfs* kernel_vfs();
+void set_kernel_vfs(Vfs* vfs);
+
+}  // namespace capsule::vfs

@@ -1,0 +1,12 @@
+# VFS core and ramfs (fs/vfs, fs/ramfs, docs/vfs.md). fs/ramfs/boot.cc is
+# kernel only.
+list(APPEND HOST_SOURCES
+  ${CMAKE_SOURCE_DIR}/fs/vfs/platform.cc
+  ${CMAKE_SOURCE_DIR}/fs/vfs/vnode.cc
+  ${CMAKE_SOURCE_DIR}/fs/vfs/dcache.cc
+  ${CMAKE_SOURCE_DIR}/fs/vfs/vfs.cc
+  ${CMAKE_SOURCE_DIR}/fs/vfs/file.cc
+  ${CMAKE_SOURCE_DIR}/fs/ramfs/page_tree.cc
+  ${CMAKE_SOURCE_DIR}/fs/ramfs/ramfs.cc
+  ${CMAKE_SOURCE_DIR}/fs/ramfs/populate.cc
+)
