@@ -35,6 +35,17 @@ inline int64_t to_errno(Error e) {
     case Error::Permission: return -kEPERM;
     case Error::BadFormat: return -kENOEXEC;
     case Error::BrokenPipe: return -kEPIPE;
+    case Error::NotDir: return -kENOTDIR;
+    case Error::IsDir: return -kEISDIR;
+    case Error::NotEmpty: return -kENOTEMPTY;
+    case Error::Loop: return -kELOOP;
+    case Error::NameTooLong: return -kENAMETOOLONG;
+    case Error::CrossDevice: return -kEXDEV;
+    case Error::NoSpace: return -kENOSPC;
+    case Error::BadFd: return -kEBADF;
+    case Error::ReadOnly: return -kEROFS;
+    case Error::TooManyFiles: return -kEMFILE;
+    case Error::FileTooBig: return -kEFBIG;
   }
   return -kEINVAL;
 }
