@@ -1,29 +1,21 @@
 #pragma once
-// File descriptors for this stage of the Linux ABI: the console (0-2) and
-// read-only files and directories of the initrd. The VFS issue replaces
-// this with open file descriptions over vnodes; the syscall surface stays.
-#include <cstddef>
+// The process's file descriptors (linux/sys_file.cc): one vfs::FdTable for
+// the process (one process per VM), its root and working directory. Fds
+// 0-2 are the console; /dev/null, /dev/console and /dev/tty are served by
+// linux/ itself (docs/vfs.md).
 #include <cstdint>
 
-#include "fs/initrd/initrd.h"
+#include "capsule/file.h"
+#include "lib/result.h"
 
 namespace capsule::linux_abi {
 
-enum class FdKind : uint8_t { Free, Console, File, Directory };
+// Boot, after the root file system is mounted: the fd table, fds 0-2 and
+// the /dev nodes.
+Result<void> files_init();
 
-struct FileDesc {
-  FdKind kind = FdKind::Free;
-  const initrd::File* file = nullptr;  // File and Directory
-  uint64_t offset = 0;                 // bytes (File) or entry index (Directory)
-  bool cloexec = false;
-  uint32_t status_flags = 0;           // O_* status bits (fcntl F_GETFL)
-  StringView dir_path;                 // Directory: its path without '/' ("" = root), in the initrd
-};
-
-constexpr int MAX_FDS = 1024;
-
-FileDesc* fd_get(int64_t fd);          // nullptr: EBADF
-int fd_install(const FileDesc& d, int min_fd = 0);  // lowest free >= min_fd, or -EMFILE
-void fd_close(int fd);
+// The open file behind `fd` (BadFd): for other syscall families (poll,
+// epoll, mmap).
+Result<vfs::FileRef> fd_file(int64_t fd);
 
 }  // namespace capsule::linux_abi

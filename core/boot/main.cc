@@ -24,6 +24,8 @@
 #include "drivers/clock/pit.h"
 #include "drivers/serial/uart16550.h"
 #include "fs/initrd/initrd.h"
+#include "fs/ramfs/ramfs.h"
+#include "linux/fd_table.h"
 #include "linux/syscall.h"
 
 extern "C" void (*__init_array_start[])();
@@ -161,9 +163,13 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     log_warn("rtc: no wall clock ({}); realtime starts at the epoch", error_name(rtc.error()));
   }
   bootchart_mark("rtc");
+  const uint8_t* initrd_bytes = nullptr;
+  size_t initrd_size = 0;
   if (si->nr_modules && si->modlist_paddr) {
     auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
-    if (!initrd::load(static_cast<const uint8_t*>(phys_to_virt(mod->paddr)), mod->size).ok()) {
+    initrd_bytes = static_cast<const uint8_t*>(phys_to_virt(mod->paddr));
+    initrd_size = mod->size;
+    if (!initrd::load(initrd_bytes, initrd_size).ok()) {
       kprint("capsule: the initrd is unusable; stopping\n");
       power_off(2);
     }
@@ -178,6 +184,13 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     panic("lapic: cannot map the local APIC: {}", error_name(r.error()));
   if (auto r = ioapic_init(); !r.ok()) log_warn("ioapic: none ({})", error_name(r.error()));
   sched_init_boot();
+  // The root file system: a ramfs filled from the initrd (zero-copy), and
+  // the process's descriptors over it (exec still reads the initrd index).
+  if (!ramfs::mount_boot_root(initrd_bytes, initrd_size).ok()) power_off(2);
+  if (auto r = linux_abi::files_init(); !r.ok()) {
+    kprint("capsule: cannot set up the file descriptors ({}); stopping\n", error_name(r.error()));
+    power_off(2);
+  }
   x64::sti();
   bootchart_mark("scheduler");
   smp_boot_aps();

@@ -3,6 +3,7 @@
 #include "capsule/boot.h"
 #include "capsule/ktest.h"
 #include "capsule/mm.h"
+#include "core/mm/heap.h"
 #include "core/mm/mm_internal.h"
 
 namespace capsule {
@@ -127,13 +128,17 @@ KTEST(mm_oom) {
   static constexpr size_t SIZES[] = {4u << 20, 64u << 10, 4096, 2048, 256, 16};
   void* head = nullptr;
   uint64_t count = 0;
-  for (size_t size : SIZES) {
+  auto exhaust = [&](size_t size) {
     while (void* p = kmalloc(size)) {
       *static_cast<void**>(p) = head;
       head = p;
       ++count;
     }
-  }
+  };
+  for (size_t size : SIZES) exhaust(size);
+  // Then every small class, largest first: a class whose slab boot left
+  // partly used (the VFS, the fd table) still has room after the 16-byte one.
+  for (size_t i = mm::HEAP_CLASS_COUNT; i-- > 0;) exhaust(mm::HEAP_CLASS_SIZES[i]);
   KEXPECT(count > 0);
   KEXPECT(free_pages() == 0);
   KEXPECT(kmalloc(16) == nullptr);
