@@ -184,6 +184,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     panic("lapic: cannot map the local APIC: {}", error_name(r.error()));
   if (auto r = ioapic_init(); !r.ok()) log_warn("ioapic: none ({})", error_name(r.error()));
   sched_init_boot();
+  bootchart_mark("scheduler");
   // The root file system: a ramfs filled from the initrd (zero-copy), and
   // the process's descriptors over it (exec still reads the initrd index).
   if (!ramfs::mount_boot_root(initrd_bytes, initrd_size).ok()) power_off(2);
@@ -192,7 +193,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     power_off(2);
   }
   x64::sti();
-  bootchart_mark("scheduler");
+  bootchart_mark("root-fs");
   smp_boot_aps();
   bootchart_mark("smp");
 
