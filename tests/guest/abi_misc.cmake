@@ -6,45 +6,11 @@
 # "FAIL ..." line per failed check and exits 0 only when all pass.
 set(ABI_MISC_PROGRAMS abi_mm abi_time abi_ident abi_limits)
 set(ABI_MISC_SRC ${CMAKE_SOURCE_DIR}/tests/guest/programs-abi)
-find_program(ABI_MISC_GCC gcc)
-find_program(ABI_MISC_MUSL_GCC musl-gcc)
 
-set(abi_misc_variants)
-if(ABI_MISC_GCC)
-  list(APPEND abi_misc_variants glibc-static glibc-static-pie)
-endif()
-if(ABI_MISC_MUSL_GCC)
-  list(APPEND abi_misc_variants musl-static)
-else()
-  message(STATUS "musl-gcc not found: the musl variants of the ABI tests are skipped (apt-get install musl-tools)")
-endif()
-
-set(abi_misc_outputs)
-foreach(variant IN LISTS abi_misc_variants)
-  if(variant STREQUAL "glibc-static")
-    set(cc ${ABI_MISC_GCC})
-    set(link -static)
-  elseif(variant STREQUAL "glibc-static-pie")
-    set(cc ${ABI_MISC_GCC})
-    set(link -static-pie -fPIE)
-  else()
-    set(cc ${ABI_MISC_MUSL_GCC})
-    set(link -static)
-  endif()
+foreach(variant IN LISTS CAPSULE_GUEST_VARIANTS)
   foreach(name IN LISTS ABI_MISC_PROGRAMS)
-    set(out ${CMAKE_BINARY_DIR}/abi-misc/${variant}/${name})
-    add_custom_command(OUTPUT ${out}
-      COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/abi-misc/${variant}
-      COMMAND ${cc} ${link} -O2 -Wall -o ${out} ${ABI_MISC_SRC}/${name}.c
-      DEPENDS ${ABI_MISC_SRC}/${name}.c ${ABI_MISC_SRC}/check.h
-      COMMENT "abi-misc: ${variant}/${name}"
-      VERBATIM)
-    list(APPEND abi_misc_outputs ${out})
-    add_test(NAME guest.abi_misc.${variant}.${name}
-      COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/run_guest.py
-        --kernel $<TARGET_FILE:capsule.elf> --status 0 --timeout 120 --machine microvm --cpus 1 --mem 128M
-        --program ${out} "--expect=PASS ${name}:" --reject=FAIL --reject=panic)
-    set_tests_properties(guest.abi_misc.${variant}.${name} PROPERTIES TIMEOUT 150)
+    capsule_guest_c_program(out abi-misc ${variant} ${ABI_MISC_SRC}/${name}.c ${ABI_MISC_SRC}/check.h)
+    capsule_guest_test(abi_misc.${variant}.${name} PROGRAM ${out} TIMEOUT 120
+      EXPECT "PASS ${name}:" REJECT FAIL panic)
   endforeach()
 endforeach()
-add_custom_target(abi_misc_programs ALL DEPENDS ${abi_misc_outputs})
