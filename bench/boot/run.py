@@ -100,16 +100,14 @@ def ensure_packages():
 
 
 def host_tsc_khz():
-    """The host's TSC rate in kHz (a TCG guest's TSC follows the host's)."""
+    """The host's TSC rate in kHz, as the CLI reads it (a TCG guest's TSC
+    follows the host's)."""
+    sys.path.insert(0, str(ROOT / "tools" / "capsule"))
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                m = re.match(r"cpu MHz\s*:\s*([0-9.]+)", line)
-                if m:
-                    return int(float(m.group(1)) * 1000)
-    except OSError:
-        pass
-    return 0
+        from capsule_cli import qemu  # noqa: E402
+        return qemu.host_tsc_khz()
+    finally:
+        sys.path.pop(0)
 
 
 def host_description():
@@ -470,11 +468,16 @@ def run(args):
     }
     report(res)
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(res, indent=2) + "\n")
-        log(f"\nwrote {path}")
+        write_json(res, args.json)
     return 0
+
+
+def write_json(res, where):
+    """The machine-readable result, next to the printed report."""
+    path = Path(where)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(res, indent=2) + "\n")
+    log(f"\nwrote {path}")
 
 
 def report(res):

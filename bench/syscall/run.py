@@ -23,7 +23,6 @@ only when missing), through bench/boot's own setup.
 import argparse
 import datetime
 import importlib.util
-import json
 import os
 import re
 import statistics
@@ -299,10 +298,7 @@ def run(args):
     }
     report(res)
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(res, indent=2) + "\n")
-        log(f"\nwrote {path}")
+        boot.write_json(res, args.json)
     return 0
 
 

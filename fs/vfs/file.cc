@@ -235,6 +235,20 @@ Result<void> FdTable::set_cloexec(int fd, bool on) {
 
 Result<void> FdTable::close_range(unsigned first, unsigned last, bool cloexec_only) {
   if (first > last) return Error::Invalid;
+  if (cloexec_only) {  // CLOSE_RANGE_CLOEXEC: only mark them
+    FsGuard g(lock_);
+    unsigned end = last < capacity_ ? last + 1 : capacity_;
+    for (unsigned i = first; i < end; ++i)
+      if (slots_[i].file) slots_[i].cloexec = true;
+    return {};
+  }
+  close_where(first, last, false);
+  return {};
+}
+
+void FdTable::close_on_exec() { close_where(0, ~0u, true); }
+
+void FdTable::close_where(unsigned first, unsigned last, bool only_cloexec) {
   // Collect under the lock, release outside it. Chained through a small
   // batch so no allocation is needed.
   for (;;) {
@@ -245,35 +259,7 @@ Result<void> FdTable::close_range(unsigned first, unsigned last, bool cloexec_on
       FsGuard g(lock_);
       unsigned end = last < capacity_ ? last + 1 : capacity_;
       for (unsigned i = first; i < end; ++i) {
-        if (!slots_[i].file) continue;
-        if (cloexec_only) {
-          slots_[i].cloexec = true;
-          continue;
-        }
-        if (n == 32) {
-          more = true;
-          break;
-        }
-        batch[n++] = slots_[i].file;
-        slots_[i] = Slot{};
-        --count_;
-        if (i < first_free_hint_) first_free_hint_ = i;
-      }
-    }
-    for (unsigned i = 0; i < n; ++i) batch[i]->release();
-    if (!more) return {};
-  }
-}
-
-void FdTable::close_on_exec() {
-  for (;;) {
-    OpenFile* batch[32];
-    unsigned n = 0;
-    bool more = false;
-    {
-      FsGuard g(lock_);
-      for (unsigned i = 0; i < capacity_; ++i) {
-        if (!slots_[i].file || !slots_[i].cloexec) continue;
+        if (!slots_[i].file || (only_cloexec && !slots_[i].cloexec)) continue;
         if (n == 32) {
           more = true;
           break;

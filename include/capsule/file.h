@@ -112,6 +112,7 @@ class FdTable {
   Result<void> close_range(unsigned first, unsigned last, bool cloexec_only);
   // execve: closes every close-on-exec descriptor.
   void close_on_exec();
+
   // fork: a copy sharing the OpenFiles (same offsets), with the same
   // close-on-exec bits. NoMemory.
   Result<FdTable*> clone();
@@ -123,6 +124,9 @@ class FdTable {
   unsigned count();  // open descriptors
 
  private:
+  // Closes the open descriptors in first..last (only the close-on-exec ones
+  // when asked), releasing the files outside the lock.
+  void close_where(unsigned first, unsigned last, bool only_cloexec);
   struct Slot {
     OpenFile* file = nullptr;  // owns one reference
     bool cloexec = false;
