@@ -1,5 +1,5 @@
 #pragma once
-// The process's file descriptors (linux/sys_file.cc): one vfs::FdTable for
+// The process's file descriptors (linux/file_common.cc): one vfs::FdTable for
 // the process (one process per VM), its root and working directory. Fds
 // 0-2 are the console; /dev/null, /dev/console and /dev/tty are served by
 // linux/ itself (docs/vfs.md).

@@ -1,24 +1,19 @@
-// File system calls over the VFS (docs/vfs.md): a process-wide vfs::FdTable,
-// the process's root and working directory, Linux's O_* flags, struct stat
-// and dirent64 at the boundary. Fds 0-2 and /dev/{null,console,tty} are
-// console vnodes of a small file system private to linux/; pipe ends are
-// vnodes of the same file system whose I/O goes to the PipeEnd.
+// File system calls over the VFS (docs/vfs.md): open, paths, attributes,
+// directories and descriptor management, with Linux's O_* flags, struct
+// stat and dirent64 at the boundary. Transfers are in sys_io.cc; the state
+// and helpers shared with other families in file_common.cc.
 #include <new>
 
-#include "arch/x64/cpu/x64.h"
-#include "capsule/console.h"
 #include "capsule/file.h"
-#include "capsule/pipe.h"
 #include "capsule/process.h"
 #include "capsule/uaccess.h"
 #include "capsule/vfs.h"
-#include "core/sync/spinlock.h"
-#include "linux/fd_table.h"
+#include "linux/console_file.h"
+#include "linux/file_common.h"
 #include "linux/identity.h"
 #include "linux/linux_errno.h"
-#include "linux/signal.h"
+#include "linux/pipe_file.h"
 #include "linux/syscall.h"
-#include "linux/thread_state.h"
 
 namespace capsule::linux_abi {
 namespace {
@@ -29,18 +24,8 @@ using vfs::OpenHow;
 using vfs::Vnode;
 using vfs::VnodeRef;
 
-constexpr int64_t AT_FDCWD = -100;
-constexpr uint64_t AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_SYMLINK_FOLLOW = 0x400,
-                   AT_EMPTY_PATH = 0x1000, AT_EACCESS = 0x200;
-constexpr uint64_t O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0100, O_EXCL = 0200, O_TRUNC = 01000,
-                   O_APPEND = 02000, O_NONBLOCK = 04000, O_DSYNC = 010000, O_ASYNC = 020000,
-                   O_DIRECT = 040000, O_LARGEFILE = 0100000, O_DIRECTORY = 0200000, O_NOFOLLOW = 0400000,
-                   O_NOATIME = 01000000, O_CLOEXEC = 02000000, O_SYNC = 04010000, O_PATH = 010000000,
-                   O_TMPFILE = 020000000;
-constexpr uint64_t TCGETS = 0x5401, TIOCGWINSZ = 0x5413, FIONREAD = 0x541b, FIONBIO = 0x5421,
-                   FIOCLEX = 0x5451, FIONCLEX = 0x5450;
-constexpr size_t MAX_RW = 0x7ffff000;  // Linux's MAX_RW_COUNT
-constexpr size_t MAX_IOV = 1024;       // UIO_MAXIOV
+constexpr uint64_t F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031,
+                   F_GETPIPE_SZ = 1032, F_DUPFD_CLOEXEC = 1030;
 
 struct Stat {  // struct stat, x86-64
   uint64_t dev, ino, nlink;
@@ -51,228 +36,6 @@ struct Stat {  // struct stat, x86-64
   int64_t reserved[3];
 };
 static_assert(sizeof(Stat) == 144);
-
-// --- application memory as an IoBuffer / EventIo ----------------------------
-
-struct Iov {
-  uint64_t base, len;
-};
-
-// A list of user ranges addressed as one run of bytes.
-class UserRanges {
- public:
-  UserRanges(const Iov* v, size_t n) : v_(v), n_(n) {
-    for (size_t i = 0; i < n; ++i) total_ += v[i].len;
-  }
-  size_t total() const { return total_; }
-  Result<void> move(size_t pos, void* k, size_t n, bool to_user) {
-    size_t i = 0, start = 0;
-    if (pos >= cstart_) i = ci_, start = cstart_;
-    auto* kp = static_cast<uint8_t*>(k);
-    while (n) {
-      while (i < n_ && pos >= start + v_[i].len) start += v_[i++].len;
-      if (i == n_) return Error::Fault;
-      ci_ = i, cstart_ = start;
-      size_t off = pos - start, c = v_[i].len - off < n ? v_[i].len - off : n;
-      void* u = reinterpret_cast<void*>(v_[i].base + off);
-      auto r = to_user ? copy_to_user(u, kp, c) : copy_from_user(kp, u, c);
-      if (!r.ok()) return Error::Fault;
-      pos += c, kp += c, n -= c;
-    }
-    return {};
-  }
-
- private:
-  const Iov* v_;
-  size_t n_;
-  size_t total_ = 0;
-  size_t ci_ = 0, cstart_ = 0;  // the range the last move ended in
-};
-
-class UserBuffer final : public vfs::IoBuffer {
- public:
-  explicit UserBuffer(UserRanges& r) : IoBuffer(r.total()), r_(r) {}
-  Result<void> copy_out(size_t pos, const void* src, size_t n) override {
-    return r_.move(pos, const_cast<void*>(src), n, true);
-  }
-  Result<void> copy_in(size_t pos, void* dst, size_t n) override { return r_.move(pos, dst, n, false); }
-
- private:
-  UserRanges& r_;
-};
-
-class UserEventIo final : public EventIo {
- public:
-  explicit UserEventIo(UserRanges& r) : EventIo(r.total()), r_(r) {}
-  Result<void> copy_out(size_t pos, const void* src, size_t n) override {
-    return r_.move(pos, const_cast<void*>(src), n, true);
-  }
-  Result<void> copy_in(size_t pos, void* dst, size_t n) override { return r_.move(pos, dst, n, false); }
-
- private:
-  UserRanges& r_;
-};
-
-// --- linux/'s own file system: the console, /dev/null, pipe ends -------------
-
-class SpecialFs final : public vfs::FileSystem {
- public:
-  const char* name() const override { return "capsule-special"; }
-  VnodeRef root() override { return {}; }
-};
-
-SpecialFs* g_special;
-std::atomic<uint64_t> g_special_ino{10};
-
-class ConsoleVnode final : public Vnode {
- public:
-  ConsoleVnode(bool null, uint64_t rdev_major, uint64_t rdev_minor, uint32_t perm)
-      : Vnode(g_special, null ? 3 : 2, vfs::MODE_CHAR | perm),
-        null_(null),
-        rdev_((rdev_major << 32) | rdev_minor),
-        perm_(perm) {}
-  bool null() const { return null_; }
-
-  // What the UART holds now; nothing waiting reads as end of file.
-  Result<size_t> read(uint64_t, vfs::IoBuffer& buf) override {
-    if (null_) return size_t(0);
-    size_t n = 0;
-    while (n < buf.size() && (x64::inb(0x3f8 + 5) & 1)) {
-      char c = char(x64::inb(0x3f8));
-      if (!buf.copy_out(n, &c, 1).ok()) return n ? Result<size_t>(n) : Result<size_t>(Error::Fault);
-      ++n;
-      if (c == '\n') break;
-    }
-    return n;
-  }
-  Result<size_t> write(uint64_t*, vfs::IoBuffer& buf, bool) override {
-    if (null_) return buf.size();
-    char chunk[256];
-    size_t done = 0;
-    while (done < buf.size()) {
-      size_t n = buf.size() - done < sizeof(chunk) ? buf.size() - done : sizeof(chunk);
-      if (!buf.copy_in(done, chunk, n).ok()) return done ? Result<size_t>(done) : Result<size_t>(Error::Fault);
-      console_write(chunk, n);
-      done += n;
-    }
-    return done;
-  }
-  Result<vfs::Attr> getattr() override {
-    vfs::Attr a;
-    a.dev = 5;
-    a.ino = ino();
-    a.mode = vfs::MODE_CHAR | perm_;
-    a.nlink = 1;
-    a.rdev = rdev_;
-    a.blksize = 1024;
-    return a;
-  }
-  Result<void> setattr(const vfs::SetAttr&) override { return {}; }
-
- private:
-  bool null_;
-  uint64_t rdev_;
-  uint32_t perm_;
-};
-
-class PipeVnode final : public Vnode {
- public:
-  explicit PipeVnode(PipeEnd* end) : Vnode(g_special, g_special_ino.fetch_add(1), vfs::MODE_FIFO | 0600), end_(end) {}
-  PipeEnd* end() const { return end_; }
-  Result<vfs::Attr> getattr() override {
-    vfs::Attr a;
-    a.dev = g_special->dev();
-    a.ino = ino();
-    a.mode = vfs::MODE_FIFO | 0600;
-    a.nlink = 1;
-    a.blksize = 4096;
-    return a;
-  }
-  Result<void> setattr(const vfs::SetAttr&) override { return {}; }
-
- protected:
-  ~PipeVnode() override { delete end_; }
-
- private:
-  PipeEnd* end_;
-};
-
-ConsoleVnode* g_console;  // /dev/console, fds 0-2
-ConsoleVnode* g_tty;      // /dev/tty
-ConsoleVnode* g_null;     // /dev/null
-
-bool is_special(Vnode& v) { return v.fs() == g_special; }
-PipeVnode* as_pipe(Vnode& v) {
-  return is_special(v) && v.type() == vfs::VType::Fifo ? static_cast<PipeVnode*>(&v) : nullptr;
-}
-
-// --- process state ------------------------------------------------------------
-
-vfs::FdTable* g_fds;
-SpinLock g_ctx_lock;
-Vnode* g_root;  // one reference each, under g_ctx_lock
-Vnode* g_cwd;
-
-struct Ctx {
-  VnodeRef root, cwd;
-  vfs::PathContext pc() const { return {root.get(), cwd.get()}; }
-};
-
-Ctx cur_ctx() {
-  SpinGuard g(g_ctx_lock);
-  return Ctx{VnodeRef(g_root), VnodeRef(g_cwd)};
-}
-
-void set_cwd(VnodeRef v) {
-  Vnode* old;
-  {
-    SpinGuard g(g_ctx_lock);
-    old = g_cwd;
-    g_cwd = v.leak();
-  }
-  if (old) old->release();
-}
-
-// A path copied from the application, in a heap buffer (kernel stacks are
-// small).
-struct UserPath {
-  char* buf = nullptr;
-  size_t len = 0;
-  ~UserPath() { delete[] buf; }
-  StringView view() const { return {buf, len}; }
-  bool absolute() const { return len && buf[0] == '/'; }
-};
-
-int64_t get_path(uint64_t upath, UserPath& p) {
-  p.buf = new (std::nothrow) char[vfs::MAX_PATH];
-  if (!p.buf) return -kENOMEM;
-  auto n = strncpy_from_user(p.buf, reinterpret_cast<const char*>(upath), vfs::MAX_PATH);
-  if (!n.ok()) return n.error() == Error::TooBig ? -kENAMETOOLONG : -kEFAULT;
-  p.len = n.value();
-  return 0;
-}
-
-// The context a *at() call walks from: dirfd for relative paths.
-int64_t at_ctx(int64_t dirfd, const UserPath& p, Ctx& ctx) {
-  ctx = cur_ctx();
-  if (dirfd == AT_FDCWD || p.absolute()) return 0;
-  auto f = g_fds->get(int(dirfd));
-  if (dirfd < 0 || dirfd > INT32_MAX || !f.ok()) return -kEBADF;
-  if (!f.value()->vnode().is_dir()) return -kENOTDIR;
-  ctx.cwd = f.value()->vnode_ref();
-  return 0;
-}
-
-Result<FileRef> get_file(uint64_t fd) {
-  if (int64_t(int32_t(fd)) != int64_t(fd) || int32_t(fd) < 0) return Error::BadFd;
-  return g_fds->get(int(fd));
-}
-
-// Linux's dev_t encoding of (major << 32) | minor.
-uint64_t linux_dev(uint64_t d) {
-  uint64_t major = d >> 32, minor = d & 0xffffffff;
-  return ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);
-}
 
 int64_t put_stat(uint64_t ustat, const vfs::Attr& a) {
   Stat st = {};
@@ -295,23 +58,6 @@ int64_t put_stat(uint64_t ustat, const vfs::Attr& a) {
   split(a.mtime_ns, st.mtime, st.mtime_ns);
   split(a.ctime_ns, st.ctime, st.ctime_ns);
   return copy_to_user(reinterpret_cast<void*>(ustat), &st, sizeof(st)).ok() ? 0 : -kEFAULT;
-}
-
-// A ramfs character device that linux/ serves itself (by rdev).
-ConsoleVnode* device_for(Vnode& v) {
-  if (v.type() != vfs::VType::Char || is_special(v)) return nullptr;
-  auto a = v.getattr();
-  if (!a.ok()) return nullptr;
-  uint64_t rdev = a.value().rdev;
-  if (rdev == ((1ull << 32) | 3)) return g_null;
-  if (rdev == ((5ull << 32) | 1)) return g_console;
-  if (rdev == ((5ull << 32) | 0)) return g_tty;
-  return nullptr;
-}
-
-int64_t install(FileRef f, bool cloexec) {
-  auto r = g_fds->install(static_cast<FileRef&&>(f), cloexec);
-  return r.ok() ? r.value() : to_errno(r.error());
 }
 
 int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
@@ -346,7 +92,7 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
   if (!r.ok()) return to_errno(r.error());
   FileRef f = static_cast<FileRef&&>(r.value());
   if (!(flags & O_PATH)) {
-    if (ConsoleVnode* dev = device_for(f->vnode())) {
+    if (StreamVnode* dev = device_for(f->vnode())) {
       auto d = OpenFile::create(VnodeRef(dev), how.flags & (OpenHow::READ | OpenHow::WRITE | OpenHow::APPEND |
                                                              OpenHow::NONBLOCK));
       if (!d.ok()) return to_errno(d.error());
@@ -356,72 +102,6 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
   f->abi_flags.store(uint32_t(flags & (O_DSYNC | O_ASYNC | O_DIRECT | O_LARGEFILE | O_NOATIME | O_SYNC)) |
                      uint32_t(O_LARGEFILE));
   return install(static_cast<FileRef&&>(f), flags & O_CLOEXEC);
-}
-
-// --- I/O ------------------------------------------------------------------------
-
-void raise_sigpipe() {
-  KSigInfo info;
-  info.signo = SIGPIPE;
-  info.code = SI_USER;
-  signal_send_tid(current_tid(), info);
-}
-
-int64_t io_result(Result<size_t>&& r, bool pipe_write) {
-  if (r.ok()) return int64_t(r.value());
-  if (r.error() == Error::BrokenPipe && pipe_write) raise_sigpipe();
-  if (r.error() == Error::Interrupted) return -kERESTARTSYS;
-  return to_errno(r.error());
-}
-
-// read/write/readv/writev; offset < 0: the file's offset.
-int64_t do_io(uint64_t fd, const Iov* iov, size_t n, bool write, int64_t offset) {
-  auto fr = get_file(fd);
-  if (!fr.ok()) return -kEBADF;
-  OpenFile& f = *fr.value();
-  if (write ? !f.writable() : !f.readable()) return -kEBADF;
-  UserRanges ranges(iov, n);
-  bool positional = offset >= 0;
-  if (PipeVnode* pv = as_pipe(f.vnode())) {
-    if (positional) return -kESPIPE;
-    UserEventIo io(ranges);
-    bool nb = f.flags() & OpenFile::NONBLOCK;
-    return io_result(write ? pv->end()->write(io, nb) : pv->end()->read(io, nb), write);
-  }
-  if (positional && is_special(f.vnode())) return -kESPIPE;
-  UserBuffer buf(ranges);
-  if (positional) return io_result(write ? f.pwrite(buf, uint64_t(offset)) : f.pread(buf, uint64_t(offset)), false);
-  return io_result(write ? f.write(buf) : f.read(buf), false);
-}
-
-int64_t simple_io(const SyscallArgs& args, bool write, int64_t offset) {
-  if (int64_t(args.a[2]) < 0) return -kEINVAL;
-  Iov one{args.a[1], args.a[2] < MAX_RW ? args.a[2] : MAX_RW};
-  return do_io(args.a[0], &one, 1, write, offset);
-}
-
-int64_t vector_io(uint64_t fd, uint64_t uiov, uint64_t count, bool write, int64_t offset) {
-  if (count > MAX_IOV) return -kEINVAL;
-  if (!get_file(fd).ok()) return -kEBADF;
-  Iov* v = new (std::nothrow) Iov[count ? count : 1];
-  if (!v) return -kENOMEM;
-  int64_t r;
-  if (count && !copy_from_user(v, reinterpret_cast<const void*>(uiov), count * sizeof(Iov)).ok()) {
-    r = -kEFAULT;
-  } else {
-    uint64_t total = 0;
-    r = 0;
-    for (size_t i = 0; i < count; ++i) {
-      if (int64_t(v[i].len) < 0 || (total += v[i].len) > uint64_t(INT64_MAX)) {
-        r = -kEINVAL;
-        break;
-      }
-      if (total > MAX_RW) v[i].len -= total - MAX_RW, total = MAX_RW;
-    }
-    if (r == 0) r = do_io(fd, v, count, write, offset);
-  }
-  delete[] v;
-  return r;
 }
 
 // --- getdents64 -----------------------------------------------------------------
@@ -455,47 +135,6 @@ class DirentSink final : public vfs::DirSink {
  private:
   uint64_t out_, cap_;
 };
-
-// --- pipes ------------------------------------------------------------------------
-
-int64_t do_pipe(uint64_t ufds, uint64_t flags) {
-  if (flags & ~(O_NONBLOCK | O_CLOEXEC | O_DIRECT)) return -kEINVAL;
-  PipeEnd *r, *w;
-  if (auto e = pipe_create(&r, &w); !e.ok()) return to_errno(e.error());
-  auto* rv = new (std::nothrow) PipeVnode(r);
-  if (!rv) {
-    delete r;
-    delete w;
-    return -kENOMEM;
-  }
-  VnodeRef rref = VnodeRef::adopt(rv);
-  auto* wv = new (std::nothrow) PipeVnode(w);
-  if (!wv) {
-    delete w;
-    return -kENOMEM;
-  }
-  VnodeRef wref = VnodeRef::adopt(wv);
-  uint32_t nb = (flags & O_NONBLOCK) ? OpenFile::NONBLOCK : 0;
-  auto rf = OpenFile::create(rref, OpenFile::READ | nb);
-  if (!rf.ok()) return to_errno(rf.error());
-  auto wf = OpenFile::create(wref, OpenFile::WRITE | nb);
-  if (!wf.ok()) return to_errno(wf.error());
-  bool cloexec = flags & O_CLOEXEC;
-  auto fd0 = g_fds->install(rf.value(), cloexec);
-  if (!fd0.ok()) return to_errno(fd0.error());
-  auto fd1 = g_fds->install(wf.value(), cloexec);
-  if (!fd1.ok()) {
-    (void)g_fds->close(fd0.value());
-    return to_errno(fd1.error());
-  }
-  int fds[2] = {fd0.value(), fd1.value()};
-  if (!copy_to_user(reinterpret_cast<void*>(ufds), fds, sizeof(fds)).ok()) {
-    (void)g_fds->close(fds[0]);
-    (void)g_fds->close(fds[1]);
-    return -kEFAULT;
-  }
-  return 0;
-}
 
 // --- paths --------------------------------------------------------------------------
 
@@ -659,93 +298,7 @@ uint32_t getfl(OpenFile& f) {
 
 }  // namespace
 
-// --- boot -----------------------------------------------------------------------
-
-Result<void> files_init() {
-  vfs::Vfs* v = vfs::kernel_vfs();
-  if (!v) return Error::NotFound;
-  g_special = new (std::nothrow) SpecialFs;
-  g_fds = new (std::nothrow) vfs::FdTable(unsigned(vfs::FdTable::DEFAULT_LIMIT));
-  if (!g_special || !g_fds) return Error::NoMemory;
-  g_console = new (std::nothrow) ConsoleVnode(false, 5, 1, 0620);
-  g_tty = new (std::nothrow) ConsoleVnode(false, 5, 0, 0666);
-  g_null = new (std::nothrow) ConsoleVnode(true, 1, 3, 0666);
-  if (!g_console || !g_tty || !g_null) return Error::NoMemory;
-  g_root = v->root().leak();
-  g_cwd = g_root;
-  g_root->retain();
-  // /dev with the nodes linux/ serves (existing ones from the initrd stay).
-  vfs::PathContext pc{g_root, g_cwd};
-  vfs::CreateArgs d;
-  d.mode = vfs::MODE_DIR | 0755;
-  (void)v->mkdir(pc, "/dev", d);
-  struct {
-    const char* path;
-    uint64_t major, minor;
-    uint32_t perm;
-  } nodes[] = {{"/dev/null", 1, 3, 0666}, {"/dev/console", 5, 1, 0620}, {"/dev/tty", 5, 0, 0666}};
-  for (auto& n : nodes) {
-    vfs::CreateArgs a;
-    a.mode = vfs::MODE_CHAR | n.perm;
-    a.rdev = (n.major << 32) | n.minor;
-    (void)v->mknod(pc, n.path, a);
-  }
-  // fds 0-2: the console (0 for reading, 1 and 2 for writing, as before).
-  uint32_t modes[3] = {OpenFile::READ, OpenFile::WRITE, OpenFile::WRITE};
-  for (uint32_t m : modes) {
-    auto f = TRY(OpenFile::create(VnodeRef(g_console), m));
-    f->abi_flags.store(0);
-    TRY(g_fds->install(f));
-  }
-  return {};
-}
-
-Result<vfs::FileRef> fd_file(int64_t fd) { return get_file(uint64_t(fd)); }
-
-// --- I/O ---
-
-LINUX_SYSCALL(0, read, "fpu") { return simple_io(args, false, -1); }
-LINUX_SYSCALL(1, write, "fbu") { return simple_io(args, true, -1); }
-LINUX_SYSCALL(17, pread64, "fpud") {
-  if (int64_t(args.a[3]) < 0) return get_file(args.a[0]).ok() ? -kEINVAL : -kEBADF;
-  return simple_io(args, false, int64_t(args.a[3]));
-}
-LINUX_SYSCALL(18, pwrite64, "fbud") {
-  if (int64_t(args.a[3]) < 0) return get_file(args.a[0]).ok() ? -kEINVAL : -kEBADF;
-  return simple_io(args, true, int64_t(args.a[3]));
-}
-LINUX_SYSCALL(19, readv, "fpd") { return vector_io(args.a[0], args.a[1], args.a[2], false, -1); }
-LINUX_SYSCALL(20, writev, "fpd") { return vector_io(args.a[0], args.a[1], args.a[2], true, -1); }
-
-LINUX_SYSCALL(16, ioctl, "fxp") {
-  auto fr = get_file(args.a[0]);
-  if (!fr.ok()) return -kEBADF;
-  OpenFile& f = *fr.value();
-  int fd = int(args.a[0]);
-  switch (args.a[1]) {
-    case FIOCLEX: return ret(g_fds->set_cloexec(fd, true));
-    case FIONCLEX: return ret(g_fds->set_cloexec(fd, false));
-    case FIONBIO: {
-      auto v = get_user(reinterpret_cast<const int*>(args.a[2]));
-      if (!v.ok()) return -kEFAULT;
-      uint32_t fl = f.flags();
-      f.set_flags(v.value() ? (fl | OpenFile::NONBLOCK) : (fl & ~OpenFile::NONBLOCK));
-      return 0;
-    }
-    case FIONREAD: {
-      PipeVnode* pv = as_pipe(f.vnode());
-      if (!pv) return -kENOTTY;
-      int n = int(pv->end()->bytes_available());
-      return put_user(reinterpret_cast<int*>(args.a[2]), n).ok() ? 0 : -kEFAULT;
-    }
-    case TCGETS:
-    case TIOCGWINSZ:
-    default:
-      // The serial console is not a terminal the program can configure yet:
-      // isatty() is false, so programs use full buffering and no colours.
-      return -kENOTTY;
-  }
-}
+// --- open and close ---
 
 LINUX_SYSCALL(2, open, "sxo") { return do_open(AT_FDCWD, args.a[0], args.a[1], args.a[2]); }
 LINUX_SYSCALL(257, openat, "fsxo") { return do_open(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3]); }
@@ -753,25 +306,7 @@ LINUX_SYSCALL(85, creat, "so") { return do_open(AT_FDCWD, args.a[0], O_CREAT | O
 
 LINUX_SYSCALL(3, close, "f") {
   if (!get_file(args.a[0]).ok()) return -kEBADF;
-  return ret(g_fds->close(int(args.a[0])));
-}
-
-LINUX_SYSCALL(8, lseek, "fdd") {
-  auto fr = get_file(args.a[0]);
-  if (!fr.ok()) return -kEBADF;
-  OpenFile& f = *fr.value();
-  if (is_special(f.vnode())) {
-    if (&f.vnode() == g_null) return 0;
-    return -kESPIPE;
-  }
-  vfs::Whence w;
-  switch (args.a[2]) {
-    case 0: w = vfs::Whence::Set; break;
-    case 1: w = vfs::Whence::Current; break;
-    case 2: w = vfs::Whence::End; break;
-    default: return -kEINVAL;
-  }
-  return ret(f.seek(int64_t(args.a[1]), w));
+  return ret(fds().close(int(args.a[0])));
 }
 
 LINUX_SYSCALL(74, fsync, "f") { return get_file(args.a[0]).ok() ? 0 : -kEBADF; }
@@ -902,20 +437,18 @@ LINUX_SYSCALL(72, fcntl, "fdx") {
   if (!fr.ok()) return -kEBADF;
   OpenFile& f = *fr.value();
   int fd = int(args.a[0]);
-  constexpr uint64_t F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031,
-                     F_GETPIPE_SZ = 1032, F_DUPFD_CLOEXEC = 1030;
   switch (args.a[1]) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
       int64_t min = int64_t(int32_t(args.a[2]));
-      if (min < 0 || min >= int64_t(g_fds->limit())) return -kEINVAL;
-      return ret(g_fds->dup_from(fd, int(min), args.a[1] == F_DUPFD_CLOEXEC));
+      if (min < 0 || min >= int64_t(fds().limit())) return -kEINVAL;
+      return ret(fds().dup_from(fd, int(min), args.a[1] == F_DUPFD_CLOEXEC));
     }
     case F_GETFD: {
-      auto c = g_fds->cloexec(fd);
+      auto c = fds().cloexec(fd);
       return c.ok() ? (c.value() ? 1 : 0) : to_errno(c.error());
     }
-    case F_SETFD: return ret(g_fds->set_cloexec(fd, args.a[2] & 1));
+    case F_SETFD: return ret(fds().set_cloexec(fd, args.a[2] & 1));
     case F_GETFL: return getfl(f);
     case F_SETFL: {
       uint32_t fl = f.flags() & ~OpenFile::SETTABLE;
@@ -928,10 +461,10 @@ LINUX_SYSCALL(72, fcntl, "fdx") {
     }
     case F_GETPIPE_SZ:
     case F_SETPIPE_SZ: {
-      PipeVnode* pv = as_pipe(f.vnode());
-      if (!pv) return -kEBADF;
-      if (args.a[1] == F_GETPIPE_SZ) return int64_t(pv->end()->capacity());
-      return ret(pv->end()->set_capacity(size_t(uint32_t(args.a[2]))));
+      PipeEnd* end = pipe_end_of(f.vnode());
+      if (!end) return -kEBADF;
+      if (args.a[1] == F_GETPIPE_SZ) return int64_t(end->capacity());
+      return ret(end->set_capacity(size_t(uint32_t(args.a[2]))));
     }
     default: return -kEINVAL;
   }
@@ -939,13 +472,13 @@ LINUX_SYSCALL(72, fcntl, "fdx") {
 
 LINUX_SYSCALL(32, dup, "f") {
   if (!get_file(args.a[0]).ok()) return -kEBADF;
-  return ret(g_fds->dup(int(args.a[0])));
+  return ret(fds().dup(int(args.a[0])));
 }
 
 LINUX_SYSCALL(33, dup2, "ff") {
   if (!get_file(args.a[0]).ok()) return -kEBADF;
   if (int64_t(int32_t(args.a[1])) != int64_t(args.a[1]) || int32_t(args.a[1]) < 0) return -kEBADF;
-  return ret(g_fds->dup2(int(args.a[0]), int(args.a[1])));
+  return ret(fds().dup2(int(args.a[0]), int(args.a[1])));
 }
 
 LINUX_SYSCALL(292, dup3, "ffx") {
@@ -953,10 +486,7 @@ LINUX_SYSCALL(292, dup3, "ffx") {
   if (args.a[0] == args.a[1]) return -kEINVAL;
   if (!get_file(args.a[0]).ok()) return -kEBADF;
   if (int64_t(int32_t(args.a[1])) != int64_t(args.a[1]) || int32_t(args.a[1]) < 0) return -kEBADF;
-  return ret(g_fds->dup3(int(args.a[0]), int(args.a[1]), args.a[2] & O_CLOEXEC));
+  return ret(fds().dup3(int(args.a[0]), int(args.a[1]), args.a[2] & O_CLOEXEC));
 }
-
-LINUX_SYSCALL(22, pipe, "p") { return do_pipe(args.a[0], 0); }
-LINUX_SYSCALL(293, pipe2, "px") { return do_pipe(args.a[0], args.a[1]); }
 
 }  // namespace capsule::linux_abi

@@ -1,0 +1,183 @@
+// Process file state and the helpers every descriptor syscall family shares
+// (linux/file_common.h).
+#include "linux/file_common.h"
+
+#include <new>
+
+#include "capsule/time.h"
+#include "capsule/uaccess.h"
+#include "core/sync/spinlock.h"
+#include "linux/console_file.h"
+#include "linux/fd_table.h"
+#include "linux/signal.h"
+#include "linux/thread_state.h"
+
+namespace capsule::linux_abi {
+
+using vfs::FileRef;
+using vfs::OpenFile;
+using vfs::Vnode;
+using vfs::VnodeRef;
+
+// --- user ranges --------------------------------------------------------------------
+
+UserRanges::UserRanges(const Iov* v, size_t n) : v_(v), n_(n) {
+  for (size_t i = 0; i < n; ++i) total_ += v[i].len;
+}
+
+Result<void> UserRanges::move(size_t pos, void* k, size_t n, bool to_user) {
+  size_t i = 0, start = 0;
+  if (pos >= cstart_) i = ci_, start = cstart_;
+  auto* kp = static_cast<uint8_t*>(k);
+  while (n) {
+    while (i < n_ && pos >= start + v_[i].len) start += v_[i++].len;
+    if (i == n_) return Error::Fault;
+    ci_ = i, cstart_ = start;
+    size_t off = pos - start, c = v_[i].len - off < n ? v_[i].len - off : n;
+    void* u = reinterpret_cast<void*>(v_[i].base + off);
+    auto r = to_user ? copy_to_user(u, kp, c) : copy_from_user(kp, u, c);
+    if (!r.ok()) return Error::Fault;
+    pos += c, kp += c, n -= c;
+  }
+  return {};
+}
+
+// --- linux/'s own file system ----------------------------------------------------------
+
+namespace {
+
+class AnonFs final : public vfs::FileSystem {
+ public:
+  const char* name() const override { return "anon_inodefs"; }
+  VnodeRef root() override { return {}; }
+};
+
+AnonFs* g_anon;
+std::atomic<uint64_t> g_anon_ino{10};
+
+vfs::FdTable* g_fds;
+SpinLock g_ctx_lock;
+Vnode* g_root;  // one reference each, under g_ctx_lock
+Vnode* g_cwd;
+
+}  // namespace
+
+StreamVnode::StreamVnode(uint32_t mode, uint64_t rdev)
+    : Vnode(g_anon, g_anon_ino.fetch_add(1, std::memory_order_relaxed), mode),
+      mode_(mode),
+      rdev_(rdev),
+      time_ns_(realtime_ns()) {}
+
+Result<size_t> StreamVnode::read_stream(vfs::IoBuffer&, OpenFile&) { return Error::Invalid; }
+Result<size_t> StreamVnode::write_stream(vfs::IoBuffer&, OpenFile&) { return Error::Invalid; }
+int64_t StreamVnode::ioctl(OpenFile&, uint64_t, uint64_t) { return -kENOTTY; }
+
+Result<vfs::Attr> StreamVnode::getattr() {
+  vfs::Attr a;
+  a.dev = fs()->dev();
+  a.ino = ino();
+  a.mode = mode_;
+  a.nlink = 1;
+  a.rdev = rdev_;
+  a.blksize = 4096;
+  a.atime_ns = a.mtime_ns = a.ctime_ns = time_ns_;
+  return a;
+}
+
+StreamVnode* as_stream(Vnode& v) { return v.fs() == g_anon ? static_cast<StreamVnode*>(&v) : nullptr; }
+
+Pollable* file_pollable(OpenFile& f) {
+  StreamVnode* s = as_stream(f.vnode());
+  return s ? s->pollable() : nullptr;
+}
+
+int64_t install_stream(VnodeRef v, uint32_t file_flags, bool cloexec) {
+  auto f = OpenFile::create(static_cast<VnodeRef&&>(v), file_flags);
+  if (!f.ok()) return to_errno(f.error());
+  return install(static_cast<FileRef&&>(f.value()), cloexec);
+}
+
+// --- process state -------------------------------------------------------------------
+
+vfs::FdTable& fds() { return *g_fds; }
+
+Result<FileRef> get_file(uint64_t fd) {
+  if (int64_t(int32_t(fd)) != int64_t(fd) || int32_t(fd) < 0) return Error::BadFd;
+  return g_fds->get(int(fd));
+}
+
+Result<FileRef> fd_file(int64_t fd) { return get_file(uint64_t(fd)); }
+
+int64_t install(FileRef f, bool cloexec) {
+  auto r = g_fds->install(static_cast<FileRef&&>(f), cloexec);
+  return r.ok() ? r.value() : to_errno(r.error());
+}
+
+Ctx cur_ctx() {
+  SpinGuard g(g_ctx_lock);
+  return Ctx{VnodeRef(g_root), VnodeRef(g_cwd)};
+}
+
+void set_cwd(VnodeRef v) {
+  Vnode* old;
+  {
+    SpinGuard g(g_ctx_lock);
+    old = g_cwd;
+    g_cwd = v.leak();
+  }
+  if (old) old->release();
+}
+
+int64_t get_path(uint64_t upath, UserPath& p) {
+  p.buf = new (std::nothrow) char[vfs::MAX_PATH];
+  if (!p.buf) return -kENOMEM;
+  auto n = strncpy_from_user(p.buf, reinterpret_cast<const char*>(upath), vfs::MAX_PATH);
+  if (!n.ok()) return n.error() == Error::TooBig ? -kENAMETOOLONG : -kEFAULT;
+  p.len = n.value();
+  return 0;
+}
+
+int64_t at_ctx(int64_t dirfd, const UserPath& p, Ctx& ctx) {
+  ctx = cur_ctx();
+  if (dirfd == AT_FDCWD || p.absolute()) return 0;
+  auto f = g_fds->get(int(dirfd));
+  if (dirfd < 0 || dirfd > INT32_MAX || !f.ok()) return -kEBADF;
+  if (!f.value()->vnode().is_dir()) return -kENOTDIR;
+  ctx.cwd = f.value()->vnode_ref();
+  return 0;
+}
+
+uint64_t linux_dev(uint64_t d) {
+  uint64_t major = d >> 32, minor = d & 0xffffffff;
+  return ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);
+}
+
+void raise_sigpipe() {
+  KSigInfo info;
+  info.signo = SIGPIPE;
+  info.code = SI_USER;
+  signal_send_tid(current_tid(), info);
+}
+
+int64_t io_result(Result<size_t>&& r, bool sigpipe) {
+  if (r.ok()) return int64_t(r.value());
+  if (r.error() == Error::BrokenPipe && sigpipe) raise_sigpipe();
+  if (r.error() == Error::Interrupted) return -kERESTARTSYS;
+  return to_errno(r.error());
+}
+
+// --- boot ----------------------------------------------------------------------------
+
+Result<void> files_init() {
+  vfs::Vfs* v = vfs::kernel_vfs();
+  if (!v) return Error::NotFound;
+  g_anon = new (std::nothrow) AnonFs;
+  g_fds = new (std::nothrow) vfs::FdTable(unsigned(vfs::FdTable::DEFAULT_LIMIT));
+  if (!g_anon || !g_fds) return Error::NoMemory;
+  g_root = v->root().leak();
+  g_cwd = g_root;
+  g_root->retain();
+  return console_files_init(*v, vfs::PathContext{g_root, g_cwd}, *g_fds);
+}
+
+}  // namespace capsule::linux_abi

@@ -1,0 +1,173 @@
+#pragma once
+// What every file-descriptor syscall family in linux/ shares (docs/vfs.md):
+// the process's fd table, root and working directory; user paths and user
+// buffers at the boundary; and StreamVnode, the base of every descriptor
+// object that is not a file in a file system — pipe ends, FIFOs, the
+// console, eventfd, timerfd, signalfd, epoll, later sockets. A StreamVnode
+// has no offset (pread/lseek get ESPIPE), takes the description's flags on
+// each transfer (O_NONBLOCK) and may be Pollable, which is what poll,
+// select and epoll wait on.
+#include <cstddef>
+#include <cstdint>
+
+#include "capsule/file.h"
+#include "capsule/pipe.h"
+#include "capsule/poll.h"
+#include "capsule/vfs.h"
+#include "linux/linux_errno.h"
+
+namespace capsule::linux_abi {
+
+// --- Linux's constants for files -------------------------------------------------
+
+inline constexpr int64_t AT_FDCWD = -100;
+inline constexpr uint64_t AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_SYMLINK_FOLLOW = 0x400,
+                          AT_NO_AUTOMOUNT = 0x800, AT_EMPTY_PATH = 0x1000, AT_EACCESS = 0x200;
+inline constexpr uint64_t O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0100, O_EXCL = 0200,
+                          O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_NONBLOCK = 04000,
+                          O_DSYNC = 010000, O_ASYNC = 020000, O_DIRECT = 040000, O_LARGEFILE = 0100000,
+                          O_DIRECTORY = 0200000, O_NOFOLLOW = 0400000, O_NOATIME = 01000000,
+                          O_CLOEXEC = 02000000, O_SYNC = 04010000, O_PATH = 010000000, O_TMPFILE = 020000000;
+inline constexpr size_t MAX_RW = 0x7ffff000;  // Linux's MAX_RW_COUNT
+inline constexpr size_t MAX_IOV = 1024;       // UIO_MAXIOV
+
+// --- application memory as an IoBuffer / EventIo -----------------------------------
+
+struct Iov {
+  uint64_t base, len;
+};
+
+// A list of user ranges addressed as one run of bytes; a bad pointer is
+// Error::Fault.
+class UserRanges {
+ public:
+  UserRanges(const Iov* v, size_t n);
+  size_t total() const { return total_; }
+  Result<void> move(size_t pos, void* k, size_t n, bool to_user);
+
+ private:
+  const Iov* v_;
+  size_t n_;
+  size_t total_ = 0;
+  size_t ci_ = 0, cstart_ = 0;  // the range the last move ended in
+};
+
+class UserBuffer final : public vfs::IoBuffer {
+ public:
+  explicit UserBuffer(UserRanges& r) : IoBuffer(r.total()), r_(r) {}
+  Result<void> copy_out(size_t pos, const void* src, size_t n) override {
+    return r_.move(pos, const_cast<void*>(src), n, true);
+  }
+  Result<void> copy_in(size_t pos, void* dst, size_t n) override { return r_.move(pos, dst, n, false); }
+
+ private:
+  UserRanges& r_;
+};
+
+// An IoBuffer seen as an EventIo (pipe ends take EventIo).
+class BufferEventIo final : public EventIo {
+ public:
+  explicit BufferEventIo(vfs::IoBuffer& b) : EventIo(b.size()), b_(b) {}
+  Result<void> copy_out(size_t pos, const void* src, size_t n) override { return b_.copy_out(pos, src, n); }
+  Result<void> copy_in(size_t pos, void* dst, size_t n) override { return b_.copy_in(pos, dst, n); }
+
+ private:
+  vfs::IoBuffer& b_;
+};
+
+// --- descriptor objects -------------------------------------------------------------
+
+// The base of every descriptor object outside the file systems. Lives in
+// linux/'s own anonymous file system ("anon_inode" in Linux); each gets a
+// fresh inode number.
+class StreamVnode : public vfs::Vnode {
+ public:
+  // mode: type and permission bits reported by fstat; rdev for devices.
+  explicit StreamVnode(uint32_t mode, uint64_t rdev = 0);
+
+  // read(2)/write(2) (and readv, writev): `file` carries O_NONBLOCK. The
+  // default fails with Invalid (EINVAL), as Linux does for objects that
+  // do not read or write.
+  virtual Result<size_t> read_stream(vfs::IoBuffer& buf, vfs::OpenFile& file);
+  virtual Result<size_t> write_stream(vfs::IoBuffer& buf, vfs::OpenFile& file);
+  // What poll/select/epoll wait on; nullptr: always readable and writable.
+  virtual Pollable* pollable() { return nullptr; }
+  // ioctl(2) requests of the object's own (FIONREAD, TCGETS...). Returns a
+  // Linux result; the default is -ENOTTY. FIOCLEX/FIONCLEX/FIONBIO are
+  // handled before this is called.
+  virtual int64_t ioctl(vfs::OpenFile& file, uint64_t cmd, uint64_t arg);
+  // lseek(2): ESPIPE, except objects that say otherwise (/dev/null: 0).
+  virtual int64_t seek() { return -kESPIPE; }
+  // A write that fails with BrokenPipe raises SIGPIPE (pipes, sockets).
+  virtual bool sigpipe() const { return false; }
+
+  Result<vfs::Attr> getattr() override;
+  Result<void> setattr(const vfs::SetAttr&) override { return {}; }
+
+ protected:
+  ~StreamVnode() override = default;
+
+ private:
+  uint32_t mode_;
+  uint64_t rdev_;
+  int64_t time_ns_;
+};
+
+// The StreamVnode behind an open file, or nullptr for a file of a file
+// system.
+StreamVnode* as_stream(vfs::Vnode& v);
+// What poll/epoll wait on for `f`: a stream's Pollable, nullptr for objects
+// that are always ready (regular files, directories).
+Pollable* file_pollable(vfs::OpenFile& f);
+
+// A new open file on `v`, installed at the lowest free descriptor. Returns
+// the descriptor or a Linux error.
+int64_t install_stream(vfs::VnodeRef v, uint32_t file_flags, bool cloexec);
+
+// --- process state ------------------------------------------------------------------
+
+vfs::FdTable& fds();
+
+// The open file behind a descriptor argument (BadFd for negative, huge or
+// closed ones).
+Result<vfs::FileRef> get_file(uint64_t fd);
+
+// Installs `f` at the lowest free descriptor: the descriptor or -EMFILE.
+int64_t install(vfs::FileRef f, bool cloexec);
+
+// The process's root and working directory, referenced for a call.
+struct Ctx {
+  vfs::VnodeRef root, cwd;
+  vfs::PathContext pc() const { return {root.get(), cwd.get()}; }
+};
+Ctx cur_ctx();
+void set_cwd(vfs::VnodeRef v);
+
+// A path copied from the application, in a heap buffer (kernel stacks are
+// small).
+struct UserPath {
+  char* buf = nullptr;
+  size_t len = 0;
+  UserPath() = default;
+  UserPath(const UserPath&) = delete;
+  UserPath& operator=(const UserPath&) = delete;
+  ~UserPath() { delete[] buf; }
+  StringView view() const { return {buf, len}; }
+  bool absolute() const { return len && buf[0] == '/'; }
+};
+// 0, -EFAULT, -ENAMETOOLONG or -ENOMEM.
+int64_t get_path(uint64_t upath, UserPath& p);
+
+// The context a *at() call walks from: dirfd for relative paths. 0 or
+// -EBADF/-ENOTDIR.
+int64_t at_ctx(int64_t dirfd, const UserPath& p, Ctx& ctx);
+
+// Linux's dev_t encoding of (major << 32) | minor.
+uint64_t linux_dev(uint64_t d);
+
+// A transfer's result: the count, or the errno (-ERESTARTSYS when
+// interrupted; BrokenPipe on a pipe write raises SIGPIPE first).
+int64_t io_result(Result<size_t>&& r, bool sigpipe);
+void raise_sigpipe();
+
+}  // namespace capsule::linux_abi

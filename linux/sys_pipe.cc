@@ -1,0 +1,91 @@
+// pipe(2), pipe2(2): each end is a StreamVnode over a PipeEnd (docs/events.md).
+#include <new>
+
+#include "capsule/uaccess.h"
+#include "linux/file_common.h"
+#include "linux/pipe_file.h"
+#include "linux/syscall.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+using vfs::OpenFile;
+using vfs::VnodeRef;
+
+constexpr uint64_t FIONREAD = 0x541b;
+
+class PipeVnode final : public StreamVnode {
+ public:
+  explicit PipeVnode(PipeEnd* end) : StreamVnode(vfs::MODE_FIFO | 0600), end_(end) {}
+  PipeEnd* end() const { return end_; }
+
+  Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
+    BufferEventIo io(buf);
+    return end_->read(io, f.flags() & OpenFile::NONBLOCK);
+  }
+  Result<size_t> write_stream(vfs::IoBuffer& buf, OpenFile& f) override {
+    BufferEventIo io(buf);
+    return end_->write(io, f.flags() & OpenFile::NONBLOCK);
+  }
+  Pollable* pollable() override { return end_; }
+  bool sigpipe() const override { return true; }
+  int64_t ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override {
+    if (cmd != FIONREAD) return -kENOTTY;
+    int n = int(end_->bytes_available());
+    return put_user(reinterpret_cast<int*>(arg), n).ok() ? 0 : -kEFAULT;
+  }
+
+ protected:
+  ~PipeVnode() override { delete end_; }
+
+ private:
+  PipeEnd* end_;
+};
+
+int64_t do_pipe(uint64_t ufds, uint64_t flags) {
+  if (flags & ~(O_NONBLOCK | O_CLOEXEC | O_DIRECT)) return -kEINVAL;
+  PipeEnd *r, *w;
+  if (auto e = pipe_create(&r, &w); !e.ok()) return to_errno(e.error());
+  auto* rv = new (std::nothrow) PipeVnode(r);
+  if (!rv) {
+    delete r;
+    delete w;
+    return -kENOMEM;
+  }
+  VnodeRef rref = VnodeRef::adopt(rv);
+  auto* wv = new (std::nothrow) PipeVnode(w);
+  if (!wv) {
+    delete w;
+    return -kENOMEM;
+  }
+  VnodeRef wref = VnodeRef::adopt(wv);
+  uint32_t nb = (flags & O_NONBLOCK) ? OpenFile::NONBLOCK : 0;
+  bool cloexec = flags & O_CLOEXEC;
+  int64_t fd0 = install_stream(rref, OpenFile::READ | nb, cloexec);
+  if (fd0 < 0) return fd0;
+  int64_t fd1 = install_stream(wref, OpenFile::WRITE | nb, cloexec);
+  if (fd1 < 0) {
+    (void)fds().close(int(fd0));
+    return fd1;
+  }
+  int out[2] = {int(fd0), int(fd1)};
+  if (!copy_to_user(reinterpret_cast<void*>(ufds), out, sizeof(out)).ok()) {
+    (void)fds().close(out[0]);
+    (void)fds().close(out[1]);
+    return -kEFAULT;
+  }
+  return 0;
+}
+
+}  // namespace
+
+PipeEnd* pipe_end_of(vfs::Vnode& v) {
+  StreamVnode* s = as_stream(v);
+  if (!s || v.type() != vfs::VType::Fifo) return nullptr;
+  return static_cast<PipeVnode*>(s)->end();
+}
+
+LINUX_SYSCALL(22, pipe, "p") { return do_pipe(args.a[0], 0); }
+LINUX_SYSCALL(293, pipe2, "px") { return do_pipe(args.a[0], args.a[1]); }
+
+}  // namespace capsule::linux_abi
