@@ -14,6 +14,7 @@
  *                      phase over all N files before the next; also the
  *                      per-file cost of each phase: create_us, stat_us,
  *                      unlink_us
+ *   (MB here is MiB: 1048576 bytes)
  *   seq_write_mb_s     a 32 MiB file written in 64 KiB write()s (fresh file:
  *                      the file system allocates as it goes)
  *   seq_read_mb_s      the same file read back in 64 KiB read()s

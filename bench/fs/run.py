@@ -48,9 +48,9 @@ FIGURES = [
     ("create_us", "  of which create (open O_CREAT, close)", "us", False),
     ("stat_us", "  of which stat", "us", False),
     ("unlink_us", "  of which unlink", "us", False),
-    ("seq_write_mb_s", "32 MiB file, 64 KiB write()s", "MB/s", True),
-    ("seq_read_mb_s", "32 MiB file, 64 KiB read()s", "MB/s", True),
-    ("pipe_mb_s", "pipe between two threads, 64 KiB writes", "MB/s", True),
+    ("seq_write_mb_s", "32 MiB file, 64 KiB write()s", "MiB/s", True),
+    ("seq_read_mb_s", "32 MiB file, 64 KiB read()s", "MiB/s", True),
+    ("pipe_mb_s", "pipe between two threads, 64 KiB writes", "MiB/s", True),
     ("pipe_rtt_us", "pipe ping-pong round trip, 1 byte", "us", False),
     ("epoll_wait_us", "epoll_wait, 1000 fds, 1 ready (+write+read)", "us", False),
 ]
@@ -245,8 +245,11 @@ def run(args):
         entry["capsule_speedup"] = (r if higher_better else 1 / r) if r else None
         figures[key] = entry
 
+    def show(v):
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
     def facts(runs):
-        return {f: sorted({str(r.get(f, "?")) for r in runs}) for f in FACTS}
+        return {f: sorted({show(r.get(f, "?")) for r in runs}) for f in FACTS}
 
     res = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
