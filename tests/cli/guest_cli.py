@@ -1,0 +1,83 @@
+"""End-to-end `capsule` runs of a static program (tests/cli/CMakeLists.txt):
+
+    guest_cli.py PROGRAM cwd    --cwd and --env reach the program
+    guest_cli.py PROGRAM image  capsule build -o DIR, then capsule run
+                                --image DIR and DIR/run.sh boot it with the
+                                program's exit status
+
+PROGRAM is tests/cli/programs/cwd_env.c built static; it is first run
+natively on the host, which proves the expectations are Linux's.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CAPSULE = os.path.join(HERE, "..", "..", "capsule")
+TIMEOUT = 120
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       stdin=subprocess.DEVNULL, timeout=TIMEOUT, **kw)
+    print("$", " ".join(cmd), f"-> {r.returncode}")
+    sys.stdout.write(r.stdout)
+    sys.stderr.write(r.stderr)
+    return r
+
+
+def expect(r, status, *texts):
+    ok = r.returncode == status
+    if not ok:
+        print(f"FAIL: status {r.returncode}, expected {status}")
+    for t in texts:
+        if t not in r.stdout:
+            print(f"FAIL: output lacks {t!r}")
+            ok = False
+    if "FAIL" in r.stdout:
+        ok = False
+    return ok
+
+
+def main():
+    prog, what = sys.argv[1], sys.argv[2]
+    work = tempfile.mkdtemp(prefix="capsule-cli-test-")
+    try:
+        app = os.path.join(work, "app")
+        os.makedirs(app)
+        with open(os.path.join(app, "marker"), "w") as f:
+            f.write("marker\n")
+        env_args = ["GREETING=hello world", "EMPTY="]
+        native = run([prog, app, *env_args], cwd=app, env=dict(os.environ, GREETING="hello world", EMPTY=""))
+        ok = expect(native, 0, "PASS cwd_env")
+        if what == "cwd":
+            r = run([CAPSULE, "run", "--add", f"{app}:/srv/app", "--cwd", "/srv/app",
+                     "--env", "GREETING=hello world", "--env", "EMPTY=", prog, "/srv/app", *env_args,
+                     "HOME=/root", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+            ok &= expect(r, 0, "cwd=/srv/app", "GREETING=hello world", "PASS cwd_env")
+        elif what == "image":
+            out = os.path.join(work, "image")
+            r = run([CAPSULE, "build", "--add", f"{app}:/data", "--cwd", "/data", "--env", "EXIT_STATUS=42",
+                     prog, "/data", "EXIT_STATUS=42", "-o", out])
+            ok &= r.returncode == 0
+            for f in ("capsule.elf", "initrd.cpio", "run.sh", "manifest.json"):
+                if not os.path.exists(os.path.join(out, f)):
+                    print(f"FAIL: {out}/{f} missing")
+                    ok = False
+            ok &= expect(run([CAPSULE, "run", "--image", out]), 42, "cwd=/data", "PASS cwd_env")
+            # The image directory can move: run.sh needs nothing but QEMU.
+            moved = os.path.join(work, "moved")
+            shutil.move(out, moved)
+            ok &= expect(run([os.path.join(moved, "run.sh")], cwd="/"), 42, "cwd=/data", "PASS cwd_env")
+        else:
+            sys.exit(f"unknown test {what}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("PASS" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
