@@ -47,6 +47,13 @@ def prepare(a):
     """The plan and its packed image, or a BadInput raised before any VM."""
     if a.program and a.program.startswith("-"):
         raise bundle.BadInput(f"unknown option '{a.program}' (options go before PROGRAM)")
+    if a.mem:
+        try:
+            qemu.parse_mem(a.mem)
+        except ValueError as e:
+            raise bundle.BadInput(str(e))
+    if a.cpus is not None and not 1 <= a.cpus <= 64:
+        raise bundle.BadInput(f"bad cpu count '{a.cpus}' (1..64)")
     plan = bundle.make_plan(a.program, a.args, a.module, a.add, a.env, a.cwd, a.rootfs, a.verbose)
     image = imagecache.image_for(plan.tree, verbose=a.verbose)
     return plan, image
