@@ -50,7 +50,12 @@ def write(outdir, kernel, image, manifest, label):
     cmd = qemu.command("capsule.elf", machine=manifest["machine"], mem=manifest["mem"],
                        cpus=manifest["cpus"], accel=manifest["accel"], cmdline=manifest["cmdline"],
                        initrd="initrd.cpio", status_file=STATUS_PLACEHOLDER)
-    words = " \\\n  ".join(shlex.quote(w) for w in cmd)
+    lines = [[]]
+    for i, w in enumerate(cmd[1:], 1):
+        if w.startswith("-") and lines[-1] and cmd[i - 1] != "-append":
+            lines.append([])
+        lines[-1].append(shlex.quote(w))
+    words = shlex.quote(cmd[0]) + " \\\n  " + " \\\n  ".join(" ".join(l) for l in lines)
     words = words.replace(shlex.quote(f"file,id=capsule-status,path={STATUS_PLACEHOLDER}"),
                           '"file,id=capsule-status,path=$status"')
     run_sh = os.path.join(outdir, "run.sh")
