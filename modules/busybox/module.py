@@ -13,6 +13,6 @@ def files(m):
 
 
 configs = {
-    "default": Run(argv=["/bin/busybox", "sh", "-c", "echo hello from busybox; uname -a; ls /"]),
+    "default": Run(argv=["/bin/busybox", "ls", "-l", "/"]),
     "shell": Run(argv=["/bin/busybox", "sh"]),
 }

@@ -4,6 +4,12 @@
     guest_cli.py PROGRAM image  capsule build -o DIR, then capsule run
                                 --image DIR and DIR/run.sh boot it with the
                                 program's exit status
+    guest_cli.py PROGRAM tree   modes, symlinks (dangling too), empty
+                                directories and hard links of an --add'ed
+                                tree, as busybox stat sees them in the guest
+                                and on the host
+    guest_cli.py PROGRAM demo   `capsule run` alone boots the hello module;
+                                `--module busybox` its default config
 
 PROGRAM is tests/cli/programs/cwd_env.c built static; it is first run
 natively on the host, which proves the expectations are Linux's.
@@ -15,7 +21,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CAPSULE = os.path.join(HERE, "..", "..", "capsule")
+CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
 TIMEOUT = 120
 
 
@@ -71,6 +77,32 @@ def main():
             moved = os.path.join(work, "moved")
             shutil.move(out, moved)
             ok &= expect(run([os.path.join(moved, "run.sh")], cwd="/"), 42, "cwd=/data", "PASS cwd_env")
+        elif what == "tree":
+            t = os.path.join(work, "tree")
+            os.makedirs(os.path.join(t, "empty"))
+            os.makedirs(os.path.join(t, "private"), mode=0o700)
+            os.chmod(os.path.join(t, "private"), 0o750)
+            with open(os.path.join(t, "private", "secret"), "w") as f:
+                f.write("secret\n")
+            os.chmod(os.path.join(t, "private", "secret"), 0o600)
+            with open(os.path.join(t, "tool"), "w") as f:
+                f.write("#!/bin/sh\n")
+            os.chmod(os.path.join(t, "tool"), 0o4755)
+            os.link(os.path.join(t, "tool"), os.path.join(t, "tool2"))
+            os.symlink("private/secret", os.path.join(t, "link"))
+            os.symlink("/nowhere/at/all", os.path.join(t, "dangling"))
+            names = ["empty", "private", "private/secret", "tool", "tool2", "link", "dangling"]
+            cmd = ["stat", "-c", "%n %a %F %h %N"] + names
+            host = run(["/bin/busybox", *cmd], cwd=t)
+            ok &= host.returncode == 0 and len(host.stdout.splitlines()) == len(names)
+            r = run([CAPSULE, "run", "--add", f"{t}:/t", "--cwd", "/t", "/bin/busybox", *cmd])
+            ok &= r.returncode == 0
+            if r.stdout.splitlines()[-len(names):] != host.stdout.splitlines():
+                print("FAIL: the guest sees the tree differently from the host")
+                ok = False
+        elif what == "demo":
+            ok &= expect(run([CAPSULE, "run"]), 0, "Hello from Capsule!")
+            ok &= expect(run([CAPSULE, "run", "--module", "busybox"]), 0, "bin -> usr/bin", "tmp")
         else:
             sys.exit(f"unknown test {what}")
     finally:
