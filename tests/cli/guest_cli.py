@@ -8,6 +8,9 @@
                                 directories and hard links of an --add'ed
                                 tree, as busybox stat sees them in the guest
                                 and on the host
+    guest_cli.py PROGRAM big    a 100 MB tree boots without --mem (automatic
+                                memory), its files read back intact, and the
+                                second run is an image cache hit
     guest_cli.py PROGRAM demo   `capsule run` alone boots the hello module;
                                 `--module busybox` its default config
 
@@ -15,6 +18,7 @@ PROGRAM is tests/cli/programs/cwd_env.c built static; it is first run
 natively on the host, which proves the expectations are Linux's.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,6 +103,30 @@ def main():
             ok &= r.returncode == 0
             if r.stdout.splitlines()[-len(names):] != host.stdout.splitlines():
                 print("FAIL: the guest sees the tree differently from the host")
+                ok = False
+        elif what == "big":
+            import hashlib
+            big = os.path.join(work, "big")
+            os.makedirs(big)
+            block = hashlib.sha512(b"capsule").digest() * 16384  # 1 MiB, the same every run
+            for i in range(100):
+                p = os.path.join(big, f"f{i:03}")
+                with open(p, "wb") as f:
+                    f.write(bytes([i]) + block[1:])
+                os.utime(p, (1700000000, 1700000000))
+            os.utime(big, (1700000000, 1700000000))
+            names = ["/big/f000", "/big/f042", "/big/f099"]
+            host = run(["md5sum", *[os.path.join(work, n.lstrip("/")) for n in names]])
+            sums = [l.split()[0] for l in host.stdout.splitlines()]
+            cmd = [CAPSULE, "run", "--verbose", "--add", f"{big}:/big", "/bin/busybox", "md5sum", *names]
+            for attempt in (1, 2):
+                r = run(cmd)
+                ok &= expect(r, 0, *[f"{h}  {n}" for h, n in zip(sums, names)])
+                if not re.search(r"memory 35\dM", r.stderr):
+                    print("FAIL: automatic memory is not 128M + 2 x 100 MB rounded up")
+                    ok = False
+            if "image cache hit" not in r.stderr:
+                print("FAIL: the second run packed the image again")
                 ok = False
         elif what == "demo":
             ok &= expect(run([CAPSULE, "run"]), 0, "Hello from Capsule!")
