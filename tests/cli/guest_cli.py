@@ -11,6 +11,7 @@
     guest_cli.py PROGRAM big    a 100 MB tree boots without --mem (automatic
                                 memory), its files read back intact, and the
                                 second run is an image cache hit
+    guest_cli.py PROGRAM rootfs --rootfs DIR is the whole root, as it is
     guest_cli.py PROGRAM demo   `capsule run` alone boots the hello module;
                                 `--module busybox` its default config
 
@@ -127,6 +128,21 @@ def main():
                     ok = False
             if "image cache hit" not in r.stderr:
                 print("FAIL: the second run packed the image again")
+                ok = False
+        elif what == "rootfs":
+            root = os.path.join(work, "root")
+            for d in ("bin", "etc", "var/empty"):
+                os.makedirs(os.path.join(root, d))
+            shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
+            os.symlink("busybox", os.path.join(root, "bin", "sh"))
+            with open(os.path.join(root, "etc", "motd"), "w") as f:
+                f.write("welcome to the rootfs\n")
+            r = run([CAPSULE, "run", "--rootfs", root, "--cwd", "/etc", "/bin/busybox", "cat", "motd"])
+            ok &= expect(r, 0, "welcome to the rootfs")
+            r = run([CAPSULE, "run", "--rootfs", root, "/bin/busybox", "ls", "-1", "/", "/var", "/bin/sh"])
+            ok &= expect(r, 0, "\nbin\n", "\netc\n", "\nvar\n", "/bin/sh", "/var:\nempty")
+            if re.search(r"^(root|tmp)$", r.stdout, re.M):
+                print("FAIL: --rootfs got generated directories")
                 ok = False
         elif what == "demo":
             ok &= expect(run([CAPSULE, "run"]), 0, "Hello from Capsule!")

@@ -200,6 +200,10 @@ class Plan:
         return words
 
 
+# The program runs under its real path in the image: the kernel's exec
+# looks the path up in the initrd index, which does not follow symlinks
+# (core/app/process.cc). Once exec resolves through the VFS, argv[0] can
+# stay as named, which multi-call programs (busybox via /bin/sh) need.
 def _guest_node(tree, path):
     real = tree.real_path(path)
     return real, (tree.nodes.get(real) if real else None)
