@@ -66,6 +66,8 @@ class HashMemo:
     def save(self):
         if not self.dirty:
             return
+        # Forget files that are gone (temporary trees, replaced packages).
+        self.table = {k: v for k, v in self.table.items() if os.path.exists(k.split("\0", 1)[0])}
         tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
             with open(tmp, "w") as f:
