@@ -72,6 +72,8 @@ class TreeSurvives(Base):
             self.assertEqual(f.read(), "s3cret\n")
         self.assertEqual(os.stat(os.path.join(app, "tool")).st_ino,
                          os.stat(os.path.join(app, "tool-hardlink")).st_ino)
+        with open(os.path.join(app, "tool-hardlink")) as f:
+            self.assertEqual(f.read(), "#!/bin/sh\n")
         self.assertEqual(int(os.lstat(os.path.join(app, "private", "secret")).st_mtime), 1500000000)
 
     def test_host_symlinks_on_the_way_are_recreated(self):
@@ -168,6 +170,19 @@ class Programs(Base):
         self.assertNotIn("/etc/passwd", plan.tree.nodes)  # the root is the user's, as it is
         with self.assertRaisesRegex(bundle.BadInput, "does not exist in"):
             bundle.make_plan("/bin/nothing", [], rootfs=root)
+
+    def test_add_follows_a_named_symlink(self):
+        target = os.path.join(self.d, "conf")
+        with open(target, "w") as f:
+            f.write("c")
+        link = os.path.join(self.d, "conf-link")
+        os.symlink("conf", link)
+        plan = bundle.make_plan("/bin/busybox", [], adds=[f"{link}:/etc/app.conf"])
+        node = plan.tree.nodes["/etc/app.conf"]
+        self.assertEqual((node.kind, node.host), ("file", target))
+        os.symlink("nowhere", os.path.join(self.d, "dangling"))
+        with self.assertRaisesRegex(bundle.BadInput, "dangling symlink"):
+            bundle.make_plan("/bin/busybox", [], adds=[os.path.join(self.d, "dangling") + ":/x"])
 
     def test_auto_memory(self):
         self.assertEqual(bundle.auto_mem_mib(0), 128)

@@ -135,6 +135,13 @@ class ImageBuilder:
         if guest is None:
             self.tree.add_host_path(os.path.abspath(host), whole_dir=True)
         else:
+            # As `docker cp`/COPY: a symlink named on the command line is
+            # followed (the guest gets its target's content under GUEST);
+            # symlinks inside a directory stay symlinks.
+            if os.path.islink(host):
+                if not os.path.exists(host):
+                    raise BadInput(f"'{host}' is a dangling symlink")
+                host = os.path.realpath(host)
             try:
                 self.tree.add_host(host, guest)
             except imagetree.TreeError as e:
