@@ -78,6 +78,25 @@ class BadInput(unittest.TestCase):
         self.check(["build", "--module", "no-such-module", "-o", os.path.join(self.d, "out")],
                    "unknown module 'no-such-module'")
 
+    def test_module_graph_errors(self):
+        mods = os.path.join(self.d, "modules")
+        for name, text in {
+            "cyc-a": "requires = ['cyc-b']\n", "cyc-b": "requires = ['cyc-a']\n",
+            "needs-ghost": "requires = ['ghost']\n",
+            "bad-files": "def files(m):\n    m.add_host('/no/such/file')\n"
+                         "configs = {'default': Run(argv=['/x'])}\n",
+        }.items():
+            os.makedirs(os.path.join(mods, name), exist_ok=True)
+            with open(os.path.join(mods, name, "module.py"), "w") as f:
+                f.write(text)
+        self.env["CAPSULE_MODULE_PATH"] = mods
+        try:
+            self.check(["run", "--module", "cyc-a"], "module dependency cycle: cyc-a -> cyc-b -> cyc-a")
+            self.check(["run", "--module", "needs-ghost"], "module 'needs-ghost' requires 'ghost', which does not exist")
+            self.check(["run", "--module", "bad-files"], "'/no/such/file' does not exist")
+        finally:
+            del self.env["CAPSULE_MODULE_PATH"]
+
     def test_unknown_config(self):
         self.check(["run", "--module", "hello:nope"], "has no run configuration 'nope'")
 

@@ -242,7 +242,12 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
                 if m.packages:
                     deps.ensure(m.packages)
                 if m.files:
-                    m.files(modules.ModuleFiles(m, b))
+                    try:
+                        m.files(modules.ModuleFiles(m, b))
+                    except (BadInput, modules.ModuleError):
+                        raise
+                    except Exception as e:  # a bug or a missing file in module.py
+                        raise BadInput(f"module '{m.name}': files(): {type(e).__name__}: {e}")
             if config is not None:
                 mod = next(m for m in order if m.name == config[0])
                 run = mod.config(config[1])

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import build, bundle, deploy, deps, imagecache, qemu
+from . import build, bundle, deploy, deps, imagecache, imagetree, qemu
 
 
 def add_vm_options(p):
@@ -54,8 +54,11 @@ def prepare(a):
             raise bundle.BadInput(str(e))
     if a.cpus is not None and not 1 <= a.cpus <= 64:
         raise bundle.BadInput(f"bad cpu count '{a.cpus}' (1..64)")
-    plan = bundle.make_plan(a.program, a.args, a.module, a.add, a.env, a.cwd, a.rootfs, a.verbose)
-    image = imagecache.image_for(plan.tree, verbose=a.verbose)
+    try:
+        plan = bundle.make_plan(a.program, a.args, a.module, a.add, a.env, a.cwd, a.rootfs, a.verbose)
+        image = imagecache.image_for(plan.tree, verbose=a.verbose)
+    except (imagetree.TreeError, OSError, ValueError) as e:
+        raise bundle.BadInput(str(e))
     return plan, image
 
 
@@ -105,10 +108,10 @@ def cmd_run(a):
             m = deploy.load(a.image)
         except deploy.BundleError as e:
             return fail(str(e))
-        cmdline = m["cmdline"] + (" " + a.cmdline if a.cmdline else "")
-        if a.cmdline and " -- " in m["cmdline"]:
-            head, tail = m["cmdline"].split(" -- ", 1)
-            cmdline = f"{head} {a.cmdline} -- {tail}".strip()
+        cmdline = m["cmdline"]
+        if a.cmdline:  # kernel options go before the program's " -- "
+            head, sep, tail = cmdline.partition(" -- ")
+            cmdline = f"{head} {a.cmdline}{sep}{tail}".strip()
         return boot(a, os.path.join(a.image, "capsule.elf"), os.path.join(a.image, "initrd.cpio"),
                     a.mem or m["mem"], a.cpus or m["cpus"], cmdline)
     try:
