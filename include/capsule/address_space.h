@@ -108,13 +108,26 @@ class AddressSpace final : private mm::VmaObserver {
 
   UserFault fault_in(mm::Vma& vma, uintptr_t page, bool write);
   Result<void> populate_locked(uintptr_t addr, uintptr_t end);
+  bool page_mapped_locked(uintptr_t va);
+  // Maps the pages of the file-backed VMAs in [start, end) that are not
+  // mapped yet, up to the end of each file. Called without the lock (the
+  // backing's page() may sleep); see docs/address-space.md "File pages".
+  Result<void> fill_file_pages(uintptr_t start, uintptr_t end);
   void flush(uintptr_t start, uintptr_t end);
+
+ public:
+  // mm::backing_shrinking for this address space (core/mm only).
+  void shrink_backing(mm::VmBacking& b, uint64_t new_size);
+  AddressSpace* next_in_list_ = nullptr;  // every address space, for shrink_backing
+
+ private:
 
   SpinLock lock_;       // guards everything below (a sleeping lock once there is one)
   mm::VmaSet vmas_;
   uint64_t root_ = 0;   // PML4, physical
   uint64_t faults_ = 0;
   uint64_t resident_ = 0;
+  uint64_t shrink_gen_ = 0;  // bumped by shrink_backing: file pages fetched before may be gone
 };
 
 // The address space loaded on this CPU, or nullptr (only the kernel half).
