@@ -37,6 +37,16 @@ foreach(variant IN LISTS dyn_variants)
               --expect "PASS dyn_hello" --args 42)
     set_tests_properties(guest.dynamic.${variant}.hello.cpus${cpus} PROPERTIES TIMEOUT 150)
   endforeach()
+  # Exec resolves the program through the VFS: a symlink to it works.
+  add_test(NAME guest.dynamic.${variant}.hello_symlink
+    COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --program ${out}
+            --link /usr/local/bin/hello --expect-status 3 --expect "PASS dyn_hello" --args 3)
+  # Without its loader the program cannot start: 127, and the kernel says why.
+  add_test(NAME guest.dynamic.${variant}.no_interpreter
+    COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --program ${out} --no-libs
+            --expect-status 127 --expect "interpreter '[^']+' not found")
+  set_tests_properties(guest.dynamic.${variant}.hello_symlink guest.dynamic.${variant}.no_interpreter
+    PROPERTIES TIMEOUT 150)
 endforeach()
 
 foreach(c busybox python3 sqlite3 lua5.4 perl gawk jq bc xz zstd sort sha256sum)

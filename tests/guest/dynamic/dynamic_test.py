@@ -79,7 +79,15 @@ def libraries(program):
     pairs = []
     interp = read_interp(program)
     if interp:
-        pairs.append((os.path.realpath(interp), interp))
+        # As on the host: the loader's path is usually a symlink (glibc's
+        # /lib64/ld-linux-x86-64.so.2, musl's /lib/ld-musl-x86_64.so.1);
+        # the kernel resolves it through the VFS.
+        real = os.path.realpath(interp)
+        if os.path.islink(interp):
+            target = os.path.normpath(os.path.join(os.path.dirname(interp), os.readlink(interp)))
+            pairs += [(interp, interp), (real, target)]
+        else:
+            pairs.append((real, interp))
     if interp and "ld-linux" in interp:
         out = subprocess.run(["ldd", program], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True).stdout
@@ -123,9 +131,14 @@ def make_data(d):
             f.write(data)
 
 
-def run_guest(kernel, work, program, argv, extra, timeout, cpus, mem):
+def run_guest(kernel, work, program, argv, extra, timeout, cpus, mem, link=None, no_libs=False):
     guest = program
-    pairs = [(os.path.realpath(program), guest)] + libraries(program) + extra
+    pairs = [(os.path.realpath(program), guest)] + ([] if no_libs else libraries(program)) + extra
+    if link:
+        # Run the program through a symlink to it.
+        os.symlink(program, os.path.join(work, "link"))
+        pairs.append((os.path.join(work, "link"), link))
+        guest = link
     seen = {}
     for host, g in pairs:
         seen[g] = host
@@ -152,6 +165,8 @@ def main():
     p.add_argument("--cpus", default="1")
     p.add_argument("--mem", default="512M")
     p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--link", help="run the program through a symlink at this guest path")
+    p.add_argument("--no-libs", action="store_true", help="pack neither the loader nor the libraries")
     p.add_argument("--args", nargs=argparse.REMAINDER, default=[])
     a = p.parse_args()
 
@@ -161,7 +176,7 @@ def main():
         make_data(data)
         if a.program:
             status, problem, out = run_guest(a.kernel, work, a.program, [a.program] + a.args, [],
-                                             a.timeout, a.cpus, a.mem)
+                                             a.timeout, a.cpus, a.mem, a.link, a.no_libs)
             text = out.decode(errors="replace")
             bad = [problem] if problem else []
             if status != a.expect_status:
