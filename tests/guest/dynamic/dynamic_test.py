@@ -11,7 +11,8 @@ those of the same command run on the host (or, for --program cases, what
 Usage:
   dynamic_test.py --kernel build/capsule.elf --case NAME
   dynamic_test.py --kernel build/capsule.elf --program PATH --args A B
-                  [--expect-status N] [--expect REGEX]...
+                  [--expect-status N] [--expect REGEX]... [--link PATH] [--no-libs]
+CAPSULE_DYN_LOG=warn shows the kernel's warnings (unimplemented syscalls).
 """
 import argparse
 import os
@@ -145,7 +146,7 @@ def run_guest(kernel, work, program, argv, extra, timeout, cpus, mem, link=None,
     initrd = os.path.join(work, "initrd.cpio")
     cpio.write_file(initrd, cpio.map_entries(list((h, g) for g, h in seen.items()), mtime=0))
     words = [guest] + argv[1:]
-    cmdline = f"--log=error --env=HOME={HOME} -- " + " ".join(cli.quote_word(w) for w in words)
+    cmdline = f"--log={os.environ.get('CAPSULE_DYN_LOG', 'error')} --env=HOME={HOME} -- " + " ".join(cli.quote_word(w) for w in words)
     status_file = os.path.join(work, "status")
     cmd = qemu.command(kernel, cmdline=cmdline, initrd=initrd, accel="tcg", status_file=status_file,
                        cpus=cpus, mem=mem)
