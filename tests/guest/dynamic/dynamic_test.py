@@ -37,11 +37,20 @@ FRUITS = b"banana\napple\ncherry\napple\nbanana\nbanana\ndate\n"
 JSON = b'{"name": "capsule", "tags": ["vm", "unikernel"], "n": [3, 1, 2]}\n'
 BC = b"scale=20\n4*a(1)\n2^100\nsqrt(2)\n"
 
+PY_STDLIB = """
+import json, os, math, struct, re, collections, datetime
+print(json.dumps({"a": [1, 2, {"b": None}], "s": "caf\\u00e9"}, sort_keys=True))
+print(sorted(os.listdir("/data/")), math.factorial(20), struct.pack("<I", 258).hex())
+print(re.sub(r"(\\w+)@", r"<\\1>", "me@x you@y"), collections.Counter("banana").most_common(2))
+print(datetime.date(2024, 2, 29).isoformat(), sum(int(l.split()[1]) for l in open("/data/numbers.txt")))
+"""
+
 # name -> (program, argv, needs) ; guest paths /data/... are the host's
 # data directory when run on the host. `needs` lists extra host trees.
 CASES = {
     "busybox": ("busybox", ["busybox", "sha256sum", "/data/numbers.txt"], []),
     "python3": ("/usr/bin/python3", ["python3", "-c", "print(1)"], ["python"]),
+    "python3_stdlib": ("/usr/bin/python3", ["python3", "-c", PY_STDLIB], ["python"]),
     "sqlite3": ("sqlite3", ["sqlite3", ":memory:",
                             "create table t(a,b); insert into t values(1,'x'),(2,'y'),(3,'z');"
                             " select sum(a), group_concat(b) from t;"], []),
@@ -99,9 +108,20 @@ def libraries(program):
     return pairs
 
 
-def python_files(work):
-    """The modules python3 -c 'print(1)' imports, with their bytecode."""
-    code = ("import sys, importlib.util, os\n"
+def libraries_of(path):
+    """(host, guest) for each library ldd lists for a shared object."""
+    out = subprocess.run(["ldd", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True).stdout
+    return [(os.path.realpath(m.group(1)), m.group(1))
+            for m in re.finditer(r"=>\s+(/\S+)", out)]
+
+
+def python_files(work, case_code, data):
+    """The modules the case's python3 -c CODE imports, with their bytecode,
+    and the libraries of the extension modules among them."""
+    code = (case_code.replace("/data/", data + "/") + "\n"
+            "print('MODULES')\n"
+            "import sys, importlib.util, os\n"
             "for m in list(sys.modules.values()):\n"
             "    f = getattr(m, '__file__', None)\n"
             "    if f:\n"
@@ -111,16 +131,19 @@ def python_files(work):
             "            if os.path.exists(c): print(c)\n"
             "print('DYNLOAD', os.path.join(os.path.dirname(os.__file__), 'lib-dynload'))\n")
     out = subprocess.run(["/usr/bin/python3", "-c", code], stdout=subprocess.PIPE, text=True).stdout
+    out = out[out.index("MODULES\n") + len("MODULES\n"):]
     pairs = []
     for line in out.splitlines():
         if line.startswith("DYNLOAD "):
-            # Python looks for this directory to find its exec_prefix; the
-            # case needs none of the extension modules in it.
+            # Python looks for this directory to find its exec_prefix; of
+            # the extension modules in it, only those imported are packed.
             empty = os.path.join(work, "empty")
             os.makedirs(empty, exist_ok=True)
             pairs.append((empty, line.split(" ", 1)[1]))
         else:
             pairs.append((line, line))
+            if line.endswith(".so"):
+                pairs += [p for p in libraries_of(line)]
     return pairs
 
 
@@ -204,7 +227,7 @@ def main():
             return SKIP
         extra = [(data, "/data")]
         if "python" in needs:
-            extra += python_files(work)
+            extra += python_files(work, argv[-1], data)
         host_argv = [x.replace("/data/", data + "/") for x in argv]
         env = {"HOME": HOME, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         h = subprocess.run([program] + host_argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
