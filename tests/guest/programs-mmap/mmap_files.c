@@ -1,7 +1,8 @@
 // mmap(2) of files, checked against Linux's behaviour (the program also
 // runs on the host): MAP_SHARED coherence with read()/write(), MAP_PRIVATE
 // copy-on-write, SIGBUS past the end of the file and after truncation,
-// munmap/mprotect/mremap/madvise/msync on file mappings, and the errors.
+// munmap/mprotect/mremap/madvise/msync on file mappings, the errors, and
+// the page-cache advice calls (posix_fadvise, readahead).
 // Prints one "FAIL file:line: ..." per failed check, "PASS mmap_files" at
 // the end.
 #define _GNU_SOURCE
@@ -270,6 +271,37 @@ static void test_errors(void) {
   unlink(path);
 }
 
+static void test_advice(void) {
+  char path[128];
+  int fd = make_file("advice", 2 * PG, 8, path);
+  // posix_fadvise returns the error instead of setting errno.
+  CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) == 0);
+  CHECK(posix_fadvise(fd, PG, PG, POSIX_FADV_WILLNEED) == 0);
+  CHECK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+  CHECK(posix_fadvise(fd, 0, 0, 99) == EINVAL);
+  CHECK(posix_fadvise(fd, 0, -1, POSIX_FADV_NORMAL) == EINVAL);
+  CHECK(posix_fadvise(-1, 0, 0, POSIX_FADV_NORMAL) == EBADF);
+  int pfd[2];
+  CHECK(pipe(pfd) == 0);
+  CHECK(posix_fadvise(pfd[0], 0, 0, POSIX_FADV_NORMAL) == ESPIPE);
+  CHECK(readahead(fd, 0, 2 * PG) == 0);
+  errno = 0;
+  CHECK(readahead(pfd[0], 0, 10) == -1 && errno == EINVAL);
+  errno = 0;
+  CHECK(readahead(-1, 0, 10) == -1 && errno == EBADF);
+  int wo = open(path, O_WRONLY);
+  errno = 0;
+  CHECK(readahead(wo, 0, 10) == -1 && errno == EBADF);
+  close(wo);
+  close(pfd[0]);
+  close(pfd[1]);
+  // The data is what it was.
+  char c = 0;
+  CHECK(pread(fd, &c, 1, PG + 1) == 1 && c == pattern(PG + 1, 8));
+  close(fd);
+  unlink(path);
+}
+
 // Another thread stores through a shared mapping; the main thread reads
 // the file (4-CPU runs put them on different CPUs).
 static char* shared_page;
@@ -327,6 +359,7 @@ int main(void) {
   test_private();
   test_sigbus();
   test_errors();
+  test_advice();
   test_threads();
   rmdir(dir);
   if (failures) return 1;
