@@ -54,3 +54,9 @@ foreach(c busybox python3 python3_stdlib sqlite3 lua5.4 perl gawk jq bc xz zstd 
     COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --case ${c})
   set_tests_properties(guest.dynamic.debian.${c} PROPERTIES TIMEOUT 200 SKIP_RETURN_CODE 77)
 endforeach()
+# On 4 CPUs: a threaded program, and the biggest one.
+foreach(c xz_threads python3_stdlib)
+  add_test(NAME guest.dynamic.debian.${c}.cpus4
+    COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --case ${c} --cpus 4)
+  set_tests_properties(guest.dynamic.debian.${c}.cpus4 PROPERTIES TIMEOUT 200 SKIP_RETURN_CODE 77)
+endforeach()

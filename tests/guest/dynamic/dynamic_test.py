@@ -60,6 +60,8 @@ CASES = {
     "jq": ("jq", ["jq", "-c", ".n |= sort | .tags | length", "/data/doc.json"], []),
     "bc": ("bc", ["bc", "-l", "/data/calc.bc"], []),
     "xz": ("xz", ["xz", "-c", "-6", "/data/numbers.txt"], []),
+    # Threads: xz -T4 compresses 1 KiB blocks in four worker threads.
+    "xz_threads": ("xz", ["xz", "-T4", "-c", "--block-size=1024", "/data/numbers.txt"], []),
     "zstd": ("zstd", ["zstd", "-c", "-q", "-3", "/data/numbers.txt"], []),
     "sort": ("sort", ["sort", "-k2,2n", "-k1,1nr", "/data/numbers.txt"], []),
     "sha256sum": ("sha256sum", ["sha256sum", "/data/numbers.txt", "/data/fruits.txt"], []),
