@@ -41,11 +41,6 @@ std::atomic<TlbShootdown> g_shootdown{nullptr};
 SpinLock g_list_lock;
 AddressSpace* g_list = nullptr;
 
-void shrink_everywhere(VmBacking& b, uint64_t new_size) {
-  SpinGuard g(g_list_lock);
-  for (AddressSpace* as = g_list; as; as = as->next_in_list_) as->shrink_backing(b, new_size);
-}
-
 // Thread context with interrupts on: a backing's page() (a sleeping lock)
 // may be called. The #PF vector runs with interrupts off on an IST stack.
 bool can_sleep() { return x64::read_rflags() & (1u << 9); }
@@ -142,7 +137,7 @@ Result<AddressSpace*> AddressSpace::create() {
     as->next_in_list_ = g_list;
     g_list = as;
   }
-  mm::g_backing_shrink_hook.store(shrink_everywhere, std::memory_order_release);
+  mm::g_backing_shrink_hook.store(shrink_all, std::memory_order_release);
   return as;
 }
 
@@ -423,6 +418,11 @@ Result<void> AddressSpace::fill_file_pages(uintptr_t start, uintptr_t end) {
     va = past_end ? vma_end : batch_end;
   }
   return {};
+}
+
+void AddressSpace::shrink_all(VmBacking& b, uint64_t new_size) {
+  SpinGuard g(g_list_lock);
+  for (AddressSpace* as = g_list; as; as = as->next_in_list_) as->shrink_backing(b, new_size);
 }
 
 void AddressSpace::shrink_backing(VmBacking& b, uint64_t new_size) {
