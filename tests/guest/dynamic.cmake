@@ -45,7 +45,18 @@ foreach(variant IN LISTS dyn_variants)
   add_test(NAME guest.dynamic.${variant}.no_interpreter
     COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --program ${out} --no-libs
             --expect-status 127 --expect "interpreter '[^']+' not found")
+  # A loader that is not one: a text file, a program with its own
+  # interpreter. 126 (found, cannot run) and the reason.
+  add_test(NAME guest.dynamic.${variant}.interpreter_not_elf
+    COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --program ${out} --no-libs
+            --fake-interp ${DYN_SRC}/dyn_hello.c
+            --expect-status 126 --expect "interpreter '[^']+' is not a loadable x86-64 ELF program: ")
+  add_test(NAME guest.dynamic.${variant}.interpreter_with_interpreter
+    COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --program ${out} --no-libs
+            --fake-interp ${out}
+            --expect-status 126 --expect "is not a shared object without an interpreter")
   set_tests_properties(guest.dynamic.${variant}.hello_symlink guest.dynamic.${variant}.no_interpreter
+    guest.dynamic.${variant}.interpreter_not_elf guest.dynamic.${variant}.interpreter_with_interpreter
     PROPERTIES TIMEOUT 150)
 endforeach()
 

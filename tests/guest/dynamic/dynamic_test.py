@@ -11,7 +11,8 @@ those of the same command run on the host (or, for --program cases, what
 Usage:
   dynamic_test.py --kernel build/capsule.elf --case NAME
   dynamic_test.py --kernel build/capsule.elf --program PATH --args A B
-                  [--expect-status N] [--expect REGEX]... [--link PATH] [--no-libs]
+                  [--expect-status N] [--expect REGEX]... [--link PATH]
+                  [--no-libs [--fake-interp FILE]]
 CAPSULE_DYN_LOG=warn shows the kernel's warnings (unimplemented syscalls).
 """
 import argparse
@@ -157,9 +158,16 @@ def make_data(d):
             f.write(data)
 
 
-def run_guest(kernel, work, program, argv, extra, timeout, cpus, mem, link=None, no_libs=False):
+def run_guest(kernel, work, program, argv, extra, timeout, cpus, mem, link=None, no_libs=False,
+              fake_interp=None):
     guest = program
     pairs = [(os.path.realpath(program), guest)] + ([] if no_libs else libraries(program)) + extra
+    if fake_interp:
+        # Something else, executable, where the loader should be.
+        fake = os.path.join(work, "fake-interp")
+        shutil.copyfile(fake_interp, fake)
+        os.chmod(fake, 0o755)
+        pairs.append((fake, read_interp(program)))
     if link:
         # Run the program through a symlink to it.
         os.symlink(program, os.path.join(work, "link"))
@@ -193,6 +201,7 @@ def main():
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--link", help="run the program through a symlink at this guest path")
     p.add_argument("--no-libs", action="store_true", help="pack neither the loader nor the libraries")
+    p.add_argument("--fake-interp", help="with --no-libs: pack this file as the loader")
     p.add_argument("--args", nargs=argparse.REMAINDER, default=[])
     a = p.parse_args()
 
@@ -202,7 +211,7 @@ def main():
         make_data(data)
         if a.program:
             status, problem, out = run_guest(a.kernel, work, a.program, [a.program] + a.args, [],
-                                             a.timeout, a.cpus, a.mem, a.link, a.no_libs)
+                                             a.timeout, a.cpus, a.mem, a.link, a.no_libs, a.fake_interp)
             text = out.decode(errors="replace")
             bad = [problem] if problem else []
             if status != a.expect_status:
