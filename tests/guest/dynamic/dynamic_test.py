@@ -66,6 +66,17 @@ CASES = {
     "zstd": ("zstd", ["zstd", "-c", "-q", "-3", "/data/numbers.txt"], []),
     "sort": ("sort", ["sort", "-k2,2n", "-k1,1nr", "/data/numbers.txt"], []),
     "sha256sum": ("sha256sum", ["sha256sum", "/data/numbers.txt", "/data/fruits.txt"], []),
+    # More of a Debian system's everyday programs.
+    "grep": ("grep", ["grep", "-n", "-E", "^1[0-9] ", "/data/numbers.txt"], []),
+    "sed": ("sed", ["sed", "-n", "s/ /:/p;5q", "/data/numbers.txt"], []),
+    "gzip": ("gzip", ["gzip", "-c", "-n", "/data/numbers.txt"], []),
+    "bzip2": ("bzip2", ["bzip2", "-c", "/data/numbers.txt"], []),
+    "od": ("od", ["od", "-A", "x", "-t", "x1z", "/data/fruits.txt"], []),
+    "diff": ("diff", ["diff", "/data/numbers.txt", "/data/fruits.txt"], []),
+    "date": ("date", ["date", "-u", "-d", "@86400", "+%F %T %A"], []),
+    "openssl": ("openssl", ["openssl", "dgst", "-sha256", "/data/fruits.txt"], []),
+    "ls": ("ls", ["ls", "-1", "/data/"], []),
+    "stat": ("stat", ["stat", "-c", "%s %F %a", "/data/numbers.txt"], []),
 }
 
 
