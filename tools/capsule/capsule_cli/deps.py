@@ -10,7 +10,7 @@ import sys
 PACKAGES = {
     "build": ["cmake", "ninja-build", "g++", "binutils", "python3"],
     "run": ["qemu-system-x86"],
-    "test": ["googletest", "libgtest-dev", "busybox-static", "musl-tools"],
+    "test": ["googletest", "libgtest-dev", "busybox-static", "musl-tools", "cpio"],
 }
 
 
