@@ -1,10 +1,13 @@
-// Starting the application: resolve the program through the VFS, map its
-// PT_LOAD segments (and its PT_INTERP loader's) as private file mappings
-// into a fresh address space, build the Linux initial stack, start the main
-// thread (docs/exec.md).
+// Starting the application and replacing its image: resolve the program
+// through the VFS ("#!" scripts run their interpreter), map its PT_LOAD
+// segments (and its PT_INTERP loader's) as private file mappings, build the
+// Linux initial stack, start the main thread (boot) or jump to the new
+// program on the calling thread (execve, command sequences). docs/exec.md.
 #include "capsule/process.h"
 
+#include "arch/x64/cpu/x64.h"
 #include "capsule/address_space.h"
+#include "capsule/fpu.h"
 #include "capsule/cpu.h"
 #include "capsule/log.h"
 #include "capsule/mm.h"
@@ -30,7 +33,11 @@ bool g_started;
 constexpr uintptr_t STACK_TOP = mm::USER_END;          // 0x7ffffffff000
 constexpr size_t STACK_INITIAL = 128 * 1024;           // mapped at exec; grows on demand
 constexpr size_t STACK_LIMIT = 8ull << 20;             // RLIMIT_STACK default
-constexpr size_t ARG_AREA = 64 * 1024;                 // argv+envp+auxv must fit here
+// argv + envp + auxv must fit here (Linux allows RLIMIT_STACK / 4 = 2 MiB;
+// a smaller bound keeps the kernel buffer modest). More is E2BIG.
+constexpr size_t ARG_AREA = 512 * 1024;
+constexpr int MAX_SCRIPT_DEPTH = 5;                    // Linux: nested "#!" interpreters
+constexpr size_t SCRIPT_HEAD = 256;                    // Linux's BINPRM_BUF_SIZE
 
 struct StartInfo {
   uintptr_t entry;
@@ -72,36 +79,65 @@ struct Image {
   ~Image() { delete plan; }
 };
 
-// Looks `path` up from the root (symlinks followed), checks that it is an
-// executable regular file and parses it. Errors are printed.
-Result<void> open_image(StringView path, StringView what, Image& img) {
+// Where paths are found: the caller's root and cwd, or / for both.
+struct Walk {
+  vfs::VnodeRef root, cwd;
+  bool quiet;
+};
+
+Walk make_walk(const ExecArgs& a) {
+  Walk w;
+  w.quiet = a.quiet;
   vfs::Vfs* fs = vfs::kernel_vfs();
-  if (!fs) return Error::NotFound;
-  vfs::VnodeRef root = fs->root();
-  auto v = fs->resolve({root.get(), root.get()}, path, vfs::WALK_FOLLOW);
-  if (!v) {
-    kprint("capsule: {} '{}' not found ({})\n", what, path, error_name(v.error()));
-    return v.error() == Error::NotFound ? Error::NotFound : v.error();
+  w.root = a.root ? vfs::VnodeRef(a.root) : (fs ? fs->root() : vfs::VnodeRef());
+  w.cwd = a.cwd ? vfs::VnodeRef(a.cwd) : w.root;
+  return w;
+}
+
+// Looks `path` up (symlinks followed) unless `file` is given and checks
+// that it is an executable regular file. Errors are printed unless quiet.
+Result<void> open_file(const Walk& w, StringView path, vfs::Vnode* file, StringView what, Image& img) {
+  if (file) {
+    img.vnode = vfs::VnodeRef(file);
+  } else {
+    vfs::Vfs* fs = vfs::kernel_vfs();
+    if (!fs || !w.root) return Error::NotFound;
+    auto v = fs->resolve({w.root.get(), w.cwd.get()}, path, vfs::WALK_FOLLOW);
+    if (!v) {
+      if (!w.quiet) kprint("capsule: {} '{}' not found ({})\n", what, path, error_name(v.error()));
+      return v.error();
+    }
+    img.vnode = static_cast<vfs::VnodeRef&&>(*v);
   }
-  img.vnode = static_cast<vfs::VnodeRef&&>(*v);
   auto attr = img.vnode->getattr();
   if (!attr) return attr.error();
   // execve(2): EACCES for anything but a regular file with an execute bit.
   if (!img.vnode->is_regular() || !(attr->mode & 0111)) {
-    kprint("capsule: {} '{}' is not an executable file\n", what, path);
+    if (!w.quiet) kprint("capsule: {} '{}' is not an executable file\n", what, path);
     return Error::Permission;
   }
   img.size = attr->size;
+  return {};
+}
+
+// Parses an opened file as an ELF program.
+Result<void> parse_image(const Walk& w, StringView path, StringView what, Image& img) {
   img.plan = new (std::nothrow) elf::LoadPlan();
   if (!img.plan) return Error::NoMemory;
   elf::ElfDiag diag;
   VnodeSource src(*img.vnode, img.size);
   if (auto r = elf::parse_elf(src, *img.plan, &diag); !r.ok()) {
-    kprint("capsule: {} '{}' is not a loadable x86-64 ELF program: {}\n", what, path,
-           diag.reason ? diag.reason : "bad format");
+    if (!w.quiet)
+      kprint("capsule: {} '{}' is not a loadable x86-64 ELF program: {}\n", what, path,
+             diag.reason ? diag.reason : "bad format");
     return r.error();
   }
   return {};
+}
+
+Result<void> open_image(const Walk& w, StringView path, StringView what, Image& img) {
+  TRY(open_file(w, path, nullptr, what, img));
+  return parse_image(w, path, what, img);
 }
 
 // Maps the segments of a plan at `bias` the way Linux's ELF loader does:
@@ -167,23 +203,160 @@ Result<uint64_t> place_interpreter(AddressSpace* as, const elf::LoadPlan& plan) 
   return elf::choose_load_bias(plan, r);
 }
 
+
+// One "#!" line (Linux's rules, binfmt_script): the interpreter is the first
+// word after "#!", the optional argument the rest of the line with the
+// blanks around it removed (one argument, spaces included). A line with no
+// newline in the first SCRIPT_HEAD bytes is fine unless the interpreter's
+// name itself may be cut there (ENOEXEC).
+struct Shebang {
+  StringView interp;
+  StringView arg;
+};
+
+bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+// 1: a script (fills sb), 0: not a script, or an error.
+Result<int> read_shebang(vfs::Vnode& v, uint64_t size, char* buf, Shebang& sb) {
+  size_t want = size < SCRIPT_HEAD ? size_t(size) : SCRIPT_HEAD;
+  if (want < 2) return 0;
+  vfs::KernelBuffer kb(buf, want);
+  size_t n = TRY(v.read(0, kb));
+  if (n < 2 || buf[0] != '#' || buf[1] != '!') return 0;
+  size_t end = 2;
+  while (end < n && buf[end] != '\n' && buf[end] != 0) ++end;
+  const bool cut = end == n && n == SCRIPT_HEAD;
+  size_t i = 2;
+  while (i < end && is_blank(buf[i])) ++i;
+  if (i == end) return Error::BadFormat;  // "#!" and no interpreter
+  size_t name = i;
+  while (i < end && !is_blank(buf[i])) ++i;
+  if (cut && i == end) return Error::BadFormat;
+  sb.interp = StringView(buf + name, i - name);
+  while (i < end && is_blank(buf[i])) ++i;
+  size_t arg_end = end;
+  while (arg_end > i && is_blank(buf[arg_end - 1])) --arg_end;
+  sb.arg = StringView(buf + i, arg_end - i);
+  return 1;
+}
+
+// What the loader found (biases chosen, addresses final).
+struct StartInfoEx {
+  uintptr_t entry;
+  uintptr_t sp;
+};
+
 }  // namespace
 
-Process* current_process() { return g_started ? &g_process : nullptr; }
+struct ExecImage {
+  Image prog, interp;
+  char* strings = nullptr;     // kmalloc: execfn, exe, then the argv and envp strings
+  StringView* vec = nullptr;   // argc argv entries, then envc envp entries
+  size_t argc = 0, envc = 0;
+  StringView execfn;           // AT_EXECFN: the path given
+  StringView exe;              // the program run (a script's interpreter)
+  uint64_t bias = 0;           // the program's (random for a PIE)
+  char* heads = nullptr;       // the "#!" lines of the scripts met
+  ~ExecImage() {
+    kfree(strings);
+    delete[] vec;
+    delete[] heads;
+  }
+};
 
-Result<void> process_exec(const ExecArgs& a) {
-  Image prog;
-  TRY(open_image(a.path, "program", prog));
-  Image interp;
-  char* interp_path = nullptr;
-  if (prog.plan->has_interp) {
-    interp_path = new (std::nothrow) char[elf::MAX_INTERP + 1];
+namespace {
+
+// Copies the final argv/envp and the two paths into one buffer owned by img.
+Result<void> gather_strings(ExecImage& img, StringView execfn, StringView exe, const StringView* pre, size_t npre,
+                            const StringView* argv, size_t argc, const StringView* envp, size_t envc) {
+  size_t total = execfn.size() + exe.size() + 2;
+  for (size_t i = 0; i < npre; ++i) total += pre[i].size() + 1;
+  for (size_t i = 0; i < argc; ++i) total += argv[i].size() + 1;
+  for (size_t i = 0; i < envc; ++i) total += envp[i].size() + 1;
+  if (total > ARG_AREA + 2 * vfs::MAX_PATH) return Error::TooBig;  // cannot fit the stack anyway
+  img.strings = static_cast<char*>(kmalloc(total));
+  img.vec = new (std::nothrow) StringView[npre + argc + envc + 1];
+  if (!img.strings || !img.vec) return Error::NoMemory;
+  char* out = img.strings;
+  auto put = [&](StringView s) {
+    for (size_t i = 0; i < s.size(); ++i) out[i] = s[i];
+    out[s.size()] = 0;
+    StringView r(out, s.size());
+    out += s.size() + 1;
+    return r;
+  };
+  img.execfn = put(execfn);
+  img.exe = put(exe);
+  size_t k = 0;
+  for (size_t i = 0; i < npre; ++i) img.vec[k++] = put(pre[i]);
+  for (size_t i = 0; i < argc; ++i) img.vec[k++] = put(argv[i]);
+  img.argc = k;
+  for (size_t i = 0; i < envc; ++i) img.vec[k++] = put(envp[i]);
+  img.envc = envc;
+  return {};
+}
+
+elf::StackParams stack_params(const ExecImage& img) {
+  elf::StackParams sp;
+  sp.argv = img.vec;
+  sp.argc = img.argc;
+  sp.envp = img.vec + img.argc;
+  sp.envc = img.envc;
+  sp.execfn = img.execfn;
+  sp.hwcap = x64_hwcap();
+  sp.hwcap2 = cpu_features().fsgsbase ? 2 : 0;  // HWCAP2_FSGSBASE
+  const elf::LoadPlan* plan = img.prog.plan;
+  sp.phdr = plan->phdr_vaddr + img.bias;
+  sp.phent = plan->phent;
+  sp.phnum = plan->phnum;
+  sp.entry = plan->entry + img.bias;
+  return sp;
+}
+
+Result<void> prepare(const ExecArgs& a, ExecImage& img) {
+  Walk w = make_walk(a);
+  img.heads = new (std::nothrow) char[(MAX_SCRIPT_DEPTH + 1) * SCRIPT_HEAD];
+  if (!img.heads) return Error::NoMemory;
+  // argv after the scripts met: pre[0..npre) then a.argv[skip..argc).
+  StringView pre[3 * (MAX_SCRIPT_DEPTH + 1)];
+  size_t npre = 0, skip = 0;
+  StringView filename = a.path;  // the file at this depth
+  vfs::Vnode* file = a.file;
+  for (int depth = 0;; ++depth) {
+    if (depth > MAX_SCRIPT_DEPTH) return Error::Loop;
+    img.prog.vnode = vfs::VnodeRef();  // the script of the previous round
+    TRY(open_file(w, filename, file, "program", img.prog));
+    file = nullptr;
+    Shebang sb;
+    char* head = img.heads + depth * SCRIPT_HEAD;
+    int script = TRY(read_shebang(*img.prog.vnode, img.prog.size, head, sb));
+    if (!script) break;
+    // Linux's argv for a script: interpreter, optional argument, the
+    // script's path, then the old argv without argv[0].
+    if (npre) {
+      for (size_t i = 1; i < npre; ++i) pre[i - 1] = pre[i];
+      --npre;
+    } else if (skip < a.argc) {
+      ++skip;
+    }
+    size_t add = sb.arg.empty() ? 2 : 3;
+    for (size_t i = npre; i-- > 0;) pre[i + add] = pre[i];
+    pre[0] = sb.interp;
+    if (!sb.arg.empty()) pre[1] = sb.arg;
+    pre[add - 1] = filename;
+    npre += add;
+    filename = sb.interp;
+  }
+  TRY(parse_image(w, filename, "program", img.prog));
+  if (img.prog.plan->has_interp) {
+    char* interp_path = new (std::nothrow) char[elf::MAX_INTERP + 1];
     if (!interp_path) return Error::NoMemory;
-    VnodeSource src(*prog.vnode, prog.size);
-    auto n = elf::read_interp(src, *prog.plan, interp_path, elf::MAX_INTERP + 1);
-    Result<void> r = n.ok() ? open_image(StringView(interp_path, *n), "interpreter", interp) : Result<void>(n.error());
-    if (r.ok() && (interp.plan->type != elf::TYPE_DYN || interp.plan->has_interp)) {
-      kprint("capsule: interpreter '{}' is not a shared object without an interpreter\n", interp_path);
+    VnodeSource src(*img.prog.vnode, img.prog.size);
+    auto n = elf::read_interp(src, *img.prog.plan, interp_path, elf::MAX_INTERP + 1);
+    Result<void> r = n.ok() ? open_image(w, StringView(interp_path, *n), "interpreter", img.interp)
+                            : Result<void>(n.error());
+    if (r.ok() && (img.interp.plan->type != elf::TYPE_DYN || img.interp.plan->has_interp)) {
+      if (!a.quiet) kprint("capsule: interpreter '{}' is not a shared object without an interpreter\n", interp_path);
       r = Error::BadFormat;
     }
     delete[] interp_path;
@@ -191,10 +364,28 @@ Result<void> process_exec(const ExecArgs& a) {
     TRY(r);
   }
   const uint64_t pie_rnd = random_pages_offset(28);
-  uint64_t bias = TRY(elf::choose_load_bias(*prog.plan, elf::DEFAULT_PIE_BASE + pie_rnd));
+  img.bias = TRY(elf::choose_load_bias(*img.prog.plan, elf::DEFAULT_PIE_BASE + pie_rnd));
+  TRY(gather_strings(img, a.path, filename, pre, npre, a.argv + skip, a.argc - skip, a.envp, a.envc));
+  // E2BIG now, while the caller can still be told: lay the stack out once
+  // in a scratch buffer (the real one differs only in addresses).
+  auto* buf = static_cast<uint8_t*>(kmalloc(ARG_AREA));
+  if (!buf) return Error::NoMemory;
+  elf::StackParams sp = stack_params(img);
+  sp.sysinfo_ehdr = 1;  // AT_SYSINFO_EHDR takes room in the real one
+  auto layout = elf::build_initial_stack(buf, ARG_AREA, STACK_TOP, sp);
+  kfree(buf);
+  if (!layout.ok()) {
+    if (!a.quiet) kprint("capsule: arguments and environment do not fit in {} KiB\n", ARG_AREA / 1024);
+    return layout.error();
+  }
+  return {};
+}
 
-  AddressSpace* as = TRY(AddressSpace::create());
-  as->activate();
+// Maps the image into `as` (empty and active on this CPU), builds its
+// stack and records it in the process.
+Result<StartInfoEx> load(AddressSpace* as, ExecImage& img) {
+  Image& prog = img.prog;
+  const uint64_t bias = img.bias;
   TRY(map_segments(as, prog, bias));
   // brk starts after the program (Linux adds a random offset too).
   as->set_brk_base(prog.plan->hi + bias + random_pages_offset(13));
@@ -209,56 +400,114 @@ Result<void> process_exec(const ExecArgs& a) {
   TRY(as->mmap(st));
   as->set_mmap_base(STACK_TOP - STACK_LIMIT - (1ull << 20) - random_pages_offset(28));
   uint64_t interp_bias = 0;
-  if (interp.plan) {
-    interp_bias = TRY(place_interpreter(as, *interp.plan));
-    TRY(map_segments(as, interp, interp_bias));
+  if (img.interp.plan) {
+    interp_bias = TRY(place_interpreter(as, *img.interp.plan));
+    TRY(map_segments(as, img.interp, interp_bias));
   }
+  Process& p = g_process;
   // The vDSO: glibc and musl find clock_gettime & co. through AT_SYSINFO_EHDR.
-  if (auto v = vdso_map(*as); v.ok()) g_process.vdso_base = v.value();
+  p.vdso_base = 0;
+  if (auto v = vdso_map(*as); v.ok()) p.vdso_base = v.value();
   else log_warn("exec: no vDSO ({}): time calls take the syscall path", error_name(v.error()));
 
-  Process& p = g_process;
-  p.as = as;
-  p.start_ns = uptime_ns();
-  size_t n = a.path.size() < sizeof(p.exe) - 1 ? a.path.size() : sizeof(p.exe) - 1;
-  for (size_t i = 0; i < n; ++i) p.exe[i] = a.path[i];
-  StringView base = a.argc ? a.argv[0] : a.path;
-  size_t slash = 0;
-  for (size_t i = 0; i < base.size(); ++i)
-    if (base[i] == '/') slash = i + 1;
-  for (size_t i = 0; slash + i < base.size() && i < 15; ++i) p.comm[i] = base[slash + i];
-
-  elf::StackParams sp;
-  sp.argv = a.argv;
-  sp.argc = a.argc;
-  sp.envp = a.envp;
-  sp.envc = a.envc;
-  sp.execfn = a.path;
+  elf::StackParams sp = stack_params(img);
   random_bytes(sp.random, sizeof(sp.random));
-  sp.hwcap = x64_hwcap();
-  sp.hwcap2 = cpu_features().fsgsbase ? 2 : 0;  // HWCAP2_FSGSBASE
-  const elf::LoadPlan* plan = prog.plan;
-  sp.phdr = plan->phdr_vaddr + bias;
-  sp.phent = plan->phent;
-  sp.phnum = plan->phnum;
-  sp.entry = plan->entry + bias;
-  sp.base = interp.plan ? interp_bias : 0;
+  sp.base = img.interp.plan ? interp_bias : 0;
   sp.sysinfo_ehdr = p.vdso_base;
   auto* buf = static_cast<uint8_t*>(kmalloc(ARG_AREA));
   if (!buf) return Error::NoMemory;
   auto layout = elf::build_initial_stack(buf, ARG_AREA, STACK_TOP, sp);
   if (!layout.ok()) {
     kfree(buf);
-    kprint("capsule: arguments and environment do not fit in {} KiB\n", ARG_AREA / 1024);
     return layout.error();
   }
   uint64_t used = STACK_TOP - layout->sp;
-  TRY(copy_to_user(reinterpret_cast<void*>(layout->sp), buf + ARG_AREA - used, used));
+  auto copied = copy_to_user(reinterpret_cast<void*>(layout->sp), buf + ARG_AREA - used, used);
   kfree(buf);
+  TRY(copied);
+
+  // /proc/self/exe and comm (Linux: the basename of the file executed).
+  size_t n = img.exe.size() < sizeof(p.exe) - 1 ? img.exe.size() : sizeof(p.exe) - 1;
+  for (size_t i = 0; i < sizeof(p.exe); ++i) p.exe[i] = i < n ? img.exe[i] : 0;
+  StringView base = img.execfn;
+  size_t slash = 0;
+  for (size_t i = 0; i < base.size(); ++i)
+    if (base[i] == '/') slash = i + 1;
+  for (size_t i = 0; i < sizeof(p.comm); ++i) p.comm[i] = (i < 15 && slash + i < base.size()) ? base[slash + i] : 0;
   p.auxv_addr = layout->auxv;
   p.auxv_bytes = layout->auxv_count * 16;
-  g_start = {interp.plan ? interp.plan->entry + interp_bias : plan->entry + bias, layout->sp};
+  const elf::LoadPlan* plan = prog.plan;
+  return StartInfoEx{img.interp.plan ? img.interp.plan->entry + interp_bias : plan->entry + bias, layout->sp};
+}
 
+ProcessExitHook g_exit_hook;
+
+}  // namespace
+
+Process* current_process() { return g_started ? &g_process : nullptr; }
+
+Result<ExecImage*> exec_prepare(const ExecArgs& a) {
+  auto* img = new (std::nothrow) ExecImage();
+  if (!img) return Error::NoMemory;
+  if (auto r = prepare(a, *img); !r.ok()) {
+    delete img;
+    return r.error();
+  }
+  return img;
+}
+
+void exec_discard(ExecImage* img) { delete img; }
+
+[[noreturn]] void exec_replace_image(ExecImage* img) {
+  Process& p = g_process;
+  AddressSpace* as = p.as;
+  Thread* self = thread_current();
+  // The old image goes: every mapping (and its pages) of the lower half.
+  // The AddressSpace object, its page-table root and the threads' pointers
+  // to it stay (other CPUs may still have it loaded; the unmapping shot
+  // their TLB entries down).
+  as->activate();
+  (void)as->munmap(0, STACK_TOP);
+  auto st = load(as, *img);
+  delete img;
+  if (!st.ok()) {
+    // Past the point of no return: Linux kills the process (SIGKILL).
+    kprint("capsule: exec failed after the old image was gone ({})\n", error_name(st.error()));
+    process_exit(128 + 9);
+  }
+  // A fresh thread state: no TLS, GS base 0, the initial vector state.
+  self->fs_base = 0;
+  x64::write_fs_base(0);
+  self->gs_base = 0;
+  x64::wrmsr(x64::MSR_KERNEL_GS_BASE, 0);
+  if (self->fpu_area) {
+    fpu_init_state(self->fpu_area);
+    fpu_restore(self->fpu_area);
+  }
+  log_info("exec: {} entry {:#x} sp {:#x}", p.exe, st->entry, st->sp);
+  enter_application(st->entry, st->sp);
+}
+
+Result<void> process_exec(const ExecArgs& a) {
+  ExecImage* img = TRY(exec_prepare(a));
+  auto as_r = AddressSpace::create();
+  if (!as_r.ok()) {
+    delete img;
+    return as_r.error();
+  }
+  AddressSpace* as = as_r.value();
+  as->activate();
+  g_process.as = as;
+  g_process.start_ns = uptime_ns();
+  auto st = load(as, *img);
+  delete img;
+  if (!st.ok()) {
+    kprint("capsule: cannot load the program ({})\n", error_name(st.error()));
+    return st.error();
+  }
+  g_start = {st->entry, st->sp};
+
+  Process& p = g_process;
   ThreadOptions o;
   o.uses_fpu = true;
   Thread* t = TRY(thread_alloc_app("app", app_main, nullptr, o, as, &p));
@@ -270,7 +519,10 @@ Result<void> process_exec(const ExecArgs& a) {
   return {};
 }
 
+void set_process_exit_hook(ProcessExitHook hook) { g_exit_hook = hook; }
+
 [[noreturn]] void process_exit(int status) {
+  if (ProcessExitHook h = g_exit_hook; h && g_started) h(status);
   g_process.exiting.store(true);
   power_off(status);
 }

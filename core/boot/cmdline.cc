@@ -38,6 +38,16 @@ bool parse_u64(StringView s, uint64_t& v) {
   return true;
 }
 
+// A word made of backslashes and a final ";" loses one backslash: "\\;"
+// is a literal ";" argument, "\\\\;" a literal "\\;" (after the word-level
+// unescaping of next_word, which turns "\\\\" into "\\").
+StringView unescape_semicolon(StringView w) {
+  if (w.size() < 2 || w[w.size() - 1] != ';') return w;
+  for (size_t i = 0; i + 1 < w.size(); ++i)
+    if (w[i] != '\\') return w;
+  return w.substr(1);
+}
+
 template <typename... A>
 void fail(CmdlineResult& out, StringView fmt, const A&... a) {
   out.ok = false;
@@ -62,12 +72,23 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       continue;
     }
     if (program) {
+      if (w == ";") {
+        // A command separator: the command before it must have words.
+        if (!s.command_count || !s.command_argc[s.command_count - 1]) return fail(out, "empty command before ';'");
+        if (s.command_count == BootSettings::MAX_COMMANDS)
+          return fail(out, "too many commands (max {})", BootSettings::MAX_COMMANDS);
+        s.command_argc[s.command_count++] = 0;
+        continue;
+      }
       if (s.argc == BootSettings::MAX_WORDS) return fail(out, "too many program arguments (max {})", BootSettings::MAX_WORDS);
-      s.argv[s.argc++] = w;
+      s.argv[s.argc++] = unescape_semicolon(w);
+      ++s.command_argc[s.command_count - 1];
       continue;
     }
     if (w == "--") {
       program = true;
+      s.command_count = 1;
+      s.command_argc[0] = 0;
       continue;
     }
     if (!w.starts_with("--")) {
@@ -121,6 +142,10 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
     } else {
       return fail(out, "unknown option '--{}' (see docs/cmdline.md)", name);
     }
+  }
+  if (s.command_count && !s.command_argc[s.command_count - 1]) {
+    if (s.command_count > 1) return fail(out, "empty command after ';'");
+    s.command_count = 0;  // "--" alone: no program
   }
   if (cursor >= end && text.size() > 0 && storage_size <= text.size())
     return fail(out, "command line too long");

@@ -1,8 +1,11 @@
 #pragma once
 // The kernel command line, parsed into typed settings (docs/cmdline.md).
 //
-//   [KERNEL OPTIONS] [-- PROGRAM [ARGS...]]
+//   [KERNEL OPTIONS] [-- PROGRAM [ARGS...] [; PROGRAM [ARGS...]]...]
 //
+// After "--", a lone ";" word separates commands that run one after the
+// other in the same VM (docs/cmdline.md); "\\;" is a literal ";" argument
+// (one backslash is removed from a word made of backslashes and a ";").
 // Kernel options start with "--". Double quotes group words ("a b" is one
 // word, \" and \\ escape). Tokens QEMU appends on its own
 // (virtio_mmio.device=...) are recognized anywhere and kept apart.
@@ -16,7 +19,8 @@
 namespace capsule {
 
 struct BootSettings {
-  static constexpr size_t MAX_WORDS = 64;
+  static constexpr size_t MAX_WORDS = 256;
+  static constexpr size_t MAX_COMMANDS = 32;
   static constexpr size_t MAX_TESTS = 16;
 
   bool verbose = false;
@@ -26,8 +30,10 @@ struct BootSettings {
   uint64_t tsc_khz = 0;             // 0: not given
   size_t test_count = 0;
   StringView tests[MAX_TESTS];      // --test=NAME (repeatable; "all", "list")
-  size_t argc = 0;                  // the program's argv (after "--")
-  StringView argv[MAX_WORDS];
+  size_t argc = 0;                  // the words after "--" without the ";" separators:
+  StringView argv[MAX_WORDS];       // the commands' argvs one after the other
+  size_t command_count = 0;         // commands (";"-separated); 1 for a plain program
+  size_t command_argc[MAX_COMMANDS];  // argc of each command, in order
   size_t env_count = 0;             // --env=K=V
   StringView env[MAX_WORDS];
   StringView cwd;                   // --cwd=DIR: the program's working directory (empty: /)

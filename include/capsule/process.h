@@ -1,6 +1,9 @@
 #pragma once
 // The application: one process per VM (core/app). It owns the address space
-// and its threads; the VM ends with the process's exit status.
+// and its threads; the VM ends with the process's exit status. Its image can
+// be replaced (execve, and the next command of a ";" sequence): an image is
+// first prepared (every check that can fail, nothing changed), then, at the
+// point of no return, loaded in place of the old one (docs/exec.md).
 #include <atomic>
 #include <cstdint>
 
@@ -11,6 +14,9 @@ namespace capsule {
 
 class AddressSpace;
 struct Thread;
+namespace vfs {
+class Vnode;
+}
 
 struct Process {
   AddressSpace* as = nullptr;
@@ -30,19 +36,45 @@ struct Process {
 Process* current_process();
 
 struct ExecArgs {
-  StringView path;
+  StringView path;              // as given: AT_EXECFN, and the file opened unless `file`
   const StringView* argv;
   size_t argc;
   const StringView* envp;
   size_t envc;
+  vfs::Vnode* root = nullptr;   // where path and a script's interpreter are found
+  vfs::Vnode* cwd = nullptr;    //   (nullptr: from /)
+  vfs::Vnode* file = nullptr;   // already opened (execveat): not looked up again
+  bool quiet = false;           // no console message for errors (execve returns them)
 };
 
-// Loads the program from the initrd and starts its main thread. Errors are
-// printed (program missing, not an ELF, dynamically linked, ...).
+// A program checked and ready to load: its file and interpreter opened and
+// parsed, "#!" scripts resolved to their interpreter, argv/envp copied and
+// known to fit. Errors: NotFound (ENOENT), Permission (EACCES: not a regular
+// file or no execute bit), BadFormat (ENOEXEC), Loop (ELOOP: scripts nested
+// too deep), TooBig (E2BIG), NoMemory, and the path walk's errors.
+struct ExecImage;
+Result<ExecImage*> exec_prepare(const ExecArgs& args);
+void exec_discard(ExecImage* img);
+
+// The point of no return, on the calling application thread (the only one
+// left): empties the process's address space, maps the image, builds the
+// initial stack, updates comm and exe, resets the thread's FS/GS bases and
+// vector state, frees `img` and jumps to the new program. A failure now
+// (out of memory) ends the VM as Linux's SIGKILL of such a process would.
+[[noreturn]] void exec_replace_image(ExecImage* img);
+
+// Boot: prepares the program, builds a fresh address space and starts the
+// main thread. Errors are printed (program missing, not an ELF, ...).
 Result<void> process_exec(const ExecArgs& args);
 
-// Ends the VM with `status` (exit_group, or 128+N for a fatal signal N).
+// Ends the VM with `status` (exit_group, or 128+N for a fatal signal N),
+// unless the exit hook starts another command in its place.
 [[noreturn]] void process_exit(int status);
+
+// Called by process_exit on the exiting thread before the VM powers off;
+// it may start the next command of a sequence instead (and not return).
+using ProcessExitHook = void (*)(int status);
+void set_process_exit_hook(ProcessExitHook hook);
 
 // Jumps to application code on this thread: RSP = sp, all other general
 // registers zero (the psABI leaves RDX = 0: no atexit function).

@@ -10,7 +10,7 @@ namespace {
 
 struct Parsed {
   CmdlineResult r;
-  char storage[1024];
+  char storage[4096];
 };
 
 std::string str(StringView v) { return std::string(v.data(), v.size()); }
@@ -121,11 +121,67 @@ TEST(Cmdline, BadInputIsRejectedWithAMessage) {
 
 TEST(Cmdline, TooManyWordsIsAnError) {
   std::string text = "--";
-  for (int i = 0; i < 100; ++i) text += " w";
+  for (size_t i = 0; i <= BootSettings::MAX_WORDS; ++i) text += " w";
   Parsed p;
   parse(text.c_str(), p);
   EXPECT_FALSE(p.r.ok);
   EXPECT_NE(std::string(p.r.error).find("too many"), std::string::npos);
+}
+
+TEST(Cmdline, OneProgramIsOneCommand) {
+  Parsed p;
+  parse("-- /bin/echo a b", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_EQ(p.r.settings.command_count, 1u);
+  EXPECT_EQ(p.r.settings.command_argc[0], 3u);
+  parse("--verbose", p);
+  ASSERT_TRUE(p.r.ok);
+  EXPECT_EQ(p.r.settings.command_count, 0u);
+  parse("--verbose --", p);
+  ASSERT_TRUE(p.r.ok);
+  EXPECT_EQ(p.r.settings.command_count, 0u);
+  EXPECT_EQ(p.r.settings.argc, 0u);
+}
+
+TEST(Cmdline, SemicolonSeparatesCommands) {
+  Parsed p;
+  parse("--env=A=1 -- busybox mkdir /tmp/x ; busybox ls \\; ; /prog \\\\\\; \";\" a;b", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  const BootSettings& s = p.r.settings;
+  // The quoted ";" is a separator too: only the backslash makes it literal.
+  ASSERT_EQ(s.command_count, 4u);
+  EXPECT_EQ(s.command_argc[0], 3u);
+  EXPECT_EQ(s.command_argc[1], 3u);
+  EXPECT_EQ(s.command_argc[2], 2u);
+  EXPECT_EQ(s.command_argc[3], 1u);
+  ASSERT_EQ(s.argc, 9u);
+  EXPECT_EQ(str(s.argv[0]), "busybox");
+  EXPECT_EQ(str(s.argv[2]), "/tmp/x");
+  EXPECT_EQ(str(s.argv[3]), "busybox");
+  EXPECT_EQ(str(s.argv[5]), ";");      // "\;" on the command line: a literal ";"
+  EXPECT_EQ(str(s.argv[6]), "/prog");
+  EXPECT_EQ(str(s.argv[7]), "\\;");  // \\\; on the command line: \\ -> \ (word escape), then one backslash removed
+  EXPECT_EQ(str(s.argv[8]), "a;b");    // ";" inside a word is nothing special
+  EXPECT_EQ(s.env_count, 1u);
+}
+
+TEST(Cmdline, EmptyCommandsAreErrors) {
+  const char* bad[] = {"-- ;", "-- ; a", "-- a ;", "-- a ; ; b", "-- a ; b ;"};
+  for (const char* text : bad) {
+    Parsed p;
+    parse(text, p);
+    EXPECT_FALSE(p.r.ok) << text;
+    EXPECT_NE(std::string(p.r.error).find("empty command"), std::string::npos) << text << " -> " << p.r.error;
+  }
+}
+
+TEST(Cmdline, TooManyCommandsIsAnError) {
+  std::string text = "-- a";
+  for (size_t i = 0; i < BootSettings::MAX_COMMANDS; ++i) text += " ; a";
+  Parsed p;
+  parse(text.c_str(), p);
+  EXPECT_FALSE(p.r.ok);
+  EXPECT_NE(std::string(p.r.error).find("too many commands"), std::string::npos) << p.r.error;
 }
 
 }  // namespace
