@@ -89,6 +89,10 @@ Result<void> console_files_init(vfs::Vfs& v, const vfs::PathContext& pc, vfs::Fd
     a.rdev = n.rdev;
     (void)v.mknod(pc, n.path, a);
   }
+  return console_install_stdio(fds);
+}
+
+Result<void> console_install_stdio(vfs::FdTable& fds) {
   // fds 0-2: the console (0 for reading, 1 and 2 for writing).
   uint32_t modes[3] = {OpenFile::READ, OpenFile::WRITE, OpenFile::WRITE};
   for (uint32_t m : modes) {

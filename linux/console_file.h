@@ -11,6 +11,9 @@ class StreamVnode;
 
 // Boot: the /dev nodes and descriptors 0 (read), 1 and 2 (write).
 Result<void> console_files_init(vfs::Vfs& vfs, const vfs::PathContext& pc, vfs::FdTable& fds);
+// Descriptors 0 (read), 1 and 2 (write) on the console: the lowest free
+// ones (a fresh table: 0-2). Boot, and each command of a sequence.
+Result<void> console_install_stdio(vfs::FdTable& fds);
 
 // The object a device node opens, or nullptr for devices linux/ does not
 // serve (then the node itself is opened).

@@ -1,6 +1,7 @@
 // Process file state and the helpers every descriptor syscall family shares
 // (linux/file_common.h).
 #include "linux/file_common.h"
+#include "linux/exec_state.h"
 
 #include <new>
 
@@ -59,6 +60,7 @@ vfs::FdTable* g_fds;
 SpinLock g_ctx_lock;
 Vnode* g_root;  // one reference each, under g_ctx_lock
 Vnode* g_cwd;
+Vnode* g_initial_cwd;  // where the program started (one reference)
 
 }  // namespace
 
@@ -126,6 +128,26 @@ void set_cwd(VnodeRef v) {
     g_cwd = v.leak();
   }
   if (old) old->release();
+}
+
+void files_set_initial_cwd() {
+  Vnode* old = g_initial_cwd;
+  {
+    SpinGuard g(g_ctx_lock);
+    g_initial_cwd = g_cwd;
+    g_initial_cwd->retain();
+  }
+  if (old) old->release();
+}
+
+Result<void> files_exec_reset(bool fresh) {
+  if (!fresh) {
+    g_fds->close_on_exec();
+    return {};
+  }
+  TRY(g_fds->close_range(0, ~0u, false));
+  if (g_initial_cwd) set_cwd(VnodeRef(g_initial_cwd));
+  return console_install_stdio(*g_fds);
 }
 
 int64_t get_path(uint64_t upath, UserPath& p) {

@@ -36,6 +36,7 @@
 #include "core/mm/vma.h"
 #include "core/sched/run_queue.h"
 #include "core/sched/thread.h"
+#include "linux/exec_state.h"
 #include "linux/signal_internal.h"
 #include "linux/sys_time.h"
 
@@ -412,6 +413,7 @@ bool do_signal(LinuxThread* lt, SignalThread* st, Regs& r, int64_t restart, uint
     if (a.handler == SIG_IGN) continue;
     if (a.handler == SIG_DFL) {
       if (default_ignores(sig)) continue;
+      if (sig == SIGKILL && exec_kills_current()) exec_thread_exit_killed();  // another thread's execve
       signal_terminate(sig, r.rip, false, 0);
     }
     if (restart) {
@@ -795,6 +797,48 @@ int64_t signal_sigreturn(SyscallArgs& args) {
   (void)signal_altstack(lt, &ss, nullptr, r.rsp);  // errors ignored, as Linux
   args.full_return = true;
   return int64_t(r.rax);
+}
+
+// --- execve (linux/exec_state.h) ---
+
+void signal_kill_thread(Thread* t) {
+  {
+    SpinGuard g(g_sig_lock);
+    LinuxThread* lt = lt_of(t);
+    if (!lt || !lt->signal || !lt->signal->registered) return;  // leaving, or not started yet
+    KSigInfo info;
+    info.signo = SIGKILL;
+    info.code = SI_KERNEL;
+    lt->pending |= sigbit(SIGKILL);
+    lt->signal->info[SIGKILL - 1] = info;
+  }
+  kick(t);
+}
+
+void signal_exec_reset(bool fresh) {
+  SignalThread* st;
+  LinuxThread* lt = signal_self(&st);
+  SpinGuard g(g_sig_lock);
+  for (int i = 0; i < kNSIG; ++i) {
+    KSigAction& a = g_actions[i];
+    if (fresh || a.handler != SIG_IGN) a.handler = SIG_DFL;
+    a.flags = 0;
+    a.restorer = 0;
+    a.mask = 0;
+  }
+  if (!lt) return;
+  lt->altstack_sp = 0;
+  lt->altstack_size = 0;
+  lt->altstack_flags = SS_DISABLE;
+  st->restore_mask = false;
+  st->waiting_for = 0;
+  if (fresh) {
+    lt->sigmask = 0;
+    lt->pending = 0;
+    st->rtq.count = 0;
+    __atomic_store_n(&g_proc_pending, 0, __ATOMIC_RELEASE);
+    g_proc_rtq.count = 0;
+  }
 }
 
 // --- public (linux/signal.h) ---

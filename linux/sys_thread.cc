@@ -15,7 +15,9 @@
 #include "capsule/uaccess.h"
 #include "core/sched/thread.h"
 #include "core/sync/spinlock.h"
+#include "linux/exec_state.h"
 #include "linux/signal.h"
+#include "linux/signal_internal.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
 #include "linux/thread_table.h"
@@ -260,7 +262,66 @@ void robust_list_exit(LinuxThread* lt) {
 
 namespace {
 std::atomic<int> g_next_tid{2};  // the main thread is tid 1 = pid
+std::atomic<Thread*> g_exec_thread{nullptr};  // the thread replacing the image (execve's de_thread)
+
+// SIGKILL to every other live thread (the table's and the main thread).
+void kill_others(Process* p, Thread* self) {
+  SpinGuard g(g_table_lock);  // keeps the clone children alive; the main thread stays a zombie object
+  for (size_t i = 0; i < g_nthreads; ++i)
+    if (g_threads[i] != self) signal_kill_thread(g_threads[i]);
+  if (p->main_thread && p->main_thread != self && !g_main_exited.load()) signal_kill_thread(p->main_thread);
 }
+}  // namespace
+
+bool exec_kill_other_threads() {
+  Process* p = current_process();
+  Thread* self = thread_current();
+  Thread* none = nullptr;
+  if (!g_exec_thread.compare_exchange_strong(none, self)) return none == self;
+  // Sent again while waiting: a thread another one was creating may have
+  // joined the table since (its creator is killed, but it was started).
+  while (p->thread_count.load() > 1) {
+    kill_others(p, self);
+    thread_sleep_ns(1000000);
+  }
+  return true;
+}
+
+void exec_become_leader() {
+  Process* p = current_process();
+  Thread* self = thread_current();
+  Thread* old_main = p->main_thread;
+  if (old_main != self) {
+    table_remove(self);  // the main thread is found through Process
+    p->main_thread = self;
+    if (old_main) {
+      // A zombie since it exited (killed, or earlier): nobody else holds it.
+      auto* olt = static_cast<LinuxThread*>(old_main->linux_state);
+      old_main->linux_state = nullptr;
+      if (olt) delete olt->signal;
+      delete olt;
+      thread_detach(old_main);
+    }
+  }
+  if (LinuxThread* lt = linux_thread()) {
+    lt->tid = p->pid;  // Linux: the exec'ing thread takes the leader's pid
+    lt->clear_child_tid = 0;
+    lt->robust_list = 0;
+    lt->robust_len = 0;
+    lt->name[0] = 0;
+  }
+  signal_thread_start(self);  // registered again if it had left (the exit of a command)
+  g_main_exited.store(false);
+  p->thread_count.store(1);
+  g_exec_thread.store(nullptr);
+}
+
+bool exec_kills_current() {
+  Thread* e = g_exec_thread.load();
+  return e && e != thread_current();
+}
+
+[[noreturn]] void exec_thread_exit_killed() { exit_thread(128 + SIGKILL); }
 int alloc_tid() { return g_next_tid.fetch_add(1); }
 
 bool with_thread(int tid, void (*fn)(Thread*, void*), void* ctx) {

@@ -16,6 +16,7 @@
 #include "capsule/time.h"
 #include "capsule/uaccess.h"
 #include "core/sync/wait_queue.h"
+#include "linux/exec_state.h"
 #include "linux/signal.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
@@ -235,6 +236,19 @@ Timer* posix_timer(uint64_t id) {
 }
 
 }  // namespace
+
+void timers_exec_reset(bool fresh) {
+  SpinGuard g(g_lock);
+  for (int i = 0; i < MAX_TIMERS + (fresh ? 3 : 0); ++i) {
+    Timer& t = g_timers[i];
+    if (i >= ITIMER_SLOT) {  // a new process's itimers: disarmed
+      t.armed = false;
+      t.interval = 0;
+    } else {
+      t = Timer();
+    }
+  }
+}
 
 LINUX_SYSCALL(37, alarm, "u") {
   uint32_t secs = uint32_t(args.a[0]);

@@ -25,6 +25,7 @@
 #include "drivers/serial/uart16550.h"
 #include "fs/initrd/initrd.h"
 #include "fs/ramfs/ramfs.h"
+#include "linux/exec_state.h"
 #include "linux/fd_table.h"
 #include "linux/file_common.h"
 #include "linux/syscall.h"
@@ -231,8 +232,18 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
       }
       linux_abi::set_cwd(static_cast<vfs::VnodeRef&&>(dir.value()));
     }
-    ExecArgs ea{settings.argv[0], settings.argv, settings.argc, settings.env, settings.env_count};
-    if (auto r = process_exec(ea); !r.ok()) {
+    // `-- a ; b ; c`: a runs now; b replaces it when it exits with 0, and
+    // so on (linux/sys_exec.cc). The program is found from the working
+    // directory, as execve would.
+    linux_abi::exec_set_sequence(settings.argv, settings.command_argc, settings.command_count, settings.env,
+                                 settings.env_count);
+    linux_abi::Ctx ctx = linux_abi::cur_ctx();
+    ExecArgs ea{settings.argv[0], settings.argv, settings.command_argc[0], settings.env, settings.env_count};
+    ea.root = ctx.root.get();
+    ea.cwd = ctx.cwd.get();
+    auto r = process_exec(ea);
+    ctx = linux_abi::Ctx();
+    if (!r.ok()) {
       // Shell conventions: 127 not found, 126 found but cannot run.
       power_off(r.error() == Error::NotFound ? 127 : 126);
     }
