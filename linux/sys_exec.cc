@@ -139,7 +139,8 @@ int64_t prepare_execve(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t u
                      : format_to(fdpath, vfs::MAX_PATH + 32, "/dev/fd/{}/{}", int(dirfd), path.view());
     execfn = StringView(fdpath, n);
   }
-  ExecArgs ea{execfn, args.vec, args.argc, args.vec + args.argc, args.envc};
+  ExecArgs ea{path.view(), args.vec, args.argc, args.vec + args.argc, args.envc};
+  ea.name = execfn;
   ea.root = ctx.root.get();
   ea.cwd = ctx.cwd.get();
   ea.file = file.get();

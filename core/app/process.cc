@@ -321,6 +321,7 @@ Result<void> prepare(const ExecArgs& a, ExecImage& img) {
   StringView pre[3 * (MAX_SCRIPT_DEPTH + 1)];
   size_t npre = 0, skip = 0;
   StringView filename = a.path;  // the file at this depth
+  StringView name = a.name.empty() ? a.path : a.name;  // what it is called
   vfs::Vnode* file = a.file;
   for (int depth = 0;; ++depth) {
     if (depth > MAX_SCRIPT_DEPTH) return Error::Loop;
@@ -343,9 +344,9 @@ Result<void> prepare(const ExecArgs& a, ExecImage& img) {
     for (size_t i = npre; i-- > 0;) pre[i + add] = pre[i];
     pre[0] = sb.interp;
     if (!sb.arg.empty()) pre[1] = sb.arg;
-    pre[add - 1] = filename;
+    pre[add - 1] = name;
     npre += add;
-    filename = sb.interp;
+    filename = name = sb.interp;
   }
   TRY(parse_image(w, filename, "program", img.prog));
   if (img.prog.plan->has_interp) {
@@ -365,7 +366,7 @@ Result<void> prepare(const ExecArgs& a, ExecImage& img) {
   }
   const uint64_t pie_rnd = random_pages_offset(28);
   img.bias = TRY(elf::choose_load_bias(*img.prog.plan, elf::DEFAULT_PIE_BASE + pie_rnd));
-  TRY(gather_strings(img, a.path, filename, pre, npre, a.argv + skip, a.argc - skip, a.envp, a.envc));
+  TRY(gather_strings(img, a.name.empty() ? a.path : a.name, filename, pre, npre, a.argv + skip, a.argc - skip, a.envp, a.envc));
   // E2BIG now, while the caller can still be told: lay the stack out once
   // in a scratch buffer (the real one differs only in addresses).
   auto* buf = static_cast<uint8_t*>(kmalloc(ARG_AREA));

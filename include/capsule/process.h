@@ -36,11 +36,12 @@ struct Process {
 Process* current_process();
 
 struct ExecArgs {
-  StringView path;              // as given: AT_EXECFN, and the file opened unless `file`
+  StringView path;              // the file to open (unless `file`), as given
   const StringView* argv;
   size_t argc;
   const StringView* envp;
   size_t envc;
+  StringView name = {};         // AT_EXECFN and a script's name for its interpreter (empty: path)
   vfs::Vnode* root = nullptr;   // where path and a script's interpreter are found
   vfs::Vnode* cwd = nullptr;    //   (nullptr: from /)
   vfs::Vnode* file = nullptr;   // already opened (execveat): not looked up again
