@@ -14,11 +14,13 @@ Two kinds of case:
 - single applet (`TREE_CASES`): one busybox applet is the VM's program
   (find, du, ls -l, md5sum, stat, head/tail -c, dd, tar c/t/x, gzip,
   gunzip). These need no process creation in the guest.
-- shell script (`SCRIPT_CASES`): `busybox sh /case.sh /t /w` builds and
-  checks a tree with several applets (tar c then x, cp -r, mkdir -p, mv,
-  ln -s, chmod, touch -d, rm -r, dd seek). busybox sh runs every applet in a
-  forked child (clone without CLONE_VM, then execve of /proc/self/exe for
-  some), so these need fork and execve in the kernel.
+- command sequence (`SEQ_CASES`): several busybox commands in one VM,
+  separated by ";" words on the kernel command line (docs/cmdline.md), that
+  build and check a tree (tar c then x, cp -r, mkdir -p, mv, ln -s, chmod,
+  touch -d, rm -r, dd seek, gzip/gunzip on files). They run one after the
+  other, sharing the file system, while each exits with 0 (no shell, so no
+  fork); the host runs the same commands the same way. File lists a shell
+  would have globbed are made from the host's copy of the tree.
 
 What legitimately differs between the two runs and is normalized:
 - paths: the guest's /t and /w are the host's temporary directories; the
@@ -172,84 +174,148 @@ TREE_CASES = {
     "gunzip_tree": (["gunzip", "-c", "/data/big.dat.gz"], {}),
 }
 
-PRELUDE = 'T=$1; W=$2; mkdir -p "$W" && cd "$W" || exit 99\n'
+def tree_paths(tree, kind=None):
+    """The test tree's paths relative to its root, sorted ('' is the root):
+    all of them, or only files ('f'), symlinks ('l') or directories ('d')."""
+    out = []
+    for dp, dns, fns in os.walk(tree):
+        for n in [""] if dp == tree else []:
+            out.append((n, os.lstat(tree)))
+        for n in dns + fns:
+            p = os.path.join(dp, n)
+            out.append((os.path.relpath(p, tree), os.lstat(p)))
+    want = {"f": stat.S_ISREG, "l": stat.S_ISLNK, "d": stat.S_ISDIR}.get(kind)
+    return sorted(rel for rel, st in out if want is None or want(st.st_mode))
 
-SCRIPT_CASES = {
+
+def under(base, rels):
+    return [base + ("/" + r if r else "") for r in rels]
+
+
+# Command sequences (`-- busybox a ; busybox b ; ...`, docs/cmdline.md): the
+# commands run one after the other in the same VM, sharing its files; the
+# next starts only if the previous exited with 0. The host runs the same
+# commands the same way. Each builds a list of commands (argv without the
+# busybox program) from the tree made on the host (for the file lists a
+# shell would have globbed or piped through xargs).
+def seq_tar_roundtrip(tree):
     # tar c, then x into another directory; list the archive and the result
-    # (busybox tar gives symlinks and directories with entries the time of
-    # extraction: only the files' mtimes are compared).
-    "sh_tar_roundtrip": r'''
-tar cf a.tar -C "$T" . ; echo "tar c: $?"
-mkdir x && tar xf a.tar -C x ; echo "tar x: $?"
-tar tvf a.tar | sort -k6
-find x | sort | xargs stat -c '%n %A %s %U:%G %h'
-find x -type f | sort | xargs stat -c '%n %Y'
-find x -type f | sort | xargs md5sum
-find x -type l | sort | while read l; do echo "$l -> $(readlink "$l")"; done
-''',
+    # (busybox tar gives symlinks and directories the time of extraction:
+    # only the files' mtimes are compared).
+    x = "/w/x"
+    return [["mkdir", "-p", x],
+            ["tar", "cf", "/w/a.tar", "-C", "/t", "."],
+            ["tar", "xf", "/w/a.tar", "-C", x],
+            ["tar", "tvf", "/w/a.tar"],
+            ["stat", "-c", "%n %A %s %U:%G %h"] + under(x, tree_paths(tree)),
+            ["stat", "-c", "%n %Y"] + under(x, tree_paths(tree, "f")),
+            ["md5sum"] + under(x, tree_paths(tree, "f")),
+            ["stat", "-c", "%N"] + under(x, tree_paths(tree, "l"))]
+
+
+def seq_cp_r(tree):
     # cp -r of the tree, compared with diff -r and by listing.
-    "sh_cp_r": r'''
-cp -r "$T" c ; echo "cp: $?"
-diff -r "$T" c ; echo "diff: $?"
-find c | sort
-find c -type f | sort | xargs md5sum
-for f in $(find c | sort); do stat -c '%n %a %F %s' "$f"; done
-''',
-    # mkdir -p, touch -d, chmod, ln -s, mv, rm -r, stat.
-    "sh_file_ops": r'''
-mkdir -p a/b/c/d ; echo "mkdir: $?"
-echo hello > a/b/c/f
-touch -d "2020-01-02 03:04:05" a/b/c/f ; echo "touch: $?"
-chmod 640 a/b/c/f ; echo "chmod: $?"
-chmod -R go-rwx a/b/c/d ; echo "chmod -R: $?"
-ln -s b/c/f a/l ; echo "ln -s: $?"
-mv a/b/c/f a/b/g ; echo "mv: $?"
-cat a/l ; echo "cat dangling: $?"
-ln -sf b/g a/l ; cat a/l
-touch -d "2019-05-06 07:08:09" a/b/c/d a/b/c a/b
-ls -lR a/b ; readlink a/l
-stat -c '%n %a %F %s %Y %y' a/b/g a/b/c/d ; stat -c '%n %F %s %N' a/l
-touch -r a/b/g a/b/h ; stat -c '%n %Y' a/b/h
-rm -r a/b/c ; echo "rm -r: $?"
-find a | sort
-rm a/b ; echo "rm dir without -r: $?"
-rm -r a ; echo "rm -r a: $?"
-ls a ; echo "ls: $?"
-mkdir x y ; mv x y ; echo "mv into dir: $?" ; find y
-''',
+    c = "/w/c"
+    return [["mkdir", "-p", "/w"],
+            ["cp", "-r", "/t", c],
+            ["diff", "-r", "/t", c],
+            ["find", c],
+            ["md5sum"] + under(c, tree_paths(tree, "f")),
+            ["stat", "-c", "%n %a %F %s"] + under(c, tree_paths(tree))]
+
+
+def seq_file_ops(tree):
+    # mkdir -p, touch -d, chmod, ln -s, mv, rm -r, stat; the last command
+    # fails (rm of a directory without -r): the sequence ends with its
+    # status and message, as on the host.
+    return [["mkdir", "-p", "/w/a/b/c/d"],
+            ["cp", "/t/a.txt", "/w/a/b/c/f"],
+            ["touch", "-d", "2020-01-02 03:04:05", "/w/a/b/c/f"],
+            ["chmod", "640", "/w/a/b/c/f"],
+            ["chmod", "-R", "go-rwx", "/w/a/b/c/d"],
+            ["ln", "-s", "b/c/f", "/w/a/l"],
+            ["mv", "/w/a/b/c/f", "/w/a/b/g"],
+            ["stat", "-c", "%n %F %N", "/w/a/l"],
+            ["ln", "-sf", "b/g", "/w/a/l"],
+            ["cat", "/w/a/l"],
+            ["touch", "-d", "2019-05-06 07:08:09", "/w/a/b/c/d", "/w/a/b/c", "/w/a/b"],
+            ["ls", "-lR", "/w/a/b"],
+            ["readlink", "/w/a/l"],
+            ["stat", "-c", "%n %a %F %s %Y %y", "/w/a/b/g", "/w/a/b/c/d"],
+            ["stat", "-c", "%n %F %s %N", "/w/a/l"],
+            ["touch", "-r", "/w/a/b/g", "/w/a/b/h"],
+            ["stat", "-c", "%n %Y", "/w/a/b/h"],
+            ["rm", "-r", "/w/a/b/c"],
+            ["find", "/w/a"],
+            ["mkdir", "/w/x", "/w/y"],
+            ["mv", "/w/x", "/w/y"],
+            ["find", "/w/y"],
+            ["rm", "-r", "/w/a"],
+            ["ls", "/w"],
+            ["rm", "/w/y"]]
+
+
+def seq_dd_seek(tree):
     # dd with seek into a new and an existing file, skip from the source.
-    "sh_dd_seek": r'''
-dd if="$T/a.txt" of=out bs=4 count=3 seek=5 2>/dev/null ; echo "dd: $?"
-stat -c %s out ; od -An -c out
-dd if="$T/bin.dat" of=out bs=10 seek=2 count=1 conv=notrunc 2>/dev/null
-stat -c %s out ; md5sum out
-dd if="$T/bin.dat" of=out2 bs=4096 skip=2 count=3 2>/dev/null
-stat -c %s out2 ; md5sum out2
-head -c 100 "$T/bin.dat" > h ; tail -c 100 "$T/bin.dat" >> h ; md5sum h
-dd if=/dev/zero of=z bs=1k seek=64 count=1 2>/dev/null ; stat -c '%s' z ; md5sum z
-''',
-    # gzip and gunzip of files of the tree (in place, -k, -d).
-    "sh_gzip_files": r'''
-cp "$T/big.dat" "$T/a.txt" . && gzip big.dat a.txt ; echo "gzip: $?"
-ls big.dat a.txt 2>&1 | sort
-gunzip -c big.dat.gz | md5sum
-gzip -d a.txt.gz ; echo "gunzip: $?" ; cat a.txt
-md5sum big.dat.gz >/dev/null; gzip -t big.dat.gz ; echo "gzip -t: $?"
-''',
+    return [["mkdir", "-p", "/w"],
+            ["dd", "if=/t/a.txt", "of=/w/out", "bs=4", "count=3", "seek=5", "status=none"],
+            ["stat", "-c", "%s", "/w/out"],
+            ["od", "-An", "-c", "/w/out"],
+            ["dd", "if=/t/bin.dat", "of=/w/out", "bs=10", "seek=2", "count=1", "conv=notrunc",
+             "status=none"],
+            ["stat", "-c", "%s", "/w/out"],
+            ["md5sum", "/w/out"],
+            ["dd", "if=/t/bin.dat", "of=/w/out2", "bs=4096", "skip=2", "count=3", "status=none"],
+            ["stat", "-c", "%s", "/w/out2"],
+            ["md5sum", "/w/out2"],
+            ["dd", "if=/t/bin.dat", "of=/w/z", "bs=1k", "seek=64", "count=1", "status=none"],
+            ["stat", "-c", "%s", "/w/z"],
+            ["md5sum", "/w/z"]]
+
+
+def seq_gzip_files(tree):
+    # gzip and gunzip of files of the tree (in place, -k, -d, -t).
+    return [["mkdir", "-p", "/w"],
+            ["cp", "/t/big.dat", "/t/a.txt", "/w"],
+            ["gzip", "/w/big.dat", "/w/a.txt"],
+            ["ls", "/w"],
+            ["gunzip", "-k", "/w/big.dat.gz"],
+            ["md5sum", "/w/big.dat", "/t/big.dat"],
+            ["gzip", "-d", "/w/a.txt.gz"],
+            ["cat", "/w/a.txt"],
+            ["gzip", "-t", "/w/big.dat.gz"],
+            ["ls", "/w"]]
+
+
+# name -> (commands(tree), options); options as for TREE_CASES.
+SEQ_CASES = {
+    "seq_tar_roundtrip": (seq_tar_roundtrip, {"sort": True}),
+    "seq_cp_r": (seq_cp_r, {"sort": True}),
+    "seq_file_ops": (seq_file_ops, {"sort": True}),
+    "seq_dd_seek": (seq_dd_seek, {}),
+    "seq_gzip_files": (seq_gzip_files, {}),
 }
 
-CASES = sorted(list(TREE_CASES) + list(SCRIPT_CASES))
+
+def sequence_argv(commands):
+    """argv after /busybox for the kernel command line: the commands joined
+    by ";" words, each after the first starting with /busybox."""
+    argv = list(commands[0])
+    for c in commands[1:]:
+        argv += [";", "/busybox"] + c
+    return argv
+
+
+CASES = sorted(list(TREE_CASES) + list(SEQ_CASES))
 
 
 def run_guest(kernel, work, argv, log, timeout):
-    """Boots busybox with argv in a VM whose initrd has /t, /data, /etc and
-    /case.sh. Returns (status, problem, output)."""
+    """Boots busybox with argv (a ";" word starts another command) in a VM
+    whose initrd has /t, /data and /etc. Returns (status, problem, output)."""
     pairs = [(image.find_program(BUSYBOX), "/busybox"),
              (os.path.join(work, "t"), GUEST_TREE),
              (os.path.join(work, "data"), "/data"),
              (os.path.join(work, "etc"), "/etc")]
-    if os.path.exists(os.path.join(work, "case.sh")):
-        pairs.append((os.path.join(work, "case.sh"), "/case.sh"))
     initrd = os.path.join(work, "initrd.cpio")
     cpio.write_file(initrd, cpio.map_entries(pairs))  # host modes and mtimes kept
     words = ["/busybox"] + argv
@@ -264,24 +330,38 @@ def run_guest(kernel, work, argv, log, timeout):
 
 
 def run_host(work, argv, host_w):
-    """The same busybox command on the host, stdout and stderr together (as
-    the guest's console has them), paths mapped back to the guest's."""
+    """The same busybox commands on the host, stdout and stderr together (as
+    the guest's console has them), paths mapped back to the guest's. A ";"
+    word separates commands, run as the kernel runs them: one after the
+    other while each exits with 0; the status is the last one's."""
     tree = os.path.join(work, "t")
-    subst = {GUEST_TREE: tree, "/data": os.path.join(work, "data"), GUEST_WORK: host_w,
-             "/case.sh": os.path.join(work, "case.sh")}
+    subst = {GUEST_TREE: tree, "/data": os.path.join(work, "data"), GUEST_WORK: host_w}
 
     def to_host(a):
         for g, h in subst.items():
-            if a == g or a.startswith(g + "/") or a.startswith("if=" + g + "/"):
-                return a.replace(g, h, 1)
+            for pre in ("", "if=", "of="):
+                if a == pre + g or a.startswith(pre + g + "/"):
+                    return a.replace(g, h, 1)
         return a
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TZ": "UTC", "LC_ALL": "C", "HOME": "/"}
-    r = subprocess.run([BUSYBOX] + [to_host(a) for a in argv], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd="/")
-    out = r.stdout
+    commands = [[]]
+    for a in argv:
+        if a == ";":
+            commands.append([])
+        elif commands[-1] or len(commands) == 1 or a != "/busybox":
+            commands[-1].append(a)
+    out = b""
+    status = 0
+    for c in commands:
+        r = subprocess.run([BUSYBOX] + [to_host(a) for a in c], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd="/")
+        out += r.stdout
+        status = r.returncode
+        if status != 0:
+            break
     for g, h in sorted(subst.items(), key=lambda kv: -len(kv[1])):
         out = out.replace(h.encode(), g.encode())
-    return r.returncode, out
+    return status, out
 
 
 def unimplemented(kernel, work, argv, timeout):
@@ -396,11 +476,9 @@ def main():
         make_tree(os.path.join(work, "t"))
         make_data(os.path.join(work, "data"), os.path.join(work, "t"))
         make_etc(os.path.join(work, "etc"))
-        if a.case in SCRIPT_CASES:
-            with open(os.path.join(work, "case.sh"), "w") as f:
-                f.write(PRELUDE + SCRIPT_CASES[a.case].lstrip("\n"))
-            argv = ["sh", "/case.sh", GUEST_TREE, GUEST_WORK]
-            opts = {}
+        if a.case in SEQ_CASES:
+            make, opts = SEQ_CASES[a.case]
+            argv = sequence_argv(make(os.path.join(work, "t")))
         else:
             argv, opts = TREE_CASES[a.case]
         try:
