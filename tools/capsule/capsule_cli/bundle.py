@@ -282,6 +282,11 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
         else:
             path = find_program(program)
             plan.argv = [b.add_program(path)] + list(args)
+            # `PROG ARGS ; PROG2 ARGS2`: each later command's program is
+            # packed and named like the first (docs/cmdline.md).
+            for i in range(1, len(plan.argv) - 1):
+                if plan.argv[i] == ";":
+                    plan.argv[i + 1] = b.add_program(find_program(plan.argv[i + 1]))
         plan.label = plan.label or program
     for spec in adds:
         host, guest = parse_add(spec)
