@@ -1,7 +1,8 @@
 /* execve and execveat, as one chain of process images (no fork needed):
  *
  *   start   error cases (ENOENT, EACCES, ENOEXEC, E2BIG, EFAULT, ELOOP,
- *           ENOTDIR, EINVAL) with three more threads running, which must
+ *           ENOTDIR, EINVAL) with four more threads (spinning, sleeping,
+ *           blocked in a pipe read and in a condition variable), which must
  *           survive each failed call; then descriptors (one close-on-exec),
  *           signal actions (one caught, one ignored), a blocked signal, an
  *           alternate stack, a POSIX timer and an itimer are set up, and a
@@ -85,7 +86,10 @@ static void write_file(const char* path, const char* data, size_t n, mode_t mode
 /* --- start: error cases with threads running, then the real exec --- */
 
 static volatile int g_spin_count;
-static volatile int g_tids[3];
+static volatile int g_tids[5];
+static int g_pipe[2];
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 
 static void* spinner(void* arg) {
   (void)arg;
@@ -100,8 +104,24 @@ static void* sleeper(void* arg) {
   return NULL;
 }
 
+/* Blocked in read() on an empty pipe, and in a condition variable (futex). */
+static void* reader(void* arg) {
+  (void)arg;
+  g_tids[3] = gettid();
+  char c;
+  for (;;) read(g_pipe[0], &c, 1);
+  return NULL;
+}
+static void* waiter(void* arg) {
+  (void)arg;
+  g_tids[4] = gettid();
+  pthread_mutex_lock(&g_mu);
+  for (;;) pthread_cond_wait(&g_cv, &g_mu);
+  return NULL;
+}
+
 static char g_fdarg[2][16];
-static char g_tidarg[3][16];
+static char g_tidarg[5][16];
 static char g_timerarg[32];
 static char g_pidarg[16];
 
@@ -111,8 +131,11 @@ static void* execer(void* arg) {
   snprintf(g_tidarg[0], 16, "%d", g_tids[0]);
   snprintf(g_tidarg[1], 16, "%d", g_tids[1]);
   snprintf(g_tidarg[2], 16, "%d", g_tids[2]);
+  snprintf(g_tidarg[3], 16, "%d", g_tids[3]);
+  snprintf(g_tidarg[4], 16, "%d", g_tids[4]);
   char* argv[] = {"after-argv0", "after", g_self, g_dir, g_fdarg[0], g_fdarg[1],
-                  g_tidarg[0], g_tidarg[1], g_tidarg[2], g_timerarg, g_pidarg, "", "a b  c", NULL};
+                  g_tidarg[0], g_tidarg[1], g_tidarg[2], g_timerarg, g_pidarg, "", "a b  c",
+                  g_tidarg[3], g_tidarg[4], NULL};
   char* envp[] = {"E1=one", "E2=with space", "EMPTY=", "NOEQUALS", NULL};
   sys_execve(g_self, argv, envp);
   CHECK(0, "execve from a thread returned");
@@ -120,10 +143,14 @@ static void* execer(void* arg) {
 }
 
 static void stage_start(void) {
-  pthread_t t1, t2;
+  pthread_t t1, t2, t4, t5;
+  CHECK(pipe(g_pipe) == 0, "pipe");
   CHECK(pthread_create(&t1, NULL, spinner, NULL) == 0, "spinner");
   CHECK(pthread_create(&t2, NULL, sleeper, NULL) == 0, "sleeper");
-  while (!g_tids[0] || !g_tids[1]) usleep(1000);
+  CHECK(pthread_create(&t4, NULL, reader, NULL) == 0, "reader");
+  CHECK(pthread_create(&t5, NULL, waiter, NULL) == 0, "waiter");
+  while (!g_tids[0] || !g_tids[1] || !g_tids[3] || !g_tids[4]) usleep(1000);
+  usleep(10000); /* the reader and the waiter are asleep by now */
 
   char path[PATH_MAX + 64];
   char* argv[] = {"x", NULL};
@@ -198,6 +225,8 @@ static void stage_start(void) {
   CHECK(g_spin_count != before, "the spinning thread stopped after failed execve calls");
   CHECK(syscall(SYS_tgkill, getpid(), g_tids[0], 0) == 0, "spinner gone");
   CHECK(syscall(SYS_tgkill, getpid(), g_tids[1], 0) == 0, "sleeper gone");
+  CHECK(syscall(SYS_tgkill, getpid(), g_tids[3], 0) == 0, "reader gone");
+  CHECK(syscall(SYS_tgkill, getpid(), g_tids[4], 0) == 0, "waiter gone");
 
   /* What execve must keep or reset. */
   int keep = open("/dev/null", O_RDONLY);
@@ -243,9 +272,10 @@ static void stage_start(void) {
 
 static void stage_after(int argc, char** argv, char** envp) {
   const char* want_argv[] = {"after-argv0", "after", g_self, g_dir, argv[4], argv[5],
-                             argv[6], argv[7], argv[8], argv[9], argv[10], "", "a b  c"};
-  CHECK(argc == 13, "argc %d", argc);
-  for (int i = 0; i < 13 && i < argc; ++i)
+                             argv[6], argv[7], argv[8], argv[9], argv[10], "", "a b  c",
+                             argv[13], argv[14]};
+  CHECK(argc == 15, "argc %d", argc);
+  for (int i = 0; i < 15 && i < argc; ++i)
     CHECK(strcmp(argv[i], want_argv[i]) == 0, "argv[%d] = '%s', want '%s'", i, argv[i], want_argv[i]);
   const char* want_env[] = {"E1=one", "E2=with space", "EMPTY=", "NOEQUALS"};
   int envc = 0;
@@ -287,8 +317,9 @@ static void stage_after(int argc, char** argv, char** envp) {
   /* The only thread, with the leader's tid; the old threads are gone. */
   CHECK(getpid() == atoi(argv[10]), "pid %d, was %s", getpid(), argv[10]);
   CHECK(syscall(SYS_gettid) == getpid(), "tid %ld, pid %d", syscall(SYS_gettid), getpid());
-  for (int i = 6; i <= 8; ++i) {
-    int tid = atoi(argv[i]);
+  int tid_args[] = {6, 7, 8, 13, 14};
+  for (int k = 0; k < 5; ++k) {
+    int tid = atoi(argv[tid_args[k]]);
     if (tid != getpid()) EXPECT_ERR(ESRCH, syscall(SYS_tgkill, getpid(), tid, 0));
   }
 
@@ -386,7 +417,7 @@ int main(int argc, char** argv, char** envp) {
     snprintf(g_self, sizeof g_self, "%s", argv[2]);
     snprintf(g_dir, sizeof g_dir, "%s", argv[3]);
   }
-  if (strcmp(stage, "after") == 0 && argc == 13) stage_after(argc, argv, envp);
+  if (strcmp(stage, "after") == 0 && argc == 15) stage_after(argc, argv, envp);
   else if (strcmp(stage, "fdexec") == 0) stage_fdexec(argc, argv, envp);
   else printf("FAIL %s:%d: unknown stage '%s' (argc %d)\n", __FILE__, __LINE__, stage, argc);
   return 1;
