@@ -366,7 +366,10 @@ Result<void> prepare(const ExecArgs& a, ExecImage& img) {
   }
   const uint64_t pie_rnd = random_pages_offset(28);
   img.bias = TRY(elf::choose_load_bias(*img.prog.plan, elf::DEFAULT_PIE_BASE + pie_rnd));
-  TRY(gather_strings(img, a.name.empty() ? a.path : a.name, filename, pre, npre, a.argv + skip, a.argc - skip, a.envp, a.envc));
+  // /proc/self/exe: the file run (a script's interpreter). Linux gives the
+  // file's absolute path; we have the path it was found by (for a
+  // descriptor, its /dev/fd/N name).
+  TRY(gather_strings(img, a.name.empty() ? a.path : a.name, filename.empty() ? name : filename, pre, npre, a.argv + skip, a.argc - skip, a.envp, a.envc));
   // E2BIG now, while the caller can still be told: lay the stack out once
   // in a scratch buffer (the real one differs only in addresses).
   auto* buf = static_cast<uint8_t*>(kmalloc(ARG_AREA));

@@ -327,6 +327,9 @@ static void stage_after(int argc, char** argv, char** envp) {
   const char* execfn = (const char*)getauxval(AT_EXECFN);
   CHECK(execfn && strcmp(execfn, g_self) == 0, "AT_EXECFN '%s'", execfn ? execfn : "(none)");
   CHECK(getauxval(AT_SECURE) == 0, "AT_SECURE");
+  char exe[PATH_MAX + 1] = {0}, real[PATH_MAX];
+  CHECK(readlink("/proc/self/exe", exe, PATH_MAX) > 0 && realpath(g_self, real) && !strcmp(exe, real),
+        "/proc/self/exe '%s'", exe);
   char comm[17] = {0};
   prctl(PR_GET_NAME, comm);
   const char* base = strrchr(g_self, '/') ? strrchr(g_self, '/') + 1 : g_self;
@@ -361,6 +364,10 @@ static void stage_script(int argc, char** argv) {
   const char* execfn = (const char*)getauxval(AT_EXECFN);
   CHECK(execfn && strcmp(execfn, path) == 0, "AT_EXECFN '%s'", execfn ? execfn : "(none)");
   CHECK(getenv("SCRIPT") && strcmp(getenv("SCRIPT"), "1") == 0, "SCRIPT env");
+  /* /proc/self/exe is the interpreter. */
+  char exe[PATH_MAX + 1] = {0}, real[PATH_MAX];
+  CHECK(readlink("/proc/self/exe", exe, PATH_MAX) > 0 && realpath(g_self, real) && !strcmp(exe, real),
+        "/proc/self/exe '%s'", exe);
   printf("stage script: %d failures\n", g_failures);
   fflush(stdout);
 
