@@ -68,3 +68,13 @@ if(CAPSULE_GUEST_GCC)
     endforeach()
   endif()
 endif()
+
+# `capsule run PROG ARGS \; PROG2 ARGS2`: the CLI passes a lone ";" through
+# and packs each command's program; '\;' is a literal ";" argument.
+if(EXISTS /bin/busybox)
+  add_test(NAME guest.exec.cli_sequence
+    COMMAND ${CMAKE_SOURCE_DIR}/capsule run busybox echo first ${S} busybox echo "\\${S}" ${S} busybox echo last)
+  set_tests_properties(guest.exec.cli_sequence PROPERTIES TIMEOUT 300 LABELS "cli;guest"
+    PASS_REGULAR_EXPRESSION "first\n[^a-z\n]\nlast\n"  # the middle line is ";"
+    ENVIRONMENT "CAPSULE_CACHE=${CMAKE_BINARY_DIR}/cli-cache;CAPSULE_BUILD_DIR=${CMAKE_BINARY_DIR}")
+endif()
