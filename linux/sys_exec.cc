@@ -28,9 +28,9 @@
 namespace capsule::linux_abi {
 namespace {
 
-// All the argv and envp strings together (Linux: RLIMIT_STACK / 4 = 2 MiB;
-// the loader's stack area bounds it here). Over it: E2BIG.
-constexpr size_t ARG_BYTES = 512 * 1024;
+// All the argv and envp strings together (Linux: RLIMIT_STACK / 4 = 2 MiB
+// for strings and pointers; the loader checks the whole). Over it: E2BIG.
+constexpr size_t ARG_BYTES = 2 * 1024 * 1024;
 constexpr size_t MAX_STRINGS = ARG_BYTES / 8;  // each takes a pointer on the stack at least
 
 // argv and envp copied from the application.

@@ -33,9 +33,9 @@ bool g_started;
 constexpr uintptr_t STACK_TOP = mm::USER_END;          // 0x7ffffffff000
 constexpr size_t STACK_INITIAL = 128 * 1024;           // mapped at exec; grows on demand
 constexpr size_t STACK_LIMIT = 8ull << 20;             // RLIMIT_STACK default
-// argv + envp + auxv must fit here (Linux allows RLIMIT_STACK / 4 = 2 MiB;
-// a smaller bound keeps the kernel buffer modest). More is E2BIG.
-constexpr size_t ARG_AREA = 512 * 1024;
+// argv + envp (strings and pointers) + auxv must fit here: Linux's limit
+// is RLIMIT_STACK / 4 = 2 MiB for the strings and pointers. More is E2BIG.
+constexpr size_t ARG_AREA = 2 * 1024 * 1024;
 constexpr int MAX_SCRIPT_DEPTH = 5;                    // Linux: nested "#!" interpreters
 constexpr size_t SCRIPT_HEAD = 256;                    // Linux's BINPRM_BUF_SIZE
 

@@ -136,7 +136,17 @@ static void* execer(void* arg) {
   char* argv[] = {"after-argv0", "after", g_self, g_dir, g_fdarg[0], g_fdarg[1],
                   g_tidarg[0], g_tidarg[1], g_tidarg[2], g_timerarg, g_pidarg, "", "a b  c",
                   g_tidarg[3], g_tidarg[4], NULL};
-  char* envp[] = {"E1=one", "E2=with space", "EMPTY=", "NOEQUALS", NULL};
+  /* And 1.2 MB of environment in 12 strings of 100 000 bytes: more than
+   * one string may hold, well within Linux's total (RLIMIT_STACK / 4). */
+  char* envp[4 + 12 + 1] = {"E1=one", "E2=with space", "EMPTY=", "NOEQUALS"};
+  for (int i = 0; i < 12; ++i) {
+    envp[4 + i] = malloc(100001);
+    memset(envp[4 + i], 'a' + i, 100000);
+    envp[4 + i][0] = 'A' + i;
+    envp[4 + i][1] = '=';
+    envp[4 + i][100000] = 0;
+  }
+  envp[16] = NULL;
   sys_execve(g_self, argv, envp);
   CHECK(0, "execve from a thread returned");
   exit(1);
@@ -280,9 +290,15 @@ static void stage_after(int argc, char** argv, char** envp) {
   const char* want_env[] = {"E1=one", "E2=with space", "EMPTY=", "NOEQUALS"};
   int envc = 0;
   while (envp[envc]) ++envc;
-  CHECK(envc == 4, "envc %d", envc);
+  CHECK(envc == 16, "envc %d", envc);
   for (int i = 0; i < 4 && i < envc; ++i)
     CHECK(strcmp(envp[i], want_env[i]) == 0, "envp[%d] = '%s'", i, envp[i]);
+  for (int i = 4; i < 16 && i < envc; ++i) {
+    size_t len = strlen(envp[i]), same = 2;
+    while (same < len && envp[i][same] == 'a' + i - 4) ++same;
+    CHECK(len == 100000 && envp[i][0] == 'A' + i - 4 && envp[i][1] == '=' && same == len,
+          "envp[%d]: %zu bytes, %zu as sent", i, len, same);
+  }
   CHECK(strcmp(getenv("E2") ? getenv("E2") : "", "with space") == 0, "getenv E2");
 
   /* Descriptors: the close-on-exec one is gone, the other kept. */
