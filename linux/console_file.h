@@ -9,7 +9,7 @@ namespace capsule::linux_abi {
 
 class StreamVnode;
 
-// Boot: the /dev nodes and descriptors 0 (read), 1 and 2 (write).
+// Boot: descriptors 0 (read), 1 and 2 (write). The /dev nodes are devfs's.
 Result<void> console_files_init(vfs::Vfs& vfs, const vfs::PathContext& pc, vfs::FdTable& fds);
 
 // The object a device node opens, or nullptr for devices linux/ does not

@@ -100,6 +100,10 @@ class StreamVnode : public vfs::Vnode {
   virtual int64_t seek() { return -kESPIPE; }
   // A write that fails with BrokenPipe raises SIGPIPE (pipes, sockets).
   virtual bool sigpipe() const { return false; }
+  // What /proc/<pid>/fd/N shows for an object Linux keeps in its
+  // anonymous inode file system: "anon_inode:[<this>]" ("eventfd",
+  // "eventpoll", "timerfd"...). Pipes and devices are named otherwise.
+  virtual const char* anon_name() const { return "unknown"; }
 
   Result<vfs::Attr> getattr() override;
   Result<void> setattr(const vfs::SetAttr&) override { return {}; }

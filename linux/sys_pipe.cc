@@ -29,6 +29,17 @@ class PipeVnode final : public StreamVnode {
   }
   Pollable* pollable() override { return end_; }
   bool sigpipe() const override { return true; }
+  // An open through /proc/self/fd/N: a new end of the same pipe, reading
+  // and/or writing as asked (Linux opens the pipe as a FIFO).
+  Result<VnodeRef> open_as(uint32_t how) override {
+    PipeEnd* e = TRY(PipeEnd::open(end_->pipe(), how & vfs::OpenHow::READ, how & vfs::OpenHow::WRITE));
+    auto* v = new (std::nothrow) PipeVnode(e);
+    if (!v) {
+      delete e;
+      return Error::NoMemory;
+    }
+    return VnodeRef::adopt(v);
+  }
   int64_t ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override {
     if (cmd != FIONREAD) return -kENOTTY;
     int n = int(end_->bytes_available());

@@ -98,6 +98,8 @@ Result<void> process_exec(const ExecArgs& a) {
   AddressSpace* as = TRY(AddressSpace::create());
   as->activate();
   TRY(map_segments(as, *plan, f, bias));
+  g_process.image_start = plan->segment_count ? plan->segments[0].map_start + bias : 0;
+  g_process.image_end = plan->segment_count ? plan->segments[plan->segment_count - 1].map_end + bias : 0;
   as->set_brk_base(plan->hi + bias);
 
   // Stack: a grows-down VMA at the top of the lower half.
@@ -150,6 +152,10 @@ Result<void> process_exec(const ExecArgs& a) {
   TRY(copy_to_user(reinterpret_cast<void*>(layout->sp), buf + ARG_AREA - used, used));
   kfree(buf);
   p.auxv_addr = layout->auxv;
+  p.arg_start = p.arg_end = layout->strings_start;
+  for (size_t i = 0; i < a.argc; ++i) p.arg_end += a.argv[i].size() + 1;
+  p.env_start = p.env_end = p.arg_end;
+  for (size_t i = 0; i < a.envc; ++i) p.env_end += a.envp[i].size() + 1;
   p.auxv_bytes = layout->auxv_count * 16;
   g_start = {plan->entry + bias, layout->sp};
   delete plan;

@@ -115,6 +115,13 @@ Result<size_t> OpenFile::readdir(DirSink& sink) {
 
 FdTable::FdTable(unsigned limit) : limit_(limit) {}
 
+int FdTable::next_open(int from) {
+  FsGuard g(lock_);
+  for (unsigned i = from < 0 ? 0u : unsigned(from); i < capacity_; ++i)
+    if (slots_[i].file) return int(i);
+  return -1;
+}
+
 FdTable::~FdTable() {
   for (unsigned i = 0; i < capacity_; ++i)
     if (slots_[i].file) slots_[i].file->release();

@@ -169,7 +169,7 @@ Result<VnodeRef> Vfs::dotdot(const PathContext& ctx, VnodeRef cur) {
 Result<VnodeRef> Vfs::lookup(Vnode& dir, StringView name) {
   if (!dir.is_dir()) return Error::NotDir;
   if (name.size() > MAX_NAME) return Error::NameTooLong;
-  if (!dcache_) return dir.lookup(name);
+  if (!dcache_ || !dir.fs()->cache_names()) return dir.lookup(name);
   VnodeRef child;
   switch (dcache_->lookup(dir, name, &child)) {
     case DentryCache::Hit::Positive: return child;
@@ -254,6 +254,12 @@ Result<VnodeRef> Vfs::walk(const PathContext& ctx, StringView path, unsigned fla
     // or when a slash follows it ("link/" means the directory it names).
     if (child->is_symlink() && (!last || slash || (flags & WALK_FOLLOW))) {
       if (++links > MAX_SYMLINKS) return Error::Loop;
+      // A magic link names its vnode directly.
+      if (Result<VnodeRef> to = child->follow_link(); to.ok() || to.error() != Error::NotSupported) {
+        cur = cross_down(TRY(static_cast<Result<VnodeRef>&&>(to)));
+        if (last) break;
+        continue;
+      }
       char* dst = TRY(bufs.half_not_holding(rest));
       size_t tlen = TRY(child->readlink(dst, MAX_PATH));
       if (tlen == 0) return Error::NotFound;
@@ -306,6 +312,11 @@ Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const
       if (!v->is_symlink()) return v;
       if (how.flags & OpenHow::NOFOLLOW) return Error::Loop;
       if (++links > MAX_SYMLINKS) return Error::Loop;
+      if (Result<VnodeRef> to = v->follow_link(); to.ok() || to.error() != Error::NotSupported) {
+        VnodeRef t = cross_down(TRY(static_cast<Result<VnodeRef>&&>(to)));
+        if (t->is_dir()) return Error::IsDir;
+        return t;
+      }
       if (!target) {
         target = new (std::nothrow) char[MAX_PATH];
         if (!target) return Error::NoMemory;
@@ -347,6 +358,11 @@ Result<FileRef> Vfs::open(const PathContext& ctx, StringView path, const OpenHow
   if (v->is_dir() && (write || trunc)) return Error::IsDir;
   if (trunc && v->is_regular()) TRY(v->truncate(0));
   uint32_t f = how.flags & (OpenHow::READ | OpenHow::WRITE | OpenHow::APPEND | OpenHow::NONBLOCK);
+  if (v->type() == VType::Char) {
+    Attr a = TRY(v->getattr());
+    if (CharDeviceOpen dev = char_device(a.rdev)) v = TRY(dev(a.rdev, how.flags));
+  }
+  v = TRY(v->open_as(how.flags));
   return OpenFile::create(v, f);
 }
 

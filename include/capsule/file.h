@@ -122,6 +122,8 @@ class FdTable {
   // refuses new descriptors at or above it.
   void set_limit(unsigned limit);
   unsigned count();  // open descriptors
+  // The lowest open descriptor >= from, or -1 (procfs lists /proc/self/fd).
+  int next_open(int from);
 
  private:
   // Closes the open descriptors in first..last (only the close-on-exec ones

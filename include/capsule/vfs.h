@@ -219,6 +219,17 @@ class Vnode : public mm::VmBacking {
   // --- symlinks ---
   // Copies up to cap bytes of the target (no NUL); returns its length.
   virtual Result<size_t> readlink(char* buf, size_t cap);
+  // A "magic" link (procfs's /proc/self/fd/N, exe, cwd): the vnode a walk
+  // that follows the link continues from, instead of walking the text
+  // readlink gives (which may not be a path: "pipe:[12]"). NotSupported,
+  // the default, for ordinary symlinks.
+  virtual Result<VnodeRef> follow_link();
+
+  // --- open ---
+  // The vnode an open of this one hands to the new open file description
+  // (how: OpenHow flags): itself by default; a per-open object for files
+  // whose contents are made at open (procfs). May refuse (Permission).
+  virtual Result<VnodeRef> open_as(uint32_t how);
 
   // --- regular files ---
   virtual Result<size_t> read(uint64_t offset, IoBuffer& buf);
@@ -238,6 +249,7 @@ class Vnode : public mm::VmBacking {
   // `offset` (page aligned), materialized if needed and kept by the file;
   // Range past the end. Shared mappings map it; private ones copy it.
   Result<uint64_t> page(uint64_t offset) override;
+  bool is_file() const override { return true; }
 
  protected:
   virtual ~Vnode();
@@ -272,6 +284,10 @@ class FileSystem {
 
   virtual const char* name() const = 0;  // "ramfs"
   virtual VnodeRef root() = 0;
+  // False for file systems whose names change behind the Vfs's back
+  // (procfs: /proc/self/fd/N comes and goes with the descriptor): the
+  // dentry cache then keeps nothing for their directories.
+  virtual bool cache_names() const { return true; }
   // The last mount of it went away: drop the references the FS holds on
   // its own tree (open files keep what they hold).
   virtual void shutdown() {}
@@ -404,6 +420,14 @@ class Vfs {
   Mount* mounts_ = nullptr;  // singly linked through Mount::next
   DentryCache* dcache_;
 };
+
+// Character devices (Linux's chrdev table): open() of a character device
+// node of any file system with device number `rdev` ((major << 32) | minor)
+// opens the vnode `open` returns instead. NoMemory when the table (32
+// entries) is full. Registered at boot; the table is never shrunk.
+using CharDeviceOpen = Result<VnodeRef> (*)(uint64_t rdev, uint32_t how);
+Result<void> register_char_device(uint64_t rdev, CharDeviceOpen open);
+CharDeviceOpen char_device(uint64_t rdev);
 
 // The kernel's namespace (nullptr until boot mounts the root).
 Vfs* kernel_vfs();

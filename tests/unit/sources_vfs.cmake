@@ -3,6 +3,7 @@
 list(APPEND HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/fs/vfs/platform.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/vnode.cc
+  ${CMAKE_SOURCE_DIR}/fs/vfs/chrdev.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/dcache.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/vfs.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/file.cc
