@@ -237,16 +237,21 @@ Result<void> show_maps(uint64_t, Text& out) {
     l.write = v.prot & mm::VM_WRITE;
     l.exec = v.prot & mm::VM_EXEC;
     l.shared = v.flags & mm::VM_SHARED;
-    l.offset = v.offset;
+    l.offset = v.backing ? v.offset : 0;  // Linux prints 0 for anonymous memory
     backing[n] = v.backing;
     if (v.backing) v.backing->retain();
-    if (v.start >= p->image_start && v.end <= p->image_end) {
+    if (v.start >= p->image_start && v.start < p->image_end) {
+      // The program's segments (copied in at exec, so anonymous here).
       l.name = StringView(p->exe);
       l.offset = v.start - p->image_start;
     } else if (v.start == vvar && p->vdso_base) {
       l.name = "[vvar]";
+      l.shared = false;
+      l.offset = 0;
     } else if (v.start >= p->vdso_base && v.end <= vdso_end && p->vdso_base) {
       l.name = "[vdso]";
+      l.shared = false;
+      l.offset = 0;
     } else if (!v.backing && v.start >= brk_start && v.start < brk_end && brk_end > brk_start) {
       l.name = "[heap]";
     } else if (v.flags & mm::VM_GROWSDOWN) {
