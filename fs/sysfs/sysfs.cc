@@ -93,6 +93,11 @@ const Entry DEVICES[] = {
 const Entry THP[] = {
     {.name = "enabled", .mode = RW, .show = thp_enabled, .deny_write_open = true},
     {.name = "defrag", .mode = RW, .show = thp_defrag, .deny_write_open = true},
+    // Go's runtime reads it at start-up.
+    {.name = "hpage_pmd_size", .mode = RO, .show = [](uint64_t, Text& o) -> Result<void> {
+       o.str("2097152\n");
+       return {};
+     }, .deny_write_open = true},
 };
 const Entry MM[] = {
     {.name = "transparent_hugepage", .mode = DIR, .children = THP, .nchildren = procfs::count_of(THP)},
