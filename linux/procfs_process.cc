@@ -12,6 +12,7 @@
 #include "capsule/uaccess.h"
 #include "capsule/vdso.h"
 #include "core/mm/vma.h"
+#include "core/sched/thread.h"
 #include "fs/procfs/maps_format.h"
 #include "fs/sysfs/cpulist.h"
 #include "linux/file_common.h"
@@ -194,8 +195,24 @@ Result<void> show_status(uint64_t tid, Text& out) {
   out.f("VmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t{:>8} kB\nVmLib:\t{:>8} kB\nVmPTE:\t{:>8} kB\nVmSwap:\t{:>8} kB\n",
         m.data / kb, m.stack / kb, m.exe / kb, 0, 4, 0);
   out.f("HugetlbPages:\t{:>8} kB\nCoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t{}\n", 0, thread_count());
+  uint64_t shared = 0, ignored = 0, caught = 0;
+  signal_process_masks(&shared, &ignored, &caught);
+  struct ThreadMasks {
+    uint64_t blocked = 0, pending = 0;
+  } tm;
+  // The thread's own mask and pending set (a snapshot: read without the
+  // signal lock, which must not nest inside the thread table's).
+  (void)with_thread(tid && tid != uint64_t(pid()) ? int(tid) : pid(),
+                    [](Thread* t, void* ctx) {
+                      auto* m = static_cast<ThreadMasks*>(ctx);
+                      if (auto* lt = static_cast<LinuxThread*>(t->linux_state)) {
+                        m->blocked = __atomic_load_n(&lt->sigmask, __ATOMIC_RELAXED);
+                        m->pending = __atomic_load_n(&lt->pending, __ATOMIC_RELAXED);
+                      }
+                    },
+                    &tm);
   out.f("SigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n",
-        rlimit_cur(L_RLIMIT_SIGPENDING), 0, 0, 0, 0, 0);
+        rlimit_cur(L_RLIMIT_SIGPENDING), tm.pending, shared, tm.blocked, ignored, caught);
   bool root = euid == 0;
   uint64_t caps = root ? 0x1ffffffffffull : 0;
   out.f("CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n", 0, caps, caps,

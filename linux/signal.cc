@@ -884,6 +884,17 @@ void signal_thread_exit(Thread* t) {
   }
 }
 
+void signal_process_masks(uint64_t* shared_pending, uint64_t* ignored, uint64_t* caught) {
+  SpinGuard g(g_sig_lock);
+  *shared_pending = g_proc_pending;
+  *ignored = *caught = 0;
+  for (int sig = 1; sig <= kNSIG; ++sig) {
+    uint64_t h = g_actions[sig - 1].handler;
+    if (h == SIG_IGN) *ignored |= sigbit(sig);
+    else if (h != SIG_DFL) *caught |= sigbit(sig);
+  }
+}
+
 uint64_t signal_process_cpu_ns() {
   SpinGuard g(g_sig_lock);
   uint64_t sum = 0;

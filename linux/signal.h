@@ -101,6 +101,10 @@ bool signal_process_pending(int sig);
 void signal_thread_start(Thread* t);
 void signal_thread_exit(Thread* t);
 
+// /proc/<pid>/status: the process-directed pending signals, and the
+// signals whose action is "ignore" and those with a handler.
+void signal_process_masks(uint64_t* shared_pending, uint64_t* ignored, uint64_t* caught);
+
 // Sum of the CPU time of the process's threads (ITIMER_VIRTUAL/PROF,
 // CLOCK_PROCESS_CPUTIME_ID timers).
 uint64_t signal_process_cpu_ns();

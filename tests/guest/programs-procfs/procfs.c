@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -171,6 +172,8 @@ static void* sleeper(void* arg) {
   return arg;
 }
 
+static void on_signal(int sig) { (void)sig; }
+
 static int threads_field(void) {
   char* s = slurp("/proc/self/status", NULL);
   if (!s) return -1;
@@ -200,6 +203,28 @@ static void test_status_threads(void) {
   if (vmsize && vmrss) CHECK(atol(vmsize) >= atol(vmrss), "VmSize >= VmRSS");
   if (state) CHECK(strstr(state, "R (running)") != NULL, "State %.20s", state);
   free(s);
+  /* The signal masks: a blocked, an ignored and a caught signal. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  signal(SIGUSR2, SIG_IGN);
+  signal(SIGHUP, on_signal);
+  s = slurp("/proc/self/status", NULL);
+  unsigned long long blk = 0, ign = 0, cgt = 0;
+  CHECK(s && field(s, "SigBlk:") && field(s, "SigIgn:") && field(s, "SigCgt:"), "masks");
+  if (s && field(s, "SigBlk:") && field(s, "SigIgn:") && field(s, "SigCgt:")) {
+    blk = strtoull(field(s, "SigBlk:"), NULL, 16);
+    ign = strtoull(field(s, "SigIgn:"), NULL, 16);
+    cgt = strtoull(field(s, "SigCgt:"), NULL, 16);
+  }
+  CHECK(blk & (1ull << (SIGUSR1 - 1)), "SigBlk %llx", blk);
+  CHECK(ign & (1ull << (SIGUSR2 - 1)), "SigIgn %llx", ign);
+  CHECK((cgt & (1ull << (SIGHUP - 1))) && !(cgt & (1ull << (SIGUSR2 - 1))), "SigCgt %llx", cgt);
+  free(s);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  signal(SIGUSR2, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
 
   CHECK(threads_field() == 1, "one thread: %d", threads_field());
   pthread_t t[3];
