@@ -65,12 +65,24 @@ MemFigures mem_figures() {
 
 int64_t g_oom_score_adj;
 
-void comm_of(char* out) {
+// The name of thread `tid` (0 or the pid: the process's, comm): its
+// PR_SET_NAME name if it has one, else the process's.
+void comm_of(uint64_t tid, char* out) {
   Process* p = current_process();
   size_t i = 0;
   if (p)
     for (; i < 15 && p->comm[i]; ++i) out[i] = p->comm[i];
   out[i] = 0;
+  if (!p || tid == 0 || tid == uint64_t(p->pid) || tid > uint64_t(INT32_MAX)) return;
+  char name[16] = {};
+  (void)with_thread(int(tid),
+                    [](Thread* t, void* ctx) {
+                      if (auto* lt = static_cast<LinuxThread*>(t->linux_state))
+                        __builtin_memcpy(ctx, lt->name, sizeof(lt->name));
+                    },
+                    name);
+  name[15] = 0;
+  if (name[0]) __builtin_memcpy(out, name, 16);
 }
 
 uint32_t thread_count() {
@@ -134,21 +146,31 @@ Result<void> show_auxv(uint64_t, Text& out) {
   return copy_user_range(p->auxv_addr, p->auxv_addr + p->auxv_bytes, out);
 }
 
-Result<void> show_comm(uint64_t, Text& out) {
+Result<void> show_comm(uint64_t tid, Text& out) {
   char c[16];
-  comm_of(c);
+  comm_of(tid, c);
   out.f("{}\n", c);
   return {};
 }
 
 // Writing comm sets the name: the bytes as written (a newline included, as
 // Linux keeps it), at most 15.
-Result<void> store_comm(uint64_t, StringView data) {
+Result<void> store_comm(uint64_t tid, StringView data) {
   Process* p = current_process();
   if (!p) return Error::NotFound;
   size_t n = data.size();
   if (n > 15) n = 15;
-  for (size_t i = 0; i < 16; ++i) p->comm[i] = i < n ? data[i] : 0;
+  char name[16] = {};
+  __builtin_memcpy(name, data.data(), n);
+  if (tid == 0 || tid == uint64_t(p->pid)) __builtin_memcpy(p->comm, name, 16);
+  if (tid > uint64_t(INT32_MAX)) return Error::NotFound;
+  // The thread's own name too (what PR_GET_NAME and its task/N/comm show).
+  (void)with_thread(tid ? int(tid) : p->pid,
+                    [](Thread* t, void* ctx) {
+                      if (auto* lt = static_cast<LinuxThread*>(t->linux_state))
+                        __builtin_memcpy(lt->name, ctx, sizeof(lt->name));
+                    },
+                    name);
   return {};
 }
 
@@ -156,7 +178,7 @@ Result<void> store_comm(uint64_t, StringView data) {
 Result<void> show_stat(uint64_t tid, Text& out) {
   Process* p = current_process();
   char c[16];
-  comm_of(c);
+  comm_of(tid, c);
   MemFigures m = mem_figures();
   uint64_t utime = signal_process_cpu_ns() / TICK_NS;
   uint64_t start = p ? p->start_ns / TICK_NS : 0;
@@ -180,7 +202,7 @@ Result<void> show_statm(uint64_t, Text& out) {
 
 Result<void> show_status(uint64_t tid, Text& out) {
   char c[16];
-  comm_of(c);
+  comm_of(tid, c);
   MemFigures m = mem_figures();
   uint32_t euid = current_euid(), fsuid = current_fsuid(), fsgid = current_fsgid();
   out.f("Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t0\nTracerPid:\t0\n", c,

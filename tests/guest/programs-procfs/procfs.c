@@ -230,6 +230,9 @@ static void test_status_threads(void) {
   pthread_t t[3];
   for (int i = 0; i < 3; ++i) CHECK(pthread_create(&t[i], NULL, sleeper, NULL) == 0, "pthread_create");
   CHECK(threads_field() == 4, "four threads: %d", threads_field());
+  /* A thread's name is its task's comm. */
+  CHECK(pthread_setname_np(t[1], "worker-one") == 0, "setname");
+  pid_t first_tid = 0;
   /* Each thread has /proc/self/task/<tid>. */
   DIR* d = opendir("/proc/self/task");
   int n = 0, has_self = 0;
@@ -238,7 +241,13 @@ static void test_status_threads(void) {
     if (e->d_name[0] == '.') continue;
     ++n;
     if (atoi(e->d_name) == (int)syscall(SYS_gettid)) has_self = 1;
+    char p2[300];
+    snprintf(p2, sizeof(p2), "/proc/self/task/%s/comm", e->d_name);
+    char* c = slurp(p2, NULL);
+    if (c && strcmp(c, "worker-one\n") == 0) first_tid = atoi(e->d_name);
+    free(c);
   }
+  CHECK(first_tid != 0, "a task named worker-one");
   if (d) closedir(d);
   CHECK(n == 4 && has_self, "task lists %d threads, self %d", n, has_self);
   __atomic_store_n(&g_go, 1, __ATOMIC_RELEASE);
