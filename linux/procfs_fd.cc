@@ -104,8 +104,19 @@ size_t list_fds(uint64_t, uint64_t from, uint64_t* out, size_t cap) {
 
 bool fd_exists(uint64_t, uint64_t fd) { return get_file(fd).ok(); }
 
+namespace {
+
+// A descriptor closed since the lookup: gone (ENOENT), as on Linux.
+Result<vfs::FileRef> open_file(uint64_t fd) {
+  auto f = get_file(fd);
+  if (!f.ok()) return Error::NotFound;
+  return f;
+}
+
+}  // namespace
+
 Result<void> fd_link(uint64_t fd, Text& out) {
-  vfs::FileRef f = TRY(get_file(fd));
+  vfs::FileRef f = TRY(open_file(fd));
   Vnode& v = f->vnode();
   if (StreamVnode* s = as_stream(v)) {
     if (pipe_end_of(v)) {
@@ -131,14 +142,14 @@ Result<void> fd_link(uint64_t fd, Text& out) {
 }
 
 Result<VnodeRef> fd_follow(uint64_t fd) {
-  vfs::FileRef f = TRY(get_file(fd));
+  vfs::FileRef f = TRY(open_file(fd));
   return f->vnode_ref();
 }
 
 // fdinfo: the offset, the status flags in octal as F_GETFL would give them
 // plus O_CLOEXEC, the mount and inode.
 Result<void> fdinfo(uint64_t fd, Text& out) {
-  vfs::FileRef f = TRY(get_file(fd));
+  vfs::FileRef f = TRY(open_file(fd));
   uint32_t fl = f->flags();
   uint64_t flags = (fl & vfs::OpenFile::PATH)                                          ? O_PATH
                    : (fl & vfs::OpenFile::READ) && (fl & vfs::OpenFile::WRITE)         ? O_RDWR
