@@ -37,6 +37,7 @@ class EpollVnode final : public StreamVnode {
  public:
   explicit EpollVnode(Epoll* ep) : StreamVnode(0600), ep_(ep) {}
   Epoll& epoll() { return *ep_; }
+  int64_t seek() override { return 0; }  // noop_llseek, as Linux
   Pollable* pollable() override { return ep_; }
 
  protected:

@@ -18,6 +18,7 @@ constexpr uint64_t EFD_SEMAPHORE = 1, EFD_CLOEXEC = O_CLOEXEC, EFD_NONBLOCK = O_
 class EventFdVnode final : public StreamVnode {
  public:
   explicit EventFdVnode(EventFd* e) : StreamVnode(0600), e_(e) {}
+  int64_t seek() override { return 0; }  // noop_llseek, as Linux
   Pollable* pollable() override { return e_; }
 
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {

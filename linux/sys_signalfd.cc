@@ -81,6 +81,7 @@ class SignalfdVnode final : public StreamVnode {
  public:
   explicit SignalfdVnode(uint64_t mask) : StreamVnode(0600), mask_(mask), source_(query, this) {}
   const void* kind() const override { return &kSignalfdKind; }
+  int64_t seek() override { return 0; }  // noop_llseek, as Linux
   Pollable* pollable() override { return &source_; }
 
   uint64_t mask() const { return __atomic_load_n(&mask_, __ATOMIC_ACQUIRE); }
@@ -162,7 +163,7 @@ int64_t do_signalfd(int64_t fd, uint64_t umask, uint64_t size, uint64_t flags) {
     SpinGuard g(g_list_lock);
     g_list.push_back(*v);
   }
-  uint32_t ff = OpenFile::READ | ((flags & SFD_NONBLOCK) ? OpenFile::NONBLOCK : 0);
+  uint32_t ff = OpenFile::READ | OpenFile::WRITE | ((flags & SFD_NONBLOCK) ? OpenFile::NONBLOCK : 0);
   return install_stream(vfs::VnodeRef::adopt(v), ff, flags & SFD_CLOEXEC);
 }
 

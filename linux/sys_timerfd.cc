@@ -32,6 +32,7 @@ class TimerFdVnode final : public StreamVnode {
   const void* kind() const override { return &kTimerFdKind; }
   explicit TimerFdVnode(TimerFd* t) : StreamVnode(0600), t_(t) {}
   TimerFd& timer() { return *t_; }
+  int64_t seek() override { return 0; }  // noop_llseek, as Linux
   Pollable* pollable() override { return t_; }
 
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
@@ -80,7 +81,7 @@ LINUX_SYSCALL(283, timerfd_create, "dx") {
     delete t.value();
     return -kENOMEM;
   }
-  uint32_t ff = OpenFile::READ | ((flags & TFD_NONBLOCK) ? OpenFile::NONBLOCK : 0);
+  uint32_t ff = OpenFile::READ | OpenFile::WRITE | ((flags & TFD_NONBLOCK) ? OpenFile::NONBLOCK : 0);
   return install_stream(vfs::VnodeRef::adopt(v), ff, flags & TFD_CLOEXEC);
 }
 
