@@ -875,6 +875,10 @@ bool signal_begin_temp_mask(uint64_t mask) {
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
   if (!lt) return false;
+  // The interrupt flag follows the new mask: a flag left from a signal the
+  // call's mask blocks would otherwise end every wait (and, restarted,
+  // the call again) at once. Signals queued after this see the new mask.
+  thread_clear_interrupt(thread_current());
   bool deliverable;
   {
     SpinGuard g(g_sig_lock);

@@ -205,6 +205,14 @@ static void* open_writer(void* arg) {
   return NULL;
 }
 
+static pid_t g_main_tid;
+static void* kick_main(void* arg) {
+  (void)arg;
+  sleep_ms(50);
+  syscall(SYS_tgkill, getpid(), g_main_tid, SIGUSR1);
+  return NULL;
+}
+
 static void test_fifo(void) {
   mkdir("/tmp", 0777);
   strcpy(g_dir, "/tmp/fifo-XXXXXX");
@@ -260,6 +268,21 @@ static void test_fifo(void) {
   CHECK(read(r, buf, 1) == 1 && buf[0] == 'x', "read");
   close(g_fifo_fd);
   close(r);
+
+  /* A signal ends a blocked open (EINTR without SA_RESTART), and the
+   * interrupted reader does not count afterwards. */
+  struct sigaction sa, oldsa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_sigpipe; /* any handler */
+  sigaction(SIGUSR1, &sa, &oldsa);
+  g_main_tid = (pid_t)syscall(SYS_gettid);
+  pthread_create(&t, NULL, kick_main, NULL);
+  int64_t t0 = now_ms();
+  EXPECT_ERR(EINTR, open(g_fifo, O_RDONLY));
+  CHECK(now_ms() - t0 < 2000, "interrupted soon");
+  pthread_join(t, NULL);
+  sigaction(SIGUSR1, &oldsa, NULL);
+  EXPECT_ERR(ENXIO, open(g_fifo, O_WRONLY | O_NONBLOCK));
 
   /* O_RDWR never blocks; data left when everyone closes is dropped. */
   int rw = open(g_fifo, O_RDWR);
