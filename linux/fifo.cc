@@ -100,7 +100,9 @@ int64_t fifo_open(vfs::FileRef& f) {
       fi->node = f->vnode_ref();
       g_fifos.push_back(*fi);
     }
-    auto e = PipeEnd::open(fi->pipe, rd, wr);
+    // A nonblocking reader that finds no writer sees no POLLHUP until one
+    // comes and goes (fifo(7) programs poll for their first writer).
+    auto e = PipeEnd::open(fi->pipe, rd, wr, rd && !wr && nonblock && !fi->writers);
     if (e.ok()) {
       end = e.value();
       if (rd) ++fi->readers, ++fi->reader_opens;

@@ -237,6 +237,19 @@ static void test_fifo(void) {
   EXPECT_ERR(EAGAIN, read(r, buf, 8));
   close(w);
   CHECK(read(r, buf, 8) == 0, "EOF after the writer closed");
+  struct pollfd pf = {r, POLLIN, 0};
+  CHECK(poll(&pf, 1, 0) == 1 && pf.revents == POLLHUP, "POLLHUP after the writer left (%#x)", pf.revents);
+  close(r);
+  /* A nonblocking reader that finds no writer: no POLLHUP until a writer
+   * came (poll waits for the first writer instead of returning). */
+  r = open(g_fifo, O_RDONLY | O_NONBLOCK);
+  pf.fd = r;
+  pf.revents = 0;
+  CHECK(poll(&pf, 1, 50) == 0, "no POLLHUP before the first writer (%#x)", pf.revents);
+  w = open(g_fifo, O_WRONLY | O_NONBLOCK);
+  CHECK(poll(&pf, 1, 0) == 0, "a writer, no data");
+  close(w);
+  CHECK(poll(&pf, 1, 0) == 1 && pf.revents == POLLHUP, "POLLHUP once the writer left (%#x)", pf.revents);
   close(r);
 
   /* A blocking O_RDONLY waits for a writer. */
