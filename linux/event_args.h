@@ -3,7 +3,9 @@
 // sys_timerfd.cc, sys_signalfd.cc): struct timespec / timeval at the
 // boundary, timeouts as absolute deadlines, and the sigset_t of the p*
 // variants.
+#include <cstddef>
 #include <cstdint>
+#include <new>
 
 #include "capsule/poll.h"
 #include "capsule/time.h"
@@ -11,6 +13,23 @@
 #include "linux/linux_errno.h"
 
 namespace capsule::linux_abi {
+
+// A kernel array for the length of a call (new[] without exceptions).
+template <typename T>
+class CallArray {
+ public:
+  explicit CallArray(size_t n) : p_(n ? new (std::nothrow) T[n] : nullptr), n_(n) {}
+  ~CallArray() { delete[] p_; }
+  CallArray(const CallArray&) = delete;
+  CallArray& operator=(const CallArray&) = delete;
+  bool failed() const { return n_ && !p_; }  // out of memory
+  T* get() const { return p_; }
+  T& operator[](size_t i) const { return p_[i]; }
+
+ private:
+  T* p_;
+  size_t n_;
+};
 
 struct KTimespec {  // struct timespec, x86-64
   int64_t sec;

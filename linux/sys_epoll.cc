@@ -117,26 +117,20 @@ int64_t ctl(uint64_t epfd, int op, uint64_t fd, uint64_t uevent) {
 // The wait shared by epoll_wait, epoll_pwait and epoll_pwait2.
 int64_t wait(uint64_t epfd, uint64_t uevents, int64_t maxevents, uint64_t deadline) {
   if (maxevents <= 0 || maxevents > kMaxEvents) return -kEINVAL;
-  if (!uevents || uevents + uint64_t(maxevents) * sizeof(KEpollEvent) > mm::USER_END) return -kEFAULT;
+  // access_ok: the buffer must lie in the lower half (a bad page there is
+  // found when events are copied out).
+  if (uevents + uint64_t(maxevents) * sizeof(KEpollEvent) > mm::USER_END) return -kEFAULT;
   vfs::FileRef ref;
   Epoll* ep;
   if (int64_t e = get_epoll(epfd, ref, ep)) return e;
   size_t n = size_t(maxevents) < kChunk ? size_t(maxevents) : kChunk;
-  auto* k = new (std::nothrow) EpollEvent[n];
-  auto* out = new (std::nothrow) KEpollEvent[n];
-  struct Free {
-    EpollEvent* k;
-    KEpollEvent* o;
-    ~Free() {
-      delete[] k;
-      delete[] o;
-    }
-  } free_bufs{k, out};
-  if (!k || !out) return -kENOMEM;
-  auto r = ep->wait(k, n, deadline);
+  CallArray<EpollEvent> k(n);
+  CallArray<KEpollEvent> out(n);
+  if (k.failed() || out.failed()) return -kENOMEM;
+  auto r = ep->wait(k.get(), n, deadline);
   if (!r.ok()) return to_errno(r.error());  // Interrupted: EINTR, never restarted (epoll_wait(2))
   for (size_t i = 0; i < r.value(); ++i) out[i] = {k[i].events, k[i].data};
-  if (r.value() && !copy_to_user(reinterpret_cast<void*>(uevents), out, r.value() * sizeof(KEpollEvent)).ok())
+  if (r.value() && !copy_to_user(reinterpret_cast<void*>(uevents), out.get(), r.value() * sizeof(KEpollEvent)).ok())
     return -kEFAULT;
   return int64_t(r.value());
 }

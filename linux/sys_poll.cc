@@ -7,8 +7,6 @@
 // for poll and EBADF for select. An interrupted wait is -ERESTARTNOHAND
 // (EINTR once a handler ran); select, pselect6 and ppoll write the time
 // left back, as Linux does.
-#include <new>
-
 #include "capsule/file.h"
 #include "capsule/poll.h"
 #include "capsule/uaccess.h"
@@ -38,19 +36,8 @@ static_assert(sizeof(PollFd) == 8);
 // known without waiting (closed or always-ready descriptors).
 class PollSet {
  public:
-  ~PollSet() {
-    delete[] reqs_;
-    delete[] files_;
-    delete[] fixed_;
-  }
-  bool init(size_t n) {
-    n_ = n;
-    if (!n) return true;
-    reqs_ = new (std::nothrow) PollRequest[n];
-    files_ = new (std::nothrow) FileRef[n];
-    fixed_ = new (std::nothrow) uint32_t[n];
-    return reqs_ && files_ && fixed_;
-  }
+  explicit PollSet(size_t n) : n_(n), reqs_(n), files_(n), fixed_(n) {}
+  bool failed() const { return reqs_.failed() || files_.failed() || fixed_.failed(); }
   // Entry i watches `fd` for `events`: false if fd is not open.
   bool set(size_t i, int64_t fd, uint32_t events) {
     fixed_[i] = 0;
@@ -71,33 +58,29 @@ class PollSet {
   // Waits; revents(i) then holds each entry's result. Interrupted, NoMemory.
   Result<void> wait(uint64_t deadline) {
     // Something ready already: look at the rest once, without sleeping.
-    auto r = poll_wait(reqs_, n_, any_fixed_ ? kNoWait : deadline);
+    auto r = poll_wait(reqs_.get(), n_, any_fixed_ ? kNoWait : deadline);
     if (!r.ok()) return r.error();
     return {};
   }
   uint32_t revents(size_t i) const { return fixed_[i] | reqs_[i].revents; }
-  size_t size() const { return n_; }
 
  private:
-  size_t n_ = 0;
-  PollRequest* reqs_ = nullptr;
-  FileRef* files_ = nullptr;
-  uint32_t* fixed_ = nullptr;
+  size_t n_;
+  CallArray<PollRequest> reqs_;
+  CallArray<FileRef> files_;  // the files stay open for the call
+  CallArray<uint32_t> fixed_;
   bool any_fixed_ = false;
 };
 
 // The poll family's body. `deadline` from event_args.h.
 int64_t do_poll(uint64_t ufds, uint64_t nfds, uint64_t deadline) {
   if (nfds > rlimit_cur(kRlimitNofile)) return -kEINVAL;
-  PollFd* pfd = nfds ? new (std::nothrow) PollFd[nfds] : nullptr;
-  if (nfds && !pfd) return -kENOMEM;
-  struct Free {
-    PollFd* p;
-    ~Free() { delete[] p; }
-  } free_pfd{pfd};
-  if (nfds && !copy_from_user(pfd, reinterpret_cast<const void*>(ufds), nfds * sizeof(PollFd)).ok()) return -kEFAULT;
-  PollSet set;
-  if (!set.init(nfds)) return -kENOMEM;
+  CallArray<PollFd> pfd(nfds);
+  if (pfd.failed()) return -kENOMEM;
+  if (nfds && !copy_from_user(pfd.get(), reinterpret_cast<const void*>(ufds), nfds * sizeof(PollFd)).ok())
+    return -kEFAULT;
+  PollSet set(nfds);
+  if (set.failed()) return -kENOMEM;
   for (size_t i = 0; i < nfds; ++i) {
     // POLLERR, POLLHUP and POLLNVAL are reported whether asked or not.
     if (!set.set(i, pfd[i].fd, uint16_t(pfd[i].events))) set.set_fixed(i, kPollNval);
@@ -122,14 +105,6 @@ int64_t do_poll(uint64_t ufds, uint64_t nfds, uint64_t deadline) {
 
 constexpr size_t kBits = 64;
 
-struct FdSets {
-  uint64_t* in = nullptr;
-  uint64_t* out = nullptr;
-  uint64_t* ex = nullptr;
-  uint64_t* mem = nullptr;
-  ~FdSets() { delete[] mem; }
-};
-
 int64_t get_fdset(uint64_t u, uint64_t* k, size_t words) {
   if (!u) {
     for (size_t i = 0; i < words; ++i) k[i] = 0;
@@ -144,11 +119,12 @@ int64_t do_select(int64_t n, uint64_t uin, uint64_t uout, uint64_t uex, uint64_t
   uint64_t limit = fds().limit();
   if (uint64_t(n) > limit) n = int64_t(limit);
   size_t words = (size_t(n) + kBits - 1) / kBits;
-  FdSets s;
+  CallArray<uint64_t> mem(words * 3);
+  if (mem.failed()) return -kENOMEM;
+  struct {
+    uint64_t *in, *out, *ex;
+  } s = {mem.get(), mem.get() + words, mem.get() + 2 * words};
   if (words) {
-    s.mem = new (std::nothrow) uint64_t[words * 3];
-    if (!s.mem) return -kENOMEM;
-    s.in = s.mem, s.out = s.mem + words, s.ex = s.mem + 2 * words;
     if (int64_t e = get_fdset(uin, s.in, words)) return e;
     if (int64_t e = get_fdset(uout, s.out, words)) return e;
     if (int64_t e = get_fdset(uex, s.ex, words)) return e;
@@ -160,8 +136,8 @@ int64_t do_select(int64_t n, uint64_t uin, uint64_t uout, uint64_t uex, uint64_t
   }
   size_t count = 0;
   for (size_t w = 0; w < words; ++w) count += __builtin_popcountll(s.in[w] | s.out[w] | s.ex[w]);
-  PollSet set;
-  if (!set.init(count)) return -kENOMEM;
+  PollSet set(count);
+  if (set.failed()) return -kENOMEM;
   // Entry k ↔ the k-th descriptor with a bit set, in order.
   size_t k = 0;
   for (size_t w = 0; w < words; ++w) {
