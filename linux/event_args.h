@@ -44,11 +44,14 @@ inline constexpr uint64_t kNsPerSec = 1000000000ull;
 // Beyond this a timeout is "forever" in all but name (about 30 years).
 inline constexpr uint64_t kMaxTimeoutNs = 1000000000ull * 1000000000ull;
 
-// A valid timespec (0 <= nsec < 1e9, sec >= 0) as ns, saturating; false
-// otherwise (EINVAL).
-inline bool timespec_ns(const KTimespec& t, uint64_t& ns) {
+// A valid timespec (0 <= nsec < 1e9, sec >= 0) as ns, saturating at
+// `cap`; false otherwise (EINVAL). Timeouts saturate at kMaxTimeoutNs
+// ("forever"); points in time (timerfd's TFD_TIMER_ABSTIME on the Unix
+// clock, ~1.8e18 ns today) need a higher cap.
+inline bool timespec_ns(const KTimespec& t, uint64_t& ns, uint64_t cap = kMaxTimeoutNs) {
   if (t.sec < 0 || t.nsec < 0 || t.nsec >= int64_t(kNsPerSec)) return false;
-  ns = uint64_t(t.sec) >= kMaxTimeoutNs / kNsPerSec ? kMaxTimeoutNs : uint64_t(t.sec) * kNsPerSec + uint64_t(t.nsec);
+  ns = uint64_t(t.sec) >= cap / kNsPerSec ? cap : uint64_t(t.sec) * kNsPerSec + uint64_t(t.nsec);
+  if (ns > cap) ns = cap;
   return true;
 }
 inline KTimespec ns_timespec(uint64_t ns) { return {int64_t(ns / kNsPerSec), int64_t(ns % kNsPerSec)}; }

@@ -91,7 +91,10 @@ LINUX_SYSCALL(286, timerfd_settime, "fxpp") {
   if (!n.ok()) return -kEFAULT;
   if (flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)) return -kEINVAL;
   TimerSpec spec;
-  if (!timespec_ns(n.value().value, spec.value_ns) || !timespec_ns(n.value().interval, spec.interval_ns))
+  // 2^62 ns (146 years) is beyond any date a program can mean and keeps
+  // the timer's deadline arithmetic clear of overflow.
+  constexpr uint64_t kCap = 1ull << 62;
+  if (!timespec_ns(n.value().value, spec.value_ns, kCap) || !timespec_ns(n.value().interval, spec.interval_ns, kCap))
     return -kEINVAL;
   vfs::FileRef ref;
   TimerFd* t;

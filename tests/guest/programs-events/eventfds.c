@@ -158,6 +158,23 @@ static void test_timerfd(void) {
   dt = now_us() - t0;
   CHECK(dt >= 45000 && dt < 110000, "absolute expiry after %ld us", (long)dt);
   close(fd);
+  /* Realtime, absolute, 70 ms ahead; and an hour ahead (must not fire). */
+  fd = timerfd_create(CLOCK_REALTIME, 0);
+  clock_gettime(CLOCK_REALTIME, &now);
+  abs.it_value = now;
+  abs.it_value.tv_nsec += 70 * 1000000;
+  if (abs.it_value.tv_nsec >= 1000000000) abs.it_value.tv_sec++, abs.it_value.tv_nsec -= 1000000000;
+  t0 = now_us();
+  CHECK(timerfd_settime(fd, TFD_TIMER_ABSTIME, &abs, NULL) == 0, "realtime absolute");
+  CHECK(read(fd, &n, 8) == 8 && n == 1, "realtime absolute expiry");
+  dt = now_us() - t0;
+  CHECK(dt >= 55000 && dt < 120000, "realtime absolute expiry after %ld us", (long)dt);
+  abs.it_value.tv_sec = now.tv_sec + 3600;
+  CHECK(timerfd_settime(fd, TFD_TIMER_ABSTIME, &abs, NULL) == 0, "an hour ahead");
+  CHECK(revents(fd, POLLIN) == 0, "not expired");
+  CHECK(timerfd_gettime(fd, &cur) == 0 && cur.it_value.tv_sec >= 3590 && cur.it_value.tv_sec <= 3600,
+        "an hour left: %ld s", (long)cur.it_value.tv_sec);
+  close(fd);
   /* Realtime, absolute, in the past: expires at once. */
   fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK);
   clock_gettime(CLOCK_REALTIME, &now);
