@@ -219,7 +219,8 @@ LINUX_SYSCALL(23, select, "dpppp") {
     // Linux accepts tv_usec >= 1e6 by carrying it into seconds; only negative values are invalid.
     if (tv.sec < 0 || tv.usec < 0) return -kEINVAL;
     uint64_t ns;
-    KTimespec ts{tv.sec + tv.usec / 1000000, (tv.usec % 1000000) * 1000};
+    int64_t sec = tv.sec > INT64_MAX / 2 ? INT64_MAX / 2 : tv.sec;  // no overflow below: it saturates anyway
+    KTimespec ts{sec + tv.usec / 1000000, (tv.usec % 1000000) * 1000};
     if (!timespec_ns(ts, ns)) return -kEINVAL;
     deadline = deadline_after(ns);
   }
