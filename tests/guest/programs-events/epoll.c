@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -314,6 +315,46 @@ static void test_pwait_mask(void) {
   close(ep);
 }
 
+/* Interests added, reported and dropped by close while another thread
+ * keeps harvesting the same epoll: nothing left behind at the end. */
+static int g_stress_ep;
+static volatile int g_stress_stop;
+static long g_stress_events;
+static volatile int g_stress_started;
+static void* harvester(void* arg) {
+  (void)arg;
+  struct epoll_event ev[8];
+  __atomic_store_n(&g_stress_started, 1, __ATOMIC_SEQ_CST);
+  while (!__atomic_load_n(&g_stress_stop, __ATOMIC_SEQ_CST)) {
+    int n = epoll_wait(g_stress_ep, ev, 8, 1);
+    if (n > 0) g_stress_events += n;
+  }
+  return NULL;
+}
+
+static void test_close_while_waiting(void) {
+  g_stress_ep = epoll_create1(0);
+  pthread_t t;
+  pthread_create(&t, NULL, harvester, NULL);
+  while (!__atomic_load_n(&g_stress_started, __ATOMIC_SEQ_CST)) sched_yield();
+  int ok = 0;
+  for (int i = 0; i < 400; ++i) {
+    int p[2];
+    if (pipe(p) != 0) break;
+    if (add(g_stress_ep, p[0], (i & 1) ? EPOLLIN | EPOLLET : EPOLLIN, (uint64_t)i) == 0 &&
+        add(g_stress_ep, p[1], EPOLLOUT | EPOLLONESHOT, (uint64_t)i) == 0 && write(p[1], "s", 1) == 1)
+      ++ok;
+    close(p[0]);
+    close(p[1]);
+  }
+  __atomic_store_n(&g_stress_stop, 1, __ATOMIC_SEQ_CST);
+  pthread_join(t, NULL);
+  struct epoll_event ev[8];
+  CHECK(ok == 400, "%d rounds (%ld events harvested meanwhile)", ok, g_stress_events);
+  CHECK(wait0(g_stress_ep, ev, 8) == 0, "every interest went with its file");
+  close(g_stress_ep);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   test_edge_triggered();
@@ -326,5 +367,6 @@ int main(void) {
   test_blocking_wakeup();
   test_errors();
   test_pwait_mask();
+  test_close_while_waiting();
   return finish("epoll");
 }
