@@ -289,6 +289,52 @@ static void test_sigmask(void) {
   close(p[1]);
 }
 
+/* Many descriptors at once (more than fit the kernel's inline table):
+ * exactly the ready ones come back, and a write to one of them wakes a
+ * sleeping poll and select. */
+#define MANY 100
+static int g_many[MANY][2];
+static void* write_later(void* arg) {
+  sleep_ms(50);
+  if (write(g_many[(long)arg][1], "w", 1) != 1) printf("FAIL %s:%d: write\n", __FILE__, __LINE__);
+  return NULL;
+}
+
+static void test_many(void) {
+  int ok = 1;
+  for (int i = 0; i < MANY; ++i) ok &= pipe(g_many[i]) == 0;
+  CHECK(ok, "pipes");
+  struct pollfd f[MANY];
+  for (int i = 0; i < MANY; ++i) f[i] = (struct pollfd){g_many[i][0], POLLIN, 0};
+  CHECK(poll(f, MANY, 0) == 0, "none ready");
+  CHECK(write(g_many[37][1], "a", 1) == 1 && write(g_many[99][1], "b", 1) == 1, "write");
+  int n = poll(f, MANY, 0);
+  CHECK(n == 2 && f[37].revents == POLLIN && f[99].revents == POLLIN && f[0].revents == 0, "two ready: n=%d", n);
+  char c;
+  CHECK(read(g_many[37][0], &c, 1) == 1 && read(g_many[99][0], &c, 1) == 1, "drain");
+  pthread_t t;
+  pthread_create(&t, NULL, write_later, (void*)63L);
+  n = poll(f, MANY, 5000);
+  CHECK(n == 1 && f[63].revents == POLLIN, "woken by a write to one of %d: n=%d", MANY, n);
+  pthread_join(t, NULL);
+  CHECK(read(g_many[63][0], &c, 1) == 1, "drain");
+  fd_set rd;
+  FD_ZERO(&rd);
+  int maxfd = 0;
+  for (int i = 0; i < MANY; ++i) {
+    FD_SET(g_many[i][0], &rd);
+    if (g_many[i][0] > maxfd) maxfd = g_many[i][0];
+  }
+  pthread_create(&t, NULL, write_later, (void*)5L);
+  n = select(maxfd + 1, &rd, NULL, NULL, NULL);
+  int which = -1, count = 0;
+  for (int i = 0; i < MANY; ++i)
+    if (FD_ISSET(g_many[i][0], &rd)) which = i, ++count;
+  CHECK(n == 1 && count == 1 && which == 5, "select woken: n=%d count=%d which=%d", n, count, which);
+  pthread_join(t, NULL);
+  for (int i = 0; i < MANY; ++i) close(g_many[i][0]), close(g_many[i][1]);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   g_main_tid = (pid_t)syscall(SYS_gettid);
@@ -302,5 +348,6 @@ int main(void) {
   test_poll_eintr();
   test_select();
   test_sigmask();
+  test_many();
   return finish("poll");
 }
