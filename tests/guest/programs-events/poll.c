@@ -75,21 +75,10 @@ static void test_poll_timeouts(void) {
   CHECK(pipe(p) == 0, "pipe");
   struct pollfd f = {p[0], POLLIN, 0};
   int ms[] = {0, 30, 120};
-  for (int i = 0; i < 3; ++i) {
-    int64_t t0 = now_us();
-    CHECK(poll(&f, 1, ms[i]) == 0, "timeout");
-    int64_t dt = now_us() - t0;
-    CHECK(dt >= ms[i] * 1000 && dt < (ms[i] + 50) * 1000, "poll(%d ms) took %ld us", ms[i], (long)dt);
-  }
-  int64_t t0 = now_us();
-  CHECK(poll(NULL, 0, 80) == 0, "poll with no descriptors sleeps");
-  int64_t dt = now_us() - t0;
-  CHECK(dt >= 80000 && dt < 130000, "poll(NULL, 0, 80) took %ld us", (long)dt);
+  for (int i = 0; i < 3; ++i) CHECK_WAIT(ms[i], poll(&f, 1, ms[i]) == 0);
+  CHECK_WAIT(80, poll(NULL, 0, 80) == 0); /* no descriptors: a sleep */
   struct timespec ts = {0, 70 * 1000000};
-  t0 = now_us();
-  CHECK(ppoll(&f, 1, &ts, NULL) == 0, "ppoll timeout");
-  dt = now_us() - t0;
-  CHECK(dt >= 70000 && dt < 120000, "ppoll 70 ms took %ld us", (long)dt);
+  CHECK_WAIT(70, ppoll(&f, 1, &ts, NULL) == 0);
   /* The kernel writes the time left back into the timespec (0 here). */
   struct timespec left = {0, 30 * 1000000};
   CHECK(syscall(SYS_ppoll, &f, 1, &left, NULL, 8) == 0 && left.tv_sec == 0 && left.tv_nsec == 0,
@@ -135,6 +124,23 @@ static void test_poll_eintr(void) {
   close(p[1]);
 }
 
+/* The select system call (not the libc's, which may copy the timeval)
+ * on one descriptor with a timeout of `usec`. */
+static int select_timeout(int fd, long usec, struct timeval* tv, fd_set* rd) {
+  FD_ZERO(rd);
+  FD_SET(fd, rd);
+  tv->tv_sec = 0, tv->tv_usec = usec;
+  return (int)syscall(SYS_select, fd + 1, rd, NULL, NULL, tv);
+}
+
+/* pselect (the libc's) on one descriptor, no mask. */
+static int pselect_timeout(int fd, int ms, fd_set* rd) {
+  struct timespec ts = {0, ms * 1000000L};
+  FD_ZERO(rd);
+  FD_SET(fd, rd);
+  return pselect(fd + 1, rd, NULL, NULL, &ts, NULL);
+}
+
 static void test_select(void) {
   int p[2];
   CHECK(pipe(p) == 0, "pipe");
@@ -160,12 +166,8 @@ static void test_select(void) {
   CHECK(read(p[0], &c, 1) == 1, "drain");
   FD_ZERO(&rd);
   FD_SET(p[0], &rd);
-  tv.tv_sec = 0, tv.tv_usec = 60000;
-  int64_t t0 = now_us();
-  n = (int)syscall(SYS_select, p[0] + 1, &rd, NULL, NULL, &tv); /* the kernel's, not the libc's copy */
-  int64_t dt = now_us() - t0;
-  CHECK(n == 0 && !FD_ISSET(p[0], &rd), "select timed out: n=%d", n);
-  CHECK(dt >= 60000 && dt < 110000, "select 60 ms took %ld us", (long)dt);
+  CHECK_WAIT(60, select_timeout(p[0], 60000, &tv, &rd) == 0);
+  CHECK(!FD_ISSET(p[0], &rd), "select timed out: the set comes back empty");
   CHECK(tv.tv_sec == 0 && tv.tv_usec == 0, "time left %ld.%06ld", (long)tv.tv_sec, (long)tv.tv_usec);
   /* Interrupted: EINTR, and the timeval holds the time left. */
   FD_ZERO(&rd);
@@ -179,11 +181,7 @@ static void test_select(void) {
   CHECK(tv.tv_sec * 1000000 + tv.tv_usec < 5000000 && tv.tv_sec * 1000000 + tv.tv_usec > 3000000,
         "time left after EINTR between 3 and 5 s: %ld.%06ld", (long)tv.tv_sec, (long)tv.tv_usec);
   /* select as a sleep. */
-  tv.tv_sec = 0, tv.tv_usec = 50000;
-  t0 = now_us();
-  CHECK(select(0, NULL, NULL, NULL, &tv) == 0, "select sleep");
-  dt = now_us() - t0;
-  CHECK(dt >= 50000 && dt < 100000, "select(0) 50 ms took %ld us", (long)dt);
+  CHECK_WAIT(50, (tv.tv_sec = 0, tv.tv_usec = 50000, select(0, NULL, NULL, NULL, &tv)) == 0);
   /* Errors. */
   int dead = dup(p[0]);
   close(dead);
@@ -269,13 +267,7 @@ static void test_sigmask(void) {
   pthread_join(t, NULL);
   CHECK(g_handled == 4, "sent during pselect (%d)", g_handled);
   /* pselect timeout with no mask. */
-  ts.tv_sec = 0, ts.tv_nsec = 40 * 1000000;
-  t0 = now_us();
-  FD_ZERO(&rd);
-  FD_SET(p[0], &rd);
-  CHECK(pselect(p[0] + 1, &rd, NULL, NULL, &ts, NULL) == 0, "pselect timeout");
-  int64_t dt = now_us() - t0;
-  CHECK(dt >= 40000 && dt < 90000, "pselect 40 ms took %ld us", (long)dt);
+  CHECK_WAIT(40, pselect_timeout(p[0], 40, &rd) == 0);
   /* pselect6's sixth argument: {sigset pointer, size}. */
   struct {
     const sigset_t* ss;
