@@ -9,6 +9,7 @@
 #include "capsule/uaccess.h"
 #include "capsule/vfs.h"
 #include "linux/console_file.h"
+#include "linux/fifo.h"
 #include "linux/file_common.h"
 #include "linux/identity.h"
 #include "linux/linux_errno.h"
@@ -98,6 +99,8 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
       if (!d.ok()) return to_errno(d.error());
       f = static_cast<FileRef&&>(d.value());
     }
+    if (is_fifo_node(f->vnode()))
+      if (int64_t e = fifo_open(f)) return e;
   }
   f->abi_flags.store(uint32_t(flags & (O_DSYNC | O_ASYNC | O_DIRECT | O_LARGEFILE | O_NOATIME | O_SYNC)) |
                      uint32_t(O_LARGEFILE));
