@@ -104,6 +104,9 @@ class StreamVnode : public vfs::Vnode {
   // anonymous inode file system: "anon_inode:[<this>]" ("eventfd",
   // "eventpoll", "timerfd"...). Pipes and devices are named otherwise.
   virtual const char* anon_name() const { return "unknown"; }
+  // Tells kinds of objects apart (no RTTI): the address of a static of the
+  // class, for calls that take one kind only (timerfd_settime, signalfd).
+  virtual const void* kind() const { return nullptr; }
 
   Result<vfs::Attr> getattr() override;
   Result<void> setattr(const vfs::SetAttr&) override { return {}; }

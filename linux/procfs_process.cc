@@ -305,8 +305,12 @@ Result<void> show_maps(uint64_t, Text& out) {
     if (auto a = vfs::kernel_vfs()->stat(ctx.pc(), StringView(p->exe), true); a.ok())
       exe_ino = a.value().ino, exe_dev = a.value().dev;
   }
+  // A file's path costs a search: found once per file (its segments are
+  // usually next to each other).
+  Text path;
+  mm::VmBacking* path_for = nullptr;
+  bool have_path = false;
   for (size_t i = 0; i < n; ++i) {
-    Text path;
     if (lines[i].name.data() == p->exe) {
       lines[i].ino = exe_ino;
       lines[i].minor = uint32_t(exe_dev);
@@ -314,11 +318,17 @@ Result<void> show_maps(uint64_t, Text& out) {
       auto* v = static_cast<vfs::Vnode*>(backing[i]);
       lines[i].ino = v->ino();
       lines[i].minor = uint32_t(v->fs()->dev());
-      if (path_of_vnode(*v, path)) lines[i].name = path.view();
+      if (backing[i] != path_for) {
+        path.take_and_free();
+        have_path = path_of_vnode(*v, path);
+        path_for = backing[i];
+      }
+      if (have_path) lines[i].name = path.view();
     }
     procfs::format_maps_line(out, lines[i]);
-    if (backing[i]) backing[i]->release();
   }
+  for (size_t i = 0; i < n; ++i)
+    if (backing[i]) backing[i]->release();
   delete[] lines;
   delete[] backing;
   return {};

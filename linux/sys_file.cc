@@ -9,6 +9,7 @@
 #include "capsule/uaccess.h"
 #include "capsule/vfs.h"
 #include "linux/console_file.h"
+#include "linux/fifo.h"
 #include "linux/file_common.h"
 #include "linux/identity.h"
 #include "linux/linux_errno.h"
@@ -98,6 +99,8 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
       if (!d.ok()) return to_errno(d.error());
       f = static_cast<FileRef&&>(d.value());
     }
+    if (is_fifo_node(f->vnode()))
+      if (int64_t e = fifo_open(f)) return e;
   }
   f->abi_flags.store(uint32_t(flags & (O_DSYNC | O_ASYNC | O_DIRECT | O_LARGEFILE | O_NOATIME | O_SYNC)) |
                      uint32_t(O_LARGEFILE));
@@ -256,29 +259,6 @@ int64_t symlink_at(uint64_t utarget, int64_t dirfd, uint64_t upath) {
   return ret(vfs::kernel_vfs()->symlink(t.view(), ctx.pc(), p.view(), a));
 }
 
-// mknod(2): regular files, FIFOs, sockets and devices; directories and
-// other types are EINVAL, device nodes need privilege (EPERM).
-int64_t mknod_at(int64_t dirfd, uint64_t upath, uint64_t mode, uint64_t dev) {
-  uint32_t type = uint32_t(mode) & vfs::MODE_TYPE;
-  if (type == 0) type = vfs::MODE_REGULAR;
-  if (type != vfs::MODE_REGULAR && type != vfs::MODE_FIFO && type != vfs::MODE_SOCKET && type != vfs::MODE_CHAR &&
-      type != vfs::MODE_BLOCK)
-    return -kEINVAL;
-  if ((type == vfs::MODE_CHAR || type == vfs::MODE_BLOCK) && !current_privileged()) return -kEPERM;
-  UserPath p;
-  if (int64_t e = get_path(upath, p)) return e;
-  Ctx ctx;
-  if (int64_t e = at_ctx(dirfd, p, ctx)) return e;
-  vfs::CreateArgs a;
-  a.mode = type | (uint32_t(mode) & 07777 & ~current_umask());
-  a.uid = current_fsuid();
-  a.gid = current_fsgid();
-  // Linux's dev_t: major in bits 8-19 and 32-43, minor in 0-7 and 20-31.
-  uint64_t major = ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xfffff000), minor = (dev & 0xff) | ((dev >> 12) & 0xffffff00);
-  a.rdev = (type == vfs::MODE_CHAR || type == vfs::MODE_BLOCK) ? (major << 32) | minor : 0;
-  return ret(vfs::kernel_vfs()->mknod(ctx.pc(), p.view(), a));
-}
-
 int64_t readlink_at(int64_t dirfd, uint64_t upath, uint64_t ubuf, uint64_t size) {
   if (int64_t(size) <= 0) return -kEINVAL;
   UserPath p;
@@ -407,8 +387,6 @@ LINUX_SYSCALL(265, linkat, "fsfsx") {
 }
 LINUX_SYSCALL(88, symlink, "ss") { return symlink_at(args.a[0], AT_FDCWD, args.a[1]); }
 LINUX_SYSCALL(266, symlinkat, "sfs") { return symlink_at(args.a[0], int64_t(int32_t(args.a[1])), args.a[2]); }
-LINUX_SYSCALL(133, mknod, "sox") { return mknod_at(AT_FDCWD, args.a[0], args.a[1], args.a[2]); }
-LINUX_SYSCALL(259, mknodat, "fsox") { return mknod_at(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3]); }
 LINUX_SYSCALL(89, readlink, "spu") { return readlink_at(AT_FDCWD, args.a[0], args.a[1], args.a[2]); }
 LINUX_SYSCALL(267, readlinkat, "fspu") {
   return readlink_at(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3]);

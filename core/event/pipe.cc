@@ -33,6 +33,7 @@ class Pipe {
   Mutex mu;
   event::ByteRing ring;                  // under mu
   uint32_t readers = 0, writers = 0;     // under mu
+  uint64_t writer_opens = 0;             // writer ends ever opened; under mu
   IntrusiveList<PipeEnd, &PipeEnd::pipe_node_> ends;  // under mu
   event::WaitList read_wait, write_wait;
   std::atomic<uint32_t> refs{1};
@@ -102,14 +103,16 @@ Result<void> pipe_create(PipeEnd** read_end, PipeEnd** write_end, size_t capacit
   return {};
 }
 
-Result<PipeEnd*> PipeEnd::open(Pipe* p, bool reader, bool writer) {
+Result<PipeEnd*> PipeEnd::open(Pipe* p, bool reader, bool writer, bool hup_after_writer) {
   auto* e = new (std::nothrow) PipeEnd(p, reader, writer);
   if (!e) return Error::NoMemory;
   pipe_retain(p);
   Hold<Mutex> g(p->mu);
   p->ends.push_back(*e);
   if (reader) ++p->readers;
-  if (writer) ++p->writers;
+  if (writer) ++p->writers, ++p->writer_opens;
+  e->quiet_hup_ = hup_after_writer;
+  e->writer_opens_seen_ = p->writer_opens;
   // A FIFO's first writer turns readers' HUP off, its first reader lets
   // writers write: let watchers re-check.
   p->notify_locked(reader ? 0 : kPollAll, writer ? 0 : kPollAll);
@@ -214,7 +217,7 @@ uint32_t PipeEnd::poll_events() {
   uint32_t ev = 0;
   if (reader_) {
     if (!p->ring.empty()) ev |= kReadable;
-    if (p->writers == 0) ev |= kPollHup;
+    if (p->writers == 0 && !(quiet_hup_ && p->writer_opens == writer_opens_seen_)) ev |= kPollHup;
   }
   if (writer_) {
     // Linux reports writable while the pipe is not full; a whole PIPE_BUF

@@ -41,6 +41,11 @@ class Text final : public Sink {
   StringView view() const { return {buf_ ? buf_ : "", len_}; }
   // Out of memory at some point: the text is incomplete.
   bool failed() const { return failed_; }
+  // Empties the text (and forgets an earlier failure).
+  void take_and_free() {
+    delete[] take();
+    failed_ = false;
+  }
   // Hands the buffer over (the caller delete[]s it).
   char* take() {
     char* b = buf_;

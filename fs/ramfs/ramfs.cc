@@ -219,6 +219,9 @@ class File final : public Node {
   Result<void> truncate_locked(uint64_t size) override {
     if (size > vfs::MAX_FILE_SIZE) return Error::FileTooBig;
     if (size < size_) {
+      // Mappings lose the pages beyond the new end first (a later touch
+      // is SIGBUS), then the pages go.
+      mm::backing_shrinking(*this, size);
       uint64_t keep = (size + PAGE - 1) / PAGE;  // pages still (partly) inside
       pages_.truncate(keep, [&](uint8_t* p) { rfs()->free_page(p); });
       if (backing_size_ > size) backing_size_ = size;

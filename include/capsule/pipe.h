@@ -53,8 +53,11 @@ class Pipe;
 class PipeEnd final : public Pollable {
  public:
   // A new end on `pipe` (counts as a reader and/or a writer until deleted).
+  // hup_after_writer: a FIFO opened O_RDONLY|O_NONBLOCK with no writer does
+  // not report POLLHUP until a writer has opened after it (Linux; so that
+  // poll waits for the first writer instead of returning at once).
   // NoMemory.
-  static Result<PipeEnd*> open(Pipe* pipe, bool reader, bool writer);
+  static Result<PipeEnd*> open(Pipe* pipe, bool reader, bool writer, bool hup_after_writer = false);
   ~PipeEnd();  // close: the other side sees EOF / EPIPE when counts reach 0
 
   // read(2): blocks until data or EOF (0). Again with nonblock and nothing
@@ -96,6 +99,8 @@ class PipeEnd final : public Pollable {
 
   Pipe* pipe_;
   bool reader_, writer_;
+  bool quiet_hup_ = false;          // see open(); under the pipe's mutex
+  uint64_t writer_opens_seen_ = 0;  // the pipe's writer opens when this end opened
   ListNode pipe_node_;  // in Pipe::ends_
 };
 

@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/auxv.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -130,6 +132,20 @@ static void test_fds(void) {
   CHECK(wrote, "reopen pipe");
   CHECK(wrote && read(p[0], buf, 1) == 1 && buf[0] == 'x', "through the reopened pipe");
   if (g >= 0) close(g);
+
+  /* Objects of the anonymous inode file system. */
+  int efd = eventfd(0, 0), epfd = epoll_create1(0);
+  struct {
+    int fd;
+    const char* want;
+  } anon[] = {{efd, "anon_inode:[eventfd]"}, {epfd, "anon_inode:[eventpoll]"}};
+  for (int i = 0; i < 2; ++i) {
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", anon[i].fd);
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n > 0) link[n] = 0;
+    CHECK(anon[i].fd >= 0 && n > 0 && strcmp(link, anon[i].want) == 0, "%s -> %s", path, n > 0 ? link : "");
+    close(anon[i].fd);
+  }
 
   /* fdinfo: the offset and the flags. */
   lseek(f, 3, SEEK_SET);
