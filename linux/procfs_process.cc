@@ -279,10 +279,10 @@ Result<void> show_maps(uint64_t, Text& out) {
     l.offset = v.backing ? v.offset : 0;  // Linux prints 0 for anonymous memory
     backing[n] = v.backing;
     if (v.backing) v.backing->retain();
-    if (v.start >= p->image_start && v.start < p->image_end) {
-      // The program's segments (copied in at exec, so anonymous here).
+    if (v.start >= p->image_start && v.start < p->image_end && v.backing && v.backing->is_file()) {
+      // The program's segments: named without a search. (Its bss, past
+      // the file, is anonymous and unnamed, as on Linux.)
       l.name = StringView(p->exe);
-      l.offset = v.start - p->image_start;
     } else if (v.start == vvar && p->vdso_base) {
       l.name = "[vvar]";
       l.shared = false;
