@@ -10,6 +10,8 @@
 #include "capsule/vfs.h"
 #include "linux/console_file.h"
 #include "linux/file_common.h"
+#include "linux/file_lock.h"
+#include "linux/memfd.h"
 #include "linux/identity.h"
 #include "linux/linux_errno.h"
 #include "linux/pipe_file.h"
@@ -25,7 +27,7 @@ using vfs::Vnode;
 using vfs::VnodeRef;
 
 constexpr uint64_t F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031,
-                   F_GETPIPE_SZ = 1032, F_DUPFD_CLOEXEC = 1030;
+                   F_GETPIPE_SZ = 1032, F_DUPFD_CLOEXEC = 1030, F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
 
 struct Stat {  // struct stat, x86-64
   uint64_t dev, ino, nlink;
@@ -305,7 +307,9 @@ LINUX_SYSCALL(257, openat, "fsxo") { return do_open(int64_t(int32_t(args.a[0])),
 LINUX_SYSCALL(85, creat, "so") { return do_open(AT_FDCWD, args.a[0], O_CREAT | O_WRONLY | O_TRUNC, args.a[1]); }
 
 LINUX_SYSCALL(3, close, "f") {
-  if (!get_file(args.a[0]).ok()) return -kEBADF;
+  auto fr = get_file(args.a[0]);
+  if (!fr.ok()) return -kEBADF;
+  posix_locks_on_close(*fr.value());
   return ret(fds().close(int(args.a[0])));
 }
 
@@ -466,7 +470,11 @@ LINUX_SYSCALL(72, fcntl, "fdx") {
       if (args.a[1] == F_GETPIPE_SZ) return int64_t(end->capacity());
       return ret(end->set_capacity(size_t(uint32_t(args.a[2]))));
     }
-    default: return -kEINVAL;
+    case F_ADD_SEALS:
+    case F_GET_SEALS: return fcntl_seals(f, args.a[1], args.a[2]);
+    default:
+      if (is_lock_cmd(args.a[1])) return fcntl_lock(f, args.a[1], args.a[2]);
+      return -kEINVAL;
   }
 }
 

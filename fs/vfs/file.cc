@@ -15,7 +15,9 @@ Result<FileRef> OpenFile::create(VnodeRef vnode, uint32_t flags) {
 }
 
 void OpenFile::release() {
-  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (has_locks.load(std::memory_order_acquire) && on_last_release) on_last_release(*this);
+  delete this;
 }
 
 void OpenFile::set_flags(uint32_t flags) {

@@ -58,6 +58,12 @@ class OpenFile {
   // For linux/: Linux flag bits to echo in F_GETFL (O_LARGEFILE, ...).
   std::atomic<uint32_t> abi_flags{0};
 
+  // Set by whoever attaches state to this description that must be
+  // dropped when it goes away (OFD and flock locks): the last release
+  // then calls on_last_release(*this) before freeing it.
+  std::atomic<bool> has_locks{false};
+  static inline void (*on_last_release)(OpenFile&) = nullptr;
+
  private:
   OpenFile(VnodeRef v, uint32_t flags) : vnode_(static_cast<VnodeRef&&>(v)), flags_(flags) {}
   ~OpenFile() = default;

@@ -97,6 +97,25 @@ struct SetAttr {
   int64_t atime_ns = 0, mtime_ns = 0;
 };
 
+// statfs(2)'s figures. `magic` names the file system's type with the
+// number Linux uses for it (TMPFS_MAGIC...), since that is what programs
+// compare f_type against.
+struct FsStat {
+  uint64_t magic = 0;
+  uint64_t bsize = 4096;  // f_bsize and f_frsize
+  uint64_t blocks = 0, bfree = 0, bavail = 0;
+  uint64_t files = 0, ffree = 0;
+  uint64_t namelen = MAX_NAME;
+};
+
+// memfd seals (fcntl(2) F_ADD_SEALS): the bit values are Linux's F_SEAL_*,
+// which every libc exposes unchanged.
+constexpr uint32_t SEAL_SEAL = 1;    // no more seals
+constexpr uint32_t SEAL_SHRINK = 2;  // size may not go down
+constexpr uint32_t SEAL_GROW = 4;    // size may not go up
+constexpr uint32_t SEAL_WRITE = 8;   // contents may not change
+constexpr uint32_t SEAL_FUTURE_WRITE = 16;
+
 // Who creates a file and how it starts out.
 struct CreateArgs {
   uint32_t mode = 0;     // type (create: regular or special) and permissions
@@ -229,6 +248,17 @@ class Vnode : public mm::VmBacking {
   virtual Result<size_t> write(uint64_t* offset, IoBuffer& buf, bool append);
   virtual Result<void> truncate(uint64_t size);
   virtual Result<void> fsync() { return {}; }
+  // fallocate(2) mode 0 / KEEP_SIZE: backs [offset, offset + len) with
+  // storage (NoSpace when there is none) and, unless keep_size, extends
+  // the size to cover it. NotSupported by default.
+  virtual Result<void> allocate(uint64_t offset, uint64_t len, bool keep_size) { return Error::NotSupported; }
+  // FALLOC_FL_PUNCH_HOLE: [offset, offset + len) reads as zeros and holds
+  // no storage afterwards; the size does not change.
+  virtual Result<void> punch_hole(uint64_t offset, uint64_t len) { return Error::NotSupported; }
+  // memfd seals (SEAL_*): Invalid where the FS has none (F_GET_SEALS'
+  // EINVAL); add_seals: Permission once SEAL_SEAL is set.
+  virtual Result<uint32_t> seals() { return Error::Invalid; }
+  virtual Result<void> add_seals(uint32_t seals) { return Error::Invalid; }
 
   // --- every type ---
   virtual Result<Attr> getattr() = 0;
@@ -272,6 +302,8 @@ class FileSystem {
 
   virtual const char* name() const = 0;  // "ramfs"
   virtual VnodeRef root() = 0;
+  // statfs(2). The default reports a type of 0 and no space figures.
+  virtual FsStat statfs() { return {}; }
   // The last mount of it went away: drop the references the FS holds on
   // its own tree (open files keep what they hold).
   virtual void shutdown() {}
