@@ -35,11 +35,11 @@ Result<size_t> OpenFile::read(IoBuffer& buf) {
   return n;
 }
 
-Result<size_t> OpenFile::write(IoBuffer& buf) {
+Result<size_t> OpenFile::write(IoBuffer& buf, bool append) {
   if (!(flags() & WRITE)) return Error::BadFd;
   FsGuard g(pos_lock_);
   uint64_t off = pos_;
-  size_t n = TRY(vnode_->write(&off, buf, flags() & APPEND));
+  size_t n = TRY(vnode_->write(&off, buf, append || (flags() & APPEND)));
   pos_ = off;
   return n;
 }
@@ -51,11 +51,11 @@ Result<size_t> OpenFile::pread(IoBuffer& buf, uint64_t offset) {
   return vnode_->read(offset, buf);
 }
 
-Result<size_t> OpenFile::pwrite(IoBuffer& buf, uint64_t offset) {
+Result<size_t> OpenFile::pwrite(IoBuffer& buf, uint64_t offset, int append) {
   if (!(flags() & WRITE)) return Error::BadFd;
   if (offset > MAX_FILE_SIZE) return Error::Invalid;
   uint64_t off = offset;
-  return vnode_->write(&off, buf, flags() & APPEND);
+  return vnode_->write(&off, buf, append < 0 ? bool(flags() & APPEND) : append > 0);
 }
 
 Result<uint64_t> OpenFile::seek(int64_t offset, Whence whence) {

@@ -38,11 +38,13 @@ class OpenFile {
   // Calls on one description are serialized (Linux's f_pos_lock), so two
   // threads reading through one descriptor never get the same bytes.
   Result<size_t> read(IoBuffer& buf);
-  Result<size_t> write(IoBuffer& buf);
+  // append: at the end even without APPEND (pwritev2's RWF_APPEND).
+  Result<size_t> write(IoBuffer& buf, bool append = false);
   // pread(2)/pwrite(2): at `offset`, the shared one untouched. (With
   // APPEND, Linux's pwrite appends anyway; so does this.)
   Result<size_t> pread(IoBuffer& buf, uint64_t offset);
-  Result<size_t> pwrite(IoBuffer& buf, uint64_t offset);
+  // append: true/false override the APPEND flag (RWF_APPEND/RWF_NOAPPEND).
+  Result<size_t> pwrite(IoBuffer& buf, uint64_t offset, int append = -1);
   // lseek(2). Invalid for a negative result; directories rewind only to 0
   // or a cookie returned earlier.
   Result<uint64_t> seek(int64_t offset, Whence whence);
