@@ -500,11 +500,11 @@ LINUX_SYSCALL(292, dup3, "ffx") {
 // close_range(2): CLOSE_RANGE_UNSHARE (one fd table per process: nothing
 // to unshare) and CLOSE_RANGE_CLOEXEC; EINVAL for other flags or
 // first > last.
-constexpr uint64_t CLOSE_RANGE_UNSHARE = 2, CLOSE_RANGE_CLOEXEC = 4;
+constexpr uint64_t kCloseRangeUnshare = 2, kCloseRangeCloexec = 4;
 LINUX_SYSCALL(436, close_range, "uux") {
-  if (args.a[2] & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) return -kEINVAL;
+  if (args.a[2] & ~(kCloseRangeUnshare | kCloseRangeCloexec)) return -kEINVAL;
   uint32_t first = uint32_t(args.a[0]), last = uint32_t(args.a[1]);
-  return ret(fds().close_range(first, last, args.a[2] & CLOSE_RANGE_CLOEXEC));
+  return ret(fds().close_range(first, last, args.a[2] & kCloseRangeCloexec));
 }
 
 }  // namespace capsule::linux_abi
