@@ -1,0 +1,2 @@
+#include "check.h"
+int main(void) { enter_temp_dir(); return finish("memfd"); }
