@@ -36,7 +36,7 @@ struct xstatx {
 #define X_STATX_SIZE 0x200u
 #define X_AT_STATX_FORCE_SYNC 0x2000
 #define X_AT_STATX_DONT_SYNC 0x4000
-static long xstatx(int dirfd, const char* path, int flags, unsigned mask, void* buf) {
+static inline long xstatx(int dirfd, const char* path, int flags, unsigned mask, void* buf) {
   return syscall(SYS_statx, dirfd, path, flags, mask, buf);
 }
 
