@@ -88,6 +88,7 @@ class Node : public vfs::Vnode {
   uint32_t mode_;
   uint32_t uid_, gid_;
   uint32_t nlink_;
+  bool linkable_ = false;  // an O_TMPFILE file that link() may still name
   uint64_t rdev_;
   int64_t atime_, mtime_, ctime_;
 
@@ -409,6 +410,16 @@ class Dir final : public Node {
     return insert_new(name, n);
   }
 
+  Result<VnodeRef> tmpfile(const CreateArgs& args, bool linkable) override {
+    {
+      FsGuard g(lock_);
+      if (!parent_) return Error::NotFound;  // a removed directory
+    }
+    VnodeRef v = TRY(rfs()->create_unlinked(args, false));
+    static_cast<Node*>(v.get())->linkable_ = linkable;  // not shared yet: no lock needed
+    return v;
+  }
+
   Result<VnodeRef> mkdir(StringView name, const CreateArgs& args) override {
     CreateArgs a = args;
     a.mode = vfs::MODE_DIR | (args.mode & vfs::MODE_PERM);
@@ -443,11 +454,13 @@ class Dir final : public Node {
     if (!e) return Error::NoMemory;
     {
       FsGuard tg(t.lock_);
-      // An unlinked file cannot get a name back (link(2) on Linux: ENOENT).
-      if (t.nlink_ == 0) {
+      // An unlinked file cannot get a name back (link(2) on Linux: ENOENT),
+      // except an O_TMPFILE file made linkable.
+      if (t.nlink_ == 0 && !t.linkable_) {
         Dirent::destroy(e);
         return Error::NotFound;
       }
+      t.linkable_ = false;
       t.add_link_locked(+1);
     }
     t.retain();
