@@ -16,6 +16,7 @@
 #include "core/event/wait.h"
 #include "linux/file_common.h"
 #include "linux/file_lock.h"
+#include "linux/signal.h"
 #include "linux/syscall.h"
 
 namespace capsule::linux_abi {
@@ -206,7 +207,7 @@ int64_t fcntl_lock(OpenFile& f, uint64_t cmd, uint64_t arg) {
         }
         // The entry stays: it is not empty while a conflicting lock exists.
         if (auto w = g_wait.wait(g_mu, 0); !w.ok()) {
-          r = -kEINTR;
+          r = -kERESTARTSYS;  // EINTR, or a restart under SA_RESTART (as Linux)
           break;
         }
         e = get_locked(v);  // the holder's unlock may have pruned it
@@ -277,7 +278,7 @@ LINUX_SYSCALL(73, flock, "fx") {
           break;
         }
         if (auto w = g_wait.wait(g_mu, 0); !w.ok()) {
-          r = -kEINTR;
+          r = -kERESTARTSYS;  // EINTR, or a restart under SA_RESTART (as Linux)
           break;
         }
         e = get_locked(v);

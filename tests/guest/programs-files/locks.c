@@ -5,6 +5,8 @@
 #include "check.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <sys/file.h>
 
 static int set_lock(int fd, int cmd, short type, off_t start, off_t len) {
@@ -135,10 +137,33 @@ static void test_flock(void) {
   close(a);
 }
 
+/* A blocked F_OFD_SETLKW / flock is interruptible: a signal whose
+ * handler has no SA_RESTART ends it with EINTR. */
+static void on_alarm(int sig) { (void)sig; }
+
+static void test_interrupt(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_alarm; /* no SA_RESTART */
+  sigaction(SIGALRM, &sa, NULL);
+  int a = open("intr", O_CREAT | O_RDWR, 0644);
+  int b = open("intr", O_RDWR);
+  CHECK(set_lock(a, F_OFD_SETLK, F_WRLCK, 0, 0) == 0 && flock(a, LOCK_EX) == 0, "hold both");
+  struct itimerval it = {{0, 0}, {0, 100000}};
+  setitimer(ITIMER_REAL, &it, NULL);
+  EXPECT_ERR(EINTR, set_lock(b, F_OFD_SETLKW, F_WRLCK, 0, 1));
+  setitimer(ITIMER_REAL, &it, NULL);
+  EXPECT_ERR(EINTR, flock(b, LOCK_SH));
+  close(a);
+  CHECK(set_lock(b, F_OFD_SETLKW, F_WRLCK, 0, 1) == 0 && flock(b, LOCK_SH) == 0, "free after close");
+  close(b);
+}
+
 int main(void) {
   enter_temp_dir();
   test_ofd_conflicts();
   test_setlkw();
   test_flock();
+  test_interrupt();
   return finish("locks");
 }
