@@ -375,6 +375,15 @@ int64_t readlink_at(int64_t dirfd, uint64_t upath, uint64_t ubuf, uint64_t size)
   return out;
 }
 
+// Closing descriptors first..last drops the process's POSIX locks on
+// their files (fcntl(2)); only costs a scan when locks were ever taken.
+void drop_posix_locks(uint64_t first, uint64_t last) {
+  if (!OpenFile::on_last_release) return;
+  uint64_t limit = fds().limit();
+  for (uint64_t fd = first; fd <= last && fd < limit; ++fd)
+    if (auto f = get_file(fd); f.ok()) posix_locks_on_close(*f.value());
+}
+
 uint32_t getfl(OpenFile& f) {
   uint32_t fl = f.flags();
   if (fl & OpenFile::PATH) return uint32_t(O_PATH);
@@ -577,6 +586,7 @@ LINUX_SYSCALL(32, dup, "f") {
 LINUX_SYSCALL(33, dup2, "ff") {
   if (!get_file(args.a[0]).ok()) return -kEBADF;
   if (int64_t(int32_t(args.a[1])) != int64_t(args.a[1]) || int32_t(args.a[1]) < 0) return -kEBADF;
+  if (args.a[0] != args.a[1]) drop_posix_locks(args.a[1], args.a[1]);  // new_fd is closed
   return ret(fds().dup2(int(args.a[0]), int(args.a[1])));
 }
 
@@ -585,6 +595,7 @@ LINUX_SYSCALL(292, dup3, "ffx") {
   if (args.a[0] == args.a[1]) return -kEINVAL;
   if (!get_file(args.a[0]).ok()) return -kEBADF;
   if (int64_t(int32_t(args.a[1])) != int64_t(args.a[1]) || int32_t(args.a[1]) < 0) return -kEBADF;
+  drop_posix_locks(args.a[1], args.a[1]);
   return ret(fds().dup3(int(args.a[0]), int(args.a[1]), args.a[2] & O_CLOEXEC));
 }
 
@@ -595,6 +606,8 @@ constexpr uint64_t kCloseRangeUnshare = 2, kCloseRangeCloexec = 4;
 LINUX_SYSCALL(436, close_range, "uux") {
   if (args.a[2] & ~(kCloseRangeUnshare | kCloseRangeCloexec)) return -kEINVAL;
   uint32_t first = uint32_t(args.a[0]), last = uint32_t(args.a[1]);
+  if (first > last) return -kEINVAL;
+  if (!(args.a[2] & kCloseRangeCloexec)) drop_posix_locks(first, last);
   return ret(fds().close_range(first, last, args.a[2] & kCloseRangeCloexec));
 }
 

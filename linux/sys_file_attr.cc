@@ -240,7 +240,9 @@ int64_t utimes_at(int64_t dirfd, uint64_t upath, uint64_t utv) {
     }
   }
   VnodeRef v;
-  if (int64_t e = target(dirfd, upath, true, false, v)) return e;
+  // futimesat(dirfd, NULL, ...) is the descriptor itself (Linux's do_utimes).
+  bool self = upath == 0 && dirfd != AT_FDCWD;
+  if (int64_t e = target(dirfd, upath, true, self, v)) return e;
   return set_times(*v, utv ? t : nullptr);
 }
 
@@ -287,6 +289,19 @@ LINUX_SYSCALL(91, fchmod, "fo") {
 LINUX_SYSCALL(268, fchmodat, "fso") {
   VnodeRef v;
   if (int64_t e = target(int64_t(int32_t(args.a[0])), args.a[1], true, false, v)) return e;
+  return do_chmod(*v, args.a[2]);
+}
+
+// fchmodat2(2) (Linux 6.6): with flags. AT_SYMLINK_NOFOLLOW on a symlink
+// is EOPNOTSUPP (Linux file systems do not keep link modes).
+LINUX_SYSCALL(452, fchmodat2, "fsox") {
+  uint64_t flags = args.a[3];
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -kEINVAL;
+  VnodeRef v;
+  if (int64_t e = target(int64_t(int32_t(args.a[0])), args.a[1], !(flags & AT_SYMLINK_NOFOLLOW),
+                         flags & AT_EMPTY_PATH, v))
+    return e;
+  if (v->is_symlink()) return -kEOPNOTSUPP;
   return do_chmod(*v, args.a[2]);
 }
 

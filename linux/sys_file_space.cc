@@ -69,6 +69,21 @@ LINUX_SYSCALL(221, fadvise64, "fddd") {
   return 0;
 }
 
+// sync_file_range(2): flags within WAIT_BEFORE|WRITE|WAIT_AFTER, a
+// non-negative range; ESPIPE on pipes.
+LINUX_SYSCALL(277, sync_file_range, "fddx") {
+  auto fr = io_file(args.a[0]);
+  if (!fr.ok()) return -kEBADF;
+  if (args.a[3] & ~uint64_t(7)) return -kEINVAL;
+  int64_t end;
+  if (int64_t(args.a[1]) < 0 || int64_t(args.a[2]) < 0 ||
+      __builtin_add_overflow(int64_t(args.a[1]), int64_t(args.a[2]), &end))
+    return -kEINVAL;
+  vfs::Vnode& v = fr.value()->vnode();
+  if (v.type() == vfs::VType::Fifo || pipe_end_of(v)) return -kESPIPE;
+  return 0;
+}
+
 // readahead(2): a regular file open for reading (EBADF / EINVAL).
 LINUX_SYSCALL(187, readahead, "fdu") {
   auto fr = io_file(args.a[0]);

@@ -87,6 +87,16 @@ static void test_chmod_chown(void) {
         st2.st_mode);
   CHECK(fchmodat(AT_FDCWD, "m", 0640, 0) == 0 && stat("m", &st2) == 0 && (st2.st_mode & 07777) == 0640,
         "fchmodat");
+  /* fchmodat2 (452): AT_SYMLINK_NOFOLLOW on a symlink EOPNOTSUPP, on a
+   * file fine; unknown flags EINVAL. */
+  CHECK(symlink("m", "m.sym") == 0, "symlink");
+  EXPECT_ERR(EOPNOTSUPP, syscall(452, AT_FDCWD, "m.sym", 0600, AT_SYMLINK_NOFOLLOW));
+  CHECK(syscall(452, AT_FDCWD, "m", 0604, AT_SYMLINK_NOFOLLOW) == 0 && stat("m", &st2) == 0 &&
+            (st2.st_mode & 07777) == 0604,
+        "fchmodat2 %o", st2.st_mode);
+  CHECK(syscall(452, AT_FDCWD, "m.sym", 0640, 0) == 0 && stat("m", &st2) == 0 && (st2.st_mode & 07777) == 0640,
+        "fchmodat2 follows");
+  EXPECT_ERR(EINVAL, syscall(452, AT_FDCWD, "m", 0600, 0x8000));
   EXPECT_ERR(ENOENT, chmod("nothing", 0644));
   EXPECT_ERR(EFAULT, syscall(SYS_chmod, g_bad, 0644));
   EXPECT_ERR(EBADF, fchmod(-1, 0644));
@@ -149,6 +159,10 @@ static void test_times(void) {
   CHECK(utimensat(AT_FDCWD, "t.link", ts, AT_SYMLINK_NOFOLLOW) == 0, "nofollow");
   CHECK(lstat("t.link", &st2) == 0 && st2.st_mtim.tv_sec == 1500000000, "link mtime");
   CHECK(stat("t", &st2) == 0 && st2.st_mtime == 444, "target kept");
+  /* futimesat(fd, NULL, ...) sets the descriptor's file. */
+  struct timeval tv2[2] = {{555, 0}, {666, 0}};
+  CHECK(syscall(SYS_futimesat, fd, NULL, tv2) == 0 && fstat(fd, &st2) == 0 && st2.st_mtime == 666,
+        "futimesat on the fd");
   /* Errors: nsec out of range EINVAL, bad flags EINVAL, bad pointers EFAULT,
    * tv_usec out of range EINVAL. */
   struct timespec bad_ns[2] = {{0, 1000000000}, {0, 0}};

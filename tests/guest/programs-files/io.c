@@ -205,6 +205,11 @@ static void test_fallocate(void) {
   CHECK(posix_fadvise(fd, 0, 0, 99) == EINVAL, "bad advice");
   CHECK(posix_fadvise(p[0], 0, 0, POSIX_FADV_NORMAL) == ESPIPE, "fadvise on a pipe");
   CHECK(readahead(fd, 0, 4096) == 0, "readahead");
+  CHECK(sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) == 0, "sync_file_range");
+  EXPECT_ERR(EINVAL, sync_file_range(fd, 0, 0, 8));
+  EXPECT_ERR(EINVAL, sync_file_range(fd, -1, 0, 0));
+  EXPECT_ERR(ESPIPE, sync_file_range(p[1], 0, 0, 0));
+  EXPECT_ERR(EBADF, sync_file_range(-1, 0, 0, 0));
   EXPECT_ERR(EINVAL, readahead(p[0], 0, 10));
   close(p[0]);
   close(p[1]);

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/time.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 
 static int set_lock(int fd, int cmd, short type, off_t start, off_t len) {
   struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len, .l_pid = 0};
@@ -60,6 +61,17 @@ static void test_ofd_conflicts(void) {
   /* Closing any descriptor of the file drops the process's POSIX locks. */
   close(c);
   CHECK(set_lock(a, F_OFD_SETLK, F_WRLCK, 300, 10) == 0, "posix locks gone at close");
+  /* dup2 over a descriptor and close_range close it: POSIX locks go. */
+  int d = open("ofd", O_RDWR), e = open("ofd", O_RDWR);
+  CHECK(set_lock(d, F_SETLK, F_WRLCK, 400, 10) == 0, "posix lock via d");
+  EXPECT_ERR(EAGAIN, set_lock(a, F_OFD_SETLK, F_WRLCK, 400, 1));
+  CHECK(dup2(e, d) == d, "dup2 over d");
+  CHECK(set_lock(a, F_OFD_SETLK, F_WRLCK, 400, 10) == 0, "dropped by dup2");
+  CHECK(set_lock(a, F_OFD_SETLK, F_UNLCK, 400, 10) == 0, "unlock");
+  CHECK(set_lock(e, F_SETLK, F_WRLCK, 500, 10) == 0, "posix lock via e");
+  CHECK(syscall(SYS_close_range, d, d, 0) == 0, "close_range d");
+  CHECK(set_lock(a, F_OFD_SETLK, F_WRLCK, 500, 10) == 0, "dropped by close_range");
+  close(e);
   /* Errors: OFD with l_pid != 0, bad type, bad whence, a read lock on a
    * write-only descriptor (EBADF), a negative start, a bad pointer. */
   struct flock bad = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1, .l_pid = 1};
