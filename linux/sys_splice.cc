@@ -262,8 +262,19 @@ LINUX_SYSCALL(278, vmsplice, "fpux") {
   Iov* v = new (std::nothrow) Iov[count];
   if (!v) return -kENOMEM;
   int64_t r;
+  uint64_t total = 0;
+  bool bad = false;
   if (!copy_from_user(v, reinterpret_cast<const void*>(args.a[1]), count * sizeof(Iov)).ok()) {
     r = -kEFAULT;
+  } else if ((bad = [&] {
+               for (uint64_t i = 0; i < count; ++i) {
+                 if (int64_t(v[i].len) < 0) return true;
+                 total += v[i].len;
+                 if (total > MAX_RW) v[i].len -= total - MAX_RW, total = MAX_RW;
+               }
+               return false;
+             }())) {
+    r = -kEINVAL;  // a negative length (readv(2)'s rule)
   } else {
     UserRanges ranges(v, count);
     UserBuffer ub(ranges);

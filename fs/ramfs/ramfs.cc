@@ -213,7 +213,19 @@ class File final : public Node {
     uint64_t end = offset + len;
     if (!keep_size && end > size_ && (seals_ & vfs::SEAL_GROW)) return Error::Permission;
     // tmpfs allocates the pages now, so that later writes cannot run out.
-    for (uint64_t i = offset / PAGE; i < (end + PAGE - 1) / PAGE; ++i) TRY(materialize_locked(i));
+    // A request for more than half of the free memory is NoSpace at once
+    // (tmpfs's default size is half of RAM), so one call cannot starve
+    // the kernel; the instance's max_pages is enforced page by page.
+    uint64_t first = offset / PAGE, last = (end + PAGE - 1) / PAGE;
+    if (last - first > vfs::fs_free_pages() / 2) return Error::NoSpace;
+    for (uint64_t i = first; i < last; ++i) {
+      if (auto r = materialize_locked(i); !r.ok()) {
+        // Give back what now lies past the end (Linux undoes the whole
+        // call; holes filled inside the file just stay zeros).
+        pages_.truncate((size_ + PAGE - 1) / PAGE, [&](uint8_t* p) { rfs()->free_page(p); });
+        return r.error();
+      }
+    }
     if (!keep_size && end > size_) size_ = end;
     ctime_ = vfs::fs_now_ns();
     if (!keep_size) mtime_ = ctime_;

@@ -131,6 +131,23 @@ TEST(RamfsSpace, AllocateAndPunch) {
     ASSERT_EQ(got[i], (i >= 100 && i < 100 + 8192) ? 0 : 1) << i;
 }
 
+TEST(RamfsSpace, HugeAllocationIsRefusedAtOnce) {
+  World w;
+  auto f = w.open("/f", OpenHow::READ | OpenHow::WRITE | OpenHow::CREATE).release_value();
+  uint64_t before = w.fs->pages_used();
+  // 1 TiB: more than half of what the page allocator has; nothing taken.
+  EXPECT_EQ(f->vnode().allocate(0, uint64_t(1) << 40, false).error(), Error::NoSpace);
+  EXPECT_EQ(w.fs->pages_used(), before);
+  EXPECT_EQ(f->vnode().getattr().value().size, 0u);
+  // The instance's own limit, page by page.
+  World small(8192, 4);
+  auto g = small.open("/g", OpenHow::READ | OpenHow::WRITE | OpenHow::CREATE).release_value();
+  EXPECT_EQ(g->vnode().allocate(0, 5 * 4096, false).error(), Error::NoSpace);
+  EXPECT_EQ(small.fs->pages_used(), 0u);  // given back
+  EXPECT_TRUE(g->vnode().allocate(0, 4 * 4096, false).ok());
+  EXPECT_EQ(small.fs->pages_used(), 4u);
+}
+
 TEST(RamfsSeals, Enforced) {
   World w;
   auto f = w.open("/f", OpenHow::READ | OpenHow::WRITE | OpenHow::CREATE).release_value();
