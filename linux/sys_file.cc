@@ -378,7 +378,7 @@ int64_t readlink_at(int64_t dirfd, uint64_t upath, uint64_t ubuf, uint64_t size)
 // Closing descriptors first..last drops the process's POSIX locks on
 // their files (fcntl(2)); only costs a scan when locks were ever taken.
 void drop_posix_locks(uint64_t first, uint64_t last) {
-  if (!OpenFile::on_last_release) return;
+  if (!OpenFile::on_last_release.load(std::memory_order_relaxed)) return;
   uint64_t limit = fds().limit();
   for (uint64_t fd = first; fd <= last && fd < limit; ++fd)
     if (auto f = get_file(fd); f.ok()) posix_locks_on_close(*f.value());

@@ -98,7 +98,8 @@ void drop_description(OpenFile& f) {
 }
 
 void install_hook() {
-  if (!OpenFile::on_last_release) OpenFile::on_last_release = drop_description;
+  if (!OpenFile::on_last_release.load(std::memory_order_acquire))
+    OpenFile::on_last_release.store(drop_description, std::memory_order_release);
 }
 
 // struct flock's range as [start, end] (fcntl(2)): relative to whence, a
@@ -205,18 +206,18 @@ int64_t fcntl_lock(OpenFile& f, uint64_t cmd, uint64_t arg) {
           r = -kEAGAIN;
           break;
         }
-        // The entry stays: it is not empty while a conflicting lock exists.
-        if (auto w = g_wait.wait(g_mu, 0); !w.ok()) {
-          r = -kERESTARTSYS;  // EINTR, or a restart under SA_RESTART (as Linux)
-          break;
-        }
-        e = get_locked(v);  // the holder's unlock may have pruned it
+        auto w = g_wait.wait(g_mu, 0);
+        e = get_locked(v);  // the holder's unlock may have pruned it while we slept
         if (!e) {
           r = -kENOLCK;
           break;
         }
+        if (!w.ok()) {
+          r = -kERESTARTSYS;  // EINTR, or a restart under SA_RESTART (as Linux)
+          break;
+        }
       }
-      dead = prune_locked(e);
+      if (e) dead = prune_locked(e);
     }
   }
   if (fl.type == F_UNLCK || r == 0) g_wait.wake_all();
@@ -224,7 +225,7 @@ int64_t fcntl_lock(OpenFile& f, uint64_t cmd, uint64_t arg) {
 }
 
 void posix_locks_on_close(OpenFile& f) {
-  if (!OpenFile::on_last_release) return;  // no lock was ever taken
+  if (!OpenFile::on_last_release.load(std::memory_order_acquire)) return;  // no lock was ever taken
   vfs::VnodeRef dead;
   {
     MutexGuard g(g_mu);
@@ -277,17 +278,18 @@ LINUX_SYSCALL(73, flock, "fx") {
           r = -kEAGAIN;  // EWOULDBLOCK
           break;
         }
-        if (auto w = g_wait.wait(g_mu, 0); !w.ok()) {
-          r = -kERESTARTSYS;  // EINTR, or a restart under SA_RESTART (as Linux)
-          break;
-        }
-        e = get_locked(v);
+        auto w = g_wait.wait(g_mu, 0);
+        e = get_locked(v);  // may have been pruned while we slept
         if (!e) {
           r = -kENOLCK;
           break;
         }
+        if (!w.ok()) {
+          r = -kERESTARTSYS;  // EINTR, or a restart under SA_RESTART
+          break;
+        }
       }
-      dead = prune_locked(e);
+      if (e) dead = prune_locked(e);
     }
   }
   if (op == LOCK_UN || r == 0) g_wait.wake_all();

@@ -16,7 +16,8 @@ Result<FileRef> OpenFile::create(VnodeRef vnode, uint32_t flags) {
 
 void OpenFile::release() {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  if (has_locks.load(std::memory_order_acquire) && on_last_release) on_last_release(*this);
+  if (has_locks.load(std::memory_order_acquire))
+    if (auto hook = on_last_release.load(std::memory_order_acquire)) hook(*this);
   delete this;
 }
 

@@ -64,7 +64,7 @@ class OpenFile {
   // dropped when it goes away (OFD and flock locks): the last release
   // then calls on_last_release(*this) before freeing it.
   std::atomic<bool> has_locks{false};
-  static inline void (*on_last_release)(OpenFile&) = nullptr;
+  static inline std::atomic<void (*)(OpenFile&)> on_last_release{nullptr};
 
  private:
   OpenFile(VnodeRef v, uint32_t flags) : vnode_(static_cast<VnodeRef&&>(v)), flags_(flags) {}
