@@ -1,5 +1,5 @@
-// Memory system calls: brk, mmap family (anonymous memory; file mappings
-// arrive with the VFS), mremap, madvise, the mlock family, msync, mincore.
+// Memory system calls: brk, mmap family (anonymous memory and files of the
+// VFS), mremap, madvise, the mlock family, msync, mincore.
 // Linux's PROT_*, MAP_*, MADV_* ... values are translated explicitly into
 // the address space's own flags. docs/syscalls.md lists the semantics.
 #include <atomic>
@@ -9,6 +9,7 @@
 #include "capsule/process.h"
 #include "capsule/uaccess.h"
 #include "core/mm/vma.h"
+#include "linux/file_common.h"
 #include "linux/syscall.h"
 
 namespace capsule::linux_abi {
@@ -21,11 +22,11 @@ constexpr uint64_t MAP_SHARED = 0x1, MAP_PRIVATE = 0x2, MAP_SHARED_VALIDATE = 0x
                    MAP_DENYWRITE = 0x800, MAP_EXECUTABLE = 0x1000, MAP_LOCKED = 0x2000,
                    MAP_NORESERVE = 0x4000, MAP_POPULATE = 0x8000, MAP_NONBLOCK = 0x10000,
                    MAP_STACK = 0x20000, MAP_HUGETLB = 0x40000, MAP_SYNC = 0x80000,
-                   MAP_FIXED_NOREPLACE = 0x100000;
+                   MAP_FIXED_NOREPLACE = 0x100000, MAP_UNINITIALIZED = 0x4000000;
 constexpr uint64_t KNOWN_MAP_FLAGS = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | MAP_GROWSDOWN |
                                      MAP_DENYWRITE | MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE |
                                      MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_SYNC |
-                                     MAP_FIXED_NOREPLACE;
+                                     MAP_FIXED_NOREPLACE | MAP_UNINITIALIZED;
 
 constexpr uint64_t MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2, MREMAP_DONTUNMAP = 4;
 constexpr uint64_t MS_ASYNC = 1, MS_INVALIDATE = 2, MS_SYNC = 4;
@@ -83,13 +84,29 @@ LINUX_SYSCALL(9, mmap, "pxxxfx>x") {
   if (off & 0xfff) return -kEINVAL;
   if (len > mm::USER_END) return -kENOMEM;  // page rounding would overflow
   if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && (addr & 0xfff)) return -kEINVAL;
-  if (!(flags & MAP_ANONYMOUS)) return -kENODEV;  // file mappings: with the VFS
   mm::MapRequest req;
+  vfs::FileRef file;
+  if (!(flags & MAP_ANONYMOUS)) {
+    // mmap(2) on a descriptor: EBADF for a bad one (O_PATH included),
+    // ENODEV for objects without pages (pipes, the console, directories),
+    // EACCES for a description that does not allow the access.
+    auto f = get_file(args.a[4]);
+    if (!f) return -kEBADF;
+    file = static_cast<vfs::FileRef&&>(*f);
+    if (file->flags() & vfs::OpenFile::PATH) return -kEBADF;
+    if (!file->vnode().is_regular() || as_stream(file->vnode())) return -kENODEV;
+    if (!file->readable()) return -kEACCES;
+    if (type != MAP_PRIVATE && (prot & PROT_WRITE) && !file->writable()) return -kEACCES;
+    if (off + pg_up(len) < off || off + pg_up(len) > uint64_t(INT64_MAX)) return -kEOVERFLOW;
+    req.backing = &file->vnode();  // the VMA takes its own reference
+    req.offset = off;
+  }
   req.addr = addr;
   req.len = len;
   req.prot = vm_prot(prot);
   req.flags = (type != MAP_PRIVATE ? mm::VM_SHARED : 0) | ((flags & MAP_GROWSDOWN) ? mm::VM_GROWSDOWN : 0) |
-              ((flags & MAP_NORESERVE) ? mm::VM_NORESERVE : 0) | ((flags & MAP_LOCKED) || g_lock_future.load() ? mm::VM_LOCKED : 0);
+              ((flags & MAP_NORESERVE) ? mm::VM_NORESERVE : 0) | ((flags & MAP_LOCKED) || g_lock_future.load() ? mm::VM_LOCKED : 0) |
+              (file && type != MAP_PRIVATE && !file->writable() ? mm::VM_NOWRITE : 0);
   req.placement = (flags & MAP_FIXED_NOREPLACE) ? mm::Placement::FixedNoReplace
                   : (flags & MAP_FIXED)         ? mm::Placement::Fixed
                                                 : mm::Placement::Hint;
@@ -123,6 +140,16 @@ LINUX_SYSCALL(10, mprotect, "pxx") {
     if (!grows) return -kEINVAL;
     len += addr - vstart;
     addr = vstart;
+  }
+  if (prot & PROT_WRITE) {
+    // A shared mapping of a file opened read-only never becomes writable
+    // (mprotect(2): EACCES).
+    bool denied = false;
+    const uint64_t end = addr + pg_up(len);
+    as()->for_each_vma([&](const mm::Vma& v) {
+      if (v.end > addr && v.start < end && (v.flags & mm::VM_NOWRITE)) denied = true;
+    });
+    if (denied) return -kEACCES;
   }
   return ret(as()->mprotect(addr, pg_up(len), vm_prot(prot)));
 }

@@ -114,6 +114,10 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
         return fail(out, "bad value '{}' for --env (K=V)", value);
       if (s.env_count == BootSettings::MAX_WORDS) return fail(out, "too many --env options");
       s.env[s.env_count++] = value;
+    } else if (name == "cwd") {
+      if (value.empty() || value[0] != '/')
+        return fail(out, "bad value '{}' for --cwd (an absolute directory)", value);
+      s.cwd = value;
     } else {
       return fail(out, "unknown option '--{}' (see docs/cmdline.md)", name);
     }

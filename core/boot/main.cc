@@ -26,6 +26,7 @@
 #include "fs/initrd/initrd.h"
 #include "fs/ramfs/ramfs.h"
 #include "linux/fd_table.h"
+#include "linux/file_common.h"
 #include "linux/syscall.h"
 
 extern "C" void (*__init_array_start[])();
@@ -217,6 +218,19 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   bootchart_mark("ready");
   if (settings.argc) {
     if (settings.bootchart) bootchart_print();
+    if (!settings.cwd.empty()) {
+      // --cwd=DIR: the working directory the program starts in, as a shell's
+      // `cd DIR && exec PROGRAM` would leave it (a relative PROGRAM is found
+      // from there too).
+      linux_abi::Ctx ctx = linux_abi::cur_ctx();
+      auto dir = vfs::kernel_vfs()->resolve(ctx.pc(), settings.cwd, vfs::WALK_FOLLOW | vfs::WALK_DIRECTORY);
+      if (!dir.ok() || !dir.value()->is_dir()) {
+        kprint("capsule: --cwd={}: {}\n", settings.cwd,
+               dir.ok() ? "not a directory" : error_name(dir.error()));
+        power_off(2);
+      }
+      linux_abi::set_cwd(static_cast<vfs::VnodeRef&&>(dir.value()));
+    }
     ExecArgs ea{settings.argv[0], settings.argv, settings.argc, settings.env, settings.env_count};
     if (auto r = process_exec(ea); !r.ok()) {
       // Shell conventions: 127 not found, 126 found but cannot run.

@@ -36,6 +36,15 @@ std::atomic<AddressSpace*> g_current{nullptr};
 std::atomic<UserFaultHandler> g_fault_handler{nullptr};
 std::atomic<TlbShootdown> g_shootdown{nullptr};
 
+// Every address space, for mm::backing_shrinking (a file truncated under
+// its mappings). Lock order: this list, then an address space's lock.
+SpinLock g_list_lock;
+AddressSpace* g_list = nullptr;
+
+// Thread context with interrupts on: a backing's page() (a sleeping lock)
+// may be called. The #PF vector runs with interrupts off on an IST stack.
+bool can_sleep() { return x64::read_rflags() & (1u << 9); }
+
 // Calls f(va, pte) for each leaf entry with a page in [start, end), skipping
 // missing tables whole.
 template <typename F>
@@ -123,12 +132,26 @@ Result<AddressSpace*> AddressSpace::create() {
   uint64_t* mine = tables().table(*root);
   for (unsigned i = KERNEL_HALF_FIRST; i < 512; ++i) mine[i] = kernel[i];
   as->root_ = *root;
+  {
+    SpinGuard g(g_list_lock);
+    as->next_in_list_ = g_list;
+    g_list = as;
+  }
+  mm::g_backing_shrink_hook.store(shrink_all, std::memory_order_release);
   return as;
 }
 
 void AddressSpace::destroy(AddressSpace* as) {
   if (!as) return;
   if (g_current.load() == as) activate_kernel();
+  {
+    SpinGuard g(g_list_lock);
+    for (AddressSpace** p = &g_list; *p; p = &(*p)->next_in_list_)
+      if (*p == as) {
+        *p = as->next_in_list_;
+        break;
+      }
+  }
   {
     SpinGuard g(as->lock_);
     as->vmas_.clear(*as);
@@ -212,8 +235,7 @@ void AddressSpace::unmap_pages(const Vma&, uintptr_t start, uintptr_t end) {
 
 void AddressSpace::protect_pages(uintptr_t start, uintptr_t end, uint32_t prot) {
   for_each_pte(root_, start, end, [&](uintptr_t, uint64_t* pte) {
-    uint64_t e = *pte;
-    *pte = make_pte(e & x64::PTE_ADDR_MASK, prot, e & PTE_SW_ANON);
+    *pte = reprotect_pte(*pte, prot);
   });
   flush(start, end);
 }
@@ -240,58 +262,178 @@ Result<void> AddressSpace::move_pages(uintptr_t from, uintptr_t to, size_t len) 
 
 // ---- demand paging --------------------------------------------------------
 
-UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool) {
+// Under the lock. Serves anonymous pages and pages already in the table
+// (refresh, copy-on-write); a file page not mapped yet is BusError here:
+// the callers fetch it without the lock (fill_file_pages).
+UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool write) {
   auto slot = x64::pte_create(tables(), root_, page);
   if (!slot) return UserFault::OutOfMemory;
   uint64_t* pte = *slot;
   const uint64_t e = *pte;
   if (pte_has_page(e)) {
+    if (write && (e & PTE_SW_COW) && (vma.prot & VM_WRITE)) {
+      // The first write to a private mapping's file page: the mapping gets
+      // its own copy from now on, and never sees the file's later changes
+      // there (mmap(2) MAP_PRIVATE). The page is alive: shrinking the file
+      // unmaps it under this lock before the file frees it.
+      auto p = anon_page_alloc();
+      if (!p) return UserFault::OutOfMemory;
+      __builtin_memcpy(phys_to_virt(*p), phys_to_virt(e & x64::PTE_ADDR_MASK), PAGE_SIZE);
+      *pte = make_pte(*p, vma.prot, true);
+      flush(page, page + PAGE_SIZE);  // other CPUs may hold the read-only file page
+      return UserFault::None;
+    }
     // Already there: another CPU won the race, or this CPU's TLB held an
     // older, stricter entry. Bring the entry in line with the VMA.
-    uint64_t want = make_pte(e & x64::PTE_ADDR_MASK, vma.prot, e & PTE_SW_ANON);
+    uint64_t want = reprotect_pte(e, vma.prot);
     if ((e & ~(x64::PTE_ACCESSED | x64::PTE_DIRTY)) != want) *pte = want;
     x64::invlpg(page);
     return UserFault::None;
   }
-  uint64_t phys;
-  bool anon = true;
-  if (vma.anonymous()) {
-    auto p = anon_page_alloc();
-    if (!p) return UserFault::OutOfMemory;
-    phys = *p;
-  } else {
-    auto src = vma.backing->page(vma.offset + (page - vma.start));
-    if (!src) return src.error() == Error::NoMemory ? UserFault::OutOfMemory : UserFault::BusError;
-    if (vma.flags & VM_SHARED) {
-      phys = *src;
-      anon = false;
-    } else {
-      // A private file mapping gets its own copy at the first touch (a
-      // read-only share until the first write would save memory: later).
-      auto p = anon_page_alloc();
-      if (!p) return UserFault::OutOfMemory;
-      phys = *p;
-      __builtin_memcpy(phys_to_virt(phys), phys_to_virt(*src), PAGE_SIZE);
-    }
-  }
+  if (!vma.anonymous()) return UserFault::BusError;
+  auto p = anon_page_alloc();
+  if (!p) return UserFault::OutOfMemory;
   // Not present before: no TLB can hold it [SDM 4.10.2.3].
-  *pte = make_pte(phys, vma.prot, anon);
+  *pte = make_pte(*p, vma.prot, true);
   ++resident_;
   return UserFault::None;
 }
 
+bool AddressSpace::page_mapped_locked(uintptr_t va) {
+  uint64_t* pte = x64::pte_lookup(tables(), root_, va, nullptr);
+  return pte && pte_has_page(*pte);
+}
+
 UserFault AddressSpace::handle_fault(uintptr_t addr, uint64_t error_code) {
   constexpr uint64_t PF_WRITE = 1 << 1, PF_FETCH = 1 << 4;  // [SDM 4.7]
+  const uintptr_t page = page_down(addr);
+  for (int attempt = 0;; ++attempt) {
+    {
+      SpinGuard g(lock_);
+      Vma* v = vmas_.find(addr);
+      if (!v) v = vmas_.grow_stack(addr);
+      if (!v) return UserFault::NoMapping;
+      if (!(v->prot & VM_PROT_MASK)) return UserFault::NoAccess;
+      if ((error_code & PF_WRITE) && !(v->prot & VM_WRITE)) return UserFault::WriteToReadOnly;
+      if ((error_code & PF_FETCH) && !(v->prot & VM_EXEC)) return UserFault::ExecOfNx;
+      if (v->anonymous() || page_mapped_locked(page)) {
+        UserFault r = fault_in(*v, page, error_code & PF_WRITE);
+        if (r == UserFault::None) ++faults_;
+        return r;
+      }
+      // A file page that is not mapped: past the end of the file (mmap
+      // maps every page inside it at once), or dropped since (the file
+      // shrank and grew again). Fetched once and still absent: past the
+      // end, SIGBUS.
+      if (attempt) return UserFault::BusError;
+    }
+    // Fetching may sleep. From the #PF vector (interrupts off) the answer
+    // is BusError for now: an application fault is served again from its
+    // thread's stack (linux/signal.cc calls handle_fault there), a copy
+    // helper's becomes EFAULT.
+    if (!can_sleep()) return UserFault::BusError;
+    if (auto r = fill_file_pages(page, page + PAGE_SIZE); !r.ok())
+      return r.error() == Error::NoMemory ? UserFault::OutOfMemory : UserFault::BusError;
+  }
+}
+
+// Without the lock: page() may sleep, and a file system calls
+// shrink_backing (which takes the lock) with its own lock held. So: note
+// what is missing under the lock, fetch without it, install under it if
+// each page's VMA still maps the same file offset and no shrink ran in
+// between (shrink_gen_); otherwise fetch again.
+Result<void> AddressSpace::fill_file_pages(uintptr_t start, uintptr_t end) {
+  constexpr size_t BATCH = 32;
+  uintptr_t va = start;
+  while (va < end) {
+    VmBacking* b = nullptr;
+    uint64_t off0 = 0, gen = 0;
+    uintptr_t batch_end = 0, vma_end = 0;
+    uint32_t missing = 0;  // bit i: page va + i*PAGE_SIZE
+    {
+      SpinGuard g(lock_);
+      Vma* v = vmas_.first_ending_after(va);
+      if (!v || v->start >= end) return {};
+      if (v->start > va) va = v->start;
+      vma_end = v->end;
+      if (v->anonymous()) {
+        va = v->end;
+        continue;
+      }
+      batch_end = min(min(v->end, end), va + BATCH * PAGE_SIZE);
+      for (uintptr_t a = va; a < batch_end; a += PAGE_SIZE)
+        if (!page_mapped_locked(a)) missing |= 1u << ((a - va) / PAGE_SIZE);
+      if (!missing) {
+        va = batch_end;
+        continue;
+      }
+      b = v->backing;
+      b->retain();
+      off0 = v->offset + (va - v->start);
+      gen = shrink_gen_;
+    }
+    uint64_t phys[BATCH];
+    const size_t n = (batch_end - va) / PAGE_SIZE;
+    size_t got = 0;
+    bool past_end = false;
+    Error err = Error::None;
+    for (; got < n; ++got) {
+      if (!(missing & (1u << got))) continue;
+      auto p = b->page(off0 + got * PAGE_SIZE);
+      if (!p) {
+        if (p.error() == Error::NoMemory || p.error() == Error::NoSpace) err = Error::NoMemory;
+        past_end = true;
+        break;
+      }
+      phys[got] = *p;
+    }
+    bool again = false;
+    {
+      SpinGuard g(lock_);
+      if (shrink_gen_ != gen) {
+        again = true;
+      } else {
+        for (size_t i = 0; i < got; ++i) {
+          if (!(missing & (1u << i))) continue;
+          const uintptr_t a = va + i * PAGE_SIZE;
+          Vma* v = vmas_.find(a);
+          if (!v || v->backing != b || v->offset + (a - v->start) != off0 + i * PAGE_SIZE) continue;
+          auto slot = x64::pte_create(tables(), root_, a);
+          if (!slot) {
+            err = Error::NoMemory;
+            break;
+          }
+          if (pte_has_page(**slot)) continue;
+          // Shared: the file's own page. Private: the same page read-only,
+          // copied at the first write (PTE_SW_COW). Not present before: no
+          // flush.
+          **slot = make_pte(phys[i], v->prot, false, !(v->flags & VM_SHARED));
+          ++resident_;
+        }
+      }
+    }
+    b->release();
+    if (err != Error::None) return err;
+    if (again) continue;
+    va = past_end ? vma_end : batch_end;
+  }
+  return {};
+}
+
+void AddressSpace::shrink_all(VmBacking& b, uint64_t new_size) {
+  SpinGuard g(g_list_lock);
+  for (AddressSpace* as = g_list; as; as = as->next_in_list_) as->shrink_backing(b, new_size);
+}
+
+void AddressSpace::shrink_backing(VmBacking& b, uint64_t new_size) {
+  const uint64_t cut = page_up(new_size);
   SpinGuard g(lock_);
-  Vma* v = vmas_.find(addr);
-  if (!v) v = vmas_.grow_stack(addr);
-  if (!v) return UserFault::NoMapping;
-  if (!(v->prot & VM_PROT_MASK)) return UserFault::NoAccess;
-  if ((error_code & PF_WRITE) && !(v->prot & VM_WRITE)) return UserFault::WriteToReadOnly;
-  if ((error_code & PF_FETCH) && !(v->prot & VM_EXEC)) return UserFault::ExecOfNx;
-  UserFault r = fault_in(*v, page_down(addr), error_code & PF_WRITE);
-  if (r == UserFault::None) ++faults_;
-  return r;
+  ++shrink_gen_;
+  for (Vma* v = vmas_.first(); v; v = VmaSet::next(*v)) {
+    if (v->backing != &b || v->offset + v->size() <= cut) continue;
+    const uintptr_t from = cut > v->offset ? v->start + (cut - v->offset) : v->start;
+    unmap_pages(*v, from, v->end);
+  }
 }
 
 Result<void> AddressSpace::populate_locked(uintptr_t addr, uintptr_t end) {
@@ -310,10 +452,19 @@ Result<void> AddressSpace::populate_locked(uintptr_t addr, uintptr_t end) {
 
 // ---- the system-call level ------------------------------------------------
 
+// File mappings are filled at once, up to the end of the file: a page of
+// a file cannot be fetched from the #PF vector (the file's lock sleeps),
+// and the kernel's copy helpers must find the pages of a mapped file
+// (read() into a library's .data). Failing to fill is not an error here:
+// the pages then fault in from the thread's stack.
 Result<uintptr_t> AddressSpace::mmap(const MapRequest& req, bool populate) {
-  SpinGuard g(lock_);
-  uintptr_t a = TRY(vmas_.map(req, *this));
-  if (populate || (req.flags & VM_LOCKED)) (void)populate_locked(a, a + page_up(req.len));
+  uintptr_t a;
+  {
+    SpinGuard g(lock_);
+    a = TRY(vmas_.map(req, *this));
+    if (populate || (req.flags & VM_LOCKED)) (void)populate_locked(a, a + page_up(req.len));
+  }
+  if (req.backing) (void)fill_file_pages(a, a + page_up(req.len));
   return a;
 }
 
@@ -329,9 +480,13 @@ Result<void> AddressSpace::mprotect(uintptr_t addr, size_t len, uint32_t prot) {
 
 Result<uintptr_t> AddressSpace::mremap(uintptr_t old_addr, size_t old_len, size_t new_len, uint32_t flags,
                                        uintptr_t new_addr) {
-  SpinGuard g(lock_);
-  uintptr_t a = TRY(vmas_.remap(old_addr, old_len, new_len, flags, new_addr, *this));
-  if (Vma* v = vmas_.find(a); v && (v->flags & VM_LOCKED)) (void)populate_locked(a, a + page_up(new_len));
+  uintptr_t a;
+  {
+    SpinGuard g(lock_);
+    a = TRY(vmas_.remap(old_addr, old_len, new_len, flags, new_addr, *this));
+    if (Vma* v = vmas_.find(a); v && (v->flags & VM_LOCKED)) (void)populate_locked(a, a + page_up(new_len));
+  }
+  (void)fill_file_pages(a, a + page_up(new_len));  // a file mapping that grew
   return a;
 }
 
@@ -352,8 +507,11 @@ void AddressSpace::set_mmap_base(uintptr_t base) {
 
 Result<void> AddressSpace::populate(uintptr_t addr, size_t len) {
   if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
-  SpinGuard g(lock_);
-  return populate_locked(page_down(addr), page_up(addr + len));
+  {
+    SpinGuard g(lock_);
+    TRY(populate_locked(page_down(addr), page_up(addr + len)));
+  }
+  return fill_file_pages(page_down(addr), page_up(addr + len));
 }
 
 Result<void> AddressSpace::mlock(uintptr_t addr, size_t len) {
@@ -361,9 +519,12 @@ Result<void> AddressSpace::mlock(uintptr_t addr, size_t len) {
   const uintptr_t start = page_down(addr);
   if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
   len += addr - start;
-  SpinGuard g(lock_);
-  TRY(vmas_.change_flags(start, len, VM_LOCKED, 0));
-  return populate_locked(start, page_up(start + len));
+  {
+    SpinGuard g(lock_);
+    TRY(vmas_.change_flags(start, len, VM_LOCKED, 0));
+    TRY(populate_locked(start, page_up(start + len)));
+  }
+  return fill_file_pages(start, page_up(start + len));
 }
 
 Result<void> AddressSpace::munlock(uintptr_t addr, size_t len) {
@@ -401,12 +562,18 @@ Result<void> AddressSpace::discard(uintptr_t addr, size_t len) {
   if (len == 0) return {};
   if (len > USER_END || addr > USER_END - len) return Error::Invalid;
   const uintptr_t end = page_up(addr + len);
-  SpinGuard g(lock_);
-  for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v))
-    if (v->flags & VM_LOCKED) return Error::Invalid;  // madvise(2): EINVAL on locked pages
-  for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v))
-    unmap_pages(*v, max(v->start, addr), min(v->end, end));
-  return vmas_.fully_mapped(addr, end) ? Result<void>() : Error::NoMemory;
+  bool whole;
+  {
+    SpinGuard g(lock_);
+    for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v))
+      if (v->flags & VM_LOCKED) return Error::Invalid;  // madvise(2): EINVAL on locked pages
+    for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v))
+      unmap_pages(*v, max(v->start, addr), min(v->end, end));
+    whole = vmas_.fully_mapped(addr, end);
+  }
+  // File mappings see the file again (private copies are gone).
+  (void)fill_file_pages(addr, end);
+  return whole ? Result<void>() : Error::NoMemory;
 }
 
 // ---- faults nobody serves -------------------------------------------------

@@ -6,6 +6,8 @@
 // A leaf entry for an application page is one of
 //   0                                   nothing there: the next touch faults it in
 //   phys | P | [W] | [NX] | [SW_ANON]   mapped with the VMA's protection
+//   phys | P | [NX] | SW_COW            a private mapping's view of a file page:
+//                                       never writable; the first write copies it
 //   phys | SW_PROTNONE | [SW_ANON]      PROT_NONE: not present, but the page is
 //                                       kept (the CPU ignores every bit of a
 //                                       non-present entry but P [SDM 4.5.4]),
@@ -23,16 +25,22 @@ namespace capsule::mm {
 
 constexpr uint64_t PTE_SW_ANON = 1ull << 9;
 constexpr uint64_t PTE_SW_PROTNONE = 1ull << 10;
+constexpr uint64_t PTE_SW_COW = 1ull << 11;
 
 inline bool pte_has_page(uint64_t e) { return e & (x64::PTE_PRESENT | PTE_SW_PROTNONE); }
 
-inline uint64_t make_pte(uint64_t phys, uint32_t prot, bool anon) {
-  uint64_t e = phys | (anon ? PTE_SW_ANON : 0);
+inline uint64_t make_pte(uint64_t phys, uint32_t prot, bool anon, bool cow = false) {
+  uint64_t e = phys | (anon ? PTE_SW_ANON : 0) | (cow ? PTE_SW_COW : 0);
   if (!(prot & VM_PROT_MASK)) return e | PTE_SW_PROTNONE;
   e |= x64::PTE_PRESENT;
-  if (prot & VM_WRITE) e |= x64::PTE_WRITE;
+  if ((prot & VM_WRITE) && !cow) e |= x64::PTE_WRITE;
   if (!(prot & VM_EXEC)) e |= x64::PTE_NX;
   return e;
+}
+
+// The same page under a new protection (mprotect, a refreshed entry).
+inline uint64_t reprotect_pte(uint64_t e, uint32_t prot) {
+  return make_pte(e & x64::PTE_ADDR_MASK, prot, e & PTE_SW_ANON, e & PTE_SW_COW);
 }
 
 // Walks an address space's page table (tests, debugging).

@@ -407,6 +407,112 @@ KTEST(vm_random_against_model) {
          as->fault_count(), as->vma_count());
 }
 
+namespace {
+
+// A file as the address space sees one (mm::VmBacking): a few real pages
+// with a pattern, and a size that can shrink.
+class FakeFile final : public VmBacking {
+ public:
+  static constexpr size_t N = 4;
+  FakeFile() {
+    for (size_t i = 0; i < N; ++i) {
+      auto p = page_alloc(0);
+      KEXPECT(p.ok());
+      pages[i] = p.value_or(0);
+      if (pages[i]) __builtin_memset(phys_to_virt(pages[i]), int('a' + i), P);
+    }
+  }
+  ~FakeFile() {
+    for (uint64_t p : pages)
+      if (p) page_free(p);
+  }
+  Result<uint64_t> page(uint64_t off) override {
+    if (off >= (size + P - 1) / P * P || !pages[off / P]) return Error::Range;
+    return pages[off / P];
+  }
+  void retain() override { ++refs; }
+  void release() override { --refs; }
+  char byte(size_t page, size_t at) { return static_cast<char*>(phys_to_virt(pages[page]))[at]; }
+
+  uint64_t pages[N] = {};
+  uint64_t size = N * P;
+  int refs = 0;
+};
+
+}  // namespace
+
+KTEST(vm_file_mappings) {
+  FakeFile f;  // first: its pages are not the address space's to return
+  TestSpace as;
+  if (!as) return;
+  const uintptr_t a = 0x20000000, b = 0x28000000;
+  MapRequest priv = anon(a, FakeFile::N * P, RW);
+  priv.backing = &f;
+  KEXPECT(as->mmap(priv).ok());
+  KEXPECT(f.refs == 1 && f.vm_maps.load() == 1);
+  // Filled at mmap: the file's own pages, read-only, copy-on-write.
+  for (size_t i = 0; i < FakeFile::N; ++i) {
+    x64::Translation t = translate_in(as->root(), a + i * P);
+    KEXPECT(t.present && !t.writable && (t.phys & ~(P - 1)) == f.pages[i]);
+    KEXPECT((t.entry & PTE_SW_COW) && !(t.entry & PTE_SW_ANON));
+  }
+  KEXPECT(*ptr<volatile char>(a + 5) == 'a');
+  // The first write copies the page; the file keeps its bytes.
+  *ptr<volatile char>(a + 5) = 'X';
+  x64::Translation t0 = translate_in(as->root(), a);
+  KEXPECT(t0.writable && (t0.entry & PTE_SW_ANON) && (t0.phys & ~(P - 1)) != f.pages[0]);
+  KEXPECT(*ptr<volatile char>(a + 5) == 'X' && *ptr<volatile char>(a + 6) == 'a' && f.byte(0, 5) == 'a');
+  // A copy helper writing into a private file page copies it too.
+  KEXPECT(copy_to_user(ptr<void>(a + P + 10), "kern", 4).ok());
+  KEXPECT(f.byte(1, 10) == 'b' && *ptr<volatile char>(a + P + 10) == 'k');
+  // mprotect keeps an uncopied page read-only.
+  KEXPECT(as->mprotect(a + 2 * P, P, VM_READ).ok());
+  KEXPECT(as->mprotect(a + 2 * P, P, RW).ok());
+  KEXPECT(!translate_in(as->root(), a + 2 * P).writable);
+
+  // Shared: the file's pages, writable; stores land in the file.
+  MapRequest shared = anon(b, FakeFile::N * P, RW);
+  shared.backing = &f;
+  shared.flags = VM_SHARED;
+  KEXPECT(as->mmap(shared).ok());
+  KEXPECT(f.refs == 2 && f.vm_maps.load() == 2);
+  x64::Translation ts = translate_in(as->root(), b + 3 * P);
+  KEXPECT(ts.present && ts.writable && (ts.phys & ~(P - 1)) == f.pages[3] && !(ts.entry & PTE_SW_ANON));
+  *ptr<volatile char>(b + 3 * P + 1) = 'S';
+  KEXPECT(f.byte(3, 1) == 'S');
+  KEXPECT(*ptr<volatile char>(a + 3 * P + 1) == 'S');  // the private view was never written there
+
+  // The file shrinks to a page and a bit: every mapping loses pages 2 and 3.
+  f.size = P + 100;
+  backing_shrinking(f, f.size);
+  for (uintptr_t base : {a, b}) {
+    KEXPECT(translate_in(as->root(), base + P).present);
+    KEXPECT(!translate_in(as->root(), base + 2 * P).present);
+    KEXPECT(!translate_in(as->root(), base + 3 * P).present);
+  }
+  // A touch there finds nothing in the file: SIGBUS for the program.
+  KEXPECT(as->handle_fault(b + 3 * P, 0) == UserFault::BusError);
+  KEXPECT(as->handle_fault(a + 2 * P, 2) == UserFault::BusError);
+  // It grows back: the page is found again from thread context.
+  f.size = FakeFile::N * P;
+  KEXPECT(as->handle_fault(b + 2 * P, 0) == UserFault::None);
+  KEXPECT((translate_in(as->root(), b + 2 * P).phys & ~(P - 1)) == f.pages[2]);
+
+  // MADV_DONTNEED drops the private copies: the file shows again.
+  KEXPECT(as->discard(a, 2 * P).ok());
+  KEXPECT(*ptr<volatile char>(a + 5) == 'a' && *ptr<volatile char>(a + P + 10) == 'b');
+  KEXPECT((translate_in(as->root(), a).phys & ~(P - 1)) == f.pages[0]);
+
+  KEXPECT(as->munmap(a, FakeFile::N * P).ok());
+  KEXPECT(as->munmap(b + P, P).ok());  // splits the shared VMA in two
+  KEXPECT(f.vm_maps.load() == 2 && f.refs == 2);
+  KEXPECT(as->munmap(b, FakeFile::N * P).ok());
+  KEXPECT(f.vm_maps.load() == 0 && f.refs == 0);
+}
+
+namespace {
+}  // namespace
+
 KTEST(vm_many_spaces_return_memory) {
   const uint64_t free0 = free_pages_now();
   for (int round = 0; round < 20; ++round) {

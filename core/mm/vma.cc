@@ -50,7 +50,10 @@ Vma* VmaSet::take_node() {
 }
 
 void VmaSet::free_node(Vma* v) {
-  if (v->backing) v->backing->release();
+  if (v->backing) {
+    v->backing->vm_maps.fetch_sub(1, std::memory_order_release);
+    v->backing->release();
+  }
   delete v;
 }
 
@@ -128,7 +131,10 @@ Vma* VmaSet::split(Vma& v, uintptr_t at) {
   r->flags = v.flags;
   r->backing = v.backing;
   r->offset = v.offset + (at - v.start);
-  if (r->backing) r->backing->retain();
+  if (r->backing) {
+    r->backing->retain();
+    r->backing->vm_maps.fetch_add(1, std::memory_order_acq_rel);
+  }
   v.end = at;
   tree_.insert(*r);
   return r;
@@ -143,7 +149,10 @@ Vma* VmaSet::insert_new(uintptr_t start, uintptr_t end, uint32_t prot, uint32_t 
   v->flags = flags;
   v->backing = b;
   v->offset = offset;
-  if (b) b->retain();
+  if (b) {
+    b->retain();
+    b->vm_maps.fetch_add(1, std::memory_order_acq_rel);
+  }
   tree_.insert(*v);
   return v;
 }

@@ -24,6 +24,7 @@
 //
 // Not thread-safe: the owner holds the address space's lock.
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 
 #include "capsule/mm.h"
@@ -49,22 +50,44 @@ constexpr uint32_t VM_SHARED = 1 << 0;     // MAP_SHARED: writes reach the backi
 constexpr uint32_t VM_GROWSDOWN = 1 << 1;  // a stack: a fault just below extends it
 constexpr uint32_t VM_NORESERVE = 1 << 2;  // MAP_NORESERVE (no accounting here anyway)
 constexpr uint32_t VM_LOCKED = 1 << 3;     // mlock / MAP_LOCKED: populated, never evicted
+// A shared mapping of a file opened without write access: mprotect may not
+// add VM_WRITE (mmap(2), mprotect(2): EACCES).
+constexpr uint32_t VM_NOWRITE = 1 << 4;
 
 // The object behind a file-backed VMA (the VFS implements it). Each VMA
-// holding the object holds one reference.
+// holding the object holds one reference and counts in `vm_maps`.
 class VmBacking {
  public:
   // Physical address of the object's page at byte `offset` (page aligned).
-  // The object keeps the page alive while it is referenced; shared VMAs map
-  // it directly, private VMAs map a copy. Error::Range past the end of the
-  // object (SIGBUS for the program).
+  // The object keeps the page alive while it is referenced and until it
+  // shrinks below it (see backing_shrinking); shared VMAs map it directly,
+  // private VMAs map it read-only and copy it at the first write.
+  // Error::Range past the end of the object (SIGBUS for the program). May
+  // sleep: the address spaces never call it with their lock held.
   virtual Result<uint64_t> page(uint64_t offset) = 0;
   virtual void retain() = 0;
   virtual void release() = 0;
 
+  // VMAs (in any address space) that map this object; maintained by VmaSet.
+  std::atomic<uint32_t> vm_maps{0};
+
  protected:
   ~VmBacking() = default;
 };
+
+// Installed by the address spaces (core/mm/address_space.cc): unmaps every
+// page of `b` at or beyond byte page_up(new_size) from every address space,
+// private copies included (Linux's truncate_pagecache), so that a later
+// touch faults and finds nothing there (SIGBUS).
+using BackingShrinkHook = void (*)(VmBacking& b, uint64_t new_size);
+inline std::atomic<BackingShrinkHook> g_backing_shrink_hook{nullptr};
+
+// A file system calls this when a mapped object shrinks (truncate), before
+// it frees the pages beyond the new size. Cheap when nothing maps it.
+inline void backing_shrinking(VmBacking& b, uint64_t new_size) {
+  if (b.vm_maps.load(std::memory_order_acquire) == 0) return;
+  if (BackingShrinkHook h = g_backing_shrink_hook.load(std::memory_order_acquire)) h(b, new_size);
+}
 
 struct Vma {
   uintptr_t start = 0;

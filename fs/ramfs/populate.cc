@@ -23,43 +23,55 @@ void format_value(Sink& sink, const FormatSpec&, const PopulateError& e) {
 
 namespace {
 
-// Names of one inode seen so far: (dev_major, dev_minor, ino) -> vnode.
-class LinkTable {
+// A growable array of T (T movable by copy: VnodeRef and plain fields).
+template <typename T>
+class Array {
  public:
-  ~LinkTable() {
-    for (size_t i = 0; i < n_; ++i) items_[i].node.~VnodeRef();
+  ~Array() {
+    for (size_t i = 0; i < n_; ++i) items_[i].~T();
     ::operator delete(items_);
   }
-  Vnode* find(const cpio::Entry& e) {
-    for (size_t i = 0; i < n_; ++i)
-      if (items_[i].ino == e.ino && items_[i].major == e.dev_major && items_[i].minor == e.dev_minor)
-        return items_[i].node.get();
-    return nullptr;
-  }
-  Result<void> add(const cpio::Entry& e, Vnode* v) {
+  size_t size() const { return n_; }
+  T& operator[](size_t i) { return items_[i]; }
+  Result<void> push(const T& item) {
     if (n_ == cap_) {
       size_t cap = cap_ ? cap_ * 2 : 16;
-      auto* fresh = static_cast<Item*>(::operator new(cap * sizeof(Item), std::nothrow));
+      auto* fresh = static_cast<T*>(::operator new(cap * sizeof(T), std::nothrow));
       if (!fresh) return Error::NoMemory;
       for (size_t i = 0; i < n_; ++i) {
-        new (&fresh[i]) Item{items_[i].ino, items_[i].major, items_[i].minor, items_[i].node};
-        items_[i].node.~VnodeRef();
+        new (&fresh[i]) T(items_[i]);
+        items_[i].~T();
       }
       ::operator delete(items_);
       items_ = fresh;
       cap_ = cap;
     }
-    new (&items_[n_++]) Item{e.ino, e.dev_major, e.dev_minor, VnodeRef(v)};
+    new (&items_[n_++]) T(item);
     return {};
   }
+
+ private:
+  T* items_ = nullptr;
+  size_t n_ = 0, cap_ = 0;
+};
+
+// Names of one inode seen so far: (dev_major, dev_minor, ino) -> vnode.
+class LinkTable {
+ public:
+  Vnode* find(const cpio::Entry& e) {
+    for (size_t i = 0; i < items_.size(); ++i)
+      if (items_[i].ino == e.ino && items_[i].major == e.dev_major && items_[i].minor == e.dev_minor)
+        return items_[i].node.get();
+    return nullptr;
+  }
+  Result<void> add(const cpio::Entry& e, Vnode* v) { return items_.push(Item{e.ino, e.dev_major, e.dev_minor, VnodeRef(v)}); }
 
  private:
   struct Item {
     uint32_t ino, major, minor;
     VnodeRef node;
   };
-  Item* items_ = nullptr;
-  size_t n_ = 0, cap_ = 0;
+  Array<Item> items_;
 };
 
 class Populator {
@@ -75,7 +87,7 @@ class Populator {
     VnodeRef dir = TRY(walk_to_parent(path, &last));
     if (last.empty()) {  // "." or "/": the root's own attributes
       if (!e.is_dir()) return fail("the root must be a directory", Error::BadFormat);
-      return set_attrs(*dir, e);
+      return dir_attrs(*dir, e);
     }
     if (last.size() > vfs::MAX_NAME) return fail("name too long", Error::BadFormat);
     if (last == "..") return fail("path leaves the root", Error::BadFormat);
@@ -83,7 +95,7 @@ class Populator {
     Result<VnodeRef> existing = dir->lookup(last);
     if (existing.ok()) {
       VnodeRef v = existing.value();
-      if (e.is_dir() && v->is_dir()) return set_attrs(*v, e);  // listed twice, or created as a parent
+      if (e.is_dir() && v->is_dir()) return dir_attrs(*v, e);  // listed twice, or created as a parent
       if (v->is_dir()) return fail("a directory is in the way", Error::BadFormat);
       // A non-directory is replaced, as Linux's unpacker does (unless this
       // is another name of the same hard-linked inode: handled below).
@@ -101,7 +113,7 @@ class Populator {
         auto made = dir->mkdir(last, a);
         if (!made.ok()) return fail("cannot create the directory", made.error());
         ++stats_->dirs;
-        return set_attrs(*made.value(), e);
+        return dir_attrs(*made.value(), e);
       }
       case cpio::TYPE_SYMLINK: {
         auto made = dir->symlink(last, e.symlink_target(), a);
@@ -118,6 +130,18 @@ class Populator {
         return set_attrs(*made.value(), e);
       }
     }
+  }
+
+  // Directories get their times again at the end: creating what they hold
+  // moved their mtime. (Linux's unpacker defers them the same way.)
+  Result<void> finish() {
+    for (size_t i = 0; i < dir_times_.size(); ++i) {
+      SetAttr s;
+      s.mask = SetAttr::ATIME | SetAttr::MTIME;
+      s.atime_ns = s.mtime_ns = dir_times_[i].mtime_ns;
+      if (auto r = dir_times_[i].dir->setattr(s); !r.ok()) return fail("cannot set a directory's times", r.error());
+    }
+    return {};
   }
 
   Error fail(const char* reason, Error error) {
@@ -190,6 +214,13 @@ class Populator {
     return set_attrs(*node, e);
   }
 
+  Result<void> dir_attrs(Vnode& v, const cpio::Entry& e) {
+    TRY(set_attrs(v, e));
+    if (auto r = dir_times_.push(DirTime{VnodeRef(&v), int64_t(e.mtime) * 1000000000}); !r.ok())
+      return fail("out of memory", r.error());
+    return {};
+  }
+
   Result<void> set_attrs(Vnode& v, const cpio::Entry& e) {
     SetAttr s;
     s.mask = SetAttr::UID | SetAttr::GID | SetAttr::ATIME | SetAttr::MTIME;
@@ -207,6 +238,11 @@ class Populator {
   PopulateStats* stats_;
   const cpio::Entry* e_ = nullptr;
   LinkTable links_;
+  struct DirTime {
+    VnodeRef dir;
+    int64_t mtime_ns;
+  };
+  Array<DirTime> dir_times_;
 };
 
 }  // namespace
@@ -229,7 +265,7 @@ Result<void> populate(Ramfs& fs, const uint8_t* data, size_t size, PopulateError
       err->entry = ce.entry;
       return Error::BadFormat;
     }
-    if (!more.value()) return {};
+    if (!more.value()) return p.finish();
     TRY(p.entry(e));
   }
 }

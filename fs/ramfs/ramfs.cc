@@ -299,6 +299,9 @@ class File final : public Node {
     if ((seals_ & vfs::SEAL_SHRINK) && size < size_) return Error::Permission;
     if ((seals_ & vfs::SEAL_GROW) && size > size_) return Error::Permission;
     if (size < size_) {
+      // Mappings lose the pages beyond the new end first (a later touch
+      // is SIGBUS), then the pages go.
+      mm::backing_shrinking(*this, size);
       uint64_t keep = (size + PAGE - 1) / PAGE;  // pages still (partly) inside
       pages_.truncate(keep, [&](uint8_t* p) { rfs()->free_page(p); });
       if (backing_size_ > size) backing_size_ = size;

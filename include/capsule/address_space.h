@@ -69,11 +69,12 @@ class AddressSpace final : private mm::VmaObserver {
   // mincore: vec[i] = 1 if page i of the range is resident. The range must
   // be mapped (NoMemory); addr page aligned (Invalid). vec is kernel memory.
   Result<void> mincore(uintptr_t addr, size_t len, uint8_t* vec);
-  // msync: checks the range (Invalid, NoMemory as Linux); anonymous memory
-  // has nothing to write back, file-backed writeback is the VFS's (later).
+  // msync: checks the range (Invalid, NoMemory as Linux); nothing to write
+  // back: shared file mappings map the file's own pages.
   Result<void> msync(uintptr_t addr, size_t len);
   // MADV_DONTNEED: drops the pages of the mapped parts of the range; the
-  // next touch of an anonymous page sees zeros.
+  // next touch of an anonymous page sees zeros, file mappings see the file
+  // again (private copies are gone).
   Result<void> discard(uintptr_t addr, size_t len);
 
   // The #PF path: serve a fault at addr (error code as the CPU pushed it).
@@ -108,13 +109,24 @@ class AddressSpace final : private mm::VmaObserver {
 
   UserFault fault_in(mm::Vma& vma, uintptr_t page, bool write);
   Result<void> populate_locked(uintptr_t addr, uintptr_t end);
+  bool page_mapped_locked(uintptr_t va);
+  // Maps the pages of the file-backed VMAs in [start, end) that are not
+  // mapped yet, up to the end of each file. Called without the lock (the
+  // backing's page() may sleep); see docs/address-space.md "File pages".
+  Result<void> fill_file_pages(uintptr_t start, uintptr_t end);
   void flush(uintptr_t start, uintptr_t end);
+  // mm::backing_shrinking: shrink_all (the hook) walks every address space
+  // and calls shrink_backing on each.
+  static void shrink_all(mm::VmBacking& b, uint64_t new_size);
+  void shrink_backing(mm::VmBacking& b, uint64_t new_size);
 
+  AddressSpace* next_in_list_ = nullptr;  // every address space (under the list's lock)
   SpinLock lock_;       // guards everything below (a sleeping lock once there is one)
   mm::VmaSet vmas_;
   uint64_t root_ = 0;   // PML4, physical
   uint64_t faults_ = 0;
   uint64_t resident_ = 0;
+  uint64_t shrink_gen_ = 0;  // bumped by shrink_backing: file pages fetched before may be gone
 };
 
 // The address space loaded on this CPU, or nullptr (only the kernel half).

@@ -30,6 +30,7 @@ struct BootSettings {
   StringView argv[MAX_WORDS];
   size_t env_count = 0;             // --env=K=V
   StringView env[MAX_WORDS];
+  StringView cwd;                   // --cwd=DIR: the program's working directory (empty: /)
   size_t virtio_mmio_count = 0;     // virtio_mmio.device=SIZE@ADDR:IRQ
   StringView virtio_mmio[16];
 };

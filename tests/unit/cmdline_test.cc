@@ -68,6 +68,22 @@ TEST(Cmdline, ProgramAndQuotes) {
   EXPECT_EQ(str(s.env[0]), "HOME=/root");
 }
 
+TEST(Cmdline, Cwd) {
+  Parsed p;
+  parse("--cwd=/srv/app -- prog", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_EQ(str(p.r.settings.cwd), "/srv/app");
+  Parsed q;
+  parse("-- prog", q);
+  EXPECT_TRUE(q.r.settings.cwd.empty());
+  for (const char* bad : {"--cwd=", "--cwd=relative", "--cwd"}) {
+    Parsed b;
+    parse(bad, b);
+    EXPECT_FALSE(b.r.ok) << bad;
+    EXPECT_NE(std::string(b.r.error).find("--cwd"), std::string::npos) << b.r.error;
+  }
+}
+
 TEST(Cmdline, QemuTokensAreKeptApart) {
   Parsed p;
   parse("--bootchart -- prog x virtio_mmio.device=512@0xfeb00e00:12", p);

@@ -333,6 +333,33 @@ struct CpioWriter {
   void trailer() { entry("TRAILER!!!", 0, ""); }
 };
 
+// A directory listed before what it holds keeps the archive's mtime (and
+// atime), as Linux's initramfs unpacker leaves it: creating its entries
+// must not leave it with the time of population.
+TEST(RamfsPopulate, DirectoryTimesSurviveTheirEntries) {
+  CpioWriter cw;
+  cw.entry(".", 040755, "", 2, 0, 1000);
+  cw.entry("d", 040750, "", 2, 0, 2000);
+  cw.entry("d/sub", 040700, "", 2, 0, 3000);
+  cw.entry("d/sub/f", 0100644, "data", 1, 0, 4000);
+  cw.entry("d/link", 0120777, "sub", 1, 0, 5000);
+  cw.trailer();
+  std::vector<uint8_t> archive(cw.out.begin(), cw.out.end());
+  auto fs = ramfs::Ramfs::create().release_value();
+  ASSERT_TRUE(ramfs::populate(*fs, archive.data(), archive.size(), nullptr, nullptr).ok());
+  Vfs vfs;
+  ASSERT_TRUE(vfs.mount_root(FsRef(fs.get())).ok());
+  VnodeRef root = vfs.root();
+  PathContext ctx{root.get(), root.get()};
+  EXPECT_EQ(vfs.stat(ctx, "/", false).value().mtime_ns, 1000ll * 1000000000);
+  EXPECT_EQ(vfs.stat(ctx, "/d", false).value().mtime_ns, 2000ll * 1000000000);
+  EXPECT_EQ(vfs.stat(ctx, "/d", false).value().atime_ns, 2000ll * 1000000000);
+  EXPECT_EQ(vfs.stat(ctx, "/d", false).value().mode, MODE_DIR | 0750);
+  EXPECT_EQ(vfs.stat(ctx, "/d/sub", false).value().mtime_ns, 3000ll * 1000000000);
+  EXPECT_EQ(vfs.stat(ctx, "/d/sub/f", false).value().mtime_ns, 4000ll * 1000000000);
+  EXPECT_EQ(vfs.stat(ctx, "/d/link", false).value().mtime_ns, 5000ll * 1000000000);
+}
+
 TEST(RamfsPopulate, TreeFromArchiveZeroCopy) {
   CpioWriter cw;
   cw.entry(".", 040700, "");

@@ -345,8 +345,10 @@ TEST(Vma, BackingReferencesFollowSplitsAndOffsets) {
     r.offset = 16 * P;
     ASSERT_TRUE(s.map(r, pg).ok());
     EXPECT_EQ(file.refs, 1);
+    EXPECT_EQ(file.vm_maps.load(), 1u);  // VMAs mapping it (mm::backing_shrinking)
     ASSERT_TRUE(s.unmap(B + 2 * P, P, pg).ok());
     EXPECT_EQ(file.refs, 2);
+    EXPECT_EQ(file.vm_maps.load(), 2u);
     EXPECT_EQ(s.find(B + 3 * P)->offset, 19 * P);
     // Remapping the hole with the right offset merges again.
     r.addr = B + 2 * P;
@@ -364,8 +366,11 @@ TEST(Vma, BackingReferencesFollowSplitsAndOffsets) {
     ASSERT_TRUE(s.remap(B + 4 * P, 2 * P, 2 * P, REMAP_MAYMOVE | REMAP_FIXED, B + 20 * P, pg).ok());
     EXPECT_EQ(s.find(B + 20 * P)->offset, 20 * P);
     EXPECT_EQ(file.refs, 4);
+    EXPECT_EQ(file.vm_maps.load(), 4u);
+    s.clear(pg);
   }
   EXPECT_EQ(file.refs, 0);
+  EXPECT_EQ(file.vm_maps.load(), 0u);
 }
 
 TEST(Vma, ClearUnmapsEverything) {

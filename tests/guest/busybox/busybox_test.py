@@ -8,6 +8,8 @@ ways: the guest compresses and the host decompresses, and the host
 compresses and the guest decompresses.
 
 Usage: busybox_test.py --kernel build/capsule.elf --case NAME
+
+File tools on a directory tree are in busybox_files.py (docs/busybox-tests.md).
 """
 import argparse
 import gzip

@@ -6,24 +6,29 @@ import subprocess
 import sys
 import tempfile
 
-from . import build, deps, image, qemu
+from . import build, bundle, deploy, deps, imagecache, imagetree, qemu
 
 
 def add_vm_options(p):
-    p.add_argument("--mem", default="128M", help="guest memory (e.g. 128M, 2G)")
-    p.add_argument("--cpus", type=int, default=1, help="virtual CPUs")
+    p.add_argument("--mem", default=None,
+                   help="guest memory (e.g. 256M, 2G); default: 128M + 2x the image, rounded up to 32M")
+    p.add_argument("--cpus", type=int, default=None, help="virtual CPUs (default 1)")
     p.add_argument("--accel", choices=qemu.ACCELS, default="auto",
                    help="auto = KVM only where kvm_intel/kvm_amd is loaded, else TCG")
     p.add_argument("--machine", choices=qemu.MACHINES, default="microvm")
     p.add_argument("--cmdline", default="", help="extra kernel command line (docs/cmdline.md)")
-    p.add_argument("--verbose", action="store_true", help="kernel log at debug level")
+    p.add_argument("--verbose", action="store_true", help="kernel log at debug level; image cache hit/miss")
 
 
-def cmd_build(a):
-    deps.ensure_for("build")
-    build.build(quiet=not a.verbose)
-    print(build.KERNEL)
-    return 0
+def add_image_options(p):
+    p.add_argument("--add", action="append", default=[], metavar="HOST[:GUEST]",
+                   help="also put a host file or directory into the guest (GUEST default: /basename)")
+    p.add_argument("--env", action="append", default=[], metavar="K=V",
+                   help="environment variable for the program (repeatable)")
+    p.add_argument("--cwd", metavar="DIR", help="the program's working directory (a guest path)")
+    p.add_argument("--rootfs", metavar="DIR", help="use DIR as the whole guest root; PROGRAM is a path inside it")
+    p.add_argument("--module", action="append", default=[], metavar="NAME[:CONFIG]",
+                   help="bundled application from modules/ (repeatable; docs/modules.md)")
 
 
 def quote_word(w):
@@ -33,26 +38,52 @@ def quote_word(w):
     return '"' + w.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def cmd_run(a):
-    deps.ensure_for("build", "run")
-    build.build(["capsule.elf"])
-    cmdline = a.cmdline
-    if a.verbose:
-        cmdline = ("--verbose " + cmdline).strip()
-    work = tempfile.mkdtemp(prefix="capsule-run-")
-    initrd = None
+def fail(msg):
+    print(f"capsule: {msg}", file=sys.stderr)
+    return 2
+
+
+def prepare(a):
+    """The plan and its packed image, or a BadInput raised before any VM."""
+    if a.program and a.program.startswith("-"):
+        raise bundle.BadInput(f"unknown option '{a.program}' (options go before PROGRAM)")
+    if a.mem:
+        try:
+            qemu.parse_mem(a.mem)
+        except ValueError as e:
+            raise bundle.BadInput(str(e))
+    if a.cpus is not None and not 1 <= a.cpus <= 64:
+        raise bundle.BadInput(f"bad cpu count '{a.cpus}' (1..64)")
     try:
-        if a.program:
-            initrd, guest_path = image.static_program_initrd(a.program, work, a.add)
-            words = [guest_path] + list(a.args)
-            cmdline = (cmdline + " -- " + " ".join(quote_word(w) for w in words)).strip()
+        plan = bundle.make_plan(a.program, a.args, a.module, a.add, a.env, a.cwd, a.rootfs, a.verbose)
+        image = imagecache.image_for(plan.tree, verbose=a.verbose)
+    except (imagetree.TreeError, OSError, ValueError) as e:
+        raise bundle.BadInput(str(e))
+    return plan, image
+
+
+def vm_settings(a, plan, image_bytes):
+    mem = a.mem or plan.mem or f"{bundle.auto_mem_mib(image_bytes)}M"
+    cpus = a.cpus or plan.cpus or 1
+    words = plan.kernel_words()
+    cmdline = " ".join(quote_word(w) for w in words)
+    if a.cmdline:
+        cmdline = (cmdline + " " + a.cmdline).strip()
+    cmdline = (cmdline + " -- " + " ".join(quote_word(w) for w in plan.argv)).strip()
+    return mem, cpus, cmdline
+
+
+def boot(a, kernel, initrd, mem, cpus, cmdline):
+    if a.verbose:
+        cmdline = "--verbose " + cmdline
+    work = tempfile.mkdtemp(prefix="capsule-run-")
+    try:
         status_file = os.path.join(work, "status")
         try:
-            cmd = qemu.command(build.KERNEL, machine=a.machine, mem=a.mem, cpus=a.cpus,
-                               accel=a.accel, cmdline=cmdline, initrd=initrd,
-                               status_file=status_file)
+            cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
+                               cmdline=cmdline, initrd=initrd, status_file=status_file)
         except ValueError as e:
-            sys.exit(f"capsule: {e}")
+            return fail(str(e))
         if a.verbose:
             print("capsule:", " ".join(cmd), file=sys.stderr)
         try:
@@ -66,6 +97,63 @@ def cmd_run(a):
         print(f"capsule: {problem}", file=sys.stderr)
         return 1
     return status
+
+
+def cmd_run(a):
+    deps.ensure_for("build", "run")
+    if a.image:
+        if a.program or a.module or a.add or a.rootfs or a.env or a.cwd:
+            return fail("--image boots a built image as it is: no PROGRAM, --module, --add, --rootfs, --env or --cwd")
+        try:
+            m = deploy.load(a.image)
+        except deploy.BundleError as e:
+            return fail(str(e))
+        cmdline = m["cmdline"]
+        if a.cmdline:  # kernel options go before the program's " -- "
+            head, sep, tail = cmdline.partition(" -- ")
+            cmdline = f"{head} {a.cmdline}{sep}{tail}".strip()
+        return boot(a, os.path.join(a.image, "capsule.elf"), os.path.join(a.image, "initrd.cpio"),
+                    a.mem or m["mem"], a.cpus or m["cpus"], cmdline)
+    try:
+        plan, image = prepare(a)
+    except bundle.BadInput as e:
+        return fail(str(e))
+    build.build(["capsule.elf"])
+    mem, cpus, cmdline = vm_settings(a, plan, os.path.getsize(image))
+    if a.verbose:
+        print(f"capsule: {plan.label or 'image'}: {len(plan.tree.nodes)} entries, "
+              f"{os.path.getsize(image) >> 10} KiB, memory {mem}", file=sys.stderr)
+    return boot(a, build.KERNEL, image, mem, cpus, cmdline)
+
+
+def cmd_build(a):
+    deps.ensure_for("build")
+    if a.out is None and len(a.args) >= 2 and a.args[-2] == "-o":
+        a.out = a.args[-1]  # `capsule build PROGRAM ARGS... -o DIR`
+        a.args = a.args[:-2]
+    if a.out is None:
+        if a.program or a.module or a.add or a.rootfs:
+            return fail("build: where to? add -o DIR (capsule build [OPTIONS] PROGRAM [ARGS] -o DIR)")
+        build.build(quiet=not a.verbose)
+        print(build.KERNEL)
+        return 0
+    try:
+        plan, image = prepare(a)
+    except bundle.BadInput as e:
+        return fail(str(e))
+    build.build(["capsule.elf"], quiet=not a.verbose)
+    mem, cpus, cmdline = vm_settings(a, plan, os.path.getsize(image))
+    manifest = {
+        "label": plan.label, "argv": plan.argv, "env": plan.env, "cwd": plan.cwd,
+        "mem": mem, "cpus": cpus, "machine": a.machine, "accel": a.accel, "cmdline": cmdline,
+        "image": os.path.basename(image), "image_bytes": os.path.getsize(image),
+    }
+    try:
+        deploy.write(a.out, build.KERNEL, image, manifest, plan.label or "the image")
+    except (OSError, ValueError) as e:
+        return fail(f"build: cannot write {a.out}: {e}")
+    print(a.out)
+    return 0
 
 
 def cmd_test(a):
@@ -90,15 +178,22 @@ def main(argv):
     p = argparse.ArgumentParser(prog="capsule", description="Boot Linux programs as unikernel VMs.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("build", help="build the kernel and tools")
-    b.add_argument("--verbose", action="store_true")
+    b = sub.add_parser("build", help="build the kernel; with -o DIR, a deployable image of a program or module")
+    add_vm_options(b)
+    add_image_options(b)
+    b.add_argument("-o", "--out", metavar="DIR",
+                   help="write DIR/capsule.elf, initrd.cpio, run.sh, manifest.json")
+    b.add_argument("program", nargs="?", help="x86-64 Linux program (host path or name on $PATH)")
+    b.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     b.set_defaults(fn=cmd_build)
 
-    r = sub.add_parser("run", help="boot a program (or the bundled demo) in a VM")
+    r = sub.add_parser("run", help="boot a program, a module or a built image in a VM")
     add_vm_options(r)
-    r.add_argument("--add", action="append", default=[], metavar="HOST[:GUEST]",
-                   help="also put a host file or directory into the guest")
-    r.add_argument("program", nargs="?", help="a static x86-64 Linux program (host path or name on $PATH)")
+    add_image_options(r)
+    r.add_argument("--image", metavar="DIR", help="boot an image written by `capsule build -o DIR`")
+    r.add_argument("program", nargs="?",
+                   help="x86-64 Linux program, static or dynamic (host path or name on $PATH); "
+                        "without one and without --module: the hello demo")
     r.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     r.set_defaults(fn=cmd_run)
 

@@ -30,10 +30,12 @@ class Entry:
     """One archive member: `path` is the guest path without a leading '/'."""
 
     def __init__(self, path, mode, data=b"", mtime=0, uid=0, gid=0, nlink=None,
-                 link_key=None, rdev=(0, 0)):
+                 link_key=None, rdev=(0, 0), source=None, size=0):
         self.path = path
         self.mode = mode
         self.data = data
+        self.source = source  # host file streamed in at write time (size bytes)
+        self.size = size if source else len(data)
         self.mtime = mtime
         self.uid = uid
         self.gid = gid
@@ -51,6 +53,20 @@ def _header(ino, mode, uid, gid, nlink, mtime, filesize, rdev, namesize):
         if not 0 <= v <= 0xFFFFFFFF:
             raise ValueError(f"cpio field out of range: {v}")
     return MAGIC + b"".join(b"%08X" % v for v in fields)
+
+
+def _stream(host, size, emit):
+    """Copies exactly `size` bytes of `host` (1 MiB at a time: a 100 MB tree
+    never sits in memory); a file that changed size since it was listed is
+    an error rather than a corrupt archive."""
+    left = size
+    with open(host, "rb") as f:
+        while left:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                raise ValueError(f"{host}: shrank while packing")
+            emit(chunk)
+            left -= len(chunk)
 
 
 def write(out, entries):
@@ -77,7 +93,7 @@ def write(out, entries):
         name = e.path.encode()
         if b"\0" in name or not name:
             raise ValueError(f"bad guest path {e.path!r}")
-        data = e.data
+        data, size = e.data, e.size
         if e.link_key is not None and e.link_key in inodes:
             ino = inodes[e.link_key]
         else:
@@ -88,14 +104,17 @@ def write(out, entries):
         if e.link_key is not None:
             nlink = counts[e.link_key]
             if e.link_key in seen_data:
-                data = b""
+                data, size = b"", 0
             seen_data.add(e.link_key)
         else:
             nlink = e.nlink or (2 if stat.S_ISDIR(e.mode) else 1)
-        emit(_header(ino, e.mode, e.uid, e.gid, nlink, e.mtime, len(data), e.rdev, len(name) + 1))
+        emit(_header(ino, e.mode, e.uid, e.gid, nlink, e.mtime, size, e.rdev, len(name) + 1))
         emit(name + b"\0")
         emit(b"\0" * _pad4(pos))
-        emit(data)
+        if e.source and size:
+            _stream(e.source, size, emit)
+        else:
+            emit(data)
         emit(b"\0" * _pad4(pos))
     name = TRAILER.encode()
     emit(_header(0, 0, 0, 0, 1, 0, 0, (0, 0), len(name) + 1))
@@ -114,10 +133,8 @@ def _entry_for(host, guest, mtime, keep_owner):
     if stat.S_ISDIR(m):
         return Entry(guest, m, **kw)
     if stat.S_ISREG(m):
-        with open(host, "rb") as f:
-            data = f.read()
         key = (st.st_dev, st.st_ino) if st.st_nlink > 1 else None
-        return Entry(guest, m, data, link_key=key, **kw)
+        return Entry(guest, m, source=host, size=st.st_size, link_key=key, **kw)
     if stat.S_ISCHR(m) or stat.S_ISBLK(m):
         return Entry(guest, m, rdev=(os.major(st.st_rdev), os.minor(st.st_rdev)), **kw)
     if stat.S_ISFIFO(m):

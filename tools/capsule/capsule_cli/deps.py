@@ -10,7 +10,11 @@ import sys
 PACKAGES = {
     "build": ["cmake", "ninja-build", "g++", "binutils", "python3"],
     "run": ["qemu-system-x86"],
-    "test": ["googletest", "libgtest-dev", "busybox-static", "musl-tools"],
+    # The Debian programs the dynamic-loading tests run in the VM and compare
+    # with the host (tests/guest/dynamic.cmake).
+    "test": ["googletest", "libgtest-dev", "busybox-static", "musl-tools", "cpio",
+             "python3", "perl", "sqlite3", "lua5.4", "gawk", "jq", "bc", "xz-utils", "zstd",
+             "openssl", "bzip2"],
 }
 
 

@@ -1,0 +1,159 @@
+"""End-to-end `capsule` runs of a static program (tests/cli/CMakeLists.txt):
+
+    guest_cli.py PROGRAM cwd    --cwd and --env reach the program
+    guest_cli.py PROGRAM image  capsule build -o DIR, then capsule run
+                                --image DIR and DIR/run.sh boot it with the
+                                program's exit status
+    guest_cli.py PROGRAM tree   modes, symlinks (dangling too), empty
+                                directories and hard links of an --add'ed
+                                tree, as busybox stat sees them in the guest
+                                and on the host
+    guest_cli.py PROGRAM big    a 100 MB tree boots without --mem (automatic
+                                memory), its files read back intact, and the
+                                second run is an image cache hit
+    guest_cli.py PROGRAM rootfs --rootfs DIR is the whole root, as it is
+    guest_cli.py PROGRAM demo   `capsule run` alone boots the hello module;
+                                `--module busybox` its default config
+
+PROGRAM is tests/cli/programs/cwd_env.c built static; it is first run
+natively on the host, which proves the expectations are Linux's.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
+TIMEOUT = 120
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       stdin=subprocess.DEVNULL, timeout=TIMEOUT, **kw)
+    print("$", " ".join(cmd), f"-> {r.returncode}")
+    sys.stdout.write(r.stdout)
+    sys.stderr.write(r.stderr)
+    return r
+
+
+def expect(r, status, *texts):
+    ok = r.returncode == status
+    if not ok:
+        print(f"FAIL: status {r.returncode}, expected {status}")
+    for t in texts:
+        if t not in r.stdout:
+            print(f"FAIL: output lacks {t!r}")
+            ok = False
+    if "FAIL" in r.stdout:
+        ok = False
+    return ok
+
+
+def main():
+    prog, what = sys.argv[1], sys.argv[2]
+    work = tempfile.mkdtemp(prefix="capsule-cli-test-")
+    try:
+        app = os.path.join(work, "app")
+        os.makedirs(app)
+        with open(os.path.join(app, "marker"), "w") as f:
+            f.write("marker\n")
+        env_args = ["GREETING=hello world", "EMPTY="]
+        native = run([prog, app, *env_args], cwd=app, env=dict(os.environ, GREETING="hello world", EMPTY=""))
+        ok = expect(native, 0, "PASS cwd_env")
+        if what == "cwd":
+            r = run([CAPSULE, "run", "--add", f"{app}:/srv/app", "--cwd", "/srv/app",
+                     "--env", "GREETING=hello world", "--env", "EMPTY=", prog, "/srv/app", *env_args,
+                     "HOME=/root", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+            ok &= expect(r, 0, "cwd=/srv/app", "GREETING=hello world", "PASS cwd_env")
+        elif what == "image":
+            out = os.path.join(work, "image")
+            r = run([CAPSULE, "build", "--add", f"{app}:/data", "--cwd", "/data", "--env", "EXIT_STATUS=42",
+                     prog, "/data", "EXIT_STATUS=42", "-o", out])
+            ok &= r.returncode == 0
+            for f in ("capsule.elf", "initrd.cpio", "run.sh", "manifest.json"):
+                if not os.path.exists(os.path.join(out, f)):
+                    print(f"FAIL: {out}/{f} missing")
+                    ok = False
+            ok &= expect(run([CAPSULE, "run", "--image", out]), 42, "cwd=/data", "PASS cwd_env")
+            # The image directory can move: run.sh needs nothing but QEMU.
+            moved = os.path.join(work, "moved")
+            shutil.move(out, moved)
+            ok &= expect(run([os.path.join(moved, "run.sh")], cwd="/"), 42, "cwd=/data", "PASS cwd_env")
+        elif what == "tree":
+            t = os.path.join(work, "tree")
+            os.makedirs(os.path.join(t, "empty"))
+            os.makedirs(os.path.join(t, "private"), mode=0o700)
+            os.chmod(os.path.join(t, "private"), 0o750)
+            with open(os.path.join(t, "private", "secret"), "w") as f:
+                f.write("secret\n")
+            os.chmod(os.path.join(t, "private", "secret"), 0o600)
+            with open(os.path.join(t, "tool"), "w") as f:
+                f.write("#!/bin/sh\n")
+            os.chmod(os.path.join(t, "tool"), 0o4755)
+            os.link(os.path.join(t, "tool"), os.path.join(t, "tool2"))
+            os.symlink("private/secret", os.path.join(t, "link"))
+            os.symlink("/nowhere/at/all", os.path.join(t, "dangling"))
+            names = ["empty", "private", "private/secret", "tool", "tool2", "link", "dangling"]
+            cmd = ["stat", "-c", "%n %a %F %h %N"] + names
+            host = run(["/bin/busybox", *cmd], cwd=t)
+            ok &= host.returncode == 0 and len(host.stdout.splitlines()) == len(names)
+            r = run([CAPSULE, "run", "--add", f"{t}:/t", "--cwd", "/t", "/bin/busybox", *cmd])
+            ok &= r.returncode == 0
+            if r.stdout.splitlines()[-len(names):] != host.stdout.splitlines():
+                print("FAIL: the guest sees the tree differently from the host")
+                ok = False
+        elif what == "big":
+            import hashlib
+            big = os.path.join(work, "big")
+            os.makedirs(big)
+            block = hashlib.sha512(b"capsule").digest() * 16384  # 1 MiB, the same every run
+            for i in range(100):
+                p = os.path.join(big, f"f{i:03}")
+                with open(p, "wb") as f:
+                    f.write(bytes([i]) + block[1:])
+                os.utime(p, (1700000000, 1700000000))
+            os.utime(big, (1700000000, 1700000000))
+            names = ["/big/f000", "/big/f042", "/big/f099"]
+            host = run(["md5sum", *[os.path.join(work, n.lstrip("/")) for n in names]])
+            sums = [l.split()[0] for l in host.stdout.splitlines()]
+            cmd = [CAPSULE, "run", "--verbose", "--add", f"{big}:/big", "/bin/busybox", "md5sum", *names]
+            for attempt in (1, 2):
+                r = run(cmd)
+                ok &= expect(r, 0, *[f"{h}  {n}" for h, n in zip(sums, names)])
+                if not re.search(r"memory 35\dM", r.stderr):
+                    print("FAIL: automatic memory is not 128M + 2 x 100 MB rounded up")
+                    ok = False
+            if "image cache hit" not in r.stderr:
+                print("FAIL: the second run packed the image again")
+                ok = False
+        elif what == "rootfs":
+            root = os.path.join(work, "root")
+            for d in ("bin", "etc", "var/empty"):
+                os.makedirs(os.path.join(root, d))
+            shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
+            os.symlink("busybox", os.path.join(root, "bin", "sh"))
+            with open(os.path.join(root, "etc", "motd"), "w") as f:
+                f.write("welcome to the rootfs\n")
+            r = run([CAPSULE, "run", "--rootfs", root, "--cwd", "/etc", "/bin/busybox", "cat", "motd"])
+            ok &= expect(r, 0, "welcome to the rootfs")
+            r = run([CAPSULE, "run", "--rootfs", root, "/bin/busybox", "ls", "-1", "/", "/var", "/bin/sh"])
+            ok &= expect(r, 0, "\nbin\n", "\netc\n", "\nvar\n", "/bin/sh", "/var:\nempty")
+            if re.search(r"^(root|tmp)$", r.stdout, re.M):
+                print("FAIL: --rootfs got generated directories")
+                ok = False
+        elif what == "demo":
+            ok &= expect(run([CAPSULE, "run"]), 0, "Hello from Capsule!")
+            ok &= expect(run([CAPSULE, "run", "--module", "busybox"]), 0, "bin -> usr/bin", "tmp")
+        else:
+            sys.exit(f"unknown test {what}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("PASS" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

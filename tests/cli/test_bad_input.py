@@ -1,0 +1,115 @@
+"""`./capsule run` and `./capsule build` with bad input: one line on stderr
+naming the problem, a non-zero status, and no VM (nothing on stdout, no
+QEMU started)."""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import common
+
+
+class BadInput(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = tempfile.mkdtemp()
+        cls.env = dict(os.environ, CAPSULE_CACHE=os.path.join(cls.d, "cache"))
+        cls.script = os.path.join(cls.d, "script.sh")
+        with open(cls.script, "w") as f:
+            f.write("#!/bin/sh\necho hi\n")
+        os.chmod(cls.script, 0o755)
+        with open("/bin/busybox" if os.path.exists("/bin/busybox") else "/bin/ls", "rb") as f:
+            data = bytearray(f.read())
+        cls.arm = os.path.join(cls.d, "arm-program")
+        data[18:20] = (183).to_bytes(2, "little")  # EM_AARCH64
+        with open(cls.arm, "wb") as f:
+            f.write(data)
+        cls.elf32 = os.path.join(cls.d, "elf32")
+        data[4] = 1  # ELFCLASS32
+        with open(cls.elf32, "wb") as f:
+            f.write(data)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.d)
+
+    def capsule(self, *args):
+        r = subprocess.run([common.CAPSULE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=self.env, timeout=120)
+        return r.returncode, r.stdout, r.stderr
+
+    def check(self, args, message):
+        rc, out, err = self.capsule(*args)
+        self.assertNotEqual(rc, 0, args)
+        self.assertEqual(out, "", args)
+        lines = err.splitlines()
+        self.assertEqual(len(lines), 1, f"{args}: {err!r}")
+        self.assertTrue(lines[0].startswith("capsule: "), lines[0])
+        self.assertIn(message, lines[0])
+
+    def test_missing_program(self):
+        self.check(["run", "/no/such/program"], "program '/no/such/program' does not exist")
+        self.check(["run", "no-such-program-on-path"], "'no-such-program-on-path' not found on $PATH")
+
+    def test_not_elf(self):
+        self.check(["run", self.script], "is not an ELF program")
+
+    def test_not_x86_64(self):
+        self.check(["run", self.arm], "is not an x86-64 program")
+        self.check(["run", self.elf32], "is a 32-bit program")
+
+    @unittest.skipUnless(shutil.which("gcc"), "needs gcc")
+    def test_missing_library(self):
+        lib = os.path.join(self.d, "libgone.so")
+        src = os.path.join(self.d, "gone.c")
+        main = os.path.join(self.d, "main.c")
+        with open(src, "w") as f:
+            f.write("int gone(void) { return 0; }\n")
+        with open(main, "w") as f:
+            f.write("int gone(void);\nint main(void) { return gone(); }\n")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib, src], check=True)
+        prog = os.path.join(self.d, "needs-gone")
+        subprocess.run(["gcc", "-o", prog, main, "-L" + self.d, "-lgone"], check=True)
+        self.check(["run", prog], "shared library 'libgone.so' (needed by")
+
+    def test_unknown_module(self):
+        self.check(["run", "--module", "no-such-module"], "unknown module 'no-such-module'")
+        self.check(["build", "--module", "no-such-module", "-o", os.path.join(self.d, "out")],
+                   "unknown module 'no-such-module'")
+
+    def test_module_graph_errors(self):
+        mods = os.path.join(self.d, "modules")
+        for name, text in {
+            "cyc-a": "requires = ['cyc-b']\n", "cyc-b": "requires = ['cyc-a']\n",
+            "needs-ghost": "requires = ['ghost']\n",
+            "bad-files": "def files(m):\n    m.add_host('/no/such/file')\n"
+                         "configs = {'default': Run(argv=['/x'])}\n",
+        }.items():
+            os.makedirs(os.path.join(mods, name), exist_ok=True)
+            with open(os.path.join(mods, name, "module.py"), "w") as f:
+                f.write(text)
+        self.env["CAPSULE_MODULE_PATH"] = mods
+        try:
+            self.check(["run", "--module", "cyc-a"], "module dependency cycle: cyc-a -> cyc-b -> cyc-a")
+            self.check(["run", "--module", "needs-ghost"], "module 'needs-ghost' requires 'ghost', which does not exist")
+            self.check(["run", "--module", "bad-files"], "'/no/such/file' does not exist")
+        finally:
+            del self.env["CAPSULE_MODULE_PATH"]
+
+    def test_unknown_config(self):
+        self.check(["run", "--module", "hello:nope"], "has no run configuration 'nope'")
+
+    def test_bad_image_dir(self):
+        self.check(["run", "--image", os.path.join(self.d, "nothing")], "has no manifest.json")
+
+    def test_bad_options(self):
+        self.check(["run", "--cwd", "/no/such/dir", "/bin/busybox", "true"], "--cwd: '/no/such/dir' is not a directory")
+        self.check(["run", "--env", "NOEQUALS", "/bin/busybox", "true"], "--env: 'NOEQUALS' is not K=V")
+        self.check(["run", "--add", "/no/such/file", "/bin/busybox", "true"], "--add: '/no/such/file' does not exist")
+        self.check(["run", "--rootfs", "/no/such/root", "/bin/sh"], "--rootfs: '/no/such/root' is not a directory")
+        self.check(["run", "--mem", "lots", "/bin/busybox", "true"], "bad memory size 'lots'")
+
+
+if __name__ == "__main__":
+    unittest.main()

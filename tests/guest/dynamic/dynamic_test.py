@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Dynamically linked programs in the VM, compared with the host.
+
+The program, its PT_INTERP loader and the libraries `ldd` lists (plus any
+data files a case needs) are packed into an initrd at their host paths;
+the program runs in a fresh VM and its stdout and exit status must equal
+those of the same command run on the host (or, for --program cases, what
+--expect says). A program that is not installed on the host is skipped
+(exit 77, ctest's SKIP_RETURN_CODE).
+
+Usage:
+  dynamic_test.py --kernel build/capsule.elf --case NAME
+  dynamic_test.py --kernel build/capsule.elf --program PATH --args A B
+                  [--expect-status N] [--expect REGEX]... [--link PATH]
+                  [--no-libs [--fake-interp FILE]]
+CAPSULE_DYN_LOG=warn shows the kernel's warnings (unimplemented syscalls).
+"""
+import argparse
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "tools", "capsule"))
+from capsule_cli import cli, cpio, qemu  # noqa: E402
+
+SKIP = 77
+# The guest's and the host's run of a case see the same environment: this
+# HOME, the host's PATH, no locale variables (the C locale).
+HOME = "/"
+
+NUMBERS = b"".join(b"%d %d\n" % (i, (i * 7919) % 101) for i in range(300))
+FRUITS = b"banana\napple\ncherry\napple\nbanana\nbanana\ndate\n"
+JSON = b'{"name": "capsule", "tags": ["vm", "unikernel"], "n": [3, 1, 2]}\n'
+BC = b"scale=20\n4*a(1)\n2^100\nsqrt(2)\n"
+
+PY_STDLIB = """
+import json, os, math, struct, re, collections, datetime
+print(json.dumps({"a": [1, 2, {"b": None}], "s": "caf\\u00e9"}, sort_keys=True))
+print(sorted(os.listdir("/data/")), math.factorial(20), struct.pack("<I", 258).hex())
+print(re.sub(r"(\\w+)@", r"<\\1>", "me@x you@y"), collections.Counter("banana").most_common(2))
+print(datetime.date(2024, 2, 29).isoformat(), sum(int(l.split()[1]) for l in open("/data/numbers.txt")))
+"""
+
+# name -> (program, argv, needs) ; guest paths /data/... are the host's
+# data directory when run on the host. `needs` lists extra host trees.
+CASES = {
+    "busybox": ("busybox", ["busybox", "sha256sum", "/data/numbers.txt"], []),
+    "python3": ("/usr/bin/python3", ["python3", "-c", "print(1)"], ["python"]),
+    "python3_stdlib": ("/usr/bin/python3", ["python3", "-c", PY_STDLIB], ["python"]),
+    "sqlite3": ("sqlite3", ["sqlite3", ":memory:",
+                            "create table t(a,b); insert into t values(1,'x'),(2,'y'),(3,'z');"
+                            " select sum(a), group_concat(b) from t;"], []),
+    "lua5.4": ("lua5.4", ["lua5.4", "-e", "local s=0 for i=1,100 do s=s+i*i end print(s, string.format('%5.2f', math.pi))"], []),
+    "perl": ("perl", ["perl", "-e", "my %h=(a=>1,b=>2); print join(',', map {\"$_=$h{$_}\"} sort keys %h), \"\\n\"; printf(\"%.3f\\n\", atan2(1,1)*4)"], []),
+    "gawk": ("gawk", ["gawk", "{ s += $2; c[$2 % 3]++ } END { print s, NR, c[0], c[1], c[2] }", "/data/numbers.txt"], []),
+    "jq": ("jq", ["jq", "-c", ".n |= sort | .tags | length", "/data/doc.json"], []),
+    "bc": ("bc", ["bc", "-l", "/data/calc.bc"], []),
+    "xz": ("xz", ["xz", "-c", "-6", "/data/numbers.txt"], []),
+    # Threads: xz -T4 compresses 1 KiB blocks in four worker threads.
+    "xz_threads": ("xz", ["xz", "-T4", "-c", "--block-size=1024", "/data/numbers.txt"], []),
+    "zstd": ("zstd", ["zstd", "-c", "-q", "-3", "/data/numbers.txt"], []),
+    "sort": ("sort", ["sort", "-k2,2n", "-k1,1nr", "/data/numbers.txt"], []),
+    "sha256sum": ("sha256sum", ["sha256sum", "/data/numbers.txt", "/data/fruits.txt"], []),
+    # More of a Debian system's everyday programs.
+    "grep": ("grep", ["grep", "-n", "-E", "^1[0-9] ", "/data/numbers.txt"], []),
+    "sed": ("sed", ["sed", "-n", "s/ /:/p;5q", "/data/numbers.txt"], []),
+    "gzip": ("gzip", ["gzip", "-c", "-n", "/data/numbers.txt"], []),
+    "bzip2": ("bzip2", ["bzip2", "-c", "/data/numbers.txt"], []),
+    "od": ("od", ["od", "-A", "x", "-t", "x1z", "/data/fruits.txt"], []),
+    "diff": ("diff", ["diff", "/data/numbers.txt", "/data/fruits.txt"], []),
+    "date": ("date", ["date", "-u", "-d", "@86400", "+%F %T %A"], []),
+    "openssl": ("openssl", ["openssl", "dgst", "-sha256", "/data/fruits.txt"], []),
+    "ls": ("ls", ["ls", "-1", "/data/"], []),
+    "stat": ("stat", ["stat", "-c", "%s %F %a", "/data/numbers.txt"], []),
+}
+
+
+def read_interp(path):
+    """PT_INTERP of an ELF file, or None."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:
+            return None
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        for i in range(phnum):
+            f.seek(phoff + i * phentsize)
+            ph = f.read(phentsize)
+            p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", ph, 0)
+            if p_type == 3:
+                f.seek(p_offset)
+                return f.read(p_filesz).rstrip(b"\0").decode()
+    return None
+
+
+def libraries(program):
+    """(host file, guest path) for the loader and every library ldd lists."""
+    pairs = []
+    interp = read_interp(program)
+    if interp:
+        # As on the host: the loader's path is usually a symlink (glibc's
+        # /lib64/ld-linux-x86-64.so.2, musl's /lib/ld-musl-x86_64.so.1);
+        # the kernel resolves it through the VFS.
+        real = os.path.realpath(interp)
+        if os.path.islink(interp):
+            target = os.path.normpath(os.path.join(os.path.dirname(interp), os.readlink(interp)))
+            pairs += [(interp, interp), (real, target)]
+        else:
+            pairs.append((real, interp))
+    if interp and "ld-linux" in interp:
+        out = subprocess.run(["ldd", program], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True).stdout
+        for line in out.splitlines():
+            m = re.search(r"=>\s+(/\S+)", line)
+            if m:
+                pairs.append((os.path.realpath(m.group(1)), m.group(1)))
+    return pairs
+
+
+def libraries_of(path):
+    """(host, guest) for each library ldd lists for a shared object."""
+    out = subprocess.run(["ldd", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True).stdout
+    return [(os.path.realpath(m.group(1)), m.group(1))
+            for m in re.finditer(r"=>\s+(/\S+)", out)]
+
+
+def python_files(work, case_code, data):
+    """The modules the case's python3 -c CODE imports, with their bytecode,
+    and the libraries of the extension modules among them."""
+    code = (case_code.replace("/data/", data + "/") + "\n"
+            "print('MODULES')\n"
+            "import sys, importlib.util, os\n"
+            "for m in list(sys.modules.values()):\n"
+            "    f = getattr(m, '__file__', None)\n"
+            "    if f:\n"
+            "        print(f)\n"
+            "        if f.endswith('.py'):\n"
+            "            c = importlib.util.cache_from_source(f)\n"
+            "            if os.path.exists(c): print(c)\n"
+            "print('DYNLOAD', os.path.join(os.path.dirname(os.__file__), 'lib-dynload'))\n")
+    out = subprocess.run(["/usr/bin/python3", "-c", code], stdout=subprocess.PIPE, text=True).stdout
+    out = out[out.index("MODULES\n") + len("MODULES\n"):]
+    pairs = []
+    for line in out.splitlines():
+        if line.startswith("DYNLOAD "):
+            # Python looks for this directory to find its exec_prefix; of
+            # the extension modules in it, only those imported are packed.
+            empty = os.path.join(work, "empty")
+            os.makedirs(empty, exist_ok=True)
+            pairs.append((empty, line.split(" ", 1)[1]))
+        else:
+            pairs.append((line, line))
+            if line.endswith(".so"):
+                pairs += [p for p in libraries_of(line)]
+    return pairs
+
+
+def make_data(d):
+    os.makedirs(d)
+    for name, data in (("numbers.txt", NUMBERS), ("fruits.txt", FRUITS), ("doc.json", JSON),
+                       ("calc.bc", BC)):
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+
+
+def run_guest(kernel, work, program, argv, extra, timeout, cpus, mem, link=None, no_libs=False,
+              fake_interp=None):
+    guest = program
+    pairs = [(os.path.realpath(program), guest)] + ([] if no_libs else libraries(program)) + extra
+    if fake_interp:
+        # Something else, executable, where the loader should be.
+        fake = os.path.join(work, "fake-interp")
+        shutil.copyfile(fake_interp, fake)
+        os.chmod(fake, 0o755)
+        pairs.append((fake, read_interp(program)))
+    if link:
+        # Run the program through a symlink to it.
+        os.symlink(program, os.path.join(work, "link"))
+        pairs.append((os.path.join(work, "link"), link))
+        guest = link
+    seen = {}
+    for host, g in pairs:
+        seen[g] = host
+    initrd = os.path.join(work, "initrd.cpio")
+    cpio.write_file(initrd, cpio.map_entries(list((h, g) for g, h in seen.items()), mtime=0))
+    words = [guest] + argv[1:]
+    cmdline = f"--log={os.environ.get('CAPSULE_DYN_LOG', 'error')} --env=HOME={HOME} -- " + " ".join(cli.quote_word(w) for w in words)
+    status_file = os.path.join(work, "status")
+    cmd = qemu.command(kernel, cmdline=cmdline, initrd=initrd, accel="tcg", status_file=status_file,
+                       cpus=cpus, mem=mem)
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    status, problem = qemu.decode_status(r.returncode, status_file)
+    return status, problem, r.stdout
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--kernel", required=True)
+    p.add_argument("--case")
+    p.add_argument("--program")
+    p.add_argument("--expect", action="append", default=[])
+    p.add_argument("--expect-status", type=int, default=0)
+    p.add_argument("--cpus", default="1")
+    p.add_argument("--mem", default="512M")
+    p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--link", help="run the program through a symlink at this guest path")
+    p.add_argument("--no-libs", action="store_true", help="pack neither the loader nor the libraries")
+    p.add_argument("--fake-interp", help="with --no-libs: pack this file as the loader")
+    p.add_argument("--args", nargs=argparse.REMAINDER, default=[])
+    a = p.parse_args()
+
+    work = tempfile.mkdtemp(prefix="capsule-dyn-")
+    try:
+        data = os.path.join(work, "data")
+        make_data(data)
+        if a.program:
+            status, problem, out = run_guest(a.kernel, work, a.program, [a.program] + a.args, [],
+                                             a.timeout, a.cpus, a.mem, a.link, a.no_libs, a.fake_interp)
+            text = out.decode(errors="replace")
+            bad = [problem] if problem else []
+            if status != a.expect_status:
+                bad.append(f"exit status {status}, expected {a.expect_status}")
+            for e in a.expect:
+                if not re.search(e, text, re.M):
+                    bad.append(f"expected /{e}/")
+            if re.search(r"^FAIL|panic", text, re.M):
+                bad.append("FAIL or panic in the output")
+            if bad:
+                print("\n".join(bad) + "\n--- guest output ---\n" + text)
+                return 1
+            print(text)
+            return 0
+
+        prog_name, argv, needs = CASES[a.case]
+        program = shutil.which(prog_name)
+        if not program:
+            print(f"{prog_name} is not installed: skipped")
+            return SKIP
+        program = os.path.abspath(program)
+        if a.case == "busybox" and not read_interp(program):
+            print(f"{program} is not the dynamically linked busybox: skipped")
+            return SKIP
+        extra = [(data, "/data")]
+        if "python" in needs:
+            extra += python_files(work, argv[-1], data)
+        host_argv = [x.replace("/data/", data + "/") for x in argv]
+        env = {"HOME": HOME, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        h = subprocess.run([program] + host_argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           cwd=work, env=env)
+        host_out = h.stdout.replace(data.encode() + b"/", b"/data/")
+        status, problem, out = run_guest(a.kernel, work, program, argv, extra, a.timeout, a.cpus, a.mem)
+        bad = [problem] if problem else []
+        if status != h.returncode:
+            bad.append(f"exit status {status}, the host's {h.returncode}")
+        if out != host_out:
+            bad.append("output differs from the host's")
+        if bad:
+            print("\n".join(bad))
+            print("--- host ---")
+            print(host_out.decode(errors="replace")[-3000:])
+            print("--- guest ---")
+            print(out.decode(errors="replace")[-3000:])
+            return 1
+        print(f"{a.case}: {len(out)} bytes, same as the host")
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
