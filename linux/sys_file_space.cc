@@ -1,7 +1,7 @@
-// Space and caching calls on files (docs/vfs.md): fallocate, sync,
-// syncfs, fadvise64, readahead, and name_to_handle_at's refusal. Files
-// live in memory, so syncing and advice are accepted and do nothing,
-// after the checks Linux makes on their arguments.
+// Space and sync calls on files (docs/vfs.md): fallocate, sync, syncfs,
+// sync_file_range, and name_to_handle_at's refusal (fadvise64 and
+// readahead are in sys_fadvise.cc). Files live in memory, so syncing is
+// accepted and does nothing, after the checks Linux makes.
 #include "linux/file_common.h"
 #include "linux/pipe_file.h"
 #include "linux/syscall.h"
@@ -58,17 +58,6 @@ LINUX_SYSCALL(162, sync, "") { return 0; }
 
 LINUX_SYSCALL(306, syncfs, "f") { return get_file(args.a[0]).ok() ? 0 : -kEBADF; }
 
-// posix_fadvise(2): advice 0..5 (NORMAL, RANDOM, SEQUENTIAL, WILLNEED,
-// DONTNEED, NOREUSE); ESPIPE on pipes; a negative length is EINVAL.
-LINUX_SYSCALL(221, fadvise64, "fddd") {
-  auto fr = io_file(args.a[0]);
-  if (!fr.ok()) return -kEBADF;
-  vfs::Vnode& v = fr.value()->vnode();
-  if (v.type() == vfs::VType::Fifo || pipe_end_of(v)) return -kESPIPE;
-  if (int64_t(args.a[2]) < 0 || args.a[3] > 5) return -kEINVAL;
-  return 0;
-}
-
 // sync_file_range(2): flags within WAIT_BEFORE|WRITE|WAIT_AFTER, a
 // non-negative range; ESPIPE on pipes.
 LINUX_SYSCALL(277, sync_file_range, "fddx") {
@@ -81,14 +70,6 @@ LINUX_SYSCALL(277, sync_file_range, "fddx") {
     return -kEINVAL;
   vfs::Vnode& v = fr.value()->vnode();
   if (v.type() == vfs::VType::Fifo || pipe_end_of(v)) return -kESPIPE;
-  return 0;
-}
-
-// readahead(2): a regular file open for reading (EBADF / EINVAL).
-LINUX_SYSCALL(187, readahead, "fdu") {
-  auto fr = io_file(args.a[0]);
-  if (!fr.ok() || !fr.value()->readable()) return -kEBADF;
-  if (!fr.value()->vnode().is_regular() || as_stream(fr.value()->vnode())) return -kEINVAL;
   return 0;
 }
 

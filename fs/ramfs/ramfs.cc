@@ -238,12 +238,15 @@ class File final : public Node {
     if (offset >= size_ || len == 0) return {};
     uint64_t end = len > size_ - offset ? size_ : offset + len;
     uint64_t archive_pages = (backing_size_ + PAGE - 1) / PAGE;
+    // A mapped file keeps its pages (a mapping may hold them): punched
+    // ranges are zeroed in place instead, which reads the same.
+    bool mapped = vm_maps.load(std::memory_order_acquire) != 0;
     for (uint64_t pos = offset; pos < end;) {
       uint64_t index = pos / PAGE;
       size_t in = size_t(pos & (PAGE - 1));
       uint64_t k = min64(PAGE - in, end - pos);
       uint8_t* p = pages_.get(index);
-      if (k == PAGE && index >= archive_pages) {
+      if (k == PAGE && index >= archive_pages && !mapped) {
         if (p) {  // a whole page: give it back
           (void)pages_.set(index, nullptr);
           rfs()->free_page(p);

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 
 #ifndef FIGETBSZ
@@ -185,6 +186,15 @@ static void test_fallocate(void) {
   for (int i = 0; i < 8192; ++i) ok &= back[i] == ((i >= 1000 && i < 6000) ? 0 : 1);
   CHECK(ok, "hole contents");
   CHECK(fstat(fd, &st) == 0 && st.st_size == 8192, "size kept");
+  /* Punching a mapped file: the mapping reads the hole as zeros too. */
+  CHECK(pwrite(fd, ones, sizeof(ones), 0) == (ssize_t)sizeof(ones), "refill");
+  unsigned char* m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+  CHECK(m != MAP_FAILED && m[5000] == 1, "mapped");
+  if (m != MAP_FAILED) {
+    CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096) == 0, "punch mapped");
+    CHECK(m[4095] == 1 && m[4096] == 0 && m[8191] == 0, "map sees the hole");
+    munmap(m, 8192);
+  }
   /* fallocate(2): PUNCH_HOLE needs KEEP_SIZE (EOPNOTSUPP); len <= 0 or a
    * negative offset EINVAL; a read-only descriptor EBADF; a pipe ESPIPE. */
   EXPECT_ERR(EOPNOTSUPP, fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 10));

@@ -2,6 +2,8 @@
  * maps like a tmpfs file, with seals enforced (fcntl(2) F_ADD_SEALS). */
 #include "check.h"
 
+#include <sys/mman.h>
+
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
 #endif
@@ -18,7 +20,15 @@ static void test_basics(void) {
   CHECK(fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 11, "regular, size 11");
   CHECK(st.st_nlink == 0, "no name: nlink %ld", (long)st.st_nlink);
   CHECK(ftruncate(fd, 8192) == 0 && fstat(fd, &st) == 0 && st.st_size == 8192, "grow");
-  /* (Mapping a memfd waits for file mappings in linux/sys_mm.cc.) */
+  /* A shared mapping sees the same bytes, both ways. */
+  char* p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK(p != MAP_FAILED, "mmap");
+  if (p != MAP_FAILED) {
+    CHECK(memcmp(p, "hello memfd", 11) == 0, "mapped bytes");
+    memcpy(p + 4096, "via map", 7);
+    CHECK(pread(fd, buf, 7, 4096) == 7 && memcmp(buf, "via map", 7) == 0, "write through the map");
+    munmap(p, 8192);
+  }
   CHECK(pwrite(fd, "via pwrite", 10, 4096) == 10, "pwrite");
   CHECK(pread(fd, buf, 10, 4096) == 10 && memcmp(buf, "via pwrite", 10) == 0, "read it back");
   /* Without MFD_ALLOW_SEALING the file is sealed against seals. */
@@ -58,6 +68,15 @@ static void test_seals(void) {
   EXPECT_ERR(EPERM, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4));
   char buf[4];
   CHECK(pread(fd, buf, 4, 0) == 4 && memcmp(buf, "AB23", 4) == 0, "read");
+  /* No shared writable mapping of a write-sealed file (EPERM); reading
+   * ones and private ones are fine. */
+  EXPECT_ERR(EPERM, (long)mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  void* ro = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+  CHECK(ro != MAP_FAILED && memcmp(ro, "AB23", 4) == 0, "read-only shared map");
+  if (ro != MAP_FAILED) munmap(ro, 4096);
+  void* priv = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  CHECK(priv != MAP_FAILED, "private map");
+  if (priv != MAP_FAILED) munmap(priv, 4096);
   CHECK(fcntl(fd, F_GET_SEALS) == (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE), "seals %#x",
         fcntl(fd, F_GET_SEALS));
   /* SEAL: no more seals. */
