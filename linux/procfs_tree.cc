@@ -138,7 +138,7 @@ Result<void> pseudo_fs_init(vfs::Vfs& v, const vfs::PathContext& pc) {
   vfs::CreateArgs d;
   d.mode = vfs::MODE_DIR | 0555;
   if (auto r = v.mkdir(pc, "/proc", d); !r.ok() && r.error() != Error::Exists) return r.error();
-  RefPtr<procfs::GenFs> pfs = TRY(procfs::GenFs::create("proc", &ROOT));
+  RefPtr<procfs::GenFs> pfs = TRY(procfs::GenFs::create("proc", &ROOT, 0x9fa0 /* PROC_SUPER_MAGIC */));
   TRY(v.mount(vfs::FsRef(pfs.get()), pc, "/proc"));
   proc::note_mount("proc", "/proc", "proc", "rw,nosuid,nodev,noexec,relatime", pfs->dev());
   if (auto r = sysfs::mount_boot(v, pc); !r.ok()) {

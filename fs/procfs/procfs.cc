@@ -262,9 +262,10 @@ Result<VnodeRef> Node::open_as(uint32_t how) {
 
 }  // namespace
 
-Result<RefPtr<GenFs>> GenFs::create(const char* name, const Entry* root) {
+Result<RefPtr<GenFs>> GenFs::create(const char* name, const Entry* root, uint64_t magic) {
   auto* fs = new (std::nothrow) GenFs(name, root);
   if (!fs) return Error::NoMemory;
+  fs->magic_ = magic;
   RefPtr<GenFs> ref = RefPtr<GenFs>::adopt(fs);
   fs->created_ns_ = vfs::fs_now_ns();
   auto* n = new (std::nothrow) Node(fs, root, 0, nullptr);

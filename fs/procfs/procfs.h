@@ -98,14 +98,21 @@ constexpr size_t count_of(const Entry (&)[N]) {
 
 class GenFs final : public vfs::FileSystem {
  public:
-  // name: "proc", "sysfs". `root` describes the top directory.
-  static Result<RefPtr<GenFs>> create(const char* name, const Entry* root);
+  // name: "proc", "sysfs". `root` describes the top directory; `magic` is
+  // statfs's f_type (PROC_SUPER_MAGIC, SYSFS_MAGIC).
+  static Result<RefPtr<GenFs>> create(const char* name, const Entry* root, uint64_t magic = 0);
 
   const char* name() const override { return name_; }
   vfs::VnodeRef root() override;
   void shutdown() override;
   // Names come and go without the Vfs (descriptors, threads).
   bool cache_names() const override { return false; }
+  // No space: statfs gives the type and zeros, as Linux's proc and sysfs.
+  vfs::FsStat statfs() override {
+    vfs::FsStat s;
+    s.magic = magic_;
+    return s;
+  }
 
   int64_t created_ns() const { return created_ns_; }
 
@@ -114,6 +121,7 @@ class GenFs final : public vfs::FileSystem {
   ~GenFs() override = default;
   const char* name_;
   const Entry* root_entry_;
+  uint64_t magic_ = 0;
   vfs::VnodeRef root_;
   int64_t created_ns_ = 0;
 };

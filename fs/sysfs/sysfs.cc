@@ -117,7 +117,7 @@ const Entry ROOT = {.mode = DIR, .children = TOP, .nchildren = procfs::count_of(
 }  // namespace
 
 Result<vfs::FsRef> create() {
-  RefPtr<procfs::GenFs> fs = TRY(procfs::GenFs::create("sysfs", &ROOT));
+  RefPtr<procfs::GenFs> fs = TRY(procfs::GenFs::create("sysfs", &ROOT, 0x62656572 /* SYSFS_MAGIC */));
   return vfs::FsRef(fs.get());
 }
 

@@ -71,6 +71,8 @@ class PipeEnd final : public Pollable {
   // Interrupted before any byte; otherwise the count written, which is
   // short only after an interrupt, a fault or the last reader leaving.
   Result<size_t> write(EventIo& io, bool nonblock);
+  // tee(2): as read(), but the bytes stay in the pipe.
+  Result<size_t> peek(EventIo& io, bool nonblock);
   Result<size_t> read(void* buf, size_t n, bool nonblock) {
     KernelIo io(buf, n);
     return read(io, nonblock);

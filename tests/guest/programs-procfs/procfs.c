@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -603,6 +604,10 @@ static void test_system(int want_cpus, long want_mem_mib) {
   EXPECT_ERR(EACCES, open("/sys/devices/system/cpu/online", O_WRONLY));
   EXPECT_ERR(EFAULT, read(open("/proc/cpuinfo", O_RDONLY), g_bad, 100));
   EXPECT_ERR(EISDIR, open("/proc/self", O_WRONLY));
+  /* statfs tells the file systems apart (procps checks /proc's type). */
+  struct statfs sf;
+  CHECK(statfs("/proc", &sf) == 0 && sf.f_type == 0x9fa0, "statfs /proc type %lx", (long)sf.f_type);
+  CHECK(statfs("/sys", &sf) == 0 && sf.f_type == 0x62656572, "statfs /sys type %lx", (long)sf.f_type);
   /* No files are made in /proc. */
   CHECK(mkdir("/proc/newdir", 0755) == -1 && (errno == EPERM || errno == EACCES || errno == ENOENT), "mkdir in /proc");
   CHECK(open("/proc/newfile", O_CREAT | O_WRONLY, 0644) == -1, "create in /proc");
