@@ -1,7 +1,7 @@
 # Pseudo file systems (fs/devfs, fs/procfs, fs/sysfs, linux/procfs_*.cc,
 # docs/pseudo-fs.md): the C programs in tests/guest/programs-procfs/ (which
 # pass natively on Linux too) in each libc, on 1 and 4 CPUs; and busybox's
-# procfs readers (cat /proc/cpuinfo, free, mount, nproc, uptime, ps).
+# procfs readers (cat /proc/cpuinfo, free, mount, nproc, uptime, ps, df).
 set(PSEUDOFS_SRC ${CMAKE_SOURCE_DIR}/tests/guest/programs-procfs)
 
 foreach(variant IN LISTS CAPSULE_GUEST_VARIANTS)
@@ -18,7 +18,7 @@ foreach(variant IN LISTS CAPSULE_GUEST_VARIANTS)
   endforeach()
 endforeach()
 
-foreach(c cpuinfo free mount nproc uptime ps)
+foreach(c cpuinfo free mount nproc uptime ps df)
   foreach(cpus 1 4)
     add_test(NAME guest.procfs.busybox.${c}.cpus${cpus}
       COMMAND python3 ${PSEUDOFS_SRC}/busybox_procfs.py --kernel $<TARGET_FILE:capsule.elf> --case ${c} --cpus ${cpus})

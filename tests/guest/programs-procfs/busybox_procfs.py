@@ -74,6 +74,18 @@ def check_ps(out, cpus):
     return problems
 
 
+def check_df(out, cpus):
+    problems = []
+    if not re.search(r"^Filesystem\s+1K-blocks\s+Used\s+Available\s+Use%\s+Mounted on", out, re.M):
+        problems.append("no df header")
+    m = re.search(r"^tmpfs\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+%\s+/dev/shm$", out, re.M)
+    if not m:
+        problems.append("no tmpfs line for /dev/shm")
+    elif not 0 < int(m.group(1)) <= MEM_MIB * 1024:
+        problems.append(f"/dev/shm size {m.group(1)} KiB for a {MEM_MIB} MiB VM")
+    return problems
+
+
 CASES = {
     "cpuinfo": (["cat", "/proc/cpuinfo"], check_cpuinfo),
     "free": (["free"], check_free),
@@ -81,6 +93,7 @@ CASES = {
     "nproc": (["nproc"], check_nproc),
     "uptime": (["uptime"], check_uptime),
     "ps": (["ps"], check_ps),
+    "df": (["df"], check_df),
 }
 
 
