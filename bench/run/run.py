@@ -41,6 +41,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -61,7 +62,7 @@ PROGRAMS = {
     "hello": (str(HELLO), [], "capsule-bench: hello, world"),
     "python3": ("python3", ["-c", "print(1)"], "1"),
 }
-SERIES = ("capsule_cold", "capsule_cached", "linux")
+SERIES = ("capsule_cold", "capsule_cached", "capsule_qemu", "linux")
 
 
 def _load(name, path):
@@ -80,15 +81,17 @@ summary = boot.summary
 
 
 def cli_modules():
-    """The CLI's own bundle, image cache and cpio writer (tools/capsule)."""
+    """The CLI's own modules (tools/capsule/capsule_cli): bundle, imagecache,
+    cpio, qemu, build, and cli itself."""
     sys.path.insert(0, str(ROOT / "tools" / "capsule"))
     try:
-        from capsule_cli import bundle, cpio, imagecache  # noqa: E402
+        from capsule_cli import build, bundle, cli, cpio, imagecache, qemu  # noqa: E402
     except Exception as e:
         raise BenchError(f"cannot import capsule_cli: {type(e).__name__}: {e}")
     finally:
         sys.path.pop(0)
-    return bundle, cpio, imagecache
+    return types.SimpleNamespace(build=build, bundle=bundle, cli=cli, cpio=cpio,
+                                 imagecache=imagecache, qemu=qemu)
 
 
 class CacheDir:
@@ -134,7 +137,7 @@ def image_build(cli, name, cache):
     image cache: the plan (tree collection: modules, packages, ELF libraries)
     and the image (content hashes + cpio packing), then the same image again
     (a hit: stat per file, nothing packed). Times in ms."""
-    bundle, _, imagecache = cli
+    bundle, imagecache = cli.bundle, cli.imagecache
     program, args, _ = PROGRAMS[name]
     with CacheDir(fresh_dir(cache)):
         try:
@@ -165,7 +168,7 @@ def python_initramfs(cli, out):
     `capsule run python3 -c 'print(1)'` (its own make_plan), plus /init and
     the device nodes a Linux userspace opens (/dev/console for init's stdio,
     /dev/null, /dev/urandom). Returns the program's argv."""
-    bundle, cpio, _ = cli
+    bundle, cpio = cli.bundle, cli.cpio
     program, args, _ = PROGRAMS["python3"]
     try:
         plan = bundle.make_plan(program, args)
@@ -200,6 +203,27 @@ def prepare_linux(cli):
     py_argv = python_initramfs(cli, py_rd)
     return vmlinux, vmlinuz.name, {"hello": (hello_rd, ["--poweroff"]),
                                    "python3": (py_rd, py_argv)}
+
+
+def qemu_alone(cli, name, mem):
+    """(the QEMU command `capsule run` runs for this program, built by the
+    CLI's own code with an image packed here, its status file), to time the
+    VM without the CLI around it; None if the CLI's internals do not fit."""
+    program, args, _ = PROGRAMS[name]
+    try:
+        with CacheDir(fresh_dir(CACHES / f"qemu-{name}")):
+            plan = cli.bundle.make_plan(program, args)
+            image = cli.imagecache.image_for(plan.tree)
+        a = argparse.Namespace(mem=mem, cpus=CPUS, cmdline="")
+        mem, cpus, cmdline = cli.cli.vm_settings(a, plan, os.path.getsize(image))
+        status = WORK / f"status-{name}"
+        cmd = cli.qemu.command(cli.build.KERNEL, machine="microvm", mem=mem, cpus=cpus,
+                               accel="tcg", cmdline=cmdline, initrd=image,
+                               status_file=status)
+    except Exception as e:  # the CLI's internals may change; this series is extra
+        log(f"note: not timing {name}'s QEMU alone ({type(e).__name__}: {e})")
+        return None
+    return [str(w) for w in cmd], status
 
 
 def capsule_command(name, mem):
@@ -278,13 +302,20 @@ def time_to_line(cmd, line, timeout, env=None):
             "err": b"".join(errs).decode(errors="replace")}
 
 
-def checked(label, cmd, line, timeout, env=None):
+def checked(label, cmd, line, timeout, env=None, status=None):
+    """time_to_line, and a BenchError unless the line came and the run ended
+    well: exit status 0, or for Capsule's QEMU alone (status: its status
+    file) the guest's exit status 0 through the CLI's own decoding."""
     r = time_to_line(cmd, line, timeout, env)
     problem = None
     if r["rc"] is None:
         problem = f"timed out after {timeout:.0f} s"
     elif r["first_ms"] is None:
         problem = f"exited {r['rc']} without printing the line {line!r}"
+    elif status is not None:
+        guest, why = status(r["rc"])
+        if why or guest != 0:
+            problem = why or f"the program's exit status {guest}, not 0"
     elif r["rc"] != 0:
         problem = f"exit status {r['rc']}, not 0"
     if problem:
@@ -364,43 +395,55 @@ def run(args):
         log(f"{n} linux:   {' '.join(c['linux'])}")
 
     # Untimed first runs: both guests work, the CLI's build step has built
-    # capsule.elf, the page cache is warm.
+    # capsule.elf (which the QEMU-alone command needs), the page cache is warm.
     log("untimed first runs (the first builds the kernel if needed)")
     for n, c in cmds.items():
         env = dict(os.environ, CAPSULE_CACHE=str(fresh_dir(CACHES / "warm")))
         checked(f"capsule {n}", c["capsule"], c["line"], CAPSULE_TIMEOUT + 600, env)
         checked(f"linux {n}", c["linux"], c["line"], LINUX_TIMEOUT)
+        alone = qemu_alone(cli, n, mem[n])
+        if alone:
+            c["qemu"], status = alone
+            c["status"] = lambda rc, f=status: cli.qemu.decode_status(rc, str(f))
+            log(f"{n} capsule's QEMU alone: {' '.join(c['qemu'])}")
+            checked(f"capsule {n}'s QEMU alone", c["qemu"], c["line"], CAPSULE_TIMEOUT,
+                    status=c["status"])
+    series = [s for s in SERIES if s != "capsule_qemu" or all("qemu" in c for c in cmds.values())]
 
-    samples = {n: {s: {"first_ms": [], "exit_ms": []} for s in SERIES} for n in PROGRAMS}
+    samples = {n: {s: {"first_ms": [], "exit_ms": []} for s in series} for n in PROGRAMS}
     builds = {n: [] for n in PROGRAMS}
     log(f"measuring {args.runs} rounds, interleaved")
     for i in range(args.runs):
         for n, c in cmds.items():
             builds[n].append(image_build(cli, n, CACHES / f"inproc-{n}"))
-            cold, cached = capsule_pair(n, c["capsule"], c["line"], CACHES / f"{n}-{i}")
-            lin = checked(f"linux {n}", c["linux"], c["line"], LINUX_TIMEOUT)
-            for s, r in zip(SERIES, (cold, cached, lin)):
-                samples[n][s]["first_ms"].append(r["first_ms"])
-                samples[n][s]["exit_ms"].append(r["wall_ms"])
+            r = {}
+            r["capsule_cold"], r["capsule_cached"] = capsule_pair(
+                n, c["capsule"], c["line"], CACHES / f"{n}-{i}")
+            if "capsule_qemu" in series:
+                r["capsule_qemu"] = checked(f"capsule {n}'s QEMU alone", c["qemu"], c["line"],
+                                            CAPSULE_TIMEOUT, status=c["status"])
+            r["linux"] = checked(f"linux {n}", c["linux"], c["line"], LINUX_TIMEOUT)
+            for s in series:
+                samples[n][s]["first_ms"].append(r[s]["first_ms"])
+                samples[n][s]["exit_ms"].append(r[s]["wall_ms"])
             b = builds[n][-1]
-            log(f"  round {i + 1:2} {n:7}: first line / exit (ms): capsule cold "
-                f"{cold['first_ms']:.0f}/{cold['wall_ms']:.0f}, cached "
-                f"{cached['first_ms']:.0f}/{cached['wall_ms']:.0f}, linux "
-                f"{lin['first_ms']:.0f}/{lin['wall_ms']:.0f}; image build "
-                f"{b['plan_ms']:.0f}+{b['pack_ms']:.0f} ms")
+            log(f"  round {i + 1:2} {n:7}: first line / exit (ms): " + ", ".join(
+                f"{s} {r[s]['first_ms']:.0f}/{r[s]['wall_ms']:.0f}" for s in series)
+                + f"; image build {b['plan_ms']:.0f}+{b['pack_ms']:.0f} ms")
 
     programs = {}
     for n in PROGRAMS:
-        series = {s: {k: summary(v) for k, v in samples[n][s].items()} for s in SERIES}
+        summ = {s: {k: summary(v) for k, v in samples[n][s].items()} for s in series}
         ratios = {}
         for k in ("first_ms", "exit_ms"):
-            lin = series["linux"][k]["median"]
-            for s in ("capsule_cold", "capsule_cached"):
-                ratios[f"{k}_linux_over_{s}"] = lin / series[s][k]["median"]
+            lin = summ["linux"][k]["median"]
+            for s in series[:-1]:
+                ratios[f"{k}_linux_over_{s}"] = lin / summ[s][k]["median"]
         bs = builds[n]
         programs[n] = {
-            "capsule_cmd": cmds[n]["capsule"], "linux_cmd": cmds[n]["linux"],
-            "line": cmds[n]["line"], "mem": mem[n], "series": series, "ratios": ratios,
+            "capsule_cmd": cmds[n]["capsule"], "capsule_qemu_cmd": cmds[n].get("qemu"),
+            "linux_cmd": cmds[n]["linux"], "line": cmds[n]["line"], "mem": mem[n],
+            "series": summ, "ratios": ratios,
             "image_build_ms": {k: summary([b[k] for b in bs])
                                for k in ("plan_ms", "pack_ms", "hit_ms")},
             "image_bytes": bs[-1]["image_bytes"], "image_entries": bs[-1]["entries"],
@@ -420,25 +463,23 @@ def run(args):
     return 0
 
 
-def report(res):
-    def row(label, s):
-        log(f"  {label:<42} {s['median']:9.1f} {s['min']:9.1f} {s['max']:9.1f}")
+NAMES = {"capsule_cold": "capsule run, cold cache", "capsule_cached": "capsule run, cached image",
+         "capsule_qemu": "capsule's QEMU alone (no CLI)", "linux": "linux guest"}
 
+
+def report(res):
     log(f"\nbench/run, {res['runs']} runs each, microvm TCG, -smp {res['cpus']} "
         f"({res['host']['qemu']}; linux: Debian {res['linux_kernel']})")
-    names = {"capsule_cold": "capsule run, cold cache", "capsule_cached":
-             "capsule run, cached image", "linux": "linux guest"}
     for n, p in res["programs"].items():
-        log(f"\n{n} (-m {p['mem']}), expected line {p['line']!r}")
-        log(f"  {'ms':<42} {'median':>9} {'min':>9} {'max':>9}")
-        for k, what in (("first_ms", "first output"), ("exit_ms", "exit")):
-            for s in SERIES:
-                row(f"{names[s]}: {what}", p["series"][s][k])
-        r = p["ratios"]
-        log(f"  ratio linux / capsule (medians): first output {r['first_ms_linux_over_capsule_cold']:.2f}x"
-            f" cold, {r['first_ms_linux_over_capsule_cached']:.2f}x cached; exit "
-            f"{r['exit_ms_linux_over_capsule_cold']:.2f}x cold, "
-            f"{r['exit_ms_linux_over_capsule_cached']:.2f}x cached")
+        log(f"\n{n} (-m {p['mem']}), expected line {p['line']!r}; ms, median (min-max)")
+        log(f"  {'series':<32} {'first output':>22} {'exit':>22} {'linux/this':>16}")
+        for s, v in p["series"].items():
+            cells = [f"{v[k]['median']:.1f} ({v[k]['min']:.0f}-{v[k]['max']:.0f})"
+                     for k in ("first_ms", "exit_ms")]
+            ratio = "" if s == "linux" else (
+                f"{p['ratios'][f'first_ms_linux_over_{s}']:.2f}x/"
+                f"{p['ratios'][f'exit_ms_linux_over_{s}']:.2f}x")
+            log(f"  {NAMES[s]:<32} {cells[0]:>22} {cells[1]:>22} {ratio:>16}")
         b = p["image_build_ms"]
         log(f"  image build (in-process, empty cache): plan {b['plan_ms']['median']:.1f} ms, "
             f"hash+pack {b['pack_ms']['median']:.1f} ms, cache hit {b['hit_ms']['median']:.1f} ms"
