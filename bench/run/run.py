@@ -378,6 +378,7 @@ def run(args):
     build_programs()
     vmlinux, kernel_name, linux_rd = prepare_linux(cli)
     host = boot.host_description()
+    host["cli_python3"] = boot.cli_python()  # a pyenv shim there costs ~100 ms per run
 
     # The memory `capsule run` gives each program by itself (128 MiB + 2x the
     # image, docs/cli.md), passed explicitly to both guests so they match.
@@ -389,7 +390,8 @@ def run(args):
         cmds[n] = {"capsule": capsule_command(n, mem[n]),
                    "linux": linux_command(vmlinux, rd, mem[n], init_args),
                    "line": line}
-    log(f"host: {host['cpu']}, {host['cpus']} CPUs, TSC {host['tsc_khz']} kHz; {host['qemu']}")
+    log(f"host: {host['cpu']}, {host['cpus']} CPUs, TSC {host['tsc_khz']} kHz; {host['qemu']}; "
+        f"python3 on PATH: {host['cli_python3']}")
     for n, c in cmds.items():
         log(f"{n} capsule: {' '.join(c['capsule'])}")
         log(f"{n} linux:   {' '.join(c['linux'])}")
