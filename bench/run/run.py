@@ -6,11 +6,13 @@ Two programs, each run the way a user runs it:
            `gcc -static -O2 -s` into build/bench/run/);
   python3  `python3 -c 'print(1)'` (the CLI takes the bundled python3 module:
            Debian's python3.11 with its standard library).
-Series, interleaved round by round (hello cold, cached, linux; python3 cold,
-cached, linux), so every series sees the same machine load:
+Series, interleaved round by round (hello: cold, cached, QEMU alone, linux;
+then python3 the same), so every series sees the same machine load:
   capsule cold    `./capsule run ...` with CAPSULE_CACHE pointing at a fresh,
                   empty directory: the CLI hashes and packs the image anew;
   capsule cached  the same command again on that directory: an image cache hit;
+  QEMU alone      the QEMU command `capsule run` runs (from the CLI's own
+                  vm_settings and qemu.command), without the CLI around it;
   linux           QEMU booting Debian's linux-image-cloud-amd64 (bench/boot's
                   ELF vmlinux, PVH) on the same machine, accelerator, -m and
                   -smp, with an initramfs holding the same program: the hello
