@@ -150,13 +150,16 @@ class ImageBuilder:
     def add_package(self, package):
         """Every file of the installed Debian package (dpkg -L), installed
         first when missing, and the libraries its ELF files need."""
-        deps.ensure([package])
-        r = subprocess.run(["dpkg", "-L", package], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
-        if r.returncode != 0:
-            raise BadInput(f"Debian package '{package}' is not installed: {r.stderr.strip()}")
+        paths = _dpkg_list(package)
+        if paths is None:
+            deps.ensure([package])
+            r = subprocess.run(["dpkg", "-L", package], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+            if r.returncode != 0:
+                raise BadInput(f"Debian package '{package}' is not installed: {r.stderr.strip()}")
+            paths = r.stdout.splitlines()
         n = 0
-        for path in r.stdout.splitlines():
+        for path in paths:
             if not path.startswith("/") or path == "/." or not os.path.lexists(path):
                 continue
             self.tree.add_host_path(path)
@@ -177,6 +180,21 @@ class ImageBuilder:
             self.tree.add_dir("/tmp", 0o1777)
         if "/root" not in self.tree.nodes:
             self.tree.add_dir("/root", 0o700)
+
+
+def _dpkg_list(package):
+    """The paths of an installed package from dpkg's own file list (what
+    `dpkg -L` prints, without a process per package: this is on every
+    `capsule run` of a module, cached image or not); None when dpkg has no
+    list for it (not installed: the caller installs and asks dpkg)."""
+    info = "/var/lib/dpkg/info"
+    for name in (f"{package}.list", f"{package}:amd64.list"):
+        try:
+            with open(os.path.join(info, name)) as f:
+                return f.read().splitlines()
+        except OSError:
+            pass
+    return None
 
 
 def _is_elf(path):
