@@ -31,6 +31,8 @@ const char* error_name(Error e) {
     case Error::ReadOnly: return "read-only file system";
     case Error::TooManyFiles: return "too many open files";
     case Error::FileTooBig: return "file too big";
+    case Error::AccessDenied: return "access denied";
+    case Error::Io: return "I/O error";
   }
   return "unknown error";
 }

@@ -37,6 +37,8 @@ enum class Error : int {
   ReadOnly,       // EROFS
   TooManyFiles,   // EMFILE
   FileTooBig,     // EFBIG
+  AccessDenied,   // EACCES (a permission check on a file, not EPERM)
+  Io,             // EIO
 };
 
 const char* error_name(Error e);

@@ -69,26 +69,12 @@ StreamVnode* device_for(vfs::Vnode& v) {
   return nullptr;
 }
 
-Result<void> console_files_init(vfs::Vfs& v, const vfs::PathContext& pc, vfs::FdTable& fds) {
+Result<void> console_files_init(vfs::Vfs&, const vfs::PathContext&, vfs::FdTable& fds) {
   g_console = new (std::nothrow) ConsoleVnode(false, dev(5, 1), 0620);
   g_tty = new (std::nothrow) ConsoleVnode(false, dev(5, 0), 0666);
   g_null = new (std::nothrow) ConsoleVnode(true, dev(1, 3), 0666);
   if (!g_console || !g_tty || !g_null) return Error::NoMemory;
-  // /dev with the nodes linux/ serves (existing ones from the initrd stay).
-  vfs::CreateArgs d;
-  d.mode = vfs::MODE_DIR | 0755;
-  (void)v.mkdir(pc, "/dev", d);
-  struct {
-    const char* path;
-    uint64_t rdev;
-    uint32_t perm;
-  } nodes[] = {{"/dev/null", dev(1, 3), 0666}, {"/dev/console", dev(5, 1), 0620}, {"/dev/tty", dev(5, 0), 0666}};
-  for (auto& n : nodes) {
-    vfs::CreateArgs a;
-    a.mode = vfs::MODE_CHAR | n.perm;
-    a.rdev = n.rdev;
-    (void)v.mknod(pc, n.path, a);
-  }
+  // The /dev nodes that open these are devfs's (fs/devfs).
   return console_install_stdio(fds);
 }
 

@@ -9,7 +9,7 @@ namespace capsule::linux_abi {
 
 class StreamVnode;
 
-// Boot: the /dev nodes and descriptors 0 (read), 1 and 2 (write).
+// Boot: descriptors 0 (read), 1 and 2 (write). The /dev nodes are devfs's.
 Result<void> console_files_init(vfs::Vfs& vfs, const vfs::PathContext& pc, vfs::FdTable& fds);
 // Descriptors 0 (read), 1 and 2 (write) on the console: the lowest free
 // ones (a fresh table: 0-2). Boot, and each command of a sequence.

@@ -5,11 +5,13 @@
 
 #include <new>
 
+#include "capsule/log.h"
 #include "capsule/time.h"
 #include "capsule/uaccess.h"
 #include "core/sync/spinlock.h"
 #include "linux/console_file.h"
 #include "linux/fd_table.h"
+#include "linux/procfs.h"
 #include "linux/signal.h"
 #include "linux/thread_state.h"
 
@@ -199,6 +201,9 @@ Result<void> files_init() {
   g_root = v->root().leak();
   g_cwd = g_root;
   g_root->retain();
+  // /dev, /proc, /sys: a failure is reported and the boot goes on.
+  if (auto r = pseudo_fs_init(*v, vfs::PathContext{g_root, g_cwd}); !r.ok())
+    log_warn("procfs: not mounted ({})", error_name(r.error()));
   return console_files_init(*v, vfs::PathContext{g_root, g_cwd}, *g_fds);
 }
 

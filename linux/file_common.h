@@ -100,6 +100,13 @@ class StreamVnode : public vfs::Vnode {
   virtual int64_t seek() { return -kESPIPE; }
   // A write that fails with BrokenPipe raises SIGPIPE (pipes, sockets).
   virtual bool sigpipe() const { return false; }
+  // What /proc/<pid>/fd/N shows for an object Linux keeps in its
+  // anonymous inode file system: "anon_inode:[<this>]" ("eventfd",
+  // "eventpoll", "timerfd"...). Pipes and devices are named otherwise.
+  virtual const char* anon_name() const { return "unknown"; }
+  // Tells kinds of objects apart (no RTTI): the address of a static of the
+  // class, for calls that take one kind only (timerfd_settime, signalfd).
+  virtual const void* kind() const { return nullptr; }
 
   Result<vfs::Attr> getattr() override;
   Result<void> setattr(const vfs::SetAttr&) override { return {}; }

@@ -20,6 +20,11 @@ enum Rlimit : int {
   L_RLIMIT_NICE, L_RLIMIT_RTPRIO, L_RLIMIT_RTTIME, L_RLIM_NLIMITS
 };
 uint64_t rlimit_cur(int resource);
+// The host name (uname's nodename; /proc/sys/kernel/hostname): copies it
+// NUL-terminated into out (65 bytes).
+void hostname(char* out);
+// sethostname for the kernel's callers: 0, -EINVAL (over 64 bytes) or -EPERM.
+int64_t set_hostname(const char* name, size_t len);
 uint64_t rlimit_max(int resource);
 
 }  // namespace capsule::linux_abi

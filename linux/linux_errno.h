@@ -46,6 +46,8 @@ inline int64_t to_errno(Error e) {
     case Error::ReadOnly: return -kEROFS;
     case Error::TooManyFiles: return -kEMFILE;
     case Error::FileTooBig: return -kEFBIG;
+    case Error::AccessDenied: return -kEACCES;
+    case Error::Io: return -kEIO;
   }
   return -kEINVAL;
 }

@@ -53,6 +53,11 @@ RtQueue g_proc_rtq;  // further instances of process-directed real-time signals
 Thread** g_threads;  // registered application threads
 size_t g_nthreads, g_cap;
 std::atomic<bool> g_terminating{false};
+std::atomic<SignalPendingObserver> g_pending_observer{nullptr};
+
+void tell_observer(int sig) {
+  if (SignalPendingObserver fn = g_pending_observer.load(std::memory_order_acquire)) fn(sig);
+}
 
 // --- Linux x86-64 signal frame (ABI facts) ---
 
@@ -878,6 +883,7 @@ int64_t signal_send_process(const KSigInfo& info) {
     t = queue_locked(nullptr, info);
   }
   if (t) kick(t);
+  tell_observer(info.signo);
   return 0;
 }
 
@@ -896,6 +902,7 @@ int64_t signal_send_tid(int tid, const KSigInfo& info) {
     t = queue_locked(target, info);
   }
   if (t) kick(t);
+  tell_observer(info.signo);
   return 0;
 }
 
@@ -907,6 +914,65 @@ bool signal_tid_exists(int tid) {
   SpinGuard g(g_sig_lock);
   return find_tid_locked(tid) != nullptr;
 }
+
+bool signal_begin_temp_mask(uint64_t mask) {
+  SignalThread* st;
+  LinuxThread* lt = signal_self(&st);
+  if (!lt) return false;
+  // The interrupt flag follows the new mask: a flag left from a signal the
+  // call's mask blocks would otherwise end every wait (and, restarted,
+  // the call again) at once. Signals queued after this see the new mask.
+  thread_clear_interrupt(thread_current());
+  bool deliverable;
+  {
+    SpinGuard g(g_sig_lock);
+    if (!st->restore_mask) st->saved_mask = lt->sigmask;  // a restarted call keeps the first one
+    st->restore_mask = true;
+    lt->sigmask = mask & ~UNBLOCKABLE;
+    deliverable = signal_deliverable(lt);
+  }
+  if (deliverable) thread_interrupt(thread_current());
+  return true;
+}
+
+void signal_end_temp_mask(bool interrupted) {
+  if (interrupted) return;  // the return path restores it after delivery
+  SignalThread* st;
+  LinuxThread* lt = signal_self(&st);
+  if (!lt) return;
+  SpinGuard g(g_sig_lock);
+  if (!st->restore_mask) return;
+  lt->sigmask = st->saved_mask;
+  st->restore_mask = false;
+}
+
+uint64_t signal_pending_any() {
+  auto* lt = lt_of(thread_current());
+  uint64_t p = __atomic_load_n(&g_proc_pending, __ATOMIC_ACQUIRE);
+  return lt ? p | __atomic_load_n(&lt->pending, __ATOMIC_ACQUIRE) : p;
+}
+
+int signal_take(uint64_t mask, KSigInfo* out) {
+  SignalThread* st;
+  LinuxThread* lt = signal_self(&st);
+  if (!lt) return 0;
+  SpinGuard g(g_sig_lock);
+  uint64_t pend = lt->pending | g_proc_pending;
+  // signal_dequeue_locked always admits SIGKILL/SIGSTOP: leave the call
+  // (the caller sees a deliverable signal) rather than take them.
+  if (pend & UNBLOCKABLE) return 0;
+  if (!(pend & mask)) return 0;
+  return signal_dequeue_locked(lt, st, mask & ~UNBLOCKABLE, out);
+}
+
+void signal_wait_any(uint64_t mask) {
+  SignalThread* st;
+  LinuxThread* lt = signal_self(&st);
+  if (!lt) return;
+  (void)signal_wait_for(mask | ~lt->sigmask, 0);
+}
+
+void signal_set_pending_observer(SignalPendingObserver fn) { g_pending_observer.store(fn, std::memory_order_release); }
 
 bool signal_process_pending(int sig) {
   return __atomic_load_n(&g_proc_pending, __ATOMIC_ACQUIRE) & sigbit(sig);
@@ -925,6 +991,17 @@ void signal_thread_exit(Thread* t) {
       if (auto* lt = lt_of(t); lt && lt->signal) lt->signal->registered = false;
       break;
     }
+  }
+}
+
+void signal_process_masks(uint64_t* shared_pending, uint64_t* ignored, uint64_t* caught) {
+  SpinGuard g(g_sig_lock);
+  *shared_pending = g_proc_pending;
+  *ignored = *caught = 0;
+  for (int sig = 1; sig <= kNSIG; ++sig) {
+    uint64_t h = g_actions[sig - 1].handler;
+    if (h == SIG_IGN) *ignored |= sigbit(sig);
+    else if (h != SIG_DFL) *caught |= sigbit(sig);
   }
 }
 

@@ -94,12 +94,42 @@ bool signal_tid_exists(int tid);
 // True if `sig` is pending for the process (POSIX timer overrun counting).
 bool signal_process_pending(int sig);
 
+// The p* variants of poll/select/epoll_wait (ppoll, pselect6, epoll_pwait):
+// `mask` replaces the calling thread's mask for the duration of the call.
+// signal_begin_temp_mask returns false when out of memory; if a signal is
+// deliverable under the new mask, the thread's interrupt flag is set so the
+// wait that follows ends at once. signal_end_temp_mask(interrupted): when
+// the call was interrupted, the old mask comes back only after the handler's
+// frame is built (the handler runs with the old mask saved in its context,
+// as on Linux); otherwise it comes back now and nothing is delivered under
+// the temporary mask.
+bool signal_begin_temp_mask(uint64_t mask);
+void signal_end_temp_mask(bool interrupted);
+
+// signalfd (linux/sys_signalfd.cc).
+// The signals pending for the calling thread or the process.
+uint64_t signal_pending_any();
+// Dequeues a pending signal in `mask` for the calling thread (its own
+// first): its number, or 0 if none.
+int signal_take(uint64_t mask, KSigInfo* out);
+// Sleeps until a signal in `mask`, or one the thread does not block, is
+// pending (blocked signals in `mask` wake it too).
+void signal_wait_any(uint64_t mask);
+// Called after a signal became pending (thread- or process-directed), from
+// thread context, without signal locks held. One observer.
+using SignalPendingObserver = void (*)(int sig);
+void signal_set_pending_observer(SignalPendingObserver fn);
+
 // Thread lifecycle: the clone code calls start for a new application thread
 // (after copying the parent's mask into its LinuxThread), exit when a
 // thread leaves (the exit syscall). Threads that make a syscall are also
 // registered on the way.
 void signal_thread_start(Thread* t);
 void signal_thread_exit(Thread* t);
+
+// /proc/<pid>/status: the process-directed pending signals, and the
+// signals whose action is "ignore" and those with a handler.
+void signal_process_masks(uint64_t* shared_pending, uint64_t* ignored, uint64_t* caught);
 
 // Sum of the CPU time of the process's threads (ITIMER_VIRTUAL/PROF,
 // CLOCK_PROCESS_CPUTIME_ID timers).

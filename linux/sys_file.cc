@@ -9,7 +9,10 @@
 #include "capsule/uaccess.h"
 #include "capsule/vfs.h"
 #include "linux/console_file.h"
+#include "linux/fifo.h"
 #include "linux/file_common.h"
+#include "linux/file_lock.h"
+#include "linux/memfd.h"
 #include "linux/identity.h"
 #include "linux/linux_errno.h"
 #include "linux/pipe_file.h"
@@ -25,7 +28,7 @@ using vfs::Vnode;
 using vfs::VnodeRef;
 
 constexpr uint64_t F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031,
-                   F_GETPIPE_SZ = 1032, F_DUPFD_CLOEXEC = 1030;
+                   F_GETPIPE_SZ = 1032, F_DUPFD_CLOEXEC = 1030, F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
 
 struct Stat {  // struct stat, x86-64
   uint64_t dev, ino, nlink;
@@ -60,13 +63,55 @@ int64_t put_stat(uint64_t ustat, const vfs::Attr& a) {
   return copy_to_user(reinterpret_cast<void*>(ustat), &st, sizeof(st)).ok() ? 0 : -kEFAULT;
 }
 
-int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
+// --- openat2 ---------------------------------------------------------------------
+
+constexpr uint64_t RESOLVE_NO_XDEV = 0x01, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_NO_SYMLINKS = 0x04,
+                   RESOLVE_BENEATH = 0x08, RESOLVE_IN_ROOT = 0x10, RESOLVE_CACHED = 0x20;
+constexpr uint64_t kResolveAll = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
+                                 RESOLVE_IN_ROOT | RESOLVE_CACHED;
+// Bit set so that do_open knows openat2 called, even with no RESOLVE_*.
+constexpr uint64_t kResolveOpenat2 = uint64_t(1) << 63;
+
+unsigned walk_flags(uint64_t resolve) {
+  unsigned w = 0;
+  if (resolve & RESOLVE_NO_SYMLINKS) w |= vfs::WALK_NO_SYMLINKS;
+  if (resolve & RESOLVE_NO_XDEV) w |= vfs::WALK_NO_XDEV;
+  if (resolve & RESOLVE_BENEATH) w |= vfs::WALK_BENEATH;
+  // RESOLVE_NO_MAGICLINKS: there are no magic links (/proc/self/fd/N)
+  // to refuse yet. RESOLVE_CACHED: every lookup may complete.
+  return w;
+}
+
+// The walk's context for openat2: dirfd is the start even for absolute
+// paths under IN_ROOT (it becomes the root) and BENEATH (which refuses
+// them in the walk).
+int64_t resolve_ctx(int64_t dirfd, const UserPath& p, uint64_t resolve, Ctx& ctx) {
+  if (!(resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH))) return at_ctx(dirfd, p, ctx);
+  ctx = cur_ctx();
+  if (dirfd != AT_FDCWD) {
+    auto f = get_file(uint64_t(dirfd));
+    if (dirfd < 0 || dirfd > INT32_MAX || !f.ok()) return -kEBADF;
+    if (!f.value()->vnode().is_dir()) return -kENOTDIR;
+    ctx.cwd = f.value()->vnode_ref();
+  }
+  if (resolve & RESOLVE_IN_ROOT) ctx.root = ctx.cwd;
+  return 0;
+}
+
+// resolve: openat2(2)'s RESOLVE_* bits (0 for open/openat).
+int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode, uint64_t resolve = 0) {
   UserPath p;
   if (int64_t e = get_path(upath, p)) return e;
-  if ((flags & O_TMPFILE) == O_TMPFILE) return -kEOPNOTSUPP;
+  bool tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
+  // open(2): O_TMPFILE (which includes O_DIRECTORY) without O_CREAT, and
+  // with write access; EINVAL otherwise.
+  constexpr uint64_t kTmpfileBit = O_TMPFILE & ~O_DIRECTORY;
+  if ((flags & kTmpfileBit) && ((flags & (O_TMPFILE | O_CREAT)) != O_TMPFILE || !(flags & (O_WRONLY | O_RDWR))))
+    return -kEINVAL;
   Ctx ctx;
-  if (int64_t e = at_ctx(dirfd, p, ctx)) return e;
+  if (int64_t e = resolve ? resolve_ctx(dirfd, p, resolve, ctx) : at_ctx(dirfd, p, ctx)) return e;
   OpenHow how;
+  how.walk = walk_flags(resolve);
   if (flags & O_PATH) {
     how.flags = OpenHow::PATH;
     if (flags & O_DIRECTORY) how.flags |= OpenHow::DIRECTORY;
@@ -78,7 +123,7 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
       default: how.flags = OpenHow::READ | OpenHow::WRITE; break;
     }
     if (flags & O_CREAT) how.flags |= OpenHow::CREATE;
-    if ((flags & O_EXCL) && (flags & O_CREAT)) how.flags |= OpenHow::EXCL;
+    if ((flags & O_EXCL) && ((flags & O_CREAT) || tmpfile)) how.flags |= OpenHow::EXCL;
     if (flags & O_TRUNC) how.flags |= OpenHow::TRUNC;
     if (flags & O_DIRECTORY) how.flags |= OpenHow::DIRECTORY;
     if (flags & O_NOFOLLOW) how.flags |= OpenHow::NOFOLLOW;
@@ -88,7 +133,9 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
   how.create.mode = vfs::MODE_REGULAR | (uint32_t(mode) & 07777 & ~current_umask());
   how.create.uid = current_fsuid();
   how.create.gid = current_fsgid();
-  auto r = vfs::kernel_vfs()->open(ctx.pc(), p.view(), how);
+  auto r = tmpfile ? vfs::kernel_vfs()->open_tmpfile(ctx.pc(), p.view(), how)
+                   : vfs::kernel_vfs()->open(ctx.pc(), p.view(), how);
+  if (tmpfile && !r.ok() && r.error() == Error::NotSupported) return -kEOPNOTSUPP;
   if (!r.ok()) return to_errno(r.error());
   FileRef f = static_cast<FileRef&&>(r.value());
   if (!(flags & O_PATH)) {
@@ -98,10 +145,48 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
       if (!d.ok()) return to_errno(d.error());
       f = static_cast<FileRef&&>(d.value());
     }
+    if (is_fifo_node(f->vnode()))
+      if (int64_t e = fifo_open(f)) return e;
   }
   f->abi_flags.store(uint32_t(flags & (O_DSYNC | O_ASYNC | O_DIRECT | O_LARGEFILE | O_NOATIME | O_SYNC)) |
                      uint32_t(O_LARGEFILE));
   return install(static_cast<FileRef&&>(f), flags & O_CLOEXEC);
+}
+
+// --- openat2 (the rest) ---
+
+struct OpenHowAbi {  // struct open_how (include/uapi/linux/openat2.h)
+  uint64_t flags, mode, resolve;
+};
+constexpr uint64_t kValidOpenFlags = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK |
+                                     O_DSYNC | O_ASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW |
+                                     O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH | O_TMPFILE;
+
+// openat2(2): the structure is versioned by size (copy_struct_from_user):
+// smaller than version 0 is EINVAL, larger than a page E2BIG, and bytes
+// past what this kernel knows must be zero (E2BIG otherwise). Unlike
+// openat, unknown flags and stray mode bits are errors.
+int64_t do_openat2(int64_t dirfd, uint64_t upath, uint64_t uhow, uint64_t size) {
+  if (size < sizeof(OpenHowAbi)) return -kEINVAL;
+  if (size > 4096) return -kE2BIG;
+  OpenHowAbi how;
+  if (!copy_from_user(&how, reinterpret_cast<const void*>(uhow), sizeof(how)).ok()) return -kEFAULT;
+  for (uint64_t off = sizeof(how); off < size; off += 8) {
+    uint8_t tail[8] = {};
+    size_t n = size - off < 8 ? size_t(size - off) : 8;
+    if (!copy_from_user(tail, reinterpret_cast<const void*>(uhow + off), n).ok()) return -kEFAULT;
+    for (size_t i = 0; i < n; ++i)
+      if (tail[i]) return -kE2BIG;
+  }
+  if (how.flags & ~kValidOpenFlags) return -kEINVAL;
+  if (how.resolve & ~kResolveAll) return -kEINVAL;
+  if (how.mode & ~uint64_t(07777)) return -kEINVAL;
+  bool creates = (how.flags & O_CREAT) || (how.flags & O_TMPFILE) == O_TMPFILE;
+  if (how.mode && !creates) return -kEINVAL;
+  if ((how.flags & O_PATH) && (how.flags & ~(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))) return -kEINVAL;
+  if ((how.resolve & RESOLVE_BENEATH) && (how.resolve & RESOLVE_IN_ROOT)) return -kEINVAL;
+  if ((how.resolve & RESOLVE_CACHED) && (how.flags & (O_CREAT | O_TRUNC | O_TMPFILE))) return -kEINVAL;
+  return do_open(dirfd, upath, how.flags, how.mode, how.resolve | kResolveOpenat2);
 }
 
 // --- getdents64 -----------------------------------------------------------------
@@ -234,6 +319,14 @@ int64_t link_at(int64_t olddir, uint64_t uold, int64_t newdir, uint64_t unew, ui
   UserPath a, b;
   if (int64_t e = get_path(uold, a)) return e;
   if (int64_t e = get_path(unew, b)) return e;
+  if (a.len == 0 && (flags & AT_EMPTY_PATH)) {
+    // linkat(2): a name for the open file olddir (an O_TMPFILE file too).
+    auto f = get_file(uint64_t(olddir));
+    if (olddir == AT_FDCWD || !f.ok()) return olddir == AT_FDCWD ? -kENOENT : -kEBADF;
+    Ctx cb;
+    if (int64_t e = at_ctx(newdir, b, cb)) return e;
+    return ret(vfs::kernel_vfs()->link_vnode(f.value()->vnode(), cb.pc(), b.view()));
+  }
   Ctx ca, cb;
   if (int64_t e = at_ctx(olddir, a, ca)) return e;
   if (int64_t e = at_ctx(newdir, b, cb)) return e;
@@ -260,14 +353,6 @@ int64_t readlink_at(int64_t dirfd, uint64_t upath, uint64_t ubuf, uint64_t size)
   if (int64_t(size) <= 0) return -kEINVAL;
   UserPath p;
   if (int64_t e = get_path(upath, p)) return e;
-  if (p.view() == "/proc/self/exe") {
-    Process* proc = current_process();
-    const char* exe = proc ? proc->exe : "";
-    size_t n = 0;
-    while (exe[n]) ++n;
-    if (n > size) n = size;
-    return copy_to_user(reinterpret_cast<void*>(ubuf), exe, n).ok() ? int64_t(n) : -kEFAULT;
-  }
   Ctx ctx;
   if (int64_t e = at_ctx(dirfd, p, ctx)) return e;
   size_t cap = size < vfs::MAX_PATH ? size : vfs::MAX_PATH;
@@ -283,6 +368,15 @@ int64_t readlink_at(int64_t dirfd, uint64_t upath, uint64_t ubuf, uint64_t size)
   }
   delete[] buf;
   return out;
+}
+
+// Closing descriptors first..last drops the process's POSIX locks on
+// their files (fcntl(2)); only costs a scan when locks were ever taken.
+void drop_posix_locks(uint64_t first, uint64_t last) {
+  if (!OpenFile::on_last_release.load(std::memory_order_relaxed)) return;
+  uint64_t limit = fds().limit();
+  for (uint64_t fd = first; fd <= last && fd < limit; ++fd)
+    if (auto f = get_file(fd); f.ok()) posix_locks_on_close(*f.value());
 }
 
 uint32_t getfl(OpenFile& f) {
@@ -302,10 +396,15 @@ uint32_t getfl(OpenFile& f) {
 
 LINUX_SYSCALL(2, open, "sxo") { return do_open(AT_FDCWD, args.a[0], args.a[1], args.a[2]); }
 LINUX_SYSCALL(257, openat, "fsxo") { return do_open(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3]); }
+LINUX_SYSCALL(437, openat2, "fspu") {
+  return do_openat2(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3]);
+}
 LINUX_SYSCALL(85, creat, "so") { return do_open(AT_FDCWD, args.a[0], O_CREAT | O_WRONLY | O_TRUNC, args.a[1]); }
 
 LINUX_SYSCALL(3, close, "f") {
-  if (!get_file(args.a[0]).ok()) return -kEBADF;
+  auto fr = get_file(args.a[0]);
+  if (!fr.ok()) return -kEBADF;
+  posix_locks_on_close(*fr.value());
   return ret(fds().close(int(args.a[0])));
 }
 
@@ -466,7 +565,11 @@ LINUX_SYSCALL(72, fcntl, "fdx") {
       if (args.a[1] == F_GETPIPE_SZ) return int64_t(end->capacity());
       return ret(end->set_capacity(size_t(uint32_t(args.a[2]))));
     }
-    default: return -kEINVAL;
+    case F_ADD_SEALS:
+    case F_GET_SEALS: return fcntl_seals(f, args.a[1], args.a[2]);
+    default:
+      if (is_lock_cmd(args.a[1])) return fcntl_lock(f, args.a[1], args.a[2]);
+      return -kEINVAL;
   }
 }
 
@@ -478,6 +581,7 @@ LINUX_SYSCALL(32, dup, "f") {
 LINUX_SYSCALL(33, dup2, "ff") {
   if (!get_file(args.a[0]).ok()) return -kEBADF;
   if (int64_t(int32_t(args.a[1])) != int64_t(args.a[1]) || int32_t(args.a[1]) < 0) return -kEBADF;
+  if (args.a[0] != args.a[1]) drop_posix_locks(args.a[1], args.a[1]);  // new_fd is closed
   return ret(fds().dup2(int(args.a[0]), int(args.a[1])));
 }
 
@@ -486,7 +590,20 @@ LINUX_SYSCALL(292, dup3, "ffx") {
   if (args.a[0] == args.a[1]) return -kEINVAL;
   if (!get_file(args.a[0]).ok()) return -kEBADF;
   if (int64_t(int32_t(args.a[1])) != int64_t(args.a[1]) || int32_t(args.a[1]) < 0) return -kEBADF;
+  drop_posix_locks(args.a[1], args.a[1]);
   return ret(fds().dup3(int(args.a[0]), int(args.a[1]), args.a[2] & O_CLOEXEC));
+}
+
+// close_range(2): CLOSE_RANGE_UNSHARE (one fd table per process: nothing
+// to unshare) and CLOSE_RANGE_CLOEXEC; EINVAL for other flags or
+// first > last.
+constexpr uint64_t kCloseRangeUnshare = 2, kCloseRangeCloexec = 4;
+LINUX_SYSCALL(436, close_range, "uux") {
+  if (args.a[2] & ~(kCloseRangeUnshare | kCloseRangeCloexec)) return -kEINVAL;
+  uint32_t first = uint32_t(args.a[0]), last = uint32_t(args.a[1]);
+  if (first > last) return -kEINVAL;
+  if (!(args.a[2] & kCloseRangeCloexec)) drop_posix_locks(first, last);
+  return ret(fds().close_range(first, last, args.a[2] & kCloseRangeCloexec));
 }
 
 }  // namespace capsule::linux_abi

@@ -123,6 +123,20 @@ int64_t set_name(char* dst, uint64_t user, int64_t len) {
 
 }  // namespace
 
+void hostname(char* out) {
+  SpinGuard g(g_lock);
+  set(out, g_creds.hostname);
+}
+
+int64_t set_hostname(const char* name, size_t len) {
+  if (len > 64) return -kEINVAL;
+  SpinGuard g(g_lock);
+  if (g_creds.euid != 0) return -kEPERM;
+  for (size_t i = 0; i < len; ++i) g_creds.hostname[i] = name[i];
+  g_creds.hostname[len] = 0;
+  return 0;
+}
+
 uint32_t current_umask() { return g_creds.umask; }
 uint32_t current_fsuid() { return g_creds.fsuid; }
 uint32_t current_fsgid() { return g_creds.fsgid; }

@@ -15,8 +15,12 @@ using vfs::OpenFile;
 
 constexpr uint64_t FIONBIO = 0x5421, FIOCLEX = 0x5451, FIONCLEX = 0x5450;
 
+// pwritev2's RWF_APPEND / RWF_NOAPPEND: -1 keeps O_APPEND's say.
+constexpr uint64_t RWF_HIPRI = 1, RWF_DSYNC = 2, RWF_SYNC = 4, RWF_NOWAIT = 8, RWF_APPEND = 0x10,
+                   RWF_NOAPPEND = 0x20;
+
 // read/write/readv/writev; offset < 0: the file's offset.
-int64_t do_io(uint64_t fd, const Iov* iov, size_t n, bool write, int64_t offset) {
+int64_t do_io(uint64_t fd, const Iov* iov, size_t n, bool write, int64_t offset, int append = -1) {
   auto fr = get_file(fd);
   if (!fr.ok()) return -kEBADF;
   OpenFile& f = *fr.value();
@@ -28,8 +32,9 @@ int64_t do_io(uint64_t fd, const Iov* iov, size_t n, bool write, int64_t offset)
     if (positional) return -kESPIPE;
     return io_result(write ? s->write_stream(buf, f) : s->read_stream(buf, f), write && s->sigpipe());
   }
-  if (positional) return io_result(write ? f.pwrite(buf, uint64_t(offset)) : f.pread(buf, uint64_t(offset)), false);
-  return io_result(write ? f.write(buf) : f.read(buf), false);
+  if (positional)
+    return io_result(write ? f.pwrite(buf, uint64_t(offset), append) : f.pread(buf, uint64_t(offset)), false);
+  return io_result(write ? f.write(buf, append > 0) : f.read(buf), false);
 }
 
 int64_t simple_io(const SyscallArgs& args, bool write, int64_t offset) {
@@ -38,7 +43,7 @@ int64_t simple_io(const SyscallArgs& args, bool write, int64_t offset) {
   return do_io(args.a[0], &one, 1, write, offset);
 }
 
-int64_t vector_io(uint64_t fd, uint64_t uiov, uint64_t count, bool write, int64_t offset) {
+int64_t vector_io(uint64_t fd, uint64_t uiov, uint64_t count, bool write, int64_t offset, int append = -1) {
   if (count > MAX_IOV) return -kEINVAL;
   if (!get_file(fd).ok()) return -kEBADF;
   Iov* v = new (std::nothrow) Iov[count ? count : 1];
@@ -56,11 +61,33 @@ int64_t vector_io(uint64_t fd, uint64_t uiov, uint64_t count, bool write, int64_
       }
       if (total > MAX_RW) v[i].len -= total - MAX_RW, total = MAX_RW;
     }
-    if (r == 0) r = do_io(fd, v, count, write, offset);
+    if (r == 0) r = do_io(fd, v, count, write, offset, append);
   }
   delete[] v;
   return r;
 }
+
+// preadv/pwritev: the offset is pos_l (pos_h is its high half on 32-bit
+// ABIs only); negative is EINVAL.
+int64_t positional_vector_io(const SyscallArgs& args, bool write) {
+  if (int64_t(args.a[3]) < 0) return get_file(args.a[0]).ok() ? -kEINVAL : -kEBADF;
+  return vector_io(args.a[0], args.a[1], args.a[2], write, int64_t(args.a[3]));
+}
+
+// preadv2/pwritev2 (readv(2)): offset -1 is the file's offset (which then
+// moves); RWF_* flags, EOPNOTSUPP for unknown ones. Everything here is
+// synchronous and in memory, so HIPRI, DSYNC and SYNC need nothing and
+// NOWAIT never has to refuse.
+int64_t vector_io2(const SyscallArgs& args, bool write) {
+  uint64_t flags = args.a[5];
+  if (flags & ~(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND)) return -kEOPNOTSUPP;
+  int64_t off = int64_t(args.a[3]);
+  if (off < -1) return get_file(args.a[0]).ok() ? -kEINVAL : -kEBADF;
+  int append = !write ? -1 : (flags & RWF_APPEND) ? 1 : (flags & RWF_NOAPPEND) ? 0 : -1;
+  return vector_io(args.a[0], args.a[1], args.a[2], write, off, append);
+}
+
+constexpr uint64_t FIONREAD = 0x541B, FIGETBSZ = 2;
 
 }  // namespace
 
@@ -77,6 +104,11 @@ LINUX_SYSCALL(18, pwrite64, "fbud") {
 LINUX_SYSCALL(19, readv, "fpd") { return vector_io(args.a[0], args.a[1], args.a[2], false, -1); }
 LINUX_SYSCALL(20, writev, "fpd") { return vector_io(args.a[0], args.a[1], args.a[2], true, -1); }
 
+LINUX_SYSCALL(295, preadv, "fpddd") { return positional_vector_io(args, false); }
+LINUX_SYSCALL(296, pwritev, "fpddd") { return positional_vector_io(args, true); }
+LINUX_SYSCALL(327, preadv2, "fpdddx") { return vector_io2(args, false); }
+LINUX_SYSCALL(328, pwritev2, "fpdddx") { return vector_io2(args, true); }
+
 LINUX_SYSCALL(16, ioctl, "fxp") {
   auto fr = get_file(args.a[0]);
   if (!fr.ok()) return -kEBADF;
@@ -92,8 +124,22 @@ LINUX_SYSCALL(16, ioctl, "fxp") {
       f.set_flags(v.value() ? (fl | OpenFile::NONBLOCK) : (fl & ~OpenFile::NONBLOCK));
       return 0;
     }
+    case FIGETBSZ: {
+      // The file system's block size, for any file (ioctl_fs(2)).
+      if (f.flags() & OpenFile::PATH) return -kEBADF;
+      auto a = f.vnode().getattr();
+      if (!a.ok()) return to_errno(a.error());
+      return put_user(reinterpret_cast<int*>(args.a[2]), int(a.value().blksize)).ok() ? 0 : -kEFAULT;
+    }
     default:
       if (StreamVnode* s = as_stream(f.vnode())) return s->ioctl(f, args.a[1], args.a[2]);
+      if (args.a[1] == FIONREAD && f.vnode().is_regular()) {
+        // Bytes from the offset to the end (negative past it, as Linux).
+        auto a = f.vnode().getattr();
+        if (!a.ok()) return to_errno(a.error());
+        int n = int(int64_t(a.value().size) - int64_t(f.offset()));
+        return put_user(reinterpret_cast<int*>(args.a[2]), n).ok() ? 0 : -kEFAULT;
+      }
       return -kENOTTY;
   }
 }
@@ -108,6 +154,18 @@ LINUX_SYSCALL(8, lseek, "fdd") {
     case 0: w = vfs::Whence::Set; break;
     case 1: w = vfs::Whence::Current; break;
     case 2: w = vfs::Whence::End; break;
+    case 3:    // SEEK_DATA
+    case 4: {  // SEEK_HOLE
+      // lseek(2): the whole file counts as data (allowed, and what Linux's
+      // generic implementation does); the only hole is the end. ENXIO at
+      // or past the end.
+      if (!f.vnode().is_regular()) return -kEINVAL;
+      auto a = f.vnode().getattr();
+      if (!a.ok()) return to_errno(a.error());
+      int64_t off = int64_t(args.a[1]), size = int64_t(a.value().size);
+      if (off < 0 || off >= size) return -kENXIO;
+      return ret(f.seek(args.a[2] == 3 ? off : size, vfs::Whence::Set));
+    }
     default: return -kEINVAL;
   }
   return ret(f.seek(int64_t(args.a[1]), w));

@@ -97,6 +97,10 @@ LINUX_SYSCALL(9, mmap, "pxxxfx>x") {
     if (!file->vnode().is_regular() || as_stream(file->vnode())) return -kENODEV;
     if (!file->readable()) return -kEACCES;
     if (type != MAP_PRIVATE && (prot & PROT_WRITE) && !file->writable()) return -kEACCES;
+    // memfd_create(2): no shared writable mapping of a write-sealed file.
+    if (auto seals = file->vnode().seals(); type != MAP_PRIVATE && (prot & PROT_WRITE) && seals.ok() &&
+                                            (seals.value() & (vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE)))
+      return -kEPERM;
     if (off + pg_up(len) < off || off + pg_up(len) > uint64_t(INT64_MAX)) return -kEOVERFLOW;
     req.backing = &file->vnode();  // the VMA takes its own reference
     req.offset = off;

@@ -1,4 +1,5 @@
 // pipe(2), pipe2(2): each end is a StreamVnode over a PipeEnd (docs/events.md).
+// linux/fifo.cc makes the same objects for the opens of a FIFO.
 #include <new>
 
 #include "capsule/uaccess.h"
@@ -16,8 +17,11 @@ constexpr uint64_t FIONREAD = 0x541b;
 
 class PipeVnode final : public StreamVnode {
  public:
-  explicit PipeVnode(PipeEnd* end) : StreamVnode(vfs::MODE_FIFO | 0600), end_(end) {}
+  explicit PipeVnode(PipeEnd* end, VnodeRef node = {}, PipeEndOwner* owner = nullptr)
+      : StreamVnode(vfs::MODE_FIFO | 0600), end_(end), node_(static_cast<VnodeRef&&>(node)), owner_(owner) {}
   PipeEnd* end() const { return end_; }
+  // A FIFO's end reports the FIFO node (fstat(2) on a FIFO shows its inode).
+  Result<vfs::Attr> getattr() override { return node_ ? node_->getattr() : StreamVnode::getattr(); }
 
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
     BufferEventIo io(buf);
@@ -29,6 +33,17 @@ class PipeVnode final : public StreamVnode {
   }
   Pollable* pollable() override { return end_; }
   bool sigpipe() const override { return true; }
+  // An open through /proc/self/fd/N: a new end of the same pipe, reading
+  // and/or writing as asked (Linux opens the pipe as a FIFO).
+  Result<VnodeRef> open_as(uint32_t how) override {
+    PipeEnd* e = TRY(PipeEnd::open(end_->pipe(), how & vfs::OpenHow::READ, how & vfs::OpenHow::WRITE));
+    auto* v = new (std::nothrow) PipeVnode(e);
+    if (!v) {
+      delete e;
+      return Error::NoMemory;
+    }
+    return VnodeRef::adopt(v);
+  }
   int64_t ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override {
     if (cmd != FIONREAD) return -kENOTTY;
     int n = int(end_->bytes_available());
@@ -36,10 +51,16 @@ class PipeVnode final : public StreamVnode {
   }
 
  protected:
-  ~PipeVnode() override { delete end_; }
+  ~PipeVnode() override {
+    bool r = end_->reader(), w = end_->writer();
+    delete end_;
+    if (owner_) owner_->end_closed(r, w);
+  }
 
  private:
   PipeEnd* end_;
+  VnodeRef node_;
+  PipeEndOwner* owner_;
 };
 
 int64_t do_pipe(uint64_t ufds, uint64_t flags) {
@@ -78,6 +99,15 @@ int64_t do_pipe(uint64_t ufds, uint64_t flags) {
 }
 
 }  // namespace
+
+Result<VnodeRef> pipe_vnode(PipeEnd* end, VnodeRef node, PipeEndOwner* owner) {
+  auto* v = new (std::nothrow) PipeVnode(end, static_cast<VnodeRef&&>(node), owner);
+  if (!v) {
+    delete end;
+    return Error::NoMemory;
+  }
+  return VnodeRef::adopt(v);
+}
 
 PipeEnd* pipe_end_of(vfs::Vnode& v) {
   StreamVnode* s = as_stream(v);

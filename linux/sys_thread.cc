@@ -347,6 +347,38 @@ bool with_thread(int tid, void (*fn)(Thread*, void*), void* ctx) {
   return false;
 }
 
+size_t thread_tids(int from, int* out, size_t cap) {
+  Process* p = current_process();
+  size_t k = 0;
+  auto add = [&](int tid) {
+    if (tid < from) return;
+    if (k < cap) {
+      out[k++] = tid;
+      return;
+    }
+    // Keep the cap smallest: replace the largest if this one is smaller.
+    size_t m = 0;
+    for (size_t i = 1; i < k; ++i)
+      if (out[i] > out[m]) m = i;
+    if (k && tid < out[m]) out[m] = tid;
+  };
+  if (p && !g_main_exited.load()) add(p->pid);
+  {
+    SpinGuard g(g_table_lock);
+    for (size_t i = 0; i < g_nthreads; ++i) {
+      auto* lt = static_cast<LinuxThread*>(g_threads[i]->linux_state);
+      if (lt) add(lt->tid);
+    }
+  }
+  for (size_t i = 1; i < k; ++i)  // insertion sort: k is small
+    for (size_t j = i; j > 0 && out[j - 1] > out[j]; --j) {
+      int t = out[j];
+      out[j] = out[j - 1];
+      out[j - 1] = t;
+    }
+  return k;
+}
+
 int thread_tid(Thread* t) {
   auto* lt = static_cast<LinuxThread*>(t->linux_state);
   if (lt) return lt->tid;

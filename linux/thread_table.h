@@ -1,6 +1,8 @@
 #pragma once
 // The process's threads by Linux tid (linux/sys_thread.cc): lookups for the
 // calls that take a tid (sched_setaffinity, get_robust_list, tgkill, ...).
+#include <cstddef>
+
 namespace capsule {
 struct Thread;
 }
@@ -17,5 +19,10 @@ bool with_thread(int tid, void (*fn)(Thread*, void*), void* ctx);
 
 // The Linux tid of t (0 if it has none).
 int thread_tid(Thread* t);
+
+// The live threads' tids (the main thread's included while it runs) that
+// are >= from, ascending, up to cap of them; returns how many (procfs's
+// /proc/<pid>/task).
+size_t thread_tids(int from, int* out, size_t cap);
 
 }  // namespace capsule::linux_abi

@@ -391,6 +391,9 @@ Result<StartInfoEx> load(AddressSpace* as, ExecImage& img) {
   Image& prog = img.prog;
   const uint64_t bias = img.bias;
   TRY(map_segments(as, prog, bias));
+  g_process.image_start = prog.plan->segment_count ? prog.plan->segments[0].map_start + bias : 0;
+  g_process.image_end =
+      prog.plan->segment_count ? prog.plan->segments[prog.plan->segment_count - 1].map_end + bias : 0;
   // brk starts after the program (Linux adds a random offset too).
   as->set_brk_base(prog.plan->hi + bias + random_pages_offset(13));
 
@@ -439,6 +442,10 @@ Result<StartInfoEx> load(AddressSpace* as, ExecImage& img) {
     if (base[i] == '/') slash = i + 1;
   for (size_t i = 0; i < sizeof(p.comm); ++i) p.comm[i] = (i < 15 && slash + i < base.size()) ? base[slash + i] : 0;
   p.auxv_addr = layout->auxv;
+  p.arg_start = p.arg_end = layout->strings_start;
+  for (size_t i = 0; i < img.argc; ++i) p.arg_end += img.vec[i].size() + 1;
+  p.env_start = p.env_end = p.arg_end;
+  for (size_t i = 0; i < img.envc; ++i) p.env_end += img.vec[img.argc + i].size() + 1;
   p.auxv_bytes = layout->auxv_count * 16;
   const elf::LoadPlan* plan = prog.plan;
   return StartInfoEx{img.interp.plan ? img.interp.plan->entry + interp_bias : plan->entry + bias, layout->sp};

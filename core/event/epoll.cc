@@ -117,7 +117,7 @@ Result<void> Epoll::add(Pollable* obj, int fd, uint32_t events, uint64_t data) {
   }
   Hold<SleepLock> topo(event::topology_lock());
   Epoll* child = obj->is_epoll() ? static_cast<Epoll*>(obj) : nullptr;
-  if (child && (child->child_epolls_ > 0 || parents_ > 0)) return Error::Invalid;  // ELOOP: one level only
+  if (child && (child->child_epolls_ > 0 || parents_ > 0)) return Error::Loop;  // ELOOP: one level only
   Hold<SleepLock> g(mtx_);
   if (find_locked(obj, fd)) return Error::Exists;
   auto* it = new (std::nothrow) Item;

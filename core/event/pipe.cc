@@ -33,6 +33,7 @@ class Pipe {
   Mutex mu;
   event::ByteRing ring;                  // under mu
   uint32_t readers = 0, writers = 0;     // under mu
+  uint64_t writer_opens = 0;             // writer ends ever opened; under mu
   IntrusiveList<PipeEnd, &PipeEnd::pipe_node_> ends;  // under mu
   event::WaitList read_wait, write_wait;
   std::atomic<uint32_t> refs{1};
@@ -102,14 +103,16 @@ Result<void> pipe_create(PipeEnd** read_end, PipeEnd** write_end, size_t capacit
   return {};
 }
 
-Result<PipeEnd*> PipeEnd::open(Pipe* p, bool reader, bool writer) {
+Result<PipeEnd*> PipeEnd::open(Pipe* p, bool reader, bool writer, bool hup_after_writer) {
   auto* e = new (std::nothrow) PipeEnd(p, reader, writer);
   if (!e) return Error::NoMemory;
   pipe_retain(p);
   Hold<Mutex> g(p->mu);
   p->ends.push_back(*e);
   if (reader) ++p->readers;
-  if (writer) ++p->writers;
+  if (writer) ++p->writers, ++p->writer_opens;
+  e->quiet_hup_ = hup_after_writer;
+  e->writer_opens_seen_ = p->writer_opens;
   // A FIFO's first writer turns readers' HUP off, its first reader lets
   // writers write: let watchers re-check.
   p->notify_locked(reader ? 0 : kPollAll, writer ? 0 : kPollAll);
@@ -151,6 +154,29 @@ Result<size_t> PipeEnd::read(EventIo& io, bool nonblock) {
       if (n == 0) return err;
       p->write_wait.wake_all();
       p->notify_locked(0, kWritable);
+      return size_t(n);
+    }
+    if (p->writers == 0) return size_t(0);  // EOF
+    if (nonblock) return Error::Again;
+    TRY(p->read_wait.wait(p->mu, 0));
+  }
+}
+
+Result<size_t> PipeEnd::peek(EventIo& io, bool nonblock) {
+  if (!reader_) return Error::Invalid;
+  if (io.size() == 0) return size_t(0);
+  Pipe* p = pipe_;
+  Hold<Mutex> g(p->mu);
+  for (;;) {
+    if (!p->ring.empty()) {
+      Error err = Error::None;
+      size_t want = io.size() < p->ring.size() ? io.size() : p->ring.size();
+      uint32_t n = p->ring.peek(uint32_t(want), [&](uint8_t* src, uint32_t off, uint32_t len) {
+        auto r = io.copy_out(off, src, len);
+        if (!r) err = r.error();
+        return r.ok();
+      });
+      if (n == 0) return err;
       return size_t(n);
     }
     if (p->writers == 0) return size_t(0);  // EOF
@@ -214,7 +240,7 @@ uint32_t PipeEnd::poll_events() {
   uint32_t ev = 0;
   if (reader_) {
     if (!p->ring.empty()) ev |= kReadable;
-    if (p->writers == 0) ev |= kPollHup;
+    if (p->writers == 0 && !(quiet_hup_ && p->writer_opens == writer_opens_seen_)) ev |= kPollHup;
   }
   if (writer_) {
     // Linux reports writable while the pipe is not full; a whole PIPE_BUF

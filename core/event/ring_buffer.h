@@ -60,6 +60,21 @@ class ByteRing {
     return done;
   }
 
+  // Copies up to n bytes from the front without removing them (tee(2)).
+  template <typename Copy>
+  uint32_t peek(uint32_t n, Copy&& copy) const {
+    if (n > size()) n = size();
+    uint32_t done = 0;
+    while (done < n) {
+      uint32_t at = (head_ + done) & (cap_ - 1);
+      uint32_t len = n - done;
+      if (len > cap_ - at) len = cap_ - at;
+      if (!copy(buf_ + at, done, len)) break;
+      done += len;
+    }
+    return done;
+  }
+
   // Moves the contents into new storage of capacity new_cap (a power of
   // two >= size()); the old storage is returned for the caller to free.
   uint8_t* resize(uint8_t* storage, uint32_t new_cap) {

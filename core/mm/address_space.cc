@@ -180,6 +180,16 @@ uint64_t AddressSpace::fault_count() {
   return faults_;
 }
 
+uintptr_t AddressSpace::brk_start() {
+  SpinGuard g(lock_);
+  return vmas_.brk_start();
+}
+
+uintptr_t AddressSpace::brk_end() {
+  SpinGuard g(lock_);
+  return vmas_.brk_current();
+}
+
 uint64_t AddressSpace::resident_pages() {
   SpinGuard g(lock_);
   return resident_;

@@ -67,6 +67,9 @@ class VmBacking {
   virtual Result<uint64_t> page(uint64_t offset) = 0;
   virtual void retain() = 0;
   virtual void release() = 0;
+  // True for a file's vnode (vfs::Vnode), which /proc/<pid>/maps names by
+  // its path; false for kernel objects (the vDSO).
+  virtual bool is_file() const { return false; }
 
   // VMAs (in any address space) that map this object; maintained by VmaSet.
   std::atomic<uint32_t> vm_maps{0};

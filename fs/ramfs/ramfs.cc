@@ -88,6 +88,7 @@ class Node : public vfs::Vnode {
   uint32_t mode_;
   uint32_t uid_, gid_;
   uint32_t nlink_;
+  bool linkable_ = false;  // an O_TMPFILE file that link() may still name
   uint64_t rdev_;
   int64_t atime_, mtime_, ctime_;
 
@@ -164,10 +165,14 @@ class File final : public Node {
       *offset = off;
       return size_t(0);
     }
+    // memfd_create(2): F_SEAL_WRITE refuses every write, F_SEAL_GROW one
+    // that would extend the file (EPERM).
+    if (seals_ & (vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE)) return Error::Permission;
     // write(2): EFBIG when the offset is past the maximum; a write that
     // straddles it is cut short there.
     if (off >= vfs::MAX_FILE_SIZE) return Error::FileTooBig;
     if (n > vfs::MAX_FILE_SIZE - off) n = size_t(vfs::MAX_FILE_SIZE - off);
+    if ((seals_ & vfs::SEAL_GROW) && off + n > size_) return Error::Permission;
     size_t done = 0;
     Error failed = Error::None;
     while (done < n) {
@@ -201,6 +206,82 @@ class File final : public Node {
     return vfs::fs_page_phys(p);
   }
 
+  Result<void> allocate(uint64_t offset, uint64_t len, bool keep_size) override {
+    FsGuard g(lock_);
+    if (len == 0) return Error::Invalid;
+    if (offset > vfs::MAX_FILE_SIZE || len > vfs::MAX_FILE_SIZE - offset) return Error::FileTooBig;
+    uint64_t end = offset + len;
+    if (!keep_size && end > size_ && (seals_ & vfs::SEAL_GROW)) return Error::Permission;
+    // tmpfs allocates the pages now, so that later writes cannot run out.
+    // A request for more than half of the free memory is NoSpace at once
+    // (tmpfs's default size is half of RAM), so one call cannot starve
+    // the kernel; the instance's max_pages is enforced page by page.
+    uint64_t first = offset / PAGE, last = (end + PAGE - 1) / PAGE;
+    if (last - first > vfs::fs_free_pages() / 2) return Error::NoSpace;
+    for (uint64_t i = first; i < last; ++i) {
+      if (auto r = materialize_locked(i); !r.ok()) {
+        // Give back what now lies past the end (Linux undoes the whole
+        // call; holes filled inside the file just stay zeros).
+        pages_.truncate((size_ + PAGE - 1) / PAGE, [&](uint8_t* p) { rfs()->free_page(p); });
+        return r.error();
+      }
+    }
+    if (!keep_size && end > size_) size_ = end;
+    ctime_ = vfs::fs_now_ns();
+    if (!keep_size) mtime_ = ctime_;
+    return {};
+  }
+
+  Result<void> punch_hole(uint64_t offset, uint64_t len) override {
+    FsGuard g(lock_);
+    if (seals_ & (vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE)) return Error::Permission;
+    if (offset >= size_ || len == 0) return {};
+    uint64_t end = len > size_ - offset ? size_ : offset + len;
+    uint64_t archive_pages = (backing_size_ + PAGE - 1) / PAGE;
+    // A mapped file keeps its pages (a mapping may hold them): punched
+    // ranges are zeroed in place instead, which reads the same.
+    bool mapped = vm_maps.load(std::memory_order_acquire) != 0;
+    for (uint64_t pos = offset; pos < end;) {
+      uint64_t index = pos / PAGE;
+      size_t in = size_t(pos & (PAGE - 1));
+      uint64_t k = min64(PAGE - in, end - pos);
+      uint8_t* p = pages_.get(index);
+      if (k == PAGE && index >= archive_pages && !mapped) {
+        if (p) {  // a whole page: give it back
+          (void)pages_.set(index, nullptr);
+          rfs()->free_page(p);
+        }
+      } else if (p || index < archive_pages) {
+        // Part of a page, or a page of the archive (which must stop showing
+        // through): zeros in a page of our own.
+        if (!p) p = TRY(materialize_locked(index));
+        __builtin_memset(p + in, 0, size_t(k));
+      }
+      pos += k;
+    }
+    mtime_ = ctime_ = vfs::fs_now_ns();
+    return {};
+  }
+
+  Result<uint32_t> seals() override {
+    FsGuard g(lock_);
+    return seals_;
+  }
+
+  Result<void> add_seals(uint32_t s) override {
+    FsGuard g(lock_);
+    if (seals_ & vfs::SEAL_SEAL) return Error::Permission;
+    seals_ |= s;
+    return {};
+  }
+
+  // memfd_create(MFD_ALLOW_SEALING): a file that takes seals. Every other
+  // ramfs file starts with SEAL_SEAL, as tmpfs files do.
+  void allow_sealing() {
+    FsGuard g(lock_);
+    seals_ &= ~vfs::SEAL_SEAL;
+  }
+
   Result<void> set_backing(const uint8_t* data, size_t size) {
     FsGuard g(lock_);
     if (size_ || pages_.count() || backing_) return Error::Busy;
@@ -218,6 +299,8 @@ class File final : public Node {
 
   Result<void> truncate_locked(uint64_t size) override {
     if (size > vfs::MAX_FILE_SIZE) return Error::FileTooBig;
+    if ((seals_ & vfs::SEAL_SHRINK) && size < size_) return Error::Permission;
+    if ((seals_ & vfs::SEAL_GROW) && size > size_) return Error::Permission;
     if (size < size_) {
       // Mappings lose the pages beyond the new end first (a later touch
       // is SIGBUS), then the pages go.
@@ -269,6 +352,7 @@ class File final : public Node {
   const uint8_t* backing_ = nullptr;  // the archive's bytes, until shadowed
   uint64_t backing_size_ = 0;         // <= size_
   uint64_t shadowed_ = 0;             // pages_ entries below backing_size_
+  uint32_t seals_ = vfs::SEAL_SEAL;   // memfd seals (vfs::SEAL_*)
 };
 
 // --- directories ------------------------------------------------------------
@@ -344,6 +428,16 @@ class Dir final : public Node {
     return insert_new(name, n);
   }
 
+  Result<VnodeRef> tmpfile(const CreateArgs& args, bool linkable) override {
+    {
+      FsGuard g(lock_);
+      if (!parent_) return Error::NotFound;  // a removed directory
+    }
+    VnodeRef v = TRY(rfs()->create_unlinked(args, false));
+    static_cast<Node*>(v.get())->linkable_ = linkable;  // not shared yet: no lock needed
+    return v;
+  }
+
   Result<VnodeRef> mkdir(StringView name, const CreateArgs& args) override {
     CreateArgs a = args;
     a.mode = vfs::MODE_DIR | (args.mode & vfs::MODE_PERM);
@@ -378,11 +472,13 @@ class Dir final : public Node {
     if (!e) return Error::NoMemory;
     {
       FsGuard tg(t.lock_);
-      // An unlinked file cannot get a name back (link(2) on Linux: ENOENT).
-      if (t.nlink_ == 0) {
+      // An unlinked file cannot get a name back (link(2) on Linux: ENOENT),
+      // except an O_TMPFILE file made linkable.
+      if (t.nlink_ == 0 && !t.linkable_) {
         Dirent::destroy(e);
         return Error::NotFound;
       }
+      t.linkable_ = false;
       t.add_link_locked(+1);
     }
     t.retain();
@@ -681,6 +777,32 @@ Result<uint8_t*> Ramfs::alloc_page() {
 void Ramfs::free_page(uint8_t* p) {
   vfs::fs_page_free(p);
   pages_used_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+vfs::FsStat Ramfs::statfs() {
+  vfs::FsStat st;
+  st.magic = 0x01021994;  // TMPFS_MAGIC (statfs(2)): ramfs has tmpfs's semantics
+  uint64_t used = pages_used();
+  uint64_t free = 0;
+  if (options_.max_pages) {
+    free = options_.max_pages > used ? options_.max_pages - used : 0;
+  } else {
+    free = vfs::fs_free_pages();
+  }
+  st.blocks = used + free;
+  st.bfree = st.bavail = free;
+  // Inodes are only limited by memory: report the count so far and room.
+  st.files = next_ino_.load(std::memory_order_relaxed) + free;
+  st.ffree = free;
+  return st;
+}
+
+Result<vfs::VnodeRef> Ramfs::create_unlinked(const CreateArgs& a, bool sealable) {
+  auto* f = new (std::nothrow) File(this, a);
+  if (!f) return Error::NoMemory;
+  f->add_link_locked(-1);  // no name: nlink 0 (not yet shared, no lock needed)
+  if (sealable) f->allow_sealing();
+  return VnodeRef::adopt(f);
 }
 
 Result<void> Ramfs::set_backing(vfs::Vnode& file, const uint8_t* data, size_t size) {

@@ -36,6 +36,12 @@ class Ramfs final : public vfs::FileSystem {
   // Unlinks the whole tree; open files keep what they hold.
   void shutdown() override;
 
+  vfs::FsStat statfs() override;
+
+  // A regular file with no name (memfd_create(2), O_TMPFILE): nlink 0,
+  // lives while referenced. `sealable`: it takes memfd seals.
+  Result<vfs::VnodeRef> create_unlinked(const vfs::CreateArgs& args, bool sealable);
+
   // Data pages held by files (not counting archive bytes served in place).
   uint64_t pages_used() const { return pages_used_.load(std::memory_order_relaxed); }
 

@@ -15,7 +15,10 @@ Result<FileRef> OpenFile::create(VnodeRef vnode, uint32_t flags) {
 }
 
 void OpenFile::release() {
-  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (has_locks.load(std::memory_order_acquire))
+    if (auto hook = on_last_release.load(std::memory_order_acquire)) hook(*this);
+  delete this;
 }
 
 void OpenFile::set_flags(uint32_t flags) {
@@ -33,11 +36,11 @@ Result<size_t> OpenFile::read(IoBuffer& buf) {
   return n;
 }
 
-Result<size_t> OpenFile::write(IoBuffer& buf) {
+Result<size_t> OpenFile::write(IoBuffer& buf, bool append) {
   if (!(flags() & WRITE)) return Error::BadFd;
   FsGuard g(pos_lock_);
   uint64_t off = pos_;
-  size_t n = TRY(vnode_->write(&off, buf, flags() & APPEND));
+  size_t n = TRY(vnode_->write(&off, buf, append || (flags() & APPEND)));
   pos_ = off;
   return n;
 }
@@ -49,11 +52,11 @@ Result<size_t> OpenFile::pread(IoBuffer& buf, uint64_t offset) {
   return vnode_->read(offset, buf);
 }
 
-Result<size_t> OpenFile::pwrite(IoBuffer& buf, uint64_t offset) {
+Result<size_t> OpenFile::pwrite(IoBuffer& buf, uint64_t offset, int append) {
   if (!(flags() & WRITE)) return Error::BadFd;
   if (offset > MAX_FILE_SIZE) return Error::Invalid;
   uint64_t off = offset;
-  return vnode_->write(&off, buf, flags() & APPEND);
+  return vnode_->write(&off, buf, append < 0 ? bool(flags() & APPEND) : append > 0);
 }
 
 Result<uint64_t> OpenFile::seek(int64_t offset, Whence whence) {
@@ -114,6 +117,13 @@ Result<size_t> OpenFile::readdir(DirSink& sink) {
 // --- FdTable ----------------------------------------------------------------
 
 FdTable::FdTable(unsigned limit) : limit_(limit) {}
+
+int FdTable::next_open(int from) {
+  FsGuard g(lock_);
+  for (unsigned i = from < 0 ? 0u : unsigned(from); i < capacity_; ++i)
+    if (slots_[i].file) return int(i);
+  return -1;
+}
 
 FdTable::~FdTable() {
   for (unsigned i = 0; i < capacity_; ++i)

@@ -23,6 +23,7 @@ Result<uint8_t*> fs_page_alloc() {
   return static_cast<uint8_t*>(p);
 }
 void fs_page_free(uint8_t* page) { std::free(page); }
+uint64_t fs_free_pages() { return 1u << 20; }  // host tests: a nominal 4 GiB
 // Host tests have no physical addresses: the pointer stands in for one.
 uint64_t fs_page_phys(const uint8_t* page) { return reinterpret_cast<uintptr_t>(page); }
 
@@ -35,6 +36,7 @@ Result<uint8_t*> fs_page_alloc() {
   return static_cast<uint8_t*>(phys_to_virt(pa));
 }
 void fs_page_free(uint8_t* page) { page_free(virt_to_phys(page), 0); }
+uint64_t fs_free_pages() { return memory_stats().free_bytes / PAGE_SIZE; }
 uint64_t fs_page_phys(const uint8_t* page) { return virt_to_phys(page); }
 
 #endif

@@ -50,6 +50,8 @@ int64_t fs_now_ns();
 // fills it), from the page allocator.
 Result<uint8_t*> fs_page_alloc();
 void fs_page_free(uint8_t* page);
+// Pages the page allocator could still hand out (statfs of ramfs).
+uint64_t fs_free_pages();
 // What a page table maps for it (mm::VmBacking::page).
 uint64_t fs_page_phys(const uint8_t* page);
 

@@ -169,7 +169,7 @@ Result<VnodeRef> Vfs::dotdot(const PathContext& ctx, VnodeRef cur) {
 Result<VnodeRef> Vfs::lookup(Vnode& dir, StringView name) {
   if (!dir.is_dir()) return Error::NotDir;
   if (name.size() > MAX_NAME) return Error::NameTooLong;
-  if (!dcache_) return dir.lookup(name);
+  if (!dcache_ || !dir.fs()->cache_names()) return dir.lookup(name);
   VnodeRef child;
   switch (dcache_->lookup(dir, name, &child)) {
     case DentryCache::Hit::Positive: return child;
@@ -187,8 +187,8 @@ Result<VnodeRef> Vfs::resolve(const PathContext& ctx, StringView path, unsigned 
   return walk(ctx, path, flags, nullptr);
 }
 
-Result<void> Vfs::resolve_parent(const PathContext& ctx, StringView path, ParentPath& out) {
-  TRY(walk(ctx, path, 0, &out));
+Result<void> Vfs::resolve_parent(const PathContext& ctx, StringView path, ParentPath& out, unsigned walk_flags) {
+  TRY(walk(ctx, path, walk_flags & WALK_RESTRICT, &out));
   return {};
 }
 
@@ -199,12 +199,16 @@ Result<void> Vfs::resolve_parent(const PathContext& ctx, StringView path, Parent
 Result<VnodeRef> Vfs::walk(const PathContext& ctx, StringView path, unsigned flags, ParentPath* parent) {
   if (path.empty()) return Error::NotFound;
   if (path.size() >= MAX_PATH) return Error::NameTooLong;
+  if ((flags & WALK_BENEATH) && path[0] == '/') return Error::CrossDevice;
   VnodeRef cur(path[0] == '/' ? ctx.root : ctx.cwd);
+  FileSystem* const start_fs = cur->fs();
   LinkBuffers bufs;
   StringView rest = path;
   int links = 0;
+  int depth = 0;  // below the start (WALK_BENEATH)
   bool ended_with_slash = false;
   for (;;) {
+    if ((flags & WALK_NO_XDEV) && cur->fs() != start_fs) return Error::CrossDevice;
     size_t i = 0;
     while (i < rest.size() && rest[i] == '/') ++i;
     rest = rest.substr(i);
@@ -246,24 +250,37 @@ Result<VnodeRef> Vfs::walk(const PathContext& ctx, StringView path, unsigned fla
     ended_with_slash = slash;
     if (is_dot(name)) continue;
     if (is_dotdot(name)) {
+      if ((flags & WALK_BENEATH) && --depth < 0) return Error::CrossDevice;
       cur = TRY(dotdot(ctx, static_cast<VnodeRef&&>(cur)));
       continue;
     }
     VnodeRef child = cross_down(TRY(lookup(*cur, name)));
+    if ((flags & WALK_NO_XDEV) && child->fs() != start_fs) return Error::CrossDevice;
     // Symlinks in the middle are always followed; the last one when asked,
     // or when a slash follows it ("link/" means the directory it names).
     if (child->is_symlink() && (!last || slash || (flags & WALK_FOLLOW))) {
+      if (flags & WALK_NO_SYMLINKS) return Error::Loop;
       if (++links > MAX_SYMLINKS) return Error::Loop;
+      // A magic link names its vnode directly.
+      if (Result<VnodeRef> to = child->follow_link(); to.ok() || to.error() != Error::NotSupported) {
+        cur = cross_down(TRY(static_cast<Result<VnodeRef>&&>(to)));
+        if (last) break;
+        continue;
+      }
       char* dst = TRY(bufs.half_not_holding(rest));
       size_t tlen = TRY(child->readlink(dst, MAX_PATH));
       if (tlen == 0) return Error::NotFound;
       if (tlen >= MAX_PATH || tlen + rest.size() >= MAX_PATH) return Error::NameTooLong;
       for (size_t k = 0; k < rest.size(); ++k) dst[tlen + k] = rest[k];
       rest = StringView(dst, tlen + rest.size());
-      if (dst[0] == '/') cur = VnodeRef(ctx.root);
+      if (dst[0] == '/') {
+        if (flags & WALK_BENEATH) return Error::CrossDevice;
+        cur = VnodeRef(ctx.root);
+      }
       continue;  // cur stays the link's directory: relative targets start there
     }
     cur = static_cast<VnodeRef&&>(child);
+    ++depth;
     if (last) break;
   }
   // POSIX: a trailing slash makes the path name a directory.
@@ -295,7 +312,9 @@ Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const
   for (int links = 0;;) {
     PathContext c{ctx.root, base.get()};
     ParentPath pp;
-    TRY(resolve_parent(c, p, pp));
+    // A link's target is walked from the link's directory; under BENEATH
+    // that restarts the depth count there, which can only refuse more.
+    TRY(resolve_parent(c, p, pp, how.walk));
     // "/", ".", "..": existing directories. A trailing slash asks for one.
     if (pp.kind != ParentPath::Kind::Normal) return (how.flags & OpenHow::EXCL) ? Error::Exists : Error::IsDir;
     Result<VnodeRef> found = lookup(*pp.dir, pp.name());
@@ -304,8 +323,13 @@ Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const
       if (how.flags & OpenHow::EXCL) return Error::Exists;
       if (pp.trailing_slash || v->is_dir()) return Error::IsDir;  // open(2): O_CREAT on a directory
       if (!v->is_symlink()) return v;
-      if (how.flags & OpenHow::NOFOLLOW) return Error::Loop;
+      if ((how.flags & OpenHow::NOFOLLOW) || (how.walk & WALK_NO_SYMLINKS)) return Error::Loop;
       if (++links > MAX_SYMLINKS) return Error::Loop;
+      if (Result<VnodeRef> to = v->follow_link(); to.ok() || to.error() != Error::NotSupported) {
+        VnodeRef t = cross_down(TRY(static_cast<Result<VnodeRef>&&>(to)));
+        if (t->is_dir()) return Error::IsDir;
+        return t;
+      }
       if (!target) {
         target = new (std::nothrow) char[MAX_PATH];
         if (!target) return Error::NoMemory;
@@ -335,7 +359,7 @@ Result<FileRef> Vfs::open(const PathContext& ctx, StringView path, const OpenHow
   if (how.flags & OpenHow::CREATE) {
     v = TRY(open_create(ctx, path, how));
   } else {
-    v = TRY(resolve(ctx, path, (how.flags & OpenHow::NOFOLLOW) ? 0 : WALK_FOLLOW));
+    v = TRY(resolve(ctx, path, ((how.flags & OpenHow::NOFOLLOW) ? 0 : WALK_FOLLOW) | (how.walk & WALK_RESTRICT)));
     // O_NOFOLLOW on a symlink: ELOOP, unless it is an O_PATH handle to it.
     if (v->is_symlink() && !(how.flags & OpenHow::PATH)) return Error::Loop;
   }
@@ -347,6 +371,11 @@ Result<FileRef> Vfs::open(const PathContext& ctx, StringView path, const OpenHow
   if (v->is_dir() && (write || trunc)) return Error::IsDir;
   if (trunc && v->is_regular()) TRY(v->truncate(0));
   uint32_t f = how.flags & (OpenHow::READ | OpenHow::WRITE | OpenHow::APPEND | OpenHow::NONBLOCK);
+  if (v->type() == VType::Char) {
+    Attr a = TRY(v->getattr());
+    if (CharDeviceOpen dev = char_device(a.rdev)) v = TRY(dev(a.rdev, how.flags));
+  }
+  v = TRY(v->open_as(how.flags));
   return OpenFile::create(v, f);
 }
 
@@ -464,6 +493,32 @@ Result<void> Vfs::link(const PathContext& ctx, StringView existing, StringView n
   Result<void> r = pp.dir->link(pp.name(), *src);
   end_change(*pp.dir, pp.name());
   return r;
+}
+
+Result<void> Vfs::link_vnode(Vnode& src, const PathContext& ctx, StringView new_path) {
+  if (src.is_dir()) return Error::Permission;
+  ParentPath pp;
+  TRY(resolve_parent(ctx, new_path, pp));
+  if (pp.kind != ParentPath::Kind::Normal) return Error::Exists;
+  Result<VnodeRef> found = lookup(*pp.dir, pp.name());
+  if (found.ok()) return Error::Exists;
+  if (found.error() != Error::NotFound) return found.error();
+  if (pp.trailing_slash) return Error::NotFound;
+  if (pp.dir->fs() != src.fs()) return Error::CrossDevice;
+  begin_change(*pp.dir);
+  Result<void> r = pp.dir->link(pp.name(), src);
+  end_change(*pp.dir, pp.name());
+  return r;
+}
+
+Result<FileRef> Vfs::open_tmpfile(const PathContext& ctx, StringView path, const OpenHow& how) {
+  VnodeRef dir = TRY(resolve(ctx, path, WALK_FOLLOW | WALK_DIRECTORY | (how.walk & WALK_RESTRICT)));
+  if (!dir->is_dir()) return Error::NotDir;
+  CreateArgs args = how.create;
+  args.mode = MODE_REGULAR | (args.mode & MODE_PERM);
+  // open(2): O_TMPFILE | O_EXCL files can never be linked into a directory.
+  VnodeRef v = TRY(dir->tmpfile(args, !(how.flags & OpenHow::EXCL)));
+  return OpenFile::create(v, how.flags & (OpenHow::READ | OpenHow::WRITE | OpenHow::APPEND | OpenHow::NONBLOCK));
 }
 
 Result<size_t> Vfs::readlink(const PathContext& ctx, StringView path, char* buf, size_t cap) {

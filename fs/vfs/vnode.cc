@@ -59,6 +59,8 @@ Result<void> Vnode::rmdir(StringView) { return Error::NotDir; }
 Result<void> Vnode::rename(StringView, Vnode&, StringView, bool) { return Error::NotDir; }
 Result<void> Vnode::readdir(uint64_t, DirSink&) { return Error::NotDir; }
 Result<size_t> Vnode::readlink(char*, size_t) { return Error::Invalid; }
+Result<VnodeRef> Vnode::follow_link() { return Error::NotSupported; }
+Result<VnodeRef> Vnode::open_as(uint32_t) { return VnodeRef(this); }
 Result<size_t> Vnode::read(uint64_t, IoBuffer&) { return is_dir() ? Error::IsDir : Error::Invalid; }
 Result<size_t> Vnode::write(uint64_t*, IoBuffer&, bool) { return is_dir() ? Error::IsDir : Error::Invalid; }
 Result<void> Vnode::truncate(uint64_t) { return is_dir() ? Error::IsDir : Error::Invalid; }

@@ -90,6 +90,9 @@ class AddressSpace final : private mm::VmaObserver {
   // caller's own accesses to application memory, which may have faulted).
   uint64_t fault_count();
   uint64_t resident_pages();
+  // The heap's bounds: brk's start and current end (/proc/<pid>/maps).
+  uintptr_t brk_start();
+  uintptr_t brk_end();
   size_t vma_count();
   // Runs f(const mm::Vma&) for each VMA, in address order, under the lock.
   template <typename F>

@@ -58,8 +58,8 @@ class Epoll final : public Pollable {
 
   // epoll_ctl(2). events: kPoll* bits plus kEpollEt/OneShot/Exclusive/Wakeup.
   // Invalid: obj is this epoll, EPOLLEXCLUSIVE with ONESHOT or on an epoll,
-  //   MOD of/to an exclusive interest, nesting deeper than one level
-  //   (Linux says ELOOP for the last).
+  //   MOD of/to an exclusive interest.
+  // Loop (ELOOP): nesting deeper than one level (which includes every loop).
   // Exists (ADD twice) / NotFound (MOD, DEL of no interest) / NoMemory.
   Result<void> add(Pollable* obj, int fd, uint32_t events, uint64_t data);
   Result<void> modify(Pollable* obj, int fd, uint32_t events, uint64_t data);

@@ -38,11 +38,13 @@ class OpenFile {
   // Calls on one description are serialized (Linux's f_pos_lock), so two
   // threads reading through one descriptor never get the same bytes.
   Result<size_t> read(IoBuffer& buf);
-  Result<size_t> write(IoBuffer& buf);
+  // append: at the end even without APPEND (pwritev2's RWF_APPEND).
+  Result<size_t> write(IoBuffer& buf, bool append = false);
   // pread(2)/pwrite(2): at `offset`, the shared one untouched. (With
   // APPEND, Linux's pwrite appends anyway; so does this.)
   Result<size_t> pread(IoBuffer& buf, uint64_t offset);
-  Result<size_t> pwrite(IoBuffer& buf, uint64_t offset);
+  // append: true/false override the APPEND flag (RWF_APPEND/RWF_NOAPPEND).
+  Result<size_t> pwrite(IoBuffer& buf, uint64_t offset, int append = -1);
   // lseek(2). Invalid for a negative result; directories rewind only to 0
   // or a cookie returned earlier.
   Result<uint64_t> seek(int64_t offset, Whence whence);
@@ -57,6 +59,12 @@ class OpenFile {
 
   // For linux/: Linux flag bits to echo in F_GETFL (O_LARGEFILE, ...).
   std::atomic<uint32_t> abi_flags{0};
+
+  // Set by whoever attaches state to this description that must be
+  // dropped when it goes away (OFD and flock locks): the last release
+  // then calls on_last_release(*this) before freeing it.
+  std::atomic<bool> has_locks{false};
+  static inline std::atomic<void (*)(OpenFile&)> on_last_release{nullptr};
 
  private:
   OpenFile(VnodeRef v, uint32_t flags) : vnode_(static_cast<VnodeRef&&>(v)), flags_(flags) {}
@@ -122,6 +130,8 @@ class FdTable {
   // refuses new descriptors at or above it.
   void set_limit(unsigned limit);
   unsigned count();  // open descriptors
+  // The lowest open descriptor >= from, or -1 (procfs lists /proc/self/fd).
+  int next_open(int from);
 
  private:
   // Closes the open descriptors in first..last (only the close-on-exec ones

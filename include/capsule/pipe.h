@@ -53,8 +53,11 @@ class Pipe;
 class PipeEnd final : public Pollable {
  public:
   // A new end on `pipe` (counts as a reader and/or a writer until deleted).
+  // hup_after_writer: a FIFO opened O_RDONLY|O_NONBLOCK with no writer does
+  // not report POLLHUP until a writer has opened after it (Linux; so that
+  // poll waits for the first writer instead of returning at once).
   // NoMemory.
-  static Result<PipeEnd*> open(Pipe* pipe, bool reader, bool writer);
+  static Result<PipeEnd*> open(Pipe* pipe, bool reader, bool writer, bool hup_after_writer = false);
   ~PipeEnd();  // close: the other side sees EOF / EPIPE when counts reach 0
 
   // read(2): blocks until data or EOF (0). Again with nonblock and nothing
@@ -68,6 +71,8 @@ class PipeEnd final : public Pollable {
   // Interrupted before any byte; otherwise the count written, which is
   // short only after an interrupt, a fault or the last reader leaving.
   Result<size_t> write(EventIo& io, bool nonblock);
+  // tee(2): as read(), but the bytes stay in the pipe.
+  Result<size_t> peek(EventIo& io, bool nonblock);
   Result<size_t> read(void* buf, size_t n, bool nonblock) {
     KernelIo io(buf, n);
     return read(io, nonblock);
@@ -96,6 +101,8 @@ class PipeEnd final : public Pollable {
 
   Pipe* pipe_;
   bool reader_, writer_;
+  bool quiet_hup_ = false;          // see open(); under the pipe's mutex
+  uint64_t writer_opens_seen_ = 0;  // the pipe's writer opens when this end opened
   ListNode pipe_node_;  // in Pipe::ends_
 };
 

@@ -26,6 +26,9 @@ struct Process {
   Thread* main_thread = nullptr;
   uintptr_t vdso_base = 0;
   uintptr_t auxv_addr = 0;   // where auxv lies on the initial stack
+  uintptr_t arg_start = 0, arg_end = 0;  // argv's strings on the initial stack (/proc/self/cmdline)
+  uintptr_t env_start = 0, env_end = 0;  // envp's strings, just above (/proc/self/environ)
+  uintptr_t image_start = 0, image_end = 0;  // the program's segments (/proc/self/maps names them)
   size_t auxv_bytes = 0;
   uint64_t start_ns = 0;
   std::atomic<bool> exiting{false};

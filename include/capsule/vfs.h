@@ -97,6 +97,25 @@ struct SetAttr {
   int64_t atime_ns = 0, mtime_ns = 0;
 };
 
+// statfs(2)'s figures. `magic` names the file system's type with the
+// number Linux uses for it (TMPFS_MAGIC...), since that is what programs
+// compare f_type against.
+struct FsStat {
+  uint64_t magic = 0;
+  uint64_t bsize = 4096;  // f_bsize and f_frsize
+  uint64_t blocks = 0, bfree = 0, bavail = 0;
+  uint64_t files = 0, ffree = 0;
+  uint64_t namelen = MAX_NAME;
+};
+
+// memfd seals (fcntl(2) F_ADD_SEALS): the bit values are Linux's F_SEAL_*,
+// which every libc exposes unchanged.
+constexpr uint32_t SEAL_SEAL = 1;    // no more seals
+constexpr uint32_t SEAL_SHRINK = 2;  // size may not go down
+constexpr uint32_t SEAL_GROW = 4;    // size may not go up
+constexpr uint32_t SEAL_WRITE = 8;   // contents may not change
+constexpr uint32_t SEAL_FUTURE_WRITE = 16;
+
 // Who creates a file and how it starts out.
 struct CreateArgs {
   uint32_t mode = 0;     // type (create: regular or special) and permissions
@@ -202,6 +221,10 @@ class Vnode : public mm::VmBacking {
   // Regular files and device/FIFO/socket nodes (type in args.mode).
   virtual Result<VnodeRef> create(StringView name, const CreateArgs& args);
   virtual Result<VnodeRef> mkdir(StringView name, const CreateArgs& args);
+  // O_TMPFILE: a regular file with no name on this directory's FS (nlink
+  // 0); `linkable`: link() may give it a name later. NotSupported by
+  // default.
+  virtual Result<VnodeRef> tmpfile(const CreateArgs& args, bool linkable) { return Error::NotSupported; }
   virtual Result<VnodeRef> symlink(StringView name, StringView target, const CreateArgs& args);
   // A new name for `target` (same FS, not a directory: the Vfs checked).
   virtual Result<void> link(StringView name, Vnode& target);
@@ -219,6 +242,17 @@ class Vnode : public mm::VmBacking {
   // --- symlinks ---
   // Copies up to cap bytes of the target (no NUL); returns its length.
   virtual Result<size_t> readlink(char* buf, size_t cap);
+  // A "magic" link (procfs's /proc/self/fd/N, exe, cwd): the vnode a walk
+  // that follows the link continues from, instead of walking the text
+  // readlink gives (which may not be a path: "pipe:[12]"). NotSupported,
+  // the default, for ordinary symlinks.
+  virtual Result<VnodeRef> follow_link();
+
+  // --- open ---
+  // The vnode an open of this one hands to the new open file description
+  // (how: OpenHow flags): itself by default; a per-open object for files
+  // whose contents are made at open (procfs). May refuse (Permission).
+  virtual Result<VnodeRef> open_as(uint32_t how);
 
   // --- regular files ---
   virtual Result<size_t> read(uint64_t offset, IoBuffer& buf);
@@ -229,6 +263,17 @@ class Vnode : public mm::VmBacking {
   virtual Result<size_t> write(uint64_t* offset, IoBuffer& buf, bool append);
   virtual Result<void> truncate(uint64_t size);
   virtual Result<void> fsync() { return {}; }
+  // fallocate(2) mode 0 / KEEP_SIZE: backs [offset, offset + len) with
+  // storage (NoSpace when there is none) and, unless keep_size, extends
+  // the size to cover it. NotSupported by default.
+  virtual Result<void> allocate(uint64_t offset, uint64_t len, bool keep_size) { return Error::NotSupported; }
+  // FALLOC_FL_PUNCH_HOLE: [offset, offset + len) reads as zeros and holds
+  // no storage afterwards; the size does not change.
+  virtual Result<void> punch_hole(uint64_t offset, uint64_t len) { return Error::NotSupported; }
+  // memfd seals (SEAL_*): Invalid where the FS has none (F_GET_SEALS'
+  // EINVAL); add_seals: Permission once SEAL_SEAL is set.
+  virtual Result<uint32_t> seals() { return Error::Invalid; }
+  virtual Result<void> add_seals(uint32_t seals) { return Error::Invalid; }
 
   // --- every type ---
   virtual Result<Attr> getattr() = 0;
@@ -238,6 +283,7 @@ class Vnode : public mm::VmBacking {
   // `offset` (page aligned), materialized if needed and kept by the file;
   // Range past the end. Shared mappings map it; private ones copy it.
   Result<uint64_t> page(uint64_t offset) override;
+  bool is_file() const override { return true; }
 
  protected:
   virtual ~Vnode();
@@ -272,6 +318,12 @@ class FileSystem {
 
   virtual const char* name() const = 0;  // "ramfs"
   virtual VnodeRef root() = 0;
+  // False for file systems whose names change behind the Vfs's back
+  // (procfs: /proc/self/fd/N comes and goes with the descriptor): the
+  // dentry cache then keeps nothing for their directories.
+  virtual bool cache_names() const { return true; }
+  // statfs(2). The default reports a type of 0 and no space figures.
+  virtual FsStat statfs() { return {}; }
   // The last mount of it went away: drop the references the FS holds on
   // its own tree (open files keep what they hold).
   virtual void shutdown() {}
@@ -301,6 +353,15 @@ struct PathContext {
 // Walk flags.
 constexpr unsigned WALK_FOLLOW = 1 << 0;     // follow a symlink in the last component
 constexpr unsigned WALK_DIRECTORY = 1 << 1;  // the result must be a directory
+// Restrictions (openat2(2)'s RESOLVE_*): Loop when a symlink would be
+// followed; CrossDevice when the walk would leave the starting file
+// system, or (BENEATH) start from "/", follow an absolute link or climb
+// above the starting directory with "..". A chroot-like "IN_ROOT" needs
+// no flag: the caller makes the starting directory the context's root.
+constexpr unsigned WALK_NO_SYMLINKS = 1 << 2;
+constexpr unsigned WALK_NO_XDEV = 1 << 3;
+constexpr unsigned WALK_BENEATH = 1 << 4;
+constexpr unsigned WALK_RESTRICT = WALK_NO_SYMLINKS | WALK_NO_XDEV | WALK_BENEATH;
 
 // The end of a walk that stops before the last component (create, unlink,
 // rename): the directory, and the last component as written.
@@ -327,6 +388,7 @@ struct OpenHow {
   static constexpr uint32_t NONBLOCK = 1 << 8;
   static constexpr uint32_t PATH = 1 << 9;  // O_PATH: a handle, no I/O
   uint32_t flags = READ;
+  unsigned walk = 0;  // WALK_NO_SYMLINKS / NO_XDEV / BENEATH for every walk the open makes
   CreateArgs create;  // mode (umask applied by the caller), owner
 };
 
@@ -360,7 +422,8 @@ class Vfs {
 
   // --- path walk ---
   Result<VnodeRef> resolve(const PathContext& ctx, StringView path, unsigned flags);
-  Result<void> resolve_parent(const PathContext& ctx, StringView path, ParentPath& out);
+  // walk: restriction flags only (WALK_RESTRICT).
+  Result<void> resolve_parent(const PathContext& ctx, StringView path, ParentPath& out, unsigned walk = 0);
   // One component in a directory, through the dentry cache; no mounts
   // crossed, no symlinks followed. For "..", see the walk.
   Result<VnodeRef> lookup(Vnode& dir, StringView name);
@@ -376,6 +439,12 @@ class Vfs {
   Result<void> rename(const PathContext& ctx, StringView from, StringView to, bool no_replace = false);
   // follow: AT_SYMLINK_FOLLOW for the existing name.
   Result<void> link(const PathContext& ctx, StringView existing, StringView new_path, bool follow = false);
+  // linkat(2) with AT_EMPTY_PATH: a name for an open file (an O_TMPFILE
+  // file too, if its FS allows).
+  Result<void> link_vnode(Vnode& target, const PathContext& ctx, StringView new_path);
+  // O_TMPFILE: an unnamed regular file in the directory `path` names,
+  // opened with how.flags. NotSupported where the FS cannot.
+  Result<FileRef> open_tmpfile(const PathContext& ctx, StringView path, const OpenHow& how);
   Result<size_t> readlink(const PathContext& ctx, StringView path, char* buf, size_t cap);
   Result<Attr> stat(const PathContext& ctx, StringView path, bool follow);
   Result<void> setattr(const PathContext& ctx, StringView path, const SetAttr& a, bool follow);
@@ -404,6 +473,14 @@ class Vfs {
   Mount* mounts_ = nullptr;  // singly linked through Mount::next
   DentryCache* dcache_;
 };
+
+// Character devices (Linux's chrdev table): open() of a character device
+// node of any file system with device number `rdev` ((major << 32) | minor)
+// opens the vnode `open` returns instead. NoMemory when the table (32
+// entries) is full. Registered at boot; the table is never shrunk.
+using CharDeviceOpen = Result<VnodeRef> (*)(uint64_t rdev, uint32_t how);
+Result<void> register_char_device(uint64_t rdev, CharDeviceOpen open);
+CharDeviceOpen char_device(uint64_t rdev);
 
 // The kernel's namespace (nullptr until boot mounts the root).
 Vfs* kernel_vfs();

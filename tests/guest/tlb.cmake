@@ -1,5 +1,5 @@
 # TLB shoot-down IPIs (core/sched/tlb.cc).
-capsule_guest_test(tlb.4cpu CMDLINE --test=tlb CPUS 4 TIMEOUT 120
+capsule_guest_test(tlb.4cpu CMDLINE --test=tlb CPUS 4 TIMEOUT 300
   EXPECT "tlb.concurrent: 4 CPUs x 2000 shoot-downs in [0-9]+ ms, 24000 requests served"
          "tlb.remap: 3 of 3 other CPUs saw the new page, 3 faulted after unmap"
          "ktest: 2 passed, 0 failed" REJECT "FAILED|panic")

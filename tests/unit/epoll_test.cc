@@ -251,9 +251,9 @@ TEST(Epoll, NestingOneLevel) {
   EXPECT_EQ(ev[0].data, 2u);
   // Deeper is refused: outer (which holds an epoll) into third, and third
   // into inner (which is inside outer).
-  EXPECT_EQ(third->add(outer, 5, kPollIn, 0).error(), Error::Invalid);
-  EXPECT_EQ(inner->add(third, 5, kPollIn, 0).error(), Error::Invalid);
-  EXPECT_EQ(inner->add(outer, 5, kPollIn, 0).error(), Error::Invalid);  // a loop
+  EXPECT_EQ(third->add(outer, 5, kPollIn, 0).error(), Error::Loop);
+  EXPECT_EQ(inner->add(third, 5, kPollIn, 0).error(), Error::Loop);
+  EXPECT_EQ(inner->add(outer, 5, kPollIn, 0).error(), Error::Loop);  // a loop
   delete inner;  // outer's interest goes with it
   EXPECT_EQ(outer->interest_count(), 0u);
   EXPECT_TRUE(third->add(outer, 5, kPollIn, 0).ok());  // no child epoll left

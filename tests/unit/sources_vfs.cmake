@@ -3,9 +3,11 @@
 list(APPEND HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/fs/vfs/platform.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/vnode.cc
+  ${CMAKE_SOURCE_DIR}/fs/vfs/chrdev.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/dcache.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/vfs.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/file.cc
+  ${CMAKE_SOURCE_DIR}/fs/vfs/lock.cc
   ${CMAKE_SOURCE_DIR}/fs/ramfs/page_tree.cc
   ${CMAKE_SOURCE_DIR}/fs/ramfs/ramfs.cc
   ${CMAKE_SOURCE_DIR}/fs/ramfs/populate.cc

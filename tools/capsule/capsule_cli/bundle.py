@@ -150,13 +150,16 @@ class ImageBuilder:
     def add_package(self, package):
         """Every file of the installed Debian package (dpkg -L), installed
         first when missing, and the libraries its ELF files need."""
-        deps.ensure([package])
-        r = subprocess.run(["dpkg", "-L", package], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
-        if r.returncode != 0:
-            raise BadInput(f"Debian package '{package}' is not installed: {r.stderr.strip()}")
+        paths = _dpkg_list(package)
+        if paths is None:
+            deps.ensure([package])
+            r = subprocess.run(["dpkg", "-L", package], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+            if r.returncode != 0:
+                raise BadInput(f"Debian package '{package}' is not installed: {r.stderr.strip()}")
+            paths = r.stdout.splitlines()
         n = 0
-        for path in r.stdout.splitlines():
+        for path in paths:
             if not path.startswith("/") or path == "/." or not os.path.lexists(path):
                 continue
             self.tree.add_host_path(path)
@@ -177,6 +180,21 @@ class ImageBuilder:
             self.tree.add_dir("/tmp", 0o1777)
         if "/root" not in self.tree.nodes:
             self.tree.add_dir("/root", 0o700)
+
+
+def _dpkg_list(package):
+    """The paths of an installed package from dpkg's own file list (what
+    `dpkg -L` prints, without a process per package: this is on every
+    `capsule run` of a module, cached image or not); None when dpkg has no
+    list for it (not installed: the caller installs and asks dpkg)."""
+    info = "/var/lib/dpkg/info"
+    for name in (f"{package}.list", f"{package}:amd64.list"):
+        try:
+            with open(os.path.join(info, name)) as f:
+                return f.read().splitlines()
+        except OSError:
+            pass
+    return None
 
 
 def _is_elf(path):
@@ -207,13 +225,25 @@ class Plan:
         return words
 
 
-# The program runs under its real path in the image: the kernel's exec
-# looks the path up in the initrd index, which does not follow symlinks
-# (core/app/process.cc). Once exec resolves through the VFS, argv[0] can
-# stay as named, which multi-call programs (busybox via /bin/sh) need.
+# A path in the image and the node it ends at (symlinks followed). The
+# kernel's exec resolves symlinks itself, so the program keeps the name it
+# was given (multi-call programs such as busybox look at argv[0]).
 def _guest_node(tree, path):
     real = tree.real_path(path)
     return real, (tree.nodes.get(real) if real else None)
+
+
+def _image_program(tree, program):
+    """The guest path `program` names in the image: itself if absolute,
+    else the first match on the default PATH; None if absent."""
+    if program.startswith("/"):
+        return program if _guest_node(tree, program)[1] is not None else None
+    if os.sep in program:
+        return None
+    for d in DEFAULT_ENV["PATH"].split(":"):
+        if _guest_node(tree, f"{d}/{program}")[1] is not None:
+            return f"{d}/{program}"
+    return None
 
 
 def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs=None, verbose=False):
@@ -229,6 +259,13 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
         b.tree.add_host(rootfs, "/")
     if not program and not module_specs and rootfs is None:
         module_specs = ["hello"]  # the bundled demo
+    elif (program and not module_specs and rootfs is None and os.sep not in program
+          and program in modules.available()):
+        # `capsule run python3 ...`: a bundled module of that name brings
+        # what the program needs beyond its libraries (Python's standard
+        # library), and the program is the module's.
+        module_specs = [program]
+        b.say(f"using module '{program}' for '{program}'")
     if module_specs:
         names = []
         for spec in module_specs:
@@ -259,7 +296,7 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
             real, node = _guest_node(b.tree, run.argv[0])
             if node is None or node.kind != "file":
                 raise BadInput(f"module {plan.label}: program '{run.argv[0]}' is not in the image")
-            plan.argv = [real] + list(run.argv[1:]) + list(args if not program else [])
+            plan.argv = [run.argv[0]] + list(run.argv[1:]) + list(args if not program else [])
             plan.env.update(run.env)
             plan.cwd = run.cwd
             plan.mem = run.mem
@@ -272,21 +309,24 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
             if node is None or node.kind != "file":
                 raise BadInput(f"program '{program}' does not exist in {rootfs}")
             b._check_elf(node.host)
-            plan.argv = [real] + list(args)
-        elif module_specs and program.startswith("/") and _guest_node(b.tree, program)[1] is not None:
-            # A program the modules put in the image.
-            real, node = _guest_node(b.tree, program)
+            plan.argv = [program] + list(args)
+        elif module_specs and _image_program(b.tree, program):
+            # A program the modules put in the image (a path, or a name on
+            # the guest's default PATH).
+            guest = _image_program(b.tree, program)
+            real, node = _guest_node(b.tree, guest)
             if node.kind != "file":
                 raise BadInput(f"'{program}' is not a file in the image")
-            plan.argv = [real] + list(args)
+            plan.argv = [guest] + list(args)
         else:
             path = find_program(program)
             plan.argv = [b.add_program(path)] + list(args)
-            # `PROG ARGS ; PROG2 ARGS2`: each later command's program is
-            # packed and named like the first (docs/cmdline.md).
-            for i in range(1, len(plan.argv) - 1):
-                if plan.argv[i] == ";":
-                    plan.argv[i + 1] = b.add_program(find_program(plan.argv[i + 1]))
+        # `PROG ARGS ; PROG2 ARGS2`: each later command's program is found
+        # (and packed) like the first (docs/cmdline.md).
+        for i in range(1, len(plan.argv) - 1):
+            if plan.argv[i] == ";" and rootfs is None:
+                w = plan.argv[i + 1]
+                plan.argv[i + 1] = (module_specs and _image_program(b.tree, w)) or b.add_program(find_program(w))
         plan.label = plan.label or program
     for spec in adds:
         host, guest = parse_add(spec)

@@ -1,0 +1,86 @@
+#pragma once
+// Arguments the event syscall families share (sys_poll.cc, sys_epoll.cc,
+// sys_timerfd.cc, sys_signalfd.cc): struct timespec / timeval at the
+// boundary, timeouts as absolute deadlines, and the sigset_t of the p*
+// variants.
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#include "capsule/poll.h"
+#include "capsule/time.h"
+#include "capsule/uaccess.h"
+#include "linux/linux_errno.h"
+
+namespace capsule::linux_abi {
+
+// A kernel array for the length of a call (new[] without exceptions).
+template <typename T>
+class CallArray {
+ public:
+  explicit CallArray(size_t n) : p_(n ? new (std::nothrow) T[n] : nullptr), n_(n) {}
+  ~CallArray() { delete[] p_; }
+  CallArray(const CallArray&) = delete;
+  CallArray& operator=(const CallArray&) = delete;
+  bool failed() const { return n_ && !p_; }  // out of memory
+  T* get() const { return p_; }
+  T& operator[](size_t i) const { return p_[i]; }
+
+ private:
+  T* p_;
+  size_t n_;
+};
+
+struct KTimespec {  // struct timespec, x86-64
+  int64_t sec;
+  int64_t nsec;
+};
+struct KTimeval {  // struct timeval, x86-64
+  int64_t sec;
+  int64_t usec;
+};
+
+inline constexpr uint64_t kNsPerSec = 1000000000ull;
+// Beyond this a timeout is "forever" in all but name (about 30 years).
+inline constexpr uint64_t kMaxTimeoutNs = 1000000000ull * 1000000000ull;
+
+// A valid timespec (0 <= nsec < 1e9, sec >= 0) as ns, saturating at
+// `cap`; false otherwise (EINVAL). Timeouts saturate at kMaxTimeoutNs
+// ("forever"); points in time (timerfd's TFD_TIMER_ABSTIME on the Unix
+// clock, ~1.8e18 ns today) need a higher cap.
+inline bool timespec_ns(const KTimespec& t, uint64_t& ns, uint64_t cap = kMaxTimeoutNs) {
+  if (t.sec < 0 || t.nsec < 0 || t.nsec >= int64_t(kNsPerSec)) return false;
+  ns = uint64_t(t.sec) >= cap / kNsPerSec ? cap : uint64_t(t.sec) * kNsPerSec + uint64_t(t.nsec);
+  if (ns > cap) ns = cap;
+  return true;
+}
+inline KTimespec ns_timespec(uint64_t ns) { return {int64_t(ns / kNsPerSec), int64_t(ns % kNsPerSec)}; }
+
+// A relative timeout as a poll_wait/Epoll::wait deadline: 0 → kNoWait.
+inline uint64_t deadline_after(uint64_t ns) {
+  if (ns == 0) return kNoWait;
+  if (ns >= kMaxTimeoutNs) return kWaitForever;
+  return uptime_ns() + ns;
+}
+// What is left of a deadline from deadline_after (0 once past).
+inline uint64_t remaining_ns(uint64_t deadline) {
+  if (deadline == kNoWait || deadline == kWaitForever) return 0;
+  uint64_t now = uptime_ns();
+  return deadline > now ? deadline - now : 0;
+}
+// A poll/epoll_wait millisecond timeout: negative → forever.
+inline uint64_t deadline_ms(int64_t ms) {
+  if (ms < 0) return kWaitForever;
+  return deadline_after(uint64_t(ms) * 1000000ull);
+}
+
+// The sigset_t of ppoll/pselect6/epoll_pwait: 0, -EINVAL (size) or -EFAULT.
+inline int64_t get_sigset(uint64_t uset, uint64_t size, uint64_t& out) {
+  if (size != 8) return -kEINVAL;
+  auto r = get_user(reinterpret_cast<const uint64_t*>(uset));
+  if (!r.ok()) return -kEFAULT;
+  out = r.value();
+  return 0;
+}
+
+}  // namespace capsule::linux_abi

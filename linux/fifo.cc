@@ -1,0 +1,184 @@
+// FIFOs: mknod(2)/mknodat(2), and the pipe behind each FIFO node
+// (docs/events.md; fifo(7), open(2)).
+//
+// A table maps each FIFO node that has open ends (or opens in progress) to
+// one Pipe; every open makes a pipe end on it (linux/sys_pipe.cc's
+// pipe_vnode), and the entry — with the data in the pipe — goes away when
+// the last end closes, as on Linux. Opens that must wait for the other side
+// sleep on the entry until a partner's open counts up (a counter, not the
+// number of open ends, so a partner that opens and closes at once still
+// wakes them).
+#include "linux/fifo.h"
+
+#include <new>
+
+#include "capsule/pipe.h"
+#include "capsule/vfs.h"
+#include "core/event/sync.h"
+#include "core/event/wait.h"
+#include "lib/intrusive_list.h"
+#include "linux/file_common.h"
+#include "linux/identity.h"
+#include "linux/pipe_file.h"
+#include "linux/signal.h"
+#include "linux/syscall.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+using event::Hold;
+using vfs::OpenFile;
+using vfs::VnodeRef;
+
+struct Fifo final : PipeEndOwner {
+  VnodeRef node;
+  Pipe* pipe = nullptr;
+  unsigned readers = 0, writers = 0;  // open ends (and opens waiting); under g_mu
+  uint64_t reader_opens = 0, writer_opens = 0;  // ever; under g_mu
+  event::WaitList partners;           // opens waiting for the other side
+  ListNode link;                      // in g_fifos
+
+  void end_closed(bool reader, bool writer) override;
+};
+
+Mutex g_mu;
+IntrusiveList<Fifo, &Fifo::link> g_fifos;  // under g_mu
+
+Fifo* find_locked(vfs::Vnode* node) {
+  for (Fifo& f : g_fifos)
+    if (f.node.get() == node) return &f;
+  return nullptr;
+}
+
+// Drops the entry if nothing uses it. Returns it to delete (outside g_mu).
+Fifo* unused_locked(Fifo* f) {
+  if (f->readers || f->writers) return nullptr;
+  g_fifos.remove(*f);
+  return f;
+}
+
+void destroy(Fifo* f) {
+  if (!f) return;
+  pipe_release(f->pipe);
+  delete f;
+}
+
+void Fifo::end_closed(bool reader, bool writer) {
+  Fifo* dead;
+  {
+    Hold<Mutex> g(g_mu);
+    if (reader) --readers;
+    if (writer) --writers;
+    dead = unused_locked(this);
+  }
+  destroy(dead);
+}
+
+}  // namespace
+
+bool is_fifo_node(vfs::Vnode& v) { return v.type() == vfs::VType::Fifo && !as_stream(v); }
+
+int64_t fifo_open(vfs::FileRef& f) {
+  uint32_t flags = f->flags();
+  bool rd = flags & OpenFile::READ, wr = flags & OpenFile::WRITE, nonblock = flags & OpenFile::NONBLOCK;
+  Fifo* fi;
+  PipeEnd* end = nullptr;
+  int64_t err = 0;
+  {
+    Hold<Mutex> g(g_mu);
+    fi = find_locked(&f->vnode());
+    if (wr && !rd && nonblock && (!fi || !fi->readers)) return -kENXIO;  // open(2)
+    if (!fi) {
+      fi = new (std::nothrow) Fifo;
+      if (!fi) return -kENOMEM;
+      auto p = pipe_alloc();
+      if (!p.ok()) {
+        delete fi;
+        return to_errno(p.error());
+      }
+      fi->pipe = p.value();
+      fi->node = f->vnode_ref();
+      g_fifos.push_back(*fi);
+    }
+    // A nonblocking reader that finds no writer sees no POLLHUP until one
+    // comes and goes (fifo(7) programs poll for their first writer).
+    auto e = PipeEnd::open(fi->pipe, rd, wr, rd && !wr && nonblock && !fi->writers);
+    if (e.ok()) {
+      end = e.value();
+      if (rd) ++fi->readers, ++fi->reader_opens;
+      if (wr) ++fi->writers, ++fi->writer_opens;
+      fi->partners.wake_all();
+      // One side only, blocking, nobody on the other side: wait until
+      // someone opens it (fifo(7)).
+      if (rd != wr && !nonblock && !(rd ? fi->writers : fi->readers)) {
+        uint64_t& opens = rd ? fi->writer_opens : fi->reader_opens;
+        uint64_t start = opens;
+        while (opens == start) {
+          auto w = fi->partners.wait(g_mu, 0);
+          if (!w.ok() && w.error() == Error::Interrupted) break;
+        }
+        if (opens == start) {  // a signal: undo the open
+          delete end;
+          end = nullptr;
+          if (rd) --fi->readers;
+          if (wr) --fi->writers;
+          err = -kERESTARTSYS;
+        }
+      }
+    } else {
+      err = -kENOMEM;
+    }
+    if (err) fi = unused_locked(fi);
+  }
+  if (err) {
+    destroy(fi);
+    return err;
+  }
+  auto v = pipe_vnode(end, f->vnode_ref(), fi);  // from now on the end's close tells fi
+  if (!v.ok()) {
+    fi->end_closed(rd, wr);
+    return to_errno(v.error());
+  }
+  auto nf = OpenFile::create(static_cast<VnodeRef&&>(v.value()), flags & (OpenFile::READ | OpenFile::WRITE |
+                                                                          OpenFile::APPEND | OpenFile::NONBLOCK));
+  if (!nf.ok()) return to_errno(nf.error());
+  f = static_cast<vfs::FileRef&&>(nf.value());
+  return 0;
+}
+
+// --- mknod ---------------------------------------------------------------------
+
+namespace {
+
+int64_t mknod_at(int64_t dirfd, uint64_t upath, uint64_t mode, uint64_t dev) {
+  uint32_t type = uint32_t(mode) & vfs::MODE_TYPE;
+  switch (type) {
+    case 0: case vfs::MODE_REGULAR: case vfs::MODE_FIFO: case vfs::MODE_SOCKET:
+    case vfs::MODE_CHAR: case vfs::MODE_BLOCK:
+      break;  // device nodes need CAP_MKNOD: everything runs as root
+    case vfs::MODE_DIR: return -kEPERM;
+    default: return -kEINVAL;
+  }
+  UserPath p;
+  if (int64_t e = get_path(upath, p)) return e;
+  Ctx ctx;
+  if (int64_t e = at_ctx(dirfd, p, ctx)) return e;
+  vfs::CreateArgs a;
+  a.mode = (type ? type : vfs::MODE_REGULAR) | (uint32_t(mode) & 07777 & ~current_umask());
+  a.uid = current_fsuid();
+  a.gid = current_fsgid();
+  if (type == vfs::MODE_CHAR || type == vfs::MODE_BLOCK) {
+    // The 32-bit dev_t the call takes: major in bits 8-19, minor in 0-7 and 20-31.
+    uint32_t d = uint32_t(dev);
+    uint64_t major = (d >> 8) & 0xfff, minor = (d & 0xff) | ((d >> 12) & 0xfff00);
+    a.rdev = (major << 32) | minor;
+  }
+  return ret(vfs::kernel_vfs()->mknod(ctx.pc(), p.view(), a));
+}
+
+}  // namespace
+
+LINUX_SYSCALL(133, mknod, "sox") { return mknod_at(AT_FDCWD, args.a[0], args.a[1], args.a[2]); }
+LINUX_SYSCALL(259, mknodat, "fsox") { return mknod_at(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3]); }
+
+}  // namespace capsule::linux_abi

@@ -1,0 +1,11 @@
+#pragma once
+// memfd_create(2)'s seals at the descriptor boundary (linux/sys_memfd.cc).
+#include "capsule/file.h"
+
+namespace capsule::linux_abi {
+
+// fcntl(2) F_ADD_SEALS / F_GET_SEALS. EINVAL for files that are not
+// memfds (Linux: files of file systems without seals).
+int64_t fcntl_seals(vfs::OpenFile& f, uint64_t cmd, uint64_t arg);
+
+}  // namespace capsule::linux_abi

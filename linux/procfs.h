@@ -1,0 +1,78 @@
+#pragma once
+// procfs's Linux side (docs/pseudo-fs.md): the /proc tree and the callbacks
+// that read process and system state, split by family over
+// linux/procfs_*.cc. The generic machinery is fs/procfs/procfs.h.
+#include "capsule/vfs.h"
+#include "fs/procfs/procfs.h"
+
+namespace capsule::linux_abi {
+
+// Boot, after the root is mounted: devfs on /dev (+ tmpfs on /dev/shm),
+// procfs on /proc, sysfs on /sys (each directory created if missing).
+Result<void> pseudo_fs_init(vfs::Vfs& v, const vfs::PathContext& pc);
+
+namespace proc {
+
+using procfs::Text;
+
+// The absolute path of `v` in the kernel's namespace (a directory through
+// its parents, anything else by a search of the tree); false if it has
+// none (unlinked, or not in a file system).
+bool path_of_vnode(vfs::Vnode& v, Text& out);
+
+// linux/procfs_fd.cc: fd/, fdinfo/, exe, cwd, root.
+size_t list_fds(uint64_t, uint64_t from, uint64_t* out, size_t cap);
+bool fd_exists(uint64_t, uint64_t fd);
+Result<void> fd_link(uint64_t fd, Text& out);
+Result<vfs::VnodeRef> fd_follow(uint64_t fd);
+Result<void> fdinfo(uint64_t fd, Text& out);
+Result<void> exe_link(uint64_t, Text& out);
+Result<vfs::VnodeRef> exe_follow(uint64_t);
+Result<void> cwd_link(uint64_t, Text& out);
+Result<vfs::VnodeRef> cwd_follow(uint64_t);
+Result<void> root_link(uint64_t, Text& out);
+Result<vfs::VnodeRef> root_follow(uint64_t);
+
+// linux/procfs_process.cc: per-process files (arg: the pid or a tid).
+Result<void> show_cmdline(uint64_t, Text& out);
+Result<void> show_environ(uint64_t, Text& out);
+Result<void> show_auxv(uint64_t, Text& out);
+Result<void> show_comm(uint64_t, Text& out);
+Result<void> store_comm(uint64_t, StringView data);
+Result<void> show_stat(uint64_t tid, Text& out);
+Result<void> show_statm(uint64_t, Text& out);
+Result<void> show_status(uint64_t tid, Text& out);
+Result<void> show_maps(uint64_t, Text& out);
+Result<void> show_limits(uint64_t, Text& out);
+Result<void> show_oom_score_adj(uint64_t, Text& out);
+Result<void> store_oom_score_adj(uint64_t, StringView data);
+Result<void> show_cgroup(uint64_t, Text& out);
+size_t list_tids(uint64_t, uint64_t from, uint64_t* out, size_t cap);
+bool tid_exists(uint64_t, uint64_t tid);
+size_t list_pids(uint64_t, uint64_t from, uint64_t* out, size_t cap);
+bool pid_exists(uint64_t, uint64_t n);
+Result<void> self_link(uint64_t, Text& out);
+Result<void> thread_self_link(uint64_t, Text& out);
+
+// linux/procfs_system.cc: global files.
+Result<void> show_cpuinfo(uint64_t, Text& out);
+Result<void> show_meminfo(uint64_t, Text& out);
+Result<void> show_sys_stat(uint64_t, Text& out);
+Result<void> show_uptime(uint64_t, Text& out);
+Result<void> show_loadavg(uint64_t, Text& out);
+Result<void> show_filesystems(uint64_t, Text& out);
+Result<void> show_version(uint64_t, Text& out);
+Result<void> show_hostname(uint64_t, Text& out);
+Result<void> store_hostname(uint64_t, StringView data);
+Result<void> show_boot_id(uint64_t, Text& out);
+Result<void> show_uuid(uint64_t, Text& out);
+Result<void> show_overcommit(uint64_t, Text& out);
+Result<void> store_overcommit(uint64_t, StringView data);
+
+// linux/procfs_mounts.cc: the mount table as Linux prints it.
+void note_mount(const char* source, const char* path, const char* type, const char* opts, uint64_t dev);
+Result<void> show_mounts(uint64_t, Text& out);
+Result<void> show_mountinfo(uint64_t, Text& out);
+
+}  // namespace proc
+}  // namespace capsule::linux_abi

@@ -1,0 +1,197 @@
+// /proc/<pid>/fd, fdinfo, exe, cwd and root (linux/procfs.h): magic links
+// that name an open file, the program or a directory, and that a walk
+// follows to the vnode itself (so /proc/self/fd/N reopens a file, even an
+// unlinked one or a pipe).
+#include <new>
+
+#include "capsule/process.h"
+#include "linux/file_common.h"
+#include "linux/pipe_file.h"
+#include "linux/procfs.h"
+
+namespace capsule::linux_abi::proc {
+namespace {
+
+using vfs::Vnode;
+using vfs::VnodeRef;
+
+// Collects a directory's entries: a type byte, the name, a NUL; and the
+// inode number of each in a second list.
+class Collect final : public vfs::DirSink {
+ public:
+  bool emit(StringView name, uint64_t ino, vfs::VType type, uint64_t) override {
+    if (name == "." || name == "..") return true;
+    names.put(char(type));
+    names.str(name);
+    names.put(0);
+    inos.write(reinterpret_cast<const char*>(&ino), sizeof(ino));
+    return true;
+  }
+  Text names, inos;
+};
+
+// Depth-first search for `target` under `path` (a directory: `dir`).
+bool search(vfs::Vfs& v, const vfs::PathContext& pc, char* path, size_t len, Vnode& dir, Vnode& target,
+            int depth) {
+  if (depth > 32) return false;
+  Collect c;
+  if (!dir.readdir(0, c).ok() || c.names.failed() || c.inos.failed()) return false;
+  // Two passes: names in this directory first (cheap), then subdirectories.
+  for (int pass = 0; pass < 2; ++pass) {
+    const char* p = c.names.data();
+    const char* end = p + c.names.size();
+    for (size_t i = 0; p < end; ++i) {
+      auto type = vfs::VType(uint8_t(*p++));
+      StringView name(p);
+      p += name.size() + 1;
+      uint64_t ino;
+      __builtin_memcpy(&ino, c.inos.data() + i * sizeof(ino), sizeof(ino));
+      bool is_dir = type == vfs::VType::Dir;
+      if (pass == 0 ? ino != target.ino() : !is_dir) continue;
+      if (len + 1 + name.size() >= vfs::MAX_PATH) continue;
+      size_t n = len;
+      if (n == 0 || path[n - 1] != '/') path[n++] = '/';
+      __builtin_memcpy(path + n, name.data(), name.size());
+      n += name.size();
+      path[n] = 0;
+      auto r = v.resolve(pc, StringView(path, n), 0);
+      if (!r.ok()) continue;
+      if (pass == 0) {
+        if (r.value().get() == &target) return true;
+        continue;
+      }
+      Vnode& sub = *r.value();
+      // Generated trees (/proc, /sys) hold no files of other file systems.
+      if (!sub.is_dir() || !sub.fs()->cache_names()) continue;
+      if (search(v, pc, path, n, sub, target, depth + 1)) return true;
+    }
+  }
+  path[len] = 0;
+  return false;
+}
+
+}  // namespace
+
+bool path_of_vnode(Vnode& target, Text& out) {
+  vfs::Vfs* v = vfs::kernel_vfs();
+  if (!v) return false;
+  Ctx ctx = cur_ctx();
+  char* path = new (std::nothrow) char[vfs::MAX_PATH];
+  if (!path) return false;
+  bool found = false;
+  if (target.is_dir()) {
+    auto n = v->path_of(ctx.pc(), target, path, vfs::MAX_PATH);
+    found = n.ok();
+  } else {
+    path[0] = '/';
+    path[1] = 0;
+    found = search(*v, ctx.pc(), path, 1, *ctx.root, target, 0);
+  }
+  if (found) out.str(StringView(path));
+  delete[] path;
+  return found;
+}
+
+size_t list_fds(uint64_t, uint64_t from, uint64_t* out, size_t cap) {
+  size_t k = 0;
+  int fd = from > uint64_t(INT32_MAX) ? -1 : fds().next_open(int(from));
+  while (fd >= 0 && k < cap) {
+    out[k++] = uint64_t(fd);
+    fd = fds().next_open(fd + 1);
+  }
+  return k;
+}
+
+bool fd_exists(uint64_t, uint64_t fd) { return get_file(fd).ok(); }
+
+namespace {
+
+// A descriptor closed since the lookup: gone (ENOENT), as on Linux.
+Result<vfs::FileRef> open_file(uint64_t fd) {
+  auto f = get_file(fd);
+  if (!f.ok()) return Error::NotFound;
+  return f;
+}
+
+}  // namespace
+
+Result<void> fd_link(uint64_t fd, Text& out) {
+  vfs::FileRef f = TRY(open_file(fd));
+  Vnode& v = f->vnode();
+  if (StreamVnode* s = as_stream(v)) {
+    if (pipe_end_of(v)) {
+      out.f("pipe:[{}]", v.ino());
+      return {};
+    }
+    if (v.type() == vfs::VType::Char) {
+      auto a = s->getattr();
+      uint64_t rdev = a.ok() ? a.value().rdev : 0;
+      if (rdev == ((1ull << 32) | 3)) out.str("/dev/null");
+      else if (rdev == (5ull << 32)) out.str("/dev/tty");
+      else out.str("/dev/console");
+      return {};
+    }
+    out.f("anon_inode:[{}]", s->anon_name());
+    return {};
+  }
+  if (!path_of_vnode(v, out)) {
+    // Unlinked (or outside the namespace): Linux appends " (deleted)".
+    out.f("/{} (deleted)", v.ino());
+  }
+  return {};
+}
+
+Result<VnodeRef> fd_follow(uint64_t fd) {
+  vfs::FileRef f = TRY(open_file(fd));
+  return f->vnode_ref();
+}
+
+// fdinfo: the offset, the status flags in octal as F_GETFL would give them
+// plus O_CLOEXEC, the mount and inode.
+Result<void> fdinfo(uint64_t fd, Text& out) {
+  vfs::FileRef f = TRY(open_file(fd));
+  uint32_t fl = f->flags();
+  uint64_t flags = (fl & vfs::OpenFile::PATH)                                          ? O_PATH
+                   : (fl & vfs::OpenFile::READ) && (fl & vfs::OpenFile::WRITE)         ? O_RDWR
+                   : (fl & vfs::OpenFile::WRITE)                                       ? O_WRONLY
+                                                                                       : 0;
+  if (fl & vfs::OpenFile::APPEND) flags |= O_APPEND;
+  if (fl & vfs::OpenFile::NONBLOCK) flags |= O_NONBLOCK;
+  flags |= f->abi_flags.load();
+  auto ce = fds().cloexec(int(fd));
+  if (ce.ok() && ce.value()) flags |= O_CLOEXEC;
+  uint64_t pos = as_stream(f->vnode()) ? 0 : f->offset();
+  out.f("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{}\nino:\t{}\n", pos, flags, f->vnode().fs()->dev(), f->vnode().ino());
+  return {};
+}
+
+Result<void> exe_link(uint64_t, Text& out) {
+  Process* p = current_process();
+  if (!p || !p->exe[0]) return Error::NotFound;
+  out.str(p->exe);
+  return {};
+}
+
+Result<VnodeRef> exe_follow(uint64_t) {
+  Process* p = current_process();
+  if (!p || !p->exe[0]) return Error::NotFound;
+  Ctx ctx = cur_ctx();
+  return vfs::kernel_vfs()->resolve(ctx.pc(), StringView(p->exe), vfs::WALK_FOLLOW);
+}
+
+Result<void> cwd_link(uint64_t, Text& out) {
+  Ctx ctx = cur_ctx();
+  if (!path_of_vnode(*ctx.cwd, out)) return Error::NotFound;
+  return {};
+}
+
+Result<VnodeRef> cwd_follow(uint64_t) { return cur_ctx().cwd; }
+
+Result<void> root_link(uint64_t, Text& out) {
+  out.str("/");
+  return {};
+}
+
+Result<VnodeRef> root_follow(uint64_t) { return cur_ctx().root; }
+
+}  // namespace capsule::linux_abi::proc

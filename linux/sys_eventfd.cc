@@ -1,0 +1,64 @@
+// eventfd(2), eventfd2(2): a StreamVnode over core/event's EventFd
+// (docs/events.md). Reads and writes move one 8-byte counter value; a
+// shorter buffer is EINVAL.
+#include <new>
+
+#include "capsule/eventfd.h"
+#include "capsule/file.h"
+#include "linux/file_common.h"
+#include "linux/syscall.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+using vfs::OpenFile;
+
+constexpr uint64_t EFD_SEMAPHORE = 1, EFD_CLOEXEC = O_CLOEXEC, EFD_NONBLOCK = O_NONBLOCK;
+
+class EventFdVnode final : public StreamVnode {
+ public:
+  const char* anon_name() const override { return "eventfd"; }  // /proc/<pid>/fd: anon_inode:[eventfd]
+  explicit EventFdVnode(EventFd* e) : StreamVnode(0600), e_(e) {}
+  int64_t seek() override { return 0; }  // noop_llseek, as Linux
+  Pollable* pollable() override { return e_; }
+
+  Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
+    if (buf.size() < 8) return Error::Invalid;
+    uint64_t v = TRY(e_->read(f.flags() & OpenFile::NONBLOCK));
+    TRY(buf.copy_out(0, &v, 8));
+    return size_t(8);
+  }
+  Result<size_t> write_stream(vfs::IoBuffer& buf, OpenFile& f) override {
+    if (buf.size() < 8) return Error::Invalid;
+    uint64_t v;
+    TRY(buf.copy_in(0, &v, 8));
+    TRY(e_->write(v, f.flags() & OpenFile::NONBLOCK));
+    return size_t(8);
+  }
+
+ protected:
+  ~EventFdVnode() override { delete e_; }
+
+ private:
+  EventFd* e_;
+};
+
+int64_t create(uint64_t initval, uint64_t flags) {
+  if (flags & ~(EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK)) return -kEINVAL;
+  auto e = EventFd::create(uint32_t(initval), flags & EFD_SEMAPHORE);  // initval is an unsigned int
+  if (!e.ok()) return to_errno(e.error());
+  auto* v = new (std::nothrow) EventFdVnode(e.value());
+  if (!v) {
+    delete e.value();
+    return -kENOMEM;
+  }
+  uint32_t ff = OpenFile::READ | OpenFile::WRITE | ((flags & EFD_NONBLOCK) ? OpenFile::NONBLOCK : 0);
+  return install_stream(vfs::VnodeRef::adopt(v), ff, flags & EFD_CLOEXEC);
+}
+
+}  // namespace
+
+LINUX_SYSCALL(284, eventfd, "u") { return create(args.a[0], 0); }
+LINUX_SYSCALL(290, eventfd2, "ux") { return create(args.a[0], args.a[1]); }
+
+}  // namespace capsule::linux_abi

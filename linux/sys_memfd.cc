@@ -1,0 +1,74 @@
+// memfd_create(2) and its seals (docs/vfs.md, "memfd"): an anonymous
+// regular file in a private ramfs instance that no path reaches, with
+// tmpfs's behaviour (read/write/mmap/ftruncate) and the F_SEAL_* rules
+// enforced by the ramfs file itself.
+#include <new>
+
+#include "capsule/uaccess.h"
+#include "fs/ramfs/ramfs.h"
+#include "linux/file_common.h"
+#include "linux/identity.h"
+#include "linux/memfd.h"
+#include "linux/syscall.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+constexpr uint64_t MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2, MFD_HUGETLB = 4, MFD_NOEXEC_SEAL = 8, MFD_EXEC = 0x10;
+constexpr uint64_t F_ADD_SEALS = 1033;
+constexpr size_t kMaxName = 249;  // NAME_MAX minus "memfd:"
+constexpr uint32_t kKnownSeals =
+    vfs::SEAL_SEAL | vfs::SEAL_SHRINK | vfs::SEAL_GROW | vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE;
+
+Mutex g_mu;
+ramfs::Ramfs* g_fs = nullptr;  // one reference, for the VM's life
+
+Result<ramfs::Ramfs*> memfd_fs() {
+  MutexGuard g(g_mu);
+  if (!g_fs) {
+    auto fs = TRY(ramfs::Ramfs::create());
+    g_fs = fs.leak();
+  }
+  return g_fs;
+}
+
+}  // namespace
+
+LINUX_SYSCALL(319, memfd_create, "sx") {
+  uint64_t flags = args.a[1];
+  if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC)) return -kEINVAL;
+  if (flags & MFD_HUGETLB) return -kEINVAL;  // no hugetlbfs
+  if ((flags & MFD_NOEXEC_SEAL) && (flags & MFD_EXEC)) return -kEINVAL;
+  // The name: at most 249 bytes (EINVAL beyond), only for /proc's
+  // "memfd:NAME" (there is no /proc yet, so it is checked, not kept).
+  char name[kMaxName + 2];
+  auto n = strncpy_from_user(name, reinterpret_cast<const char*>(args.a[0]), sizeof(name));
+  if (!n.ok()) return n.error() == Error::TooBig ? -kEINVAL : -kEFAULT;
+  if (n.value() > kMaxName) return -kEINVAL;
+  auto fs = memfd_fs();
+  if (!fs.ok()) return to_errno(fs.error());
+  vfs::CreateArgs a;
+  a.mode = vfs::MODE_REGULAR | ((flags & MFD_NOEXEC_SEAL) ? 0666 : 0777);
+  a.uid = current_fsuid();
+  a.gid = current_fsgid();
+  auto v = fs.value()->create_unlinked(a, flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL));
+  if (!v.ok()) return to_errno(v.error());
+  auto f = vfs::OpenFile::create(static_cast<vfs::VnodeRef&&>(v.value()), vfs::OpenFile::READ | vfs::OpenFile::WRITE);
+  if (!f.ok()) return to_errno(f.error());
+  f.value()->abi_flags.store(uint32_t(O_LARGEFILE));
+  return install(static_cast<vfs::FileRef&&>(f.value()), flags & MFD_CLOEXEC);
+}
+
+int64_t fcntl_seals(vfs::OpenFile& f, uint64_t cmd, uint64_t arg) {
+  if (cmd == F_ADD_SEALS) {
+    if (arg & ~uint64_t(kKnownSeals)) return -kEINVAL;
+    auto s = f.vnode().seals();
+    if (!s.ok()) return -kEINVAL;  // not a file that takes seals
+    if (!f.writable()) return -kEPERM;
+    return ret(f.vnode().add_seals(uint32_t(arg)));
+  }
+  auto s = f.vnode().seals();
+  return s.ok() ? int64_t(s.value()) : -kEINVAL;
+}
+
+}  // namespace capsule::linux_abi
