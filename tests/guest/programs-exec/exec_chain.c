@@ -7,7 +7,8 @@
  *           signal actions (one caught, one ignored), a blocked signal, an
  *           alternate stack, a POSIX timer and an itimer are set up, and a
  *           second thread execs "after" with a chosen argv and envp;
- *   after   checks what execve kept and reset, and that it is the only
+ *   after   checks what execve kept and reset (a pending blocked signal
+ *           too), and that it is the only
  *           thread (its tid is the pid; the old tids are gone); then execs
  *           a "#!" script whose interpreter is this program;
  *   script  checks the interpreter's argv (interpreter, its argument, the
@@ -147,6 +148,8 @@ static void* execer(void* arg) {
     envp[4 + i][100000] = 0;
   }
   envp[16] = NULL;
+  /* A blocked signal pending for this thread stays pending. */
+  raise(SIGTERM);
   sys_execve(g_self, argv, envp);
   CHECK(0, "execve from a thread returned");
   exit(1);
@@ -317,6 +320,7 @@ static void stage_after(int argc, char** argv, char** envp) {
   sigset_t set;
   CHECK(sigprocmask(SIG_BLOCK, NULL, &set) == 0 && sigismember(&set, SIGTERM) == 1, "SIGTERM not blocked");
   CHECK(sigismember(&set, SIGUSR1) == 0, "SIGUSR1 blocked");
+  CHECK(sigpending(&set) == 0 && sigismember(&set, SIGTERM) == 1, "SIGTERM no longer pending");
   stack_t ss;
   CHECK(sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE), "altstack flags %d", ss.ss_flags);
 
@@ -338,6 +342,21 @@ static void stage_after(int argc, char** argv, char** envp) {
     int tid = atoi(argv[tid_args[k]]);
     if (tid != getpid()) EXPECT_ERR(ESRCH, syscall(SYS_tgkill, getpid(), tid, 0));
   }
+
+  /* /proc/self/status says so too, and /proc/self/cmdline is the new argv. */
+  char text[4096];
+  int fd = open("/proc/self/status", O_RDONLY);
+  ssize_t got = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+  if (fd >= 0) close(fd);
+  text[got > 0 ? got : 0] = 0;
+  CHECK(strstr(text, "\nThreads:\t1\n") != NULL, "/proc/self/status has no 'Threads: 1' (%zd bytes)", got);
+  fd = open("/proc/self/cmdline", O_RDONLY);
+  got = fd >= 0 ? read(fd, text, sizeof text) : -1;
+  if (fd >= 0) close(fd);
+  size_t want_len = 0;
+  for (int i = 0; i < argc; ++i) want_len += strlen(argv[i]) + 1;
+  CHECK(got == (ssize_t)want_len && !memcmp(text, argv[0], want_len), "/proc/self/cmdline: %zd bytes, want %zu",
+        got, want_len);
 
   /* The auxiliary vector and the name. */
   const char* execfn = (const char*)getauxval(AT_EXECFN);
