@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import build, deps, image, qemu
+from . import build, deps, image, qemu, stdio
 
 
 def add_vm_options(p):
@@ -47,19 +47,21 @@ def cmd_run(a):
             words = [guest_path] + list(a.args)
             cmdline = (cmdline + " -- " + " ".join(quote_word(w) for w in words)).strip()
         status_file = os.path.join(work, "status")
+        st = stdio.Stdio(a.machine, verbose=a.verbose, program=bool(a.program))
         try:
             cmd = qemu.command(build.KERNEL, machine=a.machine, mem=a.mem, cpus=a.cpus,
                                accel=a.accel, cmdline=cmdline, initrd=initrd,
-                               status_file=status_file)
+                               status_file=status_file, stdio=st)
         except ValueError as e:
             sys.exit(f"capsule: {e}")
         if a.verbose:
             print("capsule:", " ".join(cmd), file=sys.stderr)
-        try:
-            rc = subprocess.call(cmd)
-        except KeyboardInterrupt:
-            return 130
+        rc = stdio.run(cmd, st)
+        if rc is None:
+            return 130  # stopped from the host (Ctrl-C, or the terminal escape)
         status, problem = qemu.decode_status(rc, status_file)
+        if problem or status == qemu.PANIC_STATUS:
+            st.report_serial()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if problem:
