@@ -153,9 +153,11 @@ Result<size_t> read(Reader& r, size_t max, bool nonblock) {
       bool timed_out = deadline && uptime_ns() >= deadline;
       if (enough || t.eof || timed_out || (!canon && vmin == 0 && vtime == 0)) {
         Error err = Error::None;
+        size_t pos = 0;
         got = t.ld.read(max, [&](const uint8_t* p, size_t n) {
-          auto res = r.put(got, p, n);
+          auto res = r.put(pos, p, n);
           if (!res.ok()) err = res.error();
+          pos += n;
           return res.ok();
         });
         if (!got && err != Error::None) return err;

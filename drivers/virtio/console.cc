@@ -316,6 +316,9 @@ Result<void> console_probe(Transport& t) {
   c->t = &t;
   uint32_t max = t.config32(4);  // struct virtio_console_config.max_nr_ports
   c->nports = max < kMaxPorts ? max : kMaxPorts;
+  // The interrupt first: virtio-pci binds each queue to its MSI-X entry
+  // as the queue is set up.
+  TRY(t.setup_irq(on_irq, nullptr));
   TRY(setup_queue(t, c->ctrl_rx, CTRL_RX));
   TRY(setup_queue(t, c->ctrl_tx, CTRL_TX));
   for (uint32_t i = 1; i < c->nports; ++i) {
@@ -326,7 +329,6 @@ Result<void> console_probe(Transport& t) {
   c->ctrl_rx_mem = static_cast<uint8_t*>(phys_to_virt(TRY(page_alloc(0))));
   c->ctrl_tx_mem = static_cast<uint8_t*>(phys_to_virt(TRY(page_alloc(0))));
   for (size_t i = 0; i < kCtrlBufs; ++i) post_rx(c->ctrl_rx, c->ctrl_rx_mem + i * kCtrlBufSize, kCtrlBufSize);
-  TRY(t.setup_irq(on_irq, nullptr));
   t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
   kick(c->ctrl_rx);
   send_control(0, DEVICE_READY, 1);
