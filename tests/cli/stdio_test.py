@@ -91,6 +91,33 @@ def case_segv(r):
     check(p.stdout == b"", f"stdout {p.stdout!r}")
 
 
+def case_bad_pointers(r):
+    p = r.run(r.a.streams, "badptr", stdin=b"abc")
+    check(p.returncode == 0 and p.stdout == b"badptr ok abc\n", f"status {p.returncode}, stdout {p.stdout!r}")
+    check(p.stderr == b"", f"stderr {p.stderr!r}")
+
+
+def case_sigint_without_terminal(r):
+    if r.native:
+        return "skipped (VM only: it tests the CLI)"
+    # Not a terminal: SIGINT to the CLI stops the VM, status 130.
+    proc = subprocess.Popen(r.cmd(r.a.tty_line, "ignint"), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = b""
+    while b"READY" not in out:
+        line = proc.stdout.readline()
+        check(line, f"no READY: {out!r}")
+        out += line
+    check(b"isatty=0 tcgetattr=0" in out, f"output {out!r}")
+    proc.send_signal(2)
+    try:
+        status = proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("SIGINT did not stop the run")
+    check(status == 130, f"status {status}")
+
+
 def case_verbose_log(r):
     if r.native:
         return "skipped (VM only)"
@@ -100,11 +127,11 @@ def case_verbose_log(r):
     check(b"virtio-console" in p.stderr and b"err\n" in p.stderr, f"stderr {p.stderr[:300]!r}")
 
 
-def pty_session(r, keys_after_ready, expect, final_keys=b"\x03"):
+def pty_session(r, keys_after_ready, expect, final_keys=b"\x03", mode=None):
     """Runs tty_line on a pty: returns (output, exit status)."""
     pid, fd = pty.fork()
     if pid == 0:
-        cmd = r.cmd(r.a.tty_line)
+        cmd = r.cmd(r.a.tty_line, *([mode] if mode else []))
         try:
             os.execvp(cmd[0], cmd)
         finally:
@@ -158,8 +185,70 @@ def case_tty_line(r):
     check(status == want, f"status {status}, want {want}")
 
 
+def case_tty_raw(r):
+    # ICANON and ECHO off, VMIN 1: one key arrives alone, unechoed.
+    out, status = pty_session(r, b"q", b"RAW:[q]", mode="raw")
+    check(b"FAIL" not in out, f"output {out!r}")
+    check(b"READY\r\nRAW:[q]\r\n" in out, f"output {out!r}")
+    want = -2 if r.native else 130
+    check(status == want, f"status {status}, want {want}")
+
+
+def case_tty_escape(r):
+    if r.native:
+        return "skipped (VM only)"
+    # The program ignores SIGINT: ^C is echoed and ignored; Ctrl-A x stops
+    # the VM from the host.
+    out, status = pty_session(r, b"\x03", b"^C", final_keys=b"\x01x", mode="ignint")
+    check(status == 130, f"status {status}")
+
+
+def case_serial_tty(r):
+    """Without a virtio-console (the serial fallback) and with --tty: the
+    UART's input goes through the line discipline, ^C kills the program."""
+    if r.native:
+        return "skipped (VM only)"
+    import tempfile
+    root = os.path.dirname(os.path.abspath(r.a.capsule))
+    sys.path.insert(0, os.path.join(root, "tools", "capsule"))
+    from capsule_cli import image, qemu
+    work = tempfile.mkdtemp(prefix="stdio-test-")
+    initrd, guest = image.static_program_initrd(r.a.tty_line, work, [])
+    status_file = os.path.join(work, "status")
+    cmd = qemu.command(os.path.join(root, "build", "capsule.elf"), machine=r.a.machine, accel="tcg",
+                       cmdline=f"--tty=24x80 -- {guest}", initrd=initrd, status_file=status_file)
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    out = b""
+    while b"READY" not in out:
+        line = p.stdout.readline()
+        if not line:
+            break
+        out += line
+    p.stdin.write(b"xy\x7fz\r")
+    p.stdin.flush()
+    while b"LINE:" not in out:
+        line = p.stdout.readline()
+        if not line:
+            break
+        out += line
+    p.stdin.write(b"\x03")
+    p.stdin.flush()
+    try:
+        rest, _ = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise AssertionError(f"^C did not end the program: {out!r}")
+    out += rest
+    status, problem = qemu.decode_status(p.returncode, status_file)
+    import shutil
+    shutil.rmtree(work, ignore_errors=True)
+    check(b"isatty=1" in out and b"LINE:[xz\r\n]" in out, f"output {out!r}")
+    check(status == 130, f"status {status} ({problem})")
+
+
 CASES = [case_sort, case_streams_separate, case_binary_mib, case_empty_stdin, case_exit_status,
-         case_segv, case_verbose_log, case_tty_line]
+         case_segv, case_bad_pointers, case_sigint_without_terminal, case_verbose_log,
+         case_tty_line, case_tty_raw, case_tty_escape, case_serial_tty]
 
 
 def main():

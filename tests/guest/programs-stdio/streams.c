@@ -5,7 +5,13 @@
 //                       then "bytes N isatty I" on stderr
 //   streams exit N      exits with status N
 //   streams segv        dies of SIGSEGV
+//   streams badptr      bad pointers and requests on fds 0-2 fail with the
+//                       errno Linux gives (stdin a pipe holding "abc"),
+//                       then "badptr ok" and the intact input on stdout
+#include <errno.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,8 +47,35 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(argv[1], "exit") && argc > 2) return atoi(argv[2]);
   if (!strcmp(argv[1], "segv")) {
-    volatile int* p = (volatile int*)8;
+    volatile int* volatile p = (volatile int*)8;
     return *p;
+  }
+  if (!strcmp(argv[1], "badptr")) {
+    int bad = 0;
+    char* volatile wild = (char*)8;  // volatile: the compiler must not see through it
+    struct termios t;
+    int n;
+#define CHECK(c)                                           \
+  do {                                                     \
+    if (!(c)) {                                            \
+      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c); \
+      bad = 1;                                             \
+    }                                                      \
+  } while (0)
+    usleep(300000);  // let "abc" arrive
+    CHECK(read(0, wild, 3) == -1 && errno == EFAULT);
+    CHECK(write(1, wild, 3) == -1 && errno == EFAULT);
+    CHECK(write(2, wild, 3) == -1 && errno == EFAULT);
+    CHECK(ioctl(0, TCGETS, &t) == -1 && errno == ENOTTY);
+    CHECK(ioctl(1, TIOCGWINSZ, &t) == -1 && errno == ENOTTY);
+    CHECK(ioctl(0, FIONREAD, wild) == -1 && errno == EFAULT);
+    CHECK(ioctl(0, FIONREAD, &n) == 0 && n == 3);
+    CHECK(!isatty(0) && !isatty(1) && !isatty(2));
+    char buf[8] = {0};
+    CHECK(read(0, buf, sizeof buf) == 3 && !memcmp(buf, "abc", 3));
+    CHECK(read(0, buf, sizeof buf) == 0);
+    if (!bad) printf("badptr ok %s\n", buf);
+    return bad;
   }
   return 2;
 }
