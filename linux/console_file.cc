@@ -5,6 +5,7 @@
 
 #include <new>
 
+#include "capsule/mm.h"
 #include "capsule/process.h"
 #include "capsule/tty.h"
 #include "capsule/uaccess.h"
@@ -50,6 +51,7 @@ int32_t own_pgrp() {
 // as they reach the same terminal on a Linux host).
 class ConsoleVnode final : public StreamVnode {
  public:
+  static constexpr size_t kBigChunk = 16384;  // the virtio-console transmit buffer
   ConsoleVnode(bool null, uint64_t rdev, uint32_t perm, tty::Stream s)
       : StreamVnode(vfs::MODE_CHAR | perm, rdev), null_(null), stream_(s) {}
 
@@ -60,15 +62,32 @@ class ConsoleVnode final : public StreamVnode {
   }
   Result<size_t> write_stream(vfs::IoBuffer& buf, OpenFile&) override {
     if (null_) return buf.size();
-    uint8_t chunk[512];
+    // Large writes go to the device in large pieces (each piece is one
+    // device round trip); small ones use the stack.
+    uint8_t small[256];
+    uint8_t* chunk = small;
+    size_t cap = sizeof(small);
+    if (buf.size() > sizeof(small)) {
+      size_t want = buf.size() < kBigChunk ? buf.size() : kBigChunk;
+      if (auto* p = static_cast<uint8_t*>(kmalloc(want))) chunk = p, cap = want;
+    }
     size_t done = 0;
+    Error err = Error::None;
     while (done < buf.size()) {
-      size_t n = buf.size() - done < sizeof(chunk) ? buf.size() - done : sizeof(chunk);
-      if (!buf.copy_in(done, chunk, n).ok()) return done ? Result<size_t>(done) : Result<size_t>(Error::Fault);
+      size_t n = buf.size() - done < cap ? buf.size() - done : cap;
+      if (!buf.copy_in(done, chunk, n).ok()) {
+        if (!done) err = Error::Fault;
+        break;
+      }
       auto r = tty::write(stream_, chunk, n);
-      if (!r.ok()) return done ? Result<size_t>(done) : r;
+      if (!r.ok()) {
+        if (!done) err = r.error();
+        break;
+      }
       done += n;
     }
+    if (chunk != small) kfree(chunk);
+    if (err != Error::None) return err;
     return done;
   }
   Pollable* pollable() override { return null_ ? nullptr : &tty::pollable(); }

@@ -4,15 +4,13 @@
 // tty in thread context, where the line discipline may sleep and signal.
 #include "drivers/tty/serial_input.h"
 
-#include <atomic>
-
 #include "arch/x64/cpu/x64.h"
 #include "capsule/apic.h"
 #include "capsule/irq.h"
 #include "capsule/log.h"
 #include "capsule/thread.h"
 #include "capsule/tty.h"
-#include "core/event/wait.h"
+#include "core/sync/wait_queue.h"
 
 namespace capsule::tty {
 namespace {
@@ -20,14 +18,13 @@ namespace {
 constexpr uint16_t COM1 = 0x3f8;
 constexpr uint8_t COM1_IRQ = 4;
 
-Mutex g_mu;
-event::WaitList g_wait;
-std::atomic<bool> g_pending{false};
+// Counts interrupts not yet looked at: a wake-up between the thread's last
+// look at the UART and its sleep is not lost.
+Semaphore g_irqs;
 
 void on_irq(void*) {
   (void)x64::inb(COM1 + 2);  // IIR: acknowledges the interrupt identification
-  g_pending.store(true);
-  g_wait.wake_all();
+  g_irqs.up();
 }
 
 void serial_thread(void*) {
@@ -41,8 +38,7 @@ void serial_thread(void*) {
       if (done < n) thread_sleep_ns(1000000);  // the reader is behind: wait for room
     }
     if (n) continue;
-    MutexGuard g(g_mu);
-    if (!g_pending.exchange(false)) (void)g_wait.wait(g_mu, 0);
+    g_irqs.down();
   }
 }
 

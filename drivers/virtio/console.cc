@@ -86,10 +86,9 @@ struct Console {
   uint8_t* held = nullptr;
   uint32_t held_len = 0, held_off = 0;
   bool eof_seen = false, eof_sent = false;
-  Mutex mu;                        // for the waits below
-  event::WaitList service_wait;    // the thread: interrupt or room in the tty
+  Semaphore service;               // the thread: interrupts, room in the tty
+  Mutex mu;                        // for tx_wait
   event::WaitList tx_wait;         // writers: interrupt
-  std::atomic<bool> kick{false};
 };
 
 Console* g_con;
@@ -249,21 +248,16 @@ void service_thread(void*) {
       c.eof_sent = true;
       tty::input_eof();
     }
-    MutexGuard g(c.mu);
-    if (!c.kick.exchange(false)) (void)c.service_wait.wait(c.mu, 0);
+    c.service.down();  // a count: a wake-up while working is not lost
   }
 }
 
 void on_irq(void*) {
-  g_con->kick.store(true);
-  g_con->service_wait.wake_all();
+  g_con->service.up();
   g_con->tx_wait.wake_all();
 }
 
-void on_input_space() {
-  g_con->kick.store(true);
-  g_con->service_wait.wake_all();
-}
+void on_input_space() { g_con->service.up(); }
 
 Result<void> write_port(tty::Stream s, const uint8_t* p, size_t n) {
   Console& c = *g_con;

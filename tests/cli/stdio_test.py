@@ -226,7 +226,7 @@ def case_serial_tty(r):
         out += line
     p.stdin.write(b"xy\x7fz\r")
     p.stdin.flush()
-    while b"LINE:" not in out:
+    while b"LINE:[xz\r\n]\r\n" not in out:  # two lines: the read line ends in \n
         line = p.stdout.readline()
         if not line:
             break

@@ -56,9 +56,9 @@ def cmd_run(a):
             sys.exit(f"capsule: {e}")
         if a.verbose:
             print("capsule:", " ".join(cmd), file=sys.stderr)
-        rc = stdio.run(cmd, st)
-        if rc is None:
-            return 130  # stopped from the host (Ctrl-C, or the terminal escape)
+        rc, stopped = stdio.run(cmd, st)
+        if stopped is not None:
+            return stopped  # stopped from the host (Ctrl-C, the terminal escape, SIGTERM)
         status, problem = qemu.decode_status(rc, status_file)
         if problem or status == qemu.PANIC_STATUS:
             st.report_serial()

@@ -195,27 +195,47 @@ class Stdio:
             self._proc.kill()
 
 
-def run(cmd, st):
-    """Runs QEMU with `st` wired; returns QEMU's exit status, or None when
-    the user stopped it (Ctrl-C without a terminal, or a host escape)."""
-    import subprocess
-    interrupted = False
-    proc = subprocess.Popen(cmd, pass_fds=st.pass_fds(), stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+def _die_with_parent():
+    """In the child before exec: QEMU gets SIGKILL when the CLI dies
+    (prctl PR_SET_PDEATHSIG), so a killed CLI leaves no VM behind."""
     try:
-        st.start(proc)
-        while True:
-            try:
-                rc = proc.wait()
-                break
-            except KeyboardInterrupt:
-                interrupted = True
-                proc.send_signal(signal.SIGKILL)
-    finally:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
+def run(cmd, st):
+    """Runs QEMU with `st` wired. Returns (qemu_status, None), or (None, S)
+    when the run was stopped from the host: S = 130 for Ctrl-C (SIGINT
+    without a terminal, or a host escape), 128+N for SIGTERM/SIGHUP."""
+    import subprocess
+    stopped = []
+
+    def on_signal(signum, frame):
+        stopped.append(128 + signum)
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
-        st.finish()
-    if interrupted or st.escaped:
-        return None
-    return rc
+
+    # QEMU runs in a session of its own (a terminal's ^C is the guest's
+    # business), so the CLI forwards the signals that should end the run.
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        proc = subprocess.Popen(cmd, pass_fds=st.pass_fds(), stdin=subprocess.DEVNULL,
+                                start_new_session=True, preexec_fn=_die_with_parent)
+        try:
+            st.start(proc)
+            rc = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            st.finish()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if stopped:
+        return None, stopped[0]
+    if st.escaped:
+        return None, 130
+    return rc, None
