@@ -219,26 +219,34 @@ def case_serial_tty(r):
                        cmdline=f"--tty=24x80 -- {guest}", initrd=initrd, status_file=status_file)
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     out = b""
-    while b"READY" not in out:
-        line = p.stdout.readline()
-        if not line:
-            break
-        out += line
-    p.stdin.write(b"xy\x7fz\r")
-    p.stdin.flush()
-    while b"LINE:[xz\r\n]\r\n" not in out:  # two lines: the read line ends in \n
-        line = p.stdout.readline()
-        if not line:
-            break
-        out += line
-    p.stdin.write(b"\x03")
-    p.stdin.flush()
+
+    def until(pat, timeout=60):
+        nonlocal out
+        end = time.time() + timeout
+        while pat not in out and time.time() < end:
+            rd, _, _ = select.select([p.stdout], [], [], 0.5)
+            if rd:
+                d = os.read(p.stdout.fileno(), 4096)
+                if not d:
+                    break
+                out += d
+        return pat in out
+
     try:
-        rest, _ = p.communicate(timeout=60)
+        check(until(b"READY"), f"no READY: {out!r}")
+        p.stdin.write(b"xy\x7fz\r")
+        p.stdin.flush()
+        check(until(b"LINE:[xz\r\n]\r\n"), f"no line: {out!r}")
+        p.stdin.write(b"\x03")
+        p.stdin.flush()
+        until(b"\x00never", 5)
+        p.wait(60)
     except subprocess.TimeoutExpired:
-        p.kill()
         raise AssertionError(f"^C did not end the program: {out!r}")
-    out += rest
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     status, problem = qemu.decode_status(p.returncode, status_file)
     import shutil
     shutil.rmtree(work, ignore_errors=True)
