@@ -3,9 +3,10 @@
 //
 // Input arrives in thread context (the virtio-console service thread or the
 // serial input thread); the line discipline runs under the tty's Mutex and
-// collects echo and signals, which are written and sent after the Mutex is
-// dropped (echo goes to the device, which may sleep; signals take the
-// signal layer's locks). Readers sleep on a WaitList woken by input.
+// collects echo and signals. Echo is written before the Mutex is dropped
+// (so it precedes anything the reader prints in reply); signals are sent
+// after it (they take the signal layer's locks). Readers sleep on a
+// WaitList woken by input.
 #include "capsule/tty.h"
 
 #include <new>
@@ -59,15 +60,17 @@ class Effects final : public LdiscSink {
   uint32_t sigs = 0;
 };
 
-void act(Effects& e) {
-  if (e.len) {
-    Termios t;
-    {
-      MutexGuard g(g_tty->mu);
-      t = g_tty->ld.termios();
-    }
-    LineDiscipline::process_output(t, e.buf, e.len, [](const uint8_t* q, size_t m) { (void)g_backend->write(Stream::Out, q, m); });
-  }
+// Echo is written with the tty's Mutex held, before readers are woken: a
+// program sees its input only after the terminal showed it (as on Linux,
+// where the line discipline echoes before the line becomes readable). The
+// device write may sleep; it takes no tty lock.
+void echo_locked(Effects& e) {
+  if (!e.len) return;
+  LineDiscipline::process_output(g_tty->ld.termios(), e.buf, e.len,
+                                 [](const uint8_t* q, size_t m) { (void)g_backend->write(Stream::Out, q, m); });
+}
+
+void send_signals(const Effects& e) {
   for (int sig = 1; sig < 32; ++sig)
     if ((e.sigs >> sig & 1) && g_signal_hook) g_signal_hook(sig);
 }
@@ -111,16 +114,28 @@ void set_signal_hook(void (*hook)(int)) { g_signal_hook = hook; }
 
 size_t input(const uint8_t* p, size_t n) {
   if (!g_tty) return n;
-  Effects e;
-  size_t took;
-  {
-    MutexGuard g(g_tty->mu);
-    took = g_tty->ld.receive(p, n, e);
+  // In pieces small enough that their echo fits Effects' buffer (at most 6
+  // echo bytes per input byte: a two-column rub-out).
+  constexpr size_t kPiece = sizeof(Effects::buf) / 6;
+  size_t total = 0;
+  while (total < n) {
+    size_t piece = n - total < kPiece ? n - total : kPiece;
+    Effects e;
+    size_t took;
+    {
+      MutexGuard g(g_tty->mu);
+      took = g_tty->ld.receive(p + total, piece, e);
+      echo_locked(e);
+    }
+    total += took;
+    if (took) {
+      g_tty->readers.wake_all();
+      g_tty->poll.changed(kPollIn | kPollRdNorm);
+    }
+    send_signals(e);
+    if (took < piece) break;  // full: the device keeps the rest
   }
-  g_tty->readers.wake_all();
-  g_tty->poll.changed(kPollIn | kPollRdNorm);
-  act(e);
-  return took;
+  return total;
 }
 
 void input_eof() {
