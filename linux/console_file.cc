@@ -1,11 +1,17 @@
-// The console and /dev/null as descriptor objects (linux/console_file.h).
+// The console and /dev/null as descriptor objects (linux/console_file.h):
+// reads, writes, poll and the terminal ioctls over the tty
+// (include/capsule/tty.h, docs/console.md).
 #include "linux/console_file.h"
 
 #include <new>
 
-#include "arch/x64/cpu/x64.h"
-#include "capsule/console.h"
+#include "capsule/mm.h"
+#include "capsule/process.h"
+#include "capsule/tty.h"
+#include "capsule/uaccess.h"
+#include "drivers/tty/termios.h"
 #include "linux/file_common.h"
+#include "linux/signal.h"
 
 namespace capsule::linux_abi {
 namespace {
@@ -15,46 +21,161 @@ using vfs::VnodeRef;
 
 constexpr uint64_t dev(uint64_t major, uint64_t minor) { return (major << 32) | minor; }
 
+// TTY ioctl requests (asm-generic/ioctls.h).
+enum : uint64_t {
+  TCGETS = 0x5401, TCSETS = 0x5402, TCSETSW = 0x5403, TCSETSF = 0x5404, TCSBRK = 0x5409,
+  TCXONC = 0x540a, TCFLSH = 0x540b, TIOCSCTTY = 0x540e, TIOCGPGRP = 0x540f, TIOCSPGRP = 0x5410,
+  TIOCOUTQ = 0x5411, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, FIONREAD = 0x541b,
+  TIOCNOTTY = 0x5422, TIOCGSID = 0x5429,
+};
+
+// The tty's Reader over an IoBuffer (application memory).
+class BufferReader final : public tty::Reader {
+ public:
+  explicit BufferReader(vfs::IoBuffer& b) : b_(b) {}
+  Result<void> put(size_t pos, const uint8_t* p, size_t n) override { return b_.copy_out(pos, p, n); }
+
+ private:
+  vfs::IoBuffer& b_;
+};
+
+int32_t g_pgrp = 0;  // TIOCSPGRP's value; 0: the process's own group
+
+int32_t own_pgrp() {
+  if (g_pgrp) return g_pgrp;
+  return current_process() ? int32_t(current_process()->pid) : 1;
+}
+
+// fds 0-2, /dev/console and /dev/tty all read the one console input; each
+// writes to its stream (stdin's and the device nodes' writes go to stdout,
+// as they reach the same terminal on a Linux host).
 class ConsoleVnode final : public StreamVnode {
  public:
-  ConsoleVnode(bool null, uint64_t rdev, uint32_t perm) : StreamVnode(vfs::MODE_CHAR | perm, rdev), null_(null) {}
+  static constexpr size_t kBigChunk = 16384;  // the virtio-console transmit buffer
+  ConsoleVnode(bool null, uint64_t rdev, uint32_t perm, tty::Stream s)
+      : StreamVnode(vfs::MODE_CHAR | perm, rdev), null_(null), stream_(s) {}
 
-  // What the UART holds now; nothing waiting reads as end of file.
-  Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile&) override {
+  Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
     if (null_) return size_t(0);
-    size_t n = 0;
-    while (n < buf.size() && (x64::inb(0x3f8 + 5) & 1)) {
-      char c = char(x64::inb(0x3f8));
-      if (!buf.copy_out(n, &c, 1).ok()) return n ? Result<size_t>(n) : Result<size_t>(Error::Fault);
-      ++n;
-      if (c == '\n') break;
-    }
-    return n;
+    BufferReader r(buf);
+    return tty::read(r, buf.size(), f.flags() & OpenFile::NONBLOCK);
   }
   Result<size_t> write_stream(vfs::IoBuffer& buf, OpenFile&) override {
     if (null_) return buf.size();
-    char chunk[256];
+    // Large writes go to the device in large pieces (each piece is one
+    // device round trip); small ones use the stack.
+    uint8_t small[256];
+    uint8_t* chunk = small;
+    size_t cap = sizeof(small);
+    if (buf.size() > sizeof(small)) {
+      size_t want = buf.size() < kBigChunk ? buf.size() : kBigChunk;
+      if (auto* p = static_cast<uint8_t*>(kmalloc(want))) chunk = p, cap = want;
+    }
     size_t done = 0;
+    Error err = Error::None;
     while (done < buf.size()) {
-      size_t n = buf.size() - done < sizeof(chunk) ? buf.size() - done : sizeof(chunk);
-      if (!buf.copy_in(done, chunk, n).ok()) return done ? Result<size_t>(done) : Result<size_t>(Error::Fault);
-      console_write(chunk, n);
+      size_t n = buf.size() - done < cap ? buf.size() - done : cap;
+      if (!buf.copy_in(done, chunk, n).ok()) {
+        if (!done) err = Error::Fault;
+        break;
+      }
+      auto r = tty::write(stream_, chunk, n);
+      if (!r.ok()) {
+        if (!done) err = r.error();
+        break;
+      }
       done += n;
     }
+    if (chunk != small) kfree(chunk);
+    if (err != Error::None) return err;
     return done;
   }
-  // The serial console is not a terminal the program can configure yet:
-  // isatty() is false, so programs use full buffering and no colours.
-  int64_t ioctl(OpenFile&, uint64_t, uint64_t) override { return -kENOTTY; }
+  Pollable* pollable() override { return null_ ? nullptr : &tty::pollable(); }
+  int64_t ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override;
   int64_t seek() override { return null_ ? 0 : -kESPIPE; }
 
  private:
   bool null_;
+  tty::Stream stream_;
 };
 
-ConsoleVnode* g_console;  // /dev/console, fds 0-2
+int64_t ConsoleVnode::ioctl(OpenFile&, uint64_t cmd, uint64_t arg) {
+  if (null_) return -kENOTTY;
+  void* up = reinterpret_cast<void*>(arg);
+  if (cmd == FIONREAD) {  // pipes answer it too
+    int32_t n = int32_t(tty::input_available());
+    return copy_to_user(up, &n, sizeof n).ok() ? 0 : -kEFAULT;
+  }
+  // Not a terminal (the host's stdin is a pipe or file): isatty() is false.
+  if (!tty::is_terminal()) return -kENOTTY;
+  switch (cmd) {
+    case TCGETS: {
+      tty::Termios t;
+      tty::get_termios(t);
+      return copy_to_user(up, &t, sizeof t).ok() ? 0 : -kEFAULT;
+    }
+    case TCSETS:
+    case TCSETSW:
+    case TCSETSF: {
+      tty::Termios t;
+      if (!copy_from_user(&t, up, sizeof t).ok()) return -kEFAULT;
+      tty::set_termios(t, int(cmd - TCSETS));
+      return 0;
+    }
+    case TIOCGWINSZ: {
+      tty::WinSize w;
+      tty::get_winsize(w);
+      return copy_to_user(up, &w, sizeof w).ok() ? 0 : -kEFAULT;
+    }
+    case TIOCSWINSZ: {
+      tty::WinSize w;
+      if (!copy_from_user(&w, up, sizeof w).ok()) return -kEFAULT;
+      tty::set_winsize(w);
+      return 0;
+    }
+    case TIOCGPGRP:
+    case TIOCGSID: {
+      int32_t g = cmd == TIOCGSID ? (current_process() ? int32_t(current_process()->pid) : 1) : own_pgrp();
+      return copy_to_user(up, &g, sizeof g).ok() ? 0 : -kEFAULT;
+    }
+    case TIOCSPGRP: {
+      int32_t g;
+      if (!copy_from_user(&g, up, sizeof g).ok()) return -kEFAULT;
+      if (g <= 0) return -kEINVAL;
+      g_pgrp = g;
+      return 0;
+    }
+    case TIOCSCTTY:
+    case TIOCNOTTY:
+      return 0;  // the console is the controlling terminal already
+    case TIOCOUTQ: {
+      int32_t n = 0;  // output is written through synchronously
+      return copy_to_user(up, &n, sizeof n).ok() ? 0 : -kEFAULT;
+    }
+    case TCFLSH:
+      if (arg > 2) return -kEINVAL;
+      if (arg != 1) tty::flush_input();  // TCIFLUSH, TCIOFLUSH
+      return 0;
+    case TCSBRK:
+    case TCXONC:
+      return 0;
+    default:
+      return -kENOTTY;
+  }
+}
+
+ConsoleVnode* g_stdin;    // fd 0
+ConsoleVnode* g_stdout;   // fd 1, /dev/console
+ConsoleVnode* g_stderr;   // fd 2
 ConsoleVnode* g_tty;      // /dev/tty
 ConsoleVnode* g_null;     // /dev/null
+
+void send_tty_signal(int sig) {
+  KSigInfo info;
+  info.signo = sig;
+  info.code = SI_KERNEL;
+  (void)signal_send_process(info);
+}
 
 }  // namespace
 
@@ -64,25 +185,31 @@ StreamVnode* device_for(vfs::Vnode& v) {
   if (!a.ok()) return nullptr;
   uint64_t rdev = a.value().rdev;
   if (rdev == dev(1, 3)) return g_null;
-  if (rdev == dev(5, 1)) return g_console;
+  if (rdev == dev(5, 1)) return g_stdout;
   if (rdev == dev(5, 0)) return g_tty;
   return nullptr;
 }
 
 Result<void> console_files_init(vfs::Vfs&, const vfs::PathContext&, vfs::FdTable& fds) {
-  g_console = new (std::nothrow) ConsoleVnode(false, dev(5, 1), 0620);
-  g_tty = new (std::nothrow) ConsoleVnode(false, dev(5, 0), 0666);
-  g_null = new (std::nothrow) ConsoleVnode(true, dev(1, 3), 0666);
-  if (!g_console || !g_tty || !g_null) return Error::NoMemory;
+  g_stdin = new (std::nothrow) ConsoleVnode(false, dev(5, 1), 0620, tty::Stream::Out);
+  g_stdout = new (std::nothrow) ConsoleVnode(false, dev(5, 1), 0620, tty::Stream::Out);
+  g_stderr = new (std::nothrow) ConsoleVnode(false, dev(5, 1), 0620, tty::Stream::Err);
+  g_tty = new (std::nothrow) ConsoleVnode(false, dev(5, 0), 0666, tty::Stream::Out);
+  g_null = new (std::nothrow) ConsoleVnode(true, dev(1, 3), 0666, tty::Stream::Out);
+  if (!g_stdin || !g_stdout || !g_stderr || !g_tty || !g_null) return Error::NoMemory;
+  tty::set_signal_hook(send_tty_signal);
   // The /dev nodes that open these are devfs's (fs/devfs).
   return console_install_stdio(fds);
 }
 
 Result<void> console_install_stdio(vfs::FdTable& fds) {
   // fds 0-2: the console (0 for reading, 1 and 2 for writing).
-  uint32_t modes[3] = {OpenFile::READ, OpenFile::WRITE, OpenFile::WRITE};
-  for (uint32_t m : modes) {
-    auto f = TRY(OpenFile::create(VnodeRef(g_console), m));
+  struct {
+    ConsoleVnode* v;
+    uint32_t mode;
+  } std_fds[3] = {{g_stdin, OpenFile::READ}, {g_stdout, OpenFile::WRITE}, {g_stderr, OpenFile::WRITE}};
+  for (auto [v, m] : std_fds) {
+    auto f = TRY(OpenFile::create(VnodeRef(v), m));
     f->abi_flags.store(0);
     TRY(fds.install(f));
   }

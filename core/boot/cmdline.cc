@@ -124,6 +124,18 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       if (!parse_u64(value, khz) || (khz != 0 && (khz < 1000 || khz > 100000000)))
         return fail(out, "bad value '{}' for --tsc-khz (kHz, 1000..100000000, or 0 to calibrate)", value);
       s.tsc_khz = khz;
+    } else if (name == "tty") {
+      // --tty or --tty=ROWSxCOLS (docs/console.md)
+      s.tty = true;
+      if (has_value) {
+        size_t x = value.find('x');
+        uint64_t r, c;
+        if (x == StringView::npos || !parse_u64(value.substr(0, x), r) || !parse_u64(value.substr(x + 1), c) ||
+            r > 65535 || c > 65535)
+          return fail(out, "bad value '{}' for --tty (ROWSxCOLS, e.g. 24x80)", value);
+        s.tty_rows = uint16_t(r);
+        s.tty_cols = uint16_t(c);
+      }
     } else if (name == "log") {
       if (value == "debug") s.log_level = LogLevel::Debug;
       else if (value == "info") s.log_level = LogLevel::Info;

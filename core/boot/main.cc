@@ -22,7 +22,9 @@
 #include "drivers/clock/cmos_rtc.h"
 #include "drivers/clock/kvmclock.h"
 #include "drivers/clock/pit.h"
+#include "capsule/tty.h"
 #include "drivers/serial/uart16550.h"
+#include "drivers/virtio/transport.h"
 #include "fs/initrd/initrd.h"
 #include "fs/ramfs/ramfs.h"
 #include "linux/exec_state.h"
@@ -187,6 +189,10 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   if (auto r = ioapic_init(); !r.ok()) log_warn("ioapic: none ({})", error_name(r.error()));
   sched_init_boot();
   bootchart_mark("scheduler");
+  // Devices: a virtio-console takes the program's stdio (docs/console.md).
+  virtio::virtio_init();
+  tty::init(settings.tty, settings.tty_rows, settings.tty_cols);
+  bootchart_mark("devices");
   // The root file system: a ramfs filled from the initrd (zero-copy), and
   // the process's descriptors over it (exec still reads the initrd index).
   if (!ramfs::mount_boot_root(initrd_bytes, initrd_size).ok()) power_off(2);

@@ -53,6 +53,28 @@ TEST(Cmdline, TscKhzZeroMeansCalibrate) {
   EXPECT_NE(std::string(q.r.error).find("or 0 to calibrate"), std::string::npos);
 }
 
+TEST(Cmdline, TtyWithAndWithoutWindowSize) {
+  Parsed p;
+  parse("--tty=40x132", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_TRUE(p.r.settings.tty);
+  EXPECT_EQ(p.r.settings.tty_rows, 40);
+  EXPECT_EQ(p.r.settings.tty_cols, 132);
+  Parsed q;
+  parse("--tty", q);
+  ASSERT_TRUE(q.r.ok) << q.r.error;
+  EXPECT_TRUE(q.r.settings.tty);
+  EXPECT_EQ(q.r.settings.tty_rows, 0);
+  Parsed e;
+  parse("", e);
+  EXPECT_FALSE(e.r.settings.tty);
+  for (const char* bad : {"--tty=40", "--tty=x80", "--tty=40x", "--tty=70000x80", "--tty=ax80"}) {
+    Parsed b;
+    parse(bad, b);
+    EXPECT_FALSE(b.r.ok) << bad;
+  }
+}
+
 TEST(Cmdline, ProgramAndQuotes) {
   Parsed p;
   parse("--env=HOME=/root -- /bin/echo \"hello world\" a\\\"b --verbose", p);

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import build, bundle, deploy, deps, imagecache, imagetree, qemu
+from . import build, bundle, deploy, deps, imagecache, imagetree, qemu, stdio
 
 
 def add_vm_options(p):
@@ -79,18 +79,20 @@ def boot(a, kernel, initrd, mem, cpus, cmdline):
     work = tempfile.mkdtemp(prefix="capsule-run-")
     try:
         status_file = os.path.join(work, "status")
+        st = stdio.Stdio(a.machine, verbose=a.verbose, program=True)
         try:
             cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
-                               cmdline=cmdline, initrd=initrd, status_file=status_file)
+                               cmdline=cmdline, initrd=initrd, status_file=status_file, stdio=st)
         except ValueError as e:
             return fail(str(e))
         if a.verbose:
             print("capsule:", " ".join(cmd), file=sys.stderr)
-        try:
-            rc = subprocess.call(cmd)
-        except KeyboardInterrupt:
-            return 130
+        rc, stopped = stdio.run(cmd, st)
+        if stopped is not None:
+            return stopped  # stopped from the host (Ctrl-C, the terminal escape, SIGTERM)
         status, problem = qemu.decode_status(rc, status_file)
+        if problem or status == qemu.PANIC_STATUS:
+            st.report_serial()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if problem:

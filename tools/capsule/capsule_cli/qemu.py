@@ -9,6 +9,7 @@ import os
 import re
 
 MACHINES = ("microvm", "q35")
+PANIC_STATUS = 125  # include/capsule/panic.h: the kernel panicked
 ACCELS = ("auto", "kvm", "tcg")
 
 # microvm without the legacy devices we do not use: no option ROMs, PIT or
@@ -58,7 +59,10 @@ def parse_mem(mem):
 
 
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
-            initrd=None, extra=(), status_file=None):
+            initrd=None, extra=(), status_file=None, stdio=None):
+    """stdio: a capsule_cli.stdio.Stdio that wires the serial port and the
+    program's streams (docs/console.md); without it the serial port is
+    QEMU's stdio (the test harness reads it there)."""
     if machine not in MACHINES:
         raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
     if not 1 <= int(cpus) <= 64:
@@ -69,6 +73,8 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
     kernel_part = cmdline.split(" -- ", 1)[0] if not cmdline.startswith("-- ") else ""
     if khz and accel == "tcg" and "--tsc-khz=" not in kernel_part:
         words.append(f"--tsc-khz={khz}")
+    if stdio and stdio.kernel_args():
+        words.append(stdio.kernel_args())
     if cmdline:
         words.append(cmdline)
     args = [
@@ -79,7 +85,7 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         "-m", parse_mem(mem),
         "-smp", str(cpus),
         "-nodefaults", "-no-user-config", "-display", "none",
-        "-serial", "stdio",
+        *(stdio.qemu_args() if stdio else ["-serial", "stdio"]),
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         "-no-reboot",
         "-kernel", str(kernel),

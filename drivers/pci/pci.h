@@ -1,0 +1,35 @@
+#pragma once
+// PCI configuration space through the legacy ports 0xCF8/0xCFC [PCI Local
+// Bus 3.0 §3.2.2.3.2] and enumeration of bus 0 (where QEMU's q35 and
+// microvm,pcie=on put their devices; bridges are not followed).
+#include <cstdint>
+
+namespace capsule::pci {
+
+struct Address {
+  uint8_t bus, dev, fn;
+};
+
+uint32_t read32(Address a, uint8_t off);
+uint16_t read16(Address a, uint8_t off);
+uint8_t read8(Address a, uint8_t off);
+void write32(Address a, uint8_t off, uint32_t v);
+void write16(Address a, uint8_t off, uint16_t v);
+
+enum : uint8_t {
+  VENDOR_ID = 0x00, DEVICE_ID = 0x02, COMMAND = 0x04, STATUS = 0x06, HEADER_TYPE = 0x0e,
+  BAR0 = 0x10, SUBSYSTEM_ID = 0x2e, CAP_PTR = 0x34,
+};
+inline constexpr uint16_t COMMAND_MEMORY = 1 << 1, COMMAND_BUS_MASTER = 1 << 2,
+                          COMMAND_INTX_DISABLE = 1 << 10;
+inline constexpr uint16_t STATUS_CAP_LIST = 1 << 4;
+inline constexpr uint8_t CAP_MSIX = 0x11, CAP_VENDOR = 0x09;
+
+// Physical address of memory BAR `bar` (64-bit BARs read both halves);
+// 0 for an I/O or unassigned BAR.
+uint64_t bar_address(Address a, unsigned bar);
+
+// Calls fn(address, vendor, device) for every function on bus 0.
+void for_each_function(void (*fn)(Address, uint16_t vendor, uint16_t device, void* ctx), void* ctx);
+
+}  // namespace capsule::pci

@@ -1,0 +1,240 @@
+// The console tty (include/capsule/tty.h, docs/console.md): one line
+// discipline between the stdio device and the program's descriptors.
+//
+// Input arrives in thread context (the virtio-console service thread or the
+// serial input thread); the line discipline runs under the tty's Mutex and
+// collects echo and signals. Echo is written before the Mutex is dropped
+// (so it precedes anything the reader prints in reply); signals are sent
+// after it (they take the signal layer's locks). Readers sleep on a
+// WaitList woken by input.
+#include "capsule/tty.h"
+
+#include <new>
+
+#include "arch/x64/cpu/x64.h"
+#include "capsule/console.h"
+#include "capsule/time.h"
+#include "core/event/wait.h"
+#include "core/sync/wait_queue.h"
+#include "drivers/tty/line_discipline.h"
+#include "drivers/tty/serial_input.h"
+#include "drivers/tty/termios.h"
+
+namespace capsule::tty {
+namespace {
+
+using event::WaitList;
+
+Result<void> serial_write(Stream, const uint8_t* p, size_t n) {
+  console_write(reinterpret_cast<const char*>(p), n);
+  return {};
+}
+const Backend kSerial{"serial", serial_write, nullptr};
+
+uint32_t query_events(void*);
+
+struct Tty {
+  Mutex mu;
+  LineDiscipline ld{raw_termios()};  // under mu
+  bool eof = false;                  // the host's input ended; under mu
+  bool terminal = false;
+  WinSize winsize{24, 80, 0, 0};
+  WaitList readers;
+  PollSource poll{query_events, nullptr};
+};
+
+Tty g_tty_state;  // static: devices may deliver input before init()
+Tty* g_tty = &g_tty_state;
+const Backend* g_backend = &kSerial;
+void (*g_signal_hook)(int) = nullptr;
+
+// Echo and signals gathered under the Mutex, acted on after it.
+class Effects final : public LdiscSink {
+ public:
+  void echo(const uint8_t* p, size_t n) override {
+    for (size_t i = 0; i < n && len < sizeof(buf); ++i) buf[len++] = p[i];
+  }
+  void signal(int sig) override { sigs |= 1u << sig; }
+  uint8_t buf[512];
+  size_t len = 0;
+  uint32_t sigs = 0;
+};
+
+// Echo is written with the tty's Mutex held, before readers are woken: a
+// program sees its input only after the terminal showed it (as on Linux,
+// where the line discipline echoes before the line becomes readable). The
+// device write may sleep; it takes no tty lock.
+void echo_locked(Effects& e) {
+  if (!e.len) return;
+  LineDiscipline::process_output(g_tty->ld.termios(), e.buf, e.len,
+                                 [](const uint8_t* q, size_t m) { (void)g_backend->write(Stream::Out, q, m); });
+}
+
+void send_signals(const Effects& e) {
+  for (int sig = 1; sig < 32; ++sig)
+    if ((e.sigs >> sig & 1) && g_signal_hook) g_signal_hook(sig);
+}
+
+uint32_t query_events(void*) {
+  if (!g_tty) return kPollOut | kPollWrNorm;
+  MutexGuard g(g_tty->mu);
+  uint32_t ev = kPollOut | kPollWrNorm;
+  if (g_tty->ld.readable()) ev |= kPollIn | kPollRdNorm;
+  if (g_tty->eof) ev |= kPollIn | kPollRdNorm | kPollHup;
+  return ev;
+}
+
+// Without a device and without a terminal the serial line has no end of
+// file: a read returns what the UART holds now, and nothing reads as end of
+// file (what the test harness, whose QEMU stdin is /dev/null, relies on).
+Result<size_t> read_uart_now(Reader& r, size_t max) {
+  size_t n = 0;
+  while (n < max && (x64::inb(0x3f8 + 5) & 1)) {
+    uint8_t c = x64::inb(0x3f8);
+    if (auto res = r.put(n, &c, 1); !res.ok()) return n ? Result<size_t>(n) : Result<size_t>(res.error());
+    ++n;
+    if (c == '\n') break;
+  }
+  return n;
+}
+
+}  // namespace
+
+void init(bool terminal, uint16_t rows, uint16_t cols) {
+  g_tty->terminal = terminal;
+  if (terminal) {
+    g_tty->ld.set_termios(default_termios());
+    if (rows && cols) g_tty->winsize = WinSize{rows, cols, 0, 0};
+    if (g_backend == &kSerial) serial_input_start();
+  }
+}
+
+void set_backend(const Backend* b) { g_backend = b ? b : &kSerial; }
+void set_signal_hook(void (*hook)(int)) { g_signal_hook = hook; }
+
+size_t input(const uint8_t* p, size_t n) {
+  if (!g_tty) return n;
+  // In pieces small enough that their echo fits Effects' buffer (at most 6
+  // echo bytes per input byte: a two-column rub-out).
+  constexpr size_t kPiece = sizeof(Effects::buf) / 6;
+  size_t total = 0;
+  while (total < n) {
+    size_t piece = n - total < kPiece ? n - total : kPiece;
+    Effects e;
+    size_t took;
+    {
+      MutexGuard g(g_tty->mu);
+      took = g_tty->ld.receive(p + total, piece, e);
+      echo_locked(e);
+    }
+    total += took;
+    if (took) {
+      g_tty->readers.wake_all();
+      g_tty->poll.changed(kPollIn | kPollRdNorm);
+    }
+    send_signals(e);
+    if (took < piece) break;  // full: the device keeps the rest
+  }
+  return total;
+}
+
+void input_eof() {
+  if (!g_tty) return;
+  {
+    MutexGuard g(g_tty->mu);
+    g_tty->eof = true;
+  }
+  g_tty->readers.wake_all();
+  g_tty->poll.changed(kPollIn | kPollRdNorm | kPollHup);
+}
+
+Result<size_t> read(Reader& r, size_t max, bool nonblock) {
+  if (!g_tty) return size_t(0);
+  if (max == 0) return size_t(0);
+  if (g_backend == &kSerial && !g_tty->terminal) return read_uart_now(r, max);
+  size_t got = 0;
+  {
+    MutexGuard g(g_tty->mu);
+    Tty& t = *g_tty;
+    uint64_t deadline = 0;  // VTIME (tenths of a second) in non-canonical mode
+    for (;;) {
+      const Termios& tm = t.ld.termios();
+      bool canon = tm.lflag & ICANON;
+      size_t vmin = canon ? 1 : tm.cc[VMIN], vtime = canon ? 0 : tm.cc[VTIME];
+      if (t.eof && !t.ld.readable()) t.ld.commit_pending();
+      size_t want = vmin < max ? vmin : max;
+      bool enough = canon ? t.ld.readable() : t.ld.available() >= want && (want || !vtime || t.ld.readable());
+      if (!canon && vmin && vtime && t.ld.readable() && !deadline) deadline = uptime_ns() + vtime * 100000000ull;
+      bool timed_out = deadline && uptime_ns() >= deadline;
+      if (enough || t.eof || timed_out || (!canon && vmin == 0 && vtime == 0)) {
+        Error err = Error::None;
+        size_t pos = 0;
+        got = t.ld.read(max, [&](const uint8_t* p, size_t n) {
+          auto res = r.put(pos, p, n);
+          if (!res.ok()) err = res.error();
+          pos += n;
+          return res.ok();
+        });
+        if (!got && err != Error::None) return err;
+        break;
+      }
+      if (nonblock) return Error::Again;
+      if (!canon && vmin == 0 && vtime && !deadline) deadline = uptime_ns() + vtime * 100000000ull;
+      TRY(t.readers.wait(t.mu, deadline));
+    }
+  }
+  if (g_backend->input_space) g_backend->input_space();
+  return got;
+}
+
+Result<size_t> write(Stream s, const uint8_t* p, size_t n) {
+  if (g_tty && g_tty->terminal) {
+    Termios t;
+    {
+      MutexGuard g(g_tty->mu);
+      t = g_tty->ld.termios();
+    }
+    LineDiscipline::process_output(t, p, n, [&](const uint8_t* q, size_t m) { (void)g_backend->write(s, q, m); });
+    return n;
+  }
+  TRY(g_backend->write(s, p, n));
+  return n;
+}
+
+bool is_terminal() { return g_tty && g_tty->terminal; }
+
+void get_termios(Termios& t) {
+  MutexGuard g(g_tty->mu);
+  t = g_tty->ld.termios();
+}
+
+void set_termios(const Termios& t, int how) {
+  {
+    MutexGuard g(g_tty->mu);
+    if (how == 2) g_tty->ld.flush_input();
+    g_tty->ld.set_termios(t);
+  }
+  g_tty->readers.wake_all();  // VMIN/VTIME or ICANON may have changed what a read needs
+  g_tty->poll.changed(kPollIn | kPollRdNorm);
+}
+
+void get_winsize(WinSize& w) { w = g_tty->winsize; }
+void set_winsize(const WinSize& w) { g_tty->winsize = w; }
+
+size_t input_available() {
+  if (!g_tty) return 0;
+  MutexGuard g(g_tty->mu);
+  return g_tty->ld.available();
+}
+
+void flush_input() {
+  {
+    MutexGuard g(g_tty->mu);
+    g_tty->ld.flush_input();
+  }
+  if (g_backend->input_space) g_backend->input_space();
+}
+
+Pollable& pollable() { return g_tty->poll; }
+
+}  // namespace capsule::tty

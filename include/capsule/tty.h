@@ -1,0 +1,75 @@
+#pragma once
+// The program's console: standard input, output and error below the Linux
+// ABI (drivers/tty/tty.cc, docs/console.md).
+//
+//   device (virtio-console ports, or the 16550 UART as fallback)
+//      │ input bytes / end of file         ▲ output bytes per stream
+//      ▼                                   │
+//   tty: line discipline when the host side is a terminal (--tty=RxC),
+//        pass-through otherwise; input buffer, readers, poll, signals
+//      ▲ read / write / termios            │
+//   linux/console_file.cc (fds 0-2, /dev/console, /dev/tty)
+#include <cstddef>
+#include <cstdint>
+
+#include "capsule/poll.h"
+#include "lib/result.h"
+
+namespace capsule::tty {
+
+struct Termios;
+struct WinSize;
+
+enum class Stream : uint8_t { Out = 1, Err = 2 };
+
+// A device that carries the streams. Every call is made in thread context.
+struct Backend {
+  const char* name;
+  // Writes all of `p` to the stream; returns once the device has taken it
+  // (so nothing is lost when the VM powers off right after).
+  Result<void> (*write)(Stream s, const uint8_t* p, size_t n);
+  // The tty has room again after refusing input: deliver the rest.
+  void (*input_space)();
+};
+
+// Boot, before the program starts: `terminal` when the host side is a
+// terminal (the line discipline runs); the window size it reported.
+void init(bool terminal, uint16_t rows, uint16_t cols);
+// A device takes over the streams (otherwise: the serial console).
+void set_backend(const Backend* b);
+
+// From the device, in thread context: input bytes (returns how many were
+// taken; call again after input_space()), and the end of the input.
+size_t input(const uint8_t* p, size_t n);
+void input_eof();
+
+// Where the line discipline's signals go (the Linux adapter: the process).
+void set_signal_hook(void (*hook)(int sig));
+
+// A read's destination (application memory behind the adapter).
+class Reader {
+ public:
+  virtual Result<void> put(size_t pos, const uint8_t* p, size_t n) = 0;
+
+ protected:
+  ~Reader() = default;
+};
+
+// read(2) semantics: blocks until input (a line in canonical mode),
+// returns 0 at end of file; Again with nonblock and nothing to read;
+// Interrupted when a signal arrives while waiting.
+Result<size_t> read(Reader& r, size_t max, bool nonblock);
+// write(2): output processing (terminal) and the device.
+Result<size_t> write(Stream s, const uint8_t* p, size_t n);
+
+bool is_terminal();
+void get_termios(Termios& t);
+// how: 0 now, 1 after output drains, 2 also discarding input (TCSETS/W/F).
+void set_termios(const Termios& t, int how);
+void get_winsize(WinSize& w);
+void set_winsize(const WinSize& w);
+size_t input_available();  // FIONREAD
+void flush_input();
+Pollable& pollable();
+
+}  // namespace capsule::tty

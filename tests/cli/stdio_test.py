@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""End-to-end stdio through `capsule run` (docs/console.md).
+
+Runs each case against the program on the host first (--native: that the
+expectations are Linux's) and then through ./capsule run on the given
+machine. Prints "ok NAME" / "FAIL NAME: why" per case; exits 1 on a failure.
+
+  stdio_test.py --capsule ./capsule --streams build/.../streams
+                --tty-line build/.../tty_line --machine microvm
+"""
+import argparse
+import fcntl
+import hashlib
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+
+TIMEOUT = 120
+
+
+class Runner:
+    def __init__(self, a, native):
+        self.a = a
+        self.native = native
+
+    def cmd(self, prog, *args, verbose=False):
+        if self.native:
+            return [prog, *args]
+        c = [self.a.capsule, "run", "--machine", self.a.machine]
+        # Kernel log at info level: it must still stay off stdout and stderr.
+        c += ["--verbose"] if verbose else ["--cmdline=--log=info"]
+        return c + [prog, *args]
+
+    def run(self, prog, *args, stdin=b"", verbose=False):
+        return subprocess.run(self.cmd(prog, *args, verbose=verbose), input=stdin,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+
+
+def check(cond, why):
+    if not cond:
+        raise AssertionError(why)
+
+
+def case_sort(r):
+    busybox = "/bin/busybox"
+    if not os.path.exists(busybox):
+        return "skipped (no /bin/busybox)"
+    p = r.run(busybox, "sort", stdin=b"b\na\n")
+    check(p.returncode == 0, f"status {p.returncode}")
+    check(p.stdout == b"a\nb\n", f"stdout {p.stdout!r}")
+
+
+def case_streams_separate(r):
+    p = r.run(r.a.streams, "out-err")
+    check(p.returncode == 0, f"status {p.returncode}")
+    check(p.stdout == b"out\n", f"stdout {p.stdout!r}")
+    check(p.stderr == b"err\n", f"stderr {p.stderr!r} (kernel messages must stay off it)")
+
+
+def case_binary_mib(r):
+    data = os.urandom(1 << 20) + bytes(range(256)) + b"\r\n\n\r\x00\x03\x04"
+    p = r.run(r.a.streams, "cat", stdin=data)
+    check(p.returncode == 0, f"status {p.returncode}, stderr {p.stderr[-300:]!r}")
+    check(len(p.stdout) == len(data), f"{len(p.stdout)} bytes out, {len(data)} in")
+    check(hashlib.sha256(p.stdout).hexdigest() == hashlib.sha256(data).hexdigest(), "sha256 differs")
+    check(p.stderr == f"bytes {len(data)} isatty 0\n".encode(), f"stderr {p.stderr!r}")
+
+
+def case_empty_stdin(r):
+    p = r.run(r.a.streams, "cat", stdin=b"")
+    check(p.returncode == 0, f"status {p.returncode}")
+    check(p.stdout == b"", f"stdout {p.stdout!r}")
+    check(p.stderr == b"bytes 0 isatty 0\n", f"stderr {p.stderr!r}")
+
+
+def case_exit_status(r):
+    for n in (0, 3, 77):
+        p = r.run(r.a.streams, "exit", str(n))
+        check(p.returncode == n, f"exit {n}: status {p.returncode}")
+
+
+def case_segv(r):
+    p = r.run(r.a.streams, "segv")
+    want = -11 if r.native else 139
+    check(p.returncode == want, f"status {p.returncode}, want {want}")
+    check(p.stdout == b"", f"stdout {p.stdout!r}")
+
+
+def case_bad_pointers(r):
+    p = r.run(r.a.streams, "badptr", stdin=b"abc")
+    check(p.returncode == 0 and p.stdout == b"badptr ok abc\n", f"status {p.returncode}, stdout {p.stdout!r}")
+    check(p.stderr == b"", f"stderr {p.stderr!r}")
+
+
+def case_sigint_without_terminal(r):
+    if r.native:
+        return "skipped (VM only: it tests the CLI)"
+    # Not a terminal: SIGINT to the CLI stops the VM, status 130.
+    proc = subprocess.Popen(r.cmd(r.a.tty_line, "ignint"), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = b""
+    while b"READY" not in out:
+        line = proc.stdout.readline()
+        check(line, f"no READY: {out!r}")
+        out += line
+    check(b"isatty=0 tcgetattr=0" in out, f"output {out!r}")
+    proc.send_signal(2)
+    try:
+        status = proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("SIGINT did not stop the run")
+    check(status == 130, f"status {status}")
+
+
+def case_verbose_log(r):
+    if r.native:
+        return "skipped (VM only)"
+    # The test above could fail: with --verbose the kernel log is on stderr.
+    p = r.run(r.a.streams, "out-err", verbose=True)
+    check(p.stdout == b"out\n", f"stdout {p.stdout!r}")
+    check(b"virtio-console" in p.stderr and b"err\n" in p.stderr, f"stderr {p.stderr[:300]!r}")
+
+
+def pty_session(r, keys_after_ready, expect, final_keys=b"\x03", mode=None):
+    """Runs tty_line on a pty: returns (output, exit status)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        cmd = r.cmd(r.a.tty_line, *([mode] if mode else []))
+        try:
+            os.execvp(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    buf = b""
+
+    def until(pat, timeout=TIMEOUT):
+        nonlocal buf
+        end = time.time() + timeout
+        while pat not in buf and time.time() < end:
+            rd, _, _ = select.select([fd], [], [], 0.5)
+            if rd:
+                try:
+                    d = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not d:
+                    break
+                buf += d
+        return pat in buf
+
+    try:
+        check(until(b"READY"), f"no READY: {buf!r}")
+        os.write(fd, keys_after_ready)
+        check(until(expect), f"no {expect!r} in {buf!r}")
+        time.sleep(0.2)
+        os.write(fd, final_keys)
+        deadline = time.time() + 60
+        while True:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.time() > deadline:
+                os.kill(pid, 9)
+                raise AssertionError("the program did not end after ^C")
+            until(b"\x00never", 0.2)
+        return buf, os.waitstatus_to_exitcode(st)
+    finally:
+        os.close(fd)
+
+
+def case_tty_line(r):
+    # Canonical input with DEL applied, the line echoed, "\n" shown as "\r\n".
+    out, status = pty_session(r, b"abx\x7fc\r", b"LINE:[abc\r\n]")
+    check(b"isatty=1 tcgetattr=1 icanon=1 winsize=1 rows=33" in out, f"output {out!r}")
+    check(b"LINE:[abc\r\n]\r\n" in out, f"output {out!r}")
+    check(b"abx\b \bc" in out, f"echo {out!r}")
+    # ^C: SIGINT kills the program; the shell convention is 128 + 2.
+    want = -2 if r.native else 130
+    check(status == want, f"status {status}, want {want}")
+
+
+def case_tty_raw(r):
+    # ICANON and ECHO off, VMIN 1: one key arrives alone, unechoed.
+    out, status = pty_session(r, b"q", b"RAW:[q]", mode="raw")
+    check(b"FAIL" not in out, f"output {out!r}")
+    check(b"READY\r\nRAW:[q]\r\n" in out, f"output {out!r}")
+    want = -2 if r.native else 130
+    check(status == want, f"status {status}, want {want}")
+
+
+def case_tty_escape(r):
+    if r.native:
+        return "skipped (VM only)"
+    # The program ignores SIGINT: ^C is echoed and ignored; Ctrl-A x stops
+    # the VM from the host.
+    out, status = pty_session(r, b"\x03", b"^C", final_keys=b"\x01x", mode="ignint")
+    check(status == 130, f"status {status}")
+
+
+def case_serial_tty(r):
+    """Without a virtio-console (the serial fallback) and with --tty: the
+    UART's input goes through the line discipline, ^C kills the program."""
+    if r.native:
+        return "skipped (VM only)"
+    import tempfile
+    root = os.path.dirname(os.path.abspath(r.a.capsule))
+    sys.path.insert(0, os.path.join(root, "tools", "capsule"))
+    from capsule_cli import image, qemu
+    work = tempfile.mkdtemp(prefix="stdio-test-")
+    initrd, guest = image.static_program_initrd(r.a.tty_line, work, [])
+    status_file = os.path.join(work, "status")
+    cmd = qemu.command(os.path.join(root, "build", "capsule.elf"), machine=r.a.machine, accel="tcg",
+                       cmdline=f"--tty=24x80 -- {guest}", initrd=initrd, status_file=status_file)
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    out = b""
+
+    def until(pat, timeout=60):
+        nonlocal out
+        end = time.time() + timeout
+        while pat not in out and time.time() < end:
+            rd, _, _ = select.select([p.stdout], [], [], 0.5)
+            if rd:
+                d = os.read(p.stdout.fileno(), 4096)
+                if not d:
+                    break
+                out += d
+        return pat in out
+
+    try:
+        check(until(b"READY"), f"no READY: {out!r}")
+        p.stdin.write(b"xy\x7fz\r")
+        p.stdin.flush()
+        check(until(b"LINE:[xz\r\n]\r\n"), f"no line: {out!r}")
+        p.stdin.write(b"\x03")
+        p.stdin.flush()
+        until(b"\x00never", 5)
+        p.wait(60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"^C did not end the program: {out!r}")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    status, problem = qemu.decode_status(p.returncode, status_file)
+    import shutil
+    shutil.rmtree(work, ignore_errors=True)
+    check(b"isatty=1" in out and b"LINE:[xz\r\n]" in out, f"output {out!r}")
+    check(status == 130, f"status {status} ({problem})")
+
+
+CASES = [case_sort, case_streams_separate, case_binary_mib, case_empty_stdin, case_exit_status,
+         case_segv, case_bad_pointers, case_sigint_without_terminal, case_verbose_log,
+         case_tty_line, case_tty_raw, case_tty_escape, case_serial_tty]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--capsule", required=True)
+    p.add_argument("--streams", required=True)
+    p.add_argument("--tty-line", required=True)
+    p.add_argument("--machine", default="microvm")
+    p.add_argument("--native", action="store_true", help="run the programs on the host")
+    p.add_argument("-k", help="only cases whose name contains this")
+    a = p.parse_args()
+    r = Runner(a, a.native)
+    failed = 0
+    for c in CASES:
+        name = c.__name__[5:]
+        if a.k and a.k not in name:
+            continue
+        try:
+            note = c(r)
+            print(f"ok {name}" + (f" ({note})" if note else ""), flush=True)
+        except (AssertionError, subprocess.TimeoutExpired) as e:
+            failed += 1
+            print(f"FAIL {name}: {e}", flush=True)
+    print("PASS stdio" if not failed else f"{failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+// The terminal path of the console (tests/cli/stdio_test.py, pty cases):
+// prints whether fd 0 is a terminal and its settings, then by mode:
+//   tty_line          reads one canonical line, prints it bracketed
+//   tty_line raw      switches off ICANON and ECHO (VMIN 1, as line
+//                     editors do), reads one key, prints it bracketed
+//   tty_line ignint   ignores SIGINT
+// and waits for a signal (the test sends ^C, or the host escape).
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "line";
+  struct termios t;
+  struct winsize w;
+  int tty = isatty(0);
+  int got = tcgetattr(0, &t) == 0;
+  int ws = ioctl(1, TIOCGWINSZ, &w) == 0;
+  printf("isatty=%d tcgetattr=%d icanon=%d winsize=%d rows=%d\n", tty, got, got && (t.c_lflag & ICANON) ? 1 : 0,
+         ws, ws ? w.ws_row : -1);
+  if (!strcmp(mode, "ignint")) signal(SIGINT, SIG_IGN);
+  if (!strcmp(mode, "raw")) {
+    struct termios r = t;
+    r.c_lflag &= ~(ICANON | ECHO);
+    r.c_cc[VMIN] = 1;
+    r.c_cc[VTIME] = 0;
+    if (tcsetattr(0, TCSANOW, &r) != 0) printf("FAIL tcsetattr\n");
+    struct termios back;
+    if (tcgetattr(0, &back) != 0 || (back.c_lflag & ICANON)) printf("FAIL settings not stored\n");
+  }
+  printf("READY\n");
+  fflush(stdout);
+  if (strcmp(mode, "ignint")) {
+    char line[256];
+    ssize_t n = read(0, line, sizeof line - 1);
+    if (n < 0) n = 0;
+    line[n] = 0;
+    printf("%s:[%s]\n", strcmp(mode, "raw") ? "LINE" : "RAW", line);
+    fflush(stdout);
+    if (!strcmp(mode, "raw")) tcsetattr(0, TCSANOW, &t);
+  }
+  for (;;) pause();
+}

@@ -1,0 +1,241 @@
+"""The program's stdio for `capsule run` (docs/console.md).
+
+QEMU gets a virtio-console with three named ports (capsule.stdin,
+capsule.stdout, capsule.stderr) and the serial port (the kernel log), each
+on a socket chardev whose other end this module holds (socketpairs passed
+by descriptor). Relay threads copy bytes unchanged:
+
+  CLI stdin  → capsule.stdin   (at end of file: shutdown(SHUT_WR), which
+                                QEMU reports to the guest as PORT_OPEN 0)
+  capsule.stdout → CLI stdout,  capsule.stderr → CLI stderr
+  serial     → kept in memory; live on stderr with --verbose; printed
+               when the kernel panicked or QEMU failed
+
+When stdin is a terminal it is put in raw mode for the run (the guest's
+line discipline echoes and turns ^C into SIGINT; the kernel gets
+--tty=ROWSxCOLS). Host escapes: Ctrl-A x, or ^C twice within a second,
+stop the VM. The terminal is always restored.
+"""
+import os
+import signal
+import socket
+import sys
+import termios
+import threading
+import time
+import tty
+
+CTRL_A, CTRL_C = 0x01, 0x03
+SERIAL_KEEP = 1 << 20  # bytes of kernel log kept for a panic report
+
+
+def _write_all(fd, data):
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+class Stdio:
+    def __init__(self, machine, verbose=False, program=True, stdin_fd=0, stdout_fd=1, stderr_fd=2):
+        self.machine = machine
+        self.verbose = verbose
+        self.program = program
+        self.stdin_fd, self.stdout_fd, self.stderr_fd = stdin_fd, stdout_fd, stderr_fd
+        self.terminal = program and os.isatty(stdin_fd)
+        self.serial_log = bytearray()
+        self.escaped = False  # the user stopped the VM from the host
+        self._saved_tc = None
+        self._threads = []
+        self._proc = None
+        self._pairs = {}
+        for name in ("in", "out", "err", "serial"):
+            mine, theirs = socket.socketpair()
+            self._pairs[name] = (mine, theirs)
+
+    def pass_fds(self):
+        return [theirs.fileno() for _, theirs in self._pairs.values()]
+
+    def kernel_args(self):
+        if not self.terminal:
+            return ""
+        try:
+            cols, rows = os.get_terminal_size(self.stdin_fd)
+        except OSError:
+            rows, cols = 24, 80
+        return f"--tty={rows}x{cols}"
+
+    def qemu_args(self):
+        fd = {k: theirs.fileno() for k, (_, theirs) in self._pairs.items()}
+        args = ["-chardev", f"socket,id=capsule-serial,fd={fd['serial']}",
+                "-serial", "chardev:capsule-serial"]
+        if not self.program:
+            return args
+        if self.machine == "microvm":
+            args += ["-global", "virtio-mmio.force-legacy=false",
+                     "-device", "virtio-serial-device,max_ports=4"]
+        else:
+            args += ["-device", "virtio-serial-pci,max_ports=4,disable-legacy=on"]
+        for nr, name in ((1, "in"), (2, "out"), (3, "err")):
+            args += ["-chardev", f"socket,id=capsule-std{name},fd={fd[name]}",
+                     "-device", f"virtserialport,chardev=capsule-std{name},name=capsule.std{name},nr={nr}"]
+        return args
+
+    # --- running ---------------------------------------------------------
+
+    def start(self, proc):
+        """After QEMU started: close QEMU's ends here, start the relays."""
+        self._proc = proc
+        for _, theirs in self._pairs.values():
+            theirs.close()
+        if self.terminal:
+            self._saved_tc = termios.tcgetattr(self.stdin_fd)
+            tty.setraw(self.stdin_fd)
+        out_sock = self._pairs["out"][0]
+        err_sock = self._pairs["err"][0]
+        serial_sock = self._pairs["serial"][0]
+        self._spawn(self._relay_out, out_sock, self.stdout_fd, daemon=False)
+        self._spawn(self._relay_out, err_sock, self.stderr_fd, daemon=False)
+        self._spawn(self._relay_serial, serial_sock, daemon=False)
+        # stdin: a daemon, it may sit in read() when the VM ends.
+        self._spawn(self._relay_in, self._pairs["in"][0], daemon=True)
+
+    def finish(self):
+        """After QEMU exited: wait for the output relays to drain; restore
+        the terminal."""
+        try:
+            for t in self._threads:
+                if not t.daemon:
+                    t.join()
+        finally:
+            self.restore_terminal()
+            for mine, _ in self._pairs.values():
+                try:
+                    mine.close()
+                except OSError:
+                    pass
+
+    def restore_terminal(self):
+        if self._saved_tc is not None:
+            termios.tcsetattr(self.stdin_fd, termios.TCSADRAIN, self._saved_tc)
+            self._saved_tc = None
+
+    def report_serial(self):
+        """The kernel log on stderr (after a panic or a QEMU failure)."""
+        if self.verbose or not self.serial_log:
+            return
+        _write_all(self.stderr_fd, bytes(self.serial_log))
+
+    def _spawn(self, fn, *args, daemon):
+        t = threading.Thread(target=fn, args=args, daemon=daemon)
+        t.start()
+        self._threads.append(t)
+
+    def _relay_out(self, sock, fd):
+        broken = False
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if broken:
+                continue  # keep draining so the guest never blocks
+            try:
+                _write_all(fd, data)
+            except OSError:
+                broken = True  # e.g. `| head` closed the pipe
+
+    def _relay_serial(self, sock):
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if not self.program:
+                _write_all(self.stdout_fd, data)
+            elif self.verbose:
+                _write_all(self.stderr_fd, data)
+            else:
+                self.serial_log += data
+                if len(self.serial_log) > SERIAL_KEEP:
+                    del self.serial_log[:len(self.serial_log) - SERIAL_KEEP]
+
+    def _relay_in(self, sock):
+        last_ctrl_c = 0.0
+        after_ctrl_a = False
+        try:
+            while True:
+                try:
+                    data = os.read(self.stdin_fd, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                if self.terminal:
+                    for b in data:
+                        if after_ctrl_a and b in (ord("x"), ord("X")):
+                            return self._escape()
+                        after_ctrl_a = b == CTRL_A
+                        if b == CTRL_C:
+                            now = time.monotonic()
+                            if now - last_ctrl_c < 1.0:
+                                return self._escape()
+                            last_ctrl_c = now
+                sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)  # end of file for the guest
+        except OSError:
+            pass
+
+    def _escape(self):
+        self.escaped = True
+        if self._proc and self._proc.poll() is None:
+            self._proc.kill()
+
+
+def _die_with_parent():
+    """In the child before exec: QEMU gets SIGKILL when the CLI dies
+    (prctl PR_SET_PDEATHSIG), so a killed CLI leaves no VM behind."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
+def run(cmd, st):
+    """Runs QEMU with `st` wired. Returns (qemu_status, None), or (None, S)
+    when the run was stopped from the host: S = 130 for Ctrl-C (SIGINT
+    without a terminal, or a host escape), 128+N for SIGTERM/SIGHUP."""
+    import subprocess
+    stopped = []
+
+    def on_signal(signum, frame):
+        stopped.append(128 + signum)
+        if proc.poll() is None:
+            proc.kill()
+
+    # QEMU runs in a session of its own (a terminal's ^C is the guest's
+    # business), so the CLI forwards the signals that should end the run.
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        proc = subprocess.Popen(cmd, pass_fds=st.pass_fds(), stdin=subprocess.DEVNULL,
+                                start_new_session=True, preexec_fn=_die_with_parent)
+        try:
+            st.start(proc)
+            rc = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            st.finish()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if stopped:
+        return None, stopped[0]
+    if st.escaped:
+        return None, 130
+    return rc, None
