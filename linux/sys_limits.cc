@@ -12,6 +12,7 @@
 #include "core/app/random.h"
 #include "core/sched/thread.h"
 #include "core/sync/spinlock.h"
+#include "linux/file_common.h"
 #include "linux/identity.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
@@ -77,12 +78,17 @@ int64_t do_prlimit(unsigned resource, const Rlim* new_lim, Rlim* old) {
     if (new_lim->cur > new_lim->max) return -kEINVAL;
     if (resource == L_RLIMIT_NOFILE && new_lim->max > L_NR_OPEN) return -kEPERM;
   }
-  SpinGuard g(g_rl_lock);
-  rl_init_locked();
-  Rlim& r = g_rl[resource];
-  if (new_lim && new_lim->max > r.max && !current_privileged()) return -kEPERM;  // CAP_SYS_RESOURCE
-  if (old) *old = r;
-  if (new_lim) r = *new_lim;
+  {
+    SpinGuard g(g_rl_lock);
+    rl_init_locked();
+    Rlim& r = g_rl[resource];
+    if (new_lim && new_lim->max > r.max && !current_privileged()) return -kEPERM;  // CAP_SYS_RESOURCE
+    if (old) *old = r;
+    if (new_lim) r = *new_lim;
+  }
+  // The fd table enforces the soft limit itself (it sleeps on its own lock:
+  // outside the spinlock).
+  if (new_lim && resource == L_RLIMIT_NOFILE) fds().set_limit(unsigned(new_lim->cur));
   return 0;
 }
 

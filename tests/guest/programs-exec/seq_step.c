@@ -31,17 +31,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int g_failures;
-
-#define CHECK(cond, ...)                                      \
-  do {                                                        \
-    if (!(cond)) {                                            \
-      ++g_failures;                                           \
-      printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
-      printf(__VA_ARGS__);                                    \
-      printf(" (errno %d %s)\n", errno, strerror(errno));     \
-    }                                                         \
-  } while (0)
+#include "../include/guest_check.h"
 
 static void* spin(void* arg) {
   (void)arg;

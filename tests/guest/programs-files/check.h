@@ -40,30 +40,8 @@ static inline long xstatx(int dirfd, const char* path, int flags, unsigned mask,
   return syscall(SYS_statx, dirfd, path, flags, mask, buf);
 }
 
-static int g_failures;
+#include "../include/guest_check.h"
 static char* volatile g_bad = (char*)16; /* unmapped: EFAULT */
-
-#define CHECK(cond, ...)                                      \
-  do {                                                        \
-    if (!(cond)) {                                            \
-      ++g_failures;                                           \
-      printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
-      printf(__VA_ARGS__);                                    \
-      printf(" (errno %d %s)\n", errno, strerror(errno));     \
-    }                                                         \
-  } while (0)
-
-#define EXPECT_ERR(e, call)                                                             \
-  do {                                                                                  \
-    errno = 0;                                                                          \
-    long r_ = (long)(call);                                                             \
-    int en_ = errno;                                                                    \
-    if (!(r_ == -1 && en_ == (e))) {                                                    \
-      ++g_failures;                                                                     \
-      printf("FAIL %s:%d: %s = %ld errno %d (%s), expected %s\n", __FILE__, __LINE__, \
-             #call, r_, en_, strerror(en_), #e);                                        \
-    }                                                                                   \
-  } while (0)
 
 /* A fresh working directory; its path in g_dir. */
 static char g_dir[64];

@@ -9,29 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int g_failures;
-
-#define CHECK(cond, ...)                                      \
-  do {                                                        \
-    if (!(cond)) {                                            \
-      ++g_failures;                                           \
-      printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
-      printf(__VA_ARGS__);                                    \
-      printf(" (errno %d %s)\n", errno, strerror(errno));     \
-    }                                                         \
-  } while (0)
-
-#define EXPECT_ERR(e, call)                                                             \
-  do {                                                                                  \
-    errno = 0;                                                                          \
-    long r_ = (long)(call);                                                             \
-    int en_ = errno;                                                                    \
-    if (!(r_ == -1 && en_ == (e))) {                                                    \
-      ++g_failures;                                                                     \
-      printf("FAIL %s:%d: %s = %ld errno %d (%s), expected %s\n", __FILE__, __LINE__, \
-             #call, r_, en_, strerror(en_), #e);                                        \
-    }                                                                                   \
-  } while (0)
+#include "../include/guest_check.h"
 
 /* The whole file in a malloc'd NUL-terminated buffer (NULL on error);
  * *len gets its length. Reads in small pieces, so offsets into the

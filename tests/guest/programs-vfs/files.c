@@ -11,35 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-static int g_failures;
+#include "../include/guest_check.h"
 static char* volatile g_bad = (char*)16; /* unmapped */
-
-#define CHECK(cond, ...)                                      \
-  do {                                                        \
-    if (!(cond)) {                                            \
-      ++g_failures;                                           \
-      printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
-      printf(__VA_ARGS__);                                    \
-      printf(" (errno %d %s)\n", errno, strerror(errno));     \
-    }                                                         \
-  } while (0)
-
-#define EXPECT_ERR(e, call)                                                             \
-  do {                                                                                  \
-    errno = 0;                                                                          \
-    long r_ = (long)(call);                                                             \
-    int en_ = errno;                                                                    \
-    if (!(r_ == -1 && en_ == (e))) {                                                    \
-      ++g_failures;                                                                     \
-      printf("FAIL %s:%d: %s = %ld errno %d (%s), expected %s\n", __FILE__, __LINE__, \
-             #call, r_, en_, strerror(en_), #e);                                        \
-    }                                                                                   \
-  } while (0)
 
 static void test_file_data(void) {
   int fd = open("/w/a.txt", O_CREAT | O_EXCL | O_RDWR, 0640);
@@ -219,6 +198,35 @@ static void test_fds(void) {
   CHECK(fsync(1) == 0 || errno == EINVAL, "fsync");
 }
 
+/* RLIMIT_NOFILE is what the fd table enforces: raised, 3000 descriptors
+ * open; lowered, no new one at or above it (the open ones stay). */
+static void test_fd_limit(void) {
+  struct rlimit old, rl;
+  CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0, "getrlimit");
+  rl.rlim_cur = rl.rlim_max = 4096;
+  CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "raise RLIMIT_NOFILE");
+  static int fds[3000];
+  int n = 0;
+  while (n < 3000 && (fds[n] = open("/dev/null", O_RDONLY)) >= 0) ++n;
+  CHECK(n == 3000, "3000 descriptors under a 4096 limit: %d", n);
+  rl.rlim_cur = 64;
+  CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "lower RLIMIT_NOFILE");
+  EXPECT_ERR(EMFILE, open("/dev/null", O_RDONLY));
+  EXPECT_ERR(EMFILE, dup(0));
+  char c;
+  CHECK(read(fds[n - 1], &c, 1) == 0, "a descriptor above the new limit still works");
+  for (int i = 0; i < n; ++i) close(fds[i]);
+  int fd = open("/dev/null", O_RDONLY);
+  CHECK(fd >= 0 && fd < 64, "below the limit again: %d", fd);
+  close(fd);
+  rl.rlim_cur = 65;
+  rl.rlim_max = 64;
+  EXPECT_ERR(EINVAL, setrlimit(RLIMIT_NOFILE, &rl));
+  rl.rlim_cur = rl.rlim_max = (1u << 20) + 1;
+  EXPECT_ERR(EPERM, setrlimit(RLIMIT_NOFILE, &rl));
+  CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0, "restore");
+}
+
 static volatile sig_atomic_t g_sigpipe;
 static void on_sigpipe(int sig) { g_sigpipe = 1; }
 
@@ -288,6 +296,7 @@ int main(void) {
   test_file_data();
   test_names();
   test_fds();
+  test_fd_limit();
   test_pipes();
   if (g_failures) return 1;
   printf("PASS files\n");
