@@ -137,7 +137,10 @@ PipeEnd::~PipeEnd() {
   pipe_release(p);
 }
 
-Result<size_t> PipeEnd::read(EventIo& io, bool nonblock) {
+Result<size_t> PipeEnd::read(EventIo& io, bool nonblock) { return take(io, nonblock, true); }
+Result<size_t> PipeEnd::peek(EventIo& io, bool nonblock) { return take(io, nonblock, false); }
+
+Result<size_t> PipeEnd::take(EventIo& io, bool nonblock, bool consume) {
   if (!reader_) return Error::Invalid;  // the adapter says EBADF
   if (io.size() == 0) return size_t(0);
   Pipe* p = pipe_;
@@ -146,37 +149,17 @@ Result<size_t> PipeEnd::read(EventIo& io, bool nonblock) {
     if (!p->ring.empty()) {
       Error err = Error::None;
       size_t want = io.size() < p->ring.size() ? io.size() : p->ring.size();
-      uint32_t n = p->ring.pop(uint32_t(want), [&](uint8_t* src, uint32_t off, uint32_t len) {
+      auto copy = [&](uint8_t* src, uint32_t off, uint32_t len) {
         auto r = io.copy_out(off, src, len);
         if (!r) err = r.error();
         return r.ok();
-      });
+      };
+      uint32_t n = consume ? p->ring.pop(uint32_t(want), copy) : p->ring.peek(uint32_t(want), copy);
       if (n == 0) return err;
-      p->write_wait.wake_all();
-      p->notify_locked(0, kWritable);
-      return size_t(n);
-    }
-    if (p->writers == 0) return size_t(0);  // EOF
-    if (nonblock) return Error::Again;
-    TRY(p->read_wait.wait(p->mu, 0));
-  }
-}
-
-Result<size_t> PipeEnd::peek(EventIo& io, bool nonblock) {
-  if (!reader_) return Error::Invalid;
-  if (io.size() == 0) return size_t(0);
-  Pipe* p = pipe_;
-  Hold<Mutex> g(p->mu);
-  for (;;) {
-    if (!p->ring.empty()) {
-      Error err = Error::None;
-      size_t want = io.size() < p->ring.size() ? io.size() : p->ring.size();
-      uint32_t n = p->ring.peek(uint32_t(want), [&](uint8_t* src, uint32_t off, uint32_t len) {
-        auto r = io.copy_out(off, src, len);
-        if (!r) err = r.error();
-        return r.ok();
-      });
-      if (n == 0) return err;
+      if (consume) {
+        p->write_wait.wake_all();
+        p->notify_locked(0, kWritable);
+      }
       return size_t(n);
     }
     if (p->writers == 0) return size_t(0);  // EOF

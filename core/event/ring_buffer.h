@@ -47,15 +47,7 @@ class ByteRing {
   // the ring. Returns the bytes removed.
   template <typename Copy>
   uint32_t pop(uint32_t n, Copy&& copy) {
-    if (n > size()) n = size();
-    uint32_t done = 0;
-    while (done < n) {
-      uint32_t at = (head_ + done) & (cap_ - 1);
-      uint32_t len = n - done;
-      if (len > cap_ - at) len = cap_ - at;
-      if (!copy(buf_ + at, done, len)) break;
-      done += len;
-    }
+    uint32_t done = peek(n, copy);
     head_ += done;
     return done;
   }

@@ -98,6 +98,8 @@ class PipeEnd final : public Pollable {
   friend class Pipe;
   PipeEnd(Pipe* p, bool r, bool w) : pipe_(p), reader_(r), writer_(w) {}
   void notify_end(uint32_t events) { notify(events); }
+  // read() (consume) and peek(): the bytes at the front of the pipe.
+  Result<size_t> take(EventIo& io, bool nonblock, bool consume);
 
   Pipe* pipe_;
   bool reader_, writer_;
