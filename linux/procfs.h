@@ -71,6 +71,11 @@ Result<void> store_overcommit(uint64_t, StringView data);
 
 // linux/procfs_mounts.cc: the mount table as Linux prints it.
 void note_mount(const char* source, const char* path, const char* type, const char* opts, uint64_t dev);
+// mount(2)/umount2(2): a record with copies of the strings (NoSpace past
+// 64 mounts), and removing the latest record of `path`.
+Result<void> note_mount_copy(StringView source, StringView path, const char* type, StringView opts,
+                             uint64_t dev);
+void forget_mount(StringView path);
 Result<void> show_mounts(uint64_t, Text& out);
 Result<void> show_mountinfo(uint64_t, Text& out);
 

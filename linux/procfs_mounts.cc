@@ -1,6 +1,8 @@
 // /proc/<pid>/mounts and mountinfo (linux/procfs.h): the file systems boot
-// mounted, in the formats of fstab(5) and proc(5)'s mountinfo. (The Vfs
-// has no mount(2) from the application yet, so boot's list is the table.)
+// and mount(2) mounted, in the formats of fstab(5) and proc(5)'s mountinfo.
+// Boot's records point at string literals; mount(2)'s own heap copies.
+#include <new>
+
 #include "core/sync/spinlock.h"
 #include "linux/procfs.h"
 
@@ -13,9 +15,10 @@ struct MountRecord {
   const char* type;
   const char* opts;
   uint64_t dev;
+  char* owned = nullptr;  // mount(2)'s strings, one allocation
 };
 
-constexpr size_t MAX_MOUNTS = 16;
+constexpr size_t MAX_MOUNTS = 64;
 MountRecord g_mounts[MAX_MOUNTS];
 size_t g_count;
 SpinLock g_lock;
@@ -25,6 +28,46 @@ SpinLock g_lock;
 void note_mount(const char* source, const char* path, const char* type, const char* opts, uint64_t dev) {
   SpinGuard g(g_lock);
   if (g_count < MAX_MOUNTS) g_mounts[g_count++] = {source, path, type, opts, dev};
+}
+
+Result<void> note_mount_copy(StringView source, StringView path, const char* type, StringView opts,
+                             uint64_t dev) {
+  size_t n = source.size() + path.size() + opts.size() + 3;
+  char* buf = new (std::nothrow) char[n];
+  if (!buf) return Error::NoMemory;
+  char* p = buf;
+  auto put = [&p](StringView s) {
+    const char* start = p;
+    __builtin_memcpy(p, s.data(), s.size());
+    p += s.size();
+    *p++ = 0;
+    return start;
+  };
+  MountRecord r{put(source), put(path), type, put(opts), dev, buf};
+  {
+    SpinGuard g(g_lock);
+    if (g_count < MAX_MOUNTS) {
+      g_mounts[g_count++] = r;
+      return {};
+    }
+  }
+  delete[] buf;
+  return Error::NoSpace;
+}
+
+void forget_mount(StringView path) {
+  char* owned = nullptr;
+  {
+    SpinGuard g(g_lock);
+    for (size_t i = g_count; i-- > 0;) {
+      if (StringView(g_mounts[i].path) != path) continue;
+      owned = g_mounts[i].owned;
+      for (size_t j = i + 1; j < g_count; ++j) g_mounts[j - 1] = g_mounts[j];
+      --g_count;
+      break;
+    }
+  }
+  delete[] owned;
 }
 
 Result<void> show_mounts(uint64_t, Text& out) {

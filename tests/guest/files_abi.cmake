@@ -4,7 +4,7 @@
 # musl (static) into build/files-programs/<variant>/<name> and run in the
 # VM on 1 and 4 CPUs; it prints one "FAIL ..." line per failed check and
 # "PASS <name>" at the end. The programs also pass natively on Linux.
-set(FILES_ABI_PROGRAMS attrs io locks memfd paths splice)
+set(FILES_ABI_PROGRAMS attrs io locks memfd mount paths splice)
 set(FILES_ABI_SRC ${CMAKE_SOURCE_DIR}/tests/guest/programs-files)
 
 foreach(variant IN LISTS CAPSULE_GUEST_VARIANTS)

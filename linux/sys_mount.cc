@@ -1,0 +1,177 @@
+// mount(2) and umount2(2) for the file systems a program can make: tmpfs and
+// ramfs (a fresh in-memory file system each time, options mode= and size=).
+// Propagation changes (MS_PRIVATE, MS_SLAVE, ... — what container tools do
+// to "/") and MS_REMOUNT of a mount point succeed with nothing to change:
+// there is one namespace and no mount flags to enforce. Bind and move
+// mounts and the pseudo file systems (already mounted at boot) are refused
+// with EINVAL and ENODEV. docs/vfs.md.
+#include <new>
+
+#include "capsule/uaccess.h"
+#include "fs/ramfs/ramfs.h"
+#include "linux/file_common.h"
+#include "linux/procfs.h"
+#include "linux/syscall.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+constexpr uint64_t MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REMOUNT = 32, MS_BIND = 4096,
+                   MS_MOVE = 8192, MS_REC = 16384, MS_UNBINDABLE = 1 << 17, MS_PRIVATE = 1 << 18,
+                   MS_SLAVE = 1 << 19, MS_SHARED = 1 << 20, MS_MGC_MSK = 0xffff0000, MS_MGC_VAL = 0xc0ed0000;
+constexpr uint64_t PROPAGATION = MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHARED;
+constexpr uint64_t MNT_FORCE = 1, MNT_DETACH = 2, MNT_EXPIRE = 4, UMOUNT_NOFOLLOW = 8;
+constexpr size_t MAX_DATA = 4096;  // one page of options, as Linux copies
+
+// A small user string (fstype, source): -EFAULT, or -ENODEV/-EINVAL when
+// too long for what it names.
+int64_t get_small(uint64_t u, char* out, size_t cap) {
+  auto n = strncpy_from_user(out, reinterpret_cast<const char*>(u), cap);
+  if (!n.ok()) return n.error() == Error::TooBig ? -kEINVAL : -kEFAULT;
+  return int64_t(n.value());
+}
+
+// "mode=1777,size=64m,nr_inodes=...": what a tmpfs takes; unknown options
+// are EINVAL as Linux's tmpfs says.
+int64_t parse_tmpfs_options(StringView data, ramfs::Options& o) {
+  o.root_mode = 01777;
+  while (!data.empty()) {
+    size_t comma = 0;
+    while (comma < data.size() && data[comma] != ',') ++comma;
+    StringView opt = data.substr(0, comma);
+    data = comma < data.size() ? data.substr(comma + 1) : StringView();
+    if (opt.empty()) continue;
+    size_t eq = 0;
+    while (eq < opt.size() && opt[eq] != '=') ++eq;
+    StringView key = opt.substr(0, eq), val = eq < opt.size() ? opt.substr(eq + 1) : StringView();
+    uint64_t num = 0;
+    size_t i = 0;
+    bool octal = key == "mode";
+    for (; i < val.size() && val[i] >= '0' && val[i] <= '9'; ++i) num = num * (octal ? 8 : 10) + uint64_t(val[i] - '0');
+    StringView suffix = val.substr(i);
+    if (key == "mode") {
+      if (val.empty() || !suffix.empty() || num > 07777) return -kEINVAL;
+      o.root_mode = uint32_t(num);
+    } else if (key == "size") {
+      uint64_t shift = 0;
+      if (suffix == "k" || suffix == "K") shift = 10;
+      else if (suffix == "m" || suffix == "M") shift = 20;
+      else if (suffix == "g" || suffix == "G") shift = 30;
+      else if (!suffix.empty()) return -kEINVAL;  // "50%" of RAM: not supported
+      if (val.empty()) return -kEINVAL;
+      o.max_pages = ((num << shift) + 4095) / 4096;
+      if (o.max_pages == 0) o.max_pages = 1;
+    } else if (key == "uid" || key == "gid") {
+      if (val.empty() || !suffix.empty()) return -kEINVAL;
+      (key == "uid" ? o.uid : o.gid) = uint32_t(num);
+    } else if (key == "nr_inodes" || key == "huge" || key == "mpol" || key == "inode64" || key == "noswap") {
+      // accepted, nothing to enforce
+    } else {
+      return -kEINVAL;
+    }
+  }
+  return 0;
+}
+
+// The root of a mount: the walk to its ".." leaves its file system (or it
+// is the namespace's root).
+bool is_mount_point(const Ctx& ctx, vfs::Vnode& v) {
+  if (&v == ctx.root.get()) return true;
+  auto dir = vfs::kernel_vfs()->resolve(vfs::PathContext{ctx.root.get(), &v}, "..", vfs::WALK_FOLLOW);
+  return dir.ok() && dir.value()->fs() != v.fs();
+}
+
+// The absolute path of directory `v` (for /proc/mounts) in `out`, a
+// MAX_PATH heap buffer; its length, or 0 when it has none.
+size_t abs_path(const Ctx& ctx, vfs::Vnode& v, char* out) {
+  auto len = vfs::kernel_vfs()->path_of(ctx.pc(), v, out, vfs::MAX_PATH);
+  return len.ok() ? len.value() : 0;
+}
+
+}  // namespace
+
+LINUX_SYSCALL(165, mount, "sssxp") {
+  uint64_t flags = args.a[3];
+  if ((flags & MS_MGC_MSK) == MS_MGC_VAL) flags &= ~MS_MGC_MSK;  // the old magic
+  UserPath target;
+  if (int64_t e = get_path(args.a[1], target)) return e;
+  Ctx ctx = cur_ctx();
+  auto tv = vfs::kernel_vfs()->resolve(ctx.pc(), target.view(), vfs::WALK_FOLLOW);
+  if (!tv.ok()) return to_errno(tv.error());
+  if (flags & PROPAGATION) {
+    if (flags & ~(PROPAGATION | MS_REC)) return -kEINVAL;
+    return 0;
+  }
+  if (flags & MS_REMOUNT) return is_mount_point(ctx, *tv.value()) ? 0 : -kEINVAL;
+  if (flags & (MS_BIND | MS_MOVE)) return -kEINVAL;
+  if (!tv.value()->is_dir()) return -kENOTDIR;
+  char type[32];
+  int64_t n = get_small(args.a[2], type, sizeof(type));
+  if (n < 0) return n == -kEINVAL ? -kENODEV : n;
+  StringView t(type, size_t(n));
+  if (t != "tmpfs" && t != "ramfs") return -kENODEV;
+  char source[256] = "none";
+  size_t slen = 4;
+  if (args.a[0]) {
+    int64_t s = get_small(args.a[0], source, sizeof(source));
+    if (s < 0) return s;
+    slen = size_t(s);
+  }
+  char* data = nullptr;
+  size_t dlen = 0;
+  if (args.a[4]) {
+    data = new (std::nothrow) char[MAX_DATA];
+    if (!data) return -kENOMEM;
+    auto d = strncpy_from_user(data, reinterpret_cast<const char*>(args.a[4]), MAX_DATA);
+    if (!d.ok() && d.error() != Error::TooBig) {
+      delete[] data;
+      return -kEFAULT;
+    }
+    dlen = d.ok() ? d.value() : MAX_DATA - 1;
+  }
+  ramfs::Options o;
+  int64_t r = t == "tmpfs" ? parse_tmpfs_options(StringView(data ? data : "", dlen), o) : 0;
+  if (t == "ramfs") o.root_mode = 0755;
+  if (r == 0) {
+    auto fs = ramfs::Ramfs::create(o);
+    if (!fs.ok()) {
+      r = to_errno(fs.error());
+    } else {
+      vfs::FsRef ref(fs.value().get());
+      uint64_t dev = ref->dev();
+      auto m = vfs::kernel_vfs()->mount(ref, ctx.pc(), target.view());
+      r = m.ok() ? 0 : to_errno(m.error());
+      if (r == 0) {
+        // /proc/mounts names the mount point as an absolute path.
+        UserPath abs;
+        abs.buf = new (std::nothrow) char[vfs::MAX_PATH];
+        abs.len = abs.buf ? abs_path(ctx, *tv.value(), abs.buf) : 0;
+        const char* opts = flags & MS_RDONLY ? "ro" : "rw";
+        (void)proc::note_mount_copy(StringView(source, slen), abs.len ? abs.view() : target.view(),
+                                    t == "tmpfs" ? "tmpfs" : "ramfs", opts, dev);
+      }
+    }
+  }
+  delete[] data;
+  (void)MS_NOSUID, (void)MS_NODEV, (void)MS_NOEXEC;
+  return r;
+}
+
+LINUX_SYSCALL(166, umount2, "sx") {
+  if (args.a[1] & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) return -kEINVAL;
+  if ((args.a[1] & MNT_EXPIRE) && (args.a[1] & (MNT_FORCE | MNT_DETACH))) return -kEINVAL;
+  UserPath target;
+  if (int64_t e = get_path(args.a[0], target)) return e;
+  Ctx ctx = cur_ctx();
+  UserPath abs;
+  abs.buf = new (std::nothrow) char[vfs::MAX_PATH];
+  if (!abs.buf) return -kENOMEM;
+  if (auto v = vfs::kernel_vfs()->resolve(ctx.pc(), target.view(), vfs::WALK_FOLLOW); v.ok())
+    abs.len = abs_path(ctx, *v.value(), abs.buf);
+  auto r = vfs::kernel_vfs()->unmount(ctx.pc(), target.view());
+  if (!r.ok()) return to_errno(r.error());
+  proc::forget_mount(abs.len ? abs.view() : target.view());
+  return 0;
+}
+
+}  // namespace capsule::linux_abi
