@@ -146,8 +146,12 @@ int64_t do_sleep(int64_t id, bool absolute, int64_t req_ns, int64_t* remaining_n
   if (!absolute) {
     deadline = req_ns > INT64_MAX - now_mono ? INT64_MAX : now_mono + req_ns;
   } else if (id == L_CLOCK_REALTIME || id == L_CLOCK_TAI) {
-    const int64_t delta = req_ns - realtime_ns();
-    deadline = delta <= 0 ? now_mono : (delta > INT64_MAX - now_mono ? INT64_MAX : now_mono + delta);
+    // The wall-clock deadline on the monotonic clock: through the offset
+    // alone, read once (realtime = monotonic + offset). Measuring "time
+    // left" against a second clock read would move the deadline earlier
+    // by the time between the reads, and the sleep would end early.
+    const int64_t off = realtime_offset_ns();
+    deadline = off < 0 && req_ns > INT64_MAX + off ? INT64_MAX : req_ns - off;
   } else {
     deadline = req_ns;
   }

@@ -353,10 +353,11 @@ LINUX_SYSCALL(223, timer_settime, "dxpp") {
   }
   uint64_t value = ts_ns(n.value);
   if (value && (flags & kTIMER_ABSTIME)) {
-    // Absolute: relative to the timer's clock now (expired already: fire at once).
-    uint64_t clock_now_ns = t->clock == kCLOCK_REALTIME || t->clock == kCLOCK_TAI ? uint64_t(realtime_ns())
-                            : t->cpu                                           ? now
-                                                                               : uptime_ns();
+    // Absolute: relative to the timer's clock at `now`, the instant it is
+    // armed from (expired already: fire at once). A second clock read here
+    // would make the timer fire early by the time between the two reads.
+    const bool wall = t->clock == kCLOCK_REALTIME || t->clock == kCLOCK_TAI;
+    uint64_t clock_now_ns = wall && !t->cpu ? uint64_t(int64_t(now) + realtime_offset_ns()) : now;
     value = value > clock_now_ns ? value - clock_now_ns : 1;
   }
   arm(*t, value, ts_ns(n.interval), now);
