@@ -50,11 +50,6 @@ Creds g_creds;
 int own_pid() { return current_process() ? current_process()->pid : 1; }
 bool is_self(int64_t pid) { return pid == 0 || pid == own_pid() || pid == current_tid(); }
 
-template <typename T>
-bool put(uint64_t uaddr, const T& v) {
-  return copy_to_user(reinterpret_cast<void*>(uaddr), &v, sizeof(T)).ok();
-}
-
 // setresuid/setresgid core: -1 leaves an id; an unprivileged caller may only
 // pick among its current real, effective and saved ids.
 int64_t set_res(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e, uint32_t s) {
@@ -107,7 +102,7 @@ int64_t set_fs(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint
 }
 
 int64_t get_res(uint32_t r, uint32_t e, uint32_t s, uint64_t pr, uint64_t pe, uint64_t ps) {
-  if (!put(pr, r) || !put(pe, e) || !put(ps, s)) return -kEFAULT;
+  if (!put_user_at(pr, r) || !put_user_at(pe, e) || !put_user_at(ps, s)) return -kEFAULT;
   return 0;
 }
 

@@ -20,15 +20,6 @@
 namespace capsule::linux_abi {
 namespace {
 
-template <typename T>
-bool put(uint64_t uaddr, const T& v) {
-  return copy_to_user(reinterpret_cast<void*>(uaddr), &v, sizeof(T)).ok();
-}
-template <typename T>
-bool get(uint64_t uaddr, T& v) {
-  return copy_from_user(&v, reinterpret_cast<const void*>(uaddr), sizeof(T)).ok();
-}
-
 int own_pid() { return current_process() ? current_process()->pid : 1; }
 bool is_self(int64_t pid) { return pid == 0 || pid == own_pid() || pid == current_tid(); }
 
@@ -120,11 +111,11 @@ LINUX_SYSCALL(302, prlimit64, "ddpp") {
   const int64_t pid = int32_t(args.a[0]);
   Rlim nl, ol;
   const bool has_new = args.a[2] != 0;
-  if (has_new && !get(args.a[2], nl)) return -kEFAULT;
+  if (has_new && !get_user_at(args.a[2], nl)) return -kEFAULT;
   if (!is_self(pid)) return -kESRCH;
   int64_t r = do_prlimit(uint32_t(args.a[1]), has_new ? &nl : nullptr, args.a[3] ? &ol : nullptr);
   if (r) return r;
-  if (args.a[3] && !put(args.a[3], ol)) return -kEFAULT;
+  if (args.a[3] && !put_user_at(args.a[3], ol)) return -kEFAULT;
   return 0;
 }
 
@@ -132,12 +123,12 @@ LINUX_SYSCALL(97, getrlimit, "dp") {
   Rlim ol;
   int64_t r = do_prlimit(uint32_t(args.a[0]), nullptr, &ol);
   if (r) return r;
-  return put(args.a[1], ol) ? 0 : -kEFAULT;
+  return put_user_at(args.a[1], ol) ? 0 : -kEFAULT;
 }
 
 LINUX_SYSCALL(160, setrlimit, "dp") {
   Rlim nl;
-  if (!get(args.a[1], nl)) return -kEFAULT;
+  if (!get_user_at(args.a[1], nl)) return -kEFAULT;
   return do_prlimit(uint32_t(args.a[0]), &nl, nullptr);
 }
 
@@ -162,7 +153,7 @@ LINUX_SYSCALL(99, sysinfo, "p") {
   Process* p = current_process();
   s.procs = uint16_t(p ? p->thread_count.load() : 1);
   s.mem_unit = 1;
-  return put(args.a[0], s) ? 0 : -kEFAULT;
+  return put_user_at(args.a[0], s) ? 0 : -kEFAULT;
 }
 
 // ---- prctl ------------------------------------------------------------------
@@ -186,7 +177,7 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
       g_pdeathsig.store(int(a2));
       return 0;
     case PR_GET_PDEATHSIG:
-      return put(a2, g_pdeathsig.load()) ? 0 : -kEFAULT;
+      return put_user_at(a2, g_pdeathsig.load()) ? 0 : -kEFAULT;
     case PR_GET_DUMPABLE:
       return g_dumpable.load();
     case PR_SET_DUMPABLE:
@@ -235,7 +226,7 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
       if (a2 > CAP_LAST_CAP) return -kEINVAL;
       return current_privileged() ? 0 : -kEPERM;
     case PR_GET_TSC:
-      return put(a2, int32_t(1)) ? 0 : -kEFAULT;  // PR_TSC_ENABLE
+      return put_user_at(a2, int32_t(1)) ? 0 : -kEFAULT;  // PR_TSC_ENABLE
     case PR_SET_TSC:
       return a2 == 1 ? 0 : -kEINVAL;  // rdtsc cannot be made to fault here
     case PR_GET_SECUREBITS:
@@ -251,7 +242,7 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
       g_subreaper.store(a2 ? 1 : 0);
       return 0;
     case PR_GET_CHILD_SUBREAPER:
-      return put(a2, int32_t(g_subreaper.load())) ? 0 : -kEFAULT;
+      return put_user_at(a2, int32_t(g_subreaper.load())) ? 0 : -kEFAULT;
     case PR_SET_NO_NEW_PRIVS:
       if (a2 != 1 || a3 || a4 || a5) return -kEINVAL;
       g_no_new_privs.store(1);
@@ -262,7 +253,7 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
     case PR_GET_TID_ADDRESS: {
       LinuxThread* lt = linux_thread();
       uint64_t v = lt ? lt->clear_child_tid : 0;
-      return put(a2, v) ? 0 : -kEFAULT;
+      return put_user_at(a2, v) ? 0 : -kEFAULT;
     }
     case PR_SET_THP_DISABLE:
       if (a3 || a4 || a5) return -kEINVAL;

@@ -68,15 +68,6 @@ int64_t ts_ns(const Timespec& t) {
   return t.tv_sec * NS + t.tv_nsec;
 }
 
-template <typename T>
-bool put(uint64_t uaddr, const T& v) {
-  return copy_to_user(reinterpret_cast<void*>(uaddr), &v, sizeof(T)).ok();
-}
-template <typename T>
-bool get(uint64_t uaddr, T& v) {
-  return copy_from_user(&v, reinterpret_cast<const void*>(uaddr), sizeof(T)).ok();
-}
-
 // A thread's CPU time. The scheduler charges run time at switches and timer
 // interrupts only; for the calling thread the time since the last charge
 // is added, so that a thread running alone (no ticks) still sees its clock
@@ -208,20 +199,20 @@ uint64_t process_cpu_time_ns() {
 LINUX_SYSCALL(228, clock_gettime, "dp") {
   int64_t ns;
   if (!clock_read(int32_t(args.a[0]), ns)) return -kEINVAL;
-  return put(args.a[1], to_ts(ns)) ? 0 : -kEFAULT;
+  return put_user_at(args.a[1], to_ts(ns)) ? 0 : -kEFAULT;
 }
 
 LINUX_SYSCALL(229, clock_getres, "dp") {
   int64_t ns;
   if (!clock_read(int32_t(args.a[0]), ns)) return -kEINVAL;
   if (!args.a[1]) return 0;
-  return put(args.a[1], Timespec{0, 1}) ? 0 : -kEFAULT;  // every clock here is precise to 1 ns
+  return put_user_at(args.a[1], Timespec{0, 1}) ? 0 : -kEFAULT;  // every clock here is precise to 1 ns
 }
 
 LINUX_SYSCALL(227, clock_settime, "dp") {
   const int64_t id = int32_t(args.a[0]);  // clockid_t is an int
   Timespec t;
-  if (!get(args.a[1], t)) return -kEFAULT;
+  if (!get_user_at(args.a[1], t)) return -kEFAULT;
   int64_t ignored;
   if (!clock_read(id, ignored)) return -kEINVAL;
   if (id != L_CLOCK_REALTIME) return -kEINVAL;  // only the wall clock can be set
@@ -273,38 +264,38 @@ LINUX_SYSCALL(230, clock_nanosleep, "dxpp") {
     }
   }
   Timespec req;
-  if (!get(args.a[2], req)) return -kEFAULT;
+  if (!get_user_at(args.a[2], req)) return -kEFAULT;
   if (!ts_valid(req)) return -kEINVAL;
   int64_t left = 0;
   int64_t r = cpu ? cpu_sleep(absolute, ts_ns(req), &left) : do_sleep(id, absolute, ts_ns(req), &left);
-  if (r == -kEINTR && !absolute && args.a[3] && !put(args.a[3], to_ts(left))) return -kEFAULT;
+  if (r == -kEINTR && !absolute && args.a[3] && !put_user_at(args.a[3], to_ts(left))) return -kEFAULT;
   return r;
 }
 
 LINUX_SYSCALL(35, nanosleep, "pp") {
   Timespec req;
-  if (!get(args.a[0], req)) return -kEFAULT;
+  if (!get_user_at(args.a[0], req)) return -kEFAULT;
   if (!ts_valid(req)) return -kEINVAL;
   int64_t left = 0;
   int64_t r = do_sleep(L_CLOCK_MONOTONIC, false, ts_ns(req), &left);
-  if (r == -kEINTR && args.a[1] && !put(args.a[1], to_ts(left))) return -kEFAULT;
+  if (r == -kEINTR && args.a[1] && !put_user_at(args.a[1], to_ts(left))) return -kEFAULT;
   return r;
 }
 
 LINUX_SYSCALL(96, gettimeofday, "pp") {
   if (args.a[0]) {
     Timespec t = to_ts(realtime_ns());
-    if (!put(args.a[0], Timeval{t.tv_sec, t.tv_nsec / 1000})) return -kEFAULT;
+    if (!put_user_at(args.a[0], Timeval{t.tv_sec, t.tv_nsec / 1000})) return -kEFAULT;
   }
-  if (args.a[1] && !put(args.a[1], g_tz)) return -kEFAULT;
+  if (args.a[1] && !put_user_at(args.a[1], g_tz)) return -kEFAULT;
   return 0;
 }
 
 LINUX_SYSCALL(164, settimeofday, "pp") {
   Timeval tv{};
   Timezone tz{};
-  if (args.a[0] && !get(args.a[0], tv)) return -kEFAULT;
-  if (args.a[1] && !get(args.a[1], tz)) return -kEFAULT;
+  if (args.a[0] && !get_user_at(args.a[0], tv)) return -kEFAULT;
+  if (args.a[1] && !get_user_at(args.a[1], tz)) return -kEFAULT;
   if (args.a[0] && (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000)) return -kEINVAL;
   if (args.a[1] && (tz.tz_minuteswest < -15 * 60 || tz.tz_minuteswest > 15 * 60)) return -kEINVAL;
   if (args.a[1]) g_tz = tz;
@@ -314,7 +305,7 @@ LINUX_SYSCALL(164, settimeofday, "pp") {
 
 LINUX_SYSCALL(201, time, "p") {
   const int64_t s = to_ts(realtime_ns()).tv_sec;
-  if (args.a[0] && !put(args.a[0], s)) return -kEFAULT;
+  if (args.a[0] && !put_user_at(args.a[0], s)) return -kEFAULT;
   return s;
 }
 
@@ -324,7 +315,7 @@ LINUX_SYSCALL(100, times, "p") {
   };
   if (args.a[0]) {
     Tms t{int64_t(process_cpu_time_ns() / (NS / L_USER_HZ)), 0, 0, 0};
-    if (!put(args.a[0], t)) return -kEFAULT;
+    if (!put_user_at(args.a[0], t)) return -kEFAULT;
   }
   return int64_t(uptime_ns() / (NS / L_USER_HZ));
 }
@@ -353,7 +344,7 @@ LINUX_SYSCALL(98, getrusage, "dp") {
       u.minflt = int64_t(p->as->fault_count());
     }
   }
-  return put(args.a[1], u) ? 0 : -kEFAULT;
+  return put_user_at(args.a[1], u) ? 0 : -kEFAULT;
 }
 
 }  // namespace capsule::linux_abi
