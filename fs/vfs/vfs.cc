@@ -480,23 +480,11 @@ Result<void> Vfs::rename(const PathContext& ctx, StringView from, StringView to,
 
 Result<void> Vfs::link(const PathContext& ctx, StringView existing, StringView new_path, bool follow) {
   VnodeRef src = TRY(resolve(ctx, existing, follow ? WALK_FOLLOW : 0));
-  if (src->is_dir()) return Error::Permission;  // link(2): EPERM for directories
-  ParentPath pp;
-  TRY(resolve_parent(ctx, new_path, pp));
-  if (pp.kind != ParentPath::Kind::Normal) return Error::Exists;
-  Result<VnodeRef> found = lookup(*pp.dir, pp.name());
-  if (found.ok()) return Error::Exists;
-  if (found.error() != Error::NotFound) return found.error();
-  if (pp.trailing_slash) return Error::NotFound;
-  if (pp.dir->fs() != src->fs()) return Error::CrossDevice;
-  begin_change(*pp.dir);
-  Result<void> r = pp.dir->link(pp.name(), *src);
-  end_change(*pp.dir, pp.name());
-  return r;
+  return link_vnode(*src, ctx, new_path);
 }
 
 Result<void> Vfs::link_vnode(Vnode& src, const PathContext& ctx, StringView new_path) {
-  if (src.is_dir()) return Error::Permission;
+  if (src.is_dir()) return Error::Permission;  // link(2): EPERM for directories
   ParentPath pp;
   TRY(resolve_parent(ctx, new_path, pp));
   if (pp.kind != ParentPath::Kind::Normal) return Error::Exists;
