@@ -31,14 +31,7 @@ class ByteRing {
   template <typename Copy>
   uint32_t push(uint32_t n, Copy&& copy) {
     if (n > space()) n = space();
-    uint32_t done = 0;
-    while (done < n) {
-      uint32_t at = (tail_ + done) & (cap_ - 1);
-      uint32_t len = n - done;
-      if (len > cap_ - at) len = cap_ - at;
-      if (!copy(buf_ + at, done, len)) break;
-      done += len;
-    }
+    uint32_t done = segments(tail_, n, copy);
     tail_ += done;
     return done;
   }
@@ -56,15 +49,7 @@ class ByteRing {
   template <typename Copy>
   uint32_t peek(uint32_t n, Copy&& copy) const {
     if (n > size()) n = size();
-    uint32_t done = 0;
-    while (done < n) {
-      uint32_t at = (head_ + done) & (cap_ - 1);
-      uint32_t len = n - done;
-      if (len > cap_ - at) len = cap_ - at;
-      if (!copy(buf_ + at, done, len)) break;
-      done += len;
-    }
-    return done;
+    return segments(head_, n, copy);
   }
 
   // Moves the contents into new storage of capacity new_cap (a power of
@@ -81,6 +66,21 @@ class ByteRing {
   }
 
  private:
+  // copy(ring_ptr, offset_in_request, len) over the n bytes from position
+  // `from`, in at most two contiguous pieces; the bytes copied.
+  template <typename Copy>
+  uint32_t segments(uint32_t from, uint32_t n, Copy& copy) const {
+    uint32_t done = 0;
+    while (done < n) {
+      uint32_t at = (from + done) & (cap_ - 1);
+      uint32_t len = n - done;
+      if (len > cap_ - at) len = cap_ - at;
+      if (!copy(buf_ + at, done, len)) break;
+      done += len;
+    }
+    return done;
+  }
+
   uint8_t* buf_ = nullptr;
   uint32_t cap_ = 0;
   uint32_t head_ = 0;  // next byte to read (free-running)
