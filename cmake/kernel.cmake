@@ -1,4 +1,16 @@
-# The kernel image: every .cc/.S under arch/x64, core, drivers, fs and lib.
+# Layers, bottom up (docs/architecture.md). Each layer's public headers live
+# in <layer>/include/<layer>/ and are included as "<layer>/name.h"; private
+# headers sit beside their sources, spelled from the repo root.
+set(CAPSULE_LAYERS lib arch core drivers fs net linux kernel)
+set(CAPSULE_LAYER_INCLUDE_DIRS)
+foreach(layer IN LISTS CAPSULE_LAYERS)
+  if(IS_DIRECTORY ${CMAKE_SOURCE_DIR}/${layer}/include)
+    list(APPEND CAPSULE_LAYER_INCLUDE_DIRS ${CMAKE_SOURCE_DIR}/${layer}/include)
+  endif()
+endforeach()
+
+# The kernel image: every .cc/.S under arch/x64, core, drivers, fs, lib, linux
+# and kernel.
 # Sources are globbed so that adding a file to a layer needs no build edit.
 file(GLOB_RECURSE KERNEL_SOURCES CONFIGURE_DEPENDS
   ${CMAKE_SOURCE_DIR}/arch/x64/*.cc ${CMAKE_SOURCE_DIR}/arch/x64/*.S
@@ -6,7 +18,8 @@ file(GLOB_RECURSE KERNEL_SOURCES CONFIGURE_DEPENDS
   ${CMAKE_SOURCE_DIR}/drivers/*.cc ${CMAKE_SOURCE_DIR}/drivers/*.S
   ${CMAKE_SOURCE_DIR}/fs/*.cc
   ${CMAKE_SOURCE_DIR}/lib/*.cc
-  ${CMAKE_SOURCE_DIR}/linux/*.cc ${CMAKE_SOURCE_DIR}/linux/*.S)
+  ${CMAKE_SOURCE_DIR}/linux/*.cc ${CMAKE_SOURCE_DIR}/linux/*.S
+  ${CMAKE_SOURCE_DIR}/kernel/*.cc)
 
 set(KERNEL_CXX_FLAGS
   -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics
@@ -22,7 +35,7 @@ target_compile_options(kernel_objs PRIVATE
   $<$<COMPILE_LANGUAGE:CXX>:${KERNEL_CXX_FLAGS}>
   $<$<COMPILE_LANGUAGE:ASM>:-fno-pie -D__ASSEMBLY__>)
 target_compile_definitions(kernel_objs PRIVATE CAPSULE_KERNEL=1)
-target_include_directories(kernel_objs PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR})
+target_include_directories(kernel_objs PRIVATE ${CAPSULE_LAYER_INCLUDE_DIRS} ${CMAKE_SOURCE_DIR})
 
 set(KERNEL_LD ${CMAKE_SOURCE_DIR}/arch/x64/kernel.ld)
 set(KERNEL_LINK_FLAGS -nostdlib -static -no-pie -Wl,-T,${KERNEL_LD}

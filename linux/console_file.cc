@@ -1,14 +1,14 @@
 // The console and /dev/null as descriptor objects (linux/console_file.h):
 // reads, writes, poll and the terminal ioctls over the tty
-// (include/capsule/tty.h, docs/console.md).
+// (drivers/include/drivers/tty.h, docs/console.md).
 #include "linux/console_file.h"
 
 #include <new>
 
-#include "capsule/mm.h"
-#include "capsule/process.h"
-#include "capsule/tty.h"
-#include "capsule/uaccess.h"
+#include "core/mm.h"
+#include "linux/process.h"
+#include "drivers/tty.h"
+#include "arch/uaccess.h"
 #include "drivers/tty/termios.h"
 #include "linux/file_common.h"
 #include "linux/signal.h"

@@ -2,8 +2,8 @@
 // The console as files (linux/console_file.cc): fds 0-2, /dev/console,
 // /dev/tty and /dev/null. A character device node of the root file system
 // with one of those device numbers opens the console object instead.
-#include "capsule/file.h"
-#include "capsule/vfs.h"
+#include "fs/file.h"
+#include "fs/vfs.h"
 
 namespace capsule::linux_abi {
 

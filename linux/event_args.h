@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <new>
 
-#include "capsule/poll.h"
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
+#include "core/poll.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
 #include "linux/linux_errno.h"
 
 namespace capsule::linux_abi {

@@ -5,7 +5,7 @@
 // linux/ itself (docs/vfs.md).
 #include <cstdint>
 
-#include "capsule/file.h"
+#include "fs/file.h"
 #include "lib/result.h"
 
 namespace capsule::linux_abi {

@@ -12,8 +12,8 @@
 
 #include <new>
 
-#include "capsule/pipe.h"
-#include "capsule/vfs.h"
+#include "core/pipe.h"
+#include "fs/vfs.h"
 #include "core/event/sync.h"
 #include "core/event/wait.h"
 #include "lib/intrusive_list.h"

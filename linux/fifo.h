@@ -2,7 +2,7 @@
 // FIFOs (named pipes) of the file systems (linux/fifo.cc, docs/events.md).
 #include <cstdint>
 
-#include "capsule/file.h"
+#include "fs/file.h"
 
 namespace capsule::linux_abi {
 

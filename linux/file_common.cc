@@ -5,10 +5,10 @@
 
 #include <new>
 
-#include "capsule/log.h"
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
-#include "core/sync/spinlock.h"
+#include "lib/log.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
+#include "arch/spinlock.h"
 #include "linux/console_file.h"
 #include "linux/fd_table.h"
 #include "linux/procfs.h"

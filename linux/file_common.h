@@ -10,10 +10,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "capsule/file.h"
-#include "capsule/pipe.h"
-#include "capsule/poll.h"
-#include "capsule/vfs.h"
+#include "fs/file.h"
+#include "core/pipe.h"
+#include "core/poll.h"
+#include "fs/vfs.h"
 #include "linux/linux_errno.h"
 
 namespace capsule::linux_abi {

@@ -1,7 +1,7 @@
 #pragma once
 // Advisory file locks at the descriptor boundary (linux/sys_file_lock.cc):
 // what close(2) must tell the lock table.
-#include "capsule/file.h"
+#include "fs/file.h"
 
 namespace capsule::linux_abi {
 

@@ -1,6 +1,6 @@
 #pragma once
 // memfd_create(2)'s seals at the descriptor boundary (linux/sys_memfd.cc).
-#include "capsule/file.h"
+#include "fs/file.h"
 
 namespace capsule::linux_abi {
 

@@ -1,7 +1,7 @@
 #pragma once
 // Pipe ends as descriptor objects (linux/sys_pipe.cc).
-#include "capsule/pipe.h"
-#include "capsule/vfs.h"
+#include "core/pipe.h"
+#include "fs/vfs.h"
 
 namespace capsule::linux_abi {
 

@@ -2,7 +2,7 @@
 // procfs's Linux side (docs/pseudo-fs.md): the /proc tree and the callbacks
 // that read process and system state, split by family over
 // linux/procfs_*.cc. The generic machinery is fs/procfs/procfs.h.
-#include "capsule/vfs.h"
+#include "fs/vfs.h"
 #include "fs/procfs/procfs.h"
 
 namespace capsule::linux_abi {

@@ -4,7 +4,7 @@
 // unlinked one or a pipe).
 #include <new>
 
-#include "capsule/process.h"
+#include "linux/process.h"
 #include "linux/file_common.h"
 #include "linux/pipe_file.h"
 #include "linux/procfs.h"

@@ -3,7 +3,7 @@
 // Boot's records point at string literals; mount(2)'s own heap copies.
 #include <new>
 
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #include "linux/procfs.h"
 
 namespace capsule::linux_abi::proc {

@@ -4,13 +4,13 @@
 // one of its threads (/proc/<tid>, /proc/1/task/<tid>).
 #include <new>
 
-#include "capsule/address_space.h"
-#include "capsule/mm.h"
-#include "capsule/percpu.h"
-#include "capsule/process.h"
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
-#include "capsule/vdso.h"
+#include "core/address_space.h"
+#include "core/mm.h"
+#include "arch/percpu.h"
+#include "linux/process.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
+#include "core/vdso.h"
 #include "core/mm/vma.h"
 #include "core/sched/thread.h"
 #include "fs/procfs/maps_format.h"

@@ -1,13 +1,13 @@
 // Global /proc files (linux/procfs.h): cpuinfo from CPUID, meminfo from the
 // page allocator, stat, uptime, loadavg, filesystems, version, and the
 // sysctls with state (hostname, random/boot_id and uuid, overcommit).
-#include "capsule/cpu.h"
-#include "capsule/mm.h"
-#include "capsule/percpu.h"
-#include "capsule/process.h"
-#include "capsule/time.h"
-#include "core/app/random.h"
-#include "core/sync/spinlock.h"
+#include "arch/cpu.h"
+#include "core/mm.h"
+#include "arch/percpu.h"
+#include "linux/process.h"
+#include "core/time.h"
+#include "core/random.h"
+#include "arch/spinlock.h"
 #include "linux/identity.h"
 #include "linux/linux_errno.h"
 #include "linux/procfs.h"

@@ -1,7 +1,7 @@
 // The /proc tree (linux/procfs.h): which entries exist, their modes, and
 // the callbacks behind them; and the boot step that mounts devfs, procfs
 // and sysfs.
-#include "capsule/log.h"
+#include "lib/log.h"
 #include "fs/devfs/devfs.h"
 #include "fs/sysfs/sysfs.h"
 #include "linux/procfs.h"

@@ -3,7 +3,7 @@
 // (the system calls). Not for other families: they use linux/signal.h.
 #include <cstdint>
 
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #include "linux/signal.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"

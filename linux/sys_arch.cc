@@ -1,6 +1,6 @@
 // arch_prctl: the FS and GS bases (TLS).
 #include "arch/x64/cpu/x64.h"
-#include "capsule/uaccess.h"
+#include "arch/uaccess.h"
 #include "core/sched/thread.h"
 #include "linux/syscall.h"
 

@@ -8,9 +8,9 @@
 // the last descriptor of a file drops its interests everywhere.
 #include <new>
 
-#include "capsule/epoll.h"
-#include "capsule/file.h"
-#include "capsule/uaccess.h"
+#include "core/epoll.h"
+#include "fs/file.h"
+#include "arch/uaccess.h"
 #include "core/mm/vma.h"
 #include "linux/event_args.h"
 #include "linux/file_common.h"

@@ -3,8 +3,8 @@
 // shorter buffer is EINVAL.
 #include <new>
 
-#include "capsule/eventfd.h"
-#include "capsule/file.h"
+#include "core/eventfd.h"
+#include "fs/file.h"
 #include "linux/file_common.h"
 #include "linux/syscall.h"
 

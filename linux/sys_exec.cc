@@ -3,7 +3,7 @@
 // Both replace the process image in two phases, as Linux does:
 //   1. everything that can fail, with the caller untouched: the path,
 //      argv/envp copied in (EFAULT, E2BIG), the file and its interpreter
-//      opened and checked, "#!" scripts followed (core/app: exec_prepare);
+//      opened and checked, "#!" scripts followed (linux/process: exec_prepare);
 //   2. the point of no return (reset_process + exec_replace_image): the
 //      other threads are killed and the caller becomes the leader, the
 //      descriptors, signal actions and timers are reset as execve(2) says,
@@ -13,13 +13,13 @@
 // working directory, default signal actions, empty mask).
 #include <new>
 
-#include "capsule/log.h"
-#include "capsule/mm.h"
-#include "capsule/power.h"
-#include "capsule/process.h"
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
-#include "core/elf/initial_stack.h"
+#include "lib/log.h"
+#include "core/mm.h"
+#include "arch/power.h"
+#include "linux/process.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
+#include "linux/process/initial_stack.h"
 #include "linux/exec_state.h"
 #include "linux/file_common.h"
 #include "linux/linux_errno.h"

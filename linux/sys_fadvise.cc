@@ -2,8 +2,8 @@
 // and are always resident, so both only validate their arguments the way
 // Linux does (mm/fadvise.c, mm/readahead.c) and succeed. sort, xz and
 // sha256sum call fadvise64 on their input. docs/syscalls.md.
-#include "capsule/file.h"
-#include "capsule/vfs.h"
+#include "fs/file.h"
+#include "fs/vfs.h"
 #include "linux/file_common.h"
 #include "linux/syscall.h"
 

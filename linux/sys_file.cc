@@ -4,10 +4,10 @@
 // and helpers shared with other families in file_common.cc.
 #include <new>
 
-#include "capsule/file.h"
-#include "capsule/process.h"
-#include "capsule/uaccess.h"
-#include "capsule/vfs.h"
+#include "fs/file.h"
+#include "linux/process.h"
+#include "arch/uaccess.h"
+#include "fs/vfs.h"
 #include "linux/console_file.h"
 #include "linux/fifo.h"
 #include "linux/file_common.h"

@@ -2,7 +2,7 @@
 // the chmod, chown and utime families. Each finds the file (a path, a
 // descriptor, or a descriptor with AT_EMPTY_PATH) and calls the vnode's
 // getattr/setattr; the file system moves ctime on every change.
-#include "capsule/uaccess.h"
+#include "arch/uaccess.h"
 #include "linux/file_common.h"
 #include "linux/identity.h"
 #include "linux/syscall.h"

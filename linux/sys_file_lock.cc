@@ -4,15 +4,15 @@
 // space that never conflicts with record locks — as Linux).
 //
 // One table for the VM: an entry per locked file (holding a reference on
-// its vnode) with two LockLists (capsule/file_lock.h). A blocked F_SETLKW
+// its vnode) with two LockLists (fs/file_lock.h). A blocked F_SETLKW
 // or flock() waits on one wait list, woken by every unlock; waits are
 // interruptible (EINTR).
-#include "capsule/file_lock.h"
+#include "fs/file_lock.h"
 
 #include <new>
 
-#include "capsule/process.h"
-#include "capsule/uaccess.h"
+#include "linux/process.h"
+#include "arch/uaccess.h"
 #include "core/event/wait.h"
 #include "linux/file_common.h"
 #include "linux/file_lock.h"

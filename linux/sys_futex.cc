@@ -1,9 +1,9 @@
 // futex(2): decodes the command and its arguments onto the futex service
-// (include/capsule/futex.h). docs/threads-abi.md lists what is supported.
-#include "capsule/futex.h"
+// (core/include/core/futex.h). docs/threads-abi.md lists what is supported.
+#include "core/futex.h"
 
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
 #include "core/sched/thread.h"
 #include "linux/syscall.h"
 

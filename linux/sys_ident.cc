@@ -8,10 +8,10 @@
 // stands for the capabilities Linux gives root (CAP_SETUID, CAP_SETGID,
 // CAP_SYS_ADMIN, CAP_SYS_RESOURCE). A program that drops to another uid
 // gets Linux's unprivileged rules.
-#include "capsule/mm.h"
-#include "capsule/process.h"
-#include "capsule/uaccess.h"
-#include "core/sync/spinlock.h"
+#include "core/mm.h"
+#include "linux/process.h"
+#include "arch/uaccess.h"
+#include "arch/spinlock.h"
 #include "linux/identity.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"

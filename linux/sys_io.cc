@@ -4,7 +4,7 @@
 // StreamVnode.
 #include <new>
 
-#include "capsule/uaccess.h"
+#include "arch/uaccess.h"
 #include "linux/file_common.h"
 #include "linux/syscall.h"
 

@@ -3,15 +3,15 @@
 // rseq (ENOSYS: libcs cope). docs/syscalls.md.
 #include <atomic>
 
-#include "capsule/address_space.h"
-#include "capsule/mm.h"
-#include "capsule/process.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
-#include "core/app/random.h"
+#include "core/address_space.h"
+#include "core/mm.h"
+#include "linux/process.h"
+#include "core/thread.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
+#include "core/random.h"
 #include "core/sched/thread.h"
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #include "linux/file_common.h"
 #include "linux/identity.h"
 #include "linux/syscall.h"

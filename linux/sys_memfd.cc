@@ -4,7 +4,7 @@
 // enforced by the ramfs file itself.
 #include <new>
 
-#include "capsule/uaccess.h"
+#include "arch/uaccess.h"
 #include "fs/ramfs/ramfs.h"
 #include "linux/file_common.h"
 #include "linux/identity.h"

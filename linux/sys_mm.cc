@@ -4,10 +4,10 @@
 // the address space's own flags. docs/syscalls.md lists the semantics.
 #include <atomic>
 
-#include "capsule/address_space.h"
-#include "capsule/mm.h"
-#include "capsule/process.h"
-#include "capsule/uaccess.h"
+#include "core/address_space.h"
+#include "core/mm.h"
+#include "linux/process.h"
+#include "arch/uaccess.h"
 #include "core/mm/vma.h"
 #include "linux/file_common.h"
 #include "linux/syscall.h"

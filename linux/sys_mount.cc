@@ -7,7 +7,7 @@
 // with EINVAL and ENODEV. docs/vfs.md.
 #include <new>
 
-#include "capsule/uaccess.h"
+#include "arch/uaccess.h"
 #include "fs/ramfs/ramfs.h"
 #include "linux/file_common.h"
 #include "linux/procfs.h"

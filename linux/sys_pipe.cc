@@ -2,7 +2,7 @@
 // linux/fifo.cc makes the same objects for the opens of a FIFO.
 #include <new>
 
-#include "capsule/uaccess.h"
+#include "arch/uaccess.h"
 #include "linux/file_common.h"
 #include "linux/pipe_file.h"
 #include "linux/syscall.h"

@@ -7,9 +7,9 @@
 // for poll and EBADF for select. An interrupted wait is -ERESTARTNOHAND
 // (EINTR once a handler ran); select, pselect6 and ppoll write the time
 // left back, as Linux does.
-#include "capsule/file.h"
-#include "capsule/poll.h"
-#include "capsule/uaccess.h"
+#include "fs/file.h"
+#include "core/poll.h"
+#include "arch/uaccess.h"
 #include "linux/event_args.h"
 #include "linux/file_common.h"
 #include "linux/identity.h"

@@ -1,9 +1,9 @@
 // Process identity and the per-thread Linux state. Thread calls (clone,
 // exit, gettid, set_tid_address, robust lists) live in linux/sys_thread.cc.
-#include "capsule/log.h"
-#include "capsule/process.h"
-#include "capsule/thread.h"
-#include "capsule/uaccess.h"
+#include "lib/log.h"
+#include "linux/process.h"
+#include "core/thread.h"
+#include "arch/uaccess.h"
 #include "core/sched/thread.h"
 #include "linux/signal.h"
 #include "linux/syscall.h"

@@ -1,8 +1,8 @@
 // Scheduling calls: sched_yield, affinity, getcpu, policies and priorities
 // (docs/threads-abi.md).
-#include "capsule/percpu.h"
-#include "capsule/thread.h"
-#include "capsule/uaccess.h"
+#include "arch/percpu.h"
+#include "core/thread.h"
+#include "arch/uaccess.h"
 #include "core/sched/thread.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"

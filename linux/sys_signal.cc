@@ -1,9 +1,9 @@
 // Signal system calls (docs/signals.md): rt_sigaction, rt_sigprocmask,
 // rt_sigreturn, sigaltstack, rt_sigpending, rt_sigsuspend, rt_sigtimedwait,
 // rt_sigqueueinfo, rt_tgsigqueueinfo, kill, tgkill, tkill, pause.
-#include "capsule/process.h"
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
+#include "linux/process.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
 #include "linux/signal_internal.h"
 
 namespace capsule::linux_abi {

@@ -6,9 +6,9 @@
 #include <cstring>
 #include <new>
 
-#include "capsule/file.h"
-#include "capsule/uaccess.h"
-#include "core/sync/spinlock.h"
+#include "fs/file.h"
+#include "arch/uaccess.h"
+#include "arch/spinlock.h"
 #include "lib/intrusive_list.h"
 #include "linux/file_common.h"
 #include "linux/signal.h"

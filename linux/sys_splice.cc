@@ -7,8 +7,8 @@
 // used and written back, the descriptor's offset untouched.
 #include <new>
 
-#include "capsule/pipe.h"
-#include "capsule/uaccess.h"
+#include "core/pipe.h"
+#include "arch/uaccess.h"
 #include "linux/file_common.h"
 #include "linux/pipe_file.h"
 #include "linux/syscall.h"

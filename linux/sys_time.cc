@@ -9,15 +9,15 @@
 
 #include <atomic>
 
-#include "capsule/address_space.h"
-#include "capsule/process.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
-#include "capsule/percpu.h"
+#include "core/address_space.h"
+#include "linux/process.h"
+#include "core/thread.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
+#include "arch/percpu.h"
 #include "core/sched/run_queue.h"
 #include "core/sched/thread.h"
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
 

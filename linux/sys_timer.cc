@@ -10,11 +10,11 @@
 // compare against the process's summed thread CPU time, which the service
 // re-reads at each wake-up (no separate user/system accounting: VIRTUAL and
 // PROF count the same time).
-#include "capsule/log.h"
-#include "capsule/process.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
+#include "lib/log.h"
+#include "linux/process.h"
+#include "core/thread.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
 #include "core/sync/wait_queue.h"
 #include "linux/exec_state.h"
 #include "linux/signal.h"

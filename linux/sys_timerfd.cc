@@ -3,9 +3,9 @@
 // since the last read as 8 bytes; a shorter buffer is EINVAL.
 #include <new>
 
-#include "capsule/file.h"
-#include "capsule/timerfd.h"
-#include "capsule/uaccess.h"
+#include "fs/file.h"
+#include "core/timerfd.h"
+#include "arch/uaccess.h"
 #include "linux/event_args.h"
 #include "linux/file_common.h"
 #include "linux/syscall.h"

@@ -3,10 +3,10 @@
 
 #include <atomic>
 
-#include "capsule/log.h"
-#include "capsule/mm.h"
-#include "capsule/panic.h"
-#include "capsule/uaccess.h"
+#include "lib/log.h"
+#include "core/mm.h"
+#include "lib/panic.h"
+#include "arch/uaccess.h"
 
 extern "C" const capsule::linux_abi::SyscallDef __linux_syscalls_start[], __linux_syscalls_end[];
 

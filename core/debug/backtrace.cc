@@ -1,10 +1,10 @@
 // Symbolized backtraces from the frame-pointer chain (the kernel is built
 // with -fno-omit-frame-pointer). Symbols come from the .ksyms table that the
 // second link pass embeds (tools/build/mksyms.py).
-#include "capsule/boot.h"
-#include "capsule/log.h"
-#include "capsule/panic.h"
-#include "core/debug/symbols.h"
+#include "arch/boot.h"
+#include "lib/log.h"
+#include "lib/panic.h"
+#include "lib/symbols.h"
 
 extern "C" const uint64_t ksyms_count;
 extern "C" const uint64_t ksyms_table[];

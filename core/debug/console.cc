@@ -1,4 +1,4 @@
-#include "capsule/console.h"
+#include "core/console.h"
 
 namespace capsule {
 namespace {

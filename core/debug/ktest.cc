@@ -1,4 +1,4 @@
-#include "capsule/ktest.h"
+#include "lib/ktest.h"
 
 extern "C" const capsule::KTestCase __ktests_start[], __ktests_end[];
 

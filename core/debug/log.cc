@@ -2,11 +2,11 @@
 // with one console call under a lock, so lines from different CPUs never
 // interleave. During a panic the lock is skipped: the fault being reported
 // may have been taken while this CPU held it.
-#include "capsule/console.h"
-#include "capsule/log.h"
-#include "capsule/panic.h"
-#include "capsule/time.h"
-#include "core/sync/spinlock.h"
+#include "core/console.h"
+#include "lib/log.h"
+#include "lib/panic.h"
+#include "core/time.h"
+#include "arch/spinlock.h"
 
 namespace capsule {
 namespace {

@@ -1,9 +1,9 @@
 #include <atomic>
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/log.h"
-#include "capsule/panic.h"
-#include "capsule/power.h"
+#include "lib/log.h"
+#include "lib/panic.h"
+#include "arch/power.h"
 
 namespace capsule {
 namespace {

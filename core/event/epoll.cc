@@ -1,4 +1,4 @@
-// epoll bookkeeping (include/capsule/epoll.h): interests, the ready list,
+// epoll bookkeeping (core/include/core/epoll.h): interests, the ready list,
 // level/edge/one-shot/exclusive rules. Host-testable; the sleeping half is
 // core/event/epoll_wait.cc.
 //
@@ -10,7 +10,7 @@
 //  3. Under lock_, per item: clear in_scan; put it back on the ready list
 //     if it is level-triggered and was reported, or was renotified during
 //     the scan (so an edge that came in between is not lost).
-#include "capsule/epoll.h"
+#include "core/epoll.h"
 
 #include <new>
 

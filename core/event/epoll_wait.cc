@@ -1,4 +1,4 @@
-// epoll_wait's sleeping half (include/capsule/epoll.h). Kernel only.
+// epoll_wait's sleeping half (core/include/core/epoll.h). Kernel only.
 //
 //  1. Harvest; return what was found.
 //  2. Under lock_: if the ready list filled meanwhile, go to 1; else
@@ -7,9 +7,9 @@
 //  3. Sleep until a notification pops the Waiter (make_ready_locked), the
 //     deadline, or an interrupt; dequeue if still queued; go to 1 — a
 //     timeout or an interrupt is reported only if the harvest finds nothing.
-#include "capsule/epoll.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
+#include "core/epoll.h"
+#include "core/thread.h"
+#include "core/time.h"
 #include "core/event/wait.h"
 #include "core/sched/thread.h"
 

@@ -3,15 +3,15 @@
 // are pinned to different CPUs when there are several.
 #include <atomic>
 
-#include "capsule/epoll.h"
-#include "capsule/eventfd.h"
-#include "capsule/ktest.h"
-#include "capsule/mm.h"
-#include "capsule/percpu.h"
-#include "capsule/pipe.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
-#include "capsule/timerfd.h"
+#include "core/epoll.h"
+#include "core/eventfd.h"
+#include "lib/ktest.h"
+#include "core/mm.h"
+#include "arch/percpu.h"
+#include "core/pipe.h"
+#include "core/thread.h"
+#include "core/time.h"
+#include "core/timerfd.h"
 
 namespace capsule {
 namespace {

@@ -1,5 +1,5 @@
-// eventfd(2) (include/capsule/eventfd.h).
-#include "capsule/eventfd.h"
+// eventfd(2) (core/include/core/eventfd.h).
+#include "core/eventfd.h"
 
 #include <new>
 

@@ -1,16 +1,16 @@
-// Pipes (include/capsule/pipe.h; pipe(7) for the semantics).
+// Pipes (core/include/core/pipe.h; pipe(7) for the semantics).
 //
 // One Mutex guards the ring, the counts and the list of ends; copies to and
 // from application memory happen under it (they may fault and sleep, which
 // a Mutex allows). Readers and writers sleep on two WaitLists. Readiness
 // changes are announced to the ends' watchers under the Mutex (lock order:
-// Pipe::mu → PipeEnd watch lock → watchers; include/capsule/poll.h).
-#include "capsule/pipe.h"
+// Pipe::mu → PipeEnd watch lock → watchers; core/include/core/poll.h).
+#include "core/pipe.h"
 
 #include <atomic>
 #include <new>
 
-#include "capsule/mm.h"
+#include "core/mm.h"
 #include "core/event/ring_buffer.h"
 #include "core/event/sync.h"
 #include "core/event/wait.h"

@@ -1,6 +1,6 @@
 // Pollable: the observer list every waitable object carries
-// (include/capsule/poll.h). Host-testable: no scheduler calls here.
-#include "capsule/poll.h"
+// (core/include/core/poll.h). Host-testable: no scheduler calls here.
+#include "core/poll.h"
 
 #include "core/event/sync.h"
 

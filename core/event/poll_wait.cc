@@ -1,4 +1,4 @@
-// poll(2)/select(2) core (include/capsule/poll.h). Kernel only.
+// poll(2)/select(2) core (core/include/core/poll.h). Kernel only.
 //
 //  1. Watch every object (a PollTable entry per request) before the first
 //     check, so a change after the check is never missed.
@@ -10,10 +10,10 @@
 #include <atomic>
 #include <new>
 
-#include "capsule/mm.h"
-#include "capsule/poll.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
+#include "core/mm.h"
+#include "core/poll.h"
+#include "core/thread.h"
+#include "core/time.h"
 #include "core/event/wait.h"
 #include "core/sched/thread.h"
 

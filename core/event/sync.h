@@ -3,7 +3,7 @@
 // host there is no `cli` and no scheduler, so the IRQ-off spin guard is a
 // plain spin guard and the sleeping lock is a spinlock (tests are single
 // threaded where they touch it).
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #ifndef CAPSULE_HOST
 #include "core/sync/wait_queue.h"
 #endif

@@ -1,12 +1,12 @@
-// timerfd (include/capsule/timerfd.h). Deadlines are kept on the monotonic
+// timerfd (core/include/core/timerfd.h). Deadlines are kept on the monotonic
 // clock; a Realtime absolute time is converted when set (a later
 // settimeofday does not move an armed timer: TFD_TIMER_CANCEL_ON_SET and
 // clock-change tracking are not implemented, docs/events.md).
-#include "capsule/timerfd.h"
+#include "core/timerfd.h"
 
 #include <new>
 
-#include "capsule/time.h"
+#include "core/time.h"
 #include "core/event/sync.h"
 
 namespace capsule {

@@ -9,8 +9,8 @@
 //  3. Dequeue ourselves if nobody did, retake the Mutex, report.
 #include "core/event/wait.h"
 
-#include "capsule/thread.h"
-#include "capsule/time.h"
+#include "core/thread.h"
+#include "core/time.h"
 #include "core/event/sync.h"
 #include "core/sched/thread.h"
 

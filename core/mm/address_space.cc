@@ -1,18 +1,18 @@
 // Application address spaces: VMAs (core/mm/vma.h) over a private lower
 // half of a page table, filled on demand. docs/address-space.md.
-#include "capsule/address_space.h"
-#include "capsule/percpu.h"
+#include "core/address_space.h"
+#include "arch/percpu.h"
 
 #include <atomic>
 #include <new>
 
 #include "arch/x64/cpu/trap_frame.h"
 #include "arch/x64/cpu/x64.h"
-#include "capsule/mm.h"
-#include "capsule/log.h"
-#include "capsule/panic.h"
-#include "capsule/power.h"
-#include "core/debug/symbols.h"
+#include "core/mm.h"
+#include "lib/log.h"
+#include "lib/panic.h"
+#include "arch/power.h"
+#include "lib/symbols.h"
 #include "core/mm/address_space.h"
 #include "core/mm/mm_internal.h"
 

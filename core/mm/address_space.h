@@ -1,5 +1,5 @@
 #pragma once
-// core/mm internals of application address spaces (include/capsule/address_space.h):
+// core/mm internals of application address spaces (core/include/core/address_space.h):
 // how a page-table entry of the lower half is encoded. Shared by
 // address_space.cc and the in-kernel tests.
 //

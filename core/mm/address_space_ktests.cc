@@ -3,10 +3,10 @@
 // address space, activates it, and checks that every page went back to the
 // page allocator once it is destroyed.
 #include "arch/x64/cpu/x64.h"
-#include "capsule/address_space.h"
-#include "capsule/ktest.h"
-#include "capsule/mm.h"
-#include "capsule/uaccess.h"
+#include "core/address_space.h"
+#include "lib/ktest.h"
+#include "core/mm.h"
+#include "arch/uaccess.h"
 #include "core/mm/address_space.h"
 #include "core/mm/mm_internal.h"
 

@@ -1,11 +1,11 @@
-// Kernel thread stacks (include/capsule/mm.h). The area at KSTACK_BASE is cut
+// Kernel thread stacks (core/include/core/mm.h). The area at KSTACK_BASE is cut
 // into fixed slots: [guard page][KSTACK_SIZE of stack]. Slots are handed out
 // from a bump index; freed stacks keep their pages and mappings and go on a
 // free list, so recycling needs no unmapping and no TLB shootdown.
 #include "arch/x64/mm/paging.h"
-#include "capsule/mm.h"
+#include "core/mm.h"
 #include "core/mm/mm_internal.h"
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 
 namespace capsule {
 namespace {

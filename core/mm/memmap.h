@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "capsule/boot.h"
+#include "arch/boot.h"
 #include "lib/result.h"
 
 namespace capsule::mm {

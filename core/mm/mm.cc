@@ -13,16 +13,16 @@
 
 #include "arch/x64/cpu/x64.h"
 #include "arch/x64/mm/paging.h"
-#include "capsule/boot.h"
-#include "capsule/cpu.h"
-#include "capsule/log.h"
-#include "capsule/mm.h"
-#include "capsule/panic.h"
+#include "arch/boot.h"
+#include "arch/cpu.h"
+#include "lib/log.h"
+#include "core/mm.h"
+#include "lib/panic.h"
 #include "core/mm/buddy.h"
 #include "core/mm/heap.h"
 #include "core/mm/memmap.h"
 #include "core/mm/mm_internal.h"
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 
 namespace capsule {
 namespace {

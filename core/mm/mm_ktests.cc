@@ -1,8 +1,8 @@
 // In-kernel tests of the memory services (--test=mm, docs/memory.md).
 #include "arch/x64/cpu/x64.h"
-#include "capsule/boot.h"
-#include "capsule/ktest.h"
-#include "capsule/mm.h"
+#include "arch/boot.h"
+#include "lib/ktest.h"
+#include "core/mm.h"
 #include "core/mm/heap.h"
 #include "core/mm/mm_internal.h"
 

@@ -27,7 +27,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "capsule/mm.h"
+#include "core/mm.h"
 #include "lib/rbtree.h"
 #include "lib/result.h"
 

@@ -3,13 +3,13 @@
 #include <cstdint>
 #include <new>
 
-#include "capsule/mm.h"
-#include "capsule/panic.h"
+#include "core/mm.h"
+#include "lib/panic.h"
 
 extern "C" {
 
 // -mstack-protector-guard=global: one canary for the kernel, randomized at
-// boot from RDRAND/TSC (core/boot/main.cc).
+// boot from RDRAND/TSC (kernel/main.cc).
 uintptr_t __stack_chk_guard = 0x595e9fbd94fda766ull;
 
 [[noreturn]] void __stack_chk_fail() { capsule::panic("stack protector: stack smashing detected"); }

@@ -1,6 +1,6 @@
 #include "arch/x64/cpu/cpu_tables.h"
 #include "arch/x64/cpu/x64.h"
-#include "capsule/percpu.h"
+#include "arch/percpu.h"
 
 namespace capsule {
 namespace {

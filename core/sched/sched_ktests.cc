@@ -5,11 +5,11 @@
 #include <atomic>
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/ktest.h"
-#include "capsule/mm.h"
-#include "capsule/percpu.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
+#include "lib/ktest.h"
+#include "core/mm.h"
+#include "arch/percpu.h"
+#include "core/thread.h"
+#include "core/time.h"
 #include "core/sched/thread.h"
 #include "core/sync/wait_queue.h"
 

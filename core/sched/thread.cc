@@ -1,13 +1,13 @@
-// Thread life cycle: create, run, exit, join (include/capsule/thread.h).
+// Thread life cycle: create, run, exit, join (core/include/core/thread.h).
 #include <atomic>
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/boot.h"
-#include "capsule/fpu.h"
-#include "capsule/log.h"
-#include "capsule/panic.h"
-#include "capsule/percpu.h"
-#include "capsule/time.h"
+#include "arch/boot.h"
+#include "arch/fpu.h"
+#include "lib/log.h"
+#include "lib/panic.h"
+#include "arch/percpu.h"
+#include "core/time.h"
 #include "core/sched/run_queue.h"
 
 extern "C" char thread_trampoline[];

@@ -1,13 +1,13 @@
 #pragma once
 // The Thread object and the scheduler's internal interface (core/sched).
-// Other layers use include/capsule/thread.h and core/sync/*.
+// Other layers use core/include/core/thread.h and core/sync/*.
 #include <atomic>
 #include <cstdint>
 
-#include "capsule/mm.h"
-#include "capsule/thread.h"
+#include "core/mm.h"
+#include "core/thread.h"
 #include "core/sched/entity.h"
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #include "core/time/timer_queue.h"
 #include "lib/container_of.h"
 #include "lib/intrusive_list.h"
@@ -48,12 +48,12 @@ struct Thread {
   Timer sleep_timer;
   RunQueue* timer_rq = nullptr;
   std::atomic<bool> timed_out{false};
-  std::atomic<bool> interrupt_pending{false};  // thread_interrupt(); see capsule/thread.h
+  std::atomic<bool> interrupt_pending{false};  // thread_interrupt(); see core/thread.h
   ListNode all_node;
   // The application this thread runs (nullptr for kernel threads): its
   // page table is loaded when the thread is switched in.
   class AddressSpace* as = nullptr;
-  void* process = nullptr;      // core/app Process
+  void* process = nullptr;      // linux/process Process
   void* linux_state = nullptr;  // linux/: per-thread Linux ABI state
 };
 

@@ -1,4 +1,4 @@
-// Cross-CPU TLB shoot-down (include/capsule/tlb.h).
+// Cross-CPU TLB shoot-down (core/include/core/tlb.h).
 //
 // Each CPU has one request slot (what it wants flushed, and how many CPUs
 // still have to do it) and one mailbox (a bit per CPU whose request it has
@@ -16,18 +16,18 @@
 // target read it; the mailbox bit is set with release order after the slot
 // was written, and taken with acquire order, so a target always sees the
 // request the bit stands for.
-#include "capsule/tlb.h"
+#include "core/tlb.h"
 
 #include <atomic>
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/address_space.h"
-#include "capsule/apic.h"
-#include "capsule/irq.h"
-#include "capsule/log.h"
-#include "capsule/mm.h"
-#include "capsule/percpu.h"
-#include "core/sync/spinlock.h"
+#include "core/address_space.h"
+#include "arch/apic.h"
+#include "arch/irq.h"
+#include "lib/log.h"
+#include "core/mm.h"
+#include "arch/percpu.h"
+#include "arch/spinlock.h"
 
 namespace capsule {
 namespace {

@@ -4,16 +4,16 @@
 #include <atomic>
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/address_space.h"
-#include "capsule/ktest.h"
-#include "capsule/mm.h"
-#include "capsule/percpu.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
-#include "capsule/tlb.h"
-#include "capsule/uaccess.h"
+#include "core/address_space.h"
+#include "lib/ktest.h"
+#include "core/mm.h"
+#include "arch/percpu.h"
+#include "core/thread.h"
+#include "core/time.h"
+#include "core/tlb.h"
+#include "arch/uaccess.h"
 #include "core/mm/mm_internal.h"
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 
 namespace capsule {
 namespace {

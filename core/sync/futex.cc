@@ -1,4 +1,4 @@
-// Futexes (include/capsule/futex.h, docs/futex.md).
+// Futexes (core/include/core/futex.h, docs/futex.md).
 //
 // A fixed table of hash buckets, each a spinlock and a FIFO list of
 // waiters; a waiter is keyed by (address space, address) and lives on its
@@ -31,12 +31,12 @@
 #include <atomic>
 
 #include "arch/x64/cpu/extable.h"
-#include "capsule/address_space.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
+#include "core/address_space.h"
+#include "core/thread.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
 #include "core/sched/thread.h"
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #include "lib/intrusive_list.h"
 
 namespace capsule {

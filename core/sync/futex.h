@@ -3,7 +3,7 @@
 // FUTEX_WAKE_OP decoder (pure arithmetic, no kernel dependencies).
 #include <cstdint>
 
-#include "capsule/futex.h"
+#include "core/futex.h"
 #include "lib/result.h"
 
 namespace capsule::futex {

@@ -5,13 +5,13 @@
 #include <atomic>
 #include <climits>
 
-#include "capsule/address_space.h"
-#include "capsule/futex.h"
-#include "capsule/ktest.h"
-#include "capsule/mm.h"
-#include "capsule/percpu.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
+#include "core/address_space.h"
+#include "core/futex.h"
+#include "lib/ktest.h"
+#include "core/mm.h"
+#include "arch/percpu.h"
+#include "core/thread.h"
+#include "core/time.h"
 #include "core/mm/vma.h"
 #include "core/sync/futex.h"
 

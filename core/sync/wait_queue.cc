@@ -5,8 +5,8 @@
 // a real wake-up from a timeout or a spurious scheduler wake-up.
 #include "core/sync/wait_queue.h"
 
-#include "capsule/panic.h"
-#include "capsule/time.h"
+#include "lib/panic.h"
+#include "core/time.h"
 #include "core/sched/thread.h"
 
 namespace capsule {

@@ -5,7 +5,7 @@
 // Timeouts are absolute deadlines in uptime_ns(); 0 means none.
 #include <cstdint>
 
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #include "lib/intrusive_list.h"
 
 namespace capsule {

@@ -2,7 +2,7 @@
 // with a fixed-point multiplier (ns = ticks * mult >> 32) so that the hot
 // path is one multiply.
 #include "arch/x64/cpu/x64.h"
-#include "capsule/time.h"
+#include "core/time.h"
 
 namespace capsule {
 namespace {

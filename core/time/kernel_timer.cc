@@ -11,10 +11,10 @@
 
 #include <atomic>
 
-#include "capsule/log.h"
-#include "capsule/panic.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
+#include "lib/log.h"
+#include "lib/panic.h"
+#include "core/thread.h"
+#include "core/time.h"
 #include "core/sync/wait_queue.h"
 
 namespace capsule {

@@ -1,17 +1,17 @@
-// The vDSO's kernel side (include/capsule/vdso.h, docs/vdso.md): the vvar
+// The vDSO's kernel side (core/include/core/vdso.h, docs/vdso.md): the vvar
 // page and the mapping of the embedded image (core/vdso/vdso_image.S).
 //
 // Both are mapped as one shared, file-like VMA whose backing hands out the
 // kernel's own pages (vvar first, then the image), so no page is copied per
 // process; the image part is then made executable.
-#include "capsule/vdso.h"
+#include "core/vdso.h"
 
-#include "capsule/address_space.h"
-#include "capsule/cpu.h"
-#include "capsule/mm.h"
-#include "capsule/time.h"
+#include "core/address_space.h"
+#include "arch/cpu.h"
+#include "core/mm.h"
+#include "core/time.h"
 #include "core/mm/vma.h"
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #include "core/vdso/vvar.h"
 
 extern "C" const uint8_t vdso_image_start[];

@@ -1,9 +1,9 @@
 // Walks the firmware's ACPI tables: RSDP -> XSDT (or RSDT) -> FADT, MADT,
 // DSDT. Tables live in firmware-reserved memory that the direct map need not
 // cover, so they are reached through mmio_map.
-#include "capsule/acpi.h"
-#include "capsule/log.h"
-#include "capsule/mm.h"
+#include "arch/acpi.h"
+#include "lib/log.h"
+#include "core/mm.h"
 
 namespace capsule {
 namespace {

@@ -1,6 +1,6 @@
 // Pure ACPI parsing (no mapping, no globals): compiled into the kernel and
 // into the host unit tests.
-#include "capsule/acpi.h"
+#include "arch/acpi.h"
 
 namespace capsule {
 namespace {

@@ -3,7 +3,7 @@
 // 0x32 century (QEMU fills it), 0x0a status A (bit 7: update in progress),
 // 0x0b status B (bit 2: binary, bit 1: 24-hour).
 #include "arch/x64/cpu/x64.h"
-#include "capsule/log.h"
+#include "lib/log.h"
 #include "core/time/calendar.h"
 #include "drivers/clock/cmos_rtc.h"
 

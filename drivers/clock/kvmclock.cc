@@ -18,8 +18,8 @@
 #include <atomic>
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/mm.h"
-#include "capsule/percpu.h"
+#include "core/mm.h"
+#include "arch/percpu.h"
 
 namespace capsule {
 namespace {

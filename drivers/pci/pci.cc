@@ -4,7 +4,7 @@
 #include "drivers/pci/pci.h"
 
 #include "arch/x64/cpu/x64.h"
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 
 namespace capsule::pci {
 namespace {

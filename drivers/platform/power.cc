@@ -14,9 +14,9 @@
 //     PM1a/PM1b control                           [ACPI 6.4 4.8.3.2.1]
 // SLP_TYP for S5 comes from the DSDT's \_S5 object.
 #include "arch/x64/cpu/x64.h"
-#include "capsule/acpi.h"
-#include "capsule/mm.h"
-#include "capsule/power.h"
+#include "arch/acpi.h"
+#include "core/mm.h"
+#include "arch/power.h"
 
 namespace capsule {
 namespace {

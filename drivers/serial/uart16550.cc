@@ -2,7 +2,7 @@
 // q35. 115200 8N1; under QEMU the divisor is irrelevant but real UARTs and
 // Firecracker's emulation want it programmed.
 #include "arch/x64/cpu/x64.h"
-#include "capsule/console.h"
+#include "core/console.h"
 #include "drivers/serial/uart16550.h"
 
 namespace capsule {

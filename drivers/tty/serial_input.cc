@@ -5,11 +5,11 @@
 #include "drivers/tty/serial_input.h"
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/apic.h"
-#include "capsule/irq.h"
-#include "capsule/log.h"
-#include "capsule/thread.h"
-#include "capsule/tty.h"
+#include "arch/apic.h"
+#include "arch/irq.h"
+#include "lib/log.h"
+#include "core/thread.h"
+#include "drivers/tty.h"
 #include "core/sync/wait_queue.h"
 
 namespace capsule::tty {

@@ -1,4 +1,4 @@
-// The console tty (include/capsule/tty.h, docs/console.md): one line
+// The console tty (drivers/include/drivers/tty.h, docs/console.md): one line
 // discipline between the stdio device and the program's descriptors.
 //
 // Input arrives in thread context (the virtio-console service thread or the
@@ -7,13 +7,13 @@
 // (so it precedes anything the reader prints in reply); signals are sent
 // after it (they take the signal layer's locks). Readers sleep on a
 // WaitList woken by input.
-#include "capsule/tty.h"
+#include "drivers/tty.h"
 
 #include <new>
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/console.h"
-#include "capsule/time.h"
+#include "core/console.h"
+#include "core/time.h"
 #include "core/event/wait.h"
 #include "core/sync/wait_queue.h"
 #include "drivers/tty/line_discipline.h"

@@ -1,5 +1,5 @@
 // virtio-console with VIRTIO_CONSOLE_F_MULTIPORT [virtio 1.2 §5.3] as the
-// program's standard streams (include/capsule/tty.h, docs/console.md).
+// program's standard streams (drivers/include/drivers/tty.h, docs/console.md).
 //
 // Port layout: the host names its ports (virtserialport name=...):
 //   capsule.stdin  → host data to the tty; PORT_OPEN 0 (the host side
@@ -19,11 +19,11 @@
 #include <atomic>
 #include <new>
 
-#include "capsule/log.h"
-#include "capsule/mm.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
-#include "capsule/tty.h"
+#include "lib/log.h"
+#include "core/mm.h"
+#include "core/thread.h"
+#include "core/time.h"
+#include "drivers/tty.h"
 #include "core/event/wait.h"
 #include "drivers/virtio/transport.h"
 #include "drivers/virtio/virtqueue.h"

@@ -11,9 +11,9 @@
 
 #include <new>
 
-#include "capsule/apic.h"
-#include "capsule/log.h"
-#include "capsule/mm.h"
+#include "arch/apic.h"
+#include "lib/log.h"
+#include "core/mm.h"
 
 namespace capsule::virtio {
 namespace {

@@ -7,9 +7,9 @@
 
 #include <new>
 
-#include "capsule/apic.h"
-#include "capsule/log.h"
-#include "capsule/mm.h"
+#include "arch/apic.h"
+#include "lib/log.h"
+#include "core/mm.h"
 #include "drivers/pci/pci.h"
 
 namespace capsule::virtio {

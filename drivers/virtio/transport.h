@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "capsule/irq.h"
+#include "arch/irq.h"
 #include "lib/result.h"
 
 namespace capsule::virtio {

@@ -1,7 +1,7 @@
 // Virtio device discovery and the status handshake (drivers/virtio/
 // transport.h). A small table maps device types to drivers; the network
 // driver will add its row.
-#include "capsule/log.h"
+#include "lib/log.h"
 #include "drivers/virtio/transport.h"
 #include "drivers/virtio/mmio.h"
 #include "drivers/virtio/pci.h"

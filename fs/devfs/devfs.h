@@ -7,7 +7,7 @@
 // device table, so a node with their number opens them wherever it lives.
 // /dev/null, /dev/console and /dev/tty are nodes here too; linux/ serves
 // them (linux/console_file.cc).
-#include "capsule/vfs.h"
+#include "fs/vfs.h"
 
 namespace capsule::devfs {
 

@@ -1,6 +1,6 @@
 // The memory devices (fs/devfs/devfs.h): /dev/zero reads zeros, /dev/full
 // reads zeros and refuses writes with ENOSPC, /dev/random and /dev/urandom
-// read the kernel's ChaCha20 CSPRNG (core/app/random.h; seeded at boot, so
+// read the kernel's ChaCha20 CSPRNG (core/include/core/random.h; seeded at boot, so
 // neither ever blocks, as on Linux 5.6+) and accept writes (mixed in on
 // Linux; discarded here). Each device is one vnode shared by every open.
 #include <new>
@@ -11,7 +11,7 @@
 #ifdef CAPSULE_HOST
 #include <random>
 #else
-#include "core/app/random.h"
+#include "core/random.h"
 #endif
 
 namespace capsule::devfs {

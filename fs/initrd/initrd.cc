@@ -1,7 +1,7 @@
 #include "fs/initrd/initrd.h"
 
-#include "capsule/log.h"
-#include "capsule/mm.h"
+#include "lib/log.h"
+#include "core/mm.h"
 #include "fs/cpio/newc.h"
 
 namespace capsule::initrd {

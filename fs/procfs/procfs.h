@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "capsule/vfs.h"
+#include "fs/vfs.h"
 #include "lib/format.h"
 
 namespace capsule::procfs {

@@ -1,7 +1,7 @@
 // The root file system at boot: a ramfs filled from the initrd, mounted as
 // "/" of the kernel's namespace. Kernel only (the host tests build their
 // own Vfs).
-#include "capsule/log.h"
+#include "lib/log.h"
 #include "fs/ramfs/ramfs.h"
 
 namespace capsule::ramfs {

@@ -5,12 +5,12 @@
 // preemption on several CPUs, and the boot initrd.
 #include <new>
 
-#include "capsule/file.h"
-#include "capsule/ktest.h"
-#include "capsule/mm.h"
-#include "capsule/percpu.h"
-#include "capsule/thread.h"
-#include "capsule/vfs.h"
+#include "fs/file.h"
+#include "lib/ktest.h"
+#include "core/mm.h"
+#include "arch/percpu.h"
+#include "core/thread.h"
+#include "fs/vfs.h"
 #include "fs/ramfs/ramfs.h"
 #include "lib/format.h"
 

@@ -8,7 +8,7 @@
 #ifdef CAPSULE_HOST
 #include <unistd.h>
 #else
-#include "capsule/percpu.h"
+#include "arch/percpu.h"
 #endif
 
 namespace capsule::sysfs {

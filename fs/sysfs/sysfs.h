@@ -3,7 +3,7 @@
 // lists and per-CPU directories (glibc's sysconf, Go, the JVM, nproc) and
 // transparent_hugepage/enabled. No cgroup tree: /sys/fs/cgroup is absent,
 // which runtimes take as "no limits".
-#include "capsule/vfs.h"
+#include "fs/vfs.h"
 
 namespace capsule::sysfs {
 

@@ -1,7 +1,7 @@
-// The character device table (include/capsule/vfs.h): device number -> the
+// The character device table (fs/include/fs/vfs.h): device number -> the
 // function that opens the device, consulted by Vfs::open for character
 // device nodes of every file system (Linux's chrdev registry).
-#include "capsule/vfs.h"
+#include "fs/vfs.h"
 
 namespace capsule::vfs {
 namespace {

@@ -19,7 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "capsule/vfs.h"
+#include "fs/vfs.h"
 
 namespace capsule::vfs {
 

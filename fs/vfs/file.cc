@@ -1,7 +1,7 @@
 // Open file descriptions and descriptor tables.
 #include <new>
 
-#include "capsule/file.h"
+#include "fs/file.h"
 
 namespace capsule::vfs {
 

@@ -1,9 +1,9 @@
-// Advisory lock bookkeeping for one file (capsule/file_lock.h,
+// Advisory lock bookkeeping for one file (fs/file_lock.h,
 // docs/file-locks.md): a sorted singly linked list of ranges. Lock counts
 // per file are small, so linear passes are the simple and fast choice.
 #include <new>
 
-#include "capsule/file_lock.h"
+#include "fs/file_lock.h"
 
 namespace capsule::vfs {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <ctime>
 #else
-#include "capsule/time.h"
+#include "core/time.h"
 #endif
 
 namespace capsule::vfs {

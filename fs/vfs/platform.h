@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "capsule/mm.h"
+#include "core/mm.h"
 #include "lib/result.h"
 
 #ifdef CAPSULE_HOST

@@ -2,8 +2,8 @@
 // rules of path_resolution(7) and the POSIX pages of each call.
 #include <new>
 
-#include "capsule/file.h"
-#include "capsule/vfs.h"
+#include "fs/file.h"
+#include "fs/vfs.h"
 #include "fs/vfs/dcache.h"
 
 namespace capsule::vfs {

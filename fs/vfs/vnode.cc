@@ -1,5 +1,5 @@
 // Vnode and FileSystem defaults; kernel and zero-fill buffers.
-#include "capsule/vfs.h"
+#include "fs/vfs.h"
 
 namespace capsule::vfs {
 namespace {

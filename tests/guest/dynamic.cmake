@@ -1,4 +1,4 @@
-# Dynamically linked programs (core/app/process.cc PT_INTERP, docs/exec.md):
+# Dynamically linked programs (linux/process/process.cc PT_INTERP, docs/exec.md):
 # tests/guest/dynamic/dynamic_test.py packs the program, its loader and the
 # libraries ldd lists into an initrd.
 #  - dyn_hello.c built with plain gcc (glibc, PIE) and musl-gcc (musl's

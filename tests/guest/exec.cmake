@@ -1,4 +1,4 @@
-# execve/execveat and command sequences (linux/sys_exec.cc, core/app/process.cc,
+# execve/execveat and command sequences (linux/sys_exec.cc, linux/process/process.cc,
 # docs/exec.md, docs/cmdline.md). Programs in tests/guest/programs-exec/:
 #  - exec_chain: error cases with threads running, then a chain of images
 #    (exec from a second thread, a "#!" script, execveat on a descriptor),

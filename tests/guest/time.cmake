@@ -1,4 +1,4 @@
-# Where the TSC rate comes from (core/boot/main.cc, drivers/clock/pit.cc).
+# Where the TSC rate comes from (kernel/main.cc, drivers/clock/pit.cc).
 # --tsc-khz=0 stops the CLI from passing the host's rate, so the kernel must
 # find it itself: q35 has a PIT, which must give the host's rate within 2%
 # (sleep accuracy follows from the rate; sched.sleep_accuracy's own 20 ms

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <vector>
 
-#include "capsule/acpi.h"
+#include "arch/acpi.h"
 
 using namespace capsule;
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "capsule/cmdline.h"
+#include "kernel/cmdline.h"
 
 using namespace capsule;
 

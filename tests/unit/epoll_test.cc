@@ -1,6 +1,6 @@
 // epoll bookkeeping and the observer list on the host, with fake objects
 // whose readiness the test sets (core/event/epoll.cc, core/event/poll.cc).
-#include "capsule/epoll.h"
+#include "core/epoll.h"
 
 #include <gtest/gtest.h>
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/elf/auxv.h"
-#include "core/elf/initial_stack.h"
+#include "linux/process/auxv.h"
+#include "linux/process/initial_stack.h"
 
 using namespace capsule;
 namespace E = capsule::elf;

@@ -1,5 +1,5 @@
 list(APPEND HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/lib/format.cc
   ${CMAKE_SOURCE_DIR}/lib/result.cc
-  ${CMAKE_SOURCE_DIR}/core/boot/cmdline.cc
+  ${CMAKE_SOURCE_DIR}/kernel/cmdline.cc
 )

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "capsule/file_lock.h"
+#include "fs/file_lock.h"
 
 using capsule::vfs::FileLock;
 using capsule::vfs::LOCK_TO_EOF;

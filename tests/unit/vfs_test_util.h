@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "capsule/file.h"
-#include "capsule/vfs.h"
+#include "fs/file.h"
+#include "fs/vfs.h"
 #include "fs/ramfs/ramfs.h"
 
 namespace vfs_test {

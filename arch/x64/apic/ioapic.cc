@@ -1,11 +1,11 @@
 // I/O APIC [82093AA datasheet]: an index register at +0x00 and a data window
 // at +0x10; redirection entry n is registers 0x10+2n (low) and 0x11+2n (high,
 // destination APIC id in bits 24..31).
-#include "capsule/acpi.h"
-#include "capsule/apic.h"
-#include "capsule/log.h"
-#include "capsule/mm.h"
-#include "core/sync/spinlock.h"
+#include "arch/acpi.h"
+#include "arch/apic.h"
+#include "lib/log.h"
+#include "core/mm.h"
+#include "arch/spinlock.h"
 
 namespace capsule {
 namespace {

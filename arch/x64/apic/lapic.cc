@@ -3,12 +3,12 @@
 // in x2APIC mode the same register is MSR 0x800 + (offset >> 4) and the ICR
 // is one 64-bit MSR. TCG has no x2APIC; KVM does.
 #include "arch/x64/cpu/x64.h"
-#include "capsule/apic.h"
-#include "capsule/cpu.h"
-#include "capsule/irq.h"
-#include "capsule/log.h"
-#include "capsule/mm.h"
-#include "capsule/time.h"
+#include "arch/apic.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "lib/log.h"
+#include "core/mm.h"
+#include "core/time.h"
 
 namespace capsule {
 namespace {

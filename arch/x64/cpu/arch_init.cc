@@ -1,8 +1,8 @@
-// arch_init_boot_cpu: the boot CPU's descriptor tables (include/capsule/arch.h).
+// arch_init_boot_cpu: the boot CPU's descriptor tables (arch/include/arch/arch.h).
 #include "arch/x64/cpu/cpu_tables.h"
 #include "arch/x64/cpu/idt.h"
-#include "capsule/arch.h"
-#include "capsule/log.h"
+#include "arch/arch.h"
+#include "lib/log.h"
 
 namespace capsule {
 

@@ -1,10 +1,10 @@
 // Per-CPU feature enables: FSGSBASE (cheap FS switches), vector state.
 #include "arch/x64/cpu/x64.h"
-#include "capsule/arch.h"
-#include "capsule/cpu.h"
-#include "capsule/fpu.h"
+#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/fpu.h"
 #include "arch/x64/cpu/syscall_frame.h"
-#include "capsule/percpu.h"
+#include "arch/percpu.h"
 
 namespace capsule {
 namespace x64 {

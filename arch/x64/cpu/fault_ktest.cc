@@ -7,7 +7,7 @@
 // access through a pointer the compiler cannot see), so the faulting RIP
 // symbolizes as ktest_fn_fault_*.
 #include "arch/x64/cpu/idt.h"
-#include "capsule/ktest.h"
+#include "lib/ktest.h"
 
 namespace capsule::x64 {
 namespace {

@@ -2,8 +2,8 @@
 // leaf first: under TCG, leaves above the maximum return the maximum leaf's
 // values rather than zeros (docs/arch-x64.md).
 #include "arch/x64/cpu/x64.h"
-#include "capsule/cpu.h"
-#include "capsule/log.h"
+#include "arch/cpu.h"
+#include "lib/log.h"
 
 namespace capsule {
 namespace {

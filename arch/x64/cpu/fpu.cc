@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/cpu.h"
-#include "capsule/fpu.h"
+#include "arch/cpu.h"
+#include "arch/fpu.h"
 
 namespace capsule {
 namespace {

@@ -1,10 +1,10 @@
 // Vector allocator and handler table for vectors 32..255.
-#include "capsule/irq.h"
+#include "arch/irq.h"
 
 #include <atomic>
 
-#include "capsule/log.h"
-#include "core/sync/spinlock.h"
+#include "lib/log.h"
+#include "arch/spinlock.h"
 
 namespace capsule {
 namespace {

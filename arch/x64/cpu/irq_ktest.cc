@@ -1,8 +1,8 @@
 // In-kernel tests of the vector allocator and IRQ dispatch. The vectors are
 // raised with INT n, which takes the same stub and IST path as a device
 // interrupt.
-#include "capsule/irq.h"
-#include "capsule/ktest.h"
+#include "arch/irq.h"
+#include "lib/ktest.h"
 
 namespace capsule {
 namespace {

@@ -3,11 +3,11 @@
 #include "arch/x64/cpu/cpu_tables.h"
 #include "arch/x64/cpu/traps.h"
 #include "arch/x64/cpu/x64.h"
-#include "capsule/log.h"
-#include "capsule/mm.h"
-#include "capsule/panic.h"
-#include "capsule/power.h"
-#include "core/debug/symbols.h"
+#include "lib/log.h"
+#include "core/mm.h"
+#include "lib/panic.h"
+#include "arch/power.h"
+#include "lib/symbols.h"
 
 namespace capsule::x64 {
 namespace {

@@ -5,9 +5,9 @@
 
 #include "arch/x64/cpu/extable.h"
 #include "arch/x64/cpu/x64.h"
-#include "capsule/address_space.h"
-#include "capsule/arch.h"
-#include "capsule/irq.h"
+#include "core/address_space.h"
+#include "arch/arch.h"
+#include "arch/irq.h"
 #include "lib/format.h"
 
 namespace capsule::x64 {

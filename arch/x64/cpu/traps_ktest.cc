@@ -4,8 +4,8 @@
 #include "arch/x64/cpu/idt.h"
 #include "arch/x64/cpu/trap_frame.h"
 #include "arch/x64/cpu/traps.h"
-#include "capsule/boot.h"
-#include "capsule/ktest.h"
+#include "arch/boot.h"
+#include "lib/ktest.h"
 
 namespace capsule::x64 {
 namespace {
@@ -13,7 +13,7 @@ namespace {
 // Non-canonical: bits 63..47 are not all equal, so any access is #GP.
 constexpr uintptr_t NON_CANONICAL = 0x8000000000000000ull;
 // Kernel-half hole (PML4 slot 510): neither the direct map, the MMIO window
-// nor the kernel image (include/capsule/mm.h), so a read is a #PF.
+// nor the kernel image (core/include/core/mm.h), so a read is a #PF.
 constexpr uintptr_t UNMAPPED = 0xffffff0000000000ull;
 
 struct [[gnu::packed]] TablePointer {

@@ -1,5 +1,5 @@
 // Range checks around the copy loops of arch/x64/mm/uaccess.S.
-#include "capsule/uaccess.h"
+#include "arch/uaccess.h"
 
 #include "core/mm/vma.h"
 

@@ -9,7 +9,7 @@ import os
 import re
 
 MACHINES = ("microvm", "q35")
-PANIC_STATUS = 125  # include/capsule/panic.h: the kernel panicked
+PANIC_STATUS = 125  # lib/include/lib/panic.h: the kernel panicked
 ACCELS = ("auto", "kvm", "tcg")
 
 # microvm without the legacy devices we do not use: no option ROMs, PIT or

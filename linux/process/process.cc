@@ -3,26 +3,26 @@
 // segments (and its PT_INTERP loader's) as private file mappings, build the
 // Linux initial stack, start the main thread (boot) or jump to the new
 // program on the calling thread (execve, command sequences). docs/exec.md.
-#include "capsule/process.h"
+#include "linux/process.h"
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/address_space.h"
-#include "capsule/fpu.h"
-#include "capsule/cpu.h"
-#include "capsule/log.h"
-#include "capsule/mm.h"
-#include "capsule/power.h"
-#include "capsule/thread.h"
-#include "capsule/time.h"
-#include "capsule/uaccess.h"
-#include "capsule/vdso.h"
-#include "core/app/random.h"
+#include "core/address_space.h"
+#include "arch/fpu.h"
+#include "arch/cpu.h"
+#include "lib/log.h"
+#include "core/mm.h"
+#include "arch/power.h"
+#include "core/thread.h"
+#include "core/time.h"
+#include "arch/uaccess.h"
+#include "core/vdso.h"
+#include "core/random.h"
 #include "core/elf/elf.h"
-#include "core/elf/initial_stack.h"
+#include "linux/process/initial_stack.h"
 #include "core/mm/vma.h"
 #include "core/sched/thread.h"
-#include "capsule/file.h"
-#include "capsule/vfs.h"
+#include "fs/file.h"
+#include "fs/vfs.h"
 
 namespace capsule {
 namespace {

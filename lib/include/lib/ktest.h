@@ -10,7 +10,7 @@
 // only if every test ran passed.
 #include <cstddef>
 
-#include "capsule/log.h"
+#include "lib/log.h"
 
 namespace capsule {
 

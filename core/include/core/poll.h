@@ -21,7 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #include "lib/intrusive_list.h"
 #include "lib/result.h"
 

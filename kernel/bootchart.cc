@@ -1,6 +1,6 @@
-#include "capsule/bootchart.h"
-#include "capsule/log.h"
-#include "capsule/time.h"
+#include "kernel/bootchart.h"
+#include "lib/log.h"
+#include "core/time.h"
 
 namespace capsule {
 namespace {

@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "capsule/poll.h"
+#include "core/poll.h"
 #include "lib/result.h"
 
 namespace capsule {

@@ -16,7 +16,7 @@
 #include <cstdint>
 
 #include "core/mm/vma.h"
-#include "core/sync/spinlock.h"
+#include "arch/spinlock.h"
 #include "lib/result.h"
 
 namespace capsule {

@@ -3,7 +3,7 @@
 // runs on the ktimer service thread (core/time/kernel_timer.h).
 #include <cstdint>
 
-#include "capsule/poll.h"
+#include "core/poll.h"
 #include "core/event/wait.h"
 #include "core/time/kernel_timer.h"
 

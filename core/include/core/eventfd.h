@@ -4,7 +4,7 @@
 // passes nonblock per call. The adapter also checks the 8-byte buffer size.
 #include <cstdint>
 
-#include "capsule/poll.h"
+#include "core/poll.h"
 #include "core/event/wait.h"
 
 namespace capsule {

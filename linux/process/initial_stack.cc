@@ -3,9 +3,9 @@
 // execve copies strings and create_elf_tables() fills the tables, so that
 // programs that peek past the documented part (at AT_EXECFN, or walking
 // from envp to the strings) see what they see on Linux.
-#include "core/elf/initial_stack.h"
+#include "linux/process/initial_stack.h"
 
-#include "core/elf/auxv.h"
+#include "linux/process/auxv.h"
 
 namespace capsule::elf {
 namespace {

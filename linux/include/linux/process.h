@@ -1,5 +1,5 @@
 #pragma once
-// The application: one process per VM (core/app). It owns the address space
+// The application: one process per VM (linux/process). It owns the address space
 // and its threads; the VM ends with the process's exit status. Its image can
 // be replaced (execve, and the next command of a ";" sequence): an image is
 // first prepared (every check that can fail, nothing changed), then, at the

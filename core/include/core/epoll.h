@@ -20,7 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "capsule/poll.h"
+#include "core/poll.h"
 #include "core/event/sync.h"
 #include "lib/rbtree.h"
 

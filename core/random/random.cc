@@ -1,8 +1,8 @@
-#include "core/app/random.h"
+#include "core/random.h"
 
 #include "arch/x64/cpu/x64.h"
-#include "capsule/cpu.h"
-#include "core/sync/spinlock.h"
+#include "arch/cpu.h"
+#include "arch/spinlock.h"
 
 namespace capsule {
 namespace {

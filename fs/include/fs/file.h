@@ -8,7 +8,7 @@
 // descriptor (not per description: fcntl(2) F_SETFD).
 #include <cstdint>
 
-#include "capsule/vfs.h"
+#include "fs/vfs.h"
 
 namespace capsule::vfs {
 

@@ -1,4 +1,4 @@
-#include "capsule/cmdline.h"
+#include "kernel/cmdline.h"
 
 namespace capsule {
 namespace {

@@ -13,7 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "capsule/log.h"
+#include "lib/log.h"
 #include "lib/string_view.h"
 
 namespace capsule {

@@ -7,8 +7,8 @@
 //   FileSystem     one mounted instance (ramfs, later devfs, procfs, ext4)
 //   Vnode          a file of any type in one FileSystem; the FS subclasses it
 //                  and overrides the operations its files support
-//   OpenFile       an open file description (capsule/file.h)
-//   FdTable        a process's descriptors (capsule/file.h)
+//   OpenFile       an open file description (fs/file.h)
+//   FdTable        a process's descriptors (fs/file.h)
 //
 // Everything here speaks Capsule's types: modes use the POSIX st_mode bit
 // values (they are also cpio's and every Unix's), errors are capsule::Error.
