@@ -1,25 +1,33 @@
-# Layers, bottom up (docs/architecture.md). Each layer's public headers live
-# in <layer>/include/<layer>/ and are included as "<layer>/name.h"; private
-# headers sit beside their sources, spelled from the repo root.
+# The kernel image, one object library per layer (docs/architecture.md):
+#
+#   lib <- arch <- core <- {drivers, fs, net} <- linux <- kernel
+#
+# A layer's library sees only
+#   - its own folder, through a private root build/layer-roots/<L>/<L> -> <L>
+#     (so "core/mm/vma.h" resolves inside core and nowhere else), and
+#   - the public headers <M>/include/<M>/ of itself and of the layers below.
+# So an upward include, or a reach into another layer's private headers,
+# does not compile. kernel/ (the composition root) sees every layer, private
+# headers included. build/layers.json records the include folders of each
+# layer; tests/layers/ checks the rule with it.
+#
+# Sources are globbed per layer, so adding a file to a layer needs no build
+# edit.
 set(CAPSULE_LAYERS lib arch core drivers fs net linux kernel)
+set(CAPSULE_BELOW_lib)
+set(CAPSULE_BELOW_arch lib)
+set(CAPSULE_BELOW_core lib arch)
+set(CAPSULE_BELOW_drivers lib arch core)
+set(CAPSULE_BELOW_fs lib arch core)
+set(CAPSULE_BELOW_net lib arch core)
+set(CAPSULE_BELOW_linux lib arch core drivers fs net)
+set(CAPSULE_BELOW_kernel lib arch core drivers fs net linux)
+
+# Every public include folder (host unit tests see them all).
 set(CAPSULE_LAYER_INCLUDE_DIRS)
 foreach(layer IN LISTS CAPSULE_LAYERS)
-  if(IS_DIRECTORY ${CMAKE_SOURCE_DIR}/${layer}/include)
-    list(APPEND CAPSULE_LAYER_INCLUDE_DIRS ${CMAKE_SOURCE_DIR}/${layer}/include)
-  endif()
+  list(APPEND CAPSULE_LAYER_INCLUDE_DIRS ${CMAKE_SOURCE_DIR}/${layer}/include)
 endforeach()
-
-# The kernel image: every .cc/.S under arch/x64, core, drivers, fs, lib, linux
-# and kernel.
-# Sources are globbed so that adding a file to a layer needs no build edit.
-file(GLOB_RECURSE KERNEL_SOURCES CONFIGURE_DEPENDS
-  ${CMAKE_SOURCE_DIR}/arch/x64/*.cc ${CMAKE_SOURCE_DIR}/arch/x64/*.S
-  ${CMAKE_SOURCE_DIR}/core/*.cc ${CMAKE_SOURCE_DIR}/core/*.S
-  ${CMAKE_SOURCE_DIR}/drivers/*.cc ${CMAKE_SOURCE_DIR}/drivers/*.S
-  ${CMAKE_SOURCE_DIR}/fs/*.cc
-  ${CMAKE_SOURCE_DIR}/lib/*.cc
-  ${CMAKE_SOURCE_DIR}/linux/*.cc ${CMAKE_SOURCE_DIR}/linux/*.S
-  ${CMAKE_SOURCE_DIR}/kernel/*.cc)
 
 set(KERNEL_CXX_FLAGS
   -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics
@@ -30,12 +38,60 @@ set(KERNEL_CXX_FLAGS
   -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections
   -Wall -Wextra -Werror=return-type -Wno-unused-parameter -O2 -g)
 
-add_library(kernel_objs OBJECT ${KERNEL_SOURCES})
-target_compile_options(kernel_objs PRIVATE
-  $<$<COMPILE_LANGUAGE:CXX>:${KERNEL_CXX_FLAGS}>
-  $<$<COMPILE_LANGUAGE:ASM>:-fno-pie -D__ASSEMBLY__>)
-target_compile_definitions(kernel_objs PRIVATE CAPSULE_KERNEL=1)
-target_include_directories(kernel_objs PRIVATE ${CAPSULE_LAYER_INCLUDE_DIRS} ${CMAKE_SOURCE_DIR})
+set(CAPSULE_LAYER_ROOTS ${CMAKE_BINARY_DIR}/layer-roots)
+set(CAPSULE_LAYER_OBJECTS)
+set(layers_json "{\n  \"cxx\": \"${CMAKE_CXX_COMPILER}\",\n  \"std\": \"-std=gnu++20\",\n  \"flags\": \"${KERNEL_CXX_FLAGS}\",\n  \"define\": \"CAPSULE_KERNEL=1\",\n  \"layers\": {")
+set(sep "")
+foreach(layer IN LISTS CAPSULE_LAYERS)
+  # The private root: a folder holding one symlink named after the layer.
+  file(MAKE_DIRECTORY ${CAPSULE_LAYER_ROOTS}/${layer})
+  if(IS_DIRECTORY ${CMAKE_SOURCE_DIR}/${layer})
+    file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${layer} ${CAPSULE_LAYER_ROOTS}/${layer}/${layer} SYMBOLIC)
+  endif()
+  set(dirs ${CAPSULE_LAYER_ROOTS}/${layer})
+  if(layer STREQUAL "kernel")
+    foreach(below IN LISTS CAPSULE_BELOW_kernel)  # roots made earlier in this loop
+      list(APPEND dirs ${CAPSULE_LAYER_ROOTS}/${below})
+    endforeach()
+  endif()
+  foreach(m IN LISTS CAPSULE_BELOW_${layer} layer)  # the layers below, then itself
+    list(APPEND dirs ${CMAKE_SOURCE_DIR}/${m}/include)
+  endforeach()
+  set(CAPSULE_LAYER_DIRS_${layer} ${dirs})
+
+  string(REPLACE ";" "\", \"" dirs_json "${dirs}")
+  string(APPEND layers_json "${sep}\n    \"${layer}\": [\"${dirs_json}\"]")
+  set(sep ",")
+
+  if(layer STREQUAL "arch")
+    set(globs ${CMAKE_SOURCE_DIR}/arch/x64/*.cc ${CMAKE_SOURCE_DIR}/arch/x64/*.S)
+  else()
+    set(globs ${CMAKE_SOURCE_DIR}/${layer}/*.cc ${CMAKE_SOURCE_DIR}/${layer}/*.S)
+  endif()
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${globs})
+  if(NOT sources)
+    continue()
+  endif()
+  add_library(capsule_${layer} OBJECT ${sources})
+  target_compile_options(capsule_${layer} PRIVATE
+    $<$<COMPILE_LANGUAGE:CXX>:${KERNEL_CXX_FLAGS}>
+    $<$<COMPILE_LANGUAGE:ASM>:-fno-pie -D__ASSEMBLY__>)
+  target_compile_definitions(capsule_${layer} PRIVATE CAPSULE_KERNEL=1)
+  target_include_directories(capsule_${layer} PRIVATE ${dirs})
+  list(APPEND CAPSULE_LAYER_OBJECTS capsule_${layer})
+endforeach()
+string(APPEND layers_json "\n  }\n}\n")
+file(WRITE ${CMAKE_BINARY_DIR}/layers.json "${layers_json}")
+
+# Link order as before the split (a sorted glob of the tree: arch, core,
+# drivers, fs, kernel, lib, linux): static constructors run in this order.
+set(CAPSULE_LINK_ORDER arch core drivers fs kernel lib linux net)
+set(KERNEL_OBJECTS)
+foreach(layer IN LISTS CAPSULE_LINK_ORDER)
+  if(TARGET capsule_${layer})
+    list(APPEND KERNEL_OBJECTS $<TARGET_OBJECTS:capsule_${layer}>)
+  endif()
+endforeach()
 
 set(KERNEL_LD ${CMAKE_SOURCE_DIR}/arch/x64/kernel.ld)
 set(KERNEL_LINK_FLAGS -nostdlib -static -no-pie -Wl,-T,${KERNEL_LD}
@@ -44,8 +100,8 @@ set(KERNEL_LINK_FLAGS -nostdlib -static -no-pie -Wl,-T,${KERNEL_LD}
 # Two-pass link for a symbolized panic backtrace: link once with an empty
 # symbol table, list its functions, link again with the table. Text comes
 # first in the image and the table last, so function addresses do not move.
-add_executable(capsule-stage1.elf ${CMAKE_SOURCE_DIR}/tools/build/empty_ksyms.S)
-target_link_libraries(capsule-stage1.elf PRIVATE kernel_objs gcc)
+add_executable(capsule-stage1.elf ${CMAKE_SOURCE_DIR}/tools/build/empty_ksyms.S ${KERNEL_OBJECTS})
+target_link_libraries(capsule-stage1.elf PRIVATE gcc)
 target_link_options(capsule-stage1.elf PRIVATE ${KERNEL_LINK_FLAGS})
 set_target_properties(capsule-stage1.elf PROPERTIES LINK_DEPENDS ${KERNEL_LD})
 
@@ -56,8 +112,8 @@ add_custom_command(OUTPUT ${KSYMS_S}
   DEPENDS capsule-stage1.elf ${CMAKE_SOURCE_DIR}/tools/build/mksyms.py
   COMMENT "Generating kernel symbol table")
 
-add_executable(capsule.elf ${KSYMS_S})
-target_link_libraries(capsule.elf PRIVATE kernel_objs gcc)
+add_executable(capsule.elf ${KSYMS_S} ${KERNEL_OBJECTS})
+target_link_libraries(capsule.elf PRIVATE gcc)
 target_link_options(capsule.elf PRIVATE ${KERNEL_LINK_FLAGS})
 set_target_properties(capsule.elf PROPERTIES LINK_DEPENDS ${KERNEL_LD})
 foreach(t capsule-stage1.elf capsule.elf)

@@ -25,4 +25,4 @@ add_custom_target(vdso_image DEPENDS ${VDSO_SO})
 set_source_files_properties(${CMAKE_SOURCE_DIR}/core/vdso/vdso_image.S PROPERTIES
   OBJECT_DEPENDS ${VDSO_SO}
   COMPILE_DEFINITIONS "CAPSULE_VDSO_SO=\"${VDSO_SO}\"")
-add_dependencies(kernel_objs vdso_image)
+add_dependencies(capsule_core vdso_image)

@@ -202,6 +202,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   }
   x64::sti();
   bootchart_mark("root-fs");
+  smp_set_cpu_clock_init([](unsigned cpu) { (void)kvmclock_init_cpu(cpu); });  // under KVM
   smp_boot_aps();
   bootchart_mark("smp");
 

@@ -34,7 +34,6 @@
 #include "arch/uaccess.h"
 #include "arch/x64/cpu/trap_frame.h"
 #include "core/mm/vma.h"
-#include "core/sched/run_queue.h"
 #include "core/sched/thread.h"
 #include "linux/exec_state.h"
 #include "linux/signal_internal.h"
@@ -1008,15 +1007,9 @@ void signal_process_masks(uint64_t* shared_pending, uint64_t* ignored, uint64_t*
 uint64_t signal_process_cpu_ns() {
   SpinGuard g(g_sig_lock);
   uint64_t sum = 0;
-  uint64_t now = uptime_ns();
-  for (size_t i = 0; i < g_nthreads; ++i) {
-    Thread* t = g_threads[i];
-    sum += thread_cpu_time_ns(t);
-    // A thread running now has not been charged for its current slice (a
-    // lone thread on a tickless CPU may run for long): add it.
-    PerCpu* c = t->on_cpu.load(std::memory_order_relaxed) ? cpu_by_index(t->se.cpu) : nullptr;
-    if (c && c->current == t && c->rq && now > c->rq->last_charge_ns) sum += now - c->rq->last_charge_ns;
-  }
+  // A thread running now has not been charged for its current slice: the
+  // live figure adds it.
+  for (size_t i = 0; i < g_nthreads; ++i) sum += thread_cpu_time_live_ns(g_threads[i]);
   return sum;
 }
 

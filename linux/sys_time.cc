@@ -15,7 +15,6 @@
 #include "core/time.h"
 #include "arch/uaccess.h"
 #include "arch/percpu.h"
-#include "core/sched/run_queue.h"
 #include "core/sched/thread.h"
 #include "arch/spinlock.h"
 #include "linux/syscall.h"
@@ -71,15 +70,10 @@ int64_t ts_ns(const Timespec& t) {
 // A thread's CPU time. The scheduler charges run time at switches and timer
 // interrupts only; for the calling thread the time since the last charge
 // is added, so that a thread running alone (no ticks) still sees its clock
-// advance. (Better done by thread_cpu_time_ns itself: merge note.)
+// advance.
 uint64_t thread_cpu(const Thread* t) {
   if (t != thread_current()) return thread_cpu_time_ns(t);
-  IrqGuard irq;
-  RunQueue* q = this_cpu()->rq;
-  uint64_t ns = thread_cpu_time_ns(t);
-  const uint64_t now = uptime_ns();
-  if (q && now > q->last_charge_ns) ns += now - q->last_charge_ns;
-  return ns;
+  return thread_cpu_time_live_ns(t);
 }
 
 // Dynamic CPU clocks (clock_getcpuclockid, pthread_getcpuclockid): a

@@ -11,6 +11,7 @@
 #include "core/mm.h"
 #include "lib/log.h"
 #include "lib/panic.h"
+#include "arch/arch.h"
 #include "arch/power.h"
 #include "lib/symbols.h"
 #include "core/mm/address_space.h"
@@ -608,5 +609,18 @@ void on_user_fault(uintptr_t addr, uint64_t error_code, UserFault why, x64::Trap
   print_backtrace(frame.rip, frame.rbp);
   power_off(PANIC_EXIT_STATUS);
 }
+
+namespace {
+int serve_user_fault(uintptr_t addr, uint64_t error_code) {
+  AddressSpace* as = current_address_space();
+  return as ? int(as->handle_fault(addr, error_code)) : -1;
+}
+void report_user_fault(uintptr_t addr, uint64_t error_code, int why, x64::TrapFrame& frame) {
+  on_user_fault(addr, error_code, UserFault(why), frame);
+}
+const MmHooks g_arch_mm_hooks = {mmio_map, is_stack_guard, serve_user_fault, report_user_fault};
+}  // namespace
+
+void mm::register_arch_hooks() { arch_set_mm_hooks(&g_arch_mm_hooks); }
 
 }  // namespace capsule

@@ -259,6 +259,7 @@ void mm_init(const HvmStartInfo* si) {
   // Step 5.
   g_heap.init(&g_kernel_pages);
   must(stack_guard_add(reinterpret_cast<uintptr_t>(boot_stack_guard)), "stack guard");
+  mm::register_arch_hooks();
 
   log_info("mm: {} MiB RAM in {} ranges, highest {:#x}; {} MiB free; direct map with {} pages",
            g_ram.total_bytes() / MIB, g_ram.count(), g_ram.highest_end(), g_managed_bytes / MIB,

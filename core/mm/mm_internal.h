@@ -20,5 +20,8 @@ HeapStats kernel_heap_stats();
 // address was never mapped).
 Result<void> kernel_map_page(uintptr_t va, uint64_t pa, uint64_t flags);
 void kernel_heap_trim();
+// Registers with arch/ what its APIC and trap code need from mm
+// (arch/arch.h MmHooks: mmio_map, guard pages, demand paging). mm_init.
+void register_arch_hooks();
 
 }  // namespace capsule::mm

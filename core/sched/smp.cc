@@ -17,7 +17,6 @@
 #include "core/time.h"
 #include "core/mm/mm_internal.h"
 #include "core/sched/run_queue.h"
-#include "drivers/clock/kvmclock.h"
 
 extern "C" char ap_trampoline_start[], ap_trampoline_end[], ap_trampoline_params[];
 extern "C" char boot_pml4[];
@@ -37,6 +36,7 @@ struct TrampolineParams {
 };
 
 std::atomic<bool> g_ap_started;
+void (*g_cpu_clock_init)(unsigned cpu_index);
 
 extern "C" [[noreturn]] void ap_entry(PerCpu* c) {
   x64::cpu_tables_load(*c->tables);
@@ -45,7 +45,7 @@ extern "C" [[noreturn]] void ap_entry(PerCpu* c) {
   cpu_init_features();
   lapic_init_cpu();
   c->apic_id = lapic_id();
-  (void)kvmclock_init_cpu(c->index);  // its own pvclock area, under KVM
+  if (g_cpu_clock_init) g_cpu_clock_init(c->index);  // kvmclock: its own pvclock area
   g_ap_started.store(true, std::memory_order_release);
   sched_start_ap();
 }
@@ -97,6 +97,8 @@ Result<void> start_ap(uint32_t apic_id) {
 }
 
 }  // namespace
+
+void smp_set_cpu_clock_init(void (*init)(unsigned cpu_index)) { g_cpu_clock_init = init; }
 
 unsigned smp_boot_aps() {
   const AcpiInfo& a = acpi_info();

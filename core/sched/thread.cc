@@ -159,6 +159,15 @@ uint32_t current_cpu() {
 }
 uint64_t thread_cpu_time_ns(const Thread* t) { return t->se.sum_exec_ns; }
 
+uint64_t thread_cpu_time_live_ns(const Thread* t) {
+  IrqGuard irq;
+  uint64_t ns = thread_cpu_time_ns(t);
+  const uint64_t now = uptime_ns();
+  PerCpu* c = t->on_cpu.load(std::memory_order_relaxed) ? cpu_by_index(t->se.cpu) : nullptr;
+  if (c && c->current == t && c->rq && now > c->rq->last_charge_ns) ns += now - c->rq->last_charge_ns;
+  return ns;
+}
+
 void thread_yield() {
   IrqGuard irq;
   RunQueue& q = *this_cpu()->rq;

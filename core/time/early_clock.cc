@@ -7,7 +7,6 @@
 namespace capsule {
 namespace {
 uint64_t g_boot_tsc;
-uint64_t g_tsc_khz;
 uint64_t g_mult;  // ns per tick, 32.32 fixed point
 int64_t g_realtime_offset;  // realtime = uptime + offset
 void (*g_realtime_observer)();
@@ -15,11 +14,9 @@ void (*g_realtime_observer)();
 
 void time_early_init(uint64_t boot_tsc, uint64_t khz) {
   g_boot_tsc = boot_tsc;
-  g_tsc_khz = khz;
+  tsc_set_khz(khz);
   g_mult = (uint64_t(1000000) << 32) / khz;
 }
-
-uint64_t tsc_khz() { return g_tsc_khz; }
 
 uint64_t tsc_to_ns(uint64_t ticks) {
   if (!g_mult) return 0;

@@ -1,6 +1,10 @@
 #pragma once
-// What core/ needs from the architecture layer (arch/x64).
+// What core/ needs from the architecture layer (arch/x64), and the hooks
+// through which arch/ reaches the layers above it (they register them).
+#include <cstddef>
 #include <cstdint>
+
+#include "lib/result.h"
 
 namespace capsule {
 
@@ -53,4 +57,25 @@ struct AppReturnHook {
   void (*run)(x64::TrapFrame& frame);
 };
 void arch_set_app_return_hook(const AppReturnHook* hook);
+
+// What the APIC and trap code need from the memory manager (core/mm, a
+// layer above), registered by mm_init before any of it runs.
+struct MmHooks {
+  // Maps device registers uncached; returns the kernel virtual address.
+  Result<volatile void*> (*mmio_map)(uint64_t phys, size_t size);
+  // A guard page (kernel stacks): trap reports call the fault an overflow.
+  bool (*is_stack_guard)(uintptr_t va);
+  // A page fault in the application half: -1 when no address space is
+  // current, 0 when it was served (demand paging: resume), else why not (a
+  // nonzero core UserFault value).
+  int (*serve_user_fault)(uintptr_t addr, uint64_t error_code);
+  // A fault that was not served, not fixed up by a copy helper and not
+  // taken by the application's exception handler: report it (the default
+  // panics).
+  void (*user_fault)(uintptr_t addr, uint64_t error_code, int why, x64::TrapFrame& frame);
+};
+void arch_set_mm_hooks(const MmHooks* hooks);
+// Through the hooks: Error::NotSupported before mm_init registered them.
+Result<volatile void*> arch_mmio_map(uint64_t phys, size_t size);
+bool arch_is_stack_guard(uintptr_t va);  // false before mm_init
 }  // namespace capsule

@@ -26,4 +26,9 @@ const CpuFeatures& cpu_features();
 void cpu_detect_features();
 void cpu_report_features();  // one line per group, log level info
 
+// The TSC rate in kHz the kernel runs with (0 until boot chooses it:
+// core/time's time_early_init sets it). The APIC timer converts with it.
+uint64_t tsc_khz();
+void tsc_set_khz(uint64_t khz);
+
 }  // namespace capsule

@@ -4,7 +4,8 @@
 #include "arch/acpi.h"
 #include "arch/apic.h"
 #include "lib/log.h"
-#include "core/mm.h"
+#include "arch/arch.h"
+#include "arch/memory_layout.h"
 #include "arch/spinlock.h"
 
 namespace capsule {
@@ -40,7 +41,7 @@ IoApic* find(uint32_t gsi) {
 Result<void> ioapic_init() {
   const AcpiInfo& a = acpi_info();
   for (size_t i = 0; i < a.ioapic_count; ++i) {
-    auto m = TRY(mmio_map(a.ioapics[i].address, 4096));
+    auto m = TRY(arch_mmio_map(a.ioapics[i].address, 4096));
     IoApic& io = g_ioapics[g_count];
     io.regs = static_cast<volatile uint32_t*>(m);
     io.gsi_base = a.ioapics[i].gsi_base;

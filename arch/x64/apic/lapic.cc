@@ -7,8 +7,8 @@
 #include "arch/cpu.h"
 #include "arch/irq.h"
 #include "lib/log.h"
-#include "core/mm.h"
-#include "core/time.h"
+#include "arch/arch.h"
+#include "arch/memory_layout.h"
 
 namespace capsule {
 namespace {
@@ -52,7 +52,7 @@ void write_icr(uint32_t dest, uint32_t low) {
 Result<void> lapic_init(uint64_t phys_base) {
   g_x2apic = cpu_features().x2apic;
   if (!g_x2apic) {
-    auto m = TRY(mmio_map(phys_base, 4096));
+    auto m = TRY(arch_mmio_map(phys_base, 4096));
     g_mmio = static_cast<volatile uint32_t*>(m);
   }
   g_deadline = cpu_features().tsc_deadline;

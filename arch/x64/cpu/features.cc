@@ -20,6 +20,12 @@ void copy_regs(char* dst, const uint32_t* regs, int n) {
 
 const CpuFeatures& cpu_features() { return g_features; }
 
+namespace {
+uint64_t g_tsc_khz;
+}
+uint64_t tsc_khz() { return g_tsc_khz; }
+void tsc_set_khz(uint64_t khz) { g_tsc_khz = khz; }
+
 void cpu_detect_features() {
   using x64::cpuid;
   CpuFeatures& f = g_features;

@@ -4,7 +4,8 @@
 #include "arch/x64/cpu/traps.h"
 #include "arch/x64/cpu/x64.h"
 #include "lib/log.h"
-#include "core/mm.h"
+#include "arch/arch.h"
+#include "arch/memory_layout.h"
 #include "lib/panic.h"
 #include "arch/power.h"
 #include "lib/symbols.h"
@@ -49,7 +50,7 @@ void print_selector_error(uint64_t e) {
 }
 
 bool in_stack_guard(uint64_t cr2) {
-  return is_stack_guard(cr2) || is_ist_guard(boot_cpu_tables(), cr2);
+  return arch_is_stack_guard(cr2) || is_ist_guard(boot_cpu_tables(), cr2);
 }
 
 void print_registers(const TrapFrame& f) {

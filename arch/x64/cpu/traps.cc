@@ -5,9 +5,9 @@
 
 #include "arch/x64/cpu/extable.h"
 #include "arch/x64/cpu/x64.h"
-#include "core/address_space.h"
 #include "arch/arch.h"
 #include "arch/irq.h"
+#include "arch/memory_layout.h"
 #include "lib/format.h"
 
 namespace capsule::x64 {
@@ -17,6 +17,7 @@ namespace {
 const PreemptHooks* g_preempt;
 AppExceptionHandler g_app_exception;
 const AppReturnHook* g_app_return;  // [signals]
+const MmHooks* g_mm;
 
 // Copies the frame from the IST stack to the interrupted thread's stack,
 // with CR2 in the word above it (for exceptions handled there).
@@ -75,15 +76,15 @@ extern "C" TrapFrame* trap_dispatch(TrapFrame* f) {
   // touched a page that is mapped lazily: that must not become EFAULT),
   // then a copy helper's fixup, then the application's fault.
   if (f->vector == VEC_PAGE_FAULT && cr2 < mm::USER_END) {
-    if (AddressSpace* as = current_address_space()) {
-      UserFault why = as->handle_fault(cr2, f->error_code);
-      if (why == UserFault::None) return f;
+    int why = g_mm ? g_mm->serve_user_fault(cr2, f->error_code) : -1;
+    if (why >= 0) {  // an address space is current
+      if (why == 0) return f;
       if (uintptr_t fixup = extable_find(f->rip)) {
         f->rip = fixup;
         return f;
       }
       if (from_application(f) && g_preempt && g_app_exception) return move_to_thread_stack(f, cr2);
-      on_user_fault(cr2, f->error_code, why, *f);
+      g_mm->user_fault(cr2, f->error_code, why, *f);
       return f;
     }
   }
@@ -109,4 +110,10 @@ namespace capsule {
 void arch_set_preempt_hooks(const PreemptHooks* hooks) { x64::g_preempt = hooks; }
 void arch_set_app_exception_handler(AppExceptionHandler h) { x64::g_app_exception = h; }
 void arch_set_app_return_hook(const AppReturnHook* h) { x64::g_app_return = h; }
+void arch_set_mm_hooks(const MmHooks* h) { x64::g_mm = h; }
+Result<volatile void*> arch_mmio_map(uint64_t phys, size_t size) {
+  if (!x64::g_mm) return Error::NotSupported;
+  return x64::g_mm->mmio_map(phys, size);
+}
+bool arch_is_stack_guard(uintptr_t va) { return x64::g_mm && x64::g_mm->is_stack_guard(va); }
 }  // namespace capsule

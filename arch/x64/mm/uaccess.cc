@@ -1,7 +1,7 @@
 // Range checks around the copy loops of arch/x64/mm/uaccess.S.
 #include "arch/uaccess.h"
 
-#include "core/mm/vma.h"
+#include "arch/memory_layout.h"
 
 extern "C" size_t uaccess_copy(void* dst, const void* src, size_t n);
 extern "C" size_t uaccess_clear(void* dst, size_t n);

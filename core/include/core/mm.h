@@ -1,29 +1,17 @@
 #pragma once
 // Memory services: physical pages, kernel heap, kernel address space.
 //
-//   0xffff800000000000  direct map of all physical memory (DIRECT_MAP_BASE)
-//   0xffffc00000000000  MMIO window (device registers, uncached)
-//   0xffffffff80000000  kernel image (KERNEL_VMA), text RX / rodata R / data RW+NX
+// The layout (direct map, MMIO window, kernel image, the application half)
+// is the architecture's: arch/memory_layout.h, included here.
 //
 // Out of memory is an error value (Error::NoMemory), never a crash.
 #include <cstddef>
 #include <cstdint>
 
+#include "arch/memory_layout.h"
 #include "lib/result.h"
 
 namespace capsule {
-
-constexpr uintptr_t DIRECT_MAP_BASE = 0xffff800000000000ull;
-constexpr uintptr_t MMIO_BASE = 0xffffc00000000000ull;
-constexpr uintptr_t KERNEL_VMA = 0xffffffff80000000ull;
-constexpr size_t PAGE_SIZE = 4096;
-constexpr unsigned PAGE_SHIFT = 12;
-
-inline void* phys_to_virt(uint64_t pa) { return reinterpret_cast<void*>(pa + DIRECT_MAP_BASE); }
-inline uint64_t virt_to_phys(const void* va) {
-  auto v = reinterpret_cast<uintptr_t>(va);
-  return v >= KERNEL_VMA ? v - KERNEL_VMA : v - DIRECT_MAP_BASE;
-}
 
 struct HvmStartInfo;
 

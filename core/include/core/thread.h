@@ -53,5 +53,9 @@ void thread_clear_interrupt(Thread* t);
 // Statistics for tests and benchmarks.
 uint64_t thread_context_switches();
 uint64_t thread_cpu_time_ns(const Thread* t);
+// The same plus, for a thread running on a CPU now, the slice not yet
+// charged (the scheduler charges at switches and ticks only, and a lone
+// thread on a tickless CPU may run for long).
+uint64_t thread_cpu_time_live_ns(const Thread* t);
 
 }  // namespace capsule

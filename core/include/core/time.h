@@ -4,10 +4,11 @@
 // fallback guess, in that order.
 #include <cstdint>
 
+#include "arch/cpu.h"  // tsc_khz()
+
 namespace capsule {
 
 void time_early_init(uint64_t boot_tsc, uint64_t tsc_khz);
-uint64_t tsc_khz();
 uint64_t uptime_ns();           // since the first instruction of the kernel
 uint64_t tsc_to_ns(uint64_t ticks);
 

@@ -33,8 +33,7 @@
 
 namespace capsule::mm {
 
-constexpr uintptr_t USER_START = 0x10000;
-constexpr uintptr_t USER_END = 0x7ffffffff000;
+// USER_START and USER_END: arch/memory_layout.h (through core/mm.h).
 constexpr size_t DEFAULT_MAX_MAP_COUNT = 65530;  // Linux vm.max_map_count
 // Linux's stack_guard_gap: nothing is placed, and no stack grows, closer
 // than this to a grows-down VMA.
