@@ -39,6 +39,12 @@ class BufferReader final : public tty::Reader {
   vfs::IoBuffer& b_;
 };
 
+// An ioctl's answer after copying its result out: 0, or Fault.
+Result<int64_t> zero_or_fault(Result<void> copied) {
+  if (!copied.ok()) return Error::Fault;
+  return int64_t(0);
+}
+
 int32_t g_pgrp = 0;  // TIOCSPGRP's value; 0: the process's own group
 
 int32_t own_pgrp() {
@@ -91,76 +97,76 @@ class ConsoleVnode final : public StreamVnode {
     return done;
   }
   Pollable* pollable() override { return null_ ? nullptr : &tty::pollable(); }
-  int64_t ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override;
-  int64_t seek() override { return null_ ? 0 : -kESPIPE; }
+  Result<int64_t> ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override;
+  bool stream_seeks() const override { return null_; }
 
  private:
   bool null_;
   tty::Stream stream_;
 };
 
-int64_t ConsoleVnode::ioctl(OpenFile&, uint64_t cmd, uint64_t arg) {
-  if (null_) return -kENOTTY;
+Result<int64_t> ConsoleVnode::ioctl(OpenFile&, uint64_t cmd, uint64_t arg) {
+  if (null_) return Error::NotSupported;
   void* up = reinterpret_cast<void*>(arg);
   if (cmd == FIONREAD) {  // pipes answer it too
     int32_t n = int32_t(tty::input_available());
-    return copy_to_user(up, &n, sizeof n).ok() ? 0 : -kEFAULT;
+    return zero_or_fault(copy_to_user(up, &n, sizeof n));
   }
   // Not a terminal (the host's stdin is a pipe or file): isatty() is false.
-  if (!tty::is_terminal()) return -kENOTTY;
+  if (!tty::is_terminal()) return Error::NotSupported;
   switch (cmd) {
     case TCGETS: {
       tty::Termios t;
       tty::get_termios(t);
-      return copy_to_user(up, &t, sizeof t).ok() ? 0 : -kEFAULT;
+      return zero_or_fault(copy_to_user(up, &t, sizeof t));
     }
     case TCSETS:
     case TCSETSW:
     case TCSETSF: {
       tty::Termios t;
-      if (!copy_from_user(&t, up, sizeof t).ok()) return -kEFAULT;
+      if (!copy_from_user(&t, up, sizeof t).ok()) return Error::Fault;
       tty::set_termios(t, int(cmd - TCSETS));
-      return 0;
+      return int64_t(0);
     }
     case TIOCGWINSZ: {
       tty::WinSize w;
       tty::get_winsize(w);
-      return copy_to_user(up, &w, sizeof w).ok() ? 0 : -kEFAULT;
+      return zero_or_fault(copy_to_user(up, &w, sizeof w));
     }
     case TIOCSWINSZ: {
       tty::WinSize w;
-      if (!copy_from_user(&w, up, sizeof w).ok()) return -kEFAULT;
+      if (!copy_from_user(&w, up, sizeof w).ok()) return Error::Fault;
       tty::set_winsize(w);
-      return 0;
+      return int64_t(0);
     }
     case TIOCGPGRP:
     case TIOCGSID: {
       int32_t g = cmd == TIOCGSID ? (current_process() ? int32_t(current_process()->pid) : 1) : own_pgrp();
-      return copy_to_user(up, &g, sizeof g).ok() ? 0 : -kEFAULT;
+      return zero_or_fault(copy_to_user(up, &g, sizeof g));
     }
     case TIOCSPGRP: {
       int32_t g;
-      if (!copy_from_user(&g, up, sizeof g).ok()) return -kEFAULT;
-      if (g <= 0) return -kEINVAL;
+      if (!copy_from_user(&g, up, sizeof g).ok()) return Error::Fault;
+      if (g <= 0) return Error::Invalid;
       g_pgrp = g;
-      return 0;
+      return int64_t(0);
     }
     case TIOCSCTTY:
     case TIOCNOTTY:
-      return 0;  // the console is the controlling terminal already
+      return int64_t(0);  // the console is the controlling terminal already
     case TIOCOUTQ: {
       int32_t n = 0;  // output is written through synchronously
-      return copy_to_user(up, &n, sizeof n).ok() ? 0 : -kEFAULT;
+      return zero_or_fault(copy_to_user(up, &n, sizeof n));
     }
     case TCFLSH:
-      if (arg > 2) return -kEINVAL;
+      if (arg > 2) return Error::Invalid;
       if (arg != 1) tty::flush_input();  // TCIFLUSH, TCIOFLUSH
-      return 0;
+      return int64_t(0);
     case TCSBRK:
     case TCXONC:
-      return 0;
+      return int64_t(0);
     default:
-      return -kENOTTY;
+      return Error::NotSupported;
   }
 }
 
@@ -180,7 +186,7 @@ void send_tty_signal(int sig) {
 }  // namespace
 
 StreamVnode* device_for(vfs::Vnode& v) {
-  if (v.type() != vfs::VType::Char || as_stream(v)) return nullptr;
+  if (v.type() != vfs::VType::Char || v.is_stream()) return nullptr;
   auto a = v.getattr();
   if (!a.ok()) return nullptr;
   uint64_t rdev = a.value().rdev;

@@ -76,7 +76,7 @@ void Fifo::end_closed(bool reader, bool writer) {
 
 }  // namespace
 
-bool is_fifo_node(vfs::Vnode& v) { return v.type() == vfs::VType::Fifo && !as_stream(v); }
+bool is_fifo_node(vfs::Vnode& v) { return v.type() == vfs::VType::Fifo && !v.is_stream(); }
 
 int64_t fifo_open(vfs::FileRef& f) {
   uint32_t flags = f->flags();

@@ -72,10 +72,6 @@ StreamVnode::StreamVnode(uint32_t mode, uint64_t rdev)
       rdev_(rdev),
       time_ns_(realtime_ns()) {}
 
-Result<size_t> StreamVnode::read_stream(vfs::IoBuffer&, OpenFile&) { return Error::Invalid; }
-Result<size_t> StreamVnode::write_stream(vfs::IoBuffer&, OpenFile&) { return Error::Invalid; }
-int64_t StreamVnode::ioctl(OpenFile&, uint64_t, uint64_t) { return -kENOTTY; }
-
 Result<vfs::Attr> StreamVnode::getattr() {
   vfs::Attr a;
   a.dev = fs()->dev();
@@ -86,13 +82,6 @@ Result<vfs::Attr> StreamVnode::getattr() {
   a.blksize = 4096;
   a.atime_ns = a.mtime_ns = a.ctime_ns = time_ns_;
   return a;
-}
-
-StreamVnode* as_stream(Vnode& v) { return v.fs() == g_anon ? static_cast<StreamVnode*>(&v) : nullptr; }
-
-Pollable* file_pollable(OpenFile& f) {
-  StreamVnode* s = as_stream(f.vnode());
-  return s ? s->pollable() : nullptr;
 }
 
 int64_t install_stream(VnodeRef v, uint32_t file_flags, bool cloexec) {

@@ -3,10 +3,10 @@
 // the process's fd table, root and working directory; user paths and user
 // buffers at the boundary; and StreamVnode, the base of every descriptor
 // object that is not a file in a file system — pipe ends, FIFOs, the
-// console, eventfd, timerfd, signalfd, epoll, later sockets. A StreamVnode
-// has no offset (pread/lseek get ESPIPE), takes the description's flags on
-// each transfer (O_NONBLOCK) and may be Pollable, which is what poll,
-// select and epoll wait on.
+// console, eventfd, timerfd, signalfd, epoll, later sockets. These are
+// streams (vfs::Vnode's stream hooks): no offset (pread/lseek get ESPIPE),
+// the description's flags on each transfer (O_NONBLOCK), and a Pollable
+// that poll, select and epoll wait on.
 #include <cstddef>
 #include <cstdint>
 
@@ -79,35 +79,15 @@ class BufferEventIo final : public EventIo {
 
 // The base of every descriptor object outside the file systems. Lives in
 // linux/'s own anonymous file system ("anon_inode" in Linux); each gets a
-// fresh inode number.
+// fresh inode number. A StreamVnode is a stream (vfs::Vnode::is_stream):
+// subclasses override the vnode's stream hooks (read_stream, write_stream,
+// pollable, ioctl, sigpipe, anon_name, kind).
 class StreamVnode : public vfs::Vnode {
  public:
   // mode: type and permission bits reported by fstat; rdev for devices.
   explicit StreamVnode(uint32_t mode, uint64_t rdev = 0);
 
-  // read(2)/write(2) (and readv, writev): `file` carries O_NONBLOCK. The
-  // default fails with Invalid (EINVAL), as Linux does for objects that
-  // do not read or write.
-  virtual Result<size_t> read_stream(vfs::IoBuffer& buf, vfs::OpenFile& file);
-  virtual Result<size_t> write_stream(vfs::IoBuffer& buf, vfs::OpenFile& file);
-  // What poll/select/epoll wait on; nullptr: always readable and writable.
-  virtual Pollable* pollable() { return nullptr; }
-  // ioctl(2) requests of the object's own (FIONREAD, TCGETS...). Returns a
-  // Linux result; the default is -ENOTTY. FIOCLEX/FIONCLEX/FIONBIO are
-  // handled before this is called.
-  virtual int64_t ioctl(vfs::OpenFile& file, uint64_t cmd, uint64_t arg);
-  // lseek(2): ESPIPE, except objects that say otherwise (/dev/null: 0).
-  virtual int64_t seek() { return -kESPIPE; }
-  // A write that fails with BrokenPipe raises SIGPIPE (pipes, sockets).
-  virtual bool sigpipe() const { return false; }
-  // What /proc/<pid>/fd/N shows for an object Linux keeps in its
-  // anonymous inode file system: "anon_inode:[<this>]" ("eventfd",
-  // "eventpoll", "timerfd"...). Pipes and devices are named otherwise.
-  virtual const char* anon_name() const { return "unknown"; }
-  // Tells kinds of objects apart (no RTTI): the address of a static of the
-  // class, for calls that take one kind only (timerfd_settime, signalfd).
-  virtual const void* kind() const { return nullptr; }
-
+  bool is_stream() const final { return true; }
   Result<vfs::Attr> getattr() override;
   Result<void> setattr(const vfs::SetAttr&) override { return {}; }
 
@@ -119,13 +99,6 @@ class StreamVnode : public vfs::Vnode {
   uint64_t rdev_;
   int64_t time_ns_;
 };
-
-// The StreamVnode behind an open file, or nullptr for a file of a file
-// system.
-StreamVnode* as_stream(vfs::Vnode& v);
-// What poll/epoll wait on for `f`: a stream's Pollable, nullptr for objects
-// that are always ready (regular files, directories).
-Pollable* file_pollable(vfs::OpenFile& f);
 
 // A new open file on `v`, installed at the lowest free descriptor. Returns
 // the descriptor or a Linux error.

@@ -118,20 +118,20 @@ Result<vfs::FileRef> open_file(uint64_t fd) {
 Result<void> fd_link(uint64_t fd, Text& out) {
   vfs::FileRef f = TRY(open_file(fd));
   Vnode& v = f->vnode();
-  if (StreamVnode* s = as_stream(v)) {
+  if (v.is_stream()) {
     if (pipe_end_of(v)) {
       out.f("pipe:[{}]", v.ino());
       return {};
     }
     if (v.type() == vfs::VType::Char) {
-      auto a = s->getattr();
+      auto a = v.getattr();
       uint64_t rdev = a.ok() ? a.value().rdev : 0;
       if (rdev == ((1ull << 32) | 3)) out.str("/dev/null");
       else if (rdev == (5ull << 32)) out.str("/dev/tty");
       else out.str("/dev/console");
       return {};
     }
-    out.f("anon_inode:[{}]", s->anon_name());
+    out.f("anon_inode:[{}]", v.anon_name());
     return {};
   }
   if (!path_of_vnode(v, out)) {
@@ -160,7 +160,7 @@ Result<void> fdinfo(uint64_t fd, Text& out) {
   flags |= f->abi_flags.load();
   auto ce = fds().cloexec(int(fd));
   if (ce.ok() && ce.value()) flags |= O_CLOEXEC;
-  uint64_t pos = as_stream(f->vnode()) ? 0 : f->offset();
+  uint64_t pos = f->vnode().is_stream() ? 0 : f->offset();
   out.f("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{}\nino:\t{}\n", pos, flags, f->vnode().fs()->dev(), f->vnode().ino());
   return {};
 }

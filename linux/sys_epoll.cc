@@ -38,7 +38,7 @@ class EpollVnode final : public StreamVnode {
   const char* anon_name() const override { return "eventpoll"; }  // /proc/<pid>/fd: anon_inode:[eventpoll]
   explicit EpollVnode(Epoll* ep) : StreamVnode(0600), ep_(ep) {}
   Epoll& epoll() { return *ep_; }
-  int64_t seek() override { return 0; }  // noop_llseek, as Linux
+  bool stream_seeks() const override { return true; }  // noop_llseek, as Linux
   Pollable* pollable() override { return ep_; }
 
  protected:
@@ -56,10 +56,7 @@ class AlwaysReady final : public Pollable {
 };
 AlwaysReady g_always_ready;
 
-bool is_epoll_vnode(vfs::Vnode& v) {
-  StreamVnode* s = as_stream(v);
-  return s && s->pollable() && s->pollable()->is_epoll();
-}
+bool is_epoll_vnode(vfs::Vnode& v) { return v.pollable() && v.pollable()->is_epoll(); }
 
 int64_t create(uint64_t flags) {
   if (flags & ~EPOLL_CLOEXEC) return -kEINVAL;
@@ -79,7 +76,7 @@ int64_t get_epoll(uint64_t epfd, vfs::FileRef& ref, Epoll*& ep) {
   if (!f.ok()) return -kEBADF;
   ref = static_cast<vfs::FileRef&&>(f.value());
   if (!is_epoll_vnode(ref->vnode())) return -kEINVAL;
-  ep = static_cast<Epoll*>(as_stream(ref->vnode())->pollable());
+  ep = static_cast<Epoll*>(ref->vnode().pollable());
   return 0;
 }
 
@@ -96,11 +93,11 @@ int64_t ctl(uint64_t epfd, int op, uint64_t fd, uint64_t uevent) {
   if (!t.ok()) return -kEBADF;
   vfs::FileRef tf = static_cast<vfs::FileRef&&>(t.value());
   // Files of a file system cannot be waited on: EPERM (epoll_ctl(2)).
-  StreamVnode* ts = as_stream(tf->vnode());
-  if (!ts) return -kEPERM;
-  Pollable* obj = ts->pollable() ? ts->pollable() : &g_always_ready;
+  vfs::Vnode& tv = tf->vnode();
+  if (!tv.is_stream()) return -kEPERM;
+  Pollable* obj = tv.pollable() ? tv.pollable() : &g_always_ready;
   if (!is_epoll_vnode(ef->vnode()) || ef.get() == tf.get()) return -kEINVAL;
-  ep = static_cast<Epoll*>(as_stream(ef->vnode())->pollable());
+  ep = static_cast<Epoll*>(ef->vnode().pollable());
   if (obj == ep) return -kEINVAL;
   if (has_event && (ev.events & kEpollExclusive)) {
     if (op == EPOLL_CTL_MOD) return -kEINVAL;

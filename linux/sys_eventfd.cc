@@ -19,7 +19,7 @@ class EventFdVnode final : public StreamVnode {
  public:
   const char* anon_name() const override { return "eventfd"; }  // /proc/<pid>/fd: anon_inode:[eventfd]
   explicit EventFdVnode(EventFd* e) : StreamVnode(0600), e_(e) {}
-  int64_t seek() override { return 0; }  // noop_llseek, as Linux
+  bool stream_seeks() const override { return true; }  // noop_llseek, as Linux
   Pollable* pollable() override { return e_; }
 
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {

@@ -40,7 +40,7 @@ LINUX_SYSCALL(187, readahead, "fdu") {
   auto f = get_file(args.a[0]);
   if (!f) return -kEBADF;
   if (((*f)->flags() & vfs::OpenFile::PATH) || !(*f)->readable()) return -kEBADF;
-  if (!(*f)->vnode().is_regular() || as_stream((*f)->vnode())) return -kEINVAL;
+  if (!(*f)->vnode().is_regular() || (*f)->vnode().is_stream()) return -kEINVAL;
   return 0;
 }
 

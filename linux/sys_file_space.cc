@@ -44,7 +44,7 @@ LINUX_SYSCALL(285, fallocate, "fxdd") {
   vfs::Vnode& v = f.vnode();
   if (v.type() == vfs::VType::Fifo || pipe_end_of(v)) return -kESPIPE;
   if (v.is_dir()) return -kEISDIR;
-  if (!v.is_regular() || as_stream(v)) return -kENODEV;
+  if (!v.is_regular() || v.is_stream()) return -kENODEV;
   int64_t end;
   if (__builtin_add_overflow(offset, len, &end)) return -kEFBIG;
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return -kEOPNOTSUPP;

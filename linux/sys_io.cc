@@ -1,7 +1,6 @@
 // Data transfer on descriptors: read, write, their positional and vectored
-// forms, lseek and ioctl (docs/vfs.md). Files of a file system go through
-// the OpenFile (shared offset); descriptor objects through their
-// StreamVnode.
+// forms, lseek and ioctl (docs/vfs.md). Every descriptor goes through its
+// OpenFile, which hands a stream's transfers to the vnode's stream hooks.
 #include <new>
 
 #include "arch/uaccess.h"
@@ -28,13 +27,10 @@ int64_t do_io(uint64_t fd, const Iov* iov, size_t n, bool write, int64_t offset,
   UserRanges ranges(iov, n);
   UserBuffer buf(ranges);
   bool positional = offset >= 0;
-  if (StreamVnode* s = as_stream(f.vnode())) {
-    if (positional) return -kESPIPE;
-    return io_result(write ? s->write_stream(buf, f) : s->read_stream(buf, f), write && s->sigpipe());
-  }
+  if (positional && f.vnode().is_stream()) return -kESPIPE;
   if (positional)
     return io_result(write ? f.pwrite(buf, uint64_t(offset), append) : f.pread(buf, uint64_t(offset)), false);
-  return io_result(write ? f.write(buf, append > 0) : f.read(buf), false);
+  return io_result(write ? f.write(buf, append > 0) : f.read(buf), write && f.vnode().sigpipe());
 }
 
 int64_t simple_io(const SyscallArgs& args, bool write, int64_t offset) {
@@ -131,8 +127,10 @@ LINUX_SYSCALL(16, ioctl, "fxp") {
       if (!a.ok()) return to_errno(a.error());
       return put_user(reinterpret_cast<int*>(args.a[2]), int(a.value().blksize)).ok() ? 0 : -kEFAULT;
     }
-    default:
-      if (StreamVnode* s = as_stream(f.vnode())) return s->ioctl(f, args.a[1], args.a[2]);
+    default: {
+      auto r = f.vnode().ioctl(f, args.a[1], args.a[2]);
+      if (r.ok()) return r.value();
+      if (r.error() != Error::NotSupported) return to_errno(r.error());
       if (args.a[1] == FIONREAD && f.vnode().is_regular()) {
         // Bytes from the offset to the end (negative past it, as Linux).
         auto a = f.vnode().getattr();
@@ -141,6 +139,7 @@ LINUX_SYSCALL(16, ioctl, "fxp") {
         return put_user(reinterpret_cast<int*>(args.a[2]), n).ok() ? 0 : -kEFAULT;
       }
       return -kENOTTY;
+    }
   }
 }
 
@@ -148,7 +147,7 @@ LINUX_SYSCALL(8, lseek, "fdd") {
   auto fr = get_file(args.a[0]);
   if (!fr.ok()) return -kEBADF;
   OpenFile& f = *fr.value();
-  if (StreamVnode* s = as_stream(f.vnode())) return s->seek();
+  if (f.vnode().is_stream()) return f.vnode().stream_seeks() ? 0 : -kESPIPE;
   vfs::Whence w;
   switch (args.a[2]) {
     case 0: w = vfs::Whence::Set; break;

@@ -94,7 +94,7 @@ LINUX_SYSCALL(9, mmap, "pxxxfx>x") {
     if (!f) return -kEBADF;
     file = static_cast<vfs::FileRef&&>(*f);
     if (file->flags() & vfs::OpenFile::PATH) return -kEBADF;
-    if (!file->vnode().is_regular() || as_stream(file->vnode())) return -kENODEV;
+    if (!file->vnode().is_regular() || file->vnode().is_stream()) return -kENODEV;
     if (!file->readable()) return -kEACCES;
     if (type != MAP_PRIVATE && (prot & PROT_WRITE) && !file->writable()) return -kEACCES;
     // memfd_create(2): no shared writable mapping of a write-sealed file.

@@ -14,6 +14,7 @@ using vfs::OpenFile;
 using vfs::VnodeRef;
 
 constexpr uint64_t FIONREAD = 0x541b;
+constexpr char kPipeKind = 0;  // PipeVnode::kind()
 
 class PipeVnode final : public StreamVnode {
  public:
@@ -33,6 +34,7 @@ class PipeVnode final : public StreamVnode {
   }
   Pollable* pollable() override { return end_; }
   bool sigpipe() const override { return true; }
+  const void* kind() const override { return &kPipeKind; }
   // An open through /proc/self/fd/N: a new end of the same pipe, reading
   // and/or writing as asked (Linux opens the pipe as a FIFO).
   Result<VnodeRef> open_as(uint32_t how) override {
@@ -44,10 +46,11 @@ class PipeVnode final : public StreamVnode {
     }
     return VnodeRef::adopt(v);
   }
-  int64_t ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override {
-    if (cmd != FIONREAD) return -kENOTTY;
+  Result<int64_t> ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override {
+    if (cmd != FIONREAD) return Error::NotSupported;
     int n = int(end_->bytes_available());
-    return put_user(reinterpret_cast<int*>(arg), n).ok() ? 0 : -kEFAULT;
+    if (!put_user(reinterpret_cast<int*>(arg), n).ok()) return Error::Fault;
+    return int64_t(0);
   }
 
  protected:
@@ -110,9 +113,8 @@ Result<VnodeRef> pipe_vnode(PipeEnd* end, VnodeRef node, PipeEndOwner* owner) {
 }
 
 PipeEnd* pipe_end_of(vfs::Vnode& v) {
-  StreamVnode* s = as_stream(v);
-  if (!s || v.type() != vfs::VType::Fifo) return nullptr;
-  return static_cast<PipeVnode*>(s)->end();
+  if (v.kind() != &kPipeKind) return nullptr;
+  return static_cast<PipeVnode&>(v).end();
 }
 
 LINUX_SYSCALL(22, pipe, "p") { return do_pipe(args.a[0], 0); }

@@ -46,7 +46,7 @@ class PollSet {
     auto f = get_file(uint64_t(fd));
     if (!f.ok()) return false;
     files_[i] = static_cast<FileRef&&>(f.value());
-    reqs_[i].object = file_pollable(*files_[i]);
+    reqs_[i].object = files_[i]->vnode().pollable();
     if (!reqs_[i].object) fixed_[i] = kDefaultMask & (events | kPollErr | kPollHup);
     any_fixed_ |= fixed_[i] != 0;
     return true;

@@ -82,7 +82,7 @@ class SignalfdVnode final : public StreamVnode {
   const char* anon_name() const override { return "signalfd"; }  // /proc/<pid>/fd: anon_inode:[signalfd]
   explicit SignalfdVnode(uint64_t mask) : StreamVnode(0600), mask_(mask), source_(query, this) {}
   const void* kind() const override { return &kSignalfdKind; }
-  int64_t seek() override { return 0; }  // noop_llseek, as Linux
+  bool stream_seeks() const override { return true; }  // noop_llseek, as Linux
   Pollable* pollable() override { return &source_; }
 
   uint64_t mask() const { return __atomic_load_n(&mask_, __ATOMIC_ACQUIRE); }
@@ -152,9 +152,9 @@ int64_t do_signalfd(int64_t fd, uint64_t umask, uint64_t size, uint64_t flags) {
   if (fd != -1) {
     auto f = get_file(uint64_t(fd));
     if (!f.ok()) return -kEBADF;
-    StreamVnode* s = as_stream(f.value()->vnode());
-    if (!s || s->kind() != &kSignalfdKind) return -kEINVAL;
-    static_cast<SignalfdVnode*>(s)->set_mask(mask);
+    vfs::Vnode& v = f.value()->vnode();
+    if (v.kind() != &kSignalfdKind) return -kEINVAL;
+    static_cast<SignalfdVnode&>(v).set_mask(mask);
     return fd;
   }
   signal_set_pending_observer(on_pending);

@@ -28,7 +28,7 @@ constexpr uint64_t kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_M
 struct End {
   OpenFile* file;
   PipeEnd* pipe;        // the file is a pipe end
-  StreamVnode* stream;  // any descriptor object (pipe, console...)
+  vfs::Vnode* stream;   // any stream (pipe, console...), else nullptr
   bool explicit_off;    // an offset pointer was given
   uint64_t off;         // the position in a regular file
 };
@@ -97,10 +97,10 @@ Result<size_t> transfer(End& src, End& dst, size_t len, bool nonblock) {
   return done;
 }
 
-bool is_stream(OpenFile& f) { return as_stream(f.vnode()) != nullptr; }
+bool is_stream(OpenFile& f) { return f.vnode().is_stream(); }
 
 End make_end(OpenFile& f) {
-  End e{&f, pipe_end_of(f.vnode()), as_stream(f.vnode()), false, 0};
+  End e{&f, pipe_end_of(f.vnode()), f.vnode().is_stream() ? &f.vnode() : nullptr, false, 0};
   return e;
 }
 

@@ -33,7 +33,7 @@ class TimerFdVnode final : public StreamVnode {
   const void* kind() const override { return &kTimerFdKind; }
   explicit TimerFdVnode(TimerFd* t) : StreamVnode(0600), t_(t) {}
   TimerFd& timer() { return *t_; }
-  int64_t seek() override { return 0; }  // noop_llseek, as Linux
+  bool stream_seeks() const override { return true; }  // noop_llseek, as Linux
   Pollable* pollable() override { return t_; }
 
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
@@ -57,9 +57,9 @@ int64_t get_timer(uint64_t fd, vfs::FileRef& ref, TimerFd*& t) {
   auto f = get_file(fd);
   if (!f.ok()) return -kEBADF;
   ref = static_cast<vfs::FileRef&&>(f.value());
-  StreamVnode* s = as_stream(ref->vnode());
-  if (!s || s->kind() != &kTimerFdKind) return -kEINVAL;
-  t = &static_cast<TimerFdVnode*>(s)->timer();
+  vfs::Vnode& v = ref->vnode();
+  if (v.kind() != &kTimerFdKind) return -kEINVAL;
+  t = &static_cast<TimerFdVnode&>(v).timer();
   return 0;
 }
 

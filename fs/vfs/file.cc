@@ -29,6 +29,8 @@ void OpenFile::set_flags(uint32_t flags) {
 
 Result<size_t> OpenFile::read(IoBuffer& buf) {
   if (!(flags() & READ)) return Error::BadFd;
+  // A stream has no offset to serialize on; its reads may block.
+  if (vnode_->is_stream()) return vnode_->read_stream(buf, *this);
   if (vnode_->is_dir()) return Error::IsDir;
   FsGuard g(pos_lock_);
   size_t n = TRY(vnode_->read(pos_, buf));
@@ -38,6 +40,7 @@ Result<size_t> OpenFile::read(IoBuffer& buf) {
 
 Result<size_t> OpenFile::write(IoBuffer& buf, bool append) {
   if (!(flags() & WRITE)) return Error::BadFd;
+  if (vnode_->is_stream()) return vnode_->write_stream(buf, *this);
   FsGuard g(pos_lock_);
   uint64_t off = pos_;
   size_t n = TRY(vnode_->write(&off, buf, append || (flags() & APPEND)));
@@ -48,13 +51,13 @@ Result<size_t> OpenFile::write(IoBuffer& buf, bool append) {
 Result<size_t> OpenFile::pread(IoBuffer& buf, uint64_t offset) {
   if (!(flags() & READ)) return Error::BadFd;
   if (vnode_->is_dir()) return Error::IsDir;
-  if (offset > MAX_FILE_SIZE) return Error::Invalid;
+  if (offset > MAX_FILE_SIZE || vnode_->is_stream()) return Error::Invalid;
   return vnode_->read(offset, buf);
 }
 
 Result<size_t> OpenFile::pwrite(IoBuffer& buf, uint64_t offset, int append) {
   if (!(flags() & WRITE)) return Error::BadFd;
-  if (offset > MAX_FILE_SIZE) return Error::Invalid;
+  if (offset > MAX_FILE_SIZE || vnode_->is_stream()) return Error::Invalid;
   uint64_t off = offset;
   return vnode_->write(&off, buf, append < 0 ? bool(flags() & APPEND) : append > 0);
 }

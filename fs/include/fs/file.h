@@ -36,12 +36,15 @@ class OpenFile {
 
   // read(2)/write(2): at the shared offset, which moves by what moved.
   // Calls on one description are serialized (Linux's f_pos_lock), so two
-  // threads reading through one descriptor never get the same bytes.
+  // threads reading through one descriptor never get the same bytes. A
+  // stream (Vnode::is_stream) has no offset: these hand the transfer to
+  // its read_stream/write_stream, unserialized (they may block).
   Result<size_t> read(IoBuffer& buf);
   // append: at the end even without APPEND (pwritev2's RWF_APPEND).
   Result<size_t> write(IoBuffer& buf, bool append = false);
   // pread(2)/pwrite(2): at `offset`, the shared one untouched. (With
-  // APPEND, Linux's pwrite appends anyway; so does this.)
+  // APPEND, Linux's pwrite appends anyway; so does this.) Invalid on a
+  // stream (the adapter answers ESPIPE before asking).
   Result<size_t> pread(IoBuffer& buf, uint64_t offset);
   // append: true/false override the APPEND flag (RWF_APPEND/RWF_NOAPPEND).
   Result<size_t> pwrite(IoBuffer& buf, uint64_t offset, int append = -1);

@@ -28,6 +28,10 @@
 #include "lib/result.h"
 #include "lib/string_view.h"
 
+namespace capsule {
+class Pollable;  // capsule/poll.h
+}
+
 namespace capsule::vfs {
 
 // POSIX limits as Linux has them (PATH_MAX, NAME_MAX, MAXSYMLINKS): a path
@@ -169,6 +173,7 @@ class DirSink {
 
 class Vnode;
 class FileSystem;
+class OpenFile;
 struct Mount;
 using VnodeRef = RefPtr<Vnode>;
 using FsRef = RefPtr<FileSystem>;
@@ -274,6 +279,42 @@ class Vnode : public mm::VmBacking {
   // EINVAL); add_seals: Permission once SEAL_SEAL is set.
   virtual Result<uint32_t> seals() { return Error::Invalid; }
   virtual Result<void> add_seals(uint32_t seals) { return Error::Invalid; }
+
+  // --- streams (docs/vfs.md "Streams") ---
+  // A stream is an object with no offset and no contents to address:
+  // pipe ends, FIFOs, the console and ttys, eventfd, timerfd, signalfd,
+  // epoll, later sockets. Every descriptor is an OpenFile over a vnode;
+  // OpenFile::read/write hand a stream's transfers to read_stream and
+  // write_stream, and the callers above ask these hooks instead of telling
+  // streams and files apart by type. pread/pwrite/lseek on a stream fail
+  // (ESPIPE) unless stream_seeks() says otherwise.
+  virtual bool is_stream() const { return false; }
+  // read(2)/write(2) (and readv, writev): `file` carries O_NONBLOCK. The
+  // default fails with Invalid (EINVAL), as Linux does for objects that
+  // do not read or write.
+  virtual Result<size_t> read_stream(IoBuffer& buf, OpenFile& file) { return Error::Invalid; }
+  virtual Result<size_t> write_stream(IoBuffer& buf, OpenFile& file) { return Error::Invalid; }
+  // What poll/select/epoll wait on; nullptr: always readable and writable
+  // (regular files, directories, objects with nothing to wait for).
+  virtual Pollable* pollable() { return nullptr; }
+  // ioctl(2) requests of the object's own (FIONREAD, TCGETS...): the
+  // call's result, or an error; NotSupported means "not a request of this
+  // object" (the adapter's ENOTTY). The adapter handles the requests every
+  // descriptor answers (FIOCLEX, FIONBIO...) before asking.
+  virtual Result<int64_t> ioctl(OpenFile& file, uint64_t cmd, uint64_t arg) { return Error::NotSupported; }
+  // lseek(2) on a stream: false fails (ESPIPE); true is a no-op that
+  // returns 0 (/dev/null, and eventfd/timerfd/epoll as Linux's
+  // noop_llseek).
+  virtual bool stream_seeks() const { return false; }
+  // A write that fails with BrokenPipe raises SIGPIPE (pipes, sockets).
+  virtual bool sigpipe() const { return false; }
+  // What /proc/<pid>/fd/N shows for an object Linux keeps in its
+  // anonymous inode file system: "anon_inode:[<this>]" ("eventfd",
+  // "eventpoll", "timerfd"...). Pipes and devices are named otherwise.
+  virtual const char* anon_name() const { return "unknown"; }
+  // Tells kinds of objects apart (no RTTI): the address of a static of the
+  // class, for calls that take one kind only (timerfd_settime, signalfd).
+  virtual const void* kind() const { return nullptr; }
 
   // --- every type ---
   virtual Result<Attr> getattr() = 0;
@@ -392,7 +433,6 @@ struct OpenHow {
   CreateArgs create;  // mode (umask applied by the caller), owner
 };
 
-class OpenFile;
 class DentryCache;
 using FileRef = RefPtr<OpenFile>;
 
