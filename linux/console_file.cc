@@ -176,6 +176,15 @@ ConsoleVnode* g_stderr;   // fd 2
 ConsoleVnode* g_tty;      // /dev/tty
 ConsoleVnode* g_null;     // /dev/null
 
+// The VFS device registry's open for /dev/null, /dev/console and /dev/tty
+// (vfs::register_char_device): every open of such a node, in any file
+// system, gets the console object.
+Result<VnodeRef> open_console_device(uint64_t rdev, uint32_t) {
+  if (rdev == dev(1, 3)) return VnodeRef(g_null);
+  if (rdev == dev(5, 0)) return VnodeRef(g_tty);
+  return VnodeRef(g_stdout);
+}
+
 void send_tty_signal(int sig) {
   KSigInfo info;
   info.signo = sig;
@@ -185,17 +194,6 @@ void send_tty_signal(int sig) {
 
 }  // namespace
 
-StreamVnode* device_for(vfs::Vnode& v) {
-  if (v.type() != vfs::VType::Char || v.is_stream()) return nullptr;
-  auto a = v.getattr();
-  if (!a.ok()) return nullptr;
-  uint64_t rdev = a.value().rdev;
-  if (rdev == dev(1, 3)) return g_null;
-  if (rdev == dev(5, 1)) return g_stdout;
-  if (rdev == dev(5, 0)) return g_tty;
-  return nullptr;
-}
-
 Result<void> console_files_init(vfs::Vfs&, const vfs::PathContext&, vfs::FdTable& fds) {
   g_stdin = new (std::nothrow) ConsoleVnode(false, dev(5, 1), 0620, tty::Stream::Out);
   g_stdout = new (std::nothrow) ConsoleVnode(false, dev(5, 1), 0620, tty::Stream::Out);
@@ -204,7 +202,9 @@ Result<void> console_files_init(vfs::Vfs&, const vfs::PathContext&, vfs::FdTable
   g_null = new (std::nothrow) ConsoleVnode(true, dev(1, 3), 0666, tty::Stream::Out);
   if (!g_stdin || !g_stdout || !g_stderr || !g_tty || !g_null) return Error::NoMemory;
   tty::set_signal_hook(send_tty_signal);
-  // The /dev nodes that open these are devfs's (fs/devfs).
+  // The /dev nodes are devfs's (fs/devfs); opening one (or a node with the
+  // same number anywhere) asks the registry.
+  for (uint64_t d : {dev(1, 3), dev(5, 1), dev(5, 0)}) TRY(vfs::register_char_device(d, open_console_device));
   return console_install_stdio(fds);
 }
 

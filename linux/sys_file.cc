@@ -8,7 +8,6 @@
 #include "linux/process.h"
 #include "arch/uaccess.h"
 #include "fs/vfs.h"
-#include "linux/console_file.h"
 #include "linux/fifo.h"
 #include "linux/file_common.h"
 #include "linux/file_lock.h"
@@ -139,12 +138,6 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode, ui
   if (!r.ok()) return to_errno(r.error());
   FileRef f = static_cast<FileRef&&>(r.value());
   if (!(flags & O_PATH)) {
-    if (StreamVnode* dev = device_for(f->vnode())) {
-      auto d = OpenFile::create(VnodeRef(dev), how.flags & (OpenHow::READ | OpenHow::WRITE | OpenHow::APPEND |
-                                                             OpenHow::NONBLOCK));
-      if (!d.ok()) return to_errno(d.error());
-      f = static_cast<FileRef&&>(d.value());
-    }
     if (is_fifo_node(f->vnode()))
       if (int64_t e = fifo_open(f)) return e;
   }
