@@ -29,7 +29,7 @@
 #include "lib/string_view.h"
 
 namespace capsule {
-class Pollable;  // capsule/poll.h
+class Pollable;  // core/poll.h
 }
 
 namespace capsule::vfs {
