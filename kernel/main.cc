@@ -120,6 +120,7 @@ void print_memory_summary() {
 
 extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start_info_phys) {
   __stack_chk_guard = 0;  // set properly below, once CPUID is known
+  percpu_early_boot();     // before the first lock (SpinLock notes its CPU)
   run_constructors();
   uart16550_init();
   cpu_detect_features();

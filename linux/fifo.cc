@@ -42,16 +42,18 @@ struct Fifo final : PipeEndOwner {
 };
 
 Mutex g_mu;
-IntrusiveList<Fifo, &Fifo::link> g_fifos;  // under g_mu
+IntrusiveList<Fifo, &Fifo::link> g_fifos GUARDED_BY(g_mu);
 
-Fifo* find_locked(vfs::Vnode* node) {
+Fifo* find_locked(vfs::Vnode* node) REQUIRES(g_mu) {
+  g_mu.assert_held();
   for (Fifo& f : g_fifos)
     if (f.node.get() == node) return &f;
   return nullptr;
 }
 
 // Drops the entry if nothing uses it. Returns it to delete (outside g_mu).
-Fifo* unused_locked(Fifo* f) {
+Fifo* unused_locked(Fifo* f) REQUIRES(g_mu) {
+  g_mu.assert_held();
   if (f->readers || f->writers) return nullptr;
   g_fifos.remove(*f);
   return f;

@@ -212,7 +212,8 @@ void fpu_reset_for_handler() {
 
 // --- thread registry ---
 
-void register_locked(Thread* t, SignalThread* st) {
+void register_locked(Thread* t, SignalThread* st) REQUIRES(g_sig_lock) {
+  g_sig_lock.assert_held();
   if (st->registered) return;
   if (g_nthreads == g_cap) {
     size_t cap = g_cap ? g_cap * 2 : 16;
@@ -591,7 +592,8 @@ void kick(Thread* t) {
 }
 
 // Generation. Returns the thread to interrupt, or nullptr.
-Thread* queue_locked(Thread* target, const KSigInfo& info) {
+Thread* queue_locked(Thread* target, const KSigInfo& info) REQUIRES(g_sig_lock) {
+  g_sig_lock.assert_held();
   int sig = info.signo;
   uint64_t bit = sigbit(sig);
   if (target) {
@@ -627,7 +629,8 @@ Thread* queue_locked(Thread* target, const KSigInfo& info) {
   return chosen;
 }
 
-Thread* find_tid_locked(int tid) {
+Thread* find_tid_locked(int tid) REQUIRES(g_sig_lock) {
+  g_sig_lock.assert_held();
   for (size_t i = 0; i < g_nthreads; ++i)
     if (lt_of(g_threads[i])->tid == tid) return g_threads[i];
   return nullptr;
@@ -659,6 +662,7 @@ uint64_t signal_deliverable(const LinuxThread* lt) {
 }
 
 int signal_dequeue_locked(LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out) {
+  g_sig_lock.assert_held();
   want |= UNBLOCKABLE;
   uint64_t tp = lt->pending & want, pp = g_proc_pending & want;
   int sig;
@@ -679,12 +683,14 @@ int signal_dequeue_locked(LinuxThread* lt, SignalThread* st, uint64_t want, KSig
 }
 
 bool signal_ignored_locked(int sig) {
+  g_sig_lock.assert_held();
   if (sig == SIGKILL || sig == SIGSTOP) return false;
   uint64_t h = g_actions[sig - 1].handler;
   return h == SIG_IGN || (h == SIG_DFL && default_ignores(sig));
 }
 
 void signal_flush_locked(int sig) {
+  g_sig_lock.assert_held();
   uint64_t bit = sigbit(sig);
   __atomic_store_n(&g_proc_pending, g_proc_pending & ~bit, __ATOMIC_RELEASE);
   KSigInfo drop;

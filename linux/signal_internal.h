@@ -74,15 +74,16 @@ struct SignalThread {
 // The lock over every piece of signal state (actions, pending sets, masks,
 // the thread list). Interrupts off while held.
 extern SpinLock g_sig_lock;
-extern KSigAction g_actions[kNSIG];
-extern uint64_t g_proc_pending;
+extern KSigAction g_actions[kNSIG] GUARDED_BY(g_sig_lock);
+extern uint64_t g_proc_pending GUARDED_BY(g_sig_lock);
 
 // The caller's state (allocated and registered on first use; nullptr only
 // when out of memory).
 LinuxThread* signal_self(SignalThread** st);
 // Dequeues a signal in `want` (thread-directed first, synchronous ones
 // first) under g_sig_lock; 0 if none.
-int signal_dequeue_locked(LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out);
+int signal_dequeue_locked(LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out)
+    REQUIRES(g_sig_lock);
 // Deliverable now: pending and not blocked (under the lock or as a hint).
 uint64_t signal_deliverable(const LinuxThread* lt);
 // Blocks until a signal in `want` is pending for the caller (or the
@@ -92,8 +93,8 @@ bool signal_wait_for(uint64_t want, uint64_t deadline_ns);
 int64_t signal_altstack(LinuxThread* lt, const KStack* ss, KStack* old, uint64_t user_rsp);
 // rt_sigreturn body.
 int64_t signal_sigreturn(SyscallArgs& args);
-bool signal_ignored_locked(int sig);
+bool signal_ignored_locked(int sig) REQUIRES(g_sig_lock);
 // Drops `sig` from every pending set (the action became "ignore").
-void signal_flush_locked(int sig);
+void signal_flush_locked(int sig) REQUIRES(g_sig_lock);
 
 }  // namespace capsule::linux_abi

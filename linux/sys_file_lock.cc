@@ -47,15 +47,17 @@ struct LockedFile {
 
 Mutex g_mu;
 event::WaitList g_wait;
-LockedFile* g_files = nullptr;  // under g_mu
+LockedFile* g_files GUARDED_BY(g_mu) = nullptr;
 
-LockedFile* find_locked(vfs::Vnode* v) {
+LockedFile* find_locked(vfs::Vnode* v) REQUIRES(g_mu) {
+  g_mu.assert_held();
   for (LockedFile* e = g_files; e; e = e->next)
     if (e->vnode.get() == v) return e;
   return nullptr;
 }
 
-LockedFile* get_locked(vfs::Vnode* v) {
+LockedFile* get_locked(vfs::Vnode* v) REQUIRES(g_mu) {
+  g_mu.assert_held();
   if (LockedFile* e = find_locked(v)) return e;
   auto* e = new (std::nothrow) LockedFile{vfs::VnodeRef(v), {}, {}, g_files};
   if (e) g_files = e;
@@ -64,7 +66,8 @@ LockedFile* get_locked(vfs::Vnode* v) {
 
 // Drops an entry that holds no lock any more. Returns the vnode reference
 // so that the caller releases it after dropping g_mu.
-vfs::VnodeRef prune_locked(LockedFile* e) {
+vfs::VnodeRef prune_locked(LockedFile* e) REQUIRES(g_mu) {
+  g_mu.assert_held();
   if (!e->ranges.empty() || !e->flocks.empty()) return {};
   for (LockedFile** l = &g_files; *l; l = &(*l)->next) {
     if (*l == e) {

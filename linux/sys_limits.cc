@@ -31,11 +31,12 @@ struct Rlim {
 constexpr uint64_t L_NR_OPEN = 1u << 20;  // fs.nr_open: the ceiling for L_RLIMIT_NOFILE
 
 SpinLock g_rl_lock;
-Rlim g_rl[L_RLIM_NLIMITS];
-bool g_rl_ready;
+Rlim g_rl[L_RLIM_NLIMITS] GUARDED_BY(g_rl_lock);
+bool g_rl_ready GUARDED_BY(g_rl_lock);
 
 // Linux's defaults for a process started by the kernel (init's limits).
-void rl_init_locked() {
+void rl_init_locked() REQUIRES(g_rl_lock) {
+  g_rl_lock.assert_held();
   if (g_rl_ready) return;
   constexpr uint64_t INF = L_RLIM_INFINITY;
   // max_threads as Linux sizes it: a quarter... of RAM in 16 KiB stacks x 8.

@@ -72,8 +72,8 @@ struct Timer {
 
 constexpr int MAX_TIMERS = 256;
 constexpr int ITIMER_SLOT = MAX_TIMERS;  // + which: the three itimers
-Timer g_timers[MAX_TIMERS + 3];
 SpinLock g_lock;
+Timer g_timers[MAX_TIMERS + 3] GUARDED_BY(g_lock);
 Semaphore g_kick;
 bool g_service_started;
 SpinLock g_start_lock;
@@ -184,7 +184,8 @@ bool ts_ok(const KTimespec& t) { return t.sec >= 0 && t.nsec >= 0 && t.nsec < in
 uint64_t tv_ns(const KTimeval& t) { return ts_ns({t.sec, t.usec * 1000}); }
 
 // Remaining time and interval of a timer, under g_lock.
-void remaining_locked(const Timer& t, uint64_t now, uint64_t* value, uint64_t* interval) {
+void remaining_locked(const Timer& t, uint64_t now, uint64_t* value, uint64_t* interval) REQUIRES(g_lock) {
+  g_lock.assert_held();
   *interval = t.interval;
   *value = t.armed ? (t.expiry > now ? t.expiry - now : 1) : 0;
 }

@@ -50,6 +50,7 @@ void EpollItem::on_source_gone(Pollable&) {
 }
 
 bool Epoll::wake_one_locked() {
+  lock_.assert_held();
   Waiter* w = waiters_.pop_front();
   if (!w) return false;
   w->woken = true;
@@ -58,6 +59,7 @@ bool Epoll::wake_one_locked() {
 }
 
 bool Epoll::make_ready_locked(Item& it) {
+  lock_.assert_held();
   if (it.in_scan) {
     it.renotified = true;
     return false;
@@ -85,12 +87,14 @@ Epoll::~Epoll() {
 }
 
 Epoll::Item* Epoll::find_locked(Pollable* obj, int fd) {
+  mtx_.assert_held();
   Item* it = tree_.partition_point([&](const Item& i) { return i.obj != obj ? i.obj < obj : i.fd < fd; });
   if (it && it->obj == obj && it->fd == fd) return it;
   return nullptr;
 }
 
 void Epoll::destroy_item_locked(Item& it) {
+  mtx_.assert_held();
   tree_.remove(it);
   {
     IrqSpinGuard g(lock_);
@@ -180,6 +184,7 @@ Result<void> Epoll::remove(Pollable* obj, int fd) {
 // --- harvesting ---
 
 size_t Epoll::scan_locked(EpollEvent* out, size_t max, bool consume) {
+  mtx_.assert_held();
   IntrusiveList<Item, &Item::ready_node> scan;
   {
     IrqSpinGuard l(lock_);  // step 1

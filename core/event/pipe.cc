@@ -30,16 +30,20 @@ Result<void> KernelIo::copy_in(size_t pos, void* dst, size_t n) {
 
 class Pipe {
  public:
+  Pipe(uint8_t* storage, uint32_t capacity) : ring(storage, capacity) {}
+  ~Pipe() { kfree(ring.storage()); }  // the last reference: nobody else sees it
+
   Mutex mu;
-  event::ByteRing ring;                  // under mu
-  uint32_t readers = 0, writers = 0;     // under mu
-  uint64_t writer_opens = 0;             // writer ends ever opened; under mu
-  IntrusiveList<PipeEnd, &PipeEnd::pipe_node_> ends;  // under mu
+  event::ByteRing ring GUARDED_BY(mu);
+  uint32_t readers GUARDED_BY(mu) = 0, writers GUARDED_BY(mu) = 0;
+  uint64_t writer_opens GUARDED_BY(mu) = 0;  // writer ends ever opened
+  IntrusiveList<PipeEnd, &PipeEnd::pipe_node_> ends GUARDED_BY(mu);
   event::WaitList read_wait, write_wait;
   std::atomic<uint32_t> refs{1};
 
   // Under mu: tells every end that can read (resp. write) what changed.
-  void notify_locked(uint32_t read_events, uint32_t write_events) {
+  void notify_locked(uint32_t read_events, uint32_t write_events) REQUIRES(mu) {
+    mu.assert_held();
     for (PipeEnd& e : ends) {
       uint32_t ev = (e.reader() ? read_events : 0) | (e.writer() ? write_events : 0);
       if (ev) e.notify_end(ev);
@@ -67,12 +71,11 @@ Result<Pipe*> pipe_alloc(size_t capacity) {
   capacity = round_capacity(capacity);
   auto* storage = static_cast<uint8_t*>(kmalloc(capacity));
   if (!storage) return Error::NoMemory;
-  Pipe* p = new (std::nothrow) Pipe;
+  Pipe* p = new (std::nothrow) Pipe(storage, uint32_t(capacity));
   if (!p) {
     kfree(storage);
     return Error::NoMemory;
   }
-  p->ring = event::ByteRing(storage, uint32_t(capacity));
   return p;
 }
 
@@ -80,7 +83,6 @@ void pipe_retain(Pipe* p) { p->refs.fetch_add(1, std::memory_order_relaxed); }
 
 void pipe_release(Pipe* p) {
   if (p->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  kfree(p->ring.storage());
   delete p;
 }
 

@@ -227,10 +227,11 @@ void AddressSpace::unmap_pages(const Vma&, uintptr_t start, uintptr_t end) {
   uint64_t pages[BATCH];
   size_t n = 0;
   uintptr_t batch_start = start;
+  uint64_t dropped = 0;  // counted here: the lambda is outside the lock analysis
   for_each_pte(root_, start, end, [&](uintptr_t va, uint64_t* pte) {
     uint64_t e = *pte;
     *pte = 0;
-    --resident_;
+    ++dropped;
     if (!(e & PTE_SW_ANON)) return;  // the backing's page
     pages[n++] = e & x64::PTE_ADDR_MASK;
     if (n == BATCH) {
@@ -242,6 +243,7 @@ void AddressSpace::unmap_pages(const Vma&, uintptr_t start, uintptr_t end) {
   });
   flush(batch_start, end);
   for (size_t i = 0; i < n; ++i) anon_page_put(pages[i]);
+  resident_ -= dropped;
 }
 
 void AddressSpace::protect_pages(uintptr_t start, uintptr_t end, uint32_t prot) {
@@ -311,6 +313,7 @@ UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool write) {
 }
 
 bool AddressSpace::page_mapped_locked(uintptr_t va) {
+  lock_.assert_held();
   uint64_t* pte = x64::pte_lookup(tables(), root_, va, nullptr);
   return pte && pte_has_page(*pte);
 }
@@ -448,6 +451,7 @@ void AddressSpace::shrink_backing(VmBacking& b, uint64_t new_size) {
 }
 
 Result<void> AddressSpace::populate_locked(uintptr_t addr, uintptr_t end) {
+  lock_.assert_held();
   for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v)) {
     if (!(v->prot & VM_PROT_MASK)) continue;
     for (uintptr_t va = max(v->start, addr); va < min(v->end, end); va += PAGE_SIZE) {

@@ -23,6 +23,7 @@
 #include "core/mm/memmap.h"
 #include "core/mm/mm_internal.h"
 #include "arch/spinlock.h"
+#include "lib/thread_annotations.h"
 
 namespace capsule {
 namespace {
@@ -74,7 +75,10 @@ class LiveTables final : public x64::TableMemory {
 LiveTables g_live_tables;
 
 SpinLock g_page_lock;
-BuddyAllocator g_buddy;  // guarded by g_page_lock
+BuddyAllocator g_buddy GUARDED_BY(g_page_lock);
+// The buddy's frame array, set once by mm_init: read without the lock.
+PageFrame* g_frames;
+uint64_t g_frame_count;
 
 // The heap's pages: buddy blocks seen through the direct map.
 class KernelPages final : public PageSource {
@@ -84,9 +88,9 @@ class KernelPages final : public PageSource {
     return reinterpret_cast<uintptr_t>(phys_to_virt(pa));
   }
   void free_pages(uintptr_t addr, unsigned order) override { page_free(addr - DIRECT_MAP_BASE, order); }
-  PageFrame* frames() override { return g_buddy.frames(); }
+  PageFrame* frames() override { return g_frames; }
   uint64_t frame_index(uintptr_t addr) override {
-    if (addr < DIRECT_MAP_BASE || addr - DIRECT_MAP_BASE >= g_buddy.frame_count() * PAGE_SIZE)
+    if (addr < DIRECT_MAP_BASE || addr - DIRECT_MAP_BASE >= g_frame_count * PAGE_SIZE)
       return PFN_NONE;
     return (addr - DIRECT_MAP_BASE) / PAGE_SIZE;
   }
@@ -97,7 +101,7 @@ class KernelPages final : public PageSource {
 
 KernelPages g_kernel_pages;
 SpinLock g_heap_lock;
-Heap g_heap;  // guarded by g_heap_lock
+Heap g_heap GUARDED_BY(g_heap_lock);
 
 SpinLock g_map_lock;  // page-table edits after boot
 uint64_t g_root;      // the kernel PML4 (physical)
@@ -254,10 +258,15 @@ void mm_init(const HvmStartInfo* si) {
     for (const PhysRange& r : g_free)
       must(g_buddy.add_range(r.start / PAGE_SIZE, r.end / PAGE_SIZE), "buddy add_range");
     g_managed_bytes = g_buddy.managed_pages() * PAGE_SIZE;
+    g_frames = g_buddy.frames();
+    g_frame_count = g_buddy.frame_count();
   }
 
   // Step 5.
-  g_heap.init(&g_kernel_pages);
+  {
+    SpinGuard guard(g_heap_lock);
+    g_heap.init(&g_kernel_pages);
+  }
   must(stack_guard_add(reinterpret_cast<uintptr_t>(boot_stack_guard)), "stack guard");
   mm::register_arch_hooks();
 
@@ -360,7 +369,7 @@ Result<void> kernel_map_page(uintptr_t va, uint64_t pa, uint64_t flags) {
   return x64::map_page(mem, g_root, va, pa, PageSize::Size4K, flags);
 }
 
-PageFrame& frame_of(uint64_t phys) { return g_buddy.frames()[phys / PAGE_SIZE]; }
+PageFrame& frame_of(uint64_t phys) { return g_frames[phys / PAGE_SIZE]; }
 
 x64::Translation kernel_translate(uintptr_t va) {
   LiveTables mem;

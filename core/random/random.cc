@@ -3,14 +3,15 @@
 #include "arch/x64/cpu/x64.h"
 #include "arch/cpu.h"
 #include "arch/spinlock.h"
+#include "lib/thread_annotations.h"
 
 namespace capsule {
 namespace {
 
 SpinLock g_lock;
-uint32_t g_key[8];
-uint64_t g_counter;
-bool g_seeded;
+uint32_t g_key[8] GUARDED_BY(g_lock);
+uint64_t g_counter GUARDED_BY(g_lock);
+bool g_seeded GUARDED_BY(g_lock);
 
 inline uint32_t rotl(uint32_t v, int c) { return (v << c) | (v >> (32 - c)); }
 
@@ -47,7 +48,8 @@ bool hw_random(uint64_t& v) {
   return ok;
 }
 
-void seed_locked() {
+void seed_locked() REQUIRES(g_lock) {
+  g_lock.assert_held();
   for (int i = 0; i < 8; i += 2) {
     uint64_t v = 0;
     if (!hw_random(v)) v = x64::rdtsc() * 0x9e3779b97f4a7c15ull ^ (uint64_t(i) << 56);

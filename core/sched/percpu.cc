@@ -11,6 +11,11 @@ std::atomic<uint32_t> g_count{0};
 
 void percpu_load(PerCpu* c) { x64::wrmsr(x64::MSR_GS_BASE, reinterpret_cast<uint64_t>(c)); }
 
+void percpu_early_boot() {
+  g_boot_cpu.self = &g_boot_cpu;
+  percpu_load(&g_boot_cpu);
+}
+
 void percpu_init_boot() {
   g_boot_cpu.self = &g_boot_cpu;
   g_boot_cpu.index = 0;

@@ -58,7 +58,7 @@ struct FutexWaiter {
 
 struct Bucket {
   SpinLock lock;
-  IntrusiveList<FutexWaiter, &FutexWaiter::node> waiters;
+  IntrusiveList<FutexWaiter, &FutexWaiter::node> waiters GUARDED_BY(lock);
 };
 
 // 256 buckets: a handful of contended words per thread is the common case;
@@ -75,13 +75,15 @@ static_assert(BUCKET_COUNT == 1u << 8);
 
 // Both buckets locked in address order (once if they are the same), with
 // interrupts off for the guard's lifetime.
-class PairGuard {
+class SCOPED_CAPABILITY PairGuard {
  public:
-  PairGuard(Bucket& a, Bucket& b) : first_(&a < &b ? &a : &b), second_(&a < &b ? &b : &a) {
+  // Not analysed inside: one bucket may be both, and then it is locked once.
+  PairGuard(Bucket& a, Bucket& b) ACQUIRE(a.lock, b.lock) NO_THREAD_SAFETY_ANALYSIS
+      : first_(&a < &b ? &a : &b), second_(&a < &b ? &b : &a) {
     first_->lock.lock();
     if (second_ != first_) second_->lock.lock();
   }
-  ~PairGuard() {
+  ~PairGuard() RELEASE() NO_THREAD_SAFETY_ANALYSIS {
     if (second_ != first_) second_->lock.unlock();
     first_->lock.unlock();
   }
@@ -94,8 +96,10 @@ class PairGuard {
   Bucket* second_;
 };
 
-// Interrupts must be off. Locks the bucket `w` is on now (step 4).
-Bucket* lock_waiter_bucket(FutexWaiter& w) {
+// Interrupts must be off. Locks the bucket `w` is on now (step 4). Not
+// analysed: it returns holding the lock of the bucket it returns, which an
+// annotation cannot name; the caller asserts it (assert_held).
+Bucket* lock_waiter_bucket(FutexWaiter& w) NO_THREAD_SAFETY_ANALYSIS {
   for (;;) {
     Bucket* b = w.bucket.load(std::memory_order_acquire);
     b->lock.lock();
@@ -162,7 +166,8 @@ Result<uint32_t> atomic_op(AddressSpace* as, uintptr_t uaddr, const futex::Decod
 }
 
 // Bucket lock held: wakes up to n matching waiters (step 3).
-int wake_locked(Bucket& b, AddressSpace* as, uintptr_t uaddr, int n, uint32_t bitset) {
+int wake_locked(Bucket& b, AddressSpace* as, uintptr_t uaddr, int n, uint32_t bitset) REQUIRES(b.lock) {
+  b.lock.assert_held();
   int woken = 0;
   for (auto it = b.waiters.begin(); it != b.waiters.end() && woken < n;) {
     FutexWaiter& w = *it;
@@ -213,6 +218,7 @@ Result<int> futex_wait(AddressSpace* as, uintptr_t uaddr, uint32_t expected, uin
     {
       IrqGuard irq;
       Bucket* cur = lock_waiter_bucket(w);  // step 4
+      cur->lock.assert_held();
       if (w.woken) {
         // a wake-up wins over a timeout or interrupt that raced with it
       } else if (thread_interrupt_pending(self)) {

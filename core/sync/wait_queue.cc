@@ -17,14 +17,16 @@ using WaiterList = IntrusiveList<Waiter, &Waiter::node>;
 // The sleeping half of every primitive here: `w` was queued on `list` under
 // `lock` with the caller marked blocked. True once a waker has taken `w` off
 // the list (setting `woken`), false when the deadline passed first (then `w`
-// is removed). Spurious scheduler wake-ups just sleep again.
-bool sleep_until_woken(SpinLock& lock, WaiterList& list, Waiter& w, uint64_t deadline_ns) {
+// is removed). Spurious scheduler wake-ups just sleep again. `list` is the
+// primitive's list guarded by `lock` (a pointer: the analysis cannot name
+// that pairing across the three primitives; it is touched only under `lock`).
+bool sleep_until_woken(SpinLock& lock, WaiterList* list, Waiter& w, uint64_t deadline_ns) {
   for (;;) {
     sched_block(deadline_ns);
     SpinGuard g(lock);
     if (w.woken) return true;
     if (deadline_ns && uptime_ns() >= deadline_ns) {
-      list.remove(w);
+      list->remove(w);
       return false;
     }
     sched_prepare_block();
@@ -46,15 +48,19 @@ Waiter* take_first(WaiterList& list) {
 // --- WaitQueue ---
 
 void WaitQueue::enqueue_locked(Waiter& w) {
+  lock_.assert_held();
   w.thread = thread_current();
   w.woken = false;
   sched_prepare_block();
   waiters_.push_back(w);
 }
 
-Waiter* WaitQueue::pop_locked() { return take_first(waiters_); }
+Waiter* WaitQueue::pop_locked() {
+  lock_.assert_held();
+  return take_first(waiters_);
+}
 
-bool WaitQueue::finish(Waiter& w, uint64_t deadline_ns) { return sleep_until_woken(lock_, waiters_, w, deadline_ns); }
+bool WaitQueue::finish(Waiter& w, uint64_t deadline_ns) { return sleep_until_woken(lock_, &waiters_, w, deadline_ns); }
 
 bool WaitQueue::wait(uint64_t deadline_ns) {
   Waiter w;
@@ -116,7 +122,9 @@ bool Mutex::try_lock() {
   return true;
 }
 
-void Mutex::lock() { lock_until(0); }
+void Mutex::lock() {
+  if (!lock_until(0)) panic("mutex: a wait without a deadline timed out");
+}
 
 bool Mutex::lock_until(uint64_t deadline_ns) {
   Thread* self = thread_current();
@@ -132,7 +140,7 @@ bool Mutex::lock_until(uint64_t deadline_ns) {
     sched_prepare_block();
     waiters_.push_back(w);
   }
-  return sleep_until_woken(lock_, waiters_, w, deadline_ns);  // woken = unlock() made us the owner
+  return sleep_until_woken(lock_, &waiters_, w, deadline_ns);  // woken = unlock() made us the owner
 }
 
 void Mutex::unlock() {
@@ -150,6 +158,10 @@ void Mutex::unlock() {
 }
 
 bool Mutex::held_by_current() const { return owner_ == thread_current(); }
+
+void Mutex::assert_held() const {
+  if (!held_by_current()) panic("mutex: not held by {}", thread_name(thread_current()));
+}
 
 // --- CondVar ---
 
@@ -193,7 +205,7 @@ bool Semaphore::down_until(uint64_t deadline_ns) {
     sched_prepare_block();
     waiters_.push_back(w);
   }
-  return sleep_until_woken(lock_, waiters_, w, deadline_ns);  // woken = up() handed us the unit
+  return sleep_until_woken(lock_, &waiters_, w, deadline_ns);  // woken = up() handed us the unit
 }
 
 void Semaphore::up() {

@@ -29,7 +29,7 @@ union alignas(PAGE_SIZE) VvarPage {
 static_assert(sizeof(VvarPage) == PAGE_SIZE);
 VvarPage g_vvar;
 SpinLock g_vvar_lock;  // one writer at a time
-bool g_ready;          // under g_vvar_lock
+bool g_ready GUARDED_BY(g_vvar_lock);
 
 size_t image_pages() {
   return (size_t(vdso_image_end - vdso_image_start) + PAGE_SIZE - 1) / PAGE_SIZE;
@@ -47,7 +47,8 @@ void vvar_write(F&& f) {
   v.seq = v.seq + 1;
 }
 
-void init_locked() {
+void init_locked() REQUIRES(g_vvar_lock) {
+  g_vvar_lock.assert_held();
   if (g_ready) return;
   TscClock c = time_tsc_clock();
   const CpuFeatures& cpu = cpu_features();

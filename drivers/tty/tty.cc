@@ -35,8 +35,8 @@ uint32_t query_events(void*);
 
 struct Tty {
   Mutex mu;
-  LineDiscipline ld{raw_termios()};  // under mu
-  bool eof = false;                  // the host's input ended; under mu
+  LineDiscipline ld GUARDED_BY(mu){raw_termios()};
+  bool eof GUARDED_BY(mu) = false;  // the host's input ended
   bool terminal = false;
   WinSize winsize{24, 80, 0, 0};
   WaitList readers;
@@ -64,7 +64,8 @@ class Effects final : public LdiscSink {
 // program sees its input only after the terminal showed it (as on Linux,
 // where the line discipline echoes before the line becomes readable). The
 // device write may sleep; it takes no tty lock.
-void echo_locked(Effects& e) {
+void echo_locked(Effects& e) REQUIRES(g_tty->mu) {
+  g_tty->mu.assert_held();
   if (!e.len) return;
   LineDiscipline::process_output(g_tty->ld.termios(), e.buf, e.len,
                                  [](const uint8_t* q, size_t m) { (void)g_backend->write(Stream::Out, q, m); });
@@ -103,7 +104,10 @@ Result<size_t> read_uart_now(Reader& r, size_t max) {
 void init(bool terminal, uint16_t rows, uint16_t cols) {
   g_tty->terminal = terminal;
   if (terminal) {
-    g_tty->ld.set_termios(default_termios());
+    {
+      MutexGuard g(g_tty->mu);  // input may already be arriving (see g_tty_state)
+      g_tty->ld.set_termios(default_termios());
+    }
     if (rows && cols) g_tty->winsize = WinSize{rows, cols, 0, 0};
     if (g_backend == &kSerial) serial_input_start();
   }
@@ -154,8 +158,8 @@ Result<size_t> read(Reader& r, size_t max, bool nonblock) {
   if (g_backend == &kSerial && !g_tty->terminal) return read_uart_now(r, max);
   size_t got = 0;
   {
-    MutexGuard g(g_tty->mu);
     Tty& t = *g_tty;
+    MutexGuard g(t.mu);
     uint64_t deadline = 0;  // VTIME (tenths of a second) in non-canonical mode
     for (;;) {
       const Termios& tm = t.ld.termios();

@@ -643,8 +643,12 @@ class Dir final : public Node {
 }  // namespace
 
 // rename(2) inside one ramfs. Under the rename lock, so the directory
-// locks may be taken in any order (nobody else holds two).
-Result<void> Dir::rename(StringView name, vfs::Vnode& new_dir_v, StringView new_name, bool no_replace) {
+// locks may be taken in any order (nobody else holds two). Not analysed
+// (NO_THREAD_SAFETY_ANALYSIS): the second directory and the victim are
+// locked only when they are not a node already locked, which the
+// analysis cannot follow.
+Result<void> Dir::rename(StringView name, vfs::Vnode& new_dir_v, StringView new_name, bool no_replace)
+    NO_THREAD_SAFETY_ANALYSIS {
   if (new_dir_v.fs() != fs()) return Error::CrossDevice;
   if (!new_dir_v.is_dir()) return Error::NotDir;
   auto* nd = static_cast<Dir*>(&new_dir_v);

@@ -39,6 +39,7 @@ uint32_t DentryCache::hash_of(const Vnode* dir, StringView name) {
 }
 
 Dentry* DentryCache::find_locked(Vnode& dir, StringView name, uint32_t h) {
+  lock_.assert_held();
   if (!nbuckets_) return nullptr;
   for (Dentry* e = buckets_[h & (nbuckets_ - 1)]; e; e = e->hash_next)
     if (e->hash == h && e->parent == &dir && same_name(*e, name)) return e;
@@ -46,6 +47,7 @@ Dentry* DentryCache::find_locked(Vnode& dir, StringView name, uint32_t h) {
 }
 
 void DentryCache::unlink_locked(Dentry* e) {
+  lock_.assert_held();
   Dentry** pp = &buckets_[e->hash & (nbuckets_ - 1)];
   while (*pp != e) pp = &(*pp)->hash_next;
   *pp = e->hash_next;

@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "fs/vfs.h"
+#include "lib/thread_annotations.h"
 
 namespace capsule::vfs {
 
@@ -59,17 +60,20 @@ class DentryCache {
 
  private:
   static uint32_t hash_of(const Vnode* dir, StringView name);
-  Dentry* find_locked(Vnode& dir, StringView name, uint32_t h);
+  Dentry* find_locked(Vnode& dir, StringView name, uint32_t h) REQUIRES(lock_);
   // Unlinks e from every list; the caller releases its references after
   // dropping the lock (releasing may free a vnode, which may do work).
-  void unlink_locked(Dentry* e);
+  void unlink_locked(Dentry* e) REQUIRES(lock_);
   void free_entries(Dentry* list);
 
+  // Guards the table, the LRU, every directory's list of entries (Vnode's
+  // dentries), and the directories' busy count and generation.
   FsMutex lock_;
-  Dentry** buckets_ = nullptr;
+  // The table is fixed by the constructor; its chains are guarded.
+  Dentry** buckets_ PT_GUARDED_BY(lock_) = nullptr;
   size_t nbuckets_ = 0;  // power of two
   size_t capacity_;
-  IntrusiveList<Dentry, &Dentry::lru> lru_;
+  IntrusiveList<Dentry, &Dentry::lru> lru_ GUARDED_BY(lock_);
   std::atomic<uint64_t> hits_{0}, misses_{0};
 };
 

@@ -135,6 +135,7 @@ FdTable::~FdTable() {
 }
 
 Result<void> FdTable::grow_locked(unsigned n) {
+  lock_.assert_held();
   if (n <= capacity_) return {};
   unsigned cap = capacity_ ? capacity_ : 16;
   while (cap < n) cap *= 2;
@@ -149,6 +150,7 @@ Result<void> FdTable::grow_locked(unsigned n) {
 
 // The lowest free descriptor >= from (may be == capacity_: grow first).
 int FdTable::lowest_free_locked(unsigned from) {
+  lock_.assert_held();
   unsigned i = from > first_free_hint_ ? from : first_free_hint_;
   while (i < capacity_ && slots_[i].file) ++i;
   return int(i);
@@ -291,17 +293,24 @@ void FdTable::close_where(unsigned first, unsigned last, bool only_cloexec) {
 Result<FdTable*> FdTable::clone() {
   auto* t = new (std::nothrow) FdTable(limit());
   if (!t) return Error::NoMemory;
-  FsGuard g(lock_);
-  if (!t->grow_locked(capacity_).ok()) {
+  bool ok;
+  {
+    FsGuard g(lock_);
+    FsGuard gt(t->lock_);  // t is not shared yet: never contended
+    ok = t->grow_locked(capacity_).ok();
+    if (ok) {
+      for (unsigned i = 0; i < capacity_; ++i) {
+        t->slots_[i] = slots_[i];
+        if (slots_[i].file) slots_[i].file->retain();
+      }
+      t->count_ = count_;
+      t->first_free_hint_ = first_free_hint_;
+    }
+  }
+  if (!ok) {
     delete t;
     return Error::NoMemory;
   }
-  for (unsigned i = 0; i < capacity_; ++i) {
-    t->slots_[i] = slots_[i];
-    if (slots_[i].file) slots_[i].file->retain();
-  }
-  t->count_ = count_;
-  t->first_free_hint_ = first_free_hint_;
   return t;
 }
 

@@ -49,7 +49,12 @@ inline PerCpu* this_cpu() {
 // CPUs known to ACPI; index() is dense from 0.
 uint32_t cpu_count();          // online CPUs
 PerCpu* cpu_by_index(uint32_t index);
-// Boot CPU: static PerCpu, GS base. Must run before anything uses this_cpu().
+// Boot CPU, first thing in kernel_main: GS base at the boot CPU's static
+// PerCpu with only `self` set, so that a SpinLock can note its owner
+// (arch/include/arch/spinlock.h) from the first lock on.
+void percpu_early_boot();
+// Boot CPU: the rest of its PerCpu. Must run before anything else uses
+// this_cpu().
 void percpu_init_boot();
 // Registers an AP's PerCpu (allocated by SMP bring-up) and returns its index.
 uint32_t percpu_register(PerCpu* cpu);

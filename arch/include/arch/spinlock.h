@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "lib/thread_annotations.h"
+
 namespace capsule {
 
 // Called on each spin of a contended lock, interrupts on or off: lets a CPU
@@ -12,23 +14,58 @@ namespace capsule {
 // against a lock holder that is waiting for them. nullptr until installed.
 inline std::atomic<void (*)()> spin_wait_hook{nullptr};
 
-class SpinLock {
+// Who holds a spinlock, for assert_held(): the CPU in the kernel (its
+// PerCpu, %gs:0; GS is loaded before the first lock is taken, see
+// percpu_early_boot), the thread in the host unit tests. A spinlock is held
+// with interrupts off, so its holder cannot move to another CPU.
+inline const void* spin_owner_token() {
+#ifdef CAPSULE_HOST
+  static thread_local char self;
+  return &self;
+#else
+  const void* cpu;
+  asm volatile("movq %%gs:0, %0" : "=r"(cpu));
+  return cpu;
+#endif
+}
+
+class CAPABILITY("spinlock") SpinLock {
  public:
-  void lock() {
+  void lock() ACQUIRE() {
     for (;;) {
-      if (!locked_.exchange(true, std::memory_order_acquire)) return;
+      if (!locked_.exchange(true, std::memory_order_acquire)) break;
       while (locked_.load(std::memory_order_relaxed)) {
         asm volatile("pause");
         if (auto h = spin_wait_hook.load(std::memory_order_relaxed)) h();
       }
     }
+    owner_.store(spin_owner_token(), std::memory_order_relaxed);
   }
-  bool try_lock() { return !locked_.exchange(true, std::memory_order_acquire); }
-  void unlock() { locked_.store(false, std::memory_order_release); }
+  bool try_lock() TRY_ACQUIRE(true) {
+    if (locked_.exchange(true, std::memory_order_acquire)) return false;
+    owner_.store(spin_owner_token(), std::memory_order_relaxed);
+    return true;
+  }
+  // Not checked against the owner: the scheduler takes a run-queue lock in
+  // one thread and drops it in the next one on the same CPU.
+  void unlock() RELEASE() {
+    owner_.store(nullptr, std::memory_order_relaxed);
+    locked_.store(false, std::memory_order_release);
+  }
   bool is_locked() const { return locked_.load(std::memory_order_relaxed); }
+  // True if this CPU (host: this thread) holds the lock.
+  bool held_here() const {
+    return is_locked() && owner_.load(std::memory_order_relaxed) == spin_owner_token();
+  }
+  // Traps (ud2) unless this CPU holds the lock: the first line of every
+  // `*_locked` function, and what tells the analysis the lock is held.
+  void assert_held() const ASSERT_CAPABILITY(this) {
+    if (!held_here()) __builtin_trap();
+  }
 
  private:
   std::atomic<bool> locked_{false};
+  std::atomic<const void*> owner_{nullptr};
 };
 
 // Disables interrupts for its lifetime, restoring the previous state.
@@ -48,10 +85,10 @@ class IrqGuard {
 };
 
 // Interrupts off, then the lock; released in reverse order.
-class SpinGuard {
+class SCOPED_CAPABILITY SpinGuard {
  public:
-  explicit SpinGuard(SpinLock& l) : lock_(l) { lock_.lock(); }
-  ~SpinGuard() { lock_.unlock(); }
+  explicit SpinGuard(SpinLock& l) ACQUIRE(l) : lock_(l) { lock_.lock(); }
+  ~SpinGuard() RELEASE() { lock_.unlock(); }
   SpinGuard(const SpinGuard&) = delete;
   SpinGuard& operator=(const SpinGuard&) = delete;
 

@@ -18,6 +18,7 @@
 #include "core/mm/vma.h"
 #include "arch/spinlock.h"
 #include "lib/result.h"
+#include "lib/thread_annotations.h"
 
 namespace capsule {
 
@@ -106,13 +107,14 @@ class AddressSpace final : private mm::VmaObserver {
   ~AddressSpace() = default;
 
   // VmaObserver: what VMA edits do to the page table.
-  void unmap_pages(const mm::Vma& vma, uintptr_t start, uintptr_t end) override;
-  void protect_pages(uintptr_t start, uintptr_t end, uint32_t prot) override;
-  Result<void> move_pages(uintptr_t from, uintptr_t to, size_t len) override;
+  // VmaSet calls them from its edits, which run under lock_.
+  void unmap_pages(const mm::Vma& vma, uintptr_t start, uintptr_t end) override REQUIRES(lock_);
+  void protect_pages(uintptr_t start, uintptr_t end, uint32_t prot) override REQUIRES(lock_);
+  Result<void> move_pages(uintptr_t from, uintptr_t to, size_t len) override REQUIRES(lock_);
 
-  UserFault fault_in(mm::Vma& vma, uintptr_t page, bool write);
-  Result<void> populate_locked(uintptr_t addr, uintptr_t end);
-  bool page_mapped_locked(uintptr_t va);
+  UserFault fault_in(mm::Vma& vma, uintptr_t page, bool write) REQUIRES(lock_);
+  Result<void> populate_locked(uintptr_t addr, uintptr_t end) REQUIRES(lock_);
+  bool page_mapped_locked(uintptr_t va) REQUIRES(lock_);
   // Maps the pages of the file-backed VMAs in [start, end) that are not
   // mapped yet, up to the end of each file. Called without the lock (the
   // backing's page() may sleep); see docs/address-space.md "File pages".
@@ -124,12 +126,13 @@ class AddressSpace final : private mm::VmaObserver {
   void shrink_backing(mm::VmBacking& b, uint64_t new_size);
 
   AddressSpace* next_in_list_ = nullptr;  // every address space (under the list's lock)
-  SpinLock lock_;       // guards everything below (a sleeping lock once there is one)
-  mm::VmaSet vmas_;
-  uint64_t root_ = 0;   // PML4, physical
-  uint64_t faults_ = 0;
-  uint64_t resident_ = 0;
-  uint64_t shrink_gen_ = 0;  // bumped by shrink_backing: file pages fetched before may be gone
+  SpinLock lock_;       // guards the VMAs, the lower half of the tables, the counters
+  mm::VmaSet vmas_ GUARDED_BY(lock_);
+  uint64_t root_ = 0;   // PML4, physical; set by create(), then read-only
+  uint64_t faults_ GUARDED_BY(lock_) = 0;
+  uint64_t resident_ GUARDED_BY(lock_) = 0;
+  // Bumped by shrink_backing: file pages fetched before may be gone.
+  uint64_t shrink_gen_ GUARDED_BY(lock_) = 0;
 };
 
 // The address space loaded on this CPU, or nullptr (only the kernel half).

@@ -92,20 +92,24 @@ class Epoll final : public Pollable {
   };
 
   Epoll() = default;
-  Item* find_locked(Pollable* obj, int fd);
+  Item* find_locked(Pollable* obj, int fd) REQUIRES(mtx_);
   // Under lock_: queue `it` if it is not queued (or mark it for requeue if
   // a scan holds it); wake one waiter. True if a thread was woken.
-  bool make_ready_locked(Item& it);
-  bool wake_one_locked();
+  bool make_ready_locked(Item& it) REQUIRES(lock_);
+  bool wake_one_locked() REQUIRES(lock_);
   // Under mtx_: harvests the ready list (consume) or only checks it.
-  size_t scan_locked(EpollEvent* out, size_t max, bool consume);
-  void destroy_item_locked(Item& it);  // topology lock and mtx_ held
+  size_t scan_locked(EpollEvent* out, size_t max, bool consume) REQUIRES(mtx_);
+  // The topology lock (event::topology_lock()) and mtx_ held.
+  void destroy_item_locked(Item& it) REQUIRES(mtx_);
 
+  // Order: topology lock -> mtx_ -> lock_ (docs/events.md). The item
+  // fields marked "under lock_" above are guarded by their epoll's lock_,
+  // which EpollItem cannot name before Epoll is complete.
   event::SleepLock mtx_;   // interest tree, scans (epoll's "mtx")
   SpinLock lock_;          // ready list, waiters, item flags (epoll's "lock")
-  IntrusiveRbTree<Item, &Item::tree_node, ItemOrder> tree_;  // under mtx_
-  IntrusiveList<Item, &Item::ready_node> ready_;             // under lock_
-  IntrusiveList<Waiter, &Waiter::node> waiters_;
+  IntrusiveRbTree<Item, &Item::tree_node, ItemOrder> tree_ GUARDED_BY(mtx_);
+  IntrusiveList<Item, &Item::ready_node> ready_ GUARDED_BY(lock_);
+  IntrusiveList<Waiter, &Waiter::node> waiters_ GUARDED_BY(lock_);
   // Nesting, under the topology lock: interests in other epolls that
   // watch this one, and interests here whose object is an epoll.
   unsigned parents_ = 0;

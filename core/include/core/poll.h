@@ -109,7 +109,7 @@ class Pollable {
 
  private:
   SpinLock watch_lock_;
-  IntrusiveList<PollWatcher, &PollWatcher::node_> watchers_;
+  IntrusiveList<PollWatcher, &PollWatcher::node_> watchers_ GUARDED_BY(watch_lock_);
 };
 
 // A Pollable whose state lives elsewhere: its readiness is a query, and the

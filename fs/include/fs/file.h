@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "fs/vfs.h"
+#include "lib/thread_annotations.h"
 
 namespace capsule::vfs {
 
@@ -77,7 +78,7 @@ class OpenFile {
   std::atomic<uint32_t> flags_;
   std::atomic<uint32_t> refs_{1};
   FsMutex pos_lock_;
-  uint64_t pos_ = 0;  // under pos_lock_
+  uint64_t pos_ GUARDED_BY(pos_lock_) = 0;
 };
 
 // A process's descriptors. Lowest free number first (POSIX), limited to
@@ -145,15 +146,15 @@ class FdTable {
     bool cloexec = false;
   };
   // Room for descriptors [0, n). Under lock_.
-  Result<void> grow_locked(unsigned n);
-  int lowest_free_locked(unsigned from);
+  Result<void> grow_locked(unsigned n) REQUIRES(lock_);
+  int lowest_free_locked(unsigned from) REQUIRES(lock_);
 
   FsMutex lock_;
-  Slot* slots_ = nullptr;
-  unsigned capacity_ = 0;
-  unsigned limit_;
-  unsigned count_ = 0;
-  unsigned first_free_hint_ = 0;  // no free descriptor below it
+  Slot* slots_ GUARDED_BY(lock_) PT_GUARDED_BY(lock_) = nullptr;
+  unsigned capacity_ GUARDED_BY(lock_) = 0;
+  unsigned limit_ GUARDED_BY(lock_);
+  unsigned count_ GUARDED_BY(lock_) = 0;
+  unsigned first_free_hint_ GUARDED_BY(lock_) = 0;  // no free descriptor below it
 };
 
 }  // namespace capsule::vfs

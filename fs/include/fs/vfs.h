@@ -27,6 +27,7 @@
 #include "lib/ref_ptr.h"
 #include "lib/result.h"
 #include "lib/string_view.h"
+#include "lib/thread_annotations.h"
 
 namespace capsule {
 class Pollable;  // core/poll.h
@@ -508,9 +509,11 @@ class Vfs {
   void end_change(Vnode& dir, StringView name);
   bool is_mount_point(Vnode& v);
 
-  FsMutex mount_lock_;  // guards the mount list and every Vnode's mounted_/root_of_
-  Mount* root_mount_ = nullptr;
-  Mount* mounts_ = nullptr;  // singly linked through Mount::next
+  // Guards the mount list and every Vnode's mounted_/root_of_ (which a
+  // Vnode cannot name in an annotation: it does not know its Vfs).
+  FsMutex mount_lock_;
+  Mount* root_mount_ GUARDED_BY(mount_lock_) = nullptr;
+  Mount* mounts_ GUARDED_BY(mount_lock_) = nullptr;  // singly linked through Mount::next
   DentryCache* dcache_;
 };
 

@@ -14,7 +14,10 @@ PACKAGES = {
     # with the host (tests/guest/dynamic.cmake).
     "test": ["googletest", "libgtest-dev", "busybox-static", "musl-tools", "cpio",
              "python3", "perl", "sqlite3", "lua5.4", "gawk", "jq", "bc", "xz-utils", "zstd",
-             "openssl", "bzip2"],
+             "openssl", "bzip2",
+             # lint.thread_safety runs clang's -Wthread-safety over the kernel
+             # (tests/lint/thread_safety.py).
+             "clang"],
 }
 
 

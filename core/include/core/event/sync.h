@@ -13,10 +13,10 @@ struct Thread;
 namespace event {
 
 #ifdef CAPSULE_HOST
-class IrqSpinGuard {
+class SCOPED_CAPABILITY IrqSpinGuard {
  public:
-  explicit IrqSpinGuard(SpinLock& l) : l_(l) { l_.lock(); }
-  ~IrqSpinGuard() { l_.unlock(); }
+  explicit IrqSpinGuard(SpinLock& l) ACQUIRE(l) : l_(l) { l_.lock(); }
+  ~IrqSpinGuard() RELEASE() { l_.unlock(); }
   IrqSpinGuard(const IrqSpinGuard&) = delete;
   IrqSpinGuard& operator=(const IrqSpinGuard&) = delete;
 
@@ -37,10 +37,10 @@ void wake_thread(Thread* t);  // thread_wake (core/event/wait.cc)
 SleepLock& topology_lock();
 
 template <typename L>
-class Hold {
+class SCOPED_CAPABILITY Hold {
  public:
-  explicit Hold(L& l) : l_(l) { l_.lock(); }
-  ~Hold() { l_.unlock(); }
+  explicit Hold(L& l) ACQUIRE(l) : l_(l) { l_.lock(); }
+  ~Hold() RELEASE() { l_.unlock(); }
   Hold(const Hold&) = delete;
   Hold& operator=(const Hold&) = delete;
 

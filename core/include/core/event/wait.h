@@ -19,13 +19,13 @@ class WaitList {
   // (the caller rechecks its condition either way). Interrupted: the
   // thread's interrupt flag is set. TimedOut: deadline_ns (uptime_ns, 0 =
   // none) passed.
-  Result<void> wait(Mutex& m, uint64_t deadline_ns);
+  Result<void> wait(Mutex& m, uint64_t deadline_ns) REQUIRES(m);
   void wake_one();
   void wake_all();
 
  private:
   SpinLock lock_;
-  IntrusiveList<Waiter, &Waiter::node> waiters_;
+  IntrusiveList<Waiter, &Waiter::node> waiters_ GUARDED_BY(lock_);
 };
 
 // Undoes sched_prepare_block() when the caller decides not to sleep.

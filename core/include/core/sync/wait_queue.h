@@ -7,6 +7,7 @@
 
 #include "arch/spinlock.h"
 #include "lib/intrusive_list.h"
+#include "lib/thread_annotations.h"
 
 namespace capsule {
 
@@ -24,7 +25,7 @@ class WaitQueue {
   bool wait(uint64_t deadline_ns = 0);
   // Atomically: drop `outer` (held, interrupts off by its SpinGuard's
   // caller) and sleep. For building other primitives.
-  bool wait_unlocking(SpinLock& outer, uint64_t deadline_ns = 0);
+  bool wait_unlocking(SpinLock& outer, uint64_t deadline_ns = 0) REQUIRES(outer);
   bool wake_one();
   unsigned wake_all();
   bool empty();
@@ -34,35 +35,40 @@ class WaitQueue {
   friend class CondVar;
   friend class Semaphore;
   // With lock_ held: enqueue `w` and mark the caller blocked.
-  void enqueue_locked(Waiter& w);
+  void enqueue_locked(Waiter& w) REQUIRES(lock_);
   // After sleeping: true if woken by wake_one/all, false if the deadline
   // passed first (then `w` is removed).
   bool finish(Waiter& w, uint64_t deadline_ns);
-  Waiter* pop_locked();
+  Waiter* pop_locked() REQUIRES(lock_);
 
   SpinLock lock_;
-  IntrusiveList<Waiter, &Waiter::node> waiters_;
+  IntrusiveList<Waiter, &Waiter::node> waiters_ GUARDED_BY(lock_);
 };
 
-class Mutex {
+class CAPABILITY("mutex") Mutex {
  public:
-  void lock();
-  bool try_lock();
+  void lock() ACQUIRE();
+  bool try_lock() TRY_ACQUIRE(true);
   // false on timeout.
-  bool lock_until(uint64_t deadline_ns);
-  void unlock();
+  bool lock_until(uint64_t deadline_ns) TRY_ACQUIRE(true);
+  void unlock() RELEASE();
   bool held_by_current() const;
+  // Panics unless the calling thread holds the mutex: the first line of
+  // every `*_locked` function, and what tells the analysis it is held.
+  void assert_held() const ASSERT_CAPABILITY(this);
 
  private:
   SpinLock lock_;
+  // Written under lock_; read without it only by the owner asking whether
+  // it is itself (held_by_current), which no other thread can make true.
   Thread* owner_ = nullptr;
-  IntrusiveList<Waiter, &Waiter::node> waiters_;
+  IntrusiveList<Waiter, &Waiter::node> waiters_ GUARDED_BY(lock_);
 };
 
-class MutexGuard {
+class SCOPED_CAPABILITY MutexGuard {
  public:
-  explicit MutexGuard(Mutex& m) : m_(m) { m_.lock(); }
-  ~MutexGuard() { m_.unlock(); }
+  explicit MutexGuard(Mutex& m) ACQUIRE(m) : m_(m) { m_.lock(); }
+  ~MutexGuard() RELEASE() { m_.unlock(); }
   MutexGuard(const MutexGuard&) = delete;
   MutexGuard& operator=(const MutexGuard&) = delete;
 
@@ -74,7 +80,7 @@ class CondVar {
  public:
   // `m` must be held; it is released while sleeping and held again on
   // return. false on timeout. Callers re-check their condition (POSIX).
-  bool wait(Mutex& m, uint64_t deadline_ns = 0);
+  bool wait(Mutex& m, uint64_t deadline_ns = 0) REQUIRES(m);
   void notify_one();
   void notify_all();
 
@@ -93,8 +99,8 @@ class Semaphore {
 
  private:
   SpinLock lock_;
-  int64_t count_;
-  IntrusiveList<Waiter, &Waiter::node> waiters_;
+  int64_t count_ GUARDED_BY(lock_);
+  IntrusiveList<Waiter, &Waiter::node> waiters_ GUARDED_BY(lock_);
 };
 
 }  // namespace capsule

@@ -7,9 +7,13 @@
 
 #include "core/mm.h"
 #include "lib/result.h"
+#include "lib/thread_annotations.h"
 
 #ifdef CAPSULE_HOST
+#include <atomic>
+#include <cstdlib>
 #include <mutex>
+#include <thread>
 #else
 #include "core/sync/wait_queue.h"
 #endif
@@ -17,14 +21,28 @@
 namespace capsule::vfs {
 
 #ifdef CAPSULE_HOST
-class FsMutex {
+class CAPABILITY("mutex") FsMutex {
  public:
-  void lock() { m_.lock(); }
-  void unlock() { m_.unlock(); }
-  bool try_lock() { return m_.try_lock(); }
+  void lock() ACQUIRE() {
+    m_.lock();
+    owner_ = std::this_thread::get_id();
+  }
+  void unlock() RELEASE() {
+    owner_ = std::thread::id();
+    m_.unlock();
+  }
+  bool try_lock() TRY_ACQUIRE(true) {
+    if (!m_.try_lock()) return false;
+    owner_ = std::this_thread::get_id();
+    return true;
+  }
+  void assert_held() const ASSERT_CAPABILITY(this) {
+    if (owner_.load() != std::this_thread::get_id()) std::abort();
+  }
 
  private:
   std::mutex m_;
+  std::atomic<std::thread::id> owner_{};
 };
 #else
 // Sleeping: file data is copied to and from the application under these
@@ -32,10 +50,10 @@ class FsMutex {
 using FsMutex = Mutex;
 #endif
 
-class FsGuard {
+class SCOPED_CAPABILITY FsGuard {
  public:
-  explicit FsGuard(FsMutex& m) : m_(m) { m_.lock(); }
-  ~FsGuard() { m_.unlock(); }
+  explicit FsGuard(FsMutex& m) ACQUIRE(m) : m_(m) { m_.lock(); }
+  ~FsGuard() RELEASE() { m_.unlock(); }
   FsGuard(const FsGuard&) = delete;
   FsGuard& operator=(const FsGuard&) = delete;
 
