@@ -9,7 +9,7 @@ warning or error. A positive control, tests/lint/thread_safety_probe.cc,
 breaks the rules on purpose: each line marked `expect:` must draw its
 warning, so the test cannot pass by checking nothing. docs/locking.md.
 
-  thread_safety.py BUILD_DIR [--clang clang++] [--jobs 2] [--gcc g++]
+  thread_safety.py BUILD_DIR [--clang clang++] [--jobs 2] [--gcc g++] [--only REGEX]
 """
 import argparse
 import json
@@ -133,12 +133,15 @@ def main():
     ap.add_argument("--clang", default=os.environ.get("CLANGXX") or "clang++")
     ap.add_argument("--gcc", default="g++", help="also check the probe compiles with gcc ('' to skip)")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("CAPSULE_LINT_JOBS", "2")))
+    ap.add_argument("--only", help="check only the kernel files whose path matches this regex")
     opts = ap.parse_args()
 
     if not shutil.which(opts.clang):
         print(f"lint.thread_safety: {opts.clang} not found (`capsule test` installs clang)")
         return 1
     units = kernel_units(opts.build_dir)
+    if opts.only:
+        units = [u for u in units if re.search(opts.only, u[0])]
     if not units:
         print(f"lint.thread_safety: no kernel sources ({KERNEL_MARK}) in "
               f"{opts.build_dir}/compile_commands.json")
