@@ -2,7 +2,7 @@
 """lint.thread_safety: clang's -Wthread-safety over the kernel sources.
 
 The kernel is built with gcc, which ignores the lock annotations of
-lib/thread_annotations.h; this test runs clang in syntax-only mode over every
+lib/include/lib/thread_annotations.h; this test runs clang in syntax-only mode over every
 kernel translation unit of the build's compile_commands.json (the gcc command
 lines, with gcc-only and code-generation flags dropped) and fails on any
 warning or error. A positive control, tests/lint/thread_safety_probe.cc,
