@@ -1,6 +1,8 @@
 // GDT and TSS construction and loading [SDM Vol. 3A 3.4.5, 8.2.3, 8.7].
 #include "arch/x64/cpu/cpu_tables.h"
 
+#include "arch/x64/cpu/x64.h"
+
 namespace capsule::x64 {
 namespace {
 
@@ -52,6 +54,10 @@ void cpu_tables_init(CpuTables& t) {
 }
 
 void cpu_tables_load(CpuTables& t) {
+  // Loading the null selector into GS below may clear its base (Intel
+  // does, AMD need not); the boot CPU's base already points at its PerCpu,
+  // which SpinLock reads (percpu_early_boot): keep it.
+  const uint64_t gs_base = rdmsr(MSR_GS_BASE);
   DescriptorPointer gdtr{sizeof(t.gdt) - 1, reinterpret_cast<uint64_t>(t.gdt)};
   asm volatile("lgdt %0" : : "m"(gdtr) : "memory");
   // CS can only be reloaded by a far transfer: return to the next
@@ -73,6 +79,7 @@ void cpu_tables_load(CpuTables& t) {
       : [cs] "i"(SEL_KERNEL_CODE), [ds] "i"(SEL_KERNEL_DATA)
       : "rax", "memory");
   asm volatile("ltr %w0" : : "r"(SEL_TSS) : "memory");
+  wrmsr(MSR_GS_BASE, gs_base);
 }
 
 bool is_ist_guard(const CpuTables& t, uintptr_t va) {
