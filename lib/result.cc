@@ -33,6 +33,25 @@ const char* error_name(Error e) {
     case Error::FileTooBig: return "file too big";
     case Error::AccessDenied: return "access denied";
     case Error::Io: return "I/O error";
+    case Error::OpNotSupported: return "operation not supported";
+    case Error::NoProcess: return "no such process";
+    case Error::NoDevice: return "no such device";
+    case Error::NoDeviceOrAddress: return "no such device or address";
+    case Error::NoChild: return "no child processes";
+    case Error::NotTty: return "inappropriate ioctl for device";
+    case Error::IllegalSeek: return "illegal seek";
+    case Error::TooManyLinks: return "too many links";
+    case Error::Domain: return "argument out of domain";
+    case Error::Deadlock: return "resource deadlock would occur";
+    case Error::NoLocks: return "no locks available";
+    case Error::NoData: return "no data available";
+    case Error::TimerExpired: return "timer expired";
+    case Error::Overflow: return "value too large";
+    case Error::FileTableFull: return "too many open files in system";
+    case Error::RestartSys:
+    case Error::RestartNoIntr:
+    case Error::RestartNoHand: return "interrupted (restart)";
+    case Error::Count: break;
   }
   return "unknown error";
 }

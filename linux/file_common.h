@@ -15,12 +15,13 @@
 #include "core/poll.h"
 #include "fs/vfs.h"
 #include "linux/linux_errno.h"
+#include "linux/syscall_types.h"
 
 namespace capsule::linux_abi {
 
 // --- Linux's constants for files -------------------------------------------------
 
-inline constexpr int64_t AT_FDCWD = -100;
+// AT_FDCWD: linux/syscall_types.h (AtFd).
 inline constexpr uint64_t AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_SYMLINK_FOLLOW = 0x400,
                           AT_NO_AUTOMOUNT = 0x800, AT_EMPTY_PATH = 0x1000, AT_EACCESS = 0x200;
 inline constexpr uint64_t O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0100, O_EXCL = 0200,

@@ -1,7 +1,15 @@
 #pragma once
 // Linux errno values (asm-generic/errno-base.h, errno.h: ABI facts) and the
 // mapping from Capsule's Error. Only linux/ speaks errno.
+//
+// The mapping is one to one: every Error but None has its own errno and
+// every errno here comes from exactly one Error (static_asserts below,
+// tests/unit/syscall_types_test.cc). A handler that returns an Error
+// therefore returns the errno: errno_of() is a table lookup, never a
+// judgement.
+#include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "lib/result.h"
 
@@ -15,42 +23,101 @@ enum Errno : int64_t {
   kEPIPE = 32, kEDOM = 33, kERANGE = 34, kEDEADLK = 35, kENAMETOOLONG = 36, kENOLCK = 37,
   kENOSYS = 38, kENOTEMPTY = 39, kELOOP = 40, kENODATA = 61, kETIME = 62, kEOVERFLOW = 75,
   kEOPNOTSUPP = 95, kETIMEDOUT = 110,
+  // Kernel-internal results (never seen by the application; Linux's
+  // values): the return path turns them into EINTR or a restart of the
+  // call (linux/signal.cc).
+  kERESTARTSYS = 512,     // restart if the handler has SA_RESTART
+  kERESTARTNOINTR = 513,  // always restart
+  kERESTARTNOHAND = 514,  // restart only if no handler ran
 };
 
-inline int64_t to_errno(Error e) {
-  switch (e) {
-    case Error::None: return 0;
-    case Error::NoMemory: return -kENOMEM;
-    case Error::Invalid: return -kEINVAL;
-    case Error::NotFound: return -kENOENT;
-    case Error::Exists: return -kEEXIST;
-    case Error::Fault: return -kEFAULT;
-    case Error::Busy: return -kEBUSY;
-    case Error::Again: return -kEAGAIN;
-    case Error::NotSupported: return -kENOSYS;
-    case Error::Range: return -kERANGE;
-    case Error::TooBig: return -kE2BIG;
-    case Error::TimedOut: return -kETIMEDOUT;
-    case Error::Interrupted: return -kEINTR;
-    case Error::Permission: return -kEPERM;
-    case Error::BadFormat: return -kENOEXEC;
-    case Error::BrokenPipe: return -kEPIPE;
-    case Error::NotDir: return -kENOTDIR;
-    case Error::IsDir: return -kEISDIR;
-    case Error::NotEmpty: return -kENOTEMPTY;
-    case Error::Loop: return -kELOOP;
-    case Error::NameTooLong: return -kENAMETOOLONG;
-    case Error::CrossDevice: return -kEXDEV;
-    case Error::NoSpace: return -kENOSPC;
-    case Error::BadFd: return -kEBADF;
-    case Error::ReadOnly: return -kEROFS;
-    case Error::TooManyFiles: return -kEMFILE;
-    case Error::FileTooBig: return -kEFBIG;
-    case Error::AccessDenied: return -kEACCES;
-    case Error::Io: return -kEIO;
+namespace detail {
+// Indexed by Error. Order must follow lib/result.h (checked below).
+inline constexpr int kErrnoByError[] = {
+    0,              // None
+    kENOMEM,        // NoMemory
+    kEINVAL,        // Invalid
+    kENOENT,        // NotFound
+    kEEXIST,        // Exists
+    kEFAULT,        // Fault
+    kEBUSY,         // Busy
+    kEAGAIN,        // Again
+    kENOSYS,        // NotSupported
+    kERANGE,        // Range
+    kE2BIG,         // TooBig
+    kETIMEDOUT,     // TimedOut
+    kEINTR,         // Interrupted
+    kEPERM,         // Permission
+    kENOEXEC,       // BadFormat
+    kEPIPE,         // BrokenPipe
+    kENOTDIR,       // NotDir
+    kEISDIR,        // IsDir
+    kENOTEMPTY,     // NotEmpty
+    kELOOP,         // Loop
+    kENAMETOOLONG,  // NameTooLong
+    kEXDEV,         // CrossDevice
+    kENOSPC,        // NoSpace
+    kEBADF,         // BadFd
+    kEROFS,         // ReadOnly
+    kEMFILE,        // TooManyFiles
+    kEFBIG,         // FileTooBig
+    kEACCES,        // AccessDenied
+    kEIO,           // Io
+    kEOPNOTSUPP,    // OpNotSupported
+    kESRCH,         // NoProcess
+    kENODEV,        // NoDevice
+    kENXIO,         // NoDeviceOrAddress
+    kECHILD,        // NoChild
+    kENOTTY,        // NotTty
+    kESPIPE,        // IllegalSeek
+    kEMLINK,        // TooManyLinks
+    kEDOM,          // Domain
+    kEDEADLK,       // Deadlock
+    kENOLCK,        // NoLocks
+    kENODATA,       // NoData
+    kETIME,         // TimerExpired
+    kEOVERFLOW,     // Overflow
+    kENFILE,        // FileTableFull
+    kERESTARTSYS,      // RestartSys
+    kERESTARTNOINTR,  // RestartNoIntr
+    kERESTARTNOHAND,  // RestartNoHand
+};
+inline constexpr size_t kErrorCount = size_t(Error::Count);
+static_assert(sizeof(kErrnoByError) / sizeof(kErrnoByError[0]) == kErrorCount,
+              "every Error needs exactly one errno (lib/result.h and this table disagree)");
+
+constexpr bool errno_table_one_to_one() {
+  for (size_t i = 1; i < kErrorCount; ++i) {
+    if (kErrnoByError[i] <= 0) return false;
+    for (size_t j = 1; j < i; ++j)
+      if (kErrnoByError[i] == kErrnoByError[j]) return false;
   }
-  return -kEINVAL;
+  return kErrnoByError[0] == 0;
 }
+static_assert(errno_table_one_to_one(), "two Errors map to the same errno");
+// Spot checks that the table follows the enum's order.
+static_assert(kErrnoByError[size_t(Error::Io)] == kEIO);
+static_assert(kErrnoByError[size_t(Error::OpNotSupported)] == kEOPNOTSUPP);
+static_assert(kErrnoByError[size_t(Error::FileTableFull)] == kENFILE);
+static_assert(kErrnoByError[size_t(Error::RestartNoHand)] == kERESTARTNOHAND);
+}  // namespace detail
+
+// The errno (positive) an Error is; 0 for Error::None.
+constexpr int errno_of(Error e) {
+  const size_t i = size_t(e);
+  return i < detail::kErrorCount ? detail::kErrnoByError[i] : int(kEINVAL);
+}
+
+// The Error an errno (positive) is; Error::Count for a number no Error has.
+constexpr Error error_from_errno(int64_t err) {
+  for (size_t i = 0; i < detail::kErrorCount; ++i)
+    if (detail::kErrnoByError[i] == err) return Error(i);
+  return Error::Count;
+}
+
+// Old style (LINUX_SYSCALL handlers): the negative errno. Typed handlers
+// (DEFINE_SYSCALL) return the Error itself.
+constexpr int64_t to_errno(Error e) { return -int64_t(errno_of(e)); }
 
 // A Result as a syscall return: the value, or -errno.
 template <typename T>

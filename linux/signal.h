@@ -17,6 +17,8 @@
 // signal_sleep_until() packages this for plain timed sleeps.
 #include <cstdint>
 
+#include "linux/linux_errno.h"
+
 namespace capsule {
 struct Thread;
 namespace x64 {
@@ -36,11 +38,8 @@ enum : int {
   SIGVTALRM = 26, SIGPROF = 27, SIGWINCH = 28, SIGIO = 29, SIGPWR = 30, SIGSYS = 31,
 };
 
-// Kernel-internal results (never seen by the application): the return path
-// turns them into -EINTR or a restart of the system call (Linux's values).
-constexpr int64_t kERESTARTSYS = 512;     // restart if the handler has SA_RESTART
-constexpr int64_t kERESTARTNOINTR = 513;  // always restart
-constexpr int64_t kERESTARTNOHAND = 514;  // restart only if no handler ran
+// The kernel-internal restart results (kERESTARTSYS, kERESTARTNOINTR,
+// kERESTARTNOHAND; Error::RestartSys...) live in linux/linux_errno.h.
 
 // si_code values (ABI facts).
 enum : int32_t {

@@ -6,33 +6,32 @@
 
 namespace capsule::linux_abi {
 namespace {
-constexpr uint64_t ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
+constexpr int ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
 
 bool canonical(uint64_t v) { return v < 0x0000800000000000ull; }
 }  // namespace
 
-LINUX_SYSCALL(158, arch_prctl, "xp") {
-  switch (args.a[0]) {
+// option is an int (Linux: SYSCALL_DEFINE2(arch_prctl, int, option,
+// unsigned long, arg2)); arg2 is an address or, for the GET codes, a
+// pointer to where the base goes.
+DEFINE_SYSCALL(158, arch_prctl, Result<void>, Hex<int> option, Address arg2) {
+  switch (option) {
     case ARCH_SET_FS:
-      if (!canonical(args.a[1])) return -kEPERM;
-      x64::write_fs_base(args.a[1]);
-      return 0;
-    case ARCH_GET_FS: {
-      uint64_t v = x64::read_fs_base();
-      return copy_to_user(reinterpret_cast<void*>(args.a[1]), &v, 8).ok() ? 0 : -kEFAULT;
-    }
+      if (!canonical(arg2)) return Error::Permission;
+      x64::write_fs_base(arg2);
+      return {};
+    case ARCH_GET_FS:
+      return UserPtr<uint64_t>(arg2).write(x64::read_fs_base());
     case ARCH_SET_GS:
       // In the kernel the application's GS base sits in MSR_KERNEL_GS_BASE
       // (the entry paths swapgs); it becomes live on the way out.
-      if (!canonical(args.a[1])) return -kEPERM;
-      x64::wrmsr(x64::MSR_KERNEL_GS_BASE, args.a[1]);
-      return 0;
-    case ARCH_GET_GS: {
-      uint64_t v = x64::rdmsr(x64::MSR_KERNEL_GS_BASE);
-      return copy_to_user(reinterpret_cast<void*>(args.a[1]), &v, 8).ok() ? 0 : -kEFAULT;
-    }
+      if (!canonical(arg2)) return Error::Permission;
+      x64::wrmsr(x64::MSR_KERNEL_GS_BASE, arg2);
+      return {};
+    case ARCH_GET_GS:
+      return UserPtr<uint64_t>(arg2).write(x64::rdmsr(x64::MSR_KERNEL_GS_BASE));
     default:
-      return -kEINVAL;
+      return Error::Invalid;
   }
 }
 

@@ -93,39 +93,35 @@ CpuClock decode_cpu_clock(int64_t id) {
   return CpuClock::Invalid;
 }
 
-// The value of clock `id` in ns; false for an unknown clock.
-bool clock_read(int64_t id, int64_t& ns) {
+// The value of clock `id` in ns; Error::Invalid for an unknown clock.
+Result<int64_t> clock_read(int64_t id) {
   switch (id) {
     case L_CLOCK_REALTIME:
     case L_CLOCK_REALTIME_COARSE:
     case L_CLOCK_TAI:
-      ns = realtime_ns();
-      return true;
+      return realtime_ns();
     case L_CLOCK_MONOTONIC:
     case L_CLOCK_MONOTONIC_RAW:
     case L_CLOCK_MONOTONIC_COARSE:
     case L_CLOCK_BOOTTIME:
-      ns = int64_t(uptime_ns());
-      return true;
+      return int64_t(uptime_ns());
     case L_CLOCK_PROCESS_CPUTIME_ID:
-      ns = int64_t(process_cpu_time_ns());
-      return true;
+      return int64_t(process_cpu_time_ns());
     case L_CLOCK_THREAD_CPUTIME_ID:
-      ns = int64_t(thread_cpu(thread_current()));
-      return true;
+      return int64_t(thread_cpu(thread_current()));
     default:
       switch (decode_cpu_clock(id)) {
-        case CpuClock::Process: ns = int64_t(process_cpu_time_ns()); return true;
-        case CpuClock::Thread: ns = int64_t(thread_cpu(thread_current())); return true;
-        case CpuClock::MainThread: ns = int64_t(thread_cpu(current_process()->main_thread)); return true;
-        case CpuClock::Invalid: return false;
+        case CpuClock::Process: return int64_t(process_cpu_time_ns());
+        case CpuClock::Thread: return int64_t(thread_cpu(thread_current()));
+        case CpuClock::MainThread: return int64_t(thread_cpu(current_process()->main_thread));
+        case CpuClock::Invalid: return Error::Invalid;
       }
-      return false;
+      return Error::Invalid;
   }
 }
 
-// How a sleep on `id` ends: -EINTR with *remaining_ns, or 0.
-int64_t do_sleep(int64_t id, bool absolute, int64_t req_ns, int64_t* remaining_ns) {
+// A sleep on `id`: Error::Interrupted with *remaining_ns, or done.
+Result<void> do_sleep(int64_t id, bool absolute, int64_t req_ns, int64_t* remaining_ns) {
   const int64_t now_mono = int64_t(uptime_ns());
   int64_t deadline;  // ns since boot
   if (!absolute) {
@@ -140,11 +136,11 @@ int64_t do_sleep(int64_t id, bool absolute, int64_t req_ns, int64_t* remaining_n
   } else {
     deadline = req_ns;
   }
-  if (deadline <= now_mono) return 0;
-  if (sleep_until_ns(uint64_t(deadline))) return 0;
+  if (deadline <= now_mono) return {};
+  if (sleep_until_ns(uint64_t(deadline))) return {};
   const int64_t left = deadline - int64_t(uptime_ns());
   *remaining_ns = left > 0 ? left : 0;
-  return -kEINTR;
+  return Error::Interrupted;
 }
 
 }  // namespace
@@ -190,141 +186,132 @@ uint64_t process_cpu_time_ns() {
   return sum > last ? sum : last;
 }
 
-LINUX_SYSCALL(228, clock_gettime, "dp") {
-  int64_t ns;
-  if (!clock_read(int32_t(args.a[0]), ns)) return -kEINVAL;
-  return put_user_at(args.a[1], to_ts(ns)) ? 0 : -kEFAULT;
+DEFINE_SYSCALL(228, clock_gettime, Result<void>, int clock_id, UserPtr<Timespec> tp) {
+  const int64_t ns = TRY(clock_read(clock_id));
+  return tp.write(to_ts(ns));
 }
 
-LINUX_SYSCALL(229, clock_getres, "dp") {
-  int64_t ns;
-  if (!clock_read(int32_t(args.a[0]), ns)) return -kEINVAL;
-  if (!args.a[1]) return 0;
-  return put_user_at(args.a[1], Timespec{0, 1}) ? 0 : -kEFAULT;  // every clock here is precise to 1 ns
+DEFINE_SYSCALL(229, clock_getres, Result<void>, int clock_id, UserPtr<Timespec> res) {
+  TRY(clock_read(clock_id));
+  if (!res) return {};
+  return res.write(Timespec{0, 1});  // every clock here is precise to 1 ns
 }
 
-LINUX_SYSCALL(227, clock_settime, "dp") {
-  const int64_t id = int32_t(args.a[0]);  // clockid_t is an int
-  Timespec t;
-  if (!get_user_at(args.a[1], t)) return -kEFAULT;
-  int64_t ignored;
-  if (!clock_read(id, ignored)) return -kEINVAL;
-  if (id != L_CLOCK_REALTIME) return -kEINVAL;  // only the wall clock can be set
-  if (!ts_valid(t)) return -kEINVAL;
+DEFINE_SYSCALL(227, clock_settime, Result<void>, int clock_id, UserPtr<const Timespec> tp) {
+  const Timespec t = TRY(tp.read());
+  TRY(clock_read(clock_id));
+  if (clock_id != L_CLOCK_REALTIME) return Error::Invalid;  // only the wall clock can be set
+  if (!ts_valid(t)) return Error::Invalid;
   time_set_realtime(ts_ns(t));
-  return 0;
+  return {};
 }
 
 namespace {
 // Sleeping on the process CPU clock: wake up when the process has used
 // `target` ns of CPU. Polls with wall-clock sleeps of the CPU time still
 // missing (the process cannot use CPU time faster than that per thread).
-int64_t cpu_sleep(bool absolute, int64_t req_ns, int64_t* remaining_ns) {
+Result<void> cpu_sleep(bool absolute, int64_t req_ns, int64_t* remaining_ns) {
   const int64_t start = int64_t(process_cpu_time_ns());
   const int64_t target = absolute ? req_ns : (req_ns > INT64_MAX - start ? INT64_MAX : start + req_ns);
   for (;;) {
     const int64_t now = int64_t(process_cpu_time_ns());
-    if (now >= target) return 0;
+    if (now >= target) return {};
     int64_t step = target - now;
     if (step < 1000000) step = 1000000;
     if (!sleep_until_ns(uptime_ns() + uint64_t(step))) {
       const int64_t left = target - int64_t(process_cpu_time_ns());
       *remaining_ns = left > 0 ? left : 0;
-      return -kEINTR;
+      return Error::Interrupted;
     }
   }
 }
 }  // namespace
 
-LINUX_SYSCALL(230, clock_nanosleep, "dxpp") {
-  const int64_t id = int32_t(args.a[0]);  // clockid_t is an int
-  const bool absolute = uint32_t(args.a[1]) & L_TIMER_ABSTIME;  // other flag bits are ignored (Linux)
+DEFINE_SYSCALL(230, clock_nanosleep, Result<void>, int clock_id, Flags<int> flags, UserPtr<const Timespec> request,
+               UserPtr<Timespec> remain) {
+  const bool absolute = flags.any(L_TIMER_ABSTIME);  // other flag bits are ignored (Linux)
   bool cpu = false;
-  switch (id) {
+  switch (clock_id) {
     case L_CLOCK_REALTIME: case L_CLOCK_MONOTONIC: case L_CLOCK_BOOTTIME: case L_CLOCK_TAI:
       break;
     case L_CLOCK_PROCESS_CPUTIME_ID:
       cpu = true;
       break;
     default: {
-      int64_t ignored;
-      if (!clock_read(id, ignored)) return -kEINVAL;
-      if (id < 0) {  // a dynamic CPU clock: the process's can be slept on, a thread's not
-        if (id & 4) return -kEINVAL;
+      TRY(clock_read(clock_id));
+      if (clock_id < 0) {  // a dynamic CPU clock: the process's can be slept on, a thread's not
+        if (clock_id & 4) return Error::Invalid;
         cpu = true;
         break;
       }
-      return -kEOPNOTSUPP;  // THREAD_CPUTIME_ID, MONOTONIC_RAW, the COARSE clocks
+      return Error::OpNotSupported;  // THREAD_CPUTIME_ID, MONOTONIC_RAW, the COARSE clocks
     }
   }
-  Timespec req;
-  if (!get_user_at(args.a[2], req)) return -kEFAULT;
-  if (!ts_valid(req)) return -kEINVAL;
+  const Timespec req = TRY(request.read());
+  if (!ts_valid(req)) return Error::Invalid;
   int64_t left = 0;
-  int64_t r = cpu ? cpu_sleep(absolute, ts_ns(req), &left) : do_sleep(id, absolute, ts_ns(req), &left);
-  if (r == -kEINTR && !absolute && args.a[3] && !put_user_at(args.a[3], to_ts(left))) return -kEFAULT;
+  Result<void> r = cpu ? cpu_sleep(absolute, ts_ns(req), &left) : do_sleep(clock_id, absolute, ts_ns(req), &left);
+  if (r.error() == Error::Interrupted && !absolute && remain) TRY(remain.write(to_ts(left)));
   return r;
 }
 
-LINUX_SYSCALL(35, nanosleep, "pp") {
-  Timespec req;
-  if (!get_user_at(args.a[0], req)) return -kEFAULT;
-  if (!ts_valid(req)) return -kEINVAL;
+DEFINE_SYSCALL(35, nanosleep, Result<void>, UserPtr<const Timespec> request, UserPtr<Timespec> remain) {
+  const Timespec req = TRY(request.read());
+  if (!ts_valid(req)) return Error::Invalid;
   int64_t left = 0;
-  int64_t r = do_sleep(L_CLOCK_MONOTONIC, false, ts_ns(req), &left);
-  if (r == -kEINTR && args.a[1] && !put_user_at(args.a[1], to_ts(left))) return -kEFAULT;
+  Result<void> r = do_sleep(L_CLOCK_MONOTONIC, false, ts_ns(req), &left);
+  if (r.error() == Error::Interrupted && remain) TRY(remain.write(to_ts(left)));
   return r;
 }
 
-LINUX_SYSCALL(96, gettimeofday, "pp") {
-  if (args.a[0]) {
+DEFINE_SYSCALL(96, gettimeofday, Result<void>, UserPtr<Timeval> tv, UserPtr<Timezone> tz) {
+  if (tv) {
     Timespec t = to_ts(realtime_ns());
-    if (!put_user_at(args.a[0], Timeval{t.tv_sec, t.tv_nsec / 1000})) return -kEFAULT;
+    TRY(tv.write(Timeval{t.tv_sec, t.tv_nsec / 1000}));
   }
-  if (args.a[1] && !put_user_at(args.a[1], g_tz)) return -kEFAULT;
-  return 0;
+  if (tz) TRY(tz.write(g_tz));
+  return {};
 }
 
-LINUX_SYSCALL(164, settimeofday, "pp") {
+DEFINE_SYSCALL(164, settimeofday, Result<void>, UserPtr<const Timeval> tv_p, UserPtr<const Timezone> tz_p) {
   Timeval tv{};
   Timezone tz{};
-  if (args.a[0] && !get_user_at(args.a[0], tv)) return -kEFAULT;
-  if (args.a[1] && !get_user_at(args.a[1], tz)) return -kEFAULT;
-  if (args.a[0] && (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000)) return -kEINVAL;
-  if (args.a[1] && (tz.tz_minuteswest < -15 * 60 || tz.tz_minuteswest > 15 * 60)) return -kEINVAL;
-  if (args.a[1]) g_tz = tz;
-  if (args.a[0]) time_set_realtime(ts_ns(Timespec{tv.tv_sec, tv.tv_usec * 1000}));
-  return 0;
+  if (tv_p) tv = TRY(tv_p.read());
+  if (tz_p) tz = TRY(tz_p.read());
+  if (tv_p && (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000)) return Error::Invalid;
+  if (tz_p && (tz.tz_minuteswest < -15 * 60 || tz.tz_minuteswest > 15 * 60)) return Error::Invalid;
+  if (tz_p) g_tz = tz;
+  if (tv_p) time_set_realtime(ts_ns(Timespec{tv.tv_sec, tv.tv_usec * 1000}));
+  return {};
 }
 
-LINUX_SYSCALL(201, time, "p") {
+DEFINE_SYSCALL(201, time, Result<int64_t>, UserPtr<int64_t> tloc) {
   const int64_t s = to_ts(realtime_ns()).tv_sec;
-  if (args.a[0] && !put_user_at(args.a[0], s)) return -kEFAULT;
+  if (tloc) TRY(tloc.write(s));
   return s;
 }
 
-LINUX_SYSCALL(100, times, "p") {
-  struct Tms {
-    int64_t utime, stime, cutime, cstime;
-  };
-  if (args.a[0]) {
-    Tms t{int64_t(process_cpu_time_ns() / (NS / L_USER_HZ)), 0, 0, 0};
-    if (!put_user_at(args.a[0], t)) return -kEFAULT;
-  }
+namespace {
+struct Tms {
+  int64_t utime, stime, cutime, cstime;
+};
+struct Rusage {
+  Timeval utime, stime;
+  int64_t maxrss, ixrss, idrss, isrss, minflt, majflt, nswap, inblock, oublock, msgsnd, msgrcv,
+      nsignals, nvcsw, nivcsw;
+};
+static_assert(sizeof(Rusage) == 144);
+}  // namespace
+
+DEFINE_SYSCALL(100, times, Result<int64_t>, UserPtr<Tms> buf) {
+  if (buf) TRY(buf.write(Tms{int64_t(process_cpu_time_ns() / (NS / L_USER_HZ)), 0, 0, 0}));
   return int64_t(uptime_ns() / (NS / L_USER_HZ));
 }
 
-LINUX_SYSCALL(98, getrusage, "dp") {
-  enum : int64_t { L_RUSAGE_SELF = 0, L_RUSAGE_CHILDREN = -1, L_RUSAGE_THREAD = 1 };
-  struct Rusage {
-    Timeval utime, stime;
-    int64_t maxrss, ixrss, idrss, isrss, minflt, majflt, nswap, inblock, oublock, msgsnd, msgrcv,
-        nsignals, nvcsw, nivcsw;
-  };
-  static_assert(sizeof(Rusage) == 144);
+DEFINE_SYSCALL(98, getrusage, Result<void>, int who, UserPtr<Rusage> usage) {
+  enum : int { L_RUSAGE_SELF = 0, L_RUSAGE_CHILDREN = -1, L_RUSAGE_THREAD = 1 };
   static std::atomic<uint64_t> max_rss_pages{0};
-  const int64_t who = int32_t(args.a[0]);
-  if (who != L_RUSAGE_SELF && who != L_RUSAGE_CHILDREN && who != L_RUSAGE_THREAD) return -kEINVAL;
+  if (who != L_RUSAGE_SELF && who != L_RUSAGE_CHILDREN && who != L_RUSAGE_THREAD) return Error::Invalid;
   Rusage u = {};
   if (who != L_RUSAGE_CHILDREN) {  // no child processes yet: all zero
     uint64_t cpu = who == L_RUSAGE_SELF ? process_cpu_time_ns() : thread_cpu(thread_current());
@@ -338,7 +325,7 @@ LINUX_SYSCALL(98, getrusage, "dp") {
       u.minflt = int64_t(p->as->fault_count());
     }
   }
-  return put_user_at(args.a[1], u) ? 0 : -kEFAULT;
+  return usage.write(u);
 }
 
 }  // namespace capsule::linux_abi

@@ -19,6 +19,20 @@ std::atomic<uint64_t> g_reported[TABLE_SIZE / 64];  // unimplemented, logged onc
 bool g_strace;
 ReturnHook g_return_hook;
 
+// --strace: up to 32 characters of application memory, quoted and escaped.
+void print_quoted(Sink& s, const char* buf, size_t got, bool more) {
+  s.put('"');
+  for (size_t i = 0; i < got && i < 32; ++i) {
+    char c = buf[i];
+    if (c == '\n') format(s, "\\n");
+    else if (c == '"' || c == '\\') format(s, "\\{}", c);
+    else if (c >= 32 && c < 127) s.put(c);
+    else format(s, "\\x{:02x}", uint8_t(c));
+  }
+  s.put('"');
+  if (more) format(s, "...");
+}
+
 // --strace: decode an argument according to its format letter.
 void print_arg(Sink& s, char f, uint64_t v, uint64_t next) {
   switch (f) {
@@ -26,42 +40,9 @@ void print_arg(Sink& s, char f, uint64_t v, uint64_t next) {
     case 'f': format(s, "{}", int32_t(v)); break;
     case 'u': format(s, "{}", v); break;
     case 'o': format(s, "{:#o}", v); break;
-    case 'p': if (v) format(s, "{:#x}", v); else format(s, "NULL"); break;
-    case 's':
-    case 'b': {
-      if (!v) {
-        format(s, "NULL");
-        break;
-      }
-      char buf[40];
-      size_t want = f == 'b' ? (next < 32 ? next : 32) : 32;
-      size_t got = 0;
-      if (f == 's') {
-        auto r = strncpy_from_user(buf, reinterpret_cast<const char*>(v), sizeof(buf));
-        got = r.ok() ? r.value() : 0;
-        if (!r.ok() && r.error() == Error::Fault) {
-          format(s, "{:#x}", v);
-          break;
-        }
-        if (!r.ok()) got = sizeof(buf) - 1;
-      } else if (copy_from_user(buf, reinterpret_cast<const void*>(v), want).ok()) {
-        got = want;
-      } else {
-        format(s, "{:#x}", v);
-        break;
-      }
-      s.put('"');
-      for (size_t i = 0; i < got && i < 32; ++i) {
-        char c = buf[i];
-        if (c == '\n') format(s, "\\n");
-        else if (c == '"' || c == '\\') format(s, "\\{}", c);
-        else if (c >= 32 && c < 127) s.put(c);
-        else format(s, "\\x{:02x}", uint8_t(c));
-      }
-      s.put('"');
-      if ((f == 'b' && next > 32) || (f == 's' && got >= 32)) format(s, "...");
-      break;
-    }
+    case 'p': strace_pointer(s, v); break;
+    case 's': strace_user_string(s, v); break;
+    case 'b': strace_user_bytes(s, v, next); break;
     default: format(s, "{:#x}", v); break;
   }
 }
@@ -86,15 +67,19 @@ void trace_call(uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int64_t 
   const char* name = d ? d->name : syscall_name(nr);
   if (name) format(line, "{}(", name);
   else format(line, "syscall_{}(", nr);
-  const char* f = d ? d->format : "";
-  size_t i = 0;
-  for (; f[i] && f[i] != '>' && i < 6; ++i) {
-    if (i) format(line, ", ");
-    print_arg(line, f[i], a.a[i], i + 1 < 6 ? a.a[i + 1] : 0);
-  }
   bool hex = false;
-  for (size_t k = 0; f[k]; ++k)
-    if (f[k] == '>' && f[k + 1] == 'x') hex = true;
+  if (d && d->print_args) {
+    d->print_args(line, a);
+    hex = d->hex_result;
+  } else {
+    const char* f = d ? d->format : "";
+    for (size_t i = 0; f[i] && f[i] != '>' && i < 6; ++i) {
+      if (i) format(line, ", ");
+      print_arg(line, f[i], a.a[i], i + 1 < 6 ? a.a[i + 1] : 0);
+    }
+    for (size_t k = 0; f[k]; ++k)
+      if (f[k] == '>' && f[k + 1] == 'x') hex = true;
+  }
   if (result < 0 && result > -4096) format(line, ") = -1 (errno {})", -result);
   else if (hex) format(line, ") = {:#x}", uint64_t(result));
   else format(line, ") = {}", result);
@@ -112,6 +97,36 @@ int64_t unimplemented(uint32_t nr) {
 }
 
 }  // namespace
+
+void strace_user_string(Sink& s, uint64_t v) {
+  if (!v) {
+    format(s, "NULL");
+    return;
+  }
+  char buf[40];
+  size_t got = 0;
+  auto r = strncpy_from_user(buf, reinterpret_cast<const char*>(v), sizeof(buf));
+  if (!r.ok() && r.error() == Error::Fault) {
+    format(s, "{:#x}", v);
+    return;
+  }
+  got = r.ok() ? r.value() : sizeof(buf) - 1;
+  print_quoted(s, buf, got, got >= 32);
+}
+
+void strace_user_bytes(Sink& s, uint64_t v, uint64_t len) {
+  if (!v) {
+    format(s, "NULL");
+    return;
+  }
+  char buf[40];
+  size_t want = len < 32 ? len : 32;
+  if (!copy_from_user(buf, reinterpret_cast<const void*>(v), want).ok()) {
+    format(s, "{:#x}", v);
+    return;
+  }
+  print_quoted(s, buf, want, len > 32);
+}
 
 void strace_enable(bool on) { g_strace = on; }
 bool strace_enabled() { return g_strace; }

@@ -1,18 +1,36 @@
 #pragma once
 // The Linux system-call adapter (docs/syscall.md). Each family file in
-// linux/ defines its calls with LINUX_SYSCALL; the table is assembled from a
-// linker section at boot, so adding a syscall touches only its own file.
+// linux/ defines its calls; the table is assembled from a linker section at
+// boot, so adding a syscall touches only its own file.
+//
+// A definition names the Linux types once (linux/syscall_types.h):
+//
+//   DEFINE_SYSCALL(228, clock_gettime, Result<void>, int clock_id, UserPtr<Timespec> tp) {
+//     ...
+//     return Error::Invalid;            // the application sees -EINVAL
+//   }
+//
+// The arguments are decoded from the registers by their types (an int is
+// the low 32 bits sign-extended, ...), --strace prints them by their types,
+// and the handler returns Result<T>: the value, or an Error that is the
+// errno (linux/linux_errno.h maps them one to one).
+//
+// The older form (being migrated away) decodes args.a[i] by hand:
 //
 //   LINUX_SYSCALL(39, getpid, "") { return current_process()->pid; }
 //
-// The format string drives --strace, one letter per argument:
+// where the format string drives --strace, one letter per argument:
 //   d signed  u unsigned  x hex  p pointer  s user string  f fd  o octal
 //   b user buffer of the next argument's length (printed for write-like calls)
 // and an optional ">x" suffix says how to print the result (hex for mmap).
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "arch/x64/cpu/syscall_frame.h"
+#include "lib/format.h"
 #include "linux/linux_errno.h"
+#include "linux/syscall_types.h"
 
 namespace capsule::linux_abi {
 
@@ -25,12 +43,92 @@ struct SyscallArgs {
 
 using SyscallHandler = int64_t (*)(SyscallArgs& args);
 
+using SyscallPrinter = void (*)(Sink& s, const SyscallArgs& args);
+
 struct SyscallDef {
   uint32_t nr;
   const char* name;
   SyscallHandler fn;
-  const char* format;
+  const char* format;            // LINUX_SYSCALL: the letters above
+  SyscallPrinter print_args;     // DEFINE_SYSCALL: derived from the types
+  bool hex_result;               // DEFINE_SYSCALL: print the result in hex
 };
+
+namespace detail {
+
+// The register index of each parameter (SyscallArgs& takes none).
+template <typename... P>
+constexpr auto syscall_slots() {
+  struct Slots {
+    size_t at[sizeof...(P) + 1];
+    size_t count;
+  } r{};
+  [[maybe_unused]] size_t k = 0, i = 0;
+  ((r.at[k++] = i, i += size_t(SyscallArg<P>::slots)), ...);
+  r.count = i;
+  return r;
+}
+
+template <typename P>
+decltype(auto) syscall_param(SyscallArgs& a, size_t slot) {
+  if constexpr (SyscallArg<P>::slots == 0) return (a);
+  else return SyscallArg<P>::decode(a.a[slot]);
+}
+
+template <typename F>
+struct TypedSyscall;
+
+template <typename T, typename... P>
+struct TypedSyscall<Result<T> (*)(P...)> {
+  static constexpr auto slots = syscall_slots<P...>();
+  static_assert(slots.count <= 6, "a system call has at most six arguments");
+  static constexpr bool hex_result = SyscallReturn<T>::hex;
+  using Indices = std::index_sequence_for<P...>;
+
+  template <auto Fn, size_t... I>
+  static int64_t call(SyscallArgs& a, std::index_sequence<I...>) {
+    Result<T> r = Fn(syscall_param<P>(a, slots.at[I])...);
+    if (!r.ok()) return -int64_t(errno_of(r.error()));
+    if constexpr (std::is_void_v<T>) return 0;
+    else return SyscallReturn<T>::encode(r.value());
+  }
+
+  template <size_t... I>
+  static void print(Sink& s, const SyscallArgs& a, std::index_sequence<I...>) {
+    [[maybe_unused]] bool first = true;
+    [[maybe_unused]] auto one = [&](auto tag, size_t slot) {
+      using Arg = SyscallArg<typename decltype(tag)::type>;
+      if constexpr (Arg::slots > 0) {
+        if (!first) format(s, ", ");
+        first = false;
+        Arg::print(s, a.a[slot], slot + 1 < 6 ? a.a[slot + 1] : 0);
+      }
+    };
+    (one(std::type_identity<P>{}, slots.at[I]), ...);
+  }
+};
+
+}  // namespace detail
+
+// The dispatcher's entry for a typed handler Fn: decode, call, encode.
+template <auto Fn>
+int64_t typed_syscall_entry(SyscallArgs& a) {
+  using S = detail::TypedSyscall<decltype(Fn)>;
+  return S::template call<Fn>(a, typename S::Indices{});
+}
+
+// --strace for a typed handler: its arguments by their types.
+template <auto Fn>
+void typed_syscall_print(Sink& s, const SyscallArgs& a) {
+  using S = detail::TypedSyscall<decltype(Fn)>;
+  S::print(s, a, typename S::Indices{});
+}
+
+template <auto Fn>
+constexpr SyscallDef typed_syscall_def(uint32_t nr, const char* name) {
+  using S = detail::TypedSyscall<decltype(Fn)>;
+  return SyscallDef{nr, name, &typed_syscall_entry<Fn>, nullptr, &typed_syscall_print<Fn>, S::hex_result};
+}
 
 const char* syscall_name(uint32_t nr);  // "openat", or nullptr if unknown
 void strace_enable(bool on);
@@ -49,5 +147,14 @@ void syscalls_init();
 #define LINUX_SYSCALL(number, ident, fmt)                                                        \
   static int64_t sys_##ident(::capsule::linux_abi::SyscallArgs& args);                               \
   [[gnu::used, gnu::section(".linux_syscalls")]] alignas(::capsule::linux_abi::SyscallDef) static const \
-      ::capsule::linux_abi::SyscallDef sysdef_##ident = {number, #ident, sys_##ident, fmt};           \
+      ::capsule::linux_abi::SyscallDef sysdef_##ident = {number, #ident, sys_##ident, fmt, nullptr, false}; \
   static int64_t sys_##ident([[maybe_unused]] ::capsule::linux_abi::SyscallArgs& args)
+
+// DEFINE_SYSCALL(nr, name, Result<T>, params...) { body }: a typed system
+// call (see the top of this file and docs/syscall.md).
+#define DEFINE_SYSCALL(number, ident, ResultType, ...)                                            \
+  static ResultType sys_##ident(__VA_ARGS__);                                                       \
+  [[gnu::used, gnu::section(".linux_syscalls")]] alignas(::capsule::linux_abi::SyscallDef) static const \
+      ::capsule::linux_abi::SyscallDef sysdef_##ident =                                             \
+          ::capsule::linux_abi::typed_syscall_def<&sys_##ident>(number, #ident);                    \
+  static ResultType sys_##ident(__VA_ARGS__)

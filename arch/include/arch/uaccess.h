@@ -45,6 +45,67 @@ Result<void> put_user(T* user_p, const T& v) {
   return copy_to_user(user_p, &v, sizeof(T));
 }
 
+// A pointer into the application's memory, as a system call receives it:
+// an address that is never dereferenced directly. Every access copies
+// through the helpers above, so a bad address is Error::Fault (EFAULT),
+// never a crash. T may be const (the kernel only reads through it).
+//
+//   UserPtr<Timespec> p = ...;
+//   Timespec t = TRY(p.read());          // copy_in of one T
+//   TRY(p.write(t));                     // copy_out of one T
+//   TRY(buf.copy_out(data, n));          // n elements
+template <typename T>
+class UserPtr {
+  using Value = std::remove_const_t<T>;
+
+ public:
+  constexpr UserPtr() = default;
+  constexpr explicit UserPtr(uint64_t addr) : addr_(addr) {}
+
+  constexpr uint64_t addr() const { return addr_; }
+  constexpr bool is_null() const { return addr_ == 0; }
+  constexpr explicit operator bool() const { return addr_ != 0; }
+  // For interfaces that still take a raw user pointer (copy helpers, VFS
+  // I/O buffers): the address as T*, still only to be passed on to code
+  // that copies through the helpers above.
+  T* unsafe_get() const { return reinterpret_cast<T*>(addr_); }
+
+  // The i-th element after this one (pointer arithmetic in T units).
+  constexpr UserPtr offset(size_t i) const { return UserPtr(addr_ + i * sizeof(Value)); }
+  // The same address seen as another type (a struct's field, a byte view).
+  template <typename U>
+  constexpr UserPtr<U> cast() const { return UserPtr<U>(addr_); }
+
+  Result<Value> read() const
+    requires std::is_trivially_copyable_v<Value>
+  {
+    Value v;
+    TRY(copy_from_user(&v, reinterpret_cast<const void*>(addr_), sizeof(Value)));
+    return v;
+  }
+  Result<void> write(const Value& v) const
+    requires(!std::is_const_v<T> && std::is_trivially_copyable_v<Value>)
+  {
+    return copy_to_user(reinterpret_cast<void*>(addr_), &v, sizeof(Value));
+  }
+  // n elements from the application into dst / from src to the application.
+  Result<void> copy_in(Value* dst, size_t n) const
+    requires std::is_trivially_copyable_v<Value>
+  {
+    if (n > SIZE_MAX / sizeof(Value)) return Error::Fault;
+    return copy_from_user(dst, reinterpret_cast<const void*>(addr_), n * sizeof(Value));
+  }
+  Result<void> copy_out(const Value* src, size_t n) const
+    requires(!std::is_const_v<T> && std::is_trivially_copyable_v<Value>)
+  {
+    if (n > SIZE_MAX / sizeof(Value)) return Error::Fault;
+    return copy_to_user(reinterpret_cast<void*>(addr_), src, n * sizeof(Value));
+  }
+
+ private:
+  uint64_t addr_ = 0;
+};
+
 // The same for a syscall argument (an address as an integer), true when
 // the copy worked.
 template <typename T>

@@ -1,7 +1,9 @@
 #pragma once
 // Result<T>: a value or an error code. Kernel code has no exceptions; every
 // fallible call returns one of these and callers propagate with TRY().
-// Error codes are Capsule's own (capsule::Error); linux/ maps them to errno.
+// Error codes are Capsule's own (capsule::Error); linux/ maps each one to
+// exactly one errno (linux/linux_errno.h), so an error a system call returns
+// is the errno the application sees: no detail is lost on the way.
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -17,12 +19,12 @@ enum class Error : int {
   Fault,          // EFAULT
   Busy,           // EBUSY
   Again,          // EAGAIN
-  NotSupported,   // ENOSYS / EOPNOTSUPP
+  NotSupported,   // ENOSYS (no such operation at all)
   Range,          // ERANGE
-  TooBig,         // E2BIG / EFBIG
+  TooBig,         // E2BIG (argument list, buffer); a file is FileTooBig
   TimedOut,       // ETIMEDOUT
   Interrupted,    // EINTR
-  Permission,     // EPERM / EACCES
+  Permission,     // EPERM (an operation not permitted; a file is AccessDenied)
   BadFormat,      // ENOEXEC
   BrokenPipe,     // EPIPE (the adapter also raises SIGPIPE)
   // File systems (fs/vfs, docs/vfs.md). Appended: values above are stable.
@@ -39,6 +41,28 @@ enum class Error : int {
   FileTooBig,     // EFBIG
   AccessDenied,   // EACCES (a permission check on a file, not EPERM)
   Io,             // EIO
+  // The rest of what the Linux adapter returns: one Error per errno.
+  OpNotSupported,  // EOPNOTSUPP (the object does not support this operation)
+  NoProcess,       // ESRCH
+  NoDevice,        // ENODEV
+  NoDeviceOrAddress,  // ENXIO
+  NoChild,         // ECHILD
+  NotTty,          // ENOTTY (an ioctl the object does not know)
+  IllegalSeek,     // ESPIPE
+  TooManyLinks,    // EMLINK
+  Domain,          // EDOM
+  Deadlock,        // EDEADLK
+  NoLocks,         // ENOLCK
+  NoData,          // ENODATA
+  TimerExpired,    // ETIME
+  Overflow,        // EOVERFLOW
+  FileTableFull,   // ENFILE
+  // Kernel-internal, never seen by the application: the return path turns
+  // them into EINTR or a restart of the call (linux/signal.h).
+  RestartSys,      // ERESTARTSYS: restart if the handler has SA_RESTART
+  RestartNoIntr,   // ERESTARTNOINTR: always restart
+  RestartNoHand,   // ERESTARTNOHAND: restart only if no handler ran
+  Count,           // not an error: the number of codes above
 };
 
 const char* error_name(Error e);
