@@ -25,83 +25,77 @@ struct Timespec {
   int64_t tv_nsec;
 };
 
-// Reads a timeout and turns it into an absolute uptime_ns() deadline.
-// relative: FUTEX_WAIT's interval; otherwise an absolute time on CLOCK_MONOTONIC
-// (uptime) or, with FUTEX_CLOCK_REALTIME, on the wall clock.
-int64_t read_deadline(uint64_t uptr, bool relative, bool realtime, uint64_t* deadline) {
-  *deadline = 0;
-  if (!uptr) return 0;
-  auto ts = get_user(reinterpret_cast<const Timespec*>(uptr));
-  if (!ts.ok()) return -kEFAULT;
-  if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000) return -kEINVAL;
+// Reads a timeout and turns it into an absolute uptime_ns() deadline (0:
+// none). relative: FUTEX_WAIT's interval; otherwise an absolute time on
+// CLOCK_MONOTONIC (uptime) or, with FUTEX_CLOCK_REALTIME, on the wall clock.
+Result<uint64_t> read_deadline(UserPtr<const Timespec> uptr, bool relative, bool realtime) {
+  if (!uptr) return uint64_t(0);
+  const Timespec ts = TRY(uptr.read());
+  if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1'000'000'000) return Error::Invalid;
   constexpr uint64_t kMaxSec = 1ull << 33;  // ~272 years: no overflow below
-  uint64_t sec = uint64_t(ts->tv_sec) < kMaxSec ? uint64_t(ts->tv_sec) : kMaxSec;
-  uint64_t ns = sec * 1'000'000'000ull + uint64_t(ts->tv_nsec);
+  uint64_t sec = uint64_t(ts.tv_sec) < kMaxSec ? uint64_t(ts.tv_sec) : kMaxSec;
+  uint64_t ns = sec * 1'000'000'000ull + uint64_t(ts.tv_nsec);
   uint64_t now = uptime_ns();
+  uint64_t deadline;
   if (relative) {
-    *deadline = now + ns;
+    deadline = now + ns;
   } else if (realtime) {
     int64_t wall = realtime_ns();
-    *deadline = int64_t(ns) > wall ? now + uint64_t(int64_t(ns) - wall) : now;
+    deadline = int64_t(ns) > wall ? now + uint64_t(int64_t(ns) - wall) : now;
   } else {
-    *deadline = ns > now ? ns : now;
+    deadline = ns > now ? ns : now;
   }
-  if (*deadline == 0) *deadline = 1;  // 0 would mean "no deadline"
-  return 0;
-}
-
-int64_t wait_result(Result<int>&& r) {
-  if (r.ok()) return 0;
-  return to_errno(r.error());
+  if (deadline == 0) deadline = 1;  // 0 would mean "no deadline"
+  return deadline;
 }
 
 }  // namespace
 
-// futex(uaddr, futex_op, val, timeout | val2, uaddr2, val3)
-LINUX_SYSCALL(202, futex, "pxupup") {
-  uintptr_t uaddr = args.a[0];
-  uint32_t op = uint32_t(args.a[1]);
-  uint32_t val = uint32_t(args.a[2]);
-  uint64_t timeout = args.a[3];
-  uintptr_t uaddr2 = args.a[4];
-  uint32_t val3 = uint32_t(args.a[5]);
-  uint32_t cmd = op & FUTEX_CMD_MASK;
-  bool realtime = op & FUTEX_CLOCK_REALTIME;
+// futex(uaddr, futex_op, val, timeout | val2, uaddr2, val3). The fourth
+// argument is a timeout pointer for the waits and a count (val2, the low
+// 32 bits) for requeue and wake-op, as in Linux.
+DEFINE_SYSCALL(202, futex, Result<int>, UserPtr<uint32_t> uaddr_p, Hex<int> op_arg, uint32_t val, Address timeout_or_val2,
+               UserPtr<uint32_t> uaddr2_p, uint32_t val3) {
+  const uintptr_t uaddr = uaddr_p.addr(), uaddr2 = uaddr2_p.addr();
+  const uint32_t op = uint32_t(op_arg.value);
+  const uint32_t cmd = op & FUTEX_CMD_MASK;
+  const bool realtime = op & FUTEX_CLOCK_REALTIME;
   // Every futex is private to the one process (docs/futex.md): the private
   // flag changes nothing.
   if (realtime && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT_REQUEUE_PI &&
       cmd != FUTEX_LOCK_PI2)
-    return -kENOSYS;
+    return Error::NotSupported;
   AddressSpace* as = thread_current()->as;
   switch (cmd) {
     case FUTEX_WAIT:
     case FUTEX_WAIT_BITSET: {
       uint32_t bitset = cmd == FUTEX_WAIT ? FUTEX_BITSET_ANY : val3;
-      if (uaddr & 3) return -kEINVAL;
-      if (!bitset) return -kEINVAL;
-      uint64_t deadline;
-      if (int64_t e = read_deadline(timeout, cmd == FUTEX_WAIT, realtime, &deadline)) return e;
-      return wait_result(futex_wait(as, uaddr, val, deadline, bitset));
+      if (uaddr & 3) return Error::Invalid;
+      if (!bitset) return Error::Invalid;
+      const uint64_t deadline =
+          TRY(read_deadline(UserPtr<const Timespec>(timeout_or_val2), cmd == FUTEX_WAIT, realtime));
+      TRY(futex_wait(as, uaddr, val, deadline, bitset));
+      return 0;
     }
     case FUTEX_WAKE:
     case FUTEX_WAKE_BITSET: {
       uint32_t bitset = cmd == FUTEX_WAKE ? FUTEX_BITSET_ANY : val3;
-      if (uaddr & 3) return -kEINVAL;
-      if (!bitset) return -kEINVAL;
+      if (uaddr & 3) return Error::Invalid;
+      if (!bitset) return Error::Invalid;
       // val is an int: INT_MAX wakes all; 0 (and a negative) still wakes one.
-      return ret(futex_wake(as, uaddr, int(val), bitset));
+      return futex_wake(as, uaddr, int(val), bitset);
     }
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
-      int n_wake = int(val), n_requeue = int(uint32_t(timeout));  // val2 travels in the timeout slot
-      if ((uaddr | uaddr2) & 3) return -kEINVAL;
-      if (n_wake < 0 || n_requeue < 0) return -kEINVAL;
-      return ret(futex_requeue(as, uaddr, n_wake, uaddr2, n_requeue, cmd == FUTEX_CMP_REQUEUE ? &val3 : nullptr));
+      int n_wake = int(val), n_requeue = int(uint32_t(timeout_or_val2));  // val2 travels in the timeout slot
+      if ((uaddr | uaddr2) & 3) return Error::Invalid;
+      if (n_wake < 0 || n_requeue < 0) return Error::Invalid;
+      return futex_requeue(as, uaddr, n_wake, uaddr2, n_requeue, cmd == FUTEX_CMP_REQUEUE ? &val3 : nullptr);
     }
     case FUTEX_WAKE_OP: {
-      if ((uaddr | uaddr2) & 3) return -kEINVAL;
-      int n2 = int(uint32_t(timeout));
-      return ret(futex_wake_op(as, uaddr, int(val), uaddr2, n2, val3));
+      if ((uaddr | uaddr2) & 3) return Error::Invalid;
+      int n2 = int(uint32_t(timeout_or_val2));
+      return futex_wake_op(as, uaddr, int(val), uaddr2, n2, val3);
     }
     case FUTEX_FD:  // removed from Linux in 2.6.26
     case FUTEX_LOCK_PI:
@@ -112,13 +106,16 @@ LINUX_SYSCALL(202, futex, "pxupup") {
     case FUTEX_LOCK_PI2:
       // Priority inheritance needs owner tracking in the scheduler; libcs use
       // it only for PTHREAD_PRIO_INHERIT mutexes (docs/threads-abi.md).
-      return -kENOSYS;
+      return Error::NotSupported;
     default:
-      return -kENOSYS;
+      return Error::NotSupported;
   }
 }
 
 // futex_waitv (Linux 5.16): not provided; libcs do not depend on it.
-LINUX_SYSCALL(449, futex_waitv, "pudxd") { return -kENOSYS; }
+DEFINE_SYSCALL(449, futex_waitv, Result<void>, UserPtr<const uint8_t> waiters, unsigned nr_futexes, Flags<unsigned> flags,
+               UserPtr<const Timespec> timeout, int clockid) {
+  return Error::NotSupported;
+}
 
 }  // namespace capsule::linux_abi

@@ -68,40 +68,41 @@ uint32_t vm_prot(uint64_t prot) {
 
 }  // namespace
 
-LINUX_SYSCALL(12, brk, "p>x") { return int64_t(as()->brk(args.a[0])); }
+DEFINE_SYSCALL(12, brk, Result<Address>, Address brk) { return Address{as()->brk(brk)}; }
 
-LINUX_SYSCALL(9, mmap, "pxxxfx>x") {
-  uint64_t addr = args.a[0], len = args.a[1], prot = args.a[2], flags = args.a[3], off = args.a[5];
+// mmap(2); every argument is an unsigned long in Linux but the fd (an int).
+DEFINE_SYSCALL(9, mmap, Result<Address>, Address addr, size_t len, Flags<uint64_t> prot, Flags<uint64_t> flags, Fd fd,
+               Hex<uint64_t> off) {
   // Unknown PROT bits are ignored by mmap (mprotect rejects them).
   uint64_t type = flags & MAP_TYPE;
-  if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) return -kEINVAL;
-  if (type == MAP_SHARED_VALIDATE && (flags & ~KNOWN_MAP_FLAGS)) return -kEOPNOTSUPP;
+  if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) return Error::Invalid;
+  if (type == MAP_SHARED_VALIDATE && (flags & ~KNOWN_MAP_FLAGS)) return Error::OpNotSupported;
   // Linux knows MAP_SHARED_VALIDATE for files only; anonymous shared
   // memory cannot grow down.
-  if ((flags & MAP_ANONYMOUS) && type == MAP_SHARED_VALIDATE) return -kEINVAL;
-  if ((flags & MAP_ANONYMOUS) && type == MAP_SHARED && (flags & MAP_GROWSDOWN)) return -kEINVAL;
-  if (!len) return -kEINVAL;
-  if (off & 0xfff) return -kEINVAL;
-  if (len > mm::USER_END) return -kENOMEM;  // page rounding would overflow
-  if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && (addr & 0xfff)) return -kEINVAL;
+  if ((flags & MAP_ANONYMOUS) && type == MAP_SHARED_VALIDATE) return Error::Invalid;
+  if ((flags & MAP_ANONYMOUS) && type == MAP_SHARED && (flags & MAP_GROWSDOWN)) return Error::Invalid;
+  if (!len) return Error::Invalid;
+  if (off & 0xfff) return Error::Invalid;
+  if (len > mm::USER_END) return Error::NoMemory;  // page rounding would overflow
+  if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && (addr & 0xfff)) return Error::Invalid;
   mm::MapRequest req;
   vfs::FileRef file;
   if (!(flags & MAP_ANONYMOUS)) {
     // mmap(2) on a descriptor: EBADF for a bad one (O_PATH included),
     // ENODEV for objects without pages (pipes, the console, directories),
     // EACCES for a description that does not allow the access.
-    auto f = get_file(args.a[4]);
-    if (!f) return -kEBADF;
+    auto f = get_file(fd);
+    if (!f) return Error::BadFd;
     file = static_cast<vfs::FileRef&&>(*f);
-    if (file->flags() & vfs::OpenFile::PATH) return -kEBADF;
-    if (!file->vnode().is_regular() || file->vnode().is_stream()) return -kENODEV;
-    if (!file->readable()) return -kEACCES;
-    if (type != MAP_PRIVATE && (prot & PROT_WRITE) && !file->writable()) return -kEACCES;
+    if (file->flags() & vfs::OpenFile::PATH) return Error::BadFd;
+    if (!file->vnode().is_regular() || file->vnode().is_stream()) return Error::NoDevice;
+    if (!file->readable()) return Error::AccessDenied;
+    if (type != MAP_PRIVATE && (prot & PROT_WRITE) && !file->writable()) return Error::AccessDenied;
     // memfd_create(2): no shared writable mapping of a write-sealed file.
     if (auto seals = file->vnode().seals(); type != MAP_PRIVATE && (prot & PROT_WRITE) && seals.ok() &&
                                             (seals.value() & (vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE)))
-      return -kEPERM;
-    if (off + pg_up(len) < off || off + pg_up(len) > uint64_t(INT64_MAX)) return -kEOVERFLOW;
+      return Error::Permission;
+    if (off + pg_up(len) < off || off + pg_up(len) > uint64_t(INT64_MAX)) return Error::Overflow;
     req.backing = &file->vnode();  // the VMA takes its own reference
     req.offset = off;
   }
@@ -114,23 +115,22 @@ LINUX_SYSCALL(9, mmap, "pxxxfx>x") {
   req.placement = (flags & MAP_FIXED_NOREPLACE) ? mm::Placement::FixedNoReplace
                   : (flags & MAP_FIXED)         ? mm::Placement::Fixed
                                                 : mm::Placement::Hint;
-  return ret(as()->mmap(req, flags & MAP_POPULATE));
+  return Address{TRY(as()->mmap(req, flags & MAP_POPULATE))};
 }
 
-LINUX_SYSCALL(11, munmap, "px") {
-  uint64_t addr = args.a[0], len = args.a[1];
-  if ((addr & page_mask) || !len || len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kEINVAL;
-  return ret(as()->munmap(addr, len));
+DEFINE_SYSCALL(11, munmap, Result<void>, Address addr, size_t len) {
+  if ((addr & page_mask) || !len || len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return Error::Invalid;
+  return as()->munmap(addr, len);
 }
 
-LINUX_SYSCALL(10, mprotect, "pxx") {
-  uint64_t addr = args.a[0], len = args.a[1], prot = args.a[2];
-  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP)) return -kEINVAL;
-  if ((prot & PROT_GROWSDOWN) && (prot & PROT_GROWSUP)) return -kEINVAL;
-  if (addr & page_mask) return -kEINVAL;
-  if (!len) return 0;
-  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kENOMEM;
-  if (prot & PROT_GROWSUP) return -kEINVAL;  // no grows-up VMAs on x86-64
+DEFINE_SYSCALL(10, mprotect, Result<void>, Address addr_arg, size_t len, Flags<uint64_t> prot) {
+  uint64_t addr = addr_arg;
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP)) return Error::Invalid;
+  if ((prot & PROT_GROWSDOWN) && (prot & PROT_GROWSUP)) return Error::Invalid;
+  if (addr & page_mask) return Error::Invalid;
+  if (!len) return {};
+  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return Error::NoMemory;
+  if (prot & PROT_GROWSUP) return Error::Invalid;  // no grows-up VMAs on x86-64
   if (prot & PROT_GROWSDOWN) {
     // Only on a grows-down VMA, which the change then covers down to its start.
     bool grows = false;
@@ -141,7 +141,7 @@ LINUX_SYSCALL(10, mprotect, "pxx") {
         vstart = v.start;
       }
     });
-    if (!grows) return -kEINVAL;
+    if (!grows) return Error::Invalid;
     len += addr - vstart;
     addr = vstart;
   }
@@ -153,35 +153,32 @@ LINUX_SYSCALL(10, mprotect, "pxx") {
     as()->for_each_vma([&](const mm::Vma& v) {
       if (v.end > addr && v.start < end && (v.flags & mm::VM_NOWRITE)) denied = true;
     });
-    if (denied) return -kEACCES;
+    if (denied) return Error::AccessDenied;
   }
-  return ret(as()->mprotect(addr, pg_up(len), vm_prot(prot)));
+  return as()->mprotect(addr, pg_up(len), vm_prot(prot));
 }
 
-LINUX_SYSCALL(25, mremap, "pxxxp>x") {
-  uint64_t old_addr = args.a[0], old_len = args.a[1], new_len = args.a[2], flags = args.a[3],
-           new_addr = args.a[4];
-  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return -kEINVAL;
-  if (flags & MREMAP_DONTUNMAP) return -kEINVAL;  // not supported (docs/syscalls.md)
-  if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) return -kEINVAL;
-  if (old_addr & page_mask) return -kEINVAL;
-  if (!pg_up(new_len)) return -kEINVAL;
-  if (old_len > mm::USER_END || new_len > mm::USER_END) return -kEINVAL;
-  if (!old_len) return -kEINVAL;  // duplicating a shared mapping: not supported
-  auto r = as()->mremap(old_addr, old_len, new_len, uint32_t(flags & (MREMAP_MAYMOVE | MREMAP_FIXED)), new_addr);
-  return ret(std::move(r));
+DEFINE_SYSCALL(25, mremap, Result<Address>, Address old_addr, size_t old_len, size_t new_len, Flags<uint64_t> flags,
+               Address new_addr) {
+  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return Error::Invalid;
+  if (flags & MREMAP_DONTUNMAP) return Error::Invalid;  // not supported (docs/syscalls.md)
+  if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) return Error::Invalid;
+  if (old_addr & page_mask) return Error::Invalid;
+  if (!pg_up(new_len)) return Error::Invalid;
+  if (old_len > mm::USER_END || new_len > mm::USER_END) return Error::Invalid;
+  if (!old_len) return Error::Invalid;  // duplicating a shared mapping: not supported
+  return Address{TRY(as()->mremap(old_addr, old_len, new_len, uint32_t(flags & (MREMAP_MAYMOVE | MREMAP_FIXED)), new_addr))};
 }
 
 // madvise(2): advice values from asm-generic/mman-common.h.
-LINUX_SYSCALL(28, madvise, "pxd") {
-  enum : int64_t {
+DEFINE_SYSCALL(28, madvise, Result<void>, Address addr, size_t len_arg, int advice) {
+  enum : int {
     NORMAL = 0, RANDOM = 1, SEQUENTIAL = 2, WILLNEED = 3, DONTNEED = 4, FREE = 8, REMOVE = 9,
     DONTFORK = 10, DOFORK = 11, MERGEABLE = 12, UNMERGEABLE = 13, HUGEPAGE = 14, NOHUGEPAGE = 15,
     DONTDUMP = 16, DODUMP = 17, WIPEONFORK = 18, KEEPONFORK = 19, COLD = 20, PAGEOUT = 21,
     POPULATE_READ = 22, POPULATE_WRITE = 23, DONTNEED_LOCKED = 24, COLLAPSE = 25,
   };
-  uint64_t addr = args.a[0], len = args.a[1];
-  const int64_t advice = int32_t(args.a[2]);
+  uint64_t len = len_arg;
   switch (advice) {
     case NORMAL: case RANDOM: case SEQUENTIAL: case WILLNEED: case DONTNEED: case FREE: case REMOVE:
     case DONTFORK: case DOFORK: case MERGEABLE: case UNMERGEABLE: case HUGEPAGE: case NOHUGEPAGE:
@@ -189,16 +186,16 @@ LINUX_SYSCALL(28, madvise, "pxd") {
     case POPULATE_READ: case POPULATE_WRITE: case DONTNEED_LOCKED: case COLLAPSE:
       break;
     default:
-      return -kEINVAL;
+      return Error::Invalid;
   }
-  if (addr & page_mask) return -kEINVAL;
-  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kEINVAL;
+  if (addr & page_mask) return Error::Invalid;
+  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return Error::Invalid;
   len = pg_up(len);
-  if (!len) return 0;
+  if (!len) return {};
   const RangeInfo info = scan(addr, addr + len);
   switch (advice) {
     case DONTNEED:
-      if (info.any_locked) return -kEINVAL;
+      if (info.any_locked) return Error::Invalid;
       [[fallthrough]];
     case DONTNEED_LOCKED: {
       // Linux drops the pages of the mapped parts and then reports a hole.
@@ -206,43 +203,43 @@ LINUX_SYSCALL(28, madvise, "pxd") {
       if (!r.ok() && r.error() == Error::Invalid) {
         // DONTNEED_LOCKED on a locked range: unlock-free discard is not
         // offered by the address space; the pages stay (they are still valid).
-        if (advice == DONTNEED_LOCKED) return info.fully_mapped ? 0 : -kENOMEM;
-        return -kEINVAL;
+        if (advice == DONTNEED_LOCKED) return info.fully_mapped ? Result<void>() : Error::NoMemory;
+        return Error::Invalid;
       }
-      return ret(std::move(r));
+      return r;
     }
     case REMOVE:
-      if (!info.all_shared || info.any_locked) return -kEINVAL;
-      return ret(as()->discard(addr, len));
+      if (!info.all_shared || info.any_locked) return Error::Invalid;
+      return as()->discard(addr, len);
     case POPULATE_READ:
     case POPULATE_WRITE:
-      if (!info.fully_mapped) return -kENOMEM;
-      return ret(as()->populate(addr, len));
+      if (!info.fully_mapped) return Error::NoMemory;
+      return as()->populate(addr, len);
     default:
       // Hints (and FREE, which may keep the pages): nothing to do, but a
       // range with holes is still reported as Linux does.
-      return info.fully_mapped ? 0 : -kENOMEM;
+      return info.fully_mapped ? Result<void>() : Error::NoMemory;
   }
 }
 
-LINUX_SYSCALL(149, mlock, "px") {
-  if (!args.a[1]) return 0;
-  if (args.a[1] > mm::USER_END || args.a[0] > mm::USER_END - args.a[1]) return -kENOMEM;
-  return ret(as()->mlock(args.a[0], args.a[1]));
+DEFINE_SYSCALL(149, mlock, Result<void>, Address addr, size_t len) {
+  if (!len) return {};
+  if (len > mm::USER_END || addr > mm::USER_END - len) return Error::NoMemory;
+  return as()->mlock(addr, len);
 }
 
-LINUX_SYSCALL(325, mlock2, "pxx") {
-  if (uint32_t(args.a[2]) & ~MLOCK_ONFAULT) return -kEINVAL;
-  if (!args.a[1]) return 0;
-  if (args.a[1] > mm::USER_END || args.a[0] > mm::USER_END - args.a[1]) return -kENOMEM;
+DEFINE_SYSCALL(325, mlock2, Result<void>, Address addr, size_t len, Flags<unsigned> flags) {
+  if (flags & ~MLOCK_ONFAULT) return Error::Invalid;
+  if (!len) return {};
+  if (len > mm::USER_END || addr > mm::USER_END - len) return Error::NoMemory;
   // MLOCK_ONFAULT: pages may be populated at once; the result is the same.
-  return ret(as()->mlock(args.a[0], args.a[1]));
+  return as()->mlock(addr, len);
 }
 
-LINUX_SYSCALL(150, munlock, "px") {
-  if (!args.a[1]) return 0;
-  if (args.a[1] > mm::USER_END || args.a[0] > mm::USER_END - args.a[1]) return -kENOMEM;
-  return ret(as()->munlock(args.a[0], args.a[1]));
+DEFINE_SYSCALL(150, munlock, Result<void>, Address addr, size_t len) {
+  if (!len) return {};
+  if (len > mm::USER_END || addr > mm::USER_END - len) return Error::NoMemory;
+  return as()->munlock(addr, len);
 }
 
 namespace {
@@ -267,50 +264,44 @@ Result<void> each_vma_range(F&& f) {
 }
 }  // namespace
 
-LINUX_SYSCALL(151, mlockall, "x") {
-  uint64_t flags = uint32_t(args.a[0]);
-  if (!flags || (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) || flags == MCL_ONFAULT) return -kEINVAL;
+DEFINE_SYSCALL(151, mlockall, Result<void>, Flags<unsigned> flags) {
+  if (!flags || (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) || flags == MCL_ONFAULT) return Error::Invalid;
   if (flags & MCL_CURRENT) {
     // PROT_NONE areas are locked but not populated (the address space skips them).
-    Result<void> r = each_vma_range([](uintptr_t s, size_t n) { return as()->mlock(s, n); });
-    if (!r.ok()) return to_errno(r.error());
+    TRY(each_vma_range([](uintptr_t s, size_t n) { return as()->mlock(s, n); }));
   }
   if (flags & MCL_FUTURE) g_lock_future.store(true);
-  return 0;
+  return {};
 }
 
-LINUX_SYSCALL(152, munlockall, "") {
+DEFINE_SYSCALL(152, munlockall, Result<void>) {
   g_lock_future.store(false);
-  return ret(each_vma_range([](uintptr_t s, size_t n) { return as()->munlock(s, n); }));
+  return each_vma_range([](uintptr_t s, size_t n) { return as()->munlock(s, n); });
 }
 
-LINUX_SYSCALL(26, msync, "pxx") {
-  uint64_t addr = args.a[0], len = args.a[1], flags = uint32_t(args.a[2]);
-  if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return -kEINVAL;
-  if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return -kEINVAL;
-  if (addr & page_mask) return -kEINVAL;
-  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kENOMEM;
+DEFINE_SYSCALL(26, msync, Result<void>, Address addr, size_t len, Flags<unsigned> flags) {
+  if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return Error::Invalid;
+  if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return Error::Invalid;
+  if (addr & page_mask) return Error::Invalid;
+  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return Error::NoMemory;
   // MS_INVALIDATE on a locked range is EBUSY in Linux.
-  if ((flags & MS_INVALIDATE) && len && scan(addr, addr + pg_up(len)).any_locked) return -kEBUSY;
-  return ret(as()->msync(addr, len));
+  if ((flags & MS_INVALIDATE) && len && scan(addr, addr + pg_up(len)).any_locked) return Error::Busy;
+  return as()->msync(addr, len);
 }
 
-LINUX_SYSCALL(27, mincore, "pxp") {
-  uint64_t addr = args.a[0], len = args.a[1];
-  auto* vec = reinterpret_cast<uint8_t*>(args.a[2]);
-  if (addr & page_mask) return -kEINVAL;
-  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return -kENOMEM;
+DEFINE_SYSCALL(27, mincore, Result<void>, Address addr, size_t len, UserPtr<uint8_t> vec) {
+  if (addr & page_mask) return Error::Invalid;
+  if (len > mm::USER_END || addr > mm::USER_END - pg_up(len)) return Error::NoMemory;
   const uint64_t pages = pg_up(len) / PAGE_SIZE;
-  if (!user_range_ok(vec, pages)) return -kEFAULT;
+  if (!user_range_ok(vec.unsafe_get(), pages)) return Error::Fault;
   uint8_t buf[256];
   for (uint64_t done = 0; done < pages;) {
     uint64_t n = pages - done < sizeof(buf) ? pages - done : sizeof(buf);
-    Result<void> r = as()->mincore(addr + done * PAGE_SIZE, n * PAGE_SIZE, buf);
-    if (!r.ok()) return to_errno(r.error());
-    if (!copy_to_user(vec + done, buf, n).ok()) return -kEFAULT;
+    TRY(as()->mincore(addr + done * PAGE_SIZE, n * PAGE_SIZE, buf));
+    TRY(vec.offset(done).copy_out(buf, n));
     done += n;
   }
-  return 0;
+  return {};
 }
 
 }  // namespace capsule::linux_abi
