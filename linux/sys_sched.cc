@@ -59,131 +59,124 @@ struct SchedParam {
 
 }  // namespace
 
-LINUX_SYSCALL(24, sched_yield, "") {
+DEFINE_SYSCALL(24, sched_yield, Result<void>) {
   thread_yield();
-  return 0;
+  return {};
 }
 
-LINUX_SYSCALL(204, sched_getaffinity, "dup") {
-  int pid = int(args.a[0]);
-  uint64_t len = args.a[1];
+// len is an unsigned int in Linux (SYSCALL_DEFINE3(sched_getaffinity,
+// pid_t, pid, unsigned int, len, unsigned long __user *, user_mask_ptr)).
+DEFINE_SYSCALL(204, sched_getaffinity, Result<size_t>, int pid, unsigned len, UserPtr<uint8_t> user_mask) {
   size_t size = cpumask_bytes();
-  if (len * 8 < cpu_count() || (len & 7)) return -kEINVAL;
+  if (uint64_t(len) * 8 < cpu_count() || (len & 7)) return Error::Invalid;
   AffinityCtx ctx;
-  if (pid < 0 || !with_thread(pid, get_affinity, &ctx)) return -kESRCH;
+  if (pid < 0 || !with_thread(pid, get_affinity, &ctx)) return Error::NoProcess;
   uint8_t buf[sched::CpuMask::kMaxCpus / 8] = {};
   for (uint32_t i = 0; i < cpu_count(); ++i)
     if (ctx.mask.has(i) && cpu_by_index(i) && cpu_by_index(i)->online) buf[i / 8] |= uint8_t(1u << (i % 8));
   size_t n = len < size ? len : size;
-  if (!copy_to_user(reinterpret_cast<void*>(args.a[2]), buf, n).ok()) return -kEFAULT;
-  return int64_t(n);  // bytes written, as the raw Linux call returns
+  TRY(user_mask.copy_out(buf, n));
+  return n;  // bytes written, as the raw Linux call returns
 }
 
-LINUX_SYSCALL(203, sched_setaffinity, "dup") {
-  int pid = int(args.a[0]);
-  uint64_t len = args.a[1];
+DEFINE_SYSCALL(203, sched_setaffinity, Result<void>, int pid, unsigned len, UserPtr<const uint8_t> user_mask) {
   uint8_t buf[sched::CpuMask::kMaxCpus / 8] = {};
   // Linux reads its cpumask size; a shorter mask is zero-extended, the
   // bytes past the size of a longer one are ignored.
   size_t want = cpumask_bytes();
   size_t n = len < want ? len : want;
-  if (!copy_from_user(buf, reinterpret_cast<const void*>(args.a[2]), n).ok()) return -kEFAULT;
+  TRY(user_mask.copy_in(buf, n));
   AffinityCtx ctx;
   for (uint32_t i = 0; i < n * 8; ++i)
     if (buf[i / 8] >> (i % 8) & 1) ctx.mask.set(i);
-  if (pid < 0) return -kESRCH;
-  if (!with_thread(pid, set_affinity, &ctx)) return -kESRCH;
-  return ctx.result.ok() ? 0 : -kEINVAL;  // no online CPU in the mask
+  if (pid < 0) return Error::NoProcess;
+  if (!with_thread(pid, set_affinity, &ctx)) return Error::NoProcess;
+  if (!ctx.result.ok()) return Error::Invalid;  // no online CPU in the mask
+  return {};
 }
 
 // getcpu(cpu, node, tcache): NUMA node 0; tcache is unused since 2.6.24.
-LINUX_SYSCALL(309, getcpu, "ppp") {
-  uint32_t cpu = current_cpu(), node = 0;
-  if (args.a[0] && !put_user(reinterpret_cast<uint32_t*>(args.a[0]), cpu).ok()) return -kEFAULT;
-  if (args.a[1] && !put_user(reinterpret_cast<uint32_t*>(args.a[1]), node).ok()) return -kEFAULT;
-  return 0;
+DEFINE_SYSCALL(309, getcpu, Result<void>, UserPtr<uint32_t> cpu, UserPtr<uint32_t> node, UserPtr<uint8_t> tcache) {
+  if (cpu) TRY(cpu.write(current_cpu()));
+  if (node) TRY(node.write(0));
+  return {};
 }
 
-LINUX_SYSCALL(143, sched_getparam, "dp") {
-  int pid = int(args.a[0]);
-  if (pid < 0 || !args.a[1]) return -kEINVAL;
-  if (!with_thread(pid, noop, nullptr)) return -kESRCH;
-  SchedParam sp{0};  // non-RT policies have static priority 0
-  return copy_to_user(reinterpret_cast<void*>(args.a[1]), &sp, sizeof(sp)).ok() ? 0 : -kEFAULT;
+DEFINE_SYSCALL(143, sched_getparam, Result<void>, int pid, UserPtr<SchedParam> param) {
+  if (pid < 0 || !param) return Error::Invalid;
+  if (!with_thread(pid, noop, nullptr)) return Error::NoProcess;
+  return param.write(SchedParam{0});  // non-RT policies have static priority 0
 }
 
-LINUX_SYSCALL(142, sched_setparam, "dp") {
-  int pid = int(args.a[0]);
-  if (pid < 0 || !args.a[1]) return -kEINVAL;
-  auto sp = get_user(reinterpret_cast<const SchedParam*>(args.a[1]));
-  if (!sp.ok()) return -kEFAULT;
-  if (!with_thread(pid, noop, nullptr)) return -kESRCH;
-  return sp->sched_priority == 0 ? 0 : -kEINVAL;
+DEFINE_SYSCALL(142, sched_setparam, Result<void>, int pid, UserPtr<const SchedParam> param) {
+  if (pid < 0 || !param) return Error::Invalid;
+  const SchedParam sp = TRY(param.read());
+  if (!with_thread(pid, noop, nullptr)) return Error::NoProcess;
+  if (sp.sched_priority != 0) return Error::Invalid;
+  return {};
 }
 
-LINUX_SYSCALL(145, sched_getscheduler, "d") {
-  int pid = int(args.a[0]);
-  if (pid < 0) return -kEINVAL;
+DEFINE_SYSCALL(145, sched_getscheduler, Result<int>, int pid) {
+  if (pid < 0) return Error::Invalid;
   PolicyCtx ctx{kSCHED_OTHER, false};
-  if (!with_thread(pid, policy_of, &ctx)) return -kESRCH;
+  if (!with_thread(pid, policy_of, &ctx)) return Error::NoProcess;
   return ctx.policy;
 }
 
-LINUX_SYSCALL(144, sched_setscheduler, "ddp") {
-  int pid = int(args.a[0]);
-  int policy = int(args.a[1]) & ~kSCHED_RESET_ON_FORK;
-  if (pid < 0 || !args.a[2]) return -kEINVAL;
-  auto sp = get_user(reinterpret_cast<const SchedParam*>(args.a[2]));
-  if (!sp.ok()) return -kEFAULT;
-  int prio = sp->sched_priority;
+DEFINE_SYSCALL(144, sched_setscheduler, Result<void>, int pid, int policy_arg, UserPtr<const SchedParam> param) {
+  const int policy = policy_arg & ~kSCHED_RESET_ON_FORK;
+  if (pid < 0 || !param) return Error::Invalid;
+  const int prio = TRY(param.read()).sched_priority;
   switch (policy) {
     case kSCHED_OTHER:
     case kSCHED_BATCH:
     case kSCHED_IDLE:
-      if (prio != 0) return -kEINVAL;
+      if (prio != 0) return Error::Invalid;
       break;
     case kSCHED_FIFO:
     case kSCHED_RR:
-      if (prio < 1 || prio > 99) return -kEINVAL;
-      if (!with_thread(pid, noop, nullptr)) return -kESRCH;
+      if (prio < 1 || prio > 99) return Error::Invalid;
+      if (!with_thread(pid, noop, nullptr)) return Error::NoProcess;
       // Real-time classes are not implemented: answered as for a process
       // without CAP_SYS_NICE and RLIMIT_RTPRIO 0.
-      return -kEPERM;
+      return Error::Permission;
     case kSCHED_DEADLINE:  // only through sched_setattr
     default:
-      return -kEINVAL;
+      return Error::Invalid;
   }
   PolicyCtx ctx{policy, true};
-  if (!with_thread(pid, policy_of, &ctx)) return -kESRCH;
-  return 0;
+  if (!with_thread(pid, policy_of, &ctx)) return Error::NoProcess;
+  return {};
 }
 
-LINUX_SYSCALL(146, sched_get_priority_max, "d") {
-  switch (int(args.a[0])) {
+DEFINE_SYSCALL(146, sched_get_priority_max, Result<int>, int policy) {
+  switch (policy) {
     case kSCHED_FIFO: case kSCHED_RR: return 99;
     case kSCHED_OTHER: case kSCHED_BATCH: case kSCHED_IDLE: case kSCHED_DEADLINE: return 0;
-    default: return -kEINVAL;
+    default: return Error::Invalid;
   }
 }
 
-LINUX_SYSCALL(147, sched_get_priority_min, "d") {
-  switch (int(args.a[0])) {
+DEFINE_SYSCALL(147, sched_get_priority_min, Result<int>, int policy) {
+  switch (policy) {
     case kSCHED_FIFO: case kSCHED_RR: return 1;
     case kSCHED_OTHER: case kSCHED_BATCH: case kSCHED_IDLE: case kSCHED_DEADLINE: return 0;
-    default: return -kEINVAL;
+    default: return Error::Invalid;
   }
 }
+
+namespace {
+struct Timespec {
+  int64_t tv_sec, tv_nsec;
+};
+}  // namespace
 
 // The fair policy has no fixed quantum; report kSCHED_RR's Linux default
 // (100 ms), which is also what the fair policy's period is near.
-LINUX_SYSCALL(148, sched_rr_get_interval, "dp") {
-  int pid = int(args.a[0]);
-  if (pid < 0) return -kEINVAL;
-  if (!with_thread(pid, noop, nullptr)) return -kESRCH;
-  struct {
-    int64_t sec, nsec;
-  } ts{0, 100'000'000};
-  return copy_to_user(reinterpret_cast<void*>(args.a[1]), &ts, sizeof(ts)).ok() ? 0 : -kEFAULT;
+DEFINE_SYSCALL(148, sched_rr_get_interval, Result<void>, int pid, UserPtr<Timespec> interval) {
+  if (pid < 0) return Error::Invalid;
+  if (!with_thread(pid, noop, nullptr)) return Error::NoProcess;
+  return interval.write(Timespec{0, 100'000'000});
 }
 
 }  // namespace capsule::linux_abi

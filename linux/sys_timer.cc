@@ -229,8 +229,8 @@ int64_t do_setitimer(int which, const KItimerval* n, KItimerval* old) {
   return 0;
 }
 
-Timer* posix_timer(uint64_t id) {
-  if (id >= MAX_TIMERS) return nullptr;
+Timer* posix_timer(int id) {
+  if (id < 0 || id >= MAX_TIMERS) return nullptr;
   Timer* t = &g_timers[id];
   SpinGuard g(g_lock);
   return t->used ? t : nullptr;
@@ -251,59 +251,51 @@ void timers_exec_reset(bool fresh) {
   }
 }
 
-LINUX_SYSCALL(37, alarm, "u") {
-  uint32_t secs = uint32_t(args.a[0]);
-  KItimerval n{{0, 0}, {int64_t(secs), 0}}, old{};
+DEFINE_SYSCALL(37, alarm, Result<unsigned>, unsigned seconds) {
+  KItimerval n{{0, 0}, {int64_t(seconds), 0}}, old{};
   do_setitimer(kITIMER_REAL, &n, &old);
   // The previous alarm's remaining seconds, rounded as Linux does (an
   // armed alarm never reports 0).
   uint64_t r = uint64_t(old.value.sec) + (old.value.usec >= 500000 ? 1 : 0);
   if (!r && (old.value.sec || old.value.usec)) r = 1;
-  return int64_t(r);
+  return unsigned(r);
 }
 
-LINUX_SYSCALL(38, setitimer, "dpp") {
-  int which = int(args.a[0]);
-  if (which < kITIMER_REAL || which > kITIMER_PROF) return -kEINVAL;
+DEFINE_SYSCALL(38, setitimer, Result<void>, int which, UserPtr<const KItimerval> new_value,
+               UserPtr<KItimerval> old_value) {
+  if (which < kITIMER_REAL || which > kITIMER_PROF) return Error::Invalid;
   KItimerval n{};
-  bool have_new = args.a[1] != 0;  // NULL: disarm (Linux accepts it)
-  if (have_new) {
-    auto r = get_user(reinterpret_cast<const KItimerval*>(args.a[1]));
-    if (!r.ok()) return -kEFAULT;
-    n = r.value();
-    if (!tv_ok(n.value) || !tv_ok(n.interval)) return -kEINVAL;
+  if (new_value) {  // NULL: disarm (Linux accepts it)
+    n = TRY(new_value.read());
+    if (!tv_ok(n.value) || !tv_ok(n.interval)) return Error::Invalid;
   }
   KItimerval old{};
   do_setitimer(which, &n, &old);
-  if (args.a[2] && !put_user(reinterpret_cast<KItimerval*>(args.a[2]), old).ok()) return -kEFAULT;
-  return 0;
+  if (old_value) TRY(old_value.write(old));
+  return {};
 }
 
-LINUX_SYSCALL(36, getitimer, "dp") {
-  int which = int(args.a[0]);
-  if (which < kITIMER_REAL || which > kITIMER_PROF) return -kEINVAL;
+DEFINE_SYSCALL(36, getitimer, Result<void>, int which, UserPtr<KItimerval> curr_value) {
+  if (which < kITIMER_REAL || which > kITIMER_PROF) return Error::Invalid;
   KItimerval old{};
   do_setitimer(which, nullptr, &old);
-  if (!put_user(reinterpret_cast<KItimerval*>(args.a[1]), old).ok()) return -kEFAULT;
-  return 0;
+  return curr_value.write(old);
 }
 
-LINUX_SYSCALL(222, timer_create, "dpp") {
-  int clock = int(args.a[0]);
+DEFINE_SYSCALL(222, timer_create, Result<void>, int clock, UserPtr<const KSigevent> sevp, UserPtr<int32_t> timer_id) {
   if (clock != kCLOCK_REALTIME && clock != kCLOCK_MONOTONIC && clock != kCLOCK_BOOTTIME && clock != kCLOCK_TAI &&
       clock != kCLOCK_PROCESS_CPUTIME_ID)
-    return -kEINVAL;
+    return Error::Invalid;
   KSigevent ev{};
-  bool have_ev = args.a[1] != 0;
+  const bool have_ev = bool(sevp);
   if (have_ev) {
-    auto r = get_user(reinterpret_cast<const KSigevent*>(args.a[1]));
-    if (!r.ok()) return -kEFAULT;
-    ev = r.value();
+    ev = TRY(sevp.read());
+    // SIGEV_THREAD is a libc construction over SIGEV_THREAD_ID: EINVAL here too.
     if (ev.notify != kSIGEV_SIGNAL && ev.notify != kSIGEV_NONE && ev.notify != kSIGEV_THREAD_ID &&
         ev.notify != (kSIGEV_SIGNAL | kSIGEV_THREAD_ID))
-      return ev.notify == kSIGEV_THREAD ? -kEINVAL : -kEINVAL;
-    if (ev.notify != kSIGEV_NONE && (ev.signo < 1 || ev.signo > kNSIG)) return -kEINVAL;
-    if ((ev.notify & kSIGEV_THREAD_ID) && !signal_tid_exists(ev.tid)) return -kEINVAL;
+      return Error::Invalid;
+    if (ev.notify != kSIGEV_NONE && (ev.signo < 1 || ev.signo > kNSIG)) return Error::Invalid;
+    if ((ev.notify & kSIGEV_THREAD_ID) && !signal_tid_exists(ev.tid)) return Error::Invalid;
   }
   int id = -1;
   {
@@ -314,7 +306,7 @@ LINUX_SYSCALL(222, timer_create, "dpp") {
         break;
       }
     }
-    if (id < 0) return -kEAGAIN;
+    if (id < 0) return Error::Again;
     Timer& t = g_timers[id];
     t = Timer();
     t.used = true;
@@ -327,22 +319,21 @@ LINUX_SYSCALL(222, timer_create, "dpp") {
     t.value = have_ev ? ev.value : uint64_t(id);
     t.tid = ev.tid;
   }
-  if (!put_user(reinterpret_cast<int32_t*>(args.a[2]), int32_t(id)).ok()) {
+  if (!timer_id.write(int32_t(id)).ok()) {
     SpinGuard g(g_lock);
     g_timers[id].used = false;
-    return -kEFAULT;
+    return Error::Fault;
   }
-  return 0;
+  return {};
 }
 
-LINUX_SYSCALL(223, timer_settime, "dxpp") {
-  Timer* t = posix_timer(args.a[0]);
-  if (!t) return -kEINVAL;
-  int flags = int(args.a[1]);
-  auto r = get_user(reinterpret_cast<const KItimerspec*>(args.a[2]));
-  if (!r.ok()) return -kEFAULT;
-  KItimerspec n = r.value();
-  if (!ts_ok(n.value) || !ts_ok(n.interval)) return -kEINVAL;
+// timer_t is an int in the kernel ABI (__kernel_timer_t).
+DEFINE_SYSCALL(223, timer_settime, Result<void>, int timer_id, Flags<int> flags, UserPtr<const KItimerspec> new_value,
+               UserPtr<KItimerspec> old_value) {
+  Timer* t = posix_timer(timer_id);
+  if (!t) return Error::Invalid;
+  const KItimerspec n = TRY(new_value.read());
+  if (!ts_ok(n.value) || !ts_ok(n.interval)) return Error::Invalid;
   uint64_t now = clock_now(*t);
   KItimerspec old{};
   {
@@ -353,7 +344,7 @@ LINUX_SYSCALL(223, timer_settime, "dxpp") {
     old.interval = ns_ts(i);
   }
   uint64_t value = ts_ns(n.value);
-  if (value && (flags & kTIMER_ABSTIME)) {
+  if (value && flags.any(kTIMER_ABSTIME)) {
     // Absolute: relative to the timer's clock at `now`, the instant it is
     // armed from (expired already: fire at once). A second clock read here
     // would make the timer fire early by the time between the two reads.
@@ -363,13 +354,13 @@ LINUX_SYSCALL(223, timer_settime, "dxpp") {
   }
   arm(*t, value, ts_ns(n.interval), now);
   poke();
-  if (args.a[3] && !put_user(reinterpret_cast<KItimerspec*>(args.a[3]), old).ok()) return -kEFAULT;
-  return 0;
+  if (old_value) TRY(old_value.write(old));
+  return {};
 }
 
-LINUX_SYSCALL(224, timer_gettime, "dp") {
-  Timer* t = posix_timer(args.a[0]);
-  if (!t) return -kEINVAL;
+DEFINE_SYSCALL(224, timer_gettime, Result<void>, int timer_id, UserPtr<KItimerspec> curr_value) {
+  Timer* t = posix_timer(timer_id);
+  if (!t) return Error::Invalid;
   uint64_t now = clock_now(*t);
   KItimerspec cur{};
   {
@@ -379,24 +370,23 @@ LINUX_SYSCALL(224, timer_gettime, "dp") {
     cur.value = ns_ts(v);
     cur.interval = ns_ts(i);
   }
-  if (!put_user(reinterpret_cast<KItimerspec*>(args.a[1]), cur).ok()) return -kEFAULT;
-  return 0;
+  return curr_value.write(cur);
 }
 
-LINUX_SYSCALL(225, timer_getoverrun, "d") {
-  Timer* t = posix_timer(args.a[0]);
-  if (!t) return -kEINVAL;
+DEFINE_SYSCALL(225, timer_getoverrun, Result<int>, int timer_id) {
+  Timer* t = posix_timer(timer_id);
+  if (!t) return Error::Invalid;
   SpinGuard g(g_lock);
-  return t->overrun_last;
+  return int(t->overrun_last);
 }
 
-LINUX_SYSCALL(226, timer_delete, "d") {
-  Timer* t = posix_timer(args.a[0]);
-  if (!t) return -kEINVAL;
+DEFINE_SYSCALL(226, timer_delete, Result<void>, int timer_id) {
+  Timer* t = posix_timer(timer_id);
+  if (!t) return Error::Invalid;
   SpinGuard g(g_lock);
   t->used = false;
   t->armed = false;
-  return 0;
+  return {};
 }
 
 }  // namespace capsule::linux_abi
