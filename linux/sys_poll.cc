@@ -72,22 +72,22 @@ class PollSet {
   bool any_fixed_ = false;
 };
 
-// The poll family's body. `deadline` from event_args.h.
-int64_t do_poll(uint64_t ufds, uint64_t nfds, uint64_t deadline) {
-  if (nfds > rlimit_cur(kRlimitNofile)) return -kEINVAL;
+// The poll family's body. `deadline` from event_args.h. An interrupted
+// wait is Error::RestartNoHand.
+Result<int> do_poll(UserPtr<PollFd> ufds, uint64_t nfds, uint64_t deadline) {
+  if (nfds > rlimit_cur(kRlimitNofile)) return Error::Invalid;
   CallArray<PollFd> pfd(nfds);
-  if (pfd.failed()) return -kENOMEM;
-  if (nfds && !copy_from_user(pfd.get(), reinterpret_cast<const void*>(ufds), nfds * sizeof(PollFd)).ok())
-    return -kEFAULT;
+  if (pfd.failed()) return Error::NoMemory;
+  if (nfds) TRY(ufds.copy_in(pfd.get(), nfds));
   PollSet set(nfds);
-  if (set.failed()) return -kENOMEM;
+  if (set.failed()) return Error::NoMemory;
   for (size_t i = 0; i < nfds; ++i) {
     // POLLERR, POLLHUP and POLLNVAL are reported whether asked or not.
     if (!set.set(i, pfd[i].fd, uint16_t(pfd[i].events))) set.set_fixed(i, kPollNval);
   }
   auto w = set.wait(deadline);
-  if (!w.ok()) return w.error() == Error::Interrupted ? -kERESTARTNOHAND : to_errno(w.error());
-  int64_t count = 0;
+  if (!w.ok()) return w.error() == Error::Interrupted ? Error::RestartNoHand : w.error();
+  int count = 0;
   for (size_t i = 0; i < nfds; ++i) {
     pfd[i].revents = int16_t(set.revents(i));
     if (pfd[i].revents) ++count;
@@ -95,8 +95,7 @@ int64_t do_poll(uint64_t ufds, uint64_t nfds, uint64_t deadline) {
   // Only the revents fields are the call's to write (another thread may
   // change the rest meanwhile).
   for (size_t i = 0; i < nfds; ++i) {
-    auto* u = reinterpret_cast<PollFd*>(ufds) + i;
-    if (!put_user(&u->revents, pfd[i].revents).ok()) return -kEFAULT;
+    TRY(ufds.offset(i).cast<uint8_t>().offset(offsetof(PollFd, revents)).cast<int16_t>().write(pfd[i].revents));
   }
   return count;
 }
@@ -105,29 +104,32 @@ int64_t do_poll(uint64_t ufds, uint64_t nfds, uint64_t deadline) {
 
 constexpr size_t kBits = 64;
 
-int64_t get_fdset(uint64_t u, uint64_t* k, size_t words) {
+// One fd_set of `words` 64-bit words (NULL: empty).
+Result<void> get_fdset(UserPtr<uint64_t> u, uint64_t* k, size_t words) {
   if (!u) {
     for (size_t i = 0; i < words; ++i) k[i] = 0;
-    return 0;
+    return {};
   }
-  return copy_from_user(k, reinterpret_cast<const void*>(u), words * 8).ok() ? 0 : -kEFAULT;
+  return u.copy_in(k, words);
 }
 
-int64_t do_select(int64_t n, uint64_t uin, uint64_t uout, uint64_t uex, uint64_t deadline) {
-  if (n < 0) return -kEINVAL;
+Result<int> do_select(int n_arg, UserPtr<uint64_t> uin, UserPtr<uint64_t> uout, UserPtr<uint64_t> uex,
+                      uint64_t deadline) {
+  if (n_arg < 0) return Error::Invalid;
   // Linux caps n at the size of the descriptor table: nothing is open above.
+  uint64_t n = uint64_t(n_arg);
   uint64_t limit = fds().limit();
-  if (uint64_t(n) > limit) n = int64_t(limit);
+  if (n > limit) n = limit;
   size_t words = (size_t(n) + kBits - 1) / kBits;
   CallArray<uint64_t> mem(words * 3);
-  if (mem.failed()) return -kENOMEM;
+  if (mem.failed()) return Error::NoMemory;
   struct {
     uint64_t *in, *out, *ex;
   } s = {mem.get(), mem.get() + words, mem.get() + 2 * words};
   if (words) {
-    if (int64_t e = get_fdset(uin, s.in, words)) return e;
-    if (int64_t e = get_fdset(uout, s.out, words)) return e;
-    if (int64_t e = get_fdset(uex, s.ex, words)) return e;
+    TRY(get_fdset(uin, s.in, words));
+    TRY(get_fdset(uout, s.out, words));
+    TRY(get_fdset(uex, s.ex, words));
     // Bits at and above n are not the call's business.
     if (n % kBits) {
       uint64_t keep = (1ull << (n % kBits)) - 1;
@@ -137,7 +139,7 @@ int64_t do_select(int64_t n, uint64_t uin, uint64_t uout, uint64_t uex, uint64_t
   size_t count = 0;
   for (size_t w = 0; w < words; ++w) count += __builtin_popcountll(s.in[w] | s.out[w] | s.ex[w]);
   PollSet set(count);
-  if (set.failed()) return -kENOMEM;
+  if (set.failed()) return Error::NoMemory;
   // Entry k ↔ the k-th descriptor with a bit set, in order.
   size_t k = 0;
   for (size_t w = 0; w < words; ++w) {
@@ -146,12 +148,12 @@ int64_t do_select(int64_t n, uint64_t uin, uint64_t uout, uint64_t uex, uint64_t
       uint64_t bit = 1ull << b;
       uint32_t ev = ((s.in[w] & bit) ? kSelectIn : 0) | ((s.out[w] & bit) ? kSelectOut : 0) |
                     ((s.ex[w] & bit) ? kSelectEx : 0);
-      if (!set.set(k++, int64_t(w * kBits + b), ev)) return -kEBADF;
+      if (!set.set(k++, int64_t(w * kBits + b), ev)) return Error::BadFd;
     }
   }
   auto wr = set.wait(deadline);
-  if (!wr.ok()) return wr.error() == Error::Interrupted ? -kERESTARTNOHAND : to_errno(wr.error());
-  int64_t ready = 0;
+  if (!wr.ok()) return wr.error() == Error::Interrupted ? Error::RestartNoHand : wr.error();
+  int ready = 0;
   k = 0;
   for (size_t w = 0; w < words; ++w) {
     uint64_t in = 0, out = 0, ex = 0;
@@ -164,102 +166,97 @@ int64_t do_select(int64_t n, uint64_t uin, uint64_t uout, uint64_t uex, uint64_t
     }
     s.in[w] = in, s.out[w] = out, s.ex[w] = ex;
   }
-  auto put = [&](uint64_t u, const uint64_t* k) {
-    return !u || copy_to_user(reinterpret_cast<void*>(u), k, words * 8).ok();
-  };
-  if (words && (!put(uin, s.in) || !put(uout, s.out) || !put(uex, s.ex))) return -kEFAULT;
+  if (words) {
+    if (uin) TRY(uin.copy_out(s.in, words));
+    if (uout) TRY(uout.copy_out(s.out, words));
+    if (uex) TRY(uex.copy_out(s.ex, words));
+  }
   return ready;
 }
 
-// Runs `body` with the caller's mask replaced by *uset (when uset != 0).
+// Runs `body` with the caller's mask replaced by `mask` (when has_mask).
 template <typename Body>
-int64_t with_sigmask(bool has_mask, uint64_t mask, Body body) {
-  if (has_mask && !signal_begin_temp_mask(mask)) return -kENOMEM;
-  int64_t r = body();
-  if (has_mask) signal_end_temp_mask(r == -kERESTARTNOHAND || r == -kEINTR);
+Result<int> with_sigmask(bool has_mask, uint64_t mask, Body body) {
+  if (has_mask && !signal_begin_temp_mask(mask)) return Error::NoMemory;
+  Result<int> r = body();
+  if (has_mask) signal_end_temp_mask(r.error() == Error::RestartNoHand || r.error() == Error::Interrupted);
   return r;
 }
 
 // Time left, written back into a timespec/timeval (select's rule: errors
 // writing it back are ignored, an interrupted call then says EINTR).
-int64_t write_back_timespec(uint64_t uts, uint64_t deadline, int64_t r) {
-  KTimespec left = ns_timespec(remaining_ns(deadline));
-  if (!put_user(reinterpret_cast<KTimespec*>(uts), left).ok() && r == -kERESTARTNOHAND) return -kEINTR;
-  return r;
+template <typename T>
+Result<int> write_back(UserPtr<T> ut, const T& left, Result<int>&& r) {
+  if (!ut.write(left).ok() && r.error() == Error::RestartNoHand) return Error::Interrupted;
+  return static_cast<Result<int>&&>(r);
+}
+
+// A timespec timeout as a deadline (NULL: wait forever).
+Result<uint64_t> timespec_deadline(UserPtr<const KTimespec> uts) {
+  if (!uts) return kWaitForever;
+  const KTimespec t = TRY(uts.read());
+  uint64_t ns;
+  if (!timespec_ns(t, ns)) return Error::Invalid;
+  return deadline_after(ns);
 }
 
 }  // namespace
 
-LINUX_SYSCALL(7, poll, "pud") { return do_poll(args.a[0], args.a[1], deadline_ms(int32_t(args.a[2]))); }
-
-LINUX_SYSCALL(271, ppoll, "puppu") {
-  uint64_t ufds = args.a[0], nfds = args.a[1], uts = args.a[2], uset = args.a[3];
-  uint64_t deadline = kWaitForever;
-  if (uts) {
-    auto t = get_user(reinterpret_cast<const KTimespec*>(uts));
-    if (!t.ok()) return -kEFAULT;
-    uint64_t ns;
-    if (!timespec_ns(t.value(), ns)) return -kEINVAL;
-    deadline = deadline_after(ns);
-  }
-  uint64_t mask = 0;
-  if (uset)
-    if (int64_t e = get_sigset(uset, args.a[4], mask)) return e;
-  int64_t r = with_sigmask(uset != 0, mask, [&] { return do_poll(ufds, nfds, deadline); });
-  return uts ? write_back_timespec(uts, deadline, r) : r;
+DEFINE_SYSCALL(7, poll, Result<int>, UserPtr<PollFd> fds, unsigned nfds, int timeout_ms) {
+  return do_poll(fds, nfds, deadline_ms(timeout_ms));
 }
 
-LINUX_SYSCALL(23, select, "dpppp") {
-  uint64_t utv = args.a[4];
+DEFINE_SYSCALL(271, ppoll, Result<int>, UserPtr<PollFd> fds, unsigned nfds, UserPtr<KTimespec> tsp,
+               UserPtr<const uint64_t> sigmask, size_t sigsetsize) {
+  const uint64_t deadline = TRY(timespec_deadline(tsp.cast<const KTimespec>()));
+  uint64_t mask = 0;
+  if (sigmask) mask = TRY(read_sigset(sigmask, sigsetsize));
+  Result<int> r = with_sigmask(bool(sigmask), mask, [&] { return do_poll(fds, nfds, deadline); });
+  if (!tsp) return r;
+  return write_back(tsp, ns_timespec(remaining_ns(deadline)), static_cast<Result<int>&&>(r));
+}
+
+DEFINE_SYSCALL(23, select, Result<int>, int n, UserPtr<uint64_t> readfds, UserPtr<uint64_t> writefds,
+               UserPtr<uint64_t> exceptfds, UserPtr<KTimeval> timeout) {
   uint64_t deadline = kWaitForever;
-  if (utv) {
-    auto t = get_user(reinterpret_cast<const KTimeval*>(utv));
-    if (!t.ok()) return -kEFAULT;
-    KTimeval tv = t.value();
+  if (timeout) {
+    KTimeval tv = TRY(timeout.read());
     // Linux accepts tv_usec >= 1e6 by carrying it into seconds; only negative values are invalid.
-    if (tv.sec < 0 || tv.usec < 0) return -kEINVAL;
+    if (tv.sec < 0 || tv.usec < 0) return Error::Invalid;
     uint64_t ns;
     int64_t sec = tv.sec > INT64_MAX / 2 ? INT64_MAX / 2 : tv.sec;  // no overflow below: it saturates anyway
     KTimespec ts{sec + tv.usec / 1000000, (tv.usec % 1000000) * 1000};
-    if (!timespec_ns(ts, ns)) return -kEINVAL;
+    if (!timespec_ns(ts, ns)) return Error::Invalid;
     deadline = deadline_after(ns);
   }
-  int64_t r = do_select(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3], deadline);
-  if (utv) {
-    uint64_t left = remaining_ns(deadline);
-    KTimeval tv{int64_t(left / kNsPerSec), int64_t(left % kNsPerSec / 1000)};
-    if (!put_user(reinterpret_cast<KTimeval*>(utv), tv).ok() && r == -kERESTARTNOHAND) r = -kEINTR;
-  }
-  return r;
+  Result<int> r = do_select(n, readfds, writefds, exceptfds, deadline);
+  if (!timeout) return r;
+  uint64_t left = remaining_ns(deadline);
+  return write_back(timeout, KTimeval{int64_t(left / kNsPerSec), int64_t(left % kNsPerSec / 1000)},
+                    static_cast<Result<int>&&>(r));
 }
 
-LINUX_SYSCALL(270, pselect6, "dppppp") {
-  uint64_t uts = args.a[4], usig = args.a[5];
-  uint64_t deadline = kWaitForever;
-  if (uts) {
-    auto t = get_user(reinterpret_cast<const KTimespec*>(uts));
-    if (!t.ok()) return -kEFAULT;
-    uint64_t ns;
-    if (!timespec_ns(t.value(), ns)) return -kEINVAL;
-    deadline = deadline_after(ns);
-  }
-  // The sixth argument points at { const sigset_t* ss; size_t ss_len; }.
+namespace {
+struct PselectSigmask {  // pselect6's sixth argument: { const sigset_t* ss; size_t ss_len; }
+  uint64_t ss, len;
+};
+}  // namespace
+
+DEFINE_SYSCALL(270, pselect6, Result<int>, int n, UserPtr<uint64_t> readfds, UserPtr<uint64_t> writefds,
+               UserPtr<uint64_t> exceptfds, UserPtr<KTimespec> tsp, UserPtr<const PselectSigmask> sig) {
+  const uint64_t deadline = TRY(timespec_deadline(tsp.cast<const KTimespec>()));
   bool has_mask = false;
   uint64_t mask = 0;
-  if (usig) {
-    struct {
-      uint64_t ss, len;
-    } data;
-    if (!copy_from_user(&data, reinterpret_cast<const void*>(usig), sizeof(data)).ok()) return -kEFAULT;
+  if (sig) {
+    const PselectSigmask data = TRY(sig.read());
     if (data.ss) {
-      if (int64_t e = get_sigset(data.ss, data.len, mask)) return e;
+      mask = TRY(read_sigset(UserPtr<const uint64_t>(data.ss), data.len));
       has_mask = true;
     }
   }
-  int64_t r = with_sigmask(has_mask, mask, [&] {
-    return do_select(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3], deadline);
-  });
-  return uts ? write_back_timespec(uts, deadline, r) : r;
+  Result<int> r = with_sigmask(has_mask, mask, [&] { return do_select(n, readfds, writefds, exceptfds, deadline); });
+  if (!tsp) return r;
+  return write_back(tsp, ns_timespec(remaining_ns(deadline)), static_cast<Result<int>&&>(r));
 }
 
 }  // namespace capsule::linux_abi
