@@ -84,10 +84,14 @@ Result<vfs::Attr> StreamVnode::getattr() {
   return a;
 }
 
+Result<Fd> install_stream_fd(VnodeRef v, uint32_t file_flags, bool cloexec) {
+  auto f = TRY(OpenFile::create(static_cast<VnodeRef&&>(v), file_flags));
+  return install_fd(static_cast<FileRef&&>(f), cloexec);
+}
+
 int64_t install_stream(VnodeRef v, uint32_t file_flags, bool cloexec) {
-  auto f = OpenFile::create(static_cast<VnodeRef&&>(v), file_flags);
-  if (!f.ok()) return to_errno(f.error());
-  return install(static_cast<FileRef&&>(f.value()), cloexec);
+  auto r = install_stream_fd(static_cast<VnodeRef&&>(v), file_flags, cloexec);
+  return r.ok() ? int64_t(r.value().value) : to_errno(r.error());
 }
 
 // --- process state -------------------------------------------------------------------
@@ -101,9 +105,13 @@ Result<FileRef> get_file(uint64_t fd) {
 
 Result<FileRef> fd_file(int64_t fd) { return get_file(uint64_t(fd)); }
 
+Result<Fd> install_fd(FileRef f, bool cloexec) {
+  return Fd{int(TRY(g_fds->install(static_cast<FileRef&&>(f), cloexec)))};
+}
+
 int64_t install(FileRef f, bool cloexec) {
-  auto r = g_fds->install(static_cast<FileRef&&>(f), cloexec);
-  return r.ok() ? r.value() : to_errno(r.error());
+  auto r = install_fd(static_cast<FileRef&&>(f), cloexec);
+  return r.ok() ? int64_t(r.value().value) : to_errno(r.error());
 }
 
 Ctx cur_ctx() {
@@ -141,23 +149,41 @@ Result<void> files_exec_reset(bool fresh) {
   return console_install_stdio(*g_fds);
 }
 
-int64_t get_path(uint64_t upath, UserPath& p) {
+Result<void> copy_path(UserString path, UserPath& p) {
   p.buf = new (std::nothrow) char[vfs::MAX_PATH];
-  if (!p.buf) return -kENOMEM;
-  auto n = strncpy_from_user(p.buf, reinterpret_cast<const char*>(upath), vfs::MAX_PATH);
-  if (!n.ok()) return n.error() == Error::TooBig ? -kENAMETOOLONG : -kEFAULT;
+  if (!p.buf) return Error::NoMemory;
+  auto n = path.copy_in(p.buf, vfs::MAX_PATH);
+  if (!n.ok()) return n.error() == Error::TooBig ? Error::NameTooLong : Error::Fault;
   p.len = n.value();
-  return 0;
+  return {};
+}
+
+int64_t get_path(uint64_t upath, UserPath& p) {
+  auto r = copy_path(UserString{UserPtr<const char>(upath)}, p);
+  return r.ok() ? 0 : to_errno(r.error());
+}
+
+namespace {
+Result<void> at_ctx_into(int64_t dirfd, const UserPath& p, Ctx& ctx) {
+  ctx = cur_ctx();
+  if (dirfd == AT_FDCWD || p.absolute()) return {};
+  auto f = g_fds->get(int(dirfd));
+  if (dirfd < 0 || dirfd > INT32_MAX || !f.ok()) return Error::BadFd;
+  if (!f.value()->vnode().is_dir()) return Error::NotDir;
+  ctx.cwd = f.value()->vnode_ref();
+  return {};
+}
+}  // namespace
+
+Result<Ctx> at_ctx(AtFd dirfd, const UserPath& p) {
+  Ctx ctx;
+  TRY(at_ctx_into(dirfd.value, p, ctx));
+  return ctx;
 }
 
 int64_t at_ctx(int64_t dirfd, const UserPath& p, Ctx& ctx) {
-  ctx = cur_ctx();
-  if (dirfd == AT_FDCWD || p.absolute()) return 0;
-  auto f = g_fds->get(int(dirfd));
-  if (dirfd < 0 || dirfd > INT32_MAX || !f.ok()) return -kEBADF;
-  if (!f.value()->vnode().is_dir()) return -kENOTDIR;
-  ctx.cwd = f.value()->vnode_ref();
-  return 0;
+  auto r = at_ctx_into(dirfd, p, ctx);
+  return r.ok() ? 0 : to_errno(r.error());
 }
 
 uint64_t linux_dev(uint64_t d) {
@@ -172,11 +198,16 @@ void raise_sigpipe() {
   signal_send_tid(current_tid(), info);
 }
 
-int64_t io_result(Result<size_t>&& r, bool sigpipe) {
-  if (r.ok()) return int64_t(r.value());
+Result<size_t> io_done(Result<size_t>&& r, bool sigpipe) {
+  if (r.ok()) return r;
   if (r.error() == Error::BrokenPipe && sigpipe) raise_sigpipe();
-  if (r.error() == Error::Interrupted) return -kERESTARTSYS;
-  return to_errno(r.error());
+  if (r.error() == Error::Interrupted) return Error::RestartSys;
+  return r;
+}
+
+int64_t io_result(Result<size_t>&& r, bool sigpipe) {
+  auto d = io_done(static_cast<Result<size_t>&&>(r), sigpipe);
+  return d.ok() ? int64_t(d.value()) : to_errno(d.error());
 }
 
 // --- boot ----------------------------------------------------------------------------

@@ -143,6 +143,20 @@ int64_t get_path(uint64_t upath, UserPath& p);
 // -EBADF/-ENOTDIR.
 int64_t at_ctx(int64_t dirfd, const UserPath& p, Ctx& ctx);
 
+// --- the same for typed handlers (DEFINE_SYSCALL, linux/syscall.h) ---------------
+// Errors are the Error the application sees (linux/linux_errno.h).
+
+// Installs `f` (a new open file on `v`) at the lowest free descriptor.
+Result<Fd> install_fd(vfs::FileRef f, bool cloexec);
+Result<Fd> install_stream_fd(vfs::VnodeRef v, uint32_t file_flags, bool cloexec);
+// Copies a path argument: Error::Fault, NameTooLong or NoMemory.
+Result<void> copy_path(UserString path, UserPath& p);
+// The context a *at() call walks from: Error::BadFd or NotDir.
+Result<Ctx> at_ctx(AtFd dirfd, const UserPath& p);
+// A transfer's result: Error::RestartSys when interrupted; BrokenPipe
+// raises SIGPIPE first when `sigpipe`.
+Result<size_t> io_done(Result<size_t>&& r, bool sigpipe);
+
 // Linux's dev_t encoding of (major << 32) | minor.
 uint64_t linux_dev(uint64_t d);
 
