@@ -43,22 +43,23 @@ class EventFdVnode final : public StreamVnode {
   EventFd* e_;
 };
 
-int64_t create(uint64_t initval, uint64_t flags) {
-  if (flags & ~(EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK)) return -kEINVAL;
-  auto e = EventFd::create(uint32_t(initval), flags & EFD_SEMAPHORE);  // initval is an unsigned int
-  if (!e.ok()) return to_errno(e.error());
-  auto* v = new (std::nothrow) EventFdVnode(e.value());
+// initval is an unsigned int, flags an int (Linux: eventfd2(unsigned int
+// count, int flags)).
+Result<Fd> create(unsigned initval, uint32_t flags) {
+  if (flags & ~(EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK)) return Error::Invalid;
+  EventFd* e = TRY(EventFd::create(initval, flags & EFD_SEMAPHORE));
+  auto* v = new (std::nothrow) EventFdVnode(e);
   if (!v) {
-    delete e.value();
-    return -kENOMEM;
+    delete e;
+    return Error::NoMemory;
   }
   uint32_t ff = OpenFile::READ | OpenFile::WRITE | ((flags & EFD_NONBLOCK) ? OpenFile::NONBLOCK : 0);
-  return install_stream(vfs::VnodeRef::adopt(v), ff, flags & EFD_CLOEXEC);
+  return install_stream_fd(vfs::VnodeRef::adopt(v), ff, flags & EFD_CLOEXEC);
 }
 
 }  // namespace
 
-LINUX_SYSCALL(284, eventfd, "u") { return create(args.a[0], 0); }
-LINUX_SYSCALL(290, eventfd2, "ux") { return create(args.a[0], args.a[1]); }
+DEFINE_SYSCALL(284, eventfd, Result<Fd>, unsigned initval) { return create(initval, 0); }
+DEFINE_SYSCALL(290, eventfd2, Result<Fd>, unsigned initval, Flags<int> flags) { return create(initval, uint32_t(flags.value)); }
 
 }  // namespace capsule::linux_abi

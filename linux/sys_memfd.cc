@@ -34,29 +34,25 @@ Result<ramfs::Ramfs*> memfd_fs() {
 
 }  // namespace
 
-LINUX_SYSCALL(319, memfd_create, "sx") {
-  uint64_t flags = args.a[1];
-  if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC)) return -kEINVAL;
-  if (flags & MFD_HUGETLB) return -kEINVAL;  // no hugetlbfs
-  if ((flags & MFD_NOEXEC_SEAL) && (flags & MFD_EXEC)) return -kEINVAL;
+DEFINE_SYSCALL(319, memfd_create, Result<Fd>, UserString uname, Flags<unsigned> flags) {
+  if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC)) return Error::Invalid;
+  if (flags & MFD_HUGETLB) return Error::Invalid;  // no hugetlbfs
+  if ((flags & MFD_NOEXEC_SEAL) && (flags & MFD_EXEC)) return Error::Invalid;
   // The name: at most 249 bytes (EINVAL beyond), only for /proc's
   // "memfd:NAME" (there is no /proc yet, so it is checked, not kept).
   char name[kMaxName + 2];
-  auto n = strncpy_from_user(name, reinterpret_cast<const char*>(args.a[0]), sizeof(name));
-  if (!n.ok()) return n.error() == Error::TooBig ? -kEINVAL : -kEFAULT;
-  if (n.value() > kMaxName) return -kEINVAL;
-  auto fs = memfd_fs();
-  if (!fs.ok()) return to_errno(fs.error());
+  auto n = uname.copy_in(name, sizeof(name));
+  if (!n.ok()) return n.error() == Error::TooBig ? Error::Invalid : Error::Fault;
+  if (n.value() > kMaxName) return Error::Invalid;
+  ramfs::Ramfs* fs = TRY(memfd_fs());
   vfs::CreateArgs a;
   a.mode = vfs::MODE_REGULAR | ((flags & MFD_NOEXEC_SEAL) ? 0666 : 0777);
   a.uid = current_fsuid();
   a.gid = current_fsgid();
-  auto v = fs.value()->create_unlinked(a, flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL));
-  if (!v.ok()) return to_errno(v.error());
-  auto f = vfs::OpenFile::create(static_cast<vfs::VnodeRef&&>(v.value()), vfs::OpenFile::READ | vfs::OpenFile::WRITE);
-  if (!f.ok()) return to_errno(f.error());
-  f.value()->abi_flags.store(uint32_t(O_LARGEFILE));
-  return install(static_cast<vfs::FileRef&&>(f.value()), flags & MFD_CLOEXEC);
+  auto v = TRY(fs->create_unlinked(a, flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL)));
+  auto f = TRY(vfs::OpenFile::create(static_cast<vfs::VnodeRef&&>(v), vfs::OpenFile::READ | vfs::OpenFile::WRITE));
+  f->abi_flags.store(uint32_t(O_LARGEFILE));
+  return install_fd(static_cast<vfs::FileRef&&>(f), flags & MFD_CLOEXEC);
 }
 
 int64_t fcntl_seals(vfs::OpenFile& f, uint64_t cmd, uint64_t arg) {
