@@ -23,17 +23,17 @@ constexpr uint64_t PROPAGATION = MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHAR
 constexpr uint64_t MNT_FORCE = 1, MNT_DETACH = 2, MNT_EXPIRE = 4, UMOUNT_NOFOLLOW = 8;
 constexpr size_t MAX_DATA = 4096;  // one page of options, as Linux copies
 
-// A small user string (fstype, source): -EFAULT, or -ENODEV/-EINVAL when
-// too long for what it names.
-int64_t get_small(uint64_t u, char* out, size_t cap) {
-  auto n = strncpy_from_user(out, reinterpret_cast<const char*>(u), cap);
-  if (!n.ok()) return n.error() == Error::TooBig ? -kEINVAL : -kEFAULT;
-  return int64_t(n.value());
+// A small user string (fstype, source): its length, Error::Fault, or
+// Error::Invalid when too long for what it names.
+Result<size_t> get_small(UserString u, char* out, size_t cap) {
+  auto n = u.copy_in(out, cap);
+  if (!n.ok()) return n.error() == Error::TooBig ? Error::Invalid : Error::Fault;
+  return n;
 }
 
 // "mode=1777,size=64m,nr_inodes=...": what a tmpfs takes; unknown options
 // are EINVAL as Linux's tmpfs says.
-int64_t parse_tmpfs_options(StringView data, ramfs::Options& o) {
+Result<void> parse_tmpfs_options(StringView data, ramfs::Options& o) {
   o.root_mode = 01777;
   while (!data.empty()) {
     size_t comma = 0;
@@ -50,27 +50,27 @@ int64_t parse_tmpfs_options(StringView data, ramfs::Options& o) {
     for (; i < val.size() && val[i] >= '0' && val[i] <= '9'; ++i) num = num * (octal ? 8 : 10) + uint64_t(val[i] - '0');
     StringView suffix = val.substr(i);
     if (key == "mode") {
-      if (val.empty() || !suffix.empty() || num > 07777) return -kEINVAL;
+      if (val.empty() || !suffix.empty() || num > 07777) return Error::Invalid;
       o.root_mode = uint32_t(num);
     } else if (key == "size") {
       uint64_t shift = 0;
       if (suffix == "k" || suffix == "K") shift = 10;
       else if (suffix == "m" || suffix == "M") shift = 20;
       else if (suffix == "g" || suffix == "G") shift = 30;
-      else if (!suffix.empty()) return -kEINVAL;  // "50%" of RAM: not supported
-      if (val.empty()) return -kEINVAL;
+      else if (!suffix.empty()) return Error::Invalid;  // "50%" of RAM: not supported
+      if (val.empty()) return Error::Invalid;
       o.max_pages = ((num << shift) + 4095) / 4096;
       if (o.max_pages == 0) o.max_pages = 1;
     } else if (key == "uid" || key == "gid") {
-      if (val.empty() || !suffix.empty()) return -kEINVAL;
+      if (val.empty() || !suffix.empty()) return Error::Invalid;
       (key == "uid" ? o.uid : o.gid) = uint32_t(num);
     } else if (key == "nr_inodes" || key == "huge" || key == "mpol" || key == "inode64" || key == "noswap") {
       // accepted, nothing to enforce
     } else {
-      return -kEINVAL;
+      return Error::Invalid;
     }
   }
-  return 0;
+  return {};
 }
 
 // The root of a mount: the walk to its ".." leaves its file system (or it
@@ -90,88 +90,76 @@ size_t abs_path(const Ctx& ctx, vfs::Vnode& v, char* out) {
 
 }  // namespace
 
-LINUX_SYSCALL(165, mount, "sssxp") {
-  uint64_t flags = args.a[3];
+// A heap buffer for the call (kernel stacks are small).
+struct CallChars {
+  char* p = nullptr;
+  ~CallChars() { delete[] p; }
+};
+
+DEFINE_SYSCALL(165, mount, Result<void>, UserString source_arg, UserString target_arg, UserString fstype,
+               Flags<uint64_t> flags_arg, UserString data_arg) {
+  uint64_t flags = flags_arg;
   if ((flags & MS_MGC_MSK) == MS_MGC_VAL) flags &= ~MS_MGC_MSK;  // the old magic
   UserPath target;
-  if (int64_t e = get_path(args.a[1], target)) return e;
+  TRY(copy_path(target_arg, target));
   Ctx ctx = cur_ctx();
-  auto tv = vfs::kernel_vfs()->resolve(ctx.pc(), target.view(), vfs::WALK_FOLLOW);
-  if (!tv.ok()) return to_errno(tv.error());
+  vfs::VnodeRef tv = TRY(vfs::kernel_vfs()->resolve(ctx.pc(), target.view(), vfs::WALK_FOLLOW));
   if (flags & PROPAGATION) {
-    if (flags & ~(PROPAGATION | MS_REC)) return -kEINVAL;
-    return 0;
+    if (flags & ~(PROPAGATION | MS_REC)) return Error::Invalid;
+    return {};
   }
-  if (flags & MS_REMOUNT) return is_mount_point(ctx, *tv.value()) ? 0 : -kEINVAL;
-  if (flags & (MS_BIND | MS_MOVE)) return -kEINVAL;
-  if (!tv.value()->is_dir()) return -kENOTDIR;
+  if (flags & MS_REMOUNT) return is_mount_point(ctx, *tv) ? Result<void>() : Error::Invalid;
+  if (flags & (MS_BIND | MS_MOVE)) return Error::Invalid;
+  if (!tv->is_dir()) return Error::NotDir;
   char type[32];
-  int64_t n = get_small(args.a[2], type, sizeof(type));
-  if (n < 0) return n == -kEINVAL ? -kENODEV : n;
-  StringView t(type, size_t(n));
-  if (t != "tmpfs" && t != "ramfs") return -kENODEV;
+  auto n = get_small(fstype, type, sizeof(type));
+  if (!n.ok()) return n.error() == Error::Invalid ? Error::NoDevice : n.error();
+  StringView t(type, n.value());
+  if (t != "tmpfs" && t != "ramfs") return Error::NoDevice;
   char source[256] = "none";
   size_t slen = 4;
-  if (args.a[0]) {
-    int64_t s = get_small(args.a[0], source, sizeof(source));
-    if (s < 0) return s;
-    slen = size_t(s);
-  }
-  char* data = nullptr;
+  if (!source_arg.is_null()) slen = TRY(get_small(source_arg, source, sizeof(source)));
+  CallChars data;
   size_t dlen = 0;
-  if (args.a[4]) {
-    data = new (std::nothrow) char[MAX_DATA];
-    if (!data) return -kENOMEM;
-    auto d = strncpy_from_user(data, reinterpret_cast<const char*>(args.a[4]), MAX_DATA);
-    if (!d.ok() && d.error() != Error::TooBig) {
-      delete[] data;
-      return -kEFAULT;
-    }
+  if (!data_arg.is_null()) {
+    data.p = new (std::nothrow) char[MAX_DATA];
+    if (!data.p) return Error::NoMemory;
+    auto d = data_arg.copy_in(data.p, MAX_DATA);
+    if (!d.ok() && d.error() != Error::TooBig) return Error::Fault;
     dlen = d.ok() ? d.value() : MAX_DATA - 1;
   }
   ramfs::Options o;
-  int64_t r = t == "tmpfs" ? parse_tmpfs_options(StringView(data ? data : "", dlen), o) : 0;
+  if (t == "tmpfs") TRY(parse_tmpfs_options(StringView(data.p ? data.p : "", dlen), o));
   if (t == "ramfs") o.root_mode = 0755;
-  if (r == 0) {
-    auto fs = ramfs::Ramfs::create(o);
-    if (!fs.ok()) {
-      r = to_errno(fs.error());
-    } else {
-      vfs::FsRef ref(fs.value().get());
-      uint64_t dev = ref->dev();
-      auto m = vfs::kernel_vfs()->mount(ref, ctx.pc(), target.view());
-      r = m.ok() ? 0 : to_errno(m.error());
-      if (r == 0) {
-        // /proc/mounts names the mount point as an absolute path.
-        UserPath abs;
-        abs.buf = new (std::nothrow) char[vfs::MAX_PATH];
-        abs.len = abs.buf ? abs_path(ctx, *tv.value(), abs.buf) : 0;
-        const char* opts = flags & MS_RDONLY ? "ro" : "rw";
-        (void)proc::note_mount_copy(StringView(source, slen), abs.len ? abs.view() : target.view(),
-                                    t == "tmpfs" ? "tmpfs" : "ramfs", opts, dev);
-      }
-    }
-  }
-  delete[] data;
+  auto fs = TRY(ramfs::Ramfs::create(o));
+  vfs::FsRef ref(fs.get());
+  uint64_t dev = ref->dev();
+  TRY(vfs::kernel_vfs()->mount(ref, ctx.pc(), target.view()));
+  // /proc/mounts names the mount point as an absolute path.
+  UserPath abs;
+  abs.buf = new (std::nothrow) char[vfs::MAX_PATH];
+  abs.len = abs.buf ? abs_path(ctx, *tv, abs.buf) : 0;
+  const char* opts = flags & MS_RDONLY ? "ro" : "rw";
+  (void)proc::note_mount_copy(StringView(source, slen), abs.len ? abs.view() : target.view(),
+                              t == "tmpfs" ? "tmpfs" : "ramfs", opts, dev);
   (void)MS_NOSUID, (void)MS_NODEV, (void)MS_NOEXEC;
-  return r;
+  return {};
 }
 
-LINUX_SYSCALL(166, umount2, "sx") {
-  if (args.a[1] & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) return -kEINVAL;
-  if ((args.a[1] & MNT_EXPIRE) && (args.a[1] & (MNT_FORCE | MNT_DETACH))) return -kEINVAL;
+DEFINE_SYSCALL(166, umount2, Result<void>, UserString target_arg, Flags<int> flags) {
+  if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) return Error::Invalid;
+  if ((flags & MNT_EXPIRE) && (flags & (MNT_FORCE | MNT_DETACH))) return Error::Invalid;
   UserPath target;
-  if (int64_t e = get_path(args.a[0], target)) return e;
+  TRY(copy_path(target_arg, target));
   Ctx ctx = cur_ctx();
   UserPath abs;
   abs.buf = new (std::nothrow) char[vfs::MAX_PATH];
-  if (!abs.buf) return -kENOMEM;
+  if (!abs.buf) return Error::NoMemory;
   if (auto v = vfs::kernel_vfs()->resolve(ctx.pc(), target.view(), vfs::WALK_FOLLOW); v.ok())
     abs.len = abs_path(ctx, *v.value(), abs.buf);
-  auto r = vfs::kernel_vfs()->unmount(ctx.pc(), target.view());
-  if (!r.ok()) return to_errno(r.error());
+  TRY(vfs::kernel_vfs()->unmount(ctx.pc(), target.view()));
   proc::forget_mount(abs.len ? abs.view() : target.view());
-  return 0;
+  return {};
 }
 
 }  // namespace capsule::linux_abi
