@@ -107,36 +107,34 @@ void install_hook() {
 
 // struct flock's range as [start, end] (fcntl(2)): relative to whence, a
 // negative length reaches backwards.
-int64_t range_of(OpenFile& f, const Flock& fl, uint64_t& start, uint64_t& end) {
+Result<void> range_of(OpenFile& f, const Flock& fl, uint64_t& start, uint64_t& end) {
   int64_t base;
   switch (fl.whence) {
     case 0: base = 0; break;
     case 1: base = int64_t(f.offset()); break;
     case 2: {
-      auto a = f.vnode().getattr();
-      if (!a.ok()) return to_errno(a.error());
-      base = int64_t(a.value().size);
+      base = int64_t(TRY(f.vnode().getattr()).size);
       break;
     }
-    default: return -kEINVAL;
+    default: return Error::Invalid;
   }
   int64_t s;
-  if (__builtin_add_overflow(base, fl.start, &s)) return -kEOVERFLOW;
+  if (__builtin_add_overflow(base, fl.start, &s)) return Error::Overflow;
   if (fl.len > 0) {
     int64_t e;
-    if (__builtin_add_overflow(s, fl.len - 1, &e)) return -kEOVERFLOW;
-    if (s < 0) return -kEINVAL;
+    if (__builtin_add_overflow(s, fl.len - 1, &e)) return Error::Overflow;
+    if (s < 0) return Error::Invalid;
     start = uint64_t(s), end = uint64_t(e);
   } else if (fl.len == 0) {
-    if (s < 0) return -kEINVAL;
+    if (s < 0) return Error::Invalid;
     start = uint64_t(s), end = vfs::LOCK_TO_EOF;
   } else {
     int64_t b;
-    if (__builtin_add_overflow(s, fl.len, &b) || b < 0) return -kEINVAL;
-    if (s == 0) return -kEINVAL;
+    if (__builtin_add_overflow(s, fl.len, &b) || b < 0) return Error::Invalid;
+    if (s == 0) return Error::Invalid;
     start = uint64_t(b), end = uint64_t(s - 1);
   }
-  return 0;
+  return {};
 }
 
 }  // namespace
@@ -146,23 +144,23 @@ bool is_lock_cmd(uint64_t cmd) {
          cmd == F_OFD_SETLKW;
 }
 
-int64_t fcntl_lock(OpenFile& f, uint64_t cmd, uint64_t arg) {
-  if (f.flags() & OpenFile::PATH) return -kEBADF;
-  Flock fl;
-  if (!copy_from_user(&fl, reinterpret_cast<const void*>(arg), sizeof(fl)).ok()) return -kEFAULT;
+Result<void> fcntl_record_lock(OpenFile& f, int cmd, UserPtr<uint8_t> arg) {
+  if (f.flags() & OpenFile::PATH) return Error::BadFd;
+  UserPtr<Flock> ufl = arg.cast<Flock>();
+  Flock fl = TRY(ufl.read());
   bool ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
   // fcntl(2): OFD requests must have l_pid 0.
-  if (ofd && fl.pid != 0) return -kEINVAL;
-  if (fl.type != F_RDLCK && fl.type != F_WRLCK && fl.type != F_UNLCK) return -kEINVAL;
-  uint64_t start, end;
-  if (int64_t e = range_of(f, fl, start, end)) return e;
+  if (ofd && fl.pid != 0) return Error::Invalid;
+  if (fl.type != F_RDLCK && fl.type != F_WRLCK && fl.type != F_UNLCK) return Error::Invalid;
+  uint64_t start = 0, end = 0;
+  TRY(range_of(f, fl, start, end));
   const void* owner = ofd ? static_cast<const void*>(&f) : process_owner();
   int32_t pid = ofd ? -1 : process_pid();
   LockType type = fl.type == F_WRLCK ? LockType::Write : LockType::Read;
   vfs::Vnode* v = &f.vnode();
 
   if (cmd == F_GETLK || cmd == F_OFD_GETLK) {
-    if (fl.type == F_UNLCK) return -kEINVAL;
+    if (fl.type == F_UNLCK) return Error::Invalid;
     {
       MutexGuard g(g_mu);
       LockedFile* e = find_locked(v);
@@ -177,54 +175,59 @@ int64_t fcntl_lock(OpenFile& f, uint64_t cmd, uint64_t arg) {
         fl.pid = c->pid;
       }
     }
-    return copy_to_user(reinterpret_cast<void*>(arg), &fl, sizeof(fl)).ok() ? 0 : -kEFAULT;
+    return ufl.write(fl);
   }
 
   // fcntl(2): EBADF when the descriptor is not open for the access the
   // lock type needs.
-  if (fl.type == F_RDLCK && !f.readable()) return -kEBADF;
-  if (fl.type == F_WRLCK && !f.writable()) return -kEBADF;
+  if (fl.type == F_RDLCK && !f.readable()) return Error::BadFd;
+  if (fl.type == F_WRLCK && !f.writable()) return Error::BadFd;
   install_hook();
   bool wait = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
   vfs::VnodeRef dead;
-  int64_t r = 0;
+  Result<void> r;
   {
     MutexGuard g(g_mu);
     if (fl.type == F_UNLCK) {
       if (LockedFile* e = find_locked(v)) {
-        r = ret(e->ranges.unlock(owner, start, end));
+        r = e->ranges.unlock(owner, start, end);
         dead = prune_locked(e);
       }
     } else {
       LockedFile* e = get_locked(v);
-      if (!e) return -kENOLCK;
+      if (!e) return Error::NoLocks;
       for (;;) {
         if (!e->ranges.conflict(owner, type, start, end)) {
-          r = ret(e->ranges.lock(owner, pid, type, start, end));
-          if (r == -kENOMEM) r = -kENOLCK;
-          if (r == 0 && ofd) f.has_locks.store(true, std::memory_order_release);
+          r = e->ranges.lock(owner, pid, type, start, end);
+          if (r.error() == Error::NoMemory) r = Error::NoLocks;
+          if (r.ok() && ofd) f.has_locks.store(true, std::memory_order_release);
           break;
         }
         if (!wait) {
-          r = -kEAGAIN;
+          r = Error::Again;
           break;
         }
         auto w = g_wait.wait(g_mu, 0);
         e = get_locked(v);  // the holder's unlock may have pruned it while we slept
         if (!e) {
-          r = -kENOLCK;
+          r = Error::NoLocks;
           break;
         }
         if (!w.ok()) {
-          r = -kERESTARTSYS;  // EINTR, or a restart under SA_RESTART (as Linux)
+          r = Error::RestartSys;  // EINTR, or a restart under SA_RESTART (as Linux)
           break;
         }
       }
       if (e) dead = prune_locked(e);
     }
   }
-  if (fl.type == F_UNLCK || r == 0) g_wait.wake_all();
+  if (fl.type == F_UNLCK || r.ok()) g_wait.wake_all();
   return r;
+}
+
+int64_t fcntl_lock(OpenFile& f, uint64_t cmd, uint64_t arg) {
+  auto r = fcntl_record_lock(f, int(cmd), UserPtr<uint8_t>(arg));
+  return r.ok() ? 0 : to_errno(r.error());
 }
 
 void posix_locks_on_close(OpenFile& f) {
@@ -242,19 +245,19 @@ void posix_locks_on_close(OpenFile& f) {
 
 // flock(2): one lock per description over the whole file; converting
 // drops the old lock first (not atomic, as flock(2) warns).
-LINUX_SYSCALL(73, flock, "fx") {
-  auto fr = get_file(args.a[0]);
-  if (!fr.ok()) return -kEBADF;
+DEFINE_SYSCALL(73, flock, Result<void>, Fd fd, Flags<int> operation) {
+  auto fr = get_file(fd);
+  if (!fr.ok()) return Error::BadFd;
   OpenFile& f = *fr.value();
-  if (f.flags() & OpenFile::PATH) return -kEBADF;
-  uint64_t op = args.a[1];
+  if (f.flags() & OpenFile::PATH) return Error::BadFd;
+  uint32_t op = uint32_t(operation.value);
   bool nb = op & LOCK_NB;
-  op &= ~LOCK_NB;
-  if (op != LOCK_SH && op != LOCK_EX && op != LOCK_UN) return -kEINVAL;
+  op &= ~uint32_t(LOCK_NB);
+  if (op != LOCK_SH && op != LOCK_EX && op != LOCK_UN) return Error::Invalid;
   install_hook();
   vfs::Vnode* v = &f.vnode();
   vfs::VnodeRef dead;
-  int64_t r = 0;
+  Result<void> r;
   {
     MutexGuard g(g_mu);
     if (op == LOCK_UN) {
@@ -265,11 +268,11 @@ LINUX_SYSCALL(73, flock, "fx") {
     } else {
       LockType type = op == LOCK_EX ? LockType::Write : LockType::Read;
       LockedFile* e = get_locked(v);
-      if (!e) return -kENOLCK;
+      if (!e) return Error::NoLocks;
       for (;;) {
         if (!e->flocks.conflict(&f, type, 0, vfs::LOCK_TO_EOF)) {
-          r = ret(e->flocks.lock(&f, -1, type, 0, vfs::LOCK_TO_EOF));
-          if (r == 0) f.has_locks.store(true, std::memory_order_release);
+          r = e->flocks.lock(&f, -1, type, 0, vfs::LOCK_TO_EOF);
+          if (r.ok()) f.has_locks.store(true, std::memory_order_release);
           break;
         }
         // A conversion gives up the old lock before waiting.
@@ -278,24 +281,24 @@ LINUX_SYSCALL(73, flock, "fx") {
           g_wait.wake_all();
         }
         if (nb) {
-          r = -kEAGAIN;  // EWOULDBLOCK
+          r = Error::Again;  // EWOULDBLOCK
           break;
         }
         auto w = g_wait.wait(g_mu, 0);
         e = get_locked(v);  // may have been pruned while we slept
         if (!e) {
-          r = -kENOLCK;
+          r = Error::NoLocks;
           break;
         }
         if (!w.ok()) {
-          r = -kERESTARTSYS;  // EINTR, or a restart under SA_RESTART
+          r = Error::RestartSys;  // EINTR, or a restart under SA_RESTART
           break;
         }
       }
       if (e) dead = prune_locked(e);
     }
   }
-  if (op == LOCK_UN || r == 0) g_wait.wake_all();
+  if (op == LOCK_UN || r.ok()) g_wait.wake_all();
   return r;
 }
 
