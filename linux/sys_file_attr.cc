@@ -17,42 +17,34 @@ using vfs::VnodeRef;
 constexpr int64_t UTIME_NOW = (1l << 30) - 1, UTIME_OMIT = (1l << 30) - 2;
 constexpr uint32_t S_ISUID = 04000, S_ISGID = 02000, S_IXGRP = 010;
 
-// The file a call names: `upath` from dirfd (following a final symlink if
+// The file a call names: `path` from dirfd (following a final symlink if
 // `follow`); with `empty_ok` an empty path (or a null one) is dirfd itself
 // (AT_EMPTY_PATH; AT_FDCWD: the working directory).
-int64_t target(int64_t dirfd, uint64_t upath, bool follow, bool empty_ok, VnodeRef& out) {
-  if (empty_ok && upath == 0) {
+Result<VnodeRef> target(AtFd dirfd, UserString path, bool follow, bool empty_ok) {
+  if (empty_ok && path.is_null()) {
     // Linux 6.11: a null path with AT_EMPTY_PATH means the descriptor.
   } else {
     UserPath p;
-    if (int64_t e = get_path(upath, p)) return e;
+    TRY(copy_path(path, p));
     if (p.len || !empty_ok) {
-      Ctx ctx;
-      if (int64_t e = at_ctx(dirfd, p, ctx)) return e;
-      auto v = vfs::kernel_vfs()->resolve(ctx.pc(), p.view(), follow ? vfs::WALK_FOLLOW : 0);
-      if (!v.ok()) return to_errno(v.error());
-      out = static_cast<VnodeRef&&>(v.value());
-      return 0;
+      Ctx ctx = TRY(at_ctx(dirfd, p));
+      return vfs::kernel_vfs()->resolve(ctx.pc(), p.view(), follow ? vfs::WALK_FOLLOW : 0);
     }
   }
-  if (dirfd == AT_FDCWD) {
-    out = cur_ctx().cwd;
-    return 0;
-  }
-  auto f = get_file(uint64_t(dirfd));
-  if (!f.ok()) return -kEBADF;
-  out = f.value()->vnode_ref();
-  return 0;
+  if (dirfd.is_cwd()) return cur_ctx().cwd;
+  auto f = get_file(dirfd);
+  if (!f.ok()) return Error::BadFd;
+  return f.value()->vnode_ref();
 }
+
+constexpr AtFd kCwd{int(AT_FDCWD)};
 
 // A descriptor for f*() calls: O_PATH descriptors do not count (EBADF).
-int64_t fd_target(uint64_t fd, VnodeRef& out) {
+Result<VnodeRef> fd_target(Fd fd) {
   auto f = get_file(fd);
-  if (!f.ok() || (f.value()->flags() & OpenFile::PATH)) return -kEBADF;
-  out = f.value()->vnode_ref();
-  return 0;
+  if (!f.ok() || (f.value()->flags() & OpenFile::PATH)) return Error::BadFd;
+  return f.value()->vnode_ref();
 }
-
 // --- statx ----------------------------------------------------------------
 
 struct StatxTime {
@@ -85,7 +77,7 @@ StatxTime statx_time(int64_t ns) {
   return t;
 }
 
-int64_t put_statx(uint64_t ubuf, const vfs::Attr& a) {
+Result<void> put_statx(UserPtr<Statx> ubuf, const vfs::Attr& a) {
   Statx sx = {};
   // Every basic field is filled; there is no birth time, mount id or
   // direct-I/O alignment to report, so those bits stay clear (statx(2):
@@ -108,7 +100,7 @@ int64_t put_statx(uint64_t ubuf, const vfs::Attr& a) {
   // major and minor, so major:minor from statx names the same device.
   sx.dev_major = uint32_t(((a.dev >> 8) & 0xfff) | ((a.dev >> 32) & ~0xfffull));
   sx.dev_minor = uint32_t((a.dev & 0xff) | ((a.dev >> 12) & ~0xffull));
-  return copy_to_user(reinterpret_cast<void*>(ubuf), &sx, sizeof(sx)).ok() ? 0 : -kEFAULT;
+  return ubuf.write(sx);
 }
 
 // --- statfs ---------------------------------------------------------------
@@ -122,7 +114,7 @@ struct Statfs {  // struct statfs, x86-64
 };
 static_assert(sizeof(Statfs) == 120);
 
-int64_t put_statfs(uint64_t ubuf, vfs::Vnode& v) {
+Result<void> put_statfs(UserPtr<Statfs> ubuf, vfs::Vnode& v) {
   vfs::FsStat s = v.fs()->statfs();
   Statfs st = {};
   st.type = int64_t(s.magic);
@@ -136,28 +128,27 @@ int64_t put_statfs(uint64_t ubuf, vfs::Vnode& v) {
   st.fsid[1] = int32_t(v.fs()->dev() >> 32);
   st.namelen = int64_t(s.namelen);
   st.flags = 0x20;  // ST_VALID: f_flags is meaningful (no mount flags yet)
-  return copy_to_user(reinterpret_cast<void*>(ubuf), &st, sizeof(st)).ok() ? 0 : -kEFAULT;
+  return ubuf.write(st);
 }
 
 // --- chmod / chown ----------------------------------------------------------
 
-int64_t do_chmod(vfs::Vnode& v, uint64_t mode) {
+Result<void> do_chmod(vfs::Vnode& v, Mode mode) {
   SetAttr s;
   s.mask = SetAttr::MODE;
-  s.mode = uint32_t(mode) & 07777;
-  return ret(v.setattr(s));
+  s.mode = mode & 07777;
+  return v.setattr(s);
 }
 
-int64_t do_chown(vfs::Vnode& v, uint64_t uid64, uint64_t gid64) {
-  uint32_t uid = uint32_t(uid64), gid = uint32_t(gid64);  // (uid_t)-1: unchanged
+Result<void> do_chown(vfs::Vnode& v, uint32_t uid, uint32_t gid) {  // (uid_t)-1: unchanged
   auto a = v.getattr();
-  if (!a.ok()) return to_errno(a.error());
+  if (!a.ok()) return a.error();
   // chown(2): only a privileged process changes the owner; the owner may
   // change the group (to one of its groups: everyone is in every group
   // here, there being one user).
   if (current_fsuid() != 0) {
-    if (uid != ~0u && uid != a.value().uid) return -kEPERM;
-    if (gid != ~0u && a.value().uid != current_fsuid()) return -kEPERM;
+    if (uid != ~0u && uid != a.value().uid) return Error::Permission;
+    if (gid != ~0u && a.value().uid != current_fsuid()) return Error::Permission;
   }
   SetAttr s;
   if (uid != ~0u) s.mask |= SetAttr::UID, s.uid = uid;
@@ -173,7 +164,7 @@ int64_t do_chown(vfs::Vnode& v, uint64_t uid64, uint64_t gid64) {
     s.mask = SetAttr::UID;  // chown(-1, -1) still moves ctime, as Linux does
     s.uid = a.value().uid;
   }
-  return ret(v.setattr(s));
+  return v.setattr(s);
 }
 
 // --- times ----------------------------------------------------------------
@@ -184,10 +175,10 @@ struct Timespec {
 
 // times[0] = atime, times[1] = mtime (utimensat(2)); null: both now.
 // EINVAL for a nanosecond field out of range (UTIME_NOW/OMIT aside).
-int64_t times_to_setattr(const Timespec* t, SetAttr& s) {
+Result<void> times_to_setattr(const Timespec* t, SetAttr& s) {
   if (!t) {
     s.mask = SetAttr::ATIME_NOW | SetAttr::MTIME_NOW;
-    return 0;
+    return {};
   }
   for (int i = 0; i < 2; ++i) {
     if (t[i].nsec == UTIME_OMIT) continue;
@@ -195,157 +186,149 @@ int64_t times_to_setattr(const Timespec* t, SetAttr& s) {
       s.mask |= i ? SetAttr::MTIME_NOW : SetAttr::ATIME_NOW;
       continue;
     }
-    if (t[i].nsec < 0 || t[i].nsec > 999999999) return -kEINVAL;
+    if (t[i].nsec < 0 || t[i].nsec > 999999999) return Error::Invalid;
     int64_t ns = t[i].sec * 1000000000 + t[i].nsec;
     if (i) s.mask |= SetAttr::MTIME, s.mtime_ns = ns;
     else s.mask |= SetAttr::ATIME, s.atime_ns = ns;
   }
-  return 0;
+  return {};
 }
 
-int64_t set_times(vfs::Vnode& v, const Timespec* t) {
+Result<void> set_times(vfs::Vnode& v, const Timespec* t) {
   SetAttr s;
-  if (int64_t e = times_to_setattr(t, s)) return e;
-  if (!s.mask) return 0;  // both UTIME_OMIT: nothing changes, not even ctime
-  return ret(v.setattr(s));
+  TRY(times_to_setattr(t, s));
+  if (!s.mask) return {};  // both UTIME_OMIT: nothing changes, not even ctime
+  return v.setattr(s);
 }
 
-int64_t utimens_at(int64_t dirfd, uint64_t upath, uint64_t utimes, uint64_t flags) {
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -kEINVAL;
+Result<void> utimens_at(AtFd dirfd, UserString path, UserPtr<const Timespec> utimes, uint32_t flags) {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Error::Invalid;
   Timespec t[2];
-  if (utimes && !copy_from_user(t, reinterpret_cast<const void*>(utimes), sizeof(t)).ok()) return -kEFAULT;
+  if (utimes) TRY(utimes.copy_in(t, 2));
   SetAttr check;
-  if (int64_t e = times_to_setattr(utimes ? t : nullptr, check)) return e;
+  TRY(times_to_setattr(utimes ? t : nullptr, check));
   VnodeRef v;
-  if (upath == 0) {
+  if (path.is_null()) {
     // utimensat(2): a null path means dirfd itself (Linux's futimens).
-    if (flags & AT_SYMLINK_NOFOLLOW) return -kEINVAL;
-    if (dirfd == AT_FDCWD) return -kEFAULT;
-    if (int64_t e = target(dirfd, 0, true, true, v)) return e;
-  } else if (int64_t e = target(dirfd, upath, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH, v)) {
-    return e;
+    if (flags & AT_SYMLINK_NOFOLLOW) return Error::Invalid;
+    if (dirfd.is_cwd()) return Error::Fault;
+    v = TRY(target(dirfd, path, true, true));
+  } else {
+    v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH));
   }
   return set_times(*v, utimes ? t : nullptr);
 }
 
+struct Timeval {
+  int64_t sec, usec;
+};
+
 // utimes/futimesat: struct timeval[2]; tv_usec must be within a second.
-int64_t utimes_at(int64_t dirfd, uint64_t upath, uint64_t utv) {
+Result<void> utimes_at(AtFd dirfd, UserString path, UserPtr<const Timeval> utv) {
   Timespec t[2];
   if (utv) {
-    int64_t tv[4];
-    if (!copy_from_user(tv, reinterpret_cast<const void*>(utv), sizeof(tv)).ok()) return -kEFAULT;
+    Timeval tv[2];
+    TRY(utv.copy_in(tv, 2));
     for (int i = 0; i < 2; ++i) {
-      if (tv[2 * i + 1] < 0 || tv[2 * i + 1] >= 1000000) return -kEINVAL;
-      t[i] = {tv[2 * i], tv[2 * i + 1] * 1000};
+      if (tv[i].usec < 0 || tv[i].usec >= 1000000) return Error::Invalid;
+      t[i] = {tv[i].sec, tv[i].usec * 1000};
     }
   }
-  VnodeRef v;
   // futimesat(dirfd, NULL, ...) is the descriptor itself (Linux's do_utimes).
-  bool self = upath == 0 && dirfd != AT_FDCWD;
-  if (int64_t e = target(dirfd, upath, true, self, v)) return e;
+  bool self = path.is_null() && !dirfd.is_cwd();
+  VnodeRef v = TRY(target(dirfd, path, true, self));
   return set_times(*v, utv ? t : nullptr);
 }
 
+struct Utimbuf {  // struct utimbuf
+  int64_t actime, modtime;
+};
+
 }  // namespace
 
-LINUX_SYSCALL(332, statx, "fsxxp") {
-  int64_t dirfd = int64_t(int32_t(args.a[0]));
-  uint64_t flags = args.a[2], mask = args.a[3];
+DEFINE_SYSCALL(332, statx, Result<void>, AtFd dirfd, UserString path, Flags<unsigned> flags, Flags<unsigned> mask,
+               UserPtr<Statx> statxbuf) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC))
-    return -kEINVAL;
+    return Error::Invalid;
   // statx(2): FORCE_SYNC and DONT_SYNC together, or a reserved mask bit.
-  if ((flags & AT_STATX_FORCE_SYNC) && (flags & AT_STATX_DONT_SYNC)) return -kEINVAL;
-  if (mask & STATX_RESERVED) return -kEINVAL;
-  VnodeRef v;
-  if (int64_t e = target(dirfd, args.a[1], !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH, v)) return e;
-  auto a = v->getattr();
-  return a.ok() ? put_statx(args.a[4], a.value()) : to_errno(a.error());
+  if ((flags & AT_STATX_FORCE_SYNC) && (flags & AT_STATX_DONT_SYNC)) return Error::Invalid;
+  if (mask & STATX_RESERVED) return Error::Invalid;
+  VnodeRef v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH));
+  return put_statx(statxbuf, TRY(v->getattr()));
 }
 
-LINUX_SYSCALL(137, statfs, "sp") {
-  VnodeRef v;
-  if (int64_t e = target(AT_FDCWD, args.a[0], true, false, v)) return e;
-  return put_statfs(args.a[1], *v);
+DEFINE_SYSCALL(137, statfs, Result<void>, UserString path, UserPtr<Statfs> buf) {
+  VnodeRef v = TRY(target(kCwd, path, true, false));
+  return put_statfs(buf, *v);
 }
 
-LINUX_SYSCALL(138, fstatfs, "fp") {
-  auto f = get_file(args.a[0]);  // O_PATH descriptors work here (as Linux)
-  if (!f.ok()) return -kEBADF;
-  return put_statfs(args.a[1], f.value()->vnode());
+DEFINE_SYSCALL(138, fstatfs, Result<void>, Fd fd, UserPtr<Statfs> buf) {
+  auto f = get_file(fd);  // O_PATH descriptors work here (as Linux)
+  if (!f.ok()) return Error::BadFd;
+  return put_statfs(buf, f.value()->vnode());
 }
 
-LINUX_SYSCALL(90, chmod, "so") {
-  VnodeRef v;
-  if (int64_t e = target(AT_FDCWD, args.a[0], true, false, v)) return e;
-  return do_chmod(*v, args.a[1]);
+DEFINE_SYSCALL(90, chmod, Result<void>, UserString path, Mode mode) {
+  VnodeRef v = TRY(target(kCwd, path, true, false));
+  return do_chmod(*v, mode);
 }
-LINUX_SYSCALL(91, fchmod, "fo") {
-  VnodeRef v;
-  if (int64_t e = fd_target(args.a[0], v)) return e;
-  return do_chmod(*v, args.a[1]);
+DEFINE_SYSCALL(91, fchmod, Result<void>, Fd fd, Mode mode) {
+  VnodeRef v = TRY(fd_target(fd));
+  return do_chmod(*v, mode);
 }
 // fchmodat(2) has no flags argument in the kernel (glibc emulates
 // AT_SYMLINK_NOFOLLOW); it always follows.
-LINUX_SYSCALL(268, fchmodat, "fso") {
-  VnodeRef v;
-  if (int64_t e = target(int64_t(int32_t(args.a[0])), args.a[1], true, false, v)) return e;
-  return do_chmod(*v, args.a[2]);
+DEFINE_SYSCALL(268, fchmodat, Result<void>, AtFd dirfd, UserString path, Mode mode) {
+  VnodeRef v = TRY(target(dirfd, path, true, false));
+  return do_chmod(*v, mode);
 }
 
 // fchmodat2(2) (Linux 6.6): with flags. AT_SYMLINK_NOFOLLOW on a symlink
 // is EOPNOTSUPP (Linux file systems do not keep link modes).
-LINUX_SYSCALL(452, fchmodat2, "fsox") {
-  uint64_t flags = args.a[3];
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -kEINVAL;
-  VnodeRef v;
-  if (int64_t e = target(int64_t(int32_t(args.a[0])), args.a[1], !(flags & AT_SYMLINK_NOFOLLOW),
-                         flags & AT_EMPTY_PATH, v))
-    return e;
-  if (v->is_symlink()) return -kEOPNOTSUPP;
-  return do_chmod(*v, args.a[2]);
+DEFINE_SYSCALL(452, fchmodat2, Result<void>, AtFd dirfd, UserString path, Mode mode, Flags<unsigned> flags) {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Error::Invalid;
+  VnodeRef v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH));
+  if (v->is_symlink()) return Error::OpNotSupported;
+  return do_chmod(*v, mode);
 }
 
-LINUX_SYSCALL(92, chown, "sdd") {
-  VnodeRef v;
-  if (int64_t e = target(AT_FDCWD, args.a[0], true, false, v)) return e;
-  return do_chown(*v, args.a[1], args.a[2]);
+DEFINE_SYSCALL(92, chown, Result<void>, UserString path, uint32_t uid, uint32_t gid) {
+  VnodeRef v = TRY(target(kCwd, path, true, false));
+  return do_chown(*v, uid, gid);
 }
-LINUX_SYSCALL(94, lchown, "sdd") {
-  VnodeRef v;
-  if (int64_t e = target(AT_FDCWD, args.a[0], false, false, v)) return e;
-  return do_chown(*v, args.a[1], args.a[2]);
+DEFINE_SYSCALL(94, lchown, Result<void>, UserString path, uint32_t uid, uint32_t gid) {
+  VnodeRef v = TRY(target(kCwd, path, false, false));
+  return do_chown(*v, uid, gid);
 }
-LINUX_SYSCALL(93, fchown, "fdd") {
-  VnodeRef v;
-  if (int64_t e = fd_target(args.a[0], v)) return e;
-  return do_chown(*v, args.a[1], args.a[2]);
+DEFINE_SYSCALL(93, fchown, Result<void>, Fd fd, uint32_t uid, uint32_t gid) {
+  VnodeRef v = TRY(fd_target(fd));
+  return do_chown(*v, uid, gid);
 }
-LINUX_SYSCALL(260, fchownat, "fsddx") {
-  uint64_t flags = args.a[4];
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -kEINVAL;
-  VnodeRef v;
-  if (int64_t e = target(int64_t(int32_t(args.a[0])), args.a[1], !(flags & AT_SYMLINK_NOFOLLOW),
-                         flags & AT_EMPTY_PATH, v))
-    return e;
-  return do_chown(*v, args.a[2], args.a[3]);
+DEFINE_SYSCALL(260, fchownat, Result<void>, AtFd dirfd, UserString path, uint32_t uid, uint32_t gid, Flags<int> flags) {
+  if (flags & ~int(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Error::Invalid;
+  VnodeRef v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH));
+  return do_chown(*v, uid, gid);
 }
 
-LINUX_SYSCALL(132, utime, "sp") {
+DEFINE_SYSCALL(132, utime, Result<void>, UserString path, UserPtr<const Utimbuf> times) {
   Timespec t[2];
-  if (args.a[1]) {
-    int64_t b[2];  // struct utimbuf: actime, modtime
-    if (!copy_from_user(b, reinterpret_cast<const void*>(args.a[1]), sizeof(b)).ok()) return -kEFAULT;
-    t[0] = {b[0], 0};
-    t[1] = {b[1], 0};
+  if (times) {
+    const Utimbuf b = TRY(times.read());
+    t[0] = {b.actime, 0};
+    t[1] = {b.modtime, 0};
   }
-  VnodeRef v;
-  if (int64_t e = target(AT_FDCWD, args.a[0], true, false, v)) return e;
-  return set_times(*v, args.a[1] ? t : nullptr);
+  VnodeRef v = TRY(target(kCwd, path, true, false));
+  return set_times(*v, times ? t : nullptr);
 }
-LINUX_SYSCALL(235, utimes, "sp") { return utimes_at(AT_FDCWD, args.a[0], args.a[1]); }
-LINUX_SYSCALL(261, futimesat, "fsp") { return utimes_at(int64_t(int32_t(args.a[0])), args.a[1], args.a[2]); }
-LINUX_SYSCALL(280, utimensat, "fspx") {
-  return utimens_at(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3]);
+DEFINE_SYSCALL(235, utimes, Result<void>, UserString path, UserPtr<const Timeval> times) {
+  return utimes_at(kCwd, path, times);
+}
+DEFINE_SYSCALL(261, futimesat, Result<void>, AtFd dirfd, UserString path, UserPtr<const Timeval> times) {
+  return utimes_at(dirfd, path, times);
+}
+DEFINE_SYSCALL(280, utimensat, Result<void>, AtFd dirfd, UserString path, UserPtr<const Timespec> times,
+               Flags<int> flags) {
+  return utimens_at(dirfd, path, times, uint32_t(flags.value));
 }
 
 }  // namespace capsule::linux_abi
