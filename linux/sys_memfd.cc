@@ -55,16 +55,23 @@ DEFINE_SYSCALL(319, memfd_create, Result<Fd>, UserString uname, Flags<unsigned> 
   return install_fd(static_cast<vfs::FileRef&&>(f), flags & MFD_CLOEXEC);
 }
 
-int64_t fcntl_seals(vfs::OpenFile& f, uint64_t cmd, uint64_t arg) {
+Result<int> fcntl_file_seals(vfs::OpenFile& f, int cmd, uint64_t arg) {
   if (cmd == F_ADD_SEALS) {
-    if (arg & ~uint64_t(kKnownSeals)) return -kEINVAL;
+    if (arg & ~uint64_t(kKnownSeals)) return Error::Invalid;
     auto s = f.vnode().seals();
-    if (!s.ok()) return -kEINVAL;  // not a file that takes seals
-    if (!f.writable()) return -kEPERM;
-    return ret(f.vnode().add_seals(uint32_t(arg)));
+    if (!s.ok()) return Error::Invalid;  // not a file that takes seals
+    if (!f.writable()) return Error::Permission;
+    TRY(f.vnode().add_seals(uint32_t(arg)));
+    return 0;
   }
   auto s = f.vnode().seals();
-  return s.ok() ? int64_t(s.value()) : -kEINVAL;
+  if (!s.ok()) return Error::Invalid;
+  return int(s.value());
+}
+
+int64_t fcntl_seals(vfs::OpenFile& f, uint64_t cmd, uint64_t arg) {
+  auto r = fcntl_file_seals(f, int(cmd), arg);
+  return r.ok() ? int64_t(r.value()) : to_errno(r.error());
 }
 
 }  // namespace capsule::linux_abi
