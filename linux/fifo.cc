@@ -80,23 +80,23 @@ void Fifo::end_closed(bool reader, bool writer) {
 
 bool is_fifo_node(vfs::Vnode& v) { return v.type() == vfs::VType::Fifo && !v.is_stream(); }
 
-int64_t fifo_open(vfs::FileRef& f) {
+Result<void> fifo_open(vfs::FileRef& f) {
   uint32_t flags = f->flags();
   bool rd = flags & OpenFile::READ, wr = flags & OpenFile::WRITE, nonblock = flags & OpenFile::NONBLOCK;
   Fifo* fi;
   PipeEnd* end = nullptr;
-  int64_t err = 0;
+  Error err = Error::None;
   {
     Hold<Mutex> g(g_mu);
     fi = find_locked(&f->vnode());
-    if (wr && !rd && nonblock && (!fi || !fi->readers)) return -kENXIO;  // open(2)
+    if (wr && !rd && nonblock && (!fi || !fi->readers)) return Error::NoDeviceOrAddress;  // open(2)
     if (!fi) {
       fi = new (std::nothrow) Fifo;
-      if (!fi) return -kENOMEM;
+      if (!fi) return Error::NoMemory;
       auto p = pipe_alloc();
       if (!p.ok()) {
         delete fi;
-        return to_errno(p.error());
+        return p.error();
       }
       fi->pipe = p.value();
       fi->node = f->vnode_ref();
@@ -124,63 +124,66 @@ int64_t fifo_open(vfs::FileRef& f) {
           end = nullptr;
           if (rd) --fi->readers;
           if (wr) --fi->writers;
-          err = -kERESTARTSYS;
+          err = Error::RestartSys;
         }
       }
     } else {
-      err = -kENOMEM;
+      err = Error::NoMemory;
     }
-    if (err) fi = unused_locked(fi);
+    if (err != Error::None) fi = unused_locked(fi);
   }
-  if (err) {
+  if (err != Error::None) {
     destroy(fi);
     return err;
   }
   auto v = pipe_vnode(end, f->vnode_ref(), fi);  // from now on the end's close tells fi
   if (!v.ok()) {
     fi->end_closed(rd, wr);
-    return to_errno(v.error());
+    return v.error();
   }
   auto nf = OpenFile::create(static_cast<VnodeRef&&>(v.value()), flags & (OpenFile::READ | OpenFile::WRITE |
                                                                           OpenFile::APPEND | OpenFile::NONBLOCK));
-  if (!nf.ok()) return to_errno(nf.error());
+  if (!nf.ok()) return nf.error();
   f = static_cast<vfs::FileRef&&>(nf.value());
-  return 0;
+  return {};
 }
 
 // --- mknod ---------------------------------------------------------------------
 
 namespace {
 
-int64_t mknod_at(int64_t dirfd, uint64_t upath, uint64_t mode, uint64_t dev) {
-  uint32_t type = uint32_t(mode) & vfs::MODE_TYPE;
+// mknod(2): dev is the 32-bit dev_t the call takes (major in bits 8-19,
+// minor in 0-7 and 20-31).
+Result<void> mknod_at(AtFd dirfd, UserString upath, uint32_t mode, uint32_t dev) {
+  uint32_t type = mode & vfs::MODE_TYPE;
   switch (type) {
     case 0: case vfs::MODE_REGULAR: case vfs::MODE_FIFO: case vfs::MODE_SOCKET:
     case vfs::MODE_CHAR: case vfs::MODE_BLOCK:
       break;  // device nodes need CAP_MKNOD: everything runs as root
-    case vfs::MODE_DIR: return -kEPERM;
-    default: return -kEINVAL;
+    case vfs::MODE_DIR: return Error::Permission;
+    default: return Error::Invalid;
   }
   UserPath p;
-  if (int64_t e = get_path(upath, p)) return e;
-  Ctx ctx;
-  if (int64_t e = at_ctx(dirfd, p, ctx)) return e;
+  TRY(copy_path(upath, p));
+  Ctx ctx = TRY(at_ctx(dirfd, p));
   vfs::CreateArgs a;
-  a.mode = (type ? type : vfs::MODE_REGULAR) | (uint32_t(mode) & 07777 & ~current_umask());
+  a.mode = (type ? type : vfs::MODE_REGULAR) | (mode & 07777 & ~current_umask());
   a.uid = current_fsuid();
   a.gid = current_fsgid();
   if (type == vfs::MODE_CHAR || type == vfs::MODE_BLOCK) {
-    // The 32-bit dev_t the call takes: major in bits 8-19, minor in 0-7 and 20-31.
-    uint32_t d = uint32_t(dev);
-    uint64_t major = (d >> 8) & 0xfff, minor = (d & 0xff) | ((d >> 12) & 0xfff00);
+    uint64_t major = (dev >> 8) & 0xfff, minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
     a.rdev = (major << 32) | minor;
   }
-  return ret(vfs::kernel_vfs()->mknod(ctx.pc(), p.view(), a));
+  return vfs::kernel_vfs()->mknod(ctx.pc(), p.view(), a);
 }
 
 }  // namespace
 
-LINUX_SYSCALL(133, mknod, "sox") { return mknod_at(AT_FDCWD, args.a[0], args.a[1], args.a[2]); }
-LINUX_SYSCALL(259, mknodat, "fsox") { return mknod_at(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3]); }
+DEFINE_SYSCALL(133, mknod, Result<void>, UserString path, Mode mode, Hex<unsigned> dev) {
+  return mknod_at(kAtFdCwd, path, mode, dev);
+}
+DEFINE_SYSCALL(259, mknodat, Result<void>, AtFd dirfd, UserString path, Mode mode, Hex<unsigned> dev) {
+  return mknod_at(dirfd, path, mode, dev);
+}
 
 }  // namespace capsule::linux_abi

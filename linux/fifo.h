@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "fs/file.h"
+#include "lib/result.h"
 
 namespace capsule::linux_abi {
 
@@ -13,7 +14,8 @@ bool is_fifo_node(vfs::Vnode& v);
 // node; it becomes a pipe end on the FIFO's one pipe, after waiting for the
 // other side as POSIX says (O_RDONLY waits for a writer, O_WRONLY for a
 // reader, O_RDWR and O_NONBLOCK never wait; O_WRONLY|O_NONBLOCK without a
-// reader is ENXIO). 0, or -ENXIO, -ERESTARTSYS (a signal), -ENOMEM.
-int64_t fifo_open(vfs::FileRef& f);
+// reader is ENXIO). NoDeviceOrAddress (ENXIO), RestartSys (a signal) or
+// NoMemory.
+Result<void> fifo_open(vfs::FileRef& f);
 
 }  // namespace capsule::linux_abi

@@ -186,6 +186,8 @@ int64_t at_ctx(int64_t dirfd, const UserPath& p, Ctx& ctx) {
   return r.ok() ? 0 : to_errno(r.error());
 }
 
+Result<FileRef> get_file(Fd fd) { return get_file(uint64_t(int64_t(fd.value))); }
+
 uint64_t linux_dev(uint64_t d) {
   uint64_t major = d >> 32, minor = d & 0xffffffff;
   return ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);

@@ -146,6 +146,11 @@ int64_t at_ctx(int64_t dirfd, const UserPath& p, Ctx& ctx);
 // --- the same for typed handlers (DEFINE_SYSCALL, linux/syscall.h) ---------------
 // Errors are the Error the application sees (linux/linux_errno.h).
 
+// AT_FDCWD as a typed *at() argument (open, stat... walk from the cwd).
+inline constexpr AtFd kAtFdCwd{int(AT_FDCWD)};
+
+// The open file behind fd: Error::BadFd for a negative or closed one.
+Result<vfs::FileRef> get_file(Fd fd);
 // Installs `f` (a new open file on `v`) at the lowest free descriptor.
 Result<Fd> install_fd(vfs::FileRef f, bool cloexec);
 Result<Fd> install_stream_fd(vfs::VnodeRef v, uint32_t file_flags, bool cloexec);
