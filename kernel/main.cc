@@ -197,7 +197,14 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   // The root file system: a ramfs filled from the initrd (zero-copy), and
   // the process's descriptors over it (exec still reads the initrd index).
   if (!ramfs::mount_boot_root(initrd_bytes, initrd_size).ok()) power_off(2);
-  if (auto r = linux_abi::files_init(); !r.ok()) {
+  // pid 1: the process the program runs in (linux/process_table.cc).
+  auto init_r = process_create();
+  if (!init_r.ok()) {
+    kprint("capsule: cannot create the first process ({}); stopping\n", error_name(init_r.error()));
+    power_off(2);
+  }
+  Process& init = *init_r.value();
+  if (auto r = linux_abi::files_init(init); !r.ok()) {
     kprint("capsule: cannot set up the file descriptors ({}); stopping\n", error_name(r.error()));
     power_off(2);
   }
@@ -231,25 +238,25 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
       // --cwd=DIR: the working directory the program starts in, as a shell's
       // `cd DIR && exec PROGRAM` would leave it (a relative PROGRAM is found
       // from there too).
-      linux_abi::Ctx ctx = linux_abi::cur_ctx();
+      linux_abi::Ctx ctx = linux_abi::process_ctx(init);
       auto dir = vfs::kernel_vfs()->resolve(ctx.pc(), settings.cwd, vfs::WALK_FOLLOW | vfs::WALK_DIRECTORY);
       if (!dir.ok() || !dir.value()->is_dir()) {
         kprint("capsule: --cwd={}: {}\n", settings.cwd,
                dir.ok() ? "not a directory" : error_name(dir.error()));
         power_off(2);
       }
-      linux_abi::set_cwd(static_cast<vfs::VnodeRef&&>(dir.value()));
+      linux_abi::set_cwd(init, static_cast<vfs::VnodeRef&&>(dir.value()));
     }
     // `-- a ; b ; c`: a runs now; b replaces it when it exits with 0, and
     // so on (linux/sys_exec.cc). The program is found from the working
     // directory, as execve would.
-    linux_abi::exec_set_sequence(settings.argv, settings.command_argc, settings.command_count, settings.env,
-                                 settings.env_count);
-    linux_abi::Ctx ctx = linux_abi::cur_ctx();
+    linux_abi::exec_set_sequence(init, settings.argv, settings.command_argc, settings.command_count,
+                                 settings.env, settings.env_count);
+    linux_abi::Ctx ctx = linux_abi::process_ctx(init);
     ExecArgs ea{settings.argv[0], settings.argv, settings.command_argc[0], settings.env, settings.env_count};
     ea.root = ctx.root.get();
     ea.cwd = ctx.cwd.get();
-    auto r = process_exec(ea);
+    auto r = process_exec(init, ea);
     ctx = linux_abi::Ctx();
     if (!r.ok()) {
       // Shell conventions: 127 not found, 126 found but cannot run.

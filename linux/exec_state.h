@@ -8,6 +8,7 @@
 #include "lib/string_view.h"
 
 namespace capsule {
+struct Process;
 struct Thread;
 }
 
@@ -18,7 +19,7 @@ namespace capsule::linux_abi {
 // first; each later one starts when the previous process exits with status
 // 0, in its place (a fresh process image). Also records the current
 // working directory as the one each command starts in.
-void exec_set_sequence(const StringView* argv, const size_t* argcs, size_t count, const StringView* envp,
+void exec_set_sequence(Process& p, const StringView* argv, const size_t* argcs, size_t count, const StringView* envp,
                        size_t envc);
 
 // --- linux/sys_thread.cc ---
@@ -55,6 +56,6 @@ void timers_exec_reset(bool fresh);
 // closed, 0-2 opened on the console again, the initial working directory.
 Result<void> files_exec_reset(bool fresh);
 // The working directory the program started in (boot sets it with --cwd).
-void files_set_initial_cwd();
+void files_set_initial_cwd(Process& p);
 
 }  // namespace capsule::linux_abi

@@ -11,6 +11,7 @@
 #include "arch/spinlock.h"
 #include "linux/console_file.h"
 #include "linux/fd_table.h"
+#include "linux/process_state.h"
 #include "linux/procfs.h"
 #include "linux/signal.h"
 #include "linux/thread_state.h"
@@ -55,14 +56,9 @@ class AnonFs final : public vfs::FileSystem {
   VnodeRef root() override { return {}; }
 };
 
+// Machine-wide: linux/'s anonymous file system and its inode numbers.
 AnonFs* g_anon;
 std::atomic<uint64_t> g_anon_ino{10};
-
-vfs::FdTable* g_fds;
-SpinLock g_ctx_lock;
-Vnode* g_root;  // one reference each, under g_ctx_lock
-Vnode* g_cwd;
-Vnode* g_initial_cwd;  // where the program started (one reference)
 
 }  // namespace
 
@@ -96,17 +92,17 @@ int64_t install_stream(VnodeRef v, uint32_t file_flags, bool cloexec) {
 
 // --- process state -------------------------------------------------------------------
 
-vfs::FdTable& fds() { return *g_fds; }
+vfs::FdTable& fds() { return *cur_files().fds; }
 
 Result<FileRef> get_file(uint64_t fd) {
   if (int64_t(int32_t(fd)) != int64_t(fd) || int32_t(fd) < 0) return Error::BadFd;
-  return g_fds->get(int(fd));
+  return fds().get(int(fd));
 }
 
 Result<FileRef> fd_file(int64_t fd) { return get_file(uint64_t(fd)); }
 
 Result<Fd> install_fd(FileRef f, bool cloexec) {
-  return Fd{int(TRY(g_fds->install(static_cast<FileRef&&>(f), cloexec)))};
+  return Fd{int(TRY(fds().install(static_cast<FileRef&&>(f), cloexec)))};
 }
 
 int64_t install(FileRef f, bool cloexec) {
@@ -114,39 +110,53 @@ int64_t install(FileRef f, bool cloexec) {
   return r.ok() ? int64_t(r.value().value) : to_errno(r.error());
 }
 
-Ctx cur_ctx() {
-  SpinGuard g(g_ctx_lock);
-  return Ctx{VnodeRef(g_root), VnodeRef(g_cwd)};
+Ctx process_ctx(Process& p) {
+  ProcessFiles& pf = *p.files;
+  SpinGuard g(pf.lock);
+  return Ctx{VnodeRef(pf.root), VnodeRef(pf.cwd)};
 }
 
-void set_cwd(VnodeRef v) {
+Ctx cur_ctx() { return process_ctx(cur_process()); }
+
+void set_cwd(Process& p, VnodeRef v) {
+  ProcessFiles& pf = *p.files;
   Vnode* old;
   {
-    SpinGuard g(g_ctx_lock);
-    old = g_cwd;
-    g_cwd = v.leak();
+    SpinGuard g(pf.lock);
+    old = pf.cwd;
+    pf.cwd = v.leak();
   }
   if (old) old->release();
 }
 
-void files_set_initial_cwd() {
-  Vnode* old = g_initial_cwd;
+void set_cwd(VnodeRef v) { set_cwd(cur_process(), static_cast<VnodeRef&&>(v)); }
+
+void files_set_initial_cwd(Process& p) {
+  ProcessFiles& pf = *p.files;
+  Vnode* old;
   {
-    SpinGuard g(g_ctx_lock);
-    g_initial_cwd = g_cwd;
-    g_initial_cwd->retain();
+    SpinGuard g(pf.lock);
+    old = pf.initial_cwd;
+    pf.initial_cwd = pf.cwd;
+    pf.initial_cwd->retain();
   }
   if (old) old->release();
 }
 
 Result<void> files_exec_reset(bool fresh) {
+  ProcessFiles& pf = cur_files();
   if (!fresh) {
-    g_fds->close_on_exec();
+    pf.fds->close_on_exec();
     return {};
   }
-  TRY(g_fds->close_range(0, ~0u, false));
-  if (g_initial_cwd) set_cwd(VnodeRef(g_initial_cwd));
-  return console_install_stdio(*g_fds);
+  TRY(pf.fds->close_range(0, ~0u, false));
+  VnodeRef initial;
+  {
+    SpinGuard g(pf.lock);
+    initial = VnodeRef(pf.initial_cwd);
+  }
+  if (initial) set_cwd(static_cast<VnodeRef&&>(initial));
+  return console_install_stdio(*pf.fds);
 }
 
 Result<void> copy_path(UserString path, UserPath& p) {
@@ -167,7 +177,7 @@ namespace {
 Result<void> at_ctx_into(int64_t dirfd, const UserPath& p, Ctx& ctx) {
   ctx = cur_ctx();
   if (dirfd == AT_FDCWD || p.absolute()) return {};
-  auto f = g_fds->get(int(dirfd));
+  auto f = fds().get(int(dirfd));
   if (dirfd < 0 || dirfd > INT32_MAX || !f.ok()) return Error::BadFd;
   if (!f.value()->vnode().is_dir()) return Error::NotDir;
   ctx.cwd = f.value()->vnode_ref();
@@ -214,19 +224,19 @@ int64_t io_result(Result<size_t>&& r, bool sigpipe) {
 
 // --- boot ----------------------------------------------------------------------------
 
-Result<void> files_init() {
+Result<void> files_init(Process& init) {
   vfs::Vfs* v = vfs::kernel_vfs();
   if (!v) return Error::NotFound;
   g_anon = new (std::nothrow) AnonFs;
-  g_fds = new (std::nothrow) vfs::FdTable(unsigned(vfs::FdTable::DEFAULT_LIMIT));
-  if (!g_anon || !g_fds) return Error::NoMemory;
-  g_root = v->root().leak();
-  g_cwd = g_root;
-  g_root->retain();
+  if (!g_anon) return Error::NoMemory;
+  ProcessFiles& pf = *init.files;
+  pf.root = v->root().leak();
+  pf.cwd = pf.root;
+  pf.root->retain();
   // /dev, /proc, /sys: a failure is reported and the boot goes on.
-  if (auto r = pseudo_fs_init(*v, vfs::PathContext{g_root, g_cwd}); !r.ok())
+  if (auto r = pseudo_fs_init(*v, vfs::PathContext{pf.root, pf.cwd}); !r.ok())
     log_warn("procfs: not mounted ({})", error_name(r.error()));
-  return console_files_init(*v, vfs::PathContext{g_root, g_cwd}, *g_fds);
+  return console_files_init(*v, vfs::PathContext{pf.root, pf.cwd}, *pf.fds);
 }
 
 }  // namespace capsule::linux_abi

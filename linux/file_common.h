@@ -13,6 +13,7 @@
 #include "fs/file.h"
 #include "core/pipe.h"
 #include "core/poll.h"
+#include "linux/process.h"
 #include "fs/vfs.h"
 #include "linux/linux_errno.h"
 #include "linux/syscall_types.h"
@@ -106,6 +107,7 @@ class StreamVnode : public vfs::Vnode {
 int64_t install_stream(vfs::VnodeRef v, uint32_t file_flags, bool cloexec);
 
 // --- process state ------------------------------------------------------------------
+// The calling thread's process's (linux/process_state.h: ProcessFiles).
 
 vfs::FdTable& fds();
 
@@ -123,6 +125,9 @@ struct Ctx {
 };
 Ctx cur_ctx();
 void set_cwd(vfs::VnodeRef v);
+// The same for a named process (boot, before its first thread runs).
+Ctx process_ctx(Process& p);
+void set_cwd(Process& p, vfs::VnodeRef v);
 
 // A path copied from the application, in a heap buffer (kernel stacks are
 // small).

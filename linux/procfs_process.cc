@@ -63,8 +63,6 @@ MemFigures mem_figures() {
   return m;
 }
 
-int64_t g_oom_score_adj;
-
 // The name of thread `tid` (0 or the pid: the process's, comm): its
 // PR_SET_NAME name if it has one, else the process's.
 void comm_of(uint64_t tid, char* out) {
@@ -360,7 +358,8 @@ Result<void> show_limits(uint64_t, Text& out) {
 }
 
 Result<void> show_oom_score_adj(uint64_t, Text& out) {
-  out.f("{}\n", __atomic_load_n(&g_oom_score_adj, __ATOMIC_RELAXED));
+  Process* p = current_process();
+  out.f("{}\n", p ? p->oom_score_adj.load(std::memory_order_relaxed) : 0);
   return {};
 }
 
@@ -378,7 +377,7 @@ Result<void> store_oom_score_adj(uint64_t, StringView data) {
   if (!digits || i != data.size()) return Error::Invalid;
   if (neg) v = -v;
   if (v < -1000 || v > 1000) return Error::Invalid;
-  __atomic_store_n(&g_oom_score_adj, v, __ATOMIC_RELAXED);
+  if (Process* p = current_process()) p->oom_score_adj.store(v, std::memory_order_relaxed);
   return {};
 }
 

@@ -200,7 +200,7 @@ void on_process_exit(int status) {
 
 }  // namespace
 
-void exec_set_sequence(const StringView* argv, const size_t* argcs, size_t count, const StringView* envp,
+void exec_set_sequence(Process& p, const StringView* argv, const size_t* argcs, size_t count, const StringView* envp,
                        size_t envc) {
   g_seq.argv = argv;
   g_seq.argcs = argcs;
@@ -209,7 +209,7 @@ void exec_set_sequence(const StringView* argv, const size_t* argcs, size_t count
   g_seq.next_word = count ? argcs[0] : 0;
   g_seq.envp = envp;
   g_seq.envc = envc;
-  files_set_initial_cwd();
+  files_set_initial_cwd(p);
   set_process_exit_hook(on_process_exit);
 }
 

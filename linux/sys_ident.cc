@@ -3,7 +3,8 @@
 // family, supplementary groups, process groups and sessions, umask,
 // personality. docs/syscalls.md.
 //
-// One process per VM: the credentials are global to linux/. The process
+// The credentials are the calling process's (linux/process_state.h: Creds);
+// the host and domain names are the machine's (one UTS namespace). A process
 // starts as root (all ids 0); "privileged" means effective uid 0, which
 // stands for the capabilities Linux gives root (CAP_SETUID, CAP_SETGID,
 // CAP_SYS_ADMIN, CAP_SYS_RESOURCE). A program that drops to another uid
@@ -13,6 +14,7 @@
 #include "arch/uaccess.h"
 #include "arch/spinlock.h"
 #include "linux/identity.h"
+#include "linux/process_state.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
 
@@ -32,30 +34,25 @@ void set(char* dst, const char* src) {
 constexpr uint32_t NO_ID = 0xffffffffu;  // (uid_t)-1: "unchanged" / invalid
 constexpr int64_t L_NGROUPS_MAX = 65536;
 
-struct Creds {
-  uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
-  uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
-  uint32_t* groups = nullptr;
-  int64_t ngroups = 0;
-  uint32_t umask = 022;
-  int pgid = 1, sid = 1;  // pid 1 leads its session and process group
-  uint64_t persona = 0;
+// Machine-wide: the UTS names (Linux keeps them per UTS namespace; the VM
+// has one).
+struct Uts {
   char hostname[65] = "capsule";
   char domainname[65] = "(none)";
 };
-
-SpinLock g_lock;
-Creds g_creds;
+SpinLock g_uts_lock;  // over g_uts
+Uts g_uts;
 
 int own_pid() { return current_process() ? current_process()->pid : 1; }
 bool is_self(int64_t pid) { return pid == 0 || pid == own_pid() || pid == current_tid(); }
 
 // setresuid/setresgid core: -1 leaves an id; an unprivileged caller may only
 // pick among its current real, effective and saved ids.
-int64_t set_res(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e, uint32_t s) {
-  SpinGuard g(g_lock);
+int64_t set_res(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e,
+                uint32_t s) {
+  SpinGuard g(c.lock);
   auto allowed = [&](uint32_t v) { return v == NO_ID || v == *rid || v == *eid || v == *sid; };
-  if (g_creds.euid != 0 && !(allowed(r) && allowed(e) && allowed(s))) return -kEPERM;
+  if (c.euid != 0 && !(allowed(r) && allowed(e) && allowed(s))) return -kEPERM;
   if (r != NO_ID) *rid = r;
   if (e != NO_ID) *eid = e;
   if (s != NO_ID) *sid = s;
@@ -65,9 +62,9 @@ int64_t set_res(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uin
 
 // setreuid/setregid: the saved id follows the new effective id when the
 // real id is set or the effective id changes to something but the old real.
-int64_t set_re(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e) {
-  SpinGuard g(g_lock);
-  const bool priv = g_creds.euid == 0;
+int64_t set_re(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e) {
+  SpinGuard g(c.lock);
+  const bool priv = c.euid == 0;
   const uint32_t old_r = *rid, old_e = *eid, old_s = *sid;
   if (!priv) {
     if (r != NO_ID && r != old_r && r != old_e) return -kEPERM;
@@ -82,10 +79,10 @@ int64_t set_re(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint
 
 // setuid/setgid: privileged sets all three; otherwise only the effective id,
 // to the real or saved one.
-int64_t set_one(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
+int64_t set_one(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
   if (v == NO_ID) return -kEINVAL;
-  SpinGuard g(g_lock);
-  if (g_creds.euid == 0) {
+  SpinGuard g(c.lock);
+  if (c.euid == 0) {
     *rid = *eid = *sid = *fsid = v;
     return 0;
   }
@@ -94,10 +91,10 @@ int64_t set_one(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uin
   return 0;
 }
 
-int64_t set_fs(uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
-  SpinGuard g(g_lock);
+int64_t set_fs(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
+  SpinGuard g(c.lock);
   const uint32_t old = *fsid;
-  if (v != NO_ID && (g_creds.euid == 0 || v == *rid || v == *eid || v == *sid || v == *fsid)) *fsid = v;
+  if (v != NO_ID && (c.euid == 0 || v == *rid || v == *eid || v == *sid || v == *fsid)) *fsid = v;
   return old;
 }
 
@@ -110,8 +107,8 @@ int64_t set_name(char* dst, uint64_t user, int64_t len) {
   if (len < 0 || len > 64) return -kEINVAL;
   char buf[65] = {};
   if (!copy_from_user(buf, reinterpret_cast<const void*>(user), size_t(len)).ok()) return -kEFAULT;
-  SpinGuard g(g_lock);
-  if (g_creds.euid != 0) return -kEPERM;
+  if (!current_privileged()) return -kEPERM;
+  SpinGuard g(g_uts_lock);
   for (int64_t i = 0; i <= len; ++i) dst[i] = buf[i];
   return 0;
 }
@@ -119,24 +116,33 @@ int64_t set_name(char* dst, uint64_t user, int64_t len) {
 }  // namespace
 
 void hostname(char* out) {
-  SpinGuard g(g_lock);
-  set(out, g_creds.hostname);
+  SpinGuard g(g_uts_lock);
+  set(out, g_uts.hostname);
 }
 
 int64_t set_hostname(const char* name, size_t len) {
   if (len > 64) return -kEINVAL;
-  SpinGuard g(g_lock);
-  if (g_creds.euid != 0) return -kEPERM;
-  for (size_t i = 0; i < len; ++i) g_creds.hostname[i] = name[i];
-  g_creds.hostname[len] = 0;
+  if (!current_privileged()) return -kEPERM;
+  SpinGuard g(g_uts_lock);
+  for (size_t i = 0; i < len; ++i) g_uts.hostname[i] = name[i];
+  g_uts.hostname[len] = 0;
   return 0;
 }
 
-uint32_t current_umask() { return g_creds.umask; }
-uint32_t current_fsuid() { return g_creds.fsuid; }
-uint32_t current_fsgid() { return g_creds.fsgid; }
-uint32_t current_euid() { return g_creds.euid; }
-bool current_privileged() { return g_creds.euid == 0; }
+// Kernel threads (no process) act as root with Linux's default umask.
+namespace {
+const Creds* creds_or_kernel() {
+  static const Creds kernel;
+  Process* p = current_process();
+  return p ? p->creds : &kernel;
+}
+}  // namespace
+
+uint32_t current_umask() { return creds_or_kernel()->umask; }
+uint32_t current_fsuid() { return creds_or_kernel()->fsuid; }
+uint32_t current_fsgid() { return creds_or_kernel()->fsgid; }
+uint32_t current_euid() { return creds_or_kernel()->euid; }
+bool current_privileged() { return creds_or_kernel()->euid == 0; }
 
 LINUX_SYSCALL(63, uname, "p") {
   Utsname u = {};
@@ -145,75 +151,78 @@ LINUX_SYSCALL(63, uname, "p") {
   set(u.version, "#1 SMP Capsule 0.1");
   set(u.machine, "x86_64");
   {
-    SpinGuard g(g_lock);
-    set(u.nodename, g_creds.hostname);
-    set(u.domainname, g_creds.domainname);
+    SpinGuard g(g_uts_lock);
+    set(u.nodename, g_uts.hostname);
+    set(u.domainname, g_uts.domainname);
   }
   return copy_to_user(reinterpret_cast<void*>(args.a[0]), &u, sizeof(u)).ok() ? 0 : -kEFAULT;
 }
 
-LINUX_SYSCALL(170, sethostname, "bd") { return set_name(g_creds.hostname, args.a[0], int32_t(args.a[1])); }
-LINUX_SYSCALL(171, setdomainname, "bd") { return set_name(g_creds.domainname, args.a[0], int32_t(args.a[1])); }
+LINUX_SYSCALL(170, sethostname, "bd") { return set_name(g_uts.hostname, args.a[0], int32_t(args.a[1])); }
+LINUX_SYSCALL(171, setdomainname, "bd") { return set_name(g_uts.domainname, args.a[0], int32_t(args.a[1])); }
 
-LINUX_SYSCALL(102, getuid, "") { return g_creds.ruid; }
-LINUX_SYSCALL(107, geteuid, "") { return g_creds.euid; }
-LINUX_SYSCALL(104, getgid, "") { return g_creds.rgid; }
-LINUX_SYSCALL(108, getegid, "") { return g_creds.egid; }
+LINUX_SYSCALL(102, getuid, "") { return cur_creds().ruid; }
+LINUX_SYSCALL(107, geteuid, "") { return cur_creds().euid; }
+LINUX_SYSCALL(104, getgid, "") { return cur_creds().rgid; }
+LINUX_SYSCALL(108, getegid, "") { return cur_creds().egid; }
 
 LINUX_SYSCALL(105, setuid, "u") {
-  Creds& c = g_creds;
-  return set_one(&c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]));
+  Creds& c = cur_creds();
+  return set_one(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]));
 }
 LINUX_SYSCALL(106, setgid, "u") {
-  Creds& c = g_creds;
-  return set_one(&c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]));
+  Creds& c = cur_creds();
+  return set_one(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]));
 }
 LINUX_SYSCALL(113, setreuid, "dd") {
-  Creds& c = g_creds;
-  return set_re(&c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]), uint32_t(args.a[1]));
+  Creds& c = cur_creds();
+  return set_re(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]), uint32_t(args.a[1]));
 }
 LINUX_SYSCALL(114, setregid, "dd") {
-  Creds& c = g_creds;
-  return set_re(&c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]), uint32_t(args.a[1]));
+  Creds& c = cur_creds();
+  return set_re(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]), uint32_t(args.a[1]));
 }
 LINUX_SYSCALL(117, setresuid, "ddd") {
-  Creds& c = g_creds;
-  return set_res(&c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]), uint32_t(args.a[1]), uint32_t(args.a[2]));
+  Creds& c = cur_creds();
+  return set_res(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]), uint32_t(args.a[1]), uint32_t(args.a[2]));
 }
 LINUX_SYSCALL(119, setresgid, "ddd") {
-  Creds& c = g_creds;
-  return set_res(&c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]), uint32_t(args.a[1]), uint32_t(args.a[2]));
+  Creds& c = cur_creds();
+  return set_res(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]), uint32_t(args.a[1]), uint32_t(args.a[2]));
 }
 LINUX_SYSCALL(118, getresuid, "ppp") {
-  return get_res(g_creds.ruid, g_creds.euid, g_creds.suid, args.a[0], args.a[1], args.a[2]);
+  const Creds& c = cur_creds();
+  return get_res(c.ruid, c.euid, c.suid, args.a[0], args.a[1], args.a[2]);
 }
 LINUX_SYSCALL(120, getresgid, "ppp") {
-  return get_res(g_creds.rgid, g_creds.egid, g_creds.sgid, args.a[0], args.a[1], args.a[2]);
+  const Creds& c = cur_creds();
+  return get_res(c.rgid, c.egid, c.sgid, args.a[0], args.a[1], args.a[2]);
 }
 LINUX_SYSCALL(122, setfsuid, "u") {
-  Creds& c = g_creds;
-  return set_fs(&c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]));
+  Creds& c = cur_creds();
+  return set_fs(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]));
 }
 LINUX_SYSCALL(123, setfsgid, "u") {
-  Creds& c = g_creds;
-  return set_fs(&c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]));
+  Creds& c = cur_creds();
+  return set_fs(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]));
 }
 
 LINUX_SYSCALL(115, getgroups, "dp") {
   const int64_t size = int32_t(args.a[0]);
   if (size < 0) return -kEINVAL;
+  Creds& c = cur_creds();
   // Snapshot under the lock; copy out without it (the copy may fault pages in).
   uint32_t* snap = nullptr;
   int64_t n;
   for (;;) {
     {
-      SpinGuard g(g_lock);
-      n = g_creds.ngroups;
+      SpinGuard g(c.lock);
+      n = c.ngroups;
       if (size == 0) return n;
       if (size < n) return -kEINVAL;
       if (n == 0) return 0;
       if (snap) {
-        for (int64_t i = 0; i < n; ++i) snap[i] = g_creds.groups[i];
+        for (int64_t i = 0; i < n; ++i) snap[i] = c.groups[i];
         break;
       }
     }
@@ -234,15 +243,16 @@ LINUX_SYSCALL(116, setgroups, "dp") {
     kfree(list);
     return -kEFAULT;
   }
+  Creds& c = cur_creds();
   uint32_t* drop = list;
   bool allowed;
   {
-    SpinGuard g(g_lock);
-    allowed = g_creds.euid == 0;  // CAP_SETGID
+    SpinGuard g(c.lock);
+    allowed = c.euid == 0;  // CAP_SETGID
     if (allowed) {
-      drop = g_creds.groups;
-      g_creds.groups = list;
-      g_creds.ngroups = n;
+      drop = c.groups;
+      c.groups = list;
+      c.ngroups = n;
     }
   }
   kfree(drop);
@@ -251,39 +261,42 @@ LINUX_SYSCALL(116, setgroups, "dp") {
 
 LINUX_SYSCALL(121, getpgid, "d") {
   if (!is_self(int32_t(args.a[0]))) return -kESRCH;
-  return g_creds.pgid;
+  return cur_creds().pgid;
 }
-LINUX_SYSCALL(111, getpgrp, "") { return g_creds.pgid; }
+LINUX_SYSCALL(111, getpgrp, "") { return cur_creds().pgid; }
 LINUX_SYSCALL(124, getsid, "d") {
   if (!is_self(int32_t(args.a[0]))) return -kESRCH;
-  return g_creds.sid;
+  return cur_creds().sid;
 }
 
 LINUX_SYSCALL(109, setpgid, "dd") {
   const int64_t pid = int32_t(args.a[0]), pgid = int32_t(args.a[1]);
   if (pgid < 0) return -kEINVAL;
   if (!is_self(pid)) return -kESRCH;
-  SpinGuard g(g_lock);
+  Creds& c = cur_creds();
+  SpinGuard g(c.lock);
   // A session leader cannot change its process group (there is no other
   // process whose group it could join, either).
-  if (g_creds.sid == own_pid()) return -kEPERM;
+  if (c.sid == own_pid()) return -kEPERM;
   const int64_t target = pgid ? pgid : own_pid();
-  if (target != own_pid() && target != g_creds.pgid) return -kEPERM;
-  g_creds.pgid = int(target);
+  if (target != own_pid() && target != c.pgid) return -kEPERM;
+  c.pgid = int(target);
   return 0;
 }
 
 LINUX_SYSCALL(112, setsid, "") {
-  SpinGuard g(g_lock);
-  if (g_creds.pgid == own_pid()) return -kEPERM;  // already a process-group leader
-  g_creds.sid = g_creds.pgid = own_pid();
-  return g_creds.sid;
+  Creds& c = cur_creds();
+  SpinGuard g(c.lock);
+  if (c.pgid == own_pid()) return -kEPERM;  // already a process-group leader
+  c.sid = c.pgid = own_pid();
+  return c.sid;
 }
 
 LINUX_SYSCALL(95, umask, "o") {
-  SpinGuard g(g_lock);
-  const uint32_t old = g_creds.umask;
-  g_creds.umask = uint32_t(args.a[0]) & 0777;
+  Creds& c = cur_creds();
+  SpinGuard g(c.lock);
+  const uint32_t old = c.umask;
+  c.umask = uint32_t(args.a[0]) & 0777;
   return old;
 }
 
@@ -293,9 +306,10 @@ LINUX_SYSCALL(95, umask, "o") {
 // change nothing.
 LINUX_SYSCALL(135, personality, "x") {
   const uint32_t p = uint32_t(args.a[0]);
-  SpinGuard g(g_lock);
-  const uint64_t old = g_creds.persona;
-  if (p != 0xffffffffu) g_creds.persona = p;
+  Creds& c = cur_creds();
+  SpinGuard g(c.lock);
+  const uint64_t old = c.persona;
+  if (p != 0xffffffffu) c.persona = p;
   return int64_t(old);
 }
 

@@ -14,6 +14,7 @@
 #include "arch/spinlock.h"
 #include "linux/file_common.h"
 #include "linux/identity.h"
+#include "linux/process_state.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
 
@@ -25,42 +26,7 @@ bool is_self(int64_t pid) { return pid == 0 || pid == own_pid() || pid == curren
 
 // ---- resource limits ------------------------------------------------------
 
-struct Rlim {
-  uint64_t cur, max;
-};
 constexpr uint64_t L_NR_OPEN = 1u << 20;  // fs.nr_open: the ceiling for L_RLIMIT_NOFILE
-
-SpinLock g_rl_lock;
-Rlim g_rl[L_RLIM_NLIMITS] GUARDED_BY(g_rl_lock);
-bool g_rl_ready GUARDED_BY(g_rl_lock);
-
-// Linux's defaults for a process started by the kernel (init's limits).
-void rl_init_locked() REQUIRES(g_rl_lock) {
-  g_rl_lock.assert_held();
-  if (g_rl_ready) return;
-  constexpr uint64_t INF = L_RLIM_INFINITY;
-  // max_threads as Linux sizes it: a quarter... of RAM in 16 KiB stacks x 8.
-  uint64_t threads = memory_stats().total_bytes / (8 * KSTACK_SIZE);
-  if (threads < 20) threads = 20;
-  const uint64_t half = threads / 2;
-  g_rl[L_RLIMIT_CPU] = {INF, INF};
-  g_rl[L_RLIMIT_FSIZE] = {INF, INF};
-  g_rl[L_RLIMIT_DATA] = {INF, INF};
-  g_rl[L_RLIMIT_STACK] = {8ull << 20, INF};
-  g_rl[L_RLIMIT_CORE] = {0, INF};
-  g_rl[L_RLIMIT_RSS] = {INF, INF};
-  g_rl[L_RLIMIT_NPROC] = {half, half};
-  g_rl[L_RLIMIT_NOFILE] = {1024, 4096};
-  g_rl[L_RLIMIT_MEMLOCK] = {8ull << 20, 8ull << 20};
-  g_rl[L_RLIMIT_AS] = {INF, INF};
-  g_rl[L_RLIMIT_LOCKS] = {INF, INF};
-  g_rl[L_RLIMIT_SIGPENDING] = {half, half};
-  g_rl[L_RLIMIT_MSGQUEUE] = {819200, 819200};
-  g_rl[L_RLIMIT_NICE] = {0, 0};
-  g_rl[L_RLIMIT_RTPRIO] = {0, 0};
-  g_rl[L_RLIMIT_RTTIME] = {INF, INF};
-  g_rl_ready = true;
-}
 
 // The common core of prlimit64, getrlimit, setrlimit: old receives the
 // previous value; new_lim (if any) is checked and applied.
@@ -71,9 +37,9 @@ int64_t do_prlimit(unsigned resource, const Rlim* new_lim, Rlim* old) {
     if (resource == L_RLIMIT_NOFILE && new_lim->max > L_NR_OPEN) return -kEPERM;
   }
   {
-    SpinGuard g(g_rl_lock);
-    rl_init_locked();
-    Rlim& r = g_rl[resource];
+    Limits& l = cur_limits();
+    SpinGuard g(l.lock);
+    Rlim& r = l.rl[resource];
     if (new_lim && new_lim->max > r.max && !current_privileged()) return -kEPERM;  // CAP_SYS_RESOURCE
     if (old) *old = r;
     if (new_lim) r = *new_lim;
@@ -84,28 +50,47 @@ int64_t do_prlimit(unsigned resource, const Rlim* new_lim, Rlim* old) {
   return 0;
 }
 
-// ---- prctl state ----------------------------------------------------------
-
-std::atomic<int> g_pdeathsig{0};
-std::atomic<int> g_dumpable{1};
-std::atomic<int> g_keepcaps{0};
-std::atomic<int> g_no_new_privs{0};
-std::atomic<int> g_subreaper{0};
-std::atomic<int> g_thp_disable{0};
-std::atomic<uint64_t> g_timerslack{50000};
 constexpr int CAP_LAST_CAP = 40;  // Linux 6.1: CAP_CHECKPOINT_RESTORE
 
 }  // namespace
 
+void limits_init_defaults(Limits& l) {
+  constexpr uint64_t INF = L_RLIM_INFINITY;
+  // max_threads as Linux sizes it: a quarter... of RAM in 16 KiB stacks x 8.
+  uint64_t threads = memory_stats().total_bytes / (8 * KSTACK_SIZE);
+  if (threads < 20) threads = 20;
+  const uint64_t half = threads / 2;
+  Rlim* rl = l.rl;
+  rl[L_RLIMIT_CPU] = {INF, INF};
+  rl[L_RLIMIT_FSIZE] = {INF, INF};
+  rl[L_RLIMIT_DATA] = {INF, INF};
+  rl[L_RLIMIT_STACK] = {8ull << 20, INF};
+  rl[L_RLIMIT_CORE] = {0, INF};
+  rl[L_RLIMIT_RSS] = {INF, INF};
+  rl[L_RLIMIT_NPROC] = {half, half};
+  rl[L_RLIMIT_NOFILE] = {1024, 4096};
+  rl[L_RLIMIT_MEMLOCK] = {8ull << 20, 8ull << 20};
+  rl[L_RLIMIT_AS] = {INF, INF};
+  rl[L_RLIMIT_LOCKS] = {INF, INF};
+  rl[L_RLIMIT_SIGPENDING] = {half, half};
+  rl[L_RLIMIT_MSGQUEUE] = {819200, 819200};
+  rl[L_RLIMIT_NICE] = {0, 0};
+  rl[L_RLIMIT_RTPRIO] = {0, 0};
+  rl[L_RLIMIT_RTTIME] = {INF, INF};
+}
+
+// The calling process's limits; a kernel thread has none (infinity).
 uint64_t rlimit_cur(int resource) {
-  SpinGuard g(g_rl_lock);
-  rl_init_locked();
-  return resource >= 0 && resource < L_RLIM_NLIMITS ? g_rl[resource].cur : L_RLIM_INFINITY;
+  Process* p = current_process();
+  if (!p || resource < 0 || resource >= L_RLIM_NLIMITS) return L_RLIM_INFINITY;
+  SpinGuard g(p->limits->lock);
+  return p->limits->rl[resource].cur;
 }
 uint64_t rlimit_max(int resource) {
-  SpinGuard g(g_rl_lock);
-  rl_init_locked();
-  return resource >= 0 && resource < L_RLIM_NLIMITS ? g_rl[resource].max : L_RLIM_INFINITY;
+  Process* p = current_process();
+  if (!p || resource < 0 || resource >= L_RLIM_NLIMITS) return L_RLIM_INFINITY;
+  SpinGuard g(p->limits->lock);
+  return p->limits->rl[resource].max;
 }
 
 LINUX_SYSCALL(302, prlimit64, "ddpp") {
@@ -175,21 +160,21 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
   switch (opt) {
     case PR_SET_PDEATHSIG:
       if (a2 > 64) return -kEINVAL;
-      g_pdeathsig.store(int(a2));
+      cur_limits().pdeathsig.store(int(a2));
       return 0;
     case PR_GET_PDEATHSIG:
-      return put_user_at(a2, g_pdeathsig.load()) ? 0 : -kEFAULT;
+      return put_user_at(a2, cur_limits().pdeathsig.load()) ? 0 : -kEFAULT;
     case PR_GET_DUMPABLE:
-      return g_dumpable.load();
+      return cur_limits().dumpable.load();
     case PR_SET_DUMPABLE:
       if (a2 != 0 && a2 != 1) return -kEINVAL;
-      g_dumpable.store(int(a2));
+      cur_limits().dumpable.store(int(a2));
       return 0;
     case PR_GET_KEEPCAPS:
-      return g_keepcaps.load();
+      return cur_limits().keepcaps.load();
     case PR_SET_KEEPCAPS:
       if (a2 > 1) return -kEINVAL;
-      g_keepcaps.store(int(a2));
+      cur_limits().keepcaps.store(int(a2));
       return 0;
     case PR_GET_TIMING:
       return 0;  // PR_TIMING_STATISTICAL
@@ -235,22 +220,22 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
     case PR_SET_SECUREBITS:
       return current_privileged() ? 0 : -kEPERM;
     case PR_SET_TIMERSLACK:
-      g_timerslack.store(a2 ? a2 : 50000);
+      cur_limits().timerslack.store(a2 ? a2 : 50000);
       return 0;
     case PR_GET_TIMERSLACK:
-      return int64_t(g_timerslack.load());
+      return int64_t(cur_limits().timerslack.load());
     case PR_SET_CHILD_SUBREAPER:
-      g_subreaper.store(a2 ? 1 : 0);
+      cur_limits().subreaper.store(a2 ? 1 : 0);
       return 0;
     case PR_GET_CHILD_SUBREAPER:
-      return put_user_at(a2, int32_t(g_subreaper.load())) ? 0 : -kEFAULT;
+      return put_user_at(a2, int32_t(cur_limits().subreaper.load())) ? 0 : -kEFAULT;
     case PR_SET_NO_NEW_PRIVS:
       if (a2 != 1 || a3 || a4 || a5) return -kEINVAL;
-      g_no_new_privs.store(1);
+      cur_limits().no_new_privs.store(1);
       return 0;
     case PR_GET_NO_NEW_PRIVS:
       if (a2 || a3 || a4 || a5) return -kEINVAL;
-      return g_no_new_privs.load();
+      return cur_limits().no_new_privs.load();
     case PR_GET_TID_ADDRESS: {
       LinuxThread* lt = linux_thread();
       uint64_t v = lt ? lt->clear_child_tid : 0;
@@ -258,11 +243,11 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
     }
     case PR_SET_THP_DISABLE:
       if (a3 || a4 || a5) return -kEINVAL;
-      g_thp_disable.store(a2 ? 1 : 0);
+      cur_limits().thp_disable.store(a2 ? 1 : 0);
       return 0;
     case PR_GET_THP_DISABLE:
       if (a2 || a3 || a4 || a5) return -kEINVAL;
-      return g_thp_disable.load();
+      return cur_limits().thp_disable.load();
     case PR_CAP_AMBIENT:
       // No ambient capabilities: IS_SET (1) answers 0 for a valid cap,
       // CLEAR_ALL (4) succeeds, RAISE (2) is not allowed, LOWER (3) is a no-op.

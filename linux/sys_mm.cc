@@ -35,8 +35,7 @@ constexpr uint64_t MLOCK_ONFAULT = 1;
 
 AddressSpace* as() { return current_process()->as; }
 
-// mlockall(MCL_FUTURE): later mappings are locked too (one process per VM).
-std::atomic<bool> g_lock_future{false};
+// mlockall(MCL_FUTURE): later mappings are locked too (Process::lock_future).
 
 constexpr uint64_t page_mask = PAGE_SIZE - 1;
 uint64_t pg_up(uint64_t v) { return (v + page_mask) & ~page_mask; }
@@ -110,7 +109,7 @@ DEFINE_SYSCALL(9, mmap, Result<Address>, Address addr, size_t len, Flags<uint64_
   req.len = len;
   req.prot = vm_prot(prot);
   req.flags = (type != MAP_PRIVATE ? mm::VM_SHARED : 0) | ((flags & MAP_GROWSDOWN) ? mm::VM_GROWSDOWN : 0) |
-              ((flags & MAP_NORESERVE) ? mm::VM_NORESERVE : 0) | ((flags & MAP_LOCKED) || g_lock_future.load() ? mm::VM_LOCKED : 0) |
+              ((flags & MAP_NORESERVE) ? mm::VM_NORESERVE : 0) | ((flags & MAP_LOCKED) || current_process()->lock_future.load() ? mm::VM_LOCKED : 0) |
               (file && type != MAP_PRIVATE && !file->writable() ? mm::VM_NOWRITE : 0);
   req.placement = (flags & MAP_FIXED_NOREPLACE) ? mm::Placement::FixedNoReplace
                   : (flags & MAP_FIXED)         ? mm::Placement::Fixed
@@ -270,12 +269,12 @@ DEFINE_SYSCALL(151, mlockall, Result<void>, Flags<unsigned> flags) {
     // PROT_NONE areas are locked but not populated (the address space skips them).
     TRY(each_vma_range([](uintptr_t s, size_t n) { return as()->mlock(s, n); }));
   }
-  if (flags & MCL_FUTURE) g_lock_future.store(true);
+  if (flags & MCL_FUTURE) current_process()->lock_future.store(true);
   return {};
 }
 
 DEFINE_SYSCALL(152, munlockall, Result<void>) {
-  g_lock_future.store(false);
+  current_process()->lock_future.store(false);
   return each_vma_range([](uintptr_t s, size_t n) { return as()->munlock(s, n); });
 }
 

@@ -27,9 +27,6 @@
 namespace capsule {
 namespace {
 
-Process g_process;
-bool g_started;
-
 constexpr uintptr_t STACK_TOP = mm::USER_END;          // 0x7ffffffff000
 constexpr size_t STACK_INITIAL = 128 * 1024;           // mapped at exec; grows on demand
 constexpr size_t STACK_LIMIT = 8ull << 20;             // RLIMIT_STACK default
@@ -43,9 +40,15 @@ struct StartInfo {
   uintptr_t entry;
   uintptr_t sp;
 };
-StartInfo g_start;
 
-void app_main(void*) { enter_application(g_start.entry, g_start.sp); }
+// The main thread's first code: its start info is heap-allocated by
+// process_exec (one per process).
+void app_main(void* arg) {
+  auto* s = static_cast<StartInfo*>(arg);
+  StartInfo st = *s;
+  delete s;
+  enter_application(st.entry, st.sp);
+}
 
 uint32_t vm_prot(uint32_t seg) {
   return ((seg & elf::SEG_R) ? mm::VM_READ : 0) | ((seg & elf::SEG_W) ? mm::VM_WRITE : 0) |
@@ -386,13 +389,13 @@ Result<void> prepare(const ExecArgs& a, ExecImage& img) {
 }
 
 // Maps the image into `as` (empty and active on this CPU), builds its
-// stack and records it in the process.
-Result<StartInfoEx> load(AddressSpace* as, ExecImage& img) {
+// stack and records it in `p`.
+Result<StartInfoEx> load(Process& p, AddressSpace* as, ExecImage& img) {
   Image& prog = img.prog;
   const uint64_t bias = img.bias;
   TRY(map_segments(as, prog, bias));
-  g_process.image_start = prog.plan->segment_count ? prog.plan->segments[0].map_start + bias : 0;
-  g_process.image_end =
+  p.image_start = prog.plan->segment_count ? prog.plan->segments[0].map_start + bias : 0;
+  p.image_end =
       prog.plan->segment_count ? prog.plan->segments[prog.plan->segment_count - 1].map_end + bias : 0;
   // brk starts after the program (Linux adds a random offset too).
   as->set_brk_base(prog.plan->hi + bias + random_pages_offset(13));
@@ -411,7 +414,6 @@ Result<StartInfoEx> load(AddressSpace* as, ExecImage& img) {
     interp_bias = TRY(place_interpreter(as, *img.interp.plan));
     TRY(map_segments(as, img.interp, interp_bias));
   }
-  Process& p = g_process;
   // The vDSO: glibc and musl find clock_gettime & co. through AT_SYSINFO_EHDR.
   p.vdso_base = 0;
   if (auto v = vdso_map(*as); v.ok()) p.vdso_base = v.value();
@@ -455,8 +457,6 @@ ProcessExitHook g_exit_hook;
 
 }  // namespace
 
-Process* current_process() { return g_started ? &g_process : nullptr; }
-
 Result<ExecImage*> exec_prepare(const ExecArgs& a) {
   auto* img = new (std::nothrow) ExecImage();
   if (!img) return Error::NoMemory;
@@ -470,7 +470,7 @@ Result<ExecImage*> exec_prepare(const ExecArgs& a) {
 void exec_discard(ExecImage* img) { delete img; }
 
 [[noreturn]] void exec_replace_image(ExecImage* img) {
-  Process& p = g_process;
+  Process& p = *current_process();
   AddressSpace* as = p.as;
   Thread* self = thread_current();
   // The old image goes: every mapping (and its pages) of the lower half.
@@ -479,7 +479,7 @@ void exec_discard(ExecImage* img) { delete img; }
   // their TLB entries down).
   as->activate();
   (void)as->munmap(0, STACK_TOP);
-  auto st = load(as, *img);
+  auto st = load(p, as, *img);
   delete img;
   if (!st.ok()) {
     // Past the point of no return: Linux kills the process (SIGKILL).
@@ -499,7 +499,7 @@ void exec_discard(ExecImage* img) { delete img; }
   enter_application(st->entry, st->sp);
 }
 
-Result<void> process_exec(const ExecArgs& a) {
+Result<void> process_exec(Process& p, const ExecArgs& a) {
   ExecImage* img = TRY(exec_prepare(a));
   auto as_r = AddressSpace::create();
   if (!as_r.ok()) {
@@ -508,33 +508,36 @@ Result<void> process_exec(const ExecArgs& a) {
   }
   AddressSpace* as = as_r.value();
   as->activate();
-  g_process.as = as;
-  g_process.start_ns = uptime_ns();
-  auto st = load(as, *img);
+  p.as = as;
+  p.start_ns = uptime_ns();
+  auto st = load(p, as, *img);
   delete img;
   if (!st.ok()) {
     kprint("capsule: cannot load the program ({})\n", error_name(st.error()));
     return st.error();
   }
-  g_start = {st->entry, st->sp};
-
-  Process& p = g_process;
+  auto* start = new (std::nothrow) StartInfo{st->entry, st->sp};
+  if (!start) return Error::NoMemory;
   ThreadOptions o;
   o.uses_fpu = true;
-  Thread* t = TRY(thread_alloc_app("app", app_main, nullptr, o, as, &p));
-  p.main_thread = t;
-  g_started = true;
+  auto t = thread_alloc_app("app", app_main, start, o, as, &p);
+  if (!t.ok()) {
+    delete start;
+    return t.error();
+  }
+  p.main_thread = t.value();
   p.thread_count.store(1);
-  sched_start_thread(t);
-  log_info("exec: {} entry {:#x} sp {:#x}", a.path, g_start.entry, g_start.sp);
+  sched_start_thread(t.value());
+  log_info("exec: {} entry {:#x} sp {:#x}", a.path, st->entry, st->sp);
   return {};
 }
 
 void set_process_exit_hook(ProcessExitHook hook) { g_exit_hook = hook; }
 
 [[noreturn]] void process_exit(int status) {
-  if (ProcessExitHook h = g_exit_hook; h && g_started) h(status);
-  g_process.exiting.store(true);
+  Process* p = current_process();
+  if (ProcessExitHook h = g_exit_hook; h && p) h(status);
+  if (p) p->exiting.store(true);
   power_off(status);
 }
 

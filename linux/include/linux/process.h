@@ -1,9 +1,10 @@
 #pragma once
-// The application: one process per VM (linux/process). It owns the address space
-// and its threads; the VM ends with the process's exit status. Its image can
-// be replaced (execve, and the next command of a ";" sequence): an image is
-// first prepared (every check that can fail, nothing changed), then, at the
-// point of no return, loaded in place of the old one (docs/exec.md).
+// The application's process (linux/process, linux/process_table.cc). It owns the
+// address space and its threads; the VM ends with the first process's exit
+// status. Its image can be replaced (execve, and the next command of a ";"
+// sequence): an image is first prepared (every check that can fail, nothing
+// changed), then, at the point of no return, loaded in place of the old one
+// (docs/exec.md).
 #include <atomic>
 #include <cstdint>
 
@@ -17,10 +18,22 @@ struct Thread;
 namespace vfs {
 class Vnode;
 }
+namespace linux_abi {
+// Each family's share of a process, defined in linux/process_state.h.
+struct ProcessFiles;   // fd table, root, cwd (linux/file_common.cc)
+struct Creds;          // ids, groups, umask, process group, session (linux/sys_ident.cc)
+struct Limits;         // rlimits and prctl attributes (linux/sys_limits.cc)
+}  // namespace linux_abi
 
+// A process: what its threads share (docs/process.md). The kernel runs one
+// program per VM, but nothing assumes it: every piece of per-process state
+// is reached from a Process, and a Process from its threads
+// (Thread::process, current_process()). Created by process_create; pid 1 at
+// boot.
 struct Process {
   AddressSpace* as = nullptr;
   int pid = 1;
+  int ppid = 0;              // 0: started by the kernel
   char comm[16] = {};        // prctl(PR_SET_NAME) and /proc/self/comm
   char exe[256] = {};        // the program's path
   Thread* main_thread = nullptr;
@@ -33,10 +46,28 @@ struct Process {
   uint64_t start_ns = 0;
   std::atomic<bool> exiting{false};
   std::atomic<uint32_t> thread_count{0};
+  std::atomic<int64_t> oom_score_adj{0};   // /proc/<pid>/oom_score_adj
+  std::atomic<bool> lock_future{false};    // mlockall(MCL_FUTURE)
+
+  // The Linux families' state (never null once process_create returned).
+  linux_abi::ProcessFiles* files = nullptr;
+  linux_abi::Creds* creds = nullptr;
+  linux_abi::Limits* limits = nullptr;
 };
 
-// The one process (nullptr before exec).
+// The calling thread's process; nullptr on kernel threads (the boot thread,
+// service threads), which name the process they act on explicitly.
 Process* current_process();
+
+// The process table (linux/process_table.cc). process_create makes a
+// process with the next pid (1 first) and its families' initial state
+// (no address space, no threads, an empty fd table): NoMemory.
+Result<Process*> process_create();
+// The process with that pid (nullptr if none). Processes are never freed
+// yet (the VM ends with its first process).
+Process* process_find(int pid);
+// fn for each process, in pid order.
+void process_for_each(void (*fn)(Process& p, void* ctx), void* ctx);
 
 struct ExecArgs {
   StringView path;              // the file to open (unless `file`), as given
@@ -67,12 +98,13 @@ void exec_discard(ExecImage* img);
 // (out of memory) ends the VM as Linux's SIGKILL of such a process would.
 [[noreturn]] void exec_replace_image(ExecImage* img);
 
-// Boot: prepares the program, builds a fresh address space and starts the
-// main thread. Errors are printed (program missing, not an ELF, ...).
-Result<void> process_exec(const ExecArgs& args);
+// Boot: prepares the program, builds a fresh address space for `p` and
+// starts its main thread. Errors are printed (program missing, not an ELF, ...).
+Result<void> process_exec(Process& p, const ExecArgs& args);
 
-// Ends the VM with `status` (exit_group, or 128+N for a fatal signal N),
-// unless the exit hook starts another command in its place.
+// Ends the caller's process with `status` (exit_group, or 128+N for a fatal
+// signal N), and the VM with it, unless the exit hook starts another command
+// in its place.
 [[noreturn]] void process_exit(int status);
 
 // Called by process_exit on the exiting thread before the VM powers off;

@@ -1,0 +1,63 @@
+#pragma once
+// What each linux/ family keeps per process (docs/process.md). A Process
+// (linux/process.h) points at one of each; process_create
+// (linux/process_table.cc) makes them with a new process's initial values.
+// Only the family named beside each struct touches its fields.
+#include <atomic>
+#include <cstdint>
+
+#include "fs/file.h"
+#include "linux/process.h"
+#include "arch/spinlock.h"
+#include "linux/identity.h"
+
+namespace capsule::linux_abi {
+
+// Descriptors and the directories paths start from (linux/file_common.cc).
+struct ProcessFiles {
+  vfs::FdTable* fds = nullptr;
+  SpinLock lock;                      // over root, cwd and initial_cwd
+  vfs::Vnode* root = nullptr;         // one reference each
+  vfs::Vnode* cwd = nullptr;
+  vfs::Vnode* initial_cwd = nullptr;  // where a command of a sequence starts
+};
+
+// Credentials, process group and session, umask, persona
+// (linux/sys_ident.cc). A new process starts as root.
+struct Creds {
+  SpinLock lock;  // over every field
+  uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
+  uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
+  uint32_t* groups = nullptr;  // kmalloc'd
+  int64_t ngroups = 0;
+  uint32_t umask = 022;
+  int pgid = 0, sid = 0;       // process_create: the pid (it leads both)
+  uint64_t persona = 0;
+};
+
+// Resource limits and prctl attributes (linux/sys_limits.cc).
+struct Rlim {
+  uint64_t cur, max;
+};
+struct Limits {
+  SpinLock lock;  // over rl
+  Rlim rl[L_RLIM_NLIMITS] = {};
+  std::atomic<int> pdeathsig{0};
+  std::atomic<int> dumpable{1};
+  std::atomic<int> keepcaps{0};
+  std::atomic<int> no_new_privs{0};
+  std::atomic<int> subreaper{0};
+  std::atomic<int> thp_disable{0};
+  std::atomic<uint64_t> timerslack{50000};
+};
+// Linux's defaults for a process started by the kernel (init's limits).
+void limits_init_defaults(Limits& l);
+
+// The calling thread's process state, for system calls (always an
+// application thread, so never null).
+inline Process& cur_process() { return *current_process(); }
+inline ProcessFiles& cur_files() { return *current_process()->files; }
+inline Creds& cur_creds() { return *current_process()->creds; }
+inline Limits& cur_limits() { return *current_process()->limits; }
+
+}  // namespace capsule::linux_abi
