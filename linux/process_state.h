@@ -40,8 +40,8 @@ struct Rlim {
   uint64_t cur, max;
 };
 struct Limits {
-  SpinLock lock;  // over rl
-  Rlim rl[L_RLIM_NLIMITS] = {};
+  SpinLock lock;
+  Rlim rl[L_RLIM_NLIMITS] GUARDED_BY(lock) = {};
   std::atomic<int> pdeathsig{0};
   std::atomic<int> dumpable{1};
   std::atomic<int> keepcaps{0};

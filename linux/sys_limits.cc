@@ -60,6 +60,7 @@ void limits_init_defaults(Limits& l) {
   uint64_t threads = memory_stats().total_bytes / (8 * KSTACK_SIZE);
   if (threads < 20) threads = 20;
   const uint64_t half = threads / 2;
+  SpinGuard g(l.lock);
   Rlim* rl = l.rl;
   rl[L_RLIMIT_CPU] = {INF, INF};
   rl[L_RLIMIT_FSIZE] = {INF, INF};
