@@ -140,6 +140,11 @@ def main():
         print(f"lint.thread_safety: {opts.clang} not found (`capsule test` installs clang)")
         return 1
     units = kernel_units(opts.build_dir)
+    # The probe includes core/ headers (private ones too), so it borrows the
+    # flags of a core/ file: each layer's library sees only its own private
+    # root and the layers below it.
+    core_units = [u for u in units if re.search(r"/core/", u[0])]
+    probe_flags = core_units[0][1] if core_units else None
     if opts.only:
         units = [u for u in units if re.search(opts.only, u[0])]
     if not units:
@@ -148,7 +153,10 @@ def main():
         return 1
 
     start = time.monotonic()
-    n_expected, problems = check_probe(opts.clang, opts.gcc, units[0][1])
+    if probe_flags is None:
+        print("lint.thread_safety: no core/ source to borrow the probe's flags from")
+        return 1
+    n_expected, problems = check_probe(opts.clang, opts.gcc, probe_flags)
     with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
         results = list(pool.map(lambda u: run_clang(opts.clang, u[0], u[1]), units))
 
