@@ -21,10 +21,10 @@ using event::IrqSpinGuard;
 using event::SleepLock;
 
 namespace {
-constexpr uint32_t kAlwaysReported = kPollErr | kPollHup;
-constexpr uint32_t kExclusiveOk = kPollIn | kPollOut | kPollErr | kPollHup | kEpollWakeup | kEpollEt | kEpollExclusive;
+constexpr uint32_t ALWAYS_REPORTED = kPollErr | kPollHup;
+constexpr uint32_t EXCLUSIVE_OK = kPollIn | kPollOut | kPollErr | kPollHup | kEpollWakeup | kEpollEt | kEpollExclusive;
 
-uint32_t interest_mask(uint32_t events) { return (events & kPollAll) | kAlwaysReported; }
+uint32_t interest_mask(uint32_t events) { return (events & kPollAll) | ALWAYS_REPORTED; }
 }  // namespace
 
 // --- notifications (source's watch lock held, interrupts off) ---
@@ -117,7 +117,7 @@ Result<void> Epoll::add(Pollable* obj, int fd, uint32_t events, uint64_t data) {
   if (events & kEpollExclusive) {
     // epoll_ctl(2): EINVAL for EXCLUSIVE with bits other than these, or on
     // an epoll.
-    if ((events & ~kExclusiveOk) || obj->is_epoll()) return Error::Invalid;
+    if ((events & ~EXCLUSIVE_OK) || obj->is_epoll()) return Error::Invalid;
   }
   Hold<SleepLock> topo(event::topology_lock());
   Epoll* child = obj->is_epoll() ? static_cast<Epoll*>(obj) : nullptr;

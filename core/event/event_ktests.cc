@@ -116,15 +116,15 @@ KTEST(event_pipe_atomic_writes) {
     Pair* p;
     uint8_t id;
     void operator()() {
-      static uint8_t bufs[WRITERS][kPipeBuf];
+      static uint8_t bufs[WRITERS][PIPE_BUF_SIZE];
       uint8_t* b = bufs[id];
       for (int i = 0; i < RECORDS; ++i) {
         b[0] = id;
         b[1] = uint8_t(i);
         b[2] = uint8_t(i >> 8);
-        for (size_t k = 3; k < kPipeBuf; ++k) b[k] = uint8_t(id * 16 + 1);
-        auto r = p->w->write(b, kPipeBuf, false);
-        KEXPECT(r.ok() && r.value() == kPipeBuf);
+        for (size_t k = 3; k < PIPE_BUF_SIZE; ++k) b[k] = uint8_t(id * 16 + 1);
+        auto r = p->w->write(b, PIPE_BUF_SIZE, false);
+        KEXPECT(r.ok() && r.value() == PIPE_BUF_SIZE);
       }
     }
   } ws[WRITERS];
@@ -133,18 +133,18 @@ KTEST(event_pipe_atomic_writes) {
     ws[i] = W{&p, uint8_t(i)};
     ts[i] = spawn("pipe-atomic", ws[i], i);
   }
-  static uint8_t rec[kPipeBuf];
+  static uint8_t rec[PIPE_BUF_SIZE];
   int next_seq[WRITERS] = {};
   int records = 0, torn = 0, misordered = 0;
   size_t fill = 0, step = 0;
   while (records < WRITERS * RECORDS) {
-    size_t want = kPipeBuf - fill;
+    size_t want = PIPE_BUF_SIZE - fill;
     size_t n = 1 + (step++ * 977) % 3000;  // odd read sizes cut records anywhere
     auto r = p.r->read(rec + fill, n < want ? n : want, false);
     KEXPECT(r.ok() && r.value() > 0);
     if (!r.ok() || r.value() == 0) break;
     fill += r.value();
-    if (fill < kPipeBuf) continue;
+    if (fill < PIPE_BUF_SIZE) continue;
     fill = 0;
     ++records;
     uint8_t id = rec[0];
@@ -152,7 +152,7 @@ KTEST(event_pipe_atomic_writes) {
       ++torn;
       continue;
     }
-    for (size_t k = 3; k < kPipeBuf; ++k)
+    for (size_t k = 3; k < PIPE_BUF_SIZE; ++k)
       if (rec[k] != uint8_t(id * 16 + 1)) {
         ++torn;
         break;
@@ -164,7 +164,7 @@ KTEST(event_pipe_atomic_writes) {
   KEXPECT(records == WRITERS * RECORDS);
   KEXPECT(torn == 0);
   KEXPECT(misordered == 0);
-  kprint("event.pipe_atomic_writes: {} records of {} bytes from {} writers, {} torn\n", records, kPipeBuf, WRITERS,
+  kprint("event.pipe_atomic_writes: {} records of {} bytes from {} writers, {} torn\n", records, PIPE_BUF_SIZE, WRITERS,
          torn);
 }
 
@@ -205,8 +205,8 @@ KTEST(event_pipe_eof_epipe) {
     // A writer asleep on a full pipe gets EPIPE (nothing written) when the
     // reader closes.
     Pair p;
-    static uint8_t fill[kPipeDefaultSize];
-    KEXPECT(p.w->write(fill, kPipeDefaultSize, true).value_or(0) == kPipeDefaultSize);
+    static uint8_t fill[PIPE_DEFAULT_SIZE];
+    KEXPECT(p.w->write(fill, PIPE_DEFAULT_SIZE, true).value_or(0) == PIPE_DEFAULT_SIZE);
     std::atomic<int> err{-1};
     auto writer = [&] { err = int(p.w->write(fill, 100, false).error()); };
     Thread* t = spawn("epipe-writer", writer, 1);
@@ -223,20 +223,20 @@ KTEST(event_pipe_nonblocking) {
   Pair p;
   char b[16];
   KEXPECT(p.r->read(b, 16, true).error() == Error::Again);
-  KEXPECT(p.w->capacity() == kPipeDefaultSize);
+  KEXPECT(p.w->capacity() == PIPE_DEFAULT_SIZE);
   KEXPECT(p.w->poll_events() & kPollOut);
-  static uint8_t big[kPipeDefaultSize + 8192];
-  KEXPECT(p.w->write(big, kPipeDefaultSize - 100, true).value_or(0) == kPipeDefaultSize - 100);
+  static uint8_t big[PIPE_DEFAULT_SIZE + 8192];
+  KEXPECT(p.w->write(big, PIPE_DEFAULT_SIZE - 100, true).value_or(0) == PIPE_DEFAULT_SIZE - 100);
   KEXPECT(!(p.w->poll_events() & kPollOut));  // less than PIPE_BUF of room
   KEXPECT(p.w->write(big, 200, true).error() == Error::Again);      // ≤ PIPE_BUF: all or nothing
   KEXPECT(p.w->write(big, 5000, true).value_or(0) == 100);          // > PIPE_BUF: what fits
   KEXPECT(p.w->write(big, 5000, true).error() == Error::Again);     // full
-  KEXPECT(p.r->bytes_available() == kPipeDefaultSize);
+  KEXPECT(p.r->bytes_available() == PIPE_DEFAULT_SIZE);
   KEXPECT(p.r->set_capacity(4096).error() == Error::Busy);          // would not fit
-  KEXPECT(p.r->set_capacity(kPipeMaxSize + 1).error() == Error::Permission);
+  KEXPECT(p.r->set_capacity(PIPE_MAX_SIZE + 1).error() == Error::Permission);
   KEXPECT(p.r->set_capacity(100000).value_or(0) == 131072);        // rounded up
   KEXPECT(p.w->write(big, 5000, true).value_or(0) == 5000);
-  KEXPECT(p.r->bytes_available() == kPipeDefaultSize + 5000);
+  KEXPECT(p.r->bytes_available() == PIPE_DEFAULT_SIZE + 5000);
   KEXPECT(p.w->write(big, 0, true).value_or(99) == 0);
 }
 
@@ -404,10 +404,10 @@ KTEST(event_eventfd) {
   KEXPECT(cnt->write(7, false).ok());
   KEXPECT(cnt->read(false).value_or(0) == 12);
   KEXPECT(cnt->write(~0ull, false).error() == Error::Invalid);
-  KEXPECT(cnt->write(EventFd::kMax, true).ok());
+  KEXPECT(cnt->write(EventFd::MAX_COUNT, true).ok());
   KEXPECT(!(cnt->poll_events() & kPollOut));
   KEXPECT(cnt->write(1, true).error() == Error::Again);  // would overflow
-  KEXPECT(cnt->read(false).value_or(0) == EventFd::kMax);
+  KEXPECT(cnt->read(false).value_or(0) == EventFd::MAX_COUNT);
   // A blocked semaphore reader on another CPU is released by writes.
   std::atomic<int> reads{0};
   auto reader = [&] {
@@ -485,7 +485,7 @@ KTEST(event_interrupt) {
       char b[4];
       EpollEvent ev[1];
       PollRequest req{p.r, kPollIn, 0};
-      static uint8_t fill[kPipeDefaultSize];
+      static uint8_t fill[PIPE_DEFAULT_SIZE];
       Error r = Error::None;
       switch (kind) {
         case 0: r = p.r->read(b, 4, false).error(); break;
@@ -493,7 +493,7 @@ KTEST(event_interrupt) {
         case 2: r = e->wait(ev, 1, kWaitForever).error(); break;
         case 3: r = efd->read(false).error(); break;
         case 4:  // a writer blocked on a full pipe
-          (void)p.w->write(fill, kPipeDefaultSize, true);
+          (void)p.w->write(fill, PIPE_DEFAULT_SIZE, true);
           r = p.w->write(fill, 10, false).error();
           break;
       }
@@ -507,7 +507,7 @@ KTEST(event_interrupt) {
     join(t);
     KEXPECT(err.load() == int(Error::Interrupted));
     if (kind == 4) {  // drain for the next round (none)
-      static uint8_t sink[kPipeDefaultSize];
+      static uint8_t sink[PIPE_DEFAULT_SIZE];
       (void)p.r->read(sink, sizeof sink, true);
     }
   }

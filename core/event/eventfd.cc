@@ -39,7 +39,7 @@ Result<void> EventFd::write(uint64_t v, bool nonblock) {
   if (v == ~0ull) return Error::Invalid;  // eventfd(2): EINVAL
   Hold<Mutex> g(mu_);
   // Blocks until the sum fits below 0xffffffffffffffff.
-  while (kMax - count_ < v) {
+  while (MAX_COUNT - count_ < v) {
     if (nonblock) return Error::Again;
     TRY(writers_.wait(mu_, 0));
   }
@@ -55,7 +55,7 @@ uint32_t EventFd::poll_events() {
   Hold<Mutex> g(mu_);
   uint32_t ev = 0;
   if (count_ > 0) ev |= kPollIn | kPollRdNorm;
-  if (count_ < kMax) ev |= kPollOut | kPollWrNorm;
+  if (count_ < MAX_COUNT) ev |= kPollOut | kPollWrNorm;
   return ev;
 }
 

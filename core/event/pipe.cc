@@ -53,8 +53,8 @@ class Pipe {
 
 namespace {
 
-constexpr uint32_t kReadable = kPollIn | kPollRdNorm;
-constexpr uint32_t kWritable = kPollOut | kPollWrNorm;
+constexpr uint32_t READABLE = kPollIn | kPollRdNorm;
+constexpr uint32_t WRITABLE = kPollOut | kPollWrNorm;
 
 // F_SETPIPE_SZ rounds to a power of two of at least a page (Linux rounds to
 // a power-of-two number of pages).
@@ -67,7 +67,7 @@ size_t round_capacity(size_t bytes) {
 }  // namespace
 
 Result<Pipe*> pipe_alloc(size_t capacity) {
-  if (capacity > kPipeMaxSize) return Error::Permission;
+  if (capacity > PIPE_MAX_SIZE) return Error::Permission;
   capacity = round_capacity(capacity);
   auto* storage = static_cast<uint8_t*>(kmalloc(capacity));
   if (!storage) return Error::NoMemory;
@@ -160,7 +160,7 @@ Result<size_t> PipeEnd::take(EventIo& io, bool nonblock, bool consume) {
       if (n == 0) return err;
       if (consume) {
         p->write_wait.wake_all();
-        p->notify_locked(0, kWritable);
+        p->notify_locked(0, WRITABLE);
       }
       return size_t(n);
     }
@@ -176,7 +176,7 @@ Result<size_t> PipeEnd::write(EventIo& io, bool nonblock) {
   if (total == 0) return size_t(0);
   // pipe(7): writes of at most PIPE_BUF bytes are atomic — all at once
   // when there is room for all of them, never interleaved.
-  bool atomic = total <= kPipeBuf;
+  bool atomic = total <= PIPE_BUF_SIZE;
   Pipe* p = pipe_;
   Hold<Mutex> g(p->mu);
   size_t done = 0;
@@ -198,7 +198,7 @@ Result<size_t> PipeEnd::write(EventIo& io, bool nonblock) {
       done += n;
       if (n) {
         p->read_wait.wake_all();
-        p->notify_locked(kReadable, 0);
+        p->notify_locked(READABLE, 0);
       }
       if (err != Error::None) {
         if (done) return done;
@@ -224,13 +224,13 @@ uint32_t PipeEnd::poll_events() {
   Hold<Mutex> g(p->mu);
   uint32_t ev = 0;
   if (reader_) {
-    if (!p->ring.empty()) ev |= kReadable;
+    if (!p->ring.empty()) ev |= READABLE;
     if (p->writers == 0 && !(quiet_hup_ && p->writer_opens == writer_opens_seen_)) ev |= kPollHup;
   }
   if (writer_) {
     // Linux reports writable while the pipe is not full; a whole PIPE_BUF
     // of room is what an atomic write needs, so that is the threshold.
-    if (p->ring.space() >= kPipeBuf) ev |= kWritable;
+    if (p->ring.space() >= PIPE_BUF_SIZE) ev |= WRITABLE;
     if (p->readers == 0) ev |= kPollErr;
   }
   return ev;
@@ -247,7 +247,7 @@ size_t PipeEnd::capacity() {
 }
 
 Result<size_t> PipeEnd::set_capacity(size_t bytes) {
-  if (bytes > kPipeMaxSize) return Error::Permission;
+  if (bytes > PIPE_MAX_SIZE) return Error::Permission;
   size_t cap = round_capacity(bytes);
   Pipe* p = pipe_;
   Hold<Mutex> g(p->mu);
@@ -257,7 +257,7 @@ Result<size_t> PipeEnd::set_capacity(size_t bytes) {
   if (!storage) return Error::NoMemory;
   kfree(p->ring.resize(storage, uint32_t(cap)));
   p->write_wait.wake_all();
-  p->notify_locked(0, kWritable);
+  p->notify_locked(0, WRITABLE);
   return cap;
 }
 

@@ -39,7 +39,7 @@ bool PollEntry::on_events(Pollable&, uint32_t events) {
   return thread_wake(table->thread);
 }
 
-constexpr size_t kInline = 8;
+constexpr size_t INLINE_WAITS = 8;
 
 }  // namespace
 
@@ -47,9 +47,9 @@ Result<size_t> poll_wait(PollRequest* reqs, size_t n, uint64_t deadline_ns) {
   Thread* self = thread_current();
   PollTable table;
   table.thread = self;
-  PollEntry inline_entries[kInline];
+  PollEntry inline_entries[INLINE_WAITS];
   PollEntry* entries = inline_entries;
-  if (n > kInline) {
+  if (n > INLINE_WAITS) {
     entries = new (std::nothrow) PollEntry[n];
     if (!entries) return Error::NoMemory;
   }

@@ -10,10 +10,10 @@ uint64_t later_of(uint64_t a, uint64_t b) { return before(a, b) ? b : a; }
 
 uint64_t FairPolicy::to_virtual(uint64_t ns, uint32_t weight) {
   // Cap one charge at 2^53 ns (104 days) so ns * 1024 fits in 64 bits.
-  constexpr uint64_t kMaxCharge = uint64_t(1) << 53;
-  if (ns > kMaxCharge) ns = kMaxCharge;
+  constexpr uint64_t MAX_CHARGE = uint64_t(1) << 53;
+  if (ns > MAX_CHARGE) ns = MAX_CHARGE;
   if (weight == 0) weight = 1;
-  return ns * kNiceZeroWeight / weight;
+  return ns * NICE_ZERO_WEIGHT / weight;
 }
 
 void FairPolicy::update_min_vruntime() {
@@ -110,7 +110,7 @@ bool FairPolicy::charge(SchedEntity& curr, uint64_t ran_ns) {
 }
 
 uint64_t FairPolicy::remaining_slice_ns(const SchedEntity& curr) const {
-  if (timeline_.empty()) return kNoPreemption;
+  if (timeline_.empty()) return NO_PREEMPTION;
   uint64_t slice = slice_ns(curr);
   return curr.slice_exec_ns >= slice ? 0 : slice - curr.slice_exec_ns;
 }

@@ -31,7 +31,7 @@ enum class Enqueue : uint8_t {
   Migrated,  // moved here by the load balancer or an affinity change
 };
 
-inline constexpr uint64_t kNoPreemption = UINT64_MAX;
+inline constexpr uint64_t NO_PREEMPTION = UINT64_MAX;
 
 class Policy {
  public:
@@ -57,7 +57,7 @@ class Policy {
   // keep running.
   virtual bool yield(SchedEntity& curr) = 0;
   // How long `curr` may still run before charge() would preempt it; the run
-  // queue programs its one-shot timer with this. kNoPreemption when nothing
+  // queue programs its one-shot timer with this. NO_PREEMPTION when nothing
   // else is runnable: no tick at all (tickless).
   virtual uint64_t remaining_slice_ns(const SchedEntity& curr) const = 0;
 

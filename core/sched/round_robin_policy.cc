@@ -55,7 +55,7 @@ bool RoundRobinPolicy::yield(SchedEntity& curr) {
 }
 
 uint64_t RoundRobinPolicy::remaining_slice_ns(const SchedEntity& curr) const {
-  if (queue_.empty()) return kNoPreemption;
+  if (queue_.empty()) return NO_PREEMPTION;
   return curr.slice_exec_ns >= quantum_ns_ ? 0 : quantum_ns_ - curr.slice_exec_ns;
 }
 

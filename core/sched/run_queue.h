@@ -21,7 +21,7 @@ struct RunQueue {
   Timer balance_timer;     // periodic load balancing while busy
   Thread* idle = nullptr;
   uint64_t last_charge_ns = 0;
-  uint64_t armed_deadline = TimerQueue::kNever;  // what the LAPIC timer is set for
+  uint64_t armed_deadline = TimerQueue::NEVER;  // what the LAPIC timer is set for
   uint64_t switches = 0;
   // Published for other CPUs' load balancing (read without locks).
   std::atomic<uint32_t> nr_running{0};

@@ -53,7 +53,7 @@ void program_timer(RunQueue& q) {
     SpinGuard g(q.timer_lock);
     next = q.timers.next_deadline();
   }
-  if (next == TimerQueue::kNever) return;  // leave an armed timer to expire
+  if (next == TimerQueue::NEVER) return;  // leave an armed timer to expire
   if (q.armed_deadline <= next) return;
   uint64_t now = uptime_ns();
   lapic_timer_arm_ns(next > now ? next - now : 1);
@@ -75,10 +75,10 @@ bool charge_current(RunQueue& q, Thread* curr, uint64_t now) {
 
 // Re-arms the preemption and balancing timers for the current thread.
 void arm_slice(RunQueue& q, Thread* curr) {
-  uint64_t rem = curr == q.idle ? sched::kNoPreemption : q.policy.remaining_slice_ns(curr->se);
+  uint64_t rem = curr == q.idle ? sched::NO_PREEMPTION : q.policy.remaining_slice_ns(curr->se);
   uint64_t now = uptime_ns();
   SpinGuard g(q.timer_lock);
-  if (rem == sched::kNoPreemption) {
+  if (rem == sched::NO_PREEMPTION) {
     q.timers.cancel(q.slice_timer);
     q.timers.cancel(q.balance_timer);
   } else {
@@ -209,7 +209,7 @@ void wake_from_timer(Timer& t, uint64_t) {
 void on_timer_irq(void*) {
   PerCpu* c = this_cpu();
   RunQueue& q = *c->rq;
-  q.armed_deadline = TimerQueue::kNever;  // it fired (one-shot)
+  q.armed_deadline = TimerQueue::NEVER;  // it fired (one-shot)
   {
     SpinGuard g(q.timer_lock);
     q.timers.expire(uptime_ns());

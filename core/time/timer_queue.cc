@@ -36,7 +36,7 @@ bool TimerQueue::cancel(Timer& t) {
 
 uint64_t TimerQueue::next_deadline() const {
   const Timer* t = tree_.first();
-  return t ? t->deadline_ns : kNever;
+  return t ? t->deadline_ns : NEVER;
 }
 
 size_t TimerQueue::expire(uint64_t now_ns) {

@@ -17,7 +17,7 @@ constexpr uint64_t kSec = 1000 * kMs;
 
 TEST(Weights, NiceTableIsGeometric) {
   EXPECT_EQ(nice_to_weight(0), 1024u);
-  for (int n = kNiceMin; n <= kNiceMax; ++n)  // 1024 * 1.25^-n, rounded
+  for (int n = NICE_MIN; n <= NICE_MAX; ++n)  // 1024 * 1.25^-n, rounded
     EXPECT_NEAR(double(nice_to_weight(n)), 1024.0 * std::pow(1.25, -n), 0.5) << "nice " << n;
   EXPECT_EQ(nice_to_weight(-100), nice_to_weight(-20));  // clamped
   EXPECT_EQ(nice_to_weight(100), nice_to_weight(19));
@@ -86,7 +86,7 @@ TEST(FairPolicy, AloneMeansNoTimer) {
   p.enqueue(e, Enqueue::New);
   SchedEntity* c = p.pick_next();
   ASSERT_EQ(c, &e);
-  EXPECT_EQ(p.remaining_slice_ns(e), kNoPreemption);  // tickless
+  EXPECT_EQ(p.remaining_slice_ns(e), NO_PREEMPTION);  // tickless
   EXPECT_FALSE(p.charge(e, 100 * kMs));               // nobody to preempt for
   SchedEntity other;
   p.enqueue(other, Enqueue::New);

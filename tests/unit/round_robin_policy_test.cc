@@ -69,7 +69,7 @@ TEST(RoundRobinPolicy, TicklessWhenAlone) {
   SchedEntity a;
   p.enqueue(a, Enqueue::New);
   p.pick_next();
-  EXPECT_EQ(p.remaining_slice_ns(a), kNoPreemption);
+  EXPECT_EQ(p.remaining_slice_ns(a), NO_PREEMPTION);
   EXPECT_FALSE(p.yield(a));
 }
 

@@ -43,7 +43,7 @@ struct TestTimer {
 
 TEST(TimerQueue, EmptyMeansNoDeadline) {
   TimerQueue q;
-  EXPECT_EQ(q.next_deadline(), TimerQueue::kNever);
+  EXPECT_EQ(q.next_deadline(), TimerQueue::NEVER);
   EXPECT_EQ(q.expire(1'000'000), 0u);
 }
 
@@ -62,7 +62,7 @@ TEST(TimerQueue, FiresInDeadlineOrderOnlyWhenDue) {
   EXPECT_TRUE(c.t.armed());
   EXPECT_EQ(q.next_deadline(), 300u);
   EXPECT_EQ(q.expire(300), 1u);  // deadline == now is due
-  EXPECT_EQ(q.next_deadline(), TimerQueue::kNever);
+  EXPECT_EQ(q.next_deadline(), TimerQueue::NEVER);
 }
 
 TEST(TimerQueue, SameDeadlineFiresInArmOrder) {
@@ -220,7 +220,7 @@ TEST(TimerQueue, RandomArmCancelMatchesReference) {
       q.expire(now);
       ASSERT_EQ(log.fired, want) << "step " << step;
       for (int j : want) armed[j] = false;
-      uint64_t next = TimerQueue::kNever;
+      uint64_t next = TimerQueue::NEVER;
       for (int j = 0; j < kN; ++j)
         if (armed[j]) next = std::min(next, deadline[j]);
       ASSERT_EQ(q.next_deadline(), next);

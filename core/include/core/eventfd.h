@@ -11,7 +11,7 @@ namespace capsule {
 
 class EventFd final : public Pollable {
  public:
-  static constexpr uint64_t kMax = 0xfffffffffffffffeull;  // the counter never exceeds this
+  static constexpr uint64_t MAX_COUNT = 0xfffffffffffffffeull;  // the counter never exceeds this
 
   // NoMemory.
   static Result<EventFd*> create(uint64_t initial, bool semaphore);
@@ -21,7 +21,7 @@ class EventFd final : public Pollable {
   // mode. Blocks while 0; Again with nonblock; Interrupted.
   Result<uint64_t> read(bool nonblock);
   // write(2): adds v. Invalid for 0xffffffffffffffff; blocks while the sum
-  // would pass kMax; Again with nonblock; Interrupted.
+  // would pass MAX_COUNT; Again with nonblock; Interrupted.
   Result<void> write(uint64_t v, bool nonblock);
   uint32_t poll_events() override;
   uint64_t value();  // for /proc fdinfo and tests

@@ -17,9 +17,9 @@
 
 namespace capsule {
 
-inline constexpr size_t kPipeBuf = 4096;              // PIPE_BUF: atomic writes up to this
-inline constexpr size_t kPipeDefaultSize = 65536;     // 16 pages, as Linux
-inline constexpr size_t kPipeMaxSize = 1024 * 1024;   // /proc/sys/fs/pipe-max-size default
+inline constexpr size_t PIPE_BUF_SIZE = 4096;         // PIPE_BUF: atomic writes up to this
+inline constexpr size_t PIPE_DEFAULT_SIZE = 65536;    // 16 pages, as Linux
+inline constexpr size_t PIPE_MAX_SIZE = 1024 * 1024;  // /proc/sys/fs/pipe-max-size default
 
 // Where data comes from / goes to: same shape as vfs::IoBuffer, so the
 // adapter can wrap one (application memory through uaccess, which may
@@ -64,10 +64,10 @@ class PipeEnd final : public Pollable {
   // to read (and writers left); Interrupted when interrupted before any
   // byte; Fault if no byte could be copied out.
   Result<size_t> read(EventIo& io, bool nonblock);
-  // write(2): all of it, blocking while full. Up to kPipeBuf bytes go in
+  // write(2): all of it, blocking while full. Up to PIPE_BUF_SIZE bytes go in
   // one piece (never interleaved with other writers). BrokenPipe when no
   // reader is left and nothing was written (the adapter raises SIGPIPE);
-  // Again (nonblock, no room: for ≤ kPipeBuf, room for all of it);
+  // Again (nonblock, no room: for ≤ PIPE_BUF_SIZE, room for all of it);
   // Interrupted before any byte; otherwise the count written, which is
   // short only after an interrupt, a fault or the last reader leaving.
   Result<size_t> write(EventIo& io, bool nonblock);
@@ -86,7 +86,7 @@ class PipeEnd final : public Pollable {
   size_t bytes_available();  // FIONREAD
   size_t capacity();         // F_GETPIPE_SZ
   // F_SETPIPE_SZ: rounded up to a power of two ≥ one page; Permission above
-  // kPipeMaxSize, Busy if the data in the pipe would not fit. Returns the
+  // PIPE_MAX_SIZE, Busy if the data in the pipe would not fit. Returns the
   // new size.
   Result<size_t> set_capacity(size_t bytes);
 
@@ -110,10 +110,10 @@ class PipeEnd final : public Pollable {
 
 // A buffer with no ends yet, one reference held by the caller (a FIFO's
 // vnode keeps it; ends add their own). NoMemory.
-Result<Pipe*> pipe_alloc(size_t capacity = kPipeDefaultSize);
+Result<Pipe*> pipe_alloc(size_t capacity = PIPE_DEFAULT_SIZE);
 void pipe_retain(Pipe* p);
 void pipe_release(Pipe* p);
 // pipe2(2): a new pipe with one read end and one write end.
-Result<void> pipe_create(PipeEnd** read_end, PipeEnd** write_end, size_t capacity = kPipeDefaultSize);
+Result<void> pipe_create(PipeEnd** read_end, PipeEnd** write_end, size_t capacity = PIPE_DEFAULT_SIZE);
 
 }  // namespace capsule

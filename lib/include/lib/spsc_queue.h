@@ -29,7 +29,7 @@ class SpscQueue {
       head_cache_ = head_.load(std::memory_order_acquire);
       if (tail - head_cache_ == Capacity) return false;
     }
-    slots_[tail & kMask] = std::move(v);
+    slots_[tail & MASK] = std::move(v);
     tail_.store(tail + 1, std::memory_order_release);  // publishes the slot
     return true;
   }
@@ -41,7 +41,7 @@ class SpscQueue {
       tail_cache_ = tail_.load(std::memory_order_acquire);
       if (head == tail_cache_) return false;
     }
-    out = std::move(slots_[head & kMask]);
+    out = std::move(slots_[head & MASK]);
     head_.store(head + 1, std::memory_order_release);  // returns the slot
     return true;
   }
@@ -55,16 +55,16 @@ class SpscQueue {
   static constexpr size_t capacity() { return Capacity; }
 
  private:
-  static constexpr uint64_t kMask = Capacity - 1;
-  static constexpr size_t kLine = 64;  // x86-64 cache line
+  static constexpr uint64_t MASK = Capacity - 1;
+  static constexpr size_t CACHE_LINE = 64;  // x86-64 cache line
 
   // Consumer's line.
-  alignas(kLine) std::atomic<uint64_t> head_{0};
+  alignas(CACHE_LINE) std::atomic<uint64_t> head_{0};
   uint64_t tail_cache_ = 0;
   // Producer's line.
-  alignas(kLine) std::atomic<uint64_t> tail_{0};
+  alignas(CACHE_LINE) std::atomic<uint64_t> tail_{0};
   uint64_t head_cache_ = 0;
-  alignas(kLine) T slots_[Capacity]{};
+  alignas(CACHE_LINE) T slots_[Capacity]{};
 };
 
 }  // namespace capsule

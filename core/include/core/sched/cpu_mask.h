@@ -40,8 +40,8 @@ class CpuMask {
   constexpr bool operator==(const CpuMask&) const = default;
 
  private:
-  static constexpr uint32_t kWords = kMaxCpus / 64;
-  uint64_t words_[kWords] = {};
+  static constexpr uint32_t WORDS = kMaxCpus / 64;
+  uint64_t words_[WORDS] = {};
 };
 
 }  // namespace capsule::sched

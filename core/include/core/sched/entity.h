@@ -16,7 +16,7 @@ namespace capsule::sched {
 struct SchedEntity {
   // Priority and placement, set by the thread's owner.
   int nice = 0;
-  uint32_t weight = kNiceZeroWeight;  // from nice; use Policy::set_nice()
+  uint32_t weight = NICE_ZERO_WEIGHT;  // from nice; use Policy::set_nice()
   CpuMask affinity = CpuMask::all();  // CPUs it may run on
 
   // The run queue this entity is on or last ran on.

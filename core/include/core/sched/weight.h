@@ -9,15 +9,15 @@
 
 namespace capsule::sched {
 
-inline constexpr int kNiceMin = -20;
-inline constexpr int kNiceMax = 19;
-inline constexpr uint32_t kNiceZeroWeight = 1024;
+inline constexpr int NICE_MIN = -20;
+inline constexpr int NICE_MAX = 19;
+inline constexpr uint32_t NICE_ZERO_WEIGHT = 1024;
 
 namespace detail {
 
 // round(1024 * 1.25^-nice), exact in 64-bit: 1024 * 5^20 < 2^57.
 constexpr uint32_t compute_weight(int nice) {
-  uint64_t num = kNiceZeroWeight, den = 1;
+  uint64_t num = NICE_ZERO_WEIGHT, den = 1;
   for (int i = 0; i < (nice < 0 ? -nice : nice); ++i) {
     num *= nice < 0 ? 5 : 4;
     den *= nice < 0 ? 4 : 5;
@@ -26,25 +26,25 @@ constexpr uint32_t compute_weight(int nice) {
 }
 
 struct WeightTable {
-  uint32_t w[kNiceMax - kNiceMin + 1];
+  uint32_t w[NICE_MAX - NICE_MIN + 1];
 };
 
 constexpr WeightTable make_weight_table() {
   WeightTable t{};
-  for (int n = kNiceMin; n <= kNiceMax; ++n) t.w[n - kNiceMin] = compute_weight(n);
+  for (int n = NICE_MIN; n <= NICE_MAX; ++n) t.w[n - NICE_MIN] = compute_weight(n);
   return t;
 }
 
-inline constexpr WeightTable kWeights = make_weight_table();
+inline constexpr WeightTable NICE_WEIGHTS = make_weight_table();
 
 }  // namespace detail
 
 constexpr int clamp_nice(int nice) {
-  return nice < kNiceMin ? kNiceMin : nice > kNiceMax ? kNiceMax : nice;
+  return nice < NICE_MIN ? NICE_MIN : nice > NICE_MAX ? NICE_MAX : nice;
 }
 
 constexpr uint32_t nice_to_weight(int nice) {
-  return detail::kWeights.w[clamp_nice(nice) - kNiceMin];
+  return detail::NICE_WEIGHTS.w[clamp_nice(nice) - NICE_MIN];
 }
 
 static_assert(nice_to_weight(0) == 1024);

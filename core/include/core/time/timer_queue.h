@@ -6,8 +6,8 @@
 //
 // The CPU's interrupt path is:
 //   queue.expire(now);                          // run what is due, in order
-//   deadline = queue.next_deadline();           // kNever: nothing pending
-//   deadline == kNever ? lapic_stop() : lapic_oneshot(deadline);
+//   deadline = queue.next_deadline();           // NEVER: nothing pending
+//   deadline == NEVER ? lapic_stop() : lapic_oneshot(deadline);
 // so an idle CPU with no timers takes no interrupts at all (tickless).
 //
 // Timers with equal deadlines fire in the order they were armed. Times are
@@ -44,7 +44,7 @@ struct Timer {
 
 class TimerQueue {
  public:
-  static constexpr uint64_t kNever = UINT64_MAX;
+  static constexpr uint64_t NEVER = UINT64_MAX;
 
   TimerQueue() = default;
   TimerQueue(const TimerQueue&) = delete;
