@@ -3,7 +3,7 @@
 
 namespace capsule::tty {
 namespace {
-constexpr int kSigInt = 2, kSigQuit = 3;
+constexpr int LINUX_SIGINT = 2, LINUX_SIGQUIT = 3;
 }
 
 void LineDiscipline::set_termios(const Termios& t) {
@@ -81,8 +81,8 @@ size_t LineDiscipline::receive(const uint8_t* p, size_t n, LdiscSink& sink) {
     }
     if (lf & ISIG) {
       int sig = 0;
-      if (t_.cc[VINTR] && c == t_.cc[VINTR]) sig = kSigInt;
-      else if (t_.cc[VQUIT] && c == t_.cc[VQUIT]) sig = kSigQuit;
+      if (t_.cc[VINTR] && c == t_.cc[VINTR]) sig = LINUX_SIGINT;
+      else if (t_.cc[VQUIT] && c == t_.cc[VQUIT]) sig = LINUX_SIGQUIT;
       if (sig) {
         if (!(lf & NOFLSH)) flush_input();
         if (echo) echo_char(c, sink);

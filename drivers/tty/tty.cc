@@ -29,7 +29,7 @@ Result<void> serial_write(Stream, const uint8_t* p, size_t n) {
   console_write(reinterpret_cast<const char*>(p), n);
   return {};
 }
-const Backend kSerial{"serial", serial_write, nullptr};
+const Backend SERIAL_BACKEND{"serial", serial_write, nullptr};
 
 uint32_t query_events(void*);
 
@@ -45,7 +45,7 @@ struct Tty {
 
 Tty g_tty_state;  // static: devices may deliver input before init()
 Tty* g_tty = &g_tty_state;
-const Backend* g_backend = &kSerial;
+const Backend* g_backend = &SERIAL_BACKEND;
 void (*g_signal_hook)(int) = nullptr;
 
 // Echo and signals gathered under the Mutex, acted on after it.
@@ -109,21 +109,21 @@ void init(bool terminal, uint16_t rows, uint16_t cols) {
       g_tty->ld.set_termios(default_termios());
     }
     if (rows && cols) g_tty->winsize = WinSize{rows, cols, 0, 0};
-    if (g_backend == &kSerial) serial_input_start();
+    if (g_backend == &SERIAL_BACKEND) serial_input_start();
   }
 }
 
-void set_backend(const Backend* b) { g_backend = b ? b : &kSerial; }
+void set_backend(const Backend* b) { g_backend = b ? b : &SERIAL_BACKEND; }
 void set_signal_hook(void (*hook)(int)) { g_signal_hook = hook; }
 
 size_t input(const uint8_t* p, size_t n) {
   if (!g_tty) return n;
   // In pieces small enough that their echo fits Effects' buffer (at most 6
   // echo bytes per input byte: a two-column rub-out).
-  constexpr size_t kPiece = sizeof(Effects::buf) / 6;
+  constexpr size_t PIECE = sizeof(Effects::buf) / 6;
   size_t total = 0;
   while (total < n) {
-    size_t piece = n - total < kPiece ? n - total : kPiece;
+    size_t piece = n - total < PIECE ? n - total : PIECE;
     Effects e;
     size_t took;
     {
@@ -155,7 +155,7 @@ void input_eof() {
 Result<size_t> read(Reader& r, size_t max, bool nonblock) {
   if (!g_tty) return size_t(0);
   if (max == 0) return size_t(0);
-  if (g_backend == &kSerial && !g_tty->terminal) return read_uart_now(r, max);
+  if (g_backend == &SERIAL_BACKEND && !g_tty->terminal) return read_uart_now(r, max);
   size_t got = 0;
   {
     Tty& t = *g_tty;

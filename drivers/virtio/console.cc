@@ -44,12 +44,12 @@ struct Control {
 };
 static_assert(sizeof(Control) == 8);
 
-constexpr uint32_t kMaxPorts = 8;
-constexpr uint16_t kQueueSize = 64;
-constexpr size_t kRxBufs = 8, kRxBufSize = 4096;
-constexpr size_t kCtrlBufs = 8, kCtrlBufSize = 512;
-constexpr unsigned kTxOrder = 2;  // 16 KiB per write chunk
-constexpr size_t kTxSize = PAGE_SIZE << kTxOrder;
+constexpr uint32_t MAX_PORTS = 8;
+constexpr uint16_t QUEUE_SIZE = 64;
+constexpr size_t RX_BUFS = 8, RX_BUF_SIZE = 4096;
+constexpr size_t CTRL_BUFS = 8, CTRL_BUF_SIZE = 512;
+constexpr unsigned TX_ORDER = 2;  // 16 KiB per write chunk
+constexpr size_t TX_SIZE = PAGE_SIZE << TX_ORDER;
 
 uint16_t rx_queue(uint32_t port) { return uint16_t(port == 0 ? 0 : 2 + 2 * port); }
 uint16_t tx_queue(uint32_t port) { return uint16_t(rx_queue(port) + 1); }
@@ -78,7 +78,7 @@ struct Console {
   uint8_t* ctrl_rx_mem = nullptr;
   uint8_t* ctrl_tx_mem = nullptr;
   uint32_t nports = 0;
-  Port ports[kMaxPorts];
+  Port ports[MAX_PORTS];
   int in = -1, out = -1, err = -1;
   uint32_t adds = 0, names = 0;
   // stdin receive buffers; `held` is one the tty could not take yet
@@ -96,7 +96,7 @@ Console* g_con;
 Result<void> setup_queue(Transport& t, Queue& q, uint16_t index) {
   uint16_t max = t.queue_max(index);
   if (!max) return Error::NotFound;
-  uint16_t size = max < kQueueSize ? max : kQueueSize;
+  uint16_t size = max < QUEUE_SIZE ? max : QUEUE_SIZE;
   size = uint16_t(1u << (31 - __builtin_clz(size)));  // a power of two
   uint64_t page = TRY(page_alloc(0));
   void* mem = phys_to_virt(page);
@@ -203,8 +203,8 @@ bool poll_control() {
     }
     any = true;
     auto* buf = static_cast<uint8_t*>(tok);
-    handle_control(buf, len < kCtrlBufSize ? len : kCtrlBufSize);
-    post_rx(c.ctrl_rx, buf, kCtrlBufSize);
+    handle_control(buf, len < CTRL_BUF_SIZE ? len : CTRL_BUF_SIZE);
+    post_rx(c.ctrl_rx, buf, CTRL_BUF_SIZE);
   }
   if (any) kick(c.ctrl_rx);
   return any;
@@ -222,7 +222,7 @@ bool pump_input() {
         if (!n) return false;
         c.held_off += uint32_t(n);
       }
-      post_rx(q, c.held, kRxBufSize);
+      post_rx(q, c.held, RX_BUF_SIZE);
       kick(q);
       c.held = nullptr;
     }
@@ -233,7 +233,7 @@ bool pump_input() {
       if (!q.vq.pop_used(&tok, &len)) break;
     }
     c.held = static_cast<uint8_t*>(tok);
-    c.held_len = len < kRxBufSize ? len : uint32_t(kRxBufSize);
+    c.held_len = len < RX_BUF_SIZE ? len : uint32_t(RX_BUF_SIZE);
     c.held_off = 0;
   }
   return true;
@@ -267,7 +267,7 @@ Result<void> write_port(tty::Stream s, const uint8_t* p, size_t n) {
   MutexGuard g(port.write_mu);
   size_t done = 0;
   while (done < n) {
-    size_t chunk = n - done < kTxSize ? n - done : kTxSize;
+    size_t chunk = n - done < TX_SIZE ? n - done : TX_SIZE;
     __builtin_memcpy(port.tx_buf, p + done, chunk);
     {
       SpinGuard sg(port.tx.lock);
@@ -293,7 +293,7 @@ Result<void> write_port(tty::Stream s, const uint8_t* p, size_t n) {
   return {};
 }
 
-const tty::Backend kBackend{"virtio-console", write_port, on_input_space};
+const tty::Backend VIRTIO_BACKEND{"virtio-console", write_port, on_input_space};
 
 }  // namespace
 
@@ -309,7 +309,7 @@ Result<void> console_probe(Transport& t) {
   g_con = c;
   c->t = &t;
   uint32_t max = t.config32(4);  // struct virtio_console_config.max_nr_ports
-  c->nports = max < kMaxPorts ? max : kMaxPorts;
+  c->nports = max < MAX_PORTS ? max : MAX_PORTS;
   // The interrupt first: virtio-pci binds each queue to its MSI-X entry
   // as the queue is set up.
   TRY(t.setup_irq(on_irq, nullptr));
@@ -318,11 +318,11 @@ Result<void> console_probe(Transport& t) {
   for (uint32_t i = 1; i < c->nports; ++i) {
     if (!setup_queue(t, c->ports[i].rx, rx_queue(i)).ok()) break;
     if (!setup_queue(t, c->ports[i].tx, tx_queue(i)).ok()) break;
-    c->ports[i].tx_buf = static_cast<uint8_t*>(phys_to_virt(TRY(page_alloc(kTxOrder))));
+    c->ports[i].tx_buf = static_cast<uint8_t*>(phys_to_virt(TRY(page_alloc(TX_ORDER))));
   }
   c->ctrl_rx_mem = static_cast<uint8_t*>(phys_to_virt(TRY(page_alloc(0))));
   c->ctrl_tx_mem = static_cast<uint8_t*>(phys_to_virt(TRY(page_alloc(0))));
-  for (size_t i = 0; i < kCtrlBufs; ++i) post_rx(c->ctrl_rx, c->ctrl_rx_mem + i * kCtrlBufSize, kCtrlBufSize);
+  for (size_t i = 0; i < CTRL_BUFS; ++i) post_rx(c->ctrl_rx, c->ctrl_rx_mem + i * CTRL_BUF_SIZE, CTRL_BUF_SIZE);
   t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
   kick(c->ctrl_rx);
   send_control(0, DEVICE_READY, 1);
@@ -338,14 +338,14 @@ Result<void> console_probe(Transport& t) {
     // Stdin buffers: 8 pages (rx_mem), posted once the port is known.
     uint64_t pages = TRY(page_alloc(3));
     c->rx_mem = static_cast<uint8_t*>(phys_to_virt(pages));
-    for (size_t i = 0; i < kRxBufs; ++i) post_rx(c->ports[c->in].rx, c->rx_mem + i * kRxBufSize, kRxBufSize);
+    for (size_t i = 0; i < RX_BUFS; ++i) post_rx(c->ports[c->in].rx, c->rx_mem + i * RX_BUF_SIZE, RX_BUF_SIZE);
     kick(c->ports[c->in].rx);
   }
   if (c->in < 0) c->eof_seen = true;  // no input port: stdin is empty
   TRY(thread_create("virtio-console", service_thread, nullptr, ThreadOptions{.detached = true}));
   log_info("virtio-console ({}): {} ports; stdin port {}, stdout {}, stderr {}", t.kind(), c->adds, c->in, c->out,
            c->err);
-  if (c->out >= 0) tty::set_backend(&kBackend);
+  if (c->out >= 0) tty::set_backend(&VIRTIO_BACKEND);
   return {};
 }
 

@@ -18,10 +18,10 @@
 namespace capsule::virtio {
 namespace {
 
-constexpr uint64_t kSlotBase = 0xfeb00000;
-constexpr size_t kSlotSize = 0x200;
-constexpr size_t kMaxSlots = 24;
-constexpr uint32_t kMagic = 0x74726976;  // "virt"
+constexpr uint64_t SLOT_BASE = 0xfeb00000;
+constexpr size_t SLOT_SIZE = 0x200;
+constexpr size_t MAX_SLOTS = 24;
+constexpr uint32_t MAGIC = 0x74726976;  // "virt"
 
 enum : size_t {
   MagicValue = 0x000, Version = 0x004, DeviceID = 0x008, DeviceFeatures = 0x010,
@@ -107,22 +107,22 @@ class MmioTransport final : public Transport {
 }  // namespace
 
 void mmio_probe_all(void (*attach)(Transport&)) {
-  auto m = mmio_map(kSlotBase, kSlotSize * kMaxSlots);
+  auto m = mmio_map(SLOT_BASE, SLOT_SIZE * MAX_SLOTS);
   if (!m.ok()) return;
   auto* base = static_cast<volatile uint8_t*>(m.value());
-  auto reg = [&](size_t slot, size_t off) { return *reinterpret_cast<volatile uint32_t*>(base + slot * kSlotSize + off); };
+  auto reg = [&](size_t slot, size_t off) { return *reinterpret_cast<volatile uint32_t*>(base + slot * SLOT_SIZE + off); };
   size_t slots = 0;
-  for (size_t i = 0; i < kMaxSlots; ++i)
-    if (reg(i, MagicValue) == kMagic) slots = i + 1;
+  for (size_t i = 0; i < MAX_SLOTS; ++i)
+    if (reg(i, MagicValue) == MAGIC) slots = i + 1;
   if (!slots) return;
   uint32_t gsi_base = slots > 8 ? 24 : 5;
   for (size_t i = 0; i < slots; ++i) {
-    if (reg(i, MagicValue) != kMagic || reg(i, DeviceID) == 0) continue;
+    if (reg(i, MagicValue) != MAGIC || reg(i, DeviceID) == 0) continue;
     if (reg(i, Version) != 2) {
       log_warn("virtio-mmio: slot {} is a legacy transport (add -global virtio-mmio.force-legacy=false)", i);
       continue;
     }
-    auto* t = new (std::nothrow) MmioTransport(base + i * kSlotSize, gsi_base + uint32_t(i));
+    auto* t = new (std::nothrow) MmioTransport(base + i * SLOT_SIZE, gsi_base + uint32_t(i));
     if (!t) return;
     log_debug("virtio-mmio: slot {}: device type {}, GSI {}", i, t->device_id(), gsi_base + i);
     attach(*t);

@@ -15,7 +15,7 @@
 namespace capsule::virtio {
 namespace {
 
-constexpr uint16_t kVendor = 0x1af4;
+constexpr uint16_t VIRTIO_VENDOR = 0x1af4;
 enum : uint8_t { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4 };
 // struct virtio_pci_common_cfg [§4.1.4.3]
 enum : size_t {
@@ -24,7 +24,7 @@ enum : size_t {
   QueueMsixVector = 26, QueueEnable = 28, QueueNotifyOff = 30, QueueDesc = 32, QueueDriver = 40,
   QueueDevice = 48,
 };
-constexpr uint16_t kNoVector = 0xffff;
+constexpr uint16_t NO_VECTOR = 0xffff;
 
 class PciTransport final : public Transport {
  public:
@@ -82,7 +82,7 @@ class PciTransport final : public Transport {
     w64(QueueDevice, used);
     if (msix) {
       w16(QueueMsixVector, 0);
-      if (r16(QueueMsixVector) == kNoVector) return Error::NoSpace;
+      if (r16(QueueMsixVector) == NO_VECTOR) return Error::NoSpace;
     }
     w16(QueueEnable, 1);
     return {};
@@ -150,7 +150,7 @@ struct ProbeCtx {
 };
 
 void probe_fn(pci::Address a, uint16_t vendor, uint16_t device, void* vctx) {
-  if (vendor != kVendor || device < 0x1000 || device > 0x107f) return;
+  if (vendor != VIRTIO_VENDOR || device < 0x1000 || device > 0x107f) return;
   auto* ctx = static_cast<ProbeCtx*>(vctx);
   auto* t = new (std::nothrow) PciTransport;
   if (!t) return;

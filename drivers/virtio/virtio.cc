@@ -14,13 +14,13 @@ struct DriverRow {
   const char* name;
   Result<void> (*probe)(Transport&);
 };
-constexpr DriverRow kDrivers[] = {
+constexpr DriverRow DRIVERS[] = {
     {DEVICE_CONSOLE, "console", console_probe},
 };
 
 void attach(Transport& t) {
   uint32_t id = t.device_id();
-  for (const DriverRow& d : kDrivers) {
+  for (const DriverRow& d : DRIVERS) {
     if (d.device != id) continue;
     if (auto r = d.probe(t); !r.ok())
       log_warn("virtio-{}: {} device not started: {}", t.kind(), d.name, error_name(r.error()));
