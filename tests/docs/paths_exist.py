@@ -4,7 +4,8 @@
 Scans docs/*.md (and the top-level README.md) for words that look like a
 path inside this repository -- they start with one of the repository's
 top-level folders, e.g. `fs/ramfs/dir.cc`, `core/mm/`, `fs/cpio/newc.{h,cc}`
--- and fails listing each one that names nothing. Brace lists are
+-- and fails listing each one that names nothing. A layer's public header
+may be named as it is included ("fs/vfs.h" for fs/include/fs/vfs.h). Brace lists are
 expanded; a path with a glob character or a placeholder in capitals
 (`modules/NAME/module.py`) matches if anything matches it.
 Paths of other projects quoted for facts (Linux's `mm/mmap.c`) are told
@@ -70,7 +71,11 @@ def exists(root, path):
                 continue
             return False
         if not os.path.exists(os.path.join(root, p)):
-            return False
+            # An include spelling of a layer's public header: "fs/vfs.h"
+            # is fs/include/fs/vfs.h.
+            top = p.split("/", 1)[0]
+            if not os.path.exists(os.path.join(root, top, "include", p)):
+                return False
     return True
 
 
