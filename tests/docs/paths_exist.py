@@ -7,7 +7,8 @@ top-level folders, e.g. `fs/ramfs/dir.cc`, `core/mm/`, `fs/cpio/newc.{h,cc}`
 -- and fails listing each one that names nothing. A layer's public header
 may be named as it is included ("fs/vfs.h" for fs/include/fs/vfs.h). Brace lists are
 expanded; a path with a glob character or a placeholder in capitals
-(`modules/NAME/module.py`) matches if anything matches it.
+(`modules/NAME/module.py`, `linux/sys_<family>.cc`) matches if anything
+matches it.
 Paths of other projects quoted for facts (Linux's `mm/mmap.c`) are told
 apart by their project's name just before them, see FOREIGN below.
 
@@ -49,6 +50,16 @@ def candidates(text, tops):
             continue
         if tok.startswith("/"):
             continue
+        # A placeholder in angle brackets (linux/sys_<family>.cc) stands
+        # for any name.
+        end = m.end()
+        while end < len(text) and text[end] == "<":
+            close = text.find(">", end)
+            if close < 0:
+                break
+            rest = TOKEN.match(text, close + 1)
+            tok += "*" + (rest.group(0) if rest else "")
+            end = rest.end() if rest else close + 1
         tok = tok.rstrip(".,;:")
         if "/" not in tok:
             continue
