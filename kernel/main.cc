@@ -25,7 +25,6 @@
 #include "drivers/tty.h"
 #include "drivers/serial/uart16550.h"
 #include "drivers/virtio/transport.h"
-#include "fs/initrd/initrd.h"
 #include "fs/ramfs/ramfs.h"
 #include "linux/exec_state.h"
 #include "linux/fd_table.h"
@@ -174,10 +173,6 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
     initrd_bytes = static_cast<const uint8_t*>(phys_to_virt(mod->paddr));
     initrd_size = mod->size;
-    if (!initrd::load(initrd_bytes, initrd_size).ok()) {
-      kprint("capsule: the initrd is unusable; stopping\n");
-      power_off(2);
-    }
   }
   linux_abi::syscalls_init();
   linux_abi::strace_enable(settings.strace);
@@ -194,9 +189,16 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   virtio::virtio_init();
   tty::init(settings.tty, settings.tty_rows, settings.tty_cols);
   bootchart_mark("devices");
-  // The root file system: a ramfs filled from the initrd (zero-copy), and
-  // the process's descriptors over it (exec still reads the initrd index).
-  if (!ramfs::mount_boot_root(initrd_bytes, initrd_size).ok()) power_off(2);
+  // The root file system: a ramfs filled from the initrd (zero-copy; the
+  // archive's one parse), and the process's descriptors over it. A bad
+  // archive has printed why.
+  if (auto r = ramfs::mount_boot_root(initrd_bytes, initrd_size); !r.ok()) {
+    if (r.error() == Error::BadFormat)
+      kprint("capsule: the initrd is unusable; stopping\n");
+    else
+      kprint("capsule: cannot mount the root file system ({}); stopping\n", error_name(r.error()));
+    power_off(2);
+  }
   // pid 1: the process the program runs in (linux/process_table.cc).
   auto init_r = process_create();
   if (!init_r.ok()) {

@@ -38,8 +38,10 @@ DEFINE_SYSCALL(319, memfd_create, Result<Fd>, UserString uname, Flags<unsigned> 
   if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC)) return Error::Invalid;
   if (flags & MFD_HUGETLB) return Error::Invalid;  // no hugetlbfs
   if ((flags & MFD_NOEXEC_SEAL) && (flags & MFD_EXEC)) return Error::Invalid;
-  // The name: at most 249 bytes (EINVAL beyond), only for /proc's
-  // "memfd:NAME" (there is no /proc yet, so it is checked, not kept).
+  // The name: at most 249 bytes (EINVAL beyond). Linux shows it only in
+  // /proc/self/fd and /proc/self/maps ("/memfd:NAME (deleted)"); Capsule's
+  // procfs names a file without a name "/... (deleted)" (docs/pseudo-fs.md),
+  // so the name is checked, not kept.
   char name[kMaxName + 2];
   auto n = uname.copy_in(name, sizeof(name));
   if (!n.ok()) return n.error() == Error::TooBig ? Error::Invalid : Error::Fault;

@@ -16,8 +16,9 @@ Result<void> mount_boot_root(const uint8_t* data, size_t size) {
       fs->shutdown();
       return r.error();
     }
-    log_info("rootfs: ramfs from the initrd: {} files, {} directories, {} symlinks, {} KiB served in place",
-             stats.files, stats.dirs, stats.symlinks, stats.bytes / 1024);
+    log_info("rootfs: ramfs from the initrd ({} entries, {} KiB): {} files, {} directories, {} symlinks, "
+             "{} KiB served in place",
+             stats.entries, size / 1024, stats.files, stats.dirs, stats.symlinks, stats.bytes / 1024);
   }
   auto* vfs = new (std::nothrow) vfs::Vfs();
   if (!vfs) return Error::NoMemory;

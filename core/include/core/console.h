@@ -1,7 +1,9 @@
 #pragma once
 // The kernel console: where log lines and panics go. Output drivers (the
-// 16550 UART today, virtio-console later) register themselves; writes go to
-// every registered output.
+// 16550 UART) register themselves; writes go to every registered output.
+// The program's stdio is not here: it goes through the tty to
+// virtio-console ports (docs/console.md), and the log stays on the serial
+// port.
 #include <cstddef>
 
 namespace capsule {

@@ -7,7 +7,7 @@
  *   SIGFPE integer divide by zero: handler skips the instruction and sets RAX
  *   SIGILL ud2: handler checks/modifies general registers, XMM state restored
  *   SIGTRAP int3: RIP after the breakpoint
- * SIGBUS is not tested (needs a file mapping; see docs/guest-programs.md). */
+ * SIGBUS needs a file mapping: tests/guest/programs-mmap/mmap_files.c has it. */
 #include "check.h"
 #include <ucontext.h>
 

@@ -125,7 +125,7 @@ struct ElfDiag {
   int phdr_index = -1;   // program header at fault, -1 for the ELF header
 };
 
-// Random access to the bytes of a file (a vnode, the initrd, a host buffer).
+// Random access to the bytes of a file (a vnode, or bytes already in memory).
 // read() fills exactly `n` bytes or fails.
 class ElfSource {
  public:
