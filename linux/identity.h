@@ -3,7 +3,10 @@
 // umask and fs ids for new files; the fd table: L_RLIMIT_NOFILE). One process
 // per VM, so the state is global to linux/ (linux/sys_ident.cc,
 // linux/sys_limits.cc).
+#include <cstddef>
 #include <cstdint>
+
+#include "lib/result.h"
 
 namespace capsule::linux_abi {
 
@@ -23,8 +26,9 @@ uint64_t rlimit_cur(int resource);
 // The host name (uname's nodename; /proc/sys/kernel/hostname): copies it
 // NUL-terminated into out (65 bytes).
 void hostname(char* out);
-// sethostname for the kernel's callers: 0, -EINVAL (over 64 bytes) or -EPERM.
-int64_t set_hostname(const char* name, size_t len);
+// sethostname for the kernel's callers: Error::Invalid (over 64 bytes) or
+// Error::Permission.
+Result<void> set_hostname(const char* name, size_t len);
 uint64_t rlimit_max(int resource);
 
 }  // namespace capsule::linux_abi

@@ -206,10 +206,7 @@ Result<void> show_hostname(uint64_t, Text& out) {
 Result<void> store_hostname(uint64_t, StringView data) {
   size_t n = data.size();
   if (n && data[n - 1] == '\n') --n;
-  int64_t r = set_hostname(data.data(), n);
-  if (r == -kEPERM) return Error::Permission;
-  if (r) return Error::Invalid;
-  return {};
+  return set_hostname(data.data(), n);
 }
 
 Result<void> show_boot_id(uint64_t, Text& out) {

@@ -58,111 +58,103 @@ AlwaysReady g_always_ready;
 
 bool is_epoll_vnode(vfs::Vnode& v) { return v.pollable() && v.pollable()->is_epoll(); }
 
-int64_t create(uint64_t flags) {
-  if (flags & ~EPOLL_CLOEXEC) return -kEINVAL;
-  auto e = Epoll::create();
-  if (!e.ok()) return to_errno(e.error());
-  auto* v = new (std::nothrow) EpollVnode(e.value());
+Result<Fd> create(int flags) {
+  if (flags & ~int(EPOLL_CLOEXEC)) return Error::Invalid;
+  Epoll* e = TRY(Epoll::create());
+  auto* v = new (std::nothrow) EpollVnode(e);
   if (!v) {
-    delete e.value();
-    return -kENOMEM;
+    delete e;
+    return Error::NoMemory;
   }
-  return install_stream(vfs::VnodeRef::adopt(v), OpenFile::READ | OpenFile::WRITE, flags & EPOLL_CLOEXEC);
+  return install_stream_fd(vfs::VnodeRef::adopt(v), OpenFile::READ | OpenFile::WRITE, flags & int(EPOLL_CLOEXEC));
 }
 
-// The Epoll behind epfd, with the file held in `ref`: 0, -EBADF or -EINVAL.
-int64_t get_epoll(uint64_t epfd, vfs::FileRef& ref, Epoll*& ep) {
-  auto f = get_file(epfd);
-  if (!f.ok()) return -kEBADF;
-  ref = static_cast<vfs::FileRef&&>(f.value());
-  if (!is_epoll_vnode(ref->vnode())) return -kEINVAL;
-  ep = static_cast<Epoll*>(ref->vnode().pollable());
-  return 0;
-}
-
-int64_t ctl(uint64_t epfd, int op, uint64_t fd, uint64_t uevent) {
+Result<void> ctl(Fd epfd, int op, Fd fd, UserPtr<const KEpollEvent> uevent) {
   KEpollEvent ev{};
   bool has_event = op != EPOLL_CTL_DEL;
-  if (has_event && !copy_from_user(&ev, reinterpret_cast<const void*>(uevent), sizeof(ev)).ok()) return -kEFAULT;
-  vfs::FileRef ef;
-  Epoll* ep;
-  auto f = get_file(epfd);
-  if (!f.ok()) return -kEBADF;
-  ef = static_cast<vfs::FileRef&&>(f.value());
-  auto t = get_file(fd);
-  if (!t.ok()) return -kEBADF;
-  vfs::FileRef tf = static_cast<vfs::FileRef&&>(t.value());
+  if (has_event) ev = TRY(uevent.read());
+  vfs::FileRef ef = TRY(get_file(epfd));
+  vfs::FileRef tf = TRY(get_file(fd));
   // Files of a file system cannot be waited on: EPERM (epoll_ctl(2)).
   vfs::Vnode& tv = tf->vnode();
-  if (!tv.is_stream()) return -kEPERM;
+  if (!tv.is_stream()) return Error::Permission;
   Pollable* obj = tv.pollable() ? tv.pollable() : &g_always_ready;
-  if (!is_epoll_vnode(ef->vnode()) || ef.get() == tf.get()) return -kEINVAL;
-  ep = static_cast<Epoll*>(ef->vnode().pollable());
-  if (obj == ep) return -kEINVAL;
+  if (!is_epoll_vnode(ef->vnode()) || ef.get() == tf.get()) return Error::Invalid;
+  Epoll* ep = static_cast<Epoll*>(ef->vnode().pollable());
+  if (obj == ep) return Error::Invalid;
   if (has_event && (ev.events & kEpollExclusive)) {
-    if (op == EPOLL_CTL_MOD) return -kEINVAL;
-    if (op == EPOLL_CTL_ADD && obj->is_epoll()) return -kEINVAL;
+    if (op == EPOLL_CTL_MOD) return Error::Invalid;
+    if (op == EPOLL_CTL_ADD && obj->is_epoll()) return Error::Invalid;
   }
-  int key = int(fd);
+  const int key = fd;
   switch (op) {
-    case EPOLL_CTL_ADD: return ret(ep->add(obj, key, ev.events, ev.data));
-    case EPOLL_CTL_MOD: return ret(ep->modify(obj, key, ev.events, ev.data));
-    case EPOLL_CTL_DEL: return ret(ep->remove(obj, key));
-    default: return -kEINVAL;
+    case EPOLL_CTL_ADD: return ep->add(obj, key, ev.events, ev.data);
+    case EPOLL_CTL_MOD: return ep->modify(obj, key, ev.events, ev.data);
+    case EPOLL_CTL_DEL: return ep->remove(obj, key);
+    default: return Error::Invalid;
   }
 }
 
 // The wait shared by epoll_wait, epoll_pwait and epoll_pwait2.
-int64_t wait(uint64_t epfd, uint64_t uevents, int64_t maxevents, uint64_t deadline) {
-  if (maxevents <= 0 || maxevents > kMaxEvents) return -kEINVAL;
+Result<int> wait(Fd epfd, UserPtr<KEpollEvent> uevents, int maxevents, uint64_t deadline) {
+  if (maxevents <= 0 || maxevents > kMaxEvents) return Error::Invalid;
   // access_ok: the buffer must lie in the lower half (a bad page there is
   // found when events are copied out).
-  if (uevents + uint64_t(maxevents) * sizeof(KEpollEvent) > mm::USER_END) return -kEFAULT;
-  vfs::FileRef ref;
-  Epoll* ep;
-  if (int64_t e = get_epoll(epfd, ref, ep)) return e;
+  if (uevents.addr() + uint64_t(maxevents) * sizeof(KEpollEvent) > mm::USER_END) return Error::Fault;
+  vfs::FileRef ref = TRY(get_file(epfd));
+  if (!is_epoll_vnode(ref->vnode())) return Error::Invalid;
+  Epoll* ep = static_cast<Epoll*>(ref->vnode().pollable());
   size_t n = size_t(maxevents) < kChunk ? size_t(maxevents) : kChunk;
   CallArray<EpollEvent> k(n);
   CallArray<KEpollEvent> out(n);
-  if (k.failed() || out.failed()) return -kENOMEM;
-  auto r = ep->wait(k.get(), n, deadline);
-  if (!r.ok()) return to_errno(r.error());  // Interrupted: EINTR, never restarted (epoll_wait(2))
-  for (size_t i = 0; i < r.value(); ++i) out[i] = {k[i].events, k[i].data};
-  if (r.value() && !copy_to_user(reinterpret_cast<void*>(uevents), out.get(), r.value() * sizeof(KEpollEvent)).ok())
-    return -kEFAULT;
-  return int64_t(r.value());
+  if (k.failed() || out.failed()) return Error::NoMemory;
+  // Interrupted: EINTR, never restarted (epoll_wait(2)).
+  const size_t got = TRY(ep->wait(k.get(), n, deadline));
+  for (size_t i = 0; i < got; ++i) out[i] = {k[i].events, k[i].data};
+  if (got) TRY(uevents.copy_out(out.get(), got));
+  return int(got);
 }
 
-int64_t pwait(const SyscallArgs& args, uint64_t deadline) {
-  uint64_t uset = args.a[4];
+// epoll_pwait, epoll_pwait2: the wait under a temporary signal mask.
+Result<int> pwait(Fd epfd, UserPtr<KEpollEvent> events, int maxevents, uint64_t deadline,
+                  UserPtr<const uint64_t> sigmask, size_t sigsetsize) {
   uint64_t mask = 0;
-  if (uset)
-    if (int64_t e = get_sigset(uset, args.a[5], mask)) return e;
-  if (uset && !signal_begin_temp_mask(mask)) return -kENOMEM;
-  int64_t r = wait(args.a[0], args.a[1], int32_t(args.a[2]), deadline);
-  if (uset) signal_end_temp_mask(r == -kEINTR);
+  if (sigmask) {
+    mask = TRY(read_sigset(sigmask, sigsetsize));
+    if (!signal_begin_temp_mask(mask)) return Error::NoMemory;
+  }
+  Result<int> r = wait(epfd, events, maxevents, deadline);
+  if (sigmask) signal_end_temp_mask(r.error() == Error::Interrupted);
   return r;
 }
 
 }  // namespace
 
-LINUX_SYSCALL(213, epoll_create, "d") { return int32_t(args.a[0]) <= 0 ? -kEINVAL : create(0); }
-LINUX_SYSCALL(291, epoll_create1, "x") { return create(args.a[0]); }
-LINUX_SYSCALL(233, epoll_ctl, "fdfp") { return ctl(args.a[0], int32_t(args.a[1]), args.a[2], args.a[3]); }
-LINUX_SYSCALL(232, epoll_wait, "fpdd") {
-  return wait(args.a[0], args.a[1], int32_t(args.a[2]), deadline_ms(int32_t(args.a[3])));
+DEFINE_SYSCALL(213, epoll_create, Result<Fd>, int size) {
+  if (size <= 0) return Error::Invalid;
+  return create(0);
 }
-LINUX_SYSCALL(281, epoll_pwait, "fpddpu") { return pwait(args, deadline_ms(int32_t(args.a[3]))); }
-LINUX_SYSCALL(441, epoll_pwait2, "fpdppu") {
+DEFINE_SYSCALL(291, epoll_create1, Result<Fd>, Flags<int> flags) { return create(flags); }
+DEFINE_SYSCALL(233, epoll_ctl, Result<void>, Fd epfd, int op, Fd fd, UserPtr<const KEpollEvent> event) {
+  return ctl(epfd, op, fd, event);
+}
+DEFINE_SYSCALL(232, epoll_wait, Result<int>, Fd epfd, UserPtr<KEpollEvent> events, int maxevents, int timeout) {
+  return wait(epfd, events, maxevents, deadline_ms(timeout));
+}
+DEFINE_SYSCALL(281, epoll_pwait, Result<int>, Fd epfd, UserPtr<KEpollEvent> events, int maxevents, int timeout,
+               UserPtr<const uint64_t> sigmask, size_t sigsetsize) {
+  return pwait(epfd, events, maxevents, deadline_ms(timeout), sigmask, sigsetsize);
+}
+DEFINE_SYSCALL(441, epoll_pwait2, Result<int>, Fd epfd, UserPtr<KEpollEvent> events, int maxevents,
+               UserPtr<const KTimespec> timeout, UserPtr<const uint64_t> sigmask, size_t sigsetsize) {
   uint64_t deadline = kWaitForever;
-  if (args.a[3]) {
-    auto t = get_user(reinterpret_cast<const KTimespec*>(args.a[3]));
-    if (!t.ok()) return -kEFAULT;
+  if (timeout) {
+    const KTimespec t = TRY(timeout.read());
     uint64_t ns;
-    if (!timespec_ns(t.value(), ns)) return -kEINVAL;
+    if (!timespec_ns(t, ns)) return Error::Invalid;
     deadline = deadline_after(ns);
   }
-  return pwait(args, deadline);
+  return pwait(epfd, events, maxevents, deadline, sigmask, sigsetsize);
 }
 
 }  // namespace capsule::linux_abi

@@ -46,49 +46,46 @@ struct ArgCopy {
 };
 
 // The number of pointers before the NULL of a user array (0 for a NULL
-// array: Linux runs the program with an empty argv then). -EFAULT, -E2BIG.
-int64_t count_strings(uint64_t uarr, size_t& n) {
-  n = 0;
-  if (!uarr) return 0;
-  for (;; ++n) {
-    auto p = get_user(reinterpret_cast<const uint64_t*>(uarr) + n);
-    if (!p.ok()) return -kEFAULT;
-    if (!p.value()) return 0;
-    if (n == MAX_STRINGS) return -kE2BIG;
+// array: Linux runs the program with an empty argv then). Error::Fault,
+// Error::TooBig (E2BIG).
+Result<size_t> count_strings(UserPtr<const uint64_t> uarr) {
+  if (!uarr) return size_t(0);
+  for (size_t n = 0;; ++n) {
+    const uint64_t p = TRY(uarr.offset(n).read());
+    if (!p) return n;
+    if (n == MAX_STRINGS) return Error::TooBig;
   }
 }
 
 // Copies n strings of the user array into c (appending to c.vec at `at`).
-int64_t copy_strings(uint64_t uarr, size_t n, ArgCopy& c, size_t at) {
+Result<void> copy_strings(UserPtr<const uint64_t> uarr, size_t n, ArgCopy& c, size_t at) {
   for (size_t i = 0; i < n; ++i) {
-    auto p = get_user(reinterpret_cast<const uint64_t*>(uarr) + i);
-    if (!p.ok()) return -kEFAULT;
+    const UserString str{UserPtr<const char>(TRY(uarr.offset(i).read()))};
     size_t room = ARG_BYTES - c.used;
     size_t cap = room < elf::MAX_ARG_STRLEN ? room : elf::MAX_ARG_STRLEN;
     // Over MAX_ARG_STRLEN (NUL included) or past the total: E2BIG.
-    auto len = strncpy_from_user(c.bytes + c.used, reinterpret_cast<const char*>(p.value()), cap);
-    if (!len.ok()) return len.error() == Error::TooBig ? -kE2BIG : -kEFAULT;
-    c.vec[at + i] = StringView(c.bytes + c.used, len.value());
-    c.used += len.value() + 1;
+    const size_t len = TRY(str.copy_in(c.bytes + c.used, cap));
+    c.vec[at + i] = StringView(c.bytes + c.used, len);
+    c.used += len + 1;
   }
-  return 0;
+  return {};
 }
 
-int64_t copy_args(uint64_t uargv, uint64_t uenvp, ArgCopy& c) {
+Result<void> copy_args(UserPtr<const uint64_t> uargv, UserPtr<const uint64_t> uenvp, ArgCopy& c) {
   // Linux counts both arrays before copying a string.
-  if (int64_t r = count_strings(uargv, c.argc); r) return r;
-  if (int64_t r = count_strings(uenvp, c.envc); r) return r;
-  if (c.argc + c.envc > MAX_STRINGS) return -kE2BIG;
+  c.argc = TRY(count_strings(uargv));
+  c.envc = TRY(count_strings(uenvp));
+  if (c.argc + c.envc > MAX_STRINGS) return Error::TooBig;
   c.bytes = static_cast<char*>(kmalloc(ARG_BYTES));
   c.vec = new (std::nothrow) StringView[c.argc + c.envc + 1];
-  if (!c.bytes || !c.vec) return -kENOMEM;
-  if (int64_t r = copy_strings(uargv, c.argc, c, 0); r) return r;
+  if (!c.bytes || !c.vec) return Error::NoMemory;
+  TRY(copy_strings(uargv, c.argc, c, 0));
   return copy_strings(uenvp, c.envc, c, c.argc);
 }
 
-// The errno of a failed preparation (EACCES rather than EPERM for a file
+// The error of a failed preparation (EACCES rather than EPERM for a file
 // that cannot be executed).
-int64_t exec_errno(Error e) { return e == Error::Permission ? -kEACCES : to_errno(e); }
+Error exec_error(Error e) { return e == Error::Permission ? Error::AccessDenied : e; }
 
 // The point of no return, shared by execve and the command sequence: after
 // it the caller is the process's only thread, with execve's resets done.
@@ -101,30 +98,30 @@ void reset_process(bool fresh) {
   timers_exec_reset(fresh);
 }
 
-// Phase 1: 0 and *out ready, or -errno with nothing changed.
-int64_t prepare_execve(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, uint64_t flags,
-                       ExecImage** out) {
-  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return -kEINVAL;
+// Phase 1: the image, ready to replace the caller's, or an error with
+// nothing changed.
+Result<ExecImage*> prepare_execve(AtFd dirfd, UserString upath, UserPtr<const uint64_t> uargv,
+                                  UserPtr<const uint64_t> uenvp, int flags) {
+  if (flags & ~int(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return Error::Invalid;
   UserPath path;
-  if (int64_t r = get_path(upath, path); r) return r;
+  TRY(copy_path(upath, path));
   ArgCopy args;
-  if (int64_t r = copy_args(uargv, uenvp, args); r) return r;
+  TRY(copy_args(uargv, uenvp, args));
 
   Ctx ctx;
   vfs::VnodeRef file;
   const bool empty = path.len == 0;
-  if (empty && !(flags & AT_EMPTY_PATH)) return -kENOENT;
+  if (empty && !(flags & AT_EMPTY_PATH)) return Error::NotFound;
   if (empty) {
-    auto f = get_file(uint64_t(dirfd));
-    if (dirfd < 0 || !f.ok()) return -kEBADF;
-    file = f.value()->vnode_ref();
+    vfs::FileRef f = TRY(get_file(Fd{dirfd.value}));  // AT_FDCWD too: EBADF
+    file = f->vnode_ref();
     ctx = cur_ctx();
   } else {
-    if (int64_t r = at_ctx(dirfd, path, ctx); r) return r;
+    ctx = TRY(at_ctx(dirfd, path));
     if (flags & AT_SYMLINK_NOFOLLOW) {
       auto v = vfs::kernel_vfs()->resolve(ctx.pc(), path.view(), 0);
-      if (!v.ok()) return exec_errno(v.error());
-      if (v.value()->is_symlink()) return -kELOOP;
+      if (!v.ok()) return exec_error(v.error());
+      if (v.value()->is_symlink()) return Error::Loop;
       file = static_cast<vfs::VnodeRef&&>(v.value());
     }
   }
@@ -132,11 +129,11 @@ int64_t prepare_execve(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t u
   // or /dev/fd/N[/path] for a path relative to a descriptor (Linux's).
   char* fdpath = nullptr;
   StringView execfn = path.view();
-  if (!path.absolute() && dirfd != AT_FDCWD) {
+  if (!path.absolute() && !dirfd.is_cwd()) {
     fdpath = new (std::nothrow) char[vfs::MAX_PATH + 32];
-    if (!fdpath) return -kENOMEM;
-    size_t n = empty ? format_to(fdpath, vfs::MAX_PATH + 32, "/dev/fd/{}", int(dirfd))
-                     : format_to(fdpath, vfs::MAX_PATH + 32, "/dev/fd/{}/{}", int(dirfd), path.view());
+    if (!fdpath) return Error::NoMemory;
+    size_t n = empty ? format_to(fdpath, vfs::MAX_PATH + 32, "/dev/fd/{}", dirfd.value)
+                     : format_to(fdpath, vfs::MAX_PATH + 32, "/dev/fd/{}/{}", dirfd.value, path.view());
     execfn = StringView(fdpath, n);
   }
   ExecArgs ea{path.view(), args.vec, args.argc, args.vec + args.argc, args.envc};
@@ -147,14 +144,14 @@ int64_t prepare_execve(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t u
   ea.quiet = true;
   auto img = exec_prepare(ea);  // the image keeps its own copies of the strings
   delete[] fdpath;
-  if (!img.ok()) return exec_errno(img.error());
-  *out = img.value();
-  return 0;
+  if (!img.ok()) return exec_error(img.error());
+  return img.value();
 }
 
-int64_t do_execve(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, uint64_t flags) {
-  ExecImage* img = nullptr;
-  if (int64_t r = prepare_execve(dirfd, upath, uargv, uenvp, flags, &img); r) return r;
+// Returns only on an error.
+Result<void> do_execve(AtFd dirfd, UserString upath, UserPtr<const uint64_t> uargv, UserPtr<const uint64_t> uenvp,
+                       int flags) {
+  ExecImage* img = TRY(prepare_execve(dirfd, upath, uargv, uenvp, flags));
   // Phase 2 (nothing returns from here): the caller's kernel objects are
   // all released, only the image remains.
   reset_process(false);
@@ -213,10 +210,13 @@ void exec_set_sequence(Process& p, const StringView* argv, const size_t* argcs, 
   set_process_exit_hook(on_process_exit);
 }
 
-LINUX_SYSCALL(59, execve, "spp") { return do_execve(AT_FDCWD, args.a[0], args.a[1], args.a[2], 0); }
+DEFINE_SYSCALL(59, execve, Result<void>, UserString path, UserPtr<const uint64_t> argv, UserPtr<const uint64_t> envp) {
+  return do_execve(kAtFdCwd, path, argv, envp, 0);
+}
 
-LINUX_SYSCALL(322, execveat, "fsppx") {
-  return do_execve(int64_t(int32_t(args.a[0])), args.a[1], args.a[2], args.a[3], args.a[4]);
+DEFINE_SYSCALL(322, execveat, Result<void>, AtFd dirfd, UserString path, UserPtr<const uint64_t> argv,
+               UserPtr<const uint64_t> envp, Flags<int> flags) {
+  return do_execve(dirfd, path, argv, envp, flags);
 }
 
 }  // namespace capsule::linux_abi

@@ -11,7 +11,7 @@ namespace capsule::linux_abi {
 namespace {
 
 // posix_fadvise(2) advice values (POSIX_FADV_*, x86-64).
-constexpr int64_t FADV_NORMAL = 0, FADV_NOREUSE = 5;
+constexpr int FADV_NORMAL = 0, FADV_NOREUSE = 5;
 
 bool is_fifo(vfs::Vnode& v) {
   if (v.type() == vfs::VType::Fifo) return true;
@@ -24,24 +24,21 @@ bool is_fifo(vfs::Vnode& v) {
 // fadvise64(fd, offset, len, advice). EBADF: not an open descriptor
 // (O_PATH included); ESPIPE: a pipe or FIFO; EINVAL: unknown advice or a
 // negative length. Everything else has a page cache here: 0.
-LINUX_SYSCALL(221, fadvise64, "fddd") {
-  const int64_t len = int64_t(args.a[2]), advice = int32_t(args.a[3]);
-  auto f = get_file(args.a[0]);
-  if (!f) return -kEBADF;
-  if ((*f)->flags() & vfs::OpenFile::PATH) return -kEBADF;
-  if (is_fifo((*f)->vnode())) return -kESPIPE;
-  if (len < 0 || advice < FADV_NORMAL || advice > FADV_NOREUSE) return -kEINVAL;
-  return 0;
+DEFINE_SYSCALL(221, fadvise64, Result<void>, Fd fd, int64_t offset, int64_t len, int advice) {
+  vfs::FileRef f = TRY(get_file(fd));
+  if (f->flags() & vfs::OpenFile::PATH) return Error::BadFd;
+  if (is_fifo(f->vnode())) return Error::IllegalSeek;
+  if (len < 0 || advice < FADV_NORMAL || advice > FADV_NOREUSE) return Error::Invalid;
+  return {};
 }
 
 // readahead(fd, offset, count): EBADF unless open for reading; EINVAL for
 // anything but a regular file.
-LINUX_SYSCALL(187, readahead, "fdu") {
-  auto f = get_file(args.a[0]);
-  if (!f) return -kEBADF;
-  if (((*f)->flags() & vfs::OpenFile::PATH) || !(*f)->readable()) return -kEBADF;
-  if (!(*f)->vnode().is_regular() || (*f)->vnode().is_stream()) return -kEINVAL;
-  return 0;
+DEFINE_SYSCALL(187, readahead, Result<void>, Fd fd, int64_t offset, size_t count) {
+  vfs::FileRef f = TRY(get_file(fd));
+  if ((f->flags() & vfs::OpenFile::PATH) || !f->readable()) return Error::BadFd;
+  if (!f->vnode().is_regular() || f->vnode().is_stream()) return Error::Invalid;
+  return {};
 }
 
 }  // namespace capsule::linux_abi

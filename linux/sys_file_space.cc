@@ -11,15 +11,15 @@ namespace {
 
 using vfs::OpenFile;
 
-constexpr uint64_t FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2, FALLOC_FL_NO_HIDE_STALE = 4,
-                   FALLOC_FL_COLLAPSE_RANGE = 8, FALLOC_FL_ZERO_RANGE = 0x10, FALLOC_FL_INSERT_RANGE = 0x20,
-                   FALLOC_FL_UNSHARE_RANGE = 0x40;
-constexpr uint64_t kFallocKnown = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_NO_HIDE_STALE |
-                                  FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE |
-                                  FALLOC_FL_UNSHARE_RANGE;
+constexpr int FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2, FALLOC_FL_NO_HIDE_STALE = 4,
+              FALLOC_FL_COLLAPSE_RANGE = 8, FALLOC_FL_ZERO_RANGE = 0x10, FALLOC_FL_INSERT_RANGE = 0x20,
+              FALLOC_FL_UNSHARE_RANGE = 0x40;
+constexpr int kFallocKnown = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_NO_HIDE_STALE |
+                             FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE |
+                             FALLOC_FL_UNSHARE_RANGE;
 
 // EBADF for a closed or O_PATH descriptor.
-Result<vfs::FileRef> io_file(uint64_t fd) {
+Result<vfs::FileRef> io_file(Fd fd) {
   auto f = get_file(fd);
   if (!f.ok() || (f.value()->flags() & OpenFile::PATH)) return Error::BadFd;
   return f;
@@ -30,52 +30,52 @@ Result<vfs::FileRef> io_file(uint64_t fd) {
 // fallocate(2), in the order Linux's vfs_fallocate checks. ramfs (tmpfs)
 // supports mode 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE; the rest is
 // EOPNOTSUPP, as on tmpfs.
-LINUX_SYSCALL(285, fallocate, "fxdd") {
-  uint64_t mode = args.a[1];
-  int64_t offset = int64_t(args.a[2]), len = int64_t(args.a[3]);
-  auto fr = io_file(args.a[0]);
-  if (!fr.ok()) return -kEBADF;
-  OpenFile& f = *fr.value();
-  if (offset < 0 || len <= 0) return -kEINVAL;
-  if (mode & ~kFallocKnown) return -kEOPNOTSUPP;
-  if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) return -kEOPNOTSUPP;
-  if ((mode & FALLOC_FL_PUNCH_HOLE) && (mode & FALLOC_FL_ZERO_RANGE)) return -kEOPNOTSUPP;
-  if (!f.writable()) return -kEBADF;
+DEFINE_SYSCALL(285, fallocate, Result<void>, Fd fd, Flags<int> mode, int64_t offset, int64_t len) {
+  vfs::FileRef fr = TRY(io_file(fd));
+  OpenFile& f = *fr;
+  if (offset < 0 || len <= 0) return Error::Invalid;
+  if (mode & ~kFallocKnown) return Error::OpNotSupported;
+  if (mode.has(FALLOC_FL_PUNCH_HOLE) && !mode.has(FALLOC_FL_KEEP_SIZE)) return Error::OpNotSupported;
+  if (mode.has(FALLOC_FL_PUNCH_HOLE) && mode.has(FALLOC_FL_ZERO_RANGE)) return Error::OpNotSupported;
+  if (!f.writable()) return Error::BadFd;
   vfs::Vnode& v = f.vnode();
-  if (v.type() == vfs::VType::Fifo || pipe_end_of(v)) return -kESPIPE;
-  if (v.is_dir()) return -kEISDIR;
-  if (!v.is_regular() || v.is_stream()) return -kENODEV;
+  if (v.type() == vfs::VType::Fifo || pipe_end_of(v)) return Error::IllegalSeek;
+  if (v.is_dir()) return Error::IsDir;
+  if (!v.is_regular() || v.is_stream()) return Error::NoDevice;
   int64_t end;
-  if (__builtin_add_overflow(offset, len, &end)) return -kEFBIG;
-  if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return -kEOPNOTSUPP;
-  Result<void> r = (mode & FALLOC_FL_PUNCH_HOLE) ? v.punch_hole(uint64_t(offset), uint64_t(len))
-                                                 : v.allocate(uint64_t(offset), uint64_t(len), mode & FALLOC_FL_KEEP_SIZE);
-  if (!r.ok() && r.error() == Error::NotSupported) return -kEOPNOTSUPP;
-  return ret(static_cast<Result<void>&&>(r));
+  if (__builtin_add_overflow(offset, len, &end)) return Error::FileTooBig;
+  if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return Error::OpNotSupported;
+  Result<void> r = mode.has(FALLOC_FL_PUNCH_HOLE) ? v.punch_hole(uint64_t(offset), uint64_t(len))
+                                                  : v.allocate(uint64_t(offset), uint64_t(len), mode.has(FALLOC_FL_KEEP_SIZE));
+  if (!r.ok() && r.error() == Error::NotSupported) return Error::OpNotSupported;
+  return r;
 }
 
-LINUX_SYSCALL(162, sync, "") { return 0; }
+DEFINE_SYSCALL(162, sync, Result<void>) { return {}; }
 
-LINUX_SYSCALL(306, syncfs, "f") { return get_file(args.a[0]).ok() ? 0 : -kEBADF; }
+DEFINE_SYSCALL(306, syncfs, Result<void>, Fd fd) {
+  TRY(get_file(fd));
+  return {};
+}
 
 // sync_file_range(2): flags within WAIT_BEFORE|WRITE|WAIT_AFTER, a
 // non-negative range; ESPIPE on pipes.
-LINUX_SYSCALL(277, sync_file_range, "fddx") {
-  auto fr = io_file(args.a[0]);
-  if (!fr.ok()) return -kEBADF;
-  if (args.a[3] & ~uint64_t(7)) return -kEINVAL;
+DEFINE_SYSCALL(277, sync_file_range, Result<void>, Fd fd, int64_t offset, int64_t nbytes, Flags<uint32_t> flags) {
+  vfs::FileRef f = TRY(io_file(fd));
+  if (flags & ~uint32_t(7)) return Error::Invalid;
   int64_t end;
-  if (int64_t(args.a[1]) < 0 || int64_t(args.a[2]) < 0 ||
-      __builtin_add_overflow(int64_t(args.a[1]), int64_t(args.a[2]), &end))
-    return -kEINVAL;
-  vfs::Vnode& v = fr.value()->vnode();
-  if (v.type() == vfs::VType::Fifo || pipe_end_of(v)) return -kESPIPE;
-  return 0;
+  if (offset < 0 || nbytes < 0 || __builtin_add_overflow(offset, nbytes, &end)) return Error::Invalid;
+  vfs::Vnode& v = f->vnode();
+  if (v.type() == vfs::VType::Fifo || pipe_end_of(v)) return Error::IllegalSeek;
+  return {};
 }
 
 // File handles need a file system that can find a file by a stable id;
 // ramfs cannot (and has no export support): EOPNOTSUPP, as Linux says
 // for such file systems.
-LINUX_SYSCALL(303, name_to_handle_at, "fsppx") { return -kEOPNOTSUPP; }
+DEFINE_SYSCALL(303, name_to_handle_at, Result<void>, AtFd dirfd, UserString path, UserPtr<uint8_t> handle,
+               UserPtr<int> mount_id, Flags<int> flags) {
+  return Error::OpNotSupported;
+}
 
 }  // namespace capsule::linux_abi

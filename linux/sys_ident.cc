@@ -48,69 +48,72 @@ bool is_self(int64_t pid) { return pid == 0 || pid == own_pid() || pid == curren
 
 // setresuid/setresgid core: -1 leaves an id; an unprivileged caller may only
 // pick among its current real, effective and saved ids.
-int64_t set_res(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e,
-                uint32_t s) {
+Result<void> set_res(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e,
+                     uint32_t s) {
   SpinGuard g(c.lock);
   auto allowed = [&](uint32_t v) { return v == NO_ID || v == *rid || v == *eid || v == *sid; };
-  if (c.euid != 0 && !(allowed(r) && allowed(e) && allowed(s))) return -kEPERM;
+  if (c.euid != 0 && !(allowed(r) && allowed(e) && allowed(s))) return Error::Permission;
   if (r != NO_ID) *rid = r;
   if (e != NO_ID) *eid = e;
   if (s != NO_ID) *sid = s;
   *fsid = *eid;
-  return 0;
+  return {};
 }
 
 // setreuid/setregid: the saved id follows the new effective id when the
 // real id is set or the effective id changes to something but the old real.
-int64_t set_re(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e) {
+Result<void> set_re(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e) {
   SpinGuard g(c.lock);
   const bool priv = c.euid == 0;
   const uint32_t old_r = *rid, old_e = *eid, old_s = *sid;
   if (!priv) {
-    if (r != NO_ID && r != old_r && r != old_e) return -kEPERM;
-    if (e != NO_ID && e != old_r && e != old_e && e != old_s) return -kEPERM;
+    if (r != NO_ID && r != old_r && r != old_e) return Error::Permission;
+    if (e != NO_ID && e != old_r && e != old_e && e != old_s) return Error::Permission;
   }
   if (r != NO_ID) *rid = r;
   if (e != NO_ID) *eid = e;
   if (r != NO_ID || (e != NO_ID && e != old_r)) *sid = *eid;
   *fsid = *eid;
-  return 0;
+  return {};
 }
 
 // setuid/setgid: privileged sets all three; otherwise only the effective id,
 // to the real or saved one.
-int64_t set_one(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
-  if (v == NO_ID) return -kEINVAL;
+Result<void> set_one(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
+  if (v == NO_ID) return Error::Invalid;
   SpinGuard g(c.lock);
   if (c.euid == 0) {
     *rid = *eid = *sid = *fsid = v;
-    return 0;
+    return {};
   }
-  if (v != *rid && v != *sid) return -kEPERM;
+  if (v != *rid && v != *sid) return Error::Permission;
   *eid = *fsid = v;
-  return 0;
+  return {};
 }
 
-int64_t set_fs(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
+// setfsuid/setfsgid: the old fs id, whether or not the new one was taken.
+Result<uint32_t> set_fs(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
   SpinGuard g(c.lock);
   const uint32_t old = *fsid;
   if (v != NO_ID && (c.euid == 0 || v == *rid || v == *eid || v == *sid || v == *fsid)) *fsid = v;
   return old;
 }
 
-int64_t get_res(uint32_t r, uint32_t e, uint32_t s, uint64_t pr, uint64_t pe, uint64_t ps) {
-  if (!put_user_at(pr, r) || !put_user_at(pe, e) || !put_user_at(ps, s)) return -kEFAULT;
-  return 0;
+Result<void> get_res(uint32_t r, uint32_t e, uint32_t s, UserPtr<uint32_t> pr, UserPtr<uint32_t> pe,
+                     UserPtr<uint32_t> ps) {
+  TRY(pr.write(r));
+  TRY(pe.write(e));
+  return ps.write(s);
 }
 
-int64_t set_name(char* dst, uint64_t user, int64_t len) {
-  if (len < 0 || len > 64) return -kEINVAL;
+Result<void> set_name(char* dst, UserBytes user, int len) {
+  if (len < 0 || len > 64) return Error::Invalid;
   char buf[65] = {};
-  if (!copy_from_user(buf, reinterpret_cast<const void*>(user), size_t(len)).ok()) return -kEFAULT;
-  if (!current_privileged()) return -kEPERM;
+  TRY(user.ptr.copy_in(reinterpret_cast<uint8_t*>(buf), size_t(len)));
+  if (!current_privileged()) return Error::Permission;
   SpinGuard g(g_uts_lock);
-  for (int64_t i = 0; i <= len; ++i) dst[i] = buf[i];
-  return 0;
+  for (int i = 0; i <= len; ++i) dst[i] = buf[i];
+  return {};
 }
 
 }  // namespace
@@ -120,13 +123,13 @@ void hostname(char* out) {
   set(out, g_uts.hostname);
 }
 
-int64_t set_hostname(const char* name, size_t len) {
-  if (len > 64) return -kEINVAL;
-  if (!current_privileged()) return -kEPERM;
+Result<void> set_hostname(const char* name, size_t len) {
+  if (len > 64) return Error::Invalid;
+  if (!current_privileged()) return Error::Permission;
   SpinGuard g(g_uts_lock);
   for (size_t i = 0; i < len; ++i) g_uts.hostname[i] = name[i];
   g_uts.hostname[len] = 0;
-  return 0;
+  return {};
 }
 
 // Kernel threads (no process) act as root with Linux's default umask.
@@ -144,7 +147,7 @@ uint32_t current_fsgid() { return creds_or_kernel()->fsgid; }
 uint32_t current_euid() { return creds_or_kernel()->euid; }
 bool current_privileged() { return creds_or_kernel()->euid == 0; }
 
-LINUX_SYSCALL(63, uname, "p") {
+DEFINE_SYSCALL(63, uname, Result<void>, UserPtr<Utsname> buf) {
   Utsname u = {};
   set(u.sysname, "Linux");
   set(u.release, "6.1.0-capsule");
@@ -155,148 +158,151 @@ LINUX_SYSCALL(63, uname, "p") {
     set(u.nodename, g_uts.hostname);
     set(u.domainname, g_uts.domainname);
   }
-  return copy_to_user(reinterpret_cast<void*>(args.a[0]), &u, sizeof(u)).ok() ? 0 : -kEFAULT;
+  return buf.write(u);
 }
 
-LINUX_SYSCALL(170, sethostname, "bd") { return set_name(g_uts.hostname, args.a[0], int32_t(args.a[1])); }
-LINUX_SYSCALL(171, setdomainname, "bd") { return set_name(g_uts.domainname, args.a[0], int32_t(args.a[1])); }
+DEFINE_SYSCALL(170, sethostname, Result<void>, UserBytes name, int len) { return set_name(g_uts.hostname, name, len); }
+DEFINE_SYSCALL(171, setdomainname, Result<void>, UserBytes name, int len) {
+  return set_name(g_uts.domainname, name, len);
+}
 
-LINUX_SYSCALL(102, getuid, "") { return cur_creds().ruid; }
-LINUX_SYSCALL(107, geteuid, "") { return cur_creds().euid; }
-LINUX_SYSCALL(104, getgid, "") { return cur_creds().rgid; }
-LINUX_SYSCALL(108, getegid, "") { return cur_creds().egid; }
+DEFINE_SYSCALL(102, getuid, Result<uint32_t>) { return cur_creds().ruid; }
+DEFINE_SYSCALL(107, geteuid, Result<uint32_t>) { return cur_creds().euid; }
+DEFINE_SYSCALL(104, getgid, Result<uint32_t>) { return cur_creds().rgid; }
+DEFINE_SYSCALL(108, getegid, Result<uint32_t>) { return cur_creds().egid; }
 
-LINUX_SYSCALL(105, setuid, "u") {
+// uid_t and gid_t are unsigned int: (uid_t)-1 is NO_ID.
+DEFINE_SYSCALL(105, setuid, Result<void>, uint32_t uid) {
   Creds& c = cur_creds();
-  return set_one(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]));
+  return set_one(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, uid);
 }
-LINUX_SYSCALL(106, setgid, "u") {
+DEFINE_SYSCALL(106, setgid, Result<void>, uint32_t gid) {
   Creds& c = cur_creds();
-  return set_one(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]));
+  return set_one(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, gid);
 }
-LINUX_SYSCALL(113, setreuid, "dd") {
+DEFINE_SYSCALL(113, setreuid, Result<void>, uint32_t ruid, uint32_t euid) {
   Creds& c = cur_creds();
-  return set_re(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]), uint32_t(args.a[1]));
+  return set_re(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, ruid, euid);
 }
-LINUX_SYSCALL(114, setregid, "dd") {
+DEFINE_SYSCALL(114, setregid, Result<void>, uint32_t rgid, uint32_t egid) {
   Creds& c = cur_creds();
-  return set_re(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]), uint32_t(args.a[1]));
+  return set_re(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, rgid, egid);
 }
-LINUX_SYSCALL(117, setresuid, "ddd") {
+DEFINE_SYSCALL(117, setresuid, Result<void>, uint32_t ruid, uint32_t euid, uint32_t suid) {
   Creds& c = cur_creds();
-  return set_res(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]), uint32_t(args.a[1]), uint32_t(args.a[2]));
+  return set_res(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, ruid, euid, suid);
 }
-LINUX_SYSCALL(119, setresgid, "ddd") {
+DEFINE_SYSCALL(119, setresgid, Result<void>, uint32_t rgid, uint32_t egid, uint32_t sgid) {
   Creds& c = cur_creds();
-  return set_res(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]), uint32_t(args.a[1]), uint32_t(args.a[2]));
+  return set_res(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, rgid, egid, sgid);
 }
-LINUX_SYSCALL(118, getresuid, "ppp") {
+DEFINE_SYSCALL(118, getresuid, Result<void>, UserPtr<uint32_t> ruid, UserPtr<uint32_t> euid, UserPtr<uint32_t> suid) {
   const Creds& c = cur_creds();
-  return get_res(c.ruid, c.euid, c.suid, args.a[0], args.a[1], args.a[2]);
+  return get_res(c.ruid, c.euid, c.suid, ruid, euid, suid);
 }
-LINUX_SYSCALL(120, getresgid, "ppp") {
+DEFINE_SYSCALL(120, getresgid, Result<void>, UserPtr<uint32_t> rgid, UserPtr<uint32_t> egid, UserPtr<uint32_t> sgid) {
   const Creds& c = cur_creds();
-  return get_res(c.rgid, c.egid, c.sgid, args.a[0], args.a[1], args.a[2]);
+  return get_res(c.rgid, c.egid, c.sgid, rgid, egid, sgid);
 }
-LINUX_SYSCALL(122, setfsuid, "u") {
+DEFINE_SYSCALL(122, setfsuid, Result<uint32_t>, uint32_t fsuid) {
   Creds& c = cur_creds();
-  return set_fs(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, uint32_t(args.a[0]));
+  return set_fs(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, fsuid);
 }
-LINUX_SYSCALL(123, setfsgid, "u") {
+DEFINE_SYSCALL(123, setfsgid, Result<uint32_t>, uint32_t fsgid) {
   Creds& c = cur_creds();
-  return set_fs(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, uint32_t(args.a[0]));
+  return set_fs(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, fsgid);
 }
 
-LINUX_SYSCALL(115, getgroups, "dp") {
-  const int64_t size = int32_t(args.a[0]);
-  if (size < 0) return -kEINVAL;
+DEFINE_SYSCALL(115, getgroups, Result<int>, int size, UserPtr<uint32_t> list) {
+  if (size < 0) return Error::Invalid;
   Creds& c = cur_creds();
   // Snapshot under the lock; copy out without it (the copy may fault pages in).
   uint32_t* snap = nullptr;
-  int64_t n;
+  int n;
   for (;;) {
     {
       SpinGuard g(c.lock);
-      n = c.ngroups;
+      n = int(c.ngroups);
       if (size == 0) return n;
-      if (size < n) return -kEINVAL;
+      if (size < n) return Error::Invalid;
       if (n == 0) return 0;
       if (snap) {
-        for (int64_t i = 0; i < n; ++i) snap[i] = c.groups[i];
+        for (int i = 0; i < n; ++i) snap[i] = c.groups[i];
         break;
       }
     }
     snap = static_cast<uint32_t*>(kmalloc(size_t(L_NGROUPS_MAX) * 4));
-    if (!snap) return -kENOMEM;
+    if (!snap) return Error::NoMemory;
   }
-  const bool ok = copy_to_user(reinterpret_cast<void*>(args.a[1]), snap, size_t(n) * 4).ok();
+  Result<void> r = list.copy_out(snap, size_t(n));
   kfree(snap);
-  return ok ? n : -kEFAULT;
+  if (!r.ok()) return r.error();
+  return n;
 }
 
-LINUX_SYSCALL(116, setgroups, "dp") {
-  const int64_t n = int32_t(args.a[0]);
-  if (n < 0 || n > L_NGROUPS_MAX) return -kEINVAL;
-  uint32_t* list = n ? static_cast<uint32_t*>(kmalloc(size_t(n) * 4)) : nullptr;
-  if (n && !list) return -kENOMEM;
-  if (n && !copy_from_user(list, reinterpret_cast<const void*>(args.a[1]), size_t(n) * 4).ok()) {
-    kfree(list);
-    return -kEFAULT;
+DEFINE_SYSCALL(116, setgroups, Result<void>, int size, UserPtr<const uint32_t> list) {
+  const int n = size;
+  if (n < 0 || n > L_NGROUPS_MAX) return Error::Invalid;
+  uint32_t* copy = n ? static_cast<uint32_t*>(kmalloc(size_t(n) * 4)) : nullptr;
+  if (n && !copy) return Error::NoMemory;
+  if (n && !list.copy_in(copy, size_t(n)).ok()) {
+    kfree(copy);
+    return Error::Fault;
   }
   Creds& c = cur_creds();
-  uint32_t* drop = list;
+  uint32_t* drop = copy;
   bool allowed;
   {
     SpinGuard g(c.lock);
     allowed = c.euid == 0;  // CAP_SETGID
     if (allowed) {
       drop = c.groups;
-      c.groups = list;
+      c.groups = copy;
       c.ngroups = n;
     }
   }
   kfree(drop);
-  return allowed ? 0 : -kEPERM;
+  if (!allowed) return Error::Permission;
+  return {};
 }
 
-LINUX_SYSCALL(121, getpgid, "d") {
-  if (!is_self(int32_t(args.a[0]))) return -kESRCH;
+DEFINE_SYSCALL(121, getpgid, Result<int>, int pid) {
+  if (!is_self(pid)) return Error::NoProcess;
   return cur_creds().pgid;
 }
-LINUX_SYSCALL(111, getpgrp, "") { return cur_creds().pgid; }
-LINUX_SYSCALL(124, getsid, "d") {
-  if (!is_self(int32_t(args.a[0]))) return -kESRCH;
+DEFINE_SYSCALL(111, getpgrp, Result<int>) { return cur_creds().pgid; }
+DEFINE_SYSCALL(124, getsid, Result<int>, int pid) {
+  if (!is_self(pid)) return Error::NoProcess;
   return cur_creds().sid;
 }
 
-LINUX_SYSCALL(109, setpgid, "dd") {
-  const int64_t pid = int32_t(args.a[0]), pgid = int32_t(args.a[1]);
-  if (pgid < 0) return -kEINVAL;
-  if (!is_self(pid)) return -kESRCH;
+DEFINE_SYSCALL(109, setpgid, Result<void>, int pid, int pgid) {
+  if (pgid < 0) return Error::Invalid;
+  if (!is_self(pid)) return Error::NoProcess;
   Creds& c = cur_creds();
   SpinGuard g(c.lock);
   // A session leader cannot change its process group (there is no other
   // process whose group it could join, either).
-  if (c.sid == own_pid()) return -kEPERM;
-  const int64_t target = pgid ? pgid : own_pid();
-  if (target != own_pid() && target != c.pgid) return -kEPERM;
-  c.pgid = int(target);
-  return 0;
+  if (c.sid == own_pid()) return Error::Permission;
+  const int target = pgid ? pgid : own_pid();
+  if (target != own_pid() && target != c.pgid) return Error::Permission;
+  c.pgid = target;
+  return {};
 }
 
-LINUX_SYSCALL(112, setsid, "") {
+DEFINE_SYSCALL(112, setsid, Result<int>) {
   Creds& c = cur_creds();
   SpinGuard g(c.lock);
-  if (c.pgid == own_pid()) return -kEPERM;  // already a process-group leader
+  if (c.pgid == own_pid()) return Error::Permission;  // already a process-group leader
   c.sid = c.pgid = own_pid();
   return c.sid;
 }
 
-LINUX_SYSCALL(95, umask, "o") {
+DEFINE_SYSCALL(95, umask, Result<uint32_t>, Mode mask) {
   Creds& c = cur_creds();
   SpinGuard g(c.lock);
   const uint32_t old = c.umask;
-  c.umask = uint32_t(args.a[0]) & 0777;
+  c.umask = mask & 0777;
   return old;
 }
 
@@ -304,13 +310,12 @@ LINUX_SYSCALL(95, umask, "o") {
 // and the old one returned, as Linux does. Only PER_LINUX is emulated: the
 // flag bits (ADDR_NO_RANDOMIZE, ...) and other domains are remembered but
 // change nothing.
-LINUX_SYSCALL(135, personality, "x") {
-  const uint32_t p = uint32_t(args.a[0]);
+DEFINE_SYSCALL(135, personality, Result<uint64_t>, Hex<uint32_t> persona) {
   Creds& c = cur_creds();
   SpinGuard g(c.lock);
   const uint64_t old = c.persona;
-  if (p != 0xffffffffu) c.persona = p;
-  return int64_t(old);
+  if (persona != 0xffffffffu) c.persona = persona;
+  return old;
 }
 
 }  // namespace capsule::linux_abi

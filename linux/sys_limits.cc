@@ -30,24 +30,24 @@ constexpr uint64_t L_NR_OPEN = 1u << 20;  // fs.nr_open: the ceiling for L_RLIMI
 
 // The common core of prlimit64, getrlimit, setrlimit: old receives the
 // previous value; new_lim (if any) is checked and applied.
-int64_t do_prlimit(unsigned resource, const Rlim* new_lim, Rlim* old) {
-  if (resource >= L_RLIM_NLIMITS) return -kEINVAL;
+Result<void> do_prlimit(unsigned resource, const Rlim* new_lim, Rlim* old) {
+  if (resource >= L_RLIM_NLIMITS) return Error::Invalid;
   if (new_lim) {
-    if (new_lim->cur > new_lim->max) return -kEINVAL;
-    if (resource == L_RLIMIT_NOFILE && new_lim->max > L_NR_OPEN) return -kEPERM;
+    if (new_lim->cur > new_lim->max) return Error::Invalid;
+    if (resource == L_RLIMIT_NOFILE && new_lim->max > L_NR_OPEN) return Error::Permission;
   }
   {
     Limits& l = cur_limits();
     SpinGuard g(l.lock);
     Rlim& r = l.rl[resource];
-    if (new_lim && new_lim->max > r.max && !current_privileged()) return -kEPERM;  // CAP_SYS_RESOURCE
+    if (new_lim && new_lim->max > r.max && !current_privileged()) return Error::Permission;  // CAP_SYS_RESOURCE
     if (old) *old = r;
     if (new_lim) r = *new_lim;
   }
   // The fd table enforces the soft limit itself (it sleeps on its own lock:
   // outside the spinlock).
   if (new_lim && resource == L_RLIMIT_NOFILE) fds().set_limit(unsigned(new_lim->cur));
-  return 0;
+  return {};
 }
 
 constexpr int CAP_LAST_CAP = 40;  // Linux 6.1: CAP_CHECKPOINT_RESTORE
@@ -94,43 +94,42 @@ uint64_t rlimit_max(int resource) {
   return p->limits->rl[resource].max;
 }
 
-LINUX_SYSCALL(302, prlimit64, "ddpp") {
-  const int64_t pid = int32_t(args.a[0]);
+DEFINE_SYSCALL(302, prlimit64, Result<void>, int pid, unsigned resource, UserPtr<const Rlim> new_rlim,
+               UserPtr<Rlim> old_rlim) {
   Rlim nl, ol;
-  const bool has_new = args.a[2] != 0;
-  if (has_new && !get_user_at(args.a[2], nl)) return -kEFAULT;
-  if (!is_self(pid)) return -kESRCH;
-  int64_t r = do_prlimit(uint32_t(args.a[1]), has_new ? &nl : nullptr, args.a[3] ? &ol : nullptr);
-  if (r) return r;
-  if (args.a[3] && !put_user_at(args.a[3], ol)) return -kEFAULT;
-  return 0;
+  if (new_rlim) nl = TRY(new_rlim.read());
+  if (!is_self(pid)) return Error::NoProcess;
+  TRY(do_prlimit(resource, new_rlim ? &nl : nullptr, old_rlim ? &ol : nullptr));
+  if (old_rlim) TRY(old_rlim.write(ol));
+  return {};
 }
 
-LINUX_SYSCALL(97, getrlimit, "dp") {
+DEFINE_SYSCALL(97, getrlimit, Result<void>, unsigned resource, UserPtr<Rlim> rlim) {
   Rlim ol;
-  int64_t r = do_prlimit(uint32_t(args.a[0]), nullptr, &ol);
-  if (r) return r;
-  return put_user_at(args.a[1], ol) ? 0 : -kEFAULT;
+  TRY(do_prlimit(resource, nullptr, &ol));
+  return rlim.write(ol);
 }
 
-LINUX_SYSCALL(160, setrlimit, "dp") {
-  Rlim nl;
-  if (!get_user_at(args.a[1], nl)) return -kEFAULT;
-  return do_prlimit(uint32_t(args.a[0]), &nl, nullptr);
+DEFINE_SYSCALL(160, setrlimit, Result<void>, unsigned resource, UserPtr<const Rlim> rlim) {
+  Rlim nl = TRY(rlim.read());
+  return do_prlimit(resource, &nl, nullptr);
 }
 
 // ---- sysinfo ----------------------------------------------------------------
 
-LINUX_SYSCALL(99, sysinfo, "p") {
-  struct Sysinfo {
-    int64_t uptime;
-    uint64_t loads[3];
-    uint64_t totalram, freeram, sharedram, bufferram, totalswap, freeswap;
-    uint16_t procs, pad;
-    uint64_t totalhigh, freehigh;
-    uint32_t mem_unit;
-  };
-  static_assert(sizeof(Sysinfo) == 112);
+namespace {
+struct Sysinfo {  // struct sysinfo, x86-64
+  int64_t uptime;
+  uint64_t loads[3];
+  uint64_t totalram, freeram, sharedram, bufferram, totalswap, freeswap;
+  uint16_t procs, pad;
+  uint64_t totalhigh, freehigh;
+  uint32_t mem_unit;
+};
+static_assert(sizeof(Sysinfo) == 112);
+}  // namespace
+
+DEFINE_SYSCALL(99, sysinfo, Result<void>, UserPtr<Sysinfo> info) {
   Sysinfo s = {};
   const uint64_t up = uptime_ns();
   s.uptime = int64_t((up + 999999999) / 1000000000);  // Linux rounds up
@@ -140,12 +139,13 @@ LINUX_SYSCALL(99, sysinfo, "p") {
   Process* p = current_process();
   s.procs = uint16_t(p ? p->thread_count.load() : 1);
   s.mem_unit = 1;
-  return put_user_at(args.a[0], s) ? 0 : -kEFAULT;
+  return info.write(s);
 }
 
 // ---- prctl ------------------------------------------------------------------
 
-LINUX_SYSCALL(157, prctl, "dxxxx") {
+DEFINE_SYSCALL(157, prctl, Result<int64_t>, int option, Hex<uint64_t> arg2, Hex<uint64_t> arg3,
+               Hex<uint64_t> arg4, Hex<uint64_t> arg5) {
   enum : uint64_t {
     PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4,
     PR_GET_KEEPCAPS = 7, PR_SET_KEEPCAPS = 8, PR_GET_TIMING = 13, PR_SET_TIMING = 14,
@@ -157,41 +157,43 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
     PR_GET_THP_DISABLE = 42, PR_CAP_AMBIENT = 47, PR_SET_VMA = 0x53564d41,
     PR_SET_PTRACER = 0x59616d61,
   };
-  const uint64_t opt = uint32_t(args.a[0]), a2 = args.a[1], a3 = args.a[2], a4 = args.a[3], a5 = args.a[4];
-  switch (opt) {
+  const uint64_t a2 = arg2, a3 = arg3, a4 = arg4, a5 = arg5;
+  switch (option) {
     case PR_SET_PDEATHSIG:
-      if (a2 > 64) return -kEINVAL;
+      if (a2 > 64) return Error::Invalid;
       cur_limits().pdeathsig.store(int(a2));
       return 0;
     case PR_GET_PDEATHSIG:
-      return put_user_at(a2, cur_limits().pdeathsig.load()) ? 0 : -kEFAULT;
+      TRY(UserPtr<int>(a2).write(cur_limits().pdeathsig.load()));
+      return 0;
     case PR_GET_DUMPABLE:
       return cur_limits().dumpable.load();
     case PR_SET_DUMPABLE:
-      if (a2 != 0 && a2 != 1) return -kEINVAL;
+      if (a2 != 0 && a2 != 1) return Error::Invalid;
       cur_limits().dumpable.store(int(a2));
       return 0;
     case PR_GET_KEEPCAPS:
       return cur_limits().keepcaps.load();
     case PR_SET_KEEPCAPS:
-      if (a2 > 1) return -kEINVAL;
+      if (a2 > 1) return Error::Invalid;
       cur_limits().keepcaps.store(int(a2));
       return 0;
     case PR_GET_TIMING:
       return 0;  // PR_TIMING_STATISTICAL
     case PR_SET_TIMING:
-      return a2 == 0 ? 0 : -kEINVAL;
+      if (a2 != 0) return Error::Invalid;
+      return 0;
     case PR_SET_NAME: {
       // Up to 15 bytes, read one at a time so that a name ending at the end
       // of a mapping is fine, as in Linux.
       char name[16] = {};
       for (size_t i = 0; i < 15; ++i) {
-        if (!copy_from_user(&name[i], reinterpret_cast<const char*>(a2) + i, 1).ok()) return -kEFAULT;
+        name[i] = TRY(UserPtr<const char>(a2).offset(i).read());
         if (!name[i]) break;
       }
       name[15] = 0;
       LinuxThread* lt = linux_thread();
-      if (!lt) return -kENOMEM;
+      if (!lt) return Error::NoMemory;
       for (size_t i = 0; i < 16; ++i) lt->name[i] = name[i];
       Process* p = current_process();
       if (p && p->main_thread == thread_current())
@@ -203,23 +205,29 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
       LinuxThread* lt = linux_thread();
       const char* src = lt && lt->name[0] ? lt->name : (current_process() ? current_process()->comm : "");
       for (size_t i = 0; i < 15 && src[i]; ++i) name[i] = src[i];
-      return copy_to_user(reinterpret_cast<void*>(a2), name, sizeof(name)).ok() ? 0 : -kEFAULT;
+      TRY(UserPtr<char>(a2).copy_out(name, sizeof(name)));
+      return 0;
     }
     case PR_GET_SECCOMP:
       return 0;
     case PR_CAPBSET_READ:
-      return a2 <= CAP_LAST_CAP ? 1 : -kEINVAL;
+      if (a2 > CAP_LAST_CAP) return Error::Invalid;
+      return 1;
     case PR_CAPBSET_DROP:
-      if (a2 > CAP_LAST_CAP) return -kEINVAL;
-      return current_privileged() ? 0 : -kEPERM;
+      if (a2 > CAP_LAST_CAP) return Error::Invalid;
+      if (!current_privileged()) return Error::Permission;
+      return 0;
     case PR_GET_TSC:
-      return put_user_at(a2, int32_t(1)) ? 0 : -kEFAULT;  // PR_TSC_ENABLE
+      TRY(UserPtr<int>(a2).write(1));  // PR_TSC_ENABLE
+      return 0;
     case PR_SET_TSC:
-      return a2 == 1 ? 0 : -kEINVAL;  // rdtsc cannot be made to fault here
+      if (a2 != 1) return Error::Invalid;  // rdtsc cannot be made to fault here
+      return 0;
     case PR_GET_SECUREBITS:
       return 0;
     case PR_SET_SECUREBITS:
-      return current_privileged() ? 0 : -kEPERM;
+      if (!current_privileged()) return Error::Permission;
+      return 0;
     case PR_SET_TIMERSLACK:
       cur_limits().timerslack.store(a2 ? a2 : 50000);
       return 0;
@@ -229,42 +237,47 @@ LINUX_SYSCALL(157, prctl, "dxxxx") {
       cur_limits().subreaper.store(a2 ? 1 : 0);
       return 0;
     case PR_GET_CHILD_SUBREAPER:
-      return put_user_at(a2, int32_t(cur_limits().subreaper.load())) ? 0 : -kEFAULT;
+      TRY(UserPtr<int>(a2).write(int(cur_limits().subreaper.load())));
+      return 0;
     case PR_SET_NO_NEW_PRIVS:
-      if (a2 != 1 || a3 || a4 || a5) return -kEINVAL;
+      if (a2 != 1 || a3 || a4 || a5) return Error::Invalid;
       cur_limits().no_new_privs.store(1);
       return 0;
     case PR_GET_NO_NEW_PRIVS:
-      if (a2 || a3 || a4 || a5) return -kEINVAL;
+      if (a2 || a3 || a4 || a5) return Error::Invalid;
       return cur_limits().no_new_privs.load();
     case PR_GET_TID_ADDRESS: {
       LinuxThread* lt = linux_thread();
       uint64_t v = lt ? lt->clear_child_tid : 0;
-      return put_user_at(a2, v) ? 0 : -kEFAULT;
+      TRY(UserPtr<uint64_t>(a2).write(v));
+      return 0;
     }
     case PR_SET_THP_DISABLE:
-      if (a3 || a4 || a5) return -kEINVAL;
+      if (a3 || a4 || a5) return Error::Invalid;
       cur_limits().thp_disable.store(a2 ? 1 : 0);
       return 0;
     case PR_GET_THP_DISABLE:
-      if (a2 || a3 || a4 || a5) return -kEINVAL;
+      if (a2 || a3 || a4 || a5) return Error::Invalid;
       return cur_limits().thp_disable.load();
     case PR_CAP_AMBIENT:
       // No ambient capabilities: IS_SET (1) answers 0 for a valid cap,
       // CLEAR_ALL (4) succeeds, RAISE (2) is not allowed, LOWER (3) is a no-op.
       switch (a2) {
-        case 1: return a3 <= CAP_LAST_CAP ? 0 : -kEINVAL;
-        case 2: return -kEPERM;
-        case 3: return a3 <= CAP_LAST_CAP ? 0 : -kEINVAL;
+        case 1:
+        case 3:
+          if (a3 > CAP_LAST_CAP) return Error::Invalid;
+          return 0;
+        case 2: return Error::Permission;
         case 4: return 0;
-        default: return -kEINVAL;
+        default: return Error::Invalid;
       }
     case PR_SET_VMA:
-      return a2 == 0 ? 0 : -kEINVAL;  // PR_SET_VMA_ANON_NAME: accepted, names are not kept
+      if (a2 != 0) return Error::Invalid;  // PR_SET_VMA_ANON_NAME: accepted, names are not kept
+      return 0;
     case PR_SET_PTRACER:
       return 0;
     default:
-      return -kEINVAL;
+      return Error::Invalid;
   }
 }
 
@@ -286,59 +299,58 @@ Thread* prio_target(int64_t which, int64_t who) {
 }
 }  // namespace
 
-LINUX_SYSCALL(140, getpriority, "dd") {
-  const int64_t which = int32_t(args.a[0]), who = int32_t(args.a[1]);
-  if (which < L_PRIO_PROCESS || which > L_PRIO_USER) return -kEINVAL;
+DEFINE_SYSCALL(140, getpriority, Result<int>, int which, int who) {
+  if (which < L_PRIO_PROCESS || which > L_PRIO_USER) return Error::Invalid;
   Thread* t = prio_target(which, who);
-  if (!t) return -kESRCH;
+  if (!t) return Error::NoProcess;
   return 20 - t->se.nice;  // the syscall returns 40..1 for nice -20..19
 }
 
-LINUX_SYSCALL(141, setpriority, "ddd") {
-  const int64_t which = int32_t(args.a[0]), who = int32_t(args.a[1]);
-  int64_t nice = int32_t(args.a[2]);
-  if (which < L_PRIO_PROCESS || which > L_PRIO_USER) return -kEINVAL;
+DEFINE_SYSCALL(141, setpriority, Result<void>, int which, int who, int niceval) {
+  int64_t nice = niceval;
+  if (which < L_PRIO_PROCESS || which > L_PRIO_USER) return Error::Invalid;
   Thread* t = prio_target(which, who);
-  if (!t) return -kESRCH;
+  if (!t) return Error::NoProcess;
   if (nice < -20) nice = -20;
   if (nice > 19) nice = 19;
   // Lowering nice (raising priority) needs CAP_SYS_NICE or L_RLIMIT_NICE.
   if (nice < t->se.nice && !current_privileged() && 20 - nice > int64_t(rlimit_cur(L_RLIMIT_NICE)))
-    return -kEACCES;
+    return Error::AccessDenied;
   thread_set_nice(t, int(nice));
-  return 0;
+  return {};
 }
 
 // sched_getscheduler and the priority ranges live in linux/sys_sched.cc.
 
 // ---- getrandom, rseq ----------------------------------------------------------
 
-LINUX_SYSCALL(318, getrandom, "pux") {
-  constexpr uint64_t GRND_NONBLOCK = 1, GRND_RANDOM = 2, GRND_INSECURE = 4;
-  const uint64_t flags = uint32_t(args.a[2]);
-  if (flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) return -kEINVAL;
-  if ((flags & GRND_INSECURE) && (flags & GRND_RANDOM)) return -kEINVAL;
+DEFINE_SYSCALL(318, getrandom, Result<size_t>, UserPtr<uint8_t> buf, size_t buflen, Flags<uint32_t> flags) {
+  constexpr uint32_t GRND_NONBLOCK = 1, GRND_RANDOM = 2, GRND_INSECURE = 4;
+  if (flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) return Error::Invalid;
+  if (flags.has(GRND_INSECURE | GRND_RANDOM)) return Error::Invalid;
   // The CSPRNG is seeded at boot: never blocks, GRND_RANDOM draws from the
   // same generator (as Linux since 5.6). At most MAX_RW_COUNT per call.
   constexpr uint64_t MAX_RW_COUNT = 0x7ffff000;
-  uint64_t count = args.a[1] < MAX_RW_COUNT ? args.a[1] : MAX_RW_COUNT;
-  auto* dst = reinterpret_cast<uint8_t*>(args.a[0]);
-  uint8_t buf[256];
-  uint64_t done = 0;
+  const size_t count = buflen < MAX_RW_COUNT ? buflen : MAX_RW_COUNT;
+  uint8_t bytes[256];
+  size_t done = 0;
   while (done < count) {
-    const size_t n = count - done < sizeof(buf) ? size_t(count - done) : sizeof(buf);
-    random_bytes(buf, n);
-    if (!copy_to_user(dst + done, buf, n).ok()) {
-      for (auto& b : buf) b = 0;
-      return done ? int64_t(done) : -kEFAULT;
+    const size_t n = count - done < sizeof(bytes) ? count - done : sizeof(bytes);
+    random_bytes(bytes, n);
+    if (!buf.offset(done).copy_out(bytes, n).ok()) {
+      for (auto& b : bytes) b = 0;
+      if (!done) return Error::Fault;
+      return done;
     }
     done += n;
   }
-  for (auto& b : buf) b = 0;  // no key material left on the stack
-  return int64_t(done);
+  for (auto& b : bytes) b = 0;  // no key material left on the stack
+  return done;
 }
 
 // Restartable sequences: not provided; glibc and musl run without them.
-LINUX_SYSCALL(334, rseq, "puxx") { return -kENOSYS; }
+DEFINE_SYSCALL(334, rseq, Result<void>, UserPtr<uint8_t> rseq, uint32_t rseq_len, Flags<int> flags, Hex<uint32_t> sig) {
+  return Error::NotSupported;  // ENOSYS
+}
 
 }  // namespace capsule::linux_abi

@@ -49,7 +49,7 @@ class PipeVnode final : public StreamVnode {
   Result<int64_t> ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override {
     if (cmd != FIONREAD) return Error::NotSupported;
     int n = int(end_->bytes_available());
-    if (!put_user(reinterpret_cast<int*>(arg), n).ok()) return Error::Fault;
+    TRY(UserPtr<int>(arg).write(n));
     return int64_t(0);
   }
 
@@ -66,39 +66,38 @@ class PipeVnode final : public StreamVnode {
   PipeEndOwner* owner_;
 };
 
-int64_t do_pipe(uint64_t ufds, uint64_t flags) {
-  if (flags & ~(O_NONBLOCK | O_CLOEXEC | O_DIRECT)) return -kEINVAL;
+Result<void> do_pipe(UserPtr<int> pipefd, int flags) {
+  if (flags & ~(O_NONBLOCK | O_CLOEXEC | O_DIRECT)) return Error::Invalid;
   PipeEnd *r, *w;
-  if (auto e = pipe_create(&r, &w); !e.ok()) return to_errno(e.error());
+  TRY(pipe_create(&r, &w));
   auto* rv = new (std::nothrow) PipeVnode(r);
   if (!rv) {
     delete r;
     delete w;
-    return -kENOMEM;
+    return Error::NoMemory;
   }
   VnodeRef rref = VnodeRef::adopt(rv);
   auto* wv = new (std::nothrow) PipeVnode(w);
   if (!wv) {
     delete w;
-    return -kENOMEM;
+    return Error::NoMemory;
   }
   VnodeRef wref = VnodeRef::adopt(wv);
   uint32_t nb = (flags & O_NONBLOCK) ? OpenFile::NONBLOCK : 0;
   bool cloexec = flags & O_CLOEXEC;
-  int64_t fd0 = install_stream(rref, OpenFile::READ | nb, cloexec);
-  if (fd0 < 0) return fd0;
-  int64_t fd1 = install_stream(wref, OpenFile::WRITE | nb, cloexec);
-  if (fd1 < 0) {
-    (void)fds().close(int(fd0));
-    return fd1;
+  const Fd fd0 = TRY(install_stream_fd(rref, OpenFile::READ | nb, cloexec));
+  auto fd1 = install_stream_fd(wref, OpenFile::WRITE | nb, cloexec);
+  if (!fd1.ok()) {
+    (void)fds().close(fd0);
+    return fd1.error();
   }
-  int out[2] = {int(fd0), int(fd1)};
-  if (!copy_to_user(reinterpret_cast<void*>(ufds), out, sizeof(out)).ok()) {
+  const int out[2] = {fd0, fd1.value()};
+  if (!pipefd.copy_out(out, 2).ok()) {
     (void)fds().close(out[0]);
     (void)fds().close(out[1]);
-    return -kEFAULT;
+    return Error::Fault;
   }
-  return 0;
+  return {};
 }
 
 }  // namespace
@@ -117,7 +116,7 @@ PipeEnd* pipe_end_of(vfs::Vnode& v) {
   return static_cast<PipeVnode&>(v).end();
 }
 
-LINUX_SYSCALL(22, pipe, "p") { return do_pipe(args.a[0], 0); }
-LINUX_SYSCALL(293, pipe2, "px") { return do_pipe(args.a[0], args.a[1]); }
+DEFINE_SYSCALL(22, pipe, Result<void>, UserPtr<int> pipefd) { return do_pipe(pipefd, 0); }
+DEFINE_SYSCALL(293, pipe2, Result<void>, UserPtr<int> pipefd, Flags<int> flags) { return do_pipe(pipefd, flags); }
 
 }  // namespace capsule::linux_abi

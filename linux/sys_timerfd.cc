@@ -52,67 +52,58 @@ class TimerFdVnode final : public StreamVnode {
 
 KItimerspec to_user(const TimerSpec& s) { return {ns_timespec(s.interval_ns), ns_timespec(s.value_ns)}; }
 
-// The TimerFd behind fd: 0, -EBADF, or -EINVAL for another kind of file.
-int64_t get_timer(uint64_t fd, vfs::FileRef& ref, TimerFd*& t) {
-  auto f = get_file(fd);
-  if (!f.ok()) return -kEBADF;
-  ref = static_cast<vfs::FileRef&&>(f.value());
+// The TimerFd behind fd (held in `ref`): Error::BadFd, or Error::Invalid for
+// another kind of file.
+Result<TimerFd*> get_timer(Fd fd, vfs::FileRef& ref) {
+  ref = TRY(get_file(fd));
   vfs::Vnode& v = ref->vnode();
-  if (v.kind() != &kTimerFdKind) return -kEINVAL;
-  t = &static_cast<TimerFdVnode&>(v).timer();
-  return 0;
+  if (v.kind() != &kTimerFdKind) return Error::Invalid;
+  return &static_cast<TimerFdVnode&>(v).timer();
 }
 
 }  // namespace
 
-LINUX_SYSCALL(283, timerfd_create, "dx") {
-  int clock = int32_t(args.a[0]);
-  uint64_t flags = args.a[1];
-  if (flags & ~(TFD_CLOEXEC | TFD_NONBLOCK)) return -kEINVAL;
+DEFINE_SYSCALL(283, timerfd_create, Result<Fd>, int clockid, Flags<int> flags) {
+  if (flags & ~(TFD_CLOEXEC | TFD_NONBLOCK)) return Error::Invalid;
   TimerClock c;
-  switch (clock) {
+  switch (clockid) {
     case L_CLOCK_REALTIME: case L_CLOCK_REALTIME_ALARM: c = TimerClock::Realtime; break;
     case L_CLOCK_MONOTONIC: case L_CLOCK_BOOTTIME: case L_CLOCK_BOOTTIME_ALARM: c = TimerClock::Monotonic; break;
-    default: return -kEINVAL;
+    default: return Error::Invalid;
   }
-  auto t = TimerFd::create(c);
-  if (!t.ok()) return to_errno(t.error());
-  auto* v = new (std::nothrow) TimerFdVnode(t.value());
+  TimerFd* t = TRY(TimerFd::create(c));
+  auto* v = new (std::nothrow) TimerFdVnode(t);
   if (!v) {
-    delete t.value();
-    return -kENOMEM;
+    delete t;
+    return Error::NoMemory;
   }
   uint32_t ff = OpenFile::READ | OpenFile::WRITE | ((flags & TFD_NONBLOCK) ? OpenFile::NONBLOCK : 0);
-  return install_stream(vfs::VnodeRef::adopt(v), ff, flags & TFD_CLOEXEC);
+  return install_stream_fd(vfs::VnodeRef::adopt(v), ff, flags & TFD_CLOEXEC);
 }
 
-LINUX_SYSCALL(286, timerfd_settime, "fxpp") {
-  uint64_t flags = args.a[1];
-  auto n = get_user(reinterpret_cast<const KItimerspec*>(args.a[2]));
-  if (!n.ok()) return -kEFAULT;
-  if (flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)) return -kEINVAL;
+DEFINE_SYSCALL(286, timerfd_settime, Result<void>, Fd fd, Flags<int> flags, UserPtr<const KItimerspec> new_value,
+               UserPtr<KItimerspec> old_value) {
+  const KItimerspec n = TRY(new_value.read());
+  if (flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)) return Error::Invalid;
   TimerSpec spec;
   // 2^62 ns (146 years) is beyond any date a program can mean and keeps
   // the timer's deadline arithmetic clear of overflow.
   constexpr uint64_t kCap = 1ull << 62;
-  if (!timespec_ns(n.value().value, spec.value_ns, kCap) || !timespec_ns(n.value().interval, spec.interval_ns, kCap))
-    return -kEINVAL;
+  if (!timespec_ns(n.value, spec.value_ns, kCap) || !timespec_ns(n.interval, spec.interval_ns, kCap))
+    return Error::Invalid;
   vfs::FileRef ref;
-  TimerFd* t;
-  if (int64_t e = get_timer(args.a[0], ref, t)) return e;
+  TimerFd* t = TRY(get_timer(fd, ref));
   // TFD_TIMER_CANCEL_ON_SET is accepted; clock changes are not followed
   // (docs/events.md), so the read never fails with ECANCELED.
-  auto old = t->settime(spec, flags & TFD_TIMER_ABSTIME);
-  if (!old.ok()) return to_errno(old.error());
-  if (args.a[3] && !put_user(reinterpret_cast<KItimerspec*>(args.a[3]), to_user(old.value())).ok()) return -kEFAULT;
-  return 0;
+  const TimerSpec old = TRY(t->settime(spec, flags & TFD_TIMER_ABSTIME));
+  if (old_value) TRY(old_value.write(to_user(old)));
+  return {};
 }
 
-LINUX_SYSCALL(287, timerfd_gettime, "fp") {
+DEFINE_SYSCALL(287, timerfd_gettime, Result<void>, Fd fd, UserPtr<KItimerspec> curr_value) {
   vfs::FileRef ref;
-  TimerFd* t;
-  if (int64_t e = get_timer(args.a[0], ref, t)) return e;
-  return put_user(reinterpret_cast<KItimerspec*>(args.a[1]), to_user(t->gettime())).ok() ? 0 : -kEFAULT;
+  TimerFd* t = TRY(get_timer(fd, ref));
+  return curr_value.write(to_user(t->gettime()));
 }
 
 }  // namespace capsule::linux_abi
