@@ -74,20 +74,11 @@ inline uint64_t deadline_ms(int64_t ms) {
   return deadline_after(uint64_t(ms) * 1000000ull);
 }
 
-// The sigset_t of ppoll/pselect6/epoll_pwait: 0, -EINVAL (size) or -EFAULT.
-// The same for typed handlers (linux/syscall.h): the mask, Error::Invalid
-// for a size that is not 8, Error::Fault for a bad pointer.
+// The sigset_t of ppoll/pselect6/epoll_pwait: the mask, Error::Invalid for
+// a size that is not 8, Error::Fault for a bad pointer.
 inline Result<uint64_t> read_sigset(UserPtr<const uint64_t> uset, uint64_t size) {
   if (size != 8) return Error::Invalid;
   return uset.read();
-}
-
-inline int64_t get_sigset(uint64_t uset, uint64_t size, uint64_t& out) {
-  if (size != 8) return -kEINVAL;
-  auto r = get_user(reinterpret_cast<const uint64_t*>(uset));
-  if (!r.ok()) return -kEFAULT;
-  out = r.value();
-  return 0;
 }
 
 }  // namespace capsule::linux_abi

@@ -15,8 +15,4 @@ namespace capsule::linux_abi {
 // cwd and fds 0-2, and the /dev nodes.
 Result<void> files_init(Process& init);
 
-// The open file behind `fd` (BadFd): for other syscall families (poll,
-// epoll, mmap).
-Result<vfs::FileRef> fd_file(int64_t fd);
-
 }  // namespace capsule::linux_abi

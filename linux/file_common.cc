@@ -99,15 +99,8 @@ Result<FileRef> get_file(uint64_t fd) {
   return fds().get(int(fd));
 }
 
-Result<FileRef> fd_file(int64_t fd) { return get_file(uint64_t(fd)); }
-
 Result<Fd> install_fd(FileRef f, bool cloexec) {
   return Fd{int(TRY(fds().install(static_cast<FileRef&&>(f), cloexec)))};
-}
-
-int64_t install(FileRef f, bool cloexec) {
-  auto r = install_fd(static_cast<FileRef&&>(f), cloexec);
-  return r.ok() ? int64_t(r.value().value) : to_errno(r.error());
 }
 
 Ctx process_ctx(Process& p) {
@@ -168,32 +161,14 @@ Result<void> copy_path(UserString path, UserPath& p) {
   return {};
 }
 
-int64_t get_path(uint64_t upath, UserPath& p) {
-  auto r = copy_path(UserString{UserPtr<const char>(upath)}, p);
-  return r.ok() ? 0 : to_errno(r.error());
-}
-
-namespace {
-Result<void> at_ctx_into(int64_t dirfd, const UserPath& p, Ctx& ctx) {
-  ctx = cur_ctx();
-  if (dirfd == AT_FDCWD || p.absolute()) return {};
-  auto f = fds().get(int(dirfd));
-  if (dirfd < 0 || dirfd > INT32_MAX || !f.ok()) return Error::BadFd;
+Result<Ctx> at_ctx(AtFd dirfd, const UserPath& p) {
+  Ctx ctx = cur_ctx();
+  if (dirfd.is_cwd() || p.absolute()) return ctx;
+  auto f = fds().get(dirfd.value);
+  if (dirfd.value < 0 || !f.ok()) return Error::BadFd;
   if (!f.value()->vnode().is_dir()) return Error::NotDir;
   ctx.cwd = f.value()->vnode_ref();
-  return {};
-}
-}  // namespace
-
-Result<Ctx> at_ctx(AtFd dirfd, const UserPath& p) {
-  Ctx ctx;
-  TRY(at_ctx_into(dirfd.value, p, ctx));
   return ctx;
-}
-
-int64_t at_ctx(int64_t dirfd, const UserPath& p, Ctx& ctx) {
-  auto r = at_ctx_into(dirfd, p, ctx);
-  return r.ok() ? 0 : to_errno(r.error());
 }
 
 Result<FileRef> get_file(Fd fd) { return get_file(uint64_t(int64_t(fd.value))); }

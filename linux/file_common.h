@@ -115,9 +115,6 @@ vfs::FdTable& fds();
 // closed ones).
 Result<vfs::FileRef> get_file(uint64_t fd);
 
-// Installs `f` at the lowest free descriptor: the descriptor or -EMFILE.
-int64_t install(vfs::FileRef f, bool cloexec);
-
 // The process's root and working directory, referenced for a call.
 struct Ctx {
   vfs::VnodeRef root, cwd;
@@ -141,13 +138,6 @@ struct UserPath {
   StringView view() const { return {buf, len}; }
   bool absolute() const { return len && buf[0] == '/'; }
 };
-// 0, -EFAULT, -ENAMETOOLONG or -ENOMEM.
-int64_t get_path(uint64_t upath, UserPath& p);
-
-// The context a *at() call walks from: dirfd for relative paths. 0 or
-// -EBADF/-ENOTDIR.
-int64_t at_ctx(int64_t dirfd, const UserPath& p, Ctx& ctx);
-
 // --- the same for typed handlers (DEFINE_SYSCALL, linux/syscall.h) ---------------
 // Errors are the Error the application sees (linux/linux_errno.h).
 
@@ -161,7 +151,8 @@ Result<Fd> install_fd(vfs::FileRef f, bool cloexec);
 Result<Fd> install_stream_fd(vfs::VnodeRef v, uint32_t file_flags, bool cloexec);
 // Copies a path argument: Error::Fault, NameTooLong or NoMemory.
 Result<void> copy_path(UserString path, UserPath& p);
-// The context a *at() call walks from: Error::BadFd or NotDir.
+// The context a *at() call walks from (dirfd for a relative path):
+// Error::BadFd or NotDir.
 Result<Ctx> at_ctx(AtFd dirfd, const UserPath& p);
 // A transfer's result: Error::RestartSys when interrupted; BrokenPipe
 // raises SIGPIPE first when `sigpipe`.

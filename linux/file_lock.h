@@ -18,8 +18,6 @@ namespace capsule::linux_abi {
 // F_OFD_SETLKW on `f`; arg is the user's struct flock. Error::RestartSys
 // when a wait is interrupted.
 Result<void> fcntl_record_lock(vfs::OpenFile& f, int cmd, UserPtr<uint8_t> arg);
-// The same as a Linux result (for LINUX_SYSCALL handlers).
-int64_t fcntl_lock(vfs::OpenFile& f, uint64_t cmd, uint64_t arg);
 bool is_lock_cmd(uint64_t cmd);
 
 }  // namespace capsule::linux_abi

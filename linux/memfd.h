@@ -7,7 +7,5 @@ namespace capsule::linux_abi {
 // fcntl(2) F_ADD_SEALS / F_GET_SEALS. EINVAL for files that are not
 // memfds (Linux: files of file systems without seals).
 Result<int> fcntl_file_seals(vfs::OpenFile& f, int cmd, uint64_t arg);
-// The same as a Linux result (for LINUX_SYSCALL handlers).
-int64_t fcntl_seals(vfs::OpenFile& f, uint64_t cmd, uint64_t arg);
 
 }  // namespace capsule::linux_abi

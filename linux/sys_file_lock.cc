@@ -225,11 +225,6 @@ Result<void> fcntl_record_lock(OpenFile& f, int cmd, UserPtr<uint8_t> arg) {
   return r;
 }
 
-int64_t fcntl_lock(OpenFile& f, uint64_t cmd, uint64_t arg) {
-  auto r = fcntl_record_lock(f, int(cmd), UserPtr<uint8_t>(arg));
-  return r.ok() ? 0 : to_errno(r.error());
-}
-
 void posix_locks_on_close(OpenFile& f) {
   if (!OpenFile::on_last_release.load(std::memory_order_acquire)) return;  // no lock was ever taken
   vfs::VnodeRef dead;

@@ -71,9 +71,4 @@ Result<int> fcntl_file_seals(vfs::OpenFile& f, int cmd, uint64_t arg) {
   return int(s.value());
 }
 
-int64_t fcntl_seals(vfs::OpenFile& f, uint64_t cmd, uint64_t arg) {
-  auto r = fcntl_file_seals(f, int(cmd), arg);
-  return r.ok() ? int64_t(r.value()) : to_errno(r.error());
-}
-
 }  // namespace capsule::linux_abi
