@@ -10,5 +10,8 @@ list(APPEND HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/fs/vfs/lock.cc
   ${CMAKE_SOURCE_DIR}/fs/ramfs/page_tree.cc
   ${CMAKE_SOURCE_DIR}/fs/ramfs/ramfs.cc
+  ${CMAKE_SOURCE_DIR}/fs/ramfs/node.cc
+  ${CMAKE_SOURCE_DIR}/fs/ramfs/file.cc
+  ${CMAKE_SOURCE_DIR}/fs/ramfs/dir.cc
   ${CMAKE_SOURCE_DIR}/fs/ramfs/populate.cc
 )

@@ -49,7 +49,7 @@ class Ramfs final : public vfs::FileSystem {
   // [data, data + size) (which must outlive it) until written.
   Result<void> set_backing(vfs::Vnode& file, const uint8_t* data, size_t size);
 
-  // Internal to ramfs.cc.
+  // Internal to fs/ramfs (its nodes).
   Result<uint8_t*> alloc_page();
   void free_page(uint8_t* p);
   uint64_t next_ino() { return next_ino_.fetch_add(1, std::memory_order_relaxed); }

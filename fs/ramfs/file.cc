@@ -1,0 +1,224 @@
+// ramfs regular files: read, write, truncate, fallocate and hole punching,
+// memfd seals, the pages file mappings map, and the initrd's bytes served
+// in place.
+#include "fs/ramfs/file.h"
+
+namespace capsule::ramfs {
+
+using vfs::Attr;
+using vfs::FsGuard;
+using vfs::IoBuffer;
+
+// Not shared any more: no lock.
+File::~File() { pages_.truncate(0, [this](uint8_t* p) { rfs()->free_page(p); }); }
+
+Result<size_t> File::read(uint64_t offset, IoBuffer& buf) {
+  FsGuard g(lock_);
+  if (offset >= size_) return size_t(0);
+  size_t n = size_t(min64(buf.size(), size_ - offset));
+  size_t done = 0;
+  while (done < n) {
+    uint64_t pos = offset + done;
+    size_t in = size_t(pos & (PAGE - 1));
+    size_t k = size_t(min64(PAGE - in, n - done));
+    Result<void> r;
+    if (uint8_t* p = pages_.get(pos / PAGE)) {
+      r = buf.copy_out(done, p + in, k);
+    } else if (pos < backing_size_) {
+      size_t from_archive = size_t(min64(k, backing_size_ - pos));
+      r = buf.copy_out(done, backing_ + pos, from_archive);
+      if (r.ok() && from_archive < k) r = buf.zero(done + from_archive, k - from_archive);
+    } else {
+      r = buf.zero(done, k);  // a hole
+    }
+    if (!r.ok()) {
+      if (done) break;
+      return r.error();
+    }
+    done += k;
+  }
+  touch_atime_locked();
+  return done;
+}
+
+Result<size_t> File::write(uint64_t* offset, IoBuffer& buf, bool append) {
+  FsGuard g(lock_);
+  uint64_t off = append ? size_ : *offset;
+  size_t n = buf.size();
+  if (n == 0) {
+    *offset = off;
+    return size_t(0);
+  }
+  // memfd_create(2): F_SEAL_WRITE refuses every write, F_SEAL_GROW one
+  // that would extend the file (EPERM).
+  if (seals_ & (vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE)) return Error::Permission;
+  // write(2): EFBIG when the offset is past the maximum; a write that
+  // straddles it is cut short there.
+  if (off >= vfs::MAX_FILE_SIZE) return Error::FileTooBig;
+  if (n > vfs::MAX_FILE_SIZE - off) n = size_t(vfs::MAX_FILE_SIZE - off);
+  if ((seals_ & vfs::SEAL_GROW) && off + n > size_) return Error::Permission;
+  size_t done = 0;
+  Error failed = Error::None;
+  while (done < n) {
+    uint64_t pos = off + done;
+    size_t in = size_t(pos & (PAGE - 1));
+    size_t k = size_t(min64(PAGE - in, n - done));
+    auto page = materialize_locked(pos / PAGE);
+    if (!page.ok()) {
+      failed = page.error();
+      break;
+    }
+    if (auto r = buf.copy_in(done, page.value() + in, k); !r.ok()) {
+      // Bytes of a partly copied page may have landed: past the old size
+      // they are beyond EOF and read as written, which Linux also allows.
+      failed = r.error();
+      break;
+    }
+    done += k;
+  }
+  if (done == 0 && failed != Error::None) return failed;
+  if (off + done > size_) size_ = off + done;
+  mtime_ = ctime_ = vfs::fs_now_ns();
+  *offset = off + done;
+  return done;
+}
+
+Result<uint64_t> File::page(uint64_t offset) {
+  FsGuard g(lock_);
+  if (offset >= ((size_ + PAGE - 1) & ~(PAGE - 1))) return Error::Range;
+  uint8_t* p = TRY(materialize_locked(offset / PAGE));
+  return vfs::fs_page_phys(p);
+}
+
+Result<void> File::allocate(uint64_t offset, uint64_t len, bool keep_size) {
+  FsGuard g(lock_);
+  if (len == 0) return Error::Invalid;
+  if (offset > vfs::MAX_FILE_SIZE || len > vfs::MAX_FILE_SIZE - offset) return Error::FileTooBig;
+  uint64_t end = offset + len;
+  if (!keep_size && end > size_ && (seals_ & vfs::SEAL_GROW)) return Error::Permission;
+  // tmpfs allocates the pages now, so that later writes cannot run out.
+  // A request for more than half of the free memory is NoSpace at once
+  // (tmpfs's default size is half of RAM), so one call cannot starve
+  // the kernel; the instance's max_pages is enforced page by page.
+  uint64_t first = offset / PAGE, last = (end + PAGE - 1) / PAGE;
+  if (last - first > vfs::fs_free_pages() / 2) return Error::NoSpace;
+  for (uint64_t i = first; i < last; ++i) {
+    if (auto r = materialize_locked(i); !r.ok()) {
+      // Give back what now lies past the end (Linux undoes the whole
+      // call; holes filled inside the file just stay zeros).
+      pages_.truncate((size_ + PAGE - 1) / PAGE, [&](uint8_t* p) { rfs()->free_page(p); });
+      return r.error();
+    }
+  }
+  if (!keep_size && end > size_) size_ = end;
+  ctime_ = vfs::fs_now_ns();
+  if (!keep_size) mtime_ = ctime_;
+  return {};
+}
+
+Result<void> File::punch_hole(uint64_t offset, uint64_t len) {
+  FsGuard g(lock_);
+  if (seals_ & (vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE)) return Error::Permission;
+  if (offset >= size_ || len == 0) return {};
+  uint64_t end = len > size_ - offset ? size_ : offset + len;
+  uint64_t archive_pages = (backing_size_ + PAGE - 1) / PAGE;
+  // A mapped file keeps its pages (a mapping may hold them): punched
+  // ranges are zeroed in place instead, which reads the same.
+  bool mapped = vm_maps.load(std::memory_order_acquire) != 0;
+  for (uint64_t pos = offset; pos < end;) {
+    uint64_t index = pos / PAGE;
+    size_t in = size_t(pos & (PAGE - 1));
+    uint64_t k = min64(PAGE - in, end - pos);
+    uint8_t* p = pages_.get(index);
+    if (k == PAGE && index >= archive_pages && !mapped) {
+      if (p) {  // a whole page: give it back
+        (void)pages_.set(index, nullptr);
+        rfs()->free_page(p);
+      }
+    } else if (p || index < archive_pages) {
+      // Part of a page, or a page of the archive (which must stop showing
+      // through): zeros in a page of our own.
+      if (!p) p = TRY(materialize_locked(index));
+      __builtin_memset(p + in, 0, size_t(k));
+    }
+    pos += k;
+  }
+  mtime_ = ctime_ = vfs::fs_now_ns();
+  return {};
+}
+
+Result<uint32_t> File::seals() {
+  FsGuard g(lock_);
+  return seals_;
+}
+
+Result<void> File::add_seals(uint32_t s) {
+  FsGuard g(lock_);
+  if (seals_ & vfs::SEAL_SEAL) return Error::Permission;
+  seals_ |= s;
+  return {};
+}
+
+void File::allow_sealing() {
+  FsGuard g(lock_);
+  seals_ &= ~vfs::SEAL_SEAL;
+}
+
+Result<void> File::set_backing(const uint8_t* data, size_t size) {
+  FsGuard g(lock_);
+  if (size_ || pages_.count() || backing_) return Error::Busy;
+  backing_ = data;
+  backing_size_ = size_ = size;
+  return {};
+}
+
+void File::fill_size_locked(Attr& a) {
+  lock_.assert_held();
+  a.size = size_;
+  uint64_t archive_pages = (backing_size_ + PAGE - 1) / PAGE;
+  a.blocks = (pages_.count() + archive_pages - shadowed_) * (PAGE / 512);
+}
+
+Result<void> File::truncate_locked(uint64_t size) {
+  lock_.assert_held();
+  if (size > vfs::MAX_FILE_SIZE) return Error::FileTooBig;
+  if ((seals_ & vfs::SEAL_SHRINK) && size < size_) return Error::Permission;
+  if ((seals_ & vfs::SEAL_GROW) && size > size_) return Error::Permission;
+  if (size < size_) {
+    // Mappings lose the pages beyond the new end first (a later touch
+    // is SIGBUS), then the pages go.
+    mm::backing_shrinking(*this, size);
+    uint64_t keep = (size + PAGE - 1) / PAGE;  // pages still (partly) inside
+    pages_.truncate(keep, [&](uint8_t* p) { rfs()->free_page(p); });
+    if (backing_size_ > size) backing_size_ = size;
+    // Recount the pages that shadow the (shorter) archive range.
+    uint64_t new_archive_pages = (backing_size_ + PAGE - 1) / PAGE;
+    shadowed_ = 0;
+    for (uint64_t i = 0; i < new_archive_pages; ++i)
+      if (pages_.get(i)) ++shadowed_;
+    // The tail of the last page must read as zeros if the file grows again.
+    if (uint8_t* p = (size & (PAGE - 1)) ? pages_.get(size / PAGE) : nullptr)
+      __builtin_memset(p + (size & (PAGE - 1)), 0, PAGE - (size & (PAGE - 1)));
+    if (backing_size_ == 0) backing_ = nullptr;
+  }
+  size_ = size;
+  return {};
+}
+
+Result<uint8_t*> File::materialize_locked(uint64_t index) {
+  lock_.assert_held();
+  if (uint8_t* p = pages_.get(index)) return p;
+  uint8_t* p = TRY(rfs()->alloc_page());
+  uint64_t pos = index * PAGE;
+  size_t from_archive = pos < backing_size_ ? size_t(min64(PAGE, backing_size_ - pos)) : 0;
+  if (from_archive) __builtin_memcpy(p, backing_ + pos, from_archive);
+  __builtin_memset(p + from_archive, 0, PAGE - from_archive);
+  if (!pages_.set(index, p).ok()) {
+    rfs()->free_page(p);
+    return Error::NoSpace;
+  }
+  if (from_archive) ++shadowed_;
+  return p;
+}
+
+}  // namespace capsule::ramfs
