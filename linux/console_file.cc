@@ -57,7 +57,7 @@ int32_t own_pgrp() {
 // as they reach the same terminal on a Linux host).
 class ConsoleVnode final : public StreamVnode {
  public:
-  static constexpr size_t kBigChunk = 16384;  // the virtio-console transmit buffer
+  static constexpr size_t BIG_CHUNK = 16384;  // the virtio-console transmit buffer
   ConsoleVnode(bool null, uint64_t rdev, uint32_t perm, tty::Stream s)
       : StreamVnode(vfs::MODE_CHAR | perm, rdev), null_(null), stream_(s) {}
 
@@ -74,7 +74,7 @@ class ConsoleVnode final : public StreamVnode {
     uint8_t* chunk = small;
     size_t cap = sizeof(small);
     if (buf.size() > sizeof(small)) {
-      size_t want = buf.size() < kBigChunk ? buf.size() : kBigChunk;
+      size_t want = buf.size() < BIG_CHUNK ? buf.size() : BIG_CHUNK;
       if (auto* p = static_cast<uint8_t*>(kmalloc(want))) chunk = p, cap = want;
     }
     size_t done = 0;

@@ -40,26 +40,26 @@ struct KTimeval {  // struct timeval, x86-64
   int64_t usec;
 };
 
-inline constexpr uint64_t kNsPerSec = 1000000000ull;
+inline constexpr uint64_t NS_PER_SEC = 1000000000ull;
 // Beyond this a timeout is "forever" in all but name (about 30 years).
-inline constexpr uint64_t kMaxTimeoutNs = 1000000000ull * 1000000000ull;
+inline constexpr uint64_t MAX_TIMEOUT_NS = 1000000000ull * 1000000000ull;
 
 // A valid timespec (0 <= nsec < 1e9, sec >= 0) as ns, saturating at
-// `cap`; false otherwise (EINVAL). Timeouts saturate at kMaxTimeoutNs
+// `cap`; false otherwise (EINVAL). Timeouts saturate at MAX_TIMEOUT_NS
 // ("forever"); points in time (timerfd's TFD_TIMER_ABSTIME on the Unix
 // clock, ~1.8e18 ns today) need a higher cap.
-inline bool timespec_ns(const KTimespec& t, uint64_t& ns, uint64_t cap = kMaxTimeoutNs) {
-  if (t.sec < 0 || t.nsec < 0 || t.nsec >= int64_t(kNsPerSec)) return false;
-  ns = uint64_t(t.sec) >= cap / kNsPerSec ? cap : uint64_t(t.sec) * kNsPerSec + uint64_t(t.nsec);
+inline bool timespec_ns(const KTimespec& t, uint64_t& ns, uint64_t cap = MAX_TIMEOUT_NS) {
+  if (t.sec < 0 || t.nsec < 0 || t.nsec >= int64_t(NS_PER_SEC)) return false;
+  ns = uint64_t(t.sec) >= cap / NS_PER_SEC ? cap : uint64_t(t.sec) * NS_PER_SEC + uint64_t(t.nsec);
   if (ns > cap) ns = cap;
   return true;
 }
-inline KTimespec ns_timespec(uint64_t ns) { return {int64_t(ns / kNsPerSec), int64_t(ns % kNsPerSec)}; }
+inline KTimespec ns_timespec(uint64_t ns) { return {int64_t(ns / NS_PER_SEC), int64_t(ns % NS_PER_SEC)}; }
 
 // A relative timeout as a poll_wait/Epoll::wait deadline: 0 → kNoWait.
 inline uint64_t deadline_after(uint64_t ns) {
   if (ns == 0) return kNoWait;
-  if (ns >= kMaxTimeoutNs) return kWaitForever;
+  if (ns >= MAX_TIMEOUT_NS) return kWaitForever;
   return uptime_ns() + ns;
 }
 // What is left of a deadline from deadline_after (0 once past).

@@ -180,7 +180,7 @@ Result<void> mknod_at(AtFd dirfd, UserString upath, uint32_t mode, uint32_t dev)
 }  // namespace
 
 DEFINE_SYSCALL(133, mknod, Result<void>, UserString path, Mode mode, Hex<unsigned> dev) {
-  return mknod_at(kAtFdCwd, path, mode, dev);
+  return mknod_at(AT_CWD, path, mode, dev);
 }
 DEFINE_SYSCALL(259, mknodat, Result<void>, AtFd dirfd, UserString path, Mode mode, Hex<unsigned> dev) {
   return mknod_at(dirfd, path, mode, dev);

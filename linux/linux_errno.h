@@ -33,7 +33,7 @@ enum Errno : int64_t {
 
 namespace detail {
 // Indexed by Error. Order must follow lib/result.h (checked below).
-inline constexpr int kErrnoByError[] = {
+inline constexpr int ERRNO_BY_ERROR[] = {
     0,              // None
     kENOMEM,        // NoMemory
     kEINVAL,        // Invalid
@@ -82,36 +82,36 @@ inline constexpr int kErrnoByError[] = {
     kERESTARTNOINTR,  // RestartNoIntr
     kERESTARTNOHAND,  // RestartNoHand
 };
-inline constexpr size_t kErrorCount = size_t(Error::Count);
-static_assert(sizeof(kErrnoByError) / sizeof(kErrnoByError[0]) == kErrorCount,
+inline constexpr size_t ERROR_COUNT = size_t(Error::Count);
+static_assert(sizeof(ERRNO_BY_ERROR) / sizeof(ERRNO_BY_ERROR[0]) == ERROR_COUNT,
               "every Error needs exactly one errno (lib/result.h and this table disagree)");
 
 constexpr bool errno_table_one_to_one() {
-  for (size_t i = 1; i < kErrorCount; ++i) {
-    if (kErrnoByError[i] <= 0) return false;
+  for (size_t i = 1; i < ERROR_COUNT; ++i) {
+    if (ERRNO_BY_ERROR[i] <= 0) return false;
     for (size_t j = 1; j < i; ++j)
-      if (kErrnoByError[i] == kErrnoByError[j]) return false;
+      if (ERRNO_BY_ERROR[i] == ERRNO_BY_ERROR[j]) return false;
   }
-  return kErrnoByError[0] == 0;
+  return ERRNO_BY_ERROR[0] == 0;
 }
 static_assert(errno_table_one_to_one(), "two Errors map to the same errno");
 // Spot checks that the table follows the enum's order.
-static_assert(kErrnoByError[size_t(Error::Io)] == kEIO);
-static_assert(kErrnoByError[size_t(Error::OpNotSupported)] == kEOPNOTSUPP);
-static_assert(kErrnoByError[size_t(Error::FileTableFull)] == kENFILE);
-static_assert(kErrnoByError[size_t(Error::RestartNoHand)] == kERESTARTNOHAND);
+static_assert(ERRNO_BY_ERROR[size_t(Error::Io)] == kEIO);
+static_assert(ERRNO_BY_ERROR[size_t(Error::OpNotSupported)] == kEOPNOTSUPP);
+static_assert(ERRNO_BY_ERROR[size_t(Error::FileTableFull)] == kENFILE);
+static_assert(ERRNO_BY_ERROR[size_t(Error::RestartNoHand)] == kERESTARTNOHAND);
 }  // namespace detail
 
 // The errno (positive) an Error is; 0 for Error::None.
 constexpr int errno_of(Error e) {
   const size_t i = size_t(e);
-  return i < detail::kErrorCount ? detail::kErrnoByError[i] : int(kEINVAL);
+  return i < detail::ERROR_COUNT ? detail::ERRNO_BY_ERROR[i] : int(kEINVAL);
 }
 
 // The Error an errno (positive) is; Error::Count for a number no Error has.
 constexpr Error error_from_errno(int64_t err) {
-  for (size_t i = 0; i < detail::kErrorCount; ++i)
-    if (detail::kErrnoByError[i] == err) return Error(i);
+  for (size_t i = 0; i < detail::ERROR_COUNT; ++i)
+    if (detail::ERRNO_BY_ERROR[i] == err) return Error(i);
   return Error::Count;
 }
 

@@ -70,10 +70,10 @@ Result<void> put_stat(UserPtr<Stat> ustat, const vfs::Attr& a) {
 
 constexpr uint64_t RESOLVE_NO_XDEV = 0x01, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_NO_SYMLINKS = 0x04,
                    RESOLVE_BENEATH = 0x08, RESOLVE_IN_ROOT = 0x10, RESOLVE_CACHED = 0x20;
-constexpr uint64_t kResolveAll = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
+constexpr uint64_t RESOLVE_ALL = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
                                  RESOLVE_IN_ROOT | RESOLVE_CACHED;
 // Bit set so that do_open knows openat2 called, even with no RESOLVE_*.
-constexpr uint64_t kResolveOpenat2 = uint64_t(1) << 63;
+constexpr uint64_t RESOLVE_OPENAT2 = uint64_t(1) << 63;
 
 unsigned walk_flags(uint64_t resolve) {
   unsigned w = 0;
@@ -109,8 +109,8 @@ Result<Fd> do_open(AtFd dirfd, UserString upath, uint64_t flags, uint64_t mode, 
   bool tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
   // open(2): O_TMPFILE (which includes O_DIRECTORY) without O_CREAT, and
   // with write access; EINVAL otherwise.
-  constexpr uint64_t kTmpfileBit = O_TMPFILE & ~O_DIRECTORY;
-  if ((flags & kTmpfileBit) && ((flags & (O_TMPFILE | O_CREAT)) != O_TMPFILE || !(flags & (O_WRONLY | O_RDWR))))
+  constexpr uint64_t TMPFILE_BIT = O_TMPFILE & ~O_DIRECTORY;
+  if ((flags & TMPFILE_BIT) && ((flags & (O_TMPFILE | O_CREAT)) != O_TMPFILE || !(flags & (O_WRONLY | O_RDWR))))
     return Error::Invalid;
   Ctx ctx = TRY(resolve ? resolve_ctx(dirfd, p, resolve) : at_ctx(dirfd, p));
   OpenHow how;
@@ -155,7 +155,7 @@ Result<Fd> do_open(AtFd dirfd, UserString upath, uint64_t flags, uint64_t mode, 
 struct OpenHowAbi {  // struct open_how (include/uapi/linux/openat2.h)
   uint64_t flags, mode, resolve;
 };
-constexpr uint64_t kValidOpenFlags = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK |
+constexpr uint64_t VALID_OPEN_FLAGS = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK |
                                      O_DSYNC | O_ASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW |
                                      O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH | O_TMPFILE;
 
@@ -175,15 +175,15 @@ Result<Fd> do_openat2(AtFd dirfd, UserString upath, UserPtr<const OpenHowAbi> uh
     for (size_t i = 0; i < n; ++i)
       if (tail[i]) return Error::TooBig;
   }
-  if (how.flags & ~kValidOpenFlags) return Error::Invalid;
-  if (how.resolve & ~kResolveAll) return Error::Invalid;
+  if (how.flags & ~VALID_OPEN_FLAGS) return Error::Invalid;
+  if (how.resolve & ~RESOLVE_ALL) return Error::Invalid;
   if (how.mode & ~uint64_t(07777)) return Error::Invalid;
   bool creates = (how.flags & O_CREAT) || (how.flags & O_TMPFILE) == O_TMPFILE;
   if (how.mode && !creates) return Error::Invalid;
   if ((how.flags & O_PATH) && (how.flags & ~(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))) return Error::Invalid;
   if ((how.resolve & RESOLVE_BENEATH) && (how.resolve & RESOLVE_IN_ROOT)) return Error::Invalid;
   if ((how.resolve & RESOLVE_CACHED) && (how.flags & (O_CREAT | O_TRUNC | O_TMPFILE))) return Error::Invalid;
-  return do_open(dirfd, upath, how.flags, how.mode, how.resolve | kResolveOpenat2);
+  return do_open(dirfd, upath, how.flags, how.mode, how.resolve | RESOLVE_OPENAT2);
 }
 
 // --- getdents64 -----------------------------------------------------------------
@@ -267,16 +267,16 @@ Result<void> unlink_at(AtFd dirfd, UserString upath, uint32_t flags) {
   return vfs::kernel_vfs()->unlink(ctx.pc(), p.view());
 }
 
-constexpr uint32_t kRenameNoReplace = 1;
+constexpr uint32_t L_RENAME_NOREPLACE = 1;
 
 Result<void> rename_at(AtFd olddir, UserString uold, AtFd newdir, UserString unew, uint32_t flags) {
-  if (flags & ~kRenameNoReplace) return Error::Invalid;
+  if (flags & ~L_RENAME_NOREPLACE) return Error::Invalid;
   UserPath a, b;
   TRY(copy_path(uold, a));
   TRY(copy_path(unew, b));
   Ctx ca = TRY(at_ctx(olddir, a));
   Ctx cb = TRY(at_ctx(newdir, b));
-  bool no_replace = flags & kRenameNoReplace;
+  bool no_replace = flags & L_RENAME_NOREPLACE;
   // The Vfs takes one context: express the new name from the old one's.
   if (ca.cwd == cb.cwd || b.absolute()) return vfs::kernel_vfs()->rename(ca.pc(), a.view(), b.view(), no_replace);
   // Different directories: resolve the new path's directory to an
@@ -371,7 +371,7 @@ uint32_t getfl(OpenFile& f) {
 // --- open and close ---
 
 DEFINE_SYSCALL(2, open, Result<Fd>, UserString path, Flags<int> flags, Mode mode) {
-  return do_open(kAtFdCwd, path, uint32_t(flags.value), mode);
+  return do_open(AT_CWD, path, uint32_t(flags.value), mode);
 }
 DEFINE_SYSCALL(257, openat, Result<Fd>, AtFd dirfd, UserString path, Flags<int> flags, Mode mode) {
   return do_open(dirfd, path, uint32_t(flags.value), mode);
@@ -380,7 +380,7 @@ DEFINE_SYSCALL(437, openat2, Result<Fd>, AtFd dirfd, UserString path, UserPtr<co
   return do_openat2(dirfd, path, how, size);
 }
 DEFINE_SYSCALL(85, creat, Result<Fd>, UserString path, Mode mode) {
-  return do_open(kAtFdCwd, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+  return do_open(AT_CWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 DEFINE_SYSCALL(3, close, Result<void>, Fd fd) {
@@ -405,17 +405,17 @@ DEFINE_SYSCALL(5, fstat, Result<void>, Fd fd, UserPtr<Stat> st) {
   return put_stat(st, TRY(f->vnode().getattr()));
 }
 DEFINE_SYSCALL(4, stat, Result<void>, UserString path, UserPtr<Stat> st) {
-  return stat_at(kAtFdCwd, path, st, 0);
+  return stat_at(AT_CWD, path, st, 0);
 }
 DEFINE_SYSCALL(6, lstat, Result<void>, UserString path, UserPtr<Stat> st) {
-  return stat_at(kAtFdCwd, path, st, AT_SYMLINK_NOFOLLOW);
+  return stat_at(AT_CWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 DEFINE_SYSCALL(262, newfstatat, Result<void>, AtFd dirfd, UserString path, UserPtr<Stat> st, Flags<int> flags) {
   return stat_at(dirfd, path, st, uint32_t(flags.value));
 }
 
 DEFINE_SYSCALL(21, access, Result<void>, UserString path, Mode mode) {
-  return access_at(kAtFdCwd, path, mode, 0);
+  return access_at(AT_CWD, path, mode, 0);
 }
 DEFINE_SYSCALL(269, faccessat, Result<void>, AtFd dirfd, UserString path, Mode mode) {
   return access_at(dirfd, path, mode, 0);
@@ -464,20 +464,20 @@ DEFINE_SYSCALL(217, getdents64, Result<size_t>, Fd fd, UserPtr<uint8_t> dirp, un
 }
 
 DEFINE_SYSCALL(83, mkdir, Result<void>, UserString path, Mode mode) {
-  return mkdir_at(kAtFdCwd, path, mode);
+  return mkdir_at(AT_CWD, path, mode);
 }
 DEFINE_SYSCALL(258, mkdirat, Result<void>, AtFd dirfd, UserString path, Mode mode) {
   return mkdir_at(dirfd, path, mode);
 }
 DEFINE_SYSCALL(84, rmdir, Result<void>, UserString path) {
-  return unlink_at(kAtFdCwd, path, AT_REMOVEDIR);
+  return unlink_at(AT_CWD, path, AT_REMOVEDIR);
 }
-DEFINE_SYSCALL(87, unlink, Result<void>, UserString path) { return unlink_at(kAtFdCwd, path, 0); }
+DEFINE_SYSCALL(87, unlink, Result<void>, UserString path) { return unlink_at(AT_CWD, path, 0); }
 DEFINE_SYSCALL(263, unlinkat, Result<void>, AtFd dirfd, UserString path, Flags<int> flags) {
   return unlink_at(dirfd, path, uint32_t(flags.value));
 }
 DEFINE_SYSCALL(82, rename, Result<void>, UserString oldpath, UserString newpath) {
-  return rename_at(kAtFdCwd, oldpath, kAtFdCwd, newpath, 0);
+  return rename_at(AT_CWD, oldpath, AT_CWD, newpath, 0);
 }
 DEFINE_SYSCALL(264, renameat, Result<void>, AtFd olddir, UserString oldpath, AtFd newdir, UserString newpath) {
   return rename_at(olddir, oldpath, newdir, newpath, 0);
@@ -487,20 +487,20 @@ DEFINE_SYSCALL(316, renameat2, Result<void>, AtFd olddir, UserString oldpath, At
   return rename_at(olddir, oldpath, newdir, newpath, flags);
 }
 DEFINE_SYSCALL(86, link, Result<void>, UserString oldpath, UserString newpath) {
-  return link_at(kAtFdCwd, oldpath, kAtFdCwd, newpath, 0);
+  return link_at(AT_CWD, oldpath, AT_CWD, newpath, 0);
 }
 DEFINE_SYSCALL(265, linkat, Result<void>, AtFd olddir, UserString oldpath, AtFd newdir, UserString newpath,
                Flags<int> flags) {
   return link_at(olddir, oldpath, newdir, newpath, uint32_t(flags.value));
 }
 DEFINE_SYSCALL(88, symlink, Result<void>, UserString target, UserString linkpath) {
-  return symlink_at(target, kAtFdCwd, linkpath);
+  return symlink_at(target, AT_CWD, linkpath);
 }
 DEFINE_SYSCALL(266, symlinkat, Result<void>, UserString target, AtFd dirfd, UserString linkpath) {
   return symlink_at(target, dirfd, linkpath);
 }
 DEFINE_SYSCALL(89, readlink, Result<size_t>, UserString path, UserPtr<char> buf, int size) {
-  return readlink_at(kAtFdCwd, path, buf, size);
+  return readlink_at(AT_CWD, path, buf, size);
 }
 DEFINE_SYSCALL(267, readlinkat, Result<size_t>, AtFd dirfd, UserString path, UserPtr<char> buf, int size) {
   return readlink_at(dirfd, path, buf, size);
@@ -604,12 +604,12 @@ DEFINE_SYSCALL(292, dup3, Result<Fd>, Fd oldfd, Fd newfd, Flags<int> flags) {
 // close_range(2): CLOSE_RANGE_UNSHARE (one fd table per process: nothing
 // to unshare) and CLOSE_RANGE_CLOEXEC; EINVAL for other flags or
 // first > last.
-constexpr uint32_t kCloseRangeUnshare = 2, kCloseRangeCloexec = 4;
+constexpr uint32_t L_CLOSE_RANGE_UNSHARE = 2, L_CLOSE_RANGE_CLOEXEC = 4;
 DEFINE_SYSCALL(436, close_range, Result<void>, unsigned first, unsigned last, Flags<unsigned> flags) {
-  if (flags & ~(kCloseRangeUnshare | kCloseRangeCloexec)) return Error::Invalid;
+  if (flags & ~(L_CLOSE_RANGE_UNSHARE | L_CLOSE_RANGE_CLOEXEC)) return Error::Invalid;
   if (first > last) return Error::Invalid;
-  if (!flags.any(kCloseRangeCloexec)) drop_posix_locks(first, last);
-  return fds().close_range(first, last, flags.any(kCloseRangeCloexec));
+  if (!flags.any(L_CLOSE_RANGE_CLOEXEC)) drop_posix_locks(first, last);
+  return fds().close_range(first, last, flags.any(L_CLOSE_RANGE_CLOEXEC));
 }
 
 }  // namespace capsule::linux_abi

@@ -37,8 +37,6 @@ Result<VnodeRef> target(AtFd dirfd, UserString path, bool follow, bool empty_ok)
   return f.value()->vnode_ref();
 }
 
-constexpr AtFd kCwd{int(AT_FDCWD)};
-
 // A descriptor for f*() calls: O_PATH descriptors do not count (EBADF).
 Result<VnodeRef> fd_target(Fd fd) {
   auto f = get_file(fd);
@@ -258,7 +256,7 @@ DEFINE_SYSCALL(332, statx, Result<void>, AtFd dirfd, UserString path, Flags<unsi
 }
 
 DEFINE_SYSCALL(137, statfs, Result<void>, UserString path, UserPtr<Statfs> buf) {
-  VnodeRef v = TRY(target(kCwd, path, true, false));
+  VnodeRef v = TRY(target(AT_CWD, path, true, false));
   return put_statfs(buf, *v);
 }
 
@@ -269,7 +267,7 @@ DEFINE_SYSCALL(138, fstatfs, Result<void>, Fd fd, UserPtr<Statfs> buf) {
 }
 
 DEFINE_SYSCALL(90, chmod, Result<void>, UserString path, Mode mode) {
-  VnodeRef v = TRY(target(kCwd, path, true, false));
+  VnodeRef v = TRY(target(AT_CWD, path, true, false));
   return do_chmod(*v, mode);
 }
 DEFINE_SYSCALL(91, fchmod, Result<void>, Fd fd, Mode mode) {
@@ -293,11 +291,11 @@ DEFINE_SYSCALL(452, fchmodat2, Result<void>, AtFd dirfd, UserString path, Mode m
 }
 
 DEFINE_SYSCALL(92, chown, Result<void>, UserString path, uint32_t uid, uint32_t gid) {
-  VnodeRef v = TRY(target(kCwd, path, true, false));
+  VnodeRef v = TRY(target(AT_CWD, path, true, false));
   return do_chown(*v, uid, gid);
 }
 DEFINE_SYSCALL(94, lchown, Result<void>, UserString path, uint32_t uid, uint32_t gid) {
-  VnodeRef v = TRY(target(kCwd, path, false, false));
+  VnodeRef v = TRY(target(AT_CWD, path, false, false));
   return do_chown(*v, uid, gid);
 }
 DEFINE_SYSCALL(93, fchown, Result<void>, Fd fd, uint32_t uid, uint32_t gid) {
@@ -317,11 +315,11 @@ DEFINE_SYSCALL(132, utime, Result<void>, UserString path, UserPtr<const Utimbuf>
     t[0] = {b.actime, 0};
     t[1] = {b.modtime, 0};
   }
-  VnodeRef v = TRY(target(kCwd, path, true, false));
+  VnodeRef v = TRY(target(AT_CWD, path, true, false));
   return set_times(*v, times ? t : nullptr);
 }
 DEFINE_SYSCALL(235, utimes, Result<void>, UserString path, UserPtr<const Timeval> times) {
-  return utimes_at(kCwd, path, times);
+  return utimes_at(AT_CWD, path, times);
 }
 DEFINE_SYSCALL(261, futimesat, Result<void>, AtFd dirfd, UserString path, UserPtr<const Timeval> times) {
   return utimes_at(dirfd, path, times);

@@ -14,7 +14,7 @@ using vfs::OpenFile;
 constexpr int FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2, FALLOC_FL_NO_HIDE_STALE = 4,
               FALLOC_FL_COLLAPSE_RANGE = 8, FALLOC_FL_ZERO_RANGE = 0x10, FALLOC_FL_INSERT_RANGE = 0x20,
               FALLOC_FL_UNSHARE_RANGE = 0x40;
-constexpr int kFallocKnown = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_NO_HIDE_STALE |
+constexpr int FALLOC_KNOWN = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_NO_HIDE_STALE |
                              FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE |
                              FALLOC_FL_UNSHARE_RANGE;
 
@@ -34,7 +34,7 @@ DEFINE_SYSCALL(285, fallocate, Result<void>, Fd fd, Flags<int> mode, int64_t off
   vfs::FileRef fr = TRY(io_file(fd));
   OpenFile& f = *fr;
   if (offset < 0 || len <= 0) return Error::Invalid;
-  if (mode & ~kFallocKnown) return Error::OpNotSupported;
+  if (mode & ~FALLOC_KNOWN) return Error::OpNotSupported;
   if (mode.has(FALLOC_FL_PUNCH_HOLE) && !mode.has(FALLOC_FL_KEEP_SIZE)) return Error::OpNotSupported;
   if (mode.has(FALLOC_FL_PUNCH_HOLE) && mode.has(FALLOC_FL_ZERO_RANGE)) return Error::OpNotSupported;
   if (!f.writable()) return Error::BadFd;

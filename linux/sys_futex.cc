@@ -32,8 +32,8 @@ Result<uint64_t> read_deadline(UserPtr<const Timespec> uptr, bool relative, bool
   if (!uptr) return uint64_t(0);
   const Timespec ts = TRY(uptr.read());
   if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1'000'000'000) return Error::Invalid;
-  constexpr uint64_t kMaxSec = 1ull << 33;  // ~272 years: no overflow below
-  uint64_t sec = uint64_t(ts.tv_sec) < kMaxSec ? uint64_t(ts.tv_sec) : kMaxSec;
+  constexpr uint64_t MAX_SEC = 1ull << 33;  // ~272 years: no overflow below
+  uint64_t sec = uint64_t(ts.tv_sec) < MAX_SEC ? uint64_t(ts.tv_sec) : MAX_SEC;
   uint64_t ns = sec * 1'000'000'000ull + uint64_t(ts.tv_nsec);
   uint64_t now = uptime_ns();
   uint64_t deadline;

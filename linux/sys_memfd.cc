@@ -16,8 +16,8 @@ namespace {
 
 constexpr uint64_t MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2, MFD_HUGETLB = 4, MFD_NOEXEC_SEAL = 8, MFD_EXEC = 0x10;
 constexpr uint64_t F_ADD_SEALS = 1033;
-constexpr size_t kMaxName = 249;  // NAME_MAX minus "memfd:"
-constexpr uint32_t kKnownSeals =
+constexpr size_t MEMFD_MAX_NAME = 249;  // NAME_MAX minus "memfd:"
+constexpr uint32_t KNOWN_SEALS =
     vfs::SEAL_SEAL | vfs::SEAL_SHRINK | vfs::SEAL_GROW | vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE;
 
 Mutex g_mu;
@@ -42,10 +42,10 @@ DEFINE_SYSCALL(319, memfd_create, Result<Fd>, UserString uname, Flags<unsigned> 
   // /proc/self/fd and /proc/self/maps ("/memfd:NAME (deleted)"); Capsule's
   // procfs names a file without a name "/... (deleted)" (docs/pseudo-fs.md),
   // so the name is checked, not kept.
-  char name[kMaxName + 2];
+  char name[MEMFD_MAX_NAME + 2];
   auto n = uname.copy_in(name, sizeof(name));
   if (!n.ok()) return n.error() == Error::TooBig ? Error::Invalid : Error::Fault;
-  if (n.value() > kMaxName) return Error::Invalid;
+  if (n.value() > MEMFD_MAX_NAME) return Error::Invalid;
   ramfs::Ramfs* fs = TRY(memfd_fs());
   vfs::CreateArgs a;
   a.mode = vfs::MODE_REGULAR | ((flags & MFD_NOEXEC_SEAL) ? 0666 : 0777);
@@ -59,7 +59,7 @@ DEFINE_SYSCALL(319, memfd_create, Result<Fd>, UserString uname, Flags<unsigned> 
 
 Result<int> fcntl_file_seals(vfs::OpenFile& f, int cmd, uint64_t arg) {
   if (cmd == F_ADD_SEALS) {
-    if (arg & ~uint64_t(kKnownSeals)) return Error::Invalid;
+    if (arg & ~uint64_t(KNOWN_SEALS)) return Error::Invalid;
     auto s = f.vnode().seals();
     if (!s.ok()) return Error::Invalid;  // not a file that takes seals
     if (!f.writable()) return Error::Permission;

@@ -245,19 +245,19 @@ namespace {
 // Applies f(start, len) to every VMA (collected first: f takes the lock).
 template <typename F>
 Result<void> each_vma_range(F&& f) {
-  constexpr size_t kBatch = 64;
+  constexpr size_t BATCH = 64;
   struct Range {
     uintptr_t start, end;
   };
-  Range batch[kBatch];
+  Range batch[BATCH];
   uintptr_t from = 0;
   for (;;) {
     size_t n = 0;
     as()->for_each_vma([&](const mm::Vma& v) {
-      if (v.start >= from && n < kBatch) batch[n++] = {v.start, v.end};
+      if (v.start >= from && n < BATCH) batch[n++] = {v.start, v.end};
     });
     for (size_t i = 0; i < n; ++i) TRY(f(batch[i].start, batch[i].end - batch[i].start));
-    if (n < kBatch) return {};
+    if (n < BATCH) return {};
     from = batch[n - 1].end;
   }
 }

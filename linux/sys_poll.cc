@@ -21,9 +21,8 @@ namespace {
 
 using vfs::FileRef;
 
-constexpr uint32_t kPollNval = 0x20;
-constexpr uint32_t kDefaultMask = kPollIn | kPollOut | kPollRdNorm | kPollWrNorm;
-constexpr int kRlimitNofile = 7;
+constexpr uint32_t POLL_NVAL = 0x20;
+constexpr uint32_t DEFAULT_MASK = kPollIn | kPollOut | kPollRdNorm | kPollWrNorm;
 
 struct PollFd {  // struct pollfd
   int32_t fd;
@@ -47,7 +46,7 @@ class PollSet {
     if (!f.ok()) return false;
     files_[i] = static_cast<FileRef&&>(f.value());
     reqs_[i].object = files_[i]->vnode().pollable();
-    if (!reqs_[i].object) fixed_[i] = kDefaultMask & (events | kPollErr | kPollHup);
+    if (!reqs_[i].object) fixed_[i] = DEFAULT_MASK & (events | kPollErr | kPollHup);
     any_fixed_ |= fixed_[i] != 0;
     return true;
   }
@@ -75,7 +74,7 @@ class PollSet {
 // The poll family's body. `deadline` from event_args.h. An interrupted
 // wait is Error::RestartNoHand.
 Result<int> do_poll(UserPtr<PollFd> ufds, uint64_t nfds, uint64_t deadline) {
-  if (nfds > rlimit_cur(kRlimitNofile)) return Error::Invalid;
+  if (nfds > rlimit_cur(L_RLIMIT_NOFILE)) return Error::Invalid;
   CallArray<PollFd> pfd(nfds);
   if (pfd.failed()) return Error::NoMemory;
   if (nfds) TRY(ufds.copy_in(pfd.get(), nfds));
@@ -83,7 +82,7 @@ Result<int> do_poll(UserPtr<PollFd> ufds, uint64_t nfds, uint64_t deadline) {
   if (set.failed()) return Error::NoMemory;
   for (size_t i = 0; i < nfds; ++i) {
     // POLLERR, POLLHUP and POLLNVAL are reported whether asked or not.
-    if (!set.set(i, pfd[i].fd, uint16_t(pfd[i].events))) set.set_fixed(i, kPollNval);
+    if (!set.set(i, pfd[i].fd, uint16_t(pfd[i].events))) set.set_fixed(i, POLL_NVAL);
   }
   auto w = set.wait(deadline);
   if (!w.ok()) return w.error() == Error::Interrupted ? Error::RestartNoHand : w.error();
@@ -102,7 +101,7 @@ Result<int> do_poll(UserPtr<PollFd> ufds, uint64_t nfds, uint64_t deadline) {
 
 // --- select ---
 
-constexpr size_t kBits = 64;
+constexpr size_t BITS = 64;
 
 // One fd_set of `words` 64-bit words (NULL: empty).
 Result<void> get_fdset(UserPtr<uint64_t> u, uint64_t* k, size_t words) {
@@ -120,7 +119,7 @@ Result<int> do_select(int n_arg, UserPtr<uint64_t> uin, UserPtr<uint64_t> uout, 
   uint64_t n = uint64_t(n_arg);
   uint64_t limit = fds().limit();
   if (n > limit) n = limit;
-  size_t words = (size_t(n) + kBits - 1) / kBits;
+  size_t words = (size_t(n) + BITS - 1) / BITS;
   CallArray<uint64_t> mem(words * 3);
   if (mem.failed()) return Error::NoMemory;
   struct {
@@ -131,8 +130,8 @@ Result<int> do_select(int n_arg, UserPtr<uint64_t> uin, UserPtr<uint64_t> uout, 
     TRY(get_fdset(uout, s.out, words));
     TRY(get_fdset(uex, s.ex, words));
     // Bits at and above n are not the call's business.
-    if (n % kBits) {
-      uint64_t keep = (1ull << (n % kBits)) - 1;
+    if (n % BITS) {
+      uint64_t keep = (1ull << (n % BITS)) - 1;
       s.in[words - 1] &= keep, s.out[words - 1] &= keep, s.ex[words - 1] &= keep;
     }
   }
@@ -148,7 +147,7 @@ Result<int> do_select(int n_arg, UserPtr<uint64_t> uin, UserPtr<uint64_t> uout, 
       uint64_t bit = 1ull << b;
       uint32_t ev = ((s.in[w] & bit) ? kSelectIn : 0) | ((s.out[w] & bit) ? kSelectOut : 0) |
                     ((s.ex[w] & bit) ? kSelectEx : 0);
-      if (!set.set(k++, int64_t(w * kBits + b), ev)) return Error::BadFd;
+      if (!set.set(k++, int64_t(w * BITS + b), ev)) return Error::BadFd;
     }
   }
   auto wr = set.wait(deadline);
@@ -232,7 +231,7 @@ DEFINE_SYSCALL(23, select, Result<int>, int n, UserPtr<uint64_t> readfds, UserPt
   Result<int> r = do_select(n, readfds, writefds, exceptfds, deadline);
   if (!timeout) return r;
   uint64_t left = remaining_ns(deadline);
-  return write_back(timeout, KTimeval{int64_t(left / kNsPerSec), int64_t(left % kNsPerSec / 1000)},
+  return write_back(timeout, KTimeval{int64_t(left / NS_PER_SEC), int64_t(left % NS_PER_SEC / 1000)},
                     static_cast<Result<int>&&>(r));
 }
 

@@ -12,9 +12,9 @@ namespace capsule::linux_abi {
 namespace {
 
 // Policies (include/uapi/linux/sched.h: ABI facts).
-constexpr int kSCHED_OTHER = 0, kSCHED_FIFO = 1, kSCHED_RR = 2, kSCHED_BATCH = 3, kSCHED_IDLE = 5,
-              kSCHED_DEADLINE = 6;
-constexpr int kSCHED_RESET_ON_FORK = 0x40000000;
+constexpr int L_SCHED_OTHER = 0, L_SCHED_FIFO = 1, L_SCHED_RR = 2, L_SCHED_BATCH = 3, L_SCHED_IDLE = 5,
+              L_SCHED_DEADLINE = 6;
+constexpr int L_SCHED_RESET_ON_FORK = 0x40000000;
 
 // Linux's cpumask is BITS_TO_LONGS(nr_cpu_ids) longs: 8 bytes up to 64 CPUs.
 size_t cpumask_bytes() {
@@ -37,7 +37,7 @@ void noop(Thread*, void*) {}
 
 // The policy set with sched_setscheduler, kept per tid (a thread's Linux
 // state is shared with other families; this is ours). Only the non-RT
-// policies are accepted, and all three behave as kSCHED_OTHER.
+// policies are accepted, and all three behave as L_SCHED_OTHER.
 struct PolicyCtx {
   int policy;
   bool set;
@@ -46,7 +46,7 @@ void policy_of(Thread* t, void* c) {
   auto* ctx = static_cast<PolicyCtx*>(c);
   auto* lt = t == thread_current() ? linux_thread() : static_cast<LinuxThread*>(t->linux_state);
   if (!lt) {
-    ctx->policy = kSCHED_OTHER;
+    ctx->policy = L_SCHED_OTHER;
     return;
   }
   if (ctx->set) lt->sched_policy = ctx->policy;
@@ -118,29 +118,29 @@ DEFINE_SYSCALL(142, sched_setparam, Result<void>, int pid, UserPtr<const SchedPa
 
 DEFINE_SYSCALL(145, sched_getscheduler, Result<int>, int pid) {
   if (pid < 0) return Error::Invalid;
-  PolicyCtx ctx{kSCHED_OTHER, false};
+  PolicyCtx ctx{L_SCHED_OTHER, false};
   if (!with_thread(pid, policy_of, &ctx)) return Error::NoProcess;
   return ctx.policy;
 }
 
 DEFINE_SYSCALL(144, sched_setscheduler, Result<void>, int pid, int policy_arg, UserPtr<const SchedParam> param) {
-  const int policy = policy_arg & ~kSCHED_RESET_ON_FORK;
+  const int policy = policy_arg & ~L_SCHED_RESET_ON_FORK;
   if (pid < 0 || !param) return Error::Invalid;
   const int prio = TRY(param.read()).sched_priority;
   switch (policy) {
-    case kSCHED_OTHER:
-    case kSCHED_BATCH:
-    case kSCHED_IDLE:
+    case L_SCHED_OTHER:
+    case L_SCHED_BATCH:
+    case L_SCHED_IDLE:
       if (prio != 0) return Error::Invalid;
       break;
-    case kSCHED_FIFO:
-    case kSCHED_RR:
+    case L_SCHED_FIFO:
+    case L_SCHED_RR:
       if (prio < 1 || prio > 99) return Error::Invalid;
       if (!with_thread(pid, noop, nullptr)) return Error::NoProcess;
       // Real-time classes are not implemented: answered as for a process
       // without CAP_SYS_NICE and RLIMIT_RTPRIO 0.
       return Error::Permission;
-    case kSCHED_DEADLINE:  // only through sched_setattr
+    case L_SCHED_DEADLINE:  // only through sched_setattr
     default:
       return Error::Invalid;
   }
@@ -151,16 +151,16 @@ DEFINE_SYSCALL(144, sched_setscheduler, Result<void>, int pid, int policy_arg, U
 
 DEFINE_SYSCALL(146, sched_get_priority_max, Result<int>, int policy) {
   switch (policy) {
-    case kSCHED_FIFO: case kSCHED_RR: return 99;
-    case kSCHED_OTHER: case kSCHED_BATCH: case kSCHED_IDLE: case kSCHED_DEADLINE: return 0;
+    case L_SCHED_FIFO: case L_SCHED_RR: return 99;
+    case L_SCHED_OTHER: case L_SCHED_BATCH: case L_SCHED_IDLE: case L_SCHED_DEADLINE: return 0;
     default: return Error::Invalid;
   }
 }
 
 DEFINE_SYSCALL(147, sched_get_priority_min, Result<int>, int policy) {
   switch (policy) {
-    case kSCHED_FIFO: case kSCHED_RR: return 1;
-    case kSCHED_OTHER: case kSCHED_BATCH: case kSCHED_IDLE: case kSCHED_DEADLINE: return 0;
+    case L_SCHED_FIFO: case L_SCHED_RR: return 1;
+    case L_SCHED_OTHER: case L_SCHED_BATCH: case L_SCHED_IDLE: case L_SCHED_DEADLINE: return 0;
     default: return Error::Invalid;
   }
 }
@@ -171,7 +171,7 @@ struct Timespec {
 };
 }  // namespace
 
-// The fair policy has no fixed quantum; report kSCHED_RR's Linux default
+// The fair policy has no fixed quantum; report L_SCHED_RR's Linux default
 // (100 ms), which is also what the fair policy's period is near.
 DEFINE_SYSCALL(148, sched_rr_get_interval, Result<void>, int pid, UserPtr<Timespec> interval) {
   if (pid < 0) return Error::Invalid;

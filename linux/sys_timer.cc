@@ -4,9 +4,9 @@
 // One kernel thread ("sigtimer") serves every armed timer: it sleeps on a
 // semaphore until the earliest expiry (or until a timer is armed), fires
 // what is due and re-arms the periodic ones. Expiries are kept in
-// monotonic time (uptime_ns); an absolute kCLOCK_REALTIME expiry is
+// monotonic time (uptime_ns); an absolute L_CLOCK_REALTIME expiry is
 // converted when armed (a later settimeofday does not move it). The
-// CPU-time timers (kITIMER_VIRTUAL, kITIMER_PROF, kCLOCK_PROCESS_CPUTIME_ID)
+// CPU-time timers (L_ITIMER_VIRTUAL, L_ITIMER_PROF, L_CLOCK_PROCESS_CPUTIME_ID)
 // compare against the process's summed thread CPU time, which the service
 // re-reads at each wake-up (no separate user/system accounting: VIRTUAL and
 // PROF count the same time).
@@ -25,11 +25,11 @@ namespace capsule::linux_abi {
 namespace {
 
 constexpr uint64_t NS = 1000000000ull;
-constexpr int kCLOCK_REALTIME = 0, kCLOCK_MONOTONIC = 1, kCLOCK_PROCESS_CPUTIME_ID = 2, kCLOCK_BOOTTIME = 7,
-              kCLOCK_TAI = 11;
-constexpr int kSIGEV_SIGNAL = 0, kSIGEV_NONE = 1, kSIGEV_THREAD = 2, kSIGEV_THREAD_ID = 4;
-constexpr int kTIMER_ABSTIME = 1;
-constexpr int kITIMER_REAL = 0, kITIMER_VIRTUAL = 1, kITIMER_PROF = 2;
+constexpr int L_CLOCK_REALTIME = 0, L_CLOCK_MONOTONIC = 1, L_CLOCK_PROCESS_CPUTIME_ID = 2, L_CLOCK_BOOTTIME = 7,
+              L_CLOCK_TAI = 11;
+constexpr int L_SIGEV_SIGNAL = 0, L_SIGEV_NONE = 1, L_SIGEV_THREAD = 2, L_SIGEV_THREAD_ID = 4;
+constexpr int L_TIMER_ABSTIME = 1;
+constexpr int L_ITIMER_REAL = 0, L_ITIMER_VIRTUAL = 1, L_ITIMER_PROF = 2;
 
 struct KTimespec {
   int64_t sec, nsec;
@@ -59,10 +59,10 @@ struct Timer {
   bool cpu = false;        // expiry/interval are process CPU time
   bool posix = false;      // a timer_create timer (SI_TIMER siginfo)
   int id = 0;
-  int clock = kCLOCK_MONOTONIC;
-  int notify = kSIGEV_SIGNAL;
+  int clock = L_CLOCK_MONOTONIC;
+  int notify = L_SIGEV_SIGNAL;
   int signo = SIGALRM;
-  int tid = 0;             // kSIGEV_THREAD_ID target
+  int tid = 0;             // L_SIGEV_THREAD_ID target
   uint64_t value = 0;      // sigev_value
   uint64_t expiry = 0;     // ns on its clock (uptime or process CPU time)
   uint64_t interval = 0;
@@ -93,7 +93,7 @@ void fire(Timer& t, KSigInfo* out, int* tid_out) {
     info.code = SI_KERNEL;
   }
   *out = info;
-  *tid_out = t.notify == kSIGEV_THREAD_ID ? t.tid : 0;
+  *tid_out = t.notify == L_SIGEV_THREAD_ID ? t.tid : 0;
 }
 
 void service(void*) {
@@ -122,8 +122,8 @@ void service(void*) {
         uint64_t now = t.cpu ? cpu_now : uptime_ns();
         if (t.cpu && !cpu_read) continue;
         if (now >= t.expiry) {
-          bool pending = t.posix && t.notify != kSIGEV_NONE && signal_process_pending(t.signo);
-          if (t.notify != kSIGEV_NONE && !pending && n < 16) {
+          bool pending = t.posix && t.notify != L_SIGEV_NONE && signal_process_pending(t.signo);
+          if (t.notify != L_SIGEV_NONE && !pending && n < 16) {
             fire(t, &send[n], &tids[n]);
             t.overrun_last = t.overrun_acc;
             t.overrun_acc = 0;
@@ -206,9 +206,9 @@ void itimer_init(int which) {
   SpinGuard g(g_lock);
   if (t.used) return;
   t.used = true;
-  t.cpu = which != kITIMER_REAL;
-  t.signo = which == kITIMER_REAL ? SIGALRM : which == kITIMER_VIRTUAL ? SIGVTALRM : SIGPROF;
-  t.notify = kSIGEV_SIGNAL;
+  t.cpu = which != L_ITIMER_REAL;
+  t.signo = which == L_ITIMER_REAL ? SIGALRM : which == L_ITIMER_VIRTUAL ? SIGVTALRM : SIGPROF;
+  t.notify = L_SIGEV_SIGNAL;
 }
 
 int64_t do_setitimer(int which, const KItimerval* n, KItimerval* old) {
@@ -253,7 +253,7 @@ void timers_exec_reset(bool fresh) {
 
 DEFINE_SYSCALL(37, alarm, Result<unsigned>, unsigned seconds) {
   KItimerval n{{0, 0}, {int64_t(seconds), 0}}, old{};
-  do_setitimer(kITIMER_REAL, &n, &old);
+  do_setitimer(L_ITIMER_REAL, &n, &old);
   // The previous alarm's remaining seconds, rounded as Linux does (an
   // armed alarm never reports 0).
   uint64_t r = uint64_t(old.value.sec) + (old.value.usec >= 500000 ? 1 : 0);
@@ -263,7 +263,7 @@ DEFINE_SYSCALL(37, alarm, Result<unsigned>, unsigned seconds) {
 
 DEFINE_SYSCALL(38, setitimer, Result<void>, int which, UserPtr<const KItimerval> new_value,
                UserPtr<KItimerval> old_value) {
-  if (which < kITIMER_REAL || which > kITIMER_PROF) return Error::Invalid;
+  if (which < L_ITIMER_REAL || which > L_ITIMER_PROF) return Error::Invalid;
   KItimerval n{};
   if (new_value) {  // NULL: disarm (Linux accepts it)
     n = TRY(new_value.read());
@@ -276,26 +276,26 @@ DEFINE_SYSCALL(38, setitimer, Result<void>, int which, UserPtr<const KItimerval>
 }
 
 DEFINE_SYSCALL(36, getitimer, Result<void>, int which, UserPtr<KItimerval> curr_value) {
-  if (which < kITIMER_REAL || which > kITIMER_PROF) return Error::Invalid;
+  if (which < L_ITIMER_REAL || which > L_ITIMER_PROF) return Error::Invalid;
   KItimerval old{};
   do_setitimer(which, nullptr, &old);
   return curr_value.write(old);
 }
 
 DEFINE_SYSCALL(222, timer_create, Result<void>, int clock, UserPtr<const KSigevent> sevp, UserPtr<int32_t> timer_id) {
-  if (clock != kCLOCK_REALTIME && clock != kCLOCK_MONOTONIC && clock != kCLOCK_BOOTTIME && clock != kCLOCK_TAI &&
-      clock != kCLOCK_PROCESS_CPUTIME_ID)
+  if (clock != L_CLOCK_REALTIME && clock != L_CLOCK_MONOTONIC && clock != L_CLOCK_BOOTTIME && clock != L_CLOCK_TAI &&
+      clock != L_CLOCK_PROCESS_CPUTIME_ID)
     return Error::Invalid;
   KSigevent ev{};
   const bool have_ev = bool(sevp);
   if (have_ev) {
     ev = TRY(sevp.read());
     // SIGEV_THREAD is a libc construction over SIGEV_THREAD_ID: EINVAL here too.
-    if (ev.notify != kSIGEV_SIGNAL && ev.notify != kSIGEV_NONE && ev.notify != kSIGEV_THREAD_ID &&
-        ev.notify != (kSIGEV_SIGNAL | kSIGEV_THREAD_ID))
+    if (ev.notify != L_SIGEV_SIGNAL && ev.notify != L_SIGEV_NONE && ev.notify != L_SIGEV_THREAD_ID &&
+        ev.notify != (L_SIGEV_SIGNAL | L_SIGEV_THREAD_ID))
       return Error::Invalid;
-    if (ev.notify != kSIGEV_NONE && (ev.signo < 1 || ev.signo > kNSIG)) return Error::Invalid;
-    if ((ev.notify & kSIGEV_THREAD_ID) && !signal_tid_exists(ev.tid)) return Error::Invalid;
+    if (ev.notify != L_SIGEV_NONE && (ev.signo < 1 || ev.signo > kNSIG)) return Error::Invalid;
+    if ((ev.notify & L_SIGEV_THREAD_ID) && !signal_tid_exists(ev.tid)) return Error::Invalid;
   }
   int id = -1;
   {
@@ -313,8 +313,8 @@ DEFINE_SYSCALL(222, timer_create, Result<void>, int clock, UserPtr<const KSigeve
     t.posix = true;
     t.id = id;
     t.clock = clock;
-    t.cpu = clock == kCLOCK_PROCESS_CPUTIME_ID;
-    t.notify = have_ev ? (ev.notify & kSIGEV_THREAD_ID ? kSIGEV_THREAD_ID : ev.notify) : kSIGEV_SIGNAL;
+    t.cpu = clock == L_CLOCK_PROCESS_CPUTIME_ID;
+    t.notify = have_ev ? (ev.notify & L_SIGEV_THREAD_ID ? L_SIGEV_THREAD_ID : ev.notify) : L_SIGEV_SIGNAL;
     t.signo = have_ev ? ev.signo : SIGALRM;
     t.value = have_ev ? ev.value : uint64_t(id);
     t.tid = ev.tid;
@@ -344,11 +344,11 @@ DEFINE_SYSCALL(223, timer_settime, Result<void>, int timer_id, Flags<int> flags,
     old.interval = ns_ts(i);
   }
   uint64_t value = ts_ns(n.value);
-  if (value && flags.any(kTIMER_ABSTIME)) {
+  if (value && flags.any(L_TIMER_ABSTIME)) {
     // Absolute: relative to the timer's clock at `now`, the instant it is
     // armed from (expired already: fire at once). A second clock read here
     // would make the timer fire early by the time between the two reads.
-    const bool wall = t->clock == kCLOCK_REALTIME || t->clock == kCLOCK_TAI;
+    const bool wall = t->clock == L_CLOCK_REALTIME || t->clock == L_CLOCK_TAI;
     uint64_t clock_now_ns = wall && !t->cpu ? uint64_t(int64_t(now) + realtime_offset_ns()) : now;
     value = value > clock_now_ns ? value - clock_now_ns : 1;
   }

@@ -5,7 +5,7 @@
 namespace capsule::linux_abi {
 namespace {
 
-const char* const kLow[] = {
+const char* const LOW_NAMES[] = {
     "read", "write", "open", "close", "stat", "fstat",
     "lstat", "poll", "lseek", "mmap", "mprotect", "munmap",
     "brk", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "ioctl", "pread64",
@@ -65,7 +65,7 @@ const char* const kLow[] = {
 };
 
 // 424 onwards
-const char* const kHigh[] = {
+const char* const HIGH_NAMES[] = {
     "pidfd_send_signal", "io_uring_setup", "io_uring_enter", "io_uring_register", "open_tree", "move_mount",
     "fsopen", "fsconfig", "fsmount", "fspick", "pidfd_open", "clone3",
     "close_range", "openat2", "pidfd_getfd", "faccessat2", "process_madvise", "epoll_pwait2",
@@ -76,8 +76,8 @@ const char* const kHigh[] = {
 }  // namespace
 
 const char* syscall_name(uint32_t nr) {
-  if (nr < sizeof(kLow) / sizeof(kLow[0])) return kLow[nr];
-  if (nr >= 424 && nr - 424 < sizeof(kHigh) / sizeof(kHigh[0])) return kHigh[nr - 424];
+  if (nr < sizeof(LOW_NAMES) / sizeof(LOW_NAMES[0])) return LOW_NAMES[nr];
+  if (nr >= 424 && nr - 424 < sizeof(HIGH_NAMES) / sizeof(HIGH_NAMES[0])) return HIGH_NAMES[nr - 424];
   return nullptr;
 }
 
