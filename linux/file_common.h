@@ -143,8 +143,6 @@ struct UserPath {
 
 // AT_FDCWD as a typed *at() argument (open, stat... walk from the cwd).
 inline constexpr AtFd AT_CWD{int(AT_FDCWD)};
-// The old name, for linux/sys_exec.cc until it is renamed there.
-inline constexpr AtFd kAtFdCwd = AT_CWD;
 
 // The open file behind fd: Error::BadFd for a negative or closed one.
 Result<vfs::FileRef> get_file(Fd fd);

@@ -24,14 +24,14 @@ using vfs::OpenFile;
 
 constexpr int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
 constexpr uint64_t EPOLL_CLOEXEC = O_CLOEXEC;
-constexpr size_t kChunk = 256;  // events harvested per kernel buffer
+constexpr size_t EVENT_CHUNK = 256;  // events harvested per kernel buffer
 
 struct [[gnu::packed]] KEpollEvent {  // struct epoll_event: packed on x86-64
   uint32_t events;
   uint64_t data;
 };
 static_assert(sizeof(KEpollEvent) == 12);
-constexpr int64_t kMaxEvents = 0x7fffffff / sizeof(KEpollEvent);  // EP_MAX_EVENTS
+constexpr int64_t EP_MAX_EVENTS = 0x7fffffff / sizeof(KEpollEvent);
 
 class EpollVnode final : public StreamVnode {
  public:
@@ -97,14 +97,14 @@ Result<void> ctl(Fd epfd, int op, Fd fd, UserPtr<const KEpollEvent> uevent) {
 
 // The wait shared by epoll_wait, epoll_pwait and epoll_pwait2.
 Result<int> wait(Fd epfd, UserPtr<KEpollEvent> uevents, int maxevents, uint64_t deadline) {
-  if (maxevents <= 0 || maxevents > kMaxEvents) return Error::Invalid;
+  if (maxevents <= 0 || maxevents > EP_MAX_EVENTS) return Error::Invalid;
   // access_ok: the buffer must lie in the lower half (a bad page there is
   // found when events are copied out).
   if (uevents.addr() + uint64_t(maxevents) * sizeof(KEpollEvent) > mm::USER_END) return Error::Fault;
   vfs::FileRef ref = TRY(get_file(epfd));
   if (!is_epoll_vnode(ref->vnode())) return Error::Invalid;
   Epoll* ep = static_cast<Epoll*>(ref->vnode().pollable());
-  size_t n = size_t(maxevents) < kChunk ? size_t(maxevents) : kChunk;
+  size_t n = size_t(maxevents) < EVENT_CHUNK ? size_t(maxevents) : EVENT_CHUNK;
   CallArray<EpollEvent> k(n);
   CallArray<KEpollEvent> out(n);
   if (k.failed() || out.failed()) return Error::NoMemory;

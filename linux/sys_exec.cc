@@ -211,7 +211,7 @@ void exec_set_sequence(Process& p, const StringView* argv, const size_t* argcs, 
 }
 
 DEFINE_SYSCALL(59, execve, Result<void>, UserString path, UserPtr<const uint64_t> argv, UserPtr<const uint64_t> envp) {
-  return do_execve(kAtFdCwd, path, argv, envp, 0);
+  return do_execve(AT_CWD, path, argv, envp, 0);
 }
 
 DEFINE_SYSCALL(322, execveat, Result<void>, AtFd dirfd, UserString path, UserPtr<const uint64_t> argv,

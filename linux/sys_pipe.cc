@@ -14,7 +14,7 @@ using vfs::OpenFile;
 using vfs::VnodeRef;
 
 constexpr uint64_t FIONREAD = 0x541b;
-constexpr char kPipeKind = 0;  // PipeVnode::kind()
+constexpr char PIPE_KIND = 0;  // PipeVnode::kind()
 
 class PipeVnode final : public StreamVnode {
  public:
@@ -34,7 +34,7 @@ class PipeVnode final : public StreamVnode {
   }
   Pollable* pollable() override { return end_; }
   bool sigpipe() const override { return true; }
-  const void* kind() const override { return &kPipeKind; }
+  const void* kind() const override { return &PIPE_KIND; }
   // An open through /proc/self/fd/N: a new end of the same pipe, reading
   // and/or writing as asked (Linux opens the pipe as a FIFO).
   Result<VnodeRef> open_as(uint32_t how) override {
@@ -112,7 +112,7 @@ Result<VnodeRef> pipe_vnode(PipeEnd* end, VnodeRef node, PipeEndOwner* owner) {
 }
 
 PipeEnd* pipe_end_of(vfs::Vnode& v) {
-  if (v.kind() != &kPipeKind) return nullptr;
+  if (v.kind() != &PIPE_KIND) return nullptr;
   return static_cast<PipeVnode&>(v).end();
 }
 

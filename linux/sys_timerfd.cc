@@ -25,12 +25,12 @@ struct KItimerspec {  // struct itimerspec: the interval comes first
   KTimespec value;
 };
 
-const char kTimerFdKind = 0;
+const char TIMERFD_KIND = 0;
 
 class TimerFdVnode final : public StreamVnode {
  public:
   const char* anon_name() const override { return "timerfd"; }  // /proc/<pid>/fd: anon_inode:[timerfd]
-  const void* kind() const override { return &kTimerFdKind; }
+  const void* kind() const override { return &TIMERFD_KIND; }
   explicit TimerFdVnode(TimerFd* t) : StreamVnode(0600), t_(t) {}
   TimerFd& timer() { return *t_; }
   bool stream_seeks() const override { return true; }  // noop_llseek, as Linux
@@ -57,7 +57,7 @@ KItimerspec to_user(const TimerSpec& s) { return {ns_timespec(s.interval_ns), ns
 Result<TimerFd*> get_timer(Fd fd, vfs::FileRef& ref) {
   ref = TRY(get_file(fd));
   vfs::Vnode& v = ref->vnode();
-  if (v.kind() != &kTimerFdKind) return Error::Invalid;
+  if (v.kind() != &TIMERFD_KIND) return Error::Invalid;
   return &static_cast<TimerFdVnode&>(v).timer();
 }
 
@@ -88,8 +88,9 @@ DEFINE_SYSCALL(286, timerfd_settime, Result<void>, Fd fd, Flags<int> flags, User
   TimerSpec spec;
   // 2^62 ns (146 years) is beyond any date a program can mean and keeps
   // the timer's deadline arithmetic clear of overflow.
-  constexpr uint64_t kCap = 1ull << 62;
-  if (!timespec_ns(n.value, spec.value_ns, kCap) || !timespec_ns(n.interval, spec.interval_ns, kCap))
+  constexpr uint64_t MAX_TIMER_NS = 1ull << 62;
+  if (!timespec_ns(n.value, spec.value_ns, MAX_TIMER_NS) ||
+      !timespec_ns(n.interval, spec.interval_ns, MAX_TIMER_NS))
     return Error::Invalid;
   vfs::FileRef ref;
   TimerFd* t = TRY(get_timer(fd, ref));
