@@ -11,6 +11,7 @@
 #include "arch/uaccess.h"
 #include "drivers/tty/termios.h"
 #include "linux/file_common.h"
+#include "linux/process_state.h"
 #include "linux/signal.h"
 
 namespace capsule::linux_abi {
@@ -185,11 +186,33 @@ Result<VnodeRef> open_console_device(uint64_t rdev, uint32_t) {
   return VnodeRef(g_stdout);
 }
 
+// The console is the controlling terminal of the session pid 1 leads: its
+// signals (^C, ^\, ^Z) go to the processes of the foreground group, or to
+// pid 1 when no process is in that group (TIOCSPGRP does not check it). Runs
+// on whichever thread processes the input, so it names the processes.
 void send_tty_signal(int sig) {
-  KSigInfo info;
-  info.signo = sig;
-  info.code = SI_KERNEL;
-  (void)signal_send_process(info);
+  struct Send {
+    int32_t pgrp;
+    KSigInfo info;
+    bool sent;
+  } s{g_pgrp ? g_pgrp : 1, {}, false};
+  s.info.signo = sig;
+  s.info.code = SI_KERNEL;
+  process_for_each(
+      [](Process& p, void* ctx) {
+        auto& s = *static_cast<Send*>(ctx);
+        int pgid;
+        {
+          SpinGuard g(p.creds->lock);
+          pgid = p.creds->pgid;
+        }
+        if (pgid != s.pgrp) return;
+        (void)signal_send_process(p, s.info);
+        s.sent = true;
+      },
+      &s);
+  if (!s.sent)
+    if (Process* p = process_find(1)) (void)signal_send_process(*p, s.info);
 }
 
 }  // namespace

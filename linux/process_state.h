@@ -50,6 +50,24 @@ struct Limits {
   std::atomic<int> thp_disable{0};
   std::atomic<uint64_t> timerslack{50000};
 };
+// The process's threads by tid (linux/sys_thread.cc): its live clone()
+// children (the main thread is found through Process::main_thread), how
+// the main thread ended, and the thread replacing the image (execve's
+// de_thread).
+struct ThreadTable {
+  SpinLock lock;
+  Thread** threads GUARDED_BY(lock) = nullptr;
+  size_t n GUARDED_BY(lock) = 0, cap GUARDED_BY(lock) = 0;
+  std::atomic<bool> main_exited{false};
+  int main_status = 0;  // written by the main thread before main_exited
+  std::atomic<Thread*> exec_thread{nullptr};
+};
+
+// The timers (linux/sys_timer.cc): made and freed there, as their layout
+// is that file's business.
+ProcessTimers* timers_create();
+void timers_destroy(ProcessTimers* t);
+
 // Linux's defaults for a process started by the kernel (init's limits).
 void limits_init_defaults(Limits& l);
 

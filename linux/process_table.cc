@@ -7,6 +7,7 @@
 #include "core/sched/thread.h"
 #include "arch/spinlock.h"
 #include "linux/process_state.h"
+#include "linux/signal_internal.h"
 
 namespace capsule {
 namespace {
@@ -24,6 +25,9 @@ void destroy(Process* p) {
   delete p->files;
   delete p->creds;
   delete p->limits;
+  delete p->signals;
+  delete p->threads;
+  linux_abi::timers_destroy(p->timers);
   delete p;
 }
 
@@ -40,8 +44,11 @@ Result<Process*> process_create() {
   p->files = new (std::nothrow) linux_abi::ProcessFiles();
   p->creds = new (std::nothrow) linux_abi::Creds();
   p->limits = new (std::nothrow) linux_abi::Limits();
+  p->signals = new (std::nothrow) linux_abi::ProcessSignals();
+  p->threads = new (std::nothrow) linux_abi::ThreadTable();
+  p->timers = linux_abi::timers_create();
   if (p->files) p->files->fds = new (std::nothrow) vfs::FdTable(unsigned(vfs::FdTable::DEFAULT_LIMIT));
-  if (!p->files || !p->creds || !p->limits || !p->files->fds) {
+  if (!p->files || !p->creds || !p->limits || !p->signals || !p->threads || !p->timers || !p->files->fds) {
     destroy(p);
     return Error::NoMemory;
   }

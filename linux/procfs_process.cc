@@ -178,7 +178,7 @@ Result<void> show_stat(uint64_t tid, Text& out) {
   char c[16];
   comm_of(tid, c);
   MemFigures m = mem_figures();
-  uint64_t utime = signal_process_cpu_ns() / TICK_NS;
+  uint64_t utime = p ? signal_process_cpu_ns(*p) / TICK_NS : 0;
   uint64_t start = p ? p->start_ns / TICK_NS : 0;
   uintptr_t code_start = p ? p->image_start : 0, code_end = p ? p->image_end : 0;
   uintptr_t brk_start = p && p->as ? p->as->brk_start() : 0;
@@ -216,7 +216,7 @@ Result<void> show_status(uint64_t tid, Text& out) {
         m.data / kb, m.stack / kb, m.exe / kb, 0, 4, 0);
   out.f("HugetlbPages:\t{:>8} kB\nCoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t{}\n", 0, thread_count());
   uint64_t shared = 0, ignored = 0, caught = 0;
-  signal_process_masks(&shared, &ignored, &caught);
+  if (Process* sp = current_process()) signal_process_masks(*sp, &shared, &ignored, &caught);
   struct ThreadMasks {
     uint64_t blocked = 0, pending = 0;
   } tm;

@@ -148,12 +148,21 @@ Result<void> show_meminfo(uint64_t, Text& out) {
   return {};
 }
 
-// The process's CPU time is all "user"; the rest of each CPU's time since
+namespace {
+// The CPU time of every process's threads.
+uint64_t busy_ns() {
+  uint64_t sum = 0;
+  process_for_each([](Process& p, void* ctx) { *static_cast<uint64_t*>(ctx) += signal_process_cpu_ns(p); }, &sum);
+  return sum;
+}
+}  // namespace
+
+// The processes' CPU time is all "user"; the rest of each CPU's time since
 // boot is idle.
 Result<void> show_sys_stat(uint64_t, Text& out) {
   uint32_t n = cpu_count();
   uint64_t up = uptime_ns() / TICK_NS;
-  uint64_t busy = signal_process_cpu_ns() / TICK_NS;
+  uint64_t busy = busy_ns() / TICK_NS;
   uint64_t idle_all = up * n > busy ? up * n - busy : 0;
   out.f("cpu  {} 0 0 {} 0 0 0 0 0 0\n", busy, idle_all);
   for (uint32_t i = 0; i < n; ++i) {
@@ -169,7 +178,7 @@ Result<void> show_sys_stat(uint64_t, Text& out) {
 
 Result<void> show_uptime(uint64_t, Text& out) {
   uint64_t up = uptime_ns();
-  uint64_t busy = signal_process_cpu_ns();
+  uint64_t busy = busy_ns();
   uint64_t all = up * cpu_count();
   centi(out, up);
   out.put(' ');

@@ -41,17 +41,14 @@
 
 namespace capsule::linux_abi {
 
-SpinLock g_sig_lock;
-KSigAction g_actions[kNSIG];
-uint64_t g_proc_pending;
+ProcessSignals* signals_of(const Thread* t) {
+  auto* p = static_cast<Process*>(t->process);
+  return p ? p->signals : nullptr;
+}
+ProcessSignals* signals_current() { return signals_of(thread_current()); }
 
 namespace {
 
-KSigInfo g_proc_info[kNSIG];
-RtQueue g_proc_rtq;  // further instances of process-directed real-time signals
-Thread** g_threads;  // registered application threads
-size_t g_nthreads, g_cap;
-std::atomic<bool> g_terminating{false};
 std::atomic<SignalPendingObserver> g_pending_observer{nullptr};
 
 void tell_observer(int sig) {
@@ -212,23 +209,27 @@ void fpu_reset_for_handler() {
 
 // --- thread registry ---
 
-void register_locked(Thread* t, SignalThread* st) REQUIRES(g_sig_lock) {
-  g_sig_lock.assert_held();
+void register_locked(ProcessSignals& ps, Thread* t, SignalThread* st) REQUIRES(ps.lock) {
+  ps.lock.assert_held();
   if (st->registered) return;
-  if (g_nthreads == g_cap) {
-    size_t cap = g_cap ? g_cap * 2 : 16;
+  if (ps.nthreads == ps.cap) {
+    size_t cap = ps.cap ? ps.cap * 2 : 16;
     auto** n = static_cast<Thread**>(kmalloc(cap * sizeof(Thread*)));
     if (!n) return;
-    for (size_t i = 0; i < g_nthreads; ++i) n[i] = g_threads[i];
-    kfree(g_threads);  // under the lock: the heap does not take it
-    g_threads = n;
-    g_cap = cap;
+    for (size_t i = 0; i < ps.nthreads; ++i) n[i] = ps.threads[i];
+    kfree(ps.threads);  // under the lock: the heap does not take it
+    ps.threads = n;
+    ps.cap = cap;
   }
-  g_threads[g_nthreads++] = t;
+  ps.threads[ps.nthreads++] = t;
   st->registered = true;
 }
 
+// The signal state of application thread `t` (registered with its process
+// on first use); nullptr on a kernel thread or when out of memory.
 SignalThread* state_of(Thread* t, LinuxThread** out_lt) {
+  ProcessSignals* ps = signals_of(t);
+  if (!ps) return nullptr;
   LinuxThread* lt = linux_thread_of(t);
   if (!lt) return nullptr;
   if (!lt->signal) {
@@ -238,8 +239,8 @@ SignalThread* state_of(Thread* t, LinuxThread** out_lt) {
     lt->signal = st;
   }
   if (!lt->signal->registered) {
-    SpinGuard g(g_sig_lock);
-    register_locked(t, lt->signal);
+    SpinGuard g(ps->lock);
+    register_locked(*ps, t, lt->signal);
   }
   *out_lt = lt;
   return lt->signal;
@@ -375,14 +376,14 @@ bool setup_frame(LinuxThread* lt, Regs& r, int sig, const KSigInfo& info, const 
 }
 
 // After a frame is built: the handler's mask, SA_RESETHAND.
-void after_delivery(LinuxThread* lt, int sig, const KSigAction& a, uint64_t saved_mask) {
-  SpinGuard g(g_sig_lock);
+void after_delivery(ProcessSignals& ps, LinuxThread* lt, int sig, const KSigAction& a, uint64_t saved_mask) {
+  SpinGuard g(ps.lock);
   uint64_t m = saved_mask | a.mask;
   if (!(a.flags & SA_NODEFER)) m |= sigbit(sig);
   lt->sigmask = m & ~UNBLOCKABLE;
   if (a.flags & SA_RESETHAND) {
-    g_actions[sig - 1].handler = SIG_DFL;
-    g_actions[sig - 1].flags &= ~SA_SIGINFO;
+    ps.actions[sig - 1].handler = SIG_DFL;
+    ps.actions[sig - 1].flags &= ~SA_SIGINFO;
   }
 }
 
@@ -403,15 +404,15 @@ void apply_restart(Regs& r, int64_t code, bool handler, const KSigAction* a, uin
 // Delivers the next deliverable signal to the calling thread. `restart` is
 // the syscall's result if it is one of the ERESTART codes (else 0).
 // Returns true if `r` changed.
-bool do_signal(LinuxThread* lt, SignalThread* st, Regs& r, int64_t restart, uint64_t nr) {
+bool do_signal(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, Regs& r, int64_t restart, uint64_t nr) {
   for (;;) {
     KSigInfo info;
     KSigAction a;
     int sig;
     {
-      SpinGuard g(g_sig_lock);
-      sig = signal_dequeue_locked(lt, st, ~lt->sigmask, &info);
-      if (sig) a = g_actions[sig - 1];
+      SpinGuard g(ps.lock);
+      sig = signal_dequeue_locked(ps, lt, st, ~lt->sigmask, &info);
+      if (sig) a = ps.actions[sig - 1];
     }
     if (!sig) break;
     if (sig == SIGKILL || sig == SIGSTOP) a.handler = SIG_DFL;
@@ -428,7 +429,7 @@ bool do_signal(LinuxThread* lt, SignalThread* st, Regs& r, int64_t restart, uint
     uint64_t saved = st->restore_mask ? st->saved_mask : lt->sigmask;
     st->restore_mask = false;
     if (!setup_frame(lt, r, sig, info, a, saved, {})) signal_terminate(SIGSEGV, r.rip, false, 0);
-    after_delivery(lt, sig, a, saved);
+    after_delivery(ps, lt, sig, a, saved);
     return true;
   }
   bool changed = false;
@@ -437,7 +438,7 @@ bool do_signal(LinuxThread* lt, SignalThread* st, Regs& r, int64_t restart, uint
     changed = true;
   }
   if (st->restore_mask) {
-    SpinGuard g(g_sig_lock);
+    SpinGuard g(ps.lock);
     lt->sigmask = st->saved_mask;
     st->restore_mask = false;
   }
@@ -446,44 +447,48 @@ bool do_signal(LinuxThread* lt, SignalThread* st, Regs& r, int64_t restart, uint
 
 // The scheduler's sticky interrupt flag follows "a signal is deliverable":
 // cleared once none is, set again if one raced in.
-void sync_interrupt_flag(Thread* t, const LinuxThread* lt) {
+void sync_interrupt_flag(const ProcessSignals& ps, Thread* t, const LinuxThread* lt) {
   if (!thread_interrupt_pending(t)) return;
   thread_clear_interrupt(t);
-  if (signal_deliverable(lt)) thread_interrupt(t);
+  if (signal_deliverable(ps, lt)) thread_interrupt(t);
 }
 
 bool is_restart_code(int64_t r) { return r == -kERESTARTSYS || r == -kERESTARTNOINTR || r == -kERESTARTNOHAND; }
 
 void on_syscall_return(SyscallArgs& args, int64_t result) {
   Thread* t = thread_current();
+  ProcessSignals* ps = signals_of(t);
+  if (!ps) return;
   auto* lt = lt_of(t);
   bool restart = !args.full_return && is_restart_code(result);
   if (!restart && lt && lt->signal && lt->signal->registered && !lt->signal->restore_mask &&
-      !signal_deliverable(lt) && !thread_interrupt_pending(t))
+      !signal_deliverable(*ps, lt) && !thread_interrupt_pending(t))
     return;  // the common case: nothing to do
   SignalThread* st = state_of(t, &lt);
   if (!st) return;
   Regs r = from_syscall(*args.frame);
-  if (do_signal(lt, st, r, restart ? result : 0, args.nr)) {
+  if (do_signal(*ps, lt, st, r, restart ? result : 0, args.nr)) {
     to_syscall(*args.frame, r);
     args.full_return = true;
   }
-  sync_interrupt_flag(t, lt);
+  sync_interrupt_flag(*ps, t, lt);
 }
 
 bool irq_pending() {
   Thread* t = current_thread();
   auto* lt = lt_of(t);
-  return lt && t->process && signal_deliverable(lt);
+  ProcessSignals* ps = signals_of(t);
+  return lt && ps && signal_deliverable(*ps, lt);
 }
 
 void on_irq_return(x64::TrapFrame& f) {
   LinuxThread* lt;
   SignalThread* st = state_of(thread_current(), &lt);
   if (!st) return;
+  ProcessSignals& ps = *signals_current();
   Regs r = from_trap(f);
-  if (do_signal(lt, st, r, 0, 0)) to_trap(f, r);
-  sync_interrupt_flag(thread_current(), lt);
+  if (do_signal(ps, lt, st, r, 0, 0)) to_trap(f, r);
+  sync_interrupt_flag(ps, thread_current(), lt);
 }
 
 const AppReturnHook g_return_hook = {irq_pending, on_irq_return};
@@ -495,11 +500,12 @@ void force_signal(x64::TrapFrame& f, const KSigInfo& info, const FaultInfo& fi, 
   LinuxThread* lt;
   SignalThread* st = state_of(thread_current(), &lt);
   if (!st) signal_terminate(sig, f.rip, has_addr, info.u.addr);
+  ProcessSignals& ps = *signals_current();
   KSigAction a;
   uint64_t saved;
   {
-    SpinGuard g(g_sig_lock);
-    KSigAction& act = g_actions[sig - 1];
+    SpinGuard g(ps.lock);
+    KSigAction& act = ps.actions[sig - 1];
     if ((lt->sigmask & sigbit(sig)) || act.handler == SIG_IGN) {
       act.handler = SIG_DFL;
       lt->sigmask &= ~sigbit(sig);
@@ -510,7 +516,7 @@ void force_signal(x64::TrapFrame& f, const KSigInfo& info, const FaultInfo& fi, 
   if (a.handler == SIG_DFL) signal_terminate(sig, f.rip, has_addr, info.u.addr);
   Regs r = from_trap(f);
   if (!setup_frame(lt, r, sig, info, a, saved, fi)) signal_terminate(SIGSEGV, f.rip, has_addr, info.u.addr);
-  after_delivery(lt, sig, a, saved);
+  after_delivery(ps, lt, sig, a, saved);
   to_trap(f, r);
 }
 
@@ -592,14 +598,14 @@ void kick(Thread* t) {
 }
 
 // Generation. Returns the thread to interrupt, or nullptr.
-Thread* queue_locked(Thread* target, const KSigInfo& info) REQUIRES(g_sig_lock) {
-  g_sig_lock.assert_held();
+Thread* queue_locked(ProcessSignals& ps, Thread* target, const KSigInfo& info) REQUIRES(ps.lock) {
+  ps.lock.assert_held();
   int sig = info.signo;
   uint64_t bit = sigbit(sig);
   if (target) {
     LinuxThread* lt = lt_of(target);
     SignalThread* st = lt->signal;
-    if (signal_ignored_locked(sig) && !(lt->sigmask & bit)) return nullptr;
+    if (signal_ignored_locked(ps, sig) && !(lt->sigmask & bit)) return nullptr;
     if (!(lt->pending & bit)) {
       lt->pending |= bit;
       st->info[sig - 1] = info;
@@ -611,28 +617,28 @@ Thread* queue_locked(Thread* target, const KSigInfo& info) REQUIRES(g_sig_lock) 
     return ((lt->sigmask & bit) && !waiting) ? nullptr : target;
   }
   Thread* chosen = nullptr;
-  for (size_t i = 0; i < g_nthreads; ++i) {
-    LinuxThread* lt = lt_of(g_threads[i]);
+  for (size_t i = 0; i < ps.nthreads; ++i) {
+    LinuxThread* lt = lt_of(ps.threads[i]);
     bool waiting = lt->signal && (__atomic_load_n(&lt->signal->waiting_for, __ATOMIC_ACQUIRE) & bit);
     if (!(lt->sigmask & bit) || waiting) {
-      chosen = g_threads[i];
+      chosen = ps.threads[i];
       break;
     }
   }
-  if (signal_ignored_locked(sig) && chosen) return nullptr;
-  if (!(g_proc_pending & bit)) {
-    __atomic_store_n(&g_proc_pending, g_proc_pending | bit, __ATOMIC_RELEASE);
-    g_proc_info[sig - 1] = info;
+  if (signal_ignored_locked(ps, sig) && chosen) return nullptr;
+  if (!(ps.pending & bit)) {
+    __atomic_store_n(&ps.pending, ps.pending | bit, __ATOMIC_RELEASE);
+    ps.info[sig - 1] = info;
   } else if (sig >= kSIGRTMIN) {
-    (void)g_proc_rtq.push(info);
+    (void)ps.rtq.push(info);
   }
   return chosen;
 }
 
-Thread* find_tid_locked(int tid) REQUIRES(g_sig_lock) {
-  g_sig_lock.assert_held();
-  for (size_t i = 0; i < g_nthreads; ++i)
-    if (lt_of(g_threads[i])->tid == tid) return g_threads[i];
+Thread* find_tid_locked(ProcessSignals& ps, int tid) REQUIRES(ps.lock) {
+  ps.lock.assert_held();
+  for (size_t i = 0; i < ps.nthreads; ++i)
+    if (lt_of(ps.threads[i])->tid == tid) return ps.threads[i];
   return nullptr;
 }
 
@@ -656,15 +662,15 @@ LinuxThread* signal_self(SignalThread** st) {
   return *st ? lt : nullptr;
 }
 
-uint64_t signal_deliverable(const LinuxThread* lt) {
-  uint64_t pend = __atomic_load_n(&lt->pending, __ATOMIC_ACQUIRE) | __atomic_load_n(&g_proc_pending, __ATOMIC_ACQUIRE);
+uint64_t signal_deliverable(const ProcessSignals& ps, const LinuxThread* lt) {
+  uint64_t pend = __atomic_load_n(&lt->pending, __ATOMIC_ACQUIRE) | __atomic_load_n(&ps.pending, __ATOMIC_ACQUIRE);
   return pend & ~(__atomic_load_n(&lt->sigmask, __ATOMIC_RELAXED) & ~UNBLOCKABLE);
 }
 
-int signal_dequeue_locked(LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out) {
-  g_sig_lock.assert_held();
+int signal_dequeue_locked(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out) {
+  ps.lock.assert_held();
   want |= UNBLOCKABLE;
-  uint64_t tp = lt->pending & want, pp = g_proc_pending & want;
+  uint64_t tp = lt->pending & want, pp = ps.pending & want;
   int sig;
   if (tp & SYNC_SIGNALS) sig = lowest(tp & SYNC_SIGNALS);
   else if (tp) sig = lowest(tp);
@@ -675,30 +681,30 @@ int signal_dequeue_locked(LinuxThread* lt, SignalThread* st, uint64_t want, KSig
     // A queued further instance stays pending with its own siginfo.
     if (!st->rtq.pop(sig, st->info[sig - 1])) lt->pending &= ~sigbit(sig);
   } else {
-    *out = g_proc_info[sig - 1];
-    if (!g_proc_rtq.pop(sig, g_proc_info[sig - 1]))
-      __atomic_store_n(&g_proc_pending, g_proc_pending & ~sigbit(sig), __ATOMIC_RELEASE);
+    *out = ps.info[sig - 1];
+    if (!ps.rtq.pop(sig, ps.info[sig - 1]))
+      __atomic_store_n(&ps.pending, ps.pending & ~sigbit(sig), __ATOMIC_RELEASE);
   }
   return sig;
 }
 
-bool signal_ignored_locked(int sig) {
-  g_sig_lock.assert_held();
+bool signal_ignored_locked(const ProcessSignals& ps, int sig) {
+  ps.lock.assert_held();
   if (sig == SIGKILL || sig == SIGSTOP) return false;
-  uint64_t h = g_actions[sig - 1].handler;
+  uint64_t h = ps.actions[sig - 1].handler;
   return h == SIG_IGN || (h == SIG_DFL && default_ignores(sig));
 }
 
-void signal_flush_locked(int sig) {
-  g_sig_lock.assert_held();
+void signal_flush_locked(ProcessSignals& ps, int sig) {
+  ps.lock.assert_held();
   uint64_t bit = sigbit(sig);
-  __atomic_store_n(&g_proc_pending, g_proc_pending & ~bit, __ATOMIC_RELEASE);
+  __atomic_store_n(&ps.pending, ps.pending & ~bit, __ATOMIC_RELEASE);
   KSigInfo drop;
-  while (g_proc_rtq.pop(sig, drop)) {
+  while (ps.rtq.pop(sig, drop)) {
   }
-  for (size_t i = 0; i < g_nthreads; ++i) {
-    lt_of(g_threads[i])->pending &= ~bit;
-    if (SignalThread* st = lt_of(g_threads[i])->signal)
+  for (size_t i = 0; i < ps.nthreads; ++i) {
+    lt_of(ps.threads[i])->pending &= ~bit;
+    if (SignalThread* st = lt_of(ps.threads[i])->signal)
       while (st->rtq.pop(sig, drop)) {
       }
   }
@@ -708,12 +714,13 @@ bool signal_wait_for(uint64_t want, uint64_t deadline_ns) {
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
   if (!lt) return false;
+  ProcessSignals& ps = *signals_current();
   want |= UNBLOCKABLE;
   __atomic_store_n(&st->waiting_for, want, __ATOMIC_SEQ_CST);
   bool got = false;
   for (;;) {
     sched_prepare_block();
-    uint64_t pend = __atomic_load_n(&lt->pending, __ATOMIC_SEQ_CST) | __atomic_load_n(&g_proc_pending, __ATOMIC_SEQ_CST);
+    uint64_t pend = __atomic_load_n(&lt->pending, __ATOMIC_SEQ_CST) | __atomic_load_n(&ps.pending, __ATOMIC_SEQ_CST);
     if (pend & want) {
       ThreadState b = ThreadState::Blocked;
       thread_current()->state.compare_exchange_strong(b, ThreadState::Running);
@@ -799,7 +806,7 @@ int64_t signal_sigreturn(SyscallArgs& args) {
   r.rflags &= ~(RF_TF | RF_RF);
   to_syscall(f, r);
   {
-    SpinGuard g(g_sig_lock);
+    SpinGuard g(signals_current()->lock);
     lt->sigmask = uc.sigmask & ~UNBLOCKABLE;
   }
   st->restore_mask = false;
@@ -812,8 +819,10 @@ int64_t signal_sigreturn(SyscallArgs& args) {
 // --- execve (linux/exec_state.h) ---
 
 void signal_kill_thread(Thread* t) {
+  ProcessSignals* ps = signals_of(t);
+  if (!ps) return;
   {
-    SpinGuard g(g_sig_lock);
+    SpinGuard g(ps->lock);
     LinuxThread* lt = lt_of(t);
     if (!lt || !lt->signal || !lt->signal->registered) return;  // leaving, or not started yet
     KSigInfo info;
@@ -828,9 +837,11 @@ void signal_kill_thread(Thread* t) {
 void signal_exec_reset(bool fresh) {
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
-  SpinGuard g(g_sig_lock);
+  ProcessSignals* ps = signals_current();
+  if (!ps) return;
+  SpinGuard g(ps->lock);
   for (int i = 0; i < kNSIG; ++i) {
-    KSigAction& a = g_actions[i];
+    KSigAction& a = ps->actions[i];
     if (fresh || a.handler != SIG_IGN) a.handler = SIG_DFL;
     a.flags = 0;
     a.restorer = 0;
@@ -846,46 +857,77 @@ void signal_exec_reset(bool fresh) {
     lt->sigmask = 0;
     lt->pending = 0;
     st->rtq.count = 0;
-    __atomic_store_n(&g_proc_pending, 0, __ATOMIC_RELEASE);
-    g_proc_rtq.count = 0;
+    __atomic_store_n(&ps->pending, 0, __ATOMIC_RELEASE);
+    ps->rtq.count = 0;
   }
 }
 
 // --- public (linux/signal.h) ---
 
 bool signal_pending_current() {
-  auto* lt = lt_of(thread_current());
-  return lt && signal_deliverable(lt);
+  Thread* t = thread_current();
+  auto* lt = lt_of(t);
+  ProcessSignals* ps = signals_of(t);
+  return lt && ps && signal_deliverable(*ps, lt);
 }
 
 void signal_interrupt_target(Thread* t) { kick(t); }
 
 int64_t signal_sleep_until(uint64_t deadline_ns) {
-  auto* lt = linux_thread();
+  ProcessSignals* ps = signals_current();
+  auto* lt = ps ? linux_thread() : nullptr;  // kernel threads: no signals
   for (;;) {
-    if (lt && signal_deliverable(lt)) return -kEINTR;
+    if (lt && signal_deliverable(*ps, lt)) return -kEINTR;
     sched_prepare_block();
-    if (lt && signal_deliverable(lt)) {
+    if (lt && signal_deliverable(*ps, lt)) {
       ThreadState b = ThreadState::Blocked;
       thread_current()->state.compare_exchange_strong(b, ThreadState::Running);
       return -kEINTR;
     }
     if (!sched_block(deadline_ns)) return 0;
-    if (deadline_ns && uptime_ns() >= deadline_ns) return (lt && signal_deliverable(lt)) ? -kEINTR : 0;
+    if (deadline_ns && uptime_ns() >= deadline_ns) return (lt && signal_deliverable(*ps, lt)) ? -kEINTR : 0;
   }
 }
 
-int64_t signal_send_process(const KSigInfo& info) {
+namespace {
+// Makes sure the caller, if an application thread, is a known target.
+void register_caller() {
+  LinuxThread* lt;
+  (void)state_of(thread_current(), &lt);
+}
+}  // namespace
+
+int64_t signal_send_process(Process& p, const KSigInfo& info) {
   if (info.signo < 1 || info.signo > kNSIG) return -kEINVAL;
-  // Make sure the caller (if an application thread) is known.
-  if (thread_current()->process) {
-    LinuxThread* lt;
-    (void)state_of(thread_current(), &lt);
-  }
+  register_caller();
+  ProcessSignals& ps = *p.signals;
   Thread* t;
   {
-    SpinGuard g(g_sig_lock);
-    t = queue_locked(nullptr, info);
+    SpinGuard g(ps.lock);
+    t = queue_locked(ps, nullptr, info);
+  }
+  if (t) kick(t);
+  tell_observer(info.signo);
+  return 0;
+}
+
+int64_t signal_send_process(const KSigInfo& info) {
+  Process* p = current_process();
+  if (!p) return -kESRCH;
+  return signal_send_process(*p, info);
+}
+
+int64_t signal_send_tid(Process& p, int tid, const KSigInfo& info) {
+  if (info.signo < 0 || info.signo > kNSIG) return -kEINVAL;
+  register_caller();
+  ProcessSignals& ps = *p.signals;
+  Thread* t;
+  {
+    SpinGuard g(ps.lock);
+    Thread* target = find_tid_locked(ps, tid);
+    if (!target) return -kESRCH;
+    if (!info.signo) return 0;
+    t = queue_locked(ps, target, info);
   }
   if (t) kick(t);
   tell_observer(info.signo);
@@ -893,48 +935,35 @@ int64_t signal_send_process(const KSigInfo& info) {
 }
 
 int64_t signal_send_tid(int tid, const KSigInfo& info) {
-  if (info.signo < 0 || info.signo > kNSIG) return -kEINVAL;
-  if (thread_current()->process) {
-    LinuxThread* lt;
-    (void)state_of(thread_current(), &lt);
-  }
-  Thread* t;
-  {
-    SpinGuard g(g_sig_lock);
-    Thread* target = find_tid_locked(tid);
-    if (!target) return -kESRCH;
-    if (!info.signo) return 0;
-    t = queue_locked(target, info);
-  }
-  if (t) kick(t);
-  tell_observer(info.signo);
-  return 0;
+  Process* p = current_process();
+  if (!p) return -kESRCH;
+  return signal_send_tid(*p, tid, info);
 }
 
 bool signal_tid_exists(int tid) {
-  if (thread_current()->process) {
-    LinuxThread* lt;
-    (void)state_of(thread_current(), &lt);
-  }
-  SpinGuard g(g_sig_lock);
-  return find_tid_locked(tid) != nullptr;
+  ProcessSignals* ps = signals_current();
+  if (!ps) return false;
+  register_caller();
+  SpinGuard g(ps->lock);
+  return find_tid_locked(*ps, tid) != nullptr;
 }
 
 bool signal_begin_temp_mask(uint64_t mask) {
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
   if (!lt) return false;
+  ProcessSignals& ps = *signals_current();
   // The interrupt flag follows the new mask: a flag left from a signal the
   // call's mask blocks would otherwise end every wait (and, restarted,
   // the call again) at once. Signals queued after this see the new mask.
   thread_clear_interrupt(thread_current());
   bool deliverable;
   {
-    SpinGuard g(g_sig_lock);
+    SpinGuard g(ps.lock);
     if (!st->restore_mask) st->saved_mask = lt->sigmask;  // a restarted call keeps the first one
     st->restore_mask = true;
     lt->sigmask = mask & ~UNBLOCKABLE;
-    deliverable = signal_deliverable(lt);
+    deliverable = signal_deliverable(ps, lt);
   }
   if (deliverable) thread_interrupt(thread_current());
   return true;
@@ -945,15 +974,18 @@ void signal_end_temp_mask(bool interrupted) {
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
   if (!lt) return;
-  SpinGuard g(g_sig_lock);
+  SpinGuard g(signals_current()->lock);
   if (!st->restore_mask) return;
   lt->sigmask = st->saved_mask;
   st->restore_mask = false;
 }
 
 uint64_t signal_pending_any() {
-  auto* lt = lt_of(thread_current());
-  uint64_t p = __atomic_load_n(&g_proc_pending, __ATOMIC_ACQUIRE);
+  Thread* t = thread_current();
+  ProcessSignals* ps = signals_of(t);
+  if (!ps) return 0;
+  auto* lt = lt_of(t);
+  uint64_t p = __atomic_load_n(&ps->pending, __ATOMIC_ACQUIRE);
   return lt ? p | __atomic_load_n(&lt->pending, __ATOMIC_ACQUIRE) : p;
 }
 
@@ -961,13 +993,14 @@ int signal_take(uint64_t mask, KSigInfo* out) {
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
   if (!lt) return 0;
-  SpinGuard g(g_sig_lock);
-  uint64_t pend = lt->pending | g_proc_pending;
+  ProcessSignals& ps = *signals_current();
+  SpinGuard g(ps.lock);
+  uint64_t pend = lt->pending | ps.pending;
   // signal_dequeue_locked always admits SIGKILL/SIGSTOP: leave the call
   // (the caller sees a deliverable signal) rather than take them.
   if (pend & UNBLOCKABLE) return 0;
   if (!(pend & mask)) return 0;
-  return signal_dequeue_locked(lt, st, mask & ~UNBLOCKABLE, out);
+  return signal_dequeue_locked(ps, lt, st, mask & ~UNBLOCKABLE, out);
 }
 
 void signal_wait_any(uint64_t mask) {
@@ -979,8 +1012,8 @@ void signal_wait_any(uint64_t mask) {
 
 void signal_set_pending_observer(SignalPendingObserver fn) { g_pending_observer.store(fn, std::memory_order_release); }
 
-bool signal_process_pending(int sig) {
-  return __atomic_load_n(&g_proc_pending, __ATOMIC_ACQUIRE) & sigbit(sig);
+bool signal_process_pending(Process& p, int sig) {
+  return __atomic_load_n(&p.signals->pending, __ATOMIC_ACQUIRE) & sigbit(sig);
 }
 
 void signal_thread_start(Thread* t) {
@@ -989,33 +1022,37 @@ void signal_thread_start(Thread* t) {
 }
 
 void signal_thread_exit(Thread* t) {
-  SpinGuard g(g_sig_lock);
-  for (size_t i = 0; i < g_nthreads; ++i) {
-    if (g_threads[i] == t) {
-      g_threads[i] = g_threads[--g_nthreads];
+  ProcessSignals* ps = signals_of(t);
+  if (!ps) return;
+  SpinGuard g(ps->lock);
+  for (size_t i = 0; i < ps->nthreads; ++i) {
+    if (ps->threads[i] == t) {
+      ps->threads[i] = ps->threads[--ps->nthreads];
       if (auto* lt = lt_of(t); lt && lt->signal) lt->signal->registered = false;
       break;
     }
   }
 }
 
-void signal_process_masks(uint64_t* shared_pending, uint64_t* ignored, uint64_t* caught) {
-  SpinGuard g(g_sig_lock);
-  *shared_pending = g_proc_pending;
+void signal_process_masks(Process& p, uint64_t* shared_pending, uint64_t* ignored, uint64_t* caught) {
+  ProcessSignals& ps = *p.signals;
+  SpinGuard g(ps.lock);
+  *shared_pending = ps.pending;
   *ignored = *caught = 0;
   for (int sig = 1; sig <= kNSIG; ++sig) {
-    uint64_t h = g_actions[sig - 1].handler;
+    uint64_t h = ps.actions[sig - 1].handler;
     if (h == SIG_IGN) *ignored |= sigbit(sig);
     else if (h != SIG_DFL) *caught |= sigbit(sig);
   }
 }
 
-uint64_t signal_process_cpu_ns() {
-  SpinGuard g(g_sig_lock);
+uint64_t signal_process_cpu_ns(Process& p) {
+  ProcessSignals& ps = *p.signals;
+  SpinGuard g(ps.lock);
   uint64_t sum = 0;
   // A thread running now has not been charged for its current slice: the
   // live figure adds it.
-  for (size_t i = 0; i < g_nthreads; ++i) sum += thread_cpu_time_live_ns(g_threads[i]);
+  for (size_t i = 0; i < ps.nthreads; ++i) sum += thread_cpu_time_live_ns(ps.threads[i]);
   return sum;
 }
 
@@ -1030,7 +1067,8 @@ const char* signal_name(int sig) {
 }
 
 [[noreturn]] void signal_terminate(int sig, uint64_t rip, bool has_addr, uint64_t addr) {
-  if (!g_terminating.exchange(true)) {
+  ProcessSignals* ps = signals_current();
+  if (!ps || !ps->terminating.exchange(true)) {
     if (has_addr)
       kprint("capsule: program terminated by signal {} ({}) at RIP {:#x} (fault address {:#x})\n", sig,
              signal_name(sig), rip, addr);

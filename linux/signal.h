@@ -1,6 +1,6 @@
 #pragma once
-// Linux signals (docs/signals.md): per-process actions, per-thread masks and
-// pending sets, a process-wide pending set, delivery on the way back to the
+// Linux signals (docs/signals.md): per-process actions and a process-wide
+// pending set (Process::signals), per-thread masks and pending sets, delivery on the way back to the
 // application (syscall return, interrupt return, application exceptions).
 //
 // For other syscall families that sleep (futex, nanosleep, read on a pipe,
@@ -20,6 +20,7 @@
 #include "linux/linux_errno.h"
 
 namespace capsule {
+struct Process;
 struct Thread;
 namespace x64 {
 struct TrapFrame;
@@ -86,12 +87,17 @@ void signal_interrupt_target(Thread* t);
 int64_t signal_sleep_until(uint64_t deadline_ns);
 
 // Sending (0 or -errno). The process: any thread that does not block it
-// takes it. A thread: by Linux tid.
+// takes it. A thread: by Linux tid, within the process. The forms without a
+// process act on the caller's (ESRCH on a kernel thread); kernel threads
+// (the timer service, the console) name the process.
 int64_t signal_send_process(const KSigInfo& info);
+int64_t signal_send_process(Process& p, const KSigInfo& info);
 int64_t signal_send_tid(int tid, const KSigInfo& info);
+int64_t signal_send_tid(Process& p, int tid, const KSigInfo& info);
+// A thread of the caller's process has that tid.
 bool signal_tid_exists(int tid);
-// True if `sig` is pending for the process (POSIX timer overrun counting).
-bool signal_process_pending(int sig);
+// True if `sig` is pending for process p (POSIX timer overrun counting).
+bool signal_process_pending(Process& p, int sig);
 
 // The p* variants of poll/select/epoll_wait (ppoll, pselect6, epoll_pwait):
 // `mask` replaces the calling thread's mask for the duration of the call.
@@ -128,11 +134,11 @@ void signal_thread_exit(Thread* t);
 
 // /proc/<pid>/status: the process-directed pending signals, and the
 // signals whose action is "ignore" and those with a handler.
-void signal_process_masks(uint64_t* shared_pending, uint64_t* ignored, uint64_t* caught);
+void signal_process_masks(Process& p, uint64_t* shared_pending, uint64_t* ignored, uint64_t* caught);
 
 // Sum of the CPU time of the process's threads (ITIMER_VIRTUAL/PROF,
 // CLOCK_PROCESS_CPUTIME_ID timers).
-uint64_t signal_process_cpu_ns();
+uint64_t signal_process_cpu_ns(Process& p);
 
 // Ends the VM as a fatal signal does: one console line, status 128+sig.
 [[noreturn]] void signal_terminate(int sig, uint64_t rip, bool has_addr, uint64_t addr);

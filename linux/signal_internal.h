@@ -1,6 +1,8 @@
 #pragma once
 // Shared between linux/signal.cc (state, delivery) and linux/sys_signal.cc
 // (the system calls). Not for other families: they use linux/signal.h.
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "arch/spinlock.h"
@@ -71,21 +73,35 @@ struct SignalThread {
   bool registered = false;
 };
 
-// The lock over every piece of signal state (actions, pending sets, masks,
-// the thread list). Interrupts off while held.
-extern SpinLock g_sig_lock;
-extern KSigAction g_actions[kNSIG] GUARDED_BY(g_sig_lock);
-extern uint64_t g_proc_pending GUARDED_BY(g_sig_lock);
+// A process's signal state (Process::signals, docs/signals.md); made by
+// process_create.
+struct ProcessSignals {
+  // The lock over every piece of the process's signal state: these fields
+  // and its threads' masks, pending sets and SignalThreads. Interrupts off
+  // while held.
+  SpinLock lock;
+  KSigAction actions[kNSIG] GUARDED_BY(lock) = {};
+  uint64_t pending GUARDED_BY(lock) = 0;  // process-directed pending signals
+  KSigInfo info[kNSIG] GUARDED_BY(lock);  // their siginfo
+  RtQueue rtq GUARDED_BY(lock);           // further instances of process-directed real-time signals
+  Thread** threads GUARDED_BY(lock) = nullptr;  // the registered application threads (kmalloc'd)
+  size_t nthreads GUARDED_BY(lock) = 0, cap GUARDED_BY(lock) = 0;
+  std::atomic<bool> terminating{false};   // a fatal signal is ending the process
+};
+// The signal state of an application thread's process (never null for
+// one), and of the caller's (nullptr on a kernel thread).
+ProcessSignals* signals_of(const Thread* t);
+ProcessSignals* signals_current();
 
 // The caller's state (allocated and registered on first use; nullptr only
-// when out of memory).
+// when out of memory, or on a kernel thread).
 LinuxThread* signal_self(SignalThread** st);
 // Dequeues a signal in `want` (thread-directed first, synchronous ones
-// first) under g_sig_lock; 0 if none.
-int signal_dequeue_locked(LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out)
-    REQUIRES(g_sig_lock);
+// first) under ps.lock; 0 if none.
+int signal_dequeue_locked(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out)
+    REQUIRES(ps.lock);
 // Deliverable now: pending and not blocked (under the lock or as a hint).
-uint64_t signal_deliverable(const LinuxThread* lt);
+uint64_t signal_deliverable(const ProcessSignals& ps, const LinuxThread* lt);
 // Blocks until a signal in `want` is pending for the caller (or the
 // deadline): true if one is, false on timeout.
 bool signal_wait_for(uint64_t want, uint64_t deadline_ns);
@@ -93,8 +109,8 @@ bool signal_wait_for(uint64_t want, uint64_t deadline_ns);
 int64_t signal_altstack(LinuxThread* lt, const KStack* ss, KStack* old, uint64_t user_rsp);
 // rt_sigreturn body.
 int64_t signal_sigreturn(SyscallArgs& args);
-bool signal_ignored_locked(int sig) REQUIRES(g_sig_lock);
+bool signal_ignored_locked(const ProcessSignals& ps, int sig) REQUIRES(ps.lock);
 // Drops `sig` from every pending set (the action became "ignore").
-void signal_flush_locked(int sig) REQUIRES(g_sig_lock);
+void signal_flush_locked(ProcessSignals& ps, int sig) REQUIRES(ps.lock);
 
 }  // namespace capsule::linux_abi

@@ -44,12 +44,13 @@ LINUX_SYSCALL(13, rt_sigaction, "dppu") {
   }
   KSigAction old;
   {
-    SpinGuard g(g_sig_lock);
-    old = g_actions[sig - 1];
+    ProcessSignals& ps = *signals_current();
+    SpinGuard g(ps.lock);
+    old = ps.actions[sig - 1];
     if (act) {
-      g_actions[sig - 1] = n;
+      ps.actions[sig - 1] = n;
       // POSIX: setting "ignore" discards the pending instances.
-      if (signal_ignored_locked(sig)) signal_flush_locked(sig);
+      if (signal_ignored_locked(ps, sig)) signal_flush_locked(ps, sig);
     }
   }
   if (oact && !put_user(oact, old).ok()) return -kEFAULT;
@@ -73,7 +74,7 @@ LINUX_SYSCALL(14, rt_sigprocmask, "dppu") {
   }
   uint64_t old;
   {
-    SpinGuard g(g_sig_lock);
+    SpinGuard g(signals_current()->lock);
     old = lt->sigmask;
     if (set) {
       uint64_t m = how == SIG_BLOCK ? old | n : how == SIG_UNBLOCK ? old & ~n : n;
@@ -111,8 +112,9 @@ LINUX_SYSCALL(127, rt_sigpending, "pu") {
   if (!lt) return -kENOMEM;
   uint64_t set;
   {
-    SpinGuard g(g_sig_lock);
-    set = (lt->pending | g_proc_pending) & lt->sigmask;
+    ProcessSignals& ps = *signals_current();
+    SpinGuard g(ps.lock);
+    set = (lt->pending | ps.pending) & lt->sigmask;
   }
   if (!copy_to_user(reinterpret_cast<void*>(args.a[0]), &set, args.a[1]).ok()) return -kEFAULT;
   return 0;
@@ -126,7 +128,7 @@ LINUX_SYSCALL(130, rt_sigsuspend, "pu") {
   LinuxThread* lt = signal_self(&st);
   if (!lt) return -kENOMEM;
   {
-    SpinGuard g(g_sig_lock);
+    SpinGuard g(signals_current()->lock);
     st->saved_mask = lt->sigmask;
     st->restore_mask = true;  // the return path puts it back after delivery
     lt->sigmask = r.value() & ~UNBLOCKABLE;
@@ -172,10 +174,11 @@ LINUX_SYSCALL(128, rt_sigtimedwait, "pppu") {
     int sig;
     bool other;
     {
-      SpinGuard g(g_sig_lock);
-      sig = signal_dequeue_locked(lt, st, want, &info);
+      ProcessSignals& ps = *signals_current();
+      SpinGuard g(ps.lock);
+      sig = signal_dequeue_locked(ps, lt, st, want, &info);
       // A signal outside the set that is not blocked interrupts the wait.
-      other = !sig && ((lt->pending | g_proc_pending) & ~lt->sigmask & ~want);
+      other = !sig && ((lt->pending | ps.pending) & ~lt->sigmask & ~want);
     }
     if (sig) {
       if (uinfo) {

@@ -16,6 +16,7 @@
 #include "core/sched/thread.h"
 #include "arch/spinlock.h"
 #include "linux/exec_state.h"
+#include "linux/process_state.h"
 #include "linux/signal.h"
 #include "linux/signal_internal.h"
 #include "linux/syscall.h"
@@ -45,32 +46,29 @@ constexpr uint64_t TASK_SIZE_MAX = 0x7ffffffff000ull;  // highest application ad
 
 // --- the thread table: tid -> Thread, for lookups by tid ---
 
-SpinLock g_table_lock;
-Thread** g_threads;  // the process's live clone() children (the main thread is found through Process)
-size_t g_nthreads, g_cap;
-std::atomic<bool> g_main_exited{false};
-int g_main_status;
+// Process::threads (linux/process_state.h): the live clone() children of
+// a process (its main thread is found through Process::main_thread).
 
-bool table_add(Thread* t) {
-  SpinGuard g(g_table_lock);
-  if (g_nthreads == g_cap) {
-    size_t cap = g_cap ? g_cap * 2 : 64;
+bool table_add(ThreadTable& tt, Thread* t) {
+  SpinGuard g(tt.lock);
+  if (tt.n == tt.cap) {
+    size_t cap = tt.cap ? tt.cap * 2 : 64;
     auto** n = new (std::nothrow) Thread*[cap];
     if (!n) return false;
-    for (size_t i = 0; i < g_nthreads; ++i) n[i] = g_threads[i];
-    delete[] g_threads;
-    g_threads = n;
-    g_cap = cap;
+    for (size_t i = 0; i < tt.n; ++i) n[i] = tt.threads[i];
+    delete[] tt.threads;
+    tt.threads = n;
+    tt.cap = cap;
   }
-  g_threads[g_nthreads++] = t;
+  tt.threads[tt.n++] = t;
   return true;
 }
 
-void table_remove(Thread* t) {
-  SpinGuard g(g_table_lock);
-  for (size_t i = 0; i < g_nthreads; ++i)
-    if (g_threads[i] == t) {
-      g_threads[i] = g_threads[--g_nthreads];
+void table_remove(ThreadTable& tt, Thread* t) {
+  SpinGuard g(tt.lock);
+  for (size_t i = 0; i < tt.n; ++i)
+    if (tt.threads[i] == t) {
+      tt.threads[i] = tt.threads[--tt.n];
       return;
     }
 }
@@ -161,7 +159,7 @@ int64_t do_clone(SyscallArgs& args, const CloneRequest& r) {
   if (t->fpu_area) fpu_save(t->fpu_area);
   t->fs_base = (fl & kCLONE_SETTLS) ? r.tls : x64::read_fs_base();
   (void)thread_set_affinity(t, thread_affinity(self));  // inherited, as Linux
-  if (!table_add(t)) {
+  if (!table_add(*p->threads, t)) {
     thread_free_dead(t);
     delete lt;
     delete cs;
@@ -236,18 +234,19 @@ void robust_list_exit(LinuxThread* lt) {
     }
   }
   if (!p) process_exit(status);
+  ThreadTable& tt = *p->threads;
   bool is_main = self == p->main_thread;
   if (is_main) {
-    g_main_status = status;
-    g_main_exited.store(true);
+    tt.main_status = status;
+    tt.main_exited.store(true);
   } else {
-    table_remove(self);
+    table_remove(tt, self);
   }
   if (p->thread_count.fetch_sub(1) == 1) {
     // The last thread: the process ends. Its status is the main thread's
     // exit code when that thread ended first (Linux reports the group
     // leader's), else this thread's.
-    process_exit(g_main_exited.load() ? g_main_status : status);
+    process_exit(tt.main_exited.load() ? tt.main_status : status);
   }
   if (!is_main) {
     self->linux_state = nullptr;
@@ -261,15 +260,16 @@ void robust_list_exit(LinuxThread* lt) {
 }  // namespace
 
 namespace {
+// Machine-wide: thread ids are unique across processes (Linux's pid namespace).
 std::atomic<int> g_next_tid{2};  // the main thread is tid 1 = pid
-std::atomic<Thread*> g_exec_thread{nullptr};  // the thread replacing the image (execve's de_thread)
 
 // SIGKILL to every other live thread (the table's and the main thread).
 void kill_others(Process* p, Thread* self) {
-  SpinGuard g(g_table_lock);  // keeps the clone children alive; the main thread stays a zombie object
-  for (size_t i = 0; i < g_nthreads; ++i)
-    if (g_threads[i] != self) signal_kill_thread(g_threads[i]);
-  if (p->main_thread && p->main_thread != self && !g_main_exited.load()) signal_kill_thread(p->main_thread);
+  ThreadTable& tt = *p->threads;
+  SpinGuard g(tt.lock);  // keeps the clone children alive; the main thread stays a zombie object
+  for (size_t i = 0; i < tt.n; ++i)
+    if (tt.threads[i] != self) signal_kill_thread(tt.threads[i]);
+  if (p->main_thread && p->main_thread != self && !tt.main_exited.load()) signal_kill_thread(p->main_thread);
 }
 }  // namespace
 
@@ -277,7 +277,7 @@ bool exec_kill_other_threads() {
   Process* p = current_process();
   Thread* self = thread_current();
   Thread* none = nullptr;
-  if (!g_exec_thread.compare_exchange_strong(none, self)) return none == self;
+  if (!p->threads->exec_thread.compare_exchange_strong(none, self)) return none == self;
   // Sent again while waiting: a thread another one was creating may have
   // joined the table since (its creator is killed, but it was started).
   while (p->thread_count.load() > 1) {
@@ -292,7 +292,7 @@ void exec_become_leader() {
   Thread* self = thread_current();
   Thread* old_main = p->main_thread;
   if (old_main != self) {
-    table_remove(self);  // the main thread is found through Process
+    table_remove(*p->threads, self);  // the main thread is found through Process
     p->main_thread = self;
     if (old_main) {
       // A zombie since it exited (killed, or earlier): nobody else holds it.
@@ -311,13 +311,14 @@ void exec_become_leader() {
     lt->name[0] = 0;
   }
   signal_thread_start(self);  // registered again if it had left (the exit of a command)
-  g_main_exited.store(false);
+  p->threads->main_exited.store(false);
   p->thread_count.store(1);
-  g_exec_thread.store(nullptr);
+  p->threads->exec_thread.store(nullptr);
 }
 
 bool exec_kills_current() {
-  Thread* e = g_exec_thread.load();
+  Process* p = current_process();
+  Thread* e = p ? p->threads->exec_thread.load() : nullptr;
   return e && e != thread_current();
 }
 
@@ -331,16 +332,17 @@ bool with_thread(int tid, void (*fn)(Thread*, void*), void* ctx) {
     return true;
   }
   if (!p) return false;
+  ThreadTable& tt = *p->threads;
   if (tid == p->pid) {
-    if (g_main_exited.load()) return false;
+    if (tt.main_exited.load()) return false;
     fn(p->main_thread, ctx);
     return true;
   }
-  SpinGuard g(g_table_lock);
-  for (size_t i = 0; i < g_nthreads; ++i) {
-    auto* lt = static_cast<LinuxThread*>(g_threads[i]->linux_state);
+  SpinGuard g(tt.lock);
+  for (size_t i = 0; i < tt.n; ++i) {
+    auto* lt = static_cast<LinuxThread*>(tt.threads[i]->linux_state);
     if (lt && lt->tid == tid) {
-      fn(g_threads[i], ctx);
+      fn(tt.threads[i], ctx);
       return true;
     }
   }
@@ -362,11 +364,13 @@ size_t thread_tids(int from, int* out, size_t cap) {
       if (out[i] > out[m]) m = i;
     if (k && tid < out[m]) out[m] = tid;
   };
-  if (p && !g_main_exited.load()) add(p->pid);
+  if (!p) return 0;
+  ThreadTable& tt = *p->threads;
+  if (!tt.main_exited.load()) add(p->pid);
   {
-    SpinGuard g(g_table_lock);
-    for (size_t i = 0; i < g_nthreads; ++i) {
-      auto* lt = static_cast<LinuxThread*>(g_threads[i]->linux_state);
+    SpinGuard g(tt.lock);
+    for (size_t i = 0; i < tt.n; ++i) {
+      auto* lt = static_cast<LinuxThread*>(tt.threads[i]->linux_state);
       if (lt) add(lt->tid);
     }
   }

@@ -47,9 +47,6 @@ struct Timezone {
 };
 
 std::atomic<SignalPendingFn> g_signal_check{nullptr};
-std::atomic<uint64_t> g_exited_cpu_ns{0};
-std::atomic<bool> g_main_exited{false};
-std::atomic<uint64_t> g_process_cpu_last{0};
 Timezone g_tz{0, 0};
 
 Timespec to_ts(int64_t ns) {
@@ -89,7 +86,7 @@ CpuClock decode_cpu_clock(int64_t id) {
   const int own_pid = p ? p->pid : 1;
   if (!per_thread) return (pid == 0 || pid == own_pid) ? CpuClock::Process : CpuClock::Invalid;
   if (pid == 0 || pid == current_tid()) return CpuClock::Thread;
-  if (pid == own_pid && p && p->main_thread && !g_main_exited.load()) return CpuClock::MainThread;
+  if (pid == own_pid && p && p->main_thread && !p->main_cpu_counted.load()) return CpuClock::MainThread;
   return CpuClock::Invalid;
 }
 
@@ -164,11 +161,10 @@ bool sleep_until_ns(uint64_t deadline_ns) {
 }
 
 void account_thread_exit(const Thread* t) {
-  Process* p = current_process();
-  if (p && t == p->main_thread) {
-    if (g_main_exited.exchange(true)) return;
-  }
-  g_exited_cpu_ns.fetch_add(thread_cpu_time_ns(t));
+  Process* p = static_cast<Process*>(t->process);
+  if (!p) return;
+  if (t == p->main_thread && p->main_cpu_counted.exchange(true)) return;
+  p->exited_cpu_ns.fetch_add(thread_cpu_time_ns(t));
 }
 
 uint64_t process_cpu_time_ns() {
@@ -177,11 +173,12 @@ uint64_t process_cpu_time_ns() {
   // (account_thread_exit). Kept monotonic.
   Process* p = current_process();
   Thread* self = thread_current();
-  uint64_t sum = g_exited_cpu_ns.load();
-  if (p && p->main_thread && !g_main_exited.load() && p->main_thread != self) sum += thread_cpu(p->main_thread);
+  if (!p) return thread_cpu(self);  // a kernel thread: its own
+  uint64_t sum = p->exited_cpu_ns.load();
+  if (p->main_thread && !p->main_cpu_counted.load() && p->main_thread != self) sum += thread_cpu(p->main_thread);
   sum += thread_cpu(self);
-  uint64_t last = g_process_cpu_last.load();
-  while (sum > last && !g_process_cpu_last.compare_exchange_weak(last, sum)) {
+  uint64_t last = p->cpu_reported_ns.load();
+  while (sum > last && !p->cpu_reported_ns.compare_exchange_weak(last, sum)) {
   }
   return sum > last ? sum : last;
 }
@@ -310,7 +307,6 @@ DEFINE_SYSCALL(100, times, Result<int64_t>, UserPtr<Tms> buf) {
 
 DEFINE_SYSCALL(98, getrusage, Result<void>, int who, UserPtr<Rusage> usage) {
   enum : int { L_RUSAGE_SELF = 0, L_RUSAGE_CHILDREN = -1, L_RUSAGE_THREAD = 1 };
-  static std::atomic<uint64_t> max_rss_pages{0};
   if (who != L_RUSAGE_SELF && who != L_RUSAGE_CHILDREN && who != L_RUSAGE_THREAD) return Error::Invalid;
   Rusage u = {};
   if (who != L_RUSAGE_CHILDREN) {  // no child processes yet: all zero
@@ -318,8 +314,8 @@ DEFINE_SYSCALL(98, getrusage, Result<void>, int who, UserPtr<Rusage> usage) {
     u.utime = Timeval{int64_t(cpu / NS), int64_t(cpu % NS / 1000)};
     Process* p = current_process();
     if (p && p->as) {
-      uint64_t rss = p->as->resident_pages(), m = max_rss_pages.load();
-      while (rss > m && !max_rss_pages.compare_exchange_weak(m, rss)) {
+      uint64_t rss = p->as->resident_pages(), m = p->max_rss_pages.load();
+      while (rss > m && !p->max_rss_pages.compare_exchange_weak(m, rss)) {
       }
       u.maxrss = int64_t((rss > m ? rss : m) * (PAGE_SIZE / 1024));  // KiB
       u.minflt = int64_t(p->as->fault_count());

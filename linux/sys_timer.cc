@@ -1,15 +1,18 @@
 // Timers that raise signals (docs/signals.md): alarm, setitimer/getitimer,
 // timer_create/settime/gettime/getoverrun/delete.
 //
-// One kernel thread ("sigtimer") serves every armed timer: it sleeps on a
-// semaphore until the earliest expiry (or until a timer is armed), fires
-// what is due and re-arms the periodic ones. Expiries are kept in
+// Each process has its own timers (Process::timers, under their lock). One
+// kernel thread ("sigtimer") serves every armed timer of every process: it
+// sleeps on a semaphore until the earliest expiry (or until a timer is
+// armed), fires what is due and re-arms the periodic ones. Expiries are kept in
 // monotonic time (uptime_ns); an absolute L_CLOCK_REALTIME expiry is
 // converted when armed (a later settimeofday does not move it). The
 // CPU-time timers (L_ITIMER_VIRTUAL, L_ITIMER_PROF, L_CLOCK_PROCESS_CPUTIME_ID)
 // compare against the process's summed thread CPU time, which the service
 // re-reads at each wake-up (no separate user/system accounting: VIRTUAL and
 // PROF count the same time).
+#include <new>
+
 #include "lib/log.h"
 #include "linux/process.h"
 #include "core/thread.h"
@@ -17,6 +20,7 @@
 #include "arch/uaccess.h"
 #include "core/sync/wait_queue.h"
 #include "linux/exec_state.h"
+#include "linux/process_state.h"
 #include "linux/signal.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
@@ -72,16 +76,31 @@ struct Timer {
 
 constexpr int MAX_TIMERS = 256;
 constexpr int ITIMER_SLOT = MAX_TIMERS;  // + which: the three itimers
-SpinLock g_lock;
-Timer g_timers[MAX_TIMERS + 3] GUARDED_BY(g_lock);
+
+}  // namespace
+
+// A process's timers: the POSIX timers by id, then its three itimers.
+struct ProcessTimers {
+  SpinLock lock;
+  Timer timers[MAX_TIMERS + 3] GUARDED_BY(lock);
+};
+
+ProcessTimers* timers_create() { return new (std::nothrow) ProcessTimers(); }
+void timers_destroy(ProcessTimers* t) { delete t; }
+
+namespace {
+
+// Machine-wide: the one service thread, its wake-up and its start.
 Semaphore g_kick;
 bool g_service_started;
 SpinLock g_start_lock;
 
-uint64_t clock_now(const Timer& t) { return t.cpu ? signal_process_cpu_ns() : uptime_ns(); }
+ProcessTimers& cur_timers() { return *cur_process().timers; }
+
+uint64_t clock_now(const Timer& t) { return t.cpu ? signal_process_cpu_ns(cur_process()) : uptime_ns(); }
 
 void fire(Timer& t, KSigInfo* out, int* tid_out) {
-  // Called under g_lock; the signal is sent after it is dropped.
+  // Called under the timers' lock; the signal is sent after it is dropped.
   KSigInfo info;
   info.signo = t.signo;
   if (t.posix) {
@@ -96,64 +115,78 @@ void fire(Timer& t, KSigInfo* out, int* tid_out) {
   *tid_out = t.notify == L_SIGEV_THREAD_ID ? t.tid : 0;
 }
 
-void service(void*) {
-  for (;;) {
-    KSigInfo send[16];
-    int tids[16];
-    int n = 0;
-    uint64_t wake_at = 0;
-    {
-      uint64_t cpu_now = 0;
-      bool cpu_read = false;
-      for (int i = 0; i < MAX_TIMERS + 3; ++i) {
-        // CPU time is read outside g_lock (it takes the signal lock).
-        bool need_cpu;
-        {
-          SpinGuard g(g_lock);
-          need_cpu = g_timers[i].used && g_timers[i].armed && g_timers[i].cpu;
+// One pass of the service over the timers of one process.
+struct ServicePass {
+  uint64_t wake_at = 0;  // the earliest next look (0: none)
+  bool again = false;    // more signals were due than one round sends
+};
+
+void serve_process(Process& p, void* ctx) {
+  auto& pass = *static_cast<ServicePass*>(ctx);
+  ProcessTimers& pt = *p.timers;
+  KSigInfo send[16];
+  int tids[16];
+  int n = 0;
+  uint64_t& wake_at = pass.wake_at;
+  {
+    uint64_t cpu_now = 0;
+    bool cpu_read = false;
+    for (int i = 0; i < MAX_TIMERS + 3; ++i) {
+      // CPU time is read outside the timers' lock (it takes the signal lock).
+      bool need_cpu;
+      {
+        SpinGuard g(pt.lock);
+        need_cpu = pt.timers[i].used && pt.timers[i].armed && pt.timers[i].cpu;
+      }
+      if (need_cpu && !cpu_read) {
+        cpu_now = signal_process_cpu_ns(p);
+        cpu_read = true;
+      }
+      SpinGuard g(pt.lock);
+      Timer& t = pt.timers[i];
+      if (!t.used || !t.armed) continue;
+      uint64_t now = t.cpu ? cpu_now : uptime_ns();
+      if (t.cpu && !cpu_read) continue;
+      if (now >= t.expiry) {
+        bool pending = t.posix && t.notify != L_SIGEV_NONE && signal_process_pending(p, t.signo);
+        if (t.notify != L_SIGEV_NONE && !pending && n < 16) {
+          fire(t, &send[n], &tids[n]);
+          t.overrun_last = t.overrun_acc;
+          t.overrun_acc = 0;
+          ++n;
+        } else if (pending) {
+          ++t.overrun_acc;
         }
-        if (need_cpu && !cpu_read) {
-          cpu_now = signal_process_cpu_ns();
-          cpu_read = true;
-        }
-        SpinGuard g(g_lock);
-        Timer& t = g_timers[i];
-        if (!t.used || !t.armed) continue;
-        uint64_t now = t.cpu ? cpu_now : uptime_ns();
-        if (t.cpu && !cpu_read) continue;
-        if (now >= t.expiry) {
-          bool pending = t.posix && t.notify != L_SIGEV_NONE && signal_process_pending(t.signo);
-          if (t.notify != L_SIGEV_NONE && !pending && n < 16) {
-            fire(t, &send[n], &tids[n]);
-            t.overrun_last = t.overrun_acc;
-            t.overrun_acc = 0;
-            ++n;
-          } else if (pending) {
-            ++t.overrun_acc;
-          }
-          if (t.interval) {
-            uint64_t missed = (now - t.expiry) / t.interval;
-            if (t.posix && missed) t.overrun_acc += int(missed);
-            t.expiry += (missed + 1) * t.interval;
-          } else {
-            t.armed = false;
-          }
-        }
-        if (t.armed) {
-          // CPU-time timers: look again when the remaining CPU time could
-          // have run out at the earliest.
-          uint64_t at = t.cpu ? uptime_ns() + (t.expiry > now ? t.expiry - now : 0) : t.expiry;
-          if (t.cpu && at < uptime_ns() + 1000000) at = uptime_ns() + 1000000;
-          if (!wake_at || at < wake_at) wake_at = at;
+        if (t.interval) {
+          uint64_t missed = (now - t.expiry) / t.interval;
+          if (t.posix && missed) t.overrun_acc += int(missed);
+          t.expiry += (missed + 1) * t.interval;
+        } else {
+          t.armed = false;
         }
       }
+      if (t.armed) {
+        // CPU-time timers: look again when the remaining CPU time could
+        // have run out at the earliest.
+        uint64_t at = t.cpu ? uptime_ns() + (t.expiry > now ? t.expiry - now : 0) : t.expiry;
+        if (t.cpu && at < uptime_ns() + 1000000) at = uptime_ns() + 1000000;
+        if (!wake_at || at < wake_at) wake_at = at;
+      }
     }
-    for (int i = 0; i < n; ++i) {
-      if (tids[i]) (void)signal_send_tid(tids[i], send[i]);
-      else (void)signal_send_process(send[i]);
-    }
-    if (n == 16) continue;
-    (void)g_kick.down_until(wake_at);
+  }
+  for (int i = 0; i < n; ++i) {
+    if (tids[i]) (void)signal_send_tid(p, tids[i], send[i]);
+    else (void)signal_send_process(p, send[i]);
+  }
+  if (n == 16) pass.again = true;
+}
+
+void service(void*) {
+  for (;;) {
+    ServicePass pass;
+    process_for_each(serve_process, &pass);
+    if (pass.again) continue;
+    (void)g_kick.down_until(pass.wake_at);
   }
 }
 
@@ -183,27 +216,28 @@ bool tv_ok(const KTimeval& t) { return t.sec >= 0 && t.usec >= 0 && t.usec < 100
 bool ts_ok(const KTimespec& t) { return t.sec >= 0 && t.nsec >= 0 && t.nsec < int64_t(NS); }
 uint64_t tv_ns(const KTimeval& t) { return ts_ns({t.sec, t.usec * 1000}); }
 
-// Remaining time and interval of a timer, under g_lock.
-void remaining_locked(const Timer& t, uint64_t now, uint64_t* value, uint64_t* interval) REQUIRES(g_lock) {
-  g_lock.assert_held();
+// Remaining time and interval of a timer of `pt`, under its lock.
+void remaining_locked(ProcessTimers& pt, const Timer& t, uint64_t now, uint64_t* value, uint64_t* interval)
+    REQUIRES(pt.lock) {
+  pt.lock.assert_held();
   *interval = t.interval;
   *value = t.armed ? (t.expiry > now ? t.expiry - now : 1) : 0;
 }
 
 // Arms (value_ns != 0) or disarms a timer; value_ns is relative.
-void arm(Timer& t, uint64_t value_ns, uint64_t interval_ns, uint64_t now) {
-  SpinGuard g(g_lock);
+void arm(ProcessTimers& pt, Timer& t, uint64_t value_ns, uint64_t interval_ns, uint64_t now) {
+  SpinGuard g(pt.lock);
   t.armed = value_ns != 0;
   t.expiry = now + value_ns;
   t.interval = t.armed ? interval_ns : 0;
   t.overrun_acc = 0;
 }
 
-Timer& itimer(int which) { return g_timers[ITIMER_SLOT + which]; }
+Timer& itimer(ProcessTimers& pt, int which) { return pt.timers[ITIMER_SLOT + which]; }
 
-void itimer_init(int which) {
-  Timer& t = itimer(which);
-  SpinGuard g(g_lock);
+void itimer_init(ProcessTimers& pt, int which) {
+  Timer& t = itimer(pt, which);
+  SpinGuard g(pt.lock);
   if (t.used) return;
   t.used = true;
   t.cpu = which != L_ITIMER_REAL;
@@ -212,18 +246,19 @@ void itimer_init(int which) {
 }
 
 int64_t do_setitimer(int which, const KItimerval* n, KItimerval* old) {
-  itimer_init(which);
-  Timer& t = itimer(which);
-  uint64_t now = t.cpu ? signal_process_cpu_ns() : uptime_ns();
+  ProcessTimers& pt = cur_timers();
+  itimer_init(pt, which);
+  Timer& t = itimer(pt, which);
+  uint64_t now = t.cpu ? signal_process_cpu_ns(cur_process()) : uptime_ns();
   if (old) {
-    SpinGuard g(g_lock);
+    SpinGuard g(pt.lock);
     uint64_t v, i;
-    remaining_locked(t, now, &v, &i);
+    remaining_locked(pt, t, now, &v, &i);
     old->value = ns_tv(v);
     old->interval = ns_tv(i);
   }
   if (n) {
-    arm(t, tv_ns(n->value), tv_ns(n->interval), now);
+    arm(pt, t, tv_ns(n->value), tv_ns(n->interval), now);
     poke();
   }
   return 0;
@@ -231,17 +266,19 @@ int64_t do_setitimer(int which, const KItimerval* n, KItimerval* old) {
 
 Timer* posix_timer(int id) {
   if (id < 0 || id >= MAX_TIMERS) return nullptr;
-  Timer* t = &g_timers[id];
-  SpinGuard g(g_lock);
+  ProcessTimers& pt = cur_timers();
+  Timer* t = &pt.timers[id];
+  SpinGuard g(pt.lock);
   return t->used ? t : nullptr;
 }
 
 }  // namespace
 
 void timers_exec_reset(bool fresh) {
-  SpinGuard g(g_lock);
+  ProcessTimers& pt = cur_timers();
+  SpinGuard g(pt.lock);
   for (int i = 0; i < MAX_TIMERS + (fresh ? 3 : 0); ++i) {
-    Timer& t = g_timers[i];
+    Timer& t = pt.timers[i];
     if (i >= ITIMER_SLOT) {  // a new process's itimers: disarmed
       t.armed = false;
       t.interval = 0;
@@ -297,17 +334,18 @@ DEFINE_SYSCALL(222, timer_create, Result<void>, int clock, UserPtr<const KSigeve
     if (ev.notify != L_SIGEV_NONE && (ev.signo < 1 || ev.signo > kNSIG)) return Error::Invalid;
     if ((ev.notify & L_SIGEV_THREAD_ID) && !signal_tid_exists(ev.tid)) return Error::Invalid;
   }
+  ProcessTimers& pt = cur_timers();
   int id = -1;
   {
-    SpinGuard g(g_lock);
+    SpinGuard g(pt.lock);
     for (int i = 0; i < MAX_TIMERS; ++i) {
-      if (!g_timers[i].used) {
+      if (!pt.timers[i].used) {
         id = i;
         break;
       }
     }
     if (id < 0) return Error::Again;
-    Timer& t = g_timers[id];
+    Timer& t = pt.timers[id];
     t = Timer();
     t.used = true;
     t.posix = true;
@@ -320,8 +358,8 @@ DEFINE_SYSCALL(222, timer_create, Result<void>, int clock, UserPtr<const KSigeve
     t.tid = ev.tid;
   }
   if (!timer_id.write(int32_t(id)).ok()) {
-    SpinGuard g(g_lock);
-    g_timers[id].used = false;
+    SpinGuard g(pt.lock);
+    pt.timers[id].used = false;
     return Error::Fault;
   }
   return {};
@@ -334,12 +372,13 @@ DEFINE_SYSCALL(223, timer_settime, Result<void>, int timer_id, Flags<int> flags,
   if (!t) return Error::Invalid;
   const KItimerspec n = TRY(new_value.read());
   if (!ts_ok(n.value) || !ts_ok(n.interval)) return Error::Invalid;
+  ProcessTimers& pt = cur_timers();
   uint64_t now = clock_now(*t);
   KItimerspec old{};
   {
-    SpinGuard g(g_lock);
+    SpinGuard g(pt.lock);
     uint64_t v, i;
-    remaining_locked(*t, now, &v, &i);
+    remaining_locked(pt, *t, now, &v, &i);
     old.value = ns_ts(v);
     old.interval = ns_ts(i);
   }
@@ -352,7 +391,7 @@ DEFINE_SYSCALL(223, timer_settime, Result<void>, int timer_id, Flags<int> flags,
     uint64_t clock_now_ns = wall && !t->cpu ? uint64_t(int64_t(now) + realtime_offset_ns()) : now;
     value = value > clock_now_ns ? value - clock_now_ns : 1;
   }
-  arm(*t, value, ts_ns(n.interval), now);
+  arm(pt, *t, value, ts_ns(n.interval), now);
   poke();
   if (old_value) TRY(old_value.write(old));
   return {};
@@ -361,12 +400,13 @@ DEFINE_SYSCALL(223, timer_settime, Result<void>, int timer_id, Flags<int> flags,
 DEFINE_SYSCALL(224, timer_gettime, Result<void>, int timer_id, UserPtr<KItimerspec> curr_value) {
   Timer* t = posix_timer(timer_id);
   if (!t) return Error::Invalid;
+  ProcessTimers& pt = cur_timers();
   uint64_t now = clock_now(*t);
   KItimerspec cur{};
   {
-    SpinGuard g(g_lock);
+    SpinGuard g(pt.lock);
     uint64_t v, i;
-    remaining_locked(*t, now, &v, &i);
+    remaining_locked(pt, *t, now, &v, &i);
     cur.value = ns_ts(v);
     cur.interval = ns_ts(i);
   }
@@ -376,14 +416,14 @@ DEFINE_SYSCALL(224, timer_gettime, Result<void>, int timer_id, UserPtr<KItimersp
 DEFINE_SYSCALL(225, timer_getoverrun, Result<int>, int timer_id) {
   Timer* t = posix_timer(timer_id);
   if (!t) return Error::Invalid;
-  SpinGuard g(g_lock);
+  SpinGuard g(cur_timers().lock);
   return int(t->overrun_last);
 }
 
 DEFINE_SYSCALL(226, timer_delete, Result<void>, int timer_id) {
   Timer* t = posix_timer(timer_id);
   if (!t) return Error::Invalid;
-  SpinGuard g(g_lock);
+  SpinGuard g(cur_timers().lock);
   t->used = false;
   t->armed = false;
   return {};

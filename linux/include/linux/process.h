@@ -23,6 +23,9 @@ namespace linux_abi {
 struct ProcessFiles;   // fd table, root, cwd (linux/file_common.cc)
 struct Creds;          // ids, groups, umask, process group, session (linux/sys_ident.cc)
 struct Limits;         // rlimits and prctl attributes (linux/sys_limits.cc)
+struct ProcessSignals; // actions, process-directed pending signals, signal targets (linux/signal.cc)
+struct ThreadTable;    // the clone children by tid, how the main thread ended, de_thread (linux/sys_thread.cc)
+struct ProcessTimers;  // alarm, interval and POSIX timers (linux/sys_timer.cc)
 }  // namespace linux_abi
 
 // A process: what its threads share (docs/process.md). The kernel runs one
@@ -53,6 +56,17 @@ struct Process {
   linux_abi::ProcessFiles* files = nullptr;
   linux_abi::Creds* creds = nullptr;
   linux_abi::Limits* limits = nullptr;
+  linux_abi::ProcessSignals* signals = nullptr;
+  linux_abi::ThreadTable* threads = nullptr;
+  linux_abi::ProcessTimers* timers = nullptr;
+
+  // CPU time and memory high-water mark (linux/sys_time.cc): the CPU time
+  // of the threads that exited, whether the main thread's is counted there,
+  // the last total reported (kept monotonic), getrusage's ru_maxrss.
+  std::atomic<uint64_t> exited_cpu_ns{0};
+  std::atomic<bool> main_cpu_counted{false};
+  std::atomic<uint64_t> cpu_reported_ns{0};
+  std::atomic<uint64_t> max_rss_pages{0};
 };
 
 // The calling thread's process; nullptr on kernel threads (the boot thread,
