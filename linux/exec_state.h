@@ -38,7 +38,7 @@ void exec_become_leader();
 bool exec_kills_current();
 [[noreturn]] void exec_thread_exit_killed();
 
-// --- linux/signal.cc ---
+// --- linux/signal_state.cc ---
 // SIGKILL to one thread, for de_thread (nothing if it is already leaving).
 void signal_kill_thread(Thread* t);
 // execve: caught signals go back to SIG_DFL (ignored ones stay ignored;

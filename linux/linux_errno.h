@@ -25,7 +25,7 @@ enum Errno : int64_t {
   kEOPNOTSUPP = 95, kETIMEDOUT = 110,
   // Kernel-internal results (never seen by the application; Linux's
   // values): the return path turns them into EINTR or a restart of the
-  // call (linux/signal.cc).
+  // call (linux/signal_delivery.cc).
   kERESTARTSYS = 512,     // restart if the handler has SA_RESTART
   kERESTARTNOINTR = 513,  // always restart
   kERESTARTNOHAND = 514,  // restart only if no handler ran

@@ -1,6 +1,8 @@
 #pragma once
-// Shared between linux/signal.cc (state, delivery) and linux/sys_signal.cc
-// (the system calls). Not for other families: they use linux/signal.h.
+// Shared between the signal files: linux/signal_state.cc (state),
+// linux/signal_delivery.cc (delivery), linux/signal_frame.cc (the frame ABI,
+// sigaltstack, rt_sigreturn) and linux/sys_signal.cc (the system calls).
+// Not for other families: they use linux/signal.h.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -93,9 +95,14 @@ struct ProcessSignals {
 ProcessSignals* signals_of(const Thread* t);
 ProcessSignals* signals_current();
 
-// The caller's state (allocated and registered on first use; nullptr only
-// when out of memory, or on a kernel thread).
+// Application thread t's state (allocated and registered with its process
+// on first use; nullptr on a kernel thread or when out of memory), and the
+// caller's.
+SignalThread* signal_state_of(Thread* t, LinuxThread** out_lt);
 LinuxThread* signal_self(SignalThread** st);
+// The default action of `sig` ignores it (SIGCHLD, SIGURG, SIGWINCH; with
+// no job control SIGCONT and the stop signals too).
+bool signal_default_ignores(int sig);
 // Dequeues a signal in `want` (thread-directed first, synchronous ones
 // first) under ps.lock; 0 if none.
 int signal_dequeue_locked(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out)

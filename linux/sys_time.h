@@ -8,7 +8,7 @@ struct Thread;
 
 namespace capsule::linux_abi {
 
-// Signals (linux/signal.cc) installs this: true when the calling thread has
+// Signals (linux/signal_delivery.cc) installs this: true when the calling thread has
 // a signal pending that should interrupt a sleep (nanosleep,
 // clock_nanosleep then return -EINTR and write the remaining time). The
 // sender wakes the sleeping thread with thread_wake().

@@ -135,7 +135,7 @@ void strace_enable(bool on);
 bool strace_enabled();
 
 // Per-CPU/thread hook run before returning to the application: pending
-// signals are delivered here (linux/signal.cc installs it).
+// signals are delivered here (linux/signal_delivery.cc installs it).
 using ReturnHook = void (*)(SyscallArgs& args, int64_t result);
 void set_syscall_return_hook(ReturnHook hook);
 

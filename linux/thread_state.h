@@ -8,7 +8,7 @@ struct Thread;
 
 namespace capsule::linux_abi {
 
-struct SignalThread;  // linux/signal.cc
+struct SignalThread;  // linux/signal_state.cc
 
 struct LinuxThread {
   int tid = 0;
@@ -22,7 +22,7 @@ struct LinuxThread {
   uint64_t altstack_size = 0;
   int altstack_flags = 2;         // SS_DISABLE
   char name[16] = {};             // prctl PR_SET_NAME
-  SignalThread* signal = nullptr; // [signals] pending siginfo, sigsuspend mask (linux/signal.cc)
+  SignalThread* signal = nullptr; // [signals] pending siginfo, sigsuspend mask (linux/signal_state.cc)
 };
 
 // The calling thread's state, created on first use (nullptr only when out

@@ -343,7 +343,7 @@ UserFault AddressSpace::handle_fault(uintptr_t addr, uint64_t error_code) {
     }
     // Fetching may sleep. From the #PF vector (interrupts off) the answer
     // is BusError for now: an application fault is served again from its
-    // thread's stack (linux/signal.cc calls handle_fault there), a copy
+    // thread's stack (linux/signal_delivery.cc calls handle_fault there), a copy
     // helper's becomes EFAULT.
     if (!can_sleep()) return UserFault::BusError;
     if (auto r = fill_file_pages(page, page + PAGE_SIZE); !r.ok())

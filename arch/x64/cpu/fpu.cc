@@ -17,6 +17,7 @@ bool g_xsave;
 bool g_xsaveopt;
 uint64_t g_xcr0;
 size_t g_size = 512;  // FXSAVE area
+uint32_t g_mxcsr_mask = 0xffbf;  // the default when FXSAVE reports 0 [SDM Vol. 1, 11.6.6]
 
 void xsetbv(uint32_t reg, uint64_t v) {
   asm volatile("xsetbv" : : "c"(reg), "a"(uint32_t(v)), "d"(uint32_t(v >> 32)));
@@ -46,6 +47,12 @@ void fpu_init_cpu() {
     g_xsaveopt = f.xsaveopt;
     g_size = x64::cpuid(0xd, 0).ebx;  // size for the components enabled in XCR0
   }
+  // MXCSR_MASK: bytes 28..31 of an FXSAVE image [SDM Vol. 1, 10.5.1.2].
+  alignas(16) uint8_t area[512];
+  asm volatile("fxsave64 %0" : "=m"(area));
+  uint32_t m;
+  memcpy(&m, area + 28, 4);
+  if (m) g_mxcsr_mask = m;
 }
 
 size_t fpu_state_size() { return g_size; }
@@ -76,6 +83,36 @@ void fpu_restore(const void* area) {
     asm volatile("xrstor64 (%0)" : : "r"(area), "a"(uint32_t(g_xcr0)), "d"(uint32_t(g_xcr0 >> 32)) : "memory");
   } else {
     asm volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
+  }
+}
+
+uint64_t fpu_xfeatures() { return g_xsave ? g_xcr0 : 0; }
+
+uint32_t fpu_mxcsr_mask() { return g_mxcsr_mask; }
+
+void fpu_save_all(void* area) {
+  if (g_xsave) {
+    memset(static_cast<uint8_t*>(area) + 512, 0, 64);  // XSAVE writes only the header's XSTATE_BV
+    asm volatile("xsave64 (%0)" : : "r"(area), "a"(uint32_t(g_xcr0)), "d"(uint32_t(g_xcr0 >> 32)) : "memory");
+  } else {
+    asm volatile("fxsave64 (%0)" : : "r"(area) : "memory");
+  }
+}
+
+void fpu_sanitize(void* area) {
+  auto* a = static_cast<uint8_t*>(area);
+  uint32_t mxcsr;
+  memcpy(&mxcsr, a + 24, 4);
+  mxcsr &= g_mxcsr_mask;
+  memcpy(a + 24, &mxcsr, 4);
+  if (g_xsave) {
+    // XSTATE_BV within XCR0; XCOMP_BV 0 (standard format) and the reserved
+    // header bytes 0 [SDM Vol. 1, 13.8.1].
+    uint64_t bv;
+    memcpy(&bv, a + 512, 8);
+    bv &= g_xcr0;
+    memset(a + 512, 0, 64);
+    memcpy(a + 512, &bv, 8);
   }
 }
 

@@ -23,7 +23,7 @@ namespace linux_abi {
 struct ProcessFiles;   // fd table, root, cwd (linux/file_common.cc)
 struct Creds;          // ids, groups, umask, process group, session (linux/sys_ident.cc)
 struct Limits;         // rlimits and prctl attributes (linux/sys_limits.cc)
-struct ProcessSignals; // actions, process-directed pending signals, signal targets (linux/signal.cc)
+struct ProcessSignals; // actions, process-directed pending signals, signal targets (linux/signal_state.cc)
 struct ThreadTable;    // the clone children by tid, how the main thread ended, de_thread (linux/sys_thread.cc)
 struct ProcessTimers;  // alarm, interval and POSIX timers (linux/sys_timer.cc)
 }  // namespace linux_abi
