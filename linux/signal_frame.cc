@@ -190,7 +190,7 @@ bool signal_setup_frame(LinuxThread* lt, Regs& r, int sig, const KSigInfo& info,
   return true;
 }
 
-int64_t signal_altstack(LinuxThread* lt, const KStack* ss, KStack* old, uint64_t user_rsp) {
+Result<void> signal_altstack(LinuxThread* lt, const KStack* ss, KStack* old, uint64_t user_rsp) {
   if (old) {
     old->sp = lt->altstack_sp;
     old->size = lt->altstack_size;
@@ -198,21 +198,21 @@ int64_t signal_altstack(LinuxThread* lt, const KStack* ss, KStack* old, uint64_t
     old->pad = 0;
   }
   if (ss) {
-    if (on_altstack(lt, user_rsp)) return -kEPERM;
+    if (on_altstack(lt, user_rsp)) return Error::Permission;
     uint32_t mode = uint32_t(ss->flags) & ~SS_AUTODISARM;
-    if (mode != 0 && mode != uint32_t(SS_DISABLE) && mode != uint32_t(SS_ONSTACK)) return -kEINVAL;
+    if (mode != 0 && mode != uint32_t(SS_DISABLE) && mode != uint32_t(SS_ONSTACK)) return Error::Invalid;
     if (mode == uint32_t(SS_DISABLE)) {
       lt->altstack_sp = 0;
       lt->altstack_size = 0;
       lt->altstack_flags = SS_DISABLE;
     } else {
-      if (ss->size < MINSIGSTKSZ) return -kENOMEM;
+      if (ss->size < MINSIGSTKSZ) return Error::NoMemory;
       lt->altstack_sp = ss->sp;
       lt->altstack_size = ss->size;
       lt->altstack_flags = int(uint32_t(ss->flags) & SS_AUTODISARM);
     }
   }
-  return 0;
+  return {};
 }
 
 int64_t signal_sigreturn(SyscallArgs& args) {

@@ -112,8 +112,10 @@ uint64_t signal_deliverable(const ProcessSignals& ps, const LinuxThread* lt);
 // Blocks until a signal in `want` is pending for the caller (or the
 // deadline): true if one is, false on timeout.
 bool signal_wait_for(uint64_t want, uint64_t deadline_ns);
-// sigaltstack on the caller with the application's current RSP.
-int64_t signal_altstack(LinuxThread* lt, const KStack* ss, KStack* old, uint64_t user_rsp);
+// sigaltstack on the caller with the application's current RSP: EPERM
+// while running on the stack, EINVAL for a bad mode, ENOMEM below
+// MINSIGSTKSZ.
+Result<void> signal_altstack(LinuxThread* lt, const KStack* ss, KStack* old, uint64_t user_rsp);
 // rt_sigreturn body.
 int64_t signal_sigreturn(SyscallArgs& args);
 bool signal_ignored_locked(const ProcessSignals& ps, int sig) REQUIRES(ps.lock);

@@ -29,7 +29,7 @@ int current_tid() {
   return lt ? lt->tid : 1;
 }
 
-LINUX_SYSCALL(39, getpid, "") { return current_process() ? current_process()->pid : 1; }
-LINUX_SYSCALL(110, getppid, "") { return 0; }  // started by the kernel, like init's parent
+DEFINE_SYSCALL(39, getpid, Result<int>) { return current_process() ? current_process()->pid : 1; }
+DEFINE_SYSCALL(110, getppid, Result<int>) { return 0; }  // started by the kernel, like init's parent
 
 }  // namespace capsule::linux_abi

@@ -18,6 +18,12 @@ struct KTimespec {
   int64_t nsec;
 };
 
+// A sending function's 0 or -errno as a result.
+Result<void> sent(int64_t r) {
+  if (r) return error_from_errno(-r);
+  return {};
+}
+
 KSigInfo user_info(int sig, int32_t code) {
   KSigInfo i;
   i.signo = sig;
@@ -29,17 +35,13 @@ KSigInfo user_info(int sig, int32_t code) {
 
 }  // namespace
 
-LINUX_SYSCALL(13, rt_sigaction, "dppu") {
-  int sig = int(args.a[0]);
-  auto* act = reinterpret_cast<const KSigAction*>(args.a[1]);
-  auto* oact = reinterpret_cast<KSigAction*>(args.a[2]);
-  if (args.a[3] != 8) return -kEINVAL;
-  if (sig < 1 || sig > kNSIG || (act && (sig == SIGKILL || sig == SIGSTOP))) return -kEINVAL;
+DEFINE_SYSCALL(13, rt_sigaction, Result<void>, int sig, UserPtr<const KSigAction> act, UserPtr<KSigAction> oact,
+               size_t sigsetsize) {
+  if (sigsetsize != 8) return Error::Invalid;
+  if (sig < 1 || sig > kNSIG || (act && (sig == SIGKILL || sig == SIGSTOP))) return Error::Invalid;
   KSigAction n{};
   if (act) {
-    auto r = get_user(act);
-    if (!r.ok()) return -kEFAULT;
-    n = r.value();
+    n = TRY(act.read());
     n.mask &= ~UNBLOCKABLE;
   }
   KSigAction old;
@@ -53,24 +55,20 @@ LINUX_SYSCALL(13, rt_sigaction, "dppu") {
       if (signal_ignored_locked(ps, sig)) signal_flush_locked(ps, sig);
     }
   }
-  if (oact && !put_user(oact, old).ok()) return -kEFAULT;
-  return 0;
+  if (oact) TRY(oact.write(old));
+  return {};
 }
 
-LINUX_SYSCALL(14, rt_sigprocmask, "dppu") {
-  int how = int(args.a[0]);
-  auto* set = reinterpret_cast<const uint64_t*>(args.a[1]);
-  auto* oset = reinterpret_cast<uint64_t*>(args.a[2]);
-  if (args.a[3] != 8) return -kEINVAL;
+DEFINE_SYSCALL(14, rt_sigprocmask, Result<void>, int how, UserPtr<const uint64_t> set, UserPtr<uint64_t> oset,
+               size_t sigsetsize) {
+  if (sigsetsize != 8) return Error::Invalid;
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
-  if (!lt) return -kENOMEM;
+  if (!lt) return Error::NoMemory;
   uint64_t n = 0;
   if (set) {
-    auto r = get_user(set);
-    if (!r.ok()) return -kEFAULT;
-    n = r.value();
-    if (how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK) return -kEINVAL;
+    n = TRY(set.read());
+    if (how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK) return Error::Invalid;
   }
   uint64_t old;
   {
@@ -81,94 +79,80 @@ LINUX_SYSCALL(14, rt_sigprocmask, "dppu") {
       lt->sigmask = m & ~UNBLOCKABLE;
     }
   }
-  if (oset && !put_user(oset, old).ok()) return -kEFAULT;
-  return 0;  // newly unblocked pending signals are delivered on the way out
+  if (oset) TRY(oset.write(old));
+  return {};  // newly unblocked pending signals are delivered on the way out
 }
 
-LINUX_SYSCALL(15, rt_sigreturn, "") { return signal_sigreturn(args); }
+// The result is the interrupted context's RAX, whatever it holds.
+DEFINE_SYSCALL(15, rt_sigreturn, Result<int64_t>, SyscallArgs& args) { return signal_sigreturn(args); }
 
-LINUX_SYSCALL(131, sigaltstack, "pp") {
-  auto* uss = reinterpret_cast<const KStack*>(args.a[0]);
-  auto* uoss = reinterpret_cast<KStack*>(args.a[1]);
+DEFINE_SYSCALL(131, sigaltstack, Result<void>, SyscallArgs& args, UserPtr<const KStack> uss, UserPtr<KStack> uoss) {
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
-  if (!lt) return -kENOMEM;
+  if (!lt) return Error::NoMemory;
   KStack ss, old;
-  if (uss) {
-    auto r = get_user(uss);
-    if (!r.ok()) return -kEFAULT;
-    ss = r.value();
-  }
-  int64_t r = signal_altstack(lt, uss ? &ss : nullptr, &old, args.frame->rsp);
-  if (r) return r;
-  if (uoss && !put_user(uoss, old).ok()) return -kEFAULT;
-  return 0;
+  if (uss) ss = TRY(uss.read());
+  TRY(signal_altstack(lt, uss ? &ss : nullptr, &old, args.frame->rsp));
+  if (uoss) TRY(uoss.write(old));
+  return {};
 }
 
-LINUX_SYSCALL(127, rt_sigpending, "pu") {
-  if (args.a[1] > 8) return -kEINVAL;
+DEFINE_SYSCALL(127, rt_sigpending, Result<void>, UserPtr<uint8_t> uset, size_t sigsetsize) {
+  if (sigsetsize > 8) return Error::Invalid;
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
-  if (!lt) return -kENOMEM;
+  if (!lt) return Error::NoMemory;
   uint64_t set;
   {
     ProcessSignals& ps = *signals_current();
     SpinGuard g(ps.lock);
     set = (lt->pending | ps.pending) & lt->sigmask;
   }
-  if (!copy_to_user(reinterpret_cast<void*>(args.a[0]), &set, args.a[1]).ok()) return -kEFAULT;
-  return 0;
+  return uset.copy_out(reinterpret_cast<const uint8_t*>(&set), sigsetsize);
 }
 
-LINUX_SYSCALL(130, rt_sigsuspend, "pu") {
-  if (args.a[1] != 8) return -kEINVAL;
-  auto r = get_user(reinterpret_cast<const uint64_t*>(args.a[0]));
-  if (!r.ok()) return -kEFAULT;
+DEFINE_SYSCALL(130, rt_sigsuspend, Result<void>, UserPtr<const uint64_t> mask, size_t sigsetsize) {
+  if (sigsetsize != 8) return Error::Invalid;
+  const uint64_t m = TRY(mask.read());
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
-  if (!lt) return -kENOMEM;
+  if (!lt) return Error::NoMemory;
   {
     SpinGuard g(signals_current()->lock);
     st->saved_mask = lt->sigmask;
     st->restore_mask = true;  // the return path puts it back after delivery
-    lt->sigmask = r.value() & ~UNBLOCKABLE;
+    lt->sigmask = m & ~UNBLOCKABLE;
   }
   while (!signal_wait_for(~lt->sigmask, 0)) {
   }
-  return -kERESTARTNOHAND;  // -EINTR once a handler runs
+  return Error::RestartNoHand;  // EINTR once a handler runs
 }
 
-LINUX_SYSCALL(34, pause, "") {
+DEFINE_SYSCALL(34, pause, Result<void>) {
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
-  if (!lt) return -kENOMEM;
+  if (!lt) return Error::NoMemory;
   while (!signal_wait_for(~lt->sigmask, 0)) {
   }
-  return -kERESTARTNOHAND;
+  return Error::RestartNoHand;
 }
 
-LINUX_SYSCALL(128, rt_sigtimedwait, "pppu") {
-  auto* uset = reinterpret_cast<const uint64_t*>(args.a[0]);
-  auto* uinfo = reinterpret_cast<uint8_t*>(args.a[1]);
-  auto* uts = reinterpret_cast<const KTimespec*>(args.a[2]);
-  if (args.a[3] != 8) return -kEINVAL;
-  auto rs = get_user(uset);
-  if (!rs.ok()) return -kEFAULT;
-  uint64_t want = rs.value() & ~UNBLOCKABLE;
+DEFINE_SYSCALL(128, rt_sigtimedwait, Result<int>, UserPtr<const uint64_t> uset, UserPtr<uint8_t> uinfo,
+               UserPtr<const KTimespec> uts, size_t sigsetsize) {
+  if (sigsetsize != 8) return Error::Invalid;
+  const uint64_t want = TRY(uset.read()) & ~UNBLOCKABLE;
   uint64_t deadline = 0;
   bool poll = false;
   if (uts) {
-    auto rt = get_user(uts);
-    if (!rt.ok()) return -kEFAULT;
-    KTimespec ts = rt.value();
-    if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1000000000) return -kEINVAL;
+    const KTimespec ts = TRY(uts.read());
+    if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1000000000) return Error::Invalid;
     uint64_t ns = uint64_t(ts.sec) > 1000000000ull * 1000 ? ~0ull / 2 : uint64_t(ts.sec) * 1000000000ull + uint64_t(ts.nsec);
     if (!ns) poll = true;
     else deadline = uptime_ns() + ns;
   }
   SignalThread* st;
   LinuxThread* lt = signal_self(&st);
-  if (!lt) return -kENOMEM;
+  if (!lt) return Error::NoMemory;
   for (;;) {
     KSigInfo info;
     int sig;
@@ -184,70 +168,63 @@ LINUX_SYSCALL(128, rt_sigtimedwait, "pppu") {
       if (uinfo) {
         uint8_t buf[128] = {};
         __builtin_memcpy(buf, &info, sizeof(info));
-        if (!copy_to_user(uinfo, buf, sizeof(buf)).ok()) return -kEFAULT;
+        TRY(uinfo.copy_out(buf, sizeof(buf)));
       }
       return sig;
     }
-    if (other) return -kEINTR;
-    if (poll) return -kEAGAIN;
-    if (!signal_wait_for(want | ~lt->sigmask, deadline)) return -kEAGAIN;
+    if (other) return Error::Interrupted;
+    if (poll) return Error::Again;
+    if (!signal_wait_for(want | ~lt->sigmask, deadline)) return Error::Again;
   }
 }
 
-LINUX_SYSCALL(62, kill, "dd") {
-  int pid = int(args.a[0]);
-  int sig = int(args.a[1]);
-  if (sig < 0 || sig > kNSIG) return -kEINVAL;
+DEFINE_SYSCALL(62, kill, Result<void>, int pid, int sig) {
+  if (sig < 0 || sig > kNSIG) return Error::Invalid;
   int me = our_pid();
   // The process itself: its pid, its process group (0, -pid) and "every
   // process we may signal" (-1): there is no other process in the VM.
-  if (pid != me && pid != 0 && pid != -1 && pid != -me) return -kESRCH;
-  if (!sig) return 0;
-  return signal_send_process(user_info(sig, SI_USER));
+  if (pid != me && pid != 0 && pid != -1 && pid != -me) return Error::NoProcess;
+  if (!sig) return {};
+  return sent(signal_send_process(user_info(sig, SI_USER)));
 }
 
-LINUX_SYSCALL(234, tgkill, "ddd") {
-  int tgid = int(args.a[0]), tid = int(args.a[1]), sig = int(args.a[2]);
-  if (tgid <= 0 || tid <= 0 || sig < 0 || sig > kNSIG) return -kEINVAL;
-  if (tgid != our_pid()) return -kESRCH;
-  return signal_send_tid(tid, user_info(sig, SI_TKILL));
+DEFINE_SYSCALL(234, tgkill, Result<void>, int tgid, int tid, int sig) {
+  if (tgid <= 0 || tid <= 0 || sig < 0 || sig > kNSIG) return Error::Invalid;
+  if (tgid != our_pid()) return Error::NoProcess;
+  return sent(signal_send_tid(tid, user_info(sig, SI_TKILL)));
 }
 
-LINUX_SYSCALL(200, tkill, "dd") {
-  int tid = int(args.a[0]), sig = int(args.a[1]);
-  if (tid <= 0 || sig < 0 || sig > kNSIG) return -kEINVAL;
-  return signal_send_tid(tid, user_info(sig, SI_TKILL));
+DEFINE_SYSCALL(200, tkill, Result<void>, int tid, int sig) {
+  if (tid <= 0 || sig < 0 || sig > kNSIG) return Error::Invalid;
+  return sent(signal_send_tid(tid, user_info(sig, SI_TKILL)));
 }
 
 namespace {
 // rt_sigqueueinfo / rt_tgsigqueueinfo: the caller's siginfo, with si_signo
 // forced to `sig` (Linux's rule). Only the first 32 bytes are kept.
-int64_t queueinfo(int sig, const uint8_t* uinfo, KSigInfo* out) {
-  if (sig < 0 || sig > kNSIG) return -kEINVAL;
+Result<KSigInfo> queueinfo(int sig, UserPtr<const uint8_t> uinfo) {
+  if (sig < 0 || sig > kNSIG) return Error::Invalid;
   uint8_t buf[128];
-  if (!copy_from_user(buf, uinfo, sizeof(buf)).ok()) return -kEFAULT;
-  __builtin_memcpy(out, buf, sizeof(*out));
-  out->signo = sig;
-  return 0;
+  TRY(uinfo.copy_in(buf, sizeof(buf)));
+  KSigInfo info;
+  __builtin_memcpy(&info, buf, sizeof(info));
+  info.signo = sig;
+  return info;
 }
 }  // namespace
 
-LINUX_SYSCALL(129, rt_sigqueueinfo, "ddp") {
-  int pid = int(args.a[0]), sig = int(args.a[1]);
-  KSigInfo info;
-  if (int64_t r = queueinfo(sig, reinterpret_cast<const uint8_t*>(args.a[2]), &info)) return r;
-  if (pid != our_pid()) return -kESRCH;
-  if (!sig) return 0;
-  return signal_send_process(info);
+DEFINE_SYSCALL(129, rt_sigqueueinfo, Result<void>, int pid, int sig, UserPtr<const uint8_t> uinfo) {
+  const KSigInfo info = TRY(queueinfo(sig, uinfo));
+  if (pid != our_pid()) return Error::NoProcess;
+  if (!sig) return {};
+  return sent(signal_send_process(info));
 }
 
-LINUX_SYSCALL(297, rt_tgsigqueueinfo, "dddp") {
-  int tgid = int(args.a[0]), tid = int(args.a[1]), sig = int(args.a[2]);
-  KSigInfo info;
-  if (tgid <= 0 || tid <= 0) return -kEINVAL;
-  if (int64_t r = queueinfo(sig, reinterpret_cast<const uint8_t*>(args.a[3]), &info)) return r;
-  if (tgid != our_pid()) return -kESRCH;
-  return signal_send_tid(tid, info);
+DEFINE_SYSCALL(297, rt_tgsigqueueinfo, Result<void>, int tgid, int tid, int sig, UserPtr<const uint8_t> uinfo) {
+  if (tgid <= 0 || tid <= 0) return Error::Invalid;
+  const KSigInfo info = TRY(queueinfo(sig, uinfo));
+  if (tgid != our_pid()) return Error::NoProcess;
+  return sent(signal_send_tid(tid, info));
 }
 
 }  // namespace capsule::linux_abi

@@ -143,34 +143,37 @@ void on_pending(int sig) {
   for (SignalfdVnode& v : g_list) v.signal_pending(sig);
 }
 
-int64_t do_signalfd(int64_t fd, uint64_t umask, uint64_t size, uint64_t flags) {
-  if (flags & ~(SFD_CLOEXEC | SFD_NONBLOCK)) return -kEINVAL;
-  if (size != 8) return -kEINVAL;
-  auto m = get_user(reinterpret_cast<const uint64_t*>(umask));
-  if (!m.ok()) return -kEFAULT;
-  uint64_t mask = m.value() & ~kUnblockable;  // signalfd(2): silently ignored
+Result<Fd> do_signalfd(Fd fd, UserPtr<const uint64_t> umask, size_t size, uint64_t flags) {
+  if (flags & ~(SFD_CLOEXEC | SFD_NONBLOCK)) return Error::Invalid;
+  if (size != 8) return Error::Invalid;
+  uint64_t mask = TRY(umask.read()) & ~kUnblockable;  // signalfd(2): silently ignored
   if (fd != -1) {
-    auto f = get_file(uint64_t(fd));
-    if (!f.ok()) return -kEBADF;
+    auto f = get_file(fd);
+    if (!f.ok()) return Error::BadFd;
     vfs::Vnode& v = f.value()->vnode();
-    if (v.kind() != &kSignalfdKind) return -kEINVAL;
+    if (v.kind() != &kSignalfdKind) return Error::Invalid;
     static_cast<SignalfdVnode&>(v).set_mask(mask);
     return fd;
   }
   signal_set_pending_observer(on_pending);
   auto* v = new (std::nothrow) SignalfdVnode(mask);
-  if (!v) return -kENOMEM;
+  if (!v) return Error::NoMemory;
   {
     SpinGuard g(g_list_lock);
     g_list.push_back(*v);
   }
   uint32_t ff = OpenFile::READ | OpenFile::WRITE | ((flags & SFD_NONBLOCK) ? OpenFile::NONBLOCK : 0);
-  return install_stream(vfs::VnodeRef::adopt(v), ff, flags & SFD_CLOEXEC);
+  return install_stream_fd(vfs::VnodeRef::adopt(v), ff, flags & SFD_CLOEXEC);
 }
 
 }  // namespace
 
-LINUX_SYSCALL(282, signalfd, "fpu") { return do_signalfd(int32_t(args.a[0]), args.a[1], args.a[2], 0); }
-LINUX_SYSCALL(289, signalfd4, "fpux") { return do_signalfd(int32_t(args.a[0]), args.a[1], args.a[2], args.a[3]); }
+DEFINE_SYSCALL(282, signalfd, Result<Fd>, Fd fd, UserPtr<const uint64_t> mask, size_t size) {
+  return do_signalfd(fd, mask, size, 0);
+}
+// flags: the whole register is checked (unknown bits anywhere are EINVAL).
+DEFINE_SYSCALL(289, signalfd4, Result<Fd>, Fd fd, UserPtr<const uint64_t> mask, size_t size, Flags<uint64_t> flags) {
+  return do_signalfd(fd, mask, size, flags);
+}
 
 }  // namespace capsule::linux_abi

@@ -100,36 +100,36 @@ struct CloneRequest {
   uintptr_t tls;
 };
 
-int64_t do_clone(SyscallArgs& args, const CloneRequest& r) {
+Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   uint64_t fl = r.flags;
   // Linux's consistency rules (EINVAL), in its order.
-  if ((fl & (kCLONE_NEWNS | kCLONE_FS)) == (kCLONE_NEWNS | kCLONE_FS)) return -kEINVAL;
-  if ((fl & (kCLONE_NEWUSER | kCLONE_FS)) == (kCLONE_NEWUSER | kCLONE_FS)) return -kEINVAL;
-  if ((fl & kCLONE_THREAD) && !(fl & kCLONE_SIGHAND)) return -kEINVAL;
-  if ((fl & kCLONE_SIGHAND) && !(fl & kCLONE_VM)) return -kEINVAL;
-  if ((fl & kCLONE_CLEAR_SIGHAND) && (fl & kCLONE_SIGHAND)) return -kEINVAL;
-  if ((fl & kCLONE_THREAD) && (fl & (kCLONE_NEWUSER | kCLONE_NEWPID))) return -kEINVAL;
-  if ((fl & kCLONE_PIDFD) && (fl & kCLONE_THREAD)) return -kEINVAL;
+  if ((fl & (kCLONE_NEWNS | kCLONE_FS)) == (kCLONE_NEWNS | kCLONE_FS)) return Error::Invalid;
+  if ((fl & (kCLONE_NEWUSER | kCLONE_FS)) == (kCLONE_NEWUSER | kCLONE_FS)) return Error::Invalid;
+  if ((fl & kCLONE_THREAD) && !(fl & kCLONE_SIGHAND)) return Error::Invalid;
+  if ((fl & kCLONE_SIGHAND) && !(fl & kCLONE_VM)) return Error::Invalid;
+  if ((fl & kCLONE_CLEAR_SIGHAND) && (fl & kCLONE_SIGHAND)) return Error::Invalid;
+  if ((fl & kCLONE_THREAD) && (fl & (kCLONE_NEWUSER | kCLONE_NEWPID))) return Error::Invalid;
+  if ((fl & kCLONE_PIDFD) && (fl & kCLONE_THREAD)) return Error::Invalid;
   // Processes: fork-like (no kCLONE_VM), vfork, and a shared-memory process
   // (kCLONE_VM without kCLONE_THREAD) come with fork support (a later issue).
-  if (!(fl & kCLONE_VM) || !(fl & kCLONE_THREAD) || (fl & kCLONE_VFORK)) return -kENOSYS;
+  if (!(fl & kCLONE_VM) || !(fl & kCLONE_THREAD) || (fl & kCLONE_VFORK)) return Error::NotSupported;
   // One process, one set of namespaces, no cgroups, no pidfds for threads.
-  if (fl & (kCLONE_NAMESPACES | kCLONE_INTO_CGROUP)) return -kEINVAL;
+  if (fl & (kCLONE_NAMESPACES | kCLONE_INTO_CGROUP)) return Error::Invalid;
   // A thread's exit signal is ignored by Linux's clone (it has none).
   // FS, FILES, SYSVSEM, DETACHED, PTRACE, UNTRACED, IO, PARENT: with one
   // process everything is shared already; accepted and ignored.
-  if ((fl & kCLONE_SETTLS) && r.tls >= TASK_SIZE_MAX) return -kEPERM;  // as ARCH_SET_FS
+  if ((fl & kCLONE_SETTLS) && r.tls >= TASK_SIZE_MAX) return Error::Permission;  // as ARCH_SET_FS
 
   Process* p = current_process();
   Thread* self = thread_current();
-  if (!p || !self->as) return -kENOSYS;
+  if (!p || !self->as) return Error::NotSupported;
   LinuxThread* parent_lt = linux_thread();
   auto* lt = new (std::nothrow) LinuxThread();
   auto* cs = new (std::nothrow) CloneStart();
   if (!lt || !cs) {
     delete lt;
     delete cs;
-    return -kEAGAIN;  // Linux reports a failed task allocation as EAGAIN/ENOMEM; pthread_create gives EAGAIN
+    return Error::Again;  // Linux reports a failed task allocation as EAGAIN/ENOMEM; pthread_create gives EAGAIN
   }
   int tid = alloc_tid();
   lt->tid = tid;
@@ -150,7 +150,7 @@ int64_t do_clone(SyscallArgs& args, const CloneRequest& r) {
   if (!tr.ok()) {
     delete lt;
     delete cs;
-    return -kEAGAIN;
+    return Error::Again;
   }
   Thread* t = tr.value();
   t->linux_state = lt;
@@ -163,7 +163,7 @@ int64_t do_clone(SyscallArgs& args, const CloneRequest& r) {
     thread_free_dead(t);
     delete lt;
     delete cs;
-    return -kEAGAIN;
+    return Error::Again;
   }
   p->thread_count.fetch_add(1);
   // Linux writes the parent's copy before the child can run; a bad pointer
@@ -391,14 +391,15 @@ int thread_tid(Thread* t) {
 }
 
 // clone(flags, stack, parent_tid, child_tid, tls): the x86-64 argument order.
-LINUX_SYSCALL(56, clone, "xpppx") {
+DEFINE_SYSCALL(56, clone, Result<int>, SyscallArgs& args, Hex<uint64_t> flags, Address stack,
+               UserPtr<int> parent_tid, UserPtr<int> child_tid, Hex<uint64_t> tls) {
   CloneRequest r;
-  r.flags = args.a[0] & ~kCSIGNAL;
-  r.exit_signal = args.a[0] & kCSIGNAL;
-  r.stack = args.a[1];
-  r.parent_tid = args.a[2];
-  r.child_tid = args.a[3];
-  r.tls = args.a[4];
+  r.flags = flags & ~kCSIGNAL;
+  r.exit_signal = flags & kCSIGNAL;
+  r.stack = stack;
+  r.parent_tid = parent_tid.addr();
+  r.child_tid = child_tid.addr();
+  r.tls = tls;
   // Bits above 32 are clone3-only: the legacy call takes an int-sized set.
   r.flags &= 0xffffffffull;
   return do_clone(args, r);
@@ -412,32 +413,30 @@ struct CloneArgs {
 };
 static_assert(sizeof(CloneArgs) == 88);
 
-LINUX_SYSCALL(435, clone3, "pu") {
-  uint64_t size = args.a[1];
-  if (size < 64) return -kEINVAL;
-  if (size > 4096) return -kE2BIG;
+DEFINE_SYSCALL(435, clone3, Result<int>, SyscallArgs& args, UserPtr<const uint8_t> cl_args, size_t size) {
+  if (size < 64) return Error::Invalid;
+  if (size > 4096) return Error::TooBig;
   CloneArgs ca{};
-  if (!copy_from_user(&ca, reinterpret_cast<const void*>(args.a[0]), size < sizeof(ca) ? size : sizeof(ca)).ok())
-    return -kEFAULT;
+  TRY(cl_args.copy_in(reinterpret_cast<uint8_t*>(&ca), size < sizeof(ca) ? size : sizeof(ca)));
   // A larger struct from a newer libc is fine as long as what we do not
   // know is zero.
   for (uint64_t off = sizeof(ca); off < size; off += 8) {
     uint8_t tail[8];
     uint64_t n = size - off < 8 ? size - off : 8;
-    if (!copy_from_user(tail, reinterpret_cast<const uint8_t*>(args.a[0]) + off, n).ok()) return -kEFAULT;
+    TRY(cl_args.offset(off).copy_in(tail, n));
     for (uint64_t i = 0; i < n; ++i)
-      if (tail[i]) return -kE2BIG;
+      if (tail[i]) return Error::TooBig;
   }
-  if (ca.exit_signal & ~kCSIGNAL) return -kEINVAL;
-  if (ca.exit_signal > 64) return -kEINVAL;
-  if (ca.flags & ~(0xffffffffull | kCLONE_CLEAR_SIGHAND | kCLONE_INTO_CGROUP)) return -kEINVAL;
-  if (ca.flags & (kCLONE_DETACHED | (kCSIGNAL & ~kCLONE_NEWTIME))) return -kEINVAL;
-  if ((ca.flags & (kCLONE_THREAD | kCLONE_PARENT)) && ca.exit_signal) return -kEINVAL;
-  if (ca.flags & kCLONE_NEWTIME) return -kEINVAL;  // a namespace: not supported
-  if ((ca.stack == 0) != (ca.stack_size == 0)) return -kEINVAL;
+  if (ca.exit_signal & ~kCSIGNAL) return Error::Invalid;
+  if (ca.exit_signal > 64) return Error::Invalid;
+  if (ca.flags & ~(0xffffffffull | kCLONE_CLEAR_SIGHAND | kCLONE_INTO_CGROUP)) return Error::Invalid;
+  if (ca.flags & (kCLONE_DETACHED | (kCSIGNAL & ~kCLONE_NEWTIME))) return Error::Invalid;
+  if ((ca.flags & (kCLONE_THREAD | kCLONE_PARENT)) && ca.exit_signal) return Error::Invalid;
+  if (ca.flags & kCLONE_NEWTIME) return Error::Invalid;  // a namespace: not supported
+  if ((ca.stack == 0) != (ca.stack_size == 0)) return Error::Invalid;
   if (ca.set_tid_size > 32 || (!ca.set_tid && ca.set_tid_size) || (ca.set_tid && !ca.set_tid_size))
-    return -kEINVAL;
-  if (ca.set_tid_size) return -kEPERM;  // choosing tids needs privileges we do not model
+    return Error::Invalid;
+  if (ca.set_tid_size) return Error::Permission;  // choosing tids needs privileges we do not model
   CloneRequest r;
   r.flags = ca.flags;
   r.exit_signal = ca.exit_signal;
@@ -448,24 +447,24 @@ LINUX_SYSCALL(435, clone3, "pu") {
   return do_clone(args, r);
 }
 
-LINUX_SYSCALL(60, exit, "d") { exit_thread(int(args.a[0] & 0xff)); }
+DEFINE_SYSCALL(60, exit, Result<void>, int status) { exit_thread(status & 0xff); }
 
-LINUX_SYSCALL(231, exit_group, "d") { process_exit(int(args.a[0] & 0xff)); }
+DEFINE_SYSCALL(231, exit_group, Result<void>, int status) { process_exit(status & 0xff); }
 
-LINUX_SYSCALL(186, gettid, "") { return current_tid(); }
+DEFINE_SYSCALL(186, gettid, Result<int>) { return current_tid(); }
 
-LINUX_SYSCALL(218, set_tid_address, "p") {
-  if (LinuxThread* lt = linux_thread()) lt->clear_child_tid = args.a[0];
+DEFINE_SYSCALL(218, set_tid_address, Result<int>, UserPtr<int> tidptr) {
+  if (LinuxThread* lt = linux_thread()) lt->clear_child_tid = tidptr.addr();
   return current_tid();
 }
 
-LINUX_SYSCALL(273, set_robust_list, "pu") {
-  if (args.a[1] != sizeof(RobustListHead)) return -kEINVAL;
+DEFINE_SYSCALL(273, set_robust_list, Result<void>, UserPtr<const RobustListHead> head, size_t len) {
+  if (len != sizeof(RobustListHead)) return Error::Invalid;
   LinuxThread* lt = linux_thread();
-  if (!lt) return -kENOMEM;
-  lt->robust_list = args.a[0];
-  lt->robust_len = args.a[1];
-  return 0;
+  if (!lt) return Error::NoMemory;
+  lt->robust_list = head.addr();
+  lt->robust_len = len;
+  return {};
 }
 
 namespace {
@@ -480,13 +479,12 @@ void read_robust(Thread* t, void* ctx) {
 }
 }  // namespace
 
-LINUX_SYSCALL(274, get_robust_list, "dpp") {
-  int pid = int(args.a[0]);
+DEFINE_SYSCALL(274, get_robust_list, Result<void>, int pid, UserPtr<uint64_t> head_ptr, UserPtr<uint64_t> len_ptr) {
   RobustQuery q{};
-  if (!with_thread(pid, read_robust, &q)) return -kESRCH;
-  if (!put_user(reinterpret_cast<uint64_t*>(args.a[2]), q.len).ok()) return -kEFAULT;
-  if (!put_user(reinterpret_cast<uint64_t*>(args.a[1]), q.head).ok()) return -kEFAULT;
-  return 0;
+  if (!with_thread(pid, read_robust, &q)) return Error::NoProcess;
+  TRY(len_ptr.write(q.len));
+  TRY(head_ptr.write(q.head));
+  return {};
 }
 
 }  // namespace capsule::linux_abi
