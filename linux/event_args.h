@@ -56,21 +56,21 @@ inline bool timespec_ns(const KTimespec& t, uint64_t& ns, uint64_t cap = MAX_TIM
 }
 inline KTimespec ns_timespec(uint64_t ns) { return {int64_t(ns / NS_PER_SEC), int64_t(ns % NS_PER_SEC)}; }
 
-// A relative timeout as a poll_wait/Epoll::wait deadline: 0 → kNoWait.
+// A relative timeout as a poll_wait/Epoll::wait deadline: 0 → NO_WAIT.
 inline uint64_t deadline_after(uint64_t ns) {
-  if (ns == 0) return kNoWait;
-  if (ns >= MAX_TIMEOUT_NS) return kWaitForever;
+  if (ns == 0) return NO_WAIT;
+  if (ns >= MAX_TIMEOUT_NS) return WAIT_FOREVER;
   return uptime_ns() + ns;
 }
 // What is left of a deadline from deadline_after (0 once past).
 inline uint64_t remaining_ns(uint64_t deadline) {
-  if (deadline == kNoWait || deadline == kWaitForever) return 0;
+  if (deadline == NO_WAIT || deadline == WAIT_FOREVER) return 0;
   uint64_t now = uptime_ns();
   return deadline > now ? deadline - now : 0;
 }
 // A poll/epoll_wait millisecond timeout: negative → forever.
 inline uint64_t deadline_ms(int64_t ms) {
-  if (ms < 0) return kWaitForever;
+  if (ms < 0) return WAIT_FOREVER;
   return deadline_after(uint64_t(ms) * 1000000ull);
 }
 

@@ -52,7 +52,7 @@ class EpollVnode final : public StreamVnode {
 // always readable and writable; they share this one.
 class AlwaysReady final : public Pollable {
  public:
-  uint32_t poll_events() override { return kPollIn | kPollOut | kPollRdNorm | kPollWrNorm; }
+  uint32_t poll_events() override { return POLL_IN | POLL_OUT | POLL_RDNORM | POLL_WRNORM; }
 };
 AlwaysReady g_always_ready;
 
@@ -82,7 +82,7 @@ Result<void> ctl(Fd epfd, int op, Fd fd, UserPtr<const KEpollEvent> uevent) {
   if (!is_epoll_vnode(ef->vnode()) || ef.get() == tf.get()) return Error::Invalid;
   Epoll* ep = static_cast<Epoll*>(ef->vnode().pollable());
   if (obj == ep) return Error::Invalid;
-  if (has_event && (ev.events & kEpollExclusive)) {
+  if (has_event && (ev.events & EPOLL_EXCLUSIVE)) {
     if (op == EPOLL_CTL_MOD) return Error::Invalid;
     if (op == EPOLL_CTL_ADD && obj->is_epoll()) return Error::Invalid;
   }
@@ -147,7 +147,7 @@ DEFINE_SYSCALL(281, epoll_pwait, Result<int>, Fd epfd, UserPtr<KEpollEvent> even
 }
 DEFINE_SYSCALL(441, epoll_pwait2, Result<int>, Fd epfd, UserPtr<KEpollEvent> events, int maxevents,
                UserPtr<const KTimespec> timeout, UserPtr<const uint64_t> sigmask, size_t sigsetsize) {
-  uint64_t deadline = kWaitForever;
+  uint64_t deadline = WAIT_FOREVER;
   if (timeout) {
     const KTimespec t = TRY(timeout.read());
     uint64_t ns;

@@ -22,7 +22,7 @@ namespace {
 using vfs::FileRef;
 
 constexpr uint32_t POLL_NVAL = 0x20;
-constexpr uint32_t DEFAULT_MASK = kPollIn | kPollOut | kPollRdNorm | kPollWrNorm;
+constexpr uint32_t DEFAULT_MASK = POLL_IN | POLL_OUT | POLL_RDNORM | POLL_WRNORM;
 
 struct PollFd {  // struct pollfd
   int32_t fd;
@@ -46,7 +46,7 @@ class PollSet {
     if (!f.ok()) return false;
     files_[i] = static_cast<FileRef&&>(f.value());
     reqs_[i].object = files_[i]->vnode().pollable();
-    if (!reqs_[i].object) fixed_[i] = DEFAULT_MASK & (events | kPollErr | kPollHup);
+    if (!reqs_[i].object) fixed_[i] = DEFAULT_MASK & (events | POLL_ERR | POLL_HUP);
     any_fixed_ |= fixed_[i] != 0;
     return true;
   }
@@ -57,7 +57,7 @@ class PollSet {
   // Waits; revents(i) then holds each entry's result. Interrupted, NoMemory.
   Result<void> wait(uint64_t deadline) {
     // Something ready already: look at the rest once, without sleeping.
-    auto r = poll_wait(reqs_.get(), n_, any_fixed_ ? kNoWait : deadline);
+    auto r = poll_wait(reqs_.get(), n_, any_fixed_ ? NO_WAIT : deadline);
     if (!r.ok()) return r.error();
     return {};
   }
@@ -145,8 +145,8 @@ Result<int> do_select(int n_arg, UserPtr<uint64_t> uin, UserPtr<uint64_t> uout, 
     for (uint64_t any = s.in[w] | s.out[w] | s.ex[w]; any; any &= any - 1) {
       unsigned b = unsigned(__builtin_ctzll(any));
       uint64_t bit = 1ull << b;
-      uint32_t ev = ((s.in[w] & bit) ? kSelectIn : 0) | ((s.out[w] & bit) ? kSelectOut : 0) |
-                    ((s.ex[w] & bit) ? kSelectEx : 0);
+      uint32_t ev = ((s.in[w] & bit) ? SELECT_IN : 0) | ((s.out[w] & bit) ? SELECT_OUT : 0) |
+                    ((s.ex[w] & bit) ? SELECT_EX : 0);
       if (!set.set(k++, int64_t(w * BITS + b), ev)) return Error::BadFd;
     }
   }
@@ -159,9 +159,9 @@ Result<int> do_select(int n_arg, UserPtr<uint64_t> uin, UserPtr<uint64_t> uout, 
     for (uint64_t any = s.in[w] | s.out[w] | s.ex[w]; any; any &= any - 1) {
       uint64_t bit = 1ull << __builtin_ctzll(any);
       uint32_t rev = set.revents(k++);
-      if ((s.in[w] & bit) && (rev & kSelectIn)) in |= bit, ++ready;
-      if ((s.out[w] & bit) && (rev & kSelectOut)) out |= bit, ++ready;
-      if ((s.ex[w] & bit) && (rev & kSelectEx)) ex |= bit, ++ready;
+      if ((s.in[w] & bit) && (rev & SELECT_IN)) in |= bit, ++ready;
+      if ((s.out[w] & bit) && (rev & SELECT_OUT)) out |= bit, ++ready;
+      if ((s.ex[w] & bit) && (rev & SELECT_EX)) ex |= bit, ++ready;
     }
     s.in[w] = in, s.out[w] = out, s.ex[w] = ex;
   }
@@ -192,7 +192,7 @@ Result<int> write_back(UserPtr<T> ut, const T& left, Result<int>&& r) {
 
 // A timespec timeout as a deadline (NULL: wait forever).
 Result<uint64_t> timespec_deadline(UserPtr<const KTimespec> uts) {
-  if (!uts) return kWaitForever;
+  if (!uts) return WAIT_FOREVER;
   const KTimespec t = TRY(uts.read());
   uint64_t ns;
   if (!timespec_ns(t, ns)) return Error::Invalid;
@@ -217,7 +217,7 @@ DEFINE_SYSCALL(271, ppoll, Result<int>, UserPtr<PollFd> fds, unsigned nfds, User
 
 DEFINE_SYSCALL(23, select, Result<int>, int n, UserPtr<uint64_t> readfds, UserPtr<uint64_t> writefds,
                UserPtr<uint64_t> exceptfds, UserPtr<KTimeval> timeout) {
-  uint64_t deadline = kWaitForever;
+  uint64_t deadline = WAIT_FOREVER;
   if (timeout) {
     KTimeval tv = TRY(timeout.read());
     // Linux accepts tv_usec >= 1e6 by carrying it into seconds; only negative values are invalid.

@@ -71,7 +71,7 @@ DEFINE_SYSCALL(204, sched_getaffinity, Result<size_t>, int pid, unsigned len, Us
   if (uint64_t(len) * 8 < cpu_count() || (len & 7)) return Error::Invalid;
   AffinityCtx ctx;
   if (pid < 0 || !with_thread(pid, get_affinity, &ctx)) return Error::NoProcess;
-  uint8_t buf[sched::CpuMask::kMaxCpus / 8] = {};
+  uint8_t buf[sched::CpuMask::MAX_CPUS / 8] = {};
   for (uint32_t i = 0; i < cpu_count(); ++i)
     if (ctx.mask.has(i) && cpu_by_index(i) && cpu_by_index(i)->online) buf[i / 8] |= uint8_t(1u << (i % 8));
   size_t n = len < size ? len : size;
@@ -80,7 +80,7 @@ DEFINE_SYSCALL(204, sched_getaffinity, Result<size_t>, int pid, unsigned len, Us
 }
 
 DEFINE_SYSCALL(203, sched_setaffinity, Result<void>, int pid, unsigned len, UserPtr<const uint8_t> user_mask) {
-  uint8_t buf[sched::CpuMask::kMaxCpus / 8] = {};
+  uint8_t buf[sched::CpuMask::MAX_CPUS / 8] = {};
   // Linux reads its cpumask size; a shorter mask is zero-extended, the
   // bytes past the size of a longer one are ignored.
   size_t want = cpumask_bytes();

@@ -88,10 +88,10 @@ class SignalfdVnode final : public StreamVnode {
   uint64_t mask() const { return __atomic_load_n(&mask_, __ATOMIC_ACQUIRE); }
   void set_mask(uint64_t m) {
     __atomic_store_n(&mask_, m, __ATOMIC_RELEASE);
-    source_.changed(kPollIn | kPollRdNorm);
+    source_.changed(POLL_IN | POLL_RDNORM);
   }
   void signal_pending(int sig) {
-    if (mask() & sigbit(sig)) source_.changed(kPollIn | kPollRdNorm);
+    if (mask() & sigbit(sig)) source_.changed(POLL_IN | POLL_RDNORM);
   }
 
   // As many pending signals of the mask as fit; blocks for the first.
@@ -124,7 +124,7 @@ class SignalfdVnode final : public StreamVnode {
  private:
   static uint32_t query(void* self) {
     auto* v = static_cast<SignalfdVnode*>(self);
-    return (signal_pending_any() & v->mask()) ? (kPollIn | kPollRdNorm) : 0;
+    return (signal_pending_any() & v->mask()) ? (POLL_IN | POLL_RDNORM) : 0;
   }
 
   uint64_t mask_;

@@ -21,10 +21,10 @@ using event::IrqSpinGuard;
 using event::SleepLock;
 
 namespace {
-constexpr uint32_t ALWAYS_REPORTED = kPollErr | kPollHup;
-constexpr uint32_t EXCLUSIVE_OK = kPollIn | kPollOut | kPollErr | kPollHup | kEpollWakeup | kEpollEt | kEpollExclusive;
+constexpr uint32_t ALWAYS_REPORTED = POLL_ERR | POLL_HUP;
+constexpr uint32_t EXCLUSIVE_OK = POLL_IN | POLL_OUT | POLL_ERR | POLL_HUP | EPOLL_WAKEUP | EPOLL_ET | EPOLL_EXCLUSIVE;
 
-uint32_t interest_mask(uint32_t events) { return (events & kPollAll) | ALWAYS_REPORTED; }
+uint32_t interest_mask(uint32_t events) { return (events & POLL_ALL) | ALWAYS_REPORTED; }
 }  // namespace
 
 // --- notifications (source's watch lock held, interrupts off) ---
@@ -36,7 +36,7 @@ bool EpollItem::on_events(Pollable&, uint32_t ev) {
     if (disabled || !(ev & interest_mask(events))) return false;
     woke = ep->make_ready_locked(*this);
   }
-  ep->notify(kPollIn | kPollRdNorm);  // watchers of the epoll itself (nesting)
+  ep->notify(POLL_IN | POLL_RDNORM);  // watchers of the epoll itself (nesting)
   return woke;
 }
 
@@ -114,7 +114,7 @@ size_t Epoll::interest_count() {
 
 Result<void> Epoll::add(Pollable* obj, int fd, uint32_t events, uint64_t data) {
   if (!obj || obj == this) return Error::Invalid;
-  if (events & kEpollExclusive) {
+  if (events & EPOLL_EXCLUSIVE) {
     // epoll_ctl(2): EINVAL for EXCLUSIVE with bits other than these, or on
     // an epoll.
     if ((events & ~EXCLUSIVE_OK) || obj->is_epoll()) return Error::Invalid;
@@ -131,7 +131,7 @@ Result<void> Epoll::add(Pollable* obj, int fd, uint32_t events, uint64_t data) {
   it->fd = fd;
   it->events = events;
   it->data = data;
-  it->exclusive = events & kEpollExclusive;
+  it->exclusive = events & EPOLL_EXCLUSIVE;
   tree_.insert(*it);
   if (child) {
     ++child->parents_;
@@ -144,13 +144,13 @@ Result<void> Epoll::add(Pollable* obj, int fd, uint32_t events, uint64_t data) {
       IrqSpinGuard l(lock_);
       make_ready_locked(*it);
     }
-    notify(kPollIn | kPollRdNorm);
+    notify(POLL_IN | POLL_RDNORM);
   }
   return {};
 }
 
 Result<void> Epoll::modify(Pollable* obj, int fd, uint32_t events, uint64_t data) {
-  if (events & kEpollExclusive) return Error::Invalid;
+  if (events & EPOLL_EXCLUSIVE) return Error::Invalid;
   Hold<SleepLock> g(mtx_);
   Item* it = find_locked(obj, fd);
   if (!it) return Error::NotFound;
@@ -166,7 +166,7 @@ Result<void> Epoll::modify(Pollable* obj, int fd, uint32_t events, uint64_t data
       IrqSpinGuard l(lock_);
       make_ready_locked(*it);
     }
-    notify(kPollIn | kPollRdNorm);
+    notify(POLL_IN | POLL_RDNORM);
   }
   return {};
 }
@@ -209,10 +209,10 @@ size_t Epoll::scan_locked(EpollEvent* out, size_t max, bool consume) {
         out[n].events = revents;
         out[n].data = it->data;
         ++n;
-        if (it->events & kEpollOneShot) {
+        if (it->events & EPOLL_ONESHOT) {
           it->disabled = true;
           requeue = false;
-        } else if (!(it->events & kEpollEt)) {
+        } else if (!(it->events & EPOLL_ET)) {
           requeue = true;  // level-triggered: checked again next time
         }
       }
@@ -231,7 +231,7 @@ size_t Epoll::collect(EpollEvent* out, size_t max) {
 
 uint32_t Epoll::poll_events() {
   Hold<SleepLock> g(mtx_);
-  return scan_locked(nullptr, 0, false) ? (kPollIn | kPollRdNorm) : 0;
+  return scan_locked(nullptr, 0, false) ? (POLL_IN | POLL_RDNORM) : 0;
 }
 
 }  // namespace capsule

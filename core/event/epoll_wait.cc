@@ -28,7 +28,7 @@ Result<size_t> Epoll::wait(EpollEvent* out, size_t max, uint64_t deadline_ns) {
       if (!ready_.empty()) wake_one_locked();
       return n;
     }
-    if (timed_out || deadline_ns == kNoWait || (deadline_ns && uptime_ns() >= deadline_ns)) return size_t(0);
+    if (timed_out || deadline_ns == NO_WAIT || (deadline_ns && uptime_ns() >= deadline_ns)) return size_t(0);
     Waiter w;
     w.thread = self;
     {

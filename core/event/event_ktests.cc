@@ -178,13 +178,13 @@ KTEST(event_pipe_eof_epipe) {
     KEXPECT(p.r->read(b, 8, false).value_or(0) == 3);  // data first
     KEXPECT(p.r->read(b, 8, false).value_or(99) == 0);  // then EOF
     KEXPECT(p.r->read(b, 8, true).value_or(99) == 0);   // EOF, not Again
-    KEXPECT(p.r->poll_events() & kPollHup);
+    KEXPECT(p.r->poll_events() & POLL_HUP);
   }
   {
     Pair p;
     p.close_reader();
     KEXPECT(p.w->write("x", 1, false).error() == Error::BrokenPipe);
-    KEXPECT(p.w->poll_events() & kPollErr);
+    KEXPECT(p.w->poll_events() & POLL_ERR);
   }
   {
     // A reader asleep on an empty pipe sees EOF when the writer closes.
@@ -224,10 +224,10 @@ KTEST(event_pipe_nonblocking) {
   char b[16];
   KEXPECT(p.r->read(b, 16, true).error() == Error::Again);
   KEXPECT(p.w->capacity() == PIPE_DEFAULT_SIZE);
-  KEXPECT(p.w->poll_events() & kPollOut);
+  KEXPECT(p.w->poll_events() & POLL_OUT);
   static uint8_t big[PIPE_DEFAULT_SIZE + 8192];
   KEXPECT(p.w->write(big, PIPE_DEFAULT_SIZE - 100, true).value_or(0) == PIPE_DEFAULT_SIZE - 100);
-  KEXPECT(!(p.w->poll_events() & kPollOut));  // less than PIPE_BUF of room
+  KEXPECT(!(p.w->poll_events() & POLL_OUT));  // less than PIPE_BUF of room
   KEXPECT(p.w->write(big, 200, true).error() == Error::Again);      // ≤ PIPE_BUF: all or nothing
   KEXPECT(p.w->write(big, 5000, true).value_or(0) == 100);          // > PIPE_BUF: what fits
   KEXPECT(p.w->write(big, 5000, true).error() == Error::Again);     // full
@@ -245,11 +245,11 @@ KTEST(event_poll_timeout_and_wakeup) {
   Pair p;
   PollRequest req[2];
   req[0].object = p.r;
-  req[0].events = kPollIn;
+  req[0].events = POLL_IN;
   req[1].object = p.w;
   req[1].events = 0;  // only ERR/HUP would show
   uint64_t t0 = uptime_ns();
-  auto r = poll_wait(req, 2, kNoWait);
+  auto r = poll_wait(req, 2, NO_WAIT);
   KEXPECT(r.ok() && r.value() == 0);
   KEXPECT(uptime_ns() - t0 < 5 * MS);
   t0 = uptime_ns();
@@ -265,19 +265,19 @@ KTEST(event_poll_timeout_and_wakeup) {
   };
   Thread* t = spawn("poll-writer", writer, 1);
   t0 = uptime_ns();
-  auto r3 = poll_wait(req, 2, kWaitForever);
+  auto r3 = poll_wait(req, 2, WAIT_FOREVER);
   dt = uptime_ns() - t0;
   join(t);
   KEXPECT(r3.ok() && r3.value() == 1);
-  KEXPECT(req[0].revents == kPollIn);  // only what was asked (and ERR/HUP)
+  KEXPECT(req[0].revents == POLL_IN);  // only what was asked (and ERR/HUP)
   KEXPECT(req[1].revents == 0);
   KEXPECT(dt >= 15 * MS && dt < 200 * MS);
   // Many descriptors (past the inline table): the last one is ready.
   constexpr int N = 40;
   static PollRequest many[N];
-  for (int i = 0; i < N; ++i) many[i] = PollRequest{p.w, kPollIn, 0};
-  many[N - 1] = PollRequest{p.r, kPollIn, 0};
-  auto r4 = poll_wait(many, N, kNoWait);
+  for (int i = 0; i < N; ++i) many[i] = PollRequest{p.w, POLL_IN, 0};
+  many[N - 1] = PollRequest{p.r, POLL_IN, 0};
+  auto r4 = poll_wait(many, N, NO_WAIT);
   KEXPECT(r4.ok() && r4.value() == 1 && many[N - 1].revents);
 }
 
@@ -288,22 +288,22 @@ KTEST(event_epoll_edge_and_level) {
   Epoll* lt = Epoll::create().value_or(nullptr);
   KEXPECT(et && lt);
   if (!et || !lt) return;
-  KEXPECT(et->add(p.r, 3, kPollIn | kEpollEt, 0xe7).ok());
-  KEXPECT(lt->add(p.r, 3, kPollIn, 0x17).ok());
+  KEXPECT(et->add(p.r, 3, POLL_IN | EPOLL_ET, 0xe7).ok());
+  KEXPECT(lt->add(p.r, 3, POLL_IN, 0x17).ok());
   EpollEvent ev[4];
-  KEXPECT(et->wait(ev, 4, kNoWait).value_or(9) == 0);
+  KEXPECT(et->wait(ev, 4, NO_WAIT).value_or(9) == 0);
   KEXPECT(p.w->write("ab", 2, false).ok());
-  auto n = et->wait(ev, 4, kNoWait);
-  KEXPECT(n.ok() && n.value() == 1 && ev[0].data == 0xe7 && (ev[0].events & kPollIn));
+  auto n = et->wait(ev, 4, NO_WAIT);
+  KEXPECT(n.ok() && n.value() == 1 && ev[0].data == 0xe7 && (ev[0].events & POLL_IN));
   KEXPECT(et->wait(ev, 4, uptime_ns() + 10 * MS).value_or(9) == 0);  // no new edge
-  KEXPECT(lt->wait(ev, 4, kNoWait).value_or(0) == 1);
-  KEXPECT(lt->wait(ev, 4, kNoWait).value_or(0) == 1);  // level: again
+  KEXPECT(lt->wait(ev, 4, NO_WAIT).value_or(0) == 1);
+  KEXPECT(lt->wait(ev, 4, NO_WAIT).value_or(0) == 1);  // level: again
   KEXPECT(p.w->write("c", 1, false).ok());              // more data: a new edge
-  KEXPECT(et->wait(ev, 4, kNoWait).value_or(0) == 1);
-  KEXPECT(et->wait(ev, 4, kNoWait).value_or(9) == 0);
+  KEXPECT(et->wait(ev, 4, NO_WAIT).value_or(0) == 1);
+  KEXPECT(et->wait(ev, 4, NO_WAIT).value_or(9) == 0);
   char b[8];
   KEXPECT(p.r->read(b, 8, false).value_or(0) == 3);
-  KEXPECT(lt->wait(ev, 4, kNoWait).value_or(9) == 0);  // drained
+  KEXPECT(lt->wait(ev, 4, NO_WAIT).value_or(9) == 0);  // drained
   // A sleeper on another CPU is woken by a write here.
   std::atomic<int> got{-1};
   std::atomic<uint64_t> woke_at{0};
@@ -321,9 +321,9 @@ KTEST(event_epoll_edge_and_level) {
   KEXPECT(got.load() == 1);
   kprint("event.epoll_edge_and_level: cross-CPU wake-up in {} us\n", (woke_at.load() - t0) / 1000);
   // The epoll itself is pollable: readable while an interest is ready.
-  KEXPECT(lt->poll_events() & kPollIn);
+  KEXPECT(lt->poll_events() & POLL_IN);
   KEXPECT(p.r->read(b, 8, false).ok());
-  KEXPECT(!(lt->poll_events() & kPollIn));
+  KEXPECT(!(lt->poll_events() & POLL_IN));
   // Closing the pipe end drops its interests.
   p.close_reader();
   KEXPECT(et->interest_count() == 0 && lt->interest_count() == 0);
@@ -335,15 +335,15 @@ KTEST(event_epoll_oneshot) {
   Pair p;
   Epoll* e = Epoll::create().value_or(nullptr);
   if (!e) return;
-  KEXPECT(e->add(p.r, 3, kPollIn | kEpollOneShot, 1).ok());
-  KEXPECT(e->add(p.r, 3, kPollIn, 1).error() == Error::Exists);
+  KEXPECT(e->add(p.r, 3, POLL_IN | EPOLL_ONESHOT, 1).ok());
+  KEXPECT(e->add(p.r, 3, POLL_IN, 1).error() == Error::Exists);
   KEXPECT(p.w->write("a", 1, false).ok());
   EpollEvent ev[2];
-  KEXPECT(e->wait(ev, 2, kNoWait).value_or(0) == 1);
+  KEXPECT(e->wait(ev, 2, NO_WAIT).value_or(0) == 1);
   KEXPECT(p.w->write("b", 1, false).ok());
   KEXPECT(e->wait(ev, 2, uptime_ns() + 10 * MS).value_or(9) == 0);  // disabled
-  KEXPECT(e->modify(p.r, 3, kPollIn | kEpollOneShot, 2).ok());      // re-armed, still ready
-  KEXPECT(e->wait(ev, 2, kNoWait).value_or(0) == 1 && ev[0].data == 2);
+  KEXPECT(e->modify(p.r, 3, POLL_IN | EPOLL_ONESHOT, 2).ok());      // re-armed, still ready
+  KEXPECT(e->wait(ev, 2, NO_WAIT).value_or(0) == 1 && ev[0].data == 2);
   KEXPECT(e->remove(p.r, 3).ok());
   KEXPECT(e->remove(p.r, 3).error() == Error::NotFound);
   delete e;
@@ -355,19 +355,19 @@ KTEST(event_epoll_exclusive) {
   Epoll* a = Epoll::create().value_or(nullptr);
   Epoll* b = Epoll::create().value_or(nullptr);
   if (!a || !b) return;
-  KEXPECT(a->add(p.r, 3, kPollIn | kEpollExclusive, 1).ok());
-  KEXPECT(b->add(p.r, 3, kPollIn | kEpollExclusive, 2).ok());
+  KEXPECT(a->add(p.r, 3, POLL_IN | EPOLL_EXCLUSIVE, 1).ok());
+  KEXPECT(b->add(p.r, 3, POLL_IN | EPOLL_EXCLUSIVE, 2).ok());
   std::atomic<int> ra{-1}, rb{-1};
   Thread* ta_thread = nullptr;
   Thread* tb_thread = nullptr;
   auto wa = [&] {
     EpollEvent ev[1];
-    auto r = a->wait(ev, 1, kWaitForever);
+    auto r = a->wait(ev, 1, WAIT_FOREVER);
     ra = r.ok() ? int(r.value()) : -int(r.error());
   };
   auto wb = [&] {
     EpollEvent ev[1];
-    auto r = b->wait(ev, 1, kWaitForever);
+    auto r = b->wait(ev, 1, WAIT_FOREVER);
     rb = r.ok() ? int(r.value()) : -int(r.error());
   };
   ta_thread = spawn("excl-a", wa, 1);
@@ -395,9 +395,9 @@ KTEST(event_eventfd) {
   if (!sem || !cnt) return;
   for (int i = 0; i < 3; ++i) KEXPECT(sem->read(true).value_or(0) == 1);
   KEXPECT(sem->read(true).error() == Error::Again);
-  KEXPECT(!(sem->poll_events() & kPollIn));
+  KEXPECT(!(sem->poll_events() & POLL_IN));
   KEXPECT(sem->write(2, false).ok());
-  KEXPECT(sem->poll_events() & kPollIn);
+  KEXPECT(sem->poll_events() & POLL_IN);
   KEXPECT(sem->read(true).value_or(0) == 1);
   KEXPECT(sem->value() == 1);
   KEXPECT(cnt->write(5, false).ok());
@@ -405,7 +405,7 @@ KTEST(event_eventfd) {
   KEXPECT(cnt->read(false).value_or(0) == 12);
   KEXPECT(cnt->write(~0ull, false).error() == Error::Invalid);
   KEXPECT(cnt->write(EventFd::MAX_COUNT, true).ok());
-  KEXPECT(!(cnt->poll_events() & kPollOut));
+  KEXPECT(!(cnt->poll_events() & POLL_OUT));
   KEXPECT(cnt->write(1, true).error() == Error::Again);  // would overflow
   KEXPECT(cnt->read(false).value_or(0) == EventFd::MAX_COUNT);
   // A blocked semaphore reader on another CPU is released by writes.
@@ -458,7 +458,7 @@ KTEST(event_timerfd) {
   // Realtime, absolute, one-shot: 20 ms from now on the wall clock.
   t0 = uptime_ns();
   KEXPECT(rt->settime({uint64_t(realtime_ns()) + 20 * MS, 0}, true).ok());
-  PollRequest req{rt, kPollIn, 0};
+  PollRequest req{rt, POLL_IN, 0};
   auto r = poll_wait(&req, 1, uptime_ns() + 1000 * MS);
   dt = uptime_ns() - t0;
   KEXPECT(r.ok() && r.value() == 1);
@@ -478,19 +478,19 @@ KTEST(event_interrupt) {
   Epoll* e = Epoll::create().value_or(nullptr);
   EventFd* efd = EventFd::create(0, false).value_or(nullptr);
   if (!e || !efd) return;
-  KEXPECT(e->add(p.r, 3, kPollIn, 0).ok());
+  KEXPECT(e->add(p.r, 3, POLL_IN, 0).ok());
   for (int kind = 0; kind < 5; ++kind) {
     std::atomic<int> err{-1};
     auto blocker = [&] {
       char b[4];
       EpollEvent ev[1];
-      PollRequest req{p.r, kPollIn, 0};
+      PollRequest req{p.r, POLL_IN, 0};
       static uint8_t fill[PIPE_DEFAULT_SIZE];
       Error r = Error::None;
       switch (kind) {
         case 0: r = p.r->read(b, 4, false).error(); break;
-        case 1: r = poll_wait(&req, 1, kWaitForever).error(); break;
-        case 2: r = e->wait(ev, 1, kWaitForever).error(); break;
+        case 1: r = poll_wait(&req, 1, WAIT_FOREVER).error(); break;
+        case 2: r = e->wait(ev, 1, WAIT_FOREVER).error(); break;
         case 3: r = efd->read(false).error(); break;
         case 4:  // a writer blocked on a full pipe
           (void)p.w->write(fill, PIPE_DEFAULT_SIZE, true);

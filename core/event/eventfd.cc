@@ -30,7 +30,7 @@ Result<uint64_t> EventFd::read(bool nonblock) {
     v = semaphore_ ? 1 : count_;
     count_ -= v;
     writers_.wake_all();
-    notify(kPollOut | kPollWrNorm);
+    notify(POLL_OUT | POLL_WRNORM);
   }
   return v;
 }
@@ -46,7 +46,7 @@ Result<void> EventFd::write(uint64_t v, bool nonblock) {
   count_ += v;
   if (v) {
     readers_.wake_all();
-    notify(kPollIn | kPollRdNorm);
+    notify(POLL_IN | POLL_RDNORM);
   }
   return {};
 }
@@ -54,8 +54,8 @@ Result<void> EventFd::write(uint64_t v, bool nonblock) {
 uint32_t EventFd::poll_events() {
   Hold<Mutex> g(mu_);
   uint32_t ev = 0;
-  if (count_ > 0) ev |= kPollIn | kPollRdNorm;
-  if (count_ < MAX_COUNT) ev |= kPollOut | kPollWrNorm;
+  if (count_ > 0) ev |= POLL_IN | POLL_RDNORM;
+  if (count_ < MAX_COUNT) ev |= POLL_OUT | POLL_WRNORM;
   return ev;
 }
 

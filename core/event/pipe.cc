@@ -53,8 +53,8 @@ class Pipe {
 
 namespace {
 
-constexpr uint32_t READABLE = kPollIn | kPollRdNorm;
-constexpr uint32_t WRITABLE = kPollOut | kPollWrNorm;
+constexpr uint32_t READABLE = POLL_IN | POLL_RDNORM;
+constexpr uint32_t WRITABLE = POLL_OUT | POLL_WRNORM;
 
 // F_SETPIPE_SZ rounds to a power of two of at least a page (Linux rounds to
 // a power-of-two number of pages).
@@ -117,7 +117,7 @@ Result<PipeEnd*> PipeEnd::open(Pipe* p, bool reader, bool writer, bool hup_after
   e->writer_opens_seen_ = p->writer_opens;
   // A FIFO's first writer turns readers' HUP off, its first reader lets
   // writers write: let watchers re-check.
-  p->notify_locked(reader ? 0 : kPollAll, writer ? 0 : kPollAll);
+  p->notify_locked(reader ? 0 : POLL_ALL, writer ? 0 : POLL_ALL);
   return e;
 }
 
@@ -129,11 +129,11 @@ PipeEnd::~PipeEnd() {
     p->ends.remove(*this);
     if (reader_ && --p->readers == 0) {
       p->write_wait.wake_all();  // writers fail with EPIPE
-      p->notify_locked(0, kPollErr);
+      p->notify_locked(0, POLL_ERR);
     }
     if (writer_ && --p->writers == 0) {
       p->read_wait.wake_all();  // readers see EOF
-      p->notify_locked(kPollHup, 0);
+      p->notify_locked(POLL_HUP, 0);
     }
   }
   pipe_release(p);
@@ -225,13 +225,13 @@ uint32_t PipeEnd::poll_events() {
   uint32_t ev = 0;
   if (reader_) {
     if (!p->ring.empty()) ev |= READABLE;
-    if (p->writers == 0 && !(quiet_hup_ && p->writer_opens == writer_opens_seen_)) ev |= kPollHup;
+    if (p->writers == 0 && !(quiet_hup_ && p->writer_opens == writer_opens_seen_)) ev |= POLL_HUP;
   }
   if (writer_) {
     // Linux reports writable while the pipe is not full; a whole PIPE_BUF
     // of room is what an atomic write needs, so that is the threshold.
     if (p->ring.space() >= PIPE_BUF_SIZE) ev |= WRITABLE;
-    if (p->readers == 0) ev |= kPollErr;
+    if (p->readers == 0) ev |= POLL_ERR;
   }
   return ev;
 }

@@ -56,7 +56,7 @@ Result<size_t> poll_wait(PollRequest* reqs, size_t n, uint64_t deadline_ns) {
   for (size_t i = 0; i < n; ++i) {  // step 1
     reqs[i].revents = 0;
     entries[i].table = &table;
-    entries[i].interest = reqs[i].events | kPollErr | kPollHup;
+    entries[i].interest = reqs[i].events | POLL_ERR | POLL_HUP;
     if (reqs[i].object) reqs[i].object->watch(entries[i]);
   }
   Error err = Error::None;
@@ -66,11 +66,11 @@ Result<size_t> poll_wait(PollRequest* reqs, size_t n, uint64_t deadline_ns) {
     ready = 0;
     for (size_t i = 0; i < n; ++i) {
       if (!reqs[i].object) continue;
-      reqs[i].revents = reqs[i].object->poll_events() & (reqs[i].events | kPollErr | kPollHup);
+      reqs[i].revents = reqs[i].object->poll_events() & (reqs[i].events | POLL_ERR | POLL_HUP);
       if (reqs[i].revents) ++ready;
     }
     if (ready) break;
-    if (deadline_ns == kNoWait || (deadline_ns && uptime_ns() >= deadline_ns)) break;
+    if (deadline_ns == NO_WAIT || (deadline_ns && uptime_ns() >= deadline_ns)) break;
     sched_prepare_block();
     if (thread_interrupt_pending(self)) {
       event::cancel_block();

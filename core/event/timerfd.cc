@@ -43,7 +43,7 @@ void TimerFd::expired(KernelTimer& kt) {
   }
   self->expirations_ += n;
   self->readers_.wake_all();
-  self->notify(kPollIn | kPollRdNorm);
+  self->notify(POLL_IN | POLL_RDNORM);
 }
 
 TimerSpec TimerFd::gettime() {
@@ -98,7 +98,7 @@ Result<uint64_t> TimerFd::read(bool nonblock) {
 
 uint32_t TimerFd::poll_events() {
   Hold<Mutex> g(mu_);
-  return expirations_ ? (kPollIn | kPollRdNorm) : 0;
+  return expirations_ ? (POLL_IN | POLL_RDNORM) : 0;
 }
 
 }  // namespace capsule

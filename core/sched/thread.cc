@@ -201,7 +201,7 @@ Result<void> thread_pin(Thread* t, int cpu) {
 
 Result<void> thread_set_affinity(Thread* t, const sched::CpuMask& mask) {
   sched::CpuMask m;
-  for (uint32_t i = 0; i < sched::CpuMask::kMaxCpus && cpu_by_index(i); ++i)
+  for (uint32_t i = 0; i < sched::CpuMask::MAX_CPUS && cpu_by_index(i); ++i)
     if (mask.has(i) && cpu_by_index(i)->online) m.set(i);
   if (m.empty()) return Error::Invalid;
   {

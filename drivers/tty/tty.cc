@@ -77,11 +77,11 @@ void send_signals(const Effects& e) {
 }
 
 uint32_t query_events(void*) {
-  if (!g_tty) return kPollOut | kPollWrNorm;
+  if (!g_tty) return POLL_OUT | POLL_WRNORM;
   MutexGuard g(g_tty->mu);
-  uint32_t ev = kPollOut | kPollWrNorm;
-  if (g_tty->ld.readable()) ev |= kPollIn | kPollRdNorm;
-  if (g_tty->eof) ev |= kPollIn | kPollRdNorm | kPollHup;
+  uint32_t ev = POLL_OUT | POLL_WRNORM;
+  if (g_tty->ld.readable()) ev |= POLL_IN | POLL_RDNORM;
+  if (g_tty->eof) ev |= POLL_IN | POLL_RDNORM | POLL_HUP;
   return ev;
 }
 
@@ -134,7 +134,7 @@ size_t input(const uint8_t* p, size_t n) {
     total += took;
     if (took) {
       g_tty->readers.wake_all();
-      g_tty->poll.changed(kPollIn | kPollRdNorm);
+      g_tty->poll.changed(POLL_IN | POLL_RDNORM);
     }
     send_signals(e);
     if (took < piece) break;  // full: the device keeps the rest
@@ -149,7 +149,7 @@ void input_eof() {
     g_tty->eof = true;
   }
   g_tty->readers.wake_all();
-  g_tty->poll.changed(kPollIn | kPollRdNorm | kPollHup);
+  g_tty->poll.changed(POLL_IN | POLL_RDNORM | POLL_HUP);
 }
 
 Result<size_t> read(Reader& r, size_t max, bool nonblock) {
@@ -219,7 +219,7 @@ void set_termios(const Termios& t, int how) {
     g_tty->ld.set_termios(t);
   }
   g_tty->readers.wake_all();  // VMIN/VTIME or ICANON may have changed what a read needs
-  g_tty->poll.changed(kPollIn | kPollRdNorm);
+  g_tty->poll.changed(POLL_IN | POLL_RDNORM);
 }
 
 void get_winsize(WinSize& w) { w = g_tty->winsize; }

@@ -53,13 +53,13 @@ TEST(Pollable, NotifiesEveryWatcherAndStopsAfterUnwatch) {
   f.watch(a);
   f.watch(b);
   EXPECT_EQ(a.source(), &f);
-  f.fire(kPollIn);
+  f.fire(capsule::POLL_IN);
   EXPECT_EQ(a.calls, 1);
   EXPECT_EQ(b.calls, 1);
-  EXPECT_EQ(a.last, kPollIn);
+  EXPECT_EQ(a.last, capsule::POLL_IN);
   f.unwatch(a);
   EXPECT_EQ(a.source(), nullptr);
-  f.fire(kPollOut);
+  f.fire(capsule::POLL_OUT);
   EXPECT_EQ(a.calls, 1);
   EXPECT_EQ(b.calls, 2);
   f.unwatch(b);
@@ -74,15 +74,15 @@ TEST(Pollable, ExclusiveWatchersTakeTurns) {
   f.watch(x1);
   f.watch(plain);
   f.watch(x2);
-  f.fire(kPollIn);  // x1 wakes someone: x2 is skipped, plain always called
+  f.fire(capsule::POLL_IN);  // x1 wakes someone: x2 is skipped, plain always called
   EXPECT_EQ(x1.calls, 1);
   EXPECT_EQ(x2.calls, 0);
   EXPECT_EQ(plain.calls, 1);
-  f.fire(kPollIn);  // round robin: x2 first now
+  f.fire(capsule::POLL_IN);  // round robin: x2 first now
   EXPECT_EQ(x1.calls, 1);
   EXPECT_EQ(x2.calls, 1);
   x1.wakes = x2.wakes = false;  // nobody asleep: every exclusive one hears it
-  f.fire(kPollIn);
+  f.fire(capsule::POLL_IN);
   EXPECT_EQ(x1.calls, 2);
   EXPECT_EQ(x2.calls, 2);
   f.unwatch(x1);
@@ -103,33 +103,33 @@ TEST(Pollable, DestructionDetachesWatchers) {
 TEST(Epoll, CtlErrors) {
   Epoll* e = make();
   Fake f;
-  EXPECT_EQ(e->add(e, 3, kPollIn, 0).error(), Error::Invalid);  // itself
-  EXPECT_TRUE(e->add(&f, 3, kPollIn, 0).ok());
-  EXPECT_EQ(e->add(&f, 3, kPollIn, 0).error(), Error::Exists);
-  EXPECT_TRUE(e->add(&f, 4, kPollIn, 0).ok());  // same object, another fd (dup)
-  EXPECT_EQ(e->modify(&f, 5, kPollIn, 0).error(), Error::NotFound);
+  EXPECT_EQ(e->add(e, 3, capsule::POLL_IN, 0).error(), Error::Invalid);  // itself
+  EXPECT_TRUE(e->add(&f, 3, capsule::POLL_IN, 0).ok());
+  EXPECT_EQ(e->add(&f, 3, capsule::POLL_IN, 0).error(), Error::Exists);
+  EXPECT_TRUE(e->add(&f, 4, capsule::POLL_IN, 0).ok());  // same object, another fd (dup)
+  EXPECT_EQ(e->modify(&f, 5, capsule::POLL_IN, 0).error(), Error::NotFound);
   EXPECT_EQ(e->remove(&f, 5).error(), Error::NotFound);
   EXPECT_EQ(e->interest_count(), 2u);
   EXPECT_TRUE(e->remove(&f, 3).ok());
   EXPECT_EQ(e->remove(&f, 3).error(), Error::NotFound);
   // EPOLLEXCLUSIVE: not with ONESHOT, not on MOD, MOD of an exclusive one fails.
   Fake g;
-  EXPECT_EQ(e->add(&g, 7, kPollIn | kEpollExclusive | kEpollOneShot, 0).error(), Error::Invalid);
-  EXPECT_TRUE(e->add(&g, 7, kPollIn | kEpollExclusive, 0).ok());
-  EXPECT_EQ(e->modify(&g, 7, kPollIn, 0).error(), Error::Invalid);
-  EXPECT_EQ(e->modify(&f, 4, kPollIn | kEpollExclusive, 0).error(), Error::Invalid);
+  EXPECT_EQ(e->add(&g, 7, capsule::POLL_IN | EPOLL_EXCLUSIVE | EPOLL_ONESHOT, 0).error(), Error::Invalid);
+  EXPECT_TRUE(e->add(&g, 7, capsule::POLL_IN | EPOLL_EXCLUSIVE, 0).ok());
+  EXPECT_EQ(e->modify(&g, 7, capsule::POLL_IN, 0).error(), Error::Invalid);
+  EXPECT_EQ(e->modify(&f, 4, capsule::POLL_IN | EPOLL_EXCLUSIVE, 0).error(), Error::Invalid);
   delete e;
 }
 
 TEST(Epoll, LevelTriggeredRepeatsWhileReady) {
   Epoll* e = make();
   Fake f;
-  ASSERT_TRUE(e->add(&f, 3, kPollIn, 42).ok());
+  ASSERT_TRUE(e->add(&f, 3, capsule::POLL_IN, 42).ok());
   EXPECT_EQ(harvest(e), 0u);
-  f.fire(kPollIn);
+  f.fire(capsule::POLL_IN);
   EpollEvent ev[4];
   ASSERT_EQ(harvest(e, ev), 1u);
-  EXPECT_EQ(ev[0].events, kPollIn);
+  EXPECT_EQ(ev[0].events, capsule::POLL_IN);
   EXPECT_EQ(ev[0].data, 42u);
   EXPECT_EQ(harvest(e), 1u);  // still ready: reported again
   EXPECT_EQ(harvest(e), 1u);
@@ -142,15 +142,15 @@ TEST(Epoll, LevelTriggeredRepeatsWhileReady) {
 TEST(Epoll, EdgeTriggeredReportsOncePerNotification) {
   Epoll* e = make();
   Fake f;
-  ASSERT_TRUE(e->add(&f, 3, kPollIn | kEpollEt, 1).ok());
-  f.fire(kPollIn);
+  ASSERT_TRUE(e->add(&f, 3, capsule::POLL_IN | EPOLL_ET, 1).ok());
+  f.fire(capsule::POLL_IN);
   EXPECT_EQ(harvest(e), 1u);
   EXPECT_EQ(harvest(e), 0u);  // still readable, but no new edge
-  f.fire(kPollIn);            // more data
+  f.fire(capsule::POLL_IN);            // more data
   EXPECT_EQ(harvest(e), 1u);
   EXPECT_EQ(harvest(e), 0u);
-  f.fire(kPollIn);
-  f.fire(kPollIn);            // two edges before a wait: one report
+  f.fire(capsule::POLL_IN);
+  f.fire(capsule::POLL_IN);            // two edges before a wait: one report
   EXPECT_EQ(harvest(e), 1u);
   EXPECT_EQ(harvest(e), 0u);
   delete e;
@@ -159,8 +159,8 @@ TEST(Epoll, EdgeTriggeredReportsOncePerNotification) {
 TEST(Epoll, ReadyAtAddIsReported) {
   Epoll* e = make();
   Fake f;
-  f.ready = kPollOut;
-  ASSERT_TRUE(e->add(&f, 3, kPollOut | kEpollEt, 1).ok());
+  f.ready = capsule::POLL_OUT;
+  ASSERT_TRUE(e->add(&f, 3, capsule::POLL_OUT | EPOLL_ET, 1).ok());
   EXPECT_EQ(harvest(e), 1u);
   EXPECT_EQ(harvest(e), 0u);
   delete e;
@@ -169,26 +169,26 @@ TEST(Epoll, ReadyAtAddIsReported) {
 TEST(Epoll, FiltersByInterestButAlwaysReportsErrAndHup) {
   Epoll* e = make();
   Fake f;
-  ASSERT_TRUE(e->add(&f, 3, kPollIn, 1).ok());
-  f.fire(kPollOut);
+  ASSERT_TRUE(e->add(&f, 3, capsule::POLL_IN, 1).ok());
+  f.fire(capsule::POLL_OUT);
   EXPECT_EQ(harvest(e), 0u);
-  f.set(kPollOut | kPollHup, kPollHup);
+  f.set(capsule::POLL_OUT | capsule::POLL_HUP, capsule::POLL_HUP);
   EpollEvent ev[2];
   ASSERT_EQ(harvest(e, ev), 1u);
-  EXPECT_EQ(ev[0].events, kPollHup);
+  EXPECT_EQ(ev[0].events, capsule::POLL_HUP);
   delete e;
 }
 
 TEST(Epoll, OneShotUntilModify) {
   Epoll* e = make();
   Fake f;
-  ASSERT_TRUE(e->add(&f, 3, kPollIn | kEpollOneShot, 1).ok());
-  f.fire(kPollIn);
+  ASSERT_TRUE(e->add(&f, 3, capsule::POLL_IN | EPOLL_ONESHOT, 1).ok());
+  f.fire(capsule::POLL_IN);
   EXPECT_EQ(harvest(e), 1u);
-  f.fire(kPollIn);
+  f.fire(capsule::POLL_IN);
   EXPECT_EQ(harvest(e), 0u);  // disabled
   EpollEvent ev[2];
-  ASSERT_TRUE(e->modify(&f, 3, kPollIn | kEpollOneShot, 9).ok());  // still ready: reported at once
+  ASSERT_TRUE(e->modify(&f, 3, capsule::POLL_IN | EPOLL_ONESHOT, 9).ok());  // still ready: reported at once
   ASSERT_EQ(harvest(e, ev), 1u);
   EXPECT_EQ(ev[0].data, 9u);
   EXPECT_EQ(harvest(e), 0u);
@@ -198,8 +198,8 @@ TEST(Epoll, OneShotUntilModify) {
 TEST(Epoll, MaxEventsLeavesTheRestQueued) {
   Epoll* e = make();
   Fake f[5];
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(e->add(&f[i], i, kPollIn | kEpollEt, uint64_t(i)).ok());
-  for (auto& x : f) x.fire(kPollIn);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(e->add(&f[i], i, capsule::POLL_IN | EPOLL_ET, uint64_t(i)).ok());
+  for (auto& x : f) x.fire(capsule::POLL_IN);
   EpollEvent ev[2];
   EXPECT_EQ(harvest(e, ev, 2), 2u);
   EXPECT_EQ(ev[0].data, 0u);
@@ -216,8 +216,8 @@ TEST(Epoll, DestroyedObjectLeavesTheEpoll) {
   Epoll* e = make();
   {
     Fake f;
-    ASSERT_TRUE(e->add(&f, 3, kPollIn, 1).ok());
-    f.fire(kPollIn);  // on the ready list when it dies
+    ASSERT_TRUE(e->add(&f, 3, capsule::POLL_IN, 1).ok());
+    f.fire(capsule::POLL_IN);  // on the ready list when it dies
     EXPECT_EQ(e->interest_count(), 1u);
   }
   EXPECT_EQ(e->interest_count(), 0u);
@@ -228,11 +228,11 @@ TEST(Epoll, DestroyedObjectLeavesTheEpoll) {
 TEST(Epoll, DestroyedEpollLeavesItsObjects) {
   Fake f;
   Epoll* e = make();
-  ASSERT_TRUE(e->add(&f, 3, kPollIn, 1).ok());
+  ASSERT_TRUE(e->add(&f, 3, capsule::POLL_IN, 1).ok());
   EXPECT_TRUE(f.has_watchers());
   delete e;
   EXPECT_FALSE(f.has_watchers());
-  f.fire(kPollIn);  // no dangling watcher
+  f.fire(capsule::POLL_IN);  // no dangling watcher
 }
 
 TEST(Epoll, NestingOneLevel) {
@@ -240,23 +240,23 @@ TEST(Epoll, NestingOneLevel) {
   Epoll* inner = make();
   Epoll* third = make();
   Fake f;
-  ASSERT_TRUE(inner->add(&f, 3, kPollIn, 1).ok());
-  ASSERT_TRUE(outer->add(inner, 4, kPollIn, 2).ok());
+  ASSERT_TRUE(inner->add(&f, 3, capsule::POLL_IN, 1).ok());
+  ASSERT_TRUE(outer->add(inner, 4, capsule::POLL_IN, 2).ok());
   EXPECT_EQ(inner->poll_events(), 0u);
   EXPECT_EQ(harvest(outer), 0u);
-  f.fire(kPollIn);  // inner becomes readable: outer hears of it
-  EXPECT_EQ(inner->poll_events() & kPollIn, kPollIn);
+  f.fire(capsule::POLL_IN);  // inner becomes readable: outer hears of it
+  EXPECT_EQ(inner->poll_events() & capsule::POLL_IN, capsule::POLL_IN);
   EpollEvent ev[2];
   ASSERT_EQ(harvest(outer, ev), 1u);
   EXPECT_EQ(ev[0].data, 2u);
   // Deeper is refused: outer (which holds an epoll) into third, and third
   // into inner (which is inside outer).
-  EXPECT_EQ(third->add(outer, 5, kPollIn, 0).error(), Error::Loop);
-  EXPECT_EQ(inner->add(third, 5, kPollIn, 0).error(), Error::Loop);
-  EXPECT_EQ(inner->add(outer, 5, kPollIn, 0).error(), Error::Loop);  // a loop
+  EXPECT_EQ(third->add(outer, 5, capsule::POLL_IN, 0).error(), Error::Loop);
+  EXPECT_EQ(inner->add(third, 5, capsule::POLL_IN, 0).error(), Error::Loop);
+  EXPECT_EQ(inner->add(outer, 5, capsule::POLL_IN, 0).error(), Error::Loop);  // a loop
   delete inner;  // outer's interest goes with it
   EXPECT_EQ(outer->interest_count(), 0u);
-  EXPECT_TRUE(third->add(outer, 5, kPollIn, 0).ok());  // no child epoll left
+  EXPECT_TRUE(third->add(outer, 5, capsule::POLL_IN, 0).ok());  // no child epoll left
   delete third;
   delete outer;
 }
@@ -267,9 +267,9 @@ TEST(Epoll, ExclusiveInterestsOnOneObject) {
   Epoll* a = make();
   Epoll* b = make();
   Fake f;
-  ASSERT_TRUE(a->add(&f, 3, kPollIn | kEpollExclusive, 1).ok());
-  ASSERT_TRUE(b->add(&f, 3, kPollIn | kEpollExclusive, 2).ok());
-  f.fire(kPollIn);
+  ASSERT_TRUE(a->add(&f, 3, capsule::POLL_IN | EPOLL_EXCLUSIVE, 1).ok());
+  ASSERT_TRUE(b->add(&f, 3, capsule::POLL_IN | EPOLL_EXCLUSIVE, 2).ok());
+  f.fire(capsule::POLL_IN);
   EXPECT_EQ(harvest(a), 1u);
   EXPECT_EQ(harvest(b), 1u);
   delete a;
@@ -280,10 +280,10 @@ TEST(PollSource, QueryAndChangedDriveEpoll) {
   static uint32_t pending = 0;
   PollSource src([](void*) { return pending; }, nullptr);
   Epoll* e = make();
-  ASSERT_TRUE(e->add(&src, 5, kPollIn | kEpollEt, 77).ok());
+  ASSERT_TRUE(e->add(&src, 5, capsule::POLL_IN | EPOLL_ET, 77).ok());
   EXPECT_EQ(harvest(e), 0u);
-  pending = kPollIn;  // e.g. a signal became pending
-  src.changed(kPollIn);
+  pending = capsule::POLL_IN;  // e.g. a signal became pending
+  src.changed(capsule::POLL_IN);
   EpollEvent ev[2];
   ASSERT_EQ(harvest(e, ev), 1u);
   EXPECT_EQ(ev[0].data, 77u);

@@ -56,7 +56,7 @@ class Epoll final : public Pollable {
   static Result<Epoll*> create();  // NoMemory
   ~Epoll();
 
-  // epoll_ctl(2). events: kPoll* bits plus kEpollEt/OneShot/Exclusive/Wakeup.
+  // epoll_ctl(2). events: POLL_* bits plus EPOLL_ET/ONESHOT/EXCLUSIVE/WAKEUP.
   // Invalid: obj is this epoll, EPOLLEXCLUSIVE with ONESHOT or on an epoll,
   //   MOD of/to an exclusive interest.
   // Loop (ELOOP): nesting deeper than one level (which includes every loop).
@@ -66,7 +66,7 @@ class Epoll final : public Pollable {
   Result<void> remove(Pollable* obj, int fd);
 
   // epoll_wait(2)/epoll_pwait2: up to max events; blocks until one, the
-  // deadline (kNoWait: never sleep; kWaitForever) → 0, or an interrupt →
+  // deadline (NO_WAIT: never sleep; WAIT_FOREVER) → 0, or an interrupt →
   // Interrupted. Invalid for max == 0. Kernel only.
   Result<size_t> wait(EpollEvent* out, size_t max, uint64_t deadline_ns);
   // Harvests without sleeping (what wait does once per wake-up).

@@ -27,32 +27,32 @@
 
 namespace capsule {
 
-inline constexpr uint32_t kPollIn = 0x001;
-inline constexpr uint32_t kPollPri = 0x002;
-inline constexpr uint32_t kPollOut = 0x004;
-inline constexpr uint32_t kPollErr = 0x008;
-inline constexpr uint32_t kPollHup = 0x010;
-inline constexpr uint32_t kPollRdNorm = 0x040;
-inline constexpr uint32_t kPollRdBand = 0x080;
-inline constexpr uint32_t kPollWrNorm = 0x100;
-inline constexpr uint32_t kPollWrBand = 0x200;
-inline constexpr uint32_t kPollMsg = 0x400;
-inline constexpr uint32_t kPollRdHup = 0x2000;
-inline constexpr uint32_t kPollAll = 0x27ff;  // every readiness bit above
+inline constexpr uint32_t POLL_IN = 0x001;
+inline constexpr uint32_t POLL_PRI = 0x002;
+inline constexpr uint32_t POLL_OUT = 0x004;
+inline constexpr uint32_t POLL_ERR = 0x008;
+inline constexpr uint32_t POLL_HUP = 0x010;
+inline constexpr uint32_t POLL_RDNORM = 0x040;
+inline constexpr uint32_t POLL_RDBAND = 0x080;
+inline constexpr uint32_t POLL_WRNORM = 0x100;
+inline constexpr uint32_t POLL_WRBAND = 0x200;
+inline constexpr uint32_t POLL_MSG = 0x400;
+inline constexpr uint32_t POLL_RDHUP = 0x2000;
+inline constexpr uint32_t POLL_ALL = 0x27ff;  // every readiness bit above
 // epoll_ctl(2) input flags (never reported).
-inline constexpr uint32_t kEpollExclusive = 1u << 28;
-inline constexpr uint32_t kEpollWakeup = 1u << 29;
-inline constexpr uint32_t kEpollOneShot = 1u << 30;
-inline constexpr uint32_t kEpollEt = 1u << 31;
+inline constexpr uint32_t EPOLL_EXCLUSIVE = 1u << 28;
+inline constexpr uint32_t EPOLL_WAKEUP = 1u << 29;
+inline constexpr uint32_t EPOLL_ONESHOT = 1u << 30;
+inline constexpr uint32_t EPOLL_ET = 1u << 31;
 // select(2) in terms of poll bits (what Linux's fs/select.c tests): an fd
 // is readable / writable / exceptional when its revents meet these.
-inline constexpr uint32_t kSelectIn = kPollIn | kPollRdNorm | kPollRdBand | kPollHup | kPollErr;
-inline constexpr uint32_t kSelectOut = kPollOut | kPollWrNorm | kPollWrBand | kPollErr;
-inline constexpr uint32_t kSelectEx = kPollPri;
+inline constexpr uint32_t SELECT_IN = POLL_IN | POLL_RDNORM | POLL_RDBAND | POLL_HUP | POLL_ERR;
+inline constexpr uint32_t SELECT_OUT = POLL_OUT | POLL_WRNORM | POLL_WRBAND | POLL_ERR;
+inline constexpr uint32_t SELECT_EX = POLL_PRI;
 
 // Deadlines are absolute uptime_ns(); these two are special.
-inline constexpr uint64_t kWaitForever = 0;
-inline constexpr uint64_t kNoWait = 1;  // already past: check once, never sleep
+inline constexpr uint64_t WAIT_FOREVER = 0;
+inline constexpr uint64_t NO_WAIT = 1;  // already past: check once, never sleep
 
 class Pollable;
 
@@ -85,7 +85,7 @@ class Pollable {
   Pollable(const Pollable&) = delete;
   Pollable& operator=(const Pollable&) = delete;
 
-  // Current readiness: kPoll* bits. May take the object's own (sleeping)
+  // Current readiness: POLL_* bits. May take the object's own (sleeping)
   // lock; callers hold no spinlock.
   virtual uint32_t poll_events() = 0;
   // True for an Epoll (nesting checks).
@@ -115,7 +115,7 @@ class Pollable {
 // A Pollable whose state lives elsewhere: its readiness is a query, and the
 // owner calls changed() when it moves. This is the hook for signalfd (the
 // signal code owns the pending set: query = "a signal in the fd's mask is
-// pending" → kPollIn; changed(kPollIn) when one becomes pending), and for
+// pending" → POLL_IN; changed(POLL_IN) when one becomes pending), and for
 // anything else that wants poll/epoll without being an object of its own.
 class PollSource final : public Pollable {
  public:
@@ -131,7 +131,7 @@ class PollSource final : public Pollable {
 };
 
 // poll(2)/select(2): one entry per descriptor. object == nullptr is
-// skipped (revents 0); kPollErr and kPollHup are always reported.
+// skipped (revents 0); POLL_ERR and POLL_HUP are always reported.
 struct PollRequest {
   Pollable* object = nullptr;
   uint32_t events = 0;

@@ -8,7 +8,7 @@ namespace capsule::sched {
 
 class CpuMask {
  public:
-  static constexpr uint32_t kMaxCpus = 256;
+  static constexpr uint32_t MAX_CPUS = 256;
 
   constexpr CpuMask() = default;
   static constexpr CpuMask all() {
@@ -23,13 +23,13 @@ class CpuMask {
   }
 
   constexpr bool has(uint32_t cpu) const {
-    return cpu < kMaxCpus && (words_[cpu / 64] >> (cpu % 64) & 1);
+    return cpu < MAX_CPUS && (words_[cpu / 64] >> (cpu % 64) & 1);
   }
   constexpr void set(uint32_t cpu) {
-    if (cpu < kMaxCpus) words_[cpu / 64] |= uint64_t(1) << (cpu % 64);
+    if (cpu < MAX_CPUS) words_[cpu / 64] |= uint64_t(1) << (cpu % 64);
   }
   constexpr void clear(uint32_t cpu) {
-    if (cpu < kMaxCpus) words_[cpu / 64] &= ~(uint64_t(1) << (cpu % 64));
+    if (cpu < MAX_CPUS) words_[cpu / 64] &= ~(uint64_t(1) << (cpu % 64));
   }
   constexpr uint32_t count() const {
     uint32_t n = 0;
@@ -40,7 +40,7 @@ class CpuMask {
   constexpr bool operator==(const CpuMask&) const = default;
 
  private:
-  static constexpr uint32_t WORDS = kMaxCpus / 64;
+  static constexpr uint32_t WORDS = MAX_CPUS / 64;
   uint64_t words_[WORDS] = {};
 };
 
