@@ -1,1 +1,1 @@
-list(APPEND HOST_SOURCES ${CMAKE_SOURCE_DIR}/drivers/acpi/parse.cc)
+list(APPEND HOST_SOURCES ${CMAKE_SOURCE_DIR}/arch/x64/acpi/parse.cc)

@@ -1,5 +1,5 @@
 #pragma once
-// ACPI tables (drivers/acpi): what the kernel needs from firmware tables —
+// ACPI tables (arch/x64/acpi): what the kernel needs from firmware tables —
 // the CPUs and interrupt controllers (MADT) and how to power off (FADT +
 // the \_S5 sleep type from the DSDT). No AML interpreter: the one AML object
 // we need (\_S5) is a constant package found by a bounded scan.

@@ -1,5 +1,5 @@
 #pragma once
-// Ending the VM with a status the host sees (drivers/platform/power.cc).
+// Ending the VM with a status the host sees (arch/x64/power.cc).
 //   isa-debug-exit with N + 1: QEMU exits ((N + 1) << 1) | 1, N in 0..126;
 //   ACPI soft-off where that device is absent (status lost).
 // The CLI (tools/capsule) maps QEMU's status back to N.

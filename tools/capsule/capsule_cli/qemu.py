@@ -1,7 +1,7 @@
 """Building QEMU command lines and reading back the guest's exit status.
 
 The kernel reports its exit status N (0..126) through isa-debug-exit
-(drivers/platform/power.cc) by writing N + 1, which makes QEMU exit with
+(arch/x64/power.cc) by writing N + 1, which makes QEMU exit with
 ((N + 1) << 1) | 1. QEMU's own failures exit 1; with -no-reboot a guest
 reset (a triple fault) exits 0.
 """

@@ -15,7 +15,7 @@
 // SLP_TYP for S5 comes from the DSDT's \_S5 object.
 #include "arch/x64/cpu/x64.h"
 #include "arch/acpi.h"
-#include "core/mm.h"
+#include "arch/arch.h"
 #include "arch/power.h"
 
 namespace capsule {
@@ -30,7 +30,7 @@ volatile uint8_t* g_sleep_control_mmio = nullptr;
 void power_init() {
   const AcpiInfo& a = acpi_info();
   if (a.hardware_reduced && a.sleep_control.space == 0 && a.sleep_control.address) {
-    auto m = mmio_map(a.sleep_control.address, 1);
+    auto m = arch_mmio_map(a.sleep_control.address, 1);
     if (m.ok()) g_sleep_control_mmio = static_cast<volatile uint8_t*>(m.value());
   }
 }

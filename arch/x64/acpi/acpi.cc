@@ -3,7 +3,7 @@
 // cover, so they are reached through mmio_map.
 #include "arch/acpi.h"
 #include "lib/log.h"
-#include "core/mm.h"
+#include "arch/arch.h"
 
 namespace capsule {
 namespace {
@@ -15,7 +15,7 @@ uint32_t rd32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | 
 uint64_t rd64(const uint8_t* p) { return uint64_t(rd32(p)) | uint64_t(rd32(p + 4)) << 32; }
 
 Result<const uint8_t*> map(uint64_t phys, size_t len) {
-  auto v = TRY(mmio_map(phys, len));
+  auto v = TRY(arch_mmio_map(phys, len));
   return const_cast<const uint8_t*>(static_cast<volatile uint8_t*>(v));
 }
 
