@@ -9,6 +9,7 @@
 
 #include "core/pipe.h"
 #include "arch/uaccess.h"
+#include "linux/event_args.h"
 #include "linux/file_common.h"
 #include "linux/pipe_file.h"
 #include "linux/syscall.h"
@@ -20,9 +21,9 @@ using vfs::FileRef;
 using vfs::KernelBuffer;
 using vfs::OpenFile;
 
-constexpr size_t kChunk = 64 * 1024;
-constexpr uint64_t SPLICE_F_MOVE = 1, SPLICE_F_NONBLOCK = 2, SPLICE_F_MORE = 4, SPLICE_F_GIFT = 8;
-constexpr uint64_t kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT;
+constexpr size_t SPLICE_CHUNK = 64 * 1024;
+constexpr uint32_t SPLICE_F_MOVE = 1, SPLICE_F_NONBLOCK = 2, SPLICE_F_MORE = 4, SPLICE_F_GIFT = 8;
+constexpr uint32_t SPLICE_F_ALL = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT;
 
 // One side of a transfer.
 struct End {
@@ -66,7 +67,7 @@ Result<size_t> write_chunk(End& dst, const void* buf, size_t n, bool nonblock) {
 // if nothing moved. src.off/dst.off advance by what was written.
 Result<size_t> transfer(End& src, End& dst, size_t len, bool nonblock) {
   if (len == 0) return size_t(0);
-  size_t cap = len < kChunk ? len : kChunk;
+  size_t cap = len < SPLICE_CHUNK ? len : SPLICE_CHUNK;
   auto* buf = new (std::nothrow) uint8_t[cap];
   if (!buf) return Error::NoMemory;
   size_t done = 0;
@@ -104,188 +105,172 @@ End make_end(OpenFile& f) {
   return e;
 }
 
-// An offset pointer argument: 0 if null or read, -EFAULT, -EINVAL when
-// negative.
-int64_t read_off(uint64_t uoff, End& e) {
-  if (!uoff) return 0;
-  auto v = get_user(reinterpret_cast<const int64_t*>(uoff));
-  if (!v.ok()) return -kEFAULT;
-  if (v.value() < 0) return -kEINVAL;
+// An offset pointer argument, if not null: read into e (Error::Fault;
+// Error::Invalid when negative).
+Result<void> read_off(UserPtr<int64_t> uoff, End& e) {
+  if (!uoff) return {};
+  const int64_t off = TRY(uoff.read());
+  if (off < 0) return Error::Invalid;
   e.explicit_off = true;
-  e.off = uint64_t(v.value());
-  return 0;
+  e.off = uint64_t(off);
+  return {};
 }
 
 // After a transfer: the offset goes back to the user's pointer, or the
 // file's offset moves to it.
-int64_t finish_off(uint64_t uoff, End& e, uint64_t start) {
-  if (e.stream || e.pipe) return 0;
-  if (e.explicit_off) {
-    return put_user(reinterpret_cast<int64_t*>(uoff), int64_t(e.off)).ok() ? 0 : -kEFAULT;
-  }
+Result<void> finish_off(UserPtr<int64_t> uoff, End& e, uint64_t start) {
+  if (e.stream || e.pipe) return {};
+  if (e.explicit_off) return uoff.write(int64_t(e.off));
   if (e.off != start) (void)e.file->seek(int64_t(e.off), vfs::Whence::Set);
-  return 0;
+  return {};
 }
 
-int64_t result(Result<size_t>&& r, End& dst) {
-  return io_result(static_cast<Result<size_t>&&>(r), dst.stream && dst.stream->sigpipe());
+Result<size_t> result(Result<size_t>&& r, End& dst) {
+  return io_done(static_cast<Result<size_t>&&>(r), dst.stream && dst.stream->sigpipe());
+}
+
+// Both descriptors of a two-sided call, held in `in` and `out`: Error::BadFd
+// if either is not open.
+Result<void> get_files(Fd in_fd, Fd out_fd, FileRef& in, FileRef& out) {
+  auto i = get_file(in_fd);
+  auto o = get_file(out_fd);
+  if (!i.ok() || !o.ok()) return Error::BadFd;
+  in = i.release_value();
+  out = o.release_value();
+  return {};
 }
 
 }  // namespace
 
 // sendfile(2): from in_fd (a file at *offset or its own offset, or a
 // pipe) to any writable descriptor.
-LINUX_SYSCALL(40, sendfile, "ffpu") {
-  auto in = get_file(args.a[1]);
-  auto out = get_file(args.a[0]);
-  if (!in.ok() || !out.ok()) return -kEBADF;
-  OpenFile& fi = *in.value();
-  OpenFile& fo = *out.value();
-  if (!fi.readable() || !fo.writable()) return -kEBADF;
+DEFINE_SYSCALL(40, sendfile, Result<size_t>, Fd out_fd, Fd in_fd, UserPtr<int64_t> offset, size_t count) {
+  FileRef in, out;
+  TRY(get_files(in_fd, out_fd, in, out));
+  OpenFile& fi = *in;
+  OpenFile& fo = *out;
+  if (!fi.readable() || !fo.writable()) return Error::BadFd;
   End src = make_end(fi), dst = make_end(fo);
-  if (args.a[2] && (src.stream || src.pipe)) return -kESPIPE;
-  if (int64_t e = read_off(args.a[2], src)) return e;
+  if (offset && (src.stream || src.pipe)) return Error::IllegalSeek;
+  TRY(read_off(offset, src));
   // sendfile(2): EINVAL for an O_APPEND file as destination.
-  if (!dst.stream && (fo.flags() & OpenFile::APPEND)) return -kEINVAL;
+  if (!dst.stream && (fo.flags() & OpenFile::APPEND)) return Error::Invalid;
   if (!src.explicit_off && !src.stream) src.off = fi.offset();
   if (!dst.stream) dst.off = fo.offset();
   uint64_t src_start = src.off, dst_start = dst.off;
-  size_t len = args.a[3] < MAX_RW ? size_t(args.a[3]) : MAX_RW;
+  size_t len = count < MAX_RW ? count : MAX_RW;
   auto r = transfer(src, dst, len, false);
-  if (int64_t e = finish_off(args.a[2], src, src_start)) return e;
+  TRY(finish_off(offset, src, src_start));
   if (!dst.stream && dst.off != dst_start) (void)fo.seek(int64_t(dst.off), vfs::Whence::Set);
   return result(static_cast<Result<size_t>&&>(r), dst);
 }
 
 // copy_file_range(2): between two regular files; the checks in the
 // order Linux makes them.
-LINUX_SYSCALL(326, copy_file_range, "fpfpux") {
-  if (args.a[5] != 0) return -kEINVAL;
-  auto in = get_file(args.a[0]);
-  auto out = get_file(args.a[2]);
-  if (!in.ok() || !out.ok()) return -kEBADF;
-  OpenFile& fi = *in.value();
-  OpenFile& fo = *out.value();
+DEFINE_SYSCALL(326, copy_file_range, Result<size_t>, Fd fd_in, UserPtr<int64_t> off_in, Fd fd_out,
+               UserPtr<int64_t> off_out, size_t size, Flags<uint32_t> flags) {
+  if (flags != 0) return Error::Invalid;
+  FileRef in, out;
+  TRY(get_files(fd_in, fd_out, in, out));
+  OpenFile& fi = *in;
+  OpenFile& fo = *out;
   End src = make_end(fi), dst = make_end(fo);
-  if (int64_t e = read_off(args.a[1], src)) return e;
-  if (int64_t e = read_off(args.a[3], dst)) return e;
-  if (fi.vnode().is_dir() || fo.vnode().is_dir()) return -kEISDIR;
-  if (!fi.vnode().is_regular() || !fo.vnode().is_regular() || is_stream(fi) || is_stream(fo)) return -kEINVAL;
-  if (!fi.readable() || !fo.writable() || (fo.flags() & OpenFile::APPEND)) return -kEBADF;
+  TRY(read_off(off_in, src));
+  TRY(read_off(off_out, dst));
+  if (fi.vnode().is_dir() || fo.vnode().is_dir()) return Error::IsDir;
+  if (!fi.vnode().is_regular() || !fo.vnode().is_regular() || is_stream(fi) || is_stream(fo)) return Error::Invalid;
+  if (!fi.readable() || !fo.writable() || (fo.flags() & OpenFile::APPEND)) return Error::BadFd;
   if (!src.explicit_off) src.off = fi.offset();
   if (!dst.explicit_off) dst.off = fo.offset();
-  size_t len = args.a[4] < MAX_RW ? size_t(args.a[4]) : MAX_RW;
+  size_t len = size < MAX_RW ? size : MAX_RW;
   // Overlapping ranges of one file: EINVAL.
-  if (&fi.vnode() == &fo.vnode() && src.off < dst.off + len && dst.off < src.off + len) return -kEINVAL;
+  if (&fi.vnode() == &fo.vnode() && src.off < dst.off + len && dst.off < src.off + len) return Error::Invalid;
   uint64_t src_start = src.off, dst_start = dst.off;
   auto r = transfer(src, dst, len, false);
-  if (int64_t e = finish_off(args.a[1], src, src_start)) return e;
-  if (int64_t e = finish_off(args.a[3], dst, dst_start)) return e;
+  TRY(finish_off(off_in, src, src_start));
+  TRY(finish_off(off_out, dst, dst_start));
   return result(static_cast<Result<size_t>&&>(r), dst);
 }
 
 // splice(2): one side must be a pipe; a pipe's offset pointer must be
 // null (ESPIPE).
-LINUX_SYSCALL(275, splice, "fpfpux") {
-  uint64_t flags = args.a[5];
-  if (flags & ~kSpliceFlags) return -kEINVAL;
-  auto in = get_file(args.a[0]);
-  auto out = get_file(args.a[2]);
-  if (!in.ok() || !out.ok()) return -kEBADF;
-  OpenFile& fi = *in.value();
-  OpenFile& fo = *out.value();
-  if (!fi.readable() || !fo.writable()) return -kEBADF;
+DEFINE_SYSCALL(275, splice, Result<size_t>, Fd fd_in, UserPtr<int64_t> off_in, Fd fd_out, UserPtr<int64_t> off_out,
+               size_t size, Flags<uint32_t> flags) {
+  if (flags & ~SPLICE_F_ALL) return Error::Invalid;
+  FileRef in, out;
+  TRY(get_files(fd_in, fd_out, in, out));
+  OpenFile& fi = *in;
+  OpenFile& fo = *out;
+  if (!fi.readable() || !fo.writable()) return Error::BadFd;
   End src = make_end(fi), dst = make_end(fo);
-  if (!src.pipe && !dst.pipe) return -kEINVAL;
-  if ((src.pipe && args.a[1]) || (dst.pipe && args.a[3])) return -kESPIPE;
-  if (src.pipe && dst.pipe && src.pipe->pipe() == dst.pipe->pipe()) return -kEINVAL;
-  if (int64_t e = read_off(args.a[1], src)) return e;
-  if (int64_t e = read_off(args.a[3], dst)) return e;
+  if (!src.pipe && !dst.pipe) return Error::Invalid;
+  if ((src.pipe && off_in) || (dst.pipe && off_out)) return Error::IllegalSeek;
+  if (src.pipe && dst.pipe && src.pipe->pipe() == dst.pipe->pipe()) return Error::Invalid;
+  TRY(read_off(off_in, src));
+  TRY(read_off(off_out, dst));
   // The file side must be a regular file (or another descriptor object
   // that reads/writes, such as the console).
-  if ((!src.stream && !fi.vnode().is_regular()) || (!dst.stream && !fo.vnode().is_regular())) return -kEINVAL;
-  if (!dst.stream && (fo.flags() & OpenFile::APPEND)) return -kEINVAL;
+  if ((!src.stream && !fi.vnode().is_regular()) || (!dst.stream && !fo.vnode().is_regular())) return Error::Invalid;
+  if (!dst.stream && (fo.flags() & OpenFile::APPEND)) return Error::Invalid;
   if (!src.explicit_off && !src.stream) src.off = fi.offset();
   if (!dst.explicit_off && !dst.stream) dst.off = fo.offset();
   uint64_t src_start = src.off, dst_start = dst.off;
-  size_t len = args.a[4] < MAX_RW ? size_t(args.a[4]) : MAX_RW;
+  size_t len = size < MAX_RW ? size : MAX_RW;
   auto r = transfer(src, dst, len, flags & SPLICE_F_NONBLOCK);
-  if (int64_t e = finish_off(args.a[1], src, src_start)) return e;
-  if (int64_t e = finish_off(args.a[3], dst, dst_start)) return e;
+  TRY(finish_off(off_in, src, src_start));
+  TRY(finish_off(off_out, dst, dst_start));
   return result(static_cast<Result<size_t>&&>(r), dst);
 }
 
 // tee(2): copies from one pipe to another without consuming.
-LINUX_SYSCALL(276, tee, "ffux") {
-  uint64_t flags = args.a[3];
-  if (flags & ~kSpliceFlags) return -kEINVAL;
-  auto in = get_file(args.a[0]);
-  auto out = get_file(args.a[1]);
-  if (!in.ok() || !out.ok()) return -kEBADF;
-  OpenFile& fi = *in.value();
-  OpenFile& fo = *out.value();
-  if (!fi.readable() || !fo.writable()) return -kEBADF;
+DEFINE_SYSCALL(276, tee, Result<size_t>, Fd fd_in, Fd fd_out, size_t size, Flags<uint32_t> flags) {
+  if (flags & ~SPLICE_F_ALL) return Error::Invalid;
+  FileRef in, out;
+  TRY(get_files(fd_in, fd_out, in, out));
+  OpenFile& fi = *in;
+  OpenFile& fo = *out;
+  if (!fi.readable() || !fo.writable()) return Error::BadFd;
   PipeEnd* pi = pipe_end_of(fi.vnode());
   PipeEnd* po = pipe_end_of(fo.vnode());
-  if (!pi || !po || pi->pipe() == po->pipe()) return -kEINVAL;
-  size_t len = args.a[2] < kChunk ? size_t(args.a[2]) : kChunk;
-  if (len == 0) return 0;
-  auto* buf = new (std::nothrow) uint8_t[len];
-  if (!buf) return -kENOMEM;
+  if (!pi || !po || pi->pipe() == po->pipe()) return Error::Invalid;
+  size_t len = size < SPLICE_CHUNK ? size : SPLICE_CHUNK;
+  if (len == 0) return size_t(0);
+  CallArray<uint8_t> buf(len);
+  if (buf.failed()) return Error::NoMemory;
   bool nb = flags & SPLICE_F_NONBLOCK;
-  KernelIo rio(buf, len);
+  KernelIo rio(buf.get(), len);
   auto r = pi->peek(rio, nb || (fi.flags() & OpenFile::NONBLOCK));
-  int64_t out_r;
-  if (!r.ok() || r.value() == 0) {
-    out_r = io_result(static_cast<Result<size_t>&&>(r), false);
-  } else {
-    KernelIo wio(buf, r.value());
-    out_r = io_result(po->write(wio, nb || (fo.flags() & OpenFile::NONBLOCK)), true);
-  }
-  delete[] buf;
-  return out_r;
+  if (!r.ok() || r.value() == 0) return io_done(static_cast<Result<size_t>&&>(r), false);
+  KernelIo wio(buf.get(), r.value());
+  return io_done(po->write(wio, nb || (fo.flags() & OpenFile::NONBLOCK)), true);
 }
 
 // vmsplice(2): user memory into a pipe (its write end) or out of it (its
 // read end): the same bytes as writev/readv on the pipe.
-LINUX_SYSCALL(278, vmsplice, "fpux") {
-  uint64_t flags = args.a[3];
-  if (flags & ~kSpliceFlags) return -kEINVAL;
-  auto fr = get_file(args.a[0]);
-  if (!fr.ok()) return -kEBADF;
-  OpenFile& f = *fr.value();
+DEFINE_SYSCALL(278, vmsplice, Result<size_t>, Fd fd, UserPtr<const Iov> iov, uint64_t nr_segs, Flags<uint32_t> flags) {
+  if (flags & ~SPLICE_F_ALL) return Error::Invalid;
+  vfs::FileRef fr = TRY(get_file(fd));
+  OpenFile& f = *fr;
   PipeEnd* p = pipe_end_of(f.vnode());
-  if (!p) return -kEBADF;
-  uint64_t count = args.a[2];
-  if (count > MAX_IOV) return -kEINVAL;
-  if (count == 0) return 0;
-  Iov* v = new (std::nothrow) Iov[count];
-  if (!v) return -kENOMEM;
-  int64_t r;
+  if (!p) return Error::BadFd;
+  if (nr_segs > MAX_IOV) return Error::Invalid;
+  if (nr_segs == 0) return size_t(0);
+  CallArray<Iov> v(nr_segs);
+  if (v.failed()) return Error::NoMemory;
+  TRY(iov.copy_in(v.get(), nr_segs));
   uint64_t total = 0;
-  bool bad = false;
-  if (!copy_from_user(v, reinterpret_cast<const void*>(args.a[1]), count * sizeof(Iov)).ok()) {
-    r = -kEFAULT;
-  } else if ((bad = [&] {
-               for (uint64_t i = 0; i < count; ++i) {
-                 if (int64_t(v[i].len) < 0) return true;
-                 total += v[i].len;
-                 if (total > MAX_RW) v[i].len -= total - MAX_RW, total = MAX_RW;
-               }
-               return false;
-             }())) {
-    r = -kEINVAL;  // a negative length (readv(2)'s rule)
-  } else {
-    UserRanges ranges(v, count);
-    UserBuffer ub(ranges);
-    BufferEventIo io(ub);
-    bool nb = (flags & SPLICE_F_NONBLOCK) || (f.flags() & OpenFile::NONBLOCK);
-    if (f.writable() && p->writer()) r = io_result(p->write(io, nb), true);
-    else if (f.readable() && p->reader()) r = io_result(p->read(io, nb), false);
-    else r = -kEBADF;
+  for (uint64_t i = 0; i < nr_segs; ++i) {
+    if (v[i].len > uint64_t(INT64_MAX)) return Error::Invalid;  // a negative length (readv(2)'s rule)
+    total += v[i].len;
+    if (total > MAX_RW) v[i].len -= total - MAX_RW, total = MAX_RW;
   }
-  delete[] v;
-  return r;
+  UserRanges ranges(v.get(), nr_segs);
+  UserBuffer ub(ranges);
+  BufferEventIo io(ub);
+  bool nb = (flags & SPLICE_F_NONBLOCK) || (f.flags() & OpenFile::NONBLOCK);
+  if (f.writable() && p->writer()) return io_done(p->write(io, nb), true);
+  if (f.readable() && p->reader()) return io_done(p->read(io, nb), false);
+  return Error::BadFd;
 }
 
 }  // namespace capsule::linux_abi
