@@ -94,9 +94,14 @@ int64_t install_stream(VnodeRef v, uint32_t file_flags, bool cloexec) {
 
 vfs::FdTable& fds() { return *cur_files().fds; }
 
+Result<FileRef> get_file(Fd fd) {
+  if (fd.value < 0) return Error::BadFd;
+  return fds().get(fd.value);
+}
+
 Result<FileRef> get_file(uint64_t fd) {
-  if (int64_t(int32_t(fd)) != int64_t(fd) || int32_t(fd) < 0) return Error::BadFd;
-  return fds().get(int(fd));
+  if (int64_t(int32_t(fd)) != int64_t(fd)) return Error::BadFd;
+  return get_file(Fd{int(fd)});
 }
 
 Result<Fd> install_fd(FileRef f, bool cloexec) {
@@ -171,7 +176,6 @@ Result<Ctx> at_ctx(AtFd dirfd, const UserPath& p) {
   return ctx;
 }
 
-Result<FileRef> get_file(Fd fd) { return get_file(uint64_t(int64_t(fd.value))); }
 
 uint64_t linux_dev(uint64_t d) {
   uint64_t major = d >> 32, minor = d & 0xffffffff;
@@ -190,11 +194,6 @@ Result<size_t> io_done(Result<size_t>&& r, bool sigpipe) {
   if (r.error() == Error::BrokenPipe && sigpipe) raise_sigpipe();
   if (r.error() == Error::Interrupted) return Error::RestartSys;
   return r;
-}
-
-int64_t io_result(Result<size_t>&& r, bool sigpipe) {
-  auto d = io_done(static_cast<Result<size_t>&&>(r), sigpipe);
-  return d.ok() ? int64_t(d.value()) : to_errno(d.error());
 }
 
 // --- boot ----------------------------------------------------------------------------

@@ -161,9 +161,7 @@ Result<size_t> io_done(Result<size_t>&& r, bool sigpipe);
 // Linux's dev_t encoding of (major << 32) | minor.
 uint64_t linux_dev(uint64_t d);
 
-// A transfer's result: the count, or the errno (-ERESTARTSYS when
-// interrupted; BrokenPipe on a pipe write raises SIGPIPE first).
-int64_t io_result(Result<size_t>&& r, bool sigpipe);
+// Sends SIGPIPE to the calling thread (a write to a pipe with no reader).
 void raise_sigpipe();
 
 }  // namespace capsule::linux_abi

@@ -119,13 +119,4 @@ constexpr Error error_from_errno(int64_t err) {
 // (DEFINE_SYSCALL) return the Error itself.
 constexpr int64_t to_errno(Error e) { return -int64_t(errno_of(e)); }
 
-// A Result as a syscall return: the value, or -errno.
-template <typename T>
-int64_t ret(Result<T>&& r) {
-  if (!r.ok()) return to_errno(r.error());
-  if constexpr (std::is_void_v<T>) return 0;
-  else return int64_t(r.value());
-}
-inline int64_t ret(Result<void>&& r) { return r.ok() ? 0 : to_errno(r.error()); }
-
 }  // namespace capsule::linux_abi

@@ -42,7 +42,7 @@ class PollSet {
     fixed_[i] = 0;
     reqs_[i].events = events;
     if (fd < 0) return true;  // poll: ignored
-    auto f = get_file(uint64_t(fd));
+    auto f = get_file(Fd{int(fd)});
     if (!f.ok()) return false;
     files_[i] = static_cast<FileRef&&>(f.value());
     reqs_[i].object = files_[i]->vnode().pollable();

@@ -106,18 +106,4 @@ class UserPtr {
   uint64_t addr_ = 0;
 };
 
-// The same for a syscall argument (an address as an integer), true when
-// the copy worked.
-template <typename T>
-  requires std::is_trivially_copyable_v<T>
-bool put_user_at(uint64_t uaddr, const T& v) {
-  return copy_to_user(reinterpret_cast<void*>(uaddr), &v, sizeof(T)).ok();
-}
-
-template <typename T>
-  requires std::is_trivially_copyable_v<T>
-bool get_user_at(uint64_t uaddr, T& v) {
-  return copy_from_user(&v, reinterpret_cast<const void*>(uaddr), sizeof(T)).ok();
-}
-
 }  // namespace capsule
