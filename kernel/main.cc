@@ -6,6 +6,7 @@
 #include "arch/arch.h"
 #include "arch/percpu.h"
 #include "linux/process.h"
+#include "core/console.h"
 #include "core/smp.h"
 #include "arch/boot.h"
 #include "kernel/bootchart.h"
@@ -119,6 +120,7 @@ void print_memory_summary() {
 
 extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start_info_phys) {
   __stack_chk_guard = 0;  // set properly below, once CPUID is known
+  debug_init();            // lib's log and panic print through core's console
   percpu_early_boot();     // before the first lock (SpinLock notes its CPU)
   run_constructors();
   uart16550_init();

@@ -2,6 +2,7 @@
 // with -fno-omit-frame-pointer). Symbols come from the .ksyms table that the
 // second link pass embeds (tools/build/mksyms.py).
 #include "arch/boot.h"
+#include "core/debug/debug.h"
 #include "lib/log.h"
 #include "lib/panic.h"
 #include "lib/symbols.h"
@@ -41,7 +42,7 @@ static bool plausible_frame(uintptr_t rbp) {
   return rbp >= 0xffff800000000000ull && (rbp & 7) == 0 && rbp < 0xfffffffffffff000ull;
 }
 
-void print_backtrace(uintptr_t rip, uintptr_t rbp) {
+void debug::print_backtrace(uintptr_t rip, uintptr_t rbp) {
   kprint("backtrace:\n");
   unsigned i = 0;
   print_frame(i++, rip);

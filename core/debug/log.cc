@@ -3,6 +3,7 @@
 // interleave. During a panic the lock is skipped: the fault being reported
 // may have been taken while this CPU held it.
 #include "core/console.h"
+#include "core/debug/debug.h"
 #include "lib/log.h"
 #include "lib/panic.h"
 #include "core/time.h"
@@ -11,7 +12,6 @@
 namespace capsule {
 namespace {
 
-LogLevel g_level = LogLevel::Warn;
 SpinLock g_console_lock;
 
 class LineSink final : public Sink {
@@ -56,13 +56,7 @@ class ConsoleGuard {
   bool locked_;
 };
 
-}  // namespace
-
-void log_set_level(LogLevel level) { g_level = level; }
-LogLevel log_level() { return g_level; }
-
-void log_vwrite(LogLevel level, StringView fmt, const FormatArg* args, size_t n) {
-  if (level < g_level) return;
+void log_line(LogLevel level, StringView fmt, const FormatArg* args, size_t n) {
   ConsoleGuard guard;
   LineSink sink;
   uint64_t ns = uptime_ns();
@@ -72,11 +66,22 @@ void log_vwrite(LogLevel level, StringView fmt, const FormatArg* args, size_t n)
   sink.flush();
 }
 
-void kprint_v(StringView fmt, const FormatArg* args, size_t n) {
+void print(StringView fmt, const FormatArg* args, size_t n) {
   ConsoleGuard guard;
   LineSink sink;
   vformat(sink, fmt, args, n);
   sink.flush();
+}
+
+const LogOutput g_log_output = {log_line, print};
+
+}  // namespace
+
+void debug::register_log_output() { log_set_output(&g_log_output); }
+
+void debug_init() {
+  debug::register_log_output();
+  debug::register_panic_hooks();
 }
 
 }  // namespace capsule

@@ -1,34 +1,19 @@
-#include <atomic>
-
-#include "arch/x64/cpu/x64.h"
-#include "lib/log.h"
-#include "lib/panic.h"
+// What lib's panic() needs from the kernel (lib/panic.h, PanicHooks):
+// interrupts off, the symbolized backtrace (backtrace.cc) and power-off.
 #include "arch/power.h"
+#include "arch/x64/cpu/x64.h"
+#include "core/debug/debug.h"
+#include "lib/panic.h"
 
 namespace capsule {
 namespace {
-std::atomic<int> g_panicking{0};
-}
 
-bool panic_begin() {
-  x64::cli();
-  return g_panicking.fetch_add(1) == 0;
-}
+void interrupts_off() { x64::cli(); }
 
-bool panic_in_progress() { return g_panicking.load(std::memory_order_relaxed) != 0; }
+const PanicHooks g_panic_hooks = {interrupts_off, debug::print_backtrace, power_off};
 
-[[noreturn]] void panic_v(StringView fmt, const FormatArg* args, size_t n) {
-  if (!panic_begin()) {
-    // A panic while panicking (a fault in the printer): stop at once.
-    kprint("\npanic: nested panic, halting\n");
-    power_off(PANIC_EXIT_STATUS);
-  }
-  kprint("\npanic: ");
-  kprint_v(fmt, args, n);
-  kprint("\n");
-  uintptr_t rbp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  print_backtrace(reinterpret_cast<uintptr_t>(__builtin_return_address(0)), rbp);
-  power_off(PANIC_EXIT_STATUS);
-}
+}  // namespace
+
+void debug::register_panic_hooks() { panic_set_hooks(&g_panic_hooks); }
 
 }  // namespace capsule

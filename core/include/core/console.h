@@ -13,6 +13,10 @@ struct ConsoleOutput {
   ConsoleOutput* next = nullptr;
 };
 
+// Makes lib's log, kprint and panic print through this console and power
+// off the VM (they print nothing before): first thing in kernel_main.
+void debug_init();
+
 void console_register(ConsoleOutput* out);
 void console_write(const char* s, size_t n);
 

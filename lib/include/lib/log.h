@@ -9,6 +9,17 @@ namespace capsule {
 
 enum class LogLevel : int { Debug = 0, Info = 1, Warn = 2, Error = 3, None = 4 };
 
+// Where the log goes: the kernel's console, which core registers first
+// thing at boot (debug_init, core/debug/log.cc). Until then nothing is
+// printed. lib keeps the level; the output formats and writes.
+struct LogOutput {
+  // One timestamped line at `level` (already past the level check).
+  void (*line)(LogLevel level, StringView fmt, const FormatArg* args, size_t n);
+  // kprint: the text as it is.
+  void (*print)(StringView fmt, const FormatArg* args, size_t n);
+};
+void log_set_output(const LogOutput* out);
+
 void log_set_level(LogLevel level);
 LogLevel log_level();
 void log_vwrite(LogLevel level, StringView fmt, const FormatArg* args, size_t n);

@@ -26,8 +26,19 @@ template <typename... Args>
 bool panic_begin();
 bool panic_in_progress();
 
-// Backtrace from a frame pointer chain, symbolized (core/debug/backtrace.cc).
+// Backtrace from a frame pointer chain, symbolized (core/debug/backtrace.cc,
+// through the hook below; nothing before it is registered).
 void print_backtrace(uintptr_t rip, uintptr_t rbp);
+
+// What a panic needs from the layers above, registered by core first thing
+// at boot (debug_init, core/debug/panic.cc). Before that, a panic stops the
+// CPU with ud2.
+struct PanicHooks {
+  void (*interrupts_off)();                         // panic_begin, first
+  void (*backtrace)(uintptr_t rip, uintptr_t rbp);  // print_backtrace
+  void (*power_off)(int status);                    // does not return
+};
+void panic_set_hooks(const PanicHooks* hooks);
 
 #define CAPSULE_ASSERT(cond)                                                   \
   do {                                                                         \
