@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn `nm -n --defined-only -C` output into the kernel's symbol table.
 
-Layout (section .ksyms, read by symbolize() in core/debug/backtrace.cc):
+Layout (section .ksyms, read by symbolize() in lib/symbols.cc):
   u64 count; then count × {u64 address, u64 name_offset}; then the names,
   NUL-terminated, name_offset counted from ksyms_table.
 Only text symbols are kept; they are sorted by address for binary search.
