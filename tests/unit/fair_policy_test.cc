@@ -12,8 +12,8 @@ using capsule::sched::test::SimCpu;
 
 namespace {
 
-constexpr uint64_t kMs = 1'000'000;
-constexpr uint64_t kSec = 1000 * kMs;
+constexpr uint64_t MS = 1'000'000;
+constexpr uint64_t SEC = 1000 * MS;
 
 TEST(Weights, NiceTableIsGeometric) {
   EXPECT_EQ(nice_to_weight(0), 1024u);
@@ -28,10 +28,10 @@ TEST(FairPolicy, EqualWeightsGetEqualCpu) {
   SimCpu cpu(p);
   SchedEntity e[4];
   for (auto& x : e) p.enqueue(x, Enqueue::New);
-  cpu.run_for(2 * kSec);
+  cpu.run_for(2 * SEC);
   for (auto& x : e) {
     // Within one slice (1 ms here: 4 ms latency / 4) of an exact quarter.
-    EXPECT_NEAR(double(x.sum_exec_ns), 0.5 * kSec, 1.0 * kMs);
+    EXPECT_NEAR(double(x.sum_exec_ns), 0.5 * SEC, 1.0 * MS);
   }
   EXPECT_EQ(p.nr_running(), 4u);
   EXPECT_EQ(p.load(), 4u * 1024);
@@ -45,9 +45,9 @@ TEST(FairPolicy, TwoToOneWeightsGetTwoToOneCpu) {
   p.reweight(light, 1024);
   p.enqueue(heavy, Enqueue::New);
   p.enqueue(light, Enqueue::New);
-  cpu.run_for(3 * kSec);
+  cpu.run_for(3 * SEC);
   EXPECT_NEAR(double(heavy.sum_exec_ns) / light.sum_exec_ns, 2.0, 0.01);
-  EXPECT_EQ(heavy.sum_exec_ns + light.sum_exec_ns, 3 * kSec);
+  EXPECT_EQ(heavy.sum_exec_ns + light.sum_exec_ns, 3 * SEC);
 }
 
 TEST(FairPolicy, NiceLevelsSetTheShare) {
@@ -59,7 +59,7 @@ TEST(FairPolicy, NiceLevelsSetTheShare) {
   p.enqueue(hi, Enqueue::New);
   p.enqueue(mid, Enqueue::New);
   p.enqueue(lo, Enqueue::New);
-  cpu.run_for(5 * kSec);
+  cpu.run_for(5 * SEC);
   double want_hi_lo = double(nice_to_weight(-5)) / nice_to_weight(5);  // ~9.3
   EXPECT_NEAR(double(hi.sum_exec_ns) / lo.sum_exec_ns, want_hi_lo, want_hi_lo * 0.03);
   EXPECT_GT(hi.sum_exec_ns, mid.sum_exec_ns);
@@ -72,12 +72,12 @@ TEST(FairPolicy, SliceFollowsLatencyAndGranularity) {
   FairPolicy p;  // 4 ms latency, 0.5 ms granularity
   SchedEntity e[16];
   p.enqueue(e[0], Enqueue::New);
-  EXPECT_EQ(p.slice_ns(e[0]), 4 * kMs);  // alone: the whole period
+  EXPECT_EQ(p.slice_ns(e[0]), 4 * MS);  // alone: the whole period
   p.enqueue(e[1], Enqueue::New);
-  EXPECT_EQ(p.slice_ns(e[0]), 2 * kMs);
+  EXPECT_EQ(p.slice_ns(e[0]), 2 * MS);
   for (int i = 2; i < 16; ++i) p.enqueue(e[i], Enqueue::New);
   // 16 * 0.5 ms > 4 ms: the period stretches to 8 ms, slices stay 0.5 ms.
-  EXPECT_EQ(p.slice_ns(e[0]), kMs / 2);
+  EXPECT_EQ(p.slice_ns(e[0]), MS / 2);
 }
 
 TEST(FairPolicy, AloneMeansNoTimer) {
@@ -87,7 +87,7 @@ TEST(FairPolicy, AloneMeansNoTimer) {
   SchedEntity* c = p.pick_next();
   ASSERT_EQ(c, &e);
   EXPECT_EQ(p.remaining_slice_ns(e), NO_PREEMPTION);  // tickless
-  EXPECT_FALSE(p.charge(e, 100 * kMs));               // nobody to preempt for
+  EXPECT_FALSE(p.charge(e, 100 * MS));               // nobody to preempt for
   SchedEntity other;
   p.enqueue(other, Enqueue::New);
   EXPECT_EQ(p.remaining_slice_ns(e), 0u);  // slice long over: switch at once
@@ -101,26 +101,26 @@ TEST(FairPolicy, WokenSleeperGetsBoundedCredit) {
   p.enqueue(a, Enqueue::New);
   p.enqueue(b, Enqueue::New);
   p.enqueue(sleeper, Enqueue::New);
-  cpu.run_for(30 * kMs);
+  cpu.run_for(30 * MS);
   // The sleeper blocks the next time it runs, then sleeps for 10 s while a
   // and b run.
-  while (cpu.curr != &sleeper) cpu.run_for(kMs / 2);
+  while (cpu.curr != &sleeper) cpu.run_for(MS / 2);
   cpu.block_current();
-  cpu.run_for(10 * kSec);
+  cpu.run_for(10 * SEC);
   uint64_t before = sleeper.sum_exec_ns;
 
   cpu.wake(sleeper);  // CPU-bound from now on
   EXPECT_EQ(cpu.curr, nullptr) << "a woken sleeper should preempt";
-  cpu.run_for(100 * kMs);
+  cpu.run_for(100 * MS);
   uint64_t got = sleeper.sum_exec_ns - before;
   // Fair share of 100 ms is 33 ms; the credit buys at most sleeper_credit
   // (2 ms) plus a slice more. It must not have taken the whole 100 ms.
-  EXPECT_GT(got, 30 * kMs);
-  EXPECT_LT(got, 33 * kMs + 2 * kMs + 2 * kMs);
+  EXPECT_GT(got, 30 * MS);
+  EXPECT_LT(got, 33 * MS + 2 * MS + 2 * MS);
   // And over a longer run the three are even again.
-  cpu.run_for(1 * kSec);
+  cpu.run_for(1 * SEC);
   uint64_t sa = a.sum_exec_ns, sb = b.sum_exec_ns;
-  EXPECT_NEAR(double(sa), double(sb), 2.0 * kMs);
+  EXPECT_NEAR(double(sa), double(sb), 2.0 * MS);
 }
 
 TEST(FairPolicy, ShortSleeperKeepsItsPlaceButNoMore) {
@@ -139,7 +139,7 @@ TEST(FairPolicy, ShortSleeperKeepsItsPlaceButNoMore) {
     }
     cpu.run_for(100'000);
     if (cpu.curr == &io) cpu.block_current();
-    cpu.run_for(kMs);
+    cpu.run_for(MS);
   }
   double io_share = double(io.sum_exec_ns) / cpu.now;
   EXPECT_GT(io_share, 0.07);
@@ -152,12 +152,12 @@ TEST(FairPolicy, NewEntityStartsAtTheFloor) {
   SimCpu cpu(p);
   SchedEntity a, b;
   p.enqueue(a, Enqueue::New);
-  cpu.run_for(1 * kSec);
+  cpu.run_for(1 * SEC);
   p.enqueue(b, Enqueue::New);
   // b did not inherit a second of credit: the two split from now on.
   uint64_t a0 = a.sum_exec_ns;
-  cpu.run_for(1 * kSec);
-  EXPECT_NEAR(double(a.sum_exec_ns - a0), double(b.sum_exec_ns), 4.0 * kMs);
+  cpu.run_for(1 * SEC);
+  EXPECT_NEAR(double(a.sum_exec_ns - a0), double(b.sum_exec_ns), 4.0 * MS);
 }
 
 TEST(FairPolicy, YieldLetsEveryoneWaitingRunFirst) {
@@ -170,12 +170,12 @@ TEST(FairPolicy, YieldLetsEveryoneWaitingRunFirst) {
   p.put_prev(*first, true);
   SchedEntity* second = p.pick_next();
   EXPECT_NE(second, first);
-  p.charge(*second, kMs);
+  p.charge(*second, MS);
   p.put_prev(*second, true);
   SchedEntity* third = p.pick_next();
   EXPECT_NE(third, first);
   EXPECT_NE(third, second);
-  p.charge(*third, kMs);
+  p.charge(*third, MS);
   p.put_prev(*third, true);
   EXPECT_EQ(p.pick_next(), first);
 }
@@ -209,14 +209,14 @@ TEST(FairPolicy, BlockAndWakeKeepLoadRight) {
 TEST(FairPolicy, MigrationCarriesLagNotAbsoluteTime) {
   // Two CPUs whose clocks of virtual time are far apart.
   FairPolicy src(FairTunables{}, 0);
-  FairPolicy dst(FairTunables{}, 1'000'000 * kSec);
+  FairPolicy dst(FairTunables{}, 1'000'000 * SEC);
   SchedEntity a, b, x;
   src.enqueue(a, Enqueue::New);
   src.enqueue(b, Enqueue::New);
   dst.enqueue(x, Enqueue::New);
   SimCpu s(src), d(dst);
-  s.run_for(100 * kMs);
-  d.run_for(100 * kMs);
+  s.run_for(100 * MS);
+  d.run_for(100 * MS);
   s.reschedule();
   // Move whichever is waiting on src to dst.
   SchedEntity* cand[4];
@@ -227,20 +227,20 @@ TEST(FairPolicy, MigrationCarriesLagNotAbsoluteTime) {
   m->cpu = 1;
   dst.enqueue(*m, Enqueue::Migrated);
   // It lands near dst's floor, neither starving nor starved.
-  EXPECT_LT(int64_t(m->vruntime - dst.min_vruntime()), int64_t(5 * kMs));
-  EXPECT_GT(int64_t(m->vruntime - dst.min_vruntime()), -int64_t(5 * kMs));
+  EXPECT_LT(int64_t(m->vruntime - dst.min_vruntime()), int64_t(5 * MS));
+  EXPECT_GT(int64_t(m->vruntime - dst.min_vruntime()), -int64_t(5 * MS));
   uint64_t x0 = x.sum_exec_ns, m0 = m->sum_exec_ns;
-  d.run_for(1 * kSec);
-  EXPECT_NEAR(double(x.sum_exec_ns - x0), double(m->sum_exec_ns - m0), 5.0 * kMs);
+  d.run_for(1 * SEC);
+  EXPECT_NEAR(double(x.sum_exec_ns - x0), double(m->sum_exec_ns - m0), 5.0 * MS);
 }
 
 TEST(FairPolicy, FairAcrossVruntimeWrapAround) {
-  FairPolicy p(FairTunables{}, UINT64_MAX - 50 * kMs);
+  FairPolicy p(FairTunables{}, UINT64_MAX - 50 * MS);
   SimCpu cpu(p);
   SchedEntity e[3];
   for (auto& x : e) p.enqueue(x, Enqueue::New);
-  cpu.run_for(1 * kSec);  // vruntime wraps past 2^64 during this
-  for (auto& x : e) EXPECT_NEAR(double(x.sum_exec_ns), kSec / 3.0, 2.0 * kMs);
+  cpu.run_for(1 * SEC);  // vruntime wraps past 2^64 during this
+  for (auto& x : e) EXPECT_NEAR(double(x.sum_exec_ns), SEC / 3.0, 2.0 * MS);
 }
 
 TEST(FairPolicy, MigrationCandidatesAreLongestWaitersFirst) {
@@ -248,7 +248,7 @@ TEST(FairPolicy, MigrationCandidatesAreLongestWaitersFirst) {
   SimCpu cpu(p);
   SchedEntity e[3];
   for (auto& x : e) p.enqueue(x, Enqueue::New);
-  cpu.run_for(3 * kMs);
+  cpu.run_for(3 * MS);
   SchedEntity* cand[3];
   size_t n = p.migration_candidates(cand, 3);
   ASSERT_EQ(n, 2u);  // the running one is not a candidate

@@ -39,14 +39,14 @@ TEST(SpscQueue, FifoAndFullEmpty) {
 }
 
 TEST(SpscQueue, ThreadedStressNoLossNoDuplicationInOrder) {
-  constexpr uint64_t kCount = 1'000'000;
+  constexpr uint64_t COUNT = 1'000'000;
   auto q = std::make_unique<SpscQueue<uint64_t, 256>>();
   std::thread producer([&] {
-    for (uint64_t i = 1; i <= kCount; ++i)
+    for (uint64_t i = 1; i <= COUNT; ++i)
       while (!q->try_push(i)) std::this_thread::yield();
   });
   uint64_t expect = 1, v = 0;
-  while (expect <= kCount) {
+  while (expect <= COUNT) {
     if (q->try_pop(v)) {
       ASSERT_EQ(v, expect);
       ++expect;
@@ -93,18 +93,18 @@ TEST(MpscQueue, SingleThreadFifoAndReuse) {
 }
 
 TEST(MpscQueue, ThreadedStressNoLossNoDuplicationFifoPerProducer) {
-  constexpr int kProducers = 4;
-  constexpr int kPerProducer = 100'000;
+  constexpr int PRODUCERS = 4;
+  constexpr int PER_PRODUCER = 100'000;
   std::vector<std::unique_ptr<Msg[]>> msgs;
-  for (int p = 0; p < kProducers; ++p) msgs.push_back(std::make_unique<Msg[]>(kPerProducer));
+  for (int p = 0; p < PRODUCERS; ++p) msgs.push_back(std::make_unique<Msg[]>(PER_PRODUCER));
   Queue q;
   std::atomic<bool> go{false};
   std::vector<std::thread> producers;
-  for (int p = 0; p < kProducers; ++p) {
+  for (int p = 0; p < PRODUCERS; ++p) {
     producers.emplace_back([&, p] {
       while (!go.load()) {
       }
-      for (int i = 0; i < kPerProducer; ++i) {
+      for (int i = 0; i < PER_PRODUCER; ++i) {
         msgs[p][i].producer = p;
         msgs[p][i].seq = i;
         q.push(msgs[p][i]);
@@ -112,9 +112,9 @@ TEST(MpscQueue, ThreadedStressNoLossNoDuplicationFifoPerProducer) {
     });
   }
   go = true;
-  std::vector<int> next_seq(kProducers, 0);
+  std::vector<int> next_seq(PRODUCERS, 0);
   int received = 0;
-  while (received < kProducers * kPerProducer) {
+  while (received < PRODUCERS * PER_PRODUCER) {
     Msg* m = q.pop();
     if (!m) {
       std::this_thread::yield();  // empty, or a producer in flight
@@ -127,30 +127,30 @@ TEST(MpscQueue, ThreadedStressNoLossNoDuplicationFifoPerProducer) {
   for (auto& t : producers) t.join();
   EXPECT_EQ(q.pop(), nullptr);
   EXPECT_TRUE(q.empty());
-  for (int p = 0; p < kProducers; ++p) EXPECT_EQ(next_seq[p], kPerProducer);
+  for (int p = 0; p < PRODUCERS; ++p) EXPECT_EQ(next_seq[p], PER_PRODUCER);
 }
 
 // Producers re-push nodes the consumer hands back through per-producer SPSC
 // rings: exercises node reuse (including the stub re-insert path) under
 // contention.
 TEST(MpscQueue, ThreadedReuseOfNodes) {
-  constexpr int kProducers = 3;
-  constexpr int kRounds = 50'000;
-  constexpr int kNodes = 8;
+  constexpr int PRODUCERS = 3;
+  constexpr int ROUNDS = 50'000;
+  constexpr int NODES = 8;
   struct Producer {
-    Msg nodes[kNodes];
+    Msg nodes[NODES];
     SpscQueue<Msg*, 16> returned;
   };
-  auto prod = std::make_unique<Producer[]>(kProducers);
+  auto prod = std::make_unique<Producer[]>(PRODUCERS);
   Queue q;
   std::vector<std::thread> threads;
-  for (int p = 0; p < kProducers; ++p) {
+  for (int p = 0; p < PRODUCERS; ++p) {
     threads.emplace_back([&, p] {
       Producer& me = prod[p];
-      int sent = 0, free_nodes = kNodes;
-      Msg* free_list[kNodes];
-      for (int i = 0; i < kNodes; ++i) free_list[i] = &me.nodes[i];
-      while (sent < kRounds) {
+      int sent = 0, free_nodes = NODES;
+      Msg* free_list[NODES];
+      for (int i = 0; i < NODES; ++i) free_list[i] = &me.nodes[i];
+      while (sent < ROUNDS) {
         Msg* back;
         while (me.returned.try_pop(back)) free_list[free_nodes++] = back;
         if (!free_nodes) {
@@ -164,9 +164,9 @@ TEST(MpscQueue, ThreadedReuseOfNodes) {
       }
     });
   }
-  std::vector<int> next_seq(kProducers, 0);
+  std::vector<int> next_seq(PRODUCERS, 0);
   int received = 0;
-  while (received < kProducers * kRounds) {
+  while (received < PRODUCERS * ROUNDS) {
     Msg* m = q.pop();
     if (!m) {
       std::this_thread::yield();

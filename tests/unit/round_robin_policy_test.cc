@@ -11,34 +11,34 @@ using capsule::sched::test::SimCpu;
 
 namespace {
 
-constexpr uint64_t kMs = 1'000'000;
+constexpr uint64_t MS = 1'000'000;
 
 TEST(RoundRobinPolicy, RotatesInFifoOrderWithFixedQuantum) {
-  RoundRobinPolicy p(10 * kMs);
+  RoundRobinPolicy p(10 * MS);
   SchedEntity e[3];
   for (auto& x : e) p.enqueue(x, Enqueue::New);
   std::vector<SchedEntity*> order;
   for (int i = 0; i < 6; ++i) {
     SchedEntity* c = p.pick_next();
     order.push_back(c);
-    EXPECT_EQ(p.remaining_slice_ns(*c), 10 * kMs);
-    EXPECT_FALSE(p.charge(*c, 9 * kMs));
-    EXPECT_TRUE(p.charge(*c, 1 * kMs));
+    EXPECT_EQ(p.remaining_slice_ns(*c), 10 * MS);
+    EXPECT_FALSE(p.charge(*c, 9 * MS));
+    EXPECT_TRUE(p.charge(*c, 1 * MS));
     p.put_prev(*c, true);
   }
   EXPECT_EQ(order, (std::vector<SchedEntity*>{&e[0], &e[1], &e[2], &e[0], &e[1], &e[2]}));
 }
 
 TEST(RoundRobinPolicy, EqualCpuRegardlessOfWeight) {
-  RoundRobinPolicy p(5 * kMs);
+  RoundRobinPolicy p(5 * MS);
   SimCpu cpu(p);
   SchedEntity a, b;
   p.set_nice(a, -10);  // weight only counts as load
   p.enqueue(a, Enqueue::New);
   p.enqueue(b, Enqueue::New);
-  cpu.run_for(1000 * kMs);
-  EXPECT_EQ(a.sum_exec_ns, 500 * kMs);
-  EXPECT_EQ(b.sum_exec_ns, 500 * kMs);
+  cpu.run_for(1000 * MS);
+  EXPECT_EQ(a.sum_exec_ns, 500 * MS);
+  EXPECT_EQ(b.sum_exec_ns, 500 * MS);
   EXPECT_EQ(p.load(), nice_to_weight(-10) + 1024u);
 }
 
@@ -54,12 +54,12 @@ TEST(RoundRobinPolicy, YieldGoesToTheBack) {
 }
 
 TEST(RoundRobinPolicy, PreemptedEarlyKeepsItsTurn) {
-  RoundRobinPolicy p(10 * kMs);
+  RoundRobinPolicy p(10 * MS);
   SchedEntity a, b;
   p.enqueue(a, Enqueue::New);
   p.enqueue(b, Enqueue::New);
   SchedEntity* c = p.pick_next();
-  p.charge(*c, 3 * kMs);
+  p.charge(*c, 3 * MS);
   p.put_prev(*c, true);  // e.g. an explicit reschedule
   EXPECT_EQ(p.pick_next(), c);
 }
