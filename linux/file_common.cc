@@ -85,11 +85,6 @@ Result<Fd> install_stream_fd(VnodeRef v, uint32_t file_flags, bool cloexec) {
   return install_fd(static_cast<FileRef&&>(f), cloexec);
 }
 
-int64_t install_stream(VnodeRef v, uint32_t file_flags, bool cloexec) {
-  auto r = install_stream_fd(static_cast<VnodeRef&&>(v), file_flags, cloexec);
-  return r.ok() ? int64_t(r.value().value) : to_errno(r.error());
-}
-
 // --- process state -------------------------------------------------------------------
 
 vfs::FdTable& fds() { return *cur_files().fds; }
@@ -99,10 +94,6 @@ Result<FileRef> get_file(Fd fd) {
   return fds().get(fd.value);
 }
 
-Result<FileRef> get_file(uint64_t fd) {
-  if (int64_t(int32_t(fd)) != int64_t(fd)) return Error::BadFd;
-  return get_file(Fd{int(fd)});
-}
 
 Result<Fd> install_fd(FileRef f, bool cloexec) {
   return Fd{int(TRY(fds().install(static_cast<FileRef&&>(f), cloexec)))};

@@ -102,18 +102,10 @@ class StreamVnode : public vfs::Vnode {
   int64_t time_ns_;
 };
 
-// A new open file on `v`, installed at the lowest free descriptor. Returns
-// the descriptor or a Linux error.
-int64_t install_stream(vfs::VnodeRef v, uint32_t file_flags, bool cloexec);
-
 // --- process state ------------------------------------------------------------------
 // The calling thread's process's (linux/process_state.h: ProcessFiles).
 
 vfs::FdTable& fds();
-
-// The open file behind a descriptor argument (BadFd for negative, huge or
-// closed ones).
-Result<vfs::FileRef> get_file(uint64_t fd);
 
 // The process's root and working directory, referenced for a call.
 struct Ctx {
@@ -138,7 +130,8 @@ struct UserPath {
   StringView view() const { return {buf, len}; }
   bool absolute() const { return len && buf[0] == '/'; }
 };
-// --- the same for typed handlers (DEFINE_SYSCALL, linux/syscall.h) ---------------
+
+// --- helpers of the system calls (DEFINE_SYSCALL, linux/syscall.h) ----------------
 // Errors are the Error the application sees (linux/linux_errno.h).
 
 // AT_FDCWD as a typed *at() argument (open, stat... walk from the cwd).
@@ -146,8 +139,10 @@ inline constexpr AtFd AT_CWD{int(AT_FDCWD)};
 
 // The open file behind fd: Error::BadFd for a negative or closed one.
 Result<vfs::FileRef> get_file(Fd fd);
-// Installs `f` (a new open file on `v`) at the lowest free descriptor.
+// Installs `f` at the lowest free descriptor (Error::TooManyFiles when
+// none is left).
 Result<Fd> install_fd(vfs::FileRef f, bool cloexec);
+// The same for a new open file on the descriptor object `v`.
 Result<Fd> install_stream_fd(vfs::VnodeRef v, uint32_t file_flags, bool cloexec);
 // Copies a path argument: Error::Fault, NameTooLong or NoMemory.
 Result<void> copy_path(UserString path, UserPath& p);

@@ -115,8 +115,4 @@ constexpr Error error_from_errno(int64_t err) {
   return Error::Count;
 }
 
-// Old style (LINUX_SYSCALL handlers): the negative errno. Typed handlers
-// (DEFINE_SYSCALL) return the Error itself.
-constexpr int64_t to_errno(Error e) { return -int64_t(errno_of(e)); }
-
 }  // namespace capsule::linux_abi

@@ -102,13 +102,24 @@ size_t list_fds(uint64_t, uint64_t from, uint64_t* out, size_t cap) {
   return k;
 }
 
-bool fd_exists(uint64_t, uint64_t fd) { return get_file(fd).ok(); }
+namespace {
+
+// The open file behind the descriptor an fd/ entry names (a number past
+// the int range names none).
+Result<vfs::FileRef> entry_file(uint64_t fd) {
+  if (fd > uint64_t(INT32_MAX)) return Error::BadFd;
+  return get_file(Fd{int(fd)});
+}
+
+}  // namespace
+
+bool fd_exists(uint64_t, uint64_t fd) { return entry_file(fd).ok(); }
 
 namespace {
 
 // A descriptor closed since the lookup: gone (ENOENT), as on Linux.
 Result<vfs::FileRef> open_file(uint64_t fd) {
-  auto f = get_file(fd);
+  auto f = entry_file(fd);
   if (!f.ok()) return Error::NotFound;
   return f;
 }

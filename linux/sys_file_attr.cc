@@ -32,7 +32,7 @@ Result<VnodeRef> target(AtFd dirfd, UserString path, bool follow, bool empty_ok)
     }
   }
   if (dirfd.is_cwd()) return cur_ctx().cwd;
-  auto f = get_file(dirfd);
+  auto f = get_file(Fd{dirfd.value});
   if (!f.ok()) return Error::BadFd;
   return f.value()->vnode_ref();
 }

@@ -33,20 +33,6 @@ void print_quoted(Sink& s, const char* buf, size_t got, bool more) {
   if (more) format(s, "...");
 }
 
-// --strace: decode an argument according to its format letter.
-void print_arg(Sink& s, char f, uint64_t v, uint64_t next) {
-  switch (f) {
-    case 'd': format(s, "{}", int64_t(v)); break;
-    case 'f': format(s, "{}", int32_t(v)); break;
-    case 'u': format(s, "{}", v); break;
-    case 'o': format(s, "{:#o}", v); break;
-    case 'p': strace_pointer(s, v); break;
-    case 's': strace_user_string(s, v); break;
-    case 'b': strace_user_bytes(s, v, next); break;
-    default: format(s, "{:#x}", v); break;
-  }
-}
-
 class LineBuf final : public Sink {
  public:
   void put(char c) override {
@@ -67,18 +53,11 @@ void trace_call(uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int64_t 
   const char* name = d ? d->name : syscall_name(nr);
   if (name) format(line, "{}(", name);
   else format(line, "syscall_{}(", nr);
+  // An unknown number prints no arguments (nothing says what they are).
   bool hex = false;
-  if (d && d->print_args) {
+  if (d) {
     d->print_args(line, a);
     hex = d->hex_result;
-  } else {
-    const char* f = d ? d->format : "";
-    for (size_t i = 0; f[i] && f[i] != '>' && i < 6; ++i) {
-      if (i) format(line, ", ");
-      print_arg(line, f[i], a.a[i], i + 1 < 6 ? a.a[i + 1] : 0);
-    }
-    for (size_t k = 0; f[k]; ++k)
-      if (f[k] == '>' && f[k + 1] == 'x') hex = true;
   }
   if (result < 0 && result > -4096) format(line, ") = -1 (errno {})", -result);
   else if (hex) format(line, ") = {:#x}", uint64_t(result));

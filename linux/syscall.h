@@ -14,15 +14,6 @@
 // the low 32 bits sign-extended, ...), --strace prints them by their types,
 // and the handler returns Result<T>: the value, or an Error that is the
 // errno (linux/linux_errno.h maps them one to one).
-//
-// The older form (being migrated away) decodes args.a[i] by hand:
-//
-//   LINUX_SYSCALL(39, getpid, "") { return current_process()->pid; }
-//
-// where the format string drives --strace, one letter per argument:
-//   d signed  u unsigned  x hex  p pointer  s user string  f fd  o octal
-//   b user buffer of the next argument's length (printed for write-like calls)
-// and an optional ">x" suffix says how to print the result (hex for mmap).
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -49,9 +40,8 @@ struct SyscallDef {
   uint32_t nr;
   const char* name;
   SyscallHandler fn;
-  const char* format;            // LINUX_SYSCALL: the letters above
-  SyscallPrinter print_args;     // DEFINE_SYSCALL: derived from the types
-  bool hex_result;               // DEFINE_SYSCALL: print the result in hex
+  SyscallPrinter print_args;     // --strace: the arguments, derived from their types
+  bool hex_result;               // --strace: print the result in hex
 };
 
 namespace detail {
@@ -127,7 +117,7 @@ void typed_syscall_print(Sink& s, const SyscallArgs& a) {
 template <auto Fn>
 constexpr SyscallDef typed_syscall_def(uint32_t nr, const char* name) {
   using S = detail::TypedSyscall<decltype(Fn)>;
-  return SyscallDef{nr, name, &typed_syscall_entry<Fn>, nullptr, &typed_syscall_print<Fn>, S::hex_result};
+  return SyscallDef{nr, name, &typed_syscall_entry<Fn>, &typed_syscall_print<Fn>, S::hex_result};
 }
 
 const char* syscall_name(uint32_t nr);  // "openat", or nullptr if unknown
@@ -143,12 +133,6 @@ void set_syscall_return_hook(ReturnHook hook);
 void syscalls_init();
 
 }  // namespace capsule::linux_abi
-
-#define LINUX_SYSCALL(number, ident, fmt)                                                        \
-  static int64_t sys_##ident(::capsule::linux_abi::SyscallArgs& args);                               \
-  [[gnu::used, gnu::section(".linux_syscalls")]] alignas(::capsule::linux_abi::SyscallDef) static const \
-      ::capsule::linux_abi::SyscallDef sysdef_##ident = {number, #ident, sys_##ident, fmt, nullptr, false}; \
-  static int64_t sys_##ident([[maybe_unused]] ::capsule::linux_abi::SyscallArgs& args)
 
 // DEFINE_SYSCALL(nr, name, Result<T>, params...) { body }: a typed system
 // call (see the top of this file and docs/syscall.md).

@@ -208,7 +208,7 @@ TEST(SyscallErrno, DistinctErrorsKeepTheirDetail) {
   EXPECT_EQ(errno_of(Error::FileTooBig), kEFBIG);
   EXPECT_EQ(errno_of(Error::Interrupted), kEINTR);
   EXPECT_EQ(errno_of(Error::RestartSys), kERESTARTSYS);
-  EXPECT_EQ(to_errno(Error::BadFd), -kEBADF);
+  EXPECT_EQ(errno_of(Error::BadFd), kEBADF);
 }
 
 TEST(SyscallErrno, EveryErrorHasAName) {
