@@ -62,24 +62,27 @@ constexpr uint64_t RFLAGS_USER = RF_CF | RF_PF | RF_AF | RF_ZF | RF_SF | RF_DF |
 
 }  // namespace
 
-Regs regs_from_syscall(const x64::SyscallFrame& f) {
+namespace {
+
+// SyscallFrame and TrapFrame name the same registers: one copy each way.
+template <typename Frame>
+Regs regs_from(const Frame& f) {
   return {f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.rdi, f.rsi, f.rbp, f.rbx,
           f.rdx, f.rax, f.rcx, f.rsp, f.rip, f.rflags};
 }
-void regs_to_syscall(x64::SyscallFrame& f, const Regs& r) {
+template <typename Frame>
+void regs_to(Frame& f, const Regs& r) {
   f.r8 = r.r8, f.r9 = r.r9, f.r10 = r.r10, f.r11 = r.r11, f.r12 = r.r12, f.r13 = r.r13;
   f.r14 = r.r14, f.r15 = r.r15, f.rdi = r.rdi, f.rsi = r.rsi, f.rbp = r.rbp, f.rbx = r.rbx;
   f.rdx = r.rdx, f.rax = r.rax, f.rcx = r.rcx, f.rsp = r.rsp, f.rip = r.rip, f.rflags = r.rflags;
 }
-Regs regs_from_trap(const x64::TrapFrame& f) {
-  return {f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.rdi, f.rsi, f.rbp, f.rbx,
-          f.rdx, f.rax, f.rcx, f.rsp, f.rip, f.rflags};
-}
-void regs_to_trap(x64::TrapFrame& f, const Regs& r) {
-  f.r8 = r.r8, f.r9 = r.r9, f.r10 = r.r10, f.r11 = r.r11, f.r12 = r.r12, f.r13 = r.r13;
-  f.r14 = r.r14, f.r15 = r.r15, f.rdi = r.rdi, f.rsi = r.rsi, f.rbp = r.rbp, f.rbx = r.rbx;
-  f.rdx = r.rdx, f.rax = r.rax, f.rcx = r.rcx, f.rsp = r.rsp, f.rip = r.rip, f.rflags = r.rflags;
-}
+
+}  // namespace
+
+Regs regs_from_syscall(const x64::SyscallFrame& f) { return regs_from(f); }
+void regs_to_syscall(x64::SyscallFrame& f, const Regs& r) { regs_to(f, r); }
+Regs regs_from_trap(const x64::TrapFrame& f) { return regs_from(f); }
+void regs_to_trap(x64::TrapFrame& f, const Regs& r) { regs_to(f, r); }
 
 namespace {
 
