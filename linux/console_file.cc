@@ -30,16 +30,6 @@ enum : uint64_t {
   TIOCNOTTY = 0x5422, TIOCGSID = 0x5429,
 };
 
-// The tty's Reader over an IoBuffer (application memory).
-class BufferReader final : public tty::Reader {
- public:
-  explicit BufferReader(vfs::IoBuffer& b) : b_(b) {}
-  Result<void> put(size_t pos, const uint8_t* p, size_t n) override { return b_.copy_out(pos, p, n); }
-
- private:
-  vfs::IoBuffer& b_;
-};
-
 // An ioctl's answer after copying its result out: 0, or Fault.
 Result<int64_t> zero_or_fault(Result<void> copied) {
   if (!copied.ok()) return Error::Fault;
@@ -58,44 +48,18 @@ int32_t own_pgrp() {
 // as they reach the same terminal on a Linux host).
 class ConsoleVnode final : public StreamVnode {
  public:
-  static constexpr size_t BIG_CHUNK = 16384;  // the virtio-console transmit buffer
   ConsoleVnode(bool null, uint64_t rdev, uint32_t perm, tty::Stream s)
       : StreamVnode(vfs::MODE_CHAR | perm, rdev), null_(null), stream_(s) {}
 
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
     if (null_) return size_t(0);
-    BufferReader r(buf);
-    return tty::read(r, buf.size(), f.flags() & OpenFile::NONBLOCK);
+    return tty::read(buf, f.flags() & OpenFile::NONBLOCK);
   }
+  // The tty copies from the program's buffer straight into the device
+  // (docs/console.md).
   Result<size_t> write_stream(vfs::IoBuffer& buf, OpenFile&) override {
     if (null_) return buf.size();
-    // Large writes go to the device in large pieces (each piece is one
-    // device round trip); small ones use the stack.
-    uint8_t small[256];
-    uint8_t* chunk = small;
-    size_t cap = sizeof(small);
-    if (buf.size() > sizeof(small)) {
-      size_t want = buf.size() < BIG_CHUNK ? buf.size() : BIG_CHUNK;
-      if (auto* p = static_cast<uint8_t*>(kmalloc(want))) chunk = p, cap = want;
-    }
-    size_t done = 0;
-    Error err = Error::None;
-    while (done < buf.size()) {
-      size_t n = buf.size() - done < cap ? buf.size() - done : cap;
-      if (!buf.copy_in(done, chunk, n).ok()) {
-        if (!done) err = Error::Fault;
-        break;
-      }
-      auto r = tty::write(stream_, chunk, n);
-      if (!r.ok()) {
-        if (!done) err = r.error();
-        break;
-      }
-      done += n;
-    }
-    if (chunk != small) kfree(chunk);
-    if (err != Error::None) return err;
-    return done;
+    return tty::write(stream_, buf);
   }
   Pollable* pollable() override { return null_ ? nullptr : &tty::pollable(); }
   Result<int64_t> ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override;

@@ -33,7 +33,7 @@ inline constexpr uint64_t O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 010
 inline constexpr size_t MAX_RW = 0x7ffff000;  // Linux's MAX_RW_COUNT
 inline constexpr size_t MAX_IOV = 1024;       // UIO_MAXIOV
 
-// --- application memory as an IoBuffer / EventIo -----------------------------------
+// --- application memory as an IoBuffer -----------------------------------
 
 struct Iov {
   uint64_t base, len;
@@ -64,17 +64,6 @@ class UserBuffer final : public vfs::IoBuffer {
 
  private:
   UserRanges& r_;
-};
-
-// An IoBuffer seen as an EventIo (pipe ends take EventIo).
-class BufferEventIo final : public EventIo {
- public:
-  explicit BufferEventIo(vfs::IoBuffer& b) : EventIo(b.size()), b_(b) {}
-  Result<void> copy_out(size_t pos, const void* src, size_t n) override { return b_.copy_out(pos, src, n); }
-  Result<void> copy_in(size_t pos, void* dst, size_t n) override { return b_.copy_in(pos, dst, n); }
-
- private:
-  vfs::IoBuffer& b_;
 };
 
 // --- descriptor objects -------------------------------------------------------------

@@ -25,12 +25,10 @@ class PipeVnode final : public StreamVnode {
   Result<vfs::Attr> getattr() override { return node_ ? node_->getattr() : StreamVnode::getattr(); }
 
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
-    BufferEventIo io(buf);
-    return end_->read(io, f.flags() & OpenFile::NONBLOCK);
+    return end_->read(buf, f.flags() & OpenFile::NONBLOCK);
   }
   Result<size_t> write_stream(vfs::IoBuffer& buf, OpenFile& f) override {
-    BufferEventIo io(buf);
-    return end_->write(io, f.flags() & OpenFile::NONBLOCK);
+    return end_->write(buf, f.flags() & OpenFile::NONBLOCK);
   }
   Pollable* pollable() override { return end_; }
   bool sigpipe() const override { return true; }

@@ -39,10 +39,7 @@ struct End {
 // for more data after it has some, as Linux's splice does.
 Result<size_t> read_chunk(End& src, void* buf, size_t n, bool nonblock, bool more) {
   KernelBuffer kb(buf, n);
-  if (src.pipe) {
-    KernelIo io(buf, n);
-    return src.pipe->read(io, nonblock || more || (src.file->flags() & OpenFile::NONBLOCK));
-  }
+  if (src.pipe) return src.pipe->read(kb, nonblock || more || (src.file->flags() & OpenFile::NONBLOCK));
   if (src.stream) return src.stream->read_stream(kb, *src.file);
   auto r = src.file->vnode().read(src.off, kb);
   if (!r.ok() && r.error() == Error::IsDir) return Error::Invalid;
@@ -52,10 +49,7 @@ Result<size_t> read_chunk(End& src, void* buf, size_t n, bool nonblock, bool mor
 // Writes buf[0, n) to `dst`; returns what went in.
 Result<size_t> write_chunk(End& dst, const void* buf, size_t n, bool nonblock) {
   KernelBuffer kb(buf, n);
-  if (dst.pipe) {
-    KernelIo io(buf, n);
-    return dst.pipe->write(io, nonblock || (dst.file->flags() & OpenFile::NONBLOCK));
-  }
+  if (dst.pipe) return dst.pipe->write(kb, nonblock || (dst.file->flags() & OpenFile::NONBLOCK));
   if (dst.stream) return dst.stream->write_stream(kb, *dst.file);
   uint64_t off = dst.off;
   size_t w = TRY(dst.file->vnode().write(&off, kb, false));
@@ -238,10 +232,10 @@ DEFINE_SYSCALL(276, tee, Result<size_t>, Fd fd_in, Fd fd_out, size_t size, Flags
   CallArray<uint8_t> buf(len);
   if (buf.failed()) return Error::NoMemory;
   bool nb = flags & SPLICE_F_NONBLOCK;
-  KernelIo rio(buf.get(), len);
+  KernelBuffer rio(buf.get(), len);
   auto r = pi->peek(rio, nb || (fi.flags() & OpenFile::NONBLOCK));
   if (!r.ok() || r.value() == 0) return io_done(static_cast<Result<size_t>&&>(r), false);
-  KernelIo wio(buf.get(), r.value());
+  KernelBuffer wio(buf.get(), r.value());
   return io_done(po->write(wio, nb || (fo.flags() & OpenFile::NONBLOCK)), true);
 }
 
@@ -266,10 +260,9 @@ DEFINE_SYSCALL(278, vmsplice, Result<size_t>, Fd fd, UserPtr<const Iov> iov, uin
   }
   UserRanges ranges(v.get(), nr_segs);
   UserBuffer ub(ranges);
-  BufferEventIo io(ub);
   bool nb = (flags & SPLICE_F_NONBLOCK) || (f.flags() & OpenFile::NONBLOCK);
-  if (f.writable() && p->writer()) return io_done(p->write(io, nb), true);
-  if (f.readable() && p->reader()) return io_done(p->read(io, nb), false);
+  if (f.writable() && p->writer()) return io_done(p->write(ub, nb), true);
+  if (f.readable() && p->reader()) return io_done(p->read(ub, nb), false);
   return Error::BadFd;
 }
 

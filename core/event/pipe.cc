@@ -19,15 +19,6 @@ namespace capsule {
 
 using event::Hold;
 
-Result<void> KernelIo::copy_out(size_t pos, const void* src, size_t n) {
-  __builtin_memcpy(p_ + pos, src, n);
-  return {};
-}
-Result<void> KernelIo::copy_in(size_t pos, void* dst, size_t n) {
-  __builtin_memcpy(dst, p_ + pos, n);
-  return {};
-}
-
 class Pipe {
  public:
   Pipe(uint8_t* storage, uint32_t capacity) : ring(storage, capacity) {}
@@ -139,10 +130,10 @@ PipeEnd::~PipeEnd() {
   pipe_release(p);
 }
 
-Result<size_t> PipeEnd::read(EventIo& io, bool nonblock) { return take(io, nonblock, true); }
-Result<size_t> PipeEnd::peek(EventIo& io, bool nonblock) { return take(io, nonblock, false); }
+Result<size_t> PipeEnd::read(IoBuffer& io, bool nonblock) { return take(io, nonblock, true); }
+Result<size_t> PipeEnd::peek(IoBuffer& io, bool nonblock) { return take(io, nonblock, false); }
 
-Result<size_t> PipeEnd::take(EventIo& io, bool nonblock, bool consume) {
+Result<size_t> PipeEnd::take(IoBuffer& io, bool nonblock, bool consume) {
   if (!reader_) return Error::Invalid;  // the adapter says EBADF
   if (io.size() == 0) return size_t(0);
   Pipe* p = pipe_;
@@ -170,7 +161,7 @@ Result<size_t> PipeEnd::take(EventIo& io, bool nonblock, bool consume) {
   }
 }
 
-Result<size_t> PipeEnd::write(EventIo& io, bool nonblock) {
+Result<size_t> PipeEnd::write(IoBuffer& io, bool nonblock) {
   if (!writer_) return Error::Invalid;
   size_t total = io.size();
   if (total == 0) return size_t(0);

@@ -13,6 +13,7 @@
 
 #include "arch/x64/cpu/x64.h"
 #include "core/console.h"
+#include "core/mm.h"
 #include "core/time.h"
 #include "core/event/wait.h"
 #include "core/sync/wait_queue.h"
@@ -25,10 +26,42 @@ namespace {
 
 using event::WaitList;
 
-Result<void> serial_write(Stream, const uint8_t* p, size_t n) {
-  console_write(reinterpret_cast<const char*>(p), n);
-  return {};
+constexpr size_t BIG_PIECE = 16384;  // the virtio-console transmit buffer
+
+// `src` through kernel memory, for writers that must see the bytes or
+// have no ring of their own to copy into: emit(p, n) per piece. Large
+// writes use large pieces (each may cost a device round trip), small ones
+// the stack. The count copied, or the error if nothing was.
+template <typename F>
+Result<size_t> in_pieces(IoBuffer& src, F&& emit) {
+  uint8_t small[256];
+  uint8_t* piece = small;
+  size_t cap = sizeof(small);
+  if (src.size() > sizeof(small)) {
+    size_t want = src.size() < BIG_PIECE ? src.size() : BIG_PIECE;
+    if (auto* p = static_cast<uint8_t*>(kmalloc(want))) piece = p, cap = want;
+  }
+  size_t done = 0;
+  Error err = Error::None;
+  while (done < src.size()) {
+    size_t n = src.size() - done < cap ? src.size() - done : cap;
+    if (auto r = src.copy_in(done, piece, n); !r.ok()) {
+      err = r.error();
+      break;
+    }
+    emit(piece, n);
+    done += n;
+  }
+  if (piece != small) kfree(piece);
+  if (!done && err != Error::None) return err;
+  return done;
 }
+
+// The UART has no transmit ring: bytes go out from a bounce buffer.
+Result<size_t> serial_write(Stream, IoBuffer& src) {
+  return in_pieces(src, [](const uint8_t* p, size_t n) { console_write(reinterpret_cast<const char*>(p), n); });
+}
+
 const Backend SERIAL_BACKEND{"serial", serial_write, nullptr};
 
 uint32_t query_events(void*);
@@ -47,6 +80,12 @@ Tty g_tty_state;  // static: devices may deliver input before init()
 Tty* g_tty = &g_tty_state;
 const Backend* g_backend = &SERIAL_BACKEND;
 void (*g_signal_hook)(int) = nullptr;
+
+// Kernel bytes (echo, processed output) to the device.
+void write_kernel(Stream s, const uint8_t* p, size_t n) {
+  KernelBuffer b(p, n);
+  (void)g_backend->write(s, b);
+}
 
 // Echo and signals gathered under the Mutex, acted on after it.
 class Effects final : public LdiscSink {
@@ -68,7 +107,7 @@ void echo_locked(Effects& e) REQUIRES(g_tty->mu) {
   g_tty->mu.assert_held();
   if (!e.len) return;
   LineDiscipline::process_output(g_tty->ld.termios(), e.buf, e.len,
-                                 [](const uint8_t* q, size_t m) { (void)g_backend->write(Stream::Out, q, m); });
+                                 [](const uint8_t* q, size_t m) { write_kernel(Stream::Out, q, m); });
 }
 
 void send_signals(const Effects& e) {
@@ -88,11 +127,11 @@ uint32_t query_events(void*) {
 // Without a device and without a terminal the serial line has no end of
 // file: a read returns what the UART holds now, and nothing reads as end of
 // file (what the test harness, whose QEMU stdin is /dev/null, relies on).
-Result<size_t> read_uart_now(Reader& r, size_t max) {
+Result<size_t> read_uart_now(IoBuffer& r, size_t max) {
   size_t n = 0;
   while (n < max && (x64::inb(0x3f8 + 5) & 1)) {
     uint8_t c = x64::inb(0x3f8);
-    if (auto res = r.put(n, &c, 1); !res.ok()) return n ? Result<size_t>(n) : Result<size_t>(res.error());
+    if (auto res = r.copy_out(n, &c, 1); !res.ok()) return n ? Result<size_t>(n) : Result<size_t>(res.error());
     ++n;
     if (c == '\n') break;
   }
@@ -152,7 +191,8 @@ void input_eof() {
   g_tty->poll.changed(POLL_IN | POLL_RDNORM | POLL_HUP);
 }
 
-Result<size_t> read(Reader& r, size_t max, bool nonblock) {
+Result<size_t> read(IoBuffer& r, bool nonblock) {
+  size_t max = r.size();
   if (!g_tty) return size_t(0);
   if (max == 0) return size_t(0);
   if (g_backend == &SERIAL_BACKEND && !g_tty->terminal) return read_uart_now(r, max);
@@ -174,7 +214,7 @@ Result<size_t> read(Reader& r, size_t max, bool nonblock) {
         Error err = Error::None;
         size_t pos = 0;
         got = t.ld.read(max, [&](const uint8_t* p, size_t n) {
-          auto res = r.put(pos, p, n);
+          auto res = r.copy_out(pos, p, n);
           if (!res.ok()) err = res.error();
           pos += n;
           return res.ok();
@@ -191,18 +231,17 @@ Result<size_t> read(Reader& r, size_t max, bool nonblock) {
   return got;
 }
 
-Result<size_t> write(Stream s, const uint8_t* p, size_t n) {
-  if (g_tty && g_tty->terminal) {
-    Termios t;
-    {
-      MutexGuard g(g_tty->mu);
-      t = g_tty->ld.termios();
-    }
-    LineDiscipline::process_output(t, p, n, [&](const uint8_t* q, size_t m) { (void)g_backend->write(s, q, m); });
-    return n;
+Result<size_t> write(Stream s, IoBuffer& src) {
+  if (!g_tty || !g_tty->terminal) return g_backend->write(s, src);
+  // Output processing (ONLCR...) reads the bytes.
+  Termios t;
+  {
+    MutexGuard g(g_tty->mu);
+    t = g_tty->ld.termios();
   }
-  TRY(g_backend->write(s, p, n));
-  return n;
+  return in_pieces(src, [&](const uint8_t* p, size_t n) {
+    LineDiscipline::process_output(t, p, n, [&](const uint8_t* q, size_t m) { write_kernel(s, q, m); });
+  });
 }
 
 bool is_terminal() { return g_tty && g_tty->terminal; }

@@ -259,7 +259,10 @@ void on_irq(void*) {
 
 void on_input_space() { g_con->service.up(); }
 
-Result<void> write_port(tty::Stream s, const uint8_t* p, size_t n) {
+// One copy: from the writer's buffer (the program's memory, for a
+// write(2)) straight into the port's transmit buffer.
+Result<size_t> write_port(tty::Stream s, IoBuffer& src) {
+  size_t n = src.size();
   Console& c = *g_con;
   int idx = s == tty::Stream::Err && c.err >= 0 ? c.err : c.out;
   if (idx < 0) return Error::NotFound;
@@ -268,11 +271,17 @@ Result<void> write_port(tty::Stream s, const uint8_t* p, size_t n) {
   size_t done = 0;
   while (done < n) {
     size_t chunk = n - done < TX_SIZE ? n - done : TX_SIZE;
-    __builtin_memcpy(port.tx_buf, p + done, chunk);
+    if (auto r = src.copy_in(done, port.tx_buf, chunk); !r.ok()) {
+      if (!done) return r.error();
+      break;
+    }
     {
       SpinGuard sg(port.tx.lock);
       Virtqueue::Buf b{virt_to_phys(port.tx_buf), uint32_t(chunk), false};
-      if (!port.tx.vq.add(&b, 1, port.tx_buf).ok()) return Error::Busy;
+      if (!port.tx.vq.add(&b, 1, port.tx_buf).ok()) {
+        if (!done) return Error::Busy;
+        break;
+      }
     }
     kick(port.tx);
     // Wait until the device used it: woken by the interrupt; the short
@@ -290,7 +299,7 @@ Result<void> write_port(tty::Stream s, const uint8_t* p, size_t n) {
     }
     done += chunk;
   }
-  return {};
+  return done;
 }
 
 const tty::Backend VIRTIO_BACKEND{"virtio-console", write_port, on_input_space};

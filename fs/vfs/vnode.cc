@@ -1,4 +1,4 @@
-// Vnode and FileSystem defaults; kernel and zero-fill buffers.
+// Vnode and FileSystem defaults.
 #include "fs/vfs.h"
 
 namespace capsule::vfs {
@@ -6,37 +6,8 @@ namespace {
 
 std::atomic<uint64_t> g_next_dev{1};
 Vfs* g_kernel_vfs;
-const uint8_t g_zeros[512] = {};
 
 }  // namespace
-
-Result<void> IoBuffer::zero(size_t pos, size_t n) {
-  while (n) {
-    size_t k = n < sizeof(g_zeros) ? n : sizeof(g_zeros);
-    TRY(copy_out(pos, g_zeros, k));
-    pos += k;
-    n -= k;
-  }
-  return {};
-}
-
-Result<void> KernelBuffer::copy_out(size_t pos, const void* src, size_t n) {
-  if (pos > size_ || n > size_ - pos) return Error::Range;
-  __builtin_memcpy(p_ + pos, src, n);
-  return {};
-}
-
-Result<void> KernelBuffer::copy_in(size_t pos, void* dst, size_t n) {
-  if (pos > size_ || n > size_ - pos) return Error::Range;
-  __builtin_memcpy(dst, p_ + pos, n);
-  return {};
-}
-
-Result<void> KernelBuffer::zero(size_t pos, size_t n) {
-  if (pos > size_ || n > size_ - pos) return Error::Range;
-  __builtin_memset(p_ + pos, 0, n);
-  return {};
-}
 
 Vnode::Vnode(FileSystem* fs, uint64_t ino, uint32_t mode) : fs_(fs), ino_(ino), type_(type_of_mode(mode)) {
   fs_->retain();

@@ -7,11 +7,12 @@
 //
 //   PipeEnd *r, *w;
 //   TRY(pipe_create(&r, &w));          // pipe2(2)
-//   w->write(KernelIo(buf, n), nonblock);
+//   w->write(KernelBuffer(buf, n), nonblock);
 //   delete r; delete w;                // close(2) of the last fd of each
 #include <cstddef>
 #include <cstdint>
 
+#include "core/io_buffer.h"
 #include "core/poll.h"
 #include "lib/result.h"
 
@@ -20,33 +21,6 @@ namespace capsule {
 inline constexpr size_t PIPE_BUF_SIZE = 4096;         // PIPE_BUF: atomic writes up to this
 inline constexpr size_t PIPE_DEFAULT_SIZE = 65536;    // 16 pages, as Linux
 inline constexpr size_t PIPE_MAX_SIZE = 1024 * 1024;  // /proc/sys/fs/pipe-max-size default
-
-// Where data comes from / goes to: same shape as vfs::IoBuffer, so the
-// adapter can wrap one (application memory through uaccess, which may
-// fault → Error::Fault). pos is the offset inside the request.
-class EventIo {
- public:
-  explicit EventIo(size_t size) : size_(size) {}
-  size_t size() const { return size_; }
-  virtual Result<void> copy_out(size_t pos, const void* src, size_t n) = 0;  // into the caller's buffer
-  virtual Result<void> copy_in(size_t pos, void* dst, size_t n) = 0;         // out of the caller's buffer
-
- protected:
-  ~EventIo() = default;
-  size_t size_;
-};
-
-// Kernel memory.
-class KernelIo final : public EventIo {
- public:
-  KernelIo(void* p, size_t n) : EventIo(n), p_(static_cast<uint8_t*>(p)) {}
-  KernelIo(const void* p, size_t n) : EventIo(n), p_(static_cast<uint8_t*>(const_cast<void*>(p))) {}
-  Result<void> copy_out(size_t pos, const void* src, size_t n) override;
-  Result<void> copy_in(size_t pos, void* dst, size_t n) override;
-
- private:
-  uint8_t* p_;
-};
 
 class Pipe;
 
@@ -63,22 +37,22 @@ class PipeEnd final : public Pollable {
   // read(2): blocks until data or EOF (0). Again with nonblock and nothing
   // to read (and writers left); Interrupted when interrupted before any
   // byte; Fault if no byte could be copied out.
-  Result<size_t> read(EventIo& io, bool nonblock);
+  Result<size_t> read(IoBuffer& io, bool nonblock);
   // write(2): all of it, blocking while full. Up to PIPE_BUF_SIZE bytes go in
   // one piece (never interleaved with other writers). BrokenPipe when no
   // reader is left and nothing was written (the adapter raises SIGPIPE);
   // Again (nonblock, no room: for ≤ PIPE_BUF_SIZE, room for all of it);
   // Interrupted before any byte; otherwise the count written, which is
   // short only after an interrupt, a fault or the last reader leaving.
-  Result<size_t> write(EventIo& io, bool nonblock);
+  Result<size_t> write(IoBuffer& io, bool nonblock);
   // tee(2): as read(), but the bytes stay in the pipe.
-  Result<size_t> peek(EventIo& io, bool nonblock);
+  Result<size_t> peek(IoBuffer& io, bool nonblock);
   Result<size_t> read(void* buf, size_t n, bool nonblock) {
-    KernelIo io(buf, n);
+    KernelBuffer io(buf, n);
     return read(io, nonblock);
   }
   Result<size_t> write(const void* buf, size_t n, bool nonblock) {
-    KernelIo io(buf, n);
+    KernelBuffer io(buf, n);
     return write(io, nonblock);
   }
 
@@ -99,7 +73,7 @@ class PipeEnd final : public Pollable {
   PipeEnd(Pipe* p, bool r, bool w) : pipe_(p), reader_(r), writer_(w) {}
   void notify_end(uint32_t events) { notify(events); }
   // read() (consume) and peek(): the bytes at the front of the pipe.
-  Result<size_t> take(EventIo& io, bool nonblock, bool consume);
+  Result<size_t> take(IoBuffer& io, bool nonblock, bool consume);
 
   Pipe* pipe_;
   bool reader_, writer_;

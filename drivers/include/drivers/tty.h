@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/io_buffer.h"
 #include "core/poll.h"
 #include "lib/result.h"
 
@@ -25,9 +26,12 @@ enum class Stream : uint8_t { Out = 1, Err = 2 };
 // A device that carries the streams. Every call is made in thread context.
 struct Backend {
   const char* name;
-  // Writes all of `p` to the stream; returns once the device has taken it
-  // (so nothing is lost when the VM powers off right after).
-  Result<void> (*write)(Stream s, const uint8_t* p, size_t n);
+  // Writes all of `src` to the stream, copying it once, straight into the
+  // device's transmit buffer; returns once the device has taken it (so
+  // nothing is lost when the VM powers off right after). A fault in `src`
+  // ends the write: the count of what went before, or the error if
+  // nothing did.
+  Result<size_t> (*write)(Stream s, IoBuffer& src);
   // The tty has room again after refusing input: deliver the rest.
   void (*input_space)();
 };
@@ -46,21 +50,14 @@ void input_eof();
 // Where the line discipline's signals go (the Linux adapter: the process).
 void set_signal_hook(void (*hook)(int sig));
 
-// A read's destination (application memory behind the adapter).
-class Reader {
- public:
-  virtual Result<void> put(size_t pos, const uint8_t* p, size_t n) = 0;
-
- protected:
-  ~Reader() = default;
-};
-
 // read(2) semantics: blocks until input (a line in canonical mode),
 // returns 0 at end of file; Again with nonblock and nothing to read;
-// Interrupted when a signal arrives while waiting.
-Result<size_t> read(Reader& r, size_t max, bool nonblock);
-// write(2): output processing (terminal) and the device.
-Result<size_t> write(Stream s, const uint8_t* p, size_t n);
+// Interrupted when a signal arrives while waiting. Up to dst.size()
+// bytes into `dst` (application memory behind the adapter).
+Result<size_t> read(IoBuffer& dst, bool nonblock);
+// write(2): output processing (terminal) and the device. Without a
+// terminal the bytes go from `src` to the device in one copy.
+Result<size_t> write(Stream s, IoBuffer& src);
 
 bool is_terminal();
 void get_termios(Termios& t);

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/io_buffer.h"
 #include "core/mm/vma.h"
 #include "fs/vfs/platform.h"
 #include "lib/intrusive_list.h"
@@ -128,38 +129,10 @@ struct CreateArgs {
   uint64_t rdev = 0;     // device nodes
 };
 
-// Where read() puts bytes and write() takes them from: kernel memory
-// (KernelBuffer) or the application's, which linux/ implements over
-// copy_to_user/copy_from_user so that a bad pointer ends the transfer with
-// Error::Fault instead of a kernel fault. Positions are relative to the
-// buffer's start; a vectored buffer (readv) maps them across its pieces.
-class IoBuffer {
- public:
-  explicit IoBuffer(size_t size) : size_(size) {}
-  size_t size() const { return size_; }
-  // Bytes into the buffer at pos.
-  virtual Result<void> copy_out(size_t pos, const void* src, size_t n) = 0;
-  // Bytes out of the buffer at pos.
-  virtual Result<void> copy_in(size_t pos, void* dst, size_t n) = 0;
-  // Zeros into the buffer (holes). The default copies from a zero block.
-  virtual Result<void> zero(size_t pos, size_t n);
-
- protected:
-  ~IoBuffer() = default;
-  size_t size_;
-};
-
-class KernelBuffer final : public IoBuffer {
- public:
-  KernelBuffer(void* p, size_t n) : IoBuffer(n), p_(static_cast<uint8_t*>(p)) {}
-  KernelBuffer(const void* p, size_t n) : IoBuffer(n), p_(static_cast<uint8_t*>(const_cast<void*>(p))) {}
-  Result<void> copy_out(size_t pos, const void* src, size_t n) override;
-  Result<void> copy_in(size_t pos, void* dst, size_t n) override;
-  Result<void> zero(size_t pos, size_t n) override;
-
- private:
-  uint8_t* p_;
-};
+// Where read() puts bytes and write() takes them from: the kernel's one
+// buffer type (core/io_buffer.h), kernel memory or the application's.
+using capsule::IoBuffer;
+using capsule::KernelBuffer;
 
 // readdir's consumer. emit() gets one entry and the cookie that resumes
 // after it; it returns false when it has no room, and that entry is then
