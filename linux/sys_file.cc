@@ -276,23 +276,7 @@ Result<void> rename_at(AtFd olddir, UserString uold, AtFd newdir, UserString une
   TRY(copy_path(unew, b));
   Ctx ca = TRY(at_ctx(olddir, a));
   Ctx cb = TRY(at_ctx(newdir, b));
-  bool no_replace = flags & L_RENAME_NOREPLACE;
-  // The Vfs takes one context: express the new name from the old one's.
-  if (ca.cwd == cb.cwd || b.absolute()) return vfs::kernel_vfs()->rename(ca.pc(), a.view(), b.view(), no_replace);
-  // Different directories: resolve the new path's directory to an
-  // absolute path (rare; only renameat with two dirfds).
-  char* dir = new (std::nothrow) char[vfs::MAX_PATH];
-  if (!dir) return Error::NoMemory;
-  Result<void> r = [&]() -> Result<void> {
-    size_t k = TRY(vfs::kernel_vfs()->path_of(cb.pc(), *cb.cwd, dir, vfs::MAX_PATH));
-    if (k + 1 + b.len >= vfs::MAX_PATH) return Error::NameTooLong;
-    dir[k++] = '/';
-    __builtin_memcpy(dir + k, b.buf, b.len);
-    k += b.len;
-    return vfs::kernel_vfs()->rename(ca.pc(), a.view(), StringView(dir, k), no_replace);
-  }();
-  delete[] dir;
-  return r;
+  return vfs::kernel_vfs()->rename(ca.pc(), a.view(), cb.pc(), b.view(), flags & L_RENAME_NOREPLACE);
 }
 
 Result<void> link_at(AtFd olddir, UserString uold, AtFd newdir, UserString unew, uint32_t flags) {
@@ -310,9 +294,7 @@ Result<void> link_at(AtFd olddir, UserString uold, AtFd newdir, UserString unew,
   }
   Ctx ca = TRY(at_ctx(olddir, a));
   Ctx cb = TRY(at_ctx(newdir, b));
-  if (ca.cwd != cb.cwd && !b.absolute() && !a.absolute()) return Error::CrossDevice;  // two dirfds: not supported yet
-  vfs::PathContext pc = a.absolute() ? cb.pc() : ca.pc();
-  return vfs::kernel_vfs()->link(pc, a.view(), b.view(), flags & AT_SYMLINK_FOLLOW);
+  return vfs::kernel_vfs()->link(ca.pc(), a.view(), cb.pc(), b.view(), flags & AT_SYMLINK_FOLLOW);
 }
 
 Result<void> symlink_at(UserString utarget, AtFd dirfd, UserString upath) {

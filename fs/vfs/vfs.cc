@@ -453,10 +453,11 @@ Result<void> Vfs::rmdir(const PathContext& ctx, StringView path) {
   return r;
 }
 
-Result<void> Vfs::rename(const PathContext& ctx, StringView from, StringView to, bool no_replace) {
+Result<void> Vfs::rename(const PathContext& from_ctx, StringView from, const PathContext& to_ctx, StringView to,
+                         bool no_replace) {
   ParentPath a, b;
-  TRY(resolve_parent(ctx, from, a));
-  TRY(resolve_parent(ctx, to, b));
+  TRY(resolve_parent(from_ctx, from, a));
+  TRY(resolve_parent(to_ctx, to, b));
   // rename(2): EBUSY when either last component is ".", ".." or "/".
   if (a.kind != ParentPath::Kind::Normal || b.kind != ParentPath::Kind::Normal) return Error::Busy;
   if (a.dir->fs() != b.dir->fs()) return Error::CrossDevice;
@@ -478,9 +479,10 @@ Result<void> Vfs::rename(const PathContext& ctx, StringView from, StringView to,
   return r;
 }
 
-Result<void> Vfs::link(const PathContext& ctx, StringView existing, StringView new_path, bool follow) {
-  VnodeRef src = TRY(resolve(ctx, existing, follow ? WALK_FOLLOW : 0));
-  return link_vnode(*src, ctx, new_path);
+Result<void> Vfs::link(const PathContext& from_ctx, StringView existing, const PathContext& to_ctx,
+                       StringView new_path, bool follow) {
+  VnodeRef src = TRY(resolve(from_ctx, existing, follow ? WALK_FOLLOW : 0));
+  return link_vnode(*src, to_ctx, new_path);
 }
 
 Result<void> Vfs::link_vnode(Vnode& src, const PathContext& ctx, StringView new_path) {

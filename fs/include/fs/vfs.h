@@ -450,9 +450,19 @@ class Vfs {
   Result<void> symlink(StringView target, const PathContext& ctx, StringView path, const CreateArgs& args);
   Result<void> unlink(const PathContext& ctx, StringView path);
   Result<void> rmdir(const PathContext& ctx, StringView path);
-  Result<void> rename(const PathContext& ctx, StringView from, StringView to, bool no_replace = false);
+  // rename and link take a context per path (renameat2/linkat: each side
+  // its own dirfd); the one-context forms are for callers with one.
+  Result<void> rename(const PathContext& from_ctx, StringView from, const PathContext& to_ctx, StringView to,
+                      bool no_replace = false);
+  Result<void> rename(const PathContext& ctx, StringView from, StringView to, bool no_replace = false) {
+    return rename(ctx, from, ctx, to, no_replace);
+  }
   // follow: AT_SYMLINK_FOLLOW for the existing name.
-  Result<void> link(const PathContext& ctx, StringView existing, StringView new_path, bool follow = false);
+  Result<void> link(const PathContext& from_ctx, StringView existing, const PathContext& to_ctx,
+                    StringView new_path, bool follow = false);
+  Result<void> link(const PathContext& ctx, StringView existing, StringView new_path, bool follow = false) {
+    return link(ctx, existing, ctx, new_path, follow);
+  }
   // linkat(2) with AT_EMPTY_PATH: a name for an open file (an O_TMPFILE
   // file too, if its FS allows).
   Result<void> link_vnode(Vnode& target, const PathContext& ctx, StringView new_path);

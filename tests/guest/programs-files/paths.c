@@ -1,5 +1,6 @@
-/* openat2(2) with struct open_how and RESOLVE_*, and O_TMPFILE with
- * linkat(AT_EMPTY_PATH) giving the file a name. */
+/* openat2(2) with struct open_how and RESOLVE_*, O_TMPFILE with
+ * linkat(AT_EMPTY_PATH) giving the file a name, and renameat/linkat with a
+ * directory descriptor on each side. */
 #include "check.h"
 
 #include <stdint.h>
@@ -134,9 +135,28 @@ static void test_tmpfile(void) {
   close(fd);
 }
 
+/* Each side of renameat2/linkat walks from its own dirfd. */
+static void test_two_dirfds(void) {
+  CHECK(mkdir("left", 0755) == 0 && mkdir("right", 0755) == 0, "dirs");
+  make("left/f", "two");
+  int l = open("left", O_RDONLY | O_DIRECTORY), r = open("right", O_RDONLY | O_DIRECTORY);
+  CHECK(l >= 0 && r >= 0, "dirfds");
+  CHECK(linkat(l, "f", r, "g", 0) == 0, "linkat across dirfds");
+  struct stat st;
+  CHECK(stat("right/g", &st) == 0 && st.st_nlink == 2 && st.st_size == 3, "linked, nlink 2");
+  CHECK(renameat(r, "g", l, "h") == 0, "renameat across dirfds");
+  CHECK(stat("left/h", &st) == 0 && st.st_nlink == 2, "renamed");
+  EXPECT_ERR(ENOENT, stat("right/g", &st));
+  EXPECT_ERR(EEXIST, linkat(l, "f", l, "h", 0));
+  EXPECT_ERR(ENOENT, renameat(r, "missing", l, "x"));
+  close(l);
+  close(r);
+}
+
 int main(void) {
   enter_temp_dir();
   test_openat2();
   test_tmpfile();
+  test_two_dirfds();
   return finish("paths");
 }
