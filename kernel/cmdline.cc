@@ -113,6 +113,8 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       if (!flag(s.bootchart)) return;
     } else if (name == "strace") {
       if (!flag(s.strace)) return;
+    } else if (name == "log-missing") {
+      if (!flag(s.log_missing)) return;
     } else if (name == "test") {
       if (value.empty()) return fail(out, "option --test needs a name (--test=NAME, --test=list)");
       if (s.test_count == BootSettings::MAX_TESTS) return fail(out, "too many --test options");

@@ -178,6 +178,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   }
   linux_abi::syscalls_init();
   linux_abi::strace_enable(settings.strace);
+  linux_abi::log_missing_enable(settings.log_missing);
 
   percpu_init_boot();
   cpu_init_features();

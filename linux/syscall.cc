@@ -17,12 +17,18 @@ constexpr uint32_t TABLE_SIZE = 512;
 const SyscallDef* g_table[TABLE_SIZE];
 std::atomic<uint64_t> g_reported[TABLE_SIZE / 64];  // unimplemented, logged once
 bool g_strace;
+bool g_log_missing;
+// Characters of application memory --strace prints; whole paths (up to
+// STRING_MAX_LONG) with --log-missing.
+constexpr size_t STRING_MAX = 32, STRING_MAX_LONG = 255;
+size_t g_string_max = STRING_MAX;
 ReturnHook g_return_hook;
 
-// --strace: up to 32 characters of application memory, quoted and escaped.
+// --strace: up to g_string_max characters of application memory, quoted
+// and escaped.
 void print_quoted(Sink& s, const char* buf, size_t got, bool more) {
   s.put('"');
-  for (size_t i = 0; i < got && i < 32; ++i) {
+  for (size_t i = 0; i < got && i < g_string_max; ++i) {
     char c = buf[i];
     if (c == '\n') format(s, "\\n");
     else if (c == '"' || c == '\\') format(s, "\\{}", c);
@@ -44,11 +50,12 @@ class LineBuf final : public Sink {
   }
 
  private:
-  char b_[512];
+  char b_[1024];
   size_t n_ = 0;
 };
 
-void trace_call(uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int64_t result) {
+void trace_call(uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int64_t result,
+                const char* tag = "strace") {
   LineBuf line;
   const char* name = d ? d->name : syscall_name(nr);
   if (name) format(line, "{}(", name);
@@ -62,7 +69,7 @@ void trace_call(uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int64_t 
   if (result < 0 && result > -4096) format(line, ") = -1 (errno {})", -result);
   else if (hex) format(line, ") = {:#x}", uint64_t(result));
   else format(line, ") = {}", result);
-  kprint("[strace] {}\n", line.str());
+  kprint("[{}] {}\n", tag, line.str());
 }
 
 int64_t unimplemented(uint32_t nr) {
@@ -82,15 +89,16 @@ void strace_user_string(Sink& s, uint64_t v) {
     format(s, "NULL");
     return;
   }
-  char buf[40];
+  char buf[STRING_MAX_LONG + 8];
   size_t got = 0;
-  auto r = strncpy_from_user(buf, reinterpret_cast<const char*>(v), sizeof(buf));
+  size_t want = g_string_max + 8;
+  auto r = strncpy_from_user(buf, reinterpret_cast<const char*>(v), want);
   if (!r.ok() && r.error() == Error::Fault) {
     format(s, "{:#x}", v);
     return;
   }
-  got = r.ok() ? r.value() : sizeof(buf) - 1;
-  print_quoted(s, buf, got, got >= 32);
+  got = r.ok() ? r.value() : want - 1;
+  print_quoted(s, buf, got, got > g_string_max);
 }
 
 void strace_user_bytes(Sink& s, uint64_t v, uint64_t len) {
@@ -98,16 +106,20 @@ void strace_user_bytes(Sink& s, uint64_t v, uint64_t len) {
     format(s, "NULL");
     return;
   }
-  char buf[40];
-  size_t want = len < 32 ? len : 32;
+  char buf[STRING_MAX];
+  size_t want = len < STRING_MAX ? len : STRING_MAX;
   if (!copy_from_user(buf, reinterpret_cast<const void*>(v), want).ok()) {
     format(s, "{:#x}", v);
     return;
   }
-  print_quoted(s, buf, want, len > 32);
+  print_quoted(s, buf, want, len > STRING_MAX);
 }
 
 void strace_enable(bool on) { g_strace = on; }
+void log_missing_enable(bool on) {
+  g_log_missing = on;
+  g_string_max = on ? STRING_MAX_LONG : STRING_MAX;
+}
 bool strace_enabled() { return g_strace; }
 void set_syscall_return_hook(ReturnHook hook) { g_return_hook = hook; }
 
@@ -139,6 +151,7 @@ extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
   const SyscallDef* d = nr < TABLE_SIZE ? g_table[nr] : nullptr;
   int64_t r = d ? d->fn(a) : unimplemented(uint32_t(nr));
   if (g_strace) trace_call(uint32_t(nr), d, a, r);
+  else if (g_log_missing && r == -int64_t(kENOENT)) trace_call(uint32_t(nr), d, a, r, "missing");
   if (!a.full_return) f->rax = uint64_t(r);
   if (g_return_hook) g_return_hook(a, r);
   return a.full_return ? x64::SyscallReturn::Full : x64::SyscallReturn::Fast;

@@ -123,6 +123,10 @@ constexpr SyscallDef typed_syscall_def(uint32_t nr, const char* name) {
 const char* syscall_name(uint32_t nr);  // "openat", or nullptr if unknown
 void strace_enable(bool on);
 bool strace_enabled();
+// --log-missing: each call that fails with ENOENT (a file the program looked
+// for and did not find) is printed as "[missing] " and its --strace form,
+// with path arguments whole.
+void log_missing_enable(bool on);
 
 // Per-CPU/thread hook run before returning to the application: pending
 // signals are delivered here (linux/signal_delivery.cc installs it).

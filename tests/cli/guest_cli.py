@@ -52,6 +52,32 @@ def expect(r, status, *texts):
     return ok
 
 
+def check_host_free(image_dir, work, guest_paths):
+    """run.sh and manifest.json carry no fact of the build host: no TSC
+    rate, no accelerator chosen, no host path (the work directory, the
+    tree, the cache) other than `guest_paths` (a host program keeps its
+    host path in the guest)."""
+    ok = True
+    roots = [work, os.path.abspath(os.path.join(HERE, "..", ".."))]
+    roots += [os.environ[k] for k in ("CAPSULE_CACHE", "CAPSULE_BUILD_DIR") if os.environ.get(k)]
+    for name in ("run.sh", "manifest.json"):
+        with open(os.path.join(image_dir, name)) as f:
+            text = f.read()
+        for g in guest_paths:
+            text = text.replace(g, "GUEST")
+        if re.search(r"--tsc-khz=\d", text):
+            print(f"FAIL: {name} carries a TSC rate")
+            ok = False
+        if re.search(r"-accel['\"]? +['\"]?(kvm|tcg)|\"qemu\"", text):
+            print(f"FAIL: {name} carries the build host's accelerator or QEMU command")
+            ok = False
+        for r in roots:
+            if r and r != "/" and r in text:
+                print(f"FAIL: {name} names the host path {r}")
+                ok = False
+    return ok
+
+
 def main():
     prog, what = sys.argv[1], sys.argv[2]
     work = tempfile.mkdtemp(prefix="capsule-cli-test-")
@@ -82,6 +108,38 @@ def main():
             moved = os.path.join(work, "moved")
             shutil.move(out, moved)
             ok &= expect(run([os.path.join(moved, "run.sh")], cwd="/"), 42, "cwd=/data", "PASS cwd_env")
+            ok &= check_host_free(moved, work, [os.path.realpath(prog)])
+            # run.sh reads its own host's facts when it starts: a QEMU on
+            # PATH that records its arguments shows the TSC rate it passed,
+            # this host's (as qemu.py reads it), or the simulated one of
+            # CAPSULE_TSC_KHZ; 0 passes none (the kernel calibrates).
+            sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "capsule"))
+            from capsule_cli import qemu
+            fake = os.path.join(work, "fakebin")
+            os.makedirs(fake)
+            log = os.path.join(work, "qemu-args")
+            real = shutil.which("qemu-system-x86_64")
+            with open(os.path.join(fake, "qemu-system-x86_64"), "w") as f:
+                f.write(f'#!/bin/sh\nprintf "%s\\n" "$@" > {log}\nexec {real} "$@"\n')
+            os.chmod(os.path.join(fake, "qemu-system-x86_64"), 0o755)
+            path = fake + ":" + os.environ.get("PATH", "")
+            for khz, want in ((None, f"--tsc-khz={qemu.host_tsc_khz()} "), ("1234567", "--tsc-khz=1234567 "),
+                              ("0", None)):
+                env = dict(os.environ, PATH=path, CAPSULE_ACCEL="tcg")
+                env.pop("CAPSULE_TSC_KHZ", None)
+                if khz is not None:
+                    env["CAPSULE_TSC_KHZ"] = khz
+                ok &= expect(run([os.path.join(moved, "run.sh")], cwd="/", env=env), 42, "PASS cwd_env")
+                with open(log) as f:
+                    args = f.read().splitlines()
+                append = args[args.index("-append") + 1]
+                print(f"CAPSULE_TSC_KHZ={khz}: -append {append}")
+                if (want and not append.startswith(want)) or (not want and "--tsc-khz" in append):
+                    print(f"FAIL: run.sh passed {append!r}, expected {want or 'no --tsc-khz'}")
+                    ok = False
+                if args[args.index("-accel") + 1] != "tcg" or args[args.index("-cpu") + 1] != "max":
+                    print("FAIL: CAPSULE_ACCEL=tcg did not give -accel tcg -cpu max")
+                    ok = False
         elif what == "tree":
             t = os.path.join(work, "tree")
             os.makedirs(os.path.join(t, "empty"))

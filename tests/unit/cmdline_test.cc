@@ -40,6 +40,16 @@ TEST(Cmdline, KernelOptions) {
   EXPECT_EQ(str(s.tests[0]), "mm.buddy");
   EXPECT_EQ(str(s.tests[1]), "fault.ud");
   EXPECT_EQ(s.tsc_khz, 2596000u);
+  EXPECT_FALSE(s.log_missing);
+}
+
+TEST(Cmdline, LogMissing) {
+  Parsed p;
+  parse("--log-missing -- /bin/prog", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_TRUE(p.r.settings.log_missing);
+  EXPECT_FALSE(p.r.settings.strace);
+  EXPECT_EQ(p.r.settings.log_level, LogLevel::Warn);
 }
 
 TEST(Cmdline, TscKhzZeroMeansCalibrate) {
@@ -123,6 +133,7 @@ TEST(Cmdline, BadInputIsRejectedWithAMessage) {
       {"--frobnicate", "unknown option '--frobnicate'"},
       {"--verbose=yes", "takes no value"},
       {"--strace=1", "takes no value"},
+      {"--log-missing=yes", "takes no value"},
       {"--tsc-khz=fast", "bad value 'fast' for --tsc-khz"},
       {"--tsc-khz=99999999999999999999", "bad value"},
       {"--test", "needs a name"},

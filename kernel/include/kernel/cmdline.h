@@ -26,6 +26,7 @@ struct BootSettings {
   bool verbose = false;
   bool bootchart = false;
   bool strace = false;              // print every system call
+  bool log_missing = false;         // print each call that fails with ENOENT, whole paths
   LogLevel log_level = LogLevel::Warn;
   uint64_t tsc_khz = 0;             // 0: not given
   bool tty = false;                 // --tty[=ROWSxCOLS]: the host's stdin is a terminal

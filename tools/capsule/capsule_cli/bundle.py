@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-from . import deps, elfdeps, imagetree, modules
+from . import debpkg, deps, elfdeps, imagetree, modules
 
 DEFAULT_ENV = {
     # What Docker gives a container that sets nothing (and `ops run` too).
@@ -30,6 +30,10 @@ ETC_FILES = {
 
 MIB = 1 << 20
 
+# Where Debian packages put programs: a program elsewhere (a build tree, a
+# home directory) is not looked up in dpkg's database.
+DPKG_ROOTS = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/opt/", "/etc/")
+
 
 class BadInput(Exception):
     """One line for the user; the command ends with status 2."""
@@ -37,13 +41,19 @@ class BadInput(Exception):
 
 def find_program(name):
     """A host path, or a name looked up on $PATH; the result is the real
-    file (symlinks resolved)."""
+    file (symlinks resolved). A name whose $PATH hit is a script (a pyenv
+    or rbenv shim, say) but that is an ELF program on the guest's default
+    PATH on this host is that program."""
     if os.sep in name:
         path = name
         if not os.path.lexists(path):
             raise BadInput(f"program '{name}' does not exist")
     else:
         path = shutil.which(name)
+        if path and not _is_elf(path):
+            plain = shutil.which(name, path=DEFAULT_ENV["PATH"])
+            if plain and _is_elf(plain):
+                path = plain
         if not path:
             raise BadInput(f"program '{name}' not found on $PATH")
     if not os.path.isfile(path):
@@ -82,10 +92,14 @@ class ImageBuilder:
     """Collects what goes into the guest: programs with their libraries and
     loader, Debian packages, host paths, generated files."""
 
-    def __init__(self, verbose=False):
+    def __init__(self, verbose=False, package_cap=debpkg.DEFAULT_CAP):
         self.tree = imagetree.Tree()
         self.verbose = verbose
         self.dynamic = False
+        self.package_cap = package_cap
+        self.package_bytes = 0
+        self.packages = []   # the Debian packages whose files came, in order
+        self._db = None
 
     def say(self, msg):
         if self.verbose:
@@ -162,11 +176,95 @@ class ImageBuilder:
         for path in paths:
             if not path.startswith("/") or path == "/." or not os.path.lexists(path):
                 continue
-            self.tree.add_host_path(path)
+            self._add_listed(path)
             n += 1
             if os.path.isfile(path) and not os.path.islink(path) and _is_elf(path):
                 self._add_object_deps(path)
         self.say(f"package {package}: {n} paths")
+
+    def _add_listed(self, path):
+        """A path from a package's list at the same guest path; a dangling
+        symlink (an alternative not chosen, say) stays a dangling symlink."""
+        if os.path.islink(path) and not os.path.exists(path):
+            parent = self.tree.add_host_path(os.path.dirname(path))
+            self.tree.nodes[os.path.join(parent, os.path.basename(path))] = imagetree.Node(
+                "link", 0o777, int(os.lstat(path).st_mtime), target=os.readlink(path))
+        else:
+            self.tree.add_host_path(path)
+
+    def add_program_packages(self, path, given):
+        """The files of the Debian package that owns the program `path`
+        (real path; `given` is how the user spelled it) and of the closure of
+        its Depends/Pre-Depends (debpkg.py), up to package_cap bytes: what
+        the program loads or reads beyond its DT_NEEDED libraries (dlopen'd
+        libraries, an interpreter's library tree, data). The installed
+        package named like the program comes too (Debian splits perl into
+        perl-base + perl, python3.11 into python3.11-minimal + python3.11).
+        A program no package owns brings only its libraries."""
+        if not self.package_cap or not path.startswith(DPKG_ROOTS):
+            return
+        given_abs = os.path.abspath(given) if os.sep in given else shutil.which(given) or given
+        owner = debpkg.owner(path, given_abs)
+        if owner is None:
+            self.say(f"{path}: no Debian package owns it; only its libraries come")
+            return
+        if self._db is None:
+            self._db = debpkg.Db()
+        db = self._db
+        roots = [(owner, f"owns {path}")]
+        named = os.path.basename(path)
+        if named != owner and named in db.installed:
+            roots.append((named, f"named like the program {named}"))
+        left_out = []
+        for pkg, why in db.closure(roots):
+            if pkg in self.packages:
+                continue
+            files = db.files(pkg)
+            if files is None:
+                self.say(f"package {pkg} ({why}): dpkg has no file list, skipped")
+                continue
+            size = sum(os.path.getsize(f) for f in files if os.path.isfile(f) and not os.path.islink(f))
+            if self.package_bytes + size > self.package_cap:
+                left_out.append((pkg, size))
+                continue
+            for f in files:
+                self._add_listed(f)
+            self.package_bytes += size
+            self.packages.append(pkg)
+            self.say(f"package {pkg} ({why}): {len(files)} paths, {size / MIB:.1f} MiB")
+        if left_out:
+            names = ", ".join(f"{p} ({s / MIB:.1f} MiB)" for p, s in left_out)
+            print(f"capsule: warning: left out packages past the {self.package_cap // MIB} MiB "
+                  f"package cap (--package-cap): {names}", file=sys.stderr)
+
+    def add_host_data(self, env):
+        """Host data programs commonly read, when the image lacks it:
+        /etc/os-release, the host's /etc/localtime, the zone TZ names, the
+        terminfo entry of TERM, and CA certificates and openssl.cnf when a
+        TLS library is in the image."""
+        def add(path, why):
+            if os.path.exists(path) and self.tree.real_path(path) not in self.tree.nodes:
+                self.tree.add_host_path(path)
+                self.say(f"{path}: {why}")
+        add("/etc/os-release", "the host's, as a container has its image's")
+        add("/etc/localtime", "the host's time zone")
+        tz = env.get("TZ", "").lstrip(":")
+        if tz:
+            zone = tz if tz.startswith("/") else os.path.join("/usr/share/zoneinfo", tz)
+            if os.path.isfile(zone) and ".." not in tz.split("/"):
+                add(zone, f"TZ={tz}")
+        term = env.get("TERM", "")
+        if term and "/" not in term:
+            for d in ("/etc/terminfo", "/lib/terminfo", "/usr/share/terminfo"):
+                entry = os.path.join(d, term[0], term)
+                if os.path.isfile(entry):
+                    add(entry, f"TERM={term}")
+                    break
+        tls = ("libssl.so", "libgnutls.so", "libnss3.so", "libcurl")
+        if any(os.path.basename(p).startswith(tls) for p, _ in self.tree.files()):
+            for path in ("/etc/ssl/certs/ca-certificates.crt", "/usr/lib/ssl/cert.pem",
+                         "/usr/lib/ssl/openssl.cnf"):
+                add(path, "a TLS library is in the image")
 
     def add_etc_defaults(self):
         """Small /etc files glibc looks for, /tmp and /root, unless the image
@@ -246,10 +344,11 @@ def _image_program(tree, program):
     return None
 
 
-def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs=None, verbose=False):
+def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs=None, verbose=False,
+              package_cap=debpkg.DEFAULT_CAP):
     """Raises BadInput; returns a Plan with its tree built."""
     plan = Plan()
-    b = ImageBuilder(verbose)
+    b = ImageBuilder(verbose, package_cap)
     config = None
     if rootfs is not None:
         if not os.path.isdir(rootfs):
@@ -266,6 +365,13 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
         # library), and the program is the module's.
         module_specs = [program]
         b.say(f"using module '{program}' for '{program}'")
+    elif program and not module_specs and rootfs is None:
+        # However it is spelled (/usr/bin/python3, python3.11): the program's
+        # real path decides, and a module whose program it is brings it.
+        name = modules.module_for(find_program(program))
+        if name:
+            module_specs = [name]
+            b.say(f"using module '{name}' for '{program}' ({find_program(program)} is its program)")
     if module_specs:
         names = []
         for spec in module_specs:
@@ -321,12 +427,18 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
         else:
             path = find_program(program)
             plan.argv = [b.add_program(path)] + list(args)
+            b.add_program_packages(path, program)
         # `PROG ARGS ; PROG2 ARGS2`: each later command's program is found
         # (and packed) like the first (docs/cmdline.md).
         for i in range(1, len(plan.argv) - 1):
             if plan.argv[i] == ";" and rootfs is None:
                 w = plan.argv[i + 1]
-                plan.argv[i + 1] = (module_specs and _image_program(b.tree, w)) or b.add_program(find_program(w))
+                guest = module_specs and _image_program(b.tree, w)
+                if not guest:
+                    path = find_program(w)
+                    guest = b.add_program(path)
+                    b.add_program_packages(path, w)
+                plan.argv[i + 1] = guest
         plan.label = plan.label or program
     for spec in adds:
         host, guest = parse_add(spec)
@@ -336,6 +448,8 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
     for spec in envs:
         k, v = parse_env(spec)
         plan.env[k] = v
+    if rootfs is None:
+        b.add_host_data(plan.env)
     if cwd is not None:
         plan.cwd = cwd
     if plan.cwd is not None:

@@ -17,7 +17,9 @@ def add_vm_options(p):
                    help="auto = KVM only where kvm_intel/kvm_amd is loaded, else TCG")
     p.add_argument("--machine", choices=qemu.MACHINES, default="microvm")
     p.add_argument("--cmdline", default="", help="extra kernel command line (docs/cmdline.md)")
-    p.add_argument("--verbose", action="store_true", help="kernel log at debug level; image cache hit/miss")
+    p.add_argument("--verbose", action="store_true",
+                   help="kernel log at debug level, files the program did not find ([missing] lines), "
+                        "what went into the image and why, image cache hit/miss")
 
 
 def add_image_options(p):
@@ -29,6 +31,9 @@ def add_image_options(p):
     p.add_argument("--rootfs", metavar="DIR", help="use DIR as the whole guest root; PROGRAM is a path inside it")
     p.add_argument("--module", action="append", default=[], metavar="NAME[:CONFIG]",
                    help="bundled application from modules/ (repeatable; docs/modules.md)")
+    p.add_argument("--package-cap", type=int, default=bundle.debpkg.DEFAULT_CAP >> 20, metavar="MIB",
+                   help="at most this many MiB of Debian package files come with a program "
+                        "(its package and its dependencies'; default %(default)s, 0: none)")
 
 
 def quote_word(w):
@@ -54,8 +59,11 @@ def prepare(a):
             raise bundle.BadInput(str(e))
     if a.cpus is not None and not 1 <= a.cpus <= 64:
         raise bundle.BadInput(f"bad cpu count '{a.cpus}' (1..64)")
+    if a.package_cap < 0:
+        raise bundle.BadInput(f"--package-cap: {a.package_cap} is negative")
     try:
-        plan = bundle.make_plan(a.program, a.args, a.module, a.add, a.env, a.cwd, a.rootfs, a.verbose)
+        plan = bundle.make_plan(a.program, a.args, a.module, a.add, a.env, a.cwd, a.rootfs, a.verbose,
+                                package_cap=a.package_cap << 20)
         image = imagecache.image_for(plan.tree, verbose=a.verbose)
     except (imagetree.TreeError, OSError, ValueError) as e:
         raise bundle.BadInput(str(e))
@@ -75,7 +83,9 @@ def vm_settings(a, plan, image_bytes):
 
 def boot(a, kernel, initrd, mem, cpus, cmdline):
     if a.verbose:
-        cmdline = "--verbose " + cmdline
+        # The kernel log at debug level, and each file the program looked
+        # for and did not find (docs/cmdline.md --log-missing).
+        cmdline = "--verbose --log-missing " + cmdline
     work = tempfile.mkdtemp(prefix="capsule-run-")
     try:
         status_file = os.path.join(work, "status")

@@ -132,6 +132,23 @@ def resolve(names, loader):
     return order
 
 
+def module_for(program, dirs=None):
+    """The module whose program is the host file `program` (a real path):
+    one of its run configurations starts a path that resolves on the host
+    to the same file (python3's /usr/bin/python3 -> python3.11). A module
+    that does not load is skipped (it is reported when named)."""
+    real = os.path.realpath(program)
+    for name in available(dirs):
+        try:
+            m = load(name, dirs)
+        except ModuleError:
+            continue
+        for run in (m.configs.values() if m else ()):
+            if os.path.realpath(run.argv[0]) == real:
+                return name
+    return None
+
+
 def parse_spec(spec):
     """NAME[:CONFIG] -> (name, config or None)."""
     name, _, config = spec.partition(":")

@@ -58,20 +58,26 @@ def parse_mem(mem):
     return f"{int(mib)}M"
 
 
+def cmdline_has_tsc(cmdline):
+    """True when the kernel part of `cmdline` (before " -- ") sets --tsc-khz."""
+    kernel_part = cmdline.split(" -- ", 1)[0] if not cmdline.startswith("-- ") else ""
+    return "--tsc-khz=" in kernel_part
+
+
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
-            initrd=None, extra=(), status_file=None, stdio=None):
+            initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None):
     """stdio: a capsule_cli.stdio.Stdio that wires the serial port and the
     program's streams (docs/console.md); without it the serial port is
-    QEMU's stdio (the test harness reads it there)."""
+    QEMU's stdio (the test harness reads it there). tsc_khz: the rate passed
+    under TCG; None: this host's (host_tsc_khz), 0: none."""
     if machine not in MACHINES:
         raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
     if not 1 <= int(cpus) <= 64:
         raise ValueError(f"bad cpu count '{cpus}' (1..64)")
     accel = choose_accel(accel)
     words = []
-    khz = host_tsc_khz()
-    kernel_part = cmdline.split(" -- ", 1)[0] if not cmdline.startswith("-- ") else ""
-    if khz and accel == "tcg" and "--tsc-khz=" not in kernel_part:
+    khz = host_tsc_khz() if tsc_khz is None else tsc_khz
+    if khz and accel == "tcg" and not cmdline_has_tsc(cmdline):
         words.append(f"--tsc-khz={khz}")
     if stdio and stdio.kernel_args():
         words.append(stdio.kernel_args())

@@ -1,0 +1,112 @@
+"""A Debian program, however it is spelled, runs in the guest as on the
+host (issue 15 item 3; docs/cli.md "Packages"):
+
+    packages_test.py CASE
+
+runs `capsule run PROGRAM ARGS` and the same PROGRAM ARGS on the host, both
+with the guest's default environment (PATH, HOME), and compares stdout,
+stderr and the exit status. The programs need files their ELF does not
+name: Python's standard library, perl's modules, node's and java's
+runtimes, openssl's and git's packages. A case whose program is not
+installed here is skipped (77). Cases: see CASES; `java` and `java_jar`
+are not in the CTest list (java's closure is ~240 MB: run them by hand).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
+TIMEOUT = 300
+ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+
+CASES = {
+    # Every spelling of Debian's python3: the stdlib comes (json, encodings).
+    "python3_path": ["/usr/bin/python3", "-c", "import json, sys; print(json.dumps({'v': sys.version_info[:2]}))"],
+    "python3_11": ["python3.11", "-c", "import json, zlib; print(json.dumps(zlib.crc32(b'capsule')))"],
+    # perl-base owns /usr/bin/perl; List::Util is in perl-base, JSON::PP in
+    # perl-modules-5.36 (package perl, named like the program).
+    "perl": ["perl", "-MList::Util=sum", "-MJSON::PP", "-e",
+             'print sum(1..10), " ", JSON::PP->new->canonical->encode({a => 1, b => [1, 2]}), "\\n"'],
+    "node": ["node", "-e", "const z = require('zlib'); console.log(z.gunzipSync(z.gzipSync('hello zlib')).toString())"],
+    "sqlite3": ["/usr/bin/sqlite3", ":memory:", "select 6 * 7, sqlite_version() is not null;"],
+    "openssl": ["openssl", "s_client", "-help"],
+    "git": ["git", "--version"],
+    "java": ["java", "-version"],
+    "java_jar": ["java", "-jar", "@JAR@", "a", "b"],
+}
+
+HELLO_JAVA = """public class Hello {
+  public static void main(String[] args) {
+    System.out.println("hello from a jar, " + args.length + " args, " + String.join(",", args));
+    System.exit(3);
+  }
+}
+"""
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                       timeout=TIMEOUT, **kw)
+    print("$", " ".join(cmd), f"-> {r.returncode}")
+    return r
+
+
+def show(name, data):
+    text = data.decode(errors="replace")
+    print(f"--- {name} ({len(data)} bytes)\n{text[-3000:]}")
+
+
+def make_jar(work):
+    for tool in ("javac", "jar"):
+        if not shutil.which(tool, path=ENV["PATH"]):
+            sys.exit(77)
+    with open(os.path.join(work, "Hello.java"), "w") as f:
+        f.write(HELLO_JAVA)
+    subprocess.run(["javac", "Hello.java"], cwd=work, check=True, env=dict(os.environ, **ENV))
+    subprocess.run(["jar", "cfe", "hello.jar", "Hello", "Hello.class"], cwd=work, check=True,
+                   env=dict(os.environ, **ENV))
+    return os.path.join(work, "hello.jar")
+
+
+def main():
+    case = sys.argv[1]
+    argv = list(CASES[case])
+    if not shutil.which(argv[0], path=ENV["PATH"]):
+        print(f"SKIP: {argv[0]} is not installed")
+        return 77
+    work = tempfile.mkdtemp(prefix="capsule-packages-")
+    try:
+        extra = []
+        if "@JAR@" in argv:
+            jar = make_jar(work)
+            argv[argv.index("@JAR@")] = "/hello.jar"
+            extra = ["--add", f"{jar}:/hello.jar"]
+            host_argv = [a if a != "/hello.jar" else jar for a in argv]
+        else:
+            host_argv = argv
+        host = run(host_argv, env=ENV, cwd="/")
+        # The CLI finds the program on the same PATH as the host run.
+        guest = run([CAPSULE, "run", *extra, *argv], env=dict(os.environ, **ENV), cwd="/")
+        ok = True
+        for what, h, g in (("stdout", host.stdout, guest.stdout), ("stderr", host.stderr, guest.stderr)):
+            if h != g:
+                print(f"FAIL: {what} differs from the host's")
+                show(f"host {what}", h)
+                show(f"guest {what}", g)
+                ok = False
+        if host.returncode != guest.returncode:
+            print(f"FAIL: status {guest.returncode}, the host's {host.returncode}")
+            ok = False
+        if ok:
+            show("stdout (both)", host.stdout)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("PASS" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
