@@ -109,6 +109,7 @@ class BadInput(unittest.TestCase):
         self.check(["run", "--add", "/no/such/file", "/bin/busybox", "true"], "--add: '/no/such/file' does not exist")
         self.check(["run", "--rootfs", "/no/such/root", "/bin/sh"], "--rootfs: '/no/such/root' is not a directory")
         self.check(["run", "--mem", "lots", "/bin/busybox", "true"], "bad memory size 'lots'")
+        self.check(["run", "--package-cap", "-1", "/bin/busybox", "true"], "--package-cap: -1 is negative")
 
 
 if __name__ == "__main__":
