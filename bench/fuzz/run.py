@@ -21,6 +21,7 @@ import concurrent.futures
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,7 @@ def one_run(a, exe, seed):
     words = [guest, "-s", str(seed), "-t", str(a.threads), "-n", str(a.calls), "-w", str(a.stall)]
     cmdline = (a.cmdline + " -- " + " ".join(words)).strip()
     status_file = os.path.join(work, "status")
-    cmd = qemu.command(build.KERNEL, machine="microvm", mem=a.mem, cpus=a.cpus, accel=a.accel,
+    cmd = qemu.command(a.kernel, machine="microvm", mem=a.mem, cpus=a.cpus, accel=a.accel,
                        cmdline=cmdline, initrd=initrd, status_file=status_file)
     t0 = time.monotonic()
     try:
@@ -95,6 +96,9 @@ def main(argv):
     a = p.parse_args(argv)
     build.build(["capsule.elf"])
     exe = compile_program()
+    # A copy, so rebuilding during a long run does not change the kernel under it.
+    a.kernel = str(OUT / "capsule.elf")
+    shutil.copyfile(build.KERNEL, a.kernel)
     results = []
     counts = {}
     t0 = time.monotonic()
