@@ -85,6 +85,34 @@ class Closure(unittest.TestCase):
         finally:
             shutil.rmtree(d)
 
+    def test_memo_forgets_when_dpkg_changes(self):
+        d = tempfile.mkdtemp()
+        try:
+            status = os.path.join(d, "status")
+            with open(status, "w") as f:
+                f.write("Package: a\n")
+            memo_path = os.path.join(d, "cache", "packages.json")
+            m = debpkg.Memo(memo_path, debpkg.db_state(status))
+            self.assertIsNone(m.get("/usr/bin/x"))
+            m.put("/usr/bin/x", [["x", "owns /usr/bin/x"]])
+            again = debpkg.Memo(memo_path, debpkg.db_state(status))
+            self.assertEqual(again.get("/usr/bin/x"), [["x", "owns /usr/bin/x"]])
+            # A package installed or removed rewrites the status file: the
+            # memo is void and the closure is computed again.
+            with open(status, "a") as f:
+                f.write("\nPackage: b\n")
+            self.assertIsNone(debpkg.Memo(memo_path, debpkg.db_state(status)).get("/usr/bin/x"))
+            # No dpkg database: nothing is remembered.
+            none = debpkg.Memo(memo_path, debpkg.db_state(os.path.join(d, "missing")))
+            none.put("k", [])
+            self.assertIsNone(none.get("k"))
+            # A corrupt memo file is ignored.
+            with open(memo_path, "w") as f:
+                f.write("{not json")
+            self.assertIsNone(debpkg.Memo(memo_path, debpkg.db_state(status)).get("/usr/bin/x"))
+        finally:
+            shutil.rmtree(d)
+
     def test_path_aliases(self):
         self.assertEqual(debpkg.path_aliases("/usr/bin/ls"), ["/usr/bin/ls", "/bin/ls"])
         self.assertEqual(debpkg.path_aliases("/lib/x86_64-linux-gnu/libc.so.6"),

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-from . import debpkg, deps, elfdeps, imagetree, modules
+from . import debpkg, deps, elfdeps, imagecache, imagetree, modules
 
 DEFAULT_ENV = {
     # What Docker gives a container that sets nothing (and `ops run` too).
@@ -204,19 +204,27 @@ class ImageBuilder:
         if not self.package_cap or not path.startswith(DPKG_ROOTS):
             return
         given_abs = os.path.abspath(given) if os.sep in given else shutil.which(given) or given
-        owner = debpkg.owner(path, given_abs)
-        if owner is None:
+        memo = debpkg.Memo(os.path.join(imagecache.cache_dir(), "packages.json"))
+        key = f"{path}\0{given_abs}"
+        closure = memo.get(key)
+        if closure is None:
+            owner = debpkg.owner(path, given_abs)
+            closure = []
+            if owner is not None:
+                if self._db is None:
+                    self._db = debpkg.Db()
+                roots = [(owner, f"owns {path}")]
+                named = os.path.basename(path)
+                if named != owner and named in self._db.installed:
+                    roots.append((named, f"named like the program {named}"))
+                closure = self._db.closure(roots)
+            memo.put(key, closure)
+        if not closure:
             self.say(f"{path}: no Debian package owns it; only its libraries come")
             return
-        if self._db is None:
-            self._db = debpkg.Db()
-        db = self._db
-        roots = [(owner, f"owns {path}")]
-        named = os.path.basename(path)
-        if named != owner and named in db.installed:
-            roots.append((named, f"named like the program {named}"))
+        db = debpkg.Db({})  # the file lists only
         left_out = []
-        for pkg, why in db.closure(roots):
+        for pkg, why in closure:
             if pkg in self.packages:
                 continue
             files = db.files(pkg)

@@ -7,11 +7,13 @@ Everything is read through dpkg: `dpkg-query -S` for the owner,
 `dpkg-query -W` for the installed packages (one call), and
 /var/lib/dpkg/info/PKG.list (what `dpkg -L` prints) for the files.
 """
+import json
 import os
 import re
 import subprocess
 
 INFO = "/var/lib/dpkg/info"
+STATUS = "/var/lib/dpkg/status"
 
 # Packages a dependency chain reaches only to configure packages at install
 # time (maintainer scripts); a program does not run them.
@@ -170,3 +172,47 @@ def owner(*paths):
         if c in found:
             return found[c]
     return None
+
+
+def db_state(status=STATUS):
+    """The identity of dpkg's database: every install or removal rewrites
+    its status file."""
+    try:
+        st = os.stat(status)
+    except OSError:
+        return None
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+class Memo:
+    """What a program's packages are (owner and closure), remembered in
+    `path` (JSON) while dpkg's database is unchanged: `dpkg-query -S` reads
+    every package's list and would cost ~0.4 s on each `capsule run`."""
+
+    def __init__(self, path, state=""):
+        self.path = path
+        self.state = db_state() if state == "" else state  # None: no database
+        self.table = {}
+        try:
+            with open(path) as f:
+                data = json.load(f)
+            if data.get("state") == self.state:
+                self.table = data.get("programs", {})
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def get(self, key):
+        return self.table.get(key) if self.state else None
+
+    def put(self, key, value):
+        if not self.state:
+            return
+        self.table[key] = value
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            with open(tmp, "w") as f:
+                json.dump({"state": self.state, "programs": self.table}, f)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
