@@ -153,13 +153,16 @@ class Host(unittest.TestCase):
         os.environ["PATH"] = bundle.DEFAULT_ENV["PATH"]   # not a pyenv's python3.11
         try:
             plans = {s: bundle.make_plan(s, ["-c", "print(1)"])
-                     for s in ("/usr/bin/python3", "/usr/bin/python3.11", "python3.11")}
+                     for s in ("/usr/bin/python3", "/usr/bin/python3.11", "python3.11", "/bin/python3")}
         finally:
             os.environ["PATH"] = old_path
         for spelling, plan in plans.items():
             self.assertIsNotNone(plan.tree.real_path("/usr/lib/python3.11/encodings/__init__.py"), spelling)
             self.assertEqual(plan.argv[1:], ["-c", "print(1)"])
             self.assertIsNotNone(plan.tree.real_path(plan.argv[0]), spelling)
+            self.assertEqual(plan.tree.real_path(plan.argv[0]), "/usr/bin/python3.11", spelling)
+            if spelling.startswith("/"):
+                self.assertEqual(plan.argv[0], spelling)   # the name given, as on the host
 
     @unittest.skipUnless(installed("perl") and installed("perl-modules-5.36"), "needs Debian's perl")
     def test_perl_brings_its_modules_and_says_why(self):

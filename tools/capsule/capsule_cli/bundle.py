@@ -357,6 +357,7 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
     """Raises BadInput; returns a Plan with its tree built."""
     plan = Plan()
     b = ImageBuilder(verbose, package_cap)
+    by_path = False  # the module was chosen by the program's real path
     config = None
     if rootfs is not None:
         if not os.path.isdir(rootfs):
@@ -377,6 +378,7 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
         # However it is spelled (/usr/bin/python3, python3.11): the program's
         # real path decides, and a module whose program it is brings it.
         name = modules.module_for(find_program(program))
+        by_path = bool(name)
         if name:
             module_specs = [name]
             b.say(f"using module '{name}' for '{program}' ({find_program(program)} is its program)")
@@ -415,6 +417,10 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
             plan.cwd = run.cwd
             plan.mem = run.mem
             plan.cpus = run.cpus
+    if program and by_path and program.startswith("/") and not _image_program(b.tree, program):
+        # `/bin/python3` for the module's /usr/bin/python3: the host's
+        # symlinks on the way (/bin -> usr/bin) come, so the name works.
+        b.tree.add_host_path(os.path.abspath(program))
     if program:
         if rootfs is not None:
             if not program.startswith("/"):
