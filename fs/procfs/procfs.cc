@@ -156,6 +156,13 @@ class Node final : public Vnode {
   // Linux's proc accepts and ignores O_TRUNC ("echo x > /proc/sys/...").
   Result<void> truncate(uint64_t) override { return {}; }
 
+  // sysfs (kernfs on Linux) answers "no such attribute"; procfs has no
+  // attributes at all (the Vnode defaults: EOPNOTSUPP, an empty list).
+  Result<size_t> getxattr(StringView name, void* buf, size_t cap) override {
+    if (StringView(gfs_->name()) == "sysfs") return Error::NoData;
+    return Error::OpNotSupported;
+  }
+
   Result<Attr> getattr() override {
     Attr a;
     a.dev = fs()->dev();
@@ -230,6 +237,9 @@ class Snapshot final : public Vnode {
   Result<void> truncate(uint64_t) override { return {}; }
   Result<Attr> getattr() override { return node_->getattr(); }
   Result<void> setattr(const vfs::SetAttr& s) override { return node_->setattr(s); }
+  Result<size_t> getxattr(StringView name, void* buf, size_t cap) override {
+    return node_->getxattr(name, buf, cap);
+  }
 
  protected:
   ~Snapshot() override { delete[] text_; }

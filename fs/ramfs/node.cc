@@ -2,6 +2,8 @@
 // symlinks.
 #include "fs/ramfs/node.h"
 
+#include <new>
+
 namespace capsule::ramfs {
 
 using vfs::Attr;
@@ -40,7 +42,11 @@ Result<void> Node::setattr(const SetAttr& s) {
     TRY(truncate_locked(s.size));
     mtime_ = now;
   }
-  if (s.mask & SetAttr::MODE) mode_ = (mode_ & vfs::MODE_TYPE) | (s.mode & vfs::MODE_PERM);
+  if (s.mask & SetAttr::MODE) {
+    mode_ = (mode_ & vfs::MODE_TYPE) | (s.mode & vfs::MODE_PERM);
+    size_t n;
+    if (void* acl = xattrs_.find_value(vfs::ACL_ACCESS, &n)) vfs::posix_acl_chmod(acl, n, mode_);
+  }
   if (s.mask & SetAttr::UID) uid_ = s.uid;
   if (s.mask & SetAttr::GID) gid_ = s.gid;
   if (s.mask & SetAttr::ATIME) atime_ = s.atime_ns;
@@ -48,6 +54,72 @@ Result<void> Node::setattr(const SetAttr& s) {
   if (s.mask & SetAttr::MTIME) mtime_ = s.mtime_ns;
   if (s.mask & SetAttr::MTIME_NOW) mtime_ = now;
   if (s.mask) ctime_ = now;
+  return {};
+}
+
+Result<size_t> Node::getxattr(StringView name, void* buf, size_t cap) {
+  FsGuard g(lock_);
+  return xattrs_.get(name, buf, cap);
+}
+
+Result<void> Node::setxattr(StringView name, const void* value, size_t size, vfs::XattrSet how) {
+  vfs::XattrNs ns = TRY(vfs::xattr_namespace(name));
+  if (ns != vfs::XattrNs::AclAccess && ns != vfs::XattrNs::AclDefault) {
+    FsGuard g(lock_);
+    TRY(xattrs_.set(name, value, size, how));
+    ctime_ = vfs::fs_now_ns();
+    return {};
+  }
+  // A POSIX ACL: checked and kept in Linux's normalized form. Symlinks
+  // have none (EOPNOTSUPP); a default ACL is for directories (EACCES).
+  if (is_symlink()) return Error::OpNotSupported;
+  uint8_t small[64];
+  uint8_t* norm = size <= sizeof small ? small : static_cast<uint8_t*>(::operator new(size, std::nothrow));
+  if (!norm) return Error::NoMemory;
+  struct Free {
+    uint8_t* p;
+    uint8_t* small;
+    ~Free() {
+      if (p != small) ::operator delete(p);
+    }
+  } free_norm{norm, small};
+  vfs::AclInfo info = TRY(vfs::posix_acl_check(value, size, norm));
+  FsGuard g(lock_);
+  int64_t now = vfs::fs_now_ns();
+  if (ns == vfs::XattrNs::AclDefault) {
+    if (!is_dir()) return info.empty ? Result<void>() : Result<void>(Error::AccessDenied);
+    if (info.empty) {
+      (void)xattrs_.remove(name);
+    } else {
+      TRY(xattrs_.set(name, norm, size, vfs::XattrSet::Any));
+    }
+    ctime_ = now;
+    return {};
+  }
+  if (info.empty) {
+    (void)xattrs_.remove(name);
+  } else {
+    // Linux keeps an ACL only when it says more than the mode.
+    if (info.equivalent) {
+      (void)xattrs_.remove(name);
+    } else {
+      TRY(xattrs_.set(name, norm, size, vfs::XattrSet::Any));
+    }
+    mode_ = (mode_ & ~0777u) | info.mode;
+  }
+  ctime_ = now;
+  return {};
+}
+
+Result<size_t> Node::listxattr(char* buf, size_t cap, bool trusted) {
+  FsGuard g(lock_);
+  return xattrs_.list(buf, cap, trusted);
+}
+
+Result<void> Node::removexattr(StringView name) {
+  FsGuard g(lock_);
+  TRY(xattrs_.remove(name));
+  ctime_ = vfs::fs_now_ns();
   return {};
 }
 

@@ -29,6 +29,12 @@ class Node : public vfs::Vnode {
   Result<vfs::Attr> getattr() override;
   Result<void> setattr(const vfs::SetAttr& s) override;
   Result<void> truncate(uint64_t size) override;
+  // Extended attributes (user.*, trusted.*, security.*, POSIX ACLs) in
+  // xattrs_; an access ACL also sets the mode, and chmod updates it.
+  Result<size_t> getxattr(StringView name, void* buf, size_t cap) override;
+  Result<void> setxattr(StringView name, const void* value, size_t size, vfs::XattrSet how) override;
+  Result<size_t> listxattr(char* buf, size_t cap, bool trusted) override;
+  Result<void> removexattr(StringView name) override;
 
   // A node being unlinked or linked (the directory holds its own lock and
   // takes this one second).
@@ -41,6 +47,7 @@ class Node : public vfs::Vnode {
   bool linkable_ GUARDED_BY(lock_) = false;  // an O_TMPFILE file that link() may still name
   uint64_t rdev_ GUARDED_BY(lock_);
   int64_t atime_ GUARDED_BY(lock_), mtime_ GUARDED_BY(lock_), ctime_ GUARDED_BY(lock_);
+  vfs::XattrStore xattrs_ GUARDED_BY(lock_);
 
  protected:
   virtual void fill_size_locked(vfs::Attr&) REQUIRES(lock_) { lock_.assert_held(); }

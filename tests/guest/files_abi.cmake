@@ -5,5 +5,5 @@
 # VM on 1 and 4 CPUs; it prints one "FAIL ..." line per failed check and
 # "PASS <name>" at the end. The programs also pass natively on Linux.
 capsule_guest_c_suite(files_abi files-programs ${CMAKE_SOURCE_DIR}/tests/guest/programs-files
-  PROGRAMS attrs io locks memfd mount paths splice
+  PROGRAMS attrs io locks memfd mount paths splice xattr
   HEADERS ${CMAKE_SOURCE_DIR}/tests/guest/programs-files/check.h)

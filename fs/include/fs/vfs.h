@@ -24,6 +24,7 @@
 #include "core/io_buffer.h"
 #include "core/mm/vma.h"
 #include "fs/vfs/platform.h"
+#include "fs/vfs/xattr.h"
 #include "lib/intrusive_list.h"
 #include "lib/ref_ptr.h"
 #include "lib/result.h"
@@ -293,6 +294,23 @@ class Vnode : public mm::VmBacking {
   // --- every type ---
   virtual Result<Attr> getattr() = 0;
   virtual Result<void> setattr(const SetAttr& a) = 0;
+
+  // --- extended attributes (docs/vfs.md "Extended attributes") ---
+  // `name` is whole ("user.x") and passed xattr_check (fs/vfs/xattr.h).
+  // The defaults are a file system without attributes: get, set and
+  // remove fail with OpNotSupported (EOPNOTSUPP) and the list is empty,
+  // as Linux answers for procfs.
+  // getxattr: the value's size, copied into buf unless cap is 0; NoData
+  // when absent, Range when cap (not 0) is too small.
+  virtual Result<size_t> getxattr(StringView name, void* buf, size_t cap) { return Error::OpNotSupported; }
+  // Exists / NoData per `how`; NoSpace past the file's bound.
+  virtual Result<void> setxattr(StringView name, const void* value, size_t size, XattrSet how) {
+    return Error::OpNotSupported;
+  }
+  // The names, each NUL-terminated (xattr.h's XattrStore::list); trusted.*
+  // only if `trusted`.
+  virtual Result<size_t> listxattr(char* buf, size_t cap, bool trusted) { return size_t(0); }
+  virtual Result<void> removexattr(StringView name) { return Error::OpNotSupported; }
 
   // mmap's page hook (mm::VmBacking): the physical page holding byte
   // `offset` (page aligned), materialized if needed and kept by the file;
