@@ -57,7 +57,12 @@ Result<void> Node::setattr(const SetAttr& s) {
   return {};
 }
 
+namespace {
+bool is_acl(StringView name) { return name == vfs::ACL_ACCESS || name == vfs::ACL_DEFAULT; }
+}  // namespace
+
 Result<size_t> Node::getxattr(StringView name, void* buf, size_t cap) {
+  if (is_acl(name) && is_symlink()) return Error::OpNotSupported;  // no ACLs on symlinks
   FsGuard g(lock_);
   return xattrs_.get(name, buf, cap);
 }
@@ -117,8 +122,11 @@ Result<size_t> Node::listxattr(char* buf, size_t cap, bool trusted) {
 }
 
 Result<void> Node::removexattr(StringView name) {
+  if (is_acl(name) && is_symlink()) return Error::OpNotSupported;
   FsGuard g(lock_);
-  TRY(xattrs_.remove(name));
+  auto r = xattrs_.remove(name);
+  // Removing an ACL is setting none: fine when there was none (Linux).
+  if (!r.ok() && !(r.error() == Error::NoData && is_acl(name))) return r.error();
   ctime_ = vfs::fs_now_ns();
   return {};
 }

@@ -230,6 +230,16 @@ static void test_acl(void) {
   EXPECT_ERR(EOPNOTSUPP, setxattr("a", "system.other", &x, xn, 0));
   CHECK(removexattr("a", "system.posix_acl_access") == 0, "remove the ACL");
   EXPECT_ERR(ENODATA, getxattr("a", "system.posix_acl_access", buf, sizeof buf));
+  /* Removing or emptying an absent ACL is fine (default on a file too). */
+  CHECK(removexattr("a", "system.posix_acl_access") == 0, "remove an absent ACL");
+  CHECK(removexattr("a", "system.posix_acl_default") == 0, "remove an absent default ACL");
+  CHECK(setxattr("a", "system.posix_acl_default", "", 0, 0) == 0, "an empty default ACL on a file");
+  CHECK(setxattr("a", "system.posix_acl_access", "", 0, 0) == 0, "an empty ACL");
+  /* Symlinks have no ACLs. */
+  CHECK(symlink("a", "alink") == 0, "symlink");
+  EXPECT_ERR(EOPNOTSUPP, lgetxattr("alink", "system.posix_acl_access", buf, sizeof buf));
+  EXPECT_ERR(EOPNOTSUPP, lremovexattr("alink", "system.posix_acl_access"));
+  EXPECT_ERR(EOPNOTSUPP, lsetxattr("alink", "system.posix_acl_access", &x, xn, 0));
   /* Directories keep a default ACL. */
   CHECK(mkdir("ad", 0755) == 0, "mkdir");
   CHECK(setxattr("ad", "system.posix_acl_default", &x, xn, 0) == 0, "default ACL: %s", strerror(errno));
