@@ -115,6 +115,13 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       if (!flag(s.strace)) return;
     } else if (name == "log-missing") {
       if (!flag(s.log_missing)) return;
+    } else if (name == "hung-task" || name == "cpu-stall") {
+      uint64_t secs;
+      if (!has_value || !parse_u64(value, secs) || secs > 86400)
+        return fail(out, "bad value '{}' for --{} (seconds, 0..86400; 0 turns it off)", value, name);
+      (name == "hung-task" ? s.hung_task_s : s.cpu_stall_s) = secs;
+    } else if (name == "hung-task-panic") {
+      if (!flag(s.hung_task_panic)) return;
     } else if (name == "test") {
       if (value.empty()) return fail(out, "option --test needs a name (--test=NAME, --test=list)");
       if (s.test_count == BootSettings::MAX_TESTS) return fail(out, "too many --test options");

@@ -186,6 +186,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   if (auto r = lapic_init(acpi.lapic_address ? acpi.lapic_address : 0xfee00000); !r.ok())
     panic("lapic: cannot map the local APIC: {}", error_name(r.error()));
   if (auto r = ioapic_init(); !r.ok()) log_warn("ioapic: none ({})", error_name(r.error()));
+  hung_task_configure(settings.hung_task_s, settings.cpu_stall_s, settings.hung_task_panic);
   sched_init_boot();
   bootchart_mark("scheduler");
   // Devices: a virtio-console takes the program's stdio (docs/console.md).

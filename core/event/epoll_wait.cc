@@ -17,6 +17,7 @@ namespace capsule {
 
 Result<size_t> Epoll::wait(EpollEvent* out, size_t max, uint64_t deadline_ns) {
   if (max == 0) return Error::Invalid;  // epoll_wait(2): maxevents <= 0
+  WaitTag tag("epoll", this);
   Thread* self = thread_current();
   bool timed_out = false;
   for (;;) {

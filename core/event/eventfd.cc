@@ -1,4 +1,5 @@
 // eventfd(2) (core/include/core/eventfd.h).
+#include "core/thread.h"
 #include "core/eventfd.h"
 
 #include <new>
@@ -23,6 +24,7 @@ Result<uint64_t> EventFd::read(bool nonblock) {
     Hold<Mutex> g(mu_);
     while (count_ == 0) {
       if (nonblock) return Error::Again;
+      WaitTag tag("eventfd read", this);
       TRY(readers_.wait(mu_, 0));
     }
     // eventfd(2): EFD_SEMAPHORE reads 1 and decrements; otherwise the
@@ -41,6 +43,7 @@ Result<void> EventFd::write(uint64_t v, bool nonblock) {
   // Blocks until the sum fits below 0xffffffffffffffff.
   while (MAX_COUNT - count_ < v) {
     if (nonblock) return Error::Again;
+    WaitTag tag("eventfd write", this);
     TRY(writers_.wait(mu_, 0));
   }
   count_ += v;

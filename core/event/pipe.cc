@@ -5,6 +5,7 @@
 // a Mutex allows). Readers and writers sleep on two WaitLists. Readiness
 // changes are announced to the ends' watchers under the Mutex (lock order:
 // Pipe::mu → PipeEnd watch lock → watchers; core/include/core/poll.h).
+#include "core/thread.h"
 #include "core/pipe.h"
 
 #include <atomic>
@@ -157,6 +158,7 @@ Result<size_t> PipeEnd::take(IoBuffer& io, bool nonblock, bool consume) {
     }
     if (p->writers == 0) return size_t(0);  // EOF
     if (nonblock) return Error::Again;
+    WaitTag tag("pipe read", p);
     TRY(p->read_wait.wait(p->mu, 0));
   }
 }
@@ -202,6 +204,7 @@ Result<size_t> PipeEnd::write(IoBuffer& io, bool nonblock) {
       if (done) return done;
       return Error::Again;
     }
+    WaitTag tag("pipe write", p);
     auto w = p->write_wait.wait(p->mu, 0);
     if (!w) {
       if (done) return done;

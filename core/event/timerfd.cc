@@ -2,6 +2,7 @@
 // clock; a Realtime absolute time is converted when set (a later
 // settimeofday does not move an armed timer: TFD_TIMER_CANCEL_ON_SET and
 // clock-change tracking are not implemented, docs/events.md).
+#include "core/thread.h"
 #include "core/timerfd.h"
 
 #include <new>
@@ -89,6 +90,7 @@ Result<uint64_t> TimerFd::read(bool nonblock) {
   Hold<Mutex> g(mu_);
   while (expirations_ == 0) {
     if (nonblock) return Error::Again;
+    WaitTag tag("timerfd read", this);
     TRY(readers_.wait(mu_, 0));
   }
   uint64_t n = expirations_;

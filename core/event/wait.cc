@@ -26,6 +26,7 @@ void cancel_block() {
 Result<void> WaitList::wait(Mutex& m, uint64_t deadline_ns) {
   Thread* self = thread_current();
   if (deadline_ns && uptime_ns() >= deadline_ns) return Error::TimedOut;
+  WaitTag tag("wait list", this);
   Waiter w;
   w.thread = self;
   {

@@ -206,6 +206,16 @@ void wake_from_timer(Timer& t, uint64_t) {
   wake(th, false);
 }
 
+void hung_timer_due(Timer&, uint64_t) { this_cpu()->rq->hung_due = true; }
+
+void arm_hung_timer(RunQueue& q) {
+  uint64_t period = hung_task_period_ns();
+  if (!period) return;
+  q.hung_timer.callback = hung_timer_due;
+  SpinGuard g(q.timer_lock);
+  (void)q.timers.arm(q.hung_timer, uptime_ns() + period);
+}
+
 void on_timer_irq(void*) {
   PerCpu* c = this_cpu();
   RunQueue& q = *c->rq;
@@ -213,6 +223,12 @@ void on_timer_irq(void*) {
   {
     SpinGuard g(q.timer_lock);
     q.timers.expire(uptime_ns());
+  }
+  if (q.hung_due) {
+    // Outside timer_lock: the check prints, and may take a while.
+    q.hung_due = false;
+    hung_task_tick(c);
+    arm_hung_timer(q);
   }
   drain_wakeups(q, c);
   program_timer(q);
@@ -365,7 +381,12 @@ bool sched_block(uint64_t deadline_ns) {
     }
     program_timer(*q);
   }
+  if (!deadline_ns) self->blocked_since_ns.store(uptime_ns(), std::memory_order_relaxed);
   schedule(false);
+  if (!deadline_ns) {
+    self->blocked_since_ns.store(0, std::memory_order_relaxed);
+    self->hung_reported = false;
+  }
   if (deadline_ns) {
     RunQueue* tq = self->timer_rq;
     SpinGuard g(tq->timer_lock);
@@ -491,6 +512,8 @@ void sched_init_boot() {
   lapic_timer_init(g_timer_vector);
   publish_load(*c->rq);
   arch_set_preempt_hooks(&g_hooks);
+  arm_hung_timer(*c->rq);
+  program_timer(*c->rq);
 }
 
 [[noreturn]] void sched_start_ap() {
@@ -502,6 +525,8 @@ void sched_init_boot() {
   c->rq->last_charge_ns = uptime_ns();
   lapic_timer_init(g_timer_vector);
   c->online.store(true, std::memory_order_release);
+  arm_hung_timer(*c->rq);
+  program_timer(*c->rq);
   idle_loop();
 }
 

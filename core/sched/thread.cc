@@ -20,6 +20,15 @@ namespace {
 
 std::atomic<uint32_t> g_next_id{1};
 
+// Every thread, for thread dumps and the hung-task detector.
+SpinLock g_all_lock;
+IntrusiveList<Thread, &Thread::all_node> g_all_threads GUARDED_BY(g_all_lock);
+
+void list_add(Thread* t) {
+  SpinGuard g(g_all_lock);
+  g_all_threads.push_back(*t);
+}
+
 void copy_name(Thread* t, const char* name) {
   size_t i = 0;
   for (; name && name[i] && i + 1 < sizeof(t->name); ++i) t->name[i] = name[i];
@@ -67,7 +76,30 @@ Result<Thread*> thread_alloc(const char* name, void (*fn)(void*), void* arg, con
   t->se.weight = sched::nice_to_weight(sched::clamp_nice(o.nice));
   if (o.pin_cpu >= 0) sched::pin(t->se, uint32_t(o.pin_cpu));
   prepare_stack(t);
+  list_add(t);
   return t;
+}
+
+void thread_for_each(void (*fn)(Thread* t, void* ctx), void* ctx) {
+  SpinGuard g(g_all_lock);
+  for (Thread& t : g_all_threads) fn(&t, ctx);
+}
+
+WaitTag::WaitTag(const char* kind, const void* obj, const Thread* owner) {
+  Thread* t = thread_current();
+  if (t->wait_kind) return;  // an outer tag says more
+  t->wait_obj = obj;
+  t->wait_owner = owner;
+  t->wait_kind = kind;
+  set_ = true;
+}
+
+WaitTag::~WaitTag() {
+  if (!set_) return;
+  Thread* t = thread_current();
+  t->wait_kind = nullptr;
+  t->wait_obj = nullptr;
+  t->wait_owner = nullptr;
 }
 
 Result<Thread*> thread_alloc_app(const char* name, void (*fn)(void*), void* arg, const ThreadOptions& o,
@@ -99,6 +131,10 @@ extern "C" [[noreturn]] void thread_first_run(Thread* prev) {
 
 void thread_free_dead(Thread* t) {
   if (t == &g_main_thread) return;
+  {
+    SpinGuard g(g_all_lock);
+    g_all_threads.remove(*t);
+  }
   kstack_free(t->stack);
   if (t->fpu_area) kfree(t->fpu_area);
   delete t;
@@ -231,6 +267,7 @@ void thread_init_main() {
   m->id = 0;
   m->stack.base = reinterpret_cast<uintptr_t>(boot_stack_bottom);
   m->stack.top = reinterpret_cast<uintptr_t>(boot_stack_top);
+  list_add(m);
 }
 
 }  // namespace capsule

@@ -190,6 +190,7 @@ Result<int> futex_wait(AddressSpace* as, uintptr_t uaddr, uint32_t expected, uin
   TRY(load_word(as, uaddr));  // step 1: fault the page in, no lock held
 
   Thread* self = thread_current();
+  WaitTag tag("futex", reinterpret_cast<const void*>(uaddr));
   FutexWaiter w;
   w.thread = self;
   w.as = as;

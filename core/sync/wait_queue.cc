@@ -63,6 +63,7 @@ Waiter* WaitQueue::pop_locked() {
 bool WaitQueue::finish(Waiter& w, uint64_t deadline_ns) { return sleep_until_woken(lock_, &waiters_, w, deadline_ns); }
 
 bool WaitQueue::wait(uint64_t deadline_ns) {
+  WaitTag tag("wait queue", this);
   Waiter w;
   {
     SpinGuard g(lock_);
@@ -72,6 +73,7 @@ bool WaitQueue::wait(uint64_t deadline_ns) {
 }
 
 bool WaitQueue::wait_unlocking(SpinLock& outer, uint64_t deadline_ns) {
+  WaitTag tag("wait queue", this);
   Waiter w;
   {
     SpinGuard g(lock_);
@@ -128,9 +130,11 @@ void Mutex::lock() {
 
 bool Mutex::lock_until(uint64_t deadline_ns) {
   Thread* self = thread_current();
+  const Thread* holder = nullptr;
   Waiter w;
   {
     SpinGuard g(lock_);
+    holder = owner_;
     if (!owner_) {
       owner_ = self;
       return true;
@@ -140,6 +144,7 @@ bool Mutex::lock_until(uint64_t deadline_ns) {
     sched_prepare_block();
     waiters_.push_back(w);
   }
+  WaitTag tag("mutex", this, holder);
   return sleep_until_woken(lock_, &waiters_, w, deadline_ns);  // woken = unlock() made us the owner
 }
 
@@ -166,6 +171,7 @@ void Mutex::assert_held() const {
 // --- CondVar ---
 
 bool CondVar::wait(Mutex& m, uint64_t deadline_ns) {
+  WaitTag tag("condition variable", this);
   Waiter w;
   {
     SpinGuard g(q_.lock_);
@@ -205,6 +211,7 @@ bool Semaphore::down_until(uint64_t deadline_ns) {
     sched_prepare_block();
     waiters_.push_back(w);
   }
+  WaitTag tag("semaphore", this);
   return sleep_until_woken(lock_, &waiters_, w, deadline_ns);  // woken = up() handed us the unit
 }
 

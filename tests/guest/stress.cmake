@@ -23,3 +23,22 @@ if(STRESS_PROGRAM_musl-static)
     TIMEOUT 180 ARGS -s 1 -t 4 -n 5000 -w 60
     EXPECT "sysfuzz: seed 1: [0-9]+ calls" "PASS sysfuzz" REJECT "sysfuzz: (HANG|FAIL)" panic)
 endif()
+
+# The hung-task detector (core/sched/hung_task.cc): a thread waits on a
+# futex nobody wakes; with --hung-task=1 the report names the futex wait,
+# its address and the backtrace through futex_wait; the program goes on
+# and the VM exits with it.
+if(CAPSULE_GUEST_GCC)
+  capsule_guest_c_program(out stress glibc-static ${STRESS_SRC}/futex_forever.c)
+  capsule_guest_test(stress.hung_task_futex PROGRAM ${out} CPUS 2 TIMEOUT 120 CMDLINE --hung-task=1
+    EXPECT "futex_forever: a thread waits on futex 0x([0-9a-f]+)"
+           "hung_task: threads asleep without a timeout for more than 1 s:"
+           "thread 'app' id [0-9]+: blocked, cpu [0-9]+, asleep without a timeout for [0-9]+ ms"
+           "waits on: futex 0x[0-9a-f]+" "futex_wait"
+           "futex_forever: main goes on after 3 s"
+    REJECT panic FAIL)
+  capsule_guest_test(stress.hung_task_panic PROGRAM ${out} CPUS 2 TIMEOUT 120 STATUS 125
+    CMDLINE --hung-task=1 --hung-task-panic
+    EXPECT "waits on: futex 0x[0-9a-f]+" "panic.*hung_task: 1 hung"
+    REJECT "main goes on")
+endif()

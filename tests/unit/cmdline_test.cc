@@ -218,3 +218,27 @@ TEST(Cmdline, TooManyCommandsIsAnError) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cmdline, HungTaskOptions) {
+  Parsed d;
+  parse("", d);
+  ASSERT_TRUE(d.r.ok);
+  EXPECT_EQ(d.r.settings.hung_task_s, 120u);  // on by default, like Linux's 120 s
+  EXPECT_EQ(d.r.settings.cpu_stall_s, 20u);
+  EXPECT_FALSE(d.r.settings.hung_task_panic);
+  Parsed p;
+  parse("--hung-task=2 --cpu-stall=0 --hung-task-panic -- /prog", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_EQ(p.r.settings.hung_task_s, 2u);
+  EXPECT_EQ(p.r.settings.cpu_stall_s, 0u);  // 0 turns the check off
+  EXPECT_TRUE(p.r.settings.hung_task_panic);
+  for (const char* bad : {"--hung-task", "--hung-task=x", "--cpu-stall=-1", "--hung-task=86401", "--hung-task-panic=1"}) {
+    Parsed q;
+    parse(bad, q);
+    EXPECT_FALSE(q.r.ok) << bad;
+  }
+}
+
+}  // namespace

@@ -50,6 +50,33 @@ void thread_interrupt(Thread* t);
 bool thread_interrupt_pending(const Thread* t);
 void thread_clear_interrupt(Thread* t);
 
+// What the calling thread is about to wait on, for the hung-task detector
+// and thread dumps (docs/hang_detector.md): a static kind ("futex",
+// "pipe read", "mutex"...) and the object's address. The outermost tag
+// wins (a pipe's "pipe read" over the generic wait list under it); the
+// destructor restores. Cheap: three stores.
+class WaitTag {
+ public:
+  WaitTag(const char* kind, const void* obj, const Thread* owner = nullptr);
+  ~WaitTag();
+  WaitTag(const WaitTag&) = delete;
+  WaitTag& operator=(const WaitTag&) = delete;
+
+ private:
+  bool set_ = false;
+};
+
+// The hung-task detector (core/sched/hung_task.cc): every CPU's timer
+// checks, every `period`, for CPUs whose timer stopped or that have not
+// switched threads for cpu_stall_s while others waited, and for threads
+// asleep without a deadline for longer than blocked_s; each is reported
+// once (state, wait, backtrace). 0 turns a check off. With panic, the
+// first report ends in a panic. Call before the scheduler starts.
+void hung_task_configure(uint64_t blocked_s, uint64_t cpu_stall_s, bool panic);
+// Prints every thread: state, CPU, what it waits on and for how long, and
+// the kernel backtrace of each thread that is not running (SysRq-t style).
+void thread_dump(const char* why);
+
 // Statistics for tests and benchmarks.
 uint64_t thread_context_switches();
 uint64_t thread_cpu_time_ns(const Thread* t);

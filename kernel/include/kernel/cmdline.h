@@ -27,6 +27,9 @@ struct BootSettings {
   bool bootchart = false;
   bool strace = false;              // print every system call
   bool log_missing = false;         // print each call that fails with ENOENT, whole paths
+  uint64_t hung_task_s = 120;       // --hung-task=S: report threads asleep without a timeout > S s (0: off)
+  uint64_t cpu_stall_s = 20;        // --cpu-stall=S: report CPUs without ticks or switches > S s (0: off)
+  bool hung_task_panic = false;     // --hung-task-panic: panic at the first report
   LogLevel log_level = LogLevel::Warn;
   uint64_t tsc_khz = 0;             // 0: not given
   bool tty = false;                 // --tty[=ROWSxCOLS]: the host's stdin is a terminal

@@ -49,7 +49,15 @@ struct Thread {
   RunQueue* timer_rq = nullptr;
   std::atomic<bool> timed_out{false};
   std::atomic<bool> interrupt_pending{false};  // thread_interrupt(); see core/thread.h
-  ListNode all_node;
+  ListNode all_node;               // in the list of every thread (thread dumps)
+  // The hung-task detector (core/sched/hung_task.cc, docs/hang_detector.md):
+  // what this thread waits on (a WaitTag sets them; static strings) and
+  // since when it sleeps without a deadline (0: not so).
+  const char* wait_kind = nullptr;
+  const void* wait_obj = nullptr;
+  const Thread* wait_owner = nullptr;  // a mutex's holder when it blocked
+  std::atomic<uint64_t> blocked_since_ns{0};
+  bool hung_reported = false;      // reported for this sleep already
   // The application this thread runs (nullptr for kernel threads): its
   // page table is loaded when the thread is switched in.
   class AddressSpace* as = nullptr;
@@ -91,6 +99,9 @@ bool sched_should_preempt();
 void sched_finish_switch(Thread* prev);
 // Frees a dead thread's stack and object (join, or detached exit).
 void thread_free_dead(Thread* t);
+// Calls fn(t, ctx) for every thread, under the thread list's lock
+// (interrupts off): fn must not block or create/free threads.
+void thread_for_each(void (*fn)(Thread* t, void* ctx), void* ctx);
 // A thread of the application (runs with `as` loaded), not yet started.
 Result<Thread*> thread_alloc(const char* name, void (*fn)(void*), void* arg, const ThreadOptions& o);
 Result<Thread*> thread_alloc_app(const char* name, void (*fn)(void*), void* arg, const ThreadOptions& o,
