@@ -177,7 +177,7 @@ void raise_sigpipe() {
   KSigInfo info;
   info.signo = SIGPIPE;
   info.code = SI_USER;
-  signal_send_tid(current_tid(), info);
+  (void)signal_send_tid(current_tid(), info);
 }
 
 Result<size_t> io_done(Result<size_t>&& r, bool sigpipe) {

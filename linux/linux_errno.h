@@ -16,71 +16,71 @@
 namespace capsule::linux_abi {
 
 enum Errno : int64_t {
-  kEPERM = 1, kENOENT = 2, kESRCH = 3, kEINTR = 4, kEIO = 5, kENXIO = 6, kE2BIG = 7, kENOEXEC = 8,
-  kEBADF = 9, kECHILD = 10, kEAGAIN = 11, kENOMEM = 12, kEACCES = 13, kEFAULT = 14, kEBUSY = 16,
-  kEEXIST = 17, kEXDEV = 18, kENODEV = 19, kENOTDIR = 20, kEISDIR = 21, kEINVAL = 22, kENFILE = 23,
-  kEMFILE = 24, kENOTTY = 25, kEFBIG = 27, kENOSPC = 28, kESPIPE = 29, kEROFS = 30, kEMLINK = 31,
-  kEPIPE = 32, kEDOM = 33, kERANGE = 34, kEDEADLK = 35, kENAMETOOLONG = 36, kENOLCK = 37,
-  kENOSYS = 38, kENOTEMPTY = 39, kELOOP = 40, kENODATA = 61, kETIME = 62, kEOVERFLOW = 75,
-  kEOPNOTSUPP = 95, kETIMEDOUT = 110,
+  L_EPERM = 1, L_ENOENT = 2, L_ESRCH = 3, L_EINTR = 4, L_EIO = 5, L_ENXIO = 6, L_E2BIG = 7, L_ENOEXEC = 8,
+  L_EBADF = 9, L_ECHILD = 10, L_EAGAIN = 11, L_ENOMEM = 12, L_EACCES = 13, L_EFAULT = 14, L_EBUSY = 16,
+  L_EEXIST = 17, L_EXDEV = 18, L_ENODEV = 19, L_ENOTDIR = 20, L_EISDIR = 21, L_EINVAL = 22, L_ENFILE = 23,
+  L_EMFILE = 24, L_ENOTTY = 25, L_EFBIG = 27, L_ENOSPC = 28, L_ESPIPE = 29, L_EROFS = 30, L_EMLINK = 31,
+  L_EPIPE = 32, L_EDOM = 33, L_ERANGE = 34, L_EDEADLK = 35, L_ENAMETOOLONG = 36, L_ENOLCK = 37,
+  L_ENOSYS = 38, L_ENOTEMPTY = 39, L_ELOOP = 40, L_ENODATA = 61, L_ETIME = 62, L_EOVERFLOW = 75,
+  L_EOPNOTSUPP = 95, L_ETIMEDOUT = 110,
   // Kernel-internal results (never seen by the application; Linux's
   // values): the return path turns them into EINTR or a restart of the
   // call (linux/signal_delivery.cc).
-  kERESTARTSYS = 512,     // restart if the handler has SA_RESTART
-  kERESTARTNOINTR = 513,  // always restart
-  kERESTARTNOHAND = 514,  // restart only if no handler ran
+  L_ERESTARTSYS = 512,     // restart if the handler has SA_RESTART
+  L_ERESTARTNOINTR = 513,  // always restart
+  L_ERESTARTNOHAND = 514,  // restart only if no handler ran
 };
 
 namespace detail {
 // Indexed by Error. Order must follow lib/result.h (checked below).
 inline constexpr int ERRNO_BY_ERROR[] = {
     0,              // None
-    kENOMEM,        // NoMemory
-    kEINVAL,        // Invalid
-    kENOENT,        // NotFound
-    kEEXIST,        // Exists
-    kEFAULT,        // Fault
-    kEBUSY,         // Busy
-    kEAGAIN,        // Again
-    kENOSYS,        // NotSupported
-    kERANGE,        // Range
-    kE2BIG,         // TooBig
-    kETIMEDOUT,     // TimedOut
-    kEINTR,         // Interrupted
-    kEPERM,         // Permission
-    kENOEXEC,       // BadFormat
-    kEPIPE,         // BrokenPipe
-    kENOTDIR,       // NotDir
-    kEISDIR,        // IsDir
-    kENOTEMPTY,     // NotEmpty
-    kELOOP,         // Loop
-    kENAMETOOLONG,  // NameTooLong
-    kEXDEV,         // CrossDevice
-    kENOSPC,        // NoSpace
-    kEBADF,         // BadFd
-    kEROFS,         // ReadOnly
-    kEMFILE,        // TooManyFiles
-    kEFBIG,         // FileTooBig
-    kEACCES,        // AccessDenied
-    kEIO,           // Io
-    kEOPNOTSUPP,    // OpNotSupported
-    kESRCH,         // NoProcess
-    kENODEV,        // NoDevice
-    kENXIO,         // NoDeviceOrAddress
-    kECHILD,        // NoChild
-    kENOTTY,        // NotTty
-    kESPIPE,        // IllegalSeek
-    kEMLINK,        // TooManyLinks
-    kEDOM,          // Domain
-    kEDEADLK,       // Deadlock
-    kENOLCK,        // NoLocks
-    kENODATA,       // NoData
-    kETIME,         // TimerExpired
-    kEOVERFLOW,     // Overflow
-    kENFILE,        // FileTableFull
-    kERESTARTSYS,      // RestartSys
-    kERESTARTNOINTR,  // RestartNoIntr
-    kERESTARTNOHAND,  // RestartNoHand
+    L_ENOMEM,        // NoMemory
+    L_EINVAL,        // Invalid
+    L_ENOENT,        // NotFound
+    L_EEXIST,        // Exists
+    L_EFAULT,        // Fault
+    L_EBUSY,         // Busy
+    L_EAGAIN,        // Again
+    L_ENOSYS,        // NotSupported
+    L_ERANGE,        // Range
+    L_E2BIG,         // TooBig
+    L_ETIMEDOUT,     // TimedOut
+    L_EINTR,         // Interrupted
+    L_EPERM,         // Permission
+    L_ENOEXEC,       // BadFormat
+    L_EPIPE,         // BrokenPipe
+    L_ENOTDIR,       // NotDir
+    L_EISDIR,        // IsDir
+    L_ENOTEMPTY,     // NotEmpty
+    L_ELOOP,         // Loop
+    L_ENAMETOOLONG,  // NameTooLong
+    L_EXDEV,         // CrossDevice
+    L_ENOSPC,        // NoSpace
+    L_EBADF,         // BadFd
+    L_EROFS,         // ReadOnly
+    L_EMFILE,        // TooManyFiles
+    L_EFBIG,         // FileTooBig
+    L_EACCES,        // AccessDenied
+    L_EIO,           // Io
+    L_EOPNOTSUPP,    // OpNotSupported
+    L_ESRCH,         // NoProcess
+    L_ENODEV,        // NoDevice
+    L_ENXIO,         // NoDeviceOrAddress
+    L_ECHILD,        // NoChild
+    L_ENOTTY,        // NotTty
+    L_ESPIPE,        // IllegalSeek
+    L_EMLINK,        // TooManyLinks
+    L_EDOM,          // Domain
+    L_EDEADLK,       // Deadlock
+    L_ENOLCK,        // NoLocks
+    L_ENODATA,       // NoData
+    L_ETIME,         // TimerExpired
+    L_EOVERFLOW,     // Overflow
+    L_ENFILE,        // FileTableFull
+    L_ERESTARTSYS,      // RestartSys
+    L_ERESTARTNOINTR,  // RestartNoIntr
+    L_ERESTARTNOHAND,  // RestartNoHand
 };
 inline constexpr size_t ERROR_COUNT = size_t(Error::Count);
 static_assert(sizeof(ERRNO_BY_ERROR) / sizeof(ERRNO_BY_ERROR[0]) == ERROR_COUNT,
@@ -96,16 +96,16 @@ constexpr bool errno_table_one_to_one() {
 }
 static_assert(errno_table_one_to_one(), "two Errors map to the same errno");
 // Spot checks that the table follows the enum's order.
-static_assert(ERRNO_BY_ERROR[size_t(Error::Io)] == kEIO);
-static_assert(ERRNO_BY_ERROR[size_t(Error::OpNotSupported)] == kEOPNOTSUPP);
-static_assert(ERRNO_BY_ERROR[size_t(Error::FileTableFull)] == kENFILE);
-static_assert(ERRNO_BY_ERROR[size_t(Error::RestartNoHand)] == kERESTARTNOHAND);
+static_assert(ERRNO_BY_ERROR[size_t(Error::Io)] == L_EIO);
+static_assert(ERRNO_BY_ERROR[size_t(Error::OpNotSupported)] == L_EOPNOTSUPP);
+static_assert(ERRNO_BY_ERROR[size_t(Error::FileTableFull)] == L_ENFILE);
+static_assert(ERRNO_BY_ERROR[size_t(Error::RestartNoHand)] == L_ERESTARTNOHAND);
 }  // namespace detail
 
 // The errno (positive) an Error is; 0 for Error::None.
 constexpr int errno_of(Error e) {
   const size_t i = size_t(e);
-  return i < detail::ERROR_COUNT ? detail::ERRNO_BY_ERROR[i] : int(kEINVAL);
+  return i < detail::ERROR_COUNT ? detail::ERRNO_BY_ERROR[i] : int(L_EINVAL);
 }
 
 // The Error an errno (positive) is; Error::Count for a number no Error has.

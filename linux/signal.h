@@ -11,10 +11,9 @@
 //      before step 1 found the thread running and did not wake it),
 //   3. sched_block(deadline), and after it returns check
 //      signal_pending_current() again: true means "interrupted":
-//      unpublish and return -kEINTR (or -kERESTARTSYS for calls that
-//      SA_RESTART may restart: the return path turns it into -EINTR or a
-//      restart of the call, as Linux does).
-// signal_sleep_until() packages this for plain timed sleeps.
+//      unpublish and return Error::Interrupted (or Error::RestartSys for
+//      calls that SA_RESTART may restart: the return path turns it into
+//      -EINTR or a restart of the call, as Linux does).
 #include <cstdint>
 
 #include "linux/linux_errno.h"
@@ -29,8 +28,8 @@ struct TrapFrame;
 
 namespace capsule::linux_abi {
 
-constexpr int kNSIG = 64;
-constexpr int kSIGRTMIN = 32;  // real-time signals (the libcs reserve 32..34): these queue
+constexpr int L_NSIG = 64;
+constexpr int L_SIGRTMIN = 32;  // real-time signals (the libcs reserve 32..34): these queue
 enum : int {
   SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGILL = 4, SIGTRAP = 5, SIGABRT = 6, SIGBUS = 7,
   SIGFPE = 8, SIGKILL = 9, SIGUSR1 = 10, SIGSEGV = 11, SIGUSR2 = 12, SIGPIPE = 13,
@@ -39,8 +38,8 @@ enum : int {
   SIGVTALRM = 26, SIGPROF = 27, SIGWINCH = 28, SIGIO = 29, SIGPWR = 30, SIGSYS = 31,
 };
 
-// The kernel-internal restart results (kERESTARTSYS, kERESTARTNOINTR,
-// kERESTARTNOHAND; Error::RestartSys...) live in linux/linux_errno.h.
+// The kernel-internal restart results (L_ERESTARTSYS, L_ERESTARTNOINTR,
+// L_ERESTARTNOHAND; Error::RestartSys...) live in linux/linux_errno.h.
 
 // si_code values (ABI facts).
 enum : int32_t {
@@ -82,18 +81,15 @@ bool signal_pending_current();
 // or interrupts the CPU running it so that the signal is delivered when it
 // next returns to the application.
 void signal_interrupt_target(Thread* t);
-// Interruptible sleep until deadline_ns (uptime_ns; 0 = forever): 0 when the
-// deadline passed, -kEINTR when a signal is pending.
-int64_t signal_sleep_until(uint64_t deadline_ns);
-
-// Sending (0 or -errno). The process: any thread that does not block it
+// Sending (Error::Invalid for a bad number, Error::NoProcess for no such
+// target). The process: any thread that does not block it
 // takes it. A thread: by Linux tid, within the process. The forms without a
 // process act on the caller's (ESRCH on a kernel thread); kernel threads
 // (the timer service, the console) name the process.
-int64_t signal_send_process(const KSigInfo& info);
-int64_t signal_send_process(Process& p, const KSigInfo& info);
-int64_t signal_send_tid(int tid, const KSigInfo& info);
-int64_t signal_send_tid(Process& p, int tid, const KSigInfo& info);
+Result<void> signal_send_process(const KSigInfo& info);
+Result<void> signal_send_process(Process& p, const KSigInfo& info);
+Result<void> signal_send_tid(int tid, const KSigInfo& info);
+Result<void> signal_send_tid(Process& p, int tid, const KSigInfo& info);
 // A thread of the caller's process has that tid.
 bool signal_tid_exists(int tid);
 // True if `sig` is pending for process p (POSIX timer overrun counting).

@@ -73,14 +73,14 @@ void after_delivery(ProcessSignals& ps, LinuxThread* lt, int sig, const KSigActi
 void apply_restart(Regs& r, int64_t code, bool handler, const KSigAction* a, uint64_t nr) {
   bool restart;
   if (!handler) restart = true;
-  else if (code == -kERESTARTNOINTR) restart = true;
-  else if (code == -kERESTARTSYS) restart = (a->flags & SA_RESTART) != 0;
+  else if (code == -L_ERESTARTNOINTR) restart = true;
+  else if (code == -L_ERESTARTSYS) restart = (a->flags & SA_RESTART) != 0;
   else restart = false;  // ERESTARTNOHAND with a handler
   if (restart) {
     r.rax = nr;
     r.rip -= 2;  // the syscall instruction again
   } else {
-    r.rax = uint64_t(-kEINTR);
+    r.rax = uint64_t(-L_EINTR);
   }
 }
 
@@ -136,7 +136,7 @@ void sync_interrupt_flag(const ProcessSignals& ps, Thread* t, const LinuxThread*
   if (signal_deliverable(ps, lt)) thread_interrupt(t);
 }
 
-bool is_restart_code(int64_t r) { return r == -kERESTARTSYS || r == -kERESTARTNOINTR || r == -kERESTARTNOHAND; }
+bool is_restart_code(int64_t r) { return r == -L_ERESTARTSYS || r == -L_ERESTARTNOINTR || r == -L_ERESTARTNOHAND; }
 
 void on_syscall_return(SyscallArgs& args, int64_t result) {
   Thread* t = thread_current();

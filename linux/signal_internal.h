@@ -44,11 +44,11 @@ static_assert(sizeof(KStack) == 24);
 // Real-time signals queue (POSIX): instances beyond the first wait here in
 // arrival order, bounded like RLIMIT_SIGPENDING but smaller.
 struct RtQueue {
-  static constexpr int kMax = 32;
-  KSigInfo items[kMax];
+  static constexpr int MAX = 32;
+  KSigInfo items[MAX];
   int count = 0;
   bool push(const KSigInfo& i) {
-    if (count == kMax) return false;
+    if (count == MAX) return false;
     items[count++] = i;
     return true;
   }
@@ -67,7 +67,7 @@ struct RtQueue {
 
 struct SignalThread {
   Thread* thread = nullptr;
-  KSigInfo info[kNSIG];       // siginfo of the thread-directed pending signals
+  KSigInfo info[L_NSIG];       // siginfo of the thread-directed pending signals
   RtQueue rtq;                // further instances of pending real-time signals
   uint64_t waiting_for = 0;   // rt_sigtimedwait: these (blocked) signals wake it
   uint64_t saved_mask = 0;    // rt_sigsuspend / pause: restored on the way out
@@ -82,9 +82,9 @@ struct ProcessSignals {
   // and its threads' masks, pending sets and SignalThreads. Interrupts off
   // while held.
   SpinLock lock;
-  KSigAction actions[kNSIG] GUARDED_BY(lock) = {};
+  KSigAction actions[L_NSIG] GUARDED_BY(lock) = {};
   uint64_t pending GUARDED_BY(lock) = 0;  // process-directed pending signals
-  KSigInfo info[kNSIG] GUARDED_BY(lock);  // their siginfo
+  KSigInfo info[L_NSIG] GUARDED_BY(lock);  // their siginfo
   RtQueue rtq GUARDED_BY(lock);           // further instances of process-directed real-time signals
   Thread** threads GUARDED_BY(lock) = nullptr;  // the registered application threads (kmalloc'd)
   size_t nthreads GUARDED_BY(lock) = 0, cap GUARDED_BY(lock) = 0;

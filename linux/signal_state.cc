@@ -91,7 +91,7 @@ Thread* queue_locked(ProcessSignals& ps, Thread* target, const KSigInfo& info) R
     if (!(lt->pending & bit)) {
       lt->pending |= bit;
       st->info[sig - 1] = info;
-    } else if (sig >= kSIGRTMIN) {
+    } else if (sig >= L_SIGRTMIN) {
       (void)st->rtq.push(info);  // real-time signals queue; standard ones coalesce
     }
     // Blocked: only a thread waiting for it in rt_sigtimedwait is woken.
@@ -111,7 +111,7 @@ Thread* queue_locked(ProcessSignals& ps, Thread* target, const KSigInfo& info) R
   if (!(ps.pending & bit)) {
     __atomic_store_n(&ps.pending, ps.pending | bit, __ATOMIC_RELEASE);
     ps.info[sig - 1] = info;
-  } else if (sig >= kSIGRTMIN) {
+  } else if (sig >= L_SIGRTMIN) {
     (void)ps.rtq.push(info);
   }
   return chosen;
@@ -247,7 +247,7 @@ void signal_exec_reset(bool fresh) {
   ProcessSignals* ps = signals_current();
   if (!ps) return;
   SpinGuard g(ps->lock);
-  for (int i = 0; i < kNSIG; ++i) {
+  for (int i = 0; i < L_NSIG; ++i) {
     KSigAction& a = ps->actions[i];
     if (fresh || a.handler != SIG_IGN) a.handler = SIG_DFL;
     a.flags = 0;
@@ -278,22 +278,6 @@ bool signal_pending_current() {
   return lt && ps && signal_deliverable(*ps, lt);
 }
 
-int64_t signal_sleep_until(uint64_t deadline_ns) {
-  ProcessSignals* ps = signals_current();
-  auto* lt = ps ? linux_thread() : nullptr;  // kernel threads: no signals
-  for (;;) {
-    if (lt && signal_deliverable(*ps, lt)) return -kEINTR;
-    sched_prepare_block();
-    if (lt && signal_deliverable(*ps, lt)) {
-      ThreadState b = ThreadState::Blocked;
-      thread_current()->state.compare_exchange_strong(b, ThreadState::Running);
-      return -kEINTR;
-    }
-    if (!sched_block(deadline_ns)) return 0;
-    if (deadline_ns && uptime_ns() >= deadline_ns) return (lt && signal_deliverable(*ps, lt)) ? -kEINTR : 0;
-  }
-}
-
 namespace {
 // Makes sure the caller, if an application thread, is a known target.
 void register_caller() {
@@ -302,8 +286,8 @@ void register_caller() {
 }
 }  // namespace
 
-int64_t signal_send_process(Process& p, const KSigInfo& info) {
-  if (info.signo < 1 || info.signo > kNSIG) return -kEINVAL;
+Result<void> signal_send_process(Process& p, const KSigInfo& info) {
+  if (info.signo < 1 || info.signo > L_NSIG) return Error::Invalid;
   register_caller();
   ProcessSignals& ps = *p.signals;
   Thread* t;
@@ -313,35 +297,35 @@ int64_t signal_send_process(Process& p, const KSigInfo& info) {
   }
   if (t) signal_interrupt_target(t);
   tell_observer(info.signo);
-  return 0;
+  return {};
 }
 
-int64_t signal_send_process(const KSigInfo& info) {
+Result<void> signal_send_process(const KSigInfo& info) {
   Process* p = current_process();
-  if (!p) return -kESRCH;
+  if (!p) return Error::NoProcess;
   return signal_send_process(*p, info);
 }
 
-int64_t signal_send_tid(Process& p, int tid, const KSigInfo& info) {
-  if (info.signo < 0 || info.signo > kNSIG) return -kEINVAL;
+Result<void> signal_send_tid(Process& p, int tid, const KSigInfo& info) {
+  if (info.signo < 0 || info.signo > L_NSIG) return Error::Invalid;
   register_caller();
   ProcessSignals& ps = *p.signals;
   Thread* t;
   {
     SpinGuard g(ps.lock);
     Thread* target = find_tid_locked(ps, tid);
-    if (!target) return -kESRCH;
-    if (!info.signo) return 0;
+    if (!target) return Error::NoProcess;
+    if (!info.signo) return {};
     t = queue_locked(ps, target, info);
   }
   if (t) signal_interrupt_target(t);
   tell_observer(info.signo);
-  return 0;
+  return {};
 }
 
-int64_t signal_send_tid(int tid, const KSigInfo& info) {
+Result<void> signal_send_tid(int tid, const KSigInfo& info) {
   Process* p = current_process();
-  if (!p) return -kESRCH;
+  if (!p) return Error::NoProcess;
   return signal_send_tid(*p, tid, info);
 }
 
@@ -444,7 +428,7 @@ void signal_process_masks(Process& p, uint64_t* shared_pending, uint64_t* ignore
   SpinGuard g(ps.lock);
   *shared_pending = ps.pending;
   *ignored = *caught = 0;
-  for (int sig = 1; sig <= kNSIG; ++sig) {
+  for (int sig = 1; sig <= L_NSIG; ++sig) {
     uint64_t h = ps.actions[sig - 1].handler;
     if (h == SIG_IGN) *ignored |= sigbit(sig);
     else if (h != SIG_DFL) *caught |= sigbit(sig);

@@ -19,11 +19,6 @@ struct KTimespec {
 };
 
 // A sending function's 0 or -errno as a result.
-Result<void> sent(int64_t r) {
-  if (r) return error_from_errno(-r);
-  return {};
-}
-
 KSigInfo user_info(int sig, int32_t code) {
   KSigInfo i;
   i.signo = sig;
@@ -38,7 +33,7 @@ KSigInfo user_info(int sig, int32_t code) {
 DEFINE_SYSCALL(13, rt_sigaction, Result<void>, int sig, UserPtr<const KSigAction> act, UserPtr<KSigAction> oact,
                size_t sigsetsize) {
   if (sigsetsize != 8) return Error::Invalid;
-  if (sig < 1 || sig > kNSIG || (act && (sig == SIGKILL || sig == SIGSTOP))) return Error::Invalid;
+  if (sig < 1 || sig > L_NSIG || (act && (sig == SIGKILL || sig == SIGSTOP))) return Error::Invalid;
   KSigAction n{};
   if (act) {
     n = TRY(act.read());
@@ -179,31 +174,31 @@ DEFINE_SYSCALL(128, rt_sigtimedwait, Result<int>, UserPtr<const uint64_t> uset, 
 }
 
 DEFINE_SYSCALL(62, kill, Result<void>, int pid, int sig) {
-  if (sig < 0 || sig > kNSIG) return Error::Invalid;
+  if (sig < 0 || sig > L_NSIG) return Error::Invalid;
   int me = our_pid();
   // The process itself: its pid, its process group (0, -pid) and "every
   // process we may signal" (-1): there is no other process in the VM.
   if (pid != me && pid != 0 && pid != -1 && pid != -me) return Error::NoProcess;
   if (!sig) return {};
-  return sent(signal_send_process(user_info(sig, SI_USER)));
+  return signal_send_process(user_info(sig, SI_USER));
 }
 
 DEFINE_SYSCALL(234, tgkill, Result<void>, int tgid, int tid, int sig) {
-  if (tgid <= 0 || tid <= 0 || sig < 0 || sig > kNSIG) return Error::Invalid;
+  if (tgid <= 0 || tid <= 0 || sig < 0 || sig > L_NSIG) return Error::Invalid;
   if (tgid != our_pid()) return Error::NoProcess;
-  return sent(signal_send_tid(tid, user_info(sig, SI_TKILL)));
+  return signal_send_tid(tid, user_info(sig, SI_TKILL));
 }
 
 DEFINE_SYSCALL(200, tkill, Result<void>, int tid, int sig) {
-  if (tid <= 0 || sig < 0 || sig > kNSIG) return Error::Invalid;
-  return sent(signal_send_tid(tid, user_info(sig, SI_TKILL)));
+  if (tid <= 0 || sig < 0 || sig > L_NSIG) return Error::Invalid;
+  return signal_send_tid(tid, user_info(sig, SI_TKILL));
 }
 
 namespace {
 // rt_sigqueueinfo / rt_tgsigqueueinfo: the caller's siginfo, with si_signo
 // forced to `sig` (Linux's rule). Only the first 32 bytes are kept.
 Result<KSigInfo> queueinfo(int sig, UserPtr<const uint8_t> uinfo) {
-  if (sig < 0 || sig > kNSIG) return Error::Invalid;
+  if (sig < 0 || sig > L_NSIG) return Error::Invalid;
   uint8_t buf[128];
   TRY(uinfo.copy_in(buf, sizeof(buf)));
   KSigInfo info;
@@ -217,14 +212,14 @@ DEFINE_SYSCALL(129, rt_sigqueueinfo, Result<void>, int pid, int sig, UserPtr<con
   const KSigInfo info = TRY(queueinfo(sig, uinfo));
   if (pid != our_pid()) return Error::NoProcess;
   if (!sig) return {};
-  return sent(signal_send_process(info));
+  return signal_send_process(info);
 }
 
 DEFINE_SYSCALL(297, rt_tgsigqueueinfo, Result<void>, int tgid, int tid, int sig, UserPtr<const uint8_t> uinfo) {
   if (tgid <= 0 || tid <= 0) return Error::Invalid;
   const KSigInfo info = TRY(queueinfo(sig, uinfo));
   if (tgid != our_pid()) return Error::NoProcess;
-  return sent(signal_send_tid(tid, info));
+  return signal_send_tid(tid, info);
 }
 
 }  // namespace capsule::linux_abi

@@ -20,7 +20,7 @@ namespace {
 using vfs::OpenFile;
 
 constexpr uint64_t SFD_CLOEXEC = O_CLOEXEC, SFD_NONBLOCK = O_NONBLOCK;
-constexpr uint64_t kUnblockable = sigbit(SIGKILL) | sigbit(SIGSTOP);
+constexpr uint64_t UNBLOCKABLE = sigbit(SIGKILL) | sigbit(SIGSTOP);
 
 // struct signalfd_siginfo (ABI fact: 128 bytes).
 struct SignalfdSiginfo {
@@ -72,7 +72,7 @@ SignalfdSiginfo to_ssi(const KSigInfo& i) {
   return s;
 }
 
-const char kSignalfdKind = 0;
+const char SIGNALFD_KIND = 0;
 
 class SignalfdVnode;
 SpinLock g_list_lock;  // the list of signalfds; notifications run under it
@@ -81,7 +81,7 @@ class SignalfdVnode final : public StreamVnode {
  public:
   const char* anon_name() const override { return "signalfd"; }  // /proc/<pid>/fd: anon_inode:[signalfd]
   explicit SignalfdVnode(uint64_t mask) : StreamVnode(0600), mask_(mask), source_(query, this) {}
-  const void* kind() const override { return &kSignalfdKind; }
+  const void* kind() const override { return &SIGNALFD_KIND; }
   bool stream_seeks() const override { return true; }  // noop_llseek, as Linux
   Pollable* pollable() override { return &source_; }
 
@@ -146,12 +146,12 @@ void on_pending(int sig) {
 Result<Fd> do_signalfd(Fd fd, UserPtr<const uint64_t> umask, size_t size, uint64_t flags) {
   if (flags & ~(SFD_CLOEXEC | SFD_NONBLOCK)) return Error::Invalid;
   if (size != 8) return Error::Invalid;
-  uint64_t mask = TRY(umask.read()) & ~kUnblockable;  // signalfd(2): silently ignored
+  uint64_t mask = TRY(umask.read()) & ~UNBLOCKABLE;  // signalfd(2): silently ignored
   if (fd != -1) {
     auto f = get_file(fd);
     if (!f.ok()) return Error::BadFd;
     vfs::Vnode& v = f.value()->vnode();
-    if (v.kind() != &kSignalfdKind) return Error::Invalid;
+    if (v.kind() != &SIGNALFD_KIND) return Error::Invalid;
     static_cast<SignalfdVnode&>(v).set_mask(mask);
     return fd;
   }

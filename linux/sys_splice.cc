@@ -124,13 +124,17 @@ Result<size_t> result(Result<size_t>&& r, End& dst) {
 }
 
 // Both descriptors of a two-sided call, held in `in` and `out`: Error::BadFd
-// if either is not open.
-Result<void> get_files(Fd in_fd, Fd out_fd, FileRef& in, FileRef& out) {
+// if either is not open or, unless the caller checks later (copy_file_range
+// makes other checks first, as Linux does), if `in` is not readable or
+// `out` not writable.
+enum class Modes { Check, Later };
+Result<void> get_files(Fd in_fd, Fd out_fd, FileRef& in, FileRef& out, Modes modes = Modes::Check) {
   auto i = get_file(in_fd);
   auto o = get_file(out_fd);
   if (!i.ok() || !o.ok()) return Error::BadFd;
   in = i.release_value();
   out = o.release_value();
+  if (modes == Modes::Check && (!in->readable() || !out->writable())) return Error::BadFd;
   return {};
 }
 
@@ -143,7 +147,6 @@ DEFINE_SYSCALL(40, sendfile, Result<size_t>, Fd out_fd, Fd in_fd, UserPtr<int64_
   TRY(get_files(in_fd, out_fd, in, out));
   OpenFile& fi = *in;
   OpenFile& fo = *out;
-  if (!fi.readable() || !fo.writable()) return Error::BadFd;
   End src = make_end(fi), dst = make_end(fo);
   if (offset && (src.stream || src.pipe)) return Error::IllegalSeek;
   TRY(read_off(offset, src));
@@ -165,7 +168,7 @@ DEFINE_SYSCALL(326, copy_file_range, Result<size_t>, Fd fd_in, UserPtr<int64_t> 
                UserPtr<int64_t> off_out, size_t size, Flags<uint32_t> flags) {
   if (flags != 0) return Error::Invalid;
   FileRef in, out;
-  TRY(get_files(fd_in, fd_out, in, out));
+  TRY(get_files(fd_in, fd_out, in, out, Modes::Later));
   OpenFile& fi = *in;
   OpenFile& fo = *out;
   End src = make_end(fi), dst = make_end(fo);
@@ -195,7 +198,6 @@ DEFINE_SYSCALL(275, splice, Result<size_t>, Fd fd_in, UserPtr<int64_t> off_in, F
   TRY(get_files(fd_in, fd_out, in, out));
   OpenFile& fi = *in;
   OpenFile& fo = *out;
-  if (!fi.readable() || !fo.writable()) return Error::BadFd;
   End src = make_end(fi), dst = make_end(fo);
   if (!src.pipe && !dst.pipe) return Error::Invalid;
   if ((src.pipe && off_in) || (dst.pipe && off_out)) return Error::IllegalSeek;
@@ -223,7 +225,6 @@ DEFINE_SYSCALL(276, tee, Result<size_t>, Fd fd_in, Fd fd_out, size_t size, Flags
   TRY(get_files(fd_in, fd_out, in, out));
   OpenFile& fi = *in;
   OpenFile& fo = *out;
-  if (!fi.readable() || !fo.writable()) return Error::BadFd;
   PipeEnd* pi = pipe_end_of(fi.vnode());
   PipeEnd* po = pipe_end_of(fo.vnode());
   if (!pi || !po || pi->pipe() == po->pipe()) return Error::Invalid;

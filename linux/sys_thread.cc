@@ -1,4 +1,4 @@
-// Threads: clone/clone3 for pthreads, thread exit with kCLONE_CHILD_CLEARTID
+// Threads: clone/clone3 for pthreads, thread exit with L_CLONE_CHILD_CLEARTID
 // and robust lists, exit_group, gettid, set_tid_address, set/get_robust_list
 // (docs/threads-abi.md).
 #include <atomic>
@@ -29,19 +29,19 @@ namespace capsule::linux_abi {
 namespace {
 
 // clone flags (include/uapi/linux/sched.h: ABI facts).
-constexpr uint64_t kCSIGNAL = 0xff;
-constexpr uint64_t kCLONE_VM = 0x100, kCLONE_FS = 0x200, kCLONE_FILES = 0x400, kCLONE_SIGHAND = 0x800,
-                   kCLONE_PIDFD = 0x1000, kCLONE_PTRACE = 0x2000, kCLONE_VFORK = 0x4000, kCLONE_PARENT = 0x8000,
-                   kCLONE_THREAD = 0x10000, kCLONE_NEWNS = 0x20000, kCLONE_SYSVSEM = 0x40000,
-                   kCLONE_SETTLS = 0x80000, kCLONE_PARENT_SETTID = 0x100000, kCLONE_CHILD_CLEARTID = 0x200000,
-                   kCLONE_DETACHED = 0x400000, kCLONE_UNTRACED = 0x800000, kCLONE_CHILD_SETTID = 0x1000000,
-                   kCLONE_NEWCGROUP = 0x2000000, kCLONE_NEWUTS = 0x4000000, kCLONE_NEWIPC = 0x8000000,
-                   kCLONE_NEWUSER = 0x10000000, kCLONE_NEWPID = 0x20000000, kCLONE_NEWNET = 0x40000000,
-                   kCLONE_IO = 0x80000000ull;
-constexpr uint64_t kCLONE_CLEAR_SIGHAND = 0x100000000ull, kCLONE_INTO_CGROUP = 0x200000000ull;
-constexpr uint64_t kCLONE_NEWTIME = 0x80;  // clone3 only, in the kCSIGNAL byte
-constexpr uint64_t kCLONE_NAMESPACES = kCLONE_NEWNS | kCLONE_NEWCGROUP | kCLONE_NEWUTS | kCLONE_NEWIPC |
-                                      kCLONE_NEWUSER | kCLONE_NEWPID | kCLONE_NEWNET;
+constexpr uint64_t L_CSIGNAL = 0xff;
+constexpr uint64_t L_CLONE_VM = 0x100, L_CLONE_FS = 0x200, L_CLONE_FILES = 0x400, L_CLONE_SIGHAND = 0x800,
+                   L_CLONE_PIDFD = 0x1000, L_CLONE_PTRACE = 0x2000, L_CLONE_VFORK = 0x4000, L_CLONE_PARENT = 0x8000,
+                   L_CLONE_THREAD = 0x10000, L_CLONE_NEWNS = 0x20000, L_CLONE_SYSVSEM = 0x40000,
+                   L_CLONE_SETTLS = 0x80000, L_CLONE_PARENT_SETTID = 0x100000, L_CLONE_CHILD_CLEARTID = 0x200000,
+                   L_CLONE_DETACHED = 0x400000, L_CLONE_UNTRACED = 0x800000, L_CLONE_CHILD_SETTID = 0x1000000,
+                   L_CLONE_NEWCGROUP = 0x2000000, L_CLONE_NEWUTS = 0x4000000, L_CLONE_NEWIPC = 0x8000000,
+                   L_CLONE_NEWUSER = 0x10000000, L_CLONE_NEWPID = 0x20000000, L_CLONE_NEWNET = 0x40000000,
+                   L_CLONE_IO = 0x80000000ull;
+constexpr uint64_t L_CLONE_CLEAR_SIGHAND = 0x100000000ull, L_CLONE_INTO_CGROUP = 0x200000000ull;
+constexpr uint64_t L_CLONE_NEWTIME = 0x80;  // clone3 only, in the L_CSIGNAL byte
+constexpr uint64_t L_CLONE_NAMESPACES = L_CLONE_NEWNS | L_CLONE_NEWCGROUP | L_CLONE_NEWUTS | L_CLONE_NEWIPC |
+                                      L_CLONE_NEWUSER | L_CLONE_NEWPID | L_CLONE_NEWNET;
 constexpr uint64_t TASK_SIZE_MAX = 0x7ffffffff000ull;  // highest application address + 1
 
 // --- the thread table: tid -> Thread, for lookups by tid ---
@@ -77,7 +77,7 @@ void table_remove(ThreadTable& tt, Thread* t) {
 
 struct CloneStart {
   x64::SyscallFrame frame;
-  uintptr_t set_child_tid = 0;  // kCLONE_CHILD_SETTID address, or 0
+  uintptr_t set_child_tid = 0;  // L_CLONE_CHILD_SETTID address, or 0
   int tid = 0;
 };
 
@@ -103,22 +103,22 @@ struct CloneRequest {
 Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   uint64_t fl = r.flags;
   // Linux's consistency rules (EINVAL), in its order.
-  if ((fl & (kCLONE_NEWNS | kCLONE_FS)) == (kCLONE_NEWNS | kCLONE_FS)) return Error::Invalid;
-  if ((fl & (kCLONE_NEWUSER | kCLONE_FS)) == (kCLONE_NEWUSER | kCLONE_FS)) return Error::Invalid;
-  if ((fl & kCLONE_THREAD) && !(fl & kCLONE_SIGHAND)) return Error::Invalid;
-  if ((fl & kCLONE_SIGHAND) && !(fl & kCLONE_VM)) return Error::Invalid;
-  if ((fl & kCLONE_CLEAR_SIGHAND) && (fl & kCLONE_SIGHAND)) return Error::Invalid;
-  if ((fl & kCLONE_THREAD) && (fl & (kCLONE_NEWUSER | kCLONE_NEWPID))) return Error::Invalid;
-  if ((fl & kCLONE_PIDFD) && (fl & kCLONE_THREAD)) return Error::Invalid;
-  // Processes: fork-like (no kCLONE_VM), vfork, and a shared-memory process
-  // (kCLONE_VM without kCLONE_THREAD) come with fork support (a later issue).
-  if (!(fl & kCLONE_VM) || !(fl & kCLONE_THREAD) || (fl & kCLONE_VFORK)) return Error::NotSupported;
+  if ((fl & (L_CLONE_NEWNS | L_CLONE_FS)) == (L_CLONE_NEWNS | L_CLONE_FS)) return Error::Invalid;
+  if ((fl & (L_CLONE_NEWUSER | L_CLONE_FS)) == (L_CLONE_NEWUSER | L_CLONE_FS)) return Error::Invalid;
+  if ((fl & L_CLONE_THREAD) && !(fl & L_CLONE_SIGHAND)) return Error::Invalid;
+  if ((fl & L_CLONE_SIGHAND) && !(fl & L_CLONE_VM)) return Error::Invalid;
+  if ((fl & L_CLONE_CLEAR_SIGHAND) && (fl & L_CLONE_SIGHAND)) return Error::Invalid;
+  if ((fl & L_CLONE_THREAD) && (fl & (L_CLONE_NEWUSER | L_CLONE_NEWPID))) return Error::Invalid;
+  if ((fl & L_CLONE_PIDFD) && (fl & L_CLONE_THREAD)) return Error::Invalid;
+  // Processes: fork-like (no L_CLONE_VM), vfork, and a shared-memory process
+  // (L_CLONE_VM without L_CLONE_THREAD) come with fork support (a later issue).
+  if (!(fl & L_CLONE_VM) || !(fl & L_CLONE_THREAD) || (fl & L_CLONE_VFORK)) return Error::NotSupported;
   // One process, one set of namespaces, no cgroups, no pidfds for threads.
-  if (fl & (kCLONE_NAMESPACES | kCLONE_INTO_CGROUP)) return Error::Invalid;
+  if (fl & (L_CLONE_NAMESPACES | L_CLONE_INTO_CGROUP)) return Error::Invalid;
   // A thread's exit signal is ignored by Linux's clone (it has none).
   // FS, FILES, SYSVSEM, DETACHED, PTRACE, UNTRACED, IO, PARENT: with one
   // process everything is shared already; accepted and ignored.
-  if ((fl & kCLONE_SETTLS) && r.tls >= TASK_SIZE_MAX) return Error::Permission;  // as ARCH_SET_FS
+  if ((fl & L_CLONE_SETTLS) && r.tls >= TASK_SIZE_MAX) return Error::Permission;  // as ARCH_SET_FS
 
   Process* p = current_process();
   Thread* self = thread_current();
@@ -133,13 +133,13 @@ Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   }
   int tid = alloc_tid();
   lt->tid = tid;
-  if (fl & kCLONE_CHILD_CLEARTID) lt->clear_child_tid = r.child_tid;
+  if (fl & L_CLONE_CHILD_CLEARTID) lt->clear_child_tid = r.child_tid;
   if (parent_lt) lt->sigmask = parent_lt->sigmask;  // the signal mask is inherited
 
   cs->frame = *args.frame;
   cs->frame.rax = 0;
   if (r.stack) cs->frame.rsp = r.stack;
-  cs->set_child_tid = (fl & kCLONE_CHILD_SETTID) ? r.child_tid : 0;
+  cs->set_child_tid = (fl & L_CLONE_CHILD_SETTID) ? r.child_tid : 0;
   cs->tid = tid;
 
   ThreadOptions o;
@@ -157,7 +157,7 @@ Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   // Linux copies the parent's vector state; the kernel never touches it, so
   // the registers hold the application's values right now.
   if (t->fpu_area) fpu_save(t->fpu_area);
-  t->fs_base = (fl & kCLONE_SETTLS) ? r.tls : x64::read_fs_base();
+  t->fs_base = (fl & L_CLONE_SETTLS) ? r.tls : x64::read_fs_base();
   (void)thread_set_affinity(t, thread_affinity(self));  // inherited, as Linux
   if (!table_add(*p->threads, t)) {
     thread_free_dead(t);
@@ -168,7 +168,7 @@ Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   p->thread_count.fetch_add(1);
   // Linux writes the parent's copy before the child can run; a bad pointer
   // there is ignored as Linux ignores it.
-  if (fl & kCLONE_PARENT_SETTID) (void)put_user(reinterpret_cast<int*>(r.parent_tid), tid);
+  if (fl & L_CLONE_PARENT_SETTID) (void)put_user(reinterpret_cast<int*>(r.parent_tid), tid);
   signal_thread_start(t);  // a signal target from its first instruction
   sched_start_thread(t);
   return tid;
@@ -226,7 +226,7 @@ void robust_list_exit(LinuxThread* lt) {
   LinuxThread* lt = static_cast<LinuxThread*>(self->linux_state);
   if (lt && self->as) {
     robust_list_exit(lt);
-    // kCLONE_CHILD_CLEARTID / set_tid_address: how pthread_join learns of
+    // L_CLONE_CHILD_CLEARTID / set_tid_address: how pthread_join learns of
     // the exit.
     if (lt->clear_child_tid) {
       if (put_user(reinterpret_cast<int*>(lt->clear_child_tid), 0).ok())
@@ -394,8 +394,8 @@ int thread_tid(Thread* t) {
 DEFINE_SYSCALL(56, clone, Result<int>, SyscallArgs& args, Hex<uint64_t> flags, Address stack,
                UserPtr<int> parent_tid, UserPtr<int> child_tid, Hex<uint64_t> tls) {
   CloneRequest r;
-  r.flags = flags & ~kCSIGNAL;
-  r.exit_signal = flags & kCSIGNAL;
+  r.flags = flags & ~L_CSIGNAL;
+  r.exit_signal = flags & L_CSIGNAL;
   r.stack = stack;
   r.parent_tid = parent_tid.addr();
   r.child_tid = child_tid.addr();
@@ -427,12 +427,12 @@ DEFINE_SYSCALL(435, clone3, Result<int>, SyscallArgs& args, UserPtr<const uint8_
     for (uint64_t i = 0; i < n; ++i)
       if (tail[i]) return Error::TooBig;
   }
-  if (ca.exit_signal & ~kCSIGNAL) return Error::Invalid;
+  if (ca.exit_signal & ~L_CSIGNAL) return Error::Invalid;
   if (ca.exit_signal > 64) return Error::Invalid;
-  if (ca.flags & ~(0xffffffffull | kCLONE_CLEAR_SIGHAND | kCLONE_INTO_CGROUP)) return Error::Invalid;
-  if (ca.flags & (kCLONE_DETACHED | (kCSIGNAL & ~kCLONE_NEWTIME))) return Error::Invalid;
-  if ((ca.flags & (kCLONE_THREAD | kCLONE_PARENT)) && ca.exit_signal) return Error::Invalid;
-  if (ca.flags & kCLONE_NEWTIME) return Error::Invalid;  // a namespace: not supported
+  if (ca.flags & ~(0xffffffffull | L_CLONE_CLEAR_SIGHAND | L_CLONE_INTO_CGROUP)) return Error::Invalid;
+  if (ca.flags & (L_CLONE_DETACHED | (L_CSIGNAL & ~L_CLONE_NEWTIME))) return Error::Invalid;
+  if ((ca.flags & (L_CLONE_THREAD | L_CLONE_PARENT)) && ca.exit_signal) return Error::Invalid;
+  if (ca.flags & L_CLONE_NEWTIME) return Error::Invalid;  // a namespace: not supported
   if ((ca.stack == 0) != (ca.stack_size == 0)) return Error::Invalid;
   if (ca.set_tid_size > 32 || (!ca.set_tid && ca.set_tid_size) || (ca.set_tid && !ca.set_tid_size))
     return Error::Invalid;

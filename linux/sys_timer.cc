@@ -331,7 +331,7 @@ DEFINE_SYSCALL(222, timer_create, Result<void>, int clock, UserPtr<const KSigeve
     if (ev.notify != L_SIGEV_SIGNAL && ev.notify != L_SIGEV_NONE && ev.notify != L_SIGEV_THREAD_ID &&
         ev.notify != (L_SIGEV_SIGNAL | L_SIGEV_THREAD_ID))
       return Error::Invalid;
-    if (ev.notify != L_SIGEV_NONE && (ev.signo < 1 || ev.signo > kNSIG)) return Error::Invalid;
+    if (ev.notify != L_SIGEV_NONE && (ev.signo < 1 || ev.signo > L_NSIG)) return Error::Invalid;
     if ((ev.notify & L_SIGEV_THREAD_ID) && !signal_tid_exists(ev.tid)) return Error::Invalid;
   }
   ProcessTimers& pt = cur_timers();

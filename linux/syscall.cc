@@ -79,7 +79,7 @@ int64_t unimplemented(uint32_t nr) {
     if (name) log_warn("linux: unimplemented syscall {} ({}) returns ENOSYS", name, nr);
     else log_warn("linux: unknown syscall {} returns ENOSYS", nr);
   }
-  return -kENOSYS;
+  return -L_ENOSYS;
 }
 
 }  // namespace
@@ -151,7 +151,7 @@ extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
   const SyscallDef* d = nr < TABLE_SIZE ? g_table[nr] : nullptr;
   int64_t r = d ? d->fn(a) : unimplemented(uint32_t(nr));
   if (g_strace) trace_call(uint32_t(nr), d, a, r);
-  else if (g_log_missing && r == -int64_t(kENOENT)) trace_call(uint32_t(nr), d, a, r, "missing");
+  else if (g_log_missing && r == -int64_t(L_ENOENT)) trace_call(uint32_t(nr), d, a, r, "missing");
   if (!a.full_return) f->rax = uint64_t(r);
   if (g_return_hook) g_return_hook(a, r);
   return a.full_return ? x64::SyscallReturn::Full : x64::SyscallReturn::Fast;

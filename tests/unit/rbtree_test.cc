@@ -54,14 +54,14 @@ TEST(RbTree, EqualKeysKeepInsertionOrder) {
 
 TEST(RbTree, RandomOperationsMatchReferenceAndKeepInvariants) {
   std::mt19937 rng(12345);
-  constexpr int kN = 600;
-  std::vector<Item> items(kN);
+  constexpr int N = 600;
+  std::vector<Item> items(N);
   std::multimap<int, int> ref;  // key -> id, insertion order within a key
   Tree t;
-  for (int i = 0; i < kN; ++i) items[i].id = i;
+  for (int i = 0; i < N; ++i) items[i].id = i;
 
   for (int step = 0; step < 20000; ++step) {
-    Item& it = items[rng() % kN];
+    Item& it = items[rng() % N];
     if (Tree::is_linked(it)) {
       t.remove(it);
       auto range = ref.equal_range(it.key);
@@ -98,10 +98,10 @@ TEST(RbTree, RandomOperationsMatchReferenceAndKeepInvariants) {
 }
 
 TEST(RbTree, SequentialInsertStaysBalanced) {
-  constexpr int kN = 4096;
-  std::vector<Item> items(kN);
+  constexpr int N = 4096;
+  std::vector<Item> items(N);
   Tree t;
-  for (int i = 0; i < kN; ++i) {
+  for (int i = 0; i < N; ++i) {
     items[i].key = i;
     t.insert(items[i]);
   }
@@ -110,11 +110,11 @@ TEST(RbTree, SequentialInsertStaysBalanced) {
   int depth = 0;
   for (const RbNode* n = &t.first()->node; n; n = n->parent) ++depth;
   EXPECT_LE(depth, 2 * 13);
-  for (int i = 0; i < kN; i += 2) t.remove(items[i]);
+  for (int i = 0; i < N; i += 2) t.remove(items[i]);
   ASSERT_TRUE(t.check());
   EXPECT_EQ(t.first()->key, 1);
-  EXPECT_EQ(t.last()->key, kN - 1);
-  EXPECT_EQ(Tree::prev(*t.last())->key, kN - 3);
+  EXPECT_EQ(t.last()->key, N - 1);
+  EXPECT_EQ(Tree::prev(*t.last())->key, N - 3);
 }
 
 }  // namespace

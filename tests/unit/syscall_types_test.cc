@@ -185,12 +185,12 @@ TEST(SyscallErrno, EveryErrorHasItsOwnErrno) {
 }
 
 TEST(SyscallErrno, EveryErrnoTheKernelNamesHasAnError) {
-  const int64_t all[] = {kEPERM,  kENOENT,  kESRCH,  kEINTR,   kEIO,    kENXIO,   kE2BIG,       kENOEXEC,
-                         kEBADF,  kECHILD,  kEAGAIN, kENOMEM,  kEACCES, kEFAULT,  kEBUSY,       kEEXIST,
-                         kEXDEV,  kENODEV,  kENOTDIR, kEISDIR, kEINVAL, kENFILE,  kEMFILE,      kENOTTY,
-                         kEFBIG,  kENOSPC,  kESPIPE, kEROFS,   kEMLINK, kEPIPE,   kEDOM,        kERANGE,
-                         kEDEADLK, kENAMETOOLONG, kENOLCK, kENOSYS, kENOTEMPTY, kELOOP, kENODATA, kETIME,
-                         kEOVERFLOW, kEOPNOTSUPP, kETIMEDOUT, kERESTARTSYS, kERESTARTNOINTR, kERESTARTNOHAND};
+  const int64_t all[] = {L_EPERM,  L_ENOENT,  L_ESRCH,  L_EINTR,   L_EIO,    L_ENXIO,   L_E2BIG,       L_ENOEXEC,
+                         L_EBADF,  L_ECHILD,  L_EAGAIN, L_ENOMEM,  L_EACCES, L_EFAULT,  L_EBUSY,       L_EEXIST,
+                         L_EXDEV,  L_ENODEV,  L_ENOTDIR, L_EISDIR, L_EINVAL, L_ENFILE,  L_EMFILE,      L_ENOTTY,
+                         L_EFBIG,  L_ENOSPC,  L_ESPIPE, L_EROFS,   L_EMLINK, L_EPIPE,   L_EDOM,        L_ERANGE,
+                         L_EDEADLK, L_ENAMETOOLONG, L_ENOLCK, L_ENOSYS, L_ENOTEMPTY, L_ELOOP, L_ENODATA, L_ETIME,
+                         L_EOVERFLOW, L_EOPNOTSUPP, L_ETIMEDOUT, L_ERESTARTSYS, L_ERESTARTNOINTR, L_ERESTARTNOHAND};
   for (int64_t err : all) {
     const Error e = error_from_errno(err);
     ASSERT_NE(e, Error::Count) << "errno " << err << " has no Error";
@@ -200,15 +200,15 @@ TEST(SyscallErrno, EveryErrnoTheKernelNamesHasAnError) {
 }
 
 TEST(SyscallErrno, DistinctErrorsKeepTheirDetail) {
-  EXPECT_EQ(errno_of(Error::NotSupported), kENOSYS);
-  EXPECT_EQ(errno_of(Error::OpNotSupported), kEOPNOTSUPP);
-  EXPECT_EQ(errno_of(Error::Permission), kEPERM);
-  EXPECT_EQ(errno_of(Error::AccessDenied), kEACCES);
-  EXPECT_EQ(errno_of(Error::TooBig), kE2BIG);
-  EXPECT_EQ(errno_of(Error::FileTooBig), kEFBIG);
-  EXPECT_EQ(errno_of(Error::Interrupted), kEINTR);
-  EXPECT_EQ(errno_of(Error::RestartSys), kERESTARTSYS);
-  EXPECT_EQ(errno_of(Error::BadFd), kEBADF);
+  EXPECT_EQ(errno_of(Error::NotSupported), L_ENOSYS);
+  EXPECT_EQ(errno_of(Error::OpNotSupported), L_EOPNOTSUPP);
+  EXPECT_EQ(errno_of(Error::Permission), L_EPERM);
+  EXPECT_EQ(errno_of(Error::AccessDenied), L_EACCES);
+  EXPECT_EQ(errno_of(Error::TooBig), L_E2BIG);
+  EXPECT_EQ(errno_of(Error::FileTooBig), L_EFBIG);
+  EXPECT_EQ(errno_of(Error::Interrupted), L_EINTR);
+  EXPECT_EQ(errno_of(Error::RestartSys), L_ERESTARTSYS);
+  EXPECT_EQ(errno_of(Error::BadFd), L_EBADF);
 }
 
 TEST(SyscallErrno, EveryErrorHasAName) {

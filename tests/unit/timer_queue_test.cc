@@ -185,15 +185,15 @@ TEST(TimerQueue, RandomArmCancelMatchesReference) {
   std::mt19937 rng(99);
   TimerQueue q;
   Log log;
-  constexpr int kN = 200;
+  constexpr int N = 200;
   std::vector<std::unique_ptr<TestTimer>> ts;
-  for (int i = 0; i < kN; ++i) ts.push_back(std::make_unique<TestTimer>(i, &log));
-  std::vector<uint64_t> deadline(kN, 0);
-  std::vector<bool> armed(kN, false);
-  std::vector<uint64_t> arm_seq(kN, 0);
+  for (int i = 0; i < N; ++i) ts.push_back(std::make_unique<TestTimer>(i, &log));
+  std::vector<uint64_t> deadline(N, 0);
+  std::vector<bool> armed(N, false);
+  std::vector<uint64_t> arm_seq(N, 0);
   uint64_t seq = 0, now = 0;
   for (int step = 0; step < 5000; ++step) {
-    int i = rng() % kN;
+    int i = rng() % N;
     switch (rng() % 3) {
       case 0:
       case 1:
@@ -211,7 +211,7 @@ TEST(TimerQueue, RandomArmCancelMatchesReference) {
       now += rng() % 500;
       // Reference: armed timers due by now, by (deadline, arm order).
       std::vector<int> want;
-      for (int j = 0; j < kN; ++j)
+      for (int j = 0; j < N; ++j)
         if (armed[j] && deadline[j] <= now) want.push_back(j);
       std::sort(want.begin(), want.end(), [&](int a, int b) {
         return deadline[a] != deadline[b] ? deadline[a] < deadline[b] : arm_seq[a] < arm_seq[b];
@@ -221,7 +221,7 @@ TEST(TimerQueue, RandomArmCancelMatchesReference) {
       ASSERT_EQ(log.fired, want) << "step " << step;
       for (int j : want) armed[j] = false;
       uint64_t next = TimerQueue::NEVER;
-      for (int j = 0; j < kN; ++j)
+      for (int j = 0; j < N; ++j)
         if (armed[j]) next = std::min(next, deadline[j]);
       ASSERT_EQ(q.next_deadline(), next);
     }
