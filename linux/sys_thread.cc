@@ -18,6 +18,7 @@
 #include "linux/exec_state.h"
 #include "linux/process_state.h"
 #include "linux/signal.h"
+#include "linux/sys_time.h"
 #include "linux/signal_internal.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
@@ -223,6 +224,8 @@ void robust_list_exit(LinuxThread* lt) {
   Process* p = current_process();
   Thread* self = thread_current();
   signal_thread_exit(self);  // no longer a target for signals
+  // Its CPU time joins the process's before pthread_join can return.
+  account_thread_exit(self);
   LinuxThread* lt = static_cast<LinuxThread*>(self->linux_state);
   if (lt && self->as) {
     robust_list_exit(lt);

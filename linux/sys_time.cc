@@ -164,7 +164,7 @@ void account_thread_exit(const Thread* t) {
   Process* p = static_cast<Process*>(t->process);
   if (!p) return;
   if (t == p->main_thread && p->main_cpu_counted.exchange(true)) return;
-  p->exited_cpu_ns.fetch_add(thread_cpu_time_ns(t));
+  p->exited_cpu_ns.fetch_add(thread_cpu(t));
 }
 
 uint64_t process_cpu_time_ns() {

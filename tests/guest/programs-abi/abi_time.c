@@ -4,6 +4,7 @@
  * kernel is tested and not a vDSO. */
 #include "check.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -190,6 +191,24 @@ static void test_usage(void) {
   EXPECT_ERR(EFAULT, syscall(SYS_getrusage, RUSAGE_SELF, BAD_PTR));
 }
 
+/* A thread that exited still counts in the process's CPU time (Linux adds
+ * an exiting thread's time to its thread group's). */
+static void* burner(void* arg) {
+  burn(60000000ll);
+  *(long long*)arg = now_ns(CLOCK_THREAD_CPUTIME_ID);
+  return NULL;
+}
+static void test_exited_thread_cpu(void) {
+  long long before = now_ns(CLOCK_PROCESS_CPUTIME_ID), thread_cpu = 0;
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, burner, &thread_cpu) == 0, "pthread_create");
+  CHECK(pthread_join(t, NULL) == 0, "pthread_join");
+  long long after = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+  CHECK(thread_cpu >= 60000000ll, "the thread burnt %lld ns", thread_cpu);
+  CHECK(after - before >= thread_cpu, "process CPU time grew %lld ns; the exited thread used %lld", after - before,
+        thread_cpu);
+}
+
 int main(void) {
   /* Setting the clock needs root; only done inside Capsule (never to a host). */
   struct utsname un;
@@ -199,5 +218,6 @@ int main(void) {
   test_gettime();
   if (in_capsule && getuid() == 0) test_settime();
   test_usage();
+  test_exited_thread_cpu();
   return finish("abi_time");
 }
