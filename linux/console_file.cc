@@ -146,7 +146,12 @@ ConsoleVnode* g_null;     // /dev/null
 // system, gets the console object.
 Result<VnodeRef> open_console_device(uint64_t rdev, uint32_t) {
   if (rdev == dev(1, 3)) return VnodeRef(g_null);
-  if (rdev == dev(5, 0)) return VnodeRef(g_tty);
+  // /dev/tty is the caller's controlling terminal: without a terminal on the
+  // host side there is none, and Linux fails the open (ENXIO).
+  if (rdev == dev(5, 0)) {
+    if (!tty::is_terminal()) return Error::NoDeviceOrAddress;
+    return VnodeRef(g_tty);
+  }
   return VnodeRef(g_stdout);
 }
 

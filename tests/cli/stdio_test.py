@@ -108,7 +108,7 @@ def case_sigint_without_terminal(r):
         line = proc.stdout.readline()
         check(line, f"no READY: {out!r}")
         out += line
-    check(b"isatty=0 tcgetattr=0" in out, f"output {out!r}")
+    check(b"isatty=0 tcgetattr=0" in out and b"devtty=ENXIO" in out, f"output {out!r}")
     proc.send_signal(2)
     try:
         status = proc.wait(60)
@@ -133,10 +133,11 @@ def pty_session(r, keys_after_ready, expect, final_keys=b"\x03", mode=None):
     if pid == 0:
         cmd = r.cmd(r.a.tty_line, *([mode] if mode else []))
         try:
+            # The window size before the program (or the CLI) can ask for it.
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
             os.execvp(cmd[0], cmd)
         finally:
             os._exit(127)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
     buf = b""
 
     def until(pat, timeout=TIMEOUT):
@@ -174,10 +175,20 @@ def pty_session(r, keys_after_ready, expect, final_keys=b"\x03", mode=None):
         os.close(fd)
 
 
+def case_dev_tty_without_terminal(r):
+    # No controlling terminal (a new session, stdin a pipe): open("/dev/tty")
+    # fails with ENXIO, on the host and in the VM; never a descriptor that
+    # isatty() rejects.
+    p = subprocess.run(r.cmd(r.a.tty_line, "devtty"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=TIMEOUT, start_new_session=True)
+    check(p.returncode == 0, f"status {p.returncode}: {p.stderr!r}")
+    check(p.stdout == b"isatty=0 tcgetattr=0 icanon=0 winsize=0 rows=-1 devtty=ENXIO\n", f"output {p.stdout!r}")
+
+
 def case_tty_line(r):
     # Canonical input with DEL applied, the line echoed, "\n" shown as "\r\n".
     out, status = pty_session(r, b"abx\x7fc\r", b"LINE:[abc\r\n]")
-    check(b"isatty=1 tcgetattr=1 icanon=1 winsize=1 rows=33" in out, f"output {out!r}")
+    check(b"isatty=1 tcgetattr=1 icanon=1 winsize=1 rows=33 devtty=tty" in out, f"output {out!r}")
     check(b"LINE:[abc\r\n]\r\n" in out, f"output {out!r}")
     check(b"abx\b \bc" in out, f"echo {out!r}")
     # ^C: SIGINT kills the program; the shell convention is 128 + 2.
@@ -254,7 +265,7 @@ def case_serial_tty(r):
     check(status == 130, f"status {status} ({problem})")
 
 
-CASES = [case_sort, case_streams_separate, case_binary_mib, case_empty_stdin, case_exit_status,
+CASES = [case_dev_tty_without_terminal, case_sort, case_streams_separate, case_binary_mib, case_empty_stdin, case_exit_status,
          case_segv, case_bad_pointers, case_sigint_without_terminal, case_verbose_log,
          case_tty_line, case_tty_raw, case_tty_escape, case_serial_tty]
 

@@ -4,7 +4,13 @@
 //   tty_line raw      switches off ICANON and ECHO (VMIN 1, as line
 //                     editors do), reads one key, prints it bracketed
 //   tty_line ignint   ignores SIGINT
-// and waits for a signal (the test sends ^C, or the host escape).
+//   tty_line devtty   stops after the first line
+// and waits for a signal (the test sends ^C, or the host escape). The first
+// line also says what open("/dev/tty") gives: "tty" (a terminal), "notty"
+// (opened, but isatty is false: never right) or the errno (ENXIO without a
+// controlling terminal, as on Linux).
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +25,14 @@ int main(int argc, char** argv) {
   int tty = isatty(0);
   int got = tcgetattr(0, &t) == 0;
   int ws = ioctl(1, TIOCGWINSZ, &w) == 0;
-  printf("isatty=%d tcgetattr=%d icanon=%d winsize=%d rows=%d\n", tty, got, got && (t.c_lflag & ICANON) ? 1 : 0,
-         ws, ws ? w.ws_row : -1);
+  int dt = open("/dev/tty", O_RDWR | O_CLOEXEC);
+  char devtty[32];
+  if (dt >= 0) snprintf(devtty, sizeof devtty, "%s", isatty(dt) ? "tty" : "notty");
+  else snprintf(devtty, sizeof devtty, "%s", errno == ENXIO ? "ENXIO" : strerror(errno));
+  if (dt >= 0) close(dt);
+  printf("isatty=%d tcgetattr=%d icanon=%d winsize=%d rows=%d devtty=%s\n", tty, got,
+         got && (t.c_lflag & ICANON) ? 1 : 0, ws, ws ? w.ws_row : -1, devtty);
+  if (!strcmp(mode, "devtty")) return 0;
   if (!strcmp(mode, "ignint")) signal(SIGINT, SIG_IGN);
   if (!strcmp(mode, "raw")) {
     struct termios r = t;
