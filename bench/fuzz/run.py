@@ -9,7 +9,7 @@ build/bench/fuzz/seed-<N>.log; the summary goes to build/bench/fuzz/result.json.
 
 Usage: ./capsule bench fuzz [--runs 200] [--first-seed 1] [--threads 4]
            [--cpus 4] [--calls 80000] [--jobs 1] [--timeout 900]
-           [--cmdline 'hung_task.timeout=5'] [--stop-on-failure]
+           [--cmdline=--hung-task=30] [--stop-on-failure]
        (or python3 bench/fuzz/run.py ...). The program is built here with
        `gcc -static -O2 -pthread` into build/bench/fuzz/sysfuzz.
 
