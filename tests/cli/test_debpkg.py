@@ -126,19 +126,7 @@ def installed(pkg):
     return r.stdout.startswith("ii")
 
 
-class Host(unittest.TestCase):
-    def setUp(self):
-        self.d = tempfile.mkdtemp()
-        self.old_cache = os.environ.get("CAPSULE_CACHE")
-        os.environ["CAPSULE_CACHE"] = os.path.join(self.d, "cache")
-
-    def tearDown(self):
-        if self.old_cache is None:
-            os.environ.pop("CAPSULE_CACHE", None)
-        else:
-            os.environ["CAPSULE_CACHE"] = self.old_cache
-        shutil.rmtree(self.d)
-
+class Host(common.TempCacheTest):
     def test_owner_however_spelled(self):
         self.assertEqual(debpkg.owner("/usr/bin/ls"), "coreutils")   # listed as /bin/ls
         self.assertEqual(debpkg.owner(os.path.realpath("/bin/sh")), "dash")

@@ -6,26 +6,13 @@ import re
 import shutil
 import stat
 import subprocess
-import tempfile
 import unittest
 
 import common  # noqa: F401
 from capsule_cli import bundle, elfdeps, imagecache, imagetree
 
 
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.d = tempfile.mkdtemp()
-        self.old_cache = os.environ.get("CAPSULE_CACHE")
-        os.environ["CAPSULE_CACHE"] = os.path.join(self.d, "cache")
-
-    def tearDown(self):
-        if self.old_cache is None:
-            os.environ.pop("CAPSULE_CACHE", None)
-        else:
-            os.environ["CAPSULE_CACHE"] = self.old_cache
-        shutil.rmtree(self.d)
-
+class Base(common.TempCacheTest):
     def unpack(self, image):
         out = os.path.join(self.d, "unpacked")
         os.makedirs(out)
