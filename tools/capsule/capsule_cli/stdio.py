@@ -27,6 +27,7 @@ import tty
 
 CTRL_A, CTRL_C = 0x01, 0x03
 SERIAL_KEEP = 1 << 20  # bytes of kernel log kept for a panic report
+SERIAL_LINE_MAX = 1 << 16  # a log "line" longer than this goes out unfinished
 
 
 def _write_all(fd, data):
@@ -43,6 +44,7 @@ class Stdio:
         self.stdin_fd, self.stdout_fd, self.stderr_fd = stdin_fd, stdout_fd, stderr_fd
         self.terminal = program and os.isatty(stdin_fd)
         self.serial_log = bytearray()
+        self._write_lock = threading.Lock()  # stderr: one chunk at a time
         self.escaped = False  # the user stopped the VM from the host
         self._saved_tc = None
         self._threads = []
@@ -130,6 +132,15 @@ class Stdio:
         t.start()
         self._threads.append(t)
 
+    def _write(self, fd, data):
+        """A relay's chunk goes out whole: the program's stderr and the kernel
+        log (--verbose) share a descriptor, and a pipe splits big writes."""
+        if fd != self.stderr_fd:
+            _write_all(fd, data)
+            return
+        with self._write_lock:
+            _write_all(fd, data)
+
     def _relay_out(self, sock, fd):
         broken = False
         while True:
@@ -142,22 +153,35 @@ class Stdio:
             if broken:
                 continue  # keep draining so the guest never blocks
             try:
-                _write_all(fd, data)
+                self._write(fd, data)
             except OSError:
                 broken = True  # e.g. `| head` closed the pipe
 
     def _relay_serial(self, sock):
+        # With --verbose the kernel log shares stderr with the program's own
+        # stderr: it goes out in whole lines, so a line of the log (a
+        # [missing] or --strace line) is never cut by the program's output.
+        pending = b""
         while True:
             try:
                 data = sock.recv(65536)
             except OSError:
-                return
+                data = b""
             if not data:
+                if pending:
+                    self._write(self.stderr_fd, pending)
                 return
             if not self.program:
                 _write_all(self.stdout_fd, data)
             elif self.verbose:
-                _write_all(self.stderr_fd, data)
+                pending += data
+                cut = pending.rfind(b"\n") + 1
+                if cut == 0 and len(pending) < SERIAL_LINE_MAX:
+                    continue
+                if cut == 0:
+                    cut = len(pending)
+                self._write(self.stderr_fd, pending[:cut])
+                pending = pending[cut:]
             else:
                 self.serial_log += data
                 if len(self.serial_log) > SERIAL_KEEP:
