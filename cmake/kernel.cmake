@@ -1,6 +1,9 @@
 # The kernel image, one object library per layer (docs/architecture.md):
 #
-#   lib <- arch <- core <- {drivers, fs, net} <- linux <- kernel
+#   lib <- arch <- core <- {drivers, fs} ; fs <- net ; {drivers, net} <- linux <- kernel
+#
+# net/ sits on fs/: sockets are descriptors on the one file path, AF_UNIX
+# names are socket inodes, and SCM_RIGHTS carries open files.
 #
 # A layer's library sees only
 #   - its own folder, through a private root build/layer-roots/<L>/<L> -> <L>
@@ -19,7 +22,7 @@ set(CAPSULE_BELOW_arch lib)
 set(CAPSULE_BELOW_core lib arch)
 set(CAPSULE_BELOW_drivers lib arch core)
 set(CAPSULE_BELOW_fs lib arch core)
-set(CAPSULE_BELOW_net lib arch core)
+set(CAPSULE_BELOW_net lib arch core fs)
 set(CAPSULE_BELOW_linux lib arch core drivers fs net)
 set(CAPSULE_BELOW_kernel lib arch core drivers fs net linux)
 

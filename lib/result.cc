@@ -48,6 +48,20 @@ const char* error_name(Error e) {
     case Error::TimerExpired: return "timer expired";
     case Error::Overflow: return "value too large";
     case Error::FileTableFull: return "too many open files in system";
+    case Error::NotSocket: return "not a socket";
+    case Error::DestAddrRequired: return "destination address required";
+    case Error::MessageSize: return "message too long";
+    case Error::WrongProtoType: return "protocol wrong type for socket";
+    case Error::NoProtoOpt: return "protocol not available";
+    case Error::ProtoNotSupported: return "protocol not supported";
+    case Error::SockTypeNotSupported: return "socket type not supported";
+    case Error::FamilyNotSupported: return "address family not supported";
+    case Error::AddrInUse: return "address in use";
+    case Error::AddrNotAvail: return "address not available";
+    case Error::ConnReset: return "connection reset";
+    case Error::IsConnected: return "already connected";
+    case Error::NotConnected: return "not connected";
+    case Error::ConnRefused: return "connection refused";
     case Error::RestartSys:
     case Error::RestartNoIntr:
     case Error::RestartNoHand: return "interrupted (restart)";

@@ -14,6 +14,7 @@ uint32_t current_umask();
 uint32_t current_fsuid();
 uint32_t current_fsgid();
 uint32_t current_euid();
+uint32_t current_egid();
 bool current_privileged();  // effective uid 0: what Linux's capabilities allow root
 
 constexpr uint64_t L_RLIM_INFINITY = ~0ull;

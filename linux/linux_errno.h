@@ -23,6 +23,10 @@ enum Errno : int64_t {
   L_EPIPE = 32, L_EDOM = 33, L_ERANGE = 34, L_EDEADLK = 35, L_ENAMETOOLONG = 36, L_ENOLCK = 37,
   L_ENOSYS = 38, L_ENOTEMPTY = 39, L_ELOOP = 40, L_ENODATA = 61, L_ETIME = 62, L_EOVERFLOW = 75,
   L_EOPNOTSUPP = 95, L_ETIMEDOUT = 110,
+  // Sockets.
+  L_ENOTSOCK = 88, L_EDESTADDRREQ = 89, L_EMSGSIZE = 90, L_EPROTOTYPE = 91, L_ENOPROTOOPT = 92,
+  L_EPROTONOSUPPORT = 93, L_ESOCKTNOSUPPORT = 94, L_EAFNOSUPPORT = 97, L_EADDRINUSE = 98,
+  L_EADDRNOTAVAIL = 99, L_ECONNRESET = 104, L_EISCONN = 106, L_ENOTCONN = 107, L_ECONNREFUSED = 111,
   // Kernel-internal results (never seen by the application; Linux's
   // values): the return path turns them into EINTR or a restart of the
   // call (linux/signal_delivery.cc).
@@ -78,6 +82,20 @@ inline constexpr int ERRNO_BY_ERROR[] = {
     L_ETIME,         // TimerExpired
     L_EOVERFLOW,     // Overflow
     L_ENFILE,        // FileTableFull
+    L_ENOTSOCK,       // NotSocket
+    L_EDESTADDRREQ,   // DestAddrRequired
+    L_EMSGSIZE,       // MessageSize
+    L_EPROTOTYPE,     // WrongProtoType
+    L_ENOPROTOOPT,    // NoProtoOpt
+    L_EPROTONOSUPPORT,// ProtoNotSupported
+    L_ESOCKTNOSUPPORT,// SockTypeNotSupported
+    L_EAFNOSUPPORT,   // FamilyNotSupported
+    L_EADDRINUSE,     // AddrInUse
+    L_EADDRNOTAVAIL,  // AddrNotAvail
+    L_ECONNRESET,     // ConnReset
+    L_EISCONN,        // IsConnected
+    L_ENOTCONN,       // NotConnected
+    L_ECONNREFUSED,   // ConnRefused
     L_ERESTARTSYS,      // RestartSys
     L_ERESTARTNOINTR,  // RestartNoIntr
     L_ERESTARTNOHAND,  // RestartNoHand

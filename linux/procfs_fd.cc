@@ -7,6 +7,7 @@
 #include "linux/process.h"
 #include "linux/file_common.h"
 #include "linux/pipe_file.h"
+#include "linux/socket_file.h"
 #include "linux/procfs.h"
 
 namespace capsule::linux_abi::proc {
@@ -132,6 +133,10 @@ Result<void> fd_link(uint64_t fd, Text& out) {
   if (v.is_stream()) {
     if (pipe_end_of(v)) {
       out.f("pipe:[{}]", v.ino());
+      return {};
+    }
+    if (is_socket(v)) {
+      out.f("socket:[{}]", v.ino());
       return {};
     }
     if (v.type() == vfs::VType::Char) {

@@ -145,6 +145,7 @@ uint32_t current_umask() { return creds_or_kernel()->umask; }
 uint32_t current_fsuid() { return creds_or_kernel()->fsuid; }
 uint32_t current_fsgid() { return creds_or_kernel()->fsgid; }
 uint32_t current_euid() { return creds_or_kernel()->euid; }
+uint32_t current_egid() { return creds_or_kernel()->egid; }
 bool current_privileged() { return creds_or_kernel()->euid == 0; }
 
 DEFINE_SYSCALL(63, uname, Result<void>, UserPtr<Utsname> buf) {

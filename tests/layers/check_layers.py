@@ -30,12 +30,19 @@ TESTS = {
         ("lib", "arch/spinlock.h", False),      # lib -> arch
         ("fs", "drivers/tty.h", False),         # siblings do not see each other
         ("linux", "kernel/cmdline.h", False),   # linux -> kernel
+        ("net", "fs/vfs.h", True),              # control: net sits on fs
+        ("linux", "net/socket.h", True),        # control: linux sees net
+        ("fs", "net/socket.h", False),          # fs -> net
+        ("net", "linux/process.h", False),      # net -> linux
+        ("net", "drivers/tty.h", False),        # net and drivers are siblings
     ],
     "private": [
         ("core", "core/mm/buddy.h", True),      # control: core's private header, inside core
         ("fs", "fs/vfs/dcache.h", True),        # control: fs's private header, inside fs
         ("fs", "core/mm/buddy.h", False),       # fs reaching into core's privates
         ("linux", "fs/vfs/dcache.h", False),    # linux reaching into fs's privates
+        ("net", "net/unix/unix_socket.h", True),   # control: net's private header, inside net
+        ("linux", "net/unix/unix_socket.h", False),  # linux reaching into net's privates
         ("drivers", "core/sched/run_queue.h", False),
         ("core", "arch/x64/cpu/traps.h", False),
     ],

@@ -190,7 +190,10 @@ TEST(SyscallErrno, EveryErrnoTheKernelNamesHasAnError) {
                          L_EXDEV,  L_ENODEV,  L_ENOTDIR, L_EISDIR, L_EINVAL, L_ENFILE,  L_EMFILE,      L_ENOTTY,
                          L_EFBIG,  L_ENOSPC,  L_ESPIPE, L_EROFS,   L_EMLINK, L_EPIPE,   L_EDOM,        L_ERANGE,
                          L_EDEADLK, L_ENAMETOOLONG, L_ENOLCK, L_ENOSYS, L_ENOTEMPTY, L_ELOOP, L_ENODATA, L_ETIME,
-                         L_EOVERFLOW, L_EOPNOTSUPP, L_ETIMEDOUT, L_ERESTARTSYS, L_ERESTARTNOINTR, L_ERESTARTNOHAND};
+                         L_EOVERFLOW, L_EOPNOTSUPP, L_ETIMEDOUT, L_ERESTARTSYS, L_ERESTARTNOINTR, L_ERESTARTNOHAND,
+                         L_ENOTSOCK, L_EDESTADDRREQ, L_EMSGSIZE, L_EPROTOTYPE, L_ENOPROTOOPT, L_EPROTONOSUPPORT,
+                         L_ESOCKTNOSUPPORT, L_EAFNOSUPPORT, L_EADDRINUSE, L_EADDRNOTAVAIL, L_ECONNRESET,
+                         L_EISCONN, L_ENOTCONN, L_ECONNREFUSED};
   for (int64_t err : all) {
     const Error e = error_from_errno(err);
     ASSERT_NE(e, Error::Count) << "errno " << err << " has no Error";

@@ -57,6 +57,21 @@ enum class Error : int {
   TimerExpired,    // ETIME
   Overflow,        // EOVERFLOW
   FileTableFull,   // ENFILE
+  // Sockets (net/, docs/net.md).
+  NotSocket,       // ENOTSOCK
+  DestAddrRequired,// EDESTADDRREQ
+  MessageSize,     // EMSGSIZE
+  WrongProtoType,  // EPROTOTYPE
+  NoProtoOpt,      // ENOPROTOOPT
+  ProtoNotSupported,// EPROTONOSUPPORT
+  SockTypeNotSupported,// ESOCKTNOSUPPORT
+  FamilyNotSupported,// EAFNOSUPPORT
+  AddrInUse,       // EADDRINUSE
+  AddrNotAvail,    // EADDRNOTAVAIL
+  ConnReset,       // ECONNRESET
+  IsConnected,     // EISCONN
+  NotConnected,    // ENOTCONN
+  ConnRefused,     // ECONNREFUSED
   // Kernel-internal, never seen by the application: the return path turns
   // them into EINTR or a restart of the call (linux/signal.h).
   RestartSys,      // ERESTARTSYS: restart if the handler has SA_RESTART

@@ -46,12 +46,67 @@ print(re.sub(r"(\\w+)@", r"<\\1>", "me@x you@y"), collections.Counter("banana").
 print(datetime.date(2024, 2, 29).isoformat(), sum(int(l.split()[1]) for l in open("/data/numbers.txt")))
 """
 
+# Sockets (docs/net.md): a socketpair of each kind, SCM_RIGHTS, SO_PEERCRED;
+# and asyncio streams over an AF_UNIX server, the event loop's own
+# self-pipe being a socketpair.
+PY_SOCKETPAIR = """
+import os, socket, stat, struct
+a, b = socket.socketpair()
+a.sendall(b"hello " * 1000)
+a.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    d = b.recv(4096)
+    if not d:
+        break
+    data += d
+print(len(data), data[:12])
+print(stat.S_ISSOCK(os.fstat(a.fileno()).st_mode), a.type == socket.SOCK_STREAM, a.family == socket.AF_UNIX)
+print(a.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED) == struct.pack("3i", os.getpid(), os.geteuid(), os.getegid()))
+c, d = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+c.send(b"x" * 10)
+c.send(b"yy")
+print(d.recv(100), d.recv(100))
+r, w = os.pipe()
+socket.send_fds(c, [b"fd"], [w])
+msg, fds, flags, addr = socket.recv_fds(d, 10, 1)
+os.write(fds[0], b"through")
+print(msg, len(fds), os.read(r, 10))
+"""
+
+PY_ASYNCIO_UNIX = """
+import asyncio, os
+async def handle(reader, writer):
+    line = await reader.readline()
+    writer.write(line.upper())
+    await writer.drain()
+    writer.close()
+async def main():
+    path = "/data/asyncio.sock"
+    server = await asyncio.start_unix_server(handle, path=path)
+    async with server:
+        got = []
+        for i in range(3):
+            r, w = await asyncio.open_unix_connection(path)
+            w.write(b"hello %d\\n" % i)
+            await w.drain()
+            got.append(await r.readline())
+            w.close()
+            await w.wait_closed()
+        print(got)
+    os.unlink(path)
+    print(await asyncio.wait_for(asyncio.sleep(0.01, "done"), 30))
+asyncio.run(main())
+"""
+
 # name -> (program, argv, needs) ; guest paths /data/... are the host's
 # data directory when run on the host. `needs` lists extra host trees.
 CASES = {
     "busybox": ("busybox", ["busybox", "sha256sum", "/data/numbers.txt"], []),
     "python3": ("/usr/bin/python3", ["python3", "-c", "print(1)"], ["python"]),
     "python3_stdlib": ("/usr/bin/python3", ["python3", "-c", PY_STDLIB], ["python"]),
+    "python3_socketpair": ("/usr/bin/python3", ["python3", "-c", PY_SOCKETPAIR], ["python"]),
+    "python3_asyncio_unix": ("/usr/bin/python3", ["python3", "-c", PY_ASYNCIO_UNIX], ["python"]),
     "sqlite3": ("sqlite3", ["sqlite3", ":memory:",
                             "create table t(a,b); insert into t values(1,'x'),(2,'y'),(3,'z');"
                             " select sum(a), group_concat(b) from t;"], []),

@@ -1,0 +1,752 @@
+// The socket system calls (socket(2), unix(7), docs/net.md): Linux's
+// sockaddr, msghdr, cmsg and option structures translated onto net/'s
+// Socket interface. Every socket is a descriptor object (SocketVnode, a
+// stream vnode that fstat reports as S_IFSOCK), so read/write/close/poll/
+// epoll/fcntl work on it as on any descriptor.
+#include <cstddef>
+#include <new>
+
+#include "arch/uaccess.h"
+#include "linux/event_args.h"
+#include "linux/file_common.h"
+#include "linux/identity.h"
+#include "linux/socket_file.h"
+#include "linux/syscall.h"
+#include "net/unix.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+using vfs::OpenFile;
+
+// Families, types and flags (socket(2), bits/socket.h).
+constexpr int L_AF_UNSPEC = 0, L_AF_UNIX = 1, L_AF_MAX = 46;
+constexpr int L_SOCK_STREAM = 1, L_SOCK_DGRAM = 2, L_SOCK_RAW = 3, L_SOCK_SEQPACKET = 5, L_SOCK_PACKET = 10,
+              L_SOCK_TYPE_MASK = 0xf;
+constexpr int L_SOCK_NONBLOCK = 04000, L_SOCK_CLOEXEC = 02000000;
+constexpr int L_SHUT_RD = 0, L_SHUT_WR = 1, L_SHUT_RDWR = 2;
+
+constexpr uint32_t L_MSG_OOB = 1, L_MSG_PEEK = 2, L_MSG_CTRUNC = 8, L_MSG_TRUNC = 0x20, L_MSG_DONTWAIT = 0x40,
+                   L_MSG_WAITALL = 0x100, L_MSG_NOSIGNAL = 0x4000, L_MSG_WAITFORONE = 0x10000,
+                   L_MSG_CMSG_CLOEXEC = 0x40000000;
+
+constexpr int L_SOL_SOCKET = 1;
+constexpr int L_SO_REUSEADDR = 2, L_SO_TYPE = 3, L_SO_ERROR = 4, L_SO_SNDBUF = 7, L_SO_RCVBUF = 8,
+              L_SO_KEEPALIVE = 9, L_SO_PASSCRED = 16, L_SO_PEERCRED = 17, L_SO_RCVLOWAT = 18,
+              L_SO_SNDLOWAT = 19, L_SO_ACCEPTCONN = 30, L_SO_SNDBUFFORCE = 32, L_SO_RCVBUFFORCE = 33,
+              L_SO_PROTOCOL = 38, L_SO_DOMAIN = 39;
+constexpr int L_SCM_RIGHTS = 1, L_SCM_CREDENTIALS = 2;
+constexpr size_t SCM_MAX_FD = 253;
+
+// net.core.wmem_max/rmem_max as Linux ships them, and the floors of
+// sock_setsockopt (SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on x86-64).
+constexpr int BUF_MAX = 212992, MIN_SNDBUF = 4608, MIN_RCVBUF = 2304;
+
+constexpr size_t SOCKADDR_STORAGE = 128;  // the most any call copies in
+constexpr size_t SUN_PATH_OFF = 2;        // offsetof(struct sockaddr_un, sun_path)
+constexpr size_t SOCKADDR_UN = 110;       // sizeof(struct sockaddr_un)
+
+constexpr uint64_t FIONREAD = 0x541b, SIOCOUTQ = 0x5411;  // SIOCINQ is FIONREAD
+
+struct KMsghdr {
+  uint64_t name;
+  uint32_t namelen, pad0;
+  uint64_t iov, iovlen, control, controllen;
+  int32_t flags;
+  uint32_t pad1;
+};
+static_assert(sizeof(KMsghdr) == 56);
+struct KMmsghdr {
+  KMsghdr hdr;
+  uint32_t len, pad;
+};
+static_assert(sizeof(KMmsghdr) == 64);
+struct KCmsghdr {
+  uint64_t len;
+  int32_t level, type;
+};
+struct KUcred {
+  int32_t pid;
+  uint32_t uid, gid;
+};
+constexpr size_t cmsg_align(size_t n) { return (n + 7) & ~size_t(7); }
+
+constexpr char SOCKET_KIND = 0;  // SocketVnode::kind()
+
+class SocketVnode final : public StreamVnode {
+ public:
+  explicit SocketVnode(net::SocketRef s) : StreamVnode(vfs::MODE_SOCKET | 0777), sock_(static_cast<net::SocketRef&&>(s)) {}
+  net::Socket& sock() { return *sock_; }
+
+  Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
+    net::RecvMsg m(buf);
+    m.nonblock = f.flags() & OpenFile::NONBLOCK;
+    return sock_->recvmsg(m);
+  }
+  Result<size_t> write_stream(vfs::IoBuffer& buf, OpenFile& f) override {
+    net::SendMsg m(buf);
+    m.nonblock = f.flags() & OpenFile::NONBLOCK;
+    m.creds = current_creds();
+    return sock_->sendmsg(m);
+  }
+  Pollable* pollable() override { return sock_.get(); }
+  bool sigpipe() const override { return true; }
+  const void* kind() const override { return &SOCKET_KIND; }
+  Result<int64_t> ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override {
+    int n;
+    if (cmd == FIONREAD) n = int(sock_->bytes_readable());
+    else if (cmd == SIOCOUTQ) n = int(sock_->bytes_unsent());
+    else return Error::NotSupported;
+    TRY(UserPtr<int>(arg).write(n));
+    return int64_t(0);
+  }
+
+ protected:
+  ~SocketVnode() override { sock_->close(); }
+
+ private:
+  net::SocketRef sock_;
+};
+
+Result<vfs::FileRef> socket_file(Fd fd, net::Socket** out) {
+  vfs::FileRef f = TRY(get_file(fd));
+  if (f->vnode().kind() != &SOCKET_KIND) return Error::NotSocket;
+  *out = &static_cast<SocketVnode&>(f->vnode()).sock();
+  return f;
+}
+
+Result<Fd> install_socket(net::SocketRef s, int flags) {
+  auto* v = new (std::nothrow) SocketVnode(static_cast<net::SocketRef&&>(s));
+  if (!v) return Error::NoMemory;
+  vfs::VnodeRef ref = vfs::VnodeRef::adopt(v);
+  uint32_t ff = OpenFile::READ | OpenFile::WRITE | ((flags & L_SOCK_NONBLOCK) ? OpenFile::NONBLOCK : 0);
+  return install_stream_fd(ref, ff, flags & L_SOCK_CLOEXEC);
+}
+
+bool nonblocking(const OpenFile& f, uint32_t msg_flags) {
+  return (f.flags() & OpenFile::NONBLOCK) || (msg_flags & L_MSG_DONTWAIT);
+}
+
+// Interrupted waits restart (or fail with EINTR) as Linux's -ERESTARTSYS.
+template <typename T>
+Result<T> restart(Result<T>&& r) {
+  if (!r.ok() && r.error() == Error::Interrupted) return Error::RestartSys;
+  return static_cast<Result<T>&&>(r);
+}
+
+// --- addresses ----------------------------------------------------------------------
+
+// Copies a sockaddr in (move_addr_to_kernel): a length outside
+// [0, sizeof(sockaddr_storage)] is EINVAL, a bad pointer EFAULT.
+Result<void> copy_sockaddr(UserPtr<const uint8_t> p, int len, uint8_t* buf) {
+  if (len < 0 || size_t(len) > SOCKADDR_STORAGE) return Error::Invalid;
+  if (len) TRY(p.copy_in(buf, size_t(len)));
+  return {};
+}
+
+// A sockaddr_un as net's Address (unix_validate_addr): at least one byte
+// of sun_path, at most sizeof(sockaddr_un), family AF_UNIX; a path ends at
+// its first NUL (or at the end: 108 bytes need none), an abstract name is
+// every byte given.
+Result<void> parse_unix(const uint8_t* buf, int len, net::Address& a, Ctx& ctx) {
+  if (size_t(len) <= SUN_PATH_OFF || size_t(len) > SOCKADDR_UN) return Error::Invalid;
+  if ((buf[0] | buf[1] << 8) != L_AF_UNIX) return Error::Invalid;
+  a.family = net::Family::Unix;
+  size_t n = size_t(len) - SUN_PATH_OFF;
+  if (buf[SUN_PATH_OFF] != 0) {
+    size_t i = 0;
+    while (i < n && buf[SUN_PATH_OFF + i]) ++i;
+    n = i;
+  }
+  a.len = uint16_t(n);
+  for (size_t i = 0; i < n; ++i) a.data[i] = buf[SUN_PATH_OFF + i];
+  ctx = cur_ctx();
+  a.at = nullptr;  // the caller points it at its Ctx's PathContext
+  return {};
+}
+
+// Writes an address out (move_addr_to_user): *ulen is read first (EFAULT;
+// negative: EINVAL); at most that many bytes are copied; the real length
+// goes back in *ulen. An unnamed socket is the family alone, or nothing
+// at all when `empty_unnamed` (recvfrom's sender).
+Result<void> put_sockaddr(const net::Address& a, UserPtr<uint8_t> uaddr, UserPtr<int> ulen, bool empty_unnamed) {
+  int have = TRY(ulen.read());
+  if (have < 0) return Error::Invalid;
+  uint8_t buf[SUN_PATH_OFF + net::MAX_ADDRESS + 1] = {uint8_t(L_AF_UNIX), 0};
+  size_t n = SUN_PATH_OFF + a.len;
+  for (size_t i = 0; i < a.len; ++i) buf[SUN_PATH_OFF + i] = a.data[i];
+  if (a.len && !a.abstract()) buf[n++] = 0;  // a path name's length counts its NUL
+  if (a.len == 0 && empty_unnamed) n = 0;
+  size_t copy = size_t(have) < n ? size_t(have) : n;
+  if (copy) TRY(uaddr.copy_out(buf, copy));
+  return ulen.write(int(n));
+}
+
+// --- creation -----------------------------------------------------------------------
+
+Result<net::SockType> unix_type(int type) {
+  switch (type) {
+    case L_SOCK_STREAM: return net::SockType::Stream;
+    case L_SOCK_DGRAM:
+    case L_SOCK_RAW: return net::SockType::Dgram;  // unix_create: SOCK_RAW is SOCK_DGRAM
+    case L_SOCK_SEQPACKET: return net::SockType::SeqPacket;
+    default: return Error::SockTypeNotSupported;
+  }
+}
+
+// socket(2)'s checks in Linux's order: flags, the type's range, the family,
+// then the family's own (type, protocol).
+Result<net::SockType> check_socket_args(int domain, int type, int protocol, int* flags) {
+  *flags = type & ~L_SOCK_TYPE_MASK;
+  if (*flags & ~(L_SOCK_NONBLOCK | L_SOCK_CLOEXEC)) return Error::Invalid;
+  type &= L_SOCK_TYPE_MASK;
+  if (domain < 0 || domain >= L_AF_MAX) return Error::FamilyNotSupported;
+  if (type > L_SOCK_PACKET) return Error::Invalid;
+  // AF_INET, AF_INET6, AF_NETLINK...: issue 12's later steps.
+  if (domain != L_AF_UNIX) return Error::FamilyNotSupported;
+  if (protocol != 0 && protocol != L_AF_UNIX) return Error::ProtoNotSupported;
+  return unix_type(type);
+}
+
+// --- messages -----------------------------------------------------------------------
+
+// Copies a msghdr's iovec array in: EMSGSIZE above UIO_MAXIOV, EINVAL when
+// the total overflows.
+struct IovIn {
+  CallArray<Iov> v;
+  size_t n;
+  explicit IovIn(size_t count) : v(count ? count : 1), n(count) {}
+};
+
+Result<void> read_iov(IovIn& io, uint64_t addr) {
+  if (io.v.failed()) return Error::NoMemory;
+  if (io.n) TRY(UserPtr<const Iov>(addr).copy_in(io.v.get(), io.n));
+  uint64_t total = 0;
+  for (size_t i = 0; i < io.n; ++i) {
+    if (io.v[i].len > uint64_t(INT64_MAX) || (total += io.v[i].len) > uint64_t(INT64_MAX)) return Error::Invalid;
+    if (total > MAX_RW) io.v[i].len -= total - MAX_RW, total = MAX_RW;
+  }
+  return {};
+}
+
+net::Creds creds_now() { return current_creds(); }
+
+// SCM_RIGHTS and SCM_CREDENTIALS from a msghdr's control buffer (cmsg(3)):
+// a header that does not fit is EINVAL, more than SCM_MAX_FD descriptors
+// EINVAL, a closed one EBADF, credentials not one's own EPERM (unless
+// privileged). Levels other than SOL_SOCKET are ignored, as Linux does.
+Result<void> parse_control(const KMsghdr& h, net::SendMsg& m) {
+  if (h.controllen == 0) return {};
+  if (h.controllen > 65536) return Error::NoMemory;  // Linux: ENOBUFS above its optmem limit
+  CallArray<uint8_t> buf(h.controllen);
+  if (buf.failed()) return Error::NoMemory;
+  TRY(UserPtr<const uint8_t>(h.control).copy_in(buf.get(), h.controllen));
+  size_t off = 0;
+  bool rights = false;
+  while (h.controllen - off >= sizeof(KCmsghdr)) {
+    KCmsghdr c;
+    __builtin_memcpy(&c, buf.get() + off, sizeof c);
+    if (c.len < sizeof(KCmsghdr) || c.len > h.controllen - off) return Error::Invalid;
+    const uint8_t* data = buf.get() + off + sizeof(KCmsghdr);
+    size_t dlen = c.len - sizeof(KCmsghdr);
+    if (c.level == L_SOL_SOCKET) {
+      if (c.type == L_SCM_RIGHTS) {
+        size_t n = dlen / sizeof(int);
+        if (rights || n == 0 || n > SCM_MAX_FD) return Error::Invalid;
+        rights = true;
+        TRY(m.files.reserve(n));
+        for (size_t i = 0; i < n; ++i) {
+          int fd;
+          __builtin_memcpy(&fd, data + i * sizeof(int), sizeof fd);
+          m.files[i] = TRY(get_file(Fd{fd}));
+        }
+      } else if (c.type == L_SCM_CREDENTIALS) {
+        if (dlen != sizeof(KUcred)) return Error::Invalid;
+        KUcred u;
+        __builtin_memcpy(&u, data, sizeof u);
+        net::Creds me = creds_now();
+        if (!current_privileged() && (u.pid != me.pid || u.uid != me.uid || u.gid != me.gid))
+          return Error::Permission;
+        m.creds = {u.pid, u.uid, u.gid};
+      } else {
+        return Error::Invalid;
+      }
+    }
+    off += cmsg_align(c.len);
+    if (off >= h.controllen) break;
+  }
+  return {};
+}
+
+// The control messages of a received message (scm_recv): credentials
+// when asked for, then the descriptors, installed as new fds. What does
+// not fit sets MSG_CTRUNC (descriptors that do not fit are closed).
+Result<void> put_control(KMsghdr& h, net::RecvMsg& m, bool cloexec) {
+  size_t used = 0;
+  const size_t cap = h.controllen;
+  auto put = [&](int type, const void* data, size_t len) -> Result<void> {
+    size_t need = sizeof(KCmsghdr) + len;
+    if (cap - used < need) {
+      h.flags |= int32_t(L_MSG_CTRUNC);
+      return {};
+    }
+    KCmsghdr c{need, L_SOL_SOCKET, type};
+    TRY(UserPtr<uint8_t>(h.control + used).copy_out(reinterpret_cast<const uint8_t*>(&c), sizeof c));
+    TRY(UserPtr<uint8_t>(h.control + used + sizeof c).copy_out(static_cast<const uint8_t*>(data), len));
+    used += cmsg_align(need) < cap - used ? cmsg_align(need) : cap - used;
+    return {};
+  };
+  if (m.want_creds) {
+    KUcred u{m.creds.pid, m.creds.uid, m.creds.gid};
+    TRY(put(L_SCM_CREDENTIALS, &u, sizeof u));
+  }
+  if (m.files.size()) {
+    size_t room = cap - used > sizeof(KCmsghdr) ? (cap - used - sizeof(KCmsghdr)) / sizeof(int) : 0;
+    size_t n = m.files.size() < room ? m.files.size() : room;
+    if (n < m.files.size()) h.flags |= int32_t(L_MSG_CTRUNC);
+    if (n) {
+      CallArray<int> fds_out(n);
+      if (fds_out.failed()) return Error::NoMemory;
+      size_t got = 0;
+      for (; got < n; ++got) {
+        auto fd = install_fd(m.files[got], cloexec);
+        if (!fd.ok()) {
+          h.flags |= int32_t(L_MSG_CTRUNC);
+          break;
+        }
+        fds_out[got] = fd.value();
+      }
+      if (got) TRY(put(L_SCM_RIGHTS, fds_out.get(), got * sizeof(int)));
+    }
+    m.files.clear();  // the rest are closed
+  }
+  h.controllen = used;
+  return {};
+}
+
+uint32_t net_flags(uint32_t f) {
+  uint32_t r = 0;
+  if (f & L_MSG_PEEK) r |= net::MsgFlags::PEEK;
+  if (f & L_MSG_WAITALL) r |= net::MsgFlags::WAITALL;
+  if (f & L_MSG_TRUNC) r |= net::MsgFlags::TRUNC;
+  return r;
+}
+
+// One sendmsg on an open socket: the msghdr already copied in.
+Result<size_t> send_one(OpenFile& f, net::Socket& s, const KMsghdr& h, uint32_t flags) {
+  if (flags & L_MSG_OOB) return Error::OpNotSupported;
+  if (h.iovlen > MAX_IOV) return Error::MessageSize;
+  uint8_t abuf[SOCKADDR_STORAGE];
+  net::Address to;
+  Ctx ctx;
+  bool has_to = false;
+  if (h.name && h.namelen) {
+    if (h.namelen > SOCKADDR_STORAGE) return Error::Invalid;
+    TRY(copy_sockaddr(UserPtr<const uint8_t>(h.name), int(h.namelen), abuf));
+    // A stream socket refuses any address (EISCONN/EOPNOTSUPP, from net);
+    // a seqpacket one ignores it (unix_seqpacket_sendmsg).
+    if (s.type() == net::SockType::Dgram) {
+      TRY(parse_unix(abuf, int(h.namelen), to, ctx));
+      has_to = true;
+    } else if (s.type() == net::SockType::Stream) {
+      has_to = true;
+    }
+  }
+  vfs::PathContext pc = ctx.pc();
+  to.at = &pc;
+  IovIn io(h.iovlen);
+  TRY(read_iov(io, h.iov));
+  UserRanges ranges(io.v.get(), io.n);
+  UserBuffer buf(ranges);
+  net::SendMsg m(buf);
+  m.creds = creds_now();
+  TRY(parse_control(h, m));
+  m.to = has_to ? &to : nullptr;
+  m.flags = net_flags(flags);
+  m.nonblock = nonblocking(f, flags);
+  return io_done(s.sendmsg(m), !(flags & L_MSG_NOSIGNAL));
+}
+
+// One recvmsg: *h is updated (namelen, controllen, flags) for the caller
+// to write back.
+Result<size_t> recv_one(OpenFile& f, net::Socket& s, KMsghdr& h, uint32_t flags) {
+  if (flags & L_MSG_OOB) return Error::OpNotSupported;
+  if (h.iovlen > MAX_IOV) return Error::MessageSize;
+  if (int32_t(h.namelen) < 0) return Error::Invalid;
+  IovIn io(h.iovlen);
+  TRY(read_iov(io, h.iov));
+  UserRanges ranges(io.v.get(), io.n);
+  UserBuffer buf(ranges);
+  net::RecvMsg m(buf);
+  m.flags = net_flags(flags);
+  m.nonblock = nonblocking(f, flags);
+  m.want_creds = TRY(s.get_option(net::SockOpt::PassCred)) != 0;
+  size_t n = TRY(io_done(s.recvmsg(m), false));
+  h.flags = (m.out_flags & net::MsgFlags::TRUNC) ? int32_t(L_MSG_TRUNC) : 0;
+  if (h.name) {
+    // The sender's name; msg_namelen is its real length.
+    uint8_t out[SUN_PATH_OFF + net::MAX_ADDRESS + 1] = {uint8_t(L_AF_UNIX), 0};
+    size_t len = 0;
+    if (m.from.len) {
+      for (size_t i = 0; i < m.from.len; ++i) out[SUN_PATH_OFF + i] = m.from.data[i];
+      len = SUN_PATH_OFF + m.from.len;
+      if (!m.from.abstract()) out[len++] = 0;
+    }
+    size_t copy = h.namelen < len ? h.namelen : len;
+    if (copy) TRY(UserPtr<uint8_t>(h.name).copy_out(out, copy));
+    h.namelen = uint32_t(len);
+  } else {
+    h.namelen = 0;
+  }
+  if (h.control || m.files.size()) TRY(put_control(h, m, flags & L_MSG_CMSG_CLOEXEC));
+  else h.controllen = 0;
+  return n;
+}
+
+Result<void> write_back(UserPtr<KMsghdr> u, const KMsghdr& h) {
+  TRY(u.cast<uint8_t>().offset(offsetof(KMsghdr, namelen)).cast<uint32_t>().write(h.namelen));
+  TRY(u.cast<uint8_t>().offset(offsetof(KMsghdr, controllen)).cast<uint64_t>().write(h.controllen));
+  return u.cast<uint8_t>().offset(offsetof(KMsghdr, flags)).cast<int32_t>().write(h.flags);
+}
+
+Result<Fd> do_accept(Fd fd, UserPtr<uint8_t> addr, UserPtr<int> addrlen, int flags) {
+  if (flags & ~(L_SOCK_NONBLOCK | L_SOCK_CLOEXEC)) return Error::Invalid;
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  net::SocketRef c = TRY(restart(s->accept(f->flags() & OpenFile::NONBLOCK)));
+  if (addr) {
+    net::Address a;
+    TRY(c->peer_name(a));
+    TRY(put_sockaddr(a, addr, addrlen, false));  // the connection is dropped on EFAULT, as on Linux
+  }
+  return install_socket(static_cast<net::SocketRef&&>(c), flags);
+}
+
+Result<void> do_name(Fd fd, UserPtr<uint8_t> addr, UserPtr<int> addrlen, bool peer) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  net::Address a;
+  if (peer) TRY(s->peer_name(a));
+  else TRY(s->name(a));
+  return put_sockaddr(a, addr, addrlen, false);
+}
+
+// setsockopt SO_SNDBUF/SO_RCVBUF (socket(7)): the value is doubled for
+// the kernel's bookkeeping, capped at the maximum first (FORCE: not
+// capped), and floored.
+int buffer_size(int val, bool force, int floor) {
+  uint32_t v = uint32_t(val);
+  if (!force && v > uint32_t(BUF_MAX)) v = BUF_MAX;
+  if (v > uint32_t(INT32_MAX / 2)) v = INT32_MAX / 2;
+  int r = int(v) * 2;
+  return r < floor ? floor : r;
+}
+
+int linux_type(net::SockType t) {
+  switch (t) {
+    case net::SockType::Stream: return L_SOCK_STREAM;
+    case net::SockType::Dgram: return L_SOCK_DGRAM;
+    case net::SockType::SeqPacket: return L_SOCK_SEQPACKET;
+  }
+  return 0;
+}
+
+}  // namespace
+
+net::Creds current_creds() {
+  Process* p = current_process();
+  return {p ? int32_t(p->pid) : 0, current_euid(), current_egid()};
+}
+
+bool is_socket(vfs::Vnode& v) { return v.kind() == &SOCKET_KIND; }
+
+DEFINE_SYSCALL(41, socket, Result<Fd>, int domain, int type, int protocol) {
+  int flags;
+  net::SockType t = TRY(check_socket_args(domain, type, protocol, &flags));
+  net::SocketRef s = TRY(net::unix_socket(t));
+  return install_socket(static_cast<net::SocketRef&&>(s), flags);
+}
+
+DEFINE_SYSCALL(53, socketpair, Result<void>, int domain, int type, int protocol, UserPtr<int> sv) {
+  int flags;
+  net::SockType t = TRY(check_socket_args(domain, type, protocol, &flags));
+  net::SocketRef a, b;
+  TRY(net::unix_socketpair(t, creds_now(), &a, &b));
+  const Fd fa = TRY(install_socket(static_cast<net::SocketRef&&>(a), flags));
+  auto fb = install_socket(static_cast<net::SocketRef&&>(b), flags);
+  if (!fb.ok()) {
+    (void)fds().close(fa);
+    return fb.error();
+  }
+  const int out[2] = {fa, fb.value()};
+  if (!sv.copy_out(out, 2).ok()) {
+    (void)fds().close(out[0]);
+    (void)fds().close(out[1]);
+    return Error::Fault;
+  }
+  return {};
+}
+
+DEFINE_SYSCALL(49, bind, Result<void>, Fd fd, UserPtr<const uint8_t> addr, int addrlen) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  uint8_t buf[SOCKADDR_STORAGE];
+  TRY(copy_sockaddr(addr, addrlen, buf));
+  net::Address a;
+  Ctx ctx;
+  if (size_t(addrlen) == SUN_PATH_OFF && (buf[0] | buf[1] << 8) == L_AF_UNIX) {
+    a.len = 0;  // autobind: an abstract name of the kernel's choosing
+  } else {
+    TRY(parse_unix(buf, addrlen, a, ctx));
+  }
+  vfs::PathContext pc = ctx.pc();
+  a.at = &pc;
+  a.create.mode = 0777 & ~current_umask();
+  a.create.uid = current_fsuid();
+  a.create.gid = current_fsgid();
+  return s->bind(a);
+}
+
+DEFINE_SYSCALL(50, listen, Result<void>, Fd fd, int backlog) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  return s->listen(backlog, creds_now());
+}
+
+DEFINE_SYSCALL(43, accept, Result<Fd>, Fd fd, UserPtr<uint8_t> addr, UserPtr<int> addrlen) {
+  return do_accept(fd, addr, addrlen, 0);
+}
+
+DEFINE_SYSCALL(288, accept4, Result<Fd>, Fd fd, UserPtr<uint8_t> addr, UserPtr<int> addrlen, Flags<int> flags) {
+  return do_accept(fd, addr, addrlen, flags);
+}
+
+DEFINE_SYSCALL(42, connect, Result<void>, Fd fd, UserPtr<const uint8_t> addr, int addrlen) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  uint8_t buf[SOCKADDR_STORAGE];
+  TRY(copy_sockaddr(addr, addrlen, buf));
+  net::Address a;
+  Ctx ctx;
+  if (s->type() == net::SockType::Dgram) {
+    // unix_dgram_connect: AF_UNSPEC dissolves the association.
+    if (size_t(addrlen) < sizeof(uint16_t)) return Error::Invalid;
+    if ((buf[0] | buf[1] << 8) != L_AF_UNSPEC) TRY(parse_unix(buf, addrlen, a, ctx));
+  } else {
+    TRY(parse_unix(buf, addrlen, a, ctx));
+  }
+  vfs::PathContext pc = ctx.pc();
+  a.at = &pc;
+  return restart(s->connect(a, f->flags() & OpenFile::NONBLOCK, creds_now()));
+}
+
+DEFINE_SYSCALL(48, shutdown, Result<void>, Fd fd, int how) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  switch (how) {
+    case L_SHUT_RD: return s->shutdown(net::Shut::Read);
+    case L_SHUT_WR: return s->shutdown(net::Shut::Write);
+    case L_SHUT_RDWR: return s->shutdown(net::Shut::Both);
+    default: return Error::Invalid;
+  }
+}
+
+DEFINE_SYSCALL(44, sendto, Result<size_t>, Fd fd, UserPtr<const uint8_t> buf, size_t len, Flags<int> flags,
+               UserPtr<const uint8_t> addr, int addrlen) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  if (len > MAX_RW) len = MAX_RW;
+  Iov one{buf.addr(), len};
+  if (uint32_t(flags) & L_MSG_OOB) return Error::OpNotSupported;
+  uint8_t abuf[SOCKADDR_STORAGE];
+  net::Address to;
+  Ctx ctx;
+  bool has_to = false;
+  if (addr && addrlen) {
+    TRY(copy_sockaddr(addr, addrlen, abuf));
+    if (s->type() == net::SockType::Dgram) {
+      TRY(parse_unix(abuf, addrlen, to, ctx));
+      has_to = true;
+    } else if (s->type() == net::SockType::Stream) {
+      has_to = true;
+    }
+  }
+  vfs::PathContext pc = ctx.pc();
+  to.at = &pc;
+  UserRanges ranges(&one, 1);
+  UserBuffer ub(ranges);
+  net::SendMsg m(ub);
+  m.creds = creds_now();
+  m.to = has_to ? &to : nullptr;
+  m.nonblock = nonblocking(*f, flags);
+  return io_done(s->sendmsg(m), !(uint32_t(flags) & L_MSG_NOSIGNAL));
+}
+
+DEFINE_SYSCALL(45, recvfrom, Result<size_t>, Fd fd, UserPtr<uint8_t> buf, size_t len, Flags<int> flags,
+               UserPtr<uint8_t> addr, UserPtr<int> addrlen) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  if (len > MAX_RW) len = MAX_RW;
+  if (uint32_t(flags) & L_MSG_OOB) return Error::OpNotSupported;
+  Iov one{buf.addr(), len};
+  UserRanges ranges(&one, 1);
+  UserBuffer ub(ranges);
+  net::RecvMsg m(ub);
+  m.flags = net_flags(flags);
+  m.nonblock = nonblocking(*f, flags);
+  size_t n = TRY(io_done(s->recvmsg(m), false));
+  if (addr) TRY(put_sockaddr(m.from, addr, addrlen, true));
+  return n;
+}
+
+DEFINE_SYSCALL(46, sendmsg, Result<size_t>, Fd fd, UserPtr<const KMsghdr> msg, Flags<int> flags) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  const KMsghdr h = TRY(msg.read());
+  return send_one(*f, *s, h, flags);
+}
+
+DEFINE_SYSCALL(47, recvmsg, Result<size_t>, Fd fd, UserPtr<KMsghdr> msg, Flags<int> flags) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  KMsghdr h = TRY(msg.read());
+  size_t n = TRY(recv_one(*f, *s, h, flags));
+  TRY(write_back(msg, h));
+  return n;
+}
+
+// sendmmsg(2): as many as go; an error only when the first fails.
+DEFINE_SYSCALL(307, sendmmsg, Result<int>, Fd fd, UserPtr<KMmsghdr> vec, unsigned vlen, Flags<int> flags) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  if (vlen > MAX_IOV) vlen = MAX_IOV;
+  unsigned i = 0;
+  for (; i < vlen; ++i) {
+    auto h = vec.offset(i).read();
+    Result<size_t> r = h.ok() ? send_one(*f, *s, h.value().hdr, flags) : Result<size_t>(h.error());
+    if (!r.ok()) {
+      if (i == 0) return r.error();
+      break;
+    }
+    auto w = vec.offset(i).cast<uint8_t>().offset(offsetof(KMmsghdr, len)).cast<uint32_t>().write(uint32_t(r.value()));
+    if (!w.ok()) {
+      if (i == 0) return w.error();
+      break;
+    }
+  }
+  return int(i);
+}
+
+// recvmmsg(2): MSG_WAITFORONE makes every receive after the first
+// non-blocking; the timeout, as on Linux, is checked between messages only.
+DEFINE_SYSCALL(299, recvmmsg, Result<int>, Fd fd, UserPtr<KMmsghdr> vec, unsigned vlen, Flags<int> flags,
+               UserPtr<const KTimespec> timeout) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  uint64_t deadline = 0;
+  if (timeout) {
+    KTimespec t = TRY(timeout.read());
+    if (t.sec < 0 || t.nsec < 0 || t.nsec >= int64_t(NS_PER_SEC)) return Error::Invalid;
+    deadline = uptime_ns() + uint64_t(t.sec) * NS_PER_SEC + uint64_t(t.nsec);
+  }
+  if (vlen > MAX_IOV) vlen = MAX_IOV;
+  uint32_t fl = uint32_t(flags);
+  unsigned i = 0;
+  for (; i < vlen; ++i) {
+    auto h = vec.offset(i).read();
+    if (!h.ok()) {
+      if (i == 0) return h.error();
+      break;
+    }
+    KMsghdr hdr = h.value().hdr;
+    auto r = recv_one(*f, *s, hdr, fl);
+    if (!r.ok()) {
+      if (i == 0) return r.error();
+      break;
+    }
+    auto w = write_back(vec.offset(i).cast<KMsghdr>(), hdr);
+    auto wl = vec.offset(i).cast<uint8_t>().offset(offsetof(KMmsghdr, len)).cast<uint32_t>().write(uint32_t(r.value()));
+    if (!w.ok() || !wl.ok()) {
+      if (i == 0) return Error::Fault;
+      break;
+    }
+    if (fl & L_MSG_WAITFORONE) fl |= L_MSG_DONTWAIT;
+    if (deadline && uptime_ns() >= deadline) {
+      ++i;
+      break;
+    }
+  }
+  return int(i);
+}
+
+DEFINE_SYSCALL(51, getsockname, Result<void>, Fd fd, UserPtr<uint8_t> addr, UserPtr<int> addrlen) {
+  return do_name(fd, addr, addrlen, false);
+}
+
+DEFINE_SYSCALL(52, getpeername, Result<void>, Fd fd, UserPtr<uint8_t> addr, UserPtr<int> addrlen) {
+  return do_name(fd, addr, addrlen, true);
+}
+
+DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, UserPtr<const uint8_t> optval,
+               int optlen) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  if (optlen < 0) return Error::Invalid;
+  if (level != L_SOL_SOCKET) return Error::OpNotSupported;  // unix sockets have no other level
+  if (size_t(optlen) < sizeof(int)) return Error::Invalid;
+  const int v = TRY(optval.cast<const int>().read());
+  switch (optname) {
+    case L_SO_SNDBUF:
+    case L_SO_SNDBUFFORCE: return s->set_option(net::SockOpt::SndBuf, buffer_size(v, optname == L_SO_SNDBUFFORCE, MIN_SNDBUF));
+    case L_SO_RCVBUF:
+    case L_SO_RCVBUFFORCE: return s->set_option(net::SockOpt::RcvBuf, buffer_size(v, optname == L_SO_RCVBUFFORCE, MIN_RCVBUF));
+    case L_SO_PASSCRED: return s->set_option(net::SockOpt::PassCred, v);
+    case L_SO_REUSEADDR: return s->set_option(net::SockOpt::ReuseAddr, v);
+    case L_SO_KEEPALIVE: return s->set_option(net::SockOpt::KeepAlive, v);
+    default: return Error::NoProtoOpt;
+  }
+}
+
+DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, UserPtr<uint8_t> optval,
+               UserPtr<int> optlen) {
+  net::Socket* s;
+  vfs::FileRef f = TRY(socket_file(fd, &s));
+  if (level != L_SOL_SOCKET) return Error::OpNotSupported;
+  int len = TRY(optlen.read());
+  if (len < 0) return Error::Invalid;
+  uint8_t out[sizeof(KUcred)];
+  size_t n = sizeof(int);
+  int v = 0;
+  switch (optname) {
+    case L_SO_TYPE: v = linux_type(s->type()); break;
+    case L_SO_DOMAIN: v = L_AF_UNIX; break;
+    case L_SO_PROTOCOL: v = 0; break;
+    case L_SO_RCVLOWAT:
+    case L_SO_SNDLOWAT: v = 1; break;
+    case L_SO_ERROR: {
+      int e = TRY(s->get_option(net::SockOpt::Error));
+      v = errno_of(Error(e));
+      break;
+    }
+    case L_SO_SNDBUF: v = TRY(s->get_option(net::SockOpt::SndBuf)); break;
+    case L_SO_RCVBUF: v = TRY(s->get_option(net::SockOpt::RcvBuf)); break;
+    case L_SO_PASSCRED: v = TRY(s->get_option(net::SockOpt::PassCred)); break;
+    case L_SO_REUSEADDR: v = TRY(s->get_option(net::SockOpt::ReuseAddr)); break;
+    case L_SO_KEEPALIVE: v = TRY(s->get_option(net::SockOpt::KeepAlive)); break;
+    case L_SO_ACCEPTCONN: v = TRY(s->get_option(net::SockOpt::AcceptConn)); break;
+    case L_SO_PEERCRED: {
+      net::Creds c = TRY(s->peer_creds());
+      KUcred u{c.pid, c.uid, c.gid};
+      __builtin_memcpy(out, &u, sizeof u);
+      n = sizeof u;
+      break;
+    }
+    default: return Error::NoProtoOpt;
+  }
+  if (n == sizeof(int)) __builtin_memcpy(out, &v, sizeof v);
+  if (size_t(len) < n) n = size_t(len);
+  if (n) TRY(optval.copy_out(out, n));
+  return optlen.write(int(n));
+}
+
+}  // namespace capsule::linux_abi

@@ -1,0 +1,150 @@
+#pragma once
+// The socket interface (docs/net.md): what every address family implements
+// (AF_UNIX today, AF_INET later) and what linux/sys_socket.cc calls.
+//
+// A Socket is a Pollable (poll/select/epoll wait on it) with an intrusive
+// reference count. linux/ wraps it in a descriptor object (a stream vnode
+// that fstat reports as S_IFSOCK) and translates Linux's structures, flags
+// and errno at the boundary; nothing here knows them. Operations a family
+// does not have fail with OpNotSupported (EOPNOTSUPP), as Linux's
+// sock_no_* do.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/io_buffer.h"
+#include "core/poll.h"
+#include "fs/file.h"
+#include "fs/vfs.h"
+#include "lib/ref_ptr.h"
+#include "lib/result.h"
+
+namespace capsule::net {
+
+enum class Family : uint8_t { Unix, Inet, Inet6 };
+enum class SockType : uint8_t { Stream, Dgram, SeqPacket };
+
+// Who sent or connected (SO_PEERCRED, SCM_CREDENTIALS).
+struct Creds {
+  int32_t pid = 0;
+  uint32_t uid = UINT32_MAX, gid = UINT32_MAX;  // -1: nobody (never connected)
+};
+
+inline constexpr size_t MAX_ADDRESS = 108;  // the longest name of any family (AF_UNIX's sun_path)
+
+// A socket address in the family's own form. AF_UNIX: `data` is the path
+// (no NUL) or, for an abstract name, a NUL followed by the name's bytes;
+// len 0 is unnamed. A path is walked from `at` (bind and connect; bind
+// creates the socket inode with `create`'s mode and owner).
+struct Address {
+  Family family = Family::Unix;
+  uint16_t len = 0;
+  uint8_t data[MAX_ADDRESS] = {};
+  const vfs::PathContext* at = nullptr;
+  vfs::CreateArgs create;
+
+  bool abstract() const { return len && data[0] == 0; }
+};
+
+// Message flags (Capsule's own bits; linux/ maps MSG_*).
+struct MsgFlags {
+  static constexpr uint32_t PEEK = 1 << 0;      // leave the data queued
+  static constexpr uint32_t WAITALL = 1 << 1;   // stream: block until the buffer is full
+  static constexpr uint32_t TRUNC = 1 << 2;     // in: return a datagram's real length; out: it was cut
+  static constexpr uint32_t CTRUNC = 1 << 3;    // out: descriptors did not fit
+};
+
+// A list of open files in flight (SCM_RIGHTS). Owns its references: a
+// message dropped unread closes what it carried.
+class FileList {
+ public:
+  FileList() = default;
+  FileList(const FileList&) = delete;
+  FileList& operator=(const FileList&) = delete;
+  FileList(FileList&& o) : files_(o.files_), n_(o.n_) { o.files_ = nullptr, o.n_ = 0; }
+  FileList& operator=(FileList&& o);
+  ~FileList() { clear(); }
+
+  // Room for n references (all empty). NoMemory.
+  Result<void> reserve(size_t n);
+  vfs::FileRef& operator[](size_t i) { return files_[i]; }
+  size_t size() const { return n_; }
+  void clear();
+
+ private:
+  vfs::FileRef* files_ = nullptr;
+  size_t n_ = 0;
+};
+
+struct SendMsg {
+  explicit SendMsg(IoBuffer& d) : data(d) {}
+  IoBuffer& data;
+  const Address* to = nullptr;  // sendto's address (nullptr: the peer)
+  FileList files;               // SCM_RIGHTS, taken by the message
+  Creds creds;                  // the sender (SCM_CREDENTIALS or the caller's own)
+  uint32_t flags = 0;           // MsgFlags
+  bool nonblock = false;
+};
+
+struct RecvMsg {
+  explicit RecvMsg(IoBuffer& d) : data(d) {}
+  IoBuffer& data;
+  uint32_t flags = 0;  // in: MsgFlags
+  bool nonblock = false;
+  bool want_creds = false;  // out: creds is set (SO_PASSCRED)
+  // Out.
+  uint32_t out_flags = 0;  // MsgFlags::TRUNC
+  Address from;            // the sender's name (len 0: unnamed)
+  FileList files;          // SCM_RIGHTS received
+  Creds creds;
+};
+
+// Options (SOL_SOCKET's, in Capsule's names).
+enum class SockOpt : uint8_t {
+  Type, Error, SndBuf, RcvBuf, PassCred, AcceptConn, Domain, Protocol, ReuseAddr, KeepAlive,
+};
+
+enum class Shut : uint8_t { Read = 1, Write = 2, Both = 3 };
+
+class Socket;
+using SocketRef = RefPtr<Socket>;
+
+class Socket : public Pollable {
+ public:
+  void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  virtual Family family() const = 0;
+  virtual SockType type() const = 0;
+
+  virtual Result<void> bind(const Address& a) { return Error::OpNotSupported; }
+  virtual Result<void> listen(int backlog, const Creds& me) { return Error::OpNotSupported; }
+  // A connection from the queue: Again when none and nonblock.
+  virtual Result<SocketRef> accept(bool nonblock) { return Error::OpNotSupported; }
+  virtual Result<void> connect(const Address& a, bool nonblock, const Creds& me) { return Error::OpNotSupported; }
+  virtual Result<void> shutdown(Shut how) { return Error::OpNotSupported; }
+  // BrokenPipe: the adapter raises SIGPIPE unless MSG_NOSIGNAL.
+  virtual Result<size_t> sendmsg(SendMsg& m) = 0;
+  virtual Result<size_t> recvmsg(RecvMsg& m) = 0;
+  virtual Result<int> get_option(SockOpt o) = 0;
+  virtual Result<void> set_option(SockOpt o, int value) = 0;
+  virtual Result<Creds> peer_creds() { return Creds{}; }
+  virtual Result<void> name(Address& out) = 0;
+  virtual Result<void> peer_name(Address& out) = 0;
+  // FIONREAD/SIOCINQ and SIOCOUTQ.
+  virtual size_t bytes_readable() = 0;
+  virtual size_t bytes_unsent() = 0;
+  // The last descriptor went away: disconnect, drop queued data.
+  virtual void close() = 0;
+
+ protected:
+  Socket() = default;
+  virtual ~Socket() = default;
+
+ private:
+  std::atomic<uint32_t> refs_{1};
+};
+
+}  // namespace capsule::net
