@@ -27,6 +27,13 @@
  * watchdog prints "sysfuzz: HANG", the seed and each thread's call in
  * flight, and ends the program with status 3.
  *
+ * An unexpected fault (outside touch()) prints the signal, the mappings
+ * near the fault address and each thread's last HISTORY calls (the fuzzer's
+ * own munmaps too), then ends the program with status 4; the handlers run
+ * on alternate stacks in the program's data, so a thread whose stack is
+ * gone still reports. No call is made before every thread exists (the
+ * start barrier, g_start).
+ *
  * The deny list (g_deny, each with its reason) and the sanitizers in
  * sanitize() keep the program alive: it must not end itself, replace
  * itself, unmap its own code or stack, or block forever by its own fault.
@@ -54,6 +61,7 @@
 #define PLAYGROUND_SIZE (8u << 20)
 #define POOL_SIZE 48
 #define MAP_RING 16
+#define HISTORY 16
 
 /* --- the deny list: calls never made, and why --- */
 struct deny {
@@ -127,6 +135,9 @@ struct fuzz_thread {
   volatile long args[6];
   volatile uint64_t started_ns;
   unsigned long calls, ok, errors, faults;
+  /* The last HISTORY calls, for the report of an unexpected fault. */
+  struct past_call { long nr, a[6], r; } history[HISTORY];
+  unsigned long history_next;
   void* maps[MAP_RING];
   size_t map_len[MAP_RING];
   unsigned map_next;
@@ -134,6 +145,9 @@ struct fuzz_thread {
 };
 
 static struct fuzz_thread g_threads[MAX_THREADS];
+/* Fault handlers run on a stack of their own (SA_ONSTACK), so a thread
+ * whose stack a fuzzed call took away still reports before it ends. */
+#define ALT_STACK_SIZE (64 * 1024)
 static int g_nthreads = 4;
 static unsigned long g_calls_per_thread = 20000;
 static unsigned long long g_seed = 1;
@@ -149,6 +163,12 @@ static unsigned char* g_none_page;
 static char g_denied[MAX_NR + 1];
 static unsigned long g_kicks;
 static __thread struct fuzz_thread* tl_self;
+/* No call is made before every thread (and its stack) exists: a stack
+ * mapped later could land in a hole a fuzzing thread made in its own
+ * playground, where that thread's next munmap/mprotect/MAP_FIXED takes it
+ * away (seen: the watchdog's stack gone, SIGSEGV; or overwritten, and the
+ * watchdog lost in garbage while the others wait for its kick). */
+static pthread_barrier_t g_start;
 
 static void say(const char* fmt, ...) {
   char buf[512];
@@ -371,6 +391,8 @@ static int sanitize(struct fuzz_thread* t, long nr, long* a) {
       a[4] = pick(t, 2) ? 0 : safe_sigmask(t);
       break;
     case SYS_sigaltstack:
+      /* Query only (or a bad pointer): the fault handler's stack stays. */
+      a[0] = pick(t, 2) ? 0 : bad_pointer(t);
       if (a[1]) a[1] = (long)t->sink;
       break;
     case SYS_timer_create:
@@ -480,6 +502,16 @@ static int returns_fd(long nr) {
   return 0;
 }
 
+/* Notes a call made (a fuzzed one, or the fuzzer's own munmap) for the
+ * report of an unexpected fault. */
+static void remember(struct fuzz_thread* t, long nr, const long* a, long r) {
+  struct past_call* h = &t->history[t->history_next % HISTORY];
+  h->nr = nr;
+  for (int j = 0; j < 6; ++j) h->a[j] = a[j];
+  h->r = r;
+  t->history_next++;
+}
+
 /* After the call: keep the program's own signals deliverable, collect fds
  * and mappings. */
 static void after_call(struct fuzz_thread* t, long nr, const long* a, long r) {
@@ -508,7 +540,10 @@ static void after_call(struct fuzz_thread* t, long nr, const long* a, long r) {
     unsigned long m = (unsigned long)r;
     if (m >= lo && m < hi) return; /* in the playground: its own business */
     unsigned i = t->map_next++ % MAP_RING;
-    if (t->maps[i]) munmap(t->maps[i], t->map_len[i]);
+    if (t->maps[i]) {
+      long u[6] = {(long)t->maps[i], (long)t->map_len[i]};
+      remember(t, SYS_munmap, u, munmap(t->maps[i], t->map_len[i]));
+    }
     t->maps[i] = (void*)r;
     t->map_len[i] = (size_t)(nr == SYS_mmap ? a[1] : a[2]);
   }
@@ -529,6 +564,44 @@ static void touch(struct fuzz_thread* t) {
   }
 }
 
+/* The lines of /proc/self/maps within 1 MiB of addr (async-signal-safe:
+ * plain read(), no stdio). */
+static void report_maps_near(unsigned long addr) {
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  static char buf[1 << 16];
+  long n = 0, r;
+  while (n < (long)sizeof buf - 1 && (r = syscall(SYS_read, fd, buf + n, sizeof buf - 1 - n)) > 0) n += r;
+  syscall(SYS_close, fd);
+  buf[n < 0 ? 0 : n] = 0;
+  for (char* line = buf; *line;) {
+    char* end = strchr(line, '\n');
+    if (end) *end = 0;
+    unsigned long lo = strtoul(line, NULL, 16), hi = strchr(line, '-') ? strtoul(strchr(line, '-') + 1, NULL, 16) : 0;
+    if (hi + (1ul << 20) > addr && lo < addr + (1ul << 20)) say("sysfuzz:   maps %s\n", line);
+    if (!end) break;
+    line = end + 1;
+  }
+}
+
+/* An unexpected fault: what faulted, the mappings around it, and each
+ * thread's last calls (the culprit is usually among them). */
+static void report_fault(int sig, siginfo_t* si) {
+  struct fuzz_thread* self = tl_self;
+  say("sysfuzz: FAIL unexpected signal %d (code %d) at %p in %s, seed %llu\n", sig, si->si_code, si->si_addr,
+      self ? "a fuzzing thread" : "the watchdog or main thread", g_seed);
+  report_maps_near((unsigned long)si->si_addr);
+  for (int i = 0; i < g_nthreads; ++i) {
+    struct fuzz_thread* t = &g_threads[i];
+    unsigned long next = t->history_next;
+    for (unsigned long k = next > HISTORY ? next - HISTORY : 0; k < next; ++k) {
+      struct past_call* h = &t->history[k % HISTORY];
+      say("sysfuzz:   t%d #%lu nr %ld (%lx, %lx, %lx, %lx, %lx, %lx) = %ld\n", i, k, h->nr, h->a[0], h->a[1],
+          h->a[2], h->a[3], h->a[4], h->a[5], h->r);
+    }
+  }
+}
+
 static void on_fault(int sig, siginfo_t* si, void* uc) {
   (void)uc;
   struct fuzz_thread* t = tl_self;
@@ -538,10 +611,24 @@ static void on_fault(int sig, siginfo_t* si, void* uc) {
   }
   if (si->si_code > 0) {
     /* A fault outside touch(): the fuzzer's own bug (or the kernel's). */
-    say("sysfuzz: FAIL unexpected signal %d (code %d) at %p, seed %llu\n", sig, si->si_code, si->si_addr, g_seed);
+    report_fault(sig, si);
     _exit(4);
   }
   /* Sent by a fuzzed kill(): ignored. */
+}
+
+/* Gives the calling thread its fault-handler stack: in the program's own
+ * data, away from the mmap area whose pages the fuzzed calls change. */
+static int use_alt_stack(void) {
+  static char stacks[MAX_THREADS + 2][ALT_STACK_SIZE] __attribute__((aligned(4096)));
+  static int used;
+  int i = __atomic_fetch_add(&used, 1, __ATOMIC_RELAXED);
+  if (i >= MAX_THREADS + 2) return -1;
+  stack_t ss;
+  ss.ss_sp = stacks[i];
+  ss.ss_size = ALT_STACK_SIZE;
+  ss.ss_flags = 0;
+  return sigaltstack(&ss, NULL);
 }
 
 static void on_other(int sig) { (void)sig; }
@@ -564,6 +651,8 @@ static void* fuzz_main(void* p) {
   struct fuzz_thread* t = p;
   t->tid = (pid_t)syscall(SYS_gettid);
   tl_self = t;
+  if (use_alt_stack() != 0) say("sysfuzz: no alternate signal stack for t%d\n", t->index);
+  pthread_barrier_wait(&g_start);
   for (unsigned long i = 0; i < g_calls_per_thread; ++i) {
     if (pick(t, 20) == 0) {
       touch(t);
@@ -593,6 +682,7 @@ static void* fuzz_main(void* p) {
     } else {
       t->ok++;
     }
+    remember(t, nr, a, r);
     after_call(t, nr, a, r);
   }
   return NULL;
@@ -613,6 +703,8 @@ static void report_hang(int stuck, uint64_t now) {
 /* Kicks calls that block (EINTR), notices calls that do not come back. */
 static void* watchdog_main(void* p) {
   (void)p;
+  if (use_alt_stack() != 0) say("sysfuzz: no alternate signal stack for the watchdog\n");
+  pthread_barrier_wait(&g_start);
   unsigned long last_seq[MAX_THREADS] = {0};
   uint64_t since[MAX_THREADS] = {0};
   uint64_t last_beat = now_ns();
@@ -716,7 +808,7 @@ int main(int argc, char** argv) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_fault;
-  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
   sigaction(SIGSEGV, &sa, NULL);
   sigaction(SIGBUS, &sa, NULL);
   sigaction(SIGILL, &sa, NULL);
@@ -740,6 +832,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   setup_files();
+  if (use_alt_stack() != 0) say("sysfuzz: no alternate signal stack for the main thread\n");
 
   say("sysfuzz: seed %llu, %d threads x %lu calls, stall %d s, kick %d ms\n", g_seed, g_nthreads,
       g_calls_per_thread, g_stall_s, g_kick_ms);
@@ -758,6 +851,7 @@ int main(int argc, char** argv) {
     t->scratch = s;
     for (unsigned j = 0; j < SCRATCH_SIZE / 8; ++j) ((uint64_t*)s)[j] = next_u64(t);
   }
+  pthread_barrier_init(&g_start, NULL, (unsigned)g_nthreads + 2);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -772,6 +866,7 @@ int main(int argc, char** argv) {
     say("sysfuzz: FAIL pthread_create\n");
     return 1;
   }
+  pthread_barrier_wait(&g_start);
   unsigned long calls = 0, ok = 0, errors = 0, faults = 0;
   for (int i = 0; i < g_nthreads; ++i) {
     pthread_join(g_threads[i].pt, NULL);
