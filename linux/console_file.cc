@@ -64,6 +64,9 @@ class ConsoleVnode final : public StreamVnode {
   Pollable* pollable() override { return null_ ? nullptr : &tty::pollable(); }
   Result<int64_t> ioctl(OpenFile&, uint64_t cmd, uint64_t arg) override;
   bool stream_seeks() const override { return null_; }
+  // The host's reader of the stream went away (virtio-console PORT_OPEN
+  // 0, docs/console.md "Closed outputs"): EPIPE and SIGPIPE, as a pipe.
+  bool sigpipe() const override { return !null_; }
 
  private:
   bool null_;

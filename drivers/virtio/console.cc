@@ -4,7 +4,10 @@
 // Port layout: the host names its ports (virtserialport name=...):
 //   capsule.stdin  → host data to the tty; PORT_OPEN 0 (the host side
 //                    disconnected) is end of file
-//   capsule.stdout → fd 1;  capsule.stderr → fd 2 (fd 1's port if absent)
+//   capsule.stdout → fd 1;  capsule.stderr → fd 2 (fd 1's port if absent);
+//                    PORT_OPEN 0 (the host's reader went away: `| head`)
+//                    makes every later write fail with BrokenPipe (EPIPE
+//                    and SIGPIPE for the program, as a pipe without reader)
 // Port 0 (the legacy console port) is not used.
 //
 // Writes are synchronous: a write returns when the device has used its
@@ -67,6 +70,8 @@ enum class Role : uint8_t { None, In, Out, Err };
 struct Port {
   Queue rx, tx;
   bool added = false, named = false, host_open = false;
+  // The host side disconnected after being open: a reader that is gone.
+  std::atomic<bool> host_closed{false};
   Role role = Role::None;
   Mutex write_mu;  // one write in flight per port
   uint8_t* tx_buf = nullptr;
@@ -181,9 +186,14 @@ void handle_control(const uint8_t* p, uint32_t len) {
     case PORT_OPEN:
       port.host_open = m.value;
       if (!m.value && int(m.id) == c.in) c.eof_seen = true;
+      if (!m.value && port.role != Role::In) {
+        port.host_closed.store(true, std::memory_order_release);
+        c.tx_wait.wake_all();
+      }
       break;
     case DEVICE_REMOVE:
       if (int(m.id) == c.in) c.eof_seen = true;
+      if (port.role != Role::In) port.host_closed.store(true, std::memory_order_release);
       break;
     default:
       break;
@@ -270,6 +280,12 @@ Result<size_t> write_port(tty::Stream s, IoBuffer& src) {
   MutexGuard g(port.write_mu);
   size_t done = 0;
   while (done < n) {
+    // The reader is gone: EPIPE, or the count of what went before (as a
+    // pipe whose reader leaves during a write).
+    if (port.host_closed.load(std::memory_order_acquire)) {
+      if (!done) return Error::BrokenPipe;
+      break;
+    }
     size_t chunk = n - done < TX_SIZE ? n - done : TX_SIZE;
     if (auto r = src.copy_in(done, port.tx_buf, chunk); !r.ok()) {
       if (!done) return r.error();
@@ -294,6 +310,7 @@ Result<size_t> write_port(tty::Stream s, IoBuffer& src) {
         used = port.tx.vq.pop_used(nullptr, nullptr);
       }
       if (used) break;
+      if (port.host_closed.load(std::memory_order_acquire)) return done ? Result<size_t>(done) : Error::BrokenPipe;
       MutexGuard w(c.mu);
       (void)c.tx_wait.wait(c.mu, uptime_ns() + 2000000);
     }

@@ -14,6 +14,8 @@ import hashlib
 import os
 import pty
 import select
+import shlex
+import signal
 import struct
 import subprocess
 import sys
@@ -265,7 +267,135 @@ def case_serial_tty(r):
     check(status == 130, f"status {status} ({problem})")
 
 
-CASES = [case_dev_tty_without_terminal, case_sort, case_streams_separate, case_binary_mib, case_empty_stdin, case_exit_status,
+def pipeline(r, prog_args, tail, redirect=""):
+    """Runs `PROG ARGS REDIRECT | TAIL` in bash: (status of PROG, bytes TAIL
+    printed). A reader that leaves early must end the program (issue 15)."""
+    script = f'{shlex.join(r.cmd(*prog_args))} {redirect} | {tail}; echo "status ${{PIPESTATUS[0]}}" >&2'
+    p = subprocess.run(["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=TIMEOUT)
+    lines = p.stderr.decode(errors="replace").splitlines()
+    check(lines and lines[-1].startswith("status "), f"stderr {p.stderr[-300:]!r}")
+    return int(lines[-1].split()[1]), p.stdout, p.stderr
+
+
+def case_sigpipe_stdout(r):
+    # `| head -2`: the program's next write after head left gets SIGPIPE
+    # (status 141), never an endless run.
+    status, out, _ = pipeline(r, (r.a.streams, "spam", "1"), "head -2")
+    check(status == 141, f"status {status}, want 141")
+    check(out == b"line\nline\n", f"stdout {out!r}")
+
+
+def case_sigpipe_stderr(r):
+    # The same on stderr (stdout to /dev/null, stderr into the pipe).
+    status, out, _ = pipeline(r, (r.a.streams, "spam", "2"), "head -1", redirect="2>&1 >/dev/null")
+    check(status == 141, f"status {status}, want 141")
+    check(out == b"line\n", f"stdout {out!r}")
+
+
+def case_epipe_ignored(r):
+    # SIGPIPE ignored: the write fails with EPIPE and the program goes on.
+    status, out, err = pipeline(r, (r.a.streams, "spam-ign", "1"), "head -1")
+    check(status == 1, f"status {status}, want 1")
+    check(out == b"line\n", f"stdout {out!r}")
+    check(err.startswith(b"write: EPIPE\n"), f"stderr {err!r}")
+
+
+def case_seq_head(r):
+    # A real Debian program (coreutils seq, dynamic): as on the host.
+    if not os.path.exists("/usr/bin/seq"):
+        return "skipped (no /usr/bin/seq)"
+    status, out, _ = pipeline(r, ("/usr/bin/seq", "1", "1000000"), "head -1")
+    check(status == 141, f"status {status}, want 141")
+    check(out == b"1\n", f"stdout {out!r}")
+
+
+PY_EPIPE = """import sys
+try:
+    while True:
+        sys.stdout.write("x" * 99 + "\\n")
+except BrokenPipeError as e:
+    sys.stderr.write("BrokenPipeError errno %d\\n" % e.errno)
+    sys.exit(5)
+"""
+
+
+def case_python_epipe(r):
+    # Python ignores SIGPIPE: BrokenPipeError (errno 32), handled by the program.
+    if not os.path.exists("/usr/bin/python3"):
+        return "skipped (no python3)"
+    status, out, err = pipeline(r, ("python3", "-c", PY_EPIPE), "head -1")
+    check(status == 5, f"status {status}, want 5; stderr {err[-300:]!r}")
+    check(out == b"x" * 99 + b"\n", f"stdout {out[:200]!r}")
+    check(err.startswith(b"BrokenPipeError errno 32\n"), f"stderr {err[-300:]!r}")
+
+
+def case_stdin_closed(r):
+    # The writer of stdin closes it while the program reads: end of file.
+    proc = subprocess.Popen(r.cmd(r.a.streams, "cat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"abc\n")
+        proc.stdin.flush()
+        got = proc.stdout.readline()  # the program is reading: the bytes came back
+        check(got == b"abc\n", f"stdout {got!r}")
+        out, err = proc.communicate(timeout=TIMEOUT)  # closes stdin
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    check(proc.returncode == 0, f"status {proc.returncode}")
+    check(out == b"" and err == b"bytes 4 isatty 0\n", f"stdout {out!r} stderr {err!r}")
+
+
+def children(pid):
+    kids = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def case_cli_killed(r):
+    if r.native:
+        return "skipped (VM only: it tests the CLI)"
+    # SIGKILL (nothing runs in the CLI) and SIGTERM to the CLI while the
+    # program waits for input: QEMU never outlives it.
+    for sig, want in ((signal.SIGKILL, -9), (signal.SIGTERM, 143)):
+        proc = subprocess.Popen(r.cmd(r.a.streams, "cat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(b"up\n")
+            proc.stdin.flush()
+            check(proc.stdout.readline() == b"up\n", "the program did not start")
+            qemu = [k for k in children(proc.pid) if b"qemu" in open(f"/proc/{k}/cmdline", "rb").read()]
+            check(len(qemu) == 1, f"QEMU children {qemu}")
+            proc.send_signal(sig)
+            status = proc.wait(TIMEOUT)
+            check(status == want, f"{sig.name}: status {status}, want {want}")
+            deadline = time.time() + TIMEOUT
+            while not gone(qemu[0]) and time.time() < deadline:
+                time.sleep(0.2)
+            check(gone(qemu[0]), f"{sig.name}: QEMU {qemu[0]} outlived the CLI")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+CASES = [case_sigpipe_stdout, case_sigpipe_stderr, case_epipe_ignored, case_seq_head, case_python_epipe,
+         case_stdin_closed, case_cli_killed, case_dev_tty_without_terminal, case_sort, case_streams_separate, case_binary_mib, case_empty_stdin, case_exit_status,
          case_segv, case_bad_pointers, case_sigint_without_terminal, case_verbose_log,
          case_tty_line, case_tty_raw, case_tty_escape, case_serial_tty]
 

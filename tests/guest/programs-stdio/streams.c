@@ -8,7 +8,12 @@
 //   streams badptr      bad pointers and requests on fds 0-2 fail with the
 //                       errno Linux gives (stdin a pipe holding "abc"),
 //                       then "badptr ok" and the intact input on stdout
+//   streams spam FD     writes "line\n" to FD (1 or 2) until a write fails:
+//                       with SIGPIPE's default action it dies of it (141)
+//   streams spam-ign FD the same with SIGPIPE ignored: prints
+//                       "write: EPIPE" on the other stream and exits 1
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -76,6 +81,15 @@ int main(int argc, char** argv) {
     CHECK(read(0, buf, sizeof buf) == 0);
     if (!bad) printf("badptr ok %s\n", buf);
     return bad;
+  }
+  if ((!strcmp(argv[1], "spam") || !strcmp(argv[1], "spam-ign")) && argc > 2) {
+    int fd = atoi(argv[2]);
+    if (!strcmp(argv[1], "spam-ign")) signal(SIGPIPE, SIG_IGN);
+    while (write(fd, "line\n", 5) == 5) {
+    }
+    int e = errno;
+    dprintf(fd == 1 ? 2 : 1, "write: %s\n", e == EPIPE ? "EPIPE" : strerror(e));
+    return 1;
   }
   return 2;
 }

@@ -142,7 +142,6 @@ class Stdio:
             _write_all(fd, data)
 
     def _relay_out(self, sock, fd):
-        broken = False
         while True:
             try:
                 data = sock.recv(65536)
@@ -150,12 +149,18 @@ class Stdio:
                 return
             if not data:
                 return
-            if broken:
-                continue  # keep draining so the guest never blocks
             try:
                 self._write(fd, data)
             except OSError:
-                broken = True  # e.g. `| head` closed the pipe
+                # The reader went away (`| head`): hang up the port. QEMU
+                # sees the socket's HUP and tells the guest (PORT_OPEN 0),
+                # whose next write to the stream fails with EPIPE and
+                # SIGPIPE, as on the host (docs/console.md "Closed outputs").
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
 
     def _relay_serial(self, sock):
         # With --verbose the kernel log shares stderr with the program's own
