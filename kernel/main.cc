@@ -29,6 +29,7 @@
 #include "fs/ramfs/ramfs.h"
 #include "linux/exec_state.h"
 #include "linux/fd_table.h"
+#include "linux/notice.h"
 #include "linux/file_common.h"
 #include "linux/syscall.h"
 
@@ -264,10 +265,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     ea.cwd = ctx.cwd.get();
     auto r = process_exec(init, ea);
     ctx = linux_abi::Ctx();
-    if (!r.ok()) {
-      // Shell conventions: 127 not found, 126 found but cannot run.
-      power_off(r.error() == Error::NotFound ? 127 : 126);
-    }
+    if (!r.ok()) linux_abi::start_failed(settings.argv[0], r.error());
     thread_exit();  // the boot thread's work is done; the application runs
   }
   if (settings.bootchart) {

@@ -21,6 +21,7 @@
 #include "arch/uaccess.h"
 #include "linux/process/initial_stack.h"
 #include "linux/exec_state.h"
+#include "linux/notice.h"
 #include "linux/file_common.h"
 #include "linux/linux_errno.h"
 #include "linux/syscall.h"
@@ -187,10 +188,7 @@ void on_process_exit(int status) {
   ea.root = ctx.root.get();
   ea.cwd = ctx.cwd.get();
   auto img = exec_prepare(ea);
-  if (!img.ok()) {
-    // As for the first command: 127 not found, 126 found but cannot run.
-    power_off(img.error() == Error::NotFound ? 127 : 126);
-  }
+  if (!img.ok()) start_failed(argv[0], img.error());
   ctx = Ctx();
   exec_replace_image(img.value());
 }

@@ -91,6 +91,7 @@ def boot(a, kernel, initrd, mem, cpus, cmdline):
         status_file = os.path.join(work, "status")
         st = stdio.Stdio(a.machine, verbose=a.verbose, program=True)
         try:
+            qemu.check_fits(kernel, initrd, mem)
             cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
                                cmdline=cmdline, initrd=initrd, status_file=status_file, stdio=st)
         except ValueError as e:
@@ -160,6 +161,10 @@ def cmd_build(a):
         "mem": mem, "cpus": cpus, "machine": a.machine, "accel": a.accel, "cmdline": cmdline,
         "image": os.path.basename(image), "image_bytes": os.path.getsize(image),
     }
+    try:
+        qemu.check_fits(build.KERNEL, image, manifest["mem"])
+    except ValueError as e:
+        return fail(str(e))
     try:
         deploy.write(a.out, build.KERNEL, image, manifest, plan.label or "the image")
     except (OSError, ValueError) as e:

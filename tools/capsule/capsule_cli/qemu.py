@@ -7,6 +7,7 @@ reset (a triple fault) exits 0.
 """
 import os
 import re
+import struct
 
 MACHINES = ("microvm", "q35")
 PANIC_STATUS = 125  # lib/include/lib/panic.h: the kernel panicked
@@ -62,6 +63,43 @@ def cmdline_has_tsc(cmdline):
     """True when the kernel part of `cmdline` (before " -- ") sets --tsc-khz."""
     kernel_part = cmdline.split(" -- ", 1)[0] if not cmdline.startswith("-- ") else ""
     return "--tsc-khz=" in kernel_part
+
+
+MIB = 1 << 20
+BOOT_MARGIN_MIB = 2  # the kernel's page tables, heap and first stacks (docs/memory.md)
+
+
+def kernel_end(kernel):
+    """Where the kernel's loaded image ends in guest-physical memory (the
+    highest p_paddr + p_memsz of its PT_LOAD headers): QEMU puts the initrd
+    at the top of RAM and does not check that it stays above the kernel."""
+    with open(kernel, "rb") as f:
+        eh = f.read(64)
+        if eh[:4] != b"\x7fELF" or eh[4] != 2:
+            raise ValueError(f"{kernel}: not a 64-bit ELF file")
+        phoff, = struct.unpack_from("<Q", eh, 32)
+        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    end = 0
+    for i in range(phnum):
+        p_type, = struct.unpack_from("<I", table, i * phentsize)
+        if p_type == 1:  # PT_LOAD
+            paddr, _, memsz = struct.unpack_from("<QQQ", table, i * phentsize + 24)
+            end = max(end, paddr + memsz)
+    return end
+
+
+def check_fits(kernel, initrd, mem):
+    """A clear error instead of a guest that dies before its first word:
+    the kernel, the image above it and a working margin must fit in `mem`."""
+    need = kernel_end(kernel) + os.path.getsize(initrd)
+    need_mib = (need + MIB - 1) // MIB + BOOT_MARGIN_MIB
+    have_mib = int(parse_mem(mem)[:-1])
+    if have_mib < need_mib:
+        raise ValueError(f"--mem {mem} is too small to boot this image: the kernel and the image "
+                         f"({os.path.getsize(initrd) >> 10} KiB) need at least {need_mib}M, "
+                         f"and the program more")
 
 
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
