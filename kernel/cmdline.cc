@@ -38,6 +38,22 @@ bool parse_u64(StringView s, uint64_t& v) {
   return true;
 }
 
+// Dotted quad, four decimal parts 0..255; host order.
+bool parse_ipv4(StringView s, uint32_t& out) {
+  uint32_t a = 0;
+  for (int part = 0; part < 4; ++part) {
+    size_t dot = s.find('.');
+    if ((part < 3) != (dot != StringView::npos)) return false;
+    uint64_t v;
+    StringView digits = part < 3 ? s.substr(0, dot) : s;
+    if (digits.size() > 3 || !parse_u64(digits, v) || v > 255) return false;
+    a = a << 8 | uint32_t(v);
+    if (part < 3) s = s.substr(dot + 1);
+  }
+  out = a;
+  return true;
+}
+
 // A word made of backslashes and a final ";" loses one backslash: "\\;"
 // is a literal ";" argument, "\\\\;" a literal "\\;" (after the word-level
 // unescaping of next_word, which turns "\\\\" into "\\").
@@ -156,6 +172,16 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
         return fail(out, "bad value '{}' for --env (K=V)", value);
       if (s.env_count == BootSettings::MAX_WORDS) return fail(out, "too many --env options");
       s.env[s.env_count++] = value;
+    } else if (name == "ip") {
+      size_t slash = value.find('/');
+      uint64_t prefix;
+      if (slash == StringView::npos || !parse_ipv4(value.substr(0, slash), s.net_ip) || !s.net_ip ||
+          !parse_u64(value.substr(slash + 1), prefix) || prefix < 1 || prefix > 32)
+        return fail(out, "bad value '{}' for --ip (A.B.C.D/PREFIX, prefix 1..32)", value);
+      s.net_prefix = uint8_t(prefix);
+    } else if (name == "gw" || name == "dns") {
+      if (!parse_ipv4(value, name == "gw" ? s.net_gw : s.net_dns))
+        return fail(out, "bad value '{}' for --{} (A.B.C.D)", value, name);
     } else if (name == "cwd") {
       if (value.empty() || value[0] != '/')
         return fail(out, "bad value '{}' for --cwd (an absolute directory)", value);
@@ -164,6 +190,7 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       return fail(out, "unknown option '--{}' (see docs/cmdline.md)", name);
     }
   }
+  if ((s.net_gw || s.net_dns) && !s.net_ip) return fail(out, "--gw and --dns go with --ip (without it: DHCP)");
   if (s.command_count && !s.command_argc[s.command_count - 1]) {
     if (s.command_count > 1) return fail(out, "empty command after ';'");
     s.command_count = 0;  // "--" alone: no program

@@ -11,6 +11,7 @@
 #include "arch/boot.h"
 #include "kernel/bootchart.h"
 #include "kernel/cmdline.h"
+#include "kernel/network.h"
 #include "arch/cpu.h"
 #include "lib/ktest.h"
 #include "lib/log.h"
@@ -192,6 +193,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   bootchart_mark("scheduler");
   // Devices: a virtio-console takes the program's stdio (docs/console.md).
   virtio::virtio_init();
+  network_start(settings);  // DHCP runs meanwhile (docs/net_device.md)
   tty::init(settings.tty, settings.tty_rows, settings.tty_cols);
   bootchart_mark("devices");
   // The root file system: a ramfs filled from the initrd (zero-copy; the
@@ -238,6 +240,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     power_off(failed ? 1 : 0);
   }
 
+  network_ready();
   bootchart_mark("ready");
   if (settings.argc) {
     if (settings.bootchart) bootchart_print();

@@ -61,5 +61,6 @@ void virtio_init();
 
 // Drivers, called by virtio_init for their device type.
 Result<void> console_probe(Transport& t);
+Result<void> net_probe(Transport& t);
 
 }  // namespace capsule::virtio

@@ -1,6 +1,5 @@
 // Virtio device discovery and the status handshake (drivers/virtio/
-// transport.h). A small table maps device types to drivers; the network
-// driver will add its row.
+// transport.h). A small table maps device types to drivers.
 #include "lib/log.h"
 #include "drivers/virtio/transport.h"
 #include "drivers/virtio/mmio.h"
@@ -16,6 +15,7 @@ struct DriverRow {
 };
 constexpr DriverRow DRIVERS[] = {
     {DEVICE_CONSOLE, "console", console_probe},
+    {DEVICE_NET, "net", net_probe},
 };
 
 void attach(Transport& t) {

@@ -111,6 +111,15 @@ class BadInput(unittest.TestCase):
         self.check(["run", "--mem", "lots", "/bin/busybox", "true"], "bad memory size 'lots'")
         self.check(["run", "--package-cap", "-1", "/bin/busybox", "true"], "--package-cap: -1 is negative")
 
+    def test_bad_network_options(self):
+        self.check(["run", "-p", "8080", "/bin/busybox", "true"], "bad -p '8080'")
+        self.check(["run", "-p", "0:80", "/bin/busybox", "true"], "bad -p '0:80'")
+        self.check(["run", "-p", "80:70000", "/bin/busybox", "true"], "bad -p '80:70000'")
+        self.check(["run", "-p", "80:80/sctp", "/bin/busybox", "true"], "bad -p '80:80/sctp'")
+        self.check(["run", "--net", "bridge", "/bin/busybox", "true"], "bad --net 'bridge'")
+        self.check(["run", "--net", "tap:a b", "/bin/busybox", "true"], "bad --net 'tap:a b'")
+        self.check(["run", "--net", "none", "-p", "80:80", "/bin/busybox", "true"], "-p needs a network")
+
 
 if __name__ == "__main__":
     unittest.main()

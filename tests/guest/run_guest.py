@@ -25,6 +25,8 @@ def main():
     p.add_argument("--cpus", default="1")
     p.add_argument("--mem", default="128M")
     p.add_argument("--cmdline", default="")
+    p.add_argument("--net", default=None, help="user, none, tap:NAME (qemu.net_args)")
+    p.add_argument("--publish", action="append", default=[], help="HOSTPORT:GUESTPORT[/udp]")
     p.add_argument("--expect", action="append", default=[])
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--tsc-tolerance", type=float, default=None,
@@ -52,7 +54,8 @@ def run(a, work):
         cmdline = (cmdline + " -- " + " ".join(cli.quote_word(w) for w in words)).strip()
     status_file = os.path.join(work, "status")
     cmd = qemu.command(a.kernel, machine=a.machine, mem=a.mem, cpus=a.cpus, accel="tcg",
-                       cmdline=cmdline, initrd=initrd, status_file=status_file)
+                       cmdline=cmdline, initrd=initrd, status_file=status_file,
+                       net=a.net, publish=a.publish)
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=a.timeout)

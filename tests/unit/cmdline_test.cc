@@ -242,3 +242,25 @@ TEST(Cmdline, HungTaskOptions) {
 }
 
 }  // namespace
+
+TEST(Cmdline, StaticNetwork) {
+  Parsed p;
+  parse("--ip=10.0.2.15/24 --gw=10.0.2.2 --dns=8.8.4.4", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_EQ(p.r.settings.net_ip, 0x0a00020fu);
+  EXPECT_EQ(p.r.settings.net_prefix, 24);
+  EXPECT_EQ(p.r.settings.net_gw, 0x0a000202u);
+  EXPECT_EQ(p.r.settings.net_dns, 0x08080404u);
+  // Bad values: each is refused with the option's name.
+  for (const char* bad : {"--ip=10.0.2.15", "--ip=10.0.2/24", "--ip=10.0.2.256/24", "--ip=10.0.2.15/0",
+                          "--ip=10.0.2.15/33", "--ip=0.0.0.0/8", "--ip=1.2.3.4.5/8", "--ip=a.b.c.d/8",
+                          "--ip=1..2.3/8", "--ip=1234.0.0.1/8", "--gw=10.0.2", "--ip=1.2.3.4/8 --dns=x"}) {
+    Parsed q;
+    parse(bad, q);
+    EXPECT_FALSE(q.r.ok) << bad;
+  }
+  Parsed q;
+  parse("--dns=10.0.2.3", q);  // without --ip: DHCP gives the rest
+  EXPECT_FALSE(q.r.ok);
+  EXPECT_NE(std::string(q.r.error).find("--ip"), std::string::npos);
+}

@@ -43,6 +43,11 @@ struct BootSettings {
   size_t env_count = 0;             // --env=K=V
   StringView env[MAX_WORDS];
   StringView cwd;                   // --cwd=DIR: the program's working directory (empty: /)
+  // Static IPv4 set-up instead of DHCP (docs/net_device.md), host order.
+  uint32_t net_ip = 0;              // --ip=A.B.C.D/PREFIX (0: DHCP)
+  uint8_t net_prefix = 0;
+  uint32_t net_gw = 0;              // --gw=A.B.C.D
+  uint32_t net_dns = 0;             // --dns=A.B.C.D
   size_t virtio_mmio_count = 0;     // virtio_mmio.device=SIZE@ADDR:IRQ
   StringView virtio_mmio[16];
 };

@@ -17,6 +17,10 @@ def add_vm_options(p):
                    help="auto = KVM only where kvm_intel/kvm_amd is loaded, else TCG")
     p.add_argument("--machine", choices=qemu.MACHINES, default="microvm")
     p.add_argument("--cmdline", default="", help="extra kernel command line (docs/cmdline.md)")
+    p.add_argument("--net", default=None, metavar="user|none|tap:NAME",
+                   help="the VM's network: QEMU user networking (default), none, or an existing tap device")
+    p.add_argument("-p", "--publish", action="append", default=[], metavar="HOSTPORT:GUESTPORT[/udp]",
+                   help="forward 127.0.0.1:HOSTPORT on the host to GUESTPORT in the VM (repeatable; user networking)")
     p.add_argument("--verbose", action="store_true",
                    help="kernel log at debug level, files the program did not find ([missing] lines), "
                         "what went into the image and why, image cache hit/miss")
@@ -59,6 +63,10 @@ def prepare(a):
             raise bundle.BadInput(str(e))
     if a.cpus is not None and not 1 <= a.cpus <= 64:
         raise bundle.BadInput(f"bad cpu count '{a.cpus}' (1..64)")
+    try:
+        qemu.net_args(a.machine, a.net or "user", a.publish)
+    except ValueError as e:
+        raise bundle.BadInput(str(e))
     if a.package_cap < 0:
         raise bundle.BadInput(f"--package-cap: {a.package_cap} is negative")
     try:
@@ -81,7 +89,7 @@ def vm_settings(a, plan, image_bytes):
     return mem, cpus, cmdline
 
 
-def boot(a, kernel, initrd, mem, cpus, cmdline):
+def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=()):
     if a.verbose:
         # The kernel log at debug level, and each file the program looked
         # for and did not find (docs/cmdline.md --log-missing).
@@ -93,7 +101,8 @@ def boot(a, kernel, initrd, mem, cpus, cmdline):
         try:
             qemu.check_fits(kernel, initrd, mem)
             cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
-                               cmdline=cmdline, initrd=initrd, status_file=status_file, stdio=st)
+                               cmdline=cmdline, initrd=initrd, status_file=status_file, stdio=st,
+                               net=net, publish=publish)
         except ValueError as e:
             return fail(str(e))
         if a.verbose:
@@ -125,8 +134,14 @@ def cmd_run(a):
         if a.cmdline:  # kernel options go before the program's " -- "
             head, sep, tail = cmdline.partition(" -- ")
             cmdline = f"{head} {a.cmdline}{sep}{tail}".strip()
+        net = a.net or m.get("net", "user")
+        publish = a.publish or m.get("publish", [])
+        try:
+            qemu.net_args(a.machine, net, publish)
+        except ValueError as e:
+            return fail(str(e))
         return boot(a, os.path.join(a.image, "capsule.elf"), os.path.join(a.image, "initrd.cpio"),
-                    a.mem or m["mem"], a.cpus or m["cpus"], cmdline)
+                    a.mem or m["mem"], a.cpus or m["cpus"], cmdline, net, publish)
     try:
         plan, image = prepare(a)
     except bundle.BadInput as e:
@@ -136,7 +151,7 @@ def cmd_run(a):
     if a.verbose:
         print(f"capsule: {plan.label or 'image'}: {len(plan.tree.nodes)} entries, "
               f"{os.path.getsize(image) >> 10} KiB, memory {mem}", file=sys.stderr)
-    return boot(a, build.KERNEL, image, mem, cpus, cmdline)
+    return boot(a, build.KERNEL, image, mem, cpus, cmdline, a.net or "user", a.publish)
 
 
 def cmd_build(a):
@@ -160,6 +175,7 @@ def cmd_build(a):
         "label": plan.label, "argv": plan.argv, "env": plan.env, "cwd": plan.cwd,
         "mem": mem, "cpus": cpus, "machine": a.machine, "accel": a.accel, "cmdline": cmdline,
         "image": os.path.basename(image), "image_bytes": os.path.getsize(image),
+        "net": a.net or "user", "publish": a.publish,
     }
     try:
         qemu.check_fits(build.KERNEL, image, manifest["mem"])

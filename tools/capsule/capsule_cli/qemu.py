@@ -102,12 +102,51 @@ def check_fits(kernel, initrd, mem):
                          f"and the program more")
 
 
+def parse_net(net):
+    """--net: "user" (QEMU user networking), "none", or "tap:NAME"."""
+    if net in ("user", "none") or (net.startswith("tap:") and re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", net[4:])):
+        return net
+    raise ValueError(f"bad --net '{net}' (user, none, tap:NAME)")
+
+
+def parse_publish(spec):
+    """-p HOSTPORT:GUESTPORT[/udp|/tcp] (docker's syntax) -> (proto, host, guest)."""
+    m = re.fullmatch(r"(\d+):(\d+)(?:/(tcp|udp))?", spec)
+    if not m or not all(1 <= int(m.group(i)) <= 65535 for i in (1, 2)):
+        raise ValueError(f"bad -p '{spec}' (HOSTPORT:GUESTPORT[/udp], ports 1..65535)")
+    return (m.group(3) or "tcp", int(m.group(1)), int(m.group(2)))
+
+
+def net_args(machine, net, publish=()):
+    """QEMU arguments for one virtio-net NIC (docs/net_device.md). User
+    networking forwards each published port from the host's 127.0.0.1 only."""
+    net = parse_net(net or "none")
+    forwards = [parse_publish(p) if isinstance(p, str) else tuple(p) for p in publish]
+    if net == "none":
+        if forwards:
+            raise ValueError("-p needs a network (--net user)")
+        return []
+    if net == "user":
+        backend = "user,id=capsule-net0" + "".join(
+            f",hostfwd={proto}:127.0.0.1:{host}-:{guest}" for proto, host, guest in forwards)
+    else:
+        if forwards:
+            raise ValueError("-p forwards ports of user networking; with a tap device the guest is reachable as it is")
+        backend = f"tap,id=capsule-net0,ifname={net[4:]},script=no,downscript=no"
+    if machine == "microvm":
+        device = ["-global", "virtio-mmio.force-legacy=false", "-device", "virtio-net-device,netdev=capsule-net0"]
+    else:
+        device = ["-device", "virtio-net-pci,netdev=capsule-net0,disable-legacy=on,romfile="]
+    return ["-netdev", backend, *device]
+
+
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
-            initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None):
+            initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None, net=None, publish=()):
     """stdio: a capsule_cli.stdio.Stdio that wires the serial port and the
     program's streams (docs/console.md); without it the serial port is
     QEMU's stdio (the test harness reads it there). tsc_khz: the rate passed
-    under TCG; None: this host's (host_tsc_khz), 0: none."""
+    under TCG; None: this host's (host_tsc_khz), 0: none. net: None or
+    "none" (no NIC), "user", "tap:NAME"; publish: -p forwards."""
     if machine not in MACHINES:
         raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
     if not 1 <= int(cpus) <= 64:
@@ -140,6 +179,7 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         args[args.index("-accel") + 1] = "tcg,thread=multi" if int(cpus) > 1 else "tcg"
     if initrd:
         args += ["-initrd", str(initrd)]
+    args += net_args(machine, net, publish)
     if status_file:
         # The kernel writes its full exit status (0..255) here as text.
         args += ["-chardev", f"file,id=capsule-status,path={status_file}",

@@ -1,0 +1,50 @@
+"""The QEMU arguments for the VM's network (tools/capsule/capsule_cli/qemu.py,
+docs/net_device.md): user networking by default with -p forwards bound to
+the host's 127.0.0.1, a tap device, none; bad specs refused."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "capsule"))
+from capsule_cli import qemu  # noqa: E402
+
+
+class NetArgs(unittest.TestCase):
+    def test_user_microvm(self):
+        a = qemu.net_args("microvm", "user", ["8080:80", "5353:53/udp", "2222:22/tcp"])
+        self.assertEqual(a[0], "-netdev")
+        self.assertEqual(a[1], "user,id=capsule-net0,hostfwd=tcp:127.0.0.1:8080-:80,"
+                               "hostfwd=udp:127.0.0.1:5353-:53,hostfwd=tcp:127.0.0.1:2222-:22")
+        self.assertIn("virtio-net-device,netdev=capsule-net0", a)
+        self.assertIn("virtio-mmio.force-legacy=false", a)  # modern virtio-mmio only
+
+    def test_user_q35(self):
+        a = qemu.net_args("q35", "user")
+        self.assertIn("virtio-net-pci,netdev=capsule-net0,disable-legacy=on,romfile=", a)
+
+    def test_tap_and_none(self):
+        a = qemu.net_args("microvm", "tap:tap7")
+        self.assertEqual(a[1], "tap,id=capsule-net0,ifname=tap7,script=no,downscript=no")
+        self.assertEqual(qemu.net_args("microvm", "none"), [])
+        self.assertEqual(qemu.net_args("microvm", None), [])
+
+    def test_command_carries_the_nic(self):
+        cmd = qemu.command("k.elf", accel="tcg", net="user", publish=["8000:8000"])
+        self.assertIn("user,id=capsule-net0,hostfwd=tcp:127.0.0.1:8000-:8000", cmd)
+        self.assertNotIn("-netdev", qemu.command("k.elf", accel="tcg"))  # tests' default: no NIC
+
+    def test_bad(self):
+        for spec in ("80", "80:", ":80", "0:80", "80:0", "65536:80", "80:80/icmp", "a:b", "80:80:80"):
+            with self.assertRaises(ValueError, msg=spec):
+                qemu.parse_publish(spec)
+        for net in ("bridge", "tap:", "tap:" + "x" * 16, "tap:a;b", "user,hostfwd=x"):
+            with self.assertRaises(ValueError, msg=net):
+                qemu.net_args("microvm", net)
+        with self.assertRaises(ValueError):
+            qemu.net_args("microvm", "none", ["80:80"])
+        with self.assertRaises(ValueError):
+            qemu.net_args("microvm", "tap:tap0", ["80:80"])
+
+
+if __name__ == "__main__":
+    unittest.main()

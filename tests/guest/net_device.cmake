@@ -1,0 +1,43 @@
+# virtio-net, Ethernet, ARP and DHCP (drivers/virtio/net.cc, net/ether/,
+# kernel/network.cc, docs/net_device.md), on both transports: virtio-mmio
+# (microvm) and virtio-pci with MSI-X (q35), against QEMU's user network
+# (its DHCP server hands out 10.0.2.15, router 10.0.2.2, DNS 10.0.2.3).
+foreach(machine microvm q35)
+  capsule_guest_test(net_device.${machine}.dhcp MACHINE ${machine} NET user CMDLINE --log=info
+    EXPECT "eth0: virtio-net \\((mmio|pci)\\) mac 52:54:00:12:34:56, link up"
+           "dhcp: eth0 10\\.0\\.2\\.15/24 router 10\\.0\\.2\\.2 dns 10\\.0\\.2\\.3"
+    REJECT "panic" "not started")
+  # Static set-up: no DHCP exchange (its log line must not appear).
+  capsule_guest_test(net_device.${machine}.static MACHINE ${machine} NET user
+    CMDLINE --log=info --ip=10.0.2.16/24 --gw=10.0.2.2 --dns=10.0.2.3
+    EXPECT "network: eth0 10\\.0\\.2\\.16/24 \\(static\\)" REJECT "dhcp:" "panic")
+endforeach()
+# No NIC: nothing is started, the boot is as before.
+capsule_guest_test(net_device.none NET none CMDLINE --log=info REJECT "eth0" "dhcp" "panic"
+  EXPECT "booted in")
+# Bad static values are refused before anything boots.
+capsule_guest_test(net_device.bad_ip CMDLINE --ip=10.0.2.300/24 STATUS 2
+  EXPECT "bad value '10.0.2.300/24' for --ip")
+capsule_guest_test(net_device.bad_prefix CMDLINE --ip=10.0.2.15/33 STATUS 2
+  EXPECT "bad value '10.0.2.15/33' for --ip")
+capsule_guest_test(net_device.gw_without_ip CMDLINE --gw=10.0.2.2 STATUS 2
+  EXPECT "--gw and --dns go with --ip")
+
+# The program's resolver files: /etc/resolv.conf from DHCP, /etc/hosts with
+# the address (and none of it without a network).
+set(NET_CONFIG_VARIANT glibc-static)
+if(NOT "glibc-static" IN_LIST CAPSULE_GUEST_VARIANTS)
+  list(GET CAPSULE_GUEST_VARIANTS 0 NET_CONFIG_VARIANT)
+endif()
+if(NET_CONFIG_VARIANT)
+  capsule_guest_c_program(net_config net-programs ${NET_CONFIG_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-net/net_config.c)
+  foreach(machine microvm q35)
+    capsule_guest_test(net_device.${machine}.resolver_files MACHINE ${machine} NET user PROGRAM ${net_config}
+      ARGS 10.0.2.3 10.0.2.15 EXPECT "PASS net_config" REJECT "FAIL")
+  endforeach()
+  capsule_guest_test(net_device.static_resolver_files NET user PROGRAM ${net_config}
+    CMDLINE --ip=192.168.7.9/24 --dns=192.168.7.1 ARGS 192.168.7.1 192.168.7.9 EXPECT "PASS net_config" REJECT "FAIL")
+  capsule_guest_test(net_device.no_network_no_resolv_conf NET none PROGRAM ${net_config}
+    ARGS none EXPECT "PASS net_config" REJECT "FAIL")
+endif()
