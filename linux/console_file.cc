@@ -187,6 +187,16 @@ void send_tty_signal(int sig) {
     if (Process* p = process_find(1)) (void)signal_send_process(*p, s.info);
 }
 
+// A signal the CLI got (tty::host_request "signal N"): to the first
+// process, as kill(2) from a process outside the VM (SI_USER, sender pid
+// 0, as from another pid namespace).
+void send_host_signal(int sig) {
+  KSigInfo info;
+  info.signo = sig;
+  info.code = SI_USER;
+  if (Process* p = process_find(1)) (void)signal_send_process(*p, info);
+}
+
 }  // namespace
 
 Result<void> console_files_init(vfs::Vfs&, const vfs::PathContext&, vfs::FdTable& fds) {
@@ -197,6 +207,7 @@ Result<void> console_files_init(vfs::Vfs&, const vfs::PathContext&, vfs::FdTable
   g_null = new (std::nothrow) ConsoleVnode(true, dev(1, 3), 0666, tty::Stream::Out);
   if (!g_stdin || !g_stdout || !g_stderr || !g_tty || !g_null) return Error::NoMemory;
   tty::set_signal_hook(send_tty_signal);
+  tty::set_host_signal_hook(send_host_signal);
   // The /dev nodes are devfs's (fs/devfs); opening one (or a node with the
   // same number anywhere) asks the registry.
   for (uint64_t d : {dev(1, 3), dev(5, 1), dev(5, 0)}) TRY(vfs::register_char_device(d, open_console_device));

@@ -16,6 +16,8 @@
 #include "core/mm.h"
 #include "core/time.h"
 #include "core/event/wait.h"
+#include "core/thread.h"
+#include "lib/log.h"
 #include "core/sync/wait_queue.h"
 #include "drivers/tty/line_discipline.h"
 #include "drivers/tty/serial_input.h"
@@ -80,6 +82,9 @@ Tty g_tty_state;  // static: devices may deliver input before init()
 Tty* g_tty = &g_tty_state;
 const Backend* g_backend = &SERIAL_BACKEND;
 void (*g_signal_hook)(int) = nullptr;
+void (*g_host_signal_hook)(int) = nullptr;
+constexpr int SIGWINCH_NR = 28;
+constexpr int MAX_SIGNAL = 64;
 
 // Kernel bytes (echo, processed output) to the device.
 void write_kernel(Stream s, const uint8_t* p, size_t n) {
@@ -154,6 +159,52 @@ void init(bool terminal, uint16_t rows, uint16_t cols) {
 
 void set_backend(const Backend* b) { g_backend = b ? b : &SERIAL_BACKEND; }
 void set_signal_hook(void (*hook)(int)) { g_signal_hook = hook; }
+void set_host_signal_hook(void (*hook)(int)) { g_host_signal_hook = hook; }
+
+namespace {
+
+// The next decimal number of `s` after spaces; false if there is none or it
+// does not fit.
+bool next_number(StringView& s, uint32_t& out) {
+  size_t i = 0;
+  while (i < s.size() && s[i] == ' ') ++i;
+  size_t start = i;
+  uint64_t v = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9' && v <= 0xffffffffu) v = v * 10 + uint64_t(s[i++] - '0');
+  if (i == start || v > 0xffffffffu) return false;
+  out = uint32_t(v);
+  s = s.substr(i);
+  return true;
+}
+
+bool only_spaces(StringView s) {
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] != ' ' && s[i] != '\r') return false;
+  return true;
+}
+
+}  // namespace
+
+void host_request(StringView line) {
+  uint32_t a = 0, b = 0;
+  if (line.starts_with("signal ")) {
+    StringView rest = line.substr(7);
+    if (next_number(rest, a) && only_spaces(rest) && a >= 1 && a <= MAX_SIGNAL) {
+      if (g_host_signal_hook) g_host_signal_hook(int(a));
+      return;
+    }
+  } else if (line.starts_with("winsize ")) {
+    StringView rest = line.substr(8);
+    if (next_number(rest, a) && next_number(rest, b) && only_spaces(rest) && a && b && a <= 0xffff && b <= 0xffff) {
+      if (g_tty && g_tty->terminal) set_winsize(WinSize{uint16_t(a), uint16_t(b), 0, 0});
+      return;
+    }
+  } else if (only_spaces(line.starts_with("dump") ? line.substr(4) : StringView("x"))) {
+    thread_dump("requested by the host (SIGQUIT to capsule run, or Ctrl-A t)");
+    return;
+  }
+  log_warn("tty: ignored a malformed request from the host ({} bytes)", line.size());
+}
 
 size_t input(const uint8_t* p, size_t n) {
   if (!g_tty) return n;
@@ -262,7 +313,15 @@ void set_termios(const Termios& t, int how) {
 }
 
 void get_winsize(WinSize& w) { w = g_tty->winsize; }
-void set_winsize(const WinSize& w) { g_tty->winsize = w; }
+void set_winsize(const WinSize& w) {
+  bool changed;
+  {
+    MutexGuard g(g_tty->mu);
+    changed = g_tty->winsize.rows != w.rows || g_tty->winsize.cols != w.cols;
+    g_tty->winsize = w;
+  }
+  if (changed && g_signal_hook) g_signal_hook(SIGWINCH_NR);
+}
 
 size_t input_available() {
   if (!g_tty) return 0;

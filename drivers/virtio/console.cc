@@ -8,6 +8,8 @@
 //                    PORT_OPEN 0 (the host's reader went away: `| head`)
 //                    makes every later write fail with BrokenPipe (EPIPE
 //                    and SIGPIPE for the program, as a pipe without reader)
+//   capsule.ctl    → requests from the host, one line each ("signal 15",
+//                    "winsize 40 120", "dump"): tty::host_request
 // Port 0 (the legacy console port) is not used.
 //
 // Writes are synchronous: a write returns when the device has used its
@@ -50,7 +52,11 @@ static_assert(sizeof(Control) == 8);
 constexpr uint32_t MAX_PORTS = 8;
 constexpr uint16_t QUEUE_SIZE = 64;
 constexpr size_t RX_BUFS = 8, RX_BUF_SIZE = 4096;
-constexpr size_t CTRL_BUFS = 8, CTRL_BUF_SIZE = 512;
+// QEMU drops a control message when no receive buffer is posted, and at
+// start it sends DEVICE_ADD for every port, then a name and PORT_OPEN for
+// each PORT_READY answered: keep plenty posted (a name is short).
+constexpr size_t CTRL_BUFS = 32, CTRL_BUF_SIZE = 128;
+static_assert(CTRL_BUFS * CTRL_BUF_SIZE <= PAGE_SIZE);
 constexpr unsigned TX_ORDER = 2;  // 16 KiB per write chunk
 constexpr size_t TX_SIZE = PAGE_SIZE << TX_ORDER;
 
@@ -65,7 +71,10 @@ struct Queue {
   SpinLock lock;  // vq bookkeeping (the writers, the thread)
 };
 
-enum class Role : uint8_t { None, In, Out, Err };
+enum class Role : uint8_t { None, In, Out, Err, Ctl };
+
+constexpr size_t CTL_BUFS = 4, CTL_BUF_SIZE = 256;
+constexpr size_t CTL_LINE_MAX = 128;  // longer requests are dropped whole
 
 struct Port {
   Queue rx, tx;
@@ -84,13 +93,18 @@ struct Console {
   uint8_t* ctrl_tx_mem = nullptr;
   uint32_t nports = 0;
   Port ports[MAX_PORTS];
-  int in = -1, out = -1, err = -1;
+  int in = -1, out = -1, err = -1, ctl = -1;
   uint32_t adds = 0, names = 0;
   // stdin receive buffers; `held` is one the tty could not take yet
   uint8_t* rx_mem = nullptr;
   uint8_t* held = nullptr;
   uint32_t held_len = 0, held_off = 0;
   bool eof_seen = false, eof_sent = false;
+  // capsule.ctl's receive buffers and the line being assembled
+  uint8_t* ctl_mem = nullptr;
+  char ctl_line[CTL_LINE_MAX];
+  size_t ctl_len = 0;
+  bool ctl_overlong = false;
   Semaphore service;               // the thread: interrupts, room in the tty
   Mutex mu;                        // for tx_wait
   event::WaitList tx_wait;         // writers: interrupt
@@ -179,6 +193,7 @@ void handle_control(const uint8_t* p, uint32_t len) {
       if (name == "capsule.stdin") port.role = Role::In, c.in = int(m.id);
       else if (name == "capsule.stdout") port.role = Role::Out, c.out = int(m.id);
       else if (name == "capsule.stderr") port.role = Role::Err, c.err = int(m.id);
+      else if (name == "capsule.ctl") port.role = Role::Ctl, c.ctl = int(m.id);
       // The guest side is open: QEMU forwards host data only to open ports.
       send_control(m.id, PORT_OPEN, 1);
       break;
@@ -186,14 +201,14 @@ void handle_control(const uint8_t* p, uint32_t len) {
     case PORT_OPEN:
       port.host_open = m.value;
       if (!m.value && int(m.id) == c.in) c.eof_seen = true;
-      if (!m.value && port.role != Role::In) {
+      if (!m.value && port.role != Role::In && port.role != Role::Ctl) {
         port.host_closed.store(true, std::memory_order_release);
         c.tx_wait.wake_all();
       }
       break;
     case DEVICE_REMOVE:
       if (int(m.id) == c.in) c.eof_seen = true;
-      if (port.role != Role::In) port.host_closed.store(true, std::memory_order_release);
+      if (port.role != Role::In && port.role != Role::Ctl) port.host_closed.store(true, std::memory_order_release);
       break;
     default:
       break;
@@ -249,10 +264,42 @@ bool pump_input() {
   return true;
 }
 
+// Requests from the host, a line at a time, acted on in this thread.
+void pump_requests() {
+  Console& c = *g_con;
+  if (c.ctl < 0) return;
+  Queue& q = c.ports[c.ctl].rx;
+  bool any = false;
+  for (;;) {
+    void* tok;
+    uint32_t len;
+    {
+      SpinGuard g(q.lock);
+      if (!q.vq.pop_used(&tok, &len)) break;
+    }
+    any = true;
+    auto* buf = static_cast<const uint8_t*>(tok);
+    for (uint32_t i = 0; i < len && i < CTL_BUF_SIZE; ++i) {
+      char ch = char(buf[i]);
+      if (ch != '\n') {
+        if (c.ctl_len < CTL_LINE_MAX) c.ctl_line[c.ctl_len++] = ch;
+        else c.ctl_overlong = true;
+        continue;
+      }
+      if (!c.ctl_overlong) tty::host_request(StringView(c.ctl_line, c.ctl_len));
+      c.ctl_len = 0;
+      c.ctl_overlong = false;
+    }
+    post_rx(q, const_cast<uint8_t*>(buf), CTL_BUF_SIZE);
+  }
+  if (any) kick(q);
+}
+
 void service_thread(void*) {
   Console& c = *g_con;
   for (;;) {
     poll_control();
+    pump_requests();
     bool drained = pump_input();
     if (drained && c.eof_seen && !c.eof_sent) {
       c.eof_sent = true;
@@ -368,9 +415,14 @@ Result<void> console_probe(Transport& t) {
     kick(c->ports[c->in].rx);
   }
   if (c->in < 0) c->eof_seen = true;  // no input port: stdin is empty
+  if (c->ctl >= 0) {
+    c->ctl_mem = static_cast<uint8_t*>(phys_to_virt(TRY(page_alloc(0))));
+    for (size_t i = 0; i < CTL_BUFS; ++i) post_rx(c->ports[c->ctl].rx, c->ctl_mem + i * CTL_BUF_SIZE, CTL_BUF_SIZE);
+    kick(c->ports[c->ctl].rx);
+  }
   TRY(thread_create("virtio-console", service_thread, nullptr, ThreadOptions{.detached = true}));
-  log_info("virtio-console ({}): {} ports; stdin port {}, stdout {}, stderr {}", t.kind(), c->adds, c->in, c->out,
-           c->err);
+  log_info("virtio-console ({}): {} ports; stdin port {}, stdout {}, stderr {}, control {}", t.kind(), c->adds, c->in,
+           c->out, c->err, c->ctl);
   if (c->out >= 0) tty::set_backend(&VIRTIO_BACKEND);
   return {};
 }

@@ -99,25 +99,107 @@ def case_bad_pointers(r):
     check(p.stderr == b"", f"stderr {p.stderr!r}")
 
 
+def wait_for(proc, text):
+    """Reads the program's stdout until a line holding `text`."""
+    out = b""
+    while text not in out:
+        line = proc.stdout.readline()
+        check(line, f"no {text!r}: {out!r}")
+        out += line
+    return out
+
+
 def case_sigint_without_terminal(r):
     if r.native:
         return "skipped (VM only: it tests the CLI)"
-    # Not a terminal: SIGINT to the CLI stops the VM, status 130.
+    # Not a terminal: SIGINT to the CLI goes to the program, which ignores
+    # it (the run goes on); a second SIGINT stops the VM from the host, 130.
     proc = subprocess.Popen(r.cmd(r.a.tty_line, "ignint"), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = b""
-    while b"READY" not in out:
-        line = proc.stdout.readline()
-        check(line, f"no READY: {out!r}")
-        out += line
-    check(b"isatty=0 tcgetattr=0" in out and b"devtty=ENXIO" in out, f"output {out!r}")
-    proc.send_signal(2)
     try:
-        status = proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise AssertionError("SIGINT did not stop the run")
-    check(status == 130, f"status {status}")
+        out = wait_for(proc, b"READY")
+        check(b"isatty=0 tcgetattr=0" in out and b"devtty=ENXIO" in out, f"output {out!r}")
+        proc.send_signal(signal.SIGINT)
+        try:
+            status = proc.wait(3)
+            raise AssertionError(f"the first SIGINT (ignored by the program) ended the run: {status}")
+        except subprocess.TimeoutExpired:
+            pass
+        proc.send_signal(signal.SIGINT)
+        try:
+            status = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("a second SIGINT did not stop the run")
+        check(status == 130, f"status {status}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def case_signals_forwarded(r):
+    # Signals to `capsule run` reach the program as kill(2) to the program
+    # on the host does: handlers run (si_code SI_USER), and a clean
+    # shutdown on SIGTERM gives the program's own status.
+    proc = subprocess.Popen(r.cmd(r.a.streams, "signals"), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(proc, b"READY")
+        for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGINT):
+            proc.send_signal(sig)
+            line = proc.stdout.readline()
+            check(line == f"GOT {sig.name} code=0\n".encode(), f"{sig.name}: {line!r}")
+        proc.send_signal(signal.SIGTERM)
+        check(proc.stdout.readline() == b"GOT SIGTERM code=0\n", "SIGTERM not handled")
+        status = proc.wait(TIMEOUT)
+        check(status == 42, f"status {status}, want 42 (the program's clean shutdown)")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # Without a handler the default action ends the program: SIGHUP as a
+    # terminal hang-up does; the status is the shell's 128+N.
+    proc = subprocess.Popen(r.cmd(r.a.streams, "cat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"up\n")
+        proc.stdin.flush()
+        check(proc.stdout.readline() == b"up\n", "the program did not start")
+        proc.send_signal(signal.SIGHUP)
+        status = proc.wait(TIMEOUT)
+        check(status == (-1 if r.native else 129), f"SIGHUP: status {status}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def case_thread_dump(r):
+    if r.native:
+        return "skipped (VM only: it tests the CLI)"
+    # SIGQUIT to `capsule run` prints every thread's state (the kernel log
+    # follows on stderr from then on); the program goes on.
+    proc = subprocess.Popen(r.cmd(r.a.streams, "cat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"up\n")
+        proc.stdin.flush()
+        check(proc.stdout.readline() == b"up\n", "the program did not start")
+        proc.send_signal(signal.SIGQUIT)
+        err = b""
+        while b"thread dump end" not in err:
+            line = proc.stderr.readline()
+            check(line, f"no thread dump on stderr: {err!r}")
+            err += line
+        check(b"requested by the host" in err, f"dump header: {err!r}")
+        proc.stdin.write(b"still here\n")
+        proc.stdin.close()
+        check(proc.stdout.readline() == b"still here\n", "the program stopped after the dump")
+        check(proc.wait(TIMEOUT) == 0, "status after the dump")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def case_verbose_log(r):
@@ -129,8 +211,9 @@ def case_verbose_log(r):
     check(b"virtio-console" in p.stderr and b"err\n" in p.stderr, f"stderr {p.stderr[:300]!r}")
 
 
-def pty_session(r, keys_after_ready, expect, final_keys=b"\x03", mode=None):
-    """Runs tty_line on a pty: returns (output, exit status)."""
+def pty_session(r, keys_after_ready, expect, final_keys=b"\x03", mode=None, after_ready=None):
+    """Runs tty_line on a pty: returns (output, exit status). after_ready(fd)
+    acts on the pty's master once the program is ready."""
     pid, fd = pty.fork()
     if pid == 0:
         cmd = r.cmd(r.a.tty_line, *([mode] if mode else []))
@@ -159,6 +242,8 @@ def pty_session(r, keys_after_ready, expect, final_keys=b"\x03", mode=None):
 
     try:
         check(until(b"READY"), f"no READY: {buf!r}")
+        if after_ready:
+            after_ready(fd)
         os.write(fd, keys_after_ready)
         check(until(expect), f"no {expect!r} in {buf!r}")
         time.sleep(0.2)
@@ -203,6 +288,17 @@ def case_tty_raw(r):
     out, status = pty_session(r, b"q", b"RAW:[q]", mode="raw")
     check(b"FAIL" not in out, f"output {out!r}")
     check(b"READY\r\nRAW:[q]\r\n" in out, f"output {out!r}")
+    want = -2 if r.native else 130
+    check(status == want, f"status {status}, want {want}")
+
+
+def case_tty_resize(r):
+    # The host terminal is resized while the program runs: it gets SIGWINCH
+    # and TIOCGWINSZ answers the new size (the CLI passes it on).
+    def resize(fd):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    out, status = pty_session(r, b"", b"WINCH rows=40 cols=120", mode="winch", after_ready=resize)
+    check(b"FAIL" not in out, f"output {out!r}")
     want = -2 if r.native else 130
     check(status == want, f"status {status}, want {want}")
 
@@ -396,8 +492,9 @@ def case_cli_killed(r):
 
 CASES = [case_sigpipe_stdout, case_sigpipe_stderr, case_epipe_ignored, case_seq_head, case_python_epipe,
          case_stdin_closed, case_cli_killed, case_dev_tty_without_terminal, case_sort, case_streams_separate, case_binary_mib, case_empty_stdin, case_exit_status,
-         case_segv, case_bad_pointers, case_sigint_without_terminal, case_verbose_log,
-         case_tty_line, case_tty_raw, case_tty_escape, case_serial_tty]
+         case_segv, case_bad_pointers, case_sigint_without_terminal, case_signals_forwarded, case_thread_dump,
+         case_verbose_log,
+         case_tty_line, case_tty_raw, case_tty_resize, case_tty_escape, case_serial_tty]
 
 
 def main():

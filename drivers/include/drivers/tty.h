@@ -15,6 +15,7 @@
 #include "core/io_buffer.h"
 #include "core/poll.h"
 #include "lib/result.h"
+#include "lib/string_view.h"
 
 namespace capsule::tty {
 
@@ -50,6 +51,18 @@ void input_eof();
 // Where the line discipline's signals go (the Linux adapter: the process).
 void set_signal_hook(void (*hook)(int sig));
 
+// A request from the host side of the console: the CLI's control channel,
+// one line each (docs/console.md, "Signals and requests from the host"):
+//   signal N         the CLI got signal N: the program gets it, as from
+//                    kill(2) by another process (the host-signal hook)
+//   winsize ROWS COLS  the host terminal was resized: TIOCGWINSZ answers
+//                    the new size and the foreground group gets SIGWINCH
+//   dump             every thread's state in the kernel log (thread_dump)
+// Anything else is ignored with a warning. Thread context.
+void host_request(StringView line);
+// Where "signal N" goes (the Linux adapter: the first process).
+void set_host_signal_hook(void (*hook)(int sig));
+
 // read(2) semantics: blocks until input (a line in canonical mode),
 // returns 0 at end of file; Again with nonblock and nothing to read;
 // Interrupted when a signal arrives while waiting. Up to dst.size()
@@ -64,6 +77,8 @@ void get_termios(Termios& t);
 // how: 0 now, 1 after output drains, 2 also discarding input (TCSETS/W/F).
 void set_termios(const Termios& t, int how);
 void get_winsize(WinSize& w);
+// A new size sends SIGWINCH to the foreground group (TIOCSWINSZ, a host
+// resize), as Linux's tty does when the size changes.
 void set_winsize(const WinSize& w);
 size_t input_available();  // FIONREAD
 void flush_input();

@@ -12,6 +12,10 @@
 //                       with SIGPIPE's default action it dies of it (141)
 //   streams spam-ign FD the same with SIGPIPE ignored: prints
 //                       "write: EPIPE" on the other stream and exits 1
+//   streams signals     catches SIGHUP, SIGINT, SIGUSR1, SIGUSR2 and
+//                       SIGTERM; prints "READY", then "GOT NAME code=C"
+//                       for each signal (C its si_code: 0 from kill(2));
+//                       SIGTERM ends it with status 42 (a clean shutdown)
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,8 +35,43 @@ static int write_all(int fd, const char* p, size_t n) {
   return 0;
 }
 
+static volatile sig_atomic_t g_got, g_code;
+
+static void on_signal(int sig, siginfo_t* si, void* uc) {
+  (void)uc;
+  g_code = si->si_code;
+  g_got = sig;
+}
+
+static int catch_signals(void) {
+  static const struct { int sig; const char* name; } sigs[] = {
+      {SIGHUP, "SIGHUP"}, {SIGINT, "SIGINT"}, {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGTERM, "SIGTERM"}};
+  sigset_t all, old;
+  sigemptyset(&all);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_signal;
+  sa.sa_flags = SA_SIGINFO;
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; ++i) {
+    sigaction(sigs[i].sig, &sa, NULL);
+    sigaddset(&all, sigs[i].sig);
+  }
+  sigprocmask(SIG_BLOCK, &all, &old);  /* one at a time: sigsuspend opens the window */
+  printf("READY\n");
+  fflush(stdout);
+  for (;;) {
+    g_got = 0;
+    while (!g_got) sigsuspend(&old);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; ++i)
+      if (sigs[i].sig == g_got) printf("GOT %s code=%d\n", sigs[i].name, (int)g_code);
+    fflush(stdout);
+    if (g_got == SIGTERM) return 42;
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
+  if (!strcmp(argv[1], "signals")) return catch_signals();
   if (!strcmp(argv[1], "out-err")) {
     write_all(1, "out\n", 4);
     write_all(2, "err\n", 4);

@@ -5,6 +5,8 @@
 //                     editors do), reads one key, prints it bracketed
 //   tty_line ignint   ignores SIGINT
 //   tty_line devtty   stops after the first line
+//   tty_line winch    prints "WINCH rows=R cols=C" (TIOCGWINSZ) on each
+//                     SIGWINCH: the host terminal was resized
 // and waits for a signal (the test sends ^C, or the host escape). The first
 // line also says what open("/dev/tty") gives: "tty" (a terminal), "notty"
 // (opened, but isatty is false: never right) or the errno (ENXIO without a
@@ -17,6 +19,12 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t g_winch;
+static void on_winch(int sig) {
+  (void)sig;
+  g_winch = 1;
+}
 
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "line";
@@ -34,6 +42,20 @@ int main(int argc, char** argv) {
          got && (t.c_lflag & ICANON) ? 1 : 0, ws, ws ? w.ws_row : -1, devtty);
   if (!strcmp(mode, "devtty")) return 0;
   if (!strcmp(mode, "ignint")) signal(SIGINT, SIG_IGN);
+  if (!strcmp(mode, "winch")) {
+    signal(SIGWINCH, on_winch);
+    printf("READY\n");
+    fflush(stdout);
+    for (;;) {
+      pause();
+      if (!g_winch) continue;
+      g_winch = 0;
+      struct winsize now;
+      if (ioctl(1, TIOCGWINSZ, &now) == 0) printf("WINCH rows=%d cols=%d\n", now.ws_row, now.ws_col);
+      else printf("FAIL TIOCGWINSZ\n");
+      fflush(stdout);
+    }
+  }
   if (!strcmp(mode, "raw")) {
     struct termios r = t;
     r.c_lflag &= ~(ICANON | ECHO);

@@ -8,13 +8,20 @@ by descriptor). Relay threads copy bytes unchanged:
   CLI stdin  → capsule.stdin   (at end of file: shutdown(SHUT_WR), which
                                 QEMU reports to the guest as PORT_OPEN 0)
   capsule.stdout → CLI stdout,  capsule.stderr → CLI stderr
-  serial     → kept in memory; live on stderr with --verbose; printed
-               when the kernel panicked or QEMU failed
+  serial     → kept in memory; live on stderr with --verbose (or after a
+               thread dump was asked for); printed when the kernel
+               panicked or QEMU failed
+  requests   → capsule.ctl, one line each (docs/console.md "Signals and
+               requests from the host"): "signal N" for SIGTERM, SIGHUP,
+               SIGINT (without a terminal), SIGUSR1 and SIGUSR2 the CLI
+               gets, "winsize R C" when the terminal is resized, "dump"
+               for SIGQUIT or Ctrl-A t
 
 When stdin is a terminal it is put in raw mode for the run (the guest's
 line discipline echoes and turns ^C into SIGINT; the kernel gets
 --tty=ROWSxCOLS). Host escapes: Ctrl-A x, or ^C twice within a second,
-stop the VM. The terminal is always restored.
+stop the VM; Ctrl-A t asks for a thread dump. The terminal is always
+restored.
 """
 import os
 import signal
@@ -26,6 +33,9 @@ import time
 import tty
 
 CTRL_A, CTRL_C = 0x01, 0x03
+# Signals to the CLI that the program gets instead (as `docker run` does):
+# the first of each is forwarded; the same signal again stops the VM.
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 SERIAL_KEEP = 1 << 20  # bytes of kernel log kept for a panic report
 SERIAL_LINE_MAX = 1 << 16  # a log "line" longer than this goes out unfinished
 
@@ -46,11 +56,13 @@ class Stdio:
         self.serial_log = bytearray()
         self._write_lock = threading.Lock()  # stderr: one chunk at a time
         self.escaped = False  # the user stopped the VM from the host
+        self.live_log = verbose  # the kernel log goes to stderr as it comes
         self._saved_tc = None
         self._threads = []
         self._proc = None
         self._pairs = {}
-        for name in ("in", "out", "err", "serial"):
+        self._ctl_lock = threading.Lock()
+        for name in ("in", "out", "err", "serial", "ctl"):
             mine, theirs = socket.socketpair()
             self._pairs[name] = (mine, theirs)
 
@@ -74,13 +86,41 @@ class Stdio:
             return args
         if self.machine == "microvm":
             args += ["-global", "virtio-mmio.force-legacy=false",
-                     "-device", "virtio-serial-device,max_ports=4"]
+                     "-device", "virtio-serial-device,max_ports=5"]
         else:
-            args += ["-device", "virtio-serial-pci,max_ports=4,disable-legacy=on"]
+            args += ["-device", "virtio-serial-pci,max_ports=5,disable-legacy=on"]
         for nr, name in ((1, "in"), (2, "out"), (3, "err")):
             args += ["-chardev", f"socket,id=capsule-std{name},fd={fd[name]}",
                      "-device", f"virtserialport,chardev=capsule-std{name},name=capsule.std{name},nr={nr}"]
+        args += ["-chardev", f"socket,id=capsule-ctl,fd={fd['ctl']}",
+                 "-device", "virtserialport,chardev=capsule-ctl,name=capsule.ctl,nr=4"]
         return args
+
+    def request(self, line):
+        """One request to the kernel (tty::host_request); False when it
+        cannot go (no program console, or the VM is gone)."""
+        if not self.program:
+            return False
+        try:
+            with self._ctl_lock:
+                self._pairs["ctl"][0].sendall(line.encode() + b"\n")
+            return True
+        except OSError:
+            return False
+
+    def thread_dump(self):
+        """Every thread's state, in the kernel log, which from now on goes
+        to stderr as it comes (docs/hang_detector.md)."""
+        self.live_log = True
+        self.request("dump")
+
+    def window_changed(self):
+        if self.terminal:
+            try:
+                cols, rows = os.get_terminal_size(self.stdin_fd)
+            except OSError:
+                return
+            self.request(f"winsize {rows} {cols}")
 
     # --- running ---------------------------------------------------------
 
@@ -178,7 +218,7 @@ class Stdio:
                 return
             if not self.program:
                 _write_all(self.stdout_fd, data)
-            elif self.verbose:
+            elif self.live_log:
                 pending += data
                 cut = pending.rfind(b"\n") + 1
                 if cut == 0 and len(pending) < SERIAL_LINE_MAX:
@@ -207,6 +247,8 @@ class Stdio:
                     for b in data:
                         if after_ctrl_a and b in (ord("x"), ord("X")):
                             return self._escape()
+                        if after_ctrl_a and b in (ord("t"), ord("T")):
+                            self.thread_dump()
                         after_ctrl_a = b == CTRL_A
                         if b == CTRL_C:
                             now = time.monotonic()
@@ -236,19 +278,29 @@ def _die_with_parent():
 
 def run(cmd, st):
     """Runs QEMU with `st` wired. Returns (qemu_status, None), or (None, S)
-    when the run was stopped from the host: S = 130 for Ctrl-C (SIGINT
-    without a terminal, or a host escape), 128+N for SIGTERM/SIGHUP."""
+    when the run was stopped from the host: S = 130 for the host escape,
+    128+N when signal N came a second time (or could not be forwarded)."""
     import subprocess
     stopped = []
+    forwarded = set()
 
     def on_signal(signum, frame):
+        # The first SIGTERM, SIGHUP, SIGINT... goes to the program, which
+        # may handle it (a server shutting down cleanly) or die of it (the
+        # VM's status is then 128+N, as on the host); the same signal again
+        # stops the VM from here.
+        if signum not in forwarded and st.request(f"signal {signum}"):
+            forwarded.add(signum)
+            return
         stopped.append(128 + signum)
         if proc.poll() is None:
             proc.kill()
 
     # QEMU runs in a session of its own (a terminal's ^C is the guest's
-    # business), so the CLI forwards the signals that should end the run.
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    # business), so the CLI passes on the signals meant for the program.
+    old = {s: signal.signal(s, on_signal) for s in FORWARDED}
+    old[signal.SIGQUIT] = signal.signal(signal.SIGQUIT, lambda signum, frame: st.thread_dump())
+    old[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, lambda signum, frame: st.window_changed())
     try:
         proc = subprocess.Popen(cmd, pass_fds=st.pass_fds(), stdin=subprocess.DEVNULL,
                                 start_new_session=True, preexec_fn=_die_with_parent)
