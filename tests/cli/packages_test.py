@@ -4,7 +4,8 @@ host (issue 15 item 3; docs/cli.md "Packages"):
     packages_test.py CASE
 
 runs `capsule run PROGRAM ARGS` and the same PROGRAM ARGS on the host, both
-with the guest's default environment (PATH, HOME), and compares stdout,
+with the guest's default environment (PATH, HOME) and a TERM (which `run`
+passes on, as the host's programs inherit it), and compares stdout,
 stderr and the exit status. The programs need files their ELF does not
 name: Python's standard library, perl's modules, node's and java's
 runtimes, openssl's and git's packages. A case whose program is not
@@ -21,7 +22,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
 TIMEOUT = 300
-ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+       "TERM": "xterm-256color"}
 
 CASES = {
     # Every spelling of Debian's python3: the stdlib comes (json, encodings).
@@ -35,6 +37,10 @@ CASES = {
     "sqlite3": ["/usr/bin/sqlite3", ":memory:", "select 6 * 7, sqlite_version() is not null;"],
     "openssl": ["openssl", "s_client", "-help"],
     "git": ["git", "--version"],
+    # The terminfo database comes with a terminal library, with TERM's
+    # entry: tput and clear read it (top -bn1 needs it too).
+    "tput": ["tput", "colors"],
+    "clear": ["clear", "-x"],
     "java": ["java", "-version"],
     "java_jar": ["java", "-jar", "@JAR@", "a", "b"],
 }

@@ -13,6 +13,10 @@ import sys
 
 from . import debpkg, deps, elfdeps, imagecache, imagetree, modules
 
+# terminfo entries packed with a terminal library (ncurses-base's; the
+# program's own TERM is added to them).
+COMMON_TERMS = ("dumb", "linux", "vt100", "vt220", "xterm", "xterm-256color", "screen", "screen-256color",
+                "tmux", "tmux-256color")
 DEFAULT_ENV = {
     # What Docker gives a container that sets nothing (and `ops run` too).
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -261,12 +265,19 @@ class ImageBuilder:
             zone = tz if tz.startswith("/") else os.path.join("/usr/share/zoneinfo", tz)
             if os.path.isfile(zone) and ".." not in tz.split("/"):
                 add(zone, f"TZ={tz}")
+        # A terminal library finds no database at all without these (top
+        # -bn1: "terminals database is inaccessible", even with TERM unset).
+        curses = ("libtinfo.so", "libncurses.so", "libncursesw.so")
+        terms = list(COMMON_TERMS) if any(os.path.basename(p).startswith(curses)
+                                          for p, _ in self.tree.files()) else []
         term = env.get("TERM", "")
-        if term and "/" not in term:
+        if term and "/" not in term and term not in terms:
+            terms.append(term)
+        for t in terms:
             for d in ("/etc/terminfo", "/lib/terminfo", "/usr/share/terminfo"):
-                entry = os.path.join(d, term[0], term)
+                entry = os.path.join(d, t[0], t)
                 if os.path.isfile(entry):
-                    add(entry, f"TERM={term}")
+                    add(entry, f"TERM={t}" if t == term else "a terminal library is in the image")
                     break
         tls = ("libssl.so", "libgnutls.so", "libnss3.so", "libcurl")
         if any(os.path.basename(p).startswith(tls) for p, _ in self.tree.files()):
@@ -353,8 +364,10 @@ def _image_program(tree, program):
 
 
 def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs=None, verbose=False,
-              package_cap=debpkg.DEFAULT_CAP):
-    """Raises BadInput; returns a Plan with its tree built."""
+              package_cap=debpkg.DEFAULT_CAP, host_term=None):
+    """Raises BadInput; returns a Plan with its tree built. host_term: the
+    TERM the program inherits, as on the host (`run`; a built image has
+    none: it must not carry a fact of the build host)."""
     plan = Plan()
     b = ImageBuilder(verbose, package_cap)
     by_path = False  # the module was chosen by the program's real path
@@ -459,6 +472,8 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
         b.add_host(host, guest)
     if rootfs is None:
         b.add_etc_defaults()
+    if host_term and "/" not in host_term:
+        plan.env["TERM"] = host_term
     for spec in envs:
         k, v = parse_env(spec)
         plan.env[k] = v

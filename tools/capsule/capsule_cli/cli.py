@@ -71,7 +71,8 @@ def prepare(a):
         raise bundle.BadInput(f"--package-cap: {a.package_cap} is negative")
     try:
         plan = bundle.make_plan(a.program, a.args, a.module, a.add, a.env, a.cwd, a.rootfs, a.verbose,
-                                package_cap=a.package_cap << 20)
+                                package_cap=a.package_cap << 20,
+                                host_term=os.environ.get("TERM") if a.command == "run" else None)
         image = imagecache.image_for(plan.tree, verbose=a.verbose)
     except (imagetree.TreeError, OSError, ValueError) as e:
         raise bundle.BadInput(str(e))
