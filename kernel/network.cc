@@ -84,6 +84,34 @@ void write_file(StringView path, StringView text, bool replace) {
   (void)f.value()->write(buf);
 }
 
+// Adds "ADDR\tcapsule" to /etc/hosts (made with localhost when absent),
+// unless a line already names the host, as Docker keeps a container's
+// /etc/hosts: the image's own file comes first.
+void add_hosts_line(StringView line) {
+  vfs::Vfs* v = vfs::kernel_vfs();
+  vfs::VnodeRef root = v->root();
+  vfs::PathContext ctx{root.get(), root.get()};
+  vfs::OpenHow how;
+  how.flags = vfs::OpenHow::READ;
+  if (auto f = v->open(ctx, "/etc/hosts", how); f.ok()) {
+    char text[4096];
+    KernelBuffer buf(text, sizeof text - 1);
+    auto n = f.value()->read(buf);
+    StringView have(text, n.ok() ? n.value() : 0);
+    for (size_t i = 0; i + 8 <= have.size(); ++i)
+      if ((have[i] == '\t' || have[i] == ' ') && have.substr(i + 1, 7) == "capsule") return;
+    how.flags = vfs::OpenHow::WRITE | vfs::OpenHow::APPEND;
+    if (auto w = v->open(ctx, "/etc/hosts", how); w.ok()) {
+      KernelBuffer out(line.data(), line.size());
+      (void)w.value()->write(out, true);
+    }
+    return;
+  }
+  char text[256];
+  size_t n = format_to(text, sizeof text, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}", line);
+  write_file("/etc/hosts", StringView(text, n < sizeof text ? n : sizeof text - 1), false);
+}
+
 }  // namespace
 
 void network_start(const BootSettings& s) {
@@ -130,10 +158,9 @@ void network_ready() {
     n += format_to(text + n, sizeof text - n, "\n");
   }
   if (n) write_file("/etc/resolv.conf", StringView(text, n), true);
-  n = format_to(text, sizeof text, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-  n += format_ip(text + n, sizeof text - n, c.addr);
+  n = format_ip(text, sizeof text, c.addr);
   n += format_to(text + n, sizeof text - n, "\tcapsule\n");
-  write_file("/etc/hosts", StringView(text, n), false);
+  add_hosts_line(StringView(text, n));
 }
 
 }  // namespace capsule

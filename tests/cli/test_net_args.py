@@ -13,7 +13,8 @@ class NetArgs(unittest.TestCase):
     def test_user_microvm(self):
         a = qemu.net_args("microvm", "user", ["8080:80", "5353:53/udp", "2222:22/tcp"])
         self.assertEqual(a[0], "-netdev")
-        self.assertEqual(a[1], "user,id=capsule-net0,hostfwd=tcp:127.0.0.1:8080-:80,"
+        self.assertEqual(a[1], "user,id=capsule-net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,"
+                               "dhcpstart=10.0.2.15,hostfwd=tcp:127.0.0.1:8080-:80,"
                                "hostfwd=udp:127.0.0.1:5353-:53,hostfwd=tcp:127.0.0.1:2222-:22")
         self.assertIn("virtio-net-device,netdev=capsule-net0", a)
         self.assertIn("virtio-mmio.force-legacy=false", a)  # modern virtio-mmio only
@@ -30,8 +31,24 @@ class NetArgs(unittest.TestCase):
 
     def test_command_carries_the_nic(self):
         cmd = qemu.command("k.elf", accel="tcg", net="user", publish=["8000:8000"])
-        self.assertIn("user,id=capsule-net0,hostfwd=tcp:127.0.0.1:8000-:8000", cmd)
+        self.assertIn("user,id=capsule-net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,dhcpstart=10.0.2.15,"
+                      "hostfwd=tcp:127.0.0.1:8000-:8000", cmd)
         self.assertNotIn("-netdev", qemu.command("k.elf", accel="tcg"))  # tests' default: no NIC
+        self.assertNotIn("--ip=", cmd[cmd.index("-append") + 1])  # DHCP unless asked
+
+    def test_static_addresses_for_user_networking(self):
+        """capsule run tells the kernel QEMU's addresses: no DHCP wait at boot."""
+        cmd = qemu.command("k.elf", accel="tcg", net="user", net_static=True, cmdline="-- /prog")
+        append = cmd[cmd.index("-append") + 1]
+        self.assertIn("--ip=10.0.2.15/24 --gw=10.0.2.2 --dns=10.0.2.3 -- /prog", append)
+        # The user's own --ip wins; a program's argument named --ip= does not count.
+        cmd = qemu.command("k.elf", accel="tcg", net="user", net_static=True, cmdline="--ip=10.0.2.20/24 -- /p")
+        self.assertNotIn("10.0.2.15", cmd[cmd.index("-append") + 1])
+        cmd = qemu.command("k.elf", accel="tcg", net="user", net_static=True, cmdline="-- /p --ip=1.2.3.4/8")
+        self.assertIn("--ip=10.0.2.15/24", cmd[cmd.index("-append") + 1])
+        for net in ("none", "tap:tap0"):  # a tap's network has its own DHCP server, or none
+            cmd = qemu.command("k.elf", accel="tcg", net=net, net_static=True)
+            self.assertNotIn("--ip=", cmd[cmd.index("-append") + 1])
 
     def test_bad(self):
         for spec in ("80", "80:", ":80", "0:80", "80:0", "65536:80", "80:80/icmp", "a:b", "80:80:80"):

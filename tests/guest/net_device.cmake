@@ -38,6 +38,14 @@ if(NET_CONFIG_VARIANT)
   endforeach()
   capsule_guest_test(net_device.static_resolver_files NET user PROGRAM ${net_config}
     CMDLINE --ip=192.168.7.9/24 --dns=192.168.7.1 ARGS 192.168.7.1 192.168.7.9 EXPECT "PASS net_config" REJECT "FAIL")
+  # The image's /etc/hosts (the CLI brings one) gets the address, unless a
+  # line names the host already.
+  capsule_guest_test(net_device.hosts_appended NET user PROGRAM ${net_config}
+    ADD ${CMAKE_SOURCE_DIR}/tests/guest/net_device/hosts:/etc/hosts
+    ARGS 10.0.2.3 10.0.2.15 EXPECT "PASS net_config" REJECT "FAIL")
+  capsule_guest_test(net_device.hosts_kept NET user PROGRAM ${net_config}
+    ADD ${CMAKE_SOURCE_DIR}/tests/guest/net_device/hosts_named:/etc/hosts
+    ARGS 10.0.2.3 10.9.9.9 EXPECT "PASS net_config" REJECT "FAIL" "10[.]0[.]2[.]15.capsule")
   capsule_guest_test(net_device.no_network_no_resolv_conf NET none PROGRAM ${net_config}
     ARGS none EXPECT "PASS net_config" REJECT "FAIL")
 endif()

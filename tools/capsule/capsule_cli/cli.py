@@ -103,7 +103,7 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=()):
             qemu.check_fits(kernel, initrd, mem)
             cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
                                cmdline=cmdline, initrd=initrd, status_file=status_file, stdio=st,
-                               net=net, publish=publish)
+                               net=net, publish=publish, net_static=True)
         except ValueError as e:
             return fail(str(e))
         if a.verbose:

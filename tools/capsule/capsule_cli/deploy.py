@@ -82,7 +82,8 @@ def write(outdir, kernel, image, manifest, label):
     cmd = qemu.command("capsule.elf", machine=manifest["machine"], mem=manifest["mem"],
                        cpus=manifest["cpus"], accel="tcg", cmdline=manifest["cmdline"],
                        initrd="initrd.cpio", status_file=STATUS_PLACEHOLDER, tsc_khz=0,
-                       net=manifest.get("net", "user"), publish=manifest.get("publish", []))
+                       net=manifest.get("net", "user"), publish=manifest.get("publish", []),
+                       net_static=True)
     shell = [shlex.quote(w) for w in cmd]
     shell[cmd.index("-accel") + 1] = '"$accel"'
     shell[cmd.index("-cpu") + 1] = '"$cpu"'

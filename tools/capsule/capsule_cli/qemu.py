@@ -117,6 +117,18 @@ def parse_publish(spec):
     return (m.group(3) or "tcp", int(m.group(1)), int(m.group(2)))
 
 
+# QEMU's user network, stated (these are its defaults): the guest's address,
+# the host as the guest sees it (its 127.0.0.1), the DNS forwarder.
+USER_NET = "net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,dhcpstart=10.0.2.15"
+USER_NET_KERNEL_WORDS = "--ip=10.0.2.15/24 --gw=10.0.2.2 --dns=10.0.2.3"
+
+
+def cmdline_has_ip(cmdline):
+    """True when the kernel part of `cmdline` (before " -- ") sets --ip."""
+    kernel_part = cmdline.split(" -- ", 1)[0] if not cmdline.startswith("-- ") else ""
+    return "--ip=" in kernel_part
+
+
 def net_args(machine, net, publish=()):
     """QEMU arguments for one virtio-net NIC (docs/net_device.md). User
     networking forwards each published port from the host's 127.0.0.1 only."""
@@ -127,7 +139,7 @@ def net_args(machine, net, publish=()):
             raise ValueError("-p needs a network (--net user)")
         return []
     if net == "user":
-        backend = "user,id=capsule-net0" + "".join(
+        backend = f"user,id=capsule-net0,{USER_NET}" + "".join(
             f",hostfwd={proto}:127.0.0.1:{host}-:{guest}" for proto, host, guest in forwards)
     else:
         if forwards:
@@ -141,12 +153,15 @@ def net_args(machine, net, publish=()):
 
 
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
-            initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None, net=None, publish=()):
+            initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None, net=None, publish=(),
+            net_static=False):
     """stdio: a capsule_cli.stdio.Stdio that wires the serial port and the
     program's streams (docs/console.md); without it the serial port is
     QEMU's stdio (the test harness reads it there). tsc_khz: the rate passed
     under TCG; None: this host's (host_tsc_khz), 0: none. net: None or
-    "none" (no NIC), "user", "tap:NAME"; publish: -p forwards."""
+    "none" (no NIC), "user", "tap:NAME"; publish: -p forwards. net_static:
+    with "user", give the kernel QEMU's fixed addresses (--ip, --gw, --dns)
+    so that it does not wait for DHCP at boot (unless cmdline has --ip)."""
     if machine not in MACHINES:
         raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
     if not 1 <= int(cpus) <= 64:
@@ -156,6 +171,8 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
     khz = host_tsc_khz() if tsc_khz is None else tsc_khz
     if khz and accel == "tcg" and not cmdline_has_tsc(cmdline):
         words.append(f"--tsc-khz={khz}")
+    if net_static and net == "user" and not cmdline_has_ip(cmdline):
+        words.append(USER_NET_KERNEL_WORDS)
     if stdio and stdio.kernel_args():
         words.append(stdio.kernel_args())
     if cmdline:
