@@ -62,6 +62,12 @@ const char* error_name(Error e) {
     case Error::IsConnected: return "already connected";
     case Error::NotConnected: return "not connected";
     case Error::ConnRefused: return "connection refused";
+    case Error::NetUnreach: return "network unreachable";
+    case Error::HostUnreach: return "no route to host";
+    case Error::ConnAborted: return "connection aborted";
+    case Error::InProgress: return "operation in progress";
+    case Error::Already: return "operation already in progress";
+    case Error::NoBufs: return "no buffer space available";
     case Error::RestartSys:
     case Error::RestartNoIntr:
     case Error::RestartNoHand: return "interrupted (restart)";

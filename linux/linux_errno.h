@@ -27,6 +27,8 @@ enum Errno : int64_t {
   L_ENOTSOCK = 88, L_EDESTADDRREQ = 89, L_EMSGSIZE = 90, L_EPROTOTYPE = 91, L_ENOPROTOOPT = 92,
   L_EPROTONOSUPPORT = 93, L_ESOCKTNOSUPPORT = 94, L_EAFNOSUPPORT = 97, L_EADDRINUSE = 98,
   L_EADDRNOTAVAIL = 99, L_ECONNRESET = 104, L_EISCONN = 106, L_ENOTCONN = 107, L_ECONNREFUSED = 111,
+  L_ENETUNREACH = 101, L_EHOSTUNREACH = 113, L_ECONNABORTED = 103, L_EINPROGRESS = 115, L_EALREADY = 114,
+  L_ENOBUFS = 105,
   // Kernel-internal results (never seen by the application; Linux's
   // values): the return path turns them into EINTR or a restart of the
   // call (linux/signal_delivery.cc).
@@ -96,6 +98,12 @@ inline constexpr int ERRNO_BY_ERROR[] = {
     L_EISCONN,        // IsConnected
     L_ENOTCONN,       // NotConnected
     L_ECONNREFUSED,   // ConnRefused
+    L_ENETUNREACH,    // NetUnreach
+    L_EHOSTUNREACH,   // HostUnreach
+    L_ECONNABORTED,   // ConnAborted
+    L_EINPROGRESS,    // InProgress
+    L_EALREADY,       // Already
+    L_ENOBUFS,        // NoBufs
     L_ERESTARTSYS,      // RestartSys
     L_ERESTARTNOINTR,  // RestartNoIntr
     L_ERESTARTNOHAND,  // RestartNoHand

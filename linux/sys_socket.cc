@@ -12,6 +12,7 @@
 #include "linux/identity.h"
 #include "linux/socket_file.h"
 #include "linux/syscall.h"
+#include "net/inet.h"
 #include "net/unix.h"
 
 namespace capsule::linux_abi {
@@ -20,7 +21,8 @@ namespace {
 using vfs::OpenFile;
 
 // Families, types and flags (socket(2), bits/socket.h).
-constexpr int L_AF_UNSPEC = 0, L_AF_UNIX = 1, L_AF_MAX = 46;
+constexpr int L_AF_UNSPEC = 0, L_AF_UNIX = 1, L_AF_INET = 2, L_AF_INET6 = 10, L_AF_MAX = 46;
+constexpr int L_IPPROTO_IP = 0, L_IPPROTO_TCP = 6, L_IPPROTO_UDP = 17;
 constexpr int L_SOCK_STREAM = 1, L_SOCK_DGRAM = 2, L_SOCK_RAW = 3, L_SOCK_SEQPACKET = 5, L_SOCK_PACKET = 10,
               L_SOCK_TYPE_MASK = 0xf;
 constexpr int L_SOCK_NONBLOCK = 04000, L_SOCK_CLOEXEC = 02000000;
@@ -34,7 +36,10 @@ constexpr int L_SOL_SOCKET = 1;
 constexpr int L_SO_REUSEADDR = 2, L_SO_TYPE = 3, L_SO_ERROR = 4, L_SO_SNDBUF = 7, L_SO_RCVBUF = 8,
               L_SO_KEEPALIVE = 9, L_SO_PASSCRED = 16, L_SO_PEERCRED = 17, L_SO_RCVLOWAT = 18,
               L_SO_SNDLOWAT = 19, L_SO_ACCEPTCONN = 30, L_SO_SNDBUFFORCE = 32, L_SO_RCVBUFFORCE = 33,
-              L_SO_PROTOCOL = 38, L_SO_DOMAIN = 39;
+              L_SO_PROTOCOL = 38, L_SO_DOMAIN = 39, L_SO_BROADCAST = 6, L_SO_LINGER = 13, L_SO_REUSEPORT = 15;
+constexpr int L_SOL_IP = 0, L_SOL_TCP = 6;
+constexpr int L_IP_TOS = 1, L_IP_TTL = 2;
+constexpr int L_TCP_NODELAY = 1, L_TCP_MAXSEG = 2, L_TCP_KEEPIDLE = 4, L_TCP_KEEPINTVL = 5, L_TCP_KEEPCNT = 6;
 constexpr int L_SCM_RIGHTS = 1, L_SCM_CREDENTIALS = 2;
 constexpr size_t SCM_MAX_FD = 253;
 
@@ -45,6 +50,7 @@ constexpr int BUF_MAX = 212992, MIN_SNDBUF = 4608, MIN_RCVBUF = 2304;
 constexpr size_t SOCKADDR_STORAGE = 128;  // the most any call copies in
 constexpr size_t SUN_PATH_OFF = 2;        // offsetof(struct sockaddr_un, sun_path)
 constexpr size_t SOCKADDR_UN = 110;       // sizeof(struct sockaddr_un)
+constexpr size_t SOCKADDR_IN = 16;        // sizeof(struct sockaddr_in)
 
 constexpr uint64_t FIONREAD = 0x541b, SIOCOUTQ = 0x5411;  // SIOCINQ is FIONREAD
 
@@ -165,6 +171,56 @@ Result<void> parse_unix(const uint8_t* buf, int len, net::Address& a, Ctx& ctx) 
   return {};
 }
 
+// A sockaddr_in as net's Address (ip(7)): at least sizeof(sockaddr_in)
+// bytes (EINVAL); a family other than AF_INET is EAFNOSUPPORT, except
+// that AF_UNSPEC is taken as AF_INET where Linux does (bind of
+// INADDR_ANY, sendto): `unspec_ok`.
+Result<void> parse_inet(const uint8_t* buf, int len, net::Address& a, bool unspec_ok) {
+  if (size_t(len) < SOCKADDR_IN) return Error::Invalid;
+  int fam = buf[0] | buf[1] << 8;
+  if (fam != L_AF_INET && !(fam == L_AF_UNSPEC && unspec_ok)) return Error::FamilyNotSupported;
+  uint16_t port = uint16_t(buf[2] << 8 | buf[3]);
+  net::Ipv4 ip{uint32_t(buf[4]) << 24 | uint32_t(buf[5]) << 16 | uint32_t(buf[6]) << 8 | buf[7]};
+  net::inet_address(a, ip, port);
+  return {};
+}
+
+// A destination address for sendto/sendmsg, by the socket's family.
+Result<bool> parse_dest(net::Socket& s, const uint8_t* abuf, int len, net::Address& to, Ctx& ctx) {
+  if (s.family() == net::Family::Inet) {
+    // tcp_sendmsg ignores msg_name; udp_sendmsg takes AF_UNSPEC as AF_INET.
+    if (s.type() == net::SockType::Stream) return false;
+    TRY(parse_inet(abuf, len, to, true));
+    return true;
+  }
+  // A unix stream socket refuses any address (EISCONN/EOPNOTSUPP, from
+  // net); a seqpacket one ignores it (unix_seqpacket_sendmsg).
+  if (s.type() == net::SockType::Dgram) {
+    TRY(parse_unix(abuf, len, to, ctx));
+    return true;
+  }
+  return s.type() == net::SockType::Stream;
+}
+
+// The sockaddr bytes of an address; its length. An unnamed AF_UNIX
+// socket is the family alone.
+size_t encode_sockaddr(const net::Address& a, uint8_t* buf) {
+  if (a.family == net::Family::Inet) {
+    __builtin_memset(buf, 0, SOCKADDR_IN);
+    buf[0] = uint8_t(L_AF_INET);
+    uint16_t port = net::inet_port(a);
+    uint32_t ip = net::inet_ip(a).v;
+    buf[2] = uint8_t(port >> 8), buf[3] = uint8_t(port);
+    buf[4] = uint8_t(ip >> 24), buf[5] = uint8_t(ip >> 16), buf[6] = uint8_t(ip >> 8), buf[7] = uint8_t(ip);
+    return SOCKADDR_IN;
+  }
+  buf[0] = uint8_t(L_AF_UNIX), buf[1] = 0;
+  size_t n = SUN_PATH_OFF + a.len;
+  for (size_t i = 0; i < a.len; ++i) buf[SUN_PATH_OFF + i] = a.data[i];
+  if (a.len && !a.abstract()) buf[n++] = 0;  // a path name's length counts its NUL
+  return n;
+}
+
 // Writes an address out (move_addr_to_user): *ulen is read first (EFAULT;
 // negative: EINVAL); at most that many bytes are copied; the real length
 // goes back in *ulen. An unnamed socket is the family alone, or nothing
@@ -172,10 +228,8 @@ Result<void> parse_unix(const uint8_t* buf, int len, net::Address& a, Ctx& ctx) 
 Result<void> put_sockaddr(const net::Address& a, UserPtr<uint8_t> uaddr, UserPtr<int> ulen, bool empty_unnamed) {
   int have = TRY(ulen.read());
   if (have < 0) return Error::Invalid;
-  uint8_t buf[SUN_PATH_OFF + net::MAX_ADDRESS + 1] = {uint8_t(L_AF_UNIX), 0};
-  size_t n = SUN_PATH_OFF + a.len;
-  for (size_t i = 0; i < a.len; ++i) buf[SUN_PATH_OFF + i] = a.data[i];
-  if (a.len && !a.abstract()) buf[n++] = 0;  // a path name's length counts its NUL
+  uint8_t buf[SUN_PATH_OFF + net::MAX_ADDRESS + 1];
+  size_t n = encode_sockaddr(a, buf);
   if (a.len == 0 && empty_unnamed) n = 0;
   size_t copy = size_t(have) < n ? size_t(have) : n;
   if (copy) TRY(uaddr.copy_out(buf, copy));
@@ -202,7 +256,15 @@ Result<net::SockType> check_socket_args(int domain, int type, int protocol, int*
   type &= L_SOCK_TYPE_MASK;
   if (domain < 0 || domain >= L_AF_MAX) return Error::FamilyNotSupported;
   if (type > L_SOCK_PACKET) return Error::Invalid;
-  // AF_INET, AF_INET6, AF_NETLINK...: issue 12's later steps.
+  if (domain == L_AF_INET) {
+    // inet_create: a type with no protocol is ESOCKTNOSUPPORT, a protocol
+    // the type does not have EPROTONOSUPPORT (raw sockets: not here).
+    if (type == L_SOCK_STREAM && (protocol == 0 || protocol == L_IPPROTO_TCP)) return net::SockType::Stream;
+    if (type == L_SOCK_DGRAM && (protocol == 0 || protocol == L_IPPROTO_UDP)) return net::SockType::Dgram;
+    if (type == L_SOCK_STREAM || type == L_SOCK_DGRAM || type == L_SOCK_RAW) return Error::ProtoNotSupported;
+    return Error::SockTypeNotSupported;
+  }
+  // AF_INET6, AF_NETLINK...: issue 12's later steps.
   if (domain != L_AF_UNIX) return Error::FamilyNotSupported;
   if (protocol != 0 && protocol != L_AF_UNIX) return Error::ProtoNotSupported;
   return unix_type(type);
@@ -343,14 +405,7 @@ Result<size_t> send_one(OpenFile& f, net::Socket& s, const KMsghdr& h, uint32_t 
   if (h.name && h.namelen) {
     if (h.namelen > SOCKADDR_STORAGE) return Error::Invalid;
     TRY(copy_sockaddr(UserPtr<const uint8_t>(h.name), int(h.namelen), abuf));
-    // A stream socket refuses any address (EISCONN/EOPNOTSUPP, from net);
-    // a seqpacket one ignores it (unix_seqpacket_sendmsg).
-    if (s.type() == net::SockType::Dgram) {
-      TRY(parse_unix(abuf, int(h.namelen), to, ctx));
-      has_to = true;
-    } else if (s.type() == net::SockType::Stream) {
-      has_to = true;
-    }
+    has_to = TRY(parse_dest(s, abuf, int(h.namelen), to, ctx));
   }
   vfs::PathContext pc = ctx.pc();
   to.at = &pc;
@@ -385,13 +440,8 @@ Result<size_t> recv_one(OpenFile& f, net::Socket& s, KMsghdr& h, uint32_t flags)
   h.flags = (m.out_flags & net::MsgFlags::TRUNC) ? int32_t(L_MSG_TRUNC) : 0;
   if (h.name) {
     // The sender's name; msg_namelen is its real length.
-    uint8_t out[SUN_PATH_OFF + net::MAX_ADDRESS + 1] = {uint8_t(L_AF_UNIX), 0};
-    size_t len = 0;
-    if (m.from.len) {
-      for (size_t i = 0; i < m.from.len; ++i) out[SUN_PATH_OFF + i] = m.from.data[i];
-      len = SUN_PATH_OFF + m.from.len;
-      if (!m.from.abstract()) out[len++] = 0;
-    }
+    uint8_t out[SUN_PATH_OFF + net::MAX_ADDRESS + 1];
+    size_t len = m.from.len ? encode_sockaddr(m.from, out) : 0;
     size_t copy = h.namelen < len ? h.namelen : len;
     if (copy) TRY(UserPtr<uint8_t>(h.name).copy_out(out, copy));
     h.namelen = uint32_t(len);
@@ -463,13 +513,14 @@ bool is_socket(vfs::Vnode& v) { return v.kind() == &SOCKET_KIND; }
 DEFINE_SYSCALL(41, socket, Result<Fd>, int domain, int type, int protocol) {
   int flags;
   net::SockType t = TRY(check_socket_args(domain, type, protocol, &flags));
-  net::SocketRef s = TRY(net::unix_socket(t));
+  net::SocketRef s = domain == L_AF_INET ? TRY(net::inet_socket(t)) : TRY(net::unix_socket(t));
   return install_socket(static_cast<net::SocketRef&&>(s), flags);
 }
 
 DEFINE_SYSCALL(53, socketpair, Result<void>, int domain, int type, int protocol, UserPtr<int> sv) {
   int flags;
   net::SockType t = TRY(check_socket_args(domain, type, protocol, &flags));
+  if (domain != L_AF_UNIX) return Error::OpNotSupported;  // inet_create's sock_no_socketpair
   net::SocketRef a, b;
   TRY(net::unix_socketpair(t, creds_now(), &a, &b));
   const Fd fa = TRY(install_socket(static_cast<net::SocketRef&&>(a), flags));
@@ -494,6 +545,12 @@ DEFINE_SYSCALL(49, bind, Result<void>, Fd fd, UserPtr<const uint8_t> addr, int a
   TRY(copy_sockaddr(addr, addrlen, buf));
   net::Address a;
   Ctx ctx;
+  if (s->family() == net::Family::Inet) {
+    // inet_bind: AF_UNSPEC is accepted for INADDR_ANY only.
+    TRY(parse_inet(buf, addrlen, a, true));
+    if ((buf[0] | buf[1] << 8) == L_AF_UNSPEC && !net::inet_ip(a).any()) return Error::FamilyNotSupported;
+    return s->bind(a);
+  }
   if (size_t(addrlen) == SUN_PATH_OFF && (buf[0] | buf[1] << 8) == L_AF_UNIX) {
     a.len = 0;  // autobind: an abstract name of the kernel's choosing
   } else {
@@ -528,6 +585,13 @@ DEFINE_SYSCALL(42, connect, Result<void>, Fd fd, UserPtr<const uint8_t> addr, in
   TRY(copy_sockaddr(addr, addrlen, buf));
   net::Address a;
   Ctx ctx;
+  if (s->family() == net::Family::Inet) {
+    // inet_dgram_connect / inet_stream_connect: AF_UNSPEC disconnects
+    // (an empty Address), a short address is EINVAL.
+    if (addrlen < int(sizeof(uint16_t))) return Error::Invalid;
+    if ((buf[0] | buf[1] << 8) != L_AF_UNSPEC) TRY(parse_inet(buf, addrlen, a, false));
+    return restart(s->connect(a, f->flags() & OpenFile::NONBLOCK, creds_now()));
+  }
   if (s->type() == net::SockType::Dgram) {
     // unix_dgram_connect: AF_UNSPEC dissolves the association.
     if (size_t(addrlen) < sizeof(uint16_t)) return Error::Invalid;
@@ -564,12 +628,7 @@ DEFINE_SYSCALL(44, sendto, Result<size_t>, Fd fd, UserPtr<const uint8_t> buf, si
   bool has_to = false;
   if (addr && addrlen) {
     TRY(copy_sockaddr(addr, addrlen, abuf));
-    if (s->type() == net::SockType::Dgram) {
-      TRY(parse_unix(abuf, addrlen, to, ctx));
-      has_to = true;
-    } else if (s->type() == net::SockType::Stream) {
-      has_to = true;
-    }
+    has_to = TRY(parse_dest(*s, abuf, addrlen, to, ctx));
   }
   vfs::PathContext pc = ctx.pc();
   to.at = &pc;
@@ -692,10 +751,48 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
   net::Socket* s;
   vfs::FileRef f = TRY(socket_file(fd, &s));
   if (optlen < 0) return Error::Invalid;
-  if (level != L_SOL_SOCKET) return Error::OpNotSupported;  // unix sockets have no other level
+  const bool inet = s->family() == net::Family::Inet;
+  if (level != L_SOL_SOCKET && !inet) return Error::OpNotSupported;  // unix sockets have no other level
   if (size_t(optlen) < sizeof(int)) return Error::Invalid;
   const int v = TRY(optval.cast<const int>().read());
+  if (level == L_SOL_IP) {
+    switch (optname) {
+      case L_IP_TTL:
+        // ip(7): 1..255, or -1 for the default.
+        if (v == -1) return s->set_option(net::SockOpt::Ttl, 64);
+        if (v < 1 || v > 255) return Error::Invalid;
+        return s->set_option(net::SockOpt::Ttl, v);
+      case L_IP_TOS: return s->set_option(net::SockOpt::Tos, v & 0xff);
+      default: return Error::NoProtoOpt;
+    }
+  }
+  if (level == L_SOL_TCP) {
+    if (s->type() != net::SockType::Stream) return Error::OpNotSupported;
+    switch (optname) {
+      case L_TCP_NODELAY: return s->set_option(net::SockOpt::NoDelay, v != 0);
+      case L_TCP_MAXSEG:
+        if (v < 88 || v > 65535) return Error::Invalid;  // TCP_MIN_MSS .. MAX_TCP_WINDOW
+        return s->set_option(net::SockOpt::MaxSeg, v);
+      case L_TCP_KEEPIDLE:
+      case L_TCP_KEEPINTVL:
+        if (v < 1 || v > 32767) return Error::Invalid;  // MAX_TCP_KEEPIDLE / KEEPINTVL
+        return s->set_option(optname == L_TCP_KEEPIDLE ? net::SockOpt::KeepIdle : net::SockOpt::KeepIntvl, v);
+      case L_TCP_KEEPCNT:
+        if (v < 1 || v > 127) return Error::Invalid;  // MAX_TCP_KEEPCNT
+        return s->set_option(net::SockOpt::KeepCnt, v);
+      default: return Error::NoProtoOpt;
+    }
+  }
+  if (level != L_SOL_SOCKET) return Error::NoProtoOpt;
+  if (optname == L_SO_LINGER) {
+    if (size_t(optlen) < 2 * sizeof(int)) return Error::Invalid;
+    int l[2];
+    TRY(optval.cast<const int>().copy_in(l, 2));
+    return s->set_option(net::SockOpt::Linger, l[0] ? (l[1] < 0 ? 0 : l[1]) : -1);
+  }
   switch (optname) {
+    case L_SO_REUSEPORT: return s->set_option(net::SockOpt::ReusePort, v);
+    case L_SO_BROADCAST: return s->set_option(net::SockOpt::Broadcast, v);
     case L_SO_SNDBUF:
     case L_SO_SNDBUFFORCE: return s->set_option(net::SockOpt::SndBuf, buffer_size(v, optname == L_SO_SNDBUFFORCE, MIN_SNDBUF));
     case L_SO_RCVBUF:
@@ -711,16 +808,46 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
                UserPtr<int> optlen) {
   net::Socket* s;
   vfs::FileRef f = TRY(socket_file(fd, &s));
-  if (level != L_SOL_SOCKET) return Error::OpNotSupported;
+  const bool inet = s->family() == net::Family::Inet;
+  if (level != L_SOL_SOCKET && !inet) return Error::OpNotSupported;
   int len = TRY(optlen.read());
   if (len < 0) return Error::Invalid;
   uint8_t out[sizeof(KUcred)];
   size_t n = sizeof(int);
   int v = 0;
+  if (level == L_SOL_IP || level == L_SOL_TCP) {
+    net::SockOpt o;
+    if (level == L_SOL_IP && optname == L_IP_TTL) o = net::SockOpt::Ttl;
+    else if (level == L_SOL_IP && optname == L_IP_TOS) o = net::SockOpt::Tos;
+    else if (level == L_SOL_TCP && s->type() != net::SockType::Stream) return Error::OpNotSupported;
+    else if (level == L_SOL_TCP && optname == L_TCP_NODELAY) o = net::SockOpt::NoDelay;
+    else if (level == L_SOL_TCP && optname == L_TCP_MAXSEG) o = net::SockOpt::MaxSeg;
+    else if (level == L_SOL_TCP && optname == L_TCP_KEEPIDLE) o = net::SockOpt::KeepIdle;
+    else if (level == L_SOL_TCP && optname == L_TCP_KEEPINTVL) o = net::SockOpt::KeepIntvl;
+    else if (level == L_SOL_TCP && optname == L_TCP_KEEPCNT) o = net::SockOpt::KeepCnt;
+    else return Error::NoProtoOpt;
+    v = TRY(s->get_option(o));
+    __builtin_memcpy(out, &v, sizeof v);
+    if (size_t(len) < n) n = size_t(len);
+    if (n) TRY(optval.copy_out(out, n));
+    return optlen.write(int(n));
+  }
+  if (level != L_SOL_SOCKET) return Error::NoProtoOpt;
   switch (optname) {
     case L_SO_TYPE: v = linux_type(s->type()); break;
-    case L_SO_DOMAIN: v = L_AF_UNIX; break;
-    case L_SO_PROTOCOL: v = 0; break;
+    case L_SO_DOMAIN: v = inet ? L_AF_INET : L_AF_UNIX; break;
+    case L_SO_PROTOCOL:
+      v = !inet ? 0 : s->type() == net::SockType::Stream ? L_IPPROTO_TCP : L_IPPROTO_UDP;
+      break;
+    case L_SO_REUSEPORT: v = TRY(s->get_option(net::SockOpt::ReusePort)); break;
+    case L_SO_BROADCAST: v = TRY(s->get_option(net::SockOpt::Broadcast)); break;
+    case L_SO_LINGER: {
+      int l = TRY(s->get_option(net::SockOpt::Linger));
+      int pair[2] = {l >= 0 ? 1 : 0, l >= 0 ? l : 0};
+      __builtin_memcpy(out, pair, sizeof pair);
+      n = sizeof pair;
+      break;
+    }
     case L_SO_RCVLOWAT:
     case L_SO_SNDLOWAT: v = 1; break;
     case L_SO_ERROR: {
@@ -743,7 +870,7 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
     }
     default: return Error::NoProtoOpt;
   }
-  if (n == sizeof(int)) __builtin_memcpy(out, &v, sizeof v);
+  if (n == sizeof(int)) __builtin_memcpy(out, &v, sizeof v);  // SO_LINGER's pair is written already
   if (size_t(len) < n) n = size_t(len);
   if (n) TRY(optval.copy_out(out, n));
   return optlen.write(int(n));

@@ -72,6 +72,12 @@ enum class Error : int {
   IsConnected,     // EISCONN
   NotConnected,    // ENOTCONN
   ConnRefused,     // ECONNREFUSED
+  NetUnreach,      // ENETUNREACH
+  HostUnreach,     // EHOSTUNREACH
+  ConnAborted,     // ECONNABORTED
+  InProgress,      // EINPROGRESS (a non-blocking connect goes on)
+  Already,         // EALREADY
+  NoBufs,          // ENOBUFS
   // Kernel-internal, never seen by the application: the return path turns
   // them into EINTR or a restart of the call (linux/signal.h).
   RestartSys,      // ERESTARTSYS: restart if the handler has SA_RESTART

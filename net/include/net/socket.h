@@ -99,9 +99,12 @@ struct RecvMsg {
   Creds creds;
 };
 
-// Options (SOL_SOCKET's, in Capsule's names).
+// Options (SOL_SOCKET's, then IP's and TCP's, in Capsule's names). Linger
+// is -1 when off, else the seconds; a family answers NoProtoOpt for the
+// ones it does not have.
 enum class SockOpt : uint8_t {
   Type, Error, SndBuf, RcvBuf, PassCred, AcceptConn, Domain, Protocol, ReuseAddr, KeepAlive,
+  ReusePort, Broadcast, Linger, Ttl, Tos, NoDelay, MaxSeg, KeepIdle, KeepIntvl, KeepCnt,
 };
 
 enum class Shut : uint8_t { Read = 1, Write = 2, Both = 3 };

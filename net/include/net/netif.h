@@ -1,0 +1,120 @@
+#pragma once
+// The boundary between the IP layer and network devices (docs/net.md, "How a
+// device plugs in"). A device family (loopback here; Ethernet over
+// virtio-net in drivers/) implements Netif: output() takes an IPv4
+// datagram and the next hop and does the link layer itself (loopback hands
+// it straight back to ip_input, Ethernet resolves the hop with ARP). The
+// link layer gives every received IPv4 datagram to ip_input(). Interfaces
+// are registered once and live forever; the routing table holds a connected
+// route per interface address and an optional default gateway.
+#include <atomic>
+#include <cstdint>
+
+#include "lib/result.h"
+#include "net/packet.h"
+
+namespace capsule::net {
+
+// An IPv4 address in host byte order (0x7f000001 is 127.0.0.1).
+struct Ipv4 {
+  uint32_t v = 0;
+  constexpr bool operator==(const Ipv4&) const = default;
+  constexpr bool any() const { return v == 0; }
+  constexpr bool loopback() const { return (v >> 24) == 127; }
+  constexpr bool broadcast() const { return v == 0xffffffffu; }
+  constexpr bool multicast() const { return (v >> 28) == 0xe; }
+};
+inline constexpr Ipv4 IPV4_ANY{0};
+inline constexpr Ipv4 IPV4_LOOPBACK{0x7f000001};
+inline constexpr Ipv4 IPV4_BROADCAST{0xffffffffu};
+
+constexpr uint32_t prefix_mask(unsigned prefix) { return prefix == 0 ? 0 : ~uint32_t(0) << (32 - prefix); }
+
+// Interface flags (netdevice(7)'s IFF_*: the same bit values, so the ioctl
+// adapter passes them through).
+struct NetifFlags {
+  static constexpr uint32_t UP = 0x1;
+  static constexpr uint32_t BROADCAST = 0x2;
+  static constexpr uint32_t LOOPBACK = 0x8;
+  static constexpr uint32_t RUNNING = 0x40;
+  static constexpr uint32_t MULTICAST = 0x1000;
+};
+
+class Netif {
+ public:
+  Netif(const char* name, uint32_t flags, uint32_t mtu) : flags_(flags), mtu_(mtu) {
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof name_; ++i) name_[i] = name[i];
+    name_[i] = 0;
+  }
+  Netif(const Netif&) = delete;
+  Netif& operator=(const Netif&) = delete;
+
+  const char* name() const { return name_; }
+  uint32_t index() const { return index_; }  // 1, 2, ... in registration order
+  uint32_t flags() const { return flags_.load(std::memory_order_relaxed); }
+  uint32_t mtu() const { return mtu_; }
+  Ipv4 addr() const { return Ipv4{addr_.load(std::memory_order_acquire)}; }
+  unsigned prefix() const { return prefix_.load(std::memory_order_acquire); }
+  // The hardware address (Ethernet: 6 bytes; loopback: none).
+  virtual size_t hw_addr(uint8_t* out) const { return 0; }
+
+  // Sends an IPv4 datagram (its header included) to the next hop on this
+  // link. Called with no lock of the stack held; it may sleep briefly but
+  // must not call back into ip_input on the caller's thread (loopback
+  // queues). Errors: NoMemory, NoDevice (down), HostUnreach-style drops
+  // count as sent (IP is unreliable).
+  virtual Result<void> output(PacketBuf pkt, Ipv4 next_hop) = 0;
+
+  // Statistics (/proc/net/dev).
+  std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0}, rx_dropped{0}, tx_dropped{0};
+
+ protected:
+  ~Netif() = default;
+
+ private:
+  friend Result<void> netif_register(Netif& nif);
+  friend void netif_set_addr(Netif& nif, Ipv4 addr, unsigned prefix);
+  char name_[16];
+  uint32_t index_ = 0;
+  std::atomic<uint32_t> flags_;
+  uint32_t mtu_;
+  std::atomic<uint32_t> addr_{0};
+  std::atomic<unsigned> prefix_{0};
+};
+
+// Adds an interface (at most MAX_NETIFS; Busy when full). Its index is
+// the next free one. The loopback interface lo (127.0.0.1/8) is always
+// index 1.
+inline constexpr size_t MAX_NETIFS = 8;
+Result<void> netif_register(Netif& nif);
+// Sets (or, with prefix 0 and address 0, clears) an interface's address
+// and its connected route.
+void netif_set_addr(Netif& nif, Ipv4 addr, unsigned prefix);
+// The default route (gateway 0: none).
+void route_set_gateway(Ipv4 gw, Netif* via);
+
+// Interfaces by index (1-based) and by name; nullptr when none.
+Netif* netif_by_index(uint32_t index);
+Netif* netif_by_name(const char* name);
+size_t netif_count();
+
+// A route: where to send a datagram for `dst` and from which address.
+struct Route {
+  Netif* nif = nullptr;
+  Ipv4 next_hop;  // dst itself on a connected link, else the gateway
+  Ipv4 src;       // the interface's address
+};
+// Longest prefix wins: the loopback net, connected routes, then the
+// default. NetUnreach (ENETUNREACH) when nothing matches.
+Result<Route> route_lookup(Ipv4 dst);
+// Is `a` one of this host's addresses (any interface, or 127/8)?
+bool is_local_addr(Ipv4 a);
+
+// The link layer's entry: one received IPv4 datagram (the IP header at
+// data()). Malformed datagrams are counted and dropped; never fails.
+// Called from the device's receive context (a thread, never an IRQ), with
+// no lock of the stack held.
+void ip_input(Netif& nif, PacketBuf pkt);
+
+}  // namespace capsule::net

@@ -1,0 +1,20 @@
+// socket(AF_INET, ...) (net/include/net/inet.h): the transport by type.
+#include <new>
+
+#include "net/inet.h"
+#include "net/inet/udp_socket.h"
+
+namespace capsule::net {
+
+Result<SocketRef> inet_socket(SockType type) {
+  Socket* s = nullptr;
+  switch (type) {
+    case SockType::Dgram: s = new (std::nothrow) UdpSocket; break;
+    case SockType::Stream: return Error::ProtoNotSupported;  // TCP: the next step (docs/net.md)
+    default: return Error::SockTypeNotSupported;
+  }
+  if (!s) return Error::NoMemory;
+  return SocketRef::adopt(s);
+}
+
+}  // namespace capsule::net

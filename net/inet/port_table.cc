@@ -1,0 +1,46 @@
+// Bound ports (net/inet/port_table.h).
+#include "net/inet/port_table.h"
+
+namespace capsule::net {
+
+bool PortTable::conflicts_locked(const Binding& b) {
+  for (const Binding& o : buckets_[b.port % BUCKETS]) {
+    if (&o == &b || o.port != b.port) continue;
+    if (!(o.addr.any() || b.addr.any() || o.addr == b.addr)) continue;
+    if (b.reuseport && o.reuseport) continue;
+    if (b.reuseaddr && o.reuseaddr && !(b.listening && o.listening)) continue;
+    return true;
+  }
+  return false;
+}
+
+Result<void> PortTable::bind(Binding& b) {
+  SpinGuard g(lock_);
+  if (b.linked) return Error::Invalid;
+  if (b.port == 0) {
+    const uint32_t range = uint32_t(EPHEMERAL_HIGH - EPHEMERAL_LOW + 1);
+    for (uint32_t i = 0; i < range; ++i) {
+      b.port = uint16_t(EPHEMERAL_LOW + (next_++ % range));
+      if (!conflicts_locked(b)) {
+        buckets_[b.port % BUCKETS].push_back(b);
+        b.linked = true;
+        return {};
+      }
+    }
+    b.port = 0;
+    return Error::AddrInUse;  // Linux: EADDRINUSE (EAGAIN for connect)
+  }
+  if (conflicts_locked(b)) return Error::AddrInUse;
+  buckets_[b.port % BUCKETS].push_back(b);
+  b.linked = true;
+  return {};
+}
+
+void PortTable::unbind(Binding& b) {
+  SpinGuard g(lock_);
+  if (!b.linked) return;
+  buckets_[b.port % BUCKETS].remove(b);
+  b.linked = false;
+}
+
+}  // namespace capsule::net
