@@ -767,7 +767,7 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
     }
   }
   if (level == L_SOL_TCP) {
-    if (s->type() != net::SockType::Stream) return Error::OpNotSupported;
+    if (s->type() != net::SockType::Stream) return Error::NoProtoOpt;  // ip_setsockopt: not SOL_IP
     switch (optname) {
       case L_TCP_NODELAY: return s->set_option(net::SockOpt::NoDelay, v != 0);
       case L_TCP_MAXSEG:
@@ -819,7 +819,7 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
     net::SockOpt o;
     if (level == L_SOL_IP && optname == L_IP_TTL) o = net::SockOpt::Ttl;
     else if (level == L_SOL_IP && optname == L_IP_TOS) o = net::SockOpt::Tos;
-    else if (level == L_SOL_TCP && s->type() != net::SockType::Stream) return Error::OpNotSupported;
+    else if (level == L_SOL_TCP && s->type() != net::SockType::Stream) return Error::NoProtoOpt;
     else if (level == L_SOL_TCP && optname == L_TCP_NODELAY) o = net::SockOpt::NoDelay;
     else if (level == L_SOL_TCP && optname == L_TCP_MAXSEG) o = net::SockOpt::MaxSeg;
     else if (level == L_SOL_TCP && optname == L_TCP_KEEPIDLE) o = net::SockOpt::KeepIdle;

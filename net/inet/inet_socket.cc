@@ -2,6 +2,7 @@
 #include <new>
 
 #include "net/inet.h"
+#include "net/inet/tcp_socket.h"
 #include "net/inet/udp_socket.h"
 
 namespace capsule::net {
@@ -10,7 +11,7 @@ Result<SocketRef> inet_socket(SockType type) {
   Socket* s = nullptr;
   switch (type) {
     case SockType::Dgram: s = new (std::nothrow) UdpSocket; break;
-    case SockType::Stream: return Error::ProtoNotSupported;  // TCP: the next step (docs/net.md)
+    case SockType::Stream: s = tcp_new_socket(); break;
     default: return Error::SockTypeNotSupported;
   }
   if (!s) return Error::NoMemory;

@@ -8,7 +8,9 @@ bool PortTable::conflicts_locked(const Binding& b) {
     if (&o == &b || o.port != b.port) continue;
     if (!(o.addr.any() || b.addr.any() || o.addr == b.addr)) continue;
     if (b.reuseport && o.reuseport) continue;
-    if (b.reuseaddr && o.reuseaddr && !(b.listening && o.listening)) continue;
+    // inet_csk_bind_conflict: SO_REUSEADDR on both shares a port unless
+    // one of them listens.
+    if (b.reuseaddr && o.reuseaddr && !o.listening && !b.listening) continue;
     return true;
   }
   return false;

@@ -36,6 +36,14 @@ class PortTable {
   // SO_REUSEPORT.
   Result<void> bind(Binding& b);
   void unbind(Binding& b);
+  // Adds b without a conflict check (a connection table keyed by the
+  // 4-tuple, where the caller knows it is unique).
+  void insert(Binding& b) {
+    SpinGuard g(lock_);
+    if (b.linked) return;
+    buckets_[b.port % BUCKETS].push_back(b);
+    b.linked = true;
+  }
   // Calls fn(Binding&) -> int score for each binding of `port` under the
   // lock and returns the owner of the best positive score (nullptr: none);
   // `retain` takes a reference on it while the lock is held.

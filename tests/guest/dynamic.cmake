@@ -60,7 +60,7 @@ foreach(variant IN LISTS dyn_variants)
     PROPERTIES TIMEOUT 150)
 endforeach()
 
-foreach(c busybox python3 python3_stdlib python3_socketpair python3_asyncio_unix sqlite3 lua5.4 perl gawk jq bc xz zstd sort sha256sum
+foreach(c busybox python3 python3_stdlib python3_socketpair python3_asyncio_unix python3_http_loopback sqlite3 lua5.4 perl gawk jq bc xz zstd sort sha256sum
           grep sed gzip bzip2 od diff date openssl ls stat)
   add_test(NAME guest.dynamic.debian.${c}
     COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --case ${c})

@@ -7,12 +7,12 @@
 # does the same for AF_INET over the loopback interface (UDP, TCP, bad
 # input).
 capsule_guest_c_suite(net net-programs ${CMAKE_SOURCE_DIR}/tests/guest/programs-net
-  PROGRAMS unix_sockets inet_sockets)
+  PROGRAMS unix_sockets inet_sockets inet_tcp)
 foreach(variant IN LISTS CAPSULE_GUEST_VARIANTS)
   if(variant STREQUAL "glibc-static-pie")
     continue()
   endif()
-  foreach(prog unix_sockets inet_sockets)
+  foreach(prog unix_sockets inet_sockets inet_tcp)
     add_test(NAME guest.net.host.${variant}.${prog}
       COMMAND ${CMAKE_BINARY_DIR}/net-programs/${variant}/${prog})
     set_tests_properties(guest.net.host.${variant}.${prog} PROPERTIES TIMEOUT 120

@@ -49,6 +49,32 @@ print(datetime.date(2024, 2, 29).isoformat(), sum(int(l.split()[1]) for l in ope
 # Sockets (docs/net.md): a socketpair of each kind, SCM_RIGHTS, SO_PEERCRED;
 # and asyncio streams over an AF_UNIX server, the event loop's own
 # self-pipe being a socketpair.
+# TCP over the loopback interface (docs/net.md): an HTTP server in a
+# thread answers urllib on 127.0.0.1 (TCPServer: HTTPServer would look up
+# the host's name).
+PY_HTTP_LOOPBACK = """
+import threading, socketserver, http.server, urllib.request
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (self.path * 5000).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
+port = srv.server_address[1]
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+for p in ("/a", "/hello/world", "/x" * 100):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, p)) as r:
+        d = r.read()
+        print(r.status, len(d), d[:24], d == (p * 5000).encode())
+srv.shutdown()
+srv.server_close()
+print("done")
+"""
+
 PY_SOCKETPAIR = """
 import os, socket, stat, struct
 a, b = socket.socketpair()
@@ -107,6 +133,7 @@ CASES = {
     "python3_stdlib": ("/usr/bin/python3", ["python3", "-c", PY_STDLIB], ["python"]),
     "python3_socketpair": ("/usr/bin/python3", ["python3", "-c", PY_SOCKETPAIR], ["python"]),
     "python3_asyncio_unix": ("/usr/bin/python3", ["python3", "-c", PY_ASYNCIO_UNIX], ["python"]),
+    "python3_http_loopback": ("/usr/bin/python3", ["python3", "-c", PY_HTTP_LOOPBACK], ["python"]),
     "sqlite3": ("sqlite3", ["sqlite3", ":memory:",
                             "create table t(a,b); insert into t values(1,'x'),(2,'y'),(3,'z');"
                             " select sum(a), group_concat(b) from t;"], []),

@@ -1,0 +1,1225 @@
+// TCP (net/inet/tcp_socket.h; RFC 793, RFC 1122 4.2, RFC 6298, RFC 7323;
+// docs/net.md "TCP"): the connection state machine, the send and receive
+// buffers with windows, retransmission, delayed ACK, Nagle, keepalive,
+// TIME_WAIT, and the socket operations on top.
+#include <new>
+
+#include "core/random.h"
+#include "core/thread.h"
+#include "core/time.h"
+#include "net/byte_order.h"
+#include "net/inet/checksum.h"
+#include "net/inet/tcp_seq.h"
+#include "net/inet/tcp_socket.h"
+
+namespace capsule::net {
+
+using event::Hold;
+
+namespace {
+
+constexpr uint64_t MS = 1'000'000;
+constexpr uint64_t SEC = 1'000'000'000;
+constexpr uint64_t RTO_INITIAL = 1 * SEC;   // RFC 6298 2.1
+constexpr uint64_t RTO_MIN = 200 * MS;      // Linux's TCP_RTO_MIN (RFC 6298 2.4 says 1 s)
+constexpr uint64_t RTO_MAX = 120 * SEC;     // TCP_RTO_MAX
+constexpr uint64_t DELAYED_ACK = 40 * MS;   // TCP_DELACK_MIN; RFC 1122 4.2.3.2: < 500 ms
+constexpr uint64_t TIME_WAIT_LEN = 60 * SEC;  // 2 MSL, TCP_TIMEWAIT_LEN
+constexpr uint64_t FIN_TIMEOUT = 60 * SEC;    // net.ipv4.tcp_fin_timeout
+constexpr uint32_t SYN_RETRIES = 6;           // net.ipv4.tcp_syn_retries
+constexpr uint32_t DATA_RETRIES = 15;         // net.ipv4.tcp_retries2
+constexpr uint32_t READABLE = POLL_IN | POLL_RDNORM;
+constexpr uint32_t WRITABLE = POLL_OUT | POLL_WRNORM | POLL_WRBAND;
+
+PortTable g_ports;  // bound sockets and listeners
+PortTable g_conns;  // connections by 4-tuple
+std::atomic<uint64_t> g_active_opens{0}, g_passive_opens{0}, g_attempt_fails{0}, g_estab_resets{0},
+    g_in_segs{0}, g_out_segs{0}, g_retrans_segs{0}, g_in_errs{0}, g_out_rsts{0};
+
+// The receive window's scale: the smallest shift that lets the 16-bit
+// field say the whole buffer (RFC 7323 2.3).
+constexpr uint8_t rcv_scale_for(uint32_t buf) {
+  uint8_t s = 0;
+  while ((buf >> s) > 65535) ++s;
+  return s;
+}
+
+uint32_t new_iss() {
+  // RFC 6528: a clock plus a secret-keyed offset; a random offset per
+  // connection is enough here (no two incarnations share a clock ordering).
+  uint32_t r;
+  random_bytes(&r, sizeof r);
+  return uint32_t(uptime_ns() / 4000) + r;
+}
+
+uint16_t mss_for(Ipv4 dst) {
+  auto r = route_lookup(dst);
+  uint32_t mtu = r.ok() ? r.value().nif->mtu() : 576;
+  uint32_t m = mtu > 40 + 65495 ? 65495 : mtu - 40;
+  return uint16_t(m);
+}
+
+TcpRef find_conn(Ipv4 dst, uint16_t dport, Ipv4 src, uint16_t sport) {
+  void* o = g_conns.lookup(
+      dport,
+      [&](Binding& b) { return (b.addr == dst && b.raddr == src && b.rport == sport) ? 1 : 0; },
+      [](void* p) { static_cast<TcpSocket*>(p)->retain(); });
+  return TcpRef::adopt(static_cast<TcpSocket*>(o));
+}
+
+TcpRef find_listener(Ipv4 dst, uint16_t dport) {
+  void* o = g_ports.lookup(
+      dport,
+      [&](Binding& b) {
+        if (!b.listening) return 0;
+        if (b.addr.any()) return 1;
+        return b.addr == dst ? 2 : 0;
+      },
+      [](void* p) { static_cast<TcpSocket*>(p)->retain(); });
+  return TcpRef::adopt(static_cast<TcpSocket*>(o));
+}
+
+// RFC 793 p. 36 / 65: a reset answering a segment that has no connection.
+void send_reset_for(const Ipv4Header& h, const TcpSegment& s) {
+  if (s.flags & TCP_RST) return;
+  if (h.dst.broadcast() || h.dst.multicast()) return;
+  auto r = PacketBuf::alloc(TCP_MIN_HEADER);
+  if (!r.ok()) return;
+  TcpSegment o;
+  o.sport = s.dport;
+  o.dport = s.sport;
+  if (s.flags & TCP_ACK) {
+    o.seq = s.ack;  // <SEQ=SEG.ACK><CTL=RST>
+    o.flags = TCP_RST;
+  } else {
+    o.ack = s.seq + s.seq_len();  // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    o.flags = TCP_RST | TCP_ACK;
+  }
+  uint8_t* p = r.value().data();
+  tcp_build(p, o, 0, -1);
+  store16(p + 16, csum_fold(csum_add(csum_pseudo(h.dst.v, h.src.v, IPPROTO_TCP_, TCP_MIN_HEADER), p, TCP_MIN_HEADER)));
+  g_out_rsts.fetch_add(1, std::memory_order_relaxed);
+  (void)ip_output(static_cast<PacketBuf&&>(r.value()), h.dst, h.src, IPPROTO_TCP_);
+}
+
+}  // namespace
+
+Socket* tcp_new_socket() { return new (std::nothrow) TcpSocket; }
+
+TcpSocket::TcpSocket() {
+  port_.owner = this;
+  conn_.owner = this;
+  timer_.callback = tcp_timer_fired;
+  timer_.context = this;
+}
+
+TcpSocket::~TcpSocket() {
+  kernel_timer_cancel(timer_);
+  g_ports.unbind(port_);
+  g_conns.unbind(conn_);
+  detach_watchers();
+}
+
+// --- timers ---------------------------------------------------------------------------
+
+void tcp_timer_fired(KernelTimer& t) {
+  auto* s = static_cast<TcpSocket*>(t.context);
+  {
+    Hold<Mutex> g(s->mu_);
+    // Only a hashed socket has timers, and the table's reference keeps it
+    // alive while hashed: taking our own is safe under mu_.
+    if (!s->hashed_) return;
+    s->retain();
+    s->armed_at_ = 0;
+    s->timer_locked(uptime_ns());
+  }
+  s->settle();
+  s->release();
+}
+
+void TcpSocket::rearm_locked() {
+  uint64_t next = 0;
+  for (uint64_t d : {rtx_at_, dack_at_, keep_at_, end_at_})
+    if (d && (!next || d < next)) next = d;
+  if (!next || !hashed_) return;  // a stale expiry finds nothing to do
+  if (armed_at_ && armed_at_ <= next) return;
+  armed_at_ = next;
+  kernel_timer_arm(timer_, next);
+}
+
+void TcpSocket::timer_locked(uint64_t now) {
+  if (dack_at_ && dack_at_ <= now) {
+    dack_at_ = 0;
+    if (unacked_segs_) send_ack_locked();
+  }
+  if (end_at_ && end_at_ <= now) {
+    // TIME_WAIT is over, or an orphaned FIN_WAIT2 waited long enough.
+    end_at_ = 0;
+    done_locked();
+    return;
+  }
+  if (rtx_at_ && rtx_at_ <= now) {
+    rtx_at_ = 0;
+    const bool syn = state_ == TcpState::SynSent || state_ == TcpState::SynReceived;
+    if (++retries_ > (syn ? SYN_RETRIES : DATA_RETRIES)) {
+      // RFC 1122 4.2.3.5: give up (R2) with ETIMEDOUT.
+      if (state_ != TcpState::SynSent) send_rst_locked();
+      set_error_locked(Error::TimedOut);
+      done_locked();
+      return;
+    }
+    // RFC 6298 5.4-5.6: back off and go back to the oldest unacknowledged.
+    rto_ = rto_ * 2 > RTO_MAX ? RTO_MAX : rto_ * 2;
+    rtt_timing_ = false;  // Karn: no sample from a retransmitted segment
+    g_retrans_segs.fetch_add(1, std::memory_order_relaxed);
+    if (state_ == TcpState::SynSent) {
+      send_segment_locked(TCP_SYN, iss_, 0, 0, true);
+    } else if (state_ == TcpState::SynReceived) {
+      send_segment_locked(TCP_SYN | TCP_ACK, iss_, 0, 0, true);
+    } else {
+      snd_nxt_ = snd_una_;
+      fin_sent_ = false;
+      output_locked(snd_wnd_ == 0);  // a zero window: a one-byte probe (persist)
+    }
+    if (!rtx_at_) rtx_at_ = now + rto_;
+  }
+  if (keep_at_ && keep_at_ <= now) {
+    keep_at_ = 0;
+    if (keepalive_.load(std::memory_order_relaxed) &&
+        (state_ == TcpState::Established || state_ == TcpState::CloseWait)) {
+      uint64_t idle = uint64_t(keepidle_.load(std::memory_order_relaxed)) * SEC;
+      if (now - last_rcv_ns_ >= idle) {
+        if (keep_probes_ >= uint32_t(keepcnt_.load(std::memory_order_relaxed))) {
+          send_rst_locked();
+          set_error_locked(Error::TimedOut);
+          done_locked();
+          return;
+        }
+        // RFC 1122 4.2.3.6: a probe is SEG.SEQ = SND.NXT-1 with no data.
+        ++keep_probes_;
+        send_segment_locked(TCP_ACK, snd_una_ - 1, 0, 0, false);
+        keep_at_ = now + uint64_t(keepintvl_.load(std::memory_order_relaxed)) * SEC;
+      } else {
+        keep_at_ = last_rcv_ns_ + idle;
+      }
+    }
+  }
+  rearm_locked();
+}
+
+// --- state ----------------------------------------------------------------------------
+
+void TcpSocket::wake_locked(uint32_t events) {
+  read_wait_.wake_all();
+  write_wait_.wake_all();
+  state_wait_.wake_all();
+  notify(events);
+}
+
+void TcpSocket::set_error_locked(Error e) {
+  err_ = e;
+  wake_locked(POLL_ALL);
+}
+
+void TcpSocket::established_locked() {
+  state_ = TcpState::Established;
+  was_connected_ = true;
+  retries_ = 0;
+  rtx_at_ = 0;
+  last_rcv_ns_ = uptime_ns();
+  if (keepalive_.load(std::memory_order_relaxed))
+    keep_at_ = last_rcv_ns_ + uint64_t(keepidle_.load(std::memory_order_relaxed)) * SEC;
+  wake_locked(WRITABLE);
+}
+
+void TcpSocket::enter_time_wait_locked() {
+  state_ = TcpState::TimeWait;
+  rtx_at_ = dack_at_ = keep_at_ = 0;
+  end_at_ = uptime_ns() + TIME_WAIT_LEN;
+  sndbuf_.release();
+  if (closed_) rcvbuf_.release();
+  rearm_locked();
+  wake_locked(POLL_ALL);
+}
+
+// The connection is over (CLOSED): out of the tables once mu_ is dropped.
+void TcpSocket::done_locked() {
+  const bool syn_rcvd = state_ == TcpState::SynReceived;
+  state_ = TcpState::Closed;
+  rtx_at_ = dack_at_ = keep_at_ = end_at_ = 0;
+  rcv_shut_ = snd_shut_ = true;
+  unhash_ = true;
+  sndbuf_.release();
+  if (closed_) rcvbuf_.release();
+  if (syn_rcvd && listener_) {
+    // A child that never completed: the listener forgets it (settle).
+  }
+  wake_locked(POLL_ALL);
+}
+
+void TcpSocket::settle() {
+  TcpRef listener;
+  bool was_syn_child;
+  {
+    Hold<Mutex> g(mu_);
+    if (!unhash_ || !hashed_) return;
+    hashed_ = false;
+    was_syn_child = !was_connected_ && listener_;
+    listener = static_cast<TcpRef&&>(listener_);
+    if (closed_) g_ports.unbind(port_);
+  }
+  g_conns.unbind(conn_);
+  kernel_timer_cancel(timer_);
+  if (listener && was_syn_child) {
+    Hold<Mutex> g(listener->mu_);
+    if (listener->syn_queue_) --listener->syn_queue_;
+  }
+  release();  // the table's reference
+}
+
+// --- output ---------------------------------------------------------------------------
+
+uint32_t TcpSocket::rcv_window_locked() const {
+  uint32_t cap = rcvbuf_.ready() ? rcvbuf_.capacity() : BUF_SIZE;
+  uint32_t used = rcvbuf_.size();
+  return cap > used ? cap - used : 0;
+}
+
+uint16_t TcpSocket::advertised_window_locked() {
+  uint32_t w = rcv_window_locked();
+  // Never shrink the window already offered (RFC 1122 4.2.2.16).
+  if (seq_lt(rcv_nxt_ + w, rcv_adv_)) w = rcv_adv_ - rcv_nxt_;
+  uint8_t shift = wscale_ok_ ? rcv_wscale_ : 0;
+  uint32_t field = w >> shift;
+  if (field > 65535) field = 65535;
+  rcv_adv_ = rcv_nxt_ + (field << shift);
+  return uint16_t(field);
+}
+
+void TcpSocket::send_segment_locked(uint8_t flags, uint32_t seq, uint32_t data_off, uint32_t len, bool syn_options) {
+  auto r = PacketBuf::alloc(TCP_MAX_BUILT_HEADER + len);
+  if (!r.ok()) return;  // as a lost segment: the timer sends it again
+  PacketBuf pkt = static_cast<PacketBuf&&>(r.value());
+  TcpSegment o;
+  o.sport = conn_.port;
+  o.dport = conn_.rport;
+  o.seq = seq;
+  o.flags = flags;
+  if (flags & TCP_ACK) o.ack = rcv_nxt_;
+  if (flags & TCP_SYN) {
+    // The window in a SYN is never scaled (RFC 7323 2.2).
+    uint32_t w = rcv_window_locked();
+    o.window = uint16_t(w > 65535 ? 65535 : w);
+    rcv_adv_ = rcv_nxt_ + o.window;
+  } else {
+    o.window = advertised_window_locked();
+  }
+  uint8_t hdr[TCP_MAX_BUILT_HEADER];
+  uint16_t my_mss = 0;
+  int ws = -1;
+  if (syn_options) {
+    my_mss = mss_for(conn_.raddr);
+    int um = user_mss_.load(std::memory_order_relaxed);
+    if (um && um < my_mss) my_mss = uint16_t(um);
+    // A SYN offers scaling; a SYN-ACK answers only an offer (RFC 7323 1.3).
+    if (!(flags & TCP_ACK) || wscale_ok_) ws = rcv_wscale_;
+  }
+  size_t hl = tcp_build(hdr, o, my_mss, ws);
+  // The header goes in front of the data, then trims the room not used.
+  if (len) sndbuf_.read(data_off, pkt.data() + TCP_MAX_BUILT_HEADER, len);
+  pkt.pull(TCP_MAX_BUILT_HEADER - hl);
+  __builtin_memcpy(pkt.data(), hdr, hl);
+  uint16_t total = uint16_t(hl + len);
+  uint8_t* p = pkt.data();
+  store16(p + 16, csum_fold(csum_add(csum_pseudo(conn_.addr.v, conn_.raddr.v, IPPROTO_TCP_, total), p, total)));
+  if (flags & TCP_ACK) {
+    unacked_segs_ = 0;
+    dack_at_ = 0;
+  }
+  if (flags & TCP_RST) g_out_rsts.fetch_add(1, std::memory_order_relaxed);
+  g_out_segs.fetch_add(1, std::memory_order_relaxed);
+  (void)ip_output(static_cast<PacketBuf&&>(pkt), conn_.addr, conn_.raddr, IPPROTO_TCP_,
+                  uint8_t(ttl_.load(std::memory_order_relaxed)), uint8_t(tos_.load(std::memory_order_relaxed)));
+}
+
+void TcpSocket::send_ack_locked() { send_segment_locked(TCP_ACK, snd_nxt_, 0, 0, false); }
+
+void TcpSocket::send_rst_locked() {
+  if (state_ == TcpState::Closed || state_ == TcpState::Listen || state_ == TcpState::SynSent) return;
+  send_segment_locked(TCP_RST | TCP_ACK, snd_nxt_, 0, 0, false);
+}
+
+// Sends what the window and Nagle allow (RFC 793 3.7, RFC 1122 4.2.3.4),
+// then a FIN once every byte is out. force_one: a window probe.
+void TcpSocket::output_locked(bool force_one) {
+  if (state_ != TcpState::Established && state_ != TcpState::CloseWait && state_ != TcpState::FinWait1 &&
+      state_ != TcpState::Closing && state_ != TcpState::LastAck)
+    return;
+  const uint32_t end = snd_buf_seq_ + sndbuf_.size();  // one past the last queued byte
+  bool sent = false;
+  for (;;) {
+    uint32_t in_flight = snd_nxt_ - snd_una_;
+    uint32_t wnd = snd_wnd_;
+    if (force_one && wnd == 0) wnd = 1;
+    uint32_t room = wnd > in_flight ? wnd - in_flight : 0;
+    uint32_t avail = seq_lt(snd_nxt_, end) ? end - snd_nxt_ : 0;
+    uint32_t n = avail < room ? avail : room;
+    if (n > mss_) n = mss_;
+    if (n == 0) break;
+    // Nagle: a small segment waits while data is unacknowledged, unless
+    // it is the last of the stream (FIN follows) or TCP_NODELAY.
+    if (n < mss_ && n == avail && in_flight && !nodelay_.load(std::memory_order_relaxed) && !snd_shut_ && !force_one)
+      break;
+    uint8_t flags = TCP_ACK;
+    if (n == avail) flags |= TCP_PSH;
+    bool fin = snd_shut_ && n == avail && !fin_sent_ && room > n;
+    if (fin) flags |= TCP_FIN;
+    if (!rtt_timing_) {
+      rtt_timing_ = true;
+      rtt_seq_ = snd_nxt_ + n;
+      rtt_start_ = uptime_ns();
+    }
+    send_segment_locked(flags, snd_nxt_, snd_nxt_ - snd_buf_seq_, n, false);
+    snd_nxt_ += n;
+    if (fin) {
+      snd_nxt_ += 1;
+      fin_sent_ = true;
+    }
+    if (seq_gt(snd_nxt_, snd_max_)) snd_max_ = snd_nxt_;
+    sent = true;
+    if (force_one) break;
+  }
+  if (snd_shut_ && !fin_sent_ && snd_nxt_ == end) {
+    // The FIN alone (it needs no window: RFC 793 allows it at the edge).
+    send_segment_locked(TCP_FIN | TCP_ACK, snd_nxt_, 0, 0, false);
+    snd_nxt_ += 1;
+    fin_sent_ = true;
+    if (seq_gt(snd_nxt_, snd_max_)) snd_max_ = snd_nxt_;
+    sent = true;
+  }
+  if ((sent || (sndbuf_.size() && snd_wnd_ == 0)) && !rtx_at_) {
+    rtx_at_ = uptime_ns() + rto_;
+    rearm_locked();
+  }
+}
+
+// --- input ----------------------------------------------------------------------------
+
+void TcpSocket::input(const Ipv4Header& h, const TcpSegment& s) {
+  Hold<Mutex> g(mu_);
+  switch (state_) {
+    case TcpState::Listen: return input_listen_locked(h, s);
+    case TcpState::SynSent: return input_syn_sent_locked(s);
+    case TcpState::Closed: send_reset_for(h, s); return;
+    default: return input_other_locked(s);
+  }
+}
+
+void TcpSocket::input_listen_locked(const Ipv4Header& h, const TcpSegment& s) {
+  // RFC 793 p. 65, LISTEN.
+  if (s.flags & TCP_RST) return;
+  if (s.flags & TCP_ACK) return send_reset_for(h, s);
+  if (!(s.flags & TCP_SYN)) return;
+  // The SYN queue and the accept queue are bounded by the backlog; a SYN
+  // that finds them full is dropped (the client sends it again).
+  if (syn_queue_ + accept_q_.size() > size_t(backlog_)) return;
+  auto* c = new (std::nothrow) TcpSocket;
+  if (!c) return;
+  TcpRef child = TcpRef::adopt(c);
+  {
+    Hold<Mutex> gc(child->mu_);  // new: nobody else can hold it
+    child->conn_.addr = h.dst;
+    child->conn_.port = s.dport;
+    child->conn_.raddr = h.src;
+    child->conn_.rport = s.sport;
+    child->listener_ = TcpRef(this);
+    child->nodelay_.store(nodelay_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    child->keepalive_.store(keepalive_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    child->linger_.store(linger_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    child->user_mss_.store(user_mss_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    child->irs_ = s.seq;
+    child->rcv_nxt_ = s.seq + 1;
+    child->iss_ = new_iss();
+    child->snd_una_ = child->iss_;
+    child->snd_nxt_ = child->snd_max_ = child->iss_ + 1;
+    child->snd_buf_seq_ = child->iss_ + 1;
+    child->snd_wnd_ = s.window;  // a SYN's window is never scaled
+    child->snd_wl1_ = s.seq;
+    child->snd_wl2_ = child->iss_;
+    child->mss_ = s.mss ? s.mss : 536;
+    uint16_t mine = mss_for(h.src);
+    if (child->mss_ > mine) child->mss_ = mine;
+    child->wscale_ok_ = s.has_wscale;
+    child->snd_wscale_ = s.has_wscale ? s.wscale : 0;
+    child->rcv_wscale_ = s.has_wscale ? rcv_scale_for(BUF_SIZE) : 0;
+    child->rto_ = RTO_INITIAL;
+    child->state_ = TcpState::SynReceived;
+    child->hashed_ = true;
+    child->retain();  // the table's reference
+    g_conns.insert(child->conn_);
+    child->send_segment_locked(TCP_SYN | TCP_ACK, child->iss_, 0, 0, true);
+    child->rtx_at_ = uptime_ns() + child->rto_;
+    child->rearm_locked();
+  }
+  ++syn_queue_;
+  g_passive_opens.fetch_add(1, std::memory_order_relaxed);
+}
+
+void TcpSocket::input_syn_sent_locked(const TcpSegment& s) {
+  // RFC 793 p. 66, SYN-SENT.
+  const bool ack = s.flags & TCP_ACK;
+  if (ack && (seq_le(s.ack, iss_) || seq_gt(s.ack, snd_max_))) {
+    if (!(s.flags & TCP_RST)) send_segment_locked(TCP_RST, s.ack, 0, 0, false);
+    return;
+  }
+  if (s.flags & TCP_RST) {
+    if (ack) {
+      set_error_locked(Error::ConnRefused);
+      g_attempt_fails.fetch_add(1, std::memory_order_relaxed);
+      done_locked();
+    }
+    return;
+  }
+  if (!(s.flags & TCP_SYN)) return;
+  irs_ = s.seq;
+  rcv_nxt_ = s.seq + 1;
+  mss_ = s.mss ? s.mss : 536;
+  uint16_t mine = mss_for(conn_.raddr);
+  if (mss_ > mine) mss_ = mine;
+  wscale_ok_ = s.has_wscale;
+  snd_wscale_ = s.has_wscale ? s.wscale : 0;
+  if (!wscale_ok_) rcv_wscale_ = 0;
+  snd_wnd_ = s.window;
+  snd_wl1_ = s.seq;
+  snd_wl2_ = s.ack;
+  if (ack) {
+    snd_una_ = s.ack;
+    // An RTT sample from the handshake (not retransmitted: Karn).
+    if (retries_ == 0) {
+      uint64_t r = uptime_ns() - rtt_start_;
+      srtt_ = r, rttvar_ = r / 2;
+      uint64_t rto = srtt_ + 4 * rttvar_;
+      rto_ = rto < RTO_MIN ? RTO_MIN : rto;
+    }
+    established_locked();
+    send_ack_locked();
+    output_locked();
+    return;
+  }
+  // Simultaneous open (RFC 793 p. 68): SYN-RECEIVED, answer SYN-ACK.
+  state_ = TcpState::SynReceived;
+  send_segment_locked(TCP_SYN | TCP_ACK, iss_, 0, 0, true);
+}
+
+// Processes an acceptable ACK field (RFC 793 p. 72, fifth check). False
+// when the segment is to be dropped.
+bool TcpSocket::ack_locked(const TcpSegment& s) {
+  if (seq_gt(s.ack, snd_max_)) {
+    send_ack_locked();  // acknowledges something not yet sent
+    return false;
+  }
+  const uint32_t wnd = uint32_t(s.window) << snd_wscale_;
+  if (seq_gt(s.ack, snd_una_)) {
+    // Drop the acknowledged bytes from the send buffer (the SYN and FIN
+    // take a number but no byte).
+    uint32_t data_end = snd_buf_seq_ + sndbuf_.size();
+    uint32_t upto = seq_lt(s.ack, data_end) ? s.ack : data_end;
+    if (seq_gt(upto, snd_buf_seq_)) {
+      sndbuf_.pop(upto - snd_buf_seq_);
+      snd_buf_seq_ = upto;
+    }
+    snd_una_ = s.ack;
+    if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
+    retries_ = 0;
+    // RFC 6298 2.2/2.3: one sample per window, none from retransmissions.
+    if (rtt_timing_ && seq_ge(s.ack, rtt_seq_)) {
+      rtt_timing_ = false;
+      uint64_t r = uptime_ns() - rtt_start_;
+      if (!srtt_) {
+        srtt_ = r, rttvar_ = r / 2;
+      } else {
+        uint64_t d = srtt_ > r ? srtt_ - r : r - srtt_;
+        rttvar_ = (3 * rttvar_ + d) / 4;
+        srtt_ = (7 * srtt_ + r) / 8;
+      }
+      uint64_t rto = srtt_ + (4 * rttvar_ > 1000 ? 4 * rttvar_ : 1000);
+      rto_ = rto < RTO_MIN ? RTO_MIN : rto > RTO_MAX ? RTO_MAX : rto;
+    }
+    // RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
+    rtx_at_ = snd_una_ == snd_max_ ? 0 : uptime_ns() + rto_;
+    write_wait_.wake_all();
+    notify(WRITABLE);
+  }
+  // A peer that answers our window probes is alive (persist never times out).
+  if (s.ack == snd_una_ && wnd == 0) retries_ = 0;
+  // The send window (RFC 793 p. 72): from the newest segment only.
+  if (seq_lt(snd_wl1_, s.seq) || (snd_wl1_ == s.seq && seq_le(snd_wl2_, s.ack))) {
+    bool opened = snd_wnd_ == 0 && wnd > 0;
+    snd_wnd_ = wnd;
+    snd_wl1_ = s.seq;
+    snd_wl2_ = s.ack;
+    if (opened) write_wait_.wake_all();
+  }
+  return true;
+}
+
+void TcpSocket::data_locked(const TcpSegment& s) {
+  // The text (RFC 793 p. 74, seventh): in order only. What arrives ahead
+  // of rcv_nxt is dropped and a duplicate ACK tells the sender where we
+  // are (no reassembly queue: loopback never reorders; a device's
+  // reordering costs a retransmission).
+  uint32_t seq = s.seq + ((s.flags & TCP_SYN) ? 1 : 0);
+  const uint8_t* data = s.data;
+  uint32_t len = uint32_t(s.len);
+  if (seq_lt(seq, rcv_nxt_)) {
+    uint32_t skip = rcv_nxt_ - seq;
+    if (skip >= len) {
+      len = 0;
+    } else {
+      data += skip, len -= skip;
+    }
+    seq = rcv_nxt_;
+  }
+  if (len && seq != rcv_nxt_) {
+    send_ack_locked();
+    return;
+  }
+  bool fin = s.flags & TCP_FIN;
+  if (len && closed_) {
+    // Data for a descriptor that is gone: nobody will read it; a reset
+    // tells the sender (tcp_rcv_state_process, RFC 2525 2.17).
+    send_rst_locked();
+    done_locked();
+    return;
+  }
+  if (len) {
+    if (fin_rcvd_) return;
+    if (!rcvbuf_.ready() && !rcvbuf_.ensure(BUF_SIZE).ok()) return;
+    uint32_t room = rcvbuf_.space();
+    if (len > room) len = room, fin = false;  // past the window: dropped
+    if (rcv_shut_ && !fin_rcvd_) {
+      // SHUT_RD: the data is taken and thrown away (Linux keeps ACKing it).
+    } else {
+      rcvbuf_.push(data, len);
+    }
+    rcv_nxt_ += len;
+    ++unacked_segs_;
+    read_wait_.wake_all();
+    notify(READABLE);
+  }
+  if (fin && seq + len == rcv_nxt_) {
+    // RFC 793 p. 75, eighth: the FIN.
+    rcv_nxt_ += 1;
+    fin_rcvd_ = true;
+    ack_now_ = true;
+    switch (state_) {
+      case TcpState::SynReceived:
+      case TcpState::Established: state_ = TcpState::CloseWait; break;
+      case TcpState::FinWait1:
+        // Our FIN not acknowledged yet: simultaneous close.
+        state_ = TcpState::Closing;
+        break;
+      case TcpState::FinWait2: enter_time_wait_locked(); break;
+      default: break;
+    }
+    wake_locked(READABLE | POLL_RDHUP);
+  }
+  // RFC 1122 4.2.3.2: ACK at least every second full segment; otherwise
+  // within DELAYED_ACK.
+  // Linux's quick-ACK mode: the first segments of a connection are
+  // acknowledged at once (it lets a sender's Nagle-held request go).
+  if (unacked_segs_ && quick_acks_) --quick_acks_, ack_now_ = true;
+  if (ack_now_ || unacked_segs_ >= 2) {
+    ack_now_ = false;
+    send_ack_locked();
+  } else if (unacked_segs_ && !dack_at_) {
+    dack_at_ = uptime_ns() + DELAYED_ACK;
+    rearm_locked();
+  }
+}
+
+void TcpSocket::input_other_locked(const TcpSegment& s) {
+  last_rcv_ns_ = uptime_ns();
+  keep_probes_ = 0;
+  // First: the sequence number (RFC 793 p. 69).
+  uint32_t wnd = rcv_window_locked();
+  if (seq_lt(rcv_nxt_ + wnd, rcv_adv_)) wnd = rcv_adv_ - rcv_nxt_;
+  if (!seq_acceptable(s.seq, s.seq_len(), rcv_nxt_, wnd)) {
+    if (!(s.flags & TCP_RST)) send_ack_locked();
+    if (state_ == TcpState::TimeWait && (s.flags & TCP_FIN) && !(s.flags & TCP_RST)) {
+      end_at_ = uptime_ns() + TIME_WAIT_LEN;  // a retransmitted FIN restarts 2 MSL
+      rearm_locked();
+    }
+    return;
+  }
+  // Second: RST (RFC 5961 3.2: only an exact match resets; another in the
+  // window draws a challenge ACK).
+  if (s.flags & TCP_RST) {
+    if (s.seq != rcv_nxt_) {
+      send_ack_locked();
+      return;
+    }
+    if (state_ == TcpState::SynReceived && !was_connected_ && listener_) {
+      done_locked();  // back to LISTEN: the listener forgets this child
+      return;
+    }
+    if (state_ != TcpState::TimeWait && state_ != TcpState::Closing && state_ != TcpState::LastAck) {
+      // tcp_reset: a reset in CLOSE_WAIT is EPIPE (the peer had finished).
+      set_error_locked(state_ == TcpState::SynReceived ? Error::ConnRefused
+                       : state_ == TcpState::CloseWait ? Error::BrokenPipe
+                                                       : Error::ConnReset);
+      g_estab_resets.fetch_add(1, std::memory_order_relaxed);
+    }
+    reset_ = true;
+    done_locked();
+    return;
+  }
+  // Fourth: a SYN in the window (RFC 5961 4.2: a challenge ACK).
+  if (s.flags & TCP_SYN) {
+    send_ack_locked();
+    return;
+  }
+  // Fifth: the ACK.
+  if (!(s.flags & TCP_ACK)) return;
+  if (state_ == TcpState::SynReceived) {
+    if (seq_le(s.ack, snd_una_) || seq_gt(s.ack, snd_max_)) {
+      send_segment_locked(TCP_RST, s.ack, 0, 0, false);
+      return;
+    }
+    snd_wnd_ = uint32_t(s.window) << snd_wscale_;
+    snd_wl1_ = s.seq;
+    snd_wl2_ = s.ack;
+    snd_una_ = s.ack;
+    established_locked();
+    if (listener_) {
+      // Ready for accept: the listener's queue takes a reference.
+      TcpRef l = listener_;
+      Hold<Mutex> gl(l->mu_);
+      if (l->syn_queue_) --l->syn_queue_;
+      if (l->state_ == TcpState::Listen) {
+        retain();
+        l->accept_q_.push_back(*this);
+        l->state_wait_.wake_all();
+        l->notify(READABLE);
+      } else {
+        // The listener closed meanwhile.
+        send_rst_locked();
+        done_locked();
+        return;
+      }
+    }
+  } else if (!ack_locked(s)) {
+    return;
+  }
+  const bool fin_acked = fin_sent_ && snd_una_ == snd_max_;
+  switch (state_) {
+    case TcpState::FinWait1:
+      if (fin_acked) {
+        state_ = TcpState::FinWait2;
+        if (closed_) {
+          end_at_ = uptime_ns() + FIN_TIMEOUT;  // an orphan does not wait forever
+          rearm_locked();
+        }
+        wake_locked(POLL_ALL);
+      }
+      break;
+    case TcpState::Closing:
+      if (fin_acked) enter_time_wait_locked();
+      return;
+    case TcpState::LastAck:
+      if (fin_acked) done_locked();
+      return;
+    case TcpState::TimeWait:
+      send_ack_locked();
+      end_at_ = uptime_ns() + TIME_WAIT_LEN;
+      rearm_locked();
+      return;
+    default: break;
+  }
+  // Seventh and eighth: the text and the FIN.
+  if (state_ == TcpState::Established || state_ == TcpState::FinWait1 || state_ == TcpState::FinWait2 ||
+      (s.flags & TCP_FIN) || s.len)
+    data_locked(s);
+  output_locked();
+  rearm_locked();
+}
+
+void TcpSocket::icmp_error(Error e) {
+  Hold<Mutex> g(mu_);
+  // RFC 1122 4.2.3.9: port and protocol unreachable abort a connection
+  // being opened; other errors are soft (only reported while opening).
+  if (state_ == TcpState::SynSent && (e == Error::ConnRefused || e == Error::ProtoNotSupported)) {
+    set_error_locked(Error::ConnRefused);
+    done_locked();
+  }
+}
+
+void tcp_input(Netif&, const Ipv4Header& h, PacketBuf pkt) {
+  g_in_segs.fetch_add(1, std::memory_order_relaxed);
+  TcpSegment s;
+  if (!tcp_parse(pkt.data(), pkt.size(), s) ||
+      csum_fold(csum_add(csum_pseudo(h.src.v, h.dst.v, IPPROTO_TCP_, uint16_t(pkt.size())), pkt.data(), pkt.size())) != 0) {
+    g_in_errs.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (h.dst.broadcast() || h.dst.multicast()) return;  // TCP is unicast
+  TcpRef c = find_conn(h.dst, s.dport, h.src, s.sport);
+  if (!c) c = find_listener(h.dst, s.dport);
+  if (!c) return send_reset_for(h, s);
+  c->input(h, s);
+  c->settle();
+}
+
+void tcp_icmp_error(const Ipv4Header& q, const uint8_t* l4, Error e) {
+  TcpRef c = find_conn(q.src, load16(l4), q.dst, load16(l4 + 2));
+  if (!c) return;
+  c->icmp_error(e);
+  c->settle();
+}
+
+// --- socket calls ---------------------------------------------------------------------
+
+Result<void> TcpSocket::wait_locked(event::WaitList& w, const char* what) {
+  WaitTag tag(what, this);
+  return w.wait(mu_, 0);
+}
+
+Result<void> TcpSocket::bind(const Address& a) {
+  Ipv4 ip = inet_ip(a);
+  if (!ip.any() && !is_local_addr(ip)) return Error::AddrNotAvail;
+  Hold<Mutex> g(mu_);
+  if (state_ != TcpState::Closed || port_.linked || closed_) return Error::Invalid;
+  port_.addr = ip;
+  port_.port = inet_port(a);
+  Result<void> r = g_ports.bind(port_);
+  if (!r.ok()) {
+    port_.addr = IPV4_ANY, port_.port = 0;
+    return r;
+  }
+  user_port_ = inet_port(a) != 0;
+  return {};
+}
+
+Result<void> TcpSocket::listen(int backlog, const Creds&) {
+  Hold<Mutex> g(mu_);
+  if (state_ != TcpState::Closed && state_ != TcpState::Listen) return Error::Invalid;
+  if (unsigned(backlog) > unsigned(MAX_BACKLOG)) backlog = MAX_BACKLOG;
+  if (backlog < 0) backlog = 0;
+  backlog_ = backlog;
+  if (state_ == TcpState::Listen) return {};
+  // A listener must not share the port with another listener, even with
+  // SO_REUSEADDR (only SO_REUSEPORT lets two listen): bind again as one.
+  g_ports.unbind(port_);
+  port_.listening = true;
+  Result<void> r = g_ports.bind(port_);  // port 0: an ephemeral port (autobind)
+  if (!r.ok()) {
+    port_.listening = false;
+    if (port_.port) (void)g_ports.bind(port_);
+    return r;
+  }
+  state_ = TcpState::Listen;
+  return {};
+}
+
+Result<SocketRef> TcpSocket::accept(bool nonblock) {
+  Hold<Mutex> g(mu_);
+  for (;;) {
+    if (state_ != TcpState::Listen) return Error::Invalid;
+    if (TcpSocket* c = accept_q_.pop_front()) {
+      TcpRef child = TcpRef::adopt(c);
+      Hold<Mutex> gc(child->mu_);  // the lock order is child -> listener; a popped child cannot wait on us
+      child->listener_.reset();
+      return SocketRef(child);
+    }
+    if (nonblock) return Error::Again;
+    TRY(wait_locked(state_wait_, "tcp accept"));
+  }
+}
+
+Result<void> TcpSocket::connect(const Address& a, bool nonblock, const Creds&) {
+  Hold<Mutex> g(mu_);
+  if (a.len == 0) {
+    // AF_UNSPEC (tcp_disconnect): only an unconnected socket can.
+    if (state_ == TcpState::Closed) return {};
+    return Error::Invalid;
+  }
+  // After a non-blocking connect (__inet_stream_connect's SS_CONNECTING):
+  // EALREADY while it goes on, then its outcome once, then EISCONN.
+  const bool pending = connect_pending_;
+  connect_pending_ = false;
+  switch (state_) {
+    case TcpState::SynSent:
+    case TcpState::SynReceived: connect_pending_ = pending; return Error::Already;
+    case TcpState::Listen: return Error::Invalid;
+    case TcpState::Closed:
+      if (was_connected_ || err_ != Error::None || hashed_) {
+        // A connection that failed or ended: report a pending error once.
+        if (err_ != Error::None) {
+          Error e = err_;
+          err_ = Error::None;
+          return e;
+        }
+        return Error::Invalid;
+      }
+      break;
+    default: return pending ? Result<void>() : Error::IsConnected;
+  }
+  Ipv4 dst = inet_ip(a);
+  if (dst.any()) dst = IPV4_LOOPBACK;
+  if (dst.broadcast() || dst.multicast()) return Error::NetUnreach;
+  Route r = TRY(route_lookup(dst));
+  uint16_t dport = inet_port(a);
+  // The local end: the bound address or the route's, the bound port or an
+  // ephemeral one; the 4-tuple must be new.
+  if (!port_.linked) {
+    port_.addr = IPV4_ANY;
+    port_.port = 0;
+    TRY(g_ports.bind(port_));
+  }
+  conn_.addr = port_.addr.any() ? r.src : port_.addr;
+  conn_.port = port_.port;
+  conn_.raddr = dst;
+  conn_.rport = dport;
+  if (TcpRef other = find_conn(conn_.addr, conn_.port, dst, dport)) return Error::AddrNotAvail;
+  iss_ = new_iss();
+  snd_una_ = iss_;
+  snd_nxt_ = snd_max_ = iss_ + 1;
+  snd_buf_seq_ = iss_ + 1;
+  rcv_wscale_ = rcv_scale_for(BUF_SIZE);
+  rto_ = RTO_INITIAL;
+  retries_ = 0;
+  state_ = TcpState::SynSent;
+  hashed_ = true;
+  retain();  // the table's reference
+  g_conns.insert(conn_);
+  g_active_opens.fetch_add(1, std::memory_order_relaxed);
+  rtt_start_ = uptime_ns();
+  send_segment_locked(TCP_SYN, iss_, 0, 0, true);
+  rtx_at_ = uptime_ns() + rto_;
+  rearm_locked();
+  if (nonblock) {
+    connect_pending_ = true;
+    return Error::InProgress;
+  }
+  while (state_ == TcpState::SynSent || state_ == TcpState::SynReceived) {
+    auto w = wait_locked(state_wait_, "tcp connect");
+    if (!w.ok()) return w.error();  // the connection goes on (EINTR; a later connect says EALREADY)
+  }
+  if (err_ != Error::None) {
+    Error e = err_;
+    err_ = Error::None;
+    return e;
+  }
+  return {};
+}
+
+Result<void> TcpSocket::shutdown(Shut how) {
+  Hold<Mutex> g(mu_);
+  if (state_ == TcpState::Closed || state_ == TcpState::SynSent) {
+    if (state_ == TcpState::Closed && !was_connected_) return Error::NotConnected;
+  }
+  if (state_ == TcpState::Listen) {
+    // Shutting a listener down stops it (Linux: tcp_disconnect to CLOSE).
+    if (uint8_t(how) & uint8_t(Shut::Read)) {
+      rcv_shut_ = true;
+      wake_locked(POLL_ALL);
+    }
+    return {};
+  }
+  if (uint8_t(how) & uint8_t(Shut::Read)) {
+    rcv_shut_ = true;
+    wake_locked(READABLE | POLL_RDHUP);
+  }
+  if ((uint8_t(how) & uint8_t(Shut::Write)) && !snd_shut_) {
+    snd_shut_ = true;
+    if (state_ == TcpState::Established) state_ = TcpState::FinWait1;
+    else if (state_ == TcpState::CloseWait) state_ = TcpState::LastAck;
+    output_locked();
+    rearm_locked();
+    wake_locked(WRITABLE);
+  }
+  return {};
+}
+
+void TcpSocket::finish_close_locked() {
+  closed_ = true;
+  const bool unread = rcvbuf_.size() > 0;
+  const int linger = linger_.load(std::memory_order_relaxed);
+  switch (state_) {
+    case TcpState::Closed:
+    case TcpState::SynSent:
+      if (state_ == TcpState::SynSent) done_locked();
+      g_ports.unbind(port_);
+      return;
+    case TcpState::Listen: return;
+    default: break;
+  }
+  if (state_ == TcpState::TimeWait || state_ == TcpState::Closing || state_ == TcpState::LastAck ||
+      state_ == TcpState::FinWait2) {
+    if (state_ == TcpState::FinWait2) {
+      end_at_ = uptime_ns() + FIN_TIMEOUT;
+      rearm_locked();
+    }
+    rcvbuf_.release();
+    return;
+  }
+  // RFC 2525 2.17 / Linux: closing with unread data, or SO_LINGER with a
+  // zero timeout, aborts with a reset instead of a FIN.
+  if (unread || linger == 0 || state_ == TcpState::SynReceived) {
+    send_rst_locked();
+    done_locked();
+    return;
+  }
+  snd_shut_ = true;
+  if (state_ == TcpState::Established) state_ = TcpState::FinWait1;
+  else if (state_ == TcpState::CloseWait) state_ = TcpState::LastAck;
+  rcvbuf_.release();
+  output_locked();
+  rearm_locked();
+}
+
+void TcpSocket::close() {
+  IntrusiveList<TcpSocket, &TcpSocket::accept_node> pending;
+  {
+    Hold<Mutex> g(mu_);
+    if (state_ == TcpState::Listen) {
+      closed_ = true;
+      state_ = TcpState::Closed;
+      while (TcpSocket* c = accept_q_.pop_front()) pending.push_back(*c);
+      g_ports.unbind(port_);
+      wake_locked(POLL_ALL);
+    } else {
+      finish_close_locked();
+    }
+  }
+  // Connections never accepted are reset (inet_csk_listen_stop); children
+  // still in SYN_RECEIVED find the listener closed when their ACK comes.
+  while (TcpSocket* c = pending.pop_front()) {
+    TcpRef child = TcpRef::adopt(c);
+    {
+      Hold<Mutex> gc(child->mu_);
+      child->listener_.reset();
+      child->closed_ = true;
+      child->send_rst_locked();
+      child->done_locked();
+    }
+    child->settle();
+  }
+  settle();
+}
+
+Result<size_t> TcpSocket::sendmsg(SendMsg& m) {
+  const size_t total = m.data.size();
+  size_t done = 0;
+  Hold<Mutex> g(mu_);
+  for (;;) {
+    if (err_ != Error::None) {
+      if (done) return done;
+      Error e = err_;
+      err_ = Error::None;
+      return e;
+    }
+    if (snd_shut_ || reset_) return done ? Result<size_t>(done) : Error::BrokenPipe;
+    if (state_ == TcpState::SynSent || state_ == TcpState::SynReceived) {
+      if (m.nonblock) return Error::Again;
+      TRY(wait_locked(state_wait_, "tcp send (connecting)"));
+      continue;
+    }
+    // sk_stream_wait_connect: a socket that is not connected is EPIPE.
+    if (state_ != TcpState::Established && state_ != TcpState::CloseWait)
+      return done ? Result<size_t>(done) : Error::BrokenPipe;
+    if (done == total) return done;
+    if (!sndbuf_.ready() && !sndbuf_.ensure(BUF_SIZE).ok()) return done ? Result<size_t>(done) : Error::NoMemory;
+    uint32_t room = sndbuf_.space();
+    if (room == 0) {
+      if (m.nonblock) return done ? Result<size_t>(done) : Error::Again;
+      auto w = wait_locked(write_wait_, "tcp send");
+      if (!w.ok()) return done ? Result<size_t>(done) : w.error();
+      continue;
+    }
+    uint32_t n = total - done < room ? uint32_t(total - done) : room;
+    auto c = sndbuf_.push(m.data, done, n);
+    if (!c.ok()) return done ? Result<size_t>(done) : c.error();
+    done += n;
+    output_locked();
+  }
+}
+
+Result<size_t> TcpSocket::recvmsg(RecvMsg& m) {
+  const size_t want = m.data.size();
+  const bool peek = m.flags & MsgFlags::PEEK;
+  const bool waitall = (m.flags & MsgFlags::WAITALL) && !peek;
+  size_t done = 0;
+  Hold<Mutex> g(mu_);
+  if (state_ == TcpState::Listen) return Error::NotConnected;
+  if (state_ == TcpState::Closed && !was_connected_ && err_ == Error::None) return Error::NotConnected;
+  for (;;) {
+    uint32_t have = rcvbuf_.size();
+    if (have && want > done) {
+      uint32_t n = have < want - done ? have : uint32_t(want - done);
+      if (peek) {
+        TRY(rcvbuf_.read(0, m.data, done, n));
+        return n;
+      }
+      auto c = rcvbuf_.read(0, m.data, done, n);
+      if (!c.ok()) return done ? Result<size_t>(done) : c.error();
+      uint32_t before = rcv_window_locked();
+      rcvbuf_.pop(n);
+      done += n;
+      // A window update when reading opened at least two segments' or
+      // half the buffer's worth (RFC 1122 4.2.3.3, receiver SWS avoidance).
+      uint32_t after = rcv_window_locked();
+      uint32_t adv = rcv_adv_ - rcv_nxt_;
+      if (hashed_ && after > adv && (after - adv >= 2u * mss_ || after - adv >= BUF_SIZE / 2 || before == 0))
+        send_ack_locked();
+      if (!waitall || done == want) return done;
+      continue;
+    }
+    if (done && !waitall) return done;
+    if (done == want) return done;
+    if (err_ != Error::None) {
+      if (done) return done;
+      Error e = err_;
+      err_ = Error::None;
+      return e;
+    }
+    if (fin_rcvd_ || rcv_shut_ || state_ == TcpState::Closed) return done;
+    if (m.nonblock) return done ? Result<size_t>(done) : Error::Again;
+    auto w = wait_locked(read_wait_, "tcp recv");
+    if (!w.ok()) return done ? Result<size_t>(done) : w.error();
+  }
+}
+
+Result<int> TcpSocket::get_option(SockOpt o) {
+  switch (o) {
+    case SockOpt::SndBuf: return sndbuf_opt_.load(std::memory_order_relaxed);
+    case SockOpt::RcvBuf: return rcvbuf_opt_.load(std::memory_order_relaxed);
+    case SockOpt::ReuseAddr: {
+      Hold<Mutex> g(mu_);
+      return int(port_.reuseaddr);
+    }
+    case SockOpt::ReusePort: {
+      Hold<Mutex> g(mu_);
+      return int(port_.reuseport);
+    }
+    case SockOpt::KeepAlive: return int(keepalive_.load(std::memory_order_relaxed));
+    case SockOpt::Linger: return linger_.load(std::memory_order_relaxed);
+    case SockOpt::NoDelay: return int(nodelay_.load(std::memory_order_relaxed));
+    case SockOpt::KeepIdle: return keepidle_.load(std::memory_order_relaxed);
+    case SockOpt::KeepIntvl: return keepintvl_.load(std::memory_order_relaxed);
+    case SockOpt::KeepCnt: return keepcnt_.load(std::memory_order_relaxed);
+    case SockOpt::Ttl: return ttl_.load(std::memory_order_relaxed);
+    case SockOpt::Tos: return tos_.load(std::memory_order_relaxed);
+    case SockOpt::MaxSeg: {
+      Hold<Mutex> g(mu_);
+      if (state_ == TcpState::Closed || state_ == TcpState::Listen) {
+        int um = user_mss_.load(std::memory_order_relaxed);
+        return um ? um : 536;  // Linux: TCP_MSS_DEFAULT before a connection
+      }
+      return int(mss_);
+    }
+    case SockOpt::AcceptConn: {
+      Hold<Mutex> g(mu_);
+      return int(state_ == TcpState::Listen);
+    }
+    case SockOpt::PassCred: return 0;
+    case SockOpt::Broadcast: return 0;
+    case SockOpt::Error: {
+      Hold<Mutex> g(mu_);
+      Error e = err_;
+      err_ = Error::None;
+      return int(e);
+    }
+    default: return Error::NoProtoOpt;
+  }
+}
+
+Result<void> TcpSocket::set_option(SockOpt o, int value) {
+  switch (o) {
+    case SockOpt::SndBuf: sndbuf_opt_.store(value, std::memory_order_relaxed); return {};
+    case SockOpt::RcvBuf: rcvbuf_opt_.store(value, std::memory_order_relaxed); return {};
+    case SockOpt::ReuseAddr: {
+      Hold<Mutex> g(mu_);
+      port_.reuseaddr = value != 0;
+      return {};
+    }
+    case SockOpt::ReusePort: {
+      Hold<Mutex> g(mu_);
+      port_.reuseport = value != 0;
+      return {};
+    }
+    case SockOpt::KeepAlive: {
+      Hold<Mutex> g(mu_);
+      keepalive_.store(value != 0, std::memory_order_relaxed);
+      if (value && (state_ == TcpState::Established || state_ == TcpState::CloseWait)) {
+        keep_at_ = uptime_ns() + uint64_t(keepidle_.load(std::memory_order_relaxed)) * SEC;
+        rearm_locked();
+      }
+      return {};
+    }
+    case SockOpt::Linger: linger_.store(value, std::memory_order_relaxed); return {};
+    case SockOpt::NoDelay: {
+      Hold<Mutex> g(mu_);
+      nodelay_.store(value != 0, std::memory_order_relaxed);
+      if (value) output_locked();  // what Nagle held goes now
+      return {};
+    }
+    case SockOpt::KeepIdle: keepidle_.store(value, std::memory_order_relaxed); return {};
+    case SockOpt::KeepIntvl: keepintvl_.store(value, std::memory_order_relaxed); return {};
+    case SockOpt::KeepCnt: keepcnt_.store(value, std::memory_order_relaxed); return {};
+    case SockOpt::MaxSeg: user_mss_.store(value, std::memory_order_relaxed); return {};
+    case SockOpt::Ttl: ttl_.store(value, std::memory_order_relaxed); return {};
+    case SockOpt::Tos: tos_.store(value, std::memory_order_relaxed); return {};
+    case SockOpt::PassCred:
+    case SockOpt::Broadcast: return {};
+    default: return Error::NoProtoOpt;
+  }
+}
+
+Result<void> TcpSocket::name(Address& out) {
+  Hold<Mutex> g(mu_);
+  if (hashed_ || was_connected_) inet_address(out, conn_.addr, conn_.port);
+  else inet_address(out, port_.addr, port_.port);
+  return {};
+}
+
+Result<void> TcpSocket::peer_name(Address& out) {
+  Hold<Mutex> g(mu_);
+  if (state_ == TcpState::Closed || state_ == TcpState::Listen || state_ == TcpState::SynSent)
+    return Error::NotConnected;
+  inet_address(out, conn_.raddr, conn_.rport);
+  return {};
+}
+
+size_t TcpSocket::bytes_readable() {
+  Hold<Mutex> g(mu_);
+  return rcvbuf_.size();
+}
+
+size_t TcpSocket::bytes_unsent() {
+  Hold<Mutex> g(mu_);
+  return sndbuf_.size();
+}
+
+uint32_t TcpSocket::poll_events() {
+  Hold<Mutex> g(mu_);
+  uint32_t ev = 0;
+  if (state_ == TcpState::Listen) return accept_q_.empty() ? 0 : READABLE;
+  // tcp_poll's rules.
+  const bool both_shut = (rcv_shut_ || fin_rcvd_) && snd_shut_;
+  if (both_shut || state_ == TcpState::Closed) ev |= POLL_HUP;
+  if (fin_rcvd_ || rcv_shut_) ev |= READABLE | POLL_RDHUP;
+  if (state_ == TcpState::SynSent || state_ == TcpState::SynReceived) {
+    // Not writable until connected.
+  } else if (state_ != TcpState::Closed || was_connected_ || err_ != Error::None) {
+    if (rcvbuf_.size()) ev |= READABLE;
+    if (snd_shut_ || state_ == TcpState::Closed) ev |= WRITABLE;
+    else if (!sndbuf_.ready() || sndbuf_.space() >= sndbuf_.capacity() / 3) ev |= WRITABLE;
+  } else {
+    ev |= WRITABLE;  // a fresh socket: Linux reports POLLOUT|POLLHUP
+  }
+  if (err_ != Error::None) ev |= POLL_ERR;
+  return ev;
+}
+
+}  // namespace capsule::net

@@ -1,0 +1,93 @@
+// TCP's pure logic (net/inet/): sequence arithmetic across the wrap (RFC
+// 793 3.3), the receive test, and header/option parsing with what
+// malformed headers get.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "net/byte_order.h"
+#include "net/inet/tcp_header.h"
+#include "net/inet/tcp_seq.h"
+
+using namespace capsule::net;
+
+namespace {
+
+TEST(TcpSeq, ComparesAcrossTheWrap) {
+  EXPECT_TRUE(seq_lt(0xfffffff0u, 0x10u));
+  EXPECT_TRUE(seq_gt(0x10u, 0xfffffff0u));
+  EXPECT_TRUE(seq_le(5, 5));
+  EXPECT_FALSE(seq_lt(5, 5));
+  EXPECT_TRUE(seq_in(0xffffffffu, 0xfffffff0u, 0x10u));
+  EXPECT_FALSE(seq_in(0x10u, 0xfffffff0u, 0x10u));  // the end is outside
+}
+
+TEST(TcpSeq, SegmentReceiveTest) {
+  // RFC 793 p. 26's four cases.
+  EXPECT_TRUE(seq_acceptable(100, 0, 100, 0));    // len 0, window 0: exactly rcv_nxt
+  EXPECT_FALSE(seq_acceptable(101, 0, 100, 0));
+  EXPECT_TRUE(seq_acceptable(150, 0, 100, 100));  // len 0 inside the window
+  EXPECT_FALSE(seq_acceptable(200, 0, 100, 100));
+  EXPECT_FALSE(seq_acceptable(100, 10, 100, 0));  // data into a zero window
+  EXPECT_TRUE(seq_acceptable(90, 20, 100, 100));  // starts before, ends inside
+  EXPECT_TRUE(seq_acceptable(190, 20, 100, 100)); // starts inside
+  EXPECT_FALSE(seq_acceptable(80, 20, 100, 100)); // wholly old (a duplicate)
+  EXPECT_TRUE(seq_acceptable(0xfffffffau, 10, 0xfffffffeu, 100));  // across the wrap
+}
+
+std::vector<uint8_t> built(uint16_t mss, int ws, uint8_t flags) {
+  std::vector<uint8_t> b(TCP_MAX_BUILT_HEADER + 3);
+  TcpSegment s;
+  s.sport = 1234, s.dport = 80, s.seq = 0xdeadbeef, s.ack = 7, s.flags = flags, s.window = 4096;
+  size_t n = tcp_build(b.data(), s, mss, ws);
+  b.resize(n + 3);
+  b[n] = 'a', b[n + 1] = 'b', b[n + 2] = 'c';
+  return b;
+}
+
+TEST(TcpHeader, BuildThenParseWithOptions) {
+  auto b = built(1460, 7, TCP_SYN);
+  TcpSegment s;
+  ASSERT_TRUE(tcp_parse(b.data(), b.size(), s));
+  EXPECT_EQ(s.sport, 1234);
+  EXPECT_EQ(s.dport, 80);
+  EXPECT_EQ(s.seq, 0xdeadbeefu);
+  EXPECT_EQ(s.flags, TCP_SYN);
+  EXPECT_EQ(s.window, 4096);
+  EXPECT_EQ(s.header_len, 28u);
+  EXPECT_EQ(s.mss, 1460);
+  EXPECT_TRUE(s.has_wscale);
+  EXPECT_EQ(s.wscale, 7);
+  EXPECT_EQ(s.len, 3u);
+  EXPECT_EQ(s.seq_len(), 4u);  // 3 bytes + the SYN
+  auto plain = built(0, -1, TCP_ACK | TCP_FIN);
+  ASSERT_TRUE(tcp_parse(plain.data(), plain.size(), s));
+  EXPECT_EQ(s.header_len, 20u);
+  EXPECT_EQ(s.mss, 0);
+  EXPECT_FALSE(s.has_wscale);
+  EXPECT_EQ(s.seq_len(), 4u);  // 3 bytes + the FIN
+}
+
+TEST(TcpHeader, MalformedIsRejected) {
+  auto b = built(1460, 7, TCP_SYN);
+  TcpSegment s;
+  for (size_t n = 0; n < 28; ++n) {
+    std::vector<uint8_t> cut(b.begin(), b.begin() + n);
+    EXPECT_FALSE(tcp_parse(cut.data(), cut.size(), s)) << n;  // shorter than its data offset
+  }
+  auto bad = b;
+  bad[12] = 4 << 4;  // data offset 16 bytes: below the minimum
+  EXPECT_FALSE(tcp_parse(bad.data(), bad.size(), s));
+  bad = b;
+  bad[21] = 9;  // the MSS option's length runs past the header
+  EXPECT_FALSE(tcp_parse(bad.data(), bad.size(), s));
+  bad = b;
+  bad[21] = 1;  // an option length below 2
+  EXPECT_FALSE(tcp_parse(bad.data(), bad.size(), s));
+  bad = b;
+  bad[27] = 200;  // a window scale above 14 is taken as 14 (RFC 7323 2.3)
+  ASSERT_TRUE(tcp_parse(bad.data(), bad.size(), s));
+  EXPECT_EQ(s.wscale, 14);
+}
+
+}  // namespace
