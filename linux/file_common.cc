@@ -1,6 +1,7 @@
 // Process file state and the helpers every descriptor syscall family shares
 // (linux/file_common.h).
 #include "linux/file_common.h"
+#include "linux/fork_state.h"
 #include "linux/exec_state.h"
 
 #include <new>
@@ -186,6 +187,25 @@ Result<size_t> io_done(Result<size_t>&& r, bool sigpipe) {
   if (r.error() == Error::Interrupted) return Error::RestartSys;
   return r;
 }
+
+// --- fork and exit (linux/fork_state.h) ---
+
+Result<void> files_fork(Process& child, Process& parent) {
+  vfs::FdTable* fds = TRY(parent.files->fds->clone());
+  ProcessFiles& c = *child.files;
+  delete c.fds;
+  c.fds = fds;
+  ProcessFiles& pf = *parent.files;
+  SpinGuard g(pf.lock);
+  for (Vnode* v : {pf.root, pf.cwd, pf.initial_cwd})
+    if (v) v->retain();
+  c.root = pf.root;
+  c.cwd = pf.cwd;
+  c.initial_cwd = pf.initial_cwd;
+  return {};
+}
+
+void files_exit(Process& p) { (void)p.files->fds->close_range(0, ~0u, false); }
 
 // --- boot ----------------------------------------------------------------------------
 

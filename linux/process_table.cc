@@ -8,21 +8,35 @@
 #include "arch/spinlock.h"
 #include "linux/process_state.h"
 #include "linux/signal_internal.h"
+#include "linux/thread_table.h"
 
 namespace capsule {
 namespace {
 
-// Machine-wide: the table itself. A handful of processes at most for now
-// (the VM runs one program); a fixed array keeps lookups lock-cheap.
-constexpr int MAX_PROCESSES = 64;
+// Machine-wide: the table itself, a fixed array of slots (a process is
+// found by a scan: a few hundred at most). Pids come from the thread-id
+// counter (one number space, as Linux's pid namespace); the first process
+// is pid 1. A slot is freed when its process is reaped.
+constexpr size_t MAX_PROCESSES = 512;
 SpinLock g_table_lock;
-Process* g_table[MAX_PROCESSES];  // by pid - 1, under g_table_lock
-int g_next_pid = 1;               // under g_table_lock
+Process* g_table[MAX_PROCESSES];  // under g_table_lock
+bool g_first_made = false;        // under g_table_lock
+
+Process* find_locked(int pid) REQUIRES(g_table_lock) {
+  for (Process* p : g_table)
+    if (p && p->pid == pid) return p;
+  return nullptr;
+}
 
 void destroy(Process* p) {
   if (!p) return;
-  if (p->files) delete p->files->fds;
+  if (p->files) {
+    delete p->files->fds;
+    for (vfs::Vnode* v : {p->files->root, p->files->cwd, p->files->initial_cwd})
+      if (v) v->release();
+  }
   delete p->files;
+  if (p->creds) kfree(p->creds->groups);
   delete p->creds;
   delete p->limits;
   delete p->signals;
@@ -53,15 +67,19 @@ Result<Process*> process_create() {
     return Error::NoMemory;
   }
   linux_abi::limits_init_defaults(*p->limits);
-  bool full;
+  bool full = true;
   {
     SpinGuard g(g_table_lock);
-    full = g_next_pid > MAX_PROCESSES;
-    if (!full) {
-      p->pid = g_next_pid++;
-      // A process started by the kernel leads its own group and session.
+    for (Process*& slot : g_table) {
+      if (slot) continue;
+      p->pid = g_first_made ? linux_abi::alloc_tid() : 1;
+      g_first_made = true;
+      // A process started by the kernel leads its own group and session
+      // (fork gives the child its parent's).
       p->creds->pgid = p->creds->sid = p->pid;
-      g_table[p->pid - 1] = p;
+      slot = p;
+      full = false;
+      break;
     }
   }
   if (full) {
@@ -72,16 +90,42 @@ Result<Process*> process_create() {
 }
 
 Process* process_find(int pid) {
-  if (pid < 1 || pid > MAX_PROCESSES) return nullptr;
   SpinGuard g(g_table_lock);
-  return g_table[pid - 1];
+  return find_locked(pid);
+}
+
+Process* process_get(int pid) {
+  SpinGuard g(g_table_lock);
+  Process* p = find_locked(pid);
+  if (p) p->refs.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+
+void process_put(Process* p) {
+  if (p && p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy(p);
 }
 
 void process_for_each(void (*fn)(Process& p, void* ctx), void* ctx) {
-  for (int pid = 1; pid <= MAX_PROCESSES; ++pid) {
-    Process* p = process_find(pid);
-    if (p) fn(*p, ctx);
+  for (size_t i = 0; i < MAX_PROCESSES; ++i) {
+    Process* p;
+    {
+      SpinGuard g(g_table_lock);
+      p = g_table[i];
+      if (p) p->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (!p) continue;
+    fn(*p, ctx);
+    process_put(p);
   }
+}
+
+SpinLock& process_table_lock() { return g_table_lock; }
+size_t process_slots() { return MAX_PROCESSES; }
+Process* process_slot_locked(size_t i) { return g_table[i]; }
+
+void process_unlist_locked(Process* p) {
+  for (Process*& slot : g_table)
+    if (slot == p) slot = nullptr;
 }
 
 }  // namespace capsule

@@ -309,6 +309,14 @@ const char* signal_name(int sig) {
 
 [[noreturn]] void signal_terminate(int sig, uint64_t rip, bool has_addr, uint64_t addr) {
   ProcessSignals* ps = signals_current();
+  Process* p = current_process();
+  if (p && p->pid != 1) {
+    // Another process of the program: its parent learns it from wait4, as
+    // on Linux (the console line is for the command's own end).
+    if (ps) ps->terminating.store(true);
+    log_info("process {} terminated by signal {} ({}) at RIP {:#x}", p->pid, sig, signal_name(sig), rip);
+    process_exit_signaled(sig);
+  }
   if (!ps || !ps->terminating.exchange(true)) {
     if (has_addr)
       kprint("capsule: program terminated by signal {} ({}) at RIP {:#x} (fault address {:#x})\n", sig,
@@ -316,7 +324,7 @@ const char* signal_name(int sig) {
     else
       kprint("capsule: program terminated by signal {} ({}) at RIP {:#x}\n", sig, signal_name(sig), rip);
   }
-  process_exit(128 + sig);
+  process_exit_signaled(sig);
 }
 
 }  // namespace capsule::linux_abi

@@ -12,6 +12,7 @@
 #include "core/thread.h"
 #include "core/time.h"
 #include "linux/exec_state.h"
+#include "linux/fork_state.h"
 #include "linux/process.h"
 #include "linux/signal_internal.h"
 
@@ -267,6 +268,27 @@ void signal_exec_reset(bool fresh) {
     __atomic_store_n(&ps->pending, 0, __ATOMIC_RELEASE);
     ps->rtq.count = 0;
   }
+}
+
+// --- fork and exit (linux/fork_state.h) ---
+
+void signal_fork(Process& child, Process& parent) {
+  KSigAction a[L_NSIG];
+  {
+    SpinGuard g(parent.signals->lock);
+    for (int i = 0; i < L_NSIG; ++i) a[i] = parent.signals->actions[i];
+  }
+  SpinGuard g(child.signals->lock);
+  for (int i = 0; i < L_NSIG; ++i) child.signals->actions[i] = a[i];
+}
+
+bool signal_child_autoreap(Process& parent, bool* send) {
+  SpinGuard g(parent.signals->lock);
+  const KSigAction& a = parent.signals->actions[SIGCHLD - 1];
+  // wait(2) NOTES: SIGCHLD set to SIG_IGN or SA_NOCLDWAIT: no zombies;
+  // a handler still runs under SA_NOCLDWAIT.
+  *send = a.handler != SIG_IGN;
+  return a.handler == SIG_IGN || (a.flags & SA_NOCLDWAIT);
 }
 
 // --- public (linux/signal.h) ---

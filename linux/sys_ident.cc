@@ -16,6 +16,7 @@
 #include "linux/identity.h"
 #include "linux/process_state.h"
 #include "linux/syscall.h"
+#include "linux/fork_state.h"
 #include "linux/thread_state.h"
 
 namespace capsule::linux_abi {
@@ -147,6 +148,33 @@ uint32_t current_fsgid() { return creds_or_kernel()->fsgid; }
 uint32_t current_euid() { return creds_or_kernel()->euid; }
 uint32_t current_egid() { return creds_or_kernel()->egid; }
 bool current_privileged() { return creds_or_kernel()->euid == 0; }
+
+Result<void> creds_fork(Process& child, Process& parent) {
+  Creds& c = *child.creds;
+  Creds& pc = *parent.creds;
+  uint32_t* groups = nullptr;
+  {
+    SpinGuard g(pc.lock);
+    const size_t n = size_t(pc.ngroups);
+    // kmalloc under a spinlock is fine (the heap takes its own, below it).
+    if (n) {
+      groups = static_cast<uint32_t*>(kmalloc(n * 4));
+      if (!groups) return Error::NoMemory;
+      for (size_t i = 0; i < n; ++i) groups[i] = pc.groups[i];
+    }
+    SpinGuard gc(c.lock);
+    c.ruid = pc.ruid, c.euid = pc.euid, c.suid = pc.suid, c.fsuid = pc.fsuid;
+    c.rgid = pc.rgid, c.egid = pc.egid, c.sgid = pc.sgid, c.fsgid = pc.fsgid;
+    kfree(c.groups);
+    c.groups = groups;
+    c.ngroups = pc.ngroups;
+    c.umask = pc.umask;
+    c.pgid = pc.pgid;
+    c.sid = pc.sid;
+    c.persona = pc.persona;
+  }
+  return {};
+}
 
 DEFINE_SYSCALL(63, uname, Result<void>, UserPtr<Utsname> buf) {
   Utsname u = {};

@@ -16,6 +16,7 @@
 #include "linux/identity.h"
 #include "linux/process_state.h"
 #include "linux/syscall.h"
+#include "linux/fork_state.h"
 #include "linux/thread_state.h"
 
 namespace capsule::linux_abi {
@@ -53,6 +54,26 @@ Result<void> do_prlimit(unsigned resource, const Rlim* new_lim, Rlim* old) {
 constexpr int CAP_LAST_CAP = 40;  // Linux 6.1: CAP_CHECKPOINT_RESTORE
 
 }  // namespace
+
+void limits_fork(Process& child, Process& parent) {
+  Limits& c = *child.limits;
+  Limits& pl = *parent.limits;
+  Rlim rl[L_RLIM_NLIMITS];
+  {
+    SpinGuard g(pl.lock);
+    for (int i = 0; i < L_RLIM_NLIMITS; ++i) rl[i] = pl.rl[i];
+  }
+  {
+    SpinGuard g(c.lock);
+    for (int i = 0; i < L_RLIM_NLIMITS; ++i) c.rl[i] = rl[i];
+  }
+  // prctl(2): the death signal is cleared in a fork's child; the rest stays.
+  c.dumpable.store(pl.dumpable.load());
+  c.keepcaps.store(pl.keepcaps.load());
+  c.no_new_privs.store(pl.no_new_privs.load());
+  c.thp_disable.store(pl.thp_disable.load());
+  c.timerslack.store(pl.timerslack.load());
+}
 
 void limits_init_defaults(Limits& l) {
   constexpr uint64_t INF = L_RLIM_INFINITY;

@@ -30,6 +30,5 @@ int current_tid() {
 }
 
 DEFINE_SYSCALL(39, getpid, Result<int>) { return current_process() ? current_process()->pid : 1; }
-DEFINE_SYSCALL(110, getppid, Result<int>) { return 0; }  // started by the kernel, like init's parent
 
 }  // namespace capsule::linux_abi

@@ -5,6 +5,7 @@
 #include "core/time.h"
 #include "arch/uaccess.h"
 #include "linux/signal_internal.h"
+#include "linux/process_state.h"
 
 namespace capsule::linux_abi {
 namespace {
@@ -173,14 +174,53 @@ DEFINE_SYSCALL(128, rt_sigtimedwait, Result<int>, UserPtr<const uint64_t> uset, 
   }
 }
 
+namespace {
+struct GroupKill {
+  int sig;
+  int pgid;        // 0: every process but pid 1 and the caller (kill(-1, ...))
+  int self;
+  bool found = false;
+  Result<void> err;
+};
+
+void group_kill_one(Process& p, void* ctx) {
+  auto* k = static_cast<GroupKill*>(ctx);
+  if (k->pgid) {
+    if (__atomic_load_n(&p.creds->pgid, __ATOMIC_RELAXED) != k->pgid) return;
+  } else if (p.pid == 1 || p.pid == k->self) {
+    return;
+  }
+  k->found = true;
+  if (!k->sig) return;
+  if (auto r = signal_send_process(p, user_info(k->sig, SI_USER)); !r.ok()) k->err = r;
+}
+}  // namespace
+
+// kill(2): pid > 0 that process, 0 the caller's process group, -1 every
+// process but pid 1 and the caller, < -1 the group -pid. ESRCH when none
+// matches; signal 0 only checks.
 DEFINE_SYSCALL(62, kill, Result<void>, int pid, int sig) {
   if (sig < 0 || sig > L_NSIG) return Error::Invalid;
   int me = our_pid();
-  // The process itself: its pid, its process group (0, -pid) and "every
-  // process we may signal" (-1): there is no other process in the VM.
-  if (pid != me && pid != 0 && pid != -1 && pid != -me) return Error::NoProcess;
-  if (!sig) return {};
-  return signal_send_process(user_info(sig, SI_USER));
+  if (pid == me) {
+    if (!sig) return {};
+    return signal_send_process(user_info(sig, SI_USER));
+  }
+  if (pid > 0) {
+    Process* p = process_get(pid);
+    if (!p) return Error::NoProcess;
+    Result<void> r;
+    if (sig) r = signal_send_process(*p, user_info(sig, SI_USER));
+    process_put(p);
+    return r;
+  }
+  if (pid == INT32_MIN) return Error::NoProcess;
+  GroupKill k{sig, 0, me};
+  if (pid == 0) k.pgid = __atomic_load_n(&current_process()->creds->pgid, __ATOMIC_RELAXED);
+  else if (pid < -1) k.pgid = -pid;
+  process_for_each(group_kill_one, &k);
+  if (!k.found) return Error::NoProcess;
+  return k.err;
 }
 
 DEFINE_SYSCALL(234, tgkill, Result<void>, int tgid, int tid, int sig) {

@@ -23,22 +23,13 @@
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
 #include "linux/thread_table.h"
+#include "linux/clone.h"
 
 extern "C" [[noreturn]] void return_to_application(const capsule::x64::SyscallFrame* frame);
 
 namespace capsule::linux_abi {
 namespace {
 
-// clone flags (include/uapi/linux/sched.h: ABI facts).
-constexpr uint64_t L_CSIGNAL = 0xff;
-constexpr uint64_t L_CLONE_VM = 0x100, L_CLONE_FS = 0x200, L_CLONE_FILES = 0x400, L_CLONE_SIGHAND = 0x800,
-                   L_CLONE_PIDFD = 0x1000, L_CLONE_PTRACE = 0x2000, L_CLONE_VFORK = 0x4000, L_CLONE_PARENT = 0x8000,
-                   L_CLONE_THREAD = 0x10000, L_CLONE_NEWNS = 0x20000, L_CLONE_SYSVSEM = 0x40000,
-                   L_CLONE_SETTLS = 0x80000, L_CLONE_PARENT_SETTID = 0x100000, L_CLONE_CHILD_CLEARTID = 0x200000,
-                   L_CLONE_DETACHED = 0x400000, L_CLONE_UNTRACED = 0x800000, L_CLONE_CHILD_SETTID = 0x1000000,
-                   L_CLONE_NEWCGROUP = 0x2000000, L_CLONE_NEWUTS = 0x4000000, L_CLONE_NEWIPC = 0x8000000,
-                   L_CLONE_NEWUSER = 0x10000000, L_CLONE_NEWPID = 0x20000000, L_CLONE_NEWNET = 0x40000000,
-                   L_CLONE_IO = 0x80000000ull;
 constexpr uint64_t L_CLONE_CLEAR_SIGHAND = 0x100000000ull, L_CLONE_INTO_CGROUP = 0x200000000ull;
 constexpr uint64_t L_CLONE_NEWTIME = 0x80;  // clone3 only, in the L_CSIGNAL byte
 constexpr uint64_t L_CLONE_NAMESPACES = L_CLONE_NEWNS | L_CLONE_NEWCGROUP | L_CLONE_NEWUTS | L_CLONE_NEWIPC |
@@ -76,31 +67,6 @@ void table_remove(ThreadTable& tt, Thread* t) {
 
 // --- clone ---
 
-struct CloneStart {
-  x64::SyscallFrame frame;
-  uintptr_t set_child_tid = 0;  // L_CLONE_CHILD_SETTID address, or 0
-  int tid = 0;
-};
-
-// The child's first code: finish what must happen in its own context, then
-// "return" 0 from the parent's syscall on the new stack.
-void clone_child_entry(void* arg) {
-  auto* cs = static_cast<CloneStart*>(arg);
-  x64::SyscallFrame f = cs->frame;
-  if (cs->set_child_tid) (void)put_user(reinterpret_cast<int*>(cs->set_child_tid), cs->tid);
-  delete cs;
-  return_to_application(&f);
-}
-
-struct CloneRequest {
-  uint64_t flags;        // without the exit signal
-  uint64_t exit_signal;
-  uintptr_t stack;       // the child's RSP (0: the parent's)
-  uintptr_t parent_tid;
-  uintptr_t child_tid;
-  uintptr_t tls;
-};
-
 Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   uint64_t fl = r.flags;
   // Linux's consistency rules (EINVAL), in its order.
@@ -111,15 +77,15 @@ Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   if ((fl & L_CLONE_CLEAR_SIGHAND) && (fl & L_CLONE_SIGHAND)) return Error::Invalid;
   if ((fl & L_CLONE_THREAD) && (fl & (L_CLONE_NEWUSER | L_CLONE_NEWPID))) return Error::Invalid;
   if ((fl & L_CLONE_PIDFD) && (fl & L_CLONE_THREAD)) return Error::Invalid;
-  // Processes: fork-like (no L_CLONE_VM), vfork, and a shared-memory process
-  // (L_CLONE_VM without L_CLONE_THREAD) come with fork support (a later issue).
-  if (!(fl & L_CLONE_VM) || !(fl & L_CLONE_THREAD) || (fl & L_CLONE_VFORK)) return Error::NotSupported;
-  // One process, one set of namespaces, no cgroups, no pidfds for threads.
+  // One set of namespaces, no cgroups.
   if (fl & (L_CLONE_NAMESPACES | L_CLONE_INTO_CGROUP)) return Error::Invalid;
-  // A thread's exit signal is ignored by Linux's clone (it has none).
-  // FS, FILES, SYSVSEM, DETACHED, PTRACE, UNTRACED, IO, PARENT: with one
-  // process everything is shared already; accepted and ignored.
   if ((fl & L_CLONE_SETTLS) && r.tls >= TASK_SIZE_MAX) return Error::Permission;  // as ARCH_SET_FS
+  // A new process: fork, vfork, posix_spawn's clone(CLONE_VM|CLONE_VFORK).
+  if (!(fl & L_CLONE_THREAD)) return clone_process(args, r);
+  if (fl & L_CLONE_VFORK) return Error::NotSupported;  // a thread that stops its creator: not done
+  // A thread's exit signal is ignored by Linux's clone (it has none).
+  // FS, FILES, SYSVSEM, DETACHED, PTRACE, UNTRACED, IO, PARENT: a thread
+  // shares everything already; accepted and ignored.
 
   Process* p = current_process();
   Thread* self = thread_current();
@@ -261,6 +227,16 @@ void robust_list_exit(LinuxThread* lt) {
 }
 
 }  // namespace
+
+// The child's first code: finish what must happen in its own context, then
+// "return" 0 from the parent's syscall on the new stack.
+void clone_child_entry(void* arg) {
+  auto* cs = static_cast<CloneStart*>(arg);
+  x64::SyscallFrame f = cs->frame;
+  if (cs->set_child_tid) (void)put_user(reinterpret_cast<int*>(cs->set_child_tid), cs->tid);
+  delete cs;
+  return_to_application(&f);
+}
 
 namespace {
 // Machine-wide: thread ids are unique across processes (Linux's pid namespace).
@@ -447,6 +423,17 @@ DEFINE_SYSCALL(435, clone3, Result<int>, SyscallArgs& args, UserPtr<const uint8_
   r.parent_tid = ca.parent_tid;
   r.child_tid = ca.child_tid;
   r.tls = ca.tls;
+  return do_clone(args, r);
+}
+
+// fork() and vfork(): clone with SIGCHLD, and CLONE_VM|CLONE_VFORK for vfork.
+DEFINE_SYSCALL(57, fork, Result<int>, SyscallArgs& args) {
+  CloneRequest r{0, SIGCHLD, 0, 0, 0, 0};
+  return do_clone(args, r);
+}
+
+DEFINE_SYSCALL(58, vfork, Result<int>, SyscallArgs& args) {
+  CloneRequest r{L_CLONE_VM | L_CLONE_VFORK, SIGCHLD, 0, 0, 0, 0};
   return do_clone(args, r);
 }
 

@@ -309,7 +309,11 @@ DEFINE_SYSCALL(98, getrusage, Result<void>, int who, UserPtr<Rusage> usage) {
   enum : int { L_RUSAGE_SELF = 0, L_RUSAGE_CHILDREN = -1, L_RUSAGE_THREAD = 1 };
   if (who != L_RUSAGE_SELF && who != L_RUSAGE_CHILDREN && who != L_RUSAGE_THREAD) return Error::Invalid;
   Rusage u = {};
-  if (who != L_RUSAGE_CHILDREN) {  // no child processes yet: all zero
+  if (who == L_RUSAGE_CHILDREN) {  // the reaped children's CPU time
+    Process* p = current_process();
+    uint64_t cpu = p ? p->children_cpu_ns.load() : 0;
+    u.utime = Timeval{int64_t(cpu / NS), int64_t(cpu % NS / 1000)};
+  } else {
     uint64_t cpu = who == L_RUSAGE_SELF ? process_cpu_time_ns() : thread_cpu(thread_current());
     u.utime = Timeval{int64_t(cpu / NS), int64_t(cpu % NS / 1000)};
     Process* p = current_process();

@@ -16,6 +16,8 @@
 #include "lib/symbols.h"
 #include "core/mm/address_space.h"
 #include "core/mm/mm_internal.h"
+#include "core/sched/thread.h"
+#include "core/thread.h"
 
 namespace capsule {
 namespace {
@@ -33,7 +35,12 @@ constexpr unsigned KERNEL_HALF_FIRST = 256;  // PML4 index of 0xffff800000000000
 
 x64::TableMemory& tables() { return mm::live_tables(); }
 
-std::atomic<AddressSpace*> g_current{nullptr};
+// The address space loaded on a CPU is PerCpu::loaded_as (several
+// processes run at once: each CPU has its own).
+AddressSpace* loaded_here() {
+  IrqGuard irq;
+  return static_cast<AddressSpace*>(this_cpu()->loaded_as);
+}
 std::atomic<UserFaultHandler> g_fault_handler{nullptr};
 std::atomic<TlbShootdown> g_shootdown{nullptr};
 
@@ -41,6 +48,13 @@ std::atomic<TlbShootdown> g_shootdown{nullptr};
 // its mappings). Lock order: this list, then an address space's lock.
 SpinLock g_list_lock;
 AddressSpace* g_list = nullptr;
+
+// Destroyed address spaces whose PML4 page and object stay until no CPU
+// has them loaded: a CPU that last ran the process and then switched to a
+// kernel thread (or idles) keeps its CR3 (docs/process.md, "Exit"). A dead
+// space is never loaded again, so once no CPU holds it, none will. At most
+// one per CPU lingers. Under g_list_lock.
+AddressSpace* g_graveyard = nullptr;
 
 // Thread context with interrupts on: a backing's page() (a sleeping lock)
 // may be called. The #PF vector runs with interrupts off on an IST stack.
@@ -91,14 +105,21 @@ x64::Translation translate_in(uint64_t root, uintptr_t va) { return x64::transla
 Result<uint64_t> anon_page_alloc() {
   uint64_t pa = TRY(page_alloc(0));
   __builtin_memset(phys_to_virt(pa), 0, PAGE_SIZE);
-  frame_of(pa).next = 1;
+  __atomic_store_n(&frame_of(pa).next, 1u, __ATOMIC_RELAXED);
   return pa;
 }
 
+// Atomic: after fork a page is counted by page tables of several address
+// spaces, each under its own lock.
+void anon_page_get(uint64_t phys) { __atomic_add_fetch(&frame_of(phys).next, 1u, __ATOMIC_RELAXED); }
+
+uint32_t anon_page_refs(uint64_t phys) { return __atomic_load_n(&frame_of(phys).next, __ATOMIC_ACQUIRE); }
+
 void anon_page_put(uint64_t phys) {
   PageFrame& f = frame_of(phys);
-  if (f.next == 0) panic("anon_page_put: page {:#x} has no references", phys);
-  if (--f.next == 0) page_free(phys);
+  uint32_t left = __atomic_sub_fetch(&f.next, 1u, __ATOMIC_ACQ_REL);
+  if (left == ~0u) panic("anon_page_put: page {:#x} has no references", phys);
+  if (left == 0) page_free(phys);
 }
 
 }  // namespace mm
@@ -142,9 +163,20 @@ Result<AddressSpace*> AddressSpace::create() {
   return as;
 }
 
+namespace {
+bool loaded_anywhere(const AddressSpace* as) {
+  for (uint32_t i = 0; i < MAX_CPUS; ++i) {
+    PerCpu* c = cpu_by_index(i);
+    if (!c) break;
+    if (__atomic_load_n(&c->loaded_as, __ATOMIC_ACQUIRE) == as) return true;
+  }
+  return false;
+}
+}  // namespace
+
 void AddressSpace::destroy(AddressSpace* as) {
   if (!as) return;
-  if (g_current.load() == as) activate_kernel();
+  if (loaded_here() == as) activate_kernel();
   {
     SpinGuard g(g_list_lock);
     for (AddressSpace** p = &g_list; *p; p = &(*p)->next_in_list_)
@@ -156,24 +188,101 @@ void AddressSpace::destroy(AddressSpace* as) {
   {
     SpinGuard g(as->lock_);
     as->vmas_.clear(*as);
+    // Every CPU drops its cached translations (and paging-structure
+    // entries) of this space before its tables are freed.
+    as->flush(0, USER_END);
     free_lower_tables(as->root_);
   }
-  page_free(as->root_);
-  delete as;
+  // The root and the object go once no CPU has them loaded: now, or at a
+  // later destroy (the graveyard).
+  AddressSpace* free_now = nullptr;
+  {
+    SpinGuard g(g_list_lock);
+    as->next_in_list_ = g_graveyard;
+    g_graveyard = as;
+    for (AddressSpace** p = &g_graveyard; *p;) {
+      AddressSpace* d = *p;
+      if (loaded_anywhere(d)) {
+        p = &d->next_in_list_;
+        continue;
+      }
+      *p = d->next_in_list_;
+      d->next_in_list_ = free_now;
+      free_now = d;
+    }
+  }
+  while (AddressSpace* d = free_now) {
+    free_now = d->next_in_list_;
+    page_free(d->root_);
+    delete d;
+  }
+}
+
+// fork(2): the child gets the same VMAs; private anonymous pages are
+// shared read-only with PTE_SW_COW and a reference each, and copied by the
+// first write on either side (fault_in); shared mappings and file pages
+// map the same page in both. Shared anonymous memory is faulted in first,
+// so parent and child find the same pages there later too.
+Result<AddressSpace*> AddressSpace::fork() {
+  AddressSpace* child = TRY(create());
+  if (auto r = fork_into(*child); !r.ok()) {
+    destroy(child);
+    return r.error();
+  }
+  return child;
+}
+
+Result<void> AddressSpace::fork_into(AddressSpace& c) {
+  SpinGuard g(lock_);
+  for (Vma* v = vmas_.first(); v; v = VmaSet::next(*v))
+    if (v->anonymous() && (v->flags & VM_SHARED) && (v->prot & VM_PROT_MASK)) TRY(populate_locked(v->start, v->end));
+  // The child is not reachable yet (only the list of every space, whose
+  // walkers take one space's lock at a time): taking its lock here cannot
+  // deadlock.
+  SpinGuard gc(c.lock_);
+  TRY(c.vmas_.copy_from(vmas_));
+  Result<void> ok;
+  bool made_cow = false;
+  uint64_t copied = 0;
+  for (Vma* v = vmas_.first(); v && ok.ok(); v = VmaSet::next(*v)) {
+    const bool shared = v->flags & VM_SHARED;
+    for_each_pte(root_, v->start, v->end, [&](uintptr_t va, uint64_t* pte) {
+      if (!ok.ok()) return;
+      auto slot = x64::pte_create(tables(), c.root_, va);
+      if (!slot) {
+        ok = slot.error();
+        return;
+      }
+      uint64_t e = *pte;
+      if (e & PTE_SW_ANON) {
+        if (!shared && !(e & PTE_SW_COW)) {
+          e = (e | PTE_SW_COW) & ~x64::PTE_WRITE;
+          *pte = e;
+          made_cow = true;
+        }
+        anon_page_get(e & x64::PTE_ADDR_MASK);
+      }
+      **slot = e & ~(x64::PTE_ACCESSED | x64::PTE_DIRTY);
+      ++copied;
+    });
+  }
+  c.resident_ += copied;
+  // The parent's threads on other CPUs must stop writing through the old
+  // writable entries.
+  if (made_cow) flush(0, USER_END);
+  return ok;
 }
 
 void AddressSpace::activate() {
   IrqGuard irq;
-  g_current.store(this);
   x64::write_cr3(root_);
-  this_cpu()->loaded_as = this;
+  __atomic_store_n(&this_cpu()->loaded_as, static_cast<void*>(this), __ATOMIC_RELEASE);
 }
 
 void AddressSpace::activate_kernel() {
   IrqGuard irq;
   x64::write_cr3(kernel_root());
-  g_current.store(nullptr);
-  this_cpu()->loaded_as = nullptr;
+  __atomic_store_n(&this_cpu()->loaded_as, static_cast<void*>(nullptr), __ATOMIC_RELEASE);
 }
 
 uint64_t AddressSpace::fault_count() {
@@ -201,13 +310,19 @@ size_t AddressSpace::vma_count() {
   return vmas_.count();
 }
 
-AddressSpace* current_address_space() { return g_current.load(std::memory_order_relaxed); }
+AddressSpace* current_address_space() {
+  // An application thread's own (stable across migration); otherwise what
+  // this CPU has loaded (kernel threads, the in-kernel tests).
+  Thread* t = thread_current();
+  if (t && t->as) return t->as;
+  return loaded_here();
+}
 
 void set_tlb_shootdown(TlbShootdown fn) { g_shootdown.store(fn); }
 
 void AddressSpace::flush(uintptr_t start, uintptr_t end) {
   if (start >= end) return;
-  if (g_current.load(std::memory_order_relaxed) == this) {
+  if (loaded_here() == this) {
     if ((end - start) / PAGE_SIZE <= FLUSH_PAGES_MAX) {
       for (uintptr_t va = start; va < end; va += PAGE_SIZE) x64::invlpg(va);
     } else {
@@ -285,15 +400,26 @@ UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool write) {
   const uint64_t e = *pte;
   if (pte_has_page(e)) {
     if (write && (e & PTE_SW_COW) && (vma.prot & VM_WRITE)) {
-      // The first write to a private mapping's file page: the mapping gets
-      // its own copy from now on, and never sees the file's later changes
-      // there (mmap(2) MAP_PRIVATE). The page is alive: shrinking the file
-      // unmaps it under this lock before the file frees it.
+      const uint64_t old = e & x64::PTE_ADDR_MASK;
+      // An anonymous page shared by fork that no other page table maps any
+      // more: this space takes it back, writable, without a copy. (Only a
+      // fork of this space, under this lock, could add a reference.)
+      if ((e & PTE_SW_ANON) && anon_page_refs(old) == 1) {
+        *pte = make_pte(old, vma.prot, true);
+        x64::invlpg(page);  // a stricter entry may be cached; widening needs no shoot-down
+        return UserFault::None;
+      }
+      // The first write to a private mapping's file page, or to an
+      // anonymous page fork shares: the mapping gets its own copy from now
+      // on (mmap(2) MAP_PRIVATE; fork(2) copy-on-write). A file page is
+      // alive: shrinking the file unmaps it under this lock before the file
+      // frees it; a shared anonymous page holds our reference until the put.
       auto p = anon_page_alloc();
       if (!p) return UserFault::OutOfMemory;
-      __builtin_memcpy(phys_to_virt(*p), phys_to_virt(e & x64::PTE_ADDR_MASK), PAGE_SIZE);
+      __builtin_memcpy(phys_to_virt(*p), phys_to_virt(old), PAGE_SIZE);
       *pte = make_pte(*p, vma.prot, true);
-      flush(page, page + PAGE_SIZE);  // other CPUs may hold the read-only file page
+      flush(page, page + PAGE_SIZE);  // other CPUs may hold the read-only page
+      if (e & PTE_SW_ANON) anon_page_put(old);
       return UserFault::None;
     }
     // Already there: another CPU won the race, or this CPU's TLB held an

@@ -13,7 +13,9 @@
 //                                       non-present entry but P [SDM 4.5.4]),
 //                                       so mprotect back restores the contents
 // SW_ANON marks pages the address space owns (zero-filled or private
-// copies), counted in PageFrame::next; without it the page belongs to a
+// copies), counted in PageFrame::next (atomically: after fork several
+// spaces map one page, each under its own lock); SW_ANON | SW_COW is such
+// a page shared by fork, copied (or taken back if the last) at a write; without it the page belongs to a
 // VmBacking (a shared file page) and is only unmapped. Bits 9..11 are
 // ignored by the MMU [SDM Table 4-19].
 #include <cstdint>
@@ -49,5 +51,8 @@ x64::Translation translate_in(uint64_t root, uintptr_t va);
 // Anonymous pages: a zeroed page with one reference, and dropping one.
 Result<uint64_t> anon_page_alloc();
 void anon_page_put(uint64_t phys);
+// fork: another page table maps it too; and how many do.
+void anon_page_get(uint64_t phys);
+uint32_t anon_page_refs(uint64_t phys);
 
 }  // namespace capsule::mm

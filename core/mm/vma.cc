@@ -61,6 +61,19 @@ void VmaSet::release_spares() {
   while (spare_count_) delete spare_[--spare_count_];
 }
 
+Result<void> VmaSet::copy_from(const VmaSet& o) {
+  mmap_base_ = o.mmap_base_;
+  max_count_ = o.max_count_;
+  stack_limit_ = o.stack_limit_;
+  brk_start_ = o.brk_start_;
+  brk_ = o.brk_;
+  for (Vma* s = o.first(); s; s = next(*s)) {
+    TRY(reserve_nodes(1));
+    insert_new(s->start, s->end, s->prot, s->flags, s->backing, s->offset);
+  }
+  return {};
+}
+
 // ---- queries --------------------------------------------------------------
 
 Vma* VmaSet::first_ending_after(uintptr_t addr) const {

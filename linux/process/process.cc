@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "core/mm.h"
 #include "arch/power.h"
+#include "arch/irq.h"
 #include "core/thread.h"
 #include "core/time.h"
 #include "arch/uaccess.h"
@@ -477,6 +478,25 @@ void exec_discard(ExecImage* img) { delete img; }
   // The AddressSpace object, its page-table root and the threads' pointers
   // to it stay (other CPUs may still have it loaded; the unmapping shot
   // their TLB entries down).
+  if (p.as_borrowed) {
+    // A vfork child: the address space is its parent's, which goes on
+    // with it. The new image gets a space of its own.
+    auto fresh = AddressSpace::create();
+    if (!fresh.ok()) {
+      delete img;
+      kprint("capsule: exec failed after the old image was gone ({})\n", error_name(fresh.error()));
+      process_exit_signaled(9);
+    }
+    as = fresh.value();
+    {
+      IrqGuard irq;  // the thread and its CPU agree on the space
+      self->as = as;
+      as->activate();
+    }
+    p.as = as;
+    p.as_borrowed = false;
+    process_vfork_release(p);
+  }
   as->activate();
   (void)as->munmap(0, STACK_TOP);
   auto st = load(p, as, *img);
@@ -484,7 +504,7 @@ void exec_discard(ExecImage* img) { delete img; }
   if (!st.ok()) {
     // Past the point of no return: Linux kills the process (SIGKILL).
     kprint("capsule: exec failed after the old image was gone ({})\n", error_name(st.error()));
-    process_exit(128 + 9);
+    process_exit_signaled(9);
   }
   // A fresh thread state: no TLS, GS base 0, the initial vector state.
   self->fs_base = 0;
@@ -536,9 +556,16 @@ void set_process_exit_hook(ProcessExitHook hook) { g_exit_hook = hook; }
 
 [[noreturn]] void process_exit(int status) {
   Process* p = current_process();
+  if (p && p->pid != 1) process_exit_child((status & 0xff) << 8);
   if (ProcessExitHook h = g_exit_hook; h && p) h(status);
   if (p) p->exiting.store(true);
   power_off(status);
+}
+
+[[noreturn]] void process_exit_signaled(int sig) {
+  Process* p = current_process();
+  if (p && p->pid != 1) process_exit_child(sig & 0x7f);
+  process_exit(128 + sig);
 }
 
 }  // namespace capsule

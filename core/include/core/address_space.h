@@ -42,9 +42,13 @@ class AddressSpace final : private mm::VmaObserver {
  public:
   // A new, empty address space; its kernel half is the kernel's.
   static Result<AddressSpace*> create();
-  // Unmaps and frees every page and page table. Must not be active on any
-  // CPU other than this one (if it is active here, the kernel's own page
-  // table is loaded first).
+  // fork(2): a copy-on-write copy (docs/address-space.md "Fork").
+  // NoMemory.
+  Result<AddressSpace*> fork();
+  // Unmaps and frees every page and page table. No thread may run in it any
+  // more; other CPUs may still have it loaded (they ran it last): its root
+  // page and the object are freed once none has (if it is loaded here, the
+  // kernel's own page table is loaded first).
   static void destroy(AddressSpace* as);
 
   // mmap (see VmaSet::map for the errors). `populate` is MAP_POPULATE; a
@@ -113,6 +117,7 @@ class AddressSpace final : private mm::VmaObserver {
   Result<void> move_pages(uintptr_t from, uintptr_t to, size_t len) override REQUIRES(lock_);
 
   UserFault fault_in(mm::Vma& vma, uintptr_t page, bool write) REQUIRES(lock_);
+  Result<void> fork_into(AddressSpace& child);
   Result<void> populate_locked(uintptr_t addr, uintptr_t end) REQUIRES(lock_);
   bool page_mapped_locked(uintptr_t va) REQUIRES(lock_);
   // Maps the pages of the file-backed VMAs in [start, end) that are not
@@ -135,10 +140,9 @@ class AddressSpace final : private mm::VmaObserver {
   uint64_t shrink_gen_ GUARDED_BY(lock_) = 0;
 };
 
-// The address space loaded on this CPU, or nullptr (only the kernel half).
-// For now a single global set by activate(): there is no process object
-// yet, and one CPU runs application code. The scheduler will keep it per
-// CPU and switch it with the thread's process.
+// The calling application thread's address space; on a kernel thread, the
+// one loaded on this CPU (PerCpu::loaded_as, set by activate()), or nullptr
+// (only the kernel half).
 AddressSpace* current_address_space();
 
 // Called for a fault in the application half that no VMA allows and no

@@ -10,6 +10,7 @@
 
 #include "lib/result.h"
 #include "lib/string_view.h"
+#include "arch/spinlock.h"
 
 namespace capsule {
 
@@ -67,6 +68,22 @@ struct Process {
   std::atomic<bool> main_cpu_counted{false};
   std::atomic<uint64_t> cpu_reported_ns{0};
   std::atomic<uint64_t> max_rss_pages{0};
+
+  // Parent and children (linux/sys_wait.cc, docs/process.md "Fork, exit
+  // and wait"). ppid, zombie, wait_status, child_waiters: under the
+  // table's lock (process_table_lock).
+  std::atomic<int> refs{1};          // the table's, and process_get's
+  int exit_signal = 0;               // sent to the parent at exit (SIGCHLD for fork)
+  bool zombie = false;               // exited, not reaped yet
+  int wait_status = 0;               // wait4's encoding, once a zombie
+  uint64_t zombie_cpu_ns = 0;        // its CPU time at exit (the parent's rusage)
+  Thread* child_waiters[8] = {};     // its threads asleep in wait4/waitid
+  std::atomic<uint64_t> children_cpu_ns{0};  // reaped children's CPU time (RUSAGE_CHILDREN)
+  // vfork: the child runs in the parent's address space (not its own to
+  // free) and the parent's thread sleeps until the child execs or exits.
+  bool as_borrowed = false;
+  std::atomic<bool> vfork_done{true};
+  Thread* vfork_waiter = nullptr;
 };
 
 // The calling thread's process; nullptr on kernel threads (the boot thread,
@@ -77,11 +94,23 @@ Process* current_process();
 // process with the next pid (1 first) and its families' initial state
 // (no address space, no threads, an empty fd table): NoMemory.
 Result<Process*> process_create();
-// The process with that pid (nullptr if none). Processes are never freed
-// yet (the VM ends with its first process).
+// The process with that pid (nullptr if none), without a reference: only
+// for processes that cannot be reaped meanwhile (pid 1).
 Process* process_find(int pid);
-// fn for each process, in pid order.
+// The process with that pid with a reference (nullptr if none); a zombie
+// too. process_put drops it; the last reference frees the process.
+Process* process_get(int pid);
+void process_put(Process* p);
+// fn for each process (zombies included), each held by a reference while fn runs.
 void process_for_each(void (*fn)(Process& p, void* ctx), void* ctx);
+// The table's lock: guards the parent/child fields of every Process.
+SpinLock& process_table_lock();
+// Under that lock: the live entries, in table order (nullptr skipped by the caller).
+Process* process_slot_locked(size_t i);
+size_t process_slots();
+// Under that lock: takes a reaped process out of the table (the caller
+// then drops the table's reference with process_put).
+void process_unlist_locked(Process* p);
 
 struct ExecArgs {
   StringView path;              // the file to open (unless `file`), as given
@@ -117,9 +146,18 @@ void exec_discard(ExecImage* img);
 Result<void> process_exec(Process& p, const ExecArgs& args);
 
 // Ends the caller's process with `status` (exit_group, or 128+N for a fatal
-// signal N), and the VM with it, unless the exit hook starts another command
-// in its place.
+// signal N). The first process takes the VM with it, unless the exit hook
+// starts another command in its place; any other becomes a zombie for its
+// parent (process_exit_child).
 [[noreturn]] void process_exit(int status);
+// The same for a fatal signal (wait4 reports it as such).
+[[noreturn]] void process_exit_signaled(int sig);
+// linux/sys_wait.cc: a process other than the first ends (wait_status in
+// wait4's encoding: code << 8, or the signal number).
+[[noreturn]] void process_exit_child(int wait_status);
+// vfork: the child no longer uses the parent's address space (exec or
+// exit); the parent's thread goes on.
+void process_vfork_release(Process& p);
 
 // Called by process_exit on the exiting thread before the VM powers off;
 // it may start the next command of a sequence instead (and not return).

@@ -182,6 +182,10 @@ class VmaSet {
 
   // Unmaps everything (exit, execve).
   void clear(VmaObserver& obs);
+  // fork: this (empty) set becomes a copy of `o`'s VMAs (each backing gains
+  // a reference), layout bases and limits. NoMemory (this then holds what
+  // was copied so far).
+  Result<void> copy_from(const VmaSet& o);
 
   Vma* find(uintptr_t addr) const;             // the VMA containing addr
   bool fully_mapped(uintptr_t start, uintptr_t end) const;  // no hole in [start, end)

@@ -1,0 +1,370 @@
+// The end of a process other than the first, zombies and their reaping:
+// wait4, waitid, getppid, and kill() between processes.
+// docs/process.md "Fork, exit and wait".
+//
+// A process that ends closes its descriptors, stops its timers and frees
+// its address space at once (the memory comes back before anyone waits);
+// what its parent may still ask (pid, wait status, CPU time) stays in the
+// Process, a zombie in the table, until wait4/waitid reaps it — or at once
+// when the parent ignores SIGCHLD or set SA_NOCLDWAIT. Its children go to
+// pid 1. The parent learns of it by SIGCHLD (the child's exit signal) and
+// by the wake-up of its threads asleep in wait4/waitid. Every parent/child
+// field is under the process table's lock.
+#include "arch/uaccess.h"
+#include "core/address_space.h"
+#include "core/sched/thread.h"
+#include "core/thread.h"
+#include "core/time.h"
+#include "lib/log.h"
+#include "linux/exec_state.h"
+#include "linux/fork_state.h"
+#include "linux/process.h"
+#include "linux/process_state.h"
+#include "linux/signal.h"
+#include "linux/signal_internal.h"
+#include "linux/sys_time.h"
+#include "linux/syscall.h"
+#include "linux/thread_state.h"
+
+namespace capsule::linux_abi {
+namespace {
+
+// wait4/waitid options (include/uapi/linux/wait.h: ABI facts).
+constexpr int L_WNOHANG = 1, L_WUNTRACED = 2, L_WSTOPPED = 2, L_WEXITED = 4, L_WCONTINUED = 8,
+              L_WNOWAIT = 0x01000000;
+constexpr int L_WNOTHREAD = 0x20000000, L_WALL = 0x40000000, L_WCLONE = int(0x80000000u);
+// waitid's idtype.
+constexpr int L_P_ALL = 0, L_P_PID = 1, L_P_PGID = 2, L_P_PIDFD = 3;
+// SIGCHLD's si_code.
+constexpr int L_CLD_EXITED = 1, L_CLD_KILLED = 2;
+
+constexpr int64_t NS = 1000000000;
+constexpr int64_t L_USER_HZ = 100;
+
+bool exited_normally(int wstatus) { return (wstatus & 0x7f) == 0; }
+
+// Wakes the threads of `p` asleep in wait4/waitid.
+void wake_waiters_locked(Process& p) {
+  for (Thread*& t : p.child_waiters)
+    if (t) {
+      thread_wake(t);
+      t = nullptr;
+    }
+}
+
+Process* find_locked(int pid) {
+  for (size_t i = 0; i < process_slots(); ++i) {
+    Process* p = process_slot_locked(i);
+    if (p && p->pid == pid) return p;
+  }
+  return nullptr;
+}
+
+// Tells the parent (`ppid` as it was read) that `p` ended: SIGCHLD, its
+// waiters woken, or the zombie reaped at once. Returns true if reaped
+// (the caller drops the table's reference).
+bool notify_parent(Process& p, int wstatus) {
+  Process* parent;
+  {
+    SpinGuard g(process_table_lock());
+    parent = find_locked(p.ppid);
+    if (parent) parent->refs.fetch_add(1);
+  }
+  bool send = true, reap = false;
+  if (parent) reap = signal_child_autoreap(*parent, &send);
+  {
+    SpinGuard g(process_table_lock());
+    p.wait_status = wstatus;
+    if (reap) {
+      process_unlist_locked(&p);
+    } else {
+      p.zombie = true;
+      // The parent may have changed meanwhile (it ended: pid 1 took us).
+      if (Process* now = find_locked(p.ppid)) wake_waiters_locked(*now);
+    }
+  }
+  if (parent && p.exit_signal && send) {
+    KSigInfo info;
+    info.signo = p.exit_signal;
+    info.code = exited_normally(wstatus) ? L_CLD_EXITED : L_CLD_KILLED;
+    info.u.kill.pid = p.pid;
+    info.u.kill.uid = p.creds->ruid;
+    // si_status at offset 24: the exit code or the signal.
+    info.u.kill.value = uint32_t(exited_normally(wstatus) ? (wstatus >> 8) & 0xff : wstatus & 0x7f);
+    (void)signal_send_process(*parent, info);
+  }
+  process_put(parent);
+  return reap;
+}
+
+// Its children (and zombies) go to pid 1, which is told if one is a zombie.
+void reparent_children(Process& p) {
+  SpinGuard g(process_table_lock());
+  bool zombie = false;
+  for (size_t i = 0; i < process_slots(); ++i) {
+    Process* c = process_slot_locked(i);
+    if (!c || c->ppid != p.pid) continue;
+    c->ppid = 1;
+    zombie |= c->zombie;
+  }
+  if (zombie)
+    if (Process* init = find_locked(1)) wake_waiters_locked(*init);
+}
+
+}  // namespace
+
+}  // namespace capsule::linux_abi
+
+namespace capsule {
+
+using namespace linux_abi;
+
+[[noreturn]] void process_exit_child(int wstatus) {
+  Process& p = *current_process();
+  Thread* self = thread_current();
+  // exit_group: the other threads end first (as execve's de_thread); a
+  // thread that loses to another's exit or execve ends as killed.
+  if (!exec_kill_other_threads()) exec_thread_exit_killed();
+  signal_thread_exit(self);
+  account_thread_exit(self);
+  p.zombie_cpu_ns = p.exited_cpu_ns.load();
+  files_exit(p);
+  timers_exec_reset(true);  // no timer may fire at a zombie
+  // The address space: freed now (a vfork child's is its parent's, which
+  // goes on with it).
+  AddressSpace* as = p.as;
+  const bool borrowed = p.as_borrowed;
+  {
+    IrqGuard irq;
+    self->as = nullptr;  // a kernel thread from here: no page table of its own
+  }
+  p.as = nullptr;
+  process_vfork_release(p);
+  if (as && !borrowed) AddressSpace::destroy(as);
+  reparent_children(p);
+  // The Linux state of the last thread; a main thread that ended before
+  // (a zombie thread object) is freed now.
+  auto* lt = static_cast<LinuxThread*>(self->linux_state);
+  self->linux_state = nullptr;
+  if (lt) delete lt->signal;
+  delete lt;
+  Thread* main = p.main_thread;
+  if (main && main != self) {
+    auto* mlt = static_cast<LinuxThread*>(main->linux_state);
+    main->linux_state = nullptr;
+    if (mlt) delete mlt->signal;
+    delete mlt;
+    thread_detach(main);  // it exited already: freed now
+  }
+  p.main_thread = nullptr;
+  // From here `p` may be reaped and freed at any moment.
+  self->process = nullptr;
+  if (notify_parent(p, wstatus)) process_put(&p);
+  if (main == self) thread_detach(self);  // freed once switched out
+  thread_exit();
+}
+
+}  // namespace capsule
+
+namespace capsule::linux_abi {
+namespace {
+
+struct Timeval {
+  int64_t sec, usec;
+};
+struct Rusage {
+  Timeval utime, stime;
+  int64_t maxrss, ixrss, idrss, isrss, minflt, majflt, nswap, inblock, oublock, msgsnd, msgrcv, nsignals, nvcsw,
+      nivcsw;
+};
+static_assert(sizeof(Rusage) == 144);
+
+// Which children a wait accepts.
+struct WaitSel {
+  enum Kind { Any, Pid, Pgid } kind = Any;
+  int id = 0;
+};
+
+struct Reaped {
+  int pid = 0;
+  int wstatus = 0;
+  uint32_t uid = 0;
+  uint64_t cpu_ns = 0;
+};
+
+bool selected(Process& c, const WaitSel& s) {
+  switch (s.kind) {
+    case WaitSel::Any: return true;
+    case WaitSel::Pid: return c.pid == s.id;
+    case WaitSel::Pgid: return __atomic_load_n(&c.creds->pgid, __ATOMIC_RELAXED) == s.id;
+  }
+  return false;
+}
+
+bool add_waiter_locked(Process& p, Thread* t) {
+  for (Thread*& w : p.child_waiters)
+    if (!w || w == t) {
+      w = t;
+      return true;
+    }
+  return false;
+}
+
+void remove_waiter(Process& p, Thread* t) {
+  SpinGuard g(process_table_lock());
+  for (Thread*& w : p.child_waiters)
+    if (w == t) w = nullptr;
+}
+
+void cancel_block() {
+  ThreadState b = ThreadState::Blocked;
+  thread_current()->state.compare_exchange_strong(b, ThreadState::Running);
+}
+
+// The common body of wait4 and waitid: a zombie child the selection
+// accepts, reaped unless `keep` (WNOWAIT). 0 with WNOHANG when children
+// exist but none has ended. NoChild (ECHILD) when no child matches;
+// RestartSys when a signal interrupts the sleep.
+Result<int> do_wait(const WaitSel& sel, int options, bool keep, Reaped* out) {
+  Process& me = *current_process();
+  Thread* self = thread_current();
+  for (;;) {
+    sched_prepare_block();
+    Process* found = nullptr;
+    bool any = false, listed = true;
+    {
+      SpinGuard g(process_table_lock());
+      for (size_t i = 0; i < process_slots(); ++i) {
+        Process* c = process_slot_locked(i);
+        if (!c || c->ppid != me.pid || !selected(*c, sel)) continue;
+        any = true;
+        if (c->zombie) {
+          found = c;
+          break;
+        }
+      }
+      if (found) {
+        out->pid = found->pid;
+        out->wstatus = found->wait_status;
+        out->uid = found->creds->ruid;
+        out->cpu_ns = found->zombie_cpu_ns;
+        if (!keep) process_unlist_locked(found);
+      } else if (any && !(options & L_WNOHANG)) {
+        listed = add_waiter_locked(me, self);
+      }
+    }
+    if (found || !any || (options & L_WNOHANG)) {
+      cancel_block();
+      if (!found) {
+        if (!any) return Error::NoChild;
+        return 0;
+      }
+      if (!keep) {
+        me.children_cpu_ns.fetch_add(out->cpu_ns);
+        process_put(found);  // the table's reference
+      }
+      return out->pid;
+    }
+    if (signal_pending_current()) {
+      cancel_block();
+      remove_waiter(me, self);
+      return Error::RestartSys;
+    }
+    // No free slot to be woken through: look again every 10 ms.
+    sched_block(listed ? 0 : uptime_ns() + 10000000);
+    remove_waiter(me, self);
+    if (signal_pending_current()) return Error::RestartSys;
+  }
+}
+
+Rusage rusage_of(uint64_t cpu_ns) {
+  Rusage u = {};
+  u.utime = Timeval{int64_t(cpu_ns / NS), int64_t(cpu_ns % NS / 1000)};
+  return u;
+}
+
+}  // namespace
+
+// wait4(pid, status, options, rusage): pid > 0 that child, -1 any, 0 the
+// caller's process group, < -1 group -pid. Bad options: EINVAL; no such
+// child: ECHILD; a bad status or rusage pointer: EFAULT after the child
+// was reaped (Linux's order).
+DEFINE_SYSCALL(61, wait4, Result<int>, int pid, UserPtr<int> status, Hex<int> options, UserPtr<Rusage> ru) {
+  if (options & ~(L_WNOHANG | L_WUNTRACED | L_WCONTINUED | L_WNOTHREAD | L_WCLONE | L_WALL)) return Error::Invalid;
+  if (pid == INT32_MIN) return Error::NoProcess;  // -INT_MIN overflows: Linux's ESRCH
+  WaitSel sel;
+  if (pid > 0) sel = {WaitSel::Pid, pid};
+  else if (pid == 0) sel = {WaitSel::Pgid, __atomic_load_n(&cur_creds().pgid, __ATOMIC_RELAXED)};
+  else if (pid < -1) sel = {WaitSel::Pgid, -pid};
+  Reaped r;
+  const int got = TRY(do_wait(sel, options, false, &r));
+  if (got > 0) {
+    if (status) TRY(status.write(r.wstatus));
+    if (ru) TRY(ru.write(rusage_of(r.cpu_ns)));
+  }
+  return got;
+}
+
+// waitid(idtype, id, infop, options, rusage): WEXITED is needed (stopped
+// and continued children do not exist: no job control); WNOWAIT leaves
+// the zombie. With WNOHANG and nothing ended, the siginfo's first fields
+// are zeroed (Linux).
+DEFINE_SYSCALL(247, waitid, Result<int>, int idtype, int id, UserPtr<uint8_t> infop, Hex<int> options,
+               UserPtr<Rusage> ru) {
+  if (options & ~(L_WNOHANG | L_WNOWAIT | L_WEXITED | L_WSTOPPED | L_WCONTINUED | L_WNOTHREAD | L_WCLONE | L_WALL))
+    return Error::Invalid;
+  if (!(options & (L_WEXITED | L_WSTOPPED | L_WCONTINUED))) return Error::Invalid;
+  WaitSel sel;
+  switch (idtype) {
+    case L_P_ALL: break;
+    case L_P_PID:
+      if (id <= 0) return Error::Invalid;
+      sel = {WaitSel::Pid, id};
+      break;
+    case L_P_PGID:
+      if (id < 0) return Error::Invalid;
+      sel = {WaitSel::Pgid, id ? id : __atomic_load_n(&cur_creds().pgid, __ATOMIC_RELAXED)};
+      break;
+    case L_P_PIDFD: return Error::Invalid;  // no pidfds yet
+    default: return Error::Invalid;
+  }
+  Reaped r;
+  int got;
+  if (options & L_WEXITED) {
+    got = TRY(do_wait(sel, options, options & L_WNOWAIT, &r));
+  } else {
+    // Only stopped or continued children asked for: there are none (no
+    // job control). ECHILD without children, else nothing to report (not
+    // a sleep: such a child never comes).
+    Reaped none;
+    TRY(do_wait(sel, options | L_WNOHANG, true, &none));
+    got = 0;
+  }
+  struct {
+    int32_t signo, err, code, pad;
+    int32_t pid;
+    uint32_t uid;
+    int32_t status, pad2;
+    int64_t utime, stime;
+  } si = {};
+  if (got > 0) {
+    si.signo = SIGCHLD;
+    si.code = exited_normally(r.wstatus) ? L_CLD_EXITED : L_CLD_KILLED;
+    si.pid = r.pid;
+    si.uid = r.uid;
+    si.status = exited_normally(r.wstatus) ? (r.wstatus >> 8) & 0xff : r.wstatus & 0x7f;
+    si.utime = int64_t(r.cpu_ns / (NS / L_USER_HZ));
+  }
+  if (infop) TRY(infop.copy_out(reinterpret_cast<const uint8_t*>(&si), sizeof(si)));
+  if (ru) TRY(ru.write(rusage_of(got > 0 ? r.cpu_ns : 0)));
+  return 0;
+}
+
+DEFINE_SYSCALL(110, getppid, Result<int>) {
+  Process* p = current_process();
+  if (!p) return 0;
+  SpinGuard g(process_table_lock());
+  return p->ppid;  // 0 for the first process: started by the kernel, like init's parent
+}
+
+}  // namespace capsule::linux_abi

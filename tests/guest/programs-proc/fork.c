@@ -1,0 +1,309 @@
+/* fork, vfork, posix_spawn, wait4/waitid, SIGCHLD, getppid, pipes between
+ * processes, orphans, kill between processes (docs/process.md "Fork, exit
+ * and wait"). Passes on the host's Linux too (as a child subreaper there,
+ * so orphans come back to it as they do to pid 1 in the VM). */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../include/guest_check.h"
+
+extern char** environ;
+static const char* g_self;
+static int g_global = 1;
+
+static volatile sig_atomic_t g_chld_count;
+static volatile pid_t g_chld_pid;
+static void on_chld(int sig, siginfo_t* si, void* uc) {
+  (void)sig, (void)uc;
+  ++g_chld_count;
+  g_chld_pid = si->si_pid;
+}
+
+static long mem_free_kib(void) {
+  FILE* f = fopen("/proc/meminfo", "r");
+  if (!f) return -1;
+  char line[128];
+  long v = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "MemFree: %ld kB", &v) == 1) break;
+  fclose(f);
+  return v;
+}
+
+static void cow_isolation(void) {
+  char* heap = malloc(64 * 1024);
+  memset(heap, 'p', 64 * 1024);
+  int to_child[2], to_parent[2];
+  CHECK(pipe(to_child) == 0 && pipe(to_parent) == 0, "pipes");
+  g_global = 10;
+  pid_t pid = fork();
+  if (pid == 0) {
+    char c;
+    int ok = g_global == 10 && heap[100] == 'p';
+    g_global = 20;  /* the parent must not see these */
+    memset(heap, 'c', 64 * 1024);
+    if (write(to_parent[1], "x", 1) != 1) _exit(90);
+    if (read(to_child[0], &c, 1) != 1) _exit(91); /* the parent wrote meanwhile */
+    ok = ok && g_global == 20 && heap[5000] == 'c';
+    _exit(ok ? 0 : 1);
+  }
+  CHECK(pid > 0, "fork");
+  char c;
+  CHECK(read(to_parent[0], &c, 1) == 1, "child ready");
+  CHECK(g_global == 10, "the parent's global after the child's write: %d", g_global);
+  CHECK(heap[100] == 'p' && heap[64 * 1024 - 1] == 'p', "the parent's heap after the child's write");
+  g_global = 30;
+  memset(heap, 'P', 64 * 1024);
+  CHECK(write(to_child[1], "y", 1) == 1, "go");
+  int st = -1;
+  CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child saw its own writes only: status %#x", st);
+  CHECK(g_global == 30 && heap[7] == 'P', "the parent keeps its own writes");
+  for (int i = 0; i < 2; ++i) close(to_child[i]), close(to_parent[i]);
+  free(heap);
+}
+
+static void shared_mapping(void) {
+  int* shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  CHECK(shm != MAP_FAILED, "mmap shared");
+  *shm = 1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    shm[0] = 2;
+    shm[100] = 77;  /* a page the parent never touched before fork... same page here */
+    _exit(0);
+  }
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+  CHECK(shm[0] == 2 && shm[100] == 77, "MAP_SHARED stays shared: %d %d", shm[0], shm[100]);
+  munmap(shm, 4096);
+}
+
+static void statuses(void) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(42);
+  int st = 0;
+  CHECK(wait4(pid, &st, 0, NULL) == pid, "wait4");
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42, "exit code 42: status %#x", st);
+
+  pid = fork();
+  if (pid == 0) {
+    for (;;) pause();
+  }
+  CHECK(kill(pid, 0) == 0, "kill 0 to a live child");
+  CHECK(kill(pid, SIGKILL) == 0, "kill SIGKILL");
+  struct rusage ru;
+  CHECK(wait4(pid, &st, 0, &ru) == pid, "wait4 with rusage");
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "killed by SIGKILL: status %#x", st);
+  CHECK(ru.ru_utime.tv_sec >= 0 && ru.ru_utime.tv_usec >= 0 && ru.ru_utime.tv_usec < 1000000, "rusage");
+
+  pid = fork();
+  if (pid == 0) {
+    raise(SIGTERM);
+    _exit(1);
+  }
+  CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "SIGTERM: status %#x", st);
+}
+
+static void nohang_and_pipe(void) {
+  int p[2];
+  CHECK(pipe(p) == 0, "pipe");
+  int q[2];
+  CHECK(pipe(q) == 0, "pipe");
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[1]);
+    close(q[0]);
+    char c;
+    ssize_t n = read(p[0], &c, 1); /* EOF once the parent closes */
+    const char msg[] = "hello from the child";
+    if (write(q[1], msg, sizeof msg) != (ssize_t)sizeof msg) _exit(3);
+    _exit(n == 0 ? 5 : 4);
+  }
+  close(p[0]);
+  close(q[1]);
+  int st;
+  CHECK(waitpid(pid, &st, WNOHANG) == 0, "WNOHANG with a live child gives 0");
+  siginfo_t si;
+  memset(&si, 0xff, sizeof si);
+  CHECK(waitid(P_PID, pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0, "waitid WNOHANG: si_pid %d", si.si_pid);
+  close(p[1]); /* the last writer: the child's read sees EOF */
+  char buf[64] = {0};
+  size_t got = 0;
+  ssize_t n;
+  while ((n = read(q[0], buf + got, sizeof buf - got)) > 0) got += (size_t)n;
+  CHECK(n == 0 && got == sizeof "hello from the child" && strcmp(buf, "hello from the child") == 0,
+        "the child's message then EOF: %zu '%s'", got, buf);
+  close(q[0]);
+  CHECK(waitid(P_PID, pid, &si, WEXITED | WNOWAIT) == 0 && si.si_pid == pid && si.si_code == CLD_EXITED &&
+            si.si_status == 5,
+        "waitid WNOWAIT: pid %d code %d status %d", si.si_pid, si.si_code, si.si_status);
+  CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 5, "still there after WNOWAIT: %#x", st);
+}
+
+static void sigchld_and_ppid(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_chld;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigaction(SIGCHLD, &sa, NULL);
+  int p[2];
+  CHECK(pipe(p) == 0, "pipe");
+  pid_t me = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    pid_t pp = getppid();
+    if (write(p[1], &pp, sizeof pp) != sizeof pp) _exit(2);
+    _exit(0);
+  }
+  pid_t pp = 0;
+  CHECK(read(p[0], &pp, sizeof pp) == sizeof pp && pp == me, "getppid in the child: %d, parent %d", pp, me);
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+  for (int i = 0; i < 1000 && !g_chld_count; ++i) usleep(1000);
+  CHECK(g_chld_count >= 1 && g_chld_pid == pid, "SIGCHLD with si_pid: count %d pid %d", g_chld_count, g_chld_pid);
+  close(p[0]);
+  close(p[1]);
+  signal(SIGCHLD, SIG_DFL);
+
+  /* SIGCHLD ignored: children are reaped at once, wait gives ECHILD. */
+  signal(SIGCHLD, SIG_IGN);
+  pid = fork();
+  if (pid == 0) _exit(0);
+  errno = 0;
+  int r = waitpid(pid, &st, 0);  /* Linux waits for the child, then ECHILD */
+  CHECK(r == -1 && errno == ECHILD, "SIG_IGN auto-reap: %d", r);
+  signal(SIGCHLD, SIG_DFL);
+}
+
+static void vfork_exec(void) {
+  pid_t pid = vfork();
+  if (pid == 0) {
+    char* argv[] = {(char*)g_self, (char*)"exit-with", (char*)"7", NULL};
+    execve(g_self, argv, environ);
+    _exit(99);
+  }
+  int st;
+  CHECK(pid > 0 && waitpid(pid, &st, 0) == pid, "vfork");
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "vfork+exec status: %#x", st);
+
+  /* vfork then _exit, with the child's stack writes not corrupting ours. */
+  volatile int local = 5;
+  pid = vfork();
+  if (pid == 0) _exit(local == 5 ? 11 : 12);
+  CHECK(waitpid(pid, &st, 0) == pid && WEXITSTATUS(st) == 11, "vfork+_exit: %#x", st);
+
+  char* argv[] = {(char*)g_self, (char*)"exit-with", (char*)"3", NULL};
+  pid_t sp;
+  CHECK(posix_spawn(&sp, g_self, NULL, NULL, argv, environ) == 0, "posix_spawn");
+  CHECK(waitpid(sp, &st, 0) == sp && WIFEXITED(st) && WEXITSTATUS(st) == 3, "posix_spawn status %#x", st);
+  char* bad[] = {(char*)"/nonexistent", NULL};
+  CHECK(posix_spawn(&sp, "/nonexistent/program", NULL, NULL, bad, environ) == ENOENT, "posix_spawn of nothing");
+}
+
+static void cloexec_inherited(void) {
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  int fd2 = open("/proc/self/status", O_RDONLY);
+  pid_t pid = fork();
+  if (pid == 0) _exit((fcntl(fd, F_GETFD) & FD_CLOEXEC) && !(fcntl(fd2, F_GETFD) & FD_CLOEXEC) ? 0 : 1);
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid && WEXITSTATUS(st) == 0, "close-on-exec flags kept: %#x", st);
+  close(fd);
+  close(fd2);
+}
+
+static void orphans(void) {
+  int p[2];
+  CHECK(pipe(p) == 0, "pipe");
+  pid_t child = fork();
+  if (child == 0) {
+    pid_t grandchild = fork();
+    if (grandchild == 0) {
+      pid_t first = getppid();
+      for (int i = 0; i < 5000 && getppid() == first; ++i) usleep(1000);
+      pid_t now = getppid();
+      if (write(p[1], &now, sizeof now) != sizeof now) _exit(2);
+      _exit(6);
+    }
+    _exit(0);  /* the grandchild is an orphan */
+  }
+  int st;
+  CHECK(waitpid(child, &st, 0) == child, "the middle child");
+  pid_t pp = 0;
+  CHECK(read(p[0], &pp, sizeof pp) == sizeof pp, "the orphan's report");
+  CHECK(pp == getpid(), "the orphan's new parent: %d, we are %d", pp, getpid());
+  pid_t w = waitpid(-1, &st, 0);
+  CHECK(w > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 6, "the orphan reaped by its new parent: %d %#x", w, st);
+  close(p[0]);
+  close(p[1]);
+}
+
+static void bad_input(void) {
+  int st;
+  EXPECT_ERR(ECHILD, waitpid(-1, &st, 0));         /* no children at all */
+  EXPECT_ERR(ECHILD, waitpid(999999, &st, 0));     /* not a child */
+  EXPECT_ERR(ECHILD, waitpid(1, &st, WNOHANG));    /* ourselves or init: not a child */
+  EXPECT_ERR(EINVAL, waitpid(-1, &st, 0x100000));  /* unknown option bit */
+  siginfo_t si;
+  EXPECT_ERR(EINVAL, waitid(P_ALL, 0, &si, WNOHANG)); /* none of WEXITED/WSTOPPED/WCONTINUED */
+  EXPECT_ERR(EINVAL, waitid(7, 0, &si, WEXITED));     /* bad idtype */
+  EXPECT_ERR(ESRCH, kill(999999, 0));
+  pid_t pid = fork();
+  if (pid == 0) _exit(1);
+  EXPECT_ERR(EFAULT, syscall(SYS_wait4, pid, (void*)8, 0, NULL)); /* reaped, then the bad pointer */
+  EXPECT_ERR(ECHILD, waitpid(pid, &st, WNOHANG));                  /* it was reaped */
+}
+
+static void many_forks(void) {
+  /* Warm up (slabs, page tables), then 500 fork+exit+wait cycles: the free
+   * memory comes back. Checked in the VM, where the test is pid 1 and alone. */
+  for (int i = 0; i < 20; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0);
+  }
+  long before = mem_free_kib();
+  int bad = 0;
+  for (int i = 0; i < 500; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      g_global = i;  /* a COW copy each time */
+      _exit(i & 0x7f);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || WEXITSTATUS(st) != (i & 0x7f)) ++bad;
+  }
+  long after = mem_free_kib();
+  CHECK(bad == 0, "500 forks: %d failed", bad);
+  if (getpid() == 1)
+    CHECK(before > 0 && after > 0 && before - after < 512, "free memory after 500 forks: %ld -> %ld KiB", before, after);
+}
+
+int main(int argc, char** argv) {
+  if (argc == 3 && strcmp(argv[1], "exit-with") == 0) return atoi(argv[2]);
+  g_self = argv[0];
+  setvbuf(stdout, NULL, _IONBF, 0);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  bad_input();
+  cow_isolation();
+  shared_mapping();
+  statuses();
+  nohang_and_pipe();
+  sigchld_and_ppid();
+  vfork_exec();
+  cloexec_inherited();
+  orphans();
+  many_forks();
+  if (g_failures == 0) printf("PASS fork\n");
+  return g_failures ? 1 : 0;
+}
