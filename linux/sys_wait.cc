@@ -75,13 +75,12 @@ bool notify_parent(Process& p, int wstatus) {
   {
     SpinGuard g(process_table_lock());
     p.wait_status = wstatus;
-    if (reap) {
-      process_unlist_locked(&p);
-    } else {
-      p.zombie = true;
-      // The parent may have changed meanwhile (it ended: pid 1 took us).
-      if (Process* now = find_locked(p.ppid)) wake_waiters_locked(*now);
-    }
+    if (reap) process_unlist_locked(&p);
+    else p.zombie = true;
+    // Its waiters look again: a zombie to reap, or (reaped at once) maybe
+    // no child left, which is ECHILD. The parent may have changed
+    // meanwhile (it ended: pid 1 took us).
+    if (Process* now = find_locked(p.ppid)) wake_waiters_locked(*now);
   }
   if (parent && p.exit_signal && send) {
     KSigInfo info;
