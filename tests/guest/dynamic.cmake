@@ -60,14 +60,15 @@ foreach(variant IN LISTS dyn_variants)
     PROPERTIES TIMEOUT 150)
 endforeach()
 
-foreach(c busybox python3 python3_stdlib python3_socketpair python3_asyncio_unix python3_http_loopback sqlite3 lua5.4 perl gawk jq bc xz zstd sort sha256sum
+foreach(c busybox busybox_pipeline dash_pipeline python3_subprocess python3 python3_stdlib python3_socketpair
+          python3_asyncio_unix python3_http_loopback sqlite3 lua5.4 perl gawk jq bc xz zstd sort sha256sum
           grep sed gzip bzip2 od diff date openssl ls stat)
   add_test(NAME guest.dynamic.debian.${c}
     COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --case ${c})
   set_tests_properties(guest.dynamic.debian.${c} PROPERTIES TIMEOUT 200 SKIP_RETURN_CODE 77)
 endforeach()
-# On 4 CPUs: a threaded program, and the biggest one.
-foreach(c xz_threads python3_stdlib)
+# On 4 CPUs: a threaded program, the biggest one, and processes.
+foreach(c xz_threads python3_stdlib dash_pipeline python3_subprocess)
   add_test(NAME guest.dynamic.debian.${c}.cpus4
     COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --case ${c} --cpus 4)
   set_tests_properties(guest.dynamic.debian.${c}.cpus4 PROPERTIES TIMEOUT 200 SKIP_RETURN_CODE 77)

@@ -125,8 +125,21 @@ async def main():
 asyncio.run(main())
 """
 
+# Processes (docs/process.md "Fork, exit and wait"): subprocess forks (or
+# vforks) and execs, the pipes between the processes, the exit status.
+PY_SUBPROCESS = """
+import subprocess
+print(subprocess.run(["echo", "hi"], capture_output=True).stdout)
+p = subprocess.Popen(["tr", "a-z", "A-Z"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+print(p.communicate(b"hello from a pipe")[0], p.returncode)
+print(subprocess.run(["false"]).returncode, subprocess.run(["tr", "--bad-option"], capture_output=True).returncode)
+"""
+
 # name -> (program, argv, needs) ; guest paths /data/... are the host's
-# data directory when run on the host. `needs` lists extra host trees.
+# data directory when run on the host. `needs` lists extra host trees
+# ("python": the modules the case imports) and other programs the case
+# runs ("prog:NAME": NAME from the host's PATH, at the same path, with its
+# libraries).
 CASES = {
     "busybox": ("busybox", ["busybox", "sha256sum", "/data/numbers.txt"], []),
     "python3": ("/usr/bin/python3", ["python3", "-c", "print(1)"], ["python"]),
@@ -134,6 +147,15 @@ CASES = {
     "python3_socketpair": ("/usr/bin/python3", ["python3", "-c", PY_SOCKETPAIR], ["python"]),
     "python3_asyncio_unix": ("/usr/bin/python3", ["python3", "-c", PY_ASYNCIO_UNIX], ["python"]),
     "python3_http_loopback": ("/usr/bin/python3", ["python3", "-c", PY_HTTP_LOOPBACK], ["python"]),
+    # Shells running pipelines: a process per command, pipes between them.
+    # busybox's sh runs its own applets (a static busybox is fine here).
+    "busybox_pipeline": ("busybox", ["busybox", "sh", "-c",
+                                     "ls /data/ | wc -l; cat /data/fruits.txt | sort | uniq -c | sort -rn | head -2;"
+                                     " (exit 3); echo status $?; exit 5"], []),
+    "dash_pipeline": ("dash", ["dash", "-c", "echo a b c | tr ' ' '\\n' | sort -r; false || echo after false"],
+                      ["prog:tr", "prog:sort", "prog:false"]),
+    "python3_subprocess": ("/usr/bin/python3", ["python3", "-c", PY_SUBPROCESS],
+                           ["python", "prog:echo", "prog:tr", "prog:false"]),
     "sqlite3": ("sqlite3", ["sqlite3", ":memory:",
                             "create table t(a,b); insert into t values(1,'x'),(2,'y'),(3,'z');"
                             " select sum(a), group_concat(b) from t;"], []),
@@ -332,6 +354,14 @@ def main():
         extra = [(data, "/data")]
         if "python" in needs:
             extra += python_files(work, argv[-1], data)
+        for n in needs:
+            if n.startswith("prog:"):
+                other = shutil.which(n[5:])
+                if not other:
+                    print(f"{n[5:]} is not installed: skipped")
+                    return SKIP
+                other = os.path.abspath(other)
+                extra += [(os.path.realpath(other), other)] + libraries(other)
         host_argv = [x.replace("/data/", data + "/") for x in argv]
         env = {"HOME": HOME, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         h = subprocess.run([program] + host_argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -211,6 +212,43 @@ static void vfork_exec(void) {
   CHECK(posix_spawn(&sp, "/nonexistent/program", NULL, NULL, bad, environ) == ENOENT, "posix_spawn of nothing");
 }
 
+/* AF_UNIX socketpairs shared across fork (docs/net.md): a stream each way,
+ * EOF for the parent once the child (the other end's last holder) exits,
+ * and a datagram pair keeping message boundaries between processes. */
+static void socketpair_across_fork(void) {
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair stream");
+  int dv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, dv) == 0, "socketpair dgram");
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(sv[0]);
+    close(dv[0]);
+    char buf[16];
+    ssize_t n = read(sv[1], buf, sizeof buf);
+    if (n != 4 || memcmp(buf, "ping", 4) != 0) _exit(2);
+    if (write(sv[1], "pong", 4) != 4) _exit(3);
+    if (send(dv[1], "one", 3, 0) != 3 || send(dv[1], "two!", 4, 0) != 4) _exit(4);
+    _exit(0);  /* closes sv[1]: the parent's next read sees EOF */
+  }
+  CHECK(pid > 0, "fork");
+  close(sv[1]);
+  close(dv[1]);
+  CHECK(write(sv[0], "ping", 4) == 4, "write to the child");
+  char buf[16] = {0};
+  CHECK(read(sv[0], buf, sizeof buf) == 4 && memcmp(buf, "pong", 4) == 0, "the child's answer: '%s'", buf);
+  char d[16] = {0};
+  ssize_t a = recv(dv[0], d, sizeof d, 0);
+  CHECK(a == 3 && memcmp(d, "one", 3) == 0, "first datagram: %zd", a);
+  ssize_t b = recv(dv[0], d, sizeof d, 0);
+  CHECK(b == 4 && memcmp(d, "two!", 4) == 0, "second datagram: %zd", b);
+  CHECK(read(sv[0], buf, sizeof buf) == 0, "EOF once the child is gone");
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "socket child status %#x", st);
+  close(sv[0]);
+  close(dv[0]);
+}
+
 static void cloexec_inherited(void) {
   int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
   int fd2 = open("/proc/self/status", O_RDONLY);
@@ -301,6 +339,7 @@ int main(int argc, char** argv) {
   nohang_and_pipe();
   sigchld_and_ppid();
   vfork_exec();
+  socketpair_across_fork();
   cloexec_inherited();
   orphans();
   many_forks();
