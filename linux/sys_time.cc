@@ -163,6 +163,12 @@ bool sleep_until_ns(uint64_t deadline_ns) {
 void account_thread_exit(const Thread* t) {
   Process* p = static_cast<Process*>(t->process);
   if (!p) return;
+  // Once per thread: the last thread of a process passes here twice
+  // (exit_thread, then the process's end).
+  if (auto* lt = static_cast<LinuxThread*>(t->linux_state)) {
+    if (lt->cpu_accounted) return;
+    lt->cpu_accounted = true;
+  }
   if (t == p->main_thread && p->main_cpu_counted.exchange(true)) return;
   p->exited_cpu_ns.fetch_add(thread_cpu(t));
 }

@@ -23,6 +23,7 @@ struct LinuxThread {
   int altstack_flags = 2;         // SS_DISABLE
   char name[16] = {};             // prctl PR_SET_NAME
   SignalThread* signal = nullptr; // [signals] pending siginfo, sigsuspend mask (linux/signal_state.cc)
+  bool cpu_accounted = false;     // its CPU time joined the process's (account_thread_exit, once)
 };
 
 // The calling thread's state, created on first use (nullptr only when out

@@ -4,6 +4,7 @@
  * so orphans come back to it as they do to pid 1 in the VM). */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../include/guest_check.h"
@@ -302,6 +304,47 @@ static void bad_input(void) {
   EXPECT_ERR(ECHILD, waitpid(pid, &st, WNOHANG));                  /* it was reaped */
 }
 
+/* A child whose last thread is not its main thread (the main thread
+ * exits first): its CPU time reaches the parent's RUSAGE_CHILDREN
+ * once, not twice (the last thread ends the process). The thread spins
+ * 300 ms of CPU, reads the process's clock and exits; the parent's
+ * children time grows by that much and not by twice as much. */
+static long long ts_ns(struct timespec t) { return t.tv_sec * 1000000000LL + t.tv_nsec; }
+static long long tv_ns(struct timeval t) { return t.tv_sec * 1000000000LL + t.tv_usec * 1000LL; }
+
+static void* spin_then_report(void* arg) {
+  struct timespec t;
+  do clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  while (ts_ns(t) < 300000000LL);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  *(long long*)arg = ts_ns(t);
+  return NULL;  /* the process's last thread: the process ends */
+}
+
+static void last_thread_cpu_time(void) {
+  long long* shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  CHECK(shared != MAP_FAILED, "mmap shared");
+  struct rusage before, after;
+  CHECK(getrusage(RUSAGE_CHILDREN, &before) == 0, "getrusage before");
+  pid_t pid = fork();
+  if (pid == 0) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, spin_then_report, shared) != 0) _exit(2);
+    /* The main thread ends alone (the raw exit: the C library still counts
+     * it, so the other thread's return is a plain thread exit too). */
+    for (;;) syscall(SYS_exit, 0);
+  }
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "threaded child: %#x", st);
+  CHECK(getrusage(RUSAGE_CHILDREN, &after) == 0, "getrusage after");
+  long long grew = tv_ns(after.ru_utime) + tv_ns(after.ru_stime) - tv_ns(before.ru_utime) - tv_ns(before.ru_stime);
+  long long own = *shared;
+  CHECK(own >= 300000000LL, "the child's own CPU clock: %lld ns", own);
+  CHECK(grew >= own - 20000000LL && grew < own + own / 2, "children CPU time grew by %lld ns, the child measured %lld ns",
+        grew, own);
+  munmap(shared, 4096);
+}
+
 static void many_forks(void) {
   /* Warm up (slabs, page tables), then 500 fork+exit+wait cycles: the free
    * memory comes back. Checked in the VM, where the test is pid 1 and alone. */
@@ -342,6 +385,7 @@ int main(int argc, char** argv) {
   socketpair_across_fork();
   cloexec_inherited();
   orphans();
+  last_thread_cpu_time();
   many_forks();
   if (g_failures == 0) printf("PASS fork\n");
   return g_failures ? 1 : 0;
