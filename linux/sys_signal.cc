@@ -215,7 +215,7 @@ DEFINE_SYSCALL(62, kill, Result<void>, int pid, int sig) {
     return r;
   }
   if (pid == INT32_MIN) return Error::NoProcess;
-  GroupKill k{sig, 0, me};
+  GroupKill k{sig, 0, me, false, {}};
   if (pid == 0) k.pgid = __atomic_load_n(&current_process()->creds->pgid, __ATOMIC_RELAXED);
   else if (pid < -1) k.pgid = -pid;
   process_for_each(group_kill_one, &k);

@@ -95,6 +95,11 @@ static void statuses(void) {
   pid_t pid = fork();
   if (pid == 0) _exit(42);
   int st = 0;
+  /* A zombie (WNOWAIT waits for the end, keeps it) can still be signalled:
+   * success, and its status stays the exit code. */
+  siginfo_t zi;
+  CHECK(waitid(P_PID, pid, &zi, WEXITED | WNOWAIT) == 0 && zi.si_pid == pid, "waitid WNOWAIT for a zombie");
+  CHECK(kill(pid, SIGTERM) == 0, "kill a zombie: %s", strerror(errno));
   CHECK(wait4(pid, &st, 0, NULL) == pid, "wait4");
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42, "exit code 42: status %#x", st);
 
