@@ -295,36 +295,111 @@ DEFINE_SYSCALL(116, setgroups, Result<void>, int size, UserPtr<const uint32_t> l
   return {};
 }
 
+namespace {
+
+// The process `pid` names for getpgid/getsid/setpgid (0: the caller; a
+// thread id of the caller's: the caller), with a reference (process_put),
+// or nullptr.
+Process* target_process(int pid) {
+  Process* me = current_process();
+  if (is_self(pid) && me) {
+    me->refs.fetch_add(1, std::memory_order_relaxed);
+    return me;
+  }
+  return pid > 0 ? process_get(pid) : nullptr;
+}
+
+int read_pgid(Process& p) { return __atomic_load_n(&p.creds->pgid, __ATOMIC_RELAXED); }
+int read_sid(Process& p) { return __atomic_load_n(&p.creds->sid, __ATOMIC_RELAXED); }
+
+struct GroupLookup {
+  int pgid, sid;
+  bool found = false;
+};
+
+// Whether a process of session `sid` is in group `pgid` (setpgid may only
+// join such a group; a zombie still counts, as on Linux).
+bool group_in_session(int pgid, int sid) {
+  GroupLookup l{pgid, sid, false};
+  process_for_each(
+      [](Process& p, void* ctx) {
+        auto* l = static_cast<GroupLookup*>(ctx);
+        if (read_pgid(p) == l->pgid && read_sid(p) == l->sid) l->found = true;
+      },
+      &l);
+  return l.found;
+}
+
+}  // namespace
+
+// getpgid/getsid of any process (a zombie too); ESRCH if none.
 DEFINE_SYSCALL(121, getpgid, Result<int>, int pid) {
-  if (!is_self(pid)) return Error::NoProcess;
-  return cur_creds().pgid;
+  Process* p = target_process(pid);
+  if (!p) return Error::NoProcess;
+  const int r = read_pgid(*p);
+  process_put(p);
+  return r;
 }
 DEFINE_SYSCALL(111, getpgrp, Result<int>) { return cur_creds().pgid; }
 DEFINE_SYSCALL(124, getsid, Result<int>, int pid) {
-  if (!is_self(pid)) return Error::NoProcess;
-  return cur_creds().sid;
+  Process* p = target_process(pid);
+  if (!p) return Error::NoProcess;
+  const int r = read_sid(*p);
+  process_put(p);
+  return r;
 }
 
+// setpgid(pid, pgid), Linux's rules: pid is the caller or a child of its
+// (else ESRCH), a child in the caller's session (EPERM) that has not
+// exec'd (EACCES); a session leader cannot move (EPERM); pgid 0 is the
+// target's pid, another group must exist in the caller's session (EPERM);
+// a negative pgid is EINVAL.
 DEFINE_SYSCALL(109, setpgid, Result<void>, int pid, int pgid) {
   if (pgid < 0) return Error::Invalid;
-  if (!is_self(pid)) return Error::NoProcess;
-  Creds& c = cur_creds();
-  SpinGuard g(c.lock);
-  // A session leader cannot change its process group (there is no other
-  // process whose group it could join, either).
-  if (c.sid == own_pid()) return Error::Permission;
-  const int target = pgid ? pgid : own_pid();
-  if (target != own_pid() && target != c.pgid) return Error::Permission;
-  c.pgid = target;
-  return {};
+  Process* me = current_process();
+  if (!me) return Error::NoProcess;
+  Process* t = target_process(pid);
+  if (!t) return Error::NoProcess;
+  Result<void> r;
+  bool child;
+  {
+    SpinGuard g(process_table_lock());
+    child = t != me && t->ppid == me->pid && !t->zombie;
+  }
+  const int my_sid = read_sid(*me);
+  const int target = pgid ? pgid : t->pid;
+  if (t != me && !child) r = Error::NoProcess;
+  else if (child && read_sid(*t) != my_sid) r = Error::Permission;
+  else if (child && t->did_exec.load()) r = Error::AccessDenied;
+  else if (read_sid(*t) == t->pid) r = Error::Permission;
+  else if (target != t->pid && !group_in_session(target, my_sid)) r = Error::Permission;
+  if (r.ok()) {
+    Creds& c = *t->creds;
+    SpinGuard g(c.lock);
+    __atomic_store_n(&c.pgid, target, __ATOMIC_RELAXED);
+  }
+  process_put(t);
+  return r;
 }
 
+// setsid: a new session and group led by the caller; EPERM if a process
+// group with the caller's pid exists already (it leads one, or a process
+// it moved there is still in it).
 DEFINE_SYSCALL(112, setsid, Result<int>) {
+  const int pid = own_pid();
+  GroupLookup l{pid, 0, false};
+  process_for_each(
+      [](Process& p, void* ctx) {
+        auto* l = static_cast<GroupLookup*>(ctx);
+        if (read_pgid(p) == l->pgid) l->found = true;
+      },
+      &l);
+  if (l.found) return Error::Permission;
   Creds& c = cur_creds();
   SpinGuard g(c.lock);
-  if (c.pgid == own_pid()) return Error::Permission;  // already a process-group leader
-  c.sid = c.pgid = own_pid();
-  return c.sid;
+  __atomic_store_n(&c.sid, pid, __ATOMIC_RELAXED);
+  __atomic_store_n(&c.pgid, pid, __ATOMIC_RELAXED);
+  return pid;
 }
 
 DEFINE_SYSCALL(95, umask, Result<uint32_t>, Mode mask) {

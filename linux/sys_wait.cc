@@ -96,6 +96,30 @@ bool notify_parent(Process& p, int wstatus) {
   return reap;
 }
 
+// PR_SET_PDEATHSIG: each live child that asked for it gets its signal as
+// its parent ends (Linux sends it when the parent thread that made the
+// child exits; here, when the parent process does), si_code SI_USER,
+// si_pid 0 (as Linux's SEND_SIG_NOINFO).
+void send_pdeathsig(Process& p) {
+  process_for_each(
+      [](Process& c, void* ctx) {
+        const int parent = *static_cast<int*>(ctx);
+        bool mine;
+        {
+          SpinGuard g(process_table_lock());
+          mine = c.ppid == parent && !c.zombie;
+        }
+        const int sig = c.limits->pdeathsig.load();
+        if (!mine || sig <= 0) return;
+        KSigInfo info;
+        info.signo = sig;
+        info.u.kill.pid = 0;
+        info.u.kill.uid = 0;
+        (void)signal_send_process(c, info);
+      },
+      &p.pid);
+}
+
 // Its children (and zombies) go to pid 1, which is told if one is a zombie.
 void reparent_children(Process& p) {
   SpinGuard g(process_table_lock());
@@ -140,6 +164,7 @@ using namespace linux_abi;
   p.as = nullptr;
   process_vfork_release(p);
   if (as && !borrowed) AddressSpace::destroy(as);
+  send_pdeathsig(p);
   reparent_children(p);
   // The Linux state of the last thread; a main thread that ended before
   // (a zombie thread object) is freed now.

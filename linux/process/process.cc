@@ -474,6 +474,7 @@ void exec_discard(ExecImage* img) { delete img; }
   Process& p = *current_process();
   AddressSpace* as = p.as;
   Thread* self = thread_current();
+  p.did_exec.store(true);
   // The old image goes: every mapping (and its pages) of the lower half.
   // The AddressSpace object, its page-table root and the threads' pointers
   // to it stay (other CPUs may still have it loaded; the unmapping shot

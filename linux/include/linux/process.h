@@ -82,6 +82,9 @@ struct Process {
   // vfork: the child runs in the parent's address space (not its own to
   // free) and the parent's thread sleeps until the child execs or exits.
   bool as_borrowed = false;
+  // It replaced its image at least once (a parent's setpgid on it is then
+  // EACCES).
+  std::atomic<bool> did_exec{false};
   std::atomic<bool> vfork_done{true};
   Thread* vfork_waiter = nullptr;
 };

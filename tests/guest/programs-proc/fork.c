@@ -350,6 +350,134 @@ static void last_thread_cpu_time(void) {
   munmap(shared, 4096);
 }
 
+/* Process groups and sessions between processes: a child starts in the
+ * parent's group and session; the parent moves it into a group of its own
+ * (setpgid on a child), signals that group with kill(-pgid); a child that
+ * exec'd cannot be moved (EACCES); a child in a new session (setsid)
+ * cannot join the parent's group (EPERM) nor leave its own (session
+ * leader, EPERM). Bad input: negative pgid EINVAL, a non-child or no such
+ * process ESRCH, a group that does not exist EPERM. */
+static void groups_and_sessions(void) {
+  const pid_t me = getpid(), my_pgid = getpgrp(), my_sid = getsid(0);
+  int go[2], back[2];
+  CHECK(pipe(go) == 0 && pipe(back) == 0, "pipes");
+  pid_t pid = fork();
+  if (pid == 0) {
+    char c;
+    if (getpgrp() != my_pgid || getsid(0) != my_sid) _exit(2);
+    if (setpgid(0, 999999) != -1 || errno != EPERM) _exit(3);  /* no such group */
+    if (write(back[1], "r", 1) != 1 || read(go[0], &c, 1) != 1) _exit(4);
+    if (getpgrp() != getpid()) _exit(5);  /* the parent moved us */
+    for (;;) pause();                     /* until the group's SIGTERM */
+  }
+  CHECK(pid > 0, "fork");
+  char c;
+  CHECK(read(back[0], &c, 1) == 1, "child ready");
+  CHECK(getpgid(pid) == my_pgid && getsid(pid) == my_sid, "the child's group and session: %d %d", getpgid(pid),
+        getsid(pid));
+  EXPECT_ERR(EINVAL, setpgid(pid, -1));
+  CHECK(setpgid(pid, 0) == 0, "setpgid on a child: %s", strerror(errno));
+  CHECK(getpgid(pid) == pid && getpgrp() == my_pgid, "moved: %d, ours %d", getpgid(pid), getpgrp());
+  CHECK(write(go[1], "g", 1) == 1, "go");
+  CHECK(kill(-pid, SIGTERM) == 0, "kill the child's group: %s", strerror(errno));
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "the group's child: %#x", st);
+  EXPECT_ERR(ESRCH, kill(-pid, SIGTERM));  /* the group is gone */
+
+  /* A child that exec'd: EACCES. The close-on-exec pipe reads EOF once it has. */
+  int ex[2], hold[2];
+  CHECK(pipe2(ex, O_CLOEXEC) == 0 && pipe(hold) == 0, "pipes");
+  pid = fork();
+  if (pid == 0) {
+    close(ex[0]);
+    close(hold[1]);
+    dup2(hold[0], 0);
+    char* argv[] = {(char*)g_self, (char*)"read-stdin", NULL};
+    execve(g_self, argv, environ);
+    _exit(99);
+  }
+  close(ex[1]);
+  close(hold[0]);
+  CHECK(read(ex[0], &c, 1) == 0, "exec'd");
+  EXPECT_ERR(EACCES, setpgid(pid, 0));
+  close(hold[1]);  /* its stdin: EOF, it exits */
+  CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 8, "exec'd child: %#x", st);
+  close(ex[0]);
+
+  /* A new session. */
+  pid = fork();
+  if (pid == 0) {
+    pid_t s = setsid();
+    if (s != getpid() || getsid(0) != s || getpgrp() != s) _exit(2);
+    if (setpgid(0, my_pgid) != -1 || errno != EPERM) _exit(3);  /* another session's group */
+    if (setpgid(0, 0) != -1 || errno != EPERM) _exit(4);        /* a session leader */
+    if (setsid() != -1 || errno != EPERM) _exit(5);             /* leads a group already */
+    if (write(back[1], "s", 1) != 1 || read(go[0], &c, 1) != 1) _exit(6);
+    _exit(0);
+  }
+  CHECK(read(back[0], &c, 1) == 1 && c == 's', "the session child's checks: %c", c);
+  CHECK(getsid(pid) == pid && getpgid(pid) == pid, "its session %d, group %d", getsid(pid), getpgid(pid));
+  EXPECT_ERR(EPERM, setpgid(pid, 0));  /* a child in another session */
+  CHECK(write(go[1], "g", 1) == 1, "go");
+  CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "session child: %#x", st);
+  for (int i = 0; i < 2; ++i) close(go[i]), close(back[i]);
+
+  EXPECT_ERR(ESRCH, getpgid(999999));
+  EXPECT_ERR(ESRCH, getsid(999999));
+  EXPECT_ERR(ESRCH, setpgid(999999, 0));
+  if (getppid() > 0) EXPECT_ERR(ESRCH, setpgid(getppid(), 0));  /* not our child */
+  CHECK(getpgid(0) == my_pgid && getpgid(me) == my_pgid, "ourselves");
+}
+
+/* PR_SET_PDEATHSIG: a grandchild asks for SIGUSR1 when its parent ends;
+ * the middle child exits, the grandchild gets the signal and reports it. */
+static volatile sig_atomic_t g_usr1;
+static void on_usr1(int sig) { (void)sig, g_usr1 = 1; }
+
+static void pdeathsig(void) {
+  int report[2], ready[2];
+  CHECK(pipe(report) == 0 && pipe(ready) == 0, "pipes");
+  pid_t child = fork();
+  if (child == 0) {
+    pid_t gc = fork();
+    if (gc == 0) {
+      sigset_t block, none;
+      sigemptyset(&block);
+      sigaddset(&block, SIGUSR1);
+      sigprocmask(SIG_BLOCK, &block, &none);
+      sigdelset(&none, SIGUSR1);
+      signal(SIGUSR1, on_usr1);
+      int armed = prctl(PR_SET_PDEATHSIG, SIGUSR1) == 0, got = 0;
+      prctl(PR_GET_PDEATHSIG, &got);
+      if (write(ready[1], "r", 1) != 1) _exit(2);
+      while (!g_usr1) sigsuspend(&none);
+      char r = armed && got == SIGUSR1 ? 'u' : 'x';
+      if (write(report[1], &r, 1) != 1) _exit(3);
+      _exit(0);
+    }
+    char c;
+    if (gc < 0 || read(ready[0], &c, 1) != 1) _exit(4);
+    _exit(0);  /* the grandchild's parent ends */
+  }
+  int st;
+  CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0, "middle child: %#x", st);
+  char r = 0;
+  CHECK(read(report[0], &r, 1) == 1 && r == 'u', "the death signal reached the grandchild: %c", r);
+  pid_t w = waitpid(-1, &st, 0);
+  CHECK(w > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the grandchild reaped: %d %#x", w, st);
+  for (int i = 0; i < 2; ++i) close(report[i]), close(ready[i]);
+  /* A fork's child does not inherit the setting. */
+  CHECK(prctl(PR_SET_PDEATHSIG, SIGUSR2) == 0, "set");
+  child = fork();
+  if (child == 0) {
+    int got = -1;
+    prctl(PR_GET_PDEATHSIG, &got);
+    _exit(got == 0 ? 0 : 1);
+  }
+  CHECK(waitpid(child, &st, 0) == child && WEXITSTATUS(st) == 0, "not inherited: %#x", st);
+  CHECK(prctl(PR_SET_PDEATHSIG, 0) == 0, "clear");
+}
+
 static void many_forks(void) {
   /* Warm up (slabs, page tables), then 500 fork+exit+wait cycles: the free
    * memory comes back. Checked in the VM, where the test is pid 1 and alone. */
@@ -377,6 +505,10 @@ static void many_forks(void) {
 
 int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "exit-with") == 0) return atoi(argv[2]);
+  if (argc == 2 && strcmp(argv[1], "read-stdin") == 0) {
+    char c;
+    return read(0, &c, 1) == 0 ? 8 : 9;
+  }
   g_self = argv[0];
   setvbuf(stdout, NULL, _IONBF, 0);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -390,6 +522,8 @@ int main(int argc, char** argv) {
   socketpair_across_fork();
   cloexec_inherited();
   orphans();
+  groups_and_sessions();
+  pdeathsig();
   last_thread_cpu_time();
   many_forks();
   if (g_failures == 0) printf("PASS fork\n");
