@@ -22,6 +22,12 @@ namespace capsule::linux_abi {
 void exec_set_sequence(Process& p, const StringView* argv, const size_t* argcs, size_t count, const StringView* envp,
                        size_t envc);
 
+// --- linux/sys_capability.cc ---
+// The capability sets an execve of a file without file capabilities
+// gives (root: the bounding set; others: the ambient set); clears
+// SECBIT_KEEP_CAPS.
+void caps_exec_reset();
+
 // --- linux/sys_thread.cc ---
 // Linux's de_thread: every other thread of the process is killed (as by
 // SIGKILL: it ends at its next return towards the application; an

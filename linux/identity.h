@@ -8,6 +8,10 @@
 
 #include "lib/result.h"
 
+namespace capsule {
+struct Process;
+}
+
 namespace capsule::linux_abi {
 
 uint32_t current_umask();
@@ -15,7 +19,26 @@ uint32_t current_fsuid();
 uint32_t current_fsgid();
 uint32_t current_euid();
 uint32_t current_egid();
-bool current_privileged();  // effective uid 0: what Linux's capabilities allow root
+// Capabilities (capabilities(7)): the bit numbers Linux gives them.
+enum Capability : int {
+  L_CAP_CHOWN = 0, L_CAP_DAC_OVERRIDE = 1, L_CAP_DAC_READ_SEARCH = 2, L_CAP_FOWNER = 3, L_CAP_FSETID = 4,
+  L_CAP_KILL = 5, L_CAP_SETGID = 6, L_CAP_SETUID = 7, L_CAP_SETPCAP = 8, L_CAP_LINUX_IMMUTABLE = 9,
+  L_CAP_NET_BIND_SERVICE = 10, L_CAP_NET_ADMIN = 12, L_CAP_NET_RAW = 13, L_CAP_IPC_LOCK = 14,
+  L_CAP_SYS_CHROOT = 18, L_CAP_SYS_PTRACE = 19, L_CAP_SYS_ADMIN = 21, L_CAP_SYS_NICE = 23,
+  L_CAP_SYS_RESOURCE = 24, L_CAP_SYS_TIME = 25, L_CAP_MKNOD = 27, L_CAP_MAC_OVERRIDE = 32,
+  L_CAP_LAST_CAP = 40,  // Linux 6.1: CAP_CHECKPOINT_RESTORE
+};
+constexpr uint64_t L_CAP_FULL_SET = (1ull << (L_CAP_LAST_CAP + 1)) - 1;
+// The caller's effective set holds `cap` (kernel threads: all).
+bool current_capable(int cap);
+// A process's sets, for /proc/PID/status (linux/sys_capability.cc).
+struct CapsView {
+  uint64_t inh, prm, eff, bnd, amb;
+};
+CapsView caps_of(Process& p);
+// The prctl options on capabilities: keepcaps, the bounding set, the
+// securebits and the ambient set.
+Result<int64_t> caps_prctl(int option, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 
 constexpr uint64_t L_RLIM_INFINITY = ~0ull;
 enum Rlimit : int {

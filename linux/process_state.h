@@ -22,6 +22,14 @@ struct ProcessFiles {
   vfs::Vnode* initial_cwd = nullptr;  // where a command of a sequence starts
 };
 
+// Capability sets (linux/sys_capability.cc), Linux's bit numbers
+// (L_CAP_*): a new process is root's, every capability permitted and
+// effective, none inheritable or ambient.
+struct Caps {
+  uint64_t inh = 0, prm = L_CAP_FULL_SET, eff = L_CAP_FULL_SET, bnd = L_CAP_FULL_SET, amb = 0;
+  uint32_t securebits = 0;
+};
+
 // Credentials, process group and session, umask, persona
 // (linux/sys_ident.cc). A new process starts as root.
 struct Creds {
@@ -33,7 +41,12 @@ struct Creds {
   uint32_t umask = 022;
   int pgid = 0, sid = 0;       // process_create: the pid (it leads both)
   uint64_t persona = 0;
+  Caps caps;  // linux/sys_capability.cc
 };
+// After a change of the uids (under c.lock, with the ids before it):
+// Linux's capability fixups (capabilities(7), "Effect of user ID changes
+// on capabilities").
+void caps_after_setuid(Creds& c, uint32_t old_ruid, uint32_t old_euid, uint32_t old_suid, uint32_t old_fsuid);
 
 // Resource limits and prctl attributes (linux/sys_limits.cc).
 struct Rlim {
@@ -44,7 +57,6 @@ struct Limits {
   Rlim rl[L_RLIM_NLIMITS] GUARDED_BY(lock) = {};
   std::atomic<int> pdeathsig{0};
   std::atomic<int> dumpable{1};
-  std::atomic<int> keepcaps{0};
   std::atomic<int> no_new_privs{0};
   std::atomic<int> subreaper{0};
   std::atomic<int> thp_disable{0};

@@ -233,10 +233,10 @@ Result<void> show_status(uint64_t tid, Text& out) {
                     &tm);
   out.f("SigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n",
         rlimit_cur(L_RLIMIT_SIGPENDING), tm.pending, shared, tm.blocked, ignored, caught);
-  bool root = euid == 0;
-  uint64_t caps = root ? 0x1ffffffffffull : 0;
-  out.f("CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n", 0, caps, caps,
-        0x1ffffffffffull, 0);
+  CapsView caps{0, 0, 0, L_CAP_FULL_SET, 0};
+  if (Process* cp = current_process()) caps = caps_of(*cp);
+  out.f("CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n", caps.inh,
+        caps.prm, caps.eff, caps.bnd, caps.amb);
   out.f("NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\nSpeculation_Store_Bypass:\tnot vulnerable\n");
   bool set[MAX_CPUS];
   uint32_t n = cpu_count() < MAX_CPUS ? cpu_count() : uint32_t(MAX_CPUS);

@@ -97,6 +97,7 @@ void reset_process(bool fresh) {
     log_warn("exec: descriptors not reset ({})", error_name(r.error()));
   signal_exec_reset(fresh);
   timers_exec_reset(fresh);
+  caps_exec_reset();
 }
 
 // Phase 1: the image, ready to replace the caller's, or an error with

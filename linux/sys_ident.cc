@@ -5,10 +5,10 @@
 //
 // The credentials are the calling process's (linux/process_state.h: Creds);
 // the host and domain names are the machine's (one UTS namespace). A process
-// starts as root (all ids 0); "privileged" means effective uid 0, which
-// stands for the capabilities Linux gives root (CAP_SETUID, CAP_SETGID,
-// CAP_SYS_ADMIN, CAP_SYS_RESOURCE). A program that drops to another uid
-// gets Linux's unprivileged rules.
+// starts as root (all ids 0, every capability). Changing ids needs
+// CAP_SETUID or CAP_SETGID; a uid change adjusts the capability sets as
+// Linux does (linux/sys_capability.cc), so a program that drops to another
+// uid loses them and gets Linux's unprivileged rules.
 #include "core/mm.h"
 #include "linux/process.h"
 #include "arch/uaccess.h"
@@ -49,54 +49,79 @@ bool is_self(int64_t pid) { return pid == 0 || pid == own_pid() || pid == curren
 
 // setresuid/setresgid core: -1 leaves an id; an unprivileged caller may only
 // pick among its current real, effective and saved ids.
-Result<void> set_res(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e,
-                     uint32_t s) {
+// The uid functions pass CAP_SETUID (and fix the capability sets after),
+// the gid ones CAP_SETGID.
+bool holds(const Creds& c, int cap) { return c.caps.eff >> cap & 1; }
+
+// After a change under c.lock: the capability fixups for uids.
+struct IdChange {
+  Creds& c;
+  int cap;
+  uint32_t r, e, s, fs;
+  explicit IdChange(Creds& cr, int capability)
+      : c(cr), cap(capability), r(cr.ruid), e(cr.euid), s(cr.suid), fs(cr.fsuid) {}
+  void done() {
+    if (cap == L_CAP_SETUID) caps_after_setuid(c, r, e, s, fs);
+  }
+};
+
+Result<void> set_res(Creds& c, int cap, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r,
+                     uint32_t e, uint32_t s) {
   SpinGuard g(c.lock);
   auto allowed = [&](uint32_t v) { return v == NO_ID || v == *rid || v == *eid || v == *sid; };
-  if (c.euid != 0 && !(allowed(r) && allowed(e) && allowed(s))) return Error::Permission;
+  if (!holds(c, cap) && !(allowed(r) && allowed(e) && allowed(s))) return Error::Permission;
+  IdChange change(c, cap);
   if (r != NO_ID) *rid = r;
   if (e != NO_ID) *eid = e;
   if (s != NO_ID) *sid = s;
   *fsid = *eid;
+  change.done();
   return {};
 }
 
 // setreuid/setregid: the saved id follows the new effective id when the
 // real id is set or the effective id changes to something but the old real.
-Result<void> set_re(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r, uint32_t e) {
+Result<void> set_re(Creds& c, int cap, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t r,
+                    uint32_t e) {
   SpinGuard g(c.lock);
-  const bool priv = c.euid == 0;
+  const bool priv = holds(c, cap);
   const uint32_t old_r = *rid, old_e = *eid, old_s = *sid;
   if (!priv) {
     if (r != NO_ID && r != old_r && r != old_e) return Error::Permission;
     if (e != NO_ID && e != old_r && e != old_e && e != old_s) return Error::Permission;
   }
+  IdChange change(c, cap);
   if (r != NO_ID) *rid = r;
   if (e != NO_ID) *eid = e;
   if (r != NO_ID || (e != NO_ID && e != old_r)) *sid = *eid;
   *fsid = *eid;
+  change.done();
   return {};
 }
 
 // setuid/setgid: privileged sets all three; otherwise only the effective id,
 // to the real or saved one.
-Result<void> set_one(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
+Result<void> set_one(Creds& c, int cap, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
   if (v == NO_ID) return Error::Invalid;
   SpinGuard g(c.lock);
-  if (c.euid == 0) {
+  IdChange change(c, cap);
+  if (holds(c, cap)) {
     *rid = *eid = *sid = *fsid = v;
-    return {};
+  } else {
+    if (v != *rid && v != *sid) return Error::Permission;
+    *eid = *fsid = v;
   }
-  if (v != *rid && v != *sid) return Error::Permission;
-  *eid = *fsid = v;
+  change.done();
   return {};
 }
 
 // setfsuid/setfsgid: the old fs id, whether or not the new one was taken.
-Result<uint32_t> set_fs(Creds& c, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
+Result<uint32_t> set_fs(Creds& c, int cap, uint32_t* rid, uint32_t* eid, uint32_t* sid, uint32_t* fsid, uint32_t v) {
   SpinGuard g(c.lock);
   const uint32_t old = *fsid;
-  if (v != NO_ID && (c.euid == 0 || v == *rid || v == *eid || v == *sid || v == *fsid)) *fsid = v;
+  IdChange change(c, cap);
+  if (v != NO_ID && (holds(c, cap) || v == *rid || v == *eid || v == *sid || v == *fsid)) *fsid = v;
+  change.done();
   return old;
 }
 
@@ -111,7 +136,7 @@ Result<void> set_name(char* dst, UserBytes user, int len) {
   if (len < 0 || len > 64) return Error::Invalid;
   char buf[65] = {};
   TRY(user.ptr.copy_in(reinterpret_cast<uint8_t*>(buf), size_t(len)));
-  if (!current_privileged()) return Error::Permission;
+  if (!current_capable(L_CAP_SYS_ADMIN)) return Error::Permission;
   SpinGuard g(g_uts_lock);
   for (int i = 0; i <= len; ++i) dst[i] = buf[i];
   return {};
@@ -126,7 +151,7 @@ void hostname(char* out) {
 
 Result<void> set_hostname(const char* name, size_t len) {
   if (len > 64) return Error::Invalid;
-  if (!current_privileged()) return Error::Permission;
+  if (!current_capable(L_CAP_SYS_ADMIN)) return Error::Permission;
   SpinGuard g(g_uts_lock);
   for (size_t i = 0; i < len; ++i) g_uts.hostname[i] = name[i];
   g_uts.hostname[len] = 0;
@@ -147,7 +172,6 @@ uint32_t current_fsuid() { return creds_or_kernel()->fsuid; }
 uint32_t current_fsgid() { return creds_or_kernel()->fsgid; }
 uint32_t current_euid() { return creds_or_kernel()->euid; }
 uint32_t current_egid() { return creds_or_kernel()->egid; }
-bool current_privileged() { return creds_or_kernel()->euid == 0; }
 
 Result<void> creds_fork(Process& child, Process& parent) {
   Creds& c = *child.creds;
@@ -172,6 +196,7 @@ Result<void> creds_fork(Process& child, Process& parent) {
     c.pgid = pc.pgid;
     c.sid = pc.sid;
     c.persona = pc.persona;
+    c.caps = pc.caps;  // the sets and securebits are inherited (capabilities(7))
   }
   return {};
 }
@@ -203,27 +228,27 @@ DEFINE_SYSCALL(108, getegid, Result<uint32_t>) { return cur_creds().egid; }
 // uid_t and gid_t are unsigned int: (uid_t)-1 is NO_ID.
 DEFINE_SYSCALL(105, setuid, Result<void>, uint32_t uid) {
   Creds& c = cur_creds();
-  return set_one(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, uid);
+  return set_one(c, L_CAP_SETUID, &c.ruid, &c.euid, &c.suid, &c.fsuid, uid);
 }
 DEFINE_SYSCALL(106, setgid, Result<void>, uint32_t gid) {
   Creds& c = cur_creds();
-  return set_one(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, gid);
+  return set_one(c, L_CAP_SETGID, &c.rgid, &c.egid, &c.sgid, &c.fsgid, gid);
 }
 DEFINE_SYSCALL(113, setreuid, Result<void>, uint32_t ruid, uint32_t euid) {
   Creds& c = cur_creds();
-  return set_re(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, ruid, euid);
+  return set_re(c, L_CAP_SETUID, &c.ruid, &c.euid, &c.suid, &c.fsuid, ruid, euid);
 }
 DEFINE_SYSCALL(114, setregid, Result<void>, uint32_t rgid, uint32_t egid) {
   Creds& c = cur_creds();
-  return set_re(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, rgid, egid);
+  return set_re(c, L_CAP_SETGID, &c.rgid, &c.egid, &c.sgid, &c.fsgid, rgid, egid);
 }
 DEFINE_SYSCALL(117, setresuid, Result<void>, uint32_t ruid, uint32_t euid, uint32_t suid) {
   Creds& c = cur_creds();
-  return set_res(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, ruid, euid, suid);
+  return set_res(c, L_CAP_SETUID, &c.ruid, &c.euid, &c.suid, &c.fsuid, ruid, euid, suid);
 }
 DEFINE_SYSCALL(119, setresgid, Result<void>, uint32_t rgid, uint32_t egid, uint32_t sgid) {
   Creds& c = cur_creds();
-  return set_res(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, rgid, egid, sgid);
+  return set_res(c, L_CAP_SETGID, &c.rgid, &c.egid, &c.sgid, &c.fsgid, rgid, egid, sgid);
 }
 DEFINE_SYSCALL(118, getresuid, Result<void>, UserPtr<uint32_t> ruid, UserPtr<uint32_t> euid, UserPtr<uint32_t> suid) {
   const Creds& c = cur_creds();
@@ -235,11 +260,11 @@ DEFINE_SYSCALL(120, getresgid, Result<void>, UserPtr<uint32_t> rgid, UserPtr<uin
 }
 DEFINE_SYSCALL(122, setfsuid, Result<uint32_t>, uint32_t fsuid) {
   Creds& c = cur_creds();
-  return set_fs(c, &c.ruid, &c.euid, &c.suid, &c.fsuid, fsuid);
+  return set_fs(c, L_CAP_SETUID, &c.ruid, &c.euid, &c.suid, &c.fsuid, fsuid);
 }
 DEFINE_SYSCALL(123, setfsgid, Result<uint32_t>, uint32_t fsgid) {
   Creds& c = cur_creds();
-  return set_fs(c, &c.rgid, &c.egid, &c.sgid, &c.fsgid, fsgid);
+  return set_fs(c, L_CAP_SETGID, &c.rgid, &c.egid, &c.sgid, &c.fsgid, fsgid);
 }
 
 DEFINE_SYSCALL(115, getgroups, Result<int>, int size, UserPtr<uint32_t> list) {
@@ -283,7 +308,7 @@ DEFINE_SYSCALL(116, setgroups, Result<void>, int size, UserPtr<const uint32_t> l
   bool allowed;
   {
     SpinGuard g(c.lock);
-    allowed = c.euid == 0;  // CAP_SETGID
+    allowed = holds(c, L_CAP_SETGID);
     if (allowed) {
       drop = c.groups;
       c.groups = copy;

@@ -41,7 +41,7 @@ Result<void> do_prlimit(unsigned resource, const Rlim* new_lim, Rlim* old) {
     Limits& l = cur_limits();
     SpinGuard g(l.lock);
     Rlim& r = l.rl[resource];
-    if (new_lim && new_lim->max > r.max && !current_privileged()) return Error::Permission;  // CAP_SYS_RESOURCE
+    if (new_lim && new_lim->max > r.max && !current_capable(L_CAP_SYS_RESOURCE)) return Error::Permission;
     if (old) *old = r;
     if (new_lim) r = *new_lim;
   }
@@ -51,7 +51,6 @@ Result<void> do_prlimit(unsigned resource, const Rlim* new_lim, Rlim* old) {
   return {};
 }
 
-constexpr int CAP_LAST_CAP = 40;  // Linux 6.1: CAP_CHECKPOINT_RESTORE
 
 }  // namespace
 
@@ -69,7 +68,6 @@ void limits_fork(Process& child, Process& parent) {
   }
   // prctl(2): the death signal is cleared in a fork's child; the rest stays.
   c.dumpable.store(pl.dumpable.load());
-  c.keepcaps.store(pl.keepcaps.load());
   c.no_new_privs.store(pl.no_new_privs.load());
   c.thp_disable.store(pl.thp_disable.load());
   c.timerslack.store(pl.timerslack.load());
@@ -194,11 +192,13 @@ DEFINE_SYSCALL(157, prctl, Result<int64_t>, int option, Hex<uint64_t> arg2, Hex<
       cur_limits().dumpable.store(int(a2));
       return 0;
     case PR_GET_KEEPCAPS:
-      return cur_limits().keepcaps.load();
     case PR_SET_KEEPCAPS:
-      if (a2 > 1) return Error::Invalid;
-      cur_limits().keepcaps.store(int(a2));
-      return 0;
+    case PR_CAPBSET_READ:
+    case PR_CAPBSET_DROP:
+    case PR_GET_SECUREBITS:
+    case PR_SET_SECUREBITS:
+    case PR_CAP_AMBIENT:
+      return caps_prctl(option, a2, a3, a4, a5);  // linux/sys_capability.cc
     case PR_GET_TIMING:
       return 0;  // PR_TIMING_STATISTICAL
     case PR_SET_TIMING:
@@ -231,23 +231,11 @@ DEFINE_SYSCALL(157, prctl, Result<int64_t>, int option, Hex<uint64_t> arg2, Hex<
     }
     case PR_GET_SECCOMP:
       return 0;
-    case PR_CAPBSET_READ:
-      if (a2 > CAP_LAST_CAP) return Error::Invalid;
-      return 1;
-    case PR_CAPBSET_DROP:
-      if (a2 > CAP_LAST_CAP) return Error::Invalid;
-      if (!current_privileged()) return Error::Permission;
-      return 0;
     case PR_GET_TSC:
       TRY(UserPtr<int>(a2).write(1));  // PR_TSC_ENABLE
       return 0;
     case PR_SET_TSC:
       if (a2 != 1) return Error::Invalid;  // rdtsc cannot be made to fault here
-      return 0;
-    case PR_GET_SECUREBITS:
-      return 0;
-    case PR_SET_SECUREBITS:
-      if (!current_privileged()) return Error::Permission;
       return 0;
     case PR_SET_TIMERSLACK:
       cur_limits().timerslack.store(a2 ? a2 : 50000);
@@ -280,18 +268,6 @@ DEFINE_SYSCALL(157, prctl, Result<int64_t>, int option, Hex<uint64_t> arg2, Hex<
     case PR_GET_THP_DISABLE:
       if (a2 || a3 || a4 || a5) return Error::Invalid;
       return cur_limits().thp_disable.load();
-    case PR_CAP_AMBIENT:
-      // No ambient capabilities: IS_SET (1) answers 0 for a valid cap,
-      // CLEAR_ALL (4) succeeds, RAISE (2) is not allowed, LOWER (3) is a no-op.
-      switch (a2) {
-        case 1:
-        case 3:
-          if (a3 > CAP_LAST_CAP) return Error::Invalid;
-          return 0;
-        case 2: return Error::Permission;
-        case 4: return 0;
-        default: return Error::Invalid;
-      }
     case PR_SET_VMA:
       if (a2 != 0) return Error::Invalid;  // PR_SET_VMA_ANON_NAME: accepted, names are not kept
       return 0;
@@ -335,7 +311,7 @@ DEFINE_SYSCALL(141, setpriority, Result<void>, int which, int who, int niceval) 
   if (nice < -20) nice = -20;
   if (nice > 19) nice = 19;
   // Lowering nice (raising priority) needs CAP_SYS_NICE or L_RLIMIT_NICE.
-  if (nice < t->se.nice && !current_privileged() && 20 - nice > int64_t(rlimit_cur(L_RLIMIT_NICE)))
+  if (nice < t->se.nice && !current_capable(L_CAP_SYS_NICE) && 20 - nice > int64_t(rlimit_cur(L_RLIMIT_NICE)))
     return Error::AccessDenied;
   thread_set_nice(t, int(nice));
   return {};

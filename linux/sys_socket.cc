@@ -327,7 +327,9 @@ Result<void> parse_control(const KMsghdr& h, net::SendMsg& m) {
         KUcred u;
         __builtin_memcpy(&u, data, sizeof u);
         net::Creds me = creds_now();
-        if (!current_privileged() && (u.pid != me.pid || u.uid != me.uid || u.gid != me.gid))
+        // Another's ids need the capabilities Linux asks for (scm_check_creds).
+        if ((u.pid != me.pid && !current_capable(L_CAP_SYS_ADMIN)) ||
+            (u.uid != me.uid && !current_capable(L_CAP_SETUID)) || (u.gid != me.gid && !current_capable(L_CAP_SETGID)))
           return Error::Permission;
         m.creds = {u.pid, u.uid, u.gid};
       } else {

@@ -94,7 +94,7 @@ Result<void> copy_set_args(UserString name, UserBytes value, SetArgs& a) {
 }
 
 Result<void> do_set(vfs::Vnode& v, const SetArgs& a) {
-  TRY(vfs::xattr_check(a.name.view(), v.type(), true, current_privileged()));
+  TRY(vfs::xattr_check(a.name.view(), v.type(), true, current_capable(L_CAP_SYS_ADMIN)));
   if ((a.flags & XATTR_CREATE) && (a.flags & XATTR_REPLACE)) {
     // Both: Exists when the name is there, NoData when it is not.
     TRY(v.getxattr(a.name.view(), nullptr, 0));
@@ -116,7 +116,7 @@ Result<void> set_path(UserString path, UserString name, UserBytes value, size_t 
 // --- get -------------------------------------------------------------------
 
 Result<size_t> do_get(vfs::Vnode& v, const Name& name, UserPtr<uint8_t> value, size_t size) {
-  TRY(vfs::xattr_check(name.view(), v.type(), false, current_privileged()));
+  TRY(vfs::xattr_check(name.view(), v.type(), false, current_capable(L_CAP_SYS_ADMIN)));
   if (size > MAX_XATTR_SIZE) size = MAX_XATTR_SIZE;
   if (size == 0) return v.getxattr(name.view(), nullptr, 0);
   KBuf buf(size);
@@ -136,7 +136,7 @@ Result<size_t> get_path(UserString path, UserString name, UserPtr<uint8_t> value
 // --- list ------------------------------------------------------------------
 
 Result<size_t> do_list(vfs::Vnode& v, UserPtr<uint8_t> list, size_t size) {
-  bool trusted = current_privileged();
+  bool trusted = current_capable(L_CAP_SYS_ADMIN);
   if (size == 0) return v.listxattr(nullptr, 0, trusted);
   size_t cap = size > MAX_XATTR_LIST ? MAX_XATTR_LIST : size;
   KBuf buf(cap);
@@ -155,7 +155,7 @@ Result<size_t> list_path(UserString path, UserPtr<uint8_t> list, size_t size, bo
 // --- remove ----------------------------------------------------------------
 
 Result<void> do_remove(vfs::Vnode& v, const Name& name) {
-  TRY(vfs::xattr_check(name.view(), v.type(), true, current_privileged()));
+  TRY(vfs::xattr_check(name.view(), v.type(), true, current_capable(L_CAP_SYS_ADMIN)));
   return v.removexattr(name.view());
 }
 
