@@ -43,12 +43,17 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "devtty")) return 0;
   if (!strcmp(mode, "ignint")) signal(SIGINT, SIG_IGN);
   if (!strcmp(mode, "winch")) {
+    /* SIGWINCH blocked but while waiting: one that comes between READY and
+     * the wait is not lost. */
+    sigset_t winch, old;
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    sigprocmask(SIG_BLOCK, &winch, &old);
     signal(SIGWINCH, on_winch);
     printf("READY\n");
     fflush(stdout);
     for (;;) {
-      pause();
-      if (!g_winch) continue;
+      while (!g_winch) sigsuspend(&old);
       g_winch = 0;
       struct winsize now;
       if (ioctl(1, TIOCGWINSZ, &now) == 0) printf("WINCH rows=%d cols=%d\n", now.ws_row, now.ws_col);
