@@ -199,7 +199,7 @@ void host_request(StringView line) {
       if (g_tty && g_tty->terminal) set_winsize(WinSize{uint16_t(a), uint16_t(b), 0, 0});
       return;
     }
-  } else if (only_spaces(line.starts_with("dump") ? line.substr(4) : StringView("x"))) {
+  } else if (line.starts_with("dump") && only_spaces(line.substr(4))) {
     thread_dump("requested by the host (SIGQUIT to capsule run, or Ctrl-A t)");
     return;
   }

@@ -99,6 +99,21 @@ def case_bad_pointers(r):
     check(p.stderr == b"", f"stderr {p.stderr!r}")
 
 
+def start_cat(r):
+    """`streams cat` running, its first line echoed: the program is up."""
+    proc = subprocess.Popen(r.cmd(r.a.streams, "cat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"up\n")
+        proc.stdin.flush()
+        check(proc.stdout.readline() == b"up\n", "the program did not start")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
 def wait_for(proc, text):
     """Reads the program's stdout until a line holding `text`."""
     out = b""
@@ -159,12 +174,8 @@ def case_signals_forwarded(r):
             proc.wait()
     # Without a handler the default action ends the program: SIGHUP as a
     # terminal hang-up does; the status is the shell's 128+N.
-    proc = subprocess.Popen(r.cmd(r.a.streams, "cat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = start_cat(r)
     try:
-        proc.stdin.write(b"up\n")
-        proc.stdin.flush()
-        check(proc.stdout.readline() == b"up\n", "the program did not start")
         proc.send_signal(signal.SIGHUP)
         status = proc.wait(TIMEOUT)
         check(status == (-1 if r.native else 129), f"SIGHUP: status {status}")
@@ -179,12 +190,8 @@ def case_thread_dump(r):
         return "skipped (VM only: it tests the CLI)"
     # SIGQUIT to `capsule run` prints every thread's state (the kernel log
     # follows on stderr from then on); the program goes on.
-    proc = subprocess.Popen(r.cmd(r.a.streams, "cat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = start_cat(r)
     try:
-        proc.stdin.write(b"up\n")
-        proc.stdin.flush()
-        check(proc.stdout.readline() == b"up\n", "the program did not start")
         proc.send_signal(signal.SIGQUIT)
         err = b""
         while b"thread dump end" not in err:
@@ -469,12 +476,8 @@ def case_cli_killed(r):
     # SIGKILL (nothing runs in the CLI) and SIGTERM to the CLI while the
     # program waits for input: QEMU never outlives it.
     for sig, want in ((signal.SIGKILL, -9), (signal.SIGTERM, 143)):
-        proc = subprocess.Popen(r.cmd(r.a.streams, "cat"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        proc = start_cat(r)
         try:
-            proc.stdin.write(b"up\n")
-            proc.stdin.flush()
-            check(proc.stdout.readline() == b"up\n", "the program did not start")
             qemu = [k for k in children(proc.pid) if b"qemu" in open(f"/proc/{k}/cmdline", "rb").read()]
             check(len(qemu) == 1, f"QEMU children {qemu}")
             proc.send_signal(sig)
