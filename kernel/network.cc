@@ -15,6 +15,7 @@
 #include "fs/file.h"
 #include "fs/vfs.h"
 #include "net/ether.h"
+#include "net/netif.h"
 
 namespace capsule {
 namespace {
@@ -27,6 +28,7 @@ struct Nic {
   Semaphore arp_wake;  // the ARP thread: an address started resolving
   Semaphore configured;  // up once DHCP has finished (either way)
   bool dhcp = false;
+  net::Netif* netif = nullptr;  // the IP layer's view (net/netif.h)
 };
 
 Nic* g_nic;  // the first device: the one the address and routes are for
@@ -52,9 +54,18 @@ void arp_thread(void* context) {
   }
 }
 
+// The address and the default route for the IP layer.
+void apply_config(Nic* nic, const net::Ipv4Config& c) {
+  if (!nic->netif) return;
+  net::netif_set_addr(*nic->netif, net::Ipv4{c.addr}, c.prefix);
+  if (c.router) net::route_set_gateway(net::Ipv4{c.router}, nic->netif);
+}
+
 void dhcp_thread(void* context) {
   auto* nic = static_cast<Nic*>(context);
-  if (auto r = net::dhcp_configure(*nic->eth, DHCP_TIMEOUT_NS); !r.ok())
+  if (auto r = net::dhcp_configure(*nic->eth, DHCP_TIMEOUT_NS); r.ok())
+    apply_config(nic, r.value());
+  else
     log_warn("dhcp: {}: no address ({}); the network is unconfigured", nic->dev->name(), error_name(r.error()));
   nic->configured.up();
 }
@@ -125,6 +136,10 @@ void network_start(const BootSettings& s) {
   nic->eth = new (std::nothrow) net::EtherIf(link);
   if (!nic->eth) return;
   g_nic = nic;
+  if (auto r = net::ether_netif_attach(*nic->eth); r.ok())
+    nic->netif = r.value();
+  else
+    log_warn("network: {} not registered with IP ({})", dev->name(), error_name(r.error()));
   dev->set_receiver(receive, nic);
   if (!thread_create("arp", arp_thread, nic, ThreadOptions{.detached = true}).ok())
     log_warn("network: no ARP thread: addresses are asked for once");
@@ -135,6 +150,7 @@ void network_start(const BootSettings& s) {
     c.router = s.net_gw;
     c.dns[0] = s.net_dns;
     nic->eth->set_config(c);
+    apply_config(nic, c);
     log_info("network: {} {}.{}.{}.{}/{} (static)", dev->name(), c.addr >> 24, (c.addr >> 16) & 0xff,
              (c.addr >> 8) & 0xff, c.addr & 0xff, c.prefix);
     return;

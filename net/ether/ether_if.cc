@@ -156,6 +156,32 @@ Result<void> EtherIf::output_ipv4(uint32_t next_hop, const uint8_t* packet, size
   return Error::Again;
 }
 
+Result<void> EtherIf::output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size_t len) {
+  if (len < ETHER_MIN_FRAME || len < ETHER_HDR) return output_ipv4(next_hop, frame + ETHER_HDR, len - ETHER_HDR);
+  event::IrqSpinGuard g(lock_);
+  if (len - ETHER_HDR > link_.mtu) return Error::Invalid;
+  ether::Mac mac;
+  if (next_hop == LIMITED_BROADCAST || next_hop == subnet_broadcast(config_)) {
+    __builtin_memcpy(mac.b, BROADCAST, 6);
+  } else if (!arp_.lookup(next_hop, link_.now_ns(), &mac)) {
+    uint64_t now = link_.now_ns();
+    if (arp_.hold(next_hop, frame + ETHER_HDR, len - ETHER_HDR, now)) {
+      send_arp_request_locked(next_hop);
+      if (link_.resolving) link_.resolving(link_.context);
+    }
+    return Error::Again;
+  }
+  __builtin_memcpy(frame, mac.b, 6);
+  __builtin_memcpy(frame + 6, link_.mac, 6);
+  ether::put16(frame + 12, ETHERTYPE_IPV4);
+  if (auto r = link_.transmit(link_.context, frame, len); !r.ok()) {
+    ++stats_.tx_errors;
+    return r.error();
+  }
+  ++stats_.tx_frames;
+  return {};
+}
+
 bool EtherIf::tick() {
   event::IrqSpinGuard g(lock_);
   return arp_.tick(link_.now_ns(), request_again, this);

@@ -49,3 +49,20 @@ if(NET_CONFIG_VARIANT)
   capsule_guest_test(net_device.no_network_no_resolv_conf NET none PROGRAM ${net_config}
     ARGS none EXPECT "PASS net_config" REJECT "FAIL")
 endif()
+
+# UDP between the host and the VM (tests/guest/net_device/net_e2e.py, a
+# host echo server reached as 10.0.2.2, and a -p HOST:7777/udp forward to a
+# guest server), through EtherIf, ARP and the IP layer (net/ether/ether_netif.cc).
+if(NET_CONFIG_VARIANT)
+  capsule_guest_c_program(udp_peer net-programs ${NET_CONFIG_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-net/udp_peer.c)
+  foreach(machine microvm q35)
+    foreach(case udp_client udp_server)
+      add_test(NAME guest.net_device.${machine}.${case}
+        COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/net_device/net_e2e.py
+          $<TARGET_FILE:capsule.elf> ${udp_peer} ${case} --machine ${machine})
+      set_tests_properties(guest.net_device.${machine}.${case} PROPERTIES TIMEOUT 180
+        PASS_REGULAR_EXPRESSION "^ok" FAIL_REGULAR_EXPRESSION "FAIL")
+    endforeach()
+  endforeach()
+endif()

@@ -69,6 +69,10 @@ class EtherIf {
   // is Again (queued, not an error for the caller). Invalid for a packet
   // longer than the MTU.
   Result<void> output_ipv4(uint32_t next_hop, const uint8_t* packet, size_t len);
+  // The same without a copy: `frame` has ETHER_HDR bytes of room before
+  // the packet (`len` counts them), which this fills in. A frame that
+  // needs padding or waits for ARP is copied.
+  Result<void> output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size_t len);
 
   // One frame of `type` to `dst` with `payload` (padded to the minimum).
   Result<void> send_frame(const uint8_t dst[6], uint16_t type, const uint8_t* payload, size_t len);
@@ -110,6 +114,12 @@ class EtherIf {
   void* dhcp_ctx_ GUARDED_BY(lock_) = nullptr;
   uint8_t frame_[1518] GUARDED_BY(lock_);  // the frame being sent
 };
+
+class Netif;
+// Registers `eth` with the IP layer (netif_register): its IPv4 datagrams
+// go to ip_input, and IP's output goes out through it. The interface
+// lives forever.
+Result<Netif*> ether_netif_attach(EtherIf& eth);
 
 // The DHCP client [RFC 2131 §4.4]: DISCOVER, OFFER, REQUEST, ACK on `eth`
 // (kernel only: it sleeps). Up to `timeout_ns` in all; each message is

@@ -1,0 +1,69 @@
+// An Ethernet interface as the IP layer's Netif (net/include/net/netif.h,
+// docs/net.md "How a device plugs in"): output() resolves the next hop
+// through EtherIf's ARP cache and prepends the Ethernet header into the
+// packet's headroom (no copy here; the driver copies once into its ring);
+// received IPv4 datagrams go up to ip_input from the device's receive
+// thread.
+#include <new>
+
+#include "net/ether.h"
+#include "net/netif.h"
+
+namespace capsule::net {
+namespace {
+
+class EtherNetif final : public Netif {
+ public:
+  explicit EtherNetif(EtherIf& eth)
+      : Netif(eth.link().name, NetifFlags::UP | NetifFlags::BROADCAST | NetifFlags::RUNNING, eth.link().mtu),
+        eth_(eth) {}
+
+  size_t hw_addr(uint8_t* out) const override {
+    __builtin_memcpy(out, eth_.link().mac, 6);
+    return 6;
+  }
+
+  Result<void> output(PacketBuf pkt, Ipv4 next_hop) override {
+    size_t len = pkt.size();
+    uint8_t* frame = pkt.push(ETHER_HDR);
+    Result<void> r = frame ? eth_.output_ipv4_framed(next_hop.v, frame, ETHER_HDR + len)
+                           : eth_.output_ipv4(next_hop.v, pkt.data(), len);
+    if (r.ok() || r.error() == Error::Again) {  // held for ARP: sent, as far as IP knows
+      tx_packets.fetch_add(1, std::memory_order_relaxed);
+      tx_bytes.fetch_add(len, std::memory_order_relaxed);
+      return {};
+    }
+    tx_dropped.fetch_add(1, std::memory_order_relaxed);
+    return r.error() == Error::NoSpace ? Result<void>() : r;  // a full ring: a drop, IP is unreliable
+  }
+
+  static void input(void* self, const uint8_t* p, size_t n) {
+    auto* nif = static_cast<EtherNetif*>(self);
+    auto pkt = PacketBuf::copy_of(p, n);
+    if (!pkt.ok()) {
+      nif->rx_dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    nif->rx_packets.fetch_add(1, std::memory_order_relaxed);
+    nif->rx_bytes.fetch_add(n, std::memory_order_relaxed);
+    ip_input(*nif, static_cast<PacketBuf&&>(pkt.value()));
+  }
+
+ private:
+  EtherIf& eth_;
+};
+
+}  // namespace
+
+Result<Netif*> ether_netif_attach(EtherIf& eth) {
+  auto* nif = new (std::nothrow) EtherNetif(eth);
+  if (!nif) return Error::NoMemory;
+  if (auto r = netif_register(*nif); !r.ok()) {
+    delete nif;
+    return r.error();
+  }
+  eth.set_ipv4_input(EtherNetif::input, nif);
+  return static_cast<Netif*>(nif);
+}
+
+}  // namespace capsule::net
