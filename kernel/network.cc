@@ -11,6 +11,7 @@
 #include "core/sync/wait_queue.h"
 #include "core/thread.h"
 #include "core/time.h"
+#include "core/shutdown.h"
 #include "drivers/net_device.h"
 #include "fs/file.h"
 #include "fs/vfs.h"
@@ -128,6 +129,8 @@ void add_hosts_line(StringView line) {
 void network_start(const BootSettings& s) {
   netdev::Device* dev = netdev::device(0);
   if (!dev) return;
+  // A program's last frames leave before the VM powers off.
+  shutdown_register(netdev::flush_all);
   auto* nic = new (std::nothrow) Nic;
   if (!nic) return;
   nic->dev = dev;

@@ -25,4 +25,8 @@ size_t device_count() { return g_count.load(std::memory_order_acquire); }
 
 Device* device(size_t i) { return i < device_count() ? g_devices[i] : nullptr; }
 
+void flush_all(uint64_t deadline_ns) {
+  for (size_t i = 0; i < device_count(); ++i) g_devices[i]->flush(deadline_ns);
+}
+
 }  // namespace capsule::netdev

@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "core/mm.h"
 #include "core/thread.h"
+#include "core/time.h"
 #include "core/sync/wait_queue.h"
 #include "drivers/net_device.h"
 #include "drivers/virtio/transport.h"
@@ -79,6 +80,7 @@ class VirtioNet final : public netdev::Device {
     return stats_;
   }
 
+  bool flush(uint64_t deadline_ns) override;
   Result<void> start(Transport& t, uint64_t features);
 
  private:
@@ -100,6 +102,7 @@ class VirtioNet final : public netdev::Device {
   SpinLock tx_lock_;
   uint8_t* tx_free_[POOL_BUFS] GUARDED_BY(tx_lock_) = {};
   size_t tx_free_count_ GUARDED_BY(tx_lock_) = 0;
+  size_t tx_bufs_ = 0;  // the pool's size: all free = nothing in flight
   uint8_t* gather_ = nullptr;
   Semaphore wake_;
   mutable SpinLock stats_lock_;
@@ -159,8 +162,8 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
   }
   {
     SpinGuard g(tx_lock_);
-    size_t tx_bufs = POOL_BUFS < tx_.vq.size() ? POOL_BUFS : tx_.vq.size();
-    for (size_t i = 0; i < tx_bufs; ++i) tx_free_[tx_free_count_++] = tx_pool + i * BUF_SIZE;
+    tx_bufs_ = POOL_BUFS < tx_.vq.size() ? POOL_BUFS : tx_.vq.size();
+    for (size_t i = 0; i < tx_bufs_; ++i) tx_free_[tx_free_count_++] = tx_pool + i * BUF_SIZE;
     tx_.vq.disable_interrupts();  // completions are reclaimed by transmit()
   }
   t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
@@ -205,6 +208,22 @@ Result<void> VirtioNet::transmit(const uint8_t* frame, size_t len) {
   ++stats_.tx_frames;
   stats_.tx_bytes += len;
   return {};
+}
+
+// Transmit completions raise no interrupt (transmit() reclaims them), so
+// this polls the used ring; the device works on the queue in its own thread
+// meanwhile (QEMU's I/O thread), and a frame it has used has left the VM.
+bool VirtioNet::flush(uint64_t deadline_ns) {
+  for (;;) {
+    {
+      SpinGuard g(tx_lock_);
+      void* token;
+      while (tx_.vq.pop_used(&token, nullptr)) tx_free_[tx_free_count_++] = static_cast<uint8_t*>(token);
+      if (tx_free_count_ == tx_bufs_) return true;
+    }
+    if (uptime_ns() >= deadline_ns) return false;
+    __builtin_ia32_pause();
+  }
 }
 
 void VirtioNet::deliver(const uint8_t* frame, size_t len) {

@@ -15,6 +15,7 @@
 #include "arch/irq.h"
 #include "core/thread.h"
 #include "core/time.h"
+#include "core/shutdown.h"
 #include "arch/uaccess.h"
 #include "core/vdso.h"
 #include "core/random.h"
@@ -560,6 +561,7 @@ void set_process_exit_hook(ProcessExitHook hook) { g_exit_hook = hook; }
   if (p && p->pid != 1) process_exit_child((status & 0xff) << 8);
   if (ProcessExitHook h = g_exit_hook; h && p) h(status);
   if (p) p->exiting.store(true);
+  shutdown_prepare();
   power_off(status);
 }
 

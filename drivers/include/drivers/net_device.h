@@ -37,6 +37,10 @@ class Device {
   // Frames received before a receiver is set are dropped (and counted).
   virtual void set_receiver(ReceiveFn fn, void* context) = 0;
   virtual Stats stats() const = 0;
+  // Waits (at most until the uptime_ns() deadline) until the device has
+  // taken every queued frame; false if some were still queued then. The VM
+  // calls it before it powers off, so a program's last datagram leaves.
+  virtual bool flush(uint64_t deadline_ns) = 0;
 
  protected:
   ~Device() = default;
@@ -46,5 +50,7 @@ class Device {
 void register_device(Device* d);
 size_t device_count();
 Device* device(size_t i);
+// flush() on every device, all with the same deadline.
+void flush_all(uint64_t deadline_ns);
 
 }  // namespace capsule::netdev
