@@ -15,6 +15,8 @@ PACKAGES = {
     "test": ["googletest", "libgtest-dev", "busybox-static", "musl-tools", "cpio",
              "python3", "perl", "sqlite3", "lua5.4", "gawk", "jq", "bc", "xz-utils", "zstd",
              "openssl", "bzip2",
+             # TCP with the host: curl on both sides (tests/cli/net_test.py).
+             "curl",
              # Extended attributes with Debian's tools (tests/guest/xattr_tools.cmake).
              "attr", "tar",
              # lint.thread_safety runs clang's -Wthread-safety over the kernel
