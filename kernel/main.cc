@@ -12,6 +12,7 @@
 #include "kernel/bootchart.h"
 #include "kernel/cmdline.h"
 #include "kernel/network.h"
+#include "kernel/shares.h"
 #include "arch/cpu.h"
 #include "lib/ktest.h"
 #include "lib/log.h"
@@ -206,6 +207,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
       kprint("capsule: cannot mount the root file system ({}); stopping\n", error_name(r.error()));
     power_off(2);
   }
+  mount_shares(settings);  // --share: host directories over 9P
   // pid 1: the process the program runs in (linux/process_table.cc).
   auto init_r = process_create();
   if (!init_r.ok()) {

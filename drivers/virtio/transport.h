@@ -17,7 +17,8 @@ inline constexpr uint8_t STATUS_ACKNOWLEDGE = 1, STATUS_DRIVER = 2, STATUS_DRIVE
 inline constexpr uint64_t F_VERSION_1 = 1ull << 32;
 
 // Device types [§5].
-inline constexpr uint32_t DEVICE_NET = 1, DEVICE_BLOCK = 2, DEVICE_CONSOLE = 3, DEVICE_RNG = 4;
+inline constexpr uint32_t DEVICE_NET = 1, DEVICE_BLOCK = 2, DEVICE_CONSOLE = 3, DEVICE_RNG = 4,
+                           DEVICE_9P = 9;
 
 class Transport {
  public:
@@ -62,5 +63,6 @@ void virtio_init();
 // Drivers, called by virtio_init for their device type.
 Result<void> console_probe(Transport& t);
 Result<void> net_probe(Transport& t);
+Result<void> p9_probe(Transport& t);
 
 }  // namespace capsule::virtio

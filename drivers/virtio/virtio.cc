@@ -16,6 +16,7 @@ struct DriverRow {
 constexpr DriverRow DRIVERS[] = {
     {DEVICE_CONSOLE, "console", console_probe},
     {DEVICE_NET, "net", net_probe},
+    {DEVICE_9P, "9p", p9_probe},
 };
 
 void attach(Transport& t) {

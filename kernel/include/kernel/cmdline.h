@@ -43,6 +43,14 @@ struct BootSettings {
   size_t env_count = 0;             // --env=K=V
   StringView env[MAX_WORDS];
   StringView cwd;                   // --cwd=DIR: the program's working directory (empty: /)
+  // --share=TAG:/DIR[:ro] (repeatable): a 9P device mounted on DIR (docs/9p.md).
+  struct Share {
+    StringView tag, dir;
+    bool read_only = false;
+  };
+  static constexpr size_t MAX_SHARES = 16;
+  size_t share_count = 0;
+  Share shares[MAX_SHARES];
   // Static IPv4 set-up instead of DHCP (docs/net_device.md), host order.
   uint32_t net_ip = 0;              // --ip=A.B.C.D/PREFIX (0: DHCP)
   uint8_t net_prefix = 0;

@@ -21,6 +21,9 @@ def add_vm_options(p):
                    help="the VM's network: QEMU user networking (default), none, or an existing tap device")
     p.add_argument("-p", "--publish", action="append", default=[], metavar="HOSTPORT:GUESTPORT[/udp]",
                    help="forward 127.0.0.1:HOSTPORT on the host to GUESTPORT in the VM (repeatable; user networking)")
+    p.add_argument("--share", action="append", default=[], metavar="HOSTDIR:GUESTDIR[:ro]",
+                   help="mount a host directory in the guest over virtio-9p (repeatable; :ro refuses writes "
+                        "with EROFS); docs/9p.md")
     p.add_argument("--verbose", action="store_true",
                    help="kernel log at debug level, files the program did not find ([missing] lines), "
                         "what went into the image and why, image cache hit/miss")
@@ -65,6 +68,7 @@ def prepare(a):
         raise bundle.BadInput(f"bad cpu count '{a.cpus}' (1..64)")
     try:
         qemu.net_args(a.machine, a.net or "user", a.publish)
+        qemu.share_args(a.machine, a.share)
     except ValueError as e:
         raise bundle.BadInput(str(e))
     if a.package_cap < 0:
@@ -90,7 +94,7 @@ def vm_settings(a, plan, image_bytes):
     return mem, cpus, cmdline
 
 
-def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=()):
+def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=()):
     if a.verbose:
         # The kernel log at debug level, and each file the program looked
         # for and did not find (docs/cmdline.md --log-missing).
@@ -103,7 +107,7 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=()):
             qemu.check_fits(kernel, initrd, mem)
             cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
                                cmdline=cmdline, initrd=initrd, status_file=status_file, stdio=st,
-                               net=net, publish=publish, net_static=True)
+                               net=net, publish=publish, net_static=True, shares=shares)
         except ValueError as e:
             return fail(str(e))
         if a.verbose:
@@ -139,10 +143,11 @@ def cmd_run(a):
         publish = a.publish or m.get("publish", [])
         try:
             qemu.net_args(a.machine, net, publish)
+            qemu.share_args(a.machine, a.share)
         except ValueError as e:
             return fail(str(e))
         return boot(a, os.path.join(a.image, "capsule.elf"), os.path.join(a.image, "initrd.cpio"),
-                    a.mem or m["mem"], a.cpus or m["cpus"], cmdline, net, publish)
+                    a.mem or m["mem"], a.cpus or m["cpus"], cmdline, net, publish, a.share)
     try:
         plan, image = prepare(a)
     except bundle.BadInput as e:
@@ -152,11 +157,13 @@ def cmd_run(a):
     if a.verbose:
         print(f"capsule: {plan.label or 'image'}: {len(plan.tree.nodes)} entries, "
               f"{os.path.getsize(image) >> 10} KiB, memory {mem}", file=sys.stderr)
-    return boot(a, build.KERNEL, image, mem, cpus, cmdline, a.net or "user", a.publish)
+    return boot(a, build.KERNEL, image, mem, cpus, cmdline, a.net or "user", a.publish, a.share)
 
 
 def cmd_build(a):
     deps.ensure_for("build")
+    if a.share:
+        return fail("--share goes with `capsule run`: a host directory belongs to the host running the VM")
     if a.out is None and len(a.args) >= 2 and a.args[-2] == "-o":
         a.out = a.args[-1]  # `capsule build PROGRAM ARGS... -o DIR`
         a.args = a.args[:-2]

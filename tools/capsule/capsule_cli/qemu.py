@@ -152,14 +152,54 @@ def net_args(machine, net, publish=()):
     return ["-netdev", backend, *device]
 
 
+def parse_share(spec):
+    """--share HOSTDIR:GUESTDIR[:ro] -> (absolute host dir, guest dir, read_only).
+    ValueError when the host directory does not exist or the guest path is
+    not an absolute directory other than /."""
+    ro = spec.endswith(":ro")
+    body = spec[:-3] if ro else spec
+    host, sep, guest = body.rpartition(":")
+    if not sep or not host or not guest:
+        raise ValueError(f"bad --share '{spec}' (HOSTDIR:GUESTDIR[:ro])")
+    if not os.path.isdir(host):
+        raise ValueError(f"--share {spec}: the host directory {host} does not exist or is not a directory")
+    if not guest.startswith("/") or guest.rstrip("/") == "" or any(c in guest for c in " \t\n\"\\:"):
+        raise ValueError(f"--share {spec}: the guest directory must be an absolute path other than / "
+                         "(no spaces, quotes or colons)")
+    if any(part in (".", "..") for part in guest.split("/")):
+        raise ValueError(f"--share {spec}: the guest directory may not contain . or ..")
+    return os.path.abspath(host), guest.rstrip("/"), ro
+
+
+def share_args(machine, shares=()):
+    """QEMU arguments and kernel words for --share (docs/9p.md): one
+    virtio-9p device per share, mount tag capsuleN, QEMU's local backend
+    (security_model=none: files are created as the user running QEMU;
+    readonly=on for :ro, and the kernel refuses writes with EROFS too)."""
+    args, words = [], []
+    for i, spec in enumerate(shares):
+        host, guest, ro = parse_share(spec) if isinstance(spec, str) else tuple(spec)
+        tag = f"capsule{i}"
+        path = host.replace(",", ",,")
+        args += ["-fsdev", f"local,id=capsule-fs{i},path={path},security_model=none" + (",readonly=on" if ro else "")]
+        if machine == "microvm":
+            args += ["-global", "virtio-mmio.force-legacy=false",
+                     "-device", f"virtio-9p-device,fsdev=capsule-fs{i},mount_tag={tag}"]
+        else:
+            args += ["-device", f"virtio-9p-pci,fsdev=capsule-fs{i},mount_tag={tag},disable-legacy=on"]
+        words.append(f"--share={tag}:{guest}" + (":ro" if ro else ""))
+    return args, words
+
+
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
             initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None, net=None, publish=(),
-            net_static=False):
+            net_static=False, shares=()):
     """stdio: a capsule_cli.stdio.Stdio that wires the serial port and the
     program's streams (docs/console.md); without it the serial port is
     QEMU's stdio (the test harness reads it there). tsc_khz: the rate passed
     under TCG; None: this host's (host_tsc_khz), 0: none. net: None or
-    "none" (no NIC), "user", "tap:NAME"; publish: -p forwards. net_static:
+    "none" (no NIC), "user", "tap:NAME"; publish: -p forwards; shares:
+    --share specs (share_args). net_static:
     with "user", give the kernel QEMU's fixed addresses (--ip, --gw, --dns)
     so that it does not wait for DHCP at boot (unless cmdline has --ip)."""
     if machine not in MACHINES:
@@ -175,6 +215,8 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         words.append(USER_NET_KERNEL_WORDS)
     if stdio and stdio.kernel_args():
         words.append(stdio.kernel_args())
+    share_qemu, share_words = share_args(machine, shares)
+    words += share_words
     if cmdline:
         words.append(cmdline)
     args = [
@@ -197,6 +239,7 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
     if initrd:
         args += ["-initrd", str(initrd)]
     args += net_args(machine, net, publish)
+    args += share_qemu
     if status_file:
         # The kernel writes its full exit status (0..255) here as text.
         args += ["-chardev", f"file,id=capsule-status,path={status_file}",

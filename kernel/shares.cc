@@ -1,0 +1,73 @@
+// Host directories at boot (kernel/include/kernel/shares.h).
+#include "kernel/shares.h"
+
+#include "arch/power.h"
+#include "drivers/p9_channel.h"
+#include "fs/p9.h"
+#include "fs/vfs.h"
+#include "lib/log.h"
+
+#include <new>
+
+namespace capsule {
+namespace {
+
+// The virtio-9p device as the 9P client's transport.
+class ChannelTransport final : public p9::Transport {
+ public:
+  explicit ChannelTransport(virtio::P9Channel* ch) : ch_(ch) {}
+  size_t max_message() const override { return ch_->max_message(); }
+  p9::Request acquire() override {
+    virtio::P9Slot* s = ch_->acquire();
+    return {s->out, s->in, s->cap, s};
+  }
+  void release(p9::Request& r) override { ch_->release(static_cast<virtio::P9Slot*>(r.handle)); }
+  Result<size_t> transact(p9::Request& r, size_t len) override {
+    return ch_->transact(*static_cast<virtio::P9Slot*>(r.handle), len);
+  }
+
+ private:
+  virtio::P9Channel* ch_;
+};
+
+// mkdir -p: every directory along `dir` (absolute).
+Result<void> make_dirs(vfs::Vfs& v, const vfs::PathContext& pc, StringView dir) {
+  vfs::CreateArgs args;
+  args.mode = vfs::MODE_DIR | 0755;
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i < dir.size() && dir[i] != '/') continue;
+    if (dir[i - 1] == '/') continue;  // "//" or a trailing slash
+    auto r = v.mkdir(pc, dir.substr(0, i), args);
+    if (!r.ok() && r.error() != Error::Exists) return r.error();
+  }
+  return {};
+}
+
+[[noreturn]] void stop(const BootSettings::Share& sh, const char* what, Error e) {
+  kprint("capsule: --share {}:{}: {} ({})\n", sh.tag, sh.dir, what, error_name(e));
+  power_off(2);
+}
+
+}  // namespace
+
+void mount_shares(const BootSettings& s) {
+  if (!s.share_count) return;
+  vfs::Vfs& v = *vfs::kernel_vfs();
+  vfs::VnodeRef root = v.root();
+  vfs::PathContext pc{root.get(), root.get()};
+  for (size_t i = 0; i < s.share_count; ++i) {
+    const BootSettings::Share& sh = s.shares[i];
+    virtio::P9Channel* ch = virtio::find_p9_channel(sh.tag);
+    if (!ch) stop(sh, "no 9P device with that tag", Error::NoDevice);
+    auto* t = new (std::nothrow) ChannelTransport(ch);  // lives as long as the mount: for good
+    if (!t) stop(sh, "cannot connect", Error::NoMemory);
+    auto fs = p9::mount_share(*t, sh.read_only);
+    if (!fs.ok()) stop(sh, "cannot connect", fs.error());
+    if (auto r = make_dirs(v, pc, sh.dir); !r.ok()) stop(sh, "cannot make the directory", r.error());
+    if (auto r = v.mount(static_cast<vfs::FsRef&&>(fs.value()), pc, sh.dir); !r.ok())
+      stop(sh, "cannot mount", r.error());
+    log_info("9p: '{}' mounted on {}{}", sh.tag, sh.dir, sh.read_only ? " (read-only)" : "");
+  }
+}
+
+}  // namespace capsule

@@ -1,0 +1,233 @@
+"""capsule run --share HOSTDIR:GUESTDIR[:ro] end to end (docs/9p.md,
+tests/cli/CMakeLists.txt):
+
+    share_test.py rw MACHINE PROGRAM   PROGRAM (programs/share_edit.c, static)
+                                       edits a shared directory in the VM;
+                                       the same program run natively on a
+                                       twin directory gives the expected
+                                       tree; the host then checks each
+                                       change and compares the two trees
+    share_test.py ro MACHINE PROGRAM   a :ro share: every write kind fails
+                                       with EROFS in the VM, the host tree
+                                       is unchanged
+    share_test.py debian MACHINE -     Debian's busybox (cp -r, mv, rm,
+                                       mkdir, ln -s, sed -i, find) edits the
+                                       share; the same script run on the
+                                       host gives the same tree
+    share_test.py bad MACHINE -        a missing host directory, a relative
+                                       or "/" guest directory, a bad suffix:
+                                       status 2 and a line before any VM
+
+Escapes: the guest's ".." at the share's root and a host symlink to ".."
+inside the share both stay in the guest's tree (share_edit checks that
+DIR/up/outside.txt and DIR/../outside.txt do not reach the host file next
+to the share).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
+TIMEOUT = 240
+INPUT = "line one\nline two\n"
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       stdin=subprocess.DEVNULL, timeout=TIMEOUT, **kw)
+    print("$", " ".join(cmd), f"-> {r.returncode}")
+    sys.stdout.write(r.stdout)
+    sys.stderr.write(r.stderr)
+    return r
+
+
+def tree(root):
+    """{relative path: (kind, mode, size or link target, content)} of a
+    directory (times left out: the two runs differ in them)."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(d, name)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            if os.path.islink(p):
+                out[rel] = ("link", os.readlink(p))
+            elif os.path.isdir(p):
+                out[rel] = ("dir", oct(st.st_mode))
+            else:
+                with open(p, "rb") as f:
+                    out[rel] = ("file", oct(st.st_mode), st.st_nlink, f.read())
+    return out
+
+
+def seed(d):
+    os.makedirs(os.path.join(d, "keepdir"))
+    with open(os.path.join(d, "input.txt"), "w") as f:
+        f.write(INPUT)
+    os.symlink("..", os.path.join(d, "up"))
+
+
+def compare(expected, got):
+    ok = True
+    for k in sorted(set(expected) | set(got)):
+        if expected.get(k) != got.get(k):
+            e, g = expected.get(k), got.get(k)
+            print(f"FAIL: {k}: host run {str(e)[:120]}, VM run {str(g)[:120]}")
+            ok = False
+    return ok
+
+
+def host_checks(d):
+    """Each change the program made, as the host sees it."""
+    ok = True
+
+    def check(cond, what):
+        nonlocal ok
+        if not cond:
+            print(f"FAIL: on the host: {what}")
+            ok = False
+
+    def text(name):
+        with open(os.path.join(d, name)) as f:
+            return f.read()
+
+    p = lambda name: os.path.join(d, name)  # noqa: E731
+    check(text("created.txt") == "hello\nworld\n", "created.txt created, written and appended")
+    with open(p("big.bin"), "rb") as f:
+        big = f.read()
+    want = bytes(((i * 7 + i // 4096) & 0xff) for i in range(300000))
+    check(big[:4096] == bytes(4096) and big[4096:] == want, "big.bin: a hole, then 300000 bytes")
+    check(text("renamed.txt") == "moving\n" and not os.path.exists(p("renamed_from.txt")), "rename")
+    check(text("victim.txt") == "new\n" and not os.path.exists(p("replacer.txt")), "rename over a file")
+    check(not os.path.exists(p("deleted.txt")), "unlink")
+    check(text("sub/inner.txt") == "inner\n", "a file in a new directory")
+    check(os.path.isdir(p("sub/deeper")) and (os.stat(p("sub/deeper")).st_mode & 0o777) == 0o700, "mkdir 0700")
+    check(not os.path.exists(p("removed_dir")), "rmdir")
+    check(os.path.isdir(p("sub/moved_dir")) and not os.path.exists(p("moved_dir")), "directory renamed")
+    check(os.readlink(p("link")) == "created.txt", "symlink")
+    check(os.stat(p("hard.txt")).st_ino == os.stat(p("created.txt")).st_ino, "hard link")
+    check(os.path.getsize(p("trunc.txt")) == 0, "truncate")
+    st = os.stat(p("mode.txt"))
+    check((st.st_mode & 0o777) == 0o640 and int(st.st_mtime) == 1234567890, "chmod and utimes")
+    check(text("mapped.txt") == "shared mapping!\n", "MAP_SHARED write reached the host")
+    check(text("input.txt") == INPUT, "input.txt unchanged")
+    check(open(os.path.join(d, "..", "outside.txt")).read() == "outside\n", "the file outside the share")
+    return ok
+
+
+def stat_lines(out):
+    return [l for l in out.splitlines() if l.startswith("stat ")]
+
+
+def case_rw(machine, program, work):
+    native, shared = os.path.join(work, "native", "d"), os.path.join(work, "vm", "d")
+    seed(native)
+    seed(shared)
+    with open(os.path.join(work, "vm", "outside.txt"), "w") as f:
+        f.write("outside\n")
+    r_native = run([program, "rw", native])
+    if r_native.returncode != 0 or "PASS share_edit rw" not in r_native.stdout:
+        print("FAIL: the program fails natively")
+        return False
+    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/mnt/share",
+             program, "rw", "/mnt/share"])
+    ok = r.returncode == 0 and "PASS share_edit rw" in r.stdout and "FAIL" not in r.stdout
+    if not ok:
+        print(f"FAIL: the VM run: status {r.returncode}")
+    if stat_lines(r.stdout) != stat_lines(r_native.stdout):
+        print("FAIL: the stat figures differ from the native run's")
+        ok = False
+    ok = host_checks(shared) and ok
+    # The trees: the same names, types, modes, links and bytes.
+    with open(os.path.join(work, "native", "outside.txt"), "w") as f:
+        f.write("outside\n")
+    return compare(tree(native), tree(shared)) and ok
+
+
+def case_ro(machine, program, work):
+    shared = os.path.join(work, "ro", "d")
+    seed(shared)
+    with open(os.path.join(work, "ro", "outside.txt"), "w") as f:
+        f.write("outside\n")
+    before = tree(shared)
+    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/srv/data:ro",
+             program, "ro", "/srv/data"])
+    ok = r.returncode == 0 and "PASS share_edit ro" in r.stdout and "FAIL" not in r.stdout
+    if not ok:
+        print(f"FAIL: the VM run: status {r.returncode}")
+    return compare(before, tree(shared)) and ok
+
+
+# The same edit, by Debian's busybox, in the VM and on the host.
+SCRIPT = ("cd {d} && cp -r src dst && mv dst/a.txt dst/b.txt && rm dst/c.txt && mkdir -p dst/e/f && "
+          "ln -s b.txt dst/l && sed -i s/alpha/omega/ dst/b.txt && echo appended >> dst/b.txt && "
+          "find dst | sort > found.txt && rm -r src/sub && cat dst/b.txt")
+
+
+def debian_seed(d):
+    os.makedirs(os.path.join(d, "src", "sub"))
+    for name, text in (("a.txt", "alpha\n"), ("c.txt", "gamma\n"), ("sub/x", "x" * 10000)):
+        with open(os.path.join(d, "src", name), "w") as f:
+            f.write(text)
+
+
+def case_debian(machine, _program, work):
+    busybox = shutil.which("busybox")
+    if not busybox:
+        print("SKIP: no busybox on the host")
+        return 77
+    native, shared = os.path.join(work, "native"), os.path.join(work, "vm")
+    debian_seed(native)
+    debian_seed(shared)
+    r_native = run([busybox, "sh", "-c", SCRIPT.format(d=native)])
+    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/work/files",
+             busybox, "sh", "-c", SCRIPT.format(d="/work/files")])
+    ok = r_native.returncode == 0 and r.returncode == 0 and r.stdout == r_native.stdout
+    if not ok:
+        print(f"FAIL: status {r.returncode} (host {r_native.returncode}) or the output differs")
+    got, want = tree(shared), tree(native)
+    want["found.txt"], got["found.txt"] = None, None  # checked below: paths differ by the prefix
+    with open(os.path.join(native, "found.txt")) as f1, open(os.path.join(shared, "found.txt")) as f2:
+        if f1.read() != f2.read():
+            print("FAIL: find's listings differ")
+            ok = False
+    return compare(want, got) and ok
+
+
+def case_bad(machine, program, work):
+    ok = True
+    os.makedirs(os.path.join(work, "there"))
+    cases = [
+        (f"{work}/missing:/mnt/x", "does not exist"),
+        (f"{work}/there:relative", "absolute path"),
+        (f"{work}/there:/", "absolute path"),
+        (f"{work}/there:/mnt/../etc", "may not contain"),
+        (f"{work}/there:/mnt/x:rw", "does not exist"),  # ':rw' is not a suffix: "/mnt/x" is taken as the host side
+        (f"{work}/there", "bad --share"),
+    ]
+    for spec, text in cases:
+        r = run([CAPSULE, "run", "--machine", machine, "--share", spec, "/bin/true"])
+        if r.returncode != 2 or text not in r.stderr:
+            print(f"FAIL: --share {spec}: status {r.returncode}, expected 2 and '{text}'")
+            ok = False
+    return ok
+
+
+def main():
+    what, machine, program = sys.argv[1], sys.argv[2], sys.argv[3]
+    work = tempfile.mkdtemp(prefix="capsule-share-")
+    try:
+        result = {"rw": case_rw, "ro": case_ro, "debian": case_debian, "bad": case_bad}[what](machine, program, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if result == 77:
+        return 77
+    print("PASS" if result else "FAIL")
+    return 0 if result else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

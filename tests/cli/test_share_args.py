@@ -1,0 +1,60 @@
+"""The QEMU arguments and kernel words for --share (tools/capsule/
+capsule_cli/qemu.py, docs/9p.md): one virtio-9p device per share on each
+machine, read-only exports, the host path escaped for QEMU; bad specs
+refused with a reason."""
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "capsule"))
+from capsule_cli import qemu  # noqa: E402
+
+
+class ShareArgs(unittest.TestCase):
+    def setUp(self):
+        self.d = tempfile.mkdtemp()
+        self.comma = os.path.join(self.d, "a,b")
+        os.makedirs(self.comma)
+
+    def tearDown(self):
+        shutil.rmtree(self.d)
+
+    def test_microvm(self):
+        args, words = qemu.share_args("microvm", [f"{self.d}:/mnt/data", f"{self.comma}:/srv/x/:ro"])
+        self.assertEqual(args[0:2], ["-fsdev", f"local,id=capsule-fs0,path={self.d},security_model=none"])
+        self.assertIn("virtio-9p-device,fsdev=capsule-fs0,mount_tag=capsule0", args)
+        self.assertIn("virtio-mmio.force-legacy=false", args)
+        # QEMU's option syntax doubles a comma inside a value.
+        self.assertIn(f"local,id=capsule-fs1,path={self.d}/a,,b,security_model=none,readonly=on", args)
+        self.assertEqual(words, ["--share=capsule0:/mnt/data", "--share=capsule1:/srv/x:ro"])
+
+    def test_q35(self):
+        args, _ = qemu.share_args("q35", [f"{self.d}:/mnt/data"])
+        self.assertIn("virtio-9p-pci,fsdev=capsule-fs0,mount_tag=capsule0,disable-legacy=on", args)
+
+    def test_command_carries_them(self):
+        cmd = qemu.command("k.elf", accel="tcg", shares=[f"{self.d}:/mnt/data:ro"], cmdline="-- /prog")
+        self.assertIn("virtio-9p-device,fsdev=capsule-fs0,mount_tag=capsule0", cmd)
+        append = cmd[cmd.index("-append") + 1]
+        # Kernel options before the program's " -- ".
+        self.assertLess(append.index("--share=capsule0:/mnt/data:ro"), append.index("-- /prog"))
+        self.assertNotIn("-fsdev", qemu.command("k.elf", accel="tcg"))
+
+    def test_bad(self):
+        for spec, reason in ((f"{self.d}/missing:/mnt", "does not exist"),
+                             (f"{self.d}:mnt", "absolute path"),
+                             (f"{self.d}:/", "absolute path"),
+                             (f"{self.d}:/a b", "no spaces"),
+                             (f"{self.d}:/mnt/../etc", "may not contain"),
+                             (f"{self.d}:/mnt/./x", "may not contain"),
+                             (self.d, "bad --share"),
+                             (":/mnt", "bad --share")):
+            with self.assertRaises(ValueError) as e:
+                qemu.share_args("microvm", [spec])
+            self.assertIn(reason, str(e.exception), spec)
+
+
+if __name__ == "__main__":
+    unittest.main()
