@@ -207,7 +207,6 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
       kprint("capsule: cannot mount the root file system ({}); stopping\n", error_name(r.error()));
     power_off(2);
   }
-  mount_shares(settings);  // --share: host directories over 9P
   // pid 1: the process the program runs in (linux/process_table.cc).
   auto init_r = process_create();
   if (!init_r.ok()) {
@@ -219,6 +218,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     kprint("capsule: cannot set up the file descriptors ({}); stopping\n", error_name(r.error()));
     power_off(2);
   }
+  mount_shares(settings);  // --share: host directories over 9P, after /proc's table starts
   x64::sti();
   bootchart_mark("root-fs");
   smp_set_cpu_clock_init([](unsigned cpu) { (void)kvmclock_init_cpu(cpu); });  // under KVM

@@ -6,6 +6,7 @@
 #include "fs/p9.h"
 #include "fs/vfs.h"
 #include "lib/log.h"
+#include "linux/procfs.h"
 
 #include <new>
 
@@ -66,6 +67,11 @@ void mount_shares(const BootSettings& s) {
     if (auto r = make_dirs(v, pc, sh.dir); !r.ok()) stop(sh, "cannot make the directory", r.error());
     if (auto r = v.mount(static_cast<vfs::FsRef&&>(fs.value()), pc, sh.dir); !r.ok())
       stop(sh, "cannot mount", r.error());
+    // /proc/mounts as Linux's v9fs shows it.
+    auto st = v.stat(pc, sh.dir, true);
+    (void)linux_abi::proc::note_mount_copy(sh.tag, sh.dir, "9p",
+                                           sh.read_only ? "ro,relatime,trans=virtio" : "rw,relatime,trans=virtio",
+                                           st.ok() ? st.value().dev : 0);
     log_info("9p: '{}' mounted on {}{}", sh.tag, sh.dir, sh.read_only ? " (read-only)" : "");
   }
 }

@@ -10,6 +10,10 @@ tests/cli/CMakeLists.txt):
     share_test.py ro MACHINE PROGRAM   a :ro share: every write kind fails
                                        with EROFS in the VM, the host tree
                                        is unchanged
+    share_test.py exec MACHINE PROGRAM PROGRAM copied into the share runs from
+                                       there (its pages come over 9P) on 4
+                                       CPUs, editing another part of the
+                                       share; /proc/mounts lists the share
     share_test.py debian MACHINE -     Debian's busybox (cp -r, mv, rm,
                                        mkdir, ln -s, sed -i, find) edits the
                                        share; the same script run on the
@@ -80,7 +84,7 @@ def compare(expected, got):
     return ok
 
 
-def host_checks(d):
+def host_checks(d, outside=True):
     """Each change the program made, as the host sees it."""
     ok = True
 
@@ -114,7 +118,13 @@ def host_checks(d):
     check((st.st_mode & 0o777) == 0o640 and int(st.st_mtime) == 1234567890, "chmod and utimes")
     check(text("mapped.txt") == "shared mapping!\n", "MAP_SHARED write reached the host")
     check(text("input.txt") == INPUT, "input.txt unchanged")
-    check(open(os.path.join(d, "..", "outside.txt")).read() == "outside\n", "the file outside the share")
+    for t in range(4):
+        with open(p(f"thread{t}.bin"), "rb") as f:
+            data = f.read()
+        want = b"".join(bytes([ord("a") + t * 4 + i % 4]) * 8192 for i in range(32))
+        check(data == want, f"thread{t}.bin written by its thread")
+    if outside:
+        check(open(os.path.join(d, "..", "outside.txt")).read() == "outside\n", "the file outside the share")
     return ok
 
 
@@ -159,6 +169,26 @@ def case_ro(machine, program, work):
     if not ok:
         print(f"FAIL: the VM run: status {r.returncode}")
     return compare(before, tree(shared)) and ok
+
+
+def case_exec(machine, program, work):
+    busybox = shutil.which("busybox")
+    if not busybox:
+        print("SKIP: no busybox on the host")
+        return 77
+    shared = os.path.join(work, "exec")
+    os.makedirs(os.path.join(shared, "bin"))
+    shutil.copy(program, os.path.join(shared, "bin", "share_edit"))
+    seed(os.path.join(shared, "work"))  # work/.. is the share here: no outside.txt in it
+    r = run([CAPSULE, "run", "--machine", machine, "--cpus", "4", "--net", "none", "--share", f"{shared}:/mnt/s",
+             busybox, "sh", "-c", "/mnt/s/bin/share_edit rw /mnt/s/work && grep ' /mnt/s ' /proc/mounts"])
+    ok = r.returncode == 0 and "PASS share_edit rw" in r.stdout and "FAIL" not in r.stdout
+    if not ok:
+        print(f"FAIL: the VM run: status {r.returncode}")
+    if "capsule0 /mnt/s 9p rw" not in r.stdout:
+        print("FAIL: /proc/mounts does not list the share")
+        ok = False
+    return host_checks(os.path.join(shared, "work"), outside=False) and ok
 
 
 # The same edit, by Debian's busybox, in the VM and on the host.
@@ -220,7 +250,7 @@ def main():
     what, machine, program = sys.argv[1], sys.argv[2], sys.argv[3]
     work = tempfile.mkdtemp(prefix="capsule-share-")
     try:
-        result = {"rw": case_rw, "ro": case_ro, "debian": case_debian, "bad": case_bad}[what](machine, program, work)
+        result = {"rw": case_rw, "ro": case_ro, "exec": case_exec, "debian": case_debian, "bad": case_bad}[what](machine, program, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if result == 77:

@@ -3,7 +3,8 @@
  *
  *   share_edit rw DIR   creates, writes, appends, renames, deletes, makes
  *                       and removes directories, symlinks, hard links,
- *                       truncates, chmods and maps files in DIR, checking
+ *                       truncates, chmods and maps files in DIR (and four
+ *                       threads write and read files at once), checking
  *                       what it reads back and printing "stat NAME SIZE
  *                       MODE NLINK" lines for the host to compare.
  *                       DIR/input.txt must hold INPUT below (the host
@@ -14,6 +15,7 @@
  * It also runs natively on the host (rw), where every expectation is
  * Linux's; the host test compares the two trees. */
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -62,6 +64,42 @@ static void print_stat(const char* name) {
   struct stat st;
   CHECK(lstat(at(name), &st) == 0, "lstat %s", name);
   printf("stat %s %lld %o %ld\n", name, (long long)st.st_size, (unsigned)st.st_mode, (long)st.st_nlink);
+}
+
+/* Several threads with requests in flight at once: each writes its own
+ * file in 8 KiB pieces, stats the directory and reads the file back. */
+#define THREADS 4
+#define PIECES 32
+static void* worker(void* arg) {
+  long t = (long)arg;
+  char name[64], path[4200], piece[8192], back[8192];
+  snprintf(name, sizeof name, "thread%ld.bin", t);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  long bad = fd < 0;
+  for (int i = 0; i < PIECES && !bad; ++i) {
+    memset(piece, 'a' + (int)t * 4 + i % 4, sizeof piece);
+    bad |= write(fd, piece, sizeof piece) != (ssize_t)sizeof piece;
+    struct stat st;
+    bad |= stat(dir, &st) != 0;
+  }
+  for (int i = 0; i < PIECES && !bad; ++i) {
+    memset(piece, 'a' + (int)t * 4 + i % 4, sizeof piece);
+    bad |= pread(fd, back, sizeof back, (off_t)i * sizeof back) != (ssize_t)sizeof back ||
+           memcmp(piece, back, sizeof back) != 0;
+  }
+  if (fd >= 0) close(fd);
+  return (void*)bad;
+}
+
+static void threads(void) {
+  pthread_t th[THREADS];
+  for (long t = 0; t < THREADS; ++t) CHECK(pthread_create(&th[t], NULL, worker, (void*)t) == 0, "thread %ld", t);
+  for (long t = 0; t < THREADS; ++t) {
+    void* bad = (void*)1;
+    pthread_join(th[t], &bad);
+    CHECK(bad == NULL, "thread %ld's file", t);
+  }
 }
 
 static void rw(void) {
@@ -175,6 +213,8 @@ static void rw(void) {
    * the host's; a symlink to ".." is resolved by the guest too. */
   EXPECT_ERR(ENOENT, access(at("up/outside.txt"), F_OK));
   EXPECT_ERR(ENOENT, access(at("../outside.txt"), F_OK));
+
+  threads();
 
   struct statfs sf;
   CHECK(statfs(dir, &sf) == 0 && sf.f_bsize > 0 && sf.f_blocks > 0, "statfs");
