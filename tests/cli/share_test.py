@@ -14,6 +14,10 @@ tests/cli/CMakeLists.txt):
                                        there (its pages come over 9P) on 4
                                        CPUs, editing another part of the
                                        share; /proc/mounts lists the share
+    share_test.py watch MACHINE PROGRAM the host changes the share while the
+                                       program runs (rewrites a file it holds
+                                       open, creates, deletes, renames); the
+                                       program sees every change
     share_test.py debian MACHINE -     Debian's busybox (cp -r, mv, rm,
                                        mkdir, ln -s, sed -i, find) edits the
                                        share; the same script run on the
@@ -191,6 +195,41 @@ def case_exec(machine, program, work):
     return host_checks(os.path.join(shared, "work"), outside=False) and ok
 
 
+def case_watch(machine, program, work):
+    import time
+    shared = os.path.join(work, "watch")
+    os.makedirs(shared)
+    for name, text in (("a.txt", "v1\n"), ("c.txt", "c\n"), ("d.txt", "d\n")):
+        with open(os.path.join(shared, name), "w") as f:
+            f.write(text)
+    cmd = [CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/mnt/w",
+           program, "watch", "/mnt/w"]
+    print("$", " ".join(cmd))
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        # Polling, not a timed assertion: the test's timeout bounds it.
+        while not os.path.exists(os.path.join(shared, "ready")) and p.poll() is None:
+            time.sleep(0.05)
+        with open(os.path.join(shared, "a.txt"), "r+") as f:  # in place: the same inode
+            f.write("version two\n")
+        with open(os.path.join(shared, "b.txt"), "w") as f:
+            f.write("new\n")
+        os.unlink(os.path.join(shared, "c.txt"))
+        os.rename(os.path.join(shared, "d.txt"), os.path.join(shared, "e.txt"))
+        open(os.path.join(shared, "go"), "w").close()
+        out, err = p.communicate(timeout=TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    ok = p.returncode == 0 and "PASS share_edit watch" in out
+    if not ok:
+        print(f"FAIL: the VM run: status {p.returncode}")
+    return ok
+
+
 # The same edit, by Debian's busybox, in the VM and on the host.
 SCRIPT = ("cd {d} && cp -r src dst && mv dst/a.txt dst/b.txt && rm dst/c.txt && mkdir -p dst/e/f && "
           "ln -s b.txt dst/l && sed -i s/alpha/omega/ dst/b.txt && echo appended >> dst/b.txt && "
@@ -250,7 +289,7 @@ def main():
     what, machine, program = sys.argv[1], sys.argv[2], sys.argv[3]
     work = tempfile.mkdtemp(prefix="capsule-share-")
     try:
-        result = {"rw": case_rw, "ro": case_ro, "exec": case_exec, "debian": case_debian, "bad": case_bad}[what](machine, program, work)
+        result = {"rw": case_rw, "ro": case_ro, "exec": case_exec, "watch": case_watch, "debian": case_debian, "bad": case_bad}[what](machine, program, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if result == 77:

@@ -11,6 +11,12 @@
  *                       writes it); DIR/../outside.txt must not be
  *                       reachable through DIR/up (a symlink to "..").
  *   share_edit ro DIR   every kind of write fails with EROFS; reads work.
+ *   share_edit watch DIR  the host changes DIR while the program runs: it
+ *                       reads DIR/a.txt ("v1\n"), keeps it open, makes
+ *                       DIR/ready and waits for DIR/go; by then the host has
+ *                       rewritten a.txt in place, created b.txt, deleted
+ *                       c.txt and renamed d.txt to e.txt, and the program
+ *                       must see all of it (nothing stale is cached).
  *
  * It also runs natively on the host (rw), where every expectation is
  * Linux's; the host test compares the two trees. */
@@ -251,13 +257,49 @@ static void ro(void) {
   CHECK(stat(at("keepdir"), &st) == 0 && S_ISDIR(st.st_mode), "stat keepdir");
 }
 
+static int listed(const char* name) {
+  DIR* d = opendir(dir);
+  int found = 0;
+  struct dirent* e;
+  while (d && (e = readdir(d)))
+    if (!strcmp(e->d_name, name)) found = 1;
+  if (d) closedir(d);
+  return found;
+}
+
+static void watch(void) {
+  char buf[256];
+  struct stat st;
+  CHECK(get("a.txt", buf, sizeof buf) == 3 && strcmp(buf, "v1\n") == 0, "a.txt before");
+  CHECK(stat(at("a.txt"), &st) == 0 && st.st_size == 3, "a.txt size before");
+  CHECK(!listed("b.txt") && listed("c.txt") && listed("d.txt"), "the listing before");
+  CHECK(access(at("c.txt"), F_OK) == 0 && access(at("b.txt"), F_OK) == -1, "names before");
+  int fd = open(at("a.txt"), O_RDONLY);
+  CHECK(fd >= 0, "open a.txt");
+  int ready = open(at("ready"), O_WRONLY | O_CREAT, 0644);
+  CHECK(ready >= 0, "ready");
+  close(ready);
+  /* The host test's timeout bounds this wait. */
+  while (access(at("go"), F_OK) != 0) usleep(20000);
+  CHECK(get("a.txt", buf, sizeof buf) == 12 && strcmp(buf, "version two\n") == 0, "a.txt after: '%s'", buf);
+  CHECK(fstat(fd, &st) == 0 && st.st_size == 12, "fstat of the open a.txt after");
+  CHECK(pread(fd, buf, sizeof buf - 1, 0) == 12 && memcmp(buf, "version two\n", 12) == 0, "pread after");
+  close(fd);
+  CHECK(get("b.txt", buf, sizeof buf) == 4 && strcmp(buf, "new\n") == 0, "b.txt made by the host");
+  EXPECT_ERR(ENOENT, access(at("c.txt"), F_OK));
+  EXPECT_ERR(ENOENT, access(at("d.txt"), F_OK));
+  CHECK(access(at("e.txt"), F_OK) == 0, "d.txt renamed to e.txt");
+  CHECK(listed("b.txt") && !listed("c.txt") && !listed("d.txt") && listed("e.txt"), "the listing after");
+}
+
 int main(int argc, char** argv) {
-  if (argc != 3 || (strcmp(argv[1], "rw") && strcmp(argv[1], "ro"))) {
-    printf("usage: share_edit rw|ro DIR\n");
+  if (argc != 3 || (strcmp(argv[1], "rw") && strcmp(argv[1], "ro") && strcmp(argv[1], "watch"))) {
+    printf("usage: share_edit rw|ro|watch DIR\n");
     return 2;
   }
   dir = argv[2];
   if (!strcmp(argv[1], "rw")) rw();
+  else if (!strcmp(argv[1], "watch")) watch();
   else ro();
   if (g_failures) return 1;
   printf("PASS share_edit %s\n", argv[1]);
