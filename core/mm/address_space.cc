@@ -693,9 +693,37 @@ Result<void> AddressSpace::msync(uintptr_t addr, size_t len) {
   if (addr % PAGE_SIZE) return Error::Invalid;
   if (len == 0) return {};
   if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
-  SpinGuard g(lock_);
-  if (!vmas_.fully_mapped(addr, page_up(addr + len))) return Error::NoMemory;
-  return {};
+  // The objects behind shared mappings in the range sync outside the lock
+  // (it is a spinlock; a sync may sleep). A few at a time: a range over
+  // more shared files than that is walked again.
+  constexpr size_t BATCH = 8;
+  const uintptr_t end = page_up(addr + len);
+  for (uintptr_t from = addr;;) {
+    VmBacking* objects[BATCH];
+    size_t n = 0;
+    uintptr_t next = end;
+    {
+      SpinGuard g(lock_);
+      if (from == addr && !vmas_.fully_mapped(addr, end)) return Error::NoMemory;
+      for (Vma* v = vmas_.first_ending_after(from); v && v->start < end; v = VmaSet::next(*v)) {
+        if (!(v->flags & VM_SHARED) || !v->backing) continue;
+        if (n == BATCH) {
+          next = v->start;
+          break;
+        }
+        v->backing->retain();
+        objects[n++] = v->backing;
+      }
+    }
+    Result<void> r;
+    for (size_t i = 0; i < n; ++i) {
+      if (r.ok()) r = objects[i]->sync();
+      objects[i]->release();
+    }
+    if (!r.ok()) return r.error();
+    if (next >= end) return {};
+    from = next;
+  }
 }
 
 Result<void> AddressSpace::discard(uintptr_t addr, size_t len) {

@@ -116,6 +116,31 @@ TEST(Cmdline, Cwd) {
   }
 }
 
+TEST(Cmdline, Share) {
+  Parsed p;
+  parse("--share=capsule0:/mnt/data --share=capsule1:/srv/ro:ro -- prog", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  ASSERT_EQ(p.r.settings.share_count, 2u);
+  EXPECT_EQ(str(p.r.settings.shares[0].tag), "capsule0");
+  EXPECT_EQ(str(p.r.settings.shares[0].dir), "/mnt/data");
+  EXPECT_FALSE(p.r.settings.shares[0].read_only);
+  EXPECT_EQ(str(p.r.settings.shares[1].dir), "/srv/ro");
+  EXPECT_TRUE(p.r.settings.shares[1].read_only);
+  // No tag, no directory, a relative one, a suffix other than ro: refused.
+  for (const char* bad : {"--share=", "--share=tag", "--share=:/mnt", "--share=tag:", "--share=tag:mnt",
+                          "--share=tag:/mnt:rw", "--share=tag:/mnt:ro:x"}) {
+    Parsed b;
+    parse(bad, b);
+    EXPECT_FALSE(b.r.ok) << bad;
+    EXPECT_NE(std::string(b.r.error).find("--share"), std::string::npos) << b.r.error;
+  }
+  std::string many;
+  for (int i = 0; i < 17; ++i) many += "--share=t" + std::to_string(i) + ":/d" + std::to_string(i) + " ";
+  Parsed m;
+  parse(many.c_str(), m);
+  EXPECT_FALSE(m.r.ok);
+}
+
 TEST(Cmdline, QemuTokensAreKeptApart) {
   Parsed p;
   parse("--bootchart -- prog x virtio_mmio.device=512@0xfeb00e00:12", p);

@@ -316,6 +316,8 @@ class Vnode : public mm::VmBacking {
   // `offset` (page aligned), materialized if needed and kept by the file;
   // Range past the end. Shared mappings map it; private ones copy it.
   Result<uint64_t> page(uint64_t offset) override;
+  // msync(2) of a shared mapping: the file's fsync (what reaches a store).
+  Result<void> sync() override { return fsync(); }
   bool is_file() const override { return true; }
 
  protected:

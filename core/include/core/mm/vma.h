@@ -66,6 +66,10 @@ class VmBacking {
   virtual Result<uint64_t> page(uint64_t offset) = 0;
   virtual void retain() = 0;
   virtual void release() = 0;
+  // msync(2) of a shared mapping of it: the object sends the pages it
+  // keeps back to its store (a network or disk file system). Nothing to do
+  // for objects that live in memory. May sleep: called without locks.
+  virtual Result<void> sync() { return {}; }
   // True for a file's vnode (vfs::Vnode), which /proc/<pid>/maps names by
   // its path; false for kernel objects (the vDSO).
   virtual bool is_file() const { return false; }
