@@ -19,6 +19,10 @@
 
 #include "lib/log.h"
 #include "core/mm.h"
+#include "core/shutdown.h"
+#include "core/sync/wait_queue.h"
+#include "core/thread.h"
+#include "core/time.h"
 #include "fs/p9.h"
 #include "fs/p9/wire.h"
 
@@ -76,6 +80,142 @@ struct CachedPage {
 
 class Node;
 
+void clunk_fid(Transport* t, size_t msize, uint32_t fid) {
+  if (fid == NOFID) return;
+  Call c(t, msize);
+  Writer w = c.begin(TCLUNK);
+  w.u32(fid);
+  (void)c.send(w);  // the fid is gone whatever the answer [9P clunk(5)]
+}
+
+Result<uint64_t> size_of(Transport* t, size_t msize, uint32_t fid) {
+  Call c(t, msize);
+  Writer w = c.begin(TGETATTR);
+  w.u32(fid);
+  w.u64(GETATTR_BASIC);
+  Reader r = TRY(c.send(w));
+  r.bytes(8 + QID_SIZE + 4 + 4 + 4 + 8 + 8);  // valid qid mode uid gid nlink rdev
+  uint64_t size = r.u64();
+  if (r.bad()) return Error::Io;
+  return size;
+}
+
+// Cached pages go back to the host through `wfid`, up to `size`.
+Result<void> write_pages(Transport* t, size_t msize, uint32_t wfid, uint64_t size, CachedPage** pages) {
+  for (size_t b = 0; b < PAGE_BUCKETS; ++b) {
+    for (CachedPage* p = pages[b]; p; p = p->next) {
+      uint64_t off = p->index * PAGE_SIZE;
+      if (off >= size) continue;
+      size_t n = size - off < PAGE_SIZE ? size_t(size - off) : PAGE_SIZE;
+      Call c(t, msize);
+      Writer w = c.begin(TWRITE);
+      w.u32(wfid);
+      w.u64(off);
+      w.u32(uint32_t(n));
+      w.bytes(phys_to_virt(p->phys), n);
+      TRY(c.send(w));
+    }
+  }
+  return {};
+}
+
+// What a vnode leaves behind: its fids and kept pages. A vnode's last
+// reference can go where nothing may sleep (munmap holds the address
+// space's spinlock), so the clunks and the write-back happen in the
+// reaper thread, and in the shutdown hook for what is still queued when
+// the program exits.
+struct Remains {
+  Transport* t;
+  size_t msize;
+  uint32_t fid, rfid, wfid;
+  bool write_back;
+  CachedPage** pages;
+  Remains* next;
+};
+
+SpinLock g_reap_lock;
+Remains* g_reap_head GUARDED_BY(g_reap_lock) = nullptr;
+uint32_t g_reaping GUARDED_BY(g_reap_lock) = 0;  // taken, not yet done
+Semaphore g_reap_wake;
+std::atomic<bool> g_reaper_started{false};
+
+void finish(Remains* r) {
+  if (r->write_back && r->pages && r->wfid != NOFID) {
+    auto size = size_of(r->t, r->msize, r->wfid);
+    if (size.ok()) (void)write_pages(r->t, r->msize, r->wfid, size.value(), r->pages);
+  }
+  if (r->pages) {
+    for (size_t b = 0; b < PAGE_BUCKETS; ++b) {
+      while (CachedPage* p = r->pages[b]) {
+        r->pages[b] = p->next;
+        page_free(p->phys);
+        delete p;
+      }
+    }
+    kfree(r->pages);
+  }
+  clunk_fid(r->t, r->msize, r->wfid);
+  clunk_fid(r->t, r->msize, r->rfid);
+  clunk_fid(r->t, r->msize, r->fid);
+  delete r;
+}
+
+// Takes the queue; false when it is empty.
+bool reap_some() {
+  Remains* list;
+  {
+    SpinGuard g(g_reap_lock);
+    list = g_reap_head;
+    g_reap_head = nullptr;
+    if (!list) return false;
+    for (Remains* r = list; r; r = r->next) ++g_reaping;
+  }
+  while (Remains* r = list) {
+    list = r->next;
+    finish(r);
+    SpinGuard g(g_reap_lock);
+    --g_reaping;
+  }
+  return true;
+}
+
+void reaper(void*) {
+  for (;;) {
+    g_reap_wake.down();
+    while (reap_some()) {
+    }
+  }
+}
+
+// At the program's exit: what is queued reaches the host before power-off
+// (bounded by the deadline).
+void reap_at_shutdown(uint64_t deadline_ns) {
+  while (uptime_ns() < deadline_ns) {
+    if (reap_some()) continue;
+    {
+      SpinGuard g(g_reap_lock);
+      if (!g_reaping && !g_reap_head) return;
+    }
+    thread_sleep_ns(1000000);  // the reaper thread is finishing one
+  }
+}
+
+Result<void> start_reaper() {
+  if (g_reaper_started.exchange(true)) return {};
+  TRY(thread_create("9p-reaper", reaper, nullptr, ThreadOptions{.detached = true}));
+  shutdown_register(reap_at_shutdown);
+  return {};
+}
+
+void reap(Remains* r) {
+  {
+    SpinGuard g(g_reap_lock);
+    r->next = g_reap_head;
+    g_reap_head = r;
+  }
+  g_reap_wake.up();
+}
+
 class P9Fs final : public vfs::FileSystem {
  public:
   P9Fs(Transport* ch, bool ro) : ch_(ch), ro_(ro) {}
@@ -104,8 +244,9 @@ class P9Fs final : public vfs::FileSystem {
   // Tlopen on a copy of `fid`.
   Result<uint32_t> open_fid(uint32_t fid, uint32_t flags);
 
-  // The table of live vnodes (Node::release).
-  FsMutex nodes_lock_;
+  // The table of live vnodes (Node::release). A spinlock: releases come
+  // from places that cannot sleep.
+  SpinLock nodes_lock_;
   Node* nodes_[NODE_BUCKETS] GUARDED_BY(nodes_lock_) = {};
   void unhash_locked(Node* n) REQUIRES(nodes_lock_);
 
@@ -218,13 +359,7 @@ Result<void> P9Fs::connect() {
   return {};
 }
 
-void P9Fs::clunk(uint32_t fid) {
-  if (fid == NOFID) return;
-  Call c(ch_, msize_);
-  Writer w = c.begin(TCLUNK);
-  w.u32(fid);
-  (void)rpc(c, w);  // the fid is gone whatever the answer [9P clunk(5)]
-}
+void P9Fs::clunk(uint32_t fid) { clunk_fid(ch_, msize_, fid); }
 
 Result<uint32_t> P9Fs::walk(uint32_t fid, StringView name) {
   uint32_t nf = new_fid();
@@ -289,10 +424,16 @@ Result<VnodeRef> P9Fs::node_for(uint32_t fid) {
     return attr.error();
   }
   uint32_t mode = attr.value().mode;
-  size_t b = qpath % NODE_BUCKETS;
+  auto* fresh = new (std::nothrow) Node(this, fid, qpath, mode);
+  if (!fresh) {
+    clunk(fid);
+    return Error::NoMemory;
+  }
+  VnodeRef mine = VnodeRef::adopt(fresh);
   VnodeRef found;
+  size_t b = qpath % NODE_BUCKETS;
   {
-    FsGuard g(nodes_lock_);
+    SpinGuard g(nodes_lock_);
     for (Node* n = nodes_[b]; n; n = n->hash_next) {
       // Same file, same type (a number the host reused for another kind
       // of file is a new vnode).
@@ -302,19 +443,12 @@ Result<VnodeRef> P9Fs::node_for(uint32_t fid) {
       }
     }
     if (!found) {
-      auto* n = new (std::nothrow) Node(this, fid, qpath, mode);
-      if (!n) {
-        // Clunk outside the lock below.
-      } else {
-        n->hash_next = nodes_[b];
-        nodes_[b] = n;
-        return VnodeRef::adopt(n);
-      }
+      fresh->hash_next = nodes_[b];
+      nodes_[b] = fresh;
     }
   }
-  clunk(fid);
-  if (!found) return Error::NoMemory;
-  return found;
+  if (found) return found;  // `mine` goes, and its fid with it (the reaper)
+  return mine;
 }
 
 void P9Fs::unhash_locked(Node* n) {
@@ -372,27 +506,22 @@ void Node::release() {
   // lookup never revives a vnode on its way out. The FS is held across:
   // the last vnode may hold the FS's last reference.
   vfs::FsRef keep(static_cast<vfs::FileSystem*>(p9_));
-  FsGuard g(p9_->nodes_lock_);
+  SpinGuard g(p9_->nodes_lock_);
   if (ref_count() == 1) p9_->unhash_locked(this);
   Vnode::release();
 }
 
-Node::~Node() {
-  FsGuard g(io_lock_);
-  if (written_ && wfid_ != NOFID) (void)writeback_locked();
-  if (pages_) {
-    for (size_t b = 0; b < PAGE_BUCKETS; ++b) {
-      while (CachedPage* p = pages_[b]) {
-        pages_[b] = p->next;
-        page_free(p->phys);
-        delete p;
-      }
-    }
-    kfree(pages_);
+// No reference is left, and this may run where nothing can sleep: the
+// fids and pages go to the reaper. (The analysis is off: with no reference
+// left nobody else can hold io_lock_, so the fields are read without it.)
+Node::~Node() NO_THREAD_SAFETY_ANALYSIS {
+  auto* r = new (std::nothrow)
+      Remains{p9_->ch(), p9_->msize(), fid_, rfid_, wfid_, written_ && page_count_, pages_, nullptr};
+  if (!r) {
+    log_warn("9p: out of memory: fids {} {} {} and {} pages of a file are lost", fid_, rfid_, wfid_, page_count_);
+    return;
   }
-  p9_->clunk(wfid_);
-  p9_->clunk(rfid_);
-  p9_->clunk(fid_);
+  reap(r);
 }
 
 Result<VnodeRef> Node::lookup(StringView name) {
@@ -885,26 +1014,13 @@ Result<void> Node::writeback_locked() {
   io_lock_.assert_held();
   if (!page_count_ || wfid_ == NOFID) return {};
   uint64_t size = TRY(getattr_locked()).size;
-  for (size_t b = 0; b < PAGE_BUCKETS; ++b) {
-    for (CachedPage* p = pages_[b]; p; p = p->next) {
-      uint64_t off = p->index * PAGE_SIZE;
-      if (off >= size) continue;
-      size_t n = size - off < PAGE_SIZE ? size_t(size - off) : PAGE_SIZE;
-      Call c(p9_->ch(), p9_->msize());
-      Writer w = c.begin(TWRITE);
-      w.u32(wfid_);
-      w.u64(off);
-      w.u32(uint32_t(n));
-      w.bytes(phys_to_virt(p->phys), n);
-      TRY(p9_->rpc(c, w));
-    }
-  }
-  return {};
+  return write_pages(p9_->ch(), p9_->msize(), wfid_, size, pages_);
 }
 
 }  // namespace
 
 Result<vfs::FsRef> mount_share(Transport& t, bool read_only) {
+  TRY(start_reaper());
   auto* fs = new (std::nothrow) P9Fs(&t, read_only);
   if (!fs) return Error::NoMemory;
   vfs::FsRef ref = vfs::FsRef::adopt(fs);

@@ -122,6 +122,7 @@ def host_checks(d, outside=True):
     check((st.st_mode & 0o777) == 0o640 and int(st.st_mtime) == 1234567890, "chmod and utimes")
     check(text("mapped.txt") == "shared mapping!\n", "MAP_SHARED write reached the host")
     check(text("msynced.txt") == "0123MSYNC9abcdef", "msync sent the mapped page to the host")
+    check(text("unmapped.txt") == "written, unmap\n.", "munmap of the last reference wrote the page back")
     check(text("input.txt") == INPUT, "input.txt unchanged")
     for t in range(4):
         with open(p(f"thread{t}.bin"), "rb") as f:

@@ -201,6 +201,18 @@ static void rw(void) {
   }
   CHECK(fsync(fd) == 0, "fsync");
   close(fd);
+  /* The mapping holds the last reference (the descriptor is closed first):
+   * munmap lets go of the file where the kernel cannot sleep, and the page
+   * still reaches the host (the host test reads it after the run). */
+  put("unmapped.txt", "................", O_TRUNC);
+  fd = open(at("unmapped.txt"), O_RDWR);
+  p = mmap(NULL, 16, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  CHECK(p != MAP_FAILED, "MAP_SHARED unmapped.txt");
+  if (p != MAP_FAILED) {
+    memcpy(p, "written, unmap\n", 15);
+    CHECK(munmap(p, 16) == 0, "munmap");
+  }
   /* msync alone: read(2) asks the host, so it shows what msync sent. */
   put("msynced.txt", "0123456789abcdef", O_TRUNC);
   fd = open(at("msynced.txt"), O_RDWR);
