@@ -22,6 +22,11 @@ tests/cli/CMakeLists.txt):
                                        mkdir, ln -s, sed -i, find) edits the
                                        share; the same script run on the
                                        host gives the same tree
+    share_test.py python MACHINE -     Debian's python3 (shutil.copytree,
+                                       os.replace, json, os.walk, append,
+                                       truncate) on the share; the same
+                                       script on the host gives the same
+                                       output and tree
     share_test.py bad MACHINE -        a missing host directory, a relative
                                        or "/" guest directory, a bad suffix:
                                        status 2 and a line before any VM
@@ -268,6 +273,44 @@ def case_debian(machine, _program, work):
     return compare(want, got) and ok
 
 
+PY_SCRIPT = r"""
+import json, os, shutil, sys
+os.chdir(sys.argv[1])
+shutil.copytree("src", "copy")
+with open("copy/data.json", "w") as f:
+    json.dump({"n": list(range(5)), "s": "caf\u00e9"}, f, sort_keys=True)
+os.replace("copy/a.txt", "copy/renamed.txt")
+with open("copy/renamed.txt", "a") as f:
+    f.write("more\n")
+with open("copy/big.bin", "r+b") as f:
+    f.truncate(1000)
+os.remove("src/c.txt")
+os.makedirs("copy/x/y/z", exist_ok=True)
+for d, dirs, files in sorted(os.walk(".")):
+    print(d, sorted(dirs), sorted(files), [os.path.getsize(os.path.join(d, n)) for n in sorted(files)])
+print(json.load(open("copy/data.json")))
+"""
+
+
+def case_python(machine, _program, work):
+    native, shared = os.path.join(work, "native"), os.path.join(work, "vm")
+    for d in (native, shared):
+        os.makedirs(os.path.join(d, "src", "sub"))
+        for name, data in (("a.txt", b"alpha\n"), ("c.txt", b"gamma\n"), ("big.bin", bytes(range(256)) * 400),
+                           ("sub/x", b"x" * 10000)):
+            with open(os.path.join(d, "src", name), "wb") as f:
+                f.write(data)
+    with open(os.path.join(work, "script.py"), "w") as f:
+        f.write(PY_SCRIPT)
+    r_native = run(["/usr/bin/python3", "-c", PY_SCRIPT, native])
+    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/data",
+             "/usr/bin/python3", "-c", PY_SCRIPT, "/data"])
+    ok = r_native.returncode == 0 and r.returncode == 0 and r.stdout == r_native.stdout and r.stdout
+    if not ok:
+        print(f"FAIL: status {r.returncode} (host {r_native.returncode}) or the output differs")
+    return compare(tree(native), tree(shared)) and bool(ok)
+
+
 def case_bad(machine, program, work):
     ok = True
     os.makedirs(os.path.join(work, "there"))
@@ -291,7 +334,7 @@ def main():
     what, machine, program = sys.argv[1], sys.argv[2], sys.argv[3]
     work = tempfile.mkdtemp(prefix="capsule-share-")
     try:
-        result = {"rw": case_rw, "ro": case_ro, "exec": case_exec, "watch": case_watch, "debian": case_debian, "bad": case_bad}[what](machine, program, work)
+        result = {"rw": case_rw, "ro": case_ro, "exec": case_exec, "watch": case_watch, "debian": case_debian, "python": case_python, "bad": case_bad}[what](machine, program, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if result == 77:
