@@ -129,6 +129,11 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       if (!flag(s.bootchart)) return;
     } else if (name == "strace") {
       if (!flag(s.strace)) return;
+    } else if (name == "strace-summary") {
+      if (!flag(s.strace_summary)) return;
+    } else if (name == "strace-filter") {
+      if (value.empty()) return fail(out, "option --strace-filter needs a set (--strace-filter=open,read,%file)");
+      s.strace_filter = value;
     } else if (name == "log-missing") {
       if (!flag(s.log_missing)) return;
     } else if (name == "hung-task" || name == "cpu-stall") {

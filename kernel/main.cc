@@ -33,6 +33,7 @@
 #include "linux/fd_table.h"
 #include "linux/notice.h"
 #include "linux/file_common.h"
+#include "linux/strace.h"
 #include "linux/syscall.h"
 
 extern "C" void (*__init_array_start[])();
@@ -180,7 +181,13 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     initrd_size = mod->size;
   }
   linux_abi::syscalls_init();
-  linux_abi::strace_enable(settings.strace);
+  const char* strace_why = nullptr;
+  if (!linux_abi::strace::configure(settings.strace, settings.strace_filter, settings.strace_summary, &strace_why)
+           .ok()) {
+    kprint("capsule: --strace-filter={}: {}\n", settings.strace_filter, strace_why);
+    power_off(2);
+  }
+  linux_abi::strace_enable(linux_abi::strace::active());
   linux_abi::log_missing_enable(settings.log_missing);
 
   percpu_init_boot();

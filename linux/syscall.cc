@@ -7,6 +7,7 @@
 #include "core/mm.h"
 #include "lib/panic.h"
 #include "arch/uaccess.h"
+#include "linux/strace.h"
 
 extern "C" const capsule::linux_abi::SyscallDef __linux_syscalls_start[], __linux_syscalls_end[];
 
@@ -54,22 +55,10 @@ class LineBuf final : public Sink {
   size_t n_ = 0;
 };
 
-void trace_call(uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int64_t result,
-                const char* tag = "strace") {
+void log_missing(uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int64_t result) {
   LineBuf line;
-  const char* name = d ? d->name : syscall_name(nr);
-  if (name) format(line, "{}(", name);
-  else format(line, "syscall_{}(", nr);
-  // An unknown number prints no arguments (nothing says what they are).
-  bool hex = false;
-  if (d) {
-    d->print_args(line, a);
-    hex = d->hex_result;
-  }
-  if (result < 0 && result > -4096) format(line, ") = -1 (errno {})", -result);
-  else if (hex) format(line, ") = {:#x}", uint64_t(result));
-  else format(line, ") = {}", result);
-  kprint("[{}] {}\n", tag, line.str());
+  strace::format_call(line, nr, d, a, result);
+  kprint("[missing] {}\n", line.str());
 }
 
 int64_t unimplemented(uint32_t nr) {
@@ -115,7 +104,7 @@ void strace_user_bytes(Sink& s, uint64_t v, uint64_t len) {
   print_quoted(s, buf, want, len > STRING_MAX);
 }
 
-void strace_enable(bool on) { g_strace = on; }
+void strace_enable(bool on) { g_strace = on; }  // strace::active(): tracing or counting
 void log_missing_enable(bool on) {
   g_log_missing = on;
   g_string_max = on ? STRING_MAX_LONG : STRING_MAX;
@@ -149,9 +138,11 @@ extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
   uint64_t nr = f->rax;
   a.nr = nr;  // [signals] restart after a signal needs it
   const SyscallDef* d = nr < TABLE_SIZE ? g_table[nr] : nullptr;
+  strace::Call traced;
+  if (g_strace) strace::enter(traced, uint32_t(nr), d, a);
   int64_t r = d ? d->fn(a) : unimplemented(uint32_t(nr));
-  if (g_strace) trace_call(uint32_t(nr), d, a, r);
-  else if (g_log_missing && r == -int64_t(L_ENOENT)) trace_call(uint32_t(nr), d, a, r, "missing");
+  if (g_strace) strace::leave(traced, uint32_t(nr), d, a, r);
+  else if (g_log_missing && r == -int64_t(L_ENOENT)) log_missing(uint32_t(nr), d, a, r);
   if (!a.full_return) f->rax = uint64_t(r);
   if (g_return_hook) g_return_hook(a, r);
   return a.full_return ? x64::SyscallReturn::Full : x64::SyscallReturn::Fast;

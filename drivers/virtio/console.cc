@@ -10,6 +10,8 @@
 //                    and SIGPIPE for the program, as a pipe without reader)
 //   capsule.ctl    → requests from the host, one line each ("signal 15",
 //                    "winsize 40 120", "dump"): tty::host_request
+//   capsule.trace  → the system-call trace (capsule run --strace), off the
+//                    program's streams: drivers/trace_port.h
 // Port 0 (the legacy console port) is not used.
 //
 // Writes are synchronous: a write returns when the device has used its
@@ -28,6 +30,7 @@
 #include "core/mm.h"
 #include "core/thread.h"
 #include "core/time.h"
+#include "drivers/trace_port.h"
 #include "drivers/tty.h"
 #include "core/event/wait.h"
 #include "drivers/virtio/transport.h"
@@ -71,7 +74,7 @@ struct Queue {
   SpinLock lock;  // vq bookkeeping (the writers, the thread)
 };
 
-enum class Role : uint8_t { None, In, Out, Err, Ctl };
+enum class Role : uint8_t { None, In, Out, Err, Ctl, Trace };
 
 constexpr size_t CTL_BUFS = 4, CTL_BUF_SIZE = 256;
 constexpr size_t CTL_LINE_MAX = 128;  // longer requests are dropped whole
@@ -93,7 +96,7 @@ struct Console {
   uint8_t* ctrl_tx_mem = nullptr;
   uint32_t nports = 0;
   Port ports[MAX_PORTS];
-  int in = -1, out = -1, err = -1, ctl = -1;
+  int in = -1, out = -1, err = -1, ctl = -1, trace = -1;
   uint32_t adds = 0, names = 0;
   // stdin receive buffers; `held` is one the tty could not take yet
   uint8_t* rx_mem = nullptr;
@@ -194,6 +197,7 @@ void handle_control(const uint8_t* p, uint32_t len) {
       else if (name == "capsule.stdout") port.role = Role::Out, c.out = int(m.id);
       else if (name == "capsule.stderr") port.role = Role::Err, c.err = int(m.id);
       else if (name == "capsule.ctl") port.role = Role::Ctl, c.ctl = int(m.id);
+      else if (name == "capsule.trace") port.role = Role::Trace, c.trace = int(m.id);
       // The guest side is open: QEMU forwards host data only to open ports.
       send_control(m.id, PORT_OPEN, 1);
       break;
@@ -318,10 +322,9 @@ void on_input_space() { g_con->service.up(); }
 
 // One copy: from the writer's buffer (the program's memory, for a
 // write(2)) straight into the port's transmit buffer.
-Result<size_t> write_port(tty::Stream s, IoBuffer& src) {
+Result<size_t> write_port_nr(int idx, IoBuffer& src) {
   size_t n = src.size();
   Console& c = *g_con;
-  int idx = s == tty::Stream::Err && c.err >= 0 ? c.err : c.out;
   if (idx < 0) return Error::NotFound;
   Port& port = c.ports[idx];
   MutexGuard g(port.write_mu);
@@ -364,6 +367,11 @@ Result<size_t> write_port(tty::Stream s, IoBuffer& src) {
     done += chunk;
   }
   return done;
+}
+
+Result<size_t> write_port(tty::Stream s, IoBuffer& src) {
+  Console& c = *g_con;
+  return write_port_nr(s == tty::Stream::Err && c.err >= 0 ? c.err : c.out, src);
 }
 
 const tty::Backend VIRTIO_BACKEND{"virtio-console", write_port, on_input_space};
@@ -421,10 +429,24 @@ Result<void> console_probe(Transport& t) {
     kick(c->ports[c->ctl].rx);
   }
   TRY(thread_create("virtio-console", service_thread, nullptr, ThreadOptions{.detached = true}));
-  log_info("virtio-console ({}): {} ports; stdin port {}, stdout {}, stderr {}, control {}", t.kind(), c->adds, c->in,
-           c->out, c->err, c->ctl);
+  log_info("virtio-console ({}): {} ports; stdin port {}, stdout {}, stderr {}, control {}, trace {}", t.kind(),
+           c->adds, c->in, c->out, c->err, c->ctl, c->trace);
   if (c->out >= 0) tty::set_backend(&VIRTIO_BACKEND);
   return {};
 }
 
 }  // namespace capsule::virtio
+
+namespace capsule::trace_port {
+
+bool available() { return virtio::g_con && virtio::g_con->trace >= 0; }
+
+Result<void> write(const char* p, size_t n) {
+  if (!available()) return Error::NotFound;
+  KernelBuffer b(p, n);
+  size_t done = TRY(virtio::write_port_nr(virtio::g_con->trace, b));
+  if (done != n) return Error::Io;
+  return {};
+}
+
+}  // namespace capsule::trace_port

@@ -21,6 +21,7 @@
 #include "core/random.h"
 #include "core/elf/elf.h"
 #include "linux/process/initial_stack.h"
+#include "linux/strace.h"
 #include "core/mm/vma.h"
 #include "core/sched/thread.h"
 #include "fs/file.h"
@@ -556,19 +557,24 @@ Result<void> process_exec(Process& p, const ExecArgs& a) {
 
 void set_process_exit_hook(ProcessExitHook hook) { g_exit_hook = hook; }
 
-[[noreturn]] void process_exit(int status) {
+namespace {
+
+// sig: the signal that ended it (0: it exited with status).
+[[noreturn]] void process_end(int status, int sig) {
   Process* p = current_process();
-  if (p && p->pid != 1) process_exit_child((status & 0xff) << 8);
+  // --strace: "+++ exited with N +++" (the summary table after pid 1's).
+  if (p && linux_abi::strace::active()) linux_abi::strace::exited(p->pid, status, sig, p->pid == 1);
+  if (p && p->pid != 1) process_exit_child(sig ? sig & 0x7f : (status & 0xff) << 8);
   if (ProcessExitHook h = g_exit_hook; h && p) h(status);
   if (p) p->exiting.store(true);
   shutdown_prepare();
   power_off(status);
 }
 
-[[noreturn]] void process_exit_signaled(int sig) {
-  Process* p = current_process();
-  if (p && p->pid != 1) process_exit_child(sig & 0x7f);
-  process_exit(128 + sig);
-}
+}  // namespace
+
+[[noreturn]] void process_exit(int status) { process_end(status, 0); }
+
+[[noreturn]] void process_exit_signaled(int sig) { process_end(128 + sig, sig); }
 
 }  // namespace capsule

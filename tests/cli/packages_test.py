@@ -89,8 +89,8 @@ def missing():
     err = r.stderr.decode(errors="replace")
     ok = r.returncode == 2 and "Can't locate JSON/PP.pm" in err
     # Whole paths, beyond --strace's 32 characters.
-    want = ['[missing] newfstatat(-100, "/usr/share/perl/5.36/JSON/PP.pm", ',
-            '[missing] newfstatat(-100, "/usr/local/lib/x86_64-linux-gnu/perl/5.36.0/JSON/PP.pm", ']
+    want = ['[missing] newfstatat(AT_FDCWD, "/usr/share/perl/5.36/JSON/PP.pm", ',
+            '[missing] newfstatat(AT_FDCWD, "/usr/local/lib/x86_64-linux-gnu/perl/5.36.0/JSON/PP.pm", ']
     ok &= all(w in err for w in want)
     if not ok:
         print(f"FAIL: expected status 2, perl's message and {want!r}")

@@ -52,6 +52,15 @@ TEST(Cmdline, LogMissing) {
   EXPECT_EQ(p.r.settings.log_level, LogLevel::Warn);
 }
 
+TEST(Cmdline, StraceFilterAndSummary) {
+  Parsed p;
+  parse("--strace --strace-filter=openat,%file --strace-summary -- /bin/prog", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_TRUE(p.r.settings.strace);
+  EXPECT_EQ(str(p.r.settings.strace_filter), "openat,%file");
+  EXPECT_TRUE(p.r.settings.strace_summary);
+}
+
 TEST(Cmdline, TscKhzZeroMeansCalibrate) {
   Parsed p;
   parse("--tsc-khz=0", p);
@@ -158,6 +167,9 @@ TEST(Cmdline, BadInputIsRejectedWithAMessage) {
       {"--frobnicate", "unknown option '--frobnicate'"},
       {"--verbose=yes", "takes no value"},
       {"--strace=1", "takes no value"},
+      {"--strace-summary=yes", "takes no value"},
+      {"--strace-filter", "needs a set"},
+      {"--strace-filter=", "needs a set"},
       {"--log-missing=yes", "takes no value"},
       {"--tsc-khz=fast", "bad value 'fast' for --tsc-khz"},
       {"--tsc-khz=99999999999999999999", "bad value"},

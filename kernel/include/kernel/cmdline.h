@@ -25,7 +25,9 @@ struct BootSettings {
 
   bool verbose = false;
   bool bootchart = false;
-  bool strace = false;              // print every system call
+  bool strace = false;              // print every system call (docs/strace.md)
+  StringView strace_filter;         // --strace-filter=SET: the calls traced (empty: all)
+  bool strace_summary = false;      // --strace-summary: a table of calls, errors, time at exit
   bool log_missing = false;         // print each call that fails with ENOENT, whole paths
   uint64_t hung_task_s = 120;       // --hung-task=S: report threads asleep without a timeout > S s (0: off)
   uint64_t cpu_stall_s = 20;        // --cpu-stall=S: report CPUs without ticks or switches > S s (0: off)

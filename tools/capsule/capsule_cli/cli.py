@@ -94,7 +94,34 @@ def vm_settings(a, plan, image_bytes):
     return mem, cpus, cmdline
 
 
+def strace_words(a):
+    """The kernel options of --strace, --strace-filter and --strace-summary
+    (docs/strace.md)."""
+    words = []
+    summary = getattr(a, "strace_summary", False)
+    filtered = getattr(a, "strace_filter", None)
+    # A filter alone traces (strace -e trace=SET); with --strace-summary
+    # alone it selects what is counted (strace -c -e trace=SET).
+    if getattr(a, "strace", False) or (filtered and not summary):
+        words.append("--strace")
+    if getattr(a, "strace_filter", None):
+        words.append(quote_word(f"--strace-filter={a.strace_filter}"))
+    if getattr(a, "strace_summary", False):
+        words.append("--strace-summary")
+    return words
+
+
+def traced(cmdline):
+    """Whether the kernel will trace (so the trace port goes in): the CLI's
+    flags, or --strace given through --cmdline (the kernel option)."""
+    head = cmdline.partition(" -- ")[0].split()
+    return any(w == "--strace" or w == "--strace-summary" or w.startswith("--strace-filter=") for w in head)
+
+
 def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=()):
+    words = strace_words(a)
+    if words:
+        cmdline = " ".join(words) + " " + cmdline
     if a.verbose:
         # The kernel log at debug level, and each file the program looked
         # for and did not find (docs/cmdline.md --log-missing).
@@ -102,7 +129,13 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
     work = tempfile.mkdtemp(prefix="capsule-run-")
     try:
         status_file = os.path.join(work, "status")
-        st = stdio.Stdio(a.machine, verbose=a.verbose, program=True)
+        trace_out = getattr(a, "strace_output", None)
+        try:
+            trace_fd = os.open(trace_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644) \
+                if trace_out and traced(cmdline) else None
+        except OSError as e:
+            return fail(f"--strace-output {trace_out}: {e.strerror}")
+        st = stdio.Stdio(a.machine, verbose=a.verbose, program=True, trace=traced(cmdline), trace_fd=trace_fd)
         try:
             qemu.check_fits(kernel, initrd, mem)
             cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
@@ -232,6 +265,14 @@ def main(argv):
     add_vm_options(r)
     add_image_options(r)
     r.add_argument("--image", metavar="DIR", help="boot an image written by `capsule build -o DIR`")
+    r.add_argument("--strace", action="store_true",
+                   help="print every system call as strace does, on stderr or --strace-output (docs/strace.md)")
+    r.add_argument("--strace-filter", metavar="SET",
+                   help="trace only these calls: names and %%classes (%%file, %%network, %%memory, %%signal, "
+                        "%%process, %%desc...), comma-separated, '!' negates (strace -e trace=SET)")
+    r.add_argument("--strace-summary", action="store_true",
+                   help="a table of calls, errors and time per system call at exit (strace -c)")
+    r.add_argument("-o", "--strace-output", metavar="FILE", help="write the trace to FILE instead of stderr")
     r.add_argument("program", nargs="?",
                    help="x86-64 Linux program, static or dynamic (host path or name on $PATH); "
                         "without one and without --module: the hello demo")

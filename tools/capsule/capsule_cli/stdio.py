@@ -11,6 +11,9 @@ by descriptor). Relay threads copy bytes unchanged:
   serial     → kept in memory; live on stderr with --verbose (or after a
                thread dump was asked for); printed when the kernel
                panicked or QEMU failed
+  trace      ← capsule.trace (only with --strace): the system-call trace,
+               to stderr in whole lines or to the --strace-output file
+               (docs/strace.md)
   requests   → capsule.ctl, one line each (docs/console.md "Signals and
                requests from the host"): "signal N" for SIGTERM, SIGHUP,
                SIGINT (without a terminal), SIGUSR1 and SIGUSR2 the CLI
@@ -47,7 +50,8 @@ def _write_all(fd, data):
 
 
 class Stdio:
-    def __init__(self, machine, verbose=False, program=True, stdin_fd=0, stdout_fd=1, stderr_fd=2):
+    def __init__(self, machine, verbose=False, program=True, stdin_fd=0, stdout_fd=1, stderr_fd=2,
+                 trace=False, trace_fd=None):
         self.machine = machine
         self.verbose = verbose
         self.program = program
@@ -62,7 +66,9 @@ class Stdio:
         self._proc = None
         self._pairs = {}
         self._ctl_lock = threading.Lock()
-        for name in ("in", "out", "err", "serial", "ctl"):
+        self.trace = program and trace
+        self.trace_fd = trace_fd  # None: stderr
+        for name in ("in", "out", "err", "serial", "ctl") + (("trace",) if self.trace else ()):
             mine, theirs = socket.socketpair()
             self._pairs[name] = (mine, theirs)
 
@@ -84,16 +90,20 @@ class Stdio:
                 "-serial", "chardev:capsule-serial"]
         if not self.program:
             return args
+        ports = 6 if self.trace else 5
         if self.machine == "microvm":
             args += ["-global", "virtio-mmio.force-legacy=false",
-                     "-device", "virtio-serial-device,max_ports=5"]
+                     "-device", f"virtio-serial-device,max_ports={ports}"]
         else:
-            args += ["-device", "virtio-serial-pci,max_ports=5,disable-legacy=on"]
+            args += ["-device", f"virtio-serial-pci,max_ports={ports},disable-legacy=on"]
         for nr, name in ((1, "in"), (2, "out"), (3, "err")):
             args += ["-chardev", f"socket,id=capsule-std{name},fd={fd[name]}",
                      "-device", f"virtserialport,chardev=capsule-std{name},name=capsule.std{name},nr={nr}"]
         args += ["-chardev", f"socket,id=capsule-ctl,fd={fd['ctl']}",
                  "-device", "virtserialport,chardev=capsule-ctl,name=capsule.ctl,nr=4"]
+        if self.trace:
+            args += ["-chardev", f"socket,id=capsule-trace,fd={fd['trace']}",
+                     "-device", "virtserialport,chardev=capsule-trace,name=capsule.trace,nr=5"]
         return args
 
     def request(self, line):
@@ -138,6 +148,8 @@ class Stdio:
         self._spawn(self._relay_out, out_sock, self.stdout_fd, daemon=False)
         self._spawn(self._relay_out, err_sock, self.stderr_fd, daemon=False)
         self._spawn(self._relay_serial, serial_sock, daemon=False)
+        if self.trace:
+            self._spawn(self._relay_trace, self._pairs["trace"][0], daemon=False)
         # stdin: a daemon, it may sit in read() when the VM ends.
         self._spawn(self._relay_in, self._pairs["in"][0], daemon=True)
 
@@ -201,6 +213,34 @@ class Stdio:
                 except OSError:
                     pass
                 return
+
+    def _relay_trace(self, sock):
+        """The trace in whole lines: on stderr it shares the descriptor with
+        the program's own stderr, and a line is never cut by it."""
+        fd = self.trace_fd if self.trace_fd is not None else self.stderr_fd
+        pending = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            pending += data
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                try:
+                    self._write(fd, pending[:cut])
+                except OSError:
+                    pass
+                pending = pending[cut:]
+        if pending:
+            try:
+                self._write(fd, pending)
+            except OSError:
+                pass
+        if self.trace_fd is not None:
+            os.close(self.trace_fd)
 
     def _relay_serial(self, sock):
         # With --verbose the kernel log shares stderr with the program's own
