@@ -187,6 +187,28 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
     } else if (name == "gw" || name == "dns") {
       if (!parse_ipv4(value, name == "gw" ? s.net_gw : s.net_dns))
         return fail(out, "bad value '{}' for --{} (A.B.C.D)", value, name);
+    } else if (name == "disk") {
+      // ID[:/MOUNTPOINT][:ro]
+      if (s.disk_count == BootSettings::MAX_DISKS)
+        return fail(out, "too many --disk options (max {})", BootSettings::MAX_DISKS);
+      DiskSetting d;
+      StringView rest = value;
+      size_t colon = rest.find(':');
+      d.id = rest.substr(0, colon);
+      rest = colon == StringView::npos ? StringView() : rest.substr(colon + 1);
+      if (!rest.empty() && rest[0] == '/') {
+        colon = rest.find(':');
+        d.mount = rest.substr(0, colon);
+        rest = colon == StringView::npos ? StringView() : rest.substr(colon + 1);
+      }
+      if (rest == "ro") {
+        d.read_only = true;
+      } else if (!rest.empty() || (colon != StringView::npos && rest.empty())) {
+        return fail(out, "bad value '{}' for --disk (ID[:/MOUNTPOINT][:ro])", value);
+      }
+      if (d.id.empty() || d.id.size() > 20 || d.mount == "/")
+        return fail(out, "bad value '{}' for --disk (ID[:/MOUNTPOINT][:ro])", value);
+      s.disks[s.disk_count++] = d;
     } else if (name == "cwd") {
       if (value.empty() || value[0] != '/')
         return fail(out, "bad value '{}' for --cwd (an absolute directory)", value);

@@ -11,6 +11,7 @@
 #include "arch/boot.h"
 #include "kernel/bootchart.h"
 #include "kernel/cmdline.h"
+#include "kernel/disks.h"
 #include "kernel/network.h"
 #include "kernel/shares.h"
 #include "arch/cpu.h"
@@ -228,6 +229,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   mount_shares(settings);  // --share: host directories over 9P, after /proc's table starts
   x64::sti();
   bootchart_mark("root-fs");
+  disks_mount(settings);  // --disk: needs interrupts (requests sleep until the device answers)
   smp_set_cpu_clock_init([](unsigned cpu) { (void)kvmclock_init_cpu(cpu); });  // under KVM
   smp_boot_aps();
   bootchart_mark("smp");

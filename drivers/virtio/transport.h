@@ -64,5 +64,6 @@ void virtio_init();
 Result<void> console_probe(Transport& t);
 Result<void> net_probe(Transport& t);
 Result<void> p9_probe(Transport& t);
+Result<void> blk_probe(Transport& t);
 
 }  // namespace capsule::virtio

@@ -17,6 +17,7 @@ constexpr DriverRow DRIVERS[] = {
     {DEVICE_CONSOLE, "console", console_probe},
     {DEVICE_NET, "net", net_probe},
     {DEVICE_9P, "9p", p9_probe},
+    {DEVICE_BLOCK, "blk", blk_probe},
 };
 
 void attach(Transport& t) {

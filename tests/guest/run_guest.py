@@ -27,6 +27,7 @@ def main():
     p.add_argument("--cmdline", default="")
     p.add_argument("--net", default=None, help="user, none, tap:NAME (qemu.net_args)")
     p.add_argument("--publish", action="append", default=[], help="HOSTPORT:GUESTPORT[/udp]")
+    p.add_argument("--disk", action="append", default=[], help="FILE[:/MOUNTPOINT][:ro] (qemu.disk_args)")
     p.add_argument("--expect", action="append", default=[])
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--tsc-tolerance", type=float, default=None,
@@ -55,7 +56,7 @@ def run(a, work):
     status_file = os.path.join(work, "status")
     cmd = qemu.command(a.kernel, machine=a.machine, mem=a.mem, cpus=a.cpus, accel="tcg",
                        cmdline=cmdline, initrd=initrd, status_file=status_file,
-                       net=a.net, publish=a.publish)
+                       net=a.net, publish=a.publish, disks=a.disk)
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=a.timeout)

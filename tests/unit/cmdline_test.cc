@@ -150,6 +150,32 @@ TEST(Cmdline, Share) {
   EXPECT_FALSE(m.r.ok);
 }
 
+TEST(Cmdline, Disks) {
+  Parsed p;
+  parse("--disk=capsule0:/data:ro --disk=capsule1:/srv --disk=vdc --disk=vdd:ro -- prog", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  const BootSettings& s = p.r.settings;
+  ASSERT_EQ(s.disk_count, 4u);
+  EXPECT_EQ(str(s.disks[0].id), "capsule0");
+  EXPECT_EQ(str(s.disks[0].mount), "/data");
+  EXPECT_TRUE(s.disks[0].read_only);
+  EXPECT_EQ(str(s.disks[1].mount), "/srv");
+  EXPECT_FALSE(s.disks[1].read_only);
+  EXPECT_TRUE(s.disks[2].mount.empty());
+  EXPECT_FALSE(s.disks[2].read_only);
+  EXPECT_TRUE(s.disks[3].mount.empty());
+  EXPECT_TRUE(s.disks[3].read_only);
+  // Bad input: no id, a trailing colon, an unknown flag, "/" as the mount
+  // point, an id longer than virtio's 20 bytes.
+  for (const char* bad : {"--disk=", "--disk=:/data", "--disk=a:", "--disk=a:/data:", "--disk=a:/data:rw",
+                          "--disk=a:/", "--disk=a:rw", "--disk=123456789012345678901"}) {
+    Parsed b;
+    parse(bad, b);
+    EXPECT_FALSE(b.r.ok) << bad;
+    EXPECT_NE(std::string(b.r.error).find("--disk"), std::string::npos) << b.r.error;
+  }
+}
+
 TEST(Cmdline, QemuTokensAreKeptApart) {
   Parsed p;
   parse("--bootchart -- prog x virtio_mmio.device=512@0xfeb00e00:12", p);

@@ -18,8 +18,18 @@
 
 namespace capsule {
 
+// --disk=ID[:/MOUNTPOINT][:ro]: a block device (named by the identity the
+// host gave it: QEMU's serial=, or its kernel name "vda") and where its file
+// system goes (docs/block.md).
+struct DiskSetting {
+  StringView id;
+  StringView mount;  // empty: attached, not mounted
+  bool read_only = false;
+};
+
 struct BootSettings {
   static constexpr size_t MAX_WORDS = 256;
+  static constexpr size_t MAX_DISKS = 16;
   static constexpr size_t MAX_COMMANDS = 32;
   static constexpr size_t MAX_TESTS = 16;
 
@@ -58,6 +68,8 @@ struct BootSettings {
   uint8_t net_prefix = 0;
   uint32_t net_gw = 0;              // --gw=A.B.C.D
   uint32_t net_dns = 0;             // --dns=A.B.C.D
+  size_t disk_count = 0;            // --disk=ID[:/MOUNTPOINT][:ro]
+  DiskSetting disks[MAX_DISKS];
   size_t virtio_mmio_count = 0;     // virtio_mmio.device=SIZE@ADDR:IRQ
   StringView virtio_mmio[16];
 };

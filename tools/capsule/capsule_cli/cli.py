@@ -24,6 +24,9 @@ def add_vm_options(p):
     p.add_argument("--share", action="append", default=[], metavar="HOSTDIR:GUESTDIR[:ro]",
                    help="mount a host directory in the guest over virtio-9p (repeatable; :ro refuses writes "
                         "with EROFS); docs/9p.md")
+    p.add_argument("--disk", action="append", default=[], metavar="FILE[:/MOUNTPOINT][:ro]",
+                   help="attach a disk image (raw, or qcow2 when the file says so) as a virtio-blk device; "
+                        "with a mount point its ext4 file system is mounted there (repeatable; docs/block.md)")
     p.add_argument("--verbose", action="store_true",
                    help="kernel log at debug level, files the program did not find ([missing] lines), "
                         "what went into the image and why, image cache hit/miss")
@@ -70,6 +73,10 @@ def prepare(a):
         qemu.net_args(a.machine, a.net or "user", a.publish)
         qemu.share_args(a.machine, a.share)
     except ValueError as e:
+        raise bundle.BadInput(str(e))
+    try:
+        qemu.disk_args(a.machine, a.disk)
+    except (ValueError, OSError) as e:
         raise bundle.BadInput(str(e))
     if a.package_cap < 0:
         raise bundle.BadInput(f"--package-cap: {a.package_cap} is negative")
@@ -140,8 +147,9 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
             qemu.check_fits(kernel, initrd, mem)
             cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
                                cmdline=cmdline, initrd=initrd, status_file=status_file, stdio=st,
-                               net=net, publish=publish, net_static=True, shares=shares)
-        except ValueError as e:
+                               net=net, publish=publish, net_static=True, shares=shares,
+                               disks=getattr(a, "disk", ()))
+        except (ValueError, OSError) as e:
             return fail(str(e))
         if a.verbose:
             print("capsule:", " ".join(cmd), file=sys.stderr)
@@ -197,6 +205,8 @@ def cmd_build(a):
     deps.ensure_for("build")
     if a.share:
         return fail("--share goes with `capsule run`: a host directory belongs to the host running the VM")
+    if a.disk:
+        return fail("--disk goes with `capsule run`: a disk image belongs to the host running the VM")
     if a.out is None and len(a.args) >= 2 and a.args[-2] == "-o":
         a.out = a.args[-1]  # `capsule build PROGRAM ARGS... -o DIR`
         a.args = a.args[:-2]
@@ -248,6 +258,34 @@ def cmd_bench(a):
     return subprocess.call([sys.executable, script, *a.args])
 
 
+def cmd_disk_create(a):
+    """capsule disk create --size 1G [--from DIR] FILE: an ext4 image made
+    by Debian's mke2fs (-d DIR copies a tree in)."""
+    deps.ensure_for("disk")
+    try:
+        size = qemu.parse_mem(a.size)
+    except ValueError:
+        return fail(f"bad --size '{a.size}' (e.g. 64M, 1G)")
+    if a.src and not os.path.isdir(a.src):
+        return fail(f"--from {a.src}: not a directory")
+    if os.path.exists(a.file) and not a.force:
+        return fail(f"{a.file} exists (--force to replace it)")
+    cmd = ["mke2fs", "-q", "-F", "-t", "ext4", "-E", "root_owner=0:0"]
+    if a.src:
+        cmd += ["-d", a.src]
+    cmd += [a.file, size]
+    try:
+        with open(a.file, "wb"):
+            pass
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except OSError as e:
+        return fail(f"disk create: {e}")
+    if r.returncode != 0:
+        return fail(f"disk create: mke2fs failed: {r.stdout.strip()}")
+    print(a.file)
+    return 0
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="capsule", description="Boot Linux programs as unikernel VMs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -283,6 +321,15 @@ def main(argv):
     t.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
     t.add_argument("-R", "--filter", help="only tests matching this regex")
     t.set_defaults(fn=cmd_test)
+
+    d = sub.add_parser("disk", help="disk images for --disk")
+    dsub = d.add_subparsers(dest="disk_command", required=True)
+    dc = dsub.add_parser("create", help="make an ext4 image (Debian's mke2fs)")
+    dc.add_argument("--size", required=True, help="image size (e.g. 64M, 1G)")
+    dc.add_argument("--from", dest="src", metavar="DIR", help="copy DIR's tree into the image")
+    dc.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    dc.add_argument("file", metavar="FILE")
+    dc.set_defaults(fn=cmd_disk_create)
 
     be = sub.add_parser("bench", help="run a benchmark from bench/")
     be.add_argument("name")

@@ -10,6 +10,8 @@ import sys
 PACKAGES = {
     "build": ["cmake", "ninja-build", "g++", "binutils", "python3"],
     "run": ["qemu-system-x86"],
+    # capsule disk create: mke2fs -t ext4 -d DIR (docs/block.md).
+    "disk": ["e2fsprogs"],
     # The Debian programs the dynamic-loading tests run in the VM and compare
     # with the host (tests/guest/dynamic.cmake).
     "test": ["googletest", "libgtest-dev", "busybox-static", "musl-tools", "cpio",
@@ -19,6 +21,8 @@ PACKAGES = {
              "curl",
              # Extended attributes with Debian's tools (tests/guest/xattr_tools.cmake).
              "attr", "tar",
+             # ext4 images for the disk tests (tests/guest/disk.cmake).
+             "e2fsprogs",
              # lint.thread_safety runs clang's -Wthread-safety over the kernel
              # (tests/lint/thread_safety.py).
              "clang"],

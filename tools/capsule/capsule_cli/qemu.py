@@ -191,9 +191,63 @@ def share_args(machine, shares=()):
     return args, words
 
 
+QCOW2_MAGIC = b"QFI\xfb"
+
+
+def parse_disk(spec):
+    """--disk FILE[:/MOUNTPOINT][:ro] -> (file, mountpoint or None, ro).
+    The file must exist; a mount point is absolute (docs/cli.md)."""
+    parts = spec.split(":")
+    ro = False
+    if len(parts) > 1 and parts[-1] == "ro":
+        ro = True
+        parts = parts[:-1]
+    mount = None
+    if len(parts) > 1 and parts[-1].startswith("/"):
+        mount = parts[-1]
+        parts = parts[:-1]
+    path = ":".join(parts)
+    if not path:
+        raise ValueError(f"bad --disk '{spec}' (FILE[:/MOUNTPOINT][:ro])")
+    if not os.path.isfile(path):
+        raise ValueError(f"--disk {path}: no such file")
+    if mount is not None:
+        if any(c in mount for c in ' \t\n"\\:') or "/../" in mount + "/" or mount.rstrip("/") == "":
+            raise ValueError(f"bad mount point '{mount}' in --disk '{spec}' (an absolute directory other than /)")
+        mount = mount.rstrip("/")
+    return path, mount, ro
+
+
+def disk_format(path):
+    """QEMU's format for an image: qcow2 when the file says so, raw otherwise."""
+    with open(path, "rb") as f:
+        return "qcow2" if f.read(4) == QCOW2_MAGIC else "raw"
+
+
+def disk_args(machine, disks):
+    """QEMU arguments and kernel words for --disk specs: each image a
+    virtio-blk device with serial capsuleN, and --disk=capsuleN[:/MOUNT][:ro]
+    for the kernel (docs/block.md)."""
+    args, words = [], []
+    for i, spec in enumerate(disks):
+        path, mount, ro = parse_disk(spec)
+        drive = f"file={path},if=none,id=capsule-disk{i},format={disk_format(path)},cache=unsafe"
+        if ro:
+            drive += ",readonly=on"
+        if machine == "microvm":
+            dev = f"virtio-blk-device,drive=capsule-disk{i},serial=capsule{i}"
+            if i == 0:
+                args += ["-global", "virtio-mmio.force-legacy=false"]
+        else:
+            dev = f"virtio-blk-pci,drive=capsule-disk{i},serial=capsule{i},disable-legacy=on,romfile="
+        args += ["-drive", drive, "-device", dev]
+        words.append(f"--disk=capsule{i}" + (f":{mount}" if mount else "") + (":ro" if ro else ""))
+    return args, words
+
+
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
             initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None, net=None, publish=(),
-            net_static=False, shares=()):
+            net_static=False, shares=(), disks=()):
     """stdio: a capsule_cli.stdio.Stdio that wires the serial port and the
     program's streams (docs/console.md); without it the serial port is
     QEMU's stdio (the test harness reads it there). tsc_khz: the rate passed
@@ -201,7 +255,8 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
     "none" (no NIC), "user", "tap:NAME"; publish: -p forwards; shares:
     --share specs (share_args). net_static:
     with "user", give the kernel QEMU's fixed addresses (--ip, --gw, --dns)
-    so that it does not wait for DHCP at boot (unless cmdline has --ip)."""
+    so that it does not wait for DHCP at boot (unless cmdline has --ip).
+    disks: --disk specs (FILE[:/MOUNTPOINT][:ro], disk_args)."""
     if machine not in MACHINES:
         raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
     if not 1 <= int(cpus) <= 64:
@@ -217,6 +272,8 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         words.append(stdio.kernel_args())
     share_qemu, share_words = share_args(machine, shares)
     words += share_words
+    disk_qemu, disk_words = disk_args(machine, disks)
+    words += disk_words
     if cmdline:
         words.append(cmdline)
     args = [
@@ -240,6 +297,7 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         args += ["-initrd", str(initrd)]
     args += net_args(machine, net, publish)
     args += share_qemu
+    args += disk_qemu
     if status_file:
         # The kernel writes its full exit status (0..255) here as text.
         args += ["-chardev", f"file,id=capsule-status,path={status_file}",

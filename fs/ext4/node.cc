@@ -1,0 +1,207 @@
+// ext4 files as vnodes (fs/ext4/node.h, docs/ext4.md).
+#include "fs/ext4/node.h"
+
+namespace capsule::ext4 {
+namespace {
+
+constexpr size_t PAGE = 4096;
+
+vfs::VType dirent_type(uint8_t t) {
+  switch (t) {
+    case 1: return vfs::VType::Regular;
+    case 2: return vfs::VType::Dir;
+    case 3: return vfs::VType::Char;
+    case 4: return vfs::VType::Block;
+    case 5: return vfs::VType::Fifo;
+    case 6: return vfs::VType::Socket;
+    case 7: return vfs::VType::Symlink;
+    default: return vfs::VType::Unknown;
+  }
+}
+
+// A fast symlink keeps its target in i_block itself.
+bool fast_symlink(const Inode& in) {
+  return in.size < sizeof in.block && !(in.flags & (INODE_EXTENTS_FL | INODE_INLINE_DATA_FL));
+}
+
+}  // namespace
+
+Node::Node(Ext4Fs* fs, const Inode& in) : Vnode(fs, in.ino, in.mode), in_(in) {}
+
+Node::~Node() {
+  vfs::FsGuard g(lock_);
+  pages_.truncate(0, [](uint8_t* p) { vfs::fs_page_free(p); });
+}
+
+template <typename F>
+Result<void> Node::each_entry(uint64_t pos, F&& fn) {
+  Ext4Fs& fs = *xfs();
+  const uint32_t bs = fs.block_size();
+  // Larger than LARGEDIR's 3-level index could ever make it: corrupted
+  // (and a walk over a huge run of holes would take the CPU for minutes).
+  if (in_.size > (1ull << 32)) return Error::Io;
+  while (pos < in_.size) {
+    uint64_t lblk = pos / bs;
+    size_t off = pos % bs;
+    uint64_t run;
+    uint64_t pblk = TRY(fs.map(in_, lblk, &run));
+    if (pblk) {
+      bcache::BlockRef b = TRY(fs.cache().get(pblk));
+      while (off < bs) {
+        DirEntry d = TRY(parse_dir_entry(b.data(), bs, off));
+        off += d.rec_len;
+        // Inode 0: a deleted entry, htree's fake entries, the checksum tail.
+        if (d.ino && d.name_len && !fn(d, lblk * bs + off)) return {};
+      }
+      pos = (lblk + 1) * bs;
+    } else {
+      pos = (lblk + (run ? run : 1)) * bs;  // a hole: no entries in the whole run
+    }
+  }
+  return {};
+}
+
+Result<vfs::VnodeRef> Node::lookup(StringView name) {
+  if (!is_dir()) return Error::NotDir;
+  uint32_t found = 0;
+  TRY(each_entry(0, [&](const DirEntry& d, uint64_t) {
+    if (StringView(d.name, d.name_len) != name) return true;
+    found = d.ino;
+    return false;
+  }));
+  if (!found) return Error::NotFound;
+  return xfs()->node(found);
+}
+
+Result<void> Node::readdir(uint64_t cookie, vfs::DirSink& sink) {
+  if (!is_dir()) return Error::NotDir;
+  bool filetype = xfs()->super().incompat & INCOMPAT_FILETYPE;
+  return each_entry(cookie, [&](const DirEntry& d, uint64_t next) {
+    vfs::VType t = filetype ? dirent_type(d.file_type) : vfs::VType::Unknown;
+    return sink.emit(StringView(d.name, d.name_len), d.ino, t, next);
+  });
+}
+
+Result<size_t> Node::readlink(char* buf, size_t cap) {
+  if (!is_symlink()) return Error::Invalid;
+  if (in_.size >= PAGE) return Error::Io;  // longer than PATH_MAX: corrupted
+  size_t n = in_.size < cap ? size_t(in_.size) : cap;
+  if (fast_symlink(in_)) {
+    __builtin_memcpy(buf, in_.block, n);
+    return size_t(in_.size);
+  }
+  vfs::FsGuard g(lock_);
+  uint8_t* p = TRY(page_locked(0));
+  __builtin_memcpy(buf, p, n);
+  return size_t(in_.size);
+}
+
+Result<vfs::VnodeRef> Node::open_as(uint32_t how) {
+  if (how & (vfs::OpenHow::WRITE | vfs::OpenHow::TRUNC)) return Error::ReadOnly;
+  return vfs::VnodeRef(this);
+}
+
+Result<uint8_t*> Node::page_locked(uint64_t index) {
+  lock_.assert_held();
+  if (uint8_t* p = pages_.get(index)) return p;
+  Ext4Fs& fs = *xfs();
+  const uint32_t bs = fs.block_size();
+  const uint64_t per_page = PAGE / bs;
+  const uint64_t size_blocks = (in_.size + bs - 1) / bs;
+  uint8_t* p = TRY(vfs::fs_page_alloc());
+  auto fail = [&](Error e) -> Result<uint8_t*> {
+    vfs::fs_page_free(p);
+    return e;
+  };
+  for (uint64_t i = 0; i < per_page;) {
+    uint64_t lblk = index * per_page + i;
+    if (lblk >= size_blocks) {
+      __builtin_memset(p + i * bs, 0, (per_page - i) * bs);
+      break;
+    }
+    uint64_t run;
+    auto m = fs.map(in_, lblk, &run);
+    if (!m.ok()) return fail(m.error());
+    uint64_t n = per_page - i;
+    if (run < n) n = run;
+    if (size_blocks - lblk < n) n = size_blocks - lblk;
+    if (!m.value()) {
+      __builtin_memset(p + i * bs, 0, n * bs);  // a hole reads as zeros
+    } else if (auto r = fs.cache().read_blocks(m.value(), n, p + i * bs); !r.ok()) {
+      return fail(r.error());
+    }
+    i += n;
+  }
+  // Past the end of the file the page reads as zeros (mmap's tail).
+  uint64_t start = index * PAGE;
+  if (in_.size < start + PAGE && in_.size > start) __builtin_memset(p + (in_.size - start), 0, start + PAGE - in_.size);
+  if (auto r = pages_.set(index, p); !r.ok()) return fail(r.error());
+  return p;
+}
+
+Result<size_t> Node::read(uint64_t offset, vfs::IoBuffer& buf) {
+  if (is_dir()) return Error::IsDir;
+  if (!is_regular()) return Error::Invalid;
+  if (offset >= in_.size) return size_t(0);
+  uint64_t left = in_.size - offset;
+  size_t total = buf.size() < left ? buf.size() : size_t(left);
+  size_t done = 0;
+  vfs::FsGuard g(lock_);
+  while (done < total) {
+    uint64_t pos = offset + done;
+    size_t in_page = PAGE - pos % PAGE;
+    size_t k = total - done < in_page ? total - done : in_page;
+    auto p = page_locked(pos / PAGE);
+    if (!p.ok()) {
+      if (done) break;  // a short read, the error comes with the next call
+      return p.error();
+    }
+    if (auto r = buf.copy_out(done, p.value() + pos % PAGE, k); !r.ok()) {
+      if (done) break;
+      return r.error();
+    }
+    done += k;
+  }
+  return done;
+}
+
+Result<uint64_t> Node::page(uint64_t offset) {
+  if (!is_regular()) return Error::NotSupported;
+  if (offset >= ((in_.size + PAGE - 1) & ~uint64_t(PAGE - 1))) return Error::Range;
+  vfs::FsGuard g(lock_);
+  uint8_t* p = TRY(page_locked(offset / PAGE));
+  return vfs::fs_page_phys(p);
+}
+
+Result<vfs::Attr> Node::getattr() {
+  vfs::Attr a;
+  a.dev = fs()->dev();
+  a.ino = in_.ino;
+  a.mode = in_.mode;
+  a.nlink = in_.links;
+  a.uid = in_.uid;
+  a.gid = in_.gid;
+  if (type() == vfs::VType::Char || type() == vfs::VType::Block) {
+    // Old encoding in i_block[0] (8-bit major and minor), else the new one
+    // in i_block[1] (Linux's new_encode_dev).
+    uint32_t old_dev = le32(in_.block), new_dev = le32(in_.block + 4);
+    uint64_t major, minor;
+    if (old_dev) {
+      major = (old_dev >> 8) & 0xff;
+      minor = old_dev & 0xff;
+    } else {
+      major = (new_dev & 0xfff00) >> 8;
+      minor = (new_dev & 0xff) | ((new_dev >> 12) & 0xfff00);
+    }
+    a.rdev = major << 32 | minor;
+  }
+  a.size = in_.size;
+  a.blocks = in_.blocks512;
+  a.blksize = xfs()->block_size();
+  a.atime_ns = in_.atime_ns;
+  a.mtime_ns = in_.mtime_ns;
+  a.ctime_ns = in_.ctime_ns;
+  return a;
+}
+
+}  // namespace capsule::ext4

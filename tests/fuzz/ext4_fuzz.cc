@@ -1,0 +1,20 @@
+// libFuzzer target: an ext4 image as input, mounted and read in full
+// (tests/fuzz/ext4_harness.h). Built with clang's -fsanitize=fuzzer,address
+// by tests/fuzz/CMakeLists.txt and run for a bounded time by ctest
+// (fuzz.ext4_*) from seed images made by mke2fs.
+#include "tests/fuzz/ext4_harness.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace capsule;
+  if (size < 2048 || size > (4u << 20)) return -1;  // -1: not added to the corpus
+  ext4_harness::MemIo io(std::vector<uint8_t>(data, data + size - size % 512));
+  ext4::MountResult mr;
+  if (!ext4::mount(io, mr).ok()) return 0;
+  size_t errors = 0;
+  vfs::VnodeRef root = mr.fs->root();
+  ext4_harness::walk(*root, 4, &errors);
+  (void)mr.fs->statfs();
+  root = vfs::VnodeRef();
+  mr.fs->shutdown();
+  return 0;
+}

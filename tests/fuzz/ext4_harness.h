@@ -1,0 +1,98 @@
+// An ext4 image in memory, mounted and read in full: what the host unit
+// tests (tests/unit/ext4_test.cc) and the fuzz target (tests/fuzz/
+// ext4_fuzz.cc) share. Everything the driver reads comes from the image,
+// so a damaged image must give errors, never a crash (ASan watches).
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "fs/block_cache.h"
+#include "fs/ext4.h"
+#include "fs/vfs.h"
+
+namespace ext4_harness {
+
+using namespace capsule;
+
+class MemIo final : public bcache::BlockIo {
+ public:
+  explicit MemIo(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  uint64_t sectors() const override { return bytes_.size() / bcache::SECTOR_SIZE; }
+  bool read_only() const override { return true; }
+  Result<void> read(uint64_t sector, void* buf, size_t count) override {
+    if (sector > sectors() || count > sectors() - sector) return Error::Range;
+    std::memcpy(buf, bytes_.data() + sector * bcache::SECTOR_SIZE, count * bcache::SECTOR_SIZE);
+    ++reads;
+    return {};
+  }
+  Result<void> write(uint64_t, const void*, size_t) override { return Error::ReadOnly; }
+  Result<void> flush() override { return {}; }
+  std::vector<uint8_t> bytes_;
+  size_t reads = 0;
+};
+
+// Collects readdir's names.
+struct Names final : vfs::DirSink {
+  std::vector<std::pair<std::string, uint64_t>> v;
+  bool emit(StringView name, uint64_t ino, vfs::VType, uint64_t) override {
+    v.emplace_back(std::string(name.data(), name.size()), ino);
+    return v.size() < 100000;
+  }
+};
+
+// Reads every file under dir (depth-bounded): contents, links, attributes.
+// Returns the number of entries seen; errors are counted, not fatal.
+inline size_t walk(vfs::Vnode& dir, int depth, size_t* errors, std::string* text = nullptr,
+                   const std::string& path = "") {
+  Names names;
+  if (!dir.readdir(0, names).ok()) ++*errors;
+  size_t seen = 0;
+  for (auto& [name, ino] : names.v) {
+    if (name == "." || name == "..") continue;
+    auto child = dir.lookup(StringView(name.data(), name.size()));
+    ++seen;
+    if (!child.ok()) {
+      ++*errors;
+      if (text) *text += path + "/" + name + " error\n";
+      continue;
+    }
+    vfs::Vnode& c = *child.value();
+    auto attr = c.getattr();
+    if (!attr.ok()) {
+      ++*errors;
+      continue;
+    }
+    std::string line = path + "/" + name;
+    if (c.is_regular()) {
+      static uint8_t buf[65536];
+      uint64_t off = 0, h = 0xcbf29ce484222325ull;
+      for (int i = 0; i < 128; ++i) {  // at most 8 MiB of each file
+        KernelBuffer kb(buf, sizeof buf);
+        auto n = c.read(off, kb);
+        if (!n.ok()) {
+          ++*errors;
+          break;
+        }
+        if (!n.value()) break;
+        for (size_t k = 0; k < n.value(); ++k) h = (h ^ buf[k]) * 0x100000001b3ull;
+        off += n.value();
+      }
+      (void)c.page(0);
+      line += " f " + std::to_string(off) + " " + std::to_string(h);
+    } else if (c.is_symlink()) {
+      char t[4096];
+      auto n = c.readlink(t, sizeof t);
+      if (!n.ok()) ++*errors;
+      else line += " -> " + std::string(t, n.value() < sizeof t ? n.value() : sizeof t);
+    } else if (c.is_dir()) {
+      line += " d";
+    }
+    if (text) *text += line + "\n";
+    if (c.is_dir() && depth > 0) seen += walk(c, depth - 1, errors, text, path + "/" + name);
+  }
+  return seen;
+}
+
+}  // namespace ext4_harness

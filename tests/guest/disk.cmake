@@ -1,0 +1,31 @@
+# Disks: virtio-blk on both transports, the block cache and ext4 read-only
+# (drivers/virtio/blk.cc, fs/block/, fs/ext4/, kernel/disks.cc;
+# docs/block.md, docs/ext4.md). tests/guest/disk_test.py makes the trees and
+# images with Debian's mke2fs at test time and compares with the host.
+find_program(CAPSULE_MKE2FS mke2fs PATHS /usr/sbin /sbin)
+set(DISK_VARIANT glibc-static)
+if(NOT "glibc-static" IN_LIST CAPSULE_GUEST_VARIANTS)
+  list(GET CAPSULE_GUEST_VARIANTS 0 DISK_VARIANT)
+endif()
+if(CAPSULE_MKE2FS AND DISK_VARIANT)
+  capsule_guest_c_program(disk_tree disk-programs ${DISK_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-disk/disk_tree.c)
+  function(disk_test name)
+    add_test(NAME guest.disk.${name}
+      COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+              --program ${disk_tree} ${ARGN})
+    set_tests_properties(guest.disk.${name} PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk")
+  endfunction()
+  foreach(machine microvm q35)
+    disk_test(${machine}.ktest --machine ${machine} ktest)
+    disk_test(${machine}.tree_ext4 --machine ${machine} --fs ext4 tree)
+  endforeach()
+  disk_test(microvm.tree_ext4_4k --fs ext4-4k tree)
+  disk_test(microvm.tree_ext2 --fs ext2 tree)
+  disk_test(microvm.not_ext4 not_ext4)
+  foreach(kind sb_magic sb_field gd inode extent dir)
+    disk_test(microvm.corrupt_${kind} --kind ${kind} corrupt)
+  endforeach()
+else()
+  message(STATUS "mke2fs not found: the disk tests are skipped (apt-get install e2fsprogs)")
+endif()

@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Disk tests (tests/guest/disk.cmake, docs/block.md, docs/ext4.md): makes
+a tree and its images on the host (Debian's mke2fs -d), boots the kernel
+with them as virtio-blk disks, and checks what the guest saw.
+
+Cases:
+  ktest         --test=block over two pattern disks (one read-only); the
+                writable one's last sector must then hold what the guest wrote
+  tree FS       disk_tree over the image mounted read-only at /data, against
+                the same program over the host's tree (FS: ext4, ext4-4k, ext2);
+                then EROFS for every change and statfs against dumpe2fs
+  not_ext4      a pattern disk with a mount point: a clear message, and the
+                program still runs
+  corrupt KIND  one damaged structure (sb_magic, sb_field, gd, inode, extent,
+                dir): the mount is refused with a message, or the damaged
+                file alone gives EIO; never a kernel crash
+"""
+import argparse
+import os
+import random
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "capsule"))
+from capsule_cli import image, qemu  # noqa: E402
+
+PATTERN_SECTORS = 8192  # 4 MiB
+
+
+def fail(msg, out=""):
+    print(f"FAILED: {msg}")
+    if out:
+        lines = out.splitlines()
+        print(f"--- last {min(60, len(lines))} of {len(lines)} lines of output ---")
+        print("\n".join(lines[-60:]))
+    return 1
+
+
+def pattern_image(path):
+    with open(path, "wb") as f:
+        for i in range(PATTERN_SECTORS):
+            f.write((b"sector %08d\n" % i).ljust(512, b"\0"))
+
+
+def make_tree(root):
+    """Files of several sizes (to 3 MiB), a sparse file, a fragmented file
+    (more extents than the inode holds: a tree of depth 1), 600 names in
+    one directory (an htree index), fast and slow symlinks, modes, owners
+    and nanosecond times."""
+    rnd = random.Random(14)
+    os.makedirs(os.path.join(root, "sub", "deeper"))
+    os.makedirs(os.path.join(root, "many"))
+
+    def put(rel, data, mode=0o644, owner=(0, 0)):
+        p = os.path.join(root, rel)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chown(p, *owner)  # before chmod: chown clears set-user-ID
+        os.chmod(p, mode)
+
+    put("small.txt", b"hello from the disk\n")
+    put("empty", b"")
+    put("one_block", bytes(rnd.getrandbits(8) for _ in range(4096)), 0o600, (1000, 1000))
+    put("odd_size", bytes(rnd.getrandbits(8) for _ in range(12345)), 0o755, (0, 100))
+    put("big", rnd.randbytes(3 << 20), 0o640, (1234, 5678))
+    put("sub/deeper/leaf", b"leaf\n", 0o4755)
+    put("sub/setgid", b"g\n", 0o2711, (7, 8))
+    with open(os.path.join(root, "sparse"), "wb") as f:  # 20 MiB with 2 blocks of data
+        f.write(b"start")
+        f.seek(20 << 20)
+        f.write(b"end")
+    with open(os.path.join(root, "frag"), "wb") as f:  # 12 islands of data
+        for i in range(12):
+            f.seek(i * 65536)
+            f.write(rnd.randbytes(4096))
+    for i in range(600):
+        put(f"many/entry_{i:04d}_with_a_long_name", b"%d\n" % i)
+    os.symlink("small.txt", os.path.join(root, "fast_link"))
+    os.symlink("sub/" + "x" * 90 + "/../deeper/leaf", os.path.join(root, "slow_link"))
+    os.symlink("/data/sub/deeper", os.path.join(root, "abs_link"))
+    os.link(os.path.join(root, "small.txt"), os.path.join(root, "hard_link"))
+    os.chmod(os.path.join(root, "sub"), 0o750)
+    # Times with nanoseconds (mke2fs -d copies them).
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in filenames + dirnames:
+            p = os.path.join(dirpath, n)
+            ns = 1_700_000_000_000_000_000 + rnd.randrange(10**15)
+            os.utime(p, ns=(ns, ns), follow_symlinks=False)
+
+
+def make_image(tree, path, fs):
+    """mke2fs -d copies whole seconds only: for ext4 the nanoseconds of
+    each mtime are set afterwards with debugfs (which keeps the checksums
+    right), so that the guest's figures can be compared with the host's."""
+    args = {"ext4": ["-t", "ext4"], "ext4-4k": ["-t", "ext4", "-b", "4096"], "ext2": ["-t", "ext2"]}[fs]
+    subprocess.run(["mke2fs", "-q", "-F", *args, "-d", tree, path, "64M"], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # mke2fs -d writes every directory as a linear list; e2fsck -D gives
+    # the large one its hash index (status 1: "file system modified").
+    r = subprocess.run(["e2fsck", "-fyD", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode not in (0, 1):
+        raise RuntimeError(f"e2fsck -fyD failed: {r.stdout}")
+    if "Root node dump" not in debugfs(path, "htree /many"):
+        raise RuntimeError("/many has no htree index")
+    if fs == "ext2":
+        return
+    script = []
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for n in filenames + dirnames:
+            p = os.path.join(dirpath, n)
+            st = os.lstat(p)
+            if not stat.S_ISLNK(st.st_mode):
+                script.append(f"sif /{os.path.relpath(p, tree)} mtime_extra {(st.st_mtime_ns % 10**9) << 2}")
+    script_path = path + ".debugfs"
+    with open(script_path, "w") as f:
+        f.write("\n".join(script) + "\n")
+    subprocess.run(["debugfs", "-w", "-f", script_path, path], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def dumpe2fs(path):
+    out = subprocess.run(["dumpe2fs", "-h", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True, check=True).stdout
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return {k.strip(): v.strip() for k, v in fields.items()}
+
+
+def debugfs(path, request):
+    return subprocess.run(["debugfs", "-R", request, path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True, check=True).stdout
+
+
+def flip(path, offset, xor=0xff):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ xor]))
+
+
+def boot(a, work, disks, cmdline="", args=()):
+    initrd, guest = image.static_program_initrd(a.program, work)
+    words = [guest] + list(args)
+    cmdline = (cmdline + " -- " + " ".join(words)).strip()
+    status_file = os.path.join(work, "status")
+    cmd = qemu.command(a.kernel, machine=a.machine, mem="256M", cpus=1, accel="tcg", cmdline=cmdline,
+                       initrd=initrd, status_file=status_file, disks=disks)
+    try:
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=a.timeout)
+    except subprocess.TimeoutExpired as e:
+        return None, (e.stdout or b"").decode(errors="replace")
+    out = r.stdout.decode(errors="replace")
+    status, problem = qemu.decode_status(r.returncode, status_file)
+    return (status if not problem else None), out
+
+
+def listing(out):
+    m = re.search(r"^BEGIN tree\n(.*?)^END tree$", out, re.S | re.M)
+    return m.group(1).splitlines() if m else None
+
+
+def case_ktest(a, work):
+    ro, rw = os.path.join(work, "ro.img"), os.path.join(work, "rw.img")
+    pattern_image(ro)
+    pattern_image(rw)
+    initrd = None
+    status_file = os.path.join(work, "status")
+    cmd = qemu.command(a.kernel, machine=a.machine, mem="128M", accel="tcg", cmdline="--test=block",
+                       status_file=status_file, disks=[ro + ":ro", rw])
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=a.timeout)
+    out = r.stdout.decode(errors="replace")
+    status, problem = qemu.decode_status(r.returncode, status_file)
+    if problem or status != 0:
+        return fail(f"ktest: status {status} {problem or ''}", out)
+    for want in (r"ktest: block: vd[ab] is 'capsule0', 8192 sectors, read-only",
+                 r"ktest: block: vd[ab] is 'capsule1', 8192 sectors\n", r"ktest: 1 passed, 0 failed"):
+        if not re.search(want, out):
+            return fail(f"expected /{want}/", out)
+    # What the guest wrote is on the host's file; the read-only one is untouched.
+    with open(rw, "rb") as f:
+        f.seek((PATTERN_SECTORS - 1) * 512)
+        last = f.read(512)
+    if not last.startswith(b"written %08d\n" % (PATTERN_SECTORS - 1)) or last[511] != 0x5a:
+        return fail(f"the writable disk's last sector is {last[:20]!r}", out)
+    with open(ro, "rb") as f:
+        f.seek((PATTERN_SECTORS - 1) * 512)
+        if not f.read(16).startswith(b"sector %08d" % (PATTERN_SECTORS - 1)):
+            return fail("the read-only disk changed", out)
+    print("PASS disk ktest")
+    return 0
+
+
+def case_tree(a, work):
+    tree = os.path.join(work, "tree")
+    make_tree(tree)
+    img = os.path.join(work, "disk.img")
+    make_image(tree, img, a.fs)
+    host = subprocess.run([a.program, tree], stdout=subprocess.PIPE, text=True)
+    want = listing(host.stdout)
+    if host.returncode != 0 or want is None:
+        return fail("disk_tree failed on the host", host.stdout)
+    if a.fs == "ext2":  # no room for nanoseconds in ext2's inode
+        want = [re.sub(r"(\d{10})\.\d{9}", r"\1.000000000", w) for w in want]
+    h = dumpe2fs(img)
+    statfs = f"statfs={h['Block count']},{h['Free blocks']},{h['Inode count']},{h['Free inodes']}"
+    status, out = boot(a, work, [img + ":/data:ro"], "", ["/data", "erofs", statfs])
+    got = listing(out)
+    if got is None:
+        return fail("no listing from the guest", out)
+    # Absolute link targets and the root's own name differ by design.
+    if got != want:
+        diff = [f"host:  {w}\nguest: {g}" for w, g in zip(want, got) if w != g][:10]
+        return fail(f"listings differ ({len(want)} host lines, {len(got)} guest lines):\n" + "\n".join(diff), out)
+    if status != 0 or "PASS disk_tree" not in out or "panic" in out:
+        return fail(f"guest status {status}", out)
+    print(f"PASS disk tree {a.fs}: {len(got)} entries as on the host")
+    return 0
+
+
+def case_not_ext4(a, work):
+    img = os.path.join(work, "pattern.img")
+    pattern_image(img)
+    status, out = boot(a, work, [img + ":/data"], "", ["/data"])
+    want = r"disk capsule0 \(vd[a-z]\): not an ext2/ext3/ext4 file system: no ext2/3/4 superblock \(magic\); /data is not mounted"
+    if not re.search(want, out):
+        return fail(f"expected /{want}/", out)
+    if status != 0 or "PASS disk_tree" not in out:
+        return fail(f"the program did not run to the end (status {status})", out)
+    print("PASS disk not_ext4")
+    return 0
+
+
+def case_corrupt(a, work):
+    tree = os.path.join(work, "tree")
+    make_tree(tree)
+    img = os.path.join(work, "disk.img")
+    make_image(tree, img, "ext4")
+    h = dumpe2fs(img)
+    bs = int(h["Block size"])
+    checks = ["/data"]
+    expect = None
+    if a.kind == "sb_magic":
+        flip(img, 1024 + 0x38)
+        expect = r"not an ext2/ext3/ext4 file system: no ext2/3/4 superblock \(magic\); /data is not mounted"
+    elif a.kind == "sb_field":
+        flip(img, 1024 + 0x28, 0x01)  # s_inodes_per_group
+        expect = r"unusable: superblock checksum 0x[0-9a-f]+, expected 0x[0-9a-f]+; /data is not mounted"
+    elif a.kind == "gd":
+        first = 1 if bs == 1024 else 0
+        flip(img, (first + 1) * bs + 0x8, 0x10)  # group 0's inode table
+        expect = r"unusable: corrupted group descriptor 0 \(checksum or inode table\); /data is not mounted"
+    elif a.kind == "inode":
+        m = re.search(r"located at block (\d+), offset 0x([0-9a-f]+)", debugfs(img, "imap /odd_size"))
+        flip(img, int(m.group(1)) * bs + int(m.group(2), 16) + 0x4, 0x01)  # i_size_lo: the checksum no longer holds
+        checks += ["eio=odd_size"]
+    elif a.kind == "extent":
+        ex = debugfs(img, "ex /frag")
+        m = re.search(r"^\s*0/\s*1\s+\d+/\s*\d+\s+\d+\s*-\s*\d+\s+(\d+)", ex, re.M)
+        if not m:
+            return fail(f"/frag has no depth-1 extent tree:\n{ex}")
+        flip(img, int(m.group(1)) * bs, 0xff)  # the leaf's magic
+        checks += ["eio=frag"]
+    elif a.kind == "dir":
+        blocks = debugfs(img, "blocks /sub").split()
+        flip(img, int(blocks[0]) * bs + 4, 0x03)  # the first entry's rec_len: not a multiple of 4
+        checks += ["eio=sub"]
+    else:
+        return fail(f"unknown kind {a.kind}")
+    status, out = boot(a, work, [img + ":/data:ro"], "", checks)
+    if "panic" in out.lower():
+        return fail("the kernel panicked", out)
+    if expect and not re.search(expect, out):
+        return fail(f"expected /{expect}/", out)
+    if status != 0 or "PASS disk_tree" not in out:
+        return fail(f"guest status {status}", out)
+    print(f"PASS disk corrupt {a.kind}")
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--kernel", required=True)
+    p.add_argument("--program", help="disk_tree, built static")
+    p.add_argument("--machine", default="microvm")
+    p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--fs", default="ext4")
+    p.add_argument("--kind")
+    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt"])
+    a = p.parse_args()
+    work = tempfile.mkdtemp(prefix="capsule-disk-")
+    try:
+        return {"ktest": case_ktest, "tree": case_tree, "not_ext4": case_not_ext4,
+                "corrupt": case_corrupt}[a.case](a, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+# ext4 over the block cache (fs/block, fs/ext4, docs/ext4.md); the fuzz
+# target (tests/fuzz) builds the same sources.
+set(EXT4_HOST_SOURCES
+  ${CMAKE_SOURCE_DIR}/lib/crc32c.cc
+  ${CMAKE_SOURCE_DIR}/fs/block/block_cache.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/layout.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/fs.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/node.cc
+)
+list(APPEND HOST_SOURCES ${EXT4_HOST_SOURCES})
