@@ -84,6 +84,7 @@ Result<uint64_t> Ext4Fs::map_extents(const Inode& in, uint64_t lblk, uint64_t* r
   uint64_t limit = NO_LIMIT;  // where the next subtree starts
   for (;;) {
     ExtentHeader h = TRY(parse_extent_header(node, len, expect));
+    if (ref) TRY(check_extent_block(s_, in, node, len, h));  // a tree block, not the inode's root
     if (h.depth == 0) {
       for (size_t i = 0; i < h.entries; ++i) {
         Extent e = extent_leaf(node, i);

@@ -145,6 +145,7 @@ Result<void> parse_inode(const Super& s, uint32_t ino, const uint8_t* raw, Inode
     }
     uint32_t want = le16(raw + 0x7C) | (has_hi ? uint32_t(le16(raw + 0x82)) << 16 : 0);
     if ((has_hi ? c : (c & 0xFFFF)) != want) return Error::Io;
+    in.csum_seed = seed;
   }
   in.mode = le16(raw + 0x0);
   in.uid = le16(raw + 0x2) | uint32_t(le16(raw + 0x78)) << 16;
@@ -184,6 +185,23 @@ Extent extent_leaf(const uint8_t* node, size_t i) {
   uint32_t len = le16(e + 4);
   bool uninit = len > 32768;
   return {le32(e), uninit ? len - 32768 : len, uninit, le32(e + 8) | uint64_t(le16(e + 6)) << 32};
+}
+
+Result<void> check_extent_block(const Super& s, const Inode& in, const uint8_t* node, size_t len,
+                                const ExtentHeader& h) {
+  if (!s.metadata_csum) return {};
+  size_t tail = 12 + 12 * size_t(h.max);  // struct ext4_extent_tail follows the entries
+  if (tail + 4 > len) return Error::Io;
+  if (crc32c(in.csum_seed, node, tail) != le32(node + tail)) return Error::Io;
+  return {};
+}
+
+Result<void> check_dir_block(const Super& s, const Inode& in, const uint8_t* block, size_t len) {
+  if (!s.metadata_csum || len < 12) return {};
+  const uint8_t* t = block + len - 12;  // inode 0, rec_len 12, name_len 0, type 0xDE, crc32c
+  if (le32(t) != 0 || le16(t + 4) != 12 || t[6] != 0 || t[7] != 0xDE) return {};
+  if (crc32c(in.csum_seed, block, len - 12) != le32(t + 8)) return Error::Io;
+  return {};
 }
 
 Result<DirEntry> parse_dir_entry(const uint8_t* block, size_t len, size_t off) {

@@ -81,6 +81,7 @@ struct Inode {
   uint64_t size = 0, blocks512 = 0;
   int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
   uint8_t block[60] = {};  // i_block: extent tree root, block map or fast symlink
+  uint32_t csum_seed = 0;  // metadata_csum: the file's blocks' checksum seed (number, generation)
 };
 // Inode `ino` (inode_size bytes at raw). Io for a bad checksum
 // (metadata_csum) or a size that cannot be.
@@ -105,6 +106,15 @@ struct Extent {
 };
 ExtentIndex extent_index(const uint8_t* node, size_t i);
 Extent extent_leaf(const uint8_t* node, size_t i);
+
+// metadata_csum of a file's blocks (nothing to check without it): an
+// extent tree block's tail after its `max` entries, and a directory leaf
+// block's 12-byte tail entry. Io when the checksum does not hold (or an
+// extent block has no room for its tail). A directory block without the
+// tail is an htree index node, whose own checksum is not checked.
+Result<void> check_extent_block(const Super& s, const Inode& in, const uint8_t* node, size_t len,
+                                const ExtentHeader& h);
+Result<void> check_dir_block(const Super& s, const Inode& in, const uint8_t* block, size_t len);
 
 // One directory entry at `off` of a directory block of `len` bytes. Io
 // when the entry overruns the block or its lengths cannot be.

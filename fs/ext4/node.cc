@@ -47,6 +47,7 @@ Result<void> Node::each_entry(uint64_t pos, F&& fn) {
     uint64_t pblk = TRY(fs.map(in_, lblk, &run));
     if (pblk) {
       bcache::BlockRef b = TRY(fs.cache().get(pblk));
+      TRY(check_dir_block(fs.super(), in_, b.data(), bs));
       while (off < bs) {
         DirEntry d = TRY(parse_dir_entry(b.data(), bs, off));
         off += d.rec_len;

@@ -12,7 +12,8 @@ Cases:
   not_ext4      a pattern disk with a mount point: a clear message, and the
                 program still runs
   corrupt KIND  one damaged structure (sb_magic, sb_field, gd, inode, extent,
-                dir): the mount is refused with a message, or the damaged
+                dir; extent_csum and dir_csum: well-formed, only the
+                metadata_csum checksum tells): the mount is refused with a message, or the damaged
                 file alone gives EIO; never a kernel crash
 """
 import argparse
@@ -266,6 +267,18 @@ def case_corrupt(a, work):
             return fail(f"/frag has no depth-1 extent tree:\n{ex}")
         flip(img, int(m.group(1)) * bs, 0xff)  # the leaf's magic
         checks += ["eio=frag"]
+    elif a.kind == "extent_csum":
+        ex = debugfs(img, "ex /frag")
+        m = re.search(r"^\s*0/\s*1\s+\d+/\s*\d+\s+\d+\s*-\s*\d+\s+(\d+)", ex, re.M)
+        flip(img, int(m.group(1)) * bs + 12 + 4, 0x02)  # first extent's length 4 -> 6: valid, but the checksum no longer holds
+        checks += ["eio=frag"]
+    elif a.kind == "dir_csum":
+        blocks = debugfs(img, "blocks /sub").split()
+        with open(img, "rb") as f:
+            f.seek(int(blocks[0]) * bs)
+            off = f.read(bs).find(b"setgid")
+        flip(img, int(blocks[0]) * bs + off, 0x01)  # a name changed, the entry still well-formed
+        checks += ["eio=sub"]
     elif a.kind == "dir":
         blocks = debugfs(img, "blocks /sub").split()
         flip(img, int(blocks[0]) * bs + 4, 0x03)  # the first entry's rec_len: not a multiple of 4

@@ -202,6 +202,24 @@ TEST(Ext4, RefusesWhatItCannotRead) {
     ext4::MountResult mr;
     EXPECT_EQ(ext4::mount(io, mr).error(), Error::Io);
   }
+  {  // A renamed entry (structure intact): the directory block's checksum catches it.
+    std::vector<uint8_t> img = good;
+    // name_len 5, type 1 (regular), the name: the root's entry (the fast
+    // symlink's inode holds "a.txt" too).
+    static const char entry[] = "\x05\x01" "a.txt";
+    auto it = std::search(img.begin() + 4096, img.end(), entry, entry + 7);
+    ASSERT_NE(it, img.end());
+    it[2] = 'b';
+    MemIo io(img);
+    ext4::MountResult mr;
+    ASSERT_TRUE(ext4::mount(io, mr).ok()) << mr.note;
+    ext4_harness::Names names;
+    vfs::VnodeRef root = mr.fs->root();
+    EXPECT_EQ(root->readdir(0, names).error(), Error::Io);
+    EXPECT_EQ(root->lookup("a.txt").error(), Error::Io);
+    root = vfs::VnodeRef();
+    mr.fs->shutdown();
+  }
   {  // The device is smaller than the file system says.
     std::vector<uint8_t> img(good.begin(), good.begin() + good.size() / 2);
     MemIo io(img);
