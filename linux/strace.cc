@@ -114,7 +114,7 @@ Result<void> configure(bool trace, StringView filter, bool summary, const char**
   args_init();
   for (bool& b : g_selected) b = true;
   if (!filter.empty()) {
-    // Names, comma-separated; a leading "!" selects all but them.
+    // Names and %classes, comma-separated; a leading "!" selects all but them.
     bool negate = filter[0] == '!';
     if (negate) filter = filter.substr(1);
     for (bool& b : g_selected) b = negate;
@@ -122,16 +122,18 @@ Result<void> configure(bool trace, StringView filter, bool summary, const char**
       size_t comma = filter.find(',');
       StringView item = filter.substr(0, comma);
       filter = comma == StringView::npos ? StringView() : filter.substr(comma + 1);
-      bool found = false;
+      bool found = false, is_class = !item.empty() && item[0] == '%';
       for (uint32_t nr = 0; nr < TABLE_SIZE; ++nr) {
         const char* n = syscall_name(nr);
-        if (n && StringView(n) == item) {
-          g_selected[nr] = !negate;
-          found = true;
-        }
+        if (!n) continue;
+        bool known = true;
+        bool in = is_class ? class_has(item, StringView(n), known) : StringView(n) == item;
+        if (!known) break;
+        if (in) g_selected[nr] = !negate;
+        found |= is_class ? known : in;
       }
       if (!found) {
-        if (why) *why = "unknown system call in --strace-filter";
+        if (why) *why = is_class ? "unknown class in --strace-filter" : "unknown system call in --strace-filter";
         return Error::Invalid;
       }
     }

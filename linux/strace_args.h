@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "lib/format.h"
+#include "lib/string_view.h"
 
 namespace capsule::linux_abi {
 
@@ -33,6 +34,10 @@ void print_result(Sink& s, uint32_t nr, const SyscallDef* d, int64_t result);
 void print_signal(Sink& s, int sig);
 // Whether nr's line is printed before it runs (exit, exit_group: " = ?").
 bool never_returns(uint32_t nr);
+
+// --strace-filter's classes (linux/strace_classes.cc): whether class cls
+// ("%file", "%desc", ...) holds the call; `known` says whether cls is one.
+bool class_has(StringView cls, StringView call, bool& known);
 
 // errno names and texts (linux/strace_errno.cc): "ENOENT", "No such file
 // or directory"; nullptr for a number without one.

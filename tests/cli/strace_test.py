@@ -13,8 +13,10 @@
                                 its open of the file to the end
     strace_test.py SEQ filter   --strace-filter=openat,close prints those
                                 calls only (and the same as the host's
-                                `strace -e trace=openat,close`); a bad SET
-                                stops the boot with status 2 and a message
+                                `strace -e trace=openat,close`), and
+                                %file,%network the same as the host's; a
+                                bad SET stops the boot with status 2 and a
+                                message
     strace_test.py SEQ summary  `strace_seq getpid` (1000 getpid calls):
                                 --strace-summary's table says 1000 getpid
                                 calls, as the host's `strace -c` does
@@ -142,6 +144,15 @@ def case_filter(prog, d):
     ok = check(g.returncode == 0, "the program failed in the VM")
     ok &= check(all(re.match(r"(openat|close)\(|\+\+\+ ", x) for x in guest), "a call outside the filter")
     ok &= compare(from_line(host, f'openat(AT_FDCWD, "{path}"'), from_line(guest, f'openat(AT_FDCWD, "{path}"'), "filtered")
+    # Classes, as strace defines them: the host's -e trace=%file,%network.
+    host, guest, g = traces(d, [prog, path], host_opts=["-e", "trace=%file,%network"],
+                            guest_opts=["--strace-filter=%file,%network"])
+    ok &= check(g.returncode == 0, "the program failed in the VM (classes)")
+    ok &= check(any(x.startswith("connect(") for x in guest) and any(x.startswith("unlink(") for x in guest),
+                "%file,%network: no unlink or connect line")
+    ok &= check(not any(re.match(r"(write|close|mmap)\(", x) for x in guest), "%file,%network: a call outside")
+    ok &= compare(from_line(host, f'openat(AT_FDCWD, "{path}"'), from_line(guest, f'openat(AT_FDCWD, "{path}"'),
+                  "%file,%network")
     # A name that is no system call: the kernel says so (its log: --verbose).
     bad = run([CAPSULE, "run", "--verbose", "--strace-filter=openat,nosuchcall", prog, path])
     ok &= check(bad.returncode == 2, f"a bad filter: status {bad.returncode}, expected 2")
