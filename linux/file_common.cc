@@ -121,6 +121,25 @@ void set_cwd(Process& p, VnodeRef v) {
 
 void set_cwd(VnodeRef v) { set_cwd(cur_process(), static_cast<VnodeRef&&>(v)); }
 
+void files_set_exe(Process& p, VnodeRef v) {
+  if (!p.files) return;
+  ProcessFiles& pf = *p.files;
+  Vnode* old;
+  {
+    SpinGuard g(pf.lock);
+    old = pf.exe;
+    pf.exe = v.leak();
+  }
+  if (old) old->release();
+}
+
+VnodeRef files_exe(Process& p) {
+  if (!p.files) return VnodeRef();
+  ProcessFiles& pf = *p.files;
+  SpinGuard g(pf.lock);
+  return VnodeRef(pf.exe);
+}
+
 void files_set_initial_cwd(Process& p) {
   ProcessFiles& pf = *p.files;
   Vnode* old;
@@ -197,11 +216,12 @@ Result<void> files_fork(Process& child, Process& parent) {
   c.fds = fds;
   ProcessFiles& pf = *parent.files;
   SpinGuard g(pf.lock);
-  for (Vnode* v : {pf.root, pf.cwd, pf.initial_cwd})
+  for (Vnode* v : {pf.root, pf.cwd, pf.initial_cwd, pf.exe})
     if (v) v->retain();
   c.root = pf.root;
   c.cwd = pf.cwd;
   c.initial_cwd = pf.initial_cwd;
+  c.exe = pf.exe;
   return {};
 }
 

@@ -106,6 +106,11 @@ void set_cwd(vfs::VnodeRef v);
 // The same for a named process (boot, before its first thread runs).
 Ctx process_ctx(Process& p);
 void set_cwd(Process& p, vfs::VnodeRef v);
+// The file /proc/PID/exe names (the program, or a script's interpreter):
+// execve records the file itself, not the path it came by, so a program
+// run as /proc/self/exe names its real file; fork copies it.
+void files_set_exe(Process& p, vfs::VnodeRef v);
+vfs::VnodeRef files_exe(Process& p);
 
 // A path copied from the application, in a heap buffer (kernel stacks are
 // small).

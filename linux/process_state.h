@@ -20,6 +20,7 @@ struct ProcessFiles {
   vfs::Vnode* root = nullptr;         // one reference each
   vfs::Vnode* cwd = nullptr;
   vfs::Vnode* initial_cwd = nullptr;  // where a command of a sequence starts
+  vfs::Vnode* exe = nullptr;          // the file run (/proc/self/exe), from execve
 };
 
 // Capability sets (linux/sys_capability.cc), Linux's bit numbers

@@ -32,7 +32,7 @@ void destroy(Process* p) {
   if (!p) return;
   if (p->files) {
     delete p->files->fds;
-    for (vfs::Vnode* v : {p->files->root, p->files->cwd, p->files->initial_cwd})
+    for (vfs::Vnode* v : {p->files->root, p->files->cwd, p->files->initial_cwd, p->files->exe})
       if (v) v->release();
   }
   delete p->files;

@@ -181,18 +181,36 @@ Result<void> fdinfo(uint64_t fd, Text& out) {
   return {};
 }
 
+// The path the program was run by while it still names the same file
+// (cheap: one walk); else, as for a program run as /proc/self/exe or
+// /dev/fd/N, or one renamed since, the file's path found in the tree.
+// Linux gives the absolute path with symlinks resolved; that is open.
 Result<void> exe_link(uint64_t, Text& out) {
   Process* p = current_process();
-  if (!p || !p->exe[0]) return Error::NotFound;
-  out.str(p->exe);
-  return {};
+  if (!p) return Error::NotFound;
+  VnodeRef v = files_exe(*p);
+  if (!v) return Error::NotFound;
+  StringView run(p->exe);
+  if (run.size() && run[0] == '/' && !run.starts_with("/proc/") && !run.starts_with("/dev/fd/")) {
+    Ctx ctx = cur_ctx();
+    auto r = vfs::kernel_vfs()->resolve(ctx.pc(), run, vfs::WALK_FOLLOW);
+    if (r.ok() && r.value().get() == v.get()) {
+      out.str(run);
+      return {};
+    }
+  }
+  if (path_of_vnode(*v, out)) return {};
+  return Error::NotFound;
 }
 
+// The file itself: following the link never walks a path again (a
+// program started as /proc/self/exe would name itself forever).
 Result<VnodeRef> exe_follow(uint64_t) {
   Process* p = current_process();
-  if (!p || !p->exe[0]) return Error::NotFound;
-  Ctx ctx = cur_ctx();
-  return vfs::kernel_vfs()->resolve(ctx.pc(), StringView(p->exe), vfs::WALK_FOLLOW);
+  if (!p) return Error::NotFound;
+  VnodeRef v = files_exe(*p);
+  if (!v) return Error::NotFound;
+  return v;
 }
 
 Result<void> cwd_link(uint64_t, Text& out) {

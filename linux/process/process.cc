@@ -4,6 +4,7 @@
 // Linux initial stack, start the main thread (boot) or jump to the new
 // program on the calling thread (execve, command sequences). docs/exec.md.
 #include "linux/process.h"
+#include "linux/file_common.h"
 
 #include "arch/x64/cpu/x64.h"
 #include "core/address_space.h"
@@ -441,6 +442,7 @@ Result<StartInfoEx> load(Process& p, AddressSpace* as, ExecImage& img) {
   // /proc/self/exe and comm (Linux: the basename of the file executed).
   size_t n = img.exe.size() < sizeof(p.exe) - 1 ? img.exe.size() : sizeof(p.exe) - 1;
   for (size_t i = 0; i < sizeof(p.exe); ++i) p.exe[i] = i < n ? img.exe[i] : 0;
+  linux_abi::files_set_exe(p, img.prog.vnode);
   StringView base = img.execfn;
   size_t slash = 0;
   for (size_t i = 0; i < base.size(); ++i)

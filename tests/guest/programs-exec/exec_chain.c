@@ -14,7 +14,10 @@
  *   script  checks the interpreter's argv (interpreter, its argument, the
  *           script's path, the old argv without argv[0]); then execveat
  *           with AT_EMPTY_PATH on a descriptor of this program;
- *   fdexec  checks AT_EXECFN (/dev/fd/N) and prints "PASS exec_chain".
+ *   fdexec  checks AT_EXECFN (/dev/fd/N) and /proc/self/exe, then runs
+ *           /proc/self/exe;
+ *   procexe checks /proc/self/exe is still this file and prints
+ *           "PASS exec_chain".
  *
  * Each stage prints one "FAIL file:line: ..." per failed check. Runs the
  * same natively on Linux. argv[1] = stage, argv[2] = this program's
@@ -393,6 +396,20 @@ static void stage_script(int argc, char** argv) {
   CHECK(0, "execveat returned");
 }
 
+/* /proc/self/exe names this program's file and opens it. */
+static void check_exe_is_self(const char* stage) {
+  char exe[PATH_MAX + 1] = {0}, real[PATH_MAX];
+  CHECK(readlink("/proc/self/exe", exe, PATH_MAX) > 0 && realpath(g_self, real) && !strcmp(exe, real),
+        "%s: /proc/self/exe '%s'", stage, exe);
+  struct stat a, b;
+  CHECK(stat("/proc/self/exe", &a) == 0 && stat(g_self, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev,
+        "%s: stat /proc/self/exe is not this program", stage);
+  int fd = open("/proc/self/exe", O_RDONLY);
+  char magic[4] = {0};
+  CHECK(fd >= 0 && read(fd, magic, 4) == 4 && !memcmp(magic, "\177ELF", 4), "%s: open /proc/self/exe", stage);
+  if (fd >= 0) close(fd);
+}
+
 static void stage_fdexec(int argc, char** argv, char** envp) {
   CHECK(argc == 5 && strcmp(argv[0], "fdexec-argv0") == 0, "argc %d", argc);
   CHECK(envp[0] == NULL, "environment not empty: %s", envp[0]);
@@ -400,7 +417,25 @@ static void stage_fdexec(int argc, char** argv, char** envp) {
   snprintf(want, sizeof want, "/dev/fd/%s", argc == 5 ? argv[4] : "?");
   const char* execfn = (const char*)getauxval(AT_EXECFN);
   CHECK(execfn && strcmp(execfn, want) == 0, "AT_EXECFN '%s', want '%s'", execfn ? execfn : "(none)", want);
+  check_exe_is_self("fdexec");
   printf("stage fdexec: %d failures\n", g_failures);
+  fflush(stdout);
+
+  /* Next: run /proc/self/exe (busybox's `time` and many re-executing
+   * programs do): the new image's /proc/self/exe is this file again, and
+   * following it does not lead back to /proc/self/exe. */
+  char* pargv[] = {"procexe-argv0", "procexe", g_self, g_dir, NULL};
+  execve("/proc/self/exe", pargv, envp);
+  CHECK(0, "execve /proc/self/exe: %s", strerror(errno));
+  exit(1);
+}
+
+static void stage_procexe(int argc) {
+  CHECK(argc == 4, "argc %d", argc);
+  const char* execfn = (const char*)getauxval(AT_EXECFN);
+  CHECK(execfn && strcmp(execfn, "/proc/self/exe") == 0, "AT_EXECFN '%s'", execfn ? execfn : "(none)");
+  check_exe_is_self("procexe");
+  printf("stage procexe: %d failures\n", g_failures);
   if (!g_failures) printf("PASS exec_chain\n");
   fflush(stdout);
   exit(g_failures ? 1 : 0);
@@ -437,6 +472,7 @@ int main(int argc, char** argv, char** envp) {
   }
   if (strcmp(stage, "after") == 0 && argc == 15) stage_after(argc, argv, envp);
   else if (strcmp(stage, "fdexec") == 0) stage_fdexec(argc, argv, envp);
+  else if (strcmp(stage, "procexe") == 0) stage_procexe(argc);
   else printf("FAIL %s:%d: unknown stage '%s' (argc %d)\n", __FILE__, __LINE__, stage, argc);
   return 1;
 }
