@@ -23,6 +23,9 @@ PACKAGES = {
              "attr", "tar",
              # ext4 images for the disk tests (tests/guest/disk.cmake).
              "e2fsprogs",
+             # The --strace tests compare with the host's strace
+             # (tests/cli/strace_test.py).
+             "strace",
              # lint.thread_safety runs clang's -Wthread-safety over the kernel
              # (tests/lint/thread_safety.py).
              "clang"],
