@@ -23,6 +23,7 @@
 #include "linux/process.h"
 #include "linux/signal_frame.h"
 #include "linux/signal_internal.h"
+#include "linux/strace.h"
 #include "linux/sys_time.h"
 
 namespace capsule::linux_abi {
@@ -99,6 +100,7 @@ bool do_signal(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, Regs& r, i
       if (sig) a = ps.actions[sig - 1];
     }
     if (!sig) break;
+    if (strace::active()) strace::signal_delivered(sig, &info);  // "--- SIGX {...} ---"
     if (sig == SIGKILL || sig == SIGSTOP) a.handler = SIG_DFL;
     if (a.handler == SIG_IGN) continue;
     if (a.handler == SIG_DFL) {

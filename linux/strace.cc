@@ -18,8 +18,11 @@
 #include "core/sync/wait_queue.h"
 #include "core/thread.h"
 #include "core/time.h"
+#include "arch/uaccess.h"
+#include "arch/x64/cpu/syscall_frame.h"
 #include "drivers/trace_port.h"
 #include "lib/log.h"
+#include "linux/signal.h"
 #include "linux/strace_args.h"
 #include "linux/syscall.h"
 #include "linux/thread_table.h"
@@ -150,6 +153,16 @@ void enter(Call& c, uint32_t nr, const SyscallDef* d, const SyscallArgs& a) {
   if (!c.traced) return;
   if (g_summary) c.start_ns = uptime_ns();
   if (!g_trace) return;
+  const char* name = syscall_name(nr);
+  if (name && StringView(name) == "rt_sigreturn" && a.frame) {
+    // The handler returned: the stack pointer is at the frame's ucontext,
+    // whose uc_sigmask (offset 296) is the mask the call restores.
+    uint64_t m;
+    if (copy_from_user(&m, reinterpret_cast<const void*>(a.frame->rsp + 296), sizeof m).ok()) {
+      c.has_mask = true;
+      c.mask = m;
+    }
+  }
   int tid = current_tid();
   MutexGuard g(g_mu);
   if (never_returns(nr)) {
@@ -201,6 +214,11 @@ void leave(Call& c, uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int6
     name_of(l, nr);
     format(l, " resumed>");
     print_args(l, nr, d, a, r, Part::Exit);
+  } else if (c.has_mask) {
+    name_of(l, nr);
+    format(l, "({{mask=");
+    print_sigmask(l, c.mask);
+    l.put('}');
   } else {
     name_of(l, nr);
     l.put('(');
@@ -210,6 +228,43 @@ void leave(Call& c, uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int6
   l.pad_to(39, start);
   print_result(l, nr, d, r);
   l.put('\n');
+  emit(l);
+}
+
+void signal_delivered(int sig, const void* raw) {
+  if (!g_trace) return;
+  KSigInfo info;
+  __builtin_memcpy(&info, raw, sizeof info);
+  int tid = current_tid();
+  MutexGuard g(g_mu);
+  announce_others(tid);
+  Line l;
+  prefix(l, tid);
+  format(l, "--- ");
+  print_signal(l, sig);
+  format(l, " {{si_signo=");
+  print_signal(l, info.signo ? info.signo : sig);
+  format(l, ", si_code=");
+  bool fault = sig == 4 || sig == 7 || sig == 8 || sig == 11;  // SIGILL, SIGBUS, SIGFPE, SIGSEGV
+  switch (info.code) {
+    case SI_USER: format(l, "SI_USER"); break;
+    case SI_KERNEL: format(l, "SI_KERNEL"); break;
+    case SI_QUEUE: format(l, "SI_QUEUE"); break;
+    case SI_TIMER: format(l, "SI_TIMER"); break;
+    case SI_TKILL: format(l, "SI_TKILL"); break;
+    default:
+      if (sig == 11 && info.code == 1) format(l, "SEGV_MAPERR");
+      else if (sig == 11 && info.code == 2) format(l, "SEGV_ACCERR");
+      else format(l, "{}", info.code);
+      break;
+  }
+  if (info.code == SI_USER || info.code == SI_QUEUE || info.code == SI_TKILL)
+    format(l, ", si_pid={}, si_uid={}", info.u.kill.pid, info.u.kill.uid);
+  else if (info.code == SI_TIMER)
+    format(l, ", si_timerid={}, si_overrun={}", info.u.timer.tid, info.u.timer.overrun);
+  else if (fault)
+    format(l, ", si_addr={:#x}", info.u.addr);
+  format(l, "}} ---\n");
   emit(l);
 }
 

@@ -42,9 +42,16 @@ struct Call {
   int slot = -1;
   bool traced = false;
   uint64_t start_ns = 0;
+  bool has_mask = false;  // rt_sigreturn: the mask it restores, read at entry
+  uint64_t mask = 0;
 };
 void enter(Call& c, uint32_t nr, const SyscallDef* d, const SyscallArgs& a);
 void leave(Call& c, uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int64_t result);
+
+// A signal is being delivered to the calling thread (linux/signal_delivery.cc):
+// "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=1, si_uid=0} ---".
+// info: the siginfo's first 32 bytes (linux/signal.h KSigInfo).
+void signal_delivered(int sig, const void* info);
 
 // The process ends: "+++ exited with N +++" or "+++ killed by SIGX +++"
 // (sig != 0), then the summary table when this is the last process.

@@ -595,6 +595,8 @@ void args_init() {
   }
 }
 
+void print_sigmask(Sink& s, uint64_t mask) { print_sigset_value(s, mask); }
+
 void print_signal(Sink& s, int sig) {
   if (sig > 0 && sig < 32) format(s, "{}", SIGNALS[sig]);
   else if (sig == 32) format(s, "SIGRTMIN");

@@ -30,6 +30,8 @@ void args_init();
 void print_args(Sink& s, uint32_t nr, const SyscallDef* d, const SyscallArgs& a, int64_t result, Part part);
 // " = 3", " = 0x7f0000", " = -1 ENOENT (No such file or directory)", " = ?"
 void print_result(Sink& s, uint32_t nr, const SyscallDef* d, int64_t result);
+// A signal mask as strace prints it: "[INT TERM]", "~[RTMIN RT_1]".
+void print_sigmask(Sink& s, uint64_t mask);
 // "SIGKILL" (signal names for the exit line); "SIG123" if unknown.
 void print_signal(Sink& s, int sig);
 // Whether nr's line is printed before it runs (exit, exit_group: " = ?").

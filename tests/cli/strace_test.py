@@ -17,6 +17,9 @@
                                 %file,%network the same as the host's; a
                                 bad SET stops the boot with status 2 and a
                                 message
+    strace_test.py SEQ signal   SIGUSR1 to itself: kill, the "--- SIGUSR1
+                                {si_signo=...} ---" line and rt_sigreturn's
+                                restored mask, as on the host (pids aside)
     strace_test.py SEQ summary  `strace_seq getpid` (1000 getpid calls):
                                 --strace-summary's table says 1000 getpid
                                 calls, as the host's `strace -c` does
@@ -159,6 +162,20 @@ def case_filter(prog, d):
     ok &= check("capsule: --strace-filter=openat,nosuchcall: unknown system call" in bad.stderr,
                 "a bad filter: no message naming it")
     return ok
+
+
+def case_signal(prog, d):
+    host, guest, g = traces(d, [prog, "signal"], guest_opts=["--strace"])
+    ok = check(g.returncode == 0, "the program failed in the VM")
+
+    def pids(lines):
+        # The pid differs by design (1 in the VM): kill's first argument, si_pid.
+        lines = from_line(lines, "kill(")
+        return [re.sub(r"(kill\(|si_pid=)\d+", r"\1PID", x) for x in lines]
+    guest_n = pids(guest)
+    ok &= check("--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=PID, si_uid=0} ---" in guest_n,
+                "no signal line")
+    return ok & compare(pids(host), guest_n, "signal")
 
 
 def summary_rows(text):

@@ -3,6 +3,7 @@
 //   strace_seq FILE     files, memory, a failed open, bad pointers (EFAULT),
 //                       signals, an iovec write, sockets; status 0
 //   strace_seq getpid   exactly 1000 getpid calls (the summary test)
+//   strace_seq signal   SIGUSR1 to itself, caught by a handler
 // The calls go through syscall() where the C library might pick another
 // call or skip it (a cached pid), so both kernels see the same calls.
 #define _GNU_SOURCE
@@ -24,6 +25,11 @@ static void handler(int sig) { (void)sig; }
 int main(int argc, char** argv) {
   if (argc > 1 && strcmp(argv[1], "getpid") == 0) {
     for (int i = 0; i < 1000; ++i) syscall(SYS_getpid);
+    return 0;
+  }
+  if (argc > 1 && strcmp(argv[1], "signal") == 0) {
+    signal(SIGUSR1, handler);
+    syscall(SYS_kill, getpid(), SIGUSR1);
     return 0;
   }
   const char* path = argc > 1 ? argv[1] : "/tmp/strace-seq.txt";
