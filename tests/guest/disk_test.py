@@ -8,7 +8,8 @@ Cases:
                 writable one's last sector must then hold what the guest wrote
   tree FS       disk_tree over the image mounted read-only at /data, against
                 the same program over the host's tree (FS: ext4, ext4-4k, ext2);
-                then EROFS for every change and statfs against dumpe2fs
+                then EROFS for every change and statfs against dumpe2fs; with
+                --cpus N > 1, 4 threads read every file at once
   not_ext4      a pattern disk with a mount point: a clear message, and the
                 program still runs
   corrupt KIND  one damaged structure (sb_magic, sb_field, gd, inode, extent,
@@ -144,11 +145,12 @@ def flip(path, offset, xor=0xff):
 
 
 def boot(a, work, disks, cmdline="", args=()):
+    cpus = a.cpus
     initrd, guest = image.static_program_initrd(a.program, work)
     words = [guest] + list(args)
     cmdline = (cmdline + " -- " + " ".join(words)).strip()
     status_file = os.path.join(work, "status")
-    cmd = qemu.command(a.kernel, machine=a.machine, mem="256M", cpus=1, accel="tcg", cmdline=cmdline,
+    cmd = qemu.command(a.kernel, machine=a.machine, mem="256M", cpus=cpus, accel="tcg", cmdline=cmdline,
                        initrd=initrd, status_file=status_file, disks=disks)
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -210,7 +212,8 @@ def case_tree(a, work):
         want = [re.sub(r"(\d{10})\.\d{9}", r"\1.000000000", w) for w in want]
     h = dumpe2fs(img)
     statfs = f"statfs={h['Block count']},{h['Free blocks']},{h['Inode count']},{h['Free inodes']}"
-    status, out = boot(a, work, [img + ":/data:ro"], "", ["/data", "erofs", statfs])
+    checks = ["/data", "erofs", statfs] + (["parallel"] if a.cpus > 1 else [])
+    status, out = boot(a, work, [img + ":/data:ro"], "", checks)
     got = listing(out)
     if got is None:
         return fail("no listing from the guest", out)
@@ -303,6 +306,7 @@ def main():
     p.add_argument("--machine", default="microvm")
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--fs", default="ext4")
+    p.add_argument("--cpus", type=int, default=1, help="tree: with more than 1, also 4 threads reading at once")
     p.add_argument("--kind")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt"])
     a = p.parse_args()

@@ -12,8 +12,11 @@
  *   statfs=B,F,I,J  statfs: ext4's magic, B blocks, F free, I inodes, J free
  *   eio=PATH        reading ROOT/PATH (or listing it) fails with EIO
  *                   while the rest of the tree reads
+ *   parallel        4 threads read every file listed at once, each in
+ *                   its own order, and get the hashes the listing got
  * Prints "PASS disk_tree" when every check held. */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -41,10 +44,11 @@ static int cmp(const void* a, const void* b) { return strcmp(*(char* const*)a, *
 static int hash_file(const char* path, uint64_t* by_read, uint64_t* by_mmap, off_t size) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return -1;
-  static unsigned char buf[65536];
+  unsigned char* buf = malloc(65536);  /* per call: threads read at once */
   uint64_t h = 0xcbf29ce484222325ull;
   ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) h = fnv(h, buf, (size_t)n);
+  while ((n = read(fd, buf, 65536)) > 0) h = fnv(h, buf, (size_t)n);
+  free(buf);
   if (n < 0) {
     int e = errno;
     close(fd);
@@ -66,6 +70,25 @@ static int hash_file(const char* path, uint64_t* by_read, uint64_t* by_mmap, off
   }
   close(fd);
   return 0;
+}
+
+/* The regular files the walk hashed, for the parallel check. */
+#define MAX_FILES 1024
+static char* g_files[MAX_FILES];
+static uint64_t g_hashes[MAX_FILES];
+static off_t g_sizes[MAX_FILES];
+static int g_nfiles;
+
+static void* parallel_reader(void* arg) {
+  long id = (long)arg;
+  long bad = 0;
+  for (int k = 0; k < g_nfiles; ++k) {
+    int i = (int)((k * 7 + id * 131) % g_nfiles);  /* each thread its own order */
+    uint64_t hr, hm;
+    if (g_sizes[i] > (4 << 20)) continue;  /* the 20 MiB sparse file is read once, above */
+    if (hash_file(g_files[i], &hr, &hm, g_sizes[i]) < 0 || hr != g_hashes[i] || hm != g_hashes[i]) ++bad;
+  }
+  return (void*)bad;
 }
 
 static void walk(const char* path) {
@@ -115,6 +138,11 @@ static void walk(const char* path) {
         printf(" read: %s\n", strerror(errno));
       } else {
         printf(" %016llx%s\n", (unsigned long long)hr, hr == hm ? "" : " MMAP-DIFFERS");
+        if (g_nfiles < MAX_FILES) {
+          g_files[g_nfiles] = strdup(p);
+          g_sizes[g_nfiles] = st.st_size;
+          g_hashes[g_nfiles++] = hr;
+        }
         CHECK(hr == hm, "%s: read and mmap disagree", p);
         /* A sparse file holds fewer blocks than its size needs. */
         if (strstr(names[i], "sparse")) CHECK(st.st_blocks * 512 < st.st_size, "%s: not sparse", p);
@@ -166,6 +194,15 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     if (!strcmp(argv[i], "erofs")) {
       erofs_checks();
+    } else if (!strcmp(argv[i], "parallel")) {
+      pthread_t t[4];
+      for (long k = 0; k < 4; ++k) CHECK(pthread_create(&t[k], NULL, parallel_reader, (void*)k) == 0, "thread %ld", k);
+      for (int k = 0; k < 4; ++k) {
+        void* bad;
+        pthread_join(t[k], &bad);
+        CHECK(bad == NULL, "thread %d: %ld files read differently", k, (long)bad);
+      }
+      CHECK(g_nfiles > 100, "only %d files", g_nfiles);
     } else if (!strncmp(argv[i], "statfs=", 7)) {
       unsigned long long b, f, in, fi;
       struct statfs s;
