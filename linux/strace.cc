@@ -84,21 +84,31 @@ void emit(const Line& l) {
   kprint("[strace] {}", StringView(l.data(), l.size()));
 }
 
-void prefix(Line& l, int tid) REQUIRES(g_mu) {
+void name_of(Sink& s, uint32_t nr) {
+  if (const char* n = syscall_name(nr)) format(s, "{}", n);
+  else format(s, "syscall_{:#x}", nr);
+}
+
+void seen(int tid) REQUIRES(g_mu) {
   if (!g_first_tid) g_first_tid = tid;
   else if (tid != g_first_tid) g_many = true;
+}
+
+void prefix(Line& l, int tid) REQUIRES(g_mu) {
+  seen(tid);
   if (g_many) format(l, "[pid {:>5}] ", tid);
 }
 
-// Announces the calls other threads are inside as unfinished.
+// Announces the calls other threads are inside as unfinished (with their
+// prefix: the thread writing next makes two).
 void announce_others(int tid) REQUIRES(g_mu) {
+  seen(tid);
   for (InFlight& c : g_calls) {
     if (!c.used || c.announced || c.tid == tid) continue;
     Line l;
     prefix(l, c.tid);
-    size_t start = l.size();
-    (void)start;
-    format(l, "{}(", syscall_name(c.nr) ? syscall_name(c.nr) : "syscall");
+    name_of(l, c.nr);
+    l.put('(');
     print_args(l, c.nr, c.def, *c.args, 0, Part::Entry);
     format(l, " <unfinished ...>\n");
     emit(l);
@@ -106,10 +116,6 @@ void announce_others(int tid) REQUIRES(g_mu) {
   }
 }
 
-void name_of(Sink& s, uint32_t nr) {
-  if (const char* n = syscall_name(nr)) format(s, "{}", n);
-  else format(s, "syscall_{:#x}", nr);
-}
 
 }  // namespace
 
