@@ -42,6 +42,11 @@ CASES = {
     "tput": ["tput", "colors"],
     "clear": ["clear", "-x"],
     "java": ["java", "-version"],
+    # A link that chooses the program's role by argv[0] (xzcat -> xz, as
+    # redis-server -> redis-check-rdb, busybox's applets): run by the name
+    # it was found at, it decompresses to stdout; run as xz it would
+    # compress.
+    "xzcat": ["xzcat", "@XZ@"],
     "java_jar": ["java", "-jar", "@JAR@", "a", "b"],
 }
 
@@ -121,6 +126,14 @@ def main():
             argv[argv.index("@JAR@")] = "/hello.jar"
             extra = ["--add", f"{jar}:/hello.jar"]
             host_argv = [a if a != "/hello.jar" else jar for a in argv]
+        elif "@XZ@" in argv:
+            packed = os.path.join(work, "data.xz")
+            with open(packed, "wb") as f:
+                f.write(subprocess.run(["xz", "-c"], input=b"".join(b"line %d\n" % i for i in range(500)),
+                                       stdout=subprocess.PIPE, check=True).stdout)
+            argv[argv.index("@XZ@")] = "/data.xz"
+            extra = ["--add", f"{packed}:/data.xz"]
+            host_argv = [a if a != "/data.xz" else packed for a in argv]
         else:
             host_argv = argv
         host = run(host_argv, env=ENV, cwd="/")

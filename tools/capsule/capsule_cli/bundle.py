@@ -45,9 +45,15 @@ class BadInput(Exception):
 
 def find_program(name):
     """A host path, or a name looked up on $PATH; the result is the real
-    file (symlinks resolved). A name whose $PATH hit is a script (a pyenv
-    or rbenv shim, say) but that is an ELF program on the guest's default
-    PATH on this host is that program."""
+    file (symlinks resolved)."""
+    return os.path.realpath(locate_program(name))
+
+
+def locate_program(name):
+    """The absolute path `name` is found by, symlinks kept (what a shell
+    runs: /usr/bin/redis-server, a link to redis-check-rdb). A name whose
+    $PATH hit is a script (a pyenv or rbenv shim, say) but that is an ELF
+    program on the guest's default PATH on this host is that program."""
     if os.sep in name:
         path = name
         if not os.path.lexists(path):
@@ -62,7 +68,7 @@ def find_program(name):
             raise BadInput(f"program '{name}' not found on $PATH")
     if not os.path.isfile(path):
         raise BadInput(f"'{name}' is not a file")
-    return os.path.realpath(path)
+    return os.path.abspath(path)
 
 
 def parse_add(spec):
@@ -114,6 +120,19 @@ class ImageBuilder:
             return elfdeps.check_program(path)
         except elfdeps.ElfError as e:
             raise BadInput(str(e))
+
+    def add_named_program(self, name, real):
+        """add_program(real) for a program the user named `name`; returns
+        the guest path it is run by: the path `name` was found at, with the
+        host's symlinks on the way, so argv[0] reads as a shell would pass
+        it (multi-call programs such as redis-server, a link to
+        redis-check-rdb, choose their role by it)."""
+        guest = self.add_program(real)
+        named = locate_program(name)
+        if named != guest:
+            self.tree.add_host_path(named)
+            guest = named
+        return guest
 
     def add_program(self, path):
         """An x86-64 ELF with its loader and libraries, each at its host path
@@ -453,7 +472,7 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
             plan.argv = [guest] + list(args)
         else:
             path = find_program(program)
-            plan.argv = [b.add_program(path)] + list(args)
+            plan.argv = [b.add_named_program(program, path)] + list(args)
             b.add_program_packages(path, program)
         # `PROG ARGS ; PROG2 ARGS2`: each later command's program is found
         # (and packed) like the first (docs/cmdline.md).
@@ -463,7 +482,7 @@ def make_plan(program, args, module_specs=(), adds=(), envs=(), cwd=None, rootfs
                 guest = module_specs and _image_program(b.tree, w)
                 if not guest:
                     path = find_program(w)
-                    guest = b.add_program(path)
+                    guest = b.add_named_program(w, path)
                     b.add_program_packages(path, w)
                 plan.argv[i + 1] = guest
         plan.label = plan.label or program
