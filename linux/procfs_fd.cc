@@ -181,21 +181,83 @@ Result<void> fdinfo(uint64_t fd, Text& out) {
   return {};
 }
 
-// The path the program was run by while it still names the same file
-// (cheap: one walk); else, as for a program run as /proc/self/exe or
-// /dev/fd/N, or one renamed since, the file's path found in the tree.
-// Linux gives the absolute path with symlinks resolved; that is open.
+namespace {
+
+bool generated_path(StringView p) { return p.starts_with("/proc/") || p.starts_with("/dev/fd/"); }
+
+// The absolute path of what `run` names, every symlink resolved (the
+// directories through their parents, the last component by readlink):
+// what Linux's /proc/PID/exe gives, and what ld.so's $ORIGIN is made of
+// (java finds libjli.so beside the real binary, not beside /usr/bin/java).
+// False for what leads into /proc or /dev/fd (generated links).
+bool canonical_path(const vfs::PathContext& pc, StringView run, Text& out) {
+  vfs::Vfs* v = vfs::kernel_vfs();
+  char* path = new (std::nothrow) char[2 * vfs::MAX_PATH];
+  if (!path) return false;
+  char* link = path + vfs::MAX_PATH;
+  bool found = false;
+  size_t len = run.size() < vfs::MAX_PATH ? run.size() : 0;
+  __builtin_memcpy(path, run.data(), len);
+  for (int hops = 0; len && hops < vfs::MAX_SYMLINKS && !generated_path(StringView(path, len)); ++hops) {
+    auto* parent = new (std::nothrow) vfs::ParentPath;
+    if (!parent) break;
+    bool ok = v->resolve_parent(pc, StringView(path, len), *parent).ok() &&
+              parent->kind == vfs::ParentPath::Kind::Normal;
+    auto dir_len = ok ? v->path_of(pc, *parent->dir, link, vfs::MAX_PATH) : Result<size_t>(Error::NotFound);
+    if (!dir_len.ok()) {
+      delete parent;
+      break;
+    }
+    // link = the directory's canonical path + "/" + the name.
+    size_t n = *dir_len;
+    if (n && link[n - 1] != '/') link[n++] = '/';
+    StringView name = parent->name();
+    bool fits = n + name.size() < vfs::MAX_PATH;
+    if (fits) __builtin_memcpy(link + n, name.data(), name.size());
+    n += name.size();
+    delete parent;
+    if (!fits) break;
+    __builtin_memcpy(path, link, n);
+    len = n;
+    auto target = v->readlink(pc, StringView(path, len), link, vfs::MAX_PATH);
+    if (!target.ok()) {  // not a symlink: the end
+      out.str(StringView(path, len));
+      found = true;
+      break;
+    }
+    size_t t = *target;
+    if (t && link[0] == '/') {
+      __builtin_memcpy(path, link, t);
+      len = t;
+    } else {  // relative to the link's directory
+      while (len && path[len - 1] != '/') --len;
+      if (len + t >= vfs::MAX_PATH) break;
+      __builtin_memcpy(path + len, link, t);
+      len += t;
+    }
+  }
+  delete[] path;
+  return found;
+}
+
+}  // namespace
+
+// The path the program was run by, symlinks resolved, while it still names
+// the same file (a few walks); else, as for a program run as
+// /proc/self/exe or /dev/fd/N, or one renamed since, the file's path
+// found in the tree.
 Result<void> exe_link(uint64_t, Text& out) {
   Process* p = current_process();
   if (!p) return Error::NotFound;
   VnodeRef v = files_exe(*p);
   if (!v) return Error::NotFound;
   StringView run(p->exe);
-  if (run.size() && run[0] == '/' && !run.starts_with("/proc/") && !run.starts_with("/dev/fd/")) {
+  if (run.size() && run[0] == '/' && !generated_path(run)) {
     Ctx ctx = cur_ctx();
     auto r = vfs::kernel_vfs()->resolve(ctx.pc(), run, vfs::WALK_FOLLOW);
-    if (r.ok() && r.value().get() == v.get()) {
-      out.str(run);
+    Text canonical;
+    if (r.ok() && r.value().get() == v.get() && canonical_path(ctx.pc(), run, canonical)) {
+      out.str(canonical.view());
       return {};
     }
   }
