@@ -57,6 +57,9 @@ Result<void> thread_self_link(uint64_t, Text& out);
 // linux/procfs_system.cc: global files.
 Result<void> show_cpuinfo(uint64_t, Text& out);
 Result<void> show_meminfo(uint64_t, Text& out);
+// linux/procfs_net.cc: /proc/net.
+Result<void> show_net_dev(uint64_t, Text& out);
+Result<void> show_net_route(uint64_t, Text& out);
 Result<void> show_sys_stat(uint64_t, Text& out);
 Result<void> show_uptime(uint64_t, Text& out);
 Result<void> show_loadavg(uint64_t, Text& out);

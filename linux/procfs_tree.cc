@@ -98,6 +98,12 @@ const Entry SYS[] = {
     {.name = "fs", .mode = DIR, .children = SYS_FS, .nchildren = count_of(SYS_FS)},
 };
 
+// --- /proc/net -------------------------------------------------------------------------
+const Entry NET[] = {
+    {.name = "dev", .mode = RO, .show = proc::show_net_dev},
+    {.name = "route", .mode = RO, .show = proc::show_net_route},
+};
+
 // --- /proc -----------------------------------------------------------------------------
 // Global read-only files: a write-open succeeds (root) and writes fail
 // with EIO, as Linux's do.
@@ -115,6 +121,7 @@ const Entry TOP[] = {
     {.name = "cmdline", .mode = RO, .show = CONST_TEXT("capsule\n")},
     {.name = "swaps", .mode = RO, .show = CONST_TEXT("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")},
     {.name = "sys", .mode = DIR, .children = SYS, .nchildren = count_of(SYS)},
+    {.name = "net", .mode = DIR, .children = NET, .nchildren = count_of(NET)},
 };
 const Entry ROOT = {.mode = DIR,
                     .children = TOP,

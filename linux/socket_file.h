@@ -10,5 +10,8 @@ namespace capsule::linux_abi {
 net::Creds current_creds();
 // Whether a descriptor's vnode is a socket (/proc/self/fd: "socket:[ino]").
 bool is_socket(vfs::Vnode& v);
+// SIOCGIF* on any socket (linux/socket_ifreq.cc); NotSupported for other
+// requests.
+Result<int64_t> interface_ioctl(uint64_t cmd, uint64_t arg);
 
 }  // namespace capsule::linux_abi

@@ -102,7 +102,7 @@ class SocketVnode final : public StreamVnode {
     int n;
     if (cmd == FIONREAD) n = int(sock_->bytes_readable());
     else if (cmd == SIOCOUTQ) n = int(sock_->bytes_unsent());
-    else return Error::NotSupported;
+    else return interface_ioctl(cmd, arg);
     TRY(UserPtr<int>(arg).write(n));
     return int64_t(0);
   }

@@ -118,6 +118,7 @@ Result<void> EtherIf::send_frame_locked(const uint8_t dst[6], uint16_t type, con
     return r.error();
   }
   ++stats_.tx_frames;
+  stats_.tx_bytes += n;
   return {};
 }
 
@@ -179,6 +180,7 @@ Result<void> EtherIf::output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size
     return r.error();
   }
   ++stats_.tx_frames;
+  stats_.tx_bytes += len;
   return {};
 }
 

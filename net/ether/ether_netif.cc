@@ -15,12 +15,22 @@ namespace {
 class EtherNetif final : public Netif {
  public:
   explicit EtherNetif(EtherIf& eth)
-      : Netif(eth.link().name, NetifFlags::UP | NetifFlags::BROADCAST | NetifFlags::RUNNING, eth.link().mtu),
+      : Netif(eth.link().name,
+              NetifFlags::UP | NetifFlags::BROADCAST | NetifFlags::RUNNING | NetifFlags::MULTICAST,
+              eth.link().mtu),
         eth_(eth) {}
 
   size_t hw_addr(uint8_t* out) const override {
     __builtin_memcpy(out, eth_.link().mac, 6);
     return 6;
+  }
+
+  // Every frame the link saw: bad frames are errors, frames for other
+  // protocols or stations dropped, as Linux's drivers count them.
+  Counters counters() const override {
+    EtherStats s = eth_.stats();
+    return {s.rx_frames, s.rx_bytes, s.rx_short + s.rx_bad_arp + s.rx_bad_ipv4, s.rx_no_protocol,
+            s.tx_frames, s.tx_bytes, s.tx_errors, tx_dropped.load()};
   }
 
   Result<void> output(PacketBuf pkt, Ipv4 next_hop) override {

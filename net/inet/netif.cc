@@ -46,6 +46,12 @@ void route_set_gateway(Ipv4 gw, Netif* via) {
   g_gateway_nif = via;
 }
 
+Ipv4 route_gateway(Netif** via) {
+  SpinGuard g(g_lock);
+  *via = g_gateway_nif;
+  return g_gateway;
+}
+
 Netif* netif_by_index(uint32_t index) {
   loopback_netif();
   SpinGuard g(g_lock);

@@ -50,6 +50,34 @@ if(NET_CONFIG_VARIANT)
     ARGS none EXPECT "PASS net_config" REJECT "FAIL")
 endif()
 
+# The interfaces without netlink: SIOCGIF* ioctls and /proc/net/{dev,route}
+# (linux/socket_ifreq.cc, linux/procfs_net.cc), with DHCP's, --ip's and no
+# network; busybox's ifconfig and route read the same.
+if(NET_CONFIG_VARIANT)
+  capsule_guest_c_program(net_ifaces net-programs ${NET_CONFIG_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-net/net_ifaces.c)
+  foreach(machine microvm q35)
+    capsule_guest_test(net_device.${machine}.ifaces MACHINE ${machine} NET user PROGRAM ${net_ifaces}
+      ARGS 10.0.2.15 24 10.0.2.2 52:54:00:12:34:56 dhcp EXPECT "PASS net_ifaces" REJECT "FAIL")
+  endforeach()
+  capsule_guest_test(net_device.ifaces_static NET user PROGRAM ${net_ifaces}
+    CMDLINE --ip=192.168.7.9/20 --gw=192.168.7.1
+    ARGS 192.168.7.9 20 192.168.7.1 52:54:00:12:34:56 static EXPECT "PASS net_ifaces" REJECT "FAIL")
+  capsule_guest_test(net_device.ifaces_none NET none PROGRAM ${net_ifaces}
+    ARGS none EXPECT "PASS net_ifaces" REJECT "FAIL")
+endif()
+if(EXISTS /bin/busybox)
+  capsule_guest_test(net_device.busybox_ifconfig NET user PROGRAM /bin/busybox ARGS ifconfig eth0
+    EXPECT "eth0 +Link encap:Ethernet +HWaddr 52:54:00:12:34:56"
+           "inet addr:10\\.0\\.2\\.15 +Bcast:10\\.0\\.2\\.255 +Mask:255\\.255\\.255\\.0"
+           "UP BROADCAST RUNNING MULTICAST +MTU:1500" "RX packets:[1-9]"
+    REJECT "panic" "No such device")
+  capsule_guest_test(net_device.busybox_route NET user PROGRAM /bin/busybox ARGS route -n
+    EXPECT "0\\.0\\.0\\.0 +10\\.0\\.2\\.2 +0\\.0\\.0\\.0 +UG +0 +0 +0 eth0"
+           "10\\.0\\.2\\.0 +0\\.0\\.0\\.0 +255\\.255\\.255\\.0 +U +0 +0 +0 eth0"
+    REJECT "panic")
+endif()
+
 # UDP between the host and the VM (tests/guest/net_device/net_e2e.py, a
 # host echo server reached as 10.0.2.2, and a -p HOST:7777/udp forward to a
 # guest server), through EtherIf, ARP and the IP layer (net/ether/ether_netif.cc).

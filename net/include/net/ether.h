@@ -47,7 +47,7 @@ struct EtherStats {
   uint64_t rx_bad_arp = 0;       // ARP of other lengths, types or operations
   uint64_t rx_bad_ipv4 = 0;      // shorter than an IPv4 header, not version 4
   uint64_t rx_no_protocol = 0;   // an EtherType we do not speak, or IPv4 with nothing above
-  uint64_t tx_frames = 0, tx_errors = 0;
+  uint64_t tx_frames = 0, tx_bytes = 0, tx_errors = 0;
   uint64_t arp_replies_sent = 0;
 };
 

@@ -66,8 +66,19 @@ class Netif {
   // count as sent (IP is unreliable).
   virtual Result<void> output(PacketBuf pkt, Ipv4 next_hop) = 0;
 
-  // Statistics (/proc/net/dev).
+  // Statistics of the datagrams IP gave and took.
   std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0}, rx_dropped{0}, tx_dropped{0};
+
+  // What /proc/net/dev and ifconfig show: the link's own counts, every
+  // frame (ARP and DHCP too) where the link has them; by default the IP
+  // counts above.
+  struct Counters {
+    uint64_t rx_packets, rx_bytes, rx_errors, rx_dropped, tx_packets, tx_bytes, tx_errors, tx_dropped;
+  };
+  virtual Counters counters() const {
+    return {rx_packets.load(), rx_bytes.load(), 0, rx_dropped.load(),
+            tx_packets.load(), tx_bytes.load(), 0, tx_dropped.load()};
+  }
 
  protected:
   ~Netif() = default;
@@ -93,6 +104,8 @@ Result<void> netif_register(Netif& nif);
 void netif_set_addr(Netif& nif, Ipv4 addr, unsigned prefix);
 // The default route (gateway 0: none).
 void route_set_gateway(Ipv4 gw, Netif* via);
+// The default route's gateway and interface (gateway 0, nullptr: none).
+Ipv4 route_gateway(Netif** via);
 
 // Interfaces by index (1-based) and by name; nullptr when none.
 Netif* netif_by_index(uint32_t index);
