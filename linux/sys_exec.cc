@@ -93,6 +93,10 @@ Error exec_error(Error e) { return e == Error::Permission ? Error::AccessDenied 
 void reset_process(bool fresh) {
   if (!exec_kill_other_threads()) exec_thread_exit_killed();  // another thread's execve won
   exec_become_leader();
+  // Exec'd before the close-on-exec descriptors close, as Linux clears
+  // PF_FORKNOEXEC first: a parent that saw such a pipe reach EOF must get
+  // EACCES from setpgid on this child (guest.proc.*.fork failed 1 in ~50).
+  if (Process* p = current_process()) p->did_exec.store(true);
   if (auto r = files_exec_reset(fresh); !r.ok())
     log_warn("exec: descriptors not reset ({})", error_name(r.error()));
   signal_exec_reset(fresh);
