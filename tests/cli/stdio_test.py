@@ -18,6 +18,7 @@ import shlex
 import signal
 import struct
 import subprocess
+import threading
 import sys
 import termios
 import time
@@ -114,6 +115,23 @@ def start_cat(r):
     return proc
 
 
+def line_within(proc, seconds, what):
+    """The program's next stdout line, or a failure saying `what` did not
+    come within `seconds` (the run is killed then, so a lost line fails
+    the case instead of hanging it until ctest's timeout); the CLI's stderr
+    goes with the failure."""
+    timer = threading.Timer(seconds, proc.kill)
+    timer.start()
+    try:
+        line = proc.stdout.readline()
+    finally:
+        timer.cancel()
+    if not line and proc.poll() is not None:
+        err = proc.stderr.read().decode(errors="replace")[-3000:]
+        check(False, f"{what}: nothing within {seconds} s (status {proc.returncode}); stderr: {err}")
+    return line
+
+
 def wait_for(proc, text):
     """Reads the program's stdout until a line holding `text`."""
     out = b""
@@ -162,10 +180,11 @@ def case_signals_forwarded(r):
         wait_for(proc, b"READY")
         for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGINT):
             proc.send_signal(sig)
-            line = proc.stdout.readline()
+            line = line_within(proc, 60, f"the program's line for {sig.name}")
             check(line == f"GOT {sig.name} code=0\n".encode(), f"{sig.name}: {line!r}")
         proc.send_signal(signal.SIGTERM)
-        check(proc.stdout.readline() == b"GOT SIGTERM code=0\n", "SIGTERM not handled")
+        check(line_within(proc, 60, "the program's line for SIGTERM") == b"GOT SIGTERM code=0\n",
+              "SIGTERM not handled")
         status = proc.wait(TIMEOUT)
         check(status == 42, f"status {status}, want 42 (the program's clean shutdown)")
     finally:
