@@ -2,6 +2,7 @@
 // (linux/process.h, docs/process.md).
 #include <new>
 
+#include "core/address_space.h"
 #include "core/mm.h"
 #include "core/thread.h"
 #include "core/sched/thread.h"
@@ -117,6 +118,23 @@ void process_for_each(void (*fn)(Process& p, void* ctx), void* ctx) {
     fn(*p, ctx);
     process_put(p);
   }
+}
+
+void process_with_as(Process& p, void (*fn)(AddressSpace* as, void* ctx), void* ctx) {
+  SpinGuard g(p.as_lock);
+  fn(p.as, ctx);
+}
+
+AddressSpace* process_set_as(Process& p, AddressSpace* as) {
+  SpinGuard g(p.as_lock);
+  AddressSpace* old = p.as;
+  p.as = as;
+  return old;
+}
+
+size_t process_read_memory(Process& p, uintptr_t addr, void* out, size_t len) {
+  SpinGuard g(p.as_lock);
+  return p.as ? p.as->peek(addr, out, len) : 0;
 }
 
 SpinLock& process_table_lock() { return g_table_lock; }

@@ -4,6 +4,7 @@
 // linux/procfs_*.cc. The generic machinery is fs/procfs/procfs.h.
 #include "fs/vfs.h"
 #include "fs/procfs/procfs.h"
+#include "linux/process.h"
 
 namespace capsule::linux_abi {
 
@@ -19,6 +20,27 @@ using procfs::Text;
 // its parents, anything else by a search of the tree); false if it has
 // none (unlinked, or not in a file system).
 bool path_of_vnode(vfs::Vnode& v, Text& out);
+
+// The process /proc/<n> names (n: its pid, or the tid of one of its
+// threads), held by a reference while a callback reads it (it may exit
+// meanwhile: a zombie keeps what is read here). null() if none.
+class Target {
+ public:
+  explicit Target(uint64_t n);
+  ~Target();
+  Target(const Target&) = delete;
+  Target& operator=(const Target&) = delete;
+  Process* get() const { return p_; }
+  Process* operator->() const { return p_; }
+  bool null() const { return !p_; }
+  bool zombie() const;  // read under the table's lock
+
+ private:
+  Process* p_;
+};
+// fd/ and fdinfo/ entries carry (pid << 32) | descriptor (Entry::nest).
+inline uint64_t fd_arg_pid(uint64_t arg) { return arg >> 32; }
+inline uint64_t fd_arg_fd(uint64_t arg) { return arg & 0xffffffffu; }
 
 // linux/procfs_fd.cc: fd/, fdinfo/, exe, cwd, root.
 size_t list_fds(uint64_t, uint64_t from, uint64_t* out, size_t cap);

@@ -9,6 +9,7 @@
 #include "linux/pipe_file.h"
 #include "linux/socket_file.h"
 #include "linux/procfs.h"
+#include "linux/process_state.h"
 
 namespace capsule::linux_abi::proc {
 namespace {
@@ -93,12 +94,15 @@ bool path_of_vnode(Vnode& target, Text& out) {
   return found;
 }
 
-size_t list_fds(uint64_t, uint64_t from, uint64_t* out, size_t cap) {
+size_t list_fds(uint64_t pid, uint64_t from, uint64_t* out, size_t cap) {
+  Target p(pid);
+  if (p.null()) return 0;
+  vfs::FdTable& t = *p->files->fds;
   size_t k = 0;
-  int fd = from > uint64_t(INT32_MAX) ? -1 : fds().next_open(int(from));
+  int fd = from > uint64_t(INT32_MAX) ? -1 : t.next_open(int(from));
   while (fd >= 0 && k < cap) {
     out[k++] = uint64_t(fd);
-    fd = fds().next_open(fd + 1);
+    fd = t.next_open(fd + 1);
   }
   return k;
 }
@@ -106,29 +110,31 @@ size_t list_fds(uint64_t, uint64_t from, uint64_t* out, size_t cap) {
 namespace {
 
 // The open file behind the descriptor an fd/ entry names (a number past
-// the int range names none).
-Result<vfs::FileRef> entry_file(uint64_t fd) {
+// the int range names none), in the process the entry belongs to.
+Result<vfs::FileRef> entry_file(uint64_t pid, uint64_t fd) {
   if (fd > uint64_t(INT32_MAX)) return Error::BadFd;
-  return get_file(Fd{int(fd)});
+  Target p(pid);
+  if (p.null()) return Error::BadFd;
+  return p->files->fds->get(int(fd));
 }
 
 }  // namespace
 
-bool fd_exists(uint64_t, uint64_t fd) { return entry_file(fd).ok(); }
+bool fd_exists(uint64_t pid, uint64_t fd) { return entry_file(pid, fd).ok(); }
 
 namespace {
 
 // A descriptor closed since the lookup: gone (ENOENT), as on Linux.
-Result<vfs::FileRef> open_file(uint64_t fd) {
-  auto f = entry_file(fd);
+Result<vfs::FileRef> open_file(uint64_t arg) {
+  auto f = entry_file(fd_arg_pid(arg), fd_arg_fd(arg));
   if (!f.ok()) return Error::NotFound;
   return f;
 }
 
 }  // namespace
 
-Result<void> fd_link(uint64_t fd, Text& out) {
-  vfs::FileRef f = TRY(open_file(fd));
+Result<void> fd_link(uint64_t arg, Text& out) {
+  vfs::FileRef f = TRY(open_file(arg));
   Vnode& v = f->vnode();
   if (v.is_stream()) {
     if (pipe_end_of(v)) {
@@ -157,15 +163,15 @@ Result<void> fd_link(uint64_t fd, Text& out) {
   return {};
 }
 
-Result<VnodeRef> fd_follow(uint64_t fd) {
-  vfs::FileRef f = TRY(open_file(fd));
+Result<VnodeRef> fd_follow(uint64_t arg) {
+  vfs::FileRef f = TRY(open_file(arg));
   return f->vnode_ref();
 }
 
 // fdinfo: the offset, the status flags in octal as F_GETFL would give them
 // plus O_CLOEXEC, the mount and inode.
-Result<void> fdinfo(uint64_t fd, Text& out) {
-  vfs::FileRef f = TRY(open_file(fd));
+Result<void> fdinfo(uint64_t arg, Text& out) {
+  vfs::FileRef f = TRY(open_file(arg));
   uint32_t fl = f->flags();
   uint64_t flags = (fl & vfs::OpenFile::PATH)                                          ? O_PATH
                    : (fl & vfs::OpenFile::READ) && (fl & vfs::OpenFile::WRITE)         ? O_RDWR
@@ -174,7 +180,8 @@ Result<void> fdinfo(uint64_t fd, Text& out) {
   if (fl & vfs::OpenFile::APPEND) flags |= O_APPEND;
   if (fl & vfs::OpenFile::NONBLOCK) flags |= O_NONBLOCK;
   flags |= f->abi_flags.load();
-  auto ce = fds().cloexec(int(fd));
+  Target p(fd_arg_pid(arg));
+  auto ce = p.null() ? Result<bool>(false) : p->files->fds->cloexec(int(fd_arg_fd(arg)));
   if (ce.ok() && ce.value()) flags |= O_CLOEXEC;
   uint64_t pos = f->vnode().is_stream() ? 0 : f->offset();
   out.f("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{}\nino:\t{}\n", pos, flags, f->vnode().fs()->dev(), f->vnode().ino());
@@ -246,10 +253,10 @@ bool canonical_path(const vfs::PathContext& pc, StringView run, Text& out) {
 // the same file (a few walks); else, as for a program run as
 // /proc/self/exe or /dev/fd/N, or one renamed since, the file's path
 // found in the tree.
-Result<void> exe_link(uint64_t, Text& out) {
-  Process* p = current_process();
-  if (!p) return Error::NotFound;
-  VnodeRef v = files_exe(*p);
+Result<void> exe_link(uint64_t pid, Text& out) {
+  Target p(pid);
+  if (p.null()) return Error::NotFound;
+  VnodeRef v = files_exe(*p.get());
   if (!v) return Error::NotFound;
   StringView run(p->exe);
   if (run.size() && run[0] == '/' && !generated_path(run)) {
@@ -267,27 +274,44 @@ Result<void> exe_link(uint64_t, Text& out) {
 
 // The file itself: following the link never walks a path again (a
 // program started as /proc/self/exe would name itself forever).
-Result<VnodeRef> exe_follow(uint64_t) {
-  Process* p = current_process();
-  if (!p) return Error::NotFound;
-  VnodeRef v = files_exe(*p);
+Result<VnodeRef> exe_follow(uint64_t pid) {
+  Target p(pid);
+  if (p.null()) return Error::NotFound;
+  VnodeRef v = files_exe(*p.get());
   if (!v) return Error::NotFound;
   return v;
 }
 
-Result<void> cwd_link(uint64_t, Text& out) {
-  Ctx ctx = cur_ctx();
-  if (!path_of_vnode(*ctx.cwd, out)) return Error::NotFound;
+// A zombie has no directories any more (Linux: ENOENT).
+Result<void> cwd_link(uint64_t pid, Text& out) {
+  Target p(pid);
+  if (p.null() || p.zombie()) return Error::NotFound;
+  Ctx ctx = process_ctx(*p.get());
+  if (!ctx.cwd || !path_of_vnode(*ctx.cwd, out)) return Error::NotFound;
   return {};
 }
 
-Result<VnodeRef> cwd_follow(uint64_t) { return cur_ctx().cwd; }
+Result<VnodeRef> cwd_follow(uint64_t pid) {
+  Target p(pid);
+  if (p.null() || p.zombie()) return Error::NotFound;
+  Ctx ctx = process_ctx(*p.get());
+  if (!ctx.cwd) return Error::NotFound;
+  return ctx.cwd;
+}
 
-Result<void> root_link(uint64_t, Text& out) {
+Result<void> root_link(uint64_t pid, Text& out) {
+  Target p(pid);
+  if (p.null() || p.zombie()) return Error::NotFound;
   out.str("/");
   return {};
 }
 
-Result<VnodeRef> root_follow(uint64_t) { return cur_ctx().root; }
+Result<VnodeRef> root_follow(uint64_t pid) {
+  Target p(pid);
+  if (p.null() || p.zombie()) return Error::NotFound;
+  Ctx ctx = process_ctx(*p.get());
+  if (!ctx.root) return Error::NotFound;
+  return ctx.root;
+}
 
 }  // namespace capsule::linux_abi::proc

@@ -34,9 +34,9 @@ const Entry FDINFO_FILE = {.mode = RO, .show = proc::fdinfo};
   {.name = "cwd", .mode = LNK, .link = proc::cwd_link, .follow = proc::cwd_follow},                    \
   {.name = "root", .mode = LNK, .link = proc::root_link, .follow = proc::root_follow},                 \
   {.name = "fd", .mode = vfs::MODE_DIR | 0500, .numbered = &FD_LINK, .list = proc::list_fds,           \
-   .exists = proc::fd_exists},                                                                        \
+   .exists = proc::fd_exists, .nest = true},                                                                        \
   {.name = "fdinfo", .mode = vfs::MODE_DIR | 0500, .numbered = &FDINFO_FILE, .list = proc::list_fds,   \
-   .exists = proc::fd_exists},                                                                        \
+   .exists = proc::fd_exists, .nest = true},                                                                        \
   {.name = "maps", .mode = RO, .show = proc::show_maps},                                              \
   {.name = "cmdline", .mode = RO, .show = proc::show_cmdline},                                        \
   {.name = "environ", .mode = PRIV, .show = proc::show_environ},                                      \

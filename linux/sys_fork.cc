@@ -59,8 +59,8 @@ void discard_child(Process* c) {
     SpinGuard g(process_table_lock());
     process_unlist_locked(c);
   }
-  if (c->as && !c->as_borrowed) AddressSpace::destroy(c->as);
-  c->as = nullptr;
+  AddressSpace* as = process_set_as(*c, nullptr);
+  if (as && !c->as_borrowed) AddressSpace::destroy(as);
   process_put(c);
 }
 
@@ -110,15 +110,15 @@ Result<int> clone_process(SyscallArgs& args, const CloneRequest& r) {
     return Error::Again == ok.error() ? Error::Again : Error::NoMemory;
   }
   if (share_vm) {
-    c->as = self->as;
     c->as_borrowed = true;
+    (void)process_set_as(*c, self->as);
   } else {
     auto as = self->as->fork();
     if (!as.ok()) {
       discard_child(c);
       return Error::NoMemory;
     }
-    c->as = as.value();
+    (void)process_set_as(*c, as.value());
   }
 
   auto* lt = new (std::nothrow) LinuxThread();

@@ -305,16 +305,32 @@ bool exec_kills_current() {
 int alloc_tid() { return g_next_tid.fetch_add(1); }
 
 bool with_thread(int tid, void (*fn)(Thread*, void*), void* ctx) {
-  Process* p = current_process();
   if (tid == 0) {
     fn(thread_current(), ctx);
     return true;
   }
+  return with_thread_in(current_process(), tid, fn, ctx);
+}
+
+bool with_thread_in(Process* p, int tid, void (*fn)(Thread*, void*), void* ctx) {
   if (!p) return false;
   ThreadTable& tt = *p->threads;
   if (tid == p->pid) {
+    if (p == current_process()) {
+      if (tt.main_exited.load()) return false;
+      fn(p->main_thread, ctx);
+      return true;
+    }
+    // Another process's main thread (procfs): its end frees the thread
+    // object only after clearing main_thread (or setting main_exited) and
+    // then taking the table's lock, so under that lock a thread still
+    // named is alive. main_exited first: execve sets it false only after
+    // naming the new main thread.
+    SpinGuard g(process_table_lock());
     if (tt.main_exited.load()) return false;
-    fn(p->main_thread, ctx);
+    Thread* m = p->main_thread;
+    if (!m) return false;
+    fn(m, ctx);
     return true;
   }
   SpinGuard g(tt.lock);
@@ -328,8 +344,9 @@ bool with_thread(int tid, void (*fn)(Thread*, void*), void* ctx) {
   return false;
 }
 
-size_t thread_tids(int from, int* out, size_t cap) {
-  Process* p = current_process();
+size_t thread_tids(int from, int* out, size_t cap) { return thread_tids_in(current_process(), from, out, cap); }
+
+size_t thread_tids_in(Process* p, int from, int* out, size_t cap) {
   size_t k = 0;
   auto add = [&](int tid) {
     if (tid < from) return;
@@ -345,7 +362,7 @@ size_t thread_tids(int from, int* out, size_t cap) {
   };
   if (!p) return 0;
   ThreadTable& tt = *p->threads;
-  if (!tt.main_exited.load()) add(p->pid);
+  if (!tt.main_exited.load() && p->main_thread) add(p->pid);
   {
     SpinGuard g(tt.lock);
     for (size_t i = 0; i < tt.n; ++i) {
@@ -360,6 +377,25 @@ size_t thread_tids(int from, int* out, size_t cap) {
       out[j - 1] = t;
     }
   return k;
+}
+
+Process* process_get_by_tid(int tid) {
+  if (tid <= 0) return nullptr;
+  if (Process* p = process_get(tid)) return p;
+  // A thread other than a main one: the process whose table holds it.
+  struct Find {
+    int tid;
+    Process* found = nullptr;
+  } f{tid};
+  process_for_each(
+      [](Process& p, void* ctx) {
+        auto* f = static_cast<Find*>(ctx);
+        if (f->found || !with_thread_in(&p, f->tid, [](Thread*, void*) {}, nullptr)) return;
+        p.refs.fetch_add(1, std::memory_order_relaxed);  // held by process_for_each's: alive
+        f->found = &p;
+      },
+      &f);
+  return f.found;
 }
 
 int thread_tid(Thread* t) {

@@ -155,13 +155,14 @@ using namespace linux_abi;
   timers_exec_reset(true);  // no timer may fire at a zombie
   // The address space: freed now (a vfork child's is its parent's, which
   // goes on with it).
-  AddressSpace* as = p.as;
   const bool borrowed = p.as_borrowed;
   {
     IrqGuard irq;
     self->as = nullptr;  // a kernel thread from here: no page table of its own
   }
-  p.as = nullptr;
+  // Readers of another process's memory (procfs) hold as_lock: none has
+  // it once the pointer is gone.
+  AddressSpace* as = process_set_as(p, nullptr);
   process_vfork_release(p);
   if (as && !borrowed) AddressSpace::destroy(as);
   send_pdeathsig(p);

@@ -5,6 +5,7 @@
 
 namespace capsule {
 struct Thread;
+struct Process;
 }
 
 namespace capsule::linux_abi {
@@ -17,6 +18,13 @@ int alloc_tid();
 // main thread: fn must not sleep). False if no live thread has that tid.
 bool with_thread(int tid, void (*fn)(Thread*, void*), void* ctx);
 
+// The same for a thread of process p (nullptr: none); tid must not be 0.
+bool with_thread_in(Process* p, int tid, void (*fn)(Thread*, void*), void* ctx);
+
+// The process that has a live thread `tid` (or whose pid it is, a zombie
+// too), with a reference (process_put); nullptr if none.
+Process* process_get_by_tid(int tid);
+
 // The Linux tid of t (0 if it has none).
 int thread_tid(Thread* t);
 
@@ -24,5 +32,7 @@ int thread_tid(Thread* t);
 // are >= from, ascending, up to cap of them; returns how many (procfs's
 // /proc/<pid>/task).
 size_t thread_tids(int from, int* out, size_t cap);
+// The same for process p (nullptr: none).
+size_t thread_tids_in(Process* p, int from, int* out, size_t cap);
 
 }  // namespace capsule::linux_abi

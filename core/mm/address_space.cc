@@ -305,6 +305,23 @@ uint64_t AddressSpace::resident_pages() {
   return resident_;
 }
 
+size_t AddressSpace::peek(uintptr_t addr, void* out, size_t len) {
+  SpinGuard g(lock_);
+  size_t done = 0;
+  while (done < len) {
+    const uintptr_t va = addr + done;
+    if (va < addr || va >= USER_END) break;  // wrapped, or past the application half
+    uint64_t* pte = x64::pte_lookup(tables(), root_, page_down(va), nullptr);
+    if (!pte || !pte_has_page(*pte)) break;
+    const size_t off = va & (PAGE_SIZE - 1);
+    const size_t n = PAGE_SIZE - off < len - done ? PAGE_SIZE - off : len - done;
+    __builtin_memcpy(static_cast<char*>(out) + done,
+                     static_cast<const char*>(phys_to_virt(*pte & x64::PTE_ADDR_MASK)) + off, n);
+    done += n;
+  }
+  return done;
+}
+
 size_t AddressSpace::vma_count() {
   SpinGuard g(lock_);
   return vmas_.count();

@@ -98,9 +98,13 @@ class Node final : public Vnode {
     StringView prefix(e_->prefix ? e_->prefix : "");
     if (e_->numbered && name.starts_with(prefix) && parse_decimal(name.substr(prefix.size()), &n) && e_->exists &&
         e_->exists(arg_, n))
-      return make(e_->numbered, n);
+      return make(e_->numbered, child_arg(n));
     return Error::NotFound;
   }
+
+  // A numbered child's argument: its number, or with `nest` this
+  // directory's argument and the number.
+  uint64_t child_arg(uint64_t n) const { return e_->nest ? (arg_ << 32) | (n & 0xffffffffu) : n; }
 
   Result<void> readdir(uint64_t cookie, DirSink& sink) override {
     if (!is_dir()) return Error::NotDir;
@@ -127,7 +131,7 @@ class Node final : public Vnode {
         size_t len = 0;
         for (const char* p = e_->prefix; p && *p && len < 32; ++p) name[len++] = *p;
         len += decimal(nums[i], name + len);
-        if (!sink.emit(StringView(name, len), ino_of(e_->numbered, nums[i]), vfs::type_of_mode(e_->numbered->mode),
+        if (!sink.emit(StringView(name, len), ino_of(e_->numbered, child_arg(nums[i])), vfs::type_of_mode(e_->numbered->mode),
                        base + nums[i] + 1))
           return {};
         from = nums[i] + 1;

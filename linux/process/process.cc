@@ -498,7 +498,7 @@ void exec_discard(ExecImage* img) { delete img; }
       self->as = as;
       as->activate();
     }
-    p.as = as;
+    (void)process_set_as(p, as);  // the parent's, which it keeps
     p.as_borrowed = false;
     process_vfork_release(p);
   }
@@ -533,7 +533,7 @@ Result<void> process_exec(Process& p, const ExecArgs& a) {
   }
   AddressSpace* as = as_r.value();
   as->activate();
-  p.as = as;
+  (void)process_set_as(p, as);
   p.start_ns = uptime_ns();
   auto st = load(p, as, *img);
   delete img;

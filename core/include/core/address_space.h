@@ -99,6 +99,10 @@ class AddressSpace final : private mm::VmaObserver {
   uintptr_t brk_start();
   uintptr_t brk_end();
   size_t vma_count();
+  // Up to len bytes at addr copied into out from the pages present (no
+  // fault is taken: the first page absent ends the copy); how many were
+  // copied. For reading a space that is not loaded (/proc/<pid>/cmdline).
+  size_t peek(uintptr_t addr, void* out, size_t len);
   // Runs f(const mm::Vma&) for each VMA, in address order, under the lock.
   template <typename F>
   void for_each_vma(F&& f) {

@@ -35,7 +35,12 @@ struct ProcessTimers;  // alarm, interval and POSIX timers (linux/sys_timer.cc)
 // (Thread::process, current_process()). Created by process_create; pid 1 at
 // boot.
 struct Process {
+  // The address space. Its threads use it freely; another process reads it
+  // (procfs) only under as_lock through process_read_as, and whoever
+  // replaces or frees it (exit, a vfork child's exec) changes the pointer
+  // under as_lock first.
   AddressSpace* as = nullptr;
+  SpinLock as_lock;
   int pid = 1;
   int ppid = 0;              // 0: started by the kernel
   char comm[16] = {};        // prctl(PR_SET_NAME) and /proc/self/comm
@@ -106,6 +111,14 @@ Process* process_get(int pid);
 void process_put(Process* p);
 // fn for each process (zombies included), each held by a reference while fn runs.
 void process_for_each(void (*fn)(Process& p, void* ctx), void* ctx);
+// fn(as, ctx) with p's address space held (nullptr once it has none: a
+// zombie, a child not made yet); fn must not sleep (a spinlock is held).
+void process_with_as(Process& p, void (*fn)(AddressSpace* as, void* ctx), void* ctx);
+// Sets p.as (under as_lock); returns the old one for the caller to free.
+AddressSpace* process_set_as(Process& p, AddressSpace* as);
+// Up to len bytes of p's memory at addr, from the pages present (no fault
+// is taken); returns how many were copied (0 once it has no memory).
+size_t process_read_memory(Process& p, uintptr_t addr, void* out, size_t len);
 // The table's lock: guards the parent/child fields of every Process.
 SpinLock& process_table_lock();
 // Under that lock: the live entries, in table order (nullptr skipped by the caller).

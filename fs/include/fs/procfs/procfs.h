@@ -10,8 +10,9 @@
 //
 // Every node carries one 64-bit argument that callbacks get: numbered
 // children set it to their number, other children inherit their parent's
-// (so /proc/1/fd/3 is the fd entry with argument 3, /proc/1/status the
-// status entry with argument 1).
+// (so /proc/1/status is the status entry with argument 1); a directory
+// with `nest` gives (its argument << 32) | number instead (/proc/1/fd/3:
+// the fd entry with argument 1 << 32 | 3).
 #include <cstddef>
 #include <cstdint>
 
@@ -87,6 +88,10 @@ struct Entry {
   // Up to `cap` numbers >= from, ascending; returns how many.
   size_t (*list)(uint64_t arg, uint64_t from, uint64_t* out, size_t cap) = nullptr;
   bool (*exists)(uint64_t arg, uint64_t n) = nullptr;
+  // Numbered children get (arg << 32) | n instead of n, so they still know
+  // their parent's argument (/proc/<pid>/fd/<n>: the pid and the
+  // descriptor). Only for numbers and arguments below 2^32.
+  bool nest = false;
   // A condition on the entry itself (nullptr: always there).
   bool (*present)(uint64_t arg) = nullptr;
 };
