@@ -28,6 +28,7 @@ struct CloneRequest {
   uintptr_t parent_tid;
   uintptr_t child_tid;
   uintptr_t tls;
+  uintptr_t pidfd = 0;   // L_CLONE_PIDFD: where the pidfd's number goes
 };
 
 // The new thread's first code (linux/sys_thread.cc): writes its tid at

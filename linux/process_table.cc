@@ -4,6 +4,7 @@
 
 #include "core/address_space.h"
 #include "core/mm.h"
+#include "core/poll.h"
 #include "core/thread.h"
 #include "core/sched/thread.h"
 #include "arch/spinlock.h"
@@ -43,6 +44,7 @@ void destroy(Process* p) {
   delete p->signals;
   delete p->threads;
   linux_abi::timers_destroy(p->timers);
+  delete p->exit_poll;
   delete p;
 }
 
@@ -62,8 +64,14 @@ Result<Process*> process_create() {
   p->signals = new (std::nothrow) linux_abi::ProcessSignals();
   p->threads = new (std::nothrow) linux_abi::ThreadTable();
   p->timers = linux_abi::timers_create();
+  p->exit_poll = new (std::nothrow) PollSource(
+      [](void* ctx) -> uint32_t {
+        return static_cast<Process*>(ctx)->ended.load() ? POLL_IN | POLL_RDNORM : 0;
+      },
+      p);
   if (p->files) p->files->fds = new (std::nothrow) vfs::FdTable(unsigned(vfs::FdTable::DEFAULT_LIMIT));
-  if (!p->files || !p->creds || !p->limits || !p->signals || !p->threads || !p->timers || !p->files->fds) {
+  if (!p->files || !p->creds || !p->limits || !p->signals || !p->threads || !p->timers || !p->files->fds ||
+      !p->exit_poll) {
     destroy(p);
     return Error::NoMemory;
   }

@@ -6,6 +6,7 @@
 
 #include "linux/process.h"
 #include "linux/file_common.h"
+#include "linux/pidfd.h"
 #include "linux/pipe_file.h"
 #include "linux/socket_file.h"
 #include "linux/procfs.h"
@@ -185,6 +186,11 @@ Result<void> fdinfo(uint64_t arg, Text& out) {
   if (ce.ok() && ce.value()) flags |= O_CLOEXEC;
   uint64_t pos = f->vnode().is_stream() ? 0 : f->offset();
   out.f("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{}\nino:\t{}\n", pos, flags, f->vnode().fs()->dev(), f->vnode().ino());
+  // A pidfd names its process (-1 once reaped, as Linux 6.x).
+  if (Process* p = pidfd_process(f->vnode())) {
+    int pid = process_find(p->pid) == p ? p->pid : -1;
+    out.f("Pid:\t{}\nNSpid:\t{}\n", pid, pid);
+  }
   return {};
 }
 

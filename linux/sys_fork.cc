@@ -20,7 +20,9 @@
 #include "core/time.h"
 #include "lib/log.h"
 #include "linux/clone.h"
+#include "linux/file_common.h"
 #include "linux/fork_state.h"
+#include "linux/pidfd.h"
 #include "linux/process.h"
 #include "linux/process_state.h"
 #include "linux/signal.h"
@@ -92,7 +94,7 @@ Result<int> clone_process(SyscallArgs& args, const CloneRequest& r) {
   // Sharing descriptors, paths or signal actions between processes, and a
   // process sharing memory without vfork's wait: not done (their state is
   // per process here). vfork is CLONE_VM|CLONE_VFORK (posix_spawn's).
-  if (fl & (L_CLONE_FILES | L_CLONE_FS | L_CLONE_SIGHAND | L_CLONE_PIDFD)) return Error::NotSupported;
+  if (fl & (L_CLONE_FILES | L_CLONE_FS | L_CLONE_SIGHAND)) return Error::NotSupported;
   if ((fl & L_CLONE_VM) && !(fl & L_CLONE_VFORK)) return Error::NotSupported;
   const bool vfork = fl & L_CLONE_VFORK;
   const bool share_vm = fl & L_CLONE_VM;
@@ -120,12 +122,29 @@ Result<int> clone_process(SyscallArgs& args, const CloneRequest& r) {
     }
     (void)process_set_as(*c, as.value());
   }
+  // CLONE_PIDFD: a pidfd on the child in the parent (not in the child's
+  // table, copied already), its number stored at r.pidfd.
+  int pidfd = -1;
+  if (fl & L_CLONE_PIDFD) {
+    auto fd = pidfd_install(*c, false);
+    if (!fd.ok()) {
+      discard_child(c);
+      return fd.error();
+    }
+    pidfd = fd.value();
+    if (!put_user(reinterpret_cast<int*>(r.pidfd), pidfd).ok()) {
+      (void)fds().close(pidfd);
+      discard_child(c);
+      return Error::Fault;
+    }
+  }
 
   auto* lt = new (std::nothrow) LinuxThread();
   auto* cs = new (std::nothrow) CloneStart();
   if (!lt || !cs) {
     delete lt;
     delete cs;
+    if (pidfd >= 0) (void)fds().close(pidfd);
     discard_child(c);
     return Error::Again;
   }
@@ -151,6 +170,7 @@ Result<int> clone_process(SyscallArgs& args, const CloneRequest& r) {
   if (!tr.ok()) {
     delete lt;
     delete cs;
+    if (pidfd >= 0) (void)fds().close(pidfd);
     discard_child(c);
     return Error::Again;
   }

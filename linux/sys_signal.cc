@@ -6,6 +6,7 @@
 #include "arch/uaccess.h"
 #include "linux/signal_internal.h"
 #include "linux/process_state.h"
+#include "linux/pidfd.h"
 
 namespace capsule::linux_abi {
 namespace {
@@ -260,6 +261,38 @@ DEFINE_SYSCALL(297, rt_tgsigqueueinfo, Result<void>, int tgid, int tid, int sig,
   const KSigInfo info = TRY(queueinfo(sig, uinfo));
   if (tgid != our_pid()) return Error::NoProcess;
   return signal_send_tid(tid, info);
+}
+
+}  // namespace capsule::linux_abi
+
+namespace capsule::linux_abi {
+
+// pidfd_send_signal(pidfd, sig, info, flags): kill() through a pidfd.
+// flags must be 0 (EINVAL); a descriptor that is not a pidfd: EBADF; a
+// process already reaped: ESRCH (a zombie takes the signal, as kill's).
+// With info: its si_signo must be sig (EINVAL), and another process may
+// not be sent a kernel-looking si_code (>= 0, or SI_TKILL: EPERM).
+DEFINE_SYSCALL(424, pidfd_send_signal, Result<void>, int pidfd, int sig, UserPtr<const uint8_t> uinfo,
+               Hex<unsigned> flags) {
+  if (flags) return Error::Invalid;
+  if (sig < 0 || sig > L_NSIG) return Error::Invalid;
+  PidfdTarget t = TRY(pidfd_get(pidfd));
+  Process* p = t.p;
+  Result<void> r;
+  KSigInfo info = user_info(sig, SI_USER);
+  if (uinfo) {
+    uint8_t buf[128];
+    r = uinfo.copy_in(buf, sizeof(buf));
+    if (r.ok()) {
+      __builtin_memcpy(&info, buf, sizeof(info));
+      if (info.signo != sig) r = Error::Invalid;
+      else if (p != current_process() && (info.code >= 0 || info.code == SI_TKILL)) r = Error::Permission;
+    }
+  }
+  if (r.ok() && process_find(p->pid) != p) r = Error::NoProcess;  // reaped
+  if (r.ok() && sig) r = p == current_process() ? signal_send_process(info) : signal_send_process(*p, info);
+  process_put(p);
+  return r;
 }
 
 }  // namespace capsule::linux_abi

@@ -417,6 +417,9 @@ DEFINE_SYSCALL(56, clone, Result<int>, SyscallArgs& args, Hex<uint64_t> flags, A
   r.tls = tls;
   // Bits above 32 are clone3-only: the legacy call takes an int-sized set.
   r.flags &= 0xffffffffull;
+  // The legacy call returns the pidfd through parent_tid: not both.
+  if ((r.flags & L_CLONE_PIDFD) && (r.flags & L_CLONE_PARENT_SETTID)) return Error::Invalid;
+  if (r.flags & L_CLONE_PIDFD) r.pidfd = parent_tid.addr();
   return do_clone(args, r);
 }
 
@@ -459,6 +462,7 @@ DEFINE_SYSCALL(435, clone3, Result<int>, SyscallArgs& args, UserPtr<const uint8_
   r.parent_tid = ca.parent_tid;
   r.child_tid = ca.child_tid;
   r.tls = ca.tls;
+  r.pidfd = ca.pidfd;
   return do_clone(args, r);
 }
 

@@ -12,12 +12,14 @@
 // field is under the process table's lock.
 #include "arch/uaccess.h"
 #include "core/address_space.h"
+#include "core/poll.h"
 #include "core/sched/thread.h"
 #include "core/thread.h"
 #include "core/time.h"
 #include "lib/log.h"
 #include "linux/exec_state.h"
 #include "linux/fork_state.h"
+#include "linux/pidfd.h"
 #include "linux/process.h"
 #include "linux/process_state.h"
 #include "linux/signal.h"
@@ -77,6 +79,7 @@ bool notify_parent(Process& p, int wstatus) {
     p.wait_status = wstatus;
     if (reap) process_unlist_locked(&p);
     else p.zombie = true;
+    p.ended.store(true);
     // Its waiters look again: a zombie to reap, or (reaped at once) maybe
     // no child left, which is ECHILD. The parent may have changed
     // meanwhile (it ended: pid 1 took us).
@@ -184,7 +187,10 @@ using namespace linux_abi;
   p.main_thread = nullptr;
   // From here `p` may be reaped and freed at any moment.
   self->process = nullptr;
+  p.refs.fetch_add(1);  // ours until its pidfds are told
   if (notify_parent(p, wstatus)) process_put(&p);
+  p.exit_poll->changed(POLL_IN | POLL_RDNORM);
+  process_put(&p);
   if (main == self) thread_detach(self);  // freed once switched out
   thread_exit();
 }
@@ -340,6 +346,7 @@ DEFINE_SYSCALL(247, waitid, Result<int>, int idtype, int id, UserPtr<uint8_t> in
     return Error::Invalid;
   if (!(options & (L_WEXITED | L_WSTOPPED | L_WCONTINUED))) return Error::Invalid;
   WaitSel sel;
+  bool pidfd_nonblock = false;
   switch (idtype) {
     case L_P_ALL: break;
     case L_P_PID:
@@ -350,9 +357,20 @@ DEFINE_SYSCALL(247, waitid, Result<int>, int idtype, int id, UserPtr<uint8_t> in
       if (id < 0) return Error::Invalid;
       sel = {WaitSel::Pgid, id ? id : __atomic_load_n(&cur_creds().pgid, __ATOMIC_RELAXED)};
       break;
-    case L_P_PIDFD: return Error::Invalid;  // no pidfds yet
+    case L_P_PIDFD: {
+      // The pidfd's process, a child of ours or ECHILD as for P_PID; not a
+      // pidfd: EBADF. On an O_NONBLOCK pidfd, "not ended yet" without
+      // WNOHANG is EAGAIN (Linux 5.10+). A negative id: EINVAL.
+      if (id < 0) return Error::Invalid;
+      PidfdTarget t = TRY(pidfd_get(id));
+      sel = {WaitSel::Pid, t.p->pid};
+      pidfd_nonblock = t.nonblock && !(options & L_WNOHANG);
+      process_put(t.p);
+      break;
+    }
     default: return Error::Invalid;
   }
+  if (pidfd_nonblock) options.value |= L_WNOHANG;
   Reaped r;
   int got;
   if (options & L_WEXITED) {
@@ -380,6 +398,7 @@ DEFINE_SYSCALL(247, waitid, Result<int>, int idtype, int id, UserPtr<uint8_t> in
     si.status = exited_normally(r.wstatus) ? (r.wstatus >> 8) & 0xff : r.wstatus & 0x7f;
     si.utime = int64_t(r.cpu_ns / (NS / L_USER_HZ));
   }
+  if (got == 0 && pidfd_nonblock) return Error::Again;
   if (infop) TRY(infop.copy_out(reinterpret_cast<const uint8_t*>(&si), sizeof(si)));
   if (ru) TRY(ru.write(rusage_of(got > 0 ? r.cpu_ns : 0)));
   return 0;

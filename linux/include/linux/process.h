@@ -15,6 +15,7 @@
 namespace capsule {
 
 class AddressSpace;
+class PollSource;
 struct Thread;
 namespace vfs {
 class Vnode;
@@ -92,6 +93,11 @@ struct Process {
   std::atomic<bool> did_exec{false};
   std::atomic<bool> vfork_done{true};
   Thread* vfork_waiter = nullptr;
+  // Its pidfds' readiness (linux/sys_pidfd.cc): readable once `ended`
+  // (set with `zombie`, or as it is reaped at once, under the table's
+  // lock; the watchers are told right after).
+  PollSource* exit_poll = nullptr;
+  std::atomic<bool> ended{false};
 };
 
 // The calling thread's process; nullptr on kernel threads (the boot thread,
