@@ -41,6 +41,13 @@ struct CloneStart {
 };
 void clone_child_entry(void* arg);
 
+// linux/sys_fork.cc: RLIMIT_NPROC, checked for every new process or
+// thread: Again (EAGAIN) when the caller's real user already has as many
+// tasks (threads of every process, zombies counted until reaped) as its
+// soft limit allows, unless it is root or holds CAP_SYS_RESOURCE or
+// CAP_SYS_ADMIN (Linux's exemptions).
+Result<void> nproc_check();
+
 // linux/sys_fork.cc: clone without L_CLONE_THREAD, checked by the caller for
 // Linux's flag rules. Returns the child's pid.
 Result<int> clone_process(SyscallArgs& args, const CloneRequest& r);

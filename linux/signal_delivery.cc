@@ -20,6 +20,7 @@
 #include "lib/log.h"
 #include "linux/exec_state.h"
 #include "linux/notice.h"
+#include "linux/oom.h"
 #include "linux/process.h"
 #include "linux/signal_frame.h"
 #include "linux/signal_internal.h"
@@ -234,13 +235,11 @@ void on_app_exception(x64::TrapFrame& f, uint64_t cr2) {
       switch (why) {
         case UserFault::NoMapping: info.signo = SIGSEGV; info.code = SEGV_MAPERR; break;
         case UserFault::BusError: info.signo = SIGBUS; info.code = BUS_ADRERR; break;
-        case UserFault::OutOfMemory: {  // as Linux's OOM killer, with a line the user sees
-          char what[64];
-          size_t n = format_to(what, sizeof(what), "serving a page fault at {:#x}", cr2);
-          notice_out_of_memory(StringView(what, n < sizeof(what) ? n : sizeof(what) - 1),
-                               "the program is killed (SIGKILL)");
+        case UserFault::OutOfMemory:  // Linux's OOM killer, with a line the user sees
+          // The largest process goes; if it is another, its memory is back
+          // and the fault is retried (the instruction runs again).
+          if (oom_kill_largest(cr2)) return;
           signal_terminate(SIGKILL, f.rip, true, cr2);
-        }
         default: info.signo = SIGSEGV; info.code = SEGV_ACCERR; break;
       }
       break;

@@ -22,6 +22,7 @@
 #include "linux/clone.h"
 #include "linux/file_common.h"
 #include "linux/fork_state.h"
+#include "linux/identity.h"
 #include "linux/pidfd.h"
 #include "linux/process.h"
 #include "linux/process_state.h"
@@ -88,6 +89,26 @@ void wait_vfork(Process& c) {
 }
 
 }  // namespace
+
+Result<void> nproc_check() {
+  Process& self = *current_process();
+  const uint32_t ruid = __atomic_load_n(&self.creds->ruid, __ATOMIC_RELAXED);
+  const uint64_t limit = rlimit_cur(L_RLIMIT_NPROC);
+  if (ruid == 0 || limit == L_RLIM_INFINITY) return {};
+  uint64_t tasks = 0;
+  {
+    SpinGuard g(process_table_lock());
+    for (size_t i = 0; i < process_slots(); ++i) {
+      Process* p = process_slot_locked(i);
+      if (!p || __atomic_load_n(&p->creds->ruid, __ATOMIC_RELAXED) != ruid) continue;
+      const uint32_t n = p->thread_count.load();
+      tasks += p->zombie || n == 0 ? 1 : n;
+    }
+  }
+  if (tasks < limit) return {};
+  if (current_capable(L_CAP_SYS_RESOURCE) || current_capable(L_CAP_SYS_ADMIN)) return {};
+  return Error::Again;
+}
 
 Result<int> clone_process(SyscallArgs& args, const CloneRequest& r) {
   const uint64_t fl = r.flags;

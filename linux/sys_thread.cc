@@ -80,6 +80,7 @@ Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   // One set of namespaces, no cgroups.
   if (fl & (L_CLONE_NAMESPACES | L_CLONE_INTO_CGROUP)) return Error::Invalid;
   if ((fl & L_CLONE_SETTLS) && r.tls >= TASK_SIZE_MAX) return Error::Permission;  // as ARCH_SET_FS
+  TRY(nproc_check());
   // A new process: fork, vfork, posix_spawn's clone(CLONE_VM|CLONE_VFORK).
   if (!(fl & L_CLONE_THREAD)) return clone_process(args, r);
   if (fl & L_CLONE_VFORK) return Error::NotSupported;  // a thread that stops its creator: not done

@@ -23,7 +23,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
 TIMEOUT = 240
-OOM_LINE = re.compile(r"^capsule: out of memory (serving a page fault at 0x[0-9a-f]+|starting \S+) "
+OOM_LINE = re.compile(r"^capsule: out of memory (serving a page fault at 0x[0-9a-f]+ in process \d+ \(\S*\)|starting \S+) "
                       r"\(guest memory (\d+) MiB, \d+ KiB free\): .*; run with more memory, e\.g\. --mem (\d+)M$",
                       re.M)
 

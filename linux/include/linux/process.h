@@ -58,6 +58,7 @@ struct Process {
   std::atomic<uint32_t> thread_count{0};
   std::atomic<int64_t> oom_score_adj{0};   // /proc/<pid>/oom_score_adj
   std::atomic<bool> lock_future{false};    // mlockall(MCL_FUTURE)
+  std::atomic<bool> oom_killed{false};     // chosen by the OOM killer (linux/oom.cc)
 
   // The Linux families' state (never null once process_create returned).
   linux_abi::ProcessFiles* files = nullptr;
