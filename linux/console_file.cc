@@ -13,6 +13,7 @@
 #include "linux/file_common.h"
 #include "linux/process_state.h"
 #include "linux/signal.h"
+#include "linux/thread_state.h"
 
 namespace capsule::linux_abi {
 namespace {
@@ -21,6 +22,7 @@ using vfs::OpenFile;
 using vfs::VnodeRef;
 
 constexpr uint64_t dev(uint64_t major, uint64_t minor) { return (major << 32) | minor; }
+constexpr uint32_t L_TOSTOP = 0400;  // termios c_lflag (asm-generic/termbits.h)
 
 // TTY ioctl requests (asm-generic/ioctls.h).
 enum : uint64_t {
@@ -36,11 +38,88 @@ Result<int64_t> zero_or_fault(Result<void> copied) {
   return int64_t(0);
 }
 
-int32_t g_pgrp = 0;  // TIOCSPGRP's value; 0: the process's own group
+int32_t g_pgrp = 0;  // TIOCSPGRP's value; 0: pid 1's group (the session's first)
 
-int32_t own_pgrp() {
+// --- job control (docs/process.md "Job control") ----------------------------------
+// The console is the controlling terminal of session 1 (pid 1's, made at
+// boot). A process of another session (after setsid) has no controlling
+// terminal: its TIOCGPGRP/TIOCSPGRP are ENOTTY and its reads and writes
+// are not checked.
+
+struct Ids {
+  int pgid = 0, sid = 0;
+};
+Ids ids_of(Process& p) {
+  SpinGuard g(p.creds->lock);
+  return Ids{p.creds->pgid, p.creds->sid};
+}
+
+int32_t foreground_pgrp() {
   if (g_pgrp) return g_pgrp;
-  return current_process() ? int32_t(current_process()->pid) : 1;
+  Process* init = process_find(1);
+  return init ? ids_of(*init).pgid : 1;
+}
+
+int32_t own_pgrp() { return foreground_pgrp(); }
+
+bool in_console_session(Process& p) { return ids_of(p).sid == 1; }
+
+// Whether a process group with that id exists, and in which session.
+struct GroupLook {
+  int pgid, sid = 0;
+  bool found = false;
+};
+void look_group(Process& p, void* ctx) {
+  auto& g = *static_cast<GroupLook*>(ctx);
+  Ids i = ids_of(p);
+  bool zombie;
+  {
+    SpinGuard t(process_table_lock());
+    zombie = p.zombie;
+  }
+  if (zombie || i.pgid != g.pgid) return;
+  g.found = true;
+  g.sid = i.sid;
+}
+
+// sig to every process of group pgid (SI_KERNEL, as Linux's kill_pgrp).
+void signal_group(int pgid, int sig) {
+  struct Send {
+    int pgid;
+    KSigInfo info;
+  } s{pgid, {}};
+  s.info.signo = sig;
+  s.info.code = SI_KERNEL;
+  process_for_each(
+      [](Process& p, void* ctx) {
+        auto& s = *static_cast<Send*>(ctx);
+        if (ids_of(p).pgid == s.pgid) (void)signal_send_process(p, s.info);
+      },
+      &s);
+}
+
+// A process of the console's session outside the foreground group that
+// reads (SIGTTIN), writes with TOSTOP or changes the terminal (SIGTTOU):
+// Linux's tty_check_change / __tty_check_change. Returns {} to go on,
+// RestartSys after signalling its group (a handler runs, then the call
+// is restarted or EINTR), or Io (EIO). `ignored_goes_on`: SIGTTOU ignored
+// or blocked lets the call proceed (writes, tcsetpgrp); SIGTTIN ignored
+// or blocked is EIO. A stop signal left at its default action would stop
+// the group on Linux; stopping is not done here, so that too is EIO.
+Result<void> job_check(int sig, bool ignored_goes_on) {
+  Process* p = current_process();
+  if (!p || !tty::is_terminal() || !in_console_session(*p)) return {};
+  const int fg = foreground_pgrp();
+  if (ids_of(*p).pgid == fg) return {};
+  uint64_t shared = 0, ignored = 0, caught = 0;
+  signal_process_masks(*p, &shared, &ignored, &caught);
+  LinuxThread* lt = linux_thread();
+  const uint64_t bit = 1ull << (sig - 1);
+  const bool blocked = lt && (__atomic_load_n(&lt->sigmask, __ATOMIC_RELAXED) & bit);
+  if ((ignored & bit) || blocked) return ignored_goes_on ? Result<void>{} : Result<void>(Error::Io);
+  if (!(caught & bit)) return Error::Io;  // default action: stop (not done)
+  signal_group(ids_of(*p).pgid, sig);
+  return Error::RestartSys;
 }
 
 // fds 0-2, /dev/console and /dev/tty all read the one console input; each
@@ -53,12 +132,19 @@ class ConsoleVnode final : public StreamVnode {
 
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
     if (null_) return size_t(0);
+    TRY(job_check(SIGTTIN, false));
     return tty::read(buf, f.flags() & OpenFile::NONBLOCK);
   }
   // The tty copies from the program's buffer straight into the device
-  // (docs/console.md).
+  // (docs/console.md). With TOSTOP, a background group's write is
+  // SIGTTOU's.
   Result<size_t> write_stream(vfs::IoBuffer& buf, OpenFile&) override {
     if (null_) return buf.size();
+    if (tty::is_terminal()) {
+      tty::Termios t;
+      tty::get_termios(t);
+      if (t.lflag & L_TOSTOP) TRY(job_check(SIGTTOU, true));
+    }
     return tty::write(stream_, buf);
   }
   Pollable* pollable() override { return null_ ? nullptr : &tty::pollable(); }
@@ -109,13 +195,26 @@ Result<int64_t> ConsoleVnode::ioctl(OpenFile&, uint64_t cmd, uint64_t arg) {
     }
     case TIOCGPGRP:
     case TIOCGSID: {
-      int32_t g = cmd == TIOCGSID ? (current_process() ? int32_t(current_process()->pid) : 1) : own_pgrp();
+      // Not our controlling terminal (another session): ENOTTY.
+      if (current_process() && !in_console_session(*current_process())) return Error::NotSupported;
+      int32_t g = cmd == TIOCGSID ? 1 : own_pgrp();
       return zero_or_fault(copy_to_user(up, &g, sizeof g));
     }
     case TIOCSPGRP: {
+      // Linux's tiocspgrp: ENOTTY from another session; a background
+      // caller gets SIGTTOU (unless ignored or blocked); EFAULT, EINVAL
+      // (negative), ESRCH (no such group), EPERM (a group of another
+      // session).
+      Process* p = current_process();
+      if (p && !in_console_session(*p)) return Error::NotSupported;
+      TRY(job_check(SIGTTOU, true));
       int32_t g;
       if (!copy_from_user(&g, up, sizeof g).ok()) return Error::Fault;
-      if (g <= 0) return Error::Invalid;
+      if (g < 0) return Error::Invalid;
+      GroupLook look{g};
+      process_for_each(look_group, &look);
+      if (!look.found) return Error::NoProcess;
+      if (look.sid != 1) return Error::Permission;
       g_pgrp = g;
       return int64_t(0);
     }

@@ -1,0 +1,113 @@
+/* Job control on the controlling terminal (docs/process.md "Job
+ * control"): tcgetpgrp/tcsetpgrp and their errors, and what a background
+ * process group gets: SIGTTIN for a read (EIO if ignored or blocked),
+ * SIGTTOU for a write with TOSTOP and for tcsetpgrp (which go on if it is
+ * ignored); another session has no controlling terminal. Needs a terminal
+ * on fd 0-2 (jobctl_test.py runs it on a pty, in the VM and on the host). */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "../include/guest_check.h"
+
+static volatile sig_atomic_t g_got;
+static void on_sig(int sig) { g_got = sig; }
+
+static void set_action(int sig, void (*h)(int)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = h;  /* no SA_RESTART: the interrupted call says EINTR */
+  sigaction(sig, &sa, NULL);
+}
+
+static void background_child(pid_t fg) {
+  CHECK(setpgid(0, 0) == 0, "own group");
+  CHECK(tcgetpgrp(0) == fg, "the foreground is still the parent's group (%d)", (int)tcgetpgrp(0));
+  char c;
+  set_action(SIGTTIN, SIG_IGN);
+  EXPECT_ERR(EIO, read(0, &c, 1));
+  set_action(SIGTTIN, SIG_DFL);
+  sigset_t s, old;
+  sigemptyset(&s);
+  sigaddset(&s, SIGTTIN);
+  sigprocmask(SIG_BLOCK, &s, &old);
+  EXPECT_ERR(EIO, read(0, &c, 1));
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  set_action(SIGTTIN, on_sig);
+  g_got = 0;
+  EXPECT_ERR(EINTR, read(0, &c, 1));
+  CHECK(g_got == SIGTTIN, "SIGTTIN for a background read (%d)", (int)g_got);
+
+  /* TOSTOP is set (by the parent): a write is SIGTTOU's. */
+  set_action(SIGTTOU, on_sig);
+  g_got = 0;
+  EXPECT_ERR(EINTR, write(1, "x", 1));
+  CHECK(g_got == SIGTTOU, "SIGTTOU for a background write with TOSTOP (%d)", (int)g_got);
+  set_action(SIGTTOU, SIG_IGN);
+  CHECK(write(1, "w\n", 2) == 2, "with SIGTTOU ignored the write goes on");
+
+  set_action(SIGTTOU, on_sig);
+  g_got = 0;
+  EXPECT_ERR(EINTR, tcsetpgrp(0, getpgrp()));
+  CHECK(g_got == SIGTTOU, "SIGTTOU for a background tcsetpgrp (%d)", (int)g_got);
+  set_action(SIGTTOU, SIG_IGN);
+  CHECK(tcsetpgrp(0, getpgrp()) == 0 && tcgetpgrp(0) == getpgrp(), "ignored: it takes the terminal");
+  /* In the foreground now: no signal, it gives the terminal back. */
+  set_action(SIGTTOU, on_sig);
+  g_got = 0;
+  CHECK(tcsetpgrp(0, fg) == 0 && g_got == 0 && tcgetpgrp(0) == fg, "given back");
+  _exit(g_failures ? 1 : 0);
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  if (!isatty(0)) {
+    printf("FAIL: fd 0 is not a terminal\n");
+    return 1;
+  }
+  pid_t me = getpgrp();
+  CHECK(tcgetpgrp(0) == me, "foreground group %d, ours %d", (int)tcgetpgrp(0), (int)me);
+  EXPECT_ERR(EINVAL, tcsetpgrp(0, -1));
+  EXPECT_ERR(ESRCH, tcsetpgrp(0, 0x3ffffff0));
+  CHECK(tcsetpgrp(0, me) == 0, "own group");
+
+  struct termios t, saved;
+  CHECK(tcgetattr(0, &saved) == 0, "tcgetattr");
+  t = saved;
+  t.c_lflag |= TOSTOP;
+  CHECK(tcsetattr(0, TCSANOW, &t) == 0, "TOSTOP");
+  pid_t c = fork();
+  if (c == 0) background_child(me);
+  int ws;
+  CHECK(waitpid(c, &ws, 0) == c && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "background child (status %#x)", ws);
+  CHECK(tcgetpgrp(0) == me, "ours again");
+  CHECK(tcsetattr(0, TCSANOW, &saved) == 0, "TOSTOP off");
+
+  /* Another session: no controlling terminal; its group is not ours to
+   * give the terminal to. */
+  int go[2], ready[2];
+  CHECK(pipe(go) == 0 && pipe(ready) == 0, "pipes");
+  pid_t s = fork();
+  if (s == 0) {
+    char ch;
+    int ok = setsid() == getpid();
+    errno = 0;
+    int r = tcgetpgrp(0);
+    ok = ok && r == -1 && errno == ENOTTY;
+    if (write(ready[1], "r", 1) != 1) _exit(2);
+    (void)read(go[0], &ch, 1);
+    _exit(ok ? 0 : 1);
+  }
+  char ch;
+  CHECK(read(ready[0], &ch, 1) == 1, "ready");
+  EXPECT_ERR(EPERM, tcsetpgrp(0, s));
+  CHECK(write(go[1], "g", 1) == 1, "go");
+  CHECK(waitpid(s, &ws, 0) == s && WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+        "after setsid: tcgetpgrp is ENOTTY (status %#x)", ws);
+  if (g_failures == 0) printf("PASS jobctl\n");
+  return g_failures ? 1 : 0;
+}
