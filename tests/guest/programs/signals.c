@@ -21,7 +21,6 @@ static void handler(int sig, siginfo_t *si, void *uc) {
   volatile int local = 0;
   sigset_t cur;
   stack_t ss;
-  r->count++;
   r->code = si->si_code;
   r->pid = si->si_pid;
   r->uid = si->si_uid;
@@ -33,6 +32,9 @@ static void handler(int sig, siginfo_t *si, void *uc) {
   r->other_blocked = g_other ? sigismember(&cur, g_other) : 0;
   sigaltstack(NULL, &ss);
   r->ss_flags = ss.ss_flags;
+  /* count last: a thread polling it (wait_count) then reads the fields of
+   * this run, not those of a handler still running on another thread */
+  __atomic_store_n(&r->count, r->count + 1, __ATOMIC_RELEASE);
 }
 
 static void install(int sig, int flags, int masked) {
@@ -54,8 +56,8 @@ static void block(int sig, int how) {
 
 static int wait_count(int sig, int target, long ms) {
   long long deadline = mono_ns() + MS(ms);
-  while (recs[sig].count < target && mono_ns() < deadline) sleep_ms(1);
-  return recs[sig].count;
+  while (__atomic_load_n(&recs[sig].count, __ATOMIC_ACQUIRE) < target && mono_ns() < deadline) sleep_ms(1);
+  return __atomic_load_n(&recs[sig].count, __ATOMIC_ACQUIRE);
 }
 
 static void other_handler(int sig) { (void)sig; }
