@@ -136,6 +136,8 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       s.strace_filter = value;
     } else if (name == "log-missing") {
       if (!flag(s.log_missing)) return;
+    } else if (name == "gdb") {
+      if (!flag(s.gdb)) return;
     } else if (name == "hung-task" || name == "cpu-stall") {
       uint64_t secs;
       if (!has_value || !parse_u64(value, secs) || secs > 86400)

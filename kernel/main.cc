@@ -147,6 +147,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   }
   parse_cmdline(g_cmdline_text, g_cmdline_words, sizeof(g_cmdline_words), g_cmdline);
   const BootSettings& settings = g_cmdline.settings;
+  panic_hold_for_debugger(settings.gdb);
   time_early_init(boot_tsc_early, choose_tsc_khz(settings));
   if (!g_cmdline.ok) {
     kprint("capsule: bad kernel command line: {}\n", g_cmdline.error);

@@ -12,15 +12,25 @@ namespace {
 
 std::atomic<int> g_panicking{0};
 const PanicHooks* g_hooks = nullptr;
-
-[[noreturn]] void stop(int status) {
-  if (g_hooks) g_hooks->power_off(status);
-  for (;;) __builtin_trap();
-}
+bool g_hold = false;
 
 }  // namespace
 
 void panic_set_hooks(const PanicHooks* hooks) { g_hooks = hooks; }
+
+void panic_hold_for_debugger(bool on) { g_hold = on; }
+
+[[noreturn]] void panic_stop() {
+  if (g_hold) {
+    kprint("capsule: the VM stays up for the debugger (--gdb): attach with the gdb command printed at start, "
+           "then `bt` (docs/gdb.md)\n");
+    if (g_hooks && g_hooks->hold) g_hooks->hold();
+  } else {
+    kprint("capsule: to debug this panic, run again with `capsule run --gdb ...` and attach gdb (docs/gdb.md)\n");
+  }
+  if (g_hooks) g_hooks->power_off(PANIC_EXIT_STATUS);
+  for (;;) __builtin_trap();
+}
 
 bool panic_begin() {
   if (g_hooks) g_hooks->interrupts_off();
@@ -37,14 +47,14 @@ void print_backtrace(uintptr_t rip, uintptr_t rbp) {
   if (!panic_begin()) {
     // A panic while panicking (a fault in the printer): stop at once.
     kprint("\npanic: nested panic, halting\n");
-    stop(PANIC_EXIT_STATUS);
+    panic_stop();
   }
   kprint("\npanic: ");
   kprint_v(fmt, args, n);
   kprint("\n");
   uintptr_t rbp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   print_backtrace(reinterpret_cast<uintptr_t>(__builtin_return_address(0)), rbp);
-  stop(PANIC_EXIT_STATUS);
+  panic_stop();
 }
 
 }  // namespace capsule

@@ -10,7 +10,12 @@ namespace {
 
 void interrupts_off() { x64::cli(); }
 
-const PanicHooks g_panic_hooks = {interrupts_off, debug::print_backtrace, power_off};
+[[noreturn]] void hold() {
+  x64::cli();
+  for (;;) x64::halt();
+}
+
+const PanicHooks g_panic_hooks = {interrupts_off, debug::print_backtrace, power_off, hold};
 
 }  // namespace
 

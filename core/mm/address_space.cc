@@ -774,7 +774,7 @@ void on_user_fault(uintptr_t addr, uint64_t error_code, UserFault why, x64::Trap
   // As a panic, but the backtrace is the faulting code's, not this handler's.
   if (!panic_begin()) {
     kprint("\npanic: nested segmentation fault at {:#x} while panicking, halting\n", addr);
-    power_off(PANIC_EXIT_STATUS);
+    panic_stop();
   }
   StringView fn;
   uintptr_t off = 0;
@@ -782,7 +782,7 @@ void on_user_fault(uintptr_t addr, uint64_t error_code, UserFault why, x64::Trap
   kprint("\npanic: segmentation fault at {:#x} ({}), error {:#x}, RIP {:#x} {}+{:#x}\n", addr,
          user_fault_name(why), error_code, frame.rip, fn, off);
   print_backtrace(frame.rip, frame.rbp);
-  power_off(PANIC_EXIT_STATUS);
+  panic_stop();
 }
 
 namespace {

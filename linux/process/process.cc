@@ -21,6 +21,7 @@
 #include "core/vdso.h"
 #include "core/random.h"
 #include "core/elf/elf.h"
+#include "core/debugger.h"
 #include "linux/process/initial_stack.h"
 #include "linux/strace.h"
 #include "core/mm/vma.h"
@@ -247,6 +248,22 @@ Result<int> read_shebang(vfs::Vnode& v, uint64_t size, char* buf, Shebang& sb) {
   return 1;
 }
 
+// Tells a debugger (core/debugger.h) what was just loaded: the file's
+// absolute path (a relative one after the working directory's).
+void note_exec(Process& p, StringView exe, uint64_t bias, uint64_t interp_base, uint64_t entry) {
+  char path[256];
+  size_t n = 0;
+  if (exe.empty() || exe[0] != '/') {
+    linux_abi::Ctx ctx = linux_abi::process_ctx(p);
+    auto len = ctx.cwd ? vfs::kernel_vfs()->path_of(ctx.pc(), *ctx.cwd, path, sizeof(path) - 1)
+                       : Result<size_t>(Error::NotFound);
+    if (len.ok()) n = len.value();
+    if (n && path[n - 1] != '/' && n < sizeof(path) - 1) path[n++] = '/';
+  }
+  for (size_t i = 0; i < exe.size() && n < sizeof(path) - 1; ++i) path[n++] = exe[i];
+  debugger_note_exec(p.pid, StringView(path, n), bias, interp_base, entry);
+}
+
 // What the loader found (biases chosen, addresses final).
 struct StartInfoEx {
   uintptr_t entry;
@@ -455,7 +472,9 @@ Result<StartInfoEx> load(Process& p, AddressSpace* as, ExecImage& img) {
   for (size_t i = 0; i < img.envc; ++i) p.env_end += img.vec[img.argc + i].size() + 1;
   p.auxv_bytes = layout->auxv_count * 16;
   const elf::LoadPlan* plan = prog.plan;
-  return StartInfoEx{img.interp.plan ? img.interp.plan->entry + interp_bias : plan->entry + bias, layout->sp};
+  const uintptr_t entry = img.interp.plan ? img.interp.plan->entry + interp_bias : plan->entry + bias;
+  note_exec(p, img.exe, bias, img.interp.plan ? interp_bias : 0, entry);
+  return StartInfoEx{entry, layout->sp};
 }
 
 ProcessExitHook g_exit_hook;

@@ -52,6 +52,18 @@ TEST(Cmdline, LogMissing) {
   EXPECT_EQ(p.r.settings.log_level, LogLevel::Warn);
 }
 
+// capsule run --gdb passes --gdb: a panic halts for the debugger (docs/gdb.md).
+TEST(Cmdline, Gdb) {
+  Parsed p;
+  parse("--gdb -- /bin/prog", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_TRUE(p.r.settings.gdb);
+  Parsed q;
+  parse("-- /bin/prog --gdb", q);
+  ASSERT_TRUE(q.r.ok) << q.r.error;
+  EXPECT_FALSE(q.r.settings.gdb);  // the program's argument, not the kernel's
+}
+
 TEST(Cmdline, StraceFilterAndSummary) {
   Parsed p;
   parse("--strace --strace-filter=openat,%file --strace-summary -- /bin/prog", p);
@@ -197,6 +209,7 @@ TEST(Cmdline, BadInputIsRejectedWithAMessage) {
       {"--strace-filter", "needs a set"},
       {"--strace-filter=", "needs a set"},
       {"--log-missing=yes", "takes no value"},
+      {"--gdb=1234", "takes no value"},
       {"--tsc-khz=fast", "bad value 'fast' for --tsc-khz"},
       {"--tsc-khz=99999999999999999999", "bad value"},
       {"--test", "needs a name"},

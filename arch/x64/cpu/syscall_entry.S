@@ -8,10 +8,24 @@
  * SYSRET cannot return to CPL0, so the return restores RFLAGS with popfq on
  * the kernel stack, loads the application RSP and jumps through RCX, which
  * the Linux ABI lets the kernel clobber (with R11 = RFLAGS). The "full"
- * return restores every register and uses iretq instead. */
+ * return restores every register and uses iretq instead.
+ *
+ * The CFI lets a debugger unwind from the kernel into the application
+ * (docs/gdb.md): while syscall_dispatch runs, the caller's registers are
+ * the saved ones, its RIP the one SYSCALL put in RCX, its RSP the one saved
+ * first. Before the frame is complete and after it is taken down, the
+ * return address is undefined (the backtrace ends here). A signal frame
+ * to gdb: the application's stack is below the kernel stack, which gdb
+ * takes for a corrupt stack between two ordinary frames. The kernel keeps
+ * no .eh_frame: the table goes to .debug_frame. */
+    .cfi_sections .debug_frame
     .section .text
     .globl syscall_entry
 syscall_entry:
+    .cfi_startproc simple
+    .cfi_signal_frame
+    .cfi_def_cfa %rsp, 8
+    .cfi_undefined %rip
     swapgs                  /* the kernel's per-CPU GS; the application's
                                goes to MSR_KERNEL_GS_BASE until we return */
     movq %rsp, %gs:24
@@ -34,11 +48,32 @@ syscall_entry:
     pushq %r13
     pushq %r14
     pushq %r15
+    /* The SyscallFrame: slot k at %rsp + 8k = CFA - 8(18 - k). */
+    .cfi_remember_state
+    .cfi_def_cfa %rsp, 18*8
+    .cfi_offset %rsp, -1*8
+    .cfi_offset %rip, -3*8
+    .cfi_offset %rax, -4*8
+    .cfi_offset %rdi, -5*8
+    .cfi_offset %rsi, -6*8
+    .cfi_offset %rdx, -7*8
+    .cfi_offset %rcx, -8*8
+    .cfi_offset %r8, -9*8
+    .cfi_offset %r9, -10*8
+    .cfi_offset %r10, -11*8
+    .cfi_offset %r11, -12*8
+    .cfi_offset %rbx, -13*8
+    .cfi_offset %rbp, -14*8
+    .cfi_offset %r12, -15*8
+    .cfi_offset %r13, -16*8
+    .cfi_offset %r14, -17*8
+    .cfi_offset %r15, -18*8
     cld
     movq %rsp, %rdi
     sti
     call syscall_dispatch
     cli
+    .cfi_restore_state
     testq %rax, %rax
     jnz 1f
     /* Fast return: RCX/R11 are the ABI's scratch (R11 = RFLAGS). */
@@ -100,3 +135,4 @@ syscall_entry:
     movq 40+14*8(%rsp), %rax
     swapgs                  /* interrupts are off until iretq loads RFLAGS */
     iretq
+    .cfi_endproc

@@ -84,7 +84,7 @@ void describe_page_fault_error(uint64_t e, char* buf, size_t cap) {
     // one line, then stop; never a loop of reports.
     kprint("\npanic: nested {} at {:#x} (CR2 {:#x}) while panicking, halting\n",
            exception_name(unsigned(f.vector)), f.rip, cr2);
-    power_off(PANIC_EXIT_STATUS);
+    panic_stop();
   }
   unsigned v = unsigned(f.vector);
   bool overflow = v == VEC_PAGE_FAULT && in_stack_guard(cr2);
@@ -109,7 +109,7 @@ void describe_page_fault_error(uint64_t e, char* buf, size_t cap) {
   print_location("RIP", f.rip);
   print_registers(f);
   print_backtrace(f.rip, f.rbp);
-  power_off(PANIC_EXIT_STATUS);
+  panic_stop();
 }
 
 }  // namespace capsule::x64

@@ -39,6 +39,7 @@ struct BootSettings {
   StringView strace_filter;         // --strace-filter=SET: the calls traced (empty: all)
   bool strace_summary = false;      // --strace-summary: a table of calls, errors, time at exit
   bool log_missing = false;         // print each call that fails with ENOENT, whole paths
+  bool gdb = false;                 // --gdb: a panic halts for the debugger instead of powering off
   uint64_t hung_task_s = 120;       // --hung-task=S: report threads asleep without a timeout > S s (0: off)
   uint64_t cpu_stall_s = 20;        // --cpu-stall=S: report CPUs without ticks or switches > S s (0: off)
   bool hung_task_panic = false;     // --hung-task-panic: panic at the first report

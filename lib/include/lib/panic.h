@@ -37,8 +37,17 @@ struct PanicHooks {
   void (*interrupts_off)();                         // panic_begin, first
   void (*backtrace)(uintptr_t rip, uintptr_t rbp);  // print_backtrace
   void (*power_off)(int status);                    // does not return
+  void (*hold)();                                   // this CPU halts for good (--gdb)
 };
 void panic_set_hooks(const PanicHooks* hooks);
+
+// The end of every panic report (panic(), the exception and unserved-fault
+// reports): one line on how to debug it, then power-off with
+// PANIC_EXIT_STATUS; or, after panic_hold_for_debugger(true) (the kernel
+// option --gdb, docs/gdb.md), the line says the VM stays and this CPU halts
+// with interrupts off so that gdb attached to QEMU's stub sees the panic.
+[[noreturn]] void panic_stop();
+void panic_hold_for_debugger(bool on);
 
 #define CAPSULE_ASSERT(cond)                                                   \
   do {                                                                         \

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import build, bundle, deploy, deps, imagecache, imagetree, qemu, stdio
+from . import build, bundle, deploy, deps, gdbstub, imagecache, imagetree, qemu, stdio
 
 
 def add_vm_options(p):
@@ -125,8 +125,12 @@ def traced(cmdline):
     return any(w == "--strace" or w == "--strace-summary" or w.startswith("--strace-filter=") for w in head)
 
 
-def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=()):
+def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(), tree=None):
     words = strace_words(a)
+    gdb_port = getattr(a, "gdb", None)
+    if gdb_port is not None:
+        # A panic halts for the debugger instead of powering off (docs/gdb.md).
+        words.append("--gdb")
     if words:
         cmdline = " ".join(words) + " " + cmdline
     if a.verbose:
@@ -143,16 +147,28 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
         except OSError as e:
             return fail(f"--strace-output {trace_out}: {e.strerror}")
         st = stdio.Stdio(a.machine, verbose=a.verbose, program=True, trace=traced(cmdline), trace_fd=trace_fd)
+        extra = []
         try:
             qemu.check_fits(kernel, initrd, mem)
+            if gdb_port is not None:
+                gdbstub.check_port_free(gdb_port)
+                extra = gdbstub.qemu_args(gdb_port)
             cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
                                cmdline=cmdline, initrd=initrd, status_file=status_file, stdio=st,
                                net=net, publish=publish, net_static=True, shares=shares,
-                               disks=getattr(a, "disk", ()))
+                               disks=getattr(a, "disk", ()), extra=extra)
         except (ValueError, OSError) as e:
             return fail(str(e))
         if a.verbose:
             print("capsule:", " ".join(cmd), file=sys.stderr)
+        if gdb_port is not None:
+            gdb_map = os.path.join(work, "gdb.json")
+            gdbstub.write_map(gdb_map, gdb_port, kernel, tree)
+            # The kernel log live: after a panic the VM stays for gdb, and
+            # the report is the first thing to read.
+            st.live_log = True
+            print(f"capsule: the VM is paused for gdb on {gdbstub.HOST}:{gdb_port}; attach with\n"
+                  f"  {gdbstub.attach_command(gdb_map)}", file=sys.stderr, flush=True)
         rc, stopped = stdio.run(cmd, st)
         if stopped is not None:
             return stopped  # stopped from the host (Ctrl-C, the terminal escape, SIGTERM)
@@ -169,6 +185,11 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
 
 def cmd_run(a):
     deps.ensure_for("build", "run")
+    if a.gdb is not None:
+        try:
+            a.gdb = gdbstub.parse_port(a.gdb)
+        except ValueError as e:
+            return fail(str(e))
     if a.image:
         if a.program or a.module or a.add or a.rootfs or a.env or a.cwd:
             return fail("--image boots a built image as it is: no PROGRAM, --module, --add, --rootfs, --env or --cwd")
@@ -198,7 +219,7 @@ def cmd_run(a):
     if a.verbose:
         print(f"capsule: {plan.label or 'image'}: {len(plan.tree.nodes)} entries, "
               f"{os.path.getsize(image) >> 10} KiB, memory {mem}", file=sys.stderr)
-    return boot(a, build.KERNEL, image, mem, cpus, cmdline, a.net or "user", a.publish, a.share)
+    return boot(a, build.KERNEL, image, mem, cpus, cmdline, a.net or "user", a.publish, a.share, plan.tree)
 
 
 def cmd_build(a):
@@ -286,6 +307,30 @@ def cmd_disk_create(a):
     return 0
 
 
+def bare_gdb(argv, run_parser):
+    """`capsule run --gdb PROGRAM`: a bare --gdb takes the default port and
+    never the next word (which is PROGRAM, or another option). The words
+    before PROGRAM are scanned with the run parser's options; after it they
+    are the program's and stay as they are."""
+    if len(argv) < 2 or argv[0] != "run":
+        return argv
+    takes_value = {}
+    for action in run_parser._actions:
+        for o in action.option_strings:
+            takes_value[o] = action.nargs != 0 and action.nargs != "?"
+    i = 1
+    while i < len(argv):
+        w = argv[i]
+        if w == "--" or not w.startswith("-") or w == "-":
+            break
+        if w == "--gdb":
+            argv[i] = f"--gdb={gdbstub.DEFAULT_PORT}"
+        elif "=" not in w and takes_value.get(w, False):
+            i += 1
+        i += 1
+    return argv
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="capsule", description="Boot Linux programs as unikernel VMs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -311,6 +356,9 @@ def main(argv):
     r.add_argument("--strace-summary", action="store_true",
                    help="a table of calls, errors and time per system call at exit (strace -c)")
     r.add_argument("-o", "--strace-output", metavar="FILE", help="write the trace to FILE instead of stderr")
+    r.add_argument("--gdb", metavar="PORT", nargs="?", const=str(gdbstub.DEFAULT_PORT),
+                   help=f"QEMU's gdb stub on 127.0.0.1:PORT (default {gdbstub.DEFAULT_PORT}), the VM paused "
+                        "until gdb attaches; prints the gdb command (docs/gdb.md). Spell a port --gdb=PORT")
     r.add_argument("program", nargs="?",
                    help="x86-64 Linux program, static or dynamic (host path or name on $PATH); "
                         "without one and without --module: the hello demo")
@@ -337,7 +385,7 @@ def main(argv):
     be.set_defaults(fn=cmd_bench)
 
     # `--cmdline "--bootchart"`: argparse would take the value for an option.
-    argv = list(argv)
+    argv = bare_gdb(list(argv), r)
     for i, w in enumerate(argv[:-1]):
         if w == "--cmdline":
             argv[i:i + 2] = [f"--cmdline={argv[i + 1]}"]

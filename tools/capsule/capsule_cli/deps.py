@@ -26,6 +26,8 @@ PACKAGES = {
              # The --strace tests compare with the host's strace
              # (tests/cli/strace_test.py).
              "strace",
+             # capsule run --gdb's tests drive gdb in batch mode (tests/cli/gdb_test.py).
+             "gdb",
              # lint.thread_safety runs clang's -Wthread-safety over the kernel
              # (tests/lint/thread_safety.py).
              "clang"],
