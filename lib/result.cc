@@ -68,6 +68,8 @@ const char* error_name(Error e) {
     case Error::InProgress: return "operation in progress";
     case Error::Already: return "operation already in progress";
     case Error::NoBufs: return "no buffer space available";
+    case Error::IdRemoved: return "identifier removed";
+    case Error::NoMessage: return "no message of desired type";
     case Error::RestartSys:
     case Error::RestartNoIntr:
     case Error::RestartNoHand: return "interrupted (restart)";

@@ -27,6 +27,11 @@ Result<void> creds_fork(Process& child, Process& parent);
 // The parent's limits and the prctl attributes fork keeps (not pdeathsig).
 void limits_fork(Process& child, Process& parent);
 
+// --- linux/sys_ipc_sem.cc ---
+// The process ends: its System V semaphore adjustments (SEM_UNDO) are
+// applied and forgotten.
+void sem_undo_exit(Process& p);
+
 // --- linux/signal_state.cc ---
 // The parent's signal actions (pending signals are not inherited).
 void signal_fork(Process& child, Process& parent);

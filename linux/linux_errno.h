@@ -29,6 +29,8 @@ enum Errno : int64_t {
   L_EADDRNOTAVAIL = 99, L_ECONNRESET = 104, L_EISCONN = 106, L_ENOTCONN = 107, L_ECONNREFUSED = 111,
   L_ENETUNREACH = 101, L_EHOSTUNREACH = 113, L_ECONNABORTED = 103, L_EINPROGRESS = 115, L_EALREADY = 114,
   L_ENOBUFS = 105,
+  // System V IPC.
+  L_ENOMSG = 42, L_EIDRM = 43,
   // Kernel-internal results (never seen by the application; Linux's
   // values): the return path turns them into EINTR or a restart of the
   // call (linux/signal_delivery.cc).
@@ -104,6 +106,8 @@ inline constexpr int ERRNO_BY_ERROR[] = {
     L_EINPROGRESS,    // InProgress
     L_EALREADY,       // Already
     L_ENOBUFS,        // NoBufs
+    L_EIDRM,          // IdRemoved
+    L_ENOMSG,         // NoMessage
     L_ERESTARTSYS,      // RestartSys
     L_ERESTARTNOINTR,  // RestartNoIntr
     L_ERESTARTNOHAND,  // RestartNoHand

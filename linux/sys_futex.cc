@@ -60,8 +60,9 @@ DEFINE_SYSCALL(202, futex, Result<int>, UserPtr<uint32_t> uaddr_p, Hex<int> op_a
   const uint32_t op = uint32_t(op_arg.value);
   const uint32_t cmd = op & FUTEX_CMD_MASK;
   const bool realtime = op & FUTEX_CLOCK_REALTIME;
-  // Every futex is private to the one process (docs/futex.md): the private
-  // flag changes nothing.
+  // Without FUTEX_PRIVATE_FLAG a word in shared memory is keyed by its
+  // page, so processes mapping it meet (docs/futex.md "Keys").
+  const FutexScope scope = (op & FUTEX_PRIVATE_FLAG) ? FutexScope::Private : FutexScope::Shared;
   if (realtime && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT_REQUEUE_PI &&
       cmd != FUTEX_LOCK_PI2)
     return Error::NotSupported;
@@ -74,7 +75,7 @@ DEFINE_SYSCALL(202, futex, Result<int>, UserPtr<uint32_t> uaddr_p, Hex<int> op_a
       if (!bitset) return Error::Invalid;
       const uint64_t deadline =
           TRY(read_deadline(UserPtr<const Timespec>(timeout_or_val2), cmd == FUTEX_WAIT, realtime));
-      TRY(futex_wait(as, uaddr, val, deadline, bitset));
+      TRY(futex_wait(as, uaddr, val, deadline, bitset, scope));
       return 0;
     }
     case FUTEX_WAKE:
@@ -83,19 +84,19 @@ DEFINE_SYSCALL(202, futex, Result<int>, UserPtr<uint32_t> uaddr_p, Hex<int> op_a
       if (uaddr & 3) return Error::Invalid;
       if (!bitset) return Error::Invalid;
       // val is an int: INT_MAX wakes all; 0 (and a negative) still wakes one.
-      return futex_wake(as, uaddr, int(val), bitset);
+      return futex_wake(as, uaddr, int(val), bitset, scope);
     }
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
       int n_wake = int(val), n_requeue = int(uint32_t(timeout_or_val2));  // val2 travels in the timeout slot
       if ((uaddr | uaddr2) & 3) return Error::Invalid;
       if (n_wake < 0 || n_requeue < 0) return Error::Invalid;
-      return futex_requeue(as, uaddr, n_wake, uaddr2, n_requeue, cmd == FUTEX_CMP_REQUEUE ? &val3 : nullptr);
+      return futex_requeue(as, uaddr, n_wake, uaddr2, n_requeue, cmd == FUTEX_CMP_REQUEUE ? &val3 : nullptr, scope);
     }
     case FUTEX_WAKE_OP: {
       if ((uaddr | uaddr2) & 3) return Error::Invalid;
       int n2 = int(uint32_t(timeout_or_val2));
-      return futex_wake_op(as, uaddr, int(val), uaddr2, n2, val3);
+      return futex_wake_op(as, uaddr, int(val), uaddr2, n2, val3, scope);
     }
     case FUTEX_FD:  // removed from Linux in 2.6.26
     case FUTEX_LOCK_PI:

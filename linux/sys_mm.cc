@@ -210,6 +210,14 @@ DEFINE_SYSCALL(28, madvise, Result<void>, Address addr, size_t len_arg, int advi
     case REMOVE:
       if (!info.all_shared || info.any_locked) return Error::Invalid;
       return as()->discard(addr, len);
+    case DONTFORK:
+      return as()->set_fork_flags(addr, len, mm::VM_DONTCOPY, 0);
+    case DOFORK:
+      return as()->set_fork_flags(addr, len, 0, mm::VM_DONTCOPY);
+    case WIPEONFORK:
+      return as()->set_fork_flags(addr, len, mm::VM_WIPEONFORK, 0);
+    case KEEPONFORK:
+      return as()->set_fork_flags(addr, len, 0, mm::VM_WIPEONFORK);
     case POPULATE_READ:
     case POPULATE_WRITE:
       if (!info.fully_mapped) return Error::NoMemory;

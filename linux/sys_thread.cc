@@ -164,7 +164,9 @@ void robust_release(AddressSpace* as, uintptr_t entry, int64_t offset, int tid) 
   if (!put_user(uw, nv).ok()) return;
   // Woken even without FUTEX_WAITERS: our store is not atomic against a
   // waiter setting the bit at this very moment (docs/threads-abi.md).
-  (void)futex_wake(as, word, 1);
+  // Shared, as Linux's handle_futex_death: a robust mutex may be
+  // PTHREAD_PROCESS_SHARED, in memory other processes map.
+  (void)futex_wake(as, word, 1, FUTEX_BITSET_ANY, FutexScope::Shared);
 }
 
 // Marks the robust futexes the exiting thread still holds FUTEX_OWNER_DIED
@@ -200,7 +202,7 @@ void robust_list_exit(LinuxThread* lt) {
     // the exit.
     if (lt->clear_child_tid) {
       if (put_user(reinterpret_cast<int*>(lt->clear_child_tid), 0).ok())
-        (void)futex_wake(self->as, lt->clear_child_tid, 1);
+        (void)futex_wake(self->as, lt->clear_child_tid, 1, FUTEX_BITSET_ANY, FutexScope::Shared);
     }
   }
   if (!p) process_exit(status);

@@ -155,6 +155,7 @@ using namespace linux_abi;
   account_thread_exit(self);
   p.zombie_cpu_ns = p.exited_cpu_ns.load();
   files_exit(p);
+  sem_undo_exit(p);  // SEM_UNDO (semop(2))
   timers_exec_reset(true);  // no timer may fire at a zombie
   // The address space: freed now (a vfork child's is its parent's, which
   // goes on with it).

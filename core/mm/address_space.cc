@@ -235,7 +235,8 @@ Result<AddressSpace*> AddressSpace::fork() {
 Result<void> AddressSpace::fork_into(AddressSpace& c) {
   SpinGuard g(lock_);
   for (Vma* v = vmas_.first(); v; v = VmaSet::next(*v))
-    if (v->anonymous() && (v->flags & VM_SHARED) && (v->prot & VM_PROT_MASK)) TRY(populate_locked(v->start, v->end));
+    if (v->anonymous() && (v->flags & VM_SHARED) && !(v->flags & VM_DONTCOPY) && (v->prot & VM_PROT_MASK))
+      TRY(populate_locked(v->start, v->end));
   // The child is not reachable yet (only the list of every space, whose
   // walkers take one space's lock at a time): taking its lock here cannot
   // deadlock.
@@ -245,6 +246,10 @@ Result<void> AddressSpace::fork_into(AddressSpace& c) {
   bool made_cow = false;
   uint64_t copied = 0;
   for (Vma* v = vmas_.first(); v && ok.ok(); v = VmaSet::next(*v)) {
+    // madvise(2): MADV_DONTFORK leaves the range out of the child (no VMA,
+    // copy_from skipped it); MADV_WIPEONFORK gives it the VMA without the
+    // pages, so its first touch sees zeros.
+    if (v->flags & (VM_DONTCOPY | VM_WIPEONFORK)) continue;
     const bool shared = v->flags & VM_SHARED;
     for_each_pte(root_, v->start, v->end, [&](uintptr_t va, uint64_t* pte) {
       if (!ok.ok()) return;
@@ -690,6 +695,31 @@ Result<void> AddressSpace::munlock(uintptr_t addr, size_t len) {
   if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
   SpinGuard g(lock_);
   return vmas_.change_flags(start, len + (addr - start), 0, VM_LOCKED);
+}
+
+Result<void> AddressSpace::set_fork_flags(uintptr_t addr, size_t len, uint32_t set, uint32_t clear) {
+  if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
+  SpinGuard g(lock_);
+  if (set & VM_WIPEONFORK) {
+    const uintptr_t end = page_up(addr + len);
+    for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v))
+      if (!v->anonymous() || (v->flags & VM_SHARED)) return Error::Invalid;  // madvise(2)
+  }
+  return vmas_.change_flags(addr, len, set, clear);
+}
+
+Result<uint64_t> AddressSpace::shared_futex_key(uintptr_t uaddr) {
+  SpinGuard g(lock_);
+  Vma* v = vmas_.find(uaddr);
+  if (!v) return Error::Fault;
+  if (!(v->flags & VM_SHARED)) return uint64_t(0);
+  const uintptr_t page = page_down(uaddr);
+  if (!page_mapped_locked(page)) {
+    if (!v->anonymous() || !(v->prot & VM_PROT_MASK)) return Error::Fault;
+    if (fault_in(*v, page, false) != UserFault::None) return Error::Fault;
+  }
+  uint64_t* pte = x64::pte_lookup(tables(), root_, page, nullptr);
+  return (*pte & x64::PTE_ADDR_MASK) | (uaddr & (PAGE_SIZE - 1));
 }
 
 Result<void> AddressSpace::mincore(uintptr_t addr, size_t len, uint8_t* vec) {

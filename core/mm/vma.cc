@@ -68,6 +68,7 @@ Result<void> VmaSet::copy_from(const VmaSet& o) {
   brk_start_ = o.brk_start_;
   brk_ = o.brk_;
   for (Vma* s = o.first(); s; s = next(*s)) {
+    if (s->flags & VM_DONTCOPY) continue;  // madvise(2) MADV_DONTFORK
     TRY(reserve_nodes(1));
     insert_new(s->start, s->end, s->prot, s->flags, s->backing, s->offset);
   }

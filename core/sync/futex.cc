@@ -1,8 +1,9 @@
 // Futexes (core/include/core/futex.h, docs/futex.md).
 //
 // A fixed table of hash buckets, each a spinlock and a FIFO list of
-// waiters; a waiter is keyed by (address space, address) and lives on its
-// thread's stack. The protocol, in numbered steps across the functions:
+// waiters; a waiter is keyed by a FutexKey (address space and address for a
+// private futex, the word's physical address for a shared one in shared
+// memory) and lives on its thread's stack. The protocol, in numbered steps across the functions:
 //
 //   1. futex_wait reads the word once with no lock held, so a lazily mapped
 //      page is faulted in outside the bucket lock.
@@ -44,16 +45,26 @@ namespace {
 
 struct Bucket;
 
+// What a futex word is known by. Private: (the address space, the virtual
+// address); kernel-address mode: (nullptr, the kernel address); shared
+// memory: (&g_shared_space, the word's physical address), the same in every
+// address space mapping the page, wherever it maps it.
+struct FutexKey {
+  const void* space = nullptr;
+  uintptr_t addr = 0;
+  bool operator==(const FutexKey&) const = default;
+};
+const char g_shared_space = 0;
+
 struct FutexWaiter {
   Thread* thread = nullptr;
-  AddressSpace* as = nullptr;         // the key; a requeue rewrites it
-  uintptr_t uaddr = 0;
+  FutexKey key;                       // a requeue rewrites it
   uint32_t bitset = FUTEX_BITSET_ANY;
   bool woken = false;                 // set by a waker, under the bucket lock
   std::atomic<Bucket*> bucket{nullptr};  // the list it is on; changed under both locks
   ListNode node;
 
-  bool matches(AddressSpace* a, uintptr_t u) const { return as == a && uaddr == u; }
+  bool matches(const FutexKey& k) const { return key == k; }
 };
 
 struct Bucket {
@@ -66,8 +77,8 @@ struct Bucket {
 constexpr size_t BUCKET_COUNT = 256;
 Bucket g_buckets[BUCKET_COUNT];
 
-Bucket& bucket_of(AddressSpace* as, uintptr_t uaddr) {
-  uint64_t h = (uint64_t(uaddr) >> 2) ^ (uint64_t(reinterpret_cast<uintptr_t>(as)) >> 4);
+Bucket& bucket_of(const FutexKey& k) {
+  uint64_t h = (uint64_t(k.addr) >> 2) ^ (uint64_t(reinterpret_cast<uintptr_t>(k.space)) >> 4);
   h *= 0x9e3779b97f4a7c15ull;  // Fibonacci hashing: the top bits are well mixed
   return g_buckets[h >> (64 - 8)];
 }
@@ -125,6 +136,17 @@ Result<uint32_t> load_word(AddressSpace* as, uintptr_t uaddr) {
   return get_user(reinterpret_cast<const uint32_t*>(uaddr));
 }
 
+// The key of uaddr (checked by check_word). A shared futex reads the word
+// first, with no lock held, so its page is there to be named (Linux's
+// get_futex_key faults it in too); Fault if it cannot be read.
+Result<FutexKey> key_of(AddressSpace* as, uintptr_t uaddr, FutexScope scope) {
+  if (!as || scope == FutexScope::Private) return FutexKey{as, uaddr};
+  TRY(load_word(as, uaddr));
+  const uint64_t phys = TRY(as->shared_futex_key(uaddr));
+  if (!phys) return FutexKey{as, uaddr};  // private memory: the private key
+  return FutexKey{&g_shared_space, uintptr_t(phys)};
+}
+
 // lock cmpxchg on application memory with an exception-table entry: a
 // lazily mapped writable page is faulted in by demand paging and the
 // instruction re-runs; a page that cannot be written ends at the fixup.
@@ -166,13 +188,13 @@ Result<uint32_t> atomic_op(AddressSpace* as, uintptr_t uaddr, const futex::Decod
 }
 
 // Bucket lock held: wakes up to n matching waiters (step 3).
-int wake_locked(Bucket& b, AddressSpace* as, uintptr_t uaddr, int n, uint32_t bitset) REQUIRES(b.lock) {
+int wake_locked(Bucket& b, const FutexKey& k, int n, uint32_t bitset) REQUIRES(b.lock) {
   b.lock.assert_held();
   int woken = 0;
   for (auto it = b.waiters.begin(); it != b.waiters.end() && woken < n;) {
     FutexWaiter& w = *it;
     ++it;
-    if (!w.matches(as, uaddr) || !(w.bitset & bitset)) continue;
+    if (!w.matches(k) || !(w.bitset & bitset)) continue;
     b.waiters.remove(w);
     w.woken = true;
     thread_wake(w.thread);
@@ -184,19 +206,19 @@ int wake_locked(Bucket& b, AddressSpace* as, uintptr_t uaddr, int n, uint32_t bi
 }  // namespace
 
 Result<int> futex_wait(AddressSpace* as, uintptr_t uaddr, uint32_t expected, uint64_t deadline_ns,
-                       uint32_t bitset) {
+                       uint32_t bitset, FutexScope scope) {
   TRY(check_word(as, uaddr));
   if (!bitset) return Error::Invalid;
   TRY(load_word(as, uaddr));  // step 1: fault the page in, no lock held
+  const FutexKey key = TRY(key_of(as, uaddr, scope));
 
   Thread* self = thread_current();
   WaitTag tag("futex", reinterpret_cast<const void*>(uaddr));
   FutexWaiter w;
   w.thread = self;
-  w.as = as;
-  w.uaddr = uaddr;
+  w.key = key;
   w.bitset = bitset;
-  Bucket& b = bucket_of(as, uaddr);
+  Bucket& b = bucket_of(key);
   w.bucket.store(&b, std::memory_order_relaxed);
   {
     SpinGuard g(b.lock);  // step 2
@@ -248,28 +270,31 @@ Result<int> futex_wait(AddressSpace* as, uintptr_t uaddr, uint32_t expected, uin
   }
 }
 
-Result<int> futex_wake(AddressSpace* as, uintptr_t uaddr, int n, uint32_t bitset) {
+Result<int> futex_wake(AddressSpace* as, uintptr_t uaddr, int n, uint32_t bitset, FutexScope scope) {
   TRY(check_word(as, uaddr));
   if (!bitset) return Error::Invalid;
   if (n <= 0) n = 1;  // Linux's futex_wake counts after the first wake-up
-  Bucket& b = bucket_of(as, uaddr);
+  const FutexKey key = TRY(key_of(as, uaddr, scope));
+  Bucket& b = bucket_of(key);
   int woken;
   {
     SpinGuard g(b.lock);
-    woken = wake_locked(b, as, uaddr, n, bitset);
+    woken = wake_locked(b, key, n, bitset);
   }
   preempt_check();
   return woken;
 }
 
 Result<int> futex_requeue(AddressSpace* as, uintptr_t uaddr, int n_wake, uintptr_t uaddr2, int n_requeue,
-                          const uint32_t* cmp) {
+                          const uint32_t* cmp, FutexScope scope) {
   TRY(check_word(as, uaddr));
   TRY(check_word(as, uaddr2));
   if (n_wake < 0 || n_requeue < 0) return Error::Invalid;
   if (cmp) TRY(load_word(as, uaddr));  // step 1
-  Bucket& b1 = bucket_of(as, uaddr);
-  Bucket& b2 = bucket_of(as, uaddr2);
+  const FutexKey k1 = TRY(key_of(as, uaddr, scope));
+  const FutexKey k2 = TRY(key_of(as, uaddr2, scope));
+  Bucket& b1 = bucket_of(k1);
+  Bucket& b2 = bucket_of(k2);
   int total = 0;
   {
     PairGuard g(b1, b2);
@@ -279,18 +304,18 @@ Result<int> futex_requeue(AddressSpace* as, uintptr_t uaddr, int n_wake, uintptr
       uint32_t now = TRY(load_word(as, uaddr));
       if (now != *cmp) return Error::Again;
     }
-    total = n_wake ? wake_locked(b1, as, uaddr, n_wake, FUTEX_BITSET_ANY) : 0;
+    total = n_wake ? wake_locked(b1, k1, n_wake, FUTEX_BITSET_ANY) : 0;
     int moved = 0;
     for (auto it = b1.waiters.begin(); it != b1.waiters.end() && moved < n_requeue;) {
       FutexWaiter& w = *it;
       ++it;
-      if (!w.matches(as, uaddr)) continue;
+      if (!w.matches(k1)) continue;
       if (&b1 != &b2) {
         b1.waiters.remove(w);
         b2.waiters.push_back(w);
         w.bucket.store(&b2, std::memory_order_release);
       }
-      w.uaddr = uaddr2;
+      w.key = k2;
       ++moved;
     }
     total += moved;
@@ -299,21 +324,24 @@ Result<int> futex_requeue(AddressSpace* as, uintptr_t uaddr, int n_wake, uintptr
   return total;
 }
 
-Result<int> futex_wake_op(AddressSpace* as, uintptr_t uaddr, int n, uintptr_t uaddr2, int n2, uint32_t op) {
+Result<int> futex_wake_op(AddressSpace* as, uintptr_t uaddr, int n, uintptr_t uaddr2, int n2, uint32_t op,
+                          FutexScope scope) {
   TRY(check_word(as, uaddr));
   TRY(check_word(as, uaddr2));
   futex::DecodedOp d = TRY(futex::decode_op(op));
   if (n <= 0) n = 1;  // as futex_wake
   if (n2 <= 0) n2 = 1;
   if (as) TRY(load_word(as, uaddr2));  // step 1 (the write fault-in happens under the lock)
-  Bucket& b1 = bucket_of(as, uaddr);
-  Bucket& b2 = bucket_of(as, uaddr2);
+  const FutexKey k1 = TRY(key_of(as, uaddr, scope));
+  const FutexKey k2 = TRY(key_of(as, uaddr2, scope));
+  Bucket& b1 = bucket_of(k1);
+  Bucket& b2 = bucket_of(k2);
   int total;
   {
     PairGuard g(b1, b2);
     uint32_t old = TRY(atomic_op(as, uaddr2, d));
-    total = wake_locked(b1, as, uaddr, n, FUTEX_BITSET_ANY);
-    if (futex::compare(d, old)) total += wake_locked(b2, as, uaddr2, n2, FUTEX_BITSET_ANY);
+    total = wake_locked(b1, k1, n, FUTEX_BITSET_ANY);
+    if (futex::compare(d, old)) total += wake_locked(b2, k2, n2, FUTEX_BITSET_ANY);
   }
   preempt_check();
   return total;
@@ -321,12 +349,14 @@ Result<int> futex_wake_op(AddressSpace* as, uintptr_t uaddr, int n, uintptr_t ua
 
 void futex_interrupt(Thread* t) { thread_interrupt(t); }
 
-int futex_waiter_count(AddressSpace* as, uintptr_t uaddr) {
-  Bucket& b = bucket_of(as, uaddr);
+int futex_waiter_count(AddressSpace* as, uintptr_t uaddr, FutexScope scope) {
+  auto key = key_of(as, uaddr, scope);
+  if (!key) return 0;
+  Bucket& b = bucket_of(*key);
   SpinGuard g(b.lock);
   int n = 0;
   for (auto& w : b.waiters)
-    if (w.matches(as, uaddr)) ++n;
+    if (w.matches(*key)) ++n;
   return n;
 }
 

@@ -71,6 +71,10 @@ class AddressSpace final : private mm::VmaObserver {
   // mlock populates.
   Result<void> mlock(uintptr_t addr, size_t len);
   Result<void> munlock(uintptr_t addr, size_t len);
+  // madvise(MADV_DONTFORK / DOFORK / WIPEONFORK / KEEPONFORK): sets and
+  // clears VM_DONTCOPY / VM_WIPEONFORK on a fully mapped range (NoMemory
+  // otherwise; Invalid for WIPEONFORK on a shared or file mapping).
+  Result<void> set_fork_flags(uintptr_t addr, size_t len, uint32_t set, uint32_t clear);
   // mincore: vec[i] = 1 if page i of the range is resident. The range must
   // be mapped (NoMemory); addr page aligned (Invalid). vec is kernel memory.
   Result<void> mincore(uintptr_t addr, size_t len, uint8_t* vec);
@@ -81,6 +85,15 @@ class AddressSpace final : private mm::VmaObserver {
   // next touch of an anonymous page sees zeros, file mappings see the file
   // again (private copies are gone).
   Result<void> discard(uintptr_t addr, size_t len);
+
+  // The key of a shared futex (futex(2) without FUTEX_PRIVATE_FLAG) at
+  // uaddr: the physical address of the word when it lies in a VM_SHARED
+  // mapping (its page is the file's or the shared anonymous object's, the
+  // same in every address space that maps it; an anonymous page not there
+  // yet is faulted in), 0 when the mapping is private (the caller keys by
+  // address space and address). Fault: no mapping, or no page (a file
+  // mapping past the end of its file).
+  Result<uint64_t> shared_futex_key(uintptr_t uaddr);
 
   // The #PF path: serve a fault at addr (error code as the CPU pushed it).
   UserFault handle_fault(uintptr_t addr, uint64_t error_code);

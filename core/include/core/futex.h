@@ -11,10 +11,13 @@
 //   Error::Invalid      EINVAL     unaligned word, bitset 0, negative count
 //   Error::NotSupported ENOSYS     unknown FUTEX_OP op or comparison
 //
-// Waiters are keyed by (address space, address). Every futex is handled as
-// a private one: with one application per VM and no MAP_SHARED between
-// address spaces yet, FUTEX_PRIVATE_FLAG and shared futexes of the same
-// process reach the same waiters (docs/futex.md has the plan for fork).
+// Waiters are keyed by (address space, address) — FutexScope::Private,
+// FUTEX_PRIVATE_FLAG — or, for FutexScope::Shared (no FUTEX_PRIVATE_FLAG),
+// by what the word is in memory when it lies in a shared mapping: the
+// physical address of the word (the page of the file or of the shared
+// anonymous object, which never moves while mapped), so processes mapping
+// the page at different addresses meet. A shared futex on private memory
+// keeps the private key, as Linux's does (docs/futex.md "Keys").
 //
 // `as` is the caller's address space, which must be the one loaded on the
 // calling CPU (the word is read through the uaccess helpers, which fault in
@@ -31,30 +34,36 @@ struct Thread;
 
 constexpr uint32_t FUTEX_BITSET_ANY = 0xffffffffu;  // FUTEX_BITSET_MATCH_ANY
 
+// FUTEX_PRIVATE_FLAG given (Private) or not (Shared). Every uaddr of one
+// call is keyed in the same scope.
+enum class FutexScope : uint8_t { Private, Shared };
+
 // Sleeps if *uaddr == expected (checked atomically with the enqueue) until a
 // wake whose bitset intersects `bitset`, the deadline (absolute
 // uptime_ns(), 0 = none), or an interrupt. 0 when woken. A wake-up may be
 // spurious from the caller's point of view (the word is re-checked by the
 // libc, as on Linux).
 Result<int> futex_wait(AddressSpace* as, uintptr_t uaddr, uint32_t expected, uint64_t deadline_ns = 0,
-                       uint32_t bitset = FUTEX_BITSET_ANY);
+                       uint32_t bitset = FUTEX_BITSET_ANY, FutexScope scope = FutexScope::Private);
 
 // Wakes up to n waiters of uaddr whose bitset intersects `bitset`, oldest
 // first; returns how many. As Linux, n <= 0 wakes one.
-Result<int> futex_wake(AddressSpace* as, uintptr_t uaddr, int n, uint32_t bitset = FUTEX_BITSET_ANY);
+Result<int> futex_wake(AddressSpace* as, uintptr_t uaddr, int n, uint32_t bitset = FUTEX_BITSET_ANY,
+                       FutexScope scope = FutexScope::Private);
 
 // FUTEX_REQUEUE (cmp == nullptr) and FUTEX_CMP_REQUEUE: wakes up to n_wake
 // waiters of uaddr and moves up to n_requeue of the rest to uaddr2 (they
 // keep sleeping, now on uaddr2). With cmp, *uaddr must equal *cmp
 // (Error::Again otherwise, nothing done). Returns woken + requeued.
 Result<int> futex_requeue(AddressSpace* as, uintptr_t uaddr, int n_wake, uintptr_t uaddr2, int n_requeue,
-                          const uint32_t* cmp);
+                          const uint32_t* cmp, FutexScope scope = FutexScope::Private);
 
 // FUTEX_WAKE_OP with Linux's encoding of `op` (futex_op_encode): atomically
 // old = *uaddr2; *uaddr2 = old OP oparg; then wakes up to n waiters of
 // uaddr and, if (old CMP cmparg), up to n2 waiters of uaddr2. Returns the
 // total woken.
-Result<int> futex_wake_op(AddressSpace* as, uintptr_t uaddr, int n, uintptr_t uaddr2, int n2, uint32_t op);
+Result<int> futex_wake_op(AddressSpace* as, uintptr_t uaddr, int n, uintptr_t uaddr2, int n2, uint32_t op,
+                          FutexScope scope = FutexScope::Private);
 
 // Breaks `t` out of a futex wait with Error::Interrupted (the same as
 // thread_interrupt(t), which every interruptible wait honours).
@@ -76,6 +85,6 @@ constexpr uint32_t futex_op_encode(FutexOp op, int32_t oparg, FutexCmp cmp, int3
 }
 
 // Waiters queued on a word right now (tests and debugging).
-int futex_waiter_count(AddressSpace* as, uintptr_t uaddr);
+int futex_waiter_count(AddressSpace* as, uintptr_t uaddr, FutexScope scope = FutexScope::Private);
 
 }  // namespace capsule

@@ -78,6 +78,8 @@ enum class Error : int {
   InProgress,      // EINPROGRESS (a non-blocking connect goes on)
   Already,         // EALREADY
   NoBufs,          // ENOBUFS
+  IdRemoved,       // EIDRM (a System V IPC object removed under a waiter)
+  NoMessage,       // ENOMSG (no message of the wanted type)
   // Kernel-internal, never seen by the application: the return path turns
   // them into EINTR or a restart of the call (linux/signal.h).
   RestartSys,      // ERESTARTSYS: restart if the handler has SA_RESTART

@@ -52,6 +52,11 @@ constexpr uint32_t VM_LOCKED = 1 << 3;     // mlock / MAP_LOCKED: populated, nev
 // A shared mapping of a file opened without write access: mprotect may not
 // add VM_WRITE (mmap(2), mprotect(2): EACCES).
 constexpr uint32_t VM_NOWRITE = 1 << 4;
+// madvise(MADV_DONTFORK): fork leaves the range out of the child.
+constexpr uint32_t VM_DONTCOPY = 1 << 5;
+// madvise(MADV_WIPEONFORK), private anonymous memory only: the child gets
+// the range empty (zeros on first touch).
+constexpr uint32_t VM_WIPEONFORK = 1 << 6;
 
 // The object behind a file-backed VMA (the VFS implements it). Each VMA
 // holding the object holds one reference and counts in `vm_maps`.
@@ -186,9 +191,9 @@ class VmaSet {
 
   // Unmaps everything (exit, execve).
   void clear(VmaObserver& obs);
-  // fork: this (empty) set becomes a copy of `o`'s VMAs (each backing gains
-  // a reference), layout bases and limits. NoMemory (this then holds what
-  // was copied so far).
+  // fork: this (empty) set becomes a copy of `o`'s VMAs but the
+  // VM_DONTCOPY ones (each backing gains a reference), layout bases and
+  // limits. NoMemory (this then holds what was copied so far).
   Result<void> copy_from(const VmaSet& o);
 
   Vma* find(uintptr_t addr) const;             // the VMA containing addr
