@@ -134,6 +134,8 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
     } else if (name == "strace-filter") {
       if (value.empty()) return fail(out, "option --strace-filter needs a set (--strace-filter=open,read,%file)");
       s.strace_filter = value;
+    } else if (name == "stats") {
+      if (!flag(s.stats)) return;
     } else if (name == "log-missing") {
       if (!flag(s.log_missing)) return;
     } else if (name == "gdb") {

@@ -35,6 +35,7 @@
 #include "linux/notice.h"
 #include "linux/file_common.h"
 #include "linux/strace.h"
+#include "linux/stats.h"
 #include "linux/syscall.h"
 
 extern "C" void (*__init_array_start[])();
@@ -190,6 +191,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     power_off(2);
   }
   linux_abi::strace_enable(linux_abi::strace::active());
+  linux_abi::stats::configure(settings.stats);
   linux_abi::log_missing_enable(settings.log_missing);
 
   percpu_init_boot();
@@ -278,6 +280,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     ExecArgs ea{settings.argv[0], settings.argv, settings.command_argc[0], settings.env, settings.env_count};
     ea.root = ctx.root.get();
     ea.cwd = ctx.cwd.get();
+    linux_abi::stats::program_starting();  // --stats: the wall clock and the time accounting
     auto r = process_exec(init, ea);
     ctx = linux_abi::Ctx();
     if (!r.ok()) linux_abi::start_failed(settings.argv[0], r.error());

@@ -8,6 +8,8 @@
 #include "lib/panic.h"
 #include "arch/uaccess.h"
 #include "linux/strace.h"
+#include "arch/x64/cpu/x64.h"
+#include "core/stats.h"
 
 extern "C" const capsule::linux_abi::SyscallDef __linux_syscalls_start[], __linux_syscalls_end[];
 
@@ -18,6 +20,7 @@ constexpr uint32_t TABLE_SIZE = 512;
 const SyscallDef* g_table[TABLE_SIZE];
 std::atomic<uint64_t> g_reported[TABLE_SIZE / 64];  // unimplemented, logged once
 bool g_strace;
+bool g_stats;  // --stats: calls and cycles per number, per CPU (core/stats.h)
 bool g_log_missing;
 // Characters of application memory --strace prints; whole paths (up to
 // STRING_MAX_LONG) with --log-missing.
@@ -105,6 +108,7 @@ void strace_user_bytes(Sink& s, uint64_t v, uint64_t len) {
 }
 
 void strace_enable(bool on) { g_strace = on; }  // strace::active(): tracing or counting
+void syscall_stats_enable(bool on) { g_stats = on; }
 void log_missing_enable(bool on) {
   g_log_missing = on;
   g_string_max = on ? STRING_MAX_LONG : STRING_MAX;
@@ -140,7 +144,12 @@ extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
   const SyscallDef* d = nr < TABLE_SIZE ? g_table[nr] : nullptr;
   strace::Call traced;
   if (g_strace) strace::enter(traced, uint32_t(nr), d, a);
+  const uint64_t t0 = __builtin_expect(g_stats, false) ? x64::rdtsc() : 0;
   int64_t r = d ? d->fn(a) : unimplemented(uint32_t(nr));
+  if (__builtin_expect(g_stats, false) && nr < stats::SYSCALL_MAX) {
+    stats::count(stats::Slot(stats::SYSCALL_CALLS + nr));
+    stats::count(stats::Slot(stats::SYSCALL_CYCLES + nr), x64::rdtsc() - t0);
+  }
   if (g_strace) strace::leave(traced, uint32_t(nr), d, a, r);
   else if (g_log_missing && r == -int64_t(L_ENOENT)) log_missing(uint32_t(nr), d, a, r);
   if (!a.full_return) f->rax = uint64_t(r);

@@ -122,6 +122,8 @@ constexpr SyscallDef typed_syscall_def(uint32_t nr, const char* name) {
 
 const char* syscall_name(uint32_t nr);  // "openat", or nullptr if unknown
 void strace_enable(bool on);
+// --stats (linux/stats.h): count each call and its TSC cycles per CPU.
+void syscall_stats_enable(bool on);
 bool strace_enabled();
 // --log-missing: each call that fails with ENOENT (a file the program looked
 // for and did not find) is printed as "[missing] " and its --strace form,

@@ -18,6 +18,7 @@
 #include "core/mm/mm_internal.h"
 #include "core/sched/thread.h"
 #include "core/thread.h"
+#include "core/stats.h"
 
 namespace capsule {
 namespace {
@@ -327,6 +328,11 @@ size_t AddressSpace::peek(uintptr_t addr, void* out, size_t len) {
   return done;
 }
 
+uint64_t AddressSpace::peak_resident_pages() {
+  SpinGuard g(lock_);
+  return peak_resident_;
+}
+
 size_t AddressSpace::vma_count() {
   SpinGuard g(lock_);
   return vmas_.count();
@@ -415,7 +421,7 @@ Result<void> AddressSpace::move_pages(uintptr_t from, uintptr_t to, size_t len) 
 // Under the lock. Serves anonymous pages and pages already in the table
 // (refresh, copy-on-write); a file page not mapped yet is BusError here:
 // the callers fetch it without the lock (fill_file_pages).
-UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool write) {
+UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool write, uint32_t* kind) {
   auto slot = x64::pte_create(tables(), root_, page);
   if (!slot) return UserFault::OutOfMemory;
   uint64_t* pte = *slot;
@@ -429,6 +435,7 @@ UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool write) {
       if ((e & PTE_SW_ANON) && anon_page_refs(old) == 1) {
         *pte = make_pte(old, vma.prot, true);
         x64::invlpg(page);  // a stricter entry may be cached; widening needs no shoot-down
+        *kind = stats::FAULT_COW_REUSE;
         return UserFault::None;
       }
       // The first write to a private mapping's file page, or to an
@@ -442,6 +449,7 @@ UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool write) {
       *pte = make_pte(*p, vma.prot, true);
       flush(page, page + PAGE_SIZE);  // other CPUs may hold the read-only page
       if (e & PTE_SW_ANON) anon_page_put(old);
+      *kind = stats::FAULT_COW_COPY;
       return UserFault::None;
     }
     // Already there: another CPU won the race, or this CPU's TLB held an
@@ -449,6 +457,7 @@ UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool write) {
     uint64_t want = reprotect_pte(e, vma.prot);
     if ((e & ~(x64::PTE_ACCESSED | x64::PTE_DIRTY)) != want) *pte = want;
     x64::invlpg(page);
+    *kind = stats::FAULT_SPURIOUS;
     return UserFault::None;
   }
   if (!vma.anonymous()) return UserFault::BusError;
@@ -457,6 +466,8 @@ UserFault AddressSpace::fault_in(Vma& vma, uintptr_t page, bool write) {
   // Not present before: no TLB can hold it [SDM 4.10.2.3].
   *pte = make_pte(*p, vma.prot, true);
   ++resident_;
+  if (resident_ > peak_resident_) peak_resident_ = resident_;
+  *kind = stats::FAULT_ANON;
   return UserFault::None;
 }
 
@@ -479,8 +490,13 @@ UserFault AddressSpace::handle_fault(uintptr_t addr, uint64_t error_code) {
       if ((error_code & PF_WRITE) && !(v->prot & VM_WRITE)) return UserFault::WriteToReadOnly;
       if ((error_code & PF_FETCH) && !(v->prot & VM_EXEC)) return UserFault::ExecOfNx;
       if (v->anonymous() || page_mapped_locked(page)) {
-        UserFault r = fault_in(*v, page, error_code & PF_WRITE);
-        if (r == UserFault::None) ++faults_;
+        uint32_t kind = stats::FAULT_SPURIOUS;
+        UserFault r = fault_in(*v, page, error_code & PF_WRITE, &kind);
+        if (r == UserFault::None) {
+          ++faults_;
+          // Found mapped after this fault fetched it: a file page.
+          stats::count(attempt && kind == stats::FAULT_SPURIOUS ? stats::FAULT_FILE : stats::Slot(kind));
+        }
         return r;
       }
       // A file page that is not mapped: past the end of the file (mmap
@@ -571,6 +587,7 @@ Result<void> AddressSpace::fill_file_pages(uintptr_t start, uintptr_t end) {
           // flush.
           **slot = make_pte(phys[i], v->prot, false, !(v->flags & VM_SHARED));
           ++resident_;
+          if (resident_ > peak_resident_) peak_resident_ = resident_;
         }
       }
     }
@@ -605,7 +622,8 @@ Result<void> AddressSpace::populate_locked(uintptr_t addr, uintptr_t end) {
     for (uintptr_t va = max(v->start, addr); va < min(v->end, end); va += PAGE_SIZE) {
       uint64_t* pte = x64::pte_lookup(tables(), root_, va, nullptr);
       if (pte && pte_has_page(*pte)) continue;
-      UserFault r = fault_in(*v, va, false);
+      uint32_t kind;
+      UserFault r = fault_in(*v, va, false, &kind);
       if (r == UserFault::OutOfMemory) return Error::NoMemory;
       if (r != UserFault::None) break;  // past the backing's end: the rest faults later
     }
@@ -716,7 +734,8 @@ Result<uint64_t> AddressSpace::shared_futex_key(uintptr_t uaddr) {
   const uintptr_t page = page_down(uaddr);
   if (!page_mapped_locked(page)) {
     if (!v->anonymous() || !(v->prot & VM_PROT_MASK)) return Error::Fault;
-    if (fault_in(*v, page, false) != UserFault::None) return Error::Fault;
+    uint32_t kind;
+    if (fault_in(*v, page, false, &kind) != UserFault::None) return Error::Fault;
   }
   uint64_t* pte = x64::pte_lookup(tables(), root_, page, nullptr);
   return (*pte & x64::PTE_ADDR_MASK) | (uaddr & (PAGE_SIZE - 1));

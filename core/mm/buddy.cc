@@ -15,6 +15,7 @@ void BuddyAllocator::init(PageFrame* frames, uint64_t frame_count) {
     counts_[o] = 0;
   }
   free_pages_ = managed_pages_ = 0;
+  min_free_pages_ = UINT64_MAX;
 }
 
 void BuddyAllocator::push(uint64_t pfn, unsigned order) {
@@ -80,6 +81,7 @@ Result<uint64_t> BuddyAllocator::alloc(unsigned order) {
   frames_[pfn].state = FrameState::Allocated;
   frames_[pfn].order = uint8_t(order);
   free_pages_ -= uint64_t(1) << order;
+  if (free_pages_ < min_free_pages_) min_free_pages_ = free_pages_;
   return pfn;
 }
 

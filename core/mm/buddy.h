@@ -39,6 +39,9 @@ class BuddyAllocator {
 
   uint64_t free_pages() const { return free_pages_; }
   uint64_t managed_pages() const { return managed_pages_; }
+  // The fewest free pages there have been after an allocation (the peak
+  // use is managed_pages() minus this; --stats). managed_pages() before any.
+  uint64_t min_free_pages() const { return min_free_pages_ < managed_pages_ ? min_free_pages_ : managed_pages_; }
   uint64_t free_blocks(unsigned order) const { return order <= MAX_ORDER ? counts_[order] : 0; }
   PageFrame* frames() const { return frames_; }
   uint64_t frame_count() const { return frame_count_; }
@@ -55,6 +58,7 @@ class BuddyAllocator {
   size_t zone_count_ = 0;
   uint64_t free_pages_ = 0;
   uint64_t managed_pages_ = 0;
+  uint64_t min_free_pages_ = UINT64_MAX;
 };
 
 }  // namespace capsule::mm

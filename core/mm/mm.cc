@@ -326,6 +326,7 @@ MemoryStats memory_stats() {
   {
     SpinGuard guard(g_page_lock);
     s.free_bytes = g_buddy.free_pages() * PAGE_SIZE;
+    s.peak_used_bytes = (g_buddy.managed_pages() - g_buddy.min_free_pages()) * PAGE_SIZE;
   }
   {
     SpinGuard guard(g_heap_lock);

@@ -35,6 +35,13 @@ uint32_t percpu_register(PerCpu* c) {
   return i;
 }
 
+uint64_t percpu_count_sum(size_t slot) {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < g_count.load() && slot < PERCPU_COUNTERS; ++i)
+    n += __atomic_load_n(&g_cpus[i]->counters[slot], __ATOMIC_RELAXED);
+  return n;
+}
+
 uint32_t cpu_count() {
   uint32_t n = 0;
   for (uint32_t i = 0; i < g_count.load(); ++i)

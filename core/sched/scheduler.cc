@@ -23,6 +23,8 @@
 #include "lib/log.h"
 #include "lib/panic.h"
 #include "arch/percpu.h"
+#include "arch/cpu_account.h"
+#include "core/stats.h"
 #include "core/time.h"
 #include "core/sched/load_balance.h"
 #include "core/sched/run_queue.h"
@@ -340,6 +342,14 @@ void schedule(bool preempted) {
   arm_slice(q, next);
   program_timer(q);
   if (next == prev) return;
+  // --stats (docs/stats.md): a program thread's switch, and where this
+  // CPU's time goes now (a program thread resumes in the kernel).
+  if (prev->as && prev != q.idle) {
+    ThreadState st = prev->state.load();
+    bool runnable = st == ThreadState::Running || (preempted && st == ThreadState::Blocked);
+    if (st != ThreadState::Dead) stats::count(runnable ? stats::SWITCH_INVOLUNTARY : stats::SWITCH_VOLUNTARY);
+  }
+  cpu_account(next == q.idle ? CpuMode::Idle : next->as ? CpuMode::System : CpuMode::Kernel);
   switch_to(c, prev, next);
 }
 

@@ -83,6 +83,7 @@ Tty* g_tty = &g_tty_state;
 const Backend* g_backend = &SERIAL_BACKEND;
 void (*g_signal_hook)(int) = nullptr;
 void (*g_host_signal_hook)(int) = nullptr;
+void (*g_host_stats_hook)() = nullptr;
 constexpr int SIGWINCH_NR = 28;
 constexpr int MAX_SIGNAL = 64;
 
@@ -160,6 +161,7 @@ void init(bool terminal, uint16_t rows, uint16_t cols) {
 void set_backend(const Backend* b) { g_backend = b ? b : &SERIAL_BACKEND; }
 void set_signal_hook(void (*hook)(int)) { g_signal_hook = hook; }
 void set_host_signal_hook(void (*hook)(int)) { g_host_signal_hook = hook; }
+void set_host_stats_hook(void (*hook)()) { g_host_stats_hook = hook; }
 
 namespace {
 
@@ -201,6 +203,9 @@ void host_request(StringView line) {
     }
   } else if (line.starts_with("dump") && only_spaces(line.substr(4))) {
     thread_dump("requested by the host (SIGQUIT to capsule run, or Ctrl-A t)");
+    return;
+  } else if (line.starts_with("stats") && only_spaces(line.substr(5))) {
+    if (g_host_stats_hook) g_host_stats_hook();
     return;
   }
   log_warn("tty: ignored a malformed request from the host ({} bytes)", line.size());

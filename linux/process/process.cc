@@ -24,6 +24,7 @@
 #include "core/debugger.h"
 #include "linux/process/initial_stack.h"
 #include "linux/strace.h"
+#include "linux/stats.h"
 #include "core/mm/vma.h"
 #include "core/sched/thread.h"
 #include "fs/file.h"
@@ -585,6 +586,7 @@ namespace {
   Process* p = current_process();
   // --strace: "+++ exited with N +++" (the summary table after pid 1's).
   if (p && linux_abi::strace::active()) linux_abi::strace::exited(p->pid, status, sig, p->pid == 1);
+  if (p && p->pid == 1) linux_abi::stats::report(true, status, sig);  // --stats
   if (p && p->pid != 1) process_exit_child(sig ? sig & 0x7f : (status & 0xff) << 8);
   if (ProcessExitHook h = g_exit_hook; h && p) h(status);
   if (p) p->exiting.store(true);

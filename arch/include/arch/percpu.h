@@ -15,6 +15,11 @@ struct CpuTables;
 }
 
 constexpr size_t MAX_CPUS = 64;
+// Event counters per CPU (--stats, docs/stats.md): the slots are named by
+// core/stats.h; arch only keeps the storage and the one-instruction add.
+constexpr size_t PERCPU_COUNTERS = 64 + 2 * 512;
+// Where a CPU's time goes (arch/cpu_account.h).
+constexpr size_t CPU_MODES = 4;
 
 struct PerCpu {
   PerCpu* self;                 // %gs:0
@@ -29,6 +34,12 @@ struct PerCpu {
   bool need_resched;            // set by wake-ups/timers, acted on at IRQ exit
   uint64_t interrupts;          // statistics
   void* loaded_as;              // AddressSpace whose page table is loaded
+  // Time accounting (arch/cpu_account.h): the mode this CPU is in, since
+  // which TSC value, and the cycles spent in each mode. Interrupts off.
+  uint32_t acct_mode;
+  uint64_t acct_since;
+  uint64_t acct_cycles[CPU_MODES];
+  uint64_t counters[PERCPU_COUNTERS];  // percpu_count()
 };
 
 // The running thread, read with one instruction: safe with interrupts on
@@ -45,6 +56,16 @@ inline PerCpu* this_cpu() {
   asm volatile("movq %%gs:0, %0" : "=r"(p));
   return p;
 }
+
+// Adds n to this CPU's counter `slot` with one instruction relative to GS:
+// no lock, and no window for a migration or an interrupt to split it.
+// Callers keep slot < PERCPU_COUNTERS.
+inline void percpu_count(size_t slot, uint64_t n = 1) {
+  asm volatile("addq %1, %%gs:%c2(,%0,8)" ::"r"(slot), "r"(n), "i"(__builtin_offsetof(PerCpu, counters))
+               : "memory", "cc");
+}
+// The sum over the online CPUs (a snapshot: other CPUs keep counting).
+uint64_t percpu_count_sum(size_t slot);
 
 // CPUs known to ACPI; index() is dense from 0.
 uint32_t cpu_count();          // online CPUs

@@ -6,6 +6,17 @@
     .globl _ZN7capsule17enter_applicationEmm
 _ZN7capsule17enter_applicationEmm:
     cli
+    cmpb $0, g_cpu_accounting(%rip)   /* --stats: the program's time from here */
+    je 1f
+    pushq %rdi
+    pushq %rsi
+    subq $8, %rsp
+    movl $1, %edi           /* CpuMode::User */
+    call cpu_account_slow
+    addq $8, %rsp
+    popq %rsi
+    popq %rdi
+1:
     movq %rsi, %rsp
     movq %rdi, %rcx
     xorl %eax, %eax

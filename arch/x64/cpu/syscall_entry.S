@@ -69,11 +69,27 @@ syscall_entry:
     .cfi_offset %r14, -17*8
     .cfi_offset %r15, -18*8
     cld
-    movq %rsp, %rdi
+    cmpb $0, g_cpu_accounting(%rip)   /* --stats: kernel time from here */
+    je 7f
+    movl $2, %edi           /* CpuMode::System */
+    call cpu_account_slow
+7:  movq %rsp, %rdi
     sti
     call syscall_dispatch
     cli
-    .cfi_restore_state
+    cmpb $0, g_cpu_accounting(%rip)   /* --stats: the program's time again */
+    je 8f
+    pushq %rax
+    .cfi_adjust_cfa_offset 8
+    subq $8, %rsp
+    .cfi_adjust_cfa_offset 8
+    movl $1, %edi           /* CpuMode::User */
+    call cpu_account_slow
+    addq $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq %rax
+    .cfi_adjust_cfa_offset -8
+8:  .cfi_restore_state
     testq %rax, %rax
     jnz 1f
     /* Fast return: RCX/R11 are the ABI's scratch (R11 = RFLAGS). */

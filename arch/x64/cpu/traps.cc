@@ -6,6 +6,7 @@
 #include "arch/x64/cpu/extable.h"
 #include "arch/x64/cpu/x64.h"
 #include "arch/arch.h"
+#include "arch/cpu_account.h"
 #include "arch/irq.h"
 #include "arch/memory_layout.h"
 #include "lib/format.h"
@@ -63,6 +64,7 @@ void describe_current_thread(char* buf, size_t cap) {
 }
 
 extern "C" TrapFrame* trap_dispatch(TrapFrame* f) {
+  if (from_application(f)) cpu_account(CpuMode::System);  // --stats
   if (f->vector >= IRQ_VECTOR_FIRST) {
     irq_dispatch(uint8_t(f->vector));
     if ((f->rflags & (1u << 9)) && g_preempt && g_preempt->should_preempt()) return move_to_thread_stack(f);

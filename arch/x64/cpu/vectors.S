@@ -62,7 +62,16 @@ trap_common:
                                     exception; returns to resume */
     jmp 2f
 1:  movq %rbx, %rsp
-2:
+2:  cmpq $0, 136(%rsp)           /* --stats: back to application code */
+    jl 4f
+    cmpb $0, g_cpu_accounting(%rip)
+    je 4f
+    movq %rsp, %rbx
+    andq $-16, %rsp
+    movl $1, %edi                /* CpuMode::User */
+    call cpu_account_slow
+    movq %rbx, %rsp
+4:
     popq %r15
     popq %r14
     popq %r13

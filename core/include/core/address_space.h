@@ -108,6 +108,7 @@ class AddressSpace final : private mm::VmaObserver {
   // caller's own accesses to application memory, which may have faulted).
   uint64_t fault_count();
   uint64_t resident_pages();
+  uint64_t peak_resident_pages();  // the most resident_pages() has been (--stats)
   // The heap's bounds: brk's start and current end (/proc/<pid>/maps).
   uintptr_t brk_start();
   uintptr_t brk_end();
@@ -133,7 +134,8 @@ class AddressSpace final : private mm::VmaObserver {
   void protect_pages(uintptr_t start, uintptr_t end, uint32_t prot) override REQUIRES(lock_);
   Result<void> move_pages(uintptr_t from, uintptr_t to, size_t len) override REQUIRES(lock_);
 
-  UserFault fault_in(mm::Vma& vma, uintptr_t page, bool write) REQUIRES(lock_);
+  // *kind: how it was served (core/stats.h FAULT_*).
+  UserFault fault_in(mm::Vma& vma, uintptr_t page, bool write, uint32_t* kind) REQUIRES(lock_);
   Result<void> fork_into(AddressSpace& child);
   Result<void> populate_locked(uintptr_t addr, uintptr_t end) REQUIRES(lock_);
   bool page_mapped_locked(uintptr_t va) REQUIRES(lock_);
@@ -153,6 +155,7 @@ class AddressSpace final : private mm::VmaObserver {
   uint64_t root_ = 0;   // PML4, physical; set by create(), then read-only
   uint64_t faults_ GUARDED_BY(lock_) = 0;
   uint64_t resident_ GUARDED_BY(lock_) = 0;
+  uint64_t peak_resident_ GUARDED_BY(lock_) = 0;
   // Bumped by shrink_backing: file pages fetched before may be gone.
   uint64_t shrink_gen_ GUARDED_BY(lock_) = 0;
 };

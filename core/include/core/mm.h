@@ -41,6 +41,7 @@ struct MemoryStats {
   uint64_t kernel_bytes;     // kernel image
   uint64_t heap_bytes;       // held by the kernel heap
   uint64_t reserved_bytes;   // page metadata, page tables, modules
+  uint64_t peak_used_bytes;  // the most the page allocator has had handed out (--stats)
 };
 MemoryStats memory_stats();
 

@@ -58,10 +58,13 @@ void set_signal_hook(void (*hook)(int sig));
 //   winsize ROWS COLS  the host terminal was resized: TIOCGWINSZ answers
 //                    the new size and the foreground group gets SIGWINCH
 //   dump             every thread's state in the kernel log (thread_dump)
+//   stats            the --stats report so far (the host-stats hook)
 // Anything else is ignored with a warning. Thread context.
 void host_request(StringView line);
 // Where "signal N" goes (the Linux adapter: the first process).
 void set_host_signal_hook(void (*hook)(int sig));
+// Where "stats" goes (the Linux adapter: the --stats report, docs/stats.md).
+void set_host_stats_hook(void (*hook)());
 
 // read(2) semantics: blocks until input (a line in canonical mode),
 // returns 0 at end of file; Again with nonblock and nothing to read;

@@ -38,6 +38,7 @@ struct BootSettings {
   bool strace = false;              // print every system call (docs/strace.md)
   StringView strace_filter;         // --strace-filter=SET: the calls traced (empty: all)
   bool strace_summary = false;      // --strace-summary: a table of calls, errors, time at exit
+  bool stats = false;               // --stats: counters and times at exit (docs/stats.md)
   bool log_missing = false;         // print each call that fails with ENOENT, whole paths
   bool gdb = false;                 // --gdb: a panic halts for the debugger instead of powering off
   uint64_t hung_task_s = 120;       // --hung-task=S: report threads asleep without a timeout > S s (0: off)

@@ -115,6 +115,8 @@ def strace_words(a):
         words.append(quote_word(f"--strace-filter={a.strace_filter}"))
     if getattr(a, "strace_summary", False):
         words.append("--strace-summary")
+    if getattr(a, "stats", False):
+        words.append("--stats")
     return words
 
 
@@ -122,7 +124,12 @@ def traced(cmdline):
     """Whether the kernel will trace (so the trace port goes in): the CLI's
     flags, or --strace given through --cmdline (the kernel option)."""
     head = cmdline.partition(" -- ")[0].split()
-    return any(w == "--strace" or w == "--strace-summary" or w.startswith("--strace-filter=") for w in head)
+    return any(w in ("--strace", "--strace-summary", "--stats") or w.startswith("--strace-filter=") for w in head)
+
+
+def with_stats(cmdline):
+    """Whether the kernel prints --stats (SIGUSR1 then asks for a report)."""
+    return "--stats" in cmdline.partition(" -- ")[0].split()
 
 
 def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(), tree=None):
@@ -146,7 +153,8 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
                 if trace_out and traced(cmdline) else None
         except OSError as e:
             return fail(f"--strace-output {trace_out}: {e.strerror}")
-        st = stdio.Stdio(a.machine, verbose=a.verbose, program=True, trace=traced(cmdline), trace_fd=trace_fd)
+        st = stdio.Stdio(a.machine, verbose=a.verbose, program=True, trace=traced(cmdline), trace_fd=trace_fd,
+                         stats=with_stats(cmdline))
         extra = []
         try:
             qemu.check_fits(kernel, initrd, mem)
@@ -359,6 +367,9 @@ def main(argv):
     r.add_argument("--gdb", metavar="PORT", nargs="?", const=str(gdbstub.DEFAULT_PORT),
                    help=f"QEMU's gdb stub on 127.0.0.1:PORT (default {gdbstub.DEFAULT_PORT}), the VM paused "
                         "until gdb attaches; prints the gdb command (docs/gdb.md). Spell a port --gdb=PORT")
+    r.add_argument("--stats", action="store_true",
+                   help="at exit (and on SIGUSR1 to the CLI) print system calls, page faults, context switches, "
+                        "times and peak memory on stderr or --strace-output (docs/stats.md)")
     r.add_argument("program", nargs="?",
                    help="x86-64 Linux program, static or dynamic (host path or name on $PATH); "
                         "without one and without --module: the hello demo")

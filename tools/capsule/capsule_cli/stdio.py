@@ -11,14 +11,15 @@ by descriptor). Relay threads copy bytes unchanged:
   serial     → kept in memory; live on stderr with --verbose (or after a
                thread dump was asked for); printed when the kernel
                panicked or QEMU failed
-  trace      ← capsule.trace (only with --strace): the system-call trace,
-               to stderr in whole lines or to the --strace-output file
-               (docs/strace.md)
+  trace      ← capsule.trace (only with --strace or --stats): the
+               system-call trace and the --stats report, to stderr in
+               whole lines or to the --strace-output file (docs/strace.md,
+               docs/stats.md)
   requests   → capsule.ctl, one line each (docs/console.md "Signals and
                requests from the host"): "signal N" for SIGTERM, SIGHUP,
                SIGINT (without a terminal), SIGUSR1 and SIGUSR2 the CLI
                gets, "winsize R C" when the terminal is resized, "dump"
-               for SIGQUIT or Ctrl-A t
+               for SIGQUIT or Ctrl-A t, "stats" for SIGUSR1 with --stats
 
 When stdin is a terminal it is put in raw mode for the run (the guest's
 line discipline echoes and turns ^C into SIGINT; the kernel gets
@@ -51,7 +52,7 @@ def _write_all(fd, data):
 
 class Stdio:
     def __init__(self, machine, verbose=False, program=True, stdin_fd=0, stdout_fd=1, stderr_fd=2,
-                 trace=False, trace_fd=None):
+                 trace=False, trace_fd=None, stats=False):
         self.machine = machine
         self.verbose = verbose
         self.program = program
@@ -68,6 +69,7 @@ class Stdio:
         self._ctl_lock = threading.Lock()
         self.trace = program and trace
         self.trace_fd = trace_fd  # None: stderr
+        self.stats = program and stats  # SIGUSR1 asks for the --stats report
         for name in ("in", "out", "err", "serial", "ctl") + (("trace",) if self.trace else ()):
             mine, theirs = socket.socketpair()
             self._pairs[name] = (mine, theirs)
@@ -117,6 +119,10 @@ class Stdio:
             return True
         except OSError:
             return False
+
+    def stats_report(self):
+        """The --stats report so far, on the trace channel (docs/stats.md)."""
+        self.request("stats")
 
     def thread_dump(self):
         """Every thread's state, in the kernel log, which from now on goes
@@ -329,6 +335,9 @@ def run(cmd, st):
         # may handle it (a server shutting down cleanly) or die of it (the
         # VM's status is then 128+N, as on the host); the same signal again
         # stops the VM from here.
+        if signum == signal.SIGUSR1 and st.stats:
+            st.stats_report()  # --stats: a report, not a signal for the program
+            return
         if signum not in forwarded and st.request(f"signal {signum}"):
             forwarded.add(signum)
             return
