@@ -136,6 +136,16 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       s.strace_filter = value;
     } else if (name == "stats") {
       if (!flag(s.stats)) return;
+    } else if (name == "trace") {
+      // --trace or --trace=GROUPS (docs/trace.md); the names are checked at boot.
+      if (has_value && value.empty()) return fail(out, "option --trace needs groups (--trace=sched,syscall) or none");
+      s.trace = true;
+      s.trace_groups = value;
+    } else if (name == "trace-buffer") {
+      uint64_t kib;
+      if (!parse_u64(value, kib) || kib < 4 || kib > 4096)
+        return fail(out, "bad value '{}' for --trace-buffer (KiB per CPU, 4..4096)", value);
+      s.trace_buffer_kib = kib;
     } else if (name == "log-missing") {
       if (!flag(s.log_missing)) return;
     } else if (name == "gdb") {

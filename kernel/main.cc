@@ -36,6 +36,8 @@
 #include "linux/file_common.h"
 #include "linux/strace.h"
 #include "linux/stats.h"
+#include "linux/trace_dump.h"
+#include "core/trace.h"
 #include "linux/syscall.h"
 
 extern "C" void (*__init_array_start[])();
@@ -192,6 +194,15 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   }
   linux_abi::strace_enable(linux_abi::strace::active());
   linux_abi::stats::configure(settings.stats);
+  if (settings.trace) {
+    const StringView g = settings.trace_groups.empty() ? StringView("all") : settings.trace_groups;
+    const uint32_t groups = trace::parse_groups(g.data(), g.size());
+    if (!groups) {
+      kprint("capsule: --trace={}: unknown event group (sched, fault, syscall, block, net, proc, all)\n", g);
+      power_off(2);
+    }
+    linux_abi::trace_dump::configure(groups, settings.trace_buffer_kib * 1024);
+  }
   linux_abi::log_missing_enable(settings.log_missing);
 
   percpu_init_boot();
@@ -281,6 +292,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     ea.root = ctx.root.get();
     ea.cwd = ctx.cwd.get();
     linux_abi::stats::program_starting();  // --stats: the wall clock and the time accounting
+    linux_abi::trace_dump::program_starting();  // --trace: the rings, recording from here
     auto r = process_exec(init, ea);
     ctx = linux_abi::Ctx();
     if (!r.ok()) linux_abi::start_failed(settings.argv[0], r.error());

@@ -28,6 +28,7 @@
 #include "linux/process_state.h"
 #include "linux/signal.h"
 #include "linux/signal_internal.h"
+#include "core/trace.h"
 #include "linux/thread_state.h"
 
 namespace capsule::linux_abi {
@@ -204,6 +205,7 @@ Result<int> clone_process(SyscallArgs& args, const CloneRequest& r) {
   t->gs_base = self->gs_base;
   (void)thread_set_affinity(t, thread_affinity(self));
   c->main_thread = t;
+  t->trace_tid = uint32_t(lt->tid);  // core/trace.h
   c->thread_count.store(1);
   const int pid = c->pid;
   if (vfork) {
@@ -213,6 +215,7 @@ Result<int> clone_process(SyscallArgs& args, const CloneRequest& r) {
   }
   if (fl & L_CLONE_PARENT_SETTID) (void)put_user(reinterpret_cast<int*>(r.parent_tid), pid);
   signal_thread_start(t);
+  trace::point<trace::Event::ProcFork>(uint64_t(parent->pid), uint64_t(pid), fl);  // --trace=proc
   sched_start_thread(t);
   if (vfork) {
     wait_vfork(*c);

@@ -19,6 +19,7 @@ LinuxThread* linux_thread_of(Thread* t) {
     Process* p = current_process();
     lt->tid = (p && t == p->main_thread) ? p->pid : alloc_tid();
     t->linux_state = lt;
+    t->trace_tid = uint32_t(lt->tid);  // core/trace.h
   }
   return static_cast<LinuxThread*>(t->linux_state);
 }

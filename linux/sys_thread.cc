@@ -122,6 +122,7 @@ Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   }
   Thread* t = tr.value();
   t->linux_state = lt;
+  t->trace_tid = uint32_t(lt->tid);  // core/trace.h
   // Linux copies the parent's vector state; the kernel never touches it, so
   // the registers hold the application's values right now.
   if (t->fpu_area) fpu_save(t->fpu_area);
@@ -276,6 +277,7 @@ void exec_become_leader() {
   if (old_main != self) {
     table_remove(*p->threads, self);  // the main thread is found through Process
     p->main_thread = self;
+    self->trace_tid = uint32_t(p->pid);
     if (old_main) {
       // A zombie since it exited (killed, or earlier): nobody else holds it.
       auto* olt = static_cast<LinuxThread*>(old_main->linux_state);

@@ -10,6 +10,7 @@
 #include "linux/strace.h"
 #include "arch/x64/cpu/x64.h"
 #include "core/stats.h"
+#include "core/trace.h"
 
 extern "C" const capsule::linux_abi::SyscallDef __linux_syscalls_start[], __linux_syscalls_end[];
 
@@ -144,12 +145,14 @@ extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
   const SyscallDef* d = nr < TABLE_SIZE ? g_table[nr] : nullptr;
   strace::Call traced;
   if (g_strace) strace::enter(traced, uint32_t(nr), d, a);
+  trace::point<trace::Event::SyscallEnter>(nr, a.a[0], a.a[1], a.a[2]);  // --trace (core/trace.h)
   const uint64_t t0 = __builtin_expect(g_stats, false) ? x64::rdtsc() : 0;
   int64_t r = d ? d->fn(a) : unimplemented(uint32_t(nr));
   if (__builtin_expect(g_stats, false) && nr < stats::SYSCALL_MAX) {
     stats::count(stats::Slot(stats::SYSCALL_CALLS + nr));
     stats::count(stats::Slot(stats::SYSCALL_CYCLES + nr), x64::rdtsc() - t0);
   }
+  trace::point<trace::Event::SyscallExit>(nr, uint64_t(r));
   if (g_strace) strace::leave(traced, uint32_t(nr), d, a, r);
   else if (g_log_missing && r == -int64_t(L_ENOENT)) log_missing(uint32_t(nr), d, a, r);
   if (!a.full_return) f->rax = uint64_t(r);

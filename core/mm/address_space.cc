@@ -19,6 +19,7 @@
 #include "core/sched/thread.h"
 #include "core/thread.h"
 #include "core/stats.h"
+#include "core/trace.h"
 
 namespace capsule {
 namespace {
@@ -478,6 +479,15 @@ bool AddressSpace::page_mapped_locked(uintptr_t va) {
 }
 
 UserFault AddressSpace::handle_fault(uintptr_t addr, uint64_t error_code) {
+  uint32_t kind = FAULT_KIND_NONE;
+  const UserFault r = serve_fault(addr, error_code, &kind);
+  trace::point<trace::Event::PageFault>(addr, error_code, uint64_t(r), kind);  // --trace (core/trace.h)
+  return r;
+}
+
+// handle_fault's work; *kind: how it was served (a core/stats.h slot), or
+// FAULT_KIND_DEFERRED when it must be served again where it may sleep.
+UserFault AddressSpace::serve_fault(uintptr_t addr, uint64_t error_code, uint32_t* kind_out) {
   constexpr uint64_t PF_WRITE = 1 << 1, PF_FETCH = 1 << 4;  // [SDM 4.7]
   const uintptr_t page = page_down(addr);
   for (int attempt = 0;; ++attempt) {
@@ -495,7 +505,9 @@ UserFault AddressSpace::handle_fault(uintptr_t addr, uint64_t error_code) {
         if (r == UserFault::None) {
           ++faults_;
           // Found mapped after this fault fetched it: a file page.
-          stats::count(attempt && kind == stats::FAULT_SPURIOUS ? stats::FAULT_FILE : stats::Slot(kind));
+          kind = attempt && kind == stats::FAULT_SPURIOUS ? stats::FAULT_FILE : kind;
+          stats::count(stats::Slot(kind));
+          *kind_out = kind;
         }
         return r;
       }
@@ -509,7 +521,10 @@ UserFault AddressSpace::handle_fault(uintptr_t addr, uint64_t error_code) {
     // is BusError for now: an application fault is served again from its
     // thread's stack (linux/signal_delivery.cc calls handle_fault there), a copy
     // helper's becomes EFAULT.
-    if (!can_sleep()) return UserFault::BusError;
+    if (!can_sleep()) {
+      *kind_out = FAULT_KIND_DEFERRED;
+      return UserFault::BusError;
+    }
     if (auto r = fill_file_pages(page, page + PAGE_SIZE); !r.ok())
       return r.error() == Error::NoMemory ? UserFault::OutOfMemory : UserFault::BusError;
   }

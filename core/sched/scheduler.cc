@@ -25,6 +25,7 @@
 #include "arch/percpu.h"
 #include "arch/cpu_account.h"
 #include "core/stats.h"
+#include "core/trace.h"
 #include "core/time.h"
 #include "core/sched/load_balance.h"
 #include "core/sched/run_queue.h"
@@ -350,6 +351,11 @@ void schedule(bool preempted) {
     if (st != ThreadState::Dead) stats::count(runnable ? stats::SWITCH_INVOLUNTARY : stats::SWITCH_VOLUNTARY);
   }
   cpu_account(next == q.idle ? CpuMode::Idle : next->as ? CpuMode::System : CpuMode::Kernel);
+  if (trace::on(trace::SCHED)) {
+    const ThreadState st = prev->state.load();
+    const uint64_t how = st == ThreadState::Dead ? 2 : st == ThreadState::Blocked && !preempted ? 1 : 0;
+    trace::record(trace::Event::SchedSwitch, trace_id(prev), trace_id(next), how, preempted);
+  }
   switch_to(c, prev, next);
 }
 
@@ -413,6 +419,7 @@ bool wake(Thread* t, bool drain_local) {
   IrqGuard irq;
   PerCpu* c = this_cpu();
   PerCpu* target = cpu_by_index(t->se.cpu);
+  trace::point<trace::Event::SchedWakeup>(trace_id(t), t->se.cpu);
   target->rq->wakeq.push(t->se);
   if (target == c) {
     if (drain_local) drain_wakeups(*c->rq, c);

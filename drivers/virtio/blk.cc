@@ -18,6 +18,7 @@
 
 #include "lib/log.h"
 #include "core/mm.h"
+#include "core/trace.h"
 #include "core/sync/wait_queue.h"
 #include "drivers/block.h"
 #include "drivers/virtio/transport.h"
@@ -105,6 +106,7 @@ Result<void> VirtioBlk::submit(uint32_t type, uint64_t sector, uint8_t* buf, siz
   size_t n = 0;
   bufs[n++] = {virt_to_phys(req), 16, false};
   bool device_writes = type == T_IN || type == T_GET_ID;
+  const size_t bytes = len;
   while (len) {
     size_t in_page = PAGE_SIZE - (reinterpret_cast<uintptr_t>(buf) & (PAGE_SIZE - 1));
     size_t l = len < in_page ? len : in_page;
@@ -128,10 +130,14 @@ Result<void> VirtioBlk::submit(uint32_t type, uint64_t sector, uint8_t* buf, siz
     delete req;
     return added.error();
   }
+  // --trace=block (core/trace.h): the request as the device got it, and as
+  // its submitter sees it done; the request's address pairs the two.
+  trace::point<trace::Event::BlockSubmit>(sector, bytes, type, reinterpret_cast<uintptr_t>(req));
   if (notify) t_->notify(REQUEST_QUEUE);
   req->done.down();  // woken by complete()
   room_.up();
   uint8_t status = req->status;
+  trace::point<trace::Event::BlockComplete>(sector, bytes, type, status);
   delete req;
   if (status == S_OK) return {};
   if (status != S_IOERR && status != S_UNSUPP)

@@ -24,6 +24,7 @@
 #include "core/mm.h"
 #include "core/thread.h"
 #include "core/time.h"
+#include "core/trace.h"
 #include "core/sync/wait_queue.h"
 #include "drivers/net_device.h"
 #include "drivers/virtio/transport.h"
@@ -183,6 +184,7 @@ Result<void> VirtioNet::transmit(const uint8_t* frame, size_t len) {
     ++stats_.tx_dropped;
     return Error::Invalid;
   }
+  trace::point<trace::Event::NetTx>(len);  // --trace=net (core/trace.h)
   bool notify;
   {
     SpinGuard g(tx_lock_);
@@ -227,6 +229,7 @@ bool VirtioNet::flush(uint64_t deadline_ns) {
 }
 
 void VirtioNet::deliver(const uint8_t* frame, size_t len) {
+  trace::point<trace::Event::NetRx>(len);  // --trace=net (core/trace.h)
   netdev::ReceiveFn fn;
   void* ctx;
   {

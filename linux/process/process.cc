@@ -25,6 +25,8 @@
 #include "linux/process/initial_stack.h"
 #include "linux/strace.h"
 #include "linux/stats.h"
+#include "linux/trace_dump.h"
+#include "core/trace.h"
 #include "core/mm/vma.h"
 #include "core/sched/thread.h"
 #include "fs/file.h"
@@ -495,6 +497,7 @@ Result<ExecImage*> exec_prepare(const ExecArgs& a) {
 void exec_discard(ExecImage* img) { delete img; }
 
 [[noreturn]] void exec_replace_image(ExecImage* img) {
+  if (Process* p = current_process()) trace::point<trace::Event::ProcExec>(uint64_t(p->pid));  // --trace=proc
   Process& p = *current_process();
   AddressSpace* as = p.as;
   Thread* self = thread_current();
@@ -571,6 +574,7 @@ Result<void> process_exec(Process& p, const ExecArgs& a) {
     return t.error();
   }
   p.main_thread = t.value();
+  t.value()->trace_tid = uint32_t(p.pid);  // core/trace.h
   p.thread_count.store(1);
   sched_start_thread(t.value());
   log_info("exec: {} entry {:#x} sp {:#x}", a.path, st->entry, st->sp);
@@ -586,9 +590,12 @@ namespace {
   Process* p = current_process();
   // --strace: "+++ exited with N +++" (the summary table after pid 1's).
   if (p && linux_abi::strace::active()) linux_abi::strace::exited(p->pid, status, sig, p->pid == 1);
+  if (p) trace::point<trace::Event::ProcExit>(uint64_t(p->pid), uint64_t(status), uint64_t(sig));  // --trace=proc
   if (p && p->pid == 1) linux_abi::stats::report(true, status, sig);  // --stats
   if (p && p->pid != 1) process_exit_child(sig ? sig & 0x7f : (status & 0xff) << 8);
   if (ProcessExitHook h = g_exit_hook; h && p) h(status);
+  // The VM ends: the --trace rings go to the host (docs/trace.md).
+  linux_abi::trace_dump::finish(status, sig);
   if (p) p->exiting.store(true);
   shutdown_prepare();
   power_off(status);

@@ -136,6 +136,9 @@ class AddressSpace final : private mm::VmaObserver {
 
   // *kind: how it was served (core/stats.h FAULT_*).
   UserFault fault_in(mm::Vma& vma, uintptr_t page, bool write, uint32_t* kind) REQUIRES(lock_);
+  UserFault serve_fault(uintptr_t addr, uint64_t error_code, uint32_t* kind);
+  // The fault's kind in its trace record (core/trace.h) when no stats slot says.
+  static constexpr uint32_t FAULT_KIND_NONE = 0xff, FAULT_KIND_DEFERRED = 0xfe;
   Result<void> fork_into(AddressSpace& child);
   Result<void> populate_locked(uintptr_t addr, uintptr_t end) REQUIRES(lock_);
   bool page_mapped_locked(uintptr_t va) REQUIRES(lock_);

@@ -39,6 +39,9 @@ struct BootSettings {
   StringView strace_filter;         // --strace-filter=SET: the calls traced (empty: all)
   bool strace_summary = false;      // --strace-summary: a table of calls, errors, time at exit
   bool stats = false;               // --stats: counters and times at exit (docs/stats.md)
+  bool trace = false;               // --trace[=GROUPS]: kernel tracepoints (docs/trace.md)
+  StringView trace_groups;          // the groups (empty: all)
+  uint64_t trace_buffer_kib = 1024; // --trace-buffer=KIB: each CPU's ring
   bool log_missing = false;         // print each call that fails with ENOENT, whole paths
   bool gdb = false;                 // --gdb: a panic halts for the debugger instead of powering off
   uint64_t hung_task_s = 120;       // --hung-task=S: report threads asleep without a timeout > S s (0: off)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import build, bundle, deploy, deps, gdbstub, imagecache, imagetree, qemu, stdio
+from . import build, bundle, deploy, deps, gdbstub, imagecache, imagetree, qemu, stdio, trace
 
 
 def add_vm_options(p):
@@ -117,6 +117,10 @@ def strace_words(a):
         words.append("--strace-summary")
     if getattr(a, "stats", False):
         words.append("--stats")
+    if getattr(a, "trace", None):
+        words.append(quote_word(f"--trace={a.trace}"))
+    if getattr(a, "trace_buffer", None):
+        words.append(f"--trace-buffer={a.trace_buffer}")
     return words
 
 
@@ -124,7 +128,14 @@ def traced(cmdline):
     """Whether the kernel will trace (so the trace port goes in): the CLI's
     flags, or --strace given through --cmdline (the kernel option)."""
     head = cmdline.partition(" -- ")[0].split()
-    return any(w in ("--strace", "--strace-summary", "--stats") or w.startswith("--strace-filter=") for w in head)
+    return any(w in ("--strace", "--strace-summary", "--stats") or w.startswith("--strace-filter=") for w in head) \
+        or with_trace(cmdline)
+
+
+def with_trace(cmdline):
+    """Whether the kernel records tracepoints (--trace[=GROUPS], docs/trace.md):
+    its rings come back on the trace port, into the --trace-output file."""
+    return any(w == "--trace" or w.startswith("--trace=") for w in cmdline.partition(" -- ")[0].split())
 
 
 def with_stats(cmdline):
@@ -153,8 +164,16 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
                 if trace_out and traced(cmdline) else None
         except OSError as e:
             return fail(f"--strace-output {trace_out}: {e.strerror}")
+        data_out = getattr(a, "trace_output", None) or trace.DEFAULT_FILE
+        try:
+            data_fd = os.open(data_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644) \
+                if with_trace(cmdline) else None
+        except OSError as e:
+            if trace_fd is not None:
+                os.close(trace_fd)
+            return fail(f"--trace-output {data_out}: {e.strerror}")
         st = stdio.Stdio(a.machine, verbose=a.verbose, program=True, trace=traced(cmdline), trace_fd=trace_fd,
-                         stats=with_stats(cmdline))
+                         stats=with_stats(cmdline), trace_data_fd=data_fd)
         extra = []
         try:
             qemu.check_fits(kernel, initrd, mem)
@@ -178,6 +197,10 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
             print(f"capsule: the VM is paused for gdb on {gdbstub.HOST}:{gdb_port}; attach with\n"
                   f"  {gdbstub.attach_command(gdb_map)}", file=sys.stderr, flush=True)
         rc, stopped = stdio.run(cmd, st)
+        if data_fd is not None:
+            # As perf record says what it wrote; `capsule trace` reads it.
+            print(f"capsule: trace: {st.trace_data_bytes} bytes written to {data_out}"
+                  + ("" if st.trace_data_bytes else " (the kernel sent none)"), file=sys.stderr)
         if stopped is not None:
             return stopped  # stopped from the host (Ctrl-C, the terminal escape, SIGTERM)
         status, problem = qemu.decode_status(rc, status_file)
@@ -198,6 +221,13 @@ def cmd_run(a):
             a.gdb = gdbstub.parse_port(a.gdb)
         except ValueError as e:
             return fail(str(e))
+    if a.trace is not None:
+        try:
+            trace.parse_groups(a.trace)
+        except ValueError as e:
+            return fail(f"--trace={a.trace}: {e}")
+    if a.trace_buffer is not None and not 4 <= a.trace_buffer <= 4096:
+        return fail(f"--trace-buffer {a.trace_buffer}: KiB per CPU, 4..4096")
     if a.image:
         if a.program or a.module or a.add or a.rootfs or a.env or a.cwd:
             return fail("--image boots a built image as it is: no PROGRAM, --module, --add, --rootfs, --env or --cwd")
@@ -333,6 +363,8 @@ def bare_gdb(argv, run_parser):
             break
         if w == "--gdb":
             argv[i] = f"--gdb={gdbstub.DEFAULT_PORT}"
+        elif w == "--trace":
+            argv[i] = "--trace=all"  # never the program's name as the groups
         elif "=" not in w and takes_value.get(w, False):
             i += 1
         i += 1
@@ -370,6 +402,14 @@ def main(argv):
     r.add_argument("--stats", action="store_true",
                    help="at exit (and on SIGUSR1 to the CLI) print system calls, page faults, context switches, "
                         "times and peak memory on stderr or --strace-output (docs/stats.md)")
+    r.add_argument("--trace", metavar="GROUPS", nargs="?", const="all",
+                   help="record kernel tracepoints (groups sched, fault, syscall, block, net, proc, all; default "
+                        "all) in per-CPU rings, written at exit to --trace-output; read it with `capsule trace` "
+                        "(docs/trace.md). Spell groups --trace=GROUPS")
+    r.add_argument("--trace-output", metavar="FILE",
+                   help=f"where --trace writes its records (default ./{trace.DEFAULT_FILE})")
+    r.add_argument("--trace-buffer", metavar="KIB", type=int,
+                   help="each CPU's trace ring in KiB (default 1024; the oldest records are overwritten)")
     r.add_argument("program", nargs="?",
                    help="x86-64 Linux program, static or dynamic (host path or name on $PATH); "
                         "without one and without --module: the hello demo")
@@ -389,6 +429,10 @@ def main(argv):
     dc.add_argument("--force", action="store_true", help="replace FILE if it exists")
     dc.add_argument("file", metavar="FILE")
     dc.set_defaults(fn=cmd_disk_create)
+
+    tr = sub.add_parser("trace", help="print the kernel trace `capsule run --trace` wrote (docs/trace.md)")
+    trace.add_arguments(tr)
+    tr.set_defaults(fn=trace.run)
 
     be = sub.add_parser("bench", help="run a benchmark from bench/")
     be.add_argument("name")

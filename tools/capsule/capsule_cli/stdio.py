@@ -11,10 +11,12 @@ by descriptor). Relay threads copy bytes unchanged:
   serial     → kept in memory; live on stderr with --verbose (or after a
                thread dump was asked for); printed when the kernel
                panicked or QEMU failed
-  trace      ← capsule.trace (only with --strace or --stats): the
+  trace      ← capsule.trace (only with --strace, --stats or --trace): the
                system-call trace and the --stats report, to stderr in
                whole lines or to the --strace-output file (docs/strace.md,
-               docs/stats.md)
+               docs/stats.md); the --trace rings as blocks, each a line
+               "\\0CAPSULE-TRACE N" and N bytes, appended to the
+               --trace-output file (docs/trace.md)
   requests   → capsule.ctl, one line each (docs/console.md "Signals and
                requests from the host"): "signal N" for SIGTERM, SIGHUP,
                SIGINT (without a terminal), SIGUSR1 and SIGUSR2 the CLI
@@ -52,7 +54,7 @@ def _write_all(fd, data):
 
 class Stdio:
     def __init__(self, machine, verbose=False, program=True, stdin_fd=0, stdout_fd=1, stderr_fd=2,
-                 trace=False, trace_fd=None, stats=False):
+                 trace=False, trace_fd=None, stats=False, trace_data_fd=None):
         self.machine = machine
         self.verbose = verbose
         self.program = program
@@ -70,6 +72,8 @@ class Stdio:
         self.trace = program and trace
         self.trace_fd = trace_fd  # None: stderr
         self.stats = program and stats  # SIGUSR1 asks for the --stats report
+        self.trace_data_fd = trace_data_fd  # --trace: the records' file
+        self.trace_data_bytes = 0
         for name in ("in", "out", "err", "serial", "ctl") + (("trace",) if self.trace else ()):
             mine, theirs = socket.socketpair()
             self._pairs[name] = (mine, theirs)
@@ -225,6 +229,14 @@ class Stdio:
         the program's own stderr, and a line is never cut by it."""
         fd = self.trace_fd if self.trace_fd is not None else self.stderr_fd
         pending = b""
+        block = 0  # bytes of a --trace block still to come
+
+        def text(chunk):
+            try:
+                self._write(fd, chunk)
+            except OSError:
+                pass
+
         while True:
             try:
                 data = sock.recv(65536)
@@ -233,20 +245,45 @@ class Stdio:
             if not data:
                 break
             pending += data
-            cut = pending.rfind(b"\n") + 1
-            if cut:
-                try:
-                    self._write(fd, pending[:cut])
-                except OSError:
-                    pass
-                pending = pending[cut:]
-        if pending:
-            try:
-                self._write(fd, pending)
-            except OSError:
-                pass
+            while pending:
+                if block:
+                    part = pending[:block]
+                    self._trace_data(part)
+                    block -= len(part)
+                    pending = pending[len(part):]
+                    continue
+                mark = pending.find(b"\0")
+                if mark < 0:
+                    cut = pending.rfind(b"\n") + 1
+                    if cut:
+                        text(pending[:cut])
+                        pending = pending[cut:]
+                    break
+                if mark:
+                    text(pending[:mark])
+                    pending = pending[mark:]
+                end = pending.find(b"\n")
+                if end < 0:
+                    break  # the marker line is not whole yet
+                head = pending[1:end].split()
+                pending = pending[end + 1:]
+                if len(head) == 2 and head[0] == b"CAPSULE-TRACE" and head[1].isdigit():
+                    block = int(head[1])
+        if pending and not block:
+            text(pending)
         if self.trace_fd is not None:
             os.close(self.trace_fd)
+        if self.trace_data_fd is not None:
+            os.close(self.trace_data_fd)
+
+    def _trace_data(self, data):
+        if self.trace_data_fd is None:
+            return
+        try:
+            _write_all(self.trace_data_fd, data)
+            self.trace_data_bytes += len(data)
+        except OSError:
+            pass
 
     def _relay_serial(self, sock):
         # With --verbose the kernel log shares stderr with the program's own

@@ -34,6 +34,7 @@ struct Thread {
   void (*entry)(void*) = nullptr;
   void* arg = nullptr;
   uint32_t id = 0;
+  uint32_t trace_tid = 0;          // the id traces show (a program thread's Linux tid; core/trace.h)
   char name[32] = {};
   bool detached = false;
   bool migrating = false;          // in a wake queue because it is moving CPUs
@@ -66,6 +67,13 @@ struct Thread {
 };
 
 inline Thread* thread_of(sched::SchedEntity* e) { return owner_of<&Thread::se>(e); }
+
+// The thread as traces name it (core/trace.h): a program thread's Linux
+// tid, a kernel thread's id with the top bit set.
+inline uint32_t trace_id(const Thread* t) {
+  if (!t) return 0;
+  return t->trace_tid ? t->trace_tid : 0x80000000u | t->id;
+}
 
 // --- Blocking protocol used by wait queues, mutexes, condition variables ---
 //   sched_prepare_block();          // state = Blocked (before publishing us)
