@@ -73,6 +73,23 @@ TEST(Cmdline, StraceFilterAndSummary) {
   EXPECT_TRUE(p.r.settings.strace_summary);
 }
 
+TEST(Cmdline, TraceGroupsAndBuffer) {
+  Parsed p;
+  parse("--trace -- /bin/prog", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_TRUE(p.r.settings.trace);
+  EXPECT_EQ(str(p.r.settings.trace_groups), "");  // all
+  EXPECT_EQ(p.r.settings.trace_buffer_kib, 1024u);
+  Parsed q;
+  parse("--trace=sched,syscall --trace-buffer=16 -- /bin/prog", q);
+  ASSERT_TRUE(q.r.ok) << q.r.error;
+  EXPECT_EQ(str(q.r.settings.trace_groups), "sched,syscall");
+  EXPECT_EQ(q.r.settings.trace_buffer_kib, 16u);
+  Parsed n;
+  parse("-- /bin/prog", n);
+  EXPECT_FALSE(n.r.settings.trace);
+}
+
 TEST(Cmdline, TscKhzZeroMeansCalibrate) {
   Parsed p;
   parse("--tsc-khz=0", p);
@@ -210,6 +227,10 @@ TEST(Cmdline, BadInputIsRejectedWithAMessage) {
       {"--strace-filter=", "needs a set"},
       {"--log-missing=yes", "takes no value"},
       {"--gdb=1234", "takes no value"},
+      {"--trace=", "needs groups"},
+      {"--trace-buffer=1", "bad value '1' for --trace-buffer"},
+      {"--trace-buffer=lots", "bad value"},
+      {"--trace-buffer=5000", "bad value"},
       {"--tsc-khz=fast", "bad value 'fast' for --tsc-khz"},
       {"--tsc-khz=99999999999999999999", "bad value"},
       {"--test", "needs a name"},

@@ -1,0 +1,203 @@
+"""`capsule run --trace` and `capsule trace` (docs/trace.md).
+
+    trace_test.py PROG counts [MACHINE]
+        tests/cli/programs/stats_work.c making 1000 raw getpid calls,
+        touching 256 anonymous pages and sleeping 5 times, traced on 2 CPUs:
+        `capsule trace --summary` says getpid 1000 (0 in a run making none),
+        >= 256 anonymous zero-fill faults, >= 5 switches of tid 1 blocked
+        (the host's /usr/bin/time -v: the same bounds), nothing lost; in the
+        file, each CPU's records are in time order and stamped with that CPU;
+        in the decoded lines, tid 1's syscall_enter/syscall_exit alternate
+        with the same call (exit_group has no exit), the program's output
+        is its own (no trace bytes in stdout or stderr).
+    trace_test.py PROG small
+        --trace-buffer=4 (85 records a CPU) and 1000 getpid: records are
+        lost and counted (written = held + lost, held = capacity), what is
+        held decodes whole, and it is the run's end (the last getpid, the
+        exit).
+    trace_test.py PROG bad_group
+        --trace=bogus: the CLI's error, status 2, no VM; the kernel option
+        (--cmdline --trace=bogus): status 2 and the kernel's message.
+    trace_test.py PROG groups
+        --trace=syscall: only syscall events in the file; the summary names
+        the group.
+"""
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "capsule"))
+from capsule_cli import trace  # noqa: E402
+
+CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
+TIMEOUT = 240
+PAGES, SLEEPS, CALLS = 256, 5, 1000
+
+
+def check(cond, what):
+    if not cond:
+        print("FAIL:", what)
+    return cond
+
+
+def run(*args, cwd=None):
+    cmd = [CAPSULE, *args]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                       timeout=TIMEOUT, cwd=cwd)
+    print("$", " ".join(cmd), f"-> {r.returncode}")
+    if r.stderr:
+        print(r.stderr[-3000:])
+    return r
+
+
+def raw_records(path):
+    """Each CPU's records in the file's own order (no sorting): {cpu: [(tsc, event, cpu)]}."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, out, cur = 16, {}, None
+    while pos < len(data):
+        ctype, length = struct.unpack_from("<II", data, pos)
+        payload = data[pos + 8:pos + 8 + length]
+        pos += 8 + length
+        if ctype == trace.CPU:
+            cur = struct.unpack_from("<I", payload)[0]
+            out[cur] = []
+        elif ctype == trace.RECORDS:
+            cpu, n = struct.unpack_from("<II", payload)
+            for i in range(n):
+                tsc, ev, rcpu = struct.unpack_from("<QHH", payload, 8 + i * 48)
+                out[cpu].append((tsc, ev, rcpu))
+    return out
+
+
+def summary_fields(text):
+    calls = {m.group(3): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\d+) (\w+)$", text, re.M)}
+    events = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+) ([a-z_]+)$", text, re.M)}
+    head = re.search(r"(\d+) records, (\d+) CPUs, (\d+) lost", text)
+    return calls, events, head
+
+
+def case_counts(prog, machine="microvm"):
+    ok = True
+    with tempfile.TemporaryDirectory() as d:
+        dat = os.path.join(d, "t.dat")
+        r = run("run", "--machine", machine, "--cpus", "2", "--trace", "--trace-output", dat, prog,
+                str(CALLS), str(PAGES), str(SLEEPS))
+        ok &= check(r.returncode == 0 and r.stdout == "done\n", f"status {r.returncode}, stdout {r.stdout!r}")
+        ok &= check("CAPSULE-TRACE" not in r.stderr and "\0" not in r.stderr, "trace bytes on stderr")
+        ok &= check(f"bytes written to {dat}" in r.stderr, "the CLI says where the trace went")
+        s = run("trace", "--summary", dat)
+        print(s.stdout)
+        ok &= check(s.returncode == 0, "capsule trace --summary failed")
+        calls, events, head = summary_fields(s.stdout)
+        ok &= check(calls.get("getpid") == CALLS, f"getpid {calls.get('getpid')}, expected {CALLS}")
+        ok &= check(calls.get("clock_nanosleep", calls.get("nanosleep")) == SLEEPS, "sleeps")
+        ok &= check(bool(head) and head.group(3) == "0", "records lost with the default ring")
+        ok &= check(bool(head) and head.group(2) == "2", "two CPUs' rings")
+        # Faults and switches from the decoded lines.
+        lines = run("trace", dat).stdout.splitlines()
+        anon = [ln for ln in lines if " page_fault " in ln and "kind=anon" in ln and re.search(r"\s1 page_fault", ln)]
+        blocked = [ln for ln in lines if re.search(r"sched_switch\s+prev=1 prev_state=S ", ln)]
+        print(f"tid 1: {len(anon)} anonymous faults, {len(blocked)} switches blocked")
+        ok &= check(len(anon) >= PAGES, f"anonymous faults of tid 1: {len(anon)}")
+        ok &= check(len(blocked) >= SLEEPS, f"blocked switches of tid 1: {len(blocked)}")
+        ok &= check(events.get("page_fault", 0) >= PAGES, "page_fault count")
+        # Per-CPU order and stamps, as the kernel wrote them.
+        for cpu, recs in raw_records(dat).items():
+            ok &= check(all(r[2] == cpu for r in recs), f"CPU {cpu}: a record of another CPU")
+            ok &= check(all(a[0] <= b[0] for a, b in zip(recs, recs[1:])), f"CPU {cpu}: time goes back")
+        # Enter/exit pairs of tid 1.
+        sys_lines = run("trace", "--tid", "1", "--events", "syscall", dat).stdout.splitlines()
+        pending, pairs = None, 0
+        for ln in sys_lines:
+            m = re.search(r"(syscall_enter|syscall_exit)\s+(\w+)", ln)
+            if not m:
+                continue
+            if m.group(1) == "syscall_enter":
+                ok &= check(pending is None or pending == "execve", f"enter without exit before: {ln}")
+                pending = m.group(2)
+            else:
+                ok &= check(pending == m.group(2), f"exit of {m.group(2)} after enter of {pending}")
+                pending, pairs = None, pairs + 1
+        ok &= check(pending == "exit_group", f"last call {pending}, expected exit_group (no exit record)")
+        ok &= check(pairs >= CALLS + SLEEPS, f"{pairs} pairs")
+        # A run making no getpid has none (the C library makes none itself).
+        r0 = run("run", "--machine", machine, "--trace=syscall", "--trace-output", dat, prog, "0", "0", "0")
+        s0 = run("trace", "--summary", dat)
+        ok &= check(r0.returncode == 0 and s0.returncode == 0 and "getpid" not in summary_fields(s0.stdout)[0],
+                    "getpid in a run making none")
+    if os.path.exists("/usr/bin/time"):
+        h = subprocess.run(["/usr/bin/time", "-v", prog, str(CALLS), str(PAGES), str(SLEEPS)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+        hf = dict(re.findall(r"^\t(.+?): (\S+)$", h.stderr, re.M))
+        print("host:", hf.get("Minor (reclaiming a frame) page faults"), "minor faults,",
+              hf.get("Voluntary context switches"), "voluntary switches")
+        ok &= check(int(hf["Minor (reclaiming a frame) page faults"]) >= PAGES, "host minor faults")
+        ok &= check(int(hf["Voluntary context switches"]) >= SLEEPS, "host voluntary switches")
+    return ok
+
+
+def case_small(prog):
+    ok = True
+    with tempfile.TemporaryDirectory() as d:
+        dat = os.path.join(d, "t.dat")
+        r = run("run", "--trace=syscall,proc", "--trace-buffer", "4", "--trace-output", dat, prog, str(CALLS), "0", "0")
+        ok &= check(r.returncode == 0 and r.stdout == "done\n", f"status {r.returncode}")
+        t = trace.load(dat)  # raises on anything corrupt
+        ring = t.rings[0]
+        print("CPU 0:", ring)
+        ok &= check(ring["capacity"] == 4096 // 48, f"capacity {ring['capacity']}")
+        ok &= check(ring["lost"] > 0 and ring["held"] == ring["capacity"], "nothing lost with a 4 KiB ring")
+        ok &= check(ring["written"] == ring["held"] + ring["lost"], "written != held + lost")
+        ok &= check(ring["written"] >= 2 * CALLS, f"written {ring['written']} < {2 * CALLS}")
+        names = [trace.EVENTS[r[1]][0] for r in t.records]
+        ok &= check(names[-1] == "proc_exit", f"last record {names[-1]}")
+        ok &= check(all(a[0] <= b[0] for a, b in zip(t.records, t.records[1:])), "time order")
+        s = run("trace", "--summary", dat)
+        ok &= check(s.returncode == 0 and f"{ring['lost']} lost" in s.stdout, "the summary's lost count")
+    return ok
+
+
+def case_bad_group(prog):
+    ok = True
+    with tempfile.TemporaryDirectory() as d:
+        r = run("run", "--trace=sched,bogus", prog, "0", "0", "0", cwd=d)
+        ok &= check(r.returncode == 2, f"status {r.returncode}")
+        ok &= check("unknown event group 'bogus'" in r.stderr, "the CLI's message")
+        ok &= check(not os.path.exists(os.path.join(d, trace.DEFAULT_FILE)), "a trace file without a run")
+        r = run("run", "--cmdline=--trace=bogus", "--verbose", prog, "0", "0", "0", cwd=d)
+        ok &= check(r.returncode == 2, f"kernel option: status {r.returncode}")
+        ok &= check("--trace=bogus: unknown event group" in r.stderr, "the kernel's message")
+        r = run("run", "--trace-buffer", "1", prog, "0", "0", "0", cwd=d)
+        ok &= check(r.returncode == 2 and "--trace-buffer" in r.stderr, "--trace-buffer 1")
+    return ok
+
+
+def case_groups(prog):
+    ok = True
+    with tempfile.TemporaryDirectory() as d:
+        r = run("run", "--trace=syscall", prog, "10", "16", "1", cwd=d)
+        ok &= check(r.returncode == 0, f"status {r.returncode}")
+        t = trace.load(os.path.join(d, trace.DEFAULT_FILE))  # the default file, in the cwd
+        kinds = {trace.EVENTS[r[1]][1] for r in t.records}
+        ok &= check(kinds == {"syscall"}, f"groups recorded: {kinds}")
+        s = run("trace", "--summary", cwd=d)
+        ok &= check("groups syscall," in s.stdout and re.search(r"^\s+10\s+0 getpid$", s.stdout, re.M) is not None,
+                    "the summary of the default file")
+    return ok
+
+
+def main():
+    prog, what = sys.argv[1], sys.argv[2]
+    cases = {"counts": case_counts, "small": case_small, "bad_group": case_bad_group, "groups": case_groups}
+    ok = cases[what](prog, *sys.argv[3:])
+    print("PASS" if ok else "FAIL", "trace", what, *sys.argv[3:])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
