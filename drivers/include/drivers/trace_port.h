@@ -1,7 +1,8 @@
 #pragma once
 // The host's channel for the system-call trace (`capsule run --strace`,
-// docs/strace.md): its own virtio-console port, capsule.trace, so the
-// trace never mixes with the program's stdout and stderr
+// docs/strace.md), the --stats report and the --trace rings (as marked
+// binary blocks, docs/trace.md): its own virtio-console port,
+// capsule.trace, so none of it mixes with the program's stdout and stderr
 // (drivers/virtio/console.cc, docs/console.md).
 #include <cstddef>
 

@@ -27,6 +27,7 @@ class Ring {
   void init(Record* slots, uint32_t capacity) {
     slots_ = slots;
     capacity_ = capacity;
+    next_ = 0;
     head_.store(0, std::memory_order_relaxed);
   }
 
@@ -35,9 +36,11 @@ class Ring {
   void push(const Record& r) {
     writing_.store(true, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    const uint64_t h = head_.load(std::memory_order_relaxed);
-    if (capacity_) slots_[h % capacity_] = r;
-    head_.store(h + 1, std::memory_order_release);
+    if (capacity_) {
+      slots_[next_] = r;
+      if (++next_ == capacity_) next_ = 0;  // no division on the writer's path
+    }
+    head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     writing_.store(false, std::memory_order_release);
   }
 
@@ -55,6 +58,7 @@ class Ring {
  private:
   Record* slots_ = nullptr;
   uint32_t capacity_ = 0;
+  uint32_t next_ = 0;  // the slot the next record goes to: written() % capacity_
   std::atomic<uint64_t> head_{0};
   std::atomic<bool> writing_{false};
 };
