@@ -21,6 +21,15 @@
     trace_test.py PROG groups
         --trace=syscall: only syscall events in the file; the summary names
         the group.
+    trace_test.py PROG block
+        sha256sum of a 200000-byte file on an ext4 disk (--disk): the sum
+        matches the host's; block_complete reads add up to >= the file's
+        size, every block_submit has its block_complete (same sector, size,
+        op) after it, all with status ok.
+    trace_test.py PROG net
+        curl in the VM fetches 100000 bytes from a python3 http.server on
+        the host's 127.0.0.1: net_rx frames add up to >= 100000 bytes, and
+        there are net_tx frames (the request, the ACKs).
 """
 import os
 import re
@@ -191,9 +200,82 @@ def case_groups(prog):
     return ok
 
 
+def decoded(dat, events):
+    """(event, {key: value}) of each decoded line of these events."""
+    out = []
+    for ln in run("trace", "--events", events, dat).stdout.splitlines():
+        f = ln.split()
+        out.append((f[3], dict(kv.split("=", 1) for kv in f[4:] if "=" in kv)))
+    return out
+
+
+def case_block(prog):
+    ok = True
+    size = 200000
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "src")
+        os.mkdir(src)
+        blob = os.path.join(src, "blob")
+        with open(blob, "wb") as f:
+            f.write(os.urandom(size))
+        img, dat = os.path.join(d, "disk.img"), os.path.join(d, "t.dat")
+        r = run("disk", "create", "--size", "16M", "--from", src, img)
+        if not check(r.returncode == 0, "disk create"):
+            return False
+        r = run("run", "--trace=block", "--trace-output", dat, "--disk", f"{img}:/mnt:ro", "sha256sum", "/mnt/blob")
+        host = subprocess.run(["sha256sum", blob], stdout=subprocess.PIPE, text=True).stdout.split()[0]
+        ok &= check(r.returncode == 0 and r.stdout.split()[:1] == [host], f"sha256sum in the VM: {r.stdout!r}")
+        ev = decoded(dat, "block")
+        done = [a for e, a in ev if e == "block_complete"]
+        read = sum(int(a["bytes"]) for a in done if a["op"] == "read")
+        print(f"{len(ev)} block records, {read} bytes read")
+        ok &= check(read >= size, f"reads {read} < {size}")
+        ok &= check(all(a["status"] == "ok" for a in done), "a request failed")
+        open_reqs = []
+        for e, a in ev:
+            key = (a["sector"], a["bytes"], a["op"])
+            if e == "block_submit":
+                open_reqs.append(key)
+            elif check(key in open_reqs, f"complete without submit: {key}"):
+                open_reqs.remove(key)
+            else:
+                ok = False
+        ok &= check(not open_reqs, f"submits without completion: {open_reqs}")
+    return ok
+
+
+def case_net(prog):
+    import http.server
+    import socketserver
+    import threading
+    ok = True
+    size = 100000
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "page"), "wb") as f:
+            f.write(os.urandom(size))
+        handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=d, **k)  # noqa: E731
+        http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
+        with socketserver.TCPServer(("127.0.0.1", 0), handler) as srv:
+            port = srv.server_address[1]
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            dat = os.path.join(d, "t.dat")
+            r = run("run", "--trace=net", "--trace-output", dat, "curl", "-sS", "-o", "/dev/null", "-w",
+                    "%{size_download}\n", f"http://10.0.2.2:{port}/page")
+            srv.shutdown()
+        ok &= check(r.returncode == 0 and r.stdout.strip() == str(size), f"curl: {r.stdout!r}")
+        ev = decoded(dat, "net")
+        rx = sum(int(a["len"]) for e, a in ev if e == "net_rx")
+        tx = sum(1 for e, _ in ev if e == "net_tx")
+        print(f"net_rx {rx} bytes, {tx} net_tx frames")
+        ok &= check(rx >= size, f"net_rx bytes {rx} < {size}")
+        ok &= check(tx >= 1, "no net_tx")
+    return ok
+
+
 def main():
     prog, what = sys.argv[1], sys.argv[2]
-    cases = {"counts": case_counts, "small": case_small, "bad_group": case_bad_group, "groups": case_groups}
+    cases = {"counts": case_counts, "small": case_small, "bad_group": case_bad_group, "groups": case_groups,
+             "block": case_block, "net": case_net}
     ok = cases[what](prog, *sys.argv[3:])
     print("PASS" if ok else "FAIL", "trace", what, *sys.argv[3:])
     return 0 if ok else 1
