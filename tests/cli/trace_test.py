@@ -19,8 +19,11 @@
         --trace=bogus: the CLI's error, status 2, no VM; the kernel option
         (--cmdline --trace=bogus): status 2 and the kernel's message.
     trace_test.py PROG groups
-        --trace=syscall: only syscall events in the file; the summary names
-        the group.
+        --trace=syscall: only syscall events in the file (./capsule-trace.dat
+        by default); the summary names the group. With --strace and --stats
+        on the same port: the strace lines and the report on stderr, whole,
+        and the file decodes with the same getpid count. Without --trace:
+        no file.
     trace_test.py PROG block
         sha256sum of a 200000-byte file on an ext4 disk (--disk): the sum
         matches the host's; block_complete reads add up to >= the file's
@@ -197,6 +200,22 @@ def case_groups(prog):
         s = run("trace", "--summary", cwd=d)
         ok &= check("groups syscall," in s.stdout and re.search(r"^\s+10\s+0 getpid$", s.stdout, re.M) is not None,
                     "the summary of the default file")
+        # The port's text (strace lines, the stats report) and the trace's
+        # blocks share capsule.trace: each goes its own way.
+        r = run("run", "--strace", "--stats", "--trace=syscall,proc", "--trace-output", "both.dat", prog, "10", "16", "1",
+                cwd=d)
+        ok &= check(r.returncode == 0 and r.stdout == "done\n", f"with --strace --stats: {r.returncode} {r.stdout!r}")
+        ok &= check(r.stderr.count("getpid()") == 10, f"strace's getpid lines: {r.stderr.count('getpid()')}")
+        ok &= check("--- end of capsule stats ---" in r.stderr and "+++ exited with 0 +++" in r.stderr,
+                    "the stats report and strace's exit line")
+        ok &= check("CAPSULE-TRACE" not in r.stderr and "CAPTRACE" not in r.stderr, "trace bytes in the text")
+        t = trace.load(os.path.join(d, "both.dat"))
+        ok &= check(sum(1 for x in t.records if x[1] == 4 and t.syscalls.get(x[4][0]) == "getpid") == 10,
+                    "getpid enters in the file next to --strace")
+        os.unlink(os.path.join(d, trace.DEFAULT_FILE))
+        r = run("run", prog, "1", "0", "0", cwd=d)
+        ok &= check(r.returncode == 0 and not os.path.exists(os.path.join(d, trace.DEFAULT_FILE)),
+                    "a trace file without --trace")
     return ok
 
 
