@@ -29,6 +29,11 @@
         matches the host's; block_complete reads add up to >= the file's
         size, every block_submit has its block_complete (same sector, size,
         op) after it, all with status ok.
+    trace_test.py PROG proc
+        busybox sh -c 'busybox true; busybox echo hi; exit 3': a proc_fork
+        by pid 1 for each of the two commands, each child's proc_exec and
+        proc_exit (status 0) after its fork, and pid 1's proc_exit with
+        status 3 last (the CLI's status 3 too).
     trace_test.py PROG net
         curl in the VM fetches 100000 bytes from a python3 http.server on
         the host's 127.0.0.1: net_rx frames add up to >= 100000 bytes, and
@@ -263,6 +268,29 @@ def case_block(prog):
     return ok
 
 
+def case_proc(prog):
+    ok = True
+    with tempfile.TemporaryDirectory() as d:
+        dat = os.path.join(d, "t.dat")
+        r = run("run", "--trace=proc", "--trace-output", dat, "busybox", "sh", "-c",
+                "busybox true; busybox echo hi; exit 3")
+        ok &= check(r.returncode == 3 and r.stdout == "hi\n", f"status {r.returncode}, stdout {r.stdout!r}")
+        ev = decoded(dat, "proc")
+        for e, a in ev:
+            print(e, a)
+        forks = [int(a["child"]) for e, a in ev if e == "proc_fork" and a["parent"] == "1"]
+        ok &= check(len(forks) >= 2, f"forks by pid 1: {forks}")
+        for child in forks:
+            mine = [(i, e, a) for i, (e, a) in enumerate(ev) if a.get("pid") == str(child)]
+            seq = [e for _, e, _ in mine]
+            ok &= check(seq == ["proc_exec", "proc_exit"], f"pid {child}: {seq}")
+            ok &= check(all(a.get("status", "0") == "0" for _, _, a in mine), f"pid {child}'s status")
+            fork_at = next(i for i, (e, a) in enumerate(ev) if e == "proc_fork" and a["child"] == str(child))
+            ok &= check(all(i > fork_at for i, _, _ in mine), f"pid {child}: events before its fork")
+        ok &= check(bool(ev) and ev[-1] == ("proc_exit", {"pid": "1", "status": "3"}), f"last: {ev[-1:]}")
+    return ok
+
+
 def case_net(prog):
     import http.server
     import socketserver
@@ -294,7 +322,7 @@ def case_net(prog):
 def main():
     prog, what = sys.argv[1], sys.argv[2]
     cases = {"counts": case_counts, "small": case_small, "bad_group": case_bad_group, "groups": case_groups,
-             "block": case_block, "net": case_net}
+             "block": case_block, "net": case_net, "proc": case_proc}
     ok = cases[what](prog, *sys.argv[3:])
     print("PASS" if ok else "FAIL", "trace", what, *sys.argv[3:])
     return 0 if ok else 1
