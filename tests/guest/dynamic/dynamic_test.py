@@ -135,6 +135,60 @@ print(p.communicate(b"hello from a pipe")[0], p.returncode)
 print(subprocess.run(["false"]).returncode, subprocess.run(["tr", "--bad-option"], capture_output=True).returncode)
 """
 
+# Processes sharing memory (docs/ipc.md): multiprocessing's Pool and
+# ProcessPoolExecutor fork workers that talk through pipes guarded by
+# process-shared semaphores (sem_open: /dev/shm/sem.*, shared futexes);
+# Queue, Lock, Value, Array, Event, Semaphore and Barrier between processes.
+PY_MP_POOL = """
+import multiprocessing as mp
+def sq(x):
+    return x * x
+with mp.Pool(4) as p:
+    print(p.map(sq, range(20)))
+    print(sorted(p.imap_unordered(sq, range(10), chunksize=2)))
+    print(p.apply_async(pow, (2, 10)).get(), p.starmap(pow, [(2, 3), (3, 2)]))
+"""
+
+PY_MP_PRIMITIVES = """
+import multiprocessing as mp
+def work(q, lock, val, arr, ev, i):
+    ev.wait()
+    for _ in range(200):
+        with lock:
+            val.value += 1
+    arr[i] = i * i
+    q.put((i, mp.current_process().name != "MainProcess"))
+q, lock, ev = mp.Queue(), mp.Lock(), mp.Event()
+val, arr = mp.Value("i", 0, lock=False), mp.Array("i", 4)
+ps = [mp.Process(target=work, args=(q, lock, val, arr, ev, i)) for i in range(4)]
+for p in ps:
+    p.start()
+ev.set()
+res = sorted(q.get() for _ in ps)
+for p in ps:
+    p.join()
+print(res, val.value, list(arr), [p.exitcode for p in ps])
+s = mp.Semaphore(2)
+print(s.acquire(), s.acquire(), s.acquire(False), s.get_value())
+b = mp.Barrier(3)
+ps = [mp.Process(target=b.wait) for _ in range(2)]
+for p in ps:
+    p.start()
+print(b.wait() in (0, 1, 2))
+for p in ps:
+    p.join()
+print([p.exitcode for p in ps])
+"""
+
+PY_PROCESS_POOL = """
+import concurrent.futures as cf
+def cube(x):
+    return x ** 3
+with cf.ProcessPoolExecutor(4) as ex:
+    print(list(ex.map(cube, range(12))))
+    print(ex.submit(sum, [1, 2, 3]).result(), sorted(f.result() for f in [ex.submit(cube, i) for i in range(5)]))
+"""
+
 # name -> (program, argv, needs) ; guest paths /data/... are the host's
 # data directory when run on the host. `needs` lists extra host trees
 # ("python": the modules the case imports) and other programs the case
@@ -156,6 +210,9 @@ CASES = {
                       ["prog:tr", "prog:sort", "prog:false"]),
     "python3_subprocess": ("/usr/bin/python3", ["python3", "-c", PY_SUBPROCESS],
                            ["python", "prog:echo", "prog:tr", "prog:false"]),
+    "python3_mp_pool": ("/usr/bin/python3", ["python3", "-c", PY_MP_POOL], ["python"]),
+    "python3_mp_primitives": ("/usr/bin/python3", ["python3", "-c", PY_MP_PRIMITIVES], ["python"]),
+    "python3_process_pool": ("/usr/bin/python3", ["python3", "-c", PY_PROCESS_POOL], ["python"]),
     "sqlite3": ("sqlite3", ["sqlite3", ":memory:",
                             "create table t(a,b); insert into t values(1,'x'),(2,'y'),(3,'z');"
                             " select sum(a), group_concat(b) from t;"], []),
