@@ -51,6 +51,9 @@ class Spec:
     linux_timeout: float = 180.0
     linux_init_args: tuple = ()     # words before the program's own arguments in Linux
     check: Optional[Callable] = None  # parsed run -> a problem (str) or None
+    # Other files both guests get: (guest path, host path); Capsule by
+    # --add, Linux in its initramfs (the parent directories made).
+    extra_files: tuple = ()
 
     @property
     def work(self):
@@ -102,9 +105,34 @@ def prepare_linux(s, boot):
         log(f"extracting the ELF vmlinux from {vmlinuz} -> {vmlinux.relative_to(ROOT)}")
         boot.extract_vmlinux(vmlinuz, vmlinux)
     initramfs = s.work / "initramfs.cpio"
-    if boot.stale(initramfs, s.binary, Path(__file__)):
-        boot.write_initramfs(s.binary, initramfs)
+    if boot.stale(initramfs, s.binary, Path(__file__), *(h for _, h in s.extra_files)):
+        if s.extra_files:
+            write_initramfs_with(boot, s.binary, s.extra_files, initramfs)
+        else:
+            boot.write_initramfs(s.binary, initramfs)
     return vmlinux, initramfs, vmlinuz.name
+
+
+def write_initramfs_with(boot, init_binary, extra_files, out):
+    """bench/boot's initramfs (/dev, /dev/console, /init) and the extra
+    files at their guest paths, each directory on the way made once."""
+    blob = boot.newc_entry(1, "dev", 0o040755, nlink=2)
+    blob += boot.newc_entry(2, "dev/console", 0o020600, rdev=(5, 1))
+    blob += boot.newc_entry(3, "init", 0o100755, Path(init_binary).read_bytes())
+    ino, made = 4, set()
+    for guest, host in extra_files:
+        parts = guest.strip("/").split("/")
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            if d not in made:
+                made.add(d)
+                blob += boot.newc_entry(ino, d, 0o040755, nlink=2)
+                ino += 1
+        blob += boot.newc_entry(ino, "/".join(parts), 0o100755, Path(host).read_bytes())
+        ino += 1
+    blob += boot.newc_entry(0, "TRAILER!!!", 0)
+    blob += b"\0" * (-len(blob) % 512)
+    out.write_bytes(blob)
 
 
 def linux_command(s, boot, vmlinux, initramfs, prog_args):
@@ -126,8 +154,9 @@ def capsule_command(s, prog_args):
     cli = ROOT / "capsule"
     if not cli.exists():
         raise BenchError(f"{cli} not found (the capsule CLI)")
+    adds = [f"--add={host}:{guest}" for guest, host in s.extra_files]
     return [str(cli), "run", "--accel", "tcg", "--machine", "microvm", "--mem", s.mem,
-            "--cpus", str(s.cpus), str(s.binary.relative_to(ROOT))] + list(prog_args)
+            "--cpus", str(s.cpus), *adds, str(s.binary.relative_to(ROOT))] + list(prog_args)
 
 
 # ---------------------------------------------------------------- running
