@@ -11,6 +11,7 @@
 #include "arch/uaccess.h"
 #include "drivers/tty/termios.h"
 #include "linux/file_common.h"
+#include "linux/fork_state.h"
 #include "linux/process_state.h"
 #include "linux/signal.h"
 #include "linux/thread_state.h"
@@ -104,8 +105,10 @@ void signal_group(int pgid, int sig) {
 // RestartSys after signalling its group (a handler runs, then the call
 // is restarted or EINTR), or Io (EIO). `ignored_goes_on`: SIGTTOU ignored
 // or blocked lets the call proceed (writes, tcsetpgrp); SIGTTIN ignored
-// or blocked is EIO. A stop signal left at its default action would stop
-// the group on Linux; stopping is not done here, so that too is EIO.
+// or blocked is EIO, and so is either from an orphaned group (nobody
+// would continue it). Otherwise the group is signalled: at the default
+// action it stops, and once continued the call starts again (and checks
+// again).
 Result<void> job_check(int sig, bool ignored_goes_on) {
   Process* p = current_process();
   if (!p || !tty::is_terminal() || !in_console_session(*p)) return {};
@@ -117,7 +120,7 @@ Result<void> job_check(int sig, bool ignored_goes_on) {
   const uint64_t bit = 1ull << (sig - 1);
   const bool blocked = lt && (__atomic_load_n(&lt->sigmask, __ATOMIC_RELAXED) & bit);
   if ((ignored & bit) || blocked) return ignored_goes_on ? Result<void>{} : Result<void>(Error::Io);
-  if (!(caught & bit)) return Error::Io;  // default action: stop (not done)
+  if (process_pgrp_orphaned(*p)) return Error::Io;
   signal_group(ids_of(*p).pgid, sig);
   return Error::RestartSys;
 }

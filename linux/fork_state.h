@@ -39,5 +39,20 @@ void signal_fork(Process& child, Process& parent);
 // ignored, or SA_NOCLDWAIT); *send: whether SIGCHLD is still sent
 // (SA_NOCLDWAIT with a handler).
 bool signal_child_autoreap(Process& parent, bool* send);
+// A child of `parent` stopped or continued: whether SIGCHLD is sent for
+// it (not when SIGCHLD is ignored or its action has SA_NOCLDSTOP).
+bool signal_child_stop_notify(Process& parent);
+
+// --- linux/sys_wait.cc: job control (docs/process.md "Stop and continue") ---
+// SIGCHLD's si_code (ABI facts).
+constexpr int CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3, CLD_TRAPPED = 4, CLD_STOPPED = 5,
+              CLD_CONTINUED = 6;
+// p stopped (why CLD_STOPPED, status the stop signal) or was continued
+// (CLD_CONTINUED, SIGCONT): the report wait4/waitid give once, the
+// parent's waiters woken, SIGCHLD unless SA_NOCLDSTOP.
+void process_job_notify(Process& p, int why, int status);
+// p's process group is orphaned: no member has a parent in another
+// group of the same session (POSIX; Linux's is_current_pgrp_orphaned).
+bool process_pgrp_orphaned(Process& p);
 
 }  // namespace capsule::linux_abi

@@ -150,7 +150,7 @@ Facts facts_of(Process& p) {
     f.threads = 1;  // Linux shows the group leader
   } else {
     f.cpu_ns = p.exited_cpu_ns.load() + signal_process_cpu_ns(p);
-    f.state = any_running(p) ? 'R' : 'S';
+    f.state = signal_process_stopped(p) ? 'T' : any_running(p) ? 'R' : 'S';
     f.threads = p.thread_count.load();
   }
   return f;

@@ -132,6 +132,9 @@ void signal_thread_exit(Thread* t);
 // signals whose action is "ignore" and those with a handler.
 void signal_process_masks(Process& p, uint64_t* shared_pending, uint64_t* ignored, uint64_t* caught);
 
+// A group stop is in effect (/proc state T, orphaned groups' stopped jobs).
+bool signal_process_stopped(Process& p);
+
 // Sum of the CPU time of the process's threads (ITIMER_VIRTUAL/PROF,
 // CLOCK_PROCESS_CPUTIME_ID timers).
 uint64_t signal_process_cpu_ns(Process& p);

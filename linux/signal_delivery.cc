@@ -19,6 +19,7 @@
 #include "core/thread.h"
 #include "lib/log.h"
 #include "linux/exec_state.h"
+#include "linux/fork_state.h"
 #include "linux/notice.h"
 #include "linux/oom.h"
 #include "linux/process.h"
@@ -95,10 +96,12 @@ bool do_signal(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, Regs& r, i
     KSigInfo info;
     KSigAction a;
     int sig;
+    uint64_t seq = 0;
     {
       SpinGuard g(ps.lock);
       sig = signal_dequeue_locked(ps, lt, st, ~lt->sigmask, &info);
       if (sig) a = ps.actions[sig - 1];
+      seq = ps.cont_seq;
     }
     if (!sig) break;
     if (strace::active()) strace::signal_delivered(sig, &info);  // "--- SIGX {...} ---"
@@ -106,6 +109,16 @@ bool do_signal(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, Regs& r, i
     if (a.handler == SIG_IGN) continue;
     if (a.handler == SIG_DFL) {
       if (signal_default_ignores(sig)) continue;
+      if (signal_default_stops(sig)) {
+        // Stop the process (docs/signals.md "Stop and continue"). SIGTSTP,
+        // SIGTTIN and SIGTTOU to an orphaned process group are discarded
+        // (POSIX; Linux's get_signal), SIGSTOP never is. Once continued,
+        // the next signal is looked at (SIGCONT's handler, SIGKILL).
+        Process* p = current_process();
+        if (sig != SIGSTOP && p && process_pgrp_orphaned(*p)) continue;
+        signal_group_stop(ps, lt, st, sig, seq);
+        continue;
+      }
       if (sig == SIGKILL && exec_kills_current()) exec_thread_exit_killed();  // another thread's execve
       signal_terminate(sig, r.rip, false, 0);
     }
@@ -149,10 +162,11 @@ void on_syscall_return(SyscallArgs& args, int64_t result) {
   auto* lt = lt_of(t);
   bool restart = !args.full_return && is_restart_code(result);
   if (!restart && lt && lt->signal && lt->signal->registered && !lt->signal->restore_mask &&
-      !signal_deliverable(*ps, lt) && !thread_interrupt_pending(t))
+      !signal_deliverable(*ps, lt) && !thread_interrupt_pending(t) && !ps->stopping.load(std::memory_order_relaxed))
     return;  // the common case: nothing to do
   SignalThread* st = signal_state_of(t, &lt);
   if (!st) return;
+  if (ps->stopping.load()) signal_park(*ps, lt, st);  // a group stop: wait here for SIGCONT
   Regs r = regs_from_syscall(*args.frame);
   if (do_signal(*ps, lt, st, r, restart ? result : 0, args.nr)) {
     regs_to_syscall(*args.frame, r);
@@ -165,7 +179,7 @@ bool irq_pending() {
   Thread* t = current_thread();
   auto* lt = lt_of(t);
   ProcessSignals* ps = signals_of(t);
-  return lt && ps && signal_deliverable(*ps, lt);
+  return lt && ps && (signal_deliverable(*ps, lt) || ps->stopping.load(std::memory_order_relaxed));
 }
 
 void on_irq_return(x64::TrapFrame& f) {
@@ -173,6 +187,7 @@ void on_irq_return(x64::TrapFrame& f) {
   SignalThread* st = signal_state_of(thread_current(), &lt);
   if (!st) return;
   ProcessSignals& ps = *signals_current();
+  if (ps.stopping.load()) signal_park(ps, lt, st);
   Regs r = regs_from_trap(f);
   if (do_signal(ps, lt, st, r, 0, 0)) regs_to_trap(f, r);
   sync_interrupt_flag(ps, thread_current(), lt);
@@ -291,6 +306,15 @@ void signal_interrupt_target(Thread* t) {
   thread_interrupt(t);  // sticky flag + wake: interruptible waits (futex, ...) return EINTR
   if (t == current_thread()) return;
   if (!t->on_cpu.load(std::memory_order_acquire)) return;  // will see it at its next return
+  uint8_t v = kick_vector();
+  if (!v) return;
+  IrqGuard irq;
+  PerCpu* c = cpu_by_index(t->se.cpu);
+  if (c && c != this_cpu()) lapic_send_ipi(c->apic_id, v);
+}
+
+void signal_kick(Thread* t) {
+  if (t == current_thread() || !t->on_cpu.load(std::memory_order_acquire)) return;
   uint8_t v = kick_vector();
   if (!v) return;
   IrqGuard irq;

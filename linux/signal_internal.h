@@ -73,6 +73,7 @@ struct SignalThread {
   uint64_t saved_mask = 0;    // rt_sigsuspend / pause: restored on the way out
   bool restore_mask = false;
   bool registered = false;
+  bool parked = false;        // asleep in a group stop (under the process's lock)
 };
 
 // A process's signal state (Process::signals, docs/signals.md); made by
@@ -89,6 +90,17 @@ struct ProcessSignals {
   Thread** threads GUARDED_BY(lock) = nullptr;  // the registered application threads (kmalloc'd)
   size_t nthreads GUARDED_BY(lock) = 0, cap GUARDED_BY(lock) = 0;
   std::atomic<bool> terminating{false};   // a fatal signal is ending the process
+  // Job control (docs/signals.md "Stop and continue"): a group stop is in
+  // effect while `stopping`; every thread parks on its way back to the
+  // application until SIGCONT clears it (or SIGKILL comes). stop_sig is
+  // the signal that stopped it; stop_notified: the parent was told
+  // (CLD_STOPPED), i.e. every thread is parked or asleep in the kernel.
+  // cont_seq counts SIGCONTs, so a stop dequeued before a SIGCONT arrived
+  // is not carried out after it (Linux's JOBCTL_STOP_DEQUEUED).
+  std::atomic<bool> stopping{false};
+  int stop_sig GUARDED_BY(lock) = 0;
+  bool stop_notified GUARDED_BY(lock) = false;
+  uint64_t cont_seq GUARDED_BY(lock) = 0;
 };
 // The signal state of an application thread's process (never null for
 // one), and of the caller's (nullptr on a kernel thread).
@@ -100,9 +112,21 @@ ProcessSignals* signals_current();
 // caller's.
 SignalThread* signal_state_of(Thread* t, LinuxThread** out_lt);
 LinuxThread* signal_self(SignalThread** st);
-// The default action of `sig` ignores it (SIGCHLD, SIGURG, SIGWINCH; with
-// no job control SIGCONT and the stop signals too).
+// The default action of `sig` ignores it (SIGCHLD, SIGURG, SIGWINCH,
+// SIGCONT: continuing is done when SIGCONT is sent, not delivered).
 bool signal_default_ignores(int sig);
+// The default action of `sig` stops the process (SIGSTOP, SIGTSTP,
+// SIGTTIN, SIGTTOU).
+bool signal_default_stops(int sig);
+// Group stop (linux/signal_state.cc): the caller dequeued stop signal
+// `sig` (at its default action) with ps.cont_seq == seq; stops the
+// process and parks the caller until it is continued or killed.
+void signal_group_stop(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, int sig, uint64_t seq);
+// Sends the IPI that makes t's CPU take its return path if t runs
+// application code there (no interrupt flag: its sleeps go on).
+void signal_kick(Thread* t);
+// Parks the caller while a group stop is in effect (the return paths).
+void signal_park(ProcessSignals& ps, LinuxThread* lt, SignalThread* st);
 // Dequeues a signal in `want` (thread-directed first, synchronous ones
 // first) under ps.lock; 0 if none.
 int signal_dequeue_locked(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out)

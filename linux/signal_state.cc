@@ -126,6 +126,49 @@ Thread* find_tid_locked(ProcessSignals& ps, int tid) REQUIRES(ps.lock) {
 }
 
 enum class Dfl { Term, Core, Ign, Stop, Cont };
+Dfl default_action(int sig);
+
+constexpr int STOP_SIGNALS[] = {SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU};
+
+// Job control at generation (Linux's prepare_signal): a stop signal
+// discards a pending SIGCONT; SIGCONT discards pending stop signals and
+// ends a group stop, whatever its action (blocked, handled or ignored),
+// waking the parked threads. True if the process had stopped (the parent
+// is then told CLD_CONTINUED by the caller, without the lock).
+bool prepare_locked(ProcessSignals& ps, int sig) REQUIRES(ps.lock) {
+  ps.lock.assert_held();
+  if (sig >= 1 && sig <= L_NSIG && default_action(sig) == Dfl::Stop) {
+    signal_flush_locked(ps, SIGCONT);
+    return false;
+  }
+  if (sig != SIGCONT) return false;
+  for (int s : STOP_SIGNALS) signal_flush_locked(ps, s);
+  ++ps.cont_seq;
+  if (!ps.stopping.load()) return false;
+  const bool was_stopped = ps.stop_notified;
+  ps.stopping.store(false);
+  ps.stop_notified = false;
+  for (size_t i = 0; i < ps.nthreads; ++i)
+    if (SignalThread* st = lt_of(ps.threads[i])->signal; st && st->parked) thread_wake(ps.threads[i]);
+  return was_stopped;
+}
+
+// Every thread but those asleep in the kernel is parked: the stop is
+// complete (a sleeping thread parks before it runs application code
+// again). Threads still running application code are sent the IPI that
+// brings them to their return path.
+bool all_stopped_locked(ProcessSignals& ps) REQUIRES(ps.lock) {
+  ps.lock.assert_held();
+  bool all = true;
+  for (size_t i = 0; i < ps.nthreads; ++i) {
+    Thread* t = ps.threads[i];
+    SignalThread* st = lt_of(t)->signal;
+    if ((st && st->parked) || t->state.load() == ThreadState::Blocked) continue;
+    all = false;
+    if (t != thread_current()) signal_kick(t);
+  }
+  return all;
+}
 Dfl default_action(int sig) {
   switch (sig) {
     case SIGCHLD: case SIGURG: case SIGWINCH: return Dfl::Ign;
@@ -139,11 +182,14 @@ Dfl default_action(int sig) {
 
 }  // namespace
 
-// No job control: stop signals are ignored, and so is SIGCONT.
+// SIGCONT's default action is "ignore": it continues the process when it
+// is sent (prepare_locked), whatever its action.
 bool signal_default_ignores(int sig) {
   Dfl d = default_action(sig);
-  return d == Dfl::Ign || d == Dfl::Stop || d == Dfl::Cont;
+  return d == Dfl::Ign || d == Dfl::Cont;
 }
+
+bool signal_default_stops(int sig) { return sig >= 1 && sig <= L_NSIG && default_action(sig) == Dfl::Stop; }
 
 // --- shared with sys_signal.cc ---
 
@@ -313,10 +359,13 @@ Result<void> signal_send_process(Process& p, const KSigInfo& info) {
   register_caller();
   ProcessSignals& ps = *p.signals;
   Thread* t;
+  bool continued;
   {
     SpinGuard g(ps.lock);
+    continued = prepare_locked(ps, info.signo);
     t = queue_locked(ps, nullptr, info);
   }
+  if (continued) process_job_notify(p, CLD_CONTINUED, SIGCONT);
   if (t) signal_interrupt_target(t);
   tell_observer(info.signo);
   return {};
@@ -333,13 +382,16 @@ Result<void> signal_send_tid(Process& p, int tid, const KSigInfo& info) {
   register_caller();
   ProcessSignals& ps = *p.signals;
   Thread* t;
+  bool continued;
   {
     SpinGuard g(ps.lock);
     Thread* target = find_tid_locked(ps, tid);
     if (!target) return Error::NoProcess;
     if (!info.signo) return {};
+    continued = prepare_locked(ps, info.signo);
     t = queue_locked(ps, target, info);
   }
+  if (continued) process_job_notify(p, CLD_CONTINUED, SIGCONT);
   if (t) signal_interrupt_target(t);
   tell_observer(info.signo);
   return {};
@@ -466,4 +518,69 @@ uint64_t signal_process_cpu_ns(Process& p) {
   for (size_t i = 0; i < ps.nthreads; ++i) sum += thread_cpu_time_live_ns(ps.threads[i]);
   return sum;
 }
+
+// --- stop and continue (docs/signals.md "Stop and continue") ---
+
+void signal_group_stop(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, int sig, uint64_t seq) {
+  {
+    SpinGuard g(ps.lock);
+    // A SIGCONT sent after the dequeue cancels this stop; a dying process
+    // does not stop.
+    if (ps.cont_seq != seq || ps.terminating.load()) return;
+    if (!ps.stopping.load()) {
+      ps.stop_sig = sig;
+      ps.stop_notified = false;
+      ps.stopping.store(true);
+    }
+  }
+  signal_park(ps, lt, st);
+}
+
+void signal_park(ProcessSignals& ps, LinuxThread* lt, SignalThread* st) {
+  Thread* self = thread_current();
+  Process* p = current_process();
+  {
+    SpinGuard g(ps.lock);
+    if (!ps.stopping.load()) return;
+    st->parked = true;
+  }
+  for (;;) {
+    bool notify = false, notified;
+    int sig = 0;
+    {
+      SpinGuard g(ps.lock);
+      if (ps.stopping.load() && !ps.stop_notified && all_stopped_locked(ps)) {
+        ps.stop_notified = notify = true;
+        sig = ps.stop_sig;
+      }
+      notified = ps.stop_notified;
+    }
+    // The last thread to park tells the parent (CLD_STOPPED, wait4's
+    // WUNTRACED); until then each parked thread looks again every 5 ms
+    // (a thread that went to sleep in the kernel counts as stopped).
+    if (notify && p) process_job_notify(*p, CLD_STOPPED, sig);
+    thread_clear_interrupt(self);
+    sched_prepare_block();
+    const uint64_t pend = __atomic_load_n(&lt->pending, __ATOMIC_SEQ_CST) | __atomic_load_n(&ps.pending, __ATOMIC_SEQ_CST);
+    if (!ps.stopping.load() || (pend & sigbit(SIGKILL)) || ps.terminating.load()) {
+      ThreadState b = ThreadState::Blocked;
+      self->state.compare_exchange_strong(b, ThreadState::Running);
+      break;
+    }
+    // A deadline even when stopped for good: a stopped process is not a
+    // hung task (Linux's detector skips TASK_STOPPED too).
+    (void)sched_block(uptime_ns() + (notified ? 10000000000ull : 5000000ull));
+  }
+  SpinGuard g(ps.lock);
+  st->parked = false;
+}
+
+bool signal_process_stopped(Process& p) { return p.signals->stopping.load(); }
+
+bool signal_child_stop_notify(Process& parent) {
+  SpinGuard g(parent.signals->lock);
+  const KSigAction& a = parent.signals->actions[SIGCHLD - 1];
+  return a.handler != SIG_IGN && !(a.flags & SA_NOCLDSTOP);
+}
+
 }  // namespace capsule::linux_abi

@@ -37,8 +37,6 @@ constexpr int L_WNOHANG = 1, L_WUNTRACED = 2, L_WSTOPPED = 2, L_WEXITED = 4, L_W
 constexpr int L_WNOTHREAD = 0x20000000, L_WALL = 0x40000000, L_WCLONE = int(0x80000000u);
 // waitid's idtype.
 constexpr int L_P_ALL = 0, L_P_PID = 1, L_P_PGID = 2, L_P_PIDFD = 3;
-// SIGCHLD's si_code.
-constexpr int L_CLD_EXITED = 1, L_CLD_KILLED = 2;
 
 constexpr int64_t NS = 1000000000;
 constexpr int64_t L_USER_HZ = 100;
@@ -88,7 +86,7 @@ bool notify_parent(Process& p, int wstatus) {
   if (parent && p.exit_signal && send) {
     KSigInfo info;
     info.signo = p.exit_signal;
-    info.code = exited_normally(wstatus) ? L_CLD_EXITED : L_CLD_KILLED;
+    info.code = exited_normally(wstatus) ? CLD_EXITED : CLD_KILLED;
     info.u.kill.pid = p.pid;
     info.u.kill.uid = p.creds->ruid;
     // si_status at offset 24: the exit code or the signal.
@@ -121,6 +119,95 @@ void send_pdeathsig(Process& p) {
         (void)signal_send_process(c, info);
       },
       &p.pid);
+}
+
+int pgid_of(const Process& p) { return __atomic_load_n(&p.creds->pgid, __ATOMIC_RELAXED); }
+int sid_of(const Process& p) { return __atomic_load_n(&p.creds->sid, __ATOMIC_RELAXED); }
+
+// POSIX's orphaned process group, as Linux's will_become_orphaned_pgrp
+// (without its exception for children of init: pid 1 here is the user's
+// command, a shell or a program acting as one, not a system's init):
+// no live member other than `ignore` has a parent other than `ignore` in
+// another group of the same session.
+bool group_orphaned_locked(int pgid, const Process* ignore) {
+  for (size_t i = 0; i < process_slots(); ++i) {
+    Process* q = process_slot_locked(i);
+    if (!q || q == ignore || q->zombie || pgid_of(*q) != pgid) continue;
+    Process* par = find_locked(q->ppid);
+    if (par && par != ignore && !par->zombie && pgid_of(*par) != pgid && sid_of(*par) == sid_of(*q)) return false;
+  }
+  return true;
+}
+
+bool group_has_stopped_locked(int pgid) {
+  for (size_t i = 0; i < process_slots(); ++i) {
+    Process* q = process_slot_locked(i);
+    if (q && !q->zombie && pgid_of(*q) == pgid && signal_process_stopped(*q)) return true;
+  }
+  return false;
+}
+
+// sig to every live process of group pgid (SI_KERNEL, as Linux's kill_pgrp).
+void signal_group(int pgid, int sig) {
+  struct Send {
+    int pgid;
+    KSigInfo info;
+  } s{pgid, {}};
+  s.info.signo = sig;
+  s.info.code = SI_KERNEL;
+  process_for_each(
+      [](Process& q, void* ctx) {
+        auto& s = *static_cast<Send*>(ctx);
+        bool zombie;
+        {
+          SpinGuard g(process_table_lock());
+          zombie = q.zombie;
+        }
+        if (!zombie && pgid_of(q) == s.pgid) (void)signal_send_process(q, s.info);
+      },
+      &s);
+}
+
+// The groups that p's end may orphan: its own (if its parent kept it
+// from being orphaned) and its children's in other groups of its session
+// (Linux's kill_orphaned_pgrp from exit_notify and reparenting). Read
+// before the children go to pid 1.
+struct Candidates {
+  int pgid[16];
+  int n = 0;
+  void add(int g) {
+    for (int i = 0; i < n; ++i)
+      if (pgid[i] == g) return;
+    if (n < 16) pgid[n++] = g;
+  }
+};
+Candidates orphan_candidates(Process& p) {
+  Candidates c;
+  SpinGuard g(process_table_lock());
+  const int pg = pgid_of(p), sid = sid_of(p);
+  Process* par = find_locked(p.ppid);
+  if (par && pgid_of(*par) != pg && sid_of(*par) == sid) c.add(pg);
+  for (size_t i = 0; i < process_slots(); ++i) {
+    Process* ch = process_slot_locked(i);
+    if (ch && ch->ppid == p.pid && !ch->zombie && pgid_of(*ch) != pg && sid_of(*ch) == sid) c.add(pgid_of(*ch));
+  }
+  return c;
+}
+
+// POSIX: a process group that becomes orphaned while one of its members
+// is stopped gets SIGHUP then SIGCONT (every member), so that its jobs do
+// not stay stopped with nobody to continue them.
+void hup_orphaned_groups(Process& p, const Candidates& c) {
+  for (int i = 0; i < c.n; ++i) {
+    bool hup;
+    {
+      SpinGuard g(process_table_lock());
+      hup = group_orphaned_locked(c.pgid[i], &p) && group_has_stopped_locked(c.pgid[i]);
+    }
+    if (!hup) continue;
+    signal_group(c.pgid[i], SIGHUP);
+    signal_group(c.pgid[i], SIGCONT);
+  }
 }
 
 // Its children (and zombies) go to pid 1, which is told if one is a zombie.
@@ -170,7 +257,9 @@ using namespace linux_abi;
   process_vfork_release(p);
   if (as && !borrowed) AddressSpace::destroy(as);
   send_pdeathsig(p);
+  const Candidates orphans = orphan_candidates(p);
   reparent_children(p);
+  hup_orphaned_groups(p, orphans);
   // The Linux state of the last thread; a main thread that ended before
   // (a zombie thread object) is freed now.
   auto* lt = static_cast<LinuxThread*>(self->linux_state);
@@ -201,6 +290,45 @@ using namespace linux_abi;
 namespace capsule::linux_abi {
 namespace {
 
+}  // namespace
+
+void process_job_notify(Process& p, int why, int status) {
+  Process* parent;
+  {
+    SpinGuard g(process_table_lock());
+    if (p.zombie) return;
+    if (why == CLD_STOPPED) {
+      if (!signal_process_stopped(p)) return;  // continued meanwhile: nothing to report
+      p.stop_report = status;
+      p.cont_report = false;
+    } else {
+      p.stop_report = 0;
+      p.cont_report = true;
+    }
+    parent = find_locked(p.ppid);
+    if (!parent) return;
+    parent->refs.fetch_add(1);
+    wake_waiters_locked(*parent);
+  }
+  if (signal_child_stop_notify(*parent)) {
+    KSigInfo info;
+    info.signo = SIGCHLD;
+    info.code = why;
+    info.u.kill.pid = p.pid;
+    info.u.kill.uid = p.creds->ruid;
+    info.u.kill.value = uint32_t(status);  // si_status: the stop signal, or SIGCONT
+    (void)signal_send_process(*parent, info);
+  }
+  process_put(parent);
+}
+
+bool process_pgrp_orphaned(Process& p) {
+  SpinGuard g(process_table_lock());
+  return group_orphaned_locked(pgid_of(p), nullptr);
+}
+
+namespace {
+
 struct Timeval {
   int64_t sec, usec;
 };
@@ -219,7 +347,9 @@ struct WaitSel {
 
 struct Reaped {
   int pid = 0;
-  int wstatus = 0;
+  int wstatus = 0;   // wait4's encoding
+  int why = 0;       // waitid's si_code: CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_CONTINUED
+  int status = 0;    // waitid's si_status
   uint32_t uid = 0;
   uint64_t cpu_ns = 0;
 };
@@ -231,6 +361,13 @@ bool selected(Process& c, const WaitSel& s) {
     case WaitSel::Pgid: return __atomic_load_n(&c.creds->pgid, __ATOMIC_RELAXED) == s.id;
   }
   return false;
+}
+
+// __WCLONE selects the children whose exit signal is not SIGCHLD, its
+// absence the others, __WALL both (Linux's eligible_child).
+bool eligible(const Process& c, int options) {
+  if (options & L_WALL) return true;
+  return (c.exit_signal != SIGCHLD) == bool(options & L_WCLONE);
 }
 
 bool add_waiter_locked(Process& p, Thread* t) {
@@ -253,34 +390,56 @@ void cancel_block() {
   thread_current()->state.compare_exchange_strong(b, ThreadState::Running);
 }
 
-// The common body of wait4 and waitid: a zombie child the selection
-// accepts, reaped unless `keep` (WNOWAIT). 0 with WNOHANG when children
-// exist but none has ended. NoChild (ECHILD) when no child matches;
-// RestartSys when a signal interrupts the sleep.
+// The common body of wait4 and waitid: a child the selection accepts
+// that ended (WEXITED: a zombie, reaped unless `keep`, WNOWAIT), stopped
+// (WSTOPPED) or was continued (WCONTINUED) — the last two reported once
+// unless `keep`. 0 with WNOHANG when children exist but none has news.
+// NoChild (ECHILD) when no child matches; RestartSys when a signal
+// interrupts the sleep.
 Result<int> do_wait(const WaitSel& sel, int options, bool keep, Reaped* out) {
   Process& me = *current_process();
   Thread* self = thread_current();
   for (;;) {
     sched_prepare_block();
     Process* found = nullptr;
-    bool any = false, listed = true;
+    bool any = false, listed = true, reaped = false;
     {
       SpinGuard g(process_table_lock());
       for (size_t i = 0; i < process_slots(); ++i) {
         Process* c = process_slot_locked(i);
-        if (!c || c->ppid != me.pid || !selected(*c, sel)) continue;
+        if (!c || c->ppid != me.pid || !selected(*c, sel) || !eligible(*c, options)) continue;
         any = true;
         if (c->zombie) {
+          if (!(options & L_WEXITED)) continue;
           found = c;
+          out->wstatus = c->wait_status;
+          out->why = exited_normally(c->wait_status) ? CLD_EXITED : CLD_KILLED;
+          out->status = exited_normally(c->wait_status) ? (c->wait_status >> 8) & 0xff : c->wait_status & 0x7f;
+          out->cpu_ns = c->zombie_cpu_ns;
+          reaped = !keep;
+          break;
+        }
+        if ((options & L_WSTOPPED) && c->stop_report) {
+          found = c;
+          out->wstatus = 0x7f | (c->stop_report << 8);  // WIFSTOPPED, WSTOPSIG
+          out->why = CLD_STOPPED;
+          out->status = c->stop_report;
+          if (!keep) c->stop_report = 0;
+          break;
+        }
+        if ((options & L_WCONTINUED) && c->cont_report) {
+          found = c;
+          out->wstatus = 0xffff;  // WIFCONTINUED
+          out->why = CLD_CONTINUED;
+          out->status = SIGCONT;
+          if (!keep) c->cont_report = false;
           break;
         }
       }
       if (found) {
         out->pid = found->pid;
-        out->wstatus = found->wait_status;
         out->uid = found->creds->ruid;
-        out->cpu_ns = found->zombie_cpu_ns;
-        if (!keep) process_unlist_locked(found);
+        if (reaped) process_unlist_locked(found);
       } else if (any && !(options & L_WNOHANG)) {
         listed = add_waiter_locked(me, self);
       }
@@ -291,7 +450,7 @@ Result<int> do_wait(const WaitSel& sel, int options, bool keep, Reaped* out) {
         if (!any) return Error::NoChild;
         return 0;
       }
-      if (!keep) {
+      if (reaped) {
         me.children_cpu_ns.fetch_add(out->cpu_ns);
         process_put(found);  // the table's reference
       }
@@ -329,7 +488,7 @@ DEFINE_SYSCALL(61, wait4, Result<int>, int pid, UserPtr<int> status, Hex<int> op
   else if (pid == 0) sel = {WaitSel::Pgid, __atomic_load_n(&cur_creds().pgid, __ATOMIC_RELAXED)};
   else if (pid < -1) sel = {WaitSel::Pgid, -pid};
   Reaped r;
-  const int got = TRY(do_wait(sel, options, false, &r));
+  const int got = TRY(do_wait(sel, options.value | L_WEXITED, false, &r));
   if (got > 0) {
     if (status) TRY(status.write(r.wstatus));
     if (ru) TRY(ru.write(rusage_of(r.cpu_ns)));
@@ -337,9 +496,9 @@ DEFINE_SYSCALL(61, wait4, Result<int>, int pid, UserPtr<int> status, Hex<int> op
   return got;
 }
 
-// waitid(idtype, id, infop, options, rusage): WEXITED is needed (stopped
-// and continued children do not exist: no job control); WNOWAIT leaves
-// the zombie. With WNOHANG and nothing ended, the siginfo's first fields
+// waitid(idtype, id, infop, options, rusage): one of WEXITED, WSTOPPED,
+// WCONTINUED is needed; WNOWAIT leaves the child's state to be reported
+// again. With WNOHANG and nothing ended, the siginfo's first fields
 // are zeroed (Linux).
 DEFINE_SYSCALL(247, waitid, Result<int>, int idtype, int id, UserPtr<uint8_t> infop, Hex<int> options,
                UserPtr<Rusage> ru) {
@@ -373,17 +532,7 @@ DEFINE_SYSCALL(247, waitid, Result<int>, int idtype, int id, UserPtr<uint8_t> in
   }
   if (pidfd_nonblock) options.value |= L_WNOHANG;
   Reaped r;
-  int got;
-  if (options & L_WEXITED) {
-    got = TRY(do_wait(sel, options, options & L_WNOWAIT, &r));
-  } else {
-    // Only stopped or continued children asked for: there are none (no
-    // job control). ECHILD without children, else nothing to report (not
-    // a sleep: such a child never comes).
-    Reaped none;
-    TRY(do_wait(sel, options | L_WNOHANG, true, &none));
-    got = 0;
-  }
+  const int got = TRY(do_wait(sel, options, options & L_WNOWAIT, &r));
   struct {
     int32_t signo, err, code, pad;
     int32_t pid;
@@ -393,10 +542,10 @@ DEFINE_SYSCALL(247, waitid, Result<int>, int idtype, int id, UserPtr<uint8_t> in
   } si = {};
   if (got > 0) {
     si.signo = SIGCHLD;
-    si.code = exited_normally(r.wstatus) ? L_CLD_EXITED : L_CLD_KILLED;
+    si.code = r.why;
     si.pid = r.pid;
     si.uid = r.uid;
-    si.status = exited_normally(r.wstatus) ? (r.wstatus >> 8) & 0xff : r.wstatus & 0x7f;
+    si.status = r.status;
     si.utime = int64_t(r.cpu_ns / (NS / L_USER_HZ));
   }
   if (got == 0 && pidfd_nonblock) return Error::Again;

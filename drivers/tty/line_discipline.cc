@@ -3,7 +3,7 @@
 
 namespace capsule::tty {
 namespace {
-constexpr int LINUX_SIGINT = 2, LINUX_SIGQUIT = 3;
+constexpr int LINUX_SIGINT = 2, LINUX_SIGQUIT = 3, LINUX_SIGTSTP = 20;
 }
 
 void LineDiscipline::set_termios(const Termios& t) {
@@ -83,13 +83,13 @@ size_t LineDiscipline::receive(const uint8_t* p, size_t n, LdiscSink& sink) {
       int sig = 0;
       if (t_.cc[VINTR] && c == t_.cc[VINTR]) sig = LINUX_SIGINT;
       else if (t_.cc[VQUIT] && c == t_.cc[VQUIT]) sig = LINUX_SIGQUIT;
+      else if (t_.cc[VSUSP] && c == t_.cc[VSUSP]) sig = LINUX_SIGTSTP;  // ^Z: the foreground group stops
       if (sig) {
         if (!(lf & NOFLSH)) flush_input();
         if (echo) echo_char(c, sink);
         sink.signal(sig);
         continue;
       }
-      if (t_.cc[VSUSP] && c == t_.cc[VSUSP]) continue;  // no job control: swallowed
     }
     if (!canonical()) {
       if (!space()) break;  // the caller keeps the rest (flow control)

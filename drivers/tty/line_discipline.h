@@ -3,7 +3,7 @@
 // semantics): input processing (ICRNL, INLCR, IGNCR, ISTRIP), canonical
 // editing (ICANON: VERASE, VKILL, VWERASE, VEOF, line delimiters), echo
 // (ECHO, ECHOE, ECHOK, ECHONL, ECHOCTL), signal characters (ISIG: VINTR,
-// VQUIT; VSUSP is swallowed, there is no job control) and output
+// VQUIT, VSUSP: SIGINT, SIGQUIT, SIGTSTP to the foreground group) and output
 // processing (OPOST: ONLCR, OCRNL). Pure logic, no locks: the tty
 // (drivers/tty/tty.cc) serializes calls; tests/unit/line_discipline_test.cc.
 #include <cstddef>

@@ -111,8 +111,8 @@ TEST(LineDiscipline, SignalsFlushAndEcho) {
   EXPECT_EQ(f.read(), "\n");  // the partial line was discarded
   f.feed("\x1c");
   EXPECT_EQ(f.sink.sigs, (std::vector<int>{2, 3}));
-  f.feed("\x1a" "x\n");  // VSUSP swallowed: no job control
-  EXPECT_EQ(f.sink.sigs.size(), 2u);
+  f.feed("y\x1a" "x\n");  // VSUSP: SIGTSTP, the partial line discarded, ^Z echoed
+  EXPECT_EQ(f.sink.sigs, (std::vector<int>{2, 3, 20}));
   EXPECT_EQ(f.read(), "x\n");
 }
 

@@ -85,6 +85,11 @@ struct Process {
   int wait_status = 0;               // wait4's encoding, once a zombie
   uint64_t zombie_cpu_ns = 0;        // its CPU time at exit (the parent's rusage)
   Thread* child_waiters[8] = {};     // its threads asleep in wait4/waitid
+  // Job control (docs/process.md "Stop and continue"): what wait4/waitid
+  // report once (WUNTRACED/WSTOPPED, WCONTINUED): the signal that stopped
+  // it (0: none to report), and that it was continued.
+  int stop_report = 0;
+  bool cont_report = false;
   std::atomic<uint64_t> children_cpu_ns{0};  // reaped children's CPU time (RUSAGE_CHILDREN)
   // vfork: the child runs in the parent's address space (not its own to
   // free) and the parent's thread sleeps until the child execs or exits.
