@@ -2,7 +2,9 @@
  * control"): tcgetpgrp/tcsetpgrp and their errors, and what a background
  * process group gets: SIGTTIN for a read (EIO if ignored or blocked),
  * SIGTTOU for a write with TOSTOP and for tcsetpgrp (which go on if it is
- * ignored); another session has no controlling terminal. Needs a terminal
+ * ignored); at SIGTTIN's default action a background read stops the
+ * reader, except in an orphaned group (EIO); another session has no
+ * controlling terminal. Needs a terminal
  * on fd 0-2 (jobctl_test.py runs it on a pty, in the VM and on the host). */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -86,6 +88,58 @@ int main(void) {
   CHECK(waitpid(c, &ws, 0) == c && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "background child (status %#x)", ws);
   CHECK(tcgetpgrp(0) == me, "ours again");
   CHECK(tcsetattr(0, TCSANOW, &saved) == 0, "TOSTOP off");
+
+  /* SIGTTIN at its default action stops the background group; continued
+   * while still in the background, the restarted read stops it again. */
+  c = fork();
+  if (c == 0) {
+    char ch;
+    setpgid(0, 0);
+    (void)!read(0, &ch, 1);
+    _exit(3);
+  }
+  setpgid(c, c);
+  CHECK(waitpid(c, &ws, WUNTRACED) == c && WIFSTOPPED(ws) && WSTOPSIG(ws) == SIGTTIN,
+        "a background read stops the reader (status %#x)", ws);
+  CHECK(kill(c, SIGCONT) == 0, "SIGCONT");
+  int conts = 0;
+  for (int k = 0; k < 3; ++k) {  /* it may stop again before we look */
+    if (waitpid(c, &ws, WUNTRACED | WCONTINUED) != c) break;
+    if (WIFCONTINUED(ws)) ++conts;
+    else break;
+  }
+  CHECK(conts <= 1 && WIFSTOPPED(ws) && WSTOPSIG(ws) == SIGTTIN, "the read stops it again (status %#x)", ws);
+  CHECK(kill(c, SIGKILL) == 0 && waitpid(c, &ws, 0) == c && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL,
+        "a stopped reader is killed (status %#x)", ws);
+
+  /* Our own group is orphaned (its leader's parent is in another session:
+   * the pty's launcher on the host; pid 1 has none in the VM). With
+   * another group in the foreground a read from it is EIO, even at
+   * SIGTTIN's default action: nobody would continue it. */
+  int hold[2];
+  CHECK(pipe(hold) == 0, "pipe");
+  pid_t x = fork();
+  if (x == 0) {
+    char ch;
+    setpgid(0, 0);
+    (void)!read(hold[0], &ch, 1);
+    _exit(0);
+  }
+  setpgid(x, x);
+  CHECK(tcsetpgrp(0, x) == 0 && tcgetpgrp(0) == x, "another group in the foreground");
+  c = fork();
+  if (c == 0) {
+    char ch;
+    errno = 0;
+    int r = (int)read(0, &ch, 1);
+    _exit(r == -1 && errno == EIO ? 0 : 1);
+  }
+  CHECK(waitpid(c, &ws, WUNTRACED) == c && WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+        "a background read from an orphaned group is EIO (status %#x)", ws);
+  set_action(SIGTTOU, SIG_IGN);
+  CHECK(tcsetpgrp(0, me) == 0 && tcgetpgrp(0) == me, "the terminal back (SIGTTOU ignored)");
+  set_action(SIGTTOU, SIG_DFL);
+  CHECK(write(hold[1], "x", 1) == 1 && waitpid(x, &ws, 0) == x, "the other group ends");
 
   /* Another session: no controlling terminal; its group is not ours to
    * give the terminal to. */
