@@ -12,6 +12,7 @@
 #include "drivers/tty/termios.h"
 #include "linux/file_common.h"
 #include "linux/fork_state.h"
+#include "linux/identity.h"
 #include "linux/process_state.h"
 #include "linux/signal.h"
 #include "linux/thread_state.h"
@@ -40,12 +41,18 @@ Result<int64_t> zero_or_fault(Result<void> copied) {
 }
 
 int32_t g_pgrp = 0;  // TIOCSPGRP's value; 0: pid 1's group (the session's first)
+// The session whose controlling terminal the console is: pid 1's (1) from
+// boot; another session leader's after TIOCSCTTY; 0 (none) once the
+// controlling process ended or gave it up (TIOCNOTTY), until a session
+// leader takes it with TIOCSCTTY.
+int32_t g_session = 1;
 
 // --- job control (docs/process.md "Job control") ----------------------------------
-// The console is the controlling terminal of session 1 (pid 1's, made at
-// boot). A process of another session (after setsid) has no controlling
-// terminal: its TIOCGPGRP/TIOCSPGRP are ENOTTY and its reads and writes
-// are not checked.
+// The console is the controlling terminal of one session (g_session):
+// pid 1's from boot, another leader's after TIOCSCTTY. A process of
+// another session (after setsid) has no controlling terminal: its
+// TIOCGPGRP/TIOCSPGRP are ENOTTY and its reads and writes are not
+// checked.
 
 struct Ids {
   int pgid = 0, sid = 0;
@@ -63,7 +70,10 @@ int32_t foreground_pgrp() {
 
 int32_t own_pgrp() { return foreground_pgrp(); }
 
-bool in_console_session(Process& p) { return ids_of(p).sid == 1; }
+bool in_console_session(Process& p) {
+  const int32_t s = __atomic_load_n(&g_session, __ATOMIC_ACQUIRE);
+  return s && ids_of(p).sid == s;
+}
 
 // Whether a process group with that id exists, and in which session.
 struct GroupLook {
@@ -123,6 +133,18 @@ Result<void> job_check(int sig, bool ignored_goes_on) {
   if (process_pgrp_orphaned(*p)) return Error::Io;
   signal_group(ids_of(*p).pgid, sig);
   return Error::RestartSys;
+}
+
+// The session loses the console (its controlling process ended, or gave
+// it up): the foreground group gets SIGHUP (and SIGCONT when given up:
+// Linux's disassociate_ctty), and no session has it until a session
+// leader's TIOCSCTTY.
+void release_console(bool cont) {
+  const int fg = foreground_pgrp();
+  g_pgrp = 0;
+  __atomic_store_n(&g_session, 0, __ATOMIC_RELEASE);
+  signal_group(fg, SIGHUP);
+  if (cont) signal_group(fg, SIGCONT);
 }
 
 // fds 0-2, /dev/console and /dev/tty all read the one console input; each
@@ -200,7 +222,7 @@ Result<int64_t> ConsoleVnode::ioctl(OpenFile&, uint64_t cmd, uint64_t arg) {
     case TIOCGSID: {
       // Not our controlling terminal (another session): ENOTTY.
       if (current_process() && !in_console_session(*current_process())) return Error::NotSupported;
-      int32_t g = cmd == TIOCGSID ? 1 : own_pgrp();
+      int32_t g = cmd == TIOCGSID ? __atomic_load_n(&g_session, __ATOMIC_ACQUIRE) : own_pgrp();
       return zero_or_fault(copy_to_user(up, &g, sizeof g));
     }
     case TIOCSPGRP: {
@@ -217,13 +239,36 @@ Result<int64_t> ConsoleVnode::ioctl(OpenFile&, uint64_t cmd, uint64_t arg) {
       GroupLook look{g};
       process_for_each(look_group, &look);
       if (!look.found) return Error::NoProcess;
-      if (look.sid != 1) return Error::Permission;
+      if (look.sid != __atomic_load_n(&g_session, __ATOMIC_ACQUIRE)) return Error::Permission;
       g_pgrp = g;
       return int64_t(0);
     }
-    case TIOCSCTTY:
-    case TIOCNOTTY:
-      return int64_t(0);  // the console is the controlling terminal already
+    case TIOCSCTTY: {
+      // Linux's tiocsctty: a session leader without a controlling
+      // terminal takes the console; EPERM for anyone else, and while
+      // another session has it, unless arg is 1 and the caller has
+      // CAP_SYS_ADMIN (it is then taken from that session).
+      Process* p = current_process();
+      if (!p) return Error::Permission;
+      const Ids me = ids_of(*p);
+      if (in_console_session(*p)) return me.sid == p->pid ? int64_t(0) : Result<int64_t>(Error::Permission);
+      if (me.sid != p->pid) return Error::Permission;
+      if (__atomic_load_n(&g_session, __ATOMIC_ACQUIRE) && !(arg == 1 && current_capable(L_CAP_SYS_ADMIN)))
+        return Error::Permission;
+      g_pgrp = me.pgid;
+      __atomic_store_n(&g_session, me.sid, __ATOMIC_RELEASE);
+      return int64_t(0);
+    }
+    case TIOCNOTTY: {
+      // Not our controlling terminal: ENOTTY. The session leader gives it
+      // up: its foreground group gets SIGHUP and SIGCONT (Linux's
+      // disassociate_ctty(0)). Another member's own loss of it is not
+      // kept per process (one console): 0.
+      Process* p = current_process();
+      if (!p || !in_console_session(*p)) return Error::NotSupported;
+      if (ids_of(*p).sid == p->pid) release_console(true);
+      return int64_t(0);
+    }
     case TIOCOUTQ: {
       int32_t n = 0;  // output is written through synchronously
       return zero_or_fault(copy_to_user(up, &n, sizeof n));
@@ -314,6 +359,15 @@ Result<void> console_files_init(vfs::Vfs&, const vfs::PathContext&, vfs::FdTable
   // same number anywhere) asks the registry.
   for (uint64_t d : {dev(1, 3), dev(5, 1), dev(5, 0)}) TRY(vfs::register_char_device(d, open_console_device));
   return console_install_stdio(fds);
+}
+
+void console_process_exit(Process& p) {
+  // A controlling process (the leader of the console's session) ends:
+  // the foreground group gets SIGHUP and the session loses its
+  // controlling terminal (Linux's disassociate_ctty(1) at exit; a stopped
+  // group orphaned by the end gets SIGCONT by the orphaned-group rule).
+  if (!tty::is_terminal() || !in_console_session(p) || ids_of(p).sid != p.pid) return;
+  release_console(false);
 }
 
 Result<void> console_install_stdio(vfs::FdTable& fds) {

@@ -6,6 +6,10 @@
 #include "fs/file.h"
 #include "fs/vfs.h"
 
+namespace capsule {
+struct Process;
+}
+
 namespace capsule::linux_abi {
 
 // Boot: descriptors 0 (read), 1 and 2 (write). The /dev nodes are devfs's.
@@ -13,5 +17,9 @@ Result<void> console_files_init(vfs::Vfs& vfs, const vfs::PathContext& pc, vfs::
 // Descriptors 0 (read), 1 and 2 (write) on the console: the lowest free
 // ones (a fresh table: 0-2). Boot, and each command of a sequence.
 Result<void> console_install_stdio(vfs::FdTable& fds);
+// Process p ends (linux/sys_wait.cc): if it leads the session the console
+// is the controlling terminal of, the foreground group gets SIGHUP and
+// the session loses the console (docs/process.md "Job control").
+void console_process_exit(Process& p);
 
 }  // namespace capsule::linux_abi

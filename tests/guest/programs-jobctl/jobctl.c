@@ -8,6 +8,8 @@
  * on fd 0-2 (jobctl_test.py runs it on a pty, in the VM and on the host). */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -63,6 +65,64 @@ static void background_child(pid_t fg) {
   g_got = 0;
   CHECK(tcsetpgrp(0, fg) == 0 && g_got == 0 && tcgetpgrp(0) == fg, "given back");
   _exit(g_failures ? 1 : 0);
+}
+
+static int g_hup_fd;
+static void on_hup(int sig) {
+  (void)sig;
+  (void)!write(g_hup_fd, "H", 1);
+}
+
+static int read_byte(int fd, char* out) {
+  struct pollfd p = {fd, POLLIN, 0};
+  if (poll(&p, 1, 30000) != 1) return 0;
+  return read(fd, out, 1) == 1;
+}
+
+/* The controlling process's end: a child L makes a session and takes the
+ * terminal (TIOCSCTTY 1, from the session that has it: root may), puts
+ * its child G's group in the foreground and exits. G gets SIGHUP and the
+ * session has no controlling terminal any more; our session, which lost
+ * the terminal to L's, takes it back with TIOCSCTTY. */
+static void controlling_process_exit(pid_t me) {
+  int ev[2], go[2], lr[2];
+  CHECK(pipe(ev) == 0 && pipe(go) == 0 && pipe(lr) == 0, "pipes");
+  g_hup_fd = ev[1];
+  pid_t l = fork();
+  if (l == 0) {
+    if (setsid() < 0 || ioctl(0, TIOCSCTTY, 1) != 0) _exit(2);
+    pid_t g = fork();
+    if (g == 0) {
+      char ch;
+      setpgid(0, 0);
+      set_action(SIGHUP, on_hup);
+      (void)!write(lr[1], "r", 1);
+      (void)!read(go[0], &ch, 1); /* L has ended and we were told */
+      errno = 0;
+      int r = tcgetpgrp(0);
+      (void)!write(ev[1], r == -1 && errno == ENOTTY ? "N" : "Y", 1);
+      _exit(0);
+    }
+    setpgid(g, g);
+    char ch;
+    if (!read_byte(lr[0], &ch) || ch != 'r') _exit(3);
+    if (tcsetpgrp(0, g) != 0) _exit(4);
+    _exit(0);
+  }
+  int ws;
+  CHECK(waitpid(l, &ws, 0) == l && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "the controlling process (status %#x)",
+        ws);
+  char ch = 0;
+  CHECK(read_byte(ev[0], &ch) && ch == 'H', "its end sends SIGHUP to the foreground group (%c)", ch);
+  CHECK(write(go[1], "g", 1) == 1, "go");
+  CHECK(read_byte(ev[0], &ch) && ch == 'N', "the session has no controlling terminal any more (%c)", ch);
+  errno = 0;
+  CHECK(tcgetpgrp(0) == -1 && errno == ENOTTY, "ours was taken");
+  CHECK(ioctl(0, TIOCSCTTY, 0) == 0, "a session leader takes the free terminal");
+  CHECK(tcgetpgrp(0) == me, "ours again (%d)", (int)tcgetpgrp(0));
+  /* G is ours now in the VM (pid 1 adopts orphans): reap what is there. */
+  while (waitpid(-1, &ws, WNOHANG) > 0) {
+  }
 }
 
 int main(void) {
@@ -162,6 +222,7 @@ int main(void) {
   CHECK(write(go[1], "g", 1) == 1, "go");
   CHECK(waitpid(s, &ws, 0) == s && WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
         "after setsid: tcgetpgrp is ENOTTY (status %#x)", ws);
+  controlling_process_exit(me);
   if (g_failures == 0) printf("PASS jobctl\n");
   return g_failures ? 1 : 0;
 }
