@@ -74,6 +74,7 @@ struct SignalThread {
   bool restore_mask = false;
   bool registered = false;
   bool parked = false;        // asleep in a group stop (under the process's lock)
+  bool left = false;          // signal_thread_exit ran: sending no longer registers it
 };
 
 // A process's signal state (Process::signals, docs/signals.md); made by

@@ -347,9 +347,12 @@ bool signal_pending_current() {
 }
 
 namespace {
-// Makes sure the caller, if an application thread, is a known target.
+// Makes sure the caller, if an application thread, is a known target
+// (not a thread on its way out that sends signals as its process ends:
+// it would be left in the list after its state is freed).
 void register_caller() {
-  LinuxThread* lt;
+  LinuxThread* lt = linux_thread_of(thread_current());
+  if (lt && lt->signal && lt->signal->left) return;
   (void)signal_state_of(thread_current(), &lt);
 }
 }  // namespace
@@ -480,6 +483,7 @@ bool signal_process_pending(Process& p, int sig) {
 }
 
 void signal_thread_start(Thread* t) {
+  if (LinuxThread* l = linux_thread_of(t); l && l->signal) l->signal->left = false;
   LinuxThread* lt;
   (void)signal_state_of(t, &lt);
 }
@@ -488,6 +492,7 @@ void signal_thread_exit(Thread* t) {
   ProcessSignals* ps = signals_of(t);
   if (!ps) return;
   SpinGuard g(ps->lock);
+  if (auto* lt = lt_of(t); lt && lt->signal) lt->signal->left = true;
   for (size_t i = 0; i < ps->nthreads; ++i) {
     if (ps->threads[i] == t) {
       ps->threads[i] = ps->threads[--ps->nthreads];

@@ -325,6 +325,12 @@ static void orphans(void) {
     if (waitpid(b, &s, WUNTRACED) != b || !WIFSTOPPED(s)) _exit(1);
     _exit(0);
   }
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  CHECK(waitid(P_PID, a, &si, WEXITED | WNOWAIT) == 0 && si.si_pid == a, "A ended");
+  /* A signalled B's group as it ended; a signal to the zombie A is
+   * still accepted (and the kernel survives it). */
+  CHECK(kill(a, SIGTERM) == 0, "kill of a zombie");
   ws = wait_status(a, 0);
   CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "A saw B stop (%#x)", ws);
   int hup = 0, cont = 0, end = 0;
