@@ -100,15 +100,20 @@ Thread* queue_locked(ProcessSignals& ps, Thread* target, const KSigInfo& info) R
     return ((lt->sigmask & bit) && !waiting) ? nullptr : target;
   }
   Thread* chosen = nullptr;
+  bool chosen_blocks = false;
   for (size_t i = 0; i < ps.nthreads; ++i) {
     LinuxThread* lt = lt_of(ps.threads[i]);
     bool waiting = lt->signal && (__atomic_load_n(&lt->signal->waiting_for, __ATOMIC_ACQUIRE) & bit);
     if (!(lt->sigmask & bit) || waiting) {
       chosen = ps.threads[i];
+      chosen_blocks = lt->sigmask & bit;
       break;
     }
   }
-  if (signal_ignored_locked(ps, sig) && chosen) return nullptr;
+  // An ignored signal is discarded unless it is blocked — by a thread
+  // waiting for it in rt_sigtimedwait too (Linux's sig_ignored looks at
+  // real_blocked): a SIGCHLD at SIG_DFL that the parent waits for.
+  if (signal_ignored_locked(ps, sig) && chosen && !chosen_blocks) return nullptr;
   if (!(ps.pending & bit)) {
     __atomic_store_n(&ps.pending, ps.pending | bit, __ATOMIC_RELEASE);
     ps.info[sig - 1] = info;

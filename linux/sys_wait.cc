@@ -73,26 +73,28 @@ bool notify_parent(Process& p, int wstatus) {
   }
   bool send = true, reap = false;
   if (parent) reap = signal_child_autoreap(*parent, &send);
+  KSigInfo info;
+  info.signo = p.exit_signal;
+  info.code = exited_normally(wstatus) ? CLD_EXITED : CLD_KILLED;
+  info.u.kill.pid = p.pid;
+  info.u.kill.uid = p.creds->ruid;
+  // si_status at offset 24: the exit code or the signal.
+  info.u.kill.value = uint32_t(exited_normally(wstatus) ? (wstatus >> 8) & 0xff : wstatus & 0x7f);
   {
     SpinGuard g(process_table_lock());
     p.wait_status = wstatus;
     if (reap) process_unlist_locked(&p);
     else p.zombie = true;
     p.ended.store(true);
+    // SIGCHLD is queued under the table's lock with the zombie (as
+    // Linux's tasklist_lock does it): a parent that finds the zombie
+    // finds the signal pending too, and one woken by the signal finds the
+    // zombie. Lock order: the table's, then a process's signal lock.
+    if (parent && p.exit_signal && send) (void)signal_send_process(*parent, info);
     // Its waiters look again: a zombie to reap, or (reaped at once) maybe
     // no child left, which is ECHILD. The parent may have changed
     // meanwhile (it ended: pid 1 took us).
     if (Process* now = find_locked(p.ppid)) wake_waiters_locked(*now);
-  }
-  if (parent && p.exit_signal && send) {
-    KSigInfo info;
-    info.signo = p.exit_signal;
-    info.code = exited_normally(wstatus) ? CLD_EXITED : CLD_KILLED;
-    info.u.kill.pid = p.pid;
-    info.u.kill.uid = p.creds->ruid;
-    // si_status at offset 24: the exit code or the signal.
-    info.u.kill.value = uint32_t(exited_normally(wstatus) ? (wstatus >> 8) & 0xff : wstatus & 0x7f);
-    (void)signal_send_process(*parent, info);
   }
   process_put(parent);
   return reap;
@@ -298,28 +300,36 @@ void process_job_notify(Process& p, int why, int status) {
   Process* parent;
   {
     SpinGuard g(process_table_lock());
-    if (p.zombie) return;
-    if (why == CLD_STOPPED) {
-      if (!signal_process_stopped(p)) return;  // continued meanwhile: nothing to report
-      p.stop_report = status;
-      p.cont_report = false;
-    } else {
-      p.stop_report = 0;
-      p.cont_report = true;
-    }
     parent = find_locked(p.ppid);
     if (!parent) return;
     parent->refs.fetch_add(1);
-    wake_waiters_locked(*parent);
   }
-  if (signal_child_stop_notify(*parent)) {
-    KSigInfo info;
-    info.signo = SIGCHLD;
-    info.code = why;
-    info.u.kill.pid = p.pid;
-    info.u.kill.uid = p.creds->ruid;
-    info.u.kill.value = uint32_t(status);  // si_status: the stop signal, or SIGCONT
-    (void)signal_send_process(*parent, info);
+  const bool send = signal_child_stop_notify(*parent);
+  KSigInfo info;
+  info.signo = SIGCHLD;
+  info.code = why;
+  info.u.kill.pid = p.pid;
+  info.u.kill.uid = p.creds->ruid;
+  info.u.kill.value = uint32_t(status);  // si_status: the stop signal, or SIGCONT
+  {
+    // The report, SIGCHLD and the waiters' wake-up together under the
+    // table's lock, as for an exit (notify_parent).
+    SpinGuard g(process_table_lock());
+    bool report = !p.zombie && p.ppid == parent->pid;
+    if (report && why == CLD_STOPPED) {
+      report = signal_process_stopped(p);  // continued meanwhile: nothing to report
+      if (report) {
+        p.stop_report = status;
+        p.cont_report = false;
+      }
+    } else if (report) {
+      p.stop_report = 0;
+      p.cont_report = true;
+    }
+    if (report) {
+      if (send) (void)signal_send_process(*parent, info);
+      wake_waiters_locked(*parent);
+    }
   }
   process_put(parent);
 }

@@ -75,7 +75,9 @@ static int no_chld(void) {
   sigaddset(&s, SIGCHLD);
   struct timespec to = {0, 300000000};
   siginfo_t si;
-  return sigtimedwait(&s, &si, &to) < 0 && errno == EAGAIN;
+  if (sigtimedwait(&s, &si, &to) < 0 && errno == EAGAIN) return 1;
+  printf("  a SIGCHLD: code %d pid %d status %d\n", si.si_code, (int)si.si_pid, si.si_status);
+  return 0;
 }
 
 static void drain_chld(void) {
@@ -234,6 +236,89 @@ static void tstp(void) {
   drain_chld();
 }
 
+static void on_cont_note(int sig) {
+  (void)sig;
+  (void)!write(g_pipe[1], "c", 1);
+}
+
+static void read_go(int fd) {
+  char ch;
+  while (read(fd, &ch, 1) < 0 && errno == EINTR) {
+  }
+}
+
+/* SIGCONT continues a stopped process even while blocked (its handler
+ * runs once unblocked); a stop signal discards a pending SIGCONT, and
+ * SIGCONT a pending stop signal (Linux's prepare_signal). */
+static void discards(void) {
+  printf("- SIGCONT blocked, pending signals discarded\n");
+  int go[2];
+  CHECK(pipe(g_pipe) == 0 && pipe(go) == 0, "pipes");
+  g_count[0] = 0;
+  pid_t c = fork();
+  if (c == 0) {
+    setpgid(0, 0);
+    signal(SIGCONT, on_cont_note);
+    signal(SIGTSTP, on_tstp);
+    sigset_t b, old;
+    sigemptyset(&b);
+    sigaddset(&b, SIGCONT);
+    sigprocmask(SIG_BLOCK, &b, &old);
+    (void)!write(g_pipe[1], "r", 1);
+    read_go(go[0]); /* stopped and continued meanwhile */
+    sigset_t pend;
+    sigpending(&pend);
+    (void)!write(g_pipe[1], sigismember(&pend, SIGCONT) ? "p" : "n", 1); /* the SIGCONT is pending */
+    sigprocmask(SIG_SETMASK, &old, NULL);                                /* its handler runs: 'c' */
+    sigprocmask(SIG_BLOCK, &b, NULL);                                    /* blocked again */
+    (void)!write(g_pipe[1], "B", 1);
+    read_go(go[0]); /* a SIGCONT (pending), then SIGTSTP (its handler: 'h') */
+    sigpending(&pend);
+    (void)!write(g_pipe[1], sigismember(&pend, SIGCONT) ? "p" : "n", 1);
+    signal(SIGTSTP, SIG_DFL);
+    sigaddset(&b, SIGTSTP);
+    sigprocmask(SIG_BLOCK, &b, NULL);
+    (void)!write(g_pipe[1], "b", 1);
+    read_go(go[0]); /* a SIGTSTP (blocked: pending), then SIGCONT */
+    sigpending(&pend);
+    (void)!write(g_pipe[1], sigismember(&pend, SIGTSTP) ? "p" : "n", 1);
+    sigprocmask(SIG_SETMASK, &old, NULL); /* nothing left to stop it */
+    read_go(go[0]);
+    _exit(0);
+  }
+  setpgid(c, c);
+  char ch = 0;
+  CHECK(read_byte(g_pipe[0], &ch) && ch == 'r', "ready");
+  CHECK(kill(c, SIGSTOP) == 0, "SIGSTOP");
+  int ws = wait_status(c, WUNTRACED);
+  CHECK(WIFSTOPPED(ws), "stopped (%#x)", ws);
+  CHECK(kill(c, SIGCONT) == 0, "SIGCONT (blocked)");
+  ws = wait_status(c, WCONTINUED);
+  CHECK(ws >= 0 && WIFCONTINUED(ws), "a blocked SIGCONT continues it (%#x)", ws);
+  CHECK(write(go[1], "g", 1) == 1, "go");
+  CHECK(read_byte(g_pipe[0], &ch) && ch == 'p', "and stays pending (%c)", ch);
+  CHECK(read_byte(g_pipe[0], &ch) && ch == 'c', "its handler runs once unblocked (%c)", ch);
+  CHECK(read_byte(g_pipe[0], &ch) && ch == 'B', "SIGCONT blocked again (%c)", ch);
+  /* SIGCONT (blocked, pending), then SIGTSTP: the SIGCONT is discarded. */
+  CHECK(kill(c, SIGCONT) == 0 && kill(c, SIGTSTP) == 0, "SIGCONT then SIGTSTP");
+  CHECK(read_byte(g_pipe[0], &ch) && ch == 'h', "the SIGTSTP handler (%c)", ch);
+  CHECK(write(go[1], "g", 1) == 1, "go");
+  CHECK(read_byte(g_pipe[0], &ch) && ch == 'n', "a stop signal discards a pending SIGCONT (%c)", ch);
+  CHECK(read_byte(g_pipe[0], &ch) && ch == 'b', "SIGTSTP blocked (%c)", ch);
+  CHECK(kill(c, SIGTSTP) == 0 && kill(c, SIGCONT) == 0, "SIGTSTP then SIGCONT");
+  CHECK(write(go[1], "g", 1) == 1, "go");
+  CHECK(read_byte(g_pipe[0], &ch) && ch == 'n', "SIGCONT discards a pending stop signal (%c)", ch);
+  CHECK(wait_status(c, WUNTRACED | WNOHANG) == -2, "not stopped once unblocked");
+  CHECK(write(go[1], "g", 1) == 1, "go");
+  ws = wait_status(c, 0);
+  CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "it ends (%#x)", ws);
+  close(g_pipe[0]);
+  close(g_pipe[1]);
+  close(go[0]);
+  close(go[1]);
+  drain_chld();
+}
+
 static void* thread_spin(void* arg) {
   spin(&g_count[(long)arg]);
   return NULL;
@@ -385,6 +470,7 @@ int main(void) {
   stop_and_continue();
   nocldstop();
   tstp();
+  discards();
   threads();
   orphans();
   bad_input();
