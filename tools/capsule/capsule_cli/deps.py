@@ -28,6 +28,8 @@ PACKAGES = {
              "strace",
              # capsule run --gdb's tests drive gdb in batch mode (tests/cli/gdb_test.py).
              "gdb",
+             # make -j4 with gcc inside the VM (tests/cli/make_test.py).
+             "make",
              # lint.thread_safety runs clang's -Wthread-safety over the kernel
              # (tests/lint/thread_safety.py).
              "clang"],
