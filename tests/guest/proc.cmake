@@ -2,7 +2,7 @@
 # exit and wait"): tests/guest/programs-proc/fork.c, built static with glibc
 # and musl, run on 1 and 4 CPUs; it passes on the host's Linux too.
 capsule_guest_c_suite(proc proc-programs ${CMAKE_SOURCE_DIR}/tests/guest/programs-proc
-  PROGRAMS fork procs pidfd limits stop)
+  PROGRAMS fork procs pidfd limits stop prefork)
 
 # ps and top list every process: a shell's background sleeps, with their
 # parent and command (busybox's ps; Debian's ps -ef, ps aux, top -bn1),
