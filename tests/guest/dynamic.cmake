@@ -60,8 +60,8 @@ foreach(variant IN LISTS dyn_variants)
     PROPERTIES TIMEOUT 150)
 endforeach()
 
-foreach(c busybox busybox_pipeline dash_pipeline python3_subprocess python3_mp_pool python3_mp_primitives
-          python3_process_pool python3 python3_stdlib python3_socketpair
+foreach(c busybox busybox_pipeline dash_pipeline dash_script bash_script python3_subprocess python3_mp_pool
+          python3_mp_primitives python3_process_pool python3 python3_stdlib python3_socketpair
           python3_asyncio_unix python3_http_loopback sqlite3 lua5.4 perl gawk jq bc xz zstd sort sha256sum
           grep sed gzip bzip2 od diff date openssl ls stat)
   add_test(NAME guest.dynamic.debian.${c}
@@ -70,8 +70,8 @@ foreach(c busybox busybox_pipeline dash_pipeline python3_subprocess python3_mp_p
 endforeach()
 # On 4 CPUs: a threaded program, the biggest one, and processes (multiprocessing's
 # Pool(4) and ProcessPoolExecutor(4) as Python's users run them).
-foreach(c xz_threads python3_stdlib dash_pipeline python3_subprocess python3_mp_pool python3_mp_primitives
-          python3_process_pool)
+foreach(c xz_threads python3_stdlib dash_pipeline bash_script python3_subprocess python3_mp_pool
+          python3_mp_primitives python3_process_pool)
   add_test(NAME guest.dynamic.debian.${c}.cpus4
     COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --case ${c} --cpus 4)
   set_tests_properties(guest.dynamic.debian.${c}.cpus4 PROPERTIES TIMEOUT 200 SKIP_RETURN_CODE 77)

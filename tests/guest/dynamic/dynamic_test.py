@@ -189,6 +189,13 @@ with cf.ProcessPoolExecutor(4) as ex:
     print(ex.submit(sum, [1, 2, 3]).result(), sorted(f.result() for f in [ex.submit(cube, i) for i in range(5)]))
 """
 
+# A 200-line shell script (functions, here-documents, background jobs,
+# traps, getopts...): dash, bash and busybox sh print the same on the host.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "script.sh"), "rb") as _f:
+    SCRIPT = _f.read()
+SCRIPT_PROGS = ["prog:" + p for p in ("sort", "tr", "uniq", "head", "tail", "wc", "cat", "sleep", "mkdir", "rm",
+                                      "cut", "basename")]
+
 # name -> (program, argv, needs) ; guest paths /data/... are the host's
 # data directory when run on the host. `needs` lists extra host trees
 # ("python": the modules the case imports) and other programs the case
@@ -208,6 +215,8 @@ CASES = {
                                      " (exit 3); echo status $?; exit 5"], []),
     "dash_pipeline": ("dash", ["dash", "-c", "echo a b c | tr ' ' '\\n' | sort -r; false || echo after false"],
                       ["prog:tr", "prog:sort", "prog:false"]),
+    "dash_script": ("dash", ["dash", "/data/script.sh"], SCRIPT_PROGS),
+    "bash_script": ("bash", ["bash", "/data/script.sh"], SCRIPT_PROGS),
     "python3_subprocess": ("/usr/bin/python3", ["python3", "-c", PY_SUBPROCESS],
                            ["python", "prog:echo", "prog:tr", "prog:false"]),
     "python3_mp_pool": ("/usr/bin/python3", ["python3", "-c", PY_MP_POOL], ["python"]),
@@ -325,7 +334,7 @@ def python_files(work, case_code, data):
 def make_data(d):
     os.makedirs(d)
     for name, data in (("numbers.txt", NUMBERS), ("fruits.txt", FRUITS), ("doc.json", JSON),
-                       ("calc.bc", BC)):
+                       ("calc.bc", BC), ("script.sh", SCRIPT)):
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
 
