@@ -24,43 +24,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from common import CAPSULE, ROOT  # noqa: E402
 from capsule_cli import debpkg  # noqa: E402
+from package_root import make_rootfs  # noqa: E402
 
 PROJECT = os.path.join(HERE, "make_project")
 PACKAGES = ("make", "gcc", "libc6-dev", "coreutils", "dash")
-STATUS = "/var/lib/dpkg/status"
 
 
 def have_packages(db):
     return all(p in db.installed for p in PACKAGES)
-
-
-def make_rootfs(db, root):
-    """The packages' files at their paths, Debian's merged /usr kept
-    (/bin, /lib, /lib64, /sbin are links into /usr)."""
-    stamp = os.path.join(root, ".dpkg-status")
-    want = str(os.stat(STATUS).st_mtime_ns)
-    if os.path.exists(stamp) and open(stamp).read() == want:
-        return
-    shutil.rmtree(root, ignore_errors=True)
-    for d in ("usr/bin", "usr/lib", "usr/lib64", "usr/sbin", "tmp"):
-        os.makedirs(os.path.join(root, d))
-    for d in ("bin", "lib", "lib64", "sbin"):
-        os.symlink("usr/" + d, os.path.join(root, d))
-    for name, _ in db.closure([(p, "make_test") for p in PACKAGES]):
-        for path in db.files(name) or []:
-            dst = root + path
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            if os.path.lexists(dst):
-                continue
-            if os.path.islink(path):
-                os.symlink(os.readlink(path), dst)
-            elif os.path.isfile(path):
-                shutil.copy2(path, dst)
-    # /bin/sh is dash's by a diversion-free link Debian makes at install time.
-    if not os.path.lexists(os.path.join(root, "usr/bin/sh")):
-        os.symlink("dash", os.path.join(root, "usr/bin/sh"))
-    with open(stamp, "w") as f:
-        f.write(want)
 
 
 def main():
@@ -76,7 +47,7 @@ def main():
         return 77
     build = os.environ.get("CAPSULE_BUILD_DIR", os.path.join(ROOT, "build"))
     root = os.path.join(build, "make-rootfs")
-    make_rootfs(db, root)
+    make_rootfs(db, root, PACKAGES)
 
     # The host's answer: the same project, make -j4, the program's output.
     with tempfile.TemporaryDirectory() as d:

@@ -30,6 +30,8 @@ PACKAGES = {
              "gdb",
              # make -j4 with gcc inside the VM (tests/cli/make_test.py).
              "make",
+             # PostgreSQL in the VM (tests/cli/postgres_test.py).
+             "postgresql-15",
              # lint.thread_safety runs clang's -Wthread-safety over the kernel
              # (tests/lint/thread_safety.py).
              "clang"],
