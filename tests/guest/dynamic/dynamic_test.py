@@ -135,6 +135,28 @@ print(p.communicate(b"hello from a pipe")[0], p.returncode)
 print(subprocess.run(["false"]).returncode, subprocess.run(["tr", "--bad-option"], capture_output=True).returncode)
 """
 
+# os.fork + os.waitpid, a pipe between parent and child, exit statuses.
+PY_FORK = """
+import os
+r, w = os.pipe()
+parent, kids = os.getpid(), []
+for i in range(3):
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.write(w, f"child {i} ppid-ok={os.getppid() == parent}\\n".encode())
+        os._exit(10 + i)
+    kids.append(pid)
+os.close(w)
+with os.fdopen(r) as f:
+    print(sorted(f.read().splitlines()))
+print([os.WEXITSTATUS(os.waitpid(p, 0)[1]) for p in kids])
+try:
+    os.waitpid(-1, 0)
+except ChildProcessError as e:
+    print("no more children:", e.errno)
+"""
+
 # Processes sharing memory (docs/ipc.md): multiprocessing's Pool and
 # ProcessPoolExecutor fork workers that talk through pipes guarded by
 # process-shared semaphores (sem_open: /dev/shm/sem.*, shared futexes);
@@ -217,6 +239,7 @@ CASES = {
                       ["prog:tr", "prog:sort", "prog:false"]),
     "dash_script": ("dash", ["dash", "/data/script.sh"], SCRIPT_PROGS),
     "bash_script": ("bash", ["bash", "/data/script.sh"], SCRIPT_PROGS),
+    "python3_fork": ("/usr/bin/python3", ["python3", "-c", PY_FORK], ["python"]),
     "python3_subprocess": ("/usr/bin/python3", ["python3", "-c", PY_SUBPROCESS],
                            ["python", "prog:echo", "prog:tr", "prog:false"]),
     "python3_mp_pool": ("/usr/bin/python3", ["python3", "-c", PY_MP_POOL], ["python"]),
