@@ -93,22 +93,6 @@ void look_group(Process& p, void* ctx) {
   g.sid = i.sid;
 }
 
-// sig to every process of group pgid (SI_KERNEL, as Linux's kill_pgrp).
-void signal_group(int pgid, int sig) {
-  struct Send {
-    int pgid;
-    KSigInfo info;
-  } s{pgid, {}};
-  s.info.signo = sig;
-  s.info.code = SI_KERNEL;
-  process_for_each(
-      [](Process& p, void* ctx) {
-        auto& s = *static_cast<Send*>(ctx);
-        if (ids_of(p).pgid == s.pgid) (void)signal_send_process(p, s.info);
-      },
-      &s);
-}
-
 // A process of the console's session outside the foreground group that
 // reads (SIGTTIN), writes with TOSTOP or changes the terminal (SIGTTOU):
 // Linux's tty_check_change / __tty_check_change. Returns {} to go on,
@@ -131,7 +115,7 @@ Result<void> job_check(int sig, bool ignored_goes_on) {
   const bool blocked = lt && (__atomic_load_n(&lt->sigmask, __ATOMIC_RELAXED) & bit);
   if ((ignored & bit) || blocked) return ignored_goes_on ? Result<void>{} : Result<void>(Error::Io);
   if (process_pgrp_orphaned(*p)) return Error::Io;
-  signal_group(ids_of(*p).pgid, sig);
+  signal_process_group(ids_of(*p).pgid, sig);
   return Error::RestartSys;
 }
 
@@ -143,8 +127,8 @@ void release_console(bool cont) {
   const int fg = foreground_pgrp();
   g_pgrp = 0;
   __atomic_store_n(&g_session, 0, __ATOMIC_RELEASE);
-  signal_group(fg, SIGHUP);
-  if (cont) signal_group(fg, SIGCONT);
+  signal_process_group(fg, SIGHUP);
+  if (cont) signal_process_group(fg, SIGCONT);
 }
 
 // fds 0-2, /dev/console and /dev/tty all read the one console input; each

@@ -88,6 +88,9 @@ void signal_interrupt_target(Thread* t);
 // (the timer service, the console) name the process.
 Result<void> signal_send_process(const KSigInfo& info);
 Result<void> signal_send_process(Process& p, const KSigInfo& info);
+// sig (SI_KERNEL) to every live process of group pgid, as Linux's kill_pgrp
+// (the console's job control, orphaned groups); defined in sys_wait.cc.
+void signal_process_group(int pgid, int sig);
 Result<void> signal_send_tid(int tid, const KSigInfo& info);
 Result<void> signal_send_tid(Process& p, int tid, const KSigInfo& info);
 // A thread of the caller's process has that tid.

@@ -150,8 +150,9 @@ bool group_has_stopped_locked(int pgid) {
   return false;
 }
 
-// sig to every live process of group pgid (SI_KERNEL, as Linux's kill_pgrp).
-void signal_group(int pgid, int sig) {
+}  // namespace
+
+void signal_process_group(int pgid, int sig) {
   struct Send {
     int pgid;
     KSigInfo info;
@@ -170,6 +171,8 @@ void signal_group(int pgid, int sig) {
       },
       &s);
 }
+
+namespace {
 
 // The groups that p's end may orphan: its own (if its parent kept it
 // from being orphaned) and its children's in other groups of its session
@@ -208,8 +211,8 @@ void hup_orphaned_groups(Process& p, const Candidates& c) {
       hup = group_orphaned_locked(c.pgid[i], &p) && group_has_stopped_locked(c.pgid[i]);
     }
     if (!hup) continue;
-    signal_group(c.pgid[i], SIGHUP);
-    signal_group(c.pgid[i], SIGCONT);
+    signal_process_group(c.pgid[i], SIGHUP);
+    signal_process_group(c.pgid[i], SIGCONT);
   }
 }
 
