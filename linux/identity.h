@@ -53,6 +53,10 @@ void hostname(char* out);
 // sethostname for the kernel's callers: Error::Invalid (over 64 bytes) or
 // Error::Permission.
 Result<void> set_hostname(const char* name, size_t len);
+// The NIS domain name (uname's domainname; /proc/sys/kernel/domainname),
+// the same way.
+void domainname(char* out);
+Result<void> set_domainname(const char* name, size_t len);
 uint64_t rlimit_max(int resource);
 
 }  // namespace capsule::linux_abi

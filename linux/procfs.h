@@ -76,6 +76,22 @@ bool pid_exists(uint64_t, uint64_t n);
 Result<void> self_link(uint64_t, Text& out);
 Result<void> thread_self_link(uint64_t, Text& out);
 
+// linux/procfs_mem.cc: mem (read/write at an address), ns/*, attributes.
+Result<size_t> mem_read(uint64_t pid, uint64_t offset, IoBuffer& buf);
+Result<size_t> mem_write(uint64_t pid, uint64_t offset, IoBuffer& buf);
+Result<void> show_personality(uint64_t pid, Text& out);
+Result<void> show_timerslack(uint64_t pid, Text& out);
+Result<void> store_timerslack(uint64_t pid, StringView data);
+Result<void> show_attr_current(uint64_t, Text& out);
+uint64_t ns_ino_cgroup(uint64_t);
+uint64_t ns_ino_ipc(uint64_t);
+uint64_t ns_ino_mnt(uint64_t);
+uint64_t ns_ino_net(uint64_t);
+uint64_t ns_ino_pid(uint64_t);
+uint64_t ns_ino_time(uint64_t);
+uint64_t ns_ino_user(uint64_t);
+uint64_t ns_ino_uts(uint64_t);
+
 // linux/procfs_system.cc: global files.
 Result<void> show_cpuinfo(uint64_t, Text& out);
 Result<void> show_meminfo(uint64_t, Text& out);
@@ -89,6 +105,8 @@ Result<void> show_filesystems(uint64_t, Text& out);
 Result<void> show_version(uint64_t, Text& out);
 Result<void> show_hostname(uint64_t, Text& out);
 Result<void> store_hostname(uint64_t, StringView data);
+Result<void> show_domainname(uint64_t, Text& out);
+Result<void> store_domainname(uint64_t, StringView data);
 Result<void> show_boot_id(uint64_t, Text& out);
 Result<void> show_uuid(uint64_t, Text& out);
 Result<void> show_overcommit(uint64_t, Text& out);

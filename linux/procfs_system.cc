@@ -211,11 +211,26 @@ Result<void> show_hostname(uint64_t, Text& out) {
   return {};
 }
 
-// As sethostname(2) (a write of "name\n" sets "name").
+// As sethostname(2) (a write of "name\n" sets "name"), but a longer name
+// is cut to 64 bytes (Linux's proc_dostring), not refused.
 Result<void> store_hostname(uint64_t, StringView data) {
   size_t n = data.size();
   if (n && data[n - 1] == '\n') --n;
-  return set_hostname(data.data(), n);
+  return set_hostname(data.data(), n > 64 ? 64 : n);
+}
+
+Result<void> show_domainname(uint64_t, Text& out) {
+  char d[65];
+  domainname(d);
+  out.f("{}\n", d);
+  return {};
+}
+
+// As store_hostname.
+Result<void> store_domainname(uint64_t, StringView data) {
+  size_t n = data.size();
+  if (n && data[n - 1] == '\n') --n;
+  return set_domainname(data.data(), n > 64 ? 64 : n);
 }
 
 Result<void> show_boot_id(uint64_t, Text& out) {

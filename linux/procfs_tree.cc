@@ -28,6 +28,37 @@ constexpr uint32_t LNK = vfs::MODE_SYMLINK | 0777;
 const Entry FD_LINK = {.mode = vfs::MODE_SYMLINK | 0700, .link = proc::fd_link, .follow = proc::fd_follow};
 const Entry FDINFO_FILE = {.mode = RO, .show = proc::fdinfo};
 
+// --- /proc/<pid>/ns: the one namespace of each kind, with the inode numbers
+// Linux gives its initial namespaces. A walk through a link lands on a node
+// with that inode number (stat compares namespaces by it); it opens (reads
+// nothing), and setns is not provided.
+constexpr uint32_t NS_FILE = vfs::MODE_REGULAR | 0444;
+#define NS_TARGET(var, fn) const Entry var = {.mode = NS_FILE, .ino = fn};
+NS_TARGET(NS_CGROUP, proc::ns_ino_cgroup)
+NS_TARGET(NS_IPC, proc::ns_ino_ipc)
+NS_TARGET(NS_MNT, proc::ns_ino_mnt)
+NS_TARGET(NS_NET, proc::ns_ino_net)
+NS_TARGET(NS_PID, proc::ns_ino_pid)
+NS_TARGET(NS_TIME, proc::ns_ino_time)
+NS_TARGET(NS_USER, proc::ns_ino_user)
+NS_TARGET(NS_UTS, proc::ns_ino_uts)
+#define NS_LINK(n, text, t) {.name = n, .mode = LNK, .link = CONST_TEXT(text), .target = &t}
+const Entry NS_DIR[] = {
+    NS_LINK("cgroup", "cgroup:[4026531835]", NS_CGROUP),
+    NS_LINK("ipc", "ipc:[4026531839]", NS_IPC),
+    NS_LINK("mnt", "mnt:[4026531832]", NS_MNT),
+    NS_LINK("net", "net:[4026531833]", NS_NET),
+    NS_LINK("pid", "pid:[4026531836]", NS_PID),
+    NS_LINK("pid_for_children", "pid:[4026531836]", NS_PID),
+    NS_LINK("time", "time:[4026531834]", NS_TIME),
+    NS_LINK("time_for_children", "time:[4026531834]", NS_TIME),
+    NS_LINK("user", "user:[4026531837]", NS_USER),
+    NS_LINK("uts", "uts:[4026531838]", NS_UTS),
+};
+const Entry ATTR_DIR[] = {
+    {.name = "current", .mode = vfs::MODE_REGULAR | 0666, .show = proc::show_attr_current},
+};
+
 // --- /proc/<pid> and /proc/<pid>/task/<tid> ------------------------------------------
 #define PROCESS_FILES                                                                                 \
   {.name = "exe", .mode = LNK, .link = proc::exe_link, .follow = proc::exe_follow},                    \
@@ -50,7 +81,23 @@ const Entry FDINFO_FILE = {.mode = RO, .show = proc::fdinfo};
   {.name = "mountinfo", .mode = RO, .show = proc::show_mountinfo},                                    \
   {.name = "cgroup", .mode = RO, .show = proc::show_cgroup},                                          \
   {.name = "oom_score", .mode = RO, .show = CONST_TEXT("0\n")},                                       \
-  {.name = "oom_score_adj", .mode = RW, .show = proc::show_oom_score_adj, .store = proc::store_oom_score_adj}
+  {.name = "oom_score_adj", .mode = RW, .show = proc::show_oom_score_adj, .store = proc::store_oom_score_adj}, \
+  {.name = "mem", .mode = vfs::MODE_REGULAR | 0600, .read_at = proc::mem_read, .write_at = proc::mem_write},       \
+  {.name = "ns", .mode = vfs::MODE_DIR | 0511, .children = NS_DIR, .nchildren = count_of(NS_DIR)},               \
+  {.name = "attr", .mode = vfs::MODE_DIR | 0555, .children = ATTR_DIR, .nchildren = count_of(ATTR_DIR)},         \
+  {.name = "personality", .mode = PRIV, .show = proc::show_personality},                                          \
+  {.name = "timerslack_ns", .mode = vfs::MODE_REGULAR | 0666, .show = proc::show_timerslack,                      \
+   .store = proc::store_timerslack},                                                                              \
+  /* No audit: the values of a process that never logged in. */                                                   \
+  {.name = "loginuid", .mode = RW, .show = CONST_TEXT("4294967295"), .deny_write_open = true},                     \
+  {.name = "sessionid", .mode = RO, .show = CONST_TEXT("4294967295")},                                            \
+  {.name = "coredump_filter", .mode = RW, .show = CONST_TEXT("00000033\n"), .deny_write_open = true},              \
+  {.name = "wchan", .mode = RO, .show = CONST_TEXT("0")},                                                         \
+  {.name = "cpuset", .mode = RO, .show = CONST_TEXT("/\n")},                                                      \
+  /* The initial user namespace: every id maps to itself. */                                                       \
+  {.name = "uid_map", .mode = RO, .show = CONST_TEXT("         0          0 4294967295\n"), .deny_write_open = true}, \
+  {.name = "gid_map", .mode = RO, .show = CONST_TEXT("         0          0 4294967295\n"), .deny_write_open = true}, \
+  {.name = "setgroups", .mode = RO, .show = CONST_TEXT("allow\n"), .deny_write_open = true}
 
 const Entry TASK_FILES[] = {PROCESS_FILES};
 const Entry TASK_DIR = {.mode = DIR, .children = TASK_FILES, .nchildren = count_of(TASK_FILES)};
@@ -73,6 +120,7 @@ const Entry SYS_KERNEL_RANDOM[] = {
 };
 const Entry SYS_KERNEL[] = {
     {.name = "hostname", .mode = RW, .show = proc::show_hostname, .store = proc::store_hostname},
+    {.name = "domainname", .mode = RW, .show = proc::show_domainname, .store = proc::store_domainname},
     SYSCTL_RO("osrelease", "6.1.0-capsule\n"),
     SYSCTL_RO("ostype", "Linux\n"),
     SYSCTL_RO("version", "#1 SMP Capsule 0.1\n"),
@@ -81,19 +129,46 @@ const Entry SYS_KERNEL[] = {
     SYSCTL_RO("ngroups_max", "65536\n"),
     SYSCTL_RO("cap_last_cap", "40\n"),
     {.name = "random", .mode = DIR, .children = SYS_KERNEL_RANDOM, .nchildren = count_of(SYS_KERNEL_RANDOM)},
+    // System V IPC limits: the values linux/sys_ipc_*.cc enforce and
+    // IPC_INFO reports.
+    SYSCTL_RO("shmmax", "18446744073692774399\n"),
+    SYSCTL_RO("shmall", "18446744073692774399\n"),
+    SYSCTL_RO("shmmni", "4096\n"),
+    SYSCTL_RO("msgmax", "8192\n"),
+    SYSCTL_RO("msgmnb", "16384\n"),
+    SYSCTL_RO("msgmni", "1024\n"),
+    SYSCTL_RO("sem", "32000\t1024000000\t500\t1024\n"),
+    SYSCTL_RO("randomize_va_space", "2\n"),
+    SYSCTL_RO("core_pattern", "core\n"),
+    SYSCTL_RO("perf_event_paranoid", "2\n"),
+    SYSCTL_RO("tainted", "0\n"),
+    SYSCTL_RO("overflowuid", "65534\n"),
+    SYSCTL_RO("overflowgid", "65534\n"),
+    SYSCTL_RO("kptr_restrict", "0\n"),
+    SYSCTL_RO("dmesg_restrict", "1\n"),
+    SYSCTL_RO("printk", "4\t4\t1\t7\n"),
 };
 const Entry SYS_VM[] = {
     {.name = "overcommit_memory", .mode = RW, .show = proc::show_overcommit, .store = proc::store_overcommit},
     SYSCTL_RO("max_map_count", "65530\n"),
     SYSCTL_RO("overcommit_ratio", "50\n"),
+    SYSCTL_RO("mmap_min_addr", "4096\n"),
 };
 const Entry SYS_FS[] = {
     SYSCTL_RO("pipe-max-size", "1048576\n"),
     SYSCTL_RO("nr_open", "1048576\n"),
     SYSCTL_RO("file-max", "9223372036854775807\n"),
 };
+// The listen backlog cap (linux/net: listen(2) clamps to it, as Linux 5.4+).
+const Entry SYS_NET_CORE[] = {
+    SYSCTL_RO("somaxconn", "4096\n"),
+};
+const Entry SYS_NET[] = {
+    {.name = "core", .mode = DIR, .children = SYS_NET_CORE, .nchildren = count_of(SYS_NET_CORE)},
+};
 const Entry SYS[] = {
     {.name = "kernel", .mode = DIR, .children = SYS_KERNEL, .nchildren = count_of(SYS_KERNEL)},
+    {.name = "net", .mode = DIR, .children = SYS_NET, .nchildren = count_of(SYS_NET)},
     {.name = "vm", .mode = DIR, .children = SYS_VM, .nchildren = count_of(SYS_VM)},
     {.name = "fs", .mode = DIR, .children = SYS_FS, .nchildren = count_of(SYS_FS)},
 };

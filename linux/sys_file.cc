@@ -186,24 +186,29 @@ Result<Fd> do_openat2(AtFd dirfd, UserString upath, UserPtr<const OpenHowAbi> uh
   return do_open(dirfd, upath, how.flags, how.mode, how.resolve | RESOLVE_OPENAT2);
 }
 
-// --- getdents64 -----------------------------------------------------------------
+// --- getdents and getdents64 ---------------------------------------------------
 
+// One record per entry. getdents64's struct linux_dirent64 is {d_ino,
+// d_off, d_reclen, d_type, d_name}; the legacy getdents' struct
+// linux_dirent is {d_ino, d_off, d_reclen, d_name, NUL, pad, d_type}: the
+// type is the record's last byte (reclen = 18 + name + 2, rounded to 8).
 class DirentSink final : public vfs::DirSink {
  public:
-  DirentSink(UserPtr<uint8_t> out, size_t cap) : out_(out), cap_(cap) {}
+  DirentSink(UserPtr<uint8_t> out, size_t cap, bool legacy) : out_(out), cap_(cap), legacy_(legacy) {}
   bool emit(StringView name, uint64_t ino, vfs::VType type, uint64_t next) override {
-    size_t reclen = (19 + name.size() + 1 + 7) & ~size_t(7);
+    const size_t name_at = legacy_ ? 18 : 19;
+    size_t reclen = (name_at + name.size() + (legacy_ ? 2 : 1) + 7) & ~size_t(7);
     if (used + reclen > cap_) {
       full = true;
       return false;
     }
-    uint8_t rec[19 + vfs::MAX_NAME + 1 + 8] = {};
+    uint8_t rec[19 + vfs::MAX_NAME + 2 + 8] = {};
     __builtin_memcpy(rec, &ino, 8);
     __builtin_memcpy(rec + 8, &next, 8);
     uint16_t rl = uint16_t(reclen);
     __builtin_memcpy(rec + 16, &rl, 2);
-    rec[18] = uint8_t(type);
-    __builtin_memcpy(rec + 19, name.data(), name.size());
+    rec[legacy_ ? reclen - 1 : 18] = uint8_t(type);
+    __builtin_memcpy(rec + name_at, name.data(), name.size());
     if (!out_.offset(used).copy_out(rec, reclen).ok()) {
       fault = true;
       return false;
@@ -217,6 +222,7 @@ class DirentSink final : public vfs::DirSink {
  private:
   UserPtr<uint8_t> out_;
   size_t cap_;
+  bool legacy_;
 };
 
 // --- paths --------------------------------------------------------------------------
@@ -433,16 +439,25 @@ DEFINE_SYSCALL(77, ftruncate, Result<void>, Fd fd, int64_t length) {
 
 // --- directories and names ---
 
-DEFINE_SYSCALL(217, getdents64, Result<size_t>, Fd fd, UserPtr<uint8_t> dirp, unsigned count) {
+namespace {
+Result<size_t> get_dents(Fd fd, UserPtr<uint8_t> dirp, unsigned count, bool legacy) {
   FileRef fr = TRY(get_file(fd));
   OpenFile& f = *fr;
   if (!f.vnode().is_dir()) return Error::NotDir;
-  DirentSink sink(dirp, count > MAX_RW ? MAX_RW : count);
+  DirentSink sink(dirp, count > MAX_RW ? MAX_RW : count, legacy);
   auto r = f.readdir(sink);
   if (!r.ok() && !sink.used) return r.error();
   if (sink.fault && !sink.used) return Error::Fault;
   if (sink.full && !sink.used) return Error::Invalid;
   return sink.used;
+}
+}  // namespace
+
+DEFINE_SYSCALL(217, getdents64, Result<size_t>, Fd fd, UserPtr<uint8_t> dirp, unsigned count) {
+  return get_dents(fd, dirp, count, false);
+}
+DEFINE_SYSCALL(78, getdents, Result<size_t>, Fd fd, UserPtr<uint8_t> dirp, unsigned count) {
+  return get_dents(fd, dirp, count, true);
 }
 
 DEFINE_SYSCALL(83, mkdir, Result<void>, UserString path, Mode mode) {

@@ -177,7 +177,9 @@ Result<int> clone_process(SyscallArgs& args, const CloneRequest& r) {
     lt->altstack_sp = parent_lt->altstack_sp;
     lt->altstack_size = parent_lt->altstack_size;
     lt->altstack_flags = parent_lt->altstack_flags;
-    lt->sched_policy = parent_lt->sched_policy;
+    // SCHED_RESET_ON_FORK (0x40000000): the child drops the flag and a
+    // negative nice (Linux's sched_fork).
+    lt->sched_policy = parent_lt->sched_policy & ~0x40000000;
   }
   cs->frame = *args.frame;
   cs->frame.rax = 0;
@@ -188,6 +190,7 @@ Result<int> clone_process(SyscallArgs& args, const CloneRequest& r) {
   ThreadOptions o;
   o.uses_fpu = true;
   o.nice = self->se.nice;
+  if (parent_lt && (parent_lt->sched_policy & 0x40000000) && o.nice < 0) o.nice = 0;
   auto tr = thread_alloc_app("app", clone_child_entry, cs, o, c->as, c);
   if (!tr.ok()) {
     delete lt;

@@ -149,14 +149,25 @@ void hostname(char* out) {
   set(out, g_uts.hostname);
 }
 
-Result<void> set_hostname(const char* name, size_t len) {
+namespace {
+Result<void> set_kernel_name(char* dst, const char* name, size_t len) {
   if (len > 64) return Error::Invalid;
   if (!current_capable(L_CAP_SYS_ADMIN)) return Error::Permission;
   SpinGuard g(g_uts_lock);
-  for (size_t i = 0; i < len; ++i) g_uts.hostname[i] = name[i];
-  g_uts.hostname[len] = 0;
+  for (size_t i = 0; i < len; ++i) dst[i] = name[i];
+  dst[len] = 0;
   return {};
 }
+}  // namespace
+
+Result<void> set_hostname(const char* name, size_t len) { return set_kernel_name(g_uts.hostname, name, len); }
+
+void domainname(char* out) {
+  SpinGuard g(g_uts_lock);
+  set(out, g_uts.domainname);
+}
+
+Result<void> set_domainname(const char* name, size_t len) { return set_kernel_name(g_uts.domainname, name, len); }
 
 // Kernel threads (no process) act as root with Linux's default umask.
 namespace {

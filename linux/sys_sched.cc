@@ -4,6 +4,7 @@
 #include "core/thread.h"
 #include "arch/uaccess.h"
 #include "core/sched/thread.h"
+#include "linux/identity.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
 #include "linux/thread_table.h"
@@ -35,15 +36,18 @@ void set_affinity(Thread* t, void* c) {
 
 void noop(Thread*, void*) {}
 
-// The policy set with sched_setscheduler, kept per tid (a thread's Linux
-// state is shared with other families; this is ours). Only the non-RT
-// policies are accepted, and all three behave as L_SCHED_OTHER.
+// The policy set with sched_setscheduler or sched_setattr, kept per tid (a
+// thread's Linux state is shared with other families; this is ours), with
+// L_SCHED_RESET_ON_FORK or-ed in as sched_getscheduler reports it. Only the
+// non-RT policies are accepted, and all three behave as L_SCHED_OTHER.
 struct PolicyCtx {
   int policy;
   bool set;
+  int nice = 0;  // out: the thread's nice value
 };
 void policy_of(Thread* t, void* c) {
   auto* ctx = static_cast<PolicyCtx*>(c);
+  ctx->nice = t->se.nice;
   auto* lt = t == thread_current() ? linux_thread() : static_cast<LinuxThread*>(t->linux_state);
   if (!lt) {
     ctx->policy = L_SCHED_OTHER;
@@ -52,6 +56,65 @@ void policy_of(Thread* t, void* c) {
   if (ctx->set) lt->sched_policy = ctx->policy;
   else ctx->policy = lt->sched_policy;
 }
+
+// sched_setattr's change, applied to the thread it names.
+struct AttrCtx {
+  int policy;       // with L_SCHED_RESET_ON_FORK, or -1: keep the policy
+  bool reset;       // L_SCHED_RESET_ON_FORK wanted
+  bool keep_params; // SCHED_FLAG_KEEP_PARAMS: only reset-on-fork changes
+  int nice;
+  Result<void> result{};
+};
+void set_attr(Thread* t, void* c) {
+  auto* ctx = static_cast<AttrCtx*>(c);
+  auto* lt = t == thread_current() ? linux_thread() : static_cast<LinuxThread*>(t->linux_state);
+  const int old = lt ? lt->sched_policy : L_SCHED_OTHER;
+  const int old_policy = old & ~L_SCHED_RESET_ON_FORK;
+  const int policy = ctx->policy < 0 ? old_policy : ctx->policy;
+  // What Linux lets a caller without CAP_SYS_NICE do (user_check_sched_setscheduler):
+  // raise nice only within RLIMIT_NICE, leave SCHED_IDLE only if it could
+  // set its nice value, and never drop reset-on-fork.
+  if (!current_capable(L_CAP_SYS_NICE)) {
+    const bool fair = policy == L_SCHED_OTHER || policy == L_SCHED_BATCH;
+    auto can_nice = [](int nice) { return 20 - nice <= int64_t(rlimit_cur(L_RLIMIT_NICE)); };
+    if (!ctx->keep_params && fair && ctx->nice < t->se.nice && !can_nice(ctx->nice)) {
+      ctx->result = Error::Permission;
+      return;
+    }
+    if (old_policy == L_SCHED_IDLE && policy != L_SCHED_IDLE && !can_nice(t->se.nice)) {
+      ctx->result = Error::Permission;
+      return;
+    }
+    if ((old & L_SCHED_RESET_ON_FORK) && !ctx->reset) {
+      ctx->result = Error::Permission;
+      return;
+    }
+  }
+  if (ctx->keep_params) {
+    if (lt) lt->sched_policy = old_policy | (ctx->reset ? L_SCHED_RESET_ON_FORK : 0);
+    return;
+  }
+  if (lt) lt->sched_policy = policy | (ctx->reset ? L_SCHED_RESET_ON_FORK : 0);
+  // SCHED_IDLE keeps the nice value it had (Linux sets it for the fair
+  // policies only).
+  if (policy != L_SCHED_IDLE) thread_set_nice(t, ctx->nice);
+}
+
+// struct sched_attr (include/uapi/linux/sched/types.h: ABI facts): 48
+// bytes in its first version, 56 with the utilization clamps.
+struct SchedAttr {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime, sched_deadline, sched_period;
+  uint32_t sched_util_min, sched_util_max;
+};
+static_assert(sizeof(SchedAttr) == 56);
+constexpr uint32_t SCHED_ATTR_SIZE_VER0 = 48, PAGE_BYTES = 4096;
+constexpr uint64_t SCHED_FLAG_RESET_ON_FORK = 0x01, SCHED_FLAG_KEEP_POLICY = 0x08, SCHED_FLAG_KEEP_PARAMS = 0x10,
+                   SCHED_FLAG_UTIL_CLAMP = 0x60, SCHED_FLAG_ALL = 0x7f;
 
 struct SchedParam {
   int32_t sched_priority;
@@ -125,6 +188,7 @@ DEFINE_SYSCALL(145, sched_getscheduler, Result<int>, int pid) {
 
 DEFINE_SYSCALL(144, sched_setscheduler, Result<void>, int pid, int policy_arg, UserPtr<const SchedParam> param) {
   const int policy = policy_arg & ~L_SCHED_RESET_ON_FORK;
+  if (policy_arg < 0) return Error::Invalid;
   if (pid < 0 || !param) return Error::Invalid;
   const int prio = TRY(param.read()).sched_priority;
   switch (policy) {
@@ -144,8 +208,86 @@ DEFINE_SYSCALL(144, sched_setscheduler, Result<void>, int pid, int policy_arg, U
     default:
       return Error::Invalid;
   }
-  PolicyCtx ctx{policy, true};
+  PolicyCtx ctx{policy | (policy_arg & L_SCHED_RESET_ON_FORK), true};
   if (!with_thread(pid, policy_of, &ctx)) return Error::NoProcess;
+  return {};
+}
+
+// sched_setattr(pid, attr, flags). The size handshake: 0 means the first
+// version; a size below it or above a page, or a longer structure whose
+// extra bytes are not zero, is E2BIG with the size we know written back.
+// Real-time and deadline classes are refused as for a caller without
+// CAP_SYS_NICE; utilization clamps as on a kernel without
+// CONFIG_UCLAMP_TASK (EOPNOTSUPP).
+DEFINE_SYSCALL(314, sched_setattr, Result<void>, int pid, UserPtr<SchedAttr> uattr, Flags<unsigned> flags) {
+  if (!uattr || pid < 0 || flags) return Error::Invalid;
+  uint32_t size = TRY(UserPtr<uint32_t>(uattr.addr()).read());
+  if (size == 0) size = SCHED_ATTR_SIZE_VER0;
+  auto too_big = [&]() -> Result<void> {
+    TRY(UserPtr<uint32_t>(uattr.addr()).write(uint32_t(sizeof(SchedAttr))));
+    return Error::TooBig;
+  };
+  if (size > PAGE_BYTES || size < SCHED_ATTR_SIZE_VER0) return too_big();
+  SchedAttr a{};
+  TRY(UserPtr<uint8_t>(uattr.addr()).copy_in(reinterpret_cast<uint8_t*>(&a), size < sizeof a ? size : sizeof a));
+  for (uint32_t off = sizeof a; off < size; off += 8) {
+    uint8_t tail[8] = {};
+    const uint32_t n = size - off < 8 ? size - off : 8;
+    TRY(UserPtr<uint8_t>(uattr.addr() + off).copy_in(tail, n));
+    for (uint32_t i = 0; i < n; ++i)
+      if (tail[i]) return too_big();
+  }
+  if ((a.sched_flags & SCHED_FLAG_UTIL_CLAMP) && size < sizeof a) return Error::Invalid;
+  const int nice = a.sched_nice < -20 ? -20 : a.sched_nice > 19 ? 19 : a.sched_nice;
+  if (int32_t(a.sched_policy) < 0) return Error::Invalid;
+  const bool keep_policy = a.sched_flags & SCHED_FLAG_KEEP_POLICY;
+  const bool keep_params = a.sched_flags & SCHED_FLAG_KEEP_PARAMS;
+  PolicyCtx cur{0, false};
+  if (!with_thread(pid, policy_of, &cur)) return Error::NoProcess;
+  const int policy = keep_policy ? (cur.policy & ~L_SCHED_RESET_ON_FORK) : int(a.sched_policy);
+  if (policy != L_SCHED_OTHER && policy != L_SCHED_BATCH && policy != L_SCHED_IDLE && policy != L_SCHED_FIFO &&
+      policy != L_SCHED_RR && policy != L_SCHED_DEADLINE)
+    return Error::Invalid;
+  if (a.sched_flags & ~SCHED_FLAG_ALL) return Error::Invalid;
+  // SCHED_FLAG_KEEP_PARAMS takes the thread's own parameters: priority 0
+  // and no deadline parameters for the policies a thread can have here.
+  const uint32_t prio = keep_params ? 0 : a.sched_priority;
+  if (prio > 99) return Error::Invalid;
+  const bool rt = policy == L_SCHED_FIFO || policy == L_SCHED_RR;
+  if (policy == L_SCHED_DEADLINE) {
+    // __checkparam_dl: a deadline, runtime <= deadline <= period.
+    if (keep_params || a.sched_deadline == 0 || a.sched_runtime < 1024 || a.sched_deadline < a.sched_runtime ||
+        (a.sched_period && a.sched_period < a.sched_deadline))
+      return Error::Invalid;
+    return Error::Permission;
+  }
+  if (rt != (prio != 0)) return Error::Invalid;
+  if (rt) return Error::Permission;  // as sched_setscheduler
+  if (a.sched_flags & SCHED_FLAG_UTIL_CLAMP) return Error::OpNotSupported;
+  AttrCtx ctx{keep_policy ? -1 : policy, bool(a.sched_flags & SCHED_FLAG_RESET_ON_FORK), keep_params, nice};
+  if (!with_thread(pid, set_attr, &ctx)) return Error::NoProcess;
+  return ctx.result;
+}
+
+// sched_getattr(pid, attr, size, flags): writes min(size, 56) bytes with
+// that size in attr->size, and zeroes the rest of a longer buffer.
+DEFINE_SYSCALL(315, sched_getattr, Result<void>, int pid, UserPtr<SchedAttr> uattr, unsigned usize,
+               Flags<unsigned> flags) {
+  if (!uattr || pid < 0 || usize > PAGE_BYTES || usize < SCHED_ATTR_SIZE_VER0 || flags) return Error::Invalid;
+  PolicyCtx ctx{0, false};
+  if (!with_thread(pid, policy_of, &ctx)) return Error::NoProcess;
+  SchedAttr a{};
+  a.size = usize < sizeof a ? usize : uint32_t(sizeof a);
+  a.sched_policy = uint32_t(ctx.policy & ~L_SCHED_RESET_ON_FORK);
+  a.sched_flags = (ctx.policy & L_SCHED_RESET_ON_FORK) ? SCHED_FLAG_RESET_ON_FORK : 0;
+  a.sched_nice = ctx.nice;
+  TRY(UserPtr<uint8_t>(uattr.addr()).copy_out(reinterpret_cast<const uint8_t*>(&a), a.size));
+  // The rest of a longer buffer is zeroed (copy_struct_to_user, Linux 6.x).
+  static constexpr uint8_t zeros[256] = {};
+  for (uint32_t off = a.size; off < usize; off += sizeof zeros) {
+    const uint32_t n = usize - off < sizeof zeros ? usize - off : uint32_t(sizeof zeros);
+    TRY(UserPtr<uint8_t>(uattr.addr() + off).copy_out(zeros, n));
+  }
   return {};
 }
 

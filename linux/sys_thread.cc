@@ -102,7 +102,12 @@ Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   int tid = alloc_tid();
   lt->tid = tid;
   if (fl & L_CLONE_CHILD_CLEARTID) lt->clear_child_tid = r.child_tid;
-  if (parent_lt) lt->sigmask = parent_lt->sigmask;  // the signal mask is inherited
+  if (parent_lt) {
+    lt->sigmask = parent_lt->sigmask;  // the signal mask is inherited
+    // So is the policy, less SCHED_RESET_ON_FORK (0x40000000), which also
+    // resets a negative nice (Linux's sched_fork).
+    lt->sched_policy = parent_lt->sched_policy & ~0x40000000;
+  }
 
   cs->frame = *args.frame;
   cs->frame.rax = 0;
@@ -113,6 +118,7 @@ Result<int> do_clone(SyscallArgs& args, const CloneRequest& r) {
   ThreadOptions o;
   o.uses_fpu = true;
   o.nice = self->se.nice;
+  if (parent_lt && (parent_lt->sched_policy & 0x40000000) && o.nice < 0) o.nice = 0;
   o.detached = true;  // reaped by the scheduler at exit; joins are futex-based
   auto tr = thread_alloc_app("app", clone_child_entry, cs, o, self->as, p);
   if (!tr.ok()) {

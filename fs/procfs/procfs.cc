@@ -82,7 +82,7 @@ uint64_t ino_of(const Entry* e, uint64_t arg) {
 class Node final : public Vnode {
  public:
   Node(GenFs* fs, const Entry* e, uint64_t arg, Node* parent)
-      : Vnode(fs, ino_of(e, arg), e->mode), gfs_(fs), e_(e), arg_(arg), parent_(parent) {}
+      : Vnode(fs, e->ino ? e->ino(arg) : ino_of(e, arg), e->mode), gfs_(fs), e_(e), arg_(arg), parent_(parent) {}
 
   const Entry& entry() const { return *e_; }
   uint64_t arg() const { return arg_; }
@@ -118,7 +118,7 @@ class Node final : public Vnode {
     for (uint64_t i = cookie - 2; i < e_->nchildren; ++i) {
       const Entry& c = e_->children[i];
       if (c.present && !c.present(arg_)) continue;
-      if (!sink.emit(c.name, ino_of(&c, arg_), vfs::type_of_mode(c.mode), 2 + i + 1)) return {};
+      if (!sink.emit(c.name, c.ino ? c.ino(arg_) : ino_of(&c, arg_), vfs::type_of_mode(c.mode), 2 + i + 1)) return {};
     }
     if (!e_->numbered || !e_->list) return {};
     uint64_t from = cookie > base ? cookie - base : 0;
@@ -151,6 +151,7 @@ class Node final : public Vnode {
   }
 
   Result<VnodeRef> follow_link() override {
+    if (e_->target) return make(e_->target, arg_);
     if (!e_->follow) return Error::NotSupported;
     return e_->follow(arg_);
   }
@@ -217,6 +218,8 @@ class Snapshot final : public Vnode {
       : Vnode(node->fs(), node->ino(), node->entry().mode), node_(node), text_(text), len_(len) {}
 
   Result<size_t> read(uint64_t offset, IoBuffer& buf) override {
+    const Entry& e = static_cast<Node&>(*node_).entry();
+    if (e.read_at) return e.read_at(static_cast<Node&>(*node_).arg(), offset, buf);
     if (offset >= len_) return size_t(0);
     size_t n = len_ - offset < buf.size() ? size_t(len_ - offset) : buf.size();
     TRY(buf.copy_out(0, text_ + offset, n));
@@ -225,6 +228,11 @@ class Snapshot final : public Vnode {
 
   Result<size_t> write(uint64_t* offset, IoBuffer& buf, bool) override {
     const Entry& e = static_cast<Node&>(*node_).entry();
+    if (e.write_at) {
+      const size_t n = TRY(e.write_at(static_cast<Node&>(*node_).arg(), *offset, buf));
+      *offset += n;
+      return n;
+    }
     if (!e.store) return Error::Io;
     // One write is one value (as sysctl takes it); a page at most.
     size_t n = buf.size() < 4096 ? buf.size() : 4096;
@@ -256,10 +264,10 @@ class Snapshot final : public Vnode {
 
 Result<VnodeRef> Node::open_as(uint32_t how) {
   if (!is_regular()) return VnodeRef(this);
-  if ((how & vfs::OpenHow::WRITE) && !e_->store && e_->deny_write_open) return Error::AccessDenied;
+  if ((how & vfs::OpenHow::WRITE) && !e_->store && !e_->write_at && e_->deny_write_open) return Error::AccessDenied;
   char* text = nullptr;
   size_t len = 0;
-  if ((how & vfs::OpenHow::READ) && e_->show) {
+  if ((how & vfs::OpenHow::READ) && e_->show && !e_->read_at) {
     Text t;
     TRY(e_->show(arg_, t));
     if (t.failed()) return Error::NoMemory;

@@ -75,10 +75,22 @@ struct Entry {
   // with Io (EIO: /proc/cpuinfo and friends, as Linux does for root).
   bool deny_write_open = false;
 
+  // Files read and written at their offsets instead of a snapshot made at
+  // open (/proc/<pid>/mem: the offset is an address). Each call gets the
+  // argument; read_at returns 0 at the end, write_at how much it took.
+  Result<size_t> (*read_at)(uint64_t arg, uint64_t offset, IoBuffer& buf) = nullptr;
+  Result<size_t> (*write_at)(uint64_t arg, uint64_t offset, IoBuffer& buf) = nullptr;
+
   // Symlinks: the target text; `follow`, if set, the vnode a walk through
-  // the link lands on (magic links).
+  // the link lands on (magic links); `target`, if set, a walk lands on a
+  // node of this entry with the link's argument (/proc/<pid>/ns/*).
   Result<void> (*link)(uint64_t arg, Text& out) = nullptr;
   Result<vfs::VnodeRef> (*follow)(uint64_t arg) = nullptr;
+  const Entry* target = nullptr;
+
+  // The inode number (nullptr: a hash of the entry and the argument), for
+  // nodes whose number is an ABI fact (a namespace's).
+  uint64_t (*ino)(uint64_t arg) = nullptr;
 
   // Directories: fixed children first, then numbered ones.
   const Entry* children = nullptr;
