@@ -14,6 +14,7 @@
 #include "linux/fork_state.h"
 #include "linux/identity.h"
 #include "linux/process_state.h"
+#include "linux/pty_file.h"
 #include "linux/signal.h"
 #include "linux/thread_state.h"
 
@@ -283,6 +284,8 @@ Result<VnodeRef> open_console_device(uint64_t rdev, uint32_t) {
   // /dev/tty is the caller's controlling terminal: without a terminal on the
   // host side there is none, and Linux fails the open (ENXIO).
   if (rdev == dev(5, 0)) {
+    // A session whose controlling terminal is a pseudo-terminal: its slave.
+    if (VnodeRef pts = pty_controlling_node()) return pts;
     if (!tty::is_terminal()) return Error::NoDeviceOrAddress;
     return VnodeRef(g_tty);
   }
@@ -343,6 +346,18 @@ Result<void> console_files_init(vfs::Vfs&, const vfs::PathContext&, vfs::FdTable
   // same number anywhere) asks the registry.
   for (uint64_t d : {dev(1, 3), dev(5, 1), dev(5, 0)}) TRY(vfs::register_char_device(d, open_console_device));
   return console_install_stdio(fds);
+}
+
+bool console_controls_session(int sid) {
+  if (!tty::is_terminal() || !sid) return false;
+  return __atomic_load_n(&g_session, __ATOMIC_ACQUIRE) == sid;
+}
+
+bool process_group_session(int pgid, int* sid) {
+  GroupLook look{pgid};
+  process_for_each(look_group, &look);
+  if (look.found) *sid = look.sid;
+  return look.found;
 }
 
 void console_process_exit(Process& p) {

@@ -21,5 +21,10 @@ Result<void> console_install_stdio(vfs::FdTable& fds);
 // is the controlling terminal of, the foreground group gets SIGHUP and
 // the session loses the console (docs/process.md "Job control").
 void console_process_exit(Process& p);
+// The console is the controlling terminal of session `sid` (linux/pty_file.cc
+// asks before a session takes a pseudo-terminal).
+bool console_controls_session(int sid);
+// A live process group `pgid` exists; its session in *sid (TIOCSPGRP).
+bool process_group_session(int pgid, int* sid);
 
 }  // namespace capsule::linux_abi

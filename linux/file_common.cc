@@ -11,6 +11,7 @@
 #include "arch/uaccess.h"
 #include "arch/spinlock.h"
 #include "linux/console_file.h"
+#include "linux/pty_file.h"
 #include "linux/fd_table.h"
 #include "linux/process_state.h"
 #include "linux/procfs.h"
@@ -241,6 +242,8 @@ Result<void> files_init(Process& init) {
   // /dev, /proc, /sys: a failure is reported and the boot goes on.
   if (auto r = pseudo_fs_init(*v, vfs::PathContext{pf.root, pf.cwd}); !r.ok())
     log_warn("procfs: not mounted ({})", error_name(r.error()));
+  if (auto r = pty_init(*v, vfs::PathContext{pf.root, pf.cwd}); !r.ok())
+    log_warn("devpts: no pseudo-terminals ({})", error_name(r.error()));
   return console_files_init(*v, vfs::PathContext{pf.root, pf.cwd}, *pf.fds);
 }
 

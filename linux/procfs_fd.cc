@@ -6,6 +6,7 @@
 
 #include "linux/process.h"
 #include "linux/file_common.h"
+#include "linux/pty_file.h"
 #include "linux/pidfd.h"
 #include "linux/pipe_file.h"
 #include "linux/socket_file.h"
@@ -144,6 +145,10 @@ Result<void> fd_link(uint64_t arg, Text& out) {
     }
     if (is_socket(v)) {
       out.f("socket:[{}]", v.ino());
+      return {};
+    }
+    if (char name[24]; pty_link_name(v, name, sizeof name)) {
+      out.str(StringView(name));
       return {};
     }
     if (v.type() == vfs::VType::Char) {

@@ -14,6 +14,7 @@
 #include "fs/vfs.h"
 #include "linux/fifo.h"
 #include "linux/file_common.h"
+#include "linux/pty_file.h"
 #include "linux/file_lock.h"
 #include "linux/memfd.h"
 #include "linux/identity.h"
@@ -144,6 +145,7 @@ Result<Fd> do_open(AtFd dirfd, UserString upath, uint64_t flags, uint64_t mode, 
   FileRef f = r.release_value();
   if (!(flags & O_PATH)) {
     if (is_fifo_node(f->vnode())) TRY(fifo_open(f));
+    if (!(flags & O_NOCTTY)) pty_open_ctty(*f);
   }
   f->abi_flags.store(uint32_t(flags & (O_DSYNC | O_ASYNC | O_DIRECT | O_LARGEFILE | O_NOATIME | O_SYNC)) |
                      uint32_t(O_LARGEFILE));

@@ -18,6 +18,7 @@
 #include "core/time.h"
 #include "lib/log.h"
 #include "linux/console_file.h"
+#include "linux/pty_file.h"
 #include "linux/exec_state.h"
 #include "linux/fork_state.h"
 #include "linux/pidfd.h"
@@ -264,6 +265,7 @@ using namespace linux_abi;
   if (as && !borrowed) AddressSpace::destroy(as);
   send_pdeathsig(p);
   console_process_exit(p);
+  pty_process_exit(p);
   const Candidates orphans = orphan_candidates(p);
   reparent_children(p);
   hup_orphaned_groups(p, orphans);

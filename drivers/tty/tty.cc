@@ -19,6 +19,7 @@
 #include "core/thread.h"
 #include "lib/log.h"
 #include "core/sync/wait_queue.h"
+#include "drivers/tty/input_read.h"
 #include "drivers/tty/line_discipline.h"
 #include "drivers/tty/serial_input.h"
 #include "drivers/tty/termios.h"
@@ -256,32 +257,7 @@ Result<size_t> read(IoBuffer& r, bool nonblock) {
   {
     Tty& t = *g_tty;
     MutexGuard g(t.mu);
-    uint64_t deadline = 0;  // VTIME (tenths of a second) in non-canonical mode
-    for (;;) {
-      const Termios& tm = t.ld.termios();
-      bool canon = tm.lflag & ICANON;
-      size_t vmin = canon ? 1 : tm.cc[VMIN], vtime = canon ? 0 : tm.cc[VTIME];
-      if (t.eof && !t.ld.readable()) t.ld.commit_pending();
-      size_t want = vmin < max ? vmin : max;
-      bool enough = canon ? t.ld.readable() : t.ld.available() >= want && (want || !vtime || t.ld.readable());
-      if (!canon && vmin && vtime && t.ld.readable() && !deadline) deadline = uptime_ns() + vtime * 100000000ull;
-      bool timed_out = deadline && uptime_ns() >= deadline;
-      if (enough || t.eof || timed_out || (!canon && vmin == 0 && vtime == 0)) {
-        Error err = Error::None;
-        size_t pos = 0;
-        got = t.ld.read(max, [&](const uint8_t* p, size_t n) {
-          auto res = r.copy_out(pos, p, n);
-          if (!res.ok()) err = res.error();
-          pos += n;
-          return res.ok();
-        });
-        if (!got && err != Error::None) return err;
-        break;
-      }
-      if (nonblock) return Error::Again;
-      if (!canon && vmin == 0 && vtime && !deadline) deadline = uptime_ns() + vtime * 100000000ull;
-      TRY(t.readers.wait(t.mu, deadline));
-    }
+    got = TRY(read_input(t.ld, t.mu, t.readers, r, nonblock, t.eof));
   }
   if (g_backend->input_space) g_backend->input_space();
   return got;

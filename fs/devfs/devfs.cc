@@ -16,8 +16,8 @@ struct Node {
   const char* target;  // symlinks
 };
 
-// As a Linux system with devtmpfs and udev presents them. No ptmx: there
-// are no pseudo-terminals.
+// As a Linux system with devtmpfs and udev presents them. /dev/ptmx opens
+// a new pseudo-terminal (linux/pty_file.cc); devpts is mounted on /dev/pts.
 constexpr Node NODES[] = {
     {"null", vfs::MODE_CHAR | 0666, DEV_NULL, nullptr},
     {"zero", vfs::MODE_CHAR | 0666, DEV_ZERO, nullptr},
@@ -26,6 +26,7 @@ constexpr Node NODES[] = {
     {"urandom", vfs::MODE_CHAR | 0666, DEV_URANDOM, nullptr},
     {"tty", vfs::MODE_CHAR | 0666, DEV_TTY, nullptr},
     {"console", vfs::MODE_CHAR | 0620, DEV_CONSOLE, nullptr},
+    {"ptmx", vfs::MODE_CHAR | 0666, DEV_PTMX, nullptr},
     {"stdin", vfs::MODE_SYMLINK | 0777, 0, "/proc/self/fd/0"},
     {"stdout", vfs::MODE_SYMLINK | 0777, 0, "/proc/self/fd/1"},
     {"stderr", vfs::MODE_SYMLINK | 0777, 0, "/proc/self/fd/2"},

@@ -211,6 +211,63 @@ with cf.ProcessPoolExecutor(4) as ex:
     print(ex.submit(sum, [1, 2, 3]).result(), sorted(f.result() for f in [ex.submit(cube, i) for i in range(5)]))
 """
 
+# Pseudo-terminals (docs/pty.md): os.openpty with a window size set on the
+# master, a child on the slave as its controlling terminal (os.login_tty:
+# setsid, TIOCSCTTY), isatty/ttyname/tcgetpgrp/get_terminal_size there,
+# SIGWINCH on a resize, a line edited by the line discipline (DEL) and its
+# echo, the child's exit status, EIO on the master at the end; then
+# pty.fork. Slave numbers differ between runs: names end in "N".
+PY_PTY = """
+import errno, fcntl, os, pty, signal, struct, sys, termios
+def name(fd):
+    return os.ttyname(fd).rstrip("0123456789") + "N"
+def drain(fd, until=None):
+    out = b""
+    for _ in range(200):
+        if until is not None and until in out:
+            break
+        try:
+            b = os.read(fd, 4096)
+        except OSError as e:
+            if e.errno != errno.EIO:
+                raise
+            out += b"<EIO>"
+            break
+        out += b
+    return out
+m, s = os.openpty()
+fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 99, 0, 0))
+print("pair", name(s), os.isatty(m), os.isatty(s), os.get_terminal_size(s), flush=True)
+pid = os.fork()
+if pid == 0:
+    os.close(m)
+    os.login_tty(s)
+    print("child", os.isatty(0), name(1), os.getsid(0) == os.getpid(), os.tcgetpgrp(0) == os.getpgrp(),
+          tuple(os.get_terminal_size(1)), flush=True)
+    signal.signal(signal.SIGWINCH, lambda *a: os.write(1, b"winch %d %d\\n" % tuple(os.get_terminal_size(0))))
+    print("ready", flush=True)
+    line = sys.stdin.readline()
+    print("got", repr(line), flush=True)
+    os._exit(3)
+os.close(s)
+out = drain(m, b"ready")
+fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+out += drain(m, b"winch")
+os.write(m, b"hellx\\x7fo\\n")
+out += drain(m)
+_, st = os.waitpid(pid, 0)
+print(out)
+print("status", os.waitstatus_to_exitcode(st))
+os.close(m)
+sys.stdout.flush()
+pid, fd = pty.fork()
+if pid == 0:
+    print("forked", os.isatty(0), name(0), os.getsid(0) == os.getpid(), flush=True)
+    os._exit(0)
+print(drain(fd))
+print("status", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
 # A 200-line shell script (functions, here-documents, background jobs,
 # traps, getopts...): dash, bash and busybox sh print the same on the host.
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "script.sh"), "rb") as _f:
@@ -222,7 +279,7 @@ SCRIPT_PROGS = ["prog:" + p for p in ("sort", "tr", "uniq", "head", "tail", "wc"
 # data directory when run on the host. `needs` lists extra host trees
 # ("python": the modules the case imports) and other programs the case
 # runs ("prog:NAME": NAME from the host's PATH, at the same path, with its
-# libraries).
+# libraries; "as:GUEST=NAME": the same at the guest path GUEST).
 CASES = {
     "busybox": ("busybox", ["busybox", "sha256sum", "/data/numbers.txt"], []),
     "python3": ("/usr/bin/python3", ["python3", "-c", "print(1)"], ["python"]),
@@ -270,6 +327,12 @@ CASES = {
     "openssl": ("openssl", ["openssl", "dgst", "-sha256", "/data/fruits.txt"], []),
     "ls": ("ls", ["ls", "-1", "/data/"], []),
     "stat": ("stat", ["stat", "-c", "%s %F %a", "/data/numbers.txt"], []),
+    # Pseudo-terminals: Python's pty module, and util-linux script running a
+    # shell on a new pair (its stdin is /dev/null: the window is 0x0); -e:
+# the shell's status is script's.
+    "pty_python3": ("/usr/bin/python3", ["python3", "-c", PY_PTY], ["python"]),
+    "pty_script": ("script", ["script", "-eqc", "tty | tr -d 0-9; stty size; stty -a | head -1; exit 7", "/dev/null"],
+                   ["as:/bin/sh=sh", "prog:tty", "prog:tr", "prog:stty", "prog:head"]),
 }
 
 
@@ -444,6 +507,13 @@ def main():
         if "python" in needs:
             extra += python_files(work, argv[-1], data)
         for n in needs:
+            if n.startswith("as:"):  # as:GUEST=NAME: NAME from the host's PATH at GUEST
+                guest_path, name = n[3:].split("=", 1)
+                other = shutil.which(name)
+                if not other:
+                    print(f"{name} is not installed: skipped")
+                    return SKIP
+                extra += [(os.path.realpath(other), guest_path)] + libraries(os.path.abspath(other))
             if n.startswith("prog:"):
                 other = shutil.which(n[5:])
                 if not other:

@@ -15,7 +15,7 @@ namespace capsule::devfs {
 constexpr uint64_t dev_number(uint64_t major, uint64_t minor) { return (major << 32) | minor; }
 constexpr uint64_t DEV_NULL = dev_number(1, 3), DEV_ZERO = dev_number(1, 5), DEV_FULL = dev_number(1, 7),
                    DEV_RANDOM = dev_number(1, 8), DEV_URANDOM = dev_number(1, 9), DEV_TTY = dev_number(5, 0),
-                   DEV_CONSOLE = dev_number(5, 1);
+                   DEV_CONSOLE = dev_number(5, 1), DEV_PTMX = dev_number(5, 2);
 
 // Registers the memory devices (idempotent). Host tests call it too.
 Result<void> register_memory_devices();
