@@ -94,30 +94,11 @@ void look_group(Process& p, void* ctx) {
   g.sid = i.sid;
 }
 
-// A process of the console's session outside the foreground group that
-// reads (SIGTTIN), writes with TOSTOP or changes the terminal (SIGTTOU):
-// Linux's tty_check_change / __tty_check_change. Returns {} to go on,
-// RestartSys after signalling its group (a handler runs, then the call
-// is restarted or EINTR), or Io (EIO). `ignored_goes_on`: SIGTTOU ignored
-// or blocked lets the call proceed (writes, tcsetpgrp); SIGTTIN ignored
-// or blocked is EIO, and so is either from an orphaned group (nobody
-// would continue it). Otherwise the group is signalled: at the default
-// action it stops, and once continued the call starts again (and checks
-// again).
+// The console's job control: terminal_job_check (below) for its session
+// and foreground group.
 Result<void> job_check(int sig, bool ignored_goes_on) {
-  Process* p = current_process();
-  if (!p || !tty::is_terminal() || !in_console_session(*p)) return {};
-  const int fg = foreground_pgrp();
-  if (ids_of(*p).pgid == fg) return {};
-  uint64_t shared = 0, ignored = 0, caught = 0;
-  signal_process_masks(*p, &shared, &ignored, &caught);
-  LinuxThread* lt = linux_thread();
-  const uint64_t bit = 1ull << (sig - 1);
-  const bool blocked = lt && (__atomic_load_n(&lt->sigmask, __ATOMIC_RELAXED) & bit);
-  if ((ignored & bit) || blocked) return ignored_goes_on ? Result<void>{} : Result<void>(Error::Io);
-  if (process_pgrp_orphaned(*p)) return Error::Io;
-  signal_process_group(ids_of(*p).pgid, sig);
-  return Error::RestartSys;
+  if (!tty::is_terminal()) return {};
+  return terminal_job_check(__atomic_load_n(&g_session, __ATOMIC_ACQUIRE), foreground_pgrp(), sig, ignored_goes_on);
 }
 
 // The session loses the console (its controlling process ended, or gave
@@ -346,6 +327,31 @@ Result<void> console_files_init(vfs::Vfs&, const vfs::PathContext&, vfs::FdTable
   // same number anywhere) asks the registry.
   for (uint64_t d : {dev(1, 3), dev(5, 1), dev(5, 0)}) TRY(vfs::register_char_device(d, open_console_device));
   return console_install_stdio(fds);
+}
+
+// A process of the terminal's session outside the foreground group that
+// reads (SIGTTIN), writes with TOSTOP or changes the terminal (SIGTTOU):
+// Linux's tty_check_change / __tty_check_change. Returns {} to go on,
+// RestartSys after signalling its group (a handler runs, then the call
+// is restarted or EINTR), or Io (EIO). `ignored_goes_on`: SIGTTOU ignored
+// or blocked lets the call proceed (writes, tcsetpgrp); SIGTTIN ignored
+// or blocked is EIO, and so is either from an orphaned group (nobody
+// would continue it). Otherwise the group is signalled: at the default
+// action it stops, and once continued the call starts again (and checks
+// again).
+Result<void> terminal_job_check(int tty_sid, int fg, int sig, bool ignored_goes_on) {
+  Process* p = current_process();
+  if (!p || !tty_sid || ids_of(*p).sid != tty_sid) return {};
+  if (ids_of(*p).pgid == fg) return {};
+  uint64_t shared = 0, ignored = 0, caught = 0;
+  signal_process_masks(*p, &shared, &ignored, &caught);
+  LinuxThread* lt = linux_thread();
+  const uint64_t bit = 1ull << (sig - 1);
+  const bool blocked = lt && (__atomic_load_n(&lt->sigmask, __ATOMIC_RELAXED) & bit);
+  if ((ignored & bit) || blocked) return ignored_goes_on ? Result<void>{} : Result<void>(Error::Io);
+  if (process_pgrp_orphaned(*p)) return Error::Io;
+  signal_process_group(ids_of(*p).pgid, sig);
+  return Error::RestartSys;
 }
 
 bool console_controls_session(int sid) {

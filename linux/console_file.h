@@ -24,6 +24,12 @@ void console_process_exit(Process& p);
 // The console is the controlling terminal of session `sid` (linux/pty_file.cc
 // asks before a session takes a pseudo-terminal).
 bool console_controls_session(int sid);
+// Linux's tty_check_change for a terminal controlling session `tty_sid`
+// (0: none) with foreground group `fg`: {} to go on, RestartSys after
+// sending `sig` (SIGTTIN, SIGTTOU) to the caller's background group, or
+// Io (linux/console_file.cc has the rules). The console and
+// pseudo-terminals (linux/pty_file.cc) share it.
+Result<void> terminal_job_check(int tty_sid, int fg, int sig, bool ignored_goes_on);
 // A live process group `pgid` exists; its session in *sid (TIOCSPGRP).
 bool process_group_session(int pgid, int* sid);
 

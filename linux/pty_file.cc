@@ -160,6 +160,20 @@ class PtsNode final : public vfs::Vnode {
 
 Result<int64_t> tty_ioctl(Pair& pair, bool master, OpenFile& f, uint64_t cmd, uint64_t arg);
 
+// Job control on the slave (the console's rules, terminal_job_check): a
+// background group of the controlling session that reads gets SIGTTIN,
+// one that writes with TOSTOP or changes the terminal SIGTTOU.
+Result<void> job_check(Pair& pair, int sig, bool ignored_goes_on) {
+  int32_t sid, fg;
+  {
+    SpinGuard g(g_ctty_lock);
+    sid = pair.session;
+    fg = pair.pgrp;
+  }
+  return terminal_job_check(sid, fg, sig, ignored_goes_on);
+}
+constexpr uint32_t L_TOSTOP = 0400;  // termios c_lflag (asm-generic/termbits.h)
+
 // One open of the slave.
 class SlaveEnd final : public StreamVnode {
  public:
@@ -175,9 +189,13 @@ class SlaveEnd final : public StreamVnode {
   Result<vfs::Attr> getattr() override { return node_->getattr(); }
   Result<void> setattr(const vfs::SetAttr& s) override { return node_->setattr(s); }
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
+    if (!pair().pty.hung_up()) TRY(job_check(pair(), SIGTTIN, false));
     return pair().pty.slave_read(buf, f.flags() & OpenFile::NONBLOCK);
   }
   Result<size_t> write_stream(vfs::IoBuffer& buf, OpenFile& f) override {
+    tty::Termios t;
+    pair().pty.get_termios(t);
+    if ((t.lflag & L_TOSTOP) && !pair().pty.hung_up()) TRY(job_check(pair(), SIGTTOU, true));
     return pair().pty.slave_write(buf, f.flags() & OpenFile::NONBLOCK);
   }
   Pollable* pollable() override { return &pair().pty.slave_pollable(); }
@@ -289,6 +307,7 @@ Result<int64_t> set_foreground(Pair& pair, uint64_t arg) {
     SpinGuard g(g_ctty_lock);
     if (!pair.session || pair.session != me.sid) return Error::NotSupported;
   }
+  TRY(job_check(pair, SIGTTOU, true));
   int32_t pg;
   if (!copy_from_user(&pg, reinterpret_cast<void*>(arg), sizeof pg).ok()) return Error::Fault;
   if (pg < 0) return Error::Invalid;
@@ -358,6 +377,10 @@ Result<int64_t> tty_ioctl(Pair& pair, bool master, OpenFile&, uint64_t cmd, uint
   // A hung-up slave (its master closed): EIO, TIOCSPGRP ENOTTY (Linux's
   // hung_up_tty_ioctl).
   if (!master && pty.hung_up()) return cmd == TIOCSPGRP ? Result<int64_t>(Error::NotSupported) : Error::Io;
+  // Changing the terminal from a background group: SIGTTOU (Linux's
+  // tty_check_change; TIOCSPGRP checks after its own ENOTTY).
+  if (!master && (cmd == TCSETS || cmd == TCSETSW || cmd == TCSETSF || cmd == TCFLSH || cmd == TCXONC))
+    TRY(job_check(pair, SIGTTOU, true));
   switch (cmd) {
     case TCGETS: {
       tty::Termios t;

@@ -6,7 +6,8 @@
  * sides, EIO on the master once every slave is closed, the hang-up of the
  * slave when the master closes, and the slave as a controlling terminal
  * (open without O_NOCTTY by a session leader, TIOCSCTTY, /dev/tty, ^C →
- * SIGINT, SIGWINCH on a resize, SIGHUP to the session leader on hang-up).
+ * SIGINT, SIGWINCH on a resize, SIGHUP to the session leader on hang-up,
+ * SIGTTIN/SIGTTOU for a background group).
  * Bad input gets what Linux gives: EFAULT for bad pointers, ENOTTY for
  * unknown or master-only ioctls on the slave, ENOENT for a number nobody
  * holds. Every wait is bounded by alarm(). The same run passes on the
@@ -487,6 +488,84 @@ static void test_hangup_signal(void) {
   close(rep[0]);
 }
 
+/* In a session leader's child (the slave its controlling terminal): what
+ * a background group gets. Returns one code per case. */
+static int background(int s, int how) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0); /* a background group of the session */
+    alarm(30);
+    char c;
+    struct termios t;
+    switch (how) {
+      case 0: _exit(read(s, &c, 1) == -1 ? 10 + errno : 1); /* SIGTTIN stops it */
+      case 1:
+        signal(SIGTTIN, SIG_IGN);
+        _exit(read(s, &c, 1) == -1 ? 10 + errno : 1); /* EIO */
+      case 2: _exit(write(s, "bg\n", 3) == 3 ? 0 : 1); /* no TOSTOP: written */
+      case 3: _exit(write(s, "bg\n", 3) == 3 ? 0 : 1); /* TOSTOP: SIGTTOU stops it */
+      case 4:
+        tcgetattr(s, &t);
+        _exit(tcsetattr(s, TCSANOW, &t) == 0 ? 0 : 10 + errno); /* SIGTTOU stops it */
+      default:
+        signal(SIGTTOU, SIG_IGN);
+        tcgetattr(s, &t);
+        _exit(tcsetattr(s, TCSANOW, &t) == 0 ? 0 : 10 + errno); /* ignored: goes on */
+    }
+  }
+  int st = 0;
+  waitpid(pid, &st, WUNTRACED);
+  if (WIFSTOPPED(st)) {
+    int sig = WSTOPSIG(st);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return 100 + sig;
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 200 + WTERMSIG(st);
+}
+
+static void test_job_control(void) {
+  char name[64], buf[128];
+  int s, m = open_pair(&s, name, sizeof name);
+  int rep[2];
+  CHECK(pipe(rep) == 0, "pipe");
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(m);
+    close(rep[0]);
+    setsid();
+    ioctl(s, TIOCSCTTY, 0);
+    int r[6];
+    for (int i = 0; i < 3; ++i) r[i] = background(s, i);
+    struct termios t;
+    tcgetattr(s, &t);
+    t.c_lflag |= TOSTOP;
+    tcsetattr(s, TCSANOW, &t);
+    for (int i = 3; i < 6; ++i) r[i] = background(s, i);
+    snprintf(buf, sizeof buf, "%d %d %d %d %d %d", r[0], r[1], r[2], r[3], r[4], r[5]);
+    write(rep[1], buf, strlen(buf) + 1);
+    _exit(0);
+  }
+  close(rep[1]);
+  alarm(60);
+  ssize_t r = read(rep[0], buf, sizeof buf - 1);
+  alarm(0);
+  buf[r > 0 ? r : 0] = 0;
+  char want[64];
+  snprintf(want, sizeof want, "%d %d %d %d %d %d", 100 + SIGTTIN, 10 + EIO, 0, 100 + SIGTTOU, 100 + SIGTTOU, 0);
+  CHECK(strcmp(buf, want) == 0,
+        "background read / read with SIGTTIN ignored / write / TOSTOP write / tcsetattr / tcsetattr with SIGTTOU "
+        "ignored: '%s', expected '%s'",
+        buf, want);
+  int st = wait_child(pid);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "leader status %x", st);
+  r = read_now(m, buf, sizeof buf);
+  CHECK(r == 4 && memcmp(buf, "bg\r\n", 4) == 0, "the background write without TOSTOP (%zd)", r);
+  close(rep[0]);
+  close(s);
+  close(m);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   test_open_and_lock();
@@ -496,5 +575,6 @@ int main(void) {
   test_controlling();
   test_sigwinch();
   test_hangup_signal();
+  test_job_control();
   return finish("abi_pty");
 }
