@@ -266,7 +266,7 @@ Result<VnodeRef> open_console_device(uint64_t rdev, uint32_t) {
   // host side there is none, and Linux fails the open (ENXIO).
   if (rdev == dev(5, 0)) {
     // A session whose controlling terminal is a pseudo-terminal: its slave.
-    if (VnodeRef pts = pty_controlling_node()) return pts;
+    if (VnodeRef pts = TRY(pty_open_controlling())) return pts;
     if (!tty::is_terminal()) return Error::NoDeviceOrAddress;
     return VnodeRef(g_tty);
   }

@@ -104,6 +104,15 @@ void send_kernel_signal(Process& p, int sig) {
 
 constexpr char SLAVE_KIND = 'S', MASTER_KIND = 'M';
 
+// devfs's /dev/ptmx and /dev/tty (pty_init): a master's fstat answers the
+// former's inode and a slave opened as /dev/tty the latter's, as on Linux
+// where the descriptor is on the node it was opened through (so
+// ttyname() finds "/dev/ptmx" and "/dev/tty").
+struct NodeIds {
+  uint64_t dev = 0, ino = 0;
+};
+NodeIds g_ptmx_ids, g_tty_ids;
+
 // /dev/pts/N: the node on devpts. Opening it makes a SlaveEnd.
 class PtsNode final : public vfs::Vnode {
  public:
@@ -177,16 +186,27 @@ constexpr uint32_t L_TOSTOP = 0400;  // termios c_lflag (asm-generic/termbits.h)
 // One open of the slave.
 class SlaveEnd final : public StreamVnode {
  public:
-  explicit SlaveEnd(VnodeRef node)
+  // via_tty: opened as /dev/tty.
+  SlaveEnd(VnodeRef node, bool via_tty)
       : StreamVnode(vfs::MODE_CHAR | 0620, devpts::slave_rdev(static_cast<PtsNode&>(*node).pair().index)),
-        node_(static_cast<VnodeRef&&>(node)) {
+        node_(static_cast<VnodeRef&&>(node)),
+        via_tty_(via_tty) {
     pair().pty.slave_opened();
   }
   Pair& pair() { return static_cast<PtsNode&>(*node_).pair(); }
-  VnodeRef node() { return node_; }
+  bool via_tty() const { return via_tty_; }
 
   // stat and fstat agree (ttyname compares them).
-  Result<vfs::Attr> getattr() override { return node_->getattr(); }
+  Result<vfs::Attr> getattr() override {
+    vfs::Attr a = TRY(node_->getattr());
+    if (via_tty_) {
+      a.dev = g_tty_ids.dev, a.ino = g_tty_ids.ino;
+      a.mode = vfs::MODE_CHAR | 0666;
+      a.uid = a.gid = 0;
+      a.rdev = (5ull << 32) | 0;
+    }
+    return a;
+  }
   Result<void> setattr(const vfs::SetAttr& s) override { return node_->setattr(s); }
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
     if (!pair().pty.hung_up()) TRY(job_check(pair(), SIGTTIN, false));
@@ -209,12 +229,13 @@ class SlaveEnd final : public StreamVnode {
 
  private:
   VnodeRef node_;
+  const bool via_tty_;
 };
 
 Result<VnodeRef> PtsNode::open_as(uint32_t) {
   // Locked (no unlockpt yet) or hung up: EIO, as Linux's pty_open.
   if (pair_->locked.load(std::memory_order_acquire) || pair_->pty.hung_up()) return Error::Io;
-  auto* s = new (std::nothrow) SlaveEnd(VnodeRef(this));
+  auto* s = new (std::nothrow) SlaveEnd(VnodeRef(this), false);
   if (!s) return Error::NoMemory;
   return VnodeRef::adopt(s);
 }
@@ -224,6 +245,12 @@ class MasterEnd final : public StreamVnode {
  public:
   explicit MasterEnd(VnodeRef node) : StreamVnode(vfs::MODE_CHAR | 0666, devpts::PTMX_RDEV), node_(node) {}
   Pair& pair() { return static_cast<PtsNode&>(*node_).pair(); }
+
+  Result<vfs::Attr> getattr() override {
+    vfs::Attr a = TRY(StreamVnode::getattr());
+    if (g_ptmx_ids.ino) a.dev = g_ptmx_ids.dev, a.ino = g_ptmx_ids.ino;
+    return a;
+  }
 
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {
     return pair().pty.master_read(buf, f.flags() & OpenFile::NONBLOCK);
@@ -494,6 +521,8 @@ Result<void> pty_init(vfs::Vfs& v, const vfs::PathContext& pc) {
   d.mode = vfs::MODE_DIR | 0755;
   if (auto r = v.mkdir(pc, "/dev/pts", d); !r.ok() && r.error() != Error::Exists) return r.error();
   TRY(v.mount(fs, pc, "/dev/pts"));
+  if (auto a = v.stat(pc, "/dev/ptmx", true); a.ok()) g_ptmx_ids = NodeIds{a.value().dev, a.value().ino};
+  if (auto a = v.stat(pc, "/dev/tty", true); a.ok()) g_tty_ids = NodeIds{a.value().dev, a.value().ino};
   proc::note_mount("devpts", "/dev/pts", "devpts", "rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=000", fs->dev());
   return {};
 }
@@ -511,13 +540,20 @@ void pty_open_ctty(OpenFile& f) {
   pair.pgrp = me.pgid;
 }
 
-VnodeRef pty_controlling_node() {
+Result<VnodeRef> pty_open_controlling() {
   Process* p = current_process();
-  if (!p) return {};
+  if (!p) return VnodeRef();
   const int sid = ids_of(*p).sid;
-  SpinGuard g(g_ctty_lock);
-  Pair* pair = pair_of_session_locked(sid);
-  return pair ? VnodeRef(pair->node) : VnodeRef();
+  VnodeRef node;
+  {
+    SpinGuard g(g_ctty_lock);
+    Pair* pair = pair_of_session_locked(sid);
+    if (!pair) return VnodeRef();
+    node = VnodeRef(pair->node);  // the master (in the table) holds it
+  }
+  auto* s = new (std::nothrow) SlaveEnd(static_cast<VnodeRef&&>(node), true);
+  if (!s) return Error::NoMemory;
+  return VnodeRef::adopt(s);
 }
 
 void pty_process_exit(Process& p) {
@@ -542,6 +578,10 @@ bool pty_link_name(vfs::Vnode& v, char* buf, size_t cap) {
     return true;
   }
   if (v.kind() != &SLAVE_KIND) return false;
+  if (static_cast<SlaveEnd&>(v).via_tty()) {
+    __builtin_memcpy(buf, "/dev/tty", 9);
+    return true;
+  }
   uint32_t i = static_cast<SlaveEnd&>(v).pair().index;
   __builtin_memcpy(buf, "/dev/pts/", 9);
   char rev[8];

@@ -17,9 +17,10 @@ Result<void> pty_init(vfs::Vfs& v, const vfs::PathContext& pc);
 // open(2) without O_NOCTTY of a slave by a session leader without a
 // controlling terminal makes it the session's (Linux's tty_open).
 void pty_open_ctty(vfs::OpenFile& f);
-// The slave node of the caller's session's controlling terminal, if a
-// pseudo-terminal is (/dev/tty opens it); null otherwise.
-vfs::VnodeRef pty_controlling_node();
+// /dev/tty when the caller's session's controlling terminal is a
+// pseudo-terminal: a new open of its slave (that fstat and /proc/PID/fd
+// show as /dev/tty); null otherwise.
+Result<vfs::VnodeRef> pty_open_controlling();
 // A session leader ends: its pseudo-terminal's foreground group gets
 // SIGHUP and SIGCONT and the session loses it (linux/sys_wait.cc).
 void pty_process_exit(Process& p);

@@ -123,6 +123,8 @@ static void test_open_and_lock(void) {
   CHECK(isatty(m) && isatty(s), "both sides are terminals");
   const char* tn = ttyname(s);
   CHECK(tn && strcmp(tn, name) == 0, "ttyname(slave) %s", tn ? tn : strerror(errno));
+  tn = ttyname(m);
+  CHECK(tn && strcmp(tn, "/dev/ptmx") == 0, "ttyname(master) %s", tn ? tn : strerror(errno));
   /* Master-only requests on the slave, unknown ones: ENOTTY. */
   EXPECT_ERR(ENOTTY, ioctl(s, TIOCGPTN, &n));
   EXPECT_ERR(ENOTTY, ioctl(s, TIOCSPTLCK, &lck));
@@ -206,6 +208,19 @@ static void test_termios_and_data(void) {
   r = read(m, buf, sizeof buf);
   CHECK(r == 4 && memcmp(buf, "yo\r\n", 4) == 0, "master read %zd", r);
   close(ep);
+  /* epoll on the slave: a line makes it readable. */
+  ep = epoll_create1(0);
+  ev.events = EPOLLIN;
+  ev.data.u32 = 9;
+  EXPECT_OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev));
+  CHECK(epoll_wait(ep, &got, 1, 0) == 0, "epoll: slave idle");
+  EXPECT_OK(write(m, "ep\n", 3));
+  CHECK(epoll_wait(ep, &got, 1, 2000) == 1 && got.data.u32 == 9 && (got.events & EPOLLIN), "epoll: slave readable");
+  r = read(s, buf, sizeof buf);
+  CHECK(r == 3, "slave read %zd", r);
+  CHECK(epoll_wait(ep, &got, 1, 0) == 0, "epoll: slave idle again");
+  close(ep);
+  read(m, buf, sizeof buf); /* the echo */
   /* Canonical editing: DEL erases, ^U kills the line. */
   EXPECT_OK(write(m, "abc\x7f\x7f" "d\n", 7));
   r = read(s, buf, sizeof buf);
@@ -373,7 +388,11 @@ static void test_controlling(void) {
     pid_t sid = -1;
     ioctl(s1, TIOCGSID, &sid);
     int t = open("/dev/tty", O_RDWR); /* the controlling terminal */
-    int t_ok = t >= 0 && isatty(t) && tcgetpgrp(t) == getpid() && write(t, "via-tty\n", 8) == 8;
+    const char* tn = t >= 0 ? ttyname(t) : NULL;
+    struct stat ts;
+    int t_ok = t >= 0 && isatty(t) && tcgetpgrp(t) == getpid() && tn && strcmp(tn, "/dev/tty") == 0 &&
+               fstat(t, &ts) == 0 && major(ts.st_rdev) == 5 && minor(ts.st_rdev) == 0 &&
+               write(t, "via-tty\n", 8) == 8;
     char msg[200];
     snprintf(msg, sizeof msg, "%d %d %d %d %d %d %d", r0, e0, g0, e1, fg == getpid(), sid == getpid(), t_ok);
     write(rep[1], msg, strlen(msg) + 1);
@@ -392,7 +411,7 @@ static void test_controlling(void) {
   CHECK(r0 == -1 && e0 == EPERM, "TIOCSCTTY by a non-leader: %d errno %d", r0, e0);
   CHECK(g0 == -1 && e1 == ENOTTY, "TIOCGPGRP without a controlling tty: %d errno %d", g0, e1);
   CHECK(fg_ok && sid_ok, "opened by a session leader: foreground %d session %d", fg_ok, sid_ok);
-  CHECK(tty_ok, "/dev/tty is the slave");
+  CHECK(tty_ok, "/dev/tty is the slave (ttyname /dev/tty, c 5:0)");
   r = read(m, buf, 9);
   CHECK(r == 9 && memcmp(buf, "via-tty\r\n", 9) == 0, "written through /dev/tty (%zd)", r);
   int pg = 0;
