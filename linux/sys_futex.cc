@@ -5,7 +5,10 @@
 #include "core/time.h"
 #include "arch/uaccess.h"
 #include "core/sched/thread.h"
+#include "linux/process.h"
 #include "linux/syscall.h"
+#include "linux/thread_state.h"
+#include "linux/thread_table.h"
 
 namespace capsule::linux_abi {
 namespace {
@@ -47,6 +50,24 @@ Result<uint64_t> read_deadline(UserPtr<const Timespec> uptr, bool relative, bool
   }
   if (deadline == 0) deadline = 1;  // 0 would mean "no deadline"
   return deadline;
+}
+
+// A PI futex's owner: any live thread with that id, in any process (a
+// PTHREAD_PROCESS_SHARED mutex may be held by another process).
+bool pi_owner_alive(uint32_t tid) {
+  if (tid == 0 || tid > uint32_t(INT32_MAX)) return false;
+  Process* p = process_get_by_tid(int(tid));
+  if (!p) return false;
+  const bool alive = with_thread_in(p, int(tid), [](Thread*, void*) {}, nullptr);
+  process_put(p);
+  return alive;
+}
+
+// A signal during a PI lock restarts it after the handler (Linux's
+// ERESTARTNOINTR): glibc's mutex code does not expect EINTR.
+Result<int> restart_pi(Result<int> r) {
+  if (!r.ok() && r.error() == Error::Interrupted) return Error::RestartNoIntr;
+  return r;
 }
 
 }  // namespace
@@ -98,15 +119,32 @@ DEFINE_SYSCALL(202, futex, Result<int>, UserPtr<uint32_t> uaddr_p, Hex<int> op_a
       int n2 = int(uint32_t(timeout_or_val2));
       return futex_wake_op(as, uaddr, int(val), uaddr2, n2, val3, scope);
     }
-    case FUTEX_FD:  // removed from Linux in 2.6.26
+    // PI futexes (docs/futex.md "PI futexes"): ownership, hand-over and
+    // the errors as Linux; no priority is boosted (the fair scheduler has
+    // no priorities to inherit).
     case FUTEX_LOCK_PI:
-    case FUTEX_UNLOCK_PI:
-    case FUTEX_TRYLOCK_PI:
-    case FUTEX_WAIT_REQUEUE_PI:
-    case FUTEX_CMP_REQUEUE_PI:
     case FUTEX_LOCK_PI2:
-      // Priority inheritance needs owner tracking in the scheduler; libcs use
-      // it only for PTHREAD_PRIO_INHERIT mutexes (docs/threads-abi.md).
+    case FUTEX_TRYLOCK_PI: {
+      uint64_t deadline = 0;
+      // LOCK_PI's timeout is absolute on CLOCK_REALTIME; LOCK_PI2's on
+      // CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME. TRYLOCK has none.
+      if (cmd != FUTEX_TRYLOCK_PI)
+        deadline = TRY(read_deadline(UserPtr<const Timespec>(timeout_or_val2), false, cmd == FUTEX_LOCK_PI || realtime));
+      return restart_pi(futex_lock_pi(as, uaddr, uint32_t(current_tid()), deadline, cmd == FUTEX_TRYLOCK_PI,
+                                      pi_owner_alive, scope));
+    }
+    case FUTEX_UNLOCK_PI:
+      return futex_unlock_pi(as, uaddr, uint32_t(current_tid()), scope);
+    case FUTEX_WAIT_REQUEUE_PI: {
+      const uint64_t deadline = TRY(read_deadline(UserPtr<const Timespec>(timeout_or_val2), false, realtime));
+      return restart_pi(futex_wait_requeue_pi(as, uaddr, val, deadline, uaddr2, uint32_t(current_tid()),
+                                              pi_owner_alive, scope));
+    }
+    case FUTEX_CMP_REQUEUE_PI: {
+      if (val != 1) return Error::Invalid;  // exactly one may be woken
+      return futex_cmp_requeue_pi(as, uaddr, int(uint32_t(timeout_or_val2)), uaddr2, val3, scope);
+    }
+    case FUTEX_FD:  // removed from Linux in 2.6.26
       return Error::NotSupported;
     default:
       return Error::NotSupported;

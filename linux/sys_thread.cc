@@ -215,12 +215,16 @@ void robust_list_exit(LinuxThread* lt) {
   if (!p) process_exit(status);
   ThreadTable& tt = *p->threads;
   bool is_main = self == p->main_thread;
+  const int tid = lt ? lt->tid : p->pid;
   if (is_main) {
     tt.main_status = status;
     tt.main_exited.store(true);
   } else {
     table_remove(tt, self);
   }
+  // No longer alive to a PI futex's waiters: they look at their words again
+  // (a lock it still held goes to the oldest of them).
+  futex_pi_owner_exited(uint32_t(tid));
   if (p->thread_count.fetch_sub(1) == 1) {
     // The last thread: the process ends. Its status is the main thread's
     // exit code when that thread ended first (Linux reports the group

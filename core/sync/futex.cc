@@ -63,6 +63,14 @@ struct FutexWaiter {
   bool woken = false;                 // set by a waker, under the bucket lock
   std::atomic<Bucket*> bucket{nullptr};  // the list it is on; changed under both locks
   ListNode node;
+  // PI (docs/futex.md "PI futexes"); all under the bucket lock.
+  bool pi = false;          // waits for a PI lock: only an unlock or a kick ends it
+  bool requeue_pi = false;  // FUTEX_WAIT_REQUEUE_PI before its requeue
+  bool kicked = false;      // its owner exited: re-examine the word (off the list)
+  uint32_t tid = 0;         // the waiter's thread id (what an unlock writes)
+  uint32_t owner_tid = 0;   // the owner it waits for
+  FutexKey pi_key;          // requeue_pi: the PI word's key
+  uintptr_t pi_uaddr = 0;   // the PI word in the waiter's own space
 
   bool matches(const FutexKey& k) const { return key == k; }
 };
@@ -187,14 +195,15 @@ Result<uint32_t> atomic_op(AddressSpace* as, uintptr_t uaddr, const futex::Decod
   }
 }
 
-// Bucket lock held: wakes up to n matching waiters (step 3).
+// Bucket lock held: wakes up to n matching waiters (step 3). PI waiters
+// are not woken this way (only an unlock hands them the lock).
 int wake_locked(Bucket& b, const FutexKey& k, int n, uint32_t bitset) REQUIRES(b.lock) {
   b.lock.assert_held();
   int woken = 0;
   for (auto it = b.waiters.begin(); it != b.waiters.end() && woken < n;) {
     FutexWaiter& w = *it;
     ++it;
-    if (!w.matches(k) || !(w.bitset & bitset)) continue;
+    if (!w.matches(k) || !(w.bitset & bitset) || w.pi || w.requeue_pi) continue;
     b.waiters.remove(w);
     w.woken = true;
     thread_wake(w.thread);
@@ -309,7 +318,7 @@ Result<int> futex_requeue(AddressSpace* as, uintptr_t uaddr, int n_wake, uintptr
     for (auto it = b1.waiters.begin(); it != b1.waiters.end() && moved < n_requeue;) {
       FutexWaiter& w = *it;
       ++it;
-      if (!w.matches(k1)) continue;
+      if (!w.matches(k1) || w.pi || w.requeue_pi) continue;
       if (&b1 != &b2) {
         b1.waiters.remove(w);
         b2.waiters.push_back(w);
@@ -348,6 +357,394 @@ Result<int> futex_wake_op(AddressSpace* as, uintptr_t uaddr, int n, uintptr_t ua
 }
 
 void futex_interrupt(Thread* t) { thread_interrupt(t); }
+
+// --- PI futexes (docs/futex.md "PI futexes") ----------------------------------
+//
+// The word is the lock: 0 free, else the owner's id in FUTEX_PI_TID_MASK,
+// FUTEX_PI_WAITERS once someone sleeps for it (so the owner's unlock comes
+// to the kernel), FUTEX_PI_OWNER_DIED after a robust owner died. Waiters
+// queue FIFO in the word's bucket; an unlock hands the lock to the oldest
+// (writes its id) and wakes it. A waiter whose owner exits is "kicked" off
+// the list and examines the word again in its own context.
+
+namespace {
+
+// Waiters queued for a PI lock, machine-wide, and a count of owner exits:
+// a waiter that checked its owner alive re-checks if an exit came between
+// the check and its enqueue (futex_pi_owner_exited bumps the count before
+// it scans the buckets).
+std::atomic<uint32_t> g_pi_waiters{0};
+std::atomic<uint64_t> g_pi_exits{0};
+
+// 1 swapped, 0 *expected updated, -1 fault (as user_cmpxchg32).
+int cmpxchg_word(AddressSpace* as, uintptr_t uaddr, uint32_t* expected, uint32_t desired) {
+  auto* p = reinterpret_cast<uint32_t*>(uaddr);
+  if (!as) return __atomic_compare_exchange_n(p, expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) ? 1 : 0;
+  if (!user_range_ok(p, sizeof(uint32_t))) return -1;
+  return user_cmpxchg32(p, expected, desired);
+}
+
+// The word's current value through a locked compare-exchange (so a page
+// that cannot be written is a fault, as Linux's PI calls need write access).
+Result<uint32_t> read_pi_word(AddressSpace* as, uintptr_t uaddr) {
+  uint32_t v = 0;
+  if (cmpxchg_word(as, uaddr, &v, 0) < 0) return Error::Fault;
+  return v;  // swapped 0 for 0, or v is the current value
+}
+
+bool has_pi_waiter(Bucket& b, const FutexKey& k, const FutexWaiter* except) REQUIRES(b.lock) {
+  b.lock.assert_held();
+  for (auto& w : b.waiters)
+    if (&w != except && w.matches(k) && w.pi) return true;
+  return false;
+}
+
+FutexWaiter* oldest_pi_waiter(Bucket& b, const FutexKey& k) REQUIRES(b.lock) {
+  b.lock.assert_held();
+  for (auto& w : b.waiters)
+    if (w.matches(k) && w.pi) return &w;
+  return nullptr;
+}
+
+void unlink_pi(Bucket& b, FutexWaiter& w) REQUIRES(b.lock) {
+  b.lock.assert_held();
+  b.waiters.remove(w);
+  g_pi_waiters.fetch_sub(1);
+}
+
+enum class PiStep { Acquired, Wait, Recheck };
+
+// Bucket lock held: one attempt at the lock for `w` (its tid, key, and
+// pi_uaddr in the caller's space). Acquired; Wait (queued, the block
+// announced: sleep); Recheck (the owner's liveness must be asked with no
+// lock held); or an error.
+Result<PiStep> pi_attempt(AddressSpace* as, Bucket& b, FutexWaiter& w, bool first, bool trylock,
+                          uint32_t checked_owner, bool checked_alive, uint64_t exits_seen) REQUIRES(b.lock) {
+  b.lock.assert_held();
+  uint32_t uval = TRY(read_pi_word(as, w.pi_uaddr));
+  for (int tries = 0; tries < 64; ++tries) {
+    const uint32_t owner = uval & FUTEX_PI_TID_MASK;
+    const bool others = has_pi_waiter(b, w.key, &w);
+    if (owner == 0 || (w.kicked && owner == w.owner_tid && owner != w.tid)) {
+      // Free, or its owner exited: ours, keeping OWNER_DIED.
+      const uint32_t nv = (uval & FUTEX_PI_OWNER_DIED) | w.tid | (others ? FUTEX_PI_WAITERS : 0);
+      int r = cmpxchg_word(as, w.pi_uaddr, &uval, nv);
+      if (r < 0) return Error::Fault;
+      if (r > 0) return PiStep::Acquired;
+      continue;
+    }
+    if (owner == w.tid) {
+      if (first) return Error::Deadlock;  // EDEADLK: we hold it already
+      return PiStep::Acquired;             // handed to us
+    }
+    if (!(uval & FUTEX_PI_WAITERS)) {
+      // Set before looking at the owner, as Linux: its unlock must come here.
+      int r = cmpxchg_word(as, w.pi_uaddr, &uval, uval | FUTEX_PI_WAITERS);
+      if (r < 0) return Error::Fault;
+      if (r == 0) continue;
+      uval |= FUTEX_PI_WAITERS;
+    }
+    if (owner != checked_owner || g_pi_exits.load() != exits_seen) {
+      w.owner_tid = owner;
+      return PiStep::Recheck;
+    }
+    if (!checked_alive) return Error::NoProcess;  // ESRCH: no such owner
+    if (trylock) return Error::Again;
+    w.owner_tid = owner;
+    w.kicked = false;
+    w.woken = false;
+    sched_prepare_block();
+    b.waiters.push_back(w);
+    g_pi_waiters.fetch_add(1);
+    // An exit since the owner was found alive may have scanned before we
+    // were queued: look again.
+    if (g_pi_exits.load() != exits_seen) {
+      unlink_pi(b, w);
+      cancel_block(thread_current());
+      return PiStep::Recheck;
+    }
+    return PiStep::Wait;
+  }
+  return Error::Again;  // the word keeps changing under us
+}
+
+// The PI wait loop shared by FUTEX_LOCK_PI and a requeued
+// FUTEX_WAIT_REQUEUE_PI waiter (`w` set up, not queued).
+Result<int> pi_lock_loop(AddressSpace* as, FutexWaiter& w, uint64_t deadline_ns, bool trylock, bool first,
+                         FutexOwnerAlive alive) {
+  Thread* self = thread_current();
+  uint32_t checked_owner = 0;
+  bool checked_alive = false;
+  uint64_t exits_seen = g_pi_exits.load();
+  for (int round = 0; round < 100000; ++round) {
+    PiStep step;
+    {
+      IrqGuard irq;
+      Bucket* b = &bucket_of(w.key);
+      w.bucket.store(b, std::memory_order_relaxed);
+      SpinGuard g(b->lock);
+      auto r = pi_attempt(as, *b, w, first, trylock, checked_owner, checked_alive, exits_seen);
+      if (!r.ok()) return r.error();
+      step = r.value();
+      if (step == PiStep::Wait && thread_interrupt_pending(self)) {
+        unlink_pi(*b, w);
+        cancel_block(self);
+        return Error::Interrupted;
+      }
+    }
+    if (step == PiStep::Acquired) return 0;
+    if (step == PiStep::Recheck) {
+      exits_seen = g_pi_exits.load();
+      checked_owner = w.owner_tid;
+      checked_alive = alive(checked_owner);
+      continue;
+    }
+    // Queued: sleep until handed the lock, kicked, interrupted or timed out.
+    for (;;) {
+      sched_block(deadline_ns);
+      IrqGuard irq;
+      Bucket* cur = lock_waiter_bucket(w);
+      cur->lock.assert_held();
+      if (w.woken) {  // an unlock wrote our id into the word
+        cur->lock.unlock();
+        preempt_check();
+        return 0;
+      }
+      if (w.kicked) {  // off the list already: examine the word again
+        cur->lock.unlock();
+        break;
+      }
+      Error err = Error::None;
+      if (thread_interrupt_pending(self)) err = Error::Interrupted;
+      else if (deadline_ns && uptime_ns() >= deadline_ns) err = Error::TimedOut;
+      if (err != Error::None) {
+        unlink_pi(*cur, w);
+        cur->lock.unlock();
+        return err;
+      }
+      sched_prepare_block();  // spurious: still queued
+      if (thread_interrupt_pending(self)) {
+        unlink_pi(*cur, w);
+        cancel_block(self);
+        cur->lock.unlock();
+        return Error::Interrupted;
+      }
+      cur->lock.unlock();
+    }
+    first = false;
+    checked_owner = 0;  // the owner exited or changed: ask again
+  }
+  return Error::Again;
+}
+
+}  // namespace
+
+Result<int> futex_lock_pi(AddressSpace* as, uintptr_t uaddr, uint32_t tid, uint64_t deadline_ns, bool trylock,
+                          FutexOwnerAlive alive, FutexScope scope) {
+  TRY(check_word(as, uaddr));
+  TRY(load_word(as, uaddr));  // fault the page in, no lock held
+  FutexWaiter w;
+  w.thread = thread_current();
+  w.key = TRY(key_of(as, uaddr, scope));
+  w.pi = true;
+  w.tid = tid;
+  w.pi_uaddr = uaddr;
+  WaitTag tag("futex_pi", reinterpret_cast<const void*>(uaddr));
+  return pi_lock_loop(as, w, deadline_ns, trylock, true, alive);
+}
+
+Result<int> futex_unlock_pi(AddressSpace* as, uintptr_t uaddr, uint32_t tid, FutexScope scope) {
+  // Linux compares the owner before it checks the alignment: an unaligned
+  // word that is not ours is EPERM.
+  if (uaddr % sizeof(uint32_t) && as) {
+    uint32_t v = TRY(get_user(reinterpret_cast<const uint32_t*>(uaddr)));
+    if ((v & FUTEX_PI_TID_MASK) != tid) return Error::Permission;
+  }
+  TRY(check_word(as, uaddr));
+  TRY(load_word(as, uaddr));
+  const FutexKey key = TRY(key_of(as, uaddr, scope));
+  Bucket& b = bucket_of(key);
+  {
+    IrqGuard irq;
+    SpinGuard g(b.lock);
+    uint32_t uval = TRY(read_pi_word(as, uaddr));
+    for (int tries = 0;; ++tries) {
+      if (tries == 64) return Error::Again;
+      if ((uval & FUTEX_PI_TID_MASK) != tid) return Error::Permission;  // EPERM: not ours
+      FutexWaiter* next = oldest_pi_waiter(b, key);
+      // Handed over: the new owner's id with WAITERS (its unlock comes
+      // here too, and finds out whether others wait); OWNER_DIED goes.
+      const uint32_t nv = next ? (next->tid | FUTEX_PI_WAITERS) : 0;
+      int r = cmpxchg_word(as, uaddr, &uval, nv);
+      if (r < 0) return Error::Fault;
+      if (r == 0) continue;
+      if (next) {
+        unlink_pi(b, *next);
+        next->woken = true;
+        thread_wake(next->thread);
+      }
+      break;
+    }
+  }
+  preempt_check();
+  return 0;
+}
+
+void futex_pi_owner_exited(uint32_t tid) {
+  g_pi_exits.fetch_add(1);
+  if (g_pi_waiters.load() == 0) return;
+  for (Bucket& b : g_buckets) {
+    IrqGuard irq;
+    SpinGuard g(b.lock);
+    for (auto it = b.waiters.begin(); it != b.waiters.end();) {
+      FutexWaiter& w = *it;
+      ++it;
+      if (!w.pi || w.owner_tid != tid) continue;
+      unlink_pi(b, w);
+      w.kicked = true;
+      thread_wake(w.thread);
+    }
+  }
+}
+
+Result<int> futex_wait_requeue_pi(AddressSpace* as, uintptr_t uaddr, uint32_t expected, uint64_t deadline_ns,
+                                  uintptr_t uaddr2, uint32_t tid, FutexOwnerAlive alive, FutexScope scope) {
+  TRY(check_word(as, uaddr));
+  TRY(check_word(as, uaddr2));
+  TRY(load_word(as, uaddr));
+  TRY(load_word(as, uaddr2));
+  const FutexKey key = TRY(key_of(as, uaddr, scope));
+  const FutexKey key2 = TRY(key_of(as, uaddr2, scope));
+  if (key == key2) return Error::Invalid;
+  Thread* self = thread_current();
+  WaitTag tag("futex_requeue_pi", reinterpret_cast<const void*>(uaddr));
+  FutexWaiter w;
+  w.thread = self;
+  w.key = key;
+  w.requeue_pi = true;
+  w.tid = tid;
+  w.pi_key = key2;
+  w.pi_uaddr = uaddr2;
+  Bucket& b = bucket_of(key);
+  w.bucket.store(&b, std::memory_order_relaxed);
+  {
+    IrqGuard irq;
+    SpinGuard g(b.lock);
+    uint32_t now = TRY(load_word(as, uaddr));
+    if (now != expected) return Error::Again;
+    sched_prepare_block();
+    b.waiters.push_back(w);
+    if (thread_interrupt_pending(self)) {
+      b.waiters.remove(w);
+      cancel_block(self);
+      return Error::Interrupted;
+    }
+  }
+  for (;;) {
+    sched_block(deadline_ns);
+    IrqGuard irq;
+    Bucket* cur = lock_waiter_bucket(w);
+    cur->lock.assert_held();
+    if (w.woken) {  // the requeue took the PI lock for us
+      cur->lock.unlock();
+      preempt_check();
+      return 0;
+    }
+    if (w.pi) {
+      // Requeued onto the PI word and woken by a kick, a signal, the
+      // deadline or spuriously: off its queue, then the PI loop decides
+      // (it queues it again, or returns the interrupt or the timeout).
+      if (!w.kicked) unlink_pi(*cur, w);
+      cur->lock.unlock();
+      break;
+    }
+    Error err = Error::None;
+    if (thread_interrupt_pending(self)) err = Error::Interrupted;
+    else if (deadline_ns && uptime_ns() >= deadline_ns) err = Error::TimedOut;
+    if (err != Error::None) {
+      cur->waiters.remove(w);
+      cur->lock.unlock();
+      return err;
+    }
+    sched_prepare_block();
+    if (thread_interrupt_pending(self)) {
+      cur->waiters.remove(w);
+      cancel_block(self);
+      cur->lock.unlock();
+      return Error::Interrupted;
+    }
+    cur->lock.unlock();
+  }
+  return pi_lock_loop(as, w, deadline_ns, false, false, alive);
+}
+
+Result<int> futex_cmp_requeue_pi(AddressSpace* as, uintptr_t uaddr, int n_requeue, uintptr_t uaddr2, uint32_t cmp,
+                                 FutexScope scope) {
+  TRY(check_word(as, uaddr));
+  TRY(check_word(as, uaddr2));
+  if (n_requeue < 0) return Error::Invalid;
+  TRY(load_word(as, uaddr));
+  TRY(load_word(as, uaddr2));
+  const FutexKey k1 = TRY(key_of(as, uaddr, scope));
+  const FutexKey k2 = TRY(key_of(as, uaddr2, scope));
+  if (k1 == k2) return Error::Invalid;
+  Bucket& b1 = bucket_of(k1);
+  Bucket& b2 = bucket_of(k2);
+  int total = 0, moved = 0;
+  {
+    PairGuard g(b1, b2);
+    uint32_t now = TRY(load_word(as, uaddr));
+    if (now != cmp) return Error::Again;
+    bool tried_top = false;
+    for (auto it = b1.waiters.begin(); it != b1.waiters.end();) {
+      FutexWaiter& w = *it;
+      ++it;
+      if (!w.matches(k1)) continue;
+      if (!w.requeue_pi || !(w.pi_key == k2)) return total ? Result<int>(total) : Result<int>(Error::Invalid);
+      if (!tried_top) {
+        // The oldest waiter takes the PI lock at once if it is free.
+        tried_top = true;
+        uint32_t uval = TRY(read_pi_word(as, uaddr2));
+        for (int tries = 0; tries < 64 && !(uval & FUTEX_PI_TID_MASK); ++tries) {
+          bool more = has_pi_waiter(b2, k2, nullptr);
+          for (auto j = it; j != b1.waiters.end() && !more; ++j) more = j->matches(k1);
+          const uint32_t nv = (uval & FUTEX_PI_OWNER_DIED) | w.tid | (more ? FUTEX_PI_WAITERS : 0);
+          int r = cmpxchg_word(as, uaddr2, &uval, nv);
+          if (r < 0) return Error::Fault;
+          if (r > 0) {
+            b1.waiters.remove(w);
+            w.woken = true;
+            thread_wake(w.thread);
+            ++total;
+            break;
+          }
+        }
+        if (w.woken) continue;
+      }
+      if (moved >= n_requeue) break;
+      // Onto the PI word's queue: FUTEX_WAITERS so the owner's unlock
+      // comes here.
+      uint32_t uval = TRY(read_pi_word(as, uaddr2));
+      while (!(uval & FUTEX_PI_WAITERS)) {
+        int r = cmpxchg_word(as, uaddr2, &uval, uval | FUTEX_PI_WAITERS);
+        if (r < 0) return Error::Fault;
+        if (r > 0) break;
+      }
+      b1.waiters.remove(w);
+      b2.waiters.push_back(w);
+      w.bucket.store(&b2, std::memory_order_release);
+      w.key = k2;
+      w.requeue_pi = false;
+      w.pi = true;
+      w.owner_tid = uval & FUTEX_PI_TID_MASK;
+      g_pi_waiters.fetch_add(1);
+      ++moved;
+      ++total;
+    }
+  }
+  preempt_check();
+  return total;
+}
 
 int futex_waiter_count(AddressSpace* as, uintptr_t uaddr, FutexScope scope) {
   auto key = key_of(as, uaddr, scope);

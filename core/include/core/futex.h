@@ -84,6 +84,42 @@ constexpr uint32_t futex_op_encode(FutexOp op, int32_t oparg, FutexCmp cmp, int3
   return futex_op_encode(uint32_t(op), oparg, cmp, cmparg);
 }
 
+// PI futexes (FUTEX_LOCK_PI & co., docs/futex.md "PI futexes"). The word
+// is the lock: the owner's thread id in the low 30 bits, FUTEX_PI_WAITERS
+// while someone sleeps for it, FUTEX_PI_OWNER_DIED after a robust owner
+// died. `tid` is the caller's id; `alive(tid)` tells whether a thread with
+// that id exists (the caller's thread table). Errors besides the above:
+// Deadlock (the caller owns it), NoProcess (no such owner), Permission
+// (unlock of a word the caller does not own), Again (trylock of a held
+// lock). Interrupted: the caller restarts the call after the handler.
+constexpr uint32_t FUTEX_PI_WAITERS = 0x80000000u, FUTEX_PI_OWNER_DIED = 0x40000000u,
+                   FUTEX_PI_TID_MASK = 0x3fffffffu;
+using FutexOwnerAlive = bool (*)(uint32_t tid);
+
+// Takes the lock (or, with trylock, fails with Again); sleeps in FIFO
+// order until an unlock hands it over, the deadline or an interrupt. An
+// owner that exits without unlocking lets the oldest waiter take the word
+// (OWNER_DIED kept, as the robust list's release leaves it).
+Result<int> futex_lock_pi(AddressSpace* as, uintptr_t uaddr, uint32_t tid, uint64_t deadline_ns, bool trylock,
+                          FutexOwnerAlive alive, FutexScope scope = FutexScope::Private);
+// Hands the lock to the oldest waiter (word = its id | WAITERS) or frees it (0).
+Result<int> futex_unlock_pi(AddressSpace* as, uintptr_t uaddr, uint32_t tid, FutexScope scope = FutexScope::Private);
+// Thread `tid` is gone (no longer alive()): its PI waiters look at their
+// words again.
+void futex_pi_owner_exited(uint32_t tid);
+// FUTEX_WAIT_REQUEUE_PI: waits on uaddr (if it holds `expected`) until a
+// futex_cmp_requeue_pi gives it the PI lock uaddr2 or moves it to wait for
+// it; returns 0 owning uaddr2. Invalid if both are one word.
+Result<int> futex_wait_requeue_pi(AddressSpace* as, uintptr_t uaddr, uint32_t expected, uint64_t deadline_ns,
+                                  uintptr_t uaddr2, uint32_t tid, FutexOwnerAlive alive,
+                                  FutexScope scope = FutexScope::Private);
+// FUTEX_CMP_REQUEUE_PI (one to wake): if *uaddr == cmp, the oldest
+// requeue-PI waiter takes uaddr2 if it is free (and is woken), and up to
+// n_requeue of them (it included if it could not) then wait for uaddr2.
+// Returns woken + requeued; Invalid for a waiter of another kind or target.
+Result<int> futex_cmp_requeue_pi(AddressSpace* as, uintptr_t uaddr, int n_requeue, uintptr_t uaddr2, uint32_t cmp,
+                                 FutexScope scope = FutexScope::Private);
+
 // Waiters queued on a word right now (tests and debugging).
 int futex_waiter_count(AddressSpace* as, uintptr_t uaddr, FutexScope scope = FutexScope::Private);
 
