@@ -10,6 +10,7 @@
 #include "linux/event_args.h"
 #include "linux/file_common.h"
 #include "linux/identity.h"
+#include "linux/netlink.h"
 #include "linux/socket_file.h"
 #include "linux/syscall.h"
 #include "net/inet.h"
@@ -187,6 +188,10 @@ Result<void> parse_inet(const uint8_t* buf, int len, net::Address& a, bool unspe
 
 // A destination address for sendto/sendmsg, by the socket's family.
 Result<bool> parse_dest(net::Socket& s, const uint8_t* abuf, int len, net::Address& to, Ctx& ctx) {
+  if (s.family() == net::Family::Netlink) {
+    TRY(parse_netlink_addr(abuf, size_t(len), to));
+    return true;
+  }
   if (s.family() == net::Family::Inet) {
     // tcp_sendmsg ignores msg_name; udp_sendmsg takes AF_UNSPEC as AF_INET.
     if (s.type() == net::SockType::Stream) return false;
@@ -205,6 +210,7 @@ Result<bool> parse_dest(net::Socket& s, const uint8_t* abuf, int len, net::Addre
 // The sockaddr bytes of an address; its length. An unnamed AF_UNIX
 // socket is the family alone.
 size_t encode_sockaddr(const net::Address& a, uint8_t* buf) {
+  if (a.family == net::Family::Netlink) return encode_netlink_addr(a, buf);
   if (a.family == net::Family::Inet) {
     __builtin_memset(buf, 0, SOCKADDR_IN);
     buf[0] = uint8_t(L_AF_INET);
@@ -264,7 +270,14 @@ Result<net::SockType> check_socket_args(int domain, int type, int protocol, int*
     if (type == L_SOCK_STREAM || type == L_SOCK_DGRAM || type == L_SOCK_RAW) return Error::ProtoNotSupported;
     return Error::SockTypeNotSupported;
   }
-  // AF_INET6, AF_NETLINK...: issue 12's later steps.
+  if (domain == L_AF_NETLINK) {
+    // netlink_create: raw or datagram, a protocol below MAX_LINKS that
+    // exists (NETLINK_ROUTE here).
+    if (type != L_SOCK_RAW && type != L_SOCK_DGRAM) return Error::SockTypeNotSupported;
+    if (protocol != 0) return Error::ProtoNotSupported;
+    return net::SockType::Dgram;
+  }
+  // AF_INET6...: issue 12's later steps.
   if (domain != L_AF_UNIX) return Error::FamilyNotSupported;
   if (protocol != 0 && protocol != L_AF_UNIX) return Error::ProtoNotSupported;
   return unix_type(type);
@@ -515,7 +528,9 @@ bool is_socket(vfs::Vnode& v) { return v.kind() == &SOCKET_KIND; }
 DEFINE_SYSCALL(41, socket, Result<Fd>, int domain, int type, int protocol) {
   int flags;
   net::SockType t = TRY(check_socket_args(domain, type, protocol, &flags));
-  net::SocketRef s = domain == L_AF_INET ? TRY(net::inet_socket(t)) : TRY(net::unix_socket(t));
+  net::SocketRef s = domain == L_AF_INET      ? TRY(net::inet_socket(t))
+                     : domain == L_AF_NETLINK ? TRY(netlink_socket(type & L_SOCK_TYPE_MASK, protocol))
+                                              : TRY(net::unix_socket(t));
   return install_socket(static_cast<net::SocketRef&&>(s), flags);
 }
 
@@ -551,6 +566,10 @@ DEFINE_SYSCALL(49, bind, Result<void>, Fd fd, UserPtr<const uint8_t> addr, int a
     // inet_bind: AF_UNSPEC is accepted for INADDR_ANY only.
     TRY(parse_inet(buf, addrlen, a, true));
     if ((buf[0] | buf[1] << 8) == L_AF_UNSPEC && !net::inet_ip(a).any()) return Error::FamilyNotSupported;
+    return s->bind(a);
+  }
+  if (s->family() == net::Family::Netlink) {
+    TRY(parse_netlink_addr(buf, size_t(addrlen), a));
     return s->bind(a);
   }
   if (size_t(addrlen) == SUN_PATH_OFF && (buf[0] | buf[1] << 8) == L_AF_UNIX) {
@@ -593,6 +612,12 @@ DEFINE_SYSCALL(42, connect, Result<void>, Fd fd, UserPtr<const uint8_t> addr, in
     if (addrlen < int(sizeof(uint16_t))) return Error::Invalid;
     if ((buf[0] | buf[1] << 8) != L_AF_UNSPEC) TRY(parse_inet(buf, addrlen, a, false));
     return restart(s->connect(a, f->flags() & OpenFile::NONBLOCK, creds_now()));
+  }
+  if (s->family() == net::Family::Netlink) {
+    // netlink_connect: AF_UNSPEC dissolves the association.
+    if (addrlen < int(sizeof(uint16_t))) return Error::Invalid;
+    if ((buf[0] | buf[1] << 8) != L_AF_UNSPEC) TRY(parse_netlink_addr(buf, size_t(addrlen), a));
+    return s->connect(a, false, creds_now());
   }
   if (s->type() == net::SockType::Dgram) {
     // unix_dgram_connect: AF_UNSPEC dissolves the association.
@@ -754,6 +779,13 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
   vfs::FileRef f = TRY(socket_file(fd, &s));
   if (optlen < 0) return Error::Invalid;
   const bool inet = s->family() == net::Family::Inet;
+  if (s->family() == net::Family::Netlink && level != L_SOL_SOCKET) {
+    // netlink_setsockopt: its own level only; a value shorter than an int is 0.
+    if (level != L_SOL_NETLINK) return Error::NoProtoOpt;
+    int nv = 0;
+    if (size_t(optlen) >= sizeof(int)) nv = TRY(optval.cast<const int>().read());
+    return netlink_setsockopt(*s, optname, nv);
+  }
   if (level != L_SOL_SOCKET && !inet) return Error::OpNotSupported;  // unix sockets have no other level
   if (size_t(optlen) < sizeof(int)) return Error::Invalid;
   const int v = TRY(optval.cast<const int>().read());
@@ -811,12 +843,21 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
   net::Socket* s;
   vfs::FileRef f = TRY(socket_file(fd, &s));
   const bool inet = s->family() == net::Family::Inet;
-  if (level != L_SOL_SOCKET && !inet) return Error::OpNotSupported;
+  const bool netlink = s->family() == net::Family::Netlink;
+  if (level != L_SOL_SOCKET && !inet && !netlink) return Error::OpNotSupported;
   int len = TRY(optlen.read());
   if (len < 0) return Error::Invalid;
   uint8_t out[sizeof(KUcred)];
   size_t n = sizeof(int);
   int v = 0;
+  if (netlink && level != L_SOL_SOCKET) {
+    // netlink_getsockopt: an int; a shorter buffer is EINVAL.
+    if (level != L_SOL_NETLINK) return Error::NoProtoOpt;
+    if (size_t(len) < sizeof(int)) return Error::Invalid;
+    v = TRY(netlink_getsockopt(*s, optname));
+    TRY(optval.cast<int>().write(v));
+    return optlen.write(int(sizeof(int)));
+  }
   if (level == L_SOL_IP || level == L_SOL_TCP) {
     net::SockOpt o;
     if (level == L_SOL_IP && optname == L_IP_TTL) o = net::SockOpt::Ttl;
@@ -836,10 +877,10 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
   }
   if (level != L_SOL_SOCKET) return Error::NoProtoOpt;
   switch (optname) {
-    case L_SO_TYPE: v = linux_type(s->type()); break;
-    case L_SO_DOMAIN: v = inet ? L_AF_INET : L_AF_UNIX; break;
+    case L_SO_TYPE: v = netlink ? netlink_sock_type(*s) : linux_type(s->type()); break;
+    case L_SO_DOMAIN: v = inet ? L_AF_INET : netlink ? L_AF_NETLINK : L_AF_UNIX; break;
     case L_SO_PROTOCOL:
-      v = !inet ? 0 : s->type() == net::SockType::Stream ? L_IPPROTO_TCP : L_IPPROTO_UDP;
+      v = netlink ? netlink_protocol(*s) : !inet ? 0 : s->type() == net::SockType::Stream ? L_IPPROTO_TCP : L_IPPROTO_UDP;
       break;
     case L_SO_REUSEPORT: v = TRY(s->get_option(net::SockOpt::ReusePort)); break;
     case L_SO_BROADCAST: v = TRY(s->get_option(net::SockOpt::Broadcast)); break;

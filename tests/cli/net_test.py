@@ -15,6 +15,16 @@ program on the host and compares.
                                       same command's on the host; a port
                                       nobody listens on fails with curl's 7,
                                       as on the host (bad input: refused)
+    net_test.py iproute2 MACHINE      Debian's `ip` (netlink: links, addresses,
+                                      routes, a route lookup), `hostname -I`
+                                      (getifaddrs) and python3's
+                                      socket.if_nameindex() in the VM show
+                                      QEMU's user network as it is
+                                      (10.0.2.15/24, router 10.0.2.2, the
+                                      NIC's MAC); the same commands on the
+                                      host show the host's configuration in
+                                      the same shape; `ip addr add` is
+                                      refused as netlink refuses it
 
 Only 127.0.0.1 and QEMU's user network are used; every wait is bounded.
 """
@@ -167,6 +177,61 @@ def http_client(machine):
     return report(problems, out)
 
 
+# (argv, the VM's expected status, regexes its stdout must match, a regex
+# the host's stdout must match: the same shape with the host's values).
+IP_CASES = [
+    (["ip", "-o", "-4", "addr", "show"], 0,
+     [r"^1: lo +inet 127\.0\.0\.1/8 scope host lo\\",
+      r"(?m)^2: eth0 +inet 10\.0\.2\.15/24 brd 10\.0\.2\.255 scope global eth0\\"],
+     r"(?m)^1: lo +inet 127\.0\.0\.1/8 scope host lo\\"),
+    (["ip", "-o", "link", "show"], 0,
+     [r"(?m)^1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 .*state UNKNOWN .*link/loopback 00:00:00:00:00:00",
+      r"(?m)^2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 .*state UP .*link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff"],
+     r"(?m)^1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 .*link/loopback 00:00:00:00:00:00"),
+    (["ip", "route", "show"], 0,
+     [r"(?m)^default via 10\.0\.2\.2 dev eth0 *$",
+      r"(?m)^10\.0\.2\.0/24 dev eth0 proto kernel scope link src 10\.0\.2\.15 *$"],
+     r"(?m)^[0-9./]+ dev \S+ proto kernel scope link src [0-9.]+ *$"),
+    (["ip", "route", "show", "table", "local"], 0,
+     [r"(?m)^local 127\.0\.0\.0/8 dev lo proto kernel scope host src 127\.0\.0\.1 *$",
+      r"(?m)^local 10\.0\.2\.15 dev eth0 proto kernel scope host src 10\.0\.2\.15 *$",
+      r"(?m)^broadcast 10\.0\.2\.255 dev eth0 proto kernel scope link src 10\.0\.2\.15 *$"],
+     r"(?m)^local 127\.0\.0\.0/8 dev lo proto kernel scope host src 127\.0\.0\.1 *$"),
+    (["ip", "route", "get", "10.0.2.2"], 0, [r"^10\.0\.2\.2 dev eth0 src 10\.0\.2\.15 "],
+     r"^10\.0\.2\.2 (via [0-9.]+ )?dev \S+ src [0-9.]+ "),
+    (["hostname", "-I"], 0, [r"^10\.0\.2\.15 *$"], r"^([0-9a-f.:]+ )+$"),
+    (["python3", "-c", "import socket; print(socket.if_nameindex()[:2])"], 0, [r"^\[\(1, 'lo'\), \(2, 'eth0'\)\]$"],
+     r"^\[\(1, 'lo'\), \(\d+, '\w+'\)\]$"),
+]
+
+
+def iproute2(machine):
+    import re
+    problems = []
+    out = b""
+    for argv, status, want, host_shape in IP_CASES:
+        name = " ".join(argv[:4])
+        host = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              timeout=TIMEOUT)
+        check(host.returncode == status and re.search(host_shape, host.stdout.decode(errors="replace")),
+              f"{name}: on the host, status {host.returncode} and output {host.stdout[:300]!r}", problems)
+        guest = subprocess.run([CAPSULE, "run", "--machine", machine] + argv, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+        out += b"$ " + name.encode() + b"\n" + guest.stdout[-2000:] + guest.stderr[-2000:]
+        check(guest.returncode == status, f"{name}: status {guest.returncode}, expected {status}", problems)
+        text = guest.stdout.decode(errors="replace")
+        for w in want:
+            check(re.search(w, text), f"{name}: output lacks /{w}/", problems)
+    # Configuration is DHCP's: netlink refuses to change it (EOPNOTSUPP),
+    # and ip says so with its status 2.
+    guest = subprocess.run([CAPSULE, "run", "--machine", machine, "ip", "addr", "add", "10.9.9.9/24", "dev", "eth0"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    out += b"$ ip addr add\n" + guest.stdout[-2000:] + guest.stderr[-2000:]
+    check(guest.returncode == 2 and b"RTNETLINK answers: Operation not supported" in guest.stderr,
+          f"ip addr add: status {guest.returncode}", problems)
+    return report(problems, out)
+
+
 def report(problems, out):
     if problems:
         print("FAIL: " + "; ".join(problems))
@@ -178,7 +243,7 @@ def report(problems, out):
 
 def main():
     case, machine = sys.argv[1], sys.argv[2]
-    return {"http_server": http_server, "http_client": http_client}[case](machine)
+    return {"http_server": http_server, "http_client": http_client, "iproute2": iproute2}[case](machine)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@
 
 namespace capsule::net {
 
-enum class Family : uint8_t { Unix, Inet, Inet6 };
+// Netlink's sockets are linux/'s (linux/netlink.h): its messages are
+// Linux's own structures.
+enum class Family : uint8_t { Unix, Inet, Inet6, Netlink };
 enum class SockType : uint8_t { Stream, Dgram, SeqPacket };
 
 // Who sent or connected (SO_PEERCRED, SCM_CREDENTIALS).

@@ -17,8 +17,9 @@ PACKAGES = {
     "test": ["googletest", "libgtest-dev", "busybox-static", "musl-tools", "cpio",
              "python3", "perl", "sqlite3", "lua5.4", "gawk", "jq", "bc", "xz-utils", "zstd",
              "openssl", "bzip2",
-             # TCP with the host: curl on both sides (tests/cli/net_test.py).
-             "curl",
+             # TCP with the host: curl on both sides; iproute2's ip and
+             # hostname over netlink (tests/cli/net_test.py).
+             "curl", "iproute2", "hostname",
              # Extended attributes with Debian's tools (tests/guest/xattr_tools.cmake).
              "attr", "tar",
              # ext4 images for the disk tests (tests/guest/disk.cmake).

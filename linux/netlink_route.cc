@@ -1,0 +1,310 @@
+// NETLINK_ROUTE (rtnetlink(7); include/uapi/linux/{rtnetlink,if_link,
+// if_addr}.h for the layouts): what Capsule's network looks like to
+// getifaddrs(), if_nameindex(), glibc's AI_ADDRCONFIG check and iproute2.
+// Read-only, like the SIOCGIF* ioctls (linux/socket_ifreq.cc): the
+// configuration comes from DHCP or --ip, so NEW/DEL/SET requests are
+// EOPNOTSUPP (EPERM without CAP_NET_ADMIN, as Linux checks that first).
+//
+//   RTM_GETLINK   dump, or one link by index or IFLA_IFNAME (ENODEV)
+//   RTM_GETADDR   dump (IPv4 addresses; AF_INET6 asks for none)
+//   RTM_GETROUTE  dump of the main and local tables, or a lookup
+//                 (`ip route get`: RTA_DST; ENETUNREACH)
+#include "linux/netlink_msg.h"
+#include "net/netif.h"
+
+namespace capsule::linux_abi::netlink {
+
+const uint8_t* find_attr(const Request& r, size_t off, uint16_t type, size_t* n) {
+  off = align4(off);
+  while (off + sizeof(AttrHeader) <= r.len) {
+    AttrHeader a;
+    __builtin_memcpy(&a, r.payload + off, sizeof a);
+    if (a.len < sizeof a || a.len > r.len - off) return nullptr;
+    if ((a.type & 0x3fff) == type) {  // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
+      *n = a.len - sizeof a;
+      return r.payload + off + sizeof a;
+    }
+    off += align4(a.len);
+  }
+  return nullptr;
+}
+
+Message::Message(uint16_t type, uint16_t flags, const Request& r) {
+  Header h{sizeof(Header), type, flags, r.hdr.seq, r.portid};
+  __builtin_memcpy(buf_, &h, sizeof h);
+  len_ = sizeof h;
+}
+
+void Message::put(const void* data, size_t n) {
+  if (overflow_ || align4(len_ + n) > MAX) {
+    overflow_ = true;
+    return;
+  }
+  __builtin_memcpy(buf_ + len_, data, n);
+  size_t end = align4(len_ + n);
+  __builtin_memset(buf_ + len_ + n, 0, end - len_ - n);
+  len_ = end;
+  uint32_t l = uint32_t(len_);
+  __builtin_memcpy(buf_, &l, 4);
+}
+
+void Message::attr(uint16_t type, const void* data, size_t n) {
+  if (overflow_ || align4(len_ + sizeof(AttrHeader) + n) > MAX) {
+    overflow_ = true;
+    return;
+  }
+  AttrHeader a{uint16_t(sizeof a + n), type};
+  __builtin_memcpy(buf_ + len_, &a, sizeof a);
+  len_ += sizeof a;
+  put(data, n);
+}
+
+void Message::attr_str(uint16_t type, const char* s) {
+  size_t n = 0;
+  while (s[n]) ++n;
+  attr(type, s, n + 1);
+}
+
+namespace {
+
+constexpr uint16_t RTM_BASE = 16, RTM_NEWLINK = 16, RTM_GETLINK = 18, RTM_NEWADDR = 20, RTM_GETADDR = 22,
+                   RTM_NEWROUTE = 24, RTM_GETROUTE = 26;
+constexpr uint8_t L_AF_UNSPEC = 0, L_AF_INET = 2, L_AF_INET6 = 10;
+constexpr uint16_t ARPHRD_ETHER = 1, ARPHRD_LOOPBACK = 772;
+constexpr uint32_t IFF_LOWER_UP = 0x10000;
+constexpr uint16_t IFLA_ADDRESS = 1, IFLA_BROADCAST = 2, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_STATS = 7,
+                   IFLA_TXQLEN = 13, IFLA_OPERSTATE = 16, IFLA_LINKMODE = 17, IFLA_STATS64 = 23, IFLA_GROUP = 27,
+                   IFLA_PROMISCUITY = 30, IFLA_NUM_TX_QUEUES = 31, IFLA_NUM_RX_QUEUES = 32, IFLA_CARRIER = 33;
+constexpr uint8_t IF_OPER_UNKNOWN = 0, IF_OPER_DOWN = 2, IF_OPER_UP = 6;
+constexpr uint16_t IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_LABEL = 3, IFA_BROADCAST = 4, IFA_CACHEINFO = 6,
+                   IFA_FLAGS = 8;
+constexpr uint8_t IFA_F_PERMANENT = 0x80;
+constexpr uint8_t RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_HOST = 254;
+constexpr uint8_t RT_TABLE_MAIN = 254, RT_TABLE_LOCAL = 255;
+constexpr uint8_t RTPROT_UNSPEC = 0, RTPROT_KERNEL = 2, RTPROT_BOOT = 3;
+constexpr uint8_t RTN_UNICAST = 1, RTN_LOCAL = 2, RTN_BROADCAST = 3;
+constexpr uint32_t RTM_F_CLONED = 0x200;
+constexpr uint16_t RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PREFSRC = 7, RTA_TABLE = 15;
+
+struct IfInfoMsg {
+  uint8_t family, pad;
+  uint16_t type;
+  int32_t index;
+  uint32_t flags, change;
+};
+static_assert(sizeof(IfInfoMsg) == 16);
+struct IfAddrMsg {
+  uint8_t family, prefixlen, flags, scope;
+  uint32_t index;
+};
+static_assert(sizeof(IfAddrMsg) == 8);
+struct RtMsg {
+  uint8_t family, dst_len, src_len, tos, table, protocol, scope, type;
+  uint32_t flags;
+};
+static_assert(sizeof(RtMsg) == 12);
+struct IfaCacheinfo {
+  uint32_t prefered, valid, cstamp, tstamp;
+};
+
+// An address in network byte order, as attributes carry it.
+uint32_t wire(net::Ipv4 a) { return __builtin_bswap32(a.v); }
+
+template <typename T>
+T fixed_header(const Request& r) {
+  T t{};
+  __builtin_memcpy(&t, r.payload, r.len < sizeof t ? r.len : sizeof t);
+  return t;
+}
+
+Result<void> link_message(net::Netif& nif, uint16_t flags, const Request& r, Sink& out) {
+  const bool lo = nif.flags() & net::NetifFlags::LOOPBACK;
+  Message m(RTM_NEWLINK, flags, r);
+  IfInfoMsg h{};
+  h.family = L_AF_UNSPEC;
+  h.type = lo ? ARPHRD_LOOPBACK : ARPHRD_ETHER;
+  h.index = int32_t(nif.index());
+  h.flags = nif.flags() | ((nif.flags() & net::NetifFlags::RUNNING) ? IFF_LOWER_UP : 0);
+  m.put(&h, sizeof h);
+  m.attr_str(IFLA_IFNAME, nif.name());
+  m.attr_u32(IFLA_TXQLEN, 1000);
+  // Linux reports lo's state as unknown (it has no carrier to track).
+  m.attr_u8(IFLA_OPERSTATE, lo ? IF_OPER_UNKNOWN : (nif.flags() & net::NetifFlags::RUNNING) ? IF_OPER_UP : IF_OPER_DOWN);
+  m.attr_u8(IFLA_LINKMODE, 0);
+  m.attr_u32(IFLA_MTU, nif.mtu());
+  m.attr_u32(IFLA_GROUP, 0);
+  m.attr_u32(IFLA_PROMISCUITY, 0);
+  m.attr_u32(IFLA_NUM_TX_QUEUES, 1);
+  m.attr_u32(IFLA_NUM_RX_QUEUES, 1);
+  m.attr_u8(IFLA_CARRIER, (nif.flags() & net::NetifFlags::RUNNING) ? 1 : 0);
+  uint8_t hw[16] = {};
+  size_t hn = nif.hw_addr(hw);
+  if (hn == 0) hn = 6;  // lo: 00:00:00:00:00:00
+  m.attr(IFLA_ADDRESS, hw, hn);
+  uint8_t bcast[16];
+  __builtin_memset(bcast, lo ? 0 : 0xff, sizeof bcast);
+  m.attr(IFLA_BROADCAST, bcast, hn);
+  // struct rtnl_link_stats64 and rtnl_link_stats: 24 counters each, the
+  // first eight what the link counts.
+  net::Netif::Counters c = nif.counters();
+  uint64_t s64[24] = {c.rx_packets, c.tx_packets, c.rx_bytes, c.tx_bytes,
+                      c.rx_errors,  c.tx_errors,  c.rx_dropped, c.tx_dropped};
+  m.attr(IFLA_STATS64, s64, sizeof s64);
+  uint32_t s32[24];
+  for (size_t i = 0; i < 24; ++i) s32[i] = uint32_t(s64[i]);
+  m.attr(IFLA_STATS, s32, sizeof s32);
+  return out.add(m);
+}
+
+Result<void> addr_message(net::Netif& nif, uint16_t flags, const Request& r, Sink& out) {
+  const bool lo = nif.flags() & net::NetifFlags::LOOPBACK;
+  const net::Ipv4 a = nif.addr();
+  const unsigned prefix = nif.prefix();
+  Message m(RTM_NEWADDR, flags, r);
+  IfAddrMsg h{L_AF_INET, uint8_t(prefix), IFA_F_PERMANENT, lo ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE, nif.index()};
+  m.put(&h, sizeof h);
+  m.attr_u32(IFA_ADDRESS, wire(a));
+  m.attr_u32(IFA_LOCAL, wire(a));
+  if (!lo && prefix < 31) m.attr_u32(IFA_BROADCAST, wire(net::Ipv4{a.v | ~net::prefix_mask(prefix)}));
+  m.attr_str(IFA_LABEL, nif.name());
+  m.attr_u32(IFA_FLAGS, IFA_F_PERMANENT);
+  IfaCacheinfo ci{0xffffffffu, 0xffffffffu, 0, 0};
+  m.attr(IFA_CACHEINFO, &ci, sizeof ci);
+  return out.add(m);
+}
+
+struct RouteInfo {
+  uint8_t table, protocol, scope, type, dst_len;
+  uint32_t flags;
+  net::Ipv4 dst, gateway, prefsrc;
+  uint32_t oif;
+};
+
+Result<void> route_message(const RouteInfo& ri, uint16_t flags, const Request& r, Sink& out) {
+  Message m(RTM_NEWROUTE, flags, r);
+  RtMsg h{L_AF_INET, ri.dst_len, 0, 0, ri.table, ri.protocol, ri.scope, ri.type, ri.flags};
+  m.put(&h, sizeof h);
+  m.attr_u32(RTA_TABLE, ri.table);
+  if (ri.dst_len) m.attr_u32(RTA_DST, wire(ri.dst));
+  if (!ri.prefsrc.any()) m.attr_u32(RTA_PREFSRC, wire(ri.prefsrc));
+  if (!ri.gateway.any()) m.attr_u32(RTA_GATEWAY, wire(ri.gateway));
+  m.attr_u32(RTA_OIF, ri.oif);
+  return out.add(m);
+}
+
+Result<void> dump_links(const Request& r, Sink& out) {
+  for (uint32_t i = 1; net::Netif* nif = net::netif_by_index(i); ++i) TRY(link_message(*nif, NLM_F_MULTI, r, out));
+  return {};
+}
+
+Result<void> dump_addrs(const Request& r, Sink& out) {
+  if (fixed_header<IfAddrMsg>(r).family == L_AF_INET6) return {};  // no IPv6 addresses
+  for (uint32_t i = 1; net::Netif* nif = net::netif_by_index(i); ++i)
+    if (!nif->addr().any()) TRY(addr_message(*nif, NLM_F_MULTI, r, out));
+  return {};
+}
+
+// The routes Linux would have for the same configuration: in main, the
+// default route and a connected route per (non-loopback) interface; in
+// local, each address, lo's 127/8, and the broadcast addresses.
+Result<void> dump_routes(const Request& r, Sink& out) {
+  if (fixed_header<RtMsg>(r).family == L_AF_INET6) return {};
+  net::Netif* via = nullptr;
+  net::Ipv4 gw = net::route_gateway(&via);
+  if (!gw.any() && via)
+    TRY(route_message({RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0, 0, {}, gw, {}, via->index()},
+                      NLM_F_MULTI, r, out));
+  for (uint32_t i = 1; net::Netif* nif = net::netif_by_index(i); ++i) {
+    if (nif->addr().any() || (nif->flags() & net::NetifFlags::LOOPBACK)) continue;
+    const uint32_t mask = net::prefix_mask(nif->prefix());
+    TRY(route_message({RT_TABLE_MAIN, RTPROT_KERNEL, RT_SCOPE_LINK, RTN_UNICAST, uint8_t(nif->prefix()), 0,
+                       net::Ipv4{nif->addr().v & mask}, {}, nif->addr(), nif->index()},
+                      NLM_F_MULTI, r, out));
+  }
+  for (uint32_t i = 1; net::Netif* nif = net::netif_by_index(i); ++i) {
+    const net::Ipv4 a = nif->addr();
+    if (a.any()) continue;
+    const uint32_t mask = net::prefix_mask(nif->prefix());
+    if (nif->flags() & net::NetifFlags::LOOPBACK)
+      TRY(route_message({RT_TABLE_LOCAL, RTPROT_KERNEL, RT_SCOPE_HOST, RTN_LOCAL, uint8_t(nif->prefix()), 0,
+                         net::Ipv4{a.v & mask}, {}, a, nif->index()},
+                        NLM_F_MULTI, r, out));
+    TRY(route_message({RT_TABLE_LOCAL, RTPROT_KERNEL, RT_SCOPE_HOST, RTN_LOCAL, 32, 0, a, {}, a, nif->index()},
+                      NLM_F_MULTI, r, out));
+    if (nif->prefix() < 31)
+      TRY(route_message({RT_TABLE_LOCAL, RTPROT_KERNEL, RT_SCOPE_LINK, RTN_BROADCAST, 32, 0,
+                         net::Ipv4{a.v | ~mask}, {}, a, nif->index()},
+                        NLM_F_MULTI, r, out));
+  }
+  return {};
+}
+
+// RTM_GETLINK without NLM_F_DUMP: by ifi_index, else by IFLA_IFNAME.
+Result<void> get_link(const Request& r, Sink& out) {
+  if (r.len < sizeof(IfInfoMsg)) return Error::Invalid;
+  IfInfoMsg h = fixed_header<IfInfoMsg>(r);
+  net::Netif* nif = nullptr;
+  if (h.index > 0) {
+    nif = net::netif_by_index(uint32_t(h.index));
+  } else {
+    size_t n;
+    const uint8_t* name = find_attr(r, sizeof(IfInfoMsg), IFLA_IFNAME, &n);
+    if (!name) return Error::Invalid;
+    char buf[16] = {};
+    if (n > 15) n = 15;
+    __builtin_memcpy(buf, name, n);
+    nif = net::netif_by_name(buf);
+  }
+  if (!nif) return Error::NoDevice;
+  return link_message(*nif, 0, r, out);
+}
+
+// RTM_GETROUTE without NLM_F_DUMP: the route to RTA_DST, as `ip route get`
+// shows it (a cloned /32 entry).
+Result<void> get_route(const Request& r, Sink& out) {
+  if (r.len < sizeof(RtMsg)) return Error::Invalid;
+  RtMsg h = fixed_header<RtMsg>(r);
+  if (h.family != L_AF_INET) return Error::OpNotSupported;
+  size_t n;
+  net::Ipv4 dst;
+  if (const uint8_t* d = find_attr(r, sizeof(RtMsg), RTA_DST, &n)) {
+    if (n != 4) return Error::Invalid;
+    uint32_t w;
+    __builtin_memcpy(&w, d, 4);
+    dst = net::Ipv4{__builtin_bswap32(w)};
+  }
+  net::Route rt = TRY(net::route_lookup(dst));
+  const bool local = net::is_local_addr(dst);
+  RouteInfo ri{local ? RT_TABLE_LOCAL : RT_TABLE_MAIN, RTPROT_UNSPEC, local ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE,
+               local ? RTN_LOCAL : RTN_UNICAST, 32, RTM_F_CLONED, dst,
+               rt.next_hop == dst ? net::Ipv4{} : rt.next_hop, rt.src, rt.nif ? rt.nif->index() : 0};
+  return route_message(ri, 0, r, out);
+}
+
+}  // namespace
+
+// rtnetlink_rcv_msg: a type past what exists is EOPNOTSUPP; a request
+// without even the family byte is ignored; NEW/DEL/SET need CAP_NET_ADMIN
+// (EPERM) before anything else is looked at.
+Result<void> route_request(const Request& r, Sink& out, bool* dump) {
+  const uint16_t type = r.hdr.type;
+  if (type < RTM_BASE || type > 127) return Error::OpNotSupported;
+  if (r.len < 1) return {};
+  const unsigned kind = (type - RTM_BASE) & 3;  // NEW, DEL, GET, SET
+  if (kind != 2) return r.net_admin ? Error::OpNotSupported : Error::Permission;
+  if ((r.hdr.flags & NLM_F_DUMP) == NLM_F_DUMP) {
+    switch (type) {
+      case RTM_GETLINK: *dump = true; return dump_links(r, out);
+      case RTM_GETADDR: *dump = true; return dump_addrs(r, out);
+      case RTM_GETROUTE: *dump = true; return dump_routes(r, out);
+      default: return Error::OpNotSupported;
+    }
+  }
+  switch (type) {
+    case RTM_GETLINK: return get_link(r, out);
+    case RTM_GETROUTE: return get_route(r, out);
+    default: return Error::OpNotSupported;
+  }
+}
+
+}  // namespace capsule::linux_abi::netlink
