@@ -69,9 +69,10 @@ foreach(c busybox busybox_pipeline dash_pipeline dash_script bash_script python3
   set_tests_properties(guest.dynamic.debian.${c} PROPERTIES TIMEOUT 200 SKIP_RETURN_CODE 77)
 endforeach()
 # On 4 CPUs: a threaded program, the biggest one, and processes (multiprocessing's
-# Pool(4) and ProcessPoolExecutor(4) as Python's users run them).
+# Pool(4) and ProcessPoolExecutor(4) as Python's users run them, and both sides
+# of a pseudo-terminal on different CPUs).
 foreach(c xz_threads python3_stdlib dash_pipeline bash_script python3_subprocess python3_mp_pool
-          python3_mp_primitives python3_process_pool)
+          python3_mp_primitives python3_process_pool pty_python3 pty_script)
   add_test(NAME guest.dynamic.debian.${c}.cpus4
     COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --case ${c} --cpus 4)
   set_tests_properties(guest.dynamic.debian.${c}.cpus4 PROPERTIES TIMEOUT 200 SKIP_RETURN_CODE 77)

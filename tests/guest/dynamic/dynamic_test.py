@@ -14,6 +14,7 @@ Usage:
                   [--expect-status N] [--expect REGEX]... [--link PATH]
                   [--no-libs [--fake-interp FILE]]
 CAPSULE_DYN_LOG=warn shows the kernel's warnings (unimplemented syscalls).
+CAPSULE_DYN_EXTRA="--hung-task=5 " puts kernel options before them (a hang: every blocked thread).
 """
 import argparse
 import os
@@ -244,8 +245,10 @@ if pid == 0:
     os.login_tty(s)
     print("child", os.isatty(0), name(1), os.getsid(0) == os.getpid(), os.tcgetpgrp(0) == os.getpgrp(),
           tuple(os.get_terminal_size(1)), flush=True)
-    signal.signal(signal.SIGWINCH, lambda *a: os.write(1, b"winch %d %d\\n" % tuple(os.get_terminal_size(0))))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH})
     print("ready", flush=True)
+    signal.sigwait({signal.SIGWINCH})  # not a handler: one could miss a read it should interrupt
+    print("winch", tuple(os.get_terminal_size(0)), flush=True)
     line = sys.stdin.readline()
     print("got", repr(line), flush=True)
     os._exit(3)
@@ -446,7 +449,7 @@ def run_guest(kernel, work, program, argv, extra, timeout, cpus, mem, link=None,
     initrd = os.path.join(work, "initrd.cpio")
     cpio.write_file(initrd, cpio.map_entries(list((h, g) for g, h in seen.items()), mtime=0))
     words = [guest] + argv[1:]
-    cmdline = f"--log={os.environ.get('CAPSULE_DYN_LOG', 'error')} --env=HOME={HOME} -- " + " ".join(cli.quote_word(w) for w in words)
+    cmdline = os.environ.get("CAPSULE_DYN_EXTRA", "") + f"--log={os.environ.get('CAPSULE_DYN_LOG', 'error')} --env=HOME={HOME} -- " + " ".join(cli.quote_word(w) for w in words)
     status_file = os.path.join(work, "status")
     cmd = qemu.command(kernel, cmdline=cmdline, initrd=initrd, accel="tcg", status_file=status_file,
                        cpus=cpus, mem=mem)
