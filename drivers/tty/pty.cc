@@ -119,12 +119,12 @@ Result<size_t> Pty::master_read(IoBuffer& dst, bool nonblock) {
         s.status = 0;
         return size_t(1);
       }
-      if (s.out_used() && (!s.packet || dst.size() > 1)) {
+      if (s.out_used()) {  // packet mode with room for one byte: the 0 alone, as N_TTY
         size_t pos = 0;
         if (s.packet) {
           const uint8_t zero = 0;
           TRY(dst.copy_out(0, &zero, 1));
-          pos = 1;
+          pos = got = 1;
         }
         while (pos < dst.size() && s.out_used()) {
           size_t at = s.out_head & (OUT_CAPACITY - 1);

@@ -260,7 +260,10 @@ static void test_packet(void) {
   EXPECT_OK(ioctl(m, TIOCGPKT, &v));
   CHECK(v == 1, "TIOCGPKT %d", v);
   EXPECT_OK(write(s, "ab", 2));
-  ssize_t r = read(m, buf, sizeof buf);
+  buf[0] = 9;
+  ssize_t r = read(m, buf, 1); /* room for the 0 only: the data stays */
+  CHECK(r == 1 && buf[0] == 0, "one-byte packet read %zd %d", r, buf[0]);
+  r = read(m, buf, sizeof buf);
   CHECK(r == 3 && buf[0] == 0 && buf[1] == 'a' && buf[2] == 'b', "data packet %zd %d", r, buf[0]);
   struct {
     const char* what;
