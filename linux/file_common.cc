@@ -48,6 +48,24 @@ Result<void> UserRanges::move(size_t pos, void* k, size_t n, bool to_user) {
   return {};
 }
 
+size_t UserRanges::move_partial(size_t pos, void* k, size_t n, bool to_user) {
+  size_t i = 0, start = 0, moved = 0;
+  if (pos >= cstart_) i = ci_, start = cstart_;
+  auto* kp = static_cast<uint8_t*>(k);
+  while (n) {
+    while (i < n_ && pos >= start + v_[i].len) start += v_[i++].len;
+    if (i == n_) break;
+    ci_ = i, cstart_ = start;
+    size_t off = pos - start, c = v_[i].len - off < n ? v_[i].len - off : n;
+    void* u = reinterpret_cast<void*>(v_[i].base + off);
+    size_t got = to_user ? copy_to_user_partial(u, kp, c) : copy_from_user_partial(kp, u, c);
+    moved += got;
+    if (got < c) break;
+    pos += c, kp += c, n -= c;
+  }
+  return moved;
+}
+
 // --- linux/'s own file system ----------------------------------------------------------
 
 namespace {

@@ -45,7 +45,11 @@ class UserRanges {
  public:
   UserRanges(const Iov* v, size_t n);
   size_t total() const { return total_; }
+  // Only the first max bytes (a write cut at RLIMIT_FSIZE).
+  void limit(size_t max) { total_ = total_ < max ? total_ : max; }
   Result<void> move(size_t pos, void* k, size_t n, bool to_user);
+  // As move, up to the first fault: the bytes moved.
+  size_t move_partial(size_t pos, void* k, size_t n, bool to_user);
 
  private:
   const Iov* v_;
@@ -61,6 +65,12 @@ class UserBuffer final : public vfs::IoBuffer {
     return r_.move(pos, const_cast<void*>(src), n, true);
   }
   Result<void> copy_in(size_t pos, void* dst, size_t n) override { return r_.move(pos, dst, n, false); }
+  Result<size_t> copy_out_partial(size_t pos, const void* src, size_t n) override {
+    return r_.move_partial(pos, const_cast<void*>(src), n, true);
+  }
+  Result<size_t> copy_in_partial(size_t pos, void* dst, size_t n) override {
+    return r_.move_partial(pos, dst, n, false);
+  }
 
  private:
   UserRanges& r_;
@@ -146,6 +156,15 @@ Result<Ctx> at_ctx(AtFd dirfd, const UserPath& p);
 // A transfer's result: Error::RestartSys when interrupted; BrokenPipe
 // raises SIGPIPE first when `sigpipe`.
 Result<size_t> io_done(Result<size_t>&& r, bool sigpipe);
+
+// RLIMIT_FSIZE where a regular file grows (linux/sys_limits.cc): how many
+// of `count` bytes a write at `pos` may store (all, or up to the limit);
+// at or past the limit SIGXFSZ is raised and the answer is FileTooBig.
+Result<size_t> fsize_allow(uint64_t pos, size_t count);
+// A file growing from old_size to new_size (truncate, fallocate): past
+// the limit FileTooBig, with SIGXFSZ.
+Result<void> fsize_grow(uint64_t old_size, uint64_t new_size);
+void raise_sigxfsz();
 
 // Linux's dev_t encoding of (major << 32) | minor.
 uint64_t linux_dev(uint64_t d);

@@ -422,6 +422,7 @@ DEFINE_SYSCALL(76, truncate, Result<void>, UserString path, int64_t length) {
   vfs::Attr a = TRY(vfs::kernel_vfs()->stat(ctx.pc(), p.view(), true));
   if (vfs::type_of_mode(a.mode) == vfs::VType::Dir) return Error::IsDir;
   if (vfs::type_of_mode(a.mode) != vfs::VType::Regular) return Error::Invalid;
+  TRY(fsize_grow(a.size, uint64_t(length)));  // RLIMIT_FSIZE
   vfs::SetAttr s;
   s.mask = vfs::SetAttr::SIZE;
   s.size = uint64_t(length);
@@ -433,6 +434,7 @@ DEFINE_SYSCALL(77, ftruncate, Result<void>, Fd fd, int64_t length) {
   if (length < 0) return Error::Invalid;
   OpenFile& f = *fr;
   if (!f.writable() || !f.vnode().is_regular()) return (f.flags() & OpenFile::PATH) ? Error::BadFd : Error::Invalid;
+  TRY(fsize_grow(TRY(f.vnode().getattr()).size, uint64_t(length)));  // RLIMIT_FSIZE
   vfs::SetAttr s;
   s.mask = vfs::SetAttr::SIZE;
   s.size = uint64_t(length);
@@ -568,7 +570,8 @@ DEFINE_SYSCALL(72, fcntl, Result<int64_t>, Fd fd, unsigned cmd, Hex<unsigned lon
       PipeEnd* end = pipe_end_of(f.vnode());
       if (!end) return Error::BadFd;
       if (cmd == F_GETPIPE_SZ) return int64_t(end->capacity());
-      return int64_t(TRY(end->set_capacity(size_t(uint32_t(arg)))));
+      // Above /proc/sys/fs/pipe-max-size only with CAP_SYS_RESOURCE.
+      return int64_t(TRY(end->set_capacity(size_t(uint32_t(arg)), current_capable(L_CAP_SYS_RESOURCE))));
     }
     case F_ADD_SEALS:
     case F_GET_SEALS: return TRY(fcntl_file_seals(f, int(cmd), arg));

@@ -45,6 +45,7 @@ DEFINE_SYSCALL(285, fallocate, Result<void>, Fd fd, Flags<int> mode, int64_t off
   int64_t end;
   if (__builtin_add_overflow(offset, len, &end)) return Error::FileTooBig;
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return Error::OpNotSupported;
+  if (!mode.has(FALLOC_FL_KEEP_SIZE)) TRY(fsize_grow(TRY(v.getattr()).size, uint64_t(end)));  // RLIMIT_FSIZE
   Result<void> r = mode.has(FALLOC_FL_PUNCH_HOLE) ? v.punch_hole(uint64_t(offset), uint64_t(len))
                                                   : v.allocate(uint64_t(offset), uint64_t(len), mode.has(FALLOC_FL_KEEP_SIZE));
   if (!r.ok() && r.error() == Error::NotSupported) return Error::OpNotSupported;

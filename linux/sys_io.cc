@@ -18,15 +18,33 @@ constexpr uint32_t FIONBIO = 0x5421, FIOCLEX = 0x5451, FIONCLEX = 0x5450;
 // pwritev2's RWF_APPEND / RWF_NOAPPEND: -1 keeps O_APPEND's say.
 constexpr int RWF_HIPRI = 1, RWF_DSYNC = 2, RWF_SYNC = 4, RWF_NOWAIT = 8, RWF_APPEND = 0x10, RWF_NOAPPEND = 0x20;
 
-// read/write/readv/writev; offset < 0: the file's offset.
-Result<size_t> do_io(Fd fd, const Iov* iov, size_t n, bool write, int64_t offset, int append = -1) {
+// read/write/readv/writev; offset < 0: the file's offset. asked: the
+// count the program passed (before the MAX_RW cut), for the offset check.
+Result<size_t> do_io(Fd fd, const Iov* iov, size_t n, bool write, int64_t offset, int append = -1,
+                     uint64_t asked = 0) {
   vfs::FileRef fr = TRY(get_file(fd));
   OpenFile& f = *fr;
+  bool positional = offset >= 0;
+  // Linux: ESPIPE for a positional call on a stream before the access mode.
+  if (positional && f.vnode().is_stream()) return Error::IllegalSeek;
   if (write ? !f.writable() : !f.readable()) return Error::BadFd;
   UserRanges ranges(iov, n);
+  if (!f.vnode().is_stream() && f.vnode().is_regular()) {
+    // Linux's rw_verify_area: a position + count past INT64_MAX is EINVAL
+    // (never a wrap-around).
+    uint64_t pos = positional ? uint64_t(offset) : f.offset();
+    uint64_t count = asked > ranges.total() ? asked : ranges.total();
+    if (pos > uint64_t(INT64_MAX) || count > uint64_t(INT64_MAX) - pos) return Error::Invalid;
+    // RLIMIT_FSIZE: a write stops at the limit; at it, SIGXFSZ and EFBIG.
+    // An append's position is the size now (another writer may move it
+    // before the write: the check is not atomic with it).
+    if (write && ranges.total()) {
+      bool app = append > 0 || (append < 0 && (f.flags() & OpenFile::APPEND));
+      if (app) pos = TRY(f.vnode().getattr()).size;
+      ranges.limit(TRY(fsize_allow(pos, ranges.total())));
+    }
+  }
   UserBuffer buf(ranges);
-  bool positional = offset >= 0;
-  if (positional && f.vnode().is_stream()) return Error::IllegalSeek;
   if (positional)
     return io_done(write ? f.pwrite(buf, uint64_t(offset), append) : f.pread(buf, uint64_t(offset)), false);
   return io_done(write ? f.write(buf, append > 0) : f.read(buf), write && f.vnode().sigpipe());
@@ -36,7 +54,7 @@ Result<size_t> do_io(Fd fd, const Iov* iov, size_t n, bool write, int64_t offset
 Result<size_t> simple_io(Fd fd, uint64_t buf, size_t count, bool write, int64_t offset) {
   if (count > size_t(INT64_MAX)) return Error::Invalid;
   Iov one{buf, count < MAX_RW ? count : MAX_RW};
-  return do_io(fd, &one, 1, write, offset);
+  return do_io(fd, &one, 1, write, offset, -1, count);
 }
 
 Result<size_t> vector_io(Fd fd, UserPtr<const Iov> uiov, uint64_t count, bool write, int64_t offset,

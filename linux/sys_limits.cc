@@ -15,6 +15,7 @@
 #include "linux/file_common.h"
 #include "linux/identity.h"
 #include "linux/process_state.h"
+#include "linux/signal.h"
 #include "linux/syscall.h"
 #include "linux/fork_state.h"
 #include "linux/thread_state.h"
@@ -97,6 +98,34 @@ void limits_init_defaults(Limits& l) {
   rl[L_RLIMIT_NICE] = {0, 0};
   rl[L_RLIMIT_RTPRIO] = {0, 0};
   rl[L_RLIMIT_RTTIME] = {INF, INF};
+}
+
+// ---- RLIMIT_FSIZE (linux/file_common.h) ---------------------------------
+// Linux's generic_write_check_limits and inode_newsize_ok: checked at the
+// system call, before the file system sees the transfer.
+
+void raise_sigxfsz() {
+  KSigInfo info;
+  info.signo = SIGXFSZ;
+  info.code = SI_USER;
+  (void)signal_send_tid(current_tid(), info);
+}
+
+Result<size_t> fsize_allow(uint64_t pos, size_t count) {
+  uint64_t limit = rlimit_cur(L_RLIMIT_FSIZE);
+  if (limit == L_RLIM_INFINITY) return count;
+  if (pos >= limit) {
+    raise_sigxfsz();
+    return Error::FileTooBig;
+  }
+  return count < limit - pos ? count : size_t(limit - pos);
+}
+
+Result<void> fsize_grow(uint64_t old_size, uint64_t new_size) {
+  uint64_t limit = rlimit_cur(L_RLIMIT_FSIZE);
+  if (new_size <= old_size || limit == L_RLIM_INFINITY || new_size <= limit) return {};
+  raise_sigxfsz();
+  return Error::FileTooBig;
 }
 
 // The calling process's limits; a kernel thread has none (infinity).

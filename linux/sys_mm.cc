@@ -94,9 +94,11 @@ DEFINE_SYSCALL(9, mmap, Result<Address>, Address addr, size_t len, Flags<uint64_
     if (!f) return Error::BadFd;
     file = static_cast<vfs::FileRef&&>(*f);
     if (file->flags() & vfs::OpenFile::PATH) return Error::BadFd;
-    if (!file->vnode().is_regular() || file->vnode().is_stream()) return Error::NoDevice;
-    if (!file->readable()) return Error::AccessDenied;
+    // In Linux's order: the access checks, then the object (a pipe's
+    // write end is EACCES, its read end ENODEV).
     if (type != MAP_PRIVATE && (prot & PROT_WRITE) && !file->writable()) return Error::AccessDenied;
+    if (!file->readable()) return Error::AccessDenied;
+    if (!file->vnode().is_regular() || file->vnode().is_stream()) return Error::NoDevice;
     // memfd_create(2): no shared writable mapping of a write-sealed file.
     if (auto seals = file->vnode().seals(); type != MAP_PRIVATE && (prot & PROT_WRITE) && seals.ok() &&
                                             (seals.value() & (vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE)))

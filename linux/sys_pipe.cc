@@ -28,7 +28,12 @@ class PipeVnode final : public StreamVnode {
     return end_->read(buf, f.flags() & OpenFile::NONBLOCK);
   }
   Result<size_t> write_stream(vfs::IoBuffer& buf, OpenFile& f) override {
-    return end_->write(buf, f.flags() & OpenFile::NONBLOCK);
+    // The reader leaving part way: the count, and SIGPIPE as Linux sends
+    // it (once per call; with nothing written the adapter's EPIPE does).
+    bool reader_left = false;
+    auto r = end_->write(buf, f.flags() & OpenFile::NONBLOCK, &reader_left);
+    if (reader_left) raise_sigpipe();
+    return r;
   }
   Pollable* pollable() override { return end_; }
   bool sigpipe() const override { return true; }

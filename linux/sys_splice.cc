@@ -32,28 +32,36 @@ struct End {
   vfs::Vnode* stream;   // any stream (pipe, console...), else nullptr
   bool explicit_off;    // an offset pointer was given
   uint64_t off;         // the position in a regular file
+  bool cut = false;     // a write stopped at RLIMIT_FSIZE
 };
 
 // Reads the next chunk of `src` into buf (up to n bytes). Streams:
 // nonblocking once something moved (`more`), so a transfer never waits
-// for more data after it has some, as Linux's splice does.
+// for more data after it has some, as Linux's splice does. A pipe's bytes
+// are only looked at: transfer() drops what the destination took, so what
+// it refused stays in the pipe.
 Result<size_t> read_chunk(End& src, void* buf, size_t n, bool nonblock, bool more) {
   KernelBuffer kb(buf, n);
-  if (src.pipe) return src.pipe->read(kb, nonblock || more || (src.file->flags() & OpenFile::NONBLOCK));
+  if (src.pipe) return src.pipe->peek(kb, nonblock || more || (src.file->flags() & OpenFile::NONBLOCK));
   if (src.stream) return src.stream->read_stream(kb, *src.file);
   auto r = src.file->vnode().read(src.off, kb);
   if (!r.ok() && r.error() == Error::IsDir) return Error::Invalid;
   return r;
 }
 
-// Writes buf[0, n) to `dst`; returns what went in.
+// Writes buf[0, n) to `dst`; returns what went in. A pipe takes what
+// fits (blocking only while it is full), as Linux's splice into a pipe.
 Result<size_t> write_chunk(End& dst, const void* buf, size_t n, bool nonblock) {
   KernelBuffer kb(buf, n);
-  if (dst.pipe) return dst.pipe->write(kb, nonblock || (dst.file->flags() & OpenFile::NONBLOCK));
+  if (dst.pipe) return dst.pipe->write_some(kb, nonblock || (dst.file->flags() & OpenFile::NONBLOCK));
   if (dst.stream) return dst.stream->write_stream(kb, *dst.file);
+  // RLIMIT_FSIZE: up to the limit; at it, SIGXFSZ and EFBIG.
+  size_t allowed = TRY(fsize_allow(dst.off, n));
+  KernelBuffer cut(buf, allowed);
   uint64_t off = dst.off;
-  size_t w = TRY(dst.file->vnode().write(&off, kb, false));
+  size_t w = TRY(dst.file->vnode().write(&off, cut, false));
   dst.off = off;
+  if (allowed < n && w == allowed) dst.cut = true;
   return w;
 }
 
@@ -67,6 +75,9 @@ Result<size_t> transfer(End& src, End& dst, size_t len, bool nonblock) {
   size_t done = 0;
   Error err = Error::None;
   while (done < len) {
+    // Into a pipe: one fill per call (Linux fills the free slots and
+    // returns), so a transfer never waits for room after it moved some.
+    if (dst.pipe && done > 0) break;
     size_t want = len - done < cap ? len - done : cap;
     auto r = read_chunk(src, buf, want, nonblock, done > 0);
     if (!r.ok()) {
@@ -77,22 +88,35 @@ Result<size_t> transfer(End& src, End& dst, size_t len, bool nonblock) {
     if (got == 0) break;  // end of file / pipe
     auto w = write_chunk(dst, buf, got, nonblock);
     if (!w.ok()) {
-      // Bytes taken from a pipe that the destination refused are lost
-      // (Linux keeps them in the pipe); files are re-read from the offset.
+      // Bytes a stream other than a pipe gave that the destination
+      // refused are lost; a pipe keeps them (peeked), files are re-read
+      // from the offset.
       err = w.error();
       break;
     }
+    if (src.pipe) (void)src.pipe->drop(w.value());
     if (!src.stream && !src.pipe) src.off += w.value();
     done += w.value();
     if (w.value() < got) break;
     if ((src.stream || src.pipe) && got < want) break;  // drained what was there
   }
   delete[] buf;
+  // Linux's splice and sendfile try the next write, at the limit, and
+  // raise SIGXFSZ once more before returning the count.
+  if (dst.cut && err == Error::None) raise_sigxfsz();
   if (done == 0 && err != Error::None) return err;
   return done;
 }
 
 bool is_stream(OpenFile& f) { return f.vnode().is_stream(); }
+
+// Linux's rw_verify_area for a file side: position + count past
+// INT64_MAX is EINVAL.
+Result<void> verify_area(const End& e, uint64_t count) {
+  if (e.stream || e.pipe) return {};
+  if (e.off > uint64_t(INT64_MAX) || count > uint64_t(INT64_MAX) - e.off) return Error::Invalid;
+  return {};
+}
 
 End make_end(OpenFile& f) {
   End e{&f, pipe_end_of(f.vnode()), f.vnode().is_stream() ? &f.vnode() : nullptr, false, 0};
@@ -154,6 +178,8 @@ DEFINE_SYSCALL(40, sendfile, Result<size_t>, Fd out_fd, Fd in_fd, UserPtr<int64_
   if (!dst.stream && (fo.flags() & OpenFile::APPEND)) return Error::Invalid;
   if (!src.explicit_off && !src.stream) src.off = fi.offset();
   if (!dst.stream) dst.off = fo.offset();
+  TRY(verify_area(src, count));
+  TRY(verify_area(dst, count));
   uint64_t src_start = src.off, dst_start = dst.off;
   size_t len = count < MAX_RW ? count : MAX_RW;
   auto r = transfer(src, dst, len, false);
@@ -182,6 +208,9 @@ DEFINE_SYSCALL(326, copy_file_range, Result<size_t>, Fd fd_in, UserPtr<int64_t> 
   size_t len = size < MAX_RW ? size : MAX_RW;
   // Overlapping ranges of one file: EINVAL.
   if (&fi.vnode() == &fo.vnode() && src.off < dst.off + len && dst.off < src.off + len) return Error::Invalid;
+  // RLIMIT_FSIZE cuts the count first (Linux's generic_copy_file_checks):
+  // no second SIGXFSZ for a partial copy.
+  if (len) len = TRY(fsize_allow(dst.off, len));
   uint64_t src_start = src.off, dst_start = dst.off;
   auto r = transfer(src, dst, len, false);
   TRY(finish_off(off_in, src, src_start));
@@ -210,6 +239,8 @@ DEFINE_SYSCALL(275, splice, Result<size_t>, Fd fd_in, UserPtr<int64_t> off_in, F
   if (!dst.stream && (fo.flags() & OpenFile::APPEND)) return Error::Invalid;
   if (!src.explicit_off && !src.stream) src.off = fi.offset();
   if (!dst.explicit_off && !dst.stream) dst.off = fo.offset();
+  TRY(verify_area(src, size));
+  TRY(verify_area(dst, size));
   uint64_t src_start = src.off, dst_start = dst.off;
   size_t len = size < MAX_RW ? size : MAX_RW;
   auto r = transfer(src, dst, len, flags & SPLICE_F_NONBLOCK);
@@ -237,7 +268,7 @@ DEFINE_SYSCALL(276, tee, Result<size_t>, Fd fd_in, Fd fd_out, size_t size, Flags
   auto r = pi->peek(rio, nb || (fi.flags() & OpenFile::NONBLOCK));
   if (!r.ok() || r.value() == 0) return io_done(static_cast<Result<size_t>&&>(r), false);
   KernelBuffer wio(buf.get(), r.value());
-  return io_done(po->write(wio, nb || (fo.flags() & OpenFile::NONBLOCK)), true);
+  return io_done(po->write_some(wio, nb || (fo.flags() & OpenFile::NONBLOCK)), true);
 }
 
 // vmsplice(2): user memory into a pipe (its write end) or out of it (its
@@ -262,7 +293,7 @@ DEFINE_SYSCALL(278, vmsplice, Result<size_t>, Fd fd, UserPtr<const Iov> iov, uin
   UserRanges ranges(v.get(), nr_segs);
   UserBuffer ub(ranges);
   bool nb = (flags & SPLICE_F_NONBLOCK) || (f.flags() & OpenFile::NONBLOCK);
-  if (f.writable() && p->writer()) return io_done(p->write(ub, nb), true);
+  if (f.writable() && p->writer()) return io_done(p->write_some(ub, nb), true);
   if (f.readable() && p->reader()) return io_done(p->read(ub, nb), false);
   return Error::BadFd;
 }

@@ -233,7 +233,8 @@ KTEST(event_pipe_nonblocking) {
   KEXPECT(p.w->write(big, 5000, true).error() == Error::Again);     // full
   KEXPECT(p.r->bytes_available() == PIPE_DEFAULT_SIZE);
   KEXPECT(p.r->set_capacity(4096).error() == Error::Busy);          // would not fit
-  KEXPECT(p.r->set_capacity(PIPE_MAX_SIZE + 1).error() == Error::Permission);
+  KEXPECT(p.r->set_capacity(PIPE_MAX_SIZE + 1).error() == Error::Permission);  // no CAP_SYS_RESOURCE
+  KEXPECT(p.r->set_capacity(PIPE_LIMIT_SIZE + 1).error() == Error::Invalid);
   KEXPECT(p.r->set_capacity(100000).value_or(0) == 131072);        // rounded up
   KEXPECT(p.w->write(big, 5000, true).value_or(0) == 5000);
   KEXPECT(p.r->bytes_available() == PIPE_DEFAULT_SIZE + 5000);

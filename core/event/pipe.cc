@@ -59,7 +59,7 @@ size_t round_capacity(size_t bytes) {
 }  // namespace
 
 Result<Pipe*> pipe_alloc(size_t capacity) {
-  if (capacity > PIPE_MAX_SIZE) return Error::Permission;
+  if (capacity > PIPE_LIMIT_SIZE) return Error::Invalid;
   capacity = round_capacity(capacity);
   auto* storage = static_cast<uint8_t*>(kmalloc(capacity));
   if (!storage) return Error::NoMemory;
@@ -143,10 +143,16 @@ Result<size_t> PipeEnd::take(IoBuffer& io, bool nonblock, bool consume) {
     if (!p->ring.empty()) {
       Error err = Error::None;
       size_t want = io.size() < p->ring.size() ? io.size() : p->ring.size();
+      // A fault part way: the bytes before it count and leave the pipe,
+      // the rest stay for the next read.
       auto copy = [&](uint8_t* src, uint32_t off, uint32_t len) {
-        auto r = io.copy_out(off, src, len);
-        if (!r) err = r.error();
-        return r.ok();
+        auto r = io.copy_out_partial(off, src, len);
+        if (!r) {
+          err = r.error();
+          return uint32_t(0);
+        }
+        if (r.value() < len) err = Error::Fault;
+        return uint32_t(r.value());
       };
       uint32_t n = consume ? p->ring.pop(uint32_t(want), copy) : p->ring.peek(uint32_t(want), copy);
       if (n == 0) return err;
@@ -163,33 +169,49 @@ Result<size_t> PipeEnd::take(IoBuffer& io, bool nonblock, bool consume) {
   }
 }
 
-Result<size_t> PipeEnd::write(IoBuffer& io, bool nonblock) {
+Result<size_t> PipeEnd::write(IoBuffer& io, bool nonblock, bool* reader_left) {
+  return put(io, nonblock, false, reader_left);
+}
+
+Result<size_t> PipeEnd::write_some(IoBuffer& io, bool nonblock) { return put(io, nonblock, true, nullptr); }
+
+Result<size_t> PipeEnd::put(IoBuffer& io, bool nonblock, bool some, bool* reader_left) {
   if (!writer_) return Error::Invalid;
   size_t total = io.size();
   if (total == 0) return size_t(0);
   // pipe(7): writes of at most PIPE_BUF bytes are atomic — all at once
-  // when there is room for all of them, never interleaved.
-  bool atomic = total <= PIPE_BUF_SIZE;
+  // when there is room for all of them, never interleaved. A splice takes
+  // whatever room there is.
+  bool atomic = !some && total <= PIPE_BUF_SIZE;
   Pipe* p = pipe_;
   Hold<Mutex> g(p->mu);
   size_t done = 0;
   for (;;) {
     if (p->readers == 0) {
-      if (done) return done;
+      if (done) {
+        if (reader_left) *reader_left = true;  // Linux: SIGPIPE, and the count
+        return done;
+      }
       return Error::BrokenPipe;
     }
     size_t want = total - done;
     uint32_t space = p->ring.space();
     if (atomic ? space >= want : space > 0) {
-      Error err = Error::None;
+      size_t got = 0;
       uint32_t chunk = uint32_t(want < space ? want : space);
+      Error err = Error::None;
       uint32_t n = p->ring.push(chunk, [&](uint8_t* dst, uint32_t off, uint32_t len) {
-        auto r = io.copy_in(done + off, dst, len);
-        if (!r) err = r.error();
-        return r.ok();
+        auto r = io.copy_in_partial(done + off, dst, len);
+        if (!r) {
+          err = r.error();
+          return uint32_t(0);
+        }
+        if (r.value() < len) err = Error::Fault;
+        return uint32_t(r.value());
       });
-      done += n;
-      if (n) {
+      got = n;
+      done += got;
+      if (got) {
         p->read_wait.wake_all();
         p->notify_locked(READABLE, 0);
       }
@@ -197,7 +219,7 @@ Result<size_t> PipeEnd::write(IoBuffer& io, bool nonblock) {
         if (done) return done;
         return err;
       }
-      if (done == total) return done;
+      if (done == total || some) return done;
       continue;
     }
     if (nonblock) {
@@ -211,6 +233,18 @@ Result<size_t> PipeEnd::write(IoBuffer& io, bool nonblock) {
       return w.error();
     }
   }
+}
+
+size_t PipeEnd::drop(size_t n) {
+  Pipe* p = pipe_;
+  Hold<Mutex> g(p->mu);
+  uint32_t k = uint32_t(n < p->ring.size() ? n : p->ring.size());
+  k = p->ring.pop(k, [](uint8_t*, uint32_t, uint32_t) { return true; });
+  if (k) {
+    p->write_wait.wake_all();
+    p->notify_locked(0, WRITABLE);
+  }
+  return k;
 }
 
 uint32_t PipeEnd::poll_events() {
@@ -240,9 +274,10 @@ size_t PipeEnd::capacity() {
   return pipe_->ring.capacity();
 }
 
-Result<size_t> PipeEnd::set_capacity(size_t bytes) {
-  if (bytes > PIPE_MAX_SIZE) return Error::Permission;
+Result<size_t> PipeEnd::set_capacity(size_t bytes, bool above_max) {
+  if (bytes > PIPE_LIMIT_SIZE) return Error::Invalid;
   size_t cap = round_capacity(bytes);
+  if (cap > PIPE_MAX_SIZE && !above_max && cap > capacity()) return Error::Permission;
   Pipe* p = pipe_;
   Hold<Mutex> g(p->mu);
   if (cap == p->ring.capacity()) return cap;

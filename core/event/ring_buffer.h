@@ -6,9 +6,12 @@
 //
 // Data moves through a "copier" callable, so the pipe can copy straight
 // between the ring and application memory (which may fault): each call
-// gets one contiguous piece of the ring and returns false to stop.
+// gets one contiguous piece of the ring and returns false to stop, or
+// returns how many bytes of the piece it copied (fewer stops: a copy that
+// faulted part way, whose bytes before the fault still count).
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace capsule::event {
 
@@ -75,8 +78,14 @@ class ByteRing {
       uint32_t at = (from + done) & (cap_ - 1);
       uint32_t len = n - done;
       if (len > cap_ - at) len = cap_ - at;
-      if (!copy(buf_ + at, done, len)) break;
-      done += len;
+      if constexpr (std::is_same_v<decltype(copy(buf_, 0u, 0u)), bool>) {
+        if (!copy(buf_ + at, done, len)) break;
+        done += len;
+      } else {
+        uint32_t c = copy(buf_ + at, done, len);
+        done += c < len ? c : len;
+        if (c < len) break;
+      }
     }
     return done;
   }

@@ -77,6 +77,34 @@ TEST(ByteRing, CopyFailureStopsAndCountsWhatMoved) {
   EXPECT_EQ(r.size(), 2u);
 }
 
+TEST(ByteRing, PartialCopyCountsTheBytesBeforeTheFault) {
+  uint8_t store[8];
+  ByteRing r(store, 8);
+  uint8_t a[6] = {1, 2, 3, 4, 5, 6}, out[8];
+  put(r, a, 6);
+  get(r, out, 6);  // head and tail at 6: the next push wraps
+  // The first piece (2 bytes) copies, the second stops after 1 of 3.
+  uint32_t n = r.push(5, [&](uint8_t* p, uint32_t off, uint32_t len) -> uint32_t {
+    uint32_t k = off == 0 ? len : 1;
+    for (uint32_t i = 0; i < k; ++i) p[i] = uint8_t(0x10 + off + i);
+    return k;
+  });
+  EXPECT_EQ(n, 3u);
+  EXPECT_EQ(r.size(), 3u);
+  // A pop that copies 2 of 3 leaves the third byte in the ring.
+  n = r.pop(3, [&](uint8_t* p, uint32_t off, uint32_t len) -> uint32_t {
+    uint32_t k = len < 2 - off ? len : 2 - off;
+    memcpy(out + off, p, k);
+    return k;
+  });
+  EXPECT_EQ(n, 2u);
+  EXPECT_EQ(r.size(), 1u);
+  EXPECT_EQ(out[0], 0x10);
+  EXPECT_EQ(out[1], 0x11);
+  EXPECT_EQ(get(r, out, 1), 1u);
+  EXPECT_EQ(out[0], 0x12);
+}
+
 TEST(ByteRing, CountersWrapPast32Bits) {
   uint8_t store[4];
   ByteRing r(store, 4, 0xfffffff0u);  // the counters wrap after 16 bytes

@@ -25,6 +25,13 @@ Result<void> copy_from_user(void* dst, const void* user_src, size_t n);
 Result<void> copy_to_user(void* user_dst, const void* src, size_t n);
 Result<void> clear_user(void* user_dst, size_t n);
 
+// As much of the copy as the application's memory allows: the bytes
+// copied before the first page that cannot be touched (n when all went,
+// 0 for a range reaching past the application half). read(2) and
+// write(2) report such partial transfers (docs/address-space.md).
+size_t copy_to_user_partial(void* user_dst, const void* src, size_t n);
+size_t copy_from_user_partial(void* dst, const void* user_src, size_t n);
+
 // Copies a NUL-terminated string of at most max-1 characters plus its NUL
 // into dst (max bytes) and returns its length. Error::TooBig if there is no
 // NUL in the first max bytes (ENAMETOOLONG / E2BIG for the caller),

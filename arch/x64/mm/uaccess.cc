@@ -26,6 +26,18 @@ Result<void> copy_to_user(void* user_dst, const void* src, size_t n) {
   return {};
 }
 
+// uaccess_copy stops at the faulting byte (rep movsb is restartable and
+// leaves RCX at the bytes not done), so what it returns is exact.
+size_t copy_to_user_partial(void* user_dst, const void* src, size_t n) {
+  if (!user_range_ok(user_dst, n)) return 0;
+  return n ? n - uaccess_copy(user_dst, src, n) : 0;
+}
+
+size_t copy_from_user_partial(void* dst, const void* user_src, size_t n) {
+  if (!user_range_ok(user_src, n)) return 0;
+  return n ? n - uaccess_copy(dst, user_src, n) : 0;
+}
+
 Result<void> clear_user(void* user_dst, size_t n) {
   if (!user_range_ok(user_dst, n)) return Error::Fault;
   if (n && uaccess_clear(user_dst, n)) return Error::Fault;

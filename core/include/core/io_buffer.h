@@ -25,6 +25,18 @@ class IoBuffer {
   virtual Result<void> copy_out(size_t pos, const void* src, size_t n) = 0;
   // Bytes out of the buffer at pos.
   virtual Result<void> copy_in(size_t pos, void* dst, size_t n) = 0;
+  // As copy_out/copy_in, where a fault part way counts: the bytes moved
+  // before it (fewer than n, maybe 0), so that read(2)/write(2) can return
+  // a partial count and a pipe keeps what did not move. Errors other than
+  // a fault stay errors. The default moves all or nothing.
+  virtual Result<size_t> copy_out_partial(size_t pos, const void* src, size_t n) {
+    TRY(copy_out(pos, src, n));
+    return n;
+  }
+  virtual Result<size_t> copy_in_partial(size_t pos, void* dst, size_t n) {
+    TRY(copy_in(pos, dst, n));
+    return n;
+  }
   // Zeros into the buffer (holes). The default copies from a zero block.
   virtual Result<void> zero(size_t pos, size_t n) {
     static const uint8_t zeros[512] = {};

@@ -21,6 +21,7 @@ namespace capsule {
 inline constexpr size_t PIPE_BUF_SIZE = 4096;         // PIPE_BUF: atomic writes up to this
 inline constexpr size_t PIPE_DEFAULT_SIZE = 65536;    // 16 pages, as Linux
 inline constexpr size_t PIPE_MAX_SIZE = 1024 * 1024;  // /proc/sys/fs/pipe-max-size default
+inline constexpr size_t PIPE_LIMIT_SIZE = size_t(1) << 31;  // beyond: EINVAL, whoever asks
 
 class Pipe;
 
@@ -43,8 +44,17 @@ class PipeEnd final : public Pollable {
   // reader is left and nothing was written (the adapter raises SIGPIPE);
   // Again (nonblock, no room: for ≤ PIPE_BUF_SIZE, room for all of it);
   // Interrupted before any byte; otherwise the count written, which is
-  // short only after an interrupt, a fault or the last reader leaving.
-  Result<size_t> write(IoBuffer& io, bool nonblock);
+  // short only after an interrupt, a fault (the bytes before it went in)
+  // or the last reader leaving — then *reader_left is set (Linux raises
+  // SIGPIPE and returns the count).
+  Result<size_t> write(IoBuffer& io, bool nonblock, bool* reader_left = nullptr);
+  // splice(2)/tee(2)/vmsplice(2) into a pipe: blocks (unless nonblock)
+  // while the pipe is full, then takes what fits and returns that count;
+  // no PIPE_BUF rule. BrokenPipe/Again/Interrupted as write().
+  Result<size_t> write_some(IoBuffer& io, bool nonblock);
+  // Removes up to n bytes from the front (after a peek whose bytes went
+  // elsewhere: a splice out of a pipe); the bytes removed.
+  size_t drop(size_t n);
   // tee(2): as read(), but the bytes stay in the pipe.
   Result<size_t> peek(IoBuffer& io, bool nonblock);
   Result<size_t> read(void* buf, size_t n, bool nonblock) {
@@ -59,10 +69,11 @@ class PipeEnd final : public Pollable {
   uint32_t poll_events() override;
   size_t bytes_available();  // FIONREAD
   size_t capacity();         // F_GETPIPE_SZ
-  // F_SETPIPE_SZ: rounded up to a power of two ≥ one page; Permission above
-  // PIPE_MAX_SIZE, Busy if the data in the pipe would not fit. Returns the
-  // new size.
-  Result<size_t> set_capacity(size_t bytes);
+  // F_SETPIPE_SZ: rounded up to a power of two ≥ one page; Invalid above
+  // PIPE_LIMIT_SIZE; Permission when growing above PIPE_MAX_SIZE without
+  // above_max (CAP_SYS_RESOURCE); Busy if the data in the pipe would not
+  // fit. Returns the new size.
+  Result<size_t> set_capacity(size_t bytes, bool above_max = false);
 
   Pipe* pipe() const { return pipe_; }
   bool reader() const { return reader_; }
@@ -74,6 +85,8 @@ class PipeEnd final : public Pollable {
   void notify_end(uint32_t events) { notify(events); }
   // read() (consume) and peek(): the bytes at the front of the pipe.
   Result<size_t> take(IoBuffer& io, bool nonblock, bool consume);
+  // write() (all, PIPE_BUF atomic) and write_some() (what fits).
+  Result<size_t> put(IoBuffer& io, bool nonblock, bool some, bool* reader_left);
 
   Pipe* pipe_;
   bool reader_, writer_;
