@@ -22,11 +22,21 @@ Result<size_t> File::read(uint64_t offset, IoBuffer& buf) {
     size_t in = size_t(pos & (PAGE - 1));
     size_t k = size_t(min64(PAGE - in, n - done));
     Result<void> r;
+    // A fault in the application's buffer part way: the bytes before it
+    // count (read(2) returns them; EFAULT only when there are none).
+    auto partial = [&](const uint8_t* src, size_t len) -> Result<void> {
+      size_t got = TRY(buf.copy_out_partial(done, src, len));
+      if (got < len) {
+        done += got;
+        return Error::Fault;
+      }
+      return {};
+    };
     if (uint8_t* p = pages_.get(pos / PAGE)) {
-      r = buf.copy_out(done, p + in, k);
+      r = partial(p + in, k);
     } else if (pos < backing_size_) {
       size_t from_archive = size_t(min64(k, backing_size_ - pos));
-      r = buf.copy_out(done, backing_ + pos, from_archive);
+      r = partial(backing_ + pos, from_archive);
       if (r.ok() && from_archive < k) r = buf.zero(done + from_archive, k - from_archive);
     } else {
       r = buf.zero(done, k);  // a hole
@@ -68,10 +78,12 @@ Result<size_t> File::write(uint64_t* offset, IoBuffer& buf, bool append) {
       failed = page.error();
       break;
     }
-    if (auto r = buf.copy_in(done, page.value() + in, k); !r.ok()) {
-      // Bytes of a partly copied page may have landed: past the old size
-      // they are beyond EOF and read as written, which Linux also allows.
-      failed = r.error();
+    // A fault in the application's buffer part way: the bytes before it
+    // are written and counted (write(2) returns them).
+    auto r = buf.copy_in_partial(done, page.value() + in, k);
+    if (!r.ok() || r.value() < k) {
+      if (r.ok()) done += r.value();
+      failed = r.ok() ? Error::Fault : r.error();
       break;
     }
     done += k;
