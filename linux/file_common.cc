@@ -13,6 +13,7 @@
 #include "linux/console_file.h"
 #include "linux/pty_file.h"
 #include "linux/fd_table.h"
+#include "linux/identity.h"
 #include "linux/process_state.h"
 #include "linux/procfs.h"
 #include "linux/signal.h"
@@ -127,6 +128,12 @@ Ctx process_ctx(Process& p) {
 
 Ctx cur_ctx() { return process_ctx(cur_process()); }
 
+Ctx user_ctx() {
+  Ctx ctx = cur_ctx();
+  ctx.checked = current_cred(ctx.cred);
+  return ctx;
+}
+
 void set_cwd(Process& p, VnodeRef v) {
   ProcessFiles& pf = *p.files;
   Vnode* old;
@@ -197,7 +204,7 @@ Result<void> copy_path(UserString path, UserPath& p) {
 }
 
 Result<Ctx> at_ctx(AtFd dirfd, const UserPath& p) {
-  Ctx ctx = cur_ctx();
+  Ctx ctx = user_ctx();
   if (dirfd.is_cwd() || p.absolute()) return ctx;
   auto f = fds().get(dirfd.value);
   if (dirfd.value < 0 || !f.ok()) return Error::BadFd;

@@ -106,12 +106,19 @@ class StreamVnode : public vfs::Vnode {
 
 vfs::FdTable& fds();
 
-// The process's root and working directory, referenced for a call.
+// The process's root and working directory, referenced for a call, and
+// (`checked`) the caller's credentials the VFS checks permissions with.
 struct Ctx {
   vfs::VnodeRef root, cwd;
-  vfs::PathContext pc() const { return {root.get(), cwd.get()}; }
+  vfs::Cred cred;
+  bool checked = false;
+  vfs::PathContext pc() const { return {root.get(), cwd.get(), checked ? &cred : nullptr}; }
+  const vfs::Cred* creds() const { return checked ? &cred : nullptr; }
 };
+// The kernel's view (no permission checks: procfs's own walks, getcwd).
 Ctx cur_ctx();
+// A system call's: the caller's credentials checked (fs/vfs/permission.h).
+Ctx user_ctx();
 void set_cwd(vfs::VnodeRef v);
 // The same for a named process (boot, before its first thread runs).
 Ctx process_ctx(Process& p);

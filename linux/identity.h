@@ -11,10 +11,19 @@
 namespace capsule {
 struct Process;
 }
+namespace capsule::vfs {
+struct Cred;
+}
 
 namespace capsule::linux_abi {
 
 uint32_t current_umask();
+// The caller's credentials as the file checks see them
+// (fs/vfs/permission.h): the fs ids, the supplementary groups and the
+// capabilities of the effective set; false for kernel threads (nothing is
+// checked). real: access(2)'s view — the real ids, and capabilities only
+// for a real uid of 0 (its permitted set).
+bool current_cred(vfs::Cred& out, bool real = false);
 uint32_t current_fsuid();
 uint32_t current_fsgid();
 uint32_t current_euid();

@@ -42,6 +42,10 @@ class Target {
 inline uint64_t fd_arg_pid(uint64_t arg) { return arg >> 32; }
 inline uint64_t fd_arg_fd(uint64_t arg) { return arg & 0xffffffffu; }
 
+// The owner of /proc/<pid> and what is under it (arg: a pid, a tid or an
+// fd entry's): the process's effective ids.
+void owner(uint64_t arg, uint32_t* uid, uint32_t* gid);
+
 // linux/procfs_fd.cc: fd/, fdinfo/, exe, cwd, root.
 size_t list_fds(uint64_t, uint64_t from, uint64_t* out, size_t cap);
 bool fd_exists(uint64_t, uint64_t fd);

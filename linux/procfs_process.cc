@@ -218,6 +218,15 @@ size_t list_tids(uint64_t pid, uint64_t from, uint64_t* out, size_t cap) {
   return k;
 }
 
+void owner(uint64_t arg, uint32_t* uid, uint32_t* gid) {
+  Target p(arg >> 32 ? fd_arg_pid(arg) : arg);
+  if (p.null()) return;
+  Creds& c = *p->creds;
+  SpinGuard g(c.lock);
+  *uid = c.euid;
+  *gid = c.egid;
+}
+
 bool tid_exists(uint64_t pid, uint64_t tid) {
   if (tid == 0 || tid > uint64_t(INT32_MAX)) return false;
   Target p(pid);

@@ -106,7 +106,7 @@ const Entry PID_FILES[] = {
     PROCESS_FILES,
     {.name = "task", .mode = DIR, .numbered = &TASK_DIR, .list = proc::list_tids, .exists = proc::tid_exists},
 };
-const Entry PID_DIR = {.mode = DIR, .children = PID_FILES, .nchildren = count_of(PID_FILES)};
+const Entry PID_DIR = {.mode = DIR, .owner = proc::owner, .children = PID_FILES, .nchildren = count_of(PID_FILES)};
 
 // --- /proc/sys -----------------------------------------------------------------------
 // sysctl files refuse a write-open when read-only (EACCES), as Linux's do.

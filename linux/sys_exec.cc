@@ -121,7 +121,7 @@ Result<ExecImage*> prepare_execve(AtFd dirfd, UserString upath, UserPtr<const ui
   if (empty) {
     vfs::FileRef f = TRY(get_file(Fd{dirfd.value}));  // AT_FDCWD too: EBADF
     file = f->vnode_ref();
-    ctx = cur_ctx();
+    ctx = user_ctx();
   } else {
     ctx = TRY(at_ctx(dirfd, path));
     if (flags & AT_SYMLINK_NOFOLLOW) {
@@ -147,6 +147,7 @@ Result<ExecImage*> prepare_execve(AtFd dirfd, UserString upath, UserPtr<const ui
   ea.root = ctx.root.get();
   ea.cwd = ctx.cwd.get();
   ea.file = file.get();
+  ea.cred = ctx.creds();
   ea.quiet = true;
   auto img = exec_prepare(ea);  // the image keeps its own copies of the strings
   delete[] fdpath;

@@ -91,7 +91,7 @@ unsigned walk_flags(uint64_t resolve) {
 // them in the walk).
 Result<Ctx> resolve_ctx(AtFd dirfd, const UserPath& p, uint64_t resolve) {
   if (!(resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH))) return at_ctx(dirfd, p);
-  Ctx ctx = cur_ctx();
+  Ctx ctx = user_ctx();
   if (!dirfd.is_cwd()) {
     auto f = get_file(Fd{dirfd.value});
     if (!f.ok()) return Error::BadFd;
@@ -133,6 +133,7 @@ Result<Fd> do_open(AtFd dirfd, UserString upath, uint64_t flags, uint64_t mode, 
     if (flags & O_NOFOLLOW) how.flags |= OpenHow::NOFOLLOW;
     if (flags & O_APPEND) how.flags |= OpenHow::APPEND;
     if (flags & O_NONBLOCK) how.flags |= OpenHow::NONBLOCK;
+    if (flags & O_NOATIME) how.flags |= OpenHow::NOATIME;
   }
   how.create.mode = vfs::MODE_REGULAR | (uint32_t(mode) & 07777 & ~current_umask());
   how.create.uid = current_fsuid();
@@ -249,10 +250,12 @@ Result<void> access_at(AtFd dirfd, UserString upath, uint32_t mode, uint32_t fla
   UserPath p;
   TRY(copy_path(upath, p));
   Ctx ctx = TRY(at_ctx(dirfd, p));
+  // access(2) asks as the real user (the walk too); AT_EACCESS as the
+  // effective one, as open would.
+  if (ctx.checked && !(flags & AT_EACCESS)) current_cred(ctx.cred, true);
   vfs::Attr a = TRY(vfs::kernel_vfs()->stat(ctx.pc(), p.view(), !(flags & AT_SYMLINK_NOFOLLOW)));
-  // Everything runs as root: execute needs some x bit on a non-directory.
-  if ((mode & 1) && vfs::type_of_mode(a.mode) != vfs::VType::Dir && !(a.mode & 0111)) return Error::AccessDenied;
-  return {};
+  if (!mode) return {};
+  return vfs::may_access(ctx.creds(), a, int(mode));
 }
 
 Result<void> mkdir_at(AtFd dirfd, UserString upath, uint32_t mode) {
@@ -418,7 +421,7 @@ DEFINE_SYSCALL(76, truncate, Result<void>, UserString path, int64_t length) {
   if (length < 0) return Error::Invalid;
   UserPath p;
   TRY(copy_path(path, p));
-  Ctx ctx = cur_ctx();
+  Ctx ctx = user_ctx();
   vfs::Attr a = TRY(vfs::kernel_vfs()->stat(ctx.pc(), p.view(), true));
   if (vfs::type_of_mode(a.mode) == vfs::VType::Dir) return Error::IsDir;
   if (vfs::type_of_mode(a.mode) != vfs::VType::Regular) return Error::Invalid;
@@ -438,7 +441,8 @@ DEFINE_SYSCALL(77, ftruncate, Result<void>, Fd fd, int64_t length) {
   vfs::SetAttr s;
   s.mask = vfs::SetAttr::SIZE;
   s.size = uint64_t(length);
-  return f.vnode().setattr(s);
+  vfs::Cred c;  // the set-id bits a truncation clears (fs/vfs/permission.h)
+  return vfs::setattr_checked(current_cred(c) ? &c : nullptr, f.vnode(), s);
 }
 
 // --- directories and names ---
@@ -525,9 +529,10 @@ DEFINE_SYSCALL(79, getcwd, Result<size_t>, UserPtr<char> ubuf, size_t size) {
 DEFINE_SYSCALL(80, chdir, Result<void>, UserString path) {
   UserPath p;
   TRY(copy_path(path, p));
-  Ctx ctx = cur_ctx();
+  Ctx ctx = user_ctx();
   VnodeRef v = TRY(vfs::kernel_vfs()->resolve(ctx.pc(), p.view(), vfs::WALK_FOLLOW | vfs::WALK_DIRECTORY));
   if (!v->is_dir()) return Error::NotDir;
+  TRY(vfs::may_access(ctx.creds(), *v, vfs::MAY_EXEC));  // chdir(2): search permission, EACCES
   set_cwd(static_cast<VnodeRef&&>(v));
   return {};
 }
@@ -535,6 +540,8 @@ DEFINE_SYSCALL(80, chdir, Result<void>, UserString path) {
 DEFINE_SYSCALL(81, fchdir, Result<void>, Fd fd) {
   FileRef f = TRY(get_file(fd));
   if (!f->vnode().is_dir()) return Error::NotDir;
+  Ctx ctx = user_ctx();
+  TRY(vfs::may_access(ctx.creds(), f->vnode(), vfs::MAY_EXEC));
   set_cwd(f->vnode_ref());
   return {};
 }

@@ -15,7 +15,6 @@ using vfs::SetAttr;
 using vfs::VnodeRef;
 
 constexpr int64_t UTIME_NOW = (1l << 30) - 1, UTIME_OMIT = (1l << 30) - 2;
-constexpr uint32_t S_ISUID = 04000, S_ISGID = 02000, S_IXGRP = 010;
 
 // The file a call names: `path` from dirfd (following a final symlink if
 // `follow`); with `empty_ok` an empty path (or a null one) is dirfd itself
@@ -129,40 +128,37 @@ Result<void> put_statfs(UserPtr<Statfs> ubuf, vfs::Vnode& v) {
   return ubuf.write(st);
 }
 
+// The caller's credentials for the checks of setattr_checked (nullptr for
+// a kernel thread).
+struct CallerCred {
+  vfs::Cred c;
+  bool checked = current_cred(c);
+  const vfs::Cred* get() const { return checked ? &c : nullptr; }
+};
+
 // --- chmod / chown ----------------------------------------------------------
+// The rules (owner, CAP_FOWNER, CAP_CHOWN, CAP_FSETID, the set-id bits a
+// change clears) are the VFS's: fs/vfs/permission.cc.
 
 Result<void> do_chmod(vfs::Vnode& v, Mode mode) {
   SetAttr s;
   s.mask = SetAttr::MODE;
   s.mode = mode & 07777;
-  return v.setattr(s);
+  return vfs::setattr_checked(CallerCred().get(), v, s);
 }
 
 Result<void> do_chown(vfs::Vnode& v, uint32_t uid, uint32_t gid) {  // (uid_t)-1: unchanged
-  auto a = v.getattr();
-  if (!a.ok()) return a.error();
-  // chown(2): only a privileged process changes the owner; the owner may
-  // change the group (to one of its groups: everyone is in every group
-  // here, there being one user).
-  if (current_fsuid() != 0) {
-    if (uid != ~0u && uid != a.value().uid) return Error::Permission;
-    if (gid != ~0u && a.value().uid != current_fsuid()) return Error::Permission;
-  }
   SetAttr s;
   if (uid != ~0u) s.mask |= SetAttr::UID, s.uid = uid;
   if (gid != ~0u) s.mask |= SetAttr::GID, s.gid = gid;
-  // chown(2): a non-directory loses set-user-ID, and set-group-ID when it
-  // is group-executable (Linux does this for root too).
-  uint32_t mode = a.value().mode;
-  if (vfs::type_of_mode(mode) != vfs::VType::Dir && vfs::type_of_mode(mode) != vfs::VType::Symlink) {
-    uint32_t kill = S_ISUID | ((mode & S_IXGRP) ? S_ISGID : 0);
-    if (mode & kill) s.mask |= SetAttr::MODE, s.mode = (mode & 07777) & ~kill;
-  }
   if (!s.mask) {
-    s.mask = SetAttr::UID;  // chown(-1, -1) still moves ctime, as Linux does
-    s.uid = a.value().uid;
+    // chown(-1, -1): allowed to anyone, and still moves ctime, as Linux does.
+    vfs::Attr a = TRY(v.getattr());
+    s.mask = SetAttr::UID;
+    s.uid = a.uid;
+    return v.setattr(s);
   }
-  return v.setattr(s);
+  return vfs::setattr_checked(CallerCred().get(), v, s);
 }
 
 // --- times ----------------------------------------------------------------
@@ -196,7 +192,7 @@ Result<void> set_times(vfs::Vnode& v, const Timespec* t) {
   SetAttr s;
   TRY(times_to_setattr(t, s));
   if (!s.mask) return {};  // both UTIME_OMIT: nothing changes, not even ctime
-  return v.setattr(s);
+  return vfs::setattr_checked(CallerCred().get(), v, s);
 }
 
 Result<void> utimens_at(AtFd dirfd, UserString path, UserPtr<const Timespec> utimes, uint32_t flags) {

@@ -13,6 +13,7 @@
 #include "linux/process.h"
 #include "arch/uaccess.h"
 #include "arch/spinlock.h"
+#include "fs/vfs/permission.h"
 #include "linux/identity.h"
 #include "linux/process_state.h"
 #include "linux/syscall.h"
@@ -177,6 +178,42 @@ const Creds* creds_or_kernel() {
   return p ? p->creds : &kernel;
 }
 }  // namespace
+
+namespace {
+// Cred::in_groups for a process: its supplementary groups, read under the
+// lock (setgroups may replace them meanwhile).
+bool process_in_groups(const void* owner, uint32_t gid) {
+  Creds& c = *static_cast<const Process*>(owner)->creds;
+  SpinGuard g(c.lock);
+  for (int64_t i = 0; i < c.ngroups; ++i)
+    if (c.groups[i] == gid) return true;
+  return false;
+}
+}  // namespace
+
+bool current_cred(vfs::Cred& out, bool real) {
+  Process* p = current_process();
+  if (!p) return false;
+  Creds& c = *p->creds;
+  uint64_t eff;
+  {
+    SpinGuard g(c.lock);
+    out.uid = real ? c.ruid : c.fsuid;
+    out.gid = real ? c.rgid : c.fsgid;
+    // access(2) checks as the real user: a real root keeps its permitted
+    // set, anyone else has no capability (Linux's access_override_creds).
+    eff = !real ? c.caps.eff : c.ruid == 0 ? c.caps.prm : 0;
+  }
+  out.dac_override = eff >> L_CAP_DAC_OVERRIDE & 1;
+  out.dac_read_search = eff >> L_CAP_DAC_READ_SEARCH & 1;
+  out.fowner = eff >> L_CAP_FOWNER & 1;
+  out.fsetid = eff >> L_CAP_FSETID & 1;
+  out.chown = eff >> L_CAP_CHOWN & 1;
+  out.mknod = eff >> L_CAP_MKNOD & 1;
+  out.in_groups = process_in_groups;
+  out.owner = p;
+  return true;
+}
 
 uint32_t current_umask() { return creds_or_kernel()->umask; }
 uint32_t current_fsuid() { return creds_or_kernel()->fsuid; }

@@ -6,6 +6,7 @@
 #include "arch/uaccess.h"
 #include "linux/event_args.h"
 #include "linux/file_common.h"
+#include "linux/identity.h"
 #include "linux/syscall.h"
 
 namespace capsule::linux_abi {
@@ -45,6 +46,12 @@ Result<size_t> do_io(Fd fd, const Iov* iov, size_t n, bool write, int64_t offset
     }
   }
   UserBuffer buf(ranges);
+  // A write clears set-user/group-ID unless the writer has CAP_FSETID
+  // (fs/vfs/permission.h).
+  if (write && ranges.total() && f.vnode().is_regular()) {
+    vfs::Cred c;
+    if (current_cred(c) && !c.fsetid) TRY(vfs::remove_privs(&c, f.vnode()));
+  }
   if (positional)
     return io_done(write ? f.pwrite(buf, uint64_t(offset), append) : f.pread(buf, uint64_t(offset)), false);
   return io_done(write ? f.write(buf, append > 0) : f.read(buf), write && f.vnode().sigpipe());

@@ -167,7 +167,7 @@ Result<void> parse_unix(const uint8_t* buf, int len, net::Address& a, Ctx& ctx) 
   }
   a.len = uint16_t(n);
   for (size_t i = 0; i < n; ++i) a.data[i] = buf[SUN_PATH_OFF + i];
-  ctx = cur_ctx();
+  ctx = user_ctx();
   a.at = nullptr;  // the caller points it at its Ctx's PathContext
   return {};
 }

@@ -59,7 +59,7 @@ struct KBuf {
 Result<VnodeRef> path_target(UserString path, bool follow) {
   UserPath p;
   TRY(copy_path(path, p));
-  Ctx ctx = cur_ctx();
+  Ctx ctx = user_ctx();
   return vfs::kernel_vfs()->resolve(ctx.pc(), p.view(), follow ? vfs::WALK_FOLLOW : 0);
 }
 

@@ -82,7 +82,8 @@ uint64_t ino_of(const Entry* e, uint64_t arg) {
 class Node final : public Vnode {
  public:
   Node(GenFs* fs, const Entry* e, uint64_t arg, Node* parent)
-      : Vnode(fs, e->ino ? e->ino(arg) : ino_of(e, arg), e->mode), gfs_(fs), e_(e), arg_(arg), parent_(parent) {}
+      : Vnode(fs, e->ino ? e->ino(arg) : ino_of(e, arg), e->mode), gfs_(fs), e_(e), arg_(arg), parent_(parent),
+        owner_(e->owner ? e->owner : parent ? parent->owner_ : nullptr) {}
 
   const Entry& entry() const { return *e_; }
   uint64_t arg() const { return arg_; }
@@ -173,6 +174,7 @@ class Node final : public Vnode {
     a.dev = fs()->dev();
     a.ino = ino();
     a.mode = e_->mode;
+    if (owner_) owner_(arg_, &a.uid, &a.gid);
     a.nlink = is_dir() ? 2 : 1;
     a.blksize = 1024;
     a.atime_ns = a.mtime_ns = a.ctime_ns = gfs_->created_ns();
@@ -208,6 +210,7 @@ class Node final : public Vnode {
   const Entry* e_;
   uint64_t arg_;
   VnodeRef parent_;
+  void (*owner_)(uint64_t, uint32_t*, uint32_t*);
 };
 
 // One open of a generated file: the text made at open, and writes passed to

@@ -39,6 +39,14 @@ class LinkBuffers {
   char* p_ = nullptr;
 };
 
+// A new file's group and set-group-ID bit from its directory's
+// (permission.h's init_owner).
+Result<void> init_owner(const Cred* c, Vnode& dir, CreateArgs& args) {
+  Attr d = TRY(dir.getattr());
+  init_owner(c, d.mode, d.gid, args.mode, args.gid);
+  return {};
+}
+
 }  // namespace
 
 Vfs::Vfs(size_t dcache_capacity) : dcache_(new (std::nothrow) DentryCache(dcache_capacity)) {}
@@ -234,6 +242,9 @@ Result<VnodeRef> Vfs::walk(const PathContext& ctx, StringView path, unsigned fla
     bool last = j == after.size();
     bool slash = last && !after.empty();
     if (!cur->is_dir()) return Error::NotDir;
+    // path_resolution(7): search permission on every directory a name is
+    // looked up in, "." and ".." and the last component's too.
+    TRY(may_search(ctx.cred, *cur));
 
     if (parent && last) {
       parent->dir = cur;
@@ -298,7 +309,7 @@ void Vfs::end_change(Vnode& dir, StringView name) {
   if (dcache_) dcache_->end_change(dir, name);
 }
 
-Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const OpenHow& how) {
+Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const OpenHow& how, bool* created) {
   if (path.size() >= MAX_PATH) return Error::NameTooLong;
   // A final symlink is followed (unless EXCL or NOFOLLOW) and, if it
   // dangles, its target is created (open(2), O_CREAT).
@@ -343,21 +354,25 @@ Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const
     }
     if (found.error() != Error::NotFound) return found.error();
     if (pp.trailing_slash) return Error::IsDir;
+    TRY(may_create(ctx.cred, *pp.dir));
     CreateArgs args = how.create;
     args.mode = MODE_REGULAR | (args.mode & MODE_PERM);
+    TRY(init_owner(ctx.cred, *pp.dir, args));
     begin_change(*pp.dir);
     Result<VnodeRef> made = pp.dir->create(pp.name(), args);
     end_change(*pp.dir, pp.name());
     // Lost a race with another creator: open theirs (unless EXCL).
     if (!made.ok() && made.error() == Error::Exists && !(how.flags & OpenHow::EXCL)) continue;
+    if (made.ok()) *created = true;
     return made;
   }
 }
 
 Result<FileRef> Vfs::open(const PathContext& ctx, StringView path, const OpenHow& how) {
   VnodeRef v;
+  bool created = false;
   if (how.flags & OpenHow::CREATE) {
-    v = TRY(open_create(ctx, path, how));
+    v = TRY(open_create(ctx, path, how, &created));
   } else {
     v = TRY(resolve(ctx, path, ((how.flags & OpenHow::NOFOLLOW) ? 0 : WALK_FOLLOW) | (how.walk & WALK_RESTRICT)));
     // O_NOFOLLOW on a symlink: ELOOP, unless it is an O_PATH handle to it.
@@ -369,7 +384,19 @@ Result<FileRef> Vfs::open(const PathContext& ctx, StringView path, const OpenHow
   bool trunc = how.flags & OpenHow::TRUNC;
   // O_TRUNC counts as writing (Linux: EISDIR on a directory even O_RDONLY).
   if (v->is_dir() && (write || trunc)) return Error::IsDir;
-  if (trunc && v->is_regular()) TRY(v->truncate(0));
+  // The file this open created is the caller's whatever its mode says.
+  // Streams (pipes, the console, reached through /proc/self/fd) have no
+  // owner here: not checked.
+  if (!created && ctx.cred && !v->is_stream()) {
+    Attr a = TRY(v->getattr());
+    TRY(may_access(ctx.cred, a, ((how.flags & OpenHow::READ) ? MAY_READ : 0) | (write || trunc ? MAY_WRITE : 0)));
+    // open(2): O_NOATIME only for the owner (EPERM).
+    if ((how.flags & OpenHow::NOATIME) && !owner_or_capable(ctx.cred, a)) return Error::Permission;
+  }
+  if (trunc && v->is_regular() && !created) {
+    TRY(v->truncate(0));
+    TRY(remove_privs(ctx.cred, *v));
+  }
   uint32_t f = how.flags & (OpenHow::READ | OpenHow::WRITE | OpenHow::APPEND | OpenHow::NONBLOCK);
   if (v->type() == VType::Char) {
     Attr a = TRY(v->getattr());
@@ -389,10 +416,14 @@ Result<void> Vfs::make_node(const PathContext& ctx, StringView path, const Creat
   VType type = type_of_mode(args.mode);
   // "new/" names a directory: only mkdir may create it (Linux: ENOENT).
   if (pp.trailing_slash && type != VType::Dir) return Error::NotFound;
+  TRY(may_create(ctx.cred, *pp.dir));
+  TRY(may_mknod(ctx.cred, args.mode));
+  CreateArgs a = args;
+  if (type != VType::Symlink) TRY(init_owner(ctx.cred, *pp.dir, a));
   begin_change(*pp.dir);
-  Result<VnodeRef> made = type == VType::Dir       ? pp.dir->mkdir(pp.name(), args)
-                          : type == VType::Symlink ? pp.dir->symlink(pp.name(), target, args)
-                                                   : pp.dir->create(pp.name(), args);
+  Result<VnodeRef> made = type == VType::Dir       ? pp.dir->mkdir(pp.name(), a)
+                          : type == VType::Symlink ? pp.dir->symlink(pp.name(), target, a)
+                                                   : pp.dir->create(pp.name(), a);
   end_change(*pp.dir, pp.name());
   if (!made.ok()) return made.error();
   return {};
@@ -425,8 +456,9 @@ Result<void> Vfs::unlink(const PathContext& ctx, StringView path) {
   TRY(resolve_parent(ctx, path, pp));
   if (pp.kind != ParentPath::Kind::Normal) return Error::IsDir;
   VnodeRef v = TRY(lookup(*pp.dir, pp.name()));
+  if (pp.trailing_slash) return v->is_dir() ? Error::IsDir : Error::NotDir;
+  TRY(may_delete(ctx.cred, *pp.dir, *v));
   if (v->is_dir()) return Error::IsDir;
-  if (pp.trailing_slash) return Error::NotDir;
   if (is_mount_point(*v)) return Error::Busy;
   begin_change(*pp.dir);
   Result<void> r = pp.dir->unlink(pp.name());
@@ -444,6 +476,7 @@ Result<void> Vfs::rmdir(const PathContext& ctx, StringView path) {
     case ParentPath::Kind::Normal: break;
   }
   VnodeRef v = TRY(lookup(*pp.dir, pp.name()));
+  TRY(may_delete(ctx.cred, *pp.dir, *v));
   if (!v->is_dir()) return Error::NotDir;
   if (is_mount_point(*v)) return Error::Busy;
   begin_change(*pp.dir);
@@ -470,6 +503,16 @@ Result<void> Vfs::rename(const PathContext& from_ctx, StringView from, const Pat
     if (no_replace) return Error::Exists;
     if (is_mount_point(*dst.value())) return Error::Busy;
   }
+  // rename(2): the source leaves its directory and the target's name is
+  // made or replaced; a directory moving to another parent changes its
+  // "..", which needs write permission on it. Renaming a file onto itself
+  // succeeds unchecked, as on Linux.
+  if (from_ctx.cred && !(dst.ok() && dst.value() == src)) {
+    TRY(may_delete(from_ctx.cred, *a.dir, *src));
+    if (dst.ok()) TRY(may_delete(to_ctx.cred, *b.dir, *dst.value()));
+    else TRY(may_create(to_ctx.cred, *b.dir));
+    if (src->is_dir() && a.dir != b.dir) TRY(may_access(from_ctx.cred, *src, MAY_WRITE));
+  }
   begin_change(*a.dir);
   begin_change(*b.dir);
   Result<void> r = a.dir->rename(a.name(), *b.dir, b.name(), no_replace);
@@ -486,7 +529,6 @@ Result<void> Vfs::link(const PathContext& from_ctx, StringView existing, const P
 }
 
 Result<void> Vfs::link_vnode(Vnode& src, const PathContext& ctx, StringView new_path) {
-  if (src.is_dir()) return Error::Permission;  // link(2): EPERM for directories
   ParentPath pp;
   TRY(resolve_parent(ctx, new_path, pp));
   if (pp.kind != ParentPath::Kind::Normal) return Error::Exists;
@@ -495,6 +537,9 @@ Result<void> Vfs::link_vnode(Vnode& src, const PathContext& ctx, StringView new_
   if (found.error() != Error::NotFound) return found.error();
   if (pp.trailing_slash) return Error::NotFound;
   if (pp.dir->fs() != src.fs()) return Error::CrossDevice;
+  TRY(may_link(ctx.cred, src));
+  TRY(may_create(ctx.cred, *pp.dir));
+  if (src.is_dir()) return Error::Permission;  // link(2): EPERM for directories
   begin_change(*pp.dir);
   Result<void> r = pp.dir->link(pp.name(), src);
   end_change(*pp.dir, pp.name());
@@ -504,8 +549,10 @@ Result<void> Vfs::link_vnode(Vnode& src, const PathContext& ctx, StringView new_
 Result<FileRef> Vfs::open_tmpfile(const PathContext& ctx, StringView path, const OpenHow& how) {
   VnodeRef dir = TRY(resolve(ctx, path, WALK_FOLLOW | WALK_DIRECTORY | (how.walk & WALK_RESTRICT)));
   if (!dir->is_dir()) return Error::NotDir;
+  TRY(may_create(ctx.cred, *dir));
   CreateArgs args = how.create;
   args.mode = MODE_REGULAR | (args.mode & MODE_PERM);
+  TRY(init_owner(ctx.cred, *dir, args));
   // open(2): O_TMPFILE | O_EXCL files can never be linked into a directory.
   VnodeRef v = TRY(dir->tmpfile(args, !(how.flags & OpenHow::EXCL)));
   return OpenFile::create(v, how.flags & (OpenHow::READ | OpenHow::WRITE | OpenHow::APPEND | OpenHow::NONBLOCK));
@@ -528,8 +575,9 @@ Result<void> Vfs::setattr(const PathContext& ctx, StringView path, const SetAttr
   if (a.mask & SetAttr::SIZE) {
     if (v->is_dir()) return Error::IsDir;
     if (!v->is_regular()) return Error::Invalid;
+    TRY(may_access(ctx.cred, *v, MAY_WRITE));  // truncate(2): EACCES
   }
-  return v->setattr(a);
+  return setattr_checked(ctx.cred, *v, a);
 }
 
 namespace {

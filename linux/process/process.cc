@@ -93,12 +93,14 @@ struct Image {
 // Where paths are found: the caller's root and cwd, or / for both.
 struct Walk {
   vfs::VnodeRef root, cwd;
+  const vfs::Cred* cred;
   bool quiet;
 };
 
 Walk make_walk(const ExecArgs& a) {
   Walk w;
   w.quiet = a.quiet;
+  w.cred = a.cred;
   vfs::Vfs* fs = vfs::kernel_vfs();
   w.root = a.root ? vfs::VnodeRef(a.root) : (fs ? fs->root() : vfs::VnodeRef());
   w.cwd = a.cwd ? vfs::VnodeRef(a.cwd) : w.root;
@@ -113,7 +115,7 @@ Result<void> open_file(const Walk& w, StringView path, vfs::Vnode* file, StringV
   } else {
     vfs::Vfs* fs = vfs::kernel_vfs();
     if (!fs || !w.root) return Error::NotFound;
-    auto v = fs->resolve({w.root.get(), w.cwd.get()}, path, vfs::WALK_FOLLOW);
+    auto v = fs->resolve({w.root.get(), w.cwd.get(), w.cred}, path, vfs::WALK_FOLLOW);
     if (!v) {
       if (!w.quiet) kprint("capsule: {} '{}' not found ({})\n", what, path, error_name(v.error()));
       return v.error();
@@ -126,6 +128,12 @@ Result<void> open_file(const Walk& w, StringView path, vfs::Vnode* file, StringV
   if (!img.vnode->is_regular() || !(attr->mode & 0111)) {
     if (!w.quiet) kprint("capsule: {} '{}' is not an executable file\n", what, path);
     return Error::Permission;
+  }
+  // The caller's execute permission (root's CAP_DAC_OVERRIDE needs the x
+  // bit above).
+  if (auto r = vfs::may_access(w.cred, *attr, vfs::MAY_EXEC); !r.ok()) {
+    if (!w.quiet) kprint("capsule: {} '{}': permission denied\n", what, path);
+    return r.error();
   }
   img.size = attr->size;
   return {};

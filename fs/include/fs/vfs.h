@@ -23,6 +23,7 @@
 
 #include "core/io_buffer.h"
 #include "core/mm/vma.h"
+#include "fs/vfs/permission.h"
 #include "fs/vfs/platform.h"
 #include "fs/vfs/xattr.h"
 #include "lib/intrusive_list.h"
@@ -379,10 +380,13 @@ class FileSystem {
 };
 
 // The working position of a walk: the process's root (chroot) and working
-// directory. The caller holds references on both for the call.
+// directory. The caller holds references on both for the call. `cred`:
+// who walks (fs/vfs/permission.h): every walk and path operation checks
+// its permissions; nullptr is the kernel, which is refused nothing.
 struct PathContext {
   Vnode* root;
   Vnode* cwd;
+  const Cred* cred = nullptr;
 };
 
 // Walk flags.
@@ -422,6 +426,7 @@ struct OpenHow {
   static constexpr uint32_t APPEND = 1 << 7;
   static constexpr uint32_t NONBLOCK = 1 << 8;
   static constexpr uint32_t PATH = 1 << 9;  // O_PATH: a handle, no I/O
+  static constexpr uint32_t NOATIME = 1 << 10;  // O_NOATIME: the owner's (or CAP_FOWNER's) only
   uint32_t flags = READ;
   unsigned walk = 0;  // WALK_NO_SYMLINKS / NO_XDEV / BENEATH for every walk the open makes
   CreateArgs create;  // mode (umask applied by the caller), owner
@@ -505,7 +510,7 @@ class Vfs {
   Result<VnodeRef> walk(const PathContext& ctx, StringView path, unsigned flags, ParentPath* parent);
   Result<VnodeRef> dotdot(const PathContext& ctx, VnodeRef cur);
   VnodeRef cross_down(VnodeRef v);
-  Result<VnodeRef> open_create(const PathContext& ctx, StringView path, const OpenHow& how);
+  Result<VnodeRef> open_create(const PathContext& ctx, StringView path, const OpenHow& how, bool* created);
   Result<void> make_node(const PathContext& ctx, StringView path, const CreateArgs& args, StringView target);
   // Brackets a change of directory `dir`'s names for the dentry cache.
   void begin_change(Vnode& dir);

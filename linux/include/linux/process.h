@@ -19,6 +19,7 @@ class PollSource;
 struct Thread;
 namespace vfs {
 class Vnode;
+struct Cred;
 }
 namespace linux_abi {
 // Each family's share of a process, defined in linux/process_state.h.
@@ -150,6 +151,7 @@ struct ExecArgs {
   vfs::Vnode* root = nullptr;   // where path and a script's interpreter are found
   vfs::Vnode* cwd = nullptr;    //   (nullptr: from /)
   vfs::Vnode* file = nullptr;   // already opened (execveat): not looked up again
+  const vfs::Cred* cred = nullptr;  // whose walk and execute permission (nullptr: the kernel's)
   bool quiet = false;           // no console message for errors (execve returns them)
 };
 

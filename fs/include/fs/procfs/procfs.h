@@ -92,6 +92,11 @@ struct Entry {
   // nodes whose number is an ABI fact (a namespace's).
   uint64_t (*ino)(uint64_t arg) = nullptr;
 
+  // The owner its attributes report (nullptr: the parent's, and root at
+  // the top): /proc/<pid> and everything under it belong to the process's
+  // user, which the permission checks then see (fs/vfs/permission.h).
+  void (*owner)(uint64_t arg, uint32_t* uid, uint32_t* gid) = nullptr;
+
   // Directories: fixed children first, then numbered ones.
   const Entry* children = nullptr;
   size_t nchildren = 0;
