@@ -80,6 +80,10 @@ struct ThreadTable {
 // is that file's business.
 ProcessTimers* timers_create();
 void timers_destroy(ProcessTimers* t);
+// A POSIX timer's signal (si_code SI_TIMER) is being dequeued: the expiries
+// counted since it was queued, now its si_overrun and what
+// timer_getoverrun reports (Linux fills si_overrun at delivery).
+int timer_take_overrun(Process& p, int timer_id);
 
 // Linux's defaults for a process started by the kernel (init's limits).
 void limits_init_defaults(Limits& l);

@@ -4,6 +4,7 @@
 // unlinked one or a pipe).
 #include <new>
 
+#include "linux/memfd.h"
 #include "linux/process.h"
 #include "linux/file_common.h"
 #include "linux/pty_file.h"
@@ -162,7 +163,9 @@ Result<void> fd_link(uint64_t arg, Text& out) {
     out.f("anon_inode:[{}]", v.anon_name());
     return {};
   }
-  if (!path_of_vnode(v, out)) {
+  if (StringView tag = anon_file_tag(v); !tag.empty()) {
+    out.f("/{} (deleted)", tag);  // memfd_create's "/memfd:NAME (deleted)"
+  } else if (!path_of_vnode(v, out)) {
     // Unlinked (or outside the namespace): Linux appends " (deleted)".
     out.f("/{} (deleted)", v.ino());
   }

@@ -10,6 +10,7 @@
 #include "core/address_space.h"
 #include "core/mm.h"
 #include "arch/percpu.h"
+#include "linux/memfd.h"
 #include "linux/process.h"
 #include "core/time.h"
 #include "core/vdso.h"
@@ -486,7 +487,14 @@ Result<void> show_maps(uint64_t pid, Text& out) {
       lines[i].minor = uint32_t(v->fs()->dev());
       if (backing[i] != path_for) {
         path.take_and_free();
-        have_path = path_of_vnode(*v, path);
+        // memfds and shared anonymous memory: "/memfd:NAME (deleted)",
+        // "/dev/zero (deleted)", as Linux names them (no search).
+        if (StringView tag = anon_file_tag(*v); !tag.empty()) {
+          path.f("/{} (deleted)", tag);
+          have_path = true;
+        } else {
+          have_path = path_of_vnode(*v, path);
+        }
         path_for = backing[i];
       }
       if (have_path) lines[i].name = path.view();

@@ -14,6 +14,7 @@
 #include "linux/exec_state.h"
 #include "linux/fork_state.h"
 #include "linux/process.h"
+#include "linux/process_state.h"
 #include "linux/signal_internal.h"
 
 namespace capsule::linux_abi {
@@ -227,6 +228,8 @@ int signal_dequeue_locked(ProcessSignals& ps, LinuxThread* lt, SignalThread* st,
     if (!ps.rtq.pop(sig, ps.info[sig - 1]))
       __atomic_store_n(&ps.pending, ps.pending & ~sigbit(sig), __ATOMIC_RELEASE);
   }
+  if (out->code == SI_TIMER)
+    if (Process* p = current_process()) out->u.timer.overrun = timer_take_overrun(*p, out->u.timer.tid);
   return sig;
 }
 

@@ -75,6 +75,7 @@ Result<void> ctl(Fd epfd, int op, Fd fd, UserPtr<const KEpollEvent> uevent) {
   if (has_event) ev = TRY(uevent.read());
   vfs::FileRef ef = TRY(get_file(epfd));
   vfs::FileRef tf = TRY(get_file(fd));
+  if ((ef->flags() | tf->flags()) & vfs::OpenFile::PATH) return Error::BadFd;
   // Files of a file system cannot be waited on: EPERM (epoll_ctl(2)).
   vfs::Vnode& tv = tf->vnode();
   if (!tv.is_stream()) return Error::Permission;

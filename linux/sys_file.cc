@@ -234,7 +234,8 @@ Result<void> stat_at(AtFd dirfd, UserString upath, UserPtr<Stat> ustat, uint32_t
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) return Error::Invalid;
   UserPath p;
   TRY(copy_path(upath, p));
-  if (p.len == 0 && (flags & AT_EMPTY_PATH)) {
+  if (p.len == 0 && !(flags & AT_EMPTY_PATH)) return Error::NotFound;  // before dirfd is looked at
+  if (p.len == 0) {
     if (dirfd.is_cwd()) return put_stat(ustat, TRY(cur_ctx().cwd->getattr()));
     auto f = get_file(Fd{dirfd.value});
     if (!f.ok()) return Error::BadFd;
@@ -325,12 +326,22 @@ Result<size_t> readlink_at(AtFd dirfd, UserString upath, UserPtr<char> ubuf, int
   if (size <= 0) return Error::Invalid;
   UserPath p;
   TRY(copy_path(upath, p));
-  Ctx ctx = TRY(at_ctx(dirfd, p));
+  // An empty path names dirfd itself (Linux always allows it here): a
+  // symlink opened O_PATH|O_NOFOLLOW is read, anything else is ENOENT.
+  VnodeRef self;
+  if (p.len == 0) {
+    if (dirfd.is_cwd()) return Error::NotFound;
+    auto f = get_file(Fd{dirfd.value});
+    if (!f.ok()) return Error::BadFd;
+    if (!f.value()->vnode().is_symlink()) return Error::NotFound;
+    self = f.value()->vnode_ref();
+  }
+  Ctx ctx = self ? cur_ctx() : TRY(at_ctx(dirfd, p));
   size_t cap = size_t(size) < vfs::MAX_PATH ? size_t(size) : vfs::MAX_PATH;
   char* buf = new (std::nothrow) char[cap];
   if (!buf) return Error::NoMemory;
   Result<size_t> r = [&]() -> Result<size_t> {
-    size_t n = TRY(vfs::kernel_vfs()->readlink(ctx.pc(), p.view(), buf, cap));
+    size_t n = self ? TRY(self->readlink(buf, cap)) : TRY(vfs::kernel_vfs()->readlink(ctx.pc(), p.view(), buf, cap));
     if (n > cap) n = cap;
     TRY(ubuf.copy_out(buf, n));
     return n;
@@ -383,11 +394,13 @@ DEFINE_SYSCALL(3, close, Result<void>, Fd fd) {
 }
 
 DEFINE_SYSCALL(74, fsync, Result<void>, Fd fd) {
-  TRY(get_file(fd));
+  FileRef f = TRY(get_file(fd));
+  if (f->flags() & OpenFile::PATH) return Error::BadFd;
   return {};
 }
 DEFINE_SYSCALL(75, fdatasync, Result<void>, Fd fd) {
-  TRY(get_file(fd));
+  FileRef f = TRY(get_file(fd));
+  if (f->flags() & OpenFile::PATH) return Error::BadFd;
   return {};
 }
 
@@ -551,6 +564,11 @@ DEFINE_SYSCALL(81, fchdir, Result<void>, Fd fd) {
 DEFINE_SYSCALL(72, fcntl, Result<int64_t>, Fd fd, unsigned cmd, Hex<unsigned long> arg) {
   FileRef fr = TRY(get_file(fd));
   OpenFile& f = *fr;
+  // An O_PATH descriptor answers only the descriptor-level commands
+  // (Linux's check_fcntl_cmd): EBADF for the rest.
+  if ((f.flags() & OpenFile::PATH) && cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC && cmd != F_GETFD && cmd != F_SETFD &&
+      cmd != F_GETFL)
+    return Error::BadFd;
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {

@@ -206,6 +206,8 @@ Result<void> utimens_at(AtFd dirfd, UserString path, UserPtr<const Timespec> uti
     // utimensat(2): a null path means dirfd itself (Linux's futimens).
     if (flags & AT_SYMLINK_NOFOLLOW) return Error::Invalid;
     if (dirfd.is_cwd()) return Error::Fault;
+    // The descriptor itself, as futimens: an O_PATH one is EBADF.
+    if (auto f = get_file(Fd{dirfd.value}); f.ok() && (f.value()->flags() & vfs::OpenFile::PATH)) return Error::BadFd;
     v = TRY(target(dirfd, path, true, true));
   } else {
     v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH));

@@ -146,6 +146,7 @@ DEFINE_SYSCALL(328, pwritev2, Result<size_t>, Fd fd, UserPtr<const Iov> iov, uin
 DEFINE_SYSCALL(16, ioctl, Result<int64_t>, Fd fd, Hex<uint32_t> cmd, UserPtr<uint8_t> arg) {
   vfs::FileRef fr = TRY(get_file(fd));
   OpenFile& f = *fr;
+  if (f.flags() & OpenFile::PATH) return Error::BadFd;  // every request, FIOCLEX too (Linux's fdget)
   switch (cmd) {
     case FIOCLEX: TRY(fds().set_cloexec(fd, true)); return 0;
     case FIONCLEX: TRY(fds().set_cloexec(fd, false)); return 0;

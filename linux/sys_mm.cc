@@ -10,6 +10,8 @@
 #include "arch/uaccess.h"
 #include "core/mm/vma.h"
 #include "linux/file_common.h"
+#include "linux/memfd.h"
+#include "fs/devfs/devfs.h"
 #include "linux/syscall.h"
 
 namespace capsule::linux_abi {
@@ -45,6 +47,7 @@ struct RangeInfo {
   bool fully_mapped = true;
   bool any_locked = false;
   bool all_shared = true;
+  bool any_backed = false;  // a file or shared anonymous memory (not private anonymous)
 };
 RangeInfo scan(uintptr_t start, uintptr_t end) {
   RangeInfo r;
@@ -55,14 +58,57 @@ RangeInfo scan(uintptr_t start, uintptr_t end) {
     if (v.end > cursor) cursor = v.end;
     if (v.flags & mm::VM_LOCKED) r.any_locked = true;
     if (!(v.flags & mm::VM_SHARED)) r.all_shared = false;
+    if (v.backing || (v.flags & mm::VM_SHARED)) r.any_backed = true;
   });
   if (cursor < end) r.fully_mapped = false;
   return r;
 }
 
+// The /dev/zero device (character 1:5).
+bool is_dev_zero(vfs::Vnode& v) {
+  if (v.type() != vfs::VType::Char) return false;
+  auto a = v.getattr();
+  return a.ok() && a.value().rdev == devfs::DEV_ZERO;
+}
+
 uint32_t vm_prot(uint64_t prot) {
   return ((prot & PROT_READ) ? mm::VM_READ : 0) | ((prot & PROT_WRITE) ? mm::VM_WRITE : 0) |
          ((prot & PROT_EXEC) ? mm::VM_EXEC : 0);
+}
+
+// MADV_REMOVE: punches [start, end)'s part of the object behind each file
+// (or shared anonymous) mapping in it. The objects are collected under the
+// address space's lock (a few at a time, each retained) and punched after:
+// punching takes the file's lock and may sleep.
+Result<void> punch_backing(uintptr_t start, uintptr_t end) {
+  constexpr size_t BATCH = 16;
+  struct Part {
+    mm::VmBacking* b;
+    uint64_t offset, len;
+  };
+  for (uintptr_t from = start; from < end;) {
+    Part parts[BATCH];
+    size_t n = 0;
+    uintptr_t next = end;
+    as()->for_each_vma([&](const mm::Vma& v) {
+      if (v.end <= from || v.start >= end || !v.backing || !v.backing->is_file()) return;
+      if (n == BATCH) {
+        if (v.start < next) next = v.start;
+        return;
+      }
+      const uintptr_t s = v.start > from ? v.start : from, e = v.end < end ? v.end : end;
+      v.backing->retain();
+      parts[n++] = {v.backing, v.offset + (s - v.start), e - s};
+    });
+    Result<void> r;
+    for (size_t i = 0; i < n; ++i) {
+      if (r.ok()) r = static_cast<vfs::Vnode*>(parts[i].b)->punch_hole(parts[i].offset, parts[i].len);
+      parts[i].b->release();
+    }
+    if (!r.ok()) return r.error() == Error::NotSupported ? Error::OpNotSupported : r.error();
+    from = next;
+  }
+  return {};
 }
 
 }  // namespace
@@ -86,7 +132,10 @@ DEFINE_SYSCALL(9, mmap, Result<Address>, Address addr, size_t len, Flags<uint64_
   if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && (addr & 0xfff)) return Error::Invalid;
   mm::MapRequest req;
   vfs::FileRef file;
-  if (!(flags & MAP_ANONYMOUS)) {
+  vfs::VnodeRef shmem;  // shared anonymous memory's object
+  bool nowrite = false;
+  bool anonymous = flags & MAP_ANONYMOUS;
+  if (!anonymous) {
     // mmap(2) on a descriptor: EBADF for a bad one (O_PATH included),
     // ENODEV for objects without pages (pipes, the console, directories),
     // EACCES for a description that does not allow the access.
@@ -94,25 +143,47 @@ DEFINE_SYSCALL(9, mmap, Result<Address>, Address addr, size_t len, Flags<uint64_
     if (!f) return Error::BadFd;
     file = static_cast<vfs::FileRef&&>(*f);
     if (file->flags() & vfs::OpenFile::PATH) return Error::BadFd;
-    // In Linux's order: the access checks, then the object (a pipe's
-    // write end is EACCES, its read end ENODEV).
-    if (type != MAP_PRIVATE && (prot & PROT_WRITE) && !file->writable()) return Error::AccessDenied;
-    if (!file->readable()) return Error::AccessDenied;
-    if (!file->vnode().is_regular() || file->vnode().is_stream()) return Error::NoDevice;
-    // memfd_create(2): no shared writable mapping of a write-sealed file.
-    if (auto seals = file->vnode().seals(); type != MAP_PRIVATE && (prot & PROT_WRITE) && seals.ok() &&
-                                            (seals.value() & (vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE)))
-      return Error::Permission;
-    if (off + pg_up(len) < off || off + pg_up(len) > uint64_t(INT64_MAX)) return Error::Overflow;
-    req.backing = &file->vnode();  // the VMA takes its own reference
-    req.offset = off;
+    if (is_dev_zero(file->vnode())) {
+      // /dev/zero: private is anonymous memory, shared a new shared
+      // anonymous object (the offset is ignored), as Linux's mmap_zero.
+      if (type != MAP_PRIVATE && (prot & PROT_WRITE) && !file->writable()) return Error::AccessDenied;
+      if (!file->readable()) return Error::AccessDenied;
+      nowrite = type != MAP_PRIVATE && !file->writable();
+      anonymous = true;
+      file = {};
+    } else {
+      // In Linux's order: the access checks, then the object (a pipe's
+      // write end is EACCES, its read end ENODEV).
+      if (type != MAP_PRIVATE && (prot & PROT_WRITE) && !file->writable()) return Error::AccessDenied;
+      if (!file->readable()) return Error::AccessDenied;
+      if (!file->vnode().is_regular() || file->vnode().is_stream()) return Error::NoDevice;
+      // memfd_create(2): no shared writable mapping of a write-sealed file,
+      // and a shared read-only one may not become writable (mprotect EACCES,
+      // Linux clears VM_MAYWRITE).
+      if (auto seals = file->vnode().seals();
+          type != MAP_PRIVATE && seals.ok() && (seals.value() & (vfs::SEAL_WRITE | vfs::SEAL_FUTURE_WRITE))) {
+        if (prot & PROT_WRITE) return Error::Permission;
+        nowrite = true;
+      }
+      if (off + pg_up(len) < off || off + pg_up(len) > uint64_t(INT64_MAX)) return Error::Overflow;
+      req.backing = &file->vnode();  // the VMA takes its own reference
+      req.offset = off;
+    }
+  }
+  if (anonymous && type != MAP_PRIVATE) {
+    // Shared anonymous memory lives in an object of its own, so that its
+    // data survives what drops a mapping's pages (mremap shrink,
+    // MADV_DONTNEED) and is found again by every mapping of it.
+    shmem = TRY(shared_anon_object(pg_up(len)));
+    req.backing = shmem.get();  // the VMA takes its own reference
+    req.offset = 0;
   }
   req.addr = addr;
   req.len = len;
   req.prot = vm_prot(prot);
   req.flags = (type != MAP_PRIVATE ? mm::VM_SHARED : 0) | ((flags & MAP_GROWSDOWN) ? mm::VM_GROWSDOWN : 0) |
               ((flags & MAP_NORESERVE) ? mm::VM_NORESERVE : 0) | ((flags & MAP_LOCKED) || current_process()->lock_future.load() ? mm::VM_LOCKED : 0) |
-              (file && type != MAP_PRIVATE && !file->writable() ? mm::VM_NOWRITE : 0);
+              ((file && type != MAP_PRIVATE && !file->writable()) || nowrite ? mm::VM_NOWRITE : 0);
   req.placement = (flags & MAP_FIXED_NOREPLACE) ? mm::Placement::FixedNoReplace
                   : (flags & MAP_FIXED)         ? mm::Placement::Fixed
                                                 : mm::Placement::Hint;
@@ -210,8 +281,16 @@ DEFINE_SYSCALL(28, madvise, Result<void>, Address addr, size_t len_arg, int advi
       return r;
     }
     case REMOVE:
+      // Frees the object's pages behind the range (a hole: zeros for every
+      // mapping of it), then drops the mapping's pages.
       if (!info.all_shared || info.any_locked) return Error::Invalid;
+      TRY(punch_backing(addr, addr + len));
       return as()->discard(addr, len);
+    case FREE:
+      // Private anonymous memory only (Linux: EINVAL for files and shared
+      // memory); the pages are kept, which MADV_FREE allows.
+      if (info.any_backed) return Error::Invalid;
+      return info.fully_mapped ? Result<void>() : Error::NoMemory;
     case DONTFORK:
       return as()->set_fork_flags(addr, len, mm::VM_DONTCOPY, 0);
     case DOFORK:
@@ -225,7 +304,7 @@ DEFINE_SYSCALL(28, madvise, Result<void>, Address addr, size_t len_arg, int advi
       if (!info.fully_mapped) return Error::NoMemory;
       return as()->populate(addr, len);
     default:
-      // Hints (and FREE, which may keep the pages): nothing to do, but a
+      // Hints: nothing to do, but a
       // range with holes is still reported as Linux does.
       return info.fully_mapped ? Result<void>() : Error::NoMemory;
   }

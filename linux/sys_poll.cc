@@ -43,7 +43,7 @@ class PollSet {
     reqs_[i].events = events;
     if (fd < 0) return true;  // poll: ignored
     auto f = get_file(Fd{int(fd)});
-    if (!f.ok()) return false;
+    if (!f.ok() || (f.value()->flags() & vfs::OpenFile::PATH)) return false;  // O_PATH: POLLNVAL, EBADF
     files_[i] = static_cast<FileRef&&>(f.value());
     reqs_[i].object = files_[i]->vnode().pollable();
     if (!reqs_[i].object) fixed_[i] = DEFAULT_MASK & (events | POLL_ERR | POLL_HUP);

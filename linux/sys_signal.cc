@@ -7,6 +7,8 @@
 #include "linux/signal_internal.h"
 #include "linux/process_state.h"
 #include "linux/pidfd.h"
+#include "linux/thread_table.h"
+#include "core/thread.h"
 
 namespace capsule::linux_abi {
 namespace {
@@ -19,6 +21,30 @@ struct KTimespec {
   int64_t sec;
   int64_t nsec;
 };
+
+int our_tid() {
+  int tid = thread_tid(thread_current());
+  return tid ? tid : our_pid();
+}
+
+// A process-directed signal; the caller's own process by the form that
+// delivers before the call returns.
+Result<void> send_to(Process& p, const KSigInfo& info) {
+  if (&p == current_process()) return signal_send_process(info);
+  return signal_send_process(p, info);
+}
+
+// A thread-directed signal to thread tid of process tgid (0: whichever
+// process has that thread, tkill's). ESRCH when there is no such thread.
+Result<void> send_to_thread(int tgid, int tid, const KSigInfo& info) {
+  Process* me = current_process();
+  if (me && (tgid == me->pid || (!tgid && signal_tid_exists(tid)))) return signal_send_tid(tid, info);
+  Process* p = tgid ? process_get(tgid) : process_get_by_tid(tid);
+  if (!p) return Error::NoProcess;
+  Result<void> r = signal_send_tid(*p, tid, info);
+  process_put(p);
+  return r;
+}
 
 // A sending function's 0 or -errno as a result.
 KSigInfo user_info(int sig, int32_t code) {
@@ -208,10 +234,11 @@ DEFINE_SYSCALL(62, kill, Result<void>, int pid, int sig) {
     return signal_send_process(user_info(sig, SI_USER));
   }
   if (pid > 0) {
-    Process* p = process_get(pid);
+    // Any thread's id names its process (Linux's find_vpid finds threads).
+    Process* p = process_get_by_tid(pid);
     if (!p) return Error::NoProcess;
     Result<void> r;
-    if (sig) r = signal_send_process(*p, user_info(sig, SI_USER));
+    if (sig) r = send_to(*p, user_info(sig, SI_USER));
     process_put(p);
     return r;
   }
@@ -224,15 +251,16 @@ DEFINE_SYSCALL(62, kill, Result<void>, int pid, int sig) {
   return k.err;
 }
 
+// tgkill(2): thread tid of process tgid, in any process (ESRCH when tid is
+// not one of tgid's threads).
 DEFINE_SYSCALL(234, tgkill, Result<void>, int tgid, int tid, int sig) {
   if (tgid <= 0 || tid <= 0 || sig < 0 || sig > L_NSIG) return Error::Invalid;
-  if (tgid != our_pid()) return Error::NoProcess;
-  return signal_send_tid(tid, user_info(sig, SI_TKILL));
+  return send_to_thread(tgid, tid, user_info(sig, SI_TKILL));
 }
 
 DEFINE_SYSCALL(200, tkill, Result<void>, int tid, int sig) {
   if (tid <= 0 || sig < 0 || sig > L_NSIG) return Error::Invalid;
-  return signal_send_tid(tid, user_info(sig, SI_TKILL));
+  return send_to_thread(0, tid, user_info(sig, SI_TKILL));
 }
 
 namespace {
@@ -249,18 +277,28 @@ Result<KSigInfo> queueinfo(int sig, UserPtr<const uint8_t> uinfo) {
 }
 }  // namespace
 
+// rt_sigqueueinfo(2) / rt_tgsigqueueinfo(2): the caller's siginfo to a
+// process (any of its thread ids names it) or to one thread. Another
+// process (another thread, for rt_tgsigqueueinfo) may not be sent a
+// kernel-looking si_code (>= 0, or SI_TKILL): EPERM, checked before the
+// target is looked up, as Linux does.
 DEFINE_SYSCALL(129, rt_sigqueueinfo, Result<void>, int pid, int sig, UserPtr<const uint8_t> uinfo) {
   const KSigInfo info = TRY(queueinfo(sig, uinfo));
-  if (pid != our_pid()) return Error::NoProcess;
-  if (!sig) return {};
-  return signal_send_process(info);
+  if ((info.code >= 0 || info.code == SI_TKILL) && pid != our_pid()) return Error::Permission;
+  if (pid <= 0) return Error::NoProcess;  // Linux's kill_proc_info finds no such pid
+  Process* p = process_get_by_tid(pid);
+  if (!p) return Error::NoProcess;
+  Result<void> r;
+  if (sig) r = send_to(*p, info);
+  process_put(p);
+  return r;
 }
 
 DEFINE_SYSCALL(297, rt_tgsigqueueinfo, Result<void>, int tgid, int tid, int sig, UserPtr<const uint8_t> uinfo) {
   if (tgid <= 0 || tid <= 0) return Error::Invalid;
   const KSigInfo info = TRY(queueinfo(sig, uinfo));
-  if (tgid != our_pid()) return Error::NoProcess;
-  return signal_send_tid(tid, info);
+  if ((info.code >= 0 || info.code == SI_TKILL) && tid != our_tid()) return Error::Permission;
+  return send_to_thread(tgid, tid, info);
 }
 
 }  // namespace capsule::linux_abi

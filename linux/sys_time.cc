@@ -19,6 +19,8 @@
 #include "arch/spinlock.h"
 #include "linux/syscall.h"
 #include "linux/thread_state.h"
+#include "linux/thread_table.h"
+#include "linux/signal.h"
 
 namespace capsule::linux_abi {
 namespace {
@@ -75,19 +77,30 @@ uint64_t thread_cpu(const Thread* t) {
 
 // Dynamic CPU clocks (clock_getcpuclockid, pthread_getcpuclockid): a
 // negative id with ~pid (or ~tid) above bit 3, bit 2 for a thread, the low
-// two bits the kind (0 PROF, 1 VIRT, 2 SCHED; 3 is invalid). Only the own
-// process and the calling thread (or the main thread by pid) resolve here.
-enum class CpuClock { Invalid, Process, Thread, MainThread };
-CpuClock decode_cpu_clock(int64_t id) {
-  if (id >= 0 || (id & 3) == 3) return CpuClock::Invalid;
+// two bits the kind (0 PROF, 1 VIRT, 2 SCHED; 3 is invalid; all three read
+// the same run time here). A process clock names any process by its pid
+// (the caller's also by its own tid, 0 the caller's), a zombie too, until
+// it is reaped; a thread clock names a thread of the caller's process (as
+// Linux's pid_for_clock). EINVAL otherwise.
+Result<int64_t> cpu_clock_read(int64_t id) {
+  if (id >= 0 || (id & 3) == 3) return Error::Invalid;
   const int64_t pid = ~(id >> 3);
   const bool per_thread = id & 4;
-  Process* p = current_process();
-  const int own_pid = p ? p->pid : 1;
-  if (!per_thread) return (pid == 0 || pid == own_pid) ? CpuClock::Process : CpuClock::Invalid;
-  if (pid == 0 || pid == current_tid()) return CpuClock::Thread;
-  if (pid == own_pid && p && p->main_thread && !p->main_cpu_counted.load()) return CpuClock::MainThread;
-  return CpuClock::Invalid;
+  Process* me = current_process();
+  if (pid < 0 || pid > INT32_MAX) return Error::Invalid;
+  if (!per_thread) {
+    if (pid == 0 || (me && pid == me->pid) || pid == current_tid()) return int64_t(process_cpu_time_ns());
+    Process* p = process_get(int(pid));
+    if (!p) return Error::Invalid;
+    const uint64_t ns = process_cpu_ns_of(*p);
+    process_put(p);
+    return int64_t(ns);
+  }
+  if (pid == 0 || pid == current_tid()) return int64_t(thread_cpu(thread_current()));
+  uint64_t ns = 0;
+  auto read = [](Thread* t, void* out) { *static_cast<uint64_t*>(out) = thread_cpu_time_live_ns(t); };
+  if (!me || !with_thread_in(me, int(pid), read, &ns)) return Error::Invalid;
+  return int64_t(ns);
 }
 
 // The value of clock `id` in ns; Error::Invalid for an unknown clock.
@@ -107,13 +120,7 @@ Result<int64_t> clock_read(int64_t id) {
     case L_CLOCK_THREAD_CPUTIME_ID:
       return int64_t(thread_cpu(thread_current()));
     default:
-      switch (decode_cpu_clock(id)) {
-        case CpuClock::Process: return int64_t(process_cpu_time_ns());
-        case CpuClock::Thread: return int64_t(thread_cpu(thread_current()));
-        case CpuClock::MainThread: return int64_t(thread_cpu(current_process()->main_thread));
-        case CpuClock::Invalid: return Error::Invalid;
-      }
-      return Error::Invalid;
+      return cpu_clock_read(id);
   }
 }
 
@@ -173,20 +180,23 @@ void account_thread_exit(const Thread* t) {
   p->exited_cpu_ns.fetch_add(thread_cpu(t));
 }
 
-uint64_t process_cpu_time_ns() {
-  // Live threads other than the caller and the main thread are not
-  // enumerable from here; they are counted once they exit
-  // (account_thread_exit). Kept monotonic.
-  Process* p = current_process();
-  Thread* self = thread_current();
-  if (!p) return thread_cpu(self);  // a kernel thread: its own
-  uint64_t sum = p->exited_cpu_ns.load();
-  if (p->main_thread && !p->main_cpu_counted.load() && p->main_thread != self) sum += thread_cpu(p->main_thread);
-  sum += thread_cpu(self);
-  uint64_t last = p->cpu_reported_ns.load();
-  while (sum > last && !p->cpu_reported_ns.compare_exchange_weak(last, sum)) {
+// The sum over the process's threads: those that exited
+// (account_thread_exit) and the live ones (the signal code's list of the
+// process's threads, each with the slice it is running now). A thread
+// between leaving the list and being added to the exited sum is missed for
+// that instant: the result is kept monotonic.
+uint64_t process_cpu_ns_of(Process& p) {
+  uint64_t sum = p.exited_cpu_ns.load() + signal_process_cpu_ns(p);
+  uint64_t last = p.cpu_reported_ns.load();
+  while (sum > last && !p.cpu_reported_ns.compare_exchange_weak(last, sum)) {
   }
   return sum > last ? sum : last;
+}
+
+uint64_t process_cpu_time_ns() {
+  Process* p = current_process();
+  if (!p) return thread_cpu(thread_current());  // a kernel thread: its own
+  return process_cpu_ns_of(*p);
 }
 
 DEFINE_SYSCALL(228, clock_gettime, Result<void>, int clock_id, UserPtr<Timespec> tp) {
@@ -210,19 +220,22 @@ DEFINE_SYSCALL(227, clock_settime, Result<void>, int clock_id, UserPtr<const Tim
 }
 
 namespace {
-// Sleeping on the process CPU clock: wake up when the process has used
-// `target` ns of CPU. Polls with wall-clock sleeps of the CPU time still
-// missing (the process cannot use CPU time faster than that per thread).
-Result<void> cpu_sleep(bool absolute, int64_t req_ns, int64_t* remaining_ns) {
-  const int64_t start = int64_t(process_cpu_time_ns());
+// Sleeping on a process CPU clock (the caller's, or another process's by
+// its dynamic id): wake up when that process has used `target` ns of CPU.
+// Polls with wall-clock sleeps of a quarter of the CPU time still missing
+// (several threads may use it faster than the wall clock runs), at least
+// 1 ms. A process reaped meanwhile ends the sleep with EINVAL.
+Result<void> cpu_sleep(int64_t clock_id, bool absolute, int64_t req_ns, int64_t* remaining_ns) {
+  const int64_t start = TRY(clock_read(clock_id));
   const int64_t target = absolute ? req_ns : (req_ns > INT64_MAX - start ? INT64_MAX : start + req_ns);
   for (;;) {
-    const int64_t now = int64_t(process_cpu_time_ns());
+    const int64_t now = TRY(clock_read(clock_id));
     if (now >= target) return {};
-    int64_t step = target - now;
+    int64_t step = (target - now) / 4;
     if (step < 1000000) step = 1000000;
     if (!sleep_until_ns(uptime_ns() + uint64_t(step))) {
-      const int64_t left = target - int64_t(process_cpu_time_ns());
+      auto again = clock_read(clock_id);
+      const int64_t left = again.ok() ? target - again.value() : 0;
       *remaining_ns = left > 0 ? left : 0;
       return Error::Interrupted;
     }
@@ -253,7 +266,8 @@ DEFINE_SYSCALL(230, clock_nanosleep, Result<void>, int clock_id, Flags<int> flag
   const Timespec req = TRY(request.read());
   if (!ts_valid(req)) return Error::Invalid;
   int64_t left = 0;
-  Result<void> r = cpu ? cpu_sleep(absolute, ts_ns(req), &left) : do_sleep(clock_id, absolute, ts_ns(req), &left);
+  Result<void> r =
+      cpu ? cpu_sleep(clock_id, absolute, ts_ns(req), &left) : do_sleep(clock_id, absolute, ts_ns(req), &left);
   if (r.error() == Error::Interrupted && !absolute && remain) TRY(remain.write(to_ts(left)));
   return r;
 }
@@ -307,7 +321,13 @@ static_assert(sizeof(Rusage) == 144);
 }  // namespace
 
 DEFINE_SYSCALL(100, times, Result<int64_t>, UserPtr<Tms> buf) {
-  if (buf) TRY(buf.write(Tms{int64_t(process_cpu_time_ns() / (NS / L_USER_HZ)), 0, 0, 0}));
+  // All CPU time counts as user time (the scheduler does not split it).
+  if (buf) {
+    Process* p = current_process();
+    const int64_t tick = NS / L_USER_HZ;
+    const int64_t children = p ? int64_t(p->children_cpu_ns.load()) : 0;
+    TRY(buf.write(Tms{int64_t(process_cpu_time_ns()) / tick, 0, children / tick, 0}));
+  }
   return int64_t(uptime_ns() / (NS / L_USER_HZ));
 }
 

@@ -4,6 +4,7 @@
 
 namespace capsule {
 struct Thread;
+struct Process;
 }
 
 namespace capsule::linux_abi {
@@ -23,5 +24,7 @@ bool sleep_until_ns(uint64_t deadline_ns);
 // time still counts for CLOCK_PROCESS_CPUTIME_ID, times() and getrusage().
 void account_thread_exit(const Thread* t);
 uint64_t process_cpu_time_ns();
+// The same for any process (a zombie: its threads' total).
+uint64_t process_cpu_ns_of(Process& p);
 
 }  // namespace capsule::linux_abi

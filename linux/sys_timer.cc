@@ -23,6 +23,7 @@
 #include "linux/process_state.h"
 #include "linux/signal.h"
 #include "linux/syscall.h"
+#include "linux/sys_time.h"
 #include "linux/thread_state.h"
 
 namespace capsule::linux_abi {
@@ -70,8 +71,12 @@ struct Timer {
   uint64_t value = 0;      // sigev_value
   uint64_t expiry = 0;     // ns on its clock (uptime or process CPU time)
   uint64_t interval = 0;
-  int overrun_acc = 0;     // expiries while its signal was still pending
-  int overrun_last = 0;    // reported by timer_getoverrun
+  // Expiries since its signal was queued, taken (and reset) as the signal
+  // is dequeued (timer_take_overrun: si_overrun, then timer_getoverrun's
+  // overrun_last). Atomic: the dequeue runs under the signal lock, which
+  // nests inside the timers' lock, so it cannot take the latter.
+  int overrun_acc = 0;
+  int overrun_last = 0;
 };
 
 constexpr int MAX_TIMERS = 256;
@@ -86,6 +91,14 @@ struct ProcessTimers {
 };
 
 ProcessTimers* timers_create() { return new (std::nothrow) ProcessTimers(); }
+
+int timer_take_overrun(Process& p, int timer_id) {
+  if (timer_id < 0 || timer_id >= MAX_TIMERS || !p.timers) return 0;
+  Timer& t = p.timers->timers[timer_id];
+  const int n = __atomic_exchange_n(&t.overrun_acc, 0, __ATOMIC_ACQ_REL);
+  __atomic_store_n(&t.overrun_last, n, __ATOMIC_RELEASE);
+  return n;
+}
 void timers_destroy(ProcessTimers* t) { delete t; }
 
 namespace {
@@ -97,7 +110,7 @@ SpinLock g_start_lock;
 
 ProcessTimers& cur_timers() { return *cur_process().timers; }
 
-uint64_t clock_now(const Timer& t) { return t.cpu ? signal_process_cpu_ns(cur_process()) : uptime_ns(); }
+uint64_t clock_now(const Timer& t) { return t.cpu ? process_cpu_ns_of(cur_process()) : uptime_ns(); }
 
 void fire(Timer& t, KSigInfo* out, int* tid_out) {
   // Called under the timers' lock; the signal is sent after it is dropped.
@@ -106,7 +119,7 @@ void fire(Timer& t, KSigInfo* out, int* tid_out) {
   if (t.posix) {
     info.code = SI_TIMER;
     info.u.timer.tid = t.id;
-    info.u.timer.overrun = t.overrun_acc;
+    info.u.timer.overrun = 0;  // filled at dequeue (timer_take_overrun)
     info.u.timer.value = t.value;
   } else {
     info.code = SI_KERNEL;
@@ -139,7 +152,7 @@ void serve_process(Process& p, void* ctx) {
         need_cpu = pt.timers[i].used && pt.timers[i].armed && pt.timers[i].cpu;
       }
       if (need_cpu && !cpu_read) {
-        cpu_now = signal_process_cpu_ns(p);
+        cpu_now = process_cpu_ns_of(p);
         cpu_read = true;
       }
       SpinGuard g(pt.lock);
@@ -151,15 +164,14 @@ void serve_process(Process& p, void* ctx) {
         bool pending = t.posix && t.notify != L_SIGEV_NONE && signal_process_pending(p, t.signo);
         if (t.notify != L_SIGEV_NONE && !pending && n < 16) {
           fire(t, &send[n], &tids[n]);
-          t.overrun_last = t.overrun_acc;
-          t.overrun_acc = 0;
+          __atomic_store_n(&t.overrun_acc, 0, __ATOMIC_RELEASE);
           ++n;
         } else if (pending) {
-          ++t.overrun_acc;
+          __atomic_fetch_add(&t.overrun_acc, 1, __ATOMIC_ACQ_REL);
         }
         if (t.interval) {
           uint64_t missed = (now - t.expiry) / t.interval;
-          if (t.posix && missed) t.overrun_acc += int(missed);
+          if (t.posix && missed) __atomic_fetch_add(&t.overrun_acc, int(missed), __ATOMIC_ACQ_REL);
           t.expiry += (missed + 1) * t.interval;
         } else {
           t.armed = false;
@@ -230,7 +242,7 @@ void arm(ProcessTimers& pt, Timer& t, uint64_t value_ns, uint64_t interval_ns, u
   t.armed = value_ns != 0;
   t.expiry = now + value_ns;
   t.interval = t.armed ? interval_ns : 0;
-  t.overrun_acc = 0;
+  __atomic_store_n(&t.overrun_acc, 0, __ATOMIC_RELEASE);
 }
 
 Timer& itimer(ProcessTimers& pt, int which) { return pt.timers[ITIMER_SLOT + which]; }
@@ -249,7 +261,7 @@ int64_t do_setitimer(int which, const KItimerval* n, KItimerval* old) {
   ProcessTimers& pt = cur_timers();
   itimer_init(pt, which);
   Timer& t = itimer(pt, which);
-  uint64_t now = t.cpu ? signal_process_cpu_ns(cur_process()) : uptime_ns();
+  uint64_t now = t.cpu ? process_cpu_ns_of(cur_process()) : uptime_ns();
   if (old) {
     SpinGuard g(pt.lock);
     uint64_t v, i;
@@ -417,7 +429,7 @@ DEFINE_SYSCALL(225, timer_getoverrun, Result<int>, int timer_id) {
   Timer* t = posix_timer(timer_id);
   if (!t) return Error::Invalid;
   SpinGuard g(cur_timers().lock);
-  return int(t->overrun_last);
+  return __atomic_load_n(&t->overrun_last, __ATOMIC_ACQUIRE);
 }
 
 DEFINE_SYSCALL(226, timer_delete, Result<void>, int timer_id) {

@@ -18,6 +18,19 @@ uintptr_t start_gap(const Vma& v) {
 }
 
 // A user range [addr, addr + page_up(len)) that fits in the lower half, or 0.
+// A VMA starts or stops counting in its backing's figures.
+void count_map(const Vma& v, int delta) {
+  if (!v.backing) return;
+  const bool writable = (v.flags & VM_SHARED) && !(v.flags & VM_NOWRITE);
+  if (delta > 0) {
+    v.backing->vm_maps.fetch_add(1, std::memory_order_acq_rel);
+    if (writable) v.backing->vm_writable_maps.fetch_add(1, std::memory_order_acq_rel);
+  } else {
+    if (writable) v.backing->vm_writable_maps.fetch_sub(1, std::memory_order_release);
+    v.backing->vm_maps.fetch_sub(1, std::memory_order_release);
+  }
+}
+
 uintptr_t range_end(uintptr_t addr, size_t len) {
   if (len > USER_END || addr > USER_END) return 0;
   uintptr_t end = addr + page_up(len);
@@ -51,7 +64,7 @@ Vma* VmaSet::take_node() {
 
 void VmaSet::free_node(Vma* v) {
   if (v->backing) {
-    v->backing->vm_maps.fetch_sub(1, std::memory_order_release);
+    count_map(*v, -1);
     v->backing->release();
   }
   delete v;
@@ -147,7 +160,7 @@ Vma* VmaSet::split(Vma& v, uintptr_t at) {
   r->offset = v.offset + (at - v.start);
   if (r->backing) {
     r->backing->retain();
-    r->backing->vm_maps.fetch_add(1, std::memory_order_acq_rel);
+    count_map(*r, +1);
   }
   v.end = at;
   tree_.insert(*r);
@@ -165,7 +178,7 @@ Vma* VmaSet::insert_new(uintptr_t start, uintptr_t end, uint32_t prot, uint32_t 
   v->offset = offset;
   if (b) {
     b->retain();
-    b->vm_maps.fetch_add(1, std::memory_order_acq_rel);
+    count_map(*v, +1);
   }
   tree_.insert(*v);
   return v;

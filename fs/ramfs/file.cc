@@ -3,6 +3,8 @@
 // in place.
 #include "fs/ramfs/file.h"
 
+#include <new>
+
 namespace capsule::ramfs {
 
 using vfs::Attr;
@@ -10,7 +12,21 @@ using vfs::FsGuard;
 using vfs::IoBuffer;
 
 // Not shared any more: no lock.
-File::~File() { pages_.truncate(0, [this](uint8_t* p) { rfs()->free_page(p); }); }
+File::~File() {
+  pages_.truncate(0, [this](uint8_t* p) { rfs()->free_page(p); });
+  delete[] tag_;
+}
+
+Result<void> File::set_tag(StringView tag) {
+  if (tag_) return Error::Busy;
+  char* copy = new (std::nothrow) char[tag.size() + 1];
+  if (!copy) return Error::NoMemory;
+  for (size_t i = 0; i < tag.size(); ++i) copy[i] = tag[i];
+  copy[tag.size()] = 0;
+  tag_len_ = tag.size();
+  tag_ = copy;
+  return {};
+}
 
 Result<size_t> File::read(uint64_t offset, IoBuffer& buf) {
   FsGuard g(lock_);

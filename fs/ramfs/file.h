@@ -26,6 +26,10 @@ class File final : public Node {
   // memfd_create(MFD_ALLOW_SEALING): a file that takes seals. Every other
   // ramfs file starts with SEAL_SEAL, as tmpfs files do.
   void allow_sealing();
+  // Ramfs::set_name_tag / name_tag: set once before the file is shared,
+  // then read without the lock.
+  Result<void> set_tag(StringView tag);
+  StringView tag() const { return tag_ ? StringView(tag_, tag_len_) : StringView(); }
   // For the initrd populator (Ramfs::set_backing).
   Result<void> set_backing(const uint8_t* data, size_t size);
 
@@ -44,6 +48,8 @@ class File final : public Node {
   uint64_t backing_size_ GUARDED_BY(lock_) = 0;         // <= size_
   uint64_t shadowed_ GUARDED_BY(lock_) = 0;             // pages_ entries below backing_size_
   uint32_t seals_ GUARDED_BY(lock_) = vfs::SEAL_SEAL;   // memfd seals (vfs::SEAL_*)
+  char* tag_ = nullptr;                                 // set_tag's copy (immutable once set)
+  size_t tag_len_ = 0;
 };
 
 }  // namespace capsule::ramfs

@@ -100,6 +100,16 @@ Result<vfs::VnodeRef> Ramfs::create_unlinked(const CreateArgs& a, bool sealable)
   return VnodeRef::adopt(f);
 }
 
+Result<void> Ramfs::set_name_tag(vfs::Vnode& file, StringView tag) {
+  if (file.fs() != this || !file.is_regular()) return Error::Invalid;
+  return static_cast<File&>(file).set_tag(tag);
+}
+
+StringView Ramfs::name_tag(vfs::Vnode& file) {
+  if (file.fs() != this || !file.is_regular()) return {};
+  return static_cast<File&>(file).tag();
+}
+
 Result<void> Ramfs::set_backing(vfs::Vnode& file, const uint8_t* data, size_t size) {
   if (file.fs() != this || !file.is_regular()) return Error::Invalid;
   return static_cast<File&>(file).set_backing(data, size);

@@ -81,6 +81,10 @@ class VmBacking {
 
   // VMAs (in any address space) that map this object; maintained by VmaSet.
   std::atomic<uint32_t> vm_maps{0};
+  // Those of them that are VM_SHARED without VM_NOWRITE: mappings that
+  // write (or may be mprotect'ed to write) the object (memfd's F_SEAL_WRITE
+  // is EBUSY while there are any, Linux's i_mmap_writable).
+  std::atomic<uint32_t> vm_writable_maps{0};
 
  protected:
   ~VmBacking() = default;

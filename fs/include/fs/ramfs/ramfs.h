@@ -41,6 +41,12 @@ class Ramfs final : public vfs::FileSystem {
   // A regular file with no name (memfd_create(2), O_TMPFILE): nlink 0,
   // lives while referenced. `sealable`: it takes memfd seals.
   Result<vfs::VnodeRef> create_unlinked(const vfs::CreateArgs& args, bool sealable);
+  // The name an unlinked file is shown by (memfd_create's "memfd:NAME",
+  // shared anonymous memory's "dev/zero"): set once, before the file is
+  // shared (NoMemory); empty if none was set or `file` is not a regular
+  // file of this instance. Lives as long as the file.
+  Result<void> set_name_tag(vfs::Vnode& file, StringView tag);
+  StringView name_tag(vfs::Vnode& file);
 
   // Data pages held by files (not counting archive bytes served in place).
   uint64_t pages_used() const { return pages_used_.load(std::memory_order_relaxed); }
