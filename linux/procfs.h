@@ -114,6 +114,13 @@ Result<void> store_domainname(uint64_t, StringView data);
 Result<void> show_boot_id(uint64_t, Text& out);
 Result<void> show_uuid(uint64_t, Text& out);
 Result<void> show_overcommit(uint64_t, Text& out);
+// /proc/sys/fs/inotify (linux/sys_inotify.cc).
+Result<void> show_inotify_max_queued(uint64_t, Text& out);
+Result<void> store_inotify_max_queued(uint64_t, StringView data);
+Result<void> show_inotify_max_watches(uint64_t, Text& out);
+Result<void> store_inotify_max_watches(uint64_t, StringView data);
+Result<void> show_inotify_max_instances(uint64_t, Text& out);
+Result<void> store_inotify_max_instances(uint64_t, StringView data);
 Result<void> store_overcommit(uint64_t, StringView data);
 
 // linux/procfs_mounts.cc: the mount table as Linux prints it.

@@ -154,7 +154,16 @@ const Entry SYS_VM[] = {
     SYSCTL_RO("overcommit_ratio", "50\n"),
     SYSCTL_RO("mmap_min_addr", "4096\n"),
 };
+const Entry SYS_FS_INOTIFY[] = {
+    {.name = "max_queued_events", .mode = RW, .show = proc::show_inotify_max_queued,
+     .store = proc::store_inotify_max_queued},
+    {.name = "max_user_instances", .mode = RW, .show = proc::show_inotify_max_instances,
+     .store = proc::store_inotify_max_instances},
+    {.name = "max_user_watches", .mode = RW, .show = proc::show_inotify_max_watches,
+     .store = proc::store_inotify_max_watches},
+};
 const Entry SYS_FS[] = {
+    {.name = "inotify", .mode = DIR, .children = SYS_FS_INOTIFY, .nchildren = count_of(SYS_FS_INOTIFY)},
     SYSCTL_RO("pipe-max-size", "1048576\n"),
     SYSCTL_RO("nr_open", "1048576\n"),
     SYSCTL_RO("file-max", "9223372036854775807\n"),

@@ -455,7 +455,7 @@ DEFINE_SYSCALL(77, ftruncate, Result<void>, Fd fd, int64_t length) {
   s.mask = vfs::SetAttr::SIZE;
   s.size = uint64_t(length);
   vfs::Cred c;  // the set-id bits a truncation clears (fs/vfs/permission.h)
-  return vfs::setattr_checked(current_cred(c) ? &c : nullptr, f.vnode(), s);
+  return f.setattr(s, current_cred(c) ? &c : nullptr);
 }
 
 // --- directories and names ---

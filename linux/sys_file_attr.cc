@@ -3,6 +3,7 @@
 // descriptor, or a descriptor with AT_EMPTY_PATH) and calls the vnode's
 // getattr/setattr; the file system moves ctime on every change.
 #include "arch/uaccess.h"
+#include "fs/vfs/notify.h"
 #include "linux/file_common.h"
 #include "linux/identity.h"
 #include "linux/syscall.h"
@@ -19,7 +20,9 @@ constexpr int64_t UTIME_NOW = (1l << 30) - 1, UTIME_OMIT = (1l << 30) - 2;
 // The file a call names: `path` from dirfd (following a final symlink if
 // `follow`); with `empty_ok` an empty path (or a null one) is dirfd itself
 // (AT_EMPTY_PATH; AT_FDCWD: the working directory).
-Result<VnodeRef> target(AtFd dirfd, UserString path, bool follow, bool empty_ok) {
+// `where`, if given, gets the directory and name the file was reached by
+// (for its directory's inotify watches, fs/vfs/notify.h).
+Result<VnodeRef> target(AtFd dirfd, UserString path, bool follow, bool empty_ok, vfs::NotePath* where = nullptr) {
   if (empty_ok && path.is_null()) {
     // Linux 6.11: a null path with AT_EMPTY_PATH means the descriptor.
   } else {
@@ -27,19 +30,22 @@ Result<VnodeRef> target(AtFd dirfd, UserString path, bool follow, bool empty_ok)
     TRY(copy_path(path, p));
     if (p.len || !empty_ok) {
       Ctx ctx = TRY(at_ctx(dirfd, p));
-      return vfs::kernel_vfs()->resolve(ctx.pc(), p.view(), follow ? vfs::WALK_FOLLOW : 0);
+      return vfs::kernel_vfs()->resolve_noted(ctx.pc(), p.view(), follow ? vfs::WALK_FOLLOW : 0,
+                                              vfs::notify_active() ? where : nullptr);
     }
   }
   if (dirfd.is_cwd()) return cur_ctx().cwd;
   auto f = get_file(Fd{dirfd.value});
   if (!f.ok()) return Error::BadFd;
+  if (where && f.value()->note_path()) *where = *f.value()->note_path();
   return f.value()->vnode_ref();
 }
 
 // A descriptor for f*() calls: O_PATH descriptors do not count (EBADF).
-Result<VnodeRef> fd_target(Fd fd) {
+Result<VnodeRef> fd_target(Fd fd, vfs::NotePath* where = nullptr) {
   auto f = get_file(fd);
   if (!f.ok() || (f.value()->flags() & OpenFile::PATH)) return Error::BadFd;
+  if (where && f.value()->note_path()) *where = *f.value()->note_path();
   return f.value()->vnode_ref();
 }
 // --- statx ----------------------------------------------------------------
@@ -140,25 +146,27 @@ struct CallerCred {
 // The rules (owner, CAP_FOWNER, CAP_CHOWN, CAP_FSETID, the set-id bits a
 // change clears) are the VFS's: fs/vfs/permission.cc.
 
-Result<void> do_chmod(vfs::Vnode& v, Mode mode) {
+Result<void> do_chmod(vfs::Vnode& v, Mode mode, const vfs::NotePath& where) {
   SetAttr s;
   s.mask = SetAttr::MODE;
   s.mode = mode & 07777;
-  return vfs::setattr_checked(CallerCred().get(), v, s);
+  return vfs::setattr_noted(CallerCred().get(), v, &where, s);
 }
 
-Result<void> do_chown(vfs::Vnode& v, uint32_t uid, uint32_t gid) {  // (uid_t)-1: unchanged
+// (uid_t)-1: unchanged
+Result<void> do_chown(vfs::Vnode& v, uint32_t uid, uint32_t gid, const vfs::NotePath& where) {
   SetAttr s;
   if (uid != ~0u) s.mask |= SetAttr::UID, s.uid = uid;
   if (gid != ~0u) s.mask |= SetAttr::GID, s.gid = gid;
   if (!s.mask) {
-    // chown(-1, -1): allowed to anyone, and still moves ctime, as Linux does.
+    // chown(-1, -1): allowed to anyone, and still moves ctime, as Linux
+    // does; it reports nothing (no owner change for fsnotify).
     vfs::Attr a = TRY(v.getattr());
     s.mask = SetAttr::UID;
     s.uid = a.uid;
     return v.setattr(s);
   }
-  return vfs::setattr_checked(CallerCred().get(), v, s);
+  return vfs::setattr_noted(CallerCred().get(), v, &where, s);
 }
 
 // --- times ----------------------------------------------------------------
@@ -188,11 +196,11 @@ Result<void> times_to_setattr(const Timespec* t, SetAttr& s) {
   return {};
 }
 
-Result<void> set_times(vfs::Vnode& v, const Timespec* t) {
+Result<void> set_times(vfs::Vnode& v, const Timespec* t, const vfs::NotePath& where) {
   SetAttr s;
   TRY(times_to_setattr(t, s));
   if (!s.mask) return {};  // both UTIME_OMIT: nothing changes, not even ctime
-  return vfs::setattr_checked(CallerCred().get(), v, s);
+  return vfs::setattr_noted(CallerCred().get(), v, &where, s);
 }
 
 Result<void> utimens_at(AtFd dirfd, UserString path, UserPtr<const Timespec> utimes, uint32_t flags) {
@@ -201,6 +209,7 @@ Result<void> utimens_at(AtFd dirfd, UserString path, UserPtr<const Timespec> uti
   if (utimes) TRY(utimes.copy_in(t, 2));
   SetAttr check;
   TRY(times_to_setattr(utimes ? t : nullptr, check));
+  vfs::NotePath where;
   VnodeRef v;
   if (path.is_null()) {
     // utimensat(2): a null path means dirfd itself (Linux's futimens).
@@ -208,11 +217,11 @@ Result<void> utimens_at(AtFd dirfd, UserString path, UserPtr<const Timespec> uti
     if (dirfd.is_cwd()) return Error::Fault;
     // The descriptor itself, as futimens: an O_PATH one is EBADF.
     if (auto f = get_file(Fd{dirfd.value}); f.ok() && (f.value()->flags() & vfs::OpenFile::PATH)) return Error::BadFd;
-    v = TRY(target(dirfd, path, true, true));
+    v = TRY(target(dirfd, path, true, true, &where));
   } else {
-    v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH));
+    v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH, &where));
   }
-  return set_times(*v, utimes ? t : nullptr);
+  return set_times(*v, utimes ? t : nullptr, where);
 }
 
 struct Timeval {
@@ -232,8 +241,9 @@ Result<void> utimes_at(AtFd dirfd, UserString path, UserPtr<const Timeval> utv) 
   }
   // futimesat(dirfd, NULL, ...) is the descriptor itself (Linux's do_utimes).
   bool self = path.is_null() && !dirfd.is_cwd();
-  VnodeRef v = TRY(target(dirfd, path, true, self));
-  return set_times(*v, utv ? t : nullptr);
+  vfs::NotePath where;
+  VnodeRef v = TRY(target(dirfd, path, true, self, &where));
+  return set_times(*v, utv ? t : nullptr, where);
 }
 
 struct Utimbuf {  // struct utimbuf
@@ -265,45 +275,53 @@ DEFINE_SYSCALL(138, fstatfs, Result<void>, Fd fd, UserPtr<Statfs> buf) {
 }
 
 DEFINE_SYSCALL(90, chmod, Result<void>, UserString path, Mode mode) {
-  VnodeRef v = TRY(target(AT_CWD, path, true, false));
-  return do_chmod(*v, mode);
+  vfs::NotePath where;
+  VnodeRef v = TRY(target(AT_CWD, path, true, false, &where));
+  return do_chmod(*v, mode, where);
 }
 DEFINE_SYSCALL(91, fchmod, Result<void>, Fd fd, Mode mode) {
-  VnodeRef v = TRY(fd_target(fd));
-  return do_chmod(*v, mode);
+  vfs::NotePath where;
+  VnodeRef v = TRY(fd_target(fd, &where));
+  return do_chmod(*v, mode, where);
 }
 // fchmodat(2) has no flags argument in the kernel (glibc emulates
 // AT_SYMLINK_NOFOLLOW); it always follows.
 DEFINE_SYSCALL(268, fchmodat, Result<void>, AtFd dirfd, UserString path, Mode mode) {
-  VnodeRef v = TRY(target(dirfd, path, true, false));
-  return do_chmod(*v, mode);
+  vfs::NotePath where;
+  VnodeRef v = TRY(target(dirfd, path, true, false, &where));
+  return do_chmod(*v, mode, where);
 }
 
 // fchmodat2(2) (Linux 6.6): with flags. AT_SYMLINK_NOFOLLOW on a symlink
 // is EOPNOTSUPP (Linux file systems do not keep link modes).
 DEFINE_SYSCALL(452, fchmodat2, Result<void>, AtFd dirfd, UserString path, Mode mode, Flags<unsigned> flags) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Error::Invalid;
-  VnodeRef v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH));
+  vfs::NotePath where;
+  VnodeRef v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH, &where));
   if (v->is_symlink()) return Error::OpNotSupported;
-  return do_chmod(*v, mode);
+  return do_chmod(*v, mode, where);
 }
 
 DEFINE_SYSCALL(92, chown, Result<void>, UserString path, uint32_t uid, uint32_t gid) {
-  VnodeRef v = TRY(target(AT_CWD, path, true, false));
-  return do_chown(*v, uid, gid);
+  vfs::NotePath where;
+  VnodeRef v = TRY(target(AT_CWD, path, true, false, &where));
+  return do_chown(*v, uid, gid, where);
 }
 DEFINE_SYSCALL(94, lchown, Result<void>, UserString path, uint32_t uid, uint32_t gid) {
-  VnodeRef v = TRY(target(AT_CWD, path, false, false));
-  return do_chown(*v, uid, gid);
+  vfs::NotePath where;
+  VnodeRef v = TRY(target(AT_CWD, path, false, false, &where));
+  return do_chown(*v, uid, gid, where);
 }
 DEFINE_SYSCALL(93, fchown, Result<void>, Fd fd, uint32_t uid, uint32_t gid) {
-  VnodeRef v = TRY(fd_target(fd));
-  return do_chown(*v, uid, gid);
+  vfs::NotePath where;
+  VnodeRef v = TRY(fd_target(fd, &where));
+  return do_chown(*v, uid, gid, where);
 }
 DEFINE_SYSCALL(260, fchownat, Result<void>, AtFd dirfd, UserString path, uint32_t uid, uint32_t gid, Flags<int> flags) {
   if (flags & ~int(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Error::Invalid;
-  VnodeRef v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH));
-  return do_chown(*v, uid, gid);
+  vfs::NotePath where;
+  VnodeRef v = TRY(target(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH, &where));
+  return do_chown(*v, uid, gid, where);
 }
 
 DEFINE_SYSCALL(132, utime, Result<void>, UserString path, UserPtr<const Utimbuf> times) {
@@ -313,8 +331,9 @@ DEFINE_SYSCALL(132, utime, Result<void>, UserString path, UserPtr<const Utimbuf>
     t[0] = {b.actime, 0};
     t[1] = {b.modtime, 0};
   }
-  VnodeRef v = TRY(target(AT_CWD, path, true, false));
-  return set_times(*v, times ? t : nullptr);
+  vfs::NotePath where;
+  VnodeRef v = TRY(target(AT_CWD, path, true, false, &where));
+  return set_times(*v, times ? t : nullptr, where);
 }
 DEFINE_SYSCALL(235, utimes, Result<void>, UserString path, UserPtr<const Timeval> times) {
   return utimes_at(AT_CWD, path, times);

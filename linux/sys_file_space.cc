@@ -2,6 +2,7 @@
 // sync_file_range, and name_to_handle_at's refusal (fadvise64 and
 // readahead are in sys_fadvise.cc). Files live in memory, so syncing is
 // accepted and does nothing, after the checks Linux makes.
+#include "fs/vfs/notify.h"
 #include "linux/file_common.h"
 #include "linux/pipe_file.h"
 #include "linux/syscall.h"
@@ -49,6 +50,8 @@ DEFINE_SYSCALL(285, fallocate, Result<void>, Fd fd, Flags<int> mode, int64_t off
   Result<void> r = mode.has(FALLOC_FL_PUNCH_HOLE) ? v.punch_hole(uint64_t(offset), uint64_t(len))
                                                   : v.allocate(uint64_t(offset), uint64_t(len), mode.has(FALLOC_FL_KEEP_SIZE));
   if (!r.ok() && r.error() == Error::NotSupported) return Error::OpNotSupported;
+  // vfs_fallocate(): a successful call is a modification.
+  if (r.ok() && vfs::notify_active()) vfs::notify_event(v, f.note_path(), vfs::NOTE_MODIFY, true);
   return r;
 }
 

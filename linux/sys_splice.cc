@@ -9,6 +9,7 @@
 
 #include "core/pipe.h"
 #include "arch/uaccess.h"
+#include "fs/vfs/notify.h"
 #include "linux/event_args.h"
 #include "linux/file_common.h"
 #include "linux/pipe_file.h"
@@ -46,6 +47,8 @@ Result<size_t> read_chunk(End& src, void* buf, size_t n, bool nonblock, bool mor
   if (src.stream) return src.stream->read_stream(kb, *src.file);
   auto r = src.file->vnode().read(src.off, kb);
   if (!r.ok() && r.error() == Error::IsDir) return Error::Invalid;
+  if (r.ok() && r.value() && vfs::notify_active())
+    vfs::notify_event(src.file->vnode(), src.file->note_path(), vfs::NOTE_ACCESS, true);
   return r;
 }
 
@@ -62,6 +65,7 @@ Result<size_t> write_chunk(End& dst, const void* buf, size_t n, bool nonblock) {
   size_t w = TRY(dst.file->vnode().write(&off, cut, false));
   dst.off = off;
   if (allowed < n && w == allowed) dst.cut = true;
+  if (w && vfs::notify_active()) vfs::notify_event(dst.file->vnode(), dst.file->note_path(), vfs::NOTE_MODIFY, true);
   return w;
 }
 

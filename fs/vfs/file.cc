@@ -2,6 +2,7 @@
 #include <new>
 
 #include "fs/file.h"
+#include "fs/vfs/notify.h"
 
 namespace capsule::vfs {
 
@@ -18,8 +19,14 @@ void OpenFile::release() {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   if (has_locks.load(std::memory_order_acquire))
     if (auto hook = on_last_release.load(std::memory_order_acquire)) hook(*this);
+  if (notify_active() && !(flags() & PATH) && !vnode_->is_stream())
+    notify_closed(*vnode_, note_, flags() & WRITE);
   delete this;
 }
+
+OpenFile::~OpenFile() { delete note_; }
+
+Result<void> OpenFile::setattr(const SetAttr& a, const Cred* cred) { return setattr_noted(cred, *vnode_, note_, a); }
 
 void OpenFile::set_flags(uint32_t flags) {
   uint32_t old = flags_.load(std::memory_order_relaxed);
@@ -32,19 +39,27 @@ Result<size_t> OpenFile::read(IoBuffer& buf) {
   // A stream has no offset to serialize on; its reads may block.
   if (vnode_->is_stream()) return vnode_->read_stream(buf, *this);
   if (vnode_->is_dir()) return Error::IsDir;
-  FsGuard g(pos_lock_);
-  size_t n = TRY(vnode_->read(pos_, buf));
-  pos_ += n;
+  size_t n;
+  {
+    FsGuard g(pos_lock_);
+    n = TRY(vnode_->read(pos_, buf));
+    pos_ += n;
+  }
+  if (n && notify_active()) notify_event(*vnode_, note_, NOTE_ACCESS, true);
   return n;
 }
 
 Result<size_t> OpenFile::write(IoBuffer& buf, bool append) {
   if (!(flags() & WRITE)) return Error::BadFd;
   if (vnode_->is_stream()) return vnode_->write_stream(buf, *this);
-  FsGuard g(pos_lock_);
-  uint64_t off = pos_;
-  size_t n = TRY(vnode_->write(&off, buf, append || (flags() & APPEND)));
-  pos_ = off;
+  size_t n;
+  {
+    FsGuard g(pos_lock_);
+    uint64_t off = pos_;
+    n = TRY(vnode_->write(&off, buf, append || (flags() & APPEND)));
+    pos_ = off;
+  }
+  if (n && notify_active()) notify_event(*vnode_, note_, NOTE_MODIFY, true);
   return n;
 }
 
@@ -52,14 +67,18 @@ Result<size_t> OpenFile::pread(IoBuffer& buf, uint64_t offset) {
   if (!(flags() & READ)) return Error::BadFd;
   if (vnode_->is_dir()) return Error::IsDir;
   if (offset > MAX_FILE_SIZE || vnode_->is_stream()) return Error::Invalid;
-  return vnode_->read(offset, buf);
+  size_t n = TRY(vnode_->read(offset, buf));
+  if (n && notify_active()) notify_event(*vnode_, note_, NOTE_ACCESS, true);
+  return n;
 }
 
 Result<size_t> OpenFile::pwrite(IoBuffer& buf, uint64_t offset, int append) {
   if (!(flags() & WRITE)) return Error::BadFd;
   if (offset > MAX_FILE_SIZE || vnode_->is_stream()) return Error::Invalid;
   uint64_t off = offset;
-  return vnode_->write(&off, buf, append < 0 ? bool(flags() & APPEND) : append > 0);
+  size_t n = TRY(vnode_->write(&off, buf, append < 0 ? bool(flags() & APPEND) : append > 0));
+  if (n && notify_active()) notify_event(*vnode_, note_, NOTE_MODIFY, true);
+  return n;
 }
 
 Result<uint64_t> OpenFile::seek(int64_t offset, Whence whence) {
@@ -110,11 +129,17 @@ class CountingSink final : public DirSink {
 Result<size_t> OpenFile::readdir(DirSink& sink) {
   if (flags() & PATH) return Error::BadFd;
   if (!vnode_->is_dir()) return Error::NotDir;
-  FsGuard g(pos_lock_);
-  CountingSink c(sink, pos_);
-  TRY(vnode_->readdir(pos_, c));
-  pos_ = c.next;
-  return c.count;
+  size_t count;
+  {
+    FsGuard g(pos_lock_);
+    CountingSink c(sink, pos_);
+    TRY(vnode_->readdir(pos_, c));
+    pos_ = c.next;
+    count = c.count;
+  }
+  // Linux's iterate_dir(): every getdents is an access.
+  if (notify_active()) notify_event(*vnode_, note_, NOTE_ACCESS, true);
+  return count;
 }
 
 // --- FdTable ----------------------------------------------------------------

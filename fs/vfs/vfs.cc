@@ -5,6 +5,7 @@
 #include "fs/file.h"
 #include "fs/vfs.h"
 #include "fs/vfs/dcache.h"
+#include "fs/vfs/notify.h"
 
 namespace capsule::vfs {
 
@@ -135,6 +136,7 @@ Result<void> Vfs::unmount(const PathContext& ctx, StringView path) {
   FsRef fs = m->fs;
   if (dcache_) dcache_->purge_fs(fs.get());
   delete m;
+  notify_unmount(*fs);  // IN_UNMOUNT; the watches let go of its files
   fs->shutdown();
   return {};
 }
@@ -195,6 +197,10 @@ Result<VnodeRef> Vfs::resolve(const PathContext& ctx, StringView path, unsigned 
   return walk(ctx, path, flags, nullptr);
 }
 
+Result<VnodeRef> Vfs::resolve_noted(const PathContext& ctx, StringView path, unsigned flags, NotePath* where) {
+  return walk(ctx, path, flags, nullptr, where);
+}
+
 Result<void> Vfs::resolve_parent(const PathContext& ctx, StringView path, ParentPath& out, unsigned walk_flags) {
   TRY(walk(ctx, path, walk_flags & WALK_RESTRICT, &out));
   return {};
@@ -204,7 +210,8 @@ Result<void> Vfs::resolve_parent(const PathContext& ctx, StringView path, Parent
 // caller's path until a symlink is followed, then into a LinkBuffers half
 // holding "target" + the rest. With `parent`, stops before the last
 // component and describes it there.
-Result<VnodeRef> Vfs::walk(const PathContext& ctx, StringView path, unsigned flags, ParentPath* parent) {
+Result<VnodeRef> Vfs::walk(const PathContext& ctx, StringView path, unsigned flags, ParentPath* parent,
+                           NotePath* where) {
   if (path.empty()) return Error::NotFound;
   if (path.size() >= MAX_PATH) return Error::NameTooLong;
   if ((flags & WALK_BENEATH) && path[0] == '/') return Error::CrossDevice;
@@ -275,6 +282,7 @@ Result<VnodeRef> Vfs::walk(const PathContext& ctx, StringView path, unsigned fla
       // A magic link names its vnode directly.
       if (Result<VnodeRef> to = child->follow_link(); to.ok() || to.error() != Error::NotSupported) {
         cur = cross_down(TRY(static_cast<Result<VnodeRef>&&>(to)));
+        if (where) where->dir.reset();
         if (last) break;
         continue;
       }
@@ -290,6 +298,7 @@ Result<VnodeRef> Vfs::walk(const PathContext& ctx, StringView path, unsigned fla
       }
       continue;  // cur stays the link's directory: relative targets start there
     }
+    if (where && last) where->set(cur, name);
     cur = static_cast<VnodeRef&&>(child);
     ++depth;
     if (last) break;
@@ -309,7 +318,8 @@ void Vfs::end_change(Vnode& dir, StringView name) {
   if (dcache_) dcache_->end_change(dir, name);
 }
 
-Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const OpenHow& how, bool* created) {
+Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const OpenHow& how, NotePath* where,
+                                  bool* created) {
   if (path.size() >= MAX_PATH) return Error::NameTooLong;
   // A final symlink is followed (unless EXCL or NOFOLLOW) and, if it
   // dangles, its target is created (open(2), O_CREAT).
@@ -333,7 +343,10 @@ Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const
       VnodeRef v = cross_down(found.value());
       if (how.flags & OpenHow::EXCL) return Error::Exists;
       if (pp.trailing_slash || v->is_dir()) return Error::IsDir;  // open(2): O_CREAT on a directory
-      if (!v->is_symlink()) return v;
+      if (!v->is_symlink()) {
+        if (where) where->set(pp.dir, pp.name());
+        return v;
+      }
       if ((how.flags & OpenHow::NOFOLLOW) || (how.walk & WALK_NO_SYMLINKS)) return Error::Loop;
       if (++links > MAX_SYMLINKS) return Error::Loop;
       if (Result<VnodeRef> to = v->follow_link(); to.ok() || to.error() != Error::NotSupported) {
@@ -363,18 +376,42 @@ Result<VnodeRef> Vfs::open_create(const PathContext& ctx, StringView path, const
     end_change(*pp.dir, pp.name());
     // Lost a race with another creator: open theirs (unless EXCL).
     if (!made.ok() && made.error() == Error::Exists && !(how.flags & OpenHow::EXCL)) continue;
-    if (made.ok()) *created = true;
+    if (made.ok()) {
+      *created = true;
+      if (where) where->set(pp.dir, pp.name());
+      if (notify_active()) notify_name(*pp.dir, pp.name(), false, NOTE_CREATE);
+    }
     return made;
   }
 }
 
+namespace {
+
+// Owns a NotePath until an open file takes it.
+struct NoteOwner {
+  NotePath* p = nullptr;
+  ~NoteOwner() { delete p; }
+  NotePath* take() {
+    NotePath* t = p;
+    p = nullptr;
+    return t;
+  }
+};
+
+}  // namespace
+
 Result<FileRef> Vfs::open(const PathContext& ctx, StringView path, const OpenHow& how) {
   VnodeRef v;
+  // While anything watches, the file remembers its directory and name
+  // (fs/vfs/notify.h); otherwise this costs one load.
+  NoteOwner note;
+  if (notify_active() && !(how.flags & OpenHow::PATH)) note.p = new (std::nothrow) NotePath;
   bool created = false;
   if (how.flags & OpenHow::CREATE) {
-    v = TRY(open_create(ctx, path, how, &created));
+    v = TRY(open_create(ctx, path, how, note.p, &created));
   } else {
-    v = TRY(resolve(ctx, path, ((how.flags & OpenHow::NOFOLLOW) ? 0 : WALK_FOLLOW) | (how.walk & WALK_RESTRICT)));
+    v = TRY(walk(ctx, path, ((how.flags & OpenHow::NOFOLLOW) ? 0 : WALK_FOLLOW) | (how.walk & WALK_RESTRICT), nullptr,
+                 note.p));
     // O_NOFOLLOW on a symlink: ELOOP, unless it is an O_PATH handle to it.
     if (v->is_symlink() && !(how.flags & OpenHow::PATH)) return Error::Loop;
   }
@@ -403,7 +440,17 @@ Result<FileRef> Vfs::open(const PathContext& ctx, StringView path, const OpenHow
     if (CharDeviceOpen dev = char_device(a.rdev)) v = TRY(dev(a.rdev, how.flags));
   }
   v = TRY(v->open_as(how.flags));
-  return OpenFile::create(v, f);
+  FileRef file = TRY(OpenFile::create(v, f));
+  if (notify_active()) {
+    if (note.p && !note.p->dir) delete note.take();
+    NotePath* where = note.p;
+    if (where) file->set_note_path(note.take());
+    // Linux: OPEN, then the truncation's MODIFY (O_TRUNC of a file that
+    // was there).
+    notify_event(*v, where, NOTE_OPEN, true);
+    if (trunc && !created && v->is_regular()) notify_event(*v, where, NOTE_MODIFY, true);
+  }
+  return file;
 }
 
 Result<void> Vfs::make_node(const PathContext& ctx, StringView path, const CreateArgs& args, StringView target) {
@@ -426,6 +473,7 @@ Result<void> Vfs::make_node(const PathContext& ctx, StringView path, const Creat
                                                    : pp.dir->create(pp.name(), a);
   end_change(*pp.dir, pp.name());
   if (!made.ok()) return made.error();
+  if (notify_active()) notify_name(*pp.dir, pp.name(), type == VType::Dir, NOTE_CREATE);
   return {};
 }
 
@@ -463,6 +511,10 @@ Result<void> Vfs::unlink(const PathContext& ctx, StringView path) {
   begin_change(*pp.dir);
   Result<void> r = pp.dir->unlink(pp.name());
   end_change(*pp.dir, pp.name());
+  if (r.ok() && notify_active()) {
+    notify_unlinked(*v, true, 1);  // `v` is ours
+    notify_name(*pp.dir, pp.name(), false, NOTE_DELETE);
+  }
   return r;
 }
 
@@ -483,6 +535,10 @@ Result<void> Vfs::rmdir(const PathContext& ctx, StringView path) {
   Result<void> r = pp.dir->rmdir(pp.name());
   end_change(*pp.dir, pp.name());
   if (r.ok() && dcache_) dcache_->purge_dir(*v);
+  if (r.ok() && notify_active()) {
+    notify_unlinked(*v, false, 1);
+    notify_name(*pp.dir, pp.name(), true, NOTE_DELETE);
+  }
   return r;
 }
 
@@ -519,6 +575,12 @@ Result<void> Vfs::rename(const PathContext& from_ctx, StringView from, const Pat
   end_change(*b.dir, b.name());
   end_change(*a.dir, a.name());
   if (r.ok() && dst.ok() && dst.value()->is_dir() && dst.value() != src && dcache_) dcache_->purge_dir(*dst.value());
+  // rename(2) between two names of one file does nothing, and says nothing.
+  if (r.ok() && notify_active() && !(dst.ok() && dst.value() == src)) {
+    Vnode* replaced = dst.ok() ? dst.value().get() : nullptr;
+    notify_rename(*a.dir, a.name(), *b.dir, b.name(), *src, replaced);
+    if (replaced) notify_unlinked(*replaced, false, 1);  // `dst` is ours
+  }
   return r;
 }
 
@@ -543,6 +605,10 @@ Result<void> Vfs::link_vnode(Vnode& src, const PathContext& ctx, StringView new_
   begin_change(*pp.dir);
   Result<void> r = pp.dir->link(pp.name(), src);
   end_change(*pp.dir, pp.name());
+  if (r.ok() && notify_active()) {
+    notify_event(src, nullptr, NOTE_ATTRIB);  // its link count
+    notify_name(*pp.dir, pp.name(), false, NOTE_CREATE);
+  }
   return r;
 }
 
@@ -571,13 +637,21 @@ Result<Attr> Vfs::stat(const PathContext& ctx, StringView path, bool follow) {
 }
 
 Result<void> Vfs::setattr(const PathContext& ctx, StringView path, const SetAttr& a, bool follow) {
-  VnodeRef v = TRY(resolve(ctx, path, follow ? WALK_FOLLOW : 0));
+  NotePath where;
+  VnodeRef v = TRY(walk(ctx, path, follow ? WALK_FOLLOW : 0, nullptr, notify_active() ? &where : nullptr));
   if (a.mask & SetAttr::SIZE) {
     if (v->is_dir()) return Error::IsDir;
     if (!v->is_regular()) return Error::Invalid;
     TRY(may_access(ctx.cred, *v, MAY_WRITE));  // truncate(2): EACCES
   }
-  return setattr_checked(ctx.cred, *v, a);
+  return setattr_noted(ctx.cred, *v, where.dir ? &where : nullptr, a);
+}
+
+Result<void> setattr_noted(const Cred* cred, Vnode& v, const NotePath* where, const SetAttr& a) {
+  TRY(setattr_checked(cred, v, a));
+  if (notify_active())
+    if (uint32_t ev = notify_setattr_events(a)) notify_event(v, where && where->dir ? where : nullptr, ev);
+  return {};
 }
 
 namespace {

@@ -7,6 +7,7 @@ list(APPEND HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/fs/vfs/dcache.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/vfs.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/file.cc
+  ${CMAKE_SOURCE_DIR}/fs/vfs/notify.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/lock.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/xattr.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/permission.cc

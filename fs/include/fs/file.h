@@ -13,6 +13,8 @@
 
 namespace capsule::vfs {
 
+struct Cred;  // fs/vfs/permission.h
+
 enum class Whence : uint8_t { Set, Current, End };
 
 class OpenFile {
@@ -61,6 +63,16 @@ class OpenFile {
   void release();
   uint32_t ref_count() const { return refs_.load(std::memory_order_relaxed); }
 
+  // The directory and name this file was opened by, kept while anything
+  // watches (fs/vfs/notify.h): its directory's watches hear of reads,
+  // writes and the close. Set once, before the file is shared.
+  const NotePath* note_path() const { return note_; }
+  void set_note_path(NotePath* p) { note_ = p; }
+  // fchmod, fchown, ftruncate, futimens: the vnode's setattr after the
+  // permission rules (vfs::setattr_checked; `cred` null: the kernel), and
+  // the events it makes.
+  Result<void> setattr(const SetAttr& a, const Cred* cred);
+
   // For linux/: Linux flag bits to echo in F_GETFL (O_LARGEFILE, ...).
   std::atomic<uint32_t> abi_flags{0};
 
@@ -72,9 +84,10 @@ class OpenFile {
 
  private:
   OpenFile(VnodeRef v, uint32_t flags) : vnode_(static_cast<VnodeRef&&>(v)), flags_(flags) {}
-  ~OpenFile() = default;
+  ~OpenFile();
 
   const VnodeRef vnode_;
+  NotePath* note_ = nullptr;  // owned
   std::atomic<uint32_t> flags_;
   std::atomic<uint32_t> refs_{1};
   FsMutex pos_lock_;

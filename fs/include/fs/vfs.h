@@ -151,6 +151,8 @@ class Vnode;
 class FileSystem;
 class OpenFile;
 struct Mount;
+struct Watch;     // fs/vfs/notify.h
+struct NotePath;  // fs/vfs/notify.h
 using VnodeRef = RefPtr<Vnode>;
 using FsRef = RefPtr<FileSystem>;
 
@@ -327,6 +329,7 @@ class Vnode : public mm::VmBacking {
  private:
   friend class Vfs;
   friend class DentryCache;
+  friend struct NotifyCore;
 
   FileSystem* const fs_;
   const uint64_t ino_;
@@ -343,6 +346,12 @@ class Vnode : public mm::VmBacking {
   IntrusiveList<Dentry, &Dentry::sibling> dentries_;
   uint32_t dc_busy_ = 0;
   uint64_t dc_gen_ = 0;
+  // Owned by fs/vfs/notify.cc, under its lock: the watches on this file
+  // and the union of their masks (read without the lock by every hook);
+  // doomed: no name left, DELETE_SELF waits for the last close.
+  Watch* watches_ = nullptr;
+  std::atomic<uint32_t> watch_mask_{0};
+  bool note_doomed_ = false;
 };
 
 // One instance of a file system (one ramfs, one ext4 volume).
@@ -461,6 +470,10 @@ class Vfs {
 
   // --- path walk ---
   Result<VnodeRef> resolve(const PathContext& ctx, StringView path, unsigned flags);
+  // resolve, also telling the directory and name the final file was
+  // reached by (for the directory's watches, fs/vfs/notify.h); `where`
+  // stays empty when the path ends in ".", ".." or a mount's root.
+  Result<VnodeRef> resolve_noted(const PathContext& ctx, StringView path, unsigned flags, NotePath* where);
   // walk: restriction flags only (WALK_RESTRICT).
   Result<void> resolve_parent(const PathContext& ctx, StringView path, ParentPath& out, unsigned walk = 0);
   // One component in a directory, through the dentry cache; no mounts
@@ -507,10 +520,12 @@ class Vfs {
   void drop_caches();
 
  private:
-  Result<VnodeRef> walk(const PathContext& ctx, StringView path, unsigned flags, ParentPath* parent);
+  Result<VnodeRef> walk(const PathContext& ctx, StringView path, unsigned flags, ParentPath* parent,
+                        NotePath* where = nullptr);
   Result<VnodeRef> dotdot(const PathContext& ctx, VnodeRef cur);
   VnodeRef cross_down(VnodeRef v);
-  Result<VnodeRef> open_create(const PathContext& ctx, StringView path, const OpenHow& how, bool* created);
+  Result<VnodeRef> open_create(const PathContext& ctx, StringView path, const OpenHow& how, NotePath* where,
+                               bool* created);
   Result<void> make_node(const PathContext& ctx, StringView path, const CreateArgs& args, StringView target);
   // Brackets a change of directory `dir`'s names for the dentry cache.
   void begin_change(Vnode& dir);

@@ -33,6 +33,8 @@ PACKAGES = {
              "make",
              # PostgreSQL in the VM (tests/cli/postgres_test.py).
              "postgresql-15",
+             # inotifywait in the VM (tests/cli/inotify_test.py).
+             "inotify-tools",
              # lint.thread_safety runs clang's -Wthread-safety over the kernel
              # (tests/lint/thread_safety.py).
              "clang"],
