@@ -13,6 +13,7 @@
 #include "arch/uaccess.h"
 #include "fs/vfs.h"
 #include "linux/fifo.h"
+#include "linux/file_async.h"
 #include "linux/file_common.h"
 #include "linux/pty_file.h"
 #include "linux/file_lock.h"
@@ -31,6 +32,8 @@ using vfs::OpenHow;
 using vfs::Vnode;
 using vfs::VnodeRef;
 
+// Signal-driven I/O (linux/file_async.h).
+constexpr uint32_t F_SETOWN = 8, F_GETOWN = 9, F_SETSIG = 10, F_GETSIG = 11, F_SETOWN_EX = 15, F_GETOWN_EX = 16;
 constexpr uint32_t F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031,
                    F_GETPIPE_SZ = 1032, F_DUPFD_CLOEXEC = 1030, F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
 
@@ -586,8 +589,34 @@ DEFINE_SYSCALL(72, fcntl, Result<int64_t>, Fd fd, unsigned cmd, Hex<unsigned lon
       if (arg & O_APPEND) fl |= OpenFile::APPEND;
       if (arg & O_NONBLOCK) fl |= OpenFile::NONBLOCK;
       f.set_flags(fl);
-      uint32_t keep = f.abi_flags.load() & ~uint32_t(O_ASYNC | O_DIRECT | O_NOATIME);
-      f.abi_flags.store(keep | uint32_t(arg & (O_ASYNC | O_DIRECT | O_NOATIME)));
+      const uint32_t old = f.abi_flags.load();
+      uint32_t keep = old & ~uint32_t(O_ASYNC | O_DIRECT | O_NOATIME);
+      // O_ASYNC takes effect when it changes here (as Linux: one given to
+      // open is shown by F_GETFL but signals nothing until set again), and
+      // sticks only on files that can signal (Linux keeps it only through
+      // a fasync operation).
+      uint32_t async = old & O_ASYNC;
+      if (((old ^ uint32_t(arg)) & O_ASYNC) && async_capable(f)) {
+        TRY(async_enable(f, fd.value, arg & O_ASYNC));
+        async = uint32_t(arg & O_ASYNC);
+      }
+      f.abi_flags.store(keep | async | uint32_t(arg & (O_DIRECT | O_NOATIME)));
+      return 0;
+    }
+    case F_SETOWN: TRY(async_set_owner(f, int(arg.value))); return 0;
+    case F_GETOWN: return async_owner(f);
+    case F_SETSIG: TRY(async_set_signal(f, int(arg.value))); return 0;
+    case F_GETSIG: return async_signal(f);
+    case F_SETOWN_EX: {
+      struct { int32_t type, pid; } ex;
+      TRY(UserPtr<uint8_t>(arg.value).copy_in(reinterpret_cast<uint8_t*>(&ex), sizeof ex));
+      TRY(async_set_owner_ex(f, ex.type, ex.pid));
+      return 0;
+    }
+    case F_GETOWN_EX: {
+      int32_t ex[2];
+      async_owner_ex(f, &ex[0], &ex[1]);
+      TRY(UserPtr<uint8_t>(arg.value).copy_out(reinterpret_cast<uint8_t*>(ex), sizeof ex));
       return 0;
     }
     case F_GETPIPE_SZ:

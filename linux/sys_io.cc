@@ -4,9 +4,12 @@
 #include <new>
 
 #include "arch/uaccess.h"
+#include "core/poll.h"
 #include "linux/event_args.h"
+#include "linux/file_async.h"
 #include "linux/file_common.h"
 #include "linux/identity.h"
+#include "linux/socket_file.h"
 #include "linux/syscall.h"
 
 namespace capsule::linux_abi {
@@ -14,7 +17,10 @@ namespace {
 
 using vfs::OpenFile;
 
-constexpr uint32_t FIONBIO = 0x5421, FIOCLEX = 0x5451, FIONCLEX = 0x5450;
+constexpr uint32_t FIONBIO = 0x5421, FIOCLEX = 0x5451, FIONCLEX = 0x5450, FIOASYNC = 0x5452;
+// A socket's owner for SIGIO/SIGURG (sock_ioctl): FIOSETOWN = SIOCSPGRP,
+// FIOGETOWN = SIOCGPGRP.
+constexpr uint32_t FIOSETOWN = 0x8901, SIOCSPGRP = 0x8902, FIOGETOWN = 0x8903, SIOCGPGRP = 0x8904;
 
 // pwritev2's RWF_APPEND / RWF_NOAPPEND: -1 keeps O_APPEND's say.
 constexpr int RWF_HIPRI = 1, RWF_DSYNC = 2, RWF_SYNC = 4, RWF_NOWAIT = 8, RWF_APPEND = 0x10, RWF_NOAPPEND = 0x20;
@@ -154,6 +160,30 @@ DEFINE_SYSCALL(16, ioctl, Result<int64_t>, Fd fd, Hex<uint32_t> cmd, UserPtr<uin
       const int on = TRY(arg.cast<const int>().read());
       uint32_t fl = f.flags();
       f.set_flags(on ? (fl | OpenFile::NONBLOCK) : (fl & ~OpenFile::NONBLOCK));
+      return 0;
+    }
+    case FIOASYNC: {
+      // As F_SETFL's O_ASYNC, but a file that cannot signal is ENOTTY.
+      const bool on = TRY(arg.cast<const int>().read()) != 0;
+      const bool was = f.abi_flags.load() & O_ASYNC;
+      if (on != was) {
+        if (!async_capable(f)) return Error::NotTty;
+        TRY(async_enable(f, fd.value, on));
+        if (on) f.abi_flags.fetch_or(O_ASYNC);
+        else f.abi_flags.fetch_and(~uint32_t(O_ASYNC));
+      }
+      return 0;
+    }
+    case FIOSETOWN:
+    case SIOCSPGRP:
+    case FIOGETOWN:
+    case SIOCGPGRP: {
+      if (!is_socket(f.vnode())) return Error::NotTty;
+      if (cmd == FIOGETOWN || cmd == SIOCGPGRP) {
+        TRY(arg.cast<int>().write(async_owner(f)));
+        return 0;
+      }
+      TRY(async_set_owner(f, TRY(arg.cast<const int>().read())));
       return 0;
     }
     case FIGETBSZ: {

@@ -80,7 +80,7 @@ SpinLock g_list_lock;  // the list of signalfds; notifications run under it
 class SignalfdVnode final : public StreamVnode {
  public:
   const char* anon_name() const override { return "signalfd"; }  // /proc/<pid>/fd: anon_inode:[signalfd]
-  explicit SignalfdVnode(uint64_t mask) : StreamVnode(0600), mask_(mask), source_(query, this) {}
+  explicit SignalfdVnode(uint64_t mask) : StreamVnode(0600), mask_(mask), source_(query, this, false /* no fasync on Linux */) {}
   const void* kind() const override { return &SIGNALFD_KIND; }
   bool stream_seeks() const override { return true; }  // noop_llseek, as Linux
   Pollable* pollable() override { return &source_; }

@@ -125,7 +125,7 @@ PipeEnd::~PipeEnd() {
     }
     if (writer_ && --p->writers == 0) {
       p->read_wait.wake_all();  // readers see EOF
-      p->notify_locked(POLL_HUP, 0);
+      p->notify_locked(POLL_IN | POLL_HUP, 0);  // EOF is readable (SIGIO: POLL_IN, as Linux)
     }
   }
   pipe_release(p);

@@ -28,7 +28,22 @@ bool Pollable::has_watchers() {
   return !watchers_.empty();
 }
 
+namespace {
+std::atomic<Pollable::AsyncHook> g_async_hook{nullptr};
+}
+
+void Pollable::set_async_hook(AsyncHook hook) { g_async_hook.store(hook, std::memory_order_release); }
+
 void Pollable::notify(uint32_t events) {
+  notify_watchers(events);
+  // Signal-driven I/O, after the watchers and outside watch_lock_. Only
+  // where interrupts are on: a notification made under a spinlock (a
+  // signalfd's) cannot send a signal, and those objects have none.
+  if (async_.load(std::memory_order_acquire) && interrupts_on())
+    if (AsyncHook hook = g_async_hook.load(std::memory_order_acquire)) hook(*this, events);
+}
+
+void Pollable::notify_watchers(uint32_t events) {
   IrqSpinGuard g(watch_lock_);
   PollWatcher* woke_exclusive = nullptr;
   for (PollWatcher& w : watchers_) {

@@ -21,6 +21,8 @@ void OpenFile::release() {
     if (auto hook = on_last_release.load(std::memory_order_acquire)) hook(*this);
   if (notify_active() && !(flags() & PATH) && !vnode_->is_stream())
     notify_closed(*vnode_, note_, flags() & WRITE);
+  if (async.load(std::memory_order_acquire))
+    if (auto hook = on_async_release.load(std::memory_order_acquire)) hook(*this);
   delete this;
 }
 

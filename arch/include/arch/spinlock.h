@@ -68,6 +68,14 @@ class CAPABILITY("spinlock") SpinLock {
   std::atomic<const void*> owner_{nullptr};
 };
 
+// True when this CPU takes interrupts (no spinlock of ours is held and no
+// IrqGuard is active).
+inline bool interrupts_on() {
+  uint64_t flags;
+  asm volatile("pushfq; popq %0" : "=r"(flags) : : "memory");
+  return flags & (1u << 9);
+}
+
 // Disables interrupts for its lifetime, restoring the previous state.
 class IrqGuard {
  public:

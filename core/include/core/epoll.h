@@ -55,6 +55,7 @@ class Epoll final : public Pollable {
  public:
   static Result<Epoll*> create();  // NoMemory
   ~Epoll();
+  bool signals_io() const override { return false; }  // no fasync on Linux
 
   // epoll_ctl(2). events: POLL_* bits plus EPOLL_ET/ONESHOT/EXCLUSIVE/WAKEUP.
   // Invalid: obj is this epoll, EPOLLEXCLUSIVE with ONESHOT or on an epoll,

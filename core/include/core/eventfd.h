@@ -16,6 +16,7 @@ class EventFd final : public Pollable {
   // NoMemory.
   static Result<EventFd*> create(uint64_t initial, bool semaphore);
   ~EventFd();
+  bool signals_io() const override { return false; }  // Linux's eventfd has no fasync
 
   // read(2): the counter (then 0), or 1 (then counter - 1) in semaphore
   // mode. Blocks while 0; Again with nonblock; Interrupted.

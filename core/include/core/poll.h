@@ -18,6 +18,7 @@
 // notify() takes watch_lock_ with interrupts off and calls watchers with it
 // held: watchers must not sleep, allocate, or call back into the source.
 // poll_events() is never called with a spinlock held and may sleep.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -90,6 +91,18 @@ class Pollable {
   virtual uint32_t poll_events() = 0;
   // True for an Epoll (nesting checks).
   virtual bool is_epoll() const { return false; }
+  // Signal-driven I/O (O_ASYNC): whether a readiness change may raise the
+  // owner's signal. Linux's pipes, sockets and ttys do; eventfd, timerfd,
+  // epoll and signalfd have no fasync and never do.
+  virtual bool signals_io() const { return true; }
+
+  // Descriptions with O_ASYNC on this object. While there are any,
+  // notify() also calls the async hook after the watchers, with none of
+  // this object's spinlocks held (the Linux layer sends SIGIO from there).
+  void async_attach() { async_.fetch_add(1, std::memory_order_acq_rel); }
+  void async_detach() { async_.fetch_sub(1, std::memory_order_acq_rel); }
+  using AsyncHook = void (*)(Pollable& source, uint32_t events);
+  static void set_async_hook(AsyncHook hook);
 
   // Starts/stops observation. A watcher watches one source at a time.
   // unwatch() returns only when no on_events call for `w` is in flight.
@@ -108,8 +121,10 @@ class Pollable {
   void notify(uint32_t events);
 
  private:
+  void notify_watchers(uint32_t events);
   SpinLock watch_lock_;
   IntrusiveList<PollWatcher, &PollWatcher::node_> watchers_ GUARDED_BY(watch_lock_);
+  std::atomic<uint32_t> async_{0};
 };
 
 // A Pollable whose state lives elsewhere: its readiness is a query, and the
@@ -120,14 +135,17 @@ class Pollable {
 class PollSource final : public Pollable {
  public:
   using Query = uint32_t (*)(void* context);
-  PollSource(Query query, void* context) : query_(query), context_(context) {}
+  PollSource(Query query, void* context, bool signals_io = true)
+      : query_(query), context_(context), signals_io_(signals_io) {}
   ~PollSource() { detach_watchers(); }
   uint32_t poll_events() override { return query_(context_); }
+  bool signals_io() const override { return signals_io_; }
   void changed(uint32_t events) { notify(events); }
 
  private:
   Query query_;
   void* context_;
+  bool signals_io_;
 };
 
 // poll(2)/select(2): one entry per descriptor. object == nullptr is

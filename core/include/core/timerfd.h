@@ -22,6 +22,7 @@ class TimerFd final : public Pollable {
   // CLOCK_BOOTTIME behaves as Monotonic here (no suspend). NoMemory.
   static Result<TimerFd*> create(TimerClock clock);
   ~TimerFd();
+  bool signals_io() const override { return false; }  // no fasync on Linux
 
   // timerfd_settime(2): returns the previous setting (as gettime). With
   // absolute, value_ns is a time on the timer's clock (Realtime: Unix ns);

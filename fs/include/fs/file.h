@@ -82,6 +82,11 @@ class OpenFile {
   std::atomic<bool> has_locks{false};
   static inline std::atomic<void (*)(OpenFile&)> on_last_release{nullptr};
 
+  // Signal-driven I/O state (fcntl F_SETOWN/F_SETSIG, O_ASYNC), the Linux
+  // layer's; the last release calls on_async_release(*this) to drop it.
+  std::atomic<void*> async{nullptr};
+  static inline std::atomic<void (*)(OpenFile&)> on_async_release{nullptr};
+
  private:
   OpenFile(VnodeRef v, uint32_t flags) : vnode_(static_cast<VnodeRef&&>(v)), flags_(flags) {}
   ~OpenFile();
