@@ -13,6 +13,7 @@
 #include "linux/memfd.h"
 #include "fs/devfs/devfs.h"
 #include "linux/syscall.h"
+#include "linux/vm_limits.h"
 
 namespace capsule::linux_abi {
 namespace {
@@ -113,7 +114,16 @@ Result<void> punch_backing(uintptr_t start, uintptr_t end) {
 
 }  // namespace
 
-DEFINE_SYSCALL(12, brk, Result<Address>, Address brk) { return Address{as()->brk(brk)}; }
+DEFINE_SYSCALL(12, brk, Result<Address>, Address brk) {
+  // RLIMIT_DATA / RLIMIT_AS: a refused growth leaves the break where it is.
+  uintptr_t cur = as()->brk_end();
+  if (brk > cur && as()->brk_start() && brk >= as()->brk_start()) {
+    uintptr_t from = pg_up(cur), to = pg_up(brk);
+    if (to > from && !vm_may_expand(*as(), from, to - from, mm::VM_READ | mm::VM_WRITE, 0, false).ok())
+      return Address{cur};
+  }
+  return Address{as()->brk(brk)};
+}
 
 // mmap(2); every argument is an unsigned long in Linux but the fd (an int).
 DEFINE_SYSCALL(9, mmap, Result<Address>, Address addr, size_t len, Flags<uint64_t> prot, Flags<uint64_t> flags, Fd fd,
@@ -187,6 +197,9 @@ DEFINE_SYSCALL(9, mmap, Result<Address>, Address addr, size_t len, Flags<uint64_
   req.placement = (flags & MAP_FIXED_NOREPLACE) ? mm::Placement::FixedNoReplace
                   : (flags & MAP_FIXED)         ? mm::Placement::Fixed
                                                 : mm::Placement::Hint;
+  // MAP_32BIT (x86-64): in the second GiB, as Linux places it.
+  req.low_window = flags & MAP_32BIT;
+  TRY(vm_may_expand(*as(), addr, pg_up(len), req.prot, req.flags, req.placement == mm::Placement::Fixed));
   return Address{TRY(as()->mmap(req, flags & MAP_POPULATE))};
 }
 
@@ -239,6 +252,7 @@ DEFINE_SYSCALL(25, mremap, Result<Address>, Address old_addr, size_t old_len, si
   if (!pg_up(new_len)) return Error::Invalid;
   if (old_len > mm::USER_END || new_len > mm::USER_END) return Error::Invalid;
   if (!old_len) return Error::Invalid;  // duplicating a shared mapping: not supported
+  TRY(vm_may_resize(*as(), old_addr, pg_up(old_len), pg_up(new_len)));  // RLIMIT_AS / RLIMIT_DATA
   return Address{TRY(as()->mremap(old_addr, old_len, new_len, uint32_t(flags & (MREMAP_MAYMOVE | MREMAP_FIXED)), new_addr))};
 }
 

@@ -148,6 +148,18 @@ Result<uintptr_t> VmaSet::find_gap(size_t len) const {
   return Error::NoMemory;
 }
 
+// The lowest gap of len bytes in [LOW_WINDOW_START, LOW_WINDOW_END).
+Result<uintptr_t> VmaSet::find_gap_low(size_t len) const {
+  uintptr_t lo = LOW_WINDOW_START;
+  for (Vma* v = first_ending_after(lo);; v = next(*v)) {
+    uintptr_t hi = v ? min(start_gap(*v), LOW_WINDOW_END) : LOW_WINDOW_END;
+    if (hi > lo && hi - lo >= len) return lo;
+    if (!v || v->end >= LOW_WINDOW_END) break;
+    lo = max(lo, v->end);
+  }
+  return Error::NoMemory;
+}
+
 // ---- structural edits -----------------------------------------------------
 
 Vma* VmaSet::split(Vma& v, uintptr_t at) {
@@ -246,6 +258,12 @@ Result<uintptr_t> VmaSet::map(const MapRequest& req, VmaObserver& obs) {
     if (req.addr > USER_END - len) return Error::NoMemory;
     start = req.addr;
     if (req.placement == Placement::FixedNoReplace && overlaps(start, start + len)) return Error::Exists;
+  } else if (req.low_window) {
+    uintptr_t hint = req.addr <= USER_END ? page_up(req.addr) : 0;
+    if (hint >= LOW_WINDOW_START && len <= LOW_WINDOW_END - hint && range_free(hint, hint + len))
+      start = hint;
+    else
+      start = TRY(find_gap_low(len));
   } else {
     uintptr_t hint = req.addr <= USER_END ? page_up(req.addr) : 0;
     if (hint >= USER_START && hint <= USER_END - len && range_free(hint, hint + len))

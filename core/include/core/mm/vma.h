@@ -148,7 +148,12 @@ struct MapRequest {
   VmBacking* backing = nullptr;
   uint64_t offset = 0;
   Placement placement = Placement::Hint;
+  // Hint only: the mapping must lie in [LOW_WINDOW_START, LOW_WINDOW_END)
+  // (Linux's MAP_32BIT on x86-64: the second GiB, searched bottom-up);
+  // a hint outside it is ignored.
+  bool low_window = false;
 };
+inline constexpr uintptr_t LOW_WINDOW_START = uintptr_t(1) << 30, LOW_WINDOW_END = uintptr_t(2) << 30;
 
 // mremap flags (same values as Linux's MREMAP_*).
 constexpr uint32_t REMAP_MAYMOVE = 1, REMAP_FIXED = 2;
@@ -233,6 +238,7 @@ class VmaSet {
   bool range_free(uintptr_t start, uintptr_t end) const;  // and clear of stack guard gaps
   size_t unmap_splits(uintptr_t start, uintptr_t end) const;
   Result<uintptr_t> find_gap(size_t len) const;
+  Result<uintptr_t> find_gap_low(size_t len) const;  // MapRequest::low_window
 
   Vma* split(Vma& v, uintptr_t at);  // v keeps [start, at); returns [at, end)
   void remove_range(uintptr_t start, uintptr_t end, VmaObserver* obs);
