@@ -123,7 +123,10 @@ Result<Fd> install_fd(FileRef f, bool cloexec) {
 Ctx process_ctx(Process& p) {
   ProcessFiles& pf = *p.files;
   SpinGuard g(pf.lock);
-  return Ctx{VnodeRef(pf.root), VnodeRef(pf.cwd)};
+  Ctx c;  // unchecked: the kernel's view
+  c.root = VnodeRef(pf.root);
+  c.cwd = VnodeRef(pf.cwd);
+  return c;
 }
 
 Ctx cur_ctx() { return process_ctx(cur_process()); }

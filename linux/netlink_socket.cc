@@ -35,6 +35,11 @@ constexpr int NETLINK_ROUTE = 0, MAX_LINKS = 32;
 constexpr int NETLINK_ADD_MEMBERSHIP = 1, NETLINK_DROP_MEMBERSHIP = 2, NETLINK_PKTINFO = 3,
               NETLINK_BROADCAST_ERROR = 4, NETLINK_NO_ENOBUFS = 5, NETLINK_LISTEN_ALL_NSID = 8,
               NETLINK_CAP_ACK = 10, NETLINK_EXT_ACK = 11, NETLINK_GET_STRICT_CHK = 12;
+// The options that are an on/off flag of the socket (kept in nl_flags_).
+constexpr bool is_flag_option(int o) {
+  return o == NETLINK_PKTINFO || o == NETLINK_BROADCAST_ERROR || o == NETLINK_NO_ENOBUFS ||
+         o == NETLINK_LISTEN_ALL_NSID || o == NETLINK_CAP_ACK || o == NETLINK_EXT_ACK || o == NETLINK_GET_STRICT_CHK;
+}
 // What Linux's netlink_dump allocates for a part when the reader has not
 // asked for more: NLMSG_GOODSIZE on a 4 KiB page.
 constexpr size_t DATAGRAM = 3776;
@@ -442,32 +447,18 @@ Result<void> NetlinkSocket::set_nl_option(int optname, int value) {
       if (optname == NETLINK_ADD_MEMBERSHIP) groups_ |= 1u << (value - 1);
       else groups_ &= ~(1u << (value - 1));
       return {};
-    case NETLINK_PKTINFO:
-    case NETLINK_BROADCAST_ERROR:
-    case NETLINK_NO_ENOBUFS:
-    case NETLINK_LISTEN_ALL_NSID:
-    case NETLINK_CAP_ACK:
-    case NETLINK_EXT_ACK:
-    case NETLINK_GET_STRICT_CHK:
+    default:
+      if (!is_flag_option(optname)) return Error::NoProtoOpt;
       if (value) nl_flags_ |= 1u << optname;
       else nl_flags_ &= ~(1u << optname);
       return {};
-    default: return Error::NoProtoOpt;
   }
 }
 
 Result<int> NetlinkSocket::get_nl_option(int optname) {
+  if (!is_flag_option(optname)) return Error::NoProtoOpt;
   Hold<Mutex> g(mu_);
-  switch (optname) {
-    case NETLINK_PKTINFO:
-    case NETLINK_BROADCAST_ERROR:
-    case NETLINK_NO_ENOBUFS:
-    case NETLINK_LISTEN_ALL_NSID:
-    case NETLINK_CAP_ACK:
-    case NETLINK_EXT_ACK:
-    case NETLINK_GET_STRICT_CHK: return (nl_flags_ >> optname) & 1;
-    default: return Error::NoProtoOpt;
-  }
+  return int((nl_flags_ >> optname) & 1);
 }
 
 NetlinkSocket& as_netlink(net::Socket& s) { return static_cast<NetlinkSocket&>(s); }
