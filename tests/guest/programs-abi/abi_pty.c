@@ -68,6 +68,34 @@ static ssize_t read_now(int fd, char* buf, size_t cap) {
   return n;
 }
 
+/* Reads until what arrived contains `want` (bounded: 2 s without new data).
+ * Linux moves bytes between the two ends from a work queue, so an echo or
+ * the slave's output may reach the master in pieces and a moment after the
+ * call that made it. Returns the byte count (0-terminated in buf). */
+static ssize_t read_until(int fd, char* buf, size_t cap, const char* want) {
+  size_t got = 0;
+  buf[0] = 0;
+  while (got + 1 < cap && !strstr(buf, want)) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 2000) != 1) break;
+    ssize_t n = read_now(fd, buf + got, cap - 1 - got);
+    if (n <= 0) break;
+    got += (size_t)n;
+    buf[got] = 0;
+  }
+  return (ssize_t)got;
+}
+
+/* FIONREAD once the count has reached `want` (bounded), for the same reason. */
+static int fionread_reaching(int fd, int want) {
+  int avail = -1;
+  for (int i = 0; i < 200; ++i) {
+    if (ioctl(fd, FIONREAD, &avail) != 0 || avail >= want) break;
+    usleep(10000);
+  }
+  return avail;
+}
+
 static short revents(int fd, short events) {
   struct pollfd p = {fd, events, 0};
   return poll(&p, 1, 0) == 1 ? p.revents : 0;
@@ -205,7 +233,7 @@ static void test_termios_and_data(void) {
   CHECK(avail == 3, "slave FIONREAD %d", avail);
   ssize_t r = read(s, buf, sizeof buf);
   CHECK(r == 3 && memcmp(buf, "hi\n", 3) == 0, "slave read %zd", r);
-  r = read_now(m, buf, sizeof buf);
+  r = read_until(m, buf, sizeof buf, "\r\n");
   CHECK(r == 4 && memcmp(buf, "hi\r\n", 4) == 0, "echo %zd", r);
   /* Slave → master with ONLCR; FIONREAD, poll and epoll on the master. */
   int ep = epoll_create1(0);
@@ -214,9 +242,9 @@ static void test_termios_and_data(void) {
   CHECK(epoll_wait(ep, &got, 1, 0) == 0, "epoll: master idle");
   EXPECT_OK(write(s, "yo\n", 3));
   CHECK(epoll_wait(ep, &got, 1, 1000) == 1 && got.data.u32 == 7 && (got.events & EPOLLIN), "epoll: master readable");
-  EXPECT_OK(ioctl(m, FIONREAD, &avail));
+  avail = fionread_reaching(m, 4);
   CHECK(avail == 4, "master FIONREAD %d", avail);
-  r = read(m, buf, sizeof buf);
+  r = read_until(m, buf, sizeof buf, "\r\n");
   CHECK(r == 4 && memcmp(buf, "yo\r\n", 4) == 0, "master read %zd", r);
   close(ep);
   /* epoll on the slave: a line makes it readable. */
@@ -231,7 +259,7 @@ static void test_termios_and_data(void) {
   CHECK(r == 3, "slave read %zd", r);
   CHECK(epoll_wait(ep, &got, 1, 0) == 0, "epoll: slave idle again");
   close(ep);
-  read(m, buf, sizeof buf); /* the echo */
+  read_until(m, buf, sizeof buf, "ep\r\n"); /* the echo */
   /* Canonical editing: DEL erases, ^U kills the line. */
   EXPECT_OK(write(m, "abc\x7f\x7f" "d\n", 7));
   r = read(s, buf, sizeof buf);
@@ -239,7 +267,7 @@ static void test_termios_and_data(void) {
   EXPECT_OK(write(m, "gone\x15kept\n", 10));
   r = read(s, buf, sizeof buf);
   CHECK(r == 5 && memcmp(buf, "kept\n", 5) == 0, "killed line %zd", r);
-  read_now(m, buf, sizeof buf);  /* the echo */
+  read_until(m, buf, sizeof buf, "kept\r\n"); /* the echo */
   /* Termios set through the master: raw mode on the slave. */
   struct termios raw = ts;
   cfmakeraw(&raw);
@@ -427,7 +455,7 @@ static void test_controlling(void) {
   CHECK(g0 == -1 && e1 == ENOTTY, "TIOCGPGRP without a controlling tty: %d errno %d", g0, e1);
   CHECK(fg_ok && sid_ok, "opened by a session leader: foreground %d session %d", fg_ok, sid_ok);
   CHECK(tty_ok, "/dev/tty is the slave (ttyname /dev/tty, c 5:0)");
-  r = read(m, buf, 9);
+  r = read_until(m, buf, sizeof buf, "\r\n");
   CHECK(r == 9 && memcmp(buf, "via-tty\r\n", 9) == 0, "written through /dev/tty (%zd)", r);
   int pg = 0;
   EXPECT_OK(ioctl(m, TIOCGPGRP, &pg));
@@ -438,7 +466,7 @@ static void test_controlling(void) {
   EXPECT_OK(write(m, "\x03", 1));
   int st = wait_child(pid);
   CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "^C: status %x", st);
-  r = read_now(m, buf, sizeof buf);
+  r = read_until(m, buf, sizeof buf, "^C");
   CHECK(r >= 2 && memcmp(buf, "^C", 2) == 0, "echo of ^C (%zd)", r);
   close(rep[0]);
   close(m);
@@ -596,7 +624,7 @@ static void test_job_control(void) {
         buf, want);
   int st = wait_child(pid);
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "leader status %x", st);
-  r = read_now(m, buf, sizeof buf);
+  r = read_until(m, buf, sizeof buf, "bg\r\n");
   CHECK(r == 4 && memcmp(buf, "bg\r\n", 4) == 0, "the background write without TOSTOP (%zd)", r);
   close(rep[0]);
   close(s);
