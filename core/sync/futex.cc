@@ -66,7 +66,8 @@ struct FutexWaiter {
   // PI (docs/futex.md "PI futexes"); all under the bucket lock.
   bool pi = false;          // waits for a PI lock: only an unlock or a kick ends it
   bool requeue_pi = false;  // FUTEX_WAIT_REQUEUE_PI before its requeue
-  bool kicked = false;      // its owner exited: re-examine the word (off the list)
+  bool kicked = false;      // an owner exited: re-examine the word (off the list)
+  uint32_t dead_owner = 0;  // with kicked: the thread that exited (the word may still name it)
   uint32_t tid = 0;         // the waiter's thread id (what an unlock writes)
   uint32_t owner_tid = 0;   // the owner it waits for
   FutexKey pi_key;          // requeue_pi: the PI word's key
@@ -425,7 +426,10 @@ Result<PiStep> pi_attempt(AddressSpace* as, Bucket& b, FutexWaiter& w, bool firs
   for (int tries = 0; tries < 64; ++tries) {
     const uint32_t owner = uval & FUTEX_PI_TID_MASK;
     const bool others = has_pi_waiter(b, w.key, &w);
-    if (owner == 0 || (w.kicked && owner == w.owner_tid && owner != w.tid)) {
+    // Only the exited thread's id may be taken over: owner_tid follows the
+    // word on a recheck, and the word may have passed to a live owner
+    // since the kick (taking it then would make two owners).
+    if (owner == 0 || (w.kicked && owner == w.dead_owner && owner != w.tid)) {
       // Free, or its owner exited: ours, keeping OWNER_DIED.
       const uint32_t nv = (uval & FUTEX_PI_OWNER_DIED) | w.tid | (others ? FUTEX_PI_WAITERS : 0);
       int r = cmpxchg_word(as, w.pi_uaddr, &uval, nv);
@@ -602,6 +606,7 @@ void futex_pi_owner_exited(uint32_t tid) {
       if (!w.pi || w.owner_tid != tid) continue;
       unlink_pi(b, w);
       w.kicked = true;
+      w.dead_owner = tid;
       thread_wake(w.thread);
     }
   }
