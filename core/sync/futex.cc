@@ -213,6 +213,24 @@ int wake_locked(Bucket& b, const FutexKey& k, int n, uint32_t bitset) REQUIRES(b
   return woken;
 }
 
+// Step 2 of a wait, under the bucket's lock: `w` is queued with its block
+// announced if the word still holds `expected` (else Again).
+Result<void> enqueue_if_equal(AddressSpace* as, uintptr_t uaddr, uint32_t expected, Bucket& b, FutexWaiter& w) {
+  SpinGuard g(b.lock);
+  uint32_t now = TRY(load_word(as, uaddr));
+  if (now != expected) return Error::Again;
+  sched_prepare_block();
+  b.waiters.push_back(w);
+  // After the block is announced (seq_cst): an interrupt that came
+  // before is seen here; one that comes later finds us Blocked.
+  if (thread_interrupt_pending(w.thread)) {
+    b.waiters.remove(w);
+    cancel_block(w.thread);
+    return Error::Interrupted;
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<int> futex_wait(AddressSpace* as, uintptr_t uaddr, uint32_t expected, uint64_t deadline_ns,
@@ -230,20 +248,7 @@ Result<int> futex_wait(AddressSpace* as, uintptr_t uaddr, uint32_t expected, uin
   w.bitset = bitset;
   Bucket& b = bucket_of(key);
   w.bucket.store(&b, std::memory_order_relaxed);
-  {
-    SpinGuard g(b.lock);  // step 2
-    uint32_t now = TRY(load_word(as, uaddr));
-    if (now != expected) return Error::Again;
-    sched_prepare_block();
-    b.waiters.push_back(w);
-    // After the block is announced (seq_cst): an interrupt that came
-    // before is seen here; one that comes later finds us Blocked.
-    if (thread_interrupt_pending(self)) {
-      b.waiters.remove(w);
-      cancel_block(self);
-      return Error::Interrupted;
-    }
-  }
+  TRY(enqueue_if_equal(as, uaddr, expected, b, w));  // step 2
   for (;;) {
     sched_block(deadline_ns);
     Error err = Error::None;
@@ -634,16 +639,7 @@ Result<int> futex_wait_requeue_pi(AddressSpace* as, uintptr_t uaddr, uint32_t ex
   w.bucket.store(&b, std::memory_order_relaxed);
   {
     IrqGuard irq;
-    SpinGuard g(b.lock);
-    uint32_t now = TRY(load_word(as, uaddr));
-    if (now != expected) return Error::Again;
-    sched_prepare_block();
-    b.waiters.push_back(w);
-    if (thread_interrupt_pending(self)) {
-      b.waiters.remove(w);
-      cancel_block(self);
-      return Error::Interrupted;
-    }
+    TRY(enqueue_if_equal(as, uaddr, expected, b, w));
   }
   for (;;) {
     sched_block(deadline_ns);

@@ -20,6 +20,29 @@ namespace capsule::tty {
 namespace {
 constexpr int SIGWINCH_NR = 28;
 constexpr size_t CHUNK = 256;  // bytes copied from the program per step (kernel stack)
+
+// A write's bytes, copied from the program CHUNK at a time and handed to
+// `put(chunk, n)`, which returns how many it took: all n to go on, fewer
+// to end the write there, an error only if it took none. The write's
+// result: the bytes taken, or the first error if none were (a bad buffer
+// after some bytes ends the write short, as Linux's tty_write).
+template <class Put>
+Result<size_t> write_chunks(IoBuffer& src, Put&& put) {
+  size_t done = 0;
+  uint8_t chunk[CHUNK];
+  while (done < src.size()) {
+    size_t n = src.size() - done < CHUNK ? src.size() - done : CHUNK;
+    if (auto r = src.copy_in(done, chunk, n); !r.ok()) {
+      if (!done) return r.error();
+      break;
+    }
+    Result<size_t> took = put(chunk, n);
+    if (!took.ok()) return done ? Result<size_t>(done) : took;
+    done += took.value();
+    if (took.value() < n) break;
+  }
+  return done;
+}
 }  // namespace
 
 struct Pty::State final : LdiscSink {
@@ -152,14 +175,7 @@ Result<size_t> Pty::master_read(IoBuffer& dst, bool nonblock) {
 
 Result<size_t> Pty::master_write(IoBuffer& src, bool nonblock) {
   State& s = *s_;
-  size_t done = 0;
-  uint8_t chunk[CHUNK];
-  while (done < src.size()) {
-    size_t n = src.size() - done < CHUNK ? src.size() - done : CHUNK;
-    if (auto r = src.copy_in(done, chunk, n); !r.ok()) {
-      if (!done) return r.error();
-      break;
-    }
+  return write_chunks(src, [&](const uint8_t* chunk, size_t n) -> Result<size_t> {
     size_t pos = 0;
     while (pos < n) {
       uint32_t sigs;
@@ -170,14 +186,9 @@ Result<size_t> Pty::master_write(IoBuffer& src, bool nonblock) {
         sigs = s.sigs;
         s.sigs = 0;
         if (!took) {
-          if (nonblock) {
-            if (done + pos) return done + pos;
-            return Error::Again;
-          }
-          if (auto w = s.master_wait.wait(s.mu, 0); !w.ok()) {
-            if (done + pos) return done + pos;
-            return w.error();
-          }
+          if (nonblock) return pos ? Result<size_t>(pos) : Result<size_t>(Error::Again);
+          if (auto w = s.master_wait.wait(s.mu, 0); !w.ok())
+            return pos ? Result<size_t>(pos) : Result<size_t>(w.error());
           continue;
         }
       }
@@ -185,9 +196,8 @@ Result<size_t> Pty::master_write(IoBuffer& src, bool nonblock) {
       s.changed();
       s.send_signals(sigs);
     }
-    done += n;
-  }
-  return done;
+    return n;
+  });
 }
 
 size_t Pty::master_available() {
@@ -210,25 +220,18 @@ Result<size_t> Pty::slave_read(IoBuffer& dst, bool nonblock) {
 
 Result<size_t> Pty::slave_write(IoBuffer& src, bool nonblock) {
   State& s = *s_;
-  size_t done = 0;
-  uint8_t chunk[CHUNK];
-  while (done < src.size()) {
-    size_t n = src.size() - done < CHUNK ? src.size() - done : CHUNK;
-    if (auto r = src.copy_in(done, chunk, n); !r.ok()) {
-      if (!done) return r.error();
-      break;
-    }
+  return write_chunks(src, [&](const uint8_t* chunk, size_t n) -> Result<size_t> {
     size_t pos = 0;
     while (pos < n) {
       {
         MutexGuard g(s.mu);
-        if (s.hung_up) return done + pos ? Result<size_t>(done + pos) : Result<size_t>(Error::Io);
+        if (s.hung_up) return pos ? Result<size_t>(pos) : Result<size_t>(Error::Io);
         // Each byte becomes at most two (ONLCR).
         size_t fit = s.stopped ? 0 : s.out_space() / 2;
         if (!fit) {
-          if (nonblock) return done + pos ? Result<size_t>(done + pos) : Result<size_t>(Error::Again);
+          if (nonblock) return pos ? Result<size_t>(pos) : Result<size_t>(Error::Again);
           if (auto w = s.slave_wait.wait(s.mu, 0); !w.ok())
-            return done + pos ? Result<size_t>(done + pos) : Result<size_t>(w.error());
+            return pos ? Result<size_t>(pos) : Result<size_t>(w.error());
           continue;
         }
         size_t m = n - pos < fit ? n - pos : fit;
@@ -237,9 +240,8 @@ Result<size_t> Pty::slave_write(IoBuffer& src, bool nonblock) {
       }
       s.changed();
     }
-    done += n;
-  }
-  return done;
+    return n;
+  });
 }
 
 size_t Pty::slave_available() {
