@@ -150,6 +150,8 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       if (!flag(s.log_missing)) return;
     } else if (name == "gdb") {
       if (!flag(s.gdb)) return;
+    } else if (name == "tty-one-output") {
+      if (!flag(s.tty_one_output)) return;
     } else if (name == "hung-task" || name == "cpu-stall") {
       uint64_t secs;
       if (!has_value || !parse_u64(value, secs) || secs > 86400)

@@ -217,7 +217,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   // Devices: a virtio-console takes the program's stdio (docs/console.md).
   virtio::virtio_init();
   network_start(settings);  // DHCP runs meanwhile (docs/net_device.md)
-  tty::init(settings.tty, settings.tty_rows, settings.tty_cols);
+  tty::init(settings.tty, settings.tty_rows, settings.tty_cols, settings.tty_one_output);
   bootchart_mark("devices");
   // The root file system: a ramfs filled from the initrd (zero-copy; the
   // archive's one parse), and the process's descriptors over it. A bad

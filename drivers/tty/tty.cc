@@ -74,6 +74,7 @@ struct Tty {
   LineDiscipline ld GUARDED_BY(mu){raw_termios()};
   bool eof GUARDED_BY(mu) = false;  // the host's input ended
   bool terminal = false;
+  bool one_output = false;  // stderr leaves through stdout's channel (init)
   WinSize winsize{24, 80, 0, 0};
   WaitList readers;
   PollSource poll{query_events, nullptr};
@@ -147,8 +148,9 @@ Result<size_t> read_uart_now(IoBuffer& r, size_t max) {
 
 }  // namespace
 
-void init(bool terminal, uint16_t rows, uint16_t cols) {
+void init(bool terminal, uint16_t rows, uint16_t cols, bool one_output) {
   g_tty->terminal = terminal;
+  g_tty->one_output = terminal && one_output;
   if (terminal) {
     {
       MutexGuard g(g_tty->mu);  // input may already be arriving (see g_tty_state)
@@ -265,6 +267,7 @@ Result<size_t> read(IoBuffer& r, bool nonblock) {
 
 Result<size_t> write(Stream s, IoBuffer& src) {
   if (!g_tty || !g_tty->terminal) return g_backend->write(s, src);
+  if (g_tty->one_output) s = Stream::Out;
   // Output processing (ONLCR...) reads the bytes.
   Termios t;
   {

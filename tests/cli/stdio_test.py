@@ -318,6 +318,18 @@ def case_tty_raw(r):
     check(status == want, f"status {status}, want {want}")
 
 
+def case_tty_order(r):
+    # Lines written to stdout and stderr by turns reach one terminal in the
+    # order written, as on the host (the CLI tells the kernel both are the
+    # same terminal: one port carries both, --tty-one-output).
+    out, status = pty_session(r, b"y\r", b"LINE:[y\r\n]", mode="order")
+    want = "".join(f"{1 + (i & 1)}:{i}\r\n" for i in range(200)).encode()
+    check(want in out, f"lines out of order: {out[:600]!r}")
+    check(b"FAIL" not in out, f"output {out!r}")
+    want = -2 if r.native else 130
+    check(status == want, f"status {status}, want {want}")
+
+
 def case_tty_resize(r):
     # The host terminal is resized while the program runs: it gets SIGWINCH
     # and TIOCGWINSZ answers the new size (the CLI passes it on).
@@ -516,7 +528,7 @@ CASES = [case_sigpipe_stdout, case_sigpipe_stderr, case_epipe_ignored, case_seq_
          case_stdin_closed, case_cli_killed, case_dev_tty_without_terminal, case_sort, case_streams_separate, case_binary_mib, case_empty_stdin, case_exit_status,
          case_segv, case_bad_pointers, case_sigint_without_terminal, case_signals_forwarded, case_thread_dump,
          case_verbose_log,
-         case_tty_line, case_tty_raw, case_tty_resize, case_tty_escape, case_serial_tty]
+         case_tty_line, case_tty_raw, case_tty_order, case_tty_resize, case_tty_escape, case_serial_tty]
 
 
 def main():

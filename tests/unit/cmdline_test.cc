@@ -123,6 +123,17 @@ TEST(Cmdline, TtyWithAndWithoutWindowSize) {
   }
 }
 
+TEST(Cmdline, TtyOneOutput) {
+  Parsed p;
+  parse("--tty=24x80 --tty-one-output", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_TRUE(p.r.settings.tty_one_output);
+  Parsed q;
+  parse("--tty=24x80", q);
+  ASSERT_TRUE(q.r.ok) << q.r.error;
+  EXPECT_FALSE(q.r.settings.tty_one_output);
+}
+
 TEST(Cmdline, ProgramAndQuotes) {
   Parsed p;
   parse("--env=HOME=/root -- /bin/echo \"hello world\" a\\\"b --verbose", p);

@@ -38,8 +38,11 @@ struct Backend {
 };
 
 // Boot, before the program starts: `terminal` when the host side is a
-// terminal (the line discipline runs); the window size it reported.
-void init(bool terminal, uint16_t rows, uint16_t cols);
+// terminal (the line discipline runs); the window size it reported;
+// `one_output` when the host's stdout and stderr are that same terminal:
+// both streams then leave through stdout's channel, so what the program
+// writes to fds 1 and 2 and the echo keep their order, as on one terminal.
+void init(bool terminal, uint16_t rows, uint16_t cols, bool one_output = false);
 // A device takes over the streams (otherwise: the serial console).
 void set_backend(const Backend* b);
 

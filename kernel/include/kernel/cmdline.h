@@ -51,6 +51,7 @@ struct BootSettings {
   uint64_t tsc_khz = 0;             // 0: not given
   bool tty = false;                 // --tty[=ROWSxCOLS]: the host's stdin is a terminal
   uint16_t tty_rows = 0, tty_cols = 0;
+  bool tty_one_output = false;      // --tty-one-output: stdout and stderr are one terminal on the host
   size_t test_count = 0;
   StringView tests[MAX_TESTS];      // --test=NAME (repeatable; "all", "list")
   size_t argc = 0;                  // the words after "--" without the ";" separators:

@@ -41,6 +41,16 @@ int main(int argc, char** argv) {
   printf("isatty=%d tcgetattr=%d icanon=%d winsize=%d rows=%d devtty=%s\n", tty, got,
          got && (t.c_lflag & ICANON) ? 1 : 0, ws, ws ? w.ws_row : -1, devtty);
   if (!strcmp(mode, "devtty")) return 0;
+  if (!strcmp(mode, "order")) {
+    /* stdout and stderr by turns, unbuffered: on one terminal the lines
+     * must come out in the order written. */
+    fflush(stdout);
+    for (int i = 0; i < 200; ++i) {
+      char b[32];
+      int n = snprintf(b, sizeof b, "%d:%d\n", 1 + (i & 1), i);
+      if (write(1 + (i & 1), b, (size_t)n) != n) printf("FAIL write %d\n", i);
+    }
+  }
   if (!strcmp(mode, "ignint")) signal(SIGINT, SIG_IGN);
   if (!strcmp(mode, "winch")) {
     /* SIGWINCH blocked but while waiting: one that comes between READY and

@@ -52,6 +52,20 @@ def _write_all(fd, data):
         data = data[n:]
 
 
+def one_terminal(fd1, fd2):
+    """Both descriptors are the same terminal (a shell's usual stdout and
+    stderr): the guest then sends both through stdout's port, so their
+    order and the echo's are kept (two ports relayed by two threads would
+    interleave them differently from a real terminal)."""
+    try:
+        if not (os.isatty(fd1) and os.isatty(fd2)):
+            return False
+        a, b = os.fstat(fd1), os.fstat(fd2)
+        return (a.st_rdev, a.st_dev, a.st_ino) == (b.st_rdev, b.st_dev, b.st_ino)
+    except OSError:
+        return False
+
+
 class Stdio:
     def __init__(self, machine, verbose=False, program=True, stdin_fd=0, stdout_fd=1, stderr_fd=2,
                  trace=False, trace_fd=None, stats=False, trace_data_fd=None):
@@ -88,7 +102,10 @@ class Stdio:
             cols, rows = os.get_terminal_size(self.stdin_fd)
         except OSError:
             rows, cols = 24, 80
-        return f"--tty={rows}x{cols}"
+        words = f"--tty={rows}x{cols}"
+        if one_terminal(self.stdout_fd, self.stderr_fd):
+            words += " --tty-one-output"
+        return words
 
     def qemu_args(self):
         fd = {k: theirs.fileno() for k, (_, theirs) in self._pairs.items()}
