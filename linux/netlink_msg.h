@@ -2,7 +2,8 @@
 // Netlink messages (netlink(7), rtnetlink(7); include/uapi/linux/netlink.h
 // for the layouts): the header, the flags, attributes, and the builder the
 // protocol handlers write their answers with (linux/netlink_socket.cc,
-// linux/netlink_route.cc).
+// linux/netlink_route.cc). The parsing and the builder (linux/
+// netlink_msg.cc) are pure: tests/fuzz/netlink_fuzz.cc runs them.
 #include <cstddef>
 #include <cstdint>
 
@@ -40,6 +41,13 @@ struct Request {
   uint32_t portid;  // the sender's port id: every answer carries it
   bool net_admin;   // CAP_NET_ADMIN (NEW/DEL/SET requests need it)
 };
+
+// The message at *off in the `len` bytes a sendmsg gave (the header, then
+// the payload of hdr->len - 16 bytes), and *off moved to the next (4-byte
+// aligned). False at the end: fewer than 16 bytes left, or a length below
+// the header or past the buffer (Linux's netlink_rcv_skb stops there too).
+bool next_request(const uint8_t* buf, size_t len, size_t* off, Header* hdr, const uint8_t** payload,
+                  size_t* plen);
 
 // An attribute of a request's payload: the first of `type` at or after
 // `off` (4-byte aligned); nullptr when absent or malformed. *n is its

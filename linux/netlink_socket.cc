@@ -240,12 +240,8 @@ Result<void> NetlinkSocket::run(const uint8_t* buf, size_t len, DatagramList& ou
   QueueSink sink(out);
   const bool net_admin = current_capable(L_CAP_NET_ADMIN);
   size_t off = 0;
-  while (len - off >= sizeof(Header)) {
-    netlink::Request r;
-    __builtin_memcpy(&r.hdr, buf + off, sizeof(Header));
-    if (r.hdr.len < sizeof(Header) || r.hdr.len > len - off) break;
-    r.payload = buf + off + sizeof(Header);
-    r.len = r.hdr.len - sizeof(Header);
+  netlink::Request r;
+  while (netlink::next_request(buf, len, &off, &r.hdr, &r.payload, &r.len)) {
     r.portid = portid;
     r.net_admin = net_admin;
     Result<void> err;
@@ -278,8 +274,6 @@ Result<void> NetlinkSocket::run(const uint8_t* buf, size_t len, DatagramList& ou
     } else {
       sink.end();
     }
-    off += netlink::align4(r.hdr.len);
-    if (off > len) break;
   }
   return {};
 }

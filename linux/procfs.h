@@ -4,6 +4,7 @@
 // linux/procfs_*.cc. The generic machinery is fs/procfs/procfs.h.
 #include "fs/vfs.h"
 #include "fs/procfs/procfs.h"
+#include "fs/procfs/write_value.h"
 #include "linux/process.h"
 
 namespace capsule::linux_abi {

@@ -68,14 +68,10 @@ Result<void> show_timerslack(uint64_t pid, Text& out) {
   return {};
 }
 
-// A write sets the slack (0: the default, 50 us), as PR_SET_TIMERSLACK.
+// A write sets the slack (0: the default, 50 us), as PR_SET_TIMERSLACK;
+// the number as Linux's kstrtoull takes it (ERANGE past 2^64 - 1).
 Result<void> store_timerslack(uint64_t pid, StringView data) {
-  size_t i = 0;
-  uint64_t v = 0;
-  for (; i < data.size() && data[i] >= '0' && data[i] <= '9' && i < 20; ++i) v = v * 10 + uint64_t(data[i] - '0');
-  if (!i) return Error::Invalid;
-  while (i < data.size() && (data[i] == '\n' || data[i] == ' ')) ++i;
-  if (i != data.size()) return Error::Invalid;
+  const uint64_t v = TRY(procfs::parse_write_u64(data));
   Target t(pid);
   if (t.null()) return Error::NotFound;
   t->limits->timerslack.store(v ? v : 50000);

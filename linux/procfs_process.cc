@@ -542,19 +542,11 @@ Result<void> show_oom_score_adj(uint64_t pid, Text& out) {
   return {};
 }
 
-// An integer in [-1000, 1000] (EINVAL otherwise), kept and shown back; there
-// is no OOM killer to consult it.
+// An integer in [-1000, 1000] (EINVAL otherwise; as Linux's kstrtoint: white
+// space around, 0x and 0 prefixes, ERANGE past an int), kept and shown
+// back; there is no OOM killer to consult it.
 Result<void> store_oom_score_adj(uint64_t pid, StringView data) {
-  size_t i = 0;
-  while (i < data.size() && (data[i] == ' ' || data[i] == '\t')) ++i;
-  bool neg = i < data.size() && data[i] == '-';
-  if (neg || (i < data.size() && data[i] == '+')) ++i;
-  int64_t v = 0;
-  size_t digits = 0;
-  for (; i < data.size() && data[i] >= '0' && data[i] <= '9' && digits < 6; ++i, ++digits) v = v * 10 + (data[i] - '0');
-  while (i < data.size() && (data[i] == '\n' || data[i] == ' ')) ++i;
-  if (!digits || i != data.size()) return Error::Invalid;
-  if (neg) v = -v;
+  const int32_t v = TRY(procfs::parse_write_int(data));
   if (v < -1000 || v > 1000) return Error::Invalid;
   Target p(pid);
   if (p.null()) return Error::NotFound;

@@ -259,10 +259,8 @@ Result<void> show_overcommit(uint64_t, Text& out) {
 // 0, 1 or 2, as vm.overcommit_memory takes (EINVAL otherwise). Kept and
 // shown back; Capsule does not account commitments.
 Result<void> store_overcommit(uint64_t, StringView data) {
-  size_t n = data.size();
-  while (n && (data[n - 1] == '\n' || data[n - 1] == ' ')) --n;
-  if (n != 1 || data[0] < '0' || data[0] > '2') return Error::Invalid;
-  __atomic_store_n(&g_overcommit, data[0] - '0', __ATOMIC_RELAXED);
+  const uint32_t v = TRY(procfs::parse_write_sysctl_uint(data, 2));
+  __atomic_store_n(&g_overcommit, int(v), __ATOMIC_RELAXED);
   return {};
 }
 

@@ -271,17 +271,9 @@ namespace proc {
 namespace {
 
 Result<void> store_limit(std::atomic<uint32_t>& limit, StringView data) {
-  size_t n = data.size();
-  while (n && (data[n - 1] == '\n' || data[n - 1] == ' ')) --n;
-  if (n == 0 || n > 10) return Error::Invalid;
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (data[i] < '0' || data[i] > '9') return Error::Invalid;
-    v = v * 10 + uint64_t(data[i] - '0');
-  }
   // Linux's proc_dointvec_minmax with a minimum of 0 and INT_MAX.
-  if (v > 0x7fffffff) return Error::Invalid;
-  limit.store(uint32_t(v), std::memory_order_relaxed);
+  const uint32_t v = TRY(procfs::parse_write_sysctl_uint(data, 0x7fffffff));
+  limit.store(v, std::memory_order_relaxed);
   return {};
 }
 

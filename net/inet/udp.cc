@@ -6,6 +6,7 @@
 #include "net/byte_order.h"
 #include "net/inet/checksum.h"
 #include "net/inet/ip.h"
+#include "net/inet/udp_header.h"
 #include "net/inet/udp_socket.h"
 
 namespace capsule::net {
@@ -14,7 +15,6 @@ using event::Hold;
 
 namespace {
 
-constexpr size_t UDP_HEADER = 8;
 constexpr uint32_t READABLE = POLL_IN | POLL_RDNORM;
 constexpr uint32_t WRITABLE = POLL_OUT | POLL_WRNORM | POLL_WRBAND;
 
@@ -343,23 +343,12 @@ uint32_t UdpSocket::poll_events() {
 // --- input --------------------------------------------------------------------------
 
 void udp_input(Netif& nif, const Ipv4Header& h, PacketBuf pkt) {
-  const uint8_t* p = pkt.data();
-  if (pkt.size() < UDP_HEADER) {
+  UdpHeader u;
+  if (udp_parse(pkt.data(), pkt.size(), h.src, h.dst, u) != UdpDrop::None) {
     g_in_errors.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  uint16_t ulen = load16(p + 4);
-  if (ulen < UDP_HEADER || ulen > pkt.size()) {
-    g_in_errors.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  // RFC 768: a zero checksum means none was sent.
-  if (load16(p + 6) && csum_fold(csum_add(csum_pseudo(h.src.v, h.dst.v, IPPROTO_UDP_, ulen), p, ulen)) != 0) {
-    g_in_errors.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  uint16_t sport = load16(p), dport = load16(p + 2);
-  UdpRef s = find_socket(h.dst, dport, h.src, sport);
+  UdpRef s = find_socket(h.dst, u.dport, h.src, u.sport);
   if (!s) {
     g_no_ports.fetch_add(1, std::memory_order_relaxed);
     if (!h.dst.broadcast()) {
@@ -369,7 +358,7 @@ void udp_input(Netif& nif, const Ipv4Header& h, PacketBuf pkt) {
     return;
   }
   g_in_datagrams.fetch_add(1, std::memory_order_relaxed);
-  s->deliver(h.src, sport, p + UDP_HEADER, ulen - UDP_HEADER);
+  s->deliver(h.src, u.sport, u.data, u.len);
 }
 
 void udp_icmp_error(const Ipv4Header& q, const uint8_t* l4, Error e) {

@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
-"""Runs an ext4 fuzz target for a bounded time (tests/fuzz/CMakeLists.txt):
-makes a seed image with mke2fs in a scratch directory, lets libFuzzer
-mutate it for --seconds, and passes when the fuzzer found nothing (no
-crash, sanitizer report, leak or timeout). A finding stays in the printed
-crash file for replay: FUZZER FILE."""
+"""Runs a libFuzzer target for a bounded time (tests/fuzz/CMakeLists.txt,
+docs/fuzzing.md) and passes when it found nothing (no crash, sanitizer
+report, failed FUZZ_CHECK, leak or timeout).
+
+  run_fuzz.py --fuzzer build/fuzz/elf_fuzz --corpus tests/fuzz/corpus/elf --seconds 4
+  run_fuzz.py --fuzzer build/fuzz/ext4_fuzz --ext4-seed ext4_csum --seconds 30
+
+The seeds are copied to a scratch corpus first (libFuzzer adds what it finds
+there; the source tree is left alone), so every seed, the regression inputs
+of bugs found before among them, is run before any mutation. A finding
+stays in the current directory as TARGET-crash-<sha1> for replay:
+FUZZER FILE. --keep DIR keeps the grown corpus."""
 import argparse
 import os
 import random
@@ -12,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-SEEDS = {
+EXT4_SEEDS = {
     "ext4_csum": ["-t", "ext4", "-O", "^has_journal,^resize_inode"],
     "ext4_nocsum": ["-t", "ext4", "-O", "^has_journal,^metadata_csum,^resize_inode"],
     "ext2": ["-t", "ext2"],
@@ -41,30 +48,54 @@ def make_tree(root):
     os.symlink("x" * 80, os.path.join(root, "slow"))
 
 
+def ext4_seed(work, corpus, seed):
+    tree = os.path.join(work, "tree")
+    make_tree(tree)
+    img = os.path.join(corpus, "seed.img")
+    subprocess.run(["mke2fs", "-q", "-F", *EXT4_SEEDS[seed], "-b", "1024", "-N", "64", "-d", tree, img, "256k"],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--fuzzer", required=True)
-    p.add_argument("--seed", choices=sorted(SEEDS), required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--corpus", help="directory of seed inputs")
+    src.add_argument("--ext4-seed", choices=sorted(EXT4_SEEDS), help="an ext4 image made by mke2fs")
     p.add_argument("--seconds", type=int, default=30)
+    p.add_argument("--keep", help="copy the grown corpus here at the end")
+    p.add_argument("args", nargs="*", help="more libFuzzer flags (after --)")
     a = p.parse_args()
+    name = os.path.basename(a.fuzzer).removesuffix("_fuzz")
     work = tempfile.mkdtemp(prefix="capsule-fuzz-")
     try:
-        tree, corpus = os.path.join(work, "tree"), os.path.join(work, "corpus")
+        corpus = os.path.join(work, "corpus")
         os.makedirs(corpus)
-        make_tree(tree)
-        img = os.path.join(corpus, "seed.img")
-        subprocess.run(["mke2fs", "-q", "-F", *SEEDS[a.seed], "-b", "1024", "-N", "64", "-d", tree, img, "256k"],
-                       check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        r = subprocess.run([a.fuzzer, f"-max_total_time={a.seconds}", "-max_len=262144", "-timeout=20",
-                            "-rss_limit_mb=1024", "-seed=14", f"-artifact_prefix={os.getcwd()}/ext4-",
-                            corpus], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        tail = "\n".join(r.stdout.splitlines()[-40:])
+        if a.ext4_seed:
+            ext4_seed(work, corpus, a.ext4_seed)
+            flags = ["-max_len=262144", "-timeout=20", "-rss_limit_mb=1024"]
+            label = f"{name} {a.ext4_seed}"
+        else:
+            seeds = sorted(os.listdir(a.corpus))
+            if not seeds:
+                print(f"FAILED: no seeds in {a.corpus}")
+                return 1
+            for s in seeds:
+                shutil.copy(os.path.join(a.corpus, s), corpus)
+            flags = ["-timeout=10", "-rss_limit_mb=1024"]
+            label = f"{name} ({len(seeds)} seeds)"
+        r = subprocess.run([a.fuzzer, f"-max_total_time={a.seconds}", "-seed=14", *flags,
+                            f"-artifact_prefix={os.getcwd()}/{name}-", *a.args, corpus],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        lines = r.stdout.splitlines()
         if r.returncode != 0:
-            print(tail)
+            print("\n".join(lines[-60:]))
             print(f"FAILED: the fuzzer stopped with status {r.returncode}")
             return 1
-        runs = [l for l in r.stdout.splitlines() if l.startswith("Done ")]
-        print(f"PASS fuzz ext4 {a.seed}: {runs[-1] if runs else ''}")
+        if a.keep:
+            shutil.copytree(corpus, a.keep, dirs_exist_ok=True)
+        runs = [l for l in lines if l.startswith("Done ")]
+        print(f"PASS fuzz {label}: {runs[-1] if runs else ''}")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,6 +10,7 @@
 #include "net/inet/checksum.h"
 #include "net/inet/ipv4_header.h"
 #include "net/inet/reassembly.h"
+#include "net/inet/udp_header.h"
 #include "net/packet.h"
 
 namespace capsule {
@@ -198,6 +199,30 @@ TEST(Reassembly, BoundedInDatagrams) {
   for (uint16_t id = 0; id < Reassembly::MAX_DATAGRAMS + 10; ++id) EXPECT_FALSE(feed(r, id, {0, 8, true}, out));
   EXPECT_LE(r.in_progress(), Reassembly::MAX_DATAGRAMS);
   EXPECT_GE(r.dropped(), 10u);
+}
+
+// RFC 768: the UDP length bounds the payload (bytes after it are ignored),
+// a checksum of 0 means none, a wrong one drops the datagram.
+TEST(UdpHeader, LengthAndChecksum) {
+  const Ipv4 src{0x0a000202}, dst{0x0a00020f};
+  std::vector<uint8_t> d = {0x30, 0x39, 0x00, 0x35, 0x00, 0x0b, 0, 0, 'a', 'b', 'c', 'x'};
+  UdpHeader u;
+  ASSERT_EQ(udp_parse(d.data(), d.size(), src, dst, u), UdpDrop::None);  // no checksum
+  EXPECT_EQ(u.sport, 12345);
+  EXPECT_EQ(u.dport, 53);
+  EXPECT_EQ(u.len, 3u);
+  EXPECT_EQ(u.data, d.data() + 8);
+  uint16_t c = csum_fold(csum_add(csum_pseudo(src.v, dst.v, IPPROTO_UDP_, 11), d.data(), 11));
+  store16(d.data() + 6, c);
+  EXPECT_EQ(udp_parse(d.data(), d.size(), src, dst, u), UdpDrop::None);
+  store16(d.data() + 6, uint16_t(c + 1));
+  EXPECT_EQ(udp_parse(d.data(), d.size(), src, dst, u), UdpDrop::BadChecksum);
+  store16(d.data() + 6, 0);
+  store16(d.data() + 4, 7);
+  EXPECT_EQ(udp_parse(d.data(), d.size(), src, dst, u), UdpDrop::BadLength);
+  store16(d.data() + 4, 13);
+  EXPECT_EQ(udp_parse(d.data(), d.size(), src, dst, u), UdpDrop::BadLength);
+  EXPECT_EQ(udp_parse(d.data(), 7, src, dst, u), UdpDrop::TooShort);
 }
 
 TEST(PacketBuf, PushAndPullUseTheHeadroom) {

@@ -11,6 +11,7 @@
 #include "fs/devfs/devfs.h"
 #include "fs/procfs/maps_format.h"
 #include "fs/procfs/procfs.h"
+#include "fs/procfs/write_value.h"
 #include "fs/sysfs/cpulist.h"
 #include "fs/sysfs/sysfs.h"
 #include "vfs_test_util.h"
@@ -323,6 +324,49 @@ TEST(Devfs, MemoryDevicesOpenByNumberAnywhere) {
   EXPECT_EQ(z.value()->read(kb).value(), 8u);
   EXPECT_EQ(buf[0], 0);
   EXPECT_EQ(z.value()->write(b).value(), 1u);
+}
+
+// Values written to procfs files, as Linux answered the same writes on the
+// host (/proc/self/timerslack_ns: kstrtoull; /proc/self/oom_score_adj:
+// kstrtoint after strstrip).
+TEST(ProcWrite, TimerslackAsKstrtoull) {
+  using capsule::procfs::parse_write_u64;
+  EXPECT_EQ(parse_write_u64("50000").value(), 50000u);
+  EXPECT_EQ(parse_write_u64("50000\n").value(), 50000u);
+  EXPECT_EQ(parse_write_u64("+5").value(), 5u);
+  EXPECT_EQ(parse_write_u64("18446744073709551615").value(), ~uint64_t(0));
+  EXPECT_EQ(parse_write_u64("18446744073709551616").error(), Error::Range);   // ERANGE
+  EXPECT_EQ(parse_write_u64("99999999999999999999").error(), Error::Range);
+  for (const char* bad : {"50000 ", " 50000", "0x10", "", "5\n\n", "-1", "+"})
+    EXPECT_EQ(parse_write_u64(StringView(bad, std::strlen(bad))).error(), Error::Invalid) << bad;
+}
+
+TEST(ProcWrite, OomScoreAdjAsKstrtoint) {
+  using capsule::procfs::parse_write_int;
+  EXPECT_EQ(parse_write_int(" 5 ").value(), 5);
+  EXPECT_EQ(parse_write_int("+5").value(), 5);
+  EXPECT_EQ(parse_write_int("0000001000").value(), 512);  // base 0: octal
+  EXPECT_EQ(parse_write_int("0x10").value(), 16);
+  EXPECT_EQ(parse_write_int("010").value(), 8);
+  EXPECT_EQ(parse_write_int("-0").value(), 0);
+  EXPECT_EQ(parse_write_int(" \n 5 \n").value(), 5);
+  EXPECT_EQ(parse_write_int("\v5\f").value(), 5);
+  EXPECT_EQ(parse_write_int("-2147483648").value(), INT32_MIN);
+  EXPECT_EQ(parse_write_int("99999999999").error(), Error::Range);  // ERANGE
+  EXPECT_EQ(parse_write_int("2147483648").error(), Error::Range);
+  for (const char* bad : {"0x", "08", "5x", "-", "", "- 5", "-+5"})
+    EXPECT_EQ(parse_write_int(StringView(bad, std::strlen(bad))).error(), Error::Invalid) << bad;
+}
+
+TEST(ProcWrite, SysctlUnsigned) {
+  using capsule::procfs::parse_write_sysctl_uint;
+  EXPECT_EQ(parse_write_sysctl_uint("2\n", 2).value(), 2u);
+  EXPECT_EQ(parse_write_sysctl_uint("8192 \n", 0x7fffffff).value(), 8192u);
+  EXPECT_EQ(parse_write_sysctl_uint("3", 2).error(), Error::Invalid);
+  EXPECT_EQ(parse_write_sysctl_uint("2147483648", 0x7fffffff).error(), Error::Invalid);
+  EXPECT_EQ(parse_write_sysctl_uint("99999999999999999999999", 0x7fffffff).error(), Error::Invalid);
+  EXPECT_EQ(parse_write_sysctl_uint("", 2).error(), Error::Invalid);
+  EXPECT_EQ(parse_write_sysctl_uint("1x", 2).error(), Error::Invalid);
 }
 
 TEST(Sysfs, CpuFiles) {

@@ -7,4 +7,5 @@ list(APPEND HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/net/inet/reassembly.cc
   ${CMAKE_SOURCE_DIR}/net/inet/packet.cc
   ${CMAKE_SOURCE_DIR}/net/inet/tcp_header.cc
+  ${CMAKE_SOURCE_DIR}/net/inet/udp_header.cc
 )

@@ -3,6 +3,7 @@
 list(APPEND HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/fs/procfs/procfs.cc
   ${CMAKE_SOURCE_DIR}/fs/procfs/maps_format.cc
+  ${CMAKE_SOURCE_DIR}/fs/procfs/write_value.cc
   ${CMAKE_SOURCE_DIR}/fs/sysfs/cpulist.cc
   ${CMAKE_SOURCE_DIR}/fs/sysfs/sysfs.cc
   ${CMAKE_SOURCE_DIR}/fs/devfs/devfs.cc
