@@ -28,9 +28,13 @@ STEP_TIMEOUT = 60
 SKIP = 77
 # The foreground job says when it is continued (a busy loop, so that the
 # trap runs at once): after fg, "cont" means it has the terminal, and ^Z
-# is sent then, not guessed.
-FG = "(trap 'echo cont' CONT; echo started; while :; do :; done)"
-JOB = r"\( trap .*"
+# is sent then, not guessed. The trap only counts; the loop prints "cont"
+# once the trap has finished: bash clears a signal's pending count when
+# its trap ends, so a stop and continue that land inside a running trap
+# ("echo cont" written, the trap not yet finished) lose the second trap,
+# on Linux too.
+FG = "(n=0; trap 'n=$((n+1))' CONT; echo started; m=0; while :; do if [ $n != $m ]; then m=$n; echo cont; fi; done)"
+JOB = r"\( n=0; trap .*"
 
 
 class Pty:
