@@ -26,6 +26,7 @@
 #include "drivers/clock/cmos_rtc.h"
 #include "drivers/clock/kvmclock.h"
 #include "drivers/clock/pit.h"
+#include "drivers/nvme.h"
 #include "drivers/tty.h"
 #include "drivers/serial/uart16550.h"
 #include "drivers/virtio/transport.h"
@@ -216,6 +217,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   bootchart_mark("scheduler");
   // Devices: a virtio-console takes the program's stdio (docs/console.md).
   virtio::virtio_init();
+  nvme::nvme_init();  // NVMe disks on q35 (docs/block.md)
   network_start(settings);  // DHCP runs meanwhile (docs/net_device.md)
   tty::init(settings.tty, settings.tty_rows, settings.tty_cols, settings.tty_one_output);
   bootchart_mark("devices");

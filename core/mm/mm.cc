@@ -177,6 +177,15 @@ MemoryMap direct_map_ranges(const HvmStartInfo* si) {
     if ((e.type == E820_ACPI || e.type == E820_NVS) && e.size)
       must(m.add(page_down(e.addr), page_up(e.addr + e.size)), "direct map ranges");
   }
+  // The modules (the initrd), wherever the loader put them: QEMU places the
+  // initrd below the top of low RAM without asking the firmware, and
+  // SeaBIOS may have grown its reserved area over that place (it does when
+  // it brings up an NVMe controller), so the map can call it reserved.
+  if (si->nr_modules && si->modlist_paddr) {
+    auto* mods = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
+    for (uint32_t i = 0; i < si->nr_modules; ++i)
+      if (mods[i].size) must(m.add(page_down(mods[i].paddr), page_up(mods[i].paddr + mods[i].size)), "direct map ranges");
+  }
   return m;
 }
 

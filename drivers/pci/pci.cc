@@ -4,7 +4,9 @@
 #include "drivers/pci/pci.h"
 
 #include "arch/x64/cpu/x64.h"
+#include "arch/apic.h"
 #include "arch/spinlock.h"
+#include "core/mm.h"
 
 namespace capsule::pci {
 namespace {
@@ -51,6 +53,41 @@ uint64_t bar_address(Address a, unsigned bar) {
   uint64_t addr = lo & ~0xfull;
   if (((lo >> 1) & 3) == 2 && bar < 5) addr |= uint64_t(read32(a, uint8_t(off + 4))) << 32;
   return addr;
+}
+
+uint8_t find_capability(Address a, uint8_t id) {
+  if (!(read16(a, STATUS) & STATUS_CAP_LIST)) return 0;
+  uint8_t cap = read8(a, CAP_PTR) & 0xfc;
+  for (int guard = 0; cap && guard < 48; ++guard) {
+    if (read8(a, cap) == id) return cap;
+    cap = read8(a, uint8_t(cap + 1)) & 0xfc;
+  }
+  return 0;
+}
+
+unsigned msix_table_size(Address a) {
+  uint8_t cap = find_capability(a, CAP_MSIX);
+  return cap ? (read16(a, uint8_t(cap + 2)) & 0x7ff) + 1u : 0;
+}
+
+Result<void> msix_route(Address a, unsigned entry, uint8_t vector) {
+  uint8_t cap = find_capability(a, CAP_MSIX);
+  if (!cap) return Error::NotSupported;
+  if (entry >= msix_table_size(a)) return Error::Range;
+  // Table Offset/BIR at +4: the BAR in bits 2:0, the offset in the rest.
+  uint32_t table = read32(a, uint8_t(cap + 4));
+  uint64_t bar = bar_address(a, table & 7);
+  if (!bar) return Error::NotFound;
+  auto m = TRY(mmio_map(bar + (table & ~7u) + entry * 16u, 16));
+  auto* e = static_cast<volatile uint32_t*>(m);
+  e[0] = 0xfee00000u | (lapic_id() << 12);  // fixed delivery, physical destination
+  e[1] = 0;
+  e[2] = vector;  // edge-triggered, fixed
+  e[3] = 0;       // unmasked
+  uint16_t ctl = read16(a, uint8_t(cap + 2));
+  ctl = uint16_t((ctl | 0x8000) & ~0x4000);  // MSI-X enable, function not masked
+  write16(a, uint8_t(cap + 2), ctl);
+  return {};
 }
 
 void for_each_function(void (*fn)(Address, uint16_t, uint16_t, void*), void* ctx) {

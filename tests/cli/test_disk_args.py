@@ -1,6 +1,7 @@
 """--disk's QEMU arguments and kernel words (tools/capsule/capsule_cli/
 qemu.py disk_args, docs/block.md): raw or qcow2 by the file's magic, a
-serial per disk, read-only, the mount point; bad specs refused."""
+serial per disk, read-only, the mount point, the bus (virtio-blk or NVMe);
+bad specs refused."""
 import os
 import shutil
 import sys
@@ -36,6 +37,20 @@ class DiskArgs(unittest.TestCase):
         args, words = qemu.disk_args("q35", [self.raw + ":/srv/www/"])
         self.assertEqual(words, ["--disk=capsule0:/srv/www"])
         self.assertIn("virtio-blk-pci,drive=capsule-disk0,serial=capsule0,disable-legacy=on,romfile=", args)
+
+    def test_nvme(self):
+        # The options after the file in any order; NVMe on q35 only.
+        args, words = qemu.disk_args("q35", [self.raw + ":/data:ro:nvme", self.qcow + ":nvme:ro", self.raw])
+        self.assertEqual(words, ["--disk=capsule0:/data:ro", "--disk=capsule1:ro", "--disk=capsule2"])
+        self.assertIn("nvme,drive=capsule-disk0,serial=capsule0", args)
+        self.assertIn("nvme,drive=capsule-disk1,serial=capsule1", args)
+        self.assertIn(f"file={self.qcow},if=none,id=capsule-disk1,format=qcow2,cache=unsafe,readonly=on", args)
+        self.assertIn("virtio-blk-pci,drive=capsule-disk2,serial=capsule2,disable-legacy=on,romfile=", args)
+        self.assertEqual(qemu.parse_disk(self.raw + ":virtio"), (self.raw, None, False, "virtio"))
+        with self.assertRaisesRegex(ValueError, "microvm has no PCI"):
+            qemu.disk_args("microvm", [self.raw + ":nvme"])
+        with self.assertRaises(ValueError):  # one bus at most: the second is taken as part of the file name
+            qemu.disk_args("q35", [self.raw + ":nvme:nvme"])
 
     def test_command_carries_the_disks(self):
         cmd = qemu.command("k.elf", accel="tcg", cmdline="-- /prog", disks=[self.raw + ":/data"])

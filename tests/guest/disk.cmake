@@ -1,5 +1,6 @@
-# Disks: virtio-blk on both transports, the block cache and ext4 read-only
-# (drivers/virtio/blk.cc, fs/block/, fs/ext4/, kernel/disks.cc;
+# Disks: virtio-blk on both transports, NVMe on q35, the block cache and
+# ext4 read-only (drivers/virtio/blk.cc, drivers/nvme/, fs/block/, fs/ext4/,
+# kernel/disks.cc;
 # docs/block.md, docs/ext4.md). tests/guest/disk_test.py makes the trees and
 # images with Debian's mke2fs at test time and compares with the host.
 find_program(CAPSULE_MKE2FS mke2fs PATHS /usr/sbin /sbin)
@@ -26,6 +27,15 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   disk_test(microvm.tree_ext4_4cpu --fs ext4 --cpus 4 --timeout 400 tree)
   disk_test(q35.tree_ext4_4cpu --machine q35 --fs ext4 --cpus 4 --timeout 400 tree)
   set_tests_properties(guest.disk.microvm.tree_ext4_4cpu guest.disk.q35.tree_ext4_4cpu PROPERTIES TIMEOUT 480)
+  # NVMe (q35): the same block checks and ext4 tree, 4 threads at once on
+  # the one I/O queue, a disk that is not ext4, and a virtio-blk and an
+  # NVMe disk side by side (each found by its serial).
+  disk_test(q35-nvme.ktest --machine q35 --bus nvme ktest)
+  disk_test(q35-mixed.ktest --machine q35 --bus mixed ktest)
+  disk_test(q35-nvme.tree_ext4 --machine q35 --bus nvme --fs ext4 tree)
+  disk_test(q35-nvme.tree_ext4_4cpu --machine q35 --bus nvme --fs ext4 --cpus 4 --timeout 400 tree)
+  set_tests_properties(guest.disk.q35-nvme.tree_ext4_4cpu PROPERTIES TIMEOUT 480)
+  disk_test(q35-nvme.not_ext4 --machine q35 --bus nvme not_ext4)
   disk_test(microvm.tree_ext4_4k --fs ext4-4k tree)
   disk_test(microvm.tree_ext2 --fs ext2 tree)
   disk_test(microvm.not_ext4 not_ext4)

@@ -27,7 +27,7 @@ def main():
     p.add_argument("--cmdline", default="")
     p.add_argument("--net", default=None, help="user, none, tap:NAME (qemu.net_args)")
     p.add_argument("--publish", action="append", default=[], help="HOSTPORT:GUESTPORT[/udp]")
-    p.add_argument("--disk", action="append", default=[], help="FILE[:/MOUNTPOINT][:ro] (qemu.disk_args)")
+    p.add_argument("--disk", action="append", default=[], help="FILE[:/MOUNTPOINT][:ro][:nvme] (qemu.disk_args)")
     p.add_argument("--expect", action="append", default=[])
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--tsc-tolerance", type=float, default=None,

@@ -24,9 +24,10 @@ def add_vm_options(p):
     p.add_argument("--share", action="append", default=[], metavar="HOSTDIR:GUESTDIR[:ro]",
                    help="mount a host directory in the guest over virtio-9p (repeatable; :ro refuses writes "
                         "with EROFS); docs/9p.md")
-    p.add_argument("--disk", action="append", default=[], metavar="FILE[:/MOUNTPOINT][:ro]",
-                   help="attach a disk image (raw, or qcow2 when the file says so) as a virtio-blk device; "
-                        "with a mount point its ext4 file system is mounted there (repeatable; docs/block.md)")
+    p.add_argument("--disk", action="append", default=[], metavar="FILE[:/MOUNTPOINT][:ro][:nvme]",
+                   help="attach a disk image (raw, or qcow2 when the file says so) as a virtio-blk device, "
+                        "or with :nvme as an NVMe controller (--machine q35 only); with a mount point its "
+                        "ext4 file system is mounted there (repeatable; docs/block.md)")
     p.add_argument("--verbose", action="store_true",
                    help="kernel log at debug level, files the program did not find ([missing] lines), "
                         "what went into the image and why, image cache hit/miss")

@@ -194,28 +194,41 @@ def share_args(machine, shares=()):
 QCOW2_MAGIC = b"QFI\xfb"
 
 
+DISK_BUSES = ("virtio", "nvme")
+
+
 def parse_disk(spec):
-    """--disk FILE[:/MOUNTPOINT][:ro] -> (file, mountpoint or None, ro).
-    The file must exist; a mount point is absolute (docs/cli.md)."""
+    """--disk FILE[:/MOUNTPOINT][:ro][:nvme] -> (file, mountpoint or None, ro, bus).
+    The options after the file may come in any order: a mount point
+    (absolute), `ro`, and the bus (`nvme`, or `virtio`, the default). The
+    file must exist (docs/cli.md)."""
     parts = spec.split(":")
     ro = False
-    if len(parts) > 1 and parts[-1] == "ro":
-        ro = True
-        parts = parts[:-1]
     mount = None
-    if len(parts) > 1 and parts[-1].startswith("/"):
-        mount = parts[-1]
+    bus = None
+    # Trailing options, at most one of each; the rest is the file name
+    # (which may itself hold ':').
+    while len(parts) > 1:
+        last = parts[-1]
+        if last == "ro" and not ro:
+            ro = True
+        elif last in DISK_BUSES and bus is None:
+            bus = last
+        elif last.startswith("/") and mount is None:
+            mount = last
+        else:
+            break
         parts = parts[:-1]
     path = ":".join(parts)
     if not path:
-        raise ValueError(f"bad --disk '{spec}' (FILE[:/MOUNTPOINT][:ro])")
+        raise ValueError(f"bad --disk '{spec}' (FILE[:/MOUNTPOINT][:ro][:nvme])")
     if not os.path.isfile(path):
         raise ValueError(f"--disk {path}: no such file")
     if mount is not None:
         if any(c in mount for c in ' \t\n"\\:') or "/../" in mount + "/" or mount.rstrip("/") == "":
             raise ValueError(f"bad mount point '{mount}' in --disk '{spec}' (an absolute directory other than /)")
         mount = mount.rstrip("/")
-    return path, mount, ro
+    return path, mount, ro, bus or "virtio"
 
 
 def disk_format(path):
@@ -226,18 +239,26 @@ def disk_format(path):
 
 def disk_args(machine, disks):
     """QEMU arguments and kernel words for --disk specs: each image a
-    virtio-blk device with serial capsuleN, and --disk=capsuleN[:/MOUNT][:ro]
-    for the kernel (docs/block.md)."""
+    virtio-blk device (or, with `:nvme` on q35, an NVMe controller) with
+    serial capsuleN, and --disk=capsuleN[:/MOUNT][:ro] for the kernel, which
+    finds the disk by that serial whatever its bus (docs/block.md)."""
     args, words = [], []
+    virtio_mmio = False
     for i, spec in enumerate(disks):
-        path, mount, ro = parse_disk(spec)
+        path, mount, ro, bus = parse_disk(spec)
+        if bus == "nvme" and machine != "q35":
+            raise ValueError(f"--disk '{spec}': NVMe is a PCI device and {machine} has no PCI "
+                             "(use --machine q35, or a virtio disk)")
         drive = f"file={path},if=none,id=capsule-disk{i},format={disk_format(path)},cache=unsafe"
         if ro:
             drive += ",readonly=on"
-        if machine == "microvm":
+        if bus == "nvme":
+            dev = f"nvme,drive=capsule-disk{i},serial=capsule{i}"
+        elif machine == "microvm":
             dev = f"virtio-blk-device,drive=capsule-disk{i},serial=capsule{i}"
-            if i == 0:
+            if not virtio_mmio:
                 args += ["-global", "virtio-mmio.force-legacy=false"]
+                virtio_mmio = True
         else:
             dev = f"virtio-blk-pci,drive=capsule-disk{i},serial=capsule{i},disable-legacy=on,romfile="
         args += ["-drive", drive, "-device", dev]
@@ -256,7 +277,7 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
     --share specs (share_args). net_static:
     with "user", give the kernel QEMU's fixed addresses (--ip, --gw, --dns)
     so that it does not wait for DHCP at boot (unless cmdline has --ip).
-    disks: --disk specs (FILE[:/MOUNTPOINT][:ro], disk_args)."""
+    disks: --disk specs (FILE[:/MOUNTPOINT][:ro][:nvme], disk_args)."""
     if machine not in MACHINES:
         raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
     if not 1 <= int(cpus) <= 64:
