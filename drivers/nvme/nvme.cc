@@ -99,6 +99,10 @@ class Controller final : public block::Device {
   Result<void> setup_io_queues(unsigned vector_entry);
 
   Result<void> transfer(uint8_t op, uint64_t sector, uint8_t* buf, size_t count);
+  // Whole logical blocks, split at max_bytes_.
+  Result<void> transfer_blocks(uint8_t op, uint64_t lba, uint8_t* buf, uint64_t blocks);
+  // Sectors [first, first+n) of logical block `lba` through a bounce page.
+  Result<void> partial_block(uint8_t op, uint64_t lba, size_t first, size_t n, uint8_t* buf);
   // One I/O command of `len` bytes at `buf` (dword aligned), or a flush.
   Result<void> submit(uint8_t op, uint64_t lba, uint32_t blocks, uint8_t* buf, size_t len);
 
@@ -130,6 +134,7 @@ class Controller final : public block::Device {
   uint16_t nslots_ = 0;
   bool io_ready_ GUARDED_BY(lock_) = false;
   Semaphore room_{0};  // free slots
+  Mutex rmw_mu_;       // read-modify-writes of partial blocks, one at a time
 };
 
 Result<void> Controller::wait_ready(bool ready) {
@@ -334,13 +339,54 @@ Result<void> Controller::submit(uint8_t op, uint64_t lba, uint32_t blocks, uint8
 Result<void> Controller::transfer(uint8_t op, uint64_t sector, uint8_t* buf, size_t count) {
   if (sector > sectors_ || count > sectors_ - sector) return Error::Range;
   if (!count) return {};
-  // Logical blocks larger than a sector: whole blocks only (docs/block.md).
-  const uint64_t per_block = uint64_t(1) << (lba_shift_ - 9);
-  if ((sector | count) & (per_block - 1)) return Error::Invalid;
+  const unsigned shift = lba_shift_ - 9;
+  const uint64_t per_block = uint64_t(1) << shift;
+  if (!((sector | count) & (per_block - 1))) return transfer_blocks(op, sector >> shift, buf, count >> shift);
+  // Logical blocks larger than a sector, and a request that starts or ends
+  // inside one: the partial blocks go through a bounce page (a write reads
+  // the block, patches it and writes it back), whole blocks go direct.
+  if (const uint64_t off = sector & (per_block - 1); off) {
+    const size_t n = count < per_block - off ? count : size_t(per_block - off);
+    TRY(partial_block(op, sector >> shift, size_t(off), n, buf));
+    sector += n;
+    buf += n * block::SECTOR_SIZE;
+    count -= n;
+  }
+  if (const size_t whole = count & ~size_t(per_block - 1); whole) {
+    TRY(transfer_blocks(op, sector >> shift, buf, whole >> shift));
+    sector += whole;
+    buf += whole * block::SECTOR_SIZE;
+    count -= whole;
+  }
+  if (count) TRY(partial_block(op, sector >> shift, 0, count, buf));
+  return {};
+}
+
+Result<void> Controller::partial_block(uint8_t op, uint64_t lba, size_t first, size_t n, uint8_t* buf) {
+  const size_t block_bytes = size_t(1) << lba_shift_;  // at most a page (start() checks)
+  uint64_t page_phys = TRY(page_alloc(0));
+  auto* page = static_cast<uint8_t*>(phys_to_virt(page_phys));
+  Result<void> r;
+  if (op == IO_READ) {
+    r = submit(IO_READ, lba, 1, page, block_bytes);
+    if (r.ok()) __builtin_memcpy(buf, page + first * block::SECTOR_SIZE, n * block::SECTOR_SIZE);
+  } else {
+    // One read-modify-write at a time: two writers patching different
+    // sectors of the same block must not undo each other.
+    MutexGuard g(rmw_mu_);
+    r = submit(IO_READ, lba, 1, page, block_bytes);
+    if (r.ok()) {
+      __builtin_memcpy(page + first * block::SECTOR_SIZE, buf, n * block::SECTOR_SIZE);
+      r = submit(IO_WRITE, lba, 1, page, block_bytes);
+    }
+  }
+  page_free(page_phys, 0);
+  return r;
+}
+
+Result<void> Controller::transfer_blocks(uint8_t op, uint64_t lba, uint8_t* buf, uint64_t blocks) {
   const size_t block_bytes = size_t(1) << lba_shift_;
   const size_t max_blocks = max_bytes_ >> lba_shift_;
-  uint64_t lba = sector >> (lba_shift_ - 9);
-  uint64_t blocks = count >> (lba_shift_ - 9);
   // PRP entries must be dword aligned: an unaligned buffer goes through a
   // bounce page, a page at a time.
   const bool bounce = reinterpret_cast<uintptr_t>(buf) & 3;
@@ -354,7 +400,7 @@ Result<void> Controller::transfer(uint8_t op, uint64_t sector, uint8_t* buf, siz
   while (blocks && r.ok()) {
     size_t n = blocks < max_blocks ? size_t(blocks) : max_blocks;
     if (bounce) {
-      n = PAGE_SIZE >= block_bytes ? PAGE_SIZE / block_bytes : 1;
+      n = PAGE_SIZE / block_bytes;
       if (n > blocks) n = size_t(blocks);
     }
     const size_t len = n * block_bytes;

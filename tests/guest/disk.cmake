@@ -36,6 +36,10 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   disk_test(q35-nvme.tree_ext4_4cpu --machine q35 --bus nvme --fs ext4 --cpus 4 --timeout 400 tree)
   set_tests_properties(guest.disk.q35-nvme.tree_ext4_4cpu PROPERTIES TIMEOUT 480)
   disk_test(q35-nvme.not_ext4 --machine q35 --bus nvme not_ext4)
+  # 4 KiB logical blocks: 512-byte sectors and 1 KiB ext4 blocks inside
+  # them are read through a bounce page and written by read-modify-write.
+  disk_test(q35-nvme4k.ktest --machine q35 --bus nvme --nvme-block 4096 ktest)
+  disk_test(q35-nvme4k.tree_ext4 --machine q35 --bus nvme --nvme-block 4096 --fs ext4 tree)
   disk_test(microvm.tree_ext4_4k --fs ext4-4k tree)
   disk_test(microvm.tree_ext2 --fs ext2 tree)
   disk_test(microvm.not_ext4 not_ext4)

@@ -152,6 +152,16 @@ def on_bus(a, disks):
     return [d if (a.bus == "mixed" and i == 0) else d + ":nvme" for i, d in enumerate(disks)]
 
 
+def nvme_blocks(a, cmd):
+    """With --nvme-block N, QEMU's NVMe namespaces get N-byte logical blocks
+    (the kernel then reads and writes partial blocks through a bounce page)."""
+    if not a.nvme_block:
+        return cmd
+    n = a.nvme_block
+    return [c + f",logical_block_size={n},physical_block_size={n}" if c.startswith("nvme,drive=") else c
+            for c in cmd]
+
+
 def boot(a, work, disks, cmdline="", args=()):
     cpus = a.cpus
     disks = on_bus(a, disks)
@@ -161,6 +171,7 @@ def boot(a, work, disks, cmdline="", args=()):
     status_file = os.path.join(work, "status")
     cmd = qemu.command(a.kernel, machine=a.machine, mem="256M", cpus=cpus, accel="tcg", cmdline=cmdline,
                        initrd=initrd, status_file=status_file, disks=disks)
+    cmd = nvme_blocks(a, cmd)
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=a.timeout)
@@ -184,6 +195,7 @@ def case_ktest(a, work):
     status_file = os.path.join(work, "status")
     cmd = qemu.command(a.kernel, machine=a.machine, mem="128M", accel="tcg", cmdline="--test=block",
                        status_file=status_file, disks=on_bus(a, [ro + ":ro", rw]))
+    cmd = nvme_blocks(a, cmd)
     r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=a.timeout)
     out = r.stdout.decode(errors="replace")
@@ -324,6 +336,7 @@ def main():
     p.add_argument("--kind")
     p.add_argument("--bus", choices=["virtio", "nvme", "mixed"], default="virtio",
                    help="the disks' bus: virtio-blk, NVMe (q35), or the first virtio-blk and the others NVMe")
+    p.add_argument("--nvme-block", type=int, default=0, help="NVMe logical block size (QEMU's default: 512)")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")
