@@ -5,6 +5,7 @@
 // a read never returns more than it was asked or than available() said,
 // canonical reads stop at a delimiter, signals are the three it may raise.
 #include <cstdlib>
+#include <deque>
 #include <vector>
 
 #include "drivers/tty/line_discipline.h"
@@ -34,6 +35,25 @@ bool is_delim(const Termios& t, uint8_t c) {
   return c == '\n' || (t.cc[VEOL] && c == t.cc[VEOL]) || (t.cc[VEOL2] && c == t.cc[VEOL2]);
 }
 
+// Raw input (neither ICANON nor ISIG) is a FIFO of the bytes taken, after
+// the input translations: checked byte for byte while every byte buffered
+// came in that way.
+bool raw(const Termios& t) { return !(t.lflag & (ICANON | ISIG)); }
+
+void expect_input(const Termios& t, const uint8_t* p, size_t n, std::deque<uint8_t>& q) {
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t c = p[i];
+    if (t.iflag & ISTRIP) c &= 0x7f;
+    if (c == '\r') {
+      if (t.iflag & IGNCR) continue;
+      if (t.iflag & ICRNL) c = '\n';
+    } else if (c == '\n' && (t.iflag & INLCR)) {
+      c = '\r';
+    }
+    q.push_back(c);
+  }
+}
+
 void check(const LineDiscipline& ld) {
   FUZZ_CHECK(ld.buffered() <= LineDiscipline::CAPACITY);
   FUZZ_CHECK(ld.space() == LineDiscipline::CAPACITY - ld.buffered());
@@ -50,6 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto* ld = new LineDiscipline(termios_from(tb));
   Sink sink;
   std::vector<uint8_t> got;
+  std::deque<uint8_t> expect;
+  bool tracking = true;  // expect holds exactly what is buffered
   for (int op; (op = in.byte()) >= 0;) {
     switch (op % 6) {
       case 0: {  // input: a count, then that many bytes (repeated to fill the buffer)
@@ -63,6 +85,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           size_t before = ld->buffered();
           size_t took = ld->receive(p, n, sink);
           FUZZ_CHECK(took <= n);
+          if (tracking && raw(ld->termios())) {
+            expect_input(ld->termios(), p, took, expect);
+            FUZZ_CHECK(expect.size() == ld->buffered());
+          } else {
+            tracking = false;
+          }
           if (ld->termios().lflag & ICANON) FUZZ_CHECK(took == n);
           if (!(ld->termios().lflag & ICANON) && !(ld->termios().lflag & ISIG)) FUZZ_CHECK(ld->buffered() >= before);
           FUZZ_CHECK(ld->buffered() <= LineDiscipline::CAPACITY);
@@ -81,6 +109,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           return true;
         });
         FUZZ_CHECK(n == got.size() && n <= max && n <= avail);
+        if (tracking) {
+          for (uint8_t c : got) {
+            FUZZ_CHECK(!expect.empty() && expect.front() == c);
+            expect.pop_front();
+          }
+        }
+        if (!ld->buffered()) {
+          tracking = true;
+          expect.clear();
+        }
         if (ld->termios().lflag & ICANON)
           for (size_t i = 0; i + 1 < got.size(); ++i) FUZZ_CHECK(!is_delim(ld->termios(), got[i]));
         check(*ld);
@@ -90,6 +128,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const uint8_t* p;
         if (!in.take(sizeof(Termios), &p)) break;
         ld->set_termios(termios_from(p));
+        if (!raw(ld->termios())) tracking = false;
+        if (!ld->buffered()) {
+          tracking = true;
+          expect.clear();
+        }
         check(*ld);
         break;
       }
@@ -109,6 +152,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 5:
         ld->flush_input();
         FUZZ_CHECK(ld->buffered() == 0 && !ld->readable());
+        tracking = true;
+        expect.clear();
         break;
     }
   }

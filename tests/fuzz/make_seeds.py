@@ -123,6 +123,12 @@ def cmdline_seeds():
     ]
     for i, l in enumerate(lines):
         seed("cmdline", str(i), l.encode())
+    # Round trips (cmdline_fuzz.cc): 1, then the argv words NUL-separated.
+    words = [["/bin/sh", "-c", "echo \"$HOME\" a\\b", "", "tab\there"],
+             ["busybox", "echo", "a", ";", "busybox", "echo", "\\;", "\\\\;", "x;y"],
+             ["prog", "--", "--verbose", "virtio_mmio.device=1@2:3", "last\n"]]
+    for i, w in enumerate(words):
+        seed("cmdline", f"roundtrip-{i}", b"\x01" + b"\x00".join(x.encode() for x in w))
 
 
 # --- the line discipline: [termios 36 bytes][ops...] (tests/fuzz/ldisc_fuzz.cc) ---
@@ -273,6 +279,32 @@ def procfs_write_seeds():
         seed("procfs_write", str(i), v)
 
 
+# --- 9P2000.L replies: [the request type's index in p9_fuzz.cc's TYPES][reply] ---
+
+
+def p9_seeds():
+    def reply(rtype, body):
+        return struct.pack("<IBH", 7 + len(body), rtype, 1) + body
+
+    def qid(t, path):
+        return struct.pack("<BIQ", t, 0, path)
+
+    def s9(text):
+        return struct.pack("<H", len(text)) + text
+
+    # TYPES = TVERSION TATTACH TWALK TLOPEN TLCREATE TREAD TWRITE TCLUNK TGETATTR ... TREADDIR (10) ...
+    seed("p9", "version", bytes([0]) + reply(101, struct.pack("<I", 65536) + s9(b"9P2000.L")))
+    seed("p9", "walk", bytes([2]) + reply(111, struct.pack("<H", 2) + qid(0x80, 1) + qid(0, 2)))
+    seed("p9", "read", bytes([5]) + reply(117, struct.pack("<I", 5) + b"hello"))
+    ents = b""
+    for i, name in enumerate([b".", b"..", b"file", b"dir"]):
+        ents += qid(0, i + 10) + struct.pack("<QB", i + 1, 4 if name != b"file" else 8) + s9(name)
+    seed("p9", "readdir", bytes([10]) + reply(41, struct.pack("<I", len(ents)) + ents))
+    seed("p9", "getattr", bytes([8]) + reply(25, struct.pack("<Q", 0x7ff) + qid(0, 5) + struct.pack("<III", 0o100644, 0, 0) +
+                                        struct.pack("<15Q", *range(15))))
+    seed("p9", "lerror", bytes([3]) + reply(7, struct.pack("<I", 2)))
+
+
 def main():
     elf_seeds()
     cpio_seeds()
@@ -281,6 +313,7 @@ def main():
     packet_seeds()
     netlink_seeds()
     procfs_write_seeds()
+    p9_seeds()
     for target, files in SEEDS.items():
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)
