@@ -203,6 +203,31 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
     } else if (name == "gw" || name == "dns") {
       if (!parse_ipv4(value, name == "gw" ? s.net_gw : s.net_dns))
         return fail(out, "bad value '{}' for --{} (A.B.C.D)", value, name);
+    } else if (name == "net-drop") {
+      // PERCENT[,SEED[,rx|tx]]: PERCENT with up to two decimals, 0..100.
+      StringView pct = value, rest;
+      if (size_t c = value.find(','); c != StringView::npos) pct = value.substr(0, c), rest = value.substr(c + 1);
+      uint64_t whole = 0, frac = 0;
+      size_t dot = pct.find('.');
+      StringView fs = dot == StringView::npos ? StringView() : pct.substr(dot + 1);
+      bool ok = parse_u64(dot == StringView::npos ? pct : pct.substr(0, dot), whole) &&
+                (dot == StringView::npos || (fs.size() >= 1 && fs.size() <= 2 && parse_u64(fs, frac)));
+      if (ok && fs.size() == 1) frac *= 10;
+      uint64_t bp = whole * 100 + frac;
+      StringView dir;
+      if (ok && !rest.empty()) {
+        StringView seed = rest;
+        if (size_t c = rest.find(','); c != StringView::npos) seed = rest.substr(0, c), dir = rest.substr(c + 1);
+        ok = parse_u64(seed, s.net_drop_seed) && (dir.empty() || dir == "rx" || dir == "tx") &&
+             !(rest.find(',') != StringView::npos && dir.empty());
+      } else if (ok && value.find(',') != StringView::npos) {
+        ok = false;
+      }
+      if (!ok || whole > 100 || bp > 10000)
+        return fail(out, "bad value '{}' for --net-drop (PERCENT[,SEED[,rx|tx]], PERCENT 0..100)", value);
+      s.net_drop_bp = uint32_t(bp);
+      s.net_drop_rx = dir != "tx";
+      s.net_drop_tx = dir != "rx";
     } else if (name == "disk") {
       // ID[:/MOUNTPOINT][:ro]
       if (s.disk_count == BootSettings::MAX_DISKS)

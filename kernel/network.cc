@@ -4,6 +4,7 @@
 // reads.
 #include "kernel/network.h"
 
+#include <atomic>
 #include <new>
 
 #include "lib/format.h"
@@ -34,11 +35,59 @@ struct Nic {
 
 Nic* g_nic;  // the first device: the one the address and routes are for
 
+// --net-drop (docs/net_device.md "Loss"): a test option that loses IPv4
+// frames on purpose. Frame number n of a direction is dropped when a hash
+// of (seed, direction, n) falls under the rate, so a run is reproducible
+// for a given order of frames, and no lock is needed. ARP and DHCP are
+// never dropped: the option is there to test transports, not to leave
+// the VM without an address.
+struct DropRule {
+  uint32_t bp = 0;  // basis points of frames dropped
+  uint64_t seed = 0;
+  bool rx = false, tx = false;
+  std::atomic<uint64_t> seen[2] = {0, 0};
+  std::atomic<uint64_t> dropped[2] = {0, 0};
+};
+DropRule g_drop;
+
+uint64_t mix64(uint64_t x) {  // SplitMix64's finalizer
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+bool drop_frame(int dir, const uint8_t* frame, size_t len) {
+  if (!g_drop.bp || !(dir ? g_drop.tx : g_drop.rx)) return false;
+  if (len < 14 + 20 || frame[12] != 0x08 || frame[13] != 0x00) return false;  // IPv4 only
+  const uint8_t* ip = frame + 14;
+  size_t ihl = size_t(ip[0] & 0xf) * 4;
+  if (ip[9] == 17 && len >= 14 + ihl + 4) {  // UDP: DHCP's ports pass
+    uint16_t sp = uint16_t(ip[ihl] << 8 | ip[ihl + 1]), dp = uint16_t(ip[ihl + 2] << 8 | ip[ihl + 3]);
+    if (sp == 67 || sp == 68 || dp == 67 || dp == 68) return false;
+  }
+  uint64_t n = g_drop.seen[dir].fetch_add(1, std::memory_order_relaxed);
+  if (mix64(g_drop.seed * 4 + uint64_t(dir) * 2 + 1 + mix64(n)) % 10000 >= g_drop.bp) return false;
+  g_drop.dropped[dir].fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+// At power-off: what --net-drop did, for the test that asked for it.
+void report_drops(uint64_t) {
+  log_warn("network: --net-drop dropped {} of {} IPv4 frames received, {} of {} sent",
+           g_drop.dropped[0].load(std::memory_order_relaxed), g_drop.seen[0].load(std::memory_order_relaxed),
+           g_drop.dropped[1].load(std::memory_order_relaxed), g_drop.seen[1].load(std::memory_order_relaxed));
+}
+
 Result<void> transmit(void* context, const uint8_t* frame, size_t len) {
+  if (drop_frame(1, frame, len)) return {};  // as if lost on the wire
   return static_cast<netdev::Device*>(context)->transmit(frame, len);
 }
 
-void receive(void* context, const uint8_t* frame, size_t len) { static_cast<Nic*>(context)->eth->input(frame, len); }
+void receive(void* context, const uint8_t* frame, size_t len) {
+  if (drop_frame(0, frame, len)) return;
+  static_cast<Nic*>(context)->eth->input(frame, len);
+}
 
 void resolving(void*) { g_nic->arp_wake.up(); }
 
@@ -134,6 +183,16 @@ void network_start(const BootSettings& s) {
   auto* nic = new (std::nothrow) Nic;
   if (!nic) return;
   nic->dev = dev;
+  if (s.net_drop_bp) {
+    g_drop.bp = s.net_drop_bp;
+    g_drop.seed = s.net_drop_seed;
+    g_drop.rx = s.net_drop_rx;
+    g_drop.tx = s.net_drop_tx;
+    log_warn("network: {}: dropping {}.{:02}% of IPv4 frames{}{} (--net-drop, seed {}: a test option)", dev->name(),
+             s.net_drop_bp / 100, s.net_drop_bp % 100, s.net_drop_rx ? " received" : "",
+             s.net_drop_tx ? (s.net_drop_rx ? " and sent" : " sent") : "", s.net_drop_seed);
+    shutdown_register(report_drops);
+  }
   net::EtherLink link{dev->name(), {}, dev->mtu(), dev, transmit, uptime_ns, resolving};
   __builtin_memcpy(link.mac, dev->mac(), 6);
   nic->eth = new (std::nothrow) net::EtherIf(link);

@@ -41,6 +41,10 @@ constexpr int L_SO_REUSEADDR = 2, L_SO_TYPE = 3, L_SO_ERROR = 4, L_SO_SNDBUF = 7
 constexpr int L_SOL_IP = 0, L_SOL_TCP = 6;
 constexpr int L_IP_TOS = 1, L_IP_TTL = 2;
 constexpr int L_TCP_NODELAY = 1, L_TCP_MAXSEG = 2, L_TCP_KEEPIDLE = 4, L_TCP_KEEPINTVL = 5, L_TCP_KEEPCNT = 6;
+constexpr int L_TCP_CONGESTION = 13;
+constexpr size_t L_TCP_CA_NAME_MAX = 16;
+// TCP_CONGESTION's names, by net::SockOpt::Congestion's value (net/inet/tcp_cc.h).
+constexpr const char* CC_NAMES[] = {"reno", "cubic"};
 constexpr int L_SCM_RIGHTS = 1, L_SCM_CREDENTIALS = 2;
 constexpr size_t SCM_MAX_FD = 253;
 
@@ -787,6 +791,17 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
     return netlink_setsockopt(*s, optname, nv);
   }
   if (level != L_SOL_SOCKET && !inet) return Error::OpNotSupported;  // unix sockets have no other level
+  if (level == L_SOL_TCP && optname == L_TCP_CONGESTION && s->type() == net::SockType::Stream) {
+    // do_tcp_setsockopt: a name of at most 15 bytes (longer is cut), not
+    // necessarily NUL-terminated; an unknown one is ENOENT.
+    if (optlen < 1) return Error::Invalid;
+    char name[L_TCP_CA_NAME_MAX] = {};
+    size_t n = size_t(optlen) < L_TCP_CA_NAME_MAX - 1 ? size_t(optlen) : L_TCP_CA_NAME_MAX - 1;
+    TRY(optval.cast<const char>().copy_in(name, n));
+    for (int i = 0; i < int(sizeof CC_NAMES / sizeof *CC_NAMES); ++i)
+      if (StringView(name, __builtin_strlen(name)) == StringView(CC_NAMES[i])) return s->set_option(net::SockOpt::Congestion, i);
+    return Error::NotFound;
+  }
   if (size_t(optlen) < sizeof(int)) return Error::Invalid;
   const int v = TRY(optval.cast<const int>().read());
   if (level == L_SOL_IP) {
@@ -858,11 +873,22 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
     TRY(optval.cast<int>().write(v));
     return optlen.write(int(sizeof(int)));
   }
+  if (level == L_SOL_TCP && optname == L_TCP_CONGESTION && s->type() == net::SockType::Stream) {
+    // The name in a 16-byte field, NUL-padded; the length is min(len, 16).
+    int algo = TRY(s->get_option(net::SockOpt::Congestion));
+    char name[L_TCP_CA_NAME_MAX] = {};
+    const char* src = CC_NAMES[algo == 0 ? 0 : 1];
+    __builtin_memcpy(name, src, __builtin_strlen(src));
+    size_t n = size_t(len) < L_TCP_CA_NAME_MAX ? size_t(len) : L_TCP_CA_NAME_MAX;
+    if (n) TRY(optval.copy_out(reinterpret_cast<const uint8_t*>(name), n));
+    return optlen.write(int(n));
+  }
   if (level == L_SOL_IP || level == L_SOL_TCP) {
     net::SockOpt o;
     if (level == L_SOL_IP && optname == L_IP_TTL) o = net::SockOpt::Ttl;
     else if (level == L_SOL_IP && optname == L_IP_TOS) o = net::SockOpt::Tos;
-    else if (level == L_SOL_TCP && s->type() != net::SockType::Stream) return Error::NoProtoOpt;
+    // do_ip_getsockopt: another level than SOL_IP is EOPNOTSUPP (setsockopt says ENOPROTOOPT).
+    else if (level == L_SOL_TCP && s->type() != net::SockType::Stream) return Error::OpNotSupported;
     else if (level == L_SOL_TCP && optname == L_TCP_NODELAY) o = net::SockOpt::NoDelay;
     else if (level == L_SOL_TCP && optname == L_TCP_MAXSEG) o = net::SockOpt::MaxSeg;
     else if (level == L_SOL_TCP && optname == L_TCP_KEEPIDLE) o = net::SockOpt::KeepIdle;

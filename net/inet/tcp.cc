@@ -172,6 +172,15 @@ void TcpSocket::timer_locked(uint64_t now) {
     rto_ = rto_ * 2 > RTO_MAX ? RTO_MAX : rto_ * 2;
     rtt_timing_ = false;  // Karn: no sample from a retransmitted segment
     g_retrans_segs.fetch_add(1, std::memory_order_relaxed);
+    if (!syn && snd_wnd_ != 0) {
+      // RFC 5681 3.1 / RFC 6582 4.2: the window collapses to one segment,
+      // recovery is over, and duplicate ACKs for what was sent before the
+      // timeout start no fast retransmit.
+      cc_.on_timeout(snd_max_ - snd_una_, retries_ == 1);
+      recover_ = snd_max_;
+      recover_set_ = true;
+      dupacks_ = 0;
+    }
     if (state_ == TcpState::SynSent) {
       send_segment_locked(TCP_SYN, iss_, 0, 0, true);
     } else if (state_ == TcpState::SynReceived) {
@@ -222,6 +231,10 @@ void TcpSocket::set_error_locked(Error e) {
 }
 
 void TcpSocket::established_locked() {
+  cc_.init(CcAlgo(cc_algo_.load(std::memory_order_relaxed)), mss_);
+  if (retries_) cc_.syn_lost();
+  dupacks_ = 0;
+  recover_set_ = false;
   state_ = TcpState::Established;
   was_connected_ = true;
   retries_ = 0;
@@ -237,7 +250,7 @@ void TcpSocket::enter_time_wait_locked() {
   rtx_at_ = dack_at_ = keep_at_ = 0;
   end_at_ = uptime_ns() + TIME_WAIT_LEN;
   sndbuf_.release();
-  if (closed_) rcvbuf_.release();
+  if (closed_) release_rcvbuf_locked();
   rearm_locked();
   wake_locked(POLL_ALL);
 }
@@ -250,7 +263,7 @@ void TcpSocket::done_locked() {
   rcv_shut_ = snd_shut_ = true;
   unhash_ = true;
   sndbuf_.release();
-  if (closed_) rcvbuf_.release();
+  if (closed_) release_rcvbuf_locked();
   if (syn_rcvd && listener_) {
     // A child that never completed: the listener forgets it (settle).
   }
@@ -342,6 +355,24 @@ void TcpSocket::send_segment_locked(uint8_t flags, uint32_t seq, uint32_t data_o
                   uint8_t(ttl_.load(std::memory_order_relaxed)), uint8_t(tos_.load(std::memory_order_relaxed)));
 }
 
+// Sends the first unacknowledged segment again (fast retransmit, a
+// partial ACK in recovery): its data, or the FIN when only that is left.
+void TcpSocket::retransmit_first_locked() {
+  const uint32_t end = snd_buf_seq_ + sndbuf_.size();
+  g_retrans_segs.fetch_add(1, std::memory_order_relaxed);
+  if (seq_lt(snd_una_, end)) {
+    uint32_t n = end - snd_una_;
+    if (n > mss_) n = mss_;
+    uint8_t flags = TCP_ACK;
+    if (fin_sent_ && snd_una_ + n == end) flags |= TCP_FIN;
+    send_segment_locked(flags, snd_una_, snd_una_ - snd_buf_seq_, n, false);
+  } else if (fin_sent_) {
+    send_segment_locked(TCP_FIN | TCP_ACK, snd_una_, 0, 0, false);
+  }
+  rtx_at_ = uptime_ns() + rto_;
+  rearm_locked();
+}
+
 void TcpSocket::send_ack_locked() { send_segment_locked(TCP_ACK, snd_nxt_, 0, 0, false); }
 
 void TcpSocket::send_rst_locked() {
@@ -359,8 +390,10 @@ void TcpSocket::output_locked(bool force_one) {
   bool sent = false;
   for (;;) {
     uint32_t in_flight = snd_nxt_ - snd_una_;
-    uint32_t wnd = snd_wnd_;
-    if (force_one && wnd == 0) wnd = 1;
+    // The peer's window and the congestion window (RFC 5681 2); a window
+    // probe ignores both.
+    uint32_t wnd = snd_wnd_ < cc_.cwnd() ? snd_wnd_ : cc_.cwnd();
+    if (force_one && wnd <= in_flight) wnd = in_flight + 1;
     uint32_t room = wnd > in_flight ? wnd - in_flight : 0;
     uint32_t avail = seq_lt(snd_nxt_, end) ? end - snd_nxt_ : 0;
     uint32_t n = avail < room ? avail : room;
@@ -374,7 +407,7 @@ void TcpSocket::output_locked(bool force_one) {
     if (n == avail) flags |= TCP_PSH;
     bool fin = snd_shut_ && n == avail && !fin_sent_ && room > n;
     if (fin) flags |= TCP_FIN;
-    if (!rtt_timing_) {
+    if (!rtt_timing_ && seq_ge(snd_nxt_, snd_max_)) {  // Karn: new data only
       rtt_timing_ = true;
       rtt_seq_ = snd_nxt_ + n;
       rtt_start_ = uptime_ns();
@@ -437,6 +470,7 @@ void TcpSocket::input_listen_locked(const Ipv4Header& h, const TcpSegment& s) {
     child->keepalive_.store(keepalive_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     child->linger_.store(linger_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     child->user_mss_.store(user_mss_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    child->cc_algo_.store(cc_algo_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     child->irs_ = s.seq;
     child->rcv_nxt_ = s.seq + 1;
     child->iss_ = new_iss();
@@ -519,7 +553,12 @@ bool TcpSocket::ack_locked(const TcpSegment& s) {
     return false;
   }
   const uint32_t wnd = uint32_t(s.window) << snd_wscale_;
+  // RFC 5681 2's duplicate ACK: data outstanding, no data, no SYN or FIN,
+  // the same ACK number and window.
+  const bool dup = s.ack == snd_una_ && snd_una_ != snd_max_ && s.len == 0 && !(s.flags & (TCP_SYN | TCP_FIN)) &&
+                   wnd == snd_wnd_;
   if (seq_gt(s.ack, snd_una_)) {
+    const uint32_t acked = s.ack - snd_una_;
     // Drop the acknowledged bytes from the send buffer (the SYN and FIN
     // take a number but no byte).
     uint32_t data_end = snd_buf_seq_ + sndbuf_.size();
@@ -531,6 +570,19 @@ bool TcpSocket::ack_locked(const TcpSegment& s) {
     snd_una_ = s.ack;
     if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
     retries_ = 0;
+    dupacks_ = 0;
+    if (recover_set_ && seq_ge(snd_una_, recover_)) recover_set_ = false;
+    if (cc_.in_recovery()) {
+      if (!recover_set_) {
+        cc_.exit_recovery(snd_max_ - snd_una_);  // RFC 6582 3.2 step 6: a full ACK
+      } else {
+        // A partial ACK (step 5): the next hole is lost too; send it now.
+        cc_.on_partial_ack(acked);
+        retransmit_first_locked();
+      }
+    } else {
+      cc_.on_ack(acked, uptime_ns(), srtt_);
+    }
     // RFC 6298 2.2/2.3: one sample per window, none from retransmissions.
     if (rtt_timing_ && seq_ge(s.ack, rtt_seq_)) {
       rtt_timing_ = false;
@@ -552,6 +604,20 @@ bool TcpSocket::ack_locked(const TcpSegment& s) {
   }
   // A peer that answers our window probes is alive (persist never times out).
   if (s.ack == snd_una_ && wnd == 0) retries_ = 0;
+  if (dup) {
+    ++dupacks_;
+    if (cc_.in_recovery()) {
+      cc_.on_dupack_in_recovery();  // RFC 5681 3.2 step 4: a segment left the network
+    } else if (dupacks_ == 3 && (!recover_set_ || seq_gt(s.ack, recover_))) {
+      // Fast retransmit (RFC 5681 3.2 steps 2-3, RFC 6582 3.2 step 2): the
+      // third duplicate ACK says the segment at snd_una_ is lost.
+      recover_ = snd_max_;
+      recover_set_ = true;
+      cc_.enter_recovery(snd_max_ - snd_una_, uptime_ns());
+      rtt_timing_ = false;
+      retransmit_first_locked();
+    }
+  }
   // The send window (RFC 793 p. 72): from the newest segment only.
   if (seq_lt(snd_wl1_, s.seq) || (snd_wl1_ == s.seq && seq_le(snd_wl2_, s.ack))) {
     bool opened = snd_wnd_ == 0 && wnd > 0;
@@ -563,11 +629,40 @@ bool TcpSocket::ack_locked(const TcpSegment& s) {
   return true;
 }
 
+void TcpSocket::release_rcvbuf_locked() {
+  rcvbuf_.release();
+  ooo_.clear();
+  ooo_fin_ = false;
+}
+
+// A segment past rcv_nxt_ (RFC 793 p. 74 lets a receiver keep them; RFC
+// 5681 4.2 wants the duplicate ACK the caller sends): its bytes go into
+// the ring past the in-order end, its range into ooo_. Dropped when it
+// does not fit the ring, would need a range more than TcpOoo::MAX, or
+// nobody will read it.
+void TcpSocket::queue_ooo_locked(uint32_t seq, const uint8_t* data, uint32_t len, bool fin) {
+  if (closed_ || rcv_shut_ || fin_rcvd_) return;
+  if (ooo_fin_ && seq_gt(seq + len, ooo_fin_seq_)) return;  // past the end the peer set
+  if (!rcvbuf_.ready() && !rcvbuf_.ensure(BUF_SIZE).ok()) return;
+  uint32_t off = seq - rcv_nxt_;
+  uint32_t room = rcvbuf_.space();
+  if (off >= room) return;
+  if (len > room - off) len = room - off, fin = false;
+  if (len) {
+    if (!ooo_.add(seq, seq + len)) return;
+    rcvbuf_.write_at(off, data, len);
+  }
+  if (fin) {
+    ooo_fin_ = true;
+    ooo_fin_seq_ = seq + len;
+  }
+}
+
 void TcpSocket::data_locked(const TcpSegment& s) {
-  // The text (RFC 793 p. 74, seventh): in order only. What arrives ahead
-  // of rcv_nxt is dropped and a duplicate ACK tells the sender where we
-  // are (no reassembly queue: loopback never reorders; a device's
-  // reordering costs a retransmission).
+  // The text (RFC 793 p. 74, seventh). What arrives ahead of rcv_nxt is
+  // kept (queue_ooo_locked) and answered at once with a duplicate ACK
+  // (RFC 5681 4.2) that tells the sender where the hole is; a segment
+  // that fills all or part of a hole is acknowledged at once too.
   uint32_t seq = s.seq + ((s.flags & TCP_SYN) ? 1 : 0);
   const uint8_t* data = s.data;
   uint32_t len = uint32_t(s.len);
@@ -580,11 +675,12 @@ void TcpSocket::data_locked(const TcpSegment& s) {
     }
     seq = rcv_nxt_;
   }
-  if (len && seq != rcv_nxt_) {
+  bool fin = s.flags & TCP_FIN;
+  if ((len || fin) && seq != rcv_nxt_) {
+    if (len || fin) queue_ooo_locked(seq, data, len, fin);
     send_ack_locked();
     return;
   }
-  bool fin = s.flags & TCP_FIN;
   if (len && closed_) {
     // Data for a descriptor that is gone: nobody will read it; a reset
     // tells the sender (tcp_rcv_state_process, RFC 2525 2.17).
@@ -604,6 +700,21 @@ void TcpSocket::data_locked(const TcpSegment& s) {
     }
     rcv_nxt_ += len;
     ++unacked_segs_;
+    if (!ooo_.empty()) {
+      // A hole filled, wholly or in part: what was queued behind it and is
+      // now in order counts (its bytes are already in place).
+      ack_now_ = true;
+      uint32_t end = ooo_.advance(rcv_nxt_);
+      if (seq_gt(end, rcv_nxt_)) {
+        rcvbuf_.commit(end - rcv_nxt_);
+        rcv_nxt_ = end;
+      }
+    }
+    if (ooo_fin_ && rcv_nxt_ == ooo_fin_seq_ && ooo_.empty()) {
+      fin = true;  // the FIN that came early is in order now
+      seq = rcv_nxt_, len = 0;
+      ooo_fin_ = false;
+    }
     read_wait_.wake_all();
     notify(READABLE);
   }
@@ -960,7 +1071,7 @@ void TcpSocket::finish_close_locked() {
       end_at_ = uptime_ns() + FIN_TIMEOUT;
       rearm_locked();
     }
-    rcvbuf_.release();
+    release_rcvbuf_locked();
     return;
   }
   // RFC 2525 2.17 / Linux: closing with unread data, or SO_LINGER with a
@@ -973,7 +1084,7 @@ void TcpSocket::finish_close_locked() {
   snd_shut_ = true;
   if (state_ == TcpState::Established) state_ = TcpState::FinWait1;
   else if (state_ == TcpState::CloseWait) state_ = TcpState::LastAck;
-  rcvbuf_.release();
+  release_rcvbuf_locked();
   output_locked();
   rearm_locked();
 }
@@ -1105,6 +1216,7 @@ Result<int> TcpSocket::get_option(SockOpt o) {
     case SockOpt::KeepAlive: return int(keepalive_.load(std::memory_order_relaxed));
     case SockOpt::Linger: return linger_.load(std::memory_order_relaxed);
     case SockOpt::NoDelay: return int(nodelay_.load(std::memory_order_relaxed));
+    case SockOpt::Congestion: return int(cc_algo_.load(std::memory_order_relaxed));
     case SockOpt::KeepIdle: return keepidle_.load(std::memory_order_relaxed);
     case SockOpt::KeepIntvl: return keepintvl_.load(std::memory_order_relaxed);
     case SockOpt::KeepCnt: return keepcnt_.load(std::memory_order_relaxed);
@@ -1162,6 +1274,14 @@ Result<void> TcpSocket::set_option(SockOpt o, int value) {
       Hold<Mutex> g(mu_);
       nodelay_.store(value != 0, std::memory_order_relaxed);
       if (value) output_locked();  // what Nagle held goes now
+      return {};
+    }
+    case SockOpt::Congestion: {
+      // TCP_CONGESTION (linux/ maps the name): from now on, for this connection too.
+      if (value != int(CcAlgo::Reno) && value != int(CcAlgo::Cubic)) return Error::NotFound;
+      Hold<Mutex> g(mu_);
+      cc_algo_.store(uint8_t(value), std::memory_order_relaxed);
+      cc_.set_algo(CcAlgo(value));
       return {};
     }
     case SockOpt::KeepIdle: keepidle_.store(value, std::memory_order_relaxed); return {};

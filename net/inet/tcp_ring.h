@@ -60,6 +60,19 @@ class TcpRing {
       size_ += k;
     }
   }
+  // Out-of-order bytes: writes n bytes `off` bytes past the in-order end
+  // without counting them (off + n <= space()); commit() counts them once
+  // the bytes before them have come (docs/net.md "TCP").
+  void write_at(uint32_t off, const uint8_t* src, uint32_t n) {
+    for (uint32_t done = 0; done < n;) {
+      uint32_t at = (head_ + size_ + off + done) & (cap_ - 1);
+      uint32_t k = n - done;
+      if (k > cap_ - at) k = cap_ - at;
+      __builtin_memcpy(buf_ + at, src + done, k);
+      done += k;
+    }
+  }
+  void commit(uint32_t n) { size_ += n; }
   // Copies n bytes from offset `from` (from the front) to dst.
   void read(uint32_t from, uint8_t* dst, uint32_t n) const {
     for (uint32_t done = 0; done < n;) {

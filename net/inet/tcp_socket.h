@@ -23,7 +23,9 @@
 #include "net/inet.h"
 #include "net/inet/ip.h"
 #include "net/inet/port_table.h"
+#include "net/inet/tcp_cc.h"
 #include "net/inet/tcp_header.h"
+#include "net/inet/tcp_ooo.h"
 #include "net/inet/tcp_ring.h"
 
 namespace capsule::net {
@@ -81,6 +83,9 @@ class TcpSocket final : public Socket {
   void input_other_locked(const TcpSegment& s) REQUIRES(mu_);
   bool ack_locked(const TcpSegment& s) REQUIRES(mu_);
   void data_locked(const TcpSegment& s) REQUIRES(mu_);
+  void queue_ooo_locked(uint32_t seq, const uint8_t* data, uint32_t len, bool fin) REQUIRES(mu_);
+  void release_rcvbuf_locked() REQUIRES(mu_);
+  void retransmit_first_locked() REQUIRES(mu_);
   // Output.
   void send_segment_locked(uint8_t flags, uint32_t seq, uint32_t data_off, uint32_t len, bool syn_options)
       REQUIRES(mu_);
@@ -120,12 +125,20 @@ class TcpSocket final : public Socket {
   uint32_t snd_buf_seq_ GUARDED_BY(mu_) = 0;  // the sequence number of sndbuf_'s first byte
   TcpRing sndbuf_ GUARDED_BY(mu_);
   uint16_t mss_ GUARDED_BY(mu_) = 536;        // what the peer takes (RFC 1122 4.2.2.6 default)
+  // Congestion control (tcp_cc.h) and loss recovery (RFC 5681, RFC 6582).
+  TcpCc cc_ GUARDED_BY(mu_);
+  uint32_t dupacks_ GUARDED_BY(mu_) = 0;
+  uint32_t recover_ GUARDED_BY(mu_) = 0;      // RFC 6582's "recover": snd_max_ when the loss was seen
+  bool recover_set_ GUARDED_BY(mu_) = false;  // recover_ still ahead of snd_una_
   uint8_t snd_wscale_ GUARDED_BY(mu_) = 0, rcv_wscale_ GUARDED_BY(mu_) = 0;
   bool wscale_ok_ GUARDED_BY(mu_) = false;
   // Receive side.
   uint32_t irs_ GUARDED_BY(mu_) = 0, rcv_nxt_ GUARDED_BY(mu_) = 0;
   uint32_t rcv_adv_ GUARDED_BY(mu_) = 0;      // right edge last advertised
   TcpRing rcvbuf_ GUARDED_BY(mu_);
+  TcpOoo ooo_ GUARDED_BY(mu_);                // what arrived past rcv_nxt_ (bytes in rcvbuf_ past its end)
+  bool ooo_fin_ GUARDED_BY(mu_) = false;      // a FIN came after the out-of-order data, at ooo_fin_seq_
+  uint32_t ooo_fin_seq_ GUARDED_BY(mu_) = 0;
   bool ack_now_ GUARDED_BY(mu_) = false;
   uint32_t unacked_segs_ GUARDED_BY(mu_) = 0; // received since the last ACK (delayed ACK)
   uint32_t quick_acks_ GUARDED_BY(mu_) = 16;  // TCP_MAX_QUICKACKS
@@ -154,6 +167,7 @@ class TcpSocket final : public Socket {
   std::atomic<int> sndbuf_opt_{int(BUF_SIZE)}, rcvbuf_opt_{int(BUF_SIZE)}, ttl_{64}, tos_{0};
   std::atomic<int> linger_{-1}, keepidle_{7200}, keepintvl_{75}, keepcnt_{9}, user_mss_{0};
   std::atomic<bool> nodelay_{false}, keepalive_{false};
+  std::atomic<uint8_t> cc_algo_{uint8_t(CcAlgo::Cubic)};  // TCP_CONGESTION
   bool user_port_ GUARDED_BY(mu_) = false;
   bool connect_pending_ GUARDED_BY(mu_) = false;  // a non-blocking connect not reported yet
 

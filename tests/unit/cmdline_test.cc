@@ -372,3 +372,37 @@ TEST(Cmdline, StaticNetwork) {
   EXPECT_FALSE(q.r.ok);
   EXPECT_NE(std::string(q.r.error).find("--ip"), std::string::npos);
 }
+
+TEST(Cmdline, NetDrop) {
+  Parsed p;
+  parse("--net-drop=4", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  EXPECT_EQ(p.r.settings.net_drop_bp, 400u);
+  EXPECT_EQ(p.r.settings.net_drop_seed, 1u);
+  EXPECT_TRUE(p.r.settings.net_drop_rx);
+  EXPECT_TRUE(p.r.settings.net_drop_tx);
+  Parsed q;
+  parse("--net-drop=2.5,77,rx", q);
+  ASSERT_TRUE(q.r.ok) << q.r.error;
+  EXPECT_EQ(q.r.settings.net_drop_bp, 250u);
+  EXPECT_EQ(q.r.settings.net_drop_seed, 77u);
+  EXPECT_TRUE(q.r.settings.net_drop_rx);
+  EXPECT_FALSE(q.r.settings.net_drop_tx);
+  Parsed t;
+  parse("--net-drop=0.05,9,tx", t);
+  ASSERT_TRUE(t.r.ok) << t.r.error;
+  EXPECT_EQ(t.r.settings.net_drop_bp, 5u);
+  EXPECT_FALSE(t.r.settings.net_drop_rx);
+  EXPECT_TRUE(t.r.settings.net_drop_tx);
+  Parsed none;
+  parse("", none);
+  EXPECT_EQ(none.r.settings.net_drop_bp, 0u);
+  for (const char* bad : {"--net-drop", "--net-drop=", "--net-drop=101", "--net-drop=100.01", "--net-drop=1.234",
+                          "--net-drop=x", "--net-drop=5,", "--net-drop=5,s", "--net-drop=5,1,", "--net-drop=5,1,up",
+                          "--net-drop=-1", "--net-drop=5.", "--net-drop=.5"}) {
+    Parsed b;
+    parse(bad, b);
+    EXPECT_FALSE(b.r.ok) << bad;
+    EXPECT_NE(std::string(b.r.error).find("--net-drop"), std::string::npos) << bad;
+  }
+}

@@ -8,4 +8,5 @@ list(APPEND HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/net/inet/packet.cc
   ${CMAKE_SOURCE_DIR}/net/inet/tcp_header.cc
   ${CMAKE_SOURCE_DIR}/net/inet/udp_header.cc
+  ${CMAKE_SOURCE_DIR}/net/inet/tcp_cc.cc
 )

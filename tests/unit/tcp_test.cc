@@ -7,6 +7,7 @@
 
 #include "net/byte_order.h"
 #include "net/inet/tcp_header.h"
+#include "net/inet/tcp_ooo.h"
 #include "net/inet/tcp_seq.h"
 
 using namespace capsule::net;
@@ -88,6 +89,59 @@ TEST(TcpHeader, MalformedIsRejected) {
   bad[27] = 200;  // a window scale above 14 is taken as 14 (RFC 7323 2.3)
   ASSERT_TRUE(tcp_parse(bad.data(), bad.size(), s));
   EXPECT_EQ(s.wscale, 14);
+}
+
+TEST(TcpOoo, MergesRangesAndFillsHoles) {
+  TcpOoo q;
+  EXPECT_EQ(q.advance(100), 100u);  // nothing queued
+  ASSERT_TRUE(q.add(200, 300));
+  ASSERT_TRUE(q.add(400, 500));
+  EXPECT_EQ(q.size(), 2);
+  EXPECT_EQ(q.last(), 1);
+  ASSERT_TRUE(q.add(300, 350));  // touches the first: merged
+  EXPECT_EQ(q.size(), 2);
+  EXPECT_EQ(q[0].start, 200u);
+  EXPECT_EQ(q[0].end, 350u);
+  EXPECT_EQ(q.last(), 0);
+  ASSERT_TRUE(q.add(340, 420));  // bridges both
+  EXPECT_EQ(q.size(), 1);
+  EXPECT_EQ(q[0].start, 200u);
+  EXPECT_EQ(q[0].end, 500u);
+  ASSERT_TRUE(q.add(250, 260));  // inside: nothing changes
+  EXPECT_EQ(q.size(), 1);
+  ASSERT_TRUE(q.add(600, 700));
+  ASSERT_TRUE(q.add(150, 160));  // before everything
+  EXPECT_EQ(q[0].start, 150u);
+  EXPECT_EQ(q.size(), 3);
+  // RCV.NXT reaches 150: only the first range is in order.
+  EXPECT_EQ(q.advance(150), 160u);
+  EXPECT_EQ(q.size(), 2);
+  // A segment [160, 200) came: through the hole to 500, not to 600.
+  EXPECT_EQ(q.advance(200), 500u);
+  EXPECT_EQ(q.size(), 1);
+  EXPECT_EQ(q[0].start, 600u);
+  // In order past a range's start but not its end.
+  EXPECT_EQ(q.advance(650), 700u);
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(TcpOoo, BoundedAndAcrossTheWrap) {
+  TcpOoo q;
+  for (int i = 0; i < TcpOoo::MAX; ++i) ASSERT_TRUE(q.add(uint32_t(1000 + 100 * i), uint32_t(1050 + 100 * i)));
+  EXPECT_FALSE(q.add(10000, 10010));  // a seventeenth range: refused
+  EXPECT_EQ(q.size(), TcpOoo::MAX);
+  EXPECT_TRUE(q.add(1050, 1100));  // merging needs no new range
+  EXPECT_EQ(q.size(), TcpOoo::MAX - 1);
+  q.clear();
+  EXPECT_TRUE(q.empty());
+  ASSERT_TRUE(q.add(0xfffffff0u, 0x10u));
+  ASSERT_TRUE(q.add(0x20u, 0x30u));
+  ASSERT_TRUE(q.add(0xffffffe0u, 0xffffffe8u));
+  EXPECT_EQ(q[0].start, 0xffffffe0u);
+  EXPECT_EQ(q.advance(0xffffffe0u), 0xffffffe8u);
+  EXPECT_EQ(q.advance(0xfffffff0u), 0x10u);
+  EXPECT_EQ(q.advance(0x20u), 0x30u);
+  EXPECT_TRUE(q.empty());
 }
 
 }  // namespace

@@ -74,6 +74,11 @@ struct BootSettings {
   uint8_t net_prefix = 0;
   uint32_t net_gw = 0;              // --gw=A.B.C.D
   uint32_t net_dns = 0;             // --dns=A.B.C.D
+  // --net-drop=PERCENT[,SEED[,rx|tx]]: a test option that drops IPv4
+  // frames of the first NIC pseudo-randomly (docs/net_device.md "Loss").
+  uint32_t net_drop_bp = 0;         // basis points, 0..10000 (0: none)
+  uint64_t net_drop_seed = 1;
+  bool net_drop_rx = true, net_drop_tx = true;
   size_t disk_count = 0;            // --disk=ID[:/MOUNTPOINT][:ro]
   DiskSetting disks[MAX_DISKS];
   size_t virtio_mmio_count = 0;     // virtio_mmio.device=SIZE@ADDR:IRQ

@@ -107,6 +107,7 @@ struct RecvMsg {
 enum class SockOpt : uint8_t {
   Type, Error, SndBuf, RcvBuf, PassCred, AcceptConn, Domain, Protocol, ReuseAddr, KeepAlive,
   ReusePort, Broadcast, Linger, Ttl, Tos, NoDelay, MaxSeg, KeepIdle, KeepIntvl, KeepCnt,
+  Congestion,  // TCP_CONGESTION: 0 reno, 1 cubic (net/inet/tcp_cc.h's CcAlgo)
 };
 
 enum class Shut : uint8_t { Read = 1, Write = 2, Both = 3 };
