@@ -151,6 +151,10 @@ Result<void> Controller::wait_ready(bool ready) {
 
 Result<void> Controller::disable() {
   uint32_t cc = r32(REG_CC);
+  // Clearing EN while the controller is still becoming ready is undefined
+  // [§3.1.5]: let it finish first (bounded, and a failure here is ignored:
+  // the reset below decides).
+  if ((cc & CC_EN) && !(r32(REG_CSTS) & CSTS_RDY)) (void)wait_ready(true);
   if (cc & CC_EN) w32(REG_CC, cc & ~CC_EN);
   // RDY follows EN; a controller left enabled by firmware (SeaBIOS drives
   // NVMe too) is reset here [§3.1.5 CC.EN, §7.3.2].
