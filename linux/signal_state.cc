@@ -496,6 +496,12 @@ void signal_thread_start(Thread* t) {
   (void)signal_state_of(t, &lt);
 }
 
+void linux_thread_free(LinuxThread* lt) {
+  if (!lt) return;
+  delete lt->signal;
+  delete lt;
+}
+
 void signal_thread_exit(Thread* t) {
   ProcessSignals* ps = signals_of(t);
   if (!ps) return;

@@ -232,8 +232,10 @@ void robust_list_exit(LinuxThread* lt) {
     process_exit(tt.main_exited.load() ? tt.main_status : status);
   }
   if (!is_main) {
+    // Nobody can reach its signal state any more: signal_thread_exit took
+    // it off the process's list (freeing only `lt` leaked ~4 KiB a thread).
     self->linux_state = nullptr;
-    delete lt;
+    linux_thread_free(lt);
   }
   // The main thread stays a zombie object (like Linux's group leader); the
   // others are detached and freed by the scheduler once switched out.
@@ -292,8 +294,7 @@ void exec_become_leader() {
       // A zombie since it exited (killed, or earlier): nobody else holds it.
       auto* olt = static_cast<LinuxThread*>(old_main->linux_state);
       old_main->linux_state = nullptr;
-      if (olt) delete olt->signal;
-      delete olt;
+      linux_thread_free(olt);
       thread_detach(old_main);
     }
   }

@@ -273,14 +273,12 @@ using namespace linux_abi;
   // (a zombie thread object) is freed now.
   auto* lt = static_cast<LinuxThread*>(self->linux_state);
   self->linux_state = nullptr;
-  if (lt) delete lt->signal;
-  delete lt;
+  linux_thread_free(lt);
   Thread* main = p.main_thread;
   if (main && main != self) {
     auto* mlt = static_cast<LinuxThread*>(main->linux_state);
     main->linux_state = nullptr;
-    if (mlt) delete mlt->signal;
-    delete mlt;
+    linux_thread_free(mlt);
     thread_detach(main);  // it exited already: freed now
   }
   p.main_thread = nullptr;

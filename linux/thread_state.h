@@ -29,6 +29,8 @@ struct LinuxThread {
 // The calling thread's state, created on first use (nullptr only when out
 // of memory).
 LinuxThread* linux_thread();
+// Frees a thread's Linux state with its signal state (nullptr: nothing).
+void linux_thread_free(LinuxThread* lt);
 LinuxThread* linux_thread_of(Thread* t);
 int current_tid();
 
