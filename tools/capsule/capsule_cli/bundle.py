@@ -7,7 +7,6 @@ library, an unknown module, a bad --add/--env/--cwd each end the command
 with one line on stderr (BadInput) and a non-zero status.
 """
 import os
-import shutil
 import subprocess
 import sys
 
@@ -59,6 +58,7 @@ def locate_program(name):
         if not os.path.lexists(path):
             raise BadInput(f"program '{name}' does not exist")
     else:
+        import shutil
         path = shutil.which(name)
         if path and not _is_elf(path):
             plain = shutil.which(name, path=DEFAULT_ENV["PATH"])
@@ -226,6 +226,7 @@ class ImageBuilder:
         A program no package owns brings only its libraries."""
         if not self.package_cap or not path.startswith(DPKG_ROOTS):
             return
+        import shutil
         given_abs = os.path.abspath(given) if os.sep in given else shutil.which(given) or given
         memo = debpkg.Memo(os.path.join(imagecache.cache_dir(), "packages.json"))
         key = f"{path}\0{given_abs}"

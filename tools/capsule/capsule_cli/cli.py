@@ -1,12 +1,12 @@
 """capsule build | run | test | bench — see README.md and docs/cli.md."""
 import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
+import time
 
-from . import build, bundle, deploy, deps, gdbstub, imagecache, imagetree, qemu, stdio, trace
+# Only what every command needs: each command imports its own modules, so
+# a cached `capsule run` loads no more than it uses (docs/cli.md).
+from . import build, bundle, gdbstub, imagetree, qemu, trace
 
 
 def add_vm_options(p):
@@ -85,7 +85,8 @@ def prepare(a):
         plan = bundle.make_plan(a.program, a.args, a.module, a.add, a.env, a.cwd, a.rootfs, a.verbose,
                                 package_cap=a.package_cap << 20,
                                 host_term=os.environ.get("TERM") if a.command == "run" else None)
-        image = imagecache.image_for(plan.tree, verbose=a.verbose)
+        from . import imagecache
+        image = imagecache.image_for(plan.tree, verbose=a.verbose, label=plan.label or " ".join(plan.argv))
     except (imagetree.TreeError, OSError, ValueError) as e:
         raise bundle.BadInput(str(e))
     return plan, image
@@ -144,6 +145,21 @@ def with_stats(cmdline):
     return "--stats" in cmdline.partition(" -- ")[0].split()
 
 
+def _work_dir():
+    """A fresh private directory for one run (tempfile.mkdtemp without
+    importing tempfile, which costs more than the rest of the run's start)."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    for i in range(100):
+        d = os.path.join(base, f"capsule-run-{os.getpid()}-{time.monotonic_ns() % 1000000007}-{i}")
+        try:
+            os.mkdir(d, 0o700)
+            return d
+        except FileExistsError:
+            continue
+    import tempfile
+    return tempfile.mkdtemp(prefix="capsule-run-")
+
+
 def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(), tree=None):
     words = strace_words(a)
     gdb_port = getattr(a, "gdb", None)
@@ -156,7 +172,7 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
         # The kernel log at debug level, and each file the program looked
         # for and did not find (docs/cmdline.md --log-missing).
         cmdline = "--verbose --log-missing " + cmdline
-    work = tempfile.mkdtemp(prefix="capsule-run-")
+    work = _work_dir()
     try:
         status_file = os.path.join(work, "status")
         trace_out = getattr(a, "strace_output", None)
@@ -173,6 +189,7 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
             if trace_fd is not None:
                 os.close(trace_fd)
             return fail(f"--trace-output {data_out}: {e.strerror}")
+        from . import stdio
         st = stdio.Stdio(a.machine, verbose=a.verbose, program=True, trace=traced(cmdline), trace_fd=trace_fd,
                          stats=with_stats(cmdline), trace_data_fd=data_fd)
         extra = []
@@ -208,6 +225,7 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
         if problem or status == qemu.PANIC_STATUS:
             st.report_serial()
     finally:
+        import shutil
         shutil.rmtree(work, ignore_errors=True)
     if problem:
         print(f"capsule: {problem}", file=sys.stderr)
@@ -216,6 +234,7 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
 
 
 def cmd_run(a):
+    from . import deps
     deps.ensure_for("build", "run")
     if a.gdb is not None:
         try:
@@ -232,6 +251,7 @@ def cmd_run(a):
     if a.image:
         if a.program or a.module or a.add or a.rootfs or a.env or a.cwd:
             return fail("--image boots a built image as it is: no PROGRAM, --module, --add, --rootfs, --env or --cwd")
+        from . import deploy
         try:
             m = deploy.load(a.image)
         except deploy.BundleError as e:
@@ -253,7 +273,7 @@ def cmd_run(a):
         plan, image = prepare(a)
     except bundle.BadInput as e:
         return fail(str(e))
-    build.build(["capsule.elf"])
+    build.build_kernel()
     mem, cpus, cmdline = vm_settings(a, plan, os.path.getsize(image))
     if a.verbose:
         print(f"capsule: {plan.label or 'image'}: {len(plan.tree.nodes)} entries, "
@@ -262,6 +282,7 @@ def cmd_run(a):
 
 
 def cmd_build(a):
+    from . import deploy, deps
     deps.ensure_for("build")
     if a.share:
         return fail("--share goes with `capsule run`: a host directory belongs to the host running the VM")
@@ -301,6 +322,8 @@ def cmd_build(a):
 
 
 def cmd_test(a):
+    import subprocess
+    from . import deps
     deps.ensure_for("build", "run", "test")
     # Reconfigure so that packages installed just now (GoogleTest) are found.
     build.run(["cmake", "-S", build.ROOT, "-B", build.BUILD, "-G", "Ninja"], quiet=True)
@@ -315,12 +338,15 @@ def cmd_bench(a):
     script = os.path.join(build.ROOT, "bench", a.name, "run.py")
     if not os.path.exists(script):
         sys.exit(f"capsule: no benchmark '{a.name}' (bench/*/run.py)")
+    import subprocess
     return subprocess.call([sys.executable, script, *a.args])
 
 
 def cmd_disk_create(a):
     """capsule disk create --size 1G [--from DIR] FILE: an ext4 image made
     by Debian's mke2fs (-d DIR copies a tree in)."""
+    import subprocess
+    from . import deps
     deps.ensure_for("disk")
     try:
         size = qemu.parse_mem(a.size)
@@ -344,6 +370,11 @@ def cmd_disk_create(a):
         return fail(f"disk create: mke2fs failed: {r.stdout.strip()}")
     print(a.file)
     return 0
+
+
+def cmd_cache(a):
+    from . import cache_cmd
+    return cache_cmd.run(a)
 
 
 def bare_gdb(argv, run_parser):
@@ -434,6 +465,12 @@ def main(argv):
     tr = sub.add_parser("trace", help="print the kernel trace `capsule run --trace` wrote (docs/trace.md)")
     trace.add_arguments(tr)
     tr.set_defaults(fn=trace.run)
+
+    ca = sub.add_parser("cache", help="the image cache: list, size, prune [--max SIZE], clear (docs/cli.md)")
+    ca.set_defaults(fn=cmd_cache)
+    if argv[:1] == ["cache"]:
+        from . import cache_cmd
+        cache_cmd.add_arguments(ca)
 
     be = sub.add_parser("bench", help="run a benchmark from bench/")
     be.add_argument("name")

@@ -7,7 +7,6 @@ Everything is read through dpkg: `dpkg-query -S` for the owner,
 `dpkg-query -W` for the installed packages (one call), and
 /var/lib/dpkg/info/PKG.list (what `dpkg -L` prints) for the files.
 """
-import json
 import os
 import re
 import subprocess
@@ -195,6 +194,7 @@ class Memo:
         self.table = {}
         try:
             with open(path) as f:
+                import json
                 data = json.load(f)
             if data.get("state") == self.state:
                 self.table = data.get("programs", {})
@@ -212,6 +212,7 @@ class Memo:
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             with open(tmp, "w") as f:
+                import json
                 json.dump({"state": self.state, "programs": self.table}, f)
             os.replace(tmp, self.path)
         except OSError:

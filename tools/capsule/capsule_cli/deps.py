@@ -4,7 +4,6 @@ Idempotent: dpkg-query first, apt-get only for what is missing, and it says
 what it installs. Nothing comes from anywhere but Debian's archive.
 """
 import os
-import subprocess
 import sys
 
 PACKAGES = {
@@ -43,6 +42,7 @@ PACKAGES = {
 
 def missing(packages):
     """One dpkg-query for all of them: it is on every `capsule run`."""
+    import subprocess
     r = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${Status}\n", *packages],
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     installed = set()
@@ -53,14 +53,75 @@ def missing(packages):
     return [p for p in packages if p not in installed]
 
 
+DPKG_DB = "/var/lib/dpkg"
+
+
+def _dpkg_state():
+    """dpkg's database as stat sees it: it rewrites status (and journals
+    in updates/) on every install or removal, so an equal state means the
+    same packages are installed."""
+    parts = []
+    for p in (os.path.join(DPKG_DB, "status"), os.path.join(DPKG_DB, "updates")):
+        try:
+            st = os.stat(p)
+        except OSError:
+            return None
+        parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}")
+    return " ".join(parts)
+
+
+def _stamp():
+    from . import imagecache
+    return os.path.join(imagecache.cache_dir(), "packages-ok")
+
+
+def _known_installed(packages, state):
+    """True when a check since dpkg's last change found all of `packages`."""
+    if state is None:
+        return False
+    try:
+        with open(_stamp()) as f:
+            first, _, rest = f.read().partition("\n")
+    except OSError:
+        return False
+    return first == state and set(packages) <= set(rest.split())
+
+
+def _remember(packages, state):
+    if state is None:
+        return
+    path = _stamp()
+    try:
+        with open(path) as f:
+            first, _, rest = f.read().partition("\n")
+        known = set(rest.split()) if first == state else set()
+    except OSError:
+        known = set()
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "w") as f:
+            f.write(state + "\n" + " ".join(sorted(known | set(packages))))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def ensure(packages):
+    # A cached run asks dpkg-query nothing: the packages were all there at
+    # the last check and dpkg's database has not changed since.
+    state = _dpkg_state()
+    if _known_installed(packages, state):
+        return
     todo = missing(packages)
     if not todo:
+        _remember(packages, state)
         return
     print(f"capsule: installing {' '.join(todo)} (apt-get)", file=sys.stderr)
     if os.geteuid() != 0:
         sys.exit(f"capsule: need root to install {' '.join(todo)}; "
                  f"run: sudo apt-get install {' '.join(todo)}")
+    import subprocess
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *todo]
     if subprocess.run(install, env=env, stdout=sys.stderr).returncode != 0:

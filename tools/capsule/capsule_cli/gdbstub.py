@@ -5,9 +5,7 @@ booted, and for each guest path of the image the host file it came from)
 that tools/gdb/capsule-gdb.py reads (`capsule-connect FILE`).
 """
 import errno
-import json
 import os
-import shlex
 import socket
 
 DEFAULT_PORT = 1234  # gdb's and QEMU's (-s) customary port
@@ -63,10 +61,12 @@ def image_map(tree):
 def write_map(path, port, kernel, tree):
     files, links = image_map(tree)
     with open(path, "w") as f:
+        import json
         json.dump({"version": MAP_VERSION, "remote": f"{HOST}:{port}", "kernel": os.path.abspath(kernel),
                    "files": files, "links": links}, f)
 
 
 def attach_command(map_path):
+    import shlex
     return (f"gdb -q -x {shlex.quote(SCRIPT)} "
             f"-ex {shlex.quote('capsule-connect ' + shlex.quote(map_path))}")

@@ -376,6 +376,9 @@ def _die_with_parent():
         pass
 
 
+SETPRIV = "/usr/bin/setpriv"
+
+
 def run(cmd, st):
     """Runs QEMU with `st` wired. Returns (qemu_status, None), or (None, S)
     when the run was stopped from the host: S = 130 for the host escape,
@@ -405,8 +408,15 @@ def run(cmd, st):
     old[signal.SIGQUIT] = signal.signal(signal.SIGQUIT, lambda signum, frame: st.thread_dump())
     old[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, lambda signum, frame: st.window_changed())
     try:
-        proc = subprocess.Popen(cmd, pass_fds=st.pass_fds(), stdin=subprocess.DEVNULL,
-                                start_new_session=True, preexec_fn=_die_with_parent)
+        if os.access(SETPRIV, os.X_OK):
+            # util-linux's setpriv sets the death signal and execs QEMU: no
+            # Python runs between fork and exec (preexec_fn would import
+            # ctypes in the child and forbid the fast spawn path).
+            proc = subprocess.Popen([SETPRIV, "--pdeathsig", "KILL", *cmd], pass_fds=st.pass_fds(),
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        else:
+            proc = subprocess.Popen(cmd, pass_fds=st.pass_fds(), stdin=subprocess.DEVNULL,
+                                    start_new_session=True, preexec_fn=_die_with_parent)
         try:
             st.start(proc)
             rc = proc.wait()
