@@ -7,7 +7,8 @@ CLOCK_MONOTONIC time at which it was exec'd; the figure is that time minus
 the time the benchmark started `./capsule`. Cached runs only (one untimed
 run first fills the image cache and builds the kernel). The reference,
 timed in the same rounds, is `PYTHON -c pass` start to exit with the
-interpreter the `capsule` script picks (/usr/bin/python3 when present).
+interpreter the `capsule` script picks (/usr/bin/python3 when present),
+and the same with the script's flags `-E -S`.
 Usage: startup.py [--runs N] [--capsule PATH]
 """
 import argparse
@@ -74,10 +75,11 @@ def main(argv):
             cases["hello" + tag] = [c, "run", "--accel", "tcg", hello]
         for cmd in cases.values():
             to_qemu(cmd, env, stamp)  # untimed: fills the cache, builds the kernel
-        samples = {"python3 -c pass": []}
+        samples = {"python3 -c pass": [], "python3 -E -S -c pass": []}
         samples.update({k: [] for k in cases})
         for _ in range(a.runs):
             samples["python3 -c pass"].append(wall([py, "-c", "pass"], env))
+            samples["python3 -E -S -c pass"].append(wall([py, "-E", "-S", "-c", "pass"], env))
             for k, cmd in cases.items():
                 samples[k].append(to_qemu(cmd, env, stamp))
     ref = statistics.median(samples["python3 -c pass"])

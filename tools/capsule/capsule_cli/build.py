@@ -103,14 +103,14 @@ def _consulted():
             for line in f:
                 if not line.startswith("file(GLOB"):
                     continue
-                pattern = line.rsplit('"', 2)[-2]
-                top = pattern
-                while any(c in top for c in "*?["):
-                    top = os.path.dirname(top)
-                paths.add(top)
-                if line.startswith("file(GLOB_RECURSE"):
-                    for d, subdirs, _ in os.walk(top):
-                        paths.update(os.path.join(d, s) for s in subdirs)
+                for pattern in line.split('"')[1::2]:  # the quoted words: the patterns
+                    top = pattern
+                    while any(c in top for c in "*?["):
+                        top = os.path.dirname(top)
+                    paths.add(top)
+                    if line.startswith("file(GLOB_RECURSE"):
+                        for d, subdirs, _ in os.walk(top):
+                            paths.update(os.path.join(d, s) for s in subdirs)
     paths.add(KERNEL)
     paths.add(os.path.join(BUILD, "build.ninja"))
     return paths
