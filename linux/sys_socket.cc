@@ -41,7 +41,8 @@ constexpr int L_SO_REUSEADDR = 2, L_SO_TYPE = 3, L_SO_ERROR = 4, L_SO_SNDBUF = 7
 constexpr int L_SOL_IP = 0, L_SOL_TCP = 6;
 constexpr int L_IP_TOS = 1, L_IP_TTL = 2;
 constexpr int L_TCP_NODELAY = 1, L_TCP_MAXSEG = 2, L_TCP_KEEPIDLE = 4, L_TCP_KEEPINTVL = 5, L_TCP_KEEPCNT = 6;
-constexpr int L_TCP_CONGESTION = 13;
+constexpr int L_TCP_CONGESTION = 13, L_TCP_INFO = 11;
+constexpr size_t L_TCP_INFO_SIZE = 248;  // sizeof(struct tcp_info) since Linux 6.7 (tcpi_total_rto_time)
 constexpr size_t L_TCP_CA_NAME_MAX = 16;
 // TCP_CONGESTION's names, by net::SockOpt::Congestion's value (net/inet/tcp_cc.h).
 constexpr const char* CC_NAMES[] = {"reno", "cubic"};
@@ -872,6 +873,25 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
     v = TRY(netlink_getsockopt(*s, optname));
     TRY(optval.cast<int>().write(v));
     return optlen.write(int(sizeof(int)));
+  }
+  if (level == L_SOL_TCP && optname == L_TCP_INFO && s->type() == net::SockType::Stream) {
+    // struct tcp_info (include/uapi/linux/tcp.h): the fields Capsule keeps,
+    // the rest 0; min(len, its size) bytes, as tcp_getsockopt.
+    net::TcpInfo ti;
+    TRY(s->tcp_info(ti));
+    uint8_t b[L_TCP_INFO_SIZE] = {};
+    b[0] = ti.state, b[1] = ti.ca_state, b[2] = ti.retransmits, b[4] = ti.backoff;
+    b[5] = uint8_t((ti.ts ? 1 : 0) | (ti.sack ? 2 : 0) | (ti.wscale ? 4 : 0));  // TCPI_OPT_*
+    b[6] = uint8_t((ti.snd_wscale & 0xf) | (ti.rcv_wscale << 4));
+    auto put = [&](size_t off, uint32_t v) { __builtin_memcpy(b + off, &v, 4); };
+    put(8, ti.rto_us);
+    put(12, 40000);  // tcpi_ato: the delayed-ACK timeout
+    put(16, ti.snd_mss), put(20, ti.rcv_mss), put(24, ti.unacked), put(28, ti.sacked);
+    put(64, 0), put(68, ti.rtt_us), put(72, ti.rttvar_us), put(76, ti.snd_ssthresh), put(80, ti.snd_cwnd);
+    put(84, ti.advmss), put(88, 3), put(100, ti.total_retrans);  // tcpi_reordering: the initial 3
+    size_t n = size_t(len) < sizeof b ? size_t(len) : sizeof b;
+    if (n) TRY(optval.copy_out(b, n));
+    return optlen.write(int(n));
   }
   if (level == L_SOL_TCP && optname == L_TCP_CONGESTION && s->type() == net::SockType::Stream) {
     // The name in a 16-byte field, NUL-padded; the length is min(len, 16).

@@ -172,6 +172,7 @@ void TcpSocket::timer_locked(uint64_t now) {
     rto_ = rto_ * 2 > RTO_MAX ? RTO_MAX : rto_ * 2;
     rtt_timing_ = false;  // Karn: no sample from a retransmitted segment
     g_retrans_segs.fetch_add(1, std::memory_order_relaxed);
+  ++total_retrans_;
     if (!syn && snd_wnd_ != 0) {
       // RFC 5681 3.1 / RFC 6582 4.2: the window collapses to one segment,
       // recovery is over, and duplicate ACKs for what was sent before the
@@ -180,6 +181,8 @@ void TcpSocket::timer_locked(uint64_t now) {
       recover_ = snd_max_;
       recover_set_ = true;
       dupacks_ = 0;
+      sacked_.clear();  // the peer may have dropped what it SACKed (RFC 2018 8)
+      high_rxt_ = snd_una_;
     }
     if (state_ == TcpState::SynSent) {
       send_segment_locked(TCP_SYN, iss_, 0, 0, true);
@@ -231,7 +234,8 @@ void TcpSocket::set_error_locked(Error e) {
 }
 
 void TcpSocket::established_locked() {
-  cc_.init(CcAlgo(cc_algo_.load(std::memory_order_relaxed)), mss_);
+  cc_.init(CcAlgo(cc_algo_.load(std::memory_order_relaxed)), send_mss_locked());
+  sacked_.clear();
   if (retries_) cc_.syn_lost();
   dupacks_ = 0;
   recover_set_ = false;
@@ -328,16 +332,35 @@ void TcpSocket::send_segment_locked(uint8_t flags, uint32_t seq, uint32_t data_o
     o.window = advertised_window_locked();
   }
   uint8_t hdr[TCP_MAX_BUILT_HEADER];
-  uint16_t my_mss = 0;
-  int ws = -1;
+  TcpOptions opt;
   if (syn_options) {
-    my_mss = mss_for(conn_.raddr);
+    opt.mss = mss_for(conn_.raddr);
     int um = user_mss_.load(std::memory_order_relaxed);
-    if (um && um < my_mss) my_mss = uint16_t(um);
-    // A SYN offers scaling; a SYN-ACK answers only an offer (RFC 7323 1.3).
-    if (!(flags & TCP_ACK) || wscale_ok_) ws = rcv_wscale_;
+    if (um && um < opt.mss) opt.mss = uint16_t(um);
+    // A SYN offers scaling, SACK and timestamps; a SYN-ACK answers only
+    // what was offered (RFC 7323 1.3 and 3.2, RFC 2018 2).
+    const bool offer = !(flags & TCP_ACK);
+    if (offer || wscale_ok_) opt.wscale = rcv_wscale_;
+    opt.sack_ok = offer || sack_ok_;
+    opt.ts = offer || ts_ok_;
+  } else {
+    opt.ts = ts_ok_ && !(flags & TCP_RST);  // in every segment once agreed (RFC 7323 3.2)
   }
-  size_t hl = tcp_build(hdr, o, my_mss, ws);
+  if (opt.ts) {
+    opt.tsval = ts_now_locked();
+    opt.tsecr = (flags & TCP_ACK) ? ts_recent_ : 0;
+  }
+  if (sack_ok_ && (flags & TCP_ACK) && !(flags & TCP_SYN) && len == 0 && !ooo_.empty()) {
+    // SACK blocks (RFC 2018 4): the range that took the newest segment
+    // first, then the others; pure ACKs only, so data segments keep their
+    // size.
+    int first = ooo_.last() >= 0 ? ooo_.last() : 0;
+    opt.sack[opt.nsack][0] = ooo_[first].start, opt.sack[opt.nsack][1] = ooo_[first].end, ++opt.nsack;
+    for (int i = 0; i < ooo_.size() && opt.nsack < TcpSegment::MAX_SACK; ++i)
+      if (i != first) opt.sack[opt.nsack][0] = ooo_[i].start, opt.sack[opt.nsack][1] = ooo_[i].end, ++opt.nsack;
+  }
+  if (flags & TCP_ACK) last_ack_sent_ = rcv_nxt_;
+  size_t hl = tcp_build(hdr, o, opt);
   // The header goes in front of the data, then trims the room not used.
   if (len) sndbuf_.read(data_off, pkt.data() + TCP_MAX_BUILT_HEADER, len);
   pkt.pull(TCP_MAX_BUILT_HEADER - hl);
@@ -360,17 +383,98 @@ void TcpSocket::send_segment_locked(uint8_t flags, uint32_t seq, uint32_t data_o
 void TcpSocket::retransmit_first_locked() {
   const uint32_t end = snd_buf_seq_ + sndbuf_.size();
   g_retrans_segs.fetch_add(1, std::memory_order_relaxed);
+  ++total_retrans_;
   if (seq_lt(snd_una_, end)) {
     uint32_t n = end - snd_una_;
-    if (n > mss_) n = mss_;
+    if (n > send_mss_locked()) n = send_mss_locked();
     uint8_t flags = TCP_ACK;
     if (fin_sent_ && snd_una_ + n == end) flags |= TCP_FIN;
     send_segment_locked(flags, snd_una_, snd_una_ - snd_buf_seq_, n, false);
+    if (seq_gt(snd_una_ + n, high_rxt_)) high_rxt_ = snd_una_ + n;
   } else if (fin_sent_) {
     send_segment_locked(TCP_FIN | TCP_ACK, snd_una_, 0, 0, false);
   }
   rtx_at_ = uptime_ns() + rto_;
   rearm_locked();
+}
+
+uint32_t TcpSocket::ts_now_locked() const { return uint32_t(uptime_ns() / MS) + ts_offset_; }
+
+// What a data segment carries: the peer's MSS less the options every
+// segment has (RFC 6691: the timestamps' 12 bytes).
+uint32_t TcpSocket::send_mss_locked() const { return ts_ok_ ? mss_ - 12u : mss_; }
+
+// RFC 6298 2.2-2.3 with a sample of r ns.
+void TcpSocket::rtt_sample_locked(uint64_t r) {
+  if (!srtt_) {
+    srtt_ = r, rttvar_ = r / 2;
+  } else {
+    uint64_t d = srtt_ > r ? srtt_ - r : r - srtt_;
+    rttvar_ = (3 * rttvar_ + d) / 4;
+    srtt_ = (7 * srtt_ + r) / 8;
+  }
+  uint64_t rto = srtt_ + (4 * rttvar_ > 1000 ? 4 * rttvar_ : 1000);
+  rto_ = rto < RTO_MIN ? RTO_MIN : rto > RTO_MAX ? RTO_MAX : rto;
+}
+
+// The SACK blocks of an ACK into the scoreboard (RFC 6675 5): only
+// blocks above snd_una_ and within what was sent; others are ignored.
+void TcpSocket::sack_input_locked(const TcpSegment& s) {
+  for (int i = 0; i < s.nsack; ++i) {
+    uint32_t a = s.sack[i][0], b = s.sack[i][1];
+    if (!seq_lt(a, b) || !seq_gt(b, snd_una_) || seq_gt(b, snd_max_)) continue;
+    if (seq_lt(a, snd_una_)) a = snd_una_;
+    (void)sacked_.add(a, b);  // a full scoreboard forgets: it only guides retransmission
+  }
+}
+
+uint32_t TcpSocket::sacked_bytes_above_una_locked() const {
+  uint32_t n = 0;
+  for (int i = 0; i < sacked_.size(); ++i) n += sacked_[i].end - sacked_[i].start;
+  return n;
+}
+
+// In recovery with SACK: sends the next hole below the highest SACKed
+// byte not sent again yet (RFC 6675 NextSeg() rule 1, every hole below
+// a SACKed range taken as lost), if the window has room for it. The
+// retransmissions still in flight count against cwnd with the rest.
+bool TcpSocket::retransmit_hole_locked() {
+  const uint32_t end = snd_buf_seq_ + sndbuf_.size();
+  uint32_t cursor = seq_gt(high_rxt_, snd_una_) ? high_rxt_ : snd_una_;
+  uint32_t hole_end = cursor;
+  bool found = false;
+  for (int i = 0; i < sacked_.size(); ++i) {
+    const auto& r = sacked_[i];
+    if (seq_le(r.end, cursor)) continue;
+    if (seq_lt(cursor, r.start)) {
+      hole_end = r.start;
+      found = true;
+      break;
+    }
+    cursor = r.end;
+  }
+  if (!found || !seq_lt(cursor, end)) return false;
+  uint32_t n = hole_end - cursor;
+  if (seq_gt(hole_end, end)) n = end - cursor;
+  if (n > send_mss_locked()) n = send_mss_locked();
+  // Retransmitted bytes in flight: the holes between snd_una_ and high_rxt_.
+  uint32_t rxt = 0;
+  if (seq_gt(high_rxt_, snd_una_)) {
+    rxt = high_rxt_ - snd_una_;
+    for (int i = 0; i < sacked_.size(); ++i) {
+      const auto& r = sacked_[i];
+      if (!seq_lt(r.start, high_rxt_)) break;
+      uint32_t e = seq_lt(r.end, high_rxt_) ? r.end : high_rxt_;
+      uint32_t b = seq_gt(r.start, snd_una_) ? r.start : snd_una_;
+      if (seq_gt(e, b)) rxt -= e - b;
+    }
+  }
+  if (uint64_t(snd_nxt_ - snd_una_) + rxt + n > cc_.cwnd()) return false;
+  g_retrans_segs.fetch_add(1, std::memory_order_relaxed);
+  ++total_retrans_;
+  send_segment_locked(TCP_ACK, cursor, cursor - snd_buf_seq_, n, false);
+  high_rxt_ = cursor + n;
+  return true;
 }
 
 void TcpSocket::send_ack_locked() { send_segment_locked(TCP_ACK, snd_nxt_, 0, 0, false); }
@@ -387,7 +491,11 @@ void TcpSocket::output_locked(bool force_one) {
       state_ != TcpState::Closing && state_ != TcpState::LastAck)
     return;
   const uint32_t end = snd_buf_seq_ + sndbuf_.size();  // one past the last queued byte
+  const uint32_t smss = send_mss_locked();
   bool sent = false;
+  // In recovery with SACK, the holes go before new data.
+  if (cc_.in_recovery() && sack_ok_ && !sacked_.empty() && !force_one)
+    for (int i = 0; i < 64 && retransmit_hole_locked(); ++i) sent = true;
   for (;;) {
     uint32_t in_flight = snd_nxt_ - snd_una_;
     // The peer's window and the congestion window (RFC 5681 2); a window
@@ -397,11 +505,11 @@ void TcpSocket::output_locked(bool force_one) {
     uint32_t room = wnd > in_flight ? wnd - in_flight : 0;
     uint32_t avail = seq_lt(snd_nxt_, end) ? end - snd_nxt_ : 0;
     uint32_t n = avail < room ? avail : room;
-    if (n > mss_) n = mss_;
+    if (n > smss) n = smss;
     if (n == 0) break;
     // Nagle: a small segment waits while data is unacknowledged, unless
     // it is the last of the stream (FIN follows) or TCP_NODELAY.
-    if (n < mss_ && n == avail && in_flight && !nodelay_.load(std::memory_order_relaxed) && !snd_shut_ && !force_one)
+    if (n < smss && n == avail && in_flight && !nodelay_.load(std::memory_order_relaxed) && !snd_shut_ && !force_one)
       break;
     uint8_t flags = TCP_ACK;
     if (n == avail) flags |= TCP_PSH;
@@ -484,6 +592,10 @@ void TcpSocket::input_listen_locked(const Ipv4Header& h, const TcpSegment& s) {
     uint16_t mine = mss_for(h.src);
     if (child->mss_ > mine) child->mss_ = mine;
     child->wscale_ok_ = s.has_wscale;
+    child->sack_ok_ = s.sack_ok;
+    child->ts_ok_ = s.has_ts;
+    child->ts_recent_ = s.tsval;
+    random_bytes(&child->ts_offset_, sizeof child->ts_offset_);
     child->snd_wscale_ = s.has_wscale ? s.wscale : 0;
     child->rcv_wscale_ = s.has_wscale ? rcv_scale_for(BUF_SIZE) : 0;
     child->rto_ = RTO_INITIAL;
@@ -523,6 +635,9 @@ void TcpSocket::input_syn_sent_locked(const TcpSegment& s) {
   wscale_ok_ = s.has_wscale;
   snd_wscale_ = s.has_wscale ? s.wscale : 0;
   if (!wscale_ok_) rcv_wscale_ = 0;
+  sack_ok_ = s.sack_ok;
+  ts_ok_ = s.has_ts;
+  ts_recent_ = s.tsval;
   snd_wnd_ = s.window;
   snd_wl1_ = s.seq;
   snd_wl2_ = s.ack;
@@ -557,6 +672,7 @@ bool TcpSocket::ack_locked(const TcpSegment& s) {
   // the same ACK number and window.
   const bool dup = s.ack == snd_una_ && snd_una_ != snd_max_ && s.len == 0 && !(s.flags & (TCP_SYN | TCP_FIN)) &&
                    wnd == snd_wnd_;
+  if (sack_ok_ && s.nsack) sack_input_locked(s);
   if (seq_gt(s.ack, snd_una_)) {
     const uint32_t acked = s.ack - snd_una_;
     // Drop the acknowledged bytes from the send buffer (the SYN and FIN
@@ -571,31 +687,33 @@ bool TcpSocket::ack_locked(const TcpSegment& s) {
     if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
     retries_ = 0;
     dupacks_ = 0;
+    if (!sacked_.empty()) (void)sacked_.advance(snd_una_);
     if (recover_set_ && seq_ge(snd_una_, recover_)) recover_set_ = false;
     if (cc_.in_recovery()) {
       if (!recover_set_) {
         cc_.exit_recovery(snd_max_ - snd_una_);  // RFC 6582 3.2 step 6: a full ACK
       } else {
-        // A partial ACK (step 5): the next hole is lost too; send it now.
+        // A partial ACK (step 5): the next hole is lost too; send it now
+        // (unless SACK's holes already went).
         cc_.on_partial_ack(acked);
-        retransmit_first_locked();
+        if (!sack_ok_ || !seq_lt(snd_una_, high_rxt_)) retransmit_first_locked();
       }
     } else {
       cc_.on_ack(acked, uptime_ns(), srtt_);
     }
     // RFC 6298 2.2/2.3: one sample per window, none from retransmissions.
-    if (rtt_timing_ && seq_ge(s.ack, rtt_seq_)) {
+    if (ts_ok_ && s.has_ts && s.tsecr) {
+      // RTTM (RFC 7323 4): the echoed clock, valid for retransmissions
+      // too; one sample per flight.
       rtt_timing_ = false;
-      uint64_t r = uptime_ns() - rtt_start_;
-      if (!srtt_) {
-        srtt_ = r, rttvar_ = r / 2;
-      } else {
-        uint64_t d = srtt_ > r ? srtt_ - r : r - srtt_;
-        rttvar_ = (3 * rttvar_ + d) / 4;
-        srtt_ = (7 * srtt_ + r) / 8;
+      if (seq_ge(s.ack, ts_sample_seq_)) {
+        uint32_t ms = ts_now_locked() - s.tsecr;
+        if (ms < 0x80000000u) rtt_sample_locked(uint64_t(ms ? ms : 1) * MS);
+        ts_sample_seq_ = snd_max_;
       }
-      uint64_t rto = srtt_ + (4 * rttvar_ > 1000 ? 4 * rttvar_ : 1000);
-      rto_ = rto < RTO_MIN ? RTO_MIN : rto > RTO_MAX ? RTO_MAX : rto;
+    } else if (rtt_timing_ && seq_ge(s.ack, rtt_seq_)) {
+      rtt_timing_ = false;
+      rtt_sample_locked(uptime_ns() - rtt_start_);
     }
     // RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
     rtx_at_ = snd_una_ == snd_max_ ? 0 : uptime_ns() + rto_;
@@ -608,13 +726,15 @@ bool TcpSocket::ack_locked(const TcpSegment& s) {
     ++dupacks_;
     if (cc_.in_recovery()) {
       cc_.on_dupack_in_recovery();  // RFC 5681 3.2 step 4: a segment left the network
-    } else if (dupacks_ == 3 && (!recover_set_ || seq_gt(s.ack, recover_))) {
+    } else if ((dupacks_ == 3 || (sack_ok_ && sacked_bytes_above_una_locked() > 2 * send_mss_locked())) &&
+               (!recover_set_ || seq_gt(s.ack, recover_))) {
       // Fast retransmit (RFC 5681 3.2 steps 2-3, RFC 6582 3.2 step 2): the
       // third duplicate ACK says the segment at snd_una_ is lost.
       recover_ = snd_max_;
       recover_set_ = true;
       cc_.enter_recovery(snd_max_ - snd_una_, uptime_ns());
       rtt_timing_ = false;
+      high_rxt_ = snd_una_;
       retransmit_first_locked();
     }
   }
@@ -752,6 +872,12 @@ void TcpSocket::data_locked(const TcpSegment& s) {
 void TcpSocket::input_other_locked(const TcpSegment& s) {
   last_rcv_ns_ = uptime_ns();
   keep_probes_ = 0;
+  // PAWS (RFC 7323 5.3 R1): a segment older than TS.Recent is a duplicate
+  // from an earlier wrap of the sequence space.
+  if (ts_ok_ && s.has_ts && !(s.flags & TCP_RST) && seq_lt(s.tsval, ts_recent_)) {
+    send_ack_locked();
+    return;
+  }
   // First: the sequence number (RFC 793 p. 69).
   uint32_t wnd = rcv_window_locked();
   if (seq_lt(rcv_nxt_ + wnd, rcv_adv_)) wnd = rcv_adv_ - rcv_nxt_;
@@ -763,6 +889,8 @@ void TcpSocket::input_other_locked(const TcpSegment& s) {
     }
     return;
   }
+  // RFC 7323 4.3: TS.Recent from the segment that the last ACK covered.
+  if (ts_ok_ && s.has_ts && seq_ge(s.tsval, ts_recent_) && seq_le(s.seq, last_ack_sent_)) ts_recent_ = s.tsval;
   // Second: RST (RFC 5961 3.2: only an exact match resets; another in the
   // window draws a challenge ACK).
   if (s.flags & TCP_RST) {
@@ -997,6 +1125,7 @@ Result<void> TcpSocket::connect(const Address& a, bool nonblock, const Creds&) {
   snd_nxt_ = snd_max_ = iss_ + 1;
   snd_buf_seq_ = iss_ + 1;
   rcv_wscale_ = rcv_scale_for(BUF_SIZE);
+  random_bytes(&ts_offset_, sizeof ts_offset_);  // RFC 7323 5.4: a clock per connection
   rto_ = RTO_INITIAL;
   retries_ = 0;
   state_ = TcpState::SynSent;
@@ -1228,7 +1357,7 @@ Result<int> TcpSocket::get_option(SockOpt o) {
         int um = user_mss_.load(std::memory_order_relaxed);
         return um ? um : 536;  // Linux: TCP_MSS_DEFAULT before a connection
       }
-      return int(mss_);
+      return int(send_mss_locked());
     }
     case SockOpt::AcceptConn: {
       Hold<Mutex> g(mu_);
@@ -1314,6 +1443,32 @@ Result<void> TcpSocket::peer_name(Address& out) {
 size_t TcpSocket::bytes_readable() {
   Hold<Mutex> g(mu_);
   return rcvbuf_.size();
+}
+
+Result<void> TcpSocket::tcp_info(TcpInfo& out) {
+  Hold<Mutex> g(mu_);
+  // Linux's numbering of the states (include/net/tcp_states.h).
+  static constexpr uint8_t LINUX_STATE[] = {7, 10, 2, 3, 1, 4, 5, 8, 11, 9, 6};
+  out.state = LINUX_STATE[uint8_t(state_)];
+  out.ca_state = cc_.in_recovery() ? 3 : (retries_ && snd_una_ != snd_max_) ? 4 : dupacks_ ? 1 : 0;
+  out.retransmits = uint8_t(retries_ > 255 ? 255 : retries_);
+  out.backoff = out.retransmits;
+  out.ts = ts_ok_, out.sack = sack_ok_, out.wscale = wscale_ok_;
+  out.snd_wscale = wscale_ok_ ? snd_wscale_ : 0;
+  out.rcv_wscale = wscale_ok_ ? rcv_wscale_ : 0;
+  out.rto_us = uint32_t((rto_ ? rto_ : RTO_INITIAL) / 1000);
+  out.snd_mss = send_mss_locked();
+  out.rcv_mss = out.snd_mss;
+  out.advmss = send_mss_locked();
+  out.unacked = (snd_max_ - snd_una_ + send_mss_locked() - 1) / send_mss_locked();
+  out.sacked = (sacked_bytes_above_una_locked() + send_mss_locked() - 1) / send_mss_locked();
+  out.rtt_us = uint32_t(srtt_ / 1000);
+  out.rttvar_us = uint32_t(rttvar_ / 1000);
+  uint32_t mss = send_mss_locked();
+  out.snd_cwnd = cc_.cwnd() ? cc_.cwnd() / mss : 10;
+  out.snd_ssthresh = cc_.ssthresh() == TcpCc::SSTHRESH_INFINITE ? 0x7fffffffu : cc_.ssthresh() / mss;
+  out.total_retrans = total_retrans_;
+  return {};
 }
 
 size_t TcpSocket::bytes_unsent() {

@@ -6,7 +6,7 @@
 namespace capsule::net {
 
 namespace {
-constexpr uint8_t OPT_END = 0, OPT_NOP = 1, OPT_MSS = 2, OPT_WSCALE = 3;
+constexpr uint8_t OPT_END = 0, OPT_NOP = 1, OPT_MSS = 2, OPT_WSCALE = 3, OPT_SACK_OK = 4, OPT_SACK = 5, OPT_TS = 8;
 }
 
 bool tcp_parse(const uint8_t* p, size_t len, TcpSegment& s) {
@@ -23,6 +23,10 @@ bool tcp_parse(const uint8_t* p, size_t len, TcpSegment& s) {
   s.mss = 0;
   s.has_wscale = false;
   s.wscale = 0;
+  s.sack_ok = false;
+  s.has_ts = false;
+  s.tsval = s.tsecr = 0;
+  s.nsack = 0;
   // Options (RFC 793 3.1: kind, length, data; END and NOP are one byte).
   for (size_t i = TCP_MIN_HEADER; i < doff;) {
     uint8_t kind = p[i];
@@ -40,6 +44,20 @@ bool tcp_parse(const uint8_t* p, size_t len, TcpSegment& s) {
       // RFC 7323 2.3: a shift above 14 is used as 14.
       s.wscale = p[i + 2] > 14 ? 14 : p[i + 2];
     }
+    if (kind == OPT_SACK_OK && olen == 2) s.sack_ok = true;
+    if (kind == OPT_TS && olen == 10) {
+      s.has_ts = true;
+      s.tsval = load32(p + i + 2);
+      s.tsecr = load32(p + i + 6);
+    }
+    if (kind == OPT_SACK && olen >= 10 && (olen - 2) % 8 == 0) {
+      // RFC 2018 3: 1 to 4 blocks of left and right edges.
+      for (size_t b = 0; b < size_t(olen - 2) / 8 && s.nsack < TcpSegment::MAX_SACK; ++b) {
+        s.sack[s.nsack][0] = load32(p + i + 2 + 8 * b);
+        s.sack[s.nsack][1] = load32(p + i + 6 + 8 * b);
+        ++s.nsack;
+      }
+    }
     i += olen;
   }
   s.data = p + doff;
@@ -48,15 +66,46 @@ bool tcp_parse(const uint8_t* p, size_t len, TcpSegment& s) {
 }
 
 size_t tcp_build(uint8_t* p, const TcpSegment& s, uint16_t mss, int wscale) {
+  TcpOptions o;
+  o.mss = mss;
+  o.wscale = wscale;
+  return tcp_build(p, s, o);
+}
+
+size_t tcp_build(uint8_t* p, const TcpSegment& s, const TcpOptions& o) {
   size_t n = TCP_MIN_HEADER;
-  if (mss) {
+  if (o.mss) {
     p[n] = OPT_MSS, p[n + 1] = 4;
-    store16(p + n + 2, mss);
+    store16(p + n + 2, o.mss);
     n += 4;
   }
-  if (wscale >= 0) {
-    p[n] = OPT_NOP, p[n + 1] = OPT_WSCALE, p[n + 2] = 3, p[n + 3] = uint8_t(wscale);
+  // SACK-permitted shares the timestamps' padding when both go (12 bytes).
+  if (o.ts) {
+    if (o.sack_ok) p[n] = OPT_SACK_OK, p[n + 1] = 2;
+    else p[n] = OPT_NOP, p[n + 1] = OPT_NOP;
+    p[n + 2] = OPT_TS, p[n + 3] = 10;
+    store32(p + n + 4, o.tsval);
+    store32(p + n + 8, o.tsecr);
+    n += 12;
+  } else if (o.sack_ok) {
+    p[n] = OPT_NOP, p[n + 1] = OPT_NOP, p[n + 2] = OPT_SACK_OK, p[n + 3] = 2;
     n += 4;
+  }
+  if (o.wscale >= 0) {
+    p[n] = OPT_NOP, p[n + 1] = OPT_WSCALE, p[n + 2] = 3, p[n + 3] = uint8_t(o.wscale);
+    n += 4;
+  }
+  if (o.nsack) {
+    size_t room = (60 - n - 4) / 8;
+    size_t k = o.nsack < room ? o.nsack : room;
+    if (k) {
+      p[n] = OPT_NOP, p[n + 1] = OPT_NOP, p[n + 2] = OPT_SACK, p[n + 3] = uint8_t(2 + 8 * k);
+      for (size_t b = 0; b < k; ++b) {
+        store32(p + n + 4 + 8 * b, o.sack[b][0]);
+        store32(p + n + 8 + 8 * b, o.sack[b][1]);
+      }
+      n += 4 + 8 * k;
+    }
   }
   store16(p, s.sport);
   store16(p + 2, s.dport);

@@ -1,7 +1,7 @@
 #pragma once
 // The TCP header and the options Capsule speaks (RFC 793 3.1; MSS RFC 879,
-// window scale RFC 7323 2): parsing with every check and building. Pure;
-// unit-tested.
+// window scale RFC 7323 2, SACK-permitted and SACK RFC 2018, timestamps
+// RFC 7323 3): parsing with every check and building. Pure; unit-tested.
 #include <cstddef>
 #include <cstdint>
 
@@ -20,6 +20,13 @@ struct TcpSegment {
   uint16_t mss = 0;
   bool has_wscale = false;
   uint8_t wscale = 0;
+  bool sack_ok = false;      // SACK-permitted (SYN only)
+  // Any segment: timestamps and SACK blocks.
+  bool has_ts = false;
+  uint32_t tsval = 0, tsecr = 0;
+  static constexpr int MAX_SACK = 4;
+  uint8_t nsack = 0;
+  uint32_t sack[MAX_SACK][2] = {};  // [start, end) blocks as sent
   // The data.
   const uint8_t* data = nullptr;
   size_t len = 0;
@@ -33,11 +40,23 @@ struct TcpSegment {
 // checksum is the caller's (it needs the IP addresses).
 bool tcp_parse(const uint8_t* p, size_t len, TcpSegment& s);
 
-// Writes a header with the given options (mss 0: none; wscale < 0: none)
-// at p; returns its length (20, or more with options, padded to 4). The
-// checksum field is left 0.
+// What tcp_build puts in the options: mss 0 and wscale < 0 are none;
+// SACK blocks that do not fit next to the timestamps are left out.
+struct TcpOptions {
+  uint16_t mss = 0;
+  int wscale = -1;
+  bool sack_ok = false;
+  bool ts = false;
+  uint32_t tsval = 0, tsecr = 0;
+  uint8_t nsack = 0;
+  uint32_t sack[TcpSegment::MAX_SACK][2] = {};
+};
+
+// Writes a header with the given options at p; returns its length (20, or
+// more with options, padded to 4). The checksum field is left 0.
+size_t tcp_build(uint8_t* p, const TcpSegment& s, const TcpOptions& o);
 size_t tcp_build(uint8_t* p, const TcpSegment& s, uint16_t mss, int wscale);
-// The most tcp_build writes.
-inline constexpr size_t TCP_MAX_BUILT_HEADER = 28;
+// The most tcp_build writes (the largest TCP header).
+inline constexpr size_t TCP_MAX_BUILT_HEADER = 60;
 
 }  // namespace capsule::net

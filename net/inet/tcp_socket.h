@@ -59,6 +59,7 @@ class TcpSocket final : public Socket {
   Result<void> peer_name(Address& out) override;
   size_t bytes_readable() override;
   size_t bytes_unsent() override;
+  Result<void> tcp_info(TcpInfo& out) override;
   void close() override;
   uint32_t poll_events() override;
 
@@ -86,6 +87,12 @@ class TcpSocket final : public Socket {
   void queue_ooo_locked(uint32_t seq, const uint8_t* data, uint32_t len, bool fin) REQUIRES(mu_);
   void release_rcvbuf_locked() REQUIRES(mu_);
   void retransmit_first_locked() REQUIRES(mu_);
+  bool retransmit_hole_locked() REQUIRES(mu_);
+  uint32_t sacked_bytes_above_una_locked() const REQUIRES(mu_);
+  void sack_input_locked(const TcpSegment& s) REQUIRES(mu_);
+  void rtt_sample_locked(uint64_t r) REQUIRES(mu_);
+  uint32_t ts_now_locked() const REQUIRES(mu_);
+  uint32_t send_mss_locked() const REQUIRES(mu_);
   // Output.
   void send_segment_locked(uint8_t flags, uint32_t seq, uint32_t data_off, uint32_t len, bool syn_options)
       REQUIRES(mu_);
@@ -130,6 +137,19 @@ class TcpSocket final : public Socket {
   uint32_t dupacks_ GUARDED_BY(mu_) = 0;
   uint32_t recover_ GUARDED_BY(mu_) = 0;      // RFC 6582's "recover": snd_max_ when the loss was seen
   bool recover_set_ GUARDED_BY(mu_) = false;  // recover_ still ahead of snd_una_
+  // SACK (RFC 2018, RFC 6675): negotiated in the SYNs; the sender's
+  // scoreboard of what the peer holds above snd_una_, and how far holes
+  // were sent again in this recovery.
+  bool sack_ok_ GUARDED_BY(mu_) = false;
+  TcpOoo sacked_ GUARDED_BY(mu_);
+  uint32_t high_rxt_ GUARDED_BY(mu_) = 0;
+  // Timestamps (RFC 7323 3-5): negotiated in the SYNs; TS.Recent, the
+  // ACK field last sent, our clock's offset; one RTT sample per flight.
+  bool ts_ok_ GUARDED_BY(mu_) = false;
+  uint32_t ts_recent_ GUARDED_BY(mu_) = 0;
+  uint32_t last_ack_sent_ GUARDED_BY(mu_) = 0;
+  uint32_t ts_offset_ GUARDED_BY(mu_) = 0;
+  uint32_t ts_sample_seq_ GUARDED_BY(mu_) = 0;
   uint8_t snd_wscale_ GUARDED_BY(mu_) = 0, rcv_wscale_ GUARDED_BY(mu_) = 0;
   bool wscale_ok_ GUARDED_BY(mu_) = false;
   // Receive side.
@@ -154,6 +174,7 @@ class TcpSocket final : public Socket {
   uint32_t rtt_seq_ GUARDED_BY(mu_) = 0;
   uint64_t rtt_start_ GUARDED_BY(mu_) = 0;
   uint32_t retries_ GUARDED_BY(mu_) = 0;
+  uint32_t total_retrans_ GUARDED_BY(mu_) = 0;
   uint32_t keep_probes_ GUARDED_BY(mu_) = 0;
   uint64_t last_rcv_ns_ GUARDED_BY(mu_) = 0;
 

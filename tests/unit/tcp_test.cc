@@ -91,6 +91,73 @@ TEST(TcpHeader, MalformedIsRejected) {
   EXPECT_EQ(s.wscale, 14);
 }
 
+TEST(TcpHeader, SackAndTimestamps) {
+  // A SYN with everything Capsule offers: MSS, SACK-permitted with the
+  // timestamps (12 bytes), window scale: 40 bytes of header.
+  std::vector<uint8_t> b(TCP_MAX_BUILT_HEADER);
+  TcpSegment s;
+  s.sport = 1, s.dport = 2, s.flags = TCP_SYN;
+  TcpOptions o;
+  o.mss = 1460, o.wscale = 7, o.sack_ok = true, o.ts = true, o.tsval = 0x01020304, o.tsecr = 0;
+  size_t n = tcp_build(b.data(), s, o);
+  EXPECT_EQ(n, 40u);
+  TcpSegment p;
+  ASSERT_TRUE(tcp_parse(b.data(), n, p));
+  EXPECT_EQ(p.mss, 1460);
+  EXPECT_TRUE(p.has_wscale);
+  EXPECT_EQ(p.wscale, 7);
+  EXPECT_TRUE(p.sack_ok);
+  EXPECT_TRUE(p.has_ts);
+  EXPECT_EQ(p.tsval, 0x01020304u);
+  EXPECT_EQ(p.tsecr, 0u);
+  // SACK-permitted alone: NOP NOP 4 2.
+  o = TcpOptions();
+  o.sack_ok = true;
+  n = tcp_build(b.data(), s, o);
+  EXPECT_EQ(n, 24u);
+  ASSERT_TRUE(tcp_parse(b.data(), n, p));
+  EXPECT_TRUE(p.sack_ok);
+  EXPECT_FALSE(p.has_ts);
+  // An ACK with timestamps and four SACK blocks: only three fit beside
+  // the timestamps (RFC 2018 3), the first ones given.
+  s.flags = TCP_ACK;
+  o = TcpOptions();
+  o.ts = true, o.tsval = 7, o.tsecr = 9, o.nsack = 4;
+  for (int i = 0; i < 4; ++i) o.sack[i][0] = 1000u * (i + 1), o.sack[i][1] = 1000u * (i + 1) + 500;
+  n = tcp_build(b.data(), s, o);
+  EXPECT_EQ(n, 20u + 12 + 4 + 24);
+  ASSERT_TRUE(tcp_parse(b.data(), n, p));
+  EXPECT_TRUE(p.has_ts);
+  EXPECT_EQ(p.tsval, 7u);
+  EXPECT_EQ(p.tsecr, 9u);
+  ASSERT_EQ(p.nsack, 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(p.sack[i][0], 1000u * (i + 1));
+    EXPECT_EQ(p.sack[i][1], 1000u * (i + 1) + 500);
+  }
+  // Without timestamps all four fit (36 bytes of options).
+  o.ts = false;
+  n = tcp_build(b.data(), s, o);
+  EXPECT_EQ(n, 56u);
+  ASSERT_TRUE(tcp_parse(b.data(), n, p));
+  EXPECT_EQ(p.nsack, 4);
+  EXPECT_FALSE(p.has_ts);
+  // Bad lengths are skipped, not taken: a SACK option of 9 bytes, a
+  // timestamp of 8.
+  std::vector<uint8_t> bad(TCP_MAX_BUILT_HEADER, 0);
+  s.flags = TCP_ACK;
+  n = tcp_build(bad.data(), s, TcpOptions());
+  bad[12] = uint8_t((32 / 4) << 4);
+  uint8_t opts[12] = {5, 9, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1};
+  __builtin_memcpy(bad.data() + 20, opts, 12);
+  ASSERT_TRUE(tcp_parse(bad.data(), 32, p));
+  EXPECT_EQ(p.nsack, 0);
+  uint8_t opts2[12] = {8, 8, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1};
+  __builtin_memcpy(bad.data() + 20, opts2, 12);
+  ASSERT_TRUE(tcp_parse(bad.data(), 32, p));
+  EXPECT_FALSE(p.has_ts);
+}
+
 TEST(TcpOoo, MergesRangesAndFillsHoles) {
   TcpOoo q;
   EXPECT_EQ(q.advance(100), 100u);  // nothing queued

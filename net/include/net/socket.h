@@ -110,6 +110,19 @@ enum class SockOpt : uint8_t {
   Congestion,  // TCP_CONGESTION: 0 reno, 1 cubic (net/inet/tcp_cc.h's CcAlgo)
 };
 
+// What TCP_INFO reports of a TCP connection (linux/ lays out struct
+// tcp_info). Times in microseconds, windows in segments.
+struct TcpInfo {
+  uint8_t state = 0;       // Linux's TCP_ESTABLISHED (1) ... TCP_CLOSING (11)
+  uint8_t ca_state = 0;    // 0 open, 1 disorder, 3 recovery, 4 loss
+  uint8_t retransmits = 0, backoff = 0;
+  bool ts = false, sack = false, wscale = false;
+  uint8_t snd_wscale = 0, rcv_wscale = 0;
+  uint32_t rto_us = 0, snd_mss = 0, rcv_mss = 0, unacked = 0, sacked = 0;
+  uint32_t rtt_us = 0, rttvar_us = 0, snd_ssthresh = 0, snd_cwnd = 0, advmss = 0;
+  uint32_t total_retrans = 0;
+};
+
 enum class Shut : uint8_t { Read = 1, Write = 2, Both = 3 };
 
 class Socket;
@@ -142,6 +155,8 @@ class Socket : public Pollable {
   // FIONREAD/SIOCINQ and SIOCOUTQ.
   virtual size_t bytes_readable() = 0;
   virtual size_t bytes_unsent() = 0;
+  // TCP_INFO (TCP only).
+  virtual Result<void> tcp_info(TcpInfo&) { return Error::NoProtoOpt; }
   // The last descriptor went away: disconnect, drop queued data.
   virtual void close() = 0;
 

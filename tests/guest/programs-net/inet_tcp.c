@@ -450,6 +450,31 @@ static void test_congestion(void) {
   nl = sizeof name;
   CHECK(s >= 0 && getsockopt(s, IPPROTO_TCP, TCP_CONGESTION, name, &nl) == 0 && strcmp(name, "reno") == 0,
         "accepted: '%s'", name);
+  /* Both ends offered window scaling, SACK and timestamps in their SYNs
+   * (RFC 7323, RFC 2018): all three are on, and a data segment carries
+   * at most the loopback MSS less the timestamps' 12 bytes (Linux also
+   * bounds it by half the largest window the peer offered: 32741 here). */
+  struct tcp_info ti;
+  memset(&ti, 0xff, sizeof ti);
+  socklen_t tl = sizeof ti;
+  CHECK(getsockopt(c, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && tl > 100 && tl <= sizeof ti, "TCP_INFO: %d bytes",
+        (int)tl);
+  CHECK(ti.tcpi_state == TCP_ESTABLISHED, "tcpi_state %d", ti.tcpi_state);
+  CHECK((ti.tcpi_options & (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE)) ==
+            (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE),
+        "tcpi_options %#x", ti.tcpi_options);
+  int v = 0;
+  socklen_t vl = sizeof v;
+  CHECK(getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &v, &vl) == 0 && v == (int)ti.tcpi_snd_mss && v <= 65483 && v > 30000,
+        "TCP_MAXSEG %d, tcpi_snd_mss %u", v, ti.tcpi_snd_mss);
+  CHECK(ti.tcpi_snd_cwnd >= 2 && ti.tcpi_rto >= 200000 && ti.tcpi_total_retrans == 0,
+        "cwnd %u, rto %u us, %u retransmissions", ti.tcpi_snd_cwnd, ti.tcpi_rto, ti.tcpi_total_retrans);
+  tl = 4;
+  CHECK(getsockopt(c, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && tl == 4, "TCP_INFO into 4 bytes: %d", (int)tl);
+  int ud = socket(AF_INET, SOCK_DGRAM, 0);
+  tl = sizeof ti;
+  EXPECT_ERR(EOPNOTSUPP, getsockopt(ud, IPPROTO_TCP, TCP_INFO, &ti, &tl));
+  close(ud);
   CHECK(setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5) == 0, "switch to cubic while connected");
   static char chunk[65536];
   for (int i = 0; i < 16; ++i) {
