@@ -428,11 +428,7 @@ void TcpSocket::sack_input_locked(const TcpSegment& s) {
   }
 }
 
-uint32_t TcpSocket::sacked_bytes_above_una_locked() const {
-  uint32_t n = 0;
-  for (int i = 0; i < sacked_.size(); ++i) n += sacked_[i].end - sacked_[i].start;
-  return n;
-}
+uint32_t TcpSocket::sacked_bytes_above_una_locked() const { return sacked_.bytes(); }
 
 // In recovery with SACK: sends the next hole below the highest SACKed
 // byte not sent again yet (RFC 6675 NextSeg() rule 1, every hole below
@@ -440,35 +436,13 @@ uint32_t TcpSocket::sacked_bytes_above_una_locked() const {
 // retransmissions still in flight count against cwnd with the rest.
 bool TcpSocket::retransmit_hole_locked() {
   const uint32_t end = snd_buf_seq_ + sndbuf_.size();
-  uint32_t cursor = seq_gt(high_rxt_, snd_una_) ? high_rxt_ : snd_una_;
-  uint32_t hole_end = cursor;
-  bool found = false;
-  for (int i = 0; i < sacked_.size(); ++i) {
-    const auto& r = sacked_[i];
-    if (seq_le(r.end, cursor)) continue;
-    if (seq_lt(cursor, r.start)) {
-      hole_end = r.start;
-      found = true;
-      break;
-    }
-    cursor = r.end;
-  }
-  if (!found || !seq_lt(cursor, end)) return false;
-  uint32_t n = hole_end - cursor;
-  if (seq_gt(hole_end, end)) n = end - cursor;
+  uint32_t cursor, hole_end;
+  if (!sacked_.next_hole(seq_gt(high_rxt_, snd_una_) ? high_rxt_ : snd_una_, cursor, hole_end)) return false;
+  if (!seq_lt(cursor, end)) return false;
+  uint32_t n = seq_gt(hole_end, end) ? end - cursor : hole_end - cursor;
   if (n > send_mss_locked()) n = send_mss_locked();
   // Retransmitted bytes in flight: the holes between snd_una_ and high_rxt_.
-  uint32_t rxt = 0;
-  if (seq_gt(high_rxt_, snd_una_)) {
-    rxt = high_rxt_ - snd_una_;
-    for (int i = 0; i < sacked_.size(); ++i) {
-      const auto& r = sacked_[i];
-      if (!seq_lt(r.start, high_rxt_)) break;
-      uint32_t e = seq_lt(r.end, high_rxt_) ? r.end : high_rxt_;
-      uint32_t b = seq_gt(r.start, snd_una_) ? r.start : snd_una_;
-      if (seq_gt(e, b)) rxt -= e - b;
-    }
-  }
+  uint32_t rxt = seq_gt(high_rxt_, snd_una_) ? (high_rxt_ - snd_una_) - sacked_.covered(snd_una_, high_rxt_) : 0;
   if (uint64_t(snd_nxt_ - snd_una_) + rxt + n > cc_.cwnd()) return false;
   g_retrans_segs.fetch_add(1, std::memory_order_relaxed);
   ++total_retrans_;

@@ -50,6 +50,36 @@ class TcpOoo {
     return true;
   }
 
+  // The bytes all ranges hold, and those within [a, b).
+  uint32_t bytes() const {
+    uint32_t n = 0;
+    for (int i = 0; i < n_; ++i) n += r_[i].end - r_[i].start;
+    return n;
+  }
+  uint32_t covered(uint32_t a, uint32_t b) const {
+    uint32_t n = 0;
+    for (int i = 0; i < n_ && seq_lt(r_[i].start, b); ++i) {
+      uint32_t s = seq_gt(r_[i].start, a) ? r_[i].start : a;
+      uint32_t e = seq_lt(r_[i].end, b) ? r_[i].end : b;
+      if (seq_gt(e, s)) n += e - s;
+    }
+    return n;
+  }
+  // The first gap at or after `from` that a range ends above (a SACK
+  // sender's next hole, RFC 6675 NextSeg() rule 1): false when none.
+  bool next_hole(uint32_t from, uint32_t& start, uint32_t& end) const {
+    uint32_t cursor = from;
+    for (int i = 0; i < n_; ++i) {
+      if (seq_le(r_[i].end, cursor)) continue;
+      if (seq_lt(cursor, r_[i].start)) {
+        start = cursor, end = r_[i].start;
+        return true;
+      }
+      cursor = r_[i].end;
+    }
+    return false;
+  }
+
   // Once RCV.NXT reached `upto`: drops the ranges it covers and returns
   // the end of the in-order stretch (upto itself when no range starts at
   // or before it).

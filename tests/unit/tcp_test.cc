@@ -211,4 +211,40 @@ TEST(TcpOoo, BoundedAndAcrossTheWrap) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(TcpOoo, SackScoreboard) {
+  // A sender's view: SND.UNA 1000, the peer holds [2000, 3000) and
+  // [4000, 4500): holes [1000, 2000) and [3000, 4000); nothing above 4500
+  // is a hole (nothing SACKed there).
+  TcpOoo q;
+  ASSERT_TRUE(q.add(4000, 4500));
+  ASSERT_TRUE(q.add(2000, 3000));
+  EXPECT_EQ(q.bytes(), 1500u);
+  uint32_t a = 0, b = 0;
+  ASSERT_TRUE(q.next_hole(1000, a, b));
+  EXPECT_EQ(a, 1000u);
+  EXPECT_EQ(b, 2000u);
+  ASSERT_TRUE(q.next_hole(1500, a, b));  // half of the first hole sent again
+  EXPECT_EQ(a, 1500u);
+  EXPECT_EQ(b, 2000u);
+  ASSERT_TRUE(q.next_hole(2000, a, b));  // the first hole done: the second
+  EXPECT_EQ(a, 3000u);
+  EXPECT_EQ(b, 4000u);
+  ASSERT_TRUE(q.next_hole(2500, a, b));
+  EXPECT_EQ(a, 3000u);
+  EXPECT_FALSE(q.next_hole(4000, a, b));
+  EXPECT_FALSE(q.next_hole(5000, a, b));
+  // Bytes SACKed within a stretch (what a retransmission count leaves out).
+  EXPECT_EQ(q.covered(1000, 3500), 1000u);
+  EXPECT_EQ(q.covered(2500, 4200), 700u);
+  EXPECT_EQ(q.covered(0, 1000), 0u);
+  EXPECT_EQ(q.covered(1000, 5000), 1500u);
+  // Across the wrap.
+  TcpOoo w;
+  ASSERT_TRUE(w.add(0x10u, 0x20u));
+  ASSERT_TRUE(w.next_hole(0xfffffff0u, a, b));
+  EXPECT_EQ(a, 0xfffffff0u);
+  EXPECT_EQ(b, 0x10u);
+  EXPECT_EQ(w.covered(0xfffffff0u, 0x18u), 8u);
+}
+
 }  // namespace
