@@ -48,17 +48,10 @@ void icmp_input(Netif& nif, const Ipv4Header& h, PacketBuf pkt) {
     // The quoted datagram: its header (checked) and 8 bytes of transport.
     Ipv4Header q;
     const uint8_t* orig = p + ICMP_HEADER;
-    size_t olen = pkt.size() - ICMP_HEADER;
-    if (olen < IPV4_MIN_HEADER || (orig[0] >> 4) != 4) return;
-    size_t ihl = size_t(orig[0] & 0xf) * 4;
-    if (ihl < IPV4_MIN_HEADER || olen < ihl + 8) return;
-    q.header_len = ihl;
-    q.protocol = orig[9];
-    q.src = Ipv4{load32(orig + 12)};
-    q.dst = Ipv4{load32(orig + 16)};
+    if (!ipv4_parse_quoted(orig, pkt.size() - ICMP_HEADER, q)) return;
     Error e = error_of_unreach(p[1]);
-    if (q.protocol == IPPROTO_UDP_) udp_icmp_error(q, orig + ihl, e);
-    else if (q.protocol == IPPROTO_TCP_) tcp_icmp_error(q, orig + ihl, e);
+    if (q.protocol == IPPROTO_UDP_) udp_icmp_error(q, orig + q.header_len, e);
+    else if (q.protocol == IPPROTO_TCP_) tcp_icmp_error(q, orig + q.header_len, e);
   }
 }
 

@@ -37,6 +37,17 @@ Ipv4Drop ipv4_parse(const uint8_t* p, size_t len, Ipv4Header& h) {
   return Ipv4Drop::None;
 }
 
+bool ipv4_parse_quoted(const uint8_t* p, size_t len, Ipv4Header& q) {
+  if (len < IPV4_MIN_HEADER || (p[0] >> 4) != 4) return false;
+  size_t ihl = size_t(p[0] & 0xf) * 4;
+  if (ihl < IPV4_MIN_HEADER || len < ihl + 8) return false;
+  q.header_len = ihl;
+  q.protocol = p[9];
+  q.src = Ipv4{load32(p + 12)};
+  q.dst = Ipv4{load32(p + 16)};
+  return true;
+}
+
 void ipv4_build(uint8_t* p, const Ipv4Header& h) {
   p[0] = 0x45;
   p[1] = h.tos;

@@ -35,6 +35,13 @@ enum class Ipv4Drop : uint8_t { None, TooShort, BadVersion, BadHeaderLen, BadTot
 // valid, a fragment's offset + length within 65535. On success fills h.
 Ipv4Drop ipv4_parse(const uint8_t* p, size_t len, Ipv4Header& h);
 
+// The datagram an ICMP error quotes (RFC 792: its header and the first 8
+// bytes of its data), `len` bytes at p: version 4, IHL >= 5, the header and
+// 8 bytes after it present. Its length and checksum are not checked (the
+// quote may be cut, a router may have changed them). Fills header_len,
+// protocol, src and dst; the transport's 8 bytes are at p + header_len.
+bool ipv4_parse_quoted(const uint8_t* p, size_t len, Ipv4Header& q);
+
 // Writes a 20-byte header (no options) with its checksum at p.
 void ipv4_build(uint8_t* p, const Ipv4Header& h);
 

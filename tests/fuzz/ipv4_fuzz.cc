@@ -44,6 +44,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (drop == Ipv4Drop::None) {
       FUZZ_CHECK(h.header_len >= IPV4_MIN_HEADER && h.header_len <= h.total_len && h.total_len <= n);
       FUZZ_CHECK(h.frag_offset % 8 == 0 && size_t(h.frag_offset) + h.total_len - h.header_len <= 65535);
+      // An ICMP error's quoted datagram, read as icmp_input reads it.
+      if (h.protocol == IPPROTO_ICMP_ && !h.fragment() && h.total_len - h.header_len >= 8) {
+        Ipv4Header q;
+        const uint8_t* orig = d + h.header_len + 8;
+        size_t olen = h.total_len - h.header_len - 8;
+        if (ipv4_parse_quoted(orig, olen, q)) {
+          FUZZ_CHECK(q.header_len >= IPV4_MIN_HEADER && q.header_len + 8 <= olen);
+          volatile uint8_t l4 = orig[q.header_len] ^ orig[q.header_len + 7];  // the transport's 8 bytes
+          (void)l4;
+        }
+      }
       if (h.fragment()) {
         PacketBuf whole;
         size_t before = reasm->in_progress();

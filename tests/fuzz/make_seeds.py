@@ -213,6 +213,11 @@ def packet_seeds():
     f1 = ipv4(payload[16:32], ident=7, frag=16, mf=True)
     f2 = ipv4(payload[32:], ident=7, frag=32)
     seed("ipv4", "frags", rec(f0) + rec(f1) + rec(f2))
+    # ICMP port unreachable quoting a UDP datagram we sent.
+    sent = ipv4(udp(1234, 53, b"q", src=US, dst=HOST), src=US, dst=HOST)[:28]
+    icmp = bytearray(struct.pack("!BBHI", 3, 3, 0, 0) + sent)
+    icmp[2:4] = struct.pack("!H", csum(bytes(icmp)))
+    seed("ipv4", "icmp-unreach", rec(ipv4(bytes(icmp), proto=1)))
     seed("ipv4", "frags-reordered", rec(f2) + rec(f0) + bytes([0xFF, 10]) + rec(f1) + bytes([0xFF, 80]) + rec(f0))
     seed("tcp", "syn", tcp(0x02, b"\x02\x04\x05\xb4\x01\x03\x03\x07"))
     seed("tcp", "data", tcp(0x18, b"\x01\x01\x08\x0a" + bytes(8), b"GET / HTTP/1.0\r\n\r\n"))

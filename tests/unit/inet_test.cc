@@ -91,6 +91,32 @@ TEST(Ipv4Header, BuildThenParse) {
   EXPECT_EQ(ipv4_parse(d.data(), d.size(), h), Ipv4Drop::None);
 }
 
+// RFC 792: an ICMP error quotes the header and 8 bytes of the datagram;
+// lengths and checksum are not checked, the 8 bytes must be there.
+TEST(Ipv4Header, QuotedDatagram) {
+  uint8_t d[IPV4_MIN_HEADER + 8] = {};
+  Ipv4Header h;
+  h.total_len = 1000;  // more than was quoted
+  h.protocol = IPPROTO_UDP_;
+  h.src = Ipv4{0x0a00020f};
+  h.dst = Ipv4{0x08080808};
+  ipv4_build(d, h);
+  d[10] ^= 0xff;  // a checksum a router changed
+  Ipv4Header q;
+  ASSERT_TRUE(ipv4_parse_quoted(d, sizeof d, q));
+  EXPECT_EQ(q.header_len, IPV4_MIN_HEADER);
+  EXPECT_EQ(q.protocol, IPPROTO_UDP_);
+  EXPECT_EQ(q.src, h.src);
+  EXPECT_EQ(q.dst, h.dst);
+  EXPECT_FALSE(ipv4_parse_quoted(d, sizeof d - 1, q));  // 7 bytes of transport
+  d[0] = 0x46;                                            // IHL 6: 4 more header bytes than quoted
+  EXPECT_FALSE(ipv4_parse_quoted(d, sizeof d, q));
+  d[0] = 0x44;
+  EXPECT_FALSE(ipv4_parse_quoted(d, sizeof d, q));
+  d[0] = 0x65;
+  EXPECT_FALSE(ipv4_parse_quoted(d, sizeof d, q));
+}
+
 TEST(Ipv4Header, MalformedIsDropped) {
   Ipv4Header h;
   auto d = datagram(30);
