@@ -157,6 +157,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (s.net_ip) FUZZ_CHECK(s.net_prefix >= 1 && s.net_prefix <= 32);
       if (s.net_gw || s.net_dns) FUZZ_CHECK(s.net_ip);
       FUZZ_CHECK(s.trace_buffer_kib >= 4 && s.trace_buffer_kib <= 4096);
+      FUZZ_CHECK(s.net_drop_bp <= 10000);
     } else {
       FUZZ_CHECK(out->error[0] != 0);
     }

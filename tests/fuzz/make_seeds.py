@@ -118,6 +118,7 @@ def cmdline_seeds():
         "--verbose --strace --stats -- /bin/sh -c 'echo hi'",
         "--log=info --tsc-khz=2000000 --tty=24x80 --env=A=1 --env=PATH=/bin --cwd=/tmp -- prog a \"b c\" \\\" \\\\",
         "--ip=10.0.2.15/24 --gw=10.0.2.2 --dns=10.0.2.3 --disk=vda:/mnt:ro --share=host:/share:ro -- ls /mnt",
+        "--net-drop=12.5,7,rx -- ping",
         "virtio_mmio.device=512@0xfeb00000:5 --trace=sched,syscall --trace-buffer=64 -- a ; b \\; c ; d",
         "--hung-task=30 --cpu-stall=0 --hung-task-panic --test=all --strace-filter=open,%file --gdb -- x",
     ]
