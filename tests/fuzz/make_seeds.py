@@ -222,6 +222,10 @@ def packet_seeds():
     seed("ipv4", "frags-reordered", rec(f2) + rec(f0) + bytes([0xFF, 10]) + rec(f1) + bytes([0xFF, 80]) + rec(f0))
     seed("tcp", "syn", tcp(0x02, b"\x02\x04\x05\xb4\x01\x03\x03\x07"))
     seed("tcp", "data", tcp(0x18, b"\x01\x01\x08\x0a" + bytes(8), b"GET / HTTP/1.0\r\n\r\n"))
+    seed("tcp", "sack-ts", tcp(0x10, b"\x01\x01\x08\x0a" + struct.pack("!II", 7, 9) + b"\x01\x01\x05\x12" +
+                                struct.pack("!4I", 100, 200, 300, 400)))
+    seed("tcp", "syn-sackok-ts", tcp(0x02, b"\x02\x04\x05\xb4\x04\x02\x08\x0a" + struct.pack("!II", 1, 0) +
+                                      b"\x01\x03\x03\x07"))
     seed("tcp", "opts-end", tcp(0x12, b"\x02\x04\x05\xb4\x00\x00\x00\x00"))
     seed("udp", "dns", b"".join(ip(HOST, US)) + udp(53, 1234, b"\x12\x34answer"))
     seed("udp", "nocsum", b"".join(ip(HOST, US)) + struct.pack("!HHHH", 5, 6, 12, 0) + b"abcdpad")
