@@ -222,10 +222,15 @@ DEFINE_SYSCALL(8, lseek, Result<int64_t>, Fd fd, int64_t offset, unsigned whence
     case L_SEEK_END: w = vfs::Whence::End; break;
     case L_SEEK_DATA:
     case L_SEEK_HOLE: {
-      // lseek(2): the whole file counts as data (allowed, and what Linux's
-      // generic implementation does); the only hole is the end. ENXIO at
-      // or past the end.
+      // lseek(2): the file system says where its holes are (ramfs: page
+      // granularity, as tmpfs); one that cannot tells the whole file is
+      // data (allowed, and what Linux's generic implementation does), the
+      // only hole being the end. ENXIO at or past the end.
       if (!f.vnode().is_regular()) return Error::Invalid;
+      if (offset < 0) return Error::NoDeviceOrAddress;
+      auto pos = f.vnode().seek_data(uint64_t(offset), whence == L_SEEK_HOLE);
+      if (pos.ok()) return int64_t(TRY(f.seek(int64_t(pos.value()), vfs::Whence::Set)));
+      if (pos.error() != Error::NotSupported) return pos.error();
       const vfs::Attr a = TRY(f.vnode().getattr());
       const int64_t size = int64_t(a.size);
       if (offset < 0 || offset >= size) return Error::NoDeviceOrAddress;

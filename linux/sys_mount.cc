@@ -57,10 +57,16 @@ Result<void> parse_tmpfs_options(StringView data, ramfs::Options& o) {
       if (suffix == "k" || suffix == "K") shift = 10;
       else if (suffix == "m" || suffix == "M") shift = 20;
       else if (suffix == "g" || suffix == "G") shift = 30;
-      else if (!suffix.empty()) return Error::Invalid;  // "50%" of RAM: not supported
-      if (val.empty()) return Error::Invalid;
-      o.max_pages = ((num << shift) + 4095) / 4096;
-      if (o.max_pages == 0) o.max_pages = 1;
+      else if (suffix != "%" && !suffix.empty()) return Error::Invalid;
+      if (val.empty() || suffix.size() == val.size()) return Error::Invalid;
+      if (suffix == "%") {
+        if (num > 100) return Error::Invalid;  // tmpfs: at most all of RAM
+        o.max_pages = vfs::fs_total_pages() * num / 100;
+      } else {
+        o.max_pages = ((num << shift) + 4095) / 4096;
+      }
+      // size=0: no limit (tmpfs); a percentage rounds up to a page.
+      if (o.max_pages == 0 && suffix == "%" && num) o.max_pages = 1;
     } else if (key == "uid" || key == "gid") {
       if (val.empty() || !suffix.empty()) return Error::Invalid;
       (key == "uid" ? o.uid : o.gid) = uint32_t(num);
@@ -129,6 +135,8 @@ DEFINE_SYSCALL(165, mount, Result<void>, UserString source_arg, UserString targe
     dlen = d.ok() ? d.value() : MAX_DATA - 1;
   }
   ramfs::Options o;
+  // tmpfs: half of RAM unless size= says otherwise; ramfs: no limit.
+  if (t == "tmpfs") o.max_pages = ramfs::Ramfs::default_max_pages();
   if (t == "tmpfs") TRY(parse_tmpfs_options(StringView(data.p ? data.p : "", dlen), o));
   if (t == "ramfs") o.root_mode = 0755;
   auto fs = TRY(ramfs::Ramfs::create(o));

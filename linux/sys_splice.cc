@@ -69,6 +69,45 @@ Result<size_t> write_chunk(End& dst, const void* buf, size_t n, bool nonblock) {
   return w;
 }
 
+// Between two files: a hole of the source at src.off that lands on a hole
+// of the destination (or past its end) moves no bytes; the destination
+// grows to cover it instead, so a sparse file copies sparse and nothing
+// is allocated for zeros (docs/vfs.md "Sparse files"). The length skipped
+// (at most want), 0 when there is data to copy or the file systems keep
+// no holes.
+size_t skip_hole(End& src, End& dst, size_t want) {
+  if (src.stream || src.pipe || dst.stream || dst.pipe) return 0;
+  vfs::Vnode& sv = src.file->vnode();
+  vfs::Vnode& dv = dst.file->vnode();
+  auto sa = sv.getattr();
+  if (!sa.ok() || src.off >= sa.value().size) return 0;
+  uint64_t h;
+  auto d = sv.seek_data(src.off, false);
+  if (d.ok()) {
+    h = d.value() - src.off;
+  } else if (d.error() == Error::NoDeviceOrAddress) {
+    h = sa.value().size - src.off;  // no data up to the end
+  } else {
+    return 0;
+  }
+  if (h == 0) return 0;
+  if (h > want) h = want;
+  auto dd = dv.seek_data(dst.off, false);
+  if (dd.ok()) {
+    if (dd.value() < dst.off + h) h = dd.value() - dst.off;  // data there: up to it only
+  } else if (dd.error() != Error::NoDeviceOrAddress) {
+    return 0;
+  }
+  if (h == 0) return 0;
+  // RLIMIT_FSIZE's cut and signal are the ordinary write's business.
+  auto allowed = fsize_allow(dst.off, size_t(h));
+  if (!allowed.ok() || allowed.value() < h) return 0;
+  auto da = dv.getattr();
+  if (!da.ok()) return 0;
+  if (dst.off + h > da.value().size && !dv.truncate(dst.off + h).ok()) return 0;  // seals: the write says why
+  return size_t(h);
+}
+
 // Moves up to len bytes from src to dst. Returns the count, or the error
 // if nothing moved. src.off/dst.off advance by what was written.
 Result<size_t> transfer(End& src, End& dst, size_t len, bool nonblock) {
@@ -83,6 +122,19 @@ Result<size_t> transfer(End& src, End& dst, size_t len, bool nonblock) {
     // returns), so a transfer never waits for room after it moved some.
     if (dst.pipe && done > 0) break;
     size_t want = len - done < cap ? len - done : cap;
+    if (size_t h = skip_hole(src, dst, len - done)) {
+      src.off += h;
+      dst.off += h;
+      done += h;
+      if (vfs::notify_active()) vfs::notify_event(dst.file->vnode(), dst.file->note_path(), vfs::NOTE_MODIFY, true);
+      continue;
+    }
+    // File to file: read up to the next hole only, which the next round
+    // skips.
+    if (!src.stream && !src.pipe && !dst.stream && !dst.pipe) {
+      auto hole = src.file->vnode().seek_data(src.off, true);
+      if (hole.ok() && hole.value() > src.off && hole.value() - src.off < want) want = size_t(hole.value() - src.off);
+    }
     auto r = read_chunk(src, buf, want, nonblock, done > 0);
     if (!r.ok()) {
       err = r.error();

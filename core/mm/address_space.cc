@@ -104,6 +104,23 @@ namespace mm {
 
 x64::Translation translate_in(uint64_t root, uintptr_t va) { return x64::translate(tables(), root, va); }
 
+namespace {
+std::atomic<uint64_t> g_zero_page{0};
+}  // namespace
+
+uint64_t zero_page_phys() {
+  if (uint64_t z = g_zero_page.load(std::memory_order_acquire)) return z;
+  auto pa = page_alloc(0);
+  if (!pa) panic("mm: no page for the zero page");
+  __builtin_memset(phys_to_virt(*pa), 0, PAGE_SIZE);
+  uint64_t expected = 0;
+  if (!g_zero_page.compare_exchange_strong(expected, *pa, std::memory_order_acq_rel)) {
+    page_free(*pa);
+    return expected;
+  }
+  return *pa;
+}
+
 Result<uint64_t> anon_page_alloc() {
   uint64_t pa = TRY(page_alloc(0));
   __builtin_memset(phys_to_virt(pa), 0, PAGE_SIZE);
@@ -162,6 +179,9 @@ Result<AddressSpace*> AddressSpace::create() {
     g_list = as;
   }
   mm::g_backing_shrink_hook.store(shrink_all, std::memory_order_release);
+  mm::g_backing_filled_hook.store(filled_all, std::memory_order_release);
+  mm::g_backing_punch_hook.store(punched_all, std::memory_order_release);
+  (void)zero_page_phys();  // allocated now, so the fault path never has to
   return as;
 }
 
@@ -490,6 +510,7 @@ UserFault AddressSpace::handle_fault(uintptr_t addr, uint64_t error_code) {
 UserFault AddressSpace::serve_fault(uintptr_t addr, uint64_t error_code, uint32_t* kind_out) {
   constexpr uint64_t PF_WRITE = 1 << 1, PF_FETCH = 1 << 4;  // [SDM 4.7]
   const uintptr_t page = page_down(addr);
+  const bool sleepable = can_sleep();  // asked before the lock turns interrupts off
   for (int attempt = 0;; ++attempt) {
     {
       SpinGuard g(lock_);
@@ -499,7 +520,15 @@ UserFault AddressSpace::serve_fault(uintptr_t addr, uint64_t error_code, uint32_
       if (!(v->prot & VM_PROT_MASK)) return UserFault::NoAccess;
       if ((error_code & PF_WRITE) && !(v->prot & VM_WRITE)) return UserFault::WriteToReadOnly;
       if ((error_code & PF_FETCH) && !(v->prot & VM_EXEC)) return UserFault::ExecOfNx;
-      if (v->anonymous() || page_mapped_locked(page)) {
+      if ((error_code & PF_WRITE) && (v->flags & VM_SHARED) && !v->anonymous() && zero_mapped_locked(page)) {
+        // A write to a hole of a shared file mapping: the file gives the
+        // page (it may be full: SIGBUS, as tmpfs), fetched below.
+        if (!sleepable) {
+          *kind_out = FAULT_KIND_DEFERRED;
+          return UserFault::BusError;
+        }
+        unmap_pages(*v, page, page + PAGE_SIZE);
+      } else if (v->anonymous() || page_mapped_locked(page)) {
         uint32_t kind = stats::FAULT_SPURIOUS;
         UserFault r = fault_in(*v, page, error_code & PF_WRITE, &kind);
         if (r == UserFault::None) {
@@ -525,7 +554,8 @@ UserFault AddressSpace::serve_fault(uintptr_t addr, uint64_t error_code, uint32_
       *kind_out = FAULT_KIND_DEFERRED;
       return UserFault::BusError;
     }
-    if (auto r = fill_file_pages(page, page + PAGE_SIZE); !r.ok())
+    if (auto r = fill_file_pages(page, page + PAGE_SIZE, (error_code & PF_WRITE) ? Fill::Write : Fill::Read);
+        !r.ok())
       return r.error() == Error::NoMemory ? UserFault::OutOfMemory : UserFault::BusError;
   }
 }
@@ -535,7 +565,7 @@ UserFault AddressSpace::serve_fault(uintptr_t addr, uint64_t error_code, uint32_
 // what is missing under the lock, fetch without it, install under it if
 // each page's VMA still maps the same file offset and no shrink ran in
 // between (shrink_gen_); otherwise fetch again.
-Result<void> AddressSpace::fill_file_pages(uintptr_t start, uintptr_t end) {
+Result<void> AddressSpace::fill_file_pages(uintptr_t start, uintptr_t end, Fill mode) {
   constexpr size_t BATCH = 32;
   uintptr_t va = start;
   while (va < end) {
@@ -569,12 +599,30 @@ Result<void> AddressSpace::fill_file_pages(uintptr_t start, uintptr_t end) {
     const size_t n = (batch_end - va) / PAGE_SIZE;
     size_t got = 0;
     bool past_end = false;
+    uintptr_t skip_to = 0;  // Fill::Eager: the next page the file holds
     Error err = Error::None;
     for (; got < n; ++got) {
       if (!(missing & (1u << got))) continue;
-      auto p = b->page(off0 + got * PAGE_SIZE);
+      const uint64_t off = off0 + got * PAGE_SIZE;
+      uint64_t next = ~uint64_t(0);
+      auto p = mode == Fill::Write ? b->page(off) : b->page_for_read(off, mode == Fill::Read, &next);
+      if (!p && p.error() == Error::NotFound) {
+        // A hole, left unmapped (Fill::Eager): skip to the next page the
+        // file holds; what lies between faults in when touched.
+        missing &= ~(1u << got);
+        const uint64_t batch_off_end = off0 + n * PAGE_SIZE;
+        if (next > off && next >= batch_off_end) {
+          skip_to = next - off0 > vma_end - va ? vma_end : va + page_down(next - off0);
+          if (skip_to < batch_end) skip_to = batch_end;
+          break;
+        }
+        continue;
+      }
       if (!p) {
-        if (p.error() == Error::NoMemory || p.error() == Error::NoSpace) err = Error::NoMemory;
+        // NoSpace (a shared write past the file system's size) is SIGBUS,
+        // as tmpfs; memory running out is the OOM answer.
+        if (p.error() == Error::NoMemory) err = Error::NoMemory;
+        else if (p.error() == Error::NoSpace) err = Error::NoSpace;
         past_end = true;
         break;
       }
@@ -598,9 +646,10 @@ Result<void> AddressSpace::fill_file_pages(uintptr_t start, uintptr_t end) {
           }
           if (pte_has_page(**slot)) continue;
           // Shared: the file's own page. Private: the same page read-only,
-          // copied at the first write (PTE_SW_COW). Not present before: no
-          // flush.
-          **slot = make_pte(phys[i], v->prot, false, !(v->flags & VM_SHARED));
+          // copied at the first write (PTE_SW_COW). The zero page (a hole)
+          // is read-only in both. Not present before: no flush.
+          const bool cow = !(v->flags & VM_SHARED) || phys[i] == zero_page_phys();
+          **slot = make_pte(phys[i], v->prot, false, cow);
           ++resident_;
           if (resident_ > peak_resident_) peak_resident_ = resident_;
         }
@@ -609,9 +658,51 @@ Result<void> AddressSpace::fill_file_pages(uintptr_t start, uintptr_t end) {
     b->release();
     if (err != Error::None) return err;
     if (again) continue;
-    va = past_end ? vma_end : batch_end;
+    va = past_end ? vma_end : skip_to ? skip_to : batch_end;
   }
   return {};
+}
+
+bool AddressSpace::zero_mapped_locked(uintptr_t va) {
+  lock_.assert_held();
+  uint64_t* pte = x64::pte_lookup(tables(), root_, va, nullptr);
+  return pte && pte_has_page(*pte) && !(*pte & PTE_SW_ANON) && (*pte & x64::PTE_ADDR_MASK) == zero_page_phys();
+}
+
+void AddressSpace::filled_all(VmBacking& b, uint64_t from, uint64_t to) {
+  SpinGuard g(g_list_lock);
+  for (AddressSpace* as = g_list; as; as = as->next_in_list_) as->drop_file_entries(b, from, to, true);
+}
+
+void AddressSpace::punched_all(VmBacking& b, uint64_t from, uint64_t to) {
+  SpinGuard g(g_list_lock);
+  for (AddressSpace* as = g_list; as; as = as->next_in_list_) as->drop_file_entries(b, from, to, false);
+}
+
+// The entries for [from, to) of b that show the file (its pages, or only
+// the zero page when zero_only) go; private copies stay, as Linux's
+// unmap_mapping_range without even_cows. Fetches in flight start again:
+// they may have seen the hole, or a page about to be freed.
+void AddressSpace::drop_file_entries(VmBacking& b, uint64_t from, uint64_t to, bool zero_only) {
+  const uint64_t lo = page_down(from), hi = page_up(to);
+  const uint64_t zero = zero_page_phys();
+  SpinGuard g(lock_);
+  ++shrink_gen_;
+  for (Vma* v = vmas_.first(); v; v = VmaSet::next(*v)) {
+    if (v->backing != &b || v->offset >= hi || v->offset + v->size() <= lo) continue;
+    const uintptr_t s = lo > v->offset ? v->start + (lo - v->offset) : v->start;
+    const uintptr_t e = v->offset + v->size() > hi ? v->start + (hi - v->offset) : v->end;
+    uint64_t dropped = 0;
+    for_each_pte(root_, s, e, [&](uintptr_t, uint64_t* pte) {
+      if ((*pte & PTE_SW_ANON) || (zero_only && (*pte & x64::PTE_ADDR_MASK) != zero)) return;
+      *pte = 0;
+      ++dropped;
+    });
+    if (dropped) {
+      flush(s, e);
+      resident_ -= dropped;
+    }
+  }
 }
 
 void AddressSpace::shrink_all(VmBacking& b, uint64_t new_size) {
@@ -660,7 +751,8 @@ Result<uintptr_t> AddressSpace::mmap(const MapRequest& req, bool populate) {
     a = TRY(vmas_.map(req, *this));
     if (populate || (req.flags & VM_LOCKED)) (void)populate_locked(a, a + page_up(req.len));
   }
-  if (req.backing) (void)fill_file_pages(a, a + page_up(req.len));
+  if (req.backing)
+    (void)fill_file_pages(a, a + page_up(req.len), populate || (req.flags & VM_LOCKED) ? Fill::Read : Fill::Eager);
   return a;
 }
 
@@ -707,7 +799,7 @@ Result<void> AddressSpace::populate(uintptr_t addr, size_t len) {
     SpinGuard g(lock_);
     TRY(populate_locked(page_down(addr), page_up(addr + len)));
   }
-  return fill_file_pages(page_down(addr), page_up(addr + len));
+  return fill_file_pages(page_down(addr), page_up(addr + len), Fill::Read);
 }
 
 Result<void> AddressSpace::mlock(uintptr_t addr, size_t len) {
@@ -720,7 +812,7 @@ Result<void> AddressSpace::mlock(uintptr_t addr, size_t len) {
     TRY(vmas_.change_flags(start, len, VM_LOCKED, 0));
     TRY(populate_locked(start, page_up(start + len)));
   }
-  return fill_file_pages(start, page_up(start + len));
+  return fill_file_pages(start, page_up(start + len), Fill::Read);
 }
 
 Result<void> AddressSpace::munlock(uintptr_t addr, size_t len) {

@@ -67,6 +67,7 @@ Result<void> mount_boot(vfs::Vfs& v, const vfs::PathContext& pc) {
   TRY(v.mount(dev, pc, "/dev"));
   ramfs::Options o;
   o.root_mode = 01777;
+  o.max_pages = ramfs::Ramfs::default_max_pages();  // tmpfs's default size
   RefPtr<ramfs::Ramfs> shm = TRY(ramfs::Ramfs::create(o));
   TRY(v.mount(vfs::FsRef(shm.get()), pc, "/dev/shm"));
   return {};

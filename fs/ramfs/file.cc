@@ -104,6 +104,7 @@ Result<size_t> File::write(uint64_t* offset, IoBuffer& buf, bool append) {
     }
     done += k;
   }
+  filled_locked();
   if (done == 0 && failed != Error::None) return failed;
   if (off + done > size_) size_ = off + done;
   mtime_ = ctime_ = vfs::fs_now_ns();
@@ -111,11 +112,78 @@ Result<size_t> File::write(uint64_t* offset, IoBuffer& buf, bool append) {
   return done;
 }
 
+// A copy helper of this thread may fault on a mapping of this very file
+// while the thread reads or writes it under the lock (read(fd, map_of_fd,
+// n)): the copy stands between two steps of read/write, where the pages
+// are consistent, so the page is served without taking the lock again
+// (which would wait for itself).
 Result<uint64_t> File::page(uint64_t offset) {
+  if (lock_.held_by_current()) {
+    lock_.assert_held();
+    return page_locked(offset);
+  }
   FsGuard g(lock_);
+  return page_locked(offset);
+}
+
+Result<uint64_t> File::page_locked(uint64_t offset) {
+  lock_.assert_held();
   if (offset >= ((size_ + PAGE - 1) & ~(PAGE - 1))) return Error::Range;
-  uint8_t* p = TRY(materialize_locked(offset / PAGE));
-  return vfs::fs_page_phys(p);
+  auto p = materialize_locked(offset / PAGE);
+  filled_locked();
+  if (!p) return p.error();
+  return vfs::fs_page_phys(p.value());
+}
+
+Result<uint64_t> File::page_for_read(uint64_t offset, bool zero_ok, uint64_t* next) {
+  if (lock_.held_by_current()) {
+    lock_.assert_held();
+    return page_for_read_locked(offset, zero_ok, next);
+  }
+  FsGuard g(lock_);
+  return page_for_read_locked(offset, zero_ok, next);
+}
+
+Result<uint64_t> File::page_for_read_locked(uint64_t offset, bool zero_ok, uint64_t* next) {
+  lock_.assert_held();
+  if (offset >= ((size_ + PAGE - 1) & ~(PAGE - 1))) return Error::Range;
+  const uint64_t index = offset / PAGE;
+  if (uint8_t* p = pages_.get(index)) return vfs::fs_page_phys(p);
+  if (index < (backing_size_ + PAGE - 1) / PAGE) {
+    // The archive's bytes are not page aligned: a page of our own.
+    uint8_t* p = TRY(materialize_locked(index));
+    return vfs::fs_page_phys(p);
+  }
+  if (zero_ok) return vfs::fs_zero_page_phys();
+  uint64_t n = pages_.next_present(index);
+  *next = n >= (~uint64_t(0)) / PAGE ? ~uint64_t(0) : n * PAGE;
+  return Error::NotFound;
+}
+
+bool File::has_page_locked(uint64_t index) {
+  lock_.assert_held();
+  return pages_.get(index) || index < (backing_size_ + PAGE - 1) / PAGE;
+}
+
+// tmpfs's answer (shmem_file_llseek): page granularity; a hole inside the
+// archive-backed head of a file does not exist (it is all data).
+Result<uint64_t> File::seek_data(uint64_t offset, bool hole) {
+  FsGuard g(lock_);
+  if (offset >= size_) return Error::NoDeviceOrAddress;
+  const uint64_t last = (size_ + PAGE - 1) / PAGE;  // pages [0, last) inside the file
+  uint64_t index = offset / PAGE;
+  if (!hole) {
+    if (has_page_locked(index)) return offset;
+    uint64_t n = pages_.next_present(index);
+    if (n >= last) return Error::NoDeviceOrAddress;
+    return n * PAGE;
+  }
+  // Data pages are contiguous runs: step over this one page by page
+  // (bounded by the pages the file holds).
+  while (index < last && has_page_locked(index)) ++index;
+  if (index >= last) return size_;
+  uint64_t pos = index * PAGE;
+  return pos > offset ? pos : offset;
 }
 
 Result<void> File::allocate(uint64_t offset, uint64_t len, bool keep_size) {
@@ -129,15 +197,17 @@ Result<void> File::allocate(uint64_t offset, uint64_t len, bool keep_size) {
   // (tmpfs's default size is half of RAM), so one call cannot starve
   // the kernel; the instance's max_pages is enforced page by page.
   uint64_t first = offset / PAGE, last = (end + PAGE - 1) / PAGE;
-  if (last - first > vfs::fs_free_pages() / 2) return Error::NoSpace;
+  if (last - first > rfs()->pages_available() + pages_.count()) return Error::NoSpace;
   for (uint64_t i = first; i < last; ++i) {
     if (auto r = materialize_locked(i); !r.ok()) {
       // Give back what now lies past the end (Linux undoes the whole
       // call; holes filled inside the file just stay zeros).
       pages_.truncate((size_ + PAGE - 1) / PAGE, [&](uint8_t* p) { rfs()->free_page(p); });
+      filled_locked();
       return r.error();
     }
   }
+  filled_locked();
   if (!keep_size && end > size_) size_ = end;
   ctime_ = vfs::fs_now_ns();
   if (!keep_size) mtime_ = ctime_;
@@ -150,15 +220,17 @@ Result<void> File::punch_hole(uint64_t offset, uint64_t len) {
   if (offset >= size_ || len == 0) return {};
   uint64_t end = len > size_ - offset ? size_ : offset + len;
   uint64_t archive_pages = (backing_size_ + PAGE - 1) / PAGE;
-  // A mapped file keeps its pages (a mapping may hold them): punched
-  // ranges are zeroed in place instead, which reads the same.
-  bool mapped = vm_maps.load(std::memory_order_acquire) != 0;
+  // Mappings let go of the whole pages first (private copies stay, as
+  // Linux's), so the pages can be freed: the next touch sees the hole.
+  uint64_t whole_lo = (offset + PAGE - 1) / PAGE, whole_hi = end / PAGE;
+  if (whole_lo < archive_pages) whole_lo = archive_pages;
+  if (whole_lo < whole_hi) mm::backing_punching(*this, whole_lo * PAGE, whole_hi * PAGE);
   for (uint64_t pos = offset; pos < end;) {
     uint64_t index = pos / PAGE;
     size_t in = size_t(pos & (PAGE - 1));
     uint64_t k = min64(PAGE - in, end - pos);
     uint8_t* p = pages_.get(index);
-    if (k == PAGE && index >= archive_pages && !mapped) {
+    if (k == PAGE && index >= archive_pages) {
       if (p) {  // a whole page: give it back
         (void)pages_.set(index, nullptr);
         rfs()->free_page(p);
@@ -245,8 +317,20 @@ Result<uint8_t*> File::materialize_locked(uint64_t index) {
     rfs()->free_page(p);
     return Error::NoSpace;
   }
-  if (from_archive) ++shadowed_;
+  if (from_archive) {
+    ++shadowed_;  // never a hole: never the zero page in a mapping
+  } else {
+    if (index < fresh_lo_) fresh_lo_ = index;
+    if (index + 1 > fresh_hi_) fresh_hi_ = index + 1;
+  }
   return p;
+}
+
+void File::filled_locked() {
+  lock_.assert_held();
+  if (fresh_lo_ < fresh_hi_) mm::backing_filled(*this, fresh_lo_ * PAGE, fresh_hi_ * PAGE);
+  fresh_lo_ = ~uint64_t(0);
+  fresh_hi_ = 0;
 }
 
 }  // namespace capsule::ramfs

@@ -18,6 +18,8 @@ class File final : public Node {
   Result<size_t> read(uint64_t offset, vfs::IoBuffer& buf) override;
   Result<size_t> write(uint64_t* offset, vfs::IoBuffer& buf, bool append) override;
   Result<uint64_t> page(uint64_t offset) override;
+  Result<uint64_t> page_for_read(uint64_t offset, bool zero_ok, uint64_t* next) override;
+  Result<uint64_t> seek_data(uint64_t offset, bool hole) override;
   Result<void> allocate(uint64_t offset, uint64_t len, bool keep_size) override;
   Result<void> punch_hole(uint64_t offset, uint64_t len) override;
   Result<uint32_t> seals() override;
@@ -41,6 +43,14 @@ class File final : public Node {
   // The page at `index`, allocated (zeros, or a copy of the archive's
   // bytes) if absent. NoSpace when the file system is full.
   Result<uint8_t*> materialize_locked(uint64_t index) REQUIRES(lock_);
+  Result<uint64_t> page_locked(uint64_t offset) REQUIRES(lock_);
+  Result<uint64_t> page_for_read_locked(uint64_t offset, bool zero_ok, uint64_t* next) REQUIRES(lock_);
+  // Mappings that show the zero page where materialize_locked just put a
+  // page drop it (mm::backing_filled); resets the range.
+  void filled_locked() REQUIRES(lock_);
+  // Whether the file holds data at page `index` (its own page or the
+  // archive's bytes).
+  bool has_page_locked(uint64_t index) REQUIRES(lock_);
 
   PageTree pages_ GUARDED_BY(lock_);
   uint64_t size_ GUARDED_BY(lock_) = 0;
@@ -48,6 +58,10 @@ class File final : public Node {
   uint64_t backing_size_ GUARDED_BY(lock_) = 0;         // <= size_
   uint64_t shadowed_ GUARDED_BY(lock_) = 0;             // pages_ entries below backing_size_
   uint32_t seals_ GUARDED_BY(lock_) = vfs::SEAL_SEAL;   // memfd seals (vfs::SEAL_*)
+  // Pages [fresh_lo_, fresh_hi_) include every hole materialize_locked
+  // filled since the last filled_locked (empty when lo >= hi).
+  uint64_t fresh_lo_ GUARDED_BY(lock_) = ~uint64_t(0);
+  uint64_t fresh_hi_ GUARDED_BY(lock_) = 0;
   char* tag_ = nullptr;                                 // set_tag's copy (immutable once set)
   size_t tag_len_ = 0;
 };

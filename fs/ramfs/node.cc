@@ -18,6 +18,8 @@ Node::Node(Ramfs* fs, const vfs::CreateArgs& a)
   nlink_ = type() == VType::Dir ? 2 : 1;
 }
 
+Node::~Node() { rfs()->inode_gone(); }
+
 Result<Attr> Node::getattr() {
   FsGuard g(lock_);
   Attr a;

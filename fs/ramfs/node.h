@@ -23,6 +23,7 @@ inline uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 class Node : public vfs::Vnode {
  public:
   Node(Ramfs* fs, const vfs::CreateArgs& a);
+  ~Node() override;
 
   Ramfs* rfs() const { return static_cast<Ramfs*>(fs()); }
 

@@ -66,6 +66,25 @@ Result<void> PageTree::set(uint64_t index, uint8_t* page) {
   return {};
 }
 
+uint64_t PageTree::next_present(uint64_t from) const {
+  if (!root_ || from >= span_of(height_)) return ~uint64_t(0);
+  return next_in(root_, height_, 0, from);
+}
+
+// Recursion depth is the tree's height (at most 7).
+uint64_t PageTree::next_in(const Node* n, unsigned level, uint64_t base, uint64_t from) {
+  const uint64_t child_span = span_of(level - 1);
+  unsigned i = from > base ? unsigned((from - base) / child_span) : 0;
+  for (; i < FANOUT; ++i) {
+    if (!n->slot[i]) continue;
+    const uint64_t child_base = base + i * child_span;
+    if (level == 1) return child_base;
+    uint64_t r = next_in(static_cast<const Node*>(n->slot[i]), level - 1, child_base, from);
+    if (r != ~uint64_t(0)) return r;
+  }
+  return ~uint64_t(0);
+}
+
 size_t PageTree::truncate_impl(uint64_t first, Visitor& v) {
   size_t freed = 0;
   if (root_ && first < span_of(height_) && truncate_node(root_, height_, 0, first, v, freed)) {

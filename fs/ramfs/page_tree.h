@@ -35,6 +35,9 @@ class PageTree {
     return truncate_impl(first, v);
   }
   size_t count() const { return count_; }
+  // The first index >= from that holds a page, ~0 if none: skips empty
+  // subtrees whole (SEEK_DATA, mapping a sparse file).
+  uint64_t next_present(uint64_t from) const;
 
  private:
   struct Node {
@@ -45,6 +48,8 @@ class PageTree {
     void (*fn)(void*, uint8_t*);
   };
   size_t truncate_impl(uint64_t first, Visitor& v);
+  // next_present's walk of `n` (at `level`, covering indices from `base`).
+  static uint64_t next_in(const Node* n, unsigned level, uint64_t base, uint64_t from);
   // Frees everything in `n` (at `level`, 1 = leaves) at index >= first,
   // relative to the node's base; true if the node is now empty.
   bool truncate_node(Node* n, unsigned level, uint64_t base, uint64_t first, Visitor& v, size_t& freed);

@@ -52,9 +52,30 @@ void Ramfs::shutdown() {
   }
 }
 
+uint64_t Ramfs::default_max_pages() {
+  uint64_t half = vfs::fs_total_pages() / 2;
+  return half ? half : 1;
+}
+
+uint64_t Ramfs::kernel_reserve_pages() { return vfs::fs_total_pages() / 32 + (4u << 20) / PAGE_SIZE; }
+
+uint64_t Ramfs::pages_available() const {
+  uint64_t used = pages_used();
+  uint64_t free = vfs::fs_free_pages(), reserve = kernel_reserve_pages();
+  uint64_t avail = free > reserve ? free - reserve : 0;
+  if (options_.max_pages) {
+    uint64_t left = options_.max_pages > used ? options_.max_pages - used : 0;
+    if (left < avail) avail = left;
+  }
+  return avail;
+}
+
+// The count goes up first and comes back down on failure, so that two
+// writers racing for the last page never both get it (the limit holds);
+// the reserve is a floor under the page allocator's free count.
 Result<uint8_t*> Ramfs::alloc_page() {
   uint64_t used = pages_used_.fetch_add(1, std::memory_order_relaxed);
-  if (options_.max_pages && used >= options_.max_pages) {
+  if ((options_.max_pages && used >= options_.max_pages) || vfs::fs_free_pages() <= kernel_reserve_pages()) {
     pages_used_.fetch_sub(1, std::memory_order_relaxed);
     return Error::NoSpace;
   }
@@ -71,21 +92,28 @@ void Ramfs::free_page(uint8_t* p) {
   pages_used_.fetch_sub(1, std::memory_order_relaxed);
 }
 
+// tmpfs's figures: a sized instance reports its size (f_blocks) and what is
+// left of it; an unlimited one (the root, memfd's) what it holds plus what
+// it could still get. Blocks are pages (f_bsize 4096). Inodes: tmpfs's
+// default nr_inodes is half of RAM's pages, and each live node counts.
 vfs::FsStat Ramfs::statfs() {
   vfs::FsStat st;
   st.magic = 0x01021994;  // TMPFS_MAGIC (statfs(2)): ramfs has tmpfs's semantics
   uint64_t used = pages_used();
-  uint64_t free = 0;
+  uint64_t avail = pages_available();
   if (options_.max_pages) {
-    free = options_.max_pages > used ? options_.max_pages - used : 0;
+    st.blocks = options_.max_pages;
+    st.bfree = options_.max_pages > used ? options_.max_pages - used : 0;
   } else {
-    free = vfs::fs_free_pages();
+    st.blocks = used + avail;
+    st.bfree = avail;
   }
-  st.blocks = used + free;
-  st.bfree = st.bavail = free;
-  // Inodes are only limited by memory: report the count so far and room.
-  st.files = next_ino_.load(std::memory_order_relaxed) + free;
-  st.ffree = free;
+  st.bavail = st.bfree;
+  uint64_t inodes = inodes_used();
+  uint64_t max_inodes = default_max_pages();
+  if (max_inodes < inodes) max_inodes = inodes;
+  st.files = max_inodes;
+  st.ffree = max_inodes - inodes;
   return st;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <ctime>
 #else
+#include "core/mm/vma.h"
 #include "core/time.h"
 #endif
 
@@ -26,6 +27,11 @@ void fs_page_free(uint8_t* page) { std::free(page); }
 uint64_t fs_free_pages() { return 1u << 20; }  // host tests: a nominal 4 GiB
 // Host tests have no physical addresses: the pointer stands in for one.
 uint64_t fs_page_phys(const uint8_t* page) { return reinterpret_cast<uintptr_t>(page); }
+uint64_t fs_total_pages() { return 1u << 20; }
+uint64_t fs_zero_page_phys() {
+  alignas(4096) static const uint8_t zeros[4096] = {};
+  return reinterpret_cast<uintptr_t>(zeros);
+}
 
 #else
 
@@ -38,6 +44,8 @@ Result<uint8_t*> fs_page_alloc() {
 void fs_page_free(uint8_t* page) { page_free(virt_to_phys(page), 0); }
 uint64_t fs_free_pages() { return memory_stats().free_bytes / PAGE_SIZE; }
 uint64_t fs_page_phys(const uint8_t* page) { return virt_to_phys(page); }
+uint64_t fs_total_pages() { return memory_stats().total_bytes / PAGE_SIZE; }
+uint64_t fs_zero_page_phys() { return mm::zero_page_phys(); }
 
 #endif
 

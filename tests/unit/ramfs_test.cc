@@ -228,6 +228,73 @@ TEST(Ramfs, ReaddirWithCookies) {
   EXPECT_EQ(again.types.back(), VType::Dir);
 }
 
+// SEEK_DATA/SEEK_HOLE at page granularity (tmpfs), across a tall tree.
+TEST(Ramfs, SeekDataAndHole) {
+  World w;
+  FileRef f = w.open("/s", OpenHow::READ | OpenHow::WRITE | OpenHow::CREATE).release_value();
+  const uint64_t far = uint64_t(1) << 40;
+  pwrite_str(*f, 10, "a");
+  pwrite_str(*f, 3 * PG, "b");
+  pwrite_str(*f, 4 * PG, "c");
+  pwrite_str(*f, far + 100, "d");
+  Vnode& v = f->vnode();
+  EXPECT_EQ(v.seek_data(0, false).value_or(1), 0u);
+  EXPECT_EQ(v.seek_data(5, true).value_or(0), PG);
+  EXPECT_EQ(v.seek_data(PG + 3, true).value_or(0), PG + 3);  // already in a hole
+  EXPECT_EQ(v.seek_data(PG, false).value_or(0), 3 * PG);
+  EXPECT_EQ(v.seek_data(3 * PG, true).value_or(0), 5 * PG);  // two data pages in a row
+  EXPECT_EQ(v.seek_data(5 * PG, false).value_or(0), far);
+  EXPECT_EQ(v.seek_data(far + 50, false).value_or(0), far + 50);
+  EXPECT_EQ(v.seek_data(far, true).value_or(0), far + 101);  // the end
+  EXPECT_EQ(v.seek_data(far + 101, false).error(), Error::NoDeviceOrAddress);
+  EXPECT_EQ(v.seek_data(far + 101, true).error(), Error::NoDeviceOrAddress);
+  ASSERT_TRUE(v.truncate(far + 2 * PG).ok());
+  EXPECT_EQ(v.seek_data(far + PG, false).error(), Error::NoDeviceOrAddress);  // no data after
+  EXPECT_EQ(v.seek_data(far + PG, true).value_or(0), far + PG);
+}
+
+// What mmap sees: the page, the zero page for a hole (a read fault), or
+// nothing with the next page held (mmap's eager fill); nothing allocated.
+TEST(Ramfs, PageForReadLeavesHolesEmpty) {
+  World w;
+  FileRef f = w.open("/m", OpenHow::READ | OpenHow::WRITE | OpenHow::CREATE).release_value();
+  pwrite_str(*f, 0, "x");
+  pwrite_str(*f, 600 * PG, "y");  // another leaf node
+  Vnode& v = f->vnode();
+  uint64_t next = 0;
+  EXPECT_EQ(v.page_for_read(0, false, &next).value_or(0), v.page(0).value_or(1));
+  EXPECT_EQ(v.page_for_read(PG, true, &next).value_or(0), fs_zero_page_phys());
+  EXPECT_EQ(v.page_for_read(PG, false, &next).error(), Error::NotFound);
+  EXPECT_EQ(next, 600 * PG);
+  EXPECT_EQ(v.page_for_read(601 * PG, false, &next).error(), Error::Range);
+  EXPECT_EQ(w.fs->pages_used(), 2u);
+  ASSERT_TRUE(v.truncate(700 * PG).ok());
+  EXPECT_EQ(v.page_for_read(601 * PG, false, &next).error(), Error::NotFound);
+  EXPECT_EQ(next, ~uint64_t(0));
+  EXPECT_EQ(w.fs->pages_used(), 2u);
+}
+
+TEST(Ramfs, StatfsCountsPagesAndInodes) {
+  World w(8192, /*max_pages=*/10);
+  FsStat s0 = w.fs->statfs();
+  EXPECT_EQ(s0.blocks, 10u);
+  EXPECT_EQ(s0.bfree, 10u);
+  EXPECT_EQ(s0.bavail, 10u);
+  EXPECT_EQ(s0.files - s0.ffree, 1u);  // the root
+  FileRef f = w.open("/f", OpenHow::READ | OpenHow::WRITE | OpenHow::CREATE).release_value();
+  pwrite_str(*f, 5 * PG, "z");
+  FsStat s = w.fs->statfs();
+  EXPECT_EQ(s.bfree, 9u);
+  EXPECT_EQ(s.ffree, s0.ffree - 1);
+  EXPECT_EQ(f->vnode().allocate(0, 20 * PG, false).error(), Error::NoSpace);  // more than is left
+  EXPECT_EQ(w.fs->statfs().bfree, 9u);
+  ASSERT_EQ(w.vfs.unlink(w.ctx(), "/f").error(), Error::None);
+  f.reset();
+  s = w.fs->statfs();
+  EXPECT_EQ(s.bfree, 10u);
+  EXPECT_EQ(s.ffree, s0.ffree);
+}
+
 TEST(Ramfs, NoSpaceWhenFull) {
   World w(8192, /*max_pages=*/4);
   FileRef f = w.open("/big", OpenHow::WRITE | OpenHow::CREATE).release_value();

@@ -75,6 +75,11 @@ struct MmHooks {
   void (*user_fault)(uintptr_t addr, uint64_t error_code, int why, x64::TrapFrame& frame);
 };
 void arch_set_mm_hooks(const MmHooks* hooks);
+// A copy helper stopped at `addr` (arch/x64/mm/uaccess.cc): serve the fault
+// from here, where sleeping is allowed (a file page the #PF vector could not
+// fetch: a hole of a mapped file, a page the file gained after mmap). True
+// if it was served and the copy may go on; false with interrupts off.
+bool arch_serve_user_fault_sleeping(uintptr_t addr, bool write);
 // Through the hooks: Error::NotSupported before mm_init registered them.
 Result<volatile void*> arch_mmio_map(uint64_t phys, size_t size);
 bool arch_is_stack_guard(uintptr_t va);  // false before mm_init

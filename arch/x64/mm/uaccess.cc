@@ -1,6 +1,7 @@
 // Range checks around the copy loops of arch/x64/mm/uaccess.S.
 #include "arch/uaccess.h"
 
+#include "arch/arch.h"
 #include "arch/memory_layout.h"
 
 extern "C" size_t uaccess_copy(void* dst, const void* src, size_t n);
@@ -8,6 +9,41 @@ extern "C" size_t uaccess_clear(void* dst, size_t n);
 extern "C" long uaccess_strncpy(char* dst, const char* src, size_t max);
 
 namespace capsule {
+namespace {
+
+// uaccess_copy, going on past a fault the #PF vector could not serve
+// without sleeping (a page of a mapped file: arch_serve_user_fault_sleeping
+// fetches it). `user` is the application's side, `write` whether the copy
+// stores there. The bytes not copied (0: all went). Bounded: a fault that
+// is served but comes back at the same byte ends it.
+size_t copy_serving(void* dst, const void* src, size_t n, uintptr_t user, bool write) {
+  size_t done = 0;
+  uintptr_t last_fault = ~uintptr_t(0);
+  while (done < n) {
+    size_t left = uaccess_copy(static_cast<char*>(dst) + done, static_cast<const char*>(src) + done, n - done);
+    done = n - left;
+    if (!left) break;
+    if (user + done == last_fault || !arch_serve_user_fault_sleeping(user + done, write)) break;
+    last_fault = user + done;
+  }
+  return n - done;
+}
+
+size_t clear_serving(void* dst, size_t n) {
+  size_t done = 0;
+  const uintptr_t user = reinterpret_cast<uintptr_t>(dst);
+  uintptr_t last_fault = ~uintptr_t(0);
+  while (done < n) {
+    size_t left = uaccess_clear(static_cast<char*>(dst) + done, n - done);
+    done = n - left;
+    if (!left) break;
+    if (user + done == last_fault || !arch_serve_user_fault_sleeping(user + done, true)) break;
+    last_fault = user + done;
+  }
+  return n - done;
+}
+
+}  // namespace
 
 bool user_range_ok(const void* p, size_t n) {
   auto a = reinterpret_cast<uintptr_t>(p);
@@ -16,13 +52,13 @@ bool user_range_ok(const void* p, size_t n) {
 
 Result<void> copy_from_user(void* dst, const void* user_src, size_t n) {
   if (!user_range_ok(user_src, n)) return Error::Fault;
-  if (n && uaccess_copy(dst, user_src, n)) return Error::Fault;
+  if (n && copy_serving(dst, user_src, n, reinterpret_cast<uintptr_t>(user_src), false)) return Error::Fault;
   return {};
 }
 
 Result<void> copy_to_user(void* user_dst, const void* src, size_t n) {
   if (!user_range_ok(user_dst, n)) return Error::Fault;
-  if (n && uaccess_copy(user_dst, src, n)) return Error::Fault;
+  if (n && copy_serving(user_dst, src, n, reinterpret_cast<uintptr_t>(user_dst), true)) return Error::Fault;
   return {};
 }
 
@@ -30,17 +66,17 @@ Result<void> copy_to_user(void* user_dst, const void* src, size_t n) {
 // leaves RCX at the bytes not done), so what it returns is exact.
 size_t copy_to_user_partial(void* user_dst, const void* src, size_t n) {
   if (!user_range_ok(user_dst, n)) return 0;
-  return n ? n - uaccess_copy(user_dst, src, n) : 0;
+  return n ? n - copy_serving(user_dst, src, n, reinterpret_cast<uintptr_t>(user_dst), true) : 0;
 }
 
 size_t copy_from_user_partial(void* dst, const void* user_src, size_t n) {
   if (!user_range_ok(user_src, n)) return 0;
-  return n ? n - uaccess_copy(dst, user_src, n) : 0;
+  return n ? n - copy_serving(dst, user_src, n, reinterpret_cast<uintptr_t>(user_src), false) : 0;
 }
 
 Result<void> clear_user(void* user_dst, size_t n) {
   if (!user_range_ok(user_dst, n)) return Error::Fault;
-  if (n && uaccess_clear(user_dst, n)) return Error::Fault;
+  if (n && clear_serving(user_dst, n)) return Error::Fault;
   return {};
 }
 

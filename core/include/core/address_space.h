@@ -145,7 +145,19 @@ class AddressSpace final : private mm::VmaObserver {
   // Maps the pages of the file-backed VMAs in [start, end) that are not
   // mapped yet, up to the end of each file. Called without the lock (the
   // backing's page() may sleep); see docs/address-space.md "File pages".
-  Result<void> fill_file_pages(uintptr_t start, uintptr_t end);
+  // Eager (mmap, mremap, MADV_DONTNEED): only the pages the file holds,
+  // holes stay unmapped. Read (a read fault, populate, mlock): holes get
+  // the zero page. Write (a write fault on a shared mapping): the file's
+  // own page, allocated if needed.
+  enum class Fill { Eager, Read, Write };
+  Result<void> fill_file_pages(uintptr_t start, uintptr_t end, Fill mode = Fill::Eager);
+  // A file page mapped here is the zero page (a hole, read so far).
+  bool zero_mapped_locked(uintptr_t va) REQUIRES(lock_);
+  // mm::backing_filled / backing_punching: filled_all and punched_all (the
+  // hooks) walk every address space.
+  static void filled_all(mm::VmBacking& b, uint64_t from, uint64_t to);
+  static void punched_all(mm::VmBacking& b, uint64_t from, uint64_t to);
+  void drop_file_entries(mm::VmBacking& b, uint64_t from, uint64_t to, bool zero_only);
   void flush(uintptr_t start, uintptr_t end);
   // mm::backing_shrinking: shrink_all (the hook) walks every address space
   // and calls shrink_backing on each.
@@ -159,7 +171,8 @@ class AddressSpace final : private mm::VmaObserver {
   uint64_t faults_ GUARDED_BY(lock_) = 0;
   uint64_t resident_ GUARDED_BY(lock_) = 0;
   uint64_t peak_resident_ GUARDED_BY(lock_) = 0;
-  // Bumped by shrink_backing: file pages fetched before may be gone.
+  // Bumped by shrink_backing and drop_file_entries: file pages fetched before
+  // may be gone, or a hole seen may have been filled.
   uint64_t shrink_gen_ GUARDED_BY(lock_) = 0;
 };
 

@@ -253,6 +253,12 @@ class Vnode : public mm::VmBacking {
   // FALLOC_FL_PUNCH_HOLE: [offset, offset + len) reads as zeros and holds
   // no storage afterwards; the size does not change.
   virtual Result<void> punch_hole(uint64_t offset, uint64_t len) { return Error::NotSupported; }
+  // lseek(2) SEEK_DATA (hole false) / SEEK_HOLE (true) from `offset` of a
+  // regular file: where the next data or hole starts (the end of the file
+  // counts as a hole); NoDeviceOrAddress (ENXIO) at or past the end, or
+  // when no data follows. NotSupported: the file system knows no holes
+  // (the caller treats the whole file as data).
+  virtual Result<uint64_t> seek_data(uint64_t offset, bool hole) { return Error::NotSupported; }
   // memfd seals (SEAL_*): Invalid where the FS has none (F_GET_SEALS'
   // EINVAL); add_seals: Permission once SEAL_SEAL is set.
   virtual Result<uint32_t> seals() { return Error::Invalid; }

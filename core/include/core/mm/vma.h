@@ -69,6 +69,18 @@ class VmBacking {
   // Error::Range past the end of the object (SIGBUS for the program). May
   // sleep: the address spaces never call it with their lock held.
   virtual Result<uint64_t> page(uint64_t offset) = 0;
+  // For a read (a read fault, or filling a mapping at mmap): the page if
+  // the object holds one at `offset`. A hole (nothing written there) is
+  // zero_page_phys() when `zero_ok` (mapped read-only; a write fault then
+  // calls page()), else NotFound with *next set to the offset of the next
+  // page the object holds (~0 for none): mmap leaves holes unmapped, so a
+  // sparse file costs no page tables. The default is page(): objects
+  // without holes. Range past the end. May sleep.
+  virtual Result<uint64_t> page_for_read(uint64_t offset, bool zero_ok, uint64_t* next) {
+    (void)zero_ok;
+    (void)next;
+    return page(offset);
+  }
   virtual void retain() = 0;
   virtual void release() = 0;
   // msync(2) of a shared mapping of it: the object sends the pages it
@@ -102,6 +114,38 @@ inline std::atomic<BackingShrinkHook> g_backing_shrink_hook{nullptr};
 inline void backing_shrinking(VmBacking& b, uint64_t new_size) {
   if (b.vm_maps.load(std::memory_order_acquire) == 0) return;
   if (BackingShrinkHook h = g_backing_shrink_hook.load(std::memory_order_acquire)) h(b, new_size);
+}
+
+// The physical address of the shared page of zeros that read faults on
+// holes map (read-only, PTE_SW_COW: a write copies it, or for a shared
+// mapping fetches the object's page with page()). Allocated at the first
+// call (before any address space exists: AddressSpace::create), never freed.
+uint64_t zero_page_phys();
+
+// Installed by the address spaces: drops the mappings of the zero page for
+// bytes [from, to) of `b` in every address space (the object just put a
+// page of its own where there was a hole), so the next access finds the
+// new page.
+using BackingFilledHook = void (*)(VmBacking& b, uint64_t from, uint64_t to);
+inline std::atomic<BackingFilledHook> g_backing_filled_hook{nullptr};
+
+// A file system calls this after it gave a page to a hole of a mapped
+// object (a write, fallocate). Cheap when nothing maps it.
+inline void backing_filled(VmBacking& b, uint64_t from, uint64_t to) {
+  if (from >= to || b.vm_maps.load(std::memory_order_acquire) == 0) return;
+  if (BackingFilledHook h = g_backing_filled_hook.load(std::memory_order_acquire)) h(b, from, to);
+}
+
+// Installed by the address spaces: drops every mapping of the object's
+// own pages (and the zero page) for bytes [from, to) of `b` in every
+// address space; private copies stay. A file system calls
+// backing_punching before it frees pages inside the file (hole punching).
+using BackingPunchHook = void (*)(VmBacking& b, uint64_t from, uint64_t to);
+inline std::atomic<BackingPunchHook> g_backing_punch_hook{nullptr};
+
+inline void backing_punching(VmBacking& b, uint64_t from, uint64_t to) {
+  if (from >= to || b.vm_maps.load(std::memory_order_acquire) == 0) return;
+  if (BackingPunchHook h = g_backing_punch_hook.load(std::memory_order_acquire)) h(b, from, to);
 }
 
 struct Vma {

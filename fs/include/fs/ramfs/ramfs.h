@@ -22,7 +22,9 @@
 namespace capsule::ramfs {
 
 struct Options {
-  uint64_t max_pages = 0;  // data pages allowed (NoSpace beyond); 0: no limit
+  // Data pages allowed (NoSpace beyond); 0: no limit but memory. Either
+  // way the kernel's reserve (kernel_reserve_pages) is never taken.
+  uint64_t max_pages = 0;
   uint32_t root_mode = 0755;
   uint32_t uid = 0, gid = 0;
 };
@@ -50,6 +52,17 @@ class Ramfs final : public vfs::FileSystem {
 
   // Data pages held by files (not counting archive bytes served in place).
   uint64_t pages_used() const { return pages_used_.load(std::memory_order_relaxed); }
+  // Pages a write could still get: the size limit left, and what the page
+  // allocator has above the kernel's reserve, whichever is smaller.
+  uint64_t pages_available() const;
+  // Nodes alive (statfs's f_files - f_ffree).
+  uint64_t inodes_used() const { return inodes_.load(std::memory_order_relaxed); }
+  // tmpfs's default size: half of the guest's RAM (mount(2) without size=).
+  static uint64_t default_max_pages();
+  // What file data may never take from the page allocator, so that the
+  // kernel (page tables, stacks, buffers) still finds memory when files
+  // have filled the rest: 1/32 of RAM plus 4 MiB.
+  static uint64_t kernel_reserve_pages();
 
   // For the initrd populator: a regular file that is still empty serves
   // [data, data + size) (which must outlive it) until written.
@@ -58,7 +71,11 @@ class Ramfs final : public vfs::FileSystem {
   // Internal to fs/ramfs (its nodes).
   Result<uint8_t*> alloc_page();
   void free_page(uint8_t* p);
-  uint64_t next_ino() { return next_ino_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t next_ino() {
+    inodes_.fetch_add(1, std::memory_order_relaxed);
+    return next_ino_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void inode_gone() { inodes_.fetch_sub(1, std::memory_order_relaxed); }
   vfs::FsMutex& rename_lock() { return rename_lock_; }
 
  private:
@@ -69,6 +86,7 @@ class Ramfs final : public vfs::FileSystem {
   vfs::VnodeRef root_;
   std::atomic<uint64_t> pages_used_{0};
   std::atomic<uint64_t> next_ino_{1};
+  std::atomic<uint64_t> inodes_{0};
   vfs::FsMutex rename_lock_;
 };
 

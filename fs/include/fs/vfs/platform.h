@@ -39,6 +39,7 @@ class CAPABILITY("mutex") FsMutex {
   void assert_held() const ASSERT_CAPABILITY(this) {
     if (owner_.load() != std::this_thread::get_id()) std::abort();
   }
+  bool held_by_current() const { return owner_.load() == std::this_thread::get_id(); }
 
  private:
   std::mutex m_;
@@ -72,5 +73,9 @@ void fs_page_free(uint8_t* page);
 uint64_t fs_free_pages();
 // What a page table maps for it (mm::VmBacking::page).
 uint64_t fs_page_phys(const uint8_t* page);
+// Pages of RAM the guest has (tmpfs's default size is half of them).
+uint64_t fs_total_pages();
+// The shared page of zeros a read of a hole maps (mm::zero_page_phys).
+uint64_t fs_zero_page_phys();
 
 }  // namespace capsule::vfs
