@@ -193,9 +193,10 @@ Result<void> File::allocate(uint64_t offset, uint64_t len, bool keep_size) {
   uint64_t end = offset + len;
   if (!keep_size && end > size_ && (seals_ & vfs::SEAL_GROW)) return Error::Permission;
   // tmpfs allocates the pages now, so that later writes cannot run out.
-  // A request for more than half of the free memory is NoSpace at once
-  // (tmpfs's default size is half of RAM), so one call cannot starve
-  // the kernel; the instance's max_pages is enforced page by page.
+  // A request for more pages than the instance could still get (its size
+  // and the kernel's reserve: Ramfs::pages_available, plus what this file
+  // already holds, which may lie in the range) is NoSpace at once; the
+  // rest is enforced page by page.
   uint64_t first = offset / PAGE, last = (end + PAGE - 1) / PAGE;
   if (last - first > rfs()->pages_available() + pages_.count()) return Error::NoSpace;
   for (uint64_t i = first; i < last; ++i) {
