@@ -474,7 +474,11 @@ void TcpSocket::output_locked(bool force_one) {
     uint32_t in_flight = snd_nxt_ - snd_una_;
     // The peer's window and the congestion window (RFC 5681 2); a window
     // probe ignores both.
-    uint32_t wnd = snd_wnd_ < cc_.cwnd() ? snd_wnd_ : cc_.cwnd();
+    uint32_t cwnd = cc_.cwnd();
+    // Limited transmit (RFC 3042): the first two duplicate ACKs each let
+    // one new segment out past cwnd (cwnd itself does not change).
+    if (!cc_.in_recovery() && dupacks_ && dupacks_ < 3) cwnd += dupacks_ * smss;
+    uint32_t wnd = snd_wnd_ < cwnd ? snd_wnd_ : cwnd;
     if (force_one && wnd <= in_flight) wnd = in_flight + 1;
     uint32_t room = wnd > in_flight ? wnd - in_flight : 0;
     uint32_t avail = seq_lt(snd_nxt_, end) ? end - snd_nxt_ : 0;
