@@ -75,7 +75,7 @@ def check_drops(err, problems):
     m = DROPPED.search(err)
     if check(m, "the kernel log has no --net-drop report", problems):
         rx, tx = int(m.group(1)), int(m.group(3))
-        print(f"dropped {rx} of {m.group(2)} frames received, {tx} of {m.group(4)} sent")
+        print(f"dropped {rx} of {int(m.group(2))} frames received, {tx} of {int(m.group(4))} sent")
         check(rx > 0 and tx > 0, f"--net-drop dropped {rx} received and {tx} sent frames: the test lost nothing",
               problems)
 
