@@ -32,6 +32,24 @@ static void msleep(int ms) {
   nanosleep(&ts, NULL);
 }
 
+/* True once every thread of `pid` sleeps (/proc/PID/stat's state S), bounded
+ * at 10 s: a child that must be waiting before the parent acts. */
+static int asleep(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  for (int i = 0; i < 1000; ++i) {
+    FILE* f = fopen(path, "r");
+    char st = 0;
+    if (f) {
+      if (fscanf(f, "%*d (%*[^)]) %c", &st) != 1) st = 0;
+      fclose(f);
+    }
+    if (st == 'S') return 1;
+    msleep(10);
+  }
+  return 0;
+}
+
 static int send(int id, long type, const char* text, int flags) {
   struct msg m;
   m.type = type;
@@ -163,7 +181,7 @@ static void blocking(void) {
     struct msg mm;
     _exit(msgrcv(id, &mm, 256, 0, 0) == -1 && errno == EIDRM ? 0 : 1);
   }
-  msleep(30);
+  CHECK(asleep(rm), "the receiver sleeps in msgrcv");  /* else it would find no queue: EINVAL */
   CHECK(msgctl(id, IPC_RMID, NULL) == 0, "IPC_RMID");
   reap_status(rm, 0, "EIDRM");
 }
