@@ -3,7 +3,11 @@
  * calls (kill(-1), settimeofday, unlink...) that must never run on a host.
  *
  *   sysfuzz [-s SEED] [-t THREADS] [-n CALLS_PER_THREAD] [-w STALL_S]
- *           [-k KICK_MS] [-r ROUNDS] [-v]
+ *           [-k KICK_MS] [-r ROUNDS] [-o NRS] [-x NRS] [-v]
+ *
+ * -o NRS draws only the listed call numbers, -x NRS never draws them
+ * (both: comma-separated numbers and ranges, "0-9,257"), to bisect which
+ * call family hangs or leaks; the deny list below still applies.
  *
  * With -r, ROUNDS runs one after another, each in a child process, and
  * the kernel's memory figures are compared between rounds (rounds_main).
@@ -165,6 +169,8 @@ static unsigned g_pool_next;
 static unsigned char* g_ro_page;
 static unsigned char* g_none_page;
 static char g_denied[MAX_NR + 1];
+static long g_only[MAX_NR + 1]; /* -o: the calls drawn from, if any */
+static unsigned g_nonly;
 static unsigned long g_kicks;
 static __thread struct fuzz_thread* tl_self;
 /* No call is made before every thread (and its stack) exists: a stack
@@ -638,6 +644,7 @@ static int use_alt_stack(void) {
 static void on_other(int sig) { (void)sig; }
 
 static long pick_nr(struct fuzz_thread* t) {
+  if (g_nonly) return g_only[pick(t, g_nonly)];
   for (;;) {
     long nr;
     unsigned k = pick(t, 100);
@@ -775,7 +782,7 @@ static void setup_files(void) {
 }
 
 static void usage(void) {
-  say("usage: sysfuzz [-s SEED] [-t THREADS] [-n CALLS] [-w STALL_S] [-k KICK_MS] [-r ROUNDS] [-v]\n");
+  say("usage: sysfuzz [-s SEED] [-t THREADS] [-n CALLS] [-w STALL_S] [-k KICK_MS] [-r ROUNDS] [-o NRS] [-x NRS] [-v]\n");
   _exit(2);
 }
 
@@ -783,9 +790,30 @@ static int fuzz_run(void);
 static int rounds_main(int rounds);
 static int g_rounds;
 
+/* -o/-x: "a,b-c,..." sets set[nr] for each number listed (0..MAX_NR). */
+static int parse_nrs(const char* s, char* set) {
+  while (*s) {
+    char* end;
+    long lo = strtol(s, &end, 0), hi = lo;
+    if (end == s) return -1;
+    if (*end == '-') {
+      s = end + 1;
+      hi = strtol(s, &end, 0);
+      if (end == s) return -1;
+    }
+    if (lo < 0 || hi > MAX_NR || lo > hi) return -1;
+    for (long n = lo; n <= hi; ++n) set[n] = 1;
+    s = end;
+    if (*s == ',') ++s;
+    else if (*s) return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   int c;
-  while ((c = getopt(argc, argv, "s:t:n:w:k:r:v")) != -1) {
+  static char only[MAX_NR + 1], deny[MAX_NR + 1];
+  while ((c = getopt(argc, argv, "s:t:n:w:k:r:o:x:v")) != -1) {
     switch (c) {
       case 's': g_seed = strtoull(optarg, NULL, 0); break;
       case 't': g_nthreads = atoi(optarg); break;
@@ -793,10 +821,25 @@ int main(int argc, char** argv) {
       case 'w': g_stall_s = atoi(optarg); break;
       case 'k': g_kick_ms = atoi(optarg); break;
       case 'r': g_rounds = atoi(optarg); break;
+      case 'o':
+        if (parse_nrs(optarg, only) != 0) usage();
+        break;
+      case 'x':
+        if (parse_nrs(optarg, deny) != 0) usage();
+        break;
       case 'v': g_verbose = 1; break;
       default: usage();
     }
   }
+  for (size_t i = 0; i < sizeof g_deny / sizeof g_deny[0]; ++i)
+    if (g_deny[i].nr >= 0 && g_deny[i].nr <= MAX_NR) g_denied[g_deny[i].nr] = 1;
+  for (int n = 0; n <= MAX_NR; ++n) {
+    if (deny[n]) g_denied[n] = 1;
+    if (only[n] && !g_denied[n]) g_only[g_nonly++] = n;
+  }
+  int any_only = 0;
+  for (int n = 0; n <= MAX_NR; ++n) any_only |= only[n];
+  if (any_only && !g_nonly) usage();
   if (g_nthreads < 1 || g_nthreads > MAX_THREADS || g_stall_s < 1 || g_kick_ms < 1 || g_rounds < 0) usage();
   return g_rounds ? rounds_main(g_rounds) : fuzz_run();
 }
@@ -901,9 +944,6 @@ static int fuzz_run(void) {
     dup2(null, 2);
     if (null > 2) close(null);
   }
-  for (size_t i = 0; i < sizeof g_deny / sizeof g_deny[0]; ++i)
-    if (g_deny[i].nr >= 0 && g_deny[i].nr <= MAX_NR) g_denied[g_deny[i].nr] = 1;
-
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_fault;
