@@ -74,6 +74,7 @@ struct ThreadTable {
   std::atomic<bool> main_exited{false};
   int main_status = 0;  // written by the main thread before main_exited
   std::atomic<Thread*> exec_thread{nullptr};
+  ~ThreadTable() { delete[] threads; }
 };
 
 // The timers (linux/sys_timer.cc): made and freed there, as their layout

@@ -89,6 +89,7 @@ struct ProcessSignals {
   KSigInfo info[L_NSIG] GUARDED_BY(lock);  // their siginfo
   RtQueue rtq GUARDED_BY(lock);           // further instances of process-directed real-time signals
   Thread** threads GUARDED_BY(lock) = nullptr;  // the registered application threads (kmalloc'd)
+  ~ProcessSignals();  // frees `threads`
   size_t nthreads GUARDED_BY(lock) = 0, cap GUARDED_BY(lock) = 0;
   std::atomic<bool> terminating{false};   // a fatal signal is ending the process
   // Job control (docs/signals.md "Stop and continue"): a group stop is in

@@ -359,6 +359,10 @@ namespace {
 // (not a thread on its way out that sends signals as its process ends:
 // it would be left in the list after its state is freed).
 void register_caller() {
+  // A thread with no process (a kernel thread, or the last thread of an
+  // exiting process telling its parent, its Linux state already freed) is
+  // never a target: linux_thread_of would make it a LinuxThread nobody frees.
+  if (!current_process()) return;
   LinuxThread* lt = linux_thread_of(thread_current());
   if (lt && lt->signal && lt->signal->left) return;
   (void)signal_state_of(thread_current(), &lt);
@@ -495,6 +499,8 @@ void signal_thread_start(Thread* t) {
   LinuxThread* lt;
   (void)signal_state_of(t, &lt);
 }
+
+ProcessSignals::~ProcessSignals() { kfree(threads); }
 
 void linux_thread_free(LinuxThread* lt) {
   if (!lt) return;
