@@ -411,7 +411,14 @@ uint32_t run_futex_mutex(AddressSpace* as, int threads, int rounds, FutexMutex& 
   store(m.lock, 0);
   store(m.counter, 0);
   Thread* ts[64];
-  for (int i = 0; i < threads; ++i) ts[i] = thread_create("futex-mutex", fm_worker, &m).value_or(nullptr);
+  // One thread per CPU (pinned, round robin): the lock is contended across
+  // CPUs whatever the load balancer would have done in so short a run
+  // (unpinned, all four once finished on one CPU of a loaded host).
+  for (int i = 0; i < threads; ++i) {
+    ThreadOptions o;
+    if (cpu_count() > 1) o.pin_cpu = int(uint32_t(i) % cpu_count());
+    ts[i] = thread_create("futex-mutex", fm_worker, &m, o).value_or(nullptr);
+  }
   for (int i = 0; i < threads; ++i) join(ts[i]);
   KEXPECT(load(m.lock) == 0);
   return load(m.counter);
