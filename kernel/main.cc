@@ -6,6 +6,7 @@
 #include "arch/arch.h"
 #include "arch/percpu.h"
 #include "linux/process.h"
+#include "core/mm/vma.h"
 #include "core/console.h"
 #include "core/smp.h"
 #include "arch/boot.h"
@@ -166,6 +167,10 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   arch_init_boot_cpu();
   bootchart_mark("cpu-tables");
   mm_init(si);
+  // The shared page of zeros (holes and untouched pages map it) is taken
+  // now, not by the first address space: it is part of the kernel's own
+  // memory, outside any later free-page accounting.
+  (void)mm::zero_page_phys();
   bootchart_mark("memory");
   if (auto r = acpi_init(si->rsdp_paddr); !r.ok())
     log_warn("acpi: not available ({}): power-off falls back to isa-debug-exit", error_name(r.error()));

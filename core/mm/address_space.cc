@@ -181,7 +181,6 @@ Result<AddressSpace*> AddressSpace::create() {
   mm::g_backing_shrink_hook.store(shrink_all, std::memory_order_release);
   mm::g_backing_filled_hook.store(filled_all, std::memory_order_release);
   mm::g_backing_punch_hook.store(punched_all, std::memory_order_release);
-  (void)zero_page_phys();  // allocated now, so the fault path never has to
   return as;
 }
 
