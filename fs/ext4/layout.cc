@@ -26,6 +26,11 @@ int64_t time_ns(const uint8_t* raw, size_t sec_off, size_t extra_off, uint32_t e
     nsec = extra >> 2;
     if (nsec > 999999999) nsec = 0;
   }
+  // The epoch bits reach year 2446; nanoseconds in an int64 end in 2262:
+  // later times are held at the last second that fits (found by fuzz.ext4:
+  // signed overflow).
+  constexpr int64_t LAST_SEC = INT64_MAX / 1000000000 - 1;
+  if (sec > LAST_SEC) sec = LAST_SEC;
   return sec * 1000000000 + nsec;
 }
 
