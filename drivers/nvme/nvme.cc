@@ -61,17 +61,6 @@ struct Slot {
 
 class Controller final : public block::Device {
  public:
-  const char* name() const override { return name_; }
-  uint64_t sectors() const override { return sectors_; }
-  uint32_t block_size() const override { return block_size_; }
-  bool read_only() const override { return read_only_; }
-  Result<void> read(uint64_t sector, void* buf, size_t count) override {
-    return transfer(IO_READ, sector, static_cast<uint8_t*>(buf), count);
-  }
-  Result<void> write(uint64_t sector, const void* buf, size_t count) override {
-    if (read_only_) return Error::ReadOnly;
-    return transfer(IO_WRITE, sector, static_cast<uint8_t*>(const_cast<void*>(buf)), count);
-  }
   Result<void> flush() override;
   Result<void> identity(char* buf, size_t cap) override;
 
@@ -98,7 +87,7 @@ class Controller final : public block::Device {
   Result<void> identify(uint32_t cns, uint32_t nsid, uint64_t page_phys);
   Result<void> setup_io_queues(unsigned vector_entry);
 
-  Result<void> transfer(uint8_t op, uint64_t sector, uint8_t* buf, size_t count);
+  Result<void> transfer(bool write, uint64_t sector, uint8_t* buf, size_t count) override;
   // Whole logical blocks, split at max_bytes_.
   Result<void> transfer_blocks(uint8_t op, uint64_t lba, uint8_t* buf, uint64_t blocks);
   // Sectors [first, first+n) of logical block `lba` through a bounce page.
@@ -110,13 +99,9 @@ class Controller final : public block::Device {
   volatile uint8_t* regs_ = nullptr;
   uint32_t dstrd_ = 0;
   uint32_t timeout_ms_ = 500;
-  char name_[16] = "nvme0n1";
   char serial_[IDC_SN_LEN + 1] = {};
   uint32_t nsid_ = 0;
-  uint64_t sectors_ = 0;
-  uint32_t block_size_ = block::SECTOR_SIZE;
   uint32_t lba_shift_ = 9;
-  bool read_only_ = false;
   bool vwc_ = false;
   size_t max_bytes_ = MAX_COMMAND_BYTES;
 
@@ -340,9 +325,8 @@ Result<void> Controller::submit(uint8_t op, uint64_t lba, uint32_t blocks, uint8
   return Error::Io;  // any status the controller reports: the caller sees EIO
 }
 
-Result<void> Controller::transfer(uint8_t op, uint64_t sector, uint8_t* buf, size_t count) {
-  if (sector > sectors_ || count > sectors_ - sector) return Error::Range;
-  if (!count) return {};
+Result<void> Controller::transfer(bool write, uint64_t sector, uint8_t* buf, size_t count) {
+  const uint8_t op = write ? IO_WRITE : IO_READ;
   const unsigned shift = lba_shift_ - 9;
   const uint64_t per_block = uint64_t(1) << shift;
   if (!((sector | count) & (per_block - 1))) return transfer_blocks(op, sector >> shift, buf, count >> shift);

@@ -57,17 +57,6 @@ struct Request {
 
 class VirtioBlk final : public block::Device {
  public:
-  const char* name() const override { return name_; }
-  uint64_t sectors() const override { return sectors_; }
-  uint32_t block_size() const override { return block_size_; }
-  bool read_only() const override { return read_only_; }
-  Result<void> read(uint64_t sector, void* buf, size_t count) override {
-    return transfer(T_IN, sector, static_cast<uint8_t*>(buf), count);
-  }
-  Result<void> write(uint64_t sector, const void* buf, size_t count) override {
-    if (read_only_) return Error::ReadOnly;
-    return transfer(T_OUT, sector, static_cast<uint8_t*>(const_cast<void*>(buf)), count);
-  }
   Result<void> flush() override;
   Result<void> identity(char* buf, size_t cap) override;
 
@@ -76,15 +65,11 @@ class VirtioBlk final : public block::Device {
  private:
   static void on_irq(void* self) { static_cast<VirtioBlk*>(self)->complete(); }
   void complete();
-  Result<void> transfer(uint32_t type, uint64_t sector, uint8_t* buf, size_t count);
+  Result<void> transfer(bool write, uint64_t sector, uint8_t* buf, size_t count) override;
   // One request: header, data (len bytes at buf, may be 0), status.
   Result<void> submit(uint32_t type, uint64_t sector, uint8_t* buf, size_t len);
 
   Transport* t_ = nullptr;
-  char name_[8] = "vda";
-  uint64_t sectors_ = 0;
-  uint32_t block_size_ = block::SECTOR_SIZE;
-  bool read_only_ = false;
   bool has_flush_ = false;
   uint32_t max_segs_ = MAX_DATA_SEGS;   // data descriptors per request
   uint32_t seg_bytes_ = PAGE_SIZE;      // bytes per data descriptor
@@ -145,8 +130,8 @@ Result<void> VirtioBlk::submit(uint32_t type, uint64_t sector, uint8_t* buf, siz
   return Error::Io;  // VIRTIO_BLK_S_IOERR, _UNSUPP: the caller sees EIO
 }
 
-Result<void> VirtioBlk::transfer(uint32_t type, uint64_t sector, uint8_t* buf, size_t count) {
-  if (sector > sectors_ || count > sectors_ - sector) return Error::Range;
+Result<void> VirtioBlk::transfer(bool write, uint64_t sector, uint8_t* buf, size_t count) {
+  const uint32_t type = write ? T_OUT : T_IN;
   // The largest request: max_segs_ descriptors of at most a page (one more
   // if buf is not page aligned is accounted by taking one page fewer).
   size_t max_bytes = size_t(max_segs_ - 1) * (seg_bytes_ < PAGE_SIZE ? seg_bytes_ : PAGE_SIZE);
@@ -187,7 +172,7 @@ Result<void> VirtioBlk::identity(char* buf, size_t cap) {
 
 Result<void> VirtioBlk::start(Transport& t, uint64_t features, unsigned index) {
   t_ = &t;
-  name_[2] = char('a' + (index < 26 ? index : 25));
+  name_[0] = 'v', name_[1] = 'd', name_[2] = char('a' + (index < 26 ? index : 25));
   // A 64-bit field read as two halves: read again until stable [§2.5.1].
   uint32_t lo, hi;
   do {
