@@ -139,29 +139,34 @@ class HashMemo:
 
     def sweep(self):
         """Forget entries whose host file is gone or changed."""
-        try:
-            subdirs = os.listdir(self.path)
-        except OSError:
-            return
-        for sub in subdirs:
-            d = os.path.join(self.path, sub)
+        for p in _fanout_files(self.path):
             try:
-                names = os.listdir(d)
+                with open(p) as f:
+                    _, ident, host = f.read().split("\n", 2)
+                if _identity(os.stat(host)) == ident:
+                    continue
+            except (OSError, ValueError):
+                pass
+            try:
+                os.unlink(p)
             except OSError:
-                continue
-            for n in names:
-                p = os.path.join(d, n)
-                try:
-                    with open(p) as f:
-                        _, ident, host = f.read().split("\n", 2)
-                    if _identity(os.stat(host)) == ident:
-                        continue
-                except (OSError, ValueError):
-                    pass
-                try:
-                    os.unlink(p)
-                except OSError:
-                    pass
+                pass
+
+
+def _fanout_files(top):
+    """The files of a two-level store (top/XX/name); unreadable parts skipped."""
+    try:
+        subs = os.listdir(top)
+    except OSError:
+        return
+    for sub in subs:
+        d = os.path.join(top, sub)
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        for n in names:
+            yield os.path.join(d, n)
 
 
 def _node_line(path, n, content):
@@ -384,32 +389,21 @@ def sweep(root=None):
     images = os.path.join(root, "images")
     stat_dir = os.path.join(root, "stat")
     sigs = []
-    try:
-        subs = os.listdir(stat_dir)
-    except OSError:
-        subs = []
-    for sub in subs:
-        d = os.path.join(stat_dir, sub)
+    for p in _fanout_files(stat_dir):
         try:
-            names = os.listdir(d)
+            with open(p) as f:
+                key = f.read(64)
+            alive = os.path.exists(os.path.join(images, key[:32] + ".cpio"))
+            mtime = os.stat(p).st_mtime
         except OSError:
             continue
-        for n in names:
-            p = os.path.join(d, n)
+        if alive:
+            sigs.append((mtime, p))
+        else:
             try:
-                with open(p) as f:
-                    key = f.read(64)
-                alive = os.path.exists(os.path.join(images, key[:32] + ".cpio"))
-                mtime = os.stat(p).st_mtime
+                os.unlink(p)
             except OSError:
-                continue
-            if alive:
-                sigs.append((mtime, p))
-            else:
-                try:
-                    os.unlink(p)
-                except OSError:
-                    pass
+                pass
     sigs.sort(reverse=True)
     for _, p in sigs[MAX_SIGNATURES:]:
         try:
