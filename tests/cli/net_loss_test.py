@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 
+from net_test import free_port, report  # the same directory: the network tests' helpers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
 TIMEOUT = 420
@@ -40,14 +42,6 @@ PY_FETCH = ("import hashlib, sys, urllib.request\n"
             "d = urllib.request.urlopen(sys.argv[1], timeout=300).read()\n"
             "print(len(d), hashlib.sha256(d).hexdigest())\n")
 DROPPED = re.compile(rb"--net-drop dropped (\d+) of (\d+) IPv4 frames received, (\d+) of (\d+) sent")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def make_blob(d):
@@ -147,15 +141,6 @@ def serve(machine):
                 problems.append("the VM did not stop after SIGTERM")
     check_drops(err, problems)
     return report(problems, out + err)
-
-
-def report(problems, out):
-    if problems:
-        print("FAIL: " + "; ".join(problems))
-        print("--- output ---\n" + out.decode(errors="replace")[-4000:])
-        return 1
-    print("ok")
-    return 0
 
 
 def main():
