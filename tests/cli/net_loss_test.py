@@ -25,7 +25,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
