@@ -487,6 +487,11 @@ static int sanitize(struct fuzz_thread* t, long nr, long* a) {
     case SYS_shmget:
       if (a[1] > (1 << 20) || a[1] < 0) a[1] = 4096;
       break;
+    case SYS_shmat:
+      /* An address given to shmat maps there (SHM_REMAP replaces what was
+       * there, as MAP_FIXED): only the playground or no address at all. */
+      a[1] = pick(t, 2) ? 0 : playground_addr(t);
+      break;
     case SYS_sched_setaffinity:
       break;
   }
