@@ -63,12 +63,16 @@ def one_run(a, exe, seed):
     status = None
     if not timed_out:
         status, _ = qemu.decode_status(rc, status_file)
-    if "PASS sysfuzz" in out and status == 0:
-        verdict = "pass"
-    elif re.search(r"panic", out):
+    if re.search(r"(^|\n)panic: ", out):
         verdict = "panic"
-    elif "sysfuzz: HANG" in out or timed_out or "hung task" in out:
+    elif "sysfuzz: HANG" in out or timed_out:
         verdict = "hang"
+    elif "hung_task:" in out:
+        # The kernel's hung-task detector reported a stalled CPU or a
+        # sleeper (docs/hang_detector.md), even if the program then ended.
+        verdict = "hung_task report"
+    elif "PASS sysfuzz" in out and status == 0:
+        verdict = "pass"
     else:
         verdict = "fail"
     m = re.search(r"sysfuzz: seed \d+: (\d+) calls", out)

@@ -160,7 +160,7 @@ static int g_nthreads = 4;
 static unsigned long g_calls_per_thread = 20000;
 static unsigned long long g_seed = 1;
 static int g_stall_s = 30;
-static int g_kick_ms = 200;
+static int g_kick_ms = 20;
 static int g_verbose;
 static int g_out = 2; /* a private copy of stderr: fds 0..2 become /dev/null */
 static volatile int g_done;
