@@ -315,6 +315,100 @@ def p9_seeds():
     seed("p9", "lerror", bytes([3]) + reply(7, struct.pack("<I", 2)))
 
 
+# --- ACPI (ACPI 6.4 5.2: RSDP, XSDT/RSDT, FADT, MADT, DSDT) ----------------------
+
+ACPI_BASE = 0xE0000  # acpi_fuzz.cc's BASE: the input's memory starts there
+
+
+def acpi_sum(b, at):
+    """b with byte `at` set so that all bytes sum to zero."""
+    b = bytearray(b)
+    b[at] = 0
+    b[at] = (-sum(b)) & 0xFF
+    return bytes(b)
+
+
+def sdt(sig, rev, body):
+    hdr = sig + struct.pack("<IBB", 36 + len(body), rev, 0) + b"BOCHS " + b"BXPC    " + struct.pack("<I4sI", 1, b"BXPC", 1)
+    return acpi_sum(hdr + body, 9)
+
+
+def rsdp(rev, rsdt, xsdt):
+    b = b"RSD PTR " + b"\0" + b"BOCHS " + struct.pack("<BI", rev, rsdt)
+    b = acpi_sum(b, 8)
+    if rev >= 2:
+        b = acpi_sum(b + struct.pack("<IQ", 36, xsdt) + b"\0" * 4, 32)
+    return b
+
+
+def madt(x2apic=False):
+    body = struct.pack("<II", 0xFEE00000, 1)
+    for cpu in range(2):
+        body += struct.pack("<BBBBI", 0, 8, cpu, cpu, 1)
+    body += struct.pack("<BBBBII", 1, 12, 0, 0, 0xFEC00000, 0)
+    body += struct.pack("<BBBBIH", 2, 10, 0, 0, 2, 0)
+    body += struct.pack("<BBBBIH", 2, 10, 0, 9, 9, 0xD)
+    if x2apic:
+        body += struct.pack("<BBHIII", 9, 16, 0, 300, 1, 2)
+        body += struct.pack("<BBHII", 5, 12, 0, 0xFEE00000, 0)
+    return sdt(b"APIC", 3, body)
+
+
+def fadt(dsdt, hw_reduced, length):
+    f = bytearray(length - 36)
+    def put(off, fmt, *v):
+        struct.pack_into(fmt, f, off - 36, *v)
+    put(40, "<I", dsdt)
+    if length >= 72:
+        put(48, "<I", 0xB2)
+        f[52 - 36] = 0xF1
+        put(64, "<I", 0x604)
+    if length >= 116:
+        put(112, "<I", (1 << 20) if hw_reduced else 0)
+    if length >= 148:
+        put(140, "<Q", dsdt)
+    if length >= 256:
+        put(244, "<BBBBQ", 0, 8, 0, 1, 0xFEA00204)
+    return sdt(b"FACP", 6 if length >= 276 else 1, bytes(f))
+
+
+def dsdt(s5=(5, 0)):
+    a, b = s5
+    aml = b"\x10\x05\\_SB_" + b"\x08\\_S5_\x12\x08\x04\x0a" + bytes([a]) + b"\x0a" + bytes([b]) + b"\x00\x00"
+    return sdt(b"DSDT", 2, aml)
+
+
+def acpi_memory(rev, tables, hw_reduced, fadt_len):
+    """RSDP at 0, the root table at 0x40, the others after it."""
+    layout, at, phys = [], 0x200, []
+    for t in tables:
+        phys.append(ACPI_BASE + at)
+        layout.append((at, t))
+        at += (len(t) + 15) & ~15
+    dsdt_at = ACPI_BASE + at
+    fadt_table = fadt(dsdt_at, hw_reduced, fadt_len)
+    phys.append(ACPI_BASE + at + 0x100)
+    layout += [(at, dsdt()), (at + 0x100, fadt_table)]
+    if rev >= 2:
+        root = sdt(b"XSDT", 1, b"".join(struct.pack("<Q", p) for p in phys))
+    else:
+        root = sdt(b"RSDT", 1, b"".join(struct.pack("<I", p) for p in phys))
+    mem = bytearray(at + 0x100 + len(fadt_table))
+    r = rsdp(rev, ACPI_BASE + 0x40, ACPI_BASE + 0x40 if rev >= 2 else 0)
+    mem[0:len(r)] = r
+    mem[0x40:0x40 + len(root)] = root
+    for off, t in layout:
+        mem[off:off + len(t)] = t
+    return bytes(mem)
+
+
+def acpi_seeds():
+    for opt in (0, 1):
+        seed("acpi", f"microvm-{opt}", bytes([opt]) + acpi_memory(2, [madt()], True, 276))
+        seed("acpi", f"q35-rsdt-{opt}", bytes([opt]) + acpi_memory(0, [madt(x2apic=True)], False, 244))
+        seed("acpi", f"fadt-rev1-{opt}", bytes([opt]) + acpi_memory(2, [madt(), madt(True)], False, 116))
+
+
 def main():
     elf_seeds()
     cpio_seeds()
@@ -324,6 +418,7 @@ def main():
     netlink_seeds()
     procfs_write_seeds()
     p9_seeds()
+    acpi_seeds()
     for target, files in SEEDS.items():
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)

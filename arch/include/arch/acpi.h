@@ -69,7 +69,19 @@ struct AcpiInfo {
 Result<void> acpi_init(uint64_t rsdp_phys);
 const AcpiInfo& acpi_info();
 
-// Pure parsers (host-tested): they read from memory already mapped.
+// Pure parsers (host-tested and fuzzed): they read only what `map` gives.
+// How the walk reaches a table: a pointer to `len` readable bytes at
+// physical `phys`, or an error (the kernel maps firmware memory; the tests
+// hand out pieces of a buffer).
+struct AcpiMemory {
+  Result<const uint8_t*> (*map)(void* ctx, uint64_t phys, size_t len);
+  void* ctx;
+};
+// The whole walk: RSDP -> XSDT (RSDT for revision 1) -> FADT (-> DSDT's
+// \_S5) and MADT, into `info`. Each table's length (36 bytes .. 1 MiB)
+// and checksum are verified before it is read; a bad table is skipped
+// with a warning. BadFormat for a bad RSDP or root table.
+Result<void> acpi_parse(uint64_t rsdp_phys, const AcpiMemory& mem, AcpiInfo& info);
 // Finds \_S5's SLP_TYPa/b in an AML byte stream.
 bool acpi_find_s5(const uint8_t* aml, size_t len, uint8_t& typ_a, uint8_t& typ_b);
 // Parses a MADT (the whole table, header included) into `info`.
