@@ -27,12 +27,16 @@ Result<void> Virtqueue::init(uint16_t size, void* mem, uint64_t phys) {
   avail_ = reinterpret_cast<volatile uint16_t*>(base + avail_off_);
   used_ = reinterpret_cast<volatile uint16_t*>(base + used_off_);
   for (uint16_t i = 0; i < size; ++i) {
-    desc_[i] = Desc{0, 0, 0, uint16_t(i + 1)};
+    desc_[i] = Desc{0, 0, 0, 0};
+    next_[i] = uint16_t(i + 1);
+    chain_len_[i] = 0;
+    writable_[i] = 0;
     tokens_[i] = nullptr;
   }
   free_head_ = 0;
   free_count_ = size;
   avail_idx_ = published_ = last_used_ = 0;
+  device_errors_ = 0;
   return {};
 }
 
@@ -44,20 +48,21 @@ Result<void> Virtqueue::add(const Buf* bufs, size_t n, void* token) {
     seen_writable |= bufs[i].device_writes;
   }
   if (n > free_count_) return Error::NoSpace;
-  uint16_t head = free_head_, cur = head, last = head;
+  uint16_t head = free_head_, cur = head;
+  uint64_t writable = 0;
   for (size_t i = 0; i < n; ++i) {
     Desc& d = desc_[cur];
-    uint16_t next_free = d.next;
     d.addr = bufs[i].phys;
     d.len = bufs[i].len;
     d.flags = uint16_t((bufs[i].device_writes ? DESC_F_WRITE : 0) | (i + 1 < n ? DESC_F_NEXT : 0));
-    last = cur;
-    cur = next_free;
-    if (i + 1 < n) d.next = cur;
+    d.next = i + 1 < n ? next_[cur] : 0;  // the chain's links are the free list's, in order
+    if (bufs[i].device_writes) writable += bufs[i].len;
+    cur = next_[cur];
   }
-  (void)last;
   free_head_ = cur;
   free_count_ = uint16_t(free_count_ - n);
+  chain_len_[head] = uint16_t(n);
+  writable_[head] = writable > UINT32_MAX ? UINT32_MAX : uint32_t(writable);
   tokens_[head] = token;
   avail_[2 + (avail_idx_ & (size_ - 1))] = head;  // §2.7.13.2: the head goes in the ring
   ++avail_idx_;
@@ -82,25 +87,29 @@ bool Virtqueue::has_used() const {
 }
 
 bool Virtqueue::pop_used(void** token, uint32_t* written) {
-  if (!has_used()) return false;
-  std::atomic_thread_fence(std::memory_order_acquire);  // the entry after the index
-  volatile UsedElem& e = used_ring()[last_used_ & (size_ - 1)];
-  uint32_t id = e.id, len = e.len;
-  ++last_used_;
-  if (id >= size_) return false;  // a broken device: ignore the entry
-  if (token) *token = tokens_[id];
-  if (written) *written = len;
-  tokens_[id] = nullptr;
-  // Return the chain to the free list.
-  uint16_t cur = uint16_t(id), n = 1;
-  while ((desc_[cur].flags & DESC_F_NEXT) && n < size_) {
-    cur = desc_[cur].next;
-    ++n;
+  while (has_used()) {
+    std::atomic_thread_fence(std::memory_order_acquire);  // the entry after the index
+    volatile UsedElem& e = used_ring()[last_used_ & (size_ - 1)];
+    uint32_t id = e.id, len = e.len;
+    ++last_used_;
+    if (id >= size_ || chain_len_[id] == 0) {  // a broken device: skip the entry
+      ++device_errors_;
+      continue;
+    }
+    if (token) *token = tokens_[id];
+    if (written) *written = len < writable_[id] ? len : writable_[id];
+    tokens_[id] = nullptr;
+    // Return the chain to the free list: its last descriptor links to
+    // the old head (the chain's own links are already in next_).
+    uint16_t n = chain_len_[id], last = uint16_t(id);
+    for (uint16_t k = 1; k < n; ++k) last = next_[last];
+    next_[last] = free_head_;
+    free_head_ = uint16_t(id);
+    free_count_ = uint16_t(free_count_ + n);
+    chain_len_[id] = 0;
+    return true;
   }
-  desc_[cur].next = free_head_;
-  free_head_ = uint16_t(id);
-  free_count_ = uint16_t(free_count_ + n);
-  return true;
+  return false;
 }
 
 void Virtqueue::disable_interrupts() { avail_[0] = AVAIL_F_NO_INTERRUPT; }

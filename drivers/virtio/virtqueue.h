@@ -78,9 +78,16 @@ class Virtqueue {
 
   // True when the device has returned a chain not yet popped.
   bool has_used() const;
-  // Takes the next used chain: its token and the bytes the device wrote.
-  // False when none is waiting. The chain's descriptors become free.
+  // Takes the next used chain: its token and the bytes the device wrote
+  // (never more than the chain's device-writable buffers hold). False when
+  // none is waiting. The chain's descriptors become free. A used entry
+  // that does not name a chain in flight (a broken device) is skipped and
+  // counted: the free list and the tokens are the driver's own copies, so
+  // nothing the device writes can free a descriptor twice or hand a
+  // buffer back early.
   bool pop_used(void** token, uint32_t* written);
+  // Used entries skipped so far (ids out of range or not in flight).
+  uint32_t device_errors() const { return device_errors_; }
 
   // Asks the device not to interrupt for used buffers (a hint) / again.
   void disable_interrupts();
@@ -104,6 +111,13 @@ class Virtqueue {
   uint16_t avail_idx_ = 0;   // our shadow of avail->idx, published by kick_prepare
   uint16_t published_ = 0;   // avail->idx as last written
   uint16_t last_used_ = 0;   // next used entry to pop
+  uint32_t device_errors_ = 0;
+  // The driver's own bookkeeping, which the device cannot write: the links
+  // of the free list and of each chain, and per chain head in flight its
+  // length (0: not a head in flight) and device-writable bytes.
+  uint16_t next_[MAX_SIZE] = {};
+  uint16_t chain_len_[MAX_SIZE] = {};
+  uint32_t writable_[MAX_SIZE] = {};
   void* tokens_[MAX_SIZE] = {};
 };
 

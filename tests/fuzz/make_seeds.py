@@ -409,6 +409,33 @@ def acpi_seeds():
         seed("acpi", f"fadt-rev1-{opt}", bytes([opt]) + acpi_memory(2, [madt(), madt(True)], False, 116))
 
 
+# --- virtqueue (virtqueue_fuzz.cc's script) -------------------------------------
+
+
+def virtqueue_seeds():
+    def add(nbufs, writable_mask, lens):
+        return bytes([0, (nbufs - 1) | (writable_mask << 2)]) + b"".join(struct.pack("<I", n) for n in lens)
+
+    def complete(written):
+        return bytes([2]) + struct.pack("<I", written)
+
+    KICK, POP = bytes([1]), bytes([6])
+    # A block request (header, data, status), completed and popped.
+    seed("virtqueue", "blk", bytes([3]) + add(3, 0b110, [16, 4096, 1]) + KICK + complete(4097) + POP)
+    # Receive buffers filled one by one, some past their size.
+    rx = bytes([4])
+    for i in range(6):
+        rx += add(1, 1, [1526])
+    rx += KICK
+    for w in (60, 1526, 9000, 0):
+        rx += complete(w)
+    seed("virtqueue", "rx", rx + POP)
+    # A full queue, then a device that returns a stale id and moves the index.
+    full = bytes([1]) + add(1, 0, [64]) + add(1, 0, [64]) + add(1, 0, [64]) + KICK + complete(0) + POP
+    full += bytes([3]) + struct.pack("<II", 0, 64) + POP + bytes([4]) + struct.pack("<I", 7) + POP
+    seed("virtqueue", "stale", full)
+
+
 def main():
     elf_seeds()
     cpio_seeds()
@@ -419,6 +446,7 @@ def main():
     procfs_write_seeds()
     p9_seeds()
     acpi_seeds()
+    virtqueue_seeds()
     for target, files in SEEDS.items():
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)
