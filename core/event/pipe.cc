@@ -22,8 +22,14 @@ using event::Hold;
 
 class Pipe {
  public:
-  Pipe(uint8_t* storage, uint32_t capacity) : ring(storage, capacity) {}
-  ~Pipe() { kfree(ring.storage()); }  // the last reference: nobody else sees it
+  // The ring's storage comes with the first write (Linux allocates a
+  // pipe's pages as data arrives): an empty pipe costs only this object,
+  // so a program holding many idle pipes runs into RLIMIT_NOFILE, not into
+  // the kernel heap.
+  explicit Pipe(uint32_t capacity) : ring(nullptr, capacity) {}
+  ~Pipe() {  // the last reference: nobody else sees it
+    if (ring.storage()) kfree(ring.storage());
+  }
 
   Mutex mu;
   event::ByteRing ring GUARDED_BY(mu);
@@ -61,13 +67,8 @@ size_t round_capacity(size_t bytes) {
 Result<Pipe*> pipe_alloc(size_t capacity) {
   if (capacity > PIPE_LIMIT_SIZE) return Error::Invalid;
   capacity = round_capacity(capacity);
-  auto* storage = static_cast<uint8_t*>(kmalloc(capacity));
-  if (!storage) return Error::NoMemory;
-  Pipe* p = new (std::nothrow) Pipe(storage, uint32_t(capacity));
-  if (!p) {
-    kfree(storage);
-    return Error::NoMemory;
-  }
+  Pipe* p = new (std::nothrow) Pipe(uint32_t(capacity));
+  if (!p) return Error::NoMemory;
   return p;
 }
 
@@ -197,6 +198,16 @@ Result<size_t> PipeEnd::put(IoBuffer& io, bool nonblock, bool some, bool* reader
     size_t want = total - done;
     uint32_t space = p->ring.space();
     if (atomic ? space >= want : space > 0) {
+      if (!p->ring.storage()) {
+        // First data: the storage now. Out of memory is ENOMEM before
+        // anything is written (Linux's pipe_write when alloc_page fails).
+        auto* storage = static_cast<uint8_t*>(kmalloc(p->ring.capacity()));
+        if (!storage) {
+          if (done) return done;
+          return Error::NoMemory;
+        }
+        p->ring.attach(storage);
+      }
       size_t got = 0;
       uint32_t chunk = uint32_t(want < space ? want : space);
       Error err = Error::None;
@@ -282,9 +293,13 @@ Result<size_t> PipeEnd::set_capacity(size_t bytes, bool above_max) {
   Hold<Mutex> g(p->mu);
   if (cap == p->ring.capacity()) return cap;
   if (p->ring.size() > cap) return Error::Busy;  // fcntl(2): EBUSY
-  auto* storage = static_cast<uint8_t*>(kmalloc(cap));
-  if (!storage) return Error::NoMemory;
-  kfree(p->ring.resize(storage, uint32_t(cap)));
+  if (!p->ring.storage()) {
+    p->ring.set_capacity_unbacked(uint32_t(cap));  // allocated at the first write
+  } else {
+    auto* storage = static_cast<uint8_t*>(kmalloc(cap));
+    if (!storage) return Error::NoMemory;
+    kfree(p->ring.resize(storage, uint32_t(cap)));
+  }
   p->write_wait.wake_all();
   p->notify_locked(0, WRITABLE);
   return cap;

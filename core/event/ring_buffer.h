@@ -55,6 +55,11 @@ class ByteRing {
     return segments(head_, n, copy);
   }
 
+  // A ring may start without storage (a pipe allocates it at its first
+  // write): attach gives it storage of capacity() bytes, while empty.
+  void attach(uint8_t* storage) { buf_ = storage; }
+  // Without storage: only the capacity changes (no contents to move).
+  void set_capacity_unbacked(uint32_t new_cap) { cap_ = new_cap; }
   // Moves the contents into new storage of capacity new_cap (a power of
   // two >= size()); the old storage is returned for the caller to free.
   uint8_t* resize(uint8_t* storage, uint32_t new_cap) {

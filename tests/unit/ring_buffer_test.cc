@@ -159,3 +159,25 @@ TEST(ByteRing, RandomizedAgainstAModel) {
     ASSERT_EQ(r.size(), model.size());
   }
 }
+
+// A pipe's ring starts without storage (allocated at the first write):
+// it reports its capacity and room, reads nothing, changes capacity
+// without moving anything, and works once storage is attached.
+TEST(ByteRing, StartsUnbackedThenAttaches) {
+  ByteRing r(nullptr, 16);
+  EXPECT_EQ(r.storage(), nullptr);
+  EXPECT_EQ(r.capacity(), 16u);
+  EXPECT_EQ(r.space(), 16u);
+  uint8_t out[4];
+  EXPECT_EQ(get(r, out, 4), 0u);
+  r.set_capacity_unbacked(32);
+  EXPECT_EQ(r.capacity(), 32u);
+  uint8_t store[32];
+  r.attach(store);
+  uint8_t data[40];
+  for (int i = 0; i < 40; ++i) data[i] = uint8_t(i);
+  EXPECT_EQ(put(r, data, 40), 32u);
+  uint8_t back[32];
+  EXPECT_EQ(get(r, back, 32), 32u);
+  EXPECT_EQ(memcmp(back, data, 32), 0);
+}
