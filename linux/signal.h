@@ -143,7 +143,9 @@ bool signal_process_stopped(Process& p);
 uint64_t signal_process_cpu_ns(Process& p);
 
 // Ends the VM as a fatal signal does: one console line, status 128+sig.
-[[noreturn]] void signal_terminate(int sig, uint64_t rip, bool has_addr, uint64_t addr);
+// `why`, when given, ends the console line: why a forced signal could not
+// be handled ("SIGSEGV was blocked", "the handler's frame could not be written").
+[[noreturn]] void signal_terminate(int sig, uint64_t rip, bool has_addr, uint64_t addr, const char* why = nullptr);
 const char* signal_name(int sig);  // "SIGSEGV"
 
 }  // namespace capsule::linux_abi

@@ -205,19 +205,22 @@ void force_signal(x64::TrapFrame& f, const KSigInfo& info, const FaultInfo& fi, 
   ProcessSignals& ps = *signals_current();
   KSigAction a;
   uint64_t saved;
+  const char* why = nullptr;  // the default action: the usual line
   {
     SpinGuard g(ps.lock);
     KSigAction& act = ps.actions[sig - 1];
     if ((lt->sigmask & sigbit(sig)) || act.handler == SIG_IGN) {
+      why = (lt->sigmask & sigbit(sig)) ? "the signal was blocked" : "the signal was ignored";
       act.handler = SIG_DFL;
       lt->sigmask &= ~sigbit(sig);
     }
     a = act;
     saved = lt->sigmask;
   }
-  if (a.handler == SIG_DFL) signal_terminate(sig, f.rip, has_addr, info.u.addr);
+  if (a.handler == SIG_DFL) signal_terminate(sig, f.rip, has_addr, info.u.addr, why);
   Regs r = regs_from_trap(f);
-  if (!signal_setup_frame(lt, r, sig, info, a, saved, fi)) signal_terminate(SIGSEGV, f.rip, has_addr, info.u.addr);
+  if (!signal_setup_frame(lt, r, sig, info, a, saved, fi))
+    signal_terminate(SIGSEGV, f.rip, has_addr, info.u.addr, "the handler's signal frame could not be written");
   after_delivery(ps, lt, sig, a, saved);
   regs_to_trap(f, r);
 }
@@ -332,7 +335,7 @@ const char* signal_name(int sig) {
   return "SIGRT";
 }
 
-[[noreturn]] void signal_terminate(int sig, uint64_t rip, bool has_addr, uint64_t addr) {
+[[noreturn]] void signal_terminate(int sig, uint64_t rip, bool has_addr, uint64_t addr, const char* why) {
   ProcessSignals* ps = signals_current();
   Process* p = current_process();
   if (p && p->pid != 1) {
@@ -343,11 +346,13 @@ const char* signal_name(int sig) {
     process_exit_signaled(sig);
   }
   if (!ps || !ps->terminating.exchange(true)) {
+    const char* sep = why ? ": " : "";
+    if (!why) why = "";
     if (has_addr)
-      kprint("capsule: program terminated by signal {} ({}) at RIP {:#x} (fault address {:#x})\n", sig,
-             signal_name(sig), rip, addr);
+      kprint("capsule: program terminated by signal {} ({}) at RIP {:#x} (fault address {:#x}){}{}\n", sig,
+             signal_name(sig), rip, addr, sep, why);
     else
-      kprint("capsule: program terminated by signal {} ({}) at RIP {:#x}\n", sig, signal_name(sig), rip);
+      kprint("capsule: program terminated by signal {} ({}) at RIP {:#x}{}{}\n", sig, signal_name(sig), rip, sep, why);
   }
   process_exit_signaled(sig);
 }

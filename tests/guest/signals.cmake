@@ -3,7 +3,7 @@
 # ways at build time — gcc -static, gcc -static-pie, musl-gcc -static — into
 # build/signals/<variant>/<name> and run in the VM. The checking programs
 # print one "FAIL ..." line per failed check and "<name>: all ok" at the end;
-# sig_term and sig_null end by a fatal signal (status 128+N).
+# sig_term, sig_null and sig_blocked end by a fatal signal (status 128+N).
 set(SIGNAL_SRC ${CMAKE_SOURCE_DIR}/tests/guest/signals)
 
 # name;status;expectation (regex)
@@ -12,7 +12,8 @@ set(signal_tests
   "sig_basic|0|sig_basic: all ok"
   "sig_timers|0|sig_timers: all ok"
   "sig_term|143|capsule: program terminated by signal 15 \\(SIGTERM\\) at RIP 0x[0-9a-f]+$"
-  "sig_null|139|capsule: program terminated by signal 11 \\(SIGSEGV\\) at RIP 0x[0-9a-f]+ \\(fault address 0x0\\)")
+  "sig_null|139|capsule: program terminated by signal 11 \\(SIGSEGV\\) at RIP 0x[0-9a-f]+ \\(fault address 0x0\\)"
+  "sig_blocked|139|capsule: program terminated by signal 11 \\(SIGSEGV\\) at RIP 0x[0-9a-f]+ \\(fault address 0x0\\): the signal was blocked")
 
 foreach(variant IN LISTS CAPSULE_GUEST_VARIANTS)
   foreach(entry IN LISTS signal_tests)

@@ -337,26 +337,31 @@ static long safe_sigevent(struct fuzz_thread* t) {
 /* Rewrites the arguments of the calls that could end, corrupt or wedge the
  * fuzzer itself. Returns 0 when the call must not be made. */
 static int sanitize(struct fuzz_thread* t, long nr, long* a) {
+  /* The kernel takes a descriptor as an int (close_range's as unsigned
+   * int): compare the low 32 bits, or 0x100000000 + g_out would close it. */
+  const unsigned int fd0 = (unsigned int)a[0], fd1 = (unsigned int)a[1], out = (unsigned int)g_out;
   switch (nr) {
     case SYS_close:
-      if (a[0] == g_out) return 0;
+      if (fd0 == out) return 0;
       break;
 #ifdef SYS_close_range
     case SYS_close_range:
-      if ((unsigned long)a[0] <= (unsigned long)g_out && (unsigned long)a[1] >= (unsigned long)g_out)
+      if (fd0 <= out && fd1 >= out) {
+        if (fd0 == out) return 0;
         a[1] = g_out - 1;
+      }
       break;
 #endif
     case SYS_dup2:
     case SYS_dup3:
-      if (a[1] == g_out) a[1] = pick(t, 64);
+      if (fd1 == out) a[1] = pick(t, 64);
       break;
     case SYS_fcntl:
-      if (a[0] == g_out) return 0;
+      if (fd0 == out) return 0;
       if (a[1] == F_SETSIG) a[2] = safe_signal(t);
       break;
     case SYS_ioctl:
-      if (a[0] == g_out) return 0;
+      if (fd0 == out) return 0;
       break;
     case SYS_kill:
     case SYS_tkill:
