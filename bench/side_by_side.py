@@ -54,6 +54,7 @@ class Spec:
     # Other files both guests get: (guest path, host path); Capsule by
     # --add, Linux in its initramfs (the parent directories made).
     extra_files: tuple = ()
+    capsule_cmdline: str = ""       # kernel options for Capsule's runs (--cmdline)
 
     @property
     def work(self):
@@ -155,6 +156,8 @@ def capsule_command(s, prog_args):
     if not cli.exists():
         raise BenchError(f"{cli} not found (the capsule CLI)")
     adds = [f"--add={host}:{guest}" for guest, host in s.extra_files]
+    if s.capsule_cmdline:
+        adds.append(f"--cmdline={s.capsule_cmdline}")
     return [str(cli), "run", "--accel", "tcg", "--machine", "microvm", "--mem", s.mem,
             "--cpus", str(s.cpus), *adds, str(s.binary.relative_to(ROOT))] + list(prog_args)
 

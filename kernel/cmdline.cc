@@ -146,6 +146,8 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       if (!parse_u64(value, kib) || kib < 4 || kib > 4096)
         return fail(out, "bad value '{}' for --trace-buffer (KiB per CPU, 4..4096)", value);
       s.trace_buffer_kib = kib;
+    } else if (name == "syscall-probe") {
+      if (!flag(s.syscall_probe)) return;
     } else if (name == "log-missing") {
       if (!flag(s.log_missing)) return;
     } else if (name == "gdb") {

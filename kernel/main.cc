@@ -192,6 +192,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
     initrd_size = mod->size;
   }
   linux_abi::syscalls_init();
+  if (settings.syscall_probe) x64::syscall_probe_enable();  // before the APs start: all CPUs
   const char* strace_why = nullptr;
   if (!linux_abi::strace::configure(settings.strace, settings.strace_filter, settings.strace_summary, &strace_why)
            .ok()) {

@@ -4,6 +4,9 @@
 One static program, bench/syscall/syscall_bench.c (built here with
 `gcc -static -O2 -pthread` into build/bench/syscall/), measures from inside
 the guest:
+  bare_syscall_ns            syscall(1023): in Capsule (--syscall-probe) SYSCALL
+                             into an entry that only jumps back, the least a
+                             system call can cost; in Linux its ENOSYS path
   getpid_ns                  syscall(SYS_getpid), the raw syscall path
   clock_gettime_ns           clock_gettime(CLOCK_MONOTONIC) (vDSO when there is one)
   mmap_touch_munmap_1mib_us  mmap 1 MiB anonymous, write every page, munmap
@@ -41,7 +44,7 @@ def facts_line(p):
     cs = ""
     if p["clocksource_start"] != ["?"]:
         cs = f", clocksource {'/'.join(p['clocksource_start'])} -> {'/'.join(p['clocksource_end'])}"
-    return (f"AT_SYSINFO_EHDR {'/'.join(p['at_sysinfo_ehdr'])}, clock_gettime path "
+    return (f"syscall 1023 {'/'.join(p['syscall_1023'])}, AT_SYSINFO_EHDR {'/'.join(p['at_sysinfo_ehdr'])}, clock_gettime path "
             f"{'/'.join(p['clock_gettime_path'])}, timed with {'/'.join(p['timer'])}{cs}")
 
 
@@ -52,6 +55,7 @@ SPEC = side_by_side.Spec(
     source="syscall_bench.c",
     # (key printed by the program, label, unit, higher_is_better)
     figures=[
+        ("bare_syscall_ns", "syscall 1023: Capsule bare SYSCALL / Linux ENOSYS", "ns", False),
         ("getpid_ns", "getpid (raw syscall)", "ns", False),
         ("clock_gettime_ns", "clock_gettime(CLOCK_MONOTONIC)", "ns", False),
         ("mmap_touch_munmap_1mib_us", "1 MiB anon mmap + touch + munmap", "us", False),
@@ -59,13 +63,16 @@ SPEC = side_by_side.Spec(
         ("pingpong_handoff_ns", "condvar ping-pong, per hand-off", "ns", False),
         ("sleep_1ms_overshoot_us", "nanosleep(1 ms) overshoot, median", "us", False),
     ],
-    facts=("at_sysinfo_ehdr", "clock_gettime_path", "timer", "clocksource_start", "clocksource_end"),
+    facts=("syscall_1023", "at_sysinfo_ehdr", "clock_gettime_path", "timer", "clocksource_start", "clocksource_end"),
     facts_line=facts_line,
     mem="128M",
     capsule_timeout=120.0,  # about 1 s expected
     linux_timeout=180.0,    # about 3 s expected
     linux_init_args=("--clocksource",),  # Linux's clocksource before and after, as facts
     check=clock_check,
+    # Capsule: syscall 1023 is the bare SYSCALL round trip (docs/syscall.md),
+    # the reference getpid is measured against in the same run.
+    capsule_cmdline="--syscall-probe",
 )
 
 

@@ -112,6 +112,21 @@ static void bench_getpid(long n) {
     figure("getpid_ns", (t1 - t0) / n);
 }
 
+/* syscall(1023): Capsule booted with --syscall-probe returns from it at the
+ * top of its SYSCALL entry (the bare round trip, returns 1023); Linux and a
+ * Capsule without the option take their ENOSYS path. */
+static void bench_bare_syscall(long n) {
+    long r = syscall(1023);
+    fact("syscall_1023", r == 1023 ? "bare" : "enosys");
+    for (long i = 0; i < 1000; i++)
+        syscall(1023);
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++)
+        syscall(1023);
+    double t1 = now_ns();
+    figure("bare_syscall_ns", (t1 - t0) / n);
+}
+
 static void bench_clock_gettime(long n, int works) {
     if (!works) {
         unsupported("clock_gettime_ns", "clock_gettime(CLOCK_MONOTONIC) fails");
@@ -316,6 +331,7 @@ int main(int argc, char **argv) {
     if (check)
         clock_gettime(CLOCK_MONOTONIC, &c0);
 
+    bench_bare_syscall(scaled(200000, scale));
     bench_getpid(scaled(200000, scale));
     bench_clock_gettime(scaled(200000, scale), clock_works);
     bench_mmap(scaled(500, scale));

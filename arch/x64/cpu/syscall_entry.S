@@ -152,3 +152,16 @@ syscall_entry:
     swapgs                  /* interrupts are off until iretq loads RFLAGS */
     iretq
     .cfi_endproc
+
+/* --syscall-probe (syscall.cc): the bare SYSCALL round trip for bench/syscall.
+ * Number 1023 (SYSCALL_PROBE_NR, unused by Linux) jumps straight back: STI
+ * (FMASK cleared IF; its shadow covers the jump) and JMP through RCX, the
+ * CPL0 equivalent of SYSRET, nothing saved and the stack never touched (the
+ * program's red zone). RAX comes back as 1023. Any other number is a normal
+ * call: R11 holds the program's RFLAGS, which the CMP here leaves alone. */
+    .globl syscall_entry_probe
+syscall_entry_probe:
+    cmpq $1023, %rax
+    jne syscall_entry
+    sti
+    jmp *%rcx

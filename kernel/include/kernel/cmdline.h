@@ -42,6 +42,7 @@ struct BootSettings {
   bool trace = false;               // --trace[=GROUPS]: kernel tracepoints (docs/trace.md)
   StringView trace_groups;          // the groups (empty: all)
   uint64_t trace_buffer_kib = 1024; // --trace-buffer=KIB: each CPU's ring
+  bool syscall_probe = false;       // --syscall-probe: syscall 1023 returns at once (bench/syscall)
   bool log_missing = false;         // print each call that fails with ENOENT, whole paths
   bool gdb = false;                 // --gdb: a panic halts for the debugger instead of powering off
   uint64_t hung_task_s = 120;       // --hung-task=S: report threads asleep without a timeout > S s (0: off)

@@ -25,6 +25,13 @@ enum class SyscallReturn : uint64_t { Fast = 0, Full = 1 };
 // Installs LSTAR/STAR/FMASK and EFER.SCE on the calling CPU.
 void syscall_init_cpu();
 
+// --syscall-probe (bench/syscall): SYSCALL enters syscall_entry_probe on
+// this CPU and on every CPU initialised later, where system call
+// SYSCALL_PROBE_NR returns at once (RAX unchanged) and every other number
+// goes on to syscall_entry: the bare SYSCALL round trip a program can time.
+constexpr uint64_t SYSCALL_PROBE_NR = 1023;
+void syscall_probe_enable();
+
 }  // namespace capsule::x64
 
 // Implemented by the Linux adapter (linux/syscall.cc).
