@@ -18,6 +18,7 @@ namespace capsule::devfs {
 namespace {
 
 using vfs::IoBuffer;
+using vfs::fs_interrupted;
 using vfs::VnodeRef;
 
 enum class Kind : uint8_t { Zero, Full, Random };
@@ -43,20 +44,37 @@ class MemoryDevice final : public vfs::Vnode {
   MemoryDevice(DeviceFs* fs, uint64_t ino, Kind kind, uint64_t rdev)
       : Vnode(fs, ino, vfs::MODE_CHAR | 0666), kind_(kind), rdev_(rdev), time_ns_(vfs::fs_now_ns()) {}
 
+  // A read of any size (up to 2 GiB) goes page by page and stops at a
+  // pending signal with what it copied (at least the first page), as
+  // Linux's read_iter_zero and urandom_read_iter: a huge read must not
+  // hold the thread in the kernel for minutes.
   Result<size_t> read(uint64_t, IoBuffer& buf) override {
-    if (kind_ != Kind::Random) {
-      TRY(buf.zero(0, buf.size()));
-      return buf.size();
-    }
+    constexpr size_t PAGE = 4096;
     uint8_t chunk[256];
     size_t done = 0;
+    bool fault = false;
     while (done < buf.size()) {
-      size_t n = buf.size() - done < sizeof(chunk) ? buf.size() - done : sizeof(chunk);
+      if (done && done % PAGE == 0 && fs_interrupted()) break;
+      size_t want = buf.size() - done;
+      if (kind_ != Kind::Random) {
+        size_t n = want < PAGE - done % PAGE ? want : PAGE - done % PAGE;
+        if (!buf.zero(done, n).ok()) {
+          fault = !done;
+          break;
+        }
+        done += n;
+        continue;
+      }
+      size_t n = want < sizeof(chunk) ? want : sizeof(chunk);
       fill_random(chunk, n);
-      if (!buf.copy_out(done, chunk, n).ok()) return done ? Result<size_t>(done) : Result<size_t>(Error::Fault);
+      if (!buf.copy_out(done, chunk, n).ok()) {
+        fault = !done;
+        break;
+      }
       done += n;
     }
     __builtin_memset(chunk, 0, sizeof(chunk));
+    if (fault) return Error::Fault;
     return done;
   }
 

@@ -5,6 +5,7 @@
 #include <ctime>
 #else
 #include "core/mm/vma.h"
+#include "core/thread.h"
 #include "core/time.h"
 #endif
 
@@ -32,6 +33,7 @@ uint64_t fs_zero_page_phys() {
   alignas(4096) static const uint8_t zeros[4096] = {};
   return reinterpret_cast<uintptr_t>(zeros);
 }
+bool fs_interrupted() { return false; }
 
 #else
 
@@ -46,6 +48,7 @@ uint64_t fs_free_pages() { return memory_stats().free_bytes / PAGE_SIZE; }
 uint64_t fs_page_phys(const uint8_t* page) { return virt_to_phys(page); }
 uint64_t fs_total_pages() { return memory_stats().total_bytes / PAGE_SIZE; }
 uint64_t fs_zero_page_phys() { return mm::zero_page_phys(); }
+bool fs_interrupted() { return thread_interrupt_pending(thread_current()); }
 
 #endif
 

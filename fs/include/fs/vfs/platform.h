@@ -77,5 +77,9 @@ uint64_t fs_page_phys(const uint8_t* page);
 uint64_t fs_total_pages();
 // The shared page of zeros a read of a hole maps (mm::zero_page_phys).
 uint64_t fs_zero_page_phys();
+// True when a signal waits for the calling thread: a long copy (a read of
+// /dev/zero or /dev/urandom) stops there, as Linux checks signal_pending()
+// between pages. Host tests: never.
+bool fs_interrupted();
 
 }  // namespace capsule::vfs
