@@ -144,7 +144,7 @@ uint64_t signal_process_cpu_ns(Process& p);
 
 // Ends the VM as a fatal signal does: one console line, status 128+sig.
 // `why`, when given, ends the console line: why a forced signal could not
-// be handled ("SIGSEGV was blocked", "the handler's frame could not be written").
+// be handled ("the signal was blocked", "the signal stack is not writable").
 [[noreturn]] void signal_terminate(int sig, uint64_t rip, bool has_addr, uint64_t addr, const char* why = nullptr);
 const char* signal_name(int sig);  // "SIGSEGV"
 

@@ -128,7 +128,8 @@ bool do_signal(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, Regs& r, i
     }
     uint64_t saved = st->restore_mask ? st->saved_mask : lt->sigmask;
     st->restore_mask = false;
-    if (!signal_setup_frame(lt, r, sig, info, a, saved, {})) signal_terminate(SIGSEGV, r.rip, false, 0);
+    if (const char* why = signal_setup_frame(lt, r, sig, info, a, saved, {}))
+      signal_terminate(SIGSEGV, r.rip, false, 0, why);
     after_delivery(ps, lt, sig, a, saved);
     return true;
   }
@@ -219,8 +220,8 @@ void force_signal(x64::TrapFrame& f, const KSigInfo& info, const FaultInfo& fi, 
   }
   if (a.handler == SIG_DFL) signal_terminate(sig, f.rip, has_addr, info.u.addr, why);
   Regs r = regs_from_trap(f);
-  if (!signal_setup_frame(lt, r, sig, info, a, saved, fi))
-    signal_terminate(SIGSEGV, f.rip, has_addr, info.u.addr, "the handler's signal frame could not be written");
+  if (const char* why = signal_setup_frame(lt, r, sig, info, a, saved, fi))
+    signal_terminate(SIGSEGV, f.rip, has_addr, info.u.addr, why);
   after_delivery(ps, lt, sig, a, saved);
   regs_to_trap(f, r);
 }

@@ -124,9 +124,9 @@ int altstack_flags_for(const LinuxThread* lt, uint64_t sp) {
 
 }  // namespace
 
-bool signal_setup_frame(LinuxThread* lt, Regs& r, int sig, const KSigInfo& info, const KSigAction& a,
-                 uint64_t saved_mask, const FaultInfo& fi) {
-  if (!(a.flags & SA_RESTORER) || !a.restorer) return false;  // x86-64 requires it
+const char* signal_setup_frame(LinuxThread* lt, Regs& r, int sig, const KSigInfo& info, const KSigAction& a,
+                               uint64_t saved_mask, const FaultInfo& fi) {
+  if (!(a.flags & SA_RESTORER) || !a.restorer) return "the handler has no SA_RESTORER";  // x86-64 requires it
   uint64_t sp = r.rsp - 128;  // the red zone
   KStack saved_stack{lt->altstack_sp, altstack_flags_for(lt, r.rsp), 0, lt->altstack_size};
   if (!lt->altstack_size) saved_stack.flags = SS_DISABLE;
@@ -143,11 +143,11 @@ bool signal_setup_frame(LinuxThread* lt, Regs& r, int sig, const KSigInfo& info,
   size_t fbytes = fpu_frame_bytes();
   uint64_t fpaddr = (sp - fbytes) & ~uint64_t(63);
   sp = ((fpaddr - sizeof(SigFrame)) & ~uint64_t(15)) - 8;
-  if (sp >= mm::USER_END || sp < 4096) return false;
+  if (sp >= mm::USER_END || sp < 4096) return "the signal stack pointer is not a user address";
 
   {
     FpuBuf b;
-    if (!b.p) return false;
+    if (!b.p) return "no kernel memory for the vector state";
     fpu_save_all(b.p);
     if (xcr0) {
       // struct _fpx_sw_bytes in the FXSAVE area's software bytes (464..511)
@@ -161,7 +161,8 @@ bool signal_setup_frame(LinuxThread* lt, Regs& r, int sig, const KSigInfo& info,
       uint32_t m2 = FP_XSTATE_MAGIC2;
       memcpy(b.p + xsize, &m2, 4);
     }
-    if (!copy_to_user(reinterpret_cast<void*>(fpaddr), b.p, fbytes).ok()) return false;
+    if (!copy_to_user(reinterpret_cast<void*>(fpaddr), b.p, fbytes).ok())
+      return "the signal stack is not writable";
   }
 
   SigFrame f;
@@ -180,7 +181,7 @@ bool signal_setup_frame(LinuxThread* lt, Regs& r, int sig, const KSigInfo& info,
   f.uc.mc.fpstate = fpaddr;
   f.uc.sigmask = saved_mask;
   memcpy(f.info, &info, sizeof(info));
-  if (!copy_to_user(reinterpret_cast<void*>(sp), &f, sizeof(f)).ok()) return false;
+  if (!copy_to_user(reinterpret_cast<void*>(sp), &f, sizeof(f)).ok()) return "the signal stack is not writable";
 
   fpu_reset_for_handler();
   r.rdi = uint64_t(sig);
@@ -190,7 +191,7 @@ bool signal_setup_frame(LinuxThread* lt, Regs& r, int sig, const KSigInfo& info,
   r.rsp = sp;
   r.rip = a.handler;
   r.rflags = (r.rflags & ~(RF_TF | RF_DF | RF_RF | RF_AC)) | RF_IF | 2;
-  return true;
+  return nullptr;
 }
 
 Result<void> signal_altstack(LinuxThread* lt, const KStack* ss, KStack* old, uint64_t user_rsp) {

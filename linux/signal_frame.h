@@ -25,9 +25,10 @@ void regs_to_trap(x64::TrapFrame& f, const Regs& r);
 // Builds the rt_sigframe for `sig` on the thread's stack (or its
 // sigaltstack) and points `r` at the handler, with the vector state reset
 // for it. `saved_mask` is the mask the handler's ucontext records
-// (restored by rt_sigreturn). False if the frame cannot be written (no
-// SA_RESTORER, a bad stack, out of memory): the caller ends the program.
-bool signal_setup_frame(LinuxThread* lt, Regs& r, int sig, const KSigInfo& info, const KSigAction& a,
-                        uint64_t saved_mask, const FaultInfo& fi);
+// (restored by rt_sigreturn). nullptr when done; otherwise why the frame
+// could not be written (no SA_RESTORER, a bad stack, out of memory), and
+// the caller ends the program with that reason on its console line.
+const char* signal_setup_frame(LinuxThread* lt, Regs& r, int sig, const KSigInfo& info, const KSigAction& a,
+                               uint64_t saved_mask, const FaultInfo& fi);
 
 }  // namespace capsule::linux_abi
