@@ -85,6 +85,11 @@ void timers_destroy(ProcessTimers* t);
 // counted since it was queued, now its si_overrun and what
 // timer_getoverrun reports (Linux fills si_overrun at delivery).
 int timer_take_overrun(Process& p, int timer_id);
+// The POSIX timers process p holds (each is charged against
+// RLIMIT_SIGPENDING, as Linux charges its preallocated sigqueue entry).
+int timer_posix_count(Process& p);
+// Process p's soft limit (the target's, for a signal sent to it).
+uint64_t rlimit_cur_of(Process& p, int resource);
 
 // Linux's defaults for a process started by the kernel (init's limits).
 void limits_init_defaults(Limits& l);

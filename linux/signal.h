@@ -95,6 +95,9 @@ Result<void> signal_send_tid(int tid, const KSigInfo& info);
 Result<void> signal_send_tid(Process& p, int tid, const KSigInfo& info);
 // A thread of the caller's process has that tid.
 bool signal_tid_exists(int tid);
+// The signal instances pending in process p and its threads (each one
+// Linux would hold a sigqueue entry for), for RLIMIT_SIGPENDING.
+size_t signal_queued_count(Process& p);
 // True if `sig` is pending for process p (POSIX timer overrun counting).
 bool signal_process_pending(Process& p, int sig);
 

@@ -81,11 +81,42 @@ SignalThread* signal_state_of(Thread* t, LinuxThread** out_lt) {
 
 namespace {
 
-// Generation. Returns the thread to interrupt, or nullptr.
-Thread* queue_locked(ProcessSignals& ps, Thread* target, const KSigInfo& info) REQUIRES(ps.lock) {
+size_t queued_locked(ProcessSignals& ps) REQUIRES(ps.lock) {
+  ps.lock.assert_held();
+  size_t n = size_t(__builtin_popcountll(ps.pending)) + size_t(ps.rtq.count);
+  for (size_t i = 0; i < ps.nthreads; ++i) {
+    LinuxThread* lt = lt_of(ps.threads[i]);
+    n += size_t(__builtin_popcountll(lt->pending));
+    if (lt->signal) n += size_t(lt->signal->rtq.count);
+  }
+  return n;
+}
+
+// RLIMIT_SIGPENDING (Linux's __sigqueue_alloc and __send_signal_locked):
+// a real-time signal sent with a negative si_code (sigqueue, tgkill,
+// rt_sigqueueinfo) that finds `limit` instances already pending — or its
+// queue full — is refused with EAGAIN; kill() (SI_USER) and the kernel's
+// own signals override the limit, and an instance that finds no room is
+// lost (as Linux loses it when it cannot allocate). A POSIX timer's signal
+// is charged at timer_create, so it is never refused. Standard signals do
+// not queue: a second one while pending is a no-op.
+struct QueueLimit {
+  uint64_t limit = ~0ull;  // the target's RLIMIT_SIGPENDING less its timers
+  bool refused = false;    // out: EAGAIN
+};
+bool limited(const KSigInfo& info) { return info.code < 0 && info.code != SI_TIMER && info.signo >= L_SIGRTMIN; }
+
+// Generation. Returns the thread to interrupt, or nullptr; lim->refused
+// when the instance was refused (nothing queued, nobody to interrupt).
+Thread* queue_locked(ProcessSignals& ps, Thread* target, const KSigInfo& info, QueueLimit* lim) REQUIRES(ps.lock) {
   ps.lock.assert_held();
   int sig = info.signo;
   uint64_t bit = sigbit(sig);
+  const bool check = lim && limited(info);
+  if (check && queued_locked(ps) >= lim->limit) {
+    lim->refused = true;
+    return nullptr;
+  }
   if (target) {
     LinuxThread* lt = lt_of(target);
     SignalThread* st = lt->signal;
@@ -94,7 +125,11 @@ Thread* queue_locked(ProcessSignals& ps, Thread* target, const KSigInfo& info) R
       lt->pending |= bit;
       st->info[sig - 1] = info;
     } else if (sig >= L_SIGRTMIN) {
-      (void)st->rtq.push(info);  // real-time signals queue; standard ones coalesce
+      // Real-time signals queue; standard ones coalesce.
+      if (!st->rtq.push(info) && check) {
+        lim->refused = true;
+        return nullptr;
+      }
     }
     // Blocked: only a thread waiting for it in rt_sigtimedwait is woken.
     bool waiting = __atomic_load_n(&st->waiting_for, __ATOMIC_ACQUIRE) & bit;
@@ -119,7 +154,10 @@ Thread* queue_locked(ProcessSignals& ps, Thread* target, const KSigInfo& info) R
     __atomic_store_n(&ps.pending, ps.pending | bit, __ATOMIC_RELEASE);
     ps.info[sig - 1] = info;
   } else if (sig >= L_SIGRTMIN) {
-    (void)ps.rtq.push(info);
+    if (!ps.rtq.push(info) && check) {
+      lim->refused = true;
+      return nullptr;
+    }
   }
   return chosen;
 }
@@ -367,19 +405,39 @@ void register_caller() {
   if (lt && lt->signal && lt->signal->left) return;
   (void)signal_state_of(thread_current(), &lt);
 }
+
+// The room RLIMIT_SIGPENDING leaves p (read before p's signal lock: the
+// limits and the timers have locks of their own).
+QueueLimit queue_limit(Process& p, const KSigInfo& info) {
+  QueueLimit lim;
+  if (!limited(info)) return lim;
+  const uint64_t rl = rlimit_cur_of(p, L_RLIMIT_SIGPENDING);
+  const uint64_t timers = uint64_t(timer_posix_count(p));
+  lim.limit = rl > timers ? rl - timers : 0;
+  return lim;
+}
+
 }  // namespace
+
+size_t signal_queued_count(Process& p) {
+  ProcessSignals& ps = *p.signals;
+  SpinGuard g(ps.lock);
+  return queued_locked(ps);
+}
 
 Result<void> signal_send_process(Process& p, const KSigInfo& info) {
   if (info.signo < 1 || info.signo > L_NSIG) return Error::Invalid;
   register_caller();
   ProcessSignals& ps = *p.signals;
+  QueueLimit lim = queue_limit(p, info);
   Thread* t;
   bool continued;
   {
     SpinGuard g(ps.lock);
     continued = prepare_locked(ps, info.signo);
-    t = queue_locked(ps, nullptr, info);
+    t = queue_locked(ps, nullptr, info, &lim);
   }
+  if (lim.refused) return Error::Again;
   if (continued) process_job_notify(p, CLD_CONTINUED, SIGCONT);
   if (t) signal_interrupt_target(t);
   tell_observer(info.signo);
@@ -396,6 +454,7 @@ Result<void> signal_send_tid(Process& p, int tid, const KSigInfo& info) {
   if (info.signo < 0 || info.signo > L_NSIG) return Error::Invalid;
   register_caller();
   ProcessSignals& ps = *p.signals;
+  QueueLimit lim = queue_limit(p, info);
   Thread* t;
   bool continued;
   {
@@ -404,8 +463,9 @@ Result<void> signal_send_tid(Process& p, int tid, const KSigInfo& info) {
     if (!target) return Error::NoProcess;
     if (!info.signo) return {};
     continued = prepare_locked(ps, info.signo);
-    t = queue_locked(ps, target, info);
+    t = queue_locked(ps, target, info, &lim);
   }
+  if (lim.refused) return Error::Again;
   if (continued) process_job_notify(p, CLD_CONTINUED, SIGCONT);
   if (t) signal_interrupt_target(t);
   tell_observer(info.signo);

@@ -128,6 +128,12 @@ Result<void> fsize_grow(uint64_t old_size, uint64_t new_size) {
   return Error::FileTooBig;
 }
 
+uint64_t rlimit_cur_of(Process& p, int resource) {
+  if (resource < 0 || resource >= L_RLIM_NLIMITS || !p.limits) return L_RLIM_INFINITY;
+  SpinGuard g(p.limits->lock);
+  return p.limits->rl[resource].cur;
+}
+
 // The calling process's limits; a kernel thread has none (infinity).
 uint64_t rlimit_cur(int resource) {
   Process* p = current_process();

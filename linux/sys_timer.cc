@@ -88,9 +88,14 @@ constexpr int ITIMER_SLOT = MAX_TIMERS;  // + which: the three itimers
 struct ProcessTimers {
   SpinLock lock;
   Timer timers[MAX_TIMERS + 3] GUARDED_BY(lock);
+  // POSIX timers in use, read without the lock by the signal sender
+  // (RLIMIT_SIGPENDING); changed under it.
+  std::atomic<int> posix_count{0};
 };
 
 ProcessTimers* timers_create() { return new (std::nothrow) ProcessTimers(); }
+
+int timer_posix_count(Process& p) { return p.timers ? p.timers->posix_count.load(std::memory_order_relaxed) : 0; }
 
 int timer_take_overrun(Process& p, int timer_id) {
   if (timer_id < 0 || timer_id >= MAX_TIMERS || !p.timers) return 0;
@@ -298,6 +303,7 @@ void timers_exec_reset(bool fresh) {
       t = Timer();
     }
   }
+  pt.posix_count.store(0, std::memory_order_relaxed);
 }
 
 DEFINE_SYSCALL(37, alarm, Result<unsigned>, unsigned seconds) {
@@ -347,6 +353,11 @@ DEFINE_SYSCALL(222, timer_create, Result<void>, int clock, UserPtr<const KSigeve
     if ((ev.notify & L_SIGEV_THREAD_ID) && !signal_tid_exists(ev.tid)) return Error::Invalid;
   }
   ProcessTimers& pt = cur_timers();
+  // Each timer holds a signal instance of its own, charged against
+  // RLIMIT_SIGPENDING with the queued signals (Linux's sigqueue_alloc in
+  // timer_create, whatever the notification): EAGAIN past it.
+  const uint64_t charged = signal_queued_count(cur_process()) + uint64_t(timer_posix_count(cur_process()));
+  if (charged >= rlimit_cur(L_RLIMIT_SIGPENDING)) return Error::Again;
   int id = -1;
   {
     SpinGuard g(pt.lock);
@@ -360,6 +371,7 @@ DEFINE_SYSCALL(222, timer_create, Result<void>, int clock, UserPtr<const KSigeve
     Timer& t = pt.timers[id];
     t = Timer();
     t.used = true;
+    pt.posix_count.fetch_add(1, std::memory_order_relaxed);
     t.posix = true;
     t.id = id;
     t.clock = clock;
@@ -372,6 +384,7 @@ DEFINE_SYSCALL(222, timer_create, Result<void>, int clock, UserPtr<const KSigeve
   if (!timer_id.write(int32_t(id)).ok()) {
     SpinGuard g(pt.lock);
     pt.timers[id].used = false;
+    pt.posix_count.fetch_sub(1, std::memory_order_relaxed);
     return Error::Fault;
   }
   return {};
@@ -436,8 +449,10 @@ DEFINE_SYSCALL(226, timer_delete, Result<void>, int timer_id) {
   Timer* t = posix_timer(timer_id);
   if (!t) return Error::Invalid;
   SpinGuard g(cur_timers().lock);
+  if (!t->used) return Error::Invalid;  // deleted meanwhile by another thread
   t->used = false;
   t->armed = false;
+  cur_timers().posix_count.fetch_sub(1, std::memory_order_relaxed);
   return {};
 }
 
