@@ -115,6 +115,9 @@ Result<void> store_domainname(uint64_t, StringView data);
 Result<void> show_boot_id(uint64_t, Text& out);
 Result<void> show_uuid(uint64_t, Text& out);
 Result<void> show_overcommit(uint64_t, Text& out);
+// /proc/sys/fs/epoll/max_user_watches (linux/sys_epoll.cc).
+Result<void> show_epoll_max_watches(uint64_t, Text& out);
+Result<void> store_epoll_max_watches(uint64_t, StringView data);
 // /proc/sys/fs/inotify (linux/sys_inotify.cc).
 Result<void> show_inotify_max_queued(uint64_t, Text& out);
 Result<void> store_inotify_max_queued(uint64_t, StringView data);

@@ -162,7 +162,12 @@ const Entry SYS_FS_INOTIFY[] = {
     {.name = "max_user_watches", .mode = RW, .show = proc::show_inotify_max_watches,
      .store = proc::store_inotify_max_watches},
 };
+const Entry SYS_FS_EPOLL[] = {
+    {.name = "max_user_watches", .mode = RW, .show = proc::show_epoll_max_watches,
+     .store = proc::store_epoll_max_watches},
+};
 const Entry SYS_FS[] = {
+    {.name = "epoll", .mode = DIR, .children = SYS_FS_EPOLL, .nchildren = count_of(SYS_FS_EPOLL)},
     {.name = "inotify", .mode = DIR, .children = SYS_FS_INOTIFY, .nchildren = count_of(SYS_FS_INOTIFY)},
     SYSCTL_RO("pipe-max-size", "1048576\n"),
     SYSCTL_RO("nr_open", "1048576\n"),

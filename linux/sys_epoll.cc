@@ -11,9 +11,12 @@
 #include "core/epoll.h"
 #include "fs/file.h"
 #include "arch/uaccess.h"
+#include "core/mm.h"
 #include "core/mm/vma.h"
+#include "fs/procfs/write_value.h"
 #include "linux/event_args.h"
 #include "linux/file_common.h"
+#include "linux/procfs.h"
 #include "linux/signal.h"
 #include "linux/syscall.h"
 
@@ -58,8 +61,13 @@ AlwaysReady g_always_ready;
 
 bool is_epoll_vnode(vfs::Vnode& v) { return v.pollable() && v.pollable()->is_epoll(); }
 
+// /proc/sys/fs/epoll/max_user_watches's default, from the RAM size: set
+// before the first epoll can take an interest.
+void default_limit() { Epoll::default_max_watches(memory_stats().total_bytes); }
+
 Result<Fd> create(int flags) {
   if (flags & ~int(EPOLL_CLOEXEC)) return Error::Invalid;
+  default_limit();
   Epoll* e = TRY(Epoll::create());
   auto* v = new (std::nothrow) EpollVnode(e);
   if (!v) {
@@ -157,5 +165,22 @@ DEFINE_SYSCALL(441, epoll_pwait2, Result<int>, Fd epfd, UserPtr<KEpollEvent> eve
   }
   return pwait(epfd, events, maxevents, deadline, sigmask, sigsetsize);
 }
+
+// /proc/sys/fs/epoll/max_user_watches: the bound on interests (one user:
+// all epolls of the VM together). Linux's default is 4% of low memory over
+// the cost of an interest; writing changes it for later epoll_ctl ADDs.
+namespace proc {
+Result<void> show_epoll_max_watches(uint64_t, Text& out) {
+  default_limit();
+  out.f("{}\n", Epoll::max_watches());
+  return {};
+}
+Result<void> store_epoll_max_watches(uint64_t, StringView data) {
+  const uint32_t v = TRY(procfs::parse_write_sysctl_uint(data, 0xffffffffu));
+  default_limit();  // so that a later first epoll does not replace v
+  Epoll::set_max_watches(v);
+  return {};
+}
+}  // namespace proc
 
 }  // namespace capsule::linux_abi

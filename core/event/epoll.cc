@@ -76,6 +76,20 @@ Result<Epoll*> Epoll::create() {
   return e;
 }
 
+std::atomic<uint64_t> Epoll::max_watches_{Epoll::UNSET};
+std::atomic<uint64_t> Epoll::watches_{0};
+
+uint64_t Epoll::max_watches() { return max_watches_.load(std::memory_order_relaxed); }
+
+void Epoll::set_max_watches(uint64_t n) { max_watches_.store(n == UNSET ? n - 1 : n, std::memory_order_relaxed); }
+
+void Epoll::default_max_watches(uint64_t memory_bytes) {
+  // Linux: (low memory / 25) / the cost of an interest (epitem and its
+  // wait-queue entry, 184 bytes on x86-64); ours is one EpollItem.
+  uint64_t unset = UNSET;
+  max_watches_.compare_exchange_strong(unset, memory_bytes / 25 / sizeof(EpollItem), std::memory_order_relaxed);
+}
+
 Epoll::~Epoll() {
   detach_watchers();  // out of any parent epoll first
   Hold<SleepLock> topo(event::topology_lock());
@@ -105,6 +119,7 @@ void Epoll::destroy_item_locked(Item& it) {
     --child_epolls_;
   }
   delete &it;
+  watches_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 size_t Epoll::interest_count() {
@@ -124,8 +139,16 @@ Result<void> Epoll::add(Pollable* obj, int fd, uint32_t events, uint64_t data) {
   if (child && (child->child_epolls_ > 0 || parents_ > 0)) return Error::Loop;  // ELOOP: one level only
   Hold<SleepLock> g(mtx_);
   if (find_locked(obj, fd)) return Error::Exists;
+  // epoll_ctl(2): ENOSPC past /proc/sys/fs/epoll/max_user_watches.
+  if (watches_.fetch_add(1, std::memory_order_relaxed) >= max_watches()) {
+    watches_.fetch_sub(1, std::memory_order_relaxed);
+    return Error::NoSpace;
+  }
   auto* it = new (std::nothrow) Item;
-  if (!it) return Error::NoMemory;
+  if (!it) {
+    watches_.fetch_sub(1, std::memory_order_relaxed);
+    return Error::NoMemory;
+  }
   it->ep = this;
   it->obj = obj;
   it->fd = fd;

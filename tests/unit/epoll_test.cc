@@ -290,3 +290,29 @@ TEST(PollSource, QueryAndChangedDriveEpoll) {
   pending = 0;
   delete e;
 }
+
+// max_user_watches: interests in all epolls together; ADD past the bound
+// is NoSpace (ENOSPC), and removing an interest, destroying a watched
+// object or the epoll gives the room back.
+TEST(Epoll, AddPastMaxWatchesIsNoSpace) {
+  Epoll* e = make();
+  Fake a, b, c;
+  const uint64_t before = Epoll::watch_count();
+  const uint64_t saved = Epoll::max_watches();
+  Epoll::set_max_watches(before + 2);
+  EXPECT_TRUE(e->add(&a, 1, capsule::POLL_IN, 0).ok());
+  EXPECT_TRUE(e->add(&b, 2, capsule::POLL_IN, 0).ok());
+  EXPECT_EQ(e->add(&c, 3, capsule::POLL_IN, 0).error(), Error::NoSpace);
+  EXPECT_EQ(Epoll::watch_count(), before + 2);
+  EXPECT_TRUE(e->remove(&a, 1).ok());
+  EXPECT_TRUE(e->add(&c, 3, capsule::POLL_IN, 0).ok());
+  {
+    Fake gone;
+    Epoll::set_max_watches(before + 3);
+    EXPECT_TRUE(e->add(&gone, 4, capsule::POLL_IN, 0).ok());
+  }  // destroyed: its interest leaves the epoll and the count
+  EXPECT_EQ(Epoll::watch_count(), before + 2);
+  delete e;
+  EXPECT_EQ(Epoll::watch_count(), before);
+  Epoll::set_max_watches(saved);
+}

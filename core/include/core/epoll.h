@@ -17,6 +17,7 @@
 // Lifetime: the caller of add/modify/remove holds a reference to `obj`.
 // When an object is destroyed its interests disappear from every epoll
 // (Pollable::detach_watchers), as Linux drops them at the last close.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -77,6 +78,15 @@ class Epoll final : public Pollable {
   bool is_epoll() const override { return true; }
   size_t interest_count();
 
+  // Interests in all epolls together are bounded (Linux's
+  // /proc/sys/fs/epoll/max_user_watches; add() is NoSpace past it). The
+  // default (set once by the adapter from the RAM size, before the first
+  // epoll exists; none until then) gives interests 4% of RAM, as Linux.
+  static uint64_t max_watches();
+  static void set_max_watches(uint64_t n);
+  static void default_max_watches(uint64_t memory_bytes);
+  static uint64_t watch_count() { return watches_.load(std::memory_order_relaxed); }
+
  private:
   friend struct EpollItem;
   using Item = EpollItem;
@@ -115,6 +125,10 @@ class Epoll final : public Pollable {
   // watch this one, and interests here whose object is an epoll.
   unsigned parents_ = 0;
   unsigned child_epolls_ = 0;
+
+  static constexpr uint64_t UNSET = ~0ull;  // max_watches_: the default
+  static std::atomic<uint64_t> max_watches_;
+  static std::atomic<uint64_t> watches_;
 };
 
 }  // namespace capsule
