@@ -40,7 +40,7 @@ constexpr int L_SO_REUSEADDR = 2, L_SO_TYPE = 3, L_SO_ERROR = 4, L_SO_SNDBUF = 7
               L_SO_PROTOCOL = 38, L_SO_DOMAIN = 39, L_SO_BROADCAST = 6, L_SO_LINGER = 13, L_SO_REUSEPORT = 15;
 constexpr int L_SOL_IP = 0, L_SOL_TCP = 6;
 constexpr int L_IP_TOS = 1, L_IP_TTL = 2;
-constexpr int L_TCP_NODELAY = 1, L_TCP_MAXSEG = 2, L_TCP_KEEPIDLE = 4, L_TCP_KEEPINTVL = 5, L_TCP_KEEPCNT = 6;
+constexpr int L_TCP_NODELAY = 1, L_TCP_MAXSEG = 2, L_TCP_CORK = 3, L_TCP_KEEPIDLE = 4, L_TCP_KEEPINTVL = 5, L_TCP_KEEPCNT = 6;
 constexpr int L_TCP_CONGESTION = 13, L_TCP_INFO = 11;
 constexpr size_t L_TCP_INFO_SIZE = 248;  // sizeof(struct tcp_info) since Linux 6.7 (tcpi_total_rto_time)
 constexpr size_t L_TCP_CA_NAME_MAX = 16;
@@ -820,6 +820,7 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
     if (s->type() != net::SockType::Stream) return Error::NoProtoOpt;  // ip_setsockopt: not SOL_IP
     switch (optname) {
       case L_TCP_NODELAY: return s->set_option(net::SockOpt::NoDelay, v != 0);
+      case L_TCP_CORK: return s->set_option(net::SockOpt::Cork, v != 0);
       case L_TCP_MAXSEG:
         if (v < 88 || v > 65535) return Error::Invalid;  // TCP_MIN_MSS .. MAX_TCP_WINDOW
         return s->set_option(net::SockOpt::MaxSeg, v);
@@ -910,6 +911,7 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
     // do_ip_getsockopt: another level than SOL_IP is EOPNOTSUPP (setsockopt says ENOPROTOOPT).
     else if (level == L_SOL_TCP && s->type() != net::SockType::Stream) return Error::OpNotSupported;
     else if (level == L_SOL_TCP && optname == L_TCP_NODELAY) o = net::SockOpt::NoDelay;
+    else if (level == L_SOL_TCP && optname == L_TCP_CORK) o = net::SockOpt::Cork;
     else if (level == L_SOL_TCP && optname == L_TCP_MAXSEG) o = net::SockOpt::MaxSeg;
     else if (level == L_SOL_TCP && optname == L_TCP_KEEPIDLE) o = net::SockOpt::KeepIdle;
     else if (level == L_SOL_TCP && optname == L_TCP_KEEPINTVL) o = net::SockOpt::KeepIntvl;

@@ -26,6 +26,7 @@ constexpr uint64_t RTO_MAX = 120 * SEC;     // TCP_RTO_MAX
 constexpr uint64_t DELAYED_ACK = 40 * MS;   // TCP_DELACK_MIN; RFC 1122 4.2.3.2: < 500 ms
 constexpr uint64_t TIME_WAIT_LEN = 60 * SEC;  // 2 MSL, TCP_TIMEWAIT_LEN
 constexpr uint64_t FIN_TIMEOUT = 60 * SEC;    // net.ipv4.tcp_fin_timeout
+constexpr uint64_t CORK_CEILING = SEC / 5;  // TCP_CORK holds a partial segment at most 200 ms (tcp(7))
 constexpr uint32_t SYN_RETRIES = 6;           // net.ipv4.tcp_syn_retries
 constexpr uint32_t DATA_RETRIES = 15;         // net.ipv4.tcp_retries2
 constexpr uint32_t READABLE = POLL_IN | POLL_RDNORM;
@@ -139,7 +140,7 @@ void tcp_timer_fired(KernelTimer& t) {
 
 void TcpSocket::rearm_locked() {
   uint64_t next = 0;
-  for (uint64_t d : {rtx_at_, dack_at_, keep_at_, end_at_})
+  for (uint64_t d : {rtx_at_, dack_at_, keep_at_, end_at_, cork_at_})
     if (d && (!next || d < next)) next = d;
   if (!next || !hashed_) return;  // a stale expiry finds nothing to do
   if (armed_at_ && armed_at_ <= next) return;
@@ -151,6 +152,14 @@ void TcpSocket::timer_locked(uint64_t now) {
   if (dack_at_ && dack_at_ <= now) {
     dack_at_ = 0;
     if (unacked_segs_) send_ack_locked();
+  }
+  if (cork_at_ && cork_at_ <= now) {
+    // TCP_CORK held a partial segment for 200 ms: it goes now (tcp(7)'s
+    // ceiling; Linux's probe timer does it).
+    cork_at_ = 0;
+    cork_flush_ = true;
+    output_locked();
+    cork_flush_ = false;
   }
   if (end_at_ && end_at_ <= now) {
     // TIME_WAIT is over, or an orphaned FIN_WAIT2 waited long enough.
@@ -485,10 +494,20 @@ void TcpSocket::output_locked(bool force_one) {
     uint32_t n = avail < room ? avail : room;
     if (n > smss) n = smss;
     if (n == 0) break;
-    // Nagle: a small segment waits while data is unacknowledged, unless
-    // it is the last of the stream (FIN follows) or TCP_NODELAY.
-    if (n < smss && n == avail && in_flight && !nodelay_.load(std::memory_order_relaxed) && !snd_shut_ && !force_one)
-      break;
+    // TCP_CORK: a partial segment waits for more data, for the cork to
+    // be pulled or for 200 ms, in flight or not. Nagle: a small segment
+    // waits while data is unacknowledged. Neither holds the last of the
+    // stream (FIN follows); TCP_NODELAY turns Nagle off, not the cork.
+    if (n < smss && n == avail && !snd_shut_ && !force_one) {
+      if (cork_.load(std::memory_order_relaxed) && !cork_flush_) {
+        if (!cork_at_) {
+          cork_at_ = uptime_ns() + CORK_CEILING;
+          rearm_locked();
+        }
+        break;
+      }
+      if (in_flight && !nodelay_.load(std::memory_order_relaxed)) break;
+    }
     uint8_t flags = TCP_ACK;
     if (n == avail) flags |= TCP_PSH;
     bool fin = snd_shut_ && n == avail && !fin_sent_ && room > n;
@@ -553,6 +572,7 @@ void TcpSocket::input_listen_locked(const Ipv4Header& h, const TcpSegment& s) {
     child->conn_.rport = s.sport;
     child->listener_ = TcpRef(this);
     child->nodelay_.store(nodelay_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    child->cork_.store(cork_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     child->keepalive_.store(keepalive_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     child->linger_.store(linger_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     child->user_mss_.store(user_mss_.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -1323,6 +1343,7 @@ Result<int> TcpSocket::get_option(SockOpt o) {
     case SockOpt::KeepAlive: return int(keepalive_.load(std::memory_order_relaxed));
     case SockOpt::Linger: return linger_.load(std::memory_order_relaxed);
     case SockOpt::NoDelay: return int(nodelay_.load(std::memory_order_relaxed));
+    case SockOpt::Cork: return int(cork_.load(std::memory_order_relaxed));
     case SockOpt::Congestion: return int(cc_algo_.load(std::memory_order_relaxed));
     case SockOpt::KeepIdle: return keepidle_.load(std::memory_order_relaxed);
     case SockOpt::KeepIntvl: return keepintvl_.load(std::memory_order_relaxed);
@@ -1381,6 +1402,17 @@ Result<void> TcpSocket::set_option(SockOpt o, int value) {
       Hold<Mutex> g(mu_);
       nodelay_.store(value != 0, std::memory_order_relaxed);
       if (value) output_locked();  // what Nagle held goes now
+      return {};
+    }
+    case SockOpt::Cork: {
+      Hold<Mutex> g(mu_);
+      cork_.store(value != 0, std::memory_order_relaxed);
+      if (!value) {
+        // Pulling the cork sends what it held (tcp_push_pending_frames),
+        // Nagle permitting.
+        cork_at_ = 0;
+        output_locked();
+      }
       return {};
     }
     case SockOpt::Congestion: {

@@ -167,6 +167,8 @@ class TcpSocket final : public Socket {
   KernelTimer timer_;
   uint64_t rtx_at_ GUARDED_BY(mu_) = 0, dack_at_ GUARDED_BY(mu_) = 0, keep_at_ GUARDED_BY(mu_) = 0,
       end_at_ GUARDED_BY(mu_) = 0;  // end_at_: TIME_WAIT or orphaned FIN_WAIT2 ends
+  uint64_t cork_at_ GUARDED_BY(mu_) = 0;   // TCP_CORK's ceiling for a held partial segment
+  bool cork_flush_ GUARDED_BY(mu_) = false;  // the ceiling passed: output sends the partial segment
   uint64_t armed_at_ GUARDED_BY(mu_) = 0;
   // RFC 6298 state, in ns.
   uint64_t srtt_ GUARDED_BY(mu_) = 0, rttvar_ GUARDED_BY(mu_) = 0, rto_ GUARDED_BY(mu_) = 0;
@@ -187,7 +189,7 @@ class TcpSocket final : public Socket {
   // Options.
   std::atomic<int> sndbuf_opt_{int(BUF_SIZE)}, rcvbuf_opt_{int(BUF_SIZE)}, ttl_{64}, tos_{0};
   std::atomic<int> linger_{-1}, keepidle_{7200}, keepintvl_{75}, keepcnt_{9}, user_mss_{0};
-  std::atomic<bool> nodelay_{false}, keepalive_{false};
+  std::atomic<bool> nodelay_{false}, keepalive_{false}, cork_{false};
   std::atomic<uint8_t> cc_algo_{uint8_t(CcAlgo::Cubic)};  // TCP_CONGESTION
   bool user_port_ GUARDED_BY(mu_) = false;
   bool connect_pending_ GUARDED_BY(mu_) = false;  // a non-blocking connect not reported yet

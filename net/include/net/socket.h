@@ -108,6 +108,7 @@ enum class SockOpt : uint8_t {
   Type, Error, SndBuf, RcvBuf, PassCred, AcceptConn, Domain, Protocol, ReuseAddr, KeepAlive,
   ReusePort, Broadcast, Linger, Ttl, Tos, NoDelay, MaxSeg, KeepIdle, KeepIntvl, KeepCnt,
   Congestion,  // TCP_CONGESTION: 0 reno, 1 cubic (net/inet/tcp_cc.h's CcAlgo)
+  Cork,        // TCP_CORK: hold partial segments (at most 200 ms)
 };
 
 // What TCP_INFO reports of a TCP connection (linux/ lays out struct

@@ -34,6 +34,10 @@ PACKAGES = {
              "postgresql-15",
              # inotifywait in the VM (tests/cli/inotify_test.py).
              "inotify-tools",
+             # Servers in the VM answering the host's clients (modules redis,
+             # nginx, memcached; tests/cli/{redis,nginx,memcached}_test.py):
+             # redis-tools has redis-server's binary and redis-cli/-benchmark.
+             "redis-tools", "nginx-light", "memcached",
              # lint.thread_safety runs clang's -Wthread-safety over the kernel
              # (tests/lint/thread_safety.py).
              "clang"],
@@ -124,10 +128,42 @@ def ensure(packages):
     import subprocess
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *todo]
-    if subprocess.run(install, env=env, stdout=sys.stderr).returncode != 0:
-        # Package lists may be missing or stale on a fresh machine.
-        subprocess.run(["apt-get", "update", "-qq"], env=env, stdout=sys.stderr, check=True)
-        subprocess.run(install, env=env, stdout=sys.stderr, check=True)
+    with _no_service_starts():
+        if subprocess.run(install, env=env, stdout=sys.stderr).returncode != 0:
+            # Package lists may be missing or stale on a fresh machine.
+            subprocess.run(["apt-get", "update", "-qq"], env=env, stdout=sys.stderr, check=True)
+            subprocess.run(install, env=env, stdout=sys.stderr, check=True)
+
+
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
+
+
+class _no_service_starts:
+    """Server packages (redis, nginx, memcached, postgresql) start their
+    service from postinst through invoke-rc.d; Capsule only wants their
+    files. While apt-get runs, a policy-rc.d that says 101 ("action
+    forbidden", invoke-rc.d(8)) keeps them from starting on the host; one
+    the machine already has is left alone."""
+
+    def __enter__(self):
+        self.made = False
+        if not os.path.lexists(POLICY_RC_D):
+            try:
+                with open(POLICY_RC_D, "w") as f:
+                    f.write("#!/bin/sh\n# capsule: no service starts while it installs packages\nexit 101\n")
+                os.chmod(POLICY_RC_D, 0o755)
+                self.made = True
+            except OSError:
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        if self.made:
+            try:
+                os.unlink(POLICY_RC_D)
+            except OSError:
+                pass
+        return False
 
 
 def ensure_for(*commands):
