@@ -56,10 +56,11 @@ bool oom_kill_largest(uintptr_t addr) {
   k.total_pages = int64_t(memory_stats().total_bytes / PAGE_SIZE);
   process_for_each(consider, &k);
   Process* v = k.victim ? k.victim : self;
-  if (!k.victim && self) self->refs.fetch_add(1);
+  if (!v) return false;  // a kernel thread with no process to choose
+  if (!k.victim) self->refs.fetch_add(1);
   // Chosen already by another fault (it is ending): wait for it, no
   // second line.
-  const bool again = v != self && v->oom_killed.exchange(true);
+  const bool again = v->oom_killed.exchange(true);
   char what[96], outcome[96];
   size_t n = format_to(what, sizeof(what), "serving a page fault at {:#x} in process {} ({})", addr,
                        self ? self->pid : 0, self ? self->comm : "");
@@ -85,5 +86,29 @@ bool oom_kill_largest(uintptr_t addr) {
   process_put(v);
   return ended;
 }
+
+namespace {
+
+// A kernel copy into or out of the program's memory found no page
+// (core/address_space.h set_out_of_memory_handler): the same choice as a
+// fault of the program's own. When the caller's process is the one to go,
+// it gets SIGKILL, which ends it as the failed call returns.
+bool out_of_memory_in_copy(uintptr_t addr) {
+  if (oom_kill_largest(addr)) return true;
+  if (Process* self = current_process()) {
+    KSigInfo info;
+    info.signo = SIGKILL;
+    info.code = SI_KERNEL;
+    (void)signal_send_process(*self, info);
+  }
+  return false;
+}
+
+struct Init {
+  Init() { set_out_of_memory_handler(out_of_memory_in_copy); }
+};
+Init g_init;
+
+}  // namespace
 
 }  // namespace capsule::linux_abi

@@ -38,6 +38,16 @@ constexpr int32_t SEGV_MAPERR = 1, SEGV_ACCERR = 2, BUS_ADRALN = 1, BUS_ADRERR =
 
 LinuxThread* lt_of(Thread* t) { return static_cast<LinuxThread*>(t->linux_state); }
 
+// The handler's frame could not be written: SIGSEGV with the reason, as
+// Linux's force_sigsegv — unless the copy ran out of memory and the OOM
+// killer chose this process, whose end is then SIGKILL (the "out of
+// memory" line already said why).
+[[noreturn]] void frame_failed(uint64_t rip, bool has_addr, uint64_t addr, const char* why) {
+  Process* p = current_process();
+  if (p && p->oom_killed.load()) signal_terminate(SIGKILL, rip, has_addr, addr, nullptr);
+  signal_terminate(SIGSEGV, rip, has_addr, addr, why);
+}
+
 // --- interrupting a running thread on another CPU ---
 
 std::atomic<int> g_kick_vector{-1};
@@ -128,8 +138,7 @@ bool do_signal(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, Regs& r, i
     }
     uint64_t saved = st->restore_mask ? st->saved_mask : lt->sigmask;
     st->restore_mask = false;
-    if (const char* why = signal_setup_frame(lt, r, sig, info, a, saved, {}))
-      signal_terminate(SIGSEGV, r.rip, false, 0, why);
+    if (const char* why = signal_setup_frame(lt, r, sig, info, a, saved, {})) frame_failed(r.rip, false, 0, why);
     after_delivery(ps, lt, sig, a, saved);
     return true;
   }
@@ -220,8 +229,7 @@ void force_signal(x64::TrapFrame& f, const KSigInfo& info, const FaultInfo& fi, 
   }
   if (a.handler == SIG_DFL) signal_terminate(sig, f.rip, has_addr, info.u.addr, why);
   Regs r = regs_from_trap(f);
-  if (const char* why = signal_setup_frame(lt, r, sig, info, a, saved, fi))
-    signal_terminate(SIGSEGV, f.rip, has_addr, info.u.addr, why);
+  if (const char* why = signal_setup_frame(lt, r, sig, info, a, saved, fi)) frame_failed(f.rip, has_addr, info.u.addr, why);
   after_delivery(ps, lt, sig, a, saved);
   regs_to_trap(f, r);
 }

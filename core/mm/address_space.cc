@@ -44,6 +44,7 @@ AddressSpace* loaded_here() {
   return static_cast<AddressSpace*>(this_cpu()->loaded_as);
 }
 std::atomic<UserFaultHandler> g_fault_handler{nullptr};
+std::atomic<OutOfMemoryHandler> g_oom_handler{nullptr};
 std::atomic<TlbShootdown> g_shootdown{nullptr};
 
 // Every address space, for mm::backing_shrinking (a file truncated under
@@ -920,6 +921,7 @@ Result<void> AddressSpace::discard(uintptr_t addr, size_t len) {
 // ---- faults nobody serves -------------------------------------------------
 
 void set_user_fault_handler(UserFaultHandler h) { g_fault_handler.store(h); }
+void set_out_of_memory_handler(OutOfMemoryHandler h) { g_oom_handler.store(h); }
 
 void on_user_fault(uintptr_t addr, uint64_t error_code, UserFault why, x64::TrapFrame& frame) {
   if (UserFaultHandler h = g_fault_handler.load()) {
@@ -945,10 +947,25 @@ int serve_user_fault(uintptr_t addr, uint64_t error_code) {
   AddressSpace* as = current_address_space();
   return as ? int(as->handle_fault(addr, error_code)) : -1;
 }
+// As Linux's allocator calling the OOM killer before a fault gives up: a
+// read() into fresh memory with none free ends the largest process, not
+// the call with EFAULT. Bounded: each retry follows another process's end.
+int serve_user_fault_sleeping(uintptr_t addr, uint64_t error_code) {
+  AddressSpace* as = current_address_space();
+  if (!as) return -1;
+  UserFault why = as->handle_fault(addr, error_code);
+  for (int i = 0; i < 8 && why == UserFault::OutOfMemory; ++i) {
+    OutOfMemoryHandler h = g_oom_handler.load();
+    if (!h || !h(addr)) break;
+    why = as->handle_fault(addr, error_code);
+  }
+  return int(why);
+}
 void report_user_fault(uintptr_t addr, uint64_t error_code, int why, x64::TrapFrame& frame) {
   on_user_fault(addr, error_code, UserFault(why), frame);
 }
-const MmHooks g_arch_mm_hooks = {mmio_map, is_stack_guard, serve_user_fault, report_user_fault};
+const MmHooks g_arch_mm_hooks = {mmio_map, is_stack_guard, serve_user_fault, serve_user_fault_sleeping,
+                                   report_user_fault};
 }  // namespace
 
 void mm::register_arch_hooks() { arch_set_mm_hooks(&g_arch_mm_hooks); }

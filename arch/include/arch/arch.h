@@ -69,6 +69,9 @@ struct MmHooks {
   // current, 0 when it was served (demand paging: resume), else why not (a
   // nonzero core UserFault value).
   int (*serve_user_fault)(uintptr_t addr, uint64_t error_code);
+  // The same from a copy helper, where sleeping is allowed: a fault that
+  // finds no free page may wait for the out-of-memory killer and retry.
+  int (*serve_user_fault_sleeping)(uintptr_t addr, uint64_t error_code);
   // A fault that was not served, not fixed up by a copy helper and not
   // taken by the application's exception handler: report it (the default
   // panics).

@@ -121,6 +121,6 @@ bool arch_is_stack_guard(uintptr_t va) { return x64::g_mm && x64::g_mm->is_stack
 bool arch_serve_user_fault_sleeping(uintptr_t addr, bool write) {
   if (!x64::g_mm || !(x64::read_rflags() & (1u << 9))) return false;
   constexpr uint64_t PF_PRESENT_USER_WRITE = 1 << 1;  // [SDM 4.7]: the W/R bit
-  return x64::g_mm->serve_user_fault(addr, write ? PF_PRESENT_USER_WRITE : 0) == 0;
+  return x64::g_mm->serve_user_fault_sleeping(addr, write ? PF_PRESENT_USER_WRITE : 0) == 0;
 }
 }  // namespace capsule

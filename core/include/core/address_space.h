@@ -189,6 +189,14 @@ using UserFaultHandler = void (*)(uintptr_t addr, uint64_t error_code, UserFault
 void set_user_fault_handler(UserFaultHandler h);
 void on_user_fault(uintptr_t addr, uint64_t error_code, UserFault why, x64::TrapFrame& frame);
 
+// A kernel copy to or from the application half found no free page for a
+// fault (arch_serve_user_fault_sleeping: sleeping allowed). linux/
+// installs its out-of-memory killer: true when another process ended and
+// the fault may be served again, false when the caller's own process was
+// chosen (it is ending; the copy fails). None: the copy fails (EFAULT).
+using OutOfMemoryHandler = bool (*)(uintptr_t addr);
+void set_out_of_memory_handler(OutOfMemoryHandler h);
+
 // Cross-CPU TLB shootdown: called after a change to [start, end) of `as`
 // was flushed on this CPU; the SMP code installs one that interrupts the
 // other CPUs running `as`. None by default.
