@@ -126,6 +126,9 @@ Result<void> store_inotify_max_watches(uint64_t, StringView data);
 Result<void> show_inotify_max_instances(uint64_t, Text& out);
 Result<void> store_inotify_max_instances(uint64_t, StringView data);
 Result<void> store_overcommit(uint64_t, StringView data);
+// /proc/sysrq-trigger (Linux's SysRq from a program): 't' and 'w' print
+// the thread dump to the kernel log; other keys are logged and ignored.
+Result<void> store_sysrq_trigger(uint64_t, StringView data);
 
 // linux/procfs_mounts.cc: the mount table as Linux prints it.
 void note_mount(const char* source, const char* path, const char* type, const char* opts, uint64_t dev);

@@ -5,9 +5,11 @@
 #include "core/mm.h"
 #include "arch/percpu.h"
 #include "linux/process.h"
+#include "core/thread.h"
 #include "core/time.h"
 #include "core/random.h"
 #include "arch/spinlock.h"
+#include "lib/log.h"
 #include "linux/identity.h"
 #include "linux/linux_errno.h"
 #include "linux/procfs.h"
@@ -261,6 +263,22 @@ Result<void> show_overcommit(uint64_t, Text& out) {
 Result<void> store_overcommit(uint64_t, StringView data) {
   const uint32_t v = TRY(procfs::parse_write_sysctl_uint(data, 2));
   __atomic_store_n(&g_overcommit, int(v), __ATOMIC_RELAXED);
+  return {};
+}
+
+// Linux takes the first character, or each one after a leading '_'. Only
+// the keys that report are honoured: a program asking to crash ('c') or
+// reboot ('b') the VM is told no in the log, as an unknown key is.
+Result<void> store_sysrq_trigger(uint64_t, StringView data) {
+  size_t i = 0, end = data.size() ? 1 : 0;
+  if (data.size() && data[0] == '_') i = 1, end = data.size();
+  for (; i < end; ++i) {
+    const char k = data[i];
+    if (k == 't' || k == 'w')
+      thread_dump("requested by the program (/proc/sysrq-trigger)");
+    else if (k != '\n')
+      log_warn("sysrq: key '{}' is not supported (t or w: thread dump)", k);
+  }
   return {};
 }
 

@@ -16,6 +16,7 @@ using proc::Text;
 constexpr uint32_t DIR = vfs::MODE_DIR | 0555;
 constexpr uint32_t RO = vfs::MODE_REGULAR | 0444;
 constexpr uint32_t RW = vfs::MODE_REGULAR | 0644;
+constexpr uint32_t WO = vfs::MODE_REGULAR | 0200;
 constexpr uint32_t PRIV = vfs::MODE_REGULAR | 0400;  // environ, auxv: the owner only
 constexpr uint32_t LNK = vfs::MODE_SYMLINK | 0777;
 
@@ -208,6 +209,7 @@ const Entry TOP[] = {
     {.name = "filesystems", .mode = RO, .show = proc::show_filesystems},
     {.name = "version", .mode = RO, .show = proc::show_version},
     {.name = "cmdline", .mode = RO, .show = CONST_TEXT("capsule\n")},
+    {.name = "sysrq-trigger", .mode = WO, .store = proc::store_sysrq_trigger},
     {.name = "swaps", .mode = RO, .show = CONST_TEXT("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")},
     {.name = "sys", .mode = DIR, .children = SYS, .nchildren = count_of(SYS)},
     {.name = "net", .mode = DIR, .children = NET, .nchildren = count_of(NET)},

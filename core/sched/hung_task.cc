@@ -11,6 +11,8 @@
 // silence it, and a wedged CPU is seen by the others.
 #include <atomic>
 
+#include "arch/apic.h"
+#include "arch/arch.h"
 #include "arch/percpu.h"
 #include "lib/log.h"
 #include "lib/panic.h"
@@ -71,6 +73,78 @@ void print_switched_out_backtrace(const Thread* t) {
   }
 }
 
+// --- where a running CPU is: an NMI asks it ---
+// A CPU that takes no timer interrupt has interrupts off (a spin on a lock
+// or an IPI answer, a loop): only an NMI reaches it. The asking CPU sets
+// the slot to Asked and sends the NMI; the NMI handler (on_nmi) records
+// RIP, RFLAGS and the frame-pointer chain, bounded by the stack of the
+// thread the CPU runs, and sets Answered; the asker prints. The handler
+// takes no lock and does not use %gs: it finds its slot by APIC id.
+enum : uint32_t { NMI_IDLE = 0, NMI_ASKED = 1, NMI_ANSWERED = 2 };
+constexpr unsigned NMI_FRAMES = 16;
+struct NmiSlot {
+  std::atomic<uint32_t> state{NMI_IDLE};
+  uint32_t apic_id = 0;
+  uintptr_t stack_lo = 0, stack_hi = 0;  // the running thread's kernel stack
+  uintptr_t rip = 0;
+  uint64_t rflags = 0;
+  bool user = false;
+  unsigned nframes = 0;
+  uintptr_t frames[NMI_FRAMES] = {};
+};
+NmiSlot g_nmi[MAX_CPUS];
+
+bool on_nmi(uintptr_t rip, uintptr_t rbp, uint64_t rflags, bool user) {
+  const uint32_t id = lapic_id();
+  for (NmiSlot& s : g_nmi) {
+    if (s.apic_id != id || s.state.load(std::memory_order_acquire) != NMI_ASKED) continue;
+    s.rip = rip;
+    s.rflags = rflags;
+    s.user = user;
+    s.nframes = 0;
+    while (!user && s.nframes < NMI_FRAMES && rbp >= s.stack_lo && rbp + 16 <= s.stack_hi && (rbp & 7) == 0) {
+      auto* frame = reinterpret_cast<const uintptr_t*>(rbp);
+      if (!frame[1]) break;
+      s.frames[s.nframes++] = frame[1] - 1;
+      if (frame[0] <= rbp) break;
+      rbp = frame[0];
+    }
+    s.state.store(NMI_ANSWERED, std::memory_order_release);
+    return true;
+  }
+  return false;
+}
+
+// Prints where CPU `c` is, asked by NMI; waits at most 2 s for the answer
+// (under TCG a vCPU thread the host does not run answers late). Not for
+// the calling CPU.
+void print_nmi_backtrace(PerCpu* c) {
+  NmiSlot& s = g_nmi[c->index];
+  uint32_t idle = NMI_IDLE;
+  if (!s.state.compare_exchange_strong(idle, NMI_ASKED)) {
+    kprint("    (cpu {} was asked already and has not answered)\n", c->index);
+    return;
+  }
+  Thread* cur = c->current;
+  s.apic_id = c->apic_id;
+  s.stack_lo = cur ? cur->stack.base : 0;
+  s.stack_hi = cur ? cur->stack.top : 0;
+  s.state.store(NMI_ASKED, std::memory_order_release);
+  lapic_send_nmi(c->apic_id);
+  const uint64_t until = uptime_ns() + 2 * SEC;
+  while (s.state.load(std::memory_order_acquire) != NMI_ANSWERED && uptime_ns() < until) asm volatile("pause");
+  if (s.state.load(std::memory_order_acquire) != NMI_ANSWERED) {
+    // Left Asked: a late answer fills the slot, the next ask says so.
+    kprint("    (cpu {} did not answer an NMI in 2 s)\n", c->index);
+    return;
+  }
+  kprint("    cpu {} at the NMI: {} code, interrupts {}\n", c->index, s.user ? "application" : "kernel",
+         (s.rflags & (1u << 9)) ? "on" : "off");
+  print_frame(0, s.rip);
+  for (unsigned i = 0; i < s.nframes; ++i) print_frame(i + 1, s.frames[i]);
+  s.state.store(NMI_IDLE, std::memory_order_release);
+}
+
 int running_on(const Thread* t) {
   for (uint32_t i = 0; i < MAX_CPUS; ++i) {
     PerCpu* c = cpu_by_index(i);
@@ -97,6 +171,7 @@ void report_thread(Thread* t, uint64_t now) {
     kprint("\n");
   }
   if (cpu < 0 && !t->on_cpu.load(std::memory_order_relaxed)) print_switched_out_backtrace(t);
+  else if (cpu >= 0 && uint32_t(cpu) != this_cpu()->index) print_nmi_backtrace(cpu_by_index(uint32_t(cpu)));
 }
 
 struct ScanCtx {
@@ -145,6 +220,7 @@ void check_cpus(uint64_t now, unsigned& found) {
     ++found;
     kprint("hung_task: cpu {} {} for {} ms; it runs '{}' id {}, {} runnable\n", i, what, for_ns / 1000000,
            cur ? cur->name : "?", cur ? cur->id : 0, q.nr_running.load(std::memory_order_relaxed));
+    if (c != this_cpu()) print_nmi_backtrace(c);
   }
 }
 
@@ -154,6 +230,7 @@ void hung_task_configure(uint64_t blocked_s, uint64_t cpu_stall_s, bool panic) {
   g_blocked_ns = blocked_s * SEC;
   g_cpu_stall_ns = cpu_stall_s * SEC;
   g_panic = panic;
+  arch_set_nmi_handler(on_nmi);
 }
 
 // Checks twice per the shortest limit, at least every 10 s and at most

@@ -214,6 +214,9 @@ void hung_timer_due(Timer&, uint64_t) { this_cpu()->rq->hung_due = true; }
 void arm_hung_timer(RunQueue& q) {
   uint64_t period = hung_task_period_ns();
   if (!period) return;
+  // The heartbeat starts when the CPU does: a CPU that stalls before its
+  // first tick is seen too (it was not: a zero heartbeat hid it).
+  if (!q.hung_tick_ns.load(std::memory_order_relaxed)) q.hung_tick_ns.store(uptime_ns(), std::memory_order_relaxed);
   q.hung_timer.callback = hung_timer_due;
   SpinGuard g(q.timer_lock);
   (void)q.timers.arm(q.hung_timer, uptime_ns() + period);

@@ -20,6 +20,9 @@ void lapic_send_ipi_all_but_self(uint8_t vector);
 void lapic_send_init(uint32_t apic_id);
 void lapic_send_startup(uint32_t apic_id, uint8_t page);  // SIPI: starts at page << 12
 bool lapic_ipi_pending();
+// An NMI to the CPU with `apic_id` (delivery mode NMI: no vector, taken
+// with interrupts off; arch_set_nmi_handler says what it does).
+void lapic_send_nmi(uint32_t apic_id);
 
 // Timer: one-shot on `vector`. TSC-deadline mode where the CPU has it,
 // otherwise the count-down mode calibrated against the TSC.

@@ -44,6 +44,13 @@ void arch_set_preempt_hooks(const PreemptHooks* hooks);
 // frame (signal delivery) and return to resume there. Without a handler the
 // kernel panics with the exception report.
 using AppExceptionHandler = void (*)(x64::TrapFrame& frame, uint64_t cr2);
+// An NMI: where the CPU was (RIP, RBP, RFLAGS; `user` for the
+// application's code). True when the handler asked for this NMI (it then
+// returns to the interrupted code); false panics as an unexpected NMI.
+// Runs on the NMI stack, maybe between a SYSCALL and its SWAPGS: no
+// locks, no allocation, no %gs (this_cpu()).
+using NmiHandler = bool (*)(uintptr_t rip, uintptr_t rbp, uint64_t rflags, bool user);
+void arch_set_nmi_handler(NmiHandler handler);
 void arch_set_app_exception_handler(AppExceptionHandler handler);
 
 // [signals] Work before an interrupt returns to application code (Linux

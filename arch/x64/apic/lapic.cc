@@ -95,6 +95,7 @@ void lapic_send_init(uint32_t apic_id) {
 void lapic_send_startup(uint32_t apic_id, uint8_t page) {
   write_icr(apic_id, (6u << 8) | (1u << 14) | page);  // STARTUP
 }
+void lapic_send_nmi(uint32_t apic_id) { write_icr(apic_id, (4u << 8) | (1u << 14)); }  // delivery mode 100b
 bool lapic_ipi_pending() { return !g_x2apic && (rd(ICR_LOW) & (1u << 12)); }
 
 void lapic_timer_init(uint8_t vector) {

@@ -19,6 +19,7 @@ const PreemptHooks* g_preempt;
 AppExceptionHandler g_app_exception;
 const AppReturnHook* g_app_return;  // [signals]
 const MmHooks* g_mm;
+NmiHandler g_nmi;
 
 // Copies the frame from the IST stack to the interrupted thread's stack,
 // with CR2 in the word above it (for exceptions handled there).
@@ -72,6 +73,7 @@ extern "C" TrapFrame* trap_dispatch(TrapFrame* f) {
       return move_to_thread_stack(f);
     return f;
   }
+  if (f->vector == VEC_NMI && g_nmi && g_nmi(f->rip, f->rbp, f->rflags, from_application(f))) return f;
   // CR2 first: anything below could fault and overwrite it.
   uint64_t cr2 = f->vector == VEC_PAGE_FAULT ? read_cr2() : 0;
   // The application half: demand paging first (also when a copy helper
@@ -111,6 +113,7 @@ extern "C" TrapFrame* trap_dispatch(TrapFrame* f) {
 namespace capsule {
 void arch_set_preempt_hooks(const PreemptHooks* hooks) { x64::g_preempt = hooks; }
 void arch_set_app_exception_handler(AppExceptionHandler h) { x64::g_app_exception = h; }
+void arch_set_nmi_handler(NmiHandler h) { x64::g_nmi = h; }
 void arch_set_app_return_hook(const AppReturnHook* h) { x64::g_app_return = h; }
 void arch_set_mm_hooks(const MmHooks* h) { x64::g_mm = h; }
 Result<volatile void*> arch_mmio_map(uint64_t phys, size_t size) {
