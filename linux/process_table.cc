@@ -50,10 +50,6 @@ void destroy(Process* p) {
 
 }  // namespace
 
-Process* current_process() {
-  Thread* t = thread_current();
-  return t ? static_cast<Process*>(t->process) : nullptr;
-}
 
 Result<Process*> process_create() {
   auto* p = new (std::nothrow) Process();

@@ -163,16 +163,26 @@ void sync_interrupt_flag(const ProcessSignals& ps, Thread* t, const LinuxThread*
   if (signal_deliverable(ps, lt)) thread_interrupt(t);
 }
 
-bool is_restart_code(int64_t r) { return r == -L_ERESTARTSYS || r == -L_ERESTARTNOINTR || r == -L_ERESTARTNOHAND; }
+bool is_restart_code(int64_t r) {
+  static_assert(L_ERESTARTNOINTR == L_ERESTARTSYS + 1 && L_ERESTARTNOHAND == L_ERESTARTSYS + 2);
+  return uint64_t(r) + uint64_t(L_ERESTARTNOHAND) < 3;  // -514..-512, one compare
+}
 
-void on_syscall_return(SyscallArgs& args, int64_t result) {
-  Thread* t = thread_current();
-  ProcessSignals* ps = signals_of(t);
+}  // namespace
+
+// Every system call's return (linux/syscall.cc): the common case, nothing
+// to do, is decided from loads alone, no call (issue 16).
+void syscall_return_work(SyscallArgs& args, int64_t result) {
+  Thread* t = current_thread();
+  auto* p = static_cast<Process*>(t->process);
+  ProcessSignals* ps = p ? p->signals : nullptr;
   if (!ps) return;
-  auto* lt = lt_of(t);
+  auto* lt = static_cast<LinuxThread*>(t->linux_state);
   bool restart = !args.full_return && is_restart_code(result);
-  if (!restart && lt && lt->signal && lt->signal->registered && !lt->signal->restore_mask &&
-      !signal_deliverable(*ps, lt) && !thread_interrupt_pending(t) && !ps->stopping.load(std::memory_order_relaxed))
+  const SignalThread* sst = lt ? lt->signal : nullptr;
+  // One branch for the rest: | not ||, every operand is a plain load.
+  if (sst && !(restart | !sst->registered | sst->restore_mask | (signal_deliverable(*ps, lt) != 0) |
+               t->interrupt_pending.load() | ps->stopping.load(std::memory_order_relaxed)))
     return;  // the common case: nothing to do
   SignalThread* st = signal_state_of(t, &lt);
   if (!st) return;
@@ -184,6 +194,8 @@ void on_syscall_return(SyscallArgs& args, int64_t result) {
   }
   sync_interrupt_flag(*ps, t, lt);
 }
+
+namespace {
 
 bool irq_pending() {
   Thread* t = current_thread();
@@ -304,7 +316,6 @@ void on_app_exception(x64::TrapFrame& f, uint64_t cr2) {
 
 struct Init {
   Init() {
-    set_syscall_return_hook(on_syscall_return);
     arch_set_app_exception_handler(on_app_exception);
     arch_set_app_return_hook(&g_return_hook);
     set_sleep_signal_check(signal_pending_current);  // nanosleep, clock_nanosleep

@@ -134,7 +134,11 @@ void signal_park(ProcessSignals& ps, LinuxThread* lt, SignalThread* st);
 int signal_dequeue_locked(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out)
     REQUIRES(ps.lock);
 // Deliverable now: pending and not blocked (under the lock or as a hint).
-uint64_t signal_deliverable(const ProcessSignals& ps, const LinuxThread* lt);
+// Inline: every system call's return asks (on_syscall_return).
+inline uint64_t signal_deliverable(const ProcessSignals& ps, const LinuxThread* lt) {
+  uint64_t pend = __atomic_load_n(&lt->pending, __ATOMIC_ACQUIRE) | __atomic_load_n(&ps.pending, __ATOMIC_ACQUIRE);
+  return pend & ~(__atomic_load_n(&lt->sigmask, __ATOMIC_RELAXED) & ~UNBLOCKABLE);
+}
 // Blocks until a signal in `want` is pending for the caller (or the
 // deadline): true if one is, false on timeout.
 bool signal_wait_for(uint64_t want, uint64_t deadline_ns);

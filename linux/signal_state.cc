@@ -243,11 +243,6 @@ LinuxThread* signal_self(SignalThread** st) {
   return *st ? lt : nullptr;
 }
 
-uint64_t signal_deliverable(const ProcessSignals& ps, const LinuxThread* lt) {
-  uint64_t pend = __atomic_load_n(&lt->pending, __ATOMIC_ACQUIRE) | __atomic_load_n(&ps.pending, __ATOMIC_ACQUIRE);
-  return pend & ~(__atomic_load_n(&lt->sigmask, __ATOMIC_RELAXED) & ~UNBLOCKABLE);
-}
-
 int signal_dequeue_locked(ProcessSignals& ps, LinuxThread* lt, SignalThread* st, uint64_t want, KSigInfo* out) {
   ps.lock.assert_held();
   want |= UNBLOCKABLE;

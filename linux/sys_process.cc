@@ -30,6 +30,9 @@ int current_tid() {
   return lt ? lt->tid : 1;
 }
 
-DEFINE_SYSCALL(39, getpid, Result<int>) { return current_process() ? current_process()->pid : 1; }
+DEFINE_SYSCALL(39, getpid, Result<int>) {
+  Process* p = current_process();
+  return p ? p->pid : 1;
+}
 
 }  // namespace capsule::linux_abi

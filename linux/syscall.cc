@@ -23,11 +23,14 @@ std::atomic<uint64_t> g_reported[TABLE_SIZE / 64];  // unimplemented, logged onc
 bool g_strace;
 bool g_stats;  // --stats: calls and cycles per number, per CPU (core/stats.h)
 bool g_log_missing;
+// Any of --strace, --stats, --log-missing: the dispatcher's one test for
+// "this call is observed" (with --trace's syscall group, read from
+// core/trace.h's word); the plain path tests nothing else (issue 16).
+bool g_observed;
 // Characters of application memory --strace prints; whole paths (up to
 // STRING_MAX_LONG) with --log-missing.
 constexpr size_t STRING_MAX = 32, STRING_MAX_LONG = 255;
 size_t g_string_max = STRING_MAX;
-ReturnHook g_return_hook;
 
 // --strace: up to g_string_max characters of application memory, quoted
 // and escaped.
@@ -108,14 +111,24 @@ void strace_user_bytes(Sink& s, uint64_t v, uint64_t len) {
   print_quoted(s, buf, want, len > STRING_MAX);
 }
 
-void strace_enable(bool on) { g_strace = on; }  // strace::active(): tracing or counting
-void syscall_stats_enable(bool on) { g_stats = on; }
+namespace {
+void update_observed() { g_observed = g_strace || g_stats || g_log_missing; }
+}  // namespace
+
+void strace_enable(bool on) {  // strace::active(): tracing or counting
+  g_strace = on;
+  update_observed();
+}
+void syscall_stats_enable(bool on) {
+  g_stats = on;
+  update_observed();
+}
 void log_missing_enable(bool on) {
   g_log_missing = on;
   g_string_max = on ? STRING_MAX_LONG : STRING_MAX;
+  update_observed();
 }
 bool strace_enabled() { return g_strace; }
-void set_syscall_return_hook(ReturnHook hook) { g_return_hook = hook; }
 
 void syscalls_init() {
   for (const SyscallDef* d = __linux_syscalls_start; d < __linux_syscalls_end; ++d) {
@@ -138,11 +151,10 @@ size_t syscalls_implemented() {
 using namespace capsule;
 using namespace capsule::linux_abi;
 
-extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
-  SyscallArgs a{{f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9}, f};
-  uint64_t nr = f->rax;
-  a.nr = nr;  // [signals] restart after a signal needs it
-  const SyscallDef* d = nr < TABLE_SIZE ? g_table[nr] : nullptr;
+namespace {
+
+// A call under --strace, --stats, --log-missing or --trace=syscall.
+[[gnu::noinline]] int64_t dispatch_observed(uint64_t nr, const SyscallDef* d, SyscallArgs& a) {
   strace::Call traced;
   if (g_strace) strace::enter(traced, uint32_t(nr), d, a);
   trace::point<trace::Event::SyscallEnter>(nr, a.a[0], a.a[1], a.a[2]);  // --trace (core/trace.h)
@@ -155,7 +167,23 @@ extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
   trace::point<trace::Event::SyscallExit>(nr, uint64_t(r));
   if (g_strace) strace::leave(traced, uint32_t(nr), d, a, r);
   else if (g_log_missing && r == -int64_t(L_ENOENT)) log_missing(uint32_t(nr), d, a, r);
+  return r;
+}
+
+}  // namespace
+
+// The plain path (no observer): one test, the table's call, the return
+// work. Each extra call, indirect call or branch here is a translation-
+// block exit or lookup under TCG (bench/README.md, the probe).
+extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
+  SyscallArgs a{{f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9}, f};
+  uint64_t nr = f->rax;
+  a.nr = nr;  // [signals] restart after a signal needs it
+  const SyscallDef* d = nr < TABLE_SIZE ? g_table[nr] : nullptr;
+  int64_t r;
+  if (__builtin_expect(g_observed | trace::on(trace::SYSCALL), false)) r = dispatch_observed(nr, d, a);
+  else r = d ? d->fn(a) : unimplemented(uint32_t(nr));
   if (!a.full_return) f->rax = uint64_t(r);
-  if (g_return_hook) g_return_hook(a, r);
+  syscall_return_work(a, r);
   return a.full_return ? x64::SyscallReturn::Full : x64::SyscallReturn::Fast;
 }

@@ -130,10 +130,11 @@ bool strace_enabled();
 // with path arguments whole.
 void log_missing_enable(bool on);
 
-// Per-CPU/thread hook run before returning to the application: pending
-// signals are delivered here (linux/signal_delivery.cc installs it).
-using ReturnHook = void (*)(SyscallArgs& args, int64_t result);
-void set_syscall_return_hook(ReturnHook hook);
+// Run by the dispatcher before every return to the application
+// (linux/signal_delivery.cc): delivers pending signals, restarts or ends an
+// interrupted call (-ERESTART*), parks the thread for a group stop. A
+// direct call whose common case, nothing to do, is a few loads.
+void syscall_return_work(SyscallArgs& args, int64_t result);
 
 // Boot: builds the table, installs the SYSCALL entry on this CPU.
 void syscalls_init();

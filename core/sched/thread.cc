@@ -186,7 +186,6 @@ void thread_detach(Thread* t) {
   }
 }
 
-Thread* thread_current() { return current_thread(); }
 const char* thread_name(const Thread* t) { return t->name; }
 uint32_t thread_id(const Thread* t) { return t->id; }
 uint32_t current_cpu() {

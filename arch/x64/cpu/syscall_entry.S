@@ -68,13 +68,18 @@ syscall_entry:
     .cfi_offset %r13, -16*8
     .cfi_offset %r14, -17*8
     .cfi_offset %r15, -18*8
-    cld
     cmpb $0, g_cpu_accounting(%rip)   /* --stats: kernel time from here */
     je 7f
     movl $2, %edi           /* CpuMode::System */
     call cpu_account_slow
 7:  movq %rsp, %rdi
-    sti
+    /* Interrupts on, and DF (the C++ ABI), TF, AC clear: POPFQ, not STI +
+     * CLD. Under TCG STI costs two trips through the CPU loop (its
+     * interrupt shadow), POPFQ one (bench/README.md). */
+    pushq $0x202
+    .cfi_adjust_cfa_offset 8
+    popfq
+    .cfi_adjust_cfa_offset -8
     call syscall_dispatch
     cli
     cmpb $0, g_cpu_accounting(%rip)   /* --stats: the program's time again */
@@ -109,17 +114,20 @@ syscall_entry:
     popq %rdi
     popq %rax
     popq %rcx               /* rip */
-    popq %r11               /* rflags */
-    /* Restore RFLAGS but IF, switch stack and GS with interrupts still off,
-     * then STI: its one-instruction shadow makes the jump happen before any
-     * interrupt can see the application's GS with a kernel RIP. */
-    btrq $9, %r11
-    pushq %r11
+    movq (%rsp), %r11       /* R11 = RFLAGS, as the Linux ABI says */
+    /* POPFQ restores the application's RFLAGS, IF included: interrupts are
+     * on for the last three instructions (no STI, whose shadow costs a trip
+     * through QEMU's CPU loop under TCG: bench/README.md). An interrupt
+     * taken in that window (syscall_exit_window .. syscall_exit_jmp) is
+     * made, by trap_common (vectors.S), an interrupt of the application at
+     * RCX with the application's RSP and GS: the return is finished in its
+     * frame. */
     popfq
-    btsq $9, %r11           /* R11 = RFLAGS, as the Linux ABI says */
+    .globl syscall_exit_window, syscall_exit_jmp
+syscall_exit_window:
     popq %rsp               /* the application's stack */
     swapgs
-    sti
+syscall_exit_jmp:
     jmp *%rcx
 
 1:  /* Full return through an iretq frame built in place of rip/rflags/rsp. */

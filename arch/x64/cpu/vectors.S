@@ -32,8 +32,29 @@ trap_common:
      * (ARCH_SET_GS) while it runs. Interrupted application code (a lower-half,
      * i.e. non-negative, RIP) has the application's loaded: swap. */
     cmpq $0, 16(%rsp)
-    jl 1f
-    swapgs
+    jge 2f
+    /* A kernel RIP in the last three instructions of a system call's fast
+     * return (syscall_entry.S: POPFQ turned interrupts on, then POP RSP,
+     * SWAPGS, JMP *RCX): finish the return in the frame, so the interrupt
+     * is one of the application at RCX, as if it came one instruction
+     * later. 16(%rsp) RIP, 40(%rsp) RSP. */
+    cmpq $syscall_exit_window, 16(%rsp)
+    jb 1f
+    cmpq $syscall_exit_jmp, 16(%rsp)
+    ja 1f
+    jne 3f
+    movq %rcx, 16(%rsp)          /* at the JMP: GS is the application's */
+    jmp 2f
+3:  cmpq $syscall_exit_window, 16(%rsp)
+    jne 4f
+    pushq %rax                   /* at POP RSP: RSP points at the saved one */
+    movq 48(%rsp), %rax
+    movq (%rax), %rax
+    movq %rax, 48(%rsp)
+    popq %rax
+4:  movq %rcx, 16(%rsp)          /* before SWAPGS: GS is still the kernel's, */
+    jmp 1f                       /* the return path swaps to the application's */
+2:  swapgs
 1:  pushq %rax
     pushq %rbx
     pushq %rcx
