@@ -8,6 +8,10 @@ the guest:
                              into an entry that only jumps back, the least a
                              system call can cost; in Linux its ENOSYS path
   getpid_ns                  syscall(SYS_getpid), the raw syscall path
+  least_*_ns                 the least of 100 chunks of 200 calls: bare
+                             syscall, getpid, clock_gettime, RDTSC, pipe
+                             write+read, file pread/pwrite, epoll_wait,
+                             futex wake/wait (steady under host load)
   clock_gettime_ns           clock_gettime(CLOCK_MONOTONIC) (vDSO when there is one)
   mmap_touch_munmap_1mib_us  mmap 1 MiB anonymous, write every page, munmap
   thread_create_join_us      pthread_create + pthread_join of an empty thread
@@ -57,6 +61,16 @@ SPEC = side_by_side.Spec(
     figures=[
         ("bare_syscall_ns", "syscall 1023: Capsule bare SYSCALL / Linux ENOSYS", "ns", False),
         ("getpid_ns", "getpid (raw syscall)", "ns", False),
+        ("least_bare_syscall_ns", "least: syscall 1023 (bare / ENOSYS)", "ns", False),
+        ("least_getpid_ns", "least: getpid", "ns", False),
+        ("least_clock_gettime_ns", "least: clock_gettime (vDSO)", "ns", False),
+        ("least_rdtsc_ns", "least: one RDTSC", "ns", False),
+        ("least_pipe_write_read_ns", "least: pipe write+read, 1 byte", "ns", False),
+        ("least_file_pread_ns", "least: pread 1 byte, in-memory file", "ns", False),
+        ("least_file_pwrite_ns", "least: pwrite 1 byte, in-memory file", "ns", False),
+        ("least_epoll_wait_ready_ns", "least: epoll_wait, 1 ready", "ns", False),
+        ("least_futex_wake_none_ns", "least: FUTEX_WAKE, no waiter", "ns", False),
+        ("least_futex_wait_eagain_ns", "least: FUTEX_WAIT, EAGAIN", "ns", False),
         ("clock_gettime_ns", "clock_gettime(CLOCK_MONOTONIC)", "ns", False),
         ("mmap_touch_munmap_1mib_us", "1 MiB anon mmap + touch + munmap", "us", False),
         ("thread_create_join_us", "pthread create + join", "us", False),
