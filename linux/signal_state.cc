@@ -560,6 +560,7 @@ ProcessSignals::~ProcessSignals() { kfree(threads); }
 void linux_thread_free(LinuxThread* lt) {
   if (!lt) return;
   delete lt->signal;
+  kfree(lt->fpu_scratch);
   delete lt;
 }
 

@@ -24,6 +24,7 @@ struct LinuxThread {
   char name[16] = {};             // prctl PR_SET_NAME
   SignalThread* signal = nullptr; // [signals] pending siginfo, sigsuspend mask (linux/signal_state.cc)
   bool cpu_accounted = false;     // its CPU time joined the process's (account_thread_exit, once)
+  uint8_t* fpu_scratch = nullptr; // signal frames' vector state (signal_frame.cc): made at the first signal, kept
 };
 
 // The calling thread's state, created on first use (nullptr only when out
