@@ -164,6 +164,8 @@ static int g_stall_s = 30;
 static int g_kick_ms = 20;
 static int g_verbose;
 static int g_out = 2; /* a private copy of stderr: fds 0..2 become /dev/null */
+static long g_brk0;   /* the break when fuzzing starts: brk grows at most BRK_ROOM past it */
+#define BRK_ROOM (32l << 20)
 static volatile int g_done;
 static int g_pool[POOL_SIZE];
 static unsigned g_pool_next;
@@ -451,8 +453,14 @@ static int sanitize(struct fuzz_thread* t, long nr, long* a) {
       break;
     }
     case SYS_brk: {
+      /* Never below the current break (the C library's heap lives there),
+       * and at most BRK_ROOM past where it started: a break that only
+       * grows filled the VM (seed 10: 188 MB resident after 234,000 calls,
+       * its pages made resident by fuzzed mlockall(MCL_CURRENT) calls,
+       * which populate every mapping, the break included, as on Linux). */
       long cur = syscall(SYS_brk, 0);
-      a[0] = pick(t, 3) == 0 ? 0 : pick(t, 4) == 0 ? bad_pointer(t) : cur + (long)pick(t, 1 << 20);
+      long up = cur < g_brk0 + BRK_ROOM ? (long)pick(t, 1 << 20) : 0;
+      a[0] = pick(t, 3) == 0 ? 0 : pick(t, 4) == 0 ? bad_pointer(t) : cur + up;
       break;
     }
     case SYS_mmap: {
@@ -1044,6 +1052,7 @@ static int fuzz_run(void) {
     return 1;
   }
   setup_files();
+  g_brk0 = syscall(SYS_brk, 0);
   if (use_alt_stack() != 0) say("sysfuzz: no alternate signal stack for the main thread\n");
 
   say("sysfuzz: seed %llu, %d threads x %lu calls, stall %d s, kick %d ms\n", g_seed, g_nthreads,
