@@ -93,7 +93,7 @@ Result<void> fifo_open(vfs::FileRef& f) {
     if (!fi) {
       fi = new (std::nothrow) Fifo;
       if (!fi) return Error::NoMemory;
-      auto p = pipe_alloc();
+      auto p = pipe_alloc(PIPE_DEFAULT_SIZE, pipe_caller());
       if (!p.ok()) {
         delete fi;
         return p.error();

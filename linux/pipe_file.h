@@ -5,6 +5,10 @@
 
 namespace capsule::linux_abi {
 
+// The calling thread's privileges for the pipe limits (CAP_SYS_RESOURCE,
+// CAP_SYS_ADMIN; core/include/core/pipe.h).
+PipeCaller pipe_caller();
+
 // The pipe end behind a descriptor's vnode, or nullptr (fcntl F_*PIPE_SZ).
 PipeEnd* pipe_end_of(vfs::Vnode& v);
 

@@ -115,6 +115,13 @@ Result<void> store_domainname(uint64_t, StringView data);
 Result<void> show_boot_id(uint64_t, Text& out);
 Result<void> show_uuid(uint64_t, Text& out);
 Result<void> show_overcommit(uint64_t, Text& out);
+// /proc/sys/fs/pipe-max-size, pipe-user-pages-soft/-hard (linux/sys_pipe.cc).
+Result<void> show_pipe_max_size(uint64_t, Text& out);
+Result<void> store_pipe_max_size(uint64_t, StringView data);
+Result<void> show_pipe_user_pages_soft(uint64_t, Text& out);
+Result<void> store_pipe_user_pages_soft(uint64_t, StringView data);
+Result<void> show_pipe_user_pages_hard(uint64_t, Text& out);
+Result<void> store_pipe_user_pages_hard(uint64_t, StringView data);
 // /proc/sys/fs/epoll/max_user_watches (linux/sys_epoll.cc).
 Result<void> show_epoll_max_watches(uint64_t, Text& out);
 Result<void> store_epoll_max_watches(uint64_t, StringView data);

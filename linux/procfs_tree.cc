@@ -170,7 +170,11 @@ const Entry SYS_FS_EPOLL[] = {
 const Entry SYS_FS[] = {
     {.name = "epoll", .mode = DIR, .children = SYS_FS_EPOLL, .nchildren = count_of(SYS_FS_EPOLL)},
     {.name = "inotify", .mode = DIR, .children = SYS_FS_INOTIFY, .nchildren = count_of(SYS_FS_INOTIFY)},
-    SYSCTL_RO("pipe-max-size", "1048576\n"),
+    {.name = "pipe-max-size", .mode = RW, .show = proc::show_pipe_max_size, .store = proc::store_pipe_max_size},
+    {.name = "pipe-user-pages-hard", .mode = RW, .show = proc::show_pipe_user_pages_hard,
+     .store = proc::store_pipe_user_pages_hard},
+    {.name = "pipe-user-pages-soft", .mode = RW, .show = proc::show_pipe_user_pages_soft,
+     .store = proc::store_pipe_user_pages_soft},
     SYSCTL_RO("nr_open", "1048576\n"),
     SYSCTL_RO("file-max", "9223372036854775807\n"),
 };

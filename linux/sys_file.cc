@@ -624,8 +624,9 @@ DEFINE_SYSCALL(72, fcntl, Result<int64_t>, Fd fd, unsigned cmd, Hex<unsigned lon
       PipeEnd* end = pipe_end_of(f.vnode());
       if (!end) return Error::BadFd;
       if (cmd == F_GETPIPE_SZ) return int64_t(end->capacity());
-      // Above /proc/sys/fs/pipe-max-size only with CAP_SYS_RESOURCE.
-      return int64_t(TRY(end->set_capacity(size_t(uint32_t(arg)), current_capable(L_CAP_SYS_RESOURCE))));
+      // Above /proc/sys/fs/pipe-max-size only with CAP_SYS_RESOURCE, past
+      // pipe-user-pages-soft/-hard only with it or CAP_SYS_ADMIN.
+      return int64_t(TRY(end->set_capacity(size_t(uint32_t(arg)), pipe_caller())));
     }
     case F_ADD_SEALS:
     case F_GET_SEALS: return TRY(fcntl_file_seals(f, int(cmd), arg));

@@ -3,8 +3,11 @@
 #include <new>
 
 #include "arch/uaccess.h"
+#include "fs/procfs/write_value.h"
 #include "linux/file_common.h"
+#include "linux/identity.h"
 #include "linux/pipe_file.h"
+#include "linux/procfs.h"
 #include "linux/syscall.h"
 
 namespace capsule::linux_abi {
@@ -72,7 +75,7 @@ class PipeVnode final : public StreamVnode {
 Result<void> do_pipe(UserPtr<int> pipefd, int flags) {
   if (flags & ~(O_NONBLOCK | O_CLOEXEC | O_DIRECT)) return Error::Invalid;
   PipeEnd *r, *w;
-  TRY(pipe_create(&r, &w));
+  TRY(pipe_create(&r, &w, pipe_caller()));
   auto* rv = new (std::nothrow) PipeVnode(r);
   if (!rv) {
     delete r;
@@ -114,10 +117,45 @@ Result<VnodeRef> pipe_vnode(PipeEnd* end, VnodeRef node, PipeEndOwner* owner) {
   return VnodeRef::adopt(v);
 }
 
+PipeCaller pipe_caller() {
+  const bool resource = current_capable(L_CAP_SYS_RESOURCE);
+  return {.above_max_size = resource, .unlimited = resource || current_capable(L_CAP_SYS_ADMIN)};
+}
+
 PipeEnd* pipe_end_of(vfs::Vnode& v) {
   if (v.kind() != &PIPE_KIND) return nullptr;
   return static_cast<PipeVnode&>(v).end();
 }
+
+// /proc/sys/fs/pipe-max-size and pipe-user-pages-soft/-hard (pipe(7)).
+// Linux takes an unsigned int for the first (rounded as F_SETPIPE_SZ
+// rounds, EINVAL above 2 GiB) and an unsigned long for the others; we take
+// up to 2^32 - 1 pages (16 TiB of pipes), EINVAL above.
+namespace proc {
+Result<void> show_pipe_max_size(uint64_t, Text& out) {
+  out.f("{}\n", pipe_max_size());
+  return {};
+}
+Result<void> store_pipe_max_size(uint64_t, StringView data) {
+  return pipe_set_max_size(TRY(procfs::parse_write_sysctl_uint(data, 0xffffffffu)));
+}
+Result<void> show_pipe_user_pages_soft(uint64_t, Text& out) {
+  out.f("{}\n", pipe_user_pages_soft());
+  return {};
+}
+Result<void> store_pipe_user_pages_soft(uint64_t, StringView data) {
+  pipe_set_user_pages_soft(TRY(procfs::parse_write_sysctl_uint(data, 0xffffffffu)));
+  return {};
+}
+Result<void> show_pipe_user_pages_hard(uint64_t, Text& out) {
+  out.f("{}\n", pipe_user_pages_hard());
+  return {};
+}
+Result<void> store_pipe_user_pages_hard(uint64_t, StringView data) {
+  pipe_set_user_pages_hard(TRY(procfs::parse_write_sysctl_uint(data, 0xffffffffu)));
+  return {};
+}
+}  // namespace proc
 
 DEFINE_SYSCALL(22, pipe, Result<void>, UserPtr<int> pipefd) { return do_pipe(pipefd, 0); }
 DEFINE_SYSCALL(293, pipe2, Result<void>, UserPtr<int> pipefd, Flags<int> flags) { return do_pipe(pipefd, flags); }

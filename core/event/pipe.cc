@@ -26,10 +26,8 @@ class Pipe {
   // pipe's pages as data arrives): an empty pipe costs only this object,
   // so a program holding many idle pipes runs into RLIMIT_NOFILE, not into
   // the kernel heap.
-  explicit Pipe(uint32_t capacity) : ring(nullptr, capacity) {}
-  ~Pipe() {  // the last reference: nobody else sees it
-    if (ring.storage()) kfree(ring.storage());
-  }
+  Pipe(uint32_t capacity, uint64_t pages) : ring(nullptr, capacity), accounted(pages) {}
+  ~Pipe();  // the last reference: nobody else sees it
 
   Mutex mu;
   event::ByteRing ring GUARDED_BY(mu);
@@ -38,6 +36,7 @@ class Pipe {
   IntrusiveList<PipeEnd, &PipeEnd::pipe_node_> ends GUARDED_BY(mu);
   event::WaitList read_wait, write_wait;
   std::atomic<uint32_t> refs{1};
+  uint64_t accounted GUARDED_BY(mu);  // pages counted in g_user_pages for this pipe
 
   // Under mu: tells every end that can read (resp. write) what changed.
   void notify_locked(uint32_t read_events, uint32_t write_events) REQUIRES(mu) {
@@ -54,21 +53,72 @@ namespace {
 constexpr uint32_t READABLE = POLL_IN | POLL_RDNORM;
 constexpr uint32_t WRITABLE = POLL_OUT | POLL_WRNORM;
 
+constexpr size_t PAGE = 4096;
+
 // F_SETPIPE_SZ rounds to a power of two of at least a page (Linux rounds to
 // a power-of-two number of pages).
 size_t round_capacity(size_t bytes) {
-  size_t c = 4096;
+  size_t c = PAGE;
   while (c < bytes) c <<= 1;
   return c;
 }
 
+// /proc/sys/fs/pipe-max-size, pipe-user-pages-soft/-hard, and the pages
+// all pipes count against them (a counter changed by differences: it may
+// pass a limit for a moment before the change is taken back).
+std::atomic<size_t> g_max_size{PIPE_MAX_SIZE};
+std::atomic<uint64_t> g_soft{PIPE_USER_PAGES_SOFT}, g_hard{0};
+std::atomic<uint64_t> g_user_pages{0};
+
+// Adds `delta` pages (modulo 2^64: a negative change too); the new count.
+uint64_t count_pages(uint64_t delta) { return g_user_pages.fetch_add(delta, std::memory_order_relaxed) + delta; }
+
+bool past(uint64_t pages, const std::atomic<uint64_t>& limit) {
+  uint64_t l = limit.load(std::memory_order_relaxed);
+  return l && pages > l;
+}
+
 }  // namespace
 
-Result<Pipe*> pipe_alloc(size_t capacity) {
+size_t pipe_max_size() { return g_max_size.load(std::memory_order_relaxed); }
+Result<void> pipe_set_max_size(uint64_t bytes) {
+  if (bytes > PIPE_LIMIT_SIZE) return Error::Invalid;
+  g_max_size.store(round_capacity(size_t(bytes)), std::memory_order_relaxed);
+  return {};
+}
+uint64_t pipe_user_pages_soft() { return g_soft.load(std::memory_order_relaxed); }
+void pipe_set_user_pages_soft(uint64_t pages) { g_soft.store(pages, std::memory_order_relaxed); }
+uint64_t pipe_user_pages_hard() { return g_hard.load(std::memory_order_relaxed); }
+void pipe_set_user_pages_hard(uint64_t pages) { g_hard.store(pages, std::memory_order_relaxed); }
+uint64_t pipe_user_pages() { return g_user_pages.load(std::memory_order_relaxed); }
+
+Pipe::~Pipe() {
+  if (ring.storage()) kfree(ring.storage());
+  count_pages(0 - accounted);
+}
+
+Result<Pipe*> pipe_alloc(size_t capacity, PipeCaller who) {
   if (capacity > PIPE_LIMIT_SIZE) return Error::Invalid;
   capacity = round_capacity(capacity);
-  Pipe* p = new (std::nothrow) Pipe(uint32_t(capacity));
-  if (!p) return Error::NoMemory;
+  if (capacity > pipe_max_size() && !who.above_max_size) capacity = pipe_max_size();
+  uint64_t pages = capacity / PAGE;
+  uint64_t total = count_pages(pages);
+  // Past the soft limit an unprivileged user's new pipe gets two pages,
+  // past the hard one none (pipe(7); Linux's alloc_pipe_info).
+  if (!who.unlimited && past(total, g_soft)) {
+    total = count_pages(PIPE_MIN_SIZE / PAGE - pages);
+    pages = PIPE_MIN_SIZE / PAGE;
+    capacity = PIPE_MIN_SIZE;
+  }
+  if (!who.unlimited && past(total, g_hard)) {
+    count_pages(0 - pages);
+    return Error::FileTableFull;
+  }
+  Pipe* p = new (std::nothrow) Pipe(uint32_t(capacity), pages);
+  if (!p) {
+    count_pages(0 - pages);
+    return Error::NoMemory;
+  }
   return p;
 }
 
@@ -79,8 +129,8 @@ void pipe_release(Pipe* p) {
   delete p;
 }
 
-Result<void> pipe_create(PipeEnd** read_end, PipeEnd** write_end, size_t capacity) {
-  Pipe* p = TRY(pipe_alloc(capacity));
+Result<void> pipe_create(PipeEnd** read_end, PipeEnd** write_end, PipeCaller who, size_t capacity) {
+  Pipe* p = TRY(pipe_alloc(capacity, who));
   auto r = PipeEnd::open(p, true, false);
   if (!r) {
     pipe_release(p);
@@ -285,21 +335,32 @@ size_t PipeEnd::capacity() {
   return pipe_->ring.capacity();
 }
 
-Result<size_t> PipeEnd::set_capacity(size_t bytes, bool above_max) {
+Result<size_t> PipeEnd::set_capacity(size_t bytes, PipeCaller who) {
   if (bytes > PIPE_LIMIT_SIZE) return Error::Invalid;
   size_t cap = round_capacity(bytes);
-  if (cap > PIPE_MAX_SIZE && !above_max && cap > capacity()) return Error::Permission;
   Pipe* p = pipe_;
   Hold<Mutex> g(p->mu);
-  if (cap == p->ring.capacity()) return cap;
-  if (p->ring.size() > cap) return Error::Busy;  // fcntl(2): EBUSY
-  if (!p->ring.storage()) {
-    p->ring.set_capacity_unbacked(uint32_t(cap));  // allocated at the first write
-  } else {
-    auto* storage = static_cast<uint8_t*>(kmalloc(cap));
-    if (!storage) return Error::NoMemory;
-    kfree(p->ring.resize(storage, uint32_t(cap)));
+  if (cap > p->ring.capacity() && cap > pipe_max_size() && !who.above_max_size) return Error::Permission;
+  // The new size is counted first and taken back on failure; growing is
+  // refused when the count is then past a limit (Linux's pipe_set_size).
+  const uint64_t pages = cap / PAGE, old = p->accounted;
+  uint64_t total = count_pages(pages - old);
+  auto undo = [&](Error e) -> Result<size_t> {
+    count_pages(old - pages);
+    return e;
+  };
+  if (pages > old && !who.unlimited && (past(total, g_hard) || past(total, g_soft))) return undo(Error::Permission);
+  if (cap != p->ring.capacity()) {
+    if (p->ring.size() > cap) return undo(Error::Busy);  // fcntl(2): EBUSY
+    if (!p->ring.storage()) {
+      p->ring.set_capacity_unbacked(uint32_t(cap));  // allocated at the first write
+    } else {
+      auto* storage = static_cast<uint8_t*>(kmalloc(cap));
+      if (!storage) return undo(Error::NoMemory);
+      kfree(p->ring.resize(storage, uint32_t(cap)));
+    }
   }
+  p->accounted = pages;
   p->write_wait.wake_all();
   p->notify_locked(0, WRITABLE);
   return cap;

@@ -22,6 +22,30 @@ inline constexpr size_t PIPE_BUF_SIZE = 4096;         // PIPE_BUF: atomic writes
 inline constexpr size_t PIPE_DEFAULT_SIZE = 65536;    // 16 pages, as Linux
 inline constexpr size_t PIPE_MAX_SIZE = 1024 * 1024;  // /proc/sys/fs/pipe-max-size default
 inline constexpr size_t PIPE_LIMIT_SIZE = size_t(1) << 31;  // beyond: EINVAL, whoever asks
+inline constexpr size_t PIPE_MIN_SIZE = 8192;  // a new pipe past pipe-user-pages-soft: 2 pages
+inline constexpr uint64_t PIPE_USER_PAGES_SOFT = 16384;  // pipe-user-pages-soft default (1024 pipes)
+
+// Who makes or resizes a pipe, for the limits (pipe(7)); the adapter asks
+// the caller's capabilities. above_max_size: CAP_SYS_RESOURCE (may pass
+// pipe-max-size); unlimited: CAP_SYS_RESOURCE or CAP_SYS_ADMIN (not bound
+// by pipe-user-pages-soft/-hard). The default is an unprivileged caller.
+struct PipeCaller {
+  bool above_max_size = false;
+  bool unlimited = false;
+};
+
+// The pipe limits of /proc/sys/fs (pipe(7)). Pipes' room is counted in
+// pages, at its full size from creation (as Linux, though the storage
+// comes with the first write), for all pipes of the VM together (Linux:
+// per user; one user here). A soft or hard limit of 0 is no limit.
+size_t pipe_max_size();  // pipe-max-size, bytes
+// Rounded up to a power of two of at least a page; Invalid above 2 GiB.
+Result<void> pipe_set_max_size(uint64_t bytes);
+uint64_t pipe_user_pages_soft();
+void pipe_set_user_pages_soft(uint64_t pages);
+uint64_t pipe_user_pages_hard();
+void pipe_set_user_pages_hard(uint64_t pages);
+uint64_t pipe_user_pages();  // counted now
 
 class Pipe;
 
@@ -70,10 +94,11 @@ class PipeEnd final : public Pollable {
   size_t bytes_available();  // FIONREAD
   size_t capacity();         // F_GETPIPE_SZ
   // F_SETPIPE_SZ: rounded up to a power of two ≥ one page; Invalid above
-  // PIPE_LIMIT_SIZE; Permission when growing above PIPE_MAX_SIZE without
-  // above_max (CAP_SYS_RESOURCE); Busy if the data in the pipe would not
-  // fit. Returns the new size.
-  Result<size_t> set_capacity(size_t bytes, bool above_max = false);
+  // PIPE_LIMIT_SIZE; Permission when growing above pipe_max_size() without
+  // who.above_max_size, or growing while the pages counted are past the
+  // soft or hard limit (with the growth) without who.unlimited; Busy if
+  // the data in the pipe would not fit. Returns the new size.
+  Result<size_t> set_capacity(size_t bytes, PipeCaller who = {});
 
   Pipe* pipe() const { return pipe_; }
   bool reader() const { return reader_; }
@@ -96,11 +121,16 @@ class PipeEnd final : public Pollable {
 };
 
 // A buffer with no ends yet, one reference held by the caller (a FIFO's
-// vnode keeps it; ends add their own). NoMemory.
-Result<Pipe*> pipe_alloc(size_t capacity = PIPE_DEFAULT_SIZE);
+// vnode keeps it; ends add their own). Without who.above_max_size the size
+// is at most pipe_max_size(); without who.unlimited, PIPE_MIN_SIZE when the
+// pages counted pass the soft limit, and FileTableFull (ENFILE) past the
+// hard limit. NoMemory.
+Result<Pipe*> pipe_alloc(size_t capacity = PIPE_DEFAULT_SIZE, PipeCaller who = {});
 void pipe_retain(Pipe* p);
 void pipe_release(Pipe* p);
-// pipe2(2): a new pipe with one read end and one write end.
-Result<void> pipe_create(PipeEnd** read_end, PipeEnd** write_end, size_t capacity = PIPE_DEFAULT_SIZE);
+// pipe2(2): a new pipe with one read end and one write end (pipe_alloc's
+// rules and errors).
+Result<void> pipe_create(PipeEnd** read_end, PipeEnd** write_end, PipeCaller who = {},
+                         size_t capacity = PIPE_DEFAULT_SIZE);
 
 }  // namespace capsule
