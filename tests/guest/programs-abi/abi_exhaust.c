@@ -194,6 +194,12 @@ int main(void) {
   }
   g_handles = mmap(NULL, g_cap * sizeof(long), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   CHECK(g_handles != MAP_FAILED, "handle array");
+  /* The kernel heap and the program's page faults take the same free
+   * pages: a first touch of this array after the heap took the last page
+   * kills the program (137 and a line, as Linux's OOM killer would), which
+   * is fine but not what this test looks at. So the part a 64 MiB VM can
+   * fill (at most 128 Ki descriptors, 2 per pipe) is touched first. */
+  for (long i = 0; g_handles != MAP_FAILED && i < g_cap && i < (1L << 18); i += 512) g_handles[i] = 0;
   /* The mapping kind: 70000 pairs of pages reserved PROT_NONE (one
    * mapping) — more than vm.max_map_count (65530) can split into. */
   g_area_pages = g_capsule ? 70000 : 2000;
@@ -223,7 +229,9 @@ int main(void) {
   if (g_capsule) {
     CHECK(slab_at[2] - slab_at[1] < 256, "Slab grew by %ld KiB in the second round", slab_at[2] - slab_at[1]);
     CHECK(free_at[1] - free_at[2] < 256, "MemFree dropped by %ld KiB in the second round", free_at[1] - free_at[2]);
-    CHECK(slab_at[1] - slab_at[0] < 4096, "Slab grew by %ld KiB in the first round", slab_at[1] - slab_at[0]);
+    /* The first round may leave a descriptor table of 256 Ki slots
+     * (4 MiB with its bitmaps) and the heap's cached pages. */
+    CHECK(slab_at[1] - slab_at[0] < 8192, "Slab grew by %ld KiB in the first round", slab_at[1] - slab_at[0]);
   }
   return finish("abi_exhaust");
 }
