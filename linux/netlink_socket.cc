@@ -17,6 +17,7 @@
 #include "core/event/wait.h"
 #include "core/mm.h"
 #include "core/thread.h"
+#include "core/time.h"
 #include "lib/intrusive_list.h"
 #include "linux/identity.h"
 #include "linux/linux_errno.h"
@@ -328,12 +329,13 @@ Result<size_t> NetlinkSocket::sendmsg(net::SendMsg& m) {
 // out; with MSG_TRUNC in, the datagram's real length is returned), kept
 // with MSG_PEEK. The sender is the kernel: port 0.
 Result<size_t> NetlinkSocket::recvmsg(net::RecvMsg& m) {
+  const uint64_t dl = deadline(false, uptime_ns());  // SO_RCVTIMEO
   Hold<Mutex> g(mu_);
   while (queue_.empty()) {
     if (closed_) return size_t(0);
     if (m.nonblock) return Error::Again;
     WaitTag tag("netlink recv", this);
-    TRY(read_wait_.wait(mu_, 0));
+    if (auto w = read_wait_.wait(mu_, dl); !w) return net::timeout_is_again(w.error());
   }
   Datagram* d = queue_.front();
   size_t n = d->len < m.data.size() ? d->len : m.data.size();

@@ -36,7 +36,8 @@ constexpr uint32_t L_MSG_OOB = 1, L_MSG_PEEK = 2, L_MSG_CTRUNC = 8, L_MSG_TRUNC 
 constexpr int L_SOL_SOCKET = 1;
 constexpr int L_SO_REUSEADDR = 2, L_SO_TYPE = 3, L_SO_ERROR = 4, L_SO_SNDBUF = 7, L_SO_RCVBUF = 8,
               L_SO_KEEPALIVE = 9, L_SO_PASSCRED = 16, L_SO_PEERCRED = 17, L_SO_RCVLOWAT = 18,
-              L_SO_SNDLOWAT = 19, L_SO_ACCEPTCONN = 30, L_SO_SNDBUFFORCE = 32, L_SO_RCVBUFFORCE = 33,
+              L_SO_SNDLOWAT = 19, L_SO_RCVTIMEO = 20, L_SO_SNDTIMEO = 21, L_SO_RCVTIMEO_NEW = 66,
+              L_SO_SNDTIMEO_NEW = 67, L_SO_ACCEPTCONN = 30, L_SO_SNDBUFFORCE = 32, L_SO_RCVBUFFORCE = 33,
               L_SO_PROTOCOL = 38, L_SO_DOMAIN = 39, L_SO_BROADCAST = 6, L_SO_LINGER = 13, L_SO_REUSEPORT = 15;
 constexpr int L_SOL_IP = 0, L_SOL_TCP = 6;
 constexpr int L_IP_TOS = 1, L_IP_TTL = 2;
@@ -139,11 +140,20 @@ bool nonblocking(const OpenFile& f, uint32_t msg_flags) {
   return (f.flags() & OpenFile::NONBLOCK) || (msg_flags & L_MSG_DONTWAIT);
 }
 
-// Interrupted waits restart (or fail with EINTR) as Linux's -ERESTARTSYS.
+// Interrupted waits restart (or fail with EINTR) as Linux's -ERESTARTSYS;
+// with SO_RCVTIMEO/SO_SNDTIMEO set (timed) they are EINTR whatever
+// SA_RESTART says (sock_intr_errno, signal(7)).
 template <typename T>
-Result<T> restart(Result<T>&& r) {
-  if (!r.ok() && r.error() == Error::Interrupted) return Error::RestartSys;
+Result<T> restart(Result<T>&& r, bool timed) {
+  if (!r.ok() && r.error() == Error::Interrupted && !timed) return Error::RestartSys;
   return static_cast<Result<T>&&>(r);
+}
+
+// A send or receive's result as io_done gives it, but EINTR (no restart)
+// when the socket has the matching timeout.
+Result<size_t> sock_io_done(Result<size_t>&& r, bool sigpipe, bool timed) {
+  if (!r.ok() && r.error() == Error::Interrupted && timed) return r;
+  return io_done(static_cast<Result<size_t>&&>(r), sigpipe);
 }
 
 // --- addresses ----------------------------------------------------------------------
@@ -439,7 +449,7 @@ Result<size_t> send_one(OpenFile& f, net::Socket& s, const KMsghdr& h, uint32_t 
   m.to = has_to ? &to : nullptr;
   m.flags = net_flags(flags);
   m.nonblock = nonblocking(f, flags);
-  return io_done(s.sendmsg(m), !(flags & L_MSG_NOSIGNAL));
+  return sock_io_done(s.sendmsg(m), !(flags & L_MSG_NOSIGNAL), s.timeout(true) != 0);
 }
 
 // One recvmsg: *h is updated (namelen, controllen, flags) for the caller
@@ -456,7 +466,7 @@ Result<size_t> recv_one(OpenFile& f, net::Socket& s, KMsghdr& h, uint32_t flags)
   m.flags = net_flags(flags);
   m.nonblock = nonblocking(f, flags);
   m.want_creds = TRY(s.get_option(net::SockOpt::PassCred)) != 0;
-  size_t n = TRY(io_done(s.recvmsg(m), false));
+  size_t n = TRY(sock_io_done(s.recvmsg(m), false, s.timeout(false) != 0));
   h.flags = (m.out_flags & net::MsgFlags::TRUNC) ? int32_t(L_MSG_TRUNC) : 0;
   if (h.name) {
     // The sender's name; msg_namelen is its real length.
@@ -483,7 +493,7 @@ Result<Fd> do_accept(Fd fd, UserPtr<uint8_t> addr, UserPtr<int> addrlen, int fla
   if (flags & ~(L_SOCK_NONBLOCK | L_SOCK_CLOEXEC)) return Error::Invalid;
   net::Socket* s;
   vfs::FileRef f = TRY(socket_file(fd, &s));
-  net::SocketRef c = TRY(restart(s->accept(f->flags() & OpenFile::NONBLOCK)));
+  net::SocketRef c = TRY(restart(s->accept(f->flags() & OpenFile::NONBLOCK), s->timeout(false) != 0));
   if (addr) {
     net::Address a;
     TRY(c->peer_name(a));
@@ -616,7 +626,7 @@ DEFINE_SYSCALL(42, connect, Result<void>, Fd fd, UserPtr<const uint8_t> addr, in
     // (an empty Address), a short address is EINVAL.
     if (addrlen < int(sizeof(uint16_t))) return Error::Invalid;
     if ((buf[0] | buf[1] << 8) != L_AF_UNSPEC) TRY(parse_inet(buf, addrlen, a, false));
-    return restart(s->connect(a, f->flags() & OpenFile::NONBLOCK, creds_now()));
+    return restart(s->connect(a, f->flags() & OpenFile::NONBLOCK, creds_now()), s->timeout(true) != 0);
   }
   if (s->family() == net::Family::Netlink) {
     // netlink_connect: AF_UNSPEC dissolves the association.
@@ -633,7 +643,7 @@ DEFINE_SYSCALL(42, connect, Result<void>, Fd fd, UserPtr<const uint8_t> addr, in
   }
   vfs::PathContext pc = ctx.pc();
   a.at = &pc;
-  return restart(s->connect(a, f->flags() & OpenFile::NONBLOCK, creds_now()));
+  return restart(s->connect(a, f->flags() & OpenFile::NONBLOCK, creds_now()), s->timeout(true) != 0);
 }
 
 DEFINE_SYSCALL(48, shutdown, Result<void>, Fd fd, int how) {
@@ -670,7 +680,7 @@ DEFINE_SYSCALL(44, sendto, Result<size_t>, Fd fd, UserPtr<const uint8_t> buf, si
   m.creds = creds_now();
   m.to = has_to ? &to : nullptr;
   m.nonblock = nonblocking(*f, flags);
-  return io_done(s->sendmsg(m), !(uint32_t(flags) & L_MSG_NOSIGNAL));
+  return sock_io_done(s->sendmsg(m), !(uint32_t(flags) & L_MSG_NOSIGNAL), s->timeout(true) != 0);
 }
 
 DEFINE_SYSCALL(45, recvfrom, Result<size_t>, Fd fd, UserPtr<uint8_t> buf, size_t len, Flags<int> flags,
@@ -685,7 +695,7 @@ DEFINE_SYSCALL(45, recvfrom, Result<size_t>, Fd fd, UserPtr<uint8_t> buf, size_t
   net::RecvMsg m(ub);
   m.flags = net_flags(flags);
   m.nonblock = nonblocking(*f, flags);
-  size_t n = TRY(io_done(s->recvmsg(m), false));
+  size_t n = TRY(sock_io_done(s->recvmsg(m), false, s->timeout(false) != 0));
   if (addr) TRY(put_sockaddr(m.from, addr, addrlen, true));
   return n;
 }
@@ -778,6 +788,25 @@ DEFINE_SYSCALL(52, getpeername, Result<void>, Fd fd, UserPtr<uint8_t> addr, User
   return do_name(fd, addr, addrlen, true);
 }
 
+// SO_RCVTIMEO / SO_SNDTIMEO (sock_set_timeout): a struct timeval (the
+// _NEW options' __kernel_sock_timeval has the same layout on x86-64); a
+// shorter optlen is EINVAL, tv_usec outside [0, 1e6) EDOM, {0, 0} no
+// timeout, a negative tv_sec a timeout that has already passed.
+static Result<void> set_timeout(net::Socket& s, bool send, UserPtr<const uint8_t> optval, int optlen) {
+  struct {
+    int64_t sec, usec;
+  } tv;
+  if (size_t(optlen) < sizeof tv) return Error::Invalid;
+  TRY(optval.copy_in(reinterpret_cast<uint8_t*>(&tv), sizeof tv));
+  if (tv.usec < 0 || tv.usec >= 1000000) return Error::Domain;
+  uint64_t ns;
+  if (tv.sec < 0) ns = 1;  // Linux keeps 0 jiffies: every wait times out at once
+  else if (uint64_t(tv.sec) >= UINT64_MAX / 1000000000 / 2) ns = 0;  // beyond any wait: none, as Linux's MAX_SCHEDULE_TIMEOUT
+  else ns = uint64_t(tv.sec) * 1000000000 + uint64_t(tv.usec) * 1000;
+  s.set_timeout(send, ns);
+  return {};
+}
+
 DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, UserPtr<const uint8_t> optval,
                int optlen) {
   net::Socket* s;
@@ -803,6 +832,9 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
       if (StringView(name, __builtin_strlen(name)) == StringView(CC_NAMES[i])) return s->set_option(net::SockOpt::Congestion, i);
     return Error::NotFound;
   }
+  if (level == L_SOL_SOCKET && (optname == L_SO_RCVTIMEO || optname == L_SO_SNDTIMEO ||
+                                optname == L_SO_RCVTIMEO_NEW || optname == L_SO_SNDTIMEO_NEW))
+    return set_timeout(*s, optname == L_SO_SNDTIMEO || optname == L_SO_SNDTIMEO_NEW, optval, optlen);
   if (size_t(optlen) < sizeof(int)) return Error::Invalid;
   const int v = TRY(optval.cast<const int>().read());
   if (level == L_SOL_IP) {
@@ -864,7 +896,8 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
   if (level != L_SOL_SOCKET && !inet && !netlink) return Error::OpNotSupported;
   int len = TRY(optlen.read());
   if (len < 0) return Error::Invalid;
-  uint8_t out[sizeof(KUcred)];
+  uint8_t out[16];  // the largest: SO_RCVTIMEO's struct timeval
+  static_assert(sizeof(KUcred) <= sizeof out);
   size_t n = sizeof(int);
   int v = 0;
   if (netlink && level != L_SOL_SOCKET) {
@@ -941,6 +974,17 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
     }
     case L_SO_RCVLOWAT:
     case L_SO_SNDLOWAT: v = 1; break;
+    case L_SO_RCVTIMEO:
+    case L_SO_SNDTIMEO:
+    case L_SO_RCVTIMEO_NEW:
+    case L_SO_SNDTIMEO_NEW: {
+      // sock_get_timeout: {0, 0} for none; a passed one (negative) reads 0 too.
+      uint64_t ns = s->timeout(optname == L_SO_SNDTIMEO || optname == L_SO_SNDTIMEO_NEW);
+      int64_t tv[2] = {int64_t(ns / 1000000000), int64_t(ns % 1000000000 / 1000)};
+      __builtin_memcpy(out, tv, sizeof tv);
+      n = sizeof tv;
+      break;
+    }
     case L_SO_ERROR: {
       int e = TRY(s->get_option(net::SockOpt::Error));
       v = errno_of(Error(e));

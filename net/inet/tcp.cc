@@ -1016,9 +1016,12 @@ void tcp_icmp_error(const Ipv4Header& q, const uint8_t* l4, Error e) {
 
 // --- socket calls ---------------------------------------------------------------------
 
-Result<void> TcpSocket::wait_locked(event::WaitList& w, const char* what) {
+// deadline: SO_RCVTIMEO's or SO_SNDTIMEO's (0: none); passing it is Again.
+Result<void> TcpSocket::wait_locked(event::WaitList& w, const char* what, uint64_t deadline) {
   WaitTag tag(what, this);
-  return w.wait(mu_, 0);
+  auto r = w.wait(mu_, deadline);
+  if (!r.ok()) return timeout_is_again(r.error());
+  return r;
 }
 
 Result<void> TcpSocket::bind(const Address& a) {
@@ -1059,6 +1062,7 @@ Result<void> TcpSocket::listen(int backlog, const Creds&) {
 }
 
 Result<SocketRef> TcpSocket::accept(bool nonblock) {
+  const uint64_t dl = deadline(false, uptime_ns());  // SO_RCVTIMEO (inet_csk_accept)
   Hold<Mutex> g(mu_);
   for (;;) {
     if (state_ != TcpState::Listen) return Error::Invalid;
@@ -1069,7 +1073,7 @@ Result<SocketRef> TcpSocket::accept(bool nonblock) {
       return SocketRef(child);
     }
     if (nonblock) return Error::Again;
-    TRY(wait_locked(state_wait_, "tcp accept"));
+    TRY(wait_locked(state_wait_, "tcp accept", dl));
   }
 }
 
@@ -1139,8 +1143,15 @@ Result<void> TcpSocket::connect(const Address& a, bool nonblock, const Creds&) {
     connect_pending_ = true;
     return Error::InProgress;
   }
+  // SO_SNDTIMEO bounds the wait: then EINPROGRESS, and the handshake goes
+  // on as after a non-blocking connect (__inet_stream_connect).
+  const uint64_t dl = deadline(true, uptime_ns());
   while (state_ == TcpState::SynSent || state_ == TcpState::SynReceived) {
-    auto w = wait_locked(state_wait_, "tcp connect");
+    auto w = wait_locked(state_wait_, "tcp connect", dl);
+    if (!w.ok() && w.error() == Error::Again) {
+      connect_pending_ = true;
+      return Error::InProgress;
+    }
     if (!w.ok()) return w.error();  // the connection goes on (EINTR; a later connect says EALREADY)
   }
   if (err_ != Error::None) {
@@ -1249,6 +1260,7 @@ void TcpSocket::close() {
 Result<size_t> TcpSocket::sendmsg(SendMsg& m) {
   const size_t total = m.data.size();
   size_t done = 0;
+  const uint64_t dl = deadline(true, uptime_ns());  // SO_SNDTIMEO
   Hold<Mutex> g(mu_);
   for (;;) {
     if (err_ != Error::None) {
@@ -1260,7 +1272,7 @@ Result<size_t> TcpSocket::sendmsg(SendMsg& m) {
     if (snd_shut_ || reset_) return done ? Result<size_t>(done) : Error::BrokenPipe;
     if (state_ == TcpState::SynSent || state_ == TcpState::SynReceived) {
       if (m.nonblock) return Error::Again;
-      TRY(wait_locked(state_wait_, "tcp send (connecting)"));
+      TRY(wait_locked(state_wait_, "tcp send (connecting)", dl));
       continue;
     }
     // sk_stream_wait_connect: a socket that is not connected is EPIPE.
@@ -1271,7 +1283,7 @@ Result<size_t> TcpSocket::sendmsg(SendMsg& m) {
     uint32_t room = sndbuf_.space();
     if (room == 0) {
       if (m.nonblock) return done ? Result<size_t>(done) : Error::Again;
-      auto w = wait_locked(write_wait_, "tcp send");
+      auto w = wait_locked(write_wait_, "tcp send", dl);
       if (!w.ok()) return done ? Result<size_t>(done) : w.error();
       continue;
     }
@@ -1288,6 +1300,7 @@ Result<size_t> TcpSocket::recvmsg(RecvMsg& m) {
   const bool peek = m.flags & MsgFlags::PEEK;
   const bool waitall = (m.flags & MsgFlags::WAITALL) && !peek;
   size_t done = 0;
+  const uint64_t dl = deadline(false, uptime_ns());  // SO_RCVTIMEO
   Hold<Mutex> g(mu_);
   if (state_ == TcpState::Listen) return Error::NotConnected;
   if (state_ == TcpState::Closed && !was_connected_ && err_ == Error::None) return Error::NotConnected;
@@ -1323,7 +1336,7 @@ Result<size_t> TcpSocket::recvmsg(RecvMsg& m) {
     }
     if (fin_rcvd_ || rcv_shut_ || state_ == TcpState::Closed) return done;
     if (m.nonblock) return done ? Result<size_t>(done) : Error::Again;
-    auto w = wait_locked(read_wait_, "tcp recv");
+    auto w = wait_locked(read_wait_, "tcp recv", dl);
     if (!w.ok()) return done ? Result<size_t>(done) : w.error();
   }
 }

@@ -110,7 +110,7 @@ class TcpSocket final : public Socket {
   void wake_locked(uint32_t events) REQUIRES(mu_);
   void timer_locked(uint64_t now) REQUIRES(mu_);
   void finish_close_locked() REQUIRES(mu_);
-  Result<void> wait_locked(event::WaitList& w, const char* what) REQUIRES(mu_);
+  Result<void> wait_locked(event::WaitList& w, const char* what, uint64_t deadline) REQUIRES(mu_);
 
   Mutex mu_;
   TcpState state_ GUARDED_BY(mu_) = TcpState::Closed;

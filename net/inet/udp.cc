@@ -3,6 +3,7 @@
 
 #include "core/mm.h"
 #include "core/thread.h"
+#include "core/time.h"
 #include "net/byte_order.h"
 #include "net/inet/checksum.h"
 #include "net/inet/ip.h"
@@ -171,6 +172,7 @@ Result<size_t> UdpSocket::sendmsg(SendMsg& m) {
 }
 
 Result<size_t> UdpSocket::recvmsg(RecvMsg& m) {
+  const uint64_t dl = deadline(false, uptime_ns());  // SO_RCVTIMEO
   UdpDatagram* d = nullptr;
   size_t n, real;
   {
@@ -185,7 +187,7 @@ Result<size_t> UdpSocket::recvmsg(RecvMsg& m) {
       if (rcv_shut_ || closed_) return size_t(0);
       if (m.nonblock) return Error::Again;
       WaitTag tag("udp recv", this);
-      TRY(read_wait_.wait(mu_, 0));
+      if (auto w = read_wait_.wait(mu_, dl); !w) return timeout_is_again(w.error());
     }
     d = queue_.front();
     real = d->len;

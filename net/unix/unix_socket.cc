@@ -223,6 +223,7 @@ Result<void> UnixSocket::listen(int backlog, const Creds& me) {
 }
 
 Result<void> UnixSocket::connect(const Address& a, bool nonblock, const Creds& me) {
+  const uint64_t dl = deadline(true, uptime_ns());  // SO_SNDTIMEO (unix_wait_for_peer)
   if (!connection()) {
     // A datagram socket's default destination; AF_UNSPEC (len 0)
     // dissolves it.
@@ -250,7 +251,7 @@ Result<void> UnixSocket::connect(const Address& a, bool nonblock, const Creds& m
       if (target->pending_.size() <= size_t(target->backlog_)) break;
       if (nonblock) return Error::Again;
       WaitTag tag("unix connect", target.get());
-      TRY(target->space_wait_.wait(target->mu_, 0));
+      if (auto w = target->space_wait_.wait(target->mu_, dl); !w) return timeout_is_again(w.error());
     }
     {
       Hold<Mutex> gs(s->mu_);  // new: nobody else holds it
@@ -271,6 +272,7 @@ Result<void> UnixSocket::connect(const Address& a, bool nonblock, const Creds& m
 }
 
 Result<SocketRef> UnixSocket::accept(bool nonblock) {
+  const uint64_t dl = deadline(false, uptime_ns());  // SO_RCVTIMEO
   if (!connection()) return Error::OpNotSupported;
   Hold<Mutex> g(mu_);
   for (;;) {
@@ -281,7 +283,7 @@ Result<SocketRef> UnixSocket::accept(bool nonblock) {
     }
     if (nonblock) return Error::Again;
     WaitTag tag("unix accept", this);
-    TRY(read_wait_.wait(mu_, 0));
+    if (auto w = read_wait_.wait(mu_, dl); !w) return timeout_is_again(w.error());
   }
 }
 
@@ -392,6 +394,7 @@ Result<size_t> UnixSocket::sendmsg(SendMsg& m) {
 }
 
 Result<size_t> UnixSocket::send_stream(SendMsg& m, UnixRef peer) {
+  const uint64_t dl = deadline(true, uptime_ns());  // SO_SNDTIMEO
   const size_t total = m.data.size();
   size_t done = 0;
   UnixName me;
@@ -405,8 +408,8 @@ Result<size_t> UnixSocket::send_stream(SendMsg& m, UnixRef peer) {
     if (peer->sender_blocked_locked(1, this)) {
       if (m.nonblock) return done ? Result<size_t>(done) : Error::Again;
       WaitTag tag("unix send", peer.get());
-      auto w = peer->space_wait_.wait(peer->mu_, 0);
-      if (!w) return done ? Result<size_t>(done) : w.error();
+      auto w = peer->space_wait_.wait(peer->mu_, dl);
+      if (!w) return done ? Result<size_t>(done) : timeout_is_again(w.error());
       continue;
     }
     size_t buf = size_t(sndbuf_.load(std::memory_order_relaxed));
@@ -437,6 +440,7 @@ Result<size_t> UnixSocket::send_stream(SendMsg& m, UnixRef peer) {
 }
 
 Result<size_t> UnixSocket::send_record(SendMsg& m, UnixRef to) {
+  const uint64_t dl = deadline(true, uptime_ns());  // SO_SNDTIMEO
   const size_t size = m.data.size();
   if (size + 32 > size_t(sndbuf_.load(std::memory_order_relaxed))) return Error::MessageSize;
   auto* msg = new (std::nothrow) UnixMsg;
@@ -488,9 +492,9 @@ Result<size_t> UnixSocket::send_record(SendMsg& m, UnixRef to) {
         break;
       }
       WaitTag tag("unix send", to.get());
-      auto w = to->space_wait_.wait(to->mu_, 0);
+      auto w = to->space_wait_.wait(to->mu_, dl);
       if (!w) {
-        err = w.error();
+        err = timeout_is_again(w.error());
         break;
       }
     }
@@ -516,6 +520,7 @@ Result<size_t> UnixSocket::recvmsg(RecvMsg& m) {
 }
 
 Result<size_t> UnixSocket::recv_stream(RecvMsg& m) {
+  const uint64_t dl = deadline(false, uptime_ns());  // SO_RCVTIMEO
   const size_t want = m.data.size();
   const bool peek = m.flags & MsgFlags::PEEK;
   size_t copied = 0;
@@ -544,9 +549,9 @@ Result<size_t> UnixSocket::recv_stream(RecvMsg& m) {
           break;
         }
         WaitTag tag("unix recv", this);
-        auto w = read_wait_.wait(mu_, 0);
+        auto w = read_wait_.wait(mu_, dl);
         if (!w) {
-          if (!copied) err = w.error();
+          if (!copied) err = timeout_is_again(w.error());
           break;
         }
         continue;
@@ -606,6 +611,7 @@ Result<size_t> UnixSocket::recv_stream(RecvMsg& m) {
 }
 
 Result<size_t> UnixSocket::recv_record(RecvMsg& m) {
+  const uint64_t dl = deadline(false, uptime_ns());  // SO_RCVTIMEO
   const bool peek = m.flags & MsgFlags::PEEK;
   UnixMsg* msg = nullptr;
   size_t ret = 0;
@@ -624,7 +630,7 @@ Result<size_t> UnixSocket::recv_record(RecvMsg& m) {
       if (rcv_shut_ || state_ == State::Closed) return size_t(0);
       if (m.nonblock) return Error::Again;
       WaitTag tag("unix recv", this);
-      TRY(read_wait_.wait(mu_, 0));
+      if (auto w = read_wait_.wait(mu_, dl); !w) return timeout_is_again(w.error());
     }
     size_t n = msg->len < m.data.size() ? msg->len : m.data.size();
     auto c = m.data.copy_out(0, msg->data, n);

@@ -161,12 +161,29 @@ class Socket : public Pollable {
   // The last descriptor went away: disconnect, drop queued data.
   virtual void close() = 0;
 
+  // SO_RCVTIMEO / SO_SNDTIMEO in ns, 0 for none (block for ever). Every
+  // family's blocking calls take a deadline from it when they start
+  // (uptime_ns() + timeout) and give up with Again (connect: InProgress)
+  // when it passes, or return what they moved by then.
+  void set_timeout(bool send, uint64_t ns) { (send ? sndtimeo_ : rcvtimeo_).store(ns, std::memory_order_relaxed); }
+  uint64_t timeout(bool send) const { return (send ? sndtimeo_ : rcvtimeo_).load(std::memory_order_relaxed); }
+
  protected:
   Socket() = default;
   virtual ~Socket() = default;
+  // The deadline a blocking call started at `now` waits until (0: none).
+  uint64_t deadline(bool send, uint64_t now) const {
+    uint64_t t = timeout(send);
+    return t ? now + t : 0;
+  }
 
  private:
   std::atomic<uint32_t> refs_{1};
+  std::atomic<uint64_t> rcvtimeo_{0}, sndtimeo_{0};
 };
+
+// A wait that reached a socket's SO_RCVTIMEO/SO_SNDTIMEO deadline is
+// EAGAIN to the caller, as Linux's sock_intr_errno(0)/-EAGAIN.
+inline Error timeout_is_again(Error e) { return e == Error::TimedOut ? Error::Again : e; }
 
 }  // namespace capsule::net
