@@ -1,6 +1,9 @@
 // /proc/net (linux/procfs.h): dev and route in Linux's formats, from the
 // interface table of net/ (net/include/net/netif.h). busybox's ifconfig
 // and route, psutil and net-tools read these.
+#include <new>
+
+#include "net/inet.h"
 #include "net/netif.h"
 #include "linux/procfs.h"
 
@@ -10,6 +13,23 @@ namespace {
 // Linux prints a __be32 with %08X on a little-endian machine: the bytes
 // of the address in network order, read as a little-endian number.
 uint32_t be_hex(uint32_t host_order) { return __builtin_bswap32(host_order); }
+
+// seq_file's padding: the line written since `before` is filled with
+// spaces to `width` characters, then the newline.
+void pad_line(Text& out, size_t before, size_t width) {
+  for (size_t n = out.size() - before; n < width; ++n) out.put(' ');
+  out.put('\n');
+}
+
+constexpr size_t MAX_LISTED = 4096;  // sockets one read of /proc/net/{tcp,udp} shows
+
+// The columns both files share: "%08X:%04X %08X:%04X %02X %08X:%08X
+// %02X:%08lX %08X %5u %8d %lu" (addresses as Linux prints a __be32, ports
+// in host order; no timers, uid 0).
+void sock_columns(Text& out, const net::InetSockInfo& s) {
+  out.f("{:08X}:{:04X} {:08X}:{:04X} {:02X} {:08X}:{:08X} 00:00000000 00000000 {:>5} {:>8} {}", be_hex(s.laddr.v),
+        s.lport, be_hex(s.raddr.v), s.rport, s.state, s.tx_queue, s.rx_queue, 0, 0, s.ino);
+}
 
 }  // namespace
 
@@ -26,6 +46,50 @@ Result<void> show_net_dev(uint64_t, Text& out) {
     out.f("{:>8} {:>7} {:>4} {:>4} {:>4} {:>5} {:>7} {:>10}\n", c.tx_bytes, c.tx_packets, c.tx_errors,
           c.tx_dropped, 0, 0, 0, 0);
   }
+  return {};
+}
+
+// Linux's tcp4_seq_show [net/ipv4/tcp_ipv4.c]: the header, then one line
+// per listener and connection ("%4d: " and the columns), each padded to
+// 149 characters. The fields after the inode (refcount, pointer, rto,
+// ato, quick-ack, cwnd, ssthresh) are printed as 1, a null pointer and 0s.
+Result<void> show_net_tcp(uint64_t, Text& out) {
+  size_t before = out.size();
+  out.str("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode");
+  pad_line(out, before, 149);
+  auto* socks = new (std::nothrow) net::InetSockInfo[MAX_LISTED];
+  if (!socks) return Error::NoMemory;
+  size_t n = net::tcp_socket_list(socks, MAX_LISTED);
+  for (size_t i = 0; i < n; ++i) {
+    before = out.size();
+    out.f("{:>4}: ", i);
+    sock_columns(out, socks[i]);
+    out.str(" 1 0000000000000000 0 0 0 0 0");
+    pad_line(out, before, 149);
+  }
+  delete[] socks;
+  return {};
+}
+
+// Linux's udp4_seq_show [net/ipv4/udp.c]: the header, then "%5d: ", the
+// columns, " %d %pK %u" (refcount, pointer, drops), padded to 127. Linux's
+// first column is the socket's hash slot; here it counts the lines.
+Result<void> show_net_udp(uint64_t, Text& out) {
+  size_t before = out.size();
+  out.str("   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref "
+          "pointer drops");
+  pad_line(out, before, 127);
+  auto* socks = new (std::nothrow) net::InetSockInfo[MAX_LISTED];
+  if (!socks) return Error::NoMemory;
+  size_t n = net::udp_socket_list(socks, MAX_LISTED);
+  for (size_t i = 0; i < n; ++i) {
+    before = out.size();
+    out.f("{:>5}: ", i);
+    sock_columns(out, socks[i]);
+    out.str(" 2 0000000000000000 0");
+    pad_line(out, before, 127);
+  }
+  delete[] socks;
   return {};
 }
 

@@ -196,6 +196,8 @@ const Entry SYS[] = {
 const Entry NET[] = {
     {.name = "dev", .mode = RO, .show = proc::show_net_dev},
     {.name = "route", .mode = RO, .show = proc::show_net_route},
+    {.name = "tcp", .mode = RO, .show = proc::show_net_tcp},
+    {.name = "udp", .mode = RO, .show = proc::show_net_udp},
 };
 
 // --- /proc -----------------------------------------------------------------------------

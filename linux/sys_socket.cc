@@ -88,7 +88,9 @@ constexpr char SOCKET_KIND = 0;  // SocketVnode::kind()
 
 class SocketVnode final : public StreamVnode {
  public:
-  explicit SocketVnode(net::SocketRef s) : StreamVnode(vfs::MODE_SOCKET | 0777), sock_(static_cast<net::SocketRef&&>(s)) {}
+  explicit SocketVnode(net::SocketRef s) : StreamVnode(vfs::MODE_SOCKET | 0777), sock_(static_cast<net::SocketRef&&>(s)) {
+    sock_->set_ino(ino());  // /proc/net/tcp's inode column, as /proc/self/fd's socket:[ino]
+  }
   net::Socket& sock() { return *sock_; }
 
   Result<size_t> read_stream(vfs::IoBuffer& buf, OpenFile& f) override {

@@ -1494,6 +1494,43 @@ Result<void> TcpSocket::tcp_info(TcpInfo& out) {
   return {};
 }
 
+bool TcpSocket::proc_info(InetSockInfo& out, bool from_ports) {
+  Hold<Mutex> g(mu_);
+  static constexpr uint8_t LINUX_STATE[] = {7, 10, 2, 3, 1, 4, 5, 8, 11, 9, 6};
+  if (from_ports ? (state_ != TcpState::Listen || hashed_) : !hashed_) return false;
+  const Binding& b = hashed_ ? conn_ : port_;
+  out.laddr = b.addr, out.lport = b.port, out.raddr = b.raddr, out.rport = b.rport;
+  out.state = LINUX_STATE[int(state_)];
+  // get_tcp4_sock: a listener's rx_queue is its accept queue; else the
+  // unread bytes and the unacknowledged and unsent ones.
+  out.rx_queue = state_ == TcpState::Listen ? uint32_t(accept_q_.size()) : rcvbuf_.size();
+  out.tx_queue = state_ == TcpState::Listen ? 0 : sndbuf_.size();
+  out.ino = closed_ ? 0 : ino();
+  return true;
+}
+
+size_t tcp_socket_list(InetSockInfo* out, size_t max) {
+  // References under each table's lock (a leaf), the sockets' own locks
+  // after it is dropped.
+  size_t n = 0;
+  TcpSocket** found = new (std::nothrow) TcpSocket*[max];
+  if (!found) return 0;
+  for (int pass = 0; pass < 2 && n < max; ++pass) {
+    PortTable& table = pass == 0 ? g_ports : g_conns;
+    size_t k = 0;
+    table.for_each([&](Binding& b) {
+      if (k < max - n && (pass == 1 || b.listening) && static_cast<TcpSocket*>(b.owner)->try_retain())
+        found[k++] = static_cast<TcpSocket*>(b.owner);
+    });
+    for (size_t i = 0; i < k; ++i) {
+      TcpRef s = TcpRef::adopt(found[i]);
+      if (s->proc_info(out[n], pass == 0)) ++n;
+    }
+  }
+  delete[] found;
+  return n;
+}
+
 size_t TcpSocket::bytes_unsent() {
   Hold<Mutex> g(mu_);
   return sndbuf_.size();

@@ -111,6 +111,11 @@ class TcpSocket final : public Socket {
   void timer_locked(uint64_t now) REQUIRES(mu_);
   void finish_close_locked() REQUIRES(mu_);
   Result<void> wait_locked(event::WaitList& w, const char* what, uint64_t deadline) REQUIRES(mu_);
+ public:
+  // /proc/net/tcp's view; false when the socket is not to be listed
+  // (from_ports: a listener's pass, which skips what is in g_conns).
+  bool proc_info(InetSockInfo& out, bool from_ports);
+ private:
 
   Mutex mu_;
   TcpState state_ GUARDED_BY(mu_) = TcpState::Closed;

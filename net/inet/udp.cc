@@ -294,6 +294,33 @@ Result<void> UdpSocket::set_option(SockOpt o, int value) {
   }
 }
 
+bool UdpSocket::proc_info(InetSockInfo& out) {
+  Hold<Mutex> g(mu_);
+  if (!binding_.linked) return false;
+  out.laddr = binding_.addr, out.lport = binding_.port, out.raddr = binding_.raddr, out.rport = binding_.rport;
+  out.state = connected_ ? 1 : 7;  // TCP_ESTABLISHED once connected, else TCP_CLOSE (as udp4_format_sock)
+  out.rx_queue = uint32_t(charged_);  // what the queue costs against SO_RCVBUF, as sk_rmem_alloc
+  out.tx_queue = 0;                   // datagrams go down at once
+  out.ino = closed_ ? 0 : ino();
+  return true;
+}
+
+size_t udp_socket_list(InetSockInfo* out, size_t max) {
+  UdpSocket** found = new (std::nothrow) UdpSocket*[max];
+  if (!found) return 0;
+  size_t k = 0, n = 0;
+  g_ports.for_each([&](Binding& b) {
+    if (k < max && static_cast<UdpSocket*>(b.owner)->try_retain()) found[k++] = static_cast<UdpSocket*>(b.owner);
+  });
+  for (size_t i = 0; i < k; ++i) {
+    UdpSocket* s = found[i];
+    if (s->proc_info(out[n])) ++n;
+    s->release();
+  }
+  delete[] found;
+  return n;
+}
+
 Result<void> UdpSocket::name(Address& out) {
   Hold<Mutex> g(mu_);
   Ipv4 a = binding_.addr;

@@ -47,6 +47,8 @@ class UdpSocket final : public Socket {
   // From udp_input / udp_icmp_error (no lock held).
   void deliver(Ipv4 from, uint16_t from_port, const uint8_t* data, size_t len);
   void icmp_error(Error e);
+  // /proc/net/udp's view (false: not bound).
+  bool proc_info(InetSockInfo& out);
 
   Binding binding_;  // under the table's lock once linked; written under mu_ before
 

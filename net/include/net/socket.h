@@ -132,6 +132,14 @@ using SocketRef = RefPtr<Socket>;
 class Socket : public Pollable {
  public:
   void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // A reference unless the last one is already gone (a socket found in a
+  // table while its destructor waits to take it out).
+  bool try_retain() {
+    uint32_t n = refs_.load(std::memory_order_relaxed);
+    while (n && !refs_.compare_exchange_weak(n, n + 1, std::memory_order_acquire, std::memory_order_relaxed)) {
+    }
+    return n != 0;
+  }
   void release() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
@@ -168,6 +176,10 @@ class Socket : public Pollable {
   void set_timeout(bool send, uint64_t ns) { (send ? sndtimeo_ : rcvtimeo_).store(ns, std::memory_order_relaxed); }
   uint64_t timeout(bool send) const { return (send ? sndtimeo_ : rcvtimeo_).load(std::memory_order_relaxed); }
 
+  // The descriptor's inode number (linux/ sets it; /proc/net/tcp shows it).
+  void set_ino(uint64_t ino) { ino_.store(ino, std::memory_order_relaxed); }
+  uint64_t ino() const { return ino_.load(std::memory_order_relaxed); }
+
  protected:
   Socket() = default;
   virtual ~Socket() = default;
@@ -179,7 +191,7 @@ class Socket : public Pollable {
 
  private:
   std::atomic<uint32_t> refs_{1};
-  std::atomic<uint64_t> rcvtimeo_{0}, sndtimeo_{0};
+  std::atomic<uint64_t> rcvtimeo_{0}, sndtimeo_{0}, ino_{0};
 };
 
 // A wait that reached a socket's SO_RCVTIMEO/SO_SNDTIMEO deadline is
