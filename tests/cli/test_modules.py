@@ -104,7 +104,7 @@ class Loading(unittest.TestCase):
 class Bundled(unittest.TestCase):
     def test_bundled_modules_load(self):
         names = modules.available([modules.MODULES_DIR])
-        for n in ["hello", "busybox", "python3", "sqlite3", "lua"]:
+        for n in ["hello", "busybox", "python3", "sqlite3", "lua", "redis", "nginx", "memcached"]:
             self.assertIn(n, names)
         order = modules.resolve(names, lambda n: modules.load(n, [modules.MODULES_DIR]))
         for m in order:
