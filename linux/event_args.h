@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <type_traits>
 
 #include "core/poll.h"
 #include "core/time.h"
@@ -15,11 +16,16 @@
 namespace capsule::linux_abi {
 
 // A kernel array for the length of a call (new[] without exceptions).
-template <typename T>
+// INLINE > 0: up to that many elements live in the object itself (on the
+// kernel stack), so the common small call allocates nothing (issue 16: an
+// allocation and its free are two heap-lock round trips per call).
+template <typename T, size_t INLINE = 0>
 class CallArray {
  public:
-  explicit CallArray(size_t n) : p_(n ? new (std::nothrow) T[n] : nullptr), n_(n) {}
-  ~CallArray() { delete[] p_; }
+  explicit CallArray(size_t n) : p_(n == 0 ? nullptr : n <= INLINE ? inline_ptr() : new (std::nothrow) T[n]), n_(n) {}
+  ~CallArray() {
+    if (p_ != inline_ptr()) delete[] p_;
+  }
   CallArray(const CallArray&) = delete;
   CallArray& operator=(const CallArray&) = delete;
   bool failed() const { return n_ && !p_; }  // out of memory
@@ -27,6 +33,13 @@ class CallArray {
   T& operator[](size_t i) const { return p_[i]; }
 
  private:
+  struct None {};
+  T* inline_ptr() {
+    if constexpr (INLINE != 0) return inline_;
+    else return nullptr;
+  }
+  static constexpr size_t CAP = INLINE ? INLINE : 1;
+  [[no_unique_address]] std::conditional_t<INLINE != 0, T[CAP], None> inline_;
   T* p_;
   size_t n_;
 };

@@ -28,6 +28,7 @@ using vfs::OpenFile;
 constexpr int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
 constexpr uint64_t EPOLL_CLOEXEC = O_CLOEXEC;
 constexpr size_t EVENT_CHUNK = 256;  // events harvested per kernel buffer
+constexpr size_t EVENT_INLINE = 32;  // ...of which on the kernel stack (896 bytes for both arrays)
 
 struct [[gnu::packed]] KEpollEvent {  // struct epoll_event: packed on x86-64
   uint32_t events;
@@ -114,8 +115,9 @@ Result<int> wait(Fd epfd, UserPtr<KEpollEvent> uevents, int maxevents, uint64_t 
   if (!is_epoll_vnode(ref->vnode())) return Error::Invalid;
   Epoll* ep = static_cast<Epoll*>(ref->vnode().pollable());
   size_t n = size_t(maxevents) < EVENT_CHUNK ? size_t(maxevents) : EVENT_CHUNK;
-  CallArray<EpollEvent> k(n);
-  CallArray<KEpollEvent> out(n);
+  // A server's usual maxevents (tens) needs no allocation.
+  CallArray<EpollEvent, EVENT_INLINE> k(n);
+  CallArray<KEpollEvent, EVENT_INLINE> out(n);
   if (k.failed() || out.failed()) return Error::NoMemory;
   // Interrupted: EINTR, never restarted (epoll_wait(2)).
   const size_t got = TRY(ep->wait(k.get(), n, deadline));
