@@ -116,9 +116,15 @@ Result<bool> Reader::next(Entry& out) {
     if (size_ - name_at < namesize) return fail("truncated entry name", size_);
     const char* chars = reinterpret_cast<const char*>(data_ + name_at);
     if (chars[namesize - 1] != 0) return fail("entry name not NUL-terminated", name_at + namesize - 1);
-    const StringView name(chars, namesize - 1);
-    for (size_t i = 0; i < name.size(); ++i)
-      if (name[i] == 0) return fail("NUL inside entry name", name_at + i, name.substr(0, i));
+    // The name ends at its first NUL; more NULs may follow it inside
+    // namesize (the writer's padding that puts file data on a page
+    // boundary, docs/initrd.md), anything else after a NUL is refused.
+    size_t name_len = 0;
+    while (chars[name_len]) ++name_len;
+    for (size_t i = name_len; i < namesize; ++i)
+      if (chars[i] != 0) return fail("NUL inside entry name", name_at + name_len, StringView(chars, name_len));
+    if (name_len == 0) return fail("name size too small", field_at(F_NAMESIZE));
+    const StringView name(chars, name_len);
 
     // Name and data are each padded so the next item starts 4-byte aligned.
     size_t data_at;

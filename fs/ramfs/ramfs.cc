@@ -57,7 +57,14 @@ uint64_t Ramfs::default_max_pages() {
   return half ? half : 1;
 }
 
-uint64_t Ramfs::kernel_reserve_pages() { return vfs::fs_total_pages() / 32 + (4u << 20) / PAGE_SIZE; }
+// 1/32 of RAM plus 4 MiB, the 4 MiB scaled down to 1/8 of RAM in VMs
+// under 32 MiB: a fixed 4 MiB was all of a small VM's free memory, so a
+// 4-8 MiB VM could not even copy a program's pages out of the initrd.
+uint64_t Ramfs::kernel_reserve_pages() {
+  const uint64_t total = vfs::fs_total_pages();
+  const uint64_t fixed = (4u << 20) / PAGE_SIZE;
+  return total / 32 + (total / 8 < fixed ? total / 8 : fixed);
+}
 
 uint64_t Ramfs::pages_available() const {
   uint64_t used = pages_used();
