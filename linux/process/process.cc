@@ -174,6 +174,15 @@ Result<void> open_image(const Walk& w, StringView path, StringView what, Image& 
 // until written), the tail of the last file page zeroed where the segment
 // has bss (p_memsz > p_filesz), and anonymous zero pages for the rest of
 // the bss.
+// exec writes only where it has just mapped (a segment's zeroed tail, the
+// new stack): a fault there means no page could be had (an anonymous
+// copy, or a file's last partial page that the file system could not
+// copy), so it is ENOMEM and the out-of-memory notice, not EFAULT.
+Result<void> as_no_memory(Result<void> r) {
+  if (!r.ok() && r.error() == Error::Fault) return Error::NoMemory;
+  return r;
+}
+
 Result<void> map_segments(AddressSpace* as, const Image& img, uint64_t bias) {
   const elf::LoadPlan& plan = *img.plan;
   for (size_t i = 0; i < plan.segment_count; ++i) {
@@ -196,7 +205,7 @@ Result<void> map_segments(AddressSpace* as, const Image& img, uint64_t bias) {
       if (zero_tail) {
         // The bytes after p_filesz in the last file page are the file's
         // next bytes: zero them (this copies the page, the file stays).
-        TRY(clear_user(reinterpret_cast<void*>(s.zero_start + bias), file_map_end - s.zero_start));
+        TRY(as_no_memory(clear_user(reinterpret_cast<void*>(s.zero_start + bias), file_map_end - s.zero_start)));
         if (!(prot & mm::VM_WRITE)) TRY(as->mprotect(req.addr, req.len, prot));
       }
       anon_from = file_map_end;
@@ -477,7 +486,7 @@ Result<StartInfoEx> load(Process& p, AddressSpace* as, ExecImage& img) {
   uint64_t used = STACK_TOP - layout->sp;
   auto copied = copy_to_user(reinterpret_cast<void*>(layout->sp), buf + area - used, used);
   kfree(buf);
-  TRY(copied);
+  TRY(as_no_memory(copied));
 
   // /proc/self/exe and comm (Linux: the basename of the file executed).
   size_t n = img.exe.size() < sizeof(p.exe) - 1 ? img.exe.size() : sizeof(p.exe) - 1;
