@@ -326,8 +326,8 @@ Result<uint8_t*> File::materialize_locked(uint64_t index) {
     ++shadowed_;
     return p;
   }
-  uint8_t* p = TRY(rfs()->alloc_page());
   size_t from_archive = pos < backing_size_ ? size_t(min64(PAGE, backing_size_ - pos)) : 0;
+  uint8_t* p = TRY(rfs()->alloc_page(from_archive != 0));
   if (from_archive) __builtin_memcpy(p, backing_ + pos, from_archive);
   __builtin_memset(p + from_archive, 0, PAGE - from_archive);
   if (!pages_.set(index, p).ok()) {

@@ -80,9 +80,10 @@ uint64_t Ramfs::pages_available() const {
 // The count goes up first and comes back down on failure, so that two
 // writers racing for the last page never both get it (the limit holds);
 // the reserve is a floor under the page allocator's free count.
-Result<uint8_t*> Ramfs::alloc_page() {
+Result<uint8_t*> Ramfs::alloc_page(bool archive_copy) {
   uint64_t used = pages_used_.fetch_add(1, std::memory_order_relaxed);
-  if ((options_.max_pages && used >= options_.max_pages) || vfs::fs_free_pages() <= kernel_reserve_pages()) {
+  if ((options_.max_pages && used >= options_.max_pages) ||
+      (!archive_copy && vfs::fs_free_pages() <= kernel_reserve_pages())) {
     pages_used_.fetch_sub(1, std::memory_order_relaxed);
     return Error::NoSpace;
   }

@@ -8,8 +8,9 @@ way Capsule does. Series, interleaved round by round (same machine load):
   capsule     the exact QEMU command `capsule run` runs for bench/run's
               static hello (the CLI's own vm_settings and qemu.command, the
               image packed in-process; no CLI around it);
-  capsule@K   the same command with another kernel (--kernel K, repeatable:
-              e.g. main's build, for before/after in the same rounds);
+  capsule K   the same command with another kernel (--kernel K, repeatable:
+              e.g. main's build, for before/after in the same rounds; K@REV
+              packs its image with git revision REV's cpio writer);
   trivial     the same command, -kernel trivial.elf: QEMU does the same
               work (devices, -m, the initrd loaded), the guest nothing;
   trivial-no-initrd  the same without -initrd.
@@ -46,6 +47,7 @@ def _load(name, path):
 
 # bench/run/run.py: the hello, the QEMU-alone command, the line timing.
 brun = _load("capsule_bench_run", ROOT / "bench" / "run" / "run.py")
+share = _load("capsule_bench_share", ROOT / "bench" / "run" / "kernel_share.py")
 BenchError = brun.BenchError
 log = brun.log
 
@@ -78,8 +80,11 @@ def with_mem(cmd, mib):
     return out
 
 
+FLOOR_TIMEOUT = 30.0  # s: a size where the initrd lands on the kernel hangs
+
+
 def runs_ok(cmd, line, status):
-    r = brun.time_to_line(cmd, line, brun.CAPSULE_TIMEOUT)
+    r = brun.time_to_line(cmd, line, FLOOR_TIMEOUT)
     if r["rc"] is None or r["first_ms"] is None:
         return False, r
     guest, why = status(r["rc"])
@@ -103,7 +108,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="bench/boot/trivial", description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--mem", default="", help="-m for every series (default: what capsule run picks)")
-    ap.add_argument("--kernel", action="append", default=[], help="another capsule.elf to time too")
+    ap.add_argument("--kernel", action="append", default=[],
+                    help="another capsule.elf to time too; ELF@REV: its image packed by git revision REV's "
+                         "cpio writer (the format changed with issue 16)")
     ap.add_argument("--floor", action="store_true", help="also find the smallest -m of each kernel")
     ap.add_argument("--floor-from", type=int, default=16)
     ap.add_argument("--json", default=str(WORK / "result.json"))
@@ -126,10 +133,19 @@ def run(args):
     if not alone:
         raise BenchError("cannot build Capsule's QEMU command for the hello")
     cap_cmd, status_file = alone
+    # Kept apart: qemu_alone's directory is made afresh for each image.
+    kept = WORK / "hello.cpio"
+    Path(cap_cmd[cap_cmd.index("-initrd") + 1]).replace(kept)
+    cap_cmd[cap_cmd.index("-initrd") + 1] = str(kept)
     status = lambda rc: cli.qemu.decode_status(rc, str(status_file))  # noqa: E731
     series = {"capsule": cap_cmd}
     for k in args.kernel:
-        series[f"capsule@{k}"] = with_kernel(cap_cmd, os.path.abspath(k))
+        path, _, rev = k.partition("@")
+        cmd = with_kernel(cap_cmd, os.path.abspath(path))
+        if rev:  # that kernel reads the image format of git revision `rev`
+            old = share.command(cli, "hello", Path(path).resolve(), share.old_writer(rev), mem)[0]
+            cmd[cmd.index("-initrd") + 1] = old[old.index("-initrd") + 1]
+        series[f"capsule {k}"] = cmd
     series["trivial"] = with_kernel(cap_cmd, TRIVIAL)
     series["trivial-no-initrd"] = with_kernel(cap_cmd, TRIVIAL, initrd=False)
     for name, cmd in series.items():
