@@ -175,6 +175,7 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   if (auto r = acpi_init(si->rsdp_paddr); !r.ok())
     log_warn("acpi: not available ({}): power-off falls back to isa-debug-exit", error_name(r.error()));
   power_init();
+  mm_release_low_memory();  // ACPI's tables are read: low RAM can go to the allocator
   bootchart_mark("acpi");
   if (auto rtc = cmos_rtc_read_unix(); rtc.ok()) {
     time_set_realtime(rtc.value() * 1000000000);

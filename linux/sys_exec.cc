@@ -34,9 +34,12 @@ namespace {
 constexpr size_t ARG_BYTES = 2 * 1024 * 1024;
 constexpr size_t MAX_STRINGS = ARG_BYTES / 8;  // each takes a pointer on the stack at least
 
-// argv and envp copied from the application.
+// argv and envp copied from the application, back to back with their NULs
+// in one buffer that starts at a page and doubles as strings arrive (up to
+// ARG_BYTES): a 2 MiB buffer per execve was most of a small VM's memory.
 struct ArgCopy {
-  char* bytes = nullptr;       // kmalloc(ARG_BYTES)
+  char* bytes = nullptr;       // kmalloc(cap)
+  size_t cap = 0;
   size_t used = 0;
   StringView* vec = nullptr;   // argc entries, then envc
   size_t argc = 0, envc = 0;
@@ -45,6 +48,20 @@ struct ArgCopy {
     delete[] vec;
   }
 };
+
+constexpr size_t ARG_FIRST_BYTES = 4096;
+
+// Doubles c's buffer (at most to ARG_BYTES), keeping what it holds.
+Result<void> grow(ArgCopy& c) {
+  const size_t cap = c.cap * 2 < ARG_BYTES ? c.cap * 2 : ARG_BYTES;
+  auto* bytes = static_cast<char*>(kmalloc(cap));
+  if (!bytes) return Error::NoMemory;
+  __builtin_memcpy(bytes, c.bytes, c.used);
+  kfree(c.bytes);
+  c.bytes = bytes;
+  c.cap = cap;
+  return {};
+}
 
 // The number of pointers before the NULL of a user array (0 for a NULL
 // array: Linux runs the program with an empty argv then). Error::Fault,
@@ -58,16 +75,24 @@ Result<size_t> count_strings(UserPtr<const uint64_t> uarr) {
   }
 }
 
-// Copies n strings of the user array into c (appending to c.vec at `at`).
-Result<void> copy_strings(UserPtr<const uint64_t> uarr, size_t n, ArgCopy& c, size_t at) {
+// Appends the n strings of the user array to c.
+Result<void> copy_strings(UserPtr<const uint64_t> uarr, size_t n, ArgCopy& c) {
   for (size_t i = 0; i < n; ++i) {
     const UserString str{UserPtr<const char>(TRY(uarr.offset(i).read()))};
-    size_t room = ARG_BYTES - c.used;
-    size_t cap = room < elf::MAX_ARG_STRLEN ? room : elf::MAX_ARG_STRLEN;
-    // Over MAX_ARG_STRLEN (NUL included) or past the total: E2BIG.
-    const size_t len = TRY(str.copy_in(c.bytes + c.used, cap));
-    c.vec[at + i] = StringView(c.bytes + c.used, len);
-    c.used += len + 1;
+    for (;;) {
+      // Over MAX_ARG_STRLEN (NUL included) or past the total: E2BIG.
+      const size_t room = ARG_BYTES - c.used;
+      const size_t limit = room < elf::MAX_ARG_STRLEN ? room : elf::MAX_ARG_STRLEN;
+      const size_t have = c.cap - c.used;
+      auto len = str.copy_in(c.bytes + c.used, have < limit ? have : limit);
+      if (len.ok()) {
+        c.used += len.value() + 1;
+        break;
+      }
+      // Not the limit but this buffer's end: a larger one, and again.
+      if (len.error() != Error::TooBig || have >= limit) return len.error();
+      TRY(grow(c));
+    }
   }
   return {};
 }
@@ -77,11 +102,22 @@ Result<void> copy_args(UserPtr<const uint64_t> uargv, UserPtr<const uint64_t> ue
   c.argc = TRY(count_strings(uargv));
   c.envc = TRY(count_strings(uenvp));
   if (c.argc + c.envc > MAX_STRINGS) return Error::TooBig;
-  c.bytes = static_cast<char*>(kmalloc(ARG_BYTES));
+  c.cap = ARG_FIRST_BYTES;
+  c.bytes = static_cast<char*>(kmalloc(c.cap));
   c.vec = new (std::nothrow) StringView[c.argc + c.envc + 1];
   if (!c.bytes || !c.vec) return Error::NoMemory;
-  TRY(copy_strings(uargv, c.argc, c, 0));
-  return copy_strings(uenvp, c.envc, c, c.argc);
+  TRY(copy_strings(uargv, c.argc, c));
+  TRY(copy_strings(uenvp, c.envc, c));
+  // The views, once the buffer has stopped moving: the strings lie back to
+  // back, each ended by its NUL (a copied string holds no other NUL).
+  const char* p = c.bytes;
+  for (size_t i = 0; i < c.argc + c.envc; ++i) {
+    size_t len = 0;
+    while (p[len]) ++len;
+    c.vec[i] = StringView(p, len);
+    p += len + 1;
+  }
+  return {};
 }
 
 // The error of a failed preparation (EACCES rather than EPERM for a file

@@ -16,6 +16,16 @@
 namespace capsule {
 namespace {
 
+// A test buffer on the heap for the test's duration: statics would sit in
+// .bss, which every boot zeroes and every VM holds (issue 16).
+struct Scratch {
+  uint8_t* p;
+  explicit Scratch(size_t n) : p(static_cast<uint8_t*>(kzalloc(n))) {}
+  ~Scratch() { kfree(p); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+};
+
 constexpr uint64_t MS = 1000000;
 
 template <typename F>
@@ -70,7 +80,8 @@ KTEST(event_pipe_1mib_transfer) {
   Pair p;
   auto writer = [&] {
     Stream s(0x1234);
-    static uint8_t buf[7001];
+    Scratch wbuf(7001);
+    uint8_t* buf = wbuf.p;
     size_t sent = 0, chunk = 1;
     while (sent < TOTAL) {
       size_t n = chunk < TOTAL - sent ? chunk : TOTAL - sent;
@@ -85,7 +96,8 @@ KTEST(event_pipe_1mib_transfer) {
   };
   Thread* t = spawn("pipe-writer", writer, 1);
   Stream s(0x1234);
-  static uint8_t buf[5003];
+  Scratch rbuf(5003);
+  uint8_t* buf = rbuf.p;
   size_t got = 0, bad = 0, reads = 0;
   uint64_t fnv = 0xcbf29ce484222325ull;
   uint64_t t0 = uptime_ns();
@@ -116,8 +128,8 @@ KTEST(event_pipe_atomic_writes) {
     Pair* p;
     uint8_t id;
     void operator()() {
-      static uint8_t bufs[WRITERS][PIPE_BUF_SIZE];
-      uint8_t* b = bufs[id];
+      Scratch mine(PIPE_BUF_SIZE);
+      uint8_t* b = mine.p;
       for (int i = 0; i < RECORDS; ++i) {
         b[0] = id;
         b[1] = uint8_t(i);
@@ -133,7 +145,8 @@ KTEST(event_pipe_atomic_writes) {
     ws[i] = W{&p, uint8_t(i)};
     ts[i] = spawn("pipe-atomic", ws[i], i);
   }
-  static uint8_t rec[PIPE_BUF_SIZE];
+  Scratch rec_buf(PIPE_BUF_SIZE);
+  uint8_t* rec = rec_buf.p;
   int next_seq[WRITERS] = {};
   int records = 0, torn = 0, misordered = 0;
   size_t fill = 0, step = 0;
@@ -205,7 +218,8 @@ KTEST(event_pipe_eof_epipe) {
     // A writer asleep on a full pipe gets EPIPE (nothing written) when the
     // reader closes.
     Pair p;
-    static uint8_t fill[PIPE_DEFAULT_SIZE];
+    Scratch fill_buf(PIPE_DEFAULT_SIZE);
+    uint8_t* fill = fill_buf.p;
     KEXPECT(p.w->write(fill, PIPE_DEFAULT_SIZE, true).value_or(0) == PIPE_DEFAULT_SIZE);
     std::atomic<int> err{-1};
     auto writer = [&] { err = int(p.w->write(fill, 100, false).error()); };
@@ -225,7 +239,8 @@ KTEST(event_pipe_nonblocking) {
   KEXPECT(p.r->read(b, 16, true).error() == Error::Again);
   KEXPECT(p.w->capacity() == PIPE_DEFAULT_SIZE);
   KEXPECT(p.w->poll_events() & POLL_OUT);
-  static uint8_t big[PIPE_DEFAULT_SIZE + 8192];
+  Scratch big_buf(PIPE_DEFAULT_SIZE + 8192);
+  uint8_t* big = big_buf.p;
   KEXPECT(p.w->write(big, PIPE_DEFAULT_SIZE - 100, true).value_or(0) == PIPE_DEFAULT_SIZE - 100);
   KEXPECT(!(p.w->poll_events() & POLL_OUT));  // less than PIPE_BUF of room
   KEXPECT(p.w->write(big, 200, true).error() == Error::Again);      // ≤ PIPE_BUF: all or nothing
@@ -486,7 +501,8 @@ KTEST(event_interrupt) {
       char b[4];
       EpollEvent ev[1];
       PollRequest req{p.r, POLL_IN, 0};
-      static uint8_t fill[PIPE_DEFAULT_SIZE];
+      Scratch fill_buf(PIPE_DEFAULT_SIZE);
+      uint8_t* fill = fill_buf.p;
       Error r = Error::None;
       switch (kind) {
         case 0: r = p.r->read(b, 4, false).error(); break;
@@ -508,8 +524,8 @@ KTEST(event_interrupt) {
     join(t);
     KEXPECT(err.load() == int(Error::Interrupted));
     if (kind == 4) {  // drain for the next round (none)
-      static uint8_t sink[PIPE_DEFAULT_SIZE];
-      (void)p.r->read(sink, sizeof sink, true);
+      Scratch sink(PIPE_DEFAULT_SIZE);
+      (void)p.r->read(sink.p, PIPE_DEFAULT_SIZE, true);
     }
   }
   delete e;

@@ -60,6 +60,9 @@ Result<void> BuddyAllocator::add_range(uint64_t first, uint64_t end) {
     frames_[p].state = FrameState::Allocated;
     frames_[p].order = uint8_t(order);
     managed_pages_ += uint64_t(1) << order;
+    // A range added after allocations moves the low-water mark up with it,
+    // so managed - min_free (the peak in use) stays what it was.
+    if (min_free_pages_ != UINT64_MAX) min_free_pages_ += uint64_t(1) << order;
     (void)free(p, order);
     p += uint64_t(1) << order;
   }

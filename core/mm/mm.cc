@@ -109,8 +109,14 @@ uintptr_t g_mmio_next = MMIO_BASE;
 
 MemoryMap g_ram;     // usable RAM as the firmware reported it
 MemoryMap g_free;    // scratch during mm_init: RAM minus everything in use
+MemoryMap g_low_free; // RAM below 1 MiB the buddy gets after boot (mm_release_low_memory)
 uint64_t g_kernel_bytes;
-uint64_t g_managed_bytes;  // handed to the buddy at boot
+uint64_t g_managed_bytes;  // handed to the buddy
+
+// Below this the first MiB stays reserved for good: the real-mode IVT and
+// BDA, the AP trampoline (0x8000, core/sched/smp.cc), and what BIOSes are
+// known to scribble on (Linux keeps the first 64 KiB too).
+constexpr uint64_t LOW_KEEP = 64 * 1024;
 
 constexpr size_t MAX_GUARDS = 64;
 std::atomic<uintptr_t> g_guards[MAX_GUARDS];
@@ -148,8 +154,6 @@ void read_memory_map(const HvmStartInfo* si) {
   g_ram = map.value();
   g_free = map.value();
 
-  // The first MiB: real-mode IVT, BDA, EBDA, firmware tables, VGA hole.
-  reserve(0, MIB, "first MiB");
   g_kernel_bytes = __kernel_end - __kernel_start;
   reserve(kphys(__kernel_start), g_kernel_bytes, "kernel image");
   reserve(virt_to_phys(si), sizeof(HvmStartInfo), "start info");
@@ -163,6 +167,15 @@ void read_memory_map(const HvmStartInfo* si) {
         reserve(mods[i].cmdline_paddr, cstr_len(mods[i].cmdline_paddr) + 1, "module command line");
     }
   }
+  // The first MiB: real-mode IVT, BDA, the AP trampoline, firmware tables
+  // (an RSDP or ACPI tables a loader may have put in low RAM). Its RAM above
+  // LOW_KEEP, less the carve-outs above, is remembered and given to the
+  // buddy once ACPI has been read (mm_release_low_memory): up to 636 KiB,
+  // a sixth of a 4 MiB VM.
+  g_low_free = g_free;
+  must(g_low_free.reserve(0, LOW_KEEP), "low memory");
+  if (g_low_free.highest_end() > MIB) must(g_low_free.reserve(MIB, g_low_free.highest_end()), "low memory");
+  reserve(0, MIB, "first MiB");
 }
 
 // What the direct map covers: RAM, ACPI tables/NVS (so ACPI code can read
@@ -284,6 +297,16 @@ void mm_init(const HvmStartInfo* si) {
            cpu_features().pdpe1gb ? "1 GiB" : "2 MiB");
   log_debug("mm: page tables {} KiB at {:#x}, metadata {} KiB at {:#x}",
             (early.used_end() - early.start()) / 1024, early.start(), meta_bytes / 1024, *meta);
+}
+
+void mm_release_low_memory() {
+  SpinGuard guard(g_page_lock);
+  for (const PhysRange& r : g_low_free) {
+    log_debug("mm: low memory {:#x}-{:#x} to the page allocator", r.start, r.end);
+    must(g_buddy.add_range(r.start / PAGE_SIZE, r.end / PAGE_SIZE), "buddy add_range (low memory)");
+  }
+  g_low_free = MemoryMap();
+  g_managed_bytes = g_buddy.managed_pages() * PAGE_SIZE;
 }
 
 Result<uint64_t> page_alloc(unsigned order) {

@@ -25,6 +25,21 @@ int hex_digit(uint8_t c) {
 
 // Rounds up to the 4-byte boundary newc pads names and data to; false on
 // overflow.
+// Whether n bytes are all NUL, a word at a time: the padding after a name
+// runs up to 4095 bytes per file (a page-aligned archive, docs/initrd.md)
+// and the boot reads every one.
+bool all_zero(const char* p, size_t n) {
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    __builtin_memcpy(&w, p + i, 8);
+    acc |= w;
+  }
+  for (; i < n; ++i) acc |= uint8_t(p[i]);
+  return acc == 0;
+}
+
 bool align4(size_t v, size_t& out) {
   if (v > size_t(-1) - 3) return false;
   out = (v + 3) & ~size_t(3);
@@ -116,9 +131,15 @@ Result<bool> Reader::next(Entry& out) {
     if (size_ - name_at < namesize) return fail("truncated entry name", size_);
     const char* chars = reinterpret_cast<const char*>(data_ + name_at);
     if (chars[namesize - 1] != 0) return fail("entry name not NUL-terminated", name_at + namesize - 1);
-    const StringView name(chars, namesize - 1);
-    for (size_t i = 0; i < name.size(); ++i)
-      if (name[i] == 0) return fail("NUL inside entry name", name_at + i, name.substr(0, i));
+    // The name ends at its first NUL; more NULs may follow it inside
+    // namesize (the writer's padding that puts file data on a page
+    // boundary, docs/initrd.md), anything else after a NUL is refused.
+    size_t name_len = 0;
+    while (chars[name_len]) ++name_len;
+    if (!all_zero(chars + name_len, namesize - name_len))
+      return fail("NUL inside entry name", name_at + name_len, StringView(chars, name_len));
+    if (name_len == 0) return fail("name size too small", field_at(F_NAMESIZE));
+    const StringView name(chars, name_len);
 
     // Name and data are each padded so the next item starts 4-byte aligned.
     size_t data_at;

@@ -13,7 +13,7 @@ using vfs::IoBuffer;
 
 // Not shared any more: no lock.
 File::~File() {
-  pages_.truncate(0, [this](uint8_t* p) { rfs()->free_page(p); });
+  pages_.truncate(0, [this](uint8_t* p) { drop_page(p); });
   delete[] tag_;
 }
 
@@ -203,7 +203,7 @@ Result<void> File::allocate(uint64_t offset, uint64_t len, bool keep_size) {
     if (auto r = materialize_locked(i); !r.ok()) {
       // Give back what now lies past the end (Linux undoes the whole
       // call; holes filled inside the file just stay zeros).
-      pages_.truncate((size_ + PAGE - 1) / PAGE, [&](uint8_t* p) { rfs()->free_page(p); });
+      pages_.truncate((size_ + PAGE - 1) / PAGE, [&](uint8_t* p) { drop_page(p); });
       filled_locked();
       return r.error();
     }
@@ -234,7 +234,7 @@ Result<void> File::punch_hole(uint64_t offset, uint64_t len) {
     if (k == PAGE && index >= archive_pages) {
       if (p) {  // a whole page: give it back
         (void)pages_.set(index, nullptr);
-        rfs()->free_page(p);
+        drop_page(p);
       }
     } else if (p || index < archive_pages) {
       // Part of a page, or a page of the archive (which must stop showing
@@ -268,8 +268,8 @@ void File::allow_sealing() {
 Result<void> File::set_backing(const uint8_t* data, size_t size) {
   FsGuard g(lock_);
   if (size_ || pages_.count() || backing_) return Error::Busy;
-  backing_ = data;
-  backing_size_ = size_ = size;
+  backing_ = archive_ = data;
+  backing_size_ = archive_size_ = size_ = size;
   return {};
 }
 
@@ -290,7 +290,7 @@ Result<void> File::truncate_locked(uint64_t size) {
     // is SIGBUS), then the pages go.
     mm::backing_shrinking(*this, size);
     uint64_t keep = (size + PAGE - 1) / PAGE;  // pages still (partly) inside
-    pages_.truncate(keep, [&](uint8_t* p) { rfs()->free_page(p); });
+    pages_.truncate(keep, [&](uint8_t* p) { drop_page(p); });
     if (backing_size_ > size) backing_size_ = size;
     // Recount the pages that shadow the (shorter) archive range.
     uint64_t new_archive_pages = (backing_size_ + PAGE - 1) / PAGE;
@@ -306,12 +306,28 @@ Result<void> File::truncate_locked(uint64_t size) {
   return {};
 }
 
+void File::drop_page(uint8_t* p) {
+  if (p >= archive_ && p < archive_ + archive_size_) return;
+  rfs()->free_page(p);
+}
+
 Result<uint8_t*> File::materialize_locked(uint64_t index) {
   lock_.assert_held();
   if (uint8_t* p = pages_.get(index)) return p;
-  uint8_t* p = TRY(rfs()->alloc_page());
   uint64_t pos = index * PAGE;
+  if (pos + PAGE <= backing_size_ && (reinterpret_cast<uintptr_t>(backing_ + pos) & (PAGE - 1)) == 0) {
+    // A whole page of the archive, page aligned (the CLI's cpio writer
+    // aligns the data of files of a page or more): it becomes the file's
+    // page in place. The initrd stays reserved and mapped for good, and
+    // these bytes belong to this file alone, so mappings, reads and writes
+    // use it as any page of the file; drop_page never frees it.
+    uint8_t* p = const_cast<uint8_t*>(backing_ + pos);
+    if (!pages_.set(index, p).ok()) return Error::NoSpace;
+    ++shadowed_;
+    return p;
+  }
   size_t from_archive = pos < backing_size_ ? size_t(min64(PAGE, backing_size_ - pos)) : 0;
+  uint8_t* p = TRY(rfs()->alloc_page(from_archive != 0));
   if (from_archive) __builtin_memcpy(p, backing_ + pos, from_archive);
   __builtin_memset(p + from_archive, 0, PAGE - from_archive);
   if (!pages_.set(index, p).ok()) {

@@ -41,8 +41,13 @@ class File final : public Node {
 
  private:
   // The page at `index`, allocated (zeros, or a copy of the archive's
-  // bytes) if absent. NoSpace when the file system is full.
+  // bytes) if absent; a whole, page-aligned page of the archive becomes the
+  // file's page where it lies (no copy, nothing allocated). NoSpace when
+  // the file system is full.
   Result<uint8_t*> materialize_locked(uint64_t index) REQUIRES(lock_);
+  // Gives a page of pages_ back: to the file system, unless it is one of
+  // the archive's (those stay where the initrd is, unused).
+  void drop_page(uint8_t* p);
   Result<uint64_t> page_locked(uint64_t offset) REQUIRES(lock_);
   Result<uint64_t> page_for_read_locked(uint64_t offset, bool zero_ok, uint64_t* next) REQUIRES(lock_);
   // Mappings that show the zero page where materialize_locked just put a
@@ -57,6 +62,11 @@ class File final : public Node {
   const uint8_t* backing_ GUARDED_BY(lock_) = nullptr;  // the archive's bytes, until shadowed
   uint64_t backing_size_ GUARDED_BY(lock_) = 0;         // <= size_
   uint64_t shadowed_ GUARDED_BY(lock_) = 0;             // pages_ entries below backing_size_
+  // The archive's bytes as set_backing gave them (truncation does not
+  // shrink this): pages_ entries inside are the archive's own pages. Set
+  // once by the populator before the file is shared, read-only after.
+  const uint8_t* archive_ = nullptr;
+  uint64_t archive_size_ = 0;
   uint32_t seals_ GUARDED_BY(lock_) = vfs::SEAL_SEAL;   // memfd seals (vfs::SEAL_*)
   // Pages [fresh_lo_, fresh_hi_) include every hole materialize_locked
   // filled since the last filled_locked (empty when lo >= hi).

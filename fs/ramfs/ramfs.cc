@@ -57,7 +57,14 @@ uint64_t Ramfs::default_max_pages() {
   return half ? half : 1;
 }
 
-uint64_t Ramfs::kernel_reserve_pages() { return vfs::fs_total_pages() / 32 + (4u << 20) / PAGE_SIZE; }
+// 1/32 of RAM plus 4 MiB, the 4 MiB scaled down to 1/8 of RAM in VMs
+// under 32 MiB: a fixed 4 MiB was all of a small VM's free memory, so a
+// 4-8 MiB VM could not even copy a program's pages out of the initrd.
+uint64_t Ramfs::kernel_reserve_pages() {
+  const uint64_t total = vfs::fs_total_pages();
+  const uint64_t fixed = (4u << 20) / PAGE_SIZE;
+  return total / 32 + (total / 8 < fixed ? total / 8 : fixed);
+}
 
 uint64_t Ramfs::pages_available() const {
   uint64_t used = pages_used();
@@ -73,9 +80,10 @@ uint64_t Ramfs::pages_available() const {
 // The count goes up first and comes back down on failure, so that two
 // writers racing for the last page never both get it (the limit holds);
 // the reserve is a floor under the page allocator's free count.
-Result<uint8_t*> Ramfs::alloc_page() {
+Result<uint8_t*> Ramfs::alloc_page(bool archive_copy) {
   uint64_t used = pages_used_.fetch_add(1, std::memory_order_relaxed);
-  if ((options_.max_pages && used >= options_.max_pages) || vfs::fs_free_pages() <= kernel_reserve_pages()) {
+  if ((options_.max_pages && used >= options_.max_pages) ||
+      (!archive_copy && vfs::fs_free_pages() <= kernel_reserve_pages())) {
     pages_used_.fetch_sub(1, std::memory_order_relaxed);
     return Error::NoSpace;
   }

@@ -184,14 +184,18 @@ struct Cpio {
   void pad() {
     while (len % 4 && len < cap) buf[len++] = 0;
   }
-  void entry(StringView name, uint32_t mode, StringView data) {
+  // page_align: NULs after the name put the data on a page boundary of
+  // buf (a kzalloc'd block of pages), as cpio.py does for large files.
+  void entry(StringView name, uint32_t mode, StringView data, bool page_align = false) {
+    size_t namesize = name.size() + 1;
+    if (page_align) namesize += (4096 - (len + 110 + namesize) % 4096) % 4096;
     char h[111];
     BufferSink s(h, sizeof(h));
     format(s, "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}", ino++, mode, 0u,
-           0u, 1u, 1700000000u, unsigned(data.size()), 0u, 0u, 0u, 0u, unsigned(name.size() + 1), 0u);
+           0u, 1u, 1700000000u, unsigned(data.size()), 0u, 0u, 0u, 0u, unsigned(namesize), 0u);
     put(h, 110);
     put(name.data(), name.size());
-    put("", 1);
+    for (size_t i = name.size(); i < namesize; ++i) put("", 1);
     pad();
     put(data.data(), data.size());
     pad();
@@ -262,6 +266,76 @@ KTEST(vfs_populate_cpio) {
     KEXPECT((a.mode & MODE_TYPE) == MODE_DIR);
     log_info("vfs.populate_cpio: the boot root has {} links", a.nlink);
   }
+}
+
+// A file whose data lies page aligned in the archive uses the archive's
+// whole pages as its own (no copy, nothing counted against the file
+// system); the last, partial page is copied. Reads, writes, mappings'
+// pages, truncation and unlinking treat them as any page of the file, and
+// none is ever given to the page allocator.
+KTEST(vfs_populate_in_place) {
+  Cpio c(64 * 1024);
+  KEXPECT(c.buf);
+  if (!c.buf) return;
+  constexpr size_t SIZE = 2 * 4096 + 100;
+  char* data = static_cast<char*>(kmalloc(SIZE));
+  KEXPECT(data);
+  if (!data) return;
+  for (size_t i = 0; i < SIZE; ++i) data[i] = char('A' + i % 26);
+  c.entry(".", 040755, "");
+  c.entry("big", 0100644, StringView(data, SIZE), true);
+  const size_t at = c.len - SIZE - (4 - SIZE % 4) % 4;  // where the data went
+  c.entry("TRAILER!!!", 0, "");
+  KEXPECT(at % 4096 == 0);
+  auto fs = ramfs::Ramfs::create().value_or(nullptr);
+  KEXPECT(fs);
+  if (!fs) {
+    kfree(data);
+    return;
+  }
+  ramfs::PopulateError err;
+  KEXPECT(ramfs::populate(*fs, reinterpret_cast<const uint8_t*>(c.buf), c.len, &err).ok());
+  {
+    Vfs v;
+    KEXPECT(v.mount_root(FsRef(fs.get())).ok());
+    VnodeRef root = v.root();
+    PathContext ctx{root.get(), root.get()};
+    VnodeRef big = v.resolve(ctx, "/big", 0).value_or(nullptr);
+    KEXPECT(big);
+    mm::VmBacking* back = big.get();
+    if (back) {
+      // Whole pages: the archive's own; the tail: a copy (one page).
+      KEXPECT(back->page(0).value_or(0) == vfs::fs_page_phys(reinterpret_cast<uint8_t*>(c.buf + at)));
+      KEXPECT(back->page(4096).value_or(0) == vfs::fs_page_phys(reinterpret_cast<uint8_t*>(c.buf + at + 4096)));
+      KEXPECT(fs->pages_used() == 0);
+      KEXPECT(back->page(8192).value_or(0) != vfs::fs_page_phys(reinterpret_cast<uint8_t*>(c.buf + at + 8192)));
+      KEXPECT(fs->pages_used() == 1);
+    }
+    OpenHow how;
+    how.flags = OpenHow::READ | OpenHow::WRITE;
+    FileRef f = v.open(ctx, "/big", how).value_or(nullptr);
+    KEXPECT(f);
+    if (f) {
+      KernelBuffer w("xyz", 3);
+      KEXPECT(f->pwrite(w, 4096 + 7).ok());
+      KEXPECT(c.buf[at + 4096 + 7] == 'x');  // written in place
+      KEXPECT(fs->pages_used() == 1);
+      char got[8] = {};
+      KernelBuffer b(got, 4);
+      KEXPECT(f->pread(b, 4096 + 6).value_or(0) == 4);
+      KEXPECT(got[0] == data[4096 + 6] && got[1] == 'x' && got[3] == 'z');
+      // Truncated into the first page and grown again: zeros after the end.
+      KEXPECT(big->truncate(10).ok());
+      KEXPECT(big->truncate(6000).ok());
+      KEXPECT(f->pread(b, 4096 + 6).value_or(0) == 4 && got[0] == 0 && got[1] == 0);
+      KEXPECT(f->pread(b, 8).value_or(0) == 4 && got[0] == data[8] && got[2] == 0);
+    }
+    f = nullptr;
+    big = nullptr;
+    KEXPECT(v.unlink(ctx, "/big").ok());  // the archive's pages are not freed (page_free would panic)
+  }
+  kfree(data);
+  fs->shutdown();
 }
 
 KTEST(vfs_fd_table) {

@@ -52,6 +52,8 @@ class DownWriter {
 
 bool too_long(StringView s) { return s.size() + 1 > MAX_ARG_STRLEN; }
 
+constexpr size_t MAX_AUX = 24;  // the auxv array below, AT_NULL included
+
 }  // namespace
 
 Result<StackLayout> build_initial_stack(uint8_t* buf, size_t size, uint64_t top, const StackParams& p) {
@@ -85,7 +87,7 @@ Result<StackLayout> build_initial_stack(uint8_t* buf, size_t size, uint64_t top,
   struct AuxPair {
     Aux tag;
     uint64_t value;
-  } aux[24];
+  } aux[MAX_AUX];
   size_t n = 0;
   if (p.sysinfo_ehdr) aux[n++] = {Aux::SysinfoEhdr, p.sysinfo_ehdr};
   aux[n++] = {Aux::Minsigstksz, p.minsigstksz};
@@ -144,6 +146,14 @@ Result<StackLayout> build_initial_stack(uint8_t* buf, size_t size, uint64_t top,
   out.sp = sp;
   out.used = size_t(top - sp);
   return out;
+}
+
+size_t initial_stack_bound(const StackParams& p) {
+  uint64_t bytes = 8 + p.execfn.size() + 1 + 15 + p.platform.size() + 1 + sizeof(p.random) + 15;
+  for (size_t i = 0; i < p.argc; ++i) bytes += p.argv[i].size() + 1;
+  for (size_t i = 0; i < p.envc; ++i) bytes += p.envp[i].size() + 1;
+  bytes += 8 * (1 + (uint64_t(p.argc) + 1) + (uint64_t(p.envc) + 1) + 2 * uint64_t(MAX_AUX));
+  return size_t(bytes);
 }
 
 }  // namespace capsule::elf

@@ -72,4 +72,11 @@ struct StackLayout {
 // MAX_ARG_STRLEN or the whole does not fit, Invalid for a misaligned top.
 Result<StackLayout> build_initial_stack(uint8_t* buf, size_t size, uint64_t top, const StackParams& params);
 
+// An upper bound of the bytes build_initial_stack() takes for `params`
+// (strings, alignment slack, the tables with the most auxv pairs it ever
+// writes): with a buffer at least this large it never fails for room, and
+// the layout does not depend on the buffer's size. Lets exec size its
+// scratch buffer by the arguments instead of by the 2 MiB limit.
+size_t initial_stack_bound(const StackParams& params);
+
 }  // namespace capsule::elf

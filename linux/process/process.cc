@@ -63,6 +63,16 @@ uint32_t vm_prot(uint32_t seg) {
          ((seg & elf::SEG_X) ? mm::VM_EXEC : 0);
 }
 
+// The scratch buffer the initial stack is laid out in: as large as these
+// arguments can take (a few KiB for most programs), never more than the
+// limit. A fixed ARG_AREA buffer was a 2 MiB allocation per exec: most of
+// a small VM's free memory, and an order-9 block that a fragmented buddy
+// may not have.
+size_t scratch_area(const elf::StackParams& sp) {
+  const size_t bound = elf::initial_stack_bound(sp);
+  return bound < ARG_AREA ? bound : ARG_AREA;
+}
+
 constexpr uint64_t page_up(uint64_t v) { return (v + PAGE_SIZE - 1) & ~uint64_t(PAGE_SIZE - 1); }
 
 // An ELF file read through its vnode.
@@ -164,6 +174,15 @@ Result<void> open_image(const Walk& w, StringView path, StringView what, Image& 
 // until written), the tail of the last file page zeroed where the segment
 // has bss (p_memsz > p_filesz), and anonymous zero pages for the rest of
 // the bss.
+// exec writes only where it has just mapped (a segment's zeroed tail, the
+// new stack): a fault there means no page could be had (an anonymous
+// copy, or a file's last partial page that the file system could not
+// copy), so it is ENOMEM and the out-of-memory notice, not EFAULT.
+Result<void> as_no_memory(Result<void> r) {
+  if (!r.ok() && r.error() == Error::Fault) return Error::NoMemory;
+  return r;
+}
+
 Result<void> map_segments(AddressSpace* as, const Image& img, uint64_t bias) {
   const elf::LoadPlan& plan = *img.plan;
   for (size_t i = 0; i < plan.segment_count; ++i) {
@@ -186,7 +205,7 @@ Result<void> map_segments(AddressSpace* as, const Image& img, uint64_t bias) {
       if (zero_tail) {
         // The bytes after p_filesz in the last file page are the file's
         // next bytes: zero them (this copies the page, the file stays).
-        TRY(clear_user(reinterpret_cast<void*>(s.zero_start + bias), file_map_end - s.zero_start));
+        TRY(as_no_memory(clear_user(reinterpret_cast<void*>(s.zero_start + bias), file_map_end - s.zero_start)));
         if (!(prot & mm::VM_WRITE)) TRY(as->mprotect(req.addr, req.len, prot));
       }
       anon_from = file_map_end;
@@ -407,11 +426,12 @@ Result<void> prepare(const ExecArgs& a, ExecImage& img) {
   TRY(gather_strings(img, a.name.empty() ? a.path : a.name, filename.empty() ? name : filename, pre, npre, a.argv + skip, a.argc - skip, a.envp, a.envc));
   // E2BIG now, while the caller can still be told: lay the stack out once
   // in a scratch buffer (the real one differs only in addresses).
-  auto* buf = static_cast<uint8_t*>(kmalloc(ARG_AREA));
-  if (!buf) return Error::NoMemory;
   elf::StackParams sp = stack_params(img);
   sp.sysinfo_ehdr = 1;  // AT_SYSINFO_EHDR takes room in the real one
-  auto layout = elf::build_initial_stack(buf, ARG_AREA, STACK_TOP, sp);
+  const size_t area = scratch_area(sp);
+  auto* buf = static_cast<uint8_t*>(kmalloc(area));
+  if (!buf) return Error::NoMemory;
+  auto layout = elf::build_initial_stack(buf, area, STACK_TOP, sp);
   kfree(buf);
   if (!layout.ok()) {
     if (!a.quiet) kprint("capsule: arguments and environment do not fit in {} KiB\n", ARG_AREA / 1024);
@@ -455,17 +475,18 @@ Result<StartInfoEx> load(Process& p, AddressSpace* as, ExecImage& img) {
   random_bytes(sp.random, sizeof(sp.random));
   sp.base = img.interp.plan ? interp_bias : 0;
   sp.sysinfo_ehdr = p.vdso_base;
-  auto* buf = static_cast<uint8_t*>(kmalloc(ARG_AREA));
+  const size_t area = scratch_area(sp);
+  auto* buf = static_cast<uint8_t*>(kmalloc(area));
   if (!buf) return Error::NoMemory;
-  auto layout = elf::build_initial_stack(buf, ARG_AREA, STACK_TOP, sp);
+  auto layout = elf::build_initial_stack(buf, area, STACK_TOP, sp);
   if (!layout.ok()) {
     kfree(buf);
     return layout.error();
   }
   uint64_t used = STACK_TOP - layout->sp;
-  auto copied = copy_to_user(reinterpret_cast<void*>(layout->sp), buf + ARG_AREA - used, used);
+  auto copied = copy_to_user(reinterpret_cast<void*>(layout->sp), buf + area - used, used);
   kfree(buf);
-  TRY(copied);
+  TRY(as_no_memory(copied));
 
   // /proc/self/exe and comm (Linux: the basename of the file executed).
   size_t n = img.exe.size() < sizeof(p.exe) - 1 ? img.exe.size() : sizeof(p.exe) - 1;

@@ -29,6 +29,21 @@ TEST(Buddy, AddRangeMakesMaximalAlignedBlocks) {
   EXPECT_EQ(g.b.free_blocks(MAX_ORDER), 0u);
 }
 
+// A range added after allocations (the first MiB, given after boot) keeps
+// the peak in use (managed - min_free) what it was.
+TEST(Buddy, AddRangeLaterKeepsThePeak) {
+  Fixture f(4096);
+  ASSERT_TRUE(f.b.add_range(1024, 2048).ok());
+  auto a = f.b.alloc(4);
+  ASSERT_TRUE(a.ok());
+  const uint64_t peak = f.b.managed_pages() - f.b.min_free_pages();
+  EXPECT_EQ(peak, 16u);
+  ASSERT_TRUE(f.b.add_range(16, 256).ok());
+  EXPECT_EQ(f.b.managed_pages() - f.b.min_free_pages(), peak);
+  EXPECT_EQ(f.b.free_pages(), 1024u - 16u + 240u);
+  ASSERT_TRUE(f.b.free(*a, 4).ok());
+}
+
 TEST(Buddy, SplitAndCoalesceBackToTheOriginalBlock) {
   Fixture f(1024);
   ASSERT_TRUE(f.b.add_range(0, 1024).ok());

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -234,3 +235,38 @@ TEST(InitialStack, MisalignedTopIsInvalid) {
   std::vector<uint8_t> mem(1024);
   EXPECT_EQ(E::build_initial_stack(mem.data(), mem.size(), TOP - 8, p).error(), Error::Invalid);
 }
+
+namespace {
+
+// initial_stack_bound: a buffer of that size always fits, and the layout
+// (sp, the tables, the strings) is the same as in a much larger buffer,
+// whatever the argument and environment sizes.
+TEST(InitialStack, BoundFitsAndKeepsTheLayout) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::string> strs;
+    const size_t argc = rng() % 6, envc = rng() % 9;
+    for (size_t i = 0; i < argc + envc; ++i) strs.emplace_back(rng() % 300, char('a' + i % 26));
+    std::vector<StringView> views;
+    for (auto& s : strs) views.emplace_back(s.data(), s.size());
+    E::StackParams p;
+    p.argv = views.data();
+    p.argc = argc;
+    p.envp = views.data() + argc;
+    p.envc = envc;
+    p.execfn = StringView(strs.empty() ? "/x" : strs[0].data(), strs.empty() ? 2 : strs[0].size());
+    p.sysinfo_ehdr = round % 2 ? 0x7fff0000 : 0;
+    const size_t bound = E::initial_stack_bound(p);
+    std::vector<uint8_t> big(1 << 16), exact(bound);
+    auto a = E::build_initial_stack(big.data(), big.size(), TOP, p);
+    auto b = E::build_initial_stack(exact.data(), exact.size(), TOP, p);
+    ASSERT_TRUE(a.ok() && b.ok()) << round;
+    EXPECT_EQ(a->sp, b->sp);
+    EXPECT_EQ(a->auxv, b->auxv);
+    EXPECT_EQ(a->strings_start, b->strings_start);
+    EXPECT_LE(b->used, bound);
+    EXPECT_EQ(0, memcmp(big.data() + big.size() - a->used, exact.data() + exact.size() - b->used, a->used));
+  }
+}
+
+}  // namespace

@@ -35,12 +35,16 @@ pvh_start32:
     movl %edx, PHYS(boot_tsc_early) + 4
     movl %ebx, %esi              /* hvm_start_info, survives the code below */
 
-    /* Zero .bss (boot page tables and stacks live there). */
+    /* Zero .bss (boot page tables and stacks live there), four bytes a
+     * step: TCG runs a rep string instruction one element at a time, so
+     * stosb over ~650 KiB was most of the time to kernel_main (kernel.ld
+     * aligns both ends to 16). */
     movl $PHYS(__bss_start), %edi
     movl $PHYS(__bss_end), %ecx
     subl %edi, %ecx
+    shrl $2, %ecx
     xorl %eax, %eax
-    rep stosb
+    rep stosl
     movl %esi, PHYS(boot_start_info)
 
     /* PD: 512 × 2 MiB = first 1 GiB, present|writable|large. */

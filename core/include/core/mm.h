@@ -18,6 +18,10 @@ struct HvmStartInfo;
 // Boot: build the kernel's page tables and allocators from the PVH memory
 // map. Called once, early, on the boot CPU.
 void mm_init(const HvmStartInfo* start_info);
+// Gives the RAM of the first MiB (above 64 KiB, less the boot loader's
+// structures) to the page allocator; mm_init keeps it back so that firmware
+// tables there can still be read. Call once, after ACPI's tables are read.
+void mm_release_low_memory();
 
 // Physical pages (buddy allocator). Blocks of 2^order pages, order 0..10,
 // aligned to their size; contents are not zeroed. Freeing something that is

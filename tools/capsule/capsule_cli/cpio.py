@@ -11,6 +11,13 @@ uid/gid 0, so the same tree always gives the same bytes.
 Format (cpio(5) "New ASCII Format"): a 110-byte header of "070701" and
 thirteen 8-digit hex fields, the NUL-terminated name padded to 4 bytes, the
 data padded to 4 bytes, and a final entry named "TRAILER!!!".
+
+The data of a regular file of at least a page starts on a 4096-byte
+boundary of the archive: its name is followed by as many NULs as that
+takes (counted in c_namesize, which stays within Linux's PATH_MAX; a name
+too long for the padding goes unaligned). QEMU loads the initrd page
+aligned, so the kernel maps such files' pages where they lie instead of
+copying them (docs/initrd.md).
 """
 import argparse
 import os
@@ -20,6 +27,9 @@ import sys
 MAGIC = b"070701"
 TRAILER = "TRAILER!!!"
 BLOCK = 512  # cpio archives end on a 512-byte boundary by tradition
+PAGE = 4096  # file data of at least this size starts page aligned
+HEADER = 110
+NAME_MAX_SIZE = 4096  # c_namesize (NUL included) that Linux's unpacker takes: PATH_MAX
 
 
 def _pad4(n):
@@ -108,8 +118,13 @@ def write(out, entries):
             seen_data.add(e.link_key)
         else:
             nlink = e.nlink or (2 if stat.S_ISDIR(e.mode) else 1)
-        emit(_header(ino, e.mode, e.uid, e.gid, nlink, e.mtime, size, e.rdev, len(name) + 1))
-        emit(name + b"\0")
+        namesize = len(name) + 1
+        if stat.S_ISREG(e.mode) and size >= PAGE:
+            pad = (-(pos + HEADER + namesize)) % PAGE
+            if namesize + pad <= NAME_MAX_SIZE:
+                namesize += pad
+        emit(_header(ino, e.mode, e.uid, e.gid, nlink, e.mtime, size, e.rdev, namesize))
+        emit(name + b"\0" * (namesize - len(name)))
         emit(b"\0" * _pad4(pos))
         if e.source and size:
             _stream(e.source, size, emit)

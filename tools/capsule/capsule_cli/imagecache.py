@@ -34,7 +34,7 @@ import os
 import sys
 import time
 
-FORMAT = "capsule-image-1"  # bump when the packing changes
+FORMAT = "capsule-image-2"  # bump when the packing changes
 DEFAULT_MAX = 2 << 30
 PACKS = 0
 # Signature files and content-hash files are swept (those whose image or

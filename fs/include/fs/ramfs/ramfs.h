@@ -69,7 +69,10 @@ class Ramfs final : public vfs::FileSystem {
   Result<void> set_backing(vfs::Vnode& file, const uint8_t* data, size_t size);
 
   // Internal to fs/ramfs (its nodes).
-  Result<uint8_t*> alloc_page();
+  // archive_copy: a copy of an initrd file's bytes (its last, partial
+  // page): the file's existing contents, not new data, so the kernel's
+  // reserve does not apply (the size limit does).
+  Result<uint8_t*> alloc_page(bool archive_copy = false);
   void free_page(uint8_t* p);
   uint64_t next_ino() {
     inodes_.fetch_add(1, std::memory_order_relaxed);
