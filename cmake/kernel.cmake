@@ -17,6 +17,7 @@
 # Sources are globbed per layer, so adding a file to a layer needs no build
 # edit.
 set(CAPSULE_LAYERS lib arch core drivers fs net linux kernel)
+option(CAPSULE_DEBUG_KERNEL_BUILD "Also build capsule-debug.elf, the debug kernel (docs/debug-kernel.md)" ON)
 set(CAPSULE_BELOW_lib)
 set(CAPSULE_BELOW_arch lib)
 set(CAPSULE_BELOW_core lib arch)
@@ -82,6 +83,17 @@ foreach(layer IN LISTS CAPSULE_LAYERS)
   target_compile_definitions(capsule_${layer} PRIVATE CAPSULE_KERNEL=1)
   target_include_directories(capsule_${layer} PRIVATE ${dirs})
   list(APPEND CAPSULE_LAYER_OBJECTS capsule_${layer})
+  # The debug kernel (docs/debug-kernel.md): the same sources again with
+  # CAPSULE_DEBUG_KERNEL=1 (heap red zones and quarantine, the lock
+  # checker, the long irq-off check), linked as capsule-debug.elf.
+  if(CAPSULE_DEBUG_KERNEL_BUILD)
+    add_library(capsule_dbg_${layer} OBJECT ${sources})
+    target_compile_options(capsule_dbg_${layer} PRIVATE
+      $<$<COMPILE_LANGUAGE:CXX>:${KERNEL_CXX_FLAGS}>
+      $<$<COMPILE_LANGUAGE:ASM>:-fno-pie -D__ASSEMBLY__>)
+    target_compile_definitions(capsule_dbg_${layer} PRIVATE CAPSULE_KERNEL=1 CAPSULE_DEBUG_KERNEL=1)
+    target_include_directories(capsule_dbg_${layer} PRIVATE ${dirs})
+  endif()
 endforeach()
 string(APPEND layers_json "\n  }\n}\n")
 file(WRITE ${CMAKE_BINARY_DIR}/layers.json "${layers_json}")
@@ -89,12 +101,6 @@ file(WRITE ${CMAKE_BINARY_DIR}/layers.json "${layers_json}")
 # Link order as before the split (a sorted glob of the tree: arch, core,
 # drivers, fs, kernel, lib, linux): static constructors run in this order.
 set(CAPSULE_LINK_ORDER arch core drivers fs kernel lib linux net)
-set(KERNEL_OBJECTS)
-foreach(layer IN LISTS CAPSULE_LINK_ORDER)
-  if(TARGET capsule_${layer})
-    list(APPEND KERNEL_OBJECTS $<TARGET_OBJECTS:capsule_${layer}>)
-  endif()
-endforeach()
 
 set(KERNEL_LD ${CMAKE_SOURCE_DIR}/arch/x64/kernel.ld)
 set(KERNEL_LINK_FLAGS -nostdlib -static -no-pie -Wl,-T,${KERNEL_LD}
@@ -103,22 +109,31 @@ set(KERNEL_LINK_FLAGS -nostdlib -static -no-pie -Wl,-T,${KERNEL_LD}
 # Two-pass link for a symbolized panic backtrace: link once with an empty
 # symbol table, list its functions, link again with the table. Text comes
 # first in the image and the table last, so function addresses do not move.
-add_executable(capsule-stage1.elf ${CMAKE_SOURCE_DIR}/tools/build/empty_ksyms.S ${KERNEL_OBJECTS})
-target_link_libraries(capsule-stage1.elf PRIVATE gcc)
-target_link_options(capsule-stage1.elf PRIVATE ${KERNEL_LINK_FLAGS})
-set_target_properties(capsule-stage1.elf PROPERTIES LINK_DEPENDS ${KERNEL_LD})
+#   capsule_link_kernel(NAME PREFIX) links NAME.elf from the capsule_PREFIX*
+#   object libraries.
+function(capsule_link_kernel name prefix)
+  set(objects)
+  foreach(layer IN LISTS CAPSULE_LINK_ORDER)
+    if(TARGET ${prefix}${layer})
+      list(APPEND objects $<TARGET_OBJECTS:${prefix}${layer}>)
+    endif()
+  endforeach()
+  add_executable(${name}-stage1.elf ${CMAKE_SOURCE_DIR}/tools/build/empty_ksyms.S ${objects})
+  set(ksyms ${CMAKE_BINARY_DIR}/${name}-ksyms.S)
+  add_custom_command(OUTPUT ${ksyms}
+    COMMAND nm -n --defined-only -C $<TARGET_FILE:${name}-stage1.elf> > ${CMAKE_BINARY_DIR}/${name}-ksyms.nm
+    COMMAND python3 ${CMAKE_SOURCE_DIR}/tools/build/mksyms.py ${CMAKE_BINARY_DIR}/${name}-ksyms.nm ${ksyms}
+    DEPENDS ${name}-stage1.elf ${CMAKE_SOURCE_DIR}/tools/build/mksyms.py
+    COMMENT "Generating the symbol table of ${name}.elf")
+  add_executable(${name}.elf ${ksyms} ${objects})
+  foreach(t ${name}-stage1.elf ${name}.elf)
+    target_link_libraries(${t} PRIVATE gcc)
+    target_link_options(${t} PRIVATE ${KERNEL_LINK_FLAGS})
+    set_target_properties(${t} PROPERTIES LINK_DEPENDS ${KERNEL_LD} LINKER_LANGUAGE CXX)
+  endforeach()
+endfunction()
 
-set(KSYMS_S ${CMAKE_BINARY_DIR}/ksyms.S)
-add_custom_command(OUTPUT ${KSYMS_S}
-  COMMAND nm -n --defined-only -C $<TARGET_FILE:capsule-stage1.elf> > ${CMAKE_BINARY_DIR}/ksyms.nm
-  COMMAND python3 ${CMAKE_SOURCE_DIR}/tools/build/mksyms.py ${CMAKE_BINARY_DIR}/ksyms.nm ${KSYMS_S}
-  DEPENDS capsule-stage1.elf ${CMAKE_SOURCE_DIR}/tools/build/mksyms.py
-  COMMENT "Generating kernel symbol table")
-
-add_executable(capsule.elf ${KSYMS_S} ${KERNEL_OBJECTS})
-target_link_libraries(capsule.elf PRIVATE gcc)
-target_link_options(capsule.elf PRIVATE ${KERNEL_LINK_FLAGS})
-set_target_properties(capsule.elf PROPERTIES LINK_DEPENDS ${KERNEL_LD})
-foreach(t capsule-stage1.elf capsule.elf)
-  set_target_properties(${t} PROPERTIES LINKER_LANGUAGE CXX)
-endforeach()
+capsule_link_kernel(capsule capsule_)
+if(CAPSULE_DEBUG_KERNEL_BUILD)
+  capsule_link_kernel(capsule-debug capsule_dbg_)
+endif()

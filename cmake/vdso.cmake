@@ -26,3 +26,6 @@ set_source_files_properties(${CMAKE_SOURCE_DIR}/core/vdso/vdso_image.S PROPERTIE
   OBJECT_DEPENDS ${VDSO_SO}
   COMPILE_DEFINITIONS "CAPSULE_VDSO_SO=\"${VDSO_SO}\"")
 add_dependencies(capsule_core vdso_image)
+if(TARGET capsule_dbg_core)
+  add_dependencies(capsule_dbg_core vdso_image)
+endif()

@@ -159,6 +159,11 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       if (!has_value || !parse_u64(value, secs) || secs > 86400)
         return fail(out, "bad value '{}' for --{} (seconds, 0..86400; 0 turns it off)", value, name);
       (name == "hung-task" ? s.hung_task_s : s.cpu_stall_s) = secs;
+    } else if (name == "irq-off-max-ms") {
+      uint64_t ms;
+      if (!has_value || !parse_u64(value, ms) || ms > 600000)
+        return fail(out, "bad value '{}' for --irq-off-max-ms (milliseconds, 0..600000; 0 turns it off)", value);
+      s.irq_off_max_ms = ms;
     } else if (name == "hung-task-panic") {
       if (!flag(s.hung_task_panic)) return;
     } else if (name == "test") {

@@ -8,6 +8,7 @@
 #include "linux/process.h"
 #include "core/mm/vma.h"
 #include "core/console.h"
+#include "core/lock_check.h"
 #include "core/smp.h"
 #include "arch/boot.h"
 #include "kernel/bootchart.h"
@@ -221,6 +222,9 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   if (auto r = ioapic_init(); !r.ok()) log_warn("ioapic: none ({})", error_name(r.error()));
   hung_task_configure(settings.hung_task_s, settings.cpu_stall_s, settings.hung_task_panic);
   sched_init_boot();
+#ifdef CAPSULE_DEBUG_KERNEL
+  lock_check_start(settings.irq_off_max_ms * 1000);  // docs/debug-kernel.md
+#endif
   bootchart_mark("scheduler");
   // Devices: a virtio-console takes the program's stdio (docs/console.md).
   virtio::virtio_init();

@@ -1,6 +1,7 @@
 // Symbolized backtraces from the frame-pointer chain (the kernel is built
 // with -fno-omit-frame-pointer). Symbols come from the .ksyms table that the
 // second link pass embeds (tools/build/mksyms.py).
+#include "core/backtrace.h"
 #include "core/debug/debug.h"
 #include "lib/log.h"
 #include "lib/panic.h"
@@ -36,6 +37,26 @@ void debug::print_backtrace(uintptr_t rip, uintptr_t rbp) {
     if (next <= rbp) break;  // stacks grow down, so callers' frames are higher
     rbp = next;
   }
+}
+
+size_t backtrace_save(uintptr_t* out, size_t max, unsigned skip) {
+  size_t n = 0;
+  auto rbp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  for (unsigned depth = 0; n < max && depth < 32 && plausible_frame(rbp); ++depth) {
+    auto* frame = reinterpret_cast<const uintptr_t*>(rbp);
+    uintptr_t ret = frame[1];
+    if (!ret) break;
+    if (depth >= skip) out[n++] = ret - 1;  // the call instruction
+    uintptr_t next = frame[0];
+    if (next <= rbp) break;
+    rbp = next;
+  }
+  for (size_t i = n; i < max; ++i) out[i] = 0;
+  return n;
+}
+
+void backtrace_print_saved(const uintptr_t* frames, size_t max) {
+  for (size_t i = 0; i < max && frames[i]; ++i) print_frame(unsigned(i), frames[i]);
 }
 
 }  // namespace capsule

@@ -186,6 +186,25 @@ Result<void> Heap::free_small(uint64_t idx, PageFrame& f, uintptr_t addr) {
   return {};
 }
 
+uintptr_t Heap::object_of(uintptr_t addr, size_t* bytes) {
+  uint64_t idx = src_->frame_index(addr);
+  if (idx == PFN_NONE) return 0;
+  PageFrame& f = src_->frames()[idx];
+  uintptr_t page = src_->frame_address(idx);
+  if (f.kind == HeapKind::Slab) {
+    size_t size = HEAP_CLASS_SIZES[f.slab_class];
+    size_t i = (addr - page) / size;
+    if (i >= PAGE / size) return 0;  // the slack at the page's end
+    *bytes = size;
+    return page + i * size;
+  }
+  if (f.kind == HeapKind::Large) {  // addr in the head page only
+    *bytes = PAGE << f.slab_class;
+    return page;
+  }
+  return 0;
+}
+
 Result<void> Heap::free(void* p) {
   if (!p) return {};
   auto addr = reinterpret_cast<uintptr_t>(p);

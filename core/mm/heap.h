@@ -64,6 +64,11 @@ class Heap {
   void* zalloc(size_t size);
   Result<void> free(void* p);
 
+  // The object (live or free) whose memory holds addr: its start, and in
+  // *bytes its size (class size, or whole pages); 0 if addr is not heap
+  // memory. For the debug heap (core/mm/debug_heap.h).
+  uintptr_t object_of(uintptr_t addr, size_t* bytes);
+
   // Gives every cached empty slab back to the page source.
   void trim();
   HeapStats stats() const { return stats_; }

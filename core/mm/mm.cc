@@ -20,6 +20,10 @@
 #include "lib/panic.h"
 #include "core/mm/buddy.h"
 #include "core/mm/heap.h"
+#ifdef CAPSULE_DEBUG_KERNEL
+#include "core/mm/debug_heap.h"
+#include "core/shutdown.h"
+#endif
 #include "core/mm/memmap.h"
 #include "core/mm/mm_internal.h"
 #include "arch/spinlock.h"
@@ -101,7 +105,12 @@ class KernelPages final : public PageSource {
 
 KernelPages g_kernel_pages;
 SpinLock g_heap_lock;
+#ifdef CAPSULE_DEBUG_KERNEL
+// Red zones, poison and a quarantine (docs/debug-kernel.md).
+DebugHeap g_heap GUARDED_BY(g_heap_lock);
+#else
 Heap g_heap GUARDED_BY(g_heap_lock);
+#endif
 
 SpinLock g_map_lock;  // page-table edits after boot
 uint64_t g_root;      // the kernel PML4 (physical)
@@ -287,7 +296,19 @@ void mm_init(const HvmStartInfo* si) {
   // Step 5.
   {
     SpinGuard guard(g_heap_lock);
+#ifdef CAPSULE_DEBUG_KERNEL
+    g_heap.init(&g_kernel_pages, kernel_debug_heap_config());
+    // At the program's exit, every object still in the quarantine is
+    // checked for writes after free.
+    shutdown_register([](uint64_t) {
+      SpinGuard guard(g_heap_lock);
+      DebugHeapStats d = g_heap.debug_stats();
+      g_heap.drain();
+      kprint("debug_heap: {} freed objects checked at exit, none written after free\n", d.checked + d.quarantined);
+    });
+#else
     g_heap.init(&g_kernel_pages);
+#endif
   }
   must(stack_guard_add(reinterpret_cast<uintptr_t>(boot_stack_guard)), "stack guard");
   mm::register_arch_hooks();
@@ -333,7 +354,11 @@ void* kzalloc(size_t size) {
 
 void kfree(void* p) {
   SpinGuard guard(g_heap_lock);
+#ifdef CAPSULE_DEBUG_KERNEL
+  g_heap.free(p);  // reports and panics itself
+#else
   if (!g_heap.free(p)) panic("kfree: {:p} is not a live heap object (double free?)", p);
+#endif
 }
 
 Result<volatile void*> mmio_map(uint64_t phys, size_t size) {

@@ -23,6 +23,9 @@ void* link_next(void* obj) { return *static_cast<void**>(obj); }
 }  // namespace
 
 KTEST(mm_buddy) {
+  // The heap's cached slabs (and the debug kernel's quarantine) first: the
+  // kmalloc below may otherwise get pages back from them.
+  mm::kernel_heap_trim();
   const uint64_t free0 = free_pages();
   // Order-n blocks are aligned to their size and come back whole.
   for (unsigned o = 0; o <= 10; ++o) {
@@ -151,7 +154,12 @@ KTEST(mm_oom) {
     kfree(head);
     head = next;
   }
+#ifdef CAPSULE_DEBUG_KERNEL
+  // The debug heap's header and red zone need room in the 4 MiB block.
+  void* big = kmalloc((4u << 20) - 4096);
+#else
   void* big = kmalloc(4u << 20);
+#endif
   KEXPECT(big != nullptr);
   kfree(big);
   void* small = kmalloc(40);

@@ -46,6 +46,16 @@ void operator delete[](void* p, size_t) noexcept { capsule::kfree(p); }
 static void* aligned_alloc_kernel(size_t n, std::align_val_t al) {
   size_t a = static_cast<size_t>(al);
   if (a > 4096) return nullptr;
+#ifdef CAPSULE_DEBUG_KERNEL
+  // The debug heap's payloads are only 16-byte aligned (a header and a red
+  // zone come first): over-allocate, align up, and keep the heap's pointer
+  // in the word below the object for aligned_free.
+  auto* raw = static_cast<char*>(capsule::kmalloc(n + a));
+  if (!raw) return nullptr;
+  uintptr_t obj = (reinterpret_cast<uintptr_t>(raw) + a) & ~(uintptr_t(a) - 1);
+  reinterpret_cast<void**>(obj)[-1] = raw;
+  return reinterpret_cast<void*>(obj);
+#else
   size_t size = n < a ? a : n;
   if (size <= 2048) {
     size_t p = 16;
@@ -53,10 +63,18 @@ static void* aligned_alloc_kernel(size_t n, std::align_val_t al) {
     size = p;
   }
   return capsule::kmalloc(size);
+#endif
+}
+static void aligned_free(void* p) {
+#ifdef CAPSULE_DEBUG_KERNEL
+  if (p) capsule::kfree(static_cast<void**>(p)[-1]);
+#else
+  capsule::kfree(p);
+#endif
 }
 void* operator new(size_t n, std::align_val_t a) { return aligned_alloc_kernel(n, a); }
 void* operator new(size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return aligned_alloc_kernel(n, a); }
 void* operator new[](size_t n, std::align_val_t a) { return aligned_alloc_kernel(n, a); }
-void operator delete(void* p, std::align_val_t) noexcept { capsule::kfree(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { capsule::kfree(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { capsule::kfree(p); }
+void operator delete(void* p, std::align_val_t) noexcept { aligned_free(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { aligned_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { aligned_free(p); }

@@ -289,6 +289,9 @@ void switch_to(PerCpu* c, Thread* prev, Thread* next) {
   ++c->rq->switches;
   g_switches.fetch_add(1, std::memory_order_relaxed);
   Thread* last = arch_switch(&prev->saved_rsp, next->saved_rsp, prev);
+#ifdef CAPSULE_DEBUG_KERNEL
+  lock_debug_switched();
+#endif
   sched_finish_switch(last);
 }
 
@@ -380,6 +383,9 @@ bool sched_should_preempt() {
 void sched_prepare_block() { current_thread()->state.store(ThreadState::Blocked); }
 
 bool sched_block(uint64_t deadline_ns) {
+#ifdef CAPSULE_DEBUG_KERNEL
+  lock_debug_might_sleep("sched_block");
+#endif
   Thread* self = current_thread();
   IrqGuard irq;
   if (self->state.load() != ThreadState::Blocked) return true;  // woken already

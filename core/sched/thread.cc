@@ -122,6 +122,9 @@ Result<Thread*> thread_create(const char* name, void (*fn)(void*), void* arg, co
 
 // First code a new thread runs (from thread_trampoline).
 extern "C" [[noreturn]] void thread_first_run(Thread* prev) {
+#ifdef CAPSULE_DEBUG_KERNEL
+  lock_debug_switched();
+#endif
   sched_finish_switch(prev);
   x64::sti();
   Thread* self = current_thread();

@@ -121,6 +121,9 @@ bool Mutex::try_lock() {
   SpinGuard g(lock_);
   if (owner_) return false;
   owner_ = thread_current();
+#ifdef CAPSULE_DEBUG_KERNEL
+  lock_debug_acquire(this, file_, line_, LockKind::Mutex, true);
+#endif
   return true;
 }
 
@@ -129,6 +132,16 @@ void Mutex::lock() {
 }
 
 bool Mutex::lock_until(uint64_t deadline_ns) {
+#ifdef CAPSULE_DEBUG_KERNEL
+  lock_debug_might_sleep("mutex lock");
+  lock_debug_acquire(this, file_, line_, LockKind::Mutex, false);
+  bool ok = lock_until_checked(deadline_ns);
+  if (!ok) lock_debug_release(this, LockKind::Mutex);
+  return ok;
+}
+
+bool Mutex::lock_until_checked(uint64_t deadline_ns) {
+#endif
   Thread* self = thread_current();
   const Thread* holder = nullptr;
   Waiter w;
@@ -149,6 +162,9 @@ bool Mutex::lock_until(uint64_t deadline_ns) {
 }
 
 void Mutex::unlock() {
+#ifdef CAPSULE_DEBUG_KERNEL
+  if (owner_ == thread_current()) lock_debug_release(this, LockKind::Mutex);
+#endif
   Thread* next = nullptr;
   {
     SpinGuard g(lock_);
@@ -200,6 +216,9 @@ bool Semaphore::try_down() {
 void Semaphore::down() { down_until(0); }
 
 bool Semaphore::down_until(uint64_t deadline_ns) {
+#ifdef CAPSULE_DEBUG_KERNEL
+  lock_debug_might_sleep("semaphore down");
+#endif
   Waiter w;
   {
     SpinGuard g(lock_);

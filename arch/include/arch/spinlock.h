@@ -5,6 +5,9 @@
 #include <cstdint>
 
 #include "lib/thread_annotations.h"
+#ifdef CAPSULE_DEBUG_KERNEL
+#include "arch/lock_debug.h"
+#endif
 
 namespace capsule {
 
@@ -31,7 +34,16 @@ inline const void* spin_owner_token() {
 
 class CAPABILITY("spinlock") SpinLock {
  public:
+#ifdef CAPSULE_DEBUG_KERNEL
+  // The debug kernel's lock class: where the lock is constructed (the
+  // enclosing type's constructor, or the variable's declaration).
+  constexpr SpinLock(const char* file = __builtin_FILE(), unsigned line = __builtin_LINE())
+      : file_(file), line_(line) {}
+#endif
   void lock() ACQUIRE() {
+#ifdef CAPSULE_DEBUG_KERNEL
+    lock_debug_acquire(this, file_, line_, LockKind::Spin, false);
+#endif
     for (;;) {
       if (!locked_.exchange(true, std::memory_order_acquire)) break;
       while (locked_.load(std::memory_order_relaxed)) {
@@ -44,11 +56,17 @@ class CAPABILITY("spinlock") SpinLock {
   bool try_lock() TRY_ACQUIRE(true) {
     if (locked_.exchange(true, std::memory_order_acquire)) return false;
     owner_.store(spin_owner_token(), std::memory_order_relaxed);
+#ifdef CAPSULE_DEBUG_KERNEL
+    lock_debug_acquire(this, file_, line_, LockKind::Spin, true);
+#endif
     return true;
   }
   // Not checked against the owner: the scheduler takes a run-queue lock in
   // one thread and drops it in the next one on the same CPU.
   void unlock() RELEASE() {
+#ifdef CAPSULE_DEBUG_KERNEL
+    lock_debug_release(this, LockKind::Spin);
+#endif
     owner_.store(nullptr, std::memory_order_relaxed);
     locked_.store(false, std::memory_order_release);
   }
@@ -66,6 +84,10 @@ class CAPABILITY("spinlock") SpinLock {
  private:
   std::atomic<bool> locked_{false};
   std::atomic<const void*> owner_{nullptr};
+#ifdef CAPSULE_DEBUG_KERNEL
+  const char* file_;
+  unsigned line_;
+#endif
 };
 
 // True when this CPU takes interrupts (no spinlock of ours is held and no
@@ -81,8 +103,14 @@ class IrqGuard {
  public:
   IrqGuard() {
     asm volatile("pushfq; popq %0; cli" : "=r"(flags_) : : "memory");
+#ifdef CAPSULE_DEBUG_KERNEL
+    if (flags_ & (1u << 9)) lock_debug_irq_off();
+#endif
   }
   ~IrqGuard() {
+#ifdef CAPSULE_DEBUG_KERNEL
+    if (flags_ & (1u << 9)) lock_debug_irq_on();
+#endif
     if (flags_ & (1u << 9)) asm volatile("sti" ::: "memory");
   }
   IrqGuard(const IrqGuard&) = delete;

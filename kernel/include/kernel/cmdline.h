@@ -47,6 +47,10 @@ struct BootSettings {
   bool gdb = false;                 // --gdb: a panic halts for the debugger instead of powering off
   uint64_t hung_task_s = 120;       // --hung-task=S: report threads asleep without a timeout > S s (0: off)
   uint64_t cpu_stall_s = 20;        // --cpu-stall=S: report CPUs without ticks or switches > S s (0: off)
+  // --irq-off-max-ms=MS: the debug kernel reports interrupts off longer
+  // than this (docs/debug-kernel.md; 0: off). Generous for TCG, where a
+  // vCPU can lose the host CPU for a while. The normal kernel ignores it.
+  uint64_t irq_off_max_ms = 250;
   bool hung_task_panic = false;     // --hung-task-panic: panic at the first report
   LogLevel log_level = LogLevel::Warn;
   uint64_t tsc_khz = 0;             // 0: not given

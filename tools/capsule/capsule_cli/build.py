@@ -9,6 +9,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 # ctest runs from, so the kernel under test is the one that boots).
 BUILD = os.environ.get("CAPSULE_BUILD_DIR") or os.path.join(ROOT, "build")
 KERNEL = os.path.join(BUILD, "capsule.elf")
+# The debug kernel (docs/debug-kernel.md): same tree, built alongside.
+DEBUG_KERNEL = os.path.join(BUILD, "capsule-debug.elf")
 
 
 def configure(quiet=True):
@@ -114,6 +116,16 @@ def _consulted():
     paths.add(KERNEL)
     paths.add(os.path.join(BUILD, "build.ninja"))
     return paths
+
+
+def kernel_for(debug):
+    """The kernel to boot, built: capsule.elf (through the stamp), or the
+    debug kernel (ninja decides; it is not the common path)."""
+    if debug:
+        build([os.path.basename(DEBUG_KERNEL)])
+        return DEBUG_KERNEL
+    build_kernel()
+    return KERNEL
 
 
 def build_kernel():

@@ -28,6 +28,10 @@ def add_vm_options(p):
                    help="attach a disk image (raw, or qcow2 when the file says so) as a virtio-blk device, "
                         "or with :nvme as an NVMe controller (--machine q35 only); with a mount point its "
                         "ext4 file system is mounted there (repeatable; docs/block.md)")
+    p.add_argument("--debug-kernel", action="store_true",
+                   help="boot the debug kernel (build/capsule-debug.elf): heap red zones and quarantine, the "
+                        "lock-order checker, sleeping with a spinlock held, long interrupts-off windows; slower "
+                        "(docs/debug-kernel.md)")
     p.add_argument("--verbose", action="store_true",
                    help="kernel log at debug level, files the program did not find ([missing] lines), "
                         "what went into the image and why, image cache hit/miss")
@@ -206,6 +210,10 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
             return fail(str(e))
         if a.verbose:
             print("capsule:", " ".join(cmd), file=sys.stderr)
+        if getattr(a, "debug_kernel", False):
+            # The debug kernel's reports do not stop it: they are in the
+            # kernel log, shown as it comes (docs/debug-kernel.md).
+            st.live_log = True
         if gdb_port is not None:
             gdb_map = os.path.join(work, "gdb.json")
             gdbstub.write_map(gdb_map, gdb_port, kernel, tree)
@@ -251,6 +259,8 @@ def cmd_run(a):
     if a.image:
         if a.program or a.module or a.add or a.rootfs or a.env or a.cwd:
             return fail("--image boots a built image as it is: no PROGRAM, --module, --add, --rootfs, --env or --cwd")
+        if a.debug_kernel:
+            return fail("--image boots the kernel the image holds: build it with `capsule build --debug-kernel -o DIR`")
         from . import deploy
         try:
             m = deploy.load(a.image)
@@ -273,12 +283,12 @@ def cmd_run(a):
         plan, image = prepare(a)
     except bundle.BadInput as e:
         return fail(str(e))
-    build.build_kernel()
+    kernel = build.kernel_for(a.debug_kernel)
     mem, cpus, cmdline = vm_settings(a, plan, os.path.getsize(image))
     if a.verbose:
         print(f"capsule: {plan.label or 'image'}: {len(plan.tree.nodes)} entries, "
               f"{os.path.getsize(image) >> 10} KiB, memory {mem}", file=sys.stderr)
-    return boot(a, build.KERNEL, image, mem, cpus, cmdline, a.net or "user", a.publish, a.share, plan.tree)
+    return boot(a, kernel, image, mem, cpus, cmdline, a.net or "user", a.publish, a.share, plan.tree)
 
 
 def cmd_build(a):
@@ -295,26 +305,28 @@ def cmd_build(a):
         if a.program or a.module or a.add or a.rootfs:
             return fail("build: where to? add -o DIR (capsule build [OPTIONS] PROGRAM [ARGS] -o DIR)")
         build.build(quiet=not a.verbose)
-        print(build.KERNEL)
+        print(build.DEBUG_KERNEL if a.debug_kernel else build.KERNEL)
         return 0
     try:
         plan, image = prepare(a)
     except bundle.BadInput as e:
         return fail(str(e))
-    build.build(["capsule.elf"], quiet=not a.verbose)
+    kernel = build.DEBUG_KERNEL if a.debug_kernel else build.KERNEL
+    build.build([os.path.basename(kernel)], quiet=not a.verbose)
     mem, cpus, cmdline = vm_settings(a, plan, os.path.getsize(image))
     manifest = {
         "label": plan.label, "argv": plan.argv, "env": plan.env, "cwd": plan.cwd,
         "mem": mem, "cpus": cpus, "machine": a.machine, "accel": a.accel, "cmdline": cmdline,
         "image": os.path.basename(image), "image_bytes": os.path.getsize(image),
         "net": a.net or "user", "publish": a.publish,
+        "kernel": "debug" if a.debug_kernel else "normal",
     }
     try:
-        qemu.check_fits(build.KERNEL, image, manifest["mem"])
+        qemu.check_fits(kernel, image, manifest["mem"])
     except ValueError as e:
         return fail(str(e))
     try:
-        deploy.write(a.out, build.KERNEL, image, manifest, plan.label or "the image")
+        deploy.write(a.out, kernel, image, manifest, plan.label or "the image")
     except (OSError, ValueError) as e:
         return fail(f"build: cannot write {a.out}: {e}")
     print(a.out)

@@ -64,6 +64,9 @@ struct Thread {
   class AddressSpace* as = nullptr;
   void* process = nullptr;      // linux/process Process
   void* linux_state = nullptr;  // linux/: per-thread Linux ABI state
+#ifdef CAPSULE_DEBUG_KERNEL
+  HeldLocks held_mutexes{};     // the lock checker's (core/debug/lock_check.cc)
+#endif
 };
 
 inline Thread* thread_of(sched::SchedEntity* e) { return owner_of<&Thread::se>(e); }

@@ -47,6 +47,11 @@ class WaitQueue {
 
 class CAPABILITY("mutex") Mutex {
  public:
+#ifdef CAPSULE_DEBUG_KERNEL
+  // The debug kernel's lock class (arch/lock_debug.h): where it is built.
+  Mutex(const char* file = __builtin_FILE(), unsigned line = __builtin_LINE())
+      : file_(file), line_(line) {}
+#endif
   void lock() ACQUIRE();
   bool try_lock() TRY_ACQUIRE(true);
   // false on timeout.
@@ -63,6 +68,11 @@ class CAPABILITY("mutex") Mutex {
   // it is itself (held_by_current), which no other thread can make true.
   Thread* owner_ = nullptr;
   IntrusiveList<Waiter, &Waiter::node> waiters_ GUARDED_BY(lock_);
+#ifdef CAPSULE_DEBUG_KERNEL
+  bool lock_until_checked(uint64_t deadline_ns) TRY_ACQUIRE(true);
+  const char* file_;
+  unsigned line_;
+#endif
 };
 
 class SCOPED_CAPABILITY MutexGuard {
