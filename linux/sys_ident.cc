@@ -422,8 +422,8 @@ DEFINE_SYSCALL(124, getsid, Result<int>, int pid) {
   return r;
 }
 
-// setpgid(pid, pgid), Linux's rules: pid is the caller or a child of its
-// (else ESRCH), a child in the caller's session (EPERM) that has not
+// setpgid(pid, pgid), Linux's rules: pid is the caller or a child of its,
+// a zombie child included (else ESRCH), a child in the caller's session (EPERM) that has not
 // exec'd (EACCES); a session leader cannot move (EPERM); pgid 0 is the
 // target's pid, another group must exist in the caller's session (EPERM);
 // a negative pgid is EINVAL.
@@ -437,7 +437,7 @@ DEFINE_SYSCALL(109, setpgid, Result<void>, int pid, int pgid) {
   bool child;
   {
     SpinGuard g(process_table_lock());
-    child = t != me && t->ppid == me->pid && !t->zombie;
+    child = t != me && t->ppid == me->pid;  // a zombie too, until reaped (Linux's find_task_by_vpid)
   }
   const int my_sid = read_sid(*me);
   const int target = pgid ? pgid : t->pid;

@@ -368,7 +368,10 @@ static void groups_and_sessions(void) {
     if (setpgid(0, 999999) != -1 || errno != EPERM) _exit(3);  /* no such group */
     if (write(back[1], "r", 1) != 1 || read(go[0], &c, 1) != 1) _exit(4);
     if (getpgrp() != getpid()) _exit(5);  /* the parent moved us */
-    for (;;) pause();                     /* until the group's SIGTERM */
+    /* Took the 'g': killed before reading it, the child would leave it in
+     * the pipe for the session child below, which would then exit early. */
+    if (write(back[1], "m", 1) != 1) _exit(6);
+    for (;;) pause(); /* until the group's SIGTERM */
   }
   CHECK(pid > 0, "fork");
   char c;
@@ -379,6 +382,7 @@ static void groups_and_sessions(void) {
   CHECK(setpgid(pid, 0) == 0, "setpgid on a child: %s", strerror(errno));
   CHECK(getpgid(pid) == pid && getpgrp() == my_pgid, "moved: %d, ours %d", getpgid(pid), getpgrp());
   CHECK(write(go[1], "g", 1) == 1, "go");
+  CHECK(read(back[0], &c, 1) == 1 && c == 'm', "the moved child's check: %c", c);
   CHECK(kill(-pid, SIGTERM) == 0, "kill the child's group: %s", strerror(errno));
   int st;
   CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "the group's child: %#x", st);
@@ -419,7 +423,12 @@ static void groups_and_sessions(void) {
   CHECK(getsid(pid) == pid && getpgid(pid) == pid, "its session %d, group %d", getsid(pid), getpgid(pid));
   EXPECT_ERR(EPERM, setpgid(pid, 0));  /* a child in another session */
   CHECK(write(go[1], "g", 1) == 1, "go");
+  siginfo_t si;
+  CHECK(waitid(P_PID, pid, &si, WEXITED | WNOWAIT) == 0 && si.si_pid == pid, "the session child ended");
+  EXPECT_ERR(EPERM, setpgid(pid, 0)); /* a zombie child is still a child (Linux finds it until reaped) */
+  CHECK(getsid(pid) == pid, "a zombie's session: %d", getsid(pid));
   CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "session child: %#x", st);
+  EXPECT_ERR(ESRCH, setpgid(pid, 0)); /* reaped */
   for (int i = 0; i < 2; ++i) close(go[i]), close(back[i]);
 
   EXPECT_ERR(ESRCH, getpgid(999999));
