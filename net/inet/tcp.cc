@@ -961,10 +961,16 @@ void TcpSocket::input_other_locked(const TcpSegment& s) {
       }
       break;
     case TcpState::Closing:
-      if (fin_acked) enter_time_wait_locked();
-      return;
     case TcpState::LastAck:
-      if (fin_acked) done_locked();
+      if (fin_acked) {
+        if (state_ == TcpState::Closing) enter_time_wait_locked();
+        else done_locked();
+        return;
+      }
+      // Data queued before our FIN may still wait (Nagle held a tail, the
+      // window was short): this ACK lets it go. Nothing more arrives.
+      output_locked();
+      rearm_locked();
       return;
     case TcpState::TimeWait:
       send_ack_locked();
