@@ -6,7 +6,7 @@
 // EOPNOTSUPP (EPERM without CAP_NET_ADMIN, as Linux checks that first).
 //
 //   RTM_GETLINK   dump, or one link by index or IFLA_IFNAME (ENODEV)
-//   RTM_GETADDR   dump (IPv4 addresses; AF_INET6 asks for none)
+//   RTM_GETADDR   dump (IPv4 addresses, then IPv6 ones; a family asks for its own)
 //   RTM_GETROUTE  dump of the main and local tables, or a lookup
 //                 (`ip route get`: RTA_DST; ENETUNREACH)
 #include "linux/netlink_msg.h"
@@ -122,6 +122,21 @@ Result<void> addr_message(net::Netif& nif, uint16_t flags, const Request& r, Sin
   return out.add(m);
 }
 
+// An IPv6 address (inet6_fill_ifaddr): IFA_ADDRESS only, the scope by the
+// address (::1 host, fe80::/10 link), permanent.
+Result<void> addr6_message(const net::Addr6& a, uint16_t flags, const Request& r, Sink& out) {
+  net::Netif* nif = net::netif_by_index(a.nif);
+  if (!nif) return {};
+  Message m(RTM_NEWADDR, flags, r);
+  IfAddrMsg h{L_AF_INET6, a.prefix, IFA_F_PERMANENT, a.scope, a.nif};
+  m.put(&h, sizeof h);
+  m.attr(IFA_ADDRESS, a.addr.b, 16);
+  IfaCacheinfo ci{0xffffffffu, 0xffffffffu, 0, 0};
+  m.attr(IFA_CACHEINFO, &ci, sizeof ci);
+  m.attr_u32(IFA_FLAGS, IFA_F_PERMANENT);
+  return out.add(m);
+}
+
 struct RouteInfo {
   uint8_t table, protocol, scope, type, dst_len;
   uint32_t flags;
@@ -147,9 +162,15 @@ Result<void> dump_links(const Request& r, Sink& out) {
 }
 
 Result<void> dump_addrs(const Request& r, Sink& out) {
-  if (fixed_header<IfAddrMsg>(r).family == L_AF_INET6) return {};  // no IPv6 addresses
-  for (uint32_t i = 1; net::Netif* nif = net::netif_by_index(i); ++i)
-    if (!nif->addr().any()) TRY(addr_message(*nif, NLM_F_MULTI, r, out));
+  // Linux dumps each family in turn: IPv4, then IPv6 (AF_UNSPEC asks for both).
+  const uint8_t family = fixed_header<IfAddrMsg>(r).family;
+  if (family != L_AF_INET6)
+    for (uint32_t i = 1; net::Netif* nif = net::netif_by_index(i); ++i)
+      if (!nif->addr().any()) TRY(addr_message(*nif, NLM_F_MULTI, r, out));
+  if (family == L_AF_INET) return {};
+  net::Addr6 a6[net::MAX_NETIFS * net::MAX_ADDR6];
+  size_t n = net::netif_addrs6(a6, net::MAX_NETIFS * net::MAX_ADDR6);
+  for (size_t i = 0; i < n && i < net::MAX_NETIFS * net::MAX_ADDR6; ++i) TRY(addr6_message(a6[i], NLM_F_MULTI, r, out));
   return {};
 }
 

@@ -202,6 +202,22 @@ def tcp(flags, opts=b"", data=b""):
     return struct.pack("!HHIIBBHHH", 40000, 80, 1000, 2000, doff << 4, flags, 65535, 0, 0) + opts + data
 
 
+HOST6 = bytes.fromhex("fe800000000000000000000000000002")
+US6 = bytes.fromhex("fe80000000000000505400fffe123456")
+
+
+def ipv6(payload, nh=17, ext=b"", src=HOST6, dst=US6):
+    """`nh` names what follows the fixed header: `ext` (which chains on) or the payload."""
+    return struct.pack("!IHBB16s16s", 6 << 28, len(ext) + len(payload), nh, 64, src, dst) + ext + payload
+
+
+def udp6(sport, dport, data, src=HOST6, dst=US6):
+    ulen = 8 + len(data)
+    pseudo = src + dst + struct.pack("!IxxxB", ulen, 17)
+    c = csum(pseudo + struct.pack("!HHHH", sport, dport, ulen, 0) + data) or 0xFFFF
+    return struct.pack("!HHHH", sport, dport, ulen, c) + data
+
+
 def rec(b, op=0):
     return bytes([op]) + struct.pack("<H", len(b)) + b
 
@@ -220,6 +236,15 @@ def packet_seeds():
     icmp[2:4] = struct.pack("!H", csum(bytes(icmp)))
     seed("ipv4", "icmp-unreach", rec(ipv4(bytes(icmp), proto=1)))
     seed("ipv4", "frags-reordered", rec(f2) + rec(f0) + bytes([0xFF, 10]) + rec(f1) + bytes([0xFF, 80]) + rec(f0))
+    # IPv6 in the same target: UDP, a hop-by-hop header, an ICMPv6 port
+    # unreachable quoting what we sent, a fragment (dropped).
+    seed("ipv4", "v6-udp", rec(ipv6(udp6(1234, 53, b"query"))))
+    hbh = bytes([17, 0, 5, 2, 0, 0, 1, 0])  # next UDP; Router Alert, PadN
+    seed("ipv4", "v6-hopopts", rec(ipv6(udp6(1234, 53, b"q"), nh=0, ext=hbh)))
+    sent6 = ipv6(udp6(1234, 53, b"q", src=US6, dst=HOST6), src=US6, dst=HOST6)[:48]
+    icmp6 = struct.pack("!BBHI", 1, 4, 0, 0) + sent6
+    seed("ipv4", "v6-icmp-unreach", rec(ipv6(icmp6, nh=58)))
+    seed("ipv4", "v6-fragment", rec(ipv6(udp6(1, 2, b"x"), nh=44, ext=bytes([17, 0, 0, 1, 0, 0, 0, 9]))))
     seed("tcp", "syn", tcp(0x02, b"\x02\x04\x05\xb4\x01\x03\x03\x07"))
     seed("tcp", "data", tcp(0x18, b"\x01\x01\x08\x0a" + bytes(8), b"GET / HTTP/1.0\r\n\r\n"))
     seed("tcp", "sack-ts", tcp(0x10, b"\x01\x01\x08\x0a" + struct.pack("!II", 7, 9) + b"\x01\x01\x05\x12" +

@@ -1,0 +1,106 @@
+// IPv6 input and output (net/inet/ip.h; RFC 8200, RFC 4291 2.5.3).
+//
+// ip6_input checks the header and walks the extension headers
+// (net/inet/ipv6_header.cc), accepts packets for this host (its
+// addresses, the all-nodes group and its solicited-node groups; no
+// forwarding) and hands them to ICMPv6, UDP or TCP. Fragments are dropped
+// and counted: Capsule sends none (TCP's MSS and UDP's size keep within
+// the link's MTU) and reassembles none (docs/net.md "IPv6"). ip6_output
+// routes, adds the header and calls the interface's output6.
+#include "net/byte_order.h"
+#include "net/inet/ip.h"
+
+namespace capsule::net {
+namespace {
+
+Ip6Stats g_stats;
+
+// ff02::1:ffXX:XXXX, the solicited-node group of an address (RFC 4291 2.7.1).
+bool solicited_node_of_ours(const IpAddr& dst) {
+  static constexpr uint8_t PREFIX[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+  for (int i = 0; i < 13; ++i)
+    if (dst.b[i] != PREFIX[i]) return false;
+  Addr6 addrs[MAX_NETIFS * MAX_ADDR6];
+  size_t n = netif_addrs6(addrs, MAX_NETIFS * MAX_ADDR6);
+  if (n > MAX_NETIFS * MAX_ADDR6) n = MAX_NETIFS * MAX_ADDR6;
+  for (size_t i = 0; i < n; ++i) {
+    const IpAddr& a = addrs[i].addr;
+    if (a.b[13] == dst.b[13] && a.b[14] == dst.b[14] && a.b[15] == dst.b[15]) return true;
+  }
+  return false;
+}
+
+bool accepted_dst(const IpAddr& dst) {
+  if (dst.multicast6()) {
+    // All nodes, interface- and link-local (ff01::1, ff02::1), and our
+    // solicited-node groups.
+    IpAddr all = IP6_ALL_NODES;
+    all.b[1] = 0x01;
+    return dst == IP6_ALL_NODES || dst == all || solicited_node_of_ours(dst);
+  }
+  return is_local_addr6(dst);
+}
+
+}  // namespace
+
+Ip6Stats& ip6_stats() { return g_stats; }
+
+Result<void> ip6_output(PacketBuf pkt, const IpAddr& src, const IpAddr& dst, uint8_t proto, uint8_t hops,
+                        uint8_t tclass, uint32_t scope) {
+  g_stats.out_requests.fetch_add(1, std::memory_order_relaxed);
+  auto rr = route6_lookup(dst, scope);
+  if (!rr.ok()) {
+    g_stats.out_no_routes.fetch_add(1, std::memory_order_relaxed);
+    return rr.error();
+  }
+  Route6 r = rr.value();
+  if (pkt.size() > 65535 || pkt.size() + IPV6_HEADER > r.nif->mtu()) return Error::MessageSize;
+  Ipv6Header h;
+  h.tclass = tclass;
+  h.payload_len = uint16_t(pkt.size());
+  h.next_header = proto;
+  h.hop_limit = hops;
+  h.src = src.any() ? r.src : src;
+  h.dst = dst;
+  uint8_t* p = pkt.push(IPV6_HEADER);
+  if (!p) return Error::NoBufs;
+  ipv6_build(p, h);
+  return r.nif->output6(static_cast<PacketBuf&&>(pkt), r.next_hop);
+}
+
+void ip6_input(Netif& nif, PacketBuf pkt) {
+  g_stats.in_receives.fetch_add(1, std::memory_order_relaxed);
+  Ipv6Header h;
+  Ipv6Drop d = ipv6_parse(pkt.data(), pkt.size(), h);
+  if (d != Ipv6Drop::None) {
+    (d == Ipv6Drop::Fragment ? g_stats.in_fragments_dropped : g_stats.in_hdr_errors)
+        .fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // RFC 4291 2.5.3: ::1 never comes in from a link; a multicast source is
+  // never valid (2.7); only this host's destinations are taken.
+  const bool lo = nif.flags() & NetifFlags::LOOPBACK;
+  if (h.src.multicast6() || (!lo && (h.src.loopback6() || h.dst.loopback6())) || !accepted_dst(h.dst)) {
+    g_stats.in_addr_errors.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  pkt.trim(IPV6_HEADER + h.payload_len);  // link-layer padding
+  pkt.pull(h.header_len);
+  g_stats.in_delivers.fetch_add(1, std::memory_order_relaxed);
+  IpMeta m{h.src, h.dst, nullptr, &h, h.header_len, nif.index()};
+  switch (h.proto) {
+    case IP6_ICMPV6: return icmp6_input(nif, h, static_cast<PacketBuf&&>(pkt));
+    case IPPROTO_UDP_: return udp_input(nif, m, static_cast<PacketBuf&&>(pkt));
+    case IPPROTO_TCP_: return tcp_input(nif, m, static_cast<PacketBuf&&>(pkt));
+    default: {
+      g_stats.in_unknown_protos.fetch_add(1, std::memory_order_relaxed);
+      // RFC 8200 4: Parameter Problem code 1 pointing at the Next Header
+      // field that named it (the fixed header's when there is no extension).
+      if (h.header_len != IPV6_HEADER) return;
+      uint8_t* orig = pkt.push(h.header_len);
+      if (orig) icmp6_send_error(h, orig, pkt.size(), ICMP6_PARAM_PROBLEM, 1, 6, nif.index());
+    }
+  }
+}
+
+}  // namespace capsule::net
