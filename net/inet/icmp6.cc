@@ -1,6 +1,7 @@
 // ICMPv6 (RFC 4443): echo replies, errors out (an unreachable UDP port, an
 // unknown next header) and errors in, handed to the transport that sent
-// the quoted packet.
+// the quoted packet. Neighbor Discovery's messages go to nd_input
+// (net/inet/nd.cc).
 #include "net/byte_order.h"
 #include "net/inet/ip.h"
 
@@ -62,6 +63,7 @@ void icmp6_input(Netif& nif, const Ipv6Header& h, PacketBuf pkt) {
     else if (q.proto == IPPROTO_TCP_) tcp_icmp_error(q.src, q.dst, orig + q.header_len, e);
     return;
   }
+  if (type >= 133 && type <= 137) return nd_input(nif, h, static_cast<PacketBuf&&>(pkt));
   // Other informational messages are dropped (RFC 4443 2.4(b)).
 }
 

@@ -93,6 +93,9 @@ void udp_input(Netif& nif, const IpMeta& m, PacketBuf pkt);
 void tcp_input(Netif& nif, const IpMeta& m, PacketBuf pkt);
 // ICMPv6 (net/inet/icmp6.cc): pkt.data() is the ICMPv6 message.
 void icmp6_input(Netif& nif, const Ipv6Header& h, PacketBuf pkt);
+// Neighbor Discovery (net/inet/nd.cc): a message of types 133-137
+// (checksum checked).
+void nd_input(Netif& nif, const Ipv6Header& h, PacketBuf pkt);
 
 // ICMP destination-unreachable codes (RFC 792).
 inline constexpr uint8_t ICMP_NET_UNREACH = 0, ICMP_HOST_UNREACH = 1, ICMP_PROTO_UNREACH = 2, ICMP_PORT_UNREACH = 3,

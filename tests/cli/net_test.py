@@ -15,13 +15,20 @@ program on the host and compares.
                                       same command's on the host; a port
                                       nobody listens on fails with curl's 7,
                                       as on the host (bad input: refused)
+    net_test.py http_client6 MACHINE  the same over IPv6: the server on the
+                                      host's [::1], reached from the VM as
+                                      [fec0::2] through QEMU's IPv6 user
+                                      network (the guest's address from its
+                                      Router Advertisement, SLAAC); a closed
+                                      port fails with curl's 7
     net_test.py iproute2 MACHINE      Debian's `ip` (netlink: links, addresses,
                                       routes, a route lookup), `hostname -I`
                                       (getifaddrs) and python3's
                                       socket.if_nameindex() in the VM show
                                       QEMU's user network as it is
                                       (10.0.2.15/24, router 10.0.2.2, the
-                                      NIC's MAC); the same commands on the
+                                      NIC's MAC, the SLAAC address
+                                      fec0::5054:ff:fe12:3456); the same commands on the
                                       host show the host's configuration in
                                       the same shape; `ip addr add` is
                                       refused as netlink refuses it
@@ -63,28 +70,28 @@ def make_tree(d):
         f.write("nested\n")
 
 
-def host_server(d, port):
-    p = subprocess.Popen(["python3", "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", d],
+def host_server(d, port, bind="127.0.0.1"):
+    p = subprocess.Popen(["python3", "-m", "http.server", str(port), "--bind", bind, "-d", d],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_http(port, p, 30)
+    wait_http(port, p, 30, "[::1]" if ":" in bind else bind)
     return p
 
 
-def wait_http(port, proc, seconds):
+def wait_http(port, proc, seconds, host="127.0.0.1"):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
-        if fetch(port, "/index.txt", timeout=10)[0] == "200":
+        if fetch(port, "/index.txt", timeout=10, host=host)[0] == "200":
             return True
         time.sleep(0.5)
     return False
 
 
-def fetch(port, path, timeout=60):
+def fetch(port, path, timeout=60, host="127.0.0.1"):
     """(HTTP status, body) from the host's curl."""
     r = subprocess.run(["curl", "-sS", "--max-time", str(timeout), "-o", "-", "-w", "\n%{http_code}",
-                        f"http://127.0.0.1:{port}{path}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                        f"http://{host}:{port}{path}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     body, _, code = r.stdout.rpartition(b"\n")
     return code.decode(), body
 
@@ -138,13 +145,16 @@ def http_server(machine):
     return report(problems, out + err)
 
 
-def http_client(machine):
+def http_client(machine, v6=False):
     problems = []
     out = b""
+    # IPv4: the host's 127.0.0.1 is 10.0.2.2 in the VM; IPv6: its ::1 is
+    # QEMU's fec0::2 (the user network's host address in its fec0::/64).
+    host_addr, guest_addr = ("[::1]", "[fec0::2]") if v6 else ("127.0.0.1", "10.0.2.2")
     with tempfile.TemporaryDirectory() as d:
         make_tree(d)
         port = free_port()
-        srv = host_server(d, port)
+        srv = host_server(d, port, "::1" if v6 else "127.0.0.1")
         closed = free_port()
         try:
             cases = [
@@ -154,10 +164,10 @@ def http_client(machine):
                 (["curl", "-sS", "http://{}:%d/" % closed], 7),
             ]
             for argv, status in cases:
-                host = subprocess.run([w.replace("{}", "127.0.0.1") for w in argv], stdout=subprocess.PIPE,
+                host = subprocess.run([w.replace("{}", host_addr) for w in argv], stdout=subprocess.PIPE,
                                       stderr=subprocess.DEVNULL, timeout=TIMEOUT)
                 guest = subprocess.run([CAPSULE, "run", "--machine", machine] +
-                                       [w.replace("{}", "10.0.2.2") for w in argv],
+                                       [w.replace("{}", guest_addr) for w in argv],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        timeout=TIMEOUT)
                 name = " ".join(argv[:2])
@@ -199,7 +209,8 @@ IP_CASES = [
      r"(?m)^local 127\.0\.0\.0/8 dev lo proto kernel scope host src 127\.0\.0\.1 *$"),
     (["ip", "route", "get", "10.0.2.2"], 0, [r"^10\.0\.2\.2 dev eth0 src 10\.0\.2\.15 "],
      r"^10\.0\.2\.2 (via [0-9.]+ )?dev \S+ src [0-9.]+ "),
-    (["hostname", "-I"], 0, [r"^10\.0\.2\.15 *$"], r"^([0-9a-f.:]+ )+$"),
+    # The IPv4 address, then the SLAAC one from QEMU's fec0::/64 and the MAC.
+    (["hostname", "-I"], 0, [r"^10\.0\.2\.15 fec0::5054:ff:fe12:3456 *$"], r"^([0-9a-f.:]+ )+$"),
     (["python3", "-c", "import socket; print(socket.if_nameindex()[:2])"], 0, [r"^\[\(1, 'lo'\), \(2, 'eth0'\)\]$"],
      r"^\[\(1, 'lo'\), \(\d+, '\w+'\)\]$"),
 ]
@@ -243,7 +254,8 @@ def report(problems, out):
 
 def main():
     case, machine = sys.argv[1], sys.argv[2]
-    return {"http_server": http_server, "http_client": http_client, "iproute2": iproute2}[case](machine)
+    return {"http_server": http_server, "http_client": http_client,
+            "http_client6": lambda m: http_client(m, v6=True), "iproute2": iproute2}[case](machine)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,13 @@
 // it instead (net/inet/ipv6_header.cc): an accepted header's upper layer
 // lies inside the payload it says, past the extension headers; an ICMPv6
 // error's quoted packet and UDP over IPv6 are read as icmp6_input and
-// udp_input read them.
+// udp_input read them, Neighbor Discovery's messages as nd_input does.
 #include <cstdlib>
 
 #include "net/byte_order.h"
 #include "net/inet/ipv4_header.h"
 #include "net/inet/ipv6_header.h"
+#include "net/inet/nd_message.h"
 #include "net/inet/reassembly.h"
 #include "net/inet/udp_header.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -45,6 +46,19 @@ void fuzz_ipv6(const uint8_t* d, size_t n) {
     UdpHeader u;
     if (udp_parse(l4, l4len, h.src, h.dst, u) == UdpDrop::None) {
       FUZZ_CHECK(u.data == l4 + UDP_HEADER && u.len + UDP_HEADER <= l4len && load16(l4 + 6) != 0);
+    }
+  }
+  // Neighbor Discovery (133-137) as nd_input reads it: what it accepts
+  // stays within its bounds.
+  if (h.proto == IP6_ICMPV6 && l4len >= 1 && l4[0] >= 133 && l4[0] <= 137) {
+    NdMessage m;
+    NdDrop nd = nd_parse(l4, l4len, h.hop_limit, h.src, h.dst, m);
+    FUZZ_SAY("ipv6: nd type %u drop %d\n", l4[0], int(nd));
+    if (nd == NdDrop::None) {
+      FUZZ_CHECK(h.hop_limit == 255 && m.type == l4[0]);
+      FUZZ_CHECK(m.nprefixes <= NdMessage::MAX_PREFIXES && m.ndns <= NdMessage::MAX_DNS);
+      FUZZ_CHECK(!m.target.multicast6());
+      for (int i = 0; i < m.nprefixes; ++i) FUZZ_CHECK(m.prefixes[i].len <= 128);
     }
   }
   // An ICMPv6 error (types 1-4) quotes a packet after its 8-byte header.

@@ -244,6 +244,18 @@ def packet_seeds():
     sent6 = ipv6(udp6(1234, 53, b"q", src=US6, dst=HOST6), src=US6, dst=HOST6)[:48]
     icmp6 = struct.pack("!BBHI", 1, 4, 0, 0) + sent6
     seed("ipv4", "v6-icmp-unreach", rec(ipv6(icmp6, nh=58)))
+    # A Router Advertisement as QEMU's user network sends it (fe80::2,
+    # prefix fec0::/64, its source link-layer address), hop limit 255.
+    ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)
+    ra += bytes([1, 1, 0x52, 0x55, 0x0a, 0, 2, 2])
+    ra += struct.pack("!BBBBIII16s", 3, 4, 64, 0xC0, 86400, 14400, 0, bytes.fromhex("fec0" + "00" * 14))
+    ra_pkt = bytearray(ipv6(ra, nh=58, src=bytes.fromhex("fe80" + "00" * 13 + "02"), dst=bytes.fromhex("ff02" + "00" * 13 + "01")))
+    ra_pkt[7] = 255
+    seed("ipv4", "v6-nd-ra", rec(bytes(ra_pkt)))
+    ns = struct.pack("!BBHI16s", 135, 0, 0, 0, US6) + bytes([1, 1, 0x52, 0x55, 0x0a, 0, 2, 2])
+    ns_pkt = bytearray(ipv6(ns, nh=58))
+    ns_pkt[7] = 255
+    seed("ipv4", "v6-nd-ns", rec(bytes(ns_pkt)))
     seed("ipv4", "v6-fragment", rec(ipv6(udp6(1, 2, b"x"), nh=44, ext=bytes([17, 0, 0, 1, 0, 0, 0, 9]))))
     seed("tcp", "syn", tcp(0x02, b"\x02\x04\x05\xb4\x01\x03\x03\x07"))
     seed("tcp", "data", tcp(0x18, b"\x01\x01\x08\x0a" + bytes(8), b"GET / HTTP/1.0\r\n\r\n"))

@@ -164,6 +164,15 @@ Result<Route6> route6_lookup(const IpAddr& dst, uint32_t scope = 0);
 // address asks is_local_addr.
 bool is_local_addr6(const IpAddr& a);
 
+// Neighbor Discovery for a link (net/inet/nd.cc, RFC 4861): the
+// Ethernet address of an IPv6 next hop into mac (true), or the packet is
+// held (taken from pkt) and a Neighbor Solicitation sent (false).
+bool nd_resolve(Netif& nif, const IpAddr& next_hop, uint8_t mac[6], PacketBuf& pkt);
+// A link is up: its link-local address from its MAC (EUI-64, RFC 4862
+// 5.3; no duplicate address detection) and a Router Solicitation, whose
+// Advertisement brings SLAAC addresses and the default router.
+void nd_link_up(Netif& nif);
+
 // The link layer's entry: one received IPv4 datagram (the IP header at
 // data()), or an IPv6 packet (version 6: ip6_input). Malformed datagrams
 // are counted and dropped; never fails.
