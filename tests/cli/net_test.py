@@ -28,7 +28,8 @@ program on the host and compares.
                                       QEMU's user network as it is
                                       (10.0.2.15/24, router 10.0.2.2, the
                                       NIC's MAC, the SLAAC address
-                                      fec0::5054:ff:fe12:3456); the same commands on the
+                                      fec0::5054:ff:fe12:3456 and its
+                                      routes); the same commands on the
                                       host show the host's configuration in
                                       the same shape; `ip addr add` is
                                       refused as netlink refuses it
@@ -209,6 +210,18 @@ IP_CASES = [
      r"(?m)^local 127\.0\.0\.0/8 dev lo proto kernel scope host src 127\.0\.0\.1 *$"),
     (["ip", "route", "get", "10.0.2.2"], 0, [r"^10\.0\.2\.2 dev eth0 src 10\.0\.2\.15 "],
      r"^10\.0\.2\.2 (via [0-9.]+ )?dev \S+ src [0-9.]+ "),
+    # IPv6: the link-local address from the MAC, the SLAAC one from QEMU's
+    # Router Advertisement (fec0::/64, router fe80::2).
+    (["ip", "-o", "-6", "addr", "show"], 0,
+     [r"^1: lo +inet6 ::1/128 scope host",
+      r"(?m)^2: eth0 +inet6 fe80::5054:ff:fe12:3456/64 scope link",
+      r"(?m)^2: eth0 +inet6 fec0::5054:ff:fe12:3456/64 scope global"],
+     r"^1: lo +inet6 ::1/128 scope host"),
+    (["ip", "-6", "route", "show"], 0,
+     [r"(?m)^fe80::/64 dev eth0 proto kernel metric 256 pref medium *$",
+      r"(?m)^fec0::/64 dev eth0 proto kernel metric 256 pref medium *$",
+      r"(?m)^default via fe80::2 dev eth0 proto ra metric 1024 pref medium *$"],
+     r"(?m)^fe80::/64 dev \S+ proto kernel metric 256 pref medium *$"),
     # The IPv4 address, then the SLAAC one from QEMU's fec0::/64 and the MAC.
     (["hostname", "-I"], 0, [r"^10\.0\.2\.15 fec0::5054:ff:fe12:3456 *$"], r"^([0-9a-f.:]+ )+$"),
     (["python3", "-c", "import socket; print(socket.if_nameindex()[:2])"], 0, [r"^\[\(1, 'lo'\), \(2, 'eth0'\)\]$"],

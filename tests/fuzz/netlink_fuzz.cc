@@ -53,6 +53,10 @@ Ipv4 route_gateway(Netif** via) {
   return Ipv4{0x0a000202};
 }
 bool is_local_addr(Ipv4 a) { return a.loopback() || a.v == 0x0a00020f; }
+IpAddr route6_gateway(Netif** via) {
+  *via = g_nifs[1];
+  return IpAddr{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}};
+}
 // lo's ::1 and a link-local address on the Ethernet interface.
 size_t netif_addrs6(Addr6* out, size_t max) {
   const Addr6 a[2] = {{IP6_LOOPBACK, 128, 254, 1},
