@@ -21,6 +21,11 @@ program on the host and compares.
                                       network (the guest's address from its
                                       Router Advertisement, SLAAC); a closed
                                       port fails with curl's 7
+    net_test.py udp_client6 MACHINE   python3 in the VM sends UDP datagrams
+                                      (0 to 1452 bytes: a 1500-byte link
+                                      without fragments) to an echo server
+                                      on the host's [::1] as [fec0::2] and
+                                      checks each answer, as on the host
     net_test.py iproute2 MACHINE      Debian's `ip` (netlink: links, addresses,
                                       routes, a route lookup), `hostname -I`
                                       (getifaddrs) and python3's
@@ -188,6 +193,47 @@ def http_client(machine, v6=False):
     return report(problems, out)
 
 
+PY_UDP_ECHO_SERVER = ("import socket, sys\n"
+                      "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+                      "s.bind(('::1', int(sys.argv[1])))\n"
+                      "print('ready', flush=True)\n"
+                      "while True:\n"
+                      "    d, a = s.recvfrom(65536)\n"
+                      "    s.sendto(d, a)\n")
+PY_UDP_CLIENT = ("import socket, sys\n"
+                 "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+                 "s.settimeout(20)\n"
+                 "for n in (0, 1, 100, 1000, 1452):\n"
+                 "    m = bytes(range(256)) * (n // 256) + bytes(n % 256)\n"
+                 "    s.sendto(m, (sys.argv[1], int(sys.argv[2])))\n"
+                 "    d, a = s.recvfrom(65536)\n"
+                 "    print(n, len(d), d == m, a[1] == int(sys.argv[2]))\n")
+
+
+def udp_client6(machine):
+    problems = []
+    out = b""
+    port = free_port()
+    srv = subprocess.Popen(["python3", "-c", PY_UDP_ECHO_SERVER, str(port)], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+    try:
+        srv.stdout.readline()  # ready
+        host = subprocess.run(["python3", "-c", PY_UDP_CLIENT, "::1", str(port)], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, timeout=TIMEOUT)
+        guest = subprocess.run([CAPSULE, "run", "--machine", machine, "python3", "-c", PY_UDP_CLIENT, "fec0::2",
+                                str(port)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=TIMEOUT)
+        out += guest.stdout[-2000:] + guest.stderr[-2000:]
+        check(host.returncode == 0 and host.stdout.count(b"True True") == 5,
+              f"on the host: status {host.returncode}, {host.stdout!r}", problems)
+        check(guest.returncode == 0, f"status {guest.returncode}", problems)
+        check(guest.stdout == host.stdout, f"output {guest.stdout!r}, the host's {host.stdout!r}", problems)
+    finally:
+        srv.terminate()
+        srv.wait(30)
+    return report(problems, out)
+
+
 # (argv, the VM's expected status, regexes its stdout must match, a regex
 # the host's stdout must match: the same shape with the host's values).
 IP_CASES = [
@@ -268,7 +314,8 @@ def report(problems, out):
 def main():
     case, machine = sys.argv[1], sys.argv[2]
     return {"http_server": http_server, "http_client": http_client,
-            "http_client6": lambda m: http_client(m, v6=True), "iproute2": iproute2}[case](machine)
+            "http_client6": lambda m: http_client(m, v6=True), "udp_client6": udp_client6,
+            "iproute2": iproute2}[case](machine)
 
 
 if __name__ == "__main__":
