@@ -79,6 +79,7 @@ Ipv6Drop ipv6_parse(const uint8_t* p, size_t len, Ipv6Header& h) {
   Ipv6Header t;
   parse_fixed(p, t);
   if (t.payload_len == 0 || IPV6_HEADER + t.payload_len > len) return Ipv6Drop::BadLength;
+  if (t.src.is_v4() || t.dst.is_v4()) return Ipv6Drop::BadAddress;
   Ipv6Drop d = walk(p, IPV6_HEADER + t.payload_len, t.next_header, IPV6_HEADER, t, false);
   if (d == Ipv6Drop::None) h = t;
   return d;

@@ -30,13 +30,14 @@ struct Ipv6Header {
 
 // Why a packet was dropped (each has its counter).
 enum class Ipv6Drop : uint8_t {
-  None, TooShort, BadVersion, BadLength, BadExtension, BadOption, Routing, Fragment, NoNextHeader
+  None, TooShort, BadVersion, BadLength, BadAddress, BadExtension, BadOption, Routing, Fragment, NoNextHeader
 };
 
 // Checks a received packet (`len` bytes at p, the link layer's payload,
 // which may carry padding after the payload length): version 6, the
 // payload inside the data (a payload length of 0, a jumbogram, is
-// refused), then walks the extension headers: Hop-by-Hop only first
+// refused), no IPv4-mapped source or destination (RFC 4942 2.2: never on
+// the wire; the stack would take it for IPv4), then walks the extension headers: Hop-by-Hop only first
 // (RFC 8200 4.1), Hop-by-Hop and Destination Options whose options are
 // all Pad1/PadN or of a type whose action bits say "skip" (4.2: any other
 // drops the packet), a Routing header only with Segments Left 0 (4.4),

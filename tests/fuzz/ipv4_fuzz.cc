@@ -38,6 +38,7 @@ void fuzz_ipv6(const uint8_t* d, size_t n) {
   if (drop != Ipv6Drop::None) return;
   const size_t end = IPV6_HEADER + h.payload_len;
   FUZZ_CHECK(end <= n && h.header_len >= IPV6_HEADER && h.header_len <= end);
+  FUZZ_CHECK(!h.src.is_v4() && !h.dst.is_v4());
   FUZZ_CHECK(h.proto != IP6_HOPOPTS && h.proto != IP6_DSTOPTS && h.proto != IP6_ROUTING && h.proto != IP6_FRAGMENT &&
              h.proto != IP6_NONE);
   const uint8_t* l4 = d + h.header_len;

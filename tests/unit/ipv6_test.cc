@@ -114,6 +114,14 @@ TEST(Ipv6Header, MalformedIsDropped) {
   EXPECT_EQ(ipv6_parse(p.data(), p.size(), h), Ipv6Drop::BadLength);
   store16(p.data() + 4, 0);  // a jumbogram's 0
   EXPECT_EQ(ipv6_parse(p.data(), p.size(), h), Ipv6Drop::BadLength);
+  // A v4-mapped address on the wire (it would reach the IPv4 sockets).
+  p = good;
+  p[8 + 10] = p[8 + 11] = 0xff;
+  for (int i = 0; i < 10; ++i) p[8 + i] = 0;
+  EXPECT_EQ(ipv6_parse(p.data(), p.size(), h), Ipv6Drop::BadAddress);
+  p = good;
+  std::memcpy(p.data() + 24, IpAddr::mapped(0x0a00020f).b, 16);
+  EXPECT_EQ(ipv6_parse(p.data(), p.size(), h), Ipv6Drop::BadAddress);
   // A fragment header: not reassembled.
   auto f = packet(IP6_FRAGMENT, {IPPROTO_UDP_, 0, 0, 1, 0, 0, 0, 1}, 8);
   EXPECT_EQ(ipv6_parse(f.data(), f.size(), h), Ipv6Drop::Fragment);
