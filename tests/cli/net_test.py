@@ -26,6 +26,15 @@ program on the host and compares.
                                       without fragments) to an echo server
                                       on the host's [::1] as [fec0::2] and
                                       checks each answer, as on the host
+    net_test.py tap6 MACHINE          the host to the VM over IPv6, on a tap
+                                      device the test makes (QEMU's user
+                                      network cannot forward IPv6 in): the
+                                      host's raw ICMPv6 echo requests to the
+                                      VM's link-local address are answered
+                                      (Neighbor Discovery first), and the
+                                      host's curl fetches from a python3
+                                      HTTP server on the VM's [::]; skipped
+                                      (77) where no tap can be made
     net_test.py iproute2 MACHINE      Debian's `ip` (netlink: links, addresses,
                                       routes, a route lookup), `hostname -I`
                                       (getifaddrs) and python3's
@@ -234,6 +243,81 @@ def udp_client6(machine):
     return report(problems, out)
 
 
+PY_V6_SERVER = ("import socket, socketserver, http.server, sys\n"
+                "class H(http.server.BaseHTTPRequestHandler):\n"
+                "    def do_GET(self):\n"
+                "        body = (self.path * 5000).encode()\n"
+                "        self.send_response(200)\n"
+                "        self.send_header('Content-Length', str(len(body)))\n"
+                "        self.end_headers()\n"
+                "        self.wfile.write(body)\n"
+                "    def log_message(self, *a):\n"
+                "        print('from', self.client_address[0], flush=True)\n"
+                "class S(socketserver.TCPServer):\n"
+                "    address_family = socket.AF_INET6\n"
+                "S(('::', int(sys.argv[1])), H).serve_forever()\n")
+PY_PING6 = ("import os, socket, struct, sys\n"
+            "s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)\n"
+            "s.settimeout(5)\n"
+            "ident = os.getpid() & 0xffff\n"
+            "addr = socket.getaddrinfo(sys.argv[1], None, socket.AF_INET6)[0][4]\n"
+            "for seq in range(3):\n"
+            "    data = b'capsule-ipv6-' + bytes([seq]) * 40\n"
+            "    s.sendto(struct.pack('!BBHHH', 128, 0, 0, ident, seq) + data, addr)\n"
+            "    while True:\n"
+            "        d, a = s.recvfrom(2000)\n"
+            "        if d[0] == 129 and struct.unpack('!HH', d[4:8]) == (ident, seq):\n"
+            "            print('reply', seq, d[8:] == data)\n"
+            "            break\n")
+GUEST_LL = "fe80::5054:ff:fe12:3456"  # the VM's MAC 52:54:00:12:34:56 as EUI-64
+
+
+def tap6(machine):
+    problems = []
+    out = b""
+    tap = f"cap6t{os.getpid() % 100000}"
+    if subprocess.run(["ip", "tuntap", "add", "dev", tap, "mode", "tap"], stderr=subprocess.DEVNULL).returncode:
+        print("skipped: no tap device can be made here")
+        return 77
+    vm = None
+    try:
+        subprocess.run(["ip", "link", "set", tap, "up"], check=True)
+        port = free_port()
+        vm = subprocess.Popen([CAPSULE, "run", "--machine", machine, "--net", f"tap:{tap}", "python3", "-c",
+                               PY_V6_SERVER, str(port)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+        url = f"http://[{GUEST_LL}%{tap}]:{port}"
+        deadline = time.monotonic() + 120
+        code = ""
+        while time.monotonic() < deadline and vm.poll() is None and code != "200":
+            time.sleep(1)
+            r = subprocess.run(["curl", "-sS", "-g", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                                url + "/up"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            code = r.stdout.decode()
+        if check(code == "200", f"the VM's server never answered over IPv6 (last status {code!r})", problems):
+            ping = subprocess.run(["python3", "-c", PY_PING6, f"{GUEST_LL}%{tap}"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=60)
+            out += ping.stdout
+            check(ping.stdout == b"".join(b"reply %d True\n" % i for i in range(3)),
+                  f"ICMPv6 echo: {ping.stdout[-300:]!r}", problems)
+            for path in ("/a", "/" + "x" * 400):  # 10 kB and 2 MB
+                r = subprocess.run(["curl", "-sS", "-g", "--max-time", "60", url + path], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+                check(r.returncode == 0 and r.stdout == (path * 5000).encode(),
+                      f"GET {path[:8]}: status {r.returncode}, {len(r.stdout)} bytes", problems)
+    finally:
+        if vm:
+            vm.terminate()
+            try:
+                out += vm.communicate(timeout=30)[0][-2000:]
+            except subprocess.TimeoutExpired:
+                vm.kill()
+        subprocess.run(["ip", "link", "del", tap], stderr=subprocess.DEVNULL)
+    # The server saw the host by its link-local address.
+    check(b"from fe80::" in out, "the VM's server logged no IPv6 client", problems)
+    return report(problems, out)
+
+
 # (argv, the VM's expected status, regexes its stdout must match, a regex
 # the host's stdout must match: the same shape with the host's values).
 IP_CASES = [
@@ -314,7 +398,7 @@ def report(problems, out):
 def main():
     case, machine = sys.argv[1], sys.argv[2]
     return {"http_server": http_server, "http_client": http_client,
-            "http_client6": lambda m: http_client(m, v6=True), "udp_client6": udp_client6,
+            "http_client6": lambda m: http_client(m, v6=True), "udp_client6": udp_client6, "tap6": tap6,
             "iproute2": iproute2}[case](machine)
 
 
