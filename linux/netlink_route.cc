@@ -8,7 +8,7 @@
 //   RTM_GETLINK   dump, or one link by index or IFLA_IFNAME (ENODEV)
 //   RTM_GETADDR   dump (IPv4 addresses, then IPv6 ones; a family asks for its own)
 //   RTM_GETROUTE  dump of the main and local tables (IPv4, then IPv6), or
-//                 an IPv4 lookup (`ip route get`: RTA_DST; ENETUNREACH)
+//                 a lookup (`ip [-6] route get`: RTA_DST; ENETUNREACH)
 #include "linux/netlink_msg.h"
 #include "net/netif.h"
 
@@ -184,15 +184,18 @@ struct Route6Info {
   uint8_t table, protocol, type, dst_len;
   net::IpAddr dst, gateway;
   uint32_t oif, metric;
+  net::IpAddr prefsrc = {};  // any: none
+  uint32_t flags = 0;
 };
 
 Result<void> route6_message(const Route6Info& ri, uint16_t flags, const Request& r, Sink& out) {
   Message m(RTM_NEWROUTE, flags, r);
-  RtMsg h{L_AF_INET6, ri.dst_len, 0, 0, ri.table, ri.protocol, RT_SCOPE_UNIVERSE, ri.type, 0};
+  RtMsg h{L_AF_INET6, ri.dst_len, 0, 0, ri.table, ri.protocol, RT_SCOPE_UNIVERSE, ri.type, ri.flags};
   m.put(&h, sizeof h);
   m.attr_u32(RTA_TABLE, ri.table);
   if (ri.dst_len) m.attr(RTA_DST, ri.dst.b, 16);
   m.attr_u32(RTA_PRIORITY, ri.metric);
+  if (!ri.prefsrc.any()) m.attr(RTA_PREFSRC, ri.prefsrc.b, 16);
   if (!ri.gateway.any()) m.attr(RTA_GATEWAY, ri.gateway.b, 16);
   m.attr_u32(RTA_OIF, ri.oif);
   if (ri.table == RT_TABLE_MAIN) m.attr_u8(RTA_PREF, 0);  // ICMPV6_ROUTER_PREF_MEDIUM: "pref medium"
@@ -287,6 +290,22 @@ Result<void> get_link(const Request& r, Sink& out) {
 Result<void> get_route(const Request& r, Sink& out) {
   if (r.len < sizeof(RtMsg)) return Error::Invalid;
   RtMsg h = fixed_header<RtMsg>(r);
+  if (h.family == L_AF_INET6) {
+    // `ip -6 route get`: the route to RTA_DST (16 bytes), its source.
+    size_t n6;
+    net::IpAddr dst6;
+    if (const uint8_t* d = find_attr(r, sizeof(RtMsg), RTA_DST, &n6)) {
+      if (n6 != 16) return Error::Invalid;
+      __builtin_memcpy(dst6.b, d, 16);
+    }
+    if (dst6.is_v4()) return Error::NetUnreach;
+    net::Route6 rt = TRY(net::route6_lookup(dst6));
+    const bool local = net::is_local_addr6(dst6);
+    Route6Info ri{local ? RT_TABLE_LOCAL : RT_TABLE_MAIN, RTPROT_KERNEL, local ? RTN_LOCAL : RTN_UNICAST, 128, dst6,
+                  rt.next_hop == dst6 ? net::IpAddr{} : rt.next_hop, rt.nif ? rt.nif->index() : 0,
+                  local ? 0u : 256u, rt.src, RTM_F_CLONED};
+    return route6_message(ri, 0, r, out);
+  }
   if (h.family != L_AF_INET) return Error::OpNotSupported;
   size_t n;
   net::Ipv4 dst;

@@ -352,6 +352,8 @@ IP_CASES = [
       r"(?m)^fec0::/64 dev eth0 proto kernel metric 256 pref medium *$",
       r"(?m)^default via fe80::2 dev eth0 proto ra metric 1024 pref medium *$"],
      r"(?m)^fe80::/64 dev \S+ proto kernel metric 256 pref medium *$"),
+    (["ip", "-6", "route", "get", "fec0::2"], 0, [r"^fec0::2 (from :: )?dev eth0 .*src fec0::5054:ff:fe12:3456 "],
+     r"^fec0::2 (from :: )?(via \S+ )?dev \S+ .*src [0-9a-f:]+ "),
     # The IPv4 address, then the SLAAC one from QEMU's fec0::/64 and the MAC.
     (["hostname", "-I"], 0, [r"^10\.0\.2\.15 fec0::5054:ff:fe12:3456 *$"], r"^([0-9a-f.:]+ )+$"),
     (["python3", "-c", "import socket; print(socket.if_nameindex()[:2])"], 0, [r"^\[\(1, 'lo'\), \(2, 'eth0'\)\]$"],

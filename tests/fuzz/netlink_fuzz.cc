@@ -57,6 +57,12 @@ IpAddr route6_gateway(Netif** via) {
   *via = g_nifs[1];
   return IpAddr{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}};
 }
+Result<Route6> route6_lookup(const IpAddr& dst, uint32_t) {
+  if (dst.loopback6()) return Route6{g_nifs[0], dst, dst};
+  if (dst.multicast6()) return Error::NetUnreach;
+  return Route6{g_nifs[1], IpAddr{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}}, IpAddr{{0xfe, 0x80}}};
+}
+bool is_local_addr6(const IpAddr& a) { return a.loopback6(); }
 // lo's ::1 and a link-local address on the Ethernet interface.
 size_t netif_addrs6(Addr6* out, size_t max) {
   const Addr6 a[2] = {{IP6_LOOPBACK, 128, 254, 1},
