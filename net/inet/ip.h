@@ -21,8 +21,8 @@ IpStats& ip_stats();
 // /proc/net/snmp6's Ip6 and Icmp6 lines, in spirit.
 struct Ip6Stats {
   std::atomic<uint64_t> in_receives{0}, in_hdr_errors{0}, in_addr_errors{0}, in_unknown_protos{0}, in_delivers{0},
-      in_fragments_dropped{0}, out_requests{0}, out_no_routes{0}, icmp_in{0}, icmp_out{0}, icmp_in_errors{0},
-      nd_in{0}, nd_out{0};
+      in_fragments_dropped{0}, reasm_oks{0}, reasm_fails{0}, frag_creates{0}, out_requests{0}, out_no_routes{0},
+      icmp_in{0}, icmp_out{0}, icmp_in_errors{0}, nd_in{0}, nd_out{0};
 };
 Ip6Stats& ip6_stats();
 
@@ -48,8 +48,9 @@ struct IpMeta {
 
 // IPv6 output (net/inet/ipv6.cc): routes (scope: a link-local
 // destination's interface), adds the 40-byte header (src any: the
-// route's) and hands it to the interface. No fragmentation: more than the
-// link's MTU is MessageSize. NetUnreach, NoMemory.
+// route's) and hands it to the interface, in fragments when it is larger
+// than the link's MTU (RFC 8200 5). More than 65,535 bytes of payload is
+// MessageSize. NetUnreach, NoMemory.
 Result<void> ip6_output(PacketBuf pkt, const IpAddr& src, const IpAddr& dst, uint8_t proto,
                         uint8_t hops = IPV6_DEFAULT_HOPS, uint8_t tclass = 0, uint32_t scope = 0);
 void ip6_input(Netif& nif, PacketBuf pkt);

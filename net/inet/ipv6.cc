@@ -3,17 +3,51 @@
 // ip6_input checks the header and walks the extension headers
 // (net/inet/ipv6_header.cc), accepts packets for this host (its
 // addresses, the all-nodes group and its solicited-node groups; no
-// forwarding) and hands them to ICMPv6, UDP or TCP. Fragments are dropped
-// and counted: Capsule sends none (TCP's MSS and UDP's size keep within
-// the link's MTU) and reassembles none (docs/net.md "IPv6"). ip6_output
-// routes, adds the header and calls the interface's output6.
+// forwarding) and hands them to ICMPv6, UDP or TCP; fragments go to the
+// reassembly (net/inet/reassembly6.cc). ip6_output routes, adds the
+// header, fragments what is larger than the link's MTU and calls the
+// interface's output6.
+#include <atomic>
+#include <new>
+
+#include "arch/spinlock.h"
+#include "core/time.h"
 #include "net/byte_order.h"
 #include "net/inet/ip.h"
+#include "net/inet/reassembly6.h"
 
 namespace capsule::net {
 namespace {
 
 Ip6Stats g_stats;
+std::atomic<uint32_t> g_frag_id{0x6a09e667};
+SpinLock g_reasm_lock;
+Reassembly6* g_reasm GUARDED_BY(g_reasm_lock) = nullptr;
+
+// RFC 8200 5: a packet larger than the link's MTU leaves in fragments of
+// at most MTU - 48 bytes of data (a multiple of 8), each with a copy of
+// the fixed header and a Fragment header; the receiver reassembles.
+Result<void> send_fragments(Route6& r, PacketBuf pkt, Ipv6Header h) {
+  const size_t per = ((r.nif->mtu() - IPV6_HEADER - IPV6_FRAG_HEADER) / 8) * 8;
+  const size_t total = pkt.size();
+  Ipv6Fragment f;
+  f.next = h.next_header;
+  f.id = g_frag_id.fetch_add(1, std::memory_order_relaxed);
+  h.next_header = IP6_FRAGMENT;
+  for (size_t off = 0; off < total; off += per) {
+    const size_t n = total - off < per ? total - off : per;
+    PacketBuf frag = TRY(PacketBuf::copy_of(pkt.data() + off, n));
+    f.offset = uint16_t(off);
+    f.more = off + n < total;
+    uint8_t* fh = frag.push(IPV6_FRAG_HEADER);
+    ipv6_fragment_build(fh, f);
+    h.payload_len = uint16_t(IPV6_FRAG_HEADER + n);
+    ipv6_build(frag.push(IPV6_HEADER), h);
+    g_stats.frag_creates.fetch_add(1, std::memory_order_relaxed);
+    TRY(r.nif->output6(static_cast<PacketBuf&&>(frag), r.next_hop));
+  }
+  return {};
+}
 
 // ff02::1:ffXX:XXXX, the solicited-node group of an address (RFC 4291 2.7.1).
 bool solicited_node_of_ours(const IpAddr& dst) {
@@ -54,7 +88,7 @@ Result<void> ip6_output(PacketBuf pkt, const IpAddr& src, const IpAddr& dst, uin
     return rr.error();
   }
   Route6 r = rr.value();
-  if (pkt.size() > 65535 || pkt.size() + IPV6_HEADER > r.nif->mtu()) return Error::MessageSize;
+  if (pkt.size() > 65535) return Error::MessageSize;
   Ipv6Header h;
   h.tclass = tclass;
   h.payload_len = uint16_t(pkt.size());
@@ -62,19 +96,47 @@ Result<void> ip6_output(PacketBuf pkt, const IpAddr& src, const IpAddr& dst, uin
   h.hop_limit = hops;
   h.src = src.any() ? r.src : src;
   h.dst = dst;
+  if (pkt.size() + IPV6_HEADER > r.nif->mtu()) return send_fragments(r, static_cast<PacketBuf&&>(pkt), h);
   uint8_t* p = pkt.push(IPV6_HEADER);
   if (!p) return Error::NoBufs;
   ipv6_build(p, h);
   return r.nif->output6(static_cast<PacketBuf&&>(pkt), r.next_hop);
 }
 
+namespace {
+
+// A fragment (RFC 8200 4.5): to the reassembly when its Fragment header
+// follows the fixed header; the whole packet goes through ip6_input again.
+void reassemble(Netif& nif, const Ipv6Header& h, PacketBuf pkt) {
+  if (h.header_len != IPV6_HEADER || h.src.multicast6() || !accepted_dst(h.dst)) {
+    g_stats.in_fragments_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  PacketBuf whole;
+  Reassembly6::Result6 r;
+  {
+    SpinGuard g(g_reasm_lock);
+    if (!g_reasm) g_reasm = new (std::nothrow) Reassembly6;
+    if (!g_reasm) return;
+    uint64_t before = g_reasm->dropped() + g_reasm->timed_out();
+    r = g_reasm->add(h, pkt.data(), pkt.size(), uptime_ns(), whole);
+    uint64_t after = g_reasm->dropped() + g_reasm->timed_out();
+    if (after != before) g_stats.reasm_fails.fetch_add(after - before, std::memory_order_relaxed);
+  }
+  if (r != Reassembly6::Result6::Done) return;
+  g_stats.reasm_oks.fetch_add(1, std::memory_order_relaxed);
+  ip6_input(nif, static_cast<PacketBuf&&>(whole));
+}
+
+}  // namespace
+
 void ip6_input(Netif& nif, PacketBuf pkt) {
   g_stats.in_receives.fetch_add(1, std::memory_order_relaxed);
   Ipv6Header h;
   Ipv6Drop d = ipv6_parse(pkt.data(), pkt.size(), h);
+  if (d == Ipv6Drop::Fragment) return reassemble(nif, h, static_cast<PacketBuf&&>(pkt));
   if (d != Ipv6Drop::None) {
-    (d == Ipv6Drop::Fragment ? g_stats.in_fragments_dropped : g_stats.in_hdr_errors)
-        .fetch_add(1, std::memory_order_relaxed);
+    g_stats.in_hdr_errors.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   // RFC 4291 2.5.3: ::1 never comes in from a link; a multicast source is

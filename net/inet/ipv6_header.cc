@@ -50,7 +50,11 @@ Ipv6Drop walk(const uint8_t* p, size_t end, uint8_t next, size_t off, Ipv6Header
         off += n;
         break;
       }
-      case IP6_FRAGMENT: return Ipv6Drop::Fragment;
+      case IP6_FRAGMENT:
+        // For the reassembly: where the Fragment header is.
+        h.proto = IP6_FRAGMENT;
+        h.header_len = off;
+        return Ipv6Drop::Fragment;
       case IP6_NONE: return Ipv6Drop::NoNextHeader;
       default:
         h.proto = next;
@@ -81,7 +85,7 @@ Ipv6Drop ipv6_parse(const uint8_t* p, size_t len, Ipv6Header& h) {
   if (t.payload_len == 0 || IPV6_HEADER + t.payload_len > len) return Ipv6Drop::BadLength;
   if (t.src.is_v4() || t.dst.is_v4()) return Ipv6Drop::BadAddress;
   Ipv6Drop d = walk(p, IPV6_HEADER + t.payload_len, t.next_header, IPV6_HEADER, t, false);
-  if (d == Ipv6Drop::None) h = t;
+  if (d == Ipv6Drop::None || d == Ipv6Drop::Fragment) h = t;
   return d;
 }
 

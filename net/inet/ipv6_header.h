@@ -40,10 +40,11 @@ enum class Ipv6Drop : uint8_t {
 // the wire; the stack would take it for IPv4), then walks the extension headers: Hop-by-Hop only first
 // (RFC 8200 4.1), Hop-by-Hop and Destination Options whose options are
 // all Pad1/PadN or of a type whose action bits say "skip" (4.2: any other
-// drops the packet), a Routing header only with Segments Left 0 (4.4),
-// never a Fragment header (Capsule does not reassemble IPv6: dropped) nor
+// drops the packet), a Routing header only with Segments Left 0 (4.4), no
 // No Next Header. On success fills h; the upper layer is h.proto at
-// p + h.header_len, 40 + payload_len - header_len bytes.
+// p + h.header_len, 40 + payload_len - header_len bytes. A Fragment
+// header stops the walk with Fragment: h is filled too, h.header_len
+// where the Fragment header is (the reassembly's input).
 Ipv6Drop ipv6_parse(const uint8_t* p, size_t len, Ipv6Header& h);
 
 // The packet an ICMPv6 error quotes (RFC 4443 2.4(c): as much as fits),

@@ -31,7 +31,10 @@ program on the host and compares.
                                       network cannot forward IPv6 in): the
                                       host's raw ICMPv6 echo requests to the
                                       VM's link-local address are answered
-                                      (Neighbor Discovery first), and the
+                                      (Neighbor Discovery first), UDP
+                                      datagrams of 100 to 65,000 bytes come
+                                      back from an echo on the VM (in
+                                      fragments both ways past 1452), and the
                                       host's curl fetches from a python3
                                       HTTP server on the VM's [::]; skipped
                                       (77) where no tap can be made
@@ -243,7 +246,14 @@ def udp_client6(machine):
     return report(problems, out)
 
 
-PY_V6_SERVER = ("import socket, socketserver, http.server, sys\n"
+PY_V6_SERVER = ("import socket, socketserver, http.server, sys, threading\n"
+                "def echo(u):\n"
+                "    while True:\n"
+                "        d, a = u.recvfrom(65536)\n"
+                "        u.sendto(d, a)\n"
+                "u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+                "u.bind(('::', int(sys.argv[1])))\n"
+                "threading.Thread(target=echo, args=(u,), daemon=True).start()\n"
                 "class H(http.server.BaseHTTPRequestHandler):\n"
                 "    def do_GET(self):\n"
                 "        body = (self.path * 5000).encode()\n"
@@ -269,6 +279,17 @@ PY_PING6 = ("import os, socket, struct, sys\n"
             "        if d[0] == 129 and struct.unpack('!HH', d[4:8]) == (ident, seq):\n"
             "            print('reply', seq, d[8:] == data)\n"
             "            break\n")
+# UDP to the VM's echo (the same port number): past the link's MTU both
+# ways in fragments, reassembled by the VM and by the host.
+PY_UDP6 = ("import socket, sys\n"
+           "a = socket.getaddrinfo(sys.argv[1], int(sys.argv[2]), socket.AF_INET6, socket.SOCK_DGRAM)[0][4]\n"
+           "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+           "s.settimeout(10)\n"
+           "for n in (100, 1452, 1453, 4000, 20000, 65000):\n"
+           "    m = bytes(range(256)) * (n // 256) + bytes(n % 256)\n"
+           "    s.sendto(m, a)\n"
+           "    d, f = s.recvfrom(65536)\n"
+           "    print('udp', n, d == m)\n")
 GUEST_LL = "fe80::5054:ff:fe12:3456"  # the VM's MAC 52:54:00:12:34:56 as EUI-64
 
 
@@ -300,6 +321,11 @@ def tap6(machine):
             out += ping.stdout
             check(ping.stdout == b"".join(b"reply %d True\n" % i for i in range(3)),
                   f"ICMPv6 echo: {ping.stdout[-300:]!r}", problems)
+            udp = subprocess.run(["python3", "-c", PY_UDP6, f"{GUEST_LL}%{tap}", str(port)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, timeout=120)
+            out += udp.stdout
+            check(udp.stdout == b"".join(b"udp %d True\n" % n for n in (100, 1452, 1453, 4000, 20000, 65000)),
+                  f"UDP echo: {udp.stdout[-300:]!r}", problems)
             for path in ("/a", "/" + "x" * 400):  # 10 kB and 2 MB
                 r = subprocess.run(["curl", "-sS", "-g", "--max-time", "60", url + path], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE)

@@ -9,7 +9,8 @@
 // it instead (net/inet/ipv6_header.cc): an accepted header's upper layer
 // lies inside the payload it says, past the extension headers; an ICMPv6
 // error's quoted packet and UDP over IPv6 are read as icmp6_input and
-// udp_input read them, Neighbor Discovery's messages as nd_input does.
+// udp_input read them, Neighbor Discovery's messages as nd_input does,
+// and fragments go to one Reassembly6 (bounded; freed at the end).
 #include <cstdlib>
 
 #include "net/byte_order.h"
@@ -17,6 +18,7 @@
 #include "net/inet/ipv6_header.h"
 #include "net/inet/nd_message.h"
 #include "net/inet/reassembly.h"
+#include "net/inet/reassembly6.h"
 #include "net/inet/udp_header.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -31,10 +33,25 @@ using namespace capsule::net;
 
 namespace {
 
-void fuzz_ipv6(const uint8_t* d, size_t n) {
+void fuzz_ipv6(const uint8_t* d, size_t n, Reassembly6& reasm, uint64_t now) {
   Ipv6Header h;
   Ipv6Drop drop = ipv6_parse(d, n, h);
   FUZZ_SAY("ipv6: %zu bytes, drop %d\n", n, int(drop));
+  if (drop == Ipv6Drop::Fragment && h.header_len == IPV6_HEADER) {
+    // As ip6_input: to the reassembly; a whole packet is a packet of its
+    // own length with no Fragment header first.
+    PacketBuf whole;
+    size_t before = reasm.in_progress();
+    Reassembly6::Result6 r = reasm.add(h, d, n, now, whole);
+    FUZZ_CHECK(reasm.in_progress() <= Reassembly6::MAX_PACKETS && reasm.in_progress() <= before + 1);
+    FUZZ_SAY("ipv6: reassembly %d\n", int(r));
+    if (r == Reassembly6::Result6::Done) {
+      FUZZ_CHECK(whole.size() >= IPV6_HEADER && load16(whole.data() + 4) == whole.size() - IPV6_HEADER);
+      Ipv6Header w;
+      (void)ipv6_parse(whole.data(), whole.size(), w);
+    }
+    return;
+  }
   if (drop != Ipv6Drop::None) return;
   const size_t end = IPV6_HEADER + h.payload_len;
   FUZZ_CHECK(end <= n && h.header_len >= IPV6_HEADER && h.header_len <= end);
@@ -78,6 +95,7 @@ void fuzz_ipv6(const uint8_t* d, size_t n) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::Input in{data, size};
   auto* reasm = new Reassembly;
+  Reassembly6* reasm6 = nullptr;
   uint64_t now = 0;
   for (int op; (op = in.byte()) >= 0;) {
     if (op == 0xff) {  // the clock moves
@@ -93,7 +111,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint8_t* d = static_cast<uint8_t*>(std::malloc(n ? n : 1));
     __builtin_memcpy(d, p, n);
     if (n && (d[0] >> 4) == 6) {
-      fuzz_ipv6(d, n);
+      if (!reasm6) reasm6 = new Reassembly6;
+      fuzz_ipv6(d, n, *reasm6, now);
       std::free(d);
       continue;
     }
@@ -132,5 +151,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::free(d);
   }
   delete reasm;
+  delete reasm6;
   return 0;
 }

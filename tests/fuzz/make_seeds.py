@@ -257,6 +257,11 @@ def packet_seeds():
     ns_pkt[7] = 255
     seed("ipv4", "v6-nd-ns", rec(bytes(ns_pkt)))
     seed("ipv4", "v6-fragment", rec(ipv6(udp6(1, 2, b"x"), nh=44, ext=bytes([17, 0, 0, 1, 0, 0, 0, 9]))))
+    # A UDP datagram in two fragments (RFC 8200 4.5), the second first.
+    whole = udp6(1234, 53, bytes(range(200)))
+    fr0 = ipv6(whole[:104], nh=44, ext=struct.pack("!BBHI", 17, 0, 0 | 1, 77))
+    fr1 = ipv6(whole[104:], nh=44, ext=struct.pack("!BBHI", 17, 0, 104, 77))
+    seed("ipv4", "v6-frags", rec(fr1) + rec(fr0))
     seed("tcp", "syn", tcp(0x02, b"\x02\x04\x05\xb4\x01\x03\x03\x07"))
     seed("tcp", "data", tcp(0x18, b"\x01\x01\x08\x0a" + bytes(8), b"GET / HTTP/1.0\r\n\r\n"))
     seed("tcp", "sack-ts", tcp(0x10, b"\x01\x01\x08\x0a" + struct.pack("!II", 7, 9) + b"\x01\x01\x05\x12" +

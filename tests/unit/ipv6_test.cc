@@ -12,8 +12,10 @@
 #include "net/inet/checksum.h"
 #include "net/inet/ipv4_header.h"
 #include "net/inet/ipv6_header.h"
+#include "net/inet/reassembly6.h"
 #include "net/inet/udp_header.h"
 #include "net/ip_addr.h"
+#include "net/packet.h"
 
 using namespace capsule::net;
 
@@ -206,6 +208,94 @@ TEST(UdpHeader, OverIpv6TheChecksumIsMandatory) {
   u[9] ^= 1;
   store16(u + 6, 0);
   EXPECT_EQ(udp_parse(u, sizeof u, IpAddr::mapped(0x0a000001), IpAddr::mapped(0x0a000002), h), UdpDrop::None);
+}
+
+}  // namespace
+
+namespace {
+
+// A fragment of `data` (offset, more) of packet `id`, as senders build it.
+std::vector<uint8_t> fragment(const std::vector<uint8_t>& data, size_t off, size_t n, bool more, uint32_t id) {
+  std::vector<uint8_t> p(IPV6_HEADER + IPV6_FRAG_HEADER + n);
+  Ipv6Header h;
+  h.payload_len = uint16_t(IPV6_FRAG_HEADER + n);
+  h.next_header = IP6_FRAGMENT;
+  h.src = addr({1});
+  h.dst = addr({2});
+  ipv6_build(p.data(), h);
+  ipv6_fragment_build(p.data() + IPV6_HEADER, Ipv6Fragment{IPPROTO_UDP_, uint16_t(off), more, id});
+  std::memcpy(p.data() + IPV6_HEADER + IPV6_FRAG_HEADER, data.data() + off, n);
+  return p;
+}
+
+Reassembly6::Result6 feed(Reassembly6& r, const std::vector<uint8_t>& p, uint64_t now, PacketBuf& out) {
+  Ipv6Header h;
+  EXPECT_EQ(ipv6_parse(p.data(), p.size(), h), Ipv6Drop::Fragment);
+  EXPECT_EQ(h.header_len, IPV6_HEADER);
+  return r.add(h, p.data(), p.size(), now, out);
+}
+
+std::vector<uint8_t> payload(size_t n) {
+  std::vector<uint8_t> d(n);
+  for (size_t i = 0; i < n; ++i) d[i] = uint8_t(i * 7 + 3);
+  return d;
+}
+
+void expect_whole(PacketBuf& out, const std::vector<uint8_t>& data) {
+  Ipv6Header h;
+  ASSERT_EQ(ipv6_parse(out.data(), out.size(), h), Ipv6Drop::None);
+  EXPECT_EQ(h.proto, IPPROTO_UDP_);
+  EXPECT_EQ(h.payload_len, data.size());
+  EXPECT_EQ(std::memcmp(out.data() + IPV6_HEADER, data.data(), data.size()), 0);
+}
+
+TEST(Reassembly6, InOrderOutOfOrderAndAtomic) {
+  Reassembly6 r;
+  auto d = payload(3000);
+  PacketBuf out;
+  EXPECT_EQ(feed(r, fragment(d, 0, 1448, true, 7), 0, out), Reassembly6::Result6::Held);
+  EXPECT_EQ(feed(r, fragment(d, 2896, 104, false, 7), 0, out), Reassembly6::Result6::Held);
+  EXPECT_EQ(feed(r, fragment(d, 1448, 1448, true, 7), 0, out), Reassembly6::Result6::Done);
+  expect_whole(out, d);
+  EXPECT_EQ(r.in_progress(), 0u);
+  // The last first, the first last.
+  EXPECT_EQ(feed(r, fragment(d, 1448, 1552, false, 8), 0, out), Reassembly6::Result6::Held);
+  EXPECT_EQ(feed(r, fragment(d, 0, 1448, true, 8), 0, out), Reassembly6::Result6::Done);
+  expect_whole(out, d);
+  // RFC 6946: an atomic fragment is the packet itself.
+  auto small = payload(100);
+  EXPECT_EQ(feed(r, fragment(small, 0, 100, false, 9), 0, out), Reassembly6::Result6::Done);
+  expect_whole(out, small);
+}
+
+TEST(Reassembly6, OverlapsBoundsAndTimeout) {
+  Reassembly6 r;
+  auto d = payload(4000);
+  PacketBuf out;
+  // RFC 5722: an overlap drops the whole packet, and what follows starts anew.
+  EXPECT_EQ(feed(r, fragment(d, 0, 1448, true, 1), 0, out), Reassembly6::Result6::Held);
+  EXPECT_EQ(feed(r, fragment(d, 1440, 1448, true, 1), 0, out), Reassembly6::Result6::Dropped);
+  EXPECT_EQ(r.in_progress(), 0u);
+  // A fragment with more to come that is not a multiple of 8; one past 65,535.
+  EXPECT_EQ(feed(r, fragment(d, 0, 1001, true, 2), 0, out), Reassembly6::Result6::Dropped);
+  EXPECT_EQ(feed(r, fragment(d, 0, 8, true, 3), 0, out), Reassembly6::Result6::Held);
+  auto last = fragment(d, 0, 16, false, 3);
+  ipv6_fragment_build(last.data() + IPV6_HEADER, Ipv6Fragment{IPPROTO_UDP_, 65528, false, 3});
+  EXPECT_EQ(feed(r, last, 0, out), Reassembly6::Result6::Dropped);
+  // Two different ends.
+  EXPECT_EQ(feed(r, fragment(d, 0, 8, true, 4), 0, out), Reassembly6::Result6::Held);
+  EXPECT_EQ(feed(r, fragment(d, 1000, 100, false, 4), 0, out), Reassembly6::Result6::Held);
+  EXPECT_EQ(feed(r, fragment(d, 2000, 100, false, 4), 0, out), Reassembly6::Result6::Dropped);
+  // At most MAX_PACKETS in progress; old ones time out.
+  EXPECT_EQ(r.in_progress(), 1u);  // id 3: only its bad fragment went
+  Reassembly6 r2;
+  Reassembly6& rb = r2;
+  for (uint32_t id = 100; id < 100 + Reassembly6::MAX_PACKETS; ++id)
+    EXPECT_EQ(feed(rb, fragment(d, 0, 8, true, id), 1, out), Reassembly6::Result6::Held);
+  EXPECT_EQ(feed(rb, fragment(d, 0, 8, true, 999), 1, out), Reassembly6::Result6::Dropped);
+  EXPECT_EQ(feed(rb, fragment(d, 0, 8, true, 999), 2 + Reassembly6::TIMEOUT_NS, out), Reassembly6::Result6::Held);
+  EXPECT_EQ(rb.in_progress(), 1u);
+  EXPECT_EQ(rb.timed_out(), Reassembly6::MAX_PACKETS);
 }
 
 }  // namespace
