@@ -167,7 +167,7 @@ Result<size_t> UdpSocket::sendmsg(SendMsg& m) {
       dst = binding_.raddr;
       dport = binding_.rport;
     }
-    if (len > MAX_PAYLOAD) return Error::MessageSize;
+    if (len > (dst.is_v4() ? MAX_PAYLOAD : MAX_PAYLOAD6)) return Error::MessageSize;
     TRY(autobind_locked());
     src = binding_.addr;
     sport = binding_.port;

@@ -25,7 +25,8 @@ struct UdpDatagram {
 class UdpSocket final : public Socket {
  public:
   static constexpr int DEFAULT_BUF = 212992;  // net.core.rmem_default / wmem_default
-  static constexpr size_t MAX_PAYLOAD = 65507;  // 65535 - IP and UDP headers
+  static constexpr size_t MAX_PAYLOAD = 65507;   // 65535 - IPv4 and UDP headers
+  static constexpr size_t MAX_PAYLOAD6 = 65527;  // 65535 - UDP's header (IPv6's payload length excludes its own)
   static constexpr size_t OVERHEAD = 768;       // charged per queued datagram (Linux's truesize, roughly)
 
   explicit UdpSocket(Family f = Family::Inet) : family_(f) {
