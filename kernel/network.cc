@@ -203,6 +203,9 @@ void network_start(const BootSettings& s) {
   else
     log_warn("network: {} not registered with IP ({})", dev->name(), error_name(r.error()));
   dev->set_receiver(receive, nic);
+  // IPv6: the link-local address and a Router Solicitation, whose answer
+  // (SLAAC, the default router) comes in on the receive path meanwhile.
+  if (nic->netif) net::nd_link_up(*nic->netif);
   if (!thread_create("arp", arp_thread, nic, ThreadOptions{.detached = true}).ok())
     log_warn("network: no ARP thread: addresses are asked for once");
   if (s.net_ip) {

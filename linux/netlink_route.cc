@@ -2,13 +2,13 @@
 // if_addr}.h for the layouts): what Capsule's network looks like to
 // getifaddrs(), if_nameindex(), glibc's AI_ADDRCONFIG check and iproute2.
 // Read-only, like the SIOCGIF* ioctls (linux/socket_ifreq.cc): the
-// configuration comes from DHCP or --ip, so NEW/DEL/SET requests are
+// configuration comes from DHCP, --ip or SLAAC, so NEW/DEL/SET requests are
 // EOPNOTSUPP (EPERM without CAP_NET_ADMIN, as Linux checks that first).
 //
 //   RTM_GETLINK   dump, or one link by index or IFLA_IFNAME (ENODEV)
-//   RTM_GETADDR   dump (IPv4 addresses; AF_INET6 asks for none)
-//   RTM_GETROUTE  dump of the main and local tables, or a lookup
-//                 (`ip route get`: RTA_DST; ENETUNREACH)
+//   RTM_GETADDR   dump (IPv4 addresses, then IPv6 ones; a family asks for its own)
+//   RTM_GETROUTE  dump of the main and local tables (IPv4, then IPv6), or
+//                 a lookup (`ip [-6] route get`: RTA_DST; ENETUNREACH)
 #include "linux/netlink_msg.h"
 #include "net/netif.h"
 
@@ -30,10 +30,11 @@ constexpr uint16_t IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_LABEL = 3, IFA_BROADCAST 
 constexpr uint8_t IFA_F_PERMANENT = 0x80;
 constexpr uint8_t RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_HOST = 254;
 constexpr uint8_t RT_TABLE_MAIN = 254, RT_TABLE_LOCAL = 255;
-constexpr uint8_t RTPROT_UNSPEC = 0, RTPROT_KERNEL = 2, RTPROT_BOOT = 3;
+constexpr uint8_t RTPROT_UNSPEC = 0, RTPROT_KERNEL = 2, RTPROT_BOOT = 3, RTPROT_RA = 9;
 constexpr uint8_t RTN_UNICAST = 1, RTN_LOCAL = 2, RTN_BROADCAST = 3;
 constexpr uint32_t RTM_F_CLONED = 0x200;
-constexpr uint16_t RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PREFSRC = 7, RTA_TABLE = 15;
+constexpr uint16_t RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6, RTA_PREFSRC = 7, RTA_TABLE = 15,
+                   RTA_PREF = 20;
 
 struct IfInfoMsg {
   uint8_t family, pad;
@@ -122,6 +123,21 @@ Result<void> addr_message(net::Netif& nif, uint16_t flags, const Request& r, Sin
   return out.add(m);
 }
 
+// An IPv6 address (inet6_fill_ifaddr): IFA_ADDRESS only, the scope by the
+// address (::1 host, fe80::/10 link), permanent.
+Result<void> addr6_message(const net::Addr6& a, uint16_t flags, const Request& r, Sink& out) {
+  net::Netif* nif = net::netif_by_index(a.nif);
+  if (!nif) return {};
+  Message m(RTM_NEWADDR, flags, r);
+  IfAddrMsg h{L_AF_INET6, a.prefix, IFA_F_PERMANENT, a.scope, a.nif};
+  m.put(&h, sizeof h);
+  m.attr(IFA_ADDRESS, a.addr.b, 16);
+  IfaCacheinfo ci{0xffffffffu, 0xffffffffu, 0, 0};
+  m.attr(IFA_CACHEINFO, &ci, sizeof ci);
+  m.attr_u32(IFA_FLAGS, IFA_F_PERMANENT);
+  return out.add(m);
+}
+
 struct RouteInfo {
   uint8_t table, protocol, scope, type, dst_len;
   uint32_t flags;
@@ -147,17 +163,77 @@ Result<void> dump_links(const Request& r, Sink& out) {
 }
 
 Result<void> dump_addrs(const Request& r, Sink& out) {
-  if (fixed_header<IfAddrMsg>(r).family == L_AF_INET6) return {};  // no IPv6 addresses
-  for (uint32_t i = 1; net::Netif* nif = net::netif_by_index(i); ++i)
-    if (!nif->addr().any()) TRY(addr_message(*nif, NLM_F_MULTI, r, out));
+  // Linux dumps each family in turn: IPv4, then IPv6 (AF_UNSPEC asks for both).
+  const uint8_t family = fixed_header<IfAddrMsg>(r).family;
+  if (family != L_AF_INET6)
+    for (uint32_t i = 1; net::Netif* nif = net::netif_by_index(i); ++i)
+      if (!nif->addr().any()) TRY(addr_message(*nif, NLM_F_MULTI, r, out));
+  if (family == L_AF_INET) return {};
+  net::Addr6 a6[net::MAX_NETIFS * net::MAX_ADDR6];
+  size_t n = net::netif_addrs6(a6, net::MAX_NETIFS * net::MAX_ADDR6);
+  for (size_t i = 0; i < n && i < net::MAX_NETIFS * net::MAX_ADDR6; ++i) TRY(addr6_message(a6[i], NLM_F_MULTI, r, out));
   return {};
 }
 
 // The routes Linux would have for the same configuration: in main, the
 // default route and a connected route per (non-loopback) interface; in
 // local, each address, lo's 127/8, and the broadcast addresses.
+// An IPv6 route (rt6_fill_node): the table, the destination prefix, the
+// gateway (any: none), the interface and the metric.
+struct Route6Info {
+  uint8_t table, protocol, type, dst_len;
+  net::IpAddr dst, gateway;
+  uint32_t oif, metric;
+  net::IpAddr prefsrc = {};  // any: none
+  uint32_t flags = 0;
+};
+
+Result<void> route6_message(const Route6Info& ri, uint16_t flags, const Request& r, Sink& out) {
+  Message m(RTM_NEWROUTE, flags, r);
+  RtMsg h{L_AF_INET6, ri.dst_len, 0, 0, ri.table, ri.protocol, RT_SCOPE_UNIVERSE, ri.type, ri.flags};
+  m.put(&h, sizeof h);
+  m.attr_u32(RTA_TABLE, ri.table);
+  if (ri.dst_len) m.attr(RTA_DST, ri.dst.b, 16);
+  m.attr_u32(RTA_PRIORITY, ri.metric);
+  if (!ri.prefsrc.any()) m.attr(RTA_PREFSRC, ri.prefsrc.b, 16);
+  if (!ri.gateway.any()) m.attr(RTA_GATEWAY, ri.gateway.b, 16);
+  m.attr_u32(RTA_OIF, ri.oif);
+  if (ri.table == RT_TABLE_MAIN) m.attr_u8(RTA_PREF, 0);  // ICMPV6_ROUTER_PREF_MEDIUM: "pref medium"
+  return out.add(m);
+}
+
+// The IPv6 routes Linux has for the same addresses: in main, each
+// address's prefix (::1/128 on lo, fe80::/64 and SLAAC's /64 on a link,
+// proto kernel, metric 256) and the default router (proto ra, 1024); in
+// local, each address.
+Result<void> dump_routes6(const Request& r, Sink& out) {
+  net::Addr6 a6[net::MAX_NETIFS * net::MAX_ADDR6];
+  size_t n = net::netif_addrs6(a6, net::MAX_NETIFS * net::MAX_ADDR6);
+  if (n > net::MAX_NETIFS * net::MAX_ADDR6) n = net::MAX_NETIFS * net::MAX_ADDR6;
+  for (size_t i = 0; i < n; ++i) {
+    net::IpAddr p;
+    for (unsigned b = 0; b < a6[i].prefix / 8u && b < 16; ++b) p.b[b] = a6[i].addr.b[b];
+    bool seen = false;  // one route per prefix and link
+    for (size_t k = 0; k < i; ++k)
+      seen |= a6[k].nif == a6[i].nif && a6[k].prefix == a6[i].prefix && a6[k].addr.same_prefix(p, a6[i].prefix);
+    if (!seen)
+      TRY(route6_message({RT_TABLE_MAIN, RTPROT_KERNEL, RTN_UNICAST, a6[i].prefix, p, {}, a6[i].nif, 256},
+                         NLM_F_MULTI, r, out));
+  }
+  net::Netif* via = nullptr;
+  net::IpAddr gw = net::route6_gateway(&via);
+  if (!gw.any() && via)
+    TRY(route6_message({RT_TABLE_MAIN, RTPROT_RA, RTN_UNICAST, 0, {}, gw, via->index(), 1024}, NLM_F_MULTI, r, out));
+  for (size_t i = 0; i < n; ++i)
+    TRY(route6_message({RT_TABLE_LOCAL, RTPROT_KERNEL, RTN_LOCAL, 128, a6[i].addr, {}, a6[i].nif, 0}, NLM_F_MULTI,
+                       r, out));
+  return {};
+}
+
 Result<void> dump_routes(const Request& r, Sink& out) {
-  if (fixed_header<RtMsg>(r).family == L_AF_INET6) return {};
+  // Each family in turn, as Linux: AF_UNSPEC asks for both.
+  const uint8_t family = fixed_header<RtMsg>(r).family;
+  if (family == L_AF_INET6) return dump_routes6(r, out);
   net::Netif* via = nullptr;
   net::Ipv4 gw = net::route_gateway(&via);
   if (!gw.any() && via)
@@ -185,6 +261,7 @@ Result<void> dump_routes(const Request& r, Sink& out) {
                          net::Ipv4{a.v | ~mask}, {}, a, nif->index()},
                         NLM_F_MULTI, r, out));
   }
+  if (family == L_AF_UNSPEC) return dump_routes6(r, out);
   return {};
 }
 
@@ -213,6 +290,22 @@ Result<void> get_link(const Request& r, Sink& out) {
 Result<void> get_route(const Request& r, Sink& out) {
   if (r.len < sizeof(RtMsg)) return Error::Invalid;
   RtMsg h = fixed_header<RtMsg>(r);
+  if (h.family == L_AF_INET6) {
+    // `ip -6 route get`: the route to RTA_DST (16 bytes), its source.
+    size_t n6;
+    net::IpAddr dst6;
+    if (const uint8_t* d = find_attr(r, sizeof(RtMsg), RTA_DST, &n6)) {
+      if (n6 != 16) return Error::Invalid;
+      __builtin_memcpy(dst6.b, d, 16);
+    }
+    if (dst6.is_v4()) return Error::NetUnreach;
+    net::Route6 rt = TRY(net::route6_lookup(dst6));
+    const bool local = net::is_local_addr6(dst6);
+    Route6Info ri{local ? RT_TABLE_LOCAL : RT_TABLE_MAIN, RTPROT_KERNEL, local ? RTN_LOCAL : RTN_UNICAST, 128, dst6,
+                  rt.next_hop == dst6 ? net::IpAddr{} : rt.next_hop, rt.nif ? rt.nif->index() : 0,
+                  local ? 0u : 256u, rt.src, RTM_F_CLONED};
+    return route6_message(ri, 0, r, out);
+  }
   if (h.family != L_AF_INET) return Error::OpNotSupported;
   size_t n;
   net::Ipv4 dst;

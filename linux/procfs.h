@@ -105,6 +105,8 @@ Result<void> show_net_dev(uint64_t, Text& out);
 Result<void> show_net_route(uint64_t, Text& out);
 Result<void> show_net_tcp(uint64_t, Text& out);
 Result<void> show_net_udp(uint64_t, Text& out);
+Result<void> show_net_tcp6(uint64_t, Text& out);
+Result<void> show_net_udp6(uint64_t, Text& out);
 Result<void> show_sys_stat(uint64_t, Text& out);
 Result<void> show_uptime(uint64_t, Text& out);
 Result<void> show_loadavg(uint64_t, Text& out);

@@ -27,8 +27,46 @@ constexpr size_t MAX_LISTED = 4096;  // sockets one read of /proc/net/{tcp,udp} 
 // %02X:%08lX %08X %5u %8d %lu" (addresses as Linux prints a __be32, ports
 // in host order; no timers, uid 0).
 void sock_columns(Text& out, const net::InetSockInfo& s) {
-  out.f("{:08X}:{:04X} {:08X}:{:04X} {:02X} {:08X}:{:08X} 00:00000000 00000000 {:>5} {:>8} {}", be_hex(s.laddr.v),
-        s.lport, be_hex(s.raddr.v), s.rport, s.state, s.tx_queue, s.rx_queue, 0, 0, s.ino);
+  auto v4 = [](const net::IpAddr& a) { return a.wildcard() ? 0u : a.v4(); };
+  out.f("{:08X}:{:04X} {:08X}:{:04X} {:02X} {:08X}:{:08X} 00:00000000 00000000 {:>5} {:>8} {}", be_hex(v4(s.laddr)),
+        s.lport, be_hex(v4(s.raddr)), s.rport, s.state, s.tx_queue, s.rx_queue, 0, 0, s.ino);
+}
+
+// The IPv6 files' address: four __be32 words, each as %08X (tcp6_seq_show).
+void addr6(Text& out, const net::IpAddr& a) {
+  for (int w = 0; w < 16; w += 4)
+    out.f("{:08X}", uint32_t(a.b[w]) | uint32_t(a.b[w + 1]) << 8 | uint32_t(a.b[w + 2]) << 16 | uint32_t(a.b[w + 3]) << 24);
+}
+
+void sock_columns6(Text& out, const net::InetSockInfo& s) {
+  addr6(out, s.laddr);
+  out.f(":{:04X} ", s.lport);
+  addr6(out, s.raddr);
+  out.f(":{:04X} {:02X} {:08X}:{:08X} 00:00000000 00000000 {:>5} {:>8} {}", s.rport, s.state, s.tx_queue,
+        s.rx_queue, 0, 0, s.ino);
+}
+
+constexpr StringView HEAD6 =
+    "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
+    "tm->when retrnsmt   uid  timeout inode";
+
+// tcp6 and udp6 (tcp6_seq_show, ip6_dgram_sock_seq_show): the AF_INET6
+// sockets, unpadded lines.
+Result<void> show_net6(Text& out, bool tcp) {
+  out.str(HEAD6);
+  out.str(tcp ? "\n" : " ref pointer drops\n");
+  auto* socks = new (std::nothrow) net::InetSockInfo[MAX_LISTED];
+  if (!socks) return Error::NoMemory;
+  size_t n = tcp ? net::tcp_socket_list(socks, MAX_LISTED) : net::udp_socket_list(socks, MAX_LISTED);
+  for (size_t i = 0, k = 0; i < n; ++i) {
+    if (!socks[i].v6) continue;
+    if (tcp) out.f("{:>4}: ", k++);
+    else out.f("{:>5}: ", k++);
+    sock_columns6(out, socks[i]);
+    out.str(tcp ? " 1 0000000000000000 0 0 0 0 0\n" : " 2 0000000000000000 0\n");
+  }
+  delete[] socks;
+  return {};
 }
 
 }  // namespace
@@ -60,9 +98,10 @@ Result<void> show_net_tcp(uint64_t, Text& out) {
   auto* socks = new (std::nothrow) net::InetSockInfo[MAX_LISTED];
   if (!socks) return Error::NoMemory;
   size_t n = net::tcp_socket_list(socks, MAX_LISTED);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0, k = 0; i < n; ++i) {
+    if (socks[i].v6) continue;  // tcp6's
     before = out.size();
-    out.f("{:>4}: ", i);
+    out.f("{:>4}: ", k++);
     sock_columns(out, socks[i]);
     out.str(" 1 0000000000000000 0 0 0 0 0");
     pad_line(out, before, 149);
@@ -82,9 +121,10 @@ Result<void> show_net_udp(uint64_t, Text& out) {
   auto* socks = new (std::nothrow) net::InetSockInfo[MAX_LISTED];
   if (!socks) return Error::NoMemory;
   size_t n = net::udp_socket_list(socks, MAX_LISTED);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0, k = 0; i < n; ++i) {
+    if (socks[i].v6) continue;  // udp6's
     before = out.size();
-    out.f("{:>5}: ", i);
+    out.f("{:>5}: ", k++);
     sock_columns(out, socks[i]);
     out.str(" 2 0000000000000000 0");
     pad_line(out, before, 127);
@@ -92,6 +132,9 @@ Result<void> show_net_udp(uint64_t, Text& out) {
   delete[] socks;
   return {};
 }
+
+Result<void> show_net_tcp6(uint64_t, Text& out) { return show_net6(out, true); }
+Result<void> show_net_udp6(uint64_t, Text& out) { return show_net6(out, false); }
 
 // Linux's fib_route_seq_show [net/ipv4/fib_trie.c]: the main table (the
 // connected route of each interface with an address, the default route),

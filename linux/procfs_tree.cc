@@ -198,6 +198,8 @@ const Entry NET[] = {
     {.name = "route", .mode = RO, .show = proc::show_net_route},
     {.name = "tcp", .mode = RO, .show = proc::show_net_tcp},
     {.name = "udp", .mode = RO, .show = proc::show_net_udp},
+    {.name = "tcp6", .mode = RO, .show = proc::show_net_tcp6},
+    {.name = "udp6", .mode = RO, .show = proc::show_net_udp6},
 };
 
 // --- /proc -----------------------------------------------------------------------------

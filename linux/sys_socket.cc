@@ -39,8 +39,9 @@ constexpr int L_SO_REUSEADDR = 2, L_SO_TYPE = 3, L_SO_ERROR = 4, L_SO_SNDBUF = 7
               L_SO_SNDLOWAT = 19, L_SO_RCVTIMEO = 20, L_SO_SNDTIMEO = 21, L_SO_RCVTIMEO_NEW = 66,
               L_SO_SNDTIMEO_NEW = 67, L_SO_ACCEPTCONN = 30, L_SO_SNDBUFFORCE = 32, L_SO_RCVBUFFORCE = 33,
               L_SO_PROTOCOL = 38, L_SO_DOMAIN = 39, L_SO_BROADCAST = 6, L_SO_LINGER = 13, L_SO_REUSEPORT = 15;
-constexpr int L_SOL_IP = 0, L_SOL_TCP = 6;
+constexpr int L_SOL_IP = 0, L_SOL_TCP = 6, L_SOL_IPV6 = 41;
 constexpr int L_IP_TOS = 1, L_IP_TTL = 2;
+constexpr int L_IPV6_UNICAST_HOPS = 16, L_IPV6_V6ONLY = 26, L_IPV6_TCLASS = 67;
 constexpr int L_TCP_NODELAY = 1, L_TCP_MAXSEG = 2, L_TCP_CORK = 3, L_TCP_KEEPIDLE = 4, L_TCP_KEEPINTVL = 5, L_TCP_KEEPCNT = 6;
 constexpr int L_TCP_CONGESTION = 13, L_TCP_INFO = 11;
 constexpr size_t L_TCP_INFO_SIZE = 248;  // sizeof(struct tcp_info) since Linux 6.7 (tcpi_total_rto_time)
@@ -58,6 +59,8 @@ constexpr size_t SOCKADDR_STORAGE = 128;  // the most any call copies in
 constexpr size_t SUN_PATH_OFF = 2;        // offsetof(struct sockaddr_un, sun_path)
 constexpr size_t SOCKADDR_UN = 110;       // sizeof(struct sockaddr_un)
 constexpr size_t SOCKADDR_IN = 16;        // sizeof(struct sockaddr_in)
+constexpr size_t SOCKADDR_IN6 = 28;       // sizeof(struct sockaddr_in6)
+constexpr size_t SIN6_LEN_RFC2133 = 24;   // a sockaddr_in6 without sin6_scope_id: the least Linux takes
 
 constexpr uint64_t FIONREAD = 0x541b, SIOCOUTQ = 0x5411;  // SIOCINQ is FIONREAD
 
@@ -203,10 +206,42 @@ Result<void> parse_inet(const uint8_t* buf, int len, net::Address& a, bool unspe
   return {};
 }
 
+// A sockaddr_in6 as net's Address (ipv6(7)): at least SIN6_LEN_RFC2133
+// bytes (EINVAL), AF_INET6 (EAFNOSUPPORT), as inet6_bind and
+// tcp_v6_connect check; sin6_scope_id when the 28 bytes are there.
+Result<void> parse_inet6(const uint8_t* buf, int len, net::Address& a) {
+  if (size_t(len) < SIN6_LEN_RFC2133) return Error::Invalid;
+  if ((buf[0] | buf[1] << 8) != L_AF_INET6) return Error::FamilyNotSupported;
+  uint16_t port = uint16_t(buf[2] << 8 | buf[3]);
+  net::IpAddr ip;
+  __builtin_memcpy(ip.b, buf + 8, 16);
+  uint32_t scope = 0;
+  if (size_t(len) >= SOCKADDR_IN6) __builtin_memcpy(&scope, buf + 24, 4);
+  net::inet6_address(a, ip, port, scope);
+  return {};
+}
+
+bool is_inet(const net::Socket& s) { return s.family() == net::Family::Inet || s.family() == net::Family::Inet6; }
+
 // A destination address for sendto/sendmsg, by the socket's family.
 Result<bool> parse_dest(net::Socket& s, const uint8_t* abuf, int len, net::Address& to, Ctx& ctx) {
   if (s.family() == net::Family::Netlink) {
     TRY(parse_netlink_addr(abuf, size_t(len), to));
+    return true;
+  }
+  if (s.family() == net::Family::Inet6) {
+    if (s.type() == net::SockType::Stream) return false;  // tcp_sendmsg ignores msg_name
+    // udpv6_sendmsg: AF_INET6; AF_INET goes to IPv4 (net refuses it on a
+    // V6ONLY socket); AF_UNSPEC is no address; another family EINVAL.
+    if (len < int(sizeof(uint16_t))) return Error::Invalid;
+    int fam = abuf[0] | abuf[1] << 8;
+    if (fam == L_AF_UNSPEC) return false;
+    if (fam == L_AF_INET) {
+      TRY(parse_inet(abuf, len, to, false));
+      return true;
+    }
+    if (fam != L_AF_INET6) return Error::Invalid;
+    TRY(parse_inet6(abuf, len, to));
     return true;
   }
   if (s.family() == net::Family::Inet) {
@@ -236,6 +271,16 @@ size_t encode_sockaddr(const net::Address& a, uint8_t* buf) {
     buf[2] = uint8_t(port >> 8), buf[3] = uint8_t(port);
     buf[4] = uint8_t(ip >> 24), buf[5] = uint8_t(ip >> 16), buf[6] = uint8_t(ip >> 8), buf[7] = uint8_t(ip);
     return SOCKADDR_IN;
+  }
+  if (a.family == net::Family::Inet6) {
+    __builtin_memset(buf, 0, SOCKADDR_IN6);
+    buf[0] = uint8_t(L_AF_INET6);
+    uint16_t port = net::inet_port(a);
+    buf[2] = uint8_t(port >> 8), buf[3] = uint8_t(port);
+    __builtin_memcpy(buf + 8, a.data, 16);  // sin6_flowinfo (4..7) stays 0
+    uint32_t scope = net::inet6_scope(a);
+    __builtin_memcpy(buf + 24, &scope, 4);
+    return SOCKADDR_IN6;
   }
   buf[0] = uint8_t(L_AF_UNIX), buf[1] = 0;
   size_t n = SUN_PATH_OFF + a.len;
@@ -279,8 +324,8 @@ Result<net::SockType> check_socket_args(int domain, int type, int protocol, int*
   type &= L_SOCK_TYPE_MASK;
   if (domain < 0 || domain >= L_AF_MAX) return Error::FamilyNotSupported;
   if (type > L_SOCK_PACKET) return Error::Invalid;
-  if (domain == L_AF_INET) {
-    // inet_create: a type with no protocol is ESOCKTNOSUPPORT, a protocol
+  if (domain == L_AF_INET || domain == L_AF_INET6) {
+    // inet_create (inet6_create the same): a type with no protocol is ESOCKTNOSUPPORT, a protocol
     // the type does not have EPROTONOSUPPORT (raw sockets: not here).
     if (type == L_SOCK_STREAM && (protocol == 0 || protocol == L_IPPROTO_TCP)) return net::SockType::Stream;
     if (type == L_SOCK_DGRAM && (protocol == 0 || protocol == L_IPPROTO_UDP)) return net::SockType::Dgram;
@@ -294,7 +339,6 @@ Result<net::SockType> check_socket_args(int domain, int type, int protocol, int*
     if (protocol != 0) return Error::ProtoNotSupported;
     return net::SockType::Dgram;
   }
-  // AF_INET6...: issue 12's later steps.
   if (domain != L_AF_UNIX) return Error::FamilyNotSupported;
   if (protocol != 0 && protocol != L_AF_UNIX) return Error::ProtoNotSupported;
   return unix_type(type);
@@ -546,6 +590,7 @@ DEFINE_SYSCALL(41, socket, Result<Fd>, int domain, int type, int protocol) {
   int flags;
   net::SockType t = TRY(check_socket_args(domain, type, protocol, &flags));
   net::SocketRef s = domain == L_AF_INET      ? TRY(net::inet_socket(t))
+                     : domain == L_AF_INET6   ? TRY(net::inet_socket(t, net::Family::Inet6))
                      : domain == L_AF_NETLINK ? TRY(netlink_socket(type & L_SOCK_TYPE_MASK, protocol))
                                               : TRY(net::unix_socket(t));
   return install_socket(static_cast<net::SocketRef&&>(s), flags);
@@ -583,6 +628,10 @@ DEFINE_SYSCALL(49, bind, Result<void>, Fd fd, UserPtr<const uint8_t> addr, int a
     // inet_bind: AF_UNSPEC is accepted for INADDR_ANY only.
     TRY(parse_inet(buf, addrlen, a, true));
     if ((buf[0] | buf[1] << 8) == L_AF_UNSPEC && !net::inet_ip(a).any()) return Error::FamilyNotSupported;
+    return s->bind(a);
+  }
+  if (s->family() == net::Family::Inet6) {
+    TRY(parse_inet6(buf, addrlen, a));  // inet6_bind: no AF_UNSPEC, no AF_INET
     return s->bind(a);
   }
   if (s->family() == net::Family::Netlink) {
@@ -628,6 +677,19 @@ DEFINE_SYSCALL(42, connect, Result<void>, Fd fd, UserPtr<const uint8_t> addr, in
     // (an empty Address), a short address is EINVAL.
     if (addrlen < int(sizeof(uint16_t))) return Error::Invalid;
     if ((buf[0] | buf[1] << 8) != L_AF_UNSPEC) TRY(parse_inet(buf, addrlen, a, false));
+    return restart(s->connect(a, f->flags() & OpenFile::NONBLOCK, creds_now()), s->timeout(true) != 0);
+  }
+  if (s->family() == net::Family::Inet6) {
+    if (addrlen < int(sizeof(uint16_t))) return Error::Invalid;
+    const int fam = buf[0] | buf[1] << 8;
+    if (fam == L_AF_INET && s->type() == net::SockType::Dgram) {
+      // ip6_datagram_connect: an AF_INET address connects over IPv4
+      // (EAFNOSUPPORT on a V6ONLY socket).
+      if (TRY(s->get_option(net::SockOpt::V6Only))) return Error::FamilyNotSupported;
+      TRY(parse_inet(buf, addrlen, a, false));
+    } else if (fam != L_AF_UNSPEC) {
+      TRY(parse_inet6(buf, addrlen, a));
+    }
     return restart(s->connect(a, f->flags() & OpenFile::NONBLOCK, creds_now()), s->timeout(true) != 0);
   }
   if (s->family() == net::Family::Netlink) {
@@ -814,7 +876,7 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
   net::Socket* s;
   vfs::FileRef f = TRY(socket_file(fd, &s));
   if (optlen < 0) return Error::Invalid;
-  const bool inet = s->family() == net::Family::Inet;
+  const bool inet = is_inet(*s);
   if (s->family() == net::Family::Netlink && level != L_SOL_SOCKET) {
     // netlink_setsockopt: its own level only; a value shorter than an int is 0.
     if (level != L_SOL_NETLINK) return Error::NoProtoOpt;
@@ -847,6 +909,21 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
         if (v < 1 || v > 255) return Error::Invalid;
         return s->set_option(net::SockOpt::Ttl, v);
       case L_IP_TOS: return s->set_option(net::SockOpt::Tos, v & 0xff);
+      default: return Error::NoProtoOpt;
+    }
+  }
+  if (level == L_SOL_IPV6) {
+    // ipv6_setsockopt: an AF_INET socket has no SOL_IPV6.
+    if (s->family() != net::Family::Inet6) return Error::NoProtoOpt;
+    switch (optname) {
+      case L_IPV6_V6ONLY: return s->set_option(net::SockOpt::V6Only, v != 0);
+      case L_IPV6_UNICAST_HOPS:
+        // -1 the default, else 0..255. The hop limit and IP_TTL are one value here.
+        if (v < -1 || v > 255) return Error::Invalid;
+        return s->set_option(net::SockOpt::Ttl, v == -1 ? 64 : v);
+      case L_IPV6_TCLASS:
+        if (v < -1 || v > 255) return Error::Invalid;
+        return s->set_option(net::SockOpt::Tos, v == -1 ? 0 : v);
       default: return Error::NoProtoOpt;
     }
   }
@@ -893,7 +970,7 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
                UserPtr<int> optlen) {
   net::Socket* s;
   vfs::FileRef f = TRY(socket_file(fd, &s));
-  const bool inet = s->family() == net::Family::Inet;
+  const bool inet = is_inet(*s);
   const bool netlink = s->family() == net::Family::Netlink;
   if (level != L_SOL_SOCKET && !inet && !netlink) return Error::OpNotSupported;
   int len = TRY(optlen.read());
@@ -939,9 +1016,14 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
     if (n) TRY(optval.copy_out(reinterpret_cast<const uint8_t*>(name), n));
     return optlen.write(int(n));
   }
-  if (level == L_SOL_IP || level == L_SOL_TCP) {
+  if (level == L_SOL_IP || level == L_SOL_TCP || level == L_SOL_IPV6) {
     net::SockOpt o;
-    if (level == L_SOL_IP && optname == L_IP_TTL) o = net::SockOpt::Ttl;
+    if (level == L_SOL_IPV6 && s->family() != net::Family::Inet6) return Error::NoProtoOpt;
+    if (level == L_SOL_IPV6 && optname == L_IPV6_V6ONLY) o = net::SockOpt::V6Only;
+    else if (level == L_SOL_IPV6 && optname == L_IPV6_UNICAST_HOPS) o = net::SockOpt::Ttl;
+    else if (level == L_SOL_IPV6 && optname == L_IPV6_TCLASS) o = net::SockOpt::Tos;
+    else if (level == L_SOL_IPV6) return Error::NoProtoOpt;
+    else if (level == L_SOL_IP && optname == L_IP_TTL) o = net::SockOpt::Ttl;
     else if (level == L_SOL_IP && optname == L_IP_TOS) o = net::SockOpt::Tos;
     // do_ip_getsockopt: another level than SOL_IP is EOPNOTSUPP (setsockopt says ENOPROTOOPT).
     else if (level == L_SOL_TCP && s->type() != net::SockType::Stream) return Error::OpNotSupported;
@@ -961,7 +1043,9 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
   if (level != L_SOL_SOCKET) return Error::NoProtoOpt;
   switch (optname) {
     case L_SO_TYPE: v = netlink ? netlink_sock_type(*s) : linux_type(s->type()); break;
-    case L_SO_DOMAIN: v = inet ? L_AF_INET : netlink ? L_AF_NETLINK : L_AF_UNIX; break;
+    case L_SO_DOMAIN:
+      v = s->family() == net::Family::Inet6 ? L_AF_INET6 : inet ? L_AF_INET : netlink ? L_AF_NETLINK : L_AF_UNIX;
+      break;
     case L_SO_PROTOCOL:
       v = netlink ? netlink_protocol(*s) : !inet ? 0 : s->type() == net::SockType::Stream ? L_IPPROTO_TCP : L_IPPROTO_UDP;
       break;

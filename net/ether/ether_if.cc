@@ -32,8 +32,10 @@ void EtherIf::input(const uint8_t* frame, size_t len) {
       ++stats_.rx_short;
       return;
     }
-    // Ours or broadcast; multicast (the group bit) is not joined.
-    if (__builtin_memcmp(dst, link_.mac, 6) != 0 && __builtin_memcmp(dst, BROADCAST, 6) != 0) {
+    // Ours, broadcast, or IPv6 multicast once IPv6 listens (33:33:...);
+    // other multicast (the group bit) is not joined.
+    const bool v6_group = dst[0] == 0x33 && dst[1] == 0x33 && ipv6_fn_;
+    if (__builtin_memcmp(dst, link_.mac, 6) != 0 && __builtin_memcmp(dst, BROADCAST, 6) != 0 && !v6_group) {
       ++stats_.rx_not_ours;
       return;
     }
@@ -45,6 +47,8 @@ void EtherIf::input(const uint8_t* frame, size_t len) {
     arp_input(payload, n);
   } else if (type == ETHERTYPE_IPV4) {
     ipv4_input(payload, n);
+  } else if (type == ETHERTYPE_IPV6) {
+    ipv6_input(payload, n);
   } else {
     event::IrqSpinGuard g(lock_);
     ++stats_.rx_no_protocol;
@@ -89,6 +93,25 @@ void EtherIf::ipv4_input(const uint8_t* p, size_t n) {
                    ether::get16(p + ihl + 2) == ether::DHCP_CLIENT_PORT;
     fn = to_dhcp ? dhcp_fn_ : ipv4_fn_;
     ctx = to_dhcp ? dhcp_ctx_ : ipv4_ctx_;
+    if (!fn) {
+      ++stats_.rx_no_protocol;
+      return;
+    }
+  }
+  fn(ctx, p, n);  // without the lock: the layer above may send
+}
+
+void EtherIf::ipv6_input(const uint8_t* p, size_t n) {
+  PacketFn fn;
+  void* ctx;
+  {
+    event::IrqSpinGuard g(lock_);
+    if (n < 40 || p[0] >> 4 != 6) {
+      ++stats_.rx_bad_ipv6;
+      return;
+    }
+    fn = ipv6_fn_;
+    ctx = ipv6_ctx_;
     if (!fn) {
       ++stats_.rx_no_protocol;
       return;
@@ -193,6 +216,12 @@ void EtherIf::set_ipv4_input(PacketFn fn, void* context) {
   event::IrqSpinGuard g(lock_);
   ipv4_fn_ = fn;
   ipv4_ctx_ = context;
+}
+
+void EtherIf::set_ipv6_input(PacketFn fn, void* context) {
+  event::IrqSpinGuard g(lock_);
+  ipv6_fn_ = fn;
+  ipv6_ctx_ = context;
 }
 
 void EtherIf::set_dhcp_tap(PacketFn fn, void* context) {

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "net/ether.h"
+#include "net/inet/nd_message.h"
 #include "net/netif.h"
 
 namespace capsule::net {
@@ -29,7 +30,7 @@ class EtherNetif final : public Netif {
   // protocols or stations dropped, as Linux's drivers count them.
   Counters counters() const override {
     EtherStats s = eth_.stats();
-    return {s.rx_frames, s.rx_bytes, s.rx_short + s.rx_bad_arp + s.rx_bad_ipv4, s.rx_no_protocol,
+    return {s.rx_frames, s.rx_bytes, s.rx_short + s.rx_bad_arp + s.rx_bad_ipv4 + s.rx_bad_ipv6, s.rx_no_protocol,
             s.tx_frames, s.tx_bytes, s.tx_errors, tx_dropped.load()};
   }
 
@@ -45,6 +46,24 @@ class EtherNetif final : public Netif {
     }
     tx_dropped.fetch_add(1, std::memory_order_relaxed);
     return r.error() == Error::NoSpace ? Result<void>() : r;  // a full ring: a drop, IP is unreliable
+  }
+
+  // IPv6 (docs/net.md "IPv6 on a link"): a group's address maps to
+  // 33:33:... (RFC 2464 7); a unicast next hop comes from Neighbor
+  // Discovery, which holds the packet until it is known.
+  Result<void> output6(PacketBuf pkt, const IpAddr& next_hop) override {
+    uint8_t mac[6];
+    if (next_hop.multicast6()) multicast_mac(next_hop, mac);
+    else if (!nd_resolve(*this, next_hop, mac, pkt)) return {};  // held: sent, as far as IP knows
+    size_t len = pkt.size();
+    Result<void> r = eth_.send_frame(mac, ETHERTYPE_IPV6, pkt.data(), len);
+    if (r.ok()) {
+      tx_packets.fetch_add(1, std::memory_order_relaxed);
+      tx_bytes.fetch_add(len, std::memory_order_relaxed);
+      return {};
+    }
+    tx_dropped.fetch_add(1, std::memory_order_relaxed);
+    return r.error() == Error::NoSpace ? Result<void>() : r;
   }
 
   static void input(void* self, const uint8_t* p, size_t n) {
@@ -73,6 +92,7 @@ Result<Netif*> ether_netif_attach(EtherIf& eth) {
     return r.error();
   }
   eth.set_ipv4_input(EtherNetif::input, nif);
+  eth.set_ipv6_input(EtherNetif::input, nif);  // ip_input tells the versions apart
   return static_cast<Netif*>(nif);
 }
 

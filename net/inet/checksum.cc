@@ -29,4 +29,12 @@ uint32_t csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len) {
   return uint32_t(s);
 }
 
+uint32_t csum_pseudo6(const uint8_t* src, const uint8_t* dst, uint8_t proto, uint32_t len) {
+  uint32_t s = csum_add(0, src, 16);
+  s = csum_add(s, dst, 16);
+  uint64_t t = uint64_t(s) + (len >> 16) + (len & 0xffff) + proto;
+  while (t >> 32) t = (t & 0xffffffffu) + (t >> 32);
+  return uint32_t(t);
+}
+
 }  // namespace capsule::net

@@ -17,5 +17,8 @@ inline uint16_t checksum(const void* data, size_t len) { return csum_fold(csum_a
 // The TCP/UDP pseudo-header's sum (RFC 793 3.1, RFC 768): source,
 // destination, protocol and the transport length. Addresses host order.
 uint32_t csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
+// IPv6's pseudo-header (RFC 8200 8.1): the 16-byte source and destination,
+// the upper-layer length as 32 bits, three zero bytes and the next header.
+uint32_t csum_pseudo6(const uint8_t* src, const uint8_t* dst, uint8_t proto, uint32_t len);
 
 }  // namespace capsule::net

@@ -50,8 +50,9 @@ void icmp_input(Netif& nif, const Ipv4Header& h, PacketBuf pkt) {
     const uint8_t* orig = p + ICMP_HEADER;
     if (!ipv4_parse_quoted(orig, pkt.size() - ICMP_HEADER, q)) return;
     Error e = error_of_unreach(p[1]);
-    if (q.protocol == IPPROTO_UDP_) udp_icmp_error(q, orig + q.header_len, e);
-    else if (q.protocol == IPPROTO_TCP_) tcp_icmp_error(q, orig + q.header_len, e);
+    const IpAddr qs = IpAddr::mapped(q.src.v), qd = IpAddr::mapped(q.dst.v);
+    if (q.protocol == IPPROTO_UDP_) udp_icmp_error(qs, qd, orig + q.header_len, e);
+    else if (q.protocol == IPPROTO_TCP_) tcp_icmp_error(qs, qd, orig + q.header_len, e);
   }
 }
 

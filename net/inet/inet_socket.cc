@@ -1,4 +1,4 @@
-// socket(AF_INET, ...) (net/include/net/inet.h): the transport by type.
+// socket(AF_INET or AF_INET6, ...) (net/include/net/inet.h): the transport by type.
 #include <new>
 
 #include "net/inet.h"
@@ -7,11 +7,11 @@
 
 namespace capsule::net {
 
-Result<SocketRef> inet_socket(SockType type) {
+Result<SocketRef> inet_socket(SockType type, Family family) {
   Socket* s = nullptr;
   switch (type) {
-    case SockType::Dgram: s = new (std::nothrow) UdpSocket; break;
-    case SockType::Stream: s = tcp_new_socket(); break;
+    case SockType::Dgram: s = new (std::nothrow) UdpSocket(family); break;
+    case SockType::Stream: s = tcp_new_socket(family); break;
     default: return Error::SockTypeNotSupported;
   }
   if (!s) return Error::NoMemory;

@@ -83,6 +83,7 @@ Result<void> ip_output(PacketBuf pkt, Ipv4 src, Ipv4 dst, uint8_t proto, uint8_t
 }
 
 void ip_input(Netif& nif, PacketBuf pkt) {
+  if (pkt.size() && (pkt.data()[0] >> 4) == 6) return ip6_input(nif, static_cast<PacketBuf&&>(pkt));
   g_stats.in_receives.fetch_add(1, std::memory_order_relaxed);
   Ipv4Header h;
   if (ipv4_parse(pkt.data(), pkt.size(), h) != Ipv4Drop::None) {
@@ -115,10 +116,11 @@ void ip_input(Netif& nif, PacketBuf pkt) {
   }
   pkt.pull(h.header_len);
   g_stats.in_delivers.fetch_add(1, std::memory_order_relaxed);
+  IpMeta m{IpAddr::mapped(h.src.v), IpAddr::mapped(h.dst.v), &h, nullptr, h.header_len, nif.index()};
   switch (h.protocol) {
     case IPPROTO_ICMP_: return icmp_input(nif, h, static_cast<PacketBuf&&>(pkt));
-    case IPPROTO_UDP_: return udp_input(nif, h, static_cast<PacketBuf&&>(pkt));
-    case IPPROTO_TCP_: return tcp_input(nif, h, static_cast<PacketBuf&&>(pkt));
+    case IPPROTO_UDP_: return udp_input(nif, m, static_cast<PacketBuf&&>(pkt));
+    case IPPROTO_TCP_: return tcp_input(nif, m, static_cast<PacketBuf&&>(pkt));
     default: {
       g_stats.in_unknown_protos.fetch_add(1, std::memory_order_relaxed);
       // The original datagram: push the header back to quote it.

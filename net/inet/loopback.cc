@@ -34,7 +34,11 @@ class Loopback final : public Netif {
  public:
   Loopback() : Netif("lo", NetifFlags::UP | NetifFlags::LOOPBACK | NetifFlags::RUNNING, LO_MTU) {}
 
-  Result<void> output(PacketBuf pkt, Ipv4) override {
+  Result<void> output(PacketBuf pkt, Ipv4) override { return queue(static_cast<PacketBuf&&>(pkt)); }
+  // IPv6 takes the same queue: ip_input tells the versions apart.
+  Result<void> output6(PacketBuf pkt, const IpAddr&) override { return queue(static_cast<PacketBuf&&>(pkt)); }
+
+  Result<void> queue(PacketBuf pkt) {
     auto* q = new (std::nothrow) Queued;
     if (!q) {
       tx_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -93,6 +97,7 @@ Netif& loopback_netif() {
     new (lo) Loopback;
     netif_set_addr(*lo, IPV4_LOOPBACK, 8);
     if (!netif_register(*lo).ok()) panic("net: cannot register lo");
+    (void)netif_add_addr6(*lo, IP6_LOOPBACK, 128);
     ThreadOptions o;
     o.detached = true;
     auto t = thread_create("netlo", Loopback::service, lo, o);

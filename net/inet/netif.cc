@@ -16,6 +16,23 @@ Netif* g_netifs[MAX_NETIFS] GUARDED_BY(g_lock) = {};
 size_t g_count GUARDED_BY(g_lock) = 0;
 Ipv4 g_gateway GUARDED_BY(g_lock);
 Netif* g_gateway_nif GUARDED_BY(g_lock) = nullptr;
+// IPv6: each interface's addresses by its index - 1, and the default router.
+Addr6 g_addr6[MAX_NETIFS][MAX_ADDR6] GUARDED_BY(g_lock);
+uint8_t g_n6[MAX_NETIFS] GUARDED_BY(g_lock) = {};
+IpAddr g_gateway6 GUARDED_BY(g_lock);
+Netif* g_gateway6_nif GUARDED_BY(g_lock) = nullptr;
+
+uint8_t scope_of(const IpAddr& a) { return a.loopback6() ? 254 : a.link_local6() ? 253 : 0; }
+
+// The interface's address for talking to dst: one of the same scope
+// first (RFC 6724 rule 2), else any.
+bool pick_src6_locked(size_t i, const IpAddr& dst, IpAddr& out) REQUIRES(g_lock) {
+  const uint8_t want = scope_of(dst);
+  for (size_t k = 0; k < g_n6[i]; ++k)
+    if (g_addr6[i][k].scope == want) return out = g_addr6[i][k].addr, true;
+  if (g_n6[i]) return out = g_addr6[i][0].addr, true;
+  return false;
+}
 
 bool streq(const char* a, const char* b) {
   while (*a && *a == *b) ++a, ++b;
@@ -98,6 +115,96 @@ Result<Route> route_lookup(Ipv4 dst) {
   }
   if (g_gateway_nif && !g_gateway.any()) return Route{g_gateway_nif, g_gateway, g_gateway_nif->addr()};
   return Error::NetUnreach;
+}
+
+Result<void> netif_add_addr6(Netif& nif, const IpAddr& a, unsigned prefix) {
+  if (prefix > 128) prefix = 128;
+  SpinGuard g(g_lock);
+  if (!nif.index()) return Error::Invalid;
+  size_t i = nif.index() - 1;
+  for (size_t k = 0; k < g_n6[i]; ++k)
+    if (g_addr6[i][k].addr == a) return {};
+  if (g_n6[i] == MAX_ADDR6) return Error::Busy;
+  g_addr6[i][g_n6[i]++] = Addr6{a, uint8_t(prefix), scope_of(a), nif.index()};
+  return {};
+}
+
+size_t netif_addrs6(Addr6* out, size_t max) {
+  loopback_netif();
+  SpinGuard g(g_lock);
+  size_t n = 0;
+  for (size_t i = 0; i < g_count; ++i)
+    for (size_t k = 0; k < g_n6[i]; ++k, ++n)
+      if (n < max) out[n] = g_addr6[i][k];
+  return n;
+}
+
+void route6_set_gateway(const IpAddr& gw, Netif* via) {
+  SpinGuard g(g_lock);
+  g_gateway6 = gw;
+  g_gateway6_nif = via;
+}
+
+IpAddr route6_gateway(Netif** via) {
+  SpinGuard g(g_lock);
+  *via = g_gateway6_nif;
+  return g_gateway6;
+}
+
+Result<Route6> route6_lookup(const IpAddr& dst, uint32_t scope) {
+  Netif& lo = loopback_netif();
+  if (dst.loopback6()) return Route6{&lo, dst, dst};
+  SpinGuard g(g_lock);
+  // The host's own addresses never leave it (Linux's local table).
+  for (size_t i = 0; i < g_count; ++i)
+    for (size_t k = 0; k < g_n6[i]; ++k)
+      if (g_addr6[i][k].addr == dst) return Route6{&lo, dst, dst};
+  auto usable = [&](size_t i) {
+    Netif* n = g_netifs[i];
+    return n != &lo && (n->flags() & NetifFlags::UP) && g_n6[i] != 0;
+  };
+  // Link-local and multicast destinations name their link (RFC 4007):
+  // the scope id, else the first link with IPv6.
+  if (dst.link_local6() || dst.multicast6()) {
+    for (size_t i = 0; i < g_count; ++i) {
+      if (!usable(i) || (scope && g_netifs[i]->index() != scope)) continue;
+      Route6 r{g_netifs[i], dst, {}};
+      pick_src6_locked(i, dst, r.src);
+      return r;
+    }
+    return Error::NetUnreach;
+  }
+  // An on-link prefix (RFC 4861 5.2), the longest.
+  Route6 best;
+  unsigned best_prefix = 0;
+  for (size_t i = 0; i < g_count; ++i) {
+    if (!usable(i)) continue;
+    for (size_t k = 0; k < g_n6[i]; ++k) {
+      const Addr6& a = g_addr6[i][k];
+      if (a.scope != 0 || !dst.same_prefix(a.addr, a.prefix)) continue;
+      if (!best.nif || a.prefix > best_prefix) best = Route6{g_netifs[i], dst, a.addr}, best_prefix = a.prefix;
+    }
+  }
+  if (best.nif) return best;
+  if (g_gateway6_nif && !g_gateway6.any()) {
+    for (size_t i = 0; i < g_count; ++i) {
+      if (g_netifs[i] != g_gateway6_nif) continue;
+      Route6 r{g_gateway6_nif, g_gateway6, {}};
+      if (!pick_src6_locked(i, dst, r.src)) break;
+      return r;
+    }
+  }
+  return Error::NetUnreach;
+}
+
+bool is_local_addr6(const IpAddr& a) {
+  if (a.is_v4()) return is_local_addr(Ipv4{a.v4()});
+  if (a.loopback6()) return true;
+  SpinGuard g(g_lock);
+  for (size_t i = 0; i < g_count; ++i)
+    for (size_t k = 0; k < g_n6[i]; ++k)
+      if (g_addr6[i][k].addr == a) return true;
+  return false;
 }
 
 bool is_local_addr(Ipv4 a) {

@@ -3,10 +3,25 @@
 
 namespace capsule::net {
 
+namespace {
+
+// Do two local addresses share one? Wildcards by their families (a V6ONLY
+// [::] and 0.0.0.0 do not; a dual-stack [::] and 0.0.0.0 do), a wildcard
+// and an address by its family, two addresses when equal.
+bool overlap(const Binding& a, const Binding& b) {
+  const bool aw = a.addr.wildcard(), bw = b.addr.wildcard();
+  if (aw && bw) return (a.v4 && b.v4) || (a.v6 && b.v6);
+  if (aw) return a.takes(b.addr);
+  if (bw) return b.takes(a.addr);
+  return a.addr == b.addr;
+}
+
+}  // namespace
+
 bool PortTable::conflicts_locked(const Binding& b) {
   for (const Binding& o : buckets_[b.port % BUCKETS]) {
     if (&o == &b || o.port != b.port) continue;
-    if (!(o.addr.any() || b.addr.any() || o.addr == b.addr)) continue;
+    if (!overlap(o, b)) continue;
     if (b.reuseport && o.reuseport) continue;
     // inet_csk_bind_conflict: SO_REUSEADDR on both shares a port unless
     // one of them listens.

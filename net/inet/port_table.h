@@ -11,17 +11,30 @@
 
 namespace capsule::net {
 
-// One binding, embedded in its socket.
+// One binding, embedded in its socket. Addresses of both families are
+// IpAddrs (IPv4 ones v4-mapped); a wildcard address takes the families
+// its socket takes: an AF_INET socket IPv4, an AF_INET6 one IPv6 and,
+// unless IPV6_V6ONLY, IPv4 too (ipv6(7)).
 struct Binding {
   ListNode node;
-  Ipv4 addr;              // local address (ANY: every address)
+  IpAddr addr;            // local address (wildcard(): every address of the families below)
   uint16_t port = 0;      // local port
-  Ipv4 raddr;             // the peer's, once connected (ANY/0: any)
+  IpAddr raddr;           // the peer's, once connected (any/0: any)
   uint16_t rport = 0;
+  bool v4 = true, v6 = false;  // the families a wildcard address takes
   bool reuseaddr = false, reuseport = false;
   bool listening = false; // TCP: a listener (reuseaddr does not let two listen)
   bool linked = false;
   void* owner = nullptr;  // the socket
+
+  // Does the local address take a packet for dst?
+  bool takes(const IpAddr& dst) const {
+    if (addr.wildcard()) return dst.is_v4() ? v4 : v6;
+    return addr == dst;
+  }
+  // Is dst's family the socket's only one (an AF_INET socket for IPv4,
+  // a V6ONLY one for IPv6)? Linux's compute_score prefers those.
+  bool exact_family(const IpAddr& dst) const { return dst.is_v4() ? !v6 : !v4; }
 };
 
 class PortTable {

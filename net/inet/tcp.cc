@@ -53,14 +53,17 @@ uint32_t new_iss() {
   return uint32_t(uptime_ns() / 4000) + r;
 }
 
-uint16_t mss_for(Ipv4 dst) {
-  auto r = route_lookup(dst);
-  uint32_t mtu = r.ok() ? r.value().nif->mtu() : 576;
-  uint32_t m = mtu > 40 + 65495 ? 65495 : mtu - 40;
+// The MSS to offer toward dst: the link's MTU less the IP and TCP headers
+// (IPv4 20 + 20, IPv6 40 + 20; the minimum MTUs 576 and 1280 if no route).
+uint16_t mss_for(const IpAddr& dst, uint32_t scope) {
+  const uint32_t hdrs = dst.is_v4() ? 40 : 60;
+  auto r = inet_route(dst, scope);
+  uint32_t mtu = r.ok() ? r.value().mtu : dst.is_v4() ? 576 : 1280;
+  uint32_t m = mtu > hdrs + 65495 ? 65495 : mtu - hdrs;
   return uint16_t(m);
 }
 
-TcpRef find_conn(Ipv4 dst, uint16_t dport, Ipv4 src, uint16_t sport) {
+TcpRef find_conn(const IpAddr& dst, uint16_t dport, const IpAddr& src, uint16_t sport) {
   void* o = g_conns.lookup(
       dport,
       [&](Binding& b) { return (b.addr == dst && b.raddr == src && b.rport == sport) ? 1 : 0; },
@@ -68,22 +71,24 @@ TcpRef find_conn(Ipv4 dst, uint16_t dport, Ipv4 src, uint16_t sport) {
   return TcpRef::adopt(static_cast<TcpSocket*>(o));
 }
 
-TcpRef find_listener(Ipv4 dst, uint16_t dport) {
+// A listener for dst:dport: a bound address above the wildcard, a socket
+// of the segment's family alone above a dual-stack one.
+TcpRef find_listener(const IpAddr& dst, uint16_t dport) {
   void* o = g_ports.lookup(
       dport,
       [&](Binding& b) {
-        if (!b.listening) return 0;
-        if (b.addr.any()) return 1;
-        return b.addr == dst ? 2 : 0;
+        if (!b.listening || !b.takes(dst)) return 0;
+        if (!b.addr.wildcard()) return 4;
+        return b.exact_family(dst) ? 2 : 1;
       },
       [](void* p) { static_cast<TcpSocket*>(p)->retain(); });
   return TcpRef::adopt(static_cast<TcpSocket*>(o));
 }
 
 // RFC 793 p. 36 / 65: a reset answering a segment that has no connection.
-void send_reset_for(const Ipv4Header& h, const TcpSegment& s) {
+void send_reset_for(const IpMeta& h, const TcpSegment& s) {
   if (s.flags & TCP_RST) return;
-  if (h.dst.broadcast() || h.dst.multicast()) return;
+  if (h.dst.multi_or_broadcast()) return;
   auto r = PacketBuf::alloc(TCP_MIN_HEADER);
   if (!r.ok()) return;
   TcpSegment o;
@@ -98,17 +103,19 @@ void send_reset_for(const Ipv4Header& h, const TcpSegment& s) {
   }
   uint8_t* p = r.value().data();
   tcp_build(p, o, 0, -1);
-  store16(p + 16, csum_fold(csum_add(csum_pseudo(h.dst.v, h.src.v, IPPROTO_TCP_, TCP_MIN_HEADER), p, TCP_MIN_HEADER)));
+  store16(p + 16, csum_fold(csum_add(csum_pseudo_ip(h.dst, h.src, IPPROTO_TCP_, TCP_MIN_HEADER), p, TCP_MIN_HEADER)));
   g_out_rsts.fetch_add(1, std::memory_order_relaxed);
-  (void)ip_output(static_cast<PacketBuf&&>(r.value()), h.dst, h.src, IPPROTO_TCP_);
+  (void)inet_output(static_cast<PacketBuf&&>(r.value()), h.dst, h.src, IPPROTO_TCP_, IPV4_DEFAULT_TTL, 0, h.nif);
 }
 
 }  // namespace
 
-Socket* tcp_new_socket() { return new (std::nothrow) TcpSocket; }
+Socket* tcp_new_socket(Family f) { return new (std::nothrow) TcpSocket(f); }
 
-TcpSocket::TcpSocket() {
+TcpSocket::TcpSocket(Family f) : family_(f) {
   port_.owner = this;
+  port_.v4 = f == Family::Inet;
+  port_.v6 = f == Family::Inet6;
   conn_.owner = this;
   timer_.callback = tcp_timer_fired;
   timer_.context = this;
@@ -343,7 +350,7 @@ void TcpSocket::send_segment_locked(uint8_t flags, uint32_t seq, uint32_t data_o
   uint8_t hdr[TCP_MAX_BUILT_HEADER];
   TcpOptions opt;
   if (syn_options) {
-    opt.mss = mss_for(conn_.raddr);
+    opt.mss = mss_for(conn_.raddr, scope_);
     int um = user_mss_.load(std::memory_order_relaxed);
     if (um && um < opt.mss) opt.mss = uint16_t(um);
     // A SYN offers scaling, SACK and timestamps; a SYN-ACK answers only
@@ -376,15 +383,15 @@ void TcpSocket::send_segment_locked(uint8_t flags, uint32_t seq, uint32_t data_o
   __builtin_memcpy(pkt.data(), hdr, hl);
   uint16_t total = uint16_t(hl + len);
   uint8_t* p = pkt.data();
-  store16(p + 16, csum_fold(csum_add(csum_pseudo(conn_.addr.v, conn_.raddr.v, IPPROTO_TCP_, total), p, total)));
+  store16(p + 16, csum_fold(csum_add(csum_pseudo_ip(conn_.addr, conn_.raddr, IPPROTO_TCP_, total), p, total)));
   if (flags & TCP_ACK) {
     unacked_segs_ = 0;
     dack_at_ = 0;
   }
   if (flags & TCP_RST) g_out_rsts.fetch_add(1, std::memory_order_relaxed);
   g_out_segs.fetch_add(1, std::memory_order_relaxed);
-  (void)ip_output(static_cast<PacketBuf&&>(pkt), conn_.addr, conn_.raddr, IPPROTO_TCP_,
-                  uint8_t(ttl_.load(std::memory_order_relaxed)), uint8_t(tos_.load(std::memory_order_relaxed)));
+  (void)inet_output(static_cast<PacketBuf&&>(pkt), conn_.addr, conn_.raddr, IPPROTO_TCP_,
+                    uint8_t(ttl_.load(std::memory_order_relaxed)), uint8_t(tos_.load(std::memory_order_relaxed)), scope_);
 }
 
 // Sends the first unacknowledged segment again (fast retransmit, a
@@ -543,7 +550,7 @@ void TcpSocket::output_locked(bool force_one) {
 
 // --- input ----------------------------------------------------------------------------
 
-void TcpSocket::input(const Ipv4Header& h, const TcpSegment& s) {
+void TcpSocket::input(const IpMeta& h, const TcpSegment& s) {
   Hold<Mutex> g(mu_);
   switch (state_) {
     case TcpState::Listen: return input_listen_locked(h, s);
@@ -553,7 +560,7 @@ void TcpSocket::input(const Ipv4Header& h, const TcpSegment& s) {
   }
 }
 
-void TcpSocket::input_listen_locked(const Ipv4Header& h, const TcpSegment& s) {
+void TcpSocket::input_listen_locked(const IpMeta& h, const TcpSegment& s) {
   // RFC 793 p. 65, LISTEN.
   if (s.flags & TCP_RST) return;
   if (s.flags & TCP_ACK) return send_reset_for(h, s);
@@ -561,7 +568,7 @@ void TcpSocket::input_listen_locked(const Ipv4Header& h, const TcpSegment& s) {
   // The SYN queue and the accept queue are bounded by the backlog; a SYN
   // that finds them full is dropped (the client sends it again).
   if (syn_queue_ + accept_q_.size() > size_t(backlog_)) return;
-  auto* c = new (std::nothrow) TcpSocket;
+  auto* c = new (std::nothrow) TcpSocket(family_);  // an AF_INET6 listener's IPv4 peers are v4-mapped
   if (!c) return;
   TcpRef child = TcpRef::adopt(c);
   {
@@ -570,6 +577,7 @@ void TcpSocket::input_listen_locked(const Ipv4Header& h, const TcpSegment& s) {
     child->conn_.port = s.dport;
     child->conn_.raddr = h.src;
     child->conn_.rport = s.sport;
+    child->scope_ = h.nif;
     child->listener_ = TcpRef(this);
     child->nodelay_.store(nodelay_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     child->cork_.store(cork_.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -587,7 +595,7 @@ void TcpSocket::input_listen_locked(const Ipv4Header& h, const TcpSegment& s) {
     child->snd_wl1_ = s.seq;
     child->snd_wl2_ = child->iss_;
     child->mss_ = s.mss ? s.mss : 536;
-    uint16_t mine = mss_for(h.src);
+    uint16_t mine = mss_for(h.src, h.nif);
     if (child->mss_ > mine) child->mss_ = mine;
     child->wscale_ok_ = s.has_wscale;
     child->sack_ok_ = s.sack_ok;
@@ -628,7 +636,7 @@ void TcpSocket::input_syn_sent_locked(const TcpSegment& s) {
   irs_ = s.seq;
   rcv_nxt_ = s.seq + 1;
   mss_ = s.mss ? s.mss : 536;
-  uint16_t mine = mss_for(conn_.raddr);
+  uint16_t mine = mss_for(conn_.raddr, scope_);
   if (mss_ > mine) mss_ = mine;
   wscale_ok_ = s.has_wscale;
   snd_wscale_ = s.has_wscale ? s.wscale : 0;
@@ -961,10 +969,16 @@ void TcpSocket::input_other_locked(const TcpSegment& s) {
       }
       break;
     case TcpState::Closing:
-      if (fin_acked) enter_time_wait_locked();
-      return;
     case TcpState::LastAck:
-      if (fin_acked) done_locked();
+      if (fin_acked) {
+        if (state_ == TcpState::Closing) enter_time_wait_locked();
+        else done_locked();
+        return;
+      }
+      // Data queued before our FIN may still wait (Nagle held a tail, the
+      // window was short): this ACK lets it go. Nothing more arrives.
+      output_locked();
+      rearm_locked();
       return;
     case TcpState::TimeWait:
       send_ack_locked();
@@ -991,15 +1005,15 @@ void TcpSocket::icmp_error(Error e) {
   }
 }
 
-void tcp_input(Netif&, const Ipv4Header& h, PacketBuf pkt) {
+void tcp_input(Netif&, const IpMeta& h, PacketBuf pkt) {
   g_in_segs.fetch_add(1, std::memory_order_relaxed);
   TcpSegment s;
   if (!tcp_parse(pkt.data(), pkt.size(), s) ||
-      csum_fold(csum_add(csum_pseudo(h.src.v, h.dst.v, IPPROTO_TCP_, uint16_t(pkt.size())), pkt.data(), pkt.size())) != 0) {
+      csum_fold(csum_add(csum_pseudo_ip(h.src, h.dst, IPPROTO_TCP_, uint32_t(pkt.size())), pkt.data(), pkt.size())) != 0) {
     g_in_errs.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (h.dst.broadcast() || h.dst.multicast()) return;  // TCP is unicast
+  if (h.dst.multi_or_broadcast()) return;  // TCP is unicast
   TcpRef c = find_conn(h.dst, s.dport, h.src, s.sport);
   if (!c) c = find_listener(h.dst, s.dport);
   if (!c) return send_reset_for(h, s);
@@ -1007,8 +1021,8 @@ void tcp_input(Netif&, const Ipv4Header& h, PacketBuf pkt) {
   c->settle();
 }
 
-void tcp_icmp_error(const Ipv4Header& q, const uint8_t* l4, Error e) {
-  TcpRef c = find_conn(q.src, load16(l4), q.dst, load16(l4 + 2));
+void tcp_icmp_error(const IpAddr& qsrc, const IpAddr& qdst, const uint8_t* l4, Error e) {
+  TcpRef c = find_conn(qsrc, load16(l4), qdst, load16(l4 + 2));
   if (!c) return;
   c->icmp_error(e);
   c->settle();
@@ -1024,16 +1038,27 @@ Result<void> TcpSocket::wait_locked(event::WaitList& w, const char* what, uint64
   return r;
 }
 
+void TcpSocket::set_families_locked() {
+  // An AF_INET6 socket takes IPv4 too unless IPV6_V6ONLY (ipv6(7)).
+  port_.v4 = family_ == Family::Inet || !v6only_;
+  port_.v6 = family_ == Family::Inet6;
+}
+
 Result<void> TcpSocket::bind(const Address& a) {
-  Ipv4 ip = inet_ip(a);
-  if (!ip.any() && !is_local_addr(ip)) return Error::AddrNotAvail;
+  IpAddr ip = inet_ipaddr(a);
+  if (!ip.wildcard() && !is_local_addr6(ip)) return Error::AddrNotAvail;
+  if (ip.wildcard()) ip = IP6_ANY;
   Hold<Mutex> g(mu_);
   if (state_ != TcpState::Closed || port_.linked || closed_) return Error::Invalid;
+  // inet6_bind: a v4-mapped address on a V6ONLY socket is EINVAL.
+  if (family_ == Family::Inet6 && ip.is_v4() && v6only_) return Error::Invalid;
+  if (a.family == Family::Inet6 && ip.link_local6()) scope_ = inet6_scope(a);
   port_.addr = ip;
   port_.port = inet_port(a);
+  set_families_locked();
   Result<void> r = g_ports.bind(port_);
   if (!r.ok()) {
-    port_.addr = IPV4_ANY, port_.port = 0;
+    port_.addr = IP6_ANY, port_.port = 0;
     return r;
   }
   user_port_ = inet_port(a) != 0;
@@ -1051,6 +1076,7 @@ Result<void> TcpSocket::listen(int backlog, const Creds&) {
   // SO_REUSEADDR (only SO_REUSEPORT lets two listen): bind again as one.
   g_ports.unbind(port_);
   port_.listening = true;
+  set_families_locked();
   Result<void> r = g_ports.bind(port_);  // port 0: an ephemeral port (autobind)
   if (!r.ok()) {
     port_.listening = false;
@@ -1105,19 +1131,27 @@ Result<void> TcpSocket::connect(const Address& a, bool nonblock, const Creds&) {
       break;
     default: return pending ? Result<void>() : Error::IsConnected;
   }
-  Ipv4 dst = inet_ip(a);
-  if (dst.any()) dst = IPV4_LOOPBACK;
-  if (dst.broadcast() || dst.multicast()) return Error::NetUnreach;
-  Route r = TRY(route_lookup(dst));
+  IpAddr dst = inet_ipaddr(a);
+  if (a.family == Family::Inet && dst.any()) dst = IpAddr::mapped(0);
+  if (dst.wildcard()) dst = inet_this_host(dst);  // 0.0.0.0 and :: mean this host
+  if (dst.multi_or_broadcast()) return Error::NetUnreach;
+  // tcp_v6_connect: a v4-mapped peer of a V6ONLY socket.
+  if (dst.is_v4() && family_ == Family::Inet6 && v6only_) return Error::NetUnreach;
+  const uint32_t scope = a.family == Family::Inet6 && dst.link_local6() ? inet6_scope(a) : 0;
+  InetRoute r = TRY(inet_route(dst, scope));
   uint16_t dport = inet_port(a);
+  // A socket bound to one family's address cannot reach the other's.
+  if (port_.linked && !port_.addr.wildcard() && port_.addr.is_v4() != dst.is_v4()) return Error::NetUnreach;
   // The local end: the bound address or the route's, the bound port or an
   // ephemeral one; the 4-tuple must be new.
   if (!port_.linked) {
-    port_.addr = IPV4_ANY;
+    port_.addr = IP6_ANY;
     port_.port = 0;
+    set_families_locked();
     TRY(g_ports.bind(port_));
   }
-  conn_.addr = port_.addr.any() ? r.src : port_.addr;
+  scope_ = scope;
+  conn_.addr = port_.addr.wildcard() ? r.src : port_.addr;
   conn_.port = port_.port;
   conn_.raddr = dst;
   conn_.rport = dport;
@@ -1363,6 +1397,11 @@ Result<int> TcpSocket::get_option(SockOpt o) {
     case SockOpt::KeepCnt: return keepcnt_.load(std::memory_order_relaxed);
     case SockOpt::Ttl: return ttl_.load(std::memory_order_relaxed);
     case SockOpt::Tos: return tos_.load(std::memory_order_relaxed);
+    case SockOpt::V6Only: {
+      if (family_ != Family::Inet6) return Error::NoProtoOpt;
+      Hold<Mutex> g(mu_);
+      return int(v6only_);
+    }
     case SockOpt::MaxSeg: {
       Hold<Mutex> g(mu_);
       if (state_ == TcpState::Closed || state_ == TcpState::Listen) {
@@ -1442,6 +1481,13 @@ Result<void> TcpSocket::set_option(SockOpt o, int value) {
     case SockOpt::MaxSeg: user_mss_.store(value, std::memory_order_relaxed); return {};
     case SockOpt::Ttl: ttl_.store(value, std::memory_order_relaxed); return {};
     case SockOpt::Tos: tos_.store(value, std::memory_order_relaxed); return {};
+    case SockOpt::V6Only: {
+      if (family_ != Family::Inet6) return Error::NoProtoOpt;
+      Hold<Mutex> g(mu_);
+      if (port_.linked || state_ != TcpState::Closed) return Error::Invalid;  // not once bound
+      v6only_ = value != 0;
+      return {};
+    }
     case SockOpt::PassCred:
     case SockOpt::Broadcast: return {};
     default: return Error::NoProtoOpt;
@@ -1450,8 +1496,8 @@ Result<void> TcpSocket::set_option(SockOpt o, int value) {
 
 Result<void> TcpSocket::name(Address& out) {
   Hold<Mutex> g(mu_);
-  if (hashed_ || was_connected_) inet_address(out, conn_.addr, conn_.port);
-  else inet_address(out, port_.addr, port_.port);
+  if (hashed_ || was_connected_) inet_name(out, family_, conn_.addr, conn_.port, scope_);
+  else inet_name(out, family_, port_.addr, port_.port, scope_);
   return {};
 }
 
@@ -1459,7 +1505,7 @@ Result<void> TcpSocket::peer_name(Address& out) {
   Hold<Mutex> g(mu_);
   if (state_ == TcpState::Closed || state_ == TcpState::Listen || state_ == TcpState::SynSent)
     return Error::NotConnected;
-  inet_address(out, conn_.raddr, conn_.rport);
+  inet_name(out, family_, conn_.raddr, conn_.rport, scope_);
   return {};
 }
 
@@ -1499,6 +1545,7 @@ bool TcpSocket::proc_info(InetSockInfo& out, bool from_ports) {
   static constexpr uint8_t LINUX_STATE[] = {7, 10, 2, 3, 1, 4, 5, 8, 11, 9, 6};
   if (from_ports ? (state_ != TcpState::Listen || hashed_) : !hashed_) return false;
   const Binding& b = hashed_ ? conn_ : port_;
+  out.v6 = family_ == Family::Inet6;
   out.laddr = b.addr, out.lport = b.port, out.raddr = b.raddr, out.rport = b.rport;
   out.state = LINUX_STATE[int(state_)];
   // get_tcp4_sock: a listener's rx_queue is its accept queue; else the

@@ -43,8 +43,8 @@ class TcpSocket final : public Socket {
   static constexpr uint32_t BUF_SIZE = 256 * 1024;  // each direction's ring
   static constexpr int MAX_BACKLOG = 4096;          // net.core.somaxconn
 
-  TcpSocket();
-  Family family() const override { return Family::Inet; }
+  explicit TcpSocket(Family f = Family::Inet);
+  Family family() const override { return family_; }
   SockType type() const override { return SockType::Stream; }
   Result<void> bind(const Address& a) override;
   Result<void> listen(int backlog, const Creds& me) override;
@@ -64,7 +64,7 @@ class TcpSocket final : public Socket {
   uint32_t poll_events() override;
 
   // A segment for this connection or listener (tcp_input found it).
-  void input(const Ipv4Header& h, const TcpSegment& s);
+  void input(const IpMeta& h, const TcpSegment& s);
   void icmp_error(Error e);
   // After mu_ is dropped: leave the tables once done (releases their reference).
   void settle();
@@ -79,7 +79,8 @@ class TcpSocket final : public Socket {
  private:
   friend void tcp_timer_fired(KernelTimer& t);
   // Input by state (RFC 793 "SEGMENT ARRIVES").
-  void input_listen_locked(const Ipv4Header& h, const TcpSegment& s) REQUIRES(mu_);
+  void input_listen_locked(const IpMeta& h, const TcpSegment& s) REQUIRES(mu_);
+  void set_families_locked() REQUIRES(mu_);
   void input_syn_sent_locked(const TcpSegment& s) REQUIRES(mu_);
   void input_other_locked(const TcpSegment& s) REQUIRES(mu_);
   bool ack_locked(const TcpSegment& s) REQUIRES(mu_);
@@ -117,8 +118,11 @@ class TcpSocket final : public Socket {
   bool proc_info(InetSockInfo& out, bool from_ports);
  private:
 
+  const Family family_;  // AF_INET or AF_INET6 (an accepted child's is its listener's)
   Mutex mu_;
   TcpState state_ GUARDED_BY(mu_) = TcpState::Closed;
+  bool v6only_ GUARDED_BY(mu_) = false;  // IPV6_V6ONLY
+  uint32_t scope_ GUARDED_BY(mu_) = 0;   // a link-local peer's interface
   bool hashed_ GUARDED_BY(mu_) = false;     // in g_conns with the table's reference
   bool unhash_ GUARDED_BY(mu_) = false;     // done: settle() takes it out
   bool closed_ GUARDED_BY(mu_) = false;     // the descriptor went away
@@ -202,7 +206,7 @@ class TcpSocket final : public Socket {
   event::WaitList read_wait_, write_wait_, state_wait_;
 };
 
-// socket(AF_INET, SOCK_STREAM).
-Socket* tcp_new_socket();
+// socket(AF_INET or AF_INET6, SOCK_STREAM).
+Socket* tcp_new_socket(Family f);
 
 }  // namespace capsule::net

@@ -25,20 +25,20 @@ std::atomic<uint64_t> g_in_datagrams{0}, g_no_ports{0}, g_in_errors{0}, g_rcvbuf
 using UdpRef = RefPtr<UdpSocket>;
 
 // The socket for a datagram to dst:dport from src:sport: a connected
-// socket's exact match scores above a bound address, above the wildcard
+// socket's exact match scores above a bound address, above the wildcard,
+// and a socket of the datagram's family alone above a dual-stack one
 // (Linux's compute_score, in spirit).
-UdpRef find_socket(Ipv4 dst, uint16_t dport, Ipv4 src, uint16_t sport) {
+UdpRef find_socket(const IpAddr& dst, uint16_t dport, const IpAddr& src, uint16_t sport) {
   UdpSocket* s = static_cast<UdpSocket*>(g_ports.lookup(
       dport,
       [&](Binding& b) {
-        int score = 1;
-        if (!b.addr.any()) {
-          if (b.addr != dst) return 0;
-          score += 2;
-        }
+        if (!b.takes(dst)) return 0;
+        int score = 2;
+        if (!b.addr.wildcard()) score += 4;
+        if (b.exact_family(dst)) score += 1;
         if (b.rport) {
           if (b.raddr != src || b.rport != sport) return 0;
-          score += 4;
+          score += 8;
         }
         return score;
       },
@@ -52,29 +52,40 @@ UdpDatagram::~UdpDatagram() { kfree(data); }
 
 UdpSocket::~UdpSocket() { detach_watchers(); }
 
+void UdpSocket::set_families_locked() {
+  // An AF_INET6 socket takes IPv4 too unless IPV6_V6ONLY (ipv6(7)).
+  binding_.v4 = family_ == Family::Inet || !v6only_;
+  binding_.v6 = family_ == Family::Inet6;
+}
+
 Result<void> UdpSocket::autobind_locked() {
   if (binding_.linked) return {};
-  binding_.addr = IPV4_ANY;
+  binding_.addr = IP6_ANY;
   binding_.port = 0;
+  set_families_locked();
   return g_ports.bind(binding_);
 }
 
 Result<void> UdpSocket::bind(const Address& a) {
-  Ipv4 ip = inet_ip(a);
+  IpAddr ip = inet_ipaddr(a);
   uint16_t port = inet_port(a);
   // bind(2) to an address not this host's: EADDRNOTAVAIL (ip(7)), unless
   // it is the wildcard or a broadcast.
-  if (!ip.any() && !ip.broadcast() && !is_local_addr(ip)) return Error::AddrNotAvail;
+  if (!ip.wildcard() && !(ip.is_v4() && ip.v4() == 0xffffffffu) && !is_local_addr6(ip)) return Error::AddrNotAvail;
+  if (ip.wildcard()) ip = IP6_ANY;
   Hold<Mutex> g(mu_);
   if (closed_ || binding_.linked) return Error::Invalid;
+  // inet6_bind: a v4-mapped address on a V6ONLY socket is EINVAL.
+  if (family_ == Family::Inet6 && ip.is_v4() && v6only_) return Error::Invalid;
   binding_.addr = ip;
   binding_.port = port;
+  set_families_locked();
   Result<void> r = g_ports.bind(binding_);
   if (!r.ok()) {
-    binding_.addr = IPV4_ANY, binding_.port = 0;
+    binding_.addr = IP6_ANY, binding_.port = 0;
     return r;
   }
-  user_addr_ = !ip.any();
+  user_addr_ = !ip.wildcard();
   user_port_ = port != 0;
   return r;
 }
@@ -87,26 +98,32 @@ Result<void> UdpSocket::connect(const Address& a, bool, const Creds&) {
     Hold<Mutex> g(mu_);
     connected_ = false;
     g_ports.unbind(binding_);
-    binding_.raddr = IPV4_ANY;
+    binding_.raddr = IP6_ANY;
     binding_.rport = 0;
-    if (!user_addr_) binding_.addr = IPV4_ANY;
+    if (!user_addr_) binding_.addr = IP6_ANY;
     if (!user_port_) binding_.port = 0;
     if (binding_.port) (void)g_ports.bind(binding_);
     return {};
   }
-  Ipv4 dst = inet_ip(a);
-  if (dst.any()) dst = IPV4_LOOPBACK;  // connect to 0.0.0.0 means this host (Linux)
-  TRY(route_lookup(dst));  // ENETUNREACH before anything changes
+  IpAddr dst = inet_ipaddr(a);
+  if (a.family == Family::Inet && dst.any()) dst = IpAddr::mapped(0);
+  if (dst.wildcard()) dst = inet_this_host(dst);  // connect to 0.0.0.0 or :: means this host (Linux)
+  {
+    Hold<Mutex> g(mu_);
+    // ip6_datagram_connect: a v4-mapped peer of a V6ONLY socket.
+    if (dst.is_v4() && family_ == Family::Inet6 && v6only_) return Error::NetUnreach;
+  }
+  TRY(inet_route(dst, a.family == Family::Inet6 ? inet6_scope(a) : 0));  // ENETUNREACH before anything changes
   Hold<Mutex> g(mu_);
   if (closed_) return Error::Invalid;
   // The binding moves to the connected lookup (a relink keeps the port).
   const bool was = binding_.linked;
   g_ports.unbind(binding_);
-  const Ipv4 old_addr = binding_.addr, old_raddr = binding_.raddr;
+  const IpAddr old_addr = binding_.addr, old_raddr = binding_.raddr;
   const uint16_t old_port = binding_.port, old_rport = binding_.rport;
   binding_.raddr = dst;
   binding_.rport = inet_port(a);
-  if (!was) binding_.addr = IPV4_ANY, binding_.port = 0;
+  if (!was) binding_.addr = IP6_ANY, binding_.port = 0, set_families_locked();
   Result<void> b = g_ports.bind(binding_);
   if (!b.ok()) {
     binding_.raddr = old_raddr, binding_.rport = old_rport, binding_.port = old_port, binding_.addr = old_addr;
@@ -131,30 +148,37 @@ Result<void> UdpSocket::shutdown(Shut how) {
 
 Result<size_t> UdpSocket::sendmsg(SendMsg& m) {
   const size_t len = m.data.size();
-  Ipv4 dst, src;
+  IpAddr dst, src;
   uint16_t dport, sport;
+  uint32_t scope = 0;
   {
     Hold<Mutex> g(mu_);
     if (snd_shut_) return Error::BrokenPipe;
     if (m.to && m.to->len) {
-      dst = inet_ip(*m.to);
+      dst = inet_ipaddr(*m.to);
+      if (m.to->family == Family::Inet && dst.any()) dst = IpAddr::mapped(0);
+      if (m.to->family == Family::Inet6) scope = inet6_scope(*m.to);
       dport = inet_port(*m.to);
+      // udpv6_sendmsg: a v4-mapped destination of a V6ONLY socket.
+      if (dst.is_v4() && family_ == Family::Inet6 && v6only_) return Error::NetUnreach;
       if (dport == 0) return Error::Invalid;  // udp_sendmsg: EINVAL for port 0
     } else {
       if (!connected_) return Error::DestAddrRequired;
       dst = binding_.raddr;
       dport = binding_.rport;
     }
-    if (len > MAX_PAYLOAD) return Error::MessageSize;
+    if (len > (dst.is_v4() ? MAX_PAYLOAD : MAX_PAYLOAD6)) return Error::MessageSize;
     TRY(autobind_locked());
     src = binding_.addr;
     sport = binding_.port;
   }
-  if (dst.any()) dst = IPV4_LOOPBACK;
-  if (dst.broadcast() && !broadcast_.load(std::memory_order_relaxed)) return Error::AccessDenied;  // EACCES without SO_BROADCAST
-  if (src.any() || src.broadcast()) {
-    Route r = TRY(route_lookup(dst));
-    src = r.src;
+  if (dst.wildcard()) dst = inet_this_host(dst);
+  const bool bcast = dst.is_v4() && dst.v4() == 0xffffffffu;
+  if (bcast && !broadcast_.load(std::memory_order_relaxed)) return Error::AccessDenied;  // EACCES without SO_BROADCAST
+  if (src.wildcard() || (src.is_v4() && src.v4() == 0xffffffffu)) {
+    src = TRY(inet_route(dst, scope)).src;
+  } else if (src.is_v4() != dst.is_v4()) {
+    return Error::NetUnreach;  // a socket bound to one family's address sending to the other's
   }
   PacketBuf pkt = TRY(PacketBuf::alloc(UDP_HEADER + len));
   uint8_t* p = pkt.data();
@@ -163,11 +187,11 @@ Result<size_t> UdpSocket::sendmsg(SendMsg& m) {
   store16(p + 2, dport);
   store16(p + 4, uint16_t(UDP_HEADER + len));
   store16(p + 6, 0);
-  uint16_t c = csum_fold(csum_add(csum_pseudo(src.v, dst.v, IPPROTO_UDP_, uint16_t(UDP_HEADER + len)), p, UDP_HEADER + len));
-  store16(p + 6, c ? c : 0xffff);  // RFC 768: a computed zero is sent as all ones
+  uint16_t c = csum_fold(csum_add(csum_pseudo_ip(src, dst, IPPROTO_UDP_, uint32_t(UDP_HEADER + len)), p, UDP_HEADER + len));
+  store16(p + 6, c ? c : 0xffff);  // RFC 768, RFC 8200 8.1: a computed zero is sent as all ones
   g_out_datagrams.fetch_add(1, std::memory_order_relaxed);
-  TRY(ip_output(static_cast<PacketBuf&&>(pkt), src, dst, IPPROTO_UDP_, uint8_t(ttl_.load(std::memory_order_relaxed)),
-                uint8_t(tos_.load(std::memory_order_relaxed))));
+  TRY(inet_output(static_cast<PacketBuf&&>(pkt), src, dst, IPPROTO_UDP_, uint8_t(ttl_.load(std::memory_order_relaxed)),
+                  uint8_t(tos_.load(std::memory_order_relaxed)), scope));
   return len;
 }
 
@@ -193,7 +217,7 @@ Result<size_t> UdpSocket::recvmsg(RecvMsg& m) {
     real = d->len;
     n = real < m.data.size() ? real : m.data.size();
     TRY(m.data.copy_out(0, d->data, n));
-    inet_address(m.from, d->from, d->from_port);
+    inet_name(m.from, family_, d->from, d->from_port, d->scope);
     if (real > m.data.size()) m.out_flags |= MsgFlags::TRUNC;
     if (m.flags & MsgFlags::PEEK) {
       d = nullptr;
@@ -207,7 +231,7 @@ Result<size_t> UdpSocket::recvmsg(RecvMsg& m) {
   return (m.flags & MsgFlags::TRUNC) ? real : n;
 }
 
-void UdpSocket::deliver(Ipv4 from, uint16_t from_port, const uint8_t* data, size_t len) {
+void UdpSocket::deliver(const IpAddr& from, uint16_t from_port, uint32_t scope, const uint8_t* data, size_t len) {
   auto* d = new (std::nothrow) UdpDatagram;
   if (d && len) d->data = static_cast<uint8_t*>(kmalloc(len));
   if (!d || (len && !d->data)) {
@@ -219,6 +243,7 @@ void UdpSocket::deliver(Ipv4 from, uint16_t from_port, const uint8_t* data, size
   d->len = len;
   d->from = from;
   d->from_port = from_port;
+  d->scope = scope;
   Hold<Mutex> g(mu_);
   // A full receive buffer drops the datagram (udp(7): SO_RCVBUF).
   if (closed_ || rcv_shut_ || charged_ + len + OVERHEAD > size_t(rcvbuf_.load(std::memory_order_relaxed))) {
@@ -266,6 +291,11 @@ Result<int> UdpSocket::get_option(SockOpt o) {
       err_ = Error::None;
       return int(e);
     }
+    case SockOpt::V6Only: {
+      if (family_ != Family::Inet6) return Error::NoProtoOpt;
+      Hold<Mutex> g(mu_);
+      return int(v6only_);
+    }
     default: return Error::NoProtoOpt;
   }
 }
@@ -290,6 +320,13 @@ Result<void> UdpSocket::set_option(SockOpt o, int value) {
     case SockOpt::KeepAlive:
     case SockOpt::Linger:
     case SockOpt::PassCred: return {};
+    case SockOpt::V6Only: {
+      if (family_ != Family::Inet6) return Error::NoProtoOpt;
+      Hold<Mutex> g(mu_);
+      if (binding_.linked) return Error::Invalid;  // do_ipv6_setsockopt: not once bound
+      v6only_ = value != 0;
+      return {};
+    }
     default: return Error::NoProtoOpt;
   }
 }
@@ -297,6 +334,7 @@ Result<void> UdpSocket::set_option(SockOpt o, int value) {
 bool UdpSocket::proc_info(InetSockInfo& out) {
   Hold<Mutex> g(mu_);
   if (!binding_.linked) return false;
+  out.v6 = family_ == Family::Inet6;
   out.laddr = binding_.addr, out.lport = binding_.port, out.raddr = binding_.raddr, out.rport = binding_.rport;
   out.state = connected_ ? 1 : 7;  // TCP_ESTABLISHED once connected, else TCP_CLOSE (as udp4_format_sock)
   out.rx_queue = uint32_t(charged_);  // what the queue costs against SO_RCVBUF, as sk_rmem_alloc
@@ -323,19 +361,19 @@ size_t udp_socket_list(InetSockInfo* out, size_t max) {
 
 Result<void> UdpSocket::name(Address& out) {
   Hold<Mutex> g(mu_);
-  Ipv4 a = binding_.addr;
-  if (connected_ && a.any()) {
-    auto r = route_lookup(binding_.raddr);
+  IpAddr a = binding_.addr;
+  if (connected_ && a.wildcard()) {
+    auto r = inet_route(binding_.raddr);
     if (r.ok()) a = r.value().src;  // the source a connected socket uses
   }
-  inet_address(out, a, binding_.port);
+  inet_name(out, family_, a, binding_.port);
   return {};
 }
 
 Result<void> UdpSocket::peer_name(Address& out) {
   Hold<Mutex> g(mu_);
   if (!connected_) return Error::NotConnected;
-  inet_address(out, binding_.raddr, binding_.rport);
+  inet_name(out, family_, binding_.raddr, binding_.rport);
   return {};
 }
 
@@ -371,29 +409,30 @@ uint32_t UdpSocket::poll_events() {
 
 // --- input --------------------------------------------------------------------------
 
-void udp_input(Netif& nif, const Ipv4Header& h, PacketBuf pkt) {
+void udp_input(Netif& nif, const IpMeta& m, PacketBuf pkt) {
   UdpHeader u;
-  if (udp_parse(pkt.data(), pkt.size(), h.src, h.dst, u) != UdpDrop::None) {
+  if (udp_parse(pkt.data(), pkt.size(), m.src, m.dst, u) != UdpDrop::None) {
     g_in_errors.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  UdpRef s = find_socket(h.dst, u.dport, h.src, u.sport);
+  UdpRef s = find_socket(m.dst, u.dport, m.src, u.sport);
   if (!s) {
     g_no_ports.fetch_add(1, std::memory_order_relaxed);
-    if (!h.dst.broadcast()) {
-      uint8_t* orig = pkt.push(h.header_len);
-      if (orig) icmp_send_unreachable(h, orig, pkt.size(), ICMP_PORT_UNREACH);
+    if (!m.dst.multi_or_broadcast()) {
+      uint8_t* orig = pkt.push(m.header_len);
+      if (orig && m.v4) icmp_send_unreachable(*m.v4, orig, pkt.size(), ICMP_PORT_UNREACH);
+      if (orig && m.v6) icmp6_send_error(*m.v6, orig, pkt.size(), ICMP6_DEST_UNREACH, ICMP6_PORT_UNREACH, 0, m.nif);
     }
     return;
   }
   g_in_datagrams.fetch_add(1, std::memory_order_relaxed);
-  s->deliver(h.src, u.sport, u.data, u.len);
+  s->deliver(m.src, u.sport, m.nif, u.data, u.len);
 }
 
-void udp_icmp_error(const Ipv4Header& q, const uint8_t* l4, Error e) {
-  // The quoted datagram went from q.src:sport (us) to q.dst:dport.
+void udp_icmp_error(const IpAddr& qsrc, const IpAddr& qdst, const uint8_t* l4, Error e) {
+  // The quoted datagram went from qsrc:sport (us) to qdst:dport.
   uint16_t sport = load16(l4), dport = load16(l4 + 2);
-  UdpRef s = find_socket(q.src, sport, q.dst, dport);
+  UdpRef s = find_socket(qsrc, sport, qdst, dport);
   if (s) s->icmp_error(e);
 }
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "net/ip_addr.h"
 #include "net/netif.h"
 
 namespace capsule::net {
@@ -25,5 +26,8 @@ enum class UdpDrop : uint8_t { None, TooShort, BadLength, BadChecksum };
 // ignored), and the checksum over the pseudo-header and the UDP length
 // unless it is 0 (none sent). On success fills u.
 UdpDrop udp_parse(const uint8_t* p, size_t len, Ipv4 src, Ipv4 dst, UdpHeader& u);
+// Either family (an IPv4 one v4-mapped). Over IPv6 the checksum is
+// mandatory (RFC 8200 8.1): a zero one is BadChecksum.
+UdpDrop udp_parse(const uint8_t* p, size_t len, const IpAddr& src, const IpAddr& dst, UdpHeader& u);
 
 }  // namespace capsule::net

@@ -14,8 +14,9 @@ namespace capsule::net {
 
 struct UdpDatagram {
   ListNode node;
-  Ipv4 from;
+  IpAddr from;  // IPv4 v4-mapped
   uint16_t from_port = 0;
+  uint32_t scope = 0;  // the interface it came in by
   size_t len = 0;
   uint8_t* data = nullptr;  // kmalloc'd
   ~UdpDatagram();
@@ -24,11 +25,16 @@ struct UdpDatagram {
 class UdpSocket final : public Socket {
  public:
   static constexpr int DEFAULT_BUF = 212992;  // net.core.rmem_default / wmem_default
-  static constexpr size_t MAX_PAYLOAD = 65507;  // 65535 - IP and UDP headers
+  static constexpr size_t MAX_PAYLOAD = 65507;   // 65535 - IPv4 and UDP headers
+  static constexpr size_t MAX_PAYLOAD6 = 65527;  // 65535 - UDP's header (IPv6's payload length excludes its own)
   static constexpr size_t OVERHEAD = 768;       // charged per queued datagram (Linux's truesize, roughly)
 
-  UdpSocket() { binding_.owner = this; }
-  Family family() const override { return Family::Inet; }
+  explicit UdpSocket(Family f = Family::Inet) : family_(f) {
+    binding_.owner = this;
+    binding_.v4 = f == Family::Inet;
+    binding_.v6 = f == Family::Inet6;
+  }
+  Family family() const override { return family_; }
   SockType type() const override { return SockType::Dgram; }
   Result<void> bind(const Address& a) override;
   Result<void> connect(const Address& a, bool nonblock, const Creds& me) override;
@@ -45,7 +51,7 @@ class UdpSocket final : public Socket {
   uint32_t poll_events() override;
 
   // From udp_input / udp_icmp_error (no lock held).
-  void deliver(Ipv4 from, uint16_t from_port, const uint8_t* data, size_t len);
+  void deliver(const IpAddr& from, uint16_t from_port, uint32_t scope, const uint8_t* data, size_t len);
   void icmp_error(Error e);
   // /proc/net/udp's view (false: not bound).
   bool proc_info(InetSockInfo& out);
@@ -57,7 +63,10 @@ class UdpSocket final : public Socket {
 
  private:
   Result<void> autobind_locked() REQUIRES(mu_);
+  void set_families_locked() REQUIRES(mu_);
+  const Family family_;
   Mutex mu_;
+  bool v6only_ GUARDED_BY(mu_) = false;  // IPV6_V6ONLY (AF_INET6 only)
   bool connected_ GUARDED_BY(mu_) = false;
   bool closed_ GUARDED_BY(mu_) = false;
   bool user_addr_ GUARDED_BY(mu_) = false, user_port_ GUARDED_BY(mu_) = false;  // chosen by bind

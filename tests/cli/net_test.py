@@ -15,13 +15,38 @@ program on the host and compares.
                                       same command's on the host; a port
                                       nobody listens on fails with curl's 7,
                                       as on the host (bad input: refused)
+    net_test.py http_client6 MACHINE  the same over IPv6: the server on the
+                                      host's [::1], reached from the VM as
+                                      [fec0::2] through QEMU's IPv6 user
+                                      network (the guest's address from its
+                                      Router Advertisement, SLAAC); a closed
+                                      port fails with curl's 7
+    net_test.py udp_client6 MACHINE   python3 in the VM sends UDP datagrams
+                                      (0 to 1452 bytes: a 1500-byte link
+                                      without fragments) to an echo server
+                                      on the host's [::1] as [fec0::2] and
+                                      checks each answer, as on the host
+    net_test.py tap6 MACHINE          the host to the VM over IPv6, on a tap
+                                      device the test makes (QEMU's user
+                                      network cannot forward IPv6 in): the
+                                      host's raw ICMPv6 echo requests to the
+                                      VM's link-local address are answered
+                                      (Neighbor Discovery first), UDP
+                                      datagrams of 100 to 65,000 bytes come
+                                      back from an echo on the VM (in
+                                      fragments both ways past 1452), and the
+                                      host's curl fetches from a python3
+                                      HTTP server on the VM's [::]; skipped
+                                      (77) where no tap can be made
     net_test.py iproute2 MACHINE      Debian's `ip` (netlink: links, addresses,
                                       routes, a route lookup), `hostname -I`
                                       (getifaddrs) and python3's
                                       socket.if_nameindex() in the VM show
                                       QEMU's user network as it is
                                       (10.0.2.15/24, router 10.0.2.2, the
-                                      NIC's MAC); the same commands on the
+                                      NIC's MAC, the SLAAC address
+                                      fec0::5054:ff:fe12:3456 and its
+                                      routes); the same commands on the
                                       host show the host's configuration in
                                       the same shape; `ip addr add` is
                                       refused as netlink refuses it
@@ -63,28 +88,28 @@ def make_tree(d):
         f.write("nested\n")
 
 
-def host_server(d, port):
-    p = subprocess.Popen(["python3", "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", d],
+def host_server(d, port, bind="127.0.0.1"):
+    p = subprocess.Popen(["python3", "-m", "http.server", str(port), "--bind", bind, "-d", d],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_http(port, p, 30)
+    wait_http(port, p, 30, "[::1]" if ":" in bind else bind)
     return p
 
 
-def wait_http(port, proc, seconds):
+def wait_http(port, proc, seconds, host="127.0.0.1"):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
-        if fetch(port, "/index.txt", timeout=10)[0] == "200":
+        if fetch(port, "/index.txt", timeout=10, host=host)[0] == "200":
             return True
         time.sleep(0.5)
     return False
 
 
-def fetch(port, path, timeout=60):
+def fetch(port, path, timeout=60, host="127.0.0.1"):
     """(HTTP status, body) from the host's curl."""
     r = subprocess.run(["curl", "-sS", "--max-time", str(timeout), "-o", "-", "-w", "\n%{http_code}",
-                        f"http://127.0.0.1:{port}{path}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                        f"http://{host}:{port}{path}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     body, _, code = r.stdout.rpartition(b"\n")
     return code.decode(), body
 
@@ -138,13 +163,16 @@ def http_server(machine):
     return report(problems, out + err)
 
 
-def http_client(machine):
+def http_client(machine, v6=False):
     problems = []
     out = b""
+    # IPv4: the host's 127.0.0.1 is 10.0.2.2 in the VM; IPv6: its ::1 is
+    # QEMU's fec0::2 (the user network's host address in its fec0::/64).
+    host_addr, guest_addr = ("[::1]", "[fec0::2]") if v6 else ("127.0.0.1", "10.0.2.2")
     with tempfile.TemporaryDirectory() as d:
         make_tree(d)
         port = free_port()
-        srv = host_server(d, port)
+        srv = host_server(d, port, "::1" if v6 else "127.0.0.1")
         closed = free_port()
         try:
             cases = [
@@ -154,10 +182,10 @@ def http_client(machine):
                 (["curl", "-sS", "http://{}:%d/" % closed], 7),
             ]
             for argv, status in cases:
-                host = subprocess.run([w.replace("{}", "127.0.0.1") for w in argv], stdout=subprocess.PIPE,
+                host = subprocess.run([w.replace("{}", host_addr) for w in argv], stdout=subprocess.PIPE,
                                       stderr=subprocess.DEVNULL, timeout=TIMEOUT)
                 guest = subprocess.run([CAPSULE, "run", "--machine", machine] +
-                                       [w.replace("{}", "10.0.2.2") for w in argv],
+                                       [w.replace("{}", guest_addr) for w in argv],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        timeout=TIMEOUT)
                 name = " ".join(argv[:2])
@@ -174,6 +202,145 @@ def http_client(machine):
         finally:
             srv.terminate()
             srv.wait(30)
+    return report(problems, out)
+
+
+PY_UDP_ECHO_SERVER = ("import socket, sys\n"
+                      "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+                      "s.bind(('::1', int(sys.argv[1])))\n"
+                      "print('ready', flush=True)\n"
+                      "while True:\n"
+                      "    d, a = s.recvfrom(65536)\n"
+                      "    s.sendto(d, a)\n")
+PY_UDP_CLIENT = ("import socket, sys\n"
+                 "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+                 "s.settimeout(20)\n"
+                 "for n in (0, 1, 100, 1000, 1452):\n"
+                 "    m = bytes(range(256)) * (n // 256) + bytes(n % 256)\n"
+                 "    s.sendto(m, (sys.argv[1], int(sys.argv[2])))\n"
+                 "    d, a = s.recvfrom(65536)\n"
+                 "    print(n, len(d), d == m, a[1] == int(sys.argv[2]))\n")
+
+
+def udp_client6(machine):
+    problems = []
+    out = b""
+    port = free_port()
+    srv = subprocess.Popen(["python3", "-c", PY_UDP_ECHO_SERVER, str(port)], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+    try:
+        srv.stdout.readline()  # ready
+        host = subprocess.run(["python3", "-c", PY_UDP_CLIENT, "::1", str(port)], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, timeout=TIMEOUT)
+        guest = subprocess.run([CAPSULE, "run", "--machine", machine, "python3", "-c", PY_UDP_CLIENT, "fec0::2",
+                                str(port)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=TIMEOUT)
+        out += guest.stdout[-2000:] + guest.stderr[-2000:]
+        check(host.returncode == 0 and host.stdout.count(b"True True") == 5,
+              f"on the host: status {host.returncode}, {host.stdout!r}", problems)
+        check(guest.returncode == 0, f"status {guest.returncode}", problems)
+        check(guest.stdout == host.stdout, f"output {guest.stdout!r}, the host's {host.stdout!r}", problems)
+    finally:
+        srv.terminate()
+        srv.wait(30)
+    return report(problems, out)
+
+
+PY_V6_SERVER = ("import socket, socketserver, http.server, sys, threading\n"
+                "def echo(u):\n"
+                "    while True:\n"
+                "        d, a = u.recvfrom(65536)\n"
+                "        u.sendto(d, a)\n"
+                "u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+                "u.bind(('::', int(sys.argv[1])))\n"
+                "threading.Thread(target=echo, args=(u,), daemon=True).start()\n"
+                "class H(http.server.BaseHTTPRequestHandler):\n"
+                "    def do_GET(self):\n"
+                "        body = (self.path * 5000).encode()\n"
+                "        self.send_response(200)\n"
+                "        self.send_header('Content-Length', str(len(body)))\n"
+                "        self.end_headers()\n"
+                "        self.wfile.write(body)\n"
+                "    def log_message(self, *a):\n"
+                "        print('from', self.client_address[0], flush=True)\n"
+                "class S(socketserver.TCPServer):\n"
+                "    address_family = socket.AF_INET6\n"
+                "S(('::', int(sys.argv[1])), H).serve_forever()\n")
+PY_PING6 = ("import os, socket, struct, sys\n"
+            "s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)\n"
+            "s.settimeout(5)\n"
+            "ident = os.getpid() & 0xffff\n"
+            "addr = socket.getaddrinfo(sys.argv[1], None, socket.AF_INET6)[0][4]\n"
+            "for seq in range(3):\n"
+            "    data = b'capsule-ipv6-' + bytes([seq]) * 40\n"
+            "    s.sendto(struct.pack('!BBHHH', 128, 0, 0, ident, seq) + data, addr)\n"
+            "    while True:\n"
+            "        d, a = s.recvfrom(2000)\n"
+            "        if d[0] == 129 and struct.unpack('!HH', d[4:8]) == (ident, seq):\n"
+            "            print('reply', seq, d[8:] == data)\n"
+            "            break\n")
+# UDP to the VM's echo (the same port number): past the link's MTU both
+# ways in fragments, reassembled by the VM and by the host.
+PY_UDP6 = ("import socket, sys\n"
+           "a = socket.getaddrinfo(sys.argv[1], int(sys.argv[2]), socket.AF_INET6, socket.SOCK_DGRAM)[0][4]\n"
+           "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+           "s.settimeout(10)\n"
+           "for n in (100, 1452, 1453, 4000, 20000, 65000):\n"
+           "    m = bytes(range(256)) * (n // 256) + bytes(n % 256)\n"
+           "    s.sendto(m, a)\n"
+           "    d, f = s.recvfrom(65536)\n"
+           "    print('udp', n, d == m)\n")
+GUEST_LL = "fe80::5054:ff:fe12:3456"  # the VM's MAC 52:54:00:12:34:56 as EUI-64
+
+
+def tap6(machine):
+    problems = []
+    out = b""
+    tap = f"cap6t{os.getpid() % 100000}"
+    if subprocess.run(["ip", "tuntap", "add", "dev", tap, "mode", "tap"], stderr=subprocess.DEVNULL).returncode:
+        print("skipped: no tap device can be made here")
+        return 77
+    vm = None
+    try:
+        subprocess.run(["ip", "link", "set", tap, "up"], check=True)
+        port = free_port()
+        vm = subprocess.Popen([CAPSULE, "run", "--machine", machine, "--net", f"tap:{tap}", "python3", "-c",
+                               PY_V6_SERVER, str(port)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+        url = f"http://[{GUEST_LL}%{tap}]:{port}"
+        deadline = time.monotonic() + 120
+        code = ""
+        while time.monotonic() < deadline and vm.poll() is None and code != "200":
+            time.sleep(1)
+            r = subprocess.run(["curl", "-sS", "-g", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                                url + "/up"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            code = r.stdout.decode()
+        if check(code == "200", f"the VM's server never answered over IPv6 (last status {code!r})", problems):
+            ping = subprocess.run(["python3", "-c", PY_PING6, f"{GUEST_LL}%{tap}"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=60)
+            out += ping.stdout
+            check(ping.stdout == b"".join(b"reply %d True\n" % i for i in range(3)),
+                  f"ICMPv6 echo: {ping.stdout[-300:]!r}", problems)
+            udp = subprocess.run(["python3", "-c", PY_UDP6, f"{GUEST_LL}%{tap}", str(port)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, timeout=120)
+            out += udp.stdout
+            check(udp.stdout == b"".join(b"udp %d True\n" % n for n in (100, 1452, 1453, 4000, 20000, 65000)),
+                  f"UDP echo: {udp.stdout[-300:]!r}", problems)
+            for path in ("/a", "/" + "x" * 400):  # 10 kB and 2 MB
+                r = subprocess.run(["curl", "-sS", "-g", "--max-time", "60", url + path], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+                check(r.returncode == 0 and r.stdout == (path * 5000).encode(),
+                      f"GET {path[:8]}: status {r.returncode}, {len(r.stdout)} bytes", problems)
+    finally:
+        if vm:
+            vm.terminate()
+            try:
+                out += vm.communicate(timeout=30)[0][-2000:]
+            except subprocess.TimeoutExpired:
+                vm.kill()
+        subprocess.run(["ip", "link", "del", tap], stderr=subprocess.DEVNULL)
+    # The server saw the host by its link-local address.
+    check(b"from fe80::" in out, "the VM's server logged no IPv6 client", problems)
     return report(problems, out)
 
 
@@ -199,7 +366,22 @@ IP_CASES = [
      r"(?m)^local 127\.0\.0\.0/8 dev lo proto kernel scope host src 127\.0\.0\.1 *$"),
     (["ip", "route", "get", "10.0.2.2"], 0, [r"^10\.0\.2\.2 dev eth0 src 10\.0\.2\.15 "],
      r"^10\.0\.2\.2 (via [0-9.]+ )?dev \S+ src [0-9.]+ "),
-    (["hostname", "-I"], 0, [r"^10\.0\.2\.15 *$"], r"^([0-9a-f.:]+ )+$"),
+    # IPv6: the link-local address from the MAC, the SLAAC one from QEMU's
+    # Router Advertisement (fec0::/64, router fe80::2).
+    (["ip", "-o", "-6", "addr", "show"], 0,
+     [r"^1: lo +inet6 ::1/128 scope host",
+      r"(?m)^2: eth0 +inet6 fe80::5054:ff:fe12:3456/64 scope link",
+      r"(?m)^2: eth0 +inet6 fec0::5054:ff:fe12:3456/64 scope global"],
+     r"^1: lo +inet6 ::1/128 scope host"),
+    (["ip", "-6", "route", "show"], 0,
+     [r"(?m)^fe80::/64 dev eth0 proto kernel metric 256 pref medium *$",
+      r"(?m)^fec0::/64 dev eth0 proto kernel metric 256 pref medium *$",
+      r"(?m)^default via fe80::2 dev eth0 proto ra metric 1024 pref medium *$"],
+     r"(?m)^fe80::/64 dev \S+ proto kernel metric 256 pref medium *$"),
+    (["ip", "-6", "route", "get", "fec0::2"], 0, [r"^fec0::2 (from :: )?dev eth0 .*src fec0::5054:ff:fe12:3456 "],
+     r"^fec0::2 (from :: )?(via \S+ )?dev \S+ .*src [0-9a-f:]+ "),
+    # The IPv4 address, then the SLAAC one from QEMU's fec0::/64 and the MAC.
+    (["hostname", "-I"], 0, [r"^10\.0\.2\.15 fec0::5054:ff:fe12:3456 *$"], r"^([0-9a-f.:]+ )+$"),
     (["python3", "-c", "import socket; print(socket.if_nameindex()[:2])"], 0, [r"^\[\(1, 'lo'\), \(2, 'eth0'\)\]$"],
      r"^\[\(1, 'lo'\), \(\d+, '\w+'\)\]$"),
 ]
@@ -243,7 +425,9 @@ def report(problems, out):
 
 def main():
     case, machine = sys.argv[1], sys.argv[2]
-    return {"http_server": http_server, "http_client": http_client, "iproute2": iproute2}[case](machine)
+    return {"http_server": http_server, "http_client": http_client,
+            "http_client6": lambda m: http_client(m, v6=True), "udp_client6": udp_client6, "tap6": tap6,
+            "iproute2": iproute2}[case](machine)
 
 
 if __name__ == "__main__":

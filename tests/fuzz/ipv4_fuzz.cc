@@ -5,11 +5,21 @@
 // inside the datagram; a reassembled datagram must parse as a whole,
 // unfragmented datagram of the length it says, within 65535 bytes; the
 // reassembly's memory stays within its bounds and is freed at the end
-// (LeakSanitizer).
+// (LeakSanitizer). A datagram of version 6 goes the way ip6_input takes
+// it instead (net/inet/ipv6_header.cc): an accepted header's upper layer
+// lies inside the payload it says, past the extension headers; an ICMPv6
+// error's quoted packet and UDP over IPv6 are read as icmp6_input and
+// udp_input read them, Neighbor Discovery's messages as nd_input does,
+// and fragments go to one Reassembly6 (bounded; freed at the end).
 #include <cstdlib>
 
+#include "net/byte_order.h"
 #include "net/inet/ipv4_header.h"
+#include "net/inet/ipv6_header.h"
+#include "net/inet/nd_message.h"
 #include "net/inet/reassembly.h"
+#include "net/inet/reassembly6.h"
+#include "net/inet/udp_header.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 
@@ -21,9 +31,71 @@ void kfree(void* p) { std::free(p); }
 using namespace capsule;
 using namespace capsule::net;
 
+namespace {
+
+void fuzz_ipv6(const uint8_t* d, size_t n, Reassembly6& reasm, uint64_t now) {
+  Ipv6Header h;
+  Ipv6Drop drop = ipv6_parse(d, n, h);
+  FUZZ_SAY("ipv6: %zu bytes, drop %d\n", n, int(drop));
+  if (drop == Ipv6Drop::Fragment && h.header_len == IPV6_HEADER) {
+    // As ip6_input: to the reassembly; a whole packet is a packet of its
+    // own length with no Fragment header first.
+    PacketBuf whole;
+    size_t before = reasm.in_progress();
+    Reassembly6::Result6 r = reasm.add(h, d, n, now, whole);
+    FUZZ_CHECK(reasm.in_progress() <= Reassembly6::MAX_PACKETS && reasm.in_progress() <= before + 1);
+    FUZZ_SAY("ipv6: reassembly %d\n", int(r));
+    if (r == Reassembly6::Result6::Done) {
+      FUZZ_CHECK(whole.size() >= IPV6_HEADER && load16(whole.data() + 4) == whole.size() - IPV6_HEADER);
+      Ipv6Header w;
+      (void)ipv6_parse(whole.data(), whole.size(), w);
+    }
+    return;
+  }
+  if (drop != Ipv6Drop::None) return;
+  const size_t end = IPV6_HEADER + h.payload_len;
+  FUZZ_CHECK(end <= n && h.header_len >= IPV6_HEADER && h.header_len <= end);
+  FUZZ_CHECK(!h.src.is_v4() && !h.dst.is_v4());
+  FUZZ_CHECK(h.proto != IP6_HOPOPTS && h.proto != IP6_DSTOPTS && h.proto != IP6_ROUTING && h.proto != IP6_FRAGMENT &&
+             h.proto != IP6_NONE);
+  const uint8_t* l4 = d + h.header_len;
+  const size_t l4len = end - h.header_len;
+  if (h.proto == IPPROTO_UDP_) {
+    UdpHeader u;
+    if (udp_parse(l4, l4len, h.src, h.dst, u) == UdpDrop::None) {
+      FUZZ_CHECK(u.data == l4 + UDP_HEADER && u.len + UDP_HEADER <= l4len && load16(l4 + 6) != 0);
+    }
+  }
+  // Neighbor Discovery (133-137) as nd_input reads it: what it accepts
+  // stays within its bounds.
+  if (h.proto == IP6_ICMPV6 && l4len >= 1 && l4[0] >= 133 && l4[0] <= 137) {
+    NdMessage m;
+    NdDrop nd = nd_parse(l4, l4len, h.hop_limit, h.src, h.dst, m);
+    FUZZ_SAY("ipv6: nd type %u drop %d\n", l4[0], int(nd));
+    if (nd == NdDrop::None) {
+      FUZZ_CHECK(h.hop_limit == 255 && m.type == l4[0]);
+      FUZZ_CHECK(m.nprefixes <= NdMessage::MAX_PREFIXES && m.ndns <= NdMessage::MAX_DNS);
+      FUZZ_CHECK(!m.target.multicast6());
+      for (int i = 0; i < m.nprefixes; ++i) FUZZ_CHECK(m.prefixes[i].len <= 128);
+    }
+  }
+  // An ICMPv6 error (types 1-4) quotes a packet after its 8-byte header.
+  if (h.proto == IP6_ICMPV6 && l4len >= 8 && l4[0] >= 1 && l4[0] <= 4) {
+    Ipv6Header q;
+    if (ipv6_parse_quoted(l4 + 8, l4len - 8, q)) {
+      FUZZ_CHECK(q.header_len >= IPV6_HEADER && q.header_len + 8 <= l4len - 8);
+      volatile uint8_t x = l4[8 + q.header_len] ^ l4[8 + q.header_len + 7];  // the transport's 8 bytes
+      (void)x;
+    }
+  }
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::Input in{data, size};
   auto* reasm = new Reassembly;
+  Reassembly6* reasm6 = nullptr;
   uint64_t now = 0;
   for (int op; (op = in.byte()) >= 0;) {
     if (op == 0xff) {  // the clock moves
@@ -38,6 +110,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // An exact-size copy: ASan catches a read past the datagram.
     uint8_t* d = static_cast<uint8_t*>(std::malloc(n ? n : 1));
     __builtin_memcpy(d, p, n);
+    if (n && (d[0] >> 4) == 6) {
+      if (!reasm6) reasm6 = new Reassembly6;
+      fuzz_ipv6(d, n, *reasm6, now);
+      std::free(d);
+      continue;
+    }
     Ipv4Header h;
     Ipv4Drop drop = ipv4_parse(d, n, h);
     FUZZ_SAY("ipv4: %zu bytes, drop %d, fragment %d\n", n, int(drop), drop == Ipv4Drop::None && h.fragment());
@@ -73,5 +151,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::free(d);
   }
   delete reasm;
+  delete reasm6;
   return 0;
 }

@@ -202,6 +202,22 @@ def tcp(flags, opts=b"", data=b""):
     return struct.pack("!HHIIBBHHH", 40000, 80, 1000, 2000, doff << 4, flags, 65535, 0, 0) + opts + data
 
 
+HOST6 = bytes.fromhex("fe800000000000000000000000000002")
+US6 = bytes.fromhex("fe80000000000000505400fffe123456")
+
+
+def ipv6(payload, nh=17, ext=b"", src=HOST6, dst=US6):
+    """`nh` names what follows the fixed header: `ext` (which chains on) or the payload."""
+    return struct.pack("!IHBB16s16s", 6 << 28, len(ext) + len(payload), nh, 64, src, dst) + ext + payload
+
+
+def udp6(sport, dport, data, src=HOST6, dst=US6):
+    ulen = 8 + len(data)
+    pseudo = src + dst + struct.pack("!IxxxB", ulen, 17)
+    c = csum(pseudo + struct.pack("!HHHH", sport, dport, ulen, 0) + data) or 0xFFFF
+    return struct.pack("!HHHH", sport, dport, ulen, c) + data
+
+
 def rec(b, op=0):
     return bytes([op]) + struct.pack("<H", len(b)) + b
 
@@ -220,6 +236,32 @@ def packet_seeds():
     icmp[2:4] = struct.pack("!H", csum(bytes(icmp)))
     seed("ipv4", "icmp-unreach", rec(ipv4(bytes(icmp), proto=1)))
     seed("ipv4", "frags-reordered", rec(f2) + rec(f0) + bytes([0xFF, 10]) + rec(f1) + bytes([0xFF, 80]) + rec(f0))
+    # IPv6 in the same target: UDP, a hop-by-hop header, an ICMPv6 port
+    # unreachable quoting what we sent, a fragment (dropped).
+    seed("ipv4", "v6-udp", rec(ipv6(udp6(1234, 53, b"query"))))
+    hbh = bytes([17, 0, 5, 2, 0, 0, 1, 0])  # next UDP; Router Alert, PadN
+    seed("ipv4", "v6-hopopts", rec(ipv6(udp6(1234, 53, b"q"), nh=0, ext=hbh)))
+    sent6 = ipv6(udp6(1234, 53, b"q", src=US6, dst=HOST6), src=US6, dst=HOST6)[:48]
+    icmp6 = struct.pack("!BBHI", 1, 4, 0, 0) + sent6
+    seed("ipv4", "v6-icmp-unreach", rec(ipv6(icmp6, nh=58)))
+    # A Router Advertisement as QEMU's user network sends it (fe80::2,
+    # prefix fec0::/64, its source link-layer address), hop limit 255.
+    ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)
+    ra += bytes([1, 1, 0x52, 0x55, 0x0a, 0, 2, 2])
+    ra += struct.pack("!BBBBIII16s", 3, 4, 64, 0xC0, 86400, 14400, 0, bytes.fromhex("fec0" + "00" * 14))
+    ra_pkt = bytearray(ipv6(ra, nh=58, src=bytes.fromhex("fe80" + "00" * 13 + "02"), dst=bytes.fromhex("ff02" + "00" * 13 + "01")))
+    ra_pkt[7] = 255
+    seed("ipv4", "v6-nd-ra", rec(bytes(ra_pkt)))
+    ns = struct.pack("!BBHI16s", 135, 0, 0, 0, US6) + bytes([1, 1, 0x52, 0x55, 0x0a, 0, 2, 2])
+    ns_pkt = bytearray(ipv6(ns, nh=58))
+    ns_pkt[7] = 255
+    seed("ipv4", "v6-nd-ns", rec(bytes(ns_pkt)))
+    seed("ipv4", "v6-fragment", rec(ipv6(udp6(1, 2, b"x"), nh=44, ext=bytes([17, 0, 0, 1, 0, 0, 0, 9]))))
+    # A UDP datagram in two fragments (RFC 8200 4.5), the second first.
+    whole = udp6(1234, 53, bytes(range(200)))
+    fr0 = ipv6(whole[:104], nh=44, ext=struct.pack("!BBHI", 17, 0, 0 | 1, 77))
+    fr1 = ipv6(whole[104:], nh=44, ext=struct.pack("!BBHI", 17, 0, 104, 77))
+    seed("ipv4", "v6-frags", rec(fr1) + rec(fr0))
     seed("tcp", "syn", tcp(0x02, b"\x02\x04\x05\xb4\x01\x03\x03\x07"))
     seed("tcp", "data", tcp(0x18, b"\x01\x01\x08\x0a" + bytes(8), b"GET / HTTP/1.0\r\n\r\n"))
     seed("tcp", "sack-ts", tcp(0x10, b"\x01\x01\x08\x0a" + struct.pack("!II", 7, 9) + b"\x01\x01\x05\x12" +

@@ -53,6 +53,23 @@ Ipv4 route_gateway(Netif** via) {
   return Ipv4{0x0a000202};
 }
 bool is_local_addr(Ipv4 a) { return a.loopback() || a.v == 0x0a00020f; }
+IpAddr route6_gateway(Netif** via) {
+  *via = g_nifs[1];
+  return IpAddr{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}};
+}
+Result<Route6> route6_lookup(const IpAddr& dst, uint32_t) {
+  if (dst.loopback6()) return Route6{g_nifs[0], dst, dst};
+  if (dst.multicast6()) return Error::NetUnreach;
+  return Route6{g_nifs[1], IpAddr{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}}, IpAddr{{0xfe, 0x80}}};
+}
+bool is_local_addr6(const IpAddr& a) { return a.loopback6(); }
+// lo's ::1 and a link-local address on the Ethernet interface.
+size_t netif_addrs6(Addr6* out, size_t max) {
+  const Addr6 a[2] = {{IP6_LOOPBACK, 128, 254, 1},
+                      {{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x50, 0x54, 0, 0xff, 0xfe, 0x12, 0x34, 0x56}}, 64, 253, 2}};
+  for (size_t i = 0; i < 2 && i < max; ++i) out[i] = a[i];
+  return 2;
+}
 Result<Route> route_lookup(Ipv4 dst) {
   if (dst.loopback()) return Route{g_nifs[0], dst, IPV4_LOOPBACK};
   if (dst.multicast()) return Error::NetUnreach;

@@ -62,7 +62,7 @@ endforeach()
 
 foreach(c busybox busybox_pipeline dash_pipeline dash_script bash_script python3_fork python3_subprocess python3_mp_pool
           python3_mp_primitives python3_process_pool python3 python3_stdlib python3_socketpair
-          python3_asyncio_unix python3_http_loopback sqlite3 lua5.4 perl gawk jq bc xz zstd sort sha256sum
+          python3_asyncio_unix python3_http_loopback python3_http_v6 sqlite3 lua5.4 perl gawk jq bc xz zstd sort sha256sum
           grep sed gzip bzip2 od diff date openssl ls stat pty_python3 pty_script)
   add_test(NAME guest.dynamic.debian.${c}
     COMMAND python3 ${DYN_TEST} --kernel $<TARGET_FILE:capsule.elf> --case ${c})

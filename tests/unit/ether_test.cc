@@ -82,17 +82,23 @@ TEST_F(Ether, MalformedFramesAreCountedAndDropped) {
   auto bad_arp = frame(bcast, ETHERTYPE_ARP, arp(1, HOST_IP, OUR_IP));
   bad_arp[14 + 4] = 8;  // hardware length 8
   eth->input(bad_arp.data(), bad_arp.size());
-  eth->input(frame(OUR_MAC, 0x86dd, {0x60, 0, 0, 0}).data(), 18);  // IPv6: not spoken
+  eth->input(frame(OUR_MAC, 0x88cc, {0x02, 0, 0, 0}).data(), 18);  // LLDP: not spoken
+  eth->input(frame(OUR_MAC, ETHERTYPE_IPV6, {0x60, 0, 0, 0}).data(), 18);  // 4 bytes of IPv6
+  eth->input(frame(OUR_MAC, ETHERTYPE_IPV6, std::vector<uint8_t>(40, 0x45)).data(), 54);  // version 4
   eth->input(frame(OUR_MAC, ETHERTYPE_IPV4, {0x45, 0}).data(), 16);  // 2 bytes of IPv4
   eth->input(frame(OUR_MAC, ETHERTYPE_IPV4, std::vector<uint8_t>(20, 0x65)).data(), 34);  // version 6
   eth->input(frame(OUR_MAC, ETHERTYPE_IPV4, std::vector<uint8_t>(20, 0x42)).data(), 34);  // IHL 2 words
+  // A frame to an IPv6 group (33:33:...) while nothing speaks IPv6: not ours.
+  const uint8_t group[6] = {0x33, 0x33, 0, 0, 0, 1};
+  eth->input(frame(group, ETHERTYPE_IPV6, std::vector<uint8_t>(40, 0x60)).data(), 54);
   EtherStats s = eth->stats();
-  EXPECT_EQ(s.rx_frames, 10u);
+  EXPECT_EQ(s.rx_frames, 13u);
   EXPECT_EQ(s.rx_short, 2u);
-  EXPECT_EQ(s.rx_not_ours, 2u);
+  EXPECT_EQ(s.rx_not_ours, 3u);
   EXPECT_EQ(s.rx_bad_arp, 2u);
   EXPECT_EQ(s.rx_no_protocol, 1u);
   EXPECT_EQ(s.rx_bad_ipv4, 3u);
+  EXPECT_EQ(s.rx_bad_ipv6, 2u);
   EXPECT_TRUE(g_sent.empty());  // nothing answered
 }
 
@@ -176,4 +182,27 @@ TEST_F(Ether, RandomFramesNeverCrash) {
   }
   g_up.clear();
   EXPECT_EQ(eth->stats().rx_frames, 20000u);
+}
+
+// IPv6 (EtherType 0x86dd) goes up once something listens, and so do frames
+// to IPv6 groups (33:33:..., RFC 2464 7); IPv4 multicast still does not.
+TEST_F(Ether, Ipv6GoesUpWithItsGroups) {
+  g_up.clear();
+  std::vector<uint8_t> v6(48, 0);
+  v6[0] = 0x60;
+  v6[5] = 8;  // payload length
+  const uint8_t group[6] = {0x33, 0x33, 0xff, 0x12, 0x34, 0x56};
+  const uint8_t v4_group[6] = {0x01, 0, 0x5e, 0, 0, 1};
+  auto unicast = frame(OUR_MAC, ETHERTYPE_IPV6, v6);
+  auto to_group = frame(group, ETHERTYPE_IPV6, v6);
+  eth->input(unicast.data(), unicast.size());
+  EXPECT_EQ(eth->stats().rx_no_protocol, 1u);  // nothing above yet
+  eth->set_ipv6_input(up, nullptr);
+  eth->input(unicast.data(), unicast.size());
+  eth->input(to_group.data(), to_group.size());
+  eth->input(frame(v4_group, ETHERTYPE_IPV4, std::vector<uint8_t>(20, 0x45)).data(), 34);
+  ASSERT_EQ(g_up.size(), 2u);
+  EXPECT_EQ(g_up[0], v6);
+  EXPECT_EQ(g_up[1], v6);
+  EXPECT_EQ(eth->stats().rx_not_ours, 1u);
 }

@@ -15,7 +15,7 @@
 
 namespace capsule::net {
 
-inline constexpr uint16_t ETHERTYPE_IPV4 = 0x0800, ETHERTYPE_ARP = 0x0806;
+inline constexpr uint16_t ETHERTYPE_IPV4 = 0x0800, ETHERTYPE_ARP = 0x0806, ETHERTYPE_IPV6 = 0x86dd;
 inline constexpr size_t ETHER_HDR = 14;
 inline constexpr size_t ETHER_MIN_FRAME = 60;  // without the FCS; shorter frames are padded
 
@@ -46,6 +46,7 @@ struct EtherStats {
   uint64_t rx_not_ours = 0;      // another unicast or a multicast address
   uint64_t rx_bad_arp = 0;       // ARP of other lengths, types or operations
   uint64_t rx_bad_ipv4 = 0;      // shorter than an IPv4 header, not version 4
+  uint64_t rx_bad_ipv6 = 0;      // shorter than an IPv6 header, not version 6
   uint64_t rx_no_protocol = 0;   // an EtherType we do not speak, or IPv4 with nothing above
   uint64_t tx_frames = 0, tx_bytes = 0, tx_errors = 0;
   uint64_t arp_replies_sent = 0;
@@ -85,6 +86,10 @@ class EtherIf {
   // header stripped, the length the frame gave).
   using PacketFn = void (*)(void* context, const uint8_t* packet, size_t len);
   void set_ipv4_input(PacketFn fn, void* context);
+  // The same for IPv6 packets (EtherType 0x86dd). IPv6 multicast frames
+  // (33:33:..., RFC 2464 7) are taken once this is set; the layer above
+  // keeps the groups it is in.
+  void set_ipv6_input(PacketFn fn, void* context);
   // The DHCP client's tap: UDP datagrams to port 68 go here instead (the
   // whole IPv4 packet) while it is set.
   void set_dhcp_tap(PacketFn fn, void* context);
@@ -97,6 +102,7 @@ class EtherIf {
  private:
   void arp_input(const uint8_t* p, size_t n);
   void ipv4_input(const uint8_t* p, size_t n);
+  void ipv6_input(const uint8_t* p, size_t n);
   void send_arp_request_locked(uint32_t ip) REQUIRES(lock_);
   Result<void> send_frame_locked(const uint8_t dst[6], uint16_t type, const uint8_t* payload, size_t len)
       REQUIRES(lock_);
@@ -110,15 +116,18 @@ class EtherIf {
   EtherStats stats_ GUARDED_BY(lock_);
   PacketFn ipv4_fn_ GUARDED_BY(lock_) = nullptr;
   void* ipv4_ctx_ GUARDED_BY(lock_) = nullptr;
+  PacketFn ipv6_fn_ GUARDED_BY(lock_) = nullptr;
+  void* ipv6_ctx_ GUARDED_BY(lock_) = nullptr;
   PacketFn dhcp_fn_ GUARDED_BY(lock_) = nullptr;
   void* dhcp_ctx_ GUARDED_BY(lock_) = nullptr;
   uint8_t frame_[1518] GUARDED_BY(lock_);  // the frame being sent
 };
 
 class Netif;
-// Registers `eth` with the IP layer (netif_register): its IPv4 datagrams
-// go to ip_input, and IP's output goes out through it. The interface
-// lives forever.
+// Registers `eth` with the IP layer (netif_register): its IPv4 and IPv6
+// packets go to ip_input, and IP's output goes out through it. The
+// interface lives forever. Once frames are received, nd_link_up
+// (net/netif.h) starts IPv6 on it.
 Result<Netif*> ether_netif_attach(EtherIf& eth);
 
 // The DHCP client [RFC 2131 §4.4]: DISCOVER, OFFER, REQUEST, ACK on `eth`

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "lib/result.h"
+#include "net/ip_addr.h"
 #include "net/packet.h"
 
 namespace capsule::net {
@@ -65,6 +66,10 @@ class Netif {
   // queues). Errors: NoMemory, NoDevice (down), HostUnreach-style drops
   // count as sent (IP is unreliable).
   virtual Result<void> output(PacketBuf pkt, Ipv4 next_hop) = 0;
+  // The same for an IPv6 packet (header included) to an IPv6 next hop
+  // (Ethernet resolves it with Neighbor Discovery). A link without IPv6:
+  // NetUnreach.
+  virtual Result<void> output6(PacketBuf pkt, const IpAddr& next_hop) { return Error::NetUnreach; }
 
   // Statistics of the datagrams IP gave and took.
   std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0}, rx_dropped{0}, tx_dropped{0};
@@ -124,8 +129,53 @@ Result<Route> route_lookup(Ipv4 dst);
 // Is `a` one of this host's addresses (any interface, or 127/8)?
 bool is_local_addr(Ipv4 a);
 
+// IPv6 addresses of the interfaces (RFC 4291, 4862): a few per interface.
+struct Addr6 {
+  IpAddr addr;
+  uint8_t prefix = 64;
+  uint8_t scope = 0;  // Linux's RT_SCOPE_*: 0 global, 253 link (fe80::/10), 254 host (::1)
+  uint32_t nif = 0;   // the interface's index
+};
+inline constexpr size_t MAX_ADDR6 = 4;  // per interface
+// Adds an address (Busy when the interface has MAX_ADDR6, a repeat is a
+// no-op). lo has ::1/128 from its registration.
+Result<void> netif_add_addr6(Netif& nif, const IpAddr& a, unsigned prefix);
+// Every interface's IPv6 addresses, in interface order: the first `max`
+// into out[]; returns how many there are.
+size_t netif_addrs6(Addr6* out, size_t max);
+// The IPv6 default router (RFC 4861 6.3.4; any: none) and its interface.
+void route6_set_gateway(const IpAddr& gw, Netif* via);
+IpAddr route6_gateway(Netif** via);
+
+// An IPv6 route: the interface, the next hop and the source address the
+// host uses toward dst (RFC 6724's first rules: the same scope, else a
+// global one).
+struct Route6 {
+  Netif* nif = nullptr;
+  IpAddr next_hop;
+  IpAddr src;
+};
+// ::1 and the host's own addresses go to lo; a link-local or multicast
+// destination to the interface `scope` (sin6_scope_id; 0: the first link
+// that is up); then an on-link prefix, then the default router.
+// NetUnreach when nothing matches.
+Result<Route6> route6_lookup(const IpAddr& dst, uint32_t scope = 0);
+// Is `a` one of this host's IPv6 addresses (::1 included)? A v4-mapped
+// address asks is_local_addr.
+bool is_local_addr6(const IpAddr& a);
+
+// Neighbor Discovery for a link (net/inet/nd.cc, RFC 4861): the
+// Ethernet address of an IPv6 next hop into mac (true), or the packet is
+// held (taken from pkt) and a Neighbor Solicitation sent (false).
+bool nd_resolve(Netif& nif, const IpAddr& next_hop, uint8_t mac[6], PacketBuf& pkt);
+// A link is up: its link-local address from its MAC (EUI-64, RFC 4862
+// 5.3; no duplicate address detection) and a Router Solicitation, whose
+// Advertisement brings SLAAC addresses and the default router.
+void nd_link_up(Netif& nif);
+
 // The link layer's entry: one received IPv4 datagram (the IP header at
-// data()). Malformed datagrams are counted and dropped; never fails.
+// data()), or an IPv6 packet (version 6: ip6_input). Malformed datagrams
+// are counted and dropped; never fails.
 // Called from the device's receive context (a thread, never an IRQ), with
 // no lock of the stack held.
 void ip_input(Netif& nif, PacketBuf pkt);

@@ -109,6 +109,7 @@ enum class SockOpt : uint8_t {
   ReusePort, Broadcast, Linger, Ttl, Tos, NoDelay, MaxSeg, KeepIdle, KeepIntvl, KeepCnt,
   Congestion,  // TCP_CONGESTION: 0 reno, 1 cubic (net/inet/tcp_cc.h's CcAlgo)
   Cork,        // TCP_CORK: hold partial segments (at most 200 ms)
+  V6Only,      // IPV6_V6ONLY: an AF_INET6 socket takes IPv6 only (set before bind)
 };
 
 // What TCP_INFO reports of a TCP connection (linux/ lays out struct

@@ -76,6 +76,40 @@ srv.server_close()
 print("done")
 """
 
+# IPv6 (docs/net.md "IPv6"): what `python3 -m http.server --bind ::`
+# serves (SimpleHTTPRequestHandler on a dual-stack [::] socket, V6ONLY 0 as
+# http.server's DualStackServer sets it; TCPServer instead of HTTPServer,
+# which would look up the host's name), fetched by urllib over [::1] and
+# over IPv4, which the server sees v4-mapped.
+PY_HTTP_V6 = """
+import functools, socket, socketserver, threading, http.server, urllib.request, urllib.error
+seen = []
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        seen.append(self.client_address[0])
+class S(socketserver.ThreadingTCPServer):
+    address_family = socket.AF_INET6
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+srv = S(("::", 0), functools.partial(H, directory="/data/"))
+port = srv.server_address[1]
+print(srv.socket.family == socket.AF_INET6, srv.server_address[0])
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+for host in ("[::1]", "127.0.0.1"):
+    for p in ("/numbers.txt", "/fruits.txt", "/missing"):
+        try:
+            with urllib.request.urlopen("http://%s:%d%s" % (host, port, p)) as r:
+                d = r.read()
+                print(host, p, r.status, len(d), d == open("/data/" + p[1:], "rb").read())
+        except urllib.error.HTTPError as e:
+            print(host, p, e.code)
+print(sorted(set(seen)))
+srv.shutdown()
+srv.server_close()
+print("done")
+"""
+
 PY_SOCKETPAIR = """
 import os, socket, stat, struct
 a, b = socket.socketpair()
@@ -290,6 +324,7 @@ CASES = {
     "python3_socketpair": ("/usr/bin/python3", ["python3", "-c", PY_SOCKETPAIR], ["python"]),
     "python3_asyncio_unix": ("/usr/bin/python3", ["python3", "-c", PY_ASYNCIO_UNIX], ["python"]),
     "python3_http_loopback": ("/usr/bin/python3", ["python3", "-c", PY_HTTP_LOOPBACK], ["python"]),
+    "python3_http_v6": ("/usr/bin/python3", ["python3", "-c", PY_HTTP_V6], ["python"]),
     # Shells running pipelines: a process per command, pipes between them.
     # busybox's sh runs its own applets (a static busybox is fine here).
     "busybox_pipeline": ("busybox", ["busybox", "sh", "-c",
