@@ -5,6 +5,7 @@
 
 #include "fs/ext4/node.h"
 #include "lib/format.h"
+#include "lib/log.h"
 
 namespace capsule::ext4 {
 namespace {
@@ -12,6 +13,21 @@ namespace {
 // Metadata blocks kept when nobody holds them: 1 MiB of 4 KiB blocks.
 constexpr size_t CACHE_BLOCKS = 256;
 constexpr uint64_t NO_LIMIT = 1ull << 32;  // one past the last logical block ext4 can address
+
+// Why a volume that mounts is not written (nullptr: it can be), per
+// docs/ext4.md "Writing".
+const char* write_refusal(const Super& s) {
+  if (!(s.state & STATE_VALID)) return "not cleanly unmounted (run e2fsck)";
+  if (s.state & STATE_ERROR) return "the file system has errors (run e2fsck)";
+  if (!(s.incompat & INCOMPAT_EXTENTS)) return "no extents (ext2/ext3 block maps are not written yet)";
+  if (s.incompat & (INCOMPAT_MMP | INCOMPAT_EA_INODE)) return "mmp or ea_inode";
+  constexpr uint32_t RO_WRITABLE = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE | RO_COMPAT_BTREE_DIR |
+                                   RO_COMPAT_HUGE_FILE | RO_COMPAT_DIR_NLINK | RO_COMPAT_EXTRA_ISIZE |
+                                   RO_COMPAT_METADATA_CSUM;
+  if ((s.ro_compat & RO_COMPAT_GDT_CSUM) && !s.metadata_csum) return "uninit_bg without metadata_csum (crc16)";
+  if (s.ro_compat & ~RO_WRITABLE & ~RO_COMPAT_GDT_CSUM) return "read-only features (quota, bigalloc, project...)";
+  return nullptr;
+}
 
 }  // namespace
 
@@ -49,12 +65,39 @@ Result<void> Ext4Fs::read_inode(uint32_t ino, Inode& in) {
 }
 
 Result<vfs::VnodeRef> Ext4Fs::node(uint32_t ino) {
+  vfs::FsGuard g(meta_);
+  return node_locked(ino);
+}
+
+Result<vfs::VnodeRef> Ext4Fs::node_locked(uint32_t ino) {
+  Node*& head = nodes_[ino % NODE_BUCKETS];
+  for (Node* n = head; n; n = n->cache_next_)
+    if (n->in_.ino == ino) return vfs::VnodeRef(n);  // retained: Node::release takes meta_ first
   Inode in;
   TRY(read_inode(ino, in));
   if (in.links == 0 || in.mode == 0) return Error::Io;  // a directory entry naming a free inode
   Node* n = new (std::nothrow) Node(this, in);
   if (!n) return Error::NoMemory;
+  n->cache_next_ = head;
+  head = n;
   return vfs::VnodeRef::adopt(n);
+}
+
+Node* Ext4Fs::cached_node(uint32_t ino) {
+  for (Node* n = nodes_[ino % NODE_BUCKETS]; n; n = n->cache_next_)
+    if (n->in_.ino == ino) return n;
+  return nullptr;
+}
+
+bool Ext4Fs::forget_if_last(Node* n) {
+  if (n->ref_count() != 1) return false;
+  for (Node** pp = &nodes_[n->in_.ino % NODE_BUCKETS]; *pp; pp = &(*pp)->cache_next_) {
+    if (*pp == n) {
+      *pp = n->cache_next_;
+      break;
+    }
+  }
+  return true;
 }
 
 Result<void> Ext4Fs::set_root(uint32_t ino) {
@@ -201,12 +244,23 @@ Result<void> mount(bcache::BlockIo& io, MountResult& out) {
     format_to(out.note, sizeof out.note, "cannot read the root directory ({})", error_name(rr.error()));
     return rr.error();
   }
-  if (s.incompat & INCOMPAT_RECOVER)
+  out.read_only = true;
+  if (s.incompat & INCOMPAT_RECOVER) {
     format_to(out.note, sizeof out.note, "the journal needs recovery: not replayed (read-only, may be stale)");
-  else if (s.unknown_ro_compat)
+  } else if (s.unknown_ro_compat) {
     format_to(out.note, sizeof out.note, "unknown read-only features {:#x}", s.unknown_ro_compat);
+  } else if (!io.read_only()) {
+    // Read-write only where every feature is one the writer keeps right.
+    if (const char* why_ro = write_refusal(s)) {
+      format_to(out.note, sizeof out.note, "mounted read-only: {}", why_ro);
+    } else if (auto w = fs->begin_writing(); !w.ok()) {
+      format_to(out.note, sizeof out.note, "mounted read-only: the superblock cannot be written ({})",
+                error_name(w.error()));
+    } else {
+      out.read_only = false;
+    }
+  }
   out.fs = static_cast<vfs::FsRef&&>(ref);
-  out.read_only = true;  // this slice reads only (docs/ext4.md)
   return {};
 }
 

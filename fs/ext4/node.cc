@@ -1,6 +1,8 @@
 // ext4 files as vnodes (fs/ext4/node.h, docs/ext4.md).
 #include "fs/ext4/node.h"
 
+#include "lib/log.h"
+
 namespace capsule::ext4 {
 namespace {
 
@@ -62,8 +64,28 @@ Result<void> Node::each_entry(uint64_t pos, F&& fn) {
   return {};
 }
 
+void Node::release() {
+  Ext4Fs* f = xfs();
+  {
+    vfs::FsGuard g(f->meta());
+    if (!f->forget_if_last(this)) {
+      Vnode::release();  // not the last: only a count goes down, under the lock
+      return;
+    }
+    // The last reference, off the cache: nobody can find it again. A file
+    // whose last link went while it was open is deleted now.
+    if (in_.links == 0 && !deleted_ && f->writable()) {
+      if (auto r = f->delete_inode(in_); !r.ok())
+        log_warn("ext4: inode {} not freed: {}", in_.ino, error_name(r.error()));
+      deleted_ = true;
+    }
+  }
+  Vnode::release();
+}
+
 Result<vfs::VnodeRef> Node::lookup(StringView name) {
   if (!is_dir()) return Error::NotDir;
+  vfs::FsGuard g(xfs()->meta());
   uint32_t found = 0;
   TRY(each_entry(0, [&](const DirEntry& d, uint64_t) {
     if (StringView(d.name, d.name_len) != name) return true;
@@ -71,12 +93,13 @@ Result<vfs::VnodeRef> Node::lookup(StringView name) {
     return false;
   }));
   if (!found) return Error::NotFound;
-  return xfs()->node(found);
+  return xfs()->node_locked(found);
 }
 
 Result<void> Node::readdir(uint64_t cookie, vfs::DirSink& sink) {
   if (!is_dir()) return Error::NotDir;
   bool filetype = xfs()->super().incompat & INCOMPAT_FILETYPE;
+  vfs::FsGuard g(xfs()->meta());
   return each_entry(cookie, [&](const DirEntry& d, uint64_t next) {
     vfs::VType t = filetype ? dirent_type(d.file_type) : vfs::VType::Unknown;
     return sink.emit(StringView(d.name, d.name_len), d.ino, t, next);
@@ -98,7 +121,7 @@ Result<size_t> Node::readlink(char* buf, size_t cap) {
 }
 
 Result<vfs::VnodeRef> Node::open_as(uint32_t how) {
-  if (how & (vfs::OpenHow::WRITE | vfs::OpenHow::TRUNC)) return Error::ReadOnly;
+  if ((how & (vfs::OpenHow::WRITE | vfs::OpenHow::TRUNC)) && !xfs()->writable()) return Error::ReadOnly;
   return vfs::VnodeRef(this);
 }
 
@@ -175,6 +198,7 @@ Result<uint64_t> Node::page(uint64_t offset) {
 }
 
 Result<vfs::Attr> Node::getattr() {
+  vfs::FsGuard g(xfs()->meta());
   vfs::Attr a;
   a.dev = fs()->dev();
   a.ino = in_.ino;

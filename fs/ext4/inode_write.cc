@@ -1,0 +1,163 @@
+// Inodes written, made and deleted; the volume's read-write state (fs/ext4/
+// fs.h, docs/ext4.md "Writing").
+#include <new>
+
+#include "fs/ext4/fs.h"
+#include "fs/ext4/node.h"
+#include "lib/log.h"
+
+namespace capsule::ext4 {
+namespace {
+
+// The read-write volumes, marked clean at the VM's exit.
+vfs::FsMutex g_rw_lock;
+Ext4Fs* g_rw_head = nullptr;
+
+}  // namespace
+
+Result<void> Ext4Fs::write_inode(const Inode& in, uint32_t dtime) {
+  if (in.ino < 1 || in.ino > s_.inodes_count) return Error::Io;
+  uint32_t group = (in.ino - 1) / s_.inodes_per_group;
+  uint64_t byte = uint64_t((in.ino - 1) % s_.inodes_per_group) * s_.inode_size;
+  bcache::BlockRef b = TRY(cache_.get(groups_[group].inode_table + byte / s_.block_size));
+  encode_inode(s_, in, dtime, b.mutable_data() + byte % s_.block_size);
+  return cache_.write(b);
+}
+
+Result<Inode> Ext4Fs::new_inode(const Inode& dir, uint32_t mode, uint32_t uid, uint32_t gid) {
+  bool is_dir = (mode & vfs::MODE_TYPE) == vfs::MODE_DIR;
+  uint32_t ino = TRY(alloc_ino((dir.ino - 1) / s_.inodes_per_group, is_dir));
+  uint32_t group = (ino - 1) / s_.inodes_per_group;
+  uint64_t byte = uint64_t((ino - 1) % s_.inodes_per_group) * s_.inode_size;
+  auto got = cache_.get(groups_[group].inode_table + byte / s_.block_size);
+  if (!got.ok()) {
+    (void)free_ino(ino, is_dir);
+    return got.error();
+  }
+  bcache::BlockRef b = got.release_value();
+  uint8_t* raw = b.mutable_data() + byte % s_.block_size;
+  int64_t now = vfs::fs_now_ns();
+  // A reused slot keeps counting generations (NFS-style handles stay
+  // unique); a fresh one starts from the clock.
+  uint32_t generation = le32(raw + 0x64) + 1;
+  if (generation == 1) generation = uint32_t(now ^ (now >> 32)) | 1;
+  init_inode(s_, now, raw);
+  Inode in;
+  in.ino = ino;
+  in.mode = mode;
+  in.uid = uid;
+  in.gid = gid;
+  in.atime_ns = in.mtime_ns = in.ctime_ns = now;
+  in.generation = generation;
+  in.extra_isize = s_.inode_size > 128 ? le16(raw + 0x80) : 0;
+  if (s_.metadata_csum) in.csum_seed = inode_seed(s_, ino, generation);
+  uint32_t type = mode & vfs::MODE_TYPE;
+  if (type == vfs::MODE_REGULAR || type == vfs::MODE_DIR || type == vfs::MODE_SYMLINK) {
+    in.flags = INODE_EXTENTS_FL;
+    // An empty extent root: magic, no entries, room for four, depth 0.
+    put16(in.block, 0xF30A);
+    put16(in.block + 4, 4);
+  }
+  encode_inode(s_, in, 0, raw);
+  if (auto r = cache_.write(b); !r.ok()) {
+    (void)free_ino(ino, is_dir);
+    return r.error();
+  }
+  return in;
+}
+
+Result<void> Ext4Fs::delete_inode(Inode& in) {
+  bool is_dir = (in.mode & vfs::MODE_TYPE) == vfs::MODE_DIR;
+  bool fast_link = (in.mode & vfs::MODE_TYPE) == vfs::MODE_SYMLINK && !(in.flags & INODE_EXTENTS_FL);
+  if (!fast_link) TRY(drop_blocks(in, 0));
+  in.links = 0;
+  in.size = 0;
+  if (fast_link) __builtin_memset(in.block, 0, sizeof in.block);
+  int64_t now = vfs::fs_now_ns();
+  in.ctime_ns = in.mtime_ns = now;
+  TRY(write_inode(in, uint32_t(now / 1000000000)));  // i_dtime: deleted
+  return free_ino(in.ino, is_dir);
+}
+
+Result<void> Ext4Fs::begin_writing() {
+  {
+    vfs::FsGuard g(meta_);
+    // Until a clean unmount the superblock says "not clean": e2fsck then
+    // checks the volume in full after a crash (no journal yet).
+    s_.state = uint16_t(s_.state & ~STATE_VALID);
+    // The totals from the descriptors (the superblock's may lag, as Linux
+    // leaves them); kept from here on by each allocation.
+    uint64_t blocks = 0, inodes = 0;
+    for (uint32_t g = 0; g < s_.groups; ++g) {
+      blocks += groups_[g].free_blocks;
+      inodes += groups_[g].free_inodes;
+    }
+    s_.free_blocks = blocks < s_.blocks_count ? blocks : s_.blocks_count;
+    s_.free_inodes = inodes < s_.inodes_count ? uint32_t(inodes) : s_.inodes_count;
+    TRY(write_super());
+    TRY(cache_.flush());
+    writable_ = true;
+  }
+  vfs::FsGuard g(g_rw_lock);
+  next_rw_ = g_rw_head;
+  g_rw_head = this;
+  return {};
+}
+
+Result<void> Ext4Fs::sync() {
+  if (!writable_) return {};
+  {
+    vfs::FsGuard g(meta_);
+    TRY(write_super());  // the free counts
+  }
+  return cache_.flush();
+}
+
+Result<void> Ext4Fs::mark_clean() {
+  vfs::FsGuard g(meta_);
+  if (!writable_ || clean_marked_) return {};
+  // Files unlinked while open die with the program: their inodes and
+  // blocks go back now, so the volume is whole (there is no orphan list).
+  for (Node* bucket : nodes_) {
+    for (Node* n = bucket; n; n = n->cache_next_) {
+      Inode& in = n->in_;
+      if (in.links == 0 && !n->deleted_) {
+        if (auto r = delete_inode(in); !r.ok()) log_warn("ext4: inode {} not freed: {}", in.ino, error_name(r.error()));
+        n->deleted_ = true;
+      }
+    }
+  }
+  s_.state |= STATE_VALID;
+  TRY(write_super());
+  TRY(cache_.flush());
+  clean_marked_ = true;
+  return {};
+}
+
+void Ext4Fs::shutdown() {
+  if (auto r = mark_clean(); !r.ok()) log_warn("ext4: the volume is not marked clean: {}", error_name(r.error()));
+  root_ = vfs::VnodeRef();
+  vfs::FsGuard g(g_rw_lock);
+  for (Ext4Fs** pp = &g_rw_head; *pp; pp = &(*pp)->next_rw_) {
+    if (*pp == this) {
+      *pp = next_rw_;
+      break;
+    }
+  }
+}
+
+void shutdown_all() { Ext4Fs::shutdown_all(); }
+
+void sync_all() {
+  vfs::FsGuard g(g_rw_lock);
+  for (Ext4Fs* f = g_rw_head; f; f = f->next_rw_)
+    if (auto r = f->sync(); !r.ok()) log_warn("ext4: sync failed: {}", error_name(r.error()));
+}
+
+void Ext4Fs::shutdown_all() {
+  vfs::FsGuard g(g_rw_lock);
+  for (Ext4Fs* f = g_rw_head; f; f = f->next_rw_)
+    if (auto r = f->mark_clean(); !r.ok()) log_warn("ext4: the volume is not marked clean: {}", error_name(r.error()));
+}
+
+}  // namespace capsule::ext4
