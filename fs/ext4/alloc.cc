@@ -28,7 +28,57 @@ uint64_t find_clear(const uint8_t* map, uint64_t from, uint64_t to) {
   return to;
 }
 
+// Whether group g holds a copy of the superblock and descriptors
+// (sparse_super: groups 0, 1 and the powers of 3, 5 and 7).
+bool has_super_copy(const Super& s, uint32_t g) {
+  if (g <= 1 || !(s.ro_compat & RO_COMPAT_SPARSE_SUPER)) return true;
+  for (uint32_t base : {3u, 5u, 7u}) {
+    uint64_t p = base;
+    while (p < g) p *= base;
+    if (p == g) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+// A BLOCK_UNINIT group's bitmap, as mke2fs would have written it: its
+// superblock copy, descriptors and reserved descriptor blocks, every
+// group's bitmaps and inode table that fall inside it (flex_bg puts them
+// anywhere), and the bits past the group's end set. False when the result
+// does not agree with the descriptor's free count: the group is not used.
+bool Ext4Fs::build_block_bitmap(uint32_t g, uint8_t* map) {
+  if (s_.compat & COMPAT_SPARSE_SUPER2) return false;  // backups elsewhere: not worked out here
+  const uint64_t base = s_.first_data_block + uint64_t(g) * s_.blocks_per_group;
+  const uint64_t data_blocks = s_.blocks_count - s_.first_data_block;
+  const uint64_t nbits = data_blocks - uint64_t(g) * s_.blocks_per_group < s_.blocks_per_group
+                             ? data_blocks - uint64_t(g) * s_.blocks_per_group
+                             : s_.blocks_per_group;
+  __builtin_memset(map, 0, s_.block_size);
+  for (uint64_t i = nbits; i < uint64_t(s_.block_size) * 8; ++i) set_bit(map, i);
+  auto mark = [&](uint64_t block, uint64_t count) {
+    for (uint64_t k = 0; k < count; ++k)
+      if (block + k >= base && block + k < base + nbits) set_bit(map, block + k - base);
+  };
+  if (has_super_copy(s_, g)) {
+    uint64_t gdt = (uint64_t(s_.groups) * s_.desc_size + s_.block_size - 1) / s_.block_size;
+    mark(base, 1 + gdt + s_.reserved_gdt);
+  }
+  const uint64_t table = (uint64_t(s_.inodes_per_group) * s_.inode_size + s_.block_size - 1) / s_.block_size;
+  for (uint32_t h = 0; h < s_.groups; ++h) {
+    mark(groups_[h].block_bitmap, 1);
+    mark(groups_[h].inode_bitmap, 1);
+    mark(groups_[h].inode_table, table);
+  }
+  uint64_t used = 0;
+  for (uint64_t i = 0; i < nbits; ++i) used += bit(map, i);
+  if (nbits - used != groups_[g].free_blocks) {
+    log_warn("ext4: group {}: an uninitialized block bitmap would have {} free blocks, its descriptor says {}; "
+             "not used", g, nbits - used, groups_[g].free_blocks);
+    return false;
+  }
+  return true;
+}
 
 Result<void> Ext4Fs::write_group(uint32_t g, const uint8_t* block_bitmap, const uint8_t* inode_bitmap) {
   uint64_t per_block = s_.block_size / s_.desc_size;
@@ -53,13 +103,22 @@ Result<uint64_t> Ext4Fs::alloc_block(uint64_t goal) {
   for (uint32_t k = 0; k < s_.groups; ++k) {
     uint32_t g = (g0 + k) % s_.groups;
     GroupDesc& gd = groups_[g];
-    // A group whose bitmap mke2fs left uninitialized (flex_bg, lazy init)
-    // is not used: building its bitmap means knowing where every group's
-    // metadata sits (docs/ext4.md "Open").
-    if (gd.free_blocks == 0 || (gd.flags & BG_BLOCK_UNINIT)) continue;
+    if (gd.free_blocks == 0 || gd.unusable) continue;
     uint64_t base = uint64_t(g) * s_.blocks_per_group;
     uint64_t nbits = data_blocks - base < s_.blocks_per_group ? data_blocks - base : s_.blocks_per_group;
-    bcache::BlockRef b = TRY(cache_.get(gd.block_bitmap));
+    bcache::BlockRef b;
+    if (gd.flags & BG_BLOCK_UNINIT) {
+      // mke2fs left this group's bitmap unwritten (flex_bg, lazy init):
+      // built now, from where every group's metadata sits.
+      b = TRY(cache_.get_zeroed(gd.block_bitmap));
+      if (!build_block_bitmap(g, b.mutable_data())) {
+        gd.unusable = true;
+        continue;
+      }
+      gd.flags &= uint16_t(~BG_BLOCK_UNINIT);
+    } else {
+      b = TRY(cache_.get(gd.block_bitmap));
+    }
     uint8_t* map = b.mutable_data();
     uint64_t from = (k == 0) ? (goal - s_.first_data_block) % s_.blocks_per_group : 0;
     if (from >= nbits) from = 0;

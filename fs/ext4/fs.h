@@ -100,6 +100,7 @@ class Ext4Fs final : public vfs::FileSystem {
   // checksums from the blocks given (nullptr: unchanged).
   Result<void> write_group(uint32_t g, const uint8_t* block_bitmap, const uint8_t* inode_bitmap) REQUIRES(meta_);
   Result<void> mark_clean();
+  bool build_block_bitmap(uint32_t g, uint8_t* map) REQUIRES(meta_);
   // Extent tree helpers (extent_write.cc).
   Result<void> insert_extent(Inode& in, uint32_t lblk, uint64_t pblk) REQUIRES(meta_);
   Result<void> grow_tree(Inode& in) REQUIRES(meta_);

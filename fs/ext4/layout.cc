@@ -77,6 +77,7 @@ Result<void> parse_super(const uint8_t* raw, uint64_t device_bytes, Super& s, Wh
   s.want_extra_isize = rev ? le16(raw + 0x15E) : 0;
   s.first_ino = rev ? le32(raw + 0x54) : 11;
   if (s.first_ino <= ROOT_INO) s.first_ino = 11;
+  s.reserved_gdt = rev ? le16(raw + 0xCE) : 0;
   for (int i = 0; i < 16; ++i) s.uuid[i] = raw[0x68 + i];
   if (s.blocks_per_group == 0 || s.blocks_per_group > 8 * s.block_size || s.inodes_per_group == 0 ||
       s.inodes_per_group > 8 * s.block_size)

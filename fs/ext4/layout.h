@@ -55,7 +55,7 @@ constexpr uint16_t BG_INODE_UNINIT = 0x1, BG_BLOCK_UNINIT = 0x2, BG_INODE_ZEROED
 // Superblock s_state bits.
 constexpr uint16_t STATE_VALID = 0x1, STATE_ERROR = 0x2;
 // s_feature_compat bits that matter to a writer.
-constexpr uint32_t COMPAT_HAS_JOURNAL = 0x4;
+constexpr uint32_t COMPAT_HAS_JOURNAL = 0x4, COMPAT_SPARSE_SUPER2 = 0x200;
 
 // Why a mount was refused, for the kernel's message.
 struct Why {
@@ -78,6 +78,7 @@ struct Super {
   uint16_t state = 0;           // s_state: STATE_VALID when cleanly unmounted
   uint16_t want_extra_isize = 0;  // what new inodes get (s_want_extra_isize)
   uint32_t first_ino = 11;      // the first inode a file may have (s_first_ino)
+  uint32_t reserved_gdt = 0;    // s_reserved_gdt_blocks (resize_inode)
 };
 
 // The 1024-byte superblock. BadFormat without the magic (not ext2/3/4);
@@ -91,6 +92,7 @@ struct GroupDesc {
   uint32_t free_blocks = 0, free_inodes = 0;
   uint32_t used_dirs = 0, itable_unused = 0;
   uint16_t flags = 0;  // BG_*
+  bool unusable = false;  // in memory only: an uninitialized bitmap that could not be built
 };
 // Descriptor `group` (desc_size bytes at raw). Io for a bad checksum
 // (metadata_csum) or an inode table outside the file system.

@@ -51,7 +51,7 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
     add_test(NAME guest.disk.${name}
       COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
               --program ${disk_write} ${ARGN})
-    set_tests_properties(guest.disk.${name} PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk")
+    set_tests_properties(guest.disk.${name} PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk write")
   endfunction()
   disk_write_test(microvm.write_ext4 --fs ext4 write)
   disk_write_test(microvm.write_ext4_4k --fs ext4-4k write)
