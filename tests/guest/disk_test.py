@@ -19,6 +19,10 @@ Cases:
                 debugfs rdump must give the host's tree (names, types,
                 permissions, bytes, link targets); --fill: then the disk is
                 written full (ENOSPC) and emptied again
+  crash         disk_write looping over a read-write image, QEMU killed part
+                way (kill -9): the superblock must say "not clean" (no
+                journal yet: docs/ext4.md "A crash"), e2fsck -fy repairs
+                what the cut left, then e2fsck -fn finds it clean
   corrupt KIND  one damaged structure (sb_magic, sb_field, gd, inode, extent,
                 dir; extent_csum and dir_csum: well-formed, only the
                 metadata_csum checksum tells): the mount is refused with a message, or the damaged
@@ -338,6 +342,48 @@ def case_write(a, work):
     return 0
 
 
+def case_crash(a, work):
+    import time
+    tree = os.path.join(work, "tree")
+    os.makedirs(os.path.join(tree, "sub"))
+    with open(os.path.join(tree, "a.txt"), "w") as f:
+        f.write("hello ext4\n")
+    img = os.path.join(work, "disk.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-d", tree, img, "32M"], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    initrd, guest = image.static_program_initrd(a.program, work)
+    cmd = qemu.command(a.kernel, machine=a.machine, mem="256M", cpus=1, accel="tcg",
+                       cmdline=f"-- {guest} /data loop", initrd=initrd,
+                       status_file=os.path.join(work, "status"), disks=[img + ":/data"])
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = b""
+    deadline = time.time() + a.timeout
+    while b"looping" not in out and time.time() < deadline and p.poll() is None:
+        out += os.read(p.stdout.fileno(), 4096)
+    if b"looping" not in out:
+        p.kill()
+        return fail("the guest never started its loop", out.decode(errors="replace"))
+    time.sleep(random.Random().uniform(0.3, 1.2))
+    p.kill()  # SIGKILL: nothing of the guest's shutdown runs
+    p.wait()
+    text = out.decode(errors="replace")
+    if "panic" in text.lower():
+        return fail("the kernel panicked", text)
+    h = dumpe2fs(img)
+    if h.get("Filesystem state") != "not clean":
+        return fail(f"after the kill the state is {h.get('Filesystem state')!r}, not 'not clean'", text)
+    r = subprocess.run(["e2fsck", "-fy", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode not in (0, 1):
+        return fail(f"e2fsck -fy: status {r.returncode}", r.stdout)
+    repaired = [l for l in r.stdout.splitlines() if l.strip() and not l.startswith(("Pass ", "e2fsck "))]
+    r2 = subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r2.returncode != 0:
+        return fail(f"e2fsck -fn after the repair: status {r2.returncode}", r2.stdout)
+    print("e2fsck -fy after the kill:\n  " + "\n  ".join(repaired))
+    print(f"PASS disk crash: state 'not clean' after kill -9; e2fsck -fy repaired, then clean")
+    return 0
+
+
 def case_not_ext4(a, work):
     img = os.path.join(work, "pattern.img")
     pattern_image(img)
@@ -423,12 +469,12 @@ def main():
                    help="the disks' bus: virtio-blk, NVMe (q35), or the first virtio-blk and the others NVMe")
     p.add_argument("--nvme-block", type=int, default=0, help="NVMe logical block size (QEMU's default: 512)")
     p.add_argument("--fill", action="store_true", help="write: then fill the disk (ENOSPC) and empty it")
-    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write"])
+    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")
     try:
         return {"ktest": case_ktest, "tree": case_tree, "not_ext4": case_not_ext4,
-                "corrupt": case_corrupt, "write": case_write}[a.case](a, work)
+                "corrupt": case_corrupt, "write": case_write, "crash": case_crash}[a.case](a, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

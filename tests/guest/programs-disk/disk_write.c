@@ -1,4 +1,4 @@
-/* disk_write ROOT [fill]: changes the tree under ROOT the same way every
+/* disk_write ROOT [fill|loop]: changes the tree under ROOT the same way every
  * run (tests/guest/disk_test.py runs it in the VM over a read-write ext4
  * disk and on the host over a tmpfs directory, then compares the two
  * trees with debugfs and e2fsck -fn): files created, written (in order,
@@ -12,6 +12,8 @@
  * With "fill": then writes ROOT/fill until the disk is full, which must
  * end in ENOSPC (never another error), reads every byte back, and
  * removes it.
+ * With "loop": after printing "looping", creates, writes, renames and
+ * removes files for ever (the host kills the VM part way: the crash test).
  * Prints "PASS disk_write" when every step held. */
 #include <errno.h>
 #include <fcntl.h>
@@ -184,6 +186,24 @@ static void fill(void) {
         (unsigned long long)sf.f_bfree);
 }
 
+static void loop(void) {
+  static unsigned char buf[20000];
+  printf("looping\n");
+  for (unsigned i = 0;; ++i) {
+    char a[64], b[64];
+    snprintf(a, sizeof a, "loop/f%u", i % 50);
+    snprintf(b, sizeof b, "loop/g%u", i % 50);
+    fill_pattern(buf, sizeof buf, i);
+    write_file(a, buf, (i * 977) % sizeof buf, 0, O_TRUNC);
+    rename(P(a), P(b));
+    if (i % 3 == 0) unlink(P(b));
+    if (i % 7 == 0) {
+      snprintf(a, sizeof a, "loop/d%u", i % 20);
+      if (mkdir(P(a), 0755) != 0) rmdir(P(a));
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc < 2) {
@@ -191,6 +211,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   snprintf(g_root, sizeof g_root, "%s", argv[1]);
+  if (argc > 2 && strcmp(argv[2], "loop") == 0) {
+    CHECK(mkdir(P("loop"), 0755) == 0, "mkdir loop");
+    loop();
+  }
   changes();
   if (argc > 2 && strcmp(argv[2], "fill") == 0) fill();
   if (g_failed) return 1;
