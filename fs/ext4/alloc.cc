@@ -87,13 +87,13 @@ Result<void> Ext4Fs::write_group(uint32_t g, const uint8_t* block_bitmap, const 
   uint32_t ic = inode_bitmap ? bitmap_csum(s_, inode_bitmap, s_.inodes_per_group / 8) : 0;
   encode_group_desc(s_, g, groups_[g], block_bitmap ? &bc : nullptr, inode_bitmap ? &ic : nullptr,
                     b.mutable_data() + (g % per_block) * s_.desc_size);
-  return cache_.write(b);
+  return write_meta(b);
 }
 
 Result<void> Ext4Fs::write_super() {
   bcache::BlockRef b = TRY(cache_.get(SUPER_OFFSET / s_.block_size));
   encode_super(s_, vfs::fs_now_ns(), b.mutable_data() + SUPER_OFFSET % s_.block_size);
-  return cache_.write(b);
+  return write_meta(b);
 }
 
 Result<uint64_t> Ext4Fs::alloc_block(uint64_t goal) {
@@ -130,9 +130,10 @@ Result<uint64_t> Ext4Fs::alloc_block(uint64_t goal) {
       continue;
     }
     set_bit(map, i);
-    TRY(cache_.write(b));
+    TRY(write_meta(b));
     --gd.free_blocks;
     if (s_.free_blocks) --s_.free_blocks;
+    counts_changed_ = true;
     TRY(write_group(g, map, nullptr));
     return s_.first_data_block + base + i;
   }
@@ -155,9 +156,10 @@ Result<void> Ext4Fs::free_blocks(uint64_t start, uint64_t count) {
       clear_bit(map, i + k);
       ++freed;
     }
-    TRY(cache_.write(b));
+    TRY(write_meta(b));
     gd.free_blocks += uint32_t(freed);
     s_.free_blocks += freed;
+    counts_changed_ = true;
     TRY(write_group(g, map, nullptr));
     start += n;
     count -= n;
@@ -188,9 +190,10 @@ Result<uint32_t> Ext4Fs::alloc_ino(uint32_t near_group, bool dir) {
     uint64_t ino = uint64_t(g) * ipg + i + 1;
     if (ino > s_.inodes_count) continue;
     set_bit(map, i);
-    TRY(cache_.write(b));
+    TRY(write_meta(b));
     --gd.free_inodes;
     if (s_.free_inodes) --s_.free_inodes;
+    counts_changed_ = true;
     if (dir) ++gd.used_dirs;
     // bg_itable_unused: the inodes at the table's end never used.
     if (gd.itable_unused && i >= ipg - gd.itable_unused) gd.itable_unused = uint32_t(ipg - i - 1);
@@ -209,9 +212,10 @@ Result<void> Ext4Fs::free_ino(uint32_t ino, bool dir) {
   uint8_t* map = b.mutable_data();
   if (!bit(map, i)) return {};  // already free
   clear_bit(map, i);
-  TRY(cache_.write(b));
+  TRY(write_meta(b));
   ++gd.free_inodes;
   ++s_.free_inodes;
+  counts_changed_ = true;
   if (dir && gd.used_dirs) --gd.used_dirs;
   return write_group(g, nullptr, map);
 }

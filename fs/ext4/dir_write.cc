@@ -94,7 +94,7 @@ Result<void> Ext4Fs::dir_add(Inode& dir, StringView name, uint32_t ino, uint32_t
       put_entry(p, ino, d.rec_len, name, type);
     }
     set_dir_block_csum(s_, dir, b.mutable_data(), s_.block_size);
-    TRY(cache_.write(b));
+    TRY(write_meta(b));
     return true;
   }));
   if (!done) {
@@ -113,7 +113,7 @@ Result<void> Ext4Fs::dir_add(Inode& dir, StringView name, uint32_t ino, uint32_t
       p[limit + 7] = 0xDE;
       set_dir_block_csum(s_, dir, p, bs);
     }
-    TRY(cache_.write(b));
+    TRY(write_meta(b));
     dir.size = (lblk + 1) * bs;
   }
   dir.mtime_ns = dir.ctime_ns = vfs::fs_now_ns();
@@ -133,7 +133,7 @@ Result<uint32_t> Ext4Fs::dir_remove(Inode& dir, StringView name) {
       put32(base + off, 0);  // first in its block: a deleted entry
     }
     set_dir_block_csum(s_, dir, base, s_.block_size);
-    TRY(cache_.write(b));
+    TRY(write_meta(b));
     return true;
   }));
   if (!removed) return Error::NotFound;
@@ -150,7 +150,7 @@ Result<void> Ext4Fs::dir_retarget(Inode& dir, StringView name, uint32_t ino, uin
     put32(p, ino);
     p[7] = dirent_type(mode);
     set_dir_block_csum(s_, dir, b.mutable_data(), s_.block_size);
-    TRY(cache_.write(b));
+    TRY(write_meta(b));
     return true;
   }));
   if (!done) return Error::NotFound;
@@ -181,7 +181,7 @@ Result<void> Ext4Fs::dir_init(Inode& dir, uint32_t parent) {
     p[limit + 7] = 0xDE;
     set_dir_block_csum(s_, dir, p, bs);
   }
-  TRY(cache_.write(b));
+  TRY(write_meta(b));
   dir.size = bs;
   return {};
 }

@@ -100,7 +100,7 @@ Result<void> Ext4Fs::grow_tree(Inode& in) {
   __builtin_memcpy(leaf.entry(0), root.entry(0), 12 * root.entries());
   leaf.set_entries(root.entries());
   set_extent_block_csum(s_, in, leaf.p, s_.block_size);
-  if (auto r = cache_.write(b); !r.ok()) {
+  if (auto r = write_meta(b); !r.ok()) {
     (void)free_blocks(nb, 1);
     return r.error();
   }
@@ -136,7 +136,7 @@ Result<void> Ext4Fs::insert_extent(Inode& in, uint32_t lblk, uint64_t pblk) {
     if (r.ok()) {
       if (lblk < ix.first) put_index(root.entry(pick), lblk, ix.child);  // the leaf now starts earlier
       set_extent_block_csum(s_, in, leaf.p, s_.block_size);
-      return cache_.write(b);
+      return write_meta(b);
     }
     if (r.error() != Error::NoSpace) return r;
     // The leaf is full: a new leaf after it takes the upper half (or,
@@ -160,11 +160,11 @@ Result<void> Ext4Fs::insert_extent(Inode& in, uint32_t lblk, uint64_t pblk) {
     uint32_t split = keep < total ? extent_leaf(fresh.p, 0).first : lblk;
     set_extent_block_csum(s_, in, fresh.p, s_.block_size);
     set_extent_block_csum(s_, in, leaf.p, s_.block_size);
-    if (auto w = cache_.write(nbref); !w.ok()) {
+    if (auto w = write_meta(nbref); !w.ok()) {
       (void)free_blocks(nb, 1);
       return w.error();
     }
-    TRY(cache_.write(b));
+    TRY(write_meta(b));
     insert_at(root, pick + 1);
     put_index(root.entry(pick + 1), split, nb);
     in.blocks512 += s_.block_size / 512;
@@ -258,7 +258,7 @@ Result<void> Ext4Fs::drop_blocks(Inode& in, uint64_t first) {
       remove_at(root, i);
     } else {
       set_extent_block_csum(s_, in, leaf.p, s_.block_size);
-      TRY(cache_.write(b));
+      TRY(write_meta(b));
     }
   }
   if (root.entries() == 0) init_node(in.block, 4, 0);  // back to an empty root

@@ -18,6 +18,7 @@ constexpr uint64_t NO_LIMIT = 1ull << 32;  // one past the last logical block ex
 // docs/ext4.md "Writing".
 const char* write_refusal(const Super& s) {
   if (!(s.state & STATE_VALID)) return "not cleanly unmounted (run e2fsck)";
+  if (s.last_orphan) return "orphan inodes to free (run e2fsck)";
   if (s.state & STATE_ERROR) return "the file system has errors (run e2fsck)";
   if (!(s.incompat & INCOMPAT_EXTENTS)) return "no extents (ext2/ext3 block maps are not written yet)";
   if (s.incompat & (INCOMPAT_MMP | INCOMPAT_EA_INODE)) return "mmp or ea_inode";
@@ -34,7 +35,11 @@ const char* write_refusal(const Super& s) {
 Ext4Fs::Ext4Fs(bcache::BlockIo& io, const Super& s, GroupDesc* groups)
     : s_(s), groups_(groups), cache_(io, s.block_size, CACHE_BLOCKS) {}
 
-Ext4Fs::~Ext4Fs() { delete[] groups_; }
+Ext4Fs::~Ext4Fs() {
+  delete[] groups_;
+  delete journal_;
+  delete[] txn_;
+}
 
 vfs::FsStat Ext4Fs::statfs() {
   vfs::FsStat st;
@@ -65,7 +70,7 @@ Result<void> Ext4Fs::read_inode(uint32_t ino, Inode& in) {
 }
 
 Result<vfs::VnodeRef> Ext4Fs::node(uint32_t ino) {
-  vfs::FsGuard g(meta_);
+  Txn g(*this);
   return node_locked(ino);
 }
 
@@ -253,9 +258,8 @@ Result<void> mount(bcache::BlockIo& io, MountResult& out) {
     // Read-write only where every feature is one the writer keeps right.
     if (const char* why_ro = write_refusal(s)) {
       format_to(out.note, sizeof out.note, "mounted read-only: {}", why_ro);
-    } else if (auto w = fs->begin_writing(); !w.ok()) {
-      format_to(out.note, sizeof out.note, "mounted read-only: the superblock cannot be written ({})",
-                error_name(w.error()));
+    } else if (auto w = fs->begin_writing(why); !w.ok()) {
+      format_to(out.note, sizeof out.note, "mounted read-only: {}", why.text);
     } else {
       out.read_only = false;
     }

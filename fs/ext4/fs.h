@@ -4,6 +4,7 @@
 // blocks to the disk's (extents or ext2's block map). docs/ext4.md.
 #include "fs/block_cache.h"
 #include "fs/ext4.h"
+#include "fs/ext4/journal.h"
 #include "fs/ext4/layout.h"
 #include "fs/vfs.h"
 
@@ -48,18 +49,45 @@ class Ext4Fs final : public vfs::FileSystem {
   Result<void> set_root(uint32_t ino);
 
   // --- writing (docs/ext4.md "Writing"); all REQUIRES(meta_) ---
+  // One change: the meta lock held, and when it goes the metadata blocks
+  // the change wrote committed as one journal transaction (or written in
+  // place as they came, without a journal).
+  class Txn {
+   public:
+    explicit Txn(Ext4Fs& fs) ACQUIRE(fs.meta_) : fs_(fs), g_(fs.meta_) {}
+    ~Txn() RELEASE() { (void)fs_.commit_locked(); }
+    Txn(const Txn&) = delete;
+    Txn& operator=(const Txn&) = delete;
+
+   private:
+    Ext4Fs& fs_;
+    vfs::FsGuard g_;
+  };
+  // A changed metadata block (held): into the open transaction, or to the
+  // device now when there is no journal.
+  Result<void> write_meta(const bcache::BlockRef& b) REQUIRES(meta_);
+  // The open transaction to the journal and in place (Txn's end).
+  Result<void> commit_locked() REQUIRES(meta_);
   // Switches the volume to read-write: the superblock says "not clean"
-  // until shutdown() (or the VM's exit) marks it clean again.
-  Result<void> begin_writing();
+  // (and, with a journal, "needs recovery") until shutdown() or the VM's
+  // exit marks it clean again. NotSupported/Busy (why says it) for a
+  // journal this writer cannot use.
+  Result<void> begin_writing(Why& why);
   // `in` into its inode table slot (fs/ext4/inode_write.cc).
-  Result<void> write_inode(const Inode& in, uint32_t dtime = 0) REQUIRES(meta_);
+  Result<void> write_inode(const Inode& in) REQUIRES(meta_);
   // A new inode of `mode` (its number from the bitmaps, near `dir`),
   // written with an empty extent tree (regular files, directories, slow
   // symlinks) and returned; links 0 until the caller sets them.
   Result<Inode> new_inode(const Inode& dir, uint32_t mode, uint32_t uid, uint32_t gid) REQUIRES(meta_);
   // A file whose last link and last reference are gone: its blocks and
-  // its inode back to the bitmaps.
+  // its inode back to the bitmaps (off the orphan list if it was on it).
   Result<void> delete_inode(Inode& in) REQUIRES(meta_);
+  // The orphan list (s_last_orphan, chained through i_dtime): a file with
+  // no link left that something still holds goes on it in the same
+  // transaction as its last unlink, so that after a crash e2fsck (or
+  // Linux's mount) frees it; it leaves the list when it is deleted.
+  Result<void> orphan_add(Inode& in) REQUIRES(meta_);
+  Result<void> orphan_remove(Inode& in) REQUIRES(meta_);
 
   // Blocks and inode numbers (fs/ext4/alloc.cc). NoSpace when none is free.
   Result<uint64_t> alloc_block(uint64_t goal) REQUIRES(meta_);
@@ -117,6 +145,13 @@ class Ext4Fs final : public vfs::FileSystem {
   vfs::VnodeRef root_;
   vfs::FsMutex meta_;
   bool writable_ = false;
+  // The journal (nullptr: none, changes go in place as they come) and the
+  // open transaction's blocks, held until its commit.
+  Journal* journal_ = nullptr;
+  bcache::BlockRef* txn_ GUARDED_BY(meta_) = nullptr;
+  size_t txn_n_ GUARDED_BY(meta_) = 0, txn_cap_ GUARDED_BY(meta_) = 0;
+  bool counts_changed_ GUARDED_BY(meta_) = false;  // the superblock's free totals
+  bool warned_big_ = false;
   bool clean_marked_ = false;
   // The inode cache: open hashing by inode number (Node::cache_next).
   static constexpr size_t NODE_BUCKETS = 256;

@@ -78,6 +78,8 @@ Result<void> parse_super(const uint8_t* raw, uint64_t device_bytes, Super& s, Wh
   s.first_ino = rev ? le32(raw + 0x54) : 11;
   if (s.first_ino <= ROOT_INO) s.first_ino = 11;
   s.reserved_gdt = rev ? le16(raw + 0xCE) : 0;
+  s.journal_ino = rev ? le32(raw + 0xE0) : 0;
+  s.last_orphan = rev ? le32(raw + 0xE8) : 0;
   for (int i = 0; i < 16; ++i) s.uuid[i] = raw[0x68 + i];
   if (s.blocks_per_group == 0 || s.blocks_per_group > 8 * s.block_size || s.inodes_per_group == 0 ||
       s.inodes_per_group > 8 * s.block_size)
@@ -180,6 +182,7 @@ Result<void> parse_inode(const Super& s, uint32_t ino, const uint8_t* raw, Inode
   in.links = le16(raw + 0x1A);
   in.flags = le32(raw + 0x20);
   in.generation = le32(raw + 0x64);
+  in.dtime = le32(raw + 0x14);
   in.extra_isize = extra_isize;
   in.file_acl = le32(raw + 0x68) | uint64_t(le16(raw + 0x76)) << 32;
   uint64_t blocks = le32(raw + 0x1C);

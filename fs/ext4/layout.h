@@ -79,6 +79,8 @@ struct Super {
   uint16_t want_extra_isize = 0;  // what new inodes get (s_want_extra_isize)
   uint32_t first_ino = 11;      // the first inode a file may have (s_first_ino)
   uint32_t reserved_gdt = 0;    // s_reserved_gdt_blocks (resize_inode)
+  uint32_t journal_ino = 0;     // s_journal_inum
+  uint32_t last_orphan = 0;     // s_last_orphan: the orphan list's head
 };
 
 // The 1024-byte superblock. BadFormat without the magic (not ext2/3/4);
@@ -107,6 +109,7 @@ struct Inode {
   uint32_t csum_seed = 0;  // metadata_csum: the file's blocks' checksum seed (number, generation)
   uint32_t generation = 0, extra_isize = 0;
   uint64_t file_acl = 0;   // an extended attribute block
+  uint32_t dtime = 0;      // deletion time; on the orphan list, the next orphan's number
 };
 // Inode `ino` (inode_size bytes at raw). Io for a bad checksum
 // (metadata_csum) or a size that cannot be.
@@ -165,8 +168,8 @@ uint32_t group_desc_csum(const Super& s, uint32_t group, const uint8_t* raw);
 uint32_t inode_seed(const Super& s, uint32_t ino, uint32_t generation);
 // Puts `in`'s fields into the inode's raw bytes (inode_size at raw; fields
 // this driver does not model are kept) and, with metadata_csum, its
-// checksum. dtime: 0 for a live inode, the time of deletion otherwise.
-void encode_inode(const Super& s, const Inode& in, uint32_t dtime, uint8_t* raw);
+// checksum. i_dtime is in.dtime.
+void encode_inode(const Super& s, const Inode& in, uint8_t* raw);
 // A new inode's raw bytes: zeros, its extra size, its creation time.
 void init_inode(const Super& s, int64_t now_ns, uint8_t* raw);
 // A group descriptor's counts and flags into its raw bytes, with the
@@ -175,7 +178,8 @@ void init_inode(const Super& s, int64_t now_ns, uint8_t* raw);
 void encode_group_desc(const Super& s, uint32_t group, const GroupDesc& g, const uint32_t* block_bitmap_csum,
                        const uint32_t* inode_bitmap_csum, uint8_t* raw);
 uint32_t bitmap_csum(const Super& s, const uint8_t* bitmap, size_t bytes);
-// The superblock's free counts, state and write time, and its checksum.
+// The superblock's free counts, state, incompatible features (RECOVER),
+// orphan list head and write time, and its checksum.
 void encode_super(const Super& s, int64_t now_ns, uint8_t* raw);
 // An extent tree block's tail and a directory leaf block's tail entry.
 void set_extent_block_csum(const Super& s, const Inode& in, uint8_t* node, size_t len);

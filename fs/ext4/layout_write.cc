@@ -26,11 +26,11 @@ void put_time(uint8_t* raw, size_t sec_off, size_t extra_off, uint32_t extra_isi
 
 }  // namespace
 
-void encode_inode(const Super& s, const Inode& in, uint32_t dtime, uint8_t* raw) {
+void encode_inode(const Super& s, const Inode& in, uint8_t* raw) {
   put16(raw + 0x0, in.mode);
   put16(raw + 0x2, in.uid);
   put32(raw + 0x4, uint32_t(in.size));
-  put32(raw + 0x14, dtime);
+  put32(raw + 0x14, in.dtime);
   put16(raw + 0x18, in.gid);
   put16(raw + 0x1A, in.links);
   uint64_t blocks = in.blocks512;
@@ -95,6 +95,8 @@ void encode_super(const Super& s, int64_t now_ns, uint8_t* raw) {
   if (s.incompat & INCOMPAT_64BIT) put32(raw + 0x158, uint32_t(s.free_blocks >> 32));
   put32(raw + 0x10, s.free_inodes);
   put16(raw + 0x3A, s.state);
+  put32(raw + 0x60, s.incompat);
+  put32(raw + 0xE8, s.last_orphan);
   put32(raw + 0x30, uint32_t(now_ns / 1000000000));  // s_wtime
   if (s.metadata_csum) put32(raw + 0x3FC, crc32c(~0u, raw, 0x3FC));
 }

@@ -67,7 +67,7 @@ Result<void> Node::each_entry(uint64_t pos, F&& fn) {
 void Node::release() {
   Ext4Fs* f = xfs();
   {
-    vfs::FsGuard g(f->meta());
+    Ext4Fs::Txn g(*f);
     if (!f->forget_if_last(this)) {
       Vnode::release();  // not the last: only a count goes down, under the lock
       return;
@@ -85,7 +85,7 @@ void Node::release() {
 
 Result<vfs::VnodeRef> Node::lookup(StringView name) {
   if (!is_dir()) return Error::NotDir;
-  vfs::FsGuard g(xfs()->meta());
+  Ext4Fs::Txn g(*xfs());
   uint32_t found = 0;
   TRY(each_entry(0, [&](const DirEntry& d, uint64_t) {
     if (StringView(d.name, d.name_len) != name) return true;
@@ -99,7 +99,7 @@ Result<vfs::VnodeRef> Node::lookup(StringView name) {
 Result<void> Node::readdir(uint64_t cookie, vfs::DirSink& sink) {
   if (!is_dir()) return Error::NotDir;
   bool filetype = xfs()->super().incompat & INCOMPAT_FILETYPE;
-  vfs::FsGuard g(xfs()->meta());
+  Ext4Fs::Txn g(*xfs());
   return each_entry(cookie, [&](const DirEntry& d, uint64_t next) {
     vfs::VType t = filetype ? dirent_type(d.file_type) : vfs::VType::Unknown;
     return sink.emit(StringView(d.name, d.name_len), d.ino, t, next);
@@ -198,7 +198,7 @@ Result<uint64_t> Node::page(uint64_t offset) {
 }
 
 Result<vfs::Attr> Node::getattr() {
-  vfs::FsGuard g(xfs()->meta());
+  Ext4Fs::Txn g(*xfs());
   vfs::Attr a;
   a.dev = fs()->dev();
   a.ino = in_.ino;

@@ -68,8 +68,8 @@ class Node final : public vfs::Vnode {
   // link count and ctime; freed now if nothing holds it.
   Result<void> drop_link(uint32_t ino, bool dir) REQUIRES(xfs()->meta());
   // The file's blocks [first, first + count) from the page at `p` to the
-  // disk, allocating holes; extends nothing.
-  Result<void> write_blocks_locked(uint64_t first, uint64_t count, const uint8_t* p) REQUIRES(lock_);
+  // disk, allocating holes; the size grows to `end` if it is less.
+  Result<void> write_blocks_locked(uint64_t first, uint64_t count, const uint8_t* p, uint64_t end) REQUIRES(lock_);
   Result<void> truncate_locked(uint64_t size) REQUIRES(lock_);
 
   // The inode: changed under the volume's meta lock (and, for a regular

@@ -26,7 +26,7 @@ Result<vfs::VnodeRef> Node::make(StringView name, uint32_t mode, const vfs::Crea
   if (!is_dir()) return Error::NotDir;
   Ext4Fs& fs = *xfs();
   if (!fs.writable()) return Error::ReadOnly;
-  vfs::FsGuard g(fs.meta());
+  Ext4Fs::Txn g(fs);
   if (in_.links == 0) return Error::NotFound;  // a removed directory
   if (in_.flags & INODE_INDEX_FL) return Error::OpNotSupported;  // htree: not written (dir_write.cc)
   if (is_dir_mode(mode) && in_.links >= MAX_LINKS && !(fs.super().ro_compat & RO_COMPAT_DIR_NLINK))
@@ -39,7 +39,15 @@ Result<vfs::VnodeRef> Node::make(StringView name, uint32_t mode, const vfs::Crea
   };
   if (auto r = fill(child); !r.ok()) return undo(r.error());
   if (auto r = fs.write_inode(child); !r.ok()) return undo(r.error());
-  if (auto r = fs.dir_add(in_, name, child.ino, child.mode); !r.ok()) return undo(r.error());
+  // A new directory's ".." links here: counted in the same transaction
+  // (dir_add writes this inode). Past EXT4_LINK_MAX, dir_nlink says
+  // "many" with a count of 1.
+  const uint32_t links = in_.links;
+  if (is_dir_mode(mode) && in_.links != 1) in_.links = in_.links + 1 >= MAX_LINKS ? 1 : in_.links + 1;
+  if (auto r = fs.dir_add(in_, name, child.ino, child.mode); !r.ok()) {
+    in_.links = links;
+    return undo(r.error());
+  }
   return fs.node_locked(child.ino);
 }
 
@@ -53,16 +61,10 @@ Result<vfs::VnodeRef> Node::create(StringView name, const vfs::CreateArgs& args)
 
 Result<vfs::VnodeRef> Node::mkdir(StringView name, const vfs::CreateArgs& args) {
   uint32_t mode = vfs::MODE_DIR | (args.mode & vfs::MODE_PERM);
-  auto made = TRY(make(name, mode, args, [&](Inode& in) -> Result<void> {
+  return make(name, mode, args, [&](Inode& in) -> Result<void> {
     in.links = 2;  // its name and its "."
     return xfs()->dir_init(in, in_.ino);
-  }));
-  // The new directory's ".." links here. Past EXT4_LINK_MAX, dir_nlink
-  // says "many" with a count of 1.
-  vfs::FsGuard g(xfs()->meta());
-  if (in_.links != 1) in_.links = in_.links + 1 >= MAX_LINKS ? 1 : in_.links + 1;
-  TRY(xfs()->write_inode(in_));
-  return made;
+  });
 }
 
 Result<vfs::VnodeRef> Node::symlink(StringView name, StringView target, const vfs::CreateArgs& args) {
@@ -82,7 +84,7 @@ Result<vfs::VnodeRef> Node::symlink(StringView name, StringView target, const vf
     uint64_t pblk = TRY(fs.map_alloc(in, 0, &fresh));
     bcache::BlockRef b = TRY(fs.cache().get_zeroed(pblk));
     __builtin_memcpy(b.mutable_data(), target.data(), target.size());
-    return fs.cache().write(b);
+    return fs.write_meta(b);
   });
 }
 
@@ -92,7 +94,7 @@ Result<void> Node::link(StringView name, Vnode& target) {
   if (!fs.writable()) return Error::ReadOnly;
   if (target.fs() != this->fs()) return Error::CrossDevice;
   Node& t = static_cast<Node&>(target);
-  vfs::FsGuard g(fs.meta());
+  Ext4Fs::Txn g(fs);
   if (in_.links == 0 || t.in_.links == 0) return Error::NotFound;
   if (t.in_.links >= MAX_LINKS) return Error::TooManyLinks;
   TRY(fs.dir_add(in_, name, t.in_.ino, t.in_.mode));
@@ -112,8 +114,10 @@ Result<void> Node::drop_link(uint32_t ino, bool dir) {
   else if (t.links)
     --t.links;
   t.ctime_ns = vfs::fs_now_ns();
-  // Held open (or cached): freed at its last release (Node::release).
+  // Held open (or cached): freed at its last release (Node::release), on
+  // the orphan list until then.
   if (t.links == 0 && !n) return fs.delete_inode(t);
+  if (t.links == 0) return fs.orphan_add(t);
   return fs.write_inode(t);
 }
 
@@ -121,7 +125,7 @@ Result<void> Node::unlink(StringView name) {
   if (!is_dir()) return Error::NotDir;
   Ext4Fs& fs = *xfs();
   if (!fs.writable()) return Error::ReadOnly;
-  vfs::FsGuard g(fs.meta());
+  Ext4Fs::Txn g(fs);
   uint32_t ino = TRY(fs.dir_find(in_, name));
   Node* n = fs.cached_node(ino);
   Inode tmp;
@@ -135,7 +139,7 @@ Result<void> Node::rmdir(StringView name) {
   if (!is_dir()) return Error::NotDir;
   Ext4Fs& fs = *xfs();
   if (!fs.writable()) return Error::ReadOnly;
-  vfs::FsGuard g(fs.meta());
+  Ext4Fs::Txn g(fs);
   uint32_t ino = TRY(fs.dir_find(in_, name));
   Node* n = fs.cached_node(ino);
   Inode tmp;
@@ -155,7 +159,7 @@ Result<void> Node::rename(StringView name, Vnode& new_dir, StringView new_name, 
   if (!fs.writable()) return Error::ReadOnly;
   if (new_dir.fs() != this->fs()) return Error::CrossDevice;
   Node& nd = static_cast<Node&>(new_dir);
-  vfs::FsGuard g(fs.meta());
+  Ext4Fs::Txn g(fs);
   if (nd.in_.links == 0) return Error::NotFound;
   uint32_t src = TRY(fs.dir_find(in_, name));
   Node* sn = fs.cached_node(src);
@@ -211,19 +215,22 @@ Result<void> Node::rename(StringView name, Vnode& new_dir, StringView new_name, 
   return {};
 }
 
-Result<void> Node::write_blocks_locked(uint64_t first, uint64_t count, const uint8_t* p) {
+Result<void> Node::write_blocks_locked(uint64_t first, uint64_t count, const uint8_t* p, uint64_t end) {
   Ext4Fs& fs = *xfs();
   const uint32_t bs = fs.block_size();
   uint64_t pblk[PAGE / 512];
-  {
-    vfs::FsGuard g(fs.meta());
-    for (uint64_t i = 0; i < count; ++i) {
-      bool fresh;
-      pblk[i] = TRY(fs.map_alloc(in_, first + i, &fresh));
-    }
-    TRY(fs.write_inode(in_));  // the extent tree and the block count
+  // One transaction: the blocks allocated, the data written, then the
+  // metadata that points at it committed (the data never trails the
+  // metadata: jbd2's "ordered" mode).
+  Ext4Fs::Txn g(fs);
+  for (uint64_t i = 0; i < count; ++i) {
+    bool fresh;
+    pblk[i] = TRY(fs.map_alloc(in_, first + i, &fresh));
   }
-  // The data, outside the meta lock, a run of contiguous blocks at a time.
+  // The size covers the new blocks in the same transaction (e2fsck refuses
+  // extents past the end).
+  if (end > in_.size) in_.size = end;
+  TRY(fs.write_inode(in_));  // the extent tree, the block count, the size
   for (uint64_t i = 0; i < count;) {
     uint64_t n = 1;
     while (i + n < count && pblk[i + n] == pblk[i] + n) ++n;
@@ -269,7 +276,8 @@ Result<size_t> Node::write(uint64_t* offset, vfs::IoBuffer& buf, bool append) {
     if (k) {
       uint64_t first = pos / bs, last = (pos + k - 1) / bs;
       uint64_t page_first = (pos / PAGE) * (PAGE / bs);
-      if (auto w = write_blocks_locked(first, last - first + 1, page.value() + (first - page_first) * bs); !w.ok()) {
+      if (auto w = write_blocks_locked(first, last - first + 1, page.value() + (first - page_first) * bs, pos + k);
+          !w.ok()) {
         failed = w.error();
         break;
       }
@@ -279,7 +287,7 @@ Result<size_t> Node::write(uint64_t* offset, vfs::IoBuffer& buf, bool append) {
   }
   if (done == 0 && failed != Error::None) return failed;
   {
-    vfs::FsGuard mg(fs.meta());
+    Ext4Fs::Txn mg(fs);
     if (off + done > in_.size) in_.size = off + done;
     in_.mtime_ns = in_.ctime_ns = vfs::fs_now_ns();
     TRY(fs.write_inode(in_));
@@ -305,13 +313,13 @@ Result<void> Node::truncate_locked(uint64_t size) {
       uint64_t lblk = size / bs, run;
       uint64_t pblk;
       {
-        vfs::FsGuard g(fs.meta());
+        Ext4Fs::Txn g(fs);
         pblk = TRY(fs.map(in_, lblk, &run));
       }
       if (pblk) TRY(fs.cache().write_blocks(pblk, 1, p + (size % PAGE) / bs * bs));
     }
   }
-  vfs::FsGuard g(fs.meta());
+  Ext4Fs::Txn g(fs);
   if (size < in_.size) TRY(fs.drop_blocks(in_, (size + bs - 1) / bs));
   in_.size = size;
   in_.mtime_ns = in_.ctime_ns = vfs::fs_now_ns();
@@ -329,7 +337,7 @@ Result<void> Node::setattr(const vfs::SetAttr& a) {
   if (!fs.writable()) return Error::ReadOnly;
   vfs::FsGuard pg(lock_);
   if (a.mask & vfs::SetAttr::SIZE) TRY(truncate_locked(a.size));
-  vfs::FsGuard g(fs.meta());
+  Ext4Fs::Txn g(fs);
   int64_t now = vfs::fs_now_ns();
   if (a.mask & vfs::SetAttr::MODE) in_.mode = (in_.mode & vfs::MODE_TYPE) | (a.mode & vfs::MODE_PERM);
   if (a.mask & vfs::SetAttr::UID) in_.uid = a.uid;
@@ -359,7 +367,7 @@ Result<void> Node::sync() {
       uint64_t first = idx * (PAGE / bs);
       if (first >= size_blocks) break;
       uint64_t count = size_blocks - first < PAGE / bs ? size_blocks - first : PAGE / bs;
-      TRY(write_blocks_locked(first, count, pages_.get(idx)));
+      TRY(write_blocks_locked(first, count, pages_.get(idx), 0));
     }
   }
   return fsync();

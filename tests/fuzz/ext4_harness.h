@@ -32,8 +32,8 @@ class MemIo final : public bcache::BlockIo {
   Result<void> write(uint64_t sector, const void* buf, size_t count) override {
     if (!writable_) return Error::ReadOnly;
     if (sector > sectors() || count > sectors() - sector) return Error::Range;
+    if (writes++ >= cut_after) return {};  // the power went: later writes are lost
     std::memcpy(bytes_.data() + sector * bcache::SECTOR_SIZE, buf, count * bcache::SECTOR_SIZE);
-    ++writes;
     return {};
   }
   Result<void> flush() override {
@@ -43,6 +43,7 @@ class MemIo final : public bcache::BlockIo {
   std::vector<uint8_t> bytes_;
   bool writable_ = false;
   size_t reads = 0, writes = 0, flushes = 0;
+  size_t cut_after = SIZE_MAX;  // writes after this many are dropped (a crash)
 };
 
 // Collects readdir's names.

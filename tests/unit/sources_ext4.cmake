@@ -12,5 +12,6 @@ set(EXT4_HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/fs/ext4/dir_write.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/inode_write.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/node_write.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/journal.cc
 )
 list(APPEND HOST_SOURCES ${EXT4_HOST_SOURCES})
