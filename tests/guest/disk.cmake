@@ -57,6 +57,9 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   disk_write_test(microvm.write_ext4_4k --fs ext4-4k write)
   disk_write_test(q35.write_ext4_4k --machine q35 --fs ext4-4k write)
   disk_write_test(microvm.write_fill --fs ext4-4k --fill --timeout 240 write)
+  # 4 threads changing files at once on 4 CPUs: the meta lock, the inode
+  # cache and the journal under contention.
+  disk_write_test(microvm.write_threads_4cpu --fs ext4-4k --cpus 4 --threads --timeout 240 write)
   # QEMU killed while the guest writes: "not clean", e2fsck repairs (no journal yet).
   disk_write_test(microvm.write_crash --timeout 60 crash)
   set_tests_properties(guest.disk.microvm.write_crash PROPERTIES PASS_REGULAR_EXPRESSION "PASS disk crash")

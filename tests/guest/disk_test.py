@@ -18,7 +18,8 @@ Cases:
                 tree; then e2fsck -fn must find the image clean and
                 debugfs rdump must give the host's tree (names, types,
                 permissions, bytes, link targets); --fill: then the disk is
-                written full (ENOSPC) and emptied again
+                written full (ENOSPC) and emptied again; --threads: then 4
+                threads change files at once (run with --cpus 4)
   crash         disk_write looping over a read-write image, QEMU killed part
                 way (kill -9): the superblock must say "not clean" and
                 "needs recovery"; e2fsck -fy must only replay the journal
@@ -317,10 +318,12 @@ def case_write(a, work):
     try:
         host_root = os.path.join(shm, "root")
         shutil.copytree(tree, host_root, symlinks=True)
-        host = subprocess.run([a.program, host_root], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        host = subprocess.run([a.program, host_root] + (["threads"] if a.threads else []),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if host.returncode != 0 or "PASS disk_write" not in host.stdout:
             return fail("disk_write failed on the host", host.stdout)
-        status, out = boot(a, work, [img + ":/data"], "", ["/data"] + (["fill"] if a.fill else []))
+        extra = ["fill"] if a.fill else ["threads"] if a.threads else []
+        status, out = boot(a, work, [img + ":/data"], "", ["/data"] + extra)
         if "panic" in out.lower():
             return fail("the kernel panicked", out)
         if status != 0 or "PASS disk_write" not in out:
@@ -338,7 +341,8 @@ def case_write(a, work):
         count = sum(len(d) + len(f) for _, d, f in os.walk(host_root))
     finally:
         shutil.rmtree(shm, ignore_errors=True)
-    print(f"PASS disk write {a.fs}{' fill' if a.fill else ''}: e2fsck clean, {count} entries as on the host")
+    mode = " fill" if a.fill else f" threads on {a.cpus} CPUs" if a.threads else ""
+    print(f"PASS disk write {a.fs}{mode}: e2fsck clean, {count} entries as on the host")
     return 0
 
 
@@ -475,6 +479,7 @@ def main():
                    help="the disks' bus: virtio-blk, NVMe (q35), or the first virtio-blk and the others NVMe")
     p.add_argument("--nvme-block", type=int, default=0, help="NVMe logical block size (QEMU's default: 512)")
     p.add_argument("--fill", action="store_true", help="write: then fill the disk (ENOSPC) and empty it")
+    p.add_argument("--threads", action="store_true", help="write: then 4 threads change files at once")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")

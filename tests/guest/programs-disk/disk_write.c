@@ -1,4 +1,4 @@
-/* disk_write ROOT [fill|loop]: changes the tree under ROOT the same way every
+/* disk_write ROOT [fill|loop|threads]: changes the tree under ROOT the same way every
  * run (tests/guest/disk_test.py runs it in the VM over a read-write ext4
  * disk and on the host over a tmpfs directory, then compares the two
  * trees with debugfs and e2fsck -fn): files created, written (in order,
@@ -12,10 +12,15 @@
  * With "fill": then writes ROOT/fill until the disk is full, which must
  * end in ENOSPC (never another error), reads every byte back, and
  * removes it.
+ * With "threads": then 4 threads at once, each in its own directory,
+ * create, write, extend, rename over each other and remove files (the
+ * volume's lock, the inode cache and the journal under contention); what
+ * is left is the same on every run.
  * With "loop": after printing "looping", creates, writes, renames and
  * removes files for ever (the host kills the VM part way: the crash test).
  * Prints "PASS disk_write" when every step held. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -186,6 +191,32 @@ static void fill(void) {
         (unsigned long long)sf.f_bfree);
 }
 
+static void* worker(void* arg) {
+  int t = (int)(intptr_t)arg;
+  static unsigned char bufs[4][30000];
+  unsigned char* buf = bufs[t];
+  char dir[64], a[96], b[96];
+  snprintf(dir, sizeof dir, "par%d", t);
+  CHECK(mkdir(P(dir), 0755) == 0, "mkdir %s", dir);
+  for (unsigned i = 0; i < 60; ++i) {
+    snprintf(a, sizeof a, "%s/f%u", dir, i % 10);
+    snprintf(b, sizeof b, "%s/g%u", dir, i % 7);
+    fill_pattern(buf, sizeof buf, i + 100 * (unsigned)t);
+    write_file(a, buf, 1000 + (i * 997) % 29000, 0, O_TRUNC);
+    write_file(a, buf, 500, 40000 + i, 0);
+    CHECK(rename(P(a), P(b)) == 0, "rename %s %s", a, b);
+    if (i % 4 == 0) CHECK(unlink(P(b)) == 0, "unlink %s", b);
+  }
+  return NULL;
+}
+
+static void threads(void) {
+  pthread_t th[4];
+  for (int t = 0; t < 4; ++t) pthread_create(&th[t], NULL, worker, (void*)(intptr_t)t);
+  for (int t = 0; t < 4; ++t) pthread_join(th[t], NULL);
+  sync();
+}
+
 static void loop(void) {
   static unsigned char buf[20000];
   printf("looping\n");
@@ -217,6 +248,7 @@ int main(int argc, char** argv) {
   }
   changes();
   if (argc > 2 && strcmp(argv[2], "fill") == 0) fill();
+  if (argc > 2 && strcmp(argv[2], "threads") == 0) threads();
   if (g_failed) return 1;
   printf("PASS disk_write\n");
   return 0;
