@@ -4,9 +4,13 @@
 // entry) fits it, else into a new block at the end; a removed entry's
 // space joins the entry before it in its block (or, first in its block,
 // the entry becomes a deleted one). Every changed block gets its
-// metadata_csum tail recomputed. Directories with an htree index are not
-// changed (OpNotSupported): clearing the index flag would leave index
-// blocks that have no checksum tail, which e2fsck reports.
+// metadata_csum tail recomputed. In directories with an htree index,
+// entries are removed and retargeted in their leaf as in a linear one
+// (the hash of a name does not change, the index stays right), but not
+// added (OpNotSupported): that needs the name's hash and may split a
+// leaf; clearing the index flag instead would leave index blocks without
+// the checksum tail, which e2fsck reports. Their ".." (in the index's
+// root block, under its own checksum) is not changed either.
 #include "fs/ext4/fs.h"
 
 namespace capsule::ext4 {
@@ -121,7 +125,7 @@ Result<void> Ext4Fs::dir_add(Inode& dir, StringView name, uint32_t ino, uint32_t
 }
 
 Result<uint32_t> Ext4Fs::dir_remove(Inode& dir, StringView name) {
-  if (dir.flags & INODE_INDEX_FL) return Error::OpNotSupported;
+  if (name == "." || name == "..") return Error::Invalid;
   uint32_t removed = 0;
   TRY(dir_scan(dir, [&](bcache::BlockRef& b, const DirEntry& d, uint32_t off, uint32_t prev) -> Result<bool> {
     if (!d.ino || StringView(d.name, d.name_len) != name) return false;
@@ -143,7 +147,7 @@ Result<uint32_t> Ext4Fs::dir_remove(Inode& dir, StringView name) {
 }
 
 Result<void> Ext4Fs::dir_retarget(Inode& dir, StringView name, uint32_t ino, uint32_t mode) {
-  if (dir.flags & INODE_INDEX_FL) return Error::OpNotSupported;
+  if ((dir.flags & INODE_INDEX_FL) && name == "..") return Error::OpNotSupported;
   bool done = TRY(dir_scan(dir, [&](bcache::BlockRef& b, const DirEntry& d, uint32_t off, uint32_t) -> Result<bool> {
     if (!d.ino || StringView(d.name, d.name_len) != name) return false;
     uint8_t* p = b.mutable_data() + off;

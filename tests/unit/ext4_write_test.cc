@@ -357,13 +357,14 @@ TEST(Ext4Write, ReadOnlyWhereItMustBe) {
   }
 }
 
-TEST(Ext4Write, HtreeDirectoriesAreRefusedClearly) {
+TEST(Ext4Write, HtreeDirectoriesLoseNamesButTakeNone) {
   if (!have_e2fsprogs()) GTEST_SKIP() << "no e2fsprogs";
   TempDir t;
   std::string tree = t.path + "/tree";
   mkdir(tree.c_str(), 0755);
   mkdir((tree + "/big").c_str(), 0755);
   for (int i = 0; i < 400; ++i) std::ofstream(tree + "/big/n" + std::to_string(i) + "_padding_padding") << i;
+  std::ofstream(tree + "/a_file") << "a";
   std::string img = t.path + "/img";
   ASSERT_EQ(system(("PATH=$PATH:/usr/sbin mke2fs -q -F -t ext4 -b 1024 -d " + tree + " " + img +
                     " 8M >/dev/null 2>&1 && PATH=$PATH:/usr/sbin e2fsck -fyD " + img + " >/dev/null 2>&1; true")
@@ -378,9 +379,15 @@ TEST(Ext4Write, HtreeDirectoriesAreRefusedClearly) {
   {
     vfs::VnodeRef root = mr.fs->root();
     vfs::VnodeRef big = root->lookup("big").value();
+    // No entry added; entries removed and replaced in their leaves.
     EXPECT_EQ(big->create("new", args(vfs::MODE_REGULAR | 0644)).error(), Error::OpNotSupported);
-    EXPECT_EQ(big->unlink("n1_padding_padding").error(), Error::OpNotSupported);
-    EXPECT_TRUE(big->lookup("n1_padding_padding").ok());
+    EXPECT_EQ(root->rename("a_file", *big, "elsewhere", false).error(), Error::OpNotSupported);
+    EXPECT_TRUE(big->unlink("n1_padding_padding").ok());
+    EXPECT_EQ(big->lookup("n1_padding_padding").error(), Error::NotFound);
+    EXPECT_TRUE(big->rename("n3_padding_padding", *big, "n4_padding_padding", false).ok());
+    EXPECT_TRUE(big->rename("n5_padding_padding", *root, "out_of_htree", false).ok());
+    EXPECT_TRUE(root->lookup("out_of_htree").ok());
+    for (int i = 100; i < 300; ++i) EXPECT_TRUE(big->unlink(("n" + std::to_string(i) + "_padding_padding").c_str()).ok());
     // Files in it can still be written.
     vfs::VnodeRef n = big->lookup("n2_padding_padding").value();
     EXPECT_TRUE(put(*n, 0, "22").ok());
