@@ -47,6 +47,14 @@ class Ext4Fs final : public vfs::FileSystem {
   Result<uint64_t> map(const Inode& in, uint64_t lblk, uint64_t* run);
 
   Result<void> set_root(uint32_t ino);
+  // Reads the group descriptors (mount, and again after a replay). `note`
+  // says what failed.
+  Result<void> load_groups(char* note, size_t cap);
+  // A volume that needs recovery, on a writable disk: its journal replayed
+  // (fs/ext4/journal.h), then the superblock and descriptors read again.
+  // Returns the transactions replayed; `why` says why not.
+  Result<uint32_t> recover(uint64_t device_bytes, Why& why);
+  bool recovered() const { return recovered_; }
 
   // --- writing (docs/ext4.md "Writing"); all REQUIRES(meta_) ---
   // One change: the meta lock held, and when it goes the metadata blocks
@@ -145,6 +153,7 @@ class Ext4Fs final : public vfs::FileSystem {
   vfs::VnodeRef root_;
   vfs::FsMutex meta_;
   bool writable_ = false;
+  bool recovered_ = false;  // the journal was replayed at this mount
   // The journal (nullptr: none, changes go in place as they come) and the
   // open transaction's blocks, held until its commit.
   Journal* journal_ = nullptr;

@@ -198,6 +198,22 @@ Result<void> Ext4Fs::begin_writing(Why& why) {
     TRY(cache_.flush());
     writable_ = true;
   }
+  // Orphans a crash left (files unlinked while held): freed now, as
+  // Linux's mount does, each in its own transaction.
+  for (int steps = 0; steps < 65536; ++steps) {
+    Txn t(*this);
+    if (!s_.last_orphan) break;
+    Inode in;
+    if (!read_inode(s_.last_orphan, in).ok() || in.links != 0) {
+      s_.last_orphan = 0;  // damaged, or a truncation orphan: e2fsck's business
+      (void)write_super();
+      break;
+    }
+    if (auto r = delete_inode(in); !r.ok()) {
+      log_warn("ext4: orphan inode {} not freed: {}", in.ino, error_name(r.error()));
+      break;
+    }
+  }
   vfs::FsGuard g(g_rw_lock);
   next_rw_ = g_rw_head;
   g_rw_head = this;

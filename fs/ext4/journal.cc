@@ -47,7 +47,7 @@ Result<uint64_t> Journal::phys(uint64_t jblock) {
   return p;
 }
 
-Result<void> Journal::load(Ext4Fs& fs, const Inode& jin, Why& why) {
+Result<void> Journal::load(Ext4Fs& fs, const Inode& jin, Why& why, bool allow_dirty) {
   fs_ = &fs;
   jin_ = jin;
   block_size_ = fs.block_size();
@@ -65,7 +65,8 @@ Result<void> Journal::load(Ext4Fs& fs, const Inode& jin, Why& why) {
   first_ = be32(s + 0x14);
   sequence_ = be32(s + 0x18);
   incompat_ = be32(s + 0x28);
-  if (be32(s + 0x1C) != 0) return fail(Error::Busy, "the journal is not empty");
+  start_ = be32(s + 0x1C);
+  if (start_ != 0 && !allow_dirty) return fail(Error::Busy, "the journal is not empty");
   if (incompat_ & ~(J_INCOMPAT_REVOKE | J_INCOMPAT_64BIT | J_INCOMPAT_CSUM_V2 | J_INCOMPAT_CSUM_V3))
     return fail(Error::NotSupported, "journal features (fast commit, async commit...)");
   if (be32(s + 0x2C)) return fail(Error::NotSupported, "journal read-only features");
@@ -73,7 +74,103 @@ Result<void> Journal::load(Ext4Fs& fs, const Inode& jin, Why& why) {
   if (first_ == 0 || maxlen_ <= first_ + 2 || uint64_t(maxlen_) * block_size_ > jin.size)
     return fail(Error::NotSupported, "journal size figures");
   for (int i = 0; i < 16; ++i) uuid_[i] = s[0x30 + i];
+  if (start_ && (start_ < first_ || start_ >= maxlen_)) return fail(Error::Io, "journal start outside the journal");
+  csum_ = incompat_ & J_INCOMPAT_CSUM_V3;
+  if ((incompat_ & J_INCOMPAT_CSUM_V2) && start_) return fail(Error::NotSupported, "a journal with checksum v2 to replay");
+  seed_ = crc32c(~0u, uuid_, 16);
   return {};
+}
+
+Result<uint32_t> Journal::replay(Why& why) {
+  if (!start_) return uint32_t(0);
+  bcache::BlockCache& cache = fs_->cache();
+  const size_t tag = tag_bytes();
+  uint8_t* blk = new (std::nothrow) uint8_t[block_size_];
+  uint8_t* data = new (std::nothrow) uint8_t[block_size_];
+  // One transaction's tags: (target block, journal block, escaped, checksum).
+  struct Tag {
+    uint64_t target, jblock;
+    bool escaped;
+    uint32_t csum;
+  };
+  const size_t max_tags = maxlen_;
+  Tag* tags = new (std::nothrow) Tag[max_tags];
+  uint32_t replayed = 0;
+  auto run = [&]() -> Result<void> {
+    if (!blk || !data || !tags) return Error::NoMemory;
+    uint32_t seq = sequence_;
+    uint64_t pos = start_;
+    size_t n = 0;
+    auto next = [&](uint64_t p) { return p + 1 >= maxlen_ ? uint64_t(first_) : p + 1; };
+    for (uint64_t steps = 0; steps < maxlen_; ++steps) {
+      TRY(cache.read_blocks(TRY(phys(pos)), 1, blk));
+      if (be32(blk) != JBD2_MAGIC || be32(blk + 8) != seq) break;
+      uint32_t type = be32(blk + 4);
+      if (type == BT_DESCRIPTOR) {
+        if (csum_) {
+          uint32_t want = be32(blk + block_size_ - 4);
+          put_be32(blk + block_size_ - 4, 0);
+          if (crc32c(seed_, blk, block_size_) != want) break;  // torn: the transaction ends the log
+        }
+        size_t off = 12, end = block_size_ - (csum_ ? 4 : 0);
+        uint64_t dpos = pos;
+        bool last = false;
+        while (!last && off + tag <= end && n < max_tags) {
+          const uint8_t* t = blk + off;
+          uint32_t flags = csum_ ? be32(t + 4) : (uint32_t(t[6]) << 8 | t[7]);
+          uint64_t target = be32(t);
+          if (csum_ || tag == 12) target |= uint64_t(be32(t + 8)) << 32;
+          dpos = next(dpos);
+          tags[n++] = Tag{target, dpos, bool(flags & TAG_ESCAPE), csum_ ? be32(t + 12) : 0};
+          off += tag;
+          if (!(flags & TAG_SAME_UUID)) off += 16;
+          last = flags & TAG_LAST;
+        }
+        pos = dpos;
+      } else if (type == BT_COMMIT) {
+        if (csum_) {
+          uint32_t want = be32(blk + 0x10);
+          put_be32(blk + 0x10, 0);
+          if (crc32c(seed_, blk, block_size_) != want) break;
+        }
+        // Every block first checked, then written: all or nothing.
+        uint8_t seq_be[4];
+        put_be32(seq_be, seq);
+        bool whole = true;
+        for (size_t i = 0; i < n && whole; ++i) {
+          if (tags[i].target < fs_->super().first_data_block || tags[i].target >= fs_->super().blocks_count)
+            whole = false;
+          else if (csum_) {
+            TRY(cache.read_blocks(TRY(phys(tags[i].jblock)), 1, data));
+            whole = crc32c(crc32c(seed_, seq_be, 4), data, block_size_) == tags[i].csum;
+          }
+        }
+        if (!whole) break;
+        for (size_t i = 0; i < n; ++i) {
+          TRY(cache.read_blocks(TRY(phys(tags[i].jblock)), 1, data));
+          if (tags[i].escaped) put_be32(data, JBD2_MAGIC);
+          TRY(cache.write_blocks(tags[i].target, 1, data));
+        }
+        n = 0;
+        ++seq;
+        ++replayed;
+      } else {
+        format_to(why.text, sizeof why.text, "journal block type {} (revoke records are not replayed here)", type);
+        return Error::NotSupported;
+      }
+      pos = next(pos);
+    }
+    TRY(cache.flush());
+    sequence_ = seq;
+    start_ = 0;
+    return write_super(0, sequence_);
+  };
+  Result<void> r = run();
+  delete[] blk;
+  delete[] data;
+  delete[] tags;
+  if (!r.ok()) return r.error();
+  return replayed;
 }
 
 Result<void> Journal::start() {

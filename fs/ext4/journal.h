@@ -22,8 +22,15 @@ class Journal {
   // Reads and checks the journal superblock of the journal inode `jin`.
   // NotSupported (why says it) for a journal this writer does not use:
   // external, version 1, fast commits, unknown features, another block
-  // size; Busy when it is not empty (it needs recovery).
-  Result<void> load(Ext4Fs& fs, const Inode& jin, Why& why);
+  // size; Busy when it is not empty (it needs recovery), unless
+  // `allow_dirty` (replay() follows).
+  Result<void> load(Ext4Fs& fs, const Inode& jin, Why& why, bool allow_dirty = false);
+  // A journal left by a crash: every transaction whose commit block (and,
+  // with checksums, every block) is whole is written in place, in order;
+  // the first incomplete one ends the replay; then the journal is empty.
+  // NotSupported for revoke records (Linux's: not replayed here, e2fsck
+  // does it); Io for a device error. Returns the transactions replayed.
+  Result<uint32_t> replay(Why& why);
   // Before the first transaction: the features this writer uses (64bit
   // tags on a 64bit volume, checksum v3 with metadata_csum) into the
   // journal superblock.
@@ -40,7 +47,7 @@ class Journal {
 
   Ext4Fs* fs_ = nullptr;
   Inode jin_;
-  uint32_t block_size_ = 0, first_ = 0, maxlen_ = 0, sequence_ = 0;
+  uint32_t block_size_ = 0, first_ = 0, maxlen_ = 0, sequence_ = 0, start_ = 0;
   uint32_t incompat_ = 0;
   bool csum_ = false;  // checksum v3
   uint32_t seed_ = 0;  // crc32c(~0, uuid)

@@ -1,4 +1,4 @@
-/* disk_write ROOT [fill|loop|threads]: changes the tree under ROOT the same way every
+/* disk_write ROOT [fill|loop|threads|touch]: changes the tree under ROOT the same way every
  * run (tests/guest/disk_test.py runs it in the VM over a read-write ext4
  * disk and on the host over a tmpfs directory, then compares the two
  * trees with debugfs and e2fsck -fn): files created, written (in order,
@@ -16,6 +16,8 @@
  * create, write, extend, rename over each other and remove files (the
  * volume's lock, the inode cache and the journal under contention); what
  * is left is the same on every run.
+ * With "touch": only writes ROOT/after_crash (the crash test's second
+ * boot, on the image the kill left).
  * With "loop": after printing "looping", creates, writes, renames and
  * removes files for ever (the host kills the VM part way: the crash test).
  * Prints "PASS disk_write" when every step held. */
@@ -242,6 +244,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   snprintf(g_root, sizeof g_root, "%s", argv[1]);
+  if (argc > 2 && strcmp(argv[2], "touch") == 0) {
+    write_file("after_crash", "written after the crash\n", 24, 0, O_TRUNC);
+    struct statfs sf;
+    CHECK(statfs(g_root, &sf) == 0, "statfs");
+    if (g_failed) return 1;
+    printf("PASS disk_write\n");
+    return 0;
+  }
   if (argc > 2 && strcmp(argv[2], "loop") == 0) {
     CHECK(mkdir(P("loop"), 0755) == 0, "mkdir loop");
     loop();
