@@ -1,6 +1,8 @@
 // ext4 files as vnodes (fs/ext4/node.h, docs/ext4.md).
 #include "fs/ext4/node.h"
 
+#include <new>
+
 #include "lib/log.h"
 
 namespace capsule::ext4 {
@@ -99,11 +101,48 @@ Result<vfs::VnodeRef> Node::lookup(StringView name) {
 Result<void> Node::readdir(uint64_t cookie, vfs::DirSink& sink) {
   if (!is_dir()) return Error::NotDir;
   bool filetype = xfs()->super().incompat & INCOMPAT_FILETYPE;
-  Ext4Fs::Txn g(*xfs());
-  return each_entry(cookie, [&](const DirEntry& d, uint64_t next) {
-    vfs::VType t = filetype ? dirent_type(d.file_type) : vfs::VType::Unknown;
-    return sink.emit(StringView(d.name, d.name_len), d.ino, t, next);
-  });
+  // Entries are copied out under the meta lock in batches and handed to
+  // the sink after it: the sink writes to the program's memory, whose page
+  // faults may need locks that a thread waiting for the meta lock holds
+  // (munmap releasing an ext4 file's last reference).
+  struct Ent {
+    uint64_t ino, next;
+    vfs::VType type;
+    uint8_t len;
+    char name[255];
+  };
+  constexpr size_t BATCH = 16;
+  struct Batch {
+    Ent* e = new (std::nothrow) Ent[BATCH];
+    ~Batch() { delete[] e; }
+  } batch;
+  if (!batch.e) return Error::NoMemory;
+  for (;;) {
+    size_t n = 0;
+    bool more = false;
+    {
+      Ext4Fs::Txn g(*xfs());
+      TRY(each_entry(cookie, [&](const DirEntry& d, uint64_t next) {
+        if (n == BATCH) {
+          more = true;
+          return false;
+        }
+        Ent& e = batch.e[n++];
+        e.ino = d.ino;
+        e.next = next;
+        e.type = filetype ? dirent_type(d.file_type) : vfs::VType::Unknown;
+        e.len = d.name_len;
+        __builtin_memcpy(e.name, d.name, d.name_len);
+        return true;
+      }));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const Ent& e = batch.e[i];
+      if (!sink.emit(StringView(e.name, e.len), e.ino, e.type, e.next)) return {};
+      cookie = e.next;
+    }
+    if (!more) return {};
+  }
 }
 
 Result<size_t> Node::readlink(char* buf, size_t cap) {
