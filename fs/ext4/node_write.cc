@@ -306,6 +306,9 @@ Result<void> Node::truncate_locked(uint64_t size) {
     // Pages wholly past the new end go; the partial page's and block's
     // tails become zeros, in memory and on the disk, so that a later
     // extension reads zeros there.
+    // Mappings lose the pages past the new end first (a later touch is
+    // SIGBUS), as ramfs does, then the pages go.
+    mm::backing_shrinking(*this, size);
     pages_.truncate((size + PAGE - 1) / PAGE, [](uint8_t* p) { vfs::fs_page_free(p); });
     if (size % bs) {
       uint8_t* p = TRY(page_locked(size / PAGE));

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/time.h>
@@ -150,6 +151,22 @@ static void changes(void) {
   CHECK(stat(P("d1/odd_renamed"), &st) == 0 && st.st_mtime == 1600000000 && (st.st_mode & 07777) == 0600,
         "stat after chmod/utimes");
   CHECK(stat(P("d1/big"), &st) == 0 && st.st_nlink == 2 && st.st_size == 70000, "stat big");
+  /* A shared mapping written through and msync'ed (into holes), then the
+   * file shrunk while mapped. */
+  fd = open(P("mapped"), O_RDWR | O_CREAT, 0644);
+  CHECK(fd >= 0 && ftruncate(fd, 12288) == 0, "ftruncate mapped");
+  char* m = fd >= 0 ? mmap(NULL, 12288, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+  CHECK(m != MAP_FAILED, "mmap shared");
+  if (m != MAP_FAILED) {
+    memcpy(m, "written via mmap", 16);
+    memcpy(m + 5000, "second page", 11);
+    memcpy(m + 9000, "third page", 10);
+    CHECK(msync(m, 12288, MS_SYNC) == 0, "msync");
+    CHECK(ftruncate(fd, 6000) == 0, "ftruncate while mapped");
+    CHECK(m[5000] == 's', "the page still inside reads");
+    munmap(m, 12288);
+  }
+  if (fd >= 0) close(fd);
   sync();
 }
 
