@@ -257,40 +257,92 @@ Result<size_t> Node::write(uint64_t* offset, vfs::IoBuffer& buf, bool append) {
   const uint64_t limit = 0xFFFFFFFFull * bs;
   if (off >= limit) return Error::FileTooBig;
   if (n > limit - off) n = size_t(limit - off);
+  // 1. The bytes into the file's pages. The program's memory is read
+  // here, with no volume lock held (its page faults may need locks that a
+  // thread waiting for the volume holds).
   size_t done = 0;
-  Error failed = Error::None;
+  Error copy_failed = Error::None;
   while (done < n) {
     uint64_t pos = off + done;
     size_t in = size_t(pos % PAGE);
     size_t k = n - done < PAGE - in ? n - done : PAGE - in;
     auto page = page_locked(pos / PAGE);
     if (!page.ok()) {
-      failed = page.error();
+      copy_failed = page.error();
       break;
     }
     auto r = buf.copy_in_partial(done, page.value() + in, k);
     if (!r.ok() || r.value() < k) {
-      failed = r.ok() ? Error::Fault : r.error();
-      k = r.ok() ? r.value() : 0;
+      copy_failed = r.ok() ? Error::Fault : r.error();
+      done += r.ok() ? r.value() : 0;
+      break;
     }
-    if (k) {
-      uint64_t first = pos / bs, last = (pos + k - 1) / bs;
-      uint64_t page_first = (pos / PAGE) * (PAGE / bs);
-      if (auto w = write_blocks_locked(first, last - first + 1, page.value() + (first - page_first) * bs, pos + k);
-          !w.ok()) {
-        failed = w.error();
+    done += k;
+  }
+  if (done == 0) return copy_failed;
+  Error failed = Error::None;
+  // 2. The blocks those bytes touched: allocated and written, one
+  // transaction per MiB (the data before the metadata that points at it).
+  const uint64_t per_page = PAGE / bs;
+  const uint64_t first = off / bs, last = (off + done - 1) / bs;
+  constexpr uint64_t BATCH_PAGES = 256;
+  uint64_t b = first;
+  while (b <= last && failed == Error::None) {
+    Ext4Fs::Txn t(fs);
+    uint64_t stop = b + BATCH_PAGES * per_page;
+    if (stop > last + 1) stop = last + 1;
+    while (b < stop) {
+      uint64_t idx = b / per_page;
+      uint8_t* p = pages_.get(idx);
+      uint64_t nb = (idx + 1) * per_page < stop ? (idx + 1) * per_page - b : stop - b;
+      if (!p) {
+        failed = Error::Io;  // filled in step 1: cannot be
         break;
       }
-      done += k;
+      uint64_t pblk[PAGE / 512];
+      uint64_t got = 0;
+      for (; got < nb; ++got) {
+        bool fresh;
+        auto m = fs.map_alloc(in_, b + got, &fresh);
+        if (!m.ok()) {
+          failed = m.error();
+          break;
+        }
+        pblk[got] = m.value();
+      }
+      for (uint64_t i = 0; i < got;) {
+        uint64_t run = 1;
+        while (i + run < got && pblk[i + run] == pblk[i] + run) ++run;
+        if (auto w = fs.cache().write_blocks(pblk[i], run, p + (b + i - idx * per_page) * bs); !w.ok()) {
+          failed = w.error();
+          got = i;
+          break;
+        }
+        i += run;
+      }
+      b += got;
+      if (failed != Error::None) break;
     }
-    if (failed != Error::None) break;
-  }
-  if (done == 0 && failed != Error::None) return failed;
-  {
-    Ext4Fs::Txn mg(fs);
-    if (off + done > in_.size) in_.size = off + done;
+    // The size covers what is on the disk, in the same transaction.
+    uint64_t end = b * uint64_t(bs) < off + done ? b * uint64_t(bs) : off + done;
+    if (end > in_.size) in_.size = end;
     in_.mtime_ns = in_.ctime_ns = vfs::fs_now_ns();
-    TRY(fs.write_inode(in_));
+    if (auto w = fs.write_inode(in_); !w.ok() && failed == Error::None) failed = w.error();
+  }
+  // What reached the disk counts; bytes copied past it (no space) are
+  // taken back out of the pages where they lie past the end of the file.
+  uint64_t reached = b * uint64_t(bs) < off + done ? b * uint64_t(bs) : off + done;
+  if (reached < off) reached = off;
+  if (reached < off + done) {
+    for (uint64_t pos = reached < in_.size ? in_.size : reached; pos < off + done;) {
+      uint8_t* p = pages_.get(pos / PAGE);
+      uint64_t k = PAGE - pos % PAGE;
+      if (k > off + done - pos) k = off + done - pos;
+      if (p) __builtin_memset(p + pos % PAGE, 0, k);
+      pos += k;
+    }
+    done = size_t(reached - off);
+    if (done == 0) return failed;
   }
   *offset = off + done;
   return done;
