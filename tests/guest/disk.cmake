@@ -15,7 +15,7 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
     add_test(NAME guest.disk.${name}
       COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
               --program ${disk_tree} ${ARGN})
-    set_tests_properties(guest.disk.${name} PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk")
+    set_tests_properties(guest.disk.${name} PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk ")
   endfunction()
   foreach(machine microvm q35)
     disk_test(${machine}.ktest --machine ${machine} ktest)
