@@ -4,6 +4,7 @@
 
 #include <new>
 
+#include "core/shutdown.h"
 #include "drivers/block.h"
 #include "fs/block_cache.h"
 #include "fs/ext4.h"
@@ -100,6 +101,8 @@ void mount_one(const DiskSetting& s) {
 
 void disks_mount(const BootSettings& s) {
   for (size_t i = 0; i < s.disk_count; ++i) mount_one(s.disks[i]);
+  // Read-write volumes are marked clean when the program exits.
+  if (s.disk_count) shutdown_register([](uint64_t) { ext4::shutdown_all(); });
 }
 
 }  // namespace capsule

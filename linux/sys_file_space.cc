@@ -1,7 +1,9 @@
 // Space and sync calls on files (docs/vfs.md): fallocate, sync, syncfs,
 // sync_file_range, and name_to_handle_at's refusal (fadvise64 and
-// readahead are in sys_fadvise.cc). Files live in memory, so syncing is
-// accepted and does nothing, after the checks Linux makes.
+// readahead are in sys_fadvise.cc). Files in memory need no syncing;
+// ext4 writes through to its disk, so sync and syncfs flush the device's
+// cache (docs/ext4.md).
+#include "fs/ext4.h"
 #include "fs/vfs/notify.h"
 #include "linux/file_common.h"
 #include "linux/pipe_file.h"
@@ -55,10 +57,17 @@ DEFINE_SYSCALL(285, fallocate, Result<void>, Fd fd, Flags<int> mode, int64_t off
   return r;
 }
 
-DEFINE_SYSCALL(162, sync, Result<void>) { return {}; }
+DEFINE_SYSCALL(162, sync, Result<void>) {
+  ext4::sync_all();
+  return {};
+}
 
+// syncfs(2): the file's file system to stable storage; for ext4 the
+// file's fsync is the volume's flush.
 DEFINE_SYSCALL(306, syncfs, Result<void>, Fd fd) {
-  TRY(get_file(fd));
+  vfs::FileRef f = TRY(get_file(fd));
+  if (!f->vnode().is_regular() && !f->vnode().is_dir()) return {};
+  (void)f->vnode().fsync();
   return {};
 }
 

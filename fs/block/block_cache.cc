@@ -36,6 +36,8 @@ void BlockRef::reset() {
 }
 
 const uint8_t* BlockRef::data() const { return buf_ ? buf_->data : nullptr; }
+uint8_t* BlockRef::mutable_data() { return buf_ ? buf_->data : nullptr; }
+uint64_t BlockRef::block() const { return buf_ ? buf_->block : 0; }
 
 BlockCache::BlockCache(BlockIo& io, uint32_t block_size, size_t capacity)
     : io_(io),
@@ -61,7 +63,15 @@ BlockCache::Buf* BlockCache::find_locked(uint64_t block) {
   return nullptr;
 }
 
-Result<BlockRef> BlockCache::get(uint64_t block) {
+Result<BlockRef> BlockCache::get(uint64_t block) { return get_or_make(block, false); }
+
+Result<BlockRef> BlockCache::get_zeroed(uint64_t block) {
+  BlockRef r = TRY(get_or_make(block, true));
+  __builtin_memset(r.mutable_data(), 0, block_size_);
+  return r;
+}
+
+Result<BlockRef> BlockCache::get_or_make(uint64_t block, bool zero) {
   if (block >= blocks_) return Error::Range;
   vfs::FsGuard g(lock_);
   if (Buf* b = find_locked(block)) {
@@ -93,7 +103,9 @@ Result<BlockRef> BlockCache::get(uint64_t block) {
     delete b;
     return Error::NoMemory;
   }
-  if (auto r = io_.read(block * sectors_per_block_, b->data, sectors_per_block_); !r.ok()) {
+  if (zero) {
+    __builtin_memset(b->data, 0, block_size_);
+  } else if (auto r = io_.read(block * sectors_per_block_, b->data, sectors_per_block_); !r.ok()) {
     ++stats_.errors;
     delete[] b->data;
     delete b;
@@ -117,6 +129,22 @@ void BlockCache::put(Buf* b) {
 Result<void> BlockCache::read_blocks(uint64_t block, size_t count, void* buf) {
   if (block > blocks_ || count > blocks_ - block) return Error::Range;
   return io_.read(block * sectors_per_block_, buf, count * sectors_per_block_);
+}
+
+Result<void> BlockCache::write(const BlockRef& b) {
+  if (!b.buf_) return Error::Invalid;
+  return io_.write(b.buf_->block * sectors_per_block_, b.buf_->data, sectors_per_block_);
+}
+
+Result<void> BlockCache::write_blocks(uint64_t block, size_t count, const void* buf) {
+  if (block > blocks_ || count > blocks_ - block) return Error::Range;
+  {
+    vfs::FsGuard g(lock_);
+    for (size_t i = 0; i < count; ++i)
+      if (Buf* b = find_locked(block + i))
+        __builtin_memcpy(b->data, static_cast<const uint8_t*>(buf) + i * block_size_, block_size_);
+  }
+  return io_.write(block * sectors_per_block_, buf, count * sectors_per_block_);
 }
 
 CacheStats BlockCache::stats() {

@@ -5,6 +5,7 @@
 
 #include "fs/ext4/node.h"
 #include "lib/format.h"
+#include "lib/log.h"
 
 namespace capsule::ext4 {
 namespace {
@@ -13,12 +14,34 @@ namespace {
 constexpr size_t CACHE_BLOCKS = 256;
 constexpr uint64_t NO_LIMIT = 1ull << 32;  // one past the last logical block ext4 can address
 
+// Why a volume that mounts is not written (nullptr: it can be), per
+// docs/ext4.md "Writing".
+// recovered: the journal was replayed, so the volume is whole although it
+// was not unmounted (its orphans are freed by begin_writing).
+const char* write_refusal(const Super& s, bool recovered) {
+  if (!recovered && !(s.state & STATE_VALID)) return "not cleanly unmounted (run e2fsck)";
+  if (!recovered && s.last_orphan) return "orphan inodes to free (run e2fsck)";
+  if (s.state & STATE_ERROR) return "the file system has errors (run e2fsck)";
+  if (!(s.incompat & INCOMPAT_EXTENTS)) return "no extents (ext2/ext3 block maps are not written yet)";
+  if (s.incompat & (INCOMPAT_MMP | INCOMPAT_EA_INODE)) return "mmp or ea_inode";
+  constexpr uint32_t RO_WRITABLE = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE | RO_COMPAT_BTREE_DIR |
+                                   RO_COMPAT_HUGE_FILE | RO_COMPAT_DIR_NLINK | RO_COMPAT_EXTRA_ISIZE |
+                                   RO_COMPAT_METADATA_CSUM;
+  if ((s.ro_compat & RO_COMPAT_GDT_CSUM) && !s.metadata_csum) return "uninit_bg without metadata_csum (crc16)";
+  if (s.ro_compat & ~RO_WRITABLE & ~RO_COMPAT_GDT_CSUM) return "read-only features (quota, bigalloc, project...)";
+  return nullptr;
+}
+
 }  // namespace
 
 Ext4Fs::Ext4Fs(bcache::BlockIo& io, const Super& s, GroupDesc* groups)
     : s_(s), groups_(groups), cache_(io, s.block_size, CACHE_BLOCKS) {}
 
-Ext4Fs::~Ext4Fs() { delete[] groups_; }
+Ext4Fs::~Ext4Fs() {
+  delete[] groups_;
+  delete journal_;
+  delete[] txn_;
+}
 
 vfs::FsStat Ext4Fs::statfs() {
   vfs::FsStat st;
@@ -48,13 +71,84 @@ Result<void> Ext4Fs::read_inode(uint32_t ino, Inode& in) {
   return parse_inode(s_, ino, b.data() + byte % s_.block_size, in);
 }
 
+Result<void> Ext4Fs::load_groups(char* note, size_t cap) {
+  // The descriptors follow the superblock's block [ext4 layout, "Block
+  // Group Descriptors"]; meta_bg (elsewhere) is refused by parse_super.
+  const Super& s = s_;
+  uint64_t per_block = s.block_size / s.desc_size;
+  for (uint32_t g = 0; g < s.groups; ++g) {
+    uint64_t block = s.first_data_block + 1 + g / per_block;
+    auto b = cache_.get(block);
+    if (!b.ok()) {
+      format_to(note, cap, "cannot read group descriptor {} ({})", g, error_name(b.error()));
+      return b.error();
+    }
+    if (!parse_group_desc(s, g, b.value().data() + (g % per_block) * s.desc_size, groups_[g]).ok()) {
+      format_to(note, cap, "corrupted group descriptor {}{}", g,
+                s.metadata_csum ? " (checksum or inode table)" : " (inode table)");
+      return Error::Io;
+    }
+  }
+  return {};
+}
+
+Result<uint32_t> Ext4Fs::recover(uint64_t device_bytes, Why& why) {
+  Inode jin;
+  if (s_.journal_ino < 1 || s_.journal_ino > s_.inodes_count || !read_inode(s_.journal_ino, jin).ok()) {
+    format_to(why.text, sizeof why.text, "the journal inode cannot be read");
+    return Error::Io;
+  }
+  Journal j;
+  TRY(j.load(*this, jin, why, true));
+  uint32_t n = TRY(j.replay(why));
+  // The superblock and descriptors as the replay left them.
+  bcache::BlockRef b = TRY(cache_.get(SUPER_OFFSET / s_.block_size));
+  Super s;
+  if (auto r = parse_super(b.data() + SUPER_OFFSET % s_.block_size, device_bytes, s, why); !r.ok()) return r.error();
+  if (s.groups != s_.groups || s.block_size != s_.block_size) {
+    format_to(why.text, sizeof why.text, "the replay changed the volume's geometry");
+    return Error::Io;
+  }
+  s.incompat &= ~INCOMPAT_RECOVER;
+  s_ = s;
+  recovered_ = true;
+  return n;
+}
+
 Result<vfs::VnodeRef> Ext4Fs::node(uint32_t ino) {
+  Txn g(*this);
+  return node_locked(ino);
+}
+
+Result<vfs::VnodeRef> Ext4Fs::node_locked(uint32_t ino) {
+  Node*& head = nodes_[ino % NODE_BUCKETS];
+  for (Node* n = head; n; n = n->cache_next_)
+    if (n->in_.ino == ino) return vfs::VnodeRef(n);  // retained: Node::release takes meta_ first
   Inode in;
   TRY(read_inode(ino, in));
   if (in.links == 0 || in.mode == 0) return Error::Io;  // a directory entry naming a free inode
   Node* n = new (std::nothrow) Node(this, in);
   if (!n) return Error::NoMemory;
+  n->cache_next_ = head;
+  head = n;
   return vfs::VnodeRef::adopt(n);
+}
+
+Node* Ext4Fs::cached_node(uint32_t ino) {
+  for (Node* n = nodes_[ino % NODE_BUCKETS]; n; n = n->cache_next_)
+    if (n->in_.ino == ino) return n;
+  return nullptr;
+}
+
+bool Ext4Fs::forget_if_last(Node* n) {
+  if (n->ref_count() != 1) return false;
+  for (Node** pp = &nodes_[n->in_.ino % NODE_BUCKETS]; *pp; pp = &(*pp)->cache_next_) {
+    if (*pp == n) {
+      *pp = n->cache_next_;
+      break;
+    }
+  }
+  return true;
 }
 
 Result<void> Ext4Fs::set_root(uint32_t ino) {
@@ -181,32 +275,41 @@ Result<void> mount(bcache::BlockIo& io, MountResult& out) {
     return Error::NoMemory;
   }
   vfs::FsRef ref = vfs::FsRef::adopt(fs);
-  // The descriptors follow the superblock's block [ext4 layout, "Block
-  // Group Descriptors"]; meta_bg (elsewhere) is refused by parse_super.
-  uint64_t per_block = s.block_size / s.desc_size;
-  for (uint32_t g = 0; g < s.groups; ++g) {
-    uint64_t block = s.first_data_block + 1 + g / per_block;
-    auto b = fs->cache().get(block);
-    if (!b.ok()) {
-      format_to(out.note, sizeof out.note, "cannot read group descriptor {} ({})", g, error_name(b.error()));
-      return b.error();
-    }
-    if (!parse_group_desc(s, g, b.value().data() + (g % per_block) * s.desc_size, groups[g]).ok()) {
-      format_to(out.note, sizeof out.note, "corrupted group descriptor {}{}", g,
-                s.metadata_csum ? " (checksum or inode table)" : " (inode table)");
-      return Error::Io;
+  TRY(fs->load_groups(out.note, sizeof out.note));
+  // A journal to replay on a writable disk: replayed here, before any
+  // inode is read (jbd2 recovery, as Linux's mount does it).
+  bool needs_recovery = s.incompat & INCOMPAT_RECOVER;
+  if (needs_recovery && (s.compat & COMPAT_HAS_JOURNAL) && !io.read_only() && !s.unknown_ro_compat) {
+    auto rec = fs->recover(io.sectors() * bcache::SECTOR_SIZE, why);
+    if (rec.ok()) {
+      needs_recovery = false;
+      s = fs->super();
+      TRY(fs->load_groups(out.note, sizeof out.note));
+      log_info("ext4: the journal was replayed ({} transactions)", rec.value());
+    } else {
+      log_warn("ext4: the journal was not replayed: {}", why.text);
     }
   }
   if (auto rr = fs->set_root(ROOT_INO); !rr.ok()) {
     format_to(out.note, sizeof out.note, "cannot read the root directory ({})", error_name(rr.error()));
     return rr.error();
   }
-  if (s.incompat & INCOMPAT_RECOVER)
+  out.read_only = true;
+  if (needs_recovery) {
     format_to(out.note, sizeof out.note, "the journal needs recovery: not replayed (read-only, may be stale)");
-  else if (s.unknown_ro_compat)
+  } else if (s.unknown_ro_compat) {
     format_to(out.note, sizeof out.note, "unknown read-only features {:#x}", s.unknown_ro_compat);
+  } else if (!io.read_only()) {
+    // Read-write only where every feature is one the writer keeps right.
+    if (const char* why_ro = write_refusal(s, fs->recovered())) {
+      format_to(out.note, sizeof out.note, "mounted read-only: {}", why_ro);
+    } else if (auto w = fs->begin_writing(why); !w.ok()) {
+      format_to(out.note, sizeof out.note, "mounted read-only: {}", why.text);
+    } else {
+      out.read_only = false;
+    }
+  }
   out.fs = static_cast<vfs::FsRef&&>(ref);
-  out.read_only = true;  // this slice reads only (docs/ext4.md)
   return {};
 }
 

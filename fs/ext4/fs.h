@@ -4,10 +4,13 @@
 // blocks to the disk's (extents or ext2's block map). docs/ext4.md.
 #include "fs/block_cache.h"
 #include "fs/ext4.h"
+#include "fs/ext4/journal.h"
 #include "fs/ext4/layout.h"
 #include "fs/vfs.h"
 
 namespace capsule::ext4 {
+
+class Node;
 
 class Ext4Fs final : public vfs::FileSystem {
  public:
@@ -17,15 +20,26 @@ class Ext4Fs final : public vfs::FileSystem {
   const char* name() const override { return "ext4"; }
   vfs::VnodeRef root() override { return root_; }
   vfs::FsStat statfs() override;
-  void shutdown() override { root_ = vfs::VnodeRef(); }
+  void shutdown() override;
 
   const Super& super() const { return s_; }
   bcache::BlockCache& cache() { return cache_; }
   uint32_t block_size() const { return s_.block_size; }
+  bool writable() const { return writable_; }
 
-  // The vnode for inode `ino` (a new one each call; the dentry cache keeps
-  // the ones in use). Io for a corrupted inode, NotFound for a free one.
-  Result<vfs::VnodeRef> node(uint32_t ino);
+  // Guards every piece of metadata a change touches: bitmaps, group
+  // descriptors, the superblock, inode table blocks, directory and extent
+  // blocks, each Node's inode, and the inode cache. Lock order: a Node's
+  // page lock, then this.
+  vfs::FsMutex& meta() RETURN_CAPABILITY(meta_) { return meta_; }
+
+  // The vnode for inode `ino`: one per inode while any reference lives
+  // (the inode cache). Io for a corrupted inode or a free one.
+  Result<vfs::VnodeRef> node(uint32_t ino) EXCLUDES(meta_);
+  Result<vfs::VnodeRef> node_locked(uint32_t ino) REQUIRES(meta_);
+  // A Node's last reference is going: off the cache (Node::release).
+  // Returns true if the caller's reference was the last.
+  bool forget_if_last(Node* n) REQUIRES(meta_);
   Result<void> read_inode(uint32_t ino, Inode& in);
   // The disk block holding logical block `lblk` of the file: 0 for a hole
   // (or an unwritten extent); *run: how many blocks from lblk on map the
@@ -33,15 +47,127 @@ class Ext4Fs final : public vfs::FileSystem {
   Result<uint64_t> map(const Inode& in, uint64_t lblk, uint64_t* run);
 
   Result<void> set_root(uint32_t ino);
+  // Reads the group descriptors (mount, and again after a replay). `note`
+  // says what failed.
+  Result<void> load_groups(char* note, size_t cap);
+  // A volume that needs recovery, on a writable disk: its journal replayed
+  // (fs/ext4/journal.h), then the superblock and descriptors read again.
+  // Returns the transactions replayed; `why` says why not.
+  Result<uint32_t> recover(uint64_t device_bytes, Why& why);
+  bool recovered() const { return recovered_; }
+
+  // --- writing (docs/ext4.md "Writing"); all REQUIRES(meta_) ---
+  // One change: the meta lock held, and when it goes the metadata blocks
+  // the change wrote committed as one journal transaction (or written in
+  // place as they came, without a journal).
+  class Txn {
+   public:
+    explicit Txn(Ext4Fs& fs) ACQUIRE(fs.meta_) : fs_(fs), g_(fs.meta_) {}
+    ~Txn() RELEASE() { (void)fs_.commit_locked(); }
+    Txn(const Txn&) = delete;
+    Txn& operator=(const Txn&) = delete;
+
+   private:
+    Ext4Fs& fs_;
+    vfs::FsGuard g_;
+  };
+  // A changed metadata block (held): into the open transaction, or to the
+  // device now when there is no journal.
+  Result<void> write_meta(const bcache::BlockRef& b) REQUIRES(meta_);
+  // The open transaction to the journal and in place (Txn's end).
+  Result<void> commit_locked() REQUIRES(meta_);
+  // Switches the volume to read-write: the superblock says "not clean"
+  // (and, with a journal, "needs recovery") until shutdown() or the VM's
+  // exit marks it clean again. NotSupported/Busy (why says it) for a
+  // journal this writer cannot use.
+  Result<void> begin_writing(Why& why);
+  // `in` into its inode table slot (fs/ext4/inode_write.cc).
+  Result<void> write_inode(const Inode& in) REQUIRES(meta_);
+  // A new inode of `mode` (its number from the bitmaps, near `dir`),
+  // written with an empty extent tree (regular files, directories, slow
+  // symlinks) and returned; links 0 until the caller sets them.
+  Result<Inode> new_inode(const Inode& dir, uint32_t mode, uint32_t uid, uint32_t gid) REQUIRES(meta_);
+  // A file whose last link and last reference are gone: its blocks and
+  // its inode back to the bitmaps (off the orphan list if it was on it).
+  Result<void> delete_inode(Inode& in) REQUIRES(meta_);
+  // The orphan list (s_last_orphan, chained through i_dtime): a file with
+  // no link left that something still holds goes on it in the same
+  // transaction as its last unlink, so that after a crash e2fsck (or
+  // Linux's mount) frees it; it leaves the list when it is deleted.
+  Result<void> orphan_add(Inode& in) REQUIRES(meta_);
+  Result<void> orphan_remove(Inode& in) REQUIRES(meta_);
+
+  // Blocks and inode numbers (fs/ext4/alloc.cc). NoSpace when none is free.
+  Result<uint64_t> alloc_block(uint64_t goal) REQUIRES(meta_);
+  Result<void> free_blocks(uint64_t start, uint64_t count) REQUIRES(meta_);
+  Result<uint32_t> alloc_ino(uint32_t near_group, bool dir) REQUIRES(meta_);
+  Result<void> free_ino(uint32_t ino, bool dir) REQUIRES(meta_);
+  Result<void> write_super() REQUIRES(meta_);
+
+  // A file's extent tree (fs/ext4/extent_write.cc). map_alloc: the disk
+  // block of `lblk`, allocated (and the tree grown) if it is a hole;
+  // *fresh says it was. drop_blocks: every block from logical block
+  // `first` on goes back to the bitmaps.
+  Result<uint64_t> map_alloc(Inode& in, uint64_t lblk, bool* fresh) REQUIRES(meta_);
+  Result<void> drop_blocks(Inode& in, uint64_t first) REQUIRES(meta_);
+
+  // Linear directories (fs/ext4/dir_write.cc); the directory's inode is
+  // written with its new size and times. dir_remove returns the inode the
+  // entry named; dir_retarget points an existing entry at another inode.
+  Result<uint32_t> dir_find(const Inode& dir, StringView name) REQUIRES(meta_);
+  Result<void> dir_add(Inode& dir, StringView name, uint32_t ino, uint32_t mode) REQUIRES(meta_);
+  Result<uint32_t> dir_remove(Inode& dir, StringView name) REQUIRES(meta_);
+  Result<void> dir_retarget(Inode& dir, StringView name, uint32_t ino, uint32_t mode) REQUIRES(meta_);
+  Result<bool> dir_empty(const Inode& dir) REQUIRES(meta_);
+  // A new directory's first block: "." and "..".
+  Result<void> dir_init(Inode& dir, uint32_t parent) REQUIRES(meta_);
+  // The cached Node of inode `ino`, if any (not retained).
+  Node* cached_node(uint32_t ino) REQUIRES(meta_);
+
+  // The device's cache to stable storage.
+  Result<void> sync();
+  // Every read-write volume marked clean at the VM's exit.
+  static void shutdown_all();
 
  private:
   Result<uint64_t> map_extents(const Inode& in, uint64_t lblk, uint64_t* run);
   Result<uint64_t> map_blockmap(const Inode& in, uint64_t lblk, uint64_t* run);
+  // A group descriptor's figures back into its table block; the bitmaps'
+  // checksums from the blocks given (nullptr: unchanged).
+  Result<void> write_group(uint32_t g, const uint8_t* block_bitmap, const uint8_t* inode_bitmap) REQUIRES(meta_);
+  Result<void> mark_clean();
+  bool build_block_bitmap(uint32_t g, uint8_t* map) REQUIRES(meta_);
+  // Extent tree helpers (extent_write.cc).
+  Result<void> insert_extent(Inode& in, uint32_t lblk, uint64_t pblk) REQUIRES(meta_);
+  Result<void> grow_tree(Inode& in) REQUIRES(meta_);
+  uint8_t dirent_type(uint32_t mode) const;
+  uint32_t dir_limit(const uint8_t* block) const;
+  // Calls fn(block, entry, offset, previous offset or UINT32_MAX) for each
+  // entry of each block until it returns true (then: true).
+  template <typename F>
+  Result<bool> dir_scan(const Inode& dir, F&& fn) REQUIRES(meta_);
 
   Super s_;
   GroupDesc* groups_;  // s_.groups entries, owned
   bcache::BlockCache cache_;
   vfs::VnodeRef root_;
+  vfs::FsMutex meta_;
+  bool writable_ = false;
+  bool recovered_ = false;  // the journal was replayed at this mount
+  // The journal (nullptr: none, changes go in place as they come) and the
+  // open transaction's blocks, held until its commit.
+  Journal* journal_ = nullptr;
+  bcache::BlockRef* txn_ GUARDED_BY(meta_) = nullptr;
+  size_t txn_n_ GUARDED_BY(meta_) = 0, txn_cap_ GUARDED_BY(meta_) = 0;
+  bool counts_changed_ GUARDED_BY(meta_) = false;  // the superblock's free totals
+  bool warned_big_ = false;
+  bool clean_marked_ = false;
+  // The inode cache: open hashing by inode number (Node::cache_next).
+  static constexpr size_t NODE_BUCKETS = 256;
+  Node* nodes_[NODE_BUCKETS] GUARDED_BY(meta_) = {};
+  // The read-write volumes, for shutdown_all and sync_all.
+  friend void sync_all();
+  Ext4Fs* next_rw_ = nullptr;
 };
 
 }  // namespace capsule::ext4

@@ -72,6 +72,14 @@ Result<void> parse_super(const uint8_t* raw, uint64_t device_bytes, Super& s, Wh
   s.inodes_per_group = le32(raw + 0x28);
   s.inode_size = rev ? le16(raw + 0x58) : 128;
   s.desc_size = is64 ? le16(raw + 0xFE) : 32;
+  s.compat = le32(raw + 0x5C);
+  s.state = le16(raw + 0x3A);
+  s.want_extra_isize = rev ? le16(raw + 0x15E) : 0;
+  s.first_ino = rev ? le32(raw + 0x54) : 11;
+  if (s.first_ino <= ROOT_INO) s.first_ino = 11;
+  s.reserved_gdt = rev ? le16(raw + 0xCE) : 0;
+  s.journal_ino = rev ? le32(raw + 0xE0) : 0;
+  s.last_orphan = rev ? le32(raw + 0xE8) : 0;
   for (int i = 0; i < 16; ++i) s.uuid[i] = raw[0x68 + i];
   if (s.blocks_per_group == 0 || s.blocks_per_group > 8 * s.block_size || s.inodes_per_group == 0 ||
       s.inodes_per_group > 8 * s.block_size)
@@ -97,6 +105,18 @@ Result<void> parse_super(const uint8_t* raw, uint64_t device_bytes, Super& s, Wh
   return {};
 }
 
+uint32_t group_desc_csum(const Super& s, uint32_t group, const uint8_t* raw) {
+  // crc32c over the group number and the descriptor with its checksum
+  // field as zeros; the low 16 bits are stored.
+  uint8_t le_group[4];
+  put32(le_group, group);
+  const uint8_t zero[2] = {};
+  uint32_t c = crc32c(s.csum_seed, le_group, 4);
+  c = crc32c(c, raw, 0x1E);
+  c = crc32c(c, zero, 2);
+  return crc32c(c, raw + 0x20, s.desc_size - 0x20);
+}
+
 Result<void> parse_group_desc(const Super& s, uint32_t group, const uint8_t* raw, GroupDesc& g) {
   bool is64 = s.desc_size >= 64;
   g.block_bitmap = le32(raw + 0x0) | (is64 ? uint64_t(le32(raw + 0x20)) << 32 : 0);
@@ -104,22 +124,39 @@ Result<void> parse_group_desc(const Super& s, uint32_t group, const uint8_t* raw
   g.inode_table = le32(raw + 0x8) | (is64 ? uint64_t(le32(raw + 0x28)) << 32 : 0);
   g.free_blocks = le16(raw + 0xC) | (is64 ? uint32_t(le16(raw + 0x2C)) << 16 : 0);
   g.free_inodes = le16(raw + 0xE) | (is64 ? uint32_t(le16(raw + 0x2E)) << 16 : 0);
-  if (s.metadata_csum) {
-    // crc32c over the group number and the descriptor with its checksum
-    // field as zeros; the low 16 bits are stored.
-    uint8_t le_group[4] = {uint8_t(group), uint8_t(group >> 8), uint8_t(group >> 16), uint8_t(group >> 24)};
-    const uint8_t zero[2] = {};
-    uint32_t c = crc32c(s.csum_seed, le_group, 4);
-    c = crc32c(c, raw, 0x1E);
-    c = crc32c(c, zero, 2);
-    c = crc32c(c, raw + 0x20, s.desc_size - 0x20);
-    if ((c & 0xFFFF) != le16(raw + 0x1E)) return Error::Io;
-  }
+  g.used_dirs = le16(raw + 0x10) | (is64 ? uint32_t(le16(raw + 0x30)) << 16 : 0);
+  g.itable_unused = le16(raw + 0x1C) | (is64 ? uint32_t(le16(raw + 0x32)) << 16 : 0);
+  g.flags = le16(raw + 0x12);
+  if (s.metadata_csum && (group_desc_csum(s, group, raw) & 0xFFFF) != le16(raw + 0x1E)) return Error::Io;
   uint64_t table_blocks = (uint64_t(s.inodes_per_group) * s.inode_size + s.block_size - 1) / s.block_size;
   if (g.inode_table < s.first_data_block || g.inode_table >= s.blocks_count ||
       table_blocks > s.blocks_count - g.inode_table)
     return Error::Io;
   return {};
+}
+
+uint32_t inode_seed(const Super& s, uint32_t ino, uint32_t generation) {
+  uint8_t le[8];
+  put32(le, ino);
+  put32(le + 4, generation);
+  return crc32c(s.csum_seed, le, 8);
+}
+
+uint32_t inode_csum(const Super& s, uint32_t seed, const uint8_t* raw, uint32_t extra_isize) {
+  const uint8_t zero[2] = {};
+  uint32_t c = crc32c(seed, raw, 0x7C);  // the checksum fields count as zeros
+  c = crc32c(c, zero, 2);
+  c = crc32c(c, raw + 0x7E, 128 - 0x7E);
+  if (s.inode_size > 128) {
+    c = crc32c(c, raw + 128, 0x82 - 128);
+    size_t off = 0x82;
+    if (extra_isize >= 4) {
+      c = crc32c(c, zero, 2);
+      off += 2;
+    }
+    c = crc32c(c, raw + off, s.inode_size - off);
+  }
+  return c;
 }
 
 Result<void> parse_inode(const Super& s, uint32_t ino, const uint8_t* raw, Inode& in) {
@@ -131,23 +168,9 @@ Result<void> parse_inode(const Super& s, uint32_t ino, const uint8_t* raw, Inode
     if (extra_isize > s.inode_size - 128 || (extra_isize & 3)) return Error::Io;
   }
   if (s.metadata_csum) {
-    uint8_t le[4] = {uint8_t(ino), uint8_t(ino >> 8), uint8_t(ino >> 16), uint8_t(ino >> 24)};
-    uint32_t seed = crc32c(s.csum_seed, le, 4);
-    seed = crc32c(seed, raw + 0x64, 4);  // i_generation
-    const uint8_t zero[2] = {};
-    uint32_t c = crc32c(seed, raw, 0x7C);
-    c = crc32c(c, zero, 2);
-    c = crc32c(c, raw + 0x7E, 128 - 0x7E);
+    uint32_t seed = inode_seed(s, ino, le32(raw + 0x64));
     bool has_hi = s.inode_size > 128 && extra_isize >= 4;
-    if (s.inode_size > 128) {
-      c = crc32c(c, raw + 128, 0x82 - 128);
-      size_t off = 0x82;
-      if (has_hi) {
-        c = crc32c(c, zero, 2);
-        off += 2;
-      }
-      c = crc32c(c, raw + off, s.inode_size - off);
-    }
+    uint32_t c = inode_csum(s, seed, raw, extra_isize);
     uint32_t want = le16(raw + 0x7C) | (has_hi ? uint32_t(le16(raw + 0x82)) << 16 : 0);
     if ((has_hi ? c : (c & 0xFFFF)) != want) return Error::Io;
     in.csum_seed = seed;
@@ -158,6 +181,10 @@ Result<void> parse_inode(const Super& s, uint32_t ino, const uint8_t* raw, Inode
   in.size = le32(raw + 0x4) | uint64_t(le32(raw + 0x6C)) << 32;
   in.links = le16(raw + 0x1A);
   in.flags = le32(raw + 0x20);
+  in.generation = le32(raw + 0x64);
+  in.dtime = le32(raw + 0x14);
+  in.extra_isize = extra_isize;
+  in.file_acl = le32(raw + 0x68) | uint64_t(le16(raw + 0x76)) << 32;
   uint64_t blocks = le32(raw + 0x1C);
   if (s.ro_compat & RO_COMPAT_HUGE_FILE) {
     blocks |= uint64_t(le16(raw + 0x74)) << 32;

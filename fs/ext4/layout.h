@@ -36,11 +36,26 @@ constexpr uint32_t RO_COMPAT_KNOWN = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FI
                                      RO_COMPAT_EXTRA_ISIZE | RO_COMPAT_QUOTA | RO_COMPAT_METADATA_CSUM |
                                      RO_COMPAT_READONLY | RO_COMPAT_PROJECT | RO_COMPAT_ORPHAN_PRESENT;
 
-// Inode flags (i_flags).
-constexpr uint32_t INODE_HUGE_FILE_FL = 0x40000, INODE_EXTENTS_FL = 0x80000, INODE_INLINE_DATA_FL = 0x10000000;
+// Inode flags (i_flags). INDEX: a directory with an htree index.
+constexpr uint32_t INODE_INDEX_FL = 0x1000, INODE_HUGE_FILE_FL = 0x40000, INODE_EXTENTS_FL = 0x80000, INODE_INLINE_DATA_FL = 0x10000000;
 
 inline uint16_t le16(const uint8_t* p) { return uint16_t(p[0] | p[1] << 8); }
 inline uint32_t le32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
+inline void put16(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v);
+  p[1] = uint8_t(v >> 8);
+}
+inline void put32(uint8_t* p, uint32_t v) {
+  put16(p, v);
+  put16(p + 2, v >> 16);
+}
+
+// Group descriptor flags (bg_flags): lazily initialized bitmaps and table.
+constexpr uint16_t BG_INODE_UNINIT = 0x1, BG_BLOCK_UNINIT = 0x2, BG_INODE_ZEROED = 0x4;
+// Superblock s_state bits.
+constexpr uint16_t STATE_VALID = 0x1, STATE_ERROR = 0x2;
+// s_feature_compat bits that matter to a writer.
+constexpr uint32_t COMPAT_HAS_JOURNAL = 0x4, COMPAT_SPARSE_SUPER2 = 0x200;
 
 // Why a mount was refused, for the kernel's message.
 struct Why {
@@ -59,6 +74,13 @@ struct Super {
   uint8_t uuid[16] = {};
   // Features this driver does not know of: mount read-only only.
   uint32_t unknown_ro_compat = 0;
+  uint32_t compat = 0;
+  uint16_t state = 0;           // s_state: STATE_VALID when cleanly unmounted
+  uint16_t want_extra_isize = 0;  // what new inodes get (s_want_extra_isize)
+  uint32_t first_ino = 11;      // the first inode a file may have (s_first_ino)
+  uint32_t reserved_gdt = 0;    // s_reserved_gdt_blocks (resize_inode)
+  uint32_t journal_ino = 0;     // s_journal_inum
+  uint32_t last_orphan = 0;     // s_last_orphan: the orphan list's head
 };
 
 // The 1024-byte superblock. BadFormat without the magic (not ext2/3/4);
@@ -70,6 +92,9 @@ Result<void> parse_super(const uint8_t* raw, uint64_t device_bytes, Super& s, Wh
 struct GroupDesc {
   uint64_t block_bitmap = 0, inode_bitmap = 0, inode_table = 0;
   uint32_t free_blocks = 0, free_inodes = 0;
+  uint32_t used_dirs = 0, itable_unused = 0;
+  uint16_t flags = 0;  // BG_*
+  bool unusable = false;  // in memory only: an uninitialized bitmap that could not be built
 };
 // Descriptor `group` (desc_size bytes at raw). Io for a bad checksum
 // (metadata_csum) or an inode table outside the file system.
@@ -82,6 +107,9 @@ struct Inode {
   int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
   uint8_t block[60] = {};  // i_block: extent tree root, block map or fast symlink
   uint32_t csum_seed = 0;  // metadata_csum: the file's blocks' checksum seed (number, generation)
+  uint32_t generation = 0, extra_isize = 0;
+  uint64_t file_acl = 0;   // an extended attribute block
+  uint32_t dtime = 0;      // deletion time; on the orphan list, the next orphan's number
 };
 // Inode `ino` (inode_size bytes at raw). Io for a bad checksum
 // (metadata_csum) or a size that cannot be.
@@ -126,5 +154,37 @@ struct DirEntry {
   const char* name;
 };
 Result<DirEntry> parse_dir_entry(const uint8_t* block, size_t len, size_t off);
+
+// The checksums as stored in full (the caller keeps the low 16 bits where
+// the field is short): an inode's (seed from inode_seed) and a group
+// descriptor's.
+uint32_t inode_csum(const Super& s, uint32_t seed, const uint8_t* raw, uint32_t extra_isize);
+uint32_t group_desc_csum(const Super& s, uint32_t group, const uint8_t* raw);
+
+// --- writing (fs/ext4/layout_write.cc): the same structures, built ---
+
+// The inode's checksum seed (metadata_csum): the volume's seed, the inode
+// number, its generation.
+uint32_t inode_seed(const Super& s, uint32_t ino, uint32_t generation);
+// Puts `in`'s fields into the inode's raw bytes (inode_size at raw; fields
+// this driver does not model are kept) and, with metadata_csum, its
+// checksum. i_dtime is in.dtime.
+void encode_inode(const Super& s, const Inode& in, uint8_t* raw);
+// A new inode's raw bytes: zeros, its extra size, its creation time.
+void init_inode(const Super& s, int64_t now_ns, uint8_t* raw);
+// A group descriptor's counts and flags into its raw bytes, with the
+// bitmaps' checksums (computed by the caller, bitmap_csum; nullptr keeps
+// the stored one) and its own.
+void encode_group_desc(const Super& s, uint32_t group, const GroupDesc& g, const uint32_t* block_bitmap_csum,
+                       const uint32_t* inode_bitmap_csum, uint8_t* raw);
+uint32_t bitmap_csum(const Super& s, const uint8_t* bitmap, size_t bytes);
+// The superblock's free counts, state, incompatible features (RECOVER),
+// orphan list head and write time, and its checksum.
+void encode_super(const Super& s, int64_t now_ns, uint8_t* raw);
+// An extent tree block's tail and a directory leaf block's tail entry.
+void set_extent_block_csum(const Super& s, const Inode& in, uint8_t* node, size_t len);
+void set_dir_block_csum(const Super& s, const Inode& in, uint8_t* block, size_t len);
+// Whether a directory block ends with the metadata_csum tail entry.
+bool has_dir_tail(const uint8_t* block, size_t len);
 
 }  // namespace capsule::ext4

@@ -1,6 +1,10 @@
 // ext4 files as vnodes (fs/ext4/node.h, docs/ext4.md).
 #include "fs/ext4/node.h"
 
+#include <new>
+
+#include "lib/log.h"
+
 namespace capsule::ext4 {
 namespace {
 
@@ -62,8 +66,28 @@ Result<void> Node::each_entry(uint64_t pos, F&& fn) {
   return {};
 }
 
+void Node::release() {
+  Ext4Fs* f = xfs();
+  {
+    Ext4Fs::Txn g(*f);
+    if (!f->forget_if_last(this)) {
+      Vnode::release();  // not the last: only a count goes down, under the lock
+      return;
+    }
+    // The last reference, off the cache: nobody can find it again. A file
+    // whose last link went while it was open is deleted now.
+    if (in_.links == 0 && !deleted_ && f->writable()) {
+      if (auto r = f->delete_inode(in_); !r.ok())
+        log_warn("ext4: inode {} not freed: {}", in_.ino, error_name(r.error()));
+      deleted_ = true;
+    }
+  }
+  Vnode::release();
+}
+
 Result<vfs::VnodeRef> Node::lookup(StringView name) {
   if (!is_dir()) return Error::NotDir;
+  Ext4Fs::Txn g(*xfs());
   uint32_t found = 0;
   TRY(each_entry(0, [&](const DirEntry& d, uint64_t) {
     if (StringView(d.name, d.name_len) != name) return true;
@@ -71,16 +95,54 @@ Result<vfs::VnodeRef> Node::lookup(StringView name) {
     return false;
   }));
   if (!found) return Error::NotFound;
-  return xfs()->node(found);
+  return xfs()->node_locked(found);
 }
 
 Result<void> Node::readdir(uint64_t cookie, vfs::DirSink& sink) {
   if (!is_dir()) return Error::NotDir;
   bool filetype = xfs()->super().incompat & INCOMPAT_FILETYPE;
-  return each_entry(cookie, [&](const DirEntry& d, uint64_t next) {
-    vfs::VType t = filetype ? dirent_type(d.file_type) : vfs::VType::Unknown;
-    return sink.emit(StringView(d.name, d.name_len), d.ino, t, next);
-  });
+  // Entries are copied out under the meta lock in batches and handed to
+  // the sink after it: the sink writes to the program's memory, whose page
+  // faults may need locks that a thread waiting for the meta lock holds
+  // (munmap releasing an ext4 file's last reference).
+  struct Ent {
+    uint64_t ino, next;
+    vfs::VType type;
+    uint8_t len;
+    char name[255];
+  };
+  constexpr size_t BATCH = 16;
+  struct Batch {
+    Ent* e = new (std::nothrow) Ent[BATCH];
+    ~Batch() { delete[] e; }
+  } batch;
+  if (!batch.e) return Error::NoMemory;
+  for (;;) {
+    size_t n = 0;
+    bool more = false;
+    {
+      Ext4Fs::Txn g(*xfs());
+      TRY(each_entry(cookie, [&](const DirEntry& d, uint64_t next) {
+        if (n == BATCH) {
+          more = true;
+          return false;
+        }
+        Ent& e = batch.e[n++];
+        e.ino = d.ino;
+        e.next = next;
+        e.type = filetype ? dirent_type(d.file_type) : vfs::VType::Unknown;
+        e.len = d.name_len;
+        __builtin_memcpy(e.name, d.name, d.name_len);
+        return true;
+      }));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const Ent& e = batch.e[i];
+      if (!sink.emit(StringView(e.name, e.len), e.ino, e.type, e.next)) return {};
+      cookie = e.next;
+    }
+    if (!more) return {};
+  }
 }
 
 Result<size_t> Node::readlink(char* buf, size_t cap) {
@@ -98,7 +160,7 @@ Result<size_t> Node::readlink(char* buf, size_t cap) {
 }
 
 Result<vfs::VnodeRef> Node::open_as(uint32_t how) {
-  if (how & (vfs::OpenHow::WRITE | vfs::OpenHow::TRUNC)) return Error::ReadOnly;
+  if ((how & (vfs::OpenHow::WRITE | vfs::OpenHow::TRUNC)) && !xfs()->writable()) return Error::ReadOnly;
   return vfs::VnodeRef(this);
 }
 
@@ -175,6 +237,7 @@ Result<uint64_t> Node::page(uint64_t offset) {
 }
 
 Result<vfs::Attr> Node::getattr() {
+  Ext4Fs::Txn g(*xfs());
   vfs::Attr a;
   a.dev = fs()->dev();
   a.ino = in_.ino;

@@ -3,7 +3,8 @@
 // read as linear lists of entries (htree indexes are skipped as the
 // entries they hide in), regular files through a page cache of their own
 // (read() and mmap's page() share the pages), fast and slow symlinks.
-// Read-only: every change is ReadOnly (EROFS).
+// Read-write where the volume is (docs/ext4.md "Writing"): data is written
+// through to the disk at each write(); ReadOnly (EROFS) otherwise.
 #include "fs/ext4/fs.h"
 #include "fs/ext4/layout.h"
 #include "fs/ramfs/page_tree.h"
@@ -16,35 +17,42 @@ class Node final : public vfs::Vnode {
   Node(Ext4Fs* fs, const Inode& in);
   ~Node() override;
 
+  // Off the inode cache before the last reference goes; a file with no
+  // link left is deleted then (its blocks and inode freed).
+  void release() override;
+
   Result<vfs::VnodeRef> lookup(StringView name) override;
-  Result<vfs::VnodeRef> create(StringView, const vfs::CreateArgs&) override { return refuse(); }
-  Result<vfs::VnodeRef> mkdir(StringView, const vfs::CreateArgs&) override { return refuse(); }
+  Result<vfs::VnodeRef> create(StringView name, const vfs::CreateArgs& args) override;
+  Result<vfs::VnodeRef> mkdir(StringView name, const vfs::CreateArgs& args) override;
   Result<vfs::VnodeRef> tmpfile(const vfs::CreateArgs&, bool) override { return refuse(); }
-  Result<vfs::VnodeRef> symlink(StringView, StringView, const vfs::CreateArgs&) override { return refuse(); }
-  Result<void> link(StringView, Vnode&) override { return refuse(); }
-  Result<void> unlink(StringView) override { return refuse(); }
-  Result<void> rmdir(StringView) override { return refuse(); }
-  Result<void> rename(StringView, Vnode&, StringView, bool) override { return refuse(); }
+  Result<vfs::VnodeRef> symlink(StringView name, StringView target, const vfs::CreateArgs& args) override;
+  Result<void> link(StringView name, Vnode& target) override;
+  Result<void> unlink(StringView name) override;
+  Result<void> rmdir(StringView name) override;
+  Result<void> rename(StringView name, Vnode& new_dir, StringView new_name, bool no_replace) override;
   Result<void> readdir(uint64_t cookie, vfs::DirSink& sink) override;
   Result<size_t> readlink(char* buf, size_t cap) override;
   Result<vfs::VnodeRef> open_as(uint32_t how) override;
   Result<size_t> read(uint64_t offset, vfs::IoBuffer& buf) override;
-  Result<size_t> write(uint64_t*, vfs::IoBuffer&, bool) override { return refuse(); }
-  Result<void> truncate(uint64_t) override { return refuse(); }
+  Result<size_t> write(uint64_t* offset, vfs::IoBuffer& buf, bool append) override;
+  Result<void> truncate(uint64_t size) override;
+  Result<void> fsync() override;
+  // msync of a shared mapping: the file's cached pages (which the mapping
+  // may have changed) back to their blocks, then the device's flush.
+  Result<void> sync() override;
   Result<void> allocate(uint64_t, uint64_t, bool) override { return refuse(); }
   Result<void> punch_hole(uint64_t, uint64_t) override { return refuse(); }
   Result<vfs::Attr> getattr() override;
-  Result<void> setattr(const vfs::SetAttr&) override { return Error::ReadOnly; }
-  Result<void> setxattr(StringView, const void*, size_t, vfs::XattrSet) override { return Error::ReadOnly; }
-  Result<void> removexattr(StringView) override { return Error::ReadOnly; }
+  Result<void> setattr(const vfs::SetAttr& a) override;
+  Result<void> setxattr(StringView, const void*, size_t, vfs::XattrSet) override { return refuse(); }
+  Result<void> removexattr(StringView) override { return refuse(); }
   Result<uint64_t> page(uint64_t offset) override;
 
  private:
-  // What a change answers: ReadOnly where the operation exists for this
-  // type, the VFS's default answer otherwise.
-  Error refuse() const {
-    return is_dir() ? Error::ReadOnly : (type() == vfs::VType::Regular ? Error::ReadOnly : Error::NotDir);
-  }
+  friend class Ext4Fs;
+  // What an operation this driver does not do answers: ReadOnly on a
+  // read-only volume, OpNotSupported otherwise.
+  Error refuse() const { return xfs()->writable() ? Error::OpNotSupported : Error::ReadOnly; }
   Ext4Fs* xfs() const { return static_cast<Ext4Fs*>(fs()); }
   // The page of the file at index `index`, read from the disk if not cached.
   Result<uint8_t*> page_locked(uint64_t index) REQUIRES(lock_);
@@ -52,8 +60,23 @@ class Node final : public vfs::Vnode {
   // to stop. Io for a corrupted block.
   template <typename F>
   Result<void> each_entry(uint64_t pos, F&& fn);
+  // A new inode named `name` here (create, mkdir, symlink), set up by
+  // `fill` before it is linked in.
+  template <typename F>
+  Result<vfs::VnodeRef> make(StringView name, uint32_t mode, const vfs::CreateArgs& args, F&& fill);
+  // One link of inode `ino` gone (unlink, rmdir, a rename's victim): its
+  // link count and ctime; freed now if nothing holds it.
+  Result<void> drop_link(uint32_t ino, bool dir) REQUIRES(xfs()->meta());
+  // The file's blocks [first, first + count) from the page at `p` to the
+  // disk, allocating holes; the size grows to `end` if it is less.
+  Result<void> write_blocks_locked(uint64_t first, uint64_t count, const uint8_t* p, uint64_t end) REQUIRES(lock_);
+  Result<void> truncate_locked(uint64_t size) REQUIRES(lock_);
 
-  const Inode in_;
+  // The inode: changed under the volume's meta lock (and, for a regular
+  // file's size and blocks, under lock_ too), so either lock reads it.
+  Inode in_;
+  bool deleted_ = false;        // its inode has been freed (meta lock)
+  Node* cache_next_ = nullptr;  // the inode cache's chain (meta lock)
   vfs::FsMutex lock_;
   ramfs::PageTree pages_ GUARDED_BY(lock_);
 };

@@ -18,19 +18,32 @@ using namespace capsule;
 
 class MemIo final : public bcache::BlockIo {
  public:
-  explicit MemIo(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  // writable: writes land in bytes_ (the fs then mounts read-write).
+  explicit MemIo(std::vector<uint8_t> bytes, bool writable = false)
+      : bytes_(std::move(bytes)), writable_(writable) {}
   uint64_t sectors() const override { return bytes_.size() / bcache::SECTOR_SIZE; }
-  bool read_only() const override { return true; }
+  bool read_only() const override { return !writable_; }
   Result<void> read(uint64_t sector, void* buf, size_t count) override {
     if (sector > sectors() || count > sectors() - sector) return Error::Range;
     std::memcpy(buf, bytes_.data() + sector * bcache::SECTOR_SIZE, count * bcache::SECTOR_SIZE);
     ++reads;
     return {};
   }
-  Result<void> write(uint64_t, const void*, size_t) override { return Error::ReadOnly; }
-  Result<void> flush() override { return {}; }
+  Result<void> write(uint64_t sector, const void* buf, size_t count) override {
+    if (!writable_) return Error::ReadOnly;
+    if (sector > sectors() || count > sectors() - sector) return Error::Range;
+    if (writes++ >= cut_after) return {};  // the power went: later writes are lost
+    std::memcpy(bytes_.data() + sector * bcache::SECTOR_SIZE, buf, count * bcache::SECTOR_SIZE);
+    return {};
+  }
+  Result<void> flush() override {
+    ++flushes;
+    return {};
+  }
   std::vector<uint8_t> bytes_;
-  size_t reads = 0;
+  bool writable_ = false;
+  size_t reads = 0, writes = 0, flushes = 0;
+  size_t cut_after = SIZE_MAX;  // writes after this many are dropped (a crash)
 };
 
 // Collects readdir's names.
@@ -93,6 +106,55 @@ inline size_t walk(vfs::Vnode& dir, int depth, size_t* errors, std::string* text
     if (c.is_dir() && depth > 0) seen += walk(c, depth - 1, errors, text, path + "/" + name);
   }
   return seen;
+}
+
+// Changes a (possibly damaged) read-write volume with every operation the
+// writer has; errors are expected and ignored, crashes and hangs are not.
+inline void change(vfs::Vnode& root) {
+  vfs::CreateArgs file;
+  file.mode = vfs::MODE_REGULAR | 0644;
+  vfs::CreateArgs dir;
+  dir.mode = vfs::MODE_DIR | 0755;
+  static uint8_t data[20000];
+  for (size_t i = 0; i < sizeof data; ++i) data[i] = uint8_t(i * 7);
+  auto put = [&](vfs::Vnode& f, uint64_t off, size_t n) {
+    KernelBuffer kb(data, n);
+    (void)f.write(&off, kb, false);
+  };
+  Names names;
+  (void)root.readdir(0, names);
+  // Existing files: written over, extended, truncated; names removed.
+  size_t touched = 0;
+  for (auto& [name, ino] : names.v) {
+    if (name == "." || name == ".." || touched >= 4) continue;
+    auto c = root.lookup(StringView(name.data(), name.size()));
+    if (!c.ok()) continue;
+    ++touched;
+    if (c.value()->is_regular()) {
+      put(*c.value(), 100, 5000);
+      (void)c.value()->truncate(3000);
+      put(*c.value(), 1 << 20, 100);
+    }
+    if (c.value()->is_dir()) (void)c.value()->create("in_dir", file);
+    (void)root.unlink(StringView(name.data(), name.size()));
+    (void)root.rmdir(StringView(name.data(), name.size()));
+  }
+  auto f = root.create("fz_new", file);
+  if (f.ok()) {
+    put(*f.value(), 0, sizeof data);
+    for (int i = 0; i < 8; ++i) put(*f.value(), uint64_t(i) * 16384 + 8192, 100);
+    (void)f.value()->truncate(10000);
+  }
+  auto d = root.mkdir("fz_dir", dir);
+  if (d.ok()) {
+    (void)root.rename("fz_new", *d.value(), "moved", false);
+    (void)d.value()->symlink("link", "../somewhere/else/entirely/far/away/from/here/and/longer/than/60", file);
+    (void)d.value()->unlink("moved");
+    (void)root.rmdir("fz_dir");
+    (void)d.value()->unlink("link");
+    (void)root.rmdir("fz_dir");
+  }
+  (void)root.fsync();
 }
 
 }  // namespace ext4_harness

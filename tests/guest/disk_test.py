@@ -13,6 +13,19 @@ Cases:
                 --cpus N > 1, 4 threads read every file at once
   not_ext4      a pattern disk with a mount point: a clear message, and the
                 program still runs
+  write FS      disk_write in the VM over a read-write image (FS: ext4,
+                ext4-4k) and on the host over a tmpfs copy of its starting
+                tree; then e2fsck -fn must find the image clean and
+                debugfs rdump must give the host's tree (names, types,
+                permissions, bytes, link targets); --fill: then the disk is
+                written full (ENOSPC) and emptied again; --threads: then 4
+                threads change files at once (run with --cpus 4)
+  crash         disk_write looping over a read-write image, QEMU killed part
+                way (kill -9): the superblock must say "not clean" and
+                "needs recovery"; e2fsck -fy must only replay the journal
+                (nothing else to fix), then e2fsck -fn finds it clean; and
+                a copy booted again: the kernel replays the journal itself,
+                mounts read-write, a file is written, e2fsck -fn clean
   corrupt KIND  one damaged structure (sb_magic, sb_field, gd, inode, extent,
                 dir; extent_csum and dir_csum: well-formed, only the
                 metadata_csum checksum tells): the mount is refused with a message, or the damaged
@@ -253,6 +266,148 @@ def case_tree(a, work):
     return 0
 
 
+def compare_trees(want_root, got_root):
+    """Differences between two trees: names, types, permission bits,
+    contents and link targets (lost+found is the image's own)."""
+    diffs = []
+
+    def entries(root):
+        out = {}
+        for dirpath, dirnames, filenames in os.walk(root):
+            for n in dirnames + filenames:
+                p = os.path.join(dirpath, n)
+                rel = os.path.relpath(p, root)
+                if rel == "lost+found" or rel.startswith("lost+found/"):
+                    continue
+                out[rel] = p
+        return out
+
+    want, got = entries(want_root), entries(got_root)
+    for rel in sorted(set(want) | set(got)):
+        if rel not in got:
+            diffs.append(f"{rel}: missing from the image")
+            continue
+        if rel not in want:
+            diffs.append(f"{rel}: in the image only")
+            continue
+        a, b = os.lstat(want[rel]), os.lstat(got[rel])
+        if stat.S_IFMT(a.st_mode) != stat.S_IFMT(b.st_mode):
+            diffs.append(f"{rel}: type {stat.S_IFMT(a.st_mode):o} vs {stat.S_IFMT(b.st_mode):o}")
+        elif stat.S_ISLNK(a.st_mode):
+            if os.readlink(want[rel]) != os.readlink(got[rel]):
+                diffs.append(f"{rel}: link target differs")
+        elif stat.S_IMODE(a.st_mode) != stat.S_IMODE(b.st_mode):
+            diffs.append(f"{rel}: mode {stat.S_IMODE(a.st_mode):o} vs {stat.S_IMODE(b.st_mode):o}")
+        elif stat.S_ISREG(a.st_mode):
+            with open(want[rel], "rb") as f, open(got[rel], "rb") as g:
+                x, y = f.read(), g.read()
+            if x != y:
+                diffs.append(f"{rel}: contents differ ({len(x)} bytes on the host, {len(y)} in the image)")
+    return diffs
+
+
+def case_write(a, work):
+    tree = os.path.join(work, "tree")
+    os.makedirs(os.path.join(tree, "sub"))
+    with open(os.path.join(tree, "a.txt"), "w") as f:
+        f.write("hello ext4\n")
+    img = os.path.join(work, "disk.img")
+    args = {"ext4": ["-t", "ext4"], "ext4-4k": ["-t", "ext4", "-b", "4096"]}[a.fs]
+    subprocess.run(["mke2fs", "-q", "-F", *args, "-d", tree, img, "16M" if a.fill else "64M"], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # The same program on the host, over a tmpfs copy of the starting tree.
+    shm = tempfile.mkdtemp(prefix="capsule-disk-write-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    try:
+        host_root = os.path.join(shm, "root")
+        shutil.copytree(tree, host_root, symlinks=True)
+        host = subprocess.run([a.program, host_root] + (["threads"] if a.threads else []),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if host.returncode != 0 or "PASS disk_write" not in host.stdout:
+            return fail("disk_write failed on the host", host.stdout)
+        extra = ["fill"] if a.fill else ["threads"] if a.threads else []
+        status, out = boot(a, work, [img + ":/data"], "", ["/data"] + extra)
+        if "panic" in out.lower():
+            return fail("the kernel panicked", out)
+        if status != 0 or "PASS disk_write" not in out:
+            return fail(f"guest status {status}", out)
+        r = subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            return fail(f"e2fsck -fn: status {r.returncode}", r.stdout + "\n--- guest ---\n" + out)
+        dump = os.path.join(work, "dump")
+        os.makedirs(dump)
+        subprocess.run(["debugfs", "-R", f"rdump / {dump}", img], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        diffs = compare_trees(host_root, dump)
+        if diffs:
+            return fail("the image differs from the host's tree:\n" + "\n".join(diffs[:20]), out)
+        count = sum(len(d) + len(f) for _, d, f in os.walk(host_root))
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+    mode = " fill" if a.fill else f" threads on {a.cpus} CPUs" if a.threads else ""
+    print(f"PASS disk write {a.fs}{mode}: e2fsck clean, {count} entries as on the host")
+    return 0
+
+
+def case_crash(a, work):
+    import time
+    tree = os.path.join(work, "tree")
+    os.makedirs(os.path.join(tree, "sub"))
+    with open(os.path.join(tree, "a.txt"), "w") as f:
+        f.write("hello ext4\n")
+    img = os.path.join(work, "disk.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-d", tree, img, "32M"], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    initrd, guest = image.static_program_initrd(a.program, work)
+    cmd = qemu.command(a.kernel, machine=a.machine, mem="256M", cpus=1, accel="tcg",
+                       cmdline=f"-- {guest} /data loop", initrd=initrd,
+                       status_file=os.path.join(work, "status"), disks=[img + ":/data"])
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = b""
+    deadline = time.time() + a.timeout
+    while b"looping" not in out and time.time() < deadline and p.poll() is None:
+        out += os.read(p.stdout.fileno(), 4096)
+    if b"looping" not in out:
+        p.kill()
+        return fail("the guest never started its loop", out.decode(errors="replace"))
+    time.sleep(random.Random().uniform(0.3, 1.2))
+    p.kill()  # SIGKILL: nothing of the guest's shutdown runs
+    p.wait()
+    text = out.decode(errors="replace")
+    if "panic" in text.lower():
+        return fail("the kernel panicked", text)
+    h = dumpe2fs(img)
+    if h.get("Filesystem state") != "not clean":
+        return fail(f"after the kill the state is {h.get('Filesystem state')!r}, not 'not clean'", text)
+    if "needs_recovery" not in h.get("Filesystem features", ""):
+        return fail(f"after the kill the features are {h.get('Filesystem features')!r}: no needs_recovery", text)
+    # A copy booted again: the kernel's own replay, then a write.
+    img2 = os.path.join(work, "again.img")
+    shutil.copyfile(img, img2)
+    status, out2 = boot(a, work, [img2 + ":/data"], "", ["/data", "touch"])
+    if status != 0 or "PASS disk_write" not in out2:
+        return fail(f"the second boot on the crashed image: status {status}", out2)
+    r3 = subprocess.run(["e2fsck", "-fn", img2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r3.returncode != 0:
+        return fail(f"e2fsck -fn after the kernel's own replay: status {r3.returncode}", r3.stdout + out2)
+    if debugfs(img2, "cat /after_crash") != "written after the crash\n":
+        return fail("the file written after the replay is not there", out2)
+    r = subprocess.run(["e2fsck", "-fy", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode not in (0, 1):
+        return fail(f"e2fsck -fy: status {r.returncode}", r.stdout)
+    if "recovering journal" not in r.stdout:
+        return fail("e2fsck -fy did not replay the journal", r.stdout)
+    # The journal holds every change whole: nothing but the replay to do.
+    fixes = [l for l in r.stdout.splitlines() if re.search(r"\? yes|FIXED", l)]
+    if fixes:
+        return fail("e2fsck -fy had to fix more than the journal replay:\n" + "\n".join(fixes), r.stdout)
+    r2 = subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r2.returncode != 0:
+        return fail(f"e2fsck -fn after the replay: status {r2.returncode}", r2.stdout)
+    print("PASS disk crash: 'not clean, needs_recovery' after kill -9; e2fsck replayed the journal, nothing else;"
+          " the kernel's own replay then mounted it read-write, clean")
+    return 0
+
+
 def case_not_ext4(a, work):
     img = os.path.join(work, "pattern.img")
     pattern_image(img)
@@ -337,12 +492,14 @@ def main():
     p.add_argument("--bus", choices=["virtio", "nvme", "mixed"], default="virtio",
                    help="the disks' bus: virtio-blk, NVMe (q35), or the first virtio-blk and the others NVMe")
     p.add_argument("--nvme-block", type=int, default=0, help="NVMe logical block size (QEMU's default: 512)")
-    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt"])
+    p.add_argument("--fill", action="store_true", help="write: then fill the disk (ENOSPC) and empty it")
+    p.add_argument("--threads", action="store_true", help="write: then 4 threads change files at once")
+    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")
     try:
         return {"ktest": case_ktest, "tree": case_tree, "not_ext4": case_not_ext4,
-                "corrupt": case_corrupt}[a.case](a, work)
+                "corrupt": case_corrupt, "write": case_write, "crash": case_crash}[a.case](a, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

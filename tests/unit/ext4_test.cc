@@ -252,6 +252,14 @@ TEST(Ext4, DamagedImagesNeverCrash) {
     ext4_harness::walk(*root, 3, &errors);
     root = vfs::VnodeRef();
     mr.fs->shutdown();
+    // Read-write over the same damage: the writers must not crash either.
+    MemIo rw(img, true);
+    ext4::MountResult mw;
+    if (!ext4::mount(rw, mw).ok()) continue;
+    root = mw.fs->root();
+    if (!mw.read_only) ext4_harness::change(*root);
+    root = vfs::VnodeRef();
+    mw.fs->shutdown();
   }
   EXPECT_GT(mounted, 40u);  // most damage is past the superblock: the walk ran
 }

@@ -6,5 +6,12 @@ set(EXT4_HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/fs/ext4/layout.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/fs.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/node.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/layout_write.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/alloc.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/extent_write.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/dir_write.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/inode_write.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/node_write.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/journal.cc
 )
 list(APPEND HOST_SOURCES ${EXT4_HOST_SOURCES})

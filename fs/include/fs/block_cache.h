@@ -49,6 +49,10 @@ class BlockRef {
   ~BlockRef() { reset(); }
   void reset();
   const uint8_t* data() const;
+  // The bytes to change; BlockCache::write() then puts them on the device
+  // (the file system serializes its changes to one block).
+  uint8_t* mutable_data();
+  uint64_t block() const;
   explicit operator bool() const { return buf_ != nullptr; }
 
  private:
@@ -85,6 +89,19 @@ class BlockCache {
   // map memory), bypassing the cache.
   Result<void> read_blocks(uint64_t block, size_t count, void* buf);
 
+  // --- writing (write-through: nothing is held back, docs/ext4.md) ---
+  // The held block's bytes (changed through mutable_data()) to the device
+  // now. ReadOnly on a read-only device.
+  Result<void> write(const BlockRef& b);
+  // A block about to be filled whole (a newly allocated metadata block):
+  // zeros, cached, not read from the device.
+  Result<BlockRef> get_zeroed(uint64_t block);
+  // `count` blocks from `buf` straight to the device (file data); cached
+  // copies of those blocks are updated too, so the cache is never stale.
+  Result<void> write_blocks(uint64_t block, size_t count, const void* buf);
+  // The device's volatile cache to stable storage (fsync, sync).
+  Result<void> flush() { return io_.flush(); }
+
   CacheStats stats();
 
  private:
@@ -92,6 +109,9 @@ class BlockCache {
   using Buf = BlockRef::Buf;
   void put(Buf* b);
   Buf* find_locked(uint64_t block) REQUIRES(lock_);
+  // A held entry for `block`: found, or made (read from the device unless
+  // `zero`).
+  Result<BlockRef> get_or_make(uint64_t block, bool zero);
 
   BlockIo& io_;
   const uint32_t block_size_;

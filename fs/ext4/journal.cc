@@ -1,0 +1,295 @@
+// The jbd2 journal, written (fs/ext4/journal.h, docs/ext4.md "Journal").
+// Layouts: kernel.org ext4 documentation, "Journal (jbd2)": the journal
+// superblock, block header, descriptor block with its tags and tail,
+// commit block; big-endian throughout.
+#include "fs/ext4/journal.h"
+
+#include <new>
+
+#include "fs/ext4/fs.h"
+#include "lib/crc32c.h"
+#include "lib/format.h"
+
+namespace capsule::ext4 {
+namespace {
+
+constexpr uint32_t JBD2_MAGIC = 0xC03B3998;
+constexpr uint32_t BT_DESCRIPTOR = 1, BT_COMMIT = 2, BT_SUPER_V2 = 4;
+constexpr uint32_t J_INCOMPAT_REVOKE = 0x1, J_INCOMPAT_64BIT = 0x2,
+                   J_INCOMPAT_CSUM_V2 = 0x8, J_INCOMPAT_CSUM_V3 = 0x10;
+constexpr uint32_t J_COMPAT_CHECKSUM = 0x1;
+constexpr uint32_t TAG_ESCAPE = 1, TAG_SAME_UUID = 2, TAG_LAST = 8;
+constexpr uint8_t CRC32C_CHKSUM = 4;
+
+uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+void put_be32(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v >> 24);
+  p[1] = uint8_t(v >> 16);
+  p[2] = uint8_t(v >> 8);
+  p[3] = uint8_t(v);
+}
+void put_be16(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v >> 8);
+  p[1] = uint8_t(v);
+}
+void header(uint8_t* p, uint32_t type, uint32_t sequence) {
+  put_be32(p, JBD2_MAGIC);
+  put_be32(p + 4, type);
+  put_be32(p + 8, sequence);
+}
+
+}  // namespace
+
+Result<uint64_t> Journal::phys(uint64_t jblock) {
+  uint64_t run;
+  uint64_t p = TRY(fs_->map(jin_, jblock, &run));
+  if (!p) return Error::Io;  // a hole in the journal: damaged
+  return p;
+}
+
+Result<void> Journal::load(Ext4Fs& fs, const Inode& jin, Why& why, bool allow_dirty) {
+  fs_ = &fs;
+  jin_ = jin;
+  block_size_ = fs.block_size();
+  auto fail = [&](Error e, const char* text) -> Result<void> {
+    format_to(why.text, sizeof why.text, "{}", text);
+    return e;
+  };
+  if (!(jin.flags & INODE_EXTENTS_FL) || jin.size < uint64_t(block_size_) * 1024 / 1024)
+    return fail(Error::NotSupported, "the journal inode is not an extent-mapped file");
+  bcache::BlockRef b = TRY(fs.cache().get(TRY(phys(0))));
+  const uint8_t* s = b.data();
+  if (be32(s) != JBD2_MAGIC || be32(s + 4) != BT_SUPER_V2) return fail(Error::NotSupported, "not a jbd2 v2 journal");
+  if (be32(s + 0xC) != block_size_) return fail(Error::NotSupported, "journal block size differs");
+  maxlen_ = be32(s + 0x10);
+  first_ = be32(s + 0x14);
+  sequence_ = be32(s + 0x18);
+  incompat_ = be32(s + 0x28);
+  start_ = be32(s + 0x1C);
+  if (start_ != 0 && !allow_dirty) return fail(Error::Busy, "the journal is not empty");
+  if (incompat_ & ~(J_INCOMPAT_REVOKE | J_INCOMPAT_64BIT | J_INCOMPAT_CSUM_V2 | J_INCOMPAT_CSUM_V3))
+    return fail(Error::NotSupported, "journal features (fast commit, async commit...)");
+  if (be32(s + 0x2C)) return fail(Error::NotSupported, "journal read-only features");
+  if (be32(s + 0x40) > 1) return fail(Error::NotSupported, "a shared journal");
+  if (first_ == 0 || maxlen_ <= first_ + 2 || uint64_t(maxlen_) * block_size_ > jin.size)
+    return fail(Error::NotSupported, "journal size figures");
+  for (int i = 0; i < 16; ++i) uuid_[i] = s[0x30 + i];
+  if (start_ && (start_ < first_ || start_ >= maxlen_)) return fail(Error::Io, "journal start outside the journal");
+  csum_ = incompat_ & J_INCOMPAT_CSUM_V3;
+  if ((incompat_ & J_INCOMPAT_CSUM_V2) && start_) return fail(Error::NotSupported, "a journal with checksum v2 to replay");
+  seed_ = crc32c(~0u, uuid_, 16);
+  return {};
+}
+
+Result<uint32_t> Journal::replay(Why& why) {
+  if (!start_) return uint32_t(0);
+  bcache::BlockCache& cache = fs_->cache();
+  const size_t tag = tag_bytes();
+  uint8_t* blk = new (std::nothrow) uint8_t[block_size_];
+  uint8_t* data = new (std::nothrow) uint8_t[block_size_];
+  // One transaction's tags: (target block, journal block, escaped, checksum).
+  struct Tag {
+    uint64_t target, jblock;
+    bool escaped;
+    uint32_t csum;
+  };
+  const size_t max_tags = maxlen_;
+  Tag* tags = new (std::nothrow) Tag[max_tags];
+  uint32_t replayed = 0;
+  auto run = [&]() -> Result<void> {
+    if (!blk || !data || !tags) return Error::NoMemory;
+    uint32_t seq = sequence_;
+    uint64_t pos = start_;
+    size_t n = 0;
+    auto next = [&](uint64_t p) { return p + 1 >= maxlen_ ? uint64_t(first_) : p + 1; };
+    for (uint64_t steps = 0; steps < maxlen_; ++steps) {
+      TRY(cache.read_blocks(TRY(phys(pos)), 1, blk));
+      if (be32(blk) != JBD2_MAGIC || be32(blk + 8) != seq) break;
+      uint32_t type = be32(blk + 4);
+      if (type == BT_DESCRIPTOR) {
+        if (csum_) {
+          uint32_t want = be32(blk + block_size_ - 4);
+          put_be32(blk + block_size_ - 4, 0);
+          if (crc32c(seed_, blk, block_size_) != want) break;  // torn: the transaction ends the log
+        }
+        size_t off = 12, end = block_size_ - (csum_ ? 4 : 0);
+        uint64_t dpos = pos;
+        bool last = false;
+        while (!last && off + tag <= end && n < max_tags) {
+          const uint8_t* t = blk + off;
+          uint32_t flags = csum_ ? be32(t + 4) : (uint32_t(t[6]) << 8 | t[7]);
+          uint64_t target = be32(t);
+          if (csum_ || tag == 12) target |= uint64_t(be32(t + 8)) << 32;
+          dpos = next(dpos);
+          tags[n++] = Tag{target, dpos, bool(flags & TAG_ESCAPE), csum_ ? be32(t + 12) : 0};
+          off += tag;
+          if (!(flags & TAG_SAME_UUID)) off += 16;
+          last = flags & TAG_LAST;
+        }
+        pos = dpos;
+      } else if (type == BT_COMMIT) {
+        if (csum_) {
+          uint32_t want = be32(blk + 0x10);
+          put_be32(blk + 0x10, 0);
+          if (crc32c(seed_, blk, block_size_) != want) break;
+        }
+        // Every block first checked, then written: all or nothing.
+        uint8_t seq_be[4];
+        put_be32(seq_be, seq);
+        bool whole = true;
+        for (size_t i = 0; i < n && whole; ++i) {
+          if (tags[i].target < fs_->super().first_data_block || tags[i].target >= fs_->super().blocks_count)
+            whole = false;
+          else if (csum_) {
+            TRY(cache.read_blocks(TRY(phys(tags[i].jblock)), 1, data));
+            whole = crc32c(crc32c(seed_, seq_be, 4), data, block_size_) == tags[i].csum;
+          }
+        }
+        if (!whole) break;
+        for (size_t i = 0; i < n; ++i) {
+          TRY(cache.read_blocks(TRY(phys(tags[i].jblock)), 1, data));
+          if (tags[i].escaped) put_be32(data, JBD2_MAGIC);
+          TRY(cache.write_blocks(tags[i].target, 1, data));
+        }
+        n = 0;
+        ++seq;
+        ++replayed;
+      } else {
+        format_to(why.text, sizeof why.text, "journal block type {} (revoke records are not replayed here)", type);
+        return Error::NotSupported;
+      }
+      pos = next(pos);
+    }
+    TRY(cache.flush());
+    sequence_ = seq;
+    start_ = 0;
+    return write_super(0, sequence_);
+  };
+  Result<void> r = run();
+  delete[] blk;
+  delete[] data;
+  delete[] tags;
+  if (!r.ok()) return r.error();
+  return replayed;
+}
+
+Result<void> Journal::start() {
+  // As Linux's ext4 sets them on a read-write mount: 64bit tags on a 64bit
+  // volume, checksum v3 with metadata_csum (v2 and the old commit checksum
+  // off).
+  const Super& sb = fs_->super();
+  if (sb.incompat & INCOMPAT_64BIT) incompat_ |= J_INCOMPAT_64BIT;
+  csum_ = sb.metadata_csum;
+  incompat_ &= ~(J_INCOMPAT_CSUM_V2 | J_INCOMPAT_CSUM_V3);
+  if (csum_) incompat_ |= J_INCOMPAT_CSUM_V3;
+  seed_ = crc32c(~0u, uuid_, 16);
+  return write_super(0, sequence_);
+}
+
+Result<void> Journal::write_super(uint32_t start, uint32_t sequence) {
+  bcache::BlockRef b = TRY(fs_->cache().get(TRY(phys(0))));
+  uint8_t* s = b.mutable_data();
+  put_be32(s + 0x18, sequence);
+  put_be32(s + 0x1C, start);
+  uint32_t compat = be32(s + 0x24);
+  if (csum_) compat &= ~J_COMPAT_CHECKSUM;
+  put_be32(s + 0x24, compat);
+  put_be32(s + 0x28, incompat_);
+  if (csum_) {
+    s[0x50] = CRC32C_CHKSUM;
+    put_be32(s + 0xFC, 0);
+    put_be32(s + 0xFC, crc32c(~0u, s, 1024));
+  }
+  return fs_->cache().write(b);
+}
+
+size_t Journal::tag_bytes() const {
+  if (csum_) return 16;  // journal_block_tag3_t
+  return (incompat_ & J_INCOMPAT_64BIT) ? 12 : 8;
+}
+
+Result<void> Journal::commit(bcache::BlockRef* blocks, size_t n) {
+  if (!n) return {};
+  bcache::BlockCache& cache = fs_->cache();
+  const size_t tag = tag_bytes();
+  const size_t tail = csum_ ? 4 : 0;
+  // Tags per descriptor: the header, the first tag's 16-byte UUID, the tail.
+  const size_t per_desc = (block_size_ - 12 - 16 - tail) / tag;
+  const uint64_t need = n + (n + per_desc - 1) / per_desc + 1;
+  if (need > uint64_t(maxlen_) - first_) return Error::TooBig;
+  uint8_t* desc = new (std::nothrow) uint8_t[block_size_];
+  uint8_t* copy = new (std::nothrow) uint8_t[block_size_];
+  if (!desc || !copy) {
+    delete[] desc;
+    delete[] copy;
+    return Error::NoMemory;
+  }
+  auto run = [&]() -> Result<void> {
+    const uint32_t seq = sequence_;
+    uint8_t seq_be[4];
+    put_be32(seq_be, seq);
+    uint64_t pos = first_;
+    // 1. Descriptors and the blocks' copies.
+    for (size_t i = 0; i < n;) {
+      __builtin_memset(desc, 0, block_size_);
+      header(desc, BT_DESCRIPTOR, seq);
+      size_t count = n - i < per_desc ? n - i : per_desc;
+      uint64_t desc_pos = pos++;
+      size_t off = 12;
+      for (size_t k = 0; k < count; ++k) {
+        const bcache::BlockRef& b = blocks[i + k];
+        __builtin_memcpy(copy, b.data(), block_size_);
+        uint32_t flags = k ? TAG_SAME_UUID : 0;
+        if (be32(copy) == JBD2_MAGIC) {  // would read as a journal block: escaped
+          flags |= TAG_ESCAPE;
+          put_be32(copy, 0);
+        }
+        if (k + 1 == count) flags |= TAG_LAST;
+        uint8_t* t = desc + off;
+        uint64_t nr = b.block();
+        put_be32(t, uint32_t(nr));
+        if (csum_) {
+          put_be32(t + 4, flags);
+          put_be32(t + 8, uint32_t(nr >> 32));
+          put_be32(t + 12, crc32c(crc32c(seed_, seq_be, 4), copy, block_size_));
+        } else {
+          put_be16(t + 6, flags);
+          if (tag == 12) put_be32(t + 8, uint32_t(nr >> 32));
+        }
+        off += tag;
+        if (k == 0) {
+          __builtin_memcpy(desc + off, uuid_, 16);
+          off += 16;
+        }
+        TRY(cache.write_blocks(TRY(phys(pos++)), 1, copy));
+      }
+      if (csum_) put_be32(desc + block_size_ - 4, crc32c(seed_, desc, block_size_));
+      TRY(cache.write_blocks(TRY(phys(desc_pos)), 1, desc));
+      i += count;
+    }
+    // 2. The commit block, then the journal superblock pointing at the
+    // transaction; with checksums every block vouches for itself, so one
+    // flush after all of them is enough (what jbd2 does with csum v3).
+    __builtin_memset(desc, 0, block_size_);
+    header(desc, BT_COMMIT, seq);
+    int64_t now = vfs::fs_now_ns();
+    put_be32(desc + 0x30, uint32_t(uint64_t(now / 1000000000) >> 32));
+    put_be32(desc + 0x34, uint32_t(now / 1000000000));
+    put_be32(desc + 0x38, uint32_t(now % 1000000000));
+    if (csum_) put_be32(desc + 0x10, crc32c(seed_, desc, block_size_));
+    TRY(cache.write_blocks(TRY(phys(pos++)), 1, desc));
+    TRY(write_super(first_, seq));
+    TRY(cache.flush());
+    // 3. In place (checkpoint), flushed before the journal is emptied.
+    for (size_t i = 0; i < n; ++i) TRY(cache.write(blocks[i]));
+    TRY(cache.flush());
+    sequence_ = seq + 1;
+    return write_super(0, sequence_);
+  };
+  Result<void> r = run();
+  delete[] desc;
+  delete[] copy;
+  return r;
+}
+
+}  // namespace capsule::ext4

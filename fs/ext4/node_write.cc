@@ -1,0 +1,431 @@
+// ext4 files changed (fs/ext4/node.h, docs/ext4.md "Writing"): names made
+// and removed, data written through to the disk, truncation, attributes.
+// Each operation takes the volume's meta lock for the metadata it
+// touches; a regular file's page lock is taken first where its data
+// changes.
+#include "fs/ext4/node.h"
+
+namespace capsule::ext4 {
+namespace {
+
+constexpr size_t PAGE = 4096;
+constexpr uint32_t MAX_LINKS = 65000;  // EXT4_LINK_MAX
+
+bool is_dir_mode(uint32_t mode) { return (mode & vfs::MODE_TYPE) == vfs::MODE_DIR; }
+
+// Linux's new_encode_dev, in i_block[1] (i_block[0] stays 0).
+void put_rdev(Inode& in, uint64_t rdev) {
+  uint32_t major = uint32_t(rdev >> 32), minor = uint32_t(rdev);
+  put32(in.block + 4, (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12));
+}
+
+}  // namespace
+
+template <typename F>
+Result<vfs::VnodeRef> Node::make(StringView name, uint32_t mode, const vfs::CreateArgs& args, F&& fill) {
+  if (!is_dir()) return Error::NotDir;
+  Ext4Fs& fs = *xfs();
+  if (!fs.writable()) return Error::ReadOnly;
+  Ext4Fs::Txn g(fs);
+  if (in_.links == 0) return Error::NotFound;  // a removed directory
+  if (in_.flags & INODE_INDEX_FL) return Error::OpNotSupported;  // htree: no entry added (dir_write.cc)
+  if (is_dir_mode(mode) && in_.links >= MAX_LINKS && !(fs.super().ro_compat & RO_COMPAT_DIR_NLINK))
+    return Error::TooManyLinks;
+  Inode child = TRY(fs.new_inode(in_, mode, args.uid, args.gid));
+  child.links = 1;
+  auto undo = [&](Error e) -> Result<vfs::VnodeRef> {
+    (void)fs.delete_inode(child);
+    return e;
+  };
+  if (auto r = fill(child); !r.ok()) return undo(r.error());
+  if (auto r = fs.write_inode(child); !r.ok()) return undo(r.error());
+  // A new directory's ".." links here: counted in the same transaction
+  // (dir_add writes this inode). Past EXT4_LINK_MAX, dir_nlink says
+  // "many" with a count of 1.
+  const uint32_t links = in_.links;
+  if (is_dir_mode(mode) && in_.links != 1) in_.links = in_.links + 1 >= MAX_LINKS ? 1 : in_.links + 1;
+  if (auto r = fs.dir_add(in_, name, child.ino, child.mode); !r.ok()) {
+    in_.links = links;
+    return undo(r.error());
+  }
+  return fs.node_locked(child.ino);
+}
+
+Result<vfs::VnodeRef> Node::create(StringView name, const vfs::CreateArgs& args) {
+  return make(name, args.mode, args, [&](Inode& in) -> Result<void> {
+    uint32_t type = args.mode & vfs::MODE_TYPE;
+    if (type == vfs::MODE_CHAR || type == vfs::MODE_BLOCK) put_rdev(in, args.rdev);
+    return {};
+  });
+}
+
+Result<vfs::VnodeRef> Node::mkdir(StringView name, const vfs::CreateArgs& args) {
+  uint32_t mode = vfs::MODE_DIR | (args.mode & vfs::MODE_PERM);
+  return make(name, mode, args, [&](Inode& in) -> Result<void> {
+    in.links = 2;  // its name and its "."
+    return xfs()->dir_init(in, in_.ino);
+  });
+}
+
+Result<vfs::VnodeRef> Node::symlink(StringView name, StringView target, const vfs::CreateArgs& args) {
+  Ext4Fs& fs = *xfs();
+  if (target.size() == 0) return Error::NotFound;
+  if (target.size() >= fs.block_size()) return Error::NameTooLong;
+  return make(name, vfs::MODE_SYMLINK | 0777, args, [&](Inode& in) -> Result<void> {
+    in.size = target.size();
+    if (target.size() < sizeof in.block) {
+      // A fast symlink: the target in i_block, no extent tree.
+      in.flags = 0;
+      __builtin_memset(in.block, 0, sizeof in.block);
+      __builtin_memcpy(in.block, target.data(), target.size());
+      return {};
+    }
+    bool fresh;
+    uint64_t pblk = TRY(fs.map_alloc(in, 0, &fresh));
+    bcache::BlockRef b = TRY(fs.cache().get_zeroed(pblk));
+    __builtin_memcpy(b.mutable_data(), target.data(), target.size());
+    return fs.write_meta(b);
+  });
+}
+
+Result<void> Node::link(StringView name, Vnode& target) {
+  if (!is_dir()) return Error::NotDir;
+  Ext4Fs& fs = *xfs();
+  if (!fs.writable()) return Error::ReadOnly;
+  if (target.fs() != this->fs()) return Error::CrossDevice;
+  Node& t = static_cast<Node&>(target);
+  Ext4Fs::Txn g(fs);
+  if (in_.links == 0 || t.in_.links == 0) return Error::NotFound;
+  if (t.in_.links >= MAX_LINKS) return Error::TooManyLinks;
+  TRY(fs.dir_add(in_, name, t.in_.ino, t.in_.mode));
+  ++t.in_.links;
+  t.in_.ctime_ns = vfs::fs_now_ns();
+  return fs.write_inode(t.in_);
+}
+
+Result<void> Node::drop_link(uint32_t ino, bool dir) {
+  Ext4Fs& fs = *xfs();
+  Node* n = fs.cached_node(ino);
+  Inode tmp;
+  if (!n) TRY(fs.read_inode(ino, tmp));
+  Inode& t = n ? n->in_ : tmp;
+  if (dir)
+    t.links = 0;  // its name and its "." go together
+  else if (t.links)
+    --t.links;
+  t.ctime_ns = vfs::fs_now_ns();
+  // Held open (or cached): freed at its last release (Node::release), on
+  // the orphan list until then.
+  if (t.links == 0 && !n) return fs.delete_inode(t);
+  if (t.links == 0) return fs.orphan_add(t);
+  return fs.write_inode(t);
+}
+
+Result<void> Node::unlink(StringView name) {
+  if (!is_dir()) return Error::NotDir;
+  Ext4Fs& fs = *xfs();
+  if (!fs.writable()) return Error::ReadOnly;
+  Ext4Fs::Txn g(fs);
+  uint32_t ino = TRY(fs.dir_find(in_, name));
+  Node* n = fs.cached_node(ino);
+  Inode tmp;
+  if (!n) TRY(fs.read_inode(ino, tmp));
+  if (is_dir_mode(n ? n->in_.mode : tmp.mode)) return Error::IsDir;
+  TRY(fs.dir_remove(in_, name));
+  return drop_link(ino, false);
+}
+
+Result<void> Node::rmdir(StringView name) {
+  if (!is_dir()) return Error::NotDir;
+  Ext4Fs& fs = *xfs();
+  if (!fs.writable()) return Error::ReadOnly;
+  Ext4Fs::Txn g(fs);
+  uint32_t ino = TRY(fs.dir_find(in_, name));
+  Node* n = fs.cached_node(ino);
+  Inode tmp;
+  if (!n) TRY(fs.read_inode(ino, tmp));
+  const Inode& child = n ? n->in_ : tmp;
+  if (!is_dir_mode(child.mode)) return Error::NotDir;
+  if (!TRY(fs.dir_empty(child))) return Error::NotEmpty;
+  TRY(fs.dir_remove(in_, name));
+  TRY(drop_link(ino, true));
+  if (in_.links > 2) --in_.links;  // its ".." (1 means "many": dir_nlink)
+  return fs.write_inode(in_);
+}
+
+Result<void> Node::rename(StringView name, Vnode& new_dir, StringView new_name, bool no_replace) {
+  if (!is_dir() || !new_dir.is_dir()) return Error::NotDir;
+  Ext4Fs& fs = *xfs();
+  if (!fs.writable()) return Error::ReadOnly;
+  if (new_dir.fs() != this->fs()) return Error::CrossDevice;
+  Node& nd = static_cast<Node&>(new_dir);
+  Ext4Fs::Txn g(fs);
+  if (nd.in_.links == 0) return Error::NotFound;
+  uint32_t src = TRY(fs.dir_find(in_, name));
+  Node* sn = fs.cached_node(src);
+  Inode stmp;
+  if (!sn) TRY(fs.read_inode(src, stmp));
+  Inode& s = sn ? sn->in_ : stmp;
+  const bool sdir = is_dir_mode(s.mode);
+  if (sdir && &nd != this) {
+    // rename(2): EINVAL when the directory would move under itself. Walk
+    // up from the new parent by "..".
+    uint32_t cur = nd.in_.ino;
+    for (int depth = 0; cur != ROOT_INO; ++depth) {
+      if (cur == src) return Error::Invalid;
+      if (depth > 4096) return Error::Loop;
+      Node* cn = fs.cached_node(cur);
+      Inode ctmp;
+      if (!cn) TRY(fs.read_inode(cur, ctmp));
+      cur = TRY(fs.dir_find(cn ? cn->in_ : ctmp, ".."));
+    }
+  }
+  auto existing = fs.dir_find(nd.in_, new_name);
+  if (existing.ok()) {
+    uint32_t victim = existing.value();
+    if (no_replace) return Error::Exists;
+    if (victim == src) return {};  // two names of one file: nothing happens
+    Node* vn = fs.cached_node(victim);
+    Inode vtmp;
+    if (!vn) TRY(fs.read_inode(victim, vtmp));
+    const bool vdir = is_dir_mode(vn ? vn->in_.mode : vtmp.mode);
+    if (sdir && !vdir) return Error::NotDir;
+    if (!sdir && vdir) return Error::IsDir;
+    if (vdir && !TRY(fs.dir_empty(vn ? vn->in_ : vtmp))) return Error::NotEmpty;
+    TRY(fs.dir_retarget(nd.in_, new_name, src, s.mode));
+    TRY(drop_link(victim, vdir));
+    if (vdir && nd.in_.links > 2) --nd.in_.links;  // the victim's ".."
+  } else if (existing.error() != Error::NotFound) {
+    return existing.error();
+  } else {
+    if (sdir && &nd != this && nd.in_.links >= MAX_LINKS && !(fs.super().ro_compat & RO_COMPAT_DIR_NLINK))
+      return Error::TooManyLinks;
+    TRY(fs.dir_add(nd.in_, new_name, src, s.mode));
+  }
+  TRY(fs.dir_remove(in_, name));
+  if (sdir && &nd != this) {
+    TRY(fs.dir_retarget(s, "..", nd.in_.ino, vfs::MODE_DIR));
+    if (in_.links > 2) --in_.links;
+    if (nd.in_.links != 1) nd.in_.links = nd.in_.links + 1 >= MAX_LINKS ? 1 : nd.in_.links + 1;
+  }
+  s.ctime_ns = vfs::fs_now_ns();
+  TRY(fs.write_inode(s));
+  TRY(fs.write_inode(in_));
+  if (&nd != this) TRY(fs.write_inode(nd.in_));
+  return {};
+}
+
+Result<void> Node::write_blocks_locked(uint64_t first, uint64_t count, const uint8_t* p, uint64_t end) {
+  Ext4Fs& fs = *xfs();
+  const uint32_t bs = fs.block_size();
+  uint64_t pblk[PAGE / 512];
+  // One transaction: the blocks allocated, the data written, then the
+  // metadata that points at it committed (the data never trails the
+  // metadata: jbd2's "ordered" mode).
+  Ext4Fs::Txn g(fs);
+  for (uint64_t i = 0; i < count; ++i) {
+    bool fresh;
+    pblk[i] = TRY(fs.map_alloc(in_, first + i, &fresh));
+  }
+  // The size covers the new blocks in the same transaction (e2fsck refuses
+  // extents past the end).
+  if (end > in_.size) in_.size = end;
+  TRY(fs.write_inode(in_));  // the extent tree, the block count, the size
+  for (uint64_t i = 0; i < count;) {
+    uint64_t n = 1;
+    while (i + n < count && pblk[i + n] == pblk[i] + n) ++n;
+    TRY(fs.cache().write_blocks(pblk[i], n, p + i * bs));
+    i += n;
+  }
+  return {};
+}
+
+Result<size_t> Node::write(uint64_t* offset, vfs::IoBuffer& buf, bool append) {
+  if (is_dir()) return Error::IsDir;
+  if (!is_regular()) return Error::Invalid;
+  Ext4Fs& fs = *xfs();
+  if (!fs.writable()) return Error::ReadOnly;
+  const uint32_t bs = fs.block_size();
+  vfs::FsGuard g(lock_);
+  uint64_t off = append ? in_.size : *offset;
+  size_t n = buf.size();
+  if (n == 0) {
+    *offset = off;
+    return size_t(0);
+  }
+  // Logical blocks are 32 bits: the largest file is 2^32 - 1 blocks.
+  const uint64_t limit = 0xFFFFFFFFull * bs;
+  if (off >= limit) return Error::FileTooBig;
+  if (n > limit - off) n = size_t(limit - off);
+  // 1. The bytes into the file's pages. The program's memory is read
+  // here, with no volume lock held (its page faults may need locks that a
+  // thread waiting for the volume holds).
+  size_t done = 0;
+  Error copy_failed = Error::None;
+  while (done < n) {
+    uint64_t pos = off + done;
+    size_t in = size_t(pos % PAGE);
+    size_t k = n - done < PAGE - in ? n - done : PAGE - in;
+    auto page = page_locked(pos / PAGE);
+    if (!page.ok()) {
+      copy_failed = page.error();
+      break;
+    }
+    auto r = buf.copy_in_partial(done, page.value() + in, k);
+    if (!r.ok() || r.value() < k) {
+      copy_failed = r.ok() ? Error::Fault : r.error();
+      done += r.ok() ? r.value() : 0;
+      break;
+    }
+    done += k;
+  }
+  if (done == 0) return copy_failed;
+  Error failed = Error::None;
+  // 2. The blocks those bytes touched: allocated and written, one
+  // transaction per MiB (the data before the metadata that points at it).
+  const uint64_t per_page = PAGE / bs;
+  const uint64_t first = off / bs, last = (off + done - 1) / bs;
+  constexpr uint64_t BATCH_PAGES = 256;
+  uint64_t b = first;
+  while (b <= last && failed == Error::None) {
+    Ext4Fs::Txn t(fs);
+    uint64_t stop = b + BATCH_PAGES * per_page;
+    if (stop > last + 1) stop = last + 1;
+    while (b < stop) {
+      uint64_t idx = b / per_page;
+      uint8_t* p = pages_.get(idx);
+      uint64_t nb = (idx + 1) * per_page < stop ? (idx + 1) * per_page - b : stop - b;
+      if (!p) {
+        failed = Error::Io;  // filled in step 1: cannot be
+        break;
+      }
+      uint64_t pblk[PAGE / 512];
+      uint64_t got = 0;
+      for (; got < nb; ++got) {
+        bool fresh;
+        auto m = fs.map_alloc(in_, b + got, &fresh);
+        if (!m.ok()) {
+          failed = m.error();
+          break;
+        }
+        pblk[got] = m.value();
+      }
+      for (uint64_t i = 0; i < got;) {
+        uint64_t run = 1;
+        while (i + run < got && pblk[i + run] == pblk[i] + run) ++run;
+        if (auto w = fs.cache().write_blocks(pblk[i], run, p + (b + i - idx * per_page) * bs); !w.ok()) {
+          failed = w.error();
+          got = i;
+          break;
+        }
+        i += run;
+      }
+      b += got;
+      if (failed != Error::None) break;
+    }
+    // The size covers what is on the disk, in the same transaction.
+    uint64_t end = b * uint64_t(bs) < off + done ? b * uint64_t(bs) : off + done;
+    if (end > in_.size) in_.size = end;
+    in_.mtime_ns = in_.ctime_ns = vfs::fs_now_ns();
+    if (auto w = fs.write_inode(in_); !w.ok() && failed == Error::None) failed = w.error();
+  }
+  // What reached the disk counts; bytes copied past it (no space) are
+  // taken back out of the pages where they lie past the end of the file.
+  uint64_t reached = b * uint64_t(bs) < off + done ? b * uint64_t(bs) : off + done;
+  if (reached < off) reached = off;
+  if (reached < off + done) {
+    for (uint64_t pos = reached < in_.size ? in_.size : reached; pos < off + done;) {
+      uint8_t* p = pages_.get(pos / PAGE);
+      uint64_t k = PAGE - pos % PAGE;
+      if (k > off + done - pos) k = off + done - pos;
+      if (p) __builtin_memset(p + pos % PAGE, 0, k);
+      pos += k;
+    }
+    done = size_t(reached - off);
+    if (done == 0) return failed;
+  }
+  *offset = off + done;
+  return done;
+}
+
+Result<void> Node::truncate_locked(uint64_t size) {
+  if (is_dir()) return Error::IsDir;
+  if (!is_regular()) return Error::Invalid;
+  Ext4Fs& fs = *xfs();
+  const uint32_t bs = fs.block_size();
+  if (size > 0xFFFFFFFFull * bs) return Error::FileTooBig;
+  if (size < in_.size) {
+    // Pages wholly past the new end go; the partial page's and block's
+    // tails become zeros, in memory and on the disk, so that a later
+    // extension reads zeros there.
+    // Mappings lose the pages past the new end first (a later touch is
+    // SIGBUS), as ramfs does, then the pages go.
+    mm::backing_shrinking(*this, size);
+    pages_.truncate((size + PAGE - 1) / PAGE, [](uint8_t* p) { vfs::fs_page_free(p); });
+    if (size % bs) {
+      uint8_t* p = TRY(page_locked(size / PAGE));
+      __builtin_memset(p + size % PAGE, 0, PAGE - size % PAGE);
+      uint64_t lblk = size / bs, run;
+      uint64_t pblk;
+      {
+        Ext4Fs::Txn g(fs);
+        pblk = TRY(fs.map(in_, lblk, &run));
+      }
+      if (pblk) TRY(fs.cache().write_blocks(pblk, 1, p + (size % PAGE) / bs * bs));
+    }
+  }
+  Ext4Fs::Txn g(fs);
+  if (size < in_.size) TRY(fs.drop_blocks(in_, (size + bs - 1) / bs));
+  in_.size = size;
+  in_.mtime_ns = in_.ctime_ns = vfs::fs_now_ns();
+  return fs.write_inode(in_);
+}
+
+Result<void> Node::truncate(uint64_t size) {
+  if (!xfs()->writable()) return Error::ReadOnly;
+  vfs::FsGuard g(lock_);
+  return truncate_locked(size);
+}
+
+Result<void> Node::setattr(const vfs::SetAttr& a) {
+  Ext4Fs& fs = *xfs();
+  if (!fs.writable()) return Error::ReadOnly;
+  vfs::FsGuard pg(lock_);
+  if (a.mask & vfs::SetAttr::SIZE) TRY(truncate_locked(a.size));
+  Ext4Fs::Txn g(fs);
+  int64_t now = vfs::fs_now_ns();
+  if (a.mask & vfs::SetAttr::MODE) in_.mode = (in_.mode & vfs::MODE_TYPE) | (a.mode & vfs::MODE_PERM);
+  if (a.mask & vfs::SetAttr::UID) in_.uid = a.uid;
+  if (a.mask & vfs::SetAttr::GID) in_.gid = a.gid;
+  if (a.mask & vfs::SetAttr::ATIME) in_.atime_ns = a.atime_ns;
+  if (a.mask & vfs::SetAttr::ATIME_NOW) in_.atime_ns = now;
+  if (a.mask & vfs::SetAttr::MTIME) in_.mtime_ns = a.mtime_ns;
+  if (a.mask & vfs::SetAttr::MTIME_NOW) in_.mtime_ns = now;
+  if (!a.mask) return {};
+  in_.ctime_ns = now;
+  return fs.write_inode(in_);
+}
+
+Result<void> Node::fsync() {
+  // Data and metadata went to the disk at each change (write-through):
+  // what is left is the device's own cache.
+  return xfs()->sync();
+}
+
+Result<void> Node::sync() {
+  if (!is_regular() || !xfs()->writable()) return fsync();
+  {
+    vfs::FsGuard g(lock_);
+    const uint32_t bs = xfs()->block_size();
+    const uint64_t size_blocks = (in_.size + bs - 1) / bs;
+    for (uint64_t idx = pages_.next_present(0); idx != UINT64_MAX; idx = pages_.next_present(idx + 1)) {
+      uint64_t first = idx * (PAGE / bs);
+      if (first >= size_blocks) break;
+      uint64_t count = size_blocks - first < PAGE / bs ? size_blocks - first : PAGE / bs;
+      TRY(write_blocks_locked(first, count, pages_.get(idx), 0));
+    }
+  }
+  return fsync();
+}
+
+}  // namespace capsule::ext4

@@ -1,0 +1,282 @@
+/* disk_write ROOT [fill|loop|threads|touch]: changes the tree under ROOT the same way every
+ * run (tests/guest/disk_test.py runs it in the VM over a read-write ext4
+ * disk and on the host over a tmpfs directory, then compares the two
+ * trees with debugfs and e2fsck -fn): files created, written (in order,
+ * at offsets past the end, appended), extended and shrunk, renamed
+ * within and across directories and over other files, unlinked (one
+ * while still open), directories made, moved and removed, hard and
+ * symbolic links, modes and times; fsync and sync on the way.
+ *
+ * ROOT must hold a.txt and sub/ (the image's starting tree).
+ *
+ * With "fill": then writes ROOT/fill until the disk is full, which must
+ * end in ENOSPC (never another error), reads every byte back, and
+ * removes it.
+ * With "threads": then 4 threads at once, each in its own directory,
+ * create, write, extend, rename over each other and remove files (the
+ * volume's lock, the inode cache and the journal under contention); what
+ * is left is the same on every run.
+ * With "touch": only writes ROOT/after_crash (the crash test's second
+ * boot, on the image the kill left).
+ * With "loop": after printing "looping", creates, writes, renames and
+ * removes files for ever (the host kills the VM part way: the crash test).
+ * Prints "PASS disk_write" when every step held. */
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static char g_root[2048];
+static int g_failed;
+
+#define CHECK(cond, ...)                 \
+  do {                                   \
+    if (!(cond)) {                       \
+      printf("FAIL line %d: ", __LINE__); \
+      printf(__VA_ARGS__);               \
+      printf(" (errno %d)\n", errno);    \
+      g_failed = 1;                      \
+    }                                    \
+  } while (0)
+
+static const char* P(const char* rel) {
+  static char bufs[4][4096];
+  static int k;
+  char* b = bufs[k++ % 4];
+  snprintf(b, 4096, "%s/%s", g_root, rel);
+  return b;
+}
+
+static void fill_pattern(unsigned char* b, size_t n, unsigned seed) {
+  for (size_t i = 0; i < n; ++i) b[i] = (unsigned char)((i * 131 + seed * 7 + i / 4096) & 0xff);
+}
+
+static void write_file(const char* rel, const void* data, size_t n, off_t at, int flags) {
+  int fd = open(P(rel), O_WRONLY | O_CREAT | flags, 0644);
+  CHECK(fd >= 0, "open %s", rel);
+  if (fd < 0) return;
+  ssize_t w = pwrite(fd, data, n, at);
+  CHECK(w == (ssize_t)n, "pwrite %s: %zd", rel, w);
+  CHECK(close(fd) == 0, "close %s", rel);
+}
+
+static void append(const char* rel, const char* text) {
+  int fd = open(P(rel), O_WRONLY | O_APPEND);
+  CHECK(fd >= 0, "open append %s", rel);
+  if (fd < 0) return;
+  CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text), "append %s", rel);
+  close(fd);
+}
+
+static void changes(void) {
+  static unsigned char big[1 << 20];
+  /* An existing file rewritten in place and appended to. */
+  write_file("a.txt", "HELLO", 5, 0, 0);
+  append("a.txt", "appended line\n");
+  /* New files: 1 MiB in one write, odd sizes, a sparse one. */
+  CHECK(mkdir(P("d1"), 0755) == 0, "mkdir d1");
+  fill_pattern(big, sizeof big, 1);
+  write_file("d1/big", big, sizeof big, 0, O_TRUNC);
+  fill_pattern(big, 12345, 2);
+  write_file("d1/odd", big, 12345, 0, 0);
+  write_file("d1/sparse", "start", 5, 0, 0);
+  write_file("d1/sparse", "end", 3, 5 << 20, 0);
+  /* A file written backwards, one block at a time, with gaps: many extents. */
+  for (int i = 40; i >= 0; --i) {
+    fill_pattern(big, 4096, (unsigned)i);
+    write_file("frag", big, 4096, (off_t)i * 8192, 0);
+  }
+  /* Many names in one directory; every third goes again. */
+  CHECK(mkdir(P("many"), 0700) == 0, "mkdir many");
+  char name[128];
+  for (int i = 0; i < 120; ++i) {
+    snprintf(name, sizeof name, "many/entry_%03d_with_a_fairly_long_name", i);
+    write_file(name, name, strlen(name), 0, 0);
+  }
+  for (int i = 0; i < 120; i += 3) {
+    snprintf(name, sizeof name, "many/entry_%03d_with_a_fairly_long_name", i);
+    CHECK(unlink(P(name)) == 0, "unlink %s", name);
+  }
+  /* Renames: in one directory, across, over an existing file, a directory. */
+  CHECK(rename(P("d1/odd"), P("d1/odd_renamed")) == 0, "rename in dir");
+  CHECK(rename(P("many/entry_001_with_a_fairly_long_name"), P("d1/moved")) == 0, "rename across");
+  write_file("d1/victim", "victim", 6, 0, 0);
+  CHECK(rename(P("d1/moved"), P("d1/victim")) == 0, "rename over a file");
+  CHECK(mkdir(P("d1/sub"), 0750) == 0, "mkdir d1/sub");
+  write_file("d1/sub/inside", "inside\n", 7, 0, 0);
+  CHECK(rename(P("d1/sub"), P("many/sub_moved")) == 0, "rename a directory across");
+  CHECK(rename(P("d1"), P("d1/sub2")) == -1 && errno == EINVAL, "rename into itself: EINVAL");
+  /* Links. */
+  CHECK(link(P("d1/big"), P("hard")) == 0, "link");
+  CHECK(symlink("a.txt", P("fast")) == 0, "symlink fast");
+  char target[200];
+  memset(target, 'z', 150);
+  strcpy(target + 150, "/../a.txt");
+  CHECK(symlink(target, P("slow")) == 0, "symlink slow");
+  /* Truncation: shrink into a block, grow over a hole, O_TRUNC. */
+  CHECK(truncate(P("d1/big"), 70000) == 0, "truncate shrink");
+  CHECK(truncate(P("d1/sparse"), 3) == 0, "truncate sparse");
+  CHECK(truncate(P("d1/sparse"), 100000) == 0, "truncate grow");
+  write_file("d1/sparse", "tail", 4, 99996, 0);
+  write_file("d1/victim", "new", 3, 0, O_TRUNC);
+  int fd = open(P("frag"), O_RDWR);
+  CHECK(fd >= 0 && ftruncate(fd, 20 * 8192 + 100) == 0, "ftruncate frag");
+  CHECK(fd >= 0 && fsync(fd) == 0, "fsync frag");
+  close(fd);
+  /* Removed while open: readable until closed, then gone. */
+  fill_pattern(big, 200000, 5);
+  write_file("doomed", big, 200000, 0, 0);
+  fd = open(P("doomed"), O_RDONLY);
+  CHECK(unlink(P("doomed")) == 0, "unlink open file");
+  unsigned char c = 0;
+  CHECK(fd >= 0 && pread(fd, &c, 1, 199999) == 1 && c == big[199999], "read after unlink");
+  close(fd);
+  /* Directories made and removed; a non-empty one refused. */
+  CHECK(mkdir(P("gone"), 0755) == 0 && rmdir(P("gone")) == 0, "mkdir+rmdir");
+  CHECK(rmdir(P("many")) == -1 && errno == ENOTEMPTY, "rmdir non-empty: ENOTEMPTY");
+  CHECK(rmdir(P("sub")) == 0, "rmdir an image's directory");
+  /* Modes and times. */
+  CHECK(chmod(P("d1/odd_renamed"), 0600) == 0, "chmod");
+  struct timeval tv[2] = {{1600000000, 0}, {1600000000, 500000}};
+  CHECK(utimes(P("d1/odd_renamed"), tv) == 0, "utimes");
+  struct stat st;
+  CHECK(stat(P("d1/odd_renamed"), &st) == 0 && st.st_mtime == 1600000000 && (st.st_mode & 07777) == 0600,
+        "stat after chmod/utimes");
+  CHECK(stat(P("d1/big"), &st) == 0 && st.st_nlink == 2 && st.st_size == 70000, "stat big");
+  /* A shared mapping written through and msync'ed (into holes), then the
+   * file shrunk while mapped. */
+  fd = open(P("mapped"), O_RDWR | O_CREAT, 0644);
+  CHECK(fd >= 0 && ftruncate(fd, 12288) == 0, "ftruncate mapped");
+  char* m = fd >= 0 ? mmap(NULL, 12288, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+  CHECK(m != MAP_FAILED, "mmap shared");
+  if (m != MAP_FAILED) {
+    memcpy(m, "written via mmap", 16);
+    memcpy(m + 5000, "second page", 11);
+    memcpy(m + 9000, "third page", 10);
+    CHECK(msync(m, 12288, MS_SYNC) == 0, "msync");
+    CHECK(ftruncate(fd, 6000) == 0, "ftruncate while mapped");
+    CHECK(m[5000] == 's', "the page still inside reads");
+    munmap(m, 12288);
+  }
+  if (fd >= 0) close(fd);
+  sync();
+}
+
+static void fill(void) {
+  static unsigned char buf[65536];
+  int fd = open(P("fill"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd >= 0, "open fill");
+  if (fd < 0) return;
+  long long total = 0;
+  for (unsigned i = 0;; ++i) {
+    fill_pattern(buf, sizeof buf, i);
+    ssize_t w = write(fd, buf, sizeof buf);
+    if (w < 0) {
+      CHECK(errno == ENOSPC, "fill ended with errno %d, not ENOSPC", errno);
+      break;
+    }
+    total += w;
+    if (w < (ssize_t)sizeof buf) continue;
+    if (total > (1ll << 30)) break;
+  }
+  CHECK(fsync(fd) == 0, "fsync fill");
+  close(fd);
+  struct statfs sf;
+  CHECK(statfs(g_root, &sf) == 0, "statfs");
+  printf("fill: %lld bytes, %llu blocks free\n", total, (unsigned long long)sf.f_bfree);
+  CHECK(sf.f_bfree < 16, "free blocks after filling: %llu", (unsigned long long)sf.f_bfree);
+  /* Everything written reads back. */
+  fd = open(P("fill"), O_RDONLY);
+  unsigned char want[65536];
+  for (unsigned i = 0; (long long)i * 65536 < total; ++i) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    fill_pattern(want, sizeof want, i);
+    if (n <= 0 || memcmp(buf, want, (size_t)n) != 0) {
+      CHECK(0, "fill reads back wrong at chunk %u", i);
+      break;
+    }
+  }
+  close(fd);
+  CHECK(unlink(P("fill")) == 0, "unlink fill");
+  CHECK(statfs(g_root, &sf) == 0 && sf.f_bfree > 100, "space back after unlink: %llu",
+        (unsigned long long)sf.f_bfree);
+}
+
+static void* worker(void* arg) {
+  int t = (int)(intptr_t)arg;
+  static unsigned char bufs[4][30000];
+  unsigned char* buf = bufs[t];
+  char dir[64], a[96], b[96];
+  snprintf(dir, sizeof dir, "par%d", t);
+  CHECK(mkdir(P(dir), 0755) == 0, "mkdir %s", dir);
+  for (unsigned i = 0; i < 60; ++i) {
+    snprintf(a, sizeof a, "%s/f%u", dir, i % 10);
+    snprintf(b, sizeof b, "%s/g%u", dir, i % 7);
+    fill_pattern(buf, sizeof buf, i + 100 * (unsigned)t);
+    write_file(a, buf, 1000 + (i * 997) % 29000, 0, O_TRUNC);
+    write_file(a, buf, 500, 40000 + i, 0);
+    CHECK(rename(P(a), P(b)) == 0, "rename %s %s", a, b);
+    if (i % 4 == 0) CHECK(unlink(P(b)) == 0, "unlink %s", b);
+  }
+  return NULL;
+}
+
+static void threads(void) {
+  pthread_t th[4];
+  for (int t = 0; t < 4; ++t) pthread_create(&th[t], NULL, worker, (void*)(intptr_t)t);
+  for (int t = 0; t < 4; ++t) pthread_join(th[t], NULL);
+  sync();
+}
+
+static void loop(void) {
+  static unsigned char buf[20000];
+  printf("looping\n");
+  for (unsigned i = 0;; ++i) {
+    char a[64], b[64];
+    snprintf(a, sizeof a, "loop/f%u", i % 50);
+    snprintf(b, sizeof b, "loop/g%u", i % 50);
+    fill_pattern(buf, sizeof buf, i);
+    write_file(a, buf, (i * 977) % sizeof buf, 0, O_TRUNC);
+    rename(P(a), P(b));
+    if (i % 3 == 0) unlink(P(b));
+    if (i % 7 == 0) {
+      snprintf(a, sizeof a, "loop/d%u", i % 20);
+      if (mkdir(P(a), 0755) != 0) rmdir(P(a));
+    }
+  }
+}
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc < 2) {
+    printf("usage: disk_write ROOT [fill]\n");
+    return 2;
+  }
+  snprintf(g_root, sizeof g_root, "%s", argv[1]);
+  if (argc > 2 && strcmp(argv[2], "touch") == 0) {
+    write_file("after_crash", "written after the crash\n", 24, 0, O_TRUNC);
+    struct statfs sf;
+    CHECK(statfs(g_root, &sf) == 0, "statfs");
+    if (g_failed) return 1;
+    printf("PASS disk_write\n");
+    return 0;
+  }
+  if (argc > 2 && strcmp(argv[2], "loop") == 0) {
+    CHECK(mkdir(P("loop"), 0755) == 0, "mkdir loop");
+    loop();
+  }
+  changes();
+  if (argc > 2 && strcmp(argv[2], "fill") == 0) fill();
+  if (argc > 2 && strcmp(argv[2], "threads") == 0) threads();
+  if (g_failed) return 1;
+  printf("PASS disk_write\n");
+  return 0;
+}
