@@ -88,6 +88,7 @@ Result<void> Ext4Fs::dir_add(Inode& dir, StringView name, uint32_t ino, uint32_t
   const uint32_t need = entry_len(uint32_t(name.size()));
   const uint8_t type = dirent_type(mode);
   bool done = TRY(dir_scan(dir, [&](bcache::BlockRef& b, const DirEntry& d, uint32_t off, uint32_t) -> Result<bool> {
+    meta_.assert_held();  // the caller's lock, which clang cannot see inside a lambda
     uint32_t used = d.ino ? entry_len(d.name_len) : 0;
     if (d.rec_len < used + need) return false;
     uint8_t* p = b.mutable_data() + off;
@@ -128,6 +129,7 @@ Result<uint32_t> Ext4Fs::dir_remove(Inode& dir, StringView name) {
   if (name == "." || name == "..") return Error::Invalid;
   uint32_t removed = 0;
   TRY(dir_scan(dir, [&](bcache::BlockRef& b, const DirEntry& d, uint32_t off, uint32_t prev) -> Result<bool> {
+    meta_.assert_held();  // the caller's lock, which clang cannot see inside a lambda
     if (!d.ino || StringView(d.name, d.name_len) != name) return false;
     removed = d.ino;
     uint8_t* base = b.mutable_data();
@@ -149,6 +151,7 @@ Result<uint32_t> Ext4Fs::dir_remove(Inode& dir, StringView name) {
 Result<void> Ext4Fs::dir_retarget(Inode& dir, StringView name, uint32_t ino, uint32_t mode) {
   if ((dir.flags & INODE_INDEX_FL) && name == "..") return Error::OpNotSupported;
   bool done = TRY(dir_scan(dir, [&](bcache::BlockRef& b, const DirEntry& d, uint32_t off, uint32_t) -> Result<bool> {
+    meta_.assert_held();  // the caller's lock, which clang cannot see inside a lambda
     if (!d.ino || StringView(d.name, d.name_len) != name) return false;
     uint8_t* p = b.mutable_data() + off;
     put32(p, ino);

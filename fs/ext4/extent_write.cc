@@ -232,6 +232,7 @@ Result<void> Ext4Fs::drop_blocks(Inode& in, uint64_t first) {
   Header root{in.block};
   const uint64_t per = s_.block_size / 512;
   auto free_run = [&](uint64_t start, uint64_t len) -> Result<void> {
+    meta_.assert_held();  // the caller's lock, which clang cannot see inside a lambda
     if (start < s_.first_data_block || start > s_.blocks_count || len > s_.blocks_count - start) return Error::Io;
     return free_blocks(start, len);
   };

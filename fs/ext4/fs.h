@@ -60,7 +60,7 @@ class Ext4Fs final : public vfs::FileSystem {
   // One change: the meta lock held, and when it goes the metadata blocks
   // the change wrote committed as one journal transaction (or written in
   // place as they came, without a journal).
-  class Txn {
+  class SCOPED_CAPABILITY Txn {
    public:
     explicit Txn(Ext4Fs& fs) ACQUIRE(fs.meta_) : fs_(fs), g_(fs.meta_) {}
     ~Txn() RELEASE() { (void)fs_.commit_locked(); }

@@ -66,7 +66,8 @@ class Node final : public vfs::Vnode {
   Result<vfs::VnodeRef> make(StringView name, uint32_t mode, const vfs::CreateArgs& args, F&& fill);
   // One link of inode `ino` gone (unlink, rmdir, a rename's victim): its
   // link count and ctime; freed now if nothing holds it.
-  Result<void> drop_link(uint32_t ino, bool dir) REQUIRES(xfs()->meta());
+  // The caller holds the volume's meta lock (a Txn); asserted.
+  Result<void> drop_link(uint32_t ino, bool dir);
   // The file's blocks [first, first + count) from the page at `p` to the
   // disk, allocating holes; the size grows to `end` if it is less.
   Result<void> write_blocks_locked(uint64_t first, uint64_t count, const uint8_t* p, uint64_t end) REQUIRES(lock_);

@@ -34,6 +34,7 @@ Result<vfs::VnodeRef> Node::make(StringView name, uint32_t mode, const vfs::Crea
   Inode child = TRY(fs.new_inode(in_, mode, args.uid, args.gid));
   child.links = 1;
   auto undo = [&](Error e) -> Result<vfs::VnodeRef> {
+    fs.meta().assert_held();  // the Txn's lock, which clang cannot see inside a lambda
     (void)fs.delete_inode(child);
     return e;
   };
@@ -63,6 +64,7 @@ Result<vfs::VnodeRef> Node::mkdir(StringView name, const vfs::CreateArgs& args) 
   uint32_t mode = vfs::MODE_DIR | (args.mode & vfs::MODE_PERM);
   return make(name, mode, args, [&](Inode& in) -> Result<void> {
     in.links = 2;  // its name and its "."
+    xfs()->meta().assert_held();  // make's Txn, which clang cannot see inside a lambda
     return xfs()->dir_init(in, in_.ino);
   });
 }
@@ -80,6 +82,7 @@ Result<vfs::VnodeRef> Node::symlink(StringView name, StringView target, const vf
       __builtin_memcpy(in.block, target.data(), target.size());
       return {};
     }
+    fs.meta().assert_held();  // make's Txn, which clang cannot see inside a lambda
     bool fresh;
     uint64_t pblk = TRY(fs.map_alloc(in, 0, &fresh));
     bcache::BlockRef b = TRY(fs.cache().get_zeroed(pblk));
@@ -105,6 +108,7 @@ Result<void> Node::link(StringView name, Vnode& target) {
 
 Result<void> Node::drop_link(uint32_t ino, bool dir) {
   Ext4Fs& fs = *xfs();
+  fs.meta().assert_held();  // the caller's Txn (clang cannot tie fs.meta_ to xfs()->meta())
   Node* n = fs.cached_node(ino);
   Inode tmp;
   if (!n) TRY(fs.read_inode(ino, tmp));

@@ -26,6 +26,12 @@ uint8_t scope_of(const IpAddr& a) { return a.loopback6() ? 254 : a.link_local6()
 
 // The interface's address for talking to dst: one of the same scope
 // first (RFC 6724 rule 2), else any.
+// Interface i is up, not `lo`, and has an IPv6 address.
+bool usable6_locked(size_t i, const Netif& lo) REQUIRES(g_lock) {
+  const Netif* n = g_netifs[i];
+  return n != &lo && (n->flags() & NetifFlags::UP) && g_n6[i] != 0;
+}
+
 bool pick_src6_locked(size_t i, const IpAddr& dst, IpAddr& out) REQUIRES(g_lock) {
   const uint8_t want = scope_of(dst);
   for (size_t k = 0; k < g_n6[i]; ++k)
@@ -159,15 +165,11 @@ Result<Route6> route6_lookup(const IpAddr& dst, uint32_t scope) {
   for (size_t i = 0; i < g_count; ++i)
     for (size_t k = 0; k < g_n6[i]; ++k)
       if (g_addr6[i][k].addr == dst) return Route6{&lo, dst, dst};
-  auto usable = [&](size_t i) {
-    Netif* n = g_netifs[i];
-    return n != &lo && (n->flags() & NetifFlags::UP) && g_n6[i] != 0;
-  };
   // Link-local and multicast destinations name their link (RFC 4007):
   // the scope id, else the first link with IPv6.
   if (dst.link_local6() || dst.multicast6()) {
     for (size_t i = 0; i < g_count; ++i) {
-      if (!usable(i) || (scope && g_netifs[i]->index() != scope)) continue;
+      if (!usable6_locked(i, lo) || (scope && g_netifs[i]->index() != scope)) continue;
       Route6 r{g_netifs[i], dst, {}};
       pick_src6_locked(i, dst, r.src);
       return r;
@@ -178,7 +180,7 @@ Result<Route6> route6_lookup(const IpAddr& dst, uint32_t scope) {
   Route6 best;
   unsigned best_prefix = 0;
   for (size_t i = 0; i < g_count; ++i) {
-    if (!usable(i)) continue;
+    if (!usable6_locked(i, lo)) continue;
     for (size_t k = 0; k < g_n6[i]; ++k) {
       const Addr6& a = g_addr6[i][k];
       if (a.scope != 0 || !dst.same_prefix(a.addr, a.prefix)) continue;
