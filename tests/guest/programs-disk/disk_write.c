@@ -48,8 +48,10 @@ static int g_failed;
   } while (0)
 
 static const char* P(const char* rel) {
-  static char bufs[4][4096];
-  static int k;
+  /* Per thread: the threads test's workers call it at once (shared
+   * buffers gave one worker another's path: rename ENOENT on the host). */
+  static __thread char bufs[4][4096];
+  static __thread int k;
   char* b = bufs[k++ % 4];
   snprintf(b, 4096, "%s/%s", g_root, rel);
   return b;
