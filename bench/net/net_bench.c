@@ -14,7 +14,15 @@
  * virtio-net as modules, so it loads the .ko files the initramfs holds in
  * /m (the order given on the command line, each after those it needs),
  * waits for eth0 and gives it QEMU user networking's usual address
- * 10.0.2.15/24 (what DHCP gives Capsule), and brings lo up. */
+ * 10.0.2.15/24 (what DHCP gives Capsule), and brings lo up.
+ *
+ * `--linux MODULES... --exec` (servers.py): after the set-up, /init mounts
+ * /proc, /dev (devtmpfs) and /tmp and runs, as its child, the program that
+ * the initramfs's /exec names: NUL-terminated words, first the KEY=VALUE
+ * environment, then the program's path and arguments (a file rather than
+ * the kernel command line, which cannot carry an empty argument). It
+ * powers off when the program exits; the host kills QEMU once it has
+ * measured. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -90,8 +101,8 @@ static void if_set(int s, const char* name, const char* addr) {
   if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) die("SIOCSIFFLAGS");
 }
 
-static void linux_network(int argc, char** argv, int first) {
-  for (int i = first; i < argc; ++i) load_module(argv[i]);
+static void linux_network(int end, char** argv, int first) {
+  for (int i = first; i < end; ++i) load_module(argv[i]);
   for (int tries = 0; !if_nametoindex("eth0"); ++tries) {
     if (tries == 500) {
       errno = ENODEV;
@@ -104,6 +115,52 @@ static void linux_network(int argc, char** argv, int first) {
   if_set(s, "lo", NULL);
   if_set(s, "eth0", "10.0.2.15");
   close(s);
+}
+
+/* PID 1 of the Linux guest runs a server instead of net_bench's own. */
+static char g_exec[4096];
+
+static void linux_exec(void) {
+  mkdir("/proc", 0555);
+  mkdir("/dev", 0755);
+  mkdir("/tmp", 01777);
+  if (mount("proc", "/proc", "proc", 0, NULL) != 0) die("mount /proc");
+  if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) != 0 && errno != EBUSY) die("mount /dev");
+  if (mount("tmpfs", "/tmp", "tmpfs", 0, NULL) != 0) die("mount /tmp");
+  int fd = open("/exec", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("/exec");
+  ssize_t len = read(fd, g_exec, sizeof g_exec - 1);
+  close(fd);
+  if (len <= 0 || g_exec[len - 1] != '\0') {
+    errno = EINVAL;
+    die("/exec: not NUL-terminated words");
+  }
+  char* words[128];
+  int n = 0;
+  for (char* w = g_exec; w < g_exec + len && n < 127; w += strlen(w) + 1) words[n++] = w;
+  words[n] = NULL;
+  int env_end = 0;
+  while (env_end < n && words[env_end][0] != '/' && strchr(words[env_end], '=')) ++env_end;
+  if (env_end == n) {
+    errno = EINVAL;
+    die("/exec names no program");
+  }
+  char* env[128];
+  for (int i = 0; i < env_end; ++i) env[i] = words[i];
+  env[env_end] = NULL;
+  char** argv = words + env_end;
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    execve(argv[0], argv, env);
+    die(argv[0]);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  printf("net_bench: %s exited (status 0x%x)\n", argv[0], status);
+  fflush(stdout);
+  reboot(RB_POWER_OFF);
 }
 
 static char g_buf[1 << 16];
@@ -161,7 +218,16 @@ int main(int argc, char** argv) {
     if (strcmp(argv[first], "--linux") == 0) linux_init = 1;
     ++first;
   }
-  if (linux_init) linux_network(argc, argv, first);
+  if (linux_init) {
+    int exec_at = 0;
+    for (int i = first; i < argc; ++i)
+      if (strcmp(argv[i], "--exec") == 0) {
+        exec_at = i;
+        break;
+      }
+    linux_network(exec_at ? exec_at : argc, argv, first);
+    if (exec_at) linux_exec();
+  }
   for (size_t i = 0; i < sizeof g_buf; ++i) g_buf[i] = (char)(i * 131 + 7);
   int l = socket(AF_INET, SOCK_STREAM, 0);
   if (l < 0) die("socket");

@@ -43,6 +43,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import side_by_side  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import servers  # noqa: E402
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parents[0].parent
 WORK = ROOT / "build" / "bench" / "net"
@@ -115,18 +118,52 @@ def prepare_linux(boot):
     return vmlinux, initramfs, vmlinuz.name
 
 
-def linux_command(boot, vmlinux, initramfs, port):
+def linux_command(boot, vmlinux, initramfs, port, guest_port=5001, exec_server=False):
     cmd = boot.linux_command(vmlinux, initramfs)
     cmd[cmd.index("-m") + 1] = MEM
     i = cmd.index("-append") + 1
-    cmd[i] += " tsc=reliable -- --linux " + " ".join(LINUX_MODULES)
-    return cmd + ["-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:5001",
+    cmd[i] += " tsc=reliable -- --linux " + " ".join(LINUX_MODULES) + (" --exec" if exec_server else "")
+    return cmd + ["-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:{guest_port}",
                   "-device", "virtio-net-device,netdev=n0"]
 
 
-def capsule_command(port):
+def capsule_command(port, guest_port=5001, what=None):
     return [str(ROOT / "capsule"), "run", "--accel", "tcg", "--machine", "microvm", "--mem", MEM,
-            "--cpus", "1", "-p", f"{port}:5001", str(BINARY.relative_to(ROOT))]
+            "--cpus", "1", "-p", f"{port}:{guest_port}", *(what or [str(BINARY.relative_to(ROOT))])]
+
+
+def server_runs(boot, vmlinux, a, runs):
+    """Each server of --servers, Capsule and Linux interleaved as for
+    net_bench; their figures join `runs`. Returns the figure list."""
+    figures = []
+    names = [n for n in a.servers.split(",") if n and n != "none"]
+    for n in names:
+        if n not in servers.SERVERS:
+            raise BenchError(f"--servers: unknown server '{n}' (known: {', '.join(servers.SERVERS)})")
+    servers.ensure_clients(names)
+    kmods = linux_modules(boot.find_vmlinuz().name)
+    for n in names:
+        srv = servers.SERVERS[n]()
+        figures += srv.figures(a)
+        initramfs = WORK / f"initramfs-{n}.cpio"
+        servers.linux_initramfs(srv, servers.plan_for(srv), BINARY, kmods, initramfs)
+        adds = servers.capsule_image_args(srv)
+        for r in range(a.runs + 1):
+            for name in ("capsule", "linux"):
+                port = free_port()
+                if name == "capsule":
+                    cmd = capsule_command(port, srv.port, [*adds, "--module", srv.module])
+                else:
+                    cmd = linux_command(boot, vmlinux, initramfs, port, srv.port, exec_server=True)
+                try:
+                    res = servers.run_server(name, cmd, port, srv, a)
+                except servers.ServerError as e:
+                    raise BenchError(str(e))
+                if r == 0:
+                    continue
+                runs[name][r - 1].update(res)
+                log(f"run {r} {name} {n}: " + ", ".join(f"{k} {v:.1f}" for k, v in res.items()))
+    return figures
 
 
 def connect(port, cmd, payload=b""):
@@ -237,6 +274,11 @@ def main(argv=None):
     ap.add_argument("--mbytes", type=int, default=16)
     ap.add_argument("--pings", type=int, default=1000)
     ap.add_argument("--connects", type=int, default=100)
+    ap.add_argument("--servers", default="redis,nginx",
+                    help="real servers to measure after net_bench (comma list of redis, nginx; or none)")
+    ap.add_argument("--clients", type=int, default=4, help="concurrent connections of redis-benchmark and wrk")
+    ap.add_argument("--redis-requests", type=int, default=4000, help="redis-benchmark -n per test (x4 with -P 16)")
+    ap.add_argument("--seconds", type=int, default=5, help="wrk's duration per page")
     ap.add_argument("--json", default=str(WORK / "result.json"))
     a = ap.parse_args(argv)
     try:
@@ -256,17 +298,18 @@ def main(argv=None):
                     continue  # untimed: caches, page cache, the first slirp set-up
                 runs[name].append(res)
                 log(f"run {r} {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in res.items()))
+        figures = FIGURES + server_runs(boot, vmlinux, a, runs)
     except side_by_side.BenchError as e:
         sys.exit(f"bench net: {e}")
     except BenchError as e:
         sys.exit(f"bench net: {e}")
     out = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "linux_kernel": kname,
            "runs": a.runs, "mbytes": a.mbytes, "pings": a.pings, "connects": a.connects,
-           "mem": MEM, "figures": {}}
+           "mem": MEM, "servers": a.servers, "clients": a.clients, "figures": {}}
     log(f"\nbench net: {a.runs} interleaved runs, medians (microvm, TCG, -m {MEM}, 1 vCPU, "
         f"QEMU user networking; Linux {kname})")
     log(f"{'figure':<40} {'Capsule':>10} {'Linux':>10} {'C/L':>7}  faster")
-    for key, label, unit, higher in FIGURES:
+    for key, label, unit, higher in figures:
         c = statistics.median(x[key] for x in runs["capsule"])
         li = statistics.median(x[key] for x in runs["linux"])
         ratio = c / li if li else float("nan")
