@@ -7,15 +7,20 @@ by QEMU before the guest answers, so readiness is an exchange with the
 server (`ready(port)` returns True once it answered), tried until a bounded
 deadline. `stop()` sends SIGTERM to the CLI (the program gets it) unless the
 VM already ended, then waits a bounded time and kills QEMU if it must.
+
+The machine is microvm unless the test's command line says `--machine q35`
+(the same test then runs over virtio-net on PCI with MSI-X).
 """
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
+MACHINE = sys.argv[sys.argv.index("--machine") + 1] if "--machine" in sys.argv[:-1] else "microvm"
 BOOT_TIMEOUT = 240
 STOP_TIMEOUT = 60
 
@@ -29,9 +34,9 @@ def free_port():
 
 
 class ServerVm:
-    def __init__(self, module, guest_port, extra=(), machine="microvm", run_args=()):
+    def __init__(self, module, guest_port, extra=(), machine=None, run_args=()):
         self.port = free_port()
-        self.cmd = [CAPSULE, "run", "--machine", machine, "-p", f"{self.port}:{guest_port}",
+        self.cmd = [CAPSULE, "run", "--machine", machine or MACHINE, "-p", f"{self.port}:{guest_port}",
                     *run_args, "--module", module, *extra]
         self.proc = None
         self.out = b""
