@@ -26,6 +26,15 @@ program on the host and compares.
                                       without fragments) to an echo server
                                       on the host's [::1] as [fec0::2] and
                                       checks each answer, as on the host
+    net_test.py udp_burst MACHINE     python3 in the VM sends 3,000 UDP
+                                      datagrams of 1,000 bytes as fast as it
+                                      can to a counter on the host's
+                                      127.0.0.1 (as 10.0.2.2): every one
+                                      arrives, and eth0's transmit drops in
+                                      /proc/net/dev do not move (a burst
+                                      larger than the driver's 128 transmit
+                                      buffers waits in its backlog), as the
+                                      same program over the host's lo
     net_test.py tap6 MACHINE          the host to the VM over IPv6, on a tap
                                       device the test makes (QEMU's user
                                       network cannot forward IPv6 in): the
@@ -246,6 +255,61 @@ def udp_client6(machine):
     return report(problems, out)
 
 
+PY_BURST = ("import socket, sys\n"
+            "def drops(name):\n"
+            "    for line in open('/proc/net/dev'):\n"
+            "        if line.strip().startswith(name + ':'):\n"
+            "            return int(line.split(':', 1)[1].split()[11])  # transmit drop\n"
+            "dst, port, ifname = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+            "before = drops(ifname)\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "for i in range(3000):\n"
+            "    s.sendto(i.to_bytes(4, 'big') + bytes(996), (dst, port))\n"
+            "print('sent 3000, transmit drops', drops(ifname) - before)\n")
+# Counts distinct datagrams until 3 s pass without one (after the first).
+PY_BURST_COUNTER = ("import socket, sys\n"
+                    "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                    "u.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (root)\n"
+                    "u.bind(('127.0.0.1', 0))\n"
+                    "print(u.getsockname()[1], flush=True)\n"
+                    "seen = set()\n"
+                    "u.settimeout(120)\n"
+                    "while True:\n"
+                    "    try:\n"
+                    "        d = u.recv(2048)\n"
+                    "    except socket.timeout:\n"
+                    "        break\n"
+                    "    seen.add(int.from_bytes(d[:4], 'big'))\n"
+                    "    u.settimeout(3)\n"
+                    "print(len(seen), flush=True)\n")
+
+
+def udp_burst(machine):
+    problems = []
+    out = b""
+    for where in ("host", "guest"):
+        counter = subprocess.Popen(["python3", "-c", PY_BURST_COUNTER], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            port = counter.stdout.readline().strip().decode()
+            if where == "host":
+                cmd = ["python3", "-c", PY_BURST, "127.0.0.1", port, "lo"]
+            else:
+                cmd = [CAPSULE, "run", "--machine", machine, "python3", "-c", PY_BURST, "10.0.2.2", port, "eth0"]
+            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=TIMEOUT)
+            out += r.stdout[-2000:] + r.stderr[-2000:]
+            got = counter.communicate(timeout=TIMEOUT)[0].strip().decode()
+        finally:
+            if counter.poll() is None:
+                counter.kill()
+                counter.wait()
+        check(r.returncode == 0, f"{where}: status {r.returncode}", problems)
+        check(r.stdout == b"sent 3000, transmit drops 0\n", f"{where}: {r.stdout!r}", problems)
+        check(got == "3000", f"{where}: the host's counter got {got} of 3000 datagrams", problems)
+    return report(problems, out)
+
+
 PY_V6_SERVER = ("import socket, socketserver, http.server, sys, threading\n"
                 "def echo(u):\n"
                 "    while True:\n"
@@ -427,6 +491,7 @@ def main():
     case, machine = sys.argv[1], sys.argv[2]
     return {"http_server": http_server, "http_client": http_client,
             "http_client6": lambda m: http_client(m, v6=True), "udp_client6": udp_client6, "tap6": tap6,
+            "udp_burst": udp_burst,
             "iproute2": iproute2}[case](machine)
 
 
