@@ -43,13 +43,14 @@ ArpCache::Entry* ArpCache::find(uint32_t ip) {
   return nullptr;
 }
 
-// A free entry, else the least recently used reachable one (an address
-// being resolved is not evicted: its packets wait on it).
+// A free entry, else the least recently used reachable or stale one (an
+// address being resolved is not evicted: its packets wait on it).
 ArpCache::Entry* ArpCache::take_slot(uint64_t now) {
   Entry* victim = nullptr;
   for (Entry& e : entries_) {
     if (e.state == State::Free) return &e;
-    if (e.state == State::Reachable && (!victim || e.last_used < victim->last_used)) victim = &e;
+    if ((e.state == State::Reachable || e.state == State::Stale) && (!victim || e.last_used < victim->last_used))
+      victim = &e;
   }
   if (victim) {
     ++stats_.evicted;
@@ -58,17 +59,32 @@ ArpCache::Entry* ArpCache::take_slot(uint64_t now) {
   return victim;
 }
 
-void ArpCache::drop_held(Entry& e) {
-  for (size_t i = 0; i < e.nheld; ++i) delete[] e.held[i].data;
-  e.nheld = 0;
+void ArpCache::drop_oldest(Entry& e) {
+  Held* h = e.held;
+  e.held = h->next;
+  if (!e.held) e.held_tail = nullptr;
+  e.held_bytes -= h->len;
+  held_total_ -= h->len;
+  ++stats_.pending_dropped;
+  ::operator delete(h);
 }
 
-bool ArpCache::lookup(uint32_t ip, uint64_t now, Mac* out) {
+// Drops every packet the entry holds; returns how many.
+size_t ArpCache::drop_held(Entry& e) {
+  size_t n = 0;
+  for (; e.held; ++n) drop_oldest(e);
+  return n;
+}
+
+bool ArpCache::lookup(uint32_t ip, uint64_t now, Mac* out, bool* ask) {
   Entry* e = find(ip);
-  if (!e || e->state != State::Reachable) return false;
-  if (now >= e->expires) {  // stale: ask again (the caller holds its packet)
-    *e = Entry{};
-    return false;
+  if (!e || (e->state != State::Reachable && e->state != State::Stale)) return false;
+  if (e->state == State::Reachable && now >= e->expires) {  // used while asked again
+    e->state = State::Stale;
+    e->requests = 1;
+    e->expires = now + RETRY_NS;
+    ++stats_.requests;
+    if (ask) *ask = true;
   }
   e->last_used = now;
   *out = e->mac;
@@ -91,18 +107,22 @@ void ArpCache::learn(uint32_t ip, const Mac& mac, uint64_t now, bool create, Flu
   e->requests = 0;
   // Hand the held packets over before freeing them; the flush may hold
   // nothing new for this address (it is reachable now).
-  size_t n = e->nheld;
-  e->nheld = 0;
-  for (size_t i = 0; i < n; ++i) {
-    flush(ctx, e->held[i].data, e->held[i].len, mac);
-    delete[] e->held[i].data;
+  Held* h = e->held;
+  held_total_ -= e->held_bytes;
+  e->held = e->held_tail = nullptr;
+  e->held_bytes = 0;
+  while (h) {
+    Held* next = h->next;
+    flush(ctx, h->data, h->len, mac);
+    ::operator delete(h);
+    h = next;
   }
 }
 
 bool ArpCache::hold(uint32_t ip, const uint8_t* packet, size_t len, uint64_t now) {
   Entry* e = find(ip);
   bool fresh = false;
-  if (!e || e->state == State::Reachable) {
+  if (!e || e->state == State::Reachable || e->state == State::Stale) {
     if (!e) e = take_slot(now);
     if (!e) {
       ++stats_.pending_dropped;
@@ -121,34 +141,41 @@ bool ArpCache::hold(uint32_t ip, const uint8_t* packet, size_t len, uint64_t now
     ++stats_.pending_dropped;
     return fresh;
   }
-  auto* copy = new (std::nothrow) uint8_t[len ? len : 1];
-  if (!copy) {
+  // Room first: the oldest of this address, then (the cache-wide bound)
+  // of this address still, so one address cannot starve the others.
+  while (e->held && (e->held_bytes + len > MAX_PENDING_BYTES || held_total_ + len > MAX_PENDING_TOTAL))
+    drop_oldest(*e);
+  if (held_total_ + len > MAX_PENDING_TOTAL) {
     ++stats_.pending_dropped;
     return fresh;
   }
-  __builtin_memcpy(copy, packet, len);
-  if (e->nheld == MAX_PENDING) {  // drop the oldest
-    delete[] e->held[0].data;
-    for (size_t i = 1; i < MAX_PENDING; ++i) e->held[i - 1] = e->held[i];
-    --e->nheld;
+  auto* h = static_cast<Held*>(::operator new(sizeof(Held) + (len ? len : 1), std::nothrow));
+  if (!h) {
     ++stats_.pending_dropped;
+    return fresh;
   }
-  e->held[e->nheld++] = Held{uint16_t(len), copy};
+  h->next = nullptr;
+  h->len = uint16_t(len);
+  __builtin_memcpy(h->data, packet, len);
+  if (e->held_tail) e->held_tail->next = h;
+  else e->held = h;
+  e->held_tail = h;
+  e->held_bytes += len;
+  held_total_ += len;
   return fresh;
 }
 
 bool ArpCache::tick(uint64_t now, RequestFn request, void* ctx) {
   bool resolving = false;
   for (Entry& e : entries_) {
-    if (e.state != State::Resolving) continue;
+    if (e.state != State::Resolving && e.state != State::Stale) continue;
     if (now < e.expires) {
       resolving = true;
       continue;
     }
     if (e.requests >= MAX_REQUESTS) {  // no answer: give up
-      stats_.pending_dropped += e.nheld;
-      ++stats_.failed;
-      drop_held(e);
+      if (e.state == State::Resolving) ++stats_.failed;
+      drop_held(e);  // counted as dropped
       e = Entry{};
       continue;
     }

@@ -153,6 +153,13 @@ void EtherIf::send_arp_request_locked(uint32_t ip) {
   (void)send_frame_locked(BROADCAST, ETHERTYPE_ARP, body, sizeof body);
 }
 
+// An answer that expired but is still used: ask again now, and the ARP
+// thread repeats the request until answered or given up (ArpCache::lookup).
+void EtherIf::ask_again_locked(uint32_t ip) {
+  send_arp_request_locked(ip);
+  if (link_.resolving) link_.resolving(link_.context);
+}
+
 void EtherIf::flush_held(void* self, const uint8_t* packet, size_t len, const ether::Mac& mac) {
   auto* e = static_cast<EtherIf*>(self);
   e->lock_.assert_held();
@@ -172,7 +179,11 @@ Result<void> EtherIf::output_ipv4(uint32_t next_hop, const uint8_t* packet, size
     return send_frame_locked(BROADCAST, ETHERTYPE_IPV4, packet, len);
   uint64_t now = link_.now_ns();
   ether::Mac mac;
-  if (arp_.lookup(next_hop, now, &mac)) return send_frame_locked(mac.b, ETHERTYPE_IPV4, packet, len);
+  bool ask = false;
+  if (arp_.lookup(next_hop, now, &mac, &ask)) {
+    if (ask) ask_again_locked(next_hop);
+    return send_frame_locked(mac.b, ETHERTYPE_IPV4, packet, len);
+  }
   if (arp_.hold(next_hop, packet, len, now)) {
     send_arp_request_locked(next_hop);
     if (link_.resolving) link_.resolving(link_.context);
@@ -185,9 +196,12 @@ Result<void> EtherIf::output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size
   event::IrqSpinGuard g(lock_);
   if (len - ETHER_HDR > link_.mtu) return Error::Invalid;
   ether::Mac mac;
+  bool ask = false;
   if (next_hop == LIMITED_BROADCAST || next_hop == subnet_broadcast(config_)) {
     __builtin_memcpy(mac.b, BROADCAST, 6);
-  } else if (!arp_.lookup(next_hop, link_.now_ns(), &mac)) {
+  } else if (arp_.lookup(next_hop, link_.now_ns(), &mac, &ask)) {
+    if (ask) ask_again_locked(next_hop);
+  } else {
     uint64_t now = link_.now_ns();
     if (arp_.hold(next_hop, frame + ETHER_HDR, len - ETHER_HDR, now)) {
       send_arp_request_locked(next_hop);

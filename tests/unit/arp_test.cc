@@ -15,6 +15,7 @@ namespace {
 
 constexpr uint64_t S = 1'000'000'000ull;
 const Mac MAC_A{{2, 0, 0, 0, 0, 0xa}};
+const Mac MAC_B{{2, 0, 0, 0, 0, 0xb}};
 
 std::vector<uint8_t> request_bytes() {
   ArpPacket a{ARP_REQUEST, {{0x52, 0x55, 10, 0, 2, 2}}, 0x0a000202, {}, 0x0a00020f};
@@ -90,18 +91,42 @@ TEST(ArpCache, HoldsUntilResolvedThenFlushesInOrder) {
   EXPECT_EQ(c.stats().resolved, 1u);
 }
 
-TEST(ArpCache, KeepsOnlyTheNewestPendingPackets) {
+TEST(ArpCache, KeepsTheNewestPendingBytes) {
+  // A burst before the answer (a UDP sender's first datagrams): the newest
+  // MAX_PENDING_BYTES are kept, in order, the oldest dropped and counted.
   ArpCache c;
-  for (int i = 0; i < 5; ++i) {
-    uint8_t p = uint8_t('0' + i);
-    c.hold(1, &p, 1, 0);
+  std::vector<uint8_t> p(1000);
+  for (int i = 0; i < 100; ++i) {
+    p[0] = uint8_t(i);
+    EXPECT_EQ(c.hold(1, p.data(), p.size(), 0), i == 0);  // one request
   }
   Flushed f;
   c.learn(1, MAC_A, 1, false, record, &f);
-  ASSERT_EQ(f.packets.size(), ArpCache::MAX_PENDING);
-  EXPECT_EQ(f.packets[0], "2");
-  EXPECT_EQ(f.packets[2], "4");
-  EXPECT_EQ(c.stats().pending_dropped, 2u);
+  const size_t kept = ArpCache::MAX_PENDING_BYTES / 1000;
+  ASSERT_EQ(f.packets.size(), kept);
+  for (size_t i = 0; i < kept; ++i) EXPECT_EQ(uint8_t(f.packets[i][0]), uint8_t(100 - kept + i));
+  EXPECT_EQ(c.stats().pending_dropped, 100 - kept);
+}
+
+TEST(ArpCache, PendingBytesAreBoundedOverAllAddresses) {
+  ArpCache c;
+  std::vector<uint8_t> p(1400);
+  for (uint32_t ip = 1; ip <= 8; ++ip)
+    for (int i = 0; i < 100; ++i) c.hold(ip, p.data(), p.size(), 0);
+  size_t total = 0;
+  for (uint32_t ip = 1; ip <= 8; ++ip) {
+    Flushed f;
+    c.learn(ip, MAC_A, 1, false, record, &f);
+    EXPECT_LE(f.packets.size() * p.size(), ArpCache::MAX_PENDING_BYTES);
+    total += f.packets.size() * p.size();
+  }
+  EXPECT_LE(total, ArpCache::MAX_PENDING_TOTAL);
+  EXPECT_GT(total, ArpCache::MAX_PENDING_TOTAL - 2 * ArpCache::MAX_PENDING_BYTES);
+  // Nothing is left held: a new burst has the whole budget again.
+  for (int i = 0; i < 100; ++i) c.hold(20, p.data(), p.size(), 2);
+  Flushed g;
+  c.learn(20, MAC_A, 3, false, record, &g);
+  EXPECT_EQ(g.packets.size(), ArpCache::MAX_PENDING_BYTES / p.size());
 }
 
 TEST(ArpCache, RetriesThenGivesUp) {
@@ -125,13 +150,54 @@ TEST(ArpCache, RetriesThenGivesUp) {
   EXPECT_FALSE(c.lookup(7, 4 * S, &m));
 }
 
-TEST(ArpCache, EntriesExpire) {
+TEST(ArpCache, AnExpiredAnswerIsUsedWhileAskedAgain) {
   ArpCache c;
   Flushed f;
   c.learn(9, MAC_A, 0, true, record, &f);
   Mac m;
-  EXPECT_TRUE(c.lookup(9, ArpCache::REACHABLE_NS - 1, &m));
-  EXPECT_FALSE(c.lookup(9, ArpCache::REACHABLE_NS, &m));
+  bool ask = false;
+  EXPECT_TRUE(c.lookup(9, ArpCache::REACHABLE_NS - 1, &m, &ask));
+  EXPECT_FALSE(ask);
+  // Expired: still used (no packet waits), and the caller asks once.
+  const uint64_t t = ArpCache::REACHABLE_NS;
+  EXPECT_TRUE(c.lookup(9, t, &m, &ask));
+  EXPECT_TRUE(ask);
+  EXPECT_EQ(m, MAC_A);
+  ask = false;
+  EXPECT_TRUE(c.lookup(9, t + 1, &m, &ask));
+  EXPECT_FALSE(ask);
+  // The ARP thread repeats the request; an answer makes it fresh again.
+  int asked = 0;
+  EXPECT_TRUE(c.tick(t + ArpCache::RETRY_NS, count_request, &asked));
+  EXPECT_EQ(asked, 1);
+  c.learn(9, MAC_B, t + ArpCache::RETRY_NS + 1, false, record, &f);
+  EXPECT_FALSE(c.tick(t + 5 * ArpCache::RETRY_NS, count_request, &asked));
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(c.lookup(9, t + 5 * ArpCache::RETRY_NS, &m, &ask));
+  EXPECT_FALSE(ask);
+  EXPECT_EQ(m, MAC_B);
+  EXPECT_TRUE(f.packets.empty());
+}
+
+TEST(ArpCache, AnExpiredAnswerNobodyConfirmsIsForgotten) {
+  ArpCache c;
+  Flushed f;
+  c.learn(9, MAC_A, 0, true, record, &f);
+  Mac m;
+  bool ask = false;
+  const uint64_t t = ArpCache::REACHABLE_NS;
+  ASSERT_TRUE(c.lookup(9, t, &m, &ask));
+  ASSERT_TRUE(ask);
+  int asked = 0;
+  EXPECT_TRUE(c.tick(t + 1 * S, count_request, &asked));
+  EXPECT_TRUE(c.tick(t + 2 * S, count_request, &asked));
+  EXPECT_FALSE(c.tick(t + 3 * S, count_request, &asked));  // MAX_REQUESTS in all: given up
+  EXPECT_EQ(asked, 2);
+  EXPECT_FALSE(c.lookup(9, t + 3 * S, &m, &ask));
+  EXPECT_EQ(c.stats().failed, 0u);  // nothing waited on it
+  // The next packet resolves from scratch.
+  uint8_t p = 1;
+  EXPECT_TRUE(c.hold(9, &p, 1, t + 4 * S));
 }
 
 TEST(ArpCache, FullCacheEvictsTheLeastRecentlyUsed) {

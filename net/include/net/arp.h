@@ -34,7 +34,12 @@ void arp_build(const ArpPacket& a, uint8_t* out);
 class ArpCache {
  public:
   static constexpr size_t ENTRIES = 32;
-  static constexpr size_t MAX_PENDING = 3;          // per address, as Linux's unres_qlen default order
+  // Packets held per address while it resolves: Linux holds up to
+  // unres_qlen_bytes (212,992 bytes of buffer truesize, ~90 full frames);
+  // a burst sent before the first answer (a UDP sender's first datagrams)
+  // must not be cut to a few.
+  static constexpr size_t MAX_PENDING_BYTES = 64 * 1024;
+  static constexpr size_t MAX_PENDING_TOTAL = 256 * 1024;  // over all addresses
   static constexpr size_t MAX_PACKET = 1500;        // an IPv4 packet held for its link address
   static constexpr uint64_t REACHABLE_NS = 60'000'000'000ull;  // an answer is trusted this long
   static constexpr uint64_t RETRY_NS = 1'000'000'000ull;       // between requests
@@ -46,8 +51,13 @@ class ArpCache {
 
   ~ArpCache();
 
-  // The link address of `ip` if known and fresh.
-  bool lookup(uint32_t ip, uint64_t now, Mac* out);
+  // The link address of `ip` if known. An answer older than REACHABLE_NS
+  // is still used while it is checked again (RFC 1122 2.3.2.1; Linux's
+  // STALE/PROBE): the first lookup after it expires sets *ask, and the
+  // caller sends a request now; tick() repeats it and forgets the entry
+  // when MAX_REQUESTS go unanswered. Traffic to a live neighbour never
+  // waits for a new answer.
+  bool lookup(uint32_t ip, uint64_t now, Mac* out, bool* ask = nullptr);
 
   // Records ip -> mac (an answer, or a request naming its sender). If the
   // address had packets waiting, calls flush(ctx, packet, len, mac) for
@@ -57,7 +67,8 @@ class ArpCache {
   void learn(uint32_t ip, const Mac& mac, uint64_t now, bool create, FlushFn flush, void* ctx);
 
   // Holds `packet` until `ip` resolves; true when a request should go out
-  // now (a new entry). A full queue drops the oldest packet; a packet
+  // now (a new entry). Past MAX_PENDING_BYTES for the address (or
+  // MAX_PENDING_TOTAL for all) the oldest packets are dropped; a packet
   // longer than MAX_PACKET or without memory is dropped (counted).
   bool hold(uint32_t ip, const uint8_t* packet, size_t len, uint64_t now);
 
@@ -70,26 +81,31 @@ class ArpCache {
   const Stats& stats() const { return stats_; }
 
  private:
-  enum class State : uint8_t { Free, Resolving, Reachable };
+  // Stale: an expired answer still in use while it is asked again.
+  enum class State : uint8_t { Free, Resolving, Reachable, Stale };
   struct Held {
+    Held* next;
     uint16_t len;
-    uint8_t* data;
+    uint8_t data[];
   };
   struct Entry {
     State state = State::Free;
     uint32_t ip = 0;
     Mac mac{};
-    uint64_t expires = 0;      // Reachable: until; Resolving: next request
+    uint64_t expires = 0;      // Reachable: until; Resolving, Stale: next request
     uint64_t last_used = 0;
     unsigned requests = 0;
-    Held held[MAX_PENDING] = {};
-    size_t nheld = 0;
+    Held* held = nullptr;      // oldest first
+    Held* held_tail = nullptr;
+    size_t held_bytes = 0;
   };
   Entry* find(uint32_t ip);
   Entry* take_slot(uint64_t now);
-  void drop_held(Entry& e);
+  void drop_oldest(Entry& e);
+  size_t drop_held(Entry& e);
 
   Entry entries_[ENTRIES];
+  size_t held_total_ = 0;
   Stats stats_;
 };
 

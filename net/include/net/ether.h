@@ -104,6 +104,7 @@ class EtherIf {
   void ipv4_input(const uint8_t* p, size_t n);
   void ipv6_input(const uint8_t* p, size_t n);
   void send_arp_request_locked(uint32_t ip) REQUIRES(lock_);
+  void ask_again_locked(uint32_t ip) REQUIRES(lock_);
   Result<void> send_frame_locked(const uint8_t dst[6], uint16_t type, const uint8_t* payload, size_t len)
       REQUIRES(lock_);
   static void flush_held(void* self, const uint8_t* packet, size_t len, const ether::Mac& mac);
