@@ -14,7 +14,8 @@
  * virtio-net as modules, so it loads the .ko files the initramfs holds in
  * /m (the order given on the command line, each after those it needs),
  * waits for eth0 and gives it QEMU user networking's usual address
- * 10.0.2.15/24 (what DHCP gives Capsule), and brings lo up.
+ * 10.0.2.15/24 (what DHCP gives Capsule; --addr=A for another /24, the
+ * benchmark's tap), and brings lo up.
  *
  * `--linux MODULES... --exec` (servers.py): after the set-up, /init mounts
  * /proc, /dev (devtmpfs) and /tmp and runs, as its child, the program that
@@ -45,6 +46,7 @@
 #include <unistd.h>
 
 static int linux_init;
+static const char* g_addr = "10.0.2.15"; /* --addr=: eth0's address (a /24) */
 
 static void die(const char* what) {
   printf("net_bench: FAIL %s: %s\n", what, strerror(errno));
@@ -113,7 +115,18 @@ static void linux_network(int end, char** argv, int first) {
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   if (s < 0) die("socket");
   if_set(s, "lo", NULL);
-  if_set(s, "eth0", "10.0.2.15");
+  if_set(s, "eth0", g_addr);
+  /* Linux says "link becomes ready" a few seconds after IFF_UP under TCG;
+   * before that nothing answers ARP, and a host on a tap that asked then
+   * gets EHOSTUNREACH. Wait for IFF_RUNNING (at most 20 s). */
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, "eth0", IFNAMSIZ - 1);
+  for (int tries = 0; tries < 2000; ++tries) {
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) die("SIOCGIFFLAGS");
+    if (ifr.ifr_flags & IFF_RUNNING) break;
+    usleep(10000);
+  }
   close(s);
 }
 
@@ -216,6 +229,7 @@ int main(int argc, char** argv) {
   /* bench/side_by_side's Linux command line passes --poweroff first. */
   while (first < argc && argv[first][0] == '-') {
     if (strcmp(argv[first], "--linux") == 0) linux_init = 1;
+    if (strncmp(argv[first], "--addr=", 7) == 0) g_addr = argv[first] + 7;
     ++first;
   }
   if (linux_init) {

@@ -31,6 +31,8 @@ bounded in count and by a timeout.
 import argparse
 import datetime
 import json
+import os
+import signal
 import socket
 import statistics
 import struct
@@ -118,21 +120,64 @@ def prepare_linux(boot):
     return vmlinux, initramfs, vmlinuz.name
 
 
-def linux_command(boot, vmlinux, initramfs, port, guest_port=5001, exec_server=False):
+class UserNet:
+    """QEMU user networking: the guest's port forwarded from 127.0.0.1."""
+    name = "user"
+    linux_init_args = ()
+
+    def endpoint(self, guest_port):
+        return "127.0.0.1", free_port()
+
+    def capsule_args(self, host_port, guest_port):
+        return ["-p", f"{host_port}:{guest_port}"]
+
+    def qemu_args(self, host_port, guest_port):
+        return ["-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}",
+                "-device", "virtio-net-device,netdev=n0"]
+
+
+class TapNet:
+    """A tap in a network namespace this script made and runs in (the
+    guest 10.0.3.2/24, the host's end 10.0.3.1): no slirp in the way."""
+    name = "tap"
+    TAP, HOST, GUEST = "cbtap0", "10.0.3.1", "10.0.3.2"
+    linux_init_args = (f"--addr={GUEST}",)
+
+    def endpoint(self, guest_port):
+        return self.GUEST, guest_port
+
+    def capsule_args(self, host_port, guest_port):
+        return ["--net", f"tap:{self.TAP}", f"--cmdline=--ip={self.GUEST}/24 --gw={self.HOST}"]
+
+    def qemu_args(self, host_port, guest_port):
+        return ["-netdev", f"tap,id=n0,ifname={self.TAP},script=no,downscript=no",
+                "-device", "virtio-net-device,netdev=n0"]
+
+    @classmethod
+    def setup(cls):
+        for c in (["ip", "link", "set", "lo", "up"], ["ip", "tuntap", "add", "dev", cls.TAP, "mode", "tap"],
+                  ["ip", "addr", "add", f"{cls.HOST}/24", "dev", cls.TAP], ["ip", "link", "set", cls.TAP, "up"]):
+            r = subprocess.run(c, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise BenchError(f"--net tap: {' '.join(c)}: {r.stderr.strip()}")
+
+
+def linux_command(boot, vmlinux, initramfs, net, host_port, guest_port=5001, exec_server=False):
     cmd = boot.linux_command(vmlinux, initramfs)
     cmd[cmd.index("-m") + 1] = MEM
     i = cmd.index("-append") + 1
-    cmd[i] += " tsc=reliable -- --linux " + " ".join(LINUX_MODULES) + (" --exec" if exec_server else "")
-    return cmd + ["-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:{guest_port}",
-                  "-device", "virtio-net-device,netdev=n0"]
+    cmd[i] += (" tsc=reliable -- --linux " + " ".join([*net.linux_init_args, *LINUX_MODULES])
+               + (" --exec" if exec_server else ""))
+    return cmd + net.qemu_args(host_port, guest_port)
 
 
-def capsule_command(port, guest_port=5001, what=None):
+def capsule_command(net, host_port, guest_port=5001, what=None):
     return [str(ROOT / "capsule"), "run", "--accel", "tcg", "--machine", "microvm", "--mem", MEM,
-            "--cpus", "1", "-p", f"{port}:{guest_port}", *(what or [str(BINARY.relative_to(ROOT))])]
+            "--cpus", "1", *net.capsule_args(host_port, guest_port),
+            *(what or [str(BINARY.relative_to(ROOT))])]
 
 
-def server_runs(boot, vmlinux, a, runs):
+def server_runs(boot, vmlinux, net, a, runs):
     """Each server of --servers, Capsule and Linux interleaved as for
     net_bench; their figures join `runs`. Returns the figure list."""
     figures = []
@@ -150,13 +195,13 @@ def server_runs(boot, vmlinux, a, runs):
         adds = servers.capsule_image_args(srv)
         for r in range(a.runs + 1):
             for name in ("capsule", "linux"):
-                port = free_port()
+                host, port = net.endpoint(srv.port)
                 if name == "capsule":
-                    cmd = capsule_command(port, srv.port, [*adds, "--module", srv.module])
+                    cmd = capsule_command(net, port, srv.port, [*adds, "--module", srv.module])
                 else:
-                    cmd = linux_command(boot, vmlinux, initramfs, port, srv.port, exec_server=True)
+                    cmd = linux_command(boot, vmlinux, initramfs, net, port, srv.port, exec_server=True)
                 try:
-                    res = servers.run_server(name, cmd, port, srv, a)
+                    res = servers.run_server(name, cmd, host, port, srv, a)
                 except servers.ServerError as e:
                     raise BenchError(str(e))
                 if r == 0:
@@ -166,8 +211,8 @@ def server_runs(boot, vmlinux, a, runs):
     return figures
 
 
-def connect(port, cmd, payload=b""):
-    s = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+def connect(host, port, cmd, payload=b""):
+    s = socket.create_connection((host, port), timeout=IO_TIMEOUT)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.sendall(cmd + payload)
     return s
@@ -183,12 +228,12 @@ def recv_exact(s, n):
     return bytes(got)
 
 
-def measure(port, a):
+def measure(host, port, a):
     n = a.mbytes << 20
     chunk = bytes(range(256)) * 256
     res = {}
     t0 = time.perf_counter()
-    with connect(port, b"U", struct.pack("<Q", n)) as s:
+    with connect(host, port, b"U", struct.pack("<Q", n)) as s:
         left = n
         while left:
             k = min(left, len(chunk))
@@ -201,7 +246,7 @@ def measure(port, a):
 
     t0 = time.perf_counter()
     got = 0
-    with connect(port, b"D", struct.pack("<Q", n)) as s:
+    with connect(host, port, b"D", struct.pack("<Q", n)) as s:
         while True:
             b = s.recv(1 << 16)
             if not b:
@@ -212,7 +257,7 @@ def measure(port, a):
     res["download_mb_s"] = n / 1e6 / (time.perf_counter() - t0)
 
     rtts = []
-    with connect(port, b"P") as s:
+    with connect(host, port, b"P") as s:
         for i in range(a.pings):
             t = time.perf_counter()
             s.sendall(b"x")
@@ -225,14 +270,14 @@ def measure(port, a):
 
     t0 = time.perf_counter()
     for _ in range(a.connects):
-        with connect(port, b"C") as s:
+        with connect(host, port, b"C") as s:
             if s.recv(1) != b"":
                 raise BenchError("connect: the guest sent bytes instead of closing")
     res["connects_per_s"] = a.connects / (time.perf_counter() - t0)
     return res
 
 
-def one_run(name, cmd, port, a):
+def one_run(name, cmd, host, port, a):
     """Boots the guest, waits for its listening line, measures, asks it to
     end. Returns the figures."""
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -251,9 +296,9 @@ def one_run(name, cmd, port, a):
     try:
         if not ready.wait(BOOT_TIMEOUT) or p.poll() is not None:
             raise BenchError(f"{name}: the server did not start:\n" + "\n".join(lines[-20:]))
-        res = measure(port, a)
+        res = measure(host, port, a)
         try:
-            connect(port, b"Q").close()
+            connect(host, port, b"Q").close()
         except OSError:
             pass
         p.wait(timeout=60)
@@ -262,10 +307,26 @@ def one_run(name, cmd, port, a):
         raise BenchError(f"{name}: {type(e).__name__}: {e}\n" + "\n".join(lines[-20:]))
     finally:
         if p.poll() is None:
-            import os
-            import signal
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+
+
+NETNS_ENV = "CAPSULE_BENCH_NETNS"
+
+
+def in_namespace(argv):
+    """--net tap: runs this script again inside a network namespace made
+    for it (the tap, both VMs and the clients live there) and removes the
+    namespace after."""
+    ns = f"capbench{os.getpid()}"
+    r = subprocess.run(["ip", "netns", "add", ns], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BenchError(f"--net tap: cannot make a network namespace: {r.stderr.strip()}")
+    try:
+        return subprocess.run(["ip", "netns", "exec", ns, sys.executable, str(Path(__file__).resolve()), *argv],
+                              env=dict(os.environ, **{NETNS_ENV: ns})).returncode
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
 
 
 def main(argv=None):
@@ -274,6 +335,9 @@ def main(argv=None):
     ap.add_argument("--mbytes", type=int, default=16)
     ap.add_argument("--pings", type=int, default=1000)
     ap.add_argument("--connects", type=int, default=100)
+    ap.add_argument("--net", choices=("user", "tap"), default="user",
+                    help="user: QEMU user networking (the default); tap: a tap in a network namespace "
+                         "made for the run, so slirp is not in the way")
     ap.add_argument("--servers", default="redis,nginx",
                     help="real servers to measure after net_bench (comma list of redis, nginx; or none)")
     ap.add_argument("--clients", type=int, default=4, help="concurrent connections of redis-benchmark and wrk")
@@ -288,26 +352,34 @@ def main(argv=None):
         subprocess.run([str(ROOT / "capsule"), "build"], cwd=ROOT, check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         vmlinux, initramfs, kname = prepare_linux(boot)
+        servers.ensure_clients([n for n in a.servers.split(",") if n in servers.SERVERS])
+        if a.net == "tap" and not os.environ.get(NETNS_ENV):
+            return in_namespace(sys.argv[1:] if argv is None else argv)
+        net = TapNet() if a.net == "tap" else UserNet()
+        if a.net == "tap":
+            TapNet.setup()
         runs = {"capsule": [], "linux": []}
         for r in range(a.runs + 1):
             for name in ("capsule", "linux"):
-                port = free_port()
-                cmd = capsule_command(port) if name == "capsule" else linux_command(boot, vmlinux, initramfs, port)
-                res = one_run(name, cmd, port, a)
+                host, port = net.endpoint(5001)
+                cmd = (capsule_command(net, port) if name == "capsule"
+                       else linux_command(boot, vmlinux, initramfs, net, port))
+                res = one_run(name, cmd, host, port, a)
                 if r == 0:
                     continue  # untimed: caches, page cache, the first slirp set-up
                 runs[name].append(res)
                 log(f"run {r} {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in res.items()))
-        figures = FIGURES + server_runs(boot, vmlinux, a, runs)
+        figures = FIGURES + server_runs(boot, vmlinux, net, a, runs)
     except side_by_side.BenchError as e:
         sys.exit(f"bench net: {e}")
     except BenchError as e:
         sys.exit(f"bench net: {e}")
     out = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "linux_kernel": kname,
            "runs": a.runs, "mbytes": a.mbytes, "pings": a.pings, "connects": a.connects,
-           "mem": MEM, "servers": a.servers, "clients": a.clients, "figures": {}}
+           "mem": MEM, "net": a.net, "servers": a.servers, "clients": a.clients, "figures": {}}
+    netdesc = "QEMU user networking" if a.net == "user" else "a tap in a network namespace"
     log(f"\nbench net: {a.runs} interleaved runs, medians (microvm, TCG, -m {MEM}, 1 vCPU, "
-        f"QEMU user networking; Linux {kname})")
+        f"{netdesc}; Linux {kname})")
     log(f"{'figure':<40} {'Capsule':>10} {'Linux':>10} {'C/L':>7}  faster")
     for key, label, unit, higher in figures:
         c = statistics.median(x[key] for x in runs["capsule"])

@@ -6,8 +6,8 @@ module (capsule_cli.bundle.make_plan) is written as the Linux guest's
 initramfs, with net_bench as /init (it loads the virtio-net modules, sets
 eth0 to 10.0.2.15/24, mounts /proc, /dev and /tmp, then runs the module's
 program with its argv and environment: net_bench.c, --exec). Same QEMU,
-microvm, TCG, -m, one vCPU and netdev (user networking, the server's port
-forwarded from 127.0.0.1) as bench/net/run.py.
+microvm, TCG, -m, one vCPU and netdev as bench/net/run.py (user networking
+with the server's port forwarded from 127.0.0.1, or a tap in a namespace).
 
 The host drives them with Debian's own clients:
   redis   redis-benchmark -t set,get -n N -c C, with and without -P 16:
@@ -18,7 +18,8 @@ nginx serves with access_log off in both (the console would otherwise be
 what is measured: one line per request on a serial port).
 
 Every load is bounded: redis-benchmark by its request count and a timeout,
-wrk by its duration; traffic goes only to QEMU's forwarder on 127.0.0.1.
+wrk by its duration; traffic goes only to QEMU's forwarder on 127.0.0.1 or
+to the guest on the benchmark's own tap (run.py --net tap).
 """
 import os
 import re
@@ -78,14 +79,14 @@ class Server:
         pass
 
 
-def _redis_ready(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+def _redis_ready(host, port):
+    with socket.create_connection((host, port), timeout=5) as s:
         s.sendall(b"PING\r\n")
         return s.recv(16).startswith(b"+PONG")
 
 
-def _http_ready(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+def _http_ready(host, port):
+    with socket.create_connection((host, port), timeout=5) as s:
         s.sendall(b"GET /f64k HTTP/1.0\r\n\r\n")
         head = s.recv(64)
         return head.startswith(b"HTTP/1.1 200")
@@ -100,10 +101,10 @@ class Redis(Server):
         return [(f"redis_{t}{'_p16' if p else ''}_rps", f"redis-benchmark {t.upper()}{' -P 16' if p else ''}",
                  "req/s", True) for p in (False, True) for t in ("set", "get")]
 
-    def load(self, port, a):
+    def load(self, host, port, a):
         out = {}
         for pipe in (False, True):
-            cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", "set,get",
+            cmd = ["redis-benchmark", "-h", host, "-p", str(port), "-t", "set,get",
                    "-n", str(a.redis_requests * (4 if pipe else 1)), "-c", str(a.clients), "-d", "64", "--csv"]
             if pipe:
                 cmd += ["-P", "16"]
@@ -134,11 +135,11 @@ class Nginx(Server):
                     (f"nginx_{page}_p99_ms", f"nginx {page} page, latency p99", "ms", False)]
         return out
 
-    def load(self, port, a):
+    def load(self, host, port, a):
         out = {}
         for page, path in (("index", "/"), ("64k", "/f64k")):
             cmd = ["wrk", "-t1", f"-c{a.clients}", f"-d{a.seconds}s", "--latency", "--timeout", "10s",
-                   f"http://127.0.0.1:{port}{path}"]
+                   f"http://{host}:{port}{path}"]
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=LOAD_TIMEOUT)
             if r.returncode != 0:
                 raise ServerError(f"wrk failed ({r.returncode}): {r.stderr.strip()[-400:]}")
@@ -196,7 +197,7 @@ def capsule_image_args(server):
     return adds
 
 
-def run_server(name, cmd, port, server, a):
+def run_server(name, cmd, host, port, server, a):
     """Boots the guest, waits until the server answers, loads it, kills
     the VM. Returns the figures."""
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -211,7 +212,7 @@ def run_server(name, cmd, port, server, a):
             if p.poll() is not None:
                 raise ServerError(f"{name}: the VM exited ({p.returncode}):\n" + "\n".join(lines[-20:]))
             try:
-                if server.ready(port):
+                if server.ready(host, port):
                     break
             except OSError:
                 pass
@@ -220,7 +221,7 @@ def run_server(name, cmd, port, server, a):
                                   + "\n".join(lines[-20:]))
             time.sleep(0.5)
         try:
-            return server.load(port, a)
+            return server.load(host, port, a)
         except (ServerError, subprocess.TimeoutExpired) as e:
             raise ServerError(f"{name}: {e}\n" + "\n".join(lines[-20:]))
     finally:
