@@ -84,6 +84,12 @@ Result<void> transmit(void* context, const uint8_t* frame, size_t len) {
   return static_cast<netdev::Device*>(context)->transmit(frame, len);
 }
 
+Result<void> transmit_offload(void* context, const uint8_t* frame, size_t len, const net::FrameOffload& o) {
+  if (drop_frame(1, frame, len)) return {};
+  return static_cast<netdev::Device*>(context)->transmit_offload(
+      frame, len, netdev::TxOffload{o.csum_start, o.csum_offset, o.gso_size, o.hdr_len});
+}
+
 void receive(void* context, const uint8_t* frame, size_t len) {
   if (drop_frame(0, frame, len)) return;
   static_cast<Nic*>(context)->eth->input(frame, len);
@@ -193,7 +199,8 @@ void network_start(const BootSettings& s) {
              s.net_drop_tx ? (s.net_drop_rx ? " and sent" : " sent") : "", s.net_drop_seed);
     shutdown_register(report_drops);
   }
-  net::EtherLink link{dev->name(), {}, dev->mtu(), dev, transmit, uptime_ns, resolving};
+  net::EtherLink link{dev->name(), {}, dev->mtu(), dev, transmit, uptime_ns, resolving, dev->tso_max(),
+                      transmit_offload};
   __builtin_memcpy(link.mac, dev->mac(), 6);
   nic->eth = new (std::nothrow) net::EtherIf(link);
   if (!nic->eth) return;

@@ -4,8 +4,11 @@
 // One queue pair: receiveq1 (0) and transmitq1 (1). Features: MAC, STATUS
 // (link state), MRG_RXBUF (a frame may span several receive buffers; with
 // 2 KiB buffers and no GSO it never does, but the header's num_buffers is
-// honoured), VERSION_1. No checksum offload: QEMU's user network hands
-// whole checksums, and the stack computes its own.
+// honoured), VERSION_1, and for sending CSUM with HOST_TSO4 where the
+// device offers them (QEMU does with a tap backend, not with its user
+// network): TCP hands frames of up to 64 KiB that the device cuts into
+// segments (TCP segmentation offload), each a copy into one of 8 64 KiB
+// buffers. Received frames come whole and checksummed: no GUEST_* offload.
 //
 // Receive: the ring is kept full of 2 KiB buffers. The interrupt handler
 // only wakes the receive thread; the thread turns the queue's interrupts
@@ -40,7 +43,10 @@ namespace capsule::virtio {
 namespace {
 
 // Feature bits [§5.1.3].
-constexpr uint64_t F_MAC = 1ull << 5, F_MRG_RXBUF = 1ull << 15, F_STATUS = 1ull << 16;
+constexpr uint64_t F_CSUM = 1ull << 0, F_MAC = 1ull << 5, F_HOST_TSO4 = 1ull << 11, F_MRG_RXBUF = 1ull << 15,
+                   F_STATUS = 1ull << 16;
+// struct virtio_net_hdr's flags and gso_type [§5.1.6].
+constexpr uint8_t HDR_F_NEEDS_CSUM = 1, GSO_TCPV4 = 1;
 // Configuration [§5.1.4]: mac[6] at 0, status at 6.
 constexpr size_t CONFIG_MAC = 0, CONFIG_STATUS = 6;
 constexpr uint16_t STATUS_LINK_UP = 1;
@@ -64,6 +70,9 @@ constexpr unsigned POOL_ORDER = 6;  // 64 pages: 128 buffers per direction
 constexpr size_t POOL_BUFS = (PAGE_SIZE << POOL_ORDER) / BUF_SIZE;
 // Frames waiting for a transmit buffer (see the top of the file).
 constexpr size_t TX_BACKLOG_MAX = 512;
+// TSO: 8 buffers of 64 KiB for frames larger than a small buffer holds.
+constexpr unsigned JUMBO_ORDER = 4, JUMBO_BUFS = 8;
+constexpr size_t JUMBO_SIZE = PAGE_SIZE << JUMBO_ORDER;
 // A frame spread over several merged buffers is gathered here.
 constexpr size_t GATHER_SIZE = 4 * BUF_SIZE;
 
@@ -72,10 +81,11 @@ struct Queue {
   uint16_t index = 0;
 };
 
-// A frame in the transmit backlog: the header's room and the frame.
+// A frame in the transmit backlog, with the header it goes with.
 struct TxPending {
   TxPending* next;
   size_t len;
+  NetHdr hdr;
   uint8_t frame[];
 };
 
@@ -85,7 +95,9 @@ class VirtioNet final : public netdev::Device {
   const uint8_t* mac() const override { return mac_; }
   uint16_t mtu() const override { return 1500; }
   bool link_up() const override { return link_up_.load(std::memory_order_relaxed); }
-  Result<void> transmit(const uint8_t* frame, size_t len) override;
+  Result<void> transmit(const uint8_t* frame, size_t len) override { return send(frame, len, NetHdr{}); }
+  size_t tso_max() const override { return jumbo_ ? JUMBO_SIZE - sizeof(NetHdr) : 0; }
+  Result<void> transmit_offload(const uint8_t* frame, size_t len, const netdev::TxOffload& o) override;
   void set_receiver(netdev::ReceiveFn fn, void* context) override {
     SpinGuard g(stats_lock_);
     receiver_context_ = context;
@@ -104,8 +116,10 @@ class VirtioNet final : public netdev::Device {
   static void rx_thread(void* self) { static_cast<VirtioNet*>(self)->rx_loop(); }
   [[noreturn]] void rx_loop();
   bool drain_rx();
+  Result<void> send(const uint8_t* frame, size_t len, const NetHdr& h);
   bool reclaim_tx_locked() REQUIRES(tx_lock_);
-  bool post_tx_locked(const uint8_t* frame, size_t len) REQUIRES(tx_lock_);
+  bool post_tx_locked(const uint8_t* frame, size_t len, const NetHdr& h) REQUIRES(tx_lock_);
+  bool is_jumbo(const uint8_t* b) const { return jumbo_ && b >= jumbo_ && b < jumbo_ + JUMBO_BUFS * JUMBO_SIZE; }
   void drain_tx_backlog();
   void deliver(const uint8_t* frame, size_t len);
   void read_link();
@@ -121,6 +135,9 @@ class VirtioNet final : public netdev::Device {
   SpinLock tx_lock_;
   uint8_t* tx_free_[POOL_BUFS] GUARDED_BY(tx_lock_) = {};
   size_t tx_free_count_ GUARDED_BY(tx_lock_) = 0;
+  uint8_t* jumbo_ = nullptr;  // JUMBO_BUFS buffers when TSO was negotiated
+  uint8_t* jumbo_free_[JUMBO_BUFS] GUARDED_BY(tx_lock_) = {};
+  size_t jumbo_free_count_ GUARDED_BY(tx_lock_) = 0;
   TxPending* backlog_head_ GUARDED_BY(tx_lock_) = nullptr;
   TxPending* backlog_tail_ GUARDED_BY(tx_lock_) = nullptr;
   size_t backlog_count_ GUARDED_BY(tx_lock_) = 0;
@@ -174,6 +191,12 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
   TRY(setup_queue(tx_, TX_QUEUE));
   auto* rx_pool = static_cast<uint8_t*>(phys_to_virt(TRY(page_alloc(POOL_ORDER))));
   auto* tx_pool = static_cast<uint8_t*>(phys_to_virt(TRY(page_alloc(POOL_ORDER))));
+  if ((features & (F_CSUM | F_HOST_TSO4)) == (F_CSUM | F_HOST_TSO4)) {
+    // One block for the 8 (is_jumbo() is a range check); without the
+    // memory the device is used without TSO.
+    unsigned order = JUMBO_ORDER + 3;
+    if (auto r = page_alloc(order); r.ok()) jumbo_ = static_cast<uint8_t*>(phys_to_virt(r.value()));
+  }
   gather_ = static_cast<uint8_t*>(kmalloc(GATHER_SIZE));
   if (!gather_) return Error::NoMemory;
   size_t rx_bufs = POOL_BUFS < rx_.vq.size() ? POOL_BUFS : rx_.vq.size();
@@ -186,6 +209,8 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
     SpinGuard g(tx_lock_);
     tx_bufs_ = POOL_BUFS < tx_.vq.size() ? POOL_BUFS : tx_.vq.size();
     for (size_t i = 0; i < tx_bufs_; ++i) tx_free_[tx_free_count_++] = tx_pool + i * BUF_SIZE;
+    if (jumbo_)
+      for (size_t i = 0; i < JUMBO_BUFS; ++i) jumbo_free_[jumbo_free_count_++] = jumbo_ + i * JUMBO_SIZE;
     tx_.vq.disable_interrupts();  // completions are reclaimed by transmit()
   }
   t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
@@ -193,9 +218,9 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
   read_link();
   TRY(thread_create("virtio-net-rx", rx_thread, this, ThreadOptions{.detached = true}));
   ++g_count;
-  log_info("{}: virtio-net ({}) mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}, {} rx buffers{}", name_,
+  log_info("{}: virtio-net ({}) mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}, {} rx buffers{}{}", name_,
            t.kind(), mac_[0], mac_[1], mac_[2], mac_[3], mac_[4], mac_[5], link_up() ? "up" : "down", rx_bufs,
-           features & F_MRG_RXBUF ? ", mergeable" : "");
+           features & F_MRG_RXBUF ? ", mergeable" : "", jumbo_ ? ", TSO" : "");
   return {};
 }
 
@@ -203,11 +228,15 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
 // into them, oldest first. True when something was published.
 bool VirtioNet::reclaim_tx_locked() {
   void* token;
-  while (tx_.vq.pop_used(&token, nullptr)) tx_free_[tx_free_count_++] = static_cast<uint8_t*>(token);
+  while (tx_.vq.pop_used(&token, nullptr)) {
+    auto* b = static_cast<uint8_t*>(token);
+    if (is_jumbo(b)) jumbo_free_[jumbo_free_count_++] = b;
+    else tx_free_[tx_free_count_++] = b;
+  }
   bool posted = false;
-  while (backlog_head_ && tx_free_count_) {
+  while (backlog_head_) {
     TxPending* p = backlog_head_;
-    if (!post_tx_locked(p->frame, p->len)) break;
+    if (!post_tx_locked(p->frame, p->len, p->hdr)) break;
     posted = true;
     backlog_head_ = p->next;
     if (!backlog_head_) backlog_tail_ = nullptr;
@@ -217,23 +246,51 @@ bool VirtioNet::reclaim_tx_locked() {
   return posted;
 }
 
-// Copies a frame into a free buffer and adds it to the ring (published by
-// the caller's kick_prepare). False when no buffer is free.
-bool VirtioNet::post_tx_locked(const uint8_t* frame, size_t len) {
-  if (!tx_free_count_) return false;
-  uint8_t* b = tx_free_[--tx_free_count_];
-  __builtin_memset(b, 0, sizeof(NetHdr));  // no offload, no GSO [§5.1.6.2]
+// Copies the header and a frame into a free buffer (a 64 KiB one past a
+// small buffer's room) and adds it to the ring (published by the caller's
+// kick_prepare). False when no buffer of the size is free.
+bool VirtioNet::post_tx_locked(const uint8_t* frame, size_t len, const NetHdr& h) {
+  const bool big = sizeof(NetHdr) + len > BUF_SIZE;
+  uint8_t** pool = big ? jumbo_free_ : tx_free_;
+  size_t& count = big ? jumbo_free_count_ : tx_free_count_;
+  if (!count) return false;
+  uint8_t* b = pool[--count];
+  __builtin_memcpy(b, &h, sizeof h);
   __builtin_memcpy(b + sizeof(NetHdr), frame, len);
   Virtqueue::Buf buf{virt_to_phys(b), uint32_t(sizeof(NetHdr) + len), false};
   if (!tx_.vq.add(&buf, 1, b).ok()) {  // cannot happen: one descriptor per buffer, as many as buffers
-    tx_free_[tx_free_count_++] = b;
+    pool[count++] = b;
     return false;
   }
   return true;
 }
 
-Result<void> VirtioNet::transmit(const uint8_t* frame, size_t len) {
-  if (!len || len > netdev::MAX_FRAME) {
+// A TCP/IPv4 frame for the device to segment and checksum (TSO), or one
+// with a partial checksum. Anything the device was not asked for, or a
+// header that does not describe the frame, is Invalid.
+Result<void> VirtioNet::transmit_offload(const uint8_t* frame, size_t len, const netdev::TxOffload& o) {
+  if (!jumbo_ || len > tso_max() || (o.gso_size && !o.csum_offset) ||
+      size_t(o.csum_start) + o.csum_offset + 2 > len || o.hdr_len > len) {
+    SpinGuard g(stats_lock_);
+    ++stats_.tx_dropped;
+    return Error::Invalid;
+  }
+  NetHdr h{};
+  if (o.csum_offset) {
+    h.flags = HDR_F_NEEDS_CSUM;
+    h.csum_start = o.csum_start;
+    h.csum_offset = o.csum_offset;
+  }
+  if (o.gso_size) {
+    h.gso_type = GSO_TCPV4;
+    h.gso_size = o.gso_size;
+    h.hdr_len = o.hdr_len;
+  }
+  return send(frame, len, h);
+}
+
+Result<void> VirtioNet::send(const uint8_t* frame, size_t len, const NetHdr& h) {
+  if (!len || len > (h.gso_type ? tso_max() : netdev::MAX_FRAME)) {
     SpinGuard g(stats_lock_);
     ++stats_.tx_dropped;
     return Error::Invalid;
@@ -244,11 +301,12 @@ Result<void> VirtioNet::transmit(const uint8_t* frame, size_t len) {
     SpinGuard g(tx_lock_);
     reclaim_tx_locked();
     // Behind a backlog a frame waits its turn, so the order is kept.
-    if (backlog_head_ || !post_tx_locked(frame, len)) {
+    if (backlog_head_ || !post_tx_locked(frame, len, h)) {
       auto* p = backlog_count_ < TX_BACKLOG_MAX ? static_cast<TxPending*>(kmalloc(sizeof(TxPending) + len)) : nullptr;
       if (p) {
         p->next = nullptr;
         p->len = len;
+        p->hdr = h;
         __builtin_memcpy(p->frame, frame, len);
         if (backlog_tail_) backlog_tail_->next = p;
         else backlog_head_ = p;
@@ -300,7 +358,8 @@ bool VirtioNet::flush(uint64_t deadline_ns) {
     {
       SpinGuard g(tx_lock_);
       reclaim_tx_locked();  // the backlog too
-      if (tx_free_count_ == tx_bufs_ && !backlog_head_) return true;
+      if (tx_free_count_ == tx_bufs_ && jumbo_free_count_ == (jumbo_ ? JUMBO_BUFS : 0) && !backlog_head_)
+        return true;
       notify = tx_.vq.kick_prepare();
     }
     if (notify) t_->notify(TX_QUEUE);
@@ -397,7 +456,7 @@ void VirtioNet::rx_loop() {
 }  // namespace
 
 Result<void> net_probe(Transport& t) {
-  uint64_t f = TRY(negotiate(t, F_MAC | F_MRG_RXBUF | F_STATUS));
+  uint64_t f = TRY(negotiate(t, F_CSUM | F_MAC | F_HOST_TSO4 | F_MRG_RXBUF | F_STATUS));
   auto* dev = new (std::nothrow) VirtioNet;
   if (!dev) {
     t.set_status(STATUS_FAILED);

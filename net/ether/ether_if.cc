@@ -191,10 +191,11 @@ Result<void> EtherIf::output_ipv4(uint32_t next_hop, const uint8_t* packet, size
   return Error::Again;
 }
 
-Result<void> EtherIf::output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size_t len) {
-  if (len < ETHER_MIN_FRAME || len < ETHER_HDR) return output_ipv4(next_hop, frame + ETHER_HDR, len - ETHER_HDR);
+Result<void> EtherIf::output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size_t len, const FrameOffload* o) {
+  if (o && (!link_.transmit_offload || len > link_.tso_max)) return Error::Invalid;
+  if (!o && (len < ETHER_MIN_FRAME || len < ETHER_HDR)) return output_ipv4(next_hop, frame + ETHER_HDR, len - ETHER_HDR);
   event::IrqSpinGuard g(lock_);
-  if (len - ETHER_HDR > link_.mtu) return Error::Invalid;
+  if (!o && len - ETHER_HDR > link_.mtu) return Error::Invalid;
   ether::Mac mac;
   bool ask = false;
   if (next_hop == LIMITED_BROADCAST || next_hop == subnet_broadcast(config_)) {
@@ -203,7 +204,10 @@ Result<void> EtherIf::output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size
     if (ask) ask_again_locked(next_hop);
   } else {
     uint64_t now = link_.now_ns();
-    if (arp_.hold(next_hop, frame + ETHER_HDR, len - ETHER_HDR, now)) {
+    // A frame for the device to segment is too big to hold: dropped, as
+    // lost (TCP sends it again in MSS pieces). ARP has answered long
+    // before a connection sends that much.
+    if (!o && arp_.hold(next_hop, frame + ETHER_HDR, len - ETHER_HDR, now)) {
       send_arp_request_locked(next_hop);
       if (link_.resolving) link_.resolving(link_.context);
     }
@@ -212,7 +216,8 @@ Result<void> EtherIf::output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size
   __builtin_memcpy(frame, mac.b, 6);
   __builtin_memcpy(frame + 6, link_.mac, 6);
   ether::put16(frame + 12, ETHERTYPE_IPV4);
-  if (auto r = link_.transmit(link_.context, frame, len); !r.ok()) {
+  if (auto r = o ? link_.transmit_offload(link_.context, frame, len, *o) : link_.transmit(link_.context, frame, len);
+      !r.ok()) {
     ++stats_.tx_errors;
     return r.error();
   }

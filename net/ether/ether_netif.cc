@@ -34,11 +34,26 @@ class EtherNetif final : public Netif {
             s.tx_frames, s.tx_bytes, s.tx_errors, tx_dropped.load()};
   }
 
+  uint32_t tso_max() const override {
+    size_t m = eth_.link().tso_max;
+    return m > ETHER_HDR ? uint32_t(m - ETHER_HDR) : 0;
+  }
+
   Result<void> output(PacketBuf pkt, Ipv4 next_hop) override {
     size_t len = pkt.size();
     uint8_t* frame = pkt.push(ETHER_HDR);
-    Result<void> r = frame ? eth_.output_ipv4_framed(next_hop.v, frame, ETHER_HDR + len)
-                           : eth_.output_ipv4(next_hop.v, pkt.data(), len);
+    Result<void> r;
+    if (pkt.gso_size() || pkt.partial_csum()) {
+      if (!frame) return Error::NoBufs;
+      // The TCP header's length is in its data offset (byte 12's high nibble).
+      const size_t tcp_at = pkt.csum_start();
+      const size_t hdr_len = tcp_at + 20 <= pkt.size() ? tcp_at + (frame[tcp_at + 12] >> 4) * 4 : 0;
+      FrameOffload o{uint16_t(tcp_at), pkt.csum_offset(), pkt.gso_size(), uint16_t(hdr_len)};
+      r = eth_.output_ipv4_framed(next_hop.v, frame, ETHER_HDR + len, &o);
+    } else {
+      r = frame ? eth_.output_ipv4_framed(next_hop.v, frame, ETHER_HDR + len)
+                : eth_.output_ipv4(next_hop.v, pkt.data(), len);
+    }
     if (r.ok() || r.error() == Error::Again) {  // held for ARP: sent, as far as IP knows
       tx_packets.fetch_add(1, std::memory_order_relaxed);
       tx_bytes.fetch_add(len, std::memory_order_relaxed);

@@ -67,11 +67,12 @@ inline Result<void> inet_output(PacketBuf pkt, const IpAddr& src, const IpAddr& 
 struct InetRoute {
   IpAddr src;
   uint32_t mtu = 0;
+  uint32_t tso_max = 0;  // IPv4 only: Netif::tso_max()
 };
 inline Result<InetRoute> inet_route(const IpAddr& dst, uint32_t scope = 0) {
   if (dst.is_v4()) {
     Route r = TRY(route_lookup(Ipv4{dst.v4()}));
-    return InetRoute{IpAddr::mapped(r.src.v), r.nif->mtu()};
+    return InetRoute{IpAddr::mapped(r.src.v), r.nif->mtu(), r.nif->tso_max()};
   }
   Route6 r = TRY(route6_lookup(dst, scope));
   return InetRoute{r.src, r.nif->mtu()};

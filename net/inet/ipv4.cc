@@ -71,7 +71,13 @@ Result<void> ip_output(PacketBuf pkt, Ipv4 src, Ipv4 dst, uint8_t proto, uint8_t
   h.dont_fragment = df;
   h.id = g_ip_id.fetch_add(1, std::memory_order_relaxed);
   if (pkt.size() + IPV4_MIN_HEADER > 65535) return Error::MessageSize;
-  if (pkt.size() + IPV4_MIN_HEADER > r.nif->mtu()) {
+  if (pkt.gso_size()) {
+    // TCP segmentation offload: the device cuts it into segments that fit
+    // the MTU; an interface that cannot (the route changed) refuses it,
+    // and TCP sends the bytes again in MSS pieces.
+    if (pkt.size() + IPV4_MIN_HEADER > r.nif->tso_max()) return Error::MessageSize;
+    h.dont_fragment = true;
+  } else if (pkt.size() + IPV4_MIN_HEADER > r.nif->mtu()) {
     if (df) return Error::MessageSize;
     return send_fragments(r, static_cast<PacketBuf&&>(pkt), h);
   }

@@ -9,6 +9,7 @@ PacketBuf& PacketBuf::operator=(PacketBuf&& o) {
   if (this != &o) {
     reset();
     buf_ = o.buf_, cap_ = o.cap_, off_ = o.off_, len_ = o.len_;
+    csum_at_ = o.csum_at_, csum_offset_ = o.csum_offset_, gso_size_ = o.gso_size_;
     o.buf_ = nullptr, o.cap_ = o.off_ = o.len_ = 0;
   }
   return *this;
@@ -35,6 +36,8 @@ void PacketBuf::reset() {
   kfree(buf_);
   buf_ = nullptr;
   cap_ = off_ = len_ = 0;
+  csum_at_ = 0;
+  csum_offset_ = gso_size_ = 0;
 }
 
 }  // namespace capsule::net

@@ -63,6 +63,14 @@ uint16_t mss_for(const IpAddr& dst, uint32_t scope) {
   return uint16_t(m);
 }
 
+// The largest TCP/IPv4 packet the route's device cuts into segments
+// itself (TCP segmentation offload, docs/net.md); 0: none.
+uint32_t tso_for(const IpAddr& dst, uint32_t scope) {
+  if (!dst.is_v4()) return 0;
+  auto r = inet_route(dst, scope);
+  return r.ok() ? r.value().tso_max : 0;
+}
+
 TcpRef find_conn(const IpAddr& dst, uint16_t dport, const IpAddr& src, uint16_t sport) {
   void* o = g_conns.lookup(
       dport,
@@ -383,7 +391,18 @@ void TcpSocket::send_segment_locked(uint8_t flags, uint32_t seq, uint32_t data_o
   __builtin_memcpy(pkt.data(), hdr, hl);
   uint16_t total = uint16_t(hl + len);
   uint8_t* p = pkt.data();
-  store16(p + 16, csum_fold(csum_add(csum_pseudo_ip(conn_.addr, conn_.raddr, IPPROTO_TCP_, total), p, total)));
+  if (len > send_mss_locked()) {
+    // TCP segmentation offload (output_locked sends more than an MSS only
+    // when the route's device cuts segments): the device completes each
+    // segment's checksum from the pseudo-header's sum over the whole
+    // length, as Linux's CHECKSUM_PARTIAL.
+    store16(p + 16, uint16_t(~csum_fold(csum_pseudo_ip(conn_.addr, conn_.raddr, IPPROTO_TCP_, total))));
+    pkt.set_partial_csum(0, 16);
+    pkt.set_gso_size(uint16_t(send_mss_locked()));
+    g_out_segs.fetch_add((len - 1) / send_mss_locked(), std::memory_order_relaxed);  // the segments it makes
+  } else {
+    store16(p + 16, csum_fold(csum_add(csum_pseudo_ip(conn_.addr, conn_.raddr, IPPROTO_TCP_, total), p, total)));
+  }
   if (flags & TCP_ACK) {
     unacked_segs_ = 0;
     dack_at_ = 0;
@@ -499,7 +518,14 @@ void TcpSocket::output_locked(bool force_one) {
     uint32_t room = wnd > in_flight ? wnd - in_flight : 0;
     uint32_t avail = seq_lt(snd_nxt_, end) ? end - snd_nxt_ : 0;
     uint32_t n = avail < room ? avail : room;
-    if (n > smss) n = smss;
+    // One segment, or with TCP segmentation offload as many whole ones as
+    // the device takes in a frame (the last may be short at the end of
+    // what is queued, as Linux's TSO).
+    uint32_t cap = smss;
+    if (tso_max_ && !force_one && tso_max_ > IPV4_MIN_HEADER + TCP_MAX_BUILT_HEADER + 2 * smss)
+      cap = (tso_max_ - IPV4_MIN_HEADER - TCP_MAX_BUILT_HEADER) / smss * smss;
+    if (n > cap) n = cap;
+    if (n > smss && n < avail) n -= n % smss;
     if (n == 0) break;
     // TCP_CORK: a partial segment waits for more data, for the cork to
     // be pulled or for 200 ms, in flight or not. Nagle: a small segment
@@ -597,6 +623,7 @@ void TcpSocket::input_listen_locked(const IpMeta& h, const TcpSegment& s) {
     child->mss_ = s.mss ? s.mss : 536;
     uint16_t mine = mss_for(h.src, h.nif);
     if (child->mss_ > mine) child->mss_ = mine;
+    child->tso_max_ = tso_for(h.src, h.nif);
     child->wscale_ok_ = s.has_wscale;
     child->sack_ok_ = s.sack_ok;
     child->ts_ok_ = s.has_ts;
@@ -638,6 +665,7 @@ void TcpSocket::input_syn_sent_locked(const TcpSegment& s) {
   mss_ = s.mss ? s.mss : 536;
   uint16_t mine = mss_for(conn_.raddr, scope_);
   if (mss_ > mine) mss_ = mine;
+  tso_max_ = tso_for(conn_.raddr, scope_);
   wscale_ok_ = s.has_wscale;
   snd_wscale_ = s.has_wscale ? s.wscale : 0;
   if (!wscale_ok_) rcv_wscale_ = 0;

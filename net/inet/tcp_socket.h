@@ -141,6 +141,7 @@ class TcpSocket final : public Socket {
   uint32_t snd_buf_seq_ GUARDED_BY(mu_) = 0;  // the sequence number of sndbuf_'s first byte
   TcpRing sndbuf_ GUARDED_BY(mu_);
   uint16_t mss_ GUARDED_BY(mu_) = 536;        // what the peer takes (RFC 1122 4.2.2.6 default)
+  uint32_t tso_max_ GUARDED_BY(mu_) = 0;      // the route's device cuts segments (IPv4 packets up to this); 0: none
   // Congestion control (tcp_cc.h) and loss recovery (RFC 5681, RFC 6582).
   TcpCc cc_ GUARDED_BY(mu_);
   uint32_t dupacks_ GUARDED_BY(mu_) = 0;

@@ -19,6 +19,16 @@ inline constexpr uint16_t ETHERTYPE_IPV4 = 0x0800, ETHERTYPE_ARP = 0x0806, ETHER
 inline constexpr size_t ETHER_HDR = 14;
 inline constexpr size_t ETHER_MIN_FRAME = 60;  // without the FCS; shorter frames are padded
 
+// What the device is asked to do for a frame (drivers' netdev::TxOffload;
+// docs/net_device.md "TCP segmentation offload"): a checksum from
+// csum_start (from the frame's first byte) stored csum_offset further on,
+// and TCP/IPv4 segments of gso_size payload bytes (0: none).
+struct FrameOffload {
+  uint16_t csum_start = 0, csum_offset = 0;
+  uint16_t gso_size = 0;
+  uint16_t hdr_len = 0;
+};
+
 struct EtherLink {
   const char* name;
   uint8_t mac[6];
@@ -29,6 +39,10 @@ struct EtherLink {
   // Optional: an address started resolving; call tick() within about
   // ArpCache::RETRY_NS. Called with the interface's spinlock held.
   void (*resolving)(void* context);
+  // Optional, TCP segmentation offload: frames up to tso_max bytes with a
+  // FrameOffload (0: the device has none).
+  size_t tso_max = 0;
+  Result<void> (*transmit_offload)(void* context, const uint8_t* frame, size_t len, const FrameOffload& o) = nullptr;
 };
 
 // IPv4 settings of an interface, host byte order; addr 0: none yet.
@@ -73,7 +87,8 @@ class EtherIf {
   // The same without a copy: `frame` has ETHER_HDR bytes of room before
   // the packet (`len` counts them), which this fills in. A frame that
   // needs padding or waits for ARP is copied.
-  Result<void> output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size_t len);
+  // With `o`: the device's offloads for it (a frame up to link().tso_max).
+  Result<void> output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size_t len, const FrameOffload* o = nullptr);
 
   // One frame of `type` to `dst` with `payload` (padded to the minimum).
   Result<void> send_frame(const uint8_t dst[6], uint16_t type, const uint8_t* payload, size_t len);

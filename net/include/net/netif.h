@@ -55,6 +55,10 @@ class Netif {
   uint32_t index() const { return index_; }  // 1, 2, ... in registration order
   uint32_t flags() const { return flags_.load(std::memory_order_relaxed); }
   uint32_t mtu() const { return mtu_; }
+  // The largest IPv4 packet with a gso_size (PacketBuf) the interface's
+  // device cuts into TCP segments itself; 0: none (docs/net.md "TCP
+  // segmentation offload").
+  virtual uint32_t tso_max() const { return 0; }
   Ipv4 addr() const { return Ipv4{addr_.load(std::memory_order_acquire)}; }
   unsigned prefix() const { return prefix_.load(std::memory_order_acquire); }
   // The hardware address (Ethernet: 6 bytes; loopback: none).

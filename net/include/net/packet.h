@@ -21,7 +21,11 @@ class PacketBuf {
   PacketBuf() = default;
   PacketBuf(const PacketBuf&) = delete;
   PacketBuf& operator=(const PacketBuf&) = delete;
-  PacketBuf(PacketBuf&& o) : buf_(o.buf_), cap_(o.cap_), off_(o.off_), len_(o.len_) { o.buf_ = nullptr, o.cap_ = o.off_ = o.len_ = 0; }
+  PacketBuf(PacketBuf&& o)
+      : buf_(o.buf_), cap_(o.cap_), off_(o.off_), len_(o.len_), csum_at_(o.csum_at_), csum_offset_(o.csum_offset_),
+        gso_size_(o.gso_size_) {
+    o.buf_ = nullptr, o.cap_ = o.off_ = o.len_ = 0;
+  }
   PacketBuf& operator=(PacketBuf&& o);
   ~PacketBuf() { reset(); }
 
@@ -56,9 +60,25 @@ class PacketBuf {
   }
   void reset();
 
+  // For the device (TCP segmentation offload, docs/net.md): a checksum the
+  // device completes, from `at` bytes into the data (kept as the headers
+  // in front are pushed) to the end, stored `offset` bytes further; and
+  // TCP segments of gso_size payload bytes (0: none).
+  void set_partial_csum(size_t at, uint16_t offset) {
+    csum_at_ = uint32_t(off_ + at);
+    csum_offset_ = offset;
+  }
+  void set_gso_size(uint16_t n) { gso_size_ = n; }
+  bool partial_csum() const { return csum_offset_ != 0; }
+  size_t csum_start() const { return csum_at_ - off_; }
+  uint16_t csum_offset() const { return csum_offset_; }
+  uint16_t gso_size() const { return gso_size_; }
+
  private:
   uint8_t* buf_ = nullptr;
   size_t cap_ = 0, off_ = 0, len_ = 0;
+  uint32_t csum_at_ = 0;
+  uint16_t csum_offset_ = 0, gso_size_ = 0;
 };
 
 }  // namespace capsule::net
