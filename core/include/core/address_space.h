@@ -141,6 +141,9 @@ class AddressSpace final : private mm::VmaObserver {
   static constexpr uint32_t FAULT_KIND_NONE = 0xff, FAULT_KIND_DEFERRED = 0xfe;
   Result<void> fork_into(AddressSpace& child);
   Result<void> populate_locked(uintptr_t addr, uintptr_t end) REQUIRES(lock_);
+  // populate_locked over [addr, end) a chunk at a time, the lock (and
+  // with it interrupts) taken for each chunk only.
+  Result<void> populate_chunked(uintptr_t addr, uintptr_t end) EXCLUDES(lock_);
   bool page_mapped_locked(uintptr_t va) REQUIRES(lock_);
   // Maps the pages of the file-backed VMAs in [start, end) that are not
   // mapped yet, up to the end of each file. Called without the lock (the
