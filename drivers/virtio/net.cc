@@ -8,7 +8,11 @@
 // device offers them (QEMU does with a tap backend, not with its user
 // network): TCP hands frames of up to 64 KiB that the device cuts into
 // segments (TCP segmentation offload), each a copy into one of 8 64 KiB
-// buffers. Received frames come whole and checksummed: no GUEST_* offload.
+// buffers; and for receiving GUEST_CSUM with GUEST_TSO4: the device may
+// hand a TCP/IPv4 segment of up to 64 KiB (the host's segments merged,
+// over several receive buffers, gathered into one 66 KiB buffer) and may
+// leave its checksum partial, which this driver completes before the
+// stack sees the frame (the stack verifies every checksum itself).
 //
 // Receive: the ring is kept full of 2 KiB buffers. The interrupt handler
 // only wakes the receive thread; the thread turns the queue's interrupts
@@ -43,8 +47,8 @@ namespace capsule::virtio {
 namespace {
 
 // Feature bits [§5.1.3].
-constexpr uint64_t F_CSUM = 1ull << 0, F_MAC = 1ull << 5, F_HOST_TSO4 = 1ull << 11, F_MRG_RXBUF = 1ull << 15,
-                   F_STATUS = 1ull << 16;
+constexpr uint64_t F_CSUM = 1ull << 0, F_GUEST_CSUM = 1ull << 1, F_MAC = 1ull << 5, F_GUEST_TSO4 = 1ull << 7,
+                   F_HOST_TSO4 = 1ull << 11, F_MRG_RXBUF = 1ull << 15, F_STATUS = 1ull << 16;
 // struct virtio_net_hdr's flags and gso_type [§5.1.6].
 constexpr uint8_t HDR_F_NEEDS_CSUM = 1, GSO_TCPV4 = 1;
 // Configuration [§5.1.4]: mac[6] at 0, status at 6.
@@ -75,6 +79,8 @@ constexpr unsigned JUMBO_ORDER = 4, JUMBO_BUFS = 8;
 constexpr size_t JUMBO_SIZE = PAGE_SIZE << JUMBO_ORDER;
 // A frame spread over several merged buffers is gathered here.
 constexpr size_t GATHER_SIZE = 4 * BUF_SIZE;
+// With GUEST_TSO4: a 64 KiB IPv4 packet and its Ethernet header.
+constexpr size_t GATHER_SIZE_LRO = 65536 + BUF_SIZE;
 
 struct Queue {
   Virtqueue vq;
@@ -122,6 +128,7 @@ class VirtioNet final : public netdev::Device {
   bool is_jumbo(const uint8_t* b) const { return jumbo_ && b >= jumbo_ && b < jumbo_ + JUMBO_BUFS * JUMBO_SIZE; }
   void drain_tx_backlog();
   void deliver(const uint8_t* frame, size_t len);
+  void deliver_received(uint8_t* frame, size_t len, const NetHdr& h);
   void read_link();
   Result<void> setup_queue(Queue& q, uint16_t index);
 
@@ -143,6 +150,7 @@ class VirtioNet final : public netdev::Device {
   size_t backlog_count_ GUARDED_BY(tx_lock_) = 0;
   size_t tx_bufs_ = 0;  // the pool's size: all free = nothing in flight
   uint8_t* gather_ = nullptr;
+  size_t gather_size_ = GATHER_SIZE;
   Semaphore wake_;
   mutable SpinLock stats_lock_;
   netdev::Stats stats_ GUARDED_BY(stats_lock_);
@@ -197,7 +205,8 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
     unsigned order = JUMBO_ORDER + 3;
     if (auto r = page_alloc(order); r.ok()) jumbo_ = static_cast<uint8_t*>(phys_to_virt(r.value()));
   }
-  gather_ = static_cast<uint8_t*>(kmalloc(GATHER_SIZE));
+  if ((features & (F_GUEST_CSUM | F_GUEST_TSO4)) == (F_GUEST_CSUM | F_GUEST_TSO4)) gather_size_ = GATHER_SIZE_LRO;
+  gather_ = static_cast<uint8_t*>(kmalloc(gather_size_));
   if (!gather_) return Error::NoMemory;
   size_t rx_bufs = POOL_BUFS < rx_.vq.size() ? POOL_BUFS : rx_.vq.size();
   for (size_t i = 0; i < rx_bufs; ++i) {
@@ -218,9 +227,10 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
   read_link();
   TRY(thread_create("virtio-net-rx", rx_thread, this, ThreadOptions{.detached = true}));
   ++g_count;
-  log_info("{}: virtio-net ({}) mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}, {} rx buffers{}{}", name_,
+  log_info("{}: virtio-net ({}) mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}, {} rx buffers{}{}{}", name_,
            t.kind(), mac_[0], mac_[1], mac_[2], mac_[3], mac_[4], mac_[5], link_up() ? "up" : "down", rx_bufs,
-           features & F_MRG_RXBUF ? ", mergeable" : "", jumbo_ ? ", TSO" : "");
+           features & F_MRG_RXBUF ? ", mergeable" : "", jumbo_ ? ", TSO" : "",
+           gather_size_ == GATHER_SIZE_LRO ? ", large receive" : "");
   return {};
 }
 
@@ -386,6 +396,37 @@ void VirtioNet::deliver(const uint8_t* frame, size_t len) {
   fn(ctx, frame, len);
 }
 
+// The Internet checksum's ones'-complement sum of [p, p + n), big-endian
+// words (RFC 1071), added to `sum`.
+uint32_t ones_sum(const uint8_t* p, size_t n, uint32_t sum) {
+  uint64_t s = sum;
+  for (; n >= 2; p += 2, n -= 2) s += uint32_t(p[0]) << 8 | p[1];
+  if (n) s += uint32_t(p[0]) << 8;
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return uint32_t(s);
+}
+
+// A frame from the device: a partial checksum (NEEDS_CSUM, possible once
+// GUEST_CSUM is negotiated [§5.1.6.4.1]) is completed as the device would
+// have: the sum from csum_start to the end, which includes the pseudo-
+// header's sum already in the field, complemented into the field. The
+// stack then checks every checksum as for any frame. A header that points
+// outside the frame is dropped and counted.
+void VirtioNet::deliver_received(uint8_t* frame, size_t len, const NetHdr& h) {
+  if (h.flags & HDR_F_NEEDS_CSUM) {
+    const size_t at = h.csum_start, field = size_t(h.csum_start) + h.csum_offset;
+    if (at >= len || field + 2 > len) {
+      SpinGuard g(stats_lock_);
+      ++stats_.rx_dropped;
+      return;
+    }
+    const uint16_t c = uint16_t(~ones_sum(frame + at, len - at, 0));
+    frame[field] = uint8_t(c >> 8);
+    frame[field + 1] = uint8_t(c);
+  }
+  deliver(frame, len);
+}
+
 // Takes every used receive buffer; true if there were any.
 bool VirtioNet::drain_rx() {
   bool any = false;
@@ -402,12 +443,12 @@ bool VirtioNet::drain_rx() {
       SpinGuard g(stats_lock_);
       ++stats_.rx_dropped;
     } else if (nbufs == 1) {
-      deliver(b + sizeof h, written - sizeof h);
+      deliver_received(b + sizeof h, written - sizeof h, h);
     } else {
       // Merged buffers [§5.1.6.4]: the rest of the frame is in the next
       // nbufs - 1 used buffers; gather them (too long: dropped).
       size_t n = written - sizeof h;
-      bool fits = n <= GATHER_SIZE;
+      bool fits = n <= gather_size_;
       if (fits) __builtin_memcpy(gather_, b + sizeof h, n);
       for (uint16_t i = 1; i < nbufs; ++i) {
         void* more;
@@ -417,14 +458,14 @@ bool VirtioNet::drain_rx() {
           break;
         }
         if (w > BUF_SIZE) w = BUF_SIZE;
-        if (fits && n + w <= GATHER_SIZE) __builtin_memcpy(gather_ + n, more, w);
+        if (fits && n + w <= gather_size_) __builtin_memcpy(gather_ + n, more, w);
         else fits = false;
         n += w;
         Virtqueue::Buf buf{virt_to_phys(more), uint32_t(BUF_SIZE), true};
         (void)rx_.vq.add(&buf, 1, more);
       }
       if (fits) {
-        deliver(gather_, n);
+        deliver_received(gather_, n, h);
       } else {
         SpinGuard g(stats_lock_);
         ++stats_.rx_dropped;
@@ -456,7 +497,15 @@ void VirtioNet::rx_loop() {
 }  // namespace
 
 Result<void> net_probe(Transport& t) {
-  uint64_t f = TRY(negotiate(t, F_CSUM | F_MAC | F_HOST_TSO4 | F_MRG_RXBUF | F_STATUS));
+  // TSO needs the device's checksums [§5.1.3.1]; large receive needs ours
+  // and merged buffers (the receive buffers are 2 KiB).
+  auto fixup = [](uint64_t f) {
+    if (!(f & F_CSUM)) f &= ~F_HOST_TSO4;
+    if (!(f & F_GUEST_CSUM) || !(f & F_MRG_RXBUF)) f &= ~F_GUEST_TSO4;
+    return f;
+  };
+  uint64_t f = TRY(negotiate(t, F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_HOST_TSO4 | F_MRG_RXBUF | F_STATUS,
+                             fixup));
   auto* dev = new (std::nothrow) VirtioNet;
   if (!dev) {
     t.set_status(STATUS_FAILED);

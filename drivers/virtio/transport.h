@@ -54,7 +54,9 @@ class Transport {
 // DRIVER, negotiate (`wanted` & offered, always with VERSION_1). Returns
 // the accepted features; NotSupported when the device lacks VERSION_1 or
 // refuses FEATURES_OK (then the device is marked FAILED).
-Result<uint64_t> negotiate(Transport& t, uint64_t wanted);
+// `fixup`, when given, sees what both sides have of `wanted` and returns
+// the set to take (features that need another one the device lacks out).
+Result<uint64_t> negotiate(Transport& t, uint64_t wanted, uint64_t (*fixup)(uint64_t) = nullptr);
 
 // Boot: finds virtio devices on every transport (microvm's virtio-mmio
 // slots, PCI bus 0) and starts the drivers that want them.

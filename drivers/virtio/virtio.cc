@@ -33,7 +33,7 @@ void attach(Transport& t) {
 
 }  // namespace
 
-Result<uint64_t> negotiate(Transport& t, uint64_t wanted) {
+Result<uint64_t> negotiate(Transport& t, uint64_t wanted, uint64_t (*fixup)(uint64_t)) {
   t.set_status(0);
   t.set_status(STATUS_ACKNOWLEDGE);
   t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
@@ -42,7 +42,9 @@ Result<uint64_t> negotiate(Transport& t, uint64_t wanted) {
     t.set_status(STATUS_FAILED);
     return Error::NotSupported;
   }
-  uint64_t f = (wanted & offered) | F_VERSION_1;
+  uint64_t f = wanted & offered;
+  if (fixup) f = fixup(f) & offered;
+  f |= F_VERSION_1;
   t.set_driver_features(f);
   t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
   if (!(t.status() & STATUS_FEATURES_OK)) {  // §3.1.1 step 6
