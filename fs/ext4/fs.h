@@ -119,6 +119,21 @@ class Ext4Fs final : public vfs::FileSystem {
   Result<uint32_t> dir_remove(Inode& dir, StringView name) REQUIRES(meta_);
   Result<void> dir_retarget(Inode& dir, StringView name, uint32_t ino, uint32_t mode) REQUIRES(meta_);
   Result<bool> dir_empty(const Inode& dir) REQUIRES(meta_);
+  // A name into one directory block if it has room (then the block's
+  // checksum and write_meta): false when full.
+  Result<bool> dir_block_insert(const Inode& dir, bcache::BlockRef& b, StringView name, uint32_t ino, uint8_t type)
+      REQUIRES(meta_);
+  // htree directories (fs/ext4/htree_write.cc). dx_indexed: the index is
+  // in use (the inode's flag and the volume's dir_index). dx_candidates:
+  // the leaves (logical blocks) that may hold `name`, by its hash (Range
+  // past `cap`). dx_add: `name` into its leaf, split when full.
+  // dx_set_dotdot: ".." in the index root. OpNotSupported for an index
+  // this driver does not write (three levels, an unknown hash), Io for a
+  // damaged one.
+  bool dx_indexed(const Inode& dir) const;
+  Result<uint32_t> dx_candidates(const Inode& dir, StringView name, uint32_t* leaves, uint32_t cap) REQUIRES(meta_);
+  Result<void> dx_add(Inode& dir, StringView name, uint32_t ino, uint8_t type) REQUIRES(meta_);
+  Result<void> dx_set_dotdot(Inode& dir, uint32_t ino) REQUIRES(meta_);
   // A new directory's first block: "." and "..".
   Result<void> dir_init(Inode& dir, uint32_t parent) REQUIRES(meta_);
   // The cached Node of inode `ino`, if any (not retained).
@@ -140,12 +155,17 @@ class Ext4Fs final : public vfs::FileSystem {
   // Extent tree helpers (extent_write.cc).
   Result<void> insert_extent(Inode& in, uint32_t lblk, uint64_t pblk) REQUIRES(meta_);
   Result<void> grow_tree(Inode& in) REQUIRES(meta_);
+  struct DxPath;
+  Result<void> dx_probe(const Inode& dir, StringView name, DxPath& p) REQUIRES(meta_);
+  Result<void> dx_check_node(const Inode& dir, const uint8_t* b, uint32_t off);
+  Result<void> dx_insert(Inode& dir, DxPath& p, uint32_t hash, uint32_t lblk) REQUIRES(meta_);
   uint8_t dirent_type(uint32_t mode) const;
   uint32_t dir_limit(const uint8_t* block) const;
   // Calls fn(block, entry, offset, previous offset or UINT32_MAX) for each
   // entry of each block until it returns true (then: true).
+  // With `name` in an htree directory, only the leaves its hash leads to.
   template <typename F>
-  Result<bool> dir_scan(const Inode& dir, F&& fn) REQUIRES(meta_);
+  Result<bool> dir_scan(const Inode& dir, F&& fn, const StringView* name = nullptr) REQUIRES(meta_);
 
   Super s_;
   GroupDesc* groups_;  // s_.groups entries, owned

@@ -16,11 +16,18 @@
  * create, write, extend, rename over each other and remove files (the
  * volume's lock, the inode cache and the journal under contention); what
  * is left is the same on every run.
+ * With "htree": then, in ROOT/big (an htree directory made by the host's
+ * e2fsck -D), 6,000 names made (files, some with bytes, some
+ * directories; names of many lengths, some with bytes past 0x7f), every
+ * one looked up, half removed, some renamed within, out of and into it,
+ * a directory moved out; then the directory is read back and its count
+ * checked (the index's leaf splits and second level on 1 KiB blocks).
  * With "touch": only writes ROOT/after_crash (the crash test's second
  * boot, on the image the kill left).
  * With "loop": after printing "looping", creates, writes, renames and
  * removes files for ever (the host kills the VM part way: the crash test).
  * Prints "PASS disk_write" when every step held. */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -238,6 +245,64 @@ static void threads(void) {
   sync();
 }
 
+static void htree_name(char* out, size_t cap, unsigned i) {
+  int n = snprintf(out, cap, "big/h%u", i);
+  if (i % 3 == 0) n += snprintf(out + n, cap - (size_t)n, "_\xc3\xa9t\xc3\xa9");
+  for (unsigned k = 0; i % 7 == 0 && k < i % 150 && (size_t)n + 2 < cap; ++k) out[n++] = 'x';
+  out[n] = 0;
+}
+
+static void htree(void) {
+  enum { N = 6000 };
+  char a[256], b[256];
+  struct stat st;
+  for (unsigned i = 0; i < N; ++i) {
+    htree_name(a, sizeof a, i);
+    CHECK(lstat(P(a), &st) != 0 && errno == ENOENT, "%s before it was made", a);
+    if (i % 500 == 7) {
+      CHECK(mkdir(P(a), 0755) == 0, "mkdir %s", a);
+    } else if (i % 10 == 0) {
+      write_file(a, a, strlen(a), 0, O_TRUNC);
+    } else {
+      int fd = open(P(a), O_CREAT | O_EXCL | O_WRONLY, 0644);
+      CHECK(fd >= 0, "create %s", a);
+      if (fd >= 0) close(fd);
+    }
+  }
+  for (unsigned i = 0; i < N; i += 13) {
+    htree_name(a, sizeof a, i);
+    CHECK(lstat(P(a), &st) == 0, "lookup %s", a);
+  }
+  for (unsigned i = 0; i < N; i += 2) {
+    htree_name(a, sizeof a, i);
+    CHECK((i % 500 == 7 ? rmdir(P(a)) : unlink(P(a))) == 0, "remove %s", a);
+  }
+  for (unsigned i = 1; i < 1500; i += 10) {
+    htree_name(a, sizeof a, i);
+    snprintf(b, sizeof b, "big/renamed_%u", i);
+    CHECK(rename(P(a), P(b)) == 0, "rename %s", a);
+  }
+  CHECK(rename(P("big/renamed_11"), P("big/renamed_21")) == 0, "rename over");
+  CHECK(rename(P("big/renamed_31"), P("many/moved_out")) == 0, "rename out");
+  CHECK(rename(P("a.txt"), P("big/moved_in")) == 0, "rename in");
+  htree_name(a, sizeof a, 507);
+  CHECK(rename(P(a), P("many/dir_out")) == 0, "directory out");
+  /* Read back: 400 names from the image, N/2 made and kept, one in, one
+   * out, one renamed over another, one directory out. */
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "%s", P("big"));
+  unsigned count = 0;
+  DIR* d = opendir(cmd);
+  CHECK(d != NULL, "opendir big");
+  struct dirent* e;
+  while (d && (e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) ++count;
+  if (d) closedir(d);
+  CHECK(count == 400 + N / 2 - 1 - 1, "big holds %u names", count);
+  printf("htree: %u names in big\n", count);
+  sync();
+}
+
 static void loop(void) {
   static unsigned char buf[20000];
   printf("looping\n");
@@ -278,6 +343,7 @@ int main(int argc, char** argv) {
   changes();
   if (argc > 2 && strcmp(argv[2], "fill") == 0) fill();
   if (argc > 2 && strcmp(argv[2], "threads") == 0) threads();
+  if (argc > 2 && strcmp(argv[2], "htree") == 0) htree();
   if (g_failed) return 1;
   printf("PASS disk_write\n");
   return 0;
