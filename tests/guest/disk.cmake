@@ -64,6 +64,12 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   # splits, a second index level with 1 KiB blocks, half removed, renames.
   disk_write_test(microvm.write_htree --fs ext4 --htree --timeout 280 write)
   disk_write_test(microvm.write_htree_4k --fs ext4-4k --htree --timeout 280 write)
+  # A file written every other block then filled: its extent tree grows
+  # past depth 1 (1 KiB blocks: 8,192 extents), then truncated back.
+  disk_write_test(microvm.write_frag --fs ext4 --then frag --timeout 280 write)
+  # fallocate: unwritten extents, KEEP_SIZE, punched holes, refused modes.
+  disk_write_test(microvm.write_falloc --fs ext4 --then falloc write)
+  disk_write_test(microvm.write_falloc_4k --fs ext4-4k --then falloc write)
   # QEMU killed while the guest writes: "not clean", e2fsck repairs (no journal yet).
   disk_write_test(microvm.write_crash --timeout 60 crash)
   set_tests_properties(guest.disk.microvm.write_crash PROPERTIES PASS_REGULAR_EXPRESSION "PASS disk crash")

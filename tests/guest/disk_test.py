@@ -21,7 +21,9 @@ Cases:
                 written full (ENOSPC) and emptied again; --threads: then 4
                 threads change files at once (run with --cpus 4); --htree:
                 then 6,000 names go into big/, an htree directory of 400
-                (e2fsck -D's index), half go again, some are renamed
+                (e2fsck -D's index), half go again, some are renamed;
+                --then frag|falloc: then that step of disk_write (a file
+                whose extent tree grows past depth 1; fallocate's modes)
   crash         disk_write looping over a read-write image, QEMU killed part
                 way (kill -9): the superblock must say "not clean" and
                 "needs recovery"; e2fsck -fy must only replay the journal
@@ -332,7 +334,7 @@ def case_write(a, work):
     try:
         host_root = os.path.join(shm, "root")
         shutil.copytree(tree, host_root, symlinks=True)
-        extra = ["fill"] if a.fill else ["threads"] if a.threads else ["htree"] if a.htree else []
+        extra = ["fill"] if a.fill else ["threads"] if a.threads else ["htree"] if a.htree else [a.then] if a.then else []
         host = subprocess.run([a.program, host_root] + [x for x in extra if x != "fill"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if host.returncode != 0 or "PASS disk_write" not in host.stdout:
@@ -355,7 +357,8 @@ def case_write(a, work):
         count = sum(len(d) + len(f) for _, d, f in os.walk(host_root))
     finally:
         shutil.rmtree(shm, ignore_errors=True)
-    mode = " fill" if a.fill else f" threads on {a.cpus} CPUs" if a.threads else " htree" if a.htree else ""
+    mode = " fill" if a.fill else f" threads on {a.cpus} CPUs" if a.threads else " htree" if a.htree else \
+        f" {a.then}" if a.then else ""
     print(f"PASS disk write {a.fs}{mode}: e2fsck clean, {count} entries as on the host")
     return 0
 
@@ -508,6 +511,8 @@ def main():
     p.add_argument("--threads", action="store_true", help="write: then 4 threads change files at once")
     p.add_argument("--htree", action="store_true",
                    help="write: then thousands of names added to an htree directory, half removed, some renamed")
+    p.add_argument("--then", choices=["frag", "falloc"],
+                   help="write: then disk_write's step of that name (a fragmented file's deep extent tree; fallocate)")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")

@@ -22,11 +22,19 @@
  * one looked up, half removed, some renamed within, out of and into it,
  * a directory moved out; then the directory is read back and its count
  * checked (the index's leaf splits and second level on 1 KiB blocks).
+ * With "frag": then ROOT/frag, 16 MiB written every other 4 KiB (each
+ * block its own extent: the tree grows past depth 1), the holes filled,
+ * read back, and truncated in steps to 5,000 bytes.
+ * With "falloc": then fallocate: mode 0 and KEEP_SIZE ranges (read as
+ * zeros, sizes), writes into them, holes punched (PUNCH_HOLE|KEEP_SIZE)
+ * in written and allocated ranges, and the modes both answer EOPNOTSUPP
+ * (PUNCH_HOLE without KEEP_SIZE, COLLAPSE_RANGE, ZERO_RANGE).
  * With "touch": only writes ROOT/after_crash (the crash test's second
  * boot, on the image the kill left).
  * With "loop": after printing "looping", creates, writes, renames and
  * removes files for ever (the host kills the VM part way: the crash test).
  * Prints "PASS disk_write" when every step held. */
+#define _GNU_SOURCE 1
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -303,6 +311,73 @@ static void htree(void) {
   sync();
 }
 
+static void frag(void) {
+  enum { BLK = 4096, COUNT = 4096 };
+  static unsigned char b[BLK], r[BLK];
+  int fd = open(P("frag"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd >= 0, "open frag");
+  if (fd < 0) return;
+  for (unsigned pass = 0; pass < 2; ++pass)
+    for (unsigned i = pass; i < COUNT; i += 2) {
+      fill_pattern(b, BLK, i);
+      CHECK(pwrite(fd, b, BLK, (off_t)i * BLK) == BLK, "pwrite frag block %u", i);
+    }
+  for (unsigned i = 0; i < COUNT; i += 37) {
+    fill_pattern(b, BLK, i);
+    CHECK(pread(fd, r, BLK, (off_t)i * BLK) == BLK && memcmp(b, r, BLK) == 0, "frag block %u reads back", i);
+  }
+  CHECK(ftruncate(fd, (off_t)COUNT * BLK / 3 + 100) == 0, "truncate frag to a third");
+  CHECK(ftruncate(fd, 5000) == 0, "truncate frag to 5000");
+  CHECK(fsync(fd) == 0, "fsync frag");
+  close(fd);
+}
+
+static void falloc(void) {
+  static unsigned char b[300000];
+  struct stat st;
+  /* Mode 0: the size grows, the range reads as zeros. */
+  int fd = open(P("pre"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd >= 0, "open pre");
+  CHECK(fallocate(fd, 0, 0, 1 << 20) == 0, "fallocate pre");
+  CHECK(fstat(fd, &st) == 0 && st.st_size == (1 << 20), "pre size %lld", (long long)st.st_size);
+  CHECK(pread(fd, b, sizeof b, 4096) == (ssize_t)sizeof b, "pread pre");
+  int zeros = 1;
+  for (size_t i = 0; i < sizeof b; ++i) zeros &= b[i] == 0;
+  CHECK(zeros, "allocated range reads as zeros");
+  fill_pattern(b, 70000, 7);
+  CHECK(pwrite(fd, b, 100, 5 * 4096 + 17) == 100, "pwrite into pre");
+  CHECK(pwrite(fd, b, 70000, 200000) == 70000, "pwrite run into pre");
+  CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100 * 4096, 50 * 4096) == 0, "punch pre");
+  CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 210000, 1000) == 0, "punch into the run");
+  close(fd);
+  /* KEEP_SIZE: the size stays; appends go into the blocks. */
+  fd = open(P("keep"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  fill_pattern(b, 8000, 8);
+  CHECK(pwrite(fd, b, 3000, 0) == 3000, "pwrite keep");
+  CHECK(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 256 * 1024) == 0, "fallocate keep");
+  CHECK(fstat(fd, &st) == 0 && st.st_size == 3000, "keep size %lld", (long long)st.st_size);
+  CHECK(pwrite(fd, b + 3000, 5000, 3000) == 5000, "append into keep");
+  close(fd);
+  /* A written file punched: partial blocks zeroed, the size kept. */
+  fd = open(P("punched"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  fill_pattern(b, sizeof b, 9);
+  CHECK(pwrite(fd, b, sizeof b, 0) == (ssize_t)sizeof b, "pwrite punched");
+  CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 5000, 200000) == 0, "punch punched");
+  CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 400000, 1000) == 0, "punch past the end");
+  CHECK(fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof b, "punched size %lld", (long long)st.st_size);
+  CHECK(pread(fd, b, 300, 4900) == 300 && b[100] == 0 && b[299] == 0, "punched reads zeros");
+  /* Modes neither tmpfs nor this kernel's ext4 does. */
+  errno = 0;
+  CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 4096) == -1 && errno == EOPNOTSUPP, "punch without KEEP_SIZE");
+  errno = 0;
+  CHECK(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, 4096) == -1 && errno == EOPNOTSUPP, "collapse");
+  errno = 0;
+  CHECK(fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 4096) == -1 && errno == EOPNOTSUPP, "zero range");
+  errno = 0;
+  CHECK(fallocate(fd, 0, 0, 0) == -1 && errno == EINVAL, "zero length: EINVAL");
+  close(fd);
+}
+
 static void loop(void) {
   static unsigned char buf[20000];
   printf("looping\n");
@@ -344,6 +419,8 @@ int main(int argc, char** argv) {
   if (argc > 2 && strcmp(argv[2], "fill") == 0) fill();
   if (argc > 2 && strcmp(argv[2], "threads") == 0) threads();
   if (argc > 2 && strcmp(argv[2], "htree") == 0) htree();
+  if (argc > 2 && strcmp(argv[2], "frag") == 0) frag();
+  if (argc > 2 && strcmp(argv[2], "falloc") == 0) falloc();
   if (g_failed) return 1;
   printf("PASS disk_write\n");
   return 0;
