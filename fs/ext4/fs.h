@@ -145,6 +145,15 @@ class Ext4Fs final : public vfs::FileSystem {
   Result<void> dx_set_dotdot(Inode& dir, uint32_t ino) REQUIRES(meta_);
   // A new directory's first block: "." and "..".
   Result<void> dir_init(Inode& dir, uint32_t parent) REQUIRES(meta_);
+  // Extended attributes (fs/ext4/xattr.cc): every attribute of `in` into
+  // an attribute list (xattr.cc's AttrList), and the list laid out again
+  // (the inode's area, then a block; NoSpace when they do not fit). The
+  // block's hold released (freed at its last holder): deletion.
+  Result<void> xattr_load(const Inode& in, void* list) REQUIRES(meta_);
+  Result<void> xattr_store(Inode& in, void* list) REQUIRES(meta_);
+  Result<void> xattr_release_block(Inode& in) REQUIRES(meta_);
+  // A file being deleted lets go of its attribute block (i_file_acl 0).
+  Result<void> xattr_forget(Inode& in) REQUIRES(meta_);
   // The cached Node of inode `ino`, if any (not retained).
   Node* cached_node(uint32_t ino) REQUIRES(meta_);
 

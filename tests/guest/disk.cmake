@@ -70,6 +70,10 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   # fallocate: unwritten extents, KEEP_SIZE, punched holes, refused modes.
   disk_write_test(microvm.write_falloc --fs ext4 --then falloc write)
   disk_write_test(microvm.write_falloc_4k --fs ext4-4k --then falloc write)
+  # Extended attributes: mke2fs -d's, set, replaced, removed; both runs
+  # print every file's and must agree.
+  disk_write_test(microvm.write_xattr --fs ext4 --then xattr write)
+  disk_write_test(microvm.write_xattr_4k --fs ext4-4k --then xattr write)
   # QEMU killed while the guest writes: "not clean", e2fsck repairs (no journal yet).
   disk_write_test(microvm.write_crash --timeout 60 crash)
   set_tests_properties(guest.disk.microvm.write_crash PROPERTIES PASS_REGULAR_EXPRESSION "PASS disk crash")

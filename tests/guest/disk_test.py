@@ -22,8 +22,10 @@ Cases:
                 threads change files at once (run with --cpus 4); --htree:
                 then 6,000 names go into big/, an htree directory of 400
                 (e2fsck -D's index), half go again, some are renamed;
-                --then frag|falloc: then that step of disk_write (a file
-                whose extent tree grows past depth 1; fallocate's modes)
+                --then frag|falloc|xattr: then that step of disk_write (a
+                file whose extent tree grows past depth 1; fallocate's
+                modes; extended attributes, printed by both runs and
+                compared)
   crash         disk_write looping over a read-write image, QEMU killed part
                 way (kill -9): the superblock must say "not clean" and
                 "needs recovery"; e2fsck -fy must only replay the journal
@@ -315,6 +317,11 @@ def case_write(a, work):
     os.makedirs(os.path.join(tree, "sub"))
     with open(os.path.join(tree, "a.txt"), "w") as f:
         f.write("hello ext4\n")
+    if a.then == "xattr":
+        # An attribute mke2fs -d copies (shutil.copytree copies it too).
+        with open(os.path.join(tree, "x_src"), "w") as f:
+            f.write("attributes")
+        os.setxattr(os.path.join(tree, "x_src"), "user.origin", b"host")
     if a.htree:
         # 400 names, which e2fsck -D indexes: the guest adds thousands.
         os.makedirs(os.path.join(tree, "big"))
@@ -344,6 +351,11 @@ def case_write(a, work):
             return fail("the kernel panicked", out)
         if status != 0 or "PASS disk_write" not in out:
             return fail(f"guest status {status}", out)
+        # Lines the program prints for comparison ("xattr FILE NAME LEN SUM").
+        want_x = [l for l in host.stdout.splitlines() if l.startswith("xattr ")]
+        got_x = [l.strip() for l in out.splitlines() if l.startswith("xattr ")]
+        if want_x != got_x:
+            return fail("attributes differ:\nhost:\n" + "\n".join(want_x) + "\nguest:\n" + "\n".join(got_x), out)
         r = subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode != 0:
             return fail(f"e2fsck -fn: status {r.returncode}", r.stdout + "\n--- guest ---\n" + out)
@@ -511,7 +523,7 @@ def main():
     p.add_argument("--threads", action="store_true", help="write: then 4 threads change files at once")
     p.add_argument("--htree", action="store_true",
                    help="write: then thousands of names added to an htree directory, half removed, some renamed")
-    p.add_argument("--then", choices=["frag", "falloc"],
+    p.add_argument("--then", choices=["frag", "falloc", "xattr"],
                    help="write: then disk_write's step of that name (a fragmented file's deep extent tree; fallocate)")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash"])
     a = p.parse_args()

@@ -11,6 +11,7 @@ set(EXT4_HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/fs/ext4/extent_write.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/extent_range.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/node_space.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/xattr.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/dir_write.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/htree_write.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/dirhash.cc

@@ -29,6 +29,11 @@
  * zeros, sizes), writes into them, holes punched (PUNCH_HOLE|KEEP_SIZE)
  * in written and allocated ranges, and the modes both answer EOPNOTSUPP
  * (PUNCH_HOLE without KEEP_SIZE, COLLAPSE_RANGE, ZERO_RANGE).
+ * With "xattr": then extended attributes: the one the image's a.txt
+ * brought from the host (user.origin) read, others set (small, and 800
+ * bytes: the ext4 block), replaced, removed, with Linux's errors, and
+ * each file's attributes printed as "xattr FILE NAME LENGTH SUM" lines
+ * (the host's run must print the same).
  * With "touch": only writes ROOT/after_crash (the crash test's second
  * boot, on the image the kill left).
  * With "loop": after printing "looping", creates, writes, renames and
@@ -47,6 +52,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/time.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static char g_root[2048];
@@ -378,6 +384,63 @@ static void falloc(void) {
   close(fd);
 }
 
+static void print_xattrs(const char* rel) {
+  char names[4096], value[4096];
+  ssize_t n = llistxattr(P(rel), names, sizeof names);
+  CHECK(n >= 0, "listxattr %s", rel);
+  /* Sorted: file systems list in their own order. */
+  const char* sorted[64];
+  int count = 0;
+  for (ssize_t at = 0; n > 0 && at < n && count < 64; at += (ssize_t)strlen(names + at) + 1) sorted[count++] = names + at;
+  for (int i = 1; i < count; ++i)
+    for (int j = i; j > 0 && strcmp(sorted[j - 1], sorted[j]) > 0; --j) {
+      const char* t = sorted[j];
+      sorted[j] = sorted[j - 1];
+      sorted[j - 1] = t;
+    }
+  for (int i = 0; i < count; ++i) {
+    ssize_t len = lgetxattr(P(rel), sorted[i], value, sizeof value);
+    unsigned sum = 0;
+    for (ssize_t k = 0; k < len; ++k) sum = sum * 31 + (unsigned char)value[k];
+    printf("xattr %s %s %zd %u\n", rel, sorted[i], len, sum);
+  }
+}
+
+static void xattrs(void) {
+  char v[1000];
+  CHECK(getxattr(P("x_src"), "user.origin", v, sizeof v) == 4 && memcmp(v, "host", 4) == 0,
+        "user.origin copied by mke2fs -d");
+  write_file("x1", "x", 1, 0, O_TRUNC);
+  write_file("x2", "y", 1, 0, O_TRUNC);
+  CHECK(setxattr(P("x1"), "user.small", "v", 1, 0) == 0, "set small");
+  memset(v, 'b', 800);
+  CHECK(setxattr(P("x1"), "user.big", v, 800, XATTR_CREATE) == 0, "set big");
+  CHECK(setxattr(P("x1"), "user.big", v, 10, XATTR_CREATE) == -1 && errno == EEXIST, "create existing: EEXIST");
+  CHECK(setxattr(P("x1"), "user.none", v, 10, XATTR_REPLACE) == -1 && errno == ENODATA, "replace missing: ENODATA");
+  CHECK(setxattr(P("x1"), "user.small", "replaced", 8, XATTR_REPLACE) == 0, "replace small");
+  CHECK(getxattr(P("x1"), "user.big", v, 10) == -1 && errno == ERANGE, "small buffer: ERANGE");
+  CHECK(getxattr(P("x1"), "user.big", NULL, 0) == 800, "size query");
+  CHECK(getxattr(P("x1"), "user.none", v, sizeof v) == -1 && errno == ENODATA, "missing: ENODATA");
+  CHECK(removexattr(P("x1"), "user.none") == -1 && errno == ENODATA, "remove missing: ENODATA");
+  CHECK(setxattr(P("x2"), "user.empty", "", 0, 0) == 0, "set empty");
+  for (int i = 0; i < 10; ++i) {
+    char name[32];
+    snprintf(name, sizeof name, "user.n%d", i);
+    memset(v, 'a' + i, 30 + (size_t)i);
+    CHECK(setxattr(P("x2"), name, v, 30 + (size_t)i, 0) == 0, "set %s", name);
+  }
+  CHECK(removexattr(P("x2"), "user.n3") == 0, "remove n3");
+  int fd = open(P("x2"), O_RDONLY);
+  CHECK(fsetxattr(fd, "user.by_fd", "fd", 2, 0) == 0 && fgetxattr(fd, "user.by_fd", v, sizeof v) == 2, "f-forms");
+  close(fd);
+  write_file("x3", "z", 1, 0, O_TRUNC);
+  CHECK(setxattr(P("x3"), "user.big", v, 800, 0) == 0, "set on x3");
+  CHECK(unlink(P("x3")) == 0, "unlink a file with attributes");
+  print_xattrs("x_src");
+  print_xattrs("x1");
+  print_xattrs("x2");
+}
+
 static void loop(void) {
   static unsigned char buf[20000];
   printf("looping\n");
@@ -421,6 +484,7 @@ int main(int argc, char** argv) {
   if (argc > 2 && strcmp(argv[2], "htree") == 0) htree();
   if (argc > 2 && strcmp(argv[2], "frag") == 0) frag();
   if (argc > 2 && strcmp(argv[2], "falloc") == 0) falloc();
+  if (argc > 2 && strcmp(argv[2], "xattr") == 0) xattrs();
   if (g_failed) return 1;
   printf("PASS disk_write\n");
   return 0;
