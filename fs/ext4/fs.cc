@@ -158,19 +158,20 @@ Result<void> Ext4Fs::set_root(uint32_t ino) {
   return {};
 }
 
-Result<uint64_t> Ext4Fs::map(const Inode& in, uint64_t lblk, uint64_t* run) {
+Result<uint64_t> Ext4Fs::map(const Inode& in, uint64_t lblk, uint64_t* run, bool* unwritten) {
+  if (unwritten) *unwritten = false;
   if (in.flags & INODE_INLINE_DATA_FL) return Error::Io;  // refused at mount; a stray flag is corruption
   if (lblk >= NO_LIMIT) {
     *run = ~0ull;
     return uint64_t(0);
   }
-  if (in.flags & INODE_EXTENTS_FL) return map_extents(in, lblk, run);
+  if (in.flags & INODE_EXTENTS_FL) return map_extents(in, lblk, run, unwritten);
   return map_blockmap(in, lblk, run);
 }
 
 // The extent tree [ext4 layout, "Extent Tree"]: index nodes down to a leaf,
 // at each level the last entry that starts at or before lblk.
-Result<uint64_t> Ext4Fs::map_extents(const Inode& in, uint64_t lblk, uint64_t* run) {
+Result<uint64_t> Ext4Fs::map_extents(const Inode& in, uint64_t lblk, uint64_t* run, bool* unwritten) {
   const uint8_t* node = in.block;
   size_t len = sizeof in.block;
   bcache::BlockRef ref;
@@ -188,7 +189,10 @@ Result<uint64_t> Ext4Fs::map_extents(const Inode& in, uint64_t lblk, uint64_t* r
         }
         if (lblk - e.first < e.len) {
           *run = e.len - (lblk - e.first);
-          if (e.uninit) return uint64_t(0);
+          if (e.uninit) {
+            if (unwritten) *unwritten = true;
+            return uint64_t(0);
+          }
           if (e.start < s_.first_data_block || e.start > s_.blocks_count || e.len > s_.blocks_count - e.start)
             return Error::Io;
           return e.start + (lblk - e.first);

@@ -42,9 +42,10 @@ class Ext4Fs final : public vfs::FileSystem {
   bool forget_if_last(Node* n) REQUIRES(meta_);
   Result<void> read_inode(uint32_t ino, Inode& in);
   // The disk block holding logical block `lblk` of the file: 0 for a hole
-  // (or an unwritten extent); *run: how many blocks from lblk on map the
-  // same way (contiguous on disk, or all hole). Io for a corrupted map.
-  Result<uint64_t> map(const Inode& in, uint64_t lblk, uint64_t* run);
+  // (or an unwritten extent: then *unwritten, if given, says so); *run: how
+  // many blocks from lblk on map the same way (contiguous on disk, or all
+  // hole, or all unwritten). Io for a corrupted map.
+  Result<uint64_t> map(const Inode& in, uint64_t lblk, uint64_t* run, bool* unwritten = nullptr);
 
   Result<void> set_root(uint32_t ino);
   // Reads the group descriptors (mount, and again after a replay). `note`
@@ -110,6 +111,14 @@ class Ext4Fs final : public vfs::FileSystem {
   // `first` on goes back to the bitmaps.
   Result<uint64_t> map_alloc(Inode& in, uint64_t lblk, bool* fresh) REQUIRES(meta_);
   Result<void> drop_blocks(Inode& in, uint64_t first) REQUIRES(meta_);
+  // Unwritten extents (fs/ext4/extent_range.cc; fallocate). prealloc: the
+  // holes of [first, end) get blocks in unwritten extents (read as zeros);
+  // NoSpace part way keeps what was allocated (in the file, counted).
+  // punch_blocks: every block of [first, end) goes back to the bitmaps.
+  // map_alloc converts an unwritten block it is asked for (written next).
+  Result<void> prealloc(Inode& in, uint64_t first, uint64_t end) REQUIRES(meta_);
+  Result<void> punch_blocks(Inode& in, uint64_t first, uint64_t end) REQUIRES(meta_);
+  Result<uint64_t> convert_unwritten(Inode& in, uint32_t lblk) REQUIRES(meta_);
 
   // Linear directories (fs/ext4/dir_write.cc); the directory's inode is
   // written with its new size and times. dir_remove returns the inode the
@@ -119,8 +128,32 @@ class Ext4Fs final : public vfs::FileSystem {
   Result<uint32_t> dir_remove(Inode& dir, StringView name) REQUIRES(meta_);
   Result<void> dir_retarget(Inode& dir, StringView name, uint32_t ino, uint32_t mode) REQUIRES(meta_);
   Result<bool> dir_empty(const Inode& dir) REQUIRES(meta_);
+  // A name into one directory block if it has room (then the block's
+  // checksum and write_meta): false when full.
+  Result<bool> dir_block_insert(const Inode& dir, bcache::BlockRef& b, StringView name, uint32_t ino, uint8_t type)
+      REQUIRES(meta_);
+  // htree directories (fs/ext4/htree_write.cc). dx_indexed: the index is
+  // in use (the inode's flag and the volume's dir_index). dx_candidates:
+  // the leaves (logical blocks) that may hold `name`, by its hash (Range
+  // past `cap`). dx_add: `name` into its leaf, split when full.
+  // dx_set_dotdot: ".." in the index root. OpNotSupported for an index
+  // this driver does not write (three levels, an unknown hash), Io for a
+  // damaged one.
+  bool dx_indexed(const Inode& dir) const;
+  Result<uint32_t> dx_candidates(const Inode& dir, StringView name, uint32_t* leaves, uint32_t cap) REQUIRES(meta_);
+  Result<void> dx_add(Inode& dir, StringView name, uint32_t ino, uint8_t type) REQUIRES(meta_);
+  Result<void> dx_set_dotdot(Inode& dir, uint32_t ino) REQUIRES(meta_);
   // A new directory's first block: "." and "..".
   Result<void> dir_init(Inode& dir, uint32_t parent) REQUIRES(meta_);
+  // Extended attributes (fs/ext4/xattr.cc): every attribute of `in` into
+  // an attribute list (xattr.cc's AttrList), and the list laid out again
+  // (the inode's area, then a block; NoSpace when they do not fit). The
+  // block's hold released (freed at its last holder): deletion.
+  Result<void> xattr_load(const Inode& in, void* list) REQUIRES(meta_);
+  Result<void> xattr_store(Inode& in, void* list) REQUIRES(meta_);
+  Result<void> xattr_release_block(Inode& in) REQUIRES(meta_);
+  // A file being deleted lets go of its attribute block (i_file_acl 0).
+  Result<void> xattr_forget(Inode& in) REQUIRES(meta_);
   // The cached Node of inode `ino`, if any (not retained).
   Node* cached_node(uint32_t ino) REQUIRES(meta_);
 
@@ -130,7 +163,7 @@ class Ext4Fs final : public vfs::FileSystem {
   static void shutdown_all();
 
  private:
-  Result<uint64_t> map_extents(const Inode& in, uint64_t lblk, uint64_t* run);
+  Result<uint64_t> map_extents(const Inode& in, uint64_t lblk, uint64_t* run, bool* unwritten);
   Result<uint64_t> map_blockmap(const Inode& in, uint64_t lblk, uint64_t* run);
   // A group descriptor's figures back into its table block; the bitmaps'
   // checksums from the blocks given (nullptr: unchanged).
@@ -138,14 +171,35 @@ class Ext4Fs final : public vfs::FileSystem {
   Result<void> mark_clean();
   bool build_block_bitmap(uint32_t g, uint8_t* map) REQUIRES(meta_);
   // Extent tree helpers (extent_write.cc).
-  Result<void> insert_extent(Inode& in, uint32_t lblk, uint64_t pblk) REQUIRES(meta_);
+  Result<void> insert_extent(Inode& in, uint32_t lblk, uint64_t pblk, bool uninit) REQUIRES(meta_);
   Result<void> grow_tree(Inode& in) REQUIRES(meta_);
+  struct ExtentPath {
+    struct Level {
+      bcache::BlockRef b;  // none for the root (the inode's i_block)
+      uint8_t* p;
+      size_t pick;         // the index entry followed
+    } level[6];
+  };
+  Result<uint32_t> extent_path(Inode& in, uint32_t lblk, ExtentPath& path) REQUIRES(meta_);
+  Result<void> split_node(Inode& in, ExtentPath& path, uint32_t l, uint32_t lblk) REQUIRES(meta_);
+  // Room for an entry more in the leaf of `path` (a split or a deeper
+  // tree; the path is stale after it), and a changed leaf written with
+  // the index entries above it that start past `lblk` lowered.
+  Result<void> make_room(Inode& in, ExtentPath& path, uint32_t depth, uint32_t lblk) REQUIRES(meta_);
+  Result<void> finish_leaf(Inode& in, ExtentPath& path, uint32_t depth, uint32_t lblk) REQUIRES(meta_);
+  template <typename FreeFn>
+  Result<uint64_t> drop_index(Inode& in, uint8_t* node, uint64_t first, FreeFn&& free_run) REQUIRES(meta_);
+  struct DxPath;
+  Result<void> dx_probe(const Inode& dir, StringView name, DxPath& p) REQUIRES(meta_);
+  Result<void> dx_check_node(const Inode& dir, const uint8_t* b, uint32_t off);
+  Result<void> dx_insert(Inode& dir, DxPath& p, uint32_t hash, uint32_t lblk) REQUIRES(meta_);
   uint8_t dirent_type(uint32_t mode) const;
   uint32_t dir_limit(const uint8_t* block) const;
   // Calls fn(block, entry, offset, previous offset or UINT32_MAX) for each
   // entry of each block until it returns true (then: true).
+  // With `name` in an htree directory, only the leaves its hash leads to.
   template <typename F>
-  Result<bool> dir_scan(const Inode& dir, F&& fn) REQUIRES(meta_);
+  Result<bool> dir_scan(const Inode& dir, F&& fn, const StringView* name = nullptr) REQUIRES(meta_);
 
   Super s_;
   GroupDesc* groups_;  // s_.groups entries, owned

@@ -104,6 +104,7 @@ Result<void> Ext4Fs::delete_inode(Inode& in) {
   bool is_dir = (in.mode & vfs::MODE_TYPE) == vfs::MODE_DIR;
   bool fast_link = (in.mode & vfs::MODE_TYPE) == vfs::MODE_SYMLINK && !(in.flags & INODE_EXTENTS_FL);
   if (!fast_link) TRY(drop_blocks(in, 0));
+  TRY(xattr_forget(in));  // its attribute block (fs/ext4/xattr.cc)
   in.links = 0;
   in.size = 0;
   if (fast_link) __builtin_memset(in.block, 0, sizeof in.block);

@@ -14,7 +14,7 @@ namespace capsule::ext4 {
 namespace {
 
 constexpr uint32_t JBD2_MAGIC = 0xC03B3998;
-constexpr uint32_t BT_DESCRIPTOR = 1, BT_COMMIT = 2, BT_SUPER_V2 = 4;
+constexpr uint32_t BT_DESCRIPTOR = 1, BT_COMMIT = 2, BT_SUPER_V2 = 4, BT_REVOKE = 5;
 constexpr uint32_t J_INCOMPAT_REVOKE = 0x1, J_INCOMPAT_64BIT = 0x2,
                    J_INCOMPAT_CSUM_V2 = 0x8, J_INCOMPAT_CSUM_V3 = 0x10;
 constexpr uint32_t J_COMPAT_CHECKSUM = 0x1;
@@ -83,6 +83,7 @@ Result<void> Journal::load(Ext4Fs& fs, const Inode& jin, Why& why, bool allow_di
 
 Result<uint32_t> Journal::replay(Why& why) {
   if (!start_) return uint32_t(0);
+  (void)why;
   bcache::BlockCache& cache = fs_->cache();
   const size_t tag = tag_bytes();
   uint8_t* blk = new (std::nothrow) uint8_t[block_size_];
@@ -95,23 +96,44 @@ Result<uint32_t> Journal::replay(Why& why) {
   };
   const size_t max_tags = maxlen_;
   Tag* tags = new (std::nothrow) Tag[max_tags];
+  // Revoke records (jbd2: a block freed and reused in transaction R must
+  // not get back a copy logged by a transaction up to R): each block with
+  // the latest transaction that revoked it. Pending ones belong to the
+  // transaction being read and count only once it commits.
+  struct Revoke {
+    uint64_t block;
+    uint32_t seq;
+  };
+  Revoke* revokes = nullptr;
+  size_t nrev = 0, caprev = 0, pending = 0;
+  auto revoked = [&](uint64_t block, uint32_t seq) {
+    for (size_t i = 0; i < nrev - pending; ++i)
+      if (revokes[i].block == block && int32_t(revokes[i].seq - seq) >= 0) return true;
+    return false;
+  };
   uint32_t replayed = 0;
-  auto run = [&]() -> Result<void> {
+  // Two passes over the log, as jbd2's recovery: the first collects the
+  // revoke records of the committed transactions (and finds where the
+  // log ends), the second writes every tagged block not revoked.
+  auto pass = [&](bool write) -> Result<uint32_t> {
     if (!blk || !data || !tags) return Error::NoMemory;
-    uint32_t seq = sequence_;
+    uint32_t seq = sequence_, done = 0;
     uint64_t pos = start_;
     size_t n = 0;
+    pending = 0;
     auto next = [&](uint64_t p) { return p + 1 >= maxlen_ ? uint64_t(first_) : p + 1; };
+    auto tail_ok = [&]() {
+      if (!csum_) return true;
+      uint32_t want = be32(blk + block_size_ - 4);
+      put_be32(blk + block_size_ - 4, 0);
+      return crc32c(seed_, blk, block_size_) == want;
+    };
     for (uint64_t steps = 0; steps < maxlen_; ++steps) {
       TRY(cache.read_blocks(TRY(phys(pos)), 1, blk));
       if (be32(blk) != JBD2_MAGIC || be32(blk + 8) != seq) break;
       uint32_t type = be32(blk + 4);
       if (type == BT_DESCRIPTOR) {
-        if (csum_) {
-          uint32_t want = be32(blk + block_size_ - 4);
-          put_be32(blk + block_size_ - 4, 0);
-          if (crc32c(seed_, blk, block_size_) != want) break;  // torn: the transaction ends the log
-        }
+        if (!tail_ok()) break;  // torn: the transaction ends the log
         size_t off = 12, end = block_size_ - (csum_ ? 4 : 0);
         uint64_t dpos = pos;
         bool last = false;
@@ -127,6 +149,29 @@ Result<uint32_t> Journal::replay(Why& why) {
           last = flags & TAG_LAST;
         }
         pos = dpos;
+      } else if (type == BT_REVOKE) {
+        // {header, r_count: bytes used from the block's start}, then block
+        // numbers of 8 bytes (64bit journal) or 4; csum v3's tail.
+        if (!tail_ok()) break;
+        uint32_t used = be32(blk + 12);
+        const uint32_t rec = (incompat_ & J_INCOMPAT_64BIT) ? 8 : 4;
+        if (used < 16 || used > block_size_ - (csum_ ? 4 : 0)) break;
+        if (!write) {
+          for (uint32_t off = 16; off + rec <= used; off += rec) {
+            uint64_t b = rec == 8 ? uint64_t(be32(blk + off)) << 32 | be32(blk + off + 4) : be32(blk + off);
+            if (nrev == caprev) {
+              size_t cap = caprev ? 2 * caprev : 64;
+              Revoke* grown = new (std::nothrow) Revoke[cap];
+              if (!grown) return Error::NoMemory;
+              for (size_t i = 0; i < nrev; ++i) grown[i] = revokes[i];
+              delete[] revokes;
+              revokes = grown;
+              caprev = cap;
+            }
+            revokes[nrev++] = Revoke{b, seq};
+            ++pending;
+          }
+        }
       } else if (type == BT_COMMIT) {
         if (csum_) {
           uint32_t want = be32(blk + 0x10);
@@ -146,30 +191,44 @@ Result<uint32_t> Journal::replay(Why& why) {
           }
         }
         if (!whole) break;
-        for (size_t i = 0; i < n; ++i) {
+        for (size_t i = 0; write && i < n; ++i) {
+          if (revoked(tags[i].target, seq)) continue;
           TRY(cache.read_blocks(TRY(phys(tags[i].jblock)), 1, data));
           if (tags[i].escaped) put_be32(data, JBD2_MAGIC);
           TRY(cache.write_blocks(tags[i].target, 1, data));
         }
         n = 0;
+        pending = 0;  // this transaction's revokes count from now on
         ++seq;
-        ++replayed;
+        ++done;
       } else {
-        format_to(why.text, sizeof why.text, "journal block type {} (revoke records are not replayed here)", type);
-        return Error::NotSupported;
+        break;  // an unknown block: the end of what can be trusted
       }
       pos = next(pos);
     }
-    TRY(cache.flush());
-    sequence_ = seq;
-    start_ = 0;
-    return write_super(0, sequence_);
+    if (!write) nrev -= pending;  // a torn last transaction's revokes do not count
+    pending = 0;
+    if (write) {
+      TRY(cache.flush());
+      sequence_ = seq;
+      start_ = 0;
+      TRY(write_super(0, sequence_));
+    }
+    return done;
   };
-  Result<void> r = run();
+  Error failed = Error::None;
+  if (auto r = pass(false); !r.ok()) failed = r.error();
+  if (failed == Error::None) {
+    if (auto r = pass(true); r.ok())
+      replayed = r.value();
+    else
+      failed = r.error();
+  }
   delete[] blk;
   delete[] data;
   delete[] tags;
-  if (!r.ok()) return r.error();
+  delete[] revokes;
+  if (failed != Error::None) return failed;
   return replayed;
 }
 

@@ -28,8 +28,10 @@ class Journal {
   // A journal left by a crash: every transaction whose commit block (and,
   // with checksums, every block) is whole is written in place, in order;
   // the first incomplete one ends the replay; then the journal is empty.
-  // NotSupported for revoke records (Linux's: not replayed here, e2fsck
-  // does it); Io for a device error. Returns the transactions replayed.
+  // Revoke records (Linux writes them) are honoured as jbd2 does: a first
+  // pass collects those of committed transactions, the second skips every
+  // copy of a block logged by a transaction up to the one that revoked
+  // it. Io for a device error. Returns the transactions replayed.
   Result<uint32_t> replay(Why& why);
   // Before the first transaction: the features this writer uses (64bit
   // tags on a 64bit volume, checksum v3 with metadata_csum) into the

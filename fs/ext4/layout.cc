@@ -81,6 +81,8 @@ Result<void> parse_super(const uint8_t* raw, uint64_t device_bytes, Super& s, Wh
   s.journal_ino = rev ? le32(raw + 0xE0) : 0;
   s.last_orphan = rev ? le32(raw + 0xE8) : 0;
   for (int i = 0; i < 16; ++i) s.uuid[i] = raw[0x68 + i];
+  for (int i = 0; i < 4; ++i) s.hash_seed[i] = le32(raw + 0xEC + 4 * i);
+  s.hash_unsigned = rev && (le32(raw + 0x160) & 0x2);
   if (s.blocks_per_group == 0 || s.blocks_per_group > 8 * s.block_size || s.inodes_per_group == 0 ||
       s.inodes_per_group > 8 * s.block_size)
     return refuse(why, Error::Io, "corrupted superblock: {} blocks, {} inodes per group", s.blocks_per_group,

@@ -55,7 +55,7 @@ constexpr uint16_t BG_INODE_UNINIT = 0x1, BG_BLOCK_UNINIT = 0x2, BG_INODE_ZEROED
 // Superblock s_state bits.
 constexpr uint16_t STATE_VALID = 0x1, STATE_ERROR = 0x2;
 // s_feature_compat bits that matter to a writer.
-constexpr uint32_t COMPAT_HAS_JOURNAL = 0x4, COMPAT_SPARSE_SUPER2 = 0x200;
+constexpr uint32_t COMPAT_HAS_JOURNAL = 0x4, COMPAT_DIR_INDEX = 0x20, COMPAT_SPARSE_SUPER2 = 0x200;
 
 // Why a mount was refused, for the kernel's message.
 struct Why {
@@ -81,6 +81,10 @@ struct Super {
   uint32_t reserved_gdt = 0;    // s_reserved_gdt_blocks (resize_inode)
   uint32_t journal_ino = 0;     // s_journal_inum
   uint32_t last_orphan = 0;     // s_last_orphan: the orphan list's head
+  // htree directories (docs/ext4.md "Directories"): s_hash_seed, and
+  // whether names hash as unsigned chars (s_flags 0x2) rather than signed.
+  uint32_t hash_seed[4] = {};
+  bool hash_unsigned = false;
 };
 
 // The 1024-byte superblock. BadFormat without the magic (not ext2/3/4);

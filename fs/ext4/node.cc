@@ -89,6 +89,12 @@ Result<vfs::VnodeRef> Node::lookup(StringView name) {
   if (!is_dir()) return Error::NotDir;
   Ext4Fs::Txn g(*xfs());
   uint32_t found = 0;
+  if (xfs()->dx_indexed(in_)) {
+    // By the name's hash, in its leaf (fs/ext4/htree_write.cc).
+    auto r = xfs()->dir_find(in_, name);
+    if (!r.ok()) return r.error();
+    return xfs()->node_locked(r.value());
+  }
   TRY(each_entry(0, [&](const DirEntry& d, uint64_t) {
     if (StringView(d.name, d.name_len) != name) return true;
     found = d.ino;

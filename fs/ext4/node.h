@@ -40,12 +40,17 @@ class Node final : public vfs::Vnode {
   // msync of a shared mapping: the file's cached pages (which the mapping
   // may have changed) back to their blocks, then the device's flush.
   Result<void> sync() override;
-  Result<void> allocate(uint64_t, uint64_t, bool) override { return refuse(); }
-  Result<void> punch_hole(uint64_t, uint64_t) override { return refuse(); }
+  // fallocate (fs/ext4/node_space.cc): holes backed by unwritten extents,
+  // and holes punched.
+  Result<void> allocate(uint64_t offset, uint64_t len, bool keep_size) override;
+  Result<void> punch_hole(uint64_t offset, uint64_t len) override;
   Result<vfs::Attr> getattr() override;
   Result<void> setattr(const vfs::SetAttr& a) override;
-  Result<void> setxattr(StringView, const void*, size_t, vfs::XattrSet) override { return refuse(); }
-  Result<void> removexattr(StringView) override { return refuse(); }
+  // Extended attributes (fs/ext4/xattr.cc): in the inode and a block.
+  Result<size_t> getxattr(StringView name, void* buf, size_t cap) override;
+  Result<void> setxattr(StringView name, const void* value, size_t size, vfs::XattrSet how) override;
+  Result<size_t> listxattr(char* buf, size_t cap, bool trusted) override;
+  Result<void> removexattr(StringView name) override;
   Result<uint64_t> page(uint64_t offset) override;
 
  private:

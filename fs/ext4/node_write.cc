@@ -28,7 +28,6 @@ Result<vfs::VnodeRef> Node::make(StringView name, uint32_t mode, const vfs::Crea
   if (!fs.writable()) return Error::ReadOnly;
   Ext4Fs::Txn g(fs);
   if (in_.links == 0) return Error::NotFound;  // a removed directory
-  if (in_.flags & INODE_INDEX_FL) return Error::OpNotSupported;  // htree: no entry added (dir_write.cc)
   if (is_dir_mode(mode) && in_.links >= MAX_LINKS && !(fs.super().ro_compat & RO_COMPAT_DIR_NLINK))
     return Error::TooManyLinks;
   Inode child = TRY(fs.new_inode(in_, mode, args.uid, args.gid));

@@ -130,12 +130,30 @@ inline void change(vfs::Vnode& root) {
     auto c = root.lookup(StringView(name.data(), name.size()));
     if (!c.ok()) continue;
     ++touched;
+    // Its attributes read, one set (the inode's area or the block as the
+    // image has them) and removed.
+    char xbuf[512];
+    (void)c.value()->listxattr(xbuf, sizeof xbuf, true);
+    (void)c.value()->getxattr("user.a", xbuf, sizeof xbuf);
+    (void)c.value()->setxattr("user.fz", data, 300, vfs::XattrSet::Any);
+    (void)c.value()->removexattr("user.a");
     if (c.value()->is_regular()) {
       put(*c.value(), 100, 5000);
       (void)c.value()->truncate(3000);
       put(*c.value(), 1 << 20, 100);
+      // fallocate's paths: unwritten blocks, written into, punched.
+      (void)c.value()->allocate(8192, 40000, false);
+      put(*c.value(), 9000, 3000);
+      (void)c.value()->punch_hole(4000, 20000);
     }
-    if (c.value()->is_dir()) (void)c.value()->create("in_dir", file);
+    if (c.value()->is_dir()) {
+      // Names added to it (by hash, when the image indexed it).
+      for (int i = 0; i < 40; ++i) {
+        char n[32];
+        __builtin_snprintf(n, sizeof n, "fz_name_%d_padding", i);
+        (void)c.value()->create(n, file);
+      }
+    }
     (void)root.unlink(StringView(name.data(), name.size()));
     (void)root.rmdir(StringView(name.data(), name.size()));
   }

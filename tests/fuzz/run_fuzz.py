@@ -44,8 +44,18 @@ def make_tree(root):
     for i in range(40):
         with open(os.path.join(root, "sub", f"name_{i}"), "w") as f:
             f.write(str(i))
+    # Hard links (names without inodes: -N 64): sub/ spans blocks, so
+    # e2fsck -D gives it an htree index for the htree paths.
+    for i in range(150):
+        os.link(os.path.join(root, "sub", "name_0"), os.path.join(root, "sub", f"link_with_a_longer_name_{i}"))
     os.symlink("a", os.path.join(root, "fast"))
     os.symlink("x" * 80, os.path.join(root, "slow"))
+    # Attributes (mke2fs -d copies them): one in the inode, one in a block.
+    try:
+        os.setxattr(os.path.join(root, "a"), "user.a", b"in the inode")
+        os.setxattr(os.path.join(root, "sparse"), "user.a", b"v" * 600)
+    except OSError:
+        pass
 
 
 def ext4_seed(work, corpus, seed):
@@ -54,6 +64,8 @@ def ext4_seed(work, corpus, seed):
     img = os.path.join(corpus, "seed.img")
     subprocess.run(["mke2fs", "-q", "-F", *EXT4_SEEDS[seed], "-b", "1024", "-N", "64", "-d", tree, img, "256k"],
                    check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Status 1: "file system modified" (the index made).
+    subprocess.run(["e2fsck", "-fyD", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def main():

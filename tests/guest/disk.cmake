@@ -60,6 +60,20 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   # 4 threads changing files at once on 4 CPUs: the meta lock, the inode
   # cache and the journal under contention.
   disk_write_test(microvm.write_threads_4cpu --fs ext4-4k --cpus 4 --threads --timeout 240 write)
+  # 6,000 names into an htree directory (e2fsck -D's index of 400): leaf
+  # splits, a second index level with 1 KiB blocks, half removed, renames.
+  disk_write_test(microvm.write_htree --fs ext4 --htree --timeout 280 write)
+  disk_write_test(microvm.write_htree_4k --fs ext4-4k --htree --timeout 280 write)
+  # A file written every other block then filled: its extent tree grows
+  # past depth 1 (1 KiB blocks: 8,192 extents), then truncated back.
+  disk_write_test(microvm.write_frag --fs ext4 --then frag --timeout 280 write)
+  # fallocate: unwritten extents, KEEP_SIZE, punched holes, refused modes.
+  disk_write_test(microvm.write_falloc --fs ext4 --then falloc write)
+  disk_write_test(microvm.write_falloc_4k --fs ext4-4k --then falloc write)
+  # Extended attributes: mke2fs -d's, set, replaced, removed; both runs
+  # print every file's and must agree.
+  disk_write_test(microvm.write_xattr --fs ext4 --then xattr write)
+  disk_write_test(microvm.write_xattr_4k --fs ext4-4k --then xattr write)
   # QEMU killed while the guest writes: "not clean", e2fsck repairs (no journal yet).
   disk_write_test(microvm.write_crash --timeout 60 crash)
   set_tests_properties(guest.disk.microvm.write_crash PROPERTIES PASS_REGULAR_EXPRESSION "PASS disk crash")

@@ -19,7 +19,13 @@ Cases:
                 debugfs rdump must give the host's tree (names, types,
                 permissions, bytes, link targets); --fill: then the disk is
                 written full (ENOSPC) and emptied again; --threads: then 4
-                threads change files at once (run with --cpus 4)
+                threads change files at once (run with --cpus 4); --htree:
+                then 6,000 names go into big/, an htree directory of 400
+                (e2fsck -D's index), half go again, some are renamed;
+                --then frag|falloc|xattr: then that step of disk_write (a
+                file whose extent tree grows past depth 1; fallocate's
+                modes; extended attributes, printed by both runs and
+                compared)
   crash         disk_write looping over a read-write image, QEMU killed part
                 way (kill -9): the superblock must say "not clean" and
                 "needs recovery"; e2fsck -fy must only replay the journal
@@ -311,25 +317,45 @@ def case_write(a, work):
     os.makedirs(os.path.join(tree, "sub"))
     with open(os.path.join(tree, "a.txt"), "w") as f:
         f.write("hello ext4\n")
+    if a.then == "xattr":
+        # An attribute mke2fs -d copies (shutil.copytree copies it too).
+        with open(os.path.join(tree, "x_src"), "w") as f:
+            f.write("attributes")
+        os.setxattr(os.path.join(tree, "x_src"), "user.origin", b"host")
+    if a.htree:
+        # 400 names, which e2fsck -D indexes: the guest adds thousands.
+        os.makedirs(os.path.join(tree, "big"))
+        for i in range(400):
+            with open(os.path.join(tree, "big", f"old{i}_padding_padding"), "w") as f:
+                f.write(str(i))
     img = os.path.join(work, "disk.img")
     args = {"ext4": ["-t", "ext4"], "ext4-4k": ["-t", "ext4", "-b", "4096"]}[a.fs]
     subprocess.run(["mke2fs", "-q", "-F", *args, "-d", tree, img, "16M" if a.fill else "64M"], check=True,
                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if a.htree:
+        r = subprocess.run(["e2fsck", "-fyD", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode not in (0, 1) or "Root node dump" not in debugfs(img, "htree /big"):
+            return fail("e2fsck -D gave /big no index", r.stdout)
     # The same program on the host, over a tmpfs copy of the starting tree.
     shm = tempfile.mkdtemp(prefix="capsule-disk-write-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
         host_root = os.path.join(shm, "root")
         shutil.copytree(tree, host_root, symlinks=True)
-        host = subprocess.run([a.program, host_root] + (["threads"] if a.threads else []),
+        extra = ["fill"] if a.fill else ["threads"] if a.threads else ["htree"] if a.htree else [a.then] if a.then else []
+        host = subprocess.run([a.program, host_root] + [x for x in extra if x != "fill"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if host.returncode != 0 or "PASS disk_write" not in host.stdout:
             return fail("disk_write failed on the host", host.stdout)
-        extra = ["fill"] if a.fill else ["threads"] if a.threads else []
         status, out = boot(a, work, [img + ":/data"], "", ["/data"] + extra)
         if "panic" in out.lower():
             return fail("the kernel panicked", out)
         if status != 0 or "PASS disk_write" not in out:
             return fail(f"guest status {status}", out)
+        # Lines the program prints for comparison ("xattr FILE NAME LEN SUM").
+        want_x = [l for l in host.stdout.splitlines() if l.startswith("xattr ")]
+        got_x = [l.strip() for l in out.splitlines() if l.startswith("xattr ")]
+        if want_x != got_x:
+            return fail("attributes differ:\nhost:\n" + "\n".join(want_x) + "\nguest:\n" + "\n".join(got_x), out)
         r = subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode != 0:
             return fail(f"e2fsck -fn: status {r.returncode}", r.stdout + "\n--- guest ---\n" + out)
@@ -343,7 +369,8 @@ def case_write(a, work):
         count = sum(len(d) + len(f) for _, d, f in os.walk(host_root))
     finally:
         shutil.rmtree(shm, ignore_errors=True)
-    mode = " fill" if a.fill else f" threads on {a.cpus} CPUs" if a.threads else ""
+    mode = " fill" if a.fill else f" threads on {a.cpus} CPUs" if a.threads else " htree" if a.htree else \
+        f" {a.then}" if a.then else ""
     print(f"PASS disk write {a.fs}{mode}: e2fsck clean, {count} entries as on the host")
     return 0
 
@@ -494,6 +521,10 @@ def main():
     p.add_argument("--nvme-block", type=int, default=0, help="NVMe logical block size (QEMU's default: 512)")
     p.add_argument("--fill", action="store_true", help="write: then fill the disk (ENOSPC) and empty it")
     p.add_argument("--threads", action="store_true", help="write: then 4 threads change files at once")
+    p.add_argument("--htree", action="store_true",
+                   help="write: then thousands of names added to an htree directory, half removed, some renamed")
+    p.add_argument("--then", choices=["frag", "falloc", "xattr"],
+                   help="write: then disk_write's step of that name (a fragmented file's deep extent tree; fallocate)")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")

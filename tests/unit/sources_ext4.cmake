@@ -9,7 +9,12 @@ set(EXT4_HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/fs/ext4/layout_write.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/alloc.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/extent_write.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/extent_range.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/node_space.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/xattr.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/dir_write.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/htree_write.cc
+  ${CMAKE_SOURCE_DIR}/fs/ext4/dirhash.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/inode_write.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/node_write.cc
   ${CMAKE_SOURCE_DIR}/fs/ext4/journal.cc

@@ -16,11 +16,31 @@
  * create, write, extend, rename over each other and remove files (the
  * volume's lock, the inode cache and the journal under contention); what
  * is left is the same on every run.
+ * With "htree": then, in ROOT/big (an htree directory made by the host's
+ * e2fsck -D), 6,000 names made (files, some with bytes, some
+ * directories; names of many lengths, some with bytes past 0x7f), every
+ * one looked up, half removed, some renamed within, out of and into it,
+ * a directory moved out; then the directory is read back and its count
+ * checked (the index's leaf splits and second level on 1 KiB blocks).
+ * With "frag": then ROOT/frag, 16 MiB written every other 4 KiB (each
+ * block its own extent: the tree grows past depth 1), the holes filled,
+ * read back, and truncated in steps to 5,000 bytes.
+ * With "falloc": then fallocate: mode 0 and KEEP_SIZE ranges (read as
+ * zeros, sizes), writes into them, holes punched (PUNCH_HOLE|KEEP_SIZE)
+ * in written and allocated ranges, and the modes both answer EOPNOTSUPP
+ * (PUNCH_HOLE without KEEP_SIZE, COLLAPSE_RANGE, ZERO_RANGE).
+ * With "xattr": then extended attributes: the one the image's a.txt
+ * brought from the host (user.origin) read, others set (small, and 800
+ * bytes: the ext4 block), replaced, removed, with Linux's errors, and
+ * each file's attributes printed as "xattr FILE NAME LENGTH SUM" lines
+ * (the host's run must print the same).
  * With "touch": only writes ROOT/after_crash (the crash test's second
  * boot, on the image the kill left).
  * With "loop": after printing "looping", creates, writes, renames and
  * removes files for ever (the host kills the VM part way: the crash test).
  * Prints "PASS disk_write" when every step held. */
+#define _GNU_SOURCE 1
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -32,6 +52,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/time.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static char g_root[2048];
@@ -238,6 +259,188 @@ static void threads(void) {
   sync();
 }
 
+static void htree_name(char* out, size_t cap, unsigned i) {
+  int n = snprintf(out, cap, "big/h%u", i);
+  if (i % 3 == 0) n += snprintf(out + n, cap - (size_t)n, "_\xc3\xa9t\xc3\xa9");
+  for (unsigned k = 0; i % 7 == 0 && k < i % 150 && (size_t)n + 2 < cap; ++k) out[n++] = 'x';
+  out[n] = 0;
+}
+
+static void htree(void) {
+  enum { N = 6000 };
+  char a[256], b[256];
+  struct stat st;
+  for (unsigned i = 0; i < N; ++i) {
+    htree_name(a, sizeof a, i);
+    CHECK(lstat(P(a), &st) != 0 && errno == ENOENT, "%s before it was made", a);
+    if (i % 500 == 7) {
+      CHECK(mkdir(P(a), 0755) == 0, "mkdir %s", a);
+    } else if (i % 10 == 0) {
+      write_file(a, a, strlen(a), 0, O_TRUNC);
+    } else {
+      int fd = open(P(a), O_CREAT | O_EXCL | O_WRONLY, 0644);
+      CHECK(fd >= 0, "create %s", a);
+      if (fd >= 0) close(fd);
+    }
+  }
+  for (unsigned i = 0; i < N; i += 13) {
+    htree_name(a, sizeof a, i);
+    CHECK(lstat(P(a), &st) == 0, "lookup %s", a);
+  }
+  for (unsigned i = 0; i < N; i += 2) {
+    htree_name(a, sizeof a, i);
+    CHECK((i % 500 == 7 ? rmdir(P(a)) : unlink(P(a))) == 0, "remove %s", a);
+  }
+  for (unsigned i = 1; i < 1500; i += 10) {
+    htree_name(a, sizeof a, i);
+    snprintf(b, sizeof b, "big/renamed_%u", i);
+    CHECK(rename(P(a), P(b)) == 0, "rename %s", a);
+  }
+  CHECK(rename(P("big/renamed_11"), P("big/renamed_21")) == 0, "rename over");
+  CHECK(rename(P("big/renamed_31"), P("many/moved_out")) == 0, "rename out");
+  CHECK(rename(P("a.txt"), P("big/moved_in")) == 0, "rename in");
+  htree_name(a, sizeof a, 507);
+  CHECK(rename(P(a), P("many/dir_out")) == 0, "directory out");
+  /* Read back: 400 names from the image, N/2 made and kept, one in, one
+   * out, one renamed over another, one directory out. */
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "%s", P("big"));
+  unsigned count = 0;
+  DIR* d = opendir(cmd);
+  CHECK(d != NULL, "opendir big");
+  struct dirent* e;
+  while (d && (e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) ++count;
+  if (d) closedir(d);
+  CHECK(count == 400 + N / 2 - 1 - 1, "big holds %u names", count);
+  printf("htree: %u names in big\n", count);
+  sync();
+}
+
+static void frag(void) {
+  enum { BLK = 4096, COUNT = 4096 };
+  static unsigned char b[BLK], r[BLK];
+  int fd = open(P("frag"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd >= 0, "open frag");
+  if (fd < 0) return;
+  for (unsigned pass = 0; pass < 2; ++pass)
+    for (unsigned i = pass; i < COUNT; i += 2) {
+      fill_pattern(b, BLK, i);
+      CHECK(pwrite(fd, b, BLK, (off_t)i * BLK) == BLK, "pwrite frag block %u", i);
+    }
+  for (unsigned i = 0; i < COUNT; i += 37) {
+    fill_pattern(b, BLK, i);
+    CHECK(pread(fd, r, BLK, (off_t)i * BLK) == BLK && memcmp(b, r, BLK) == 0, "frag block %u reads back", i);
+  }
+  CHECK(ftruncate(fd, (off_t)COUNT * BLK / 3 + 100) == 0, "truncate frag to a third");
+  CHECK(ftruncate(fd, 5000) == 0, "truncate frag to 5000");
+  CHECK(fsync(fd) == 0, "fsync frag");
+  close(fd);
+}
+
+static void falloc(void) {
+  static unsigned char b[300000];
+  struct stat st;
+  /* Mode 0: the size grows, the range reads as zeros. */
+  int fd = open(P("pre"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd >= 0, "open pre");
+  CHECK(fallocate(fd, 0, 0, 1 << 20) == 0, "fallocate pre");
+  CHECK(fstat(fd, &st) == 0 && st.st_size == (1 << 20), "pre size %lld", (long long)st.st_size);
+  CHECK(pread(fd, b, sizeof b, 4096) == (ssize_t)sizeof b, "pread pre");
+  int zeros = 1;
+  for (size_t i = 0; i < sizeof b; ++i) zeros &= b[i] == 0;
+  CHECK(zeros, "allocated range reads as zeros");
+  fill_pattern(b, 70000, 7);
+  CHECK(pwrite(fd, b, 100, 5 * 4096 + 17) == 100, "pwrite into pre");
+  CHECK(pwrite(fd, b, 70000, 200000) == 70000, "pwrite run into pre");
+  CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100 * 4096, 50 * 4096) == 0, "punch pre");
+  CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 210000, 1000) == 0, "punch into the run");
+  close(fd);
+  /* KEEP_SIZE: the size stays; appends go into the blocks. */
+  fd = open(P("keep"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  fill_pattern(b, 8000, 8);
+  CHECK(pwrite(fd, b, 3000, 0) == 3000, "pwrite keep");
+  CHECK(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 256 * 1024) == 0, "fallocate keep");
+  CHECK(fstat(fd, &st) == 0 && st.st_size == 3000, "keep size %lld", (long long)st.st_size);
+  CHECK(pwrite(fd, b + 3000, 5000, 3000) == 5000, "append into keep");
+  close(fd);
+  /* A written file punched: partial blocks zeroed, the size kept. */
+  fd = open(P("punched"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  fill_pattern(b, sizeof b, 9);
+  CHECK(pwrite(fd, b, sizeof b, 0) == (ssize_t)sizeof b, "pwrite punched");
+  CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 5000, 200000) == 0, "punch punched");
+  CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 400000, 1000) == 0, "punch past the end");
+  CHECK(fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof b, "punched size %lld", (long long)st.st_size);
+  CHECK(pread(fd, b, 300, 4900) == 300 && b[100] == 0 && b[299] == 0, "punched reads zeros");
+  /* Modes neither tmpfs nor this kernel's ext4 does. */
+  errno = 0;
+  CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 4096) == -1 && errno == EOPNOTSUPP, "punch without KEEP_SIZE");
+  errno = 0;
+  CHECK(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, 4096) == -1 && errno == EOPNOTSUPP, "collapse");
+  errno = 0;
+  CHECK(fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 4096) == -1 && errno == EOPNOTSUPP, "zero range");
+  errno = 0;
+  CHECK(fallocate(fd, 0, 0, 0) == -1 && errno == EINVAL, "zero length: EINVAL");
+  close(fd);
+}
+
+static void print_xattrs(const char* rel) {
+  char names[4096], value[4096];
+  ssize_t n = llistxattr(P(rel), names, sizeof names);
+  CHECK(n >= 0, "listxattr %s", rel);
+  /* Sorted: file systems list in their own order. */
+  const char* sorted[64];
+  int count = 0;
+  for (ssize_t at = 0; n > 0 && at < n && count < 64; at += (ssize_t)strlen(names + at) + 1) sorted[count++] = names + at;
+  for (int i = 1; i < count; ++i)
+    for (int j = i; j > 0 && strcmp(sorted[j - 1], sorted[j]) > 0; --j) {
+      const char* t = sorted[j];
+      sorted[j] = sorted[j - 1];
+      sorted[j - 1] = t;
+    }
+  for (int i = 0; i < count; ++i) {
+    ssize_t len = lgetxattr(P(rel), sorted[i], value, sizeof value);
+    unsigned sum = 0;
+    for (ssize_t k = 0; k < len; ++k) sum = sum * 31 + (unsigned char)value[k];
+    printf("xattr %s %s %zd %u\n", rel, sorted[i], len, sum);
+  }
+}
+
+static void xattrs(void) {
+  char v[1000];
+  CHECK(getxattr(P("x_src"), "user.origin", v, sizeof v) == 4 && memcmp(v, "host", 4) == 0,
+        "user.origin copied by mke2fs -d");
+  write_file("x1", "x", 1, 0, O_TRUNC);
+  write_file("x2", "y", 1, 0, O_TRUNC);
+  CHECK(setxattr(P("x1"), "user.small", "v", 1, 0) == 0, "set small");
+  memset(v, 'b', 800);
+  CHECK(setxattr(P("x1"), "user.big", v, 800, XATTR_CREATE) == 0, "set big");
+  CHECK(setxattr(P("x1"), "user.big", v, 10, XATTR_CREATE) == -1 && errno == EEXIST, "create existing: EEXIST");
+  CHECK(setxattr(P("x1"), "user.none", v, 10, XATTR_REPLACE) == -1 && errno == ENODATA, "replace missing: ENODATA");
+  CHECK(setxattr(P("x1"), "user.small", "replaced", 8, XATTR_REPLACE) == 0, "replace small");
+  CHECK(getxattr(P("x1"), "user.big", v, 10) == -1 && errno == ERANGE, "small buffer: ERANGE");
+  CHECK(getxattr(P("x1"), "user.big", NULL, 0) == 800, "size query");
+  CHECK(getxattr(P("x1"), "user.none", v, sizeof v) == -1 && errno == ENODATA, "missing: ENODATA");
+  CHECK(removexattr(P("x1"), "user.none") == -1 && errno == ENODATA, "remove missing: ENODATA");
+  CHECK(setxattr(P("x2"), "user.empty", "", 0, 0) == 0, "set empty");
+  for (int i = 0; i < 10; ++i) {
+    char name[32];
+    snprintf(name, sizeof name, "user.n%d", i);
+    memset(v, 'a' + i, 30 + (size_t)i);
+    CHECK(setxattr(P("x2"), name, v, 30 + (size_t)i, 0) == 0, "set %s", name);
+  }
+  CHECK(removexattr(P("x2"), "user.n3") == 0, "remove n3");
+  int fd = open(P("x2"), O_RDONLY);
+  CHECK(fsetxattr(fd, "user.by_fd", "fd", 2, 0) == 0 && fgetxattr(fd, "user.by_fd", v, sizeof v) == 2, "f-forms");
+  close(fd);
+  write_file("x3", "z", 1, 0, O_TRUNC);
+  CHECK(setxattr(P("x3"), "user.big", v, 800, 0) == 0, "set on x3");
+  CHECK(unlink(P("x3")) == 0, "unlink a file with attributes");
+  print_xattrs("x_src");
+  print_xattrs("x1");
+  print_xattrs("x2");
+}
+
 static void loop(void) {
   static unsigned char buf[20000];
   printf("looping\n");
@@ -278,6 +481,10 @@ int main(int argc, char** argv) {
   changes();
   if (argc > 2 && strcmp(argv[2], "fill") == 0) fill();
   if (argc > 2 && strcmp(argv[2], "threads") == 0) threads();
+  if (argc > 2 && strcmp(argv[2], "htree") == 0) htree();
+  if (argc > 2 && strcmp(argv[2], "frag") == 0) frag();
+  if (argc > 2 && strcmp(argv[2], "falloc") == 0) falloc();
+  if (argc > 2 && strcmp(argv[2], "xattr") == 0) xattrs();
   if (g_failed) return 1;
   printf("PASS disk_write\n");
   return 0;
