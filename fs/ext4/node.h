@@ -85,7 +85,8 @@ class Node final : public vfs::Vnode {
   Inode in_;
   bool deleted_ = false;        // its inode has been freed (meta lock)
   // in_'s mtime/ctime are newer than the disk's: an overwrite that
-  // allocated nothing and did not grow the file leaves the inode to its
+  // allocated nothing and did not grow the file (or a chown/chmod that
+  // changed nothing but the ctime) leaves the inode to its
   // fsync, last reference, sync(2) or the unmount (as Linux's lazy inode
   // times). Set and cleared under the meta lock (a Txn).
   bool times_dirty_ = false;

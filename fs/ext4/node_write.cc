@@ -458,6 +458,7 @@ Result<void> Node::setattr(const vfs::SetAttr& a) {
   if (a.mask & vfs::SetAttr::SIZE) TRY(truncate_locked(a.size));
   Ext4Fs::Txn g(fs);
   int64_t now = vfs::fs_now_ns();
+  const uint32_t mode0 = in_.mode, uid0 = in_.uid, gid0 = in_.gid;
   if (a.mask & vfs::SetAttr::MODE) in_.mode = (in_.mode & vfs::MODE_TYPE) | (a.mode & vfs::MODE_PERM);
   if (a.mask & vfs::SetAttr::UID) in_.uid = a.uid;
   if (a.mask & vfs::SetAttr::GID) in_.gid = a.gid;
@@ -467,6 +468,15 @@ Result<void> Node::setattr(const vfs::SetAttr& a) {
   if (a.mask & vfs::SetAttr::MTIME_NOW) in_.mtime_ns = now;
   if (!a.mask) return {};
   in_.ctime_ns = now;
+  // A chown or chmod to what the file has already (sqlite fchowns its
+  // journal to the database's owner at every transaction) changes the
+  // ctime alone: it waits with an overwrite's times (times_dirty_).
+  constexpr uint32_t OTHER = vfs::SetAttr::SIZE | vfs::SetAttr::ATIME | vfs::SetAttr::ATIME_NOW |
+                             vfs::SetAttr::MTIME | vfs::SetAttr::MTIME_NOW;
+  if (is_regular() && !(a.mask & OTHER) && in_.mode == mode0 && in_.uid == uid0 && in_.gid == gid0) {
+    times_dirty_ = true;
+    return {};
+  }
   return fs.write_inode(in_);
 }
 

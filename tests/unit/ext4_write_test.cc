@@ -501,6 +501,16 @@ TEST(Ext4Write, OverwriteIsItsDataAndFsyncWritesTheTimes) {
     EXPECT_EQ(io.writes - w0, 0u);
     EXPECT_EQ(io.flushes - f0, 1u);
     EXPECT_EQ(disk_mtime(io.bytes_, "t"), old_time);
+    // A chown to the owner it has (sqlite's fchown of its journal): only
+    // the ctime changes, and it waits with the mtime.
+    vfs::SetAttr same;
+    same.mask = vfs::SetAttr::UID | vfs::SetAttr::GID;
+    same.uid = f->getattr().value().uid;
+    same.gid = f->getattr().value().gid;
+    w0 = io.writes, f0 = io.flushes;
+    ASSERT_TRUE(f->setattr(same).ok());
+    EXPECT_EQ(io.writes - w0, 0u);
+    EXPECT_EQ(io.flushes - f0, 0u);
     // fsync: the inode's transaction (journal, two flushes), then the flush.
     w0 = io.writes, f0 = io.flushes;
     ASSERT_TRUE(f->fsync().ok());
