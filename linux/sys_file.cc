@@ -396,15 +396,18 @@ DEFINE_SYSCALL(3, close, Result<void>, Fd fd) {
   return fds().close(fd);
 }
 
+// fsync(2), fdatasync(2): the file to stable storage through its vnode
+// (ext4 flushes the device's cache, after the inode if its times wait;
+// ramfs and pseudo files have nothing to do).
 DEFINE_SYSCALL(74, fsync, Result<void>, Fd fd) {
   FileRef f = TRY(get_file(fd));
   if (f->flags() & OpenFile::PATH) return Error::BadFd;
-  return {};
+  return f->vnode().fsync();
 }
 DEFINE_SYSCALL(75, fdatasync, Result<void>, Fd fd) {
   FileRef f = TRY(get_file(fd));
   if (f->flags() & OpenFile::PATH) return Error::BadFd;
-  return {};
+  return f->vnode().fdatasync();
 }
 
 // --- attributes ---

@@ -157,8 +157,12 @@ class Ext4Fs final : public vfs::FileSystem {
   // The cached Node of inode `ino`, if any (not retained).
   Node* cached_node(uint32_t ino) REQUIRES(meta_);
 
-  // The device's cache to stable storage.
+  // The device's cache to stable storage, with the superblock's free
+  // counts written first (sync(2), unmount).
   Result<void> sync();
+  // The device's cache to stable storage, nothing written: a file's
+  // fsync, whose changes are on the device already (write-through).
+  Result<void> flush() { return cache_.flush(); }
   // Every read-write volume marked clean at the VM's exit.
   static void shutdown_all();
 
@@ -169,6 +173,8 @@ class Ext4Fs final : public vfs::FileSystem {
   // checksums from the blocks given (nullptr: unchanged).
   Result<void> write_group(uint32_t g, const uint8_t* block_bitmap, const uint8_t* inode_bitmap) REQUIRES(meta_);
   Result<void> mark_clean();
+  // Every cached file's dirty times written (Node::times_dirty_).
+  Result<void> write_times_all() REQUIRES(meta_);
   bool build_block_bitmap(uint32_t g, uint8_t* map) REQUIRES(meta_);
   // Extent tree helpers (extent_write.cc).
   Result<void> insert_extent(Inode& in, uint32_t lblk, uint64_t pblk, bool uninit) REQUIRES(meta_);

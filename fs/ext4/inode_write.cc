@@ -225,9 +225,16 @@ Result<void> Ext4Fs::sync() {
   if (!writable_) return {};
   {
     Txn g(*this);
+    TRY(write_times_all());
     TRY(write_super());  // the free counts
   }
   return cache_.flush();
+}
+
+Result<void> Ext4Fs::write_times_all() {
+  for (Node* bucket : nodes_)
+    for (Node* n = bucket; n; n = n->cache_next_) TRY(n->write_times_locked());
+  return {};
 }
 
 Result<void> Ext4Fs::mark_clean() {
@@ -244,6 +251,7 @@ Result<void> Ext4Fs::mark_clean() {
       }
     }
   }
+  TRY(write_times_all());  // times overwrites left in memory (node_write.cc)
   TRY(commit_locked());
   // Clean: the journal empty, "needs recovery" off, VALID on, in place.
   Journal* j = journal_;

@@ -74,8 +74,12 @@ void Node::release() {
       Vnode::release();  // not the last: only a count goes down, under the lock
       return;
     }
-    // The last reference, off the cache: nobody can find it again. A file
-    // whose last link went while it was open is deleted now.
+    // The last reference, off the cache: nobody can find it again. Times
+    // an overwrite left in memory go to the disk (node_write.cc).
+    if (f->writable())
+      if (auto r = write_times_locked(); !r.ok())
+        log_warn("ext4: inode {}'s times not written: {}", in_.ino, error_name(r.error()));
+    // A file whose last link went while it was open is deleted now.
     if (in_.links == 0 && !deleted_ && f->writable()) {
       if (auto r = f->delete_inode(in_); !r.ok())
         log_warn("ext4: inode {} not freed: {}", in_.ino, error_name(r.error()));
@@ -208,6 +212,55 @@ Result<uint8_t*> Node::page_locked(uint64_t index) {
   return p;
 }
 
+// One request per page cost 256 requests per MiB read; whole pages that
+// follow each other on the disk go in one request into a buffer, then
+// into their pages. Best effort: whatever it leaves (holes, unwritten
+// extents, the last partial page, a page not contiguous with the next,
+// an error, no memory) page_locked() reads and reports as before.
+void Node::gather_pages_locked(uint64_t first, uint64_t last) {
+  constexpr uint64_t MAX_PAGES = 16;
+  const uint32_t bs = xfs()->block_size();
+  const uint64_t per_page = PAGE / bs;
+  const uint64_t whole = in_.size / PAGE;  // pages entirely inside the file
+  if (whole == 0) return;
+  if (last >= whole) last = whole - 1;
+  uint8_t* buf = nullptr;
+  for (uint64_t idx = first; idx <= last;) {
+    uint64_t run = 0, start = 0;
+    if (!pages_.get(idx)) {
+      auto m = xfs()->map(in_, idx * per_page, &run);
+      if (m.ok()) start = m.value();
+    }
+    uint64_t n = start ? run / per_page : 0;
+    if (n > last - idx + 1) n = last - idx + 1;
+    if (n > MAX_PAGES) n = MAX_PAGES;
+    for (uint64_t i = 1; i < n; ++i)
+      if (pages_.get(idx + i)) n = i;
+    if (n < 2) {  // cached, a hole, an error, or alone: page_locked's
+      ++idx;
+      continue;
+    }
+    if (!buf) buf = new (std::nothrow) uint8_t[MAX_PAGES * PAGE];
+    if (!buf || !xfs()->cache().read_blocks(start, n * per_page, buf).ok()) break;
+    for (uint64_t i = 0; i < n; ++i) {
+      auto p = vfs::fs_page_alloc();
+      if (!p.ok()) {
+        n = 0;
+        break;
+      }
+      __builtin_memcpy(p.value(), buf + i * PAGE, PAGE);
+      if (!pages_.set(idx + i, p.value()).ok()) {
+        vfs::fs_page_free(p.value());
+        n = 0;
+        break;
+      }
+    }
+    if (n == 0) break;
+    idx += n;
+  }
+  delete[] buf;
+}
+
 Result<size_t> Node::read(uint64_t offset, vfs::IoBuffer& buf) {
   if (is_dir()) return Error::IsDir;
   if (!is_regular()) return Error::Invalid;
@@ -216,6 +269,7 @@ Result<size_t> Node::read(uint64_t offset, vfs::IoBuffer& buf) {
   size_t total = buf.size() < left ? buf.size() : size_t(left);
   size_t done = 0;
   vfs::FsGuard g(lock_);
+  if (total > PAGE) gather_pages_locked(offset / PAGE, (offset + total - 1) / PAGE);
   while (done < total) {
     uint64_t pos = offset + done;
     size_t in_page = PAGE - pos % PAGE;

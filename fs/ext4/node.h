@@ -37,6 +37,7 @@ class Node final : public vfs::Vnode {
   Result<size_t> write(uint64_t* offset, vfs::IoBuffer& buf, bool append) override;
   Result<void> truncate(uint64_t size) override;
   Result<void> fsync() override;
+  Result<void> fdatasync() override;
   // msync of a shared mapping: the file's cached pages (which the mapping
   // may have changed) back to their blocks, then the device's flush.
   Result<void> sync() override;
@@ -61,6 +62,9 @@ class Node final : public vfs::Vnode {
   Ext4Fs* xfs() const { return static_cast<Ext4Fs*>(fs()); }
   // The page of the file at index `index`, read from the disk if not cached.
   Result<uint8_t*> page_locked(uint64_t index) REQUIRES(lock_);
+  // Pages [first, last] not cached yet whose blocks follow each other on
+  // the disk, read ahead of page_locked() in requests of up to 64 KiB.
+  void gather_pages_locked(uint64_t first, uint64_t last) REQUIRES(lock_);
   // Directory entries from byte `pos` on: fn(entry, next_pos) returns false
   // to stop. Io for a corrupted block.
   template <typename F>
@@ -77,11 +81,20 @@ class Node final : public vfs::Vnode {
   // disk, allocating holes; the size grows to `end` if it is less.
   Result<void> write_blocks_locked(uint64_t first, uint64_t count, const uint8_t* p, uint64_t end) REQUIRES(lock_);
   Result<void> truncate_locked(uint64_t size) REQUIRES(lock_);
+  // The inode written if its times are dirty (times_dirty_); the caller
+  // holds the meta lock (a Txn).
+  Result<void> write_times_locked();
 
   // The inode: changed under the volume's meta lock (and, for a regular
   // file's size and blocks, under lock_ too), so either lock reads it.
   Inode in_;
   bool deleted_ = false;        // its inode has been freed (meta lock)
+  // in_'s mtime/ctime are newer than the disk's: an overwrite that
+  // allocated nothing and did not grow the file (or a chown/chmod that
+  // changed nothing but the ctime) leaves the inode to its
+  // fsync, last reference, sync(2) or the unmount (as Linux's lazy inode
+  // times). Set and cleared under the meta lock (a Txn).
+  bool times_dirty_ = false;
   Node* cache_next_ = nullptr;  // the inode cache's chain (meta lock)
   vfs::FsMutex lock_;
   ramfs::PageTree pages_ GUARDED_BY(lock_);

@@ -29,6 +29,9 @@
         matches the host's; block_complete reads add up to >= the file's
         size, every block_submit has its block_complete (same sector, size,
         op) after it, all with status ok.
+    trace_test.py PROG fsync
+        dd conv=fsync and conv=fdatasync onto a read-write ext4 disk: each
+        call has a device flush completed between its enter and its exit.
     trace_test.py PROG proc
         busybox sh -c 'busybox true; busybox echo hi; exit 3': a proc_fork
         by pid 1 for each of the two commands, each child's proc_exec and
@@ -268,6 +271,45 @@ def case_block(prog):
     return ok
 
 
+def case_fsync(prog):
+    """Debian's dd with conv=fsync, then conv=fdatasync, onto a read-write
+    ext4 disk: the call reaches the device, a flush request submitted
+    (and completed) between its syscall_enter and syscall_exit; the file
+    is on the image (debugfs), e2fsck -fn clean. Before the fix both calls
+    returned 0 without touching the file (no flush at all)."""
+    ok = True
+    with tempfile.TemporaryDirectory() as d:
+        img = os.path.join(d, "disk.img")
+        r = run("disk", "create", "--size", "16M", img)
+        if not check(r.returncode == 0, "disk create"):
+            return False
+        for call in ("fsync", "fdatasync"):
+            dat = os.path.join(d, call + ".dat")
+            r = run("run", "--trace=block,syscall", "--trace-output", dat, "--disk", f"{img}:/mnt", "dd",
+                    "if=/dev/zero", f"of=/mnt/{call}", "bs=4096", "count=4", f"conv={call}")
+            ok &= check(r.returncode == 0, f"dd conv={call}: status {r.returncode}")
+            calls, flushed, inside, seen = 0, 0, False, set()
+            for ln in run("trace", "--events", "block_complete,syscall_enter,syscall_exit", dat).stdout.splitlines():
+                f = ln.split()
+                if len(f) < 5:
+                    continue
+                if f[3] == "syscall_enter" and f[4].startswith(call + "("):
+                    calls, inside, seen = calls + 1, True, set()
+                elif f[3] == "syscall_exit" and inside and f[4] == call:
+                    flushed += "flush" in seen
+                    inside = False
+                elif f[3] == "block_complete" and inside:
+                    seen.add(dict(kv.split("=", 1) for kv in f[4:] if "=" in kv).get("op"))
+            print(f"dd conv={call}: {calls} {call} calls, {flushed} with a device flush inside")
+            ok &= check(calls == 1 and flushed == 1, f"{call}: {calls} calls, {flushed} reached the device")
+        size = subprocess.run(["debugfs", "-R", "stat /fdatasync", img], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True).stdout
+        ok &= check(re.search(r"Size: 16384\b", size) is not None, f"/fdatasync on the image: {size[:300]!r}")
+        fsck = subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ok &= check(fsck.returncode == 0, f"e2fsck -fn: {fsck.stdout[-1000:]}")
+    return ok
+
+
 def case_proc(prog):
     ok = True
     with tempfile.TemporaryDirectory() as d:
@@ -322,7 +364,7 @@ def case_net(prog):
 def main():
     prog, what = sys.argv[1], sys.argv[2]
     cases = {"counts": case_counts, "small": case_small, "bad_group": case_bad_group, "groups": case_groups,
-             "block": case_block, "net": case_net, "proc": case_proc}
+             "block": case_block, "fsync": case_fsync, "net": case_net, "proc": case_proc}
     ok = cases[what](prog, *sys.argv[3:])
     print("PASS" if ok else "FAIL", "trace", what, *sys.argv[3:])
     return 0 if ok else 1

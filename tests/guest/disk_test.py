@@ -26,12 +26,17 @@ Cases:
                 file whose extent tree grows past depth 1; fallocate's
                 modes; extended attributes, printed by both runs and
                 compared)
-  crash         disk_write looping over a read-write image, QEMU killed part
-                way (kill -9): the superblock must say "not clean" and
+  crash         disk_write looping over a read-write image (files made,
+                renamed, removed; checksummed records appended and fsync'd,
+                each fsync reported), QEMU killed (kill -9) at --moments
+                seeded random moments (the seed printed; --seed repeats
+                them); each time the superblock must say "not clean" and
                 "needs recovery"; e2fsck -fy must only replay the journal
-                (nothing else to fix), then e2fsck -fn finds it clean; and
-                a copy booted again: the kernel replays the journal itself,
-                mounts read-write, a file is written, e2fsck -fn clean
+                (nothing else to fix), then e2fsck -fn finds it clean; a
+                copy booted again: the kernel replays the journal itself,
+                mounts read-write, a file is written, e2fsck -fn clean; and
+                after either replay every record up to the last one reported
+                fsync'd is there and intact (debugfs dump)
   corrupt KIND  one damaged structure (sb_magic, sb_field, gd, inode, extent,
                 dir; extent_csum and dir_csum: well-formed, only the
                 metadata_csum checksum tells): the mount is refused with a message, or the damaged
@@ -375,63 +380,139 @@ def case_write(a, work):
     return 0
 
 
-def case_crash(a, work):
+RECORD_SIZE = 100  # disk_write.c's crash-test records
+
+
+def fnv1a(data):
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xffffffff
+    return h
+
+
+def check_records(data, last):
+    """None when records 0..last of disk_write's loop/records are all
+    there and intact (magic, sequence number, checksum), else the first
+    problem. Records after `last` (not reported fsync'd) may be missing."""
+    for seq in range(last + 1):
+        r = data[seq * RECORD_SIZE:(seq + 1) * RECORD_SIZE]
+        if len(r) < RECORD_SIZE:
+            return f"record {seq} is missing: the file has {len(data)} bytes, {last + 1} records were fsync'd"
+        if (r[:4] != b"REC!" or int.from_bytes(r[4:8], "little") != seq
+                or fnv1a(r[:-4]) != int.from_bytes(r[-4:], "little")):
+            return f"record {seq} is damaged: {r.hex()}"
+    return None
+
+
+def records_of(img, work):
+    dump = os.path.join(work, "records")
+    if os.path.exists(dump):
+        os.unlink(dump)
+    subprocess.run(["debugfs", "-R", f"dump /loop/records {dump}", img], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    if not os.path.exists(dump):
+        return None
+    with open(dump, "rb") as f:
+        return f.read()
+
+
+def crash_once(a, work, template, delay):
+    """One moment: disk_write's loop killed `delay` seconds after it
+    started (SIGKILL to QEMU). Returns (None, summary) or (problem, output)."""
+    import threading
     import time
-    tree = os.path.join(work, "tree")
-    os.makedirs(os.path.join(tree, "sub"))
-    with open(os.path.join(tree, "a.txt"), "w") as f:
-        f.write("hello ext4\n")
     img = os.path.join(work, "disk.img")
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-d", tree, img, "32M"], check=True,
-                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    shutil.copyfile(template, img)
     initrd, guest = image.static_program_initrd(a.program, work)
     cmd = qemu.command(a.kernel, machine=a.machine, mem="256M", cpus=1, accel="tcg",
                        cmdline=f"-- {guest} /data loop", initrd=initrd,
                        status_file=os.path.join(work, "status"), disks=[img + ":/data"])
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = b""
-    deadline = time.time() + a.timeout
-    while b"looping" not in out and time.time() < deadline and p.poll() is None:
-        out += os.read(p.stdout.fileno(), 4096)
-    if b"looping" not in out:
-        p.kill()
-        return fail("the guest never started its loop", out.decode(errors="replace"))
-    time.sleep(random.Random().uniform(0.3, 1.2))
+    chunks, looping = [], threading.Event()
+
+    def reader():  # drains the console all along, so the guest never waits on it
+        for line in iter(p.stdout.readline, b""):
+            chunks.append(line)
+            if line.startswith(b"looping"):
+                looping.set()
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    started = looping.wait(a.timeout)
+    if started:
+        time.sleep(delay)
     p.kill()  # SIGKILL: nothing of the guest's shutdown runs
     p.wait()
-    text = out.decode(errors="replace")
-    if "panic" in text.lower():
-        return fail("the kernel panicked", text)
+    th.join(10)
+    text = b"".join(chunks).decode(errors="replace")
+    if not started:
+        return "the guest never started its loop", text
+    if "panic" in text.lower() or "FAIL" in text:
+        return "the kernel panicked or the program failed", text
+    # The last number the guest reported fsync'd (a line cut by the kill is not a report).
+    done = re.findall(r"^fsynced (\d+)\n", text, re.M)
+    last = int(done[-1]) if done else -1
     h = dumpe2fs(img)
     if h.get("Filesystem state") != "not clean":
-        return fail(f"after the kill the state is {h.get('Filesystem state')!r}, not 'not clean'", text)
+        return f"after the kill the state is {h.get('Filesystem state')!r}, not 'not clean'", text
     if "needs_recovery" not in h.get("Filesystem features", ""):
-        return fail(f"after the kill the features are {h.get('Filesystem features')!r}: no needs_recovery", text)
+        return f"after the kill the features are {h.get('Filesystem features')!r}: no needs_recovery", text
     # A copy booted again: the kernel's own replay, then a write.
     img2 = os.path.join(work, "again.img")
     shutil.copyfile(img, img2)
     status, out2 = boot(a, work, [img2 + ":/data"], "", ["/data", "touch"])
     if status != 0 or "PASS disk_write" not in out2:
-        return fail(f"the second boot on the crashed image: status {status}", out2)
+        return f"the second boot on the crashed image: status {status}", out2
     r3 = subprocess.run(["e2fsck", "-fn", img2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r3.returncode != 0:
-        return fail(f"e2fsck -fn after the kernel's own replay: status {r3.returncode}", r3.stdout + out2)
+        return f"e2fsck -fn after the kernel's own replay: status {r3.returncode}", r3.stdout + out2
     if debugfs(img2, "cat /after_crash") != "written after the crash\n":
-        return fail("the file written after the replay is not there", out2)
+        return "the file written after the replay is not there", out2
+    data2 = records_of(img2, work)
+    problem = check_records(data2 or b"", last)
+    if problem:
+        return f"after the kernel's own replay: {problem}", text
+    # e2fsck on the image as the kill left it.
     r = subprocess.run(["e2fsck", "-fy", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode not in (0, 1):
-        return fail(f"e2fsck -fy: status {r.returncode}", r.stdout)
+        return f"e2fsck -fy: status {r.returncode}", r.stdout
     if "recovering journal" not in r.stdout:
-        return fail("e2fsck -fy did not replay the journal", r.stdout)
+        return "e2fsck -fy did not replay the journal", r.stdout
     # The journal holds every change whole: nothing but the replay to do.
     fixes = [l for l in r.stdout.splitlines() if re.search(r"\? yes|FIXED", l)]
     if fixes:
-        return fail("e2fsck -fy had to fix more than the journal replay:\n" + "\n".join(fixes), r.stdout)
+        return "e2fsck -fy had to fix more than the journal replay:\n" + "\n".join(fixes), r.stdout
     r2 = subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r2.returncode != 0:
-        return fail(f"e2fsck -fn after the replay: status {r2.returncode}", r2.stdout)
-    print("PASS disk crash: 'not clean, needs_recovery' after kill -9; e2fsck replayed the journal, nothing else;"
-          " the kernel's own replay then mounted it read-write, clean")
+        return f"e2fsck -fn after the replay: status {r2.returncode}", r2.stdout
+    data = records_of(img, work)
+    problem = check_records(data or b"", last)
+    if problem:
+        return f"after e2fsck's replay: {problem}", text
+    return None, f"{last + 1} records fsync'd, {len(data or b'') // RECORD_SIZE} whole records on the disk"
+
+
+def case_crash(a, work):
+    tree = os.path.join(work, "tree")
+    os.makedirs(os.path.join(tree, "sub"))
+    with open(os.path.join(tree, "a.txt"), "w") as f:
+        f.write("hello ext4\n")
+    template = os.path.join(work, "template.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-d", tree, template, "32M"], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 32)
+    rnd = random.Random(seed)
+    # Moments from 0.1 s to 3 s after the loop starts: from its first
+    # records to a few hundred (reproduce a failure with --seed).
+    delays = [round(rnd.uniform(0.1, 3.0), 3) for _ in range(a.moments)]
+    print(f"crash: {a.moments} moments, seed {seed}: {delays}", flush=True)
+    for i, delay in enumerate(delays):
+        problem, detail = crash_once(a, work, template, delay)
+        if problem:
+            return fail(f"moment {i + 1} of {a.moments} ({delay} s, seed {seed}): {problem}", detail)
+        print(f"moment {i + 1:2} ({delay:5.3f} s): clean after either replay; {detail}", flush=True)
+    print(f"PASS disk crash: {a.moments} kills (seed {seed}): each 'not clean, needs_recovery'; e2fsck replayed"
+          " the journal and nothing else, the kernel's own replay mounted it read-write; every fsync'd record"
+          " intact after both")
     return 0
 
 
@@ -525,6 +606,8 @@ def main():
                    help="write: then thousands of names added to an htree directory, half removed, some renamed")
     p.add_argument("--then", choices=["frag", "falloc", "xattr"],
                    help="write: then disk_write's step of that name (a fragmented file's deep extent tree; fallocate)")
+    p.add_argument("--moments", type=int, default=20, help="crash: how many kills")
+    p.add_argument("--seed", type=int, help="crash: the seed of the kill moments (default: random, printed)")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")

@@ -444,6 +444,157 @@ TEST(Ext4Write, UninitializedGroupsAreUsed) {
   check_with_e2fsprogs(io.bytes_, e, "uninit groups");
 }
 
+// The file's mtime as the disk has it: a copy of the image mounted read-only.
+int64_t disk_mtime(const std::vector<uint8_t>& bytes, const char* name) {
+  MemIo copy(bytes);
+  ext4::MountResult mr;
+  if (!ext4::mount(copy, mr).ok()) return -1;
+  int64_t t = -1;
+  {
+    vfs::VnodeRef root = mr.fs->root();
+    auto f = root->lookup(name);
+    if (f.ok()) t = f.value()->getattr().value().mtime_ns;
+  }
+  mr.fs->shutdown();
+  return t;
+}
+
+// What an overwrite in place, a large write and a file's fsync cost the
+// device, and where the times go. An overwrite that allocates nothing and does not grow the
+// file is its data blocks only (no journal transaction, no flush); its
+// times reach the disk at fsync, at the last reference, or at unmount
+// (Linux's lazy inode times). fsync is the inode's transaction if its
+// times are pending, and a flush (it once also journaled the superblock).
+TEST(Ext4Write, OverwriteIsItsDataAndFsyncWritesTheTimes) {
+  if (!have_e2fsprogs()) GTEST_SKIP() << "no e2fsprogs";
+  std::vector<uint8_t> img = make_image("-t ext4 -b 4096", "32M");
+  ASSERT_FALSE(img.empty());
+  MemIo io(img, true);
+  ext4::MountResult mr;
+  ASSERT_TRUE(ext4::mount(io, mr).ok()) << mr.note;
+  ASSERT_FALSE(mr.read_only) << mr.note;
+  Expect e;
+  const int64_t old_time = 1000000000123456789;
+  {
+    vfs::VnodeRef root = mr.fs->root();
+    vfs::VnodeRef f = root->create("t", args(vfs::MODE_REGULAR | 0644)).value();
+    write_at(e, "/t", *f, 0, pattern(8192, 1));
+    vfs::SetAttr sa;
+    sa.mask = vfs::SetAttr::MTIME;
+    sa.mtime_ns = old_time;
+    ASSERT_TRUE(f->setattr(sa).ok());
+    ASSERT_EQ(disk_mtime(io.bytes_, "t"), old_time);
+    // Nothing pending: fsync is one flush, no write.
+    size_t w0 = io.writes, f0 = io.flushes;
+    ASSERT_TRUE(f->fsync().ok());
+    EXPECT_EQ(io.writes - w0, 0u);
+    EXPECT_EQ(io.flushes - f0, 1u);
+    // An overwrite inside the file: its one block, nothing else.
+    w0 = io.writes, f0 = io.flushes;
+    write_at(e, "/t", *f, 100, "overwritten");
+    EXPECT_EQ(io.writes - w0, 1u);
+    EXPECT_EQ(io.flushes - f0, 0u);
+    int64_t now = f->getattr().value().mtime_ns;
+    EXPECT_GT(now, old_time);
+    EXPECT_EQ(disk_mtime(io.bytes_, "t"), old_time);  // not yet on the disk
+    // fdatasync: the data is there; the times are not its business.
+    w0 = io.writes, f0 = io.flushes;
+    ASSERT_TRUE(f->fdatasync().ok());
+    EXPECT_EQ(io.writes - w0, 0u);
+    EXPECT_EQ(io.flushes - f0, 1u);
+    EXPECT_EQ(disk_mtime(io.bytes_, "t"), old_time);
+    // A chown to the owner it has (sqlite's fchown of its journal): only
+    // the ctime changes, and it waits with the mtime.
+    vfs::SetAttr same;
+    same.mask = vfs::SetAttr::UID | vfs::SetAttr::GID;
+    same.uid = f->getattr().value().uid;
+    same.gid = f->getattr().value().gid;
+    w0 = io.writes, f0 = io.flushes;
+    ASSERT_TRUE(f->setattr(same).ok());
+    EXPECT_EQ(io.writes - w0, 0u);
+    EXPECT_EQ(io.flushes - f0, 0u);
+    // fsync: the inode's transaction (journal, two flushes), then the flush.
+    w0 = io.writes, f0 = io.flushes;
+    ASSERT_TRUE(f->fsync().ok());
+    EXPECT_GT(io.writes - w0, 0u);
+    EXPECT_EQ(io.flushes - f0, 3u);
+    EXPECT_EQ(disk_mtime(io.bytes_, "t"), now);
+    // Appending grows the file: the inode goes with it, at once.
+    write_at(e, "/t", *f, 8192, "appended");
+    EXPECT_EQ(disk_mtime(io.bytes_, "t"), f->getattr().value().mtime_ns);
+    // An overwrite, then the last reference: the times are written.
+    ASSERT_TRUE(f->setattr(sa).ok());
+    write_at(e, "/t", *f, 0, "again");
+    now = f->getattr().value().mtime_ns;
+    EXPECT_EQ(disk_mtime(io.bytes_, "t"), old_time);
+    f = vfs::VnodeRef();
+    EXPECT_EQ(disk_mtime(io.bytes_, "t"), now);
+    // An overwrite, then the unmount.
+    f = root->lookup("t").value();
+    ASSERT_TRUE(f->setattr(sa).ok());
+    write_at(e, "/t", *f, 4096, "last");
+    now = f->getattr().value().mtime_ns;
+    EXPECT_EQ(disk_mtime(io.bytes_, "t"), old_time);
+    // 1 MiB in one write() to a new file: contiguous blocks go out in
+    // 64 KiB requests (16), plus its one transaction's metadata; it was
+    // one request per page (256).
+    vfs::VnodeRef big = root->create("big", args(vfs::MODE_REGULAR | 0644)).value();
+    w0 = io.writes;
+    write_at(e, "/big", *big, 0, pattern(1 << 20, 9));
+    EXPECT_GE(io.writes - w0, 16u);
+    EXPECT_LT(io.writes - w0, 40u);
+    // And overwritten whole: the data requests alone (16, one more where
+    // the allocator had to split the file).
+    w0 = io.writes;
+    write_at(e, "/big", *big, 0, pattern(1 << 20, 10));
+    EXPECT_GE(io.writes - w0, 16u);
+    EXPECT_LE(io.writes - w0, 17u);
+    big = vfs::VnodeRef();
+    root = vfs::VnodeRef();
+    mr.fs->shutdown();
+    EXPECT_EQ(disk_mtime(io.bytes_, "t"), now);
+  }
+  check_with_e2fsprogs(io.bytes_, e, "overwrites");
+}
+
+// A large read() of a file nothing has cached: whole pages that follow
+// each other on the disk come in requests of up to 64 KiB, not one per
+// page; a hole, the partial last page and a second extent read right.
+TEST(Ext4Write, LargeReadsGoInFewRequests) {
+  if (!have_e2fsprogs()) GTEST_SKIP() << "no e2fsprogs";
+  for (const char* opts : {"-t ext4 -b 4096", "-t ext4 -b 1024"}) {
+    std::vector<uint8_t> img = make_image(opts, "32M");
+    ASSERT_FALSE(img.empty());
+    MemIo io(img, true);
+    ext4::MountResult mr;
+    ASSERT_TRUE(ext4::mount(io, mr).ok()) << mr.note;
+    Expect e;
+    {
+      vfs::VnodeRef root = mr.fs->root();
+      vfs::VnodeRef f = root->create("f", args(vfs::MODE_REGULAR | 0644)).value();
+      write_at(e, "/f", *f, 0, pattern(1 << 20, 3));                // 256 pages in a row
+      write_at(e, "/f", *f, (1 << 20) + 40000, pattern(70001, 4));  // after a hole, ends inside a page
+    }
+    mr.fs->shutdown();
+    MemIo again(io.bytes_);
+    ext4::MountResult mr2;
+    ASSERT_TRUE(ext4::mount(again, mr2).ok()) << mr2.note;
+    {
+      vfs::VnodeRef f = mr2.fs->root()->lookup("f").value();
+      const std::string& want = e["/f"];
+      std::string got(want.size() + 100, 'x');
+      size_t r0 = again.reads;
+      KernelBuffer kb(got.data(), got.size());
+      ASSERT_EQ(f->read(0, kb).value(), want.size()) << opts;
+      got.resize(want.size());
+      EXPECT_TRUE(got == want) << opts;
+      // 16 requests for the first MiB, a few for the rest and the extent tree; was 256+.
+      EXPECT_LT(again.reads - r0, 40u) << opts;
+    }
+    mr2.fs->shutdown();
+  }
+}
+
 // A crash (the writes after the k-th lost) at many points of the change
 // script: e2fsck -fy replays the journal and must then find nothing else
 // to fix, except what an unlinked-but-open file leaves (no orphan list).

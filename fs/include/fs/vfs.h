@@ -246,6 +246,9 @@ class Vnode : public mm::VmBacking {
   virtual Result<size_t> write(uint64_t* offset, IoBuffer& buf, bool append);
   virtual Result<void> truncate(uint64_t size);
   virtual Result<void> fsync() { return {}; }
+  // fdatasync(2): the data and what reading it back needs (size, block
+  // map), not the times; fsync unless the file system knows better.
+  virtual Result<void> fdatasync() { return fsync(); }
   // fallocate(2) mode 0 / KEEP_SIZE: backs [offset, offset + len) with
   // storage (NoSpace when there is none) and, unless keep_size, extends
   // the size to cover it. NotSupported by default.

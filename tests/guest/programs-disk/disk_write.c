@@ -37,7 +37,10 @@
  * With "touch": only writes ROOT/after_crash (the crash test's second
  * boot, on the image the kill left).
  * With "loop": after printing "looping", creates, writes, renames and
- * removes files for ever (the host kills the VM part way: the crash test).
+ * removes files for ever, and appends numbered, checksummed records to
+ * ROOT/loop/records, printing "fsynced N" after each fsync/fdatasync
+ * that made record N durable (the host kills the VM part way and checks
+ * the records: the crash test).
  * Prints "PASS disk_write" when every step held. */
 #define _GNU_SOURCE 1
 #include <dirent.h>
@@ -441,8 +444,32 @@ static void xattrs(void) {
   print_xattrs("x2");
 }
 
+/* The crash test's record log: RECORD_SIZE bytes each (not a divisor of
+ * the block size, so records straddle blocks): "REC!", the sequence
+ * number, a payload derived from it, an FNV-1a checksum of the rest.
+ * tests/guest/disk_test.py checks every record up to the last one
+ * reported fsync'd. */
+#define RECORD_SIZE 100
+
+static uint32_t fnv1a(const unsigned char* p, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 16777619u;
+  return h;
+}
+
+static void record(unsigned char* r, uint32_t seq) {
+  memcpy(r, "REC!", 4);
+  memcpy(r + 4, &seq, 4);
+  for (int i = 8; i < RECORD_SIZE - 4; ++i) r[i] = (unsigned char)(seq * 31 + (uint32_t)i * 7);
+  uint32_t sum = fnv1a(r, RECORD_SIZE - 4);
+  memcpy(r + RECORD_SIZE - 4, &sum, 4);
+}
+
 static void loop(void) {
   static unsigned char buf[20000];
+  unsigned char rec[RECORD_SIZE];
+  int log = open(P("loop/records"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  CHECK(log >= 0, "open loop/records");
   printf("looping\n");
   for (unsigned i = 0;; ++i) {
     char a[64], b[64];
@@ -455,6 +482,21 @@ static void loop(void) {
     if (i % 7 == 0) {
       snprintf(a, sizeof a, "loop/d%u", i % 20);
       if (mkdir(P(a), 0755) != 0) rmdir(P(a));
+    }
+    /* A record appended and made durable (fsync, or fdatasync for odd
+     * numbers), its number reported once the call returned; a quarter of
+     * the records (i % 4 == 1, unless i % 3 == 0) wait for the next one's. */
+    record(rec, i);
+    if (write(log, rec, RECORD_SIZE) != RECORD_SIZE) {
+      printf("FAIL record %u: write (errno %d)\n", i, errno);
+      return;
+    }
+    if (i % 4 != 1 || i % 3 == 0) {
+      if ((i % 2 ? fdatasync(log) : fsync(log)) != 0) {
+        printf("FAIL record %u: fsync (errno %d)\n", i, errno);
+        return;
+      }
+      printf("fsynced %u\n", i);
     }
   }
 }
@@ -477,6 +519,7 @@ int main(int argc, char** argv) {
   if (argc > 2 && strcmp(argv[2], "loop") == 0) {
     CHECK(mkdir(P("loop"), 0755) == 0, "mkdir loop");
     loop();
+    return 1; /* it returns only when a record could not be written */
   }
   changes();
   if (argc > 2 && strcmp(argv[2], "fill") == 0) fill();
