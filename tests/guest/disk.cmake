@@ -48,6 +48,16 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   disk_test(microvm.big_file_small_mem --mem 64M --timeout 400 big)
   disk_test(q35.big_file_small_mem --machine q35 --mem 64M --timeout 400 big)
   set_tests_properties(guest.disk.microvm.big_file_small_mem guest.disk.q35.big_file_small_mem PROPERTIES TIMEOUT 480)
+  # A disk root (docs/overlay.md): overlay_ops changes the read-only lower
+  # tree through the RAM layer, with the same results as on the host.
+  capsule_guest_c_program(overlay_ops disk-programs ${DISK_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-disk/overlay_ops.c)
+  foreach(machine microvm q35)
+    add_test(NAME guest.disk.${machine}.overlay_root
+      COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+              --program ${overlay_ops} --machine ${machine} overlay)
+    set_tests_properties(guest.disk.${machine}.overlay_root PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk overlay")
+  endforeach()
   disk_test(microvm.not_ext4 not_ext4)
   # ext4 read-write: disk_write in the VM and on the host over tmpfs; the
   # image must pass e2fsck -fn and hold the host's tree (debugfs rdump).

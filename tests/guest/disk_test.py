@@ -11,6 +11,9 @@ Cases:
                 the same program over the host's tree (FS: ext4, ext4-4k, ext2);
                 then EROFS for every change and statfs against dumpe2fs; with
                 --cpus N > 1, 4 threads read every file at once
+  overlay       overlay_ops over a disk root (the tree on a read-only ext4
+                disk as the root's lower layer, the changes in RAM above)
+                and on the host over a copy of the tree: the same output
   big           a 200 MiB file (and a small one) on a read-only ext4 image,
                 read whole with read() and again through mmap() by disk_tree
                 in a guest with less memory (--mem 64M): the page cache must
@@ -180,7 +183,7 @@ def nvme_blocks(a, cmd):
             for c in cmd]
 
 
-def boot(a, work, disks, cmdline="", args=()):
+def boot(a, work, disks, cmdline="", args=(), root_disk=None):
     cpus = a.cpus
     disks = on_bus(a, disks)
     initrd, guest = image.static_program_initrd(a.program, work)
@@ -188,7 +191,7 @@ def boot(a, work, disks, cmdline="", args=()):
     cmdline = (cmdline + " -- " + " ".join(words)).strip()
     status_file = os.path.join(work, "status")
     cmd = qemu.command(a.kernel, machine=a.machine, mem=a.mem, cpus=cpus, accel="tcg", cmdline=cmdline,
-                       initrd=initrd, status_file=status_file, disks=disks)
+                       initrd=initrd, status_file=status_file, disks=disks, root_disk=root_disk)
     cmd = nvme_blocks(a, cmd)
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -300,6 +303,67 @@ def case_big(a, work):
     if status != 0 or "PASS disk_tree" not in out or "panic" in out:
         return fail(f"guest status {status}", out)
     print(f"PASS disk big: 200 MiB read twice (read, mmap) in a {a.mem} guest, hashes as on the host")
+    return 0
+
+
+def make_overlay_tree(root):
+    """The lower tree overlay_ops changes: files, a directory to empty and
+    remove, a 1 MiB file to truncate. No hard links: a lower file's links
+    part at copy-up (docs/overlay.md "What differs")."""
+    rnd = random.Random(7)
+    for d in ("etc/conf.d", "lib", "share/doc"):
+        os.makedirs(os.path.join(root, d))
+
+    def put(rel, data, mode=0o644):
+        p = os.path.join(root, rel)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chmod(p, mode)
+
+    put("etc/hosts", b"127.0.0.1 localhost\n")
+    put("etc/passwd", b"root:x:0:0::/root:/bin/sh\n")
+    put("etc/motd", b"welcome\n")
+    put("etc/issue", b"Capsule\n", 0o600)
+    put("etc/conf.d/a", b"a\n")
+    put("etc/conf.d/b", b"b\n")
+    put("lib/big", rnd.randbytes(1 << 20), 0o755)
+    put("lib/libold.so", b"old\n", 0o755)
+    put("share/doc/readme", b"read me\n")
+    put("share/doc/guide", b"guide\n")
+
+
+def case_overlay(a, work):
+    """overlay_ops over a disk root (the tree in the read-only ext4 lower
+    layer, the program in the initrd's RAM layer above, docs/overlay.md)
+    and on the host over a copy of the tree: the same results and the same
+    tree after."""
+    image_top = os.path.join(work, "image")
+    make_overlay_tree(os.path.join(image_top, "data"))
+    img = os.path.join(work, "root.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-d", image_top, img, "16M"],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    host_tree = os.path.join(work, "host")
+    shutil.copytree(os.path.join(image_top, "data"), host_tree, symlinks=True)
+    host = subprocess.run([a.program, host_tree], stdout=subprocess.PIPE, text=True)
+    if host.returncode != 0 or "PASS overlay_ops" not in host.stdout:
+        return fail("overlay_ops failed on the host", host.stdout)
+    status, out = boot(a, work, [], "", ["/data"], root_disk=img)
+
+    def body(text):
+        m = re.search(r"^append etc/hosts.*?^END tree$", text, re.S | re.M)
+        return m.group(0).splitlines() if m else None
+    want, got = body(host.stdout), body(out)
+    if got is None:
+        return fail("no output from the guest", out)
+    if got != want:
+        diff = [f"host:  {w}\nguest: {g}" for w, g in zip(want, got) if w != g][:10]
+        return fail(f"the guest differs from the host ({len(want)} host lines, {len(got)} guest lines):\n"
+                    + "\n".join(diff), out)
+    if status != 0 or "PASS overlay_ops" not in out or "panic" in out:
+        return fail(f"guest status {status}", out)
+    if subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).returncode:
+        return fail("the root disk changed (e2fsck -fn)", out)
+    print(f"PASS disk overlay: {len(got)} lines as on the host")
     return 0
 
 
@@ -532,12 +596,13 @@ def main():
     p.add_argument("--nvme-block", type=int, default=0, help="NVMe logical block size (QEMU's default: 512)")
     p.add_argument("--fill", action="store_true", help="write: then fill the disk (ENOSPC) and empty it")
     p.add_argument("--threads", action="store_true", help="write: then 4 threads change files at once")
-    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash", "big"])
+    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash", "big", "overlay"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")
     try:
         return {"ktest": case_ktest, "tree": case_tree, "not_ext4": case_not_ext4,
-                "corrupt": case_corrupt, "write": case_write, "crash": case_crash, "big": case_big}[a.case](a, work)
+                "corrupt": case_corrupt, "write": case_write, "crash": case_crash, "big": case_big,
+                "overlay": case_overlay}[a.case](a, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
