@@ -58,6 +58,8 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
               --program ${overlay_ops} --machine ${machine} overlay)
     set_tests_properties(guest.disk.${machine}.overlay_root PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk overlay")
   endforeach()
+  # A bad root disk: one line and status 2, never a panic.
+  disk_test(microvm.bad_root bad_root)
   disk_test(microvm.not_ext4 not_ext4)
   # ext4 read-write: disk_write in the VM and on the host over tmpfs; the
   # image must pass e2fsck -fn and hold the host's tree (debugfs rdump).

@@ -14,6 +14,8 @@ Cases:
   overlay       overlay_ops over a disk root (the tree on a read-only ext4
                 disk as the root's lower layer, the changes in RAM above)
                 and on the host over a copy of the tree: the same output
+  bad_root      a root disk that is not ext4, and one with a damaged
+                superblock: one line naming the disk, status 2, no panic
   big           a 200 MiB file (and a small one) on a read-only ext4 image,
                 read whole with read() and again through mmap() by disk_tree
                 in a guest with less memory (--mem 64M): the page cache must
@@ -522,6 +524,32 @@ def case_not_ext4(a, work):
     return 0
 
 
+def case_bad_root(a, work):
+    """A root disk that is not ext4, and one whose superblock is damaged:
+    one clear line and status 2 (no program can be found), never a panic.
+    (A damaged file inside a good image is EIO for that file alone: the
+    ext4 corrupt cases, which read through the same code.)"""
+    img = os.path.join(work, "pattern.img")
+    pattern_image(img)
+    cases = [(img, r"capsule: root disk capsule-root \(vd[a-z]\): not an ext2/ext3/ext4 file system: "
+                   r"no ext2/3/4 superblock \(magic\); stopping")]
+    top = os.path.join(work, "image")
+    make_overlay_tree(os.path.join(top, "data"))
+    bad_sb = os.path.join(work, "bad_sb.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-d", top, bad_sb, "16M"],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    flip(bad_sb, 1024 + 0x4)  # s_blocks_count_lo: no longer what the disk holds
+    cases.append((bad_sb, r"capsule: root disk capsule-root \(vd[a-z]\): \S.*; stopping"))
+    for disk, want in cases:
+        status, out = boot(a, work, [], "", ["/data"], root_disk=disk)
+        if not re.search(want, out):
+            return fail(f"expected /{want}/", out)
+        if status != 2 or "panic" in out:
+            return fail(f"expected status 2 and no panic, got {status}", out)
+    print("PASS disk bad_root")
+    return 0
+
+
 def case_corrupt(a, work):
     tree = os.path.join(work, "tree")
     make_tree(tree)
@@ -596,13 +624,14 @@ def main():
     p.add_argument("--nvme-block", type=int, default=0, help="NVMe logical block size (QEMU's default: 512)")
     p.add_argument("--fill", action="store_true", help="write: then fill the disk (ENOSPC) and empty it")
     p.add_argument("--threads", action="store_true", help="write: then 4 threads change files at once")
-    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash", "big", "overlay"])
+    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash", "big", "overlay",
+                                    "bad_root"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")
     try:
         return {"ktest": case_ktest, "tree": case_tree, "not_ext4": case_not_ext4,
                 "corrupt": case_corrupt, "write": case_write, "crash": case_crash, "big": case_big,
-                "overlay": case_overlay}[a.case](a, work)
+                "overlay": case_overlay, "bad_root": case_bad_root}[a.case](a, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
