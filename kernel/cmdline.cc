@@ -257,6 +257,10 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       if (d.id.empty() || d.id.size() > 20 || d.mount == "/")
         return fail(out, "bad value '{}' for --disk (ID[:/MOUNTPOINT][:ro])", value);
       s.disks[s.disk_count++] = d;
+    } else if (name == "root-disk") {
+      if (value.empty() || value.size() > 20 || value.find(':') != StringView::npos)
+        return fail(out, "bad value '{}' for --root-disk (a disk ID)", value);
+      s.root_disk = value;
     } else if (name == "cwd") {
       if (value.empty() || value[0] != '/')
         return fail(out, "bad value '{}' for --cwd (an absolute directory)", value);

@@ -7,7 +7,9 @@
 #include "core/shutdown.h"
 #include "drivers/block.h"
 #include "fs/block_cache.h"
+#include "arch/power.h"
 #include "fs/ext4.h"
+#include "fs/overlay.h"
 #include "fs/vfs.h"
 #include "lib/format.h"
 #include "lib/log.h"
@@ -97,9 +99,41 @@ void mount_one(const DiskSetting& s) {
   log_info("disk {}: {} mounted on {} ({})", s.id, dev->name(), s.mount, mr.read_only ? "read-only" : "read-write");
 }
 
+// --root-disk: the disk's ext4, read-only, becomes the lower layer of the
+// root union. Without it the program cannot be found: the boot stops.
+void mount_root_disk(StringView id) {
+  block::Device* dev = find_disk(id);
+  if (!dev) {
+    kprint("capsule: --root-disk={}: no such disk; stopping\n", id);
+    power_off(2);
+  }
+  auto* io = new (std::nothrow) DiskIo(dev, true);
+  if (!io) power_off(2);
+  ext4::MountResult mr;
+  if (auto r = ext4::mount(*io, mr); !r.ok()) {
+    const char* what = r.error() == Error::BadFormat ? "not an ext2/ext3/ext4 file system"
+                       : r.error() == Error::NotSupported ? "ext4 with features this kernel does not read"
+                                                          : "unusable";
+    kprint("capsule: root disk {} ({}): {}: {}; stopping\n", id, dev->name(), what, mr.note);
+    power_off(2);
+  }
+  vfs::Vfs* v = vfs::kernel_vfs();
+  vfs::VnodeRef root = v->root();
+  if (auto r = overlay::set_lower(*root->fs(), mr.fs->root()); !r.ok()) {
+    kprint("capsule: root disk {} ({}): cannot be the root's lower layer: {}; stopping\n", id, dev->name(),
+           error_name(r.error()));
+    power_off(2);
+  }
+  char source[16];
+  format_to(source, sizeof source, "/dev/{}", dev->name());
+  (void)linux_abi::proc::note_mount_copy(source, "/", "ext4", "ro,relatime", mr.fs->dev());
+  log_info("disk {}: {} is the root's lower layer (read-only)", id, dev->name());
+}
+
 }  // namespace
 
 void disks_mount(const BootSettings& s) {
+  if (!s.root_disk.empty()) mount_root_disk(s.root_disk);
   for (size_t i = 0; i < s.disk_count; ++i) mount_one(s.disks[i]);
   // Read-write volumes are marked clean when the program exits.
   if (s.disk_count) shutdown_register([](uint64_t) { ext4::shutdown_all(); });

@@ -32,6 +32,7 @@
 #include "drivers/tty.h"
 #include "drivers/serial/uart16550.h"
 #include "drivers/virtio/transport.h"
+#include "fs/overlay.h"
 #include "fs/ramfs/ramfs.h"
 #include "linux/exec_state.h"
 #include "linux/fd_table.h"
@@ -235,7 +236,13 @@ extern "C" [[noreturn, gnu::no_stack_protector]] void kernel_main(uint32_t start
   // The root file system: a ramfs filled from the initrd (zero-copy; the
   // archive's one parse), and the process's descriptors over it. A bad
   // archive has printed why.
-  if (auto r = ramfs::mount_boot_root(initrd_bytes, initrd_size); !r.ok()) {
+  // With --root-disk the root is a union: the initrd's ramfs written over
+  // the disk's ext4, which disks_mount adds once requests can sleep
+  // (docs/overlay.md "A disk root").
+  ramfs::RootWrap wrap = nullptr;
+  if (!settings.root_disk.empty())
+    wrap = [](RefPtr<ramfs::Ramfs> fs) { return overlay::create(fs->root(), vfs::VnodeRef()); };
+  if (auto r = ramfs::mount_boot_root(initrd_bytes, initrd_size, wrap); !r.ok()) {
     if (r.error() == Error::BadFormat)
       kprint("capsule: the initrd is unusable; stopping\n");
     else

@@ -7,6 +7,7 @@
 #include "core/address_space.h"
 #include "core/mm.h"
 #include "core/thread.h"
+#include "fs/vfs/page_cache.h"
 #include "lib/format.h"
 #include "linux/notice.h"
 #include "linux/oom.h"
@@ -16,6 +17,9 @@
 
 namespace capsule::linux_abi {
 namespace {
+
+// 4 MiB: one fault's retry, and the many that follow it, find memory.
+constexpr size_t RECLAIM_PAGES = 1024;
 
 struct Pick {
   Process* victim = nullptr;  // with a reference
@@ -51,6 +55,9 @@ void consider(Process& p, void* ctx) {
 }  // namespace
 
 bool oom_kill_largest(uintptr_t addr) {
+  // Clean pages of disk files go before any process does (docs/vfs.md
+  // "Page cache eviction"): a retry then finds memory.
+  if (vfs::page_cache_reclaim(RECLAIM_PAGES)) return true;
   Process* self = current_process();
   Pick k;
   k.total_pages = int64_t(memory_stats().total_bytes / PAGE_SIZE);

@@ -276,8 +276,13 @@ Result<void> exe_link(uint64_t pid, Text& out) {
   if (run.size() && run[0] == '/' && !generated_path(run)) {
     Ctx ctx = cur_ctx();
     auto r = vfs::kernel_vfs()->resolve(ctx.pc(), run, vfs::WALK_FOLLOW);
+    VnodeRef found = r.ok() ? r.value() : VnodeRef();
+    // exec ran the file an open hands out (a union's real file below it).
+    if (found && found->is_regular()) {
+      if (auto o = found->open_as(vfs::OpenHow::READ); o.ok()) found = o.value();
+    }
     Text canonical;
-    if (r.ok() && r.value().get() == v.get() && canonical_path(ctx.pc(), run, canonical)) {
+    if (found && found.get() == v.get() && canonical_path(ctx.pc(), run, canonical)) {
       out.str(canonical.view());
       return {};
     }

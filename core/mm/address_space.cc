@@ -542,9 +542,10 @@ UserFault AddressSpace::serve_fault(uintptr_t addr, uint64_t error_code, uint32_
       }
       // A file page that is not mapped: past the end of the file (mmap
       // maps every page inside it at once), or dropped since (the file
-      // shrank and grew again). Fetched once and still absent: past the
-      // end, SIGBUS.
-      if (attempt) return UserFault::BusError;
+      // shrank and grew again). Fetched and still absent: past the end,
+      // SIGBUS. A few tries, not one: a file's clean page may be evicted
+      // between the fetch and this look (docs/vfs.md "Page cache eviction").
+      if (attempt >= 4) return UserFault::BusError;
     }
     // Fetching may sleep. From the #PF vector (interrupts off) the answer
     // is BusError for now: an application fault is served again from its

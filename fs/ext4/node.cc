@@ -33,6 +33,7 @@ bool fast_symlink(const Inode& in) {
 Node::Node(Ext4Fs* fs, const Inode& in) : Vnode(fs, in.ino, in.mode), in_(in) {}
 
 Node::~Node() {
+  vfs::page_cache_forget(*this);  // first: a reclaim may be using it
   vfs::FsGuard g(lock_);
   pages_.truncate(0, [](uint8_t* p) { vfs::fs_page_free(p); });
 }
@@ -181,7 +182,7 @@ Result<uint8_t*> Node::page_locked(uint64_t index) {
   const uint32_t bs = fs.block_size();
   const uint64_t per_page = PAGE / bs;
   const uint64_t size_blocks = (in_.size + bs - 1) / bs;
-  uint8_t* p = TRY(vfs::fs_page_alloc());
+  uint8_t* p = TRY(vfs::page_cache_alloc(this));
   auto fail = [&](Error e) -> Result<uint8_t*> {
     vfs::fs_page_free(p);
     return e;
@@ -209,6 +210,7 @@ Result<uint8_t*> Node::page_locked(uint64_t index) {
   uint64_t start = index * PAGE;
   if (in_.size < start + PAGE && in_.size > start) __builtin_memset(p + (in_.size - start), 0, start + PAGE - in_.size);
   if (auto r = pages_.set(index, p); !r.ok()) return fail(r.error());
+  vfs::page_cache_touch(*this);
   return p;
 }
 
@@ -292,8 +294,59 @@ Result<uint64_t> Node::page(uint64_t offset) {
   if (!is_regular()) return Error::NotSupported;
   if (offset >= ((in_.size + PAGE - 1) & ~uint64_t(PAGE - 1))) return Error::Range;
   vfs::FsGuard g(lock_);
+  // A shared writable mapping may store into the page: keep the pages
+  // until sync() has written them back.
+  if (vm_writable_maps.load(std::memory_order_acquire)) maybe_dirty_ = true;
   uint8_t* p = TRY(page_locked(offset / PAGE));
   return vfs::fs_page_phys(p);
+}
+
+Result<uint64_t> Node::page_for_read(uint64_t offset, bool zero_ok, uint64_t* next) {
+  if (!is_regular()) return Error::NotSupported;
+  if (!zero_ok) {
+    if (offset >= ((in_.size + PAGE - 1) & ~uint64_t(PAGE - 1))) return Error::Range;
+    vfs::FsGuard g(lock_);
+    if (!pages_.get(offset / PAGE)) {
+      // Not cached: left unmapped (a fault reads it). The next cached one.
+      uint64_t n = pages_.next_present(offset / PAGE);
+      *next = n == ~uint64_t(0) ? n : n * PAGE;
+      return Error::NotFound;
+    }
+  }
+  return page(offset);
+}
+
+bool Node::evict_try_lock() { return lock_.try_lock(); }
+void Node::evict_unlock() { lock_.unlock(); }
+
+// From the clock hand on, runs of cached pages: unmapped from every
+// address space (a later touch faults and reads them again; private
+// copies stay), then freed. Clean by construction: write() puts its bytes
+// on the disk before it returns (write_busy_ until then), and a shared
+// writable mapping marks the file maybe_dirty_.
+size_t Node::evict_locked(size_t want, bool* now_empty) {
+  lock_.assert_held();
+  size_t freed = 0;
+  if (!write_busy_ && !maybe_dirty_ && !vm_writable_maps.load(std::memory_order_acquire)) {
+    constexpr uint64_t NONE = ~uint64_t(0);
+    uint64_t idx = pages_.next_present(evict_hand_);
+    if (idx == NONE) idx = pages_.next_present(0);
+    while (freed < want && idx != NONE) {
+      uint64_t end = idx + 1;
+      while (end - idx < want - freed && pages_.get(end)) ++end;
+      mm::backing_punching(*this, idx * PAGE, end * PAGE);
+      for (uint64_t i = idx; i < end; ++i) {
+        vfs::fs_page_free(pages_.get(i));
+        (void)pages_.set(i, nullptr);  // clearing allocates nothing
+      }
+      freed += end - idx;
+      evict_hand_ = end;
+      idx = pages_.next_present(end);
+      if (idx == NONE) idx = pages_.next_present(0);
+    }
+  }
+  *now_empty = pages_.count() == 0;
+  return freed;
 }
 
 Result<vfs::Attr> Node::getattr() {

@@ -9,10 +9,14 @@
 #include "fs/ext4/layout.h"
 #include "fs/ramfs/page_tree.h"
 #include "fs/vfs.h"
+#include "fs/vfs/page_cache.h"
 
 namespace capsule::ext4 {
 
-class Node final : public vfs::Vnode {
+// Its pages are clean copies of the disk's blocks (writes go through at
+// once), so under memory pressure the page cache may drop them
+// (vfs::Evictable): read() and page faults read them again.
+class Node final : public vfs::Vnode, public vfs::Evictable {
  public:
   Node(Ext4Fs* fs, const Inode& in);
   ~Node() override;
@@ -53,6 +57,13 @@ class Node final : public vfs::Vnode {
   Result<size_t> listxattr(char* buf, size_t cap, bool trusted) override;
   Result<void> removexattr(StringView name) override;
   Result<uint64_t> page(uint64_t offset) override;
+  // mmap fills with the pages cached now only (the rest fault in when
+  // touched), so mapping a file larger than memory costs nothing at once.
+  Result<uint64_t> page_for_read(uint64_t offset, bool zero_ok, uint64_t* next) override;
+
+  bool evict_try_lock() override TRY_ACQUIRE(true, lock_);
+  void evict_unlock() override RELEASE(lock_);
+  size_t evict_locked(size_t want, bool* now_empty) override REQUIRES(lock_);
 
  private:
   friend class Ext4Fs;
@@ -98,6 +109,14 @@ class Node final : public vfs::Vnode {
   Node* cache_next_ = nullptr;  // the inode cache's chain (meta lock)
   vfs::FsMutex lock_;
   ramfs::PageTree pages_ GUARDED_BY(lock_);
+  // Eviction's clock hand: the page index it goes on from.
+  uint64_t evict_hand_ GUARDED_BY(lock_) = 0;
+  // Pages that may differ from the disk: a write() between filling the
+  // pages and writing their blocks (busy), or a shared writable mapping
+  // that has stored into them (until sync() writes them back with no such
+  // mapping left). Nothing is evicted meanwhile.
+  bool write_busy_ GUARDED_BY(lock_) = false;
+  bool maybe_dirty_ GUARDED_BY(lock_) = false;
 };
 
 }  // namespace capsule::ext4

@@ -299,6 +299,13 @@ Result<size_t> Node::write(uint64_t* offset, vfs::IoBuffer& buf, bool append) {
   if (!fs.writable()) return Error::ReadOnly;
   const uint32_t bs = fs.block_size();
   vfs::FsGuard g(lock_);
+  // The pages this write fills are newer than the disk until step 2 has
+  // written them: not evicted meanwhile (vfs::page_cache_reclaim).
+  struct Busy {
+    bool& b;
+    explicit Busy(bool& x) : b(x) { b = true; }
+    ~Busy() { b = false; }
+  } busy(write_busy_);
   uint64_t off = append ? in_.size : *offset;
   size_t n = buf.size();
   if (n == 0) {
@@ -523,6 +530,8 @@ Result<void> Node::sync() {
       uint64_t count = size_blocks - first < PAGE / bs ? size_blocks - first : PAGE / bs;
       TRY(write_blocks_locked(first, count, pages_.get(idx), 0));
     }
+    // Written back: evictable again unless a writable mapping remains.
+    if (!vm_writable_maps.load(std::memory_order_acquire)) maybe_dirty_ = false;
   }
   return fsync();
 }

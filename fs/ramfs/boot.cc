@@ -6,7 +6,7 @@
 
 namespace capsule::ramfs {
 
-Result<void> mount_boot_root(const uint8_t* data, size_t size) {
+Result<void> mount_boot_root(const uint8_t* data, size_t size, RootWrap wrap) {
   RefPtr<Ramfs> fs = TRY(Ramfs::create());
   if (data && size) {
     PopulateError err;
@@ -22,7 +22,16 @@ Result<void> mount_boot_root(const uint8_t* data, size_t size) {
   }
   auto* vfs = new (std::nothrow) vfs::Vfs();
   if (!vfs) return Error::NoMemory;
-  if (auto r = vfs->mount_root(vfs::FsRef(fs.get())); !r.ok()) {
+  vfs::FsRef root_fs(fs.get());
+  if (wrap) {
+    auto w = wrap(fs);
+    if (!w.ok()) {
+      delete vfs;
+      return w.error();
+    }
+    root_fs = w.value();
+  }
+  if (auto r = vfs->mount_root(root_fs); !r.ok()) {
     delete vfs;
     return r.error();
   }

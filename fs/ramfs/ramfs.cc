@@ -3,6 +3,7 @@
 // memfd and the initrd populator use. The nodes are in node.cc (common,
 // symlinks), file.cc and dir.cc.
 #include "fs/ramfs/ramfs.h"
+#include "fs/vfs/page_cache.h"
 
 #include <new>
 
@@ -82,6 +83,8 @@ uint64_t Ramfs::pages_available() const {
 // the reserve is a floor under the page allocator's free count.
 Result<uint8_t*> Ramfs::alloc_page(bool archive_copy) {
   uint64_t used = pages_used_.fetch_add(1, std::memory_order_relaxed);
+  // Clean pages of disk files give way first (vfs::page_cache_reclaim).
+  if (!archive_copy && vfs::fs_free_pages() <= kernel_reserve_pages()) (void)vfs::page_cache_reclaim(64);
   if ((options_.max_pages && used >= options_.max_pages) ||
       (!archive_copy && vfs::fs_free_pages() <= kernel_reserve_pages())) {
     pages_used_.fetch_sub(1, std::memory_order_relaxed);

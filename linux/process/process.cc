@@ -131,6 +131,14 @@ Result<void> open_file(const Walk& w, StringView path, vfs::Vnode* file, StringV
       return v.error();
     }
     img.vnode = static_cast<vfs::VnodeRef&&>(*v);
+    // The file as an open hands it out: a union's file maps the real
+    // file below it, whose page cache is the one evicted and unmapped
+    // (docs/overlay.md "Open files are the real files").
+    if (img.vnode->is_regular()) {
+      auto o = img.vnode->open_as(vfs::OpenHow::READ);
+      if (!o) return o.error();
+      img.vnode = static_cast<vfs::VnodeRef&&>(*o);
+    }
   }
   auto attr = img.vnode->getattr();
   if (!attr) return attr.error();

@@ -11,6 +11,14 @@
     guest_cli.py PROGRAM big    a 100 MB tree boots without --mem (automatic
                                 memory), its files read back intact, and the
                                 second run is an image cache hit
+    guest_cli.py PROGRAM bigdisk a 300 MB tree (more than the guest's 128M)
+                                boots from a disk root (--root auto), every
+                                file's md5 as on the host; the second run
+                                reuses the cached disk (no mkfs)
+    guest_cli.py PROGRAM treedisk  `tree` forced to --root disk: the same
+                                stat lines as on the host
+    guest_cli.py PROGRAM imagedisk `image` with --root disk: DIR/root.ext4,
+                                run --image and run.sh boot it
     guest_cli.py PROGRAM rootfs --rootfs DIR is the whole root, as it is
     guest_cli.py PROGRAM demo   `capsule run` alone boots the hello module;
                                 `--module busybox` its default config
@@ -30,9 +38,9 @@ CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "
 TIMEOUT = 120
 
 
-def run(cmd, **kw):
+def run(cmd, timeout=TIMEOUT, **kw):
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       stdin=subprocess.DEVNULL, timeout=TIMEOUT, **kw)
+                       stdin=subprocess.DEVNULL, timeout=timeout, **kw)
     print("$", " ".join(cmd), f"-> {r.returncode}")
     sys.stdout.write(r.stdout)
     sys.stderr.write(r.stderr)
@@ -94,12 +102,21 @@ def main():
                      "--env", "GREETING=hello world", "--env", "EMPTY=", prog, "/srv/app", *env_args,
                      "HOME=/root", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
             ok &= expect(r, 0, "cwd=/srv/app", "GREETING=hello world", "PASS cwd_env")
-        elif what == "image":
+        elif what in ("image", "imagedisk"):
             out = os.path.join(work, "image")
-            r = run([CAPSULE, "build", "--add", f"{app}:/data", "--cwd", "/data", "--env", "EXIT_STATUS=42",
+            root = ["--root", "disk"] if what == "imagedisk" else []
+            r = run([CAPSULE, "build", *root, "--add", f"{app}:/data", "--cwd", "/data", "--env", "EXIT_STATUS=42",
                      prog, "/data", "EXIT_STATUS=42", "-o", out])
             ok &= r.returncode == 0
-            for f in ("capsule.elf", "initrd.cpio", "run.sh", "manifest.json"):
+            files = ["capsule.elf", "initrd.cpio", "run.sh", "manifest.json"]
+            if what == "imagedisk":
+                files.append("root.ext4")
+                with open(os.path.join(out, "run.sh")) as f:
+                    text = f.read()
+                if "file=root.ext4" not in text or "--root-disk=capsule-root" not in text:
+                    print("FAIL: run.sh does not attach root.ext4 as the root disk")
+                    ok = False
+            for f in files:
                 if not os.path.exists(os.path.join(out, f)):
                     print(f"FAIL: {out}/{f} missing")
                     ok = False
@@ -140,7 +157,7 @@ def main():
                 if args[args.index("-accel") + 1] != "tcg" or args[args.index("-cpu") + 1] != "max":
                     print("FAIL: CAPSULE_ACCEL=tcg did not give -accel tcg -cpu max")
                     ok = False
-        elif what == "tree":
+        elif what in ("tree", "treedisk"):
             t = os.path.join(work, "tree")
             os.makedirs(os.path.join(t, "empty"))
             os.makedirs(os.path.join(t, "private"), mode=0o700)
@@ -158,7 +175,8 @@ def main():
             cmd = ["stat", "-c", "%n %a %F %h %N"] + names
             host = run(["/bin/busybox", *cmd], cwd=t)
             ok &= host.returncode == 0 and len(host.stdout.splitlines()) == len(names)
-            r = run([CAPSULE, "run", "--add", f"{t}:/t", "--cwd", "/t", "/bin/busybox", *cmd])
+            root = ["--root", "disk"] if what == "treedisk" else []
+            r = run([CAPSULE, "run", *root, "--add", f"{t}:/t", "--cwd", "/t", "/bin/busybox", *cmd])
             ok &= r.returncode == 0
             if r.stdout.splitlines()[-len(names):] != host.stdout.splitlines():
                 print("FAIL: the guest sees the tree differently from the host")
@@ -177,7 +195,8 @@ def main():
             names = ["/big/f000", "/big/f042", "/big/f099"]
             host = run(["md5sum", *[os.path.join(work, n.lstrip("/")) for n in names]])
             sums = [l.split()[0] for l in host.stdout.splitlines()]
-            cmd = [CAPSULE, "run", "--verbose", "--add", f"{big}:/big", "/bin/busybox", "md5sum", *names]
+            cmd = [CAPSULE, "run", "--verbose", "--root", "initrd", "--add", f"{big}:/big", "/bin/busybox", "md5sum",
+                   *names]
             for attempt in (1, 2):
                 r = run(cmd)
                 ok &= expect(r, 0, *[f"{h}  {n}" for h, n in zip(sums, names)])
@@ -186,6 +205,31 @@ def main():
                     ok = False
             if "image cache hit" not in r.stderr:
                 print("FAIL: the second run packed the image again")
+                ok = False
+        elif what == "bigdisk":
+            import hashlib
+            big = os.path.join(work, "big")
+            os.makedirs(big)
+            names = []
+            for i in range(30):  # 300 MiB of content the same every run, no two files alike
+                p = os.path.join(big, f"f{i:02}")
+                with open(p, "wb") as f:
+                    f.write(hashlib.sha512(b"capsule%d" % i).digest() * (10 << 14))  # 10 MiB
+                os.utime(p, (1700000000, 1700000000))
+                names.append(f"/big/f{i:02}")
+            os.utime(big, (1700000000, 1700000000))
+            host = run(["md5sum", *[os.path.join(work, n.lstrip("/")) for n in names]])
+            want = [f"{l.split()[0]}  {n}" for l, n in zip(host.stdout.splitlines(), names)]
+            cmd = [CAPSULE, "run", "--verbose", "--mem", "128M", "--add", f"{big}:/big", "/bin/busybox", "md5sum",
+                   *names]
+            for attempt in (1, 2):
+                r = run(cmd, timeout=600)
+                ok &= expect(r, 0, *want)
+                if "root disk" not in r.stderr:
+                    print("FAIL: a 300 MB image did not boot from a root disk")
+                    ok = False
+            if "image cache hit" not in r.stderr:
+                print("FAIL: the second run made the root disk again")
                 ok = False
         elif what == "rootfs":
             root = os.path.join(work, "root")

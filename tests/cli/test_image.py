@@ -88,6 +88,57 @@ class TreeSurvives(Base):
         self.assertEqual(stat.S_IMODE(os.stat(os.path.join(out, "etc", "x.conf")).st_mode), 0o640)
 
 
+def _debugfs(image, request):
+    tool = shutil.which("debugfs") or "/usr/sbin/debugfs"
+    return subprocess.run([tool, "-R", request, image], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True, check=True).stdout
+
+
+@unittest.skipUnless(shutil.which("mke2fs") or os.path.exists("/usr/sbin/mke2fs"), "needs e2fsprogs")
+class RootDisk(Base):
+    """A large image's root disk (rootdisk.py): what the cpio carries, read
+    back from the ext4 image with Debian's debugfs; cached like the cpio."""
+    make_tree = TreeSurvives.make_tree
+
+    def stat(self, image, path):
+        out = _debugfs(image, f'stat "{path}"')
+        m = re.search(r"Mode:\s+(\d+).*?User:\s+(\d+)\s+Group:\s+(\d+).*?Links: (\d+)", out, re.S)
+        ino = re.search(r"Inode: (\d+)", out)
+        return (int(m.group(1), 8), int(m.group(2)), int(m.group(3)), int(m.group(4)), int(ino.group(1))) if m else None
+
+    def test_root_disk_keeps_what_the_cpio_keeps(self):
+        from capsule_cli import rootdisk
+        src = self.make_tree()
+        t = imagetree.Tree()
+        t.add_host(src, "/app")
+        t.add_bytes("/etc/x.conf", "x = 1\n", 0o640)
+        before = imagecache.PACKS
+        disk = imagecache.image_for(t, kind="ext4")
+        self.assertTrue(disk.endswith(".ext4"))
+        self.assertEqual(imagecache.image_for(t, kind="ext4"), disk)  # cached: one mkfs
+        self.assertEqual(imagecache.PACKS, before + 1)
+        self.assertNotEqual(imagecache.image_for(t), disk)  # the cpio is another image
+        r = subprocess.run([shutil.which("e2fsck") or "/usr/sbin/e2fsck", "-fn", disk], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        self.assertNotIn("corrupt", r.stdout.lower())
+        # Owners 0:0 and the modes exactly (setuid, 0600, 0750), whatever
+        # the scratch copy's owner could keep.
+        self.assertEqual(self.stat(disk, "/app/tool")[:3], (0o4755, 0, 0))
+        self.assertEqual(self.stat(disk, "/app/private")[:3], (0o750, 0, 0))
+        self.assertEqual(self.stat(disk, "/app/private/secret")[:3], (0o600, 0, 0))
+        self.assertEqual(self.stat(disk, "/etc/x.conf")[:3], (0o640, 0, 0))
+        # Hard links stay one inode; symlinks keep their targets.
+        self.assertEqual(self.stat(disk, "/app/tool")[4], self.stat(disk, "/app/tool-hardlink")[4])
+        self.assertEqual(self.stat(disk, "/app/tool")[3], 2)
+        self.assertIn('Fast link dest: "/absolute/nowhere"', _debugfs(disk, 'stat "/app/dangling"'))
+        self.assertEqual(_debugfs(disk, 'cat "/app/private/secret"'), "s3cret\n")
+        # mke2fs's lost+found is not a file of the image.
+        self.assertNotIn("lost+found", _debugfs(disk, "ls -l /"))
+        self.assertTrue(rootdisk.use_disk("disk", t))
+        self.assertFalse(rootdisk.use_disk("auto", t))  # a few bytes: an initrd
+        self.assertFalse(rootdisk.use_disk("initrd", t))
+
+
 class Cache(Base):
     def test_second_build_does_not_repack(self):
         f = os.path.join(self.d, "file")

@@ -42,6 +42,24 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   disk_test(q35-nvme4k.tree_ext4 --machine q35 --bus nvme --nvme-block 4096 --fs ext4 tree)
   disk_test(microvm.tree_ext4_4k --fs ext4-4k tree)
   disk_test(microvm.tree_ext2 --fs ext2 tree)
+  # A 200 MiB file read whole twice (read(), then mmap()) in a 64 MiB
+  # guest: clean pages of disk files are evicted (docs/vfs.md "Page cache
+  # eviction"), mapped ones unmapped first; hashes as on the host.
+  disk_test(microvm.big_file_small_mem --mem 64M --timeout 400 big)
+  disk_test(q35.big_file_small_mem --machine q35 --mem 64M --timeout 400 big)
+  set_tests_properties(guest.disk.microvm.big_file_small_mem guest.disk.q35.big_file_small_mem PROPERTIES TIMEOUT 480)
+  # A disk root (docs/overlay.md): overlay_ops changes the read-only lower
+  # tree through the RAM layer, with the same results as on the host.
+  capsule_guest_c_program(overlay_ops disk-programs ${DISK_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-disk/overlay_ops.c)
+  foreach(machine microvm q35)
+    add_test(NAME guest.disk.${machine}.overlay_root
+      COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+              --program ${overlay_ops} --machine ${machine} overlay)
+    set_tests_properties(guest.disk.${machine}.overlay_root PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk overlay")
+  endforeach()
+  # A bad root disk: one line and status 2, never a panic.
+  disk_test(microvm.bad_root bad_root)
   disk_test(microvm.not_ext4 not_ext4)
   # ext4 read-write: disk_write in the VM and on the host over tmpfs; the
   # image must pass e2fsck -fn and hold the host's tree (debugfs rdump).

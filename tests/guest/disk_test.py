@@ -11,6 +11,16 @@ Cases:
                 the same program over the host's tree (FS: ext4, ext4-4k, ext2);
                 then EROFS for every change and statfs against dumpe2fs; with
                 --cpus N > 1, 4 threads read every file at once
+  overlay       overlay_ops over a disk root (the tree on a read-only ext4
+                disk as the root's lower layer, the changes in RAM above)
+                and on the host over a copy of the tree: the same output
+  bad_root      a root disk that is not ext4, and one with a damaged
+                superblock: one line naming the disk, status 2, no panic
+  big           a 200 MiB file (and a small one) on a read-only ext4 image,
+                read whole with read() and again through mmap() by disk_tree
+                in a guest with less memory (--mem 64M): the page cache must
+                drop clean pages (docs/vfs.md "Page cache eviction"); the
+                listing (sizes, hashes) must be the host's
   not_ext4      a pattern disk with a mount point: a clear message, and the
                 program still runs
   write FS      disk_write in the VM over a read-write image (FS: ext4,
@@ -186,15 +196,15 @@ def nvme_blocks(a, cmd):
             for c in cmd]
 
 
-def boot(a, work, disks, cmdline="", args=()):
+def boot(a, work, disks, cmdline="", args=(), root_disk=None):
     cpus = a.cpus
     disks = on_bus(a, disks)
     initrd, guest = image.static_program_initrd(a.program, work)
     words = [guest] + list(args)
     cmdline = (cmdline + " -- " + " ".join(words)).strip()
     status_file = os.path.join(work, "status")
-    cmd = qemu.command(a.kernel, machine=a.machine, mem="256M", cpus=cpus, accel="tcg", cmdline=cmdline,
-                       initrd=initrd, status_file=status_file, disks=disks)
+    cmd = qemu.command(a.kernel, machine=a.machine, mem=a.mem, cpus=cpus, accel="tcg", cmdline=cmdline,
+                       initrd=initrd, status_file=status_file, disks=disks, root_disk=root_disk)
     cmd = nvme_blocks(a, cmd)
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -274,6 +284,99 @@ def case_tree(a, work):
     if status != 0 or "PASS disk_tree" not in out or "panic" in out:
         return fail(f"guest status {status}", out)
     print(f"PASS disk tree {a.fs}: {len(got)} entries as on the host")
+    return 0
+
+
+def case_big(a, work):
+    tree = os.path.join(work, "tree")
+    os.makedirs(tree)
+    rnd = random.Random(14)
+    with open(os.path.join(tree, "huge"), "wb") as f:  # 200 MiB, deterministic
+        for _ in range(200):
+            f.write(rnd.randbytes(1 << 20))
+    with open(os.path.join(tree, "small.txt"), "wb") as f:
+        f.write(b"beside the big one\n")
+    img = os.path.join(work, "disk.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-O", "^has_journal", "-d", tree, img, "240M"], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    host = subprocess.run([a.program, tree], stdout=subprocess.PIPE, text=True)
+    want = listing(host.stdout)
+    if host.returncode != 0 or want is None:
+        return fail("disk_tree failed on the host", host.stdout)
+    # mke2fs -d keeps whole seconds only: compare the times to the second.
+    want = [re.sub(r"(\d{10})\.\d{9}", r"\1", w) for w in want]
+    status, out = boot(a, work, [img + ":/data:ro"], "", ["/data"])
+    got = listing(out)
+    if got is None:
+        return fail("no listing from the guest", out)
+    got = [re.sub(r"(\d{10})\.\d{9}", r"\1", g) for g in got]
+    if got != want:
+        diff = [f"host:  {w}\nguest: {g}" for w, g in zip(want, got) if w != g][:10]
+        return fail("listings differ:\n" + "\n".join(diff), out)
+    if status != 0 or "PASS disk_tree" not in out or "panic" in out:
+        return fail(f"guest status {status}", out)
+    print(f"PASS disk big: 200 MiB read twice (read, mmap) in a {a.mem} guest, hashes as on the host")
+    return 0
+
+
+def make_overlay_tree(root):
+    """The lower tree overlay_ops changes: files, a directory to empty and
+    remove, a 1 MiB file to truncate. No hard links: a lower file's links
+    part at copy-up (docs/overlay.md "What differs")."""
+    rnd = random.Random(7)
+    for d in ("etc/conf.d", "lib", "share/doc"):
+        os.makedirs(os.path.join(root, d))
+
+    def put(rel, data, mode=0o644):
+        p = os.path.join(root, rel)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chmod(p, mode)
+
+    put("etc/hosts", b"127.0.0.1 localhost\n")
+    put("etc/passwd", b"root:x:0:0::/root:/bin/sh\n")
+    put("etc/motd", b"welcome\n")
+    put("etc/issue", b"Capsule\n", 0o600)
+    put("etc/conf.d/a", b"a\n")
+    put("etc/conf.d/b", b"b\n")
+    put("lib/big", rnd.randbytes(1 << 20), 0o755)
+    put("lib/libold.so", b"old\n", 0o755)
+    put("share/doc/readme", b"read me\n")
+    put("share/doc/guide", b"guide\n")
+
+
+def case_overlay(a, work):
+    """overlay_ops over a disk root (the tree in the read-only ext4 lower
+    layer, the program in the initrd's RAM layer above, docs/overlay.md)
+    and on the host over a copy of the tree: the same results and the same
+    tree after."""
+    image_top = os.path.join(work, "image")
+    make_overlay_tree(os.path.join(image_top, "data"))
+    img = os.path.join(work, "root.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-d", image_top, img, "16M"],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    host_tree = os.path.join(work, "host")
+    shutil.copytree(os.path.join(image_top, "data"), host_tree, symlinks=True)
+    host = subprocess.run([a.program, host_tree], stdout=subprocess.PIPE, text=True)
+    if host.returncode != 0 or "PASS overlay_ops" not in host.stdout:
+        return fail("overlay_ops failed on the host", host.stdout)
+    status, out = boot(a, work, [], "", ["/data"], root_disk=img)
+
+    def body(text):
+        m = re.search(r"^append etc/hosts.*?^END tree$", text, re.S | re.M)
+        return m.group(0).splitlines() if m else None
+    want, got = body(host.stdout), body(out)
+    if got is None:
+        return fail("no output from the guest", out)
+    if got != want:
+        diff = [f"host:  {w}\nguest: {g}" for w, g in zip(want, got) if w != g][:10]
+        return fail(f"the guest differs from the host ({len(want)} host lines, {len(got)} guest lines):\n"
+                    + "\n".join(diff), out)
+    if status != 0 or "PASS overlay_ops" not in out or "panic" in out:
+        return fail(f"guest status {status}", out)
+    if subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).returncode:
+        return fail("the root disk changed (e2fsck -fn)", out)
+    print(f"PASS disk overlay: {len(got)} lines as on the host")
     return 0
 
 
@@ -529,6 +632,32 @@ def case_not_ext4(a, work):
     return 0
 
 
+def case_bad_root(a, work):
+    """A root disk that is not ext4, and one whose superblock is damaged:
+    one clear line and status 2 (no program can be found), never a panic.
+    (A damaged file inside a good image is EIO for that file alone: the
+    ext4 corrupt cases, which read through the same code.)"""
+    img = os.path.join(work, "pattern.img")
+    pattern_image(img)
+    cases = [(img, r"capsule: root disk capsule-root \(vd[a-z]\): not an ext2/ext3/ext4 file system: "
+                   r"no ext2/3/4 superblock \(magic\); stopping")]
+    top = os.path.join(work, "image")
+    make_overlay_tree(os.path.join(top, "data"))
+    bad_sb = os.path.join(work, "bad_sb.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-d", top, bad_sb, "16M"],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    flip(bad_sb, 1024 + 0x4)  # s_blocks_count_lo: no longer what the disk holds
+    cases.append((bad_sb, r"capsule: root disk capsule-root \(vd[a-z]\): \S.*; stopping"))
+    for disk, want in cases:
+        status, out = boot(a, work, [], "", ["/data"], root_disk=disk)
+        if not re.search(want, out):
+            return fail(f"expected /{want}/", out)
+        if status != 2 or "panic" in out:
+            return fail(f"expected status 2 and no panic, got {status}", out)
+    print("PASS disk bad_root")
+    return 0
+
+
 def case_corrupt(a, work):
     tree = os.path.join(work, "tree")
     make_tree(tree)
@@ -597,6 +726,7 @@ def main():
     p.add_argument("--fs", default="ext4")
     p.add_argument("--cpus", type=int, default=1, help="tree: with more than 1, also 4 threads reading at once")
     p.add_argument("--kind")
+    p.add_argument("--mem", default="256M", help="guest memory")
     p.add_argument("--bus", choices=["virtio", "nvme", "mixed"], default="virtio",
                    help="the disks' bus: virtio-blk, NVMe (q35), or the first virtio-blk and the others NVMe")
     p.add_argument("--nvme-block", type=int, default=0, help="NVMe logical block size (QEMU's default: 512)")
@@ -608,12 +738,14 @@ def main():
                    help="write: then disk_write's step of that name (a fragmented file's deep extent tree; fallocate)")
     p.add_argument("--moments", type=int, default=20, help="crash: how many kills")
     p.add_argument("--seed", type=int, help="crash: the seed of the kill moments (default: random, printed)")
-    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash"])
+    p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash", "big", "overlay",
+                                    "bad_root"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")
     try:
         return {"ktest": case_ktest, "tree": case_tree, "not_ext4": case_not_ext4,
-                "corrupt": case_corrupt, "write": case_write, "crash": case_crash}[a.case](a, work)
+                "corrupt": case_corrupt, "write": case_write, "crash": case_crash, "big": case_big,
+                "overlay": case_overlay, "bad_root": case_bad_root}[a.case](a, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -12,6 +12,7 @@
 
 #include "fs/ext4/layout.h"
 #include "lib/crc32c.h"
+#include "fs/vfs/page_cache.h"
 #include "tests/fuzz/ext4_harness.h"
 
 using namespace capsule;
@@ -262,6 +263,57 @@ TEST(Ext4, DamagedImagesNeverCrash) {
     mw.fs->shutdown();
   }
   EXPECT_GT(mounted, 40u);  // most damage is past the superblock: the walk ran
+}
+
+// Clean pages of a disk file go under memory pressure (vfs::page_cache_reclaim)
+// and are read again from the disk: the bytes do not change, and a file
+// another thread is using is left alone.
+TEST(Ext4, EvictedPagesReadAgain) {
+  if (!have_mke2fs()) GTEST_SKIP() << "no mke2fs";
+  std::vector<uint8_t> img = make_image("-t ext4");
+  ASSERT_FALSE(img.empty());
+  MemIo io(img);
+  ext4::MountResult mr;
+  ASSERT_TRUE(ext4::mount(io, mr).ok()) << mr.note;
+  vfs::VnodeRef root = mr.fs->root();
+  vfs::VnodeRef sub = root->lookup("sub").value();
+  vfs::VnodeRef big = sub->lookup("big").value();
+  auto hash = [&] {
+    std::vector<uint8_t> buf(300000 + 10);
+    KernelBuffer kb(buf.data(), buf.size());
+    auto n = big->read(0, kb);
+    EXPECT_TRUE(n.ok());
+    EXPECT_EQ(n.value(), 300000u);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n.value(); ++i) {
+      EXPECT_EQ(buf[i], uint8_t(i * 7)) << i;
+      if (buf[i] != uint8_t(i * 7)) break;
+      h = (h ^ buf[i]) * 0x100000001b3ull;
+    }
+    return h;
+  };
+  while (vfs::page_cache_reclaim(1 << 30)) {
+  }
+  uint64_t first = hash();
+  // 300000 bytes: 74 pages; the tree's other files were not read.
+  EXPECT_EQ(vfs::page_cache_reclaim(30), 30u);
+  EXPECT_EQ(vfs::page_cache_reclaim(1000), 44u);
+  EXPECT_EQ(vfs::page_cache_reclaim(1000), 0u);
+  EXPECT_EQ(hash(), first);
+  // mmap's page() reads an evicted page again too.
+  EXPECT_GT(vfs::page_cache_reclaim(1000), 0u);
+  auto pa = big->page(4096);
+  ASSERT_TRUE(pa.ok());
+  EXPECT_EQ(reinterpret_cast<const uint8_t*>(pa.value())[5], uint8_t((4096 + 5) * 7));
+  // mmap fills with cached pages only: the others are NotFound with the
+  // next cached one.
+  uint64_t next = 0;
+  EXPECT_EQ(big->page_for_read(0, false, &next).error(), Error::NotFound);
+  EXPECT_EQ(next, 4096u);
+  EXPECT_TRUE(big->page_for_read(4096, false, &next).ok());
+  EXPECT_TRUE(big->page_for_read(8192, true, &next).ok());  // a read fault reads it
+  big = sub = root = vfs::VnodeRef();
+  mr.fs->shutdown();
 }
 
 TEST(BlockCache, HitsEvictsAndPassesErrorsUp) {

@@ -11,6 +11,7 @@ list(APPEND HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/fs/vfs/lock.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/xattr.cc
   ${CMAKE_SOURCE_DIR}/fs/vfs/permission.cc
+  ${CMAKE_SOURCE_DIR}/fs/vfs/page_cache.cc
   ${CMAKE_SOURCE_DIR}/fs/ramfs/page_tree.cc
   ${CMAKE_SOURCE_DIR}/fs/ramfs/ramfs.cc
   ${CMAKE_SOURCE_DIR}/fs/ramfs/node.cc

@@ -84,6 +84,10 @@ struct BootSettings {
   uint32_t net_drop_bp = 0;         // basis points, 0..10000 (0: none)
   uint64_t net_drop_seed = 1;
   bool net_drop_rx = true, net_drop_tx = true;
+  // --root-disk=ID: the disk whose ext4 file system is the root's lower,
+  // read-only layer, under a writable RAM layer (the initrd's ramfs):
+  // docs/overlay.md "A disk root".
+  StringView root_disk;
   size_t disk_count = 0;            // --disk=ID[:/MOUNTPOINT][:ro]
   DiskSetting disks[MAX_DISKS];
   size_t virtio_mmio_count = 0;     // virtio_mmio.device=SIZE@ADDR:IRQ

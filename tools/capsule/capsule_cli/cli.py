@@ -46,6 +46,10 @@ def add_image_options(p):
     p.add_argument("--rootfs", metavar="DIR", help="use DIR as the whole guest root; PROGRAM is a path inside it")
     p.add_argument("--module", action="append", default=[], metavar="NAME[:CONFIG]",
                    help="bundled application from modules/ (repeatable; docs/modules.md)")
+    p.add_argument("--root", choices=["auto", "disk", "initrd"], default="auto",
+                   help="where the program's files are: an initrd that guest memory holds whole, or a "
+                        "read-only ext4 disk under a writable RAM layer (auto: a disk when the image is "
+                        "over 64 MiB; docs/cli.md \"Large images\")")
     p.add_argument("--package-cap", type=int, default=bundle.debpkg.DEFAULT_CAP >> 20, metavar="MIB",
                    help="at most this many MiB of Debian package files come with a program "
                         "(its package and its dependencies'; default %(default)s, 0: none)")
@@ -89,15 +93,38 @@ def prepare(a):
         plan = bundle.make_plan(a.program, a.args, a.module, a.add, a.env, a.cwd, a.rootfs, a.verbose,
                                 package_cap=a.package_cap << 20,
                                 host_term=os.environ.get("TERM") if a.command == "run" else None)
-        from . import imagecache
-        image = imagecache.image_for(plan.tree, verbose=a.verbose, label=plan.label or " ".join(plan.argv))
+        from . import imagecache, rootdisk
+        label = plan.label or " ".join(plan.argv)
+        if rootdisk.use_disk(getattr(a, "root", "initrd"), plan.tree):
+            from . import deps
+            deps.ensure_for("disk")  # mke2fs and debugfs
+            disk = imagecache.image_for(plan.tree, verbose=a.verbose, label=label, kind="ext4")
+            return plan, empty_initrd(), disk
+        image = imagecache.image_for(plan.tree, verbose=a.verbose, label=label)
     except (imagetree.TreeError, OSError, ValueError) as e:
         raise bundle.BadInput(str(e))
-    return plan, image
+    return plan, image, None
 
 
-def vm_settings(a, plan, image_bytes):
-    mem = a.mem or plan.mem or f"{bundle.auto_mem_mib(image_bytes)}M"
+def empty_initrd():
+    """A cpio with nothing in it (a disk root's RAM layer starts empty),
+    made once in the cache."""
+    from . import cpio, imagecache
+    path = os.path.join(imagecache.cache_dir(), "empty.cpio")
+    if not os.path.isfile(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        cpio.write_file(tmp, [])
+        os.replace(tmp, path)
+    return path
+
+
+def vm_settings(a, plan, image_bytes, root_disk=None):
+    # From a disk, the files are read as needed and their clean pages can
+    # be dropped: an eighth of the image's size stands for what stays in
+    # use (docs/cli.md "Large images").
+    auto = bundle.auto_mem_mib(image_bytes // 8 if root_disk else image_bytes)
+    mem = a.mem or plan.mem or f"{auto}M"
     cpus = a.cpus or plan.cpus or 1
     words = plan.kernel_words()
     cmdline = " ".join(quote_word(w) for w in words)
@@ -164,7 +191,7 @@ def _work_dir():
     return tempfile.mkdtemp(prefix="capsule-run-")
 
 
-def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(), tree=None):
+def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(), tree=None, root_disk=None):
     words = strace_words(a)
     gdb_port = getattr(a, "gdb", None)
     if gdb_port is not None:
@@ -205,7 +232,7 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
             cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
                                cmdline=cmdline, initrd=initrd, status_file=status_file, stdio=st,
                                net=net, publish=publish, net_static=True, shares=shares,
-                               disks=getattr(a, "disk", ()), extra=extra)
+                               disks=getattr(a, "disk", ()), root_disk=root_disk, extra=extra)
         except (ValueError, OSError) as e:
             return fail(str(e))
         if a.verbose:
@@ -277,18 +304,20 @@ def cmd_run(a):
             qemu.share_args(a.machine, a.share)
         except ValueError as e:
             return fail(str(e))
+        disk = os.path.join(a.image, m["root_disk"]) if m.get("root_disk") else None
         return boot(a, os.path.join(a.image, "capsule.elf"), os.path.join(a.image, "initrd.cpio"),
-                    a.mem or m["mem"], a.cpus or m["cpus"], cmdline, net, publish, a.share)
+                    a.mem or m["mem"], a.cpus or m["cpus"], cmdline, net, publish, a.share, root_disk=disk)
     try:
-        plan, image = prepare(a)
+        plan, image, disk = prepare(a)
     except bundle.BadInput as e:
         return fail(str(e))
     kernel = build.kernel_for(a.debug_kernel)
-    mem, cpus, cmdline = vm_settings(a, plan, os.path.getsize(image))
+    size = os.path.getsize(disk or image)
+    mem, cpus, cmdline = vm_settings(a, plan, size, disk)
     if a.verbose:
         print(f"capsule: {plan.label or 'image'}: {len(plan.tree.nodes)} entries, "
-              f"{os.path.getsize(image) >> 10} KiB, memory {mem}", file=sys.stderr)
-    return boot(a, kernel, image, mem, cpus, cmdline, a.net or "user", a.publish, a.share, plan.tree)
+              f"{size >> 10} KiB {'root disk' if disk else 'initrd'}, memory {mem}", file=sys.stderr)
+    return boot(a, kernel, image, mem, cpus, cmdline, a.net or "user", a.publish, a.share, plan.tree, disk)
 
 
 def cmd_build(a):
@@ -308,12 +337,12 @@ def cmd_build(a):
         print(build.DEBUG_KERNEL if a.debug_kernel else build.KERNEL)
         return 0
     try:
-        plan, image = prepare(a)
+        plan, image, disk = prepare(a)
     except bundle.BadInput as e:
         return fail(str(e))
     kernel = build.DEBUG_KERNEL if a.debug_kernel else build.KERNEL
     build.build([os.path.basename(kernel)], quiet=not a.verbose)
-    mem, cpus, cmdline = vm_settings(a, plan, os.path.getsize(image))
+    mem, cpus, cmdline = vm_settings(a, plan, os.path.getsize(disk or image), disk)
     manifest = {
         "label": plan.label, "argv": plan.argv, "env": plan.env, "cwd": plan.cwd,
         "mem": mem, "cpus": cpus, "machine": a.machine, "accel": a.accel, "cmdline": cmdline,
@@ -321,12 +350,15 @@ def cmd_build(a):
         "net": a.net or "user", "publish": a.publish,
         "kernel": "debug" if a.debug_kernel else "normal",
     }
+    if disk:
+        manifest["root_disk"] = "root.ext4"
+        manifest["root_disk_bytes"] = os.path.getsize(disk)
     try:
         qemu.check_fits(kernel, image, manifest["mem"])
     except ValueError as e:
         return fail(str(e))
     try:
-        deploy.write(a.out, kernel, image, manifest, plan.label or "the image")
+        deploy.write(a.out, kernel, image, manifest, plan.label or "the image", root_disk=disk)
     except (OSError, ValueError) as e:
         return fail(f"build: cannot write {a.out}: {e}")
     print(a.out)

@@ -2,7 +2,9 @@
 `capsule run --image DIR` boots (docs/cli.md).
 
     DIR/capsule.elf     the kernel
-    DIR/initrd.cpio     the image (cpio newc)
+    DIR/initrd.cpio     the image (cpio newc); empty when the image is a root disk
+    DIR/root.ext4       a large image's files as a read-only ext4 disk (the
+                        root's lower layer: docs/overlay.md "A disk root")
     DIR/run.sh          the QEMU command line, runnable on its own; it
                         exits with the program's status
     DIR/manifest.json   what was built: argv, env, cwd, memory, CPUs,
@@ -69,11 +71,14 @@ class BundleError(Exception):
     pass
 
 
-def write(outdir, kernel, image, manifest, label):
-    """Writes the four files; `manifest` has mem, cpus, machine, accel, cmdline."""
+def write(outdir, kernel, image, manifest, label, root_disk=None):
+    """Writes the four files (five with a root disk: root.ext4, which run.sh
+    attaches read-only); `manifest` has mem, cpus, machine, accel, cmdline."""
     os.makedirs(outdir, exist_ok=True)
     shutil.copyfile(kernel, os.path.join(outdir, "capsule.elf"))
     shutil.copyfile(image, os.path.join(outdir, "initrd.cpio"))
+    if root_disk:
+        shutil.copyfile(root_disk, os.path.join(outdir, "root.ext4"))
     accel = manifest["accel"]
     if accel not in qemu.ACCELS:
         raise ValueError(f"unknown accelerator '{accel}'")
@@ -83,7 +88,7 @@ def write(outdir, kernel, image, manifest, label):
                        cpus=manifest["cpus"], accel="tcg", cmdline=manifest["cmdline"],
                        initrd="initrd.cpio", status_file=STATUS_PLACEHOLDER, tsc_khz=0,
                        net=manifest.get("net", "user"), publish=manifest.get("publish", []),
-                       net_static=True)
+                       net_static=True, root_disk="root.ext4" if root_disk else None)
     shell = [shlex.quote(w) for w in cmd]
     shell[cmd.index("-accel") + 1] = '"$accel"'
     shell[cmd.index("-cpu") + 1] = '"$cpu"'
@@ -122,7 +127,7 @@ def load(outdir):
         raise BundleError(f"--image: {path} is not valid JSON: {e}")
     if m.get("version") != MANIFEST_VERSION:
         raise BundleError(f"--image: {path}: unsupported manifest version {m.get('version')!r}")
-    for f in ("capsule.elf", "initrd.cpio"):
+    for f in ("capsule.elf", "initrd.cpio") + ((m["root_disk"],) if m.get("root_disk") else ()):
         if not os.path.isfile(os.path.join(outdir, f)):
             raise BundleError(f"--image: '{outdir}' lacks {f}")
     return m

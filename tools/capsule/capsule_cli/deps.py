@@ -9,7 +9,8 @@ import sys
 PACKAGES = {
     "build": ["cmake", "ninja-build", "g++", "binutils", "python3"],
     "run": ["qemu-system-x86"],
-    # capsule disk create: mke2fs -t ext4 -d DIR (docs/block.md).
+    # capsule disk create: mke2fs -t ext4 -d DIR (docs/block.md); a large
+    # image's root disk (rootdisk.py: mke2fs, debugfs).
     "disk": ["e2fsprogs"],
     # The Debian programs the dynamic-loading tests run in the VM and compare
     # with the host (tests/guest/dynamic.cmake).

@@ -17,7 +17,8 @@ grows with what was ever built:
   touched): an untouched file is not read again, a touched one is re-hashed
   (its content decides, not its timestamp).
 
-images/<key>.cpio holds the images; an image's mtime is its last use (set
+images/<key>.cpio holds the images (images/<key>.ext4 the root disks of
+large ones, rootdisk.py); an image's mtime is its last use (set
 on every hit). The cache is capped (CAPSULE_CACHE_MAX, default 2G; "0"
 means no cap): after a pack, the least recently used images go until the
 images fit, never the one just used nor one a running `capsule run` holds
@@ -234,10 +235,15 @@ def release():
         os.close(_held.pop())
 
 
-def image_for(tree, verbose=False, extra="", label=""):
-    """The path of the cpio image of `tree`, packing it only on a miss. The
+def image_for(tree, verbose=False, extra="", label="", kind="cpio"):
+    """The path of the cpio image of `tree` (kind "cpio") or of its ext4
+    root disk (kind "ext4", rootdisk.py), packing it only on a miss. The
     image stays locked (shared) until this process exits or release()."""
     global PACKS
+    if kind != "cpio":
+        from . import rootdisk
+        extra = f"{extra}\0{kind}\0{rootdisk.FORMAT}"
+    ext = "." + kind
     root = cache_dir()
     images = os.path.join(root, "images")
     t0 = time.monotonic()
@@ -249,7 +255,7 @@ def image_for(tree, verbose=False, extra="", label=""):
     except OSError:
         key = ""
     if len(key) == 64:
-        out = os.path.join(images, key[:32] + ".cpio")
+        out = os.path.join(images, key[:32] + ext)
         if _hold(out) is not None:
             now = time.time()
             try:
@@ -263,7 +269,7 @@ def image_for(tree, verbose=False, extra="", label=""):
     os.makedirs(images, exist_ok=True)
     memo = HashMemo(os.path.join(root, "hash"))
     key = tree_key(tree, memo, extra)
-    out = os.path.join(images, key[:32] + ".cpio")
+    out = os.path.join(images, key[:32] + ext)
     if _hold(out) is not None:
         os.utime(out)
         _write_atomic(sig_file, key)
@@ -274,10 +280,14 @@ def image_for(tree, verbose=False, extra="", label=""):
     t1 = time.monotonic()
     tmp = f"{out}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "wb", buffering=1 << 20) as f:
-            cpio.write(f, tree.entries())
+        if kind == "ext4":
+            from . import rootdisk
+            rootdisk.pack(tree, tmp)
+        else:
+            with open(tmp, "wb", buffering=1 << 20) as f:
+                cpio.write(f, tree.entries())
         if label:
-            _write_atomic(out[:-len(".cpio")] + ".label", label)
+            _write_atomic(out[:-len(ext)] + ".label", label)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -302,7 +312,7 @@ def entries(root=None):
     except OSError:
         return out
     for n in names:
-        if not n.endswith(".cpio"):
+        if not n.endswith((".cpio", ".ext4")):
             continue
         p = os.path.join(images, n)
         try:
@@ -310,7 +320,7 @@ def entries(root=None):
         except OSError:
             continue
         try:
-            with open(p[:-len(".cpio")] + ".label") as f:
+            with open(p[:-len(".cpio")] + ".label") as f:  # ".cpio" and ".ext4": the same length
                 label = f.read(200)
         except OSError:
             label = ""
@@ -393,7 +403,7 @@ def sweep(root=None):
         try:
             with open(p) as f:
                 key = f.read(64)
-            alive = os.path.exists(os.path.join(images, key[:32] + ".cpio"))
+            alive = any(os.path.exists(os.path.join(images, key[:32] + e)) for e in (".cpio", ".ext4"))
             mtime = os.stat(p).st_mtime
         except OSError:
             continue

@@ -83,7 +83,7 @@ BOOT_MARGIN = 1 << 20
 def boot_need(kernel, initrd):
     """Bytes of guest RAM the kernel needs to boot this image and start the
     program (not to run it)."""
-    size = os.path.getsize(initrd)
+    size = os.path.getsize(initrd) if initrd else 0
     return kernel_end(kernel) + size + BOOT_MARGIN + size // 64
 
 
@@ -284,9 +284,26 @@ def disk_args(machine, disks):
     return args, words
 
 
+ROOT_DISK_SERIAL = "capsule-root"
+
+
+def root_disk_args(machine, path):
+    """QEMU arguments and the kernel word for a root disk (docs/overlay.md
+    "A disk root"): the image read-only as a virtio-blk device with serial
+    capsule-root, and --root-disk=capsule-root."""
+    drive = f"file={path},if=none,id=capsule-root,format=raw,readonly=on"
+    if machine == "microvm":
+        dev = f"virtio-blk-device,drive=capsule-root,serial={ROOT_DISK_SERIAL}"
+        args = ["-global", "virtio-mmio.force-legacy=false"]
+    else:
+        dev = f"virtio-blk-pci,drive=capsule-root,serial={ROOT_DISK_SERIAL},disable-legacy=on,romfile="
+        args = []
+    return args + ["-drive", drive, "-device", dev], [f"--root-disk={ROOT_DISK_SERIAL}"]
+
+
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
             initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None, net=None, publish=(),
-            net_static=False, shares=(), disks=()):
+            net_static=False, shares=(), disks=(), root_disk=None):
     """stdio: a capsule_cli.stdio.Stdio that wires the serial port and the
     program's streams (docs/console.md); without it the serial port is
     QEMU's stdio (the test harness reads it there). tsc_khz: the rate passed
@@ -295,7 +312,8 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
     --share specs (share_args). net_static:
     with "user", give the kernel QEMU's fixed addresses (--ip, --gw, --dns)
     so that it does not wait for DHCP at boot (unless cmdline has --ip).
-    disks: --disk specs (FILE[:/MOUNTPOINT][:ro][:nvme], disk_args)."""
+    disks: --disk specs (FILE[:/MOUNTPOINT][:ro][:nvme], disk_args).
+    root_disk: an ext4 image that is the root's lower layer (root_disk_args)."""
     if machine not in MACHINES:
         raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
     if not 1 <= int(cpus) <= 64:
@@ -313,6 +331,10 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
     words += share_words
     disk_qemu, disk_words = disk_args(machine, disks)
     words += disk_words
+    if root_disk:
+        root_qemu, root_words = root_disk_args(machine, root_disk)
+        disk_qemu += root_qemu
+        words += root_words
     if cmdline:
         words.append(cmdline)
     args = [

@@ -120,6 +120,9 @@ Result<void> populate(Ramfs& fs, const uint8_t* data, size_t size, PopulateError
 // Boot: a ramfs filled from the initrd (data may be null), mounted as the
 // root of a new kernel Vfs (vfs::kernel_vfs()). On a bad archive prints
 // the message and returns the error: the caller stops the boot.
-Result<void> mount_boot_root(const uint8_t* data, size_t size);
+// `wrap`, if given, makes the root file system from the ramfs (a union
+// over it: docs/overlay.md "A disk root").
+using RootWrap = Result<vfs::FsRef> (*)(RefPtr<Ramfs> ramfs);
+Result<void> mount_boot_root(const uint8_t* data, size_t size, RootWrap wrap = nullptr);
 
 }  // namespace capsule::ramfs
