@@ -31,6 +31,7 @@ struct Nic {
   Semaphore configured;  // up once DHCP has finished (either way)
   bool dhcp = false;
   net::Netif* netif = nullptr;  // the IP layer's view (net/netif.h)
+  net::IpAddr dns6;             // --dns's IPv6 server (any: none)
 };
 
 Nic* g_nic;  // the first device: the one the address and routes are for
@@ -124,6 +125,31 @@ size_t format_ip(char* out, size_t cap, uint32_t a) {
   return format_to(out, cap, "{}.{}.{}.{}", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
 }
 
+// RFC 5952's text: lower-case hex groups, the longest run of two or more
+// zero groups (the first of equals) as "::".
+size_t format_ip6(char* out, size_t cap, const net::IpAddr& a) {
+  uint16_t g[8];
+  for (int i = 0; i < 8; ++i) g[i] = uint16_t(a.b[2 * i] << 8 | a.b[2 * i + 1]);
+  int best = -1, best_len = 1;
+  for (int i = 0; i < 8;) {
+    int j = i;
+    while (j < 8 && !g[j]) ++j;
+    if (j - i > best_len) best = i, best_len = j - i;
+    i = j == i ? i + 1 : j;
+  }
+  size_t n = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (i == best) {
+      n += format_to(out + n, cap - n, "::");
+      i += best_len - 1;
+      continue;
+    }
+    if (i && i != best + best_len) n += format_to(out + n, cap - n, ":");
+    n += format_to(out + n, cap - n, "{:x}", g[i]);
+  }
+  return n;
+}
+
 void write_file(StringView path, StringView text, bool replace) {
   vfs::Vfs* v = vfs::kernel_vfs();
   vfs::VnodeRef root = v->root();
@@ -205,7 +231,25 @@ void network_start(const BootSettings& s) {
   dev->set_receiver(receive, nic);
   // IPv6: the link-local address and a Router Solicitation, whose answer
   // (SLAAC, the default router) comes in on the receive path meanwhile.
-  if (nic->netif) net::nd_link_up(*nic->netif);
+  // A static --ip6 replaces SLAAC's address, --gw6 the RA's router.
+  net::NdOptions nd;
+  if (s.net_prefix6 && nic->netif) {
+    net::IpAddr a, gw;
+    __builtin_memcpy(a.b, s.net_ip6, 16);
+    __builtin_memcpy(gw.b, s.net_gw6, 16);
+    nd.slaac = false;
+    if (auto r = net::netif_add_addr6(*nic->netif, a, s.net_prefix6); !r.ok())
+      log_warn("network: {}: --ip6 not set ({})", dev->name(), error_name(r.error()));
+    if (!gw.any()) {
+      nd.router = false;
+      net::route6_set_gateway(gw, nic->netif);
+    }
+    char text[48];
+    size_t n = format_ip6(text, sizeof text, a);
+    log_info("network: {} IPv6 {}/{} (static)", dev->name(), StringView(text, n), s.net_prefix6);
+  }
+  __builtin_memcpy(nic->dns6.b, s.net_dns6, 16);
+  if (nic->netif) net::nd_link_up(*nic->netif, nd);
   if (!thread_create("arp", arp_thread, nic, ThreadOptions{.detached = true}).ok())
     log_warn("network: no ARP thread: addresses are asked for once");
   if (s.net_ip) {
@@ -228,17 +272,23 @@ void network_ready() {
   if (!nic) return;
   if (nic->dhcp) nic->configured.down();  // dhcp_configure is bounded by its timeout
   net::Ipv4Config c = nic->eth->config();
-  if (!c.addr) return;
+  // resolv.conf: DHCP's (or --dns's) IPv4 servers, then the IPv6 one.
   char text[256];
   size_t n = 0;
-  if (c.domain[0]) n += format_to(text + n, sizeof text - n, "search {}\n", StringView(c.domain));
+  if (c.addr && c.domain[0]) n += format_to(text + n, sizeof text - n, "search {}\n", StringView(c.domain));
   for (uint32_t d : c.dns) {
-    if (!d) continue;
+    if (!d || !c.addr) continue;
     n += format_to(text + n, sizeof text - n, "nameserver ");
     n += format_ip(text + n, sizeof text - n, d);
     n += format_to(text + n, sizeof text - n, "\n");
   }
+  if (!nic->dns6.any()) {
+    n += format_to(text + n, sizeof text - n, "nameserver ");
+    n += format_ip6(text + n, sizeof text - n, nic->dns6);
+    n += format_to(text + n, sizeof text - n, "\n");
+  }
   if (n) write_file("/etc/resolv.conf", StringView(text, n), true);
+  if (!c.addr) return;
   n = format_ip(text, sizeof text, c.addr);
   n += format_to(text + n, sizeof text - n, "\tcapsule\n");
   add_hosts_line(StringView(text, n));

@@ -10,6 +10,8 @@
 // Router Solicitation; a Router Advertisement gives the default router
 // and, for each autonomous /64 prefix, a SLAAC address. No packet is sent
 // with the cache's lock held: output6 comes back here for unicast.
+#include <atomic>
+
 #include "arch/spinlock.h"
 #include "core/time.h"
 #include "net/byte_order.h"
@@ -33,6 +35,8 @@ struct Neighbor {
 };
 
 SpinLock g_lock;
+// What Router Advertisements may configure (nd_link_up's options).
+std::atomic<bool> g_slaac{true}, g_ra_router{true};
 Neighbor g_cache[MAX_NEIGHBORS] GUARDED_BY(g_lock);
 
 Neighbor* find_locked(uint32_t nif, const IpAddr& a) REQUIRES(g_lock) {
@@ -101,13 +105,13 @@ void router_advert(Netif& nif, const IpAddr& src, const NdMessage& m) {
   if (nif.hw_addr(mac) != 6) return;
   // RFC 4862 5.5.3: an autonomous prefix of 64 bits (the interface
   // identifier's length on Ethernet) with a valid lifetime gives an address.
-  for (int i = 0; i < m.nprefixes; ++i) {
+  for (int i = 0; i < m.nprefixes && g_slaac.load(std::memory_order_relaxed); ++i) {
     const NdPrefix& p = m.prefixes[i];
     if (!p.autonomous || p.len != 64 || p.valid == 0 || p.preferred > p.valid || p.prefix.link_local6()) continue;
     (void)netif_add_addr6(nif, eui64_address(p.prefix, mac), 64);
   }
   // RFC 4861 6.3.4: a router lifetime above 0 makes it a default router.
-  if (m.router_lifetime) route6_set_gateway(src, &nif);
+  if (m.router_lifetime && g_ra_router.load(std::memory_order_relaxed)) route6_set_gateway(src, &nif);
 }
 
 }  // namespace
@@ -138,7 +142,9 @@ bool nd_resolve(Netif& nif, const IpAddr& next_hop, uint8_t mac[6], PacketBuf& p
   return false;
 }
 
-void nd_link_up(Netif& nif) {
+void nd_link_up(Netif& nif, NdOptions opts) {
+  g_slaac.store(opts.slaac, std::memory_order_relaxed);
+  g_ra_router.store(opts.router, std::memory_order_relaxed);
   uint8_t mac[6];
   if (nif.hw_addr(mac) != 6) return;
   const IpAddr ll = eui64_address(IpAddr{{0xfe, 0x80}}, mac);

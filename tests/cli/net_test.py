@@ -38,6 +38,15 @@ program on the host and compares.
                                       host's curl fetches from a python3
                                       HTTP server on the VM's [::]; skipped
                                       (77) where no tap can be made
+    net_test.py static6 MACHINE       `capsule run --ip6 fec0::99/64 --gw6
+                                      fe80::2 --dns fec0::3`: python3 in the
+                                      VM fetches from the host's [::1] as
+                                      [fec0::2] from fec0::99 (getsockname),
+                                      resolv.conf names fec0::3 after
+                                      10.0.2.3, `ip -6 addr` shows the
+                                      static address and no SLAAC one; the
+                                      same flags in `capsule build -o` then
+                                      run.sh give the same
     net_test.py iproute2 MACHINE      Debian's `ip` (netlink: links, addresses,
                                       routes, a route lookup), `hostname -I`
                                       (getifaddrs) and python3's
@@ -344,6 +353,60 @@ def tap6(machine):
     return report(problems, out)
 
 
+PY_STATIC6 = ("import socket, sys, urllib.request\n"
+              "print(open('/etc/resolv.conf').read().strip().replace('\\n', ' | '))\n"
+              "s = socket.create_connection(('fec0::2', int(sys.argv[1])), timeout=60)\n"
+              "print('source', s.getsockname()[0])\n"
+              "s.sendall(b'GET /index.txt HTTP/1.0\\r\\n\\r\\n')\n"
+              "d = b''\n"
+              "while True:\n"
+              "    b = s.recv(65536)\n"
+              "    if not b: break\n"
+              "    d += b\n"
+              "print('fetched', d.split(b'\\r\\n\\r\\n', 1)[1] == open(sys.argv[2], 'rb').read())\n")
+
+
+def static6(machine):
+    """--ip6/--gw6/--dns on QEMU's user network, with capsule run and in a
+    capsule build -o image."""
+    import re
+    problems = []
+    out = b""
+    flags = ["--ip6", "fec0::99/64", "--gw6", "fe80::2", "--dns", "fec0::3"]
+    want = ("nameserver 10.0.2.3 | nameserver fec0::3\nsource fec0::99\nfetched True\n").encode()
+    with tempfile.TemporaryDirectory() as d:
+        make_tree(d)
+        port = free_port()
+        srv = host_server(d, port, "::1")
+        try:
+            index = os.path.join(d, "index.txt")
+            argv = ["--add", f"{index}:/index.txt", "python3", "-c", PY_STATIC6, str(port), "/index.txt"]
+            r = subprocess.run([CAPSULE, "run", "--machine", machine, *flags, *argv], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+            out += r.stdout[-2000:] + r.stderr[-2000:]
+            check(r.returncode == 0 and r.stdout == want, f"run: status {r.returncode}, {r.stdout!r}", problems)
+            r = subprocess.run([CAPSULE, "run", "--machine", machine, *flags, "ip", "-o", "-6", "addr", "show"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=TIMEOUT)
+            out += r.stdout[-2000:] + r.stderr[-2000:]
+            text = r.stdout.decode(errors="replace")
+            check(re.search(r"(?m)^2: eth0 +inet6 fec0::99/64 scope global", text), "ip: no fec0::99/64", problems)
+            check("fec0::5054" not in text, "ip: a SLAAC address beside the static one", problems)
+            image = os.path.join(d, "image")
+            r = subprocess.run([CAPSULE, "build", "--machine", machine, *flags, *argv, "-o", image],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=TIMEOUT)
+            check(r.returncode == 0, f"build -o: status {r.returncode}: {r.stderr[-500:]!r}", problems)
+            r = subprocess.run([os.path.join(image, "run.sh")], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=TIMEOUT)
+            out += r.stdout[-2000:] + r.stderr[-2000:]
+            check(r.returncode == 0 and r.stdout == want, f"run.sh: status {r.returncode}, {r.stdout!r}", problems)
+        finally:
+            srv.terminate()
+            srv.wait(30)
+    return report(problems, out)
+
+
 # (argv, the VM's expected status, regexes its stdout must match, a regex
 # the host's stdout must match: the same shape with the host's values).
 IP_CASES = [
@@ -427,7 +490,7 @@ def main():
     case, machine = sys.argv[1], sys.argv[2]
     return {"http_server": http_server, "http_client": http_client,
             "http_client6": lambda m: http_client(m, v6=True), "udp_client6": udp_client6, "tap6": tap6,
-            "iproute2": iproute2}[case](machine)
+            "iproute2": iproute2, "static6": static6}[case](machine)
 
 
 if __name__ == "__main__":

@@ -168,10 +168,17 @@ bool is_local_addr6(const IpAddr& a);
 // Ethernet address of an IPv6 next hop into mac (true), or the packet is
 // held (taken from pkt) and a Neighbor Solicitation sent (false).
 bool nd_resolve(Netif& nif, const IpAddr& next_hop, uint8_t mac[6], PacketBuf& pkt);
+// What a link takes from Router Advertisements: addresses from its
+// prefixes (SLAAC) and the default router. A static --ip6 turns SLAAC
+// off, a static --gw6 the router.
+struct NdOptions {
+  bool slaac = true;
+  bool router = true;
+};
 // A link is up: its link-local address from its MAC (EUI-64, RFC 4862
-// 5.3; no duplicate address detection) and a Router Solicitation, whose
-// Advertisement brings SLAAC addresses and the default router.
-void nd_link_up(Netif& nif);
+// 5.3) and a Router Solicitation, whose Advertisement brings SLAAC
+// addresses and the default router as `opts` allow.
+void nd_link_up(Netif& nif, NdOptions opts = {});
 
 // The link layer's entry: one received IPv4 datagram (the IP header at
 // data()), or an IPv6 packet (version 6: ip6_input). Malformed datagrams
