@@ -23,6 +23,9 @@ namespace capsule {
 namespace {
 
 constexpr uint64_t DHCP_TIMEOUT_NS = 3'000'000'000ull;
+// How long the boot waits for the first Router Advertisement after the
+// link's Router Solicitation (docs/net_device.md "IPv6 at boot").
+constexpr uint64_t RA_WAIT_NS = 1'000'000'000ull;
 
 struct Nic {
   netdev::Device* dev = nullptr;
@@ -32,6 +35,7 @@ struct Nic {
   bool dhcp = false;
   net::Netif* netif = nullptr;  // the IP layer's view (net/netif.h)
   net::IpAddr dns6;             // --dns's IPv6 server (any: none)
+  uint64_t ra_deadline = 0;     // the boot waits for an RA until then (0: it does not)
 };
 
 Nic* g_nic;  // the first device: the one the address and routes are for
@@ -125,29 +129,10 @@ size_t format_ip(char* out, size_t cap, uint32_t a) {
   return format_to(out, cap, "{}.{}.{}.{}", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
 }
 
-// RFC 5952's text: lower-case hex groups, the longest run of two or more
-// zero groups (the first of equals) as "::".
 size_t format_ip6(char* out, size_t cap, const net::IpAddr& a) {
-  uint16_t g[8];
-  for (int i = 0; i < 8; ++i) g[i] = uint16_t(a.b[2 * i] << 8 | a.b[2 * i + 1]);
-  int best = -1, best_len = 1;
-  for (int i = 0; i < 8;) {
-    int j = i;
-    while (j < 8 && !g[j]) ++j;
-    if (j - i > best_len) best = i, best_len = j - i;
-    i = j == i ? i + 1 : j;
-  }
-  size_t n = 0;
-  for (int i = 0; i < 8; ++i) {
-    if (i == best) {
-      n += format_to(out + n, cap - n, "::");
-      i += best_len - 1;
-      continue;
-    }
-    if (i && i != best + best_len) n += format_to(out + n, cap - n, ":");
-    n += format_to(out + n, cap - n, "{:x}", g[i]);
-  }
-  return n;
+  char text[net::IP6_TEXT];
+  size_t n = net::ip6_text(a, text);
+  return format_to(out, cap, "{}", StringView(text, n));
 }
 
 void write_file(StringView path, StringView text, bool replace) {
@@ -238,7 +223,7 @@ void network_start(const BootSettings& s) {
     __builtin_memcpy(a.b, s.net_ip6, 16);
     __builtin_memcpy(gw.b, s.net_gw6, 16);
     nd.slaac = false;
-    if (auto r = net::netif_add_addr6(*nic->netif, a, s.net_prefix6); !r.ok())
+    if (auto r = net::nd_add_static(*nic->netif, a, s.net_prefix6); !r.ok())
       log_warn("network: {}: --ip6 not set ({})", dev->name(), error_name(r.error()));
     if (!gw.any()) {
       nd.router = false;
@@ -249,7 +234,11 @@ void network_start(const BootSettings& s) {
     log_info("network: {} IPv6 {}/{} (static)", dev->name(), StringView(text, n), s.net_prefix6);
   }
   __builtin_memcpy(nic->dns6.b, s.net_dns6, 16);
-  if (nic->netif) net::nd_link_up(*nic->netif, nd);
+  if (nic->netif) {
+    net::nd_link_up(*nic->netif, nd);
+    // Wait for an RA unless there is nothing it could give (--ip6 and --gw6).
+    if (nd.slaac || nd.router) nic->ra_deadline = uptime_ns() + RA_WAIT_NS;
+  }
   if (!thread_create("arp", arp_thread, nic, ThreadOptions{.detached = true}).ok())
     log_warn("network: no ARP thread: addresses are asked for once");
   if (s.net_ip) {
@@ -271,8 +260,17 @@ void network_ready() {
   Nic* nic = g_nic;
   if (!nic) return;
   if (nic->dhcp) nic->configured.down();  // dhcp_configure is bounded by its timeout
+  // A program that talks IPv6 at once finds its SLAAC address and router.
+  const uint64_t wait_from = uptime_ns();
+  if (nic->ra_deadline && net::nd_wait_router(nic->ra_deadline))
+    log_debug("network: {}: Router Advertisement applied; the boot waited {} us for it", nic->dev->name(),
+              (uptime_ns() - wait_from) / 1000);
+  else if (nic->ra_deadline)
+    log_info("network: {}: no Router Advertisement within {} ms; IPv6 has its link-local address only",
+             nic->dev->name(), RA_WAIT_NS / 1'000'000);
   net::Ipv4Config c = nic->eth->config();
-  // resolv.conf: DHCP's (or --dns's) IPv4 servers, then the IPv6 one.
+  // resolv.conf: DHCP's (or --dns's) IPv4 servers, then --dns's IPv6 one
+  // or the RA's (RDNSS).
   char text[256];
   size_t n = 0;
   if (c.addr && c.domain[0]) n += format_to(text + n, sizeof text - n, "search {}\n", StringView(c.domain));
@@ -282,9 +280,13 @@ void network_ready() {
     n += format_ip(text + n, sizeof text - n, d);
     n += format_to(text + n, sizeof text - n, "\n");
   }
-  if (!nic->dns6.any()) {
+  net::IpAddr dns6[3];
+  size_t n6 = 0;
+  if (!nic->dns6.any()) dns6[n6++] = nic->dns6;
+  else n6 = net::nd_dns_servers(dns6, 3);
+  for (size_t i = 0; i < n6; ++i) {
     n += format_to(text + n, sizeof text - n, "nameserver ");
-    n += format_ip6(text + n, sizeof text - n, nic->dns6);
+    n += format_ip6(text + n, sizeof text - n, dns6[i]);
     n += format_to(text + n, sizeof text - n, "\n");
   }
   if (n) write_file("/etc/resolv.conf", StringView(text, n), true);

@@ -48,11 +48,13 @@ struct IpMeta {
 
 // IPv6 output (net/inet/ipv6.cc): routes (scope: a link-local
 // destination's interface), adds the 40-byte header (src any: the
-// route's) and hands it to the interface, in fragments when it is larger
+// route's, unless `unspecified`: duplicate address detection sends from
+// ::) and hands it to the interface, in fragments when it is larger
 // than the link's MTU (RFC 8200 5). More than 65,535 bytes of payload is
 // MessageSize. NetUnreach, NoMemory.
 Result<void> ip6_output(PacketBuf pkt, const IpAddr& src, const IpAddr& dst, uint8_t proto,
-                        uint8_t hops = IPV6_DEFAULT_HOPS, uint8_t tclass = 0, uint32_t scope = 0);
+                        uint8_t hops = IPV6_DEFAULT_HOPS, uint8_t tclass = 0, uint32_t scope = 0,
+                        bool unspecified = false);
 void ip6_input(Netif& nif, PacketBuf pkt);
 
 // Either family, by the destination (a v4-mapped one goes out as IPv4).

@@ -9,14 +9,18 @@
 // it instead (net/inet/ipv6_header.cc): an accepted header's upper layer
 // lies inside the payload it says, past the extension headers; an ICMPv6
 // error's quoted packet and UDP over IPv6 are read as icmp6_input and
-// udp_input read them, Neighbor Discovery's messages as nd_input does,
-// and fragments go to one Reassembly6 (bounded; freed at the end).
+// udp_input read them, Neighbor Discovery's messages as nd_input does
+// (an accepted one steps one neighbor's reachability machine, one address's
+// duplicate address detection and its lifetimes, nd_state.cc, whose
+// invariants hold at every step), and fragments go to one Reassembly6
+// (bounded; freed at the end).
 #include <cstdlib>
 
 #include "net/byte_order.h"
 #include "net/inet/ipv4_header.h"
 #include "net/inet/ipv6_header.h"
 #include "net/inet/nd_message.h"
+#include "net/inet/nd_state.h"
 #include "net/inet/reassembly.h"
 #include "net/inet/reassembly6.h"
 #include "net/inet/udp_header.h"
@@ -33,7 +37,55 @@ using namespace capsule::net;
 
 namespace {
 
-void fuzz_ipv6(const uint8_t* d, size_t n, Reassembly6& reasm, uint64_t now) {
+// What nd_input keeps across messages: one neighbor, one address in DAD,
+// one SLAAC address's lifetimes.
+struct NdFuzzState {
+  NudEntry nud;
+  DadEntry dad;
+  Lifetime life;
+};
+
+void check_nud(const NudEntry& e, uint64_t now, const NdTimes& t) {
+  FUZZ_CHECK(e.probes <= (e.state == Nud::Incomplete ? t.max_multicast : t.max_unicast) || e.deadline == 0);
+  if (e.state == Nud::Reachable) FUZZ_CHECK(e.deadline > 0 && e.deadline <= now + t.reachable_ns);
+  if (e.state == Nud::Stale) FUZZ_CHECK(e.deadline == 0);
+}
+
+void fuzz_nd_state(const NdMessage& m, NdFuzzState& st, uint64_t now) {
+  const NdTimes t;
+  NudStep s;
+  switch (m.type) {
+    case ND_NEIGHBOR_ADVERT:
+      s = nud_advert(st.nud, m.has_tlla ? m.tlla : nullptr, m.solicited, m.override_, now, t);
+      FUZZ_CHECK(!s.flush || st.nud.state != Nud::Incomplete);
+      dad_conflict(st.dad);
+      break;
+    case ND_NEIGHBOR_SOLICIT:
+    case ND_ROUTER_SOLICIT:
+      if (m.has_slla) FUZZ_CHECK(nud_lladdr(st.nud, m.slla).usable && st.nud.state != Nud::Incomplete);
+      break;
+    case ND_ROUTER_ADVERT:
+      for (int i = 0; i < m.nprefixes; ++i) {
+        const uint64_t before = st.life.valid;
+        lifetime_update(st.life, now, m.prefixes[i].valid, m.prefixes[i].preferred);
+        FUZZ_CHECK(st.life.preferred <= st.life.valid);
+        // RFC 4862 5.5.3 e: an RA never ends an address sooner than two
+        // hours from now unless it was ending sooner anyway.
+        const uint64_t floor = now + 7200ull * 1'000'000'000ull;
+        FUZZ_CHECK(st.life.valid >= (before < floor ? before : floor));
+      }
+      break;
+    default: break;
+  }
+  (void)dad_step(st.dad, now, 1, t.retrans_ns);
+  s = nud_timer(st.nud, now, t);
+  if (s.give_up) st.nud = NudEntry{};
+  s = nud_output(st.nud, now, t);
+  FUZZ_CHECK(s.usable == (st.nud.state != Nud::Incomplete));
+  check_nud(st.nud, now, t);
+}
+
+void fuzz_ipv6(const uint8_t* d, size_t n, Reassembly6& reasm, uint64_t now, NdFuzzState& nds) {
   Ipv6Header h;
   Ipv6Drop drop = ipv6_parse(d, n, h);
   FUZZ_SAY("ipv6: %zu bytes, drop %d\n", n, int(drop));
@@ -77,6 +129,7 @@ void fuzz_ipv6(const uint8_t* d, size_t n, Reassembly6& reasm, uint64_t now) {
       FUZZ_CHECK(m.nprefixes <= NdMessage::MAX_PREFIXES && m.ndns <= NdMessage::MAX_DNS);
       FUZZ_CHECK(!m.target.multicast6());
       for (int i = 0; i < m.nprefixes; ++i) FUZZ_CHECK(m.prefixes[i].len <= 128);
+      fuzz_nd_state(m, nds, now);
     }
   }
   // An ICMPv6 error (types 1-4) quotes a packet after its 8-byte header.
@@ -96,6 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::Input in{data, size};
   auto* reasm = new Reassembly;
   Reassembly6* reasm6 = nullptr;
+  NdFuzzState nd;
   uint64_t now = 0;
   for (int op; (op = in.byte()) >= 0;) {
     if (op == 0xff) {  // the clock moves
@@ -112,7 +166,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     __builtin_memcpy(d, p, n);
     if (n && (d[0] >> 4) == 6) {
       if (!reasm6) reasm6 = new Reassembly6;
-      fuzz_ipv6(d, n, *reasm6, now);
+      fuzz_ipv6(d, n, *reasm6, now, nd);
       std::free(d);
       continue;
     }
