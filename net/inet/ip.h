@@ -100,6 +100,13 @@ void icmp6_input(Netif& nif, const Ipv6Header& h, PacketBuf pkt);
 // (checksum checked).
 void nd_input(Netif& nif, const Ipv6Header& h, PacketBuf pkt);
 
+// An ICMP (v6: ICMPv6) message that came in, checksum checked, before the
+// kernel acts on it: the ping sockets (an echo reply with their
+// identifier) and raw sockets of its family (net/inet/icmp_socket.cc)
+// get a copy; `head` is the IPv4 header a raw IPv4 socket reads first.
+void icmp_sockets_input(bool v6, const IpAddr& src, const IpAddr& dst, uint32_t scope, uint8_t ttl, const uint8_t* head,
+                        size_t head_len, const uint8_t* msg, size_t len);
+
 // ICMP destination-unreachable codes (RFC 792).
 inline constexpr uint8_t ICMP_NET_UNREACH = 0, ICMP_HOST_UNREACH = 1, ICMP_PROTO_UNREACH = 2, ICMP_PORT_UNREACH = 3,
                          ICMP_FRAG_NEEDED = 4;
