@@ -422,6 +422,13 @@ Result<void> nd_add_static(Netif& nif, const IpAddr& a, unsigned prefix) {
   return {};
 }
 
+void nd_confirm(const IpAddr& dst, uint32_t scope) {
+  auto r = route6_lookup(dst, scope);
+  if (!r.ok() || (r.value().nif->flags() & NetifFlags::LOOPBACK)) return;
+  SpinGuard g(g_lock);
+  if (Neighbor* n = find_locked(r.value().nif->index(), r.value().next_hop)) nud_confirm(n->nud, uptime_ns(), g_times);
+}
+
 bool nd_wait_router(uint64_t deadline_ns) {
   if (g_ra_seen.load(std::memory_order_acquire)) return true;
   if (!g_ra_sem.down_until(deadline_ns)) return false;

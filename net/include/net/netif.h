@@ -203,6 +203,10 @@ struct NdOptions {
 void nd_link_up(Netif& nif, NdOptions opts = {});
 // A static address (--ip6) on a link, through DAD like SLAAC's.
 Result<void> nd_add_static(Netif& nif, const IpAddr& a, unsigned prefix);
+// Upper-layer reachability confirmation (RFC 4861 7.3.1): the next hop
+// toward dst (scope: a link-local dst's interface) answered; its entry
+// becomes REACHABLE. TCP calls it when new data is acknowledged.
+void nd_confirm(const IpAddr& dst, uint32_t scope);
 // Waits until the first Router Advertisement has been applied, or until
 // `deadline_ns` (uptime); true if one was.
 bool nd_wait_router(uint64_t deadline_ns);
