@@ -19,7 +19,7 @@ namespace {
 
 constexpr uint32_t READABLE = POLL_IN | POLL_RDNORM;
 constexpr uint32_t WRITABLE = POLL_OUT | POLL_WRNORM | POLL_WRBAND;
-constexpr uint8_t ECHO = 8, ECHO_REPLY = 0, ECHO6 = 128, ECHO6_REPLY = 129;
+constexpr uint8_t ECHO = 8, ECHO6 = 128;
 constexpr size_t ICMP_HEADER = 8;
 constexpr size_t MAX_MESSAGE = 0xffff;  // ping_common_sendmsg, raw_sendmsg: EMSGSIZE above
 constexpr size_t MAX_TAKERS = 64;       // sockets one message is delivered to
@@ -56,14 +56,14 @@ Socket* icmp_socket_new(Family f, bool raw) {
   return s;
 }
 
-bool IcmpSocket::wants(bool v6, uint8_t type, uint16_t id, const IpAddr& dst) {
-  if ((family_ == Family::Inet6) != v6) return false;
-  if (!raw_ && (!ident || ident != id || type != (v6 ? ECHO6_REPLY : ECHO_REPLY))) return false;
-  if (!bound.wildcard() && bound != dst) return false;
-  if (raw_ && (v6 || type < 32) &&
-      (filter_[type >> 5].load(std::memory_order_relaxed) >> (type & 31) & 1))
-    return false;
-  return true;
+IcmpTaker IcmpSocket::taker() const {
+  IcmpTaker t;
+  t.v6 = family_ == Family::Inet6;
+  t.raw = raw_;
+  t.ident = ident;
+  t.bound = bound;
+  for (int i = 0; i < 8; ++i) t.filter[i] = filter_[i].load(std::memory_order_relaxed);
+  return t;
 }
 
 Result<void> IcmpSocket::autobind() {
@@ -371,15 +371,12 @@ uint32_t IcmpSocket::poll_events() {
 
 void icmp_sockets_input(bool v6, const IpAddr& src, const IpAddr& dst, uint32_t scope, uint8_t ttl, const uint8_t* head,
                         size_t head_len, const uint8_t* msg, size_t len) {
-  if (len < 4) return;
-  const uint8_t type = msg[0];
-  const uint16_t id = len >= ICMP_HEADER ? load16(msg + 4) : 0;
   IcmpSocket* takers[MAX_TAKERS];
   size_t n = 0;
   {
     SpinGuard g(g_lock);
     for (IcmpSocket& s : g_sockets)
-      if (n < MAX_TAKERS && s.wants(v6, type, id, dst) && s.try_retain()) takers[n++] = &s;
+      if (n < MAX_TAKERS && icmp_takes(s.taker(), v6, msg, len, dst) && s.try_retain()) takers[n++] = &s;
   }
   for (size_t i = 0; i < n; ++i) {
     // A raw IPv4 socket reads the IP header too (raw(7)); ping sockets and

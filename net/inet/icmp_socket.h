@@ -18,6 +18,7 @@
 #include "core/event/wait.h"
 #include "lib/intrusive_list.h"
 #include "net/inet.h"
+#include "net/inet/icmp_match.h"
 
 namespace capsule::net {
 
@@ -61,8 +62,8 @@ class IcmpSocket final : public Socket {
   // given, goes before it (a raw IPv4 socket's IP header).
   void deliver(const IpAddr& from, uint32_t scope, uint8_t ttl, const uint8_t* head, size_t head_len,
                const uint8_t* msg, size_t len);
-  // Does this socket take a message of `type` with identifier `ident` to `dst`?
-  bool wants(bool v6, uint8_t type, uint16_t ident, const IpAddr& dst);
+  // What icmp_takes needs of it (net/inet/icmp_match.h); under the table's lock.
+  IcmpTaker taker() const;
 
   ListNode table_node;  // in the table of ICMP sockets, under its lock
   uint16_t ident = 0;   // a ping socket's identifier (its port); 0: none yet (under the table's lock)
