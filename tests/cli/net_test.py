@@ -46,7 +46,9 @@ program on the host and compares.
                                       10.0.2.3, `ip -6 addr` shows the
                                       static address and no SLAAC one; the
                                       same flags in `capsule build -o` then
-                                      run.sh give the same
+                                      run.sh give the same, and `capsule
+                                      run --image` with another --ip6 uses
+                                      that one
     net_test.py ra6 MACHINE           Router Advertisement options on a tap
                                       device the test makes, whose host side
                                       answers the VM's Router Solicitation
@@ -415,6 +417,14 @@ def static6(machine):
                                stderr=subprocess.PIPE, timeout=TIMEOUT)
             out += r.stdout[-2000:] + r.stderr[-2000:]
             check(r.returncode == 0 and r.stdout == want, f"run.sh: status {r.returncode}, {r.stdout!r}", problems)
+            # capsule run --image with its own --ip6: after the image's words, so it wins.
+            r = subprocess.run([CAPSULE, "run", "--machine", machine, "--image", image, "--ip6", "fec0::98/64"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=TIMEOUT)
+            out += r.stdout[-2000:] + r.stderr[-2000:]
+            want98 = want.replace(b"source fec0::99", b"source fec0::98")
+            check(r.returncode == 0 and r.stdout == want98, f"run --image --ip6: status {r.returncode}, {r.stdout!r}",
+                  problems)
         finally:
             srv.terminate()
             srv.wait(30)
