@@ -11,6 +11,8 @@
 #include "linux/file_common.h"
 #include "linux/identity.h"
 #include "linux/netlink.h"
+#include "linux/process_state.h"
+#include "linux/procfs.h"
 #include "linux/socket_file.h"
 #include "linux/syscall.h"
 #include "net/inet.h"
@@ -623,10 +625,59 @@ net::Creds current_creds() {
 
 bool is_socket(vfs::Vnode& v) { return v.kind() == &SOCKET_KIND; }
 
+// net.ipv4.ping_group_range: the groups that may open ping sockets, low
+// in the high 32 bits. Linux's own default is "1 0" (nobody); Capsule
+// starts with systemd's "0 2147483647" (sysctl.d/50-default.conf), what a
+// Debian system has.
+constexpr uint32_t GID_T_MAX = 0x7fffffff;
+static std::atomic<uint64_t> g_ping_groups{GID_T_MAX};
+
+// ping_init_sock: the caller's egid or one of its supplementary groups in
+// the range, else EACCES.
+static bool ping_group_allowed() {
+  const uint64_t r = g_ping_groups.load(std::memory_order_relaxed);
+  const uint32_t lo = uint32_t(r >> 32), hi = uint32_t(r);
+  Creds& c = cur_creds();
+  SpinGuard g(c.lock);
+  if (lo <= c.egid && c.egid <= hi) return true;
+  for (int64_t i = 0; i < c.ngroups; ++i)
+    if (lo <= c.groups[i] && c.groups[i] <= hi) return true;
+  return false;
+}
+
+namespace proc {
+Result<void> show_ping_group_range(uint64_t, Text& out) {
+  const uint64_t r = g_ping_groups.load(std::memory_order_relaxed);
+  out.f("{}\t{}\n", uint32_t(r >> 32), uint32_t(r));
+  return {};
+}
+// proc_dointvec_minmax over two ints in [0, GID_T_MAX] (EINVAL outside),
+// then ipv4_ping_group_range: high below low is the empty "1 0".
+Result<void> store_ping_group_range(uint64_t, StringView data) {
+  uint64_t v[2];
+  size_t i = 0;
+  for (int k = 0; k < 2; ++k) {
+    while (i < data.size() && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n')) ++i;
+    if (i == data.size() || data[i] < '0' || data[i] > '9') return Error::Invalid;
+    v[k] = 0;
+    while (i < data.size() && data[i] >= '0' && data[i] <= '9') {
+      v[k] = v[k] * 10 + uint64_t(data[i++] - '0');
+      if (v[k] > GID_T_MAX) return Error::Invalid;
+    }
+  }
+  while (i < data.size() && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n')) ++i;
+  if (i != data.size()) return Error::Invalid;
+  if (v[1] < v[0]) v[0] = 1, v[1] = 0;
+  g_ping_groups.store(v[0] << 32 | v[1], std::memory_order_relaxed);
+  return {};
+}
+}  // namespace proc
+
 DEFINE_SYSCALL(41, socket, Result<Fd>, int domain, int type, int protocol) {
   int flags;
   bool icmp = false;
   net::SockType t = TRY(check_socket_args(domain, type, protocol, &flags, &icmp));
+  if (icmp && t == net::SockType::Dgram && !ping_group_allowed()) return Error::AccessDenied;
   net::SocketRef s = domain == L_AF_INET      ? TRY(net::inet_socket(t, net::Family::Inet, icmp))
                      : domain == L_AF_INET6   ? TRY(net::inet_socket(t, net::Family::Inet6, icmp))
                      : domain == L_AF_NETLINK ? TRY(netlink_socket(type & L_SOCK_TYPE_MASK, protocol))

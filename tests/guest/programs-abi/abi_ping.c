@@ -23,9 +23,13 @@
  *   made by a non-root user: EPERM, while a ping socket is fine.
  * Linux allows ping sockets only to the groups of
  * net.ipv4.ping_group_range, "1 0" (nobody) by default; systemd sets
- * "0 2147483647". Where the host says EACCES, the program moves to a
- * network namespace of its own with that range (and lo up); Capsule has no
- * such sysctl and allows every group. Waits are bounded (SO_RCVTIMEO 5 s). */
+ * "0 2147483647", as Capsule starts. Where the host says EACCES, the
+ * program moves to a network namespace of its own with that range (and lo
+ * up). There (or in the VM, never in the host's own namespace) the sysctl
+ * is exercised: "1 0" makes ping sockets EACCES (raw ones still work for
+ * root), a high below the low reads back as "1\t0", values past 2^31 - 1
+ * and words are EINVAL, "0 0" refuses a process of group 65534.
+ * Waits are bounded (SO_RCVTIMEO 5 s). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -38,6 +42,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <grp.h>
 #include <sys/wait.h>
 
 #include "check.h"
@@ -107,14 +112,24 @@ static int opt(int fd, int level, int name) {
   return v;
 }
 
+static int g_own_sysctls;  /* in the VM, or in a namespace of our own: the sysctl may change */
+
 /* On a host that allows ping sockets to no group: a namespace that does. */
 static void allow_ping_sockets(void) {
+  char rel[128] = "";
+  int r = open("/proc/sys/kernel/osrelease", O_RDONLY);
+  if (r >= 0) {
+    (void)!read(r, rel, sizeof rel - 1);
+    close(r);
+  }
+  g_own_sysctls = strstr(rel, "capsule") != NULL;
   int s = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
   if (s >= 0) {
     close(s);
     return;
   }
   if (errno != EACCES || unshare(CLONE_NEWNET) != 0) return;
+  g_own_sysctls = 1;
   int fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY);
   if (fd >= 0) {
     (void)!write(fd, "0 2147483647", 12);
@@ -317,6 +332,59 @@ static void raw6(void) {
   close(s);
 }
 
+static int write_range(const char* text) {
+  int fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY);
+  if (fd < 0) return -1;
+  int r = (int)write(fd, text, strlen(text));
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r;
+}
+
+static void read_range(char* out, size_t n) {
+  memset(out, 0, n);
+  int fd = open("/proc/sys/net/ipv4/ping_group_range", O_RDONLY);
+  if (fd >= 0) {
+    (void)!read(fd, out, n - 1);
+    close(fd);
+  }
+}
+
+/* net.ipv4.ping_group_range: "1 0" lets nobody open a ping socket (EACCES),
+   a high below the low is that empty range, values past 2^31 - 1 EINVAL. */
+static void group_range(void) {
+  if (!g_own_sysctls) {
+    printf("ping_group_range: not changed (the host's own)\n");
+    return;
+  }
+  char text[64];
+  CHECK(write_range("1 0\n") == 4, "write '1 0': %s", strerror(errno));
+  read_range(text, sizeof text);
+  CHECK(strcmp(text, "1\t0\n") == 0, "reads '%s'", text);
+  EXPECT_ERR(EACCES, socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP));
+  EXPECT_ERR(EACCES, socket(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6));
+  int raw = EXPECT_OK(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));  /* root's raw sockets do not care */
+  close(raw);
+  CHECK(write_range("7 3") == 3, "write '7 3': %s", strerror(errno));
+  read_range(text, sizeof text);
+  CHECK(strcmp(text, "1\t0\n") == 0, "'7 3' reads '%s'", text);
+  EXPECT_ERR(EINVAL, write_range("0 4294967295"));
+  EXPECT_ERR(EINVAL, write_range("zero"));
+  CHECK(write_range("0 0") == 3, "write '0 0': %s", strerror(errno));  /* root's group only */
+  int s = EXPECT_OK(socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP));
+  close(s);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setgroups(0, NULL) != 0) _exit(3);
+    _exit(socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP) < 0 && errno == EACCES ? 0 : 1);
+  }
+  int st = -1;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "group 65534 outside '0 0': status %x", st);
+  CHECK(write_range("0 2147483647") == 12, "restore: %s", strerror(errno));
+}
+
 static void unprivileged(void) {
   pid_t pid = fork();
   if (pid == 0) {
@@ -339,5 +407,6 @@ int main(void) {
   raw4();
   raw6();
   unprivileged();
+  group_range();
   return finish("abi_ping");
 }
