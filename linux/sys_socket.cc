@@ -48,6 +48,7 @@ constexpr int L_IPV6_UNICAST_HOPS = 16, L_IPV6_RECVERR = 25, L_IPV6_V6ONLY = 26,
 constexpr int L_SO_TIMESTAMP = 29;  // SO_TIMESTAMP_OLD: SCM_TIMESTAMP, a struct timeval
 // Raw ICMP sockets' filters (include/uapi/linux/icmp.h, icmpv6.h).
 constexpr int L_SOL_RAW = 255, L_SOL_ICMPV6 = 58, L_ICMP_FILTER = 1, L_ICMP6_FILTER = 1;
+constexpr int L_IPV6_CHECKSUM = 7;  // at SOL_RAW for ICMPv6 (RFC 3542 3.1; SOL_IPV6 refuses it there)
 constexpr int L_TCP_NODELAY = 1, L_TCP_MAXSEG = 2, L_TCP_CORK = 3, L_TCP_KEEPIDLE = 4, L_TCP_KEEPINTVL = 5, L_TCP_KEEPCNT = 6;
 constexpr int L_TCP_CONGESTION = 13, L_TCP_INFO = 11;
 constexpr size_t L_TCP_INFO_SIZE = 248;  // sizeof(struct tcp_info) since Linux 6.7 (tcpi_total_rto_time)
@@ -1003,6 +1004,12 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
   }
   if (size_t(optlen) < sizeof(int)) return Error::Invalid;
   const int v = TRY(optval.cast<const int>().read());
+  if (s->type() == net::SockType::Raw && s->family() == net::Family::Inet6 && optname == L_IPV6_CHECKSUM &&
+      (level == L_SOL_RAW || level == L_SOL_IPV6)) {
+    // do_rawv6_setsockopt: not at SOL_IPV6 on an ICMPv6 socket (EINVAL).
+    if (level == L_SOL_IPV6) return Error::Invalid;
+    return s->set_option(net::SockOpt::ChecksumOffset, v);
+  }
   if (level == L_SOL_IP) {
     switch (optname) {
       case L_IP_RECVERR: return s->set_option(net::SockOpt::RecvErr, v != 0);
@@ -1132,6 +1139,14 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
     TRY(s->filter(w, 8));
     size_t n = size_t(len) < cap ? size_t(len) : cap;
     if (n) TRY(optval.copy_out(reinterpret_cast<const uint8_t*>(w), n));
+    return optlen.write(int(n));
+  }
+  if (s->type() == net::SockType::Raw && s->family() == net::Family::Inet6 && optname == L_IPV6_CHECKSUM &&
+      level == L_SOL_RAW) {
+    v = TRY(s->get_option(net::SockOpt::ChecksumOffset));
+    __builtin_memcpy(out, &v, sizeof v);
+    if (size_t(len) < n) n = size_t(len);
+    if (n) TRY(optval.copy_out(out, n));
     return optlen.write(int(n));
   }
   if (level == L_SOL_IP || level == L_SOL_TCP || level == L_SOL_IPV6) {

@@ -148,7 +148,8 @@ Result<size_t> IcmpSocket::sendmsg(SendMsg& m) {
   // ping_common_sendmsg / raw_sendmsg: the size, then (ping) the header.
   if (len > MAX_MESSAGE) return Error::MessageSize;
   if (!raw_ && len < ICMP_HEADER) return Error::Invalid;
-  if (raw_ && v6 && len < 4) return Error::Invalid;  // the checksum's offset (2) + 2 past the end
+  const int csum_at = raw_ && v6 ? csum_offset_.load(std::memory_order_relaxed) : 2;
+  if (raw_ && v6 && csum_at >= 0 && len < size_t(csum_at) + 2) return Error::Invalid;  // rawv6_push_pending_frames
   IpAddr dst;
   uint32_t scope = 0;
   if (m.to && m.to->len) {
@@ -181,12 +182,13 @@ Result<size_t> IcmpSocket::sendmsg(SendMsg& m) {
     if (!raw_) store16(p + 4, ident);  // the kernel owns the identifier
   }
   if (src.wildcard()) src = TRY(inet_route(dst, scope)).src;
-  if (!raw_ || v6) {
-    // The kernel's checksum: ping's always, a raw ICMPv6 socket's (RFC 3542 3.1).
-    store16(p + 2, 0);
+  if (!raw_ || (v6 && csum_at >= 0)) {
+    // The kernel's checksum: ping's always, a raw ICMPv6 socket's at its
+    // IPV6_CHECKSUM offset (RFC 3542 3.1).
+    store16(p + csum_at, 0);
     uint16_t c = v6 ? csum_fold(csum_add(csum_pseudo6(src.b, dst.b, IP6_ICMPV6, uint32_t(len)), p, len))
                     : checksum(p, len);
-    store16(p + 2, c);
+    store16(p + csum_at, c);
   }
   TRY(inet_output(static_cast<PacketBuf&&>(pkt), src, dst, v6 ? IP6_ICMPV6 : IPPROTO_ICMP_,
                   uint8_t(ttl_.load(std::memory_order_relaxed)), uint8_t(tos_.load(std::memory_order_relaxed)), scope));
@@ -263,6 +265,9 @@ Result<int> IcmpSocket::get_option(SockOpt o) {
     case SockOpt::RecvTtl: return int(recvttl_.load(std::memory_order_relaxed));
     case SockOpt::RetOpts: return int(retopts_.load(std::memory_order_relaxed));
     case SockOpt::Timestamp: return int(timestamp_.load(std::memory_order_relaxed));
+    case SockOpt::ChecksumOffset:
+      if (!raw_ || family_ != Family::Inet6) return Error::NoProtoOpt;
+      return csum_offset_.load(std::memory_order_relaxed);
     case SockOpt::PassCred:
     case SockOpt::KeepAlive:
     case SockOpt::ReuseAddr:
@@ -285,6 +290,12 @@ Result<void> IcmpSocket::set_option(SockOpt o, int value) {
     case SockOpt::RecvTtl: recvttl_.store(value != 0, std::memory_order_relaxed); return {};
     case SockOpt::RetOpts: retopts_.store(value != 0, std::memory_order_relaxed); return {};
     case SockOpt::Timestamp: timestamp_.store(value != 0, std::memory_order_relaxed); return {};
+    case SockOpt::ChecksumOffset:
+      // do_rawv6_setsockopt: an odd offset is EINVAL, a negative one none.
+      if (!raw_ || family_ != Family::Inet6) return Error::NoProtoOpt;
+      if (value > 0 && (value & 1)) return Error::Invalid;
+      csum_offset_.store(value < 0 ? -1 : value, std::memory_order_relaxed);
+      return {};
     case SockOpt::PassCred:
     case SockOpt::KeepAlive:
     case SockOpt::ReuseAddr:

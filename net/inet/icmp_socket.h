@@ -88,6 +88,7 @@ class IcmpSocket final : public Socket {
   std::atomic<uint32_t> filter_[8] = {};
   std::atomic<int> sndbuf_{DEFAULT_BUF}, rcvbuf_{DEFAULT_BUF}, ttl_{64}, tos_{0};
   std::atomic<bool> recverr_{false}, recvttl_{false}, retopts_{false}, timestamp_{false};
+  std::atomic<int> csum_offset_{2};  // a raw ICMPv6 socket's (RFC 3542 3.1: ICMPv6's own field), -1: none
   event::WaitList read_wait_;
 };
 

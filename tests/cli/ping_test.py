@@ -7,6 +7,11 @@ prints a line per echo reply.
                             ping of the same address (which uses a raw
                             socket where the host allows no ping sockets:
                             the same output)
+    ping_test.py raw        the same with /proc/sys/net/ipv4/ping_group_range
+                            "1 0" (Linux's own default) written first:
+                            ping gets EACCES for a ping socket and falls
+                            back to a raw socket (ICMP_FILTER, the IP
+                            header); the lines equal the host's
     ping_test.py gateway    QEMU's user network: 10.0.2.2 and fec0::2
                             (QEMU answers echo requests to its own
                             addresses); skipped (printed reason) for an
@@ -65,6 +70,36 @@ def loopback():
     return report(problems)
 
 
+PY_RAW_PING = ("import os, sys\n"
+               "open('/proc/sys/net/ipv4/ping_group_range', 'w').write('1 0')\n"
+               "os.execv('/usr/bin/ping', ['ping'] + sys.argv[1:])\n")
+
+
+def raw():
+    """iputils' ping on raw sockets: python3 writes the sysctl, then execs it."""
+    import shutil
+    problems = []
+    libs = []
+    for line in subprocess.run(["ldd", shutil.which("ping")], stdout=subprocess.PIPE, text=True).stdout.splitlines():
+        m = re.search(r"=> (/\S+)", line)
+        if m and not re.search(r"/libc\.so|/ld-linux", m.group(1)):
+            real = os.path.realpath(m.group(1))
+            libs += ["--add", f"{real}:/usr/lib/x86_64-linux-gnu/{os.path.basename(m.group(1))}"]
+    for addr in ("127.0.0.1", "::1"):
+        args = ["-n", "-c", "3", addr]
+        host = subprocess.run(["ping", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        guest = subprocess.run([CAPSULE, "run", "--add", f"{shutil.which('ping')}:/usr/bin/ping", *libs, "python3",
+                                "-c", PY_RAW_PING, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=TIMEOUT)
+        if host.returncode != 0:
+            problems.append(f"{addr}: the host's ping failed ({host.returncode})")
+            continue
+        if guest.returncode != 0 or no_times(guest.stdout) != no_times(host.stdout) or guest.stderr:
+            problems.append(f"{addr}: status {guest.returncode}, output {guest.stdout[-600:]!r} "
+                            f"stderr {guest.stderr[-300:]!r}; the host's {host.stdout[-600:]!r}")
+    return report(problems)
+
+
 def gateway():
     problems = []
     for addr in ("10.0.2.2", "fec0::2"):
@@ -108,4 +143,4 @@ def report(problems):
 
 
 if __name__ == "__main__":
-    sys.exit({"loopback": loopback, "gateway": gateway, "tap": tap}[sys.argv[1]]())
+    sys.exit({"loopback": loopback, "raw": raw, "gateway": gateway, "tap": tap}[sys.argv[1]]())

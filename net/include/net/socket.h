@@ -116,6 +116,7 @@ enum class SockOpt : uint8_t {
   RecvTtl,     // IP_RECVTTL / IPV6_RECVHOPLIMIT: RecvMsg::ttl (ICMP sockets)
   RetOpts,     // IP_RETOPTS (ICMP sockets: kept; no IP options are ever received)
   Timestamp,   // SO_TIMESTAMP: RecvMsg::stamp_ns (ICMP sockets)
+  ChecksumOffset,  // IPV6_CHECKSUM at SOL_RAW: where a raw ICMPv6 socket's checksum goes (-1: not computed)
 };
 
 // What TCP_INFO reports of a TCP connection (linux/ lays out struct

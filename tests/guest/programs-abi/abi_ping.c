@@ -19,7 +19,8 @@
  *   IP header (our own echo request to 127.0.0.1, then the reply), its
  *   port is the protocol; ICMP_FILTER blocks types and reads back; an
  *   ICMPv6 raw socket gets the kernel's checksum and reads the message
- *   alone, ICMP6_FILTER passes only what it lets through; a raw socket
+ *   alone, ICMP6_FILTER passes only what it lets through, IPV6_CHECKSUM
+ *   at SOL_RAW reads 2 (odd: EINVAL; at SOL_IPV6: EINVAL); a raw socket
  *   made by a non-root user: EPERM, while a ping socket is fine.
  * Linux allows ping sockets only to the groups of
  * net.ipv4.ping_group_range, "1 0" (nobody) by default; systemd sets
@@ -329,6 +330,12 @@ static void raw6(void) {
             memcmp(r + 8, m + 8, 56) == 0, "reply: %zd bytes type %u", got, r[0]);
   CHECK(recv(s, r, sizeof r, MSG_DONTWAIT) == -1 && errno == EAGAIN, "a blocked type came through");
   EXPECT_ERR(EINVAL, sendto(s, m, 3, 0, (struct sockaddr*)&to, sizeof to));  /* shorter than the checksum */
+  /* IPV6_CHECKSUM at SOL_RAW (RFC 3542 3.1): ICMPv6's offset 2; odd EINVAL; not at SOL_IPV6 (EINVAL). */
+  CHECK(opt(s, SOL_RAW, IPV6_CHECKSUM) == 2, "IPV6_CHECKSUM reads %d", opt(s, SOL_RAW, IPV6_CHECKSUM));
+  int two = 2, three = 3;
+  EXPECT_OK(setsockopt(s, SOL_RAW, IPV6_CHECKSUM, &two, sizeof two));
+  EXPECT_ERR(EINVAL, setsockopt(s, SOL_RAW, IPV6_CHECKSUM, &three, sizeof three));
+  EXPECT_ERR(EINVAL, setsockopt(s, IPPROTO_IPV6, IPV6_CHECKSUM, &two, sizeof two));
   close(s);
 }
 
