@@ -54,6 +54,76 @@ bool parse_ipv4(StringView s, uint32_t& out) {
   return true;
 }
 
+// RFC 4291 2.2's text forms: eight groups of 1-4 hex digits, one "::"
+// for a run of zero groups, an IPv4 dotted quad as the last 32 bits.
+bool parse_ipv6(StringView s, uint8_t out[16]) {
+  uint16_t head[8], tail[8];
+  size_t nh = 0, nt = 0;
+  bool gap = false;
+  size_t i = 0;
+  if (s.size() >= 2 && s[0] == ':' && s[1] == ':') gap = true, i = 2;
+  else if (!s.empty() && s[0] == ':') return false;
+  while (i < s.size()) {
+    uint16_t* groups = gap ? tail : head;
+    size_t& n = gap ? nt : nh;
+    if (nh + nt >= 8) return false;
+    size_t j = i;
+    uint32_t v = 0;
+    while (j < s.size() && j - i < 5) {
+      char c = s[j];
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) break;
+      v = v * 16 + uint32_t(d);
+      ++j;
+    }
+    if (j < s.size() && s[j] == '.') {  // the dotted quad ends the address
+      uint32_t q;
+      if (nh + nt > 6 || !parse_ipv4(s.substr(i), q)) return false;
+      groups[n++] = uint16_t(q >> 16);
+      groups[n++] = uint16_t(q);
+      i = s.size();
+      break;
+    }
+    if (j == i || j - i > 4) return false;
+    groups[n++] = uint16_t(v);
+    i = j;
+    if (i == s.size()) break;
+    if (s[i] != ':') return false;
+    ++i;
+    if (i < s.size() && s[i] == ':') {
+      if (gap) return false;  // a second "::"
+      gap = true;
+      ++i;
+    } else if (i == s.size()) {
+      return false;  // a trailing single ':'
+    }
+  }
+  if (gap ? nh + nt > 7 : nh != 8) return false;
+  uint16_t all[8] = {};
+  for (size_t k = 0; k < nh; ++k) all[k] = head[k];
+  for (size_t k = 0; k < nt; ++k) all[8 - nt + k] = tail[k];
+  for (size_t k = 0; k < 8; ++k) out[2 * k] = uint8_t(all[k] >> 8), out[2 * k + 1] = uint8_t(all[k]);
+  return true;
+}
+
+// A unicast IPv6 address a host may take or route through: not ::, ::1,
+// multicast (ff00::/8) or v4-mapped (::ffff:0:0/96).
+bool unicast6(const uint8_t a[16]) {
+  bool zero10 = true;
+  for (int k = 0; k < 10; ++k) zero10 = zero10 && !a[k];
+  if (zero10 && a[10] == 0xff && a[11] == 0xff) return false;
+  uint8_t rest = 0;
+  for (int k = 0; k < 15; ++k) rest |= a[k];
+  if (!rest && (a[15] == 0 || a[15] == 1)) return false;
+  return a[0] != 0xff;
+}
+
+bool set6(const uint8_t a[16]) {
+  for (int k = 0; k < 16; ++k)
+    if (a[k]) return true;
+  return false;
+}
+
 // A word made of backslashes and a final ";" loses one backslash: "\\;"
 // is a literal ";" argument, "\\\\;" a literal "\\;" (after the word-level
 // unescaping of next_word, which turns "\\\\" into "\\").
@@ -207,9 +277,26 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
           !parse_u64(value.substr(slash + 1), prefix) || prefix < 1 || prefix > 32)
         return fail(out, "bad value '{}' for --ip (A.B.C.D/PREFIX, prefix 1..32)", value);
       s.net_prefix = uint8_t(prefix);
-    } else if (name == "gw" || name == "dns") {
-      if (!parse_ipv4(value, name == "gw" ? s.net_gw : s.net_dns))
-        return fail(out, "bad value '{}' for --{} (A.B.C.D)", value, name);
+    } else if (name == "ip6") {
+      size_t slash = value.find('/');
+      uint64_t prefix;
+      if (slash == StringView::npos || !parse_ipv6(value.substr(0, slash), s.net_ip6) || !unicast6(s.net_ip6) ||
+          !parse_u64(value.substr(slash + 1), prefix) || prefix < 1 || prefix > 128)
+        return fail(out, "bad value '{}' for --ip6 (a unicast IPv6 ADDR/PREFIX, prefix 1..128)", value);
+      s.net_prefix6 = uint8_t(prefix);
+    } else if (name == "gw6") {
+      if (!parse_ipv6(value, s.net_gw6) || !unicast6(s.net_gw6))
+        return fail(out, "bad value '{}' for --gw6 (a unicast IPv6 address)", value);
+    } else if (name == "gw") {
+      if (!parse_ipv4(value, s.net_gw)) return fail(out, "bad value '{}' for --gw (A.B.C.D)", value);
+    } else if (name == "dns") {
+      // IPv4's or IPv6's: one of each (resolv.conf lists IPv4's first).
+      if (value.find(':') != StringView::npos) {
+        if (!parse_ipv6(value, s.net_dns6) || !unicast6(s.net_dns6))
+          return fail(out, "bad value '{}' for --dns (A.B.C.D or a unicast IPv6 address)", value);
+      } else if (!parse_ipv4(value, s.net_dns) || !s.net_dns) {
+        return fail(out, "bad value '{}' for --dns (A.B.C.D or a unicast IPv6 address)", value);
+      }
     } else if (name == "net-drop") {
       // PERCENT[,SEED[,rx|tx]]: PERCENT with up to two decimals, 0..100.
       StringView pct = value, rest;
@@ -285,6 +372,9 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
     }
   }
   if ((s.net_gw || s.net_dns) && !s.net_ip) return fail(out, "--gw and --dns go with --ip (without it: DHCP)");
+  if (set6(s.net_gw6) && !s.net_prefix6) return fail(out, "--gw6 goes with --ip6 (without it: the Router Advertisement's)");
+  if (set6(s.net_dns6) && !s.net_ip && !s.net_prefix6)
+    return fail(out, "an IPv6 --dns goes with --ip or --ip6 (without them: DHCP's and the RA's)");
   if (s.command_count && !s.command_argc[s.command_count - 1]) {
     if (s.command_count > 1) return fail(out, "empty command after ';'");
     s.command_count = 0;  // "--" alone: no program

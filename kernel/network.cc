@@ -23,6 +23,9 @@ namespace capsule {
 namespace {
 
 constexpr uint64_t DHCP_TIMEOUT_NS = 3'000'000'000ull;
+// How long the boot waits for the first Router Advertisement after the
+// link's Router Solicitation (docs/net_device.md "IPv6 at boot").
+constexpr uint64_t RA_WAIT_NS = 1'000'000'000ull;
 
 struct Nic {
   netdev::Device* dev = nullptr;
@@ -31,6 +34,8 @@ struct Nic {
   Semaphore configured;  // up once DHCP has finished (either way)
   bool dhcp = false;
   net::Netif* netif = nullptr;  // the IP layer's view (net/netif.h)
+  net::IpAddr dns6;             // --dns's IPv6 server (any: none)
+  uint64_t ra_deadline = 0;     // the boot waits for an RA until then (0: it does not)
 };
 
 Nic* g_nic;  // the first device: the one the address and routes are for
@@ -130,6 +135,12 @@ size_t format_ip(char* out, size_t cap, uint32_t a) {
   return format_to(out, cap, "{}.{}.{}.{}", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
 }
 
+size_t format_ip6(char* out, size_t cap, const net::IpAddr& a) {
+  char text[net::IP6_TEXT];
+  size_t n = net::ip6_text(a, text);
+  return format_to(out, cap, "{}", StringView(text, n));
+}
+
 void write_file(StringView path, StringView text, bool replace) {
   vfs::Vfs* v = vfs::kernel_vfs();
   vfs::VnodeRef root = v->root();
@@ -212,7 +223,29 @@ void network_start(const BootSettings& s) {
   dev->set_receiver(receive, nic);
   // IPv6: the link-local address and a Router Solicitation, whose answer
   // (SLAAC, the default router) comes in on the receive path meanwhile.
-  if (nic->netif) net::nd_link_up(*nic->netif);
+  // A static --ip6 replaces SLAAC's address, --gw6 the RA's router.
+  net::NdOptions nd;
+  if (s.net_prefix6 && nic->netif) {
+    net::IpAddr a, gw;
+    __builtin_memcpy(a.b, s.net_ip6, 16);
+    __builtin_memcpy(gw.b, s.net_gw6, 16);
+    nd.slaac = false;
+    if (auto r = net::nd_add_static(*nic->netif, a, s.net_prefix6); !r.ok())
+      log_warn("network: {}: --ip6 not set ({})", dev->name(), error_name(r.error()));
+    if (!gw.any()) {
+      nd.router = false;
+      net::route6_set_gateway(gw, nic->netif);
+    }
+    char text[48];
+    size_t n = format_ip6(text, sizeof text, a);
+    log_info("network: {} IPv6 {}/{} (static)", dev->name(), StringView(text, n), s.net_prefix6);
+  }
+  __builtin_memcpy(nic->dns6.b, s.net_dns6, 16);
+  if (nic->netif) {
+    net::nd_link_up(*nic->netif, nd);
+    // Wait for an RA unless there is nothing it could give (--ip6 and --gw6).
+    if (nd.slaac || nd.router) nic->ra_deadline = uptime_ns() + RA_WAIT_NS;
+  }
   if (!thread_create("arp", arp_thread, nic, ThreadOptions{.detached = true}).ok())
     log_warn("network: no ARP thread: addresses are asked for once");
   if (s.net_ip) {
@@ -234,18 +267,37 @@ void network_ready() {
   Nic* nic = g_nic;
   if (!nic) return;
   if (nic->dhcp) nic->configured.down();  // dhcp_configure is bounded by its timeout
+  // A program that talks IPv6 at once finds its SLAAC address and router.
+  const uint64_t wait_from = uptime_ns();
+  if (nic->ra_deadline && net::nd_wait_router(nic->ra_deadline))
+    log_debug("network: {}: Router Advertisement applied; the boot waited {} us for it", nic->dev->name(),
+              (uptime_ns() - wait_from) / 1000);
+  else if (nic->ra_deadline)
+    log_info("network: {}: no Router Advertisement within {} ms; IPv6 has its link-local address only",
+             nic->dev->name(), RA_WAIT_NS / 1'000'000);
   net::Ipv4Config c = nic->eth->config();
-  if (!c.addr) return;
+  // resolv.conf: DHCP's (or --dns's) IPv4 servers, then --dns's IPv6 one
+  // or the RA's (RDNSS).
   char text[256];
   size_t n = 0;
-  if (c.domain[0]) n += format_to(text + n, sizeof text - n, "search {}\n", StringView(c.domain));
+  if (c.addr && c.domain[0]) n += format_to(text + n, sizeof text - n, "search {}\n", StringView(c.domain));
   for (uint32_t d : c.dns) {
-    if (!d) continue;
+    if (!d || !c.addr) continue;
     n += format_to(text + n, sizeof text - n, "nameserver ");
     n += format_ip(text + n, sizeof text - n, d);
     n += format_to(text + n, sizeof text - n, "\n");
   }
+  net::IpAddr dns6[3];
+  size_t n6 = 0;
+  if (!nic->dns6.any()) dns6[n6++] = nic->dns6;
+  else n6 = net::nd_dns_servers(dns6, 3);
+  for (size_t i = 0; i < n6; ++i) {
+    n += format_to(text + n, sizeof text - n, "nameserver ");
+    n += format_ip6(text + n, sizeof text - n, dns6[i]);
+    n += format_to(text + n, sizeof text - n, "\n");
+  }
   if (n) write_file("/etc/resolv.conf", StringView(text, n), true);
+  if (!c.addr) return;
   n = format_ip(text, sizeof text, c.addr);
   n += format_to(text + n, sizeof text - n, "\tcapsule\n");
   add_hosts_line(StringView(text, n));

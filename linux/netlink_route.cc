@@ -9,6 +9,7 @@
 //   RTM_GETADDR   dump (IPv4 addresses, then IPv6 ones; a family asks for its own)
 //   RTM_GETROUTE  dump of the main and local tables (IPv4, then IPv6), or
 //                 a lookup (`ip [-6] route get`: RTA_DST; ENETUNREACH)
+#include "core/time.h"
 #include "linux/netlink_msg.h"
 #include "net/netif.h"
 
@@ -27,7 +28,8 @@ constexpr uint16_t IFLA_ADDRESS = 1, IFLA_BROADCAST = 2, IFLA_IFNAME = 3, IFLA_M
 constexpr uint8_t IF_OPER_UNKNOWN = 0, IF_OPER_DOWN = 2, IF_OPER_UP = 6;
 constexpr uint16_t IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_LABEL = 3, IFA_BROADCAST = 4, IFA_CACHEINFO = 6,
                    IFA_FLAGS = 8;
-constexpr uint8_t IFA_F_PERMANENT = 0x80;
+constexpr uint8_t IFA_F_OPTIMISTIC = 0x04, IFA_F_DADFAILED = 0x08, IFA_F_DEPRECATED = 0x20, IFA_F_TENTATIVE = 0x40,
+                  IFA_F_PERMANENT = 0x80;
 constexpr uint8_t RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_HOST = 254;
 constexpr uint8_t RT_TABLE_MAIN = 254, RT_TABLE_LOCAL = 255;
 constexpr uint8_t RTPROT_UNSPEC = 0, RTPROT_KERNEL = 2, RTPROT_BOOT = 3, RTPROT_RA = 9;
@@ -123,18 +125,32 @@ Result<void> addr_message(net::Netif& nif, uint16_t flags, const Request& r, Sin
   return out.add(m);
 }
 
+// Seconds left until `until` (uptime ns), 0xffffffff for ever.
+uint32_t seconds_left(uint64_t until, uint64_t now) {
+  if (until == net::ADDR6_FOREVER) return 0xffffffffu;
+  return until <= now ? 0 : uint32_t((until - now) / 1'000'000'000ull);
+}
+
 // An IPv6 address (inet6_fill_ifaddr): IFA_ADDRESS only, the scope by the
-// address (::1 host, fe80::/10 link), permanent.
+// address (::1 host, fe80::/10 link); SLAAC's with its lifetimes, the
+// others permanent; DAD's state as Linux's flags (optimistic while it
+// runs, dadfailed + tentative after a duplicate), deprecated once its
+// preferred lifetime ended.
 Result<void> addr6_message(const net::Addr6& a, uint16_t flags, const Request& r, Sink& out) {
   net::Netif* nif = net::netif_by_index(a.nif);
   if (!nif) return {};
+  const uint64_t now = uptime_ns();
+  uint32_t f = a.flags & net::Addr6Flags::AUTOCONF ? 0 : IFA_F_PERMANENT;
+  if (a.flags & net::Addr6Flags::OPTIMISTIC) f |= IFA_F_OPTIMISTIC;
+  if (a.flags & net::Addr6Flags::DUPLICATE) f |= IFA_F_DADFAILED | IFA_F_TENTATIVE;
+  if (a.preferred_until <= now) f |= IFA_F_DEPRECATED;
   Message m(RTM_NEWADDR, flags, r);
-  IfAddrMsg h{L_AF_INET6, a.prefix, IFA_F_PERMANENT, a.scope, a.nif};
+  IfAddrMsg h{L_AF_INET6, a.prefix, uint8_t(f), a.scope, a.nif};
   m.put(&h, sizeof h);
   m.attr(IFA_ADDRESS, a.addr.b, 16);
-  IfaCacheinfo ci{0xffffffffu, 0xffffffffu, 0, 0};
+  IfaCacheinfo ci{seconds_left(a.preferred_until, now), seconds_left(a.valid_until, now), 0, 0};
   m.attr(IFA_CACHEINFO, &ci, sizeof ci);
-  m.attr_u32(IFA_FLAGS, IFA_F_PERMANENT);
+  m.attr_u32(IFA_FLAGS, f);
   return out.add(m);
 }
 

@@ -121,6 +121,9 @@ Result<void> show_uuid(uint64_t, Text& out);
 Result<void> show_overcommit(uint64_t, Text& out);
 // /proc/sys/fs/pipe-max-size, pipe-user-pages-soft/-hard (linux/sys_pipe.cc).
 Result<void> show_pipe_max_size(uint64_t, Text& out);
+// /proc/sys/net/ipv4/ping_group_range (linux/sys_socket.cc).
+Result<void> show_ping_group_range(uint64_t, Text& out);
+Result<void> store_ping_group_range(uint64_t, StringView data);
 Result<void> store_pipe_max_size(uint64_t, StringView data);
 Result<void> show_pipe_user_pages_soft(uint64_t, Text& out);
 Result<void> store_pipe_user_pages_soft(uint64_t, StringView data);

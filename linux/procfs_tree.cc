@@ -182,8 +182,14 @@ const Entry SYS_FS[] = {
 const Entry SYS_NET_CORE[] = {
     SYSCTL_RO("somaxconn", "4096\n"),
 };
+// Who may open ping sockets (linux/sys_socket.cc).
+const Entry SYS_NET_IPV4[] = {
+    {.name = "ping_group_range", .mode = RW, .show = proc::show_ping_group_range,
+     .store = proc::store_ping_group_range},
+};
 const Entry SYS_NET[] = {
     {.name = "core", .mode = DIR, .children = SYS_NET_CORE, .nchildren = count_of(SYS_NET_CORE)},
+    {.name = "ipv4", .mode = DIR, .children = SYS_NET_IPV4, .nchildren = count_of(SYS_NET_IPV4)},
 };
 const Entry SYS[] = {
     {.name = "kernel", .mode = DIR, .children = SYS_KERNEL, .nchildren = count_of(SYS_KERNEL)},

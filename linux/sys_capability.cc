@@ -188,7 +188,8 @@ Result<int64_t> caps_prctl(int option, uint64_t a2, uint64_t a3, uint64_t a4, ui
     case PR_GET_KEEPCAPS:
       return (c.securebits & SECBIT_KEEP_CAPS) ? 1 : 0;
     case PR_SET_KEEPCAPS:
-      if (a2 > 1 || a3 || a4 || a5) return Error::Invalid;
+      // cap_task_prctl: arg2 0 or 1; the others are not looked at.
+      if (a2 > 1) return Error::Invalid;
       if (c.securebits & (SECBIT_KEEP_CAPS << 1)) return Error::Permission;
       c.securebits = a2 ? c.securebits | SECBIT_KEEP_CAPS : c.securebits & ~SECBIT_KEEP_CAPS;
       return 0;

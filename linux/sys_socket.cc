@@ -11,6 +11,8 @@
 #include "linux/file_common.h"
 #include "linux/identity.h"
 #include "linux/netlink.h"
+#include "linux/process_state.h"
+#include "linux/procfs.h"
 #include "linux/socket_file.h"
 #include "linux/syscall.h"
 #include "net/inet.h"
@@ -23,7 +25,7 @@ using vfs::OpenFile;
 
 // Families, types and flags (socket(2), bits/socket.h).
 constexpr int L_AF_UNSPEC = 0, L_AF_UNIX = 1, L_AF_INET = 2, L_AF_INET6 = 10, L_AF_MAX = 46;
-constexpr int L_IPPROTO_IP = 0, L_IPPROTO_TCP = 6, L_IPPROTO_UDP = 17;
+constexpr int L_IPPROTO_IP = 0, L_IPPROTO_ICMP = 1, L_IPPROTO_TCP = 6, L_IPPROTO_UDP = 17, L_IPPROTO_ICMPV6 = 58;
 constexpr int L_SOCK_STREAM = 1, L_SOCK_DGRAM = 2, L_SOCK_RAW = 3, L_SOCK_SEQPACKET = 5, L_SOCK_PACKET = 10,
               L_SOCK_TYPE_MASK = 0xf;
 constexpr int L_SOCK_NONBLOCK = 04000, L_SOCK_CLOEXEC = 02000000;
@@ -40,8 +42,13 @@ constexpr int L_SO_REUSEADDR = 2, L_SO_TYPE = 3, L_SO_ERROR = 4, L_SO_SNDBUF = 7
               L_SO_SNDTIMEO_NEW = 67, L_SO_ACCEPTCONN = 30, L_SO_SNDBUFFORCE = 32, L_SO_RCVBUFFORCE = 33,
               L_SO_PROTOCOL = 38, L_SO_DOMAIN = 39, L_SO_BROADCAST = 6, L_SO_LINGER = 13, L_SO_REUSEPORT = 15;
 constexpr int L_SOL_IP = 0, L_SOL_TCP = 6, L_SOL_IPV6 = 41;
-constexpr int L_IP_TOS = 1, L_IP_TTL = 2;
-constexpr int L_IPV6_UNICAST_HOPS = 16, L_IPV6_V6ONLY = 26, L_IPV6_TCLASS = 67;
+constexpr int L_IP_TOS = 1, L_IP_TTL = 2, L_IP_RETOPTS = 7, L_IP_RECVERR = 11, L_IP_RECVTTL = 12;
+constexpr int L_IPV6_UNICAST_HOPS = 16, L_IPV6_RECVERR = 25, L_IPV6_V6ONLY = 26, L_IPV6_RECVHOPLIMIT = 51,
+              L_IPV6_HOPLIMIT = 52, L_IPV6_TCLASS = 67;
+constexpr int L_SO_TIMESTAMP = 29;  // SO_TIMESTAMP_OLD: SCM_TIMESTAMP, a struct timeval
+// Raw ICMP sockets' filters (include/uapi/linux/icmp.h, icmpv6.h).
+constexpr int L_SOL_RAW = 255, L_SOL_ICMPV6 = 58, L_ICMP_FILTER = 1, L_ICMP6_FILTER = 1;
+constexpr int L_IPV6_CHECKSUM = 7;  // at SOL_RAW for ICMPv6 (RFC 3542 3.1; SOL_IPV6 refuses it there)
 constexpr int L_TCP_NODELAY = 1, L_TCP_MAXSEG = 2, L_TCP_CORK = 3, L_TCP_KEEPIDLE = 4, L_TCP_KEEPINTVL = 5, L_TCP_KEEPCNT = 6;
 constexpr int L_TCP_CONGESTION = 13, L_TCP_INFO = 11;
 constexpr size_t L_TCP_INFO_SIZE = 248;  // sizeof(struct tcp_info) since Linux 6.7 (tcpi_total_rto_time)
@@ -229,6 +236,19 @@ Result<bool> parse_dest(net::Socket& s, const uint8_t* abuf, int len, net::Addre
     TRY(parse_netlink_addr(abuf, size_t(len), to));
     return true;
   }
+  if (s.protocol()) {
+    // ping_v4_sendmsg / raw_sendmsg: a sockaddr_in of AF_INET (raw: or
+    // AF_UNSPEC); ping_v6_sendmsg a whole sockaddr_in6 (rawv6: 24 bytes)
+    // of AF_INET6, else EINVAL / EAFNOSUPPORT.
+    const bool raw = s.type() == net::SockType::Raw;
+    if (s.family() == net::Family::Inet) {
+      TRY(parse_inet(abuf, len, to, raw));
+      return true;
+    }
+    if (size_t(len) < (raw ? SIN6_LEN_RFC2133 : SOCKADDR_IN6)) return Error::Invalid;
+    TRY(parse_inet6(abuf, len, to));
+    return true;
+  }
   if (s.family() == net::Family::Inet6) {
     if (s.type() == net::SockType::Stream) return false;  // tcp_sendmsg ignores msg_name
     // udpv6_sendmsg: AF_INET6; AF_INET goes to IPv4 (net refuses it on a
@@ -318,7 +338,7 @@ Result<net::SockType> unix_type(int type) {
 
 // socket(2)'s checks in Linux's order: flags, the type's range, the family,
 // then the family's own (type, protocol).
-Result<net::SockType> check_socket_args(int domain, int type, int protocol, int* flags) {
+Result<net::SockType> check_socket_args(int domain, int type, int protocol, int* flags, bool* icmp = nullptr) {
   *flags = type & ~L_SOCK_TYPE_MASK;
   if (*flags & ~(L_SOCK_NONBLOCK | L_SOCK_CLOEXEC)) return Error::Invalid;
   type &= L_SOCK_TYPE_MASK;
@@ -329,6 +349,15 @@ Result<net::SockType> check_socket_args(int domain, int type, int protocol, int*
     // the type does not have EPROTONOSUPPORT (raw sockets: not here).
     if (type == L_SOCK_STREAM && (protocol == 0 || protocol == L_IPPROTO_TCP)) return net::SockType::Stream;
     if (type == L_SOCK_DGRAM && (protocol == 0 || protocol == L_IPPROTO_UDP)) return net::SockType::Dgram;
+    // Ping sockets (SOCK_DGRAM, ICMP or ICMPv6 by the family) and raw ICMP
+    // sockets; raw ones need CAP_NET_RAW (EPERM), after the protocol check.
+    // Other raw protocols are not there (EPROTONOSUPPORT; Linux has them).
+    const int icmp_proto = domain == L_AF_INET ? L_IPPROTO_ICMP : L_IPPROTO_ICMPV6;
+    if ((type == L_SOCK_DGRAM || type == L_SOCK_RAW) && protocol == icmp_proto) {
+      if (type == L_SOCK_RAW && current_euid() != 0) return Error::Permission;
+      if (icmp) *icmp = true;
+      return type == L_SOCK_RAW ? net::SockType::Raw : net::SockType::Dgram;
+    }
     if (type == L_SOCK_STREAM || type == L_SOCK_DGRAM || type == L_SOCK_RAW) return Error::ProtoNotSupported;
     return Error::SockTypeNotSupported;
   }
@@ -422,13 +451,13 @@ Result<void> parse_control(const KMsghdr& h, net::SendMsg& m) {
 Result<void> put_control(KMsghdr& h, net::RecvMsg& m, bool cloexec) {
   size_t used = 0;
   const size_t cap = h.controllen;
-  auto put = [&](int type, const void* data, size_t len) -> Result<void> {
+  auto put = [&](int type, const void* data, size_t len, int level = L_SOL_SOCKET) -> Result<void> {
     size_t need = sizeof(KCmsghdr) + len;
     if (cap - used < need) {
       h.flags |= int32_t(L_MSG_CTRUNC);
       return {};
     }
-    KCmsghdr c{need, L_SOL_SOCKET, type};
+    KCmsghdr c{need, level, type};
     TRY(UserPtr<uint8_t>(h.control + used).copy_out(reinterpret_cast<const uint8_t*>(&c), sizeof c));
     TRY(UserPtr<uint8_t>(h.control + used + sizeof c).copy_out(static_cast<const uint8_t*>(data), len));
     used += cmsg_align(need) < cap - used ? cmsg_align(need) : cap - used;
@@ -437,6 +466,16 @@ Result<void> put_control(KMsghdr& h, net::RecvMsg& m, bool cloexec) {
   if (m.want_creds) {
     KUcred u{m.creds.pid, m.creds.uid, m.creds.gid};
     TRY(put(L_SCM_CREDENTIALS, &u, sizeof u));
+  }
+  // sock_recv_timestamp, then ip_cmsg_recv's IP_TTL / ip6_datagram_recv_ctl's IPV6_HOPLIMIT.
+  if (m.stamp_ns) {
+    const int64_t tv[2] = {int64_t(m.stamp_ns / 1000000000), int64_t(m.stamp_ns % 1000000000 / 1000)};
+    TRY(put(L_SO_TIMESTAMP, tv, sizeof tv));
+  }
+  if (m.ttl >= 0) {
+    const int ttl = m.ttl;
+    if (m.from.family == net::Family::Inet6) TRY(put(L_IPV6_HOPLIMIT, &ttl, sizeof ttl, L_SOL_IPV6));
+    else TRY(put(L_IP_TTL, &ttl, sizeof ttl, L_SOL_IP));
   }
   if (m.files.size()) {
     size_t room = cap - used > sizeof(KCmsghdr) ? (cap - used - sizeof(KCmsghdr)) / sizeof(int) : 0;
@@ -573,6 +612,7 @@ int linux_type(net::SockType t) {
     case net::SockType::Stream: return L_SOCK_STREAM;
     case net::SockType::Dgram: return L_SOCK_DGRAM;
     case net::SockType::SeqPacket: return L_SOCK_SEQPACKET;
+    case net::SockType::Raw: return L_SOCK_RAW;
   }
   return 0;
 }
@@ -586,11 +626,61 @@ net::Creds current_creds() {
 
 bool is_socket(vfs::Vnode& v) { return v.kind() == &SOCKET_KIND; }
 
+// net.ipv4.ping_group_range: the groups that may open ping sockets, low
+// in the high 32 bits. Linux's own default is "1 0" (nobody); Capsule
+// starts with systemd's "0 2147483647" (sysctl.d/50-default.conf), what a
+// Debian system has.
+constexpr uint32_t GID_T_MAX = 0x7fffffff;
+static std::atomic<uint64_t> g_ping_groups{GID_T_MAX};
+
+// ping_init_sock: the caller's egid or one of its supplementary groups in
+// the range, else EACCES.
+static bool ping_group_allowed() {
+  const uint64_t r = g_ping_groups.load(std::memory_order_relaxed);
+  const uint32_t lo = uint32_t(r >> 32), hi = uint32_t(r);
+  Creds& c = cur_creds();
+  SpinGuard g(c.lock);
+  if (lo <= c.egid && c.egid <= hi) return true;
+  for (int64_t i = 0; i < c.ngroups; ++i)
+    if (lo <= c.groups[i] && c.groups[i] <= hi) return true;
+  return false;
+}
+
+namespace proc {
+Result<void> show_ping_group_range(uint64_t, Text& out) {
+  const uint64_t r = g_ping_groups.load(std::memory_order_relaxed);
+  out.f("{}\t{}\n", uint32_t(r >> 32), uint32_t(r));
+  return {};
+}
+// proc_dointvec_minmax over two ints in [0, GID_T_MAX] (EINVAL outside),
+// then ipv4_ping_group_range: high below low is the empty "1 0".
+Result<void> store_ping_group_range(uint64_t, StringView data) {
+  uint64_t v[2];
+  size_t i = 0;
+  for (int k = 0; k < 2; ++k) {
+    while (i < data.size() && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n')) ++i;
+    if (i == data.size() || data[i] < '0' || data[i] > '9') return Error::Invalid;
+    v[k] = 0;
+    while (i < data.size() && data[i] >= '0' && data[i] <= '9') {
+      v[k] = v[k] * 10 + uint64_t(data[i++] - '0');
+      if (v[k] > GID_T_MAX) return Error::Invalid;
+    }
+  }
+  while (i < data.size() && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n')) ++i;
+  if (i != data.size()) return Error::Invalid;
+  if (v[1] < v[0]) v[0] = 1, v[1] = 0;
+  g_ping_groups.store(v[0] << 32 | v[1], std::memory_order_relaxed);
+  return {};
+}
+}  // namespace proc
+
 DEFINE_SYSCALL(41, socket, Result<Fd>, int domain, int type, int protocol) {
   int flags;
-  net::SockType t = TRY(check_socket_args(domain, type, protocol, &flags));
-  net::SocketRef s = domain == L_AF_INET      ? TRY(net::inet_socket(t))
-                     : domain == L_AF_INET6   ? TRY(net::inet_socket(t, net::Family::Inet6))
+  bool icmp = false;
+  net::SockType t = TRY(check_socket_args(domain, type, protocol, &flags, &icmp));
+  if (icmp && t == net::SockType::Dgram && !ping_group_allowed()) return Error::AccessDenied;
+  net::SocketRef s = domain == L_AF_INET      ? TRY(net::inet_socket(t, net::Family::Inet, icmp))
+                     : domain == L_AF_INET6   ? TRY(net::inet_socket(t, net::Family::Inet6, icmp))
                      : domain == L_AF_NETLINK ? TRY(netlink_socket(type & L_SOCK_TYPE_MASK, protocol))
                                               : TRY(net::unix_socket(t));
   return install_socket(static_cast<net::SocketRef&&>(s), flags);
@@ -899,10 +989,32 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
   if (level == L_SOL_SOCKET && (optname == L_SO_RCVTIMEO || optname == L_SO_SNDTIMEO ||
                                 optname == L_SO_RCVTIMEO_NEW || optname == L_SO_SNDTIMEO_NEW))
     return set_timeout(*s, optname == L_SO_SNDTIMEO || optname == L_SO_SNDTIMEO_NEW, optval, optlen);
+  if ((level == L_SOL_RAW && optname == L_ICMP_FILTER && s->family() == net::Family::Inet) ||
+      (level == L_SOL_ICMPV6 && optname == L_ICMP6_FILTER && s->family() == net::Family::Inet6)) {
+    // raw_seticmpfilter / rawv6_seticmpfilter: a longer value is cut, a
+    // shorter one sets its first bytes; not a raw ICMP socket: EOPNOTSUPP
+    // (IPv4) or ENOPROTOOPT (IPv6's level is ipv6_setsockopt's there).
+    if (s->type() != net::SockType::Raw) return s->family() == net::Family::Inet ? Error::OpNotSupported : Error::NoProtoOpt;
+    uint32_t w[8] = {};
+    const size_t cap = s->family() == net::Family::Inet ? 4 : 32;
+    TRY(s->filter(w, 8));
+    size_t n = size_t(optlen) < cap ? size_t(optlen) : cap;
+    if (n) TRY(optval.copy_in(reinterpret_cast<uint8_t*>(w), n));
+    return s->set_filter(w, cap / 4);
+  }
   if (size_t(optlen) < sizeof(int)) return Error::Invalid;
   const int v = TRY(optval.cast<const int>().read());
+  if (s->type() == net::SockType::Raw && s->family() == net::Family::Inet6 && optname == L_IPV6_CHECKSUM &&
+      (level == L_SOL_RAW || level == L_SOL_IPV6)) {
+    // do_rawv6_setsockopt: not at SOL_IPV6 on an ICMPv6 socket (EINVAL).
+    if (level == L_SOL_IPV6) return Error::Invalid;
+    return s->set_option(net::SockOpt::ChecksumOffset, v);
+  }
   if (level == L_SOL_IP) {
     switch (optname) {
+      case L_IP_RECVERR: return s->set_option(net::SockOpt::RecvErr, v != 0);
+      case L_IP_RECVTTL: return s->set_option(net::SockOpt::RecvTtl, v != 0);
+      case L_IP_RETOPTS: return s->set_option(net::SockOpt::RetOpts, v != 0);
       case L_IP_TTL:
         // ip(7): 1..255, or -1 for the default.
         if (v == -1) return s->set_option(net::SockOpt::Ttl, 64);
@@ -917,6 +1029,8 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
     if (s->family() != net::Family::Inet6) return Error::NoProtoOpt;
     switch (optname) {
       case L_IPV6_V6ONLY: return s->set_option(net::SockOpt::V6Only, v != 0);
+      case L_IPV6_RECVERR: return s->set_option(net::SockOpt::RecvErr, v != 0);
+      case L_IPV6_RECVHOPLIMIT: return s->set_option(net::SockOpt::RecvTtl, v != 0);
       case L_IPV6_UNICAST_HOPS:
         // -1 the default, else 0..255. The hop limit and IP_TTL are one value here.
         if (v < -1 || v > 255) return Error::Invalid;
@@ -962,6 +1076,7 @@ DEFINE_SYSCALL(54, setsockopt, Result<void>, Fd fd, int level, int optname, User
     case L_SO_PASSCRED: return s->set_option(net::SockOpt::PassCred, v);
     case L_SO_REUSEADDR: return s->set_option(net::SockOpt::ReuseAddr, v);
     case L_SO_KEEPALIVE: return s->set_option(net::SockOpt::KeepAlive, v);
+    case L_SO_TIMESTAMP: return s->set_option(net::SockOpt::Timestamp, v != 0);
     default: return Error::NoProtoOpt;
   }
 }
@@ -1016,13 +1131,36 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
     if (n) TRY(optval.copy_out(reinterpret_cast<const uint8_t*>(name), n));
     return optlen.write(int(n));
   }
+  if ((level == L_SOL_RAW && optname == L_ICMP_FILTER && s->family() == net::Family::Inet) ||
+      (level == L_SOL_ICMPV6 && optname == L_ICMP6_FILTER && s->family() == net::Family::Inet6)) {
+    if (s->type() != net::SockType::Raw) return s->family() == net::Family::Inet ? Error::OpNotSupported : Error::NoProtoOpt;
+    uint32_t w[8] = {};
+    const size_t cap = s->family() == net::Family::Inet ? 4 : 32;
+    TRY(s->filter(w, 8));
+    size_t n = size_t(len) < cap ? size_t(len) : cap;
+    if (n) TRY(optval.copy_out(reinterpret_cast<const uint8_t*>(w), n));
+    return optlen.write(int(n));
+  }
+  if (s->type() == net::SockType::Raw && s->family() == net::Family::Inet6 && optname == L_IPV6_CHECKSUM &&
+      level == L_SOL_RAW) {
+    v = TRY(s->get_option(net::SockOpt::ChecksumOffset));
+    __builtin_memcpy(out, &v, sizeof v);
+    if (size_t(len) < n) n = size_t(len);
+    if (n) TRY(optval.copy_out(out, n));
+    return optlen.write(int(n));
+  }
   if (level == L_SOL_IP || level == L_SOL_TCP || level == L_SOL_IPV6) {
     net::SockOpt o;
     if (level == L_SOL_IPV6 && s->family() != net::Family::Inet6) return Error::NoProtoOpt;
     if (level == L_SOL_IPV6 && optname == L_IPV6_V6ONLY) o = net::SockOpt::V6Only;
     else if (level == L_SOL_IPV6 && optname == L_IPV6_UNICAST_HOPS) o = net::SockOpt::Ttl;
     else if (level == L_SOL_IPV6 && optname == L_IPV6_TCLASS) o = net::SockOpt::Tos;
+    else if (level == L_SOL_IPV6 && optname == L_IPV6_RECVERR) o = net::SockOpt::RecvErr;
+    else if (level == L_SOL_IPV6 && optname == L_IPV6_RECVHOPLIMIT) o = net::SockOpt::RecvTtl;
     else if (level == L_SOL_IPV6) return Error::NoProtoOpt;
+    else if (level == L_SOL_IP && optname == L_IP_RECVERR) o = net::SockOpt::RecvErr;
+    else if (level == L_SOL_IP && optname == L_IP_RECVTTL) o = net::SockOpt::RecvTtl;
+    else if (level == L_SOL_IP && optname == L_IP_RETOPTS) o = net::SockOpt::RetOpts;
     else if (level == L_SOL_IP && optname == L_IP_TTL) o = net::SockOpt::Ttl;
     else if (level == L_SOL_IP && optname == L_IP_TOS) o = net::SockOpt::Tos;
     // do_ip_getsockopt: another level than SOL_IP is EOPNOTSUPP (setsockopt says ENOPROTOOPT).
@@ -1047,7 +1185,7 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
       v = s->family() == net::Family::Inet6 ? L_AF_INET6 : inet ? L_AF_INET : netlink ? L_AF_NETLINK : L_AF_UNIX;
       break;
     case L_SO_PROTOCOL:
-      v = netlink ? netlink_protocol(*s) : !inet ? 0 : s->type() == net::SockType::Stream ? L_IPPROTO_TCP : L_IPPROTO_UDP;
+      v = netlink ? netlink_protocol(*s) : !inet ? 0 : s->protocol() ? s->protocol() : s->type() == net::SockType::Stream ? L_IPPROTO_TCP : L_IPPROTO_UDP;
       break;
     case L_SO_REUSEPORT: v = TRY(s->get_option(net::SockOpt::ReusePort)); break;
     case L_SO_BROADCAST: v = TRY(s->get_option(net::SockOpt::Broadcast)); break;
@@ -1081,6 +1219,7 @@ DEFINE_SYSCALL(55, getsockopt, Result<void>, Fd fd, int level, int optname, User
     case L_SO_PASSCRED: v = TRY(s->get_option(net::SockOpt::PassCred)); break;
     case L_SO_REUSEADDR: v = TRY(s->get_option(net::SockOpt::ReuseAddr)); break;
     case L_SO_KEEPALIVE: v = TRY(s->get_option(net::SockOpt::KeepAlive)); break;
+    case L_SO_TIMESTAMP: v = TRY(s->get_option(net::SockOpt::Timestamp)); break;
     case L_SO_ACCEPTCONN: v = TRY(s->get_option(net::SockOpt::AcceptConn)); break;
     case L_SO_PEERCRED: {
       net::Creds c = TRY(s->peer_creds());

@@ -33,6 +33,11 @@ void icmp_input(Netif& nif, const Ipv4Header& h, PacketBuf pkt) {
     return;
   }
   uint8_t* p = pkt.data();
+  if (const uint8_t* head = pkt.push(h.header_len)) {
+    icmp_sockets_input(false, IpAddr::mapped(h.src.v), IpAddr::mapped(h.dst.v), nif.index(), h.ttl, head, h.header_len,
+                       p, pkt.size() - h.header_len);
+    pkt.pull(h.header_len);
+  }
   if (p[0] == ICMP_ECHO) {
     // RFC 1122 3.2.2.6: the reply carries the request's data; not to a
     // broadcast request (Linux's icmp_echo_ignore_broadcasts).

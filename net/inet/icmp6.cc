@@ -40,6 +40,7 @@ void icmp6_input(Netif& nif, const Ipv6Header& h, PacketBuf pkt) {
   }
   uint8_t* p = pkt.data();
   const uint8_t type = p[0];
+  icmp_sockets_input(true, h.src, h.dst, nif.index(), h.hop_limit, nullptr, 0, p, pkt.size());
   if (type == ICMP6_ECHO_REQUEST) {
     // RFC 4443 4.2: the reply carries the request's identifier, sequence
     // and data; to a multicast request it comes from a unicast address.

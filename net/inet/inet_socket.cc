@@ -3,14 +3,18 @@
 
 #include "net/inet.h"
 #include "net/inet/tcp_socket.h"
+#include "net/inet/icmp_socket.h"
 #include "net/inet/udp_socket.h"
 
 namespace capsule::net {
 
-Result<SocketRef> inet_socket(SockType type, Family family) {
+Result<SocketRef> inet_socket(SockType type, Family family, bool icmp) {
   Socket* s = nullptr;
   switch (type) {
-    case SockType::Dgram: s = new (std::nothrow) UdpSocket(family); break;
+    case SockType::Dgram:
+      s = icmp ? icmp_socket_new(family, false) : new (std::nothrow) UdpSocket(family);
+      break;
+    case SockType::Raw: s = icmp_socket_new(family, true); break;
     case SockType::Stream: s = tcp_new_socket(family); break;
     default: return Error::SockTypeNotSupported;
   }

@@ -48,11 +48,13 @@ struct IpMeta {
 
 // IPv6 output (net/inet/ipv6.cc): routes (scope: a link-local
 // destination's interface), adds the 40-byte header (src any: the
-// route's) and hands it to the interface, in fragments when it is larger
+// route's, unless `unspecified`: duplicate address detection sends from
+// ::) and hands it to the interface, in fragments when it is larger
 // than the link's MTU (RFC 8200 5). More than 65,535 bytes of payload is
 // MessageSize. NetUnreach, NoMemory.
 Result<void> ip6_output(PacketBuf pkt, const IpAddr& src, const IpAddr& dst, uint8_t proto,
-                        uint8_t hops = IPV6_DEFAULT_HOPS, uint8_t tclass = 0, uint32_t scope = 0);
+                        uint8_t hops = IPV6_DEFAULT_HOPS, uint8_t tclass = 0, uint32_t scope = 0,
+                        bool unspecified = false);
 void ip6_input(Netif& nif, PacketBuf pkt);
 
 // Either family, by the destination (a v4-mapped one goes out as IPv4).
@@ -98,6 +100,13 @@ void icmp6_input(Netif& nif, const Ipv6Header& h, PacketBuf pkt);
 // Neighbor Discovery (net/inet/nd.cc): a message of types 133-137
 // (checksum checked).
 void nd_input(Netif& nif, const Ipv6Header& h, PacketBuf pkt);
+
+// An ICMP (v6: ICMPv6) message that came in, checksum checked, before the
+// kernel acts on it: the ping sockets (an echo reply with their
+// identifier) and raw sockets of its family (net/inet/icmp_socket.cc)
+// get a copy; `head` is the IPv4 header a raw IPv4 socket reads first.
+void icmp_sockets_input(bool v6, const IpAddr& src, const IpAddr& dst, uint32_t scope, uint8_t ttl, const uint8_t* head,
+                        size_t head_len, const uint8_t* msg, size_t len);
 
 // ICMP destination-unreachable codes (RFC 792).
 inline constexpr uint8_t ICMP_NET_UNREACH = 0, ICMP_HOST_UNREACH = 1, ICMP_PROTO_UNREACH = 2, ICMP_PORT_UNREACH = 3,

@@ -80,7 +80,7 @@ bool accepted_dst(const IpAddr& dst) {
 Ip6Stats& ip6_stats() { return g_stats; }
 
 Result<void> ip6_output(PacketBuf pkt, const IpAddr& src, const IpAddr& dst, uint8_t proto, uint8_t hops,
-                        uint8_t tclass, uint32_t scope) {
+                        uint8_t tclass, uint32_t scope, bool unspecified) {
   g_stats.out_requests.fetch_add(1, std::memory_order_relaxed);
   auto rr = route6_lookup(dst, scope);
   if (!rr.ok()) {
@@ -94,7 +94,7 @@ Result<void> ip6_output(PacketBuf pkt, const IpAddr& src, const IpAddr& dst, uin
   h.payload_len = uint16_t(pkt.size());
   h.next_header = proto;
   h.hop_limit = hops;
-  h.src = src.any() ? r.src : src;
+  h.src = src.any() && !unspecified ? r.src : src;
   h.dst = dst;
   if (pkt.size() + IPV6_HEADER > r.nif->mtu()) return send_fragments(r, static_cast<PacketBuf&&>(pkt), h);
   uint8_t* p = pkt.push(IPV6_HEADER);

@@ -42,8 +42,10 @@ bool parse_options(const uint8_t* p, size_t n, NdMessage& m) {
         break;
       case OPT_RDNSS:  // RFC 8106 5.1: 8 + 16 per address
         if (olen < 24 || (olen - 8) % 16) return false;
-        for (size_t k = 8; k < olen && m.ndns < NdMessage::MAX_DNS; k += 16)
+        for (size_t k = 8; k < olen && m.ndns < NdMessage::MAX_DNS; k += 16) {
+          m.dns_lifetime[m.ndns] = load32(o + 4);
           __builtin_memcpy(m.dns[m.ndns++].b, o + k, 16);
+        }
         break;
       default: break;  // unknown: skipped
     }
@@ -77,6 +79,8 @@ NdDrop nd_parse(const uint8_t* p, size_t len, uint8_t hop_limit, const IpAddr& s
       if (!src.link_local6()) return NdDrop::BadSource;  // 6.1.2
       t.cur_hop_limit = p[4];
       t.router_lifetime = load16(p + 6);
+      t.reachable_ms = load32(p + 8);
+      t.retrans_ms = load32(p + 12);
       break;
     case ND_NEIGHBOR_SOLICIT:
     case ND_NEIGHBOR_ADVERT:
@@ -98,17 +102,17 @@ NdDrop nd_parse(const uint8_t* p, size_t len, uint8_t hop_limit, const IpAddr& s
   return NdDrop::None;
 }
 
-size_t nd_build_ns(uint8_t* p, const IpAddr& target, const uint8_t mac[6]) {
+size_t nd_build_ns(uint8_t* p, const IpAddr& target, const uint8_t* mac) {
   __builtin_memset(p, 0, 24);
   p[0] = ND_NEIGHBOR_SOLICIT;
   __builtin_memcpy(p + 8, target.b, 16);
-  return 24 + put_lla(p + 24, OPT_SLLA, mac);
+  return mac ? 24 + put_lla(p + 24, OPT_SLLA, mac) : 24;
 }
 
-size_t nd_build_na(uint8_t* p, const IpAddr& target, const uint8_t mac[6], bool solicited) {
+size_t nd_build_na(uint8_t* p, const IpAddr& target, const uint8_t mac[6], bool solicited, bool override_) {
   __builtin_memset(p, 0, 24);
   p[0] = ND_NEIGHBOR_ADVERT;
-  p[4] = uint8_t((solicited ? 0x40 : 0) | 0x20);  // S, O (7.2.4)
+  p[4] = uint8_t((solicited ? 0x40 : 0) | (override_ ? 0x20 : 0));  // S, O (7.2.4)
   __builtin_memcpy(p + 8, target.b, 16);
   return 24 + put_lla(p + 24, OPT_TLLA, mac);
 }

@@ -28,6 +28,7 @@ struct NdMessage {
   // RA: the router's lifetime (s; 0: not a default router) and hop limit.
   uint16_t router_lifetime = 0;
   uint8_t cur_hop_limit = 0;
+  uint32_t reachable_ms = 0, retrans_ms = 0;  // 0: unspecified (6.3.4)
   // Options: the link-layer addresses (Ethernet's 6 bytes), prefixes, MTU, DNS.
   bool has_slla = false, has_tlla = false;
   uint8_t slla[6] = {}, tlla[6] = {};
@@ -36,6 +37,7 @@ struct NdMessage {
   int nprefixes = 0;
   uint32_t mtu = 0;
   IpAddr dns[MAX_DNS];  // RDNSS (RFC 8106)
+  uint32_t dns_lifetime[MAX_DNS] = {};  // s, each server's option's; 0: stop using it
   int ndns = 0;
 };
 
@@ -55,9 +57,10 @@ NdDrop nd_parse(const uint8_t* p, size_t len, uint8_t hop_limit, const IpAddr& s
 // Builds the ICMPv6 body (checksum 0: the caller fills it) of a Neighbor
 // Solicitation for `target`, a Neighbor Advertisement of `target`
 // (solicited, override) and a Router Solicitation, each with our
-// link-layer address `mac` as an option. Returns the length (at most 32).
-size_t nd_build_ns(uint8_t* p, const IpAddr& target, const uint8_t mac[6]);
-size_t nd_build_na(uint8_t* p, const IpAddr& target, const uint8_t mac[6], bool solicited);
+// link-layer address `mac` as an option (a null mac: an NS without it,
+// as duplicate address detection sends). Returns the length (at most 32).
+size_t nd_build_ns(uint8_t* p, const IpAddr& target, const uint8_t* mac);
+size_t nd_build_na(uint8_t* p, const IpAddr& target, const uint8_t mac[6], bool solicited, bool override_ = true);
 size_t nd_build_rs(uint8_t* p, const uint8_t mac[6]);
 
 // ff02::1:ffXX:XXXX of an address.

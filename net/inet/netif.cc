@@ -6,6 +6,7 @@
 #include "net/netif.h"
 
 #include "arch/spinlock.h"
+#include "core/time.h"
 #include "net/inet/loopback.h"
 
 namespace capsule::net {
@@ -21,23 +22,54 @@ Addr6 g_addr6[MAX_NETIFS][MAX_ADDR6] GUARDED_BY(g_lock);
 uint8_t g_n6[MAX_NETIFS] GUARDED_BY(g_lock) = {};
 IpAddr g_gateway6 GUARDED_BY(g_lock);
 Netif* g_gateway6_nif GUARDED_BY(g_lock) = nullptr;
+uint64_t g_gateway6_until GUARDED_BY(g_lock) = ADDR6_FOREVER;
 
 uint8_t scope_of(const IpAddr& a) { return a.loopback6() ? 254 : a.link_local6() ? 253 : 0; }
 
-// The interface's address for talking to dst: one of the same scope
-// first (RFC 6724 rule 2), else any.
 // Interface i is up, not `lo`, and has an IPv6 address.
 bool usable6_locked(size_t i, const Netif& lo) REQUIRES(g_lock) {
   const Netif* n = g_netifs[i];
   return n != &lo && (n->flags() & NetifFlags::UP) && g_n6[i] != 0;
 }
 
+unsigned common_prefix(const IpAddr& a, const IpAddr& b) {
+  unsigned n = 0;
+  for (int i = 0; i < 16; ++i) {
+    uint8_t x = a.b[i] ^ b.b[i];
+    if (!x) {
+      n += 8;
+      continue;
+    }
+    while (!(x & 0x80)) x = uint8_t(x << 1), ++n;
+    break;
+  }
+  return n;
+}
+
+// Interface i's address for talking to dst (RFC 6724 5): rule 2, the
+// destination's scope; rule 3, not deprecated; rule 8, the longest prefix
+// in common. A duplicate is never chosen.
 bool pick_src6_locked(size_t i, const IpAddr& dst, IpAddr& out) REQUIRES(g_lock) {
   const uint8_t want = scope_of(dst);
-  for (size_t k = 0; k < g_n6[i]; ++k)
-    if (g_addr6[i][k].scope == want) return out = g_addr6[i][k].addr, true;
-  if (g_n6[i]) return out = g_addr6[i][0].addr, true;
-  return false;
+  const uint64_t now = uptime_ns();
+  int best = -1;
+  unsigned best_score = 0;
+  for (size_t k = 0; k < g_n6[i]; ++k) {
+    const Addr6& a = g_addr6[i][k];
+    if (a.flags & Addr6Flags::DUPLICATE) continue;
+    unsigned score = (a.scope == want ? 1024u : 0u) + (a.preferred_until > now ? 512u : 0u) + common_prefix(a.addr, dst);
+    if (best < 0 || score > best_score) best = int(k), best_score = score;
+  }
+  if (best < 0) return false;
+  out = g_addr6[i][best].addr;
+  return true;
+}
+
+Addr6* find6_locked(uint32_t nif, const IpAddr& a) REQUIRES(g_lock) {
+  if (!nif || nif > g_count) return nullptr;
+  for (size_t k = 0; k < g_n6[nif - 1]; ++k)
+    if (g_addr6[nif - 1][k].addr == a) return &g_addr6[nif - 1][k];
+  return nullptr;
 }
 
 bool streq(const char* a, const char* b) {
@@ -123,7 +155,8 @@ Result<Route> route_lookup(Ipv4 dst) {
   return Error::NetUnreach;
 }
 
-Result<void> netif_add_addr6(Netif& nif, const IpAddr& a, unsigned prefix) {
+Result<void> netif_add_addr6(Netif& nif, const IpAddr& a, unsigned prefix, uint8_t flags, uint64_t valid_until,
+                             uint64_t preferred_until) {
   if (prefix > 128) prefix = 128;
   SpinGuard g(g_lock);
   if (!nif.index()) return Error::Invalid;
@@ -131,8 +164,43 @@ Result<void> netif_add_addr6(Netif& nif, const IpAddr& a, unsigned prefix) {
   for (size_t k = 0; k < g_n6[i]; ++k)
     if (g_addr6[i][k].addr == a) return {};
   if (g_n6[i] == MAX_ADDR6) return Error::Busy;
-  g_addr6[i][g_n6[i]++] = Addr6{a, uint8_t(prefix), scope_of(a), nif.index()};
+  g_addr6[i][g_n6[i]++] = Addr6{a, uint8_t(prefix), scope_of(a), nif.index(), flags, valid_until, preferred_until};
   return {};
+}
+
+bool netif_addr6(uint32_t nif, const IpAddr& a, Addr6& out) {
+  SpinGuard g(g_lock);
+  const Addr6* x = find6_locked(nif, a);
+  if (x) out = *x;
+  return x;
+}
+
+void netif_update_addr6(uint32_t nif, const IpAddr& a, uint64_t valid_until, uint64_t preferred_until) {
+  SpinGuard g(g_lock);
+  if (Addr6* x = find6_locked(nif, a)) x->valid_until = valid_until, x->preferred_until = preferred_until;
+}
+
+void netif_flag_addr6(uint32_t nif, const IpAddr& a, uint8_t set, uint8_t clear) {
+  SpinGuard g(g_lock);
+  if (Addr6* x = find6_locked(nif, a)) x->flags = uint8_t((x->flags & ~clear) | set);
+}
+
+uint64_t netif_expire_addr6(uint64_t now) {
+  SpinGuard g(g_lock);
+  uint64_t next = ADDR6_FOREVER;
+  for (size_t i = 0; i < g_count; ++i) {
+    for (size_t k = 0; k < g_n6[i];) {
+      const Addr6& a = g_addr6[i][k];
+      if (a.valid_until <= now) {  // RFC 4862 5.5.4: invalid, removed (order kept)
+        for (size_t j = k; j + 1 < g_n6[i]; ++j) g_addr6[i][j] = g_addr6[i][j + 1];
+        --g_n6[i];
+        continue;
+      }
+      if (a.valid_until < next) next = a.valid_until;
+      ++k;
+    }
+  }
+  return next;
 }
 
 size_t netif_addrs6(Addr6* out, size_t max) {
@@ -145,14 +213,19 @@ size_t netif_addrs6(Addr6* out, size_t max) {
   return n;
 }
 
-void route6_set_gateway(const IpAddr& gw, Netif* via) {
+void route6_set_gateway(const IpAddr& gw, Netif* via, uint64_t until) {
   SpinGuard g(g_lock);
   g_gateway6 = gw;
   g_gateway6_nif = via;
+  g_gateway6_until = until;
 }
 
 IpAddr route6_gateway(Netif** via) {
   SpinGuard g(g_lock);
+  if (g_gateway6_until <= uptime_ns()) {  // its router lifetime ended (RFC 4861 6.3.5)
+    *via = nullptr;
+    return IP6_ANY;
+  }
   *via = g_gateway6_nif;
   return g_gateway6;
 }
@@ -164,7 +237,7 @@ Result<Route6> route6_lookup(const IpAddr& dst, uint32_t scope) {
   // The host's own addresses never leave it (Linux's local table).
   for (size_t i = 0; i < g_count; ++i)
     for (size_t k = 0; k < g_n6[i]; ++k)
-      if (g_addr6[i][k].addr == dst) return Route6{&lo, dst, dst};
+      if (g_addr6[i][k].addr == dst && !(g_addr6[i][k].flags & Addr6Flags::DUPLICATE)) return Route6{&lo, dst, dst};
   // Link-local and multicast destinations name their link (RFC 4007):
   // the scope id, else the first link with IPv6.
   if (dst.link_local6() || dst.multicast6()) {
@@ -177,18 +250,21 @@ Result<Route6> route6_lookup(const IpAddr& dst, uint32_t scope) {
     return Error::NetUnreach;
   }
   // An on-link prefix (RFC 4861 5.2), the longest.
-  Route6 best;
+  size_t best = MAX_NETIFS;
   unsigned best_prefix = 0;
   for (size_t i = 0; i < g_count; ++i) {
     if (!usable6_locked(i, lo)) continue;
     for (size_t k = 0; k < g_n6[i]; ++k) {
       const Addr6& a = g_addr6[i][k];
-      if (a.scope != 0 || !dst.same_prefix(a.addr, a.prefix)) continue;
-      if (!best.nif || a.prefix > best_prefix) best = Route6{g_netifs[i], dst, a.addr}, best_prefix = a.prefix;
+      if (a.scope != 0 || (a.flags & Addr6Flags::DUPLICATE) || !dst.same_prefix(a.addr, a.prefix)) continue;
+      if (best == MAX_NETIFS || a.prefix > best_prefix) best = i, best_prefix = a.prefix;
     }
   }
-  if (best.nif) return best;
-  if (g_gateway6_nif && !g_gateway6.any()) {
+  if (best != MAX_NETIFS) {
+    Route6 r{g_netifs[best], dst, {}};
+    if (pick_src6_locked(best, dst, r.src)) return r;
+  }
+  if (g_gateway6_nif && !g_gateway6.any() && g_gateway6_until > uptime_ns()) {
     for (size_t i = 0; i < g_count; ++i) {
       if (g_netifs[i] != g_gateway6_nif) continue;
       Route6 r{g_gateway6_nif, g_gateway6, {}};
@@ -205,7 +281,7 @@ bool is_local_addr6(const IpAddr& a) {
   SpinGuard g(g_lock);
   for (size_t i = 0; i < g_count; ++i)
     for (size_t k = 0; k < g_n6[i]; ++k)
-      if (g_addr6[i][k].addr == a) return true;
+      if (g_addr6[i][k].addr == a) return !(g_addr6[i][k].flags & Addr6Flags::DUPLICATE);
   return false;
 }
 

@@ -719,6 +719,15 @@ bool TcpSocket::ack_locked(const TcpSegment& s) {
     }
     snd_una_ = s.ack;
     if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
+    // RFC 4861 7.3.1: new data acknowledged confirms the IPv6 next hop is
+    // reachable (at most once a second: a route lookup each time).
+    if (!conn_.raddr.is_v4()) {
+      const uint64_t now = uptime_ns();
+      if (now - nud_confirmed_ns_ >= 1'000'000'000ull) {
+        nud_confirmed_ns_ = now;
+        nd_confirm(conn_.raddr, scope_);
+      }
+    }
     retries_ = 0;
     dupacks_ = 0;
     if (!sacked_.empty()) (void)sacked_.advance(snd_una_);

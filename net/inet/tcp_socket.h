@@ -189,6 +189,7 @@ class TcpSocket final : public Socket {
   uint32_t total_retrans_ GUARDED_BY(mu_) = 0;
   uint32_t keep_probes_ GUARDED_BY(mu_) = 0;
   uint64_t last_rcv_ns_ GUARDED_BY(mu_) = 0;
+  uint64_t nud_confirmed_ns_ GUARDED_BY(mu_) = 0;  // the last reachability confirmation to ND (IPv6)
 
   // Listener.
   int backlog_ GUARDED_BY(mu_) = 0;

@@ -62,6 +62,31 @@ program on the host and compares.
                                       host's curl fetches from a python3
                                       HTTP server on the VM's [::]; skipped
                                       (77) where no tap can be made
+    net_test.py static6 MACHINE       `capsule run --ip6 fec0::99/64 --gw6
+                                      fe80::2 --dns fec0::3`: python3 in the
+                                      VM fetches from the host's [::1] as
+                                      [fec0::2] from fec0::99 (getsockname),
+                                      resolv.conf names fec0::3 after
+                                      10.0.2.3, `ip -6 addr` shows the
+                                      static address and no SLAAC one; the
+                                      same flags in `capsule build -o` then
+                                      run.sh give the same, and `capsule
+                                      run --image` with another --ip6 uses
+                                      that one
+    net_test.py ra6 MACHINE           Router Advertisement options on a tap
+                                      device the test makes, whose host side
+                                      answers the VM's Router Solicitation
+                                      with an RA of its own: RDNSS lands in
+                                      resolv.conf (a server of lifetime 0
+                                      does not), a prefix's address is
+                                      chosen as source until its preferred
+                                      lifetime ends (then another is) and
+                                      is gone after its valid lifetime, the
+                                      default router after its lifetime
+                                      (ENETUNREACH); an address the host
+                                      already has fails duplicate address
+                                      detection (logged, never a source);
+                                      skipped (77) where no tap can be made
     net_test.py iproute2 MACHINE      Debian's `ip` (netlink: links, addresses,
                                       routes, a route lookup), `hostname -I`
                                       (getifaddrs) and python3's
@@ -520,6 +545,169 @@ def tap6(machine):
     return report(problems, out)
 
 
+PY_STATIC6 = ("import socket, sys, urllib.request\n"
+              "print(open('/etc/resolv.conf').read().strip().replace('\\n', ' | '))\n"
+              "s = socket.create_connection(('fec0::2', int(sys.argv[1])), timeout=60)\n"
+              "print('source', s.getsockname()[0])\n"
+              "s.sendall(b'GET /index.txt HTTP/1.0\\r\\n\\r\\n')\n"
+              "d = b''\n"
+              "while True:\n"
+              "    b = s.recv(65536)\n"
+              "    if not b: break\n"
+              "    d += b\n"
+              "print('fetched', d.split(b'\\r\\n\\r\\n', 1)[1] == open(sys.argv[2], 'rb').read())\n")
+
+
+def static6(machine):
+    """--ip6/--gw6/--dns on QEMU's user network, with capsule run and in a
+    capsule build -o image."""
+    import re
+    problems = []
+    out = b""
+    flags = ["--ip6", "fec0::99/64", "--gw6", "fe80::2", "--dns", "fec0::3"]
+    want = ("nameserver 10.0.2.3 | nameserver fec0::3\nsource fec0::99\nfetched True\n").encode()
+    with tempfile.TemporaryDirectory() as d:
+        make_tree(d)
+        port = free_port()
+        srv = host_server(d, port, "::1")
+        try:
+            index = os.path.join(d, "index.txt")
+            argv = ["--add", f"{index}:/index.txt", "python3", "-c", PY_STATIC6, str(port), "/index.txt"]
+            r = subprocess.run([CAPSULE, "run", "--machine", machine, *flags, *argv], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+            out += r.stdout[-2000:] + r.stderr[-2000:]
+            check(r.returncode == 0 and r.stdout == want, f"run: status {r.returncode}, {r.stdout!r}", problems)
+            r = subprocess.run([CAPSULE, "run", "--machine", machine, *flags, "ip", "-o", "-6", "addr", "show"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=TIMEOUT)
+            out += r.stdout[-2000:] + r.stderr[-2000:]
+            text = r.stdout.decode(errors="replace")
+            check(re.search(r"(?m)^2: eth0 +inet6 fec0::99/64 scope global", text), "ip: no fec0::99/64", problems)
+            check("fec0::5054" not in text, "ip: a SLAAC address beside the static one", problems)
+            image = os.path.join(d, "image")
+            r = subprocess.run([CAPSULE, "build", "--machine", machine, *flags, *argv, "-o", image],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=TIMEOUT)
+            check(r.returncode == 0, f"build -o: status {r.returncode}: {r.stderr[-500:]!r}", problems)
+            r = subprocess.run([os.path.join(image, "run.sh")], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=TIMEOUT)
+            out += r.stdout[-2000:] + r.stderr[-2000:]
+            check(r.returncode == 0 and r.stdout == want, f"run.sh: status {r.returncode}, {r.stdout!r}", problems)
+            # capsule run --image with its own --ip6: after the image's words, so it wins.
+            r = subprocess.run([CAPSULE, "run", "--machine", machine, "--image", image, "--ip6", "fec0::98/64"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=TIMEOUT)
+            out += r.stdout[-2000:] + r.stderr[-2000:]
+            want98 = want.replace(b"source fec0::99", b"source fec0::98")
+            check(r.returncode == 0 and r.stdout == want98, f"run --image --ip6: status {r.returncode}, {r.stdout!r}",
+                  problems)
+        finally:
+            srv.terminate()
+            srv.wait(30)
+    return report(problems, out)
+
+
+PY_RA6 = ("import socket, sys, time\n"
+          "def src(dst):\n"
+          "    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+          "    try:\n"
+          "        s.connect((dst, 9))\n"
+          "        return s.getsockname()[0]\n"
+          "    except OSError as e:\n"
+          "        return 'errno%d' % e.errno\n"
+          "    finally:\n"
+          "        s.close()\n"
+          "t0 = time.monotonic()\n"
+          "print('dns', [l.split()[1] for l in open('/etc/resolv.conf') if l.startswith('nameserver')])\n"
+          "print('start', src('2001:db8:2::1'), src('2001:db8:1::1'), src('2001:db8:9::1'), flush=True)\n"
+          "time.sleep(max(0, 20 - (time.monotonic() - t0)))\n"
+          "print('deprecated', src('2001:db8:2::1'), src('2001:db8:9::1'), flush=True)\n"
+          "time.sleep(max(0, 36 - (time.monotonic() - t0)))\n"
+          "print('expired', src('2001:db8:2::1'), src('2001:db8:9::1'), src('2001:db8:3::1'))\n")
+
+
+def ra_packet(mac, router_lifetime, prefixes, dns):
+    """A Router Advertisement (RFC 4861 4.2): the source link-layer address,
+    prefix options (prefix, valid, preferred) and RDNSS options (address,
+    lifetime; RFC 8106 5.1). The kernel fills the checksum."""
+    import struct
+    p = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, router_lifetime, 0, 0)
+    p += bytes([1, 1]) + mac
+    for prefix, valid, preferred in prefixes:
+        p += struct.pack("!BBBBIII", 3, 4, 64, 0xc0, valid, preferred, 0) + socket.inet_pton(socket.AF_INET6, prefix)
+    for addr, life in dns:
+        p += struct.pack("!BBHI", 25, 3, 0, life) + socket.inet_pton(socket.AF_INET6, addr)
+    return p
+
+
+def ra6(machine):
+    import threading
+    problems = []
+    out = b""
+    tap = f"capra{os.getpid() % 100000}"
+    if subprocess.run(["ip", "tuntap", "add", "dev", tap, "mode", "tap"], stderr=subprocess.DEVNULL).returncode:
+        print("skipped: no tap device can be made here")
+        return 77
+    import ipaddress
+    slaac = lambda n: ipaddress.IPv6Address(f"2001:db8:{n}::5054:ff:fe12:3456").compressed
+    stop = threading.Event()
+    answered = []
+    try:
+        # The host's side: a link-local source for its RAs, and the address
+        # the VM's first prefix would give it (DAD must find it taken).
+        subprocess.run(["ip", "-6", "addr", "add", "fe80::1/64", "dev", tap, "nodad"], check=True)
+        subprocess.run(["ip", "-6", "addr", "add", slaac(1) + "/64", "dev", tap, "nodad"], check=True)
+        subprocess.run(["ip", "link", "set", tap, "up"], check=True)
+        with open(f"/sys/class/net/{tap}/address") as f:
+            mac = bytes(int(x, 16) for x in f.read().strip().split(":"))
+        index = socket.if_nametoindex(tap)
+        # Lifetimes with room for a slow machine: the program's first look
+        # must come within 15 s of the RA (it comes at about 2 s under TCG).
+        ra = ra_packet(mac, 30, [("2001:db8:1::", 3600, 3600), ("2001:db8:2::", 30, 15), ("2001:db8:3::", 3600, 3600)],
+                       [("2001:db8::53", 600), ("2001:db8::54", 0)])
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+        sock.bind(("fe80::1", 0, 0, index))
+        # Solicitations go to all-routers (ff02::2), which a host does not
+        # join: a second socket on the tap joins it and listens.
+        listen = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        listen.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, tap.encode())
+        listen.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                          socket.inet_pton(socket.AF_INET6, "ff02::2") + index.to_bytes(4, "little"))
+        listen.settimeout(0.5)
+
+        def answer():  # every Router Solicitation gets the RA
+            while not stop.is_set():
+                try:
+                    d, a = listen.recvfrom(2000)
+                except socket.timeout:
+                    continue
+                if d and d[0] == 133:
+                    sock.sendto(ra, ("ff02::1", 0, 0, index))
+                    answered.append(a[0])
+        th = threading.Thread(target=answer, daemon=True)
+        th.start()
+        # --verbose: the kernel log (DAD's warning) on stderr.
+        r = subprocess.run([CAPSULE, "run", "--verbose", "--machine", machine, "--net", f"tap:{tap}", "python3", "-c",
+                            PY_RA6],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+        out += r.stdout[-3000:] + r.stderr[-3000:]
+        want = (f"dns ['2001:db8::53']\n"
+                f"start {slaac(2)} {slaac(2)} {slaac(2)}\n"
+                f"deprecated {slaac(3)} {slaac(3)}\n"
+                f"expired errno101 errno101 {slaac(3)}\n")
+        check(r.returncode == 0 and r.stdout.decode() == want, f"status {r.returncode}, output {r.stdout!r}, "
+              f"expected {want!r}", problems)
+        check(answered, "no Router Solicitation came from the VM", problems)
+        check(f"{slaac(1)} is used by another node".encode() in r.stderr,
+              "duplicate address detection did not report the host's address", problems)
+    finally:
+        stop.set()
+        subprocess.run(["ip", "link", "del", tap], stderr=subprocess.DEVNULL)
+    return report(problems, out)
+
+
 # (argv, the VM's expected status, regexes its stdout must match, a regex
 # the host's stdout must match: the same shape with the host's values).
 IP_CASES = [
@@ -604,7 +792,7 @@ def main():
     return {"http_server": http_server, "http_client": http_client,
             "http_client6": lambda m: http_client(m, v6=True), "udp_client6": udp_client6, "tap6": tap6,
             "udp_burst": udp_burst, "tap4": tap4,
-            "iproute2": iproute2}[case](machine)
+            "iproute2": iproute2, "static6": static6, "ra6": ra6}[case](machine)
 
 
 if __name__ == "__main__":

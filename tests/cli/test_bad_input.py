@@ -120,6 +120,27 @@ class BadInput(unittest.TestCase):
         self.check(["run", "--net", "tap:a b", "/bin/busybox", "true"], "bad --net 'tap:a b'")
         self.check(["run", "--net", "none", "-p", "80:80", "/bin/busybox", "true"], "-p needs a network")
 
+    def test_bad_ipv6_options(self):
+        """--ip6, --gw6, --dns (docs/net_device.md "Static IPv6"): refused before any VM."""
+        bb = ["/bin/busybox", "true"]
+        for value, message in [("fec0::9", "bad --ip6 'fec0::9' (ADDR/PREFIX"),
+                               ("fec0::9/0", "bad --ip6 'fec0::9/0'"), ("fec0::9/129", "bad --ip6 'fec0::9/129'"),
+                               ("fec0::9/x", "bad --ip6 'fec0::9/x'"), ("fec0:::9/64", "bad --ip6 'fec0:::9'"),
+                               ("10.0.2.9/24", "bad --ip6 '10.0.2.9'"), ("ff02::1/64", "bad --ip6 'ff02::1' (a unicast"),
+                               ("::/64", "bad --ip6 '::' (a unicast"), ("::1/128", "bad --ip6 '::1' (a unicast"),
+                               ("::ffff:10.0.2.9/64", "bad --ip6 '::ffff:10.0.2.9' (a unicast")]:
+            self.check(["run", "--ip6", value, *bb], message)
+            self.check(["build", "--ip6", value, "-o", os.path.join(self.d, "img"), *bb], message)
+        self.check(["run", "--gw6", "fe80::2", *bb], "--gw6 goes with --ip6")
+        self.check(["run", "--ip6", "fec0::9/64", "--gw6", "ff02::2", *bb], "bad --gw6 'ff02::2'")
+        self.check(["run", "--ip6", "fec0::9/64", "--gw6", "zz::2", *bb], "bad --gw6 'zz::2'")
+        self.check(["run", "--dns", "1.2.3", *bb], "bad --dns '1.2.3'")
+        self.check(["run", "--dns", "0.0.0.0", *bb], "bad --dns '0.0.0.0'")
+        self.check(["run", "--dns", "fec0::3", "--dns", "fec0::4", *bb], "at most one IPv4 and one IPv6 server")
+        self.check(["run", "--net", "none", "--ip6", "fec0::9/64", *bb], "need a network")
+        self.check(["run", "--net", "tap:t0", "--dns", "1.1.1.1", *bb], "--dns with --net tap")
+        self.assertFalse(os.path.exists(os.path.join(self.d, "img")))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -50,6 +50,19 @@ class NetArgs(unittest.TestCase):
             cmd = qemu.command("k.elf", accel="tcg", net=net, net_static=True)
             self.assertNotIn("--ip=", cmd[cmd.index("-append") + 1])
 
+    def test_static_ipv6_words(self):
+        """--ip6/--gw6/--dns become the kernel's words, addresses in RFC 5952's form."""
+        self.assertEqual(qemu.static_net_words("user"), [])
+        self.assertEqual(qemu.static_net_words("user", "FEC0:0:0::0099/64", "fe80::2", ["fec0::3", "8.8.8.8"]),
+                         ["--ip6=fec0::99/64", "--gw6=fe80::2", "--dns=fec0::3", "--dns=8.8.8.8"])
+        self.assertEqual(qemu.static_net_words("tap:t0", "2001:db8::5/48", None, ["2001:db8::53"]),
+                         ["--ip6=2001:db8::5/48", "--dns=2001:db8::53"])
+        for args in [("none", "fec0::9/64"), ("user", "fec0::9"), ("user", "fec0::9/0"), ("user", "ff02::1/8"),
+                     ("user", None, "fe80::2"), ("user", "fec0::9/64", "::"), ("user", None, None, ["x"]),
+                     ("tap:t0", None, None, ["fec0::3"]), ("tap:t0", None, None, ["1.1.1.1"])]:
+            with self.assertRaises(ValueError, msg=args):
+                qemu.static_net_words(*args)
+
     def test_bad(self):
         for spec in ("80", "80:", ":80", "0:80", "80:0", "65536:80", "80:80/icmp", "a:b", "80:80:80"):
             with self.assertRaises(ValueError, msg=spec):

@@ -15,6 +15,10 @@
 using namespace capsule;
 using namespace capsule::linux_abi::netlink;
 
+namespace capsule {
+uint64_t uptime_ns() { return 100'000'000'000ull; }
+}  // namespace capsule
+
 namespace capsule::net {
 namespace {
 
@@ -63,12 +67,16 @@ Result<Route6> route6_lookup(const IpAddr& dst, uint32_t) {
   return Route6{g_nifs[1], IpAddr{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}}, IpAddr{{0xfe, 0x80}}};
 }
 bool is_local_addr6(const IpAddr& a) { return a.loopback6(); }
-// lo's ::1 and a link-local address on the Ethernet interface.
+// lo's ::1, a link-local address on the Ethernet interface, a SLAAC one
+// with lifetimes (deprecated: uptime_ns is 100 s here) and a duplicate.
 size_t netif_addrs6(Addr6* out, size_t max) {
-  const Addr6 a[2] = {{IP6_LOOPBACK, 128, 254, 1},
-                      {{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x50, 0x54, 0, 0xff, 0xfe, 0x12, 0x34, 0x56}}, 64, 253, 2}};
-  for (size_t i = 0; i < 2 && i < max; ++i) out[i] = a[i];
-  return 2;
+  const Addr6 a[4] = {{IP6_LOOPBACK, 128, 254, 1},
+                      {{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x50, 0x54, 0, 0xff, 0xfe, 0x12, 0x34, 0x56}}, 64, 253, 2},
+                      {{{0xfe, 0xc0, 0, 0, 0, 0, 0, 0, 0x50, 0x54, 0, 0xff, 0xfe, 0x12, 0x34, 0x56}}, 64, 0, 2,
+                       Addr6Flags::AUTOCONF, 200'000'000'000ull, 50'000'000'000ull},
+                      {{{0xfe, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99}}, 64, 0, 2, Addr6Flags::DUPLICATE}};
+  for (size_t i = 0; i < 4 && i < max; ++i) out[i] = a[i];
+  return 4;
 }
 Result<Route> route_lookup(Ipv4 dst) {
   if (dst.loopback()) return Route{g_nifs[0], dst, IPV4_LOOPBACK};

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 
 #include "kernel/cmdline.h"
@@ -371,6 +372,60 @@ TEST(Cmdline, StaticNetwork) {
   parse("--dns=10.0.2.3", q);  // without --ip: DHCP gives the rest
   EXPECT_FALSE(q.r.ok);
   EXPECT_NE(std::string(q.r.error).find("--ip"), std::string::npos);
+}
+
+TEST(Cmdline, StaticNetwork6) {
+  Parsed p;
+  parse("--ip6=fec0::99/64 --gw6=fe80::2 --dns=2001:DB8:0:0:1::53 --dns=10.0.2.3 --ip=10.0.2.15/24", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  const uint8_t ip6[16] = {0xfe, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99};
+  const uint8_t gw6[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+  const uint8_t dns6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x53};
+  EXPECT_EQ(0, memcmp(p.r.settings.net_ip6, ip6, 16));
+  EXPECT_EQ(p.r.settings.net_prefix6, 64);
+  EXPECT_EQ(0, memcmp(p.r.settings.net_gw6, gw6, 16));
+  EXPECT_EQ(0, memcmp(p.r.settings.net_dns6, dns6, 16));
+  EXPECT_EQ(p.r.settings.net_dns, 0x0a000203u);  // one of each family
+  // RFC 4291 2.2's forms: full, "::" anywhere, a dotted quad at the end.
+  struct Form {
+    const char* text;
+    uint8_t want[16];
+  } forms[] = {
+      {"--ip6=1:2:3:4:5:6:7:8/128", {0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8}},
+      {"--ip6=::2/64", {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}},
+      {"--ip6=2001::/16", {0x20, 1}},
+      {"--ip6=::1.2.3.4/96", {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4}},
+      {"--ip6=64:ff9b::10.0.0.1/96", {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1}},
+      {"--ip6=1:0:0:0:0:0:0:ABCD/1", {0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd}},
+  };
+  for (const Form& f : forms) {
+    Parsed q;
+    parse(f.text, q);
+    ASSERT_TRUE(q.r.ok) << f.text << ": " << q.r.error;
+    EXPECT_EQ(0, memcmp(q.r.settings.net_ip6, f.want, 16)) << f.text;
+  }
+  // Bad values: each refused with the option's name.
+  for (const char* bad :
+       {"--ip6=fec0::99", "--ip6=fec0::99/0", "--ip6=fec0::99/129", "--ip6=fec0::99/", "--ip6=fec0:::99/64",
+        "--ip6=1::2::3/64", "--ip6=1:2:3:4:5:6:7:8:9/64", "--ip6=1:2:3:4:5:6:7/64", "--ip6=12345::/64",
+        "--ip6=:1::/64", "--ip6=1:/64", "--ip6=g::1/64", "--ip6=::/64", "--ip6=::1/128", "--ip6=ff02::1/64",
+        "--ip6=::ffff:10.0.0.1/96", "--ip6=::1.2.3/96", "--ip6=1:2:3:4:5:6:7:1.2.3.4/64", "--ip6=10.0.2.15/24",
+        "--ip6=fec0::1/64 --gw6=ff02::2", "--ip6=fec0::1/64 --gw6=::", "--ip6=fec0::1/64 --dns=ff02::1",
+        "--ip=10.0.2.15/24 --dns=0.0.0.0", "--ip=10.0.2.15/24 --dns=fec0::3::"}) {
+    Parsed q;
+    parse(bad, q);
+    EXPECT_FALSE(q.r.ok) << bad;
+  }
+  Parsed q;
+  parse("--gw6=fe80::2", q);  // without --ip6: the RA's router
+  EXPECT_FALSE(q.r.ok);
+  EXPECT_NE(std::string(q.r.error).find("--ip6"), std::string::npos);
+  Parsed r;
+  parse("--dns=fec0::3", r);  // with neither address: DHCP's and the RA's
+  EXPECT_FALSE(r.r.ok);
+  Parsed t;
+  parse("--ip6=fec0::9/64 --dns=fec0::3", t);
+  EXPECT_TRUE(t.r.ok) << t.r.error;
 }
 
 TEST(Cmdline, NetDrop) {

@@ -299,3 +299,29 @@ TEST(Reassembly6, OverlapsBoundsAndTimeout) {
 }
 
 }  // namespace
+
+TEST(IpAddr, Rfc5952Text) {
+  // RFC 5952 4: no leading zeros, lower case, "::" for the longest run of
+  // two or more zero groups (the first of equal runs), never for one.
+  struct Case {
+    IpAddr a;
+    const char* text;
+  } cases[] = {
+      {IP6_ANY, "::"},
+      {IP6_LOOPBACK, "::1"},
+      {IP6_ALL_NODES, "ff02::1"},
+      {{{0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0x50, 0x54, 0, 0xff, 0xfe, 0x12, 0x34, 0x56}}, "2001:db8:2:0:5054:ff:fe12:3456"},
+      {{{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1}}, "2001:db8::1:0:0:1"},
+      {{{0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd}}, "1::abcd"},
+      {{{0xfe, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}, "fec0::"},
+      {{{0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8}}, "1:2:3:4:5:6:7:8"},
+      {{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+       "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"},
+  };
+  for (const Case& c : cases) {
+    char out[IP6_TEXT];
+    size_t n = ip6_text(c.a, out);
+    EXPECT_STREQ(out, c.text);
+    EXPECT_EQ(n, strlen(c.text));
+  }
+}

@@ -24,6 +24,7 @@ std::vector<uint8_t> router_advert() {
   p[0] = ND_ROUTER_ADVERT;
   p[4] = 64;
   store16(p.data() + 6, 1800);
+  store32(p.data() + 8, 25000), store32(p.data() + 12, 500);  // ReachableTime, RetransTimer (ms)
   const uint8_t slla[8] = {1, 1, 0x52, 0x55, 0x0a, 0, 2, 2};
   p.insert(p.end(), slla, slla + 8);
   std::vector<uint8_t> pi(32, 0);
@@ -33,6 +34,7 @@ std::vector<uint8_t> router_advert() {
   p.insert(p.end(), pi.begin(), pi.end());
   std::vector<uint8_t> dns(24, 0);
   dns[0] = 25, dns[1] = 3;
+  store32(dns.data() + 4, 3600);
   dns[8] = 0xfe, dns[9] = 0xc0, dns[23] = 3;
   p.insert(p.end(), dns.begin(), dns.end());
   return p;
@@ -56,6 +58,9 @@ TEST(NdMessage, RouterAdvertisement) {
   EXPECT_EQ(m.prefixes[0].prefix.b[1], 0xc0);
   ASSERT_EQ(m.ndns, 1);
   EXPECT_EQ(m.dns[0].b[15], 3);
+  EXPECT_EQ(m.dns_lifetime[0], 3600u);
+  EXPECT_EQ(m.reachable_ms, 25000u);
+  EXPECT_EQ(m.retrans_ms, 500u);
 }
 
 TEST(NdMessage, ChecksOfRfc4861) {

@@ -6,6 +6,7 @@ list(APPEND HOST_SOURCES
   ${CMAKE_SOURCE_DIR}/net/inet/ipv4_header.cc
   ${CMAKE_SOURCE_DIR}/net/inet/ipv6_header.cc
   ${CMAKE_SOURCE_DIR}/net/inet/nd_message.cc
+  ${CMAKE_SOURCE_DIR}/net/inet/nd_state.cc
   ${CMAKE_SOURCE_DIR}/net/inet/reassembly6.cc
   ${CMAKE_SOURCE_DIR}/net/inet/reassembly.cc
   ${CMAKE_SOURCE_DIR}/net/inet/packet.cc

@@ -79,6 +79,11 @@ struct BootSettings {
   uint8_t net_prefix = 0;
   uint32_t net_gw = 0;              // --gw=A.B.C.D
   uint32_t net_dns = 0;             // --dns=A.B.C.D
+  // Static IPv6 instead of SLAAC's address (docs/net_device.md), network order.
+  uint8_t net_ip6[16] = {};         // --ip6=ADDR/PREFIX (prefix 0: SLAAC)
+  uint8_t net_prefix6 = 0;
+  uint8_t net_gw6[16] = {};         // --gw6=ADDR (zero: the RA's router)
+  uint8_t net_dns6[16] = {};        // --dns=IPV6ADDR (zero: the RA's RDNSS)
   // --net-drop=PERCENT[,SEED[,rx|tx]]: a test option that drops IPv4
   // frames of the first NIC pseudo-randomly (docs/net_device.md "Loss").
   uint32_t net_drop_bp = 0;         // basis points, 0..10000 (0: none)

@@ -68,8 +68,9 @@ struct InetSockInfo {
 size_t tcp_socket_list(InetSockInfo* out, size_t max);
 size_t udp_socket_list(InetSockInfo* out, size_t max);
 
-// socket(AF_INET or AF_INET6, type, protocol): Stream is TCP, Dgram UDP.
-// The protocol (0 or the type's own) was checked by the caller. NoMemory.
-Result<SocketRef> inet_socket(SockType type, Family family = Family::Inet);
+// socket(AF_INET or AF_INET6, type, protocol): Stream is TCP, Dgram UDP,
+// or with `icmp` a ping socket; Raw a raw ICMP (ICMPv6) socket. The
+// protocol and the caller's privilege were checked by the caller. NoMemory.
+Result<SocketRef> inet_socket(SockType type, Family family = Family::Inet, bool icmp = false);
 
 }  // namespace capsule::net

@@ -4,6 +4,7 @@
 // ::ffff:a.b.c.d (RFC 4291 2.5.5.2), the form an AF_INET6 socket sees for
 // an IPv4 peer, so the transports keep one kind of address and the one
 // code path serves both families (docs/net.md "IPv6").
+#include <cstddef>
 #include <cstdint>
 
 namespace capsule::net {
@@ -58,6 +59,41 @@ struct IpAddr {
     return true;
   }
 };
+
+// RFC 5952's text of an IPv6 address into out (at least IP6_TEXT bytes,
+// NUL-terminated): lower-case hex groups without leading zeros, the
+// longest run of two or more zero groups (the first of equals) as "::".
+// Returns the length.
+inline constexpr size_t IP6_TEXT = 40;
+inline size_t ip6_text(const IpAddr& a, char* out) {
+  uint16_t g[8];
+  for (int i = 0; i < 8; ++i) g[i] = uint16_t(a.b[2 * i] << 8 | a.b[2 * i + 1]);
+  int best = -1, best_len = 1;
+  for (int i = 0; i < 8;) {
+    int j = i;
+    while (j < 8 && !g[j]) ++j;
+    if (j - i > best_len) best = i, best_len = j - i;
+    i = j == i ? i + 1 : j;
+  }
+  size_t n = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (i == best) {
+      out[n++] = ':', out[n++] = ':';
+      i += best_len - 1;
+      continue;
+    }
+    if (i && i != best + best_len) out[n++] = ':';
+    bool lead = true;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      unsigned d = (g[i] >> shift) & 0xf;
+      if (lead && !d && shift) continue;
+      lead = false;
+      out[n++] = "0123456789abcdef"[d];
+    }
+  }
+  out[n] = 0;
+  return n;
+}
 
 inline constexpr IpAddr IP6_ANY{};
 inline constexpr IpAddr IP6_LOOPBACK{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};

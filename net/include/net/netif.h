@@ -134,26 +134,46 @@ Result<Route> route_lookup(Ipv4 dst);
 bool is_local_addr(Ipv4 a);
 
 // IPv6 addresses of the interfaces (RFC 4291, 4862): a few per interface.
+struct Addr6Flags {
+  static constexpr uint8_t OPTIMISTIC = 0x1;  // duplicate address detection still running (RFC 4429)
+  static constexpr uint8_t DUPLICATE = 0x2;   // DAD found another node with it: never used
+  static constexpr uint8_t AUTOCONF = 0x4;    // from a Router Advertisement's prefix (SLAAC)
+};
+inline constexpr uint64_t ADDR6_FOREVER = ~uint64_t(0);
 struct Addr6 {
   IpAddr addr;
   uint8_t prefix = 64;
   uint8_t scope = 0;  // Linux's RT_SCOPE_*: 0 global, 253 link (fe80::/10), 254 host (::1)
   uint32_t nif = 0;   // the interface's index
+  uint8_t flags = 0;  // Addr6Flags
+  // RFC 4862 5.5.4: deprecated (not chosen as a source when another will
+  // do) after `preferred_until`, removed at `valid_until` (uptime ns).
+  uint64_t valid_until = ADDR6_FOREVER, preferred_until = ADDR6_FOREVER;
 };
 inline constexpr size_t MAX_ADDR6 = 4;  // per interface
 // Adds an address (Busy when the interface has MAX_ADDR6, a repeat is a
 // no-op). lo has ::1/128 from its registration.
-Result<void> netif_add_addr6(Netif& nif, const IpAddr& a, unsigned prefix);
+Result<void> netif_add_addr6(Netif& nif, const IpAddr& a, unsigned prefix, uint8_t flags = 0,
+                             uint64_t valid_until = ADDR6_FOREVER, uint64_t preferred_until = ADDR6_FOREVER);
+// One address of interface `nif` (false: it has none such).
+bool netif_addr6(uint32_t nif, const IpAddr& a, Addr6& out);
+// Changes an address's lifetimes, and its flags (`set` after `clear`).
+void netif_update_addr6(uint32_t nif, const IpAddr& a, uint64_t valid_until, uint64_t preferred_until);
+void netif_flag_addr6(uint32_t nif, const IpAddr& a, uint8_t set, uint8_t clear);
+// Removes the addresses whose valid lifetime ended by `now`; returns the
+// earliest end still ahead (ADDR6_FOREVER: none).
+uint64_t netif_expire_addr6(uint64_t now);
 // Every interface's IPv6 addresses, in interface order: the first `max`
 // into out[]; returns how many there are.
 size_t netif_addrs6(Addr6* out, size_t max);
-// The IPv6 default router (RFC 4861 6.3.4; any: none) and its interface.
-void route6_set_gateway(const IpAddr& gw, Netif* via);
+// The IPv6 default router (RFC 4861 6.3.4; any: none) and its interface,
+// until `until` (its router lifetime's end, uptime ns).
+void route6_set_gateway(const IpAddr& gw, Netif* via, uint64_t until = ADDR6_FOREVER);
 IpAddr route6_gateway(Netif** via);
 
 // An IPv6 route: the interface, the next hop and the source address the
-// host uses toward dst (RFC 6724's first rules: the same scope, else a
-// global one).
+// host uses toward dst (RFC 6724's rules 2, 3 and 8: the same scope, not
+// deprecated, the longest matching prefix; never a duplicate).
 struct Route6 {
   Netif* nif = nullptr;
   IpAddr next_hop;
@@ -164,18 +184,39 @@ struct Route6 {
 // that is up); then an on-link prefix, then the default router.
 // NetUnreach when nothing matches.
 Result<Route6> route6_lookup(const IpAddr& dst, uint32_t scope = 0);
-// Is `a` one of this host's IPv6 addresses (::1 included)? A v4-mapped
-// address asks is_local_addr.
+// Is `a` one of this host's IPv6 addresses (::1 included; not one DAD
+// found duplicated)? A v4-mapped address asks is_local_addr.
 bool is_local_addr6(const IpAddr& a);
 
 // Neighbor Discovery for a link (net/inet/nd.cc, RFC 4861): the
 // Ethernet address of an IPv6 next hop into mac (true), or the packet is
 // held (taken from pkt) and a Neighbor Solicitation sent (false).
 bool nd_resolve(Netif& nif, const IpAddr& next_hop, uint8_t mac[6], PacketBuf& pkt);
+// What a link takes from Router Advertisements: addresses from its
+// prefixes (SLAAC) and the default router. A static --ip6 turns SLAAC
+// off, a static --gw6 the router.
+struct NdOptions {
+  bool slaac = true;
+  bool router = true;
+};
 // A link is up: its link-local address from its MAC (EUI-64, RFC 4862
-// 5.3; no duplicate address detection) and a Router Solicitation, whose
-// Advertisement brings SLAAC addresses and the default router.
-void nd_link_up(Netif& nif);
+// 5.3) and a Router Solicitation (again 4 s later, three in all, RFC 4861
+// 6.3.7), whose Advertisement brings SLAAC addresses, the default router
+// and DNS servers as `opts` allow. Each address goes through duplicate
+// address detection, usable meanwhile (RFC 4429's optimistic addresses).
+void nd_link_up(Netif& nif, NdOptions opts = {});
+// A static address (--ip6) on a link, through DAD like SLAAC's.
+Result<void> nd_add_static(Netif& nif, const IpAddr& a, unsigned prefix);
+// Upper-layer reachability confirmation (RFC 4861 7.3.1): the next hop
+// toward dst (scope: a link-local dst's interface) answered; its entry
+// becomes REACHABLE. TCP calls it when new data is acknowledged.
+void nd_confirm(const IpAddr& dst, uint32_t scope);
+// Waits until the first Router Advertisement has been applied, or until
+// `deadline_ns` (uptime); true if one was.
+bool nd_wait_router(uint64_t deadline_ns);
+// The DNS servers of the RAs' RDNSS options (RFC 8106) whose lifetime has
+// not ended: the first `max` into out[]; returns how many.
+size_t nd_dns_servers(IpAddr* out, size_t max);
 
 // The link layer's entry: one received IPv4 datagram (the IP header at
 // data()), or an IPv6 packet (version 6: ip6_input). Malformed datagrams

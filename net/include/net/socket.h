@@ -24,7 +24,7 @@ namespace capsule::net {
 // Netlink's sockets are linux/'s (linux/netlink.h): its messages are
 // Linux's own structures.
 enum class Family : uint8_t { Unix, Inet, Inet6, Netlink };
-enum class SockType : uint8_t { Stream, Dgram, SeqPacket };
+enum class SockType : uint8_t { Stream, Dgram, SeqPacket, Raw };
 
 // Who sent or connected (SO_PEERCRED, SCM_CREDENTIALS).
 struct Creds {
@@ -97,6 +97,8 @@ struct RecvMsg {
   // Out.
   uint32_t out_flags = 0;  // MsgFlags::TRUNC
   Address from;            // the sender's name (len 0: unnamed)
+  int ttl = -1;            // the datagram's TTL / hop limit, when the socket asked (IP_RECVTTL, IPV6_RECVHOPLIMIT)
+  uint64_t stamp_ns = 0;   // its arrival (realtime), when the socket asked (SO_TIMESTAMP)
   FileList files;          // SCM_RIGHTS received
   Creds creds;
 };
@@ -110,6 +112,11 @@ enum class SockOpt : uint8_t {
   Congestion,  // TCP_CONGESTION: 0 reno, 1 cubic (net/inet/tcp_cc.h's CcAlgo)
   Cork,        // TCP_CORK: hold partial segments (at most 200 ms)
   V6Only,      // IPV6_V6ONLY: an AF_INET6 socket takes IPv6 only (set before bind)
+  RecvErr,     // IP_RECVERR / IPV6_RECVERR (ICMP sockets: kept, no error queue)
+  RecvTtl,     // IP_RECVTTL / IPV6_RECVHOPLIMIT: RecvMsg::ttl (ICMP sockets)
+  RetOpts,     // IP_RETOPTS (ICMP sockets: kept; no IP options are ever received)
+  Timestamp,   // SO_TIMESTAMP: RecvMsg::stamp_ns (ICMP sockets)
+  ChecksumOffset,  // IPV6_CHECKSUM at SOL_RAW: where a raw ICMPv6 socket's checksum goes (-1: not computed)
 };
 
 // What TCP_INFO reports of a TCP connection (linux/ lays out struct
@@ -147,6 +154,8 @@ class Socket : public Pollable {
 
   virtual Family family() const = 0;
   virtual SockType type() const = 0;
+  // SO_PROTOCOL where the type does not say it (ICMP's 1, ICMPv6's 58); 0 otherwise.
+  virtual int protocol() const { return 0; }
 
   virtual Result<void> bind(const Address& a) { return Error::OpNotSupported; }
   virtual Result<void> listen(int backlog, const Creds& me) { return Error::OpNotSupported; }
@@ -165,6 +174,9 @@ class Socket : public Pollable {
   // FIONREAD/SIOCINQ and SIOCOUTQ.
   virtual size_t bytes_readable() = 0;
   virtual size_t bytes_unsent() = 0;
+  // ICMP_FILTER / ICMP6_FILTER (raw ICMP sockets): a bit set per blocked type.
+  virtual Result<void> set_filter(const uint32_t* words, size_t n) { return Error::NoProtoOpt; }
+  virtual Result<size_t> filter(uint32_t* out, size_t max) { return Error::NoProtoOpt; }
   // TCP_INFO (TCP only).
   virtual Result<void> tcp_info(TcpInfo&) { return Error::NoProtoOpt; }
   // The last descriptor went away: disconnect, drop queued data.

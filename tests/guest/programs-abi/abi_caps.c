@@ -183,6 +183,9 @@ static void phase1(const char* self) {
   CHECK(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0 && prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 1, "keepcaps");
   CHECK(prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) == SECBIT_KEEP_CAPS_BIT, "keepcaps in securebits");
   EXPECT_ERR(EINVAL, prctl(PR_SET_KEEPCAPS, 2, 0, 0, 0));
+  /* Arguments 3-5 are not looked at (iputils' ping passes what the
+     variadic prctl() finds there). */
+  CHECK(prctl(PR_SET_KEEPCAPS, 1, 1, 1, 1) == 0 && prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 1, "keepcaps, args 3-5 ignored");
   fflush(stdout);
   char failures[16];
   snprintf(failures, sizeof failures, "%d", g_failures);

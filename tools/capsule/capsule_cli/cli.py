@@ -28,6 +28,11 @@ def add_vm_options(p):
                    help="attach a disk image (raw, or qcow2 when the file says so) as a virtio-blk device, "
                         "or with :nvme as an NVMe controller (--machine q35 only); with a mount point its "
                         "ext4 file system is mounted there (repeatable; docs/block.md)")
+    p.add_argument("--ip6", metavar="ADDR/PREFIX",
+                   help="a static IPv6 address for the NIC instead of SLAAC's (docs/net_device.md)")
+    p.add_argument("--gw6", metavar="ADDR", help="with --ip6: the IPv6 default router instead of the RA's")
+    p.add_argument("--dns", action="append", default=[], metavar="ADDR",
+                   help="a name server for /etc/resolv.conf, IPv4 or IPv6 (one of each at most)")
     p.add_argument("--debug-kernel", action="store_true",
                    help="boot the debug kernel (build/capsule-debug.elf): heap red zones and quarantine, the "
                         "lock-order checker, sleeping with a spinlock held, long interrupts-off windows; slower "
@@ -80,6 +85,7 @@ def prepare(a):
         raise bundle.BadInput(f"bad cpu count '{a.cpus}' (1..64)")
     try:
         qemu.net_args(a.machine, a.net or "user", a.publish)
+        qemu.static_net_words(a.net or "user", a.ip6, a.gw6, a.dns)
         qemu.share_args(a.machine, a.share)
     except ValueError as e:
         raise bundle.BadInput(str(e))
@@ -126,7 +132,7 @@ def vm_settings(a, plan, image_bytes, root_disk=None):
     auto = bundle.auto_mem_mib(image_bytes // 8 if root_disk else image_bytes)
     mem = a.mem or plan.mem or f"{auto}M"
     cpus = a.cpus or plan.cpus or 1
-    words = plan.kernel_words()
+    words = plan.kernel_words() + qemu.static_net_words(a.net or "user", a.ip6, a.gw6, a.dns)
     cmdline = " ".join(quote_word(w) for w in words)
     if a.cmdline:
         cmdline = (cmdline + " " + a.cmdline).strip()
@@ -302,8 +308,12 @@ def cmd_run(a):
         try:
             qemu.net_args(a.machine, net, publish)
             qemu.share_args(a.machine, a.share)
+            static = qemu.static_net_words(net, a.ip6, a.gw6, a.dns)
         except ValueError as e:
             return fail(str(e))
+        if static:  # after the image's own, so they win
+            head, sep, tail = cmdline.partition(" -- ")
+            cmdline = f"{head} {' '.join(static)}{sep}{tail}".strip()
         disk = os.path.join(a.image, m["root_disk"]) if m.get("root_disk") else None
         return boot(a, os.path.join(a.image, "capsule.elf"), os.path.join(a.image, "initrd.cpio"),
                     a.mem or m["mem"], a.cpus or m["cpus"], cmdline, net, publish, a.share, root_disk=disk)

@@ -20,6 +20,8 @@ PACKAGES = {
              # TCP with the host: curl on both sides; iproute2's ip and
              # hostname over netlink (tests/cli/net_test.py).
              "curl", "iproute2", "hostname",
+             # ping sockets and raw ICMP: iputils' ping in the VM (tests/cli/ping_test.py).
+             "iputils-ping",
              # Extended attributes with Debian's tools (tests/guest/xattr_tools.cmake).
              "attr", "tar",
              # ext4 images for the disk tests (tests/guest/disk.cmake).

@@ -141,6 +141,60 @@ USER_NET = "net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,dhcpstart=10.0.2.15"
 USER_NET_KERNEL_WORDS = "--ip=10.0.2.15/24 --gw=10.0.2.2 --dns=10.0.2.3"
 
 
+def static_net_words(net, ip6=None, gw6=None, dns=()):
+    """Kernel words for `capsule run --ip6 ADDR/PREFIX [--gw6 ADDR] [--dns ADDR]`
+    (docs/net_device.md): a static IPv6 address instead of SLAAC's, a
+    default router instead of the Router Advertisement's, name servers for
+    /etc/resolv.conf (at most one IPv4 and one IPv6). ValueError on bad input."""
+    import ipaddress
+    words = []
+    if not (ip6 or gw6 or dns):
+        return words
+    if parse_net(net or "none") == "none":
+        raise ValueError("--ip6, --gw6 and --dns need a network (--net user or tap:NAME)")
+
+    def unicast6(text, what):
+        try:
+            a = ipaddress.IPv6Address(text)
+        except ValueError:
+            raise ValueError(f"bad {what} '{text}' (an IPv6 address)") from None
+        if a.is_multicast or a.is_unspecified or a.is_loopback or a.ipv4_mapped:
+            raise ValueError(f"bad {what} '{text}' (a unicast IPv6 address: not ::, ::1, multicast or v4-mapped)")
+        return a
+
+    if ip6:
+        addr, slash, prefix = ip6.partition("/")
+        if not slash or not prefix.isdigit() or not 1 <= int(prefix) <= 128:
+            raise ValueError(f"bad --ip6 '{ip6}' (ADDR/PREFIX, prefix 1..128)")
+        words.append(f"--ip6={unicast6(addr, '--ip6').compressed}/{int(prefix)}")
+    if gw6:
+        if not ip6:
+            raise ValueError("--gw6 goes with --ip6 (without it the Router Advertisement's router is used)")
+        words.append(f"--gw6={unicast6(gw6, '--gw6').compressed}")
+    v4 = v6 = 0
+    for d in dns:
+        if ":" in d:
+            words.append(f"--dns={unicast6(d, '--dns').compressed}")
+            v6 += 1
+        else:
+            try:
+                a = ipaddress.IPv4Address(d)
+            except ValueError:
+                raise ValueError(f"bad --dns '{d}' (A.B.C.D or an IPv6 address)") from None
+            if a.is_unspecified or a.is_multicast:
+                raise ValueError(f"bad --dns '{d}' (a unicast address)")
+            words.append(f"--dns={a}")
+            v4 += 1
+    if v4 > 1 or v6 > 1:
+        raise ValueError("--dns: at most one IPv4 and one IPv6 server")
+    # The kernel takes a --dns with a static address only (cmdline.cc):
+    # user networking always has one (USER_NET_KERNEL_WORDS); a tap's
+    # IPv4 comes from DHCP, with its servers.
+    if parse_net(net) != "user" and (v4 or (v6 and not ip6)):
+        raise ValueError("--dns with --net tap: an IPv6 server with --ip6 only (DHCP gives the rest)")
+    return words
+
+
 def cmdline_has_ip(cmdline):
     """True when the kernel part of `cmdline` (before " -- ") sets --ip."""
     kernel_part = cmdline.split(" -- ", 1)[0] if not cmdline.startswith("-- ") else ""
