@@ -147,7 +147,7 @@ class TapNet:
         return self.GUEST, guest_port
 
     def capsule_args(self, host_port, guest_port):
-        return ["--net", f"tap:{self.TAP}", f"--cmdline=--ip={self.GUEST}/24 --gw={self.HOST}"]
+        return ["--net", f"tap:{self.TAP}", "--ip", f"{self.GUEST}/24", "--gw", self.HOST]
 
     def qemu_args(self, host_port, guest_port):
         return ["-netdev", f"tap,id=n0,ifname={self.TAP},script=no,downscript=no",

@@ -448,7 +448,7 @@ def tap4(machine):
                 print(f"skipped: {' '.join(c)} failed in a new namespace")
                 return 77
         vm = subprocess.Popen(inns + [CAPSULE, "run", "--verbose", "--machine", machine, "--net", f"tap:{tap}",
-                                      "--cmdline=--ip=10.0.7.2/24", "python3", "-c", PY_TAP4_SERVER],
+                                      "--ip", "10.0.7.2/24", "--gw", "10.0.7.1", "python3", "-c", PY_TAP4_SERVER],
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         url = "http://10.0.7.2:8000"
         curl = inns + ["curl", "-sS", "--max-time", "120"]

@@ -141,6 +141,19 @@ class BadInput(unittest.TestCase):
         self.check(["run", "--net", "tap:t0", "--dns", "1.1.1.1", *bb], "--dns with --net tap")
         self.assertFalse(os.path.exists(os.path.join(self.d, "img")))
 
+    def test_bad_ipv4_options(self):
+        """--ip, --gw (docs/net_device.md): refused before any VM."""
+        bb = ["/bin/busybox", "true"]
+        for value, message in [("10.0.7.2", "bad --ip '10.0.7.2' (ADDR/PREFIX"), ("10.0.7.2/33", "bad --ip '10.0.7.2/33'"),
+                               ("10.0.7/24", "bad --ip '10.0.7'"), ("127.0.0.9/8", "bad --ip '127.0.0.9' (a unicast"),
+                               ("fec0::9/64", "bad --ip 'fec0::9/64'"), ("fec0::9/24", "bad --ip 'fec0::9' (an IPv4")]:
+            self.check(["run", "--ip", value, *bb], message)
+            self.check(["build", "--ip", value, "-o", os.path.join(self.d, "img"), *bb], message)
+        self.check(["run", "--gw", "10.0.7.1", *bb], "--gw goes with --ip")
+        self.check(["run", "--ip", "10.0.7.2/24", "--gw", "10.0.8.1", *bb], "not on --ip's subnet")
+        self.check(["run", "--net", "none", "--ip", "10.0.7.2/24", *bb], "need a network")
+        self.assertFalse(os.path.exists(os.path.join(self.d, "img")))
+
 
 if __name__ == "__main__":
     unittest.main()

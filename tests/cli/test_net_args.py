@@ -63,6 +63,20 @@ class NetArgs(unittest.TestCase):
             with self.assertRaises(ValueError, msg=args):
                 qemu.static_net_words(*args)
 
+    def test_static_ipv4_words(self):
+        """--ip/--gw (docs/net_device.md): the kernel's --ip=/--gw= words; with
+        --ip a tap takes an IPv4 --dns too."""
+        self.assertEqual(qemu.static_net_words("tap:t0", ip="10.0.7.2/24", gw="10.0.7.1", dns=["10.0.7.1"]),
+                         ["--ip=10.0.7.2/24", "--gw=10.0.7.1", "--dns=10.0.7.1"])
+        self.assertEqual(qemu.static_net_words("user", ip="10.0.2.20/24"), ["--ip=10.0.2.20/24"])
+        for kw in [dict(ip="10.0.7.2"), dict(ip="10.0.7.2/0"), dict(ip="10.0.7.2/33"), dict(ip="10.0.7/24"),
+                   dict(ip="127.0.0.2/8"), dict(ip="224.0.0.1/4"), dict(ip="0.0.0.0/8"), dict(ip="fec0::9/64"),
+                   dict(gw="10.0.7.1"), dict(ip="10.0.7.2/24", gw="10.0.8.1"), dict(ip="10.0.7.2/24", gw="x")]:
+            with self.assertRaises(ValueError, msg=kw):
+                qemu.static_net_words("tap:t0", **kw)
+        with self.assertRaises(ValueError):
+            qemu.static_net_words("none", ip="10.0.7.2/24")
+
     def test_bad(self):
         for spec in ("80", "80:", ":80", "0:80", "80:0", "65536:80", "80:80/icmp", "a:b", "80:80:80"):
             with self.assertRaises(ValueError, msg=spec):

@@ -28,6 +28,10 @@ def add_vm_options(p):
                    help="attach a disk image (raw, or qcow2 when the file says so) as a virtio-blk device, "
                         "or with :nvme as an NVMe controller (--machine q35 only); with a mount point its "
                         "ext4 file system is mounted there (repeatable; docs/block.md)")
+    p.add_argument("--ip", metavar="ADDR/PREFIX",
+                   help="a static IPv4 address for the NIC instead of DHCP's (on user networking instead of "
+                        "QEMU's 10.0.2.15/24: give --gw and --dns too); docs/net_device.md")
+    p.add_argument("--gw", metavar="ADDR", help="with --ip: the IPv4 default router")
     p.add_argument("--ip6", metavar="ADDR/PREFIX",
                    help="a static IPv6 address for the NIC instead of SLAAC's (docs/net_device.md)")
     p.add_argument("--gw6", metavar="ADDR", help="with --ip6: the IPv6 default router instead of the RA's")
@@ -85,7 +89,7 @@ def prepare(a):
         raise bundle.BadInput(f"bad cpu count '{a.cpus}' (1..64)")
     try:
         qemu.net_args(a.machine, a.net or "user", a.publish)
-        qemu.static_net_words(a.net or "user", a.ip6, a.gw6, a.dns)
+        qemu.static_net_words(a.net or "user", a.ip6, a.gw6, a.dns, a.ip, a.gw)
         qemu.share_args(a.machine, a.share)
     except ValueError as e:
         raise bundle.BadInput(str(e))
@@ -132,7 +136,7 @@ def vm_settings(a, plan, image_bytes, root_disk=None):
     auto = bundle.auto_mem_mib(image_bytes // 8 if root_disk else image_bytes)
     mem = a.mem or plan.mem or f"{auto}M"
     cpus = a.cpus or plan.cpus or 1
-    words = plan.kernel_words() + qemu.static_net_words(a.net or "user", a.ip6, a.gw6, a.dns)
+    words = plan.kernel_words() + qemu.static_net_words(a.net or "user", a.ip6, a.gw6, a.dns, a.ip, a.gw)
     cmdline = " ".join(quote_word(w) for w in words)
     if a.cmdline:
         cmdline = (cmdline + " " + a.cmdline).strip()
@@ -308,7 +312,7 @@ def cmd_run(a):
         try:
             qemu.net_args(a.machine, net, publish)
             qemu.share_args(a.machine, a.share)
-            static = qemu.static_net_words(net, a.ip6, a.gw6, a.dns)
+            static = qemu.static_net_words(net, a.ip6, a.gw6, a.dns, a.ip, a.gw)
         except ValueError as e:
             return fail(str(e))
         if static:  # after the image's own, so they win

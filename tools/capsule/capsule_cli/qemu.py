@@ -141,17 +141,42 @@ USER_NET = "net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,dhcpstart=10.0.2.15"
 USER_NET_KERNEL_WORDS = "--ip=10.0.2.15/24 --gw=10.0.2.2 --dns=10.0.2.3"
 
 
-def static_net_words(net, ip6=None, gw6=None, dns=()):
-    """Kernel words for `capsule run --ip6 ADDR/PREFIX [--gw6 ADDR] [--dns ADDR]`
-    (docs/net_device.md): a static IPv6 address instead of SLAAC's, a
-    default router instead of the Router Advertisement's, name servers for
-    /etc/resolv.conf (at most one IPv4 and one IPv6). ValueError on bad input."""
+def static_net_words(net, ip6=None, gw6=None, dns=(), ip=None, gw=None):
+    """Kernel words for `capsule run [--ip ADDR/PREFIX [--gw ADDR]] [--ip6
+    ADDR/PREFIX [--gw6 ADDR]] [--dns ADDR]` (docs/net_device.md): a static
+    IPv4 address instead of DHCP's (on user networking: instead of QEMU's
+    own, which the CLI states otherwise), a static IPv6 address instead of
+    SLAAC's, default routers, name servers for /etc/resolv.conf (at most one
+    IPv4 and one IPv6). ValueError on bad input."""
     import ipaddress
     words = []
-    if not (ip6 or gw6 or dns):
+    if not (ip or gw or ip6 or gw6 or dns):
         return words
     if parse_net(net or "none") == "none":
-        raise ValueError("--ip6, --gw6 and --dns need a network (--net user or tap:NAME)")
+        raise ValueError("--ip, --gw, --ip6, --gw6 and --dns need a network (--net user or tap:NAME)")
+
+    def unicast4(text, what):
+        try:
+            a = ipaddress.IPv4Address(text)
+        except ValueError:
+            raise ValueError(f"bad {what} '{text}' (an IPv4 address A.B.C.D)") from None
+        if a.is_multicast or a.is_unspecified or a.is_loopback or a == ipaddress.IPv4Address("255.255.255.255"):
+            raise ValueError(f"bad {what} '{text}' (a unicast IPv4 address: not 0.0.0.0, 127/8, multicast "
+                             "or broadcast)")
+        return a
+
+    if ip:
+        addr, slash, prefix = ip.partition("/")
+        if not slash or not prefix.isdigit() or not 1 <= int(prefix) <= 32:
+            raise ValueError(f"bad --ip '{ip}' (ADDR/PREFIX, prefix 1..32)")
+        words.append(f"--ip={unicast4(addr, '--ip')}/{int(prefix)}")
+    if gw:
+        if not ip:
+            raise ValueError("--gw goes with --ip (without it DHCP's router is used)")
+        g = unicast4(gw, "--gw")
+        if g not in ipaddress.IPv4Network(ip, strict=False):
+            raise ValueError(f"bad --gw '{gw}' (not on --ip's subnet {ipaddress.IPv4Network(ip, strict=False)})")
+        words.append(f"--gw={g}")
 
     def unicast6(text, what):
         try:
@@ -190,8 +215,9 @@ def static_net_words(net, ip6=None, gw6=None, dns=()):
     # The kernel takes a --dns with a static address only (cmdline.cc):
     # user networking always has one (USER_NET_KERNEL_WORDS); a tap's
     # IPv4 comes from DHCP, with its servers.
-    if parse_net(net) != "user" and (v4 or (v6 and not ip6)):
-        raise ValueError("--dns with --net tap: an IPv6 server with --ip6 only (DHCP gives the rest)")
+    if parse_net(net) != "user" and ((v4 and not ip) or (v6 and not ip6)):
+        raise ValueError("--dns with --net tap: an IPv4 server with --ip, an IPv6 server with --ip6 "
+                         "(DHCP gives the rest)")
     return words
 
 
