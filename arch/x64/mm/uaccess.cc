@@ -86,10 +86,27 @@ Result<size_t> strncpy_from_user(char* dst, const char* user_src, size_t max) {
   if (max == 0) return Error::TooBig;
   // Never read past the application half, whatever max says.
   size_t limit = max < mm::USER_END - a ? max : mm::USER_END - a;
-  long r = uaccess_strncpy(dst, user_src, limit);
-  if (r < 0) return Error::Fault;
-  if (size_t(r) == limit) return limit < max ? Error::Fault : Error::TooBig;
-  return size_t(r);
+  // A page at a time, so that a fault the #PF vector could not serve
+  // without sleeping (a path in a mapped file's page not read yet: a
+  // program's .rodata on a disk root) is served here and the page tried
+  // again, as copy_serving does.
+  constexpr size_t PAGE = 4096;
+  size_t done = 0;
+  uintptr_t last_fault = ~uintptr_t(0);
+  while (done < limit) {
+    const uintptr_t at = a + done;
+    const size_t room = PAGE - at % PAGE;
+    const size_t chunk = limit - done < room ? limit - done : room;
+    long r = uaccess_strncpy(dst + done, user_src + done, chunk);
+    if (r < 0) {
+      if (at == last_fault || !arch_serve_user_fault_sleeping(at, false)) return Error::Fault;
+      last_fault = at;
+      continue;
+    }
+    if (size_t(r) < chunk) return done + size_t(r);  // the NUL is in
+    done += chunk;
+  }
+  return limit < max ? Error::Fault : Error::TooBig;
 }
 
 }  // namespace capsule

@@ -105,7 +105,8 @@ def prepare(a):
                                 host_term=os.environ.get("TERM") if a.command == "run" else None)
         from . import imagecache, rootdisk
         label = plan.label or " ".join(plan.argv)
-        if rootdisk.use_disk(getattr(a, "root", "initrd"), plan.tree):
+        mem_mib = int(qemu.parse_mem(a.mem)[:-1]) if a.mem else None
+        if rootdisk.use_disk(getattr(a, "root", "initrd"), plan.tree, mem_mib):
             from . import deps
             deps.ensure_for("disk")  # mke2fs and debugfs
             disk = imagecache.image_for(plan.tree, verbose=a.verbose, label=label, kind="ext4")

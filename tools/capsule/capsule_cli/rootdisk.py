@@ -37,13 +37,19 @@ def image_bytes(tree):
                for n in tree.nodes.values() if n.kind == "file")
 
 
-def use_disk(root, tree):
-    """--root disk|initrd|auto -> whether the root is a disk."""
+def use_disk(root, tree, mem_mib=None):
+    """--root disk|initrd|auto -> whether the root is a disk. auto: a
+    packed image over AUTO_THRESHOLD, unless the memory the user asked for
+    (--mem, MiB) holds it twice over: then the initrd, whose files never
+    wait for the disk (docs/cli.md "A disk root")."""
     if root == "disk":
         return True
     if root == "initrd":
         return False
-    return image_bytes(tree) > AUTO_THRESHOLD
+    size = image_bytes(tree)
+    if mem_mib and size * 2 <= mem_mib << 20:
+        return False
+    return size > AUTO_THRESHOLD
 
 
 def _materialize(tree, top):
