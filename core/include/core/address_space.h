@@ -167,23 +167,6 @@ class AddressSpace final : private mm::VmaObserver {
   static void shrink_all(mm::VmBacking& b, uint64_t new_size);
   void shrink_backing(mm::VmBacking& b, uint64_t new_size);
 
-  // lock_ for an edit of the VMAs: the backing references the edit dropped
-  // are released after the lock (VmaSet::take_dropped).
-  class SCOPED_CAPABILITY EditGuard {
-   public:
-    explicit EditGuard(AddressSpace& as) ACQUIRE(as.lock_) : as_(as) { as_.lock_.lock(); }
-    ~EditGuard() RELEASE() {
-      mm::Vma* d = as_.vmas_.take_dropped();
-      as_.lock_.unlock();
-      mm::VmaSet::release_dropped(d);
-    }
-    EditGuard(const EditGuard&) = delete;
-    EditGuard& operator=(const EditGuard&) = delete;
-
-   private:
-    AddressSpace& as_;
-  };
-
   AddressSpace* next_in_list_ = nullptr;  // every address space (under the list's lock)
   SpinLock lock_;       // guards the VMAs, the lower half of the tables, the counters
   mm::VmaSet vmas_ GUARDED_BY(lock_);
