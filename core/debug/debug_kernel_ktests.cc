@@ -67,6 +67,7 @@ Mutex g_ma;
 Mutex g_mb;
 SpinLock g_c;
 Mutex g_sleeper;
+SpinLock g_bare;
 }  // namespace
 
 // A then B, later B then A: one report naming both, each order's
@@ -111,6 +112,22 @@ KTEST(lockcheck_sleep_under_spinlock) {
     g_sleeper.unlock();
   }
   KEXPECT(lock_check_stats().sleeps == before + 1);
+}
+
+// A bare lock() with interrupts on (the EditGuard bug: one-CPU guests hung
+// when a tick switched away from the holder): reported once per site.
+KTEST(lockcheck_spinlock_with_interrupts_on) {
+  KEXPECT(interrupts_on());
+  const uint32_t before = lock_check_stats().irq_on;
+  for (int round = 0; round < 2; ++round) {
+    g_bare.lock();
+    g_bare.unlock();
+  }
+  KEXPECT(lock_check_stats().irq_on == before + 1);
+  {
+    SpinGuard g(g_bare);  // interrupts off first: not reported
+  }
+  KEXPECT(lock_check_stats().irq_on == before + 1);
 }
 
 // By the time ktests run, booting has taken many locks, some nested: the

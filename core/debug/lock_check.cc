@@ -17,6 +17,8 @@
 //   inversion is reported once. Same-class nesting is not checked.
 // - Sleeping (sched_block, a mutex or semaphore wait) with a spinlock held
 //   on this CPU: reported once per call chain.
+// - A spinlock taken with interrupts on (a bare lock(), not SpinGuard's):
+//   reported once per site.
 // - Interrupts off too long: an outermost IrqGuard (every SpinGuard has
 //   one) notes the TSC when it turns interrupts off; turning them back on
 //   more than the limit later is reported once per site. A context switch
@@ -340,12 +342,31 @@ bool any_held(const HeldLocks& held) {
   return false;
 }
 
+// A spinlock taken with interrupts on: a timer tick can switch away from
+// its holder, and the next thread on this CPU that wants it spins for ever
+// (SpinGuard turns them off first; a bare lock() does not).
+void report_irq_on(uintptr_t ip) {
+  graph_lock();
+  if (first_report((ip ^ 0x5a5a5a5a5a5a5a5aull) | 1)) {
+    ++g_stats.irq_on;
+    kprint("lock_check: spinlock taken with interrupts on, at ");
+    print_site(static_cast<uint32_t>(ip));
+    kprint(":\n");
+    uintptr_t now[EDGE_TRACE];
+    backtrace_save(now, EDGE_TRACE, 1);
+    backtrace_print_saved(now, EDGE_TRACE);
+  }
+  graph_unlock();
+}
+
 void on_acquire(const void* lock, const char* file, unsigned line, LockKind kind, bool try_lock) {
   uintptr_t ip = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  const bool irq_was_on = interrupts_on();
   IrqsOff irq;
   uint32_t cpu = this_cpu()->index;
   if (g_busy[cpu]) return;
   g_busy[cpu] = true;
+  if (kind == LockKind::Spin && irq_was_on) report_irq_on(ip);
   Thread* t = current_thread();
   HeldLocks* mine = kind == LockKind::Spin ? &g_cpu_held[cpu] : t ? &t->held_mutexes : nullptr;
   uint32_t cls = g_full.load(std::memory_order_relaxed) ? 0 : class_of(file, line, kind);
@@ -440,8 +461,9 @@ const LockDebugOps g_ops = {on_acquire, on_release, on_irq_off, on_irq_on, on_mi
 // was looking.
 void summary_at_exit(uint64_t) {
   kprint("lock_check: {} lock classes, {} order edges, {} inversions, {} sleeps with a spinlock, "
-         "{} long irq-off windows{}\n",
+         "{} long irq-off windows, {} spinlocks taken with interrupts on{}\n",
          g_stats.classes, g_stats.edges, g_stats.inversions, g_stats.sleeps, g_stats.irq_off,
+         g_stats.irq_on,
          g_full.load() ? " (a table filled up: checking stopped)" : "");
 }
 

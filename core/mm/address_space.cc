@@ -208,7 +208,7 @@ void AddressSpace::destroy(AddressSpace* as) {
       }
   }
   {
-    SpinGuard g(as->lock_);
+    EditGuard g(*as);
     as->vmas_.clear(*as);
     // Every CPU drops its cached translations (and paging-structure
     // entries) of this space before its tables are freed.
@@ -767,7 +767,7 @@ Result<void> AddressSpace::populate_chunked(uintptr_t addr, uintptr_t end) {
 Result<uintptr_t> AddressSpace::mmap(const MapRequest& req, bool populate) {
   uintptr_t a;
   {
-    SpinGuard g(lock_);
+    EditGuard g(*this);
     a = TRY(vmas_.map(req, *this));
   }
   if (populate || (req.flags & VM_LOCKED)) (void)populate_chunked(a, a + page_up(req.len));
@@ -777,12 +777,12 @@ Result<uintptr_t> AddressSpace::mmap(const MapRequest& req, bool populate) {
 }
 
 Result<void> AddressSpace::munmap(uintptr_t addr, size_t len) {
-  SpinGuard g(lock_);
+  EditGuard g(*this);
   return vmas_.unmap(addr, len, *this);
 }
 
 Result<void> AddressSpace::mprotect(uintptr_t addr, size_t len, uint32_t prot) {
-  SpinGuard g(lock_);
+  EditGuard g(*this);
   return vmas_.protect(addr, len, prot, *this);
 }
 
@@ -791,7 +791,7 @@ Result<uintptr_t> AddressSpace::mremap(uintptr_t old_addr, size_t old_len, size_
   uintptr_t a;
   bool locked;
   {
-    SpinGuard g(lock_);
+    EditGuard g(*this);
     a = TRY(vmas_.remap(old_addr, old_len, new_len, flags, new_addr, *this));
     Vma* v = vmas_.find(a);
     locked = v && (v->flags & VM_LOCKED);
@@ -807,7 +807,7 @@ void AddressSpace::set_brk_base(uintptr_t base) {
 }
 
 uintptr_t AddressSpace::brk(uintptr_t new_brk) {
-  SpinGuard g(lock_);
+  EditGuard g(*this);
   return vmas_.brk(new_brk, *this);
 }
 
@@ -828,7 +828,7 @@ Result<void> AddressSpace::mlock(uintptr_t addr, size_t len) {
   if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
   len += addr - start;
   {
-    SpinGuard g(lock_);
+    EditGuard g(*this);
     TRY(vmas_.change_flags(start, len, VM_LOCKED, 0));
   }
   TRY(populate_chunked(start, page_up(start + len)));
@@ -838,13 +838,13 @@ Result<void> AddressSpace::mlock(uintptr_t addr, size_t len) {
 Result<void> AddressSpace::munlock(uintptr_t addr, size_t len) {
   const uintptr_t start = page_down(addr);
   if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
-  SpinGuard g(lock_);
+  EditGuard g(*this);
   return vmas_.change_flags(start, len + (addr - start), 0, VM_LOCKED);
 }
 
 Result<void> AddressSpace::set_fork_flags(uintptr_t addr, size_t len, uint32_t set, uint32_t clear) {
   if (len > USER_END || addr > USER_END - len) return Error::NoMemory;
-  SpinGuard g(lock_);
+  EditGuard g(*this);
   if (set & VM_WIPEONFORK) {
     const uintptr_t end = page_up(addr + len);
     for (Vma* v = vmas_.first_ending_after(addr); v && v->start < end; v = VmaSet::next(*v))

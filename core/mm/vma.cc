@@ -41,6 +41,7 @@ uintptr_t range_end(uintptr_t addr, size_t len) {
 
 VmaSet::~VmaSet() {
   while (Vma* v = tree_.pop_first()) free_node(v);
+  release_dropped(take_dropped());
   release_spares();
 }
 
@@ -62,12 +63,25 @@ Vma* VmaSet::take_node() {
   return v;
 }
 
+// A node with a backing waits on the dropped list (take_dropped): its
+// reference goes when the caller has let go of its locks.
 void VmaSet::free_node(Vma* v) {
   if (v->backing) {
     count_map(*v, -1);
-    v->backing->release();
+    v->next_dropped = dropped_;
+    dropped_ = v;
+    return;
   }
   delete v;
+}
+
+void VmaSet::release_dropped(Vma* d) {
+  while (d) {
+    Vma* next = d->next_dropped;
+    d->backing->release();
+    delete d;
+    d = next;
+  }
 }
 
 void VmaSet::release_spares() {

@@ -10,7 +10,7 @@ if(NOT TARGET capsule-debug.elf)
 endif()
 
 # Every report line of the debug kernel starts with one of these.
-set(DEBUG_REPORTS "debug_heap: (invalid free|double free|out-of-bounds|write after free)" "lock_check: (lock order|sleeping|interrupts were off)" "table is full")
+set(DEBUG_REPORTS "debug_heap: (invalid free|double free|out-of-bounds|write after free)" "lock_check: (lock order|sleeping|interrupts were off|spinlock taken with interrupts on)" "table is full")
 
 set(DK_OBJ "of the [0-9]+-byte object at 0x[0-9a-f]+")
 capsule_guest_test(debugk.heap_overflow DEBUG_KERNEL CMDLINE --test=debugk.heap_overflow STATUS 125
@@ -58,6 +58,10 @@ capsule_guest_test(debugk.sleep_under_spinlock DEBUG_KERNEL CMDLINE --test=lockc
   EXPECT "lock_check: sleeping \\(mutex lock\\) with a spinlock held:"
          "lock_check:   ${DK_SPIN} at 0x[0-9a-f]+, taken at .*ktest_fn_lockcheck_sleep_under_spinlock"
          "lock_check: at:" "ktest_fn_lockcheck_sleep_under_spinlock"
+         "ktest: 1 passed, 0 failed"
+  REJECT "panic" "FAILED")
+capsule_guest_test(debugk.spinlock_with_interrupts_on DEBUG_KERNEL CMDLINE --test=lockcheck.spinlock_with_interrupts_on
+  EXPECT "lock_check: spinlock taken with interrupts on, at .*ktest_fn_lockcheck_spinlock_with_interrupts_on"
          "ktest: 1 passed, 0 failed"
   REJECT "panic" "FAILED")
 capsule_guest_test(debugk.irq_off_too_long DEBUG_KERNEL CMDLINE --test=lockcheck.irq_off_too_long --irq-off-max-ms=100

@@ -356,7 +356,14 @@ TEST(Vma, BackingReferencesFollowSplitsAndOffsets) {
     r.offset = 18 * P;
     ASSERT_TRUE(s.map(r, pg).ok());
     EXPECT_EQ(s.count(), 1u);
+    // The merged nodes' references (the hole's new one and the right
+    // half's) wait for the caller, which releases them once it holds no
+    // spinlock (a file's release may sleep).
+    EXPECT_EQ(file.refs, 3);
+    EXPECT_EQ(file.vm_maps.load(), 1u);
+    VmaSet::release_dropped(s.take_dropped());
     EXPECT_EQ(file.refs, 1);
+    EXPECT_EQ(s.take_dropped(), nullptr);
     // A wrong offset does not merge.
     ASSERT_TRUE(s.map(anon(B + 8 * P, P, VM_READ), pg).ok());
     r.addr = B + 8 * P;
@@ -365,6 +372,7 @@ TEST(Vma, BackingReferencesFollowSplitsAndOffsets) {
     EXPECT_EQ(s.count(), 2u);
     ASSERT_TRUE(s.remap(B + 4 * P, 2 * P, 2 * P, REMAP_MAYMOVE | REMAP_FIXED, B + 20 * P, pg).ok());
     EXPECT_EQ(s.find(B + 20 * P)->offset, 20 * P);
+    VmaSet::release_dropped(s.take_dropped());
     EXPECT_EQ(file.refs, 4);
     EXPECT_EQ(file.vm_maps.load(), 4u);
     s.clear(pg);

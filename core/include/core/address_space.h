@@ -14,6 +14,7 @@
 // Permission -> EPERM. docs/address-space.md.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "core/mm/vma.h"
 #include "arch/spinlock.h"
@@ -166,6 +167,31 @@ class AddressSpace final : private mm::VmaObserver {
   // and calls shrink_backing on each.
   static void shrink_all(mm::VmBacking& b, uint64_t new_size);
   void shrink_backing(mm::VmBacking& b, uint64_t new_size);
+
+  // lock_ for an edit of the VMAs, taken as SpinGuard takes it (interrupts
+  // off first: a timer tick must not switch away from the holder, or the
+  // next thread on this CPU spins on the lock for ever). The backing
+  // references the edit dropped are released after the lock and with
+  // interrupts back as they were (VmaSet::take_dropped): a release may sleep.
+  class SCOPED_CAPABILITY EditGuard {
+   public:
+    explicit EditGuard(AddressSpace& as) ACQUIRE(as.lock_) : as_(as) {
+      irq_.emplace();
+      as_.lock_.lock();
+    }
+    ~EditGuard() RELEASE() {
+      mm::Vma* d = as_.vmas_.take_dropped();
+      as_.lock_.unlock();
+      irq_.reset();
+      mm::VmaSet::release_dropped(d);
+    }
+    EditGuard(const EditGuard&) = delete;
+    EditGuard& operator=(const EditGuard&) = delete;
+
+   private:
+    AddressSpace& as_;
+    std::optional<IrqGuard> irq_;
+  };
 
   AddressSpace* next_in_list_ = nullptr;  // every address space (under the list's lock)
   SpinLock lock_;       // guards the VMAs, the lower half of the tables, the counters

@@ -14,7 +14,7 @@ void lock_check_start(uint64_t irq_off_max_us);
 
 struct LockCheckStats {
   uint32_t classes, edges;
-  uint32_t inversions, sleeps, irq_off;  // reports made
+  uint32_t inversions, sleeps, irq_off, irq_on;  // reports made
   bool full;                             // a table filled up: checking stopped
 };
 LockCheckStats lock_check_stats();

@@ -156,6 +156,7 @@ struct Vma {
   VmBacking* backing = nullptr;  // nullptr: anonymous memory
   uint64_t offset = 0;           // backing offset of `start`
   RbNode node;
+  Vma* next_dropped = nullptr;   // VmaSet::take_dropped's list
 
   size_t size() const { return end - start; }
   bool anonymous() const { return backing == nullptr; }
@@ -249,6 +250,18 @@ class VmaSet {
   // limits. NoMemory (this then holds what was copied so far).
   Result<void> copy_from(const VmaSet& o);
 
+  // The nodes the edits since the last call removed that hold a backing
+  // reference: the caller releases them with release_dropped once it holds
+  // no spinlock, as a file's release may sleep (ext4 takes its volume's
+  // mutex; sleeping under the address space's spinlock let other CPUs
+  // spin on it for as long as the disk took).
+  Vma* take_dropped() {
+    Vma* d = dropped_;
+    dropped_ = nullptr;
+    return d;
+  }
+  static void release_dropped(Vma* d);
+
   Vma* find(uintptr_t addr) const;             // the VMA containing addr
   bool fully_mapped(uintptr_t start, uintptr_t end) const;  // no hole in [start, end)
   Vma* first_ending_after(uintptr_t addr) const;  // first VMA with end > addr
@@ -295,6 +308,7 @@ class VmaSet {
   Result<void> change(uintptr_t addr, size_t len, F&& apply_to, VmaObserver* obs);
 
   Tree tree_;
+  Vma* dropped_ = nullptr;
   Vma* spare_[MAX_SPARE] = {};
   size_t spare_count_ = 0;
   uintptr_t mmap_base_ = USER_END - (128ull << 20) - STACK_GUARD_GAP;
