@@ -12,7 +12,11 @@ The guest root is the host's postgresql-15 (+ client, util-linux, dash,
 coreutils) package closure (package_root.py). Exit 77 (skip) when the host
 lacks PostgreSQL 15.
 
-    postgres_test.py [--cpus N]
+    postgres_test.py [--cpus N] [--root auto|disk|initrd]
+
+--root disk: the same on an ext4 disk root (guest.cli.postgres_disk): the
+binaries are mapped from the disk and paged in as they run, the data
+directory lives on the disk.
 """
 import argparse
 import hashlib
@@ -30,6 +34,7 @@ PACKAGES = ("postgresql-15", "postgresql-client-15", "util-linux", "dash", "core
 BIN = "/usr/lib/postgresql/15/bin"
 SCRIPT = f"""set -e
 B={BIN}
+while read dev dir fs rest; do case "$dev $dir $fs" in "/dev/vda / ext4") echo root on disk;; esac; done < /proc/mounts
 AS_PG="setpriv --reuid=1000 --regid=1000 --clear-groups"
 mkdir -p /tmp/pg && chown pg:pg /tmp/pg
 $AS_PG $B/initdb -D /tmp/pg/data -A trust -U pg --no-sync -E UTF8 --locale=C.UTF-8 > /tmp/pg/initdb.log 2>&1 \\
@@ -61,6 +66,7 @@ def expected():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cpus", default="2")
+    ap.add_argument("--root", default="auto", choices=("auto", "disk", "initrd"))
     a = ap.parse_args()
     db = debpkg.Db()
     if not all(p in db.installed for p in PACKAGES) or not os.path.exists(BIN + "/postgres"):
@@ -69,7 +75,7 @@ def main():
     build = os.environ.get("CAPSULE_BUILD_DIR", os.path.join(ROOT, "build"))
     root = os.path.join(build, "postgres-rootfs")
     make_rootfs(db, root, PACKAGES, FILES)
-    cmd = [CAPSULE, "run", "--cpus", a.cpus, "--mem", "1G", "--rootfs", root, "/bin/sh", "/pg.sh"]
+    cmd = [CAPSULE, "run", "--cpus", a.cpus, "--mem", "1G", "--root", a.root, "--rootfs", root, "/bin/sh", "/pg.sh"]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=270)
     except subprocess.TimeoutExpired as e:
@@ -80,6 +86,8 @@ def main():
     problems = []
     if r.returncode != 0:
         problems.append(f"exit status {r.returncode}, want 0")
+    if a.root == "disk" and "root on disk" not in lines:
+        problems.append("the root is not the disk (/proc/mounts has no '/dev/vda / ext4')")
     for want in ("initdb ok", "server up", "CREATE TABLE", "INSERT 0 1000", expected(), "1", "server stopped"):
         if want not in lines:
             problems.append(f"no line {want!r}")
