@@ -86,7 +86,7 @@ def log(msg):
 def build(s):
     src = BENCH / s.source
     s.work.mkdir(parents=True, exist_ok=True)
-    inputs = (src, BENCH.parent / "guest_bench.h")
+    inputs = (src, BENCH.parent / "guest_bench.h", BENCH.parent / "linux_init.h")
     if s.binary.exists() and all(s.binary.stat().st_mtime >= p.stat().st_mtime for p in inputs):
         return
     log(f"building {s.binary.relative_to(ROOT)} (gcc -static -O2, libsqlite3.a)")

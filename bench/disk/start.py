@@ -99,7 +99,7 @@ def timed_run(cmd, first_line, timeout=TIMEOUT):
         raise StartError(f"timed out after {timeout:.0f} s\n$ {' '.join(cmd)}\n{tail}")
     if "first" not in seen:
         raise StartError(f"no line {first_line!r} (exit {rc})\n$ {' '.join(cmd)}\n{tail}")
-    if any("start_init: FAIL" in ln for ln in lines):
+    if any(ln.startswith(("start_init: FAIL", "linux_init: FAIL")) for ln in lines):
         raise StartError(f"the Linux guest's /init failed\n$ {' '.join(cmd)}\n{tail}")
     return {"first_output_s": seen["first"], "exit_s": wall}
 
@@ -109,7 +109,8 @@ def prepare(work, boot, vmlinux, modules, disk_qemu_args):
     work.mkdir(parents=True, exist_ok=True)
     init = work / "start_init"
     src = BENCH / "start_init.c"
-    if not init.exists() or init.stat().st_mtime < src.stat().st_mtime:
+    if not init.exists() or any(init.stat().st_mtime < p.stat().st_mtime
+                                for p in (src, BENCH.parent / "linux_init.h")):
         log(f"building {init.relative_to(ROOT)} (gcc -static -O2)")
         r = subprocess.run(["gcc", "-static", "-O2", "-Wall", "-o", str(init), str(src)],
                            capture_output=True, text=True)

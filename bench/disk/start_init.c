@@ -14,16 +14,15 @@
  * status printed, and the power off. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "../linux_init.h"
 
 static int poweroff;
 
@@ -37,18 +36,9 @@ static void end(int status) {
 }
 
 static void die(const char* what) {
-  printf("start_init: FAIL %s: %s\n", what, strerror(errno));
-  end(1);
-}
-
-static void load_modules(char** mods, int n) {
-  for (int i = 0; i < n; ++i) {
-    char path[128];
-    snprintf(path, sizeof path, "/m/%s.ko", mods[i]);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) die(path);
-    if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST) die(path);
-    close(fd);
+  if (what) {
+    printf("start_init: FAIL %s: %s\n", what, strerror(errno));
+    end(1);
   }
 }
 
@@ -62,8 +52,6 @@ static void enter_disk(void) {
   if (chroot(".") != 0) die("chroot");
   if (chdir("/") != 0) die("chdir /");
 }
-
-static char g_exec[8192];
 
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -82,48 +70,16 @@ int main(int argc, char** argv) {
       end(2);
     }
   }
-  int fd = open("/exec", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die("/exec");
-  ssize_t len = read(fd, g_exec, sizeof g_exec - 1);
-  close(fd);
-  if (len <= 0 || g_exec[len - 1] != '\0') {
-    errno = EINVAL;
-    die("/exec: not NUL-terminated words");
-  }
+  static struct linux_exec x;
+  die(linux_read_exec("/exec", &x));  /* from the initramfs, before any chroot */
   mkdir("/dev", 0755);
   if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) != 0 && errno != EBUSY) die("mount /dev");
-  load_modules(mods, nmods);
+  for (int i = 0; i < nmods; ++i) die(linux_load_module(mods[i]));
   if (disk) enter_disk();
-  mkdir("/proc", 0555);
-  mkdir("/dev", 0755);
-  mkdir("/tmp", 01777);
-  if (mount("proc", "/proc", "proc", 0, NULL) != 0) die("mount /proc");
-  if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) != 0 && errno != EBUSY) die("mount /dev");
-  if (mount("tmpfs", "/tmp", "tmpfs", 0, NULL) != 0) die("mount /tmp");
-  char* words[128];
-  int n = 0;
-  for (char* w = g_exec; w < g_exec + len && n < 127; w += strlen(w) + 1) words[n++] = w;
-  words[n] = NULL;
-  int env_end = 0;
-  while (env_end < n && words[env_end][0] != '/' && strchr(words[env_end], '=')) ++env_end;
-  if (env_end == n) {
-    errno = EINVAL;
-    die("/exec names no program");
-  }
-  char* env[128];
-  for (int i = 0; i < env_end; ++i) env[i] = words[i];
-  env[env_end] = NULL;
-  char** prog = words + env_end;
-  pid_t pid = fork();
-  if (pid < 0) die("fork");
-  if (pid == 0) {
-    execve(prog[0], prog, env);
-    die(prog[0]);
-  }
+  die(linux_mount_basics());
   int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  printf("start_init: %s exited (status 0x%x)\n", prog[0], status);
+  die(linux_run_exec(&x, &status));
+  printf("start_init: %s exited (status 0x%x)\n", x.argv[0], status);
   end(0);
   return 0;
 }
