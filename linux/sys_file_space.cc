@@ -1,8 +1,9 @@
 // Space and sync calls on files (docs/vfs.md): fallocate, sync, syncfs,
 // sync_file_range, and name_to_handle_at's refusal (fadvise64 and
 // readahead are in sys_fadvise.cc). Files in memory need no syncing;
-// ext4 writes through to its disk, so sync and syncfs flush the device's
-// cache (docs/ext4.md).
+// ext4 writes metadata and allocating writes through to its disk and keeps
+// overwrites in the page cache (docs/ext4.md "Write-back"): sync and
+// syncfs write those back and flush the device's cache.
 #include "fs/ext4.h"
 #include "fs/vfs/notify.h"
 #include "linux/file_common.h"
@@ -62,12 +63,13 @@ DEFINE_SYSCALL(162, sync, Result<void>) {
   return {};
 }
 
-// syncfs(2): the file's file system to stable storage; for ext4 the
-// file's fsync is the volume's flush.
+// syncfs(2): the file's file system to stable storage. For ext4 every
+// read-write volume is synced (a superset: the others' dirty pages too).
 DEFINE_SYSCALL(306, syncfs, Result<void>, Fd fd) {
   vfs::FileRef f = TRY(get_file(fd));
   if (!f->vnode().is_regular() && !f->vnode().is_dir()) return {};
-  (void)f->vnode().fsync();
+  ext4::sync_all();
+  (void)f->vnode().fsync();  // other file systems' (9p: the host file's)
   return {};
 }
 
@@ -80,6 +82,9 @@ DEFINE_SYSCALL(277, sync_file_range, Result<void>, Fd fd, int64_t offset, int64_
   if (offset < 0 || nbytes < 0 || __builtin_add_overflow(offset, nbytes, &end)) return Error::Invalid;
   vfs::Vnode& v = f->vnode();
   if (v.type() == vfs::VType::Fifo || pipe_end_of(v)) return Error::IllegalSeek;
+  // SYNC_FILE_RANGE_WRITE: the file's dirty pages to the disk (all of them,
+  // and the device's flush: more than asked, never less).
+  if ((flags & 2) && v.is_regular()) return v.fdatasync();
   return {};
 }
 

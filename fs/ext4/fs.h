@@ -2,6 +2,8 @@
 // The ext4 volume (fs/include/fs/ext4.h): superblock, group descriptors,
 // inodes read through the block cache, and the map from a file's logical
 // blocks to the disk's (extents or ext2's block map). docs/ext4.md.
+#include <atomic>
+
 #include "fs/block_cache.h"
 #include "fs/ext4.h"
 #include "fs/ext4/journal.h"
@@ -161,10 +163,22 @@ class Ext4Fs final : public vfs::FileSystem {
   // counts written first (sync(2), unmount).
   Result<void> sync();
   // The device's cache to stable storage, nothing written: a file's
-  // fsync, whose changes are on the device already (write-through).
+  // fsync, after its dirty pages (write-back).
   Result<void> flush() { return cache_.flush(); }
   // Every read-write volume marked clean at the VM's exit.
   static void shutdown_all();
+
+  // Write-back (node_write.cc, docs/ext4.md "Write-back"). `n`, whose page
+  // lock the caller holds and which has dirty pages, on the dirty list with
+  // a reference (once).
+  void dirty_add(Node& n);
+  // Every file on the dirty list written back (no lock held); the first
+  // error (the files that failed keep their dirty pages).
+  Result<void> writeback_all();
+  // Pages waiting to be written back, every volume together; a write()
+  // that would take them past dirty_limit() writes through.
+  static inline std::atomic<uint64_t> dirty_pages{0};
+  static uint64_t dirty_limit();
 
  private:
   Result<uint64_t> map_extents(const Inode& in, uint64_t lblk, uint64_t* run, bool* unwritten);
@@ -225,8 +239,12 @@ class Ext4Fs final : public vfs::FileSystem {
   // The inode cache: open hashing by inode number (Node::cache_next).
   static constexpr size_t NODE_BUCKETS = 256;
   Node* nodes_[NODE_BUCKETS] GUARDED_BY(meta_) = {};
+  // Files with dirty pages, each holding a reference (dirty_add).
+  vfs::FsMutex dirty_lock_;
+  Node* dirty_head_ GUARDED_BY(dirty_lock_) = nullptr;
   // The read-write volumes, for shutdown_all and sync_all.
   friend void sync_all();
+  friend void writeback_all();
   Ext4Fs* next_rw_ = nullptr;
 };
 

@@ -223,6 +223,7 @@ Result<void> Ext4Fs::begin_writing(Why& why) {
 
 Result<void> Ext4Fs::sync() {
   if (!writable_) return {};
+  TRY(writeback_all());
   {
     Txn g(*this);
     TRY(write_times_all());
@@ -238,6 +239,8 @@ Result<void> Ext4Fs::write_times_all() {
 }
 
 Result<void> Ext4Fs::mark_clean() {
+  // Overwritten pages first (they take the node locks, then the meta lock).
+  if (writable_ && !clean_marked_) (void)writeback_all();
   Txn g(*this);
   if (!writable_ || clean_marked_) return {};
   // Files unlinked while open die with the program: their inodes and
@@ -283,6 +286,11 @@ void sync_all() {
   vfs::FsGuard g(g_rw_lock);
   for (Ext4Fs* f = g_rw_head; f; f = f->next_rw_)
     if (auto r = f->sync(); !r.ok()) log_warn("ext4: sync failed: {}", error_name(r.error()));
+}
+
+void writeback_all() {
+  vfs::FsGuard g(g_rw_lock);
+  for (Ext4Fs* f = g_rw_head; f; f = f->next_rw_) (void)f->writeback_all();
 }
 
 void Ext4Fs::shutdown_all() {

@@ -35,6 +35,7 @@ Node::Node(Ext4Fs* fs, const Inode& in) : Vnode(fs, in.ino, in.mode), in_(in) {}
 Node::~Node() {
   vfs::page_cache_forget(*this);  // first: a reclaim may be using it
   vfs::FsGuard g(lock_);
+  undirty_locked(0);  // none left unless the volume could not write them
   pages_.truncate(0, [](uint8_t* p) { vfs::fs_page_free(p); });
 }
 
@@ -327,7 +328,7 @@ void Node::evict_unlock() { lock_.unlock(); }
 size_t Node::evict_locked(size_t want, bool* now_empty) {
   lock_.assert_held();
   size_t freed = 0;
-  if (!write_busy_ && !maybe_dirty_ && !vm_writable_maps.load(std::memory_order_acquire)) {
+  if (!write_busy_ && !maybe_dirty_ && dirty_.count() == 0 && !vm_writable_maps.load(std::memory_order_acquire)) {
     constexpr uint64_t NONE = ~uint64_t(0);
     uint64_t idx = pages_.next_present(evict_hand_);
     if (idx == NONE) idx = pages_.next_present(0);

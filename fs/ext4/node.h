@@ -92,6 +92,17 @@ class Node final : public vfs::Vnode, public vfs::Evictable {
   // disk, allocating holes; the size grows to `end` if it is less.
   Result<void> write_blocks_locked(uint64_t first, uint64_t count, const uint8_t* p, uint64_t end) REQUIRES(lock_);
   Result<void> truncate_locked(uint64_t size) REQUIRES(lock_);
+  // Write-back (docs/ext4.md "Write-back"): a write() of [off, off + len)
+  // that only overwrites blocks the file has (allocated, not unwritten)
+  // and does not grow it leaves its pages dirty instead of writing them:
+  // true if it did (the caller's write is done), false to write through.
+  bool write_back_locked(uint64_t off, size_t len) REQUIRES(lock_);
+  // The dirty pages' blocks to the disk (fsync, fdatasync, sync(2), the
+  // flusher, the volume's end); on an error they stay dirty.
+  Result<void> writeback_locked() REQUIRES(lock_);
+  // Forgets the dirty marks of pages from `first` on (their pages went or
+  // were written).
+  void undirty_locked(uint64_t first) REQUIRES(lock_);
   // The inode written if its times are dirty (times_dirty_); the caller
   // holds the meta lock (a Txn).
   Result<void> write_times_locked();
@@ -117,6 +128,13 @@ class Node final : public vfs::Vnode, public vfs::Evictable {
   // mapping left). Nothing is evicted meanwhile.
   bool write_busy_ GUARDED_BY(lock_) = false;
   bool maybe_dirty_ GUARDED_BY(lock_) = false;
+  // Pages an overwrite changed whose blocks the disk has not seen yet
+  // (write_back_locked), each marked by its page pointer. Never evicted;
+  // the file is on the volume's dirty list meanwhile.
+  ramfs::PageTree dirty_ GUARDED_BY(lock_);
+  // The volume's dirty list (Ext4Fs::dirty_add; under its dirty lock).
+  Node* dirty_next_ = nullptr;
+  bool on_dirty_list_ = false;
 };
 
 }  // namespace capsule::ext4

@@ -1,9 +1,12 @@
 // ext4 files changed (fs/ext4/node.h, docs/ext4.md "Writing"): names made
-// and removed, data written through to the disk, truncation, attributes.
+// and removed, data written to the disk (through, or back for overwrites in
+// place: docs/ext4.md "Write-back"), truncation, attributes.
 // Each operation takes the volume's meta lock for the metadata it
 // touches; a regular file's page lock is taken first where its data
 // changes.
 #include "fs/ext4/node.h"
+#include "fs/vfs/page_cache.h"
+#include "lib/log.h"
 
 namespace capsule::ext4 {
 namespace {
@@ -339,6 +342,12 @@ Result<size_t> Node::write(uint64_t* offset, vfs::IoBuffer& buf, bool append) {
     done += k;
   }
   if (done == 0) return copy_failed;
+  // 2a. An overwrite in place (no block to allocate, the size unchanged):
+  // the pages stay dirty until fsync, sync(2), the flusher or the end.
+  if (off + done <= in_.size && write_back_locked(off, done)) {
+    *offset = off + done;
+    return done;
+  }
   Error failed = Error::None;
   // 2. The blocks those bytes touched: allocated and written, one
   // transaction per MiB (the data before the metadata that points at it).
@@ -431,6 +440,7 @@ Result<void> Node::truncate_locked(uint64_t size) {
     // Mappings lose the pages past the new end first (a later touch is
     // SIGBUS), as ramfs does, then the pages go.
     mm::backing_shrinking(*this, size);
+    undirty_locked((size + PAGE - 1) / PAGE);
     pages_.truncate((size + PAGE - 1) / PAGE, [](uint8_t* p) { vfs::fs_page_free(p); });
     if (size % bs) {
       uint8_t* p = TRY(page_locked(size / PAGE));
@@ -487,8 +497,9 @@ Result<void> Node::setattr(const vfs::SetAttr& a) {
 }
 
 Result<void> Node::fsync() {
-  // Data and metadata went to the disk at each change (write-through):
-  // what is left is the device's own cache. Not Ext4Fs::sync(): writing
+  // Metadata and allocating writes went to the disk at each change;
+  // overwrites in place wait in the pages (write-back); then the device's
+  // own cache. Not Ext4Fs::sync(): writing
   // the superblock's free counts cost a journal transaction (two more
   // flushes and five block writes) per fsync, and e2fsck and Linux take
   // those counts from the group descriptors.
@@ -496,6 +507,7 @@ Result<void> Node::fsync() {
   if (!fs.writable()) return {};
   if (is_regular()) {
     vfs::FsGuard g(lock_);
+    TRY(writeback_locked());
     Ext4Fs::Txn t(fs);
     TRY(write_times_locked());
   }
@@ -503,9 +515,13 @@ Result<void> Node::fsync() {
 }
 
 Result<void> Node::fdatasync() {
-  // Only the times of overwrites can be pending (times_dirty_): the data,
-  // the size and the block map are on the disk already.
+  // Overwritten pages may wait (write-back); the size and the block map
+  // are on the disk already, only the times of overwrites wait for fsync.
   if (!xfs()->writable()) return {};
+  if (is_regular()) {
+    vfs::FsGuard g(lock_);
+    TRY(writeback_locked());
+  }
   return xfs()->flush();
 }
 
@@ -531,9 +547,123 @@ Result<void> Node::sync() {
       TRY(write_blocks_locked(first, count, pages_.get(idx), 0));
     }
     // Written back: evictable again unless a writable mapping remains.
+    undirty_locked(0);
     if (!vm_writable_maps.load(std::memory_order_acquire)) maybe_dirty_ = false;
   }
   return fsync();
+}
+
+// --- Write-back (docs/ext4.md "Write-back") ---
+
+uint64_t Ext4Fs::dirty_limit() { return vfs::page_cache_low_water() / 2; }
+
+bool Node::write_back_locked(uint64_t off, size_t len) {
+  lock_.assert_held();
+  Ext4Fs& fs = *xfs();
+  const uint32_t bs = fs.block_size();
+  const uint64_t first_page = off / PAGE, last_page = (off + len - 1) / PAGE;
+  if (Ext4Fs::dirty_pages.load(std::memory_order_relaxed) + (last_page - first_page + 1) > Ext4Fs::dirty_limit())
+    return false;
+  {
+    // Every block written has its disk block, initialized: nothing to
+    // allocate, convert or journal but the times.
+    Ext4Fs::Txn t(fs);
+    for (uint64_t b = off / bs, last = (off + len - 1) / bs; b <= last;) {
+      uint64_t run = 0;
+      bool unwritten = false;
+      auto m = fs.map(in_, b, &run, &unwritten);
+      if (!m.ok() || !m.value() || unwritten || run == 0) return false;
+      b += run;
+    }
+    in_.mtime_ns = in_.ctime_ns = vfs::fs_now_ns();
+    times_dirty_ = true;
+  }
+  uint64_t added = 0;
+  bool marked = true;
+  for (uint64_t i = first_page; i <= last_page; ++i) {
+    if (dirty_.get(i)) continue;
+    uint8_t* page = pages_.get(i);
+    if (!page || !dirty_.set(i, page).ok()) {
+      marked = false;  // no memory for the mark: written through instead
+      break;
+    }
+    ++added;
+  }
+  Ext4Fs::dirty_pages.fetch_add(added, std::memory_order_relaxed);
+  if (dirty_.count()) fs.dirty_add(*this);
+  return marked;
+}
+
+void Node::undirty_locked(uint64_t first) {
+  lock_.assert_held();
+  size_t n = dirty_.truncate(first, [](uint8_t*) {});
+  Ext4Fs::dirty_pages.fetch_sub(n, std::memory_order_relaxed);
+}
+
+Result<void> Node::writeback_locked() {
+  lock_.assert_held();
+  if (dirty_.count() == 0) return {};
+  Ext4Fs& fs = *xfs();
+  // A file deleted since has no blocks to write (they may be another's).
+  if (!deleted_ && in_.links != 0 && fs.writable()) {
+    const uint32_t bs = fs.block_size();
+    const uint64_t per_page = PAGE / bs;
+    // The block map is read under the meta lock; a block punched since is
+    // a hole (skipped), one made unwritten reads zeros (skipped).
+    Ext4Fs::Txn t(fs);
+    const uint64_t size_blocks = (in_.size + bs - 1) / bs;
+    Gather run(bs);
+    constexpr uint64_t NONE = ~uint64_t(0);
+    for (uint64_t idx = dirty_.next_present(0); idx != NONE; idx = dirty_.next_present(idx + 1)) {
+      const uint8_t* p = pages_.get(idx);
+      if (!p) continue;  // cannot be: dirty pages are not evicted
+      for (uint64_t k = 0; k < per_page && idx * per_page + k < size_blocks; ++k) {
+        const uint64_t b = idx * per_page + k;
+        uint64_t n = 0;
+        bool unwritten = false;
+        uint64_t pblk = TRY(fs.map(in_, b, &n, &unwritten));
+        if (!pblk || unwritten) continue;
+        if (!run.joins(pblk)) TRY(run.write(fs.cache()));
+        run.add(b, pblk, p + k * bs);
+      }
+    }
+    TRY(run.write(fs.cache()));
+  }
+  undirty_locked(0);
+  return {};
+}
+
+void Ext4Fs::dirty_add(Node& n) {
+  vfs::FsGuard g(dirty_lock_);
+  if (n.on_dirty_list_) return;
+  n.retain();  // the list's: the node outlives its dirty pages
+  n.on_dirty_list_ = true;
+  n.dirty_next_ = dirty_head_;
+  dirty_head_ = &n;
+}
+
+Result<void> Ext4Fs::writeback_all() {
+  Result<void> first = {};
+  for (;;) {
+    Node* n;
+    {
+      vfs::FsGuard g(dirty_lock_);
+      n = dirty_head_;
+      if (!n) break;
+      dirty_head_ = n->dirty_next_;
+      n->dirty_next_ = nullptr;
+      n->on_dirty_list_ = false;
+    }
+    {
+      vfs::FsGuard g(n->lock_);
+      if (auto r = n->writeback_locked(); !r.ok()) {
+        log_warn("ext4: inode {}: dirty pages not written back: {}", n->in_.ino, error_name(r.error()));
+        if (first.ok()) first = r.error();
+      }
+    }
+    n->release();  // the list's reference
+  }
+  return first;
 }
 
 }  // namespace capsule::ext4

@@ -78,6 +78,27 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   # 4 threads changing files at once on 4 CPUs: the meta lock, the inode
   # cache and the journal under contention.
   disk_write_test(microvm.write_threads_4cpu --fs ext4-4k --cpus 4 --threads --timeout 240 write)
+  # Write-back (docs/ext4.md "Write-back"): overwrites no fsync asked for
+  # reach the disk at the exit, by the flusher before a kill -9, and stay
+  # while the page cache around them is evicted (64 MiB VM); the host reads
+  # the image (disk_test.py case_writeback).
+  capsule_guest_c_program(disk_writeback disk-programs ${DISK_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-disk/disk_writeback.c)
+  foreach(mode exit flusher evict)
+    set(wb_mem 256M)
+    if(mode STREQUAL "evict")
+      set(wb_mem 64M)
+    endif()
+    add_test(NAME guest.disk.microvm.writeback_${mode}
+      COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+              --program ${disk_writeback} --mem ${wb_mem} --timeout 240 --mode ${mode} writeback)
+    set_tests_properties(guest.disk.microvm.writeback_${mode} PROPERTIES TIMEOUT 300
+      PASS_REGULAR_EXPRESSION "PASS disk writeback ${mode}")
+  endforeach()
+  add_test(NAME guest.disk.q35.writeback_exit
+    COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+            --program ${disk_writeback} --machine q35 --cpus 2 --mode exit writeback)
+  set_tests_properties(guest.disk.q35.writeback_exit PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk writeback exit")
   # The same two contended runs on the debug kernel: any report of it (lock
   # order, sleeping or a spinlock taken with interrupts on, heap misuse)
   # fails them (disk_test.py DEBUG_REPORT). The interrupts-off check is off

@@ -631,6 +631,88 @@ def case_crash(a, work):
     return 0
 
 
+# disk_writeback.c's overwrites for its exit and flusher modes: (offset,
+# length, seed), and its byte pattern.
+WRITEBACK_PIECES = ((4096, 4096, 1), (40000, 5000, 2), (61440 - 100, 200, 3))
+
+
+def writeback_pattern(off, n, seed):
+    return bytes(((p * 7 + seed * 13 + p // 4096) & 0xff) for p in range(off, off + n))
+
+
+def case_writeback(a, work):
+    """Overwrites that no fsync asked for (docs/ext4.md "Write-back"):
+    written back at the program's exit (exit), by the flusher before a
+    kill -9 (flusher), and kept while the page cache is evicted around
+    them in a 64 MiB VM (evict). The host reads the image with debugfs:
+    the new bytes where the program wrote, 'A' elsewhere, the size as it
+    was; e2fsck clean (after replaying the journal, for the kill)."""
+    import threading
+    import time
+    tree = os.path.join(work, "tree")
+    os.makedirs(tree)
+    f_size = (32 << 20) if a.mode == "evict" else 65536
+    with open(os.path.join(tree, "f"), "wb") as f:
+        f.write(b"A" * f_size)
+    if a.mode == "evict":
+        with open(os.path.join(tree, "big"), "wb") as f:
+            f.write(os.urandom(48 << 20))
+    img = os.path.join(work, "disk.img")
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", tree, img, "128M" if a.mode == "evict" else "16M"],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    want = bytearray(b"A" * f_size)
+    if a.mode == "evict":
+        want[0:16 << 20] = writeback_pattern(0, 16 << 20, 5)
+    else:
+        for off, n, seed in WRITEBACK_PIECES:
+            want[off:off + n] = writeback_pattern(off, n, seed)
+    if a.mode == "flusher":
+        initrd, guest = image.static_program_initrd(a.program, work)
+        cmd = qemu.command(a.kernel, machine=a.machine, mem=a.mem, cpus=a.cpus, accel="tcg",
+                           cmdline=f"-- {guest} /data flusher", initrd=initrd,
+                           status_file=os.path.join(work, "status"), disks=[img + ":/data"])
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        chunks, slept = [], threading.Event()
+
+        def reader():
+            for line in iter(p.stdout.readline, b""):
+                chunks.append(line)
+                if line.startswith(b"slept"):
+                    slept.set()
+        th = threading.Thread(target=reader, daemon=True)
+        th.start()
+        ok = slept.wait(a.timeout)
+        p.kill()  # SIGKILL: no exit path runs; only the flusher can have written
+        p.wait()
+        th.join(10)
+        out = b"".join(chunks).decode(errors="replace")
+        if not ok or "FAIL" in out or "panic" in out.lower():
+            return fail("the program did not reach 'slept'", out)
+        r = subprocess.run(["e2fsck", "-fy", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode not in (0, 1):
+            return fail(f"e2fsck -fy after the kill: status {r.returncode}", r.stdout)
+    else:
+        status, out = boot(a, work, [img + ":/data"], "", ["/data", a.mode])
+        if status != 0 or f"PASS disk_writeback {a.mode}" not in out:
+            return fail(f"the program failed (status {status})", out)
+    r = subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        return fail(f"e2fsck -fn: status {r.returncode}", r.stdout + out)
+    dump = os.path.join(work, "f.out")
+    subprocess.run(["debugfs", "-R", f"dump /f {dump}", img], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    with open(dump, "rb") as f:
+        got = f.read()
+    if len(got) != f_size:
+        return fail(f"/f is {len(got)} bytes on the disk, want {f_size}", out)
+    if got != bytes(want):
+        i = next(i for i in range(f_size) if got[i] != want[i])
+        return fail(f"/f on the disk differs from what the program wrote, first at byte {i} "
+                    f"({got[i]:#x}, want {want[i]:#x})", out)
+    print(f"PASS disk writeback {a.mode}")
+    return 0
+
+
 def case_not_ext4(a, work):
     img = os.path.join(work, "pattern.img")
     pattern_image(img)
@@ -752,14 +834,16 @@ def main():
                    help="write: then disk_write's step of that name (a fragmented file's deep extent tree; fallocate)")
     p.add_argument("--moments", type=int, default=20, help="crash: how many kills")
     p.add_argument("--seed", type=int, help="crash: the seed of the kill moments (default: random, printed)")
+    p.add_argument("--mode", choices=["exit", "flusher", "evict"], default="exit",
+                   help="writeback: what writes the overwrites back (disk_writeback.c)")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash", "big", "overlay",
-                                    "bad_root"])
+                                    "bad_root", "writeback"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")
     try:
         return {"ktest": case_ktest, "tree": case_tree, "not_ext4": case_not_ext4,
                 "corrupt": case_corrupt, "write": case_write, "crash": case_crash, "big": case_big,
-                "overlay": case_overlay, "bad_root": case_bad_root}[a.case](a, work)
+                "overlay": case_overlay, "bad_root": case_bad_root, "writeback": case_writeback}[a.case](a, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -406,13 +406,32 @@ int64_t disk_mtime(const std::vector<uint8_t>& bytes, const char* name) {
   return t;
 }
 
+// `n` bytes of the file at `off` as the disk has them (a read-only copy).
+std::string io_file_bytes(const std::vector<uint8_t>& bytes, const char* name, uint64_t off, size_t n) {
+  MemIo copy(bytes);
+  ext4::MountResult mr;
+  if (!ext4::mount(copy, mr).ok()) return "(no mount)";
+  std::string s(n, '\0');
+  {
+    vfs::VnodeRef root = mr.fs->root();
+    auto f = root->lookup(name);
+    KernelBuffer kb(s.data(), s.size());
+    auto r = f.ok() ? f.value()->read(off, kb) : Result<size_t>(Error::NotFound);
+    s.resize(r.ok() ? r.value() : 0);
+  }
+  mr.fs->shutdown();
+  return s;
+}
+
 // What an overwrite in place, a large write and a file's fsync cost the
-// device, and where the times go. An overwrite that allocates nothing and does not grow the
-// file is its data blocks only (no journal transaction, no flush); its
-// times reach the disk at fsync, at the last reference, or at unmount
-// (Linux's lazy inode times). fsync is the inode's transaction if its
-// times are pending, and a flush (it once also journaled the superblock).
-TEST(Ext4Write, OverwriteIsItsDataAndFsyncWritesTheTimes) {
+// device, and where the times go. An overwrite that allocates nothing and
+// does not grow the file writes nothing: its pages wait (write-back) for
+// fsync, fdatasync, sync, the flusher or the unmount, and are then its data
+// blocks only (no journal transaction); its times reach the disk at fsync,
+// at the last reference, or at unmount (Linux's lazy inode times). fsync is
+// the dirty blocks, the inode's transaction if its times are pending, and a
+// flush (it once also journaled the superblock).
+TEST(Ext4Write, OverwriteWaitsForFsyncAndIsItsDataThen) {
   if (!have_e2fsprogs()) GTEST_SKIP() << "no e2fsprogs";
   std::vector<uint8_t> img = make_image("-t ext4 -b 4096", "32M");
   ASSERT_FALSE(img.empty());
@@ -436,20 +455,30 @@ TEST(Ext4Write, OverwriteIsItsDataAndFsyncWritesTheTimes) {
     ASSERT_TRUE(f->fsync().ok());
     EXPECT_EQ(io.writes - w0, 0u);
     EXPECT_EQ(io.flushes - f0, 1u);
-    // An overwrite inside the file: its one block, nothing else.
+    // An overwrite inside the file: nothing written (write-back: the page
+    // is dirty), the disk still has the old bytes.
+    const std::string before = io_file_bytes(io.bytes_, "t", 100, 11);
     w0 = io.writes, f0 = io.flushes;
     write_at(e, "/t", *f, 100, "overwritten");
-    EXPECT_EQ(io.writes - w0, 1u);
+    EXPECT_EQ(io.writes - w0, 0u);
     EXPECT_EQ(io.flushes - f0, 0u);
+    EXPECT_EQ(io_file_bytes(io.bytes_, "t", 100, 11), before);
     int64_t now = f->getattr().value().mtime_ns;
     EXPECT_GT(now, old_time);
     EXPECT_EQ(disk_mtime(io.bytes_, "t"), old_time);  // not yet on the disk
-    // fdatasync: the data is there; the times are not its business.
+    // fdatasync: the dirty block, then the flush; the times are not its
+    // business.
+    w0 = io.writes, f0 = io.flushes;
+    ASSERT_TRUE(f->fdatasync().ok());
+    EXPECT_EQ(io.writes - w0, 1u);
+    EXPECT_EQ(io.flushes - f0, 1u);
+    EXPECT_EQ(io_file_bytes(io.bytes_, "t", 100, 11), "overwritten");
+    EXPECT_EQ(disk_mtime(io.bytes_, "t"), old_time);
+    // Nothing dirty any more: fdatasync is the flush alone.
     w0 = io.writes, f0 = io.flushes;
     ASSERT_TRUE(f->fdatasync().ok());
     EXPECT_EQ(io.writes - w0, 0u);
     EXPECT_EQ(io.flushes - f0, 1u);
-    EXPECT_EQ(disk_mtime(io.bytes_, "t"), old_time);
     // A chown to the owner it has (sqlite's fchown of its journal): only
     // the ctime changes, and it waits with the mtime.
     vfs::SetAttr same;
@@ -469,13 +498,18 @@ TEST(Ext4Write, OverwriteIsItsDataAndFsyncWritesTheTimes) {
     // Appending grows the file: the inode goes with it, at once.
     write_at(e, "/t", *f, 8192, "appended");
     EXPECT_EQ(disk_mtime(io.bytes_, "t"), f->getattr().value().mtime_ns);
-    // An overwrite, then the last reference: the times are written.
+    // An overwrite, then the last reference: the dirty list holds one
+    // more until the write-back (the flusher's, here called directly);
+    // then the data and the times are written.
     ASSERT_TRUE(f->setattr(sa).ok());
     write_at(e, "/t", *f, 0, "again");
     now = f->getattr().value().mtime_ns;
     EXPECT_EQ(disk_mtime(io.bytes_, "t"), old_time);
     f = vfs::VnodeRef();
+    EXPECT_EQ(disk_mtime(io.bytes_, "t"), old_time);
+    ext4::writeback_all();
     EXPECT_EQ(disk_mtime(io.bytes_, "t"), now);
+    EXPECT_EQ(io_file_bytes(io.bytes_, "t", 0, 5), "again");
     // An overwrite, then the unmount.
     f = root->lookup("t").value();
     ASSERT_TRUE(f->setattr(sa).ok());
@@ -490,10 +524,13 @@ TEST(Ext4Write, OverwriteIsItsDataAndFsyncWritesTheTimes) {
     write_at(e, "/big", *big, 0, pattern(1 << 20, 9));
     EXPECT_GE(io.writes - w0, 16u);
     EXPECT_LT(io.writes - w0, 40u);
-    // And overwritten whole: the data requests alone (16, one more where
-    // the allocator had to split the file).
+    // And overwritten whole: nothing at the write; at fdatasync the data
+    // requests alone (16, one more where the allocator had to split the
+    // file).
     w0 = io.writes;
     write_at(e, "/big", *big, 0, pattern(1 << 20, 10));
+    EXPECT_EQ(io.writes - w0, 0u);
+    ASSERT_TRUE(big->fdatasync().ok());
     EXPECT_GE(io.writes - w0, 16u);
     EXPECT_LE(io.writes - w0, 17u);
     big = vfs::VnodeRef();

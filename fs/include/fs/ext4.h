@@ -24,8 +24,11 @@ Result<void> mount(bcache::BlockIo& io, MountResult& out);
 // the device, files unlinked while open freed, and the superblock marked
 // clean (kernel/ registers it as a shutdown hook).
 void shutdown_all();
-// sync(2): every read-write volume's device cache flushed (data and
-// metadata were written through already).
+// sync(2): every read-write volume's dirty pages written back, its
+// device cache flushed.
 void sync_all();
+// Every read-write volume's dirty pages written back (the kernel's flusher
+// calls it every few seconds; docs/ext4.md "Write-back").
+void writeback_all();
 
 }  // namespace capsule::ext4
