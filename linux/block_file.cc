@@ -22,6 +22,7 @@
 #include "arch/uaccess.h"
 #include "core/mm.h"
 #include "drivers/block.h"
+#include "fs/block_device_table.h"
 #include "fs/file.h"
 #include "fs/vfs/platform.h"
 #include "lib/log.h"

@@ -3,6 +3,7 @@
 // character and block device nodes of every file system (Linux's chrdev and
 // blkdev registries; two spaces of numbers, one table with a flag).
 #include "fs/vfs.h"
+#include "fs/block_device_table.h"
 
 namespace capsule::vfs {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "fs/file.h"
 #include "fs/vfs.h"
+#include "fs/block_device_table.h"
 #include "fs/vfs/dcache.h"
 #include "fs/vfs/notify.h"
 

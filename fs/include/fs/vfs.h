@@ -556,11 +556,6 @@ class Vfs {
 using CharDeviceOpen = Result<VnodeRef> (*)(uint64_t rdev, uint32_t how);
 Result<void> register_char_device(uint64_t rdev, CharDeviceOpen open);
 CharDeviceOpen char_device(uint64_t rdev);
-// Block devices, likewise for block device nodes (a table of their own:
-// Linux's block and character numbers are separate spaces). A block node
-// with no device registered opens as the bare node.
-Result<void> register_block_device(uint64_t rdev, CharDeviceOpen open);
-CharDeviceOpen block_device(uint64_t rdev);
 
 // The kernel's namespace (nullptr until boot mounts the root).
 Vfs* kernel_vfs();
