@@ -99,6 +99,18 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   disk_write_test(microvm.write_crash --timeout 60 --moments 20 crash)
   set_tests_properties(guest.disk.microvm.write_crash PROPERTIES PASS_REGULAR_EXPRESSION "PASS disk crash"
     TIMEOUT 900)
+  # The raw disks through /dev/vdX (docs/block.md "Device nodes"):
+  # BLKDISCARD, BLKZEROOUT, sizes and Linux's errors from blk_ops; the host
+  # reads the image (zeros where asked, the rest intact, a hole punched).
+  # With 2 CPUs: 2 request queues per disk.
+  capsule_guest_c_program(blk_ops disk-programs ${DISK_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-disk/blk_ops.c)
+  foreach(machine microvm q35)
+    add_test(NAME guest.disk.${machine}.blkops
+      COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+              --program ${blk_ops} --machine ${machine} --cpus 2 blkops)
+    set_tests_properties(guest.disk.${machine}.blkops PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk blkops")
+  endforeach()
   foreach(kind sb_magic sb_field gd inode extent dir extent_csum dir_csum)
     disk_test(microvm.corrupt_${kind} --kind ${kind} corrupt)
   endforeach()

@@ -47,6 +47,15 @@ Cases:
                 mounts read-write, a file is written, e2fsck -fn clean; and
                 after either replay every record up to the last one reported
                 fsync'd is there and intact (debugfs dump)
+  blkops        blk_ops over the raw disks' /dev nodes (a writable 8 MiB and a
+                read-only 4 MiB pattern disk, no file system): sizes, a
+                write across a sector boundary, BLKDISCARD of [1 MiB, 5 MiB),
+                BLKZEROOUT of 64 KiB at 6 MiB, Linux's errors for bad input;
+                then the host reads the image: zeros where asked, the
+                pattern elsewhere, the written bytes, and fewer blocks
+                allocated than before (QEMU's discard=unmap punched a hole);
+                the read-only image untouched; with --cpus N, the boot log
+                says each virtio-blk disk has N request queues
   corrupt KIND  one damaged structure (sb_magic, sb_field, gd, inode, extent,
                 dir; extent_csum and dir_csum: well-formed, only the
                 metadata_csum checksum tells): the mount is refused with a message, or the damaged
@@ -283,6 +292,8 @@ def case_tree(a, work):
         return fail(f"listings differ ({len(want)} host lines, {len(got)} guest lines):\n" + "\n".join(diff), out)
     if status != 0 or "PASS disk_tree" not in out or "panic" in out:
         return fail(f"guest status {status}", out)
+    if a.cpus > 1 and not queues_ok(a, out):
+        return fail(f"not {a.cpus} request queues per disk", out)
     print(f"PASS disk tree {a.fs}: {len(got)} entries as on the host")
     return 0
 
@@ -420,6 +431,61 @@ def compare_trees(want_root, got_root):
     return diffs
 
 
+def queues_ok(a, out):
+    """With --cpus N on virtio-blk, every disk's boot line says N request
+    queues (the CLI gives num-queues=N; the driver takes one per CPU)."""
+    if a.bus != "virtio":
+        return True
+    lines = re.findall(r"vd[a-z]: virtio-blk \(\w+\) .*", out)
+    return bool(lines) and all(re.search(rf", {a.cpus} queues?\b", l) for l in lines)
+
+
+def case_blkops(a, work):
+    ro, rw = os.path.join(work, "ro.img"), os.path.join(work, "rw.img")
+    pattern_image(ro)
+    with open(rw, "wb") as f:  # 8 MiB, every sector its pattern: all allocated
+        for i in range(2 * PATTERN_SECTORS):
+            f.write((b"sector %08d\n" % i).ljust(512, b"\0"))
+    before = os.stat(rw).st_blocks
+    with open(ro, "rb") as f:
+        ro_bytes = f.read()
+    status, out = boot(a, work, [ro + ":ro", rw], "", [str(2 * PATTERN_SECTORS * 512), str(PATTERN_SECTORS * 512)])
+    if "panic" in out.lower():
+        return fail("the kernel panicked", out)
+    if status != 0 or "PASS blk_ops" not in out:
+        return fail(f"guest status {status}", out)
+    if not re.search(r"vd[a-z]: virtio-blk .*discard, write-zeroes", out):
+        return fail("no disk says discard and write-zeroes", out)
+    if not queues_ok(a, out):
+        return fail(f"not {a.cpus} request queues per disk", out)
+    with open(rw, "rb") as f:
+        data = f.read()
+    mib = 1 << 20
+    for i in range(2 * PATTERN_SECTORS):
+        start = i * 512
+        got = data[start:start + 512]
+        if mib <= start < 5 * mib or 6 * mib <= start < 6 * mib + 65536:
+            want = bytes(512)
+        else:
+            want = bytearray((b"sector %08d\n" % i).ljust(512, b"\0"))
+            if i in (1, 2):  # "hello, disk" at byte 1020
+                for k, c in enumerate(b"hello, disk"):
+                    if 1020 + k - start in range(512):
+                        want[1020 + k - start] = c
+            want = bytes(want)
+        if got != want:
+            return fail(f"sector {i} of the writable image is {got[:24]!r}, not {want[:24]!r}", out)
+    after = os.stat(rw).st_blocks
+    # The 4 MiB discarded are 8192 blocks of 512 bytes the image no longer holds.
+    if after > before - 8192:
+        return fail(f"the image holds {after} blocks after the discard, {before} before: no hole", out)
+    with open(ro, "rb") as f:
+        if f.read() != ro_bytes:
+            return fail("the read-only image changed", out)
+    print(f"PASS disk blkops: zeros where asked, the rest intact, {before} -> {after} blocks allocated")
+    return 0
+
+
 def case_write(a, work):
     tree = os.path.join(work, "tree")
     os.makedirs(os.path.join(tree, "sub"))
@@ -459,6 +525,8 @@ def case_write(a, work):
             return fail("the kernel panicked", out)
         if status != 0 or "PASS disk_write" not in out:
             return fail(f"guest status {status}", out)
+        if a.cpus > 1 and not queues_ok(a, out):
+            return fail(f"not {a.cpus} request queues per disk", out)
         # Lines the program prints for comparison ("xattr FILE NAME LEN SUM").
         want_x = [l for l in host.stdout.splitlines() if l.startswith("xattr ")]
         got_x = [l.strip() for l in out.splitlines() if l.startswith("xattr ")]
@@ -739,13 +807,13 @@ def main():
     p.add_argument("--moments", type=int, default=20, help="crash: how many kills")
     p.add_argument("--seed", type=int, help="crash: the seed of the kill moments (default: random, printed)")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash", "big", "overlay",
-                                    "bad_root"])
+                                    "bad_root", "blkops"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")
     try:
         return {"ktest": case_ktest, "tree": case_tree, "not_ext4": case_not_ext4,
                 "corrupt": case_corrupt, "write": case_write, "crash": case_crash, "big": case_big,
-                "overlay": case_overlay, "bad_root": case_bad_root}[a.case](a, work)
+                "overlay": case_overlay, "bad_root": case_bad_root, "blkops": case_blkops}[a.case](a, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
