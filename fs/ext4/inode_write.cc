@@ -269,6 +269,7 @@ Result<void> Ext4Fs::mark_clean() {
   TRY(write_super());
   TRY(cache_.flush());
   clean_marked_ = true;
+  if (discarded_) log_info("ext4: {} blocks given back to the device (discard) while mounted", discarded_);
   return {};
 }
 

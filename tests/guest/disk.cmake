@@ -111,6 +111,17 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
               --program ${blk_ops} --machine ${machine} --cpus 2 blkops)
     set_tests_properties(guest.disk.${machine}.blkops PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk blkops")
   endforeach()
+  # ext4 gives freed blocks back (docs/ext4.md "Discard"): a file removed
+  # and a hole punched; the host's image must shrink, e2fsck -fn clean.
+  capsule_guest_c_program(disk_discard disk-programs ${DISK_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-disk/disk_discard.c)
+  foreach(fs ext4 ext4-4k)
+    add_test(NAME guest.disk.microvm.discard_${fs}
+      COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+              --program ${disk_discard} --fs ${fs} discard)
+    set_tests_properties(guest.disk.microvm.discard_${fs} PROPERTIES TIMEOUT 300
+      PASS_REGULAR_EXPRESSION "PASS disk discard")
+  endforeach()
   foreach(kind sb_magic sb_field gd inode extent dir extent_csum dir_csum)
     disk_test(microvm.corrupt_${kind} --kind ${kind} corrupt)
   endforeach()

@@ -56,6 +56,12 @@ Cases:
                 allocated than before (QEMU's discard=unmap punched a hole);
                 the read-only image untouched; with --cpus N, the boot log
                 says each virtio-blk disk has N request queues
+  discard FS    disk_discard over a read-write ext4 image holding big (8 MiB),
+                punched (4 MiB) and keep: big removed, 2 MiB punched out of
+                punched; then the host's image must hold at least 18,000
+                fewer 512-byte blocks (ext4 discarded what it freed, QEMU's
+                discard=unmap punched holes), e2fsck -fn clean, keep intact,
+                punched as written with zeros in the hole
   corrupt KIND  one damaged structure (sb_magic, sb_field, gd, inode, extent,
                 dir; extent_csum and dir_csum: well-formed, only the
                 metadata_csum checksum tells): the mount is refused with a message, or the damaged
@@ -486,6 +492,49 @@ def case_blkops(a, work):
     return 0
 
 
+def case_discard(a, work):
+    tree = os.path.join(work, "tree")
+    os.makedirs(tree)
+    rnd = random.Random(21)
+    files = {"big": rnd.randbytes(8 << 20), "punched": rnd.randbytes(4 << 20), "keep": rnd.randbytes(100000)}
+    for name, data in files.items():
+        with open(os.path.join(tree, name), "wb") as f:
+            f.write(data)
+    img = os.path.join(work, "disk.img")
+    args = {"ext4": ["-t", "ext4"], "ext4-4k": ["-t", "ext4", "-b", "4096"]}[a.fs]
+    subprocess.run(["mke2fs", "-q", "-F", *args, "-d", tree, img, "64M"], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    before = os.stat(img).st_blocks
+    status, out = boot(a, work, [img + ":/data"], "", ["/data"])
+    if "panic" in out.lower():
+        return fail("the kernel panicked", out)
+    if status != 0 or "PASS disk_discard" not in out:
+        return fail(f"guest status {status}", out)
+    after = os.stat(img).st_blocks
+    # big (8 MiB) and 2 MiB of punched: 20480 blocks of 512 bytes freed;
+    # most of it must be gone from the host's image.
+    if after > before - 18000:
+        return fail(f"the image holds {after} blocks, {before} before: the freed blocks were not given back", out)
+    r = subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        return fail(f"e2fsck -fn: status {r.returncode}", r.stdout + "\n--- guest ---\n" + out)
+    dump = os.path.join(work, "dump")
+    for name in ("keep", "punched"):
+        subprocess.run(["debugfs", "-R", f"dump /{name} {dump}", img], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(dump, "rb") as f:
+            got = f.read()
+        want = files[name]
+        if name == "punched":
+            want = want[:1 << 20] + bytes(2 << 20) + want[3 << 20:]
+        if got != want:
+            return fail(f"{name} differs from what was written (and punched)", out)
+    if re.search(r"\bbig\b", debugfs(img, "ls /")):
+        return fail("big is still in the directory", out)
+    print(f"PASS disk discard {a.fs}: {before} -> {after} blocks allocated, e2fsck clean, files intact")
+    return 0
+
+
 def case_write(a, work):
     tree = os.path.join(work, "tree")
     os.makedirs(os.path.join(tree, "sub"))
@@ -807,13 +856,13 @@ def main():
     p.add_argument("--moments", type=int, default=20, help="crash: how many kills")
     p.add_argument("--seed", type=int, help="crash: the seed of the kill moments (default: random, printed)")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash", "big", "overlay",
-                                    "bad_root", "blkops"])
+                                    "bad_root", "blkops", "discard"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")
     try:
         return {"ktest": case_ktest, "tree": case_tree, "not_ext4": case_not_ext4,
                 "corrupt": case_corrupt, "write": case_write, "crash": case_crash, "big": case_big,
-                "overlay": case_overlay, "bad_root": case_bad_root, "blkops": case_blkops}[a.case](a, work)
+                "overlay": case_overlay, "bad_root": case_bad_root, "blkops": case_blkops, "discard": case_discard}[a.case](a, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
