@@ -105,7 +105,7 @@ class BlockFile final : public vfs::Vnode {
       const bool partial = skip || (skip + n) % SECTOR;
       // A partial sector is read, patched and written back: one at a time,
       // so that two writers into the same sector do not undo each other.
-      FsGuard g(rmw_);
+      vfs::FsGuard g(rmw_);
       if (partial) {
         err = d_->read(first, bounce, sectors);
         if (!err.ok()) break;
@@ -202,7 +202,7 @@ class BlockFile final : public vfs::Vnode {
   block::Device* d_;
   uint64_t rdev_;
   int64_t time_ns_;
-  FsMutex rmw_;
+  vfs::FsMutex rmw_;
 };
 
 BlockFile* g_nodes[MAX_NODES];
