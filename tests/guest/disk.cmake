@@ -111,6 +111,11 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
               --program ${blk_ops} --machine ${machine} --cpus 2 blkops)
     set_tests_properties(guest.disk.${machine}.blkops PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk blkops")
   endforeach()
+  # The same over NVMe: Dataset Management (deallocate) and Write Zeroes.
+  add_test(NAME guest.disk.q35-nvme.blkops
+    COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+            --program ${blk_ops} --machine q35 --bus nvme blkops)
+  set_tests_properties(guest.disk.q35-nvme.blkops PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk blkops")
   # ext4 gives freed blocks back (docs/ext4.md "Discard"): a file removed
   # and a hole punched; the host's image must shrink, e2fsck -fn clean.
   capsule_guest_c_program(disk_discard disk-programs ${DISK_VARIANT}

@@ -1,8 +1,9 @@
 /* blk_ops RW_BYTES RO_BYTES: the raw disks through their /dev nodes
  * (tests/guest/disk_test.py "blkops", docs/block.md "Device nodes").
- * Among /dev/vda.. /dev/vdd, the disk of RW_BYTES (a pattern image:
- * sector N starts "sector %08d\n") is the writable one and the disk of
- * RO_BYTES the read-only one. On the writable disk: fstat says a block
+ * Among /dev/vda.. /dev/vdd and /dev/nvme0n1.. nvme3n1, the disk of
+ * RW_BYTES (a pattern image: sector N starts "sector %08d\n") is the
+ * writable one and the disk of RO_BYTES the read-only one (RO_BYTES 0:
+ * none; QEMU's NVMe does not report a read-only drive). On the writable disk: fstat says a block
  * device; BLKGETSIZE64, BLKGETSIZE, BLKSSZGET; a pattern sector read; 11
  * bytes written across a sector boundary (offset 1020) and read back;
  * BLKDISCARD of [1 MiB, 5 MiB); BLKZEROOUT of [6 MiB, 6 MiB + 64 KiB) (read
@@ -43,8 +44,11 @@ static void expect_errno(long r, int want, const char* what) {
 }
 
 static int open_by_size(uint64_t bytes, int flags, char* name) {
-  for (char c = 'a'; c <= 'd'; c++) {
-    snprintf(name, 32, "/dev/vd%c", c);
+  for (int i = 0; i < 8; i++) {
+    if (i < 4)
+      snprintf(name, 32, "/dev/vd%c", 'a' + i);
+    else
+      snprintf(name, 32, "/dev/nvme%dn1", i - 4);
     int fd = open(name, flags);
     if (fd < 0) continue;
     uint64_t size = 0;
@@ -147,7 +151,7 @@ int main(int argc, char** argv) {
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
   writable_disk(strtoull(argv[1], NULL, 0));
-  read_only_disk(strtoull(argv[2], NULL, 0));
+  if (strtoull(argv[2], NULL, 0)) read_only_disk(strtoull(argv[2], NULL, 0));
   if (failures) {
     printf("%d checks failed\n", failures);
     return 1;
