@@ -288,7 +288,8 @@ def case_tree(a, work):
     h = dumpe2fs(img)
     statfs = f"statfs={h['Block count']},{h['Free blocks']},{h['Inode count']},{h['Free inodes']}"
     checks = ["/data", "erofs", statfs] + (["parallel"] if a.cpus > 1 else [])
-    status, out = boot(a, work, [img + ":/data:ro"], "", checks)
+    # --log=info: the disks' boot lines (queues_ok).
+    status, out = boot(a, work, [img + ":/data:ro"], "--log=info" if a.cpus > 1 else "", checks)
     got = listing(out)
     if got is None:
         return fail("no listing from the guest", out)
@@ -457,7 +458,7 @@ def case_blkops(a, work):
         ro_bytes = f.read()
     # QEMU's NVMe does not report a read-only drive: no read-only checks there.
     ro_arg = "0" if a.bus == "nvme" else str(PATTERN_SECTORS * 512)
-    status, out = boot(a, work, [ro + ":ro", rw], "", [str(2 * PATTERN_SECTORS * 512), ro_arg])
+    status, out = boot(a, work, [ro + ":ro", rw], "--log=info", [str(2 * PATTERN_SECTORS * 512), ro_arg])
     if "panic" in out.lower():
         return fail("the kernel panicked", out)
     if status != 0 or "PASS blk_ops" not in out:
@@ -507,7 +508,7 @@ def case_discard(a, work):
     subprocess.run(["mke2fs", "-q", "-F", *args, "-d", tree, img, "64M"], check=True,
                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     before = os.stat(img).st_blocks
-    status, out = boot(a, work, [img + ":/data"], "", ["/data"])
+    status, out = boot(a, work, [img + ":/data"], "--log=info", ["/data"])
     if "panic" in out.lower():
         return fail("the kernel panicked", out)
     if status != 0 or "PASS disk_discard" not in out:
@@ -571,7 +572,7 @@ def case_write(a, work):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if host.returncode != 0 or "PASS disk_write" not in host.stdout:
             return fail("disk_write failed on the host", host.stdout)
-        status, out = boot(a, work, [img + ":/data"], "", ["/data"] + extra)
+        status, out = boot(a, work, [img + ":/data"], "--log=info" if a.cpus > 1 else "", ["/data"] + extra)
         if "panic" in out.lower():
             return fail("the kernel panicked", out)
         if status != 0 or "PASS disk_write" not in out:
@@ -825,7 +826,8 @@ def case_corrupt(a, work):
         checks += ["eio=sub"]
     else:
         return fail(f"unknown kind {a.kind}")
-    status, out = boot(a, work, [img + ":/data:ro"], "", checks)
+    # --log=info: the disks' boot lines (queues_ok).
+    status, out = boot(a, work, [img + ":/data:ro"], "--log=info" if a.cpus > 1 else "", checks)
     if "panic" in out.lower():
         return fail("the kernel panicked", out)
     if expect and not re.search(expect, out):
