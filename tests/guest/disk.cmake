@@ -76,8 +76,11 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   disk_write_test(q35.write_ext4_4k --machine q35 --fs ext4-4k write)
   disk_write_test(microvm.write_fill --fs ext4-4k --fill --timeout 240 write)
   # 4 threads changing files at once on 4 CPUs: the meta lock, the inode
-  # cache and the journal under contention.
+  # cache and the journal under contention; a request queue per CPU (the
+  # boot lines say 4).
   disk_write_test(microvm.write_threads_4cpu --fs ext4-4k --cpus 4 --threads --timeout 240 write)
+  # The same over virtio-pci (MSI-X): 4 request queues on one vector.
+  disk_write_test(q35.write_threads_4cpu --machine q35 --fs ext4-4k --cpus 4 --threads --timeout 240 write)
   # 6,000 names into an htree directory (e2fsck -D's index of 400): leaf
   # splits, a second index level with 1 KiB blocks, half removed, renames.
   disk_write_test(microvm.write_htree --fs ext4 --htree --timeout 280 write)
