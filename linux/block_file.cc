@@ -10,8 +10,8 @@
 //
 // Linux's answers, kept here (block/ioctl.c, block/fops.c): a write or a
 // discard/zero-out on a read-only disk is EPERM; BLKDISCARD/BLKZEROOUT on
-// a descriptor not open for writing is EBADF; a range not in whole 512-byte
-// sectors, or past the end, is EINVAL (BLKZEROOUT of 0 bytes too); a
+// a descriptor not open for writing is EBADF; a range not in whole logical
+// blocks, or past the end, is EINVAL (BLKZEROOUT of 0 bytes too); a
 // device without discard is EOPNOTSUPP; BLKZEROOUT on a device without
 // write-zeroes writes zeros. A write starting at or past the end is ENOSPC;
 // a read there returns 0.
@@ -161,7 +161,9 @@ class BlockFile final : public vfs::Vnode {
           uint64_t start, len;
         };
         const Range r = TRY(UserPtr<const Range>(arg).read());
-        if ((r.start | r.len) & (SECTOR - 1)) return Error::Invalid;
+        // In whole logical blocks (512 bytes, or 4 KiB on such a disk:
+        // Linux's blkdev_issue_discard/zeroout check the same).
+        if ((r.start | r.len) & (d_->block_size() - 1)) return Error::Invalid;
         if (r.start + r.len < r.start || r.start + r.len > bytes) return Error::Invalid;
         if (cmd == BLKZEROOUT && !r.len) return Error::Invalid;
         if (d_->read_only()) return Error::Permission;

@@ -119,6 +119,10 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
     COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
             --program ${blk_ops} --machine q35 --bus nvme blkops)
   set_tests_properties(guest.disk.q35-nvme.blkops PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk blkops")
+  add_test(NAME guest.disk.q35-nvme4k.blkops
+    COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+            --program ${blk_ops} --machine q35 --bus nvme --nvme-block 4096 blkops)
+  set_tests_properties(guest.disk.q35-nvme4k.blkops PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk blkops")
   # ext4 gives freed blocks back (docs/ext4.md "Discard"): a file removed
   # and a hole punched; the host's image must shrink, e2fsck -fn clean.
   capsule_guest_c_program(disk_discard disk-programs ${DISK_VARIANT}

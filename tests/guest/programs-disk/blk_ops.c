@@ -8,7 +8,7 @@
  * bytes written across a sector boundary (offset 1020) and read back;
  * BLKDISCARD of [1 MiB, 5 MiB); BLKZEROOUT of [6 MiB, 6 MiB + 64 KiB) (read
  * back as zeros); fsync. Bad input, with Linux's answers (block/ioctl.c,
- * block/fops.c): a range not in whole sectors, past the end or wrapping
+ * block/fops.c, block/blk-lib.c): a range not in whole logical blocks, past the end or wrapping
  * around is EINVAL, BLKZEROOUT of 0 bytes EINVAL, a bad pointer EFAULT, an
  * unknown request ENOTTY, BLKDISCARD/BLKZEROOUT on a descriptor open
  * read-only EBADF, a write at the end ENOSPC (a read there returns 0). On
@@ -69,7 +69,9 @@ static void writable_disk(uint64_t bytes) {
   unsigned long sectors = 0;
   check(ioctl(fd, BLKGETSIZE, &sectors) == 0 && sectors == bytes / 512, "BLKGETSIZE: the size in sectors");
   int ssz = 0;
-  check(ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz == 512, "BLKSSZGET: 512");
+  /* 512, or 4096 on an NVMe namespace of 4 KiB blocks (--nvme-block 4096). */
+  check(ioctl(fd, BLKSSZGET, &ssz) == 0 && (ssz == 512 || ssz == 4096), "BLKSSZGET: 512 or 4096");
+  printf("logical block size %d\n", ssz);
 
   char buf[512], want[32];
   snprintf(want, sizeof want, "sector %08d\n", 5);
