@@ -3,7 +3,7 @@
 // that programs reach the raw disk: read/write/pread/pwrite at any byte
 // offset (whole sectors go straight to the device through a bounce buffer,
 // a partial sector is read, patched and written back), fsync (the device's
-// flush) and the block ioctls util-linux uses (blkdiscard, blockdev,
+// flush), fallocate's PUNCH_HOLE and the block ioctls util-linux uses (blkdiscard, blockdev,
 // fallocate): BLKGETSIZE64, BLKGETSIZE, BLKSSZGET, BLKPBSZGET, BLKBSZGET,
 // BLKIOMIN, BLKIOOPT, BLKROGET, BLKFLSBUF, BLKDISCARDZEROES, BLKDISCARD,
 // BLKZEROOUT (docs/block.md "Device nodes").
@@ -124,6 +124,20 @@ class BlockFile final : public vfs::Vnode {
   }
 
   Result<void> fsync() override { return d_->flush(); }
+  // fallocate(PUNCH_HOLE|KEEP_SIZE), as Linux's blkdev_fallocate: whole
+  // logical blocks (EINVAL), starting inside the disk (EINVAL), cut at its
+  // end; the device's write-zeroes with unmap allowed, EOPNOTSUPP without
+  // one (no fallback to writing zeros). Mode 0 and KEEP_SIZE: EOPNOTSUPP.
+  Result<void> punch_hole(uint64_t offset, uint64_t len) override {
+    const uint64_t bytes = d_->sectors() * SECTOR;
+    if ((offset | len) & (d_->block_size() - 1)) return Error::Invalid;
+    if (offset >= bytes) return Error::Invalid;
+    if (len > bytes - offset) len = bytes - offset;
+    if (d_->read_only()) return Error::Permission;
+    if (!d_->can_write_zeroes()) return Error::OpNotSupported;
+    return d_->write_zeroes(offset / SECTOR, len / SECTOR, true);
+  }
+  Result<void> allocate(uint64_t, uint64_t, bool) override { return Error::OpNotSupported; }
   Result<void> truncate(uint64_t) override { return {}; }  // O_TRUNC on a device: nothing (Linux)
 
   Result<vfs::Attr> getattr() override {

@@ -2,10 +2,11 @@
 """guest.cli.blkdiscard: Debian's util-linux in the VM on a raw writable
 disk (docs/block.md "Device nodes"): blockdev --getsize64 and --getss
 give the disk's size and sector size, blkdiscard discards 2 MiB (the
-BLKDISCARD ioctl) and blkdiscard -z zero-fills 64 KiB (BLKZEROOUT); then
+BLKDISCARD ioctl), blkdiscard -z zero-fills 64 KiB (BLKZEROOUT) and
+fallocate -p punches 128 KiB (write-zeroes with unmap); then
 the host reads the image: zeros there, the pattern everywhere else, and
 at least 2 MiB fewer allocated (QEMU's discard=unmap punched the hole).
-Exit 77 (skip) when the host lacks blkdiscard, blockdev or dash.
+Exit 77 (skip) when the host lacks blkdiscard, blockdev, fallocate or dash.
 
     blkdiscard_test.py
 """
@@ -25,7 +26,8 @@ SECTORS = 16384  # 8 MiB
 MIB = 1 << 20
 SCRIPT = ("blockdev --getsize64 /dev/vda; blockdev --getss /dev/vda; "
           "blkdiscard -v -o 1048576 -l 2097152 /dev/vda; "
-          "blkdiscard -z -v -o 4194304 -l 65536 /dev/vda; echo done $?")
+          "blkdiscard -z -v -o 4194304 -l 65536 /dev/vda && "
+          "fallocate -p -o 6291456 -l 131072 /dev/vda; echo done $?")
 
 
 def libraries(path):
@@ -36,10 +38,10 @@ def libraries(path):
 
 
 def main():
-    tools = {t: shutil.which(t) or shutil.which(t, path="/usr/sbin:/sbin") for t in ("blkdiscard", "blockdev")}
+    tools = {t: shutil.which(t) or shutil.which(t, path="/usr/sbin:/sbin") for t in ("blkdiscard", "blockdev", "fallocate")}
     dash = shutil.which("dash")
     if not all(tools.values()) or not dash:
-        print("SKIP: the host lacks blkdiscard, blockdev or dash")
+        print("SKIP: the host lacks blkdiscard, blockdev, fallocate or dash")
         return 77
     work = tempfile.mkdtemp(prefix="capsule-blkdiscard-")
     try:
@@ -71,7 +73,7 @@ def main():
             data = f.read()
         for i in range(SECTORS):
             start = i * 512
-            zero = MIB <= start < 3 * MIB or 4 * MIB <= start < 4 * MIB + 65536
+            zero = MIB <= start < 3 * MIB or 4 * MIB <= start < 4 * MIB + 65536 or 6 * MIB <= start < 6 * MIB + 131072
             want_bytes = bytes(512) if zero else (b"sector %08d\n" % i).ljust(512, b"\0")
             if data[start:start + 512] != want_bytes:
                 print(f"FAIL: sector {i} is {data[start:start + 24]!r}")

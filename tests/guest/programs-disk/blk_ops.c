@@ -6,8 +6,10 @@
  * none; QEMU's NVMe does not report a read-only drive). On the writable disk: fstat says a block
  * device; BLKGETSIZE64, BLKGETSIZE, BLKSSZGET; a pattern sector read; 11
  * bytes written across a sector boundary (offset 1020) and read back;
- * BLKDISCARD of [1 MiB, 5 MiB); BLKZEROOUT of [6 MiB, 6 MiB + 64 KiB) (read
- * back as zeros); fsync. Bad input, with Linux's answers (block/ioctl.c,
+ * BLKDISCARD of [1 MiB, 5 MiB); BLKZEROOUT of [6 MiB, 6 MiB + 64 KiB) and
+ * fallocate(PUNCH_HOLE|KEEP_SIZE) of [7 MiB, 7 MiB + 64 KiB) (both read back
+ * as zeros; fallocate mode 0 is EOPNOTSUPP, a punch not in whole blocks or
+ * at the end EINVAL, as Linux's blkdev_fallocate); fsync. Bad input, with Linux's answers (block/ioctl.c,
  * block/fops.c, block/blk-lib.c): a range not in whole logical blocks, past the end or wrapping
  * around is EINVAL, BLKZEROOUT of 0 bytes EINVAL, a bad pointer EFAULT, an
  * unknown request ENOTTY, BLKDISCARD/BLKZEROOUT on a descriptor open
@@ -16,6 +18,7 @@
  * BLKDISCARD EPERM (or EOPNOTSUPP if the device offers no discard).
  * The host then checks the image: zeros where asked, the rest intact,
  * and fewer blocks allocated (the discard punched a hole). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -90,6 +93,16 @@ static void writable_disk(uint64_t bytes) {
   snprintf(want, sizeof want, "sector %08d\n", (int)(6 * MIB / 512 + 128));
   check(pread(fd, buf, 512, 6 * MIB + 64 * 1024) == 512 && memcmp(buf, want, strlen(want)) == 0,
         "pread: the sector after it intact");
+
+  check(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 7 * MIB, 64 * 1024) == 0,
+        "fallocate PUNCH_HOLE [7 MiB, 7 MiB + 64 KiB)");
+  check(pread(fd, big, sizeof big, 7 * MIB) == (ssize_t)sizeof big && memcmp(big, zeros, sizeof big) == 0,
+        "pread: the punched range reads as zeros");
+  expect_errno(fallocate(fd, 0, 0, 4096), EOPNOTSUPP, "fallocate mode 0 on a disk");
+  expect_errno(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100, 4096), EINVAL,
+               "fallocate PUNCH_HOLE from byte 100");
+  expect_errno(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, bytes, 4096), EINVAL,
+               "fallocate PUNCH_HOLE at the end");
 
   range[0] = 1;
   range[1] = 512;
