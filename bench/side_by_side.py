@@ -86,7 +86,7 @@ def boot_module():
 def build_binary(s):
     src = BENCH / s.name / s.source
     s.work.mkdir(parents=True, exist_ok=True)
-    inputs = (src, BENCH / "guest_bench.h")
+    inputs = (src, BENCH / "guest_bench.h", BENCH / "linux_init.h")
     if s.binary.exists() and all(s.binary.stat().st_mtime >= p.stat().st_mtime for p in inputs):
         return
     log(f"building {s.binary.relative_to(ROOT)} (gcc -static -O2 -pthread)")

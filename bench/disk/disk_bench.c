@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "../guest_bench.h"
+#include "../linux_init.h"
 
 #define MIB (1 << 20)
 
@@ -61,12 +62,8 @@ static void linux_setup(char** mods, int n, const char* dir) {
   mkdir("/dev", 0755);
   if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) != 0 && errno != EBUSY) die("mount devtmpfs");
   for (int i = 0; i < n; ++i) {
-    char path[128];
-    snprintf(path, sizeof path, "/m/%s.ko", mods[i]);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) die(path);
-    if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST) die(path);
-    close(fd);
+    const char* failed = linux_load_module(mods[i]);
+    if (failed) die(failed);
   }
   struct stat st;
   for (int i = 0; i < 500 && stat("/dev/vda", &st) != 0; ++i) usleep(10000);

@@ -23,7 +23,11 @@ build/bench/disk/result.json. With --requests it then boots Capsule once
 more with `--trace=block,syscall` and prints the block requests (reads,
 writes, flushes) each kind of system call caused.
 
-Usage: python3 bench/disk/run.py [--runs N] [--scale F] [--json FILE]
+Then the program-start figures (start.py): `java -version` from a disk
+root and from an initrd, in both guests, time to its first line.
+
+Usage: python3 bench/disk/run.py [--runs N] [--scale F] [--only files|start]
+                                 [--start-runs N] [--json FILE]
        (or `./capsule bench disk ...`).
 """
 import argparse
@@ -36,7 +40,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import side_by_side  # noqa: E402
+import start  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parents[0].parent
@@ -80,7 +86,7 @@ def log(msg):
 def build(s):
     src = BENCH / s.source
     s.work.mkdir(parents=True, exist_ok=True)
-    inputs = (src, BENCH.parent / "guest_bench.h")
+    inputs = (src, BENCH.parent / "guest_bench.h", BENCH.parent / "linux_init.h")
     if s.binary.exists() and all(s.binary.stat().st_mtime >= p.stat().st_mtime for p in inputs):
         return
     log(f"building {s.binary.relative_to(ROOT)} (gcc -static -O2, libsqlite3.a)")
@@ -126,10 +132,12 @@ def linux_modules(kname):
     return out
 
 
-def disk_qemu_args(img):
-    # What tools/capsule/capsule_cli/qemu.py disk_args gives `--disk` on microvm.
+def disk_qemu_args(img, snapshot=False):
+    # What tools/capsule/capsule_cli/qemu.py disk_args gives `--disk` on microvm;
+    # snapshot: writes go to a temporary file, the image stays as it is.
+    snap = ",snapshot=on" if snapshot else ""
     return ["-global", "virtio-mmio.force-legacy=false",
-            "-drive", f"file={img},if=none,id=capsule-disk0,format=raw,cache=unsafe",
+            "-drive", f"file={img},if=none,id=capsule-disk0,format=raw,cache=unsafe{snap}",
             "-device", "virtio-blk-device,drive=capsule-disk0,serial=capsule0"]
 
 
@@ -143,11 +151,14 @@ def run(s, args):
     except boot.BenchError as e:
         raise side_by_side.BenchError(str(e))
     build(s)
-    template = make_template(s)
     vmlinuz = boot.find_vmlinuz()
-    s.extra_files = tuple(linux_modules(vmlinuz.name))
+    modules = tuple(linux_modules(vmlinuz.name))
+    s.extra_files = modules
     s.linux_init_args = ("--linux", *LINUX_MODULES)
     vmlinux, initramfs, kernel_name = side_by_side.prepare_linux(s, boot)
+    if args.only == "start":
+        return run_start(s, args, boot, host, vmlinux, kernel_name, modules)
+    template = make_template(s)
     img = s.work / "disk.img"
     prog_args = []
     if host["tsc_khz"]:
@@ -207,8 +218,29 @@ def run(s, args):
     side_by_side.report(s, res)
     if args.requests:
         requests(s, cap_cmd, template, img)
+    if args.only != "files" and args.start_runs > 0:
+        try:
+            res["start"] = start.run(s.work / "start", args.start_runs, boot, vmlinux, modules,
+                                     disk_qemu_args)
+        except start.StartError as e:
+            raise side_by_side.BenchError(f"program start: {e}")
     if args.json:
         boot.write_json(res, args.json)
+    return 0
+
+
+def run_start(s, args, boot, host, vmlinux, kernel_name, modules):
+    """--only start: the program-start figures alone (start.py)."""
+    log(f"host: {host['cpu']}, {host['cpus']} CPUs, TSC {host['tsc_khz']} kHz; {host['qemu']}")
+    try:
+        res = start.run(s.work / "start", max(args.start_runs, 1), boot, vmlinux, modules,
+                        disk_qemu_args)
+    except start.StartError as e:
+        raise side_by_side.BenchError(f"program start: {e}")
+    if res is not None and args.json:
+        res.update({"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "host": host, "linux_kernel": kernel_name})
+        boot.write_json({"start": res}, args.json)
     return 0
 
 
@@ -262,6 +294,10 @@ def main(argv=None):
                     help="multiply the program's counts by this (not the file sizes; default 1)")
     ap.add_argument("--requests", action="store_true",
                     help="then one traced Capsule run: block requests and flushes per system call")
+    ap.add_argument("--only", choices=("files", "start"),
+                    help="only the file figures, or only the program start (java from disk and initrd)")
+    ap.add_argument("--start-runs", type=int, default=3,
+                    help="rounds of the program-start figures (default 3; 0: none)")
     ap.add_argument("--json", default=str(SPEC.work / "result.json"),
                     help="where to write the results (default build/bench/disk/result.json; '' for none)")
     args = ap.parse_args(argv)

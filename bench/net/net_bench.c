@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../linux_init.h"
+
 static int linux_init;
 static const char* g_addr = "10.0.2.15"; /* --addr=: eth0's address (a /24) */
 
@@ -78,12 +80,8 @@ static int write_full(int fd, const void* buf, size_t n) {
 }
 
 static void load_module(const char* name) {
-  char path[128];
-  snprintf(path, sizeof path, "/m/%s.ko", name);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die(path);
-  if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST) die(path);
-  close(fd);
+  const char* failed = linux_load_module(name);
+  if (failed) die(failed);
 }
 
 static void if_set(int s, const char* name, const char* addr) {
@@ -131,47 +129,14 @@ static void linux_network(int end, char** argv, int first) {
 }
 
 /* PID 1 of the Linux guest runs a server instead of net_bench's own. */
-static char g_exec[4096];
-
 static void linux_exec(void) {
-  mkdir("/proc", 0555);
-  mkdir("/dev", 0755);
-  mkdir("/tmp", 01777);
-  if (mount("proc", "/proc", "proc", 0, NULL) != 0) die("mount /proc");
-  if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) != 0 && errno != EBUSY) die("mount /dev");
-  if (mount("tmpfs", "/tmp", "tmpfs", 0, NULL) != 0) die("mount /tmp");
-  int fd = open("/exec", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die("/exec");
-  ssize_t len = read(fd, g_exec, sizeof g_exec - 1);
-  close(fd);
-  if (len <= 0 || g_exec[len - 1] != '\0') {
-    errno = EINVAL;
-    die("/exec: not NUL-terminated words");
-  }
-  char* words[128];
-  int n = 0;
-  for (char* w = g_exec; w < g_exec + len && n < 127; w += strlen(w) + 1) words[n++] = w;
-  words[n] = NULL;
-  int env_end = 0;
-  while (env_end < n && words[env_end][0] != '/' && strchr(words[env_end], '=')) ++env_end;
-  if (env_end == n) {
-    errno = EINVAL;
-    die("/exec names no program");
-  }
-  char* env[128];
-  for (int i = 0; i < env_end; ++i) env[i] = words[i];
-  env[env_end] = NULL;
-  char** argv = words + env_end;
-  pid_t pid = fork();
-  if (pid < 0) die("fork");
-  if (pid == 0) {
-    execve(argv[0], argv, env);
-    die(argv[0]);
-  }
+  static struct linux_exec x;
   int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  printf("net_bench: %s exited (status 0x%x)\n", argv[0], status);
+  const char* failed = linux_mount_basics();
+  if (!failed) failed = linux_read_exec("/exec", &x);
+  if (!failed) failed = linux_run_exec(&x, &status);
+  if (failed) die(failed);
+  printf("net_bench: %s exited (status 0x%x)\n", x.argv[0], status);
   fflush(stdout);
   reboot(RB_POWER_OFF);
 }

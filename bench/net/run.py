@@ -84,7 +84,8 @@ def free_port():
 def build():
     WORK.mkdir(parents=True, exist_ok=True)
     src = BENCH / "net_bench.c"
-    if BINARY.exists() and BINARY.stat().st_mtime >= src.stat().st_mtime:
+    if BINARY.exists() and all(BINARY.stat().st_mtime >= p.stat().st_mtime
+                               for p in (src, BENCH.parent / "linux_init.h")):
         return
     log(f"building {BINARY.relative_to(ROOT)} (gcc -static -O2)")
     r = subprocess.run(["gcc", "-static", "-O2", "-Wall", "-o", str(BINARY), str(src)],
@@ -343,7 +344,7 @@ def main(argv=None):
     ap.add_argument("--clients", type=int, default=4, help="concurrent connections of redis-benchmark and wrk")
     ap.add_argument("--redis-requests", type=int, default=4000, help="redis-benchmark -n per test (x4 with -P 16)")
     ap.add_argument("--seconds", type=int, default=5, help="wrk's duration per page")
-    ap.add_argument("--json", default=str(WORK / "result.json"))
+    ap.add_argument("--json", default=str(WORK / "result.json"), help="where the results go ('' for nowhere)")
     a = ap.parse_args(argv)
     try:
         boot = side_by_side.boot_module()
@@ -391,9 +392,10 @@ def main(argv=None):
         out["figures"][key] = {"capsule": c, "linux": li, "ratio": ratio, "capsule_speed": speed,
                                "capsule_runs": [x[key] for x in runs["capsule"]],
                                "linux_runs": [x[key] for x in runs["linux"]]}
-    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.json).write_text(json.dumps(out, indent=1))
-    log(f"wrote {a.json}")
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps(out, indent=1))
+        log(f"wrote {a.json}")
     return 0
 
 

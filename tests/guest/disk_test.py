@@ -217,7 +217,7 @@ def boot(a, work, disks, cmdline="", args=(), root_disk=None):
     disks = on_bus(a, disks)
     initrd, guest = image.static_program_initrd(a.program, work)
     words = [guest] + list(args)
-    cmdline = (cmdline + " -- " + " ".join(words)).strip()
+    cmdline = (" ".join(a.kernel_words) + " " + cmdline + " -- " + " ".join(words)).strip()
     status_file = os.path.join(work, "status")
     cmd = qemu.command(a.kernel, machine=a.machine, mem=a.mem, cpus=cpus, accel="tcg", cmdline=cmdline,
                        initrd=initrd, status_file=status_file, disks=disks, root_disk=root_disk)
@@ -229,7 +229,19 @@ def boot(a, work, disks, cmdline="", args=(), root_disk=None):
         return None, (e.stdout or b"").decode(errors="replace")
     out = r.stdout.decode(errors="replace")
     status, problem = qemu.decode_status(r.returncode, status_file)
+    if DEBUG_REPORT.search(out):
+        # The debug kernel's checks (docs/debug-kernel.md): any report fails the run.
+        print("the debug kernel reported:\n" + "\n".join(
+            ln for ln in out.splitlines() if ln.startswith(("lock_check:", "debug_heap:")))[-4000:])
+        return None, out
     return (status if not problem else None), out
+
+
+# A report of the debug kernel (--kernel capsule-debug.elf): the same
+# patterns tests/guest/debug_kernel.cmake rejects.
+DEBUG_REPORT = re.compile(r"^(debug_heap: (invalid free|double free|out-of-bounds|write after free)|"
+                          r"lock_check: (lock order|sleeping|interrupts were off|spinlock taken with interrupts on))",
+                          re.M)
 
 
 def listing(out):
@@ -849,6 +861,8 @@ def main():
     p.add_argument("--cpus", type=int, default=1, help="tree: with more than 1, also 4 threads reading at once")
     p.add_argument("--kind")
     p.add_argument("--mem", default="256M", help="guest memory")
+    p.add_argument("--kernel-word", dest="kernel_words", action="append", default=[],
+                   help="a kernel option for the runs of the program (e.g. --irq-off-max-ms=2000)")
     p.add_argument("--bus", choices=["virtio", "nvme", "mixed"], default="virtio",
                    help="the disks' bus: virtio-blk, NVMe (q35), or the first virtio-blk and the others NVMe")
     p.add_argument("--nvme-block", type=int, default=0, help="NVMe logical block size (QEMU's default: 512)")

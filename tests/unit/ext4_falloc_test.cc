@@ -16,37 +16,13 @@
 
 #include "fs/ext4/layout.h"
 #include "tests/fuzz/ext4_harness.h"
+#include "tests/unit/e2fs_tools.h"
 
 using namespace capsule;
 using ext4_harness::MemIo;
+using namespace e2fs_tools;
 
 namespace {
-
-bool have_e2fsprogs() {
-  return system("PATH=$PATH:/usr/sbin command -v mke2fs >/dev/null 2>&1 && PATH=$PATH:/usr/sbin command -v e2fsck "
-                ">/dev/null 2>&1 && PATH=$PATH:/usr/sbin command -v debugfs >/dev/null 2>&1") == 0;
-}
-
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(("PATH=$PATH:/usr/sbin " + cmd + " 2>&1").c_str(), "r");
-  if (!p) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = pclose(p);
-  out += "\nrc=" + std::to_string(WEXITSTATUS(rc));
-  return out;
-}
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char d[] = "/tmp/capsule-falloc-XXXXXX";
-    path = mkdtemp(d) ? d : "";
-  }
-  ~TempDir() { (void)system(("rm -rf " + path).c_str()); }
-};
 
 std::vector<uint8_t> make_image(const std::string& opts, const std::string& size) {
   TempDir t;
@@ -67,31 +43,10 @@ std::string debugfs(const std::vector<uint8_t>& img, const std::string& req) {
   return out.substr(0, out.rfind("\nrc="));
 }
 
-std::string fsck(const std::vector<uint8_t>& img) {
-  TempDir t;
-  {
-    std::ofstream f(t.path + "/img", std::ios::binary);
-    f.write(reinterpret_cast<const char*>(img.data()), std::streamsize(img.size()));
-  }
-  return run("e2fsck -fn " + t.path + "/img");
-}
-
 uint64_t blockcount(const std::vector<uint8_t>& img, const std::string& path) {
   std::string st = debugfs(img, "stat " + path);
   size_t at = st.find("Blockcount: ");
   return at == std::string::npos ? ~0ull : strtoull(st.c_str() + at + 12, nullptr, 10);
-}
-
-std::string pattern(size_t n, int seed) {
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = char((i * 131 + seed * 7 + i / 4096) & 0xff);
-  return s;
-}
-
-Result<size_t> put(vfs::Vnode& f, uint64_t off, const std::string& data) {
-  std::string copy = data;
-  KernelBuffer kb(copy.data(), copy.size());
-  return f.write(&off, kb, false);
 }
 
 std::string get(vfs::Vnode& f, uint64_t off, size_t n) {

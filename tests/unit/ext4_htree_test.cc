@@ -17,53 +17,13 @@
 #include "fs/ext4/dirhash.h"
 #include "fs/ext4/layout.h"
 #include "tests/fuzz/ext4_harness.h"
+#include "tests/unit/e2fs_tools.h"
 
 using namespace capsule;
 using ext4_harness::MemIo;
+using namespace e2fs_tools;
 
 namespace {
-
-bool have_e2fsprogs() {
-  return system("PATH=$PATH:/usr/sbin command -v mke2fs >/dev/null 2>&1 && PATH=$PATH:/usr/sbin command -v e2fsck "
-                ">/dev/null 2>&1 && PATH=$PATH:/usr/sbin command -v debugfs >/dev/null 2>&1") == 0;
-}
-
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(("PATH=$PATH:/usr/sbin " + cmd + " 2>&1").c_str(), "r");
-  if (!p) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = pclose(p);
-  out += "\nrc=" + std::to_string(WEXITSTATUS(rc));
-  return out;
-}
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char d[] = "/tmp/capsule-htree-XXXXXX";
-    path = mkdtemp(d) ? d : "";
-  }
-  ~TempDir() { (void)system(("rm -rf " + path).c_str()); }
-};
-
-void save(const std::vector<uint8_t>& bytes, const std::string& path) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
-
-std::vector<uint8_t> load(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), {});
-}
-
-vfs::CreateArgs args(uint32_t mode) {
-  vfs::CreateArgs a;
-  a.mode = mode;
-  return a;
-}
 
 // Names of many lengths, some with bytes past 0x7f (where signed and
 // unsigned hashes part).

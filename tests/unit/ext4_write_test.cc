@@ -14,37 +14,13 @@
 
 #include "fs/ext4/layout.h"
 #include "tests/fuzz/ext4_harness.h"
+#include "tests/unit/e2fs_tools.h"
 
 using namespace capsule;
 using ext4_harness::MemIo;
+using namespace e2fs_tools;
 
 namespace {
-
-bool have_e2fsprogs() {
-  return system("PATH=$PATH:/usr/sbin command -v mke2fs >/dev/null 2>&1 && PATH=$PATH:/usr/sbin command -v e2fsck "
-                ">/dev/null 2>&1 && PATH=$PATH:/usr/sbin command -v debugfs >/dev/null 2>&1") == 0;
-}
-
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(("PATH=$PATH:/usr/sbin " + cmd + " 2>&1").c_str(), "r");
-  if (!p) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = pclose(p);
-  out += "\nrc=" + std::to_string(WEXITSTATUS(rc));
-  return out;
-}
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char d[] = "/tmp/capsule-ext4w-XXXXXX";
-    path = mkdtemp(d) ? d : "";
-  }
-  ~TempDir() { (void)system(("rm -rf " + path).c_str()); }
-};
 
 // An image with a.txt ("hello ext4\n") and sub/ in it.
 std::vector<uint8_t> make_image(const std::string& options, const std::string& size) {
@@ -61,35 +37,6 @@ std::vector<uint8_t> make_image(const std::string& options, const std::string& s
     bytes.assign(std::istreambuf_iterator<char>(f), {});
   }
   return bytes;
-}
-
-void save(const std::vector<uint8_t>& bytes, const std::string& path) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
-
-std::string fsck(const std::vector<uint8_t>& bytes) {
-  TempDir t;
-  save(bytes, t.path + "/img");
-  return run("e2fsck -fn " + t.path + "/img");
-}
-
-vfs::CreateArgs args(uint32_t mode) {
-  vfs::CreateArgs a;
-  a.mode = mode;
-  return a;
-}
-
-Result<size_t> put(vfs::Vnode& f, uint64_t off, const std::string& data) {
-  std::string copy = data;
-  KernelBuffer kb(copy.data(), copy.size());
-  return f.write(&off, kb, false);
-}
-
-std::string pattern(size_t n, int seed) {
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = char((i * 131 + seed * 7 + i / 4096) & 0xff);
-  return s;
 }
 
 // What the test expects each file to hold, by path, for debugfs.

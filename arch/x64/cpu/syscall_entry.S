@@ -73,6 +73,11 @@ syscall_entry:
     movl $2, %edi           /* CpuMode::System */
     call cpu_account_slow
 7:  movq %rsp, %rdi
+    /* The program's RBP (saved in the frame, restored on return) is no
+     * frame of ours: a backtrace from the kernel ends at syscall_dispatch
+     * rather than follow whatever value the program keeps there (-8192
+     * sent the debug heap's backtrace into an unmapped page). */
+    xorl %ebp, %ebp
     /* Interrupts on, and DF (the C++ ABI), TF, AC clear: POPFQ, not STI +
      * CLD. Under TCG STI costs two trips through the CPU loop (its
      * interrupt shadow), POPFQ one (bench/README.md). */

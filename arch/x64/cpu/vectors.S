@@ -70,7 +70,15 @@ trap_common:
     pushq %r13
     pushq %r14
     pushq %r15
-    cld                          /* the C++ ABI expects DF clear */
+    /* From the application (a lower-half RIP; the exit window's cases have
+     * the application's RIP by now): its RBP is no frame of ours, and a
+     * backtrace from the handler must end here, not follow whatever value
+     * the program keeps in RBP (-8192 sent the debug heap's backtrace into
+     * an unmapped page). The frame holds the program's RBP for the return. */
+    cmpq $0, 17*8(%rsp)
+    jl 5f
+    xorl %ebp, %ebp
+5:  cld                          /* the C++ ABI expects DF clear */
     movq %rsp, %rdi              /* TrapFrame* */
     movq %rsp, %rbx              /* callee-saved: survives the call */
     andq $-16, %rsp              /* ABI stack alignment at the call */
