@@ -32,6 +32,10 @@ class DiskIo final : public bcache::BlockIo {
     return d_->write(sector, buf, count);
   }
   Result<void> flush() override { return d_->flush(); }
+  Result<void> discard(uint64_t sector, uint64_t count) override {
+    if (read_only_) return Error::ReadOnly;
+    return d_->discard(sector, count);
+  }
 
  private:
   block::Device* d_;

@@ -12,6 +12,7 @@
 #include "arch/spinlock.h"
 #include "linux/console_file.h"
 #include "linux/pty_file.h"
+#include "linux/block_file.h"
 #include "linux/fd_table.h"
 #include "linux/identity.h"
 #include "linux/process_state.h"
@@ -272,6 +273,8 @@ Result<void> files_init(Process& init) {
     log_warn("procfs: not mounted ({})", error_name(r.error()));
   if (auto r = pty_init(*v, vfs::PathContext{pf.root, pf.cwd}); !r.ok())
     log_warn("devpts: no pseudo-terminals ({})", error_name(r.error()));
+  if (auto r = block_files_init(*v, vfs::PathContext{pf.root, pf.cwd}); !r.ok())
+    log_warn("block devices: no nodes in /dev ({})", error_name(r.error()));
   return console_files_init(*v, vfs::PathContext{pf.root, pf.cwd}, *pf.fds);
 }
 

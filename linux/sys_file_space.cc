@@ -33,7 +33,8 @@ Result<vfs::FileRef> io_file(Fd fd) {
 
 // fallocate(2), in the order Linux's vfs_fallocate checks. ramfs (tmpfs)
 // supports mode 0, KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE; the rest is
-// EOPNOTSUPP, as on tmpfs.
+// EOPNOTSUPP, as on tmpfs. A block device PUNCH_HOLE|KEEP_SIZE only
+// (Linux's blkdev_fallocate also takes ZERO_RANGE: not here).
 DEFINE_SYSCALL(285, fallocate, Result<void>, Fd fd, Flags<int> mode, int64_t offset, int64_t len) {
   vfs::FileRef fr = TRY(io_file(fd));
   OpenFile& f = *fr;
@@ -45,7 +46,9 @@ DEFINE_SYSCALL(285, fallocate, Result<void>, Fd fd, Flags<int> mode, int64_t off
   vfs::Vnode& v = f.vnode();
   if (v.type() == vfs::VType::Fifo || pipe_end_of(v)) return Error::IllegalSeek;
   if (v.is_dir()) return Error::IsDir;
-  if (!v.is_regular() || v.is_stream()) return Error::NoDevice;
+  // Regular files and block devices (linux/block_file.cc: a punched hole
+  // is the disk's write-zeroes), as vfs_fallocate.
+  if ((!v.is_regular() && v.type() != vfs::VType::Block) || v.is_stream()) return Error::NoDevice;
   int64_t end;
   if (__builtin_add_overflow(offset, len, &end)) return Error::FileTooBig;
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return Error::OpNotSupported;

@@ -47,7 +47,15 @@ constexpr uint64_t ADMIN_TIMEOUT_NS = 5'000'000'000ull;
 constexpr size_t MAX_COMMAND_BYTES = 128 * NVME_PAGE;
 constexpr size_t PRP_LIST_CAP = NVME_PAGE / sizeof(uint64_t);
 // --trace=block's op codes are virtio-blk's request types (core/trace.h).
-constexpr uint32_t TRACE_READ = 0, TRACE_WRITE = 1, TRACE_FLUSH = 4;
+constexpr uint32_t TRACE_READ = 0, TRACE_WRITE = 1, TRACE_FLUSH = 4, TRACE_DISCARD = 11, TRACE_WRITE_ZEROES = 13;
+constexpr uint32_t trace_op(uint8_t op) {
+  return op == IO_READ ? TRACE_READ : op == IO_WRITE ? TRACE_WRITE : op == IO_DSM ? TRACE_DISCARD
+       : op == IO_WRITE_ZEROES ? TRACE_WRITE_ZEROES : TRACE_FLUSH;
+}
+constexpr const char* op_name(uint8_t op) {
+  return op == IO_READ ? "read" : op == IO_WRITE ? "write" : op == IO_DSM ? "deallocate"
+       : op == IO_WRITE_ZEROES ? "write-zeroes" : "flush";
+}
 
 uint64_t phys_of(uintptr_t v) { return virt_to_phys(reinterpret_cast<const void*>(v)); }
 
@@ -92,8 +100,12 @@ class Controller final : public block::Device {
   Result<void> transfer_blocks(uint8_t op, uint64_t lba, uint8_t* buf, uint64_t blocks);
   // Sectors [first, first+n) of logical block `lba` through a bounce page.
   Result<void> partial_block(uint8_t op, uint64_t lba, size_t first, size_t n, uint8_t* buf);
-  // One I/O command of `len` bytes at `buf` (dword aligned), or a flush.
-  Result<void> submit(uint8_t op, uint64_t lba, uint32_t blocks, uint8_t* buf, size_t len);
+  // One I/O command of `len` bytes at `buf` (dword aligned), or a flush;
+  // `cdw` (cdw10..12), when given, instead of the LBA and block count.
+  Result<void> submit(uint8_t op, uint64_t lba, uint32_t blocks, uint8_t* buf, size_t len,
+                      const uint32_t* cdw = nullptr);
+  // Deallocate (Dataset Management) and Write Zeroes, where ONCS offers them.
+  Result<void> trim(Trim op, uint64_t sector, uint32_t count) override;
 
   pci::Address pci_{};
   volatile uint8_t* regs_ = nullptr;
@@ -267,7 +279,8 @@ void Controller::complete() {
   if (any) w32(cq_head_doorbell(1, dstrd_), cq_.head());
 }
 
-Result<void> Controller::submit(uint8_t op, uint64_t lba, uint32_t blocks, uint8_t* buf, size_t len) {
+Result<void> Controller::submit(uint8_t op, uint64_t lba, uint32_t blocks, uint8_t* buf, size_t len,
+                                const uint32_t* cdw) {
   room_.down();  // sleeps while every slot is taken
   uint16_t id;
   {
@@ -296,9 +309,12 @@ Result<void> Controller::submit(uint8_t op, uint64_t lba, uint32_t blocks, uint8
     e.cdw11 = uint32_t(lba >> 32);
     e.cdw12 = blocks - 1;  // NLB, 0-based
   }
-  trace::point<trace::Event::BlockSubmit>(lba << (lba_shift_ - 9), len,
-                                          op == IO_READ ? TRACE_READ : op == IO_WRITE ? TRACE_WRITE : TRACE_FLUSH,
-                                          uintptr_t(id));
+  if (cdw) {
+    e.cdw10 = cdw[0];
+    e.cdw11 = cdw[1];
+    e.cdw12 = cdw[2];
+  }
+  trace::point<trace::Event::BlockSubmit>(lba << (lba_shift_ - 9), len, trace_op(op), uintptr_t(id));
   {
     IrqGuard irq;
     SpinGuard g(lock_);
@@ -315,13 +331,10 @@ Result<void> Controller::submit(uint8_t op, uint64_t lba, uint32_t blocks, uint8
     free_mask_ |= 1u << id;
   }
   room_.up();
-  trace::point<trace::Event::BlockComplete>(lba << (lba_shift_ - 9), len,
-                                            op == IO_READ ? TRACE_READ : op == IO_WRITE ? TRACE_WRITE : TRACE_FLUSH,
-                                            uint32_t(status >> 1));
+  trace::point<trace::Event::BlockComplete>(lba << (lba_shift_ - 9), len, trace_op(op), uint32_t(status >> 1));
   if (status_ok(status)) return {};
-  log_warn("{}: {} of {} blocks at {}: status type {} code {:#x}", name_,
-           op == IO_READ ? "read" : op == IO_WRITE ? "write" : "flush", blocks, lba, status_sct(status),
-           status_sc(status));
+  log_warn("{}: {} of {} blocks at {}: status type {} code {:#x}", name_, op_name(op), blocks, lba,
+           status_sct(status), status_sc(status));
   return Error::Io;  // any status the controller reports: the caller sees EIO
 }
 
@@ -404,6 +417,50 @@ Result<void> Controller::transfer_blocks(uint8_t op, uint64_t lba, uint8_t* buf,
     blocks -= n;
   }
   if (page) page_free(page_phys, 0);
+  return r;
+}
+
+Result<void> Controller::trim(Trim op, uint64_t sector, uint32_t count) {
+  const unsigned shift = lba_shift_ - 9;
+  const uint64_t per_block = uint64_t(1) << shift;
+  if (op == Trim::Discard) {
+    // Advisory: only the whole logical blocks inside the range.
+    const uint64_t first = (sector + per_block - 1) >> shift, end = (sector + count) >> shift;
+    if (end <= first) return {};
+    auto* range = static_cast<DsmRange*>(kmalloc(sizeof(DsmRange)));  // 16-byte aligned, the direct map
+    if (!range) return Error::NoMemory;
+    *range = DsmRange{0, uint32_t(end - first), first};
+    const uint32_t cdw[3] = {0, DSM_DEALLOCATE, 0};  // one range
+    Result<void> r = submit(IO_DSM, first, uint32_t(end - first), reinterpret_cast<uint8_t*>(range),
+                            sizeof(DsmRange), cdw);
+    kfree(range);
+    return r;
+  }
+  // Write Zeroes: partial logical blocks at either end written as zeros
+  // through the read-modify-write path; whole blocks by the command.
+  uint8_t* zeros = nullptr;
+  if ((sector | count) & (per_block - 1)) {
+    zeros = static_cast<uint8_t*>(kzalloc(PAGE_SIZE));
+    if (!zeros) return Error::NoMemory;
+  }
+  Result<void> r;
+  uint64_t end = sector + count;
+  if (const uint64_t off = sector & (per_block - 1); off) {
+    const uint64_t n = end - sector < per_block - off ? end - sector : per_block - off;
+    r = partial_block(IO_WRITE, sector >> shift, size_t(off), size_t(n), zeros);
+    sector += n;
+  }
+  const uint64_t whole_end = end & ~(per_block - 1);
+  while (r.ok() && sector < whole_end) {
+    uint64_t blocks = (whole_end - sector) >> shift;
+    if (blocks > WZ_MAX_BLOCKS) blocks = WZ_MAX_BLOCKS;
+    const uint32_t cdw[3] = {uint32_t(sector >> shift), uint32_t(sector >> shift >> 32),
+                             uint32_t(blocks - 1) | (op == Trim::ZeroesUnmap ? WZ_DEALLOCATE : 0)};
+    r = submit(IO_WRITE_ZEROES, sector >> shift, uint32_t(blocks), nullptr, 0, cdw);
+    sector += blocks << shift;
+  }
+  if (r.ok() && sector < end) r = partial_block(IO_WRITE, sector >> shift, 0, size_t(end - sector), zeros);
+  kfree(zeros);
   return r;
 }
 
@@ -491,6 +548,7 @@ Result<void> Controller::start(pci::Address a, unsigned index) {
     if (limit < max_bytes_) max_bytes_ = limit;
   }
   vwc_ = id[IDC_VWC] & 1;
+  const uint16_t oncs = uint16_t(id[IDC_ONCS] | id[IDC_ONCS + 1] << 8);
   if ((id[IDC_SQES] & 0xf) > 6 || (id[IDC_CQES] & 0xf) > 4)
     return fail("the controller needs larger queue entries than 64/16 bytes", Error::NotSupported);
   // The first active namespace.
@@ -519,15 +577,27 @@ Result<void> Controller::start(pci::Address a, unsigned index) {
   max_bytes_ &= ~(size_t(block_size_) - 1);
   if (max_bytes_ < block_size_) max_bytes_ = block_size_;
   page_free(id_phys, 0);
+  // Deallocate and Write Zeroes where ONCS says so [§5.15.2.2]: a DSM
+  // range counts 32 bits of blocks, Write Zeroes 16.
+  const uint32_t per_block = 1u << (lbads - 9);
+  if (oncs & (1u << 2)) {
+    discard_.max_sectors = 0x80000000u;  // 2^31 sectors: within a range's 32-bit count at any block size
+    discard_.alignment = per_block;
+  }
+  if (oncs & (1u << 3)) {
+    zeroes_.max_sectors = WZ_MAX_BLOCKS * per_block;
+    zeroes_.alignment = per_block;
+  }
 
   if (auto r = setup_io_queues(entry); !r.ok()) {
     log_warn("nvme{}: cannot create the I/O queues ({}); no device", index, error_name(r.error()));
     w32(REG_CC, 0);
     return r.error();
   }
-  log_info("{}: NVMe {}.{} '{}', {} sectors ({} MiB), block {}, {} slots, {} KiB per command{}{}", name_, vs >> 16,
-           (vs >> 8) & 0xff, StringView(serial_), sectors_, sectors_ >> 11, block_size_, nslots_, max_bytes_ >> 10,
-           read_only_ ? ", read-only" : "", vwc_ ? ", write cache (flush)" : "");
+  log_info("{}: NVMe {}.{} '{}', {} sectors ({} MiB), block {}, {} slots, {} KiB per command{}{}{}{}", name_,
+           vs >> 16, (vs >> 8) & 0xff, StringView(serial_), sectors_, sectors_ >> 11, block_size_, nslots_,
+           max_bytes_ >> 10, read_only_ ? ", read-only" : "", vwc_ ? ", write cache (flush)" : "",
+           can_discard() ? ", discard" : "", can_write_zeroes() ? ", write-zeroes" : "");
   return {};
 }
 

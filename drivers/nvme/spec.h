@@ -80,7 +80,20 @@ enum : uint8_t {
   ADMIN_IDENTIFY = 0x06, ADMIN_SET_FEATURES = 0x09,
 };
 // NVM command set opcodes (NVM command set spec §6 / base 1.4 §6).
-enum : uint8_t { IO_FLUSH = 0x00, IO_WRITE = 0x01, IO_READ = 0x02 };
+enum : uint8_t { IO_FLUSH = 0x00, IO_WRITE = 0x01, IO_READ = 0x02, IO_WRITE_ZEROES = 0x08, IO_DSM = 0x09 };
+// Dataset Management [§6.7]: CDW10 the number of ranges less one, CDW11
+// bit 2 Attribute Deallocate; the data is a list of 16-byte ranges.
+inline constexpr uint32_t DSM_DEALLOCATE = 1u << 2;
+struct DsmRange {
+  uint32_t attributes;  // context attributes (0: none)
+  uint32_t blocks;      // length in logical blocks
+  uint64_t lba;         // starting LBA
+};
+static_assert(sizeof(DsmRange) == 16);
+// Write Zeroes [§6.16]: CDW12 bits 15:0 the blocks less one, bit 25
+// Deallocate (the controller may free them; they still read as zeros).
+inline constexpr uint32_t WZ_DEALLOCATE = 1u << 25;
+inline constexpr uint32_t WZ_MAX_BLOCKS = 65536;
 
 // Identify's CNS values [§5.15.1].
 enum : uint32_t { CNS_NAMESPACE = 0x00, CNS_CONTROLLER = 0x01, CNS_ACTIVE_NSIDS = 0x02 };
@@ -94,6 +107,7 @@ enum : size_t {
   IDC_MDTS = 77,                 // max transfer: 2^n units of CAP.MPSMIN (0: no limit)
   IDC_SQES = 512, IDC_CQES = 513,
   IDC_NN = 516,                  // number of namespaces (32 bits)
+  IDC_ONCS = 520,                // optional NVM commands (16 bits): bit 2 DSM, bit 3 Write Zeroes
   IDC_VWC = 525,                 // bit 0: a volatile write cache is present
 };
 // Identify Namespace fields [§5.15.2.1 (NVM command set)].

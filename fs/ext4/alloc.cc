@@ -157,6 +157,7 @@ Result<void> Ext4Fs::free_blocks(uint64_t start, uint64_t count) {
       ++freed;
     }
     TRY(write_meta(b));
+    if (freed) note_freed(start, n);
     gd.free_blocks += uint32_t(freed);
     s_.free_blocks += freed;
     counts_changed_ = true;
@@ -165,6 +166,62 @@ Result<void> Ext4Fs::free_blocks(uint64_t start, uint64_t count) {
     count -= n;
   }
   return {};
+}
+
+void Ext4Fs::note_freed(uint64_t start, uint64_t count) {
+  if (no_discard_ || !writable_) return;
+  if (freed_n_ && freed_[freed_n_ - 1].start + freed_[freed_n_ - 1].count == start) {
+    freed_[freed_n_ - 1].count += count;  // the next piece of the same run
+    return;
+  }
+  // Past MAX_FREED runs in one change (a file of thousands of extents):
+  // the rest is not given back; the host's image keeps that space until
+  // it is written again. Never a correctness matter.
+  if (freed_n_ == MAX_FREED) return;
+  freed_[freed_n_++] = {start, count};
+}
+
+// After the commit, with the meta lock still held (so nothing allocates
+// meanwhile): each noted run, cut to the blocks its group's bitmap still
+// says are free (the same change may have taken some again), to the
+// device as discards of whole blocks.
+void Ext4Fs::discard_freed() {
+  if (no_discard_ || !freed_n_) return;
+  const uint64_t per_block = s_.block_size / 512;
+  for (size_t f = 0; f < freed_n_ && !no_discard_; ++f) {
+    uint64_t start = freed_[f].start, count = freed_[f].count;
+    while (count && !no_discard_) {
+      if (start < s_.first_data_block || start >= s_.blocks_count) break;
+      const uint64_t rel = start - s_.first_data_block;
+      const uint32_t g = uint32_t(rel / s_.blocks_per_group);
+      const uint64_t i = rel % s_.blocks_per_group;
+      const uint64_t n = s_.blocks_per_group - i < count ? s_.blocks_per_group - i : count;
+      auto b = cache_.get(groups_[g].block_bitmap);
+      if (!b.ok()) break;
+      const uint8_t* map = b.value().data();
+      for (uint64_t k = 0; k < n;) {
+        if (bit(map, i + k)) {
+          ++k;
+          continue;
+        }
+        uint64_t run = 1;
+        while (k + run < n && !bit(map, i + k + run)) ++run;
+        auto r = io_.discard((start + k) * per_block, run * per_block);
+        if (!r.ok()) {
+          if (r.error() != Error::OpNotSupported)
+            log_warn("ext4: a discard of {} blocks failed ({}): no more discards on this volume", run,
+                     error_name(r.error()));
+          no_discard_ = true;
+          break;
+        }
+        discarded_ += run;
+        k += run;
+      }
+      start += n;
+      count -= n;
+    }
+  }
+  freed_n_ = 0;
 }
 
 Result<uint32_t> Ext4Fs::alloc_ino(uint32_t near_group, bool dir) {

@@ -35,7 +35,7 @@ const char* write_refusal(const Super& s, bool recovered) {
 }  // namespace
 
 Ext4Fs::Ext4Fs(bcache::BlockIo& io, const Super& s, GroupDesc* groups)
-    : s_(s), groups_(groups), cache_(io, s.block_size, CACHE_BLOCKS) {}
+    : io_(io), s_(s), groups_(groups), cache_(io, s.block_size, CACHE_BLOCKS) {}
 
 Ext4Fs::~Ext4Fs() {
   delete[] groups_;

@@ -221,6 +221,7 @@ class Ext4Fs final : public vfs::FileSystem {
   template <typename F>
   Result<bool> dir_scan(const Inode& dir, F&& fn, const StringView* name = nullptr) REQUIRES(meta_);
 
+  bcache::BlockIo& io_;
   Super s_;
   GroupDesc* groups_;  // s_.groups entries, owned
   bcache::BlockCache cache_;
@@ -235,6 +236,18 @@ class Ext4Fs final : public vfs::FileSystem {
   size_t txn_n_ GUARDED_BY(meta_) = 0, txn_cap_ GUARDED_BY(meta_) = 0;
   bool counts_changed_ GUARDED_BY(meta_) = false;  // the superblock's free totals
   bool warned_big_ = false;
+  // Blocks freed by the open transaction, given back to the device
+  // (discard) once it has committed: docs/ext4.md "Discard".
+  struct Freed {
+    uint64_t start, count;
+  };
+  static constexpr size_t MAX_FREED = 128;
+  Freed freed_[MAX_FREED] GUARDED_BY(meta_);
+  size_t freed_n_ GUARDED_BY(meta_) = 0;
+  bool no_discard_ GUARDED_BY(meta_) = false;  // the device said OpNotSupported (or failed one)
+  uint64_t discarded_ GUARDED_BY(meta_) = 0;    // blocks given back so far
+  void note_freed(uint64_t start, uint64_t count) REQUIRES(meta_);
+  void discard_freed() REQUIRES(meta_);
   bool clean_marked_ = false;
   // The inode cache: open hashing by inode number (Node::cache_next).
   static constexpr size_t NODE_BUCKETS = 256;

@@ -138,7 +138,10 @@ Result<void> Ext4Fs::commit_locked() {
     counts_changed_ = false;
     (void)write_super();  // the free totals ride along
   }
-  if (!txn_n_) return {};
+  if (!txn_n_) {
+    discard_freed();  // no journal: the bitmaps are on the device already
+    return {};
+  }
   Result<void> r = journal_->commit(txn_, txn_n_);
   if (!r.ok() && r.error() == Error::TooBig) {
     // More blocks than the journal holds: in place, unjournaled.
@@ -151,6 +154,10 @@ Result<void> Ext4Fs::commit_locked() {
   if (!r.ok()) log_warn("ext4: a transaction of {} blocks failed: {}", txn_n_, error_name(r.error()));
   for (size_t i = 0; i < txn_n_; ++i) txn_[i].reset();
   txn_n_ = 0;
+  // Only a committed transaction's freed blocks are given back: until it
+  // is on stable storage, a crash brings back the tree that holds them.
+  if (r.ok()) discard_freed();
+  freed_n_ = 0;
   return r;
 }
 
@@ -265,6 +272,7 @@ Result<void> Ext4Fs::mark_clean() {
   TRY(write_super());
   TRY(cache_.flush());
   clean_marked_ = true;
+  if (discarded_) log_info("ext4: {} blocks given back to the device (discard) while mounted", discarded_);
   return {};
 }
 

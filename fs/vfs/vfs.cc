@@ -4,6 +4,7 @@
 
 #include "fs/file.h"
 #include "fs/vfs.h"
+#include "fs/block_device_table.h"
 #include "fs/vfs/dcache.h"
 #include "fs/vfs/notify.h"
 
@@ -438,9 +439,10 @@ Result<FileRef> Vfs::open(const PathContext& ctx, StringView path, const OpenHow
     TRY(remove_privs(ctx.cred, *v));
   }
   uint32_t f = how.flags & (OpenHow::READ | OpenHow::WRITE | OpenHow::APPEND | OpenHow::NONBLOCK);
-  if (v->type() == VType::Char) {
+  if (v->type() == VType::Char || v->type() == VType::Block) {
     Attr a = TRY(v->getattr());
-    if (CharDeviceOpen dev = char_device(a.rdev)) v = TRY(dev(a.rdev, how.flags));
+    CharDeviceOpen dev = v->type() == VType::Char ? char_device(a.rdev) : block_device(a.rdev);
+    if (dev) v = TRY(dev(a.rdev, how.flags));
   }
   v = TRY(v->open_as(how.flags));
   FileRef file = TRY(OpenFile::create(v, f));

@@ -29,14 +29,19 @@ class DiskArgs(unittest.TestCase):
         args, words = qemu.disk_args("microvm", [self.raw + ":/data:ro", self.qcow])
         self.assertEqual(words, ["--disk=capsule0:/data:ro", "--disk=capsule1"])
         self.assertIn(f"file={self.raw},if=none,id=capsule-disk0,format=raw,cache=unsafe,readonly=on", args)
-        self.assertIn(f"file={self.qcow},if=none,id=capsule-disk1,format=qcow2,cache=unsafe", args)
-        self.assertIn("virtio-blk-device,drive=capsule-disk0,serial=capsule0", args)
+        # A writable disk passes discards on to the image (holes); a
+        # read-only one does not.
+        self.assertIn(f"file={self.qcow},if=none,id=capsule-disk1,format=qcow2,cache=unsafe,"
+                      "discard=unmap,detect-zeroes=unmap", args)
+        self.assertIn("virtio-blk-device,drive=capsule-disk0,serial=capsule0,num-queues=1", args)
         self.assertIn("virtio-mmio.force-legacy=false", args)
 
     def test_q35(self):
-        args, words = qemu.disk_args("q35", [self.raw + ":/srv/www/"])
+        args, words = qemu.disk_args("q35", [self.raw + ":/srv/www/"], cpus=4)
         self.assertEqual(words, ["--disk=capsule0:/srv/www"])
-        self.assertIn("virtio-blk-pci,drive=capsule-disk0,serial=capsule0,disable-legacy=on,romfile=", args)
+        # A request queue per CPU.
+        self.assertIn("virtio-blk-pci,drive=capsule-disk0,serial=capsule0,num-queues=4,disable-legacy=on,romfile=",
+                      args)
 
     def test_nvme(self):
         # The options after the file in any order; NVMe on q35 only.
@@ -45,7 +50,8 @@ class DiskArgs(unittest.TestCase):
         self.assertIn("nvme,drive=capsule-disk0,serial=capsule0", args)
         self.assertIn("nvme,drive=capsule-disk1,serial=capsule1", args)
         self.assertIn(f"file={self.qcow},if=none,id=capsule-disk1,format=qcow2,cache=unsafe,readonly=on", args)
-        self.assertIn("virtio-blk-pci,drive=capsule-disk2,serial=capsule2,disable-legacy=on,romfile=", args)
+        self.assertIn("virtio-blk-pci,drive=capsule-disk2,serial=capsule2,num-queues=1,disable-legacy=on,romfile=",
+                      args)
         self.assertEqual(qemu.parse_disk(self.raw + ":virtio"), (self.raw, None, False, "virtio"))
         with self.assertRaisesRegex(ValueError, "microvm has no PCI"):
             qemu.disk_args("microvm", [self.raw + ":nvme"])

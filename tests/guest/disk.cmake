@@ -76,8 +76,11 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   disk_write_test(q35.write_ext4_4k --machine q35 --fs ext4-4k write)
   disk_write_test(microvm.write_fill --fs ext4-4k --fill --timeout 240 write)
   # 4 threads changing files at once on 4 CPUs: the meta lock, the inode
-  # cache and the journal under contention.
+  # cache and the journal under contention; a request queue per CPU (the
+  # boot lines say 4).
   disk_write_test(microvm.write_threads_4cpu --fs ext4-4k --cpus 4 --threads --timeout 240 write)
+  # The same over virtio-pci (MSI-X): 4 request queues on one vector.
+  disk_write_test(q35.write_threads_4cpu --machine q35 --fs ext4-4k --cpus 4 --threads --timeout 240 write)
   # Write-back (docs/ext4.md "Write-back"): overwrites no fsync asked for
   # reach the disk at the exit, by the flusher before a kill -9, and stay
   # while the page cache around them is evicted (64 MiB VM); the host reads
@@ -138,6 +141,45 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   disk_write_test(microvm.write_crash --timeout 60 --moments 20 crash)
   set_tests_properties(guest.disk.microvm.write_crash PROPERTIES PASS_REGULAR_EXPRESSION "PASS disk crash"
     TIMEOUT 900)
+  # The raw disks through /dev/vdX (docs/block.md "Device nodes"):
+  # BLKDISCARD, BLKZEROOUT, sizes and Linux's errors from blk_ops; the host
+  # reads the image (zeros where asked, the rest intact, a hole punched).
+  # With 2 CPUs: 2 request queues per disk.
+  capsule_guest_c_program(blk_ops disk-programs ${DISK_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-disk/blk_ops.c)
+  foreach(machine microvm q35)
+    add_test(NAME guest.disk.${machine}.blkops
+      COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+              --program ${blk_ops} --machine ${machine} --cpus 2 blkops)
+    set_tests_properties(guest.disk.${machine}.blkops PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk blkops")
+  endforeach()
+  # The same over NVMe: Dataset Management (deallocate) and Write Zeroes.
+  add_test(NAME guest.disk.q35-nvme.blkops
+    COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+            --program ${blk_ops} --machine q35 --bus nvme blkops)
+  set_tests_properties(guest.disk.q35-nvme.blkops PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk blkops")
+  add_test(NAME guest.disk.q35-nvme4k.blkops
+    COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+            --program ${blk_ops} --machine q35 --bus nvme --nvme-block 4096 blkops)
+  set_tests_properties(guest.disk.q35-nvme4k.blkops PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk blkops")
+  # The raw-disk run on the debug kernel too (any report fails it).
+  if(TARGET capsule-debug.elf)
+    add_test(NAME guest.disk.debug.blkops
+      COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule-debug.elf>
+              --program ${blk_ops} --machine q35 --cpus 2 blkops)
+    set_tests_properties(guest.disk.debug.blkops PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "PASS disk blkops")
+  endif()
+  # ext4 gives freed blocks back (docs/ext4.md "Discard"): a file removed
+  # and a hole punched; the host's image must shrink, e2fsck -fn clean.
+  capsule_guest_c_program(disk_discard disk-programs ${DISK_VARIANT}
+    ${CMAKE_SOURCE_DIR}/tests/guest/programs-disk/disk_discard.c)
+  foreach(fs ext4 ext4-4k)
+    add_test(NAME guest.disk.microvm.discard_${fs}
+      COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/guest/disk_test.py --kernel $<TARGET_FILE:capsule.elf>
+              --program ${disk_discard} --fs ${fs} discard)
+    set_tests_properties(guest.disk.microvm.discard_${fs} PROPERTIES TIMEOUT 300
+      PASS_REGULAR_EXPRESSION "PASS disk discard")
+  endforeach()
   foreach(kind sb_magic sb_field gd inode extent dir extent_csum dir_csum)
     disk_test(microvm.corrupt_${kind} --kind ${kind} corrupt)
   endforeach()

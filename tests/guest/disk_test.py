@@ -47,6 +47,22 @@ Cases:
                 mounts read-write, a file is written, e2fsck -fn clean; and
                 after either replay every record up to the last one reported
                 fsync'd is there and intact (debugfs dump)
+  blkops        blk_ops over the raw disks' /dev nodes (a writable 8 MiB and a
+                read-only 4 MiB pattern disk, no file system): sizes, a
+                write across a sector boundary, BLKDISCARD of [1 MiB, 5 MiB),
+                BLKZEROOUT of 64 KiB at 6 MiB, fallocate PUNCH_HOLE of 64 KiB
+                at 7 MiB, Linux's errors for bad input;
+                then the host reads the image: zeros where asked, the
+                pattern elsewhere, the written bytes, and fewer blocks
+                allocated than before (QEMU's discard=unmap punched a hole);
+                the read-only image untouched; with --cpus N, the boot log
+                says each virtio-blk disk has N request queues
+  discard FS    disk_discard over a read-write ext4 image holding big (8 MiB),
+                punched (4 MiB) and keep: big removed, 2 MiB punched out of
+                punched; then the host's image must hold at least 18,000
+                fewer 512-byte blocks (ext4 discarded what it freed, QEMU's
+                discard=unmap punched holes), e2fsck -fn clean, keep intact,
+                punched as written with zeros in the hole
   corrupt KIND  one damaged structure (sb_magic, sb_field, gd, inode, extent,
                 dir; extent_csum and dir_csum: well-formed, only the
                 metadata_csum checksum tells): the mount is refused with a message, or the damaged
@@ -285,7 +301,8 @@ def case_tree(a, work):
     h = dumpe2fs(img)
     statfs = f"statfs={h['Block count']},{h['Free blocks']},{h['Inode count']},{h['Free inodes']}"
     checks = ["/data", "erofs", statfs] + (["parallel"] if a.cpus > 1 else [])
-    status, out = boot(a, work, [img + ":/data:ro"], "", checks)
+    # --log=info: the disks' boot lines (queues_ok).
+    status, out = boot(a, work, [img + ":/data:ro"], "--log=info" if a.cpus > 1 else "", checks)
     got = listing(out)
     if got is None:
         return fail("no listing from the guest", out)
@@ -295,6 +312,8 @@ def case_tree(a, work):
         return fail(f"listings differ ({len(want)} host lines, {len(got)} guest lines):\n" + "\n".join(diff), out)
     if status != 0 or "PASS disk_tree" not in out or "panic" in out:
         return fail(f"guest status {status}", out)
+    if a.cpus > 1 and not queues_ok(a, out):
+        return fail(f"not {a.cpus} request queues per disk", out)
     print(f"PASS disk tree {a.fs}: {len(got)} entries as on the host")
     return 0
 
@@ -432,6 +451,106 @@ def compare_trees(want_root, got_root):
     return diffs
 
 
+def queues_ok(a, out):
+    """With --cpus N on virtio-blk, every disk's boot line says N request
+    queues (the CLI gives num-queues=N; the driver takes one per CPU)."""
+    if a.bus != "virtio":
+        return True
+    lines = re.findall(r"vd[a-z]: virtio-blk \(\w+\) .*", out)
+    return bool(lines) and all(re.search(rf", {a.cpus} queues?\b", l) for l in lines)
+
+
+def case_blkops(a, work):
+    ro, rw = os.path.join(work, "ro.img"), os.path.join(work, "rw.img")
+    pattern_image(ro)
+    with open(rw, "wb") as f:  # 8 MiB, every sector its pattern: all allocated
+        for i in range(2 * PATTERN_SECTORS):
+            f.write((b"sector %08d\n" % i).ljust(512, b"\0"))
+    before = os.stat(rw).st_blocks
+    with open(ro, "rb") as f:
+        ro_bytes = f.read()
+    # QEMU's NVMe does not report a read-only drive: no read-only checks there.
+    ro_arg = "0" if a.bus == "nvme" else str(PATTERN_SECTORS * 512)
+    status, out = boot(a, work, [ro + ":ro", rw], "--log=info", [str(2 * PATTERN_SECTORS * 512), ro_arg])
+    if "panic" in out.lower():
+        return fail("the kernel panicked", out)
+    if status != 0 or "PASS blk_ops" not in out:
+        return fail(f"guest status {status}", out)
+    if not re.search(r"(vd[a-z]: virtio-blk|nvme\d+n1: NVMe) .*discard, write-zeroes", out):
+        return fail("no disk says discard and write-zeroes", out)
+    if not queues_ok(a, out):
+        return fail(f"not {a.cpus} request queues per disk", out)
+    with open(rw, "rb") as f:
+        data = f.read()
+    mib = 1 << 20
+    for i in range(2 * PATTERN_SECTORS):
+        start = i * 512
+        got = data[start:start + 512]
+        if mib <= start < 5 * mib or 6 * mib <= start < 6 * mib + 65536 or 7 * mib <= start < 7 * mib + 65536:
+            want = bytes(512)
+        else:
+            want = bytearray((b"sector %08d\n" % i).ljust(512, b"\0"))
+            if i in (1, 2):  # "hello, disk" at byte 1020
+                for k, c in enumerate(b"hello, disk"):
+                    if 1020 + k - start in range(512):
+                        want[1020 + k - start] = c
+            want = bytes(want)
+        if got != want:
+            return fail(f"sector {i} of the writable image is {got[:24]!r}, not {want[:24]!r}", out)
+    after = os.stat(rw).st_blocks
+    # The 4 MiB discarded are 8192 blocks of 512 bytes the image no longer holds.
+    if after > before - 8192:
+        return fail(f"the image holds {after} blocks after the discard, {before} before: no hole", out)
+    with open(ro, "rb") as f:
+        if f.read() != ro_bytes:
+            return fail("the read-only image changed", out)
+    print(f"PASS disk blkops: zeros where asked, the rest intact, {before} -> {after} blocks allocated")
+    return 0
+
+
+def case_discard(a, work):
+    tree = os.path.join(work, "tree")
+    os.makedirs(tree)
+    rnd = random.Random(21)
+    files = {"big": rnd.randbytes(8 << 20), "punched": rnd.randbytes(4 << 20), "keep": rnd.randbytes(100000)}
+    for name, data in files.items():
+        with open(os.path.join(tree, name), "wb") as f:
+            f.write(data)
+    img = os.path.join(work, "disk.img")
+    args = {"ext4": ["-t", "ext4"], "ext4-4k": ["-t", "ext4", "-b", "4096"]}[a.fs]
+    subprocess.run(["mke2fs", "-q", "-F", *args, "-d", tree, img, "64M"], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    before = os.stat(img).st_blocks
+    status, out = boot(a, work, [img + ":/data"], "--log=info", ["/data"])
+    if "panic" in out.lower():
+        return fail("the kernel panicked", out)
+    if status != 0 or "PASS disk_discard" not in out:
+        return fail(f"guest status {status}", out)
+    after = os.stat(img).st_blocks
+    # big (8 MiB) and 2 MiB of punched: 20480 blocks of 512 bytes freed;
+    # most of it must be gone from the host's image.
+    if after > before - 18000:
+        return fail(f"the image holds {after} blocks, {before} before: the freed blocks were not given back", out)
+    r = subprocess.run(["e2fsck", "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        return fail(f"e2fsck -fn: status {r.returncode}", r.stdout + "\n--- guest ---\n" + out)
+    dump = os.path.join(work, "dump")
+    for name in ("keep", "punched"):
+        subprocess.run(["debugfs", "-R", f"dump /{name} {dump}", img], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(dump, "rb") as f:
+            got = f.read()
+        want = files[name]
+        if name == "punched":
+            want = want[:1 << 20] + bytes(2 << 20) + want[3 << 20:]
+        if got != want:
+            return fail(f"{name} differs from what was written (and punched)", out)
+    if re.search(r"\bbig\b", debugfs(img, "ls /")):
+        return fail("big is still in the directory", out)
+    print(f"PASS disk discard {a.fs}: {before} -> {after} blocks allocated, e2fsck clean, files intact")
+    return 0
+
+
 def case_write(a, work):
     tree = os.path.join(work, "tree")
     os.makedirs(os.path.join(tree, "sub"))
@@ -466,11 +585,13 @@ def case_write(a, work):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if host.returncode != 0 or "PASS disk_write" not in host.stdout:
             return fail("disk_write failed on the host", host.stdout)
-        status, out = boot(a, work, [img + ":/data"], "", ["/data"] + extra)
+        status, out = boot(a, work, [img + ":/data"], "--log=info" if a.cpus > 1 else "", ["/data"] + extra)
         if "panic" in out.lower():
             return fail("the kernel panicked", out)
         if status != 0 or "PASS disk_write" not in out:
             return fail(f"guest status {status}", out)
+        if a.cpus > 1 and not queues_ok(a, out):
+            return fail(f"not {a.cpus} request queues per disk", out)
         # Lines the program prints for comparison ("xattr FILE NAME LEN SUM").
         want_x = [l for l in host.stdout.splitlines() if l.startswith("xattr ")]
         got_x = [l.strip() for l in out.splitlines() if l.startswith("xattr ")]
@@ -800,7 +921,8 @@ def case_corrupt(a, work):
         checks += ["eio=sub"]
     else:
         return fail(f"unknown kind {a.kind}")
-    status, out = boot(a, work, [img + ":/data:ro"], "", checks)
+    # --log=info: the disks' boot lines (queues_ok).
+    status, out = boot(a, work, [img + ":/data:ro"], "--log=info" if a.cpus > 1 else "", checks)
     if "panic" in out.lower():
         return fail("the kernel panicked", out)
     if expect and not re.search(expect, out):
@@ -837,13 +959,14 @@ def main():
     p.add_argument("--mode", choices=["exit", "flusher", "evict"], default="exit",
                    help="writeback: what writes the overwrites back (disk_writeback.c)")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash", "big", "overlay",
-                                    "bad_root", "writeback"])
+                                    "bad_root", "blkops", "discard", "writeback"])
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="capsule-disk-")
     try:
         return {"ktest": case_ktest, "tree": case_tree, "not_ext4": case_not_ext4,
                 "corrupt": case_corrupt, "write": case_write, "crash": case_crash, "big": case_big,
-                "overlay": case_overlay, "bad_root": case_bad_root, "writeback": case_writeback}[a.case](a, work)
+                "overlay": case_overlay, "bad_root": case_bad_root, "blkops": case_blkops, "discard": case_discard,
+                "writeback": case_writeback}[a.case](a, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -16,6 +16,22 @@ namespace capsule::block {
 
 inline constexpr size_t SECTOR_SIZE = 512;
 
+// The length of the next request of a range [sector, end) (sector < end)
+// for a device taking at most `max` sectors per request (max > 0): the
+// whole rest if it fits, else `max` sectors cut back to end on a multiple
+// of `align` (the device's discard granularity, in sectors), so that every
+// later piece starts aligned; never 0. Pure: unit.BlockSplit.*.
+inline uint64_t split_piece(uint64_t sector, uint64_t end, uint64_t max, uint64_t align) {
+  uint64_t n = end - sector;
+  if (n <= max) return n;
+  n = max;
+  if (align > 1) {
+    const uint64_t cut = (sector + n) / align * align;
+    if (cut > sector) n = cut - sector;
+  }
+  return n;
+}
+
 class Device {
  public:
   const char* name() const { return name_; }     // "vda"
@@ -40,6 +56,20 @@ class Device {
   // Everything written so far reaches stable storage (a no-op for a
   // device without a volatile cache).
   virtual Result<void> flush() = 0;
+  // Discard: the device may forget `count` sectors from `sector` (reads of
+  // them afterwards give zeros or the old bytes, as the device likes; QEMU
+  // with discard=unmap punches a hole in the image). Write-zeroes: reads
+  // of them give zeros afterwards; `may_unmap` lets the device free the
+  // storage meanwhile. OpNotSupported when the device does not offer the
+  // operation (callers that need zeros write them), then as read/write:
+  // ReadOnly, Range, Io; count 0 does nothing. Large ranges are split by
+  // the device's limits (split_piece) into several requests.
+  Result<void> discard(uint64_t sector, uint64_t count) { return trimmed(Trim::Discard, sector, count); }
+  Result<void> write_zeroes(uint64_t sector, uint64_t count, bool may_unmap) {
+    return trimmed(may_unmap ? Trim::ZeroesUnmap : Trim::Zeroes, sector, count);
+  }
+  bool can_discard() const { return discard_.max_sectors != 0; }
+  bool can_write_zeroes() const { return zeroes_.max_sectors != 0; }
   // The identity string (virtio-blk GET_ID: QEMU's serial=), NUL
   // terminated, at most 20 bytes; empty when the device has none.
   virtual Result<void> identity(char* buf, size_t cap) = 0;
@@ -49,18 +79,40 @@ class Device {
   // The driver's part of read and write: the range is checked and count is
   // not 0; `write` has passed the read-only check.
   virtual Result<void> transfer(bool write, uint64_t sector, uint8_t* buf, size_t count) = 0;
+  enum class Trim : uint8_t { Discard, Zeroes, ZeroesUnmap };
+  // One request of discard or write-zeroes: checked, within the limits the
+  // driver set (count <= max_sectors), never called for a zero limit.
+  virtual Result<void> trim(Trim op, uint64_t sector, uint32_t count) { return Error::OpNotSupported; }
+  struct TrimLimits {
+    uint32_t max_sectors = 0;  // per request; 0: the device does not offer it
+    uint32_t alignment = 1;    // sectors: pieces after the first start on a multiple
+  };
 
   // Set by the driver's probe.
   char name_[16] = {};
   uint64_t sectors_ = 0;
   uint32_t block_size_ = SECTOR_SIZE;
   bool read_only_ = false;
+  TrimLimits discard_, zeroes_;
 
  private:
   Result<void> checked(bool write, uint64_t sector, uint8_t* buf, size_t count) {
     if (sector > sectors_ || count > sectors_ - sector) return Error::Range;
     if (!count) return {};
     return transfer(write, sector, buf, count);
+  }
+  Result<void> trimmed(Trim op, uint64_t sector, uint64_t count) {
+    const TrimLimits& l = op == Trim::Discard ? discard_ : zeroes_;
+    if (!l.max_sectors) return Error::OpNotSupported;
+    if (read_only_) return Error::ReadOnly;
+    if (sector > sectors_ || count > sectors_ - sector) return Error::Range;
+    const uint64_t end = sector + count;
+    while (sector < end) {
+      const uint64_t n = split_piece(sector, end, l.max_sectors, l.alignment);
+      TRY(trim(op, sector, uint32_t(n)));
+      sector += n;
+    }
+    return {};
   }
 };
 

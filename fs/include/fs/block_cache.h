@@ -30,6 +30,9 @@ class BlockIo {
   virtual Result<void> read(uint64_t sector, void* buf, size_t count) = 0;
   virtual Result<void> write(uint64_t sector, const void* buf, size_t count) = 0;
   virtual Result<void> flush() = 0;
+  // The device may forget `count` sectors from `sector` (block::Device's
+  // discard): OpNotSupported, the default, where it cannot.
+  virtual Result<void> discard(uint64_t sector, uint64_t count) { return Error::OpNotSupported; }
 
  protected:
   ~BlockIo() = default;

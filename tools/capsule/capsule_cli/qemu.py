@@ -335,11 +335,15 @@ def disk_format(path):
         return "qcow2" if f.read(4) == QCOW2_MAGIC else "raw"
 
 
-def disk_args(machine, disks):
+def disk_args(machine, disks, cpus=1):
     """QEMU arguments and kernel words for --disk specs: each image a
     virtio-blk device (or, with `:nvme` on q35, an NVMe controller) with
     serial capsuleN, and --disk=capsuleN[:/MOUNT][:ro] for the kernel, which
-    finds the disk by that serial whatever its bus (docs/block.md)."""
+    finds the disk by that serial whatever its bus (docs/block.md).
+    A writable disk takes discard=unmap (the guest's discards and
+    write-zeroes with unmap punch holes in the image) and
+    detect-zeroes=unmap (written zeros too); virtio-blk gets a request
+    queue per CPU (num-queues)."""
     args, words = [], []
     virtio_mmio = False
     for i, spec in enumerate(disks):
@@ -350,15 +354,18 @@ def disk_args(machine, disks):
         drive = f"file={path},if=none,id=capsule-disk{i},format={disk_format(path)},cache=unsafe"
         if ro:
             drive += ",readonly=on"
+        else:
+            drive += ",discard=unmap,detect-zeroes=unmap"
+        queues = f",num-queues={int(cpus)}"
         if bus == "nvme":
             dev = f"nvme,drive=capsule-disk{i},serial=capsule{i}"
         elif machine == "microvm":
-            dev = f"virtio-blk-device,drive=capsule-disk{i},serial=capsule{i}"
+            dev = f"virtio-blk-device,drive=capsule-disk{i},serial=capsule{i}{queues}"
             if not virtio_mmio:
                 args += ["-global", "virtio-mmio.force-legacy=false"]
                 virtio_mmio = True
         else:
-            dev = f"virtio-blk-pci,drive=capsule-disk{i},serial=capsule{i},disable-legacy=on,romfile="
+            dev = f"virtio-blk-pci,drive=capsule-disk{i},serial=capsule{i}{queues},disable-legacy=on,romfile="
         args += ["-drive", drive, "-device", dev]
         words.append(f"--disk=capsule{i}" + (f":{mount}" if mount else "") + (":ro" if ro else ""))
     return args, words
@@ -409,7 +416,7 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         words.append(stdio.kernel_args())
     share_qemu, share_words = share_args(machine, shares)
     words += share_words
-    disk_qemu, disk_words = disk_args(machine, disks)
+    disk_qemu, disk_words = disk_args(machine, disks, cpus)
     words += disk_words
     if root_disk:
         root_qemu, root_words = root_disk_args(machine, root_disk)
