@@ -293,7 +293,8 @@ Result<void> VirtioNet::set_pairs(uint16_t n) {
   }
   uint8_t answer = *static_cast<volatile uint8_t*>(ack);
   kfree(buf);
-  return written >= 1 && answer == netmq::CTRL_OK ? Result<void>{} : Result<void>{Error::IO};
+  if (written < 1 || answer != netmq::CTRL_OK) return Error::Io;
+  return {};
 }
 
 Result<void> VirtioNet::start(Transport& t, uint64_t features) {
