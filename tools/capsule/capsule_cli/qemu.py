@@ -260,13 +260,17 @@ def net_args(machine, net, publish=(), cpus=1, multi_queue=None):
     networking forwards each published port from the host's 127.0.0.1 only.
     With several CPUs on a multi-queue tap (multi_queue: None looks at the
     tap), the NIC gets a queue pair per CPU: queues=N on the tap, mq=on on
-    the device and on q35 2N + 2 MSI-X vectors."""
+    the device and on q35 2N + 2 MSI-X vectors. QEMU cannot open a
+    multi-queue tap with one queue (EINVAL): with one CPU it gets queues=2
+    and a device without mq, which uses the first."""
     net = parse_net(net or "none")
     forwards = [parse_publish(p) if isinstance(p, str) else tuple(p) for p in publish]
     if net == "none":
         if forwards:
             raise ValueError("-p needs a network (--net user)")
         return []
+    if net.startswith("tap:") and multi_queue is None:
+        multi_queue = tap_multi_queue(net[4:])
     pairs = net_queue_pairs(net, cpus, multi_queue)
     if net == "user":
         backend = f"user,id=capsule-net0,{USER_NET}" + "".join(
@@ -275,8 +279,10 @@ def net_args(machine, net, publish=(), cpus=1, multi_queue=None):
         if forwards:
             raise ValueError("-p forwards ports of user networking; with a tap device the guest is reachable as it is")
         backend = f"tap,id=capsule-net0,ifname={net[4:]},script=no,downscript=no"
-        if pairs > 1:
-            backend += f",queues={pairs}"
+        if multi_queue:
+            # A multi-queue tap cannot be opened as one queue: with one
+            # CPU QEMU opens two and the device (no mq) uses the first.
+            backend += f",queues={max(pairs, 2)}"
     if machine == "microvm":
         mq = ",mq=on" if pairs > 1 else ""
         device = ["-global", "virtio-mmio.force-legacy=false", "-device", f"virtio-net-device,netdev=capsule-net0{mq}"]
