@@ -177,7 +177,7 @@ class VirtioNet final : public netdev::Device {
   void read_link();
   Result<void> setup_queue(Queue& q, uint16_t index);
   Result<void> setup_pair(Pair& p, uint16_t k);
-  Result<void> set_pairs(uint16_t n);
+  Result<void> set_pairs(Queue& ctrl, uint16_t n);
   void log_pairs();
 
   Transport* t_ = nullptr;
@@ -186,6 +186,7 @@ class VirtioNet final : public netdev::Device {
   uint8_t mac_[netdev::MAC_LEN] = {};
   std::atomic<bool> link_up_{true};  // written by the first receive thread
   Pair* pairs_ = nullptr;  // pairs_count_ of them, fixed after start()
+  Queue ctrl_;             // the control queue (start() only)
   uint16_t pairs_count_ = 1;
   std::atomic<uint16_t> irq_pairs_{0};  // the pairs the handler looks at (set up ones)
   bool tso_ = false;  // every pair has its jumbo buffers
@@ -269,12 +270,8 @@ Result<void> VirtioNet::setup_pair(Pair& p, uint16_t k) {
 // VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET on the control queue [§5.1.6.5.5],
 // after DRIVER_OK; the answer is polled (the probe runs once, at boot).
 // Until the device acknowledges it uses the first pair only.
-Result<void> VirtioNet::set_pairs(uint16_t n) {
-  const uint16_t device_max = t_->config16(CONFIG_MAX_PAIRS);
-  const uint16_t index = netmq::ctrl_index(true, device_max);
-  Queue ctrl;
-  TRY(setup_queue(ctrl, index));
-  ctrl.vq.disable_interrupts();
+Result<void> VirtioNet::set_pairs(Queue& ctrl, uint16_t n) {
+  const uint16_t index = ctrl.index;
   auto* buf = static_cast<uint8_t*>(kmalloc(64));
   if (!buf) return Error::NoMemory;
   size_t len = netmq::pairs_set_command(n, buf);
@@ -289,7 +286,7 @@ Result<void> VirtioNet::set_pairs(uint16_t n) {
   uint32_t written = 0;
   while (!ctrl.vq.pop_used(&token, &written)) {
     if (uptime_ns() >= deadline) return Error::TimedOut;  // the buffer stays the device's
-    thread_sleep_ns(100'000);
+    __builtin_ia32_pause();  // QEMU answers within the notify
   }
   uint8_t answer = *static_cast<volatile uint8_t*>(ack);
   kfree(buf);
@@ -322,9 +319,15 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
   irq_pairs_.store(ready, std::memory_order_release);
   tso_ = true;
   for (uint16_t k = 0; k < pairs_count_; ++k) tso_ = tso_ && pairs_[k].jumbo;
+  // The control queue, like every queue, before DRIVER_OK [§3.1.1].
+  Result<void> ctrl = Error::NotFound;
+  if (pairs_count_ > 1) {
+    ctrl = setup_queue(ctrl_, netmq::ctrl_index(true, device_max));
+    if (ctrl.ok()) ctrl_.vq.disable_interrupts();  // the answer is polled
+  }
   t.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
   if (pairs_count_ > 1) {
-    if (auto r = set_pairs(pairs_count_); !r.ok()) {
+    if (auto r = ctrl.ok() ? set_pairs(ctrl_, pairs_count_) : ctrl; !r.ok()) {
       log_warn("{}: the device refused {} queue pairs ({}): one pair", name_, pairs_count_, error_name(r.error()));
       pairs_count_ = 1;
       irq_pairs_.store(1, std::memory_order_release);
@@ -342,7 +345,7 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
            t.kind(), mac_[0], mac_[1], mac_[2], mac_[3], mac_[4], mac_[5], link_up() ? "up" : "down",
            pairs_[0].rx.vq.size() < POOL_BUFS ? pairs_[0].rx.vq.size() : POOL_BUFS,
            features & F_MRG_RXBUF ? ", mergeable" : "", tso_ ? ", TSO" : "",
-           pairs_[0].gather_size == GATHER_SIZE_LRO ? ", large receive" : "", pairs_text);
+           pairs_[0].gather_size == GATHER_SIZE_LRO ? ", large receive" : "", StringView(pairs_text));
   return {};
 }
 
