@@ -490,7 +490,8 @@ void VirtioNet::drain_tx_backlog(Pair& p) {
   bool notify;
   {
     SpinGuard g(p.tx_lock);
-    if (!p.backlog_head) return;
+    if (!p.tx_waiting.load(std::memory_order_relaxed)) return;
+    // (transmit() may have emptied the backlog itself meanwhile.)
     reclaim_tx_locked(p);
     if (!p.backlog_head) {
       p.tx.vq.disable_interrupts();
