@@ -115,6 +115,7 @@ class VirtioNet;
 struct Pair {
   VirtioNet* dev = nullptr;
   uint16_t k = 0;
+  bool own_irq = false;  // both queues have an MSI-X vector of their own
   Queue rx;  // the receive thread's alone
   Queue tx;  // under tx_lock
   SpinLock tx_lock;
@@ -163,6 +164,7 @@ class VirtioNet final : public netdev::Device {
 
  private:
   static void on_irq(void* self) { static_cast<VirtioNet*>(self)->irq(); }
+  static void on_pair_irq(void* pair) { static_cast<Pair*>(pair)->wake.up(); }
   static void rx_thread(void* pair) { static_cast<Pair*>(pair)->dev->rx_loop(*static_cast<Pair*>(pair)); }
   void irq();
   [[noreturn]] void rx_loop(Pair& p);
@@ -188,6 +190,7 @@ class VirtioNet final : public netdev::Device {
   Pair* pairs_ = nullptr;  // pairs_count_ of them, fixed after start()
   Queue ctrl_;             // the control queue (start() only)
   uint16_t pairs_count_ = 1;
+  uint16_t pairs_wanted_ = 1;  // before the pairs are set up
   std::atomic<uint16_t> irq_pairs_{0};  // the pairs the handler looks at (set up ones)
   bool tso_ = false;  // every pair has its jumbo buffers
   std::atomic<bool> logged_{false};
@@ -239,6 +242,12 @@ void VirtioNet::read_link() {
 Result<void> VirtioNet::setup_pair(Pair& p, uint16_t k) {
   p.dev = this;
   p.k = k;
+  if (pairs_wanted_ > 1) {
+    // An interrupt per queue where the transport has them (virtio-pci's
+    // MSI-X), which wakes this pair's thread alone; else the device's.
+    p.own_irq = t_->setup_queue_irq(netmq::rx_index(k), on_pair_irq, &p).ok();
+    p.own_irq = t_->setup_queue_irq(netmq::tx_index(k), on_pair_irq, &p).ok() && p.own_irq;
+  }
   TRY(setup_queue(p.rx, netmq::rx_index(k)));
   TRY(setup_queue(p.tx, netmq::tx_index(k)));
   auto* rx_pool = static_cast<uint8_t*>(phys_to_virt(TRY(page_alloc(POOL_ORDER))));
@@ -308,6 +317,7 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
   const bool mq = (features & (F_MQ | F_CTRL_VQ)) == (F_MQ | F_CTRL_VQ);
   const uint16_t device_max = mq ? t.config16(CONFIG_MAX_PAIRS) : 1;
   uint16_t n = netmq::pairs_to_use(mq, device_max, cpus_expected());
+  pairs_wanted_ = n;
   pairs_ = new (std::nothrow) Pair[n];
   if (!pairs_) return Error::NoMemory;
   TRY(t.setup_irq(on_irq, this));  // before the queues (MSI-X binding)
@@ -339,8 +349,10 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
   for (uint16_t k = 0; k < pairs_count_; ++k)
     TRY(thread_create(RX_THREAD_NAMES[k], rx_thread, &pairs_[k], ThreadOptions{.detached = true}));
   ++g_count;
-  char pairs_text[24] = "";
-  if (pairs_count_ > 1) format_to(pairs_text, sizeof pairs_text, ", {} queue pairs", pairs_count_);
+  char pairs_text[48] = "";
+  if (pairs_count_ > 1)
+    format_to(pairs_text, sizeof pairs_text, ", {} queue pairs{}", pairs_count_,
+              pairs_[0].own_irq ? " (an interrupt each)" : "");
   log_info("{}: virtio-net ({}) mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}, {} rx buffers{}{}{}{}", name_,
            t.kind(), mac_[0], mac_[1], mac_[2], mac_[3], mac_[4], mac_[5], link_up() ? "up" : "down",
            pairs_[0].rx.vq.size() < POOL_BUFS ? pairs_[0].rx.vq.size() : POOL_BUFS,
