@@ -425,7 +425,7 @@ def root_disk_args(machine, path):
 
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
             initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None, net=None, publish=(),
-            net_static=False, shares=(), disks=(), root_disk=None):
+            net_static=False, shares=(), disks=(), root_disk=None, net_multi_queue=None):
     """stdio: a capsule_cli.stdio.Stdio that wires the serial port and the
     program's streams (docs/console.md); without it the serial port is
     QEMU's stdio (the test harness reads it there). tsc_khz: the rate passed
@@ -435,7 +435,8 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
     with "user", give the kernel QEMU's fixed addresses (--ip, --gw, --dns)
     so that it does not wait for DHCP at boot (unless cmdline has --ip).
     disks: --disk specs (FILE[:/MOUNTPOINT][:ro][:nvme], disk_args).
-    root_disk: an ext4 image that is the root's lower layer (root_disk_args)."""
+    root_disk: an ext4 image that is the root's lower layer (root_disk_args).
+    net_multi_queue: whether a tap is multi-queue (net_args); None: look."""
     if machine not in MACHINES:
         raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
     if not 1 <= int(cpus) <= 64:
@@ -478,7 +479,7 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         args[args.index("-accel") + 1] = "tcg,thread=multi" if int(cpus) > 1 else "tcg"
     if initrd:
         args += ["-initrd", str(initrd)]
-    args += net_args(machine, net, publish, cpus)
+    args += net_args(machine, net, publish, cpus, net_multi_queue)
     args += share_qemu
     args += disk_qemu
     if status_file:
