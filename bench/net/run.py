@@ -151,12 +151,14 @@ class TapNet:
         return ["--net", f"tap:{self.TAP}", "--ip", f"{self.GUEST}/24", "--gw", self.HOST]
 
     def qemu_args(self, host_port, guest_port):
-        return ["-netdev", f"tap,id=n0,ifname={self.TAP},script=no,downscript=no",
+        # The tap is multi-queue (setup): QEMU opens it only with queues >= 2;
+        # the device has no mq, so Linux uses one queue pair as before.
+        return ["-netdev", f"tap,id=n0,ifname={self.TAP},script=no,downscript=no,queues=2",
                 "-device", "virtio-net-device,netdev=n0"]
 
     @classmethod
     def setup(cls):
-        for c in (["ip", "link", "set", "lo", "up"], ["ip", "tuntap", "add", "dev", cls.TAP, "mode", "tap"],
+        for c in (["ip", "link", "set", "lo", "up"], ["ip", "tuntap", "add", "dev", cls.TAP, "mode", "tap", "multi_queue"],
                   ["ip", "addr", "add", f"{cls.HOST}/24", "dev", cls.TAP], ["ip", "link", "set", cls.TAP, "up"]):
             r = subprocess.run(c, capture_output=True, text=True)
             if r.returncode != 0:

@@ -3,6 +3,8 @@
 // memory BARs that vendor capabilities point at. Interrupts use MSI-X
 // [PCI 3.0 §6.8.2] with one table entry for the whole device: its address
 // targets the boot CPU's LAPIC, its data is a vector from the IRQ layer.
+// A driver may give a queue an entry of its own (setup_queue_irq: virtio-
+// net's queue pairs) while the table has one left.
 #include "drivers/virtio/pci.h"
 
 #include <new>
@@ -38,6 +40,11 @@ class PciTransport final : public Transport {
   bool msix = false;
   IrqHandler handler = nullptr;
   void* context = nullptr;
+  volatile uint32_t* table = nullptr;  // the MSI-X table, table_size entries
+  uint16_t table_size = 0;
+  uint16_t next_entry = 1;  // entry 0 is the device's (setup_irq)
+  static constexpr uint16_t MAX_QUEUE_ENTRIES = 32;
+  uint16_t queue_entry[MAX_QUEUE_ENTRIES] = {};  // per queue, 0: the device's
 
   const char* kind() const override { return "pci"; }
   uint32_t device_id() override { return type; }
@@ -81,7 +88,7 @@ class PciTransport final : public Transport {
     w64(QueueDriver, avail);
     w64(QueueDevice, used);
     if (msix) {
-      w16(QueueMsixVector, 0);
+      w16(QueueMsixVector, q < MAX_QUEUE_ENTRIES ? queue_entry[q] : 0);
       if (r16(QueueMsixVector) == NO_VECTOR) return Error::NoSpace;
     }
     w16(QueueEnable, 1);
@@ -100,17 +107,16 @@ class PciTransport final : public Transport {
     uint32_t table = pci::read32(addr, uint8_t(msix_cap + 4));
     uint64_t bar = pci::bar_address(addr, table & 7);
     if (!bar) return Error::NotFound;
-    auto m = TRY(mmio_map(bar + (table & ~7u), 16));
-    auto* entry = static_cast<volatile uint32_t*>(m);
+    uint16_t size = uint16_t((pci::read16(addr, uint8_t(msix_cap + 2)) & 0x7ff) + 1);  // [§6.8.2.3]
+    auto m = TRY(mmio_map(bar + (table & ~7u), size_t(size) * 16));
+    this->table = static_cast<volatile uint32_t*>(m);
+    table_size = size;
     uint8_t v = TRY(irq_vector_alloc());
     if (auto r = irq_register(v, on_irq, this); !r.ok()) {
       irq_vector_free(v);
       return r.error();
     }
-    entry[0] = 0xfee00000u | (lapic_id() << 12);  // fixed delivery, physical destination
-    entry[1] = 0;
-    entry[2] = v;  // edge-triggered, fixed
-    entry[3] = 0;  // unmasked
+    program_entry(0, v);
     uint16_t ctl = pci::read16(addr, uint8_t(msix_cap + 2));
     ctl = uint16_t((ctl | 0x8000) & ~0x4000);  // enable, function not masked
     pci::write16(addr, uint8_t(msix_cap + 2), ctl);
@@ -119,7 +125,27 @@ class PciTransport final : public Transport {
     return {};
   }
 
+  Result<void> setup_queue_irq(uint16_t q, IrqHandler h, void* ctx) override {
+    if (!msix || q >= MAX_QUEUE_ENTRIES || next_entry >= table_size) return Error::NotSupported;
+    uint8_t v = TRY(irq_vector_alloc());
+    if (auto r = irq_register(v, h, ctx); !r.ok()) {
+      irq_vector_free(v);
+      return r.error();
+    }
+    program_entry(next_entry, v);
+    queue_entry[q] = next_entry++;
+    return {};
+  }
+
  private:
+  // MSI-X table entry i: to the boot CPU's LAPIC, vector v.
+  void program_entry(uint16_t i, uint8_t v) {
+    volatile uint32_t* entry = table + size_t(i) * 4;
+    entry[0] = 0xfee00000u | (lapic_id() << 12);  // fixed delivery, physical destination
+    entry[1] = 0;
+    entry[2] = v;  // edge-triggered, fixed
+    entry[3] = 0;  // unmasked
+  }
   static void on_irq(void* ctx) {
     auto* self = static_cast<PciTransport*>(ctx);
     if (self->handler) self->handler(self->context);

@@ -45,6 +45,15 @@ class Transport {
   // queue, configuration change). It runs in interrupt context; the
   // transport acknowledges the interrupt before calling it.
   virtual Result<void> setup_irq(IrqHandler handler, void* context) = 0;
+  // Optional, after setup_irq and before queue_setup(q): an interrupt of
+  // queue q's own (virtio-pci's MSI-X: a table entry and a vector), whose
+  // handler then runs for q's used buffers instead of setup_irq's.
+  // NotSupported where the device has one interrupt (virtio-mmio) or no
+  // entry is left: q's buffers then come to setup_irq's handler.
+  virtual Result<void> setup_queue_irq(uint16_t q, IrqHandler handler, void* context) {
+    (void)q, (void)handler, (void)context;
+    return Error::NotSupported;
+  }
 
  protected:
   ~Transport() = default;

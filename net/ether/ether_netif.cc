@@ -3,7 +3,7 @@
 // through EtherIf's ARP cache and prepends the Ethernet header into the
 // packet's headroom (no copy here; the driver copies once into its ring);
 // received IPv4 datagrams go up to ip_input from the device's receive
-// thread.
+// threads (one per receive queue, several at once).
 #include <new>
 
 #include "net/ether.h"

@@ -79,6 +79,14 @@ TcpRef find_conn(const IpAddr& dst, uint16_t dport, const IpAddr& src, uint16_t 
   return TcpRef::adopt(static_cast<TcpSocket*>(o));
 }
 
+// True when a connection has this 4-tuple (no reference taken: a look
+// only, safe under a socket's mutex).
+bool conn_exists(const IpAddr& dst, uint16_t dport, const IpAddr& src, uint16_t sport) {
+  return g_conns.lookup(
+             dport, [&](Binding& b) { return (b.addr == dst && b.raddr == src && b.rport == sport) ? 1 : 0; },
+             [](void*) {}) != nullptr;
+}
+
 // A listener for dst:dport: a bound address above the wildcard, a socket
 // of the segment's family alone above a dual-stack one.
 TcpRef find_listener(const IpAddr& dst, uint16_t dport) {
@@ -594,6 +602,11 @@ void TcpSocket::input_listen_locked(const IpMeta& h, const TcpSegment& s) {
   // The SYN queue and the accept queue are bounded by the backlog; a SYN
   // that finds them full is dropped (the client sends it again).
   if (syn_queue_ + accept_q_.size() > size_t(backlog_)) return;
+  // The same SYN (the client's retransmission) may come up two receive
+  // queues at once (a NIC with several, docs/net_device.md): both found
+  // no connection, the first made it under this lock; the second is
+  // dropped (the connection answers the next one).
+  if (conn_exists(h.dst, s.dport, h.src, s.sport)) return;
   auto* c = new (std::nothrow) TcpSocket(family_);  // an AF_INET6 listener's IPv4 peers are v4-mapped
   if (!c) return;
   TcpRef child = TcpRef::adopt(c);

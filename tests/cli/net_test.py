@@ -50,6 +50,15 @@ program on the host and compares.
                                       byte-exact (curl on the host);
                                       skipped (77) where no namespace or
                                       tap can be made
+    net_test.py tap4_mq MACHINE       tap4's server with 4 CPUs on a tap made
+                                      multi_queue: the NIC runs 4 queue pairs
+                                      (the boot log says so), 8 downloads
+                                      and 4 uploads at once are byte-exact
+                                      (SHA-256 of each upload), and at
+                                      power-off (GET /quit ends the program)
+                                      the per-pair frame counters show
+                                      frames received and sent on 2 pairs
+                                      or more; skipped (77) as tap4
     net_test.py tap6 MACHINE          the host to the VM over IPv6, on a tap
                                       device the test makes (QEMU's user
                                       network cannot forward IPv6 in): the
@@ -103,7 +112,9 @@ program on the host and compares.
 Only 127.0.0.1 and QEMU's user network are used; every wait is bounded.
 """
 import concurrent.futures
+import hashlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -494,6 +505,109 @@ def tap4(machine):
     return report(problems, out)
 
 
+# tap4_mq's server: GET /N as tap4's, POST answers the body's length and
+# SHA-256, GET /quit ends the program (and so the VM, whose power-off
+# logs the frames each queue pair carried) with _exit: Python's own exit
+# would end its other threads with pthread_exit, which dlopens a
+# libgcc_s.so.1 that capsule run's image does not carry.
+PY_TAP4_MQ_SERVER = PY_TAP4_SERVER.replace(
+    "        r = ('%d %d' % (len(got), sum(got[::997]))).encode()\n",
+    "        r = ('%d %s' % (len(got), hashlib.sha256(got).hexdigest())).encode()\n").replace(
+    "        b = body(int(self.path[1:]))\n",
+    "        b = b'bye' if self.path == '/quit' else body(int(self.path[1:]))\n").replace(
+    "        self.wfile.write(b)\n    def do_POST",
+    "        self.wfile.write(b)\n"
+    "        if self.path == '/quit':\n"
+    "            self.wfile.flush()\n"
+    "            os._exit(0)\n"
+    "    def do_POST").replace(
+    "import http.server, sys\n", "import hashlib, http.server, os, sys\n")
+MQ_CPUS = 4
+
+
+def tap4_mq(machine):
+    """4 CPUs on a multi-queue tap: the NIC runs 4 queue pairs (the boot
+    log says so), 8 downloads and 4 uploads at once come through byte-exact,
+    and the per-pair counters at power-off show traffic on more than one
+    pair each way."""
+    problems = []
+    ns = f"capmq{os.getpid() % 100000}"
+    tap = "capmq"
+    if subprocess.run(["ip", "netns", "add", ns], stderr=subprocess.DEVNULL).returncode:
+        print("skipped: no network namespace can be made here")
+        return 77
+    inns = ["ip", "netns", "exec", ns]
+    vm = None
+    log = b""
+    try:
+        for c in (["ip", "link", "set", "lo", "up"],
+                  ["ip", "tuntap", "add", "dev", tap, "mode", "tap", "multi_queue"],
+                  ["ip", "addr", "add", "10.0.8.1/24", "dev", tap], ["ip", "link", "set", tap, "up"]):
+            if subprocess.run(inns + c, stderr=subprocess.DEVNULL).returncode:
+                print(f"skipped: {' '.join(c)} failed in a new namespace")
+                return 77
+        vm = subprocess.Popen(inns + [CAPSULE, "run", "--verbose", "--machine", machine, "--cpus", str(MQ_CPUS),
+                                      "--net", f"tap:{tap}", "--ip", "10.0.8.2/24", "--gw", "10.0.8.1",
+                                      "python3", "-c", PY_TAP4_MQ_SERVER],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        url = "http://10.0.8.2:8000"
+        curl = inns + ["curl", "-sS", "--max-time", "300"]
+        deadline = time.monotonic() + 180
+        code = ""
+        while time.monotonic() < deadline and vm.poll() is None and code != "200":
+            time.sleep(1)
+            r = subprocess.run(curl[:-2] + ["--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", url + "/1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            code = r.stdout.decode()
+        if check(code == "200", f"the VM's server never answered on the tap (last status {code!r})", problems):
+            gets = [(1 << 20) + 17 * i for i in range(8)]
+            posts = [tap4_body((1 << 20) + 1000 + i) for i in range(4)]
+
+            def get(n):
+                return subprocess.run(curl + [f"{url}/{n}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+            def post(b):
+                return subprocess.run(curl + ["--data-binary", "@-", "-H", "Content-Type: application/octet-stream",
+                                              url + "/up"], input=b, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            with concurrent.futures.ThreadPoolExecutor(12) as pool:
+                got = [pool.submit(get, n) for n in gets]
+                put = [pool.submit(post, b) for b in posts]
+                for n, f in zip(gets, got):
+                    r = f.result()
+                    check(r.returncode == 0 and r.stdout == tap4_body(n),
+                          f"GET /{n} (8 at once): status {r.returncode}, {len(r.stdout)} bytes, equal "
+                          f"{r.stdout == tap4_body(n)}", problems)
+                for b, f in zip(posts, put):
+                    r = f.result()
+                    want = f"{len(b)} {hashlib.sha256(b).hexdigest()}".encode()
+                    check(r.returncode == 0 and r.stdout == want, f"POST {len(b)} bytes (4 at once): "
+                          f"{r.stdout[:100]!r}, want {want!r}", problems)
+            # The answer may or may not leave before the VM powers off.
+            subprocess.run(curl[:-2] + ["--max-time", "30", url + "/quit"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+            try:
+                log = vm.communicate(timeout=120)[0]
+                check(vm.returncode == 0, f"the VM ended with status {vm.returncode} after /quit", problems)
+            except subprocess.TimeoutExpired:
+                check(False, "the VM did not power off after /quit", problems)
+    finally:
+        if vm and vm.poll() is None:
+            vm.kill()
+            log += vm.communicate()[0]
+        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+    nic = [line for line in log.splitlines() if b"virtio-net" in line or b"queue pair" in line]
+    out = b"\n".join(nic) + b"\n" + log[-3000:]
+    check(any(f", {MQ_CPUS} queue pairs".encode() in line for line in nic if b"virtio-net" in line),
+          f"the boot log does not say the NIC runs {MQ_CPUS} queue pairs: {nic!r}", problems)
+    m = re.search(rb"eth0: frames per queue pair: rx ([0-9 ]+), tx ([0-9 ]+)", log)
+    if check(m is not None, "no per-pair counters at power-off", problems):
+        rx, tx = [int(x) for x in m.group(1).split()], [int(x) for x in m.group(2).split()]
+        check(len(rx) == MQ_CPUS and len(tx) == MQ_CPUS, f"counters for {len(rx)}/{len(tx)} pairs", problems)
+        check(sum(1 for x in rx if x) >= 2, f"frames received on fewer than 2 pairs: {rx}", problems)
+        check(sum(1 for x in tx if x) >= 2, f"frames sent on fewer than 2 pairs: {tx}", problems)
+    return report(problems, out)
+
+
 def tap6(machine):
     problems = []
     out = b""
@@ -791,7 +905,7 @@ def main():
     case, machine = sys.argv[1], sys.argv[2]
     return {"http_server": http_server, "http_client": http_client,
             "http_client6": lambda m: http_client(m, v6=True), "udp_client6": udp_client6, "tap6": tap6,
-            "udp_burst": udp_burst, "tap4": tap4,
+            "udp_burst": udp_burst, "tap4": tap4, "tap4_mq": tap4_mq,
             "iproute2": iproute2, "static6": static6, "ra6": ra6}[case](machine)
 
 

@@ -29,6 +29,32 @@ class NetArgs(unittest.TestCase):
         self.assertEqual(qemu.net_args("microvm", "none"), [])
         self.assertEqual(qemu.net_args("microvm", None), [])
 
+    def test_tap_queue_pairs(self):
+        """A multi-queue tap with several CPUs: a pair per CPU (at most 8),
+        mq=on, and 2N + 2 MSI-X vectors on q35; anything else one queue."""
+        a = qemu.net_args("q35", "tap:tap7", cpus=4, multi_queue=True)
+        self.assertEqual(a[1], "tap,id=capsule-net0,ifname=tap7,script=no,downscript=no,queues=4")
+        self.assertIn("virtio-net-pci,netdev=capsule-net0,disable-legacy=on,romfile=,mq=on,vectors=10", a)
+        a = qemu.net_args("microvm", "tap:tap7", cpus=2, multi_queue=True)
+        self.assertEqual(a[1], "tap,id=capsule-net0,ifname=tap7,script=no,downscript=no,queues=2")
+        self.assertIn("virtio-net-device,netdev=capsule-net0,mq=on", a)
+        self.assertIn("queues=8", qemu.net_args("microvm", "tap:tap7", cpus=64, multi_queue=True)[1])
+        # A single-queue tap cannot be opened with queues=N.
+        a = qemu.net_args("q35", "tap:tap7", cpus=4, multi_queue=False)
+        self.assertEqual(a[1], "tap,id=capsule-net0,ifname=tap7,script=no,downscript=no")
+        self.assertIn("virtio-net-pci,netdev=capsule-net0,disable-legacy=on,romfile=", a)
+        # A multi-queue tap cannot be opened with one (QEMU: EINVAL): one CPU
+        # takes two and a device without mq, which uses the first.
+        a = qemu.net_args("q35", "tap:tap7", cpus=1, multi_queue=True)
+        self.assertEqual(a[1], "tap,id=capsule-net0,ifname=tap7,script=no,downscript=no,queues=2")
+        self.assertIn("virtio-net-pci,netdev=capsule-net0,disable-legacy=on,romfile=", a)
+        # User networking has one queue whatever the CPUs.
+        a = qemu.net_args("q35", "user", cpus=4, multi_queue=True)
+        self.assertNotIn("queues=", a[1])
+        self.assertIn("virtio-net-pci,netdev=capsule-net0,disable-legacy=on,romfile=", a)
+        # A tap that does not exist (no tun_flags to read) is taken as single-queue.
+        self.assertEqual(qemu.net_queue_pairs("tap:capnosuch0", 4), 1)
+
     def test_command_carries_the_nic(self):
         cmd = qemu.command("k.elf", accel="tcg", net="user", publish=["8000:8000"])
         self.assertIn("user,id=capsule-net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,dhcpstart=10.0.2.15,"

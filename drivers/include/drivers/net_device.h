@@ -32,8 +32,10 @@ struct Stats {
   uint64_t tx_frames = 0, tx_bytes = 0, tx_dropped = 0;  // dropped: ring full, too long
 };
 
-// Called in the driver's receive thread (thread context, may take
-// Mutexes) with one whole frame; `frame` is valid only during the call.
+// Called in one of the driver's receive threads (thread context, may take
+// Mutexes) with one whole frame; `frame` is valid only during the call. A
+// device with several receive queues calls it from several threads at
+// once (docs/net_device.md "Several queue pairs").
 using ReceiveFn = void (*)(void* context, const uint8_t* frame, size_t len);
 
 class Device {

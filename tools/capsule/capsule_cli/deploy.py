@@ -88,7 +88,10 @@ def write(outdir, kernel, image, manifest, label, root_disk=None):
                        cpus=manifest["cpus"], accel="tcg", cmdline=manifest["cmdline"],
                        initrd="initrd.cpio", status_file=STATUS_PLACEHOLDER, tsc_khz=0,
                        net=manifest.get("net", "user"), publish=manifest.get("publish", []),
-                       net_static=True, root_disk="root.ext4" if root_disk else None)
+                       net_static=True, root_disk="root.ext4" if root_disk else None,
+                       # run.sh runs elsewhere: not what this host's tap is
+                       # (one queue, as a single-queue tap needs).
+                       net_multi_queue=False)
     shell = [shlex.quote(w) for w in cmd]
     shell[cmd.index("-accel") + 1] = '"$accel"'
     shell[cmd.index("-cpu") + 1] = '"$cpu"'

@@ -227,15 +227,51 @@ def cmdline_has_ip(cmdline):
     return "--ip=" in kernel_part
 
 
-def net_args(machine, net, publish=()):
+# The driver's bound on queue pairs (drivers/virtio/net_mq.h MAX_PAIRS).
+NET_MAX_PAIRS = 8
+IFF_MULTI_QUEUE = 0x100  # linux/if_tun.h, in /sys/class/net/NAME/tun_flags
+
+
+def tap_multi_queue(name):
+    """True when the tap device NAME was made multi-queue (`ip tuntap add
+    ... multi_queue`): only such a tap can be opened with queues=N."""
+    try:
+        with open(f"/sys/class/net/{name}/tun_flags") as f:
+            return bool(int(f.read().strip(), 16) & IFF_MULTI_QUEUE)
+    except (OSError, ValueError):
+        return False
+
+
+def net_queue_pairs(net, cpus, multi_queue=None):
+    """The NIC's queue pairs: one per CPU (at most NET_MAX_PAIRS) on a
+    multi-queue tap, else one (user networking has one queue; a
+    single-queue tap cannot be opened with more)."""
+    net = parse_net(net or "none")
+    cpus = int(cpus or 1)
+    if not net.startswith("tap:") or cpus < 2:
+        return 1
+    if multi_queue is None:
+        multi_queue = tap_multi_queue(net[4:])
+    return min(cpus, NET_MAX_PAIRS) if multi_queue else 1
+
+
+def net_args(machine, net, publish=(), cpus=1, multi_queue=None):
     """QEMU arguments for one virtio-net NIC (docs/net_device.md). User
-    networking forwards each published port from the host's 127.0.0.1 only."""
+    networking forwards each published port from the host's 127.0.0.1 only.
+    With several CPUs on a multi-queue tap (multi_queue: None looks at the
+    tap), the NIC gets a queue pair per CPU: queues=N on the tap, mq=on on
+    the device and on q35 2N + 2 MSI-X vectors. QEMU cannot open a
+    multi-queue tap with one queue (EINVAL): with one CPU it gets queues=2
+    and a device without mq, which uses the first."""
     net = parse_net(net or "none")
     forwards = [parse_publish(p) if isinstance(p, str) else tuple(p) for p in publish]
     if net == "none":
         if forwards:
             raise ValueError("-p needs a network (--net user)")
         return []
+    if net.startswith("tap:") and multi_queue is None:
+        multi_queue = tap_multi_queue(net[4:])
+    pairs = net_queue_pairs(net, cpus, multi_queue)
     if net == "user":
         backend = f"user,id=capsule-net0,{USER_NET}" + "".join(
             f",hostfwd={proto}:127.0.0.1:{host}-:{guest}" for proto, host, guest in forwards)
@@ -243,10 +279,16 @@ def net_args(machine, net, publish=()):
         if forwards:
             raise ValueError("-p forwards ports of user networking; with a tap device the guest is reachable as it is")
         backend = f"tap,id=capsule-net0,ifname={net[4:]},script=no,downscript=no"
+        if multi_queue:
+            # A multi-queue tap cannot be opened as one queue: with one
+            # CPU QEMU opens two and the device (no mq) uses the first.
+            backend += f",queues={max(pairs, 2)}"
     if machine == "microvm":
-        device = ["-global", "virtio-mmio.force-legacy=false", "-device", "virtio-net-device,netdev=capsule-net0"]
+        mq = ",mq=on" if pairs > 1 else ""
+        device = ["-global", "virtio-mmio.force-legacy=false", "-device", f"virtio-net-device,netdev=capsule-net0{mq}"]
     else:
-        device = ["-device", "virtio-net-pci,netdev=capsule-net0,disable-legacy=on,romfile="]
+        mq = f",mq=on,vectors={2 * pairs + 2}" if pairs > 1 else ""
+        device = ["-device", f"virtio-net-pci,netdev=capsule-net0,disable-legacy=on,romfile={mq}"]
     return ["-netdev", backend, *device]
 
 
@@ -390,7 +432,7 @@ def root_disk_args(machine, path):
 
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
             initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None, net=None, publish=(),
-            net_static=False, shares=(), disks=(), root_disk=None):
+            net_static=False, shares=(), disks=(), root_disk=None, net_multi_queue=None):
     """stdio: a capsule_cli.stdio.Stdio that wires the serial port and the
     program's streams (docs/console.md); without it the serial port is
     QEMU's stdio (the test harness reads it there). tsc_khz: the rate passed
@@ -400,7 +442,8 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
     with "user", give the kernel QEMU's fixed addresses (--ip, --gw, --dns)
     so that it does not wait for DHCP at boot (unless cmdline has --ip).
     disks: --disk specs (FILE[:/MOUNTPOINT][:ro][:nvme], disk_args).
-    root_disk: an ext4 image that is the root's lower layer (root_disk_args)."""
+    root_disk: an ext4 image that is the root's lower layer (root_disk_args).
+    net_multi_queue: whether a tap is multi-queue (net_args); None: look."""
     if machine not in MACHINES:
         raise ValueError(f"unknown machine '{machine}' (microvm, q35)")
     if not 1 <= int(cpus) <= 64:
@@ -443,7 +486,7 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         args[args.index("-accel") + 1] = "tcg,thread=multi" if int(cpus) > 1 else "tcg"
     if initrd:
         args += ["-initrd", str(initrd)]
-    args += net_args(machine, net, publish)
+    args += net_args(machine, net, publish, cpus, net_multi_queue)
     args += share_qemu
     args += disk_qemu
     if status_file:
