@@ -29,6 +29,11 @@ CASES = {
     # Every spelling of Debian's python3: the stdlib comes (json, encodings).
     "python3_path": ["/usr/bin/python3", "-c", "import json, sys; print(json.dumps({'v': sys.version_info[:2]}))"],
     "python3_11": ["python3.11", "-c", "import json, zlib; print(json.dumps(zlib.crc32(b'capsule')))"],
+    # A thread ending in pthread_exit: glibc dlopens libgcc_s.so.1 to unwind
+    # it (no DT_NEEDED names it); without it the program aborts (status 134).
+    "pthread_exit": ["python3", "-c", "import ctypes, os, threading, time; "
+                     "threading.Thread(target=lambda: ctypes.CDLL(None).pthread_exit(None)).start(); "
+                     "time.sleep(0.5); print('the thread ended', flush=True); os._exit(0)"],
     # perl-base owns /usr/bin/perl; List::Util is in perl-base, JSON::PP in
     # perl-modules-5.36 (package perl, named like the program).
     "perl": ["perl", "-MList::Util=sum", "-MJSON::PP", "-e",

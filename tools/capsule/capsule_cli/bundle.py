@@ -146,10 +146,25 @@ class ImageBuilder:
             raise BadInput(str(e))
         for p in r.paths():
             self.tree.add_host_path(p)
+        self._add_glibc_unwinder(r)
         if r.interp:
             self.dynamic = True
             self.say(f"{path}: loader {r.interp}, {len(r.libs)} libraries")
         return os.path.realpath(path)
+
+    def _add_glibc_unwinder(self, r):
+        """glibc dlopens libgcc_s.so.1 to unwind a thread in pthread_exit and
+        pthread_cancel (and for backtrace()); without it such a program
+        aborts ("libgcc_s.so.1 must be installed for pthread_exit to work"),
+        as Python does when a daemon thread ends during the interpreter's
+        exit. Debian's libc6 depends on libgcc-s1 for this: the image brings
+        it beside libc.so.6 (no DT_NEEDED names it)."""
+        libc = r.libs.get("libc.so.6")
+        if not libc:
+            return
+        unwinder = os.path.join(os.path.dirname(libc), "libgcc_s.so.1")
+        if os.path.exists(unwinder):
+            self.tree.add_host_path(unwinder)
 
     def _add_object_deps(self, path):
         """Libraries of a shared object or program that came with a package;
