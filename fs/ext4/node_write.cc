@@ -328,15 +328,40 @@ Result<size_t> Node::write(uint64_t* offset, vfs::IoBuffer& buf, bool append) {
     uint64_t pos = off + done;
     size_t in = size_t(pos % PAGE);
     size_t k = n - done < PAGE - in ? n - done : PAGE - in;
-    auto page = page_locked(pos / PAGE);
-    if (!page.ok()) {
-      copy_failed = page.error();
-      break;
+    // A whole page overwritten needs nothing of what it held: a fresh page
+    // instead of a read from the disk (a random 4 KiB pwrite was a read
+    // and a write).
+    uint8_t* pg = pages_.get(pos / PAGE);
+    bool fresh = false;
+    if (!pg && in == 0 && k == PAGE) {
+      if (auto np = vfs::page_cache_alloc(this); np.ok()) {
+        if (pages_.set(pos / PAGE, np.value()).ok()) {
+          pg = np.value();
+          fresh = true;
+          vfs::page_cache_touch(*this);
+        } else {
+          vfs::fs_page_free(np.value());
+        }
+      }
     }
-    auto r = buf.copy_in_partial(done, page.value() + in, k);
+    if (!pg) {
+      auto page = page_locked(pos / PAGE);
+      if (!page.ok()) {
+        copy_failed = page.error();
+        break;
+      }
+      pg = page.value();
+    }
+    auto r = buf.copy_in_partial(done, pg + in, k);
     if (!r.ok() || r.value() < k) {
       copy_failed = r.ok() ? Error::Fault : r.error();
-      done += r.ok() ? r.value() : 0;
+      if (fresh) {
+        // Partly the program's bytes, partly nothing: not the file's page.
+        (void)pages_.set(pos / PAGE, nullptr);
+        vfs::fs_page_free(pg);
+      } else {
+        done += r.ok() ? r.value() : 0;
+      }
       break;
     }
     done += k;
