@@ -164,15 +164,23 @@ def capsule_command(s, prog_args):
 
 # ---------------------------------------------------------------- running
 
-def run_guest(cmd, timeout):
+def run_guest(cmd, timeout, on_line=None):
     """Runs cmd (stdin closed, own process group). Returns (exit status or
     None on a timeout, output, wall seconds); on a timeout the process group
-    is killed and the output so far is kept."""
+    is killed and the output so far is kept. on_line(line bytes, seconds
+    since the start) is called for each line as it comes."""
     chunks = []
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
-    th = threading.Thread(target=lambda: chunks.extend(iter(p.stdout.readline, b"")), daemon=True)
+
+    def reader():
+        for line in iter(p.stdout.readline, b""):
+            if on_line:
+                on_line(line, time.perf_counter() - t0)
+            chunks.append(line)
+
+    th = threading.Thread(target=reader, daemon=True)
     th.start()
     try:
         rc = p.wait(timeout=timeout)

@@ -23,12 +23,9 @@ the command ends. Capsule's figures include its CLI (a cached run: a stat
 of the tree, no packing). One untimed run of each (it packs the images),
 then N rounds of the four, interleaved.
 """
-import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -68,32 +65,14 @@ def timed_run(cmd, first_line, timeout=TIMEOUT):
     """Runs cmd; returns {first_output_s, exit_s} (seconds from the start),
     or raises StartError with the output when the line never came or the
     run failed."""
-    lines = []
     seen = {}
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
 
-    def reader():
-        for raw in iter(p.stdout.readline, b""):
-            text = raw.decode(errors="replace").rstrip("\r\n")
-            if "first" not in seen and text.strip() == first_line:
-                seen["first"] = time.perf_counter() - t0
-            lines.append(text)
+    def on_line(raw, t):
+        if "first" not in seen and raw.decode(errors="replace").strip() == first_line:
+            seen["first"] = t
 
-    th = threading.Thread(target=reader, daemon=True)
-    th.start()
-    try:
-        rc = p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(p.pid, 9)
-        except ProcessLookupError:
-            pass
-        p.wait()
-        rc = None
-    wall = time.perf_counter() - t0
-    th.join(10)
+    rc, out, wall = side_by_side.run_guest(cmd, timeout, on_line)
+    lines = out.splitlines()
     tail = "\n".join(lines[-40:])
     if rc is None:
         raise StartError(f"timed out after {timeout:.0f} s\n$ {' '.join(cmd)}\n{tail}")
