@@ -8,8 +8,13 @@
  * must not grow by more than 8 kB over the rest. Before the fixes each
  * child left its process's signal-target array and a LinuxThread made while
  * it told its parent (~250 bytes a child: ~125 kB a round), and each thread
- * its signal state (~4 KiB). `procleak N` makes N children a round (the
- * debug kernel's run takes fewer: tests/guest/stress_debug.cmake). */
+ * its signal state (~4 KiB). `procleak N [KB]` makes N children a round
+ * and allows KB of growth (default 8): the debug kernel's run takes fewer
+ * children and allows 16 kB (tests/guest/stress_debug.cmake): its heap
+ * parks freed objects in a quarantine whose slab pages stay counted, and
+ * Slab moves in 4 kB steps (a run grew 12 kB with no leak; 2,388 kB stable
+ * in three others). A leak of one object per child is at least 100 x 128
+ * bytes of debug heap a round there, 38 kB over three rounds. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +40,8 @@ static void* nothing(void* arg) { return arg; }
 int main(int argc, char** argv) {
   int children = argc > 1 ? atoi(argv[1]) : 300;
   if (children < 1 || children > 10000) children = 300;
+  long max_kb = argc > 2 ? atol(argv[2]) : 8;
+  if (max_kb < 0 || max_kb > 1024) max_kb = 8;
   long first = -1, last = -1;
   for (int r = 0; r < ROUNDS; ++r) {
     for (int i = 0; i < children; ++i) {
@@ -62,7 +69,7 @@ int main(int argc, char** argv) {
     if (r == 0) first = last;
     printf("procleak: round %d: %d children, Slab %ld kB\n", r + 1, children, last);
   }
-  if (last - first > 8) {
+  if (last - first > max_kb) {
     printf("procleak: FAIL the kernel heap grew %ld kB over %d rounds of %d processes\n", last - first, ROUNDS - 1,
            children);
     return 1;
