@@ -28,6 +28,16 @@ static inline const char* linux_load_module(const char* name) {
   return r != 0 && e != EEXIST ? path : NULL;
 }
 
+/* /dev/vda (waited for: virtio_blk probes it after its module loads, up to
+ * 5 s) mounted as ext4 on `dir`, made if missing. */
+static inline const char* linux_mount_vda(const char* dir) {
+  struct stat st;
+  for (int i = 0; i < 500 && stat("/dev/vda", &st) != 0; ++i) usleep(10000);
+  mkdir(dir, 0755);
+  if (mount("/dev/vda", dir, "ext4", 0, NULL) != 0) return "mount /dev/vda";
+  return NULL;
+}
+
 /* /proc, /dev (devtmpfs; already mounted is fine) and a tmpfs /tmp. */
 static inline const char* linux_mount_basics(void) {
   mkdir("/proc", 0555);

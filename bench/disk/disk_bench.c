@@ -65,10 +65,8 @@ static void linux_setup(char** mods, int n, const char* dir) {
     const char* failed = linux_load_module(mods[i]);
     if (failed) die(failed);
   }
-  struct stat st;
-  for (int i = 0; i < 500 && stat("/dev/vda", &st) != 0; ++i) usleep(10000);
-  mkdir(dir, 0755);
-  if (mount("/dev/vda", dir, "ext4", 0, NULL) != 0) die("mount /dev/vda");
+  const char* failed = linux_mount_vda(dir);
+  if (failed) die(failed);
 }
 
 static int open_at(const char* dir, const char* name, int flags) {

@@ -43,10 +43,7 @@ static void die(const char* what) {
 }
 
 static void enter_disk(void) {
-  struct stat st;
-  for (int i = 0; i < 500 && stat("/dev/vda", &st) != 0; ++i) usleep(10000);
-  mkdir("/newroot", 0755);
-  if (mount("/dev/vda", "/newroot", "ext4", 0, NULL) != 0) die("mount /dev/vda");
+  die(linux_mount_vda("/newroot"));
   if (chdir("/newroot") != 0) die("chdir /newroot");
   if (umount2("/dev", MNT_DETACH) != 0) die("umount /dev");
   if (chroot(".") != 0) die("chroot");

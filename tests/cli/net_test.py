@@ -437,6 +437,19 @@ PY_TAP4_SERVER = ("import http.server, sys\n"
                   "http.server.ThreadingHTTPServer(('0.0.0.0', 8000), H).serve_forever()\n")
 
 
+def tap_server_status(inns, url, vm, seconds):
+    """The HTTP status of url + "/1" from inside the namespace (`inns`), asked
+    each second until it is "200", the VM ends or `seconds` pass: the last."""
+    deadline = time.monotonic() + seconds
+    code = ""
+    while time.monotonic() < deadline and vm.poll() is None and code != "200":
+        time.sleep(1)
+        r = subprocess.run(inns + ["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                                   url + "/1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        code = r.stdout.decode()
+    return code
+
+
 def tap4_body(n):
     unit = bytes((i * 131 + n) & 255 for i in range(4093))
     return (unit * (n // 4093 + 1))[:n]
@@ -463,13 +476,7 @@ def tap4(machine):
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         url = "http://10.0.7.2:8000"
         curl = inns + ["curl", "-sS", "--max-time", "120"]
-        deadline = time.monotonic() + 120
-        code = ""
-        while time.monotonic() < deadline and vm.poll() is None and code != "200":
-            time.sleep(1)
-            r = subprocess.run(curl[:-2] + ["--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", url + "/1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            code = r.stdout.decode()
+        code = tap_server_status(inns, url, vm, 120)
         if check(code == "200", f"the VM's server never answered on the tap (last status {code!r})", problems):
             for n in (1, 1448, 1449, 65000, 65536, 1000003, 24 << 20):
                 r = subprocess.run(curl + [f"{url}/{n}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -552,13 +559,7 @@ def tap4_mq(machine):
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         url = "http://10.0.8.2:8000"
         curl = inns + ["curl", "-sS", "--max-time", "300"]
-        deadline = time.monotonic() + 180
-        code = ""
-        while time.monotonic() < deadline and vm.poll() is None and code != "200":
-            time.sleep(1)
-            r = subprocess.run(curl[:-2] + ["--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", url + "/1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            code = r.stdout.decode()
+        code = tap_server_status(inns, url, vm, 180)
         if check(code == "200", f"the VM's server never answered on the tap (last status {code!r})", problems):
             gets = [(1 << 20) + 17 * i for i in range(8)]
             posts = [tap4_body((1 << 20) + 1000 + i) for i in range(4)]
