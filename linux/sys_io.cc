@@ -22,13 +22,19 @@ constexpr uint32_t FIONBIO = 0x5421, FIOCLEX = 0x5451, FIONCLEX = 0x5450, FIOASY
 // FIOGETOWN = SIOCGPGRP.
 constexpr uint32_t FIOSETOWN = 0x8901, SIOCSPGRP = 0x8902, FIOGETOWN = 0x8903, SIOCGPGRP = 0x8904;
 
-// pwritev2's RWF_APPEND / RWF_NOAPPEND: -1 keeps O_APPEND's say.
+// pwritev2's RWF_APPEND / RWF_NOAPPEND: -1 keeps O_APPEND's say; RWF_DSYNC
+// and RWF_SYNC as O_DSYNC and O_SYNC for the one call.
 constexpr int RWF_HIPRI = 1, RWF_DSYNC = 2, RWF_SYNC = 4, RWF_NOWAIT = 8, RWF_APPEND = 0x10, RWF_NOAPPEND = 0x20;
+
+// A write that must reach stable storage before it returns: O_DSYNC (data
+// and what reading it back needs: fdatasync), O_SYNC (fsync), or
+// pwritev2's RWF_DSYNC / RWF_SYNC for one call.
+enum class SyncWrite { None, Data, All };
 
 // read/write/readv/writev; offset < 0: the file's offset. asked: the
 // count the program passed (before the MAX_RW cut), for the offset check.
 Result<size_t> do_io(Fd fd, const Iov* iov, size_t n, bool write, int64_t offset, int append = -1,
-                     uint64_t asked = 0) {
+                     uint64_t asked = 0, SyncWrite sync = SyncWrite::None) {
   vfs::FileRef fr = TRY(get_file(fd));
   OpenFile& f = *fr;
   bool positional = offset >= 0;
@@ -58,9 +64,20 @@ Result<size_t> do_io(Fd fd, const Iov* iov, size_t n, bool write, int64_t offset
     vfs::Cred c;
     if (current_cred(c) && !c.fsetid) TRY(vfs::remove_privs(&c, f.vnode()));
   }
-  if (positional)
-    return io_done(write ? f.pwrite(buf, uint64_t(offset), append) : f.pread(buf, uint64_t(offset)), false);
-  return io_done(write ? f.write(buf, append > 0) : f.read(buf), write && f.vnode().sigpipe());
+  if (!write) return io_done(positional ? f.pread(buf, uint64_t(offset)) : f.read(buf), false);
+  Result<size_t> r = positional ? f.pwrite(buf, uint64_t(offset), append) : f.write(buf, append > 0);
+  if (r.ok() && r.value() && f.vnode().is_regular()) {
+    // As Linux's generic_write_sync: what was written is on stable
+    // storage when the call returns, or the call fails (EIO).
+    const uint32_t af = f.abi_flags.load();
+    if ((af & O_SYNC) == O_SYNC) sync = SyncWrite::All;
+    else if ((af & O_DSYNC) && sync == SyncWrite::None) sync = SyncWrite::Data;
+    if (sync != SyncWrite::None) {
+      Result<void> d = sync == SyncWrite::All ? f.vnode().fsync() : f.vnode().fdatasync();
+      if (!d.ok()) return io_done(Result<size_t>(d.error()), false);
+    }
+  }
+  return io_done(static_cast<Result<size_t>&&>(r), f.vnode().sigpipe());
 }
 
 // read/write/pread64/pwrite64: one range of at most MAX_RW bytes.
@@ -71,7 +88,7 @@ Result<size_t> simple_io(Fd fd, uint64_t buf, size_t count, bool write, int64_t 
 }
 
 Result<size_t> vector_io(Fd fd, UserPtr<const Iov> uiov, uint64_t count, bool write, int64_t offset,
-                         int append = -1) {
+                         int append = -1, SyncWrite sync = SyncWrite::None) {
   if (count > MAX_IOV) return Error::Invalid;
   TRY(get_file(fd));
   CallArray<Iov, 8> v(count ? count : 1);  // up to 8 vectors on the stack (Linux's UIO_FASTIOV)
@@ -82,7 +99,7 @@ Result<size_t> vector_io(Fd fd, UserPtr<const Iov> uiov, uint64_t count, bool wr
     if (v[i].len > uint64_t(INT64_MAX) || (total += v[i].len) > uint64_t(INT64_MAX)) return Error::Invalid;
     if (total > MAX_RW) v[i].len -= total - MAX_RW, total = MAX_RW;
   }
-  return do_io(fd, v.get(), count, write, offset, append);
+  return do_io(fd, v.get(), count, write, offset, append, 0, sync);
 }
 
 // A negative offset: EINVAL, once the descriptor is known to be open.
@@ -92,14 +109,15 @@ Result<size_t> bad_offset(Fd fd) {
 }
 
 // preadv2/pwritev2 (readv(2)): offset -1 is the file's offset (which then
-// moves); RWF_* flags, EOPNOTSUPP for unknown ones. Everything here is
-// synchronous and in memory, so HIPRI, DSYNC and SYNC need nothing and
-// NOWAIT never has to refuse.
+// moves); RWF_* flags, EOPNOTSUPP for unknown ones. DSYNC and SYNC make a
+// write durable before it returns; the I/O is synchronous, so HIPRI needs
+// nothing and NOWAIT never has to refuse.
 Result<size_t> vector_io2(Fd fd, UserPtr<const Iov> iov, uint64_t count, int64_t offset, int flags, bool write) {
   if (flags & ~(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND)) return Error::OpNotSupported;
   if (offset < -1) return bad_offset(fd);
   int append = !write ? -1 : (flags & RWF_APPEND) ? 1 : (flags & RWF_NOAPPEND) ? 0 : -1;
-  return vector_io(fd, iov, count, write, offset, append);
+  SyncWrite sync = (flags & RWF_SYNC) ? SyncWrite::All : (flags & RWF_DSYNC) ? SyncWrite::Data : SyncWrite::None;
+  return vector_io(fd, iov, count, write, offset, append, write ? sync : SyncWrite::None);
 }
 
 constexpr uint32_t FIONREAD = 0x541B, FIGETBSZ = 2;

@@ -5,6 +5,8 @@
 // (e2fsck recomputes them from the descriptors, as Linux leaves them too).
 #include "fs/ext4/fs.h"
 
+#include <new>
+
 #include "lib/log.h"
 
 namespace capsule::ext4 {
@@ -137,10 +139,48 @@ Result<uint64_t> Ext4Fs::alloc_block(uint64_t goal) {
     TRY(write_group(g, map, nullptr));
     return s_.first_data_block + base + i;
   }
+  // Blocks the running transaction freed come back before ENOSPC: the
+  // bitmaps take them now (a crash before the commit could then show data
+  // written there in the file that had them: only on a full volume).
+  if (pending_n_) {
+    TRY(apply_frees_locked());
+    return alloc_block(goal);
+  }
   return Error::NoSpace;
 }
 
 Result<void> Ext4Fs::free_blocks(uint64_t start, uint64_t count) {
+  if (!count) return {};
+  if (start < s_.first_data_block || start >= s_.blocks_count || count > s_.blocks_count - start) return Error::Io;
+  if (!journal_) return free_now(start, count);  // in place as they come: nothing to wait for
+  if (pending_n_ && pending_[pending_n_ - 1].start + pending_[pending_n_ - 1].count == start) {
+    pending_[pending_n_ - 1].count += count;  // the next piece of the same run
+  } else {
+    if (pending_n_ == pending_cap_) {
+      size_t cap = pending_cap_ ? 2 * pending_cap_ : 16;
+      auto* grown = new (std::nothrow) Freed[cap];
+      if (!grown) return free_now(start, count);  // no memory to wait: freed at once, as before batching
+      for (size_t i = 0; i < pending_n_; ++i) grown[i] = pending_[i];
+      delete[] pending_;
+      pending_ = grown;
+      pending_cap_ = cap;
+    }
+    pending_[pending_n_++] = {start, count};
+  }
+  pending_blocks_ += count;
+  return {};
+}
+
+Result<void> Ext4Fs::apply_frees_locked() {
+  Result<void> r;
+  for (size_t i = 0; i < pending_n_; ++i)
+    if (auto f = free_now(pending_[i].start, pending_[i].count); !f.ok() && r.ok()) r = f;
+  pending_n_ = 0;
+  pending_blocks_ = 0;
+  return r;
+}
+
+Result<void> Ext4Fs::free_now(uint64_t start, uint64_t count) {
   while (count) {
     if (start < s_.first_data_block || start >= s_.blocks_count) return Error::Io;
     uint64_t rel = start - s_.first_data_block;
@@ -157,7 +197,10 @@ Result<void> Ext4Fs::free_blocks(uint64_t start, uint64_t count) {
       ++freed;
     }
     TRY(write_meta(b));
-    if (freed) note_freed(start, n);
+    if (freed) {
+      note_freed(start, n);
+      freed_in_txn_ = true;
+    }
     gd.free_blocks += uint32_t(freed);
     s_.free_blocks += freed;
     counts_changed_ = true;

@@ -41,13 +41,17 @@ Ext4Fs::~Ext4Fs() {
   delete[] groups_;
   delete journal_;
   delete[] txn_;
+  delete[] pending_;
 }
 
 vfs::FsStat Ext4Fs::statfs() {
   vfs::FsStat st;
   st.magic = SUPER_MAGIC;  // EXT4_SUPER_MAGIC (statfs(2)), the same for ext2/3/4
   st.bsize = s_.block_size;
-  uint64_t free_blocks = 0, free_inodes = 0;
+  vfs::FsGuard lk(meta_);
+  // Blocks the running transaction freed count as free (they are, once it
+  // commits; an allocation that finds no other takes them at once).
+  uint64_t free_blocks = pending_blocks_, free_inodes = 0;
   for (uint32_t g = 0; g < s_.groups; ++g) {
     free_blocks += groups_[g].free_blocks;
     free_inodes += groups_[g].free_inodes;

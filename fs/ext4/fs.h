@@ -61,12 +61,14 @@ class Ext4Fs final : public vfs::FileSystem {
 
   // --- writing (docs/ext4.md "Writing"); all REQUIRES(meta_) ---
   // One change: the meta lock held, and when it goes the metadata blocks
-  // the change wrote committed as one journal transaction (or written in
-  // place as they came, without a journal).
+  // the change wrote join the running journal transaction, which commits
+  // at fsync/sync, every flusher period, when it holds batch_limit()
+  // blocks, and at unmount (docs/ext4.md "Journal"); without a journal
+  // they were written in place as they came.
   class SCOPED_CAPABILITY Txn {
    public:
     explicit Txn(Ext4Fs& fs) ACQUIRE(fs.meta_) : fs_(fs), g_(fs.meta_) {}
-    ~Txn() RELEASE() { (void)fs_.commit_locked(); }
+    ~Txn() RELEASE() { (void)fs_.end_change_locked(); }
     Txn(const Txn&) = delete;
     Txn& operator=(const Txn&) = delete;
 
@@ -77,8 +79,16 @@ class Ext4Fs final : public vfs::FileSystem {
   // A changed metadata block (held): into the open transaction, or to the
   // device now when there is no journal.
   Result<void> write_meta(const bcache::BlockRef& b) REQUIRES(meta_);
-  // The open transaction to the journal and in place (Txn's end).
+  // The running transaction to the journal (its frees applied first), then
+  // in place; nothing when it is empty.
   Result<void> commit_locked() REQUIRES(meta_);
+  // A change ends (Txn): the running transaction commits if it is full,
+  // or always without a journal.
+  Result<void> end_change_locked() REQUIRES(meta_);
+  // Everything changed so far on stable storage: the running transaction
+  // committed (its flushes), or, if `flush`, the device's cache flushed
+  // when there is none. fsync, fdatasync, sync; the flusher (no flush).
+  Result<void> commit(bool flush = true) EXCLUDES(meta_);
   // Switches the volume to read-write: the superblock says "not clean"
   // (and, with a journal, "needs recovery") until shutdown() or the VM's
   // exit marks it clean again. NotSupported/Busy (why says it) for a
@@ -162,9 +172,7 @@ class Ext4Fs final : public vfs::FileSystem {
   // The device's cache to stable storage, with the superblock's free
   // counts written first (sync(2), unmount).
   Result<void> sync();
-  // The device's cache to stable storage, nothing written: a file's
-  // fsync, after its dirty pages (write-back).
-  Result<void> flush() { return cache_.flush(); }
+
   // Every read-write volume marked clean at the VM's exit.
   static void shutdown_all();
 
@@ -229,18 +237,35 @@ class Ext4Fs final : public vfs::FileSystem {
   vfs::FsMutex meta_;
   bool writable_ = false;
   bool recovered_ = false;  // the journal was replayed at this mount
+  struct Freed {
+    uint64_t start, count;
+  };
   // The journal (nullptr: none, changes go in place as they come) and the
-  // open transaction's blocks, held until its commit.
+  // running transaction's blocks, held until its commit.
   Journal* journal_ = nullptr;
   bcache::BlockRef* txn_ GUARDED_BY(meta_) = nullptr;
   size_t txn_n_ GUARDED_BY(meta_) = 0, txn_cap_ GUARDED_BY(meta_) = 0;
   bool counts_changed_ GUARDED_BY(meta_) = false;  // the superblock's free totals
   bool warned_big_ = false;
+  // Blocks a change of the running transaction freed: the bitmaps take
+  // them back at its commit (in that transaction), so until then no
+  // allocation hands them out and data written in place never lands on a
+  // block the last committed tree still points at. free_blocks() notes
+  // them; apply_frees_locked() clears their bits (the commit, or an
+  // allocation that found no free block otherwise).
+  Freed* pending_ GUARDED_BY(meta_) = nullptr;
+  size_t pending_n_ GUARDED_BY(meta_) = 0, pending_cap_ GUARDED_BY(meta_) = 0;
+  uint64_t pending_blocks_ GUARDED_BY(meta_) = 0;
+  bool freed_in_txn_ GUARDED_BY(meta_) = false;  // bits cleared since the last commit
+  Result<void> free_now(uint64_t start, uint64_t count) REQUIRES(meta_);
+  Result<void> apply_frees_locked() REQUIRES(meta_);
+  // A block the running transaction freed is neither logged nor written
+  // in place: nothing points at it, and a replay of its copy could land on
+  // data written there after the commit.
+  void drop_freed_from_txn() REQUIRES(meta_);
+  size_t batch_limit_ = 0;  // blocks in a transaction before it commits by itself
   // Blocks freed by the open transaction, given back to the device
   // (discard) once it has committed: docs/ext4.md "Discard".
-  struct Freed {
-    uint64_t start, count;
-  };
   static constexpr size_t MAX_FREED = 128;
   Freed freed_[MAX_FREED] GUARDED_BY(meta_);
   size_t freed_n_ GUARDED_BY(meta_) = 0;

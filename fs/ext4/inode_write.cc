@@ -134,20 +134,25 @@ Result<void> Ext4Fs::write_meta(const bcache::BlockRef& b) {
 }
 
 Result<void> Ext4Fs::commit_locked() {
+  // The frees of the running transaction into the bitmaps, in it.
+  Result<void> applied = apply_frees_locked();
   if (counts_changed_ && journal_ && txn_n_) {
     counts_changed_ = false;
     (void)write_super();  // the free totals ride along
   }
+  if (freed_in_txn_ && journal_) drop_freed_from_txn();
+  freed_in_txn_ = false;
   if (!txn_n_) {
     discard_freed();  // no journal: the bitmaps are on the device already
-    return {};
+    return applied;
   }
   Result<void> r = journal_->commit(txn_, txn_n_);
   if (!r.ok() && r.error() == Error::TooBig) {
-    // More blocks than the journal holds: in place, unjournaled.
+    // More blocks than the journal holds: in place, unjournaled, once the
+    // journal holds nothing a replay could write over them.
     if (!warned_big_) log_warn("ext4: a change of {} blocks exceeds the journal: written without it", txn_n_);
     warned_big_ = true;
-    r = {};
+    r = journal_->drain();
     for (size_t i = 0; i < txn_n_ && r.ok(); ++i) r = cache_.write(txn_[i]);
     if (r.ok()) r = cache_.flush();
   }
@@ -158,7 +163,44 @@ Result<void> Ext4Fs::commit_locked() {
   // is on stable storage, a crash brings back the tree that holds them.
   if (r.ok()) discard_freed();
   freed_n_ = 0;
+  if (r.ok() && !applied.ok()) return applied;
   return r;
+}
+
+Result<void> Ext4Fs::end_change_locked() {
+  if (!journal_ || txn_n_ >= batch_limit_) return commit_locked();
+  return {};
+}
+
+Result<void> Ext4Fs::commit(bool flush) {
+  if (!writable_) return {};
+  vfs::FsGuard g(meta_);
+  if (journal_ && (txn_n_ || pending_n_)) return commit_locked();  // its flushes included
+  return flush ? cache_.flush() : Result<void>();
+}
+
+void Ext4Fs::drop_freed_from_txn() {
+  size_t kept = 0;
+  for (size_t i = 0; i < txn_n_; ++i) {
+    const uint64_t blk = txn_[i].block();
+    bool is_free = false;
+    if (blk >= s_.first_data_block && blk < s_.blocks_count) {
+      const uint64_t rel = blk - s_.first_data_block;
+      const GroupDesc& gd = groups_[rel / s_.blocks_per_group];
+      if (!(gd.flags & BG_BLOCK_UNINIT)) {
+        auto b = cache_.get(gd.block_bitmap);
+        const uint64_t bit = rel % s_.blocks_per_group;
+        is_free = b.ok() && !(b.value().data()[bit / 8] >> (bit % 8) & 1);
+      }
+    }
+    if (is_free) {
+      txn_[i].reset();
+      continue;
+    }
+    if (kept != i) txn_[kept] = static_cast<bcache::BlockRef&&>(txn_[i]);
+    ++kept;
+  }
+  txn_n_ = kept;
 }
 
 Result<void> Ext4Fs::begin_writing(Why& why) {
@@ -183,6 +225,10 @@ Result<void> Ext4Fs::begin_writing(Why& why) {
         return r.error();
       }
       journal_ = j;
+      // jbd2's limit (a quarter of the journal), and at most 8 MiB of
+      // blocks held in memory until the commit.
+      batch_limit_ = j->capacity() / 4;
+      if (uint64_t(batch_limit_) * s_.block_size > (8u << 20)) batch_limit_ = (8u << 20) / s_.block_size;
       s_.incompat |= INCOMPAT_RECOVER;  // as Linux: "needs recovery" while mounted
     }
     // Until a clean unmount the superblock says "not clean": e2fsck then
@@ -236,7 +282,7 @@ Result<void> Ext4Fs::sync() {
     TRY(write_times_all());
     TRY(write_super());  // the free counts
   }
-  return cache_.flush();
+  return commit();
 }
 
 Result<void> Ext4Fs::write_times_all() {
@@ -264,6 +310,7 @@ Result<void> Ext4Fs::mark_clean() {
   TRY(write_times_all());  // times overwrites left in memory (node_write.cc)
   TRY(commit_locked());
   // Clean: the journal empty, "needs recovery" off, VALID on, in place.
+  if (journal_) TRY(journal_->drain());
   Journal* j = journal_;
   journal_ = nullptr;
   delete j;
@@ -298,7 +345,10 @@ void sync_all() {
 
 void writeback_all() {
   vfs::FsGuard g(g_rw_lock);
-  for (Ext4Fs* f = g_rw_head; f; f = f->next_rw_) (void)f->writeback_all();
+  for (Ext4Fs* f = g_rw_head; f; f = f->next_rw_) {
+    (void)f->writeback_all();
+    if (auto r = f->commit(/*flush=*/false); !r.ok()) log_warn("ext4: a periodic commit failed: {}", error_name(r.error()));
+  }
 }
 
 void Ext4Fs::shutdown_all() {

@@ -267,6 +267,16 @@ size_t Journal::tag_bytes() const {
   return (incompat_ & J_INCOMPAT_64BIT) ? 12 : 8;
 }
 
+Result<void> Journal::drain() {
+  if (!live_start_) return {};
+  bcache::BlockCache& cache = fs_->cache();
+  TRY(cache.flush());  // the last checkpoint stable: its log copies are not needed
+  TRY(write_super(0, sequence_));
+  TRY(cache.flush());
+  live_start_ = live_end_ = 0;
+  return {};
+}
+
 Result<void> Journal::commit(bcache::BlockRef* blocks, size_t n) {
   if (!n) return {};
   bcache::BlockCache& cache = fs_->cache();
@@ -276,6 +286,17 @@ Result<void> Journal::commit(bcache::BlockRef* blocks, size_t n) {
   const size_t per_desc = (block_size_ - 12 - 16 - tail) / tag;
   const uint64_t need = n + (n + per_desc - 1) / per_desc + 1;
   if (need > uint64_t(maxlen_) - first_) return Error::TooBig;
+  // Where it goes: after the last transaction (replay reads on from there)
+  // or from the log's start, in either case clear of the last one, which a
+  // crash before this commit is stable replays; with no room, the journal
+  // is drained first.
+  uint64_t pos = first_;
+  if (live_start_) {
+    if (live_end_ + need <= maxlen_)
+      pos = live_end_;
+    else if (first_ + need > live_start_)
+      TRY(drain());
+  }
   uint8_t* desc = new (std::nothrow) uint8_t[block_size_];
   uint8_t* copy = new (std::nothrow) uint8_t[block_size_];
   if (!desc || !copy) {
@@ -287,7 +308,7 @@ Result<void> Journal::commit(bcache::BlockRef* blocks, size_t n) {
     const uint32_t seq = sequence_;
     uint8_t seq_be[4];
     put_be32(seq_be, seq);
-    uint64_t pos = first_;
+    const uint64_t start = pos;
     // 1. Descriptors and the blocks' copies.
     for (size_t i = 0; i < n;) {
       __builtin_memset(desc, 0, block_size_);
@@ -326,9 +347,12 @@ Result<void> Journal::commit(bcache::BlockRef* blocks, size_t n) {
       TRY(cache.write_blocks(TRY(phys(desc_pos)), 1, desc));
       i += count;
     }
-    // 2. The commit block, then the journal superblock pointing at the
-    // transaction; with checksums every block vouches for itself, so one
-    // flush after all of them is enough (what jbd2 does with csum v3).
+    // 2. A flush: the file data this transaction's metadata points at
+    // (ordered mode), the copies and the last transaction's checkpoint on
+    // stable storage before the commit block can be. Then the commit
+    // block and the journal superblock pointing at this transaction, and
+    // a flush: committed.
+    TRY(cache.flush());
     __builtin_memset(desc, 0, block_size_);
     header(desc, BT_COMMIT, seq);
     int64_t now = vfs::fs_now_ns();
@@ -337,13 +361,15 @@ Result<void> Journal::commit(bcache::BlockRef* blocks, size_t n) {
     put_be32(desc + 0x38, uint32_t(now % 1000000000));
     if (csum_) put_be32(desc + 0x10, crc32c(seed_, desc, block_size_));
     TRY(cache.write_blocks(TRY(phys(pos++)), 1, desc));
-    TRY(write_super(first_, seq));
-    TRY(cache.flush());
-    // 3. In place (checkpoint), flushed before the journal is emptied.
-    for (size_t i = 0; i < n; ++i) TRY(cache.write(blocks[i]));
+    TRY(write_super(uint32_t(start), seq));
     TRY(cache.flush());
     sequence_ = seq + 1;
-    return write_super(0, sequence_);
+    live_start_ = uint32_t(start);
+    live_end_ = uint32_t(pos);
+    // 3. In place (the checkpoint): stable by the next commit's first
+    // flush or drain(); a crash before that replays this transaction.
+    for (size_t i = 0; i < n; ++i) TRY(cache.write(blocks[i]));
+    return {};
   };
   Result<void> r = run();
   delete[] desc;

@@ -536,7 +536,7 @@ Result<void> Node::fsync() {
     Ext4Fs::Txn t(fs);
     TRY(write_times_locked());
   }
-  return fs.flush();
+  return fs.commit();
 }
 
 Result<void> Node::fdatasync() {
@@ -547,7 +547,7 @@ Result<void> Node::fdatasync() {
     vfs::FsGuard g(lock_);
     TRY(writeback_locked());
   }
-  return xfs()->flush();
+  return xfs()->commit();
 }
 
 Result<void> Node::write_times_locked() {

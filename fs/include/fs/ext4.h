@@ -27,8 +27,10 @@ void shutdown_all();
 // sync(2): every read-write volume's dirty pages written back, its
 // device cache flushed.
 void sync_all();
-// Every read-write volume's dirty pages written back (the kernel's flusher
-// calls it every few seconds; docs/ext4.md "Write-back").
+// Every read-write volume's dirty pages written back and its running
+// journal transaction committed (the kernel's flusher calls it every few
+// seconds, as jbd2 commits every 5 s; docs/ext4.md "Write-back",
+// "Journal").
 void writeback_all();
 
 }  // namespace capsule::ext4
