@@ -83,11 +83,12 @@ if(CAPSULE_MKE2FS AND DISK_VARIANT)
   disk_write_test(q35.write_threads_4cpu --machine q35 --fs ext4-4k --cpus 4 --threads --timeout 240 write)
   # Write-back (docs/ext4.md "Write-back"): overwrites no fsync asked for
   # reach the disk at the exit, by the flusher before a kill -9, and stay
-  # while the page cache around them is evicted (64 MiB VM); the host reads
-  # the image (disk_test.py case_writeback).
+  # while the page cache around them is evicted (64 MiB VM); O_SYNC,
+  # O_DSYNC and RWF_DSYNC writes are on the disk when they return (sync:
+  # kill -9 at once); the host reads the image (disk_test.py case_writeback).
   capsule_guest_c_program(disk_writeback disk-programs ${DISK_VARIANT}
     ${CMAKE_SOURCE_DIR}/tests/guest/programs-disk/disk_writeback.c)
-  foreach(mode exit flusher evict)
+  foreach(mode exit flusher sync evict)
     set(wb_mem 256M)
     if(mode STREQUAL "evict")
       set(wb_mem 64M)

@@ -767,7 +767,9 @@ def case_writeback(a, work):
     kill -9 (flusher), and kept while the page cache is evicted around
     them in a 64 MiB VM (evict). The host reads the image with debugfs:
     the new bytes where the program wrote, 'A' elsewhere, the size as it
-    was; e2fsck clean (after replaying the journal, for the kill)."""
+    was; e2fsck clean (after replaying the journal, for the kill). sync:
+    O_DSYNC overwrites, an O_SYNC new file and a pwritev2(RWF_DSYNC) one,
+    the VM killed as soon as they returned: all on the image."""
     import threading
     import time
     tree = os.path.join(work, "tree")
@@ -787,10 +789,11 @@ def case_writeback(a, work):
     else:
         for off, n, seed in WRITEBACK_PIECES:
             want[off:off + n] = writeback_pattern(off, n, seed)
-    if a.mode == "flusher":
+    if a.mode in ("flusher", "sync"):
+        token = b"slept" if a.mode == "flusher" else b"synced"
         initrd, guest = image.static_program_initrd(a.program, work)
         cmd = qemu.command(a.kernel, machine=a.machine, mem=a.mem, cpus=a.cpus, accel="tcg",
-                           cmdline=f"-- {guest} /data flusher", initrd=initrd,
+                           cmdline=f"-- {guest} /data {a.mode}", initrd=initrd,
                            status_file=os.path.join(work, "status"), disks=[img + ":/data"])
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         chunks, slept = [], threading.Event()
@@ -798,17 +801,17 @@ def case_writeback(a, work):
         def reader():
             for line in iter(p.stdout.readline, b""):
                 chunks.append(line)
-                if line.startswith(b"slept"):
+                if line.startswith(token):
                     slept.set()
         th = threading.Thread(target=reader, daemon=True)
         th.start()
         ok = slept.wait(a.timeout)
-        p.kill()  # SIGKILL: no exit path runs; only the flusher can have written
+        p.kill()  # SIGKILL: no exit path runs; only the flusher (or O_SYNC) can have written
         p.wait()
         th.join(10)
         out = b"".join(chunks).decode(errors="replace")
         if not ok or "FAIL" in out or "panic" in out.lower():
-            return fail("the program did not reach 'slept'", out)
+            return fail(f"the program did not reach '{token.decode()}'", out)
         r = subprocess.run(["e2fsck", "-fy", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode not in (0, 1):
             return fail(f"e2fsck -fy after the kill: status {r.returncode}", r.stdout)
@@ -830,6 +833,20 @@ def case_writeback(a, work):
         i = next(i for i in range(f_size) if got[i] != want[i])
         return fail(f"/f on the disk differs from what the program wrote, first at byte {i} "
                     f"({got[i]:#x}, want {want[i]:#x})", out)
+    if a.mode == "sync":
+        # The O_SYNC and RWF_DSYNC files: their blocks, size and names were
+        # committed before each write returned.
+        for name, size, seed in (("n", 30000, 4), ("p", 20000, 6)):
+            dump = os.path.join(work, name + ".out")
+            r = subprocess.run(["debugfs", "-R", f"dump /{name} {dump}", img], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+            if not os.path.exists(dump):
+                return fail(f"/{name} is not on the disk after the kill", r.stdout + out)
+            with open(dump, "rb") as f:
+                got = f.read()
+            if got != writeback_pattern(0, size, seed):
+                return fail(f"/{name} on the disk is {len(got)} bytes and not what was written "
+                            f"(want {size})", out)
     print(f"PASS disk writeback {a.mode}")
     return 0
 
@@ -956,7 +973,7 @@ def main():
                    help="write: then disk_write's step of that name (a fragmented file's deep extent tree; fallocate)")
     p.add_argument("--moments", type=int, default=20, help="crash: how many kills")
     p.add_argument("--seed", type=int, help="crash: the seed of the kill moments (default: random, printed)")
-    p.add_argument("--mode", choices=["exit", "flusher", "evict"], default="exit",
+    p.add_argument("--mode", choices=["exit", "flusher", "sync", "evict"], default="exit",
                    help="writeback: what writes the overwrites back (disk_writeback.c)")
     p.add_argument("case", choices=["ktest", "tree", "not_ext4", "corrupt", "write", "crash", "big", "overlay",
                                     "bad_root", "blkops", "discard", "writeback"])

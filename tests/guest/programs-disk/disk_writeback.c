@@ -9,6 +9,14 @@
  *                               flusher periods), print "slept", then wait
  *                               for the host's kill -9: the flusher must
  *                               have written them back
+ *   disk_writeback DIR sync     the same overwrites through an O_DSYNC
+ *                               descriptor, a new DIR/n written with O_SYNC
+ *                               (three 10000-byte appends: allocation, the
+ *                               size), a new DIR/p given 20000 bytes by one
+ *                               pwritev2(RWF_DSYNC); print "synced" and wait
+ *                               for the host's kill -9, which comes before
+ *                               any flusher period: each write must have
+ *                               been on stable storage when it returned
  *   disk_writeback DIR evict    overwrite 16 MiB of DIR/f (more than the
  *                               dirty limit of a 64 MiB VM), read all of
  *                               DIR/big (48 MiB: eviction), then check f's
@@ -24,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static void fail(const char* what) {
@@ -39,6 +48,10 @@ static char g_buf[1 << 20];
 static void overwrite(int fd, long long off, size_t n, int seed) {
   for (size_t i = 0; i < n; ++i) g_buf[i] = (char)pattern(off + (long long)i, seed);
   if (pwrite(fd, g_buf, n, off) != (ssize_t)n) fail("pwrite");
+}
+
+static void fill(long long off, size_t n, int seed) {
+  for (size_t i = 0; i < n; ++i) g_buf[i] = (char)pattern(off + (long long)i, seed);
 }
 
 static void check(int fd, long long off, size_t n, int seed) {
@@ -62,7 +75,7 @@ static const struct {
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc != 3) {
-    printf("usage: disk_writeback DIR exit|flusher|evict\n");
+    printf("usage: disk_writeback DIR exit|flusher|sync|evict\n");
     return 2;
   }
   char path[256];
@@ -87,6 +100,27 @@ int main(int argc, char** argv) {
       printf("slept\n");
       for (;;) pause();
     }
+  } else if (strcmp(mode, "sync") == 0) {
+    int dfd = open(path, O_RDWR | O_DSYNC);
+    if (dfd < 0) fail("open O_DSYNC");
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; ++i) overwrite(dfd, pieces[i].off, pieces[i].n, pieces[i].seed);
+    close(dfd);
+    snprintf(path, sizeof path, "%s/n", argv[1]);
+    int n = open(path, O_CREAT | O_WRONLY | O_SYNC, 0644);
+    if (n < 0) fail("open O_SYNC");
+    for (long long off = 0; off < 30000; off += 10000) {
+      fill(off, 10000, 4);
+      if (write(n, g_buf, 10000) != 10000) fail("write O_SYNC");
+    }
+    close(n);
+    snprintf(path, sizeof path, "%s/p", argv[1]);
+    int p = open(path, O_CREAT | O_WRONLY, 0644);
+    if (p < 0) fail("open p");
+    fill(0, 20000, 6);
+    struct iovec v = {g_buf, 20000};
+    if (pwritev2(p, &v, 1, 0, RWF_DSYNC) != 20000) fail("pwritev2 RWF_DSYNC");
+    printf("synced\n");
+    for (;;) pause();
   } else if (strcmp(mode, "evict") == 0) {
     const long long total = 16ll << 20;
     for (long long off = 0; off < total; off += sizeof g_buf) overwrite(fd, off, sizeof g_buf, 5);
@@ -98,7 +132,7 @@ int main(int argc, char** argv) {
     close(big);
     for (long long off = 0; off < total; off += sizeof g_buf) check(fd, off, sizeof g_buf, 5);
   } else {
-    printf("usage: disk_writeback DIR exit|flusher|evict\n");
+    printf("usage: disk_writeback DIR exit|flusher|sync|evict\n");
     return 2;
   }
   close(fd);
