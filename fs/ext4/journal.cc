@@ -297,42 +297,76 @@ Result<void> Journal::commit(bcache::BlockRef* blocks, size_t n) {
     else if (first_ + need > live_start_)
       TRY(drain());
   }
+  // Blocks go out in runs: consecutive device blocks, up to STAGE of them
+  // in one request (the log is one extent as mke2fs makes it; the
+  // checkpoint is sorted by block number).
+  constexpr size_t STAGE = 16;
+  size_t stage_cap = STAGE;
+  uint8_t* stage = new (std::nothrow) uint8_t[STAGE * block_size_];
+  if (!stage) {
+    stage_cap = 1;
+    stage = new (std::nothrow) uint8_t[block_size_];
+  }
   uint8_t* desc = new (std::nothrow) uint8_t[block_size_];
-  uint8_t* copy = new (std::nothrow) uint8_t[block_size_];
-  if (!desc || !copy) {
+  uint32_t* order = new (std::nothrow) uint32_t[n];
+  if (!desc || !stage || !order) {
     delete[] desc;
-    delete[] copy;
+    delete[] stage;
+    delete[] order;
     return Error::NoMemory;
   }
+  uint64_t run_first = 0;
+  size_t run_n = 0;
+  auto out = [&]() -> Result<void> {
+    if (!run_n) return {};
+    Result<void> r = cache.write_blocks(run_first, run_n, stage);
+    run_n = 0;
+    return r;
+  };
+  // The next block of the run being staged; a gap or a full stage sends
+  // what is staged first. Returns where to put the block's bytes.
+  auto add = [&](uint64_t dev) -> Result<uint8_t*> {
+    if (run_n && (dev != run_first + run_n || run_n == stage_cap)) TRY(out());
+    if (!run_n) run_first = dev;
+    return stage + run_n++ * block_size_;
+  };
+  // Block i's copy for the log into `to`: true if it was escaped (it would
+  // read as a journal block).
+  auto make_copy = [&](size_t i, uint8_t* to) {
+    __builtin_memcpy(to, blocks[i].data(), block_size_);
+    if (be32(to) != JBD2_MAGIC) return false;
+    put_be32(to, 0);
+    return true;
+  };
   auto run = [&]() -> Result<void> {
     const uint32_t seq = sequence_;
     uint8_t seq_be[4];
     put_be32(seq_be, seq);
+    const uint32_t seq_seed = crc32c(seed_, seq_be, 4);
     const uint64_t start = pos;
-    // 1. Descriptors and the blocks' copies.
+    // 1. Descriptors and the blocks' copies: each descriptor made first
+    // (its tags carry the copies' checksums), then it and its copies in
+    // log order.
     for (size_t i = 0; i < n;) {
       __builtin_memset(desc, 0, block_size_);
       header(desc, BT_DESCRIPTOR, seq);
       size_t count = n - i < per_desc ? n - i : per_desc;
-      uint64_t desc_pos = pos++;
       size_t off = 12;
       for (size_t k = 0; k < count; ++k) {
-        const bcache::BlockRef& b = blocks[i + k];
-        __builtin_memcpy(copy, b.data(), block_size_);
-        uint32_t flags = k ? TAG_SAME_UUID : 0;
-        if (be32(copy) == JBD2_MAGIC) {  // would read as a journal block: escaped
-          flags |= TAG_ESCAPE;
-          put_be32(copy, 0);
-        }
-        if (k + 1 == count) flags |= TAG_LAST;
         uint8_t* t = desc + off;
-        uint64_t nr = b.block();
+        uint64_t nr = blocks[i + k].block();
+        uint32_t flags = k ? TAG_SAME_UUID : 0;
+        if (k + 1 == count) flags |= TAG_LAST;
         put_be32(t, uint32_t(nr));
         if (csum_) {
+          uint8_t* c = stage + (stage_cap - 1) * block_size_;  // scratch: the stage's last slot, sent below
+          if (run_n == stage_cap) TRY(out());
+          if (make_copy(i + k, c)) flags |= TAG_ESCAPE;
           put_be32(t + 4, flags);
           put_be32(t + 8, uint32_t(nr >> 32));
-          put_be32(t + 12, crc32c(crc32c(seed_, seq_be, 4), copy, block_size_));
+          put_be32(t + 12, crc32c(seq_seed, c, block_size_));
         } else {
+          if (be32(blocks[i + k].data()) == JBD2_MAGIC) flags |= TAG_ESCAPE;
           put_be16(t + 6, flags);
           if (tag == 12) put_be32(t + 8, uint32_t(nr >> 32));
         }
@@ -341,12 +375,13 @@ Result<void> Journal::commit(bcache::BlockRef* blocks, size_t n) {
           __builtin_memcpy(desc + off, uuid_, 16);
           off += 16;
         }
-        TRY(cache.write_blocks(TRY(phys(pos++)), 1, copy));
       }
       if (csum_) put_be32(desc + block_size_ - 4, crc32c(seed_, desc, block_size_));
-      TRY(cache.write_blocks(TRY(phys(desc_pos)), 1, desc));
+      __builtin_memcpy(TRY(add(TRY(phys(pos++)))), desc, block_size_);
+      for (size_t k = 0; k < count; ++k) make_copy(i + k, TRY(add(TRY(phys(pos++)))));
       i += count;
     }
+    TRY(out());
     // 2. A flush: the file data this transaction's metadata points at
     // (ordered mode), the copies and the last transaction's checkpoint on
     // stable storage before the commit block can be. Then the commit
@@ -366,14 +401,23 @@ Result<void> Journal::commit(bcache::BlockRef* blocks, size_t n) {
     sequence_ = seq + 1;
     live_start_ = uint32_t(start);
     live_end_ = uint32_t(pos);
-    // 3. In place (the checkpoint): stable by the next commit's first
-    // flush or drain(); a crash before that replays this transaction.
-    for (size_t i = 0; i < n; ++i) TRY(cache.write(blocks[i]));
-    return {};
+    // 3. In place (the checkpoint), in block order: stable by the next
+    // commit's first flush or drain(); a crash before that replays this
+    // transaction.
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t v = uint32_t(i);
+      size_t k = i;
+      for (; k > 0 && blocks[order[k - 1]].block() > blocks[v].block(); --k) order[k] = order[k - 1];
+      order[k] = v;
+    }
+    for (size_t i = 0; i < n; ++i)
+      __builtin_memcpy(TRY(add(blocks[order[i]].block())), blocks[order[i]].data(), block_size_);
+    return out();
   };
   Result<void> r = run();
   delete[] desc;
-  delete[] copy;
+  delete[] stage;
+  delete[] order;
   return r;
 }
 
