@@ -92,7 +92,7 @@ Result<void> transmit(void* context, const uint8_t* frame, size_t len) {
 Result<void> transmit_offload(void* context, const uint8_t* frame, size_t len, const net::FrameOffload& o) {
   if (drop_frame(1, frame, len)) return {};
   return static_cast<netdev::Device*>(context)->transmit_offload(
-      frame, len, netdev::TxOffload{o.csum_start, o.csum_offset, o.gso_size, o.hdr_len});
+      frame, len, netdev::TxOffload{o.csum_start, o.csum_offset, o.gso_size, o.hdr_len, o.v6});
 }
 
 void receive(void* context, const uint8_t* frame, size_t len) {
@@ -213,6 +213,7 @@ void network_start(const BootSettings& s) {
   net::EtherLink link{dev->name(), {}, dev->mtu(), dev, transmit, uptime_ns, resolving, dev->tso_max(),
                       transmit_offload};
   __builtin_memcpy(link.mac, dev->mac(), 6);
+  link.tso6 = dev->tso6();
   nic->eth = new (std::nothrow) net::EtherIf(link);
   if (!nic->eth) return;
   g_nic = nic;

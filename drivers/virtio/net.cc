@@ -59,10 +59,10 @@ namespace {
 
 // Feature bits [§5.1.3].
 constexpr uint64_t F_CSUM = 1ull << 0, F_GUEST_CSUM = 1ull << 1, F_MAC = 1ull << 5, F_GUEST_TSO4 = 1ull << 7,
-                   F_HOST_TSO4 = 1ull << 11, F_MRG_RXBUF = 1ull << 15, F_STATUS = 1ull << 16,
+                   F_HOST_TSO4 = 1ull << 11, F_HOST_TSO6 = 1ull << 12, F_MRG_RXBUF = 1ull << 15, F_STATUS = 1ull << 16,
                    F_CTRL_VQ = 1ull << 17, F_MQ = 1ull << 22;
 // struct virtio_net_hdr's flags and gso_type [§5.1.6].
-constexpr uint8_t HDR_F_NEEDS_CSUM = 1, GSO_TCPV4 = 1;
+constexpr uint8_t HDR_F_NEEDS_CSUM = 1, GSO_TCPV4 = 1, GSO_TCPV6 = 4;
 // Configuration [§5.1.4]: mac[6] at 0, status at 6, max_virtqueue_pairs at 8.
 constexpr size_t CONFIG_MAC = 0, CONFIG_STATUS = 6, CONFIG_MAX_PAIRS = 8;
 constexpr uint16_t STATUS_LINK_UP = 1;
@@ -148,6 +148,7 @@ class VirtioNet final : public netdev::Device {
   bool link_up() const override { return link_up_.load(std::memory_order_relaxed); }
   Result<void> transmit(const uint8_t* frame, size_t len) override { return send(frame, len, NetHdr{}); }
   size_t tso_max() const override { return tso_ ? JUMBO_SIZE - sizeof(NetHdr) : 0; }
+  bool tso6() const override { return tso6_; }
   Result<void> transmit_offload(const uint8_t* frame, size_t len, const netdev::TxOffload& o) override;
   void set_receiver(netdev::ReceiveFn fn, void* context) override {
     SpinGuard g(stats_lock_);
@@ -193,6 +194,7 @@ class VirtioNet final : public netdev::Device {
   uint16_t pairs_wanted_ = 1;  // before the pairs are set up
   std::atomic<uint16_t> irq_pairs_{0};  // the pairs the handler looks at (set up ones)
   bool tso_ = false;  // every pair has its jumbo buffers
+  bool tso6_ = false;  // and HOST_TSO6 was negotiated
   std::atomic<bool> logged_{false};
   mutable SpinLock stats_lock_;
   netdev::Stats stats_ GUARDED_BY(stats_lock_);
@@ -329,6 +331,7 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
   irq_pairs_.store(ready, std::memory_order_release);
   tso_ = true;
   for (uint16_t k = 0; k < pairs_count_; ++k) tso_ = tso_ && pairs_[k].jumbo;
+  tso6_ = tso_ && (features_ & F_HOST_TSO6);
   // The control queue, like every queue, before DRIVER_OK [§3.1.1].
   Result<void> ctrl = Error::NotFound;
   if (pairs_count_ > 1) {
@@ -356,7 +359,7 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
   log_info("{}: virtio-net ({}) mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}, {} rx buffers{}{}{}{}", name_,
            t.kind(), mac_[0], mac_[1], mac_[2], mac_[3], mac_[4], mac_[5], link_up() ? "up" : "down",
            pairs_[0].rx.vq.size() < POOL_BUFS ? pairs_[0].rx.vq.size() : POOL_BUFS,
-           features & F_MRG_RXBUF ? ", mergeable" : "", tso_ ? ", TSO" : "",
+           features & F_MRG_RXBUF ? ", mergeable" : "", tso6_ ? ", TSO (v4, v6)" : tso_ ? ", TSO" : "",
            pairs_[0].gather_size == GATHER_SIZE_LRO ? ", large receive" : "", StringView(pairs_text));
   return {};
 }
@@ -424,7 +427,7 @@ bool VirtioNet::post_tx_locked(Pair& p, const uint8_t* frame, size_t len, const 
 // with a partial checksum. Anything the device was not asked for, or a
 // header that does not describe the frame, is Invalid.
 Result<void> VirtioNet::transmit_offload(const uint8_t* frame, size_t len, const netdev::TxOffload& o) {
-  if (!tso_ || len > tso_max() || (o.gso_size && !o.csum_offset) ||
+  if (!tso_ || len > tso_max() || (o.gso_size && !o.csum_offset) || (o.v6 && o.gso_size && !tso6_) ||
       size_t(o.csum_start) + o.csum_offset + 2 > len || o.hdr_len > len) {
     SpinGuard g(stats_lock_);
     ++stats_.tx_dropped;
@@ -437,7 +440,7 @@ Result<void> VirtioNet::transmit_offload(const uint8_t* frame, size_t len, const
     h.csum_offset = o.csum_offset;
   }
   if (o.gso_size) {
-    h.gso_type = GSO_TCPV4;
+    h.gso_type = o.v6 ? GSO_TCPV6 : GSO_TCPV4;
     h.gso_size = o.gso_size;
     h.hdr_len = o.hdr_len;
   }
@@ -683,7 +686,7 @@ Result<void> net_probe(Transport& t) {
   // TSO needs the device's checksums [§5.1.3.1]; large receive needs ours
   // and merged buffers (the receive buffers are 2 KiB).
   auto fixup = [](uint64_t f) {
-    if (!(f & F_CSUM)) f &= ~F_HOST_TSO4;
+    if (!(f & F_CSUM)) f &= ~(F_HOST_TSO4 | F_HOST_TSO6);
     if (!(f & F_GUEST_CSUM) || !(f & F_MRG_RXBUF)) f &= ~F_GUEST_TSO4;
     // Several pairs need the control queue to turn them on [§5.1.3.1],
     // and the control queue is only there for them.
@@ -693,7 +696,8 @@ Result<void> net_probe(Transport& t) {
   // One CPU: one pair, and the features of one pair only (as before MQ).
   const uint64_t mq = cpus_expected() > 1 ? F_MQ | F_CTRL_VQ : 0;
   uint64_t f = TRY(negotiate(
-      t, F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_HOST_TSO4 | F_MRG_RXBUF | F_STATUS | mq, fixup));
+      t, F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_HOST_TSO4 | F_HOST_TSO6 | F_MRG_RXBUF | F_STATUS | mq,
+      fixup));
   auto* dev = new (std::nothrow) VirtioNet;
   if (!dev) {
     t.set_status(STATUS_FAILED);

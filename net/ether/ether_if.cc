@@ -145,6 +145,27 @@ Result<void> EtherIf::send_frame_locked(const uint8_t dst[6], uint16_t type, con
   return {};
 }
 
+Result<void> EtherIf::send_framed(const uint8_t dst[6], uint16_t type, uint8_t* frame, size_t len,
+                                  const FrameOffload* o) {
+  if (len < ETHER_HDR) return Error::Invalid;
+  if (o && (!link_.transmit_offload || len > link_.tso_max || (o->v6 && o->gso_size && !link_.tso6)))
+    return Error::Invalid;
+  if (!o && len < ETHER_MIN_FRAME) return send_frame(dst, type, frame + ETHER_HDR, len - ETHER_HDR);
+  event::IrqSpinGuard g(lock_);
+  if (!o && len - ETHER_HDR > link_.mtu) return Error::Invalid;
+  __builtin_memcpy(frame, dst, 6);
+  __builtin_memcpy(frame + 6, link_.mac, 6);
+  ether::put16(frame + 12, type);
+  if (auto r = o ? link_.transmit_offload(link_.context, frame, len, *o) : link_.transmit(link_.context, frame, len);
+      !r.ok()) {
+    ++stats_.tx_errors;
+    return r.error();
+  }
+  ++stats_.tx_frames;
+  stats_.tx_bytes += len;
+  return {};
+}
+
 void EtherIf::send_arp_request_locked(uint32_t ip) {
   ether::ArpPacket q{ether::ARP_REQUEST, {}, config_.addr, {}, ip};
   __builtin_memcpy(q.sha.b, link_.mac, 6);

@@ -38,6 +38,7 @@ class EtherNetif final : public Netif {
     size_t m = eth_.link().tso_max;
     return m > ETHER_HDR ? uint32_t(m - ETHER_HDR) : 0;
   }
+  uint32_t tso6_max() const override { return eth_.link().tso6 ? tso_max() : 0; }
 
   Result<void> output(PacketBuf pkt, Ipv4 next_hop) override {
     size_t len = pkt.size();
@@ -71,7 +72,21 @@ class EtherNetif final : public Netif {
     if (next_hop.multicast6()) multicast_mac(next_hop, mac);
     else if (!nd_resolve(*this, next_hop, mac, pkt)) return {};  // held: sent, as far as IP knows
     size_t len = pkt.size();
-    Result<void> r = eth_.send_frame(mac, ETHERTYPE_IPV6, pkt.data(), len);
+    Result<void> r;
+    if (pkt.gso_size() || pkt.partial_csum()) {
+      // TCP segmentation offload (TSO6): the device cuts the packet and
+      // completes each segment's checksum, as for IPv4.
+      uint8_t* frame = pkt.push(ETHER_HDR);
+      if (!frame) return Error::NoBufs;
+      const size_t tcp_at = pkt.csum_start();
+      const size_t hdr_len = tcp_at + 20 <= pkt.size() ? tcp_at + (frame[tcp_at + 12] >> 4) * 4 : 0;
+      FrameOffload o{uint16_t(tcp_at), pkt.csum_offset(), pkt.gso_size(), uint16_t(hdr_len), true};
+      r = eth_.send_framed(mac, ETHERTYPE_IPV6, frame, ETHER_HDR + len, &o);
+    } else if (uint8_t* frame = pkt.push(ETHER_HDR)) {
+      r = eth_.send_framed(mac, ETHERTYPE_IPV6, frame, ETHER_HDR + len);
+    } else {
+      r = eth_.send_frame(mac, ETHERTYPE_IPV6, pkt.data(), len);
+    }
     if (r.ok()) {
       tx_packets.fetch_add(1, std::memory_order_relaxed);
       tx_bytes.fetch_add(len, std::memory_order_relaxed);

@@ -69,7 +69,7 @@ inline Result<void> inet_output(PacketBuf pkt, const IpAddr& src, const IpAddr& 
 struct InetRoute {
   IpAddr src;
   uint32_t mtu = 0;
-  uint32_t tso_max = 0;  // IPv4 only: Netif::tso_max()
+  uint32_t tso_max = 0;  // Netif::tso_max() (IPv4), tso6_max() (IPv6)
 };
 inline Result<InetRoute> inet_route(const IpAddr& dst, uint32_t scope = 0) {
   if (dst.is_v4()) {
@@ -77,7 +77,7 @@ inline Result<InetRoute> inet_route(const IpAddr& dst, uint32_t scope = 0) {
     return InetRoute{IpAddr::mapped(r.src.v), r.nif->mtu(), r.nif->tso_max()};
   }
   Route6 r = TRY(route6_lookup(dst, scope));
-  return InetRoute{r.src, r.nif->mtu()};
+  return InetRoute{r.src, r.nif->mtu(), r.nif->tso6_max()};
 }
 // The loopback address of dst's family: connect and send to a wildcard
 // address mean this host (Linux).

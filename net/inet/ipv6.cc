@@ -96,7 +96,14 @@ Result<void> ip6_output(PacketBuf pkt, const IpAddr& src, const IpAddr& dst, uin
   h.hop_limit = hops;
   h.src = src.any() && !unspecified ? r.src : src;
   h.dst = dst;
-  if (pkt.size() + IPV6_HEADER > r.nif->mtu()) return send_fragments(r, static_cast<PacketBuf&&>(pkt), h);
+  if (pkt.gso_size()) {
+    // TCP segmentation offload (TSO6): the device cuts it into segments
+    // that fit the MTU; an interface that cannot (the route changed)
+    // refuses it, and TCP sends the bytes again in MSS pieces.
+    if (pkt.size() + IPV6_HEADER > r.nif->tso6_max()) return Error::MessageSize;
+  } else if (pkt.size() + IPV6_HEADER > r.nif->mtu()) {
+    return send_fragments(r, static_cast<PacketBuf&&>(pkt), h);
+  }
   uint8_t* p = pkt.push(IPV6_HEADER);
   if (!p) return Error::NoBufs;
   ipv6_build(p, h);

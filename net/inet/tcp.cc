@@ -63,10 +63,9 @@ uint16_t mss_for(const IpAddr& dst, uint32_t scope) {
   return uint16_t(m);
 }
 
-// The largest TCP/IPv4 packet the route's device cuts into segments
-// itself (TCP segmentation offload, docs/net.md); 0: none.
+// The largest TCP/IP packet the route's device cuts into segments itself
+// (TCP segmentation offload, docs/net.md; TSO6 for IPv6); 0: none.
 uint32_t tso_for(const IpAddr& dst, uint32_t scope) {
-  if (!dst.is_v4()) return 0;
   auto r = inet_route(dst, scope);
   return r.ok() ? r.value().tso_max : 0;
 }
@@ -530,8 +529,13 @@ void TcpSocket::output_locked(bool force_one) {
     // the device takes in a frame (the last may be short at the end of
     // what is queued, as Linux's TSO).
     uint32_t cap = smss;
-    if (tso_max_ && !force_one && tso_max_ > IPV4_MIN_HEADER + TCP_MAX_BUILT_HEADER + 2 * smss)
-      cap = (tso_max_ - IPV4_MIN_HEADER - TCP_MAX_BUILT_HEADER) / smss * smss;
+    const uint32_t iph = conn_.raddr.is_v4() ? IPV4_MIN_HEADER : IPV6_HEADER;
+    if (tso_max_ && !force_one && tso_max_ > iph + TCP_MAX_BUILT_HEADER + 2 * smss) {
+      // IPv4's total length and IPv6's payload length are 16 bits.
+      uint32_t most = tso_max_ - iph - TCP_MAX_BUILT_HEADER;
+      if (most > 65535 - iph - TCP_MAX_BUILT_HEADER) most = 65535 - iph - TCP_MAX_BUILT_HEADER;
+      cap = most / smss * smss;
+    }
     if (n > cap) n = cap;
     if (n > smss && n < avail) n -= n % smss;
     if (n == 0) break;

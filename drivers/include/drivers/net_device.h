@@ -25,6 +25,7 @@ struct TxOffload {
   uint16_t csum_start = 0, csum_offset = 0;
   uint16_t gso_size = 0;  // 0: the frame goes as it is
   uint16_t hdr_len = 0;
+  bool v6 = false;  // a TCP/IPv6 frame to cut (HOST_TSO6): tso6() says the device can
 };
 
 struct Stats {
@@ -52,6 +53,8 @@ class Device {
   // The largest frame transmit_offload() takes with a gso_size (0: the
   // device cuts no segments and has no partial checksums).
   virtual size_t tso_max() const { return 0; }
+  // Whether it also cuts TCP/IPv6 frames (up to tso_max() bytes).
+  virtual bool tso6() const { return false; }
   // transmit() with the device's offloads (tso_max() says whether there
   // are any): a frame up to tso_max() bytes with gso_size set.
   virtual Result<void> transmit_offload(const uint8_t* frame, size_t len, const TxOffload& o) {

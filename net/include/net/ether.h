@@ -27,6 +27,7 @@ struct FrameOffload {
   uint16_t csum_start = 0, csum_offset = 0;
   uint16_t gso_size = 0;
   uint16_t hdr_len = 0;
+  bool v6 = false;  // TCP/IPv6 segments (the link's tso6)
 };
 
 struct EtherLink {
@@ -43,6 +44,7 @@ struct EtherLink {
   // FrameOffload (0: the device has none).
   size_t tso_max = 0;
   Result<void> (*transmit_offload)(void* context, const uint8_t* frame, size_t len, const FrameOffload& o) = nullptr;
+  bool tso6 = false;  // TCP/IPv6 frames too
 };
 
 // IPv4 settings of an interface, host byte order; addr 0: none yet.
@@ -92,6 +94,12 @@ class EtherIf {
 
   // One frame of `type` to `dst` with `payload` (padded to the minimum).
   Result<void> send_frame(const uint8_t dst[6], uint16_t type, const uint8_t* payload, size_t len);
+  // The same without a copy, as output_ipv4_framed: `frame` has ETHER_HDR
+  // bytes of room before the payload (`len` counts them); with `o`, the
+  // device's offloads (a frame up to link().tso_max). A frame that needs
+  // padding is copied.
+  Result<void> send_framed(const uint8_t dst[6], uint16_t type, uint8_t* frame, size_t len,
+                           const FrameOffload* o = nullptr);
 
   // ARP retries; true while an address is still being resolved (call
   // again about every ArpCache::RETRY_NS).

@@ -59,6 +59,8 @@ class Netif {
   // device cuts into TCP segments itself; 0: none (docs/net.md "TCP
   // segmentation offload").
   virtual uint32_t tso_max() const { return 0; }
+  // The same for TCP/IPv6 packets (payload and IPv6 header); 0: none.
+  virtual uint32_t tso6_max() const { return 0; }
   Ipv4 addr() const { return Ipv4{addr_.load(std::memory_order_acquire)}; }
   unsigned prefix() const { return prefix_.load(std::memory_order_acquire); }
   // The hardware address (Ethernet: 6 bytes; loopback: none).
