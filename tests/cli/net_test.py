@@ -69,8 +69,9 @@ program on the host and compares.
                                       back from an echo on the VM (in
                                       fragments both ways past 1452), and the
                                       host's curl fetches from a python3
-                                      HTTP server on the VM's [::]; skipped
-                                      (77) where no tap can be made
+                                      HTTP server on the VM's [::] (2 MB in
+                                      fewer than 1000 packets: TSO6);
+                                      skipped (77) where no tap can be made
     net_test.py static6 MACHINE       `capsule run --ip6 fec0::99/64 --gw6
                                       fe80::2 --dns fec0::3`: python3 in the
                                       VM fetches from the host's [::1] as
