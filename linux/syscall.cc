@@ -8,6 +8,7 @@
 #include "lib/panic.h"
 #include "arch/uaccess.h"
 #include "linux/strace.h"
+#include "linux/syscall_return.h"
 #include "arch/x64/cpu/x64.h"
 #include "core/stats.h"
 #include "core/trace.h"
@@ -173,9 +174,12 @@ namespace {
 }  // namespace
 
 // The plain path (no observer): one test, the table's call, the return
-// work. Each extra call, indirect call or branch here is a translation-
-// block exit or lookup under TCG (bench/README.md, the probe).
-extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
+// work's test inline. Each extra call, indirect call or branch here is a
+// translation-block exit or lookup under TCG (bench/README.md, the probe);
+// [[gnu::hot]] puts it in .text.hot, in the page of syscall_entry (a jump
+// within a page chains straight to the next block, across pages it is a
+// lookup).
+extern "C" [[gnu::hot]] x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
   SyscallArgs a{{f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9}, f};
   uint64_t nr = f->rax;
   a.nr = nr;  // [signals] restart after a signal needs it
@@ -184,6 +188,6 @@ extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
   if (__builtin_expect(g_observed | trace::on(trace::SYSCALL), false)) r = dispatch_observed(nr, d, a);
   else r = d ? d->fn(a) : unimplemented(uint32_t(nr));
   if (!a.full_return) f->rax = uint64_t(r);
-  syscall_return_work(a, r);
+  if (__builtin_expect(!syscall_return_quiet(r, a.full_return), false)) syscall_return_work(a, r);
   return a.full_return ? x64::SyscallReturn::Full : x64::SyscallReturn::Fast;
 }

@@ -19,7 +19,7 @@
  * takes for a corrupt stack between two ordinary frames. The kernel keeps
  * no .eh_frame: the table goes to .debug_frame. */
     .cfi_sections .debug_frame
-    .section .text
+    .section .text.hot.syscall_entry, "ax", @progbits
     .globl syscall_entry
 syscall_entry:
     .cfi_startproc simple
