@@ -26,6 +26,7 @@
 #include "linux/signal_frame.h"
 #include "linux/signal_internal.h"
 #include "linux/strace.h"
+#include "linux/syscall_return.h"
 #include "linux/sys_time.h"
 
 namespace capsule::linux_abi {
@@ -163,27 +164,16 @@ void sync_interrupt_flag(const ProcessSignals& ps, Thread* t, const LinuxThread*
   if (signal_deliverable(ps, lt)) thread_interrupt(t);
 }
 
-bool is_restart_code(int64_t r) {
-  static_assert(L_ERESTARTNOINTR == L_ERESTARTSYS + 1 && L_ERESTARTNOHAND == L_ERESTARTSYS + 2);
-  return uint64_t(r) + uint64_t(L_ERESTARTNOHAND) < 3;  // -514..-512, one compare
-}
-
 }  // namespace
 
-// Every system call's return (linux/syscall.cc): the common case, nothing
-// to do, is decided from loads alone, no call (issue 16).
+// A system call's return that syscall_return_quiet (linux/syscall_return.h)
+// did not find quiet: deliver, restart, park (issue 16).
 void syscall_return_work(SyscallArgs& args, int64_t result) {
   Thread* t = current_thread();
-  auto* p = static_cast<Process*>(t->process);
-  ProcessSignals* ps = p ? p->signals : nullptr;
+  ProcessSignals* ps = signals_of(t);
   if (!ps) return;
-  auto* lt = static_cast<LinuxThread*>(t->linux_state);
-  bool restart = !args.full_return && is_restart_code(result);
-  const SignalThread* sst = lt ? lt->signal : nullptr;
-  // One branch for the rest: | not ||, every operand is a plain load.
-  if (sst && !(restart | !sst->registered | sst->restore_mask | (signal_deliverable(*ps, lt) != 0) |
-               t->interrupt_pending.load() | ps->stopping.load(std::memory_order_relaxed)))
-    return;  // the common case: nothing to do
+  LinuxThread* lt = nullptr;
+  const bool restart = !args.full_return && is_restart_code(result);
   SignalThread* st = signal_state_of(t, &lt);
   if (!st) return;
   if (ps->stopping.load()) signal_park(*ps, lt, st);  // a group stop: wait here for SIGCONT

@@ -268,10 +268,10 @@ DEFINE_SYSCALL(171, setdomainname, Result<void>, UserBytes name, int len) {
   return set_name(g_uts.domainname, name, len);
 }
 
-DEFINE_SYSCALL(102, getuid, Result<uint32_t>) { return cur_creds().ruid; }
-DEFINE_SYSCALL(107, geteuid, Result<uint32_t>) { return cur_creds().euid; }
-DEFINE_SYSCALL(104, getgid, Result<uint32_t>) { return cur_creds().rgid; }
-DEFINE_SYSCALL(108, getegid, Result<uint32_t>) { return cur_creds().egid; }
+DEFINE_SYSCALL_IRQS_OFF(102, getuid, Result<uint32_t>) { return cur_creds().ruid; }
+DEFINE_SYSCALL_IRQS_OFF(107, geteuid, Result<uint32_t>) { return cur_creds().euid; }
+DEFINE_SYSCALL_IRQS_OFF(104, getgid, Result<uint32_t>) { return cur_creds().rgid; }
+DEFINE_SYSCALL_IRQS_OFF(108, getegid, Result<uint32_t>) { return cur_creds().egid; }
 
 // uid_t and gid_t are unsigned int: (uid_t)-1 is NO_ID.
 DEFINE_SYSCALL(105, setuid, Result<void>, uint32_t uid) {
@@ -413,7 +413,7 @@ DEFINE_SYSCALL(121, getpgid, Result<int>, int pid) {
   process_put(p);
   return r;
 }
-DEFINE_SYSCALL(111, getpgrp, Result<int>) { return cur_creds().pgid; }
+DEFINE_SYSCALL_IRQS_OFF(111, getpgrp, Result<int>) { return cur_creds().pgid; }
 DEFINE_SYSCALL(124, getsid, Result<int>, int pid) {
   Process* p = target_process(pid);
   if (!p) return Error::NoProcess;

@@ -30,7 +30,7 @@ int current_tid() {
   return lt ? lt->tid : 1;
 }
 
-DEFINE_SYSCALL(39, getpid, Result<int>) {
+DEFINE_SYSCALL_IRQS_OFF(39, getpid, Result<int>) {
   Process* p = current_process();
   return p ? p->pid : 1;
 }

@@ -497,7 +497,7 @@ DEFINE_SYSCALL(60, exit, Result<void>, int status) { exit_thread(status & 0xff);
 
 DEFINE_SYSCALL(231, exit_group, Result<void>, int status) { process_exit(status & 0xff); }
 
-DEFINE_SYSCALL(186, gettid, Result<int>) { return current_tid(); }
+DEFINE_SYSCALL_IRQS_OFF(186, gettid, Result<int>) { return current_tid(); }
 
 DEFINE_SYSCALL(218, set_tid_address, Result<int>, UserPtr<int> tidptr) {
   if (LinuxThread* lt = linux_thread()) lt->clear_child_tid = tidptr.addr();

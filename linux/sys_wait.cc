@@ -569,7 +569,7 @@ DEFINE_SYSCALL(247, waitid, Result<int>, int idtype, int id, UserPtr<uint8_t> in
   return 0;
 }
 
-DEFINE_SYSCALL(110, getppid, Result<int>) {
+DEFINE_SYSCALL_IRQS_OFF(110, getppid, Result<int>) {
   Process* p = current_process();
   if (!p) return 0;
   SpinGuard g(process_table_lock());

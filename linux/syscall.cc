@@ -6,8 +6,10 @@
 #include "lib/log.h"
 #include "core/mm.h"
 #include "lib/panic.h"
+#include "arch/percpu.h"
 #include "arch/uaccess.h"
 #include "linux/strace.h"
+#include "linux/syscall_return.h"
 #include "arch/x64/cpu/x64.h"
 #include "core/stats.h"
 #include "core/trace.h"
@@ -78,6 +80,15 @@ int64_t unimplemented(uint32_t nr) {
   return -L_ENOSYS;
 }
 
+// The dispatcher's own table: g_table's definitions, and this one for
+// every number without one (and, in slot TABLE_SIZE, for every number past
+// the table), so the plain path loads a definition with no test for null
+// and none for the range (a conditional move): each branch there is one
+// more translation block under TCG.
+int64_t enosys_entry(SyscallArgs& a) { return unimplemented(uint32_t(a.nr)); }
+constexpr SyscallDef ENOSYS_DEF = {0, "unimplemented", &enosys_entry, nullptr, false, false};
+const SyscallDef* g_entry[TABLE_SIZE + 1];
+
 }  // namespace
 
 void strace_user_string(Sink& s, uint64_t v) {
@@ -136,6 +147,7 @@ void syscalls_init() {
     if (g_table[d->nr]) panic("linux: syscall {} defined twice ({} and {})", d->nr, g_table[d->nr]->name, d->name);
     g_table[d->nr] = d;
   }
+  for (uint32_t nr = 0; nr <= TABLE_SIZE; ++nr) g_entry[nr] = nr < TABLE_SIZE && g_table[nr] ? g_table[nr] : &ENOSYS_DEF;
   x64::syscall_init_cpu();
 }
 
@@ -172,18 +184,49 @@ namespace {
 
 }  // namespace
 
+// Interrupts on (SYSCALL's FMASK turned them off): POPFQ, not STI, whose
+// interrupt shadow costs two trips through QEMU's CPU loop under TCG
+// (bench/README.md). FMASK cleared DF, TF and AC already.
+namespace {
+[[gnu::always_inline]] inline void syscall_irqs_on() {
+  asm volatile("pushq $0x202\n\tpopfq" ::: "memory", "cc");
+}
+}  // namespace
+
 // The plain path (no observer): one test, the table's call, the return
-// work. Each extra call, indirect call or branch here is a translation-
-// block exit or lookup under TCG (bench/README.md, the probe).
-extern "C" x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
+// work's test inline. Each extra call, indirect call or branch here is a
+// translation-block exit or lookup under TCG (bench/README.md, the probe);
+// [[gnu::hot]] puts it in .text.hot, in the page of syscall_entry (a jump
+// within a page chains straight to the next block, across pages it is a
+// lookup). Called with interrupts off; a call defined with
+// DEFINE_SYSCALL_IRQS_OFF runs so, every other one with them on. No
+// stack protector: its one local, SyscallArgs, holds no buffer, and the
+// canary's check is a branch (a translation block) per call.
+extern "C" [[gnu::hot, gnu::no_stack_protector]] x64::SyscallReturn syscall_dispatch(x64::SyscallFrame* f) {
   SyscallArgs a{{f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9}, f};
-  uint64_t nr = f->rax;
+  const uint64_t nr = f->rax;
   a.nr = nr;  // [signals] restart after a signal needs it
-  const SyscallDef* d = nr < TABLE_SIZE ? g_table[nr] : nullptr;
+  const SyscallDef* d = g_entry[nr < TABLE_SIZE ? nr : TABLE_SIZE];
+  const bool observed = g_observed | trace::on(trace::SYSCALL);
+  const bool irqs_off = d->irqs_off & !observed;  // one test for the fast calls
   int64_t r;
-  if (__builtin_expect(g_observed | trace::on(trace::SYSCALL), false)) r = dispatch_observed(nr, d, a);
-  else r = d ? d->fn(a) : unimplemented(uint32_t(nr));
-  if (!a.full_return) f->rax = uint64_t(r);
-  syscall_return_work(a, r);
+  if (irqs_off) {
+#ifdef CAPSULE_DEBUG_KERNEL
+    this_cpu()->irqs_off_call = d->name;  // core/debug/lock_check.cc reports a sleep
+#endif
+    r = d->fn(a);
+#ifdef CAPSULE_DEBUG_KERNEL
+    this_cpu()->irqs_off_call = nullptr;
+#endif
+  } else {
+    syscall_irqs_on();
+    if (__builtin_expect(observed, false)) r = dispatch_observed(nr, nr < TABLE_SIZE ? g_table[nr] : nullptr, a);
+    else r = d->fn(a);
+  }
+  f->rax = a.full_return ? f->rax : uint64_t(r);  // a conditional move, not a branch
+  if (__builtin_expect(!syscall_return_quiet(r, a.full_return), false)) {
+    if (irqs_off) syscall_irqs_on();  // delivery and a group stop may sleep
+    syscall_return_work(a, r);
+  }
   return a.full_return ? x64::SyscallReturn::Full : x64::SyscallReturn::Fast;
 }

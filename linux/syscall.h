@@ -42,6 +42,9 @@ struct SyscallDef {
   SyscallHandler fn;
   SyscallPrinter print_args;     // --strace: the arguments, derived from their types
   bool hex_result;               // --strace: print the result in hex
+  // DEFINE_SYSCALL_IRQS_OFF: the call runs with interrupts off, as SYSCALL
+  // left them (docs/syscall.md "Calls that run with interrupts off").
+  bool irqs_off;
 };
 
 namespace detail {
@@ -114,10 +117,20 @@ void typed_syscall_print(Sink& s, const SyscallArgs& a) {
   S::print(s, a, typename S::Indices{});
 }
 
+// The same for a DEFINE_SYSCALL_IRQS_OFF handler: a few loads with no
+// buffer of its own, so without the stack protector's canary check (a
+// branch, and a translation block, per call under TCG).
 template <auto Fn>
-constexpr SyscallDef typed_syscall_def(uint32_t nr, const char* name) {
+[[gnu::no_stack_protector]] int64_t typed_syscall_entry_irqs_off(SyscallArgs& a) {
   using S = detail::TypedSyscall<decltype(Fn)>;
-  return SyscallDef{nr, name, &typed_syscall_entry<Fn>, &typed_syscall_print<Fn>, S::hex_result};
+  return S::template call<Fn>(a, typename S::Indices{});
+}
+
+template <auto Fn>
+constexpr SyscallDef typed_syscall_def(uint32_t nr, const char* name, bool irqs_off = false) {
+  using S = detail::TypedSyscall<decltype(Fn)>;
+  return SyscallDef{nr, name, irqs_off ? &typed_syscall_entry_irqs_off<Fn> : &typed_syscall_entry<Fn>,
+                    &typed_syscall_print<Fn>, S::hex_result, irqs_off};
 }
 
 const char* syscall_name(uint32_t nr);  // "openat", or nullptr if unknown
@@ -130,10 +143,11 @@ bool strace_enabled();
 // with path arguments whole.
 void log_missing_enable(bool on);
 
-// Run by the dispatcher before every return to the application
-// (linux/signal_delivery.cc): delivers pending signals, restarts or ends an
-// interrupted call (-ERESTART*), parks the thread for a group stop. A
-// direct call whose common case, nothing to do, is a few loads.
+// Run by the dispatcher before a return to the application that
+// syscall_return_quiet (linux/syscall_return.h, inline in the dispatcher)
+// did not find quiet (linux/signal_delivery.cc): delivers pending signals,
+// restarts or ends an interrupted call (-ERESTART*), parks the thread for
+// a group stop. Interrupts on.
 void syscall_return_work(SyscallArgs& args, int64_t result);
 
 // Boot: builds the table, installs the SYSCALL entry on this CPU.
@@ -148,4 +162,18 @@ void syscalls_init();
   [[gnu::used, gnu::section(".linux_syscalls")]] alignas(::capsule::linux_abi::SyscallDef) static const \
       ::capsule::linux_abi::SyscallDef sysdef_##ident =                                             \
           ::capsule::linux_abi::typed_syscall_def<&sys_##ident>(number, #ident);                    \
+  static ResultType sys_##ident(__VA_ARGS__)
+
+// DEFINE_SYSCALL_IRQS_OFF(nr, name, Result<T>, params...) { body }: the same,
+// for a call that runs with interrupts off, as SYSCALL left them, which
+// saves the entry's POPFQ (docs/syscall.md "Calls that run with interrupts
+// off"). Its body must not sleep (no mutex, no wait, no allocation that can
+// wait) nor touch application memory (a fault there may sleep); spinlocks
+// are fine. The debug kernel reports either ("lock_check: sleeping ... in
+// the interrupts-off system call ...").
+#define DEFINE_SYSCALL_IRQS_OFF(number, ident, ResultType, ...)                                   \
+  static ResultType sys_##ident(__VA_ARGS__);                                                       \
+  [[gnu::used, gnu::section(".linux_syscalls")]] alignas(::capsule::linux_abi::SyscallDef) static const \
+      ::capsule::linux_abi::SyscallDef sysdef_##ident =                                             \
+          ::capsule::linux_abi::typed_syscall_def<&sys_##ident>(number, #ident, true);              \
   static ResultType sys_##ident(__VA_ARGS__)

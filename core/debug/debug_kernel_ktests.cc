@@ -5,7 +5,9 @@
 // stop the kernel.
 #ifdef CAPSULE_DEBUG_KERNEL
 
+#include "arch/percpu.h"
 #include "arch/spinlock.h"
+#include "arch/uaccess.h"
 #include "core/lock_check.h"
 #include "core/mm.h"
 #include "core/sched/thread.h"
@@ -112,6 +114,27 @@ KTEST(lockcheck_sleep_under_spinlock) {
     g_sleeper.unlock();
   }
   KEXPECT(lock_check_stats().sleeps == before + 1);
+}
+
+// A system call defined to run with interrupts off (linux/syscall.h
+// DEFINE_SYSCALL_IRQS_OFF) that could sleep, or touches application
+// memory (whose fault could sleep), even with no spinlock held: reported
+// once per call chain, each.
+KTEST(lockcheck_sleep_in_irqs_off_syscall) {
+  const uint32_t before = lock_check_stats().sleeps;
+  for (int round = 0; round < 2; ++round) {
+    IrqGuard irq;  // as the dispatcher runs such a call
+    this_cpu()->irqs_off_call = "ktest_call";
+    g_sleeper.lock();  // uncontended: returns at once, but may sleep
+    g_sleeper.unlock();
+    uint8_t b;
+    (void)copy_from_user(&b, reinterpret_cast<const void*>(0x1000), 0);  // no byte: no fault
+    this_cpu()->irqs_off_call = nullptr;
+  }
+  KEXPECT(lock_check_stats().sleeps == before + 2);
+  g_sleeper.lock();  // interrupts on, no call marked: not reported
+  g_sleeper.unlock();
+  KEXPECT(lock_check_stats().sleeps == before + 2);
 }
 
 // A bare lock() with interrupts on (the EditGuard bug: one-CPU guests hung

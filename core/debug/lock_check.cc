@@ -403,14 +403,23 @@ void on_release(const void* lock, LockKind kind) {
 void on_might_sleep(const char* what) {
   IrqsOff irq;
   uint32_t cpu = this_cpu()->index;
-  if (g_busy[cpu] || !any_held(g_cpu_held[cpu])) return;
+  // A system call defined to run with interrupts off (linux/syscall.h
+  // DEFINE_SYSCALL_IRQS_OFF) may not sleep, spinlock or not.
+  const char* call = this_cpu()->irqs_off_call;
+  if (g_busy[cpu] || (!call && !any_held(g_cpu_held[cpu]))) return;
   g_busy[cpu] = true;
   uintptr_t now[EDGE_TRACE];
   backtrace_save(now, EDGE_TRACE, 1);  // from the sleeping function on
   uintptr_t key = 0;
   for (unsigned i = 0; i < 4; ++i) key = key * 31 + now[i];
   graph_lock();
-  if (first_report(key | 1)) {
+  if (call && first_report(key | 1)) {
+    ++g_stats.sleeps;
+    kprint("lock_check: sleeping ({}) in the interrupts-off system call {} (DEFINE_SYSCALL_IRQS_OFF)\n",
+           what, call);
+    kprint("lock_check: at:\n");
+    backtrace_print_saved(now, EDGE_TRACE);
+  } else if (!call && first_report(key | 1)) {
     ++g_stats.sleeps;
     kprint("lock_check: sleeping ({}) with a spinlock held:\n", what);
     const HeldLocks& h = g_cpu_held[cpu];

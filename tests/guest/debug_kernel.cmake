@@ -60,6 +60,12 @@ capsule_guest_test(debugk.sleep_under_spinlock DEBUG_KERNEL CMDLINE --test=lockc
          "lock_check: at:" "ktest_fn_lockcheck_sleep_under_spinlock"
          "ktest: 1 passed, 0 failed"
   REJECT "panic" "FAILED")
+capsule_guest_test(debugk.sleep_in_irqs_off_syscall DEBUG_KERNEL CMDLINE --test=lockcheck.sleep_in_irqs_off_syscall
+  EXPECT "lock_check: sleeping \\(mutex lock\\) in the interrupts-off system call ktest_call \\(DEFINE_SYSCALL_IRQS_OFF\\)"
+         "lock_check: sleeping \\(application memory\\) in the interrupts-off system call ktest_call"
+         "lock_check: at:" "ktest_fn_lockcheck_sleep_in_irqs_off_syscall"
+         "ktest: 1 passed, 0 failed"
+  REJECT "panic" "FAILED" "with a spinlock held")
 capsule_guest_test(debugk.spinlock_with_interrupts_on DEBUG_KERNEL CMDLINE --test=lockcheck.spinlock_with_interrupts_on
   EXPECT "lock_check: spinlock taken with interrupts on, at .*ktest_fn_lockcheck_spinlock_with_interrupts_on"
          "ktest: 1 passed, 0 failed"

@@ -11,6 +11,7 @@ set(signal_tests
   "sig_faults|0|sig_faults: all ok"
   "sig_basic|0|sig_basic: all ok"
   "sig_timers|0|sig_timers: all ok"
+  "sig_fastcalls|0|sig_fastcalls: all ok"
   "sig_term|143|capsule: program terminated by signal 15 \\(SIGTERM\\) at RIP 0x[0-9a-f]+$"
   "sig_null|139|capsule: program terminated by signal 11 \\(SIGSEGV\\) at RIP 0x[0-9a-f]+ \\(fault address 0x0\\)"
   "sig_blocked|139|capsule: program terminated by signal 11 \\(SIGSEGV\\) at RIP 0x[0-9a-f]+ \\(fault address 0x0\\): the signal was blocked")

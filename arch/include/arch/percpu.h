@@ -40,6 +40,13 @@ struct PerCpu {
   uint64_t acct_since;
   uint64_t acct_cycles[CPU_MODES];
   uint64_t counters[PERCPU_COUNTERS];  // percpu_count()
+#ifdef CAPSULE_DEBUG_KERNEL
+  // The debug kernel's: the name of the system call running here with
+  // interrupts off (DEFINE_SYSCALL_IRQS_OFF, linux/syscall.h), nullptr
+  // otherwise. A sleep or an application-memory access meanwhile is
+  // reported (core/debug/lock_check.cc, arch/x64/mm/uaccess.cc).
+  const char* irqs_off_call;
+#endif
 };
 
 // The running thread, read with one instruction: safe with interrupts on

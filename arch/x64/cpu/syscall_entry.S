@@ -3,7 +3,8 @@
  * SYSCALL does not switch stacks, and the application may keep live data in
  * the 128 bytes below its RSP, so the first thing is to move to the current
  * thread's kernel stack (PerCpu at %gs: +16 kernel_stack_top, +24 scratch).
- * FMASK cleared IF, so nothing can interrupt these first instructions.
+ * FMASK cleared IF, so nothing can interrupt these first instructions
+ * (nor, for the calls that run with interrupts off, the whole call).
  *
  * SYSRET cannot return to CPL0, so the return restores RFLAGS with popfq on
  * the kernel stack, loads the application RSP and jumps through RCX, which
@@ -19,7 +20,7 @@
  * takes for a corrupt stack between two ordinary frames. The kernel keeps
  * no .eh_frame: the table goes to .debug_frame. */
     .cfi_sections .debug_frame
-    .section .text
+    .section .text.hot.syscall_entry, "ax", @progbits
     .globl syscall_entry
 syscall_entry:
     .cfi_startproc simple
@@ -78,13 +79,10 @@ syscall_entry:
      * rather than follow whatever value the program keeps there (-8192
      * sent the debug heap's backtrace into an unmapped page). */
     xorl %ebp, %ebp
-    /* Interrupts on, and DF (the C++ ABI), TF, AC clear: POPFQ, not STI +
-     * CLD. Under TCG STI costs two trips through the CPU loop (its
-     * interrupt shadow), POPFQ one (bench/README.md). */
-    pushq $0x202
-    .cfi_adjust_cfa_offset 8
-    popfq
-    .cfi_adjust_cfa_offset -8
+    /* Interrupts stay off: syscall_dispatch turns them on for every call
+     * but the DEFINE_SYSCALL_IRQS_OFF ones (docs/syscall.md), which thus
+     * save a POPFQ, a trip through QEMU's CPU loop under TCG
+     * (bench/README.md). FMASK cleared DF (the C++ ABI), TF and AC. */
     call syscall_dispatch
     cli
     cmpb $0, g_cpu_accounting(%rip)   /* --stats: the program's time again */

@@ -3,6 +3,10 @@
 
 #include "arch/arch.h"
 #include "arch/memory_layout.h"
+#ifdef CAPSULE_DEBUG_KERNEL
+#include "arch/lock_debug.h"
+#include "arch/percpu.h"
+#endif
 
 extern "C" size_t uaccess_copy(void* dst, const void* src, size_t n);
 extern "C" size_t uaccess_clear(void* dst, size_t n);
@@ -43,6 +47,15 @@ size_t clear_serving(void* dst, size_t n) {
   return n - done;
 }
 
+// The debug kernel: application memory from a system call that runs with
+// interrupts off (DEFINE_SYSCALL_IRQS_OFF) is a bug even when the page is
+// there, since a fault on it may have to sleep: reported as a sleep.
+inline void check_may_touch_user() {
+#ifdef CAPSULE_DEBUG_KERNEL
+  if (this_cpu()->irqs_off_call) lock_debug_might_sleep("application memory");
+#endif
+}
+
 }  // namespace
 
 bool user_range_ok(const void* p, size_t n) {
@@ -51,12 +64,14 @@ bool user_range_ok(const void* p, size_t n) {
 }
 
 Result<void> copy_from_user(void* dst, const void* user_src, size_t n) {
+  check_may_touch_user();
   if (!user_range_ok(user_src, n)) return Error::Fault;
   if (n && copy_serving(dst, user_src, n, reinterpret_cast<uintptr_t>(user_src), false)) return Error::Fault;
   return {};
 }
 
 Result<void> copy_to_user(void* user_dst, const void* src, size_t n) {
+  check_may_touch_user();
   if (!user_range_ok(user_dst, n)) return Error::Fault;
   if (n && copy_serving(user_dst, src, n, reinterpret_cast<uintptr_t>(user_dst), true)) return Error::Fault;
   return {};
@@ -65,22 +80,26 @@ Result<void> copy_to_user(void* user_dst, const void* src, size_t n) {
 // uaccess_copy stops at the faulting byte (rep movsb is restartable and
 // leaves RCX at the bytes not done), so what it returns is exact.
 size_t copy_to_user_partial(void* user_dst, const void* src, size_t n) {
+  check_may_touch_user();
   if (!user_range_ok(user_dst, n)) return 0;
   return n ? n - copy_serving(user_dst, src, n, reinterpret_cast<uintptr_t>(user_dst), true) : 0;
 }
 
 size_t copy_from_user_partial(void* dst, const void* user_src, size_t n) {
+  check_may_touch_user();
   if (!user_range_ok(user_src, n)) return 0;
   return n ? n - copy_serving(dst, user_src, n, reinterpret_cast<uintptr_t>(user_src), false) : 0;
 }
 
 Result<void> clear_user(void* user_dst, size_t n) {
+  check_may_touch_user();
   if (!user_range_ok(user_dst, n)) return Error::Fault;
   if (n && clear_serving(user_dst, n)) return Error::Fault;
   return {};
 }
 
 Result<size_t> strncpy_from_user(char* dst, const char* user_src, size_t max) {
+  check_may_touch_user();
   auto a = reinterpret_cast<uintptr_t>(user_src);
   if (a >= mm::USER_END) return Error::Fault;
   if (max == 0) return Error::TooBig;
