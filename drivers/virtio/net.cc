@@ -58,7 +58,7 @@ namespace capsule::virtio {
 namespace {
 
 // Feature bits [§5.1.3].
-constexpr uint64_t F_CSUM = 1ull << 0, F_GUEST_CSUM = 1ull << 1, F_MAC = 1ull << 5, F_GUEST_TSO4 = 1ull << 7,
+constexpr uint64_t F_CSUM = 1ull << 0, F_GUEST_CSUM = 1ull << 1, F_MAC = 1ull << 5, F_GUEST_TSO4 = 1ull << 7, F_GUEST_TSO6 = 1ull << 8,
                    F_HOST_TSO4 = 1ull << 11, F_HOST_TSO6 = 1ull << 12, F_MRG_RXBUF = 1ull << 15, F_STATUS = 1ull << 16,
                    F_CTRL_VQ = 1ull << 17, F_MQ = 1ull << 22;
 // struct virtio_net_hdr's flags and gso_type [§5.1.6].
@@ -260,7 +260,7 @@ Result<void> VirtioNet::setup_pair(Pair& p, uint16_t k) {
     unsigned order = JUMBO_ORDER + 3;
     if (auto r = page_alloc(order); r.ok()) p.jumbo = static_cast<uint8_t*>(phys_to_virt(r.value()));
   }
-  if ((features_ & (F_GUEST_CSUM | F_GUEST_TSO4)) == (F_GUEST_CSUM | F_GUEST_TSO4)) p.gather_size = GATHER_SIZE_LRO;
+  if ((features_ & F_GUEST_CSUM) && (features_ & (F_GUEST_TSO4 | F_GUEST_TSO6))) p.gather_size = GATHER_SIZE_LRO;
   p.gather = static_cast<uint8_t*>(kmalloc(p.gather_size));
   if (!p.gather) return Error::NoMemory;
   size_t rx_bufs = POOL_BUFS < p.rx.vq.size() ? POOL_BUFS : p.rx.vq.size();
@@ -360,7 +360,10 @@ Result<void> VirtioNet::start(Transport& t, uint64_t features) {
            t.kind(), mac_[0], mac_[1], mac_[2], mac_[3], mac_[4], mac_[5], link_up() ? "up" : "down",
            pairs_[0].rx.vq.size() < POOL_BUFS ? pairs_[0].rx.vq.size() : POOL_BUFS,
            features & F_MRG_RXBUF ? ", mergeable" : "", tso6_ ? ", TSO (v4, v6)" : tso_ ? ", TSO" : "",
-           pairs_[0].gather_size == GATHER_SIZE_LRO ? ", large receive" : "", StringView(pairs_text));
+           pairs_[0].gather_size != GATHER_SIZE_LRO ? ""
+           : (features_ & F_GUEST_TSO6)           ? ", large receive (v4, v6)"
+                                                  : ", large receive",
+           StringView(pairs_text));
   return {};
 }
 
@@ -687,7 +690,7 @@ Result<void> net_probe(Transport& t) {
   // and merged buffers (the receive buffers are 2 KiB).
   auto fixup = [](uint64_t f) {
     if (!(f & F_CSUM)) f &= ~(F_HOST_TSO4 | F_HOST_TSO6);
-    if (!(f & F_GUEST_CSUM) || !(f & F_MRG_RXBUF)) f &= ~F_GUEST_TSO4;
+    if (!(f & F_GUEST_CSUM) || !(f & F_MRG_RXBUF)) f &= ~(F_GUEST_TSO4 | F_GUEST_TSO6);
     // Several pairs need the control queue to turn them on [§5.1.3.1],
     // and the control queue is only there for them.
     if ((f & (F_MQ | F_CTRL_VQ)) != (F_MQ | F_CTRL_VQ)) f &= ~(F_MQ | F_CTRL_VQ);
@@ -696,7 +699,8 @@ Result<void> net_probe(Transport& t) {
   // One CPU: one pair, and the features of one pair only (as before MQ).
   const uint64_t mq = cpus_expected() > 1 ? F_MQ | F_CTRL_VQ : 0;
   uint64_t f = TRY(negotiate(
-      t, F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_HOST_TSO4 | F_HOST_TSO6 | F_MRG_RXBUF | F_STATUS | mq,
+      t, F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_GUEST_TSO6 | F_HOST_TSO4 | F_HOST_TSO6 | F_MRG_RXBUF |
+             F_STATUS | mq,
       fixup));
   auto* dev = new (std::nothrow) VirtioNet;
   if (!dev) {

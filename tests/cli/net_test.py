@@ -380,6 +380,17 @@ PY_V6_SERVER = ("import socket, socketserver, http.server, sys, threading\n"
                 "        self.send_header('Content-Length', str(len(body)))\n"
                 "        self.end_headers()\n"
                 "        self.wfile.write(body)\n"
+                "    def do_POST(self):\n"
+                "        left = n = int(self.headers['Content-Length'])\n"
+                "        while left:\n"
+                "            d = self.rfile.read(min(left, 65536))\n"
+                "            if not d: break\n"
+                "            left -= len(d)\n"
+                "        body = str(n - left).encode()\n"
+                "        self.send_response(200)\n"
+                "        self.send_header('Content-Length', str(len(body)))\n"
+                "        self.end_headers()\n"
+                "        self.wfile.write(body)\n"
                 "    def log_message(self, *a):\n"
                 "        print('from', self.client_address[0], flush=True)\n"
                 "class S(socketserver.TCPServer):\n"
@@ -651,17 +662,30 @@ def tap6(machine):
                                    stderr=subprocess.PIPE)
                 check(r.returncode == 0 and r.stdout == (path * 5000).encode(),
                       f"GET {path[:8]}: status {r.returncode}, {len(r.stdout)} bytes", problems)
-            # TSO6: the 2 MB went out in packets of many segments. eth0's
-            # transmit count (/proc/net/dev: packets IP gave the device)
-            # holds everything the VM sent; 2 MB in MSS-sized packets
-            # alone would be over 1400.
+            # 2 MB from the host to the VM's server (a POST it counts).
+            with tempfile.NamedTemporaryFile() as body:
+                body.write(os.urandom(2 << 20))
+                body.flush()
+                r = subprocess.run(["curl", "-sS", "-g", "--max-time", "60", "--data-binary", "@" + body.name,
+                                    url + "/in"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            check(r.returncode == 0 and r.stdout == str(2 << 20).encode(),
+                  f"POST 2 MB: status {r.returncode}, the VM counted {r.stdout[:40]!r}", problems)
+            # TSO6 and large receive over IPv6: the 2 MB each way went in
+            # packets of many segments. eth0's counts (/proc/net/dev:
+            # packets between IP and the device) hold everything the VM
+            # sent and received; 2 MB in MSS-sized packets alone would be
+            # over 1400 each way.
             r = subprocess.run(["curl", "-sS", "-g", "--max-time", "60", url + "/netdev"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
             out += r.stdout
-            sent = [int(line.split(b":", 1)[1].split()[9]) for line in r.stdout.splitlines()
-                    if line.strip().startswith(b"eth0:")]
-            check(len(sent) == 1 and sent[0] < 1000,
+            counts = [line.split(b":", 1)[1].split() for line in r.stdout.splitlines()
+                      if line.strip().startswith(b"eth0:")]
+            received = int(counts[0][1]) if len(counts) == 1 else None
+            sent = int(counts[0][9]) if len(counts) == 1 else None
+            check(sent is not None and sent < 1000,
                   f"eth0 sent {sent} packets for 2 MB over IPv6: no TCP segmentation offload (TSO6)", problems)
+            check(received is not None and received < 1000,
+                  f"eth0 received {received} packets with 2 MB over IPv6: no large receive (GUEST_TSO6)", problems)
     finally:
         if vm:
             vm.terminate()
