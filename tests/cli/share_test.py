@@ -1,4 +1,5 @@
-"""capsule run --share HOSTDIR:GUESTDIR[:ro] end to end (docs/9p.md,
+"""capsule run --share HOSTDIR:GUESTDIR[:ro] end to end over virtio-9p or,
+with a 4th argument "virtiofs", virtio-fs (docs/9p.md, docs/virtiofs.md,
 tests/cli/CMakeLists.txt):
 
     share_test.py rw MACHINE PROGRAM   PROGRAM (programs/share_edit.c, static)
@@ -45,6 +46,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
 TIMEOUT = 240
+# The transport (share_test.py CASE MACHINE PROGRAM [9p|virtiofs]):
+# virtio-9p (docs/9p.md) or virtio-fs with virtiofsd (docs/virtiofs.md).
+VIA = "9p"
+FSTYPE = {"9p": "9p", "virtiofs": "virtiofs"}
 INPUT = "line one\nline two\n"
 
 
@@ -153,7 +158,7 @@ def case_rw(machine, program, work):
     if r_native.returncode != 0 or "PASS share_edit rw" not in r_native.stdout:
         print("FAIL: the program fails natively")
         return False
-    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/mnt/share",
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share", f"{shared}:/mnt/share",
              program, "rw", "/mnt/share"])
     ok = r.returncode == 0 and "PASS share_edit rw" in r.stdout and "FAIL" not in r.stdout
     if not ok:
@@ -174,7 +179,7 @@ def case_ro(machine, program, work):
     with open(os.path.join(work, "ro", "outside.txt"), "w") as f:
         f.write("outside\n")
     before = tree(shared)
-    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/srv/data:ro",
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share", f"{shared}:/srv/data:ro",
              program, "ro", "/srv/data"])
     ok = r.returncode == 0 and "PASS share_edit ro" in r.stdout and "FAIL" not in r.stdout
     if not ok:
@@ -191,12 +196,12 @@ def case_exec(machine, program, work):
     os.makedirs(os.path.join(shared, "bin"))
     shutil.copy(program, os.path.join(shared, "bin", "share_edit"))
     seed(os.path.join(shared, "work"))  # work/.. is the share here: no outside.txt in it
-    r = run([CAPSULE, "run", "--machine", machine, "--cpus", "4", "--net", "none", "--share", f"{shared}:/mnt/s",
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--cpus", "4", "--net", "none", "--share", f"{shared}:/mnt/s",
              busybox, "sh", "-c", "/mnt/s/bin/share_edit rw /mnt/s/work && grep ' /mnt/s ' /proc/mounts"])
     ok = r.returncode == 0 and "PASS share_edit rw" in r.stdout and "FAIL" not in r.stdout
     if not ok:
         print(f"FAIL: the VM run: status {r.returncode}")
-    if "capsule0 /mnt/s 9p rw" not in r.stdout:
+    if f"capsule0 /mnt/s {FSTYPE[VIA]} rw" not in r.stdout:
         print("FAIL: /proc/mounts does not list the share")
         ok = False
     return host_checks(os.path.join(shared, "work"), outside=False) and ok
@@ -209,7 +214,7 @@ def case_watch(machine, program, work):
     for name, text in (("a.txt", "v1\n"), ("c.txt", "c\n"), ("d.txt", "d\n")):
         with open(os.path.join(shared, name), "w") as f:
             f.write(text)
-    cmd = [CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/mnt/w",
+    cmd = [CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share", f"{shared}:/mnt/w",
            program, "watch", "/mnt/w"]
     print("$", " ".join(cmd))
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
@@ -259,7 +264,7 @@ def case_debian(machine, _program, work):
     debian_seed(native)
     debian_seed(shared)
     r_native = run([busybox, "sh", "-c", SCRIPT.format(d=native)])
-    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/work/files",
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share", f"{shared}:/work/files",
              busybox, "sh", "-c", SCRIPT.format(d="/work/files")])
     ok = r_native.returncode == 0 and r.returncode == 0 and r.stdout == r_native.stdout
     if not ok:
@@ -306,7 +311,7 @@ def case_python(machine, _program, work):
     with open(os.path.join(work, "script.py"), "w") as f:
         f.write(PY_SCRIPT)
     r_native = run(["/usr/bin/python3", "-c", PY_SCRIPT, native])
-    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/data",
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share", f"{shared}:/data",
              "/usr/bin/python3", "-c", PY_SCRIPT, "/data"])
     ok = r_native.returncode == 0 and r.returncode == 0 and r.stdout == r_native.stdout and r.stdout
     if not ok:
@@ -334,7 +339,17 @@ def case_bad(machine, program, work):
 
 
 def main():
+    global VIA
     what, machine, program = sys.argv[1], sys.argv[2], sys.argv[3]
+    VIA = sys.argv[4] if len(sys.argv) > 4 else "9p"
+    if VIA == "virtiofs":
+        sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "capsule"))
+        from capsule_cli import qemu
+        try:
+            qemu.share_via("virtiofs")
+        except ValueError as e:
+            print(f"SKIP: {e}")
+            return 77
     work = tempfile.mkdtemp(prefix="capsule-share-")
     try:
         result = {"rw": case_rw, "ro": case_ro, "exec": case_exec, "watch": case_watch, "debian": case_debian, "python": case_python, "bad": case_bad}[what](machine, program, work)

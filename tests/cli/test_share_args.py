@@ -42,6 +42,37 @@ class ShareArgs(unittest.TestCase):
         self.assertLess(append.index("--share=capsule0:/mnt/data:ro"), append.index("-- /prog"))
         self.assertNotIn("-fsdev", qemu.command("k.elf", accel="tcg"))
 
+    def test_virtiofs_microvm(self):
+        args, words = qemu.share_args("microvm", [f"{self.d}:/mnt/data", f"{self.d}:/srv/x:ro"],
+                                      via="virtiofs", sock_dir="/run/w")
+        self.assertIn("socket,id=capsule-vfs0,path=/run/w/vfs0.sock", args)
+        self.assertIn("vhost-user-fs-device,chardev=capsule-vfs1,tag=capsule1", args)
+        self.assertIn("virtio-mmio.force-legacy=false", args)
+        self.assertNotIn("-fsdev", args)
+        self.assertEqual(words, ["--virtiofs=capsule0:/mnt/data", "--virtiofs=capsule1:/srv/x:ro"])
+
+    def test_virtiofs_q35_and_memory(self):
+        cmd = qemu.command("k.elf", machine="q35", accel="tcg", mem="256M", shares=[f"{self.d}:/mnt/data"],
+                           share_via="virtiofs", share_dir="/run/w")
+        self.assertIn("vhost-user-fs-pci,chardev=capsule-vfs0,tag=capsule0", cmd)
+        # vhost-user: guest RAM is a shared memfd of the VM's size.
+        self.assertIn("memory-backend-memfd,id=capsule-mem,size=256M,share=on", cmd)
+        self.assertIn("memory-backend=capsule-mem", cmd)
+        self.assertIn("--virtiofs=capsule0:/mnt/data", cmd[cmd.index("-append") + 1])
+        self.assertNotIn("memory-backend=capsule-mem", qemu.command("k.elf", accel="tcg", share_via="virtiofs"))
+
+    def test_virtiofsd_commands(self):
+        (argv, sock), = qemu.virtiofsd_commands([f"{self.d}:/mnt/data:ro"], "/run/w", daemon="/x/virtiofsd")
+        self.assertEqual(sock, "/run/w/vfs0.sock")
+        self.assertEqual(argv[:4], ["/x/virtiofsd", "--socket-path=/run/w/vfs0.sock", "-o", f"source={self.d}"])
+        self.assertIn("cache=none", argv)
+
+    def test_share_via(self):
+        self.assertEqual(qemu.share_via("9p"), "9p")
+        self.assertIn(qemu.share_via("auto"), ("9p", "virtiofs"))
+        with self.assertRaises(ValueError):
+            qemu.share_via("nfs")
+
     def test_bad(self):
         for spec, reason in ((f"{self.d}/missing:/mnt", "does not exist"),
                              (f"{self.d}:mnt", "absolute path"),
