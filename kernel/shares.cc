@@ -43,8 +43,8 @@ class FuseChannelTransport final : public fuse::Transport {
     return {s->out, s->in, s->cap, s};
   }
   void release(fuse::Request& r) override { ch_->release(static_cast<virtio::FuseSlot*>(r.handle)); }
-  Result<size_t> transact(fuse::Request& r, size_t len) override {
-    return ch_->transact(*static_cast<virtio::FuseSlot*>(r.handle), len);
+  Result<size_t> transact(fuse::Request& r, size_t len, size_t reply_max) override {
+    return ch_->transact(*static_cast<virtio::FuseSlot*>(r.handle), len, reply_max);
   }
   Result<void> forget(fuse::Request& r, size_t len) override {
     return ch_->send_forget(*static_cast<virtio::FuseSlot*>(r.handle), len);

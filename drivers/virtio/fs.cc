@@ -46,7 +46,7 @@ class VirtioFs final : public FuseChannel {
   size_t max_message() const override { return BUF_SIZE; }
   FuseSlot* acquire() override;
   void release(FuseSlot* s) override;
-  Result<size_t> transact(FuseSlot& s, size_t len) override;
+  Result<size_t> transact(FuseSlot& s, size_t len, size_t reply_max) override;
   Result<void> send_forget(FuseSlot& s, size_t len) override;
 
   Result<void> start(Transport& t);
@@ -139,13 +139,14 @@ Result<void> VirtioFs::submit(uint16_t index, Queue& q, const Virtqueue::Buf* bu
   return {};
 }
 
-Result<size_t> VirtioFs::transact(FuseSlot& slot, size_t len) {
+Result<size_t> VirtioFs::transact(FuseSlot& slot, size_t len, size_t reply_max) {
   auto& s = static_cast<VirtioFsSlot&>(slot);
-  if (len == 0 || len > BUF_SIZE) return Error::Invalid;
+  if (len == 0 || len > BUF_SIZE || reply_max == 0) return Error::Invalid;
+  if (reply_max > BUF_SIZE) reply_max = BUF_SIZE;
   Virtqueue::Buf bufs[2] = {{virt_to_phys(s.out), uint32_t(len), false},
-                            {virt_to_phys(s.in), uint32_t(BUF_SIZE), true}};
+                            {virt_to_phys(s.in), uint32_t(reply_max), true}};
   TRY(submit(REQUEST_QUEUE, request_, bufs, 2, s));
-  if (s.written > BUF_SIZE) return Error::Io;
+  if (s.written > reply_max) return Error::Io;
   return size_t(s.written);
 }
 

@@ -57,9 +57,11 @@ class Call {
     unique_ = g_unique.fetch_add(1, std::memory_order_relaxed);
     return Writer(r_.out, r_.cap, opcode, unique_, nodeid);
   }
-  Result<Reader> send(Writer& w) {
+  // reply_max: room for the reply, header included (the largest reply
+  // without data is a READLINK of PATH_MAX).
+  Result<Reader> send(Writer& w, size_t reply_max = OUT_HEADER + 4096) {
     if (w.overflow()) return Error::Invalid;  // cannot happen within the VFS's limits
-    size_t n = TRY(t_->transact(r_, w.finish()));
+    size_t n = TRY(t_->transact(r_, w.finish(), reply_max));
     return parse_reply(r_.in, n, unique_);
   }
   Result<void> send_forget(Writer& w) {
@@ -628,7 +630,7 @@ Result<void> Node::readdir(uint64_t cookie, DirSink& sink) {
     w.u64(0);
     w.u32(0);
     w.u32(0);
-    auto rr = c.send(w);
+    auto rr = c.send(w, OUT_HEADER + fs_->chunk());
     if (!rr.ok()) {
       result = rr.error();
       break;
@@ -732,7 +734,7 @@ Result<size_t> Node::read_fh(uint64_t fh, uint64_t offset, IoBuffer& buf) {
     w.u64(0);  // lock_owner
     w.u32(0);  // flags
     w.u32(0);
-    auto rr = c.send(w);
+    auto rr = c.send(w, OUT_HEADER + want);
     if (!rr.ok()) {
       if (done) break;
       return rr.error();

@@ -8,7 +8,7 @@
 //   virtio::FuseChannel* ch = virtio::find_fuse_channel("capsule0");
 //   virtio::FuseSlot* s = ch->acquire();      // sleeps while every slot is busy
 //   build fuse_in_header + arguments in s->out
-//   size_t n = TRY(ch->transact(*s, len));    // fuse_out_header + reply in s->in
+//   size_t n = TRY(ch->transact(*s, len, reply_max));  // fuse_out_header + reply in s->in
 //   ch->release(s);
 //
 // A slot is one request in flight with its own buffers. Requests without
@@ -34,8 +34,11 @@ class FuseChannel {
   virtual FuseSlot* acquire() = 0;
   virtual void release(FuseSlot* s) = 0;
   // Sends s.out's first `len` bytes on a request queue, sleeps until the
-  // reply, returns how many bytes the device wrote into s.in.
-  virtual Result<size_t> transact(FuseSlot& s, size_t len) = 0;
+  // reply, returns how many bytes the device wrote into s.in. The device
+  // sees `reply_max` bytes of s.in (at most cap): as Linux, room for the
+  // largest reply of the request and no more (virtiofsd fills READ
+  // replies to the buffer's size, not to the size asked for).
+  virtual Result<size_t> transact(FuseSlot& s, size_t len, size_t reply_max) = 0;
   // Sends s.out's first `len` bytes on the hiprio queue (no reply buffer:
   // FORGET / BATCH_FORGET), sleeps until the device has taken them.
   virtual Result<void> send_forget(FuseSlot& s, size_t len) = 0;

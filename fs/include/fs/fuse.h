@@ -24,7 +24,9 @@ class Transport {
   virtual size_t max_message() const = 0;
   virtual Request acquire() = 0;  // sleeps while every request is in use
   virtual void release(Request& r) = 0;
-  virtual Result<size_t> transact(Request& r, size_t len) = 0;
+  // reply_max: the most the reply can take (header included); the device
+  // is given that much room and no more.
+  virtual Result<size_t> transact(Request& r, size_t len, size_t reply_max) = 0;
   virtual Result<void> forget(Request& r, size_t len) = 0;
 
  protected:
