@@ -1,7 +1,9 @@
 """The QEMU arguments and kernel words for --share (tools/capsule/
-capsule_cli/qemu.py, docs/9p.md): one virtio-9p device per share on each
-machine, read-only exports, the host path escaped for QEMU; bad specs
-refused with a reason."""
+capsule_cli/qemu.py, docs/9p.md, docs/virtiofs.md): one virtio-9p device
+per share on each machine, read-only exports, the host path escaped for
+QEMU; over virtio-fs one vhost-user-fs device and one virtiofsd per share
+with guest RAM a shared memfd, a daemon that fails named with its own
+words, daemons stopped; bad specs refused with a reason."""
 import os
 import shutil
 import sys
@@ -72,6 +74,28 @@ class ShareArgs(unittest.TestCase):
         self.assertIn(qemu.share_via("auto"), ("9p", "virtiofs"))
         with self.assertRaises(ValueError):
             qemu.share_via("nfs")
+
+    def test_daemon_that_exits_says_why(self):
+        from capsule_cli import virtiofs
+        sock = os.path.join(self.d, "s.sock")
+        d = virtiofs.Daemons([(["/bin/sh", "-c", "echo 'unshare: Operation not permitted' >&2; exit 1"], sock)],
+                             self.d)
+        with self.assertRaises(virtiofs.DaemonError) as e:
+            d.start()
+        self.assertIn("exited with status 1", str(e.exception))
+        self.assertIn("Operation not permitted", str(e.exception))
+        self.assertIsInstance(e.exception, OSError)  # the CLI's status 2 path
+        d.stop()
+
+    def test_daemons_stopped(self):
+        from capsule_cli import virtiofs
+        sock = os.path.join(self.d, "s.sock")
+        d = virtiofs.Daemons([(["/bin/sh", "-c", f"touch {sock}; exec sleep 30"], sock)], self.d)
+        d.start()
+        p = d.procs[0]
+        self.assertIsNone(p.poll())
+        d.stop()
+        self.assertIsNotNone(p.poll())
 
     def test_bad(self):
         for spec, reason in ((f"{self.d}/missing:/mnt", "does not exist"),
