@@ -296,6 +296,9 @@ class Node final : public vfs::Vnode {
   Result<size_t> write(uint64_t* offset, IoBuffer& buf, bool append) override;
   Result<void> truncate(uint64_t size) override;
   Result<void> fsync() override;
+  Result<void> fdatasync() override;
+  Result<void> allocate(uint64_t offset, uint64_t len, bool keep_size) override;
+  Result<void> punch_hole(uint64_t offset, uint64_t len) override;
   Result<Attr> getattr() override;
   Result<void> setattr(const SetAttr& a) override;
   Result<uint64_t> page(uint64_t offset) override;
@@ -321,6 +324,8 @@ class Node final : public vfs::Vnode {
 
  private:
   Result<uint64_t> io_fh_locked(bool write) REQUIRES(io_lock_);
+  Result<void> sync(bool data_only);
+  Result<void> fallocate_locked(uint64_t offset, uint64_t len, uint32_t mode) REQUIRES(io_lock_);
   Result<uint64_t> open_fh(uint32_t flags);
   Result<size_t> read_fh(uint64_t fh, uint64_t offset, IoBuffer& buf);
   Result<VnodeRef> made(Call& c, Writer& w);
@@ -824,16 +829,57 @@ Result<void> Node::truncate(uint64_t size) {
   return setattr(a);
 }
 
-Result<void> Node::fsync() {
+Result<void> Node::fsync() { return sync(false); }
+Result<void> Node::fdatasync() { return sync(true); }
+
+Result<void> Node::sync(bool data_only) {
   FsGuard g(io_lock_);
   if (!has_wfh_) return {};
   if (written_) TRY(writeback_locked());
   Call c(fs_->t());
   Writer w = c.begin(FSYNC, nodeid_);
   w.u64(wfh_);
-  w.u32(0);  // fsync_flags: all of it, not only the data
+  w.u32(data_only ? FSYNC_FDATASYNC : 0);
   w.u32(0);
   TRY(c.send(w));
+  return {};
+}
+
+// FALLOCATE through the file's write handle; `mode` is fallocate(2)'s.
+Result<void> Node::fallocate_locked(uint64_t offset, uint64_t len, uint32_t mode) {
+  io_lock_.assert_held();
+  uint64_t fh = TRY(io_fh_locked(true));
+  Call c(fs_->t());
+  Writer w = c.begin(FALLOCATE, nodeid_);
+  w.u64(fh);
+  w.u64(offset);
+  w.u64(len);
+  w.u32(mode);
+  w.u32(0);
+  TRY(c.send(w));
+  return {};
+}
+
+Result<void> Node::allocate(uint64_t offset, uint64_t len, bool keep_size) {
+  if (!is_regular()) return Error::NoDevice;
+  if (fs_->read_only()) return Error::ReadOnly;
+  FsGuard g(io_lock_);
+  return fallocate_locked(offset, len, keep_size ? FALLOC_KEEP_SIZE : 0);
+}
+
+Result<void> Node::punch_hole(uint64_t offset, uint64_t len) {
+  if (!is_regular()) return Error::NoDevice;
+  if (fs_->read_only()) return Error::ReadOnly;
+  FsGuard g(io_lock_);
+  TRY(fallocate_locked(offset, len, FALLOC_KEEP_SIZE | FALLOC_PUNCH_HOLE));
+  // Kept pages read zeros where the hole is now.
+  for (uint64_t at = offset; at < offset + len && page_count_;) {
+    size_t in = at % PAGE_SIZE;
+    size_t k = PAGE_SIZE - in < offset + len - at ? PAGE_SIZE - in : size_t(offset + len - at);
+    if (CachedPage* p = cache_find_locked(at / PAGE_SIZE))
+      __builtin_memset(static_cast<uint8_t*>(phys_to_virt(p->phys)) + in, 0, k);
+    at += k;
+  }
   return {};
 }
 

@@ -62,6 +62,8 @@ constexpr uint32_t INIT_BIG_WRITES = 1 << 5;
 // Open flags are Linux's O_*.
 constexpr uint32_t O_RDONLY_ = 0, O_WRONLY_ = 1, O_RDWR_ = 2, O_CREAT_ = 0100, O_EXCL_ = 0200;
 constexpr uint32_t RENAME_NOREPLACE_ = 1;
+constexpr uint32_t FSYNC_FDATASYNC = 1;                       // fuse_fsync_in.fsync_flags
+constexpr uint32_t FALLOC_KEEP_SIZE = 1, FALLOC_PUNCH_HOLE = 2;  // fallocate(2)'s mode
 
 // Builds a request in place; overflow() when it did not fit.
 class Writer {
