@@ -28,6 +28,9 @@ tests/cli/CMakeLists.txt):
                                        truncate) on the share; the same
                                        script on the host gives the same
                                        output and tree
+    share_test.py falloc MACHINE - virtiofs  fallocate(2) (punch a hole, grow,
+                                       KEEP_SIZE) over virtio-fs: the host
+                                       sees the hole, size and blocks
     share_test.py bad MACHINE -        a missing host directory, a relative
                                        or "/" guest directory, a bad suffix:
                                        status 2 and a line before any VM
@@ -319,6 +322,52 @@ def case_python(machine, _program, work):
     return compare(tree(native), tree(shared)) and bool(ok)
 
 
+FALLOC_SCRIPT = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def fallocate(fd, mode, off, n):
+    if libc.fallocate(fd, mode, ctypes.c_long(off), ctypes.c_long(n)) != 0:
+        raise OSError(ctypes.get_errno(), "fallocate")
+os.chdir(sys.argv[1])
+fd = os.open("holey.bin", os.O_RDWR)
+fallocate(fd, 3, 4096, 8192)           # PUNCH_HOLE | KEEP_SIZE
+os.posix_fallocate(fd, 0, 65536)       # mode 0: grows the file
+os.fdatasync(fd)
+fd2 = os.open("kept.bin", os.O_RDWR | os.O_CREAT, 0o644)
+fallocate(fd2, 1, 0, 16384)            # KEEP_SIZE: blocks, no size
+print("sizes", os.fstat(fd).st_size, os.fstat(fd2).st_size)
+print("hole", os.pread(fd, 4, 4096), os.pread(fd, 4, 12288))
+"""
+
+
+def case_falloc(machine, _program, work):
+    """fallocate(2) over the share (virtio-fs only: 9P has no such call):
+    the host sees the punched hole, the grown size and the kept blocks."""
+    if not os.path.exists("/usr/bin/python3"):
+        print("SKIP: no Debian python3 on the host")
+        return 77
+    shared = os.path.join(work, "falloc")
+    os.makedirs(shared)
+    with open(os.path.join(shared, "holey.bin"), "wb") as f:
+        f.write(b"abcd" * 4096)  # 16 KiB
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share",
+             f"{shared}:/data", "/usr/bin/python3", "-c", FALLOC_SCRIPT, "/data"])
+    ok = r.returncode == 0 and "sizes 65536 0" in r.stdout and "hole b'\\x00\\x00\\x00\\x00' b'abcd'" in r.stdout
+    if not ok:
+        print(f"FAIL: the VM run: status {r.returncode}")
+    with open(os.path.join(shared, "holey.bin"), "rb") as f:
+        data = f.read()
+    want = b"abcd" * 1024 + bytes(8192) + b"abcd" * 1024 + bytes(65536 - 16384)
+    if data != want:
+        print("FAIL: holey.bin on the host is not the punched, grown file")
+        ok = False
+    st = os.stat(os.path.join(shared, "kept.bin"))
+    if st.st_size != 0 or st.st_blocks * 512 < 16384:
+        print(f"FAIL: kept.bin on the host: size {st.st_size}, {st.st_blocks} blocks (want 0 and 16 KiB)")
+        ok = False
+    return ok
+
+
 def case_bad(machine, program, work):
     ok = True
     os.makedirs(os.path.join(work, "there"))
@@ -352,7 +401,7 @@ def main():
             return 77
     work = tempfile.mkdtemp(prefix="capsule-share-")
     try:
-        result = {"rw": case_rw, "ro": case_ro, "exec": case_exec, "watch": case_watch, "debian": case_debian, "python": case_python, "bad": case_bad}[what](machine, program, work)
+        result = {"rw": case_rw, "ro": case_ro, "exec": case_exec, "watch": case_watch, "debian": case_debian, "python": case_python, "falloc": case_falloc, "bad": case_bad}[what](machine, program, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if result == 77:
