@@ -642,24 +642,20 @@ Result<void> Node::readdir(uint64_t cookie, DirSink& sink) {
     }
     Reader& r = rr.value();
     if (!r.left()) break;  // the end
-    while (r.left()) {
-      uint64_t ino = r.u64();
-      uint64_t next = r.u64();
-      uint32_t namelen = r.u32();
-      uint32_t type = r.u32();
-      const uint8_t* name = namelen <= vfs::MAX_NAME ? r.bytes(namelen) : nullptr;
-      size_t pad = (DIRENT_HEADER + namelen + 7) / 8 * 8 - DIRENT_HEADER - namelen;
-      if (r.left() >= pad) r.skip(pad);
-      if (r.bad() || !name || namelen == 0) {
-        result = Error::Io;
+    uint64_t asked = cookie;
+    Dirent d;
+    while (read_dirent(r, &d)) {
+      if (!sink.emit(d.name, d.ino, VType(d.type & 0xf), d.next)) {
         more = false;
         break;
       }
-      if (!sink.emit(StringView(reinterpret_cast<const char*>(name), namelen), ino, VType(type & 0xf), next)) {
-        more = false;
-        break;
-      }
-      cookie = next;
+      cookie = d.next;
+    }
+    // A malformed entry, or a batch that does not move on (a server that
+    // would have this loop forever).
+    if (r.bad() || (more && cookie == asked)) {
+      result = Error::Io;
+      break;
     }
   }
   (void)release_fh(fs_->t(), RELEASEDIR, nodeid_, dh);

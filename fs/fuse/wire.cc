@@ -49,6 +49,27 @@ Entry read_entry(Reader& r) {
   return e;
 }
 
+bool read_dirent(Reader& r, Dirent* d) {
+  if (!r.left()) return false;
+  d->ino = r.u64();
+  d->next = r.u64();
+  uint32_t namelen = r.u32();
+  d->type = r.u32();
+  if (r.bad()) return false;
+  if (namelen == 0 || namelen > MAX_DIRENT_NAME) {
+    r.skip(r.left() + 1);  // malformed: bad()
+    return false;
+  }
+  const uint8_t* name = r.bytes(namelen);
+  if (!name) return false;
+  d->name = StringView(reinterpret_cast<const char*>(name), namelen);
+  // [fuse.h FUSE_DIRENT_ALIGN] entries start on 8 bytes; the last one's
+  // padding may be cut by the reply's end.
+  size_t pad = (DIRENT_HEADER + namelen + 7) / 8 * 8 - DIRENT_HEADER - namelen;
+  r.skip(pad < r.left() ? pad : r.left());
+  return true;
+}
+
 uint64_t decode_dev(uint32_t d) {
   uint64_t major = (d >> 8) & 0xfff;
   uint64_t minor = (d & 0xff) | ((d >> 12) & 0xfff00);

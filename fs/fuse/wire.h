@@ -180,6 +180,19 @@ struct Entry {
 };
 Entry read_entry(Reader& r);
 
+// One struct fuse_dirent of a READDIR reply: ino, off (the cookie of the
+// next entry), namelen, type (DT_*), the name, padding to 8 bytes.
+struct Dirent {
+  uint64_t ino = 0, next = 0;
+  uint32_t type = 0;
+  StringView name;
+};
+constexpr size_t MAX_DIRENT_NAME = 255;
+// The next entry of `r`; false at the end or when malformed (then
+// r.bad(): a name that is empty, longer than MAX_DIRENT_NAME or past the
+// end).
+bool read_dirent(Reader& r, Dirent* d);
+
 // Checks a reply (`reply`, `len` bytes as the device wrote them) to the
 // request `unique`, and gives a Reader over its body: the server's error
 // (a negative errno) as the Error it names; Io for a reply shorter than

@@ -106,7 +106,10 @@ TEST(FuseWire, EntryOutDecodes) {
   std::vector<uint8_t> b;
   put(b, 77, 8);      // nodeid
   put(b, 1, 8);       // generation
-  put(b, 0, 8 + 8 + 4 + 4);
+  put(b, 0, 8);       // entry_valid
+  put(b, 0, 8);       // attr_valid
+  put(b, 0, 4);       // entry_valid_nsec
+  put(b, 0, 4);       // attr_valid_nsec
   put(b, 1234, 8);    // ino
   put(b, 5000, 8);    // size
   put(b, 16, 8);      // blocks
@@ -146,4 +149,56 @@ TEST(FuseWire, DevNumbersRoundTrip) {
   uint64_t d = (uint64_t(259) << 32) | 70000;
   EXPECT_EQ(decode_dev(encode_dev(d)), d);
   EXPECT_EQ(encode_dev((uint64_t(8) << 32) | 1), 0x801u);
+}
+
+namespace {
+void dirent(std::vector<uint8_t>& b, uint64_t ino, uint64_t off, uint32_t type, const std::string& name,
+            bool pad = true) {
+  put(b, ino, 8);
+  put(b, off, 8);
+  put(b, name.size(), 4);
+  put(b, type, 4);
+  b.insert(b.end(), name.begin(), name.end());
+  if (pad)
+    while (b.size() % 8) b.push_back(0);
+}
+}  // namespace
+
+TEST(FuseWire, DirentsWalk) {
+  std::vector<uint8_t> b;
+  dirent(b, 10, 1, 4, ".");
+  dirent(b, 11, 2, 8, "file.txt");
+  dirent(b, 12, 3, 10, "l", false);  // the last one's padding cut short
+  Reader r(b.data(), b.size());
+  Dirent d;
+  ASSERT_TRUE(read_dirent(r, &d));
+  EXPECT_EQ(std::string(d.name.data(), d.name.size()), ".");
+  ASSERT_TRUE(read_dirent(r, &d));
+  EXPECT_EQ(std::string(d.name.data(), d.name.size()), "file.txt");
+  EXPECT_EQ(d.ino, 11u);
+  EXPECT_EQ(d.next, 2u);
+  EXPECT_EQ(d.type, 8u);
+  ASSERT_TRUE(read_dirent(r, &d));
+  EXPECT_EQ(d.next, 3u);
+  EXPECT_FALSE(read_dirent(r, &d));
+  EXPECT_FALSE(r.bad());
+}
+
+TEST(FuseWire, BadDirentsAreRefused) {
+  // An empty name, a name past the end, a name longer than NAME_MAX, a
+  // header cut short: refused (bad()), never read past the reply.
+  for (int k = 0; k < 4; ++k) {
+    std::vector<uint8_t> b;
+    if (k == 0) dirent(b, 1, 1, 8, "");
+    if (k == 1) {
+      dirent(b, 1, 1, 8, "abc");
+      b[16] = 200;  // namelen beyond the reply
+    }
+    if (k == 2) dirent(b, 1, 1, 8, std::string(256, 'x'));
+    if (k == 3) b.assign(20, 1);
+    Reader r(b.data(), b.size());
+    Dirent d;
+    EXPECT_FALSE(read_dirent(r, &d)) << k;
+    EXPECT_TRUE(r.bad()) << k;
+  }
 }
