@@ -21,6 +21,18 @@ Result<Reader> parse_reply(const uint8_t* reply, size_t len, uint64_t unique) {
 // The same numbers 9P2000.L's Rlerror carries: Linux's errnos.
 Error error_from_errno(uint32_t e) { return p9::error_from_errno(e); }
 
+namespace {
+// A server's (signed) seconds and nanoseconds as nanoseconds, clamped to
+// what int64 holds (year 2262) rather than overflowing.
+int64_t to_ns(uint64_t sec, uint32_t nsec) {
+  constexpr int64_t LIMIT = INT64_MAX / 1000000000 - 1;
+  auto s = int64_t(sec);
+  if (s > LIMIT) s = LIMIT;
+  if (s < -LIMIT) s = -LIMIT;
+  return s * 1000000000 + (nsec < 1000000000 ? int64_t(nsec) : 999999999);
+}
+}  // namespace
+
 WireAttr read_attr(Reader& r) {
   WireAttr a;
   a.ino = r.u64();
@@ -28,9 +40,9 @@ WireAttr read_attr(Reader& r) {
   a.blocks = r.u64();
   uint64_t as = r.u64(), ms = r.u64(), cs = r.u64();
   uint32_t ans = r.u32(), mns = r.u32(), cns = r.u32();
-  a.atime_ns = int64_t(as) * 1000000000 + ans;
-  a.mtime_ns = int64_t(ms) * 1000000000 + mns;
-  a.ctime_ns = int64_t(cs) * 1000000000 + cns;
+  a.atime_ns = to_ns(as, ans);
+  a.mtime_ns = to_ns(ms, mns);
+  a.ctime_ns = to_ns(cs, cns);
   a.mode = r.u32();
   a.nlink = r.u32();
   a.uid = r.u32();

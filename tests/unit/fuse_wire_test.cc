@@ -202,3 +202,23 @@ TEST(FuseWire, BadDirentsAreRefused) {
     EXPECT_TRUE(r.bad()) << k;
   }
 }
+
+TEST(FuseWire, HugeTimesClampNotOverflow) {
+  std::vector<uint8_t> b;
+  put(b, 1, 8);                      // ino
+  put(b, 0, 8);                      // size
+  put(b, 0, 8);                      // blocks
+  put(b, 0x1000000000000001ull, 8);  // atime: past int64 nanoseconds
+  put(b, uint64_t(-5), 8);           // mtime: before 1970
+  put(b, 0x8000000000000000ull, 8);  // ctime: the most negative
+  put(b, 4000000000u, 4);            // atimensec out of range
+  put(b, 0, 4);
+  put(b, 0, 4);
+  for (int i = 0; i < 7; ++i) put(b, 0, 4);
+  Reader r(b.data(), b.size());
+  WireAttr a = read_attr(r);
+  ASSERT_FALSE(r.bad());
+  EXPECT_GT(a.atime_ns, int64_t(9000000000000000000));
+  EXPECT_EQ(a.mtime_ns, -5000000000);
+  EXPECT_LT(a.ctime_ns, int64_t(-9000000000000000000));
+}
