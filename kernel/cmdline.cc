@@ -352,21 +352,22 @@ void parse_cmdline(StringView text, char* storage, size_t storage_size, CmdlineR
       if (value.empty() || value[0] != '/')
         return fail(out, "bad value '{}' for --cwd (an absolute directory)", value);
       s.cwd = value;
-    } else if (name == "share") {
-      // --share=TAG:/DIR[:ro] (docs/9p.md): mount the 9P device TAG on DIR.
+    } else if (name == "share" || name == "virtiofs") {
+      // --share=TAG:/DIR[:ro] (docs/9p.md): mount the 9P device TAG on DIR;
+      // --virtiofs=TAG:/DIR[:ro] (docs/virtiofs.md): the virtio-fs device TAG.
       size_t colon = value.find(':');
       if (colon == StringView::npos || colon == 0 || colon + 1 >= value.size() || value[colon + 1] != '/')
-        return fail(out, "bad value '{}' for --share (TAG:/DIR[:ro])", value);
+        return fail(out, "bad value '{}' for --{} (TAG:/DIR[:ro])", value, name);
       StringView dir = value.substr(colon + 1);
       bool ro = false;
       if (size_t c2 = dir.find(':'); c2 != StringView::npos) {
         if (dir.substr(c2 + 1) != StringView("ro"))
-          return fail(out, "bad value '{}' for --share (TAG:/DIR[:ro])", value);
+          return fail(out, "bad value '{}' for --{} (TAG:/DIR[:ro])", value, name);
         dir = dir.substr(0, c2);
         ro = true;
       }
       if (s.share_count == BootSettings::MAX_SHARES) return fail(out, "too many --share options");
-      s.shares[s.share_count++] = {value.substr(0, colon), dir, ro};
+      s.shares[s.share_count++] = {value.substr(0, colon), dir, ro, name == "virtiofs"};
     } else {
       return fail(out, "unknown option '--{}' (see docs/cmdline.md)", name);
     }

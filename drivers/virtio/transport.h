@@ -18,7 +18,7 @@ inline constexpr uint64_t F_VERSION_1 = 1ull << 32;
 
 // Device types [§5].
 inline constexpr uint32_t DEVICE_NET = 1, DEVICE_BLOCK = 2, DEVICE_CONSOLE = 3, DEVICE_RNG = 4,
-                           DEVICE_9P = 9;
+                           DEVICE_9P = 9, DEVICE_FS = 26;
 
 class Transport {
  public:
@@ -76,5 +76,6 @@ Result<void> console_probe(Transport& t);
 Result<void> net_probe(Transport& t);
 Result<void> p9_probe(Transport& t);
 Result<void> blk_probe(Transport& t);
+Result<void> fs_probe(Transport& t);
 
 }  // namespace capsule::virtio

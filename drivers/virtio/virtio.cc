@@ -18,6 +18,7 @@ constexpr DriverRow DRIVERS[] = {
     {DEVICE_NET, "net", net_probe},
     {DEVICE_9P, "9p", p9_probe},
     {DEVICE_BLOCK, "blk", blk_probe},
+    {DEVICE_FS, "fs", fs_probe},
 };
 
 void attach(Transport& t) {

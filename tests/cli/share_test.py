@@ -1,4 +1,5 @@
-"""capsule run --share HOSTDIR:GUESTDIR[:ro] end to end (docs/9p.md,
+"""capsule run --share HOSTDIR:GUESTDIR[:ro] end to end over virtio-9p or,
+with a 4th argument "virtiofs", virtio-fs (docs/9p.md, docs/virtiofs.md,
 tests/cli/CMakeLists.txt):
 
     share_test.py rw MACHINE PROGRAM   PROGRAM (programs/share_edit.c, static)
@@ -27,6 +28,9 @@ tests/cli/CMakeLists.txt):
                                        truncate) on the share; the same
                                        script on the host gives the same
                                        output and tree
+    share_test.py falloc MACHINE - virtiofs  fallocate(2) (punch a hole, grow,
+                                       KEEP_SIZE) over virtio-fs: the host
+                                       sees the hole, size and blocks
     share_test.py bad MACHINE -        a missing host directory, a relative
                                        or "/" guest directory, a bad suffix:
                                        status 2 and a line before any VM
@@ -45,6 +49,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 CAPSULE = os.environ.get("CAPSULE_TEST_CLI") or os.path.join(HERE, "..", "..", "capsule")
 TIMEOUT = 240
+# The transport (share_test.py CASE MACHINE PROGRAM [9p|virtiofs]):
+# virtio-9p (docs/9p.md) or virtio-fs with virtiofsd (docs/virtiofs.md).
+VIA = "9p"
+FSTYPE = {"9p": "9p", "virtiofs": "virtiofs"}
 INPUT = "line one\nline two\n"
 
 
@@ -153,7 +161,7 @@ def case_rw(machine, program, work):
     if r_native.returncode != 0 or "PASS share_edit rw" not in r_native.stdout:
         print("FAIL: the program fails natively")
         return False
-    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/mnt/share",
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share", f"{shared}:/mnt/share",
              program, "rw", "/mnt/share"])
     ok = r.returncode == 0 and "PASS share_edit rw" in r.stdout and "FAIL" not in r.stdout
     if not ok:
@@ -174,7 +182,7 @@ def case_ro(machine, program, work):
     with open(os.path.join(work, "ro", "outside.txt"), "w") as f:
         f.write("outside\n")
     before = tree(shared)
-    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/srv/data:ro",
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share", f"{shared}:/srv/data:ro",
              program, "ro", "/srv/data"])
     ok = r.returncode == 0 and "PASS share_edit ro" in r.stdout and "FAIL" not in r.stdout
     if not ok:
@@ -191,12 +199,12 @@ def case_exec(machine, program, work):
     os.makedirs(os.path.join(shared, "bin"))
     shutil.copy(program, os.path.join(shared, "bin", "share_edit"))
     seed(os.path.join(shared, "work"))  # work/.. is the share here: no outside.txt in it
-    r = run([CAPSULE, "run", "--machine", machine, "--cpus", "4", "--net", "none", "--share", f"{shared}:/mnt/s",
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--cpus", "4", "--net", "none", "--share", f"{shared}:/mnt/s",
              busybox, "sh", "-c", "/mnt/s/bin/share_edit rw /mnt/s/work && grep ' /mnt/s ' /proc/mounts"])
     ok = r.returncode == 0 and "PASS share_edit rw" in r.stdout and "FAIL" not in r.stdout
     if not ok:
         print(f"FAIL: the VM run: status {r.returncode}")
-    if "capsule0 /mnt/s 9p rw" not in r.stdout:
+    if f"capsule0 /mnt/s {FSTYPE[VIA]} rw" not in r.stdout:
         print("FAIL: /proc/mounts does not list the share")
         ok = False
     return host_checks(os.path.join(shared, "work"), outside=False) and ok
@@ -209,7 +217,7 @@ def case_watch(machine, program, work):
     for name, text in (("a.txt", "v1\n"), ("c.txt", "c\n"), ("d.txt", "d\n")):
         with open(os.path.join(shared, name), "w") as f:
             f.write(text)
-    cmd = [CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/mnt/w",
+    cmd = [CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share", f"{shared}:/mnt/w",
            program, "watch", "/mnt/w"]
     print("$", " ".join(cmd))
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
@@ -259,7 +267,7 @@ def case_debian(machine, _program, work):
     debian_seed(native)
     debian_seed(shared)
     r_native = run([busybox, "sh", "-c", SCRIPT.format(d=native)])
-    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/work/files",
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share", f"{shared}:/work/files",
              busybox, "sh", "-c", SCRIPT.format(d="/work/files")])
     ok = r_native.returncode == 0 and r.returncode == 0 and r.stdout == r_native.stdout
     if not ok:
@@ -306,12 +314,58 @@ def case_python(machine, _program, work):
     with open(os.path.join(work, "script.py"), "w") as f:
         f.write(PY_SCRIPT)
     r_native = run(["/usr/bin/python3", "-c", PY_SCRIPT, native])
-    r = run([CAPSULE, "run", "--machine", machine, "--net", "none", "--share", f"{shared}:/data",
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share", f"{shared}:/data",
              "/usr/bin/python3", "-c", PY_SCRIPT, "/data"])
     ok = r_native.returncode == 0 and r.returncode == 0 and r.stdout == r_native.stdout and r.stdout
     if not ok:
         print(f"FAIL: status {r.returncode} (host {r_native.returncode}) or the output differs")
     return compare(tree(native), tree(shared)) and bool(ok)
+
+
+FALLOC_SCRIPT = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def fallocate(fd, mode, off, n):
+    if libc.fallocate(fd, mode, ctypes.c_long(off), ctypes.c_long(n)) != 0:
+        raise OSError(ctypes.get_errno(), "fallocate")
+os.chdir(sys.argv[1])
+fd = os.open("holey.bin", os.O_RDWR)
+fallocate(fd, 3, 4096, 8192)           # PUNCH_HOLE | KEEP_SIZE
+os.posix_fallocate(fd, 0, 65536)       # mode 0: grows the file
+os.fdatasync(fd)
+fd2 = os.open("kept.bin", os.O_RDWR | os.O_CREAT, 0o644)
+fallocate(fd2, 1, 0, 16384)            # KEEP_SIZE: blocks, no size
+print("sizes", os.fstat(fd).st_size, os.fstat(fd2).st_size)
+print("hole", os.pread(fd, 4, 4096), os.pread(fd, 4, 12288))
+"""
+
+
+def case_falloc(machine, _program, work):
+    """fallocate(2) over the share (virtio-fs only: 9P has no such call):
+    the host sees the punched hole, the grown size and the kept blocks."""
+    if not os.path.exists("/usr/bin/python3"):
+        print("SKIP: no Debian python3 on the host")
+        return 77
+    shared = os.path.join(work, "falloc")
+    os.makedirs(shared)
+    with open(os.path.join(shared, "holey.bin"), "wb") as f:
+        f.write(b"abcd" * 4096)  # 16 KiB
+    r = run([CAPSULE, "run", "--share-via", VIA, "--machine", machine, "--net", "none", "--share",
+             f"{shared}:/data", "/usr/bin/python3", "-c", FALLOC_SCRIPT, "/data"])
+    ok = r.returncode == 0 and "sizes 65536 0" in r.stdout and "hole b'\\x00\\x00\\x00\\x00' b'abcd'" in r.stdout
+    if not ok:
+        print(f"FAIL: the VM run: status {r.returncode}")
+    with open(os.path.join(shared, "holey.bin"), "rb") as f:
+        data = f.read()
+    want = b"abcd" * 1024 + bytes(8192) + b"abcd" * 1024 + bytes(65536 - 16384)
+    if data != want:
+        print("FAIL: holey.bin on the host is not the punched, grown file")
+        ok = False
+    st = os.stat(os.path.join(shared, "kept.bin"))
+    if st.st_size != 0 or st.st_blocks * 512 < 16384:
+        print(f"FAIL: kept.bin on the host: size {st.st_size}, {st.st_blocks} blocks (want 0 and 16 KiB)")
+        ok = False
+    return ok
 
 
 def case_bad(machine, program, work):
@@ -334,10 +388,20 @@ def case_bad(machine, program, work):
 
 
 def main():
+    global VIA
     what, machine, program = sys.argv[1], sys.argv[2], sys.argv[3]
+    VIA = sys.argv[4] if len(sys.argv) > 4 else "9p"
+    if VIA == "virtiofs":
+        sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "capsule"))
+        from capsule_cli import qemu
+        try:
+            qemu.share_via("virtiofs")
+        except ValueError as e:
+            print(f"SKIP: {e}")
+            return 77
     work = tempfile.mkdtemp(prefix="capsule-share-")
     try:
-        result = {"rw": case_rw, "ro": case_ro, "exec": case_exec, "watch": case_watch, "debian": case_debian, "python": case_python, "bad": case_bad}[what](machine, program, work)
+        result = {"rw": case_rw, "ro": case_ro, "exec": case_exec, "watch": case_watch, "debian": case_debian, "python": case_python, "falloc": case_falloc, "bad": case_bad}[what](machine, program, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if result == 77:

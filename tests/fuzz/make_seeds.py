@@ -357,6 +357,25 @@ def p9_seeds():
     seed("p9", "lerror", bytes([3]) + reply(7, struct.pack("<I", 2)))
 
 
+# --- FUSE replies: [kind: 0 entry, 1 attr, 2 readdir, 3 write/open][reply], unique 7 ---
+
+
+def fuse_seeds():
+    def reply(body, error=0, unique=7):
+        return struct.pack("<IiQ", 16 + len(body), error, unique) + body
+
+    attr = struct.pack("<6Q", 5, 1000, 8, 1, 2, 3) + struct.pack("<10I", 0, 0, 0, 0o100644, 1, 0, 0, 0, 4096, 0)
+    seed("fuse", "entry", bytes([0]) + reply(struct.pack("<4Q2I", 2, 0, 0, 0, 0, 0) + attr))
+    seed("fuse", "attr", bytes([1]) + reply(struct.pack("<QII", 0, 0, 0) + attr))
+    ents = b""
+    for i, (name, t) in enumerate([(b".", 4), (b"..", 4), (b"file", 8), (b"a-longer-name", 10)]):
+        e = struct.pack("<QQII", i + 10, i + 1, len(name), t) + name
+        ents += e + bytes(-len(e) % 8)
+    seed("fuse", "readdir", bytes([2]) + reply(ents))
+    seed("fuse", "write", bytes([3]) + reply(struct.pack("<II", 4096, 0)))
+    seed("fuse", "error", bytes([3]) + reply(b"", error=-2))
+
+
 # --- ACPI (ACPI 6.4 5.2: RSDP, XSDT/RSDT, FADT, MADT, DSDT) ----------------------
 
 ACPI_BASE = 0xE0000  # acpi_fuzz.cc's BASE: the input's memory starts there
@@ -487,6 +506,7 @@ def main():
     netlink_seeds()
     procfs_write_seeds()
     p9_seeds()
+    fuse_seeds()
     acpi_seeds()
     virtqueue_seeds()
     for target, files in SEEDS.items():

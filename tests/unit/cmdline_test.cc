@@ -191,6 +191,24 @@ TEST(Cmdline, Share) {
   EXPECT_FALSE(m.r.ok);
 }
 
+TEST(Cmdline, VirtiofsShare) {
+  Parsed p;
+  parse("--share=capsule0:/a --virtiofs=capsule1:/mnt/v:ro -- prog", p);
+  ASSERT_TRUE(p.r.ok) << p.r.error;
+  ASSERT_EQ(p.r.settings.share_count, 2u);
+  EXPECT_FALSE(p.r.settings.shares[0].virtiofs);
+  EXPECT_TRUE(p.r.settings.shares[1].virtiofs);
+  EXPECT_EQ(str(p.r.settings.shares[1].tag), "capsule1");
+  EXPECT_EQ(str(p.r.settings.shares[1].dir), "/mnt/v");
+  EXPECT_TRUE(p.r.settings.shares[1].read_only);
+  for (const char* bad : {"--virtiofs=", "--virtiofs=tag", "--virtiofs=tag:mnt", "--virtiofs=tag:/mnt:rw"}) {
+    Parsed b;
+    parse(bad, b);
+    EXPECT_FALSE(b.r.ok) << bad;
+    EXPECT_NE(std::string(b.r.error).find("--virtiofs"), std::string::npos) << b.r.error;
+  }
+}
+
 TEST(Cmdline, Disks) {
   Parsed p;
   parse("--disk=capsule0:/data:ro --disk=capsule1:/srv --disk=vdc --disk=vdd:ro -- prog", p);

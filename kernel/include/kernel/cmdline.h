@@ -66,10 +66,12 @@ struct BootSettings {
   size_t env_count = 0;             // --env=K=V
   StringView env[MAX_WORDS];
   StringView cwd;                   // --cwd=DIR: the program's working directory (empty: /)
-  // --share=TAG:/DIR[:ro] (repeatable): a 9P device mounted on DIR (docs/9p.md).
+  // --share=TAG:/DIR[:ro] (repeatable): a 9P device mounted on DIR (docs/9p.md);
+  // --virtiofs=TAG:/DIR[:ro]: a virtio-fs device (docs/virtiofs.md).
   struct Share {
     StringView tag, dir;
     bool read_only = false;
+    bool virtiofs = false;
   };
   static constexpr size_t MAX_SHARES = 16;
   size_t share_count = 0;

@@ -22,8 +22,11 @@ def add_vm_options(p):
     p.add_argument("-p", "--publish", action="append", default=[], metavar="HOSTPORT:GUESTPORT[/udp]",
                    help="forward 127.0.0.1:HOSTPORT on the host to GUESTPORT in the VM (repeatable; user networking)")
     p.add_argument("--share", action="append", default=[], metavar="HOSTDIR:GUESTDIR[:ro]",
-                   help="mount a host directory in the guest over virtio-9p (repeatable; :ro refuses writes "
-                        "with EROFS); docs/9p.md")
+                   help="mount a host directory in the guest over virtio-fs where virtiofsd is installed, "
+                        "else virtio-9p (repeatable; :ro refuses writes with EROFS); docs/virtiofs.md, docs/9p.md")
+    p.add_argument("--share-via", choices=qemu.SHARE_VIA, default="auto",
+                   help="the transport for --share: virtio-fs (virtiofsd) or virtio-9p (QEMU's own server); "
+                        "auto = virtiofs where virtiofsd is installed and can run")
     p.add_argument("--disk", action="append", default=[], metavar="FILE[:/MOUNTPOINT][:ro][:nvme]",
                    help="attach a disk image (raw, or qcow2 when the file says so) as a virtio-blk device, "
                         "or with :nvme as an NVMe controller (--machine q35 only); with a mount point its "
@@ -215,6 +218,7 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
         # for and did not find (docs/cmdline.md --log-missing).
         cmdline = "--verbose --log-missing " + cmdline
     work = _work_dir()
+    daemons = None  # virtiofsd per share (virtiofs.Daemons): stopped however the run ends
     try:
         status_file = os.path.join(work, "status")
         trace_out = getattr(a, "strace_output", None)
@@ -236,6 +240,7 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
                          stats=with_stats(cmdline), trace_data_fd=data_fd)
         extra = []
         try:
+            via = qemu.share_via(getattr(a, "share_via", None)) if shares else "9p"
             qemu.check_fits(kernel, initrd, mem)
             if gdb_port is not None:
                 gdbstub.check_port_free(gdb_port)
@@ -243,8 +248,13 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
             cmd = qemu.command(kernel, machine=a.machine, mem=mem, cpus=cpus, accel=a.accel,
                                cmdline=cmdline, initrd=initrd, status_file=status_file, stdio=st,
                                net=net, publish=publish, net_static=True, shares=shares,
-                               disks=getattr(a, "disk", ()), root_disk=root_disk, extra=extra)
-        except (ValueError, OSError) as e:
+                               disks=getattr(a, "disk", ()), root_disk=root_disk, extra=extra,
+                               share_via=via, share_dir=work)
+            if via == "virtiofs":
+                from . import virtiofs
+                daemons = virtiofs.Daemons(qemu.virtiofsd_commands(shares, work), work)
+                daemons.start()
+        except (ValueError, OSError) as e:  # virtiofs.DaemonError is an OSError
             return fail(str(e))
         if a.verbose:
             print("capsule:", " ".join(cmd), file=sys.stderr)
@@ -260,7 +270,11 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
             st.live_log = True
             print(f"capsule: the VM is paused for gdb on {gdbstub.HOST}:{gdb_port}; attach with\n"
                   f"  {gdbstub.attach_command(gdb_map)}", file=sys.stderr, flush=True)
-        rc, stopped = stdio.run(cmd, st)
+        try:
+            rc, stopped = stdio.run(cmd, st)
+        finally:
+            if daemons:
+                daemons.stop()
         if data_fd is not None:
             # As perf record says what it wrote; `capsule trace` reads it.
             print(f"capsule: trace: {st.trace_data_bytes} bytes written to {data_out}"
@@ -271,6 +285,8 @@ def boot(a, kernel, initrd, mem, cpus, cmdline, net="user", publish=(), shares=(
         if problem or status == qemu.PANIC_STATUS:
             st.report_serial()
     finally:
+        if daemons:
+            daemons.stop()
         import shutil
         shutil.rmtree(work, ignore_errors=True)
     if problem:

@@ -311,15 +311,66 @@ def parse_share(spec):
     return os.path.abspath(host), guest.rstrip("/"), ro
 
 
-def share_args(machine, shares=()):
-    """QEMU arguments and kernel words for --share (docs/9p.md): one
-    virtio-9p device per share, mount tag capsuleN, QEMU's local backend
+SHARE_VIA = ("auto", "9p", "virtiofs")
+VIRTIOFSD_PATHS = ("/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd")
+
+
+def find_virtiofsd():
+    """The virtiofsd binary (Debian's qemu-system-common carries the C
+    daemon at /usr/lib/qemu/virtiofsd), or None."""
+    for path in VIRTIOFSD_PATHS:
+        if os.access(path, os.X_OK):
+            return path
+    import shutil
+    return shutil.which("virtiofsd")
+
+
+def share_via(via=None):
+    """The transport for --share (docs/virtiofs.md): "auto" (None) is
+    virtio-fs where virtiofsd is installed and can run (it needs root for
+    its namespace sandbox), else virtio-9p. ValueError when virtiofs is
+    asked for and cannot be had."""
+    if via in (None, "auto"):
+        return "virtiofs" if find_virtiofsd() and os.geteuid() == 0 else "9p"
+    if via not in SHARE_VIA:
+        raise ValueError(f"bad --share-via '{via}' (9p, virtiofs)")
+    if via == "virtiofs":
+        if not find_virtiofsd():
+            raise ValueError("--share-via virtiofs: virtiofsd is not installed "
+                             "(/usr/lib/qemu/virtiofsd or virtiofsd on PATH; Debian: qemu-system-common)")
+        if os.geteuid() != 0:
+            raise ValueError("--share-via virtiofs: virtiofsd needs root (its sandbox uses namespaces); "
+                             "use --share-via 9p")
+    return via
+
+
+def virtiofs_socket(sock_dir, i):
+    return os.path.join(sock_dir, f"vfs{i}.sock")
+
+
+def share_args(machine, shares=(), via="9p", sock_dir=None):
+    """QEMU arguments and kernel words for --share. via "9p" (docs/9p.md):
+    one virtio-9p device per share, mount tag capsuleN, QEMU's local backend
     (security_model=none: files are created as the user running QEMU;
-    readonly=on for :ro, and the kernel refuses writes with EROFS too)."""
+    readonly=on for :ro, and the kernel refuses writes with EROFS too).
+    via "virtiofs" (docs/virtiofs.md): one vhost-user-fs device per share,
+    tag capsuleN, talking to the virtiofsd at virtiofs_socket(sock_dir, N)
+    (virtiofsd_commands); command() makes guest memory shareable."""
     args, words = [], []
     for i, spec in enumerate(shares):
         host, guest, ro = parse_share(spec) if isinstance(spec, str) else tuple(spec)
         tag = f"capsule{i}"
+        if via == "virtiofs":
+            sock = virtiofs_socket(sock_dir or "/tmp", i).replace(",", ",,")
+            args += ["-chardev", f"socket,id=capsule-vfs{i},path={sock}"]
+            if machine == "microvm":
+                args += ["-global", "virtio-mmio.force-legacy=false",
+                         "-device", f"vhost-user-fs-device,chardev=capsule-vfs{i},tag={tag}"]
+            else:
+                args += ["-device", f"vhost-user-fs-pci,chardev=capsule-vfs{i},tag={tag}"]
+            # The C virtiofsd has no read-only mode: the kernel refuses writes.
+            words.append(f"--virtiofs={tag}:{guest}" + (":ro" if ro else ""))
+            continue
         path = host.replace(",", ",,")
         args += ["-fsdev", f"local,id=capsule-fs{i},path={path},security_model=none" + (",readonly=on" if ro else "")]
         if machine == "microvm":
@@ -329,6 +380,19 @@ def share_args(machine, shares=()):
             args += ["-device", f"virtio-9p-pci,fsdev=capsule-fs{i},mount_tag={tag},disable-legacy=on"]
         words.append(f"--share={tag}:{guest}" + (":ro" if ro else ""))
     return args, words
+
+
+def virtiofsd_commands(shares, sock_dir, daemon=None):
+    """One virtiofsd per share: [(argv, socket path)]. cache=none: the guest
+    keeps nothing either (docs/virtiofs.md), so host changes show at once."""
+    daemon = daemon or find_virtiofsd()
+    out = []
+    for i, spec in enumerate(shares):
+        host, _, _ = parse_share(spec) if isinstance(spec, str) else tuple(spec)
+        sock = virtiofs_socket(sock_dir, i)
+        out.append(([daemon, f"--socket-path={sock}", "-o", f"source={host}", "-o", "cache=none",
+                     "-o", "no_posix_lock", "-o", "no_flock", "-o", "log_level=err"], sock))
+    return out
 
 
 QCOW2_MAGIC = b"QFI\xfb"
@@ -432,13 +496,15 @@ def root_disk_args(machine, path):
 
 def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline="",
             initrd=None, extra=(), status_file=None, stdio=None, tsc_khz=None, net=None, publish=(),
-            net_static=False, shares=(), disks=(), root_disk=None, net_multi_queue=None):
+            net_static=False, shares=(), disks=(), root_disk=None, net_multi_queue=None,
+            share_via="9p", share_dir=None):
     """stdio: a capsule_cli.stdio.Stdio that wires the serial port and the
     program's streams (docs/console.md); without it the serial port is
     QEMU's stdio (the test harness reads it there). tsc_khz: the rate passed
     under TCG; None: this host's (host_tsc_khz), 0: none. net: None or
     "none" (no NIC), "user", "tap:NAME"; publish: -p forwards; shares:
-    --share specs (share_args). net_static:
+    --share specs (share_args), over share_via ("9p" or "virtiofs", whose
+    daemons' sockets are in share_dir: virtiofsd_commands). net_static:
     with "user", give the kernel QEMU's fixed addresses (--ip, --gw, --dns)
     so that it does not wait for DHCP at boot (unless cmdline has --ip).
     disks: --disk specs (FILE[:/MOUNTPOINT][:ro][:nvme], disk_args).
@@ -457,7 +523,13 @@ def command(kernel, machine="microvm", mem="128M", cpus=1, accel="auto", cmdline
         words.append(USER_NET_KERNEL_WORDS)
     if stdio and stdio.kernel_args():
         words.append(stdio.kernel_args())
-    share_qemu, share_words = share_args(machine, shares)
+    share_qemu, share_words = share_args(machine, shares, share_via, share_dir)
+    if shares and share_via == "virtiofs":
+        # vhost-user: virtiofsd reads and writes guest memory itself, so
+        # guest RAM must be a shareable memfd.
+        size = parse_mem(mem)
+        share_qemu = ["-object", f"memory-backend-memfd,id=capsule-mem,size={size},share=on",
+                      "-machine", "memory-backend=capsule-mem"] + share_qemu
     words += share_words
     disk_qemu, disk_words = disk_args(machine, disks, cpus)
     words += disk_words

@@ -1,0 +1,3 @@
+list(APPEND HOST_SOURCES
+  ${CMAKE_SOURCE_DIR}/fs/fuse/wire.cc
+)
