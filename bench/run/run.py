@@ -216,7 +216,8 @@ def qemu_alone(cli, name, mem):
         with CacheDir(fresh_dir(CACHES / f"qemu-{name}")):
             plan = cli.bundle.make_plan(program, args)
             image = cli.imagecache.image_for(plan.tree)
-        a = argparse.Namespace(mem=mem, cpus=CPUS, cmdline="")
+        a = argparse.Namespace(mem=mem, cpus=CPUS, cmdline="", net=None, ip=None, gw=None, ip6=None, gw6=None,
+                               dns=None)
         mem, cpus, cmdline = cli.cli.vm_settings(a, plan, os.path.getsize(image))
         status = WORK / f"status-{name}"
         cmd = cli.qemu.command(cli.build.KERNEL, machine="microvm", mem=mem, cpus=cpus,
