@@ -153,17 +153,7 @@ Result<void> EtherIf::send_framed(const uint8_t dst[6], uint16_t type, uint8_t* 
   if (!o && len < ETHER_MIN_FRAME) return send_frame(dst, type, frame + ETHER_HDR, len - ETHER_HDR);
   event::IrqSpinGuard g(lock_);
   if (!o && len - ETHER_HDR > link_.mtu) return Error::Invalid;
-  __builtin_memcpy(frame, dst, 6);
-  __builtin_memcpy(frame + 6, link_.mac, 6);
-  ether::put16(frame + 12, type);
-  if (auto r = o ? link_.transmit_offload(link_.context, frame, len, *o) : link_.transmit(link_.context, frame, len);
-      !r.ok()) {
-    ++stats_.tx_errors;
-    return r.error();
-  }
-  ++stats_.tx_frames;
-  stats_.tx_bytes += len;
-  return {};
+  return transmit_framed_locked(dst, type, frame, len, o);
 }
 
 void EtherIf::send_arp_request_locked(uint32_t ip) {
@@ -234,9 +224,14 @@ Result<void> EtherIf::output_ipv4_framed(uint32_t next_hop, uint8_t* frame, size
     }
     return Error::Again;
   }
-  __builtin_memcpy(frame, mac.b, 6);
+  return transmit_framed_locked(mac.b, ETHERTYPE_IPV4, frame, len, o);
+}
+
+Result<void> EtherIf::transmit_framed_locked(const uint8_t dst[6], uint16_t type, uint8_t* frame, size_t len,
+                                             const FrameOffload* o) {
+  __builtin_memcpy(frame, dst, 6);
   __builtin_memcpy(frame + 6, link_.mac, 6);
-  ether::put16(frame + 12, ETHERTYPE_IPV4);
+  ether::put16(frame + 12, type);
   if (auto r = o ? link_.transmit_offload(link_.context, frame, len, *o) : link_.transmit(link_.context, frame, len);
       !r.ok()) {
     ++stats_.tx_errors;

@@ -130,6 +130,10 @@ class EtherIf {
   void ask_again_locked(uint32_t ip) REQUIRES(lock_);
   Result<void> send_frame_locked(const uint8_t dst[6], uint16_t type, const uint8_t* payload, size_t len)
       REQUIRES(lock_);
+  // A frame with room for its header: the header filled in and the frame
+  // to the device (with `o`: its offloads), counted.
+  Result<void> transmit_framed_locked(const uint8_t dst[6], uint16_t type, uint8_t* frame, size_t len,
+                                      const FrameOffload* o) REQUIRES(lock_);
   static void flush_held(void* self, const uint8_t* packet, size_t len, const ether::Mac& mac);
   static void request_again(void* self, uint32_t ip);
 
