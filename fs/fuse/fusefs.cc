@@ -23,6 +23,7 @@
 #include "core/time.h"
 #include "fs/fuse.h"
 #include "fs/fuse/wire.h"
+#include "fs/reaper.h"
 
 namespace capsule::fuse {
 namespace {
@@ -148,23 +149,17 @@ Result<void> write_pages(Transport* t, uint64_t nodeid, uint64_t fh, uint64_t si
 // holds the address space's spinlock), so the RELEASEs, the FORGET and
 // the write-back happen in the reaper thread, and in the shutdown hook
 // for what is still queued when the program exits.
-struct Remains {
+struct Remains : vfs::Remains {
   Transport* t;
   uint64_t nodeid, nlookup;
   bool has_rfh, has_wfh;
   uint64_t rfh, wfh;
   bool write_back;
   CachedPage** pages;
-  Remains* next;
 };
 
-SpinLock g_reap_lock;
-Remains* g_reap_head GUARDED_BY(g_reap_lock) = nullptr;
-uint32_t g_reaping GUARDED_BY(g_reap_lock) = 0;  // taken, not yet done
-Semaphore g_reap_wake;
-std::atomic<bool> g_reaper_started{false};
-
-void finish(Remains* r) {
+void finish(vfs::Remains* base) {
+  auto* r = static_cast<Remains*>(base);
   if (r->write_back && r->pages && r->has_wfh) {
     auto a = getattr_of(r->t, r->nodeid);
     if (a.ok()) (void)write_pages(r->t, r->nodeid, r->wfh, a.value().size, r->pages);
@@ -185,59 +180,6 @@ void finish(Remains* r) {
   delete r;
 }
 
-// Takes the queue; false when it is empty.
-bool reap_some() {
-  Remains* list;
-  {
-    SpinGuard g(g_reap_lock);
-    list = g_reap_head;
-    g_reap_head = nullptr;
-    if (!list) return false;
-    for (Remains* r = list; r; r = r->next) ++g_reaping;
-  }
-  while (Remains* r = list) {
-    list = r->next;
-    finish(r);
-    SpinGuard g(g_reap_lock);
-    --g_reaping;
-  }
-  return true;
-}
-
-void reaper(void*) {
-  for (;;) {
-    g_reap_wake.down();
-    while (reap_some()) {
-    }
-  }
-}
-
-void reap_at_shutdown(uint64_t deadline_ns) {
-  while (uptime_ns() < deadline_ns) {
-    if (reap_some()) continue;
-    {
-      SpinGuard g(g_reap_lock);
-      if (!g_reaping && !g_reap_head) return;
-    }
-    thread_sleep_ns(1000000);  // the reaper thread is finishing one
-  }
-}
-
-Result<void> start_reaper() {
-  if (g_reaper_started.exchange(true)) return {};
-  TRY(thread_create("fuse-reaper", reaper, nullptr, ThreadOptions{.detached = true}));
-  shutdown_register(reap_at_shutdown);
-  return {};
-}
-
-void reap(Remains* r) {
-  {
-    SpinGuard g(g_reap_lock);
-    r->next = g_reap_head;
-    g_reap_head = r;
-  }
-  g_reap_wake.up();
-}
 
 class Node;
 
@@ -492,13 +434,13 @@ void Node::release() {
 // No reference is left, and this may run where nothing can sleep: the
 // handles, the lookup count and the pages go to the reaper.
 Node::~Node() NO_THREAD_SAFETY_ANALYSIS {
-  auto* r = new (std::nothrow) Remains{fs_->t(), nodeid_, nlookup_.load(), has_rfh_, has_wfh_, rfh_, wfh_,
-                                       written_ && page_count_, pages_, nullptr};
+  auto* r = new (std::nothrow) Remains{{finish}, fs_->t(), nodeid_, nlookup_.load(), has_rfh_, has_wfh_, rfh_, wfh_,
+                                       written_ && page_count_, pages_};
   if (!r) {
     log_warn("virtiofs: out of memory: node {} and {} pages are lost", nodeid_, page_count_);
     return;
   }
-  reap(r);
+  vfs::reap(r);
 }
 
 Result<VnodeRef> Node::lookup(StringView name) {
@@ -1024,7 +966,7 @@ Result<void> Node::writeback_locked() {
 }  // namespace
 
 Result<vfs::FsRef> mount_share(Transport& t, bool read_only) {
-  TRY(start_reaper());
+  TRY(vfs::start_reaper());
   auto* fs = new (std::nothrow) FuseFs(&t, read_only);
   if (!fs) return Error::NoMemory;
   vfs::FsRef ref = vfs::FsRef::adopt(fs);

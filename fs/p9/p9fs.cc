@@ -25,6 +25,7 @@
 #include "core/time.h"
 #include "fs/p9.h"
 #include "fs/p9/wire.h"
+#include "fs/reaper.h"
 
 namespace capsule::p9 {
 namespace {
@@ -124,22 +125,16 @@ Result<void> write_pages(Transport* t, size_t msize, uint32_t wfid, uint64_t siz
 // space's spinlock), so the clunks and the write-back happen in the
 // reaper thread, and in the shutdown hook for what is still queued when
 // the program exits.
-struct Remains {
+struct Remains : vfs::Remains {
   Transport* t;
   size_t msize;
   uint32_t fid, rfid, wfid;
   bool write_back;
   CachedPage** pages;
-  Remains* next;
 };
 
-SpinLock g_reap_lock;
-Remains* g_reap_head GUARDED_BY(g_reap_lock) = nullptr;
-uint32_t g_reaping GUARDED_BY(g_reap_lock) = 0;  // taken, not yet done
-Semaphore g_reap_wake;
-std::atomic<bool> g_reaper_started{false};
-
-void finish(Remains* r) {
+void finish(vfs::Remains* base) {
+  auto* r = static_cast<Remains*>(base);
   if (r->write_back && r->pages && r->wfid != NOFID) {
     auto size = size_of(r->t, r->msize, r->wfid);
     if (size.ok()) (void)write_pages(r->t, r->msize, r->wfid, size.value(), r->pages);
@@ -160,61 +155,6 @@ void finish(Remains* r) {
   delete r;
 }
 
-// Takes the queue; false when it is empty.
-bool reap_some() {
-  Remains* list;
-  {
-    SpinGuard g(g_reap_lock);
-    list = g_reap_head;
-    g_reap_head = nullptr;
-    if (!list) return false;
-    for (Remains* r = list; r; r = r->next) ++g_reaping;
-  }
-  while (Remains* r = list) {
-    list = r->next;
-    finish(r);
-    SpinGuard g(g_reap_lock);
-    --g_reaping;
-  }
-  return true;
-}
-
-void reaper(void*) {
-  for (;;) {
-    g_reap_wake.down();
-    while (reap_some()) {
-    }
-  }
-}
-
-// At the program's exit: what is queued reaches the host before power-off
-// (bounded by the deadline).
-void reap_at_shutdown(uint64_t deadline_ns) {
-  while (uptime_ns() < deadline_ns) {
-    if (reap_some()) continue;
-    {
-      SpinGuard g(g_reap_lock);
-      if (!g_reaping && !g_reap_head) return;
-    }
-    thread_sleep_ns(1000000);  // the reaper thread is finishing one
-  }
-}
-
-Result<void> start_reaper() {
-  if (g_reaper_started.exchange(true)) return {};
-  TRY(thread_create("9p-reaper", reaper, nullptr, ThreadOptions{.detached = true}));
-  shutdown_register(reap_at_shutdown);
-  return {};
-}
-
-void reap(Remains* r) {
-  {
-    SpinGuard g(g_reap_lock);
-    r->next = g_reap_head;
-    g_reap_head = r;
-  }
-  g_reap_wake.up();
-}
 
 class P9Fs final : public vfs::FileSystem {
  public:
@@ -516,12 +456,12 @@ void Node::release() {
 // left nobody else can hold io_lock_, so the fields are read without it.)
 Node::~Node() NO_THREAD_SAFETY_ANALYSIS {
   auto* r = new (std::nothrow)
-      Remains{p9_->ch(), p9_->msize(), fid_, rfid_, wfid_, written_ && page_count_, pages_, nullptr};
+      Remains{{finish}, p9_->ch(), p9_->msize(), fid_, rfid_, wfid_, written_ && page_count_, pages_};
   if (!r) {
     log_warn("9p: out of memory: fids {} {} {} and {} pages of a file are lost", fid_, rfid_, wfid_, page_count_);
     return;
   }
-  reap(r);
+  vfs::reap(r);
 }
 
 Result<VnodeRef> Node::lookup(StringView name) {
@@ -1020,7 +960,7 @@ Result<void> Node::writeback_locked() {
 }  // namespace
 
 Result<vfs::FsRef> mount_share(Transport& t, bool read_only) {
-  TRY(start_reaper());
+  TRY(vfs::start_reaper());
   auto* fs = new (std::nothrow) P9Fs(&t, read_only);
   if (!fs) return Error::NoMemory;
   vfs::FsRef ref = vfs::FsRef::adopt(fs);
